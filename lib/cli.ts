@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+/**
+ * `scit`: one binary, a sub-command per kind of user.
+ *   scit node …    farmers: run a 3node, sell capacity, run contracts
+ *   scit bot …     headless trading and deployment by a 3bot
+ *   scit market …  explore (and serve) a market
+ *   scit demo      a whole market on a local testnet, in one process
+ *   scit id        this data directory's identity
+ */
+import { Command } from 'commander'
+import { withCommon, configFrom, output, action, CommonFlags } from './command'
+import { loadIdentity } from './identity'
+import { encodeKey } from './keys'
+import { register as registerNode } from '../node/cli'
+import { register as registerBot } from '../bot/cli'
+import { register as registerMarket } from '../market/cli'
+import { register as registerDemo } from '../examples/demo-cli'
+
+export function program (): Command {
+  const p = new Command('scit')
+    .description('smart contracts for IT: a peer-to-peer market for compute and storage, deployed by bots from signed contracts')
+    .version(require('../../package.json').version)
+    .showHelpAfterError('(add --help for usage)')
+
+  withCommon(p.command('id').description('print (and on first use create) this data directory\'s identity'), { market: false })
+    .action(action((flags: CommonFlags) => {
+      const config = configFrom(flags)
+      const kp = loadIdentity(config.data)
+      const id = encodeKey(kp.publicKey)
+      output(flags, { publicKey: id, data: config.data }, () => id)
+    }))
+
+  registerNode(p)
+  registerBot(p)
+  registerMarket(p)
+  registerDemo(p)
+  return p
+}
+
+if (require.main === module) {
+  program().parseAsync(process.argv).catch(err => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
+    process.exit(1)
+  })
+}

@@ -1,0 +1,45 @@
+/**
+ * Small compact-encoding helpers shared by every schema file: strict decoding
+ * (no trailing bytes) and optional fields.
+ */
+import c from 'compact-encoding'
+import { ScitError } from './errors'
+
+/** Decode `buf` with `enc` and refuse trailing bytes, so one value has one encoding. */
+export function decodeExact<T> (enc: c.Encoding<T>, buf: Uint8Array): T {
+  const state = c.state(0, buf.byteLength, Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength))
+  const value = enc.decode(state)
+  if (state.start !== state.end) throw new ScitError('INVALID_ENVELOPE', `${state.end - state.start} trailing bytes`)
+  return value
+}
+
+/** Decode a body; a failure becomes a typed INVALID_ENVELOPE error. */
+export function decodeBody<T> (enc: c.Encoding<T>, buf: Uint8Array, what: string): T {
+  try {
+    return decodeExact(enc, buf)
+  } catch (err) {
+    throw new ScitError('INVALID_ENVELOPE', `${what} body is malformed: ${(err as Error).message}`)
+  }
+}
+
+/** An optional value: a presence flag then the value. */
+export function optional<T> (enc: c.Encoding<T>): c.Encoding<T | null> {
+  return {
+    preencode (state, v) { c.bool.preencode(state, v !== null); if (v !== null) enc.preencode(state, v) },
+    encode (state, v) { c.bool.encode(state, v !== null); if (v !== null) enc.encode(state, v) },
+    decode (state) { return c.bool.decode(state) ? enc.decode(state) : null }
+  }
+}
+
+/** A struct encoding from an ordered list of [field, encoding]; declares a schema in one screen. */
+export function struct<T extends object> (fields: { [K in keyof T]-?: [K, c.Encoding<T[K]>] }[keyof T][]): c.Encoding<T> {
+  return {
+    preencode (state, v) { for (const [k, e] of fields) e.preencode(state, v[k]) },
+    encode (state, v) { for (const [k, e] of fields) e.encode(state, v[k]) },
+    decode (state) {
+      const out = {} as T
+      for (const [k, e] of fields) out[k] = e.decode(state)
+      return out
+    }
+  }
+}

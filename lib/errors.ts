@@ -1,0 +1,39 @@
+/**
+ * Typed errors with stable codes, in the manner of hypercore-errors: callers and
+ * tests match `err.code`, people read `err.message`.
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_KEY'
+  | 'INVALID_SIZE'
+  | 'INVALID_RESOURCE'
+  | 'INVALID_PRICE'
+  | 'INVALID_ENVELOPE'
+  | 'INVALID_CONFIG'
+  | 'KEYSTORE'
+  | 'OVERFLOW'
+  | 'NOT_FOUND'
+  | 'REJECTED'
+  | 'TIMEOUT'
+  | 'CAPACITY'
+  | 'SANDBOX'
+  | 'VERIFICATION'
+  | 'TEMPLATE'
+  | 'CLOSED'
+
+export class ScitError extends Error {
+  readonly code: ErrorCode
+  constructor (code: ErrorCode, message: string, opts?: { cause?: unknown }) {
+    super(message, opts)
+    this.name = 'ScitError'
+    this.code = code
+  }
+}
+
+export function fail (code: ErrorCode, message: string): never {
+  throw new ScitError(code, message)
+}
+
+export function isScitError (err: unknown, code?: ErrorCode): err is ScitError {
+  return err instanceof ScitError && (code === undefined || err.code === code)
+}

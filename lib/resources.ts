@@ -1,0 +1,167 @@
+/**
+ * Resources and prices. A resource vector is what a node sells and a replica
+ * needs; every amount is a non-negative safe integer (cpu in millicores,
+ * sizes in bytes), and money is integer too: nothing signed or settled is a float.
+ */
+import { ScitError } from './errors'
+
+export interface Resources {
+  cpu: number    // millicores: 1000 = one core
+  memory: number // bytes
+  ssd: number    // bytes
+  hdd: number    // bytes
+  ipv4: number   // public IPv4 addresses
+  gpu: number    // whole GPUs
+}
+
+export const RESOURCE_KINDS = ['cpu', 'memory', 'ssd', 'hdd', 'ipv4', 'gpu'] as const
+export type ResourceKind = typeof RESOURCE_KINDS[number]
+
+export const ZERO: Readonly<Resources> = Object.freeze({ cpu: 0, memory: 0, ssd: 0, hdd: 0, ipv4: 0, gpu: 0 })
+
+export const KiB = 1024
+export const MiB = 1024 * KiB
+export const GiB = 1024 * MiB
+export const TiB = 1024 * GiB
+
+const UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12, p: 1e15, pb: 1e15,
+  kib: KiB, mib: MiB, gib: GiB, tib: TiB, pib: 1024 * TiB
+}
+
+/** Parse a human size: `512MiB`, `8GiB`, `1.5TB`, `100` (bytes). Rounds down to whole bytes. */
+export function parseSize (text: string | number): number {
+  if (typeof text === 'number') return checkAmount('size', text)
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text)
+  const unit = m ? UNITS[m[2].toLowerCase()] : undefined
+  if (!m || unit === undefined) {
+    throw new ScitError('INVALID_SIZE', `"${text}" is not a size: use a number with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 512MiB or 1.5TB`)
+  }
+  const bytes = Math.floor(Number(m[1]) * unit)
+  if (!Number.isSafeInteger(bytes)) throw new ScitError('INVALID_SIZE', `"${text}" is too large`)
+  return bytes
+}
+
+/** Parse a cpu amount: `2` cores, `0.5` cores, or `500m` millicores. */
+export function parseCpu (text: string | number): number {
+  if (typeof text === 'number') return checkAmount('cpu', Math.round(text * 1000))
+  const m = /^\s*(\d+(?:\.\d+)?)(m?)\s*$/.exec(text)
+  if (!m) throw new ScitError('INVALID_RESOURCE', `"${text}" is not a cpu amount: use cores (2, 0.5) or millicores (500m)`)
+  const milli = m[2] === 'm' ? Number(m[1]) : Number(m[1]) * 1000
+  if (!Number.isInteger(milli)) throw new ScitError('INVALID_RESOURCE', `"${text}" is finer than one millicore`)
+  return checkAmount('cpu', milli)
+}
+
+export function formatSize (bytes: number): string {
+  if (bytes === 0) return '0'
+  const units: Array<[string, number]> = [['PiB', 1024 * TiB], ['TiB', TiB], ['GiB', GiB], ['MiB', MiB], ['KiB', KiB]]
+  for (const [u, n] of units) {
+    if (bytes >= n) {
+      const v = bytes / n
+      return `${Number.isInteger(v) ? v : v.toFixed(1)}${u}`
+    }
+  }
+  return `${bytes}B`
+}
+
+export function formatCpu (milli: number): string {
+  return milli % 1000 === 0 ? String(milli / 1000) : (milli / 1000).toFixed(milli % 100 === 0 ? 1 : 3)
+}
+
+function checkAmount (what: string, v: number): number {
+  if (!Number.isSafeInteger(v)) throw new ScitError('INVALID_RESOURCE', `${what} must be a whole number, got ${v}`)
+  if (v < 0) throw new ScitError('INVALID_RESOURCE', `${what} must not be negative, got ${v}`)
+  return v
+}
+
+/** Validate an untrusted resource vector: every kind present, each a non-negative safe integer. */
+export function resources (input: Partial<Record<ResourceKind, number>>): Resources {
+  const out = { ...ZERO }
+  for (const k of Object.keys(input)) {
+    if (!(RESOURCE_KINDS as readonly string[]).includes(k)) throw new ScitError('INVALID_RESOURCE', `unknown resource "${k}" (known: ${RESOURCE_KINDS.join(', ')})`)
+  }
+  for (const k of RESOURCE_KINDS) out[k] = checkAmount(k, input[k] ?? 0)
+  return out
+}
+
+export function add (a: Resources, b: Resources): Resources {
+  const out = { ...ZERO }
+  for (const k of RESOURCE_KINDS) {
+    out[k] = a[k] + b[k]
+    if (!Number.isSafeInteger(out[k])) throw new ScitError('OVERFLOW', `${k} overflows`)
+  }
+  return out
+}
+
+/** a - b; throws CAPACITY when b does not fit in a (use `fits` first to ask). */
+export function subtract (a: Resources, b: Resources): Resources {
+  const out = { ...ZERO }
+  for (const k of RESOURCE_KINDS) {
+    out[k] = a[k] - b[k]
+    if (out[k] < 0) throw new ScitError('CAPACITY', `${k}: ${b[k]} does not fit in ${a[k]}`)
+  }
+  return out
+}
+
+export function scale (a: Resources, n: number): Resources {
+  const out = { ...ZERO }
+  for (const k of RESOURCE_KINDS) {
+    out[k] = a[k] * n
+    if (!Number.isSafeInteger(out[k])) throw new ScitError('OVERFLOW', `${k} × ${n} overflows`)
+  }
+  return out
+}
+
+/** Does `need` fit in `available`, kind by kind? */
+export function fits (need: Resources, available: Resources): boolean {
+  for (const k of RESOURCE_KINDS) if (need[k] > available[k]) return false
+  return true
+}
+
+export function isZero (a: Resources): boolean {
+  for (const k of RESOURCE_KINDS) if (a[k] !== 0) return false
+  return true
+}
+
+export function formatResources (r: Resources): string {
+  const parts = [`cpu ${formatCpu(r.cpu)}`, `mem ${formatSize(r.memory)}`]
+  if (r.ssd) parts.push(`ssd ${formatSize(r.ssd)}`)
+  if (r.hdd) parts.push(`hdd ${formatSize(r.hdd)}`)
+  if (r.ipv4) parts.push(`ipv4 ${r.ipv4}`)
+  if (r.gpu) parts.push(`gpu ${r.gpu}`)
+  return parts.join(', ')
+}
+
+/**
+ * Prices are per resource-hour in the market's smallest currency unit, per
+ * whole unit: cpu per core, memory/ssd/hdd per GiB, ipv4 per address, gpu per GPU.
+ */
+export type Prices = Resources
+
+/** The base unit each price is quoted per. */
+export const PRICE_UNIT: Readonly<Resources> = Object.freeze({ cpu: 1000, memory: GiB, ssd: GiB, hdd: GiB, ipv4: 1, gpu: 1 })
+
+/**
+ * The price of `amount` for one hour at `prices`, in the smallest currency unit.
+ * Each kind is rounded up separately, in exact integer arithmetic (BigInt), so
+ * that a fraction of a unit is never free and the result never depends on float rounding.
+ */
+export function hourlyCost (amount: Resources, prices: Prices): number {
+  let total = 0n
+  for (const k of RESOURCE_KINDS) {
+    const unit = BigInt(PRICE_UNIT[k])
+    total += (BigInt(amount[k]) * BigInt(prices[k]) + unit - 1n) / unit
+  }
+  return toSafe(total, 'hourly cost')
+}
+
+/** cost for `ms` milliseconds at `perHour`, rounded up to the smallest unit. */
+export function costFor (perHour: number, ms: number): number {
+  return toSafe((BigInt(perHour) * BigInt(ms) + 3_599_999n) / 3_600_000n, 'cost')
+}
+
+export function toSafe (v: bigint, what: string): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < 0n) throw new ScitError('OVERFLOW', `${what} is out of range`)
+  return Number(v)
+}

@@ -1,0 +1,45 @@
+// Thin declarations for hypercore 11: the calls scit uses.
+declare module 'hypercore' {
+  import { EventEmitter } from 'events'
+  import { Readable } from 'stream'
+  export interface KeyPair { publicKey: Buffer; secretKey: Buffer | null }
+  export interface GetOptions { wait?: boolean; timeout?: number; valueEncoding?: unknown }
+  export interface ReadStreamOptions { start?: number; end?: number; live?: boolean; snapshot?: boolean }
+  export interface TreeNode { index: number; size: number; hash: Buffer }
+  class Hypercore extends EventEmitter {
+    constructor(storage: unknown, key?: Buffer | null, opts?: object)
+    static key(manifest: Buffer | object): Buffer
+    static discoveryKey(key: Buffer): Buffer
+    readonly key: Buffer
+    readonly discoveryKey: Buffer
+    readonly id: string
+    readonly length: number
+    readonly contiguousLength: number
+    readonly byteLength: number
+    readonly fork: number
+    readonly writable: boolean
+    readonly readable: boolean
+    readonly closed: boolean
+    readonly opened: boolean
+    readonly peers: unknown[]
+    keyPair: KeyPair | null
+    ready(): Promise<void>
+    close(): Promise<void>
+    append(block: Buffer | Buffer[]): Promise<{ length: number; byteLength: number }>
+    get(index: number, opts?: GetOptions): Promise<Buffer | null>
+    has(start: number, end?: number): Promise<boolean>
+    update(opts?: { wait?: boolean }): Promise<boolean>
+    seek(byteOffset: number, opts?: object): Promise<[number, number]>
+    treeHash(length?: number): Promise<Buffer>
+    download(range?: { start?: number; end?: number; blocks?: number[]; linear?: boolean }): { done(): Promise<void>; destroy(): void }
+    clear(start: number, end?: number, opts?: object): Promise<unknown>
+    createReadStream(opts?: ReadStreamOptions): Readable
+    replicate(isInitiatorOrStream: boolean | unknown, opts?: object): unknown
+    findingPeers(): () => void
+    info(opts?: object): Promise<{ length: number; contiguousLength: number; byteLength: number }>
+    on(event: 'append' | 'close' | 'ready', fn: () => void): this
+    on(event: 'peer-add' | 'peer-remove', fn: (peer: unknown) => void): this
+    on(event: string, fn: (...args: any[]) => void): this
+  }
+  export default Hypercore
+}

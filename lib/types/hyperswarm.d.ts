@@ -1,0 +1,25 @@
+declare module 'hyperswarm' {
+  import { EventEmitter } from 'events'
+  import { Duplex } from 'stream'
+  import DHT, { KeyPair } from 'hyperdht'
+  export interface PeerInfo { publicKey: Buffer; topics: Buffer[]; client: boolean }
+  export interface SwarmConnection extends Duplex { remotePublicKey: Buffer; publicKey: Buffer; rawStream?: unknown }
+  export interface Discovery { flushed(): Promise<void>; refresh(opts?: object): Promise<void>; destroy(): Promise<void> }
+  class Hyperswarm extends EventEmitter {
+    constructor(opts?: { dht?: DHT; keyPair?: KeyPair; bootstrap?: unknown[]; maxPeers?: number; firewall?: (remotePublicKey: Buffer) => boolean })
+    dht: DHT
+    keyPair: KeyPair
+    connections: Set<SwarmConnection>
+    peers: Map<string, PeerInfo>
+    destroyed: boolean
+    join(topic: Buffer, opts?: { server?: boolean; client?: boolean }): Discovery
+    leave(topic: Buffer): Promise<void>
+    joinPeer(publicKey: Buffer): void
+    leavePeer(publicKey: Buffer): void
+    flush(): Promise<void>
+    destroy(opts?: { force?: boolean }): Promise<void>
+    on(event: 'connection', fn: (conn: SwarmConnection, info: PeerInfo) => void): this
+    on(event: string, fn: (...args: any[]) => void): this
+  }
+  export default Hyperswarm
+}

@@ -1,0 +1,19 @@
+// Thin declarations for the libsodium calls scit uses.
+declare module 'sodium-universal' {
+  namespace sodium {
+    export const crypto_sign_PUBLICKEYBYTES: number
+    export const crypto_sign_SECRETKEYBYTES: number
+    export const crypto_sign_SEEDBYTES: number
+    export const crypto_sign_BYTES: number
+    export const crypto_generichash_BYTES: number
+    export function crypto_sign_keypair(pk: Buffer, sk: Buffer): void
+    export function crypto_sign_seed_keypair(pk: Buffer, sk: Buffer, seed: Buffer): void
+    export function crypto_sign_detached(sig: Buffer, msg: Uint8Array, sk: Buffer): void
+    export function crypto_sign_verify_detached(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean
+    export function crypto_generichash(out: Buffer, input: Uint8Array, key?: Uint8Array): void
+    export function crypto_generichash_batch(out: Buffer, inputs: Uint8Array[], key?: Uint8Array): void
+    export function randombytes_buf(buf: Buffer): void
+    export function sodium_memzero(buf: Buffer): void
+  }
+  export = sodium
+}
