@@ -33,6 +33,7 @@ declare module 'hypercore' {
     treeHash(length?: number): Promise<Buffer>
     download(range?: { start?: number; end?: number; blocks?: number[]; linear?: boolean }): { done(): Promise<void>; destroy(): void }
     clear(start: number, end?: number, opts?: object): Promise<unknown>
+    truncate(newLength?: number, opts?: object): Promise<void>
     createReadStream(opts?: ReadStreamOptions): Readable
     replicate(isInitiatorOrStream: boolean | unknown, opts?: object): unknown
     findingPeers(): () => void

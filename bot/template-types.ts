@@ -1,0 +1,49 @@
+/**
+ * The template document as written by an expert, after the schema accepted
+ * it (template-schema.ts). `Expr` fields hold a literal or a string with
+ * `${…}` expressions over the parameters (expressions.ts).
+ */
+import type { ResourceKind } from '../lib/resources'
+
+export type Expr = string | number
+
+export interface ParameterDecl {
+  type: 'int' | 'string' | 'enum' | 'size' | 'bool'
+  default?: string | number | boolean
+  min?: string | number
+  max?: string | number
+  values?: string[]
+  pattern?: string
+  description?: string
+}
+
+export interface WorkloadDecl {
+  name: string
+  kind: 'service' | 'job' | 'archive'
+  description?: string
+  files?: string[]
+  command?: Expr[]
+  env?: Record<string, Expr>
+  ports?: Expr[]
+  restart?: 'always' | 'on-failure' | 'never'
+  resources?: Partial<Record<ResourceKind, Expr>>
+  replicas?: Expr
+  budget?: Expr
+  output?: string
+  archive?: { size: Expr; source?: string }
+}
+
+export interface TemplateDoc {
+  name: string
+  version: number
+  description?: string
+  parameters?: Record<string, ParameterDecl>
+  workloads: WorkloadDecl[]
+  placement?: { countries?: Expr[]; attributes?: Expr[]; spread?: boolean | string }
+  duration: Expr
+  budget: Expr
+  stakeholders?: {
+    threshold: number
+    signers: Array<{ key: string; role: string; weight?: number; name?: string }>
+  }
+}
