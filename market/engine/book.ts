@@ -1,0 +1,204 @@
+/**
+ * The order book: offers, bids and matching (ARCHITECTURE §3).
+ *
+ * A bid is matched on arrival against live offers ranked by the hourly cost
+ * of one replica at each offer's prices, then the offer's time, then its node
+ * key. It is all-or-none across replicas: either every replica is placed, in
+ * one step, or the bid rests. Whenever an offer gains capacity (created,
+ * updated, a lease freed) resting bids get another look, best price first.
+ * Every trade is at the offer's posted price: see the README's market model.
+ */
+import { RESOURCE_KINDS, fits, subtract, add, scale } from '../../lib/resources'
+import * as K from './keys'
+import { offerRecord } from '../messages'
+import type { Bodies } from '../messages'
+import type { Offer, Bid, Trade } from '../types'
+import { Ctx, reject } from './context'
+import { getOffer, putOffer, getBid, putBid, putTrade } from './state'
+import { unitCost, fitsIn, times } from './price'
+
+export async function handleOffer (ctx: Ctx, body: Bodies['offer'], update: boolean): Promise<void> {
+  const prev = await getOffer(ctx.tx, ctx.author)
+  if (update && (prev === null || prev.withdrawn)) reject(prev === null ? 'not-found' : 'bad-state', `${ctx.author} has no live offer to update: send an offer first`)
+  if (!update && prev !== null && !prev.withdrawn) reject('bad-state', `${ctx.author} already has a live offer: send offer-update to change it`)
+  let available = body.resources
+  if (prev !== null) {
+    const leased = subtract(prev.resources, prev.available)
+    if (!fits(leased, body.resources)) {
+      const short = RESOURCE_KINDS.filter(k => leased[k] > body.resources[k])
+      reject('invalid', `the new total is below what running leases hold (${short.map(k => `${k} ${leased[k]}`).join(', ')})`)
+    }
+    available = subtract(body.resources, leased)
+  }
+  const next: Offer = { ...body, node: ctx.author, id: ctx.id, available, time: ctx.now, withdrawn: false }
+  putOffer(ctx.tx, prev, next)
+  ctx.dirty.add(ctx.author)
+}
+
+export async function handleWithdraw (ctx: Ctx): Promise<void> {
+  const prev = await getOffer(ctx.tx, ctx.author)
+  if (prev === null) reject('not-found', `${ctx.author} has no offer`)
+  if (prev.withdrawn) reject('bad-state', 'the offer is already withdrawn')
+  putOffer(ctx.tx, prev, { ...prev, withdrawn: true, time: ctx.now })
+}
+
+export async function handleBid (ctx: Ctx, body: Bodies['bid']): Promise<void> {
+  if (body.expiry < ctx.now) reject('invalid', `expiry ${body.expiry} is before the engine time ${ctx.now}`)
+  const offers = await liveOffers(ctx)
+  // A replica no node in the market could ever hold is a mistake (units, typo), not demand: say so now.
+  // An empty market tells nothing yet, so there the bid rests.
+  if (offers.length > 0 && !offers.some(o => fitsIn(body.resources, o.resources))) {
+    reject('invalid', 'one replica needs more than any node in the market has in total')
+  }
+  const bid: Bid = { ...body, id: ctx.id, bot: ctx.author, time: ctx.now, state: 'open', trades: [] }
+  if (!fill(ctx, bid, offers, false)) putBid(ctx.tx, null, bid)
+}
+
+export async function handleCancel (ctx: Ctx, body: Bodies['cancel']): Promise<void> {
+  const bid = await getBid(ctx.tx, body.bid)
+  if (bid === null) reject('not-found', `no bid ${body.bid}`)
+  if (bid.bot !== ctx.author) reject('not-owner', `bid ${bid.id} belongs to ${bid.bot}`)
+  if (bid.state !== 'open') reject('bad-state', `bid ${bid.id} is ${bid.state}`)
+  putBid(ctx.tx, bid, { ...bid, state: 'cancelled' })
+}
+
+export async function expireBid (ctx: Ctx, id: string): Promise<void> {
+  const bid = await getBid(ctx.tx, id)
+  if (bid !== null && bid.state === 'open') putBid(ctx.tx, bid, { ...bid, state: 'expired' })
+}
+
+/** Capacity a lease no longer holds goes back to its offer, and the book gets another look. */
+export async function freeCapacity (ctx: Ctx, trade: Trade): Promise<void> {
+  const offer = await getOffer(ctx.tx, trade.node)
+  if (offer === null) return
+  putOffer(ctx.tx, offer, { ...offer, available: add(offer.available, trade.resources) })
+  if (!offer.withdrawn) ctx.dirty.add(offer.node)
+}
+
+/** Resting bids looked at per op, best first: bids cost nothing to place, so the book can be deep. */
+export const RETRY_SCAN = 1000
+
+/**
+ * Offers that gained capacity may now fill resting bids. Only bids that could
+ * use one of those offers are re-matched: any other bid failed before against
+ * exactly the capacity it would see now. The walk stops after RETRY_SCAN bids
+ * so a deep book cannot make one op unboundedly slow; bids further down wait
+ * for the next change (or take the capacity when they are re-placed).
+ */
+export async function retryResting (ctx: Ctx): Promise<void> {
+  if (ctx.dirty.size === 0) return
+  const changed: Offer[] = []
+  for (const node of ctx.dirty) {
+    const o = await getOffer(ctx.tx, node)
+    if (o !== null && !o.withdrawn) changed.push(o)
+  }
+  ctx.dirty.clear()
+  if (changed.length === 0) return
+  let offers: Offer[] | null = null
+  for await (const { key } of ctx.tx.range({ ...K.prefixRange('ix/bid-book/'), limit: RETRY_SCAN })) {
+    const bid = await getBid(ctx.tx, K.tail(key))
+    if (bid === null || bid.state !== 'open' || bid.expiry < ctx.now) continue
+    if (!changed.some(o => room(bid, o) > 0 && unitCost(bid.resources, o.prices) <= bid.maxPrice)) continue
+    offers ??= await liveOffers(ctx)
+    if (fill(ctx, bid, offers, true)) {
+      for (let i = 0; i < changed.length; i++) changed[i] = offers.find(o => o.node === changed[i].node) ?? changed[i]
+    }
+  }
+}
+
+async function liveOffers (ctx: Ctx): Promise<Offer[]> {
+  const out: Offer[] = []
+  for await (const { value } of ctx.tx.range(K.prefixRange('offer/'))) {
+    const o = ctx.tx.decode(offerRecord, value)
+    if (!o.withdrawn) out.push(o)
+  }
+  return out
+}
+
+/** How many replicas of `bid` this offer could take now, honouring every constraint but spread. */
+function room (bid: Bid, o: Offer): number {
+  if (!fitsIn(bid.resources, o.available)) return 0
+  if (bid.duration < o.minLease || bid.duration > o.maxLease) return 0
+  if (bid.countries.length > 0 && !bid.countries.includes(o.country)) return 0
+  for (const a of bid.attributes) if (!o.attributes.includes(a)) return 0
+  if (bid.exclude.length > 0 && bid.exclude.includes(o.node)) return 0
+  return times(bid.resources, o.available, bid.replicas)
+}
+
+interface Candidate { i: number, unit: number, room: number }
+
+/** Price-time priority: cheapest for this bid, then the older offer, then the lower node key. */
+function better (a: Candidate, b: Candidate, offers: Offer[]): boolean {
+  if (a.unit !== b.unit) return a.unit < b.unit
+  const oa = offers[a.i]
+  const ob = offers[b.i]
+  if (oa.time !== ob.time) return oa.time < ob.time
+  return oa.node < ob.node
+}
+
+/**
+ * Place every replica of `bid` or none. On success the trades are written, the
+ * offers in `offers` are replaced by their updated records, and it returns true.
+ */
+function fill (ctx: Ctx, bid: Bid, offers: Offer[], resting: boolean): boolean {
+  const ranked: Candidate[] = []
+  let total = 0
+  for (let i = 0; i < offers.length; i++) {
+    const r = room(bid, offers[i])
+    if (r === 0) continue
+    const unit = unitCost(bid.resources, offers[i].prices)
+    if (unit > bid.maxPrice) continue
+    const c = { i, unit, room: bid.spread ? 1 : r }
+    ranked.push(c)
+    total += c.room
+  }
+  if (total < bid.replicas) return false
+  // Pick the best remaining candidate per step instead of sorting them all: a bid takes few offers.
+  const chosen: Candidate[] = []
+  for (let placed = 0; placed < bid.replicas;) {
+    let best = 0
+    for (let j = 1; j < ranked.length; j++) if (better(ranked[j], ranked[best], offers)) best = j
+    const c = ranked[best]
+    ranked[best] = ranked[ranked.length - 1]
+    ranked.pop()
+    chosen.push(c)
+    placed += c.room
+  }
+  const trades: string[] = []
+  let replica = 0
+  for (const c of chosen) {
+    const take = Math.min(c.room, bid.replicas - replica)
+    const offer = offers[c.i]
+    for (let j = 0; j < take; j++, replica++) {
+      const trade: Trade = {
+        id: `${bid.id}.${replica}`,
+        bid: bid.id,
+        replica,
+        bot: bid.bot,
+        node: offer.node,
+        resources: bid.resources,
+        price: c.unit,
+        duration: bid.duration,
+        matchedAt: ctx.now,
+        settleBy: ctx.now + ctx.genesis.settlementWindow,
+        state: 'matched',
+        contract: null,
+        manifest: null,
+        start: null,
+        end: null,
+        escrow: 0,
+        paid: 0,
+        refunded: 0
+      }
+      putTrade(ctx.tx, null, trade)
+      ctx.tx.put(K.due(trade.settleBy + 1, 'release', trade.id), K.MARK)
+      trades.push(trade.id)
+    }
+    const next = { ...offer, available: subtract(offer.available, scale(bid.resources, take)) }
+    putOffer(ctx.tx, offer, next)
+    offers[c.i] = next
+  }
+  ctx.trades.push(...trades)
+  putBid(ctx.tx, resting ? bid : null, { ...bid, state: 'filled', trades })
+  return true
+}

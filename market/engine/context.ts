@@ -1,0 +1,30 @@
+/**
+ * What every op handler gets: the staged writes, the engine time, who signed
+ * the op, and where to record what it caused.
+ */
+import type { Tx } from './tx'
+import type { Effects, Id, KeyText, RejectReason } from '../types'
+import type { Genesis } from '../messages'
+
+export interface Ctx {
+  tx: Tx
+  id: Id                    // the op's envelope id
+  author: KeyText
+  now: number               // engine time for this op (clamped, monotonic)
+  genesis: Genesis
+  trades: Id[]              // trades created while applying this op
+  dirty: Set<KeyText>       // offers that gained capacity: resting bids get another look
+  effects: Effects | null
+}
+
+/** A market-rule refusal. Thrown inside the engine, caught by apply, never escapes it. */
+export class Reject extends Error {
+  constructor (readonly reason: RejectReason, message: string) {
+    super(message)
+    this.name = 'Reject'
+  }
+}
+
+export function reject (reason: RejectReason, message: string): never {
+  throw new Reject(reason, message)
+}

@@ -1,0 +1,114 @@
+/**
+ * One op's writes, staged over the view. The engine reads through it and
+ * writes into it; only an accepted op is committed, so a rejection found half
+ * way through (after due deadlines were processed, after a first replica was
+ * placed) leaves the view exactly as it was.
+ */
+import type c from 'compact-encoding'
+import type { View, RangeOptions } from '../types'
+import { decode, encode, offerRecord, bidRecord, genesisRecord } from '../messages'
+
+/**
+ * Decoded offers and bids, by buffer identity: matching reads every live
+ * offer per bid and every resting bid when capacity frees, and a view that
+ * hands back the buffer it stored (MemoryView) then skips re-decoding. Bounded;
+ * a Map, as a WeakMap's ephemerons cost more in GC than the decode they save.
+ * Decoded records are shared, so the engine never mutates one: it writes a copy.
+ */
+const CACHED = new Set<unknown>([offerRecord, bidRecord, genesisRecord])
+const DECODED = new Map<Buffer, unknown>()
+const DECODED_MAX = 8192
+
+function remember (buf: Buffer, value: unknown): void {
+  if (DECODED.size >= DECODED_MAX) DECODED.clear()
+  DECODED.set(buf, value)
+}
+
+export class Tx {
+  private writes = new Map<string, Buffer | null>()
+
+  constructor (readonly view: View) {}
+
+  // Not async: staged values resolve at once and view reads pass straight through, one await for the caller.
+  get (key: string): Promise<Buffer | null> {
+    const w = this.writes.get(key)
+    return w !== undefined ? Promise.resolve(w) : this.view.get(key)
+  }
+
+  put (key: string, value: Buffer): void { this.writes.set(key, value) }
+  del (key: string): void { this.writes.set(key, null) }
+
+  async read<T> (enc: c.Encoding<T>, key: string): Promise<T | null> {
+    const w = this.writes.get(key)
+    const buf = w !== undefined ? w : await this.view.get(key)
+    return buf === null ? null : this.decode(enc, buf)
+  }
+
+  decode<T> (enc: c.Encoding<T>, buf: Buffer): T {
+    if (!CACHED.has(enc)) return decode(enc, buf)
+    const hit = DECODED.get(buf)
+    if (hit !== undefined) return hit as T
+    const value = decode(enc, buf)
+    remember(buf, value)
+    return value
+  }
+
+  write<T> (enc: c.Encoding<T>, key: string, value: T): void {
+    const buf = encode(enc, value)
+    if (CACHED.has(enc)) remember(buf, value)
+    this.put(key, buf)
+  }
+
+  /** The view's range with this op's writes merged in: staged puts appear, staged deletes vanish. */
+  range (opts: RangeOptions): AsyncIterable<{ key: string, value: Buffer }> {
+    const staged: string[] = []
+    for (const k of this.writes.keys()) if (inRange(k, opts)) staged.push(k)
+    if (staged.length === 0) return this.view.range(opts)
+    return this.merged(opts, staged.sort())
+  }
+
+  private async * merged (opts: RangeOptions, staged: string[]): AsyncIterable<{ key: string, value: Buffer }> {
+    const reverse = opts.reverse === true
+    let limit = opts.limit ?? Infinity
+    if (limit <= 0) return
+    if (reverse) staged.reverse()
+    let si = 0
+    const before = (a: string, b: string): boolean => reverse ? a > b : a < b
+    const under = { ...opts, limit: undefined }
+    for await (const entry of this.view.range(under)) {
+      while (si < staged.length && before(staged[si], entry.key)) {
+        const v = this.writes.get(staged[si++])
+        if (v) { yield { key: staged[si - 1], value: v }; if (--limit <= 0) return }
+      }
+      let value: Buffer | null = entry.value
+      if (si < staged.length && staged[si] === entry.key) value = this.writes.get(staged[si++]) ?? null
+      if (value !== null) { yield { key: entry.key, value }; if (--limit <= 0) return }
+    }
+    while (si < staged.length && limit > 0) {
+      const k = staged[si++]
+      const v = this.writes.get(k)
+      if (v) { yield { key: k, value: v }; limit-- }
+    }
+  }
+
+  get size (): number { return this.writes.size }
+
+  /** Apply the staged writes to the view, in key order so a B-tree view is built the same way on every peer. */
+  async commit (): Promise<void> {
+    const keys = [...this.writes.keys()].sort()
+    for (const k of keys) {
+      const v = this.writes.get(k)
+      if (v === null || v === undefined) await this.view.del(k)
+      else await this.view.put(k, v)
+    }
+    this.writes.clear()
+  }
+}
+
+function inRange (k: string, o: RangeOptions): boolean {
+  if (o.gt !== undefined && !(k > o.gt)) return false
+  if (o.gte !== undefined && !(k >= o.gte)) return false
+  if (o.lt !== undefined && !(k < o.lt)) return false
+  if (o.lte !== undefined && !(k <= o.lte)) return false
+  return true
+}

@@ -1,0 +1,267 @@
+/**
+ * Wire and view encodings of the market, declared once (compact-encoding).
+ *
+ * Op bodies (the `body` of a market envelope) are decoded strictly and then
+ * validated (market/engine/validate.ts): a body that does not decode is
+ * `malformed`, one that decodes but breaks a rule (lower-case country,
+ * unsorted attributes, zero replicas) is `invalid`. An amount beyond 2^53 does
+ * not decode at all (compact-encoding refuses it), and every list is bounded
+ * before it is allocated. View records are only ever written by the engine,
+ * so they are decoded strictly but not re-validated.
+ */
+import c from 'compact-encoding'
+import b4a from 'b4a'
+import z32 from 'z32'
+import { struct, optional, decodeExact } from '../lib/codec'
+import { encodeKey } from '../lib/keys'
+import { RESOURCE_KINDS, Resources } from '../lib/resources'
+import type {
+  OfferBody, WithdrawBody, BidBody, CancelBody, SettleBody, TradeRefBody, DepositBody, TransferBody,
+  TemplateBody, GovernanceBody, Offer, Bid, BidState, Trade, TradeState, Template, Outcome, RejectReason
+} from './types'
+
+/** Limits on untrusted bodies: every list and string is bounded before it is stored. */
+export const LIMITS = {
+  replicas: 256,
+  attributes: 32,
+  attribute: 32,
+  countries: 64,
+  exclude: 256,
+  city: 64,
+  reason: 256,
+  id: 128,
+  templateName: 64,
+  template: 60 * 1024,
+  manifest: 64,
+  faucets: 64,
+  window: 2 ** 40 // ms (about 34 years): any lease or settlement window, so time sums stay below 2^53
+} as const
+
+/** A list whose length is checked before anything is allocated (c.array allows 2^20). */
+export function list<T> (enc: c.Encoding<T>, max: number): c.Encoding<T[]> {
+  return {
+    preencode (state, v) { c.uint.preencode(state, v.length); for (const x of v) enc.preencode(state, x) },
+    encode (state, v) { c.uint.encode(state, v.length); for (const x of v) enc.encode(state, x) },
+    decode (state) {
+      const len = c.uint.decode(state)
+      if (len > max) throw new Error(`list of ${len} is longer than ${max}`)
+      const out: T[] = []
+      for (let i = 0; i < len; i++) out.push(enc.decode(state))
+      return out
+    }
+  }
+}
+
+/** A 32-byte key on the wire, its z32 text in memory (KeyText). */
+export const keyText: c.Encoding<string> = {
+  preencode (state) { state.end += 32 },
+  encode (state, v) { c.fixed32.encode(state, keyBytes(v)) },
+  decode (state) { return keyString(c.fixed32.decode(state)) }
+}
+
+// z32 in JS costs about a microsecond a key, and every record carries two or
+// three keys: memoize both directions (bounded; the result never depends on it).
+const toBytes = new Map<string, Buffer>()
+const toText = new Map<string, string>()
+const MEMO = 16384
+
+function keyBytes (text: string): Buffer {
+  let buf = toBytes.get(text)
+  if (buf === undefined) {
+    buf = z32.decode(text)
+    if (buf.byteLength !== 32) throw new Error(`not a 32-byte key: ${text}`)
+    if (toBytes.size >= MEMO) toBytes.clear()
+    toBytes.set(text, buf)
+  }
+  return buf
+}
+
+function keyString (bytes: Buffer): string {
+  const id = bytes.toString('latin1')
+  let text = toText.get(id)
+  if (text === undefined) {
+    text = encodeKey(bytes)
+    if (toText.size >= MEMO) toText.clear()
+    toText.set(id, text)
+  }
+  return text
+}
+
+/** A buffer that decodes as a copy, never a view into the (reused) input, and never as null. */
+const bytes: c.Encoding<Buffer> = {
+  preencode (state, v) { c.buffer.preencode(state, v) },
+  encode (state, v) { c.buffer.encode(state, v) },
+  decode (state) { const b = c.buffer.decode(state); return b === null ? b4a.alloc(0) : b4a.from(b) }
+}
+
+const fixed32: c.Encoding<Buffer> = {
+  preencode (state) { state.end += 32 },
+  encode (state, v) { c.fixed32.encode(state, v) },
+  decode (state) { return b4a.from(c.fixed32.decode(state)) }
+}
+
+const hexBytes: c.Encoding<string> = {
+  preencode (state, v) { bytes.preencode(state, b4a.from(v, 'hex')) },
+  encode (state, v) { bytes.encode(state, b4a.from(v, 'hex')) },
+  decode (state) { return b4a.toString(bytes.decode(state), 'hex') }
+}
+
+export const resources: c.Encoding<Resources> = {
+  preencode (state, r) { for (const k of RESOURCE_KINDS) c.uint.preencode(state, r[k]) },
+  encode (state, r) { for (const k of RESOURCE_KINDS) c.uint.encode(state, r[k]) },
+  decode (state) {
+    return { cpu: c.uint.decode(state), memory: c.uint.decode(state), ssd: c.uint.decode(state), hdd: c.uint.decode(state), ipv4: c.uint.decode(state), gpu: c.uint.decode(state) }
+  }
+}
+
+function enumOf<T extends string> (values: readonly T[]): c.Encoding<T> {
+  return {
+    preencode (state) { state.end++ },
+    encode (state, v) { c.uint8.encode(state, values.indexOf(v)) },
+    decode (state) {
+      const v = values[c.uint8.decode(state)]
+      if (v === undefined) throw new Error('unknown enum value')
+      return v
+    }
+  }
+}
+
+const strings = (max: number): c.Encoding<string[]> => list(c.string, max)
+
+// --- op bodies --------------------------------------------------------------
+
+export const offerBody = struct<OfferBody>([
+  ['resources', resources], ['prices', resources], ['country', c.string], ['city', c.string],
+  ['attributes', strings(LIMITS.attributes)], ['minLease', c.uint], ['maxLease', c.uint]
+])
+
+export const withdrawBody: c.Encoding<WithdrawBody> = { preencode () {}, encode () {}, decode () { return {} } }
+
+export const bidBody = struct<BidBody>([
+  ['resources', resources], ['replicas', c.uint], ['countries', strings(LIMITS.countries)],
+  ['attributes', strings(LIMITS.attributes)], ['spread', c.bool], ['maxPrice', c.uint],
+  ['duration', c.uint], ['expiry', c.uint], ['exclude', list(keyText, LIMITS.exclude)]
+])
+
+export const cancelBody = struct<CancelBody>([['bid', c.string]])
+export const settleBody = struct<SettleBody>([['trade', c.string], ['contract', fixed32], ['manifest', bytes]])
+export const tradeRefBody = struct<TradeRefBody>([['trade', c.string], ['reason', c.string]])
+export const depositBody = struct<DepositBody>([['to', fixed32], ['amount', c.uint]])
+export const transferBody = struct<TransferBody>([['to', fixed32], ['amount', c.uint]])
+export const templateBody = struct<TemplateBody>([['name', c.string], ['version', c.uint], ['document', bytes]])
+
+const GOV_ACTIONS = ['genesis', 'add-indexer', 'remove-indexer'] as const
+const genesisFields = struct<{ faucets: Buffer[], settlementWindow: number }>([['faucets', list(fixed32, LIMITS.faucets)], ['settlementWindow', c.uint]])
+const indexerFields = struct<{ identity: Buffer, writer: Buffer }>([['identity', fixed32], ['writer', fixed32]])
+
+export const governanceBody: c.Encoding<GovernanceBody> = {
+  preencode (state, m) {
+    state.end++
+    if (m.action === 'genesis') genesisFields.preencode(state, m)
+    else indexerFields.preencode(state, m)
+  },
+  encode (state, m) {
+    c.uint8.encode(state, GOV_ACTIONS.indexOf(m.action))
+    if (m.action === 'genesis') genesisFields.encode(state, m)
+    else indexerFields.encode(state, m)
+  },
+  decode (state) {
+    const action = GOV_ACTIONS[c.uint8.decode(state)]
+    if (action === undefined) throw new Error('unknown governance action')
+    if (action === 'genesis') return { action, ...genesisFields.decode(state) }
+    return { action, ...indexerFields.decode(state) }
+  }
+}
+
+/** Body type of every market op type. */
+export interface Bodies {
+  offer: OfferBody
+  'offer-update': OfferBody
+  withdraw: WithdrawBody
+  bid: BidBody
+  cancel: CancelBody
+  settle: SettleBody
+  close: TradeRefBody
+  fail: TradeRefBody
+  claim: TradeRefBody
+  deposit: DepositBody
+  transfer: TransferBody
+  template: TemplateBody
+  governance: GovernanceBody
+}
+export type MarketOp = keyof Bodies
+
+export const BODIES: { [K in MarketOp]: c.Encoding<Bodies[K]> } = {
+  offer: offerBody,
+  'offer-update': offerBody,
+  withdraw: withdrawBody,
+  bid: bidBody,
+  cancel: cancelBody,
+  settle: settleBody,
+  close: tradeRefBody,
+  fail: tradeRefBody,
+  claim: tradeRefBody,
+  deposit: depositBody,
+  transfer: transferBody,
+  template: templateBody,
+  governance: governanceBody
+}
+
+export function isMarketOp (name: string): name is MarketOp {
+  return Object.prototype.hasOwnProperty.call(BODIES, name)
+}
+
+export function encodeBody<K extends MarketOp> (type: K, body: Bodies[K]): Buffer {
+  return c.encode(BODIES[type] as c.Encoding<Bodies[K]>, body)
+}
+
+/** Strict decode (no trailing bytes). Throws a plain Error on malformed bytes; see validate.ts for the rules. */
+export function decodeBody<K extends MarketOp> (type: K, buf: Uint8Array): Bodies[K] {
+  return decodeExact(BODIES[type] as c.Encoding<Bodies[K]>, buf)
+}
+
+// --- view records -----------------------------------------------------------
+
+const BID_STATES: readonly BidState[] = ['open', 'filled', 'expired', 'cancelled']
+const TRADE_STATES: readonly TradeState[] = ['matched', 'settled', 'released', 'closed', 'failed', 'ended']
+
+export const offerRecord = struct<Offer>([
+  ['node', keyText], ['id', c.string], ['resources', resources], ['available', resources], ['prices', resources],
+  ['country', c.string], ['city', c.string], ['attributes', strings(LIMITS.attributes)],
+  ['minLease', c.uint], ['maxLease', c.uint], ['time', c.uint], ['withdrawn', c.bool]
+])
+
+export const bidRecord = struct<Bid>([
+  ['id', c.string], ['bot', keyText], ['resources', resources], ['replicas', c.uint],
+  ['countries', strings(LIMITS.countries)], ['attributes', strings(LIMITS.attributes)], ['spread', c.bool],
+  ['maxPrice', c.uint], ['duration', c.uint], ['expiry', c.uint], ['exclude', list(keyText, LIMITS.exclude)],
+  ['time', c.uint], ['state', enumOf(BID_STATES)], ['trades', strings(LIMITS.replicas)]
+])
+
+export const tradeRecord = struct<Trade>([
+  ['id', c.string], ['bid', c.string], ['replica', c.uint], ['bot', keyText], ['node', keyText],
+  ['resources', resources], ['price', c.uint], ['duration', c.uint], ['matchedAt', c.uint], ['settleBy', c.uint],
+  ['state', enumOf(TRADE_STATES)], ['contract', optional(keyText)], ['manifest', optional(hexBytes)],
+  ['start', optional(c.uint)], ['end', optional(c.uint)], ['escrow', c.uint], ['paid', c.uint], ['refunded', c.uint]
+])
+
+export const templateRecord = struct<Template>([
+  ['name', c.string], ['version', c.uint], ['document', bytes], ['author', keyText], ['id', c.string], ['time', c.uint]
+])
+
+export const outcomeRecord = struct<Outcome>([
+  ['id', c.string], ['type', c.string], ['author', optional(c.string)], ['time', c.uint], ['accepted', c.bool],
+  ['reason', optional(c.string as unknown as c.Encoding<RejectReason>)], ['message', optional(c.string)],
+  ['trades', strings(1 << 20)]
+])
+
+/** The market's parameters, fixed by the genesis op. */
+export interface Genesis { author: string; faucets: string[]; settlementWindow: number; time: number }
+export const genesisRecord = struct<Genesis>([
+  ['author', keyText], ['faucets', list(keyText, LIMITS.faucets)], ['settlementWindow', c.uint], ['time', c.uint]
+])
+
+export const uintRecord: c.Encoding<number> = c.uint
+
+export function encode<T> (enc: c.Encoding<T>, v: T): Buffer { return c.encode(enc, v) }
+export function decode<T> (enc: c.Encoding<T>, buf: Uint8Array): T { return decodeExact(enc, buf) }

@@ -1,0 +1,158 @@
+/**
+ * Engine test helpers: identities that seal ops with a growing seq, a market
+ * over a MemoryView with a test clock, body factories with sane defaults, and
+ * the invariants every sequence must keep (checked after every op).
+ */
+import b4a from 'b4a'
+import { seal } from '../../lib/envelope'
+import { generateKeyPair, KeyPair } from '../../lib/identity'
+import { encodeKey, hash } from '../../lib/keys'
+import { GiB, RESOURCE_KINDS, Resources, ZERO } from '../../lib/resources'
+import { apply } from '../../market/engine'
+import { MemoryView } from '../../market/memory-view'
+import { encodeBody, Bodies, MarketOp } from '../../market/messages'
+import * as Q from '../../market/queries'
+import type { Outcome, Effects, OfferBody, BidBody, View } from '../../market/types'
+
+export const T0 = 1_700_000_000_000
+export const HOUR = 3_600_000
+
+export class Actor {
+  readonly keyPair: KeyPair
+  readonly key: string
+  seq = 0
+  constructor (readonly name: string) {
+    this.keyPair = generateKeyPair(hash('scit/test-identity', b4a.from(name)))
+    this.key = encodeKey(this.keyPair.publicKey)
+  }
+
+  get publicKey (): Buffer { return this.keyPair.publicKey }
+
+  /** Seal an op: next seq unless given, timestamp as given. */
+  op<K extends MarketOp> (type: K, body: Bodies[K], timestamp: number, seq?: number): Buffer {
+    const s = seq ?? ++this.seq
+    if (s > this.seq) this.seq = s
+    return seal(this.keyPair, { type, seq: s, timestamp, body: encodeBody(type, body) })
+  }
+}
+
+export function resources (r: Partial<Resources>): Resources {
+  return { ...ZERO, ...r }
+}
+
+/** 8 cores, 32 GiB, 1 TiB ssd; 100 per core-hour, 10 per GiB-hour of memory, 1 per GiB-hour of ssd. */
+export function offerBody (o: Partial<OfferBody> = {}): OfferBody {
+  return {
+    resources: resources({ cpu: 8000, memory: 32 * GiB, ssd: 1024 * GiB }),
+    prices: resources({ cpu: 100, memory: 10, ssd: 1 }),
+    country: 'CH',
+    city: 'Zurich',
+    attributes: ['ssd'],
+    minLease: 1,
+    maxLease: 1000 * HOUR,
+    ...o
+  }
+}
+
+/** One replica of 1 core and 2 GiB for an hour (costs 120/h at the default offer prices). */
+export function bidBody (b: Partial<BidBody> = {}): BidBody {
+  return {
+    resources: resources({ cpu: 1000, memory: 2 * GiB }),
+    replicas: 1,
+    countries: [],
+    attributes: [],
+    spread: false,
+    maxPrice: 1000,
+    duration: HOUR,
+    expiry: T0 + 1000 * HOUR,
+    exclude: [],
+    ...b
+  }
+}
+
+export interface Sent { outcome: Outcome, effects: Effects | null, id: string }
+
+/** A market in memory: a founder with genesis applied, one faucet, a clock that ticks 1 ms per op. */
+export class Market {
+  readonly view = new MemoryView()
+  readonly founder = new Actor('founder')
+  readonly faucet = new Actor('faucet')
+  clock = T0
+  checks = 0
+
+  static async create (opts: { settlementWindow?: number } = {}): Promise<Market> {
+    const m = new Market()
+    const r = await m.send(m.founder, 'governance', { action: 'genesis', faucets: [m.faucet.publicKey], settlementWindow: opts.settlementWindow ?? HOUR }, { bootstrap: true })
+    if (!r.outcome.accepted) throw new Error(`genesis refused: ${r.outcome.message ?? ''}`)
+    return m
+  }
+
+  /** Seal and apply an op; check the market's invariants afterwards. */
+  async send<K extends MarketOp> (actor: Actor, type: K, body: Bodies[K], opts: { at?: number, seq?: number, bootstrap?: boolean } = {}): Promise<Sent> {
+    if (opts.at !== undefined) this.clock = opts.at
+    else this.clock++
+    return this.raw(actor.op(type, body, this.clock, opts.seq), opts.bootstrap)
+  }
+
+  /** Apply raw envelope bytes as they came. */
+  async raw (value: Buffer, bootstrap = false): Promise<Sent> {
+    const r = await apply(this.view, { value, bootstrap })
+    await checkInvariants(this.view)
+    this.checks++
+    return { ...r, id: r.outcome.id }
+  }
+
+  async fund (to: Actor, amount: number): Promise<void> {
+    const r = await this.send(this.faucet, 'deposit', { to: to.publicKey, amount })
+    if (!r.outcome.accepted) throw new Error(`deposit refused: ${r.outcome.message ?? ''}`)
+  }
+
+  /** Advance the clock without an op (the next op carries the time). */
+  advance (ms: number): void { this.clock += ms }
+
+  balance (a: Actor): Promise<number> { return Q.balance(this.view, a.key) }
+}
+
+/**
+ * Money is conserved (Σ balances + Σ escrow = minted) and no offer is
+ * oversold (what its live trades hold plus what is available is its total).
+ * Throws, so any test sequence that breaks either fails at the op that did.
+ */
+export async function checkInvariants (view: View): Promise<void> {
+  const s = await Q.stats(view)
+  if (s.balances + s.escrow !== s.minted) throw new Error(`money not conserved: balances ${s.balances} + escrow ${s.escrow} != minted ${s.minted}`)
+  const held = new Map<string, Resources>()
+  for (const t of await Q.listTrades(view)) {
+    if (t.state !== 'matched' && t.state !== 'settled') continue
+    const h = held.get(t.node) ?? { ...ZERO }
+    for (const k of RESOURCE_KINDS) h[k] += t.resources[k]
+    held.set(t.node, h)
+  }
+  for (const o of await Q.listOffers(view, { includeWithdrawn: true })) {
+    const h = held.get(o.node) ?? ZERO
+    for (const k of RESOURCE_KINDS) {
+      if (o.available[k] < 0 || o.available[k] + h[k] !== o.resources[k]) {
+        throw new Error(`offer ${o.node} oversold on ${k}: total ${o.resources[k]}, available ${o.available[k]}, held by leases ${h[k]}`)
+      }
+    }
+  }
+}
+
+/** The view's bytes without the op log and seq records: what a rejected op must leave untouched. */
+export function stateBytes (view: MemoryView): Buffer {
+  const copy = view.clone()
+  for (const key of [...view.keys()]) if (/^(rejected|op|seq)\//.test(key)) copy.delSync(key)
+  return copy.dump()
+}
+
+/** A small seeded PRNG (mulberry32), for property tests that must be reproducible. */
+export function prng (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
