@@ -1,7 +1,6 @@
 /**
- * `scit bot …`. `template check` works offline; the sub-commands that need
- * the market client (deploy, sign, approvals, status, …) are declared so the
- * command tree is in place, and exit 2 until the market client lands.
+ * `scit bot …`. `template check` works offline; `template publish|list|show`
+ * are in cli-template.ts, the commands that open the bot in cli-commands.ts.
  */
 import { Command } from 'commander'
 import { withCommon, output, action, CommonFlags } from '../lib/command'
@@ -12,6 +11,8 @@ import { loadTemplate } from './template'
 import { instantiate, Instance } from './manifest'
 import { manifestSummary } from './stakeholders'
 import type { ParamValue, Manifest } from '../lib/contract'
+import { register as registerTemplates } from './cli-template'
+import { register as registerRun } from './cli-commands'
 
 interface CheckFlags extends CommonFlags { set?: string[] }
 
@@ -56,37 +57,14 @@ function jsonOf (file: string, m: Manifest, hash: Buffer): object {
   }
 }
 
-function notYet (name: string): () => void {
-  return () => {
-    process.stderr.write(`scit bot ${name}: not yet (needs the market client)\n`)
-    process.exitCode = 2
-  }
-}
-
 export function register (program: Command): void {
-  const bot = program.command('bot').description('run a 3bot: templates, trading, deployment, stakeholder sign-off')
+  const bot = program.command('bot').description('run a 3bot: templates, trading, deployment, stakeholder sign-off, self-healing')
 
   const template = bot.command('template').description('contract templates')
   withCommon(template.command('check').argument('<file...>', 'template files (YAML or JSON)'), { market: false })
     .description('validate templates, instantiate them with defaults and --set, print each manifest summary and hash')
     .option('--set <name=value>', 'a parameter value (repeatable)', collect, [])
     .action(action((files: string[], flags: CheckFlags) => check(files, flags)))
-  for (const [name, desc] of [['publish', 'sign a template and publish it on the market'], ['list', 'templates on the market'], ['show', 'one template on the market']]) {
-    withCommon(template.command(name).description(`${desc} (not yet)`).allowUnknownOption().allowExcessArguments()).action(notYet(`template ${name}`))
-  }
-
-  const later: Array<[string, string]> = [
-    ['deploy', 'instantiate a template, buy capacity, write the contract core'],
-    ['sign', 'review a contract\'s manifest and sign it as a stakeholder'],
-    ['approvals', 'who signed a contract and the weight reached'],
-    ['status', 'contracts and their replicas'],
-    ['logs', 'a contract\'s workload logs'],
-    ['scale', 'change a contract\'s replica count'],
-    ['update', 'a new manifest version for a running contract'],
-    ['stop', 'stop a contract: close leases, refund'],
-    ['run', 'keep the bot running: monitor, heal, renew']
-  ]
-  for (const [name, desc] of later) {
-    withCommon(bot.command(name).description(`${desc} (not yet)`).allowUnknownOption().allowExcessArguments()).action(notYet(name))
-  }
+  registerTemplates(template)
+  registerRun(bot, collect, parseSets)
 }

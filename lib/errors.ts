@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'VERIFICATION'
   | 'TEMPLATE'
   | 'CLOSED'
+  | 'READ_ONLY'
+  | 'BUSY'
 
 export class ScitError extends Error {
   readonly code: ErrorCode

@@ -1,12 +1,125 @@
-/** `scit market …`: not built yet (see the project issues). */
+/**
+ * `scit market …`: create a market, serve it (indexer or relay), vote on its
+ * indexers, and look at it. The read-only explorer commands are in
+ * market/explorer.ts.
+ */
 import { Command } from 'commander'
+import { withCommon, configFrom, output, action, untilSignal, CommonFlags } from '../lib/command'
+import { writeConfigFile, requireMarket } from '../lib/config'
+import { ScitError } from '../lib/errors'
+import { loadIdentity } from '../lib/identity'
+import { encodeKey, decodeKey } from '../lib/keys'
+import { logger } from '../lib/log'
+import { MarketPeer } from './peer'
+import { HyperbeeView } from './hyperbee-view'
+import * as Q from './queries'
+import { openCommandPeer, parseDuration } from './cli-peer'
+import { register as registerExplorer } from './explorer'
+
+const log = logger('market')
+
+interface CreateFlags extends CommonFlags { faucet?: string; settlementWindow: string }
+interface VoteFlags extends CommonFlags { timeout: string }
 
 export function register (program: Command): void {
-  program.command('market')
-    .description('explore and serve a market (not yet)')
-    .allowUnknownOption()
-    .action(() => {
-      process.stderr.write('scit market: not yet implemented\n')
-      process.exitCode = 2
-    })
+  const market = program.command('market').description('create, serve and explore a market (the order book of 3nodes and 3bots)')
+
+  withCommon(market.command('create'), { market: false })
+    .summary('create a new market (prints its key)')
+    .description('create a new market in --data: this identity signs its genesis and is its first indexer; prints the market key and saves it to <data>/config.json')
+    .option('--faucet <key,...>', 'identity keys allowed to mint funds with deposit ops (default: this identity)')
+    .option('--settlement-window <duration>', 'how long a trade may stay unsettled before its capacity returns to the book', '10m')
+    .addHelpText('after', '\nThen run "scit market serve" in the same --data to make the market reachable.')
+    .action(action(async (flags: CreateFlags) => {
+      const config = configFrom(flags)
+      if (config.market) throw new ScitError('INVALID_ARGUMENT', `${config.data} already belongs to market ${encodeKey(config.market)}: use another --data to create a new one`)
+      const identity = loadIdentity(config.data)
+      const faucets = flags.faucet ? flags.faucet.split(',').map(k => decodeKey(k.trim(), 'faucet key')) : [identity.publicKey]
+      const settlementWindow = parseDuration(flags.settlementWindow)
+      const peer = new MarketPeer({ data: config.data, identity, genesis: { faucets, settlementWindow }, offline: true })
+      await peer.ready()
+      const info = { market: encodeKey(peer.key), identity: encodeKey(identity.publicKey), writer: encodeKey(peer.ledger.writerKey), faucets: faucets.map(f => encodeKey(f)), settlementWindow }
+      await peer.close()
+      writeConfigFile(config.data, { market: info.market })
+      output(flags, info, () => info.market)
+    }))
+
+  withCommon(market.command('serve'))
+    .summary('run an indexer or relay for the market, in the foreground')
+    .description('run this data directory\'s market peer in the foreground: join the market topic, replicate, and index (when an indexer) until SIGINT/SIGTERM; logs go to stderr')
+    .addHelpText('after', '\nA peer that is not an indexer relays: it keeps and serves the whole ledger. Add -v to see peers come and go.')
+    .action(action(async (flags: CommonFlags) => {
+      const config = configFrom(flags)
+      const identity = loadIdentity(config.data)
+      const peer = new MarketPeer({ data: config.data, identity, market: requireMarket(config), bootstrap: config.bootstrap })
+      peer.on('error', (err: Error) => log.error('market peer failed', { error: err.message }))
+      await peer.ready()
+      const base = peer.ledger.base
+      const role = (): string => base.isIndexer ? 'indexer' : 'relay'
+      base.on('is-indexer', () => log.warn('this peer is now an indexer'))
+      base.on('is-non-indexer', () => log.warn('this peer is no longer an indexer'))
+      const info = { market: encodeKey(peer.key), identity: encodeKey(identity.publicKey), writer: encodeKey(peer.ledger.writerKey), role: role() }
+      // Printed at once, not at exit: whoever runs `serve` needs the writer key to get it voted in as an indexer.
+      output(flags, info, () => `serving market ${info.market} as ${info.role}\nidentity ${info.identity}\nwriter   ${info.writer}`)
+      const signal = await untilSignal()
+      log.info('stopping', { signal })
+      await peer.close()
+    }))
+
+  withCommon(market.command('add-indexer <identity> <writer>'))
+    .summary('vote to add an indexer')
+    .description('vote, as a current indexer, to make IDENTITY (its signing key) an indexer writing through WRITER (the writer key its "scit market serve" prints); it happens once a majority of indexers voted')
+    .option('--timeout <duration>', 'how long to wait for the vote to be final', '60s')
+    .action(action(async (identityText: string, writerText: string, flags: VoteFlags) => {
+      const config = configFrom(flags)
+      const identity = loadIdentity(config.data)
+      const body = { action: 'add-indexer', identity: decodeKey(identityText, 'identity'), writer: decodeKey(writerText, 'writer key') }
+      const { peer, close } = await openCommandPeer(config, identity)
+      try {
+        const [id] = await peer.client.submit([{ type: 'governance', body }])
+        const outcome = await peer.client.outcome(id, { final: true, timeout: parseDuration(flags.timeout) })
+        if (!outcome.accepted) throw new ScitError('REJECTED', `the vote was refused (${outcome.reason ?? ''}): ${outcome.message ?? ''}`)
+        const indexers = await Q.listIndexers(HyperbeeView.reading(peer.ledger.view))
+        const added = indexers.includes(encodeKey(body.identity))
+        output(flags, { vote: id, added, indexers }, () => added ? `${identityText} is now an indexer` : `vote ${id} recorded: more indexers must vote for the same change`)
+      } finally {
+        await close()
+      }
+    }))
+
+  withCommon(market.command('info'))
+    .summary('show the market: key, indexers, engine time, counts')
+    .description('show the market: key, genesis, indexers, engine time and counts of offers, bids, trades and ops')
+    .action(action(async (flags: CommonFlags) => {
+      const config = configFrom(flags)
+      const { peer, close, ephemeral } = await openCommandPeer(config, null)
+      try {
+        const view = HyperbeeView.reading(peer.ledger.view)
+        const genesis = await Q.getGenesis(view)
+        const stats = await Q.stats(view)
+        const info = {
+          market: encodeKey(peer.key),
+          writer: ephemeral ? null : encodeKey(peer.ledger.writerKey),
+          founder: genesis?.author ?? null,
+          faucets: genesis?.faucets ?? [],
+          settlementWindow: genesis?.settlementWindow ?? null,
+          indexers: await Q.listIndexers(view),
+          final: { length: peer.ledger.finalVersion, of: peer.ledger.view.version },
+          ...stats
+        }
+        output(flags, info, () => [
+          `market      ${info.market}`,
+          `writer      ${info.writer ?? '(data dir in use: see the output of scit market serve)'}`,
+          `founder     ${info.founder ?? '?'}`,
+          `indexers    ${info.indexers.join('\n            ')}`,
+          `engine time ${new Date(stats.time).toISOString()}`,
+          `offers ${stats.offers}, open bids ${stats.openBids}, trades ${Object.entries(stats.trades).map(([s, n]) => `${s} ${n}`).join(', ') || 0}`,
+          `ops accepted ${stats.accepted}, rejected ${stats.rejected}; money minted ${stats.minted}, in balances ${stats.balances}, in escrow ${stats.escrow}`
+        ].join('\n'))
+      } finally {
+        await close()
+      }
+    }))
+
+  registerExplorer(market)
 }

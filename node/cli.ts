@@ -1,12 +1,153 @@
-/** `scit node …`: not built yet (see the project issues). */
+/**
+ * `scit node …`: what a farmer runs.
+ *   scit node start --data DIR --market KEY [capacity, location and price flags]
+ *   scit node status --data DIR [--json]
+ */
+import fs from 'fs'
+import path from 'path'
 import { Command } from 'commander'
+import Corestore from 'corestore'
+import { withCommon, configFrom, output, action, untilSignal, CommonFlags } from '../lib/command'
+import { requireMarket } from '../lib/config'
+import { loadIdentity } from '../lib/identity'
+import { encodeKey } from '../lib/keys'
+import { logger } from '../lib/log'
+import { ScitError } from '../lib/errors'
+import { ZERO, Resources, formatResources } from '../lib/resources'
+import { probeMachine, capacity, CapacityFlags } from './capacity'
+import { NodeDaemon } from './daemon'
+import { readSnapshot, SnapshotWorkload } from './snapshot'
+import { readCore, summarize } from './status'
+import type { StatusRecord } from './messages'
+
+const log = logger('node/cli')
+
+interface StartFlags extends CommonFlags, CapacityFlags {
+  country: string
+  city: string
+  attr?: string
+  priceCpu?: string
+  priceMemory?: string
+  priceSsd?: string
+  priceHdd?: string
+  priceIpv4?: string
+  priceGpu?: string
+  minLease?: string
+  maxLease?: string
+  workloads?: string
+  unsafeNoSandbox?: boolean
+}
 
 export function register (program: Command): void {
-  program.command('node')
-    .description('run a 3node: sell capacity, run contracts (not yet)')
-    .allowUnknownOption()
-    .action(() => {
-      process.stderr.write('scit node: not yet implemented\n')
-      process.exitCode = 2
-    })
+  const node = program.command('node').description('run a 3node: sell this machine\'s capacity, run the contracts bought from it')
+
+  withCommon(node.command('start').description('run the node daemon in the foreground (logs on stderr; SIGINT/SIGTERM stop it cleanly)'))
+    .option('--cpu <cores>', 'cores to sell: 2, 0.5 or 500m (default and maximum: all cores minus a reserve of 10%, at least 250m)')
+    .option('--memory <size>', 'memory to sell, e.g. 8GiB (default and maximum: all memory minus 512MiB)')
+    .option('--ssd <size>', 'disk to sell as ssd, e.g. 100GiB (default: the data dir\'s free disk minus 5%, as ssd unless it spins)')
+    .option('--hdd <size>', 'disk to sell as hdd (shares the data dir\'s disk with --ssd; default 0 unless it spins)')
+    .option('--gpu <n>', 'GPUs to sell (none are detected: 0)')
+    .option('--ipv4 <n>', 'public IPv4 addresses to sell (none are detected: 0)')
+    .option('--country <CC>', 'ISO 3166 country code of this machine', 'CH')
+    .option('--city <name>', 'city of this machine', '')
+    .option('--attr <a,b>', 'attributes bots may require, comma separated (e.g. ssd,certified)')
+    .option('--price-cpu <n>', 'price per core-hour, in the market\'s smallest unit', '0')
+    .option('--price-memory <n>', 'price per GiB-hour of memory', '0')
+    .option('--price-ssd <n>', 'price per GiB-hour of ssd', '0')
+    .option('--price-hdd <n>', 'price per GiB-hour of hdd', '0')
+    .option('--price-ipv4 <n>', 'price per address-hour', '0')
+    .option('--price-gpu <n>', 'price per GPU-hour', '0')
+    .option('--min-lease <ms>', 'shortest lease sold, in ms', '60000')
+    .option('--max-lease <ms>', 'longest lease sold, in ms', String(365 * 24 * 3_600_000))
+    .option('--workloads <dir>', 'where work dirs live (default <data>/workloads; the sandbox user must be able to traverse it)')
+    .option('--unsafe-no-sandbox', 'DEVELOPMENT ONLY: run workloads without bubblewrap isolation')
+    .action(action(async (flags: StartFlags) => {
+      const config = configFrom(flags)
+      const market = requireMarket(config)
+      const cap = capacity(probeMachine(config.data), flags)
+      const daemon = new NodeDaemon({
+        data: config.data,
+        market,
+        bootstrap: config.bootstrap,
+        capacity: cap.resources,
+        prices: prices(flags),
+        country: flags.country,
+        city: flags.city,
+        attributes: (flags.attr ?? '').split(',').map(s => s.trim()).filter(Boolean),
+        minLease: whole(flags.minLease ?? '60000', '--min-lease'),
+        maxLease: whole(flags.maxLease ?? '0', '--max-lease'),
+        workloads: flags.workloads ? path.resolve(flags.workloads) : undefined,
+        unsafeNoSandbox: flags.unsafeNoSandbox === true
+      })
+      if (flags.unsafeNoSandbox) process.stderr.write('\n  !!! --unsafe-no-sandbox: workloads run WITHOUT ISOLATION. Never sell capacity like this. !!!\n\n')
+      await daemon.ready()
+      process.stderr.write(`scit node ${daemon.key} selling ${formatResources(cap.resources)} on market ${encodeKey(market)}\n`)
+      output(flags, { key: daemon.key, capacity: cap.resources, statusCore: encodeKey(daemon.status.status.key) }, () => `ready ${daemon.key}`)
+      const sig = await untilSignal()
+      log.info('stopping', { signal: sig })
+      await daemon.close()
+    }))
+
+  withCommon(node.command('status').description('local, read-only view of this node: identity, capacity, leases and workloads'), { market: false })
+    .action(action(async (flags: CommonFlags) => {
+      const config = configFrom(flags)
+      const identity = loadIdentity(config.data, { create: false })
+      const probe = probeMachine(config.data)
+      const cap = capacity(probe)
+      const snapshot = readSnapshot(config.data)
+      const running = snapshot !== null && snapshot.pid !== null && alive(snapshot.pid)
+      // A running daemon holds the store: its snapshot is the live view; otherwise the verified status core is.
+      const workloads = running ? snapshot.workloads : (await fromStatusCore(config.data, identity.publicKey)) ?? snapshot?.workloads ?? []
+      const value = {
+        key: encodeKey(identity.publicKey),
+        running,
+        probe,
+        sellable: cap.sellable,
+        selling: snapshot?.capacity ?? null,
+        free: snapshot?.free ?? null,
+        statusCore: snapshot?.statusCore ?? null,
+        workloads
+      }
+      output(flags, value, () => [
+        `node      ${value.key}${value.running ? ' (running)' : ''}`,
+        `machine   ${formatResources({ ...ZERO, cpu: probe.cpu, memory: probe.memory, ssd: probe.disk })}`,
+        `sellable  ${formatResources(cap.sellable)}`,
+        value.selling ? `selling   ${formatResources(value.selling)}` : 'selling   (not running)',
+        value.free ? `free      ${formatResources(value.free)}` : '',
+        'workloads:',
+        ...value.workloads.map(w => `  ${w.workload.padEnd(24)} ${w.state.padEnd(9)} restarts ${w.restarts}  ${w.reason}`)
+      ].filter(Boolean).join('\n'))
+    }))
+}
+
+function whole (text: string, what: string): number {
+  if (!/^\d+$/.test(text)) throw new ScitError('INVALID_ARGUMENT', `${what} must be a whole number, got "${text}"`)
+  return Number(text)
+}
+
+function prices (f: StartFlags): Resources {
+  const p = (v: string | undefined, what: string): number => whole(v ?? '0', what)
+  return { cpu: p(f.priceCpu, '--price-cpu'), memory: p(f.priceMemory, '--price-memory'), ssd: p(f.priceSsd, '--price-ssd'), hdd: p(f.priceHdd, '--price-hdd'), ipv4: p(f.priceIpv4, '--price-ipv4'), gpu: p(f.priceGpu, '--price-gpu') }
+}
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch { return false }
+}
+
+/** Without a snapshot, read the verified status core (only possible while no daemon holds the store). */
+async function fromStatusCore (data: string, node: Buffer): Promise<SnapshotWorkload[] | null> {
+  const dir = path.join(data, 'corestore')
+  if (!fs.existsSync(dir)) return []
+  const store = new Corestore(dir)
+  try {
+    await store.ready()
+    const core = store.namespace('scit/node').get({ name: 'scit/node/status' })
+    const r = await readCore<StatusRecord>(core, node, 'status', { wait: false })
+    await core.close()
+    return summarize(r.records).map(w => ({ workload: w.workload, state: w.state, reason: w.reason, restarts: w.restarts, trade: w.last.trade }))
+  } catch {
+    return null
+  } finally {
+    await store.close().catch(() => {})
+  }
 }

@@ -1,0 +1,118 @@
+/**
+ * Stakeholder sign-off over the swarm ("scit/approvals/v1" over protomux).
+ *
+ * Why the swarm and not the market: an approval is meaningful to one
+ * contract only, and the contract core already is its durable, verifiable
+ * home (the bot appends it, every node re-checks it against the policy).
+ * Routing it through the market ledger would make every market peer store
+ * and replay private review traffic forever, cost an op per signature and
+ * still need the bot online to copy it into the core. On the swarm the
+ * stakeholder meets the bot directly on a topic derived from the contract
+ * core key (a namespaced hash: the topic reveals nothing about the core), reads
+ * the manifest from the same connection by replicating the core, and gets an
+ * immediate verdict (accepted with the weight reached, or the reason a node
+ * would refuse the signature).
+ *
+ * The bot side only accepts what `verifyApproval` accepts against the policy
+ * of the manifest named; anything else is answered with the reason and never
+ * touches the core.
+ */
+import c from 'compact-encoding'
+import Protomux, { Channel, Message } from 'protomux'
+import type { SwarmConnection } from 'hyperswarm'
+import { ScitError } from '../lib/errors'
+import { hash } from '../lib/keys'
+import { struct, optional } from '../lib/codec'
+import { logger } from '../lib/log'
+import { Approval, approvalEncoding, VerificationError } from '../lib/contract'
+
+const log = logger('bot/approvals')
+
+export const APPROVALS_PROTOCOL = 'scit/approvals/v1'
+const DEFAULT_TIMEOUT = 15_000
+
+export function approvalsTopic (contract: Buffer): Buffer {
+  return hash('scit/topic/contract-approvals', contract)
+}
+
+export interface SubmitMessage { id: number; contract: Buffer; approval: Approval }
+export interface ResultMessage { id: number; accepted: boolean; reason: string | null; weight: number; threshold: number }
+
+const submitEncoding = struct<SubmitMessage>([['id', c.uint], ['contract', c.fixed32], ['approval', approvalEncoding]])
+const resultEncoding = struct<ResultMessage>([['id', c.uint], ['accepted', c.bool], ['reason', optional(c.string)], ['weight', c.uint], ['threshold', c.uint]])
+
+/** The bot's answer to one approval: append it or say why not. */
+export type ApprovalReceiver = (contract: Buffer, approval: Approval) => Promise<{ weight: number, threshold: number }>
+
+interface Waiting { resolve: (r: ResultMessage) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
+
+/** One end of the protocol on one connection. Both ends open it; only a bot passes a receiver. */
+export class ApprovalChannel {
+  private readonly channel: Channel
+  private readonly submitMsg: Message<SubmitMessage>
+  private readonly resultMsg: Message<ResultMessage>
+  private readonly waiting = new Map<number, Waiting>()
+  private nextId = 1
+
+  static attach (conn: SwarmConnection, receiver: ApprovalReceiver | null): ApprovalChannel | null {
+    const mux = Protomux.from(conn)
+    if (mux.opened({ protocol: APPROVALS_PROTOCOL })) return null
+    return new ApprovalChannel(mux, receiver)
+  }
+
+  private constructor (mux: Protomux, private readonly receiver: ApprovalReceiver | null) {
+    const channel = mux.createChannel({ protocol: APPROVALS_PROTOCOL, onclose: () => this.failAll() })
+    if (channel === null) throw new ScitError('INVALID_ARGUMENT', `${APPROVALS_PROTOCOL} is already open on this connection`)
+    this.channel = channel
+    this.submitMsg = channel.addMessage({ encoding: submitEncoding, onmessage: m => this.onsubmit(m) })
+    this.resultMsg = channel.addMessage({ encoding: resultEncoding, onmessage: r => this.onresult(r) })
+    channel.open()
+  }
+
+  get closed (): boolean { return this.channel.closed }
+
+  opened (): Promise<boolean> { return this.channel.fullyOpened() }
+
+  /** Send an approval; resolves with the bot's verdict. */
+  submit (contract: Buffer, approval: Approval, timeout = DEFAULT_TIMEOUT): Promise<ResultMessage> {
+    if (this.channel.closed) return Promise.reject(new ScitError('CLOSED', 'the approvals channel is closed'))
+    const id = this.nextId++
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this.waiting.delete(id); reject(new ScitError('TIMEOUT', `the bot did not answer within ${timeout} ms`)) }, timeout)
+      this.waiting.set(id, { resolve, reject, timer })
+      this.submitMsg.send({ id, contract, approval })
+    })
+  }
+
+  close (): void {
+    this.channel.close()
+    this.failAll()
+  }
+
+  private onsubmit (m: SubmitMessage): void {
+    const reply = (r: Omit<ResultMessage, 'id'>): void => { this.resultMsg.send({ id: m.id, ...r }) }
+    if (this.receiver === null) return reply({ accepted: false, reason: 'not a bot', weight: 0, threshold: 0 })
+    this.receiver(m.contract, m.approval).then(
+      ({ weight, threshold }) => reply({ accepted: true, reason: null, weight, threshold }),
+      (err: Error) => {
+        log.info('approval refused', { err: err.message })
+        reply({ accepted: false, reason: err instanceof VerificationError || err instanceof ScitError ? err.message : 'internal error', weight: 0, threshold: 0 })
+      })
+  }
+
+  private onresult (r: ResultMessage): void {
+    const w = this.waiting.get(r.id)
+    if (!w) return
+    this.waiting.delete(r.id)
+    clearTimeout(w.timer)
+    w.resolve(r)
+  }
+
+  private failAll (): void {
+    for (const [id, w] of this.waiting) {
+      this.waiting.delete(id)
+      clearTimeout(w.timer)
+      w.reject(new ScitError('CLOSED', 'the approvals channel closed'))
+    }
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The 3bot process (ARCHITECTURE §4-8). It owns, and closes in reverse order:
+ * a Corestore under <data>/bot/corestore holding the market ledger and every
+ * contract core (one store, so the market connections to nodes also replicate
+ * the contract cores they lease), a Hyperswarm under the bot's identity (so
+ * stakeholders and nodes recognise it by key), the market peer, the approvals
+ * and node protocols on every connection, and the monitor.
+ *
+ *   const bot = new Bot({ data, market, bootstrap })
+ *   await bot.ready()
+ *   const d = await deploy(bot, { template: 'examples/crm.yaml', set: { users: 100 } })
+ *   await bot.close()
+ */
+import path from 'path'
+import { EventEmitter } from 'events'
+import ReadyResource from 'ready-resource'
+import Corestore from 'corestore'
+import Hyperswarm from 'hyperswarm'
+import type { SwarmConnection } from 'hyperswarm'
+import DHT from 'hyperdht'
+import type { Bootstrap } from '../lib/config'
+import { ScitError } from '../lib/errors'
+import { loadIdentity, KeyPair } from '../lib/identity'
+import { encodeKey, decodeKey } from '../lib/keys'
+import { logger } from '../lib/log'
+import { decodeManifest, Manifest, Approval, VerificationError } from '../lib/contract'
+import { MarketPeer } from '../market/peer'
+import type { Client } from '../market/client'
+import { NodeChannel } from '../node/protocol'
+import { ContractWriter } from './notary'
+import { BotState, DeploymentRecord } from './state'
+import { Trader, TraderOptions, DEFAULT_TRADER, Progress } from './trader'
+import { ApprovalChannel, approvalsTopic } from './approvals'
+import { Monitor, MonitorOptions } from './monitor'
+
+const log = logger('bot')
+
+export interface BotOptions {
+  data: string
+  market: Buffer
+  /** null: the public HyperDHT. */
+  bootstrap?: Bootstrap[] | null
+  /** A DHT node to run the swarm on (tests: one per swarm on the testnet). */
+  dht?: DHT
+  identity?: KeyPair
+  trader?: Partial<Omit<TraderOptions, 'progress' | 'signal'>>
+  monitor?: Partial<MonitorOptions>
+  /** One line per step: what the CLI prints on stderr. */
+  progress?: Progress
+}
+
+export class Bot extends ReadyResource {
+  identity!: KeyPair
+  state!: BotState
+  store!: Corestore
+  swarm!: Hyperswarm
+  peer!: MarketPeer
+  trader!: Trader
+  monitor!: Monitor
+  /** 'approval' (contract id) when a signature was appended; 'progress' (step, detail). */
+  readonly events = new EventEmitter()
+  readonly abort = new AbortController()
+  private readonly writers = new Map<string, ContractWriter>()
+  private readonly nodeChannels = new Map<string, NodeChannel>()
+  private readonly approvalChannels = new Set<ApprovalChannel>()
+  private readonly topics = new Set<string>()
+  private readonly onconnection = (conn: SwarmConnection): void => this.attach(conn)
+
+  constructor (readonly opts: BotOptions) {
+    super()
+    this.events.setMaxListeners(0)
+  }
+
+  get client (): Client { return this.peer.client }
+  get key (): string { return encodeKey(this.identity.publicKey) }
+
+  readonly progress: Progress = (step, detail) => {
+    this.events.emit('progress', step, detail)
+    this.opts.progress?.(step, detail)
+    log.info(`${step}: ${detail}`)
+  }
+
+  protected override async _open (): Promise<void> {
+    const o = this.opts
+    this.identity = o.identity ?? loadIdentity(o.data)
+    this.state = new BotState(o.data).load()
+    this.store = new Corestore(path.join(o.data, 'bot', 'corestore'))
+    await this.store.ready()
+    this.swarm = new Hyperswarm({ keyPair: this.identity, dht: o.dht ?? dhtFor(o.bootstrap ?? null) })
+    this.swarm.on('connection', this.onconnection)
+    this.peer = new MarketPeer({ store: this.store, swarm: this.swarm, identity: this.identity, market: o.market, announce: true })
+    await this.peer.ready()
+    await this.client.synced()
+    this.trader = new Trader(this.client, this.state, { ...DEFAULT_TRADER, ...o.trader, progress: this.progress, signal: this.abort.signal })
+    for (const d of this.state.deployments) {
+      if (d.contract === null || d.phase === 'stopped') continue
+      await this.writer(d)
+      await this.listenApprovals(d, false)
+    }
+    this.monitor = new Monitor(this, o.monitor)
+  }
+
+  protected override async _close (): Promise<void> {
+    this.abort.abort()
+    this.monitor?.close()
+    // heals stop at their next wait once aborted; let them, so no market call is left pending on a closed client
+    await this.monitor?.idle()
+    for (const ch of this.approvalChannels) ch.close()
+    for (const ch of this.nodeChannels.values()) ch.close()
+    this.swarm?.off('connection', this.onconnection)
+    await this.peer?.close()
+    for (const w of this.writers.values()) await w.close()
+    await this.swarm?.destroy()
+    await this.store?.close()
+  }
+
+  private attach (conn: SwarmConnection): void {
+    conn.on('error', () => {})
+    const ach = ApprovalChannel.attach(conn, (contract, a) => this.receiveApproval(contract, a))
+    if (ach) {
+      this.approvalChannels.add(ach)
+      conn.once('close', () => this.approvalChannels.delete(ach))
+    }
+    // Every node attaches its liveness protocol on every connection; pairing ours is how the bot pings it.
+    const nch = NodeChannel.attach(conn, null)
+    const key = encodeKey(conn.remotePublicKey)
+    this.nodeChannels.set(key, nch)
+    conn.once('close', () => { if (this.nodeChannels.get(key) === nch) this.nodeChannels.delete(key) })
+  }
+
+  /** The liveness channel to a node, when the bot is connected to it; asks the swarm for a direct connection otherwise. */
+  nodeChannel (node: string): NodeChannel | null {
+    const ch = this.nodeChannels.get(node)
+    if (ch && !ch.closed) return ch
+    this.swarm.joinPeer(decodeKey(node, 'node key'))
+    return null
+  }
+
+  /** The contract core writer of a deployment, created (with its core) on first use. */
+  async writer (d: DeploymentRecord): Promise<ContractWriter> {
+    const have = this.writers.get(d.id)
+    if (have) return have
+    const w = new ContractWriter({ store: this.store, identity: this.identity, contractId: d.id })
+    await w.ready()
+    this.writers.set(d.id, w)
+    if (d.contract === null) {
+      d.contract = encodeKey(w.key)
+      this.state.save()
+    }
+    return w
+  }
+
+  manifestOf (d: DeploymentRecord): Manifest {
+    return decodeManifest(Buffer.from(d.manifest, 'hex'))
+  }
+
+  /** Serve the contract core on the contract's approvals topic: stakeholders sign there, `approvals` reads there. */
+  async listenApprovals (d: DeploymentRecord, flush = true): Promise<void> {
+    if (d.contract === null || this.topics.has(d.contract)) return
+    this.topics.add(d.contract)
+    const discovery = this.swarm.join(approvalsTopic(decodeKey(d.contract)), { server: true, client: false })
+    // announced before the bot says "sign now", so a stakeholder's first lookup finds it
+    if (flush) await discovery.flushed()
+  }
+
+  async stopListening (d: DeploymentRecord): Promise<void> {
+    if (d.contract === null || !this.topics.delete(d.contract)) return
+    await this.swarm.leave(approvalsTopic(decodeKey(d.contract))).catch(() => {})
+  }
+
+  /** A stakeholder's signature arrived: append it if every node would accept it. */
+  private async receiveApproval (contract: Buffer, a: Approval): Promise<{ weight: number, threshold: number }> {
+    const d = this.state.deployments.find(x => x.contract === encodeKey(contract))
+    if (!d) throw new ScitError('NOT_FOUND', `this bot holds no contract ${encodeKey(contract)}`)
+    const w = await this.writer(d)
+    const current = w.view.current
+    if (!a.manifestHash.equals(current.hash)) throw new VerificationError('wrong-manifest', `the signature is for manifest ${a.manifestHash.toString('hex')}, the contract's manifest in force is ${current.hash.toString('hex')}`)
+    const signed = w.view.approvals.get(current.hash.toString('hex'))
+    if (!signed?.has(a.stakeholder.toString('hex'))) await w.appendApproval(a)
+    const weight = w.view.approvedWeight(current.hash)
+    const threshold = current.manifest.stakeholders.threshold
+    this.progress('approval', `${d.id}: ${a.role} ${encodeKey(a.stakeholder).slice(0, 8)} signed, weight ${weight} of ${threshold}`)
+    this.events.emit('approval', d.id)
+    return { weight, threshold }
+  }
+}
+
+/** As market/peer: on a loopback testnet the DHT node must bind 127.0.0.1, or peers are never reachable. */
+function dhtFor (bootstrap: Bootstrap[] | null): DHT {
+  if (bootstrap === null) return new DHT()
+  const loopback = bootstrap.every(b => b.host === '127.0.0.1' || b.host === 'localhost')
+  return new DHT(loopback ? { bootstrap, host: '127.0.0.1' } : { bootstrap })
+}

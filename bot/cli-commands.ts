@@ -1,0 +1,59 @@
+/** The command tree of `scit bot` beyond templates: flags and help; the actions are in cli-run.ts. */
+import type { Command } from 'commander'
+import { withCommon, action } from '../lib/command'
+import type { ParamValue } from '../lib/contract'
+import { cmdDeploy, cmdSign, cmdApprovals, cmdStatus, cmdLogs, cmdStop, cmdScale, cmdUpdate, cmdRun, RunFlags } from './cli-run'
+
+/** `collect` and `sets` are cli.ts's, so --set means one thing across `scit bot`. */
+export function register (bot: Command, collect: (v: string, prev?: string[]) => string[], sets: (list?: string[]) => Record<string, ParamValue>): void {
+  withCommon(bot.command('deploy').argument('<template>', 'a template file, or NAME[@VERSION] published on the market'))
+    .description('instantiate a template, buy capacity, settle, write the signed contract core; one progress line per step on stderr')
+    .option('--set <name=value>', 'a parameter value (repeatable)', collect, [])
+    .option('--id <name>', 'the bot\'s name for the contract (default: <template>-<random>)')
+    .option('--wait <state>', '"running": return once every replica runs')
+    .option('--no-approvals', 'do not wait for stakeholder signatures here (scit bot run collects them)')
+    .addHelpText('after', '\nExamples:\n  scit bot deploy examples/crm.yaml --set users=100 --set country=CH --wait running\n  scit bot deploy crm@1 --json')
+    .action(action((template: string, flags: RunFlags) => cmdDeploy(template, flags, sets(flags.set))))
+
+  withCommon(bot.command('sign').argument('<contract>', 'the contract core key (or a local contract id)'), { market: false })
+    .description('as a stakeholder (this --data identity): fetch the contract from its bot, review the manifest, sign its hash and send the signature')
+    .option('--yes', 'sign without asking')
+    .option('--role <role>', 'the role to sign in (default: the one the policy gives this key)')
+    .action(action((ref: string, flags: RunFlags) => cmdSign(ref, flags)))
+
+  withCommon(bot.command('approvals').argument('<contract>', 'the contract core key (or a local contract id)'), { market: false })
+    .description('who signed the manifest in force and the weight reached (read from the contract core, verified)')
+    .action(action((ref: string, flags: RunFlags) => cmdApprovals(ref, flags)))
+
+  withCommon(bot.command('status').argument('[contract]', 'one contract (id, core key or a prefix)'))
+    .description('this bot\'s contracts, their leases and what each node says about its replica')
+    .action(action((ref: string | undefined, flags: RunFlags) => cmdStatus(ref, flags)))
+
+  withCommon(bot.command('logs').argument('<contract>', 'contract id or core key'))
+    .description('the workload output, from the log cores the nodes sign')
+    .option('--follow', 'keep printing as the nodes append')
+    .option('--tail <blocks>', 'log blocks to read back per node', '200')
+    .action(action((ref: string, flags: RunFlags) => cmdLogs(ref, flags)))
+
+  withCommon(bot.command('stop').argument('<contract>', 'contract id or core key'))
+    .description('sign a stop instruction, close every lease (the unused escrow is refunded, the nodes free the capacity)')
+    .action(action((ref: string, flags: RunFlags) => cmdStop(ref, flags)))
+
+  withCommon(bot.command('scale').argument('<contract>', 'contract id or core key').argument('<replicas>', 'the new replica count'))
+    .description('buy more replicas or close the extra ones, and sign a scale instruction')
+    .option('--workload <name>', 'which workload (default: the first)')
+    .action(action((ref: string, n: string, flags: RunFlags) => cmdScale(ref, n, flags)))
+
+  withCommon(bot.command('update').argument('<contract>', 'contract id or core key'))
+    .description('a new manifest version with new parameter values (same resources); stakeholders sign it again when the policy requires')
+    .option('--set <name=value>', 'a parameter value (repeatable)', collect, [])
+    .option('--no-approvals', 'do not wait for the stakeholders here')
+    .action(action((ref: string, flags: RunFlags) => cmdUpdate(ref, flags, sets(flags.set))))
+
+  withCommon(bot.command('run'))
+    .description('keep the bot running headless: resume unfinished deployments, collect signatures, ping nodes, replace dead ones, renew leases')
+    .option('--grace <duration>', 'how long a node may be unreachable before its lease is failed and re-bought', '60s')
+    .option('--interval <duration>', 'how often nodes are pinged', '5s')
+    .option('--renew-before <duration>', 'buy the next lease this long before the current one ends, while the balance covers it (0: never)', '1h')
+    .action(action((flags: RunFlags) => cmdRun(flags)))
+}

@@ -1,0 +1,230 @@
+/**
+ * `scit bot deploy|sign|approvals|status|logs|stop|scale|update|run`: the
+ * commands that open the bot (its store, swarm and market peer) for the
+ * length of one action. One process at a time may hold a bot's data dir: a
+ * second one is told so (BUSY) instead of corrupting state.
+ */
+import fs from 'fs'
+import os from 'os'
+import path from 'path'
+import readline from 'readline'
+import Corestore from 'corestore'
+import Hyperswarm from 'hyperswarm'
+import DHT from 'hyperdht'
+import { configFrom, output, untilSignal, CommonFlags } from '../lib/command'
+import { requireMarket, Bootstrap } from '../lib/config'
+import { ScitError } from '../lib/errors'
+import { loadIdentity } from '../lib/identity'
+import { decodeKey, encodeKey } from '../lib/keys'
+import { parseDuration } from '../market/cli-peer'
+import { Bot } from './bot'
+import { deploy, resume, waitRunning, stop, scale, update, replicaStatus, ReplicaStatus } from './deployment'
+import { ContractSession } from './sign'
+import { manifestSummary } from './stakeholders'
+import { readLogs } from './logs'
+import { BotState, DeploymentRecord } from './state'
+import type { ParamValue } from '../lib/contract'
+
+export interface RunFlags extends CommonFlags { set?: string[]; id?: string; wait?: string; yes?: boolean; role?: string; follow?: boolean; workload?: string; grace?: string; interval?: string; renewBefore?: string; approvals?: boolean; tail?: string }
+
+function progressLine (step: string, detail: string): void {
+  process.stderr.write(`→ ${step.padEnd(11)} ${detail}\n`)
+}
+
+/** Open the bot of --data on --market; BUSY when another process holds it. */
+export async function openBot (flags: RunFlags, quiet = false): Promise<Bot> {
+  const config = configFrom(flags)
+  const monitor = {
+    ...(flags.grace ? { grace: parseDuration(flags.grace) } : {}),
+    ...(flags.interval ? { interval: parseDuration(flags.interval) } : {}),
+    ...(flags.renewBefore ? { renewBefore: flags.renewBefore === '0' ? 0 : parseDuration(flags.renewBefore) } : {})
+  }
+  const bot = new Bot({ data: config.data, market: requireMarket(config), bootstrap: config.bootstrap, monitor, progress: quiet ? undefined : progressLine })
+  try {
+    await bot.ready()
+  } catch (err) {
+    await bot.close().catch(() => {})
+    if (/lock/i.test((err as Error).message)) throw new ScitError('BUSY', `the bot in ${config.data} is running in another process (scit bot run?): stop it first, or use its output`)
+    throw err
+  }
+  return bot
+}
+
+async function withBot<T> (flags: RunFlags, fn: (bot: Bot) => Promise<T>): Promise<T> {
+  const bot = await openBot(flags)
+  const stopOnSignal = untilSignal().then(() => bot.close())
+  try {
+    return await fn(bot)
+  } finally {
+    await bot.close()
+    void stopOnSignal
+  }
+}
+
+export function describe (d: DeploymentRecord, replicas: ReplicaStatus[] | null = null): object {
+  return {
+    id: d.id,
+    contract: d.contract,
+    template: d.template,
+    params: d.set,
+    manifestHash: d.manifestHash,
+    phase: d.phase,
+    error: d.error,
+    trades: d.trades.map(t => ({ id: t.id, workload: t.workload, node: t.node, price: t.price, lease: t.phase, replaces: t.replaces, reason: t.reason })),
+    bids: d.bids.map(b => ({ id: b.id, workload: b.workload, attempt: b.attempt, phase: b.phase, reason: b.reason })),
+    ...(replicas ? { replicas } : {})
+  }
+}
+
+function human (d: DeploymentRecord, replicas: ReplicaStatus[] | null): string {
+  const lines = [`${d.id}  ${d.phase}  contract ${d.contract ?? '-'}${d.error ? `  (last error: ${d.error})` : ''}`]
+  for (const t of d.trades) {
+    const r = replicas?.find(x => x.trade === t.id)
+    lines.push(`  ${t.workload.padEnd(10)} ${t.id.slice(0, 12)}… node ${t.node.slice(0, 8)} ${String(t.price).padStart(5)}/h  lease ${t.phase.padEnd(8)} ${r ? `${r.state} ${r.reason}` : ''}`)
+  }
+  return lines.join('\n')
+}
+
+export async function cmdDeploy (template: string, flags: RunFlags, set: Record<string, ParamValue>): Promise<void> {
+  await withBot(flags, async bot => {
+    const d = await deploy(bot, { template, set, id: flags.id }, { waitApprovals: flags.approvals !== false })
+    let replicas: ReplicaStatus[] | null = null
+    if (flags.wait === 'running' && d.phase === 'running') {
+      bot.monitor.start()
+      bot.progress('wait', 'until every replica runs')
+      replicas = await waitRunning(bot, d)
+    }
+    output(flags, describe(d, replicas), () => human(d, replicas))
+  })
+}
+
+export async function cmdStatus (ref: string | undefined, flags: RunFlags): Promise<void> {
+  let bot: Bot | null = null
+  try {
+    bot = await openBot(flags, true)
+  } catch (err) {
+    if ((err as ScitError).code !== 'BUSY') throw err
+  }
+  try {
+    // With the bot busy elsewhere, its state file still says what it did.
+    const state = bot?.state ?? new BotState(configFrom(flags).data).load()
+    const list = ref ? [state.find(ref)] : state.deployments
+    const rows: Array<{ d: DeploymentRecord, r: ReplicaStatus[] | null }> = []
+    for (const d of list) rows.push({ d, r: bot && d.phase !== 'stopped' ? await replicaStatus(bot, d, 3000) : null })
+    output(flags, rows.map(x => describe(x.d, x.r)), () => rows.length ? rows.map(x => human(x.d, x.r)).join('\n\n') : 'no contracts (scit bot deploy TEMPLATE)')
+  } finally {
+    await bot?.close()
+  }
+}
+
+export async function cmdStop (ref: string, flags: RunFlags): Promise<void> {
+  await withBot(flags, async bot => {
+    const d = await stop(bot, bot.state.find(ref))
+    output(flags, describe(d), () => human(d, null))
+  })
+}
+
+export async function cmdScale (ref: string, n: string, flags: RunFlags): Promise<void> {
+  const replicas = Number(n)
+  if (!Number.isSafeInteger(replicas)) throw new ScitError('INVALID_ARGUMENT', `"${n}" is not a replica count`)
+  await withBot(flags, async bot => {
+    const d = await scale(bot, bot.state.find(ref), flags.workload ?? null, replicas)
+    output(flags, describe(d), () => human(d, null))
+  })
+}
+
+export async function cmdUpdate (ref: string, flags: RunFlags, set: Record<string, ParamValue>): Promise<void> {
+  await withBot(flags, async bot => {
+    const d = await update(bot, bot.state.find(ref), set, { waitApprovals: flags.approvals !== false })
+    output(flags, describe(d), () => human(d, null))
+  })
+}
+
+export async function cmdRun (flags: RunFlags): Promise<void> {
+  const bot = await openBot(flags)
+  const live = bot.state.deployments.filter(d => d.phase !== 'stopped')
+  for (const d of live) resume(bot, d).catch(err => progressLine('error', `${d.id}: ${(err as Error).message}`))
+  bot.monitor.start()
+  progressLine('run', `bot ${bot.key} watching ${live.length} contracts; Ctrl-C to stop`)
+  await untilSignal()
+  await bot.close()
+}
+
+export async function cmdLogs (ref: string, flags: RunFlags): Promise<void> {
+  await withBot(flags, async bot => {
+    const d = bot.state.find(ref)
+    const abort = new AbortController()
+    untilSignal().then(() => abort.abort(), () => {})
+    await readLogs(bot, d, l => {
+      if (flags.json) process.stdout.write(JSON.stringify(l) + '\n')
+      else process.stdout.write(l.text.split('\n').filter(Boolean).map(x => `${l.node.slice(0, 8)} ${l.stream} ${x}`).join('\n') + '\n')
+    }, { follow: flags.follow === true, tail: flags.tail ? Number(flags.tail) : undefined, signal: abort.signal })
+  })
+}
+
+/** A swarm for a stakeholder or a reader, as the bot makes its own (loopback testnets bind 127.0.0.1). */
+function swarmFor (bootstrap: Bootstrap[] | null, keyPair: { publicKey: Buffer, secretKey: Buffer }): Hyperswarm {
+  const loopback = bootstrap !== null && bootstrap.every(b => b.host === '127.0.0.1' || b.host === 'localhost')
+  const dht = bootstrap === null ? new DHT() : new DHT(loopback ? { bootstrap, host: '127.0.0.1' } : { bootstrap })
+  return new Hyperswarm({ keyPair, dht })
+}
+
+/** Fetch a contract core from its bot over the approvals topic, with a throw-away store. */
+async function withSession<T> (ref: string, flags: RunFlags, fn: (s: ContractSession, identity: ReturnType<typeof loadIdentity>) => Promise<T>): Promise<T> {
+  const config = configFrom(flags)
+  const identity = loadIdentity(config.data)
+  const local = fs.existsSync(path.join(config.data, 'bot', 'state.json')) ? new BotState(config.data).load().deployments.find(d => d.id === ref) : undefined
+  const contract = decodeKey(local?.contract ?? ref, 'contract key')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-sign-'))
+  const store = new Corestore(dir)
+  const swarm = swarmFor(config.bootstrap, identity)
+  const s = new ContractSession({ store, swarm, contract })
+  try {
+    await s.ready()
+    return await fn(s, identity)
+  } finally {
+    await s.close().catch(() => {})
+    await swarm.destroy()
+    await store.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function approvalsOf (s: ContractSession): { manifestHash: string, threshold: number, weight: number, signers: object[] } {
+  const { hash, manifest } = s.view.current
+  const signed = s.view.approvals.get(hash.toString('hex'))
+  return {
+    manifestHash: hash.toString('hex'),
+    threshold: manifest.stakeholders.threshold,
+    weight: s.view.approvedWeight(hash),
+    signers: manifest.stakeholders.signers.map(x => ({ key: encodeKey(x.key), role: x.role, weight: x.weight, signed: signed?.has(x.key.toString('hex')) === true }))
+  }
+}
+
+export async function cmdApprovals (ref: string, flags: RunFlags): Promise<void> {
+  await withSession(ref, flags, async s => {
+    const a = approvalsOf(s)
+    output(flags, a, () => [`manifest ${a.manifestHash}: weight ${a.weight} of ${a.threshold}${a.weight >= a.threshold ? ' (reached)' : ''}`,
+      ...a.signers.map(x => { const y = x as { key: string, role: string, weight: number, signed: boolean }; return `  ${y.signed ? 'signed ' : 'pending'} ${y.role.padEnd(10)} ${y.key} weight ${y.weight}` })].join('\n'))
+  })
+}
+
+export async function cmdSign (ref: string, flags: RunFlags): Promise<void> {
+  await withSession(ref, flags, async (s, identity) => {
+    const role = flags.role ?? s.roleOf(identity.publicKey)
+    if (!flags.json) process.stderr.write(manifestSummary(s.view.current.manifest) + '\n\n')
+    if (role === null) process.stderr.write(`warning: ${encodeKey(identity.publicKey)} is not a stakeholder of this manifest: the bot will refuse the signature\n`)
+    if (!flags.yes && !await confirm(`sign manifest ${s.view.current.hash.toString('hex').slice(0, 16)}… as ${role ?? 'none'} (${encodeKey(identity.publicKey).slice(0, 8)})? [y/N] `)) {
+      throw new ScitError('REJECTED', 'not signed')
+    }
+    const { result } = await s.sign(identity, role ?? undefined)
+    if (!result.accepted) throw new ScitError('REJECTED', `the bot refused the signature: ${result.reason ?? ''}`)
+    output(flags, { contract: encodeKey(s.core.key), manifestHash: s.view.current.hash.toString('hex'), role, weight: result.weight, threshold: result.threshold },
+      () => `signed: weight ${result.weight} of ${result.threshold}${result.weight >= result.threshold ? ' — threshold reached, the nodes may run it' : ''}`)
+  })
+}
+
+function confirm (question: string): Promise<boolean> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr })
+  return new Promise(resolve => rl.question(question, answer => { rl.close(); resolve(/^y(es)?$/i.test(answer.trim())) }))
+}

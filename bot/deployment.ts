@@ -1,0 +1,254 @@
+/**
+ * The lifecycle of one contract, as a sequence of steps each recorded in the
+ * bot's state before the next starts, so `resume` after a crash picks up at
+ * the step that was interrupted and never redoes a paid one:
+ *
+ *   instantiate → contract core → bids → trades → settle → header
+ *     → approvals (when the policy has a threshold) → files + deploy → watch
+ *
+ * Settling comes before the header because settle needs only the core key,
+ * and escrow should be locked before the settlement window closes; a node
+ * that sees the settled trade waits for the header to replicate.
+ */
+import fs from 'fs'
+import path from 'path'
+import b4a from 'b4a'
+import { ScitError } from '../lib/errors'
+import { encodeManifest, ParamValue } from '../lib/contract'
+import type { Bot } from './bot'
+import type { DeploymentRecord } from './state'
+import { loadTemplate, Template } from './template'
+import { instantiate, planBids, Instance } from './manifest'
+import { resumeReplacements } from './monitor'
+import { until } from './wait'
+
+export interface DeployRequest {
+  /** A template file, or the name (name@version) of a template published on the market. */
+  template: string
+  set?: Record<string, ParamValue>
+  /** The bot's name for the contract; default <template>-<random>. */
+  id?: string
+}
+
+/** Load a template from a file, or from the market by name (its files must sit in <data>/bot/templates). */
+export async function resolveTemplate (bot: Bot, ref: string): Promise<Template> {
+  if (fs.existsSync(ref)) return loadTemplate(ref)
+  const [name, v] = ref.split('@')
+  const t = await bot.client.template(name, v === undefined ? undefined : Number(v))
+  if (t === null) throw new ScitError('NOT_FOUND', `"${ref}" is neither a template file nor a template published on this market (scit bot template list)`)
+  const dir = path.join(bot.opts.data, 'bot', 'templates')
+  fs.mkdirSync(dir, { recursive: true })
+  const file = path.join(dir, `${t.name}@${t.version}.yaml`)
+  fs.writeFileSync(file, t.document)
+  return loadTemplate(file)
+}
+
+/** Start a new deployment and drive it to deployed (or to waiting for approvals, when `approvals: false`). */
+export async function deploy (bot: Bot, req: DeployRequest, opts: { waitApprovals?: boolean } = {}): Promise<DeploymentRecord> {
+  const template = await resolveTemplate(bot, req.template)
+  bot.progress('instantiate', `${template.doc.name} v${template.doc.version}`)
+  const inst = await instantiate(template, req.set ?? {})
+  const id = req.id ?? `${template.doc.name}-${Math.random().toString(36).slice(2, 8)}`
+  const d: DeploymentRecord = {
+    id,
+    template: req.template,
+    set: req.set ?? {},
+    manifestHash: inst.hash.toString('hex'),
+    manifest: encodeManifest(inst.manifest).toString('hex'),
+    sources: inst.sources.map(s => ({ ...s, source: path.resolve(s.source) })),
+    contract: null,
+    phase: 'trading',
+    bids: [],
+    trades: [],
+    created: Date.now(),
+    error: null
+  }
+  bot.state.add(d)
+  bot.progress('manifest', `${inst.hash.toString('hex')} (${inst.manifest.workloads.map(w => `${w.replicas} × ${w.name}`).join(', ')})`)
+  return resume(bot, d, opts)
+}
+
+/** Continue a deployment from the step its state says it reached. */
+export async function resume (bot: Bot, d: DeploymentRecord, opts: { waitApprovals?: boolean } = {}): Promise<DeploymentRecord> {
+  try {
+    const writer = await bot.writer(d)
+    const manifest = bot.manifestOf(d)
+    if (d.phase === 'trading') {
+      bot.progress('contract', `core ${d.contract ?? ''}`)
+      if (d.bids.length === 0) {
+        const bodies = planBids(manifest, { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000) })
+        bodies.forEach((body, i) => bot.trader.plan(d, manifest.workloads[i].name, body))
+      }
+      await bot.trader.fill(d)
+      await bot.trader.settle(d, writer.key, b4a.from(d.manifestHash, 'hex'))
+      d.phase = 'header'
+      bot.state.save()
+    }
+    if (d.phase === 'header') {
+      if (!writer.hasHeader) await writer.writeHeader(manifest, d.trades.filter(t => t.phase === 'settled').map(t => t.id))
+      await bot.listenApprovals(d, manifest.stakeholders.threshold > 0)
+      bot.progress('header', `manifest, ${d.trades.length} trades and the stakeholder policy written to ${d.contract ?? ''}`)
+      d.phase = manifest.stakeholders.threshold > 0 ? 'approvals' : 'deploying'
+      bot.state.save()
+    }
+    if (d.phase === 'approvals') {
+      await bot.listenApprovals(d)
+      if (!writer.view.thresholdReached()) {
+        bot.progress('approvals', `waiting for stakeholders: weight ${writer.view.approvedWeight()} of ${manifest.stakeholders.threshold} (scit bot sign ${d.contract ?? ''})`)
+        if (opts.waitApprovals === false) return d
+        await waitApproved(bot, d)
+      }
+      d.phase = 'deploying'
+      bot.state.save()
+    }
+    if (d.phase === 'deploying') {
+      if (writer.view.state().deploy === null) {
+        const refs = []
+        for (const s of d.sources) refs.push(await writer.appendFile(s.source, { workload: s.workload, path: s.path }))
+        await writer.appendInstruction({ action: 'deploy', files: refs })
+      }
+      bot.progress('deploy', `files and the deploy instruction signed into ${d.contract ?? ''}`)
+      d.phase = 'running'
+      bot.state.save()
+    }
+    if (d.phase === 'running') await resumeReplacements(bot, d)
+    return d
+  } catch (err) {
+    if ((err as ScitError).code !== 'CLOSED') {
+      d.error = (err as Error).message
+      bot.state.save()
+    }
+    throw err
+  }
+}
+
+export function waitApproved (bot: Bot, d: DeploymentRecord): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      bot.writer(d).then(w => {
+        if (!w.view.thresholdReached()) return
+        done()
+        resolve()
+      }, err => { done(); reject(err) })
+    }
+    const onabort = (): void => { done(); reject(new ScitError('CLOSED', 'the bot is closing')) }
+    const done = (): void => { bot.events.off('approval', check); bot.abort.signal.removeEventListener('abort', onabort) }
+    bot.events.on('approval', check)
+    bot.abort.signal.addEventListener('abort', onabort)
+    check()
+  })
+}
+
+export interface ReplicaStatus { trade: string; workload: string; node: string; lease: string; state: string; reason: string; restarts: number; ports: Array<{ port: number, host: number }> }
+
+/** What each node says about the replicas it holds for `d` (over node/protocol status). */
+export async function replicaStatus (bot: Bot, d: DeploymentRecord, timeout = 5000): Promise<ReplicaStatus[]> {
+  const out: ReplicaStatus[] = []
+  await Promise.all(d.trades.filter(t => t.phase === 'settled' || t.phase === 'matched').map(async t => {
+    const row: ReplicaStatus = { trade: t.id, workload: t.workload, node: t.node, lease: t.phase, state: 'unknown', reason: 'node not connected', restarts: 0, ports: [] }
+    out.push(row)
+    const ch = bot.nodeChannel(t.node)
+    if (ch === null) return
+    try {
+      const s = await ch.status({ timeout })
+      const w = s.workloads.find(x => x.id === t.id.toLowerCase())
+      row.state = w?.state ?? 'pending'
+      row.reason = w?.reason ?? 'the node has not started it yet'
+      row.restarts = w?.restarts ?? 0
+      row.ports = (w?.ports ?? []).map(p => ({ port: (p as { port?: number }).port ?? 0, host: (p as { host?: number }).host ?? 0 }))
+    } catch (err) {
+      row.reason = (err as Error).message
+    }
+  }))
+  return out.sort((a, b) => a.trade.localeCompare(b.trade))
+}
+
+const UP = new Set(['running', 'exited'])
+
+/** Resolve once every live lease of `d` reports its replica running (a job: exited). */
+export async function waitRunning (bot: Bot, d: DeploymentRecord, opts: { poll?: number, deadline?: number } = {}): Promise<ReplicaStatus[]> {
+  let last: ReplicaStatus[] = []
+  const ok = await until(bot.client, async () => {
+    last = await replicaStatus(bot, d, 2000)
+    const live = last.filter(r => r.lease === 'settled')
+    return live.length > 0 && live.every(r => UP.has(r.state))
+  }, { poll: opts.poll ?? 250, deadline: opts.deadline, signal: bot.abort.signal })
+  if (!ok) throw new ScitError('TIMEOUT', `not all replicas of ${d.id} run: ${last.map(r => `${r.trade} ${r.state} (${r.reason})`).join('; ')}`)
+  return last
+}
+
+/** Stop a contract: the signed stop instruction, then close every lease (refunding the unused escrow). */
+export async function stop (bot: Bot, d: DeploymentRecord, reason = 'stopped by the bot'): Promise<DeploymentRecord> {
+  const w = await bot.writer(d)
+  if (w.hasHeader && !w.view.state().stopped) await w.appendInstruction({ action: 'stop', reason })
+  bot.progress('stop', `${d.id}: stop instruction signed`)
+  for (const t of d.trades.filter(x => x.phase === 'settled' || x.phase === 'matched')) await bot.trader.end(d, t.id, 'close', reason)
+  for (const b of d.bids.filter(x => x.phase === 'submitted' && x.id !== null)) {
+    const [cid] = await bot.client.submit([{ type: 'cancel', body: { bid: b.id as string } }])
+    await bot.trader.outcome(cid)
+    b.phase = 'cancelled'
+  }
+  d.phase = 'stopped'
+  bot.state.save()
+  await bot.stopListening(d)
+  return d
+}
+
+/** Change one workload's replica count: buy the extra replicas, or close the ones above `replicas`. */
+export async function scale (bot: Bot, d: DeploymentRecord, workload: string | null, replicas: number): Promise<DeploymentRecord> {
+  const w = await bot.writer(d)
+  const m = w.view.current.manifest
+  const wl = workload === null ? m.workloads[0] : m.workloads.find(x => x.name === workload)
+  if (!wl) throw new ScitError('INVALID_ARGUMENT', `no workload "${workload ?? ''}" in ${d.id}: ${m.workloads.map(x => x.name).join(', ')}`)
+  if (replicas < 1) throw new ScitError('INVALID_ARGUMENT', 'scale to at least 1 replica (scit bot stop ends a contract)')
+  const live = d.trades.filter(t => t.workload === wl.name && t.phase === 'settled')
+  const before = live.length
+  if (replicas > before) {
+    const exclude = m.placement.spread ? live.map(t => t.node) : []
+    const [body] = planBids({ ...m, workloads: [{ ...wl, replicas: replicas - before }] }, { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000), exclude })
+    bot.trader.plan(d, wl.name, body)
+    await bot.trader.fill(d)
+    await bot.trader.settle(d, w.key, w.view.current.hash)
+  }
+  const added = d.trades.filter(t => t.workload === wl.name && t.phase === 'settled' && !live.includes(t)).map(t => t.id)
+  await w.appendInstruction({ action: 'scale', scale: [{ workload: wl.name, replicas }], trades: added, reason: `scale ${before} → ${replicas}` })
+  // A node runs replica i of a bid while i < the scaled count: keep the leases with the lowest replica indexes, close the rest.
+  const index = (id: string): number => Number(id.slice(id.lastIndexOf('.') + 1))
+  const keep = [...live].sort((a, b) => index(a.id) - index(b.id)).slice(0, replicas)
+  for (const t of live.filter(x => !keep.includes(x))) await bot.trader.end(d, t.id, 'close', `scaled to ${replicas}`)
+  bot.progress('scale', `${d.id}: ${wl.name} ${before} → ${replicas}`)
+  return d
+}
+
+/** A new manifest version with new parameter values; same resources and placement (else: stop and deploy anew). */
+export async function update (bot: Bot, d: DeploymentRecord, set: Record<string, ParamValue>, opts: { waitApprovals?: boolean } = {}): Promise<DeploymentRecord> {
+  const w = await bot.writer(d)
+  const template = await resolveTemplate(bot, d.template)
+  const inst: Instance = await instantiate(template, { ...d.set, ...set })
+  const old = w.view.current.manifest
+  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
+  if (!same(old.placement, inst.manifest.placement) || inst.manifest.workloads.length !== old.workloads.length ||
+      inst.manifest.workloads.some((x, i) => !same(x.resources, old.workloads[i].resources) || x.name !== old.workloads[i].name)) {
+    throw new ScitError('INVALID_ARGUMENT', 'this update changes resources, workloads or placement: the leases no longer fit; stop the contract and deploy the new version')
+  }
+  const have = new Map([...w.view.blobs.values()].map(b => [b.start, b]))
+  const prev = w.view.state().deploy?.files ?? []
+  const refs = []
+  for (const s of inst.sources) {
+    const f = inst.manifest.workloads.find(x => x.name === s.workload)?.files.find(x => x.path === s.path)
+    const reuse = prev.find(r => r.workload === s.workload && r.path === s.path && f && r.hash.equals(f.hash) && have.has(r.start))
+    refs.push(reuse ?? await w.appendFile(s.source, { workload: s.workload, path: s.path }))
+  }
+  await w.appendInstruction({ action: 'update', manifest: inst.manifest, files: refs })
+  d.set = { ...d.set, ...set }
+  d.manifest = encodeManifest(inst.manifest).toString('hex')
+  d.manifestHash = inst.hash.toString('hex')
+  d.sources = inst.sources.map(s => ({ ...s, source: path.resolve(s.source) }))
+  bot.state.save()
+  bot.progress('update', `${d.id}: manifest ${d.manifestHash} in force${inst.manifest.stakeholders.threshold > 0 ? ': nodes wait for the stakeholders to sign it again' : ''}`)
+  if (inst.manifest.stakeholders.threshold > 0) {
+    await bot.listenApprovals(d)
+    if (opts.waitApprovals !== false) await waitApproved(bot, d)
+  }
+  return d
+}

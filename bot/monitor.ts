@@ -1,0 +1,217 @@
+/**
+ * Monitoring and self-healing (ARCHITECTURE §8). Every `interval` the bot
+ * pings each node that holds a live lease of one of its contracts, over the
+ * node's own liveness protocol (node/protocol.ts) on the market connection.
+ * A node not heard from for `grace` ms is given up on:
+ *
+ *   1. its trade is `fail`ed: the market refunds the unused escrow;
+ *   2. one replica of the same workload is bought again (`exclude` the dead
+ *      node, and with `spread` every node already running that workload);
+ *   3. the new trade is settled to the SAME contract core and manifest hash;
+ *   4. a `scale` instruction, signed by the bot, names the new trade ids for
+ *      the workload (its replica count unchanged, so running replicas do not
+ *      restart).
+ *
+ * How the new node accepts a contract whose header lists only the first
+ * trades (node/contracts.ts, C's daemon): the node checks that the FINAL
+ * ledger assigns the trade to it, settled with this core and manifest hash,
+ * and that the core's records are signed by the trade's bot; the header's
+ * trade list is only used to map a trade to a workload by its bid, with the
+ * trade's resources as fallback. A replacement bid is not in the header, so
+ * today the node maps it by resources; the scale instruction's `trades` is
+ * the signed statement a node should prefer (see the report: asked of node/).
+ *
+ * Leases are renewed: `renewBefore` ms before a lease ends, one replica is
+ * bought again the same way (the old lease then ends on its own, paid in
+ * full), while the balance covers it.
+ *
+ * Archive contracts are also challenged: random blocks of the contract core
+ * the node must hold, answered with nonce-bound hashes (node/protocol.ts); a
+ * wrong answer or a refusal heals the same way.
+ */
+import { logger } from '../lib/log'
+import { costFor } from '../lib/resources'
+import { decodeKey } from '../lib/keys'
+import { verifyChallenge, pickIndexes } from '../node/protocol'
+import type { Bot } from './bot'
+import type { DeploymentRecord, TradeRecord } from './state'
+import { planBids } from './manifest'
+
+const log = logger('bot/monitor')
+
+export interface MonitorOptions {
+  /** Ping every … ms. */
+  interval: number
+  /** A node silent this long (ms) is replaced. */
+  grace: number
+  /** Challenge archive holders every … ms (0: never). */
+  challengeInterval: number
+  /** false: watch and report only, never fail/re-buy (for `status`). */
+  heal: boolean
+  /** Buy the next lease this long (ms) before the current one ends; 0: never renew. */
+  renewBefore: number
+}
+
+export const DEFAULT_MONITOR: MonitorOptions = { interval: 5000, grace: 60_000, challengeInterval: 600_000, heal: true, renewBefore: 0 }
+
+const LIVE = new Set(['running', 'deploying', 'approvals'])
+
+export class Monitor {
+  readonly opts: MonitorOptions
+  private timer: NodeJS.Timeout | null = null
+  private readonly lastSeen = new Map<string, number>()
+  private readonly lastChallenge = new Map<string, number>()
+  private readonly healing = new Map<string, Promise<void>>()
+  private ticking = false
+  private closed = false
+
+  constructor (private readonly bot: Bot, opts: Partial<MonitorOptions> = {}) {
+    this.opts = { ...DEFAULT_MONITOR, ...opts }
+  }
+
+  /** Start the periodic checks (scit bot run, deploy --wait). Idempotent. */
+  start (): void {
+    if (this.timer !== null || this.closed) return
+    this.timer = setInterval(() => { this.tick().catch(err => log.warn('monitor tick failed', { err: (err as Error).message })) }, this.opts.interval)
+    this.tick().catch(() => {})
+  }
+
+  close (): void {
+    this.closed = true
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  /** Resolves once every heal in progress is done (tests, and stop). */
+  async idle (): Promise<void> {
+    while (this.healing.size) await Promise.all(this.healing.values()).catch(() => {})
+  }
+
+  private async tick (): Promise<void> {
+    if (this.ticking || this.closed) return
+    this.ticking = true
+    try {
+      for (const d of this.bot.state.deployments) {
+        if (!LIVE.has(d.phase)) continue
+        const archive = this.bot.manifestOf(d).workloads.some(w => w.kind === 'archive')
+        await this.sync(d)
+        await Promise.all(d.trades.filter(t => t.phase === 'settled').map(t => this.check(d, t, archive)))
+      }
+    } finally {
+      this.ticking = false
+    }
+  }
+
+  /** Leases end on the market's clock (full term, or a node's claim): bring the records up to date. */
+  private async sync (d: DeploymentRecord): Promise<void> {
+    let changed = false
+    for (const t of d.trades.filter(x => x.phase === 'settled')) {
+      const now = await this.bot.client.trade(t.id)
+      if (now !== null && now.state !== t.phase) { t.phase = now.state; changed = true }
+      if (now !== null && now.state === 'settled' && now.end !== null) this.renew(d, t, now.end)
+    }
+    if (changed) this.bot.state.save()
+  }
+
+  /** Buy the lease that follows `t` once its end is near, once. */
+  private renew (d: DeploymentRecord, t: TradeRecord, end: number): void {
+    if (this.opts.renewBefore <= 0 || !this.opts.heal || end - Date.now() > this.opts.renewBefore) return
+    if (d.bids.some(b => b.replaces === t.id) || this.healing.has(t.id)) return
+    const p = this.buyAgain(d, t, [], `lease ${t.id} ends in ${Math.max(0, end - Date.now())} ms: renewing`).catch(err => {
+      this.bot.progress('renew-failed', `${d.id}: renewing trade ${t.id} failed: ${(err as Error).message}`)
+    }).finally(() => this.healing.delete(t.id))
+    this.healing.set(t.id, p)
+  }
+
+  private async check (d: DeploymentRecord, t: TradeRecord, archive: boolean): Promise<void> {
+    const now = Date.now()
+    if (!this.lastSeen.has(t.node)) this.lastSeen.set(t.node, now) // a node gets its grace from when watching starts
+    const ch = this.bot.nodeChannel(t.node)
+    if (ch !== null) {
+      try {
+        await ch.ping({ timeout: this.opts.interval })
+        this.lastSeen.set(t.node, Date.now())
+      } catch {}
+    }
+    const silent = Date.now() - (this.lastSeen.get(t.node) ?? now)
+    if (silent > this.opts.grace) return this.heal(d, t, `node ${t.node.slice(0, 8)} unreachable for ${silent} ms`)
+    if (archive && ch !== null && this.opts.challengeInterval > 0 && now - (this.lastChallenge.get(t.id) ?? 0) > this.opts.challengeInterval) {
+      this.lastChallenge.set(t.id, now)
+      const ok = await this.challenge(d, t).catch(() => false)
+      if (!ok) return this.heal(d, t, `node ${t.node.slice(0, 8)} failed its storage challenge`)
+    }
+  }
+
+  /** Random blocks of the contract core the node must keep, checked against our own Merkle-verified copy. */
+  async challenge (d: DeploymentRecord, t: TradeRecord): Promise<boolean> {
+    const ch = this.bot.nodeChannel(t.node)
+    if (ch === null || d.contract === null) return false
+    const w = await this.bot.writer(d)
+    const indexes = pickIndexes(w.core.length, 8)
+    const { nonce, proofs } = await ch.challenge(decodeKey(d.contract), indexes)
+    return verifyChallenge(w.core, nonce, indexes, proofs)
+  }
+
+  /** Replace the lease of trade `t`; one heal per trade at a time. */
+  heal (d: DeploymentRecord, t: TradeRecord, why: string): Promise<void> {
+    if (!this.opts.heal) return Promise.resolve()
+    const running = this.healing.get(t.id)
+    if (running) return running
+    const p = this.replace(d, t, why).catch(err => {
+      this.bot.progress('heal-failed', `${d.id}: replacing trade ${t.id} failed: ${(err as Error).message}`)
+    }).finally(() => this.healing.delete(t.id))
+    this.healing.set(t.id, p)
+    return p
+  }
+
+  private async replace (d: DeploymentRecord, t: TradeRecord, why: string): Promise<void> {
+    this.bot.progress('heal', `${d.id}: ${why}: failing trade ${t.id} and buying a replacement`)
+    await this.bot.trader.end(d, t.id, 'fail', why)
+    await this.buyAgain(d, t, [t.node], why)
+  }
+
+  /** One more replica of t's workload, bought, named on the core and settled to the same contract. */
+  private async buyAgain (d: DeploymentRecord, t: TradeRecord, avoid: string[], why: string): Promise<void> {
+    const bot = this.bot
+    const m = bot.manifestOf(d)
+    const w = m.workloads.find(x => x.name === t.workload)
+    if (!w) return
+    if (avoid.length === 0) {
+      // a renewal is optional: only while the balance covers the whole next lease at the budget's price
+      const need = costFor(w.budget, m.duration)
+      const have = await bot.client.balance(bot.key)
+      if (have < need) return bot.progress('renew-skipped', `${d.id}: ${why}, but the balance ${have} is below the ${need} the next lease may cost`)
+      bot.progress('renew', `${d.id}: ${why}`)
+    }
+    const peers = m.placement.spread ? d.trades.filter(x => x.workload === w.name && x.phase === 'settled' && x.id !== t.id).map(x => x.node) : []
+    const exclude = [...new Set([...avoid, ...peers, ...d.trades.filter(x => x.phase === 'failed').map(x => x.node)])]
+    const [body] = planBids({ ...m, workloads: [{ ...w, replicas: 1 }] }, { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000), exclude })
+    bot.trader.plan(d, w.name, body, t.id)
+    await resumeReplacements(bot, d)
+  }
+}
+
+/**
+ * Finish replacement bids (after a heal, or a restart in the middle of one):
+ * fill; then the signed scale instruction naming the new trades and their
+ * workload, appended BEFORE settling, so that a node never sees a settled
+ * replacement trade whose workload the core does not name yet; then settle.
+ */
+export async function resumeReplacements (bot: Bot, d: DeploymentRecord): Promise<void> {
+  if (!d.bids.some(b => b.replaces !== null && (b.phase === 'intent' || b.phase === 'submitted' || b.phase === 'filled'))) return
+  await bot.trader.fill(d)
+  const writer = await bot.writer(d)
+  const m = writer.view.current
+  const named = new Set(writer.view.instructions.flatMap(i => i.trades))
+  const fresh = d.trades.filter(x => x.replaces !== null && (x.phase === 'matched' || x.phase === 'settled') && !named.has(x.id))
+  for (const name of new Set(fresh.map(x => x.workload))) {
+    const mine = fresh.filter(x => x.workload === name)
+    const replicas = writer.view.state().replicas[name] ?? 1
+    await writer.appendInstruction({ action: 'scale', manifestHash: m.hash, scale: [{ workload: name, replicas }], trades: mine.map(x => x.id), reason: `replaces ${mine.map(x => x.replaces ?? '').join(', ')}` })
+  }
+  await bot.trader.settle(d, writer.key, m.hash)
+  for (const name of new Set(fresh.map(x => x.workload))) {
+    const mine = fresh.filter(x => x.workload === name)
+    bot.progress('healed', `${d.id}: ${name} now also runs on ${mine.map(x => x.node.slice(0, 8)).join(', ')} (trades ${mine.map(x => x.id).join(', ')})`)
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The bot's durable memory: one JSON document under <data>/bot/state.json,
+ * replaced atomically (write a temp file, fsync, rename) after every step, so
+ * a bot killed at any point restarts from the last step it completed.
+ *
+ * What the contract core already proves (header, files, instructions,
+ * approvals) is not copied here: the ContractWriter reads it back. This file
+ * holds only what the core cannot: the bids in flight (recorded BEFORE they
+ * are submitted, so a restart finds them in the ledger by their unique expiry
+ * instead of buying twice), the trades they made, and which trade replaced
+ * which after a heal.
+ */
+import fs from 'fs'
+import path from 'path'
+import { ScitError } from '../lib/errors'
+import type { BidBody } from '../market/types'
+import type { ParamValue } from '../lib/contract'
+
+export const STATE_VERSION = 1
+
+export type BidPhase = 'intent' | 'submitted' | 'filled' | 'expired' | 'cancelled' | 'rejected'
+
+/** One bid of the bot. `expiry` is unique per bid of this bot: it finds the bid in the ledger after a crash. */
+export interface BidRecord {
+  workload: string
+  attempt: number
+  body: Omit<BidBody, 'resources'> & { resources: BidBody['resources'] }
+  id: string | null
+  phase: BidPhase
+  reason: string | null
+  /** The trade this bid replaces (a heal) or null. */
+  replaces: string | null
+}
+
+export type TradePhase = 'matched' | 'settled' | 'closed' | 'failed' | 'ended' | 'released'
+
+export interface TradeRecord {
+  id: string
+  workload: string
+  node: string
+  price: number
+  phase: TradePhase
+  replaces: string | null
+  /** Why the bot ended it (close/fail reason). */
+  reason: string | null
+}
+
+export type DeploymentPhase = 'trading' | 'header' | 'approvals' | 'deploying' | 'running' | 'stopped' | 'failed'
+
+export interface DeploymentRecord {
+  id: string                       // the bot's name for it; the contract core's name in the store derives from it
+  template: string                 // file path or published name
+  set: Record<string, ParamValue>
+  manifestHash: string             // hex, of the manifest in force
+  manifest: string                 // hex of encodeManifest: a restart does not depend on the template file being unchanged
+  sources: Array<{ workload: string, path: string, source: string }>
+  contract: string | null          // z32 core key
+  phase: DeploymentPhase
+  bids: BidRecord[]
+  trades: TradeRecord[]
+  created: number
+  error: string | null
+}
+
+interface StateDoc { version: number; deployments: DeploymentRecord[] }
+
+export class BotState {
+  readonly file: string
+  private doc: StateDoc = { version: STATE_VERSION, deployments: [] }
+
+  constructor (data: string) {
+    this.file = path.join(data, 'bot', 'state.json')
+  }
+
+  load (): this {
+    if (!fs.existsSync(this.file)) return this
+    try {
+      const doc = JSON.parse(fs.readFileSync(this.file, 'utf8')) as StateDoc
+      if (doc.version !== STATE_VERSION || !Array.isArray(doc.deployments)) throw new Error(`unknown state version ${String(doc.version)}`)
+      this.doc = doc
+    } catch (err) {
+      throw new ScitError('INVALID_CONFIG', `${this.file}: ${(err as Error).message}`)
+    }
+    return this
+  }
+
+  get deployments (): DeploymentRecord[] { return this.doc.deployments }
+
+  get (id: string): DeploymentRecord | null {
+    return this.doc.deployments.find(d => d.id === id) ?? null
+  }
+
+  /** A deployment by its id, its contract key, or a unique prefix of either. */
+  find (ref: string): DeploymentRecord {
+    const exact = this.doc.deployments.find(d => d.id === ref || d.contract === ref)
+    if (exact) return exact
+    const some = this.doc.deployments.filter(d => d.id.startsWith(ref) || (d.contract ?? '').startsWith(ref))
+    if (some.length === 1) return some[0]
+    throw new ScitError('NOT_FOUND', some.length ? `"${ref}" names ${some.length} contracts: give more characters` : `this bot has no contract "${ref}" (scit bot status lists them)`)
+  }
+
+  add (d: DeploymentRecord): void {
+    if (this.get(d.id)) throw new ScitError('INVALID_ARGUMENT', `a deployment ${d.id} exists already`)
+    this.doc.deployments.push(d)
+    this.save()
+  }
+
+  /** Persist now: call after every change that a restart must see. */
+  save (): void {
+    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 })
+    const tmp = `${this.file}.${process.pid}.tmp`
+    const fd = fs.openSync(tmp, 'w', 0o600)
+    try {
+      fs.writeSync(fd, JSON.stringify(this.doc, null, 1) + '\n')
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+    fs.renameSync(tmp, this.file)
+  }
+}

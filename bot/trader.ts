@@ -1,0 +1,229 @@
+/**
+ * Buying capacity for a deployment: bids from planBids, waited on until they
+ * fill, re-placed (a bounded number of times, with back-off) when they expire
+ * unfilled, then each trade settled against the contract core and manifest.
+ *
+ * Restart safety: a bid is recorded in the state with its unique expiry
+ * BEFORE it is submitted. After a crash, a bid record without an id is looked
+ * up among this bot's bids in the ledger by that expiry: found, it is adopted;
+ * absent, it never reached the ledger and is submitted then. So a bid is
+ * never placed twice, and a trade never settled twice (settle is checked
+ * against the trade's state in the ledger first).
+ *
+ * Budget: every bid's maxPrice is its workload's budget per replica-hour and
+ * the engine trades at the resting offer's price, never above a bid's max;
+ * the trader re-checks each trade's price anyway and closes (unsettled, no
+ * money moved) any trade above budget, so a faulty market cannot overcharge.
+ */
+import { ScitError } from '../lib/errors'
+import type { MarketClient, BidBody, Outcome, Trade } from '../market/types'
+import type { BotState, BidRecord, DeploymentRecord, TradeRecord } from './state'
+import { until, pause } from './wait'
+import { logger } from '../lib/log'
+
+const log = logger('bot/trader')
+
+export type Progress = (step: string, detail: string) => void
+
+export interface TraderOptions {
+  /** How long a bid may rest unfilled before it is cancelled and placed again (ms). */
+  bidWindow: number
+  /** Bids placed per workload before giving up. */
+  attempts: number
+  /** First back-off between attempts (ms), doubled each time. */
+  backoff: number
+  progress: Progress
+  signal: AbortSignal
+}
+
+export const DEFAULT_TRADER: Omit<TraderOptions, 'progress' | 'signal'> = { bidWindow: 60_000, attempts: 3, backoff: 1000 }
+
+export class Trader {
+  constructor (private readonly client: MarketClient, private readonly state: BotState, private readonly opts: TraderOptions) {}
+
+  /** Record a bid intent (not yet submitted). */
+  plan (d: DeploymentRecord, workload: string, body: BidBody, replaces: string | null = null): BidRecord {
+    const rec: BidRecord = { workload, attempt: 1, body: { ...body, expiry: this.uniqueExpiry(body.expiry) }, id: null, phase: 'intent', reason: null, replaces }
+    d.bids.push(rec)
+    this.state.save()
+    return rec
+  }
+
+  /** Drive every unfinished bid of `d` to filled; resolves with the trades they made. Throws REJECTED when one cannot be. */
+  async fill (d: DeploymentRecord): Promise<TradeRecord[]> {
+    const open = d.bids.filter(b => b.phase === 'intent' || b.phase === 'submitted')
+    await Promise.all(open.map(b => this.fillOne(d, b)))
+    return d.trades
+  }
+
+  private async fillOne (d: DeploymentRecord, rec: BidRecord): Promise<void> {
+    while (true) {
+      if (rec.phase === 'intent') await this.submit(rec)
+      if (rec.phase === 'submitted') await this.await(rec)
+      if (rec.phase === 'filled') return this.adopt(d, rec)
+      if (rec.phase === 'rejected') throw new ScitError('REJECTED', `the market refused the bid for ${rec.workload}: ${rec.reason ?? ''}`)
+      if (rec.attempt >= this.opts.attempts) {
+        throw new ScitError('CAPACITY', `no offer filled ${rec.workload} (${rec.body.replicas} × within ${rec.body.maxPrice}/replica-hour) after ${rec.attempt} bids: ${rec.reason ?? ''}`)
+      }
+      const wait = this.opts.backoff * 2 ** (rec.attempt - 1)
+      this.opts.progress('rebid', `${rec.workload}: bid ${rec.attempt} ${rec.phase} unfilled, bidding again in ${wait} ms`)
+      await pause(wait, this.opts.signal)
+      rec.attempt++
+      rec.id = null
+      rec.phase = 'intent'
+      rec.reason = null
+      rec.body = { ...rec.body, expiry: this.uniqueExpiry(Date.now() + this.opts.bidWindow) }
+      this.state.save()
+    }
+  }
+
+  private async submit (rec: BidRecord): Promise<void> {
+    const found = (await this.client.bids({ bot: this.client.identity })).find(b => b.expiry === rec.body.expiry)
+    if (found) {
+      this.opts.progress('bid', `${rec.workload}: bid ${found.id} was placed before a restart: following it`)
+      rec.id = found.id
+    } else {
+      const [id] = await this.client.submit([{ type: 'bid', body: rec.body }])
+      rec.id = id
+      this.opts.progress('bid', `${rec.workload}: ${rec.body.replicas} × replica at most ${rec.body.maxPrice}/h, bid ${id}`)
+    }
+    rec.phase = 'submitted'
+    this.state.save()
+    const outcome = await this.outcome(rec.id)
+    if (!outcome.accepted) this.refused(rec, outcome)
+  }
+
+  private refused (rec: BidRecord, o: Outcome): void {
+    rec.phase = 'rejected'
+    rec.reason = `${o.reason ?? 'refused'}: ${o.message ?? ''}`
+    this.state.save()
+    this.opts.progress('refused', `${rec.workload}: the market refused bid ${o.id}: ${rec.reason}`)
+  }
+
+  /** Until the bid is filled, or it expired, or our own clock says to give up on it (then cancel it). */
+  private async await (rec: BidRecord): Promise<void> {
+    const id = rec.id as string
+    const settledState = async (): Promise<boolean> => {
+      const bid = await this.client.bid(id)
+      return bid !== null && bid.state !== 'open'
+    }
+    const ended = await until(this.client, settledState, { deadline: rec.body.expiry, signal: this.opts.signal })
+    log.debug('bid wait ended', { bid: id, ended })
+    if (!ended) {
+      const [cid] = await this.client.submit([{ type: 'cancel', body: { bid: id } }])
+      const o = await this.outcome(cid)
+      // bad-state: it filled (or expired) in the meantime; the bid's state below says which
+      log.debug('cancel outcome', { bid: id, accepted: o.accepted, reason: o.reason })
+      if (!o.accepted && o.reason !== 'bad-state') this.opts.progress('refused', `${rec.workload}: cancel of bid ${id} refused: ${o.reason ?? ''} ${o.message ?? ''}`)
+      // bad-state on a bid the view still shows open: the engine expired it while judging the cancel, but a
+      // refused op commits nothing, deadlines included (market/engine), so the view says so only after the next
+      // accepted op. Past its expiry it can never fill: it is expired.
+      const now = await this.client.bid(id)
+      if (o.reason === 'bad-state' && now?.state === 'open') {
+        rec.phase = 'expired'
+        rec.reason = `bid ${id} expired`
+        this.state.save()
+        return
+      }
+      await until(this.client, settledState, { signal: this.opts.signal })
+    }
+    const bid = await this.client.bid(id)
+    if (bid === null) throw new ScitError('NOT_FOUND', `bid ${id} vanished from the market view`)
+    rec.phase = bid.state === 'filled' ? 'filled' : bid.state === 'open' ? 'submitted' : bid.state
+    if (rec.phase !== 'filled') rec.reason = `bid ${bid.id} ${bid.state}`
+    this.state.save()
+  }
+
+  /** Record the trades of a filled bid, once; a trade above budget is closed before any money moves. */
+  private async adopt (d: DeploymentRecord, rec: BidRecord): Promise<void> {
+    const bid = await this.client.bid(rec.id as string)
+    for (const tid of bid?.trades ?? []) {
+      if (d.trades.some(t => t.id === tid)) continue
+      const trade = await this.client.trade(tid)
+      if (trade === null) throw new ScitError('NOT_FOUND', `trade ${tid} of bid ${rec.id ?? ''} is not in the view`)
+      d.trades.push({ id: tid, workload: rec.workload, node: trade.node, price: trade.price, phase: 'matched', replaces: rec.replaces, reason: null })
+      this.state.save()
+      this.opts.progress('trade', `${rec.workload}: trade ${tid} on node ${trade.node.slice(0, 8)} at ${trade.price}/h`)
+      if (trade.price > rec.body.maxPrice) {
+        await this.end(d, tid, 'close', `price ${trade.price} above the budget ${rec.body.maxPrice}`)
+        throw new ScitError('REJECTED', `trade ${tid} costs ${trade.price}/h, above the budget ${rec.body.maxPrice}: closed unsettled`)
+      }
+    }
+  }
+
+  /** Settle every matched trade of `d` to this contract and manifest (idempotent across restarts). */
+  async settle (d: DeploymentRecord, contract: Buffer, manifest: Buffer): Promise<void> {
+    const todo = d.trades.filter(t => t.phase === 'matched')
+    const ids: string[] = []
+    for (const t of todo) {
+      const now = await this.client.trade(t.id)
+      if (now !== null && now.state !== 'matched') { this.track(t, now); continue }
+      ids.push(t.id)
+    }
+    if (ids.length === 0) return this.state.save()
+    const sent = await this.client.submit(ids.map(trade => ({ type: 'settle', body: { trade, contract, manifest } })))
+    const outcomes = await Promise.all(sent.map(id => this.outcome(id)))
+    for (let i = 0; i < ids.length; i++) {
+      const t = d.trades.find(x => x.id === ids[i]) as TradeRecord
+      const o = outcomes[i]
+      if (o.accepted) {
+        t.phase = 'settled'
+        this.opts.progress('settle', `trade ${t.id}: escrow locked, bound to the contract`)
+      } else {
+        this.opts.progress('refused', `settle of trade ${t.id} refused: ${o.reason ?? ''}: ${o.message ?? ''}`)
+        const now = await this.client.trade(t.id)
+        if (now) this.track(t, now)
+      }
+    }
+    this.state.save()
+    const bad = todo.filter(t => t.phase !== 'settled')
+    if (bad.length) throw new ScitError('REJECTED', `trades not settled: ${bad.map(t => `${t.id} (${t.phase})`).join(', ')}`)
+  }
+
+  /** `close` (the bot ends a lease) or `fail` (the node is gone): the market refunds the unused part. */
+  async end (d: DeploymentRecord, id: string, type: 'close' | 'fail', reason: string): Promise<void> {
+    const t = d.trades.find(x => x.id === id)
+    const now = await this.client.trade(id)
+    if (now !== null && now.state !== 'matched' && now.state !== 'settled') {
+      if (t) { this.track(t, now); this.state.save() }
+      return
+    }
+    const [oid] = await this.client.submit([{ type, body: { trade: id, reason } }])
+    const o = await this.outcome(oid)
+    if (!o.accepted) {
+      this.opts.progress('refused', `${type} of trade ${id} refused: ${o.reason ?? ''}: ${o.message ?? ''}`)
+      throw new ScitError('REJECTED', `${type} of trade ${id} refused: ${o.reason ?? ''}: ${o.message ?? ''}`)
+    }
+    const after = await this.client.trade(id)
+    if (t) {
+      t.reason = reason
+      if (after) this.track(t, after)
+      this.state.save()
+    }
+    this.opts.progress(type, `trade ${id}: ${reason}; refunded ${after?.refunded ?? 0}`)
+  }
+
+  /** The final outcome of an op, or CLOSED as soon as the bot closes (the client would keep waiting until its timeout). */
+  outcome (id: string, timeout?: number): Promise<Outcome> {
+    const signal = this.opts.signal
+    const p = this.client.outcome(id, { final: true, timeout })
+    return new Promise((resolve, reject) => {
+      const onabort = (): void => reject(new ScitError('CLOSED', 'the bot is closing'))
+      if (signal.aborted) return onabort()
+      signal.addEventListener('abort', onabort, { once: true })
+      p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onabort))
+    })
+  }
+
+  private track (t: TradeRecord, now: Trade): void {
+    t.phase = now.state
+  }
+
+  /** An expiry no other bid of this bot uses, so it names the bid in the ledger. */
+  private uniqueExpiry (want: number): number {
+    const used = new Set(this.state.deployments.flatMap(d => d.bids.map(b => b.body.expiry)))
+    let e = want
+    while (used.has(e)) e++
+    return e
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The ledger's block: the unit a writer appends to the market's Autobase.
+ * One block carries a list of signed envelopes, so that a participant who is
+ * not a writer (every node and bot: they append optimistic blocks, and
+ * Autobase takes those one block at a time) can still submit thousands of ops
+ * a second. The engine never sees a block, only each envelope's exact bytes.
+ *
+ *   version · envelopes (list of buffers)
+ */
+import c from 'compact-encoding'
+import { decodeExact } from '../lib/codec'
+import { MAX_ENVELOPE_BYTES } from '../lib/envelope'
+
+export const BLOCK_VERSION = 1
+/** Bounds a block before anything is allocated; a submit larger than this becomes several blocks. */
+export const MAX_BLOCK_OPS = 512
+export const MAX_BLOCK_BYTES = 1024 * 1024
+
+const blockEncoding: c.Encoding<Buffer[]> = {
+  preencode (state, envelopes) {
+    c.uint.preencode(state, BLOCK_VERSION)
+    c.uint.preencode(state, envelopes.length)
+    for (const e of envelopes) c.buffer.preencode(state, e)
+  },
+  encode (state, envelopes) {
+    c.uint.encode(state, BLOCK_VERSION)
+    c.uint.encode(state, envelopes.length)
+    for (const e of envelopes) c.buffer.encode(state, e)
+  },
+  decode (state) {
+    const version = c.uint.decode(state)
+    if (version !== BLOCK_VERSION) throw new Error(`block version ${version} is not supported`)
+    const n = c.uint.decode(state)
+    if (n === 0 || n > MAX_BLOCK_OPS) throw new Error(`block holds ${n} envelopes (1 to ${MAX_BLOCK_OPS})`)
+    const out: Buffer[] = []
+    for (let i = 0; i < n; i++) {
+      const e = c.buffer.decode(state)
+      if (e === null || e.byteLength > MAX_ENVELOPE_BYTES) throw new Error('envelope missing or too large')
+      out.push(e)
+    }
+    return out
+  }
+}
+
+export function encodeBlock (envelopes: Buffer[]): Buffer {
+  return c.encode(blockEncoding, envelopes)
+}
+
+/** The envelopes of a block, or null for bytes that are not a block (nothing in them is attributable). */
+export function decodeBlock (buf: Uint8Array): Buffer[] | null {
+  if (buf.byteLength > MAX_BLOCK_BYTES) return null
+  try {
+    return decodeExact(blockEncoding, buf)
+  } catch {
+    return null
+  }
+}
+
+/** Split envelopes into blocks within both limits, keeping their order. */
+export function toBlocks (envelopes: Buffer[]): Buffer[] {
+  const blocks: Buffer[] = []
+  let current: Buffer[] = []
+  let bytes = 0
+  for (const e of envelopes) {
+    if (current.length > 0 && (current.length >= MAX_BLOCK_OPS || bytes + e.byteLength + 8 > MAX_BLOCK_BYTES - 16)) {
+      blocks.push(encodeBlock(current))
+      current = []
+      bytes = 0
+    }
+    current.push(e)
+    bytes += e.byteLength + 8
+  }
+  if (current.length > 0) blocks.push(encodeBlock(current))
+  return blocks
+}

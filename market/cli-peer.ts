@@ -1,0 +1,60 @@
+/**
+ * Opening a market peer for one CLI command. A data directory's store can be
+ * open in one process only (RocksDB locks it), and `scit market serve` keeps
+ * it open; so a short command that finds the store locked joins the market
+ * with a throw-away store instead, signs with the same identity, and syncs
+ * from the network (which the running `serve` is part of).
+ */
+import fs from 'fs'
+import os from 'os'
+import path from 'path'
+import type { Config } from '../lib/config'
+import { requireMarket } from '../lib/config'
+import { ScitError } from '../lib/errors'
+import type { KeyPair } from '../lib/identity'
+import { logger } from '../lib/log'
+import { MarketPeer } from './peer'
+
+const log = logger('market')
+
+export interface CommandPeer { peer: MarketPeer; close: () => Promise<void>; ephemeral: boolean }
+
+export async function openCommandPeer (config: Config, identity: KeyPair | null, opts: { syncTimeout?: number } = {}): Promise<CommandPeer> {
+  const market = requireMarket(config)
+  const base = { identity, market, bootstrap: config.bootstrap, announce: false }
+  let peer = new MarketPeer({ ...base, data: config.data })
+  let tmp: string | null = null
+  try {
+    await peer.ready()
+  } catch (err) {
+    await peer.close().catch(() => {})
+    if (!/lock/i.test((err as Error).message)) throw err
+    log.info('the data directory is in use (scit market serve?): joining with a temporary store')
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-market-'))
+    peer = new MarketPeer({ ...base, data: tmp })
+    await peer.ready()
+  }
+  const dir = tmp
+  const close = async (): Promise<void> => {
+    await peer.close()
+    if (dir !== null) fs.rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    await peer.client.synced(opts.syncTimeout ?? 30_000)
+    await peer.ledger.catchUp()
+  } catch (err) {
+    await close()
+    throw err
+  }
+  return { peer, close, ephemeral: dir !== null }
+}
+
+/** `10m`, `90s`, `1h`, `2d`, `500ms` or plain milliseconds. */
+export function parseDuration (text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text)
+  if (!m) throw new ScitError('INVALID_ARGUMENT', `"${text}" is not a duration: use e.g. 500ms, 90s, 10m, 1h, 2d`)
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | undefined ?? 'ms']
+  const ms = Math.round(Number(m[1]) * unit)
+  if (!Number.isSafeInteger(ms) || ms < 1) throw new ScitError('INVALID_ARGUMENT', `duration "${text}" is out of range`)
+  return ms
+}

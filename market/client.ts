@@ -1,0 +1,147 @@
+/**
+ * The market client used by node/, bot/ and the explorer (MarketClient in
+ * market/types.ts): seal ops with this identity, append them in one batch,
+ * wait for their outcomes, read the order book through market/queries.
+ *
+ * A client without an identity (or with `writable: false`) is an explorer:
+ * it replicates and reads the view and never appends anything.
+ */
+import { EventEmitter } from 'events'
+import { seal, envelopeId, TypeName } from '../lib/envelope'
+import { ScitError } from '../lib/errors'
+import type { KeyPair } from '../lib/identity'
+import { encodeKey } from '../lib/keys'
+import { encodeBody, isMarketOp } from './messages'
+import * as Q from './queries'
+import { HyperbeeView } from './hyperbee-view'
+import { Outcomes } from './outcomes'
+import { lastSeq } from './seq'
+import type { Ledger } from './ledger'
+import type {
+  MarketClient, OpRequest, Id, Outcome, Offer, OfferFilter, Bid, BidState, Trade, TradeFilter, Template, KeyText
+} from './types'
+
+export const DEFAULT_OUTCOME_TIMEOUT = 30_000
+
+export interface ClientOptions {
+  /** The signing identity; null for a read-only explorer. */
+  identity: KeyPair | null
+  /** false: read-only even with an identity (the explorer reads as someone but signs nothing). */
+  writable?: boolean
+  /** The clock stamped into envelopes (the engine clamps it monotonic). */
+  now?: () => number
+}
+
+export class Client extends EventEmitter implements MarketClient {
+  readonly identity: KeyText
+  readonly writable: boolean
+  private readonly keyPair: KeyPair | null
+  private readonly now: () => number
+  private readonly outcomes: Outcomes
+  private seq = 0
+  private opening: Promise<void> | null = null
+  private closed = false
+  private readonly onupdate = (): void => {
+    this.outcomes.check()
+    this.emit('update')
+  }
+
+  constructor (readonly ledger: Ledger, opts: ClientOptions) {
+    super()
+    this.keyPair = opts.identity
+    this.identity = opts.identity === null ? '' : encodeKey(opts.identity.publicKey)
+    this.writable = opts.identity !== null && opts.writable !== false
+    this.now = opts.now ?? Date.now
+    this.outcomes = new Outcomes(ledger)
+  }
+
+  get key (): Buffer { return this.ledger.key }
+
+  /** The last seq this identity used: envelopes from this client continue above it. */
+  get lastSeq (): number { return this.seq }
+
+  ready (): Promise<void> {
+    if (this.opening === null) this.opening = this.open()
+    return this.opening
+  }
+
+  private async open (): Promise<void> {
+    await this.ledger.ready()
+    if (this.keyPair !== null && this.writable) this.seq = await lastSeq(this.ledger, this.keyPair.publicKey)
+    this.ledger.on('update', this.onupdate)
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.ledger.off('update', this.onupdate)
+    this.outcomes.close()
+  }
+
+  async submit (ops: OpRequest[]): Promise<Id[]> {
+    if (!this.writable || this.keyPair === null) throw new ScitError('READ_ONLY', 'this market client is read-only (an explorer): it cannot submit ops')
+    if (this.closed) throw new ScitError('CLOSED', 'the market client is closed')
+    await this.ready()
+    const genesis = ops.some(op => op.type === 'governance' && (op.body as { action?: string }).action === 'genesis')
+    if (!genesis) await this.synced()
+    const keyPair = this.keyPair
+    // Sealed synchronously after `ready`, so concurrent submits take distinct, increasing seqs.
+    const bodies = ops.map(op => {
+      if (!isMarketOp(op.type)) throw new ScitError('INVALID_ARGUMENT', `"${op.type}" is not a market op`)
+      return { type: op.type, body: encodeBody(op.type, op.body as never) }
+    })
+    const envelopes = bodies.map(({ type, body }) => seal(keyPair, { type: type as TypeName, seq: ++this.seq, timestamp: this.now(), body }))
+    await this.ledger.append(envelopes)
+    return envelopes.map(e => envelopeId(e))
+  }
+
+  /** Submit ops and wait for all their outcomes (final by default): the common case for node/ and bot/. */
+  async submitAndWait (ops: OpRequest[], opts: { final?: boolean, timeout?: number } = {}): Promise<Outcome[]> {
+    const ids = await this.submit(ops)
+    return Promise.all(ids.map(id => this.outcome(id, { final: opts.final ?? true, timeout: opts.timeout })))
+  }
+
+  /**
+   * Resolve once this peer's view has the market's genesis: until then the
+   * peer has not caught up, and an op appended now would reference stale
+   * heads and first be applied against an empty market.
+   */
+  async synced (timeout = DEFAULT_OUTCOME_TIMEOUT): Promise<void> {
+    await this.ready()
+    const has = async (): Promise<boolean> => (await Q.getGenesis(this.view)) !== null
+    if (await has()) return
+    await new Promise<void>((resolve, reject) => {
+      const done = (err: Error | null): void => {
+        clearTimeout(timer)
+        this.ledger.off('update', check)
+        if (err === null) resolve()
+        else reject(err)
+      }
+      const check = (): void => { has().then(ok => { if (ok) done(null) }, done) }
+      const timer = setTimeout(() => done(new ScitError('TIMEOUT', `no peer of market ${encodeKey(this.key)} answered within ${timeout} ms: is an indexer online?`)), timeout)
+      this.ledger.on('update', check)
+      check()
+    })
+  }
+
+  async outcome (id: Id, opts: { final?: boolean, timeout?: number } = {}): Promise<Outcome> {
+    await this.ready()
+    return this.outcomes.wait(id, opts.final === true, opts.timeout ?? DEFAULT_OUTCOME_TIMEOUT)
+  }
+
+  private get view (): HyperbeeView { return HyperbeeView.reading(this.ledger.view) }
+
+  time (): Promise<number> { return Q.engineTime(this.view) }
+  offer (node: KeyText): Promise<Offer | null> { return Q.getOffer(this.view, node) }
+  offers (filter?: OfferFilter): Promise<Offer[]> { return Q.listOffers(this.view, filter) }
+  bid (id: Id): Promise<Bid | null> { return Q.getBid(this.view, id) }
+  bids (filter?: { bot?: KeyText, state?: BidState }): Promise<Bid[]> { return Q.listBids(this.view, filter) }
+  trade (id: Id): Promise<Trade | null> { return Q.getTrade(this.view, id) }
+  trades (filter?: TradeFilter): Promise<Trade[]> { return Q.listTrades(this.view, filter) }
+  balance (key: KeyText): Promise<number> { return Q.balance(this.view, key) }
+  templates (): Promise<Template[]> { return Q.listTemplates(this.view) }
+  template (name: string, version?: number): Promise<Template | null> { return Q.getTemplate(this.view, name, version) }
+
+  override on (event: 'update', fn: () => void): this { return super.on(event, fn) }
+  override off (event: 'update', fn: () => void): this { return super.off(event, fn) }
+}

@@ -1,0 +1,236 @@
+/**
+ * The market ledger: one Autobase per market, its view a Hyperbee the engine
+ * writes (ARCHITECTURE.md §2). The Autobase key is the market key.
+ *
+ * Every participant appends *optimistic* blocks (market/block.ts), so joining
+ * needs no permission; apply runs the engine on each envelope and acks the
+ * block's writer only when every envelope in it is attributable (see
+ * `applyNodes`). A few indexers, added by governance, make the order final.
+ */
+import ReadyResource from 'ready-resource'
+import Autobase from 'autobase'
+import type { ApplyNode, Host, ViewStore } from 'autobase'
+import Hyperbee from 'hyperbee'
+import b4a from 'b4a'
+import type Corestore from 'corestore'
+import { envelopeId } from '../lib/envelope'
+import { ScitError } from '../lib/errors'
+import { logger } from '../lib/log'
+import type { Apply, Effects, Id, RejectReason } from './types'
+import { HyperbeeView } from './hyperbee-view'
+import { decodeBlock, toBlocks } from './block'
+import * as K from './engine/keys'
+
+const log = logger('ledger')
+const MAX_HINTS = 65536
+
+/** The market's cores live under this namespace, so a data dir's store can hold other cores too. */
+export const LEDGER_NAMESPACE = 'scit/market'
+
+/**
+ * Reasons that mean "the author cannot be identified": nothing in such an
+ * envelope proves who wrote it, so an optimistic block holding one is not
+ * acked and Autobase rolls it back (costing the view nothing).
+ */
+const UNATTRIBUTABLE: ReadonlySet<RejectReason> = new Set<RejectReason>(['malformed', 'too-large', 'unknown-type', 'bad-version', 'bad-signature'])
+
+export interface LedgerOptions {
+  /** The market engine (market/engine apply). Passed in so the ledger never decides market rules. */
+  apply: Apply
+  /**
+   * How soon an indexer acks what it saw (ms). Finality takes a couple of
+   * ack rounds between indexers, so this bounds latency to final; acks are
+   * only written while there is something new to order.
+   */
+  ackInterval?: number
+}
+
+export class Ledger extends ReadyResource {
+  readonly base: Autobase<Hyperbee, Buffer>
+  private readonly engine: Apply
+  private appending: Promise<unknown> = Promise.resolve()
+  private watchdog: NodeJS.Timeout | null = null
+  private stalledAt = ''
+  private readonly ackInterval: number
+  /** Envelopes run through the engine and apply calls on this peer, re-runs after reorgs included (benchmarks). */
+  readonly counters = { envelopes: 0, applies: 0 }
+  /** Ids the engine decided since the last `takeApplied`: a hint for waiters, never state. */
+  private applied: Id[] = []
+
+  /** `key` null creates a new market whose bootstrap writer is this store's local writer. */
+  constructor (store: Corestore, key: Buffer | null, opts: LedgerOptions) {
+    super()
+    this.engine = opts.apply
+    this.ackInterval = opts.ackInterval ?? 50
+    this.base = new Autobase<Hyperbee, Buffer>(store.namespace(LEDGER_NAMESPACE), key, {
+      optimistic: true,
+      ackInterval: this.ackInterval,
+      open: (viewStore: ViewStore) => new Hyperbee(viewStore.get('market'), { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false }),
+      apply: (nodes, view, host) => this.applyNodes(nodes, view, host),
+      close: (view) => view.close()
+    })
+    this.base.on('error', err => {
+      log.error('autobase failed', { error: err.message })
+      this.emit('error', err)
+    })
+    this.base.on('update', () => this.emit('update'))
+  }
+
+  protected override async _open (): Promise<void> {
+    await this.base.ready()
+    await this.base.view.ready()
+    this.watchdog = setInterval(() => { this.nudge().catch(() => {}) }, Math.max(500, 10 * this.ackInterval))
+    this.watchdog.unref()
+  }
+
+  protected override async _close (): Promise<void> {
+    if (this.watchdog !== null) clearInterval(this.watchdog)
+    await this.appending.catch(() => {})
+    await this.base.close()
+  }
+
+  get key (): Buffer { return this.base.key }
+  get discoveryKey (): Buffer { return this.base.discoveryKey }
+  /** This peer's writer core key: what `add-indexer` names. */
+  get writerKey (): Buffer { return this.base.local.key }
+  get isIndexer (): boolean { return this.base.isIndexer }
+  /** The view as applied so far: includes optimistic ops that a reorg may still move or drop. */
+  get view (): Hyperbee { return this.base.view }
+  /** Length of the view that a quorum of indexers signed: it never changes again. */
+  get finalVersion (): number { return this.base.view.core.signedLength }
+
+  /** A snapshot of the final (indexed) part of the view. Close it when done. */
+  finalSnapshot (): Hyperbee {
+    return this.base.view.checkout(Math.max(1, this.finalVersion))
+  }
+
+  /** Fetch what peers have and apply it. */
+  async update (): Promise<void> {
+    await this.base.update()
+  }
+
+  /**
+   * Wait until this peer has applied everything a quorum had signed when we
+   * asked: `update()` only applies what is already local, so a fresh reader
+   * (a CLI command) first learns the newest signed system length from its peers.
+   */
+  async catchUp (): Promise<void> {
+    await this.base.core.update({ wait: true })
+    const target = this.base.core.length
+    while (this.base.signedLength < target) {
+      const next = new Promise<void>(resolve => this.base.once('update', () => resolve()))
+      await this.base.update()
+      if (this.base.signedLength >= target) break
+      await next
+    }
+  }
+
+  replicate (stream: unknown): unknown {
+    return this.base.replicate(stream)
+  }
+
+  /** Ids the engine decided since the last call (hints: look them up in the view). */
+  takeApplied (): Id[] {
+    const out = this.applied
+    this.applied = []
+    return out
+  }
+
+  /**
+   * Append sealed envelopes, in order. A writer (an indexer) appends them as
+   * one Autobase batch; anyone else appends optimistic blocks, which Autobase
+   * takes one at a time and which must not interleave (a second optimistic
+   * append before the first is flushed would turn the first non-optimistic).
+   */
+  async append (envelopes: Buffer[]): Promise<void> {
+    if (envelopes.length === 0) return
+    if (this.closing !== null) throw new ScitError('CLOSED', 'the ledger is closed')
+    const blocks = toBlocks(envelopes)
+    const run = async (): Promise<void> => {
+      if (this.base.writable) {
+        await this.base.append(blocks)
+        return
+      }
+      for (const block of blocks) await this.base.append(block, { optimistic: true })
+    }
+    const next = this.appending.then(run, run)
+    this.appending = next.catch(() => {})
+    await next
+  }
+
+  /**
+   * Autobase 7's auto-ack can settle with ops applied but never signed: with
+   * three indexers, each may decide the others' acks already suffice (seen
+   * on a loopback testnet, more often the shorter the ack interval). An
+   * indexer that sees the unsigned part of the view unchanged for a whole
+   * tick appends an ack anyway, which restarts the rounds; a healthy market
+   * never triggers this.
+   */
+  private async nudge (): Promise<void> {
+    if (!this.opened || this.closing !== null || !this.base.isIndexer) return
+    const core = this.base.view.core
+    const state = core.signedLength < core.length ? `${core.length}:${core.signedLength}` : ''
+    const stalled = state !== '' && state === this.stalledAt
+    this.stalledAt = state
+    if (!stalled) return
+    log.debug('finality stalled: acking', { length: core.length, signed: core.signedLength })
+    const run = (): Promise<number> => this.base.append(null)
+    const next = this.appending.then(run, run)
+    this.appending = next.catch(() => {})
+    await next
+  }
+
+  /**
+   * Autobase's apply. All nodes of one call share one Hyperbee batch, flushed
+   * once: Autobase records view lengths per apply call, so the signed length
+   * always falls on a complete B-tree. Only the view and host are touched,
+   * as reorgs undo and re-run this.
+   */
+  private async applyNodes (nodes: Array<ApplyNode<Buffer>>, bee: Hyperbee, host: Host): Promise<void> {
+    this.counters.applies++
+    const batch = bee.batch({ update: false })
+    const view = HyperbeeView.writing(batch)
+    let acked = 0
+    for (const node of nodes) {
+      if (await this.applyBlock(node, view, host)) {
+        await host.ackWriter(node.from.key)
+        acked++
+      }
+    }
+    // An optimistic node that was not acked is rolled back by Autobase anyway: skip writing it.
+    if (acked === 0 && nodes.every(n => n.optimistic)) {
+      await batch.close()
+      return
+    }
+    await batch.flush()
+  }
+
+  /** Run the engine on each envelope of a block; true when the writer should be acked. */
+  private async applyBlock (node: ApplyNode<Buffer>, view: HyperbeeView, host: Host): Promise<boolean> {
+    const envelopes = decodeBlock(node.value)
+    if (envelopes === null) return false
+    const bootstrap = b4a.equals(node.from.key, host.key)
+    let attributable = true
+    let decided = 0
+    for (const value of envelopes) {
+      // The same bytes have one outcome: a copy re-appended by anyone is not re-decided (nor recorded as a replay of itself).
+      const id = envelopeId(value)
+      if (await view.get(K.accepted(id)) !== null || await view.get(K.rejected(id)) !== null) continue
+      this.counters.envelopes++
+      const { outcome, effects } = await this.engine(view, { value, bootstrap })
+      // Bounded: a ledger nobody waits on must not grow; a waiter that misses a hint still sees its op once final.
+      if (this.applied.length < MAX_HINTS) this.applied.push(outcome.id)
+      if (outcome.reason !== null && UNATTRIBUTABLE.has(outcome.reason)) attributable = false
+      else decided++
+      if (effects !== null) await carryOut(effects, host)
+    }
+    return attributable && decided > 0
+  }
+}
+
+/** Governance effects, decided by the engine, carried out on the base. */
+async function carryOut (effects: Effects, host: Host): Promise<void> {
+  if (effects.addIndexer) await host.addWriter(effects.addIndexer, { indexer: true })
+  // Autobase refuses to remove the last indexer; the engine's vote is recorded either way, the market keeps running.
+  if (effects.removeIndexer && host.removeable(effects.removeIndexer)) await host.removeWriter(effects.removeIndexer)
+}

@@ -1,0 +1,173 @@
+/**
+ * A market peer: a store, the ledger, a client, and the swarm wiring that
+ * finds the market's other peers on its topic and replicates with each.
+ * node/, bot/, the explorer and `scit market serve` all run one.
+ *
+ *   const peer = new MarketPeer({ data, identity, market: key, bootstrap })
+ *   await peer.ready()
+ *   const [id] = await peer.client.submit([{ type: 'offer', body }])
+ *   const outcome = await peer.client.outcome(id, { final: true })
+ *   await peer.close()
+ *
+ * What the peer is given (a store, a swarm) it uses and leaves open; what it
+ * creates it closes, in reverse order.
+ */
+import path from 'path'
+import ReadyResource from 'ready-resource'
+import Corestore from 'corestore'
+import Hyperswarm from 'hyperswarm'
+import type { SwarmConnection } from 'hyperswarm'
+import DHT from 'hyperdht'
+import type { Bootstrap } from '../lib/config'
+import { ScitError } from '../lib/errors'
+import type { KeyPair } from '../lib/identity'
+import { encodeKey, shortKey } from '../lib/keys'
+import { logger } from '../lib/log'
+import { marketTopic } from '../lib/topics'
+import { apply as engineApply } from './engine'
+import { Ledger } from './ledger'
+import { Client } from './client'
+import type { Apply, Outcome } from './types'
+
+const log = logger('market')
+
+export interface GenesisOptions {
+  faucets: Buffer[]
+  settlementWindow: number   // ms
+}
+
+export interface MarketPeerOptions {
+  /** A data directory (the store lives in <data>/market), or a store to share. */
+  data?: string
+  store?: Corestore
+  /** Signs this peer's ops; null for a read-only explorer. */
+  identity: KeyPair | null
+  /** The market to join. Omit it, and give `genesis`, to create a market. */
+  market?: Buffer | null
+  genesis?: GenesisOptions
+  /** A swarm to share (e.g. a node's), else one is made on `dht` or `bootstrap` (null: the public DHT). */
+  swarm?: Hyperswarm
+  dht?: DHT
+  bootstrap?: Bootstrap[] | null
+  /** true: no swarm at all (creating a market on disk, tools). */
+  offline?: boolean
+  /** false: join the topic but do not announce (a short-lived client). Default true. */
+  announce?: boolean
+  writable?: boolean
+  apply?: Apply
+  ackInterval?: number
+  now?: () => number
+}
+
+export class MarketPeer extends ReadyResource {
+  store: Corestore | null = null
+  swarm: Hyperswarm | null = null
+  private _ledger: Ledger | null = null
+  private _client: Client | null = null
+  private ownStore = false
+  private ownSwarm = false
+  private topic: Buffer | null = null
+  private readonly connections = new Set<SwarmConnection>()
+  /** The genesis op's outcome, when this peer created the market. */
+  genesis: Outcome | null = null
+  private readonly onconnection = (conn: SwarmConnection): void => this.replicate(conn)
+
+  constructor (private readonly opts: MarketPeerOptions) {
+    super()
+    if (!opts.store && !opts.data) throw new ScitError('INVALID_ARGUMENT', 'a market peer needs a data directory or a store')
+    if (!opts.market && !opts.genesis) throw new ScitError('INVALID_ARGUMENT', 'give a market key to join, or genesis options to create one')
+  }
+
+  get ledger (): Ledger {
+    if (this._ledger === null) throw new ScitError('CLOSED', 'the market peer is not open')
+    return this._ledger
+  }
+
+  get client (): Client {
+    if (this._client === null) throw new ScitError('CLOSED', 'the market peer is not open')
+    return this._client
+  }
+
+  get key (): Buffer { return this.ledger.key }
+  get identity (): KeyPair | null { return this.opts.identity }
+  get peers (): number { return this.connections.size }
+
+  protected override async _open (): Promise<void> {
+    const o = this.opts
+    this.ownStore = !o.store
+    this.store = o.store ?? new Corestore(path.join(o.data ?? '.', 'market'))
+    await this.store.ready()
+
+    this._ledger = new Ledger(this.store, o.market ?? null, { apply: o.apply ?? engineApply, ackInterval: o.ackInterval })
+    this._ledger.on('error', (err: Error) => this.emit('error', err))
+    await this._ledger.ready()
+    this._client = new Client(this._ledger, { identity: o.identity, writable: o.writable, now: o.now })
+    await this._client.ready()
+
+    if (!o.market && o.genesis) await this.createGenesis(o.genesis)
+    if (o.offline === true) return
+
+    this.ownSwarm = !o.swarm
+    this.swarm = o.swarm ?? new Hyperswarm({ dht: o.dht ?? dhtFor(o.bootstrap ?? null) })
+    this.swarm.on('connection', this.onconnection)
+    // Connections the shared swarm already has may be peers of this market too.
+    for (const conn of this.swarm.connections) this.replicate(conn)
+    this.topic = marketTopic(this.ledger.key)
+    const announce = o.announce !== false
+    const discovery = this.swarm.join(this.topic, { server: announce, client: true })
+    if (announce) await discovery.flushed()
+    if (o.market) {
+      // Catch up before the first submit: an op appended on a stale view references old heads, and is
+      // applied first against a state (no genesis yet) it was not meant for.
+      await this.swarm.flush()
+      await this.ledger.update()
+    }
+    log.info('joined market', { market: encodeKey(this.ledger.key), writer: shortKey(this.ledger.writerKey) })
+  }
+
+  protected override async _close (): Promise<void> {
+    if (this.swarm !== null) {
+      this.swarm.off('connection', this.onconnection)
+      if (this.topic !== null && !this.swarm.destroyed) await this.swarm.leave(this.topic).catch(() => {})
+      if (this.ownSwarm) await this.swarm.destroy()
+    }
+    if (this._client !== null) await this._client.close()
+    if (this._ledger !== null) await this._ledger.close()
+    if (this.store !== null && this.ownStore) await this.store.close()
+  }
+
+  /** Wait until the swarm made its first round of connections on the topic. */
+  async flushed (): Promise<void> {
+    if (this.swarm !== null) await this.swarm.flush()
+  }
+
+  private async createGenesis (g: GenesisOptions): Promise<void> {
+    if (this.opts.identity === null) throw new ScitError('INVALID_ARGUMENT', 'creating a market needs an identity to sign its genesis')
+    const [id] = await this.client.submit([{ type: 'governance', body: { action: 'genesis', faucets: g.faucets, settlementWindow: g.settlementWindow } }])
+    // The creator is the only indexer: its own append is final as soon as it is applied.
+    const outcome = await this.client.outcome(id, { final: true })
+    if (!outcome.accepted) throw new ScitError('REJECTED', `genesis was rejected: ${outcome.reason ?? ''} ${outcome.message ?? ''}`)
+    this.genesis = outcome
+  }
+
+  private replicate (conn: SwarmConnection): void {
+    if (this._ledger === null || this.closing !== null) return
+    // Errors on a connection (peer gone, timeouts) are routine: the swarm reconnects; never let one crash the process.
+    conn.on('error', (err: Error) => log.debug('connection error', { peer: shortKey(conn.remotePublicKey), error: err.message }))
+    this.connections.add(conn)
+    conn.once('close', () => this.connections.delete(conn))
+    // base.replicate, not store.replicate: it also runs Autobase's wakeup protocol, which is how indexers learn of optimistic writers.
+    this._ledger.replicate(conn)
+  }
+}
+
+/**
+ * A DHT node for a bootstrap list. On a loopback testnet the node must bind
+ * 127.0.0.1 too, or it advertises an address its peers cannot reach and no
+ * connection is ever made. null: the public HyperDHT.
+ */
+function dhtFor (bootstrap: Bootstrap[] | null): DHT {
+  if (bootstrap === null) return new DHT()
+  const loopback = bootstrap.every(b => b.host === '127.0.0.1' || b.host === 'localhost')
+  return new DHT(loopback ? { bootstrap, host: '127.0.0.1', ephemeral: true } : { bootstrap })
+}

@@ -1,0 +1,54 @@
+/**
+ * Where a restarted client resumes its envelope seq. Seqs must grow per
+ * author (lib/envelope), and a reused seq is refused as a replay, so the next
+ * seq is above the highest one this identity ever used, which is the max of
+ * what the view applied (`seq/<author>`) and what this peer's own writer core
+ * holds (appended but maybe not applied yet, or rolled back).
+ */
+import c from 'compact-encoding'
+import b4a from 'b4a'
+import { envelopeEncoding } from '../lib/envelope'
+import { encodeKey } from '../lib/keys'
+import * as K from './engine/keys'
+import { decode, uintRecord } from './messages'
+import { decodeBlock } from './block'
+import type { Ledger } from './ledger'
+
+/**
+ * How far back the writer core is read. Only blocks the view has not applied
+ * matter, and those are the last few; indexers' acks (empty blocks) sit
+ * between them, hence more than a handful.
+ */
+const SCAN_BACK = 4096
+
+export async function lastSeq (ledger: Ledger, author: Buffer): Promise<number> {
+  const [inView, inCore] = await Promise.all([lastSeqInView(ledger, author), lastSeqInCore(ledger, author)])
+  return Math.max(inView, inCore)
+}
+
+async function lastSeqInView (ledger: Ledger, author: Buffer): Promise<number> {
+  const entry = await ledger.view.get(K.seq(encodeKey(author)))
+  return entry === null ? 0 : decode(uintRecord, entry.value)
+}
+
+async function lastSeqInCore (ledger: Ledger, author: Buffer): Promise<number> {
+  const core = ledger.base.local
+  const stop = Math.max(0, core.length - SCAN_BACK)
+  for (let i = core.length - 1; i >= stop; i--) {
+    const entry = await core.get(i, { wait: false })
+    const value = entry?.node.value
+    if (!value) continue
+    const envelopes = decodeBlock(value)
+    if (envelopes === null) continue
+    let max = 0
+    for (const e of envelopes) {
+      try {
+        const env = c.decode(envelopeEncoding, e)
+        if (b4a.equals(env.author, author)) max = Math.max(max, env.seq)
+      } catch {}
+    }
+    // Blocks are appended in seq order: the newest block carrying this author holds its highest seq.
+    if (max > 0) return max
+  }
+  return 0
+}

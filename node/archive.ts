@@ -1,0 +1,156 @@
+/**
+ * Archive workloads (ARCHITECTURE §7): the node runs nothing, it keeps
+ * Hypercores whole and proves it on demand (node/protocol.ts challenges).
+ *
+ * What an archive keeps, from the manifest's `archive` settings:
+ *   - always the contract core itself: its file blobs are the archived bytes
+ *     when the manifest names no source (examples/archive.yaml seeds them from
+ *     files), and bots challenge random blocks of it (bot/monitor.ts);
+ *   - the source core too, when the manifest names one (`archive.source`).
+ * Each core is kept whole, including what its writer appends later.
+ *
+ * The bytes kept (Σ byteLength) are accounted against the lease's disk
+ * (ssd + hdd): a core that is or grows larger than the lease pays for is
+ * not downloaded past it, and the workload fails. Hypercore verifies every
+ * block against the core's Merkle tree as it arrives, so "fully held" is
+ * "every block is local".
+ *
+ * Blocks are fetched once: a keeper does not re-fetch blocks that vanish
+ * after they were held (a disk that lost them, an operator who deleted them)
+ * until the core grows or the node restarts. A node that lost data must fail
+ * its challenges, so that bots replace it rather than trust a repair they
+ * cannot see.
+ *
+ * Emits 'progress' (ArchiveProgress) at each tenth of the bytes and when the
+ * cores are fully held or grow again.
+ */
+import { EventEmitter } from 'events'
+import type Hypercore from 'hypercore'
+import { ScitError } from '../lib/errors'
+import { formatSize } from '../lib/resources'
+import { logger } from '../lib/log'
+
+const log = logger('node/archive')
+
+export interface ArchiveTarget {
+  /** The cores to keep whole. */
+  cores: Hypercore[]
+  /** Bytes the lease pays for: its ssd + hdd. */
+  limit: number
+}
+
+export interface ArchiveProgress { held: number; total: number; done: boolean }
+
+interface Download { done (): Promise<void>; destroy (): void }
+
+export class Keeper extends EventEmitter {
+  private readonly ranges = new Set<Download>()
+  private stopped = false
+  private held = 0
+  private step = -1
+  private wake: (() => void) | null = null
+  private readonly ondownload = (_index: number, bytes: number): void => { this.held += bytes; this.report(false) }
+  private readonly onappend = (): void => { this.wake?.() }
+
+  constructor (readonly target: ArchiveTarget) { super() }
+
+  get total (): number { return this.target.cores.reduce((n, c) => n + c.byteLength, 0) }
+
+  /** Keep the cores until stopped. Rejects (CAPACITY) when they need more bytes than the lease. */
+  async run (): Promise<void> {
+    for (const core of this.target.cores) {
+      core.on('download', this.ondownload)
+      core.on('append', this.onappend)
+    }
+    try {
+      while (!this.stopped) {
+        const appended = new Promise<void>(resolve => { this.wake = resolve })
+        await this.sync()
+        if (this.stopped) return
+        await appended
+      }
+    } finally {
+      for (const core of this.target.cores) {
+        core.off('download', this.ondownload)
+        core.off('append', this.onappend)
+      }
+    }
+  }
+
+  /** Download every block of every core as it is now; report done once all are local. */
+  private async sync (): Promise<void> {
+    const total = this.total
+    if (total > this.target.limit) {
+      throw new ScitError('CAPACITY', `the archive is ${formatSize(total)}, more than the ${formatSize(this.target.limit)} of disk its lease pays for`)
+    }
+    // A source core not found yet: nothing to hold, and not done either; its first append wakes us.
+    if (this.target.cores.some(c => c.length === 0)) { this.report(false); return }
+    const missing: Hypercore[] = []
+    for (const core of this.target.cores) if (!(await core.has(0, core.length))) missing.push(core)
+    if (missing.length === 0) {
+      this.held = total
+      this.step = -1
+      this.report(true)
+      return
+    }
+    if (this.held >= total) this.held = 0 // grew or resumed partly held: count this round's downloads afresh
+    this.step = -1
+    this.report(false)
+    await Promise.all(missing.map(async core => {
+      const range = core.download({ start: 0, end: core.length })
+      this.ranges.add(range)
+      try {
+        await range.done()
+      } catch (err) {
+        if (!this.stopped) throw err
+      } finally {
+        this.ranges.delete(range)
+      }
+    }))
+    if (this.stopped) return
+    for (const core of missing) {
+      if (!(await core.has(0, core.length))) throw new ScitError('NOT_FOUND', 'a download finished without every block: the core changed under it')
+    }
+    this.held = total
+    this.report(true)
+  }
+
+  private report (done: boolean): void {
+    const total = this.total
+    const held = Math.min(this.held, total)
+    const step = done ? 10 : total === 0 ? 0 : Math.floor(held * 10 / total)
+    if (step === this.step) return
+    this.step = step
+    this.emit('progress', { held, total, done } satisfies ArchiveProgress)
+  }
+
+  /** Stop fetching; keep what is held (the node shuts down, or an update replaces this keeper). */
+  detach (): void {
+    this.stopped = true
+    for (const r of this.ranges) r.destroy()
+    this.ranges.clear()
+    this.wake?.()
+  }
+
+  /** Stop fetching and delete every kept block: the lease is over. Resolves with the bytes of the cores cleared. */
+  async release (): Promise<number> {
+    this.detach()
+    let cleared = 0
+    for (const core of this.target.cores) {
+      if (core.closed || core.length === 0) continue
+      try {
+        await core.clear(0, core.length)
+        cleared += core.byteLength
+      } catch (err) {
+        log.warn('could not clear an archived core', { err: (err as Error).message })
+      }
+    }
+    return cleared
+  }
+}
+
+export function describeProgress (p: ArchiveProgress, limit: number): string {
+  if (p.done) return `holds ${formatSize(p.total)} (lease ${formatSize(limit)})`
+  const pct = p.total === 0 ? 0 : Math.floor(p.held * 100 / p.total)
+  return `downloading ${pct}%: ${formatSize(p.held)} of ${formatSize(p.total)}`
+}

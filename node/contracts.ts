@@ -1,0 +1,136 @@
+/**
+ * From a trade to something the supervisor may run (ARCHITECTURE §5-7).
+ * Nothing runs unless every check passes; each failure is a VerificationError
+ * whose reason the daemon records in the status core:
+ *
+ *   the trade is final in the ledger, settled, and names this node   (not-final, wrong-node, not-settled)
+ *   the contract core and manifest hash are the settled ones          (lib/contract readContract)
+ *   the header and every instruction are signed by the trade's bot, in sequence
+ *   the stakeholder weight reaches the threshold                      (threshold-not-reached)
+ *   every file's bytes hash to the manifest's hash                    (file-hash-mismatch)
+ *
+ * Files are fetched into a root-only staging dir (<data>/files), verified
+ * there, and copied into the work dir just before each start. The staging
+ * copy is re-hashed before every start, so a restart re-verifies without
+ * fetching again, and the work dir, which the workload controls, is never
+ * trusted: what it holds is replaced, never followed (no symlink tricks).
+ */
+import fs from 'fs'
+import path from 'path'
+import b4a from 'b4a'
+import type Hypercore from 'hypercore'
+import { readContract, ContractView, ContractState, ManifestWorkload, VerificationError, hashFile } from '../lib/contract'
+import { decodeKey } from '../lib/keys'
+import type { Trade } from '../market/types'
+import { ScitError } from '../lib/errors'
+import type { WorkloadSpec } from './workload'
+
+export type TradeReason = 'not-final' | 'wrong-node' | 'not-settled' | 'no-deploy' | 'no-workload' | 'unsupported'
+
+/** A refusal that is about the trade rather than the contract core (those are lib/contract VerificationErrors). */
+export class TradeRefusal extends ScitError {
+  constructor (readonly reason: TradeReason, detail: string) {
+    super('VERIFICATION', `${reason}: ${detail}`)
+  }
+}
+
+/** A verified trade: its contract, the manifest in force and the workload this trade runs. */
+export interface Verified { view: ContractView; state: ContractState; workload: ManifestWorkload; replica: number }
+
+export function workloadId (trade: Trade): string {
+  return trade.id.toLowerCase()
+}
+
+/**
+ * The trade as this node sees it now and as the final (indexed) ledger sees
+ * it: only the final one decides, so an op an indexer has not ordered yet can
+ * never make the node run anything.
+ */
+export function checkTrade (final: Trade | null, node: string): Trade {
+  if (final === null) throw new TradeRefusal('not-final', 'the trade is not in the final ledger yet')
+  if (final.node !== node) throw new TradeRefusal('wrong-node', `the trade is assigned to ${final.node}, not this node`)
+  if (final.state !== 'settled' || final.contract === null || final.manifest === null) {
+    throw new TradeRefusal('not-settled', `the trade is ${final.state}, not settled with a contract`)
+  }
+  return final
+}
+
+/**
+ * The workload a trade buys: bots bid once per workload, in manifest order
+ * (bot/manifest planBids), so the trade's bid is matched to a workload by its
+ * position among the header's trades; a workload with the trade's resources is
+ * the fallback when the header lists no trades.
+ */
+export function workloadFor (view: ContractView, state: ContractState, trade: Trade): ManifestWorkload {
+  const bids: string[] = []
+  for (const id of view.header?.trades ?? []) {
+    const bid = id.slice(0, id.lastIndexOf('.'))
+    if (!bids.includes(bid)) bids.push(bid)
+  }
+  const byBid = bids.indexOf(trade.bid)
+  const w = byBid >= 0 ? state.manifest.workloads[byBid] : state.manifest.workloads.find(x => sameResources(x.resources, trade.resources))
+  if (!w) throw new TradeRefusal('no-workload', `no workload of the manifest matches trade ${trade.id}`)
+  return w
+}
+
+function sameResources (a: Trade['resources'], b: Trade['resources']): boolean {
+  return a.cpu === b.cpu && a.memory === b.memory && a.ssd === b.ssd && a.hdd === b.hdd && a.ipv4 === b.ipv4 && a.gpu === b.gpu
+}
+
+/** Read and verify the contract core of a final, settled trade. */
+export async function verifyContract (core: Hypercore, trade: Trade): Promise<Verified> {
+  const coreKey = decodeKey(trade.contract ?? '', 'contract core')
+  if (!b4a.equals(core.key, coreKey)) throw new VerificationError('wrong-core', 'the core is not the trade\'s contract')
+  const view = await readContract(core, { coreKey, botKey: decodeKey(trade.bot, 'bot key'), manifestHash: b4a.from(trade.manifest ?? '', 'hex') })
+  const state = view.state()
+  view.requireApproved(state.manifestHash)
+  return { view, state, workload: workloadFor(view, state, trade), replica: trade.replica }
+}
+
+/** Bring the staged files of `v` up to date (fetching only what is missing or altered) and re-verify every one. */
+export async function stageFiles (v: Verified, staging: string): Promise<void> {
+  if (!v.state.deploy) throw new TradeRefusal('no-deploy', 'no deploy instruction yet')
+  fs.mkdirSync(staging, { recursive: true, mode: 0o700 })
+  for (const ref of v.state.deploy.files.filter(f => f.workload === v.workload.name)) {
+    const dest = path.join(staging, ref.path)
+    fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 })
+    if (fs.existsSync(dest)) {
+      const have = await hashFile(dest)
+      if (have.size === ref.size && b4a.equals(have.hash, ref.hash)) continue
+      fs.rmSync(dest, { force: true })
+    }
+    await v.view.fetchFile(ref, dest)
+  }
+}
+
+/** Replace the workload's shipped files in its work dir with the verified staged copies. */
+export async function placeFiles (v: Verified, staging: string, workDir: string): Promise<void> {
+  fs.mkdirSync(workDir, { recursive: true, mode: 0o700 })
+  for (const f of v.workload.files) {
+    const src = path.join(staging, f.path)
+    const have = await hashFile(src)
+    if (have.size !== f.size || !b4a.equals(have.hash, f.hash)) throw new VerificationError('file-hash-mismatch', `${f.path}: the staged copy no longer matches its hash`)
+    const parts = f.path.split('/')
+    let dir = workDir
+    for (const part of parts.slice(0, -1)) {
+      dir = path.join(dir, part)
+      const st = lstat(dir)
+      if (st !== null && !st.isDirectory()) fs.rmSync(dir, { recursive: true, force: true })
+      if (st === null || !st.isDirectory()) fs.mkdirSync(dir, { mode: 0o700 })
+    }
+    const dest = path.join(dir, parts[parts.length - 1])
+    fs.rmSync(dest, { recursive: true, force: true })
+    // COPYFILE_EXCL opens with O_EXCL: never through a link the workload may have planted.
+    fs.copyFileSync(src, dest, fs.constants.COPYFILE_EXCL)
+  }
+}
+
+function lstat (p: string): fs.Stats | null {
+  try { return fs.lstatSync(p) } catch { return null }
+}
+
+/** The runtime spec of a verified workload; an archive's cores to keep are the daemon's to add. */
+export function specFor (id: string, w: ManifestWorkload): WorkloadSpec {
+  if (w.kind === 'archive') return { id, kind: 'archive', command: [], env: {}, ports: [], restart: 'never', resources: w.resources, output: null }
+  return { id, kind: w.kind, command: w.command, env: w.env, ports: w.ports, restart: w.restart, resources: w.resources, output: w.output }
+}

@@ -1,0 +1,374 @@
+/**
+ * The 3node daemon: sells this machine's capacity on a market and runs the
+ * contracts bought from it (ARCHITECTURE §1, §7). It owns, and closes in
+ * reverse order: the Corestore under <data>/corestore (market ledger, contract
+ * cores, status and log cores), a Hyperswarm under the node's identity, the
+ * market peer, the presence record, the node protocol on every connection,
+ * and the supervisor.
+ *
+ * The daemon keeps no state of its own: every decision is re-derived from the
+ * ledger and the contract cores, so a node killed with -9 and restarted on the
+ * same data dir resumes what it ran, re-verifying each file before exec.
+ */
+import path from 'path'
+import ReadyResource from 'ready-resource'
+import Corestore from 'corestore'
+import Hyperswarm from 'hyperswarm'
+import type { SwarmConnection } from 'hyperswarm'
+import type Hypercore from 'hypercore'
+import type DHT from 'hyperdht'
+import type { Bootstrap } from '../lib/config'
+import { ScitError } from '../lib/errors'
+import { createSwarm } from '../lib/swarm'
+import { loadIdentity, KeyPair } from '../lib/identity'
+import { decodeKey, encodeKey } from '../lib/keys'
+import { logger } from '../lib/log'
+import type { Resources } from '../lib/resources'
+import { MarketPeer } from '../market/peer'
+import { HyperbeeView } from '../market/hyperbee-view'
+import { listTrades } from '../market/queries'
+import type { OfferBody, Trade } from '../market/types'
+import { sandboxAvailable } from './sandbox'
+import { Supervisor, SupervisorOptions } from './supervisor'
+import { StatusCore, readCore, summarize } from './status'
+import type { StatusRecord } from './messages'
+import { Presence } from './presence'
+import { writeSnapshot, Snapshot } from './snapshot'
+import { NodeChannel, NodeHandler } from './protocol'
+import { verifyContract, stageFiles, placeFiles, specFor, workloadId, checkTrade } from './contracts'
+import { Payouts } from './payout'
+import type { ManifestWorkload } from '../lib/contract'
+
+const log = logger('node')
+const GONE: ReadonlySet<Trade['state']> = new Set(['released', 'closed', 'failed', 'ended'])
+
+export interface NodeOptions {
+  data: string
+  market: Buffer
+  /** null: the public HyperDHT. */
+  bootstrap?: Bootstrap[] | null
+  /** A DHT node to use (tests: one of the local testnet); the daemon destroys it with its swarm. */
+  dht?: DHT
+  capacity: Resources
+  prices: Resources
+  country: string
+  city: string
+  attributes: string[]
+  minLease?: number
+  maxLease?: number
+  /** Where work dirs live; the sandbox uid must be able to traverse it. Default <data>/workloads. */
+  workloads?: string
+  unsafeNoSandbox?: boolean
+  supervisor?: Partial<SupervisorOptions>
+  /** Claim the leases' pay every … ms (0: never). Default 10 minutes. */
+  claimInterval?: number
+}
+
+interface Lease {
+  trade: Trade
+  core: Hypercore
+  deployed: number
+  queue: Promise<void>
+  contract: Buffer
+  /** kind archive with a source: the core it keeps besides the contract core. */
+  source: Hypercore | null
+  /** The trade is over and its workload released: later scans leave it alone. */
+  ended: boolean
+}
+
+export class NodeDaemon extends ReadyResource {
+  identity!: KeyPair
+  store!: Corestore
+  swarm!: Hyperswarm
+  peer!: MarketPeer
+  status!: StatusCore
+  supervisor!: Supervisor
+  presence!: Presence
+  payouts!: Payouts
+  private readonly channels = new Set<NodeChannel>()
+  private readonly leases = new Map<string, Lease>()
+  private finished = new Set<string>()
+  private scanning: Promise<void> | null = null
+  private rescan = false
+  private readonly onupdate = (): void => { this.scan() }
+
+  constructor (readonly opts: NodeOptions) { super() }
+
+  get key (): string { return encodeKey(this.identity.publicKey) }
+
+  protected override async _open (): Promise<void> {
+    const o = this.opts
+    this.identity = loadIdentity(o.data)
+    if (o.unsafeNoSandbox) {
+      log.warn('!!! --unsafe-no-sandbox: workloads run WITHOUT isolation. Development only: never sell capacity like this !!!')
+    } else {
+      const a = sandboxAvailable()
+      if (!a.ok) throw new ScitError('SANDBOX', `${a.reason ?? 'no sandbox'}; refusing to run workloads (--unsafe-no-sandbox is for development only)`)
+    }
+    this.store = new Corestore(path.join(o.data, 'corestore'))
+    await this.store.ready()
+    this.status = new StatusCore(this.store.namespace('scit/node'), this.identity)
+    await this.status.ready()
+    // A job that already exited stays done across restarts: the status core says so.
+    const history = summarize((await readCore<StatusRecord>(this.status.status, this.identity.publicKey, 'status', { wait: false })).records)
+    this.finished = new Set(history.filter(w => w.state === 'exited').map(w => w.workload))
+
+    this.supervisor = new Supervisor({ root: o.workloads ?? path.join(o.data, 'workloads'), unsafeNoSandbox: o.unsafeNoSandbox, ...o.supervisor })
+    this.supervisor.on('transition', t => {
+      const lease = this.leases.get(t.id)
+      this.status.record(t, lease ? { contract: lease.contract, trade: lease.trade.id } : {}).catch(err => log.warn('status record failed', { err: (err as Error).message }))
+      if (t.state === 'exited') this.finished.add(t.id)
+      this.snapshot()
+    })
+    this.supervisor.on('log', e => this.status.output(e.id, e.stream, e.data))
+
+    this.swarm = o.dht ? new Hyperswarm({ keyPair: this.identity, dht: o.dht }) : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
+    this.swarm.on('connection', (conn: SwarmConnection) => this.onconnection(conn))
+    this.peer = new MarketPeer({ store: this.store, swarm: this.swarm, identity: this.identity, market: o.market, announce: true })
+    await this.peer.ready()
+    await this.caughtUp()
+    await this.keepOffer()
+    const offer = await this.peer.client.offer(this.key)
+    this.presence = new Presence({
+      swarm: this.swarm,
+      identity: this.identity,
+      record: { market: o.market, resources: o.capacity, free: offer?.available ?? o.capacity, prices: o.prices, country: o.country, city: o.city, attributes: o.attributes, statusCore: this.status.status.key, logCore: this.status.logs.key }
+    })
+    await this.presence.ready()
+    this.payouts = new Payouts({ client: this.peer.client, node: this.key, interval: o.claimInterval })
+    this.payouts.start()
+    this.peer.client.on('update', this.onupdate)
+    this.scan()
+    this.snapshot()
+    log.info('node running', { key: this.key, capacity: o.capacity })
+  }
+
+  protected override async _close (): Promise<void> {
+    this.peer?.client.off('update', this.onupdate)
+    while (this.scanning) await this.scanning
+    await Promise.all([...this.leases.values()].map(l => l.queue))
+    await this.supervisor?.close()
+    await this.payouts?.close()
+    await this.presence?.close()
+    for (const ch of this.channels) ch.close()
+    await this.peer?.close()
+    await this.swarm?.destroy()
+    await this.status?.close()
+    await this.store?.close()
+    if (this.identity) this.snapshot(false)
+  }
+
+  private free: Resources | null = null
+
+  /** Write the snapshot file (atomic rename); `running` false marks a clean stop. */
+  private snapshot (running = true): void {
+    if (!this.status) return
+    const snap: Snapshot = {
+      key: this.key,
+      pid: running ? process.pid : null,
+      capacity: this.opts.capacity,
+      free: this.free,
+      statusCore: encodeKey(this.status.status.key),
+      updated: Date.now(),
+      workloads: (this.supervisor?.list() ?? []).map(w => ({ workload: w.spec.id, state: w.state, reason: w.reason, restarts: w.restarts, trade: this.leases.get(w.spec.id)?.trade.id ?? null }))
+    }
+    try {
+      writeSnapshot(this.opts.data, snap)
+    } catch (err) {
+      log.warn('could not write the snapshot', { err: (err as Error).message })
+    }
+  }
+
+  private onconnection (conn: SwarmConnection): void {
+    conn.on('error', () => {})
+    log.debug('peer connected', { peer: encodeKey(conn.remotePublicKey).slice(0, 8) })
+    const ch = NodeChannel.attach(conn, this.handler())
+    this.channels.add(ch)
+    conn.once('close', () => this.channels.delete(ch))
+  }
+
+  private handler (): NodeHandler {
+    return {
+      node: this.identity.publicKey,
+      statusCore: this.status.status.key,
+      logCore: this.status.logs.key,
+      workloads: () => this.supervisor.list().map(w => ({ id: w.spec.id, kind: w.spec.kind, state: w.state, reason: w.reason, since: w.since, restarts: w.restarts, ports: w.ports })),
+      held: key => {
+        for (const l of this.leases.values()) {
+          if (l.core.key.equals(key)) return l.core
+          if (l.source?.key.equals(key)) return l.source
+        }
+        return null
+      }
+    }
+  }
+
+  /** An op appended before the view has the market's genesis would be rejected (no-genesis): wait for it. */
+  private async caughtUp (): Promise<void> {
+    const client = this.peer.client
+    if (await client.time() > 0) return
+    log.info('waiting for the market ledger to replicate')
+    await new Promise<void>(resolve => {
+      const check = (): void => {
+        client.time().then(t => { if (t > 0) { client.off('update', check); resolve() } }, () => {})
+      }
+      client.on('update', check)
+      check()
+    })
+  }
+
+  /** Post the offer, or update it when the flags changed; the engine subtracts leases from it. */
+  private async keepOffer (): Promise<void> {
+    const o = this.opts
+    const body: OfferBody = {
+      resources: o.capacity,
+      prices: o.prices,
+      country: o.country.toUpperCase(),
+      city: o.city,
+      attributes: [...new Set(o.attributes)].sort(),
+      minLease: o.minLease ?? 60_000,
+      maxLease: o.maxLease ?? 365 * 24 * 3_600_000
+    }
+    const current = await this.peer.client.offer(this.key)
+    if (current && !current.withdrawn && JSON.stringify(pick(current)) === JSON.stringify(pick(body))) return
+    const [outcome] = await this.peer.client.submitAndWait([{ type: current && !current.withdrawn ? 'offer-update' : 'offer', body }], { final: false })
+    if (!outcome.accepted) throw new ScitError('REJECTED', `the market refused the offer: ${outcome.reason ?? ''} ${outcome.message ?? ''}`)
+  }
+
+  /** Re-derive what should run from the ledger. Coalesces: one scan at a time, one more if asked meanwhile. */
+  private scan (): void {
+    if (this.scanning) { this.rescan = true; return }
+    this.scanning = this.scanOnce().catch(err => log.warn('scan failed', { err: (err as Error).message })).finally(() => {
+      this.scanning = null
+      if (this.rescan && !this.closing) { this.rescan = false; this.scan() }
+    })
+  }
+
+  private async scanOnce (): Promise<void> {
+    const final = await this.finalTrades()
+    for (const trade of await this.peer.client.trades({ node: this.key })) {
+      const id = workloadId(trade)
+      const lease = this.leases.get(id)
+      if (GONE.has(trade.state)) {
+        if (lease && !lease.ended) {
+          lease.ended = true
+          this.enqueue(lease, () => this.stopLease(id, `trade ${trade.state}`))
+        }
+        continue
+      }
+      if (lease) continue
+      let f: Trade
+      try {
+        f = checkTrade(final.get(trade.id) ?? null, this.key)
+      } catch {
+        continue // not final or not settled yet: a later update brings it
+      }
+      await this.openLease(id, f)
+    }
+    const offer = await this.peer.client.offer(this.key)
+    if (offer && this.presence.opened) {
+      this.free = offer.available
+      if (await this.presence.update({ free: offer.available })) this.snapshot()
+    }
+  }
+
+  private async finalTrades (): Promise<Map<string, Trade>> {
+    const snap = this.peer.ledger.finalSnapshot()
+    try {
+      return new Map((await listTrades(HyperbeeView.reading(snap), { node: this.key })).map(t => [t.id, t]))
+    } finally {
+      await snap.close()
+    }
+  }
+
+  private async openLease (id: string, trade: Trade): Promise<void> {
+    const core = this.store.get({ key: decodeKey(trade.contract ?? '', 'contract core') })
+    await core.ready()
+    const lease: Lease = { trade, core, deployed: -1, queue: Promise.resolve(), contract: core.key, source: null, ended: false }
+    this.leases.set(id, lease)
+    this.supervisor.note(id, 'verifying', `trade ${trade.id} is final: verifying contract ${trade.contract ?? ''}`)
+    core.on('append', () => this.enqueue(lease, () => this.evaluate(id, lease)))
+    const done = core.findingPeers()
+    this.swarm.flush().then(done, done)
+    core.update({ wait: true }).catch(() => {})
+    this.enqueue(lease, () => this.evaluate(id, lease))
+  }
+
+  private enqueue (lease: Lease, fn: () => Promise<void>): void {
+    lease.queue = lease.queue.then(fn).catch(err => log.warn('lease step failed', { err: (err as Error).message }))
+  }
+
+  /** Verify the contract as it is now and make the workload match it. Idempotent. */
+  private async evaluate (id: string, lease: Lease): Promise<void> {
+    if (this.closing || lease.core.length === 0) return
+    let v
+    try {
+      v = await verifyContract(lease.core, lease.trade)
+    } catch (err) {
+      const reason = (err as { reason?: string }).reason
+      if (reason === 'no-header') return // the core has not reached us yet: its next append re-runs this
+      if (this.supervisor.active(id)) await this.supervisor.stop(id, 'contract no longer verifies')
+      this.supervisor.note(id, 'refused', (err as Error).message)
+      return
+    }
+    const deploy = v.state.deploy
+    if (!deploy) return
+    const want = !v.state.stopped && lease.trade.replica < (v.state.replicas[v.workload.name] ?? 0)
+    if (!want) {
+      if (this.supervisor.active(id)) await this.supervisor.stop(id, v.state.stopped ? 'contract stop instruction' : 'scaled down', { release: true })
+      return
+    }
+    // One launch per deploy instruction: restarts after that follow the workload's restart policy, not core appends.
+    if (lease.deployed === deploy.seq) return
+    if (v.workload.kind === 'job' && this.finished.has(id) && lease.deployed === -1) { lease.deployed = deploy.seq; return }
+    if (v.workload.kind === 'archive') return this.keepArchive(id, lease, v.workload, deploy.seq)
+    try {
+      const spec = specFor(id, v.workload)
+      // Fetch and verify the new version before the old one is touched: a bad update leaves it running.
+      const staging = path.join(this.opts.data, 'files', id)
+      await stageFiles(v, staging)
+      if (this.supervisor.active(id)) await this.supervisor.stop(id, `update to instruction ${deploy.seq}`)
+      await placeFiles(v, staging, this.supervisor.workDir(id))
+      lease.deployed = deploy.seq
+      await this.supervisor.start(spec)
+    } catch (err) {
+      this.supervisor.note(id, 'refused', (err as Error).message)
+    }
+  }
+
+  /** An archive is (re)started per deploy instruction like any workload, without files to place. */
+  private async keepArchive (id: string, lease: Lease, w: ManifestWorkload, seq: number): Promise<void> {
+    const source = w.archive?.source ?? null
+    if (source !== null && !lease.source?.key.equals(source)) lease.source = await this.openSource(source)
+    if (this.supervisor.active(id)) await this.supervisor.stop(id, `update to instruction ${seq}`)
+    lease.deployed = seq
+    const r = lease.trade.resources
+    const cores = lease.source !== null && source !== null ? [lease.source, lease.core] : [lease.core]
+    await this.supervisor.start({ ...specFor(id, w), archive: { cores, limit: r.ssd + r.hdd } })
+  }
+
+  /** A source core may live anywhere: look for its holders on its own topic, and be one of them. */
+  private async openSource (key: Buffer): Promise<Hypercore> {
+    const core = this.store.get({ key })
+    await core.ready()
+    const done = core.findingPeers()
+    this.swarm.join(core.discoveryKey, { server: true, client: true })
+    this.swarm.flush().then(done, done)
+    return core
+  }
+
+  private async stopLease (id: string, reason: string): Promise<void> {
+    const lease = this.leases.get(id)
+    // Released even when it already failed: the lease is over, its blocks are not this node's to keep.
+    if (this.supervisor.get(id) !== null) await this.supervisor.stop(id, reason, { release: true })
+    if (lease?.source) {
+      await this.swarm.leave(lease.source.discoveryKey)
+      await lease.source.close()
+      lease.source = null
+    }
+  }
+}
+
+function pick (o: OfferBody): OfferBody {
+  return { resources: o.resources, prices: o.prices, country: o.country, city: o.city, attributes: o.attributes, minLease: o.minLease, maxLease: o.maxLease }
+}

@@ -1,0 +1,122 @@
+/**
+ * The node's wire and disk formats, declared once:
+ *
+ *   status core    `status` envelopes, body StatusRecord   (one per workload state transition)
+ *   log core       `log` envelopes, body LogRecord         (bounded chunks of stdout/stderr)
+ *   DHT presence   a `presence` envelope, body PresenceRecord (mutable record under the node key)
+ *   node protocol  messages of the "scit/node/v1" protomux channel (node/protocol.ts)
+ *
+ * Every body is decoded strictly (lib/codec decodeExact): one value, one encoding.
+ */
+import c from 'compact-encoding'
+import { struct, optional } from '../lib/codec'
+import type { Resources } from '../lib/resources'
+import { WORKLOAD_STATES, WorkloadState, PortMapping } from './workload'
+
+export const PROTOCOL = 'scit/node/v1'
+export const PRESENCE_VERSION = 1
+
+function enumOf<T extends string> (values: readonly T[]): c.Encoding<T> {
+  return {
+    preencode (state, v) { c.uint.preencode(state, values.indexOf(v)) },
+    encode (state, v) {
+      const i = values.indexOf(v)
+      if (i === -1) throw new Error(`"${v}" is not one of ${values.join(', ')}`)
+      c.uint.encode(state, i)
+    },
+    decode (state) {
+      const i = c.uint.decode(state)
+      if (i >= values.length) throw new Error(`enum value ${i} out of range`)
+      return values[i]
+    }
+  }
+}
+
+export const resourcesEncoding = struct<Resources>([['cpu', c.uint], ['memory', c.uint], ['ssd', c.uint], ['hdd', c.uint], ['ipv4', c.uint], ['gpu', c.uint]])
+const portMapping = struct<PortMapping>([['port', c.uint], ['host', c.uint]])
+export const stateEncoding = enumOf<WorkloadState>(WORKLOAD_STATES)
+
+export interface StatusRecord {
+  workload: string
+  state: WorkloadState
+  reason: string
+  exitCode: number | null
+  signal: string | null
+  stdout: Buffer | null      // BLAKE2b-256 of a job's whole stdout
+  output: Buffer | null      // BLAKE2b-256 of a job's declared output file
+  ports: PortMapping[]
+  restarts: number
+  contract: Buffer | null    // the contract core the workload comes from
+  trade: string | null
+}
+
+export const statusRecord = struct<StatusRecord>([
+  ['workload', c.string], ['state', stateEncoding], ['reason', c.string],
+  ['exitCode', optional(c.int)], ['signal', optional(c.string)],
+  ['stdout', optional(c.fixed32)], ['output', optional(c.fixed32)],
+  ['ports', c.array(portMapping)], ['restarts', c.uint],
+  ['contract', optional(c.fixed32)], ['trade', optional(c.string)]
+])
+
+export type Stream = 'stdout' | 'stderr'
+export interface LogRecord {
+  workload: string
+  stream: Stream
+  /** Bytes of this stream before this chunk; a gap means bytes were dropped (rate bound). */
+  offset: number
+  data: Buffer
+}
+
+export const logRecord = struct<LogRecord>([
+  ['workload', c.string], ['stream', enumOf<Stream>(['stdout', 'stderr'])], ['offset', c.uint], ['data', nonNullBuffer()]
+])
+
+export interface PresenceRecord {
+  version: number
+  market: Buffer
+  resources: Resources       // capacity for sale
+  free: Resources            // not held by a lease
+  prices: Resources
+  country: string
+  city: string
+  attributes: string[]
+  statusCore: Buffer
+  logCore: Buffer
+}
+
+export const presenceRecord = struct<PresenceRecord>([
+  ['version', c.uint], ['market', c.fixed32], ['resources', resourcesEncoding], ['free', resourcesEncoding], ['prices', resourcesEncoding],
+  ['country', c.string], ['city', c.string], ['attributes', c.array(c.string)], ['statusCore', c.fixed32], ['logCore', c.fixed32]
+])
+
+// --- node protocol (node/protocol.ts) --------------------------------------
+
+export interface Ping { id: number; nonce: Buffer }
+export const ping = struct<Ping>([['id', c.uint], ['nonce', c.fixed32]])
+
+export interface StatusRequest { id: number }
+export const statusRequest = struct<StatusRequest>([['id', c.uint]])
+
+export interface WorkloadSummary { id: string; kind: string; state: WorkloadState; reason: string; since: number; restarts: number; ports: PortMapping[] }
+export interface StatusSummary { id: number; node: Buffer; statusCore: Buffer; logCore: Buffer; workloads: WorkloadSummary[] }
+const workloadSummary = struct<WorkloadSummary>([
+  ['id', c.string], ['kind', c.string], ['state', stateEncoding], ['reason', c.string], ['since', c.uint], ['restarts', c.uint], ['ports', c.array(portMapping)]
+])
+export const statusSummary = struct<StatusSummary>([
+  ['id', c.uint], ['node', c.fixed32], ['statusCore', c.fixed32], ['logCore', c.fixed32], ['workloads', c.array(workloadSummary)]
+])
+
+/** A storage challenge: prove possession of blocks `indexes` of `core` by hashing them with a fresh nonce. */
+export interface Challenge { id: number; core: Buffer; nonce: Buffer; indexes: number[] }
+export const challenge = struct<Challenge>([['id', c.uint], ['core', c.fixed32], ['nonce', c.fixed32], ['indexes', c.array(c.uint)]])
+
+export interface ChallengeAnswer { id: number; error: string | null; proofs: Buffer[] }
+export const challengeAnswer = struct<ChallengeAnswer>([['id', c.uint], ['error', optional(c.string)], ['proofs', c.array(c.fixed32)]])
+
+function nonNullBuffer (): c.Encoding<Buffer> {
+  return {
+    preencode (state, v) { c.buffer.preencode(state, v) },
+    encode (state, v) { c.buffer.encode(state, v) },
+    decode (state) { return c.buffer.decode(state) ?? Buffer.alloc(0) }
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * DHT presence (ARCHITECTURE §1): the node joins the market topic as a server
+ * and keeps a signed capacity record under its identity key as a DHT mutable
+ * record, so anyone can find live nodes and what they sell without reading the
+ * ledger. The record is a `presence` envelope: the DHT verifies its own
+ * signature over (seq, value), and the envelope makes the record verifiable
+ * wherever it is passed on. Readers verify both and decode strictly.
+ *
+ * Emits 'published' (record, seq) after each put.
+ */
+import ReadyResource from 'ready-resource'
+import b4a from 'b4a'
+import c from 'compact-encoding'
+import type DHT from 'hyperdht'
+import type Hyperswarm from 'hyperswarm'
+import type { Discovery } from 'hyperswarm'
+import { seal, open, TYPES } from '../lib/envelope'
+import type { KeyPair } from '../lib/identity'
+import { decodeBody } from '../lib/codec'
+import { ScitError } from '../lib/errors'
+import { logger } from '../lib/log'
+import { marketTopic } from '../lib/topics'
+import { encodeKey } from '../lib/keys'
+import { presenceRecord, PresenceRecord, PRESENCE_VERSION } from './messages'
+
+const log = logger('node/presence')
+
+export type PresenceInput = Omit<PresenceRecord, 'version'>
+
+export interface PresenceOptions {
+  swarm: Hyperswarm
+  identity: KeyPair
+  record: PresenceInput
+  /** Re-put the record this often even when nothing changed, so it never ages out of the DHT (ms). */
+  refreshInterval?: number
+}
+
+export class Presence extends ReadyResource {
+  private readonly swarm: Hyperswarm
+  private readonly identity: KeyPair
+  private current: PresenceRecord
+  private discovery: Discovery | null = null
+  private timer: NodeJS.Timeout | null = null
+  private readonly refreshInterval: number
+  private publishing: Promise<void> = Promise.resolve()
+  /** seq of the last record put; a timestamp so that it keeps growing across restarts. */
+  seq = 0
+
+  constructor (opts: PresenceOptions) {
+    super()
+    this.swarm = opts.swarm
+    this.identity = opts.identity
+    this.current = { version: PRESENCE_VERSION, ...opts.record }
+    this.refreshInterval = opts.refreshInterval ?? 30 * 60_000
+  }
+
+  get record (): PresenceRecord { return this.current }
+  get topic (): Buffer { return marketTopic(this.current.market) }
+
+  protected override async _open (): Promise<void> {
+    this.discovery = this.swarm.join(this.topic, { server: true, client: false })
+    await this.discovery.flushed()
+    await this.publish()
+    this.timer = setInterval(() => { this.publish().catch(err => log.warn('presence refresh failed', { err: (err as Error).message })) }, this.refreshInterval)
+    this.timer.unref()
+  }
+
+  protected override async _close (): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    await this.publishing
+    // Our session only: the market peer may share this swarm and this topic.
+    await this.discovery?.destroy()
+  }
+
+  /** Change fields of the record (free capacity as leases start and end, prices …); re-put when it changed. */
+  async update (patch: Partial<PresenceInput>): Promise<boolean> {
+    const next: PresenceRecord = { ...this.current, ...patch, version: PRESENCE_VERSION }
+    if (b4a.equals(c.encode(presenceRecord, next), c.encode(presenceRecord, this.current))) return false
+    this.current = next
+    await this.publish()
+    return true
+  }
+
+  /** Put the current record (serialised: two puts never race on seq). */
+  publish (): Promise<void> {
+    const run = this.publishing.then(async () => {
+      const seq = Math.max(this.seq + 1, Date.now())
+      const value = seal(this.identity, { type: 'presence', seq, timestamp: Date.now(), body: c.encode(presenceRecord, this.current) })
+      await this.swarm.dht.mutablePut(this.identity, value, { seq })
+      this.seq = seq
+      log.debug('presence published', { seq })
+      this.emit('published', this.current, seq)
+    })
+    this.publishing = run.catch(() => {})
+    return run
+  }
+}
+
+export interface FoundPresence { node: Buffer; seq: number; timestamp: number; record: PresenceRecord }
+
+/**
+ * Find and verify a node's presence record. null when the DHT has none;
+ * VERIFICATION when what it has is not a valid record of that node.
+ */
+export async function lookupPresence (dht: DHT, node: Buffer, opts: { minSeq?: number } = {}): Promise<FoundPresence | null> {
+  const got = await dht.mutableGet(node, { latest: true, seq: opts.minSeq })
+  if (got === null) return null
+  const r = open(got.value, { accept: new Set([TYPES.presence]) })
+  if (!r.ok) throw new ScitError('VERIFICATION', `presence of ${encodeKey(node)}: ${r.message}`)
+  if (!b4a.equals(r.envelope.author, node)) throw new ScitError('VERIFICATION', `presence of ${encodeKey(node)} is signed by another key`)
+  if (r.envelope.seq !== got.seq) throw new ScitError('VERIFICATION', `presence of ${encodeKey(node)}: envelope seq ${r.envelope.seq} is not the record seq ${got.seq}`)
+  const record = decodeBody(presenceRecord, r.envelope.body, 'presence')
+  if (record.version !== PRESENCE_VERSION) throw new ScitError('VERIFICATION', `presence version ${record.version} is not supported`)
+  return { node, seq: got.seq, timestamp: r.envelope.timestamp, record }
+}

@@ -1,0 +1,258 @@
+/**
+ * The sandbox a workload runs in: bubblewrap namespaces plus rlimits, built as
+ * one argv (never a shell, so nothing a contract supplies is ever parsed).
+ *
+ *   prlimit --data=M --core=0 -- nice -n 10 -- taskset -c CPUS -- bwrap … -- COMMAND…
+ *
+ * What the workload gets (ARCHITECTURE §7):
+ * - its own user (no capabilities, cannot create nested user namespaces),
+ *   pid, ipc, uts and, unless it declares ports, network namespaces;
+ * - the system read-only: /usr (and the /bin, /lib* links), the node binary's
+ *   directory, and the few /etc files that name resolution and TLS need;
+ * - a private writable /work (its own directory, nothing else of the data dir),
+ *   a size-bounded tmpfs /tmp, a fresh /proc and a minimal /dev;
+ * - only the environment the contract declares (plus PATH, HOME, and PORT*);
+ * - PR_SET_NO_NEW_PRIVS (bwrap always sets it), --die-with-parent and
+ *   --new-session (no TIOCSTI into the node's terminal).
+ * When the node runs as root, bwrap itself is started as an unprivileged uid
+ * (default 65534), so even an escape lands on a user that owns nothing.
+ *
+ * Limits: memory is RLIMIT_DATA (per process: malloc/mmap past it fails), cpu
+ * is nice + affinity (advisory: a workload may widen its own affinity; cgroup
+ * quotas are the stronger tool where the node may use them), disk is watched
+ * (diskUsage) by the supervisor against the lease.
+ */
+import { spawn, spawnSync, ChildProcess } from 'child_process'
+import fs from 'fs'
+import os from 'os'
+import path from 'path'
+import { ScitError } from '../lib/errors'
+import { MiB } from '../lib/resources'
+
+export const BWRAP = '/usr/bin/bwrap'
+export const PRLIMIT = '/usr/bin/prlimit'
+export const NICE = '/usr/bin/nice'
+export const TASKSET = '/usr/bin/taskset'
+export const SANDBOX_UID = 65534
+export const DEFAULT_TMP_SIZE = 64 * MiB
+
+/** System paths bound read-only when they exist. /etc is not bound whole: it holds host secrets and config. */
+const SYSTEM_RO = ['/usr']
+const ETC_RO = ['/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/localtime', '/etc/ssl', '/etc/ca-certificates',
+  '/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf', '/etc/alternatives']
+const MERGED_LINKS: Array<[string, string]> = [['usr/bin', '/bin'], ['usr/sbin', '/sbin'], ['usr/lib', '/lib'], ['usr/lib64', '/lib64'], ['usr/lib32', '/lib32']]
+
+export interface SandboxSpec {
+  /** Host directory bound writable at /work: the workload's own files. */
+  workDir: string
+  /** argv inside the sandbox; argv[0] absolute, or "node" for this node's own runtime. */
+  command: string[]
+  env: Record<string, string>
+  /** true: share the host network namespace (the workload declared ports). */
+  network: boolean
+  /** RLIMIT_DATA in bytes; 0: no limit. */
+  memory: number
+  /** millicores; decides how many cpus the workload is pinned to. 0: all. */
+  cpu: number
+  tmpSize?: number
+  /** Host uid/gid to run bwrap as when the node is root. */
+  uid?: number
+  gid?: number
+  /** Development only: run without namespaces (still with rlimits, cwd and env). */
+  unsafeNoSandbox?: boolean
+}
+
+export interface Launch { file: string; args: string[]; uid?: number; gid?: number; cwd: string; env: Record<string, string> }
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** Resolve argv[0]: "node" means the runtime this node runs on, which the sandbox binds read-only. */
+export function resolveCommand (command: string[]): string[] {
+  if (command.length === 0) throw new ScitError('SANDBOX', 'a workload needs a command')
+  const [cmd, ...rest] = command
+  if (cmd === 'node') return [nodeBinary(), ...rest]
+  if (!path.isAbsolute(cmd)) throw new ScitError('SANDBOX', `command "${cmd}" must be an absolute path inside the sandbox (or "node")`)
+  return [cmd, ...rest]
+}
+
+function nodeBinary (): string {
+  return fs.realpathSync(process.execPath)
+}
+
+export function workloadEnv (spec: SandboxSpec): Record<string, string> {
+  const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/work', TMPDIR: '/tmp' }
+  for (const [k, v] of Object.entries(spec.env)) {
+    if (!ENV_NAME.test(k)) throw new ScitError('SANDBOX', `environment name "${k}" is not valid`)
+    if (v.includes('\0')) throw new ScitError('SANDBOX', `environment value of ${k} contains a NUL byte`)
+    env[k] = v
+  }
+  return env
+}
+
+/** Pin to ceil(cpu / 1000) cpus, spread from the last one (the node's own work tends to run on cpu 0). */
+export function cpuList (milli: number, cpus = os.availableParallelism()): string | null {
+  if (milli <= 0) return null
+  const n = Math.min(cpus, Math.max(1, Math.ceil(milli / 1000)))
+  if (n >= cpus) return null
+  const first = cpus - n
+  return n === 1 ? String(first) : `${first}-${cpus - 1}`
+}
+
+/** The argv that runs `spec`. Pure apart from existence checks of host paths. */
+export function buildLaunch (spec: SandboxSpec): Launch {
+  const command = resolveCommand(spec.command)
+  const env = workloadEnv(spec)
+  const wrap: string[] = []
+  if (spec.memory > 0) wrap.push(PRLIMIT, `--data=${spec.memory}`, '--core=0', '--')
+  else wrap.push(PRLIMIT, '--core=0', '--')
+  wrap.push(NICE, '-n', '10', '--')
+  const cpus = cpuList(spec.cpu)
+  if (cpus !== null) wrap.push(TASKSET, '-c', cpus)
+
+  const root = process.getuid?.() === 0
+  const ids = root ? { uid: spec.uid ?? SANDBOX_UID, gid: spec.gid ?? SANDBOX_UID } : {}
+  if (spec.unsafeNoSandbox) {
+    return { file: wrap[0], args: [...wrap.slice(1), ...command], cwd: spec.workDir, env, ...ids }
+  }
+
+  const b: string[] = [BWRAP,
+    '--unshare-user', '--disable-userns', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    '--hostname', 'scit', '--die-with-parent', '--new-session', '--clearenv']
+  if (!spec.network) b.push('--unshare-net')
+  for (const p of SYSTEM_RO) if (fs.existsSync(p)) b.push('--ro-bind', p, p)
+  for (const [target, link] of MERGED_LINKS) {
+    const st = lstat(link)
+    if (st?.isSymbolicLink()) b.push('--symlink', target, link)
+    else if (st?.isDirectory()) b.push('--ro-bind', link, link)
+  }
+  for (const p of ETC_RO) if (fs.existsSync(p)) b.push('--ro-bind', p, p)
+  // A node installed outside /usr (nvm, /opt) is bound read-only where it is, so "node" works inside.
+  const runtime = path.dirname(nodeBinary())
+  if (!runtime.startsWith('/usr/')) b.push('--ro-bind', runtime, runtime)
+  b.push('--proc', '/proc', '--dev', '/dev',
+    '--size', String(spec.tmpSize ?? DEFAULT_TMP_SIZE), '--tmpfs', '/tmp',
+    '--bind', spec.workDir, '/work',
+    // bwrap builds the root on a tmpfs: make it read-only so /etc, / … cannot be filled (memory) or faked.
+    '--remount-ro', '/', '--chdir', '/work')
+  for (const [k, v] of Object.entries(env)) b.push('--setenv', k, v)
+  // fd 3 is where bwrap writes {"child-pid": N}: the host pid of the workload.
+  b.push('--info-fd', '3', '--', ...command)
+  return { file: wrap[0], args: [...wrap.slice(1), ...b], cwd: spec.workDir, env: {}, ...ids }
+}
+
+function lstat (p: string): fs.Stats | null {
+  try { return fs.lstatSync(p) } catch { return null }
+}
+
+export interface Sandboxed {
+  process: ChildProcess
+  /** The workload's host pid (inside the namespaces), once bwrap has set up. Rejects if it never started. */
+  childPid: Promise<number>
+}
+
+/** Prepare the work dir for the sandbox uid (0700, owned by it) and start the workload. */
+export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
+  const launch = buildLaunch(spec)
+  fs.mkdirSync(path.dirname(spec.workDir), { recursive: true, mode: 0o711 })
+  fs.mkdirSync(spec.workDir, { recursive: true, mode: 0o700 })
+  if (launch.uid !== undefined && launch.gid !== undefined) {
+    if (!spec.unsafeNoSandbox) requireTraversable(path.dirname(spec.workDir), launch.uid, launch.gid)
+    chownTree(spec.workDir, launch.uid, launch.gid)
+  }
+  const child = spawn(launch.file, launch.args, {
+    cwd: spec.unsafeNoSandbox ? launch.cwd : '/',
+    env: launch.env,
+    uid: launch.uid,
+    gid: launch.gid,
+    stdio: spec.unsafeNoSandbox ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe']
+  })
+  const childPid = new Promise<number>((resolve, reject) => {
+    const never = (why: string): void => reject(new ScitError('SANDBOX', why))
+    child.once('error', err => never(`could not start the sandbox: ${err.message}`))
+    if (spec.unsafeNoSandbox) {
+      child.once('spawn', () => resolve(child.pid ?? 0))
+      return
+    }
+    const info = child.stdio[3] as NodeJS.ReadableStream | null
+    let text = ''
+    info?.on('data', (d: Buffer) => { text += d.toString() })
+    info?.on('error', () => {})
+    info?.on('end', () => {
+      const m = /"child-pid"\s*:\s*(\d+)/.exec(text)
+      if (m) resolve(Number(m[1]))
+      else never('bwrap did not report a child pid (the sandbox failed to set up)')
+    })
+  })
+  childPid.catch(() => {})
+  return { process: child, childPid }
+}
+
+/**
+ * bwrap runs as the sandbox uid, so it must be able to reach the work dir. We
+ * check instead of chmod-ing the data dir's parents: widening /root is not ours to do.
+ */
+export function requireTraversable (dir: string, uid: number, gid: number): void {
+  let d = path.resolve(dir)
+  for (;;) {
+    const st = fs.statSync(d)
+    const bit = st.uid === uid ? 0o100 : st.gid === gid ? 0o010 : 0o001
+    if ((st.mode & bit) === 0) {
+      throw new ScitError('SANDBOX', `the sandbox user ${uid} cannot reach ${dir}: ${d} is mode ${(st.mode & 0o777).toString(8)}; put workloads under a directory it can traverse (e.g. --workloads /var/lib/scit/workloads)`)
+    }
+    const up = path.dirname(d)
+    if (up === d) return
+    d = up
+  }
+}
+
+function chownTree (dir: string, uid: number, gid: number): void {
+  fs.chownSync(dir, uid, gid)
+  fs.chmodSync(dir, 0o700)
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name)
+    if (e.isSymbolicLink()) fs.lchownSync(p, uid, gid)
+    else if (e.isDirectory()) chownTree(p, uid, gid)
+    else fs.chownSync(p, uid, gid)
+  }
+}
+
+export interface Availability { ok: boolean; reason: string | null }
+
+let cached: Availability | null = null
+
+/** Can this machine sandbox workloads? Runs a trivial sandbox once; the answer is cached. */
+export function sandboxAvailable (): Availability {
+  if (cached) return cached
+  for (const bin of [BWRAP, PRLIMIT, NICE]) {
+    if (!fs.existsSync(bin)) return (cached = { ok: false, reason: `${bin} is missing (apt-get install bubblewrap util-linux)` })
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-probe-'))
+  try {
+    const launch = buildLaunch({ workDir: dir, command: ['/usr/bin/true'], env: {}, network: false, memory: 64 * MiB, cpu: 0 })
+    if (launch.uid !== undefined && launch.gid !== undefined) fs.chownSync(dir, launch.uid, launch.gid)
+    const args = launch.args.filter((a, i, all) => !(a === '--info-fd' || all[i - 1] === '--info-fd'))
+    const r = spawnSync(launch.file, args, { env: launch.env, uid: launch.uid, gid: launch.gid, encoding: 'utf8', timeout: 10_000 })
+    if (r.status === 0) return (cached = { ok: true, reason: null })
+    return (cached = { ok: false, reason: `bwrap could not create a sandbox: ${(r.stderr || r.error?.message || `exit ${String(r.status)}`).trim()}` })
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Bytes used under `dir` (apparent sizes of regular files; symlinks are not followed). */
+export async function diskUsage (dir: string): Promise<number> {
+  let total = 0
+  const walk = async (d: string): Promise<void> => {
+    let entries: fs.Dirent[]
+    try { entries = await fs.promises.readdir(d, { withFileTypes: true }) } catch { return }
+    for (const e of entries) {
+      const p = path.join(d, e.name)
+      if (e.isDirectory()) await walk(p)
+      else if (e.isFile()) {
+        try { total += (await fs.promises.lstat(p)).blocks * 512 } catch {}
+      }
+    }
+  }
+  await walk(dir)
+  return total
+}

@@ -1,0 +1,34 @@
+/**
+ * The daemon's live view for `scit node status`: a running daemon holds the
+ * Corestore lock, so the status command cannot open the status core; the
+ * daemon rewrites this small file (atomic rename) as things change instead.
+ * It is a convenience, never a source of truth: the status core is.
+ */
+import fs from 'fs'
+import path from 'path'
+import type { Resources } from '../lib/resources'
+
+export const SNAPSHOT_FILE = 'node-state.json'
+
+export interface SnapshotWorkload { workload: string; state: string; reason: string; restarts: number; trade: string | null }
+
+export interface Snapshot {
+  key: string
+  /** The daemon's pid while it runs; null after a clean stop. */
+  pid: number | null
+  capacity: Resources
+  free: Resources | null
+  statusCore: string
+  updated: number
+  workloads: SnapshotWorkload[]
+}
+
+export function writeSnapshot (data: string, snap: Snapshot): void {
+  const file = path.join(data, SNAPSHOT_FILE)
+  fs.writeFileSync(file + '.tmp', JSON.stringify(snap, null, 2) + '\n')
+  fs.renameSync(file + '.tmp', file)
+}
+
+export function readSnapshot (data: string): Snapshot | null {
+  try { return JSON.parse(fs.readFileSync(path.join(data, SNAPSHOT_FILE), 'utf8')) as Snapshot } catch { return null }
+}

@@ -1,0 +1,202 @@
+/**
+ * The node's own status and log cores (ARCHITECTURE §7): every workload state
+ * transition and bounded chunks of its output, each a signed envelope, so a
+ * bot or the explorer that replicates them can check every record against the
+ * node's identity, not just the core's Merkle tree.
+ *
+ * Two cores, because they age differently: the status core is the workloads'
+ * history and is kept whole; the log core is rotated (old blocks cleared
+ * locally) so a chatty workload cannot fill the node's disk. Envelope seq is
+ * the block index + 1 in its core, so a reader refuses records moved between
+ * positions or cores.
+ */
+import ReadyResource from 'ready-resource'
+import type Corestore from 'corestore'
+import type Hypercore from 'hypercore'
+import b4a from 'b4a'
+import c from 'compact-encoding'
+import { seal, open, TYPES, TypeName } from '../lib/envelope'
+import type { KeyPair } from '../lib/identity'
+import { decodeBody } from '../lib/codec'
+import { logger } from '../lib/log'
+import { statusRecord, logRecord, StatusRecord, LogRecord, Stream } from './messages'
+import type { Transition, WorkloadState } from './workload'
+
+const log = logger('node/status')
+
+export const MAX_LOG_CHUNK = 4096
+
+export interface StatusCoreOptions {
+  /** Log blocks kept locally; older ones are cleared. */
+  keepLogBlocks?: number
+  /** Bytes of one stream buffered before newer output is dropped (seen as an offset gap). */
+  maxPending?: number
+  /** How long output is coalesced before it is appended (ms). */
+  flushInterval?: number
+}
+
+interface Pending { chunks: Buffer[]; size: number; offset: number; dropped: number }
+
+export class StatusCore extends ReadyResource {
+  readonly status: Hypercore
+  readonly logs: Hypercore
+  private readonly identity: KeyPair
+  private readonly keep: number
+  private readonly maxPending: number
+  private readonly flushInterval: number
+  private readonly pending = new Map<string, Pending>()
+  private queue: Promise<unknown> = Promise.resolve()
+  private timer: NodeJS.Timeout | null = null
+  private clearedTo = 0
+
+  constructor (store: Corestore, identity: KeyPair, opts: StatusCoreOptions = {}) {
+    super()
+    this.identity = identity
+    this.status = store.get({ name: 'scit/node/status' })
+    this.logs = store.get({ name: 'scit/node/log' })
+    this.keep = opts.keepLogBlocks ?? 1024
+    this.maxPending = opts.maxPending ?? 64 * 1024
+    this.flushInterval = opts.flushInterval ?? 250
+  }
+
+  protected override async _open (): Promise<void> {
+    await this.status.ready()
+    await this.logs.ready()
+  }
+
+  protected override async _close (): Promise<void> {
+    if (this.timer) clearTimeout(this.timer)
+    await this.flush()
+    await this.queue
+    await this.logs.close()
+    await this.status.close()
+  }
+
+  /** Append a state transition. Resolves with its block index. */
+  record (t: Transition, from: { contract?: Buffer, trade?: string } = {}): Promise<number> {
+    const body: StatusRecord = {
+      workload: t.id,
+      state: t.state,
+      reason: t.reason.slice(0, 1024),
+      exitCode: t.exitCode,
+      signal: t.signal,
+      stdout: t.stdout,
+      output: t.output,
+      ports: t.ports,
+      restarts: t.restarts,
+      contract: from.contract ?? null,
+      trade: from.trade ?? null
+    }
+    return this.append(this.status, 'status', c.encode(statusRecord, body))
+  }
+
+  /** Queue output of a workload; it is appended in chunks, coalesced and bounded. */
+  output (workload: string, stream: Stream, data: Buffer): void {
+    const key = `${workload}\n${stream}`
+    let p = this.pending.get(key)
+    if (!p) this.pending.set(key, (p = { chunks: [], size: 0, offset: 0, dropped: 0 }))
+    const room = this.maxPending - p.size
+    if (room < data.byteLength) p.dropped += data.byteLength - Math.max(0, room)
+    if (room > 0) {
+      const keep = data.subarray(0, room)
+      p.chunks.push(keep)
+      p.size += keep.byteLength
+    }
+    if (!this.timer && !this.closing) {
+      this.timer = setTimeout(() => { this.timer = null; this.flush().catch(err => log.warn('log flush failed', { err: (err as Error).message })) }, this.flushInterval)
+    }
+  }
+
+  /** Append everything pending now. */
+  async flush (): Promise<void> {
+    const writes: Array<Promise<number>> = []
+    for (const [key, p] of this.pending) {
+      if (p.size === 0) { p.offset += p.dropped; p.dropped = 0; continue }
+      const [workload, stream] = key.split('\n') as [string, Stream]
+      const all = b4a.concat(p.chunks)
+      for (let at = 0; at < all.byteLength; at += MAX_LOG_CHUNK) {
+        const data = all.subarray(at, at + MAX_LOG_CHUNK)
+        const body: LogRecord = { workload, stream, offset: p.offset + at, data }
+        writes.push(this.append(this.logs, 'log', c.encode(logRecord, body)))
+      }
+      p.offset += all.byteLength + p.dropped
+      p.chunks = []
+      p.size = 0
+      p.dropped = 0
+    }
+    await Promise.all(writes)
+    await this.rotate()
+  }
+
+  private append (core: Hypercore, type: TypeName, body: Buffer): Promise<number> {
+    // One writer, one queue: the envelope seq must equal the block index + 1.
+    const next = this.queue.then(async () => {
+      const index = core.length
+      await core.append(seal(this.identity, { type, seq: index + 1, timestamp: Date.now(), body }))
+      return index
+    })
+    this.queue = next.catch(() => {})
+    return next
+  }
+
+  private async rotate (): Promise<void> {
+    const to = this.logs.length - this.keep
+    if (to <= this.clearedTo) return
+    await this.queue
+    await this.logs.clear(this.clearedTo, to)
+    this.clearedTo = to
+  }
+}
+
+export type Refusal = { index: number; reason: string; message: string }
+export interface Verified<T> { index: number; timestamp: number; body: T }
+export interface ReadResult<T> { records: Array<Verified<T>>; refused: Refusal[] }
+
+export interface ReadOptions { start?: number; end?: number; wait?: boolean; timeout?: number }
+
+/**
+ * Read and verify a node's status (or log) core. Every record must be a
+ * `status` (or `log`) envelope signed by `node`, with seq = index + 1 and a
+ * body that decodes exactly; anything else is refused with a reason and skipped.
+ */
+export async function readCore<T> (core: Hypercore, node: Buffer, kind: 'status' | 'log', opts: ReadOptions = {}): Promise<ReadResult<T>> {
+  await core.ready()
+  const enc = (kind === 'status' ? statusRecord : logRecord) as unknown as c.Encoding<T>
+  const accept = new Set<number>([TYPES[kind]])
+  const out: ReadResult<T> = { records: [], refused: [] }
+  const end = Math.min(opts.end ?? core.length, core.length)
+  for (let i = opts.start ?? 0; i < end; i++) {
+    const block = await core.get(i, { wait: opts.wait ?? true, timeout: opts.timeout ?? 10_000 })
+    if (block === null) { out.refused.push({ index: i, reason: 'missing', message: `block ${i} is not available` }); continue }
+    const r = open(block, { accept })
+    if (!r.ok) { out.refused.push({ index: i, reason: r.reason, message: r.message }); continue }
+    if (!b4a.equals(r.envelope.author, node)) { out.refused.push({ index: i, reason: 'wrong-author', message: `block ${i} is not signed by the node` }); continue }
+    if (r.envelope.seq !== i + 1) { out.refused.push({ index: i, reason: 'replay', message: `block ${i} carries seq ${r.envelope.seq}` }); continue }
+    try {
+      out.records.push({ index: i, timestamp: r.envelope.timestamp, body: decodeBody(enc, r.envelope.body, kind) })
+    } catch (err) {
+      out.refused.push({ index: i, reason: 'malformed', message: (err as Error).message })
+    }
+  }
+  return out
+}
+
+export interface WorkloadView { workload: string; state: WorkloadState; reason: string; since: number; restarts: number; transitions: number; last: StatusRecord }
+
+/** The latest state of every workload, from verified status records. */
+export function summarize (records: Array<Verified<StatusRecord>>): WorkloadView[] {
+  const byId = new Map<string, WorkloadView>()
+  for (const r of records) {
+    const prev = byId.get(r.body.workload)
+    byId.set(r.body.workload, {
+      workload: r.body.workload,
+      state: r.body.state,
+      reason: r.body.reason,
+      since: r.timestamp,
+      restarts: r.body.restarts,
+      transitions: (prev?.transitions ?? 0) + 1,
+      last: r.body
+    })
+  }
+  return [...byId.values()].sort((a, b) => a.workload.localeCompare(b.workload))
+}

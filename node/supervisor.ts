@@ -1,0 +1,339 @@
+/**
+ * Runs workloads in the sandbox and keeps them in the state their contract
+ * asks for: a `job` runs once to completion and its digests are reported; a
+ * `service` is restarted when it exits, with an exponential back-off that is
+ * reset after a stable period, so a crash loop costs little but a rare crash
+ * is retried at once.
+ *
+ * A service that declares ports runs in the host network namespace (there is
+ * no NAT between the sandbox and the host): it is reachable on the host ports
+ * it is given, but it can also reach the network and bind other free ports.
+ * That is the price of inbound access without a userspace network stack
+ * (slirp4netns/pasta would forward only the declared ports).
+ *
+ * Events: 'transition' (Transition), 'log' ({ id, stream, data }), 'disk' ({ id, used, limit }).
+ */
+import { EventEmitter } from 'events'
+import fs from 'fs'
+import path from 'path'
+import { ChildProcess } from 'child_process'
+import { logger } from '../lib/log'
+import { ScitError } from '../lib/errors'
+import { formatSize } from '../lib/resources'
+import { spawnSandboxed, diskUsage } from './sandbox'
+import { Tail, StreamDigest, DEFAULT_TAIL_BYTES } from './output'
+import { Keeper, ArchiveProgress, describeProgress } from './archive'
+import { WorkloadSpec, WorkloadState, Transition, PortMapping, checkSpec, digestOutput, freePort, portEnv, backoffDelay } from './workload'
+
+const log = logger('node/supervisor')
+
+function childrenOf (pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+  } catch {
+    return []
+  }
+}
+
+export interface SupervisorOptions {
+  /** Work dirs live at <root>/<id>; the sandbox uid must be able to traverse root. */
+  root: string
+  unsafeNoSandbox?: boolean
+  uid?: number
+  gid?: number
+  backoff?: { initial?: number, max?: number, stable?: number }
+  tailBytes?: number
+  /** How often the work dir's size is checked against the lease (ms). */
+  diskInterval?: number
+  /** How long a stopped workload gets between SIGTERM and SIGKILL (ms). */
+  stopGrace?: number
+}
+
+export interface LogEvent { id: string; stream: 'stdout' | 'stderr'; data: Buffer }
+export interface DiskEvent { id: string; used: number; limit: number }
+
+export interface WorkloadInfo {
+  spec: WorkloadSpec
+  state: WorkloadState
+  reason: string
+  since: number
+  restarts: number
+  pid: number | null
+  ports: PortMapping[]
+}
+
+interface Slot {
+  spec: WorkloadSpec
+  info: WorkloadInfo
+  child: ChildProcess | null
+  exited: Promise<void> | null
+  wanted: boolean          // false once stop() was asked: no more restarts
+  stopReason: string
+  attempt: number          // consecutive crashes, for the back-off
+  timer: NodeJS.Timeout | null
+  disk: NodeJS.Timeout | null
+  stdout: Tail
+  stderr: Tail
+  keeper: Keeper | null    // kind archive: keeps cores instead of running a process
+}
+
+export class Supervisor extends EventEmitter {
+  readonly root: string
+  private readonly opts: Required<Pick<SupervisorOptions, 'tailBytes' | 'diskInterval' | 'stopGrace'>> & SupervisorOptions
+  private readonly backoff: { initial: number, max: number, stable: number }
+  private readonly slots = new Map<string, Slot>()
+  private closed = false
+
+  constructor (opts: SupervisorOptions) {
+    super()
+    this.root = path.resolve(opts.root)
+    this.opts = { tailBytes: DEFAULT_TAIL_BYTES, diskInterval: 30_000, stopGrace: 5_000, ...opts }
+    this.backoff = { initial: 1_000, max: 60_000, stable: 60_000, ...opts.backoff }
+    // Traversable, not listable: the sandbox uid must reach its own dir, never see the others'.
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 })
+    fs.chmodSync(this.root, 0o711)
+    if (opts.unsafeNoSandbox) log.warn('WORKLOADS RUN WITHOUT A SANDBOX (--unsafe-no-sandbox): for development only, never on a machine you sell')
+  }
+
+  workDir (id: string): string { return path.join(this.root, id) }
+
+  /** Record a state the daemon decides (verifying, refused) for a workload that may not run here yet. */
+  note (id: string, state: 'verifying' | 'refused', reason: string): void {
+    this.emitTransition(id, state, reason, {})
+  }
+
+  /** Start (or replace the spec of a stopped) workload. Resolves once it was asked to start. */
+  async start (spec: WorkloadSpec): Promise<void> {
+    if (this.closed) throw new ScitError('CLOSED', 'supervisor is closed')
+    checkSpec(spec)
+    const prev = this.slots.get(spec.id)
+    if (prev?.wanted) throw new ScitError('INVALID_ARGUMENT', `workload ${spec.id} is already running: stop it first`)
+    const slot: Slot = {
+      spec,
+      info: { spec, state: 'starting', reason: '', since: Date.now(), restarts: 0, pid: null, ports: [] },
+      child: null,
+      exited: null,
+      wanted: true,
+      stopReason: 'stopped',
+      attempt: 0,
+      timer: null,
+      disk: null,
+      stdout: new Tail(this.opts.tailBytes),
+      stderr: new Tail(this.opts.tailBytes),
+      keeper: null
+    }
+    this.slots.set(spec.id, slot)
+    if (spec.kind === 'archive') this.keep(slot)
+    else await this.launch(slot)
+  }
+
+  private async launch (slot: Slot): Promise<void> {
+    slot.timer = null
+    if (!slot.wanted) return
+    const { spec } = slot
+    const ports: PortMapping[] = []
+    for (const port of spec.ports) ports.push({ port, host: await freePort() })
+    if (!slot.wanted) return
+    slot.info.ports = ports
+    this.setState(slot, 'starting', slot.info.restarts > 0 ? `restart ${slot.info.restarts}` : 'launching')
+    const started = Date.now()
+    const out = new StreamDigest()
+    let sandboxed
+    try {
+      sandboxed = spawnSandboxed({
+        workDir: this.workDir(spec.id),
+        command: spec.command,
+        env: { ...spec.env, ...portEnv(ports) },
+        network: ports.length > 0,
+        memory: spec.resources.memory,
+        cpu: spec.resources.cpu,
+        uid: this.opts.uid,
+        gid: this.opts.gid,
+        unsafeNoSandbox: this.opts.unsafeNoSandbox
+      })
+    } catch (err) {
+      slot.wanted = false
+      this.setState(slot, 'failed', (err as Error).message)
+      return
+    }
+    const child = sandboxed.process
+    slot.child = child
+    child.stdout?.on('data', (d: Buffer) => { out.update(d); slot.stdout.push(d); this.emit('log', { id: spec.id, stream: 'stdout', data: d }) })
+    child.stderr?.on('data', (d: Buffer) => { slot.stderr.push(d); this.emit('log', { id: spec.id, stream: 'stderr', data: d }) })
+    slot.exited = new Promise(resolve => {
+      child.once('close', (code, signal) => {
+        resolve()
+        this.exited(slot, child, code, signal, started, out).catch(err => log.error('exit handling failed', { id: spec.id, err: (err as Error).message }))
+      })
+    })
+    sandboxed.childPid.then(pid => {
+      if (slot.child !== child || child.exitCode !== null || child.signalCode !== null) return
+      slot.info.pid = pid
+      this.setState(slot, 'running', ports.length > 0 ? `ports ${ports.map(p => `${p.port}→${p.host}`).join(' ')}` : 'sandboxed')
+      this.watchDisk(slot)
+    }, (err: Error) => log.warn('workload did not start', { id: spec.id, err: err.message }))
+  }
+
+  /** An archive runs no process: 'running' means every block of its cores is held here. */
+  private keep (slot: Slot): void {
+    const target = slot.spec.archive
+    if (target === undefined) return
+    const keeper = new Keeper(target)
+    slot.keeper = keeper
+    this.setState(slot, 'starting', 'replicating the archive')
+    keeper.on('progress', (p: ArchiveProgress) => {
+      if (slot.keeper === keeper && slot.wanted) this.setState(slot, p.done ? 'running' : 'starting', describeProgress(p, target.limit))
+    })
+    slot.exited = keeper.run().catch((err: Error) => {
+      keeper.detach()
+      if (slot.keeper !== keeper || !slot.wanted) return
+      slot.wanted = false
+      this.setState(slot, 'failed', err.message)
+    })
+  }
+
+  private async exited (slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null, started: number, out: StreamDigest): Promise<void> {
+    if (slot.child !== child) return
+    slot.child = null
+    slot.info.pid = null
+    if (slot.disk) clearInterval(slot.disk)
+    slot.disk = null
+    const { spec } = slot
+    const how = signal !== null ? `killed by ${signal}` : `exit code ${String(code)}`
+    if (!slot.wanted) {
+      this.emitTransition(spec.id, 'stopped', slot.stopReason, { exitCode: code, signal }, slot)
+      return
+    }
+    if (spec.kind === 'job') {
+      const output = spec.output !== null ? await digestOutput(this.workDir(spec.id), spec.output) : null
+      const ok = code === 0
+      const policy = spec.restart ?? 'never'
+      const again = policy === 'always' || (policy === 'on-failure' && !ok)
+      this.emitTransition(spec.id, ok ? 'exited' : 'failed', how, { exitCode: code, signal, stdout: out.digest(), output }, slot)
+      if (!again) { slot.wanted = false; return }
+    } else {
+      const policy = spec.restart ?? 'always'
+      if (policy === 'never' || (policy === 'on-failure' && code === 0)) {
+        slot.wanted = false
+        this.emitTransition(spec.id, code === 0 ? 'exited' : 'failed', how, { exitCode: code, signal }, slot)
+        return
+      }
+    }
+    // A run that lasted past the stable period was not a crash loop: start the back-off over.
+    if (Date.now() - started >= this.backoff.stable) slot.attempt = 0
+    const delay = backoffDelay(slot.attempt++, this.backoff.initial, this.backoff.max)
+    slot.info.restarts++
+    this.emitTransition(spec.id, 'failed', `${how}; restart in ${delay}ms`, { exitCode: code, signal, backoff: delay }, slot)
+    slot.timer = setTimeout(() => { this.launch(slot).catch(err => log.error('restart failed', { id: spec.id, err: (err as Error).message })) }, delay)
+  }
+
+  private watchDisk (slot: Slot): void {
+    const limit = slot.spec.resources.ssd + slot.spec.resources.hdd
+    if (limit === 0) return
+    let over = false
+    slot.disk = setInterval(() => {
+      diskUsage(this.workDir(slot.spec.id)).then(used => {
+        if (used > limit && !over) {
+          log.warn('workload uses more disk than its lease', { id: slot.spec.id, used, limit })
+          this.emit('disk', { id: slot.spec.id, used, limit })
+        }
+        over = used > limit
+      }, () => {})
+    }, this.opts.diskInterval)
+    slot.disk.unref()
+  }
+
+  /**
+   * Stop a workload for good: no restart. Resolves when nothing of it runs any more.
+   * `release`: the lease is over, so an archive deletes the blocks it kept; otherwise (a
+   * shutdown, an update) they stay for the next start.
+   */
+  async stop (id: string, reason = 'stopped', opts: { release?: boolean } = {}): Promise<void> {
+    const slot = this.slots.get(id)
+    if (!slot) throw new ScitError('NOT_FOUND', `no workload ${id}`)
+    const wasWanted = slot.wanted
+    slot.wanted = false
+    slot.stopReason = reason
+    if (slot.timer) { clearTimeout(slot.timer); slot.timer = null }
+    const keeper = slot.keeper
+    if (keeper !== null) {
+      if (opts.release === true) {
+        const freed = await keeper.release()
+        reason = `${reason}; cleared the ${formatSize(freed)} it kept`
+      } else keeper.detach()
+      await slot.exited
+      if (wasWanted) this.emitTransition(id, 'stopped', reason, {}, slot)
+      return
+    }
+    const child = slot.child
+    if (!child) {
+      if (wasWanted) this.emitTransition(id, 'stopped', reason, {}, slot)
+      return
+    }
+    // The reported pid is the sandbox's init (pid 1 inside), which ignores SIGTERM: TERM its
+    // children, the workload; KILL the init if they linger, which takes the whole pid namespace with it.
+    const init = slot.info.pid
+    const sandboxed = init !== null && init !== child.pid
+    const signal = (sig: NodeJS.Signals): void => {
+      try {
+        if (!sandboxed) child.kill(sig)
+        else {
+          // No child yet: the workload has not been exec'd, there is nothing to shut down gracefully.
+          const kids = sig === 'SIGKILL' ? [] : childrenOf(init)
+          if (kids.length === 0) process.kill(init, 'SIGKILL')
+          for (const pid of kids) process.kill(pid, sig)
+        }
+      } catch {}
+    }
+    signal('SIGTERM')
+    const grace = setTimeout(() => signal('SIGKILL'), this.opts.stopGrace)
+    await slot.exited
+    clearTimeout(grace)
+  }
+
+  get (id: string): WorkloadInfo | null { return this.slots.get(id)?.info ?? null }
+  /** Is the workload meant to be running (running, starting, or waiting out a back-off)? */
+  active (id: string): boolean { return this.slots.get(id)?.wanted ?? false }
+  list (): WorkloadInfo[] { return [...this.slots.values()].map(s => s.info) }
+
+  tail (id: string): { stdout: string, stderr: string } {
+    const slot = this.slots.get(id)
+    if (!slot) throw new ScitError('NOT_FOUND', `no workload ${id}`)
+    return { stdout: slot.stdout.text(), stderr: slot.stderr.text() }
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await Promise.all([...this.slots.keys()].map(id => this.stop(id, 'node shutting down')))
+  }
+
+  private setState (slot: Slot, state: WorkloadState, reason: string): void {
+    this.emitTransition(slot.spec.id, state, reason, {}, slot)
+  }
+
+  private emitTransition (id: string, state: WorkloadState, reason: string, extra: Partial<Transition>, slot?: Slot): void {
+    if (slot) {
+      slot.info.state = state
+      slot.info.reason = reason
+      slot.info.since = Date.now()
+    }
+    const t: Transition = {
+      id,
+      state,
+      reason,
+      time: Date.now(),
+      exitCode: null,
+      signal: null,
+      stdout: null,
+      output: null,
+      ports: slot?.info.ports ?? [],
+      restarts: slot?.info.restarts ?? 0,
+      pid: slot?.info.pid ?? null,
+      backoff: null,
+      ...extra
+    }
+    log.info(`${id} ${state}`, { reason })
+    this.emit('transition', t)
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The runtime's view of a workload: what to run (a spec the daemon derives
+ * from a verified contract) and the states it moves through, which the status
+ * core records (ARCHITECTURE §7).
+ */
+import fs from 'fs'
+import path from 'path'
+import net from 'net'
+import { ScitError } from '../lib/errors'
+import type { Resources } from '../lib/resources'
+import { StreamDigest } from './output'
+import type { ArchiveTarget } from './archive'
+
+export type WorkloadKind = 'service' | 'job' | 'archive'
+export type RestartPolicy = 'always' | 'on-failure' | 'never'
+
+export const WORKLOAD_STATES = ['verifying', 'refused', 'starting', 'running', 'exited', 'failed', 'stopped'] as const
+export type WorkloadState = typeof WORKLOAD_STATES[number]
+
+export interface WorkloadSpec {
+  /** Unique on this node; names the work dir, so it is restricted to a safe alphabet. */
+  id: string
+  kind: WorkloadKind
+  command: string[]
+  env: Record<string, string>
+  /** Ports the workload listens on; each gets a host port, passed as PORT_<port> (and PORT for the first). */
+  ports: number[]
+  restart?: RestartPolicy
+  resources: Resources
+  /** kind job: a file under the work dir whose digest is reported. */
+  output: string | null
+  /** kind archive: the cores to keep (node/archive.ts); nothing is executed. */
+  archive?: ArchiveTarget
+}
+
+export interface PortMapping { port: number; host: number }
+
+export interface Transition {
+  id: string
+  state: WorkloadState
+  reason: string
+  time: number
+  exitCode: number | null
+  signal: string | null
+  /** BLAKE2b-256 of everything the job printed on stdout. */
+  stdout: Buffer | null
+  /** BLAKE2b-256 of the job's declared output file. */
+  output: Buffer | null
+  ports: PortMapping[]
+  restarts: number
+  /** Host pid of the workload process while it runs. */
+  pid: number | null
+  /** Delay before the next restart, when one is scheduled. */
+  backoff: number | null
+}
+
+const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/
+
+export function checkSpec (spec: WorkloadSpec): void {
+  if (!ID.test(spec.id) || spec.id.includes('..')) throw new ScitError('INVALID_ARGUMENT', `workload id "${spec.id}" must match ${String(ID)}`)
+  if (spec.kind !== 'service' && spec.kind !== 'job' && spec.kind !== 'archive') throw new ScitError('INVALID_ARGUMENT', `workload kind "${String(spec.kind)}" cannot run here`)
+  if ((spec.kind === 'archive') !== (spec.archive !== undefined)) throw new ScitError('INVALID_ARGUMENT', `workload ${spec.id}: cores to keep go with kind archive only`)
+  for (const p of spec.ports) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new ScitError('INVALID_ARGUMENT', `port ${p} is not a port`)
+  if (spec.output !== null) outputPath('/work', spec.output)
+}
+
+/** Resolve a declared output path under `workDir`, refusing anything that could point outside. */
+export function outputPath (workDir: string, rel: string): string {
+  if (rel === '' || path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..') || rel.includes('\0')) {
+    throw new ScitError('INVALID_ARGUMENT', `output "${rel}" must be a relative path inside the work dir`)
+  }
+  return path.join(workDir, rel)
+}
+
+/**
+ * Digest a file the workload wrote. The workload controls that tree, so a
+ * symlink could point at a host file: the parent is resolved and checked, and
+ * the file itself is opened with O_NOFOLLOW.
+ */
+export async function digestOutput (workDir: string, rel: string): Promise<Buffer | null> {
+  const file = outputPath(workDir, rel)
+  let fd: fs.promises.FileHandle
+  try {
+    const root = await fs.promises.realpath(workDir)
+    const parent = await fs.promises.realpath(path.dirname(file))
+    if (parent !== root && !parent.startsWith(root + path.sep)) return null
+    fd = await fs.promises.open(path.join(parent, path.basename(file)), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+  } catch {
+    return null
+  }
+  try {
+    if (!(await fd.stat()).isFile()) return null
+    const d = new StreamDigest()
+    for await (const chunk of fd.createReadStream({ autoClose: false })) d.update(chunk as Buffer)
+    return d.digest()
+  } finally {
+    await fd.close()
+  }
+}
+
+/**
+ * A free host port for a declared one. There is a window between closing the
+ * probe and the workload binding; a workload that loses it crashes and is
+ * restarted with a fresh port.
+ */
+export function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, () => {
+      const addr = server.address()
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export function portEnv (ports: PortMapping[]): Record<string, string> {
+  const env: Record<string, string> = {}
+  if (ports.length > 0) env.PORT = String(ports[0].host)
+  for (const p of ports) env[`PORT_${p.port}`] = String(p.host)
+  return env
+}
+
+/** Restart delay: initial·2^n, capped. */
+export function backoffDelay (attempt: number, initial: number, max: number): number {
+  return Math.min(max, initial * 2 ** Math.min(attempt, 30))
+}

@@ -1,0 +1,155 @@
+import test from 'brittle'
+import type { Assert } from 'brittle'
+import { program } from '../lib/cli'
+import { deploy } from '../bot/deployment'
+import { testnet, swarm } from './helpers/net'
+import Corestore from 'corestore'
+import { world, node, bot, serviceTemplate, stakeholders, nodeState } from './helpers/deploy'
+import { cmdRun } from '../bot/cli-run'
+import { ContractSession } from '../bot/sign'
+import { decodeKey } from '../lib/keys'
+import { loadIdentity, KeyPair } from '../lib/identity'
+import { encodeKey } from '../lib/keys'
+import type { Testnet } from '../lib/testnet'
+import type { MarketPeer } from '../market/peer'
+
+interface Run { code: number; stdout: string; stderr: string }
+
+/**
+ * Run `scit …` in this process, capturing what it prints. In-process because
+ * separate processes on this loopback testnet do not reach each other in
+ * every sandbox (see the report); the command code is the same.
+ */
+async function scit (args: string[]): Promise<Run> {
+  let stdout = ''
+  let stderr = ''
+  const out = process.stdout.write.bind(process.stdout)
+  const err = process.stderr.write.bind(process.stderr)
+  process.stdout.write = ((chunk: string) => { stdout += chunk; return true }) as typeof process.stdout.write
+  process.stderr.write = ((chunk: string) => { stderr += chunk; if (process.env.SCIT_TEST_ECHO) err(chunk); return true }) as typeof process.stderr.write
+  process.exitCode = 0
+  try {
+    await program().exitOverride().parseAsync(['node', 'scit', ...args])
+  } finally {
+    process.stdout.write = out
+    process.stderr.write = err
+  }
+  const code = Number(process.exitCode ?? 0)
+  process.exitCode = 0
+  return { code, stdout, stderr }
+}
+
+function common (net: Testnet, market: MarketPeer | null, data: string): string[] {
+  return ['--data', data, '--bootstrap', net.bootstrap.map(b => `${b.host}:${b.port}`).join(','), ...(market ? ['--market', encodeKey(market.key)] : [])]
+}
+
+async function funded (t: Assert, founder: MarketPeer): Promise<{ data: string, identity: KeyPair }> {
+  const data = await t.tmp()
+  const identity = loadIdentity(data)
+  const [o] = await founder.client.submitAndWait([{ type: 'deposit', body: { to: identity.publicKey, amount: 1_000_000 } }])
+  if (!o.accepted) throw new Error('deposit refused')
+  return { data, identity }
+}
+
+test('scit bot deploy --wait running, status --json and stop, as a user runs them', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  await node(t, w)
+  await node(t, w)
+  const { data } = await funded(t, w.founder)
+  const file = await serviceTemplate(t, { replicas: 2 })
+
+  const dep = await scit(['bot', 'deploy', file, '--set', 'greeting=hi', '--id', 'cli', '--wait', 'running', '--json', ...common(net, w.founder, data)])
+  t.is(dep.code, 0, dep.stderr)
+  const out = JSON.parse(dep.stdout)
+  t.is(out.phase, 'running')
+  t.alike(out.replicas.map((r: { state: string }) => r.state), ['running', 'running'], 'both replicas run')
+  for (const step of ['instantiate', 'bid', 'trade', 'settle', 'header', 'deploy']) t.ok(new RegExp(`→ ${step}`).test(dep.stderr), `progress line: ${step}`)
+
+  const st = await scit(['bot', 'status', 'cli', '--json', ...common(net, w.founder, data)])
+  t.is(st.code, 0, st.stderr)
+  t.is(JSON.parse(st.stdout)[0].trades.length, 2)
+
+  const stop = await scit(['bot', 'stop', 'cli', '--json', ...common(net, w.founder, data)])
+  t.is(stop.code, 0, stop.stderr)
+  t.is(JSON.parse(stop.stdout).phase, 'stopped')
+  t.ok(JSON.parse(stop.stdout).trades.every((x: { lease: string }) => x.lease === 'closed'), 'leases closed')
+})
+
+test('scit bot sign --yes hands a signature to a deploying bot; scit bot approvals shows the weight', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  await node(t, w)
+  const b = await bot(t, w)
+  const signer = await t.tmp()
+  const key = loadIdentity(signer)
+  const other = stakeholders(1)[0]
+  const file = await serviceTemplate(t, { replicas: 1, threshold: 1, stakeholders: [{ key: key.publicKey, role: 'legal', weight: 1 }, { key: other.publicKey, role: 'it', weight: 1 }] })
+  const waiting = new Promise<void>(resolve => b.events.on('progress', (s: string) => { if (s === 'approvals') resolve() }))
+  const deploying = deploy(b, { template: file, id: 'cli-signed' })
+  await waiting
+  const contract = b.state.find('cli-signed').contract ?? ''
+
+  const before = await scit(['bot', 'approvals', contract, '--json', ...common(net, null, signer)])
+  t.is(before.code, 0, before.stderr)
+  t.is(JSON.parse(before.stdout).weight, 0, 'nobody signed yet')
+
+  const signed = await scit(['bot', 'sign', contract, '--yes', '--json', ...common(net, null, signer)])
+  t.is(signed.code, 0, signed.stderr)
+  t.is(JSON.parse(signed.stdout).weight, 1, 'the bot took the signature')
+  await deploying
+  t.is(b.state.find('cli-signed').phase, 'running', 'the deploy went on once signed')
+
+  const after = await scit(['bot', 'approvals', contract, ...common(net, null, signer)])
+  t.ok(/weight 1 of 1 \(reached\)/.test(after.stdout), after.stdout)
+  t.ok(/signed +legal/.test(after.stdout) && /pending +it/.test(after.stdout), 'who signed and who did not')
+})
+
+test('scit bot template publish, list and show; publishing the same version again is refused with the reason', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  const { data } = await funded(t, w.founder)
+  const file = await serviceTemplate(t)
+
+  const pub = await scit(['bot', 'template', 'publish', file, '--json', ...common(net, w.founder, data)])
+  t.is(pub.code, 0, pub.stderr)
+  t.alike([JSON.parse(pub.stdout).name, JSON.parse(pub.stdout).version], ['web', 1])
+
+  const again = await scit(['bot', 'template', 'publish', file, ...common(net, w.founder, data)])
+  t.is(again.code, 1)
+  t.ok(/refused web v1: invalid: template "web" is at version 1/.test(again.stderr), again.stderr)
+
+  const list = await scit(['bot', 'template', 'list', '--json', ...common(net, w.founder, data)])
+  t.is(list.code, 0, list.stderr)
+  t.alike(JSON.parse(list.stdout).map((x: { name: string }) => x.name), ['web'])
+
+  const show = await scit(['bot', 'template', 'show', 'web@1', ...common(net, w.founder, data)])
+  t.is(show.code, 0, show.stderr)
+  t.ok(show.stdout.includes('command: [node, server.js]'), 'the document as published')
+})
+
+test('scit bot run resumes a deployment left waiting for stakeholders and finishes it once they sign; SIGINT stops it', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  const n = await node(t, w)
+  const data = await t.tmp()
+  const [legal] = stakeholders(1)
+  const file = await serviceTemplate(t, { replicas: 1, threshold: 1, stakeholders: [{ key: legal.publicKey, role: 'legal', weight: 1 }] })
+  const first = await bot(t, w, { data })
+  const d = await deploy(first, { template: file, id: 'headless' }, { waitApprovals: false })
+  await first.close()
+
+  const running = cmdRun({ data, bootstrap: net.bootstrap.map(b => `${b.host}:${b.port}`).join(','), market: encodeKey(w.key), interval: '200ms' })
+  const store = new Corestore(await t.tmp())
+  t.teardown(() => store.close(), { order: -1 })
+  const s = new ContractSession({ store, swarm: swarm(t, net), contract: decodeKey(d.contract ?? '') })
+  t.teardown(() => s.close(), { order: -4 })
+  await s.ready()
+  const { result } = await s.sign(legal)
+  t.ok(result.accepted, 'the headless bot took the signature')
+  await nodeState(n, d.trades[0].id, x => x === 'running')
+  t.pass('and deployed: the node runs it')
+  process.emit('SIGINT', 'SIGINT')
+  await running
+  t.pass('SIGINT closed the bot')
+})

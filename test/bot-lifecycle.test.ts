@@ -1,0 +1,49 @@
+import test from 'brittle'
+import { testnet } from './helpers/net'
+import { world, node, bot, serviceTemplate, moneyConserved, nodeState } from './helpers/deploy'
+import { deploy, waitRunning, scale, update } from '../bot/deployment'
+import { readLogs } from '../bot/logs'
+import type { Bot } from '../bot/bot'
+import type { DeploymentRecord } from '../bot/state'
+
+/** Resolve with the first log line of `d` matching `re` (follows the nodes' log cores). */
+async function logLine (b: Bot, d: DeploymentRecord, re: RegExp): Promise<string> {
+  const abort = new AbortController()
+  let found = ''
+  await readLogs(b, d, l => { if (!found && re.test(l.text)) { found = l.text; abort.abort() } }, { follow: true, signal: abort.signal })
+  return found
+}
+
+test('scale up buys and runs another replica, update rolls out new parameters, logs come from the nodes, scale down closes a lease', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  const nodes = [await node(t, w), await node(t, w), await node(t, w)]
+  const b = await bot(t, w)
+
+  const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }) })
+  await waitRunning(b, d)
+  t.ok(/up hello/.test(await logLine(b, d, /up/)), 'the workload output, read from the node\'s log core')
+
+  await scale(b, d, null, 2)
+  const live = d.trades.filter(x => x.phase === 'settled')
+  t.is(live.length, 2, 'a second lease')
+  t.is(new Set(live.map(x => x.node)).size, 2, 'on another node (spread)')
+  const rows = await waitRunning(b, d)
+  t.alike(rows.filter(r => r.lease === 'settled').map(r => r.state), ['running', 'running'], 'both replicas run')
+
+  const before = d.manifestHash
+  await update(b, d, { greeting: 'bonjour' })
+  t.not(d.manifestHash, before, 'a new manifest version')
+  const writer = await b.writer(d)
+  t.is(writer.view.current.hash.toString('hex'), d.manifestHash, 'in force on the contract core')
+  t.ok(/up bonjour/.test(await logLine(b, d, /bonjour/)), 'the nodes restarted the workload with the new parameters')
+
+  const second = live[1]
+  const host = nodes.find(n => n.key === second.node)
+  if (!host) return t.fail('no host')
+  const stopped = nodeState(host, second.id, s => s !== 'running' && s !== 'starting')
+  await scale(b, d, null, 1)
+  await stopped
+  t.is(d.trades.find(x => x.id === second.id)?.phase, 'closed', 'scaling down closed the extra lease')
+  t.ok((await moneyConserved(w)).ok, 'money is conserved')
+})

@@ -1,0 +1,71 @@
+import test from 'brittle'
+import fs from 'fs'
+import { testnet } from './helpers/net'
+import { world, node, bot, serviceTemplate, moneyConserved } from './helpers/deploy'
+import { deploy, resume, waitRunning } from '../bot/deployment'
+import type { Bot } from '../bot/bot'
+
+function onStep (b: Bot, step: string, fn: () => void): void {
+  const on = (s: string): void => { if (s === step) { b.events.off('progress', on); fn() } }
+  b.events.on('progress', on)
+}
+
+test('a bot killed right after placing its bid resumes on restart without buying twice', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  await node(t, w)
+  await node(t, w)
+  const data = await t.tmp()
+  const file = await serviceTemplate(t, { replicas: 2 })
+
+  const first = await bot(t, w, { data })
+  // A listener that throws stops the bot right there, as a kill would (nothing after it runs).
+  onStep(first, 'bid', () => { throw new Error('killed') })
+  await t.exception(deploy(first, { template: file, id: 'resumed' }), /killed/, 'the first run dies mid-trade')
+  await first.close()
+
+  // The worst moment to die: the bid is in the ledger, the state does not know its id yet.
+  const state = JSON.parse(fs.readFileSync(first.state.file, 'utf8'))
+  const placed = state.deployments[0].bids[0].id
+  t.ok(placed, 'the bid was placed')
+  state.deployments[0].bids[0].id = null
+  state.deployments[0].bids[0].phase = 'intent'
+  fs.writeFileSync(first.state.file, JSON.stringify(state))
+
+  const second = await bot(t, w, { data })
+  t.is(second.key, first.key, 'same identity')
+  const d = second.state.find('resumed')
+  t.is(d.phase, 'trading', 'restarted mid-trade')
+  await resume(second, d)
+  t.is(d.phase, 'running')
+  t.is(d.bids[0].id, placed, 'the bid placed before the crash was found and followed')
+  const bids = await second.client.bids({ bot: second.key })
+  t.is(bids.length, 1, 'one bid in the market, not two')
+  const trades = await second.client.trades({ bot: second.key })
+  t.is(trades.length, 2, 'two trades for two replicas')
+  t.ok(trades.every(x => x.state === 'settled'), 'each settled once')
+  await waitRunning(second, d)
+  t.pass('both replicas run')
+  t.ok((await moneyConserved(w)).ok, 'money is conserved')
+})
+
+test('a bot restarted while waiting for stakeholders resumes at that step', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  await node(t, w)
+  const data = await t.tmp()
+  const file = await serviceTemplate(t, { replicas: 1, stakeholders: [{ key: Buffer.alloc(32, 7), role: 'legal', weight: 1 }], threshold: 1 })
+  const first = await bot(t, w, { data })
+  const d1 = await deploy(first, { template: file, id: 'waiting' }, { waitApprovals: false })
+  t.is(d1.phase, 'approvals')
+  const core = d1.contract
+  await first.close()
+
+  const second = await bot(t, w, { data })
+  const d = second.state.find('waiting')
+  await resume(second, d, { waitApprovals: false })
+  t.is(d.phase, 'approvals', 'still waiting for the stakeholder')
+  t.is(d.contract, core, 'the same contract core')
+  t.is((await second.client.bids({ bot: second.key })).length, 1, 'no second bid')
+  t.is((await second.writer(d)).core.length, 1, 'the header, written once')
+})

@@ -1,0 +1,133 @@
+/**
+ * Test helpers for the 3bot runtime: a whole world on a local testnet (a
+ * market founder that is its indexer and faucet, real node daemons, bots with
+ * their own data dirs), service templates, and waits on events/conditions.
+ */
+import fs from 'fs'
+import path from 'path'
+import type { Assert } from 'brittle'
+import type { Testnet } from '../../lib/testnet'
+import { generateKeyPair, KeyPair } from '../../lib/identity'
+import { encodeKey } from '../../lib/keys'
+import { ZERO, MiB, Resources } from '../../lib/resources'
+import type { MarketPeer } from '../../market/peer'
+import * as Q from '../../market/queries'
+import { NodeDaemon, NodeOptions } from '../../node/daemon'
+import { Bot, BotOptions } from '../../bot/bot'
+import { market, until, withFinal } from './ledger'
+import { tmpDir } from './node'
+
+export interface World { net: Testnet; founder: MarketPeer; key: Buffer }
+
+/** A market on the testnet, founded by a peer that is its only indexer and faucet. */
+export async function world (t: Assert, net: Testnet): Promise<World> {
+  const founder = await market(t, net)
+  return { net, founder, key: founder.key }
+}
+
+/** A node daemon selling 1 core, 2 GiB in `country`; closed at teardown. */
+export async function node (t: Assert, w: World, over: Partial<NodeOptions> = {}): Promise<NodeDaemon> {
+  const capacity: Resources = { ...ZERO, cpu: 1000, memory: 2048 * MiB, ssd: 1024 * MiB }
+  const n = new NodeDaemon({
+    data: over.data ?? await t.tmp(),
+    market: w.key,
+    dht: w.net.createNode(),
+    capacity,
+    prices: { ...ZERO, cpu: 10, memory: 1 },
+    country: 'CH',
+    city: 'Zurich',
+    attributes: ['ssd'],
+    minLease: 1,
+    workloads: path.join(await tmpDir(t), 'workloads'),
+    supervisor: { backoff: { initial: 20, max: 1000, stable: 60_000 }, stopGrace: 2000 },
+    ...over
+  })
+  t.teardown(() => n.close(), { order: -2 })
+  await n.ready()
+  await until(w.founder, async () => (await w.founder.client.offer(n.key)) !== null)
+  return n
+}
+
+export const FAST_MONITOR = { interval: 200, grace: 2000, challengeInterval: 0 }
+
+/** A bot on its own data dir, funded by the faucet; closed at teardown before the nodes. */
+export async function bot (t: Assert, w: World, over: Partial<BotOptions> & { fund?: number } = {}): Promise<Bot> {
+  const data = over.data ?? await t.tmp()
+  const b = new Bot({ data, market: w.key, dht: w.net.createNode(), trader: { bidWindow: 30_000, attempts: 2, backoff: 100 }, monitor: FAST_MONITOR, ...over })
+  t.teardown(() => b.close(), { order: -3 })
+  await b.ready()
+  if (over.fund !== 0 && (await b.client.balance(b.key)) === 0) {
+    const [o] = await w.founder.client.submitAndWait([{ type: 'deposit', body: { to: b.identity.publicKey, amount: over.fund ?? 1_000_000 } }])
+    if (!o.accepted) throw new Error(`deposit refused: ${o.message ?? ''}`)
+    await until(w.founder, async () => true)
+    await waitFor(b, async () => (await b.client.balance(b.key)) > 0)
+  }
+  return b
+}
+
+/** Re-check `fn` on every market update of the bot until it holds. */
+export async function waitFor (b: Bot, fn: () => Promise<boolean>): Promise<void> {
+  const { until: u } = await import('../../bot/wait')
+  await u(b.client, fn, { poll: 100 })
+}
+
+export const SERVER = 'let n = 0; setInterval(() => { n++ }, 1000); console.log("up", process.env.GREETING || "")\n'
+
+/** A service template: `replicas` replicas of a tiny server, spread, in `countries`. Returns its path. */
+export async function serviceTemplate (t: Assert, opts: { replicas?: number, duration?: string, countries?: string[], stakeholders?: Array<{ key: Buffer, role: string, weight: number }>, threshold?: number } = {}): Promise<string> {
+  const dir = await t.tmp()
+  fs.writeFileSync(path.join(dir, 'server.js'), SERVER)
+  const lines = [
+    'name: web',
+    'version: 1',
+    'parameters:',
+    `  replicas: { type: int, default: ${opts.replicas ?? 2}, min: 1, max: 10 }`,
+    '  greeting: { type: string, default: hello }',
+    'workloads:',
+    '  - name: app',
+    '    kind: service',
+    '    files: [server.js]',
+    '    command: [node, server.js]',
+    '    env: { GREETING: "${greeting}" }',
+    '    replicas: "${replicas}"',
+    '    resources: { cpu: 500m, memory: 256MiB }',
+    `placement: { countries: [${(opts.countries ?? ['CH']).join(', ')}], attributes: [ssd], spread: true }`,
+    `duration: ${opts.duration ?? '1h'}`,
+    'budget: 100'
+  ]
+  if (opts.stakeholders) {
+    lines.push('stakeholders:', `  threshold: ${opts.threshold ?? 2}`, '  signers:')
+    for (const s of opts.stakeholders) lines.push(`    - { key: ${encodeKey(s.key)}, role: ${s.role}, weight: ${s.weight} }`)
+  }
+  const file = path.join(dir, 'web.yaml')
+  fs.writeFileSync(file, lines.join('\n') + '\n')
+  return file
+}
+
+export function stakeholders (n: number): KeyPair[] {
+  return Array.from({ length: n }, () => generateKeyPair())
+}
+
+/** Σ balances + Σ escrow = minted, on a snapshot of the founder's final view (a live view may move between reads). */
+export async function moneyConserved (w: World): Promise<{ ok: boolean, minted: number, held: number }> {
+  const s = await withFinal(w.founder, view => Q.stats(view))
+  return { ok: s.balances + s.escrow === s.minted, minted: s.minted, held: s.balances + s.escrow }
+}
+
+/** The workload state the node reports for a trade (its supervisor), or null. */
+export function stateOn (n: NodeDaemon, trade: string): string | null {
+  return n.supervisor.list().find(x => x.spec.id === trade.toLowerCase())?.state ?? null
+}
+
+/** Resolve once node `n` runs (or stopped running) the workload of `trade`. */
+export function nodeState (n: NodeDaemon, trade: string, want: (s: string | null) => boolean): Promise<void> {
+  return new Promise(resolve => {
+    const check = (): void => {
+      if (!want(stateOn(n, trade))) return
+      n.supervisor.off('transition', check)
+      resolve()
+    }
+    n.supervisor.on('transition', check)
+    check()
+  })
+}

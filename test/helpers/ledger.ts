@@ -1,0 +1,134 @@
+/** Test helpers for the market ledger: real peers on a local testnet (127.0.0.1). */
+import type { Assert } from 'brittle'
+import b4a from 'b4a'
+import type { Testnet } from '../../lib/testnet'
+import { generateKeyPair, KeyPair } from '../../lib/identity'
+import { resources, GiB } from '../../lib/resources'
+import { MarketPeer, MarketPeerOptions } from '../../market/peer'
+import { HyperbeeView } from '../../market/hyperbee-view'
+import type { OfferBody, BidBody, OpRequest, View } from '../../market/types'
+import { swarm } from './net'
+
+export interface PeerOptions extends Partial<MarketPeerOptions> {
+  /** Reuse a data directory (a restart); a fresh one otherwise. */
+  data?: string
+}
+
+/**
+ * A market peer with its own swarm and data dir. Closed at teardown before
+ * its swarm, which is destroyed before the testnet.
+ */
+export async function peer (t: Assert, net: Testnet, opts: PeerOptions = {}): Promise<MarketPeer> {
+  const s = swarm(t, net)
+  const p = new MarketPeer({
+    data: opts.data ?? await t.tmp(),
+    identity: opts.identity === undefined ? generateKeyPair() : opts.identity,
+    swarm: s,
+    ackInterval: 20,
+    ...opts
+  })
+  t.teardown(() => p.close(), { order: -1 })
+  await p.ready()
+  return p
+}
+
+/** A new market, created by a fresh identity that is also its only faucet. */
+export async function market (t: Assert, net: Testnet, opts: PeerOptions = {}): Promise<MarketPeer> {
+  const identity = opts.identity ?? generateKeyPair()
+  return peer(t, net, { identity, genesis: { faucets: [identity.publicKey], settlementWindow: 10 * 60_000 }, ...opts })
+}
+
+/** Resolve once `fn` holds, re-checking on every market update of `p`. No sleeps: it waits on events. */
+export async function until (p: MarketPeer, fn: () => Promise<boolean>): Promise<void> {
+  if (await fn()) return
+  await new Promise<void>((resolve, reject) => {
+    let busy = false
+    let again = false
+    const check = (): void => {
+      if (busy) { again = true; return }
+      busy = true
+      fn().then(ok => {
+        busy = false
+        if (ok) { p.client.off('update', check); resolve(); return }
+        if (again) { again = false; check() }
+      }, err => { p.client.off('update', check); reject(err) })
+    }
+    p.client.on('update', check)
+    check()
+  })
+}
+
+/** The final (indexed) part of a peer's view, read-only; closed by `fn`'s end. */
+export async function withFinal<T> (p: MarketPeer, fn: (view: View) => Promise<T>): Promise<T> {
+  const snap = p.ledger.finalSnapshot()
+  try {
+    return await fn(HyperbeeView.reading(snap))
+  } finally {
+    await snap.close()
+  }
+}
+
+/** Every key and value of a view range, as text: compares two peers' views exactly. */
+export async function dump (view: View, prefix = ''): Promise<string[]> {
+  const out: string[] = []
+  for await (const { key, value } of view.range({ gte: prefix, lt: prefix + '\xff' })) out.push(`${key}=${b4a.toString(value, 'hex')}`)
+  return out
+}
+
+export function offerOp (opts: { cpu?: number, memory?: number, price?: number, country?: string } = {}): OpRequest {
+  const body: OfferBody = {
+    resources: resources({ cpu: opts.cpu ?? 4000, memory: opts.memory ?? 8 * GiB }),
+    prices: resources({ cpu: opts.price ?? 10, memory: 1 }),
+    country: opts.country ?? 'CH',
+    city: 'Zurich',
+    attributes: ['ssd'],
+    minLease: 0,
+    maxLease: 30 * 24 * 3600_000
+  }
+  return { type: 'offer', body }
+}
+
+export function bidOp (opts: { cpu?: number, memory?: number, replicas?: number, maxPrice?: number, expiry?: number } = {}): OpRequest {
+  const body: BidBody = {
+    resources: resources({ cpu: opts.cpu ?? 1000, memory: opts.memory ?? GiB }),
+    replicas: opts.replicas ?? 1,
+    countries: [],
+    attributes: [],
+    spread: false,
+    maxPrice: opts.maxPrice ?? 1_000_000,
+    duration: 3600_000,
+    expiry: opts.expiry ?? Date.now() + 3600_000,
+    exclude: []
+  }
+  return { type: 'bid', body }
+}
+
+export function keyPairs (n: number): KeyPair[] {
+  return Array.from({ length: n }, () => generateKeyPair())
+}
+
+/** Resolve when `p` is an indexer of its market (Autobase says so once the addWriter is applied). */
+export async function untilIndexer (p: MarketPeer): Promise<void> {
+  const base = p.ledger.base
+  if (base.isIndexer) return
+  await new Promise<void>(resolve => {
+    const done = (): void => { base.off('is-indexer', done); resolve() }
+    base.on('is-indexer', done)
+    if (base.isIndexer) done()
+  })
+}
+
+/**
+ * Make `joiner` an indexer: every current indexer in `voters` signs an
+ * add-indexer vote (a strict majority of them is needed), then wait until
+ * the joiner indexes.
+ */
+export async function addIndexer (voters: MarketPeer[], joiner: MarketPeer): Promise<void> {
+  const body = { action: 'add-indexer', identity: joiner.identity?.publicKey, writer: joiner.ledger.writerKey }
+  for (const v of voters) {
+    const [id] = await v.client.submit([{ type: 'governance', body }])
+    const o = await v.client.outcome(id)
+    if (!o.accepted) throw new Error(`vote refused: ${o.reason ?? ''} ${o.message ?? ''}`)
+  }
+  await untilIndexer(joiner)
+}

@@ -1,0 +1,138 @@
+/**
+ * A minimal bot for node tests (the bot issue replaces it): a market it
+ * founds and funds, bids for one workload, a contract core written with the
+ * real notary writer, and settlement.
+ */
+import fs from 'fs'
+import path from 'path'
+import type { Assert } from 'brittle'
+import type { Testnet } from '../../lib/testnet'
+import { generateKeyPair, KeyPair } from '../../lib/identity'
+import { encodeKey } from '../../lib/keys'
+import { ZERO, MiB, Resources } from '../../lib/resources'
+import { manifestHash, Manifest, ManifestWorkload, BlobRef } from '../../lib/contract'
+import { ContractWriter } from '../../bot/notary'
+import { planBids } from '../../bot/manifest'
+import type { MarketPeer } from '../../market/peer'
+import { market } from './ledger'
+import { NodeDaemon, NodeOptions } from '../../node/daemon'
+import type { Transition } from '../../node/workload'
+import { tmpDir } from './node'
+
+export const HOUR = 3_600_000
+
+export interface TestBot { peer: MarketPeer; identity: KeyPair }
+
+export async function bot (t: Assert, net: Testnet): Promise<TestBot> {
+  const identity = generateKeyPair()
+  const peer = await market(t, net, { identity })
+  const [dep] = await peer.client.submitAndWait([{ type: 'deposit', body: { to: identity.publicKey, amount: 1_000_000_000 } }])
+  if (!dep.accepted) throw new Error(`deposit refused: ${dep.message ?? ''}`)
+  return { peer, identity }
+}
+
+export function workload (over: Partial<ManifestWorkload> = {}): ManifestWorkload {
+  return {
+    name: 'main',
+    kind: 'job',
+    files: [],
+    command: ['node', 'main.js'],
+    env: {},
+    ports: [],
+    restart: 'never',
+    resources: { ...ZERO, cpu: 500, memory: 512 * MiB },
+    replicas: 1,
+    budget: 1000,
+    archive: null,
+    output: null,
+    ...over
+  }
+}
+
+export function manifest (w: ManifestWorkload, over: Partial<Manifest> = {}): Manifest {
+  return {
+    version: 1,
+    template: { name: 'test', version: 1 },
+    params: {},
+    workloads: [w],
+    placement: { countries: [], attributes: [], spread: false },
+    duration: HOUR,
+    budget: 1000,
+    stakeholders: { threshold: 0, signers: [] },
+    ...over
+  }
+}
+
+/** Bid for the manifest's only workload; resolves with the trade id once matched. */
+export async function buy (b: TestBot, m: Manifest): Promise<string> {
+  const [body] = planBids(m, { expiry: Date.now() + HOUR })
+  const [outcome] = await b.peer.client.submitAndWait([{ type: 'bid', body }], { final: false })
+  if (!outcome.accepted || outcome.trades.length === 0) throw new Error(`bid not matched: ${outcome.reason ?? ''} ${outcome.message ?? ''}`)
+  return outcome.trades[0]
+}
+
+export interface Written { writer: ContractWriter; refs: BlobRef[] }
+
+/** Write a contract core: header, the files (name → content), a deploy. `files` must match the manifest's. */
+export async function contract (t: Assert, b: TestBot, m: Manifest, trades: string[], files: Record<string, string>, opts: { deploy?: boolean } = {}): Promise<Written> {
+  const writer = new ContractWriter({ store: b.peer.store as NonNullable<MarketPeer['store']>, identity: b.identity, contractId: `c-${Math.random().toString(36).slice(2)}` })
+  await writer.ready()
+  await writer.writeHeader(m, trades)
+  const dir = await t.tmp()
+  const refs: BlobRef[] = []
+  for (const [name, content] of Object.entries(files)) {
+    const src = path.join(dir, name)
+    fs.writeFileSync(src, content)
+    refs.push(await writer.appendFile(src, { workload: m.workloads[0].name, path: name }))
+  }
+  if (opts.deploy !== false) await writer.appendInstruction({ action: 'deploy', files: refs })
+  return { writer, refs }
+}
+
+export async function settle (b: TestBot, trade: string, w: Written, m: Manifest): Promise<void> {
+  const [o] = await b.peer.client.submitAndWait([{ type: 'settle', body: { trade, contract: w.writer.key, manifest: manifestHash(m) } }], { final: false })
+  if (!o.accepted) throw new Error(`settle refused: ${o.reason ?? ''} ${o.message ?? ''}`)
+}
+
+/** A file entry of a manifest for `content`. */
+export async function fileOf (t: Assert, name: string, content: string): Promise<{ path: string, size: number, hash: Buffer }> {
+  const { hashFile } = await import('../../lib/contract')
+  const f = path.join(await t.tmp(), 'f')
+  fs.writeFileSync(f, content)
+  return { path: name, ...await hashFile(f) }
+}
+
+export async function node (t: Assert, net: Testnet, b: TestBot, over: Partial<NodeOptions> = {}): Promise<NodeDaemon> {
+  const capacity: Resources = { ...ZERO, cpu: 1000, memory: 2048 * MiB, ssd: 1024 * MiB }
+  const n = new NodeDaemon({
+    data: over.data ?? await t.tmp(),
+    market: b.peer.key,
+    dht: net.createNode(),
+    capacity,
+    prices: { ...ZERO, cpu: 10, memory: 1 },
+    country: 'CH',
+    city: 'Zurich',
+    attributes: [],
+    minLease: 1,
+    workloads: path.join(await tmpDir(t), 'workloads'),
+    supervisor: { backoff: { initial: 20, max: 1000, stable: 60_000 }, stopGrace: 2000 },
+    ...over
+  })
+  t.teardown(() => n.close(), { order: -1 })
+  await n.ready()
+  return n
+}
+
+/** The next transition of workload `id` on `n` satisfying `pred`. */
+export function nodeTransition (n: NodeDaemon, id: string, pred: (t: Transition) => boolean): Promise<Transition> {
+  return new Promise(resolve => {
+    const on = (t: Transition): void => {
+      if (t.id !== id || !pred(t)) return
+      n.supervisor.off('transition', on)
+      resolve(t)
+    }
+    n.supervisor.on('transition', on)
+  })
+}
+
+export function keyOf (n: NodeDaemon): string { return encodeKey(n.identity.publicKey) }

@@ -1,0 +1,47 @@
+import test from 'brittle'
+import path from 'path'
+import fs from 'fs'
+import { execFile, spawn } from 'child_process'
+import { promisify } from 'util'
+import { testnet } from './helpers/net'
+import { peer, offerOp } from './helpers/ledger'
+import { decodeKey } from '../lib/keys'
+
+const run = promisify(execFile)
+const SCIT = path.join(__dirname, '..', 'lib', 'cli.js')
+
+test('scit market create, serve (as the only indexer), info, and a clean stop on SIGTERM', async t => {
+  const net = await testnet(t)
+  const bootstrap = net.bootstrap.map(b => `${b.host}:${b.port}`).join(',')
+  const data = await t.tmp()
+
+  const created = JSON.parse((await run(process.execPath, [SCIT, 'market', 'create', '--data', data, '--settlement-window', '5m', '--json'])).stdout)
+  t.is(created.settlementWindow, 300_000)
+  t.is(JSON.parse(fs.readFileSync(path.join(data, 'config.json'), 'utf8')).market, created.market, 'the key is saved to config.json')
+
+  const serve = spawn(process.execPath, [SCIT, 'market', 'serve', '--data', data, '--bootstrap', bootstrap, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const exited = new Promise<number | null>(resolve => serve.once('exit', code => resolve(code)))
+  t.teardown(async () => { if (serve.exitCode === null) { serve.kill('SIGKILL'); await exited } }, { order: -2 })
+  let out = ''
+  const started = await new Promise<{ market: string, role: string }>((resolve, reject) => {
+    serve.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      try { resolve(JSON.parse(out)) } catch {}
+    })
+    serve.once('exit', code => reject(new Error(`serve exited ${code}`)))
+  })
+  t.is(started.market, created.market)
+  t.is(started.role, 'indexer', 'the creator serves as the indexer')
+
+  const bot = await peer(t, net, { market: decodeKey(created.market) })
+  const [id] = await bot.client.submit([offerOp()])
+  t.ok((await bot.client.outcome(id, { final: true, timeout: 90_000 })).accepted, 'an op becomes final: the serve process indexes')
+
+  const info = JSON.parse((await run(process.execPath, [SCIT, 'market', 'info', '--data', data, '--bootstrap', bootstrap, '--json'], { timeout: 90_000 })).stdout)
+  t.is(info.market, created.market)
+  t.is(info.indexers.length, 1)
+  t.is(info.offers, 1, 'info sees the offer (through a temporary store: serve holds the data dir)')
+
+  serve.kill('SIGTERM')
+  t.is(await exited, 0, 'serve stops cleanly on SIGTERM')
+})

@@ -1,0 +1,77 @@
+import test from 'brittle'
+import b4a from 'b4a'
+import { testnet } from './helpers/net'
+import { peer, market, until, withFinal, offerOp, bidOp } from './helpers/ledger'
+import { seal, envelopeId } from '../lib/envelope'
+import { generateKeyPair } from '../lib/identity'
+import { isScitError } from '../lib/errors'
+import { encodeBody } from '../market/messages'
+import { encodeBlock } from '../market/block'
+import * as Q from '../market/queries'
+import type { BidBody } from '../market/types'
+
+test('a read-only peer replicates the view and answers queries, and never writes', async t => {
+  const net = await testnet(t)
+  const creator = await market(t, net)
+  const [id] = await creator.client.submit([offerOp({ country: 'DE' })])
+  await creator.client.outcome(id, { final: true })
+
+  const explorer = await peer(t, net, { market: creator.key, identity: null })
+  t.is(explorer.client.writable, false, 'the client says it is read-only')
+  await until(explorer, async () => (await explorer.client.offers({ country: 'DE' })).length === 1)
+  const [offer] = await explorer.client.offers({ country: 'DE' })
+  t.is(offer.node, creator.client.identity, 'the explorer reads the creator\'s offer')
+  t.is((await explorer.client.outcome(id, { final: true })).accepted, true, 'and its final outcome')
+
+  try {
+    await explorer.client.submit([bidOp()])
+    t.fail('submit should throw')
+  } catch (err) {
+    t.ok(isScitError(err, 'READ_ONLY'), 'submit throws READ_ONLY')
+  }
+  t.is(explorer.ledger.base.local.length, 0, 'its writer core is empty')
+})
+
+test('a restarted client (same data dir) continues above its last seq', async t => {
+  const net = await testnet(t)
+  const creator = await market(t, net)
+  const data = await t.tmp()
+  const identity = generateKeyPair()
+
+  const first = await peer(t, net, { market: creator.key, data, identity })
+  const ids = await first.client.submit([bidOp(), bidOp(), bidOp()])
+  for (const id of ids) t.ok((await first.client.outcome(id, { final: true })).accepted)
+  t.is(first.client.lastSeq, 3)
+  await first.close()
+
+  const again = await peer(t, net, { market: creator.key, data, identity })
+  t.is(again.client.lastSeq, 3, 'the last seq is recovered from the view and the writer core')
+  const [next] = await again.client.submit([bidOp()])
+  const o = await again.client.outcome(next, { final: true })
+  t.ok(o.accepted, `the next op is accepted, not a replay (${o.reason ?? 'ok'})`)
+  t.is(again.client.lastSeq, 4)
+})
+
+test('an optimistic block holding a forged envelope is dropped whole and leaves no trace', async t => {
+  const net = await testnet(t)
+  const creator = await market(t, net)
+  const mallory = await peer(t, net, { market: creator.key })
+  const kp = generateKeyPair()
+  const body = encodeBody('bid', bidOp().body as BidBody)
+  const valid = seal(kp, { type: 'bid', seq: 1, timestamp: Date.now(), body })
+  const forged = b4a.from(seal(kp, { type: 'bid', seq: 2, timestamp: Date.now(), body }))
+  forged[forged.byteLength - 1] ^= 1
+  await mallory.ledger.base.append(encodeBlock([valid, forged]), { optimistic: true })
+
+  // Blocks of one writer are ordered: once this later op is final everywhere, the forged block was decided.
+  const [later] = await mallory.client.submit([bidOp()])
+  t.ok((await mallory.client.outcome(later, { final: true })).accepted, 'a later valid op from the same writer is final')
+  await until(creator, async () => (await withFinal(creator, v => Q.getOutcome(v, later))) !== null)
+
+  for (const p of [creator, mallory]) {
+    await withFinal(p, async view => {
+      t.is(await Q.getOutcome(view, envelopeId(forged)), null, 'the forged envelope has no outcome')
+      t.is(await Q.getOutcome(view, envelopeId(valid)), null, 'nor the valid one it came with')
+    })
+  }
+})
