@@ -41,6 +41,9 @@ export class Outcomes {
     let resolve!: (o: Outcome) => void
     let reject!: (err: Error) => void
     const p = new Promise<Outcome>((res, rej) => { resolve = res; reject = rej })
+    // close() or the timer may reject p while the first look below is still awaited, before
+    // anything awaits p: mark it handled now (the `await p` below still throws).
+    p.catch(() => {})
     const w: Waiter = {
       id,
       final,

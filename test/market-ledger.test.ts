@@ -19,3 +19,14 @@ test('a peer that only knows the market key submits ops without permission and t
   t.is(offer?.node, node, 'the creator sees the joiner\'s offer')
   t.is(offer?.id, id)
 })
+
+test('closing a client while it waits for an outcome rejects the wait with CLOSED and crashes nothing', async t => {
+  const net = await testnet(t)
+  const creator = await market(t, net)
+  const never = 'y'.repeat(52) // an op id that no envelope has
+  const settled = (p: Promise<unknown>): Promise<unknown> => p.then(() => 'resolved', (err: { code?: string }) => err.code)
+  const waits = [settled(creator.client.outcome(never, { final: true })), settled(creator.client.outcome(never))]
+  await new Promise(resolve => setImmediate(resolve)) // let the first look at the view begin
+  await creator.client.close()
+  t.alike(await Promise.all(waits), ['CLOSED', 'CLOSED'])
+})
