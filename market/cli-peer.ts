@@ -14,6 +14,7 @@ import { ScitError } from '../lib/errors'
 import type { KeyPair } from '../lib/identity'
 import { logger } from '../lib/log'
 import { MarketPeer } from './peer'
+import type { OpRequest, Outcome } from './types'
 
 const log = logger('market')
 
@@ -57,4 +58,12 @@ export function parseDuration (text: string): number {
   const ms = Math.round(Number(m[1]) * unit)
   if (!Number.isSafeInteger(ms) || ms < 1) throw new ScitError('INVALID_ARGUMENT', `duration "${text}" is out of range`)
   return ms
+}
+
+/** Submit one op, wait until it is final, and turn a refusal into a REJECTED error with the engine's reason. */
+export async function submitFinal (peer: MarketPeer, op: OpRequest, timeout: number, what: string): Promise<Outcome> {
+  const [id] = await peer.client.submit([op])
+  const outcome = await peer.client.outcome(id, { final: true, timeout })
+  if (!outcome.accepted) throw new ScitError('REJECTED', `${what} was refused (${outcome.reason ?? '?'}): ${outcome.message ?? ''}`)
+  return outcome
 }

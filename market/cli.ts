@@ -13,7 +13,8 @@ import { logger } from '../lib/log'
 import { MarketPeer } from './peer'
 import { HyperbeeView } from './hyperbee-view'
 import * as Q from './queries'
-import { openCommandPeer, parseDuration } from './cli-peer'
+import { openCommandPeer, parseDuration, submitFinal } from './cli-peer'
+import { register as registerMoney } from './cli-money'
 import { register as registerExplorer } from './explorer'
 
 const log = logger('market')
@@ -76,9 +77,7 @@ export function register (program: Command): void {
       const body = { action: 'add-indexer', identity: decodeKey(identityText, 'identity'), writer: decodeKey(writerText, 'writer key') }
       const { peer, close } = await openCommandPeer(config, identity)
       try {
-        const [id] = await peer.client.submit([{ type: 'governance', body }])
-        const outcome = await peer.client.outcome(id, { final: true, timeout: parseDuration(flags.timeout) })
-        if (!outcome.accepted) throw new ScitError('REJECTED', `the vote was refused (${outcome.reason ?? ''}): ${outcome.message ?? ''}`)
+        const { id } = await submitFinal(peer, { type: 'governance', body }, parseDuration(flags.timeout), 'the vote')
         const indexers = await Q.listIndexers(HyperbeeView.reading(peer.ledger.view))
         const added = indexers.includes(encodeKey(body.identity))
         output(flags, { vote: id, added, indexers }, () => added ? `${identityText} is now an indexer` : `vote ${id} recorded: more indexers must vote for the same change`)
@@ -121,5 +120,6 @@ export function register (program: Command): void {
       }
     }))
 
+  registerMoney(market)
   registerExplorer(market)
 }

@@ -15,7 +15,7 @@ import { encodeBody, isMarketOp } from './messages'
 import * as Q from './queries'
 import { HyperbeeView } from './hyperbee-view'
 import { Outcomes } from './outcomes'
-import { lastSeq } from './seq'
+import { lastSeq, lastSeqInView } from './seq'
 import type { Ledger } from './ledger'
 import type {
   MarketClient, OpRequest, Id, Outcome, Offer, OfferFilter, Bid, BidState, Trade, TradeFilter, Template, KeyText
@@ -83,7 +83,12 @@ export class Client extends EventEmitter implements MarketClient {
     if (this.closed) throw new ScitError('CLOSED', 'the market client is closed')
     await this.ready()
     const genesis = ops.some(op => op.type === 'governance' && (op.body as { action?: string }).action === 'genesis')
-    if (!genesis) await this.synced()
+    if (!genesis) {
+      await this.synced()
+      // The seq read at open may predate the sync: another process signing as this identity
+      // (a CLI command beside `scit market serve`) may have used higher ones since.
+      this.seq = Math.max(this.seq, await lastSeqInView(this.ledger, this.keyPair.publicKey))
+    }
     const keyPair = this.keyPair
     // Sealed synchronously after `ready`, so concurrent submits take distinct, increasing seqs.
     const bodies = ops.map(op => {

@@ -17,13 +17,14 @@ import ReadyResource from 'ready-resource'
 import Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
-import DHT from 'hyperdht'
+import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
 import { ScitError } from '../lib/errors'
 import type { KeyPair } from '../lib/identity'
 import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { marketTopic } from '../lib/topics'
+import { createSwarm } from '../lib/swarm'
 import { apply as engineApply } from './engine'
 import { Ledger } from './ledger'
 import { Client } from './client'
@@ -108,7 +109,7 @@ export class MarketPeer extends ReadyResource {
     if (o.offline === true) return
 
     this.ownSwarm = !o.swarm
-    this.swarm = o.swarm ?? new Hyperswarm({ dht: o.dht ?? dhtFor(o.bootstrap ?? null) })
+    this.swarm = o.swarm ?? (o.dht !== undefined ? new Hyperswarm({ dht: o.dht }) : createSwarm({ bootstrap: o.bootstrap ?? null }))
     this.swarm.on('connection', this.onconnection)
     // Connections the shared swarm already has may be peers of this market too.
     for (const conn of this.swarm.connections) this.replicate(conn)
@@ -159,15 +160,4 @@ export class MarketPeer extends ReadyResource {
     // base.replicate, not store.replicate: it also runs Autobase's wakeup protocol, which is how indexers learn of optimistic writers.
     this._ledger.replicate(conn)
   }
-}
-
-/**
- * A DHT node for a bootstrap list. On a loopback testnet the node must bind
- * 127.0.0.1 too, or it advertises an address its peers cannot reach and no
- * connection is ever made. null: the public HyperDHT.
- */
-function dhtFor (bootstrap: Bootstrap[] | null): DHT {
-  if (bootstrap === null) return new DHT()
-  const loopback = bootstrap.every(b => b.host === '127.0.0.1' || b.host === 'localhost')
-  return new DHT(loopback ? { bootstrap, host: '127.0.0.1', ephemeral: true } : { bootstrap })
 }

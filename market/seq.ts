@@ -26,7 +26,7 @@ export async function lastSeq (ledger: Ledger, author: Buffer): Promise<number> 
   return Math.max(inView, inCore)
 }
 
-async function lastSeqInView (ledger: Ledger, author: Buffer): Promise<number> {
+export async function lastSeqInView (ledger: Ledger, author: Buffer): Promise<number> {
   const entry = await ledger.view.get(K.seq(encodeKey(author)))
   return entry === null ? 0 : decode(uintRecord, entry.value)
 }

@@ -10,7 +10,7 @@ import { decodeKey } from '../lib/keys'
 const run = promisify(execFile)
 const SCIT = path.join(__dirname, '..', 'lib', 'cli.js')
 
-test('scit market create, serve (as the only indexer), info, and a clean stop on SIGTERM', async t => {
+test('scit market create, serve (as the only indexer), info, deposit, balance, a refused transfer, and a clean stop on SIGTERM', async t => {
   const net = await testnet(t)
   const bootstrap = net.bootstrap.map(b => `${b.host}:${b.port}`).join(',')
   const data = await t.tmp()
@@ -41,6 +41,20 @@ test('scit market create, serve (as the only indexer), info, and a clean stop on
   t.is(info.market, created.market)
   t.is(info.indexers.length, 1)
   t.is(info.offers, 1, 'info sees the offer (through a temporary store: serve holds the data dir)')
+
+  // The creator is the default faucet: it mints to a key, which can then be read back; a transfer
+  // from a key with no funds is refused with the engine's reason and a coded error.
+  const to = (await run(process.execPath, [SCIT, 'id', '--data', path.join(data, 'other')])).stdout.trim()
+  const cli = (...args: string[]) => run(process.execPath, [SCIT, 'market', ...args, '--bootstrap', bootstrap, '--market', created.market, '--json'], { timeout: 90_000 })
+  const deposit = JSON.parse((await cli('deposit', to, '5000', '--data', data)).stdout)
+  t.is(deposit.balance, 5000, 'a faucet deposit is final and shows in the balance')
+  t.is(JSON.parse((await cli('balance', to, '--data', data)).stdout).balance, 5000)
+  try {
+    await cli('transfer', created.market, '1', '--data', path.join(data, 'empty'))
+    t.fail('a transfer without funds succeeded')
+  } catch (err) {
+    t.ok(/^error REJECTED: the transfer was refused \(insufficient-funds\)/m.test((err as { stderr: string }).stderr), 'a transfer without funds is refused with its reason')
+  }
 
   serve.kill('SIGTERM')
   t.is(await exited, 0, 'serve stops cleanly on SIGTERM')
