@@ -43,3 +43,20 @@ export function struct<T extends object> (fields: { [K in keyof T]-?: [K, c.Enco
     }
   }
 }
+
+/** One of a fixed list of strings, as its index: a schema change that reorders the list is a new version. */
+export function enumOf<T extends string> (values: readonly T[]): c.Encoding<T> {
+  return {
+    preencode (state, v) { c.uint.preencode(state, values.indexOf(v)) },
+    encode (state, v) {
+      const i = values.indexOf(v)
+      if (i === -1) throw new Error(`"${v}" is not one of ${values.join(', ')}`)
+      c.uint.encode(state, i)
+    },
+    decode (state) {
+      const i = c.uint.decode(state)
+      if (i >= values.length) throw new Error(`enum value ${i} out of range`)
+      return values[i]
+    }
+  }
+}

@@ -22,7 +22,7 @@ import fs from 'fs'
 import c from 'compact-encoding'
 import b4a from 'b4a'
 import sodium from 'sodium-universal'
-import { struct, optional, decodeExact } from './codec'
+import { struct, optional, decodeExact, enumOf } from './codec'
 import { ScitError } from './errors'
 import { hash, encodeKey, shortKey } from './keys'
 import { sign, verifySignature, KeyPair } from './identity'
@@ -105,21 +105,6 @@ export interface BlobMarker { tag: number; blocks: number; size: number }
 
 // ---------------------------------------------------------------------------
 
-function enumOf<T extends string> (values: readonly T[]): c.Encoding<T> {
-  return {
-    preencode (state, v) { c.uint.preencode(state, values.indexOf(v)) },
-    encode (state, v) {
-      const i = values.indexOf(v)
-      if (i === -1) throw new Error(`"${v}" is not one of ${values.join(', ')}`)
-      c.uint.encode(state, i)
-    },
-    decode (state) {
-      const i = c.uint.decode(state)
-      if (i >= values.length) throw new Error(`enum value ${i} out of range`)
-      return values[i]
-    }
-  }
-}
 
 /** A string map as sorted pairs, so that one map has one encoding. */
 function record<T> (enc: c.Encoding<T>): c.Encoding<Record<string, T>> {

@@ -6,27 +6,14 @@
  *
  *   node .dist-f/test/bench/deploy.js [nodes] [runs]
  */
-import fs from 'fs'
-import os from 'os'
-import path from 'path'
-import type { Assert } from 'brittle'
 import { startTestnet } from '../../lib/testnet'
 import { world, node, bot, serviceTemplate } from '../helpers/deploy'
 import { deploy, waitRunning, stop } from '../../bot/deployment'
+import { shim, ms } from './shim'
 
 const NODES = Number(process.argv[2] ?? 10)
 const RUNS = Number(process.argv[3] ?? 3)
-const ms = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6
 
-/** The two calls test helpers make on brittle's Assert, for use outside a test. */
-function shim (): { t: Assert, done: () => Promise<void> } {
-  const downs: Array<{ fn: () => unknown, order: number }> = []
-  const t = {
-    tmp: async () => fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-')),
-    teardown: (fn: () => unknown, opts: { order?: number } = {}) => { downs.push({ fn, order: opts.order ?? 0 }) }
-  } as unknown as Assert
-  return { t, done: async () => { for (const d of downs.reverse().sort((a, b) => a.order - b.order)) await d.fn() } }
-}
 
 async function main (): Promise<void> {
   const { t, done } = shim()

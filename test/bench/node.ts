@@ -7,7 +7,6 @@ import fs from 'fs'
 import os from 'os'
 import path from 'path'
 import { spawn } from 'child_process'
-import type { Assert } from 'brittle'
 import { startTestnet } from '../../lib/testnet'
 import { spawnSandboxed } from '../../node/sandbox'
 import { workloadId } from '../../node/contracts'
@@ -16,19 +15,10 @@ import { loadIdentity } from '../../lib/identity'
 import { manifestHash } from '../../lib/contract'
 import { bot, node, workload, manifest, buy, contract, fileOf, nodeTransition } from '../helpers/node-bot'
 import { until } from '../helpers/ledger'
+import { shim, ms } from './shim'
 
 const RUNS = Number(process.argv[2] ?? 20)
-const ms = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6
 
-/** The two calls test helpers make on brittle's Assert, for use outside a test. */
-function shim (): { t: Assert, done: () => Promise<void> } {
-  const downs: Array<{ fn: () => unknown, order: number }> = []
-  const t = {
-    tmp: async () => fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-')),
-    teardown: (fn: () => unknown, opts: { order?: number } = {}) => { downs.push({ fn, order: opts.order ?? 0 }) }
-  } as unknown as Assert
-  return { t, done: async () => { for (const d of downs.reverse().sort((a, b) => a.order - b.order)) await d.fn() } }
-}
 
 async function sandboxStart (cmd: string[]): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-'))
