@@ -15,7 +15,8 @@
  * same signed bytes can never be accepted later). Engine time does not move
  * on a rejected op, nor do deadlines fire: those wait for the next accepted op.
  */
-import { open, envelopeId, TYPES, typeName, Envelope } from '../../lib/envelope'
+import { envelopeId, TYPES, typeName, Envelope } from '../../lib/envelope'
+import { openMemo } from './verify'
 import { encodeKey } from '../../lib/keys'
 import { isScitError } from '../../lib/errors'
 import type { Apply, Outcome, Effects, View, RejectReason } from '../types'
@@ -39,9 +40,11 @@ type Result = { outcome: Outcome, effects: Effects | null }
 export const MAX_TIME = 2 ** 50
 
 export const apply: Apply = async (view, input) => {
-  const opened = open(input.value, { accept: MARKET_TYPES })
+  // Memoised by id: re-applies after an Autobase reorg skip Ed25519 (verify.ts explains why this stays pure).
+  const id = envelopeId(input.value)
+  const opened = openMemo(input.value, id, MARKET_TYPES)
   if (!opened.ok) {
-    return refuse(view, envelopeId(input.value), 'unknown', null, await engineTime(view), opened.reason, opened.message, false)
+    return refuse(view, id, 'unknown', null, await engineTime(view), opened.reason, opened.message, false)
   }
   return applyOpened(view, opened.envelope, opened.id, input.bootstrap)
 }
