@@ -17,10 +17,11 @@
  * When the node runs as root, bwrap itself is started as an unprivileged uid
  * (default 65534), so even an escape lands on a user that owns nothing.
  *
- * Limits: memory is RLIMIT_DATA (per process: malloc/mmap past it fails), cpu
- * is nice + affinity (advisory: a workload may widen its own affinity; cgroup
- * quotas are the stronger tool where the node may use them), disk is watched
- * (diskUsage) by the supervisor against the lease.
+ * Limits: where the node may use cgroups (node/cgroup.ts), the whole
+ * workload gets a memory limit, a cpu quota and a pids limit. Always, as the
+ * fallback and a second line: memory is RLIMIT_DATA (per process: malloc/mmap
+ * past it fails), cpu is nice + affinity (advisory: a workload may widen its
+ * own affinity). Disk is watched (diskUsage) by the supervisor against the lease.
  */
 import { spawn, spawnSync, ChildProcess } from 'child_process'
 import fs from 'fs'
@@ -28,6 +29,7 @@ import os from 'os'
 import path from 'path'
 import { ScitError } from '../lib/errors'
 import { MiB } from '../lib/resources'
+import { Cgroup } from './cgroup'
 
 export const BWRAP = '/usr/bin/bwrap'
 export const PRLIMIT = '/usr/bin/prlimit'
@@ -35,6 +37,8 @@ export const NICE = '/usr/bin/nice'
 export const TASKSET = '/usr/bin/taskset'
 export const SANDBOX_UID = 65534
 export const DEFAULT_TMP_SIZE = 64 * MiB
+/** Processes and threads of one workload (a Node.js runtime alone runs about a dozen threads). */
+export const DEFAULT_PIDS = 512
 
 /** System paths bound read-only when they exist. /etc is not bound whole: it holds host secrets and config. */
 const SYSTEM_RO = ['/usr']
@@ -60,6 +64,10 @@ export interface SandboxSpec {
   gid?: number
   /** Development only: run without namespaces (still with rlimits, cwd and env). */
   unsafeNoSandbox?: boolean
+  /** pids limit of the workload's cgroup (default DEFAULT_PIDS); ignored without cgroups. */
+  pids?: number
+  /** false: rlimits only, even where cgroups are available. */
+  cgroups?: boolean
 }
 
 export interface Launch { file: string; args: string[]; uid?: number; gid?: number; cwd: string; env: Record<string, string> }
@@ -148,6 +156,10 @@ export interface Sandboxed {
   process: ChildProcess
   /** The workload's host pid (inside the namespaces), once bwrap has set up. Rejects if it never started. */
   childPid: Promise<number>
+  /** The workload's cgroup while it runs; null: rlimits only. Removed once the process closed. */
+  cgroup: Cgroup | null
+  /** The cgroup limits the kernel enforced on it (read as it closed), e.g. "pids limit (12 forks refused)". */
+  limitsHit (): string[]
 }
 
 /** Prepare the work dir for the sandbox uid (0700, owned by it) and start the workload. */
@@ -159,13 +171,29 @@ export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
     if (!spec.unsafeNoSandbox) requireTraversable(path.dirname(spec.workDir), launch.uid, launch.gid)
     chownTree(spec.workDir, launch.uid, launch.gid)
   }
-  const child = spawn(launch.file, launch.args, {
+  const cgroup = spec.cgroups === false ? null : Cgroup.create(path.basename(spec.workDir), { memory: spec.memory, cpu: spec.cpu, pids: spec.pids ?? DEFAULT_PIDS })
+  const start = (): ChildProcess => spawn(launch.file, launch.args, {
     cwd: spec.unsafeNoSandbox ? launch.cwd : '/',
     env: launch.env,
     uid: launch.uid,
     gid: launch.gid,
     stdio: spec.unsafeNoSandbox ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe']
   })
+  let child: ChildProcess
+  try {
+    child = cgroup !== null ? cgroup.spawnInside(start) : start()
+  } catch (err) {
+    cgroup?.destroy().catch(() => {})
+    throw err
+  }
+  let hit: string[] | null = null
+  // Registered before any caller's: the limits are read before the cgroup goes.
+  child.once('close', () => {
+    if (cgroup === null) return
+    hit = cgroup.limitsHit()
+    cgroup.destroy().catch(() => {})
+  })
+  child.once('error', () => { if (child.pid === undefined) cgroup?.destroy().catch(() => {}) })
   const childPid = new Promise<number>((resolve, reject) => {
     const never = (why: string): void => reject(new ScitError('SANDBOX', why))
     child.once('error', err => never(`could not start the sandbox: ${err.message}`))
@@ -184,7 +212,7 @@ export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
     })
   })
   childPid.catch(() => {})
-  return { process: child, childPid }
+  return { process: child, childPid, cgroup, limitsHit: () => hit ?? cgroup?.limitsHit() ?? [] }
 }
 
 /**

@@ -47,6 +47,8 @@ export interface SupervisorOptions {
   diskInterval?: number
   /** How long a stopped workload gets between SIGTERM and SIGKILL (ms). */
   stopGrace?: number
+  /** Processes and threads per workload, where cgroups are available (default sandbox DEFAULT_PIDS). */
+  pids?: number
 }
 
 export interface LogEvent { id: string; stream: 'stdout' | 'stderr'; data: Buffer }
@@ -60,6 +62,8 @@ export interface WorkloadInfo {
   restarts: number
   pid: number | null
   ports: PortMapping[]
+  /** The pids cgroup of the current run (node/cgroup.ts), or null: rlimits only, or not running. */
+  cgroup: string | null
 }
 
 interface Slot {
@@ -110,7 +114,7 @@ export class Supervisor extends EventEmitter {
     if (prev?.wanted) throw new ScitError('INVALID_ARGUMENT', `workload ${spec.id} is already running: stop it first`)
     const slot: Slot = {
       spec,
-      info: { spec, state: 'starting', reason: '', since: Date.now(), restarts: 0, pid: null, ports: [] },
+      info: { spec, state: 'starting', reason: '', since: Date.now(), restarts: 0, pid: null, ports: [], cgroup: null },
       child: null,
       exited: null,
       wanted: true,
@@ -149,7 +153,8 @@ export class Supervisor extends EventEmitter {
         cpu: spec.resources.cpu,
         uid: this.opts.uid,
         gid: this.opts.gid,
-        unsafeNoSandbox: this.opts.unsafeNoSandbox
+        unsafeNoSandbox: this.opts.unsafeNoSandbox,
+        pids: this.opts.pids
       })
     } catch (err) {
       slot.wanted = false
@@ -157,13 +162,15 @@ export class Supervisor extends EventEmitter {
       return
     }
     const child = sandboxed.process
+    const limits = sandboxed.limitsHit
     slot.child = child
+    slot.info.cgroup = sandboxed.cgroup?.dirs.pids ?? null
     child.stdout?.on('data', (d: Buffer) => { out.update(d); slot.stdout.push(d); this.emit('log', { id: spec.id, stream: 'stdout', data: d }) })
     child.stderr?.on('data', (d: Buffer) => { slot.stderr.push(d); this.emit('log', { id: spec.id, stream: 'stderr', data: d }) })
     slot.exited = new Promise(resolve => {
       child.once('close', (code, signal) => {
         resolve()
-        this.exited(slot, child, code, signal, started, out).catch(err => log.error('exit handling failed', { id: spec.id, err: (err as Error).message }))
+        this.exited(slot, child, code, signal, started, out, limits()).catch(err => log.error('exit handling failed', { id: spec.id, err: (err as Error).message }))
       })
     })
     sandboxed.childPid.then(pid => {
@@ -192,14 +199,15 @@ export class Supervisor extends EventEmitter {
     })
   }
 
-  private async exited (slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null, started: number, out: StreamDigest): Promise<void> {
+  private async exited (slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null, started: number, out: StreamDigest, limits: string[]): Promise<void> {
     if (slot.child !== child) return
     slot.child = null
     slot.info.pid = null
+    slot.info.cgroup = null
     if (slot.disk) clearInterval(slot.disk)
     slot.disk = null
     const { spec } = slot
-    const how = signal !== null ? `killed by ${signal}` : `exit code ${String(code)}`
+    const how = (signal !== null ? `killed by ${signal}` : `exit code ${String(code)}`) + (limits.length > 0 ? ` (hit the ${limits.join(' and the ')})` : '')
     if (!slot.wanted) {
       this.emitTransition(spec.id, 'stopped', slot.stopReason, { exitCode: code, signal }, slot)
       return

@@ -1,0 +1,182 @@
+/**
+ * Whole-workload limits with cgroup v1 controllers, where the node may use
+ * them (root, controllers mounted writable): memory (the sum of every
+ * process, page cache included, past which the kernel's OOM killer acts),
+ * a cpu quota (CFS, millicores of one period), and a pids limit (a fork bomb
+ * gets EAGAIN instead of the machine). Without them the sandbox falls back to
+ * per-process rlimits (node/sandbox.ts).
+ *
+ * One cgroup per launch, under <controller mount><the node's own cgroup>/scit/,
+ * named `<node pid>-<n>-<workload>` so a restarted node can remove what a
+ * killed one left (only cgroups of pids that are gone, never a live node's).
+ *
+ * Nothing may fork outside the cgroup before it is joined, so the launch is
+ * forked from inside: `enter` moves the node's spawning thread into the
+ * cgroup's pids and cpu controllers for the duration of the synchronous
+ * spawn (the child inherits them), then back. Memory is charged to a
+ * process's mm, not a thread, so the node never enters the memory cgroup:
+ * the child is added to it right after spawn, before it has exec'd past the
+ * rlimit wrapper (prlimit, nice, taskset, then bwrap forks its init).
+ */
+import fs from 'fs'
+import path from 'path'
+import { logger } from '../lib/log'
+
+const log = logger('node/cgroup')
+
+const MOUNT = '/sys/fs/cgroup'
+const CONTROLLERS = ['pids', 'cpu', 'memory'] as const
+type Controller = typeof CONTROLLERS[number]
+const CFS_PERIOD = 100_000 // µs
+
+export interface CgroupLimits {
+  /** bytes; 0: none. */
+  memory: number
+  /** millicores; 0: none. */
+  cpu: number
+  /** processes and threads; 0: none. */
+  pids: number
+}
+
+type Bases = Record<Controller, string>
+
+let bases: Bases | null | undefined
+let counter = 0
+
+/** The node's own cgroup per controller, if all three are v1 mounts we may write; cached. */
+export function cgroupBases (): Bases | null {
+  if (bases !== undefined) return bases
+  bases = null
+  if (process.getuid?.() !== 0) return null
+  try {
+    const own = new Map<string, string>()
+    for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n')) {
+      const [, names, p] = line.split(':')
+      for (const n of names.split(',')) if (n !== '') own.set(n, p)
+    }
+    const found: Partial<Bases> = {}
+    for (const c of CONTROLLERS) {
+      const rel = own.get(c)
+      const dir = path.join(MOUNT, c, rel ?? '/')
+      if (rel === undefined || !fs.existsSync(path.join(dir, 'tasks'))) return null
+      found[c] = dir
+    }
+    const probe = path.join((found as Bases).pids, 'scit', `probe-${process.pid}`)
+    fs.mkdirSync(probe, { recursive: true })
+    fs.rmdirSync(probe)
+    bases = found as Bases
+    sweep(bases)
+  } catch (err) {
+    log.info('cgroups unavailable: rlimits only', { err: (err as Error).message })
+    bases = null
+  }
+  return bases
+}
+
+/** Remove the empty cgroups of nodes that are gone (kill -9 leaves them; the kernel emptied them). */
+function sweep (b: Bases): void {
+  for (const c of CONTROLLERS) {
+    const root = path.join(b[c], 'scit')
+    let names: string[] = []
+    try { names = fs.readdirSync(root) } catch { continue }
+    for (const name of names) {
+      const pid = Number(name.split('-')[0])
+      if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) continue
+      try { fs.rmdirSync(path.join(root, name)) } catch {}
+    }
+  }
+}
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+export class Cgroup {
+  private constructor (readonly dirs: Bases, private readonly home: Bases) {}
+
+  /** A fresh cgroup with `limits`, or null where cgroups are unavailable (the caller relies on rlimits). */
+  static create (workload: string, limits: CgroupLimits): Cgroup | null {
+    const b = cgroupBases()
+    if (b === null) return null
+    const name = `${process.pid}-${++counter}-${workload}`
+    const dirs = {} as Bases
+    try {
+      for (const c of CONTROLLERS) {
+        dirs[c] = path.join(b[c], 'scit', name)
+        fs.mkdirSync(dirs[c], { recursive: true })
+      }
+      if (limits.pids > 0) write(dirs.pids, 'pids.max', limits.pids)
+      if (limits.cpu > 0) {
+        write(dirs.cpu, 'cpu.cfs_period_us', CFS_PERIOD)
+        write(dirs.cpu, 'cpu.cfs_quota_us', Math.max(1000, Math.round(limits.cpu * CFS_PERIOD / 1000)))
+      }
+      if (limits.memory > 0) {
+        write(dirs.memory, 'memory.limit_in_bytes', limits.memory)
+        // Without swap accounting the file is missing: then memory alone bounds it.
+        try { write(dirs.memory, 'memory.memsw.limit_in_bytes', limits.memory) } catch {}
+      }
+    } catch (err) {
+      log.warn('could not set up a cgroup: rlimits only', { workload, err: (err as Error).message })
+      for (const c of CONTROLLERS) if (dirs[c]) try { fs.rmdirSync(dirs[c]) } catch {}
+      return null
+    }
+    return new Cgroup(dirs, b)
+  }
+
+  /** Run `spawn` with the calling thread in this cgroup's pids and cpu controllers, then add the child to memory. */
+  spawnInside<T extends { pid?: number }> (spawn: () => T): T {
+    const tid = String(process.pid) // the main thread: Node spawns from it
+    write(this.dirs.pids, 'tasks', tid)
+    try {
+      write(this.dirs.cpu, 'tasks', tid)
+      try {
+        const child = spawn()
+        if (child.pid !== undefined) {
+          try { write(this.dirs.memory, 'cgroup.procs', child.pid) } catch (err) { log.warn('could not add a workload to its memory cgroup', { err: (err as Error).message }) }
+        }
+        return child
+      } finally {
+        write(this.home.cpu, 'tasks', tid)
+      }
+    } finally {
+      write(this.home.pids, 'tasks', tid)
+    }
+  }
+
+  /** Why the kernel stopped something in here: the limits that were hit, if any. */
+  limitsHit (): string[] {
+    const hit: string[] = []
+    const pids = /max (\d+)/.exec(read(this.dirs.pids, 'pids.events'))
+    if (pids !== null && Number(pids[1]) > 0) hit.push(`pids limit (${pids[1]} forks refused)`)
+    const oom = /oom_kill (\d+)/.exec(read(this.dirs.memory, 'memory.oom_control'))
+    if (oom !== null && Number(oom[1]) > 0) hit.push('memory limit (out-of-memory kill)')
+    return hit
+  }
+
+  pids (): number[] {
+    return read(this.dirs.pids, 'cgroup.procs').split('\n').filter(Boolean).map(Number)
+  }
+
+  /** Kill whatever is left (a workload run without a pid namespace leaves orphans) and remove the cgroup. */
+  async destroy (): Promise<void> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      for (const pid of this.pids()) try { process.kill(pid, 'SIGKILL') } catch {}
+      let busy = false
+      for (const c of CONTROLLERS) {
+        try { fs.rmdirSync(this.dirs[c]) } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') busy = true }
+      }
+      if (!busy) return
+      // Killed tasks leave the cgroup once reaped: a moment, not a condition we can wait on.
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    log.warn('a workload cgroup could not be removed', { dir: this.dirs.pids })
+  }
+}
+
+function write (dir: string, file: string, value: string | number): void {
+  fs.writeFileSync(path.join(dir, file), String(value))
+}
+
+function read (dir: string, file: string): string {
+  try { return fs.readFileSync(path.join(dir, file), 'utf8') } catch { return '' }
+}
