@@ -16,6 +16,7 @@ import { ScitError } from '../lib/errors'
 import { ZERO, Resources, formatResources } from '../lib/resources'
 import { probeMachine, capacity, CapacityFlags } from './capacity'
 import { NodeDaemon } from './daemon'
+import { DEFAULT_CLAIM_INTERVAL } from './payout'
 import { readSnapshot, SnapshotWorkload } from './snapshot'
 import { readCore, summarize } from './status'
 import type { StatusRecord } from './messages'
@@ -35,6 +36,7 @@ interface StartFlags extends CommonFlags, CapacityFlags {
   minLease?: string
   maxLease?: string
   workloads?: string
+  claimInterval?: string
   unsafeNoSandbox?: boolean
 }
 
@@ -59,6 +61,7 @@ export function register (program: Command): void {
     .option('--price-gpu <n>', 'price per GPU-hour', '0')
     .option('--min-lease <ms>', 'shortest lease sold, in ms', '60000')
     .option('--max-lease <ms>', 'longest lease sold, in ms', String(365 * 24 * 3_600_000))
+    .option('--claim-interval <ms>', 'claim the pay of running leases every … ms (0: never; leases that run their term are paid in full anyway)', String(DEFAULT_CLAIM_INTERVAL))
     .option('--workloads <dir>', 'where work dirs live (default <data>/workloads; the sandbox user must be able to traverse it)')
     .option('--unsafe-no-sandbox', 'DEVELOPMENT ONLY: run workloads without bubblewrap isolation')
     .action(action(async (flags: StartFlags) => {
@@ -77,6 +80,7 @@ export function register (program: Command): void {
         minLease: whole(flags.minLease ?? '60000', '--min-lease'),
         maxLease: whole(flags.maxLease ?? '0', '--max-lease'),
         workloads: flags.workloads ? path.resolve(flags.workloads) : undefined,
+        claimInterval: whole(flags.claimInterval ?? String(DEFAULT_CLAIM_INTERVAL), '--claim-interval'),
         unsafeNoSandbox: flags.unsafeNoSandbox === true
       })
       if (flags.unsafeNoSandbox) process.stderr.write('\n  !!! --unsafe-no-sandbox: workloads run WITHOUT ISOLATION. Never sell capacity like this. !!!\n\n')

@@ -27,7 +27,7 @@ import type { Resources } from '../lib/resources'
 import { MarketPeer } from '../market/peer'
 import { HyperbeeView } from '../market/hyperbee-view'
 import { listTrades } from '../market/queries'
-import type { OfferBody, Trade } from '../market/types'
+import type { Trade } from '../market/types'
 import { sandboxAvailable } from './sandbox'
 import { Supervisor, SupervisorOptions } from './supervisor'
 import { StatusCore, readCore, summarize } from './status'
@@ -37,6 +37,7 @@ import { writeSnapshot, Snapshot } from './snapshot'
 import { NodeChannel, NodeHandler } from './protocol'
 import { verifyContract, stageFiles, placeFiles, specFor, workloadId, checkTrade } from './contracts'
 import { Payouts } from './payout'
+import { caughtUp, keepOffer, offerBody } from './offer'
 import type { ManifestWorkload } from '../lib/contract'
 
 const log = logger('node')
@@ -126,8 +127,8 @@ export class NodeDaemon extends ReadyResource {
     this.swarm.on('connection', (conn: SwarmConnection) => this.onconnection(conn))
     this.peer = new MarketPeer({ store: this.store, swarm: this.swarm, identity: this.identity, market: o.market, announce: true })
     await this.peer.ready()
-    await this.caughtUp()
-    await this.keepOffer()
+    await caughtUp(this.peer.client)
+    await keepOffer(this.peer.client, this.key, offerBody(o))
     const offer = await this.peer.client.offer(this.key)
     this.presence = new Presence({
       swarm: this.swarm,
@@ -201,38 +202,6 @@ export class NodeDaemon extends ReadyResource {
         return null
       }
     }
-  }
-
-  /** An op appended before the view has the market's genesis would be rejected (no-genesis): wait for it. */
-  private async caughtUp (): Promise<void> {
-    const client = this.peer.client
-    if (await client.time() > 0) return
-    log.info('waiting for the market ledger to replicate')
-    await new Promise<void>(resolve => {
-      const check = (): void => {
-        client.time().then(t => { if (t > 0) { client.off('update', check); resolve() } }, () => {})
-      }
-      client.on('update', check)
-      check()
-    })
-  }
-
-  /** Post the offer, or update it when the flags changed; the engine subtracts leases from it. */
-  private async keepOffer (): Promise<void> {
-    const o = this.opts
-    const body: OfferBody = {
-      resources: o.capacity,
-      prices: o.prices,
-      country: o.country.toUpperCase(),
-      city: o.city,
-      attributes: [...new Set(o.attributes)].sort(),
-      minLease: o.minLease ?? 60_000,
-      maxLease: o.maxLease ?? 365 * 24 * 3_600_000
-    }
-    const current = await this.peer.client.offer(this.key)
-    if (current && !current.withdrawn && JSON.stringify(pick(current)) === JSON.stringify(pick(body))) return
-    const [outcome] = await this.peer.client.submitAndWait([{ type: current && !current.withdrawn ? 'offer-update' : 'offer', body }], { final: false })
-    if (!outcome.accepted) throw new ScitError('REJECTED', `the market refused the offer: ${outcome.reason ?? ''} ${outcome.message ?? ''}`)
   }
 
   /** Re-derive what should run from the ledger. Coalesces: one scan at a time, one more if asked meanwhile. */
@@ -339,8 +308,10 @@ export class NodeDaemon extends ReadyResource {
   /** An archive is (re)started per deploy instruction like any workload, without files to place. */
   private async keepArchive (id: string, lease: Lease, w: ManifestWorkload, seq: number): Promise<void> {
     const source = w.archive?.source ?? null
-    if (source !== null && !lease.source?.key.equals(source)) lease.source = await this.openSource(source)
     if (this.supervisor.active(id)) await this.supervisor.stop(id, `update to instruction ${seq}`)
+    // An update that names another source: the old one is no longer paid for.
+    if (lease.source !== null && (source === null || !lease.source.key.equals(source))) await this.closeSource(lease, true)
+    if (source !== null && lease.source === null) lease.source = await this.openSource(source)
     lease.deployed = seq
     const r = lease.trade.resources
     const cores = lease.source !== null && source !== null ? [lease.source, lease.core] : [lease.core]
@@ -361,14 +332,16 @@ export class NodeDaemon extends ReadyResource {
     const lease = this.leases.get(id)
     // Released even when it already failed: the lease is over, its blocks are not this node's to keep.
     if (this.supervisor.get(id) !== null) await this.supervisor.stop(id, reason, { release: true })
-    if (lease?.source) {
-      await this.swarm.leave(lease.source.discoveryKey)
-      await lease.source.close()
-      lease.source = null
-    }
+    if (lease) await this.closeSource(lease, false)
   }
-}
 
-function pick (o: OfferBody): OfferBody {
-  return { resources: o.resources, prices: o.prices, country: o.country, city: o.city, attributes: o.attributes, minLease: o.minLease, maxLease: o.maxLease }
+  /** Stop holding a lease's source core; `clear`: delete its blocks (the keeper did not, or no longer does). */
+  private async closeSource (lease: Lease, clear: boolean): Promise<void> {
+    const core = lease.source
+    if (core === null) return
+    lease.source = null
+    await this.swarm.leave(core.discoveryKey)
+    if (clear && core.length > 0) await core.clear(0, core.length)
+    await core.close()
+  }
 }

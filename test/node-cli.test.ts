@@ -9,7 +9,7 @@ const KEY = 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'
 
 test('scit node start --help documents every flag of the issue', async t => {
   const { stdout } = await run(process.execPath, [SCIT, 'node', 'start', '--help'])
-  for (const flag of ['--data', '--market', '--bootstrap', '--cpu', '--memory', '--ssd', '--hdd', '--country', '--city', '--attr', '--price-cpu', '--price-memory', '--price-ssd', '--unsafe-no-sandbox', '--workloads']) {
+  for (const flag of ['--data', '--market', '--bootstrap', '--cpu', '--memory', '--ssd', '--hdd', '--country', '--city', '--attr', '--price-cpu', '--price-memory', '--price-ssd', '--unsafe-no-sandbox', '--workloads', '--claim-interval']) {
     t.ok(stdout.includes(flag), flag)
   }
 })

@@ -1,0 +1,83 @@
+/**
+ * Archive figures: how fast a node takes in an archive (settle to fully held,
+ * verification and Merkle checks included) and a storage challenge's round
+ * trip from another peer, on a local testnet (one machine: replication speed
+ * here is CPU, not network).
+ *   node .dist-h/test/bench/archive.js [MiB] [challenges]
+ */
+import fs from 'fs'
+import os from 'os'
+import path from 'path'
+import b4a from 'b4a'
+import sodium from 'sodium-universal'
+import type { Assert } from 'brittle'
+import type { SwarmConnection } from 'hyperswarm'
+import { startTestnet } from '../../lib/testnet'
+import { ZERO, MiB } from '../../lib/resources'
+import { encodeKey } from '../../lib/keys'
+import { workloadId } from '../../node/contracts'
+import { NodeChannel, verifyChallenge, pickIndexes } from '../../node/protocol'
+import { bot, node, workload, manifest, buy, contract, settle, nodeTransition } from '../helpers/node-bot'
+import { until } from '../helpers/ledger'
+
+const SIZE = Number(process.argv[2] ?? 64) * MiB
+const CHALLENGES = Number(process.argv[3] ?? 50)
+const ms = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6
+
+function shim (): { t: Assert, done: () => Promise<void> } {
+  const downs: Array<{ fn: () => unknown, order: number }> = []
+  const t = {
+    tmp: async () => fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-')),
+    teardown: (fn: () => unknown, opts: { order?: number } = {}) => { downs.push({ fn, order: opts.order ?? 0 }) }
+  } as unknown as Assert
+  return { t, done: async () => { for (const d of downs.reverse().sort((a, b) => a.order - b.order)) await d.fn() } }
+}
+
+async function main (): Promise<void> {
+  const { t, done } = shim()
+  const net = await startTestnet(3)
+  t.teardown(() => net.destroy(), { order: Infinity })
+  try {
+    const b = await bot(t, net)
+    const n = await node(t, net, b, { capacity: { ...ZERO, cpu: 1000, memory: 1024 * MiB, hdd: 2 * SIZE } })
+    await until(b.peer, async () => (await b.peer.client.offer(encodeKey(n.identity.publicKey))) !== null)
+    const src = b.peer.store?.get({ name: 'bench-archive' })
+    if (!src) throw new Error('no bot store')
+    await src.ready()
+    for (let i = 0; i < SIZE / (64 * 1024); i += 64) {
+      const batch = Array.from({ length: 64 }, () => { const x = b4a.alloc(64 * 1024); sodium.randombytes_buf(x); return x })
+      await src.append(batch)
+    }
+    const m = manifest(workload({ kind: 'archive', command: [], restart: 'never', resources: { ...ZERO, hdd: 2 * SIZE }, archive: { size: SIZE, source: src.key } }))
+    const trade = await buy(b, m)
+    const w = await contract(t, b, m, [trade], {})
+    const running = nodeTransition(n, workloadId({ id: trade } as never), tr => tr.state === 'running' || tr.state === 'failed')
+    const s = process.hrtime.bigint()
+    await settle(b, trade, w, m)
+    const tr = await running
+    const took = ms(s)
+    console.log(`archive of ${SIZE / MiB} MiB: ${tr.state} (${tr.reason}) ${took.toFixed(0)} ms after settle, ${(SIZE / MiB / (took / 1000)).toFixed(1)} MiB/s`)
+
+    const swarm = net.createSwarm()
+    t.teardown(() => swarm.destroy())
+    const ch = await new Promise<NodeChannel>(resolve => {
+      swarm.on('connection', (conn: SwarmConnection) => { conn.on('error', () => {}); resolve(NodeChannel.attach(conn, null)) })
+      swarm.joinPeer(n.identity.publicKey)
+    })
+    const times: number[] = []
+    for (let i = 0; i < CHALLENGES; i++) {
+      const indexes = pickIndexes(src.length, 8)
+      const c = process.hrtime.bigint()
+      const { nonce, proofs } = await ch.challenge(src.key, indexes)
+      times.push(ms(c))
+      if (!await verifyChallenge(src, nonce, indexes, proofs)) throw new Error('a challenge did not verify')
+    }
+    ch.close()
+    times.sort((a, b) => a - b)
+    console.log(`storage challenge (8 random 64 KiB blocks) round trip: median ${times[Math.floor(times.length / 2)].toFixed(2)} ms, max ${times[times.length - 1].toFixed(2)} ms over ${CHALLENGES}`)
+  } finally {
+    await done()
+  }
+}
+
+main().catch(err => { console.error(err); process.exit(1) })
