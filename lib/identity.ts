@@ -68,9 +68,20 @@ export function loadIdentity (dataDir: string, opts: { create?: boolean } = {}):
   return { publicKey, secretKey }
 }
 
-function createIdentity (dataDir: string): KeyPair {
+/**
+ * Make `kp` the identity of `dataDir` (the demo's example stakeholders, whose
+ * seeds are public). An existing identity is never replaced: a data dir that
+ * already holds another key is refused.
+ */
+export function importIdentity (dataDir: string, kp: KeyPair): KeyPair {
+  if (!fs.existsSync(path.join(dataDir, IDENTITY_FILE))) return createIdentity(dataDir, kp)
+  const have = loadIdentity(dataDir)
+  if (!b4a.equals(have.publicKey, kp.publicKey)) throw new ScitError('KEYSTORE', `${dataDir} already holds identity ${encodeKey(have.publicKey)}: use an empty --data`)
+  return have
+}
+
+function createIdentity (dataDir: string, kp = generateKeyPair()): KeyPair {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-  const kp = generateKeyPair()
   const stored: StoredIdentity = { version: 1, publicKey: b4a.toString(kp.publicKey, 'hex'), secretKey: b4a.toString(kp.secretKey, 'hex') }
   const file = path.join(dataDir, IDENTITY_FILE)
   const tmp = file + '.tmp'

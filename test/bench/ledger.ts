@@ -19,6 +19,7 @@ import { generateKeyPair, KeyPair } from '../../lib/identity'
 import { seal, envelopeId } from '../../lib/envelope'
 import { encodeBody } from '../../market/messages'
 import { MarketPeer, MarketPeerOptions } from '../../market/peer'
+import { addIndexer } from '../../market/indexers'
 import { offerOp, bidOp } from '../helpers/ledger'
 import type { OfferBody, BidBody, Outcome } from '../../market/types'
 
@@ -31,15 +32,6 @@ async function open (net: Testnet, opts: Partial<MarketPeerOptions>): Promise<Ma
   const p = new MarketPeer({ data, identity: generateKeyPair(), dht: net.createNode(), ackInterval: ACK_INTERVAL, ...opts } as MarketPeerOptions)
   await p.ready()
   return p
-}
-
-async function addIndexer (voters: MarketPeer[], joiner: MarketPeer): Promise<void> {
-  const body = { action: 'add-indexer', identity: joiner.identity?.publicKey, writer: joiner.ledger.writerKey }
-  for (const v of voters) {
-    const [id] = await v.client.submit([{ type: 'governance', body }])
-    await v.client.outcome(id, { final: true })
-  }
-  while (!joiner.ledger.isIndexer) await new Promise(resolve => joiner.ledger.base.once('is-indexer', resolve))
 }
 
 function percentile (sorted: number[], p: number): number {

@@ -1,12 +1,10 @@
 /** Test helpers for bot/: templates in temp dirs, example stakeholders, contract cores in a local Corestore. */
 import fs from 'fs'
 import path from 'path'
-import b4a from 'b4a'
 import c from 'compact-encoding'
 import Corestore from 'corestore'
 import type { Assert } from 'brittle'
-import { generateKeyPair, KeyPair } from '../../lib/identity'
-import { hash } from '../../lib/keys'
+import type { KeyPair } from '../../lib/identity'
 import { seal, TypeName } from '../../lib/envelope'
 import { loadTemplate, Template } from '../../bot/template'
 import { instantiate, Instance } from '../../bot/manifest'
@@ -16,13 +14,8 @@ import type { ParamValue } from '../../lib/contract'
 /** The repo's examples/, from dist/test/helpers or .dist-*\/test/helpers alike. */
 export const EXAMPLES = path.join(__dirname, '..', '..', '..', 'examples')
 
-/**
- * The demo's stakeholders: key pairs from public seeds, so examples can name
- * them and tests and the demo can sign as them. Never use these for anything real.
- */
-export function exampleStakeholder (role: 'legal' | 'it' | 'budget'): KeyPair {
-  return generateKeyPair(hash('scit/example-stakeholder', b4a.from(role)))
-}
+/** The demo's stakeholders (public seeds): examples can name them, tests sign as them. */
+export { exampleStakeholder } from '../../examples/stakeholders'
 
 /** Write `yaml` as `name` in a fresh temp dir, with `files` beside it; returns the template path. */
 export async function templateFile (t: Assert, yaml: string, files: Record<string, string> = {}, name = 'tpl.yaml'): Promise<string> {

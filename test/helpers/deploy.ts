@@ -11,10 +11,10 @@ import { generateKeyPair, KeyPair } from '../../lib/identity'
 import { encodeKey } from '../../lib/keys'
 import { ZERO, MiB, Resources } from '../../lib/resources'
 import type { MarketPeer } from '../../market/peer'
-import * as Q from '../../market/queries'
+import { moneyConserved as checkMoney } from '../../market/audit'
 import { NodeDaemon, NodeOptions } from '../../node/daemon'
 import { Bot, BotOptions } from '../../bot/bot'
-import { market, until, withFinal } from './ledger'
+import { market, until } from './ledger'
 import { tmpDir } from './node'
 
 export interface World { net: Testnet; founder: MarketPeer; key: Buffer }
@@ -110,8 +110,7 @@ export function stakeholders (n: number): KeyPair[] {
 
 /** Σ balances + Σ escrow = minted, on a snapshot of the founder's final view (a live view may move between reads). */
 export async function moneyConserved (w: World): Promise<{ ok: boolean, minted: number, held: number }> {
-  const s = await withFinal(w.founder, view => Q.stats(view))
-  return { ok: s.balances + s.escrow === s.minted, minted: s.minted, held: s.balances + s.escrow }
+  return checkMoney(w.founder)
 }
 
 /** The workload state the node reports for a trade (its supervisor), or null. */

@@ -5,7 +5,6 @@ import type { Testnet } from '../../lib/testnet'
 import { generateKeyPair, KeyPair } from '../../lib/identity'
 import { resources, GiB } from '../../lib/resources'
 import { MarketPeer, MarketPeerOptions } from '../../market/peer'
-import { HyperbeeView } from '../../market/hyperbee-view'
 import type { OfferBody, BidBody, OpRequest, View } from '../../market/types'
 import { swarm } from './net'
 
@@ -59,14 +58,7 @@ export async function until (p: MarketPeer, fn: () => Promise<boolean>): Promise
 }
 
 /** The final (indexed) part of a peer's view, read-only; closed by `fn`'s end. */
-export async function withFinal<T> (p: MarketPeer, fn: (view: View) => Promise<T>): Promise<T> {
-  const snap = p.ledger.finalSnapshot()
-  try {
-    return await fn(HyperbeeView.reading(snap))
-  } finally {
-    await snap.close()
-  }
-}
+export { withFinal } from '../../market/audit'
 
 /** Every key and value of a view range, as text: compares two peers' views exactly. */
 export async function dump (view: View, prefix = ''): Promise<string[]> {
@@ -107,28 +99,5 @@ export function keyPairs (n: number): KeyPair[] {
   return Array.from({ length: n }, () => generateKeyPair())
 }
 
-/** Resolve when `p` is an indexer of its market (Autobase says so once the addWriter is applied). */
-export async function untilIndexer (p: MarketPeer): Promise<void> {
-  const base = p.ledger.base
-  if (base.isIndexer) return
-  await new Promise<void>(resolve => {
-    const done = (): void => { base.off('is-indexer', done); resolve() }
-    base.on('is-indexer', done)
-    if (base.isIndexer) done()
-  })
-}
-
-/**
- * Make `joiner` an indexer: every current indexer in `voters` signs an
- * add-indexer vote (a strict majority of them is needed), then wait until
- * the joiner indexes.
- */
-export async function addIndexer (voters: MarketPeer[], joiner: MarketPeer): Promise<void> {
-  const body = { action: 'add-indexer', identity: joiner.identity?.publicKey, writer: joiner.ledger.writerKey }
-  for (const v of voters) {
-    const [id] = await v.client.submit([{ type: 'governance', body }])
-    const o = await v.client.outcome(id)
-    if (!o.accepted) throw new Error(`vote refused: ${o.reason ?? ''} ${o.message ?? ''}`)
-  }
-  await untilIndexer(joiner)
-}
+/** untilIndexer(p); addIndexer(voters, joiner): votes by a majority of current indexers, then waits until the joiner indexes. */
+export { untilIndexer, addIndexer } from '../../market/indexers'

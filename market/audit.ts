@@ -1,0 +1,29 @@
+/**
+ * Reading what a market has made final, and checking its first invariant
+ * there: money only enters by faucet deposits, so Σ balances + Σ escrow =
+ * Σ minted after every op (README "Market model"). Read on a snapshot of the
+ * final (indexed) view: a live view may move between two reads.
+ */
+import type { View } from './types'
+import type { MarketPeer } from './peer'
+import { HyperbeeView } from './hyperbee-view'
+import { stats } from './queries'
+
+/** The final part of a peer's view, read-only; the snapshot is closed when `fn` ends. */
+export async function withFinal<T> (p: MarketPeer, fn: (view: View) => Promise<T>): Promise<T> {
+  const snap = p.ledger.finalSnapshot()
+  try {
+    return await fn(HyperbeeView.reading(snap))
+  } finally {
+    await snap.close()
+  }
+}
+
+export interface MoneyCheck { ok: boolean; minted: number; balances: number; escrow: number; held: number }
+
+/** Σ balances + Σ escrow against what the faucets minted, on the final view of `p`. */
+export async function moneyConserved (p: MarketPeer): Promise<MoneyCheck> {
+  const s = await withFinal(p, view => stats(view))
+  const held = s.balances + s.escrow
+  return { ok: held === s.minted, minted: s.minted, balances: s.balances, escrow: s.escrow, held }
+}
