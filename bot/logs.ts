@@ -7,8 +7,8 @@
  */
 import type Hypercore from 'hypercore'
 import { decodeKey } from '../lib/keys'
-import { readCore } from '../node/status'
-import type { LogRecord } from '../node/messages'
+import { workloadLogs } from '../node/status'
+import { workloadId } from '../node/contracts'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'
 
@@ -32,9 +32,8 @@ export async function readLogs (bot: Bot, d: DeploymentRecord, onLine: (l: LogLi
     const start = next.get(core) ?? Math.max(0, core.length - (opts.tail ?? 200))
     const end = core.length
     next.set(core, end)
-    const r = await readCore<LogRecord>(core, decodeKey(t.node), 'log', { start, end, timeout: 5000 })
+    const r = await workloadLogs(core, decodeKey(t.node), workloadId(t), { start, end, timeout: 5000 })
     for (const rec of r.records) {
-      if (rec.body.workload !== t.id.toLowerCase()) continue
       onLine({ node: t.node, trade: t.id, workload: t.workload, stream: rec.body.stream, timestamp: rec.timestamp, text: rec.body.data.toString() })
     }
   }

@@ -1,7 +1,7 @@
 /**
  * `scit market …`: create a market, serve it (indexer or relay), vote on its
  * indexers, and look at it. The read-only explorer commands are in
- * market/explorer.ts.
+ * market/explorer/ (and market/EXPLORER.md).
  */
 import { Command } from 'commander'
 import { withCommon, configFrom, output, action, untilSignal, CommonFlags } from '../lib/command'

@@ -37,7 +37,7 @@ export class TradeRefusal extends ScitError {
 /** A verified trade: its contract, the manifest in force and the workload this trade runs. */
 export interface Verified { view: ContractView; state: ContractState; workload: ManifestWorkload; replica: number }
 
-export function workloadId (trade: Trade): string {
+export function workloadId (trade: Pick<Trade, 'id'>): string {
   return trade.id.toLowerCase()
 }
 

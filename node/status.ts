@@ -200,3 +200,26 @@ export function summarize (records: Array<Verified<StatusRecord>>): WorkloadView
   }
   return [...byId.values()].sort((a, b) => a.workload.localeCompare(b.workload))
 }
+
+/**
+ * The last verified status record of one workload, read backwards from the
+ * end of a node's status core in chunks (the core is kept whole, the latest
+ * state is near its end); null when the node recorded none.
+ */
+export async function lastStatus (core: Hypercore, node: Buffer, workload: string, opts: { timeout?: number, chunk?: number } = {}): Promise<{ record: Verified<StatusRecord> | null, refused: Refusal[] }> {
+  await core.ready()
+  const chunk = opts.chunk ?? 64
+  const refused: Refusal[] = []
+  for (let end = core.length; end > 0; end -= chunk) {
+    const r = await readCore<StatusRecord>(core, node, 'status', { start: Math.max(0, end - chunk), end, timeout: opts.timeout })
+    refused.push(...r.refused)
+    for (let i = r.records.length - 1; i >= 0; i--) if (r.records[i].body.workload === workload) return { record: r.records[i], refused }
+  }
+  return { record: null, refused }
+}
+
+/** Verified log chunks of one workload in blocks [start, end) of a node's log core: what `scit bot logs` and the explorer print. */
+export async function workloadLogs (core: Hypercore, node: Buffer, workload: string, opts: ReadOptions = {}): Promise<ReadResult<LogRecord>> {
+  const r = await readCore<LogRecord>(core, node, 'log', opts)
+  return { records: r.records.filter(x => x.body.workload === workload), refused: r.refused }
+}

@@ -11,6 +11,7 @@ declare module 'hyperdht' {
     ephemeral?: boolean
     firewalled?: boolean
   }
+  export interface LookupReply { peers: Array<{ publicKey: Buffer }> }
   export interface MutableGetResult { seq: number; value: Buffer; signature: Buffer; from: { host: string; port: number } }
   class DHT extends EventEmitter {
     constructor(opts?: DHTOptions)
@@ -23,6 +24,8 @@ declare module 'hyperdht' {
     address(): { host: string; port: number }
     mutablePut(keyPair: KeyPair, value: Buffer, opts?: { seq?: number }): Promise<{ publicKey: Buffer; seq: number; signature: Buffer }>
     mutableGet(publicKey: Buffer, opts?: { seq?: number; latest?: boolean }): Promise<MutableGetResult | null>
+    /** The peers announced on a topic, as a stream of query replies (destroy it to stop early). */
+    lookup(topic: Buffer, opts?: object): AsyncIterable<LookupReply> & { destroy(err?: Error): void }
     destroy(opts?: { force?: boolean }): Promise<void>
   }
   export default DHT

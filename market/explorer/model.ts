@@ -1,0 +1,266 @@
+/**
+ * The explorer's rows: market/queries joined into what each command shows.
+ * Each function reads one view (a snapshot: every row of one answer comes from
+ * the same ledger version) and applies the command's filter. The JSON a
+ * command prints is these rows as they are; their fields are documented in
+ * market/EXPLORER.md, so renaming one is a breaking change.
+ */
+import { RESOURCE_KINDS, ZERO, Resources, costFor } from '../../lib/resources'
+import * as Q from '../queries'
+import { headlinePrice } from '../engine/keys'
+import type { View, Offer, Bid, Trade, TradeState, KeyText, Id } from '../types'
+import { Filter, keyMatches, pricedShape, costOf } from './filters'
+import type { NodePresence, PresenceState } from './presence'
+
+export const TRADE_STATES: readonly TradeState[] = ['matched', 'settled', 'released', 'closed', 'failed', 'ended']
+export const BID_STATES = ['open', 'filled', 'expired', 'cancelled'] as const
+export const CONTRACT_STATES = ['live', 'ended'] as const
+
+export interface NodeRow {
+  node: KeyText
+  country: string
+  city: string
+  total: Resources
+  free: Resources
+  prices: Resources
+  /** The headline price: one core and one GiB of memory for an hour. */
+  price: number
+  attributes: string[]
+  /** Settled trades on this node: leases running now. */
+  leases: number
+  offer: 'live' | 'withdrawn' | 'none'
+  online: boolean
+  presence: PresenceState | 'not-looked-up'
+  lastSeen: number | null
+  presenceError: string | null
+}
+
+function fitsMin (f: Filter, free: Resources): boolean {
+  if (f.min === undefined) return true
+  return RESOURCE_KINDS.every(k => free[k] >= (f.min?.[k] ?? 0))
+}
+
+function sells (f: Filter, row: { country: string, attributes: string[], free: Resources, prices: Resources }): boolean {
+  if (f.country !== undefined && row.country !== f.country) return false
+  if (f.attributes !== undefined && !f.attributes.every(a => row.attributes.includes(a))) return false
+  if (!fitsMin(f, row.free)) return false
+  return f.maxPrice === undefined || costOf(pricedShape(f), row.prices) <= f.maxPrice
+}
+
+export function offerMatches (o: Offer, f: Filter): boolean {
+  if (o.withdrawn && f.all !== true) return false
+  return keyMatches(f.node, o.node) && sells(f, { ...o, free: o.available })
+}
+
+export async function offerRows (view: View, f: Filter): Promise<Offer[]> {
+  const offers = await Q.listOffers(view, { country: f.country, includeWithdrawn: true })
+  return offers.filter(o => offerMatches(o, f))
+}
+
+/** Settled trades per node. */
+async function leasesByNode (view: View): Promise<Map<KeyText, number>> {
+  const out = new Map<KeyText, number>()
+  for (const t of await Q.listTrades(view, { state: 'settled' })) out.set(t.node, (out.get(t.node) ?? 0) + 1)
+  return out
+}
+
+function fromOffer (o: Offer, leases: number): NodeRow {
+  return {
+    node: o.node, country: o.country, city: o.city, total: o.resources, free: o.available, prices: o.prices, price: headlinePrice(o.prices),
+    attributes: o.attributes, leases, offer: o.withdrawn ? 'withdrawn' : 'live', online: false, presence: 'not-looked-up', lastSeen: null, presenceError: null
+  }
+}
+
+function withPresence (row: NodeRow, p: NodePresence | undefined): NodeRow {
+  if (p === undefined) return row
+  const out: NodeRow = { ...row, presence: p.state, online: p.state === 'verified', lastSeen: p.lastSeen, presenceError: p.error }
+  const r = p.record
+  // A node the ledger has no offer of is described by its own signed record.
+  if (row.offer === 'none' && r !== null) Object.assign(out, { country: r.country, city: r.city, total: r.resources, free: r.free, prices: r.prices, price: headlinePrice(r.prices), attributes: r.attributes })
+  return out
+}
+
+/**
+ * Nodes: every offer the ledger holds, joined with its node's presence on the
+ * DHT. `lookup` is given the keys worth looking up (those the ledger filters
+ * kept, and any it may add, e.g. keys announced on the market topic) and
+ * returns their presence; without it nothing is looked up and no node is online.
+ */
+export async function nodeRows (view: View, f: Filter, lookup: ((nodes: KeyText[]) => Promise<Map<KeyText, NodePresence>>) | null, announced: KeyText[] = []): Promise<NodeRow[]> {
+  const leases = await leasesByNode(view)
+  const offers = await Q.listOffers(view, { includeWithdrawn: true })
+  const known = new Set(offers.map(o => o.node))
+  const rows = offers.filter(o => offerMatches(o, f)).map(o => fromOffer(o, leases.get(o.node) ?? 0))
+  const extra = announced.filter(k => !known.has(k) && keyMatches(f.node, k))
+  if (lookup === null) return f.online === true ? [] : rows
+  const found = await lookup([...rows.map(r => r.node), ...extra])
+  const out = rows.map(r => withPresence(r, found.get(r.node)))
+  for (const node of extra) {
+    const p = found.get(node)
+    if (p?.state !== 'verified' || p.record === null) continue // a bot or an indexer: announced, but no node
+    const blank: NodeRow = { node, country: '', city: '', total: ZERO, free: ZERO, prices: ZERO, price: 0, attributes: [], leases: leases.get(node) ?? 0, offer: 'none', online: false, presence: 'not-looked-up', lastSeen: null, presenceError: null }
+    const row = withPresence(blank, p)
+    if (sells(f, row)) out.push(row)
+  }
+  return out.filter(r => f.online !== true || r.online)
+}
+
+export async function bidRows (view: View, f: Filter): Promise<Bid[]> {
+  const bids = await Q.listBids(view, { bot: f.bot?.key ?? undefined, state: f.state as Bid['state'] | undefined })
+  return bids.filter(b => keyMatches(f.bot, b.bot) &&
+    (f.country === undefined || b.countries.length === 0 || b.countries.includes(f.country)) &&
+    (f.attributes === undefined || f.attributes.every(a => b.attributes.includes(a))) &&
+    fitsMin(f, b.resources) && (f.maxPrice === undefined || b.maxPrice <= f.maxPrice))
+}
+
+export async function tradeRows (view: View, f: Filter): Promise<Trade[]> {
+  const trades = await Q.listTrades(view, { node: f.node?.key ?? undefined, bot: f.bot?.key ?? undefined, bid: f.bid, state: f.state as TradeState | undefined })
+  return trades.filter(t => keyMatches(f.node, t.node) && keyMatches(f.bot, t.bot) && (f.maxPrice === undefined || t.price <= f.maxPrice))
+}
+
+export interface ContractRow {
+  contract: KeyText
+  bot: KeyText
+  /** The manifest hash (hex) of the latest settled trade. */
+  manifest: string | null
+  state: 'live' | 'ended'
+  trades: Id[]
+  nodes: KeyText[]
+  /** Leases running now (settled trades). */
+  replicas: number
+  /** Σ price of the running leases, per hour. */
+  pricePerHour: number
+  escrow: number
+  paid: number
+  refunded: number
+  start: number | null
+  end: number | null
+}
+
+/** The trades of every contract, grouped by contract core key. */
+export async function contractTrades (view: View): Promise<Map<KeyText, Trade[]>> {
+  const out = new Map<KeyText, Trade[]>()
+  for (const t of await Q.listTrades(view)) {
+    if (t.contract === null) continue
+    const list = out.get(t.contract)
+    if (list === undefined) out.set(t.contract, [t])
+    else list.push(t)
+  }
+  return out
+}
+
+export function contractRow (contract: KeyText, trades: Trade[]): ContractRow {
+  const live = trades.filter(t => t.state === 'settled')
+  const latest = [...trades].sort((a, b) => (a.start ?? 0) - (b.start ?? 0)).pop()
+  const sum = (fn: (t: Trade) => number): number => trades.reduce((n, t) => n + fn(t), 0)
+  const starts = trades.map(t => t.start).filter((x): x is number => x !== null)
+  const ends = trades.map(t => t.end).filter((x): x is number => x !== null)
+  return {
+    contract,
+    bot: trades[0].bot,
+    manifest: latest?.manifest ?? null,
+    state: live.length > 0 ? 'live' : 'ended',
+    trades: trades.map(t => t.id),
+    nodes: [...new Set(trades.map(t => t.node))],
+    replicas: live.length,
+    pricePerHour: live.reduce((n, t) => n + t.price, 0),
+    escrow: sum(t => t.escrow),
+    paid: sum(t => t.paid),
+    refunded: sum(t => t.refunded),
+    start: starts.length > 0 ? Math.min(...starts) : null,
+    end: ends.length > 0 ? Math.max(...ends) : null
+  }
+}
+
+export async function contractRows (view: View, f: Filter): Promise<ContractRow[]> {
+  const out: ContractRow[] = []
+  for (const [contract, trades] of await contractTrades(view)) {
+    const row = contractRow(contract, trades)
+    if (!keyMatches(f.bot, row.bot) || (f.node !== undefined && !row.nodes.some(n => keyMatches(f.node, n)))) continue
+    if (f.state !== undefined && row.state !== f.state) continue
+    out.push(row)
+  }
+  return out.sort((a, b) => (a.start ?? 0) - (b.start ?? 0))
+}
+
+export interface TemplateRow { name: string; version: number; author: KeyText; id: Id; time: number; size: number }
+
+export async function templateRows (view: View, f: Filter): Promise<TemplateRow[]> {
+  return (await Q.listTemplates(view))
+    .filter(t => keyMatches(f.bot, t.author))
+    .map(t => ({ name: t.name, version: t.version, author: t.author, id: t.id, time: t.time, size: t.document.byteLength }))
+}
+
+export interface BalanceRow { key: KeyText; balance: number; escrow: number }
+
+/** Spendable balances, and the escrow each key's trades lock (a bot's money not yet paid out). */
+export async function balanceRows (view: View, f: Filter): Promise<BalanceRow[]> {
+  const rows = new Map<KeyText, BalanceRow>()
+  for (const b of await Q.listBalances(view)) rows.set(b.key, { key: b.key, balance: b.balance, escrow: 0 })
+  for (const t of await Q.listTrades(view)) {
+    if (t.escrow === 0) continue
+    const row = rows.get(t.bot) ?? { key: t.bot, balance: 0, escrow: 0 }
+    row.escrow += t.escrow
+    rows.set(t.bot, row)
+  }
+  return [...rows.values()].filter(r => keyMatches(f.bot, r.key)).sort((a, b) => b.balance + b.escrow - a.balance - a.escrow)
+}
+
+export interface MarketStats {
+  time: number
+  nodes: { offers: number, withdrawn: number, leasing: number }
+  capacity: { total: Resources, sold: Resources, free: Resources }
+  trades: Record<TradeState, number>
+  volume: { trades: number, value: number, paid: number, escrow: number, refunded: number }
+  medianPrice: Resources
+  bids: { open: number }
+  money: { minted: number, balances: number, escrow: number }
+  ops: { accepted: number, rejected: number }
+}
+
+function median (values: number[]): number {
+  if (values.length === 0) return 0
+  const s = [...values].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? s[mid] : Math.floor((s[mid - 1] + s[mid]) / 2)
+}
+
+/** Whole-market figures; capacity and prices over live (not withdrawn) offers. */
+export async function marketStats (view: View): Promise<MarketStats> {
+  const base = await Q.stats(view)
+  const offers = await Q.listOffers(view, { includeWithdrawn: true })
+  const live = offers.filter(o => !o.withdrawn)
+  const total = { ...ZERO }
+  const free = { ...ZERO }
+  const sold = { ...ZERO }
+  const medianPrice = { ...ZERO }
+  for (const k of RESOURCE_KINDS) {
+    for (const o of live) { total[k] += o.resources[k]; free[k] += o.available[k] }
+    sold[k] = total[k] - free[k]
+    medianPrice[k] = median(live.map(o => o.prices[k]))
+  }
+  const trades = Object.fromEntries(TRADE_STATES.map(s => [s, 0])) as Record<TradeState, number>
+  const volume = { trades: 0, value: 0, paid: 0, escrow: 0, refunded: 0 }
+  const leasing = new Set<KeyText>()
+  for (const t of await Q.listTrades(view)) {
+    trades[t.state]++
+    if (t.state === 'settled') leasing.add(t.node)
+    if (t.start === null) continue // never settled: no money moved
+    volume.trades++
+    volume.value += costFor(t.price, t.duration)
+    volume.paid += t.paid
+    volume.escrow += t.escrow
+    volume.refunded += t.refunded
+  }
+  return {
+    time: base.time,
+    nodes: { offers: live.length, withdrawn: offers.length - live.length, leasing: leasing.size },
+    capacity: { total, sold, free },
+    trades,
+    volume,
+    medianPrice,
+    bids: { open: base.openBids },
+    money: { minted: base.minted, balances: base.balances, escrow: base.escrow },
+    ops: { accepted: base.accepted, rejected: base.rejected }
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Human output of the explorer: aligned tables (cli-table3, drawn without
+ * colour or box so they survive pipes, `watch` and logs) with units humanised
+ * by lib/resources. `--json` never goes through here.
+ */
+import Table from 'cli-table3'
+import { formatCpu, formatSize, Resources } from '../../lib/resources'
+import { shortKey } from '../../lib/keys'
+import type { Offer, Bid, Trade } from '../types'
+import type { NodeRow, ContractRow, TemplateRow, BalanceRow, MarketStats } from './model'
+
+type Align = 'left' | 'right'
+
+const PLAIN = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ''
+}
+
+/** An aligned table: a header, a rule, one line per row. Columns whose header starts with '>' are right-aligned. */
+export function table (head: string[], rows: string[][]): string {
+  const colAligns: Align[] = head.map(h => h.startsWith('>') ? 'right' : 'left')
+  const t = new Table({ head: head.map(h => h.replace(/^>/, '')), colAligns, chars: PLAIN, style: { head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 2 } })
+  for (const r of rows) t.push(r)
+  const lines = t.toString().split('\n').map(l => l.trimEnd()).filter(l => l !== '')
+  const rule = '─'.repeat(Math.max(...lines.map(l => l.length)))
+  return [lines[0], rule, ...lines.slice(1)].join('\n')
+}
+
+/** A titled block: what `summary` and `watch` stack. */
+export function section (title: string, body: string): string {
+  return `${title}\n${body}`
+}
+
+export function money (n: number): string {
+  return n.toLocaleString('en-US')
+}
+
+export function cores (milli: number): string {
+  return formatCpu(milli)
+}
+
+/** `free/total` of one kind, humanised; '-' when the node sells none. */
+export function pair (free: number, total: number, fmt: (n: number) => string): string {
+  return total === 0 ? '-' : `${fmt(free)}/${fmt(total)}`
+}
+
+/** `3s ago`, `in 5m`: a time relative to `now`. */
+export function relative (at: number | null, now = Date.now()): string {
+  if (at === null) return '-'
+  const d = at - now
+  const a = Math.abs(d)
+  const text = a < 1000 ? 'now' : a < 60_000 ? `${Math.floor(a / 1000)}s` : a < 3_600_000 ? `${Math.floor(a / 60_000)}m` : a < 86_400_000 ? `${Math.floor(a / 3_600_000)}h` : `${Math.floor(a / 86_400_000)}d`
+  if (text === 'now') return text
+  return d < 0 ? `${text} ago` : `in ${text}`
+}
+
+/** A replica's shape: `2 × 1 cpu, 512MiB`, leaving out kinds it does not ask. */
+export function shape (r: Resources): string {
+  const parts = [`${formatCpu(r.cpu)} cpu`, formatSize(r.memory)]
+  if (r.ssd) parts.push(`ssd ${formatSize(r.ssd)}`)
+  if (r.hdd) parts.push(`hdd ${formatSize(r.hdd)}`)
+  if (r.ipv4) parts.push(`ipv4 ${r.ipv4}`)
+  if (r.gpu) parts.push(`gpu ${r.gpu}`)
+  return parts.join(', ')
+}
+
+function where (country: string, city: string): string {
+  return [country, city].filter(Boolean).join(' ') || '?'
+}
+
+function seen (n: NodeRow, now: number): string {
+  if (n.presence === 'verified') return relative(n.lastSeen, now)
+  if (n.presence === 'missing') return 'offline'
+  if (n.presence === 'invalid') return `INVALID (${n.presenceError ?? '?'})`
+  if (n.presence === 'timeout') return 'no answer'
+  return '-'
+}
+
+export function renderNodes (rows: NodeRow[], now = Date.now()): string {
+  if (rows.length === 0) return 'no nodes'
+  return table(['node', 'where', '>cpu', '>memory', '>ssd', '>hdd', '>core+GiB/h', 'attributes', '>leases', 'seen'], rows.map(n => [
+    shortKey(n.node), where(n.country, n.city), pair(n.free.cpu, n.total.cpu, formatCpu), pair(n.free.memory, n.total.memory, formatSize),
+    pair(n.free.ssd, n.total.ssd, formatSize), pair(n.free.hdd, n.total.hdd, formatSize), money(n.price),
+    n.attributes.join(',') + (n.offer === 'withdrawn' ? ' (withdrawn)' : n.offer === 'none' ? ' (no offer)' : ''), String(n.leases), seen(n, now)
+  ]))
+}
+
+export function renderOffers (rows: Offer[]): string {
+  if (rows.length === 0) return 'no offers'
+  return table(['node', 'where', '>cpu', '>memory', '>ssd', '>hdd', '>cpu/h', '>GiB/h', '>ssd GiB/h', 'attributes'], rows.map(o => [
+    shortKey(o.node), where(o.country, o.city), pair(o.available.cpu, o.resources.cpu, formatCpu), pair(o.available.memory, o.resources.memory, formatSize),
+    pair(o.available.ssd, o.resources.ssd, formatSize), pair(o.available.hdd, o.resources.hdd, formatSize),
+    money(o.prices.cpu), money(o.prices.memory), money(o.prices.ssd), o.attributes.join(',') + (o.withdrawn ? ' (withdrawn)' : '')
+  ]))
+}
+
+export function renderBids (rows: Bid[], now = Date.now()): string {
+  if (rows.length === 0) return 'no bids'
+  return table(['bid', 'state', 'bot', 'wants', 'where', 'needs', '>max/h', 'expires', '>trades'], rows.map(b => [
+    b.id.slice(0, 12), b.state, shortKey(b.bot), `${b.replicas} × ${shape(b.resources)}${b.spread ? ' spread' : ''}`,
+    b.countries.join(',') || 'any', b.attributes.join(',') || '-', money(b.maxPrice), b.state === 'open' ? relative(b.expiry, now) : '-', String(b.trades.length)
+  ]))
+}
+
+export function renderTrades (rows: Trade[], now = Date.now()): string {
+  if (rows.length === 0) return 'no trades'
+  return table(['trade', 'state', 'node', 'bot', 'resources', '>price/h', '>escrow', '>paid', 'contract', 'ends'], rows.map(t => [
+    t.id.slice(0, 14), t.state, shortKey(t.node), shortKey(t.bot), shape(t.resources), money(t.price), money(t.escrow), money(t.paid),
+    t.contract === null ? '-' : shortKey(t.contract), t.state === 'settled' ? relative(t.end, now) : '-'
+  ]))
+}
+
+export function renderContracts (rows: ContractRow[], now = Date.now()): string {
+  if (rows.length === 0) return 'no contracts'
+  return table(['contract', 'state', 'bot', '>replicas', 'nodes', '>price/h', '>escrow', '>paid', 'manifest', 'since'], rows.map(c => [
+    shortKey(c.contract), c.state, shortKey(c.bot), String(c.replicas), c.nodes.map(n => shortKey(n)).join(','), money(c.pricePerHour),
+    money(c.escrow), money(c.paid), c.manifest === null ? '-' : c.manifest.slice(0, 12), relative(c.start, now)
+  ]))
+}
+
+export function renderTemplates (rows: TemplateRow[], now = Date.now()): string {
+  if (rows.length === 0) return 'no templates'
+  return table(['name', '>version', 'author', 'published', '>size'], rows.map(t => [t.name, String(t.version), shortKey(t.author), relative(t.time, now), formatSize(t.size) || '0']))
+}
+
+export function renderBalances (rows: BalanceRow[]): string {
+  if (rows.length === 0) return 'no balances'
+  return table(['key', '>balance', '>in escrow'], rows.map(b => [b.key, money(b.balance), money(b.escrow)]))
+}
+
+function capacity (s: MarketStats, k: 'cpu' | 'memory' | 'ssd' | 'hdd'): string[] {
+  const fmt = k === 'cpu' ? formatCpu : formatSize
+  return [`${k} (${k === 'cpu' ? 'cores' : 'GiB'})`, fmt(s.capacity.total[k]), fmt(s.capacity.sold[k]), fmt(s.capacity.free[k]), money(s.medianPrice[k])]
+}
+
+export function renderStats (s: MarketStats, now = Date.now()): string {
+  const trades = Object.entries(s.trades).filter(([, n]) => n > 0).map(([state, n]) => `${n} ${state}`).join(', ') || 'none'
+  const lines = [
+    `engine time   ${s.time === 0 ? '-' : `${new Date(s.time).toISOString()} (${relative(s.time, now)})`}`,
+    `nodes         ${s.nodes.offers} offering, ${s.nodes.leasing} with leases${s.nodes.withdrawn ? `, ${s.nodes.withdrawn} withdrawn` : ''}`,
+    `bids          ${s.bids.open} open`,
+    `trades        ${trades}`,
+    `volume        ${money(s.volume.value)} in ${s.volume.trades} settled trades; paid to nodes ${money(s.volume.paid)}, in escrow ${money(s.volume.escrow)}, refunded ${money(s.volume.refunded)}`,
+    `money         ${money(s.money.minted)} minted, ${money(s.money.balances)} in balances`,
+    `ops           ${s.ops.accepted} accepted, ${s.ops.rejected} rejected`,
+    ''
+  ]
+  return lines.join('\n') + table(['resource (price unit)', '>total', '>sold', '>free', '>median price/h'], (['cpu', 'memory', 'ssd', 'hdd'] as const).map(k => capacity(s, k)))
+}

@@ -1,0 +1,42 @@
+/**
+ * The market at a glance, as a newcomer should see it at the end of the demo
+ * and as `scit market watch` shows it: stats, nodes (with their DHT presence
+ * when a DHT is given), offers, trades and contracts, drawn by the same code
+ * as the commands.
+ *
+ *   process.stdout.write(await summaryTables(peer, { dht: swarm.dht }) + '\n')
+ */
+import type DHT from 'hyperdht'
+import type { MarketPeer } from '../peer'
+import { VIEWS, ListView, ViewContext, withSnapshot } from './views'
+import { section } from './render'
+
+export interface SummaryOptions {
+  /** Look up every node's presence on this DHT (null or absent: no lookups, no one shows as online). */
+  dht?: DHT | null
+  /** Include the contracts table (default true). */
+  contracts?: boolean
+  lookupTimeout?: number
+}
+
+export const SUMMARY_VIEWS = ['stats', 'nodes', 'offers', 'trades', 'contracts']
+
+/** The rows of each summary view, by view name: what `watch --json` prints. */
+export async function summaryRows (peer: MarketPeer, opts: SummaryOptions = {}): Promise<Record<string, unknown>> {
+  const names = SUMMARY_VIEWS.filter(n => n !== 'contracts' || opts.contracts !== false)
+  return withSnapshot(peer, async view => {
+    const ctx: ViewContext = { view, market: peer.key, dht: opts.dht ?? null, lookupTimeout: opts.lookupTimeout }
+    const out: Record<string, unknown> = {}
+    for (const v of VIEWS.filter(x => names.includes(x.name))) out[v.name] = await v.rows(ctx, {})
+    return out
+  })
+}
+
+export function renderSummary (rows: Record<string, unknown>, now = Date.now()): string {
+  const views = SUMMARY_VIEWS.filter(n => n in rows).map(n => VIEWS.find(v => v.name === n)).filter((v): v is ListView => v !== undefined)
+  return views.map(v => section(`── ${v.name} `.padEnd(60, '─'), v.render(rows[v.name], now))).join('\n\n')
+}
+
+export async function summaryTables (peer: MarketPeer, opts: { dht?: DHT | null, contracts?: boolean } = {}): Promise<string> {
+  return renderSummary(await summaryRows(peer, opts))
+}
