@@ -190,22 +190,11 @@ async function withSession<T> (ref: string, flags: RunFlags, fn: (s: ContractSes
   }
 }
 
-function approvalsOf (s: ContractSession): { manifestHash: string, threshold: number, weight: number, signers: object[] } {
-  const { hash, manifest } = s.view.current
-  const signed = s.view.approvals.get(hash.toString('hex'))
-  return {
-    manifestHash: hash.toString('hex'),
-    threshold: manifest.stakeholders.threshold,
-    weight: s.view.approvedWeight(hash),
-    signers: manifest.stakeholders.signers.map(x => ({ key: encodeKey(x.key), role: x.role, weight: x.weight, signed: signed?.has(x.key.toString('hex')) === true }))
-  }
-}
-
 export async function cmdApprovals (ref: string, flags: RunFlags): Promise<void> {
   await withSession(ref, flags, async s => {
-    const a = approvalsOf(s)
-    output(flags, a, () => [`manifest ${a.manifestHash}: weight ${a.weight} of ${a.threshold}${a.weight >= a.threshold ? ' (reached)' : ''}`,
-      ...a.signers.map(x => { const y = x as { key: string, role: string, weight: number, signed: boolean }; return `  ${y.signed ? 'signed ' : 'pending'} ${y.role.padEnd(10)} ${y.key} weight ${y.weight}` })].join('\n'))
+    const { reached, ...a } = s.view.approvalSummary()
+    output(flags, a, () => [`manifest ${a.manifestHash}: weight ${a.weight} of ${a.threshold}${reached ? ' (reached)' : ''}`,
+      ...a.signers.map(y => `  ${y.signed ? 'signed ' : 'pending'} ${y.role.padEnd(10)} ${y.key} weight ${y.weight}`)].join('\n'))
   })
 }
 

@@ -49,6 +49,14 @@ export async function readContract (core: Hypercore, expect: ContractExpect, opt
   return view
 }
 
+export interface ApprovalSummary {
+  manifestHash: string     // hex
+  threshold: number
+  weight: number           // of distinct valid signers
+  reached: boolean
+  signers: Array<{ key: string, role: string, weight: number, signed: boolean }>
+}
+
 /** What a node acts on: the manifest in force, the files to fetch, whether to run, how many replicas. */
 export interface ContractState {
   manifestHash: Buffer
@@ -226,6 +234,21 @@ export class ContractView {
   thresholdReached (hash = this.current.hash): boolean {
     const manifest = this.manifests.get(hash.toString('hex'))
     return manifest !== undefined && this.approvedWeight(hash) >= manifest.stakeholders.threshold
+  }
+
+  /** Who signed the manifest in force (or `hash`) and the weight reached: `scit bot approvals` and the explorer. */
+  approvalSummary (hash = this.current.hash): ApprovalSummary {
+    const manifest = this.manifests.get(hash.toString('hex'))
+    const signed = this.approvals.get(hash.toString('hex'))
+    const threshold = manifest?.stakeholders.threshold ?? 0
+    const weight = this.approvedWeight(hash)
+    return {
+      manifestHash: hash.toString('hex'),
+      threshold,
+      weight,
+      reached: weight >= threshold,
+      signers: (manifest?.stakeholders.signers ?? []).map(x => ({ key: encodeKey(x.key), role: x.role, weight: x.weight, signed: signed?.has(x.key.toString('hex')) === true }))
+    }
   }
 
   /** Throws threshold-not-reached: what a node checks before it runs anything. */

@@ -1,14 +1,19 @@
 /**
  * `scit market nodes | offers | bids | trades | contracts | templates |
  * balances | stats`: one command per list view (views.ts), each with the
- * filters that mean something to it. They join the market without an
- * identity, so they never write anything.
+ * filters that mean something to it; `scit market contract ID` and
+ * `scit market watch [VIEW]`. They join the market without an identity, so
+ * they never write anything.
  */
 import { Command, Option } from 'commander'
-import { withCommon, configFrom, output, action, CommonFlags } from '../../lib/command'
+import { withCommon, configFrom, output, action, untilSignal, CommonFlags } from '../../lib/command'
+import { ScitError } from '../../lib/errors'
 import { openCommandPeer, parseDuration } from '../cli-peer'
-import { parseFilter, FilterFlags } from './filters'
-import { VIEWS, ListView, FilterName, withSnapshot } from './views'
+import { parseFilter, parseKeyMatch, FilterFlags } from './filters'
+import { VIEWS, ListView, FilterName, withSnapshot, findView } from './views'
+import { contractDetail } from './contract'
+import { renderContract } from './render'
+import { watch } from './watch'
 import { JSON_FIELDS, EXAMPLES } from './help'
 
 export interface ExplorerFlags extends CommonFlags, FilterFlags { timeout?: string; interval?: string; lines?: string }
@@ -61,3 +66,62 @@ export function register (market: Command): void {
     }))
   }
 }
+
+export function registerContract (market: Command): void {
+  withCommon(market.command('contract').argument('<id>', 'the contract core key, or its first characters as `scit market contracts` shows them'))
+    .summary('one contract: manifest, approvals, replicas, workload state, logs')
+    .description('one contract, verified: the manifest in force (name, version, workloads, resources, placement), stakeholders and the approval weight reached, and per replica its trade, node, lease state, the workload state from the node\'s signed status core and its last log lines. Reads the contract core from its bot or its nodes and each node\'s status and log cores; what does not verify is shown as unverified, never as fact')
+    .option('--timeout <duration>', 'how long to wait for each core (the contract\'s, each node\'s)', '15s')
+    .option('--lines <n>', 'log lines to show per replica', '10')
+    .addHelpText('after', `\n${EXAMPLES.contract}\n--json prints ${JSON_FIELDS.contract}\n(every field: market/EXPLORER.md)`)
+    .action(action(async (id: string, flags: ExplorerFlags) => {
+      const ref = parseKeyMatch(id, 'CONTRACT')
+      const timeout = parseDuration(flags.timeout ?? '15s')
+      const lines = Number(flags.lines ?? '10')
+      if (!Number.isSafeInteger(lines) || lines < 0) throw new ScitError('INVALID_ARGUMENT', `--lines: "${flags.lines ?? ''}" is not a number of lines`)
+      const { peer, close } = await openCommandPeer(configFrom(flags), null)
+      try {
+        const d = await contractDetail(peer, ref, id, { timeout, lines, dht: peer.swarm?.dht ?? null })
+        output(flags, d, () => renderContract(d))
+      } finally {
+        await close()
+      }
+    }))
+}
+
+export function registerWatch (market: Command): void {
+  const cmd = withCommon(market.command('watch').argument('[view]', `what to watch: summary (default) or one of ${VIEWS.map(v => v.name).join(', ')}`))
+    .summary('a live view that refreshes in place')
+    .description('a live view of the market: redrawn in place on a terminal (one block per refresh otherwise) on every market update and every --interval; the filters of the view apply; SIGINT or SIGTERM stop it')
+    .option('--interval <duration>', 'redraw at least this often', '5s')
+    .option('--count <n>', 'stop after this many refreshes')
+  filterOptions(cmd, ['country', 'min', 'attr', 'maxPrice', 'state', 'node', 'bot', 'bid', 'online', 'all'], { states: ['(as the view takes)'] })
+  cmd.addHelpText('after', `\n${EXAMPLES.watch}\n--json prints ${JSON_FIELDS.watch}`)
+  cmd.action(action(async (name: string | undefined, flags: ExplorerFlags & { count?: string }) => {
+    const v = name === undefined || name === 'summary' ? null : findView(name)
+    if (v === undefined) throw new ScitError('INVALID_ARGUMENT', `"${name ?? ''}" is not a view: summary, ${VIEWS.map(x => x.name).join(', ')}`)
+    const given = FILTER_FLAGS.filter(([, keys]) => keys.some(k => flags[k] !== undefined))
+    const stray = given.find(([n]) => v === null || !v.filters.includes(n))
+    if (stray !== undefined) throw new ScitError('INVALID_ARGUMENT', `--${stray[2]} does not apply to ${v?.name ?? 'the summary'}${v ? ` (it takes ${v.filters.map(f => FILTER_FLAGS.find(x => x[0] === f)?.[2]).join(', ') || 'no filters'})` : ''}`)
+    const filter = parseFilter(flags, v?.states)
+    const interval = parseDuration(flags.interval ?? '5s')
+    const count = flags.count === undefined ? undefined : Number(flags.count)
+    if (count !== undefined && (!Number.isSafeInteger(count) || count < 1)) throw new ScitError('INVALID_ARGUMENT', `--count: "${flags.count ?? ''}" is not a positive number`)
+    const { peer, close } = await openCommandPeer(configFrom(flags), null)
+    const stop = new AbortController()
+    untilSignal().then(() => stop.abort(), () => {})
+    try {
+      await watch(peer, { view: v, filter, dht: peer.swarm?.dht ?? null, interval, json: flags.json === true, count, signal: stop.signal })
+    } finally {
+      stop.abort()
+      await close()
+    }
+  }))
+}
+
+/** Each filter's flag fields, and the flag name for messages. */
+const FILTER_FLAGS: Array<[FilterName, Array<keyof FilterFlags>, string]> = [
+  ['country', ['country'], 'country'], ['min', ['minCpu', 'minMemory', 'minSsd'], 'min-cpu/--min-memory/--min-ssd'], ['attr', ['attr', 'attribute'], 'attr'],
+  ['maxPrice', ['maxPrice'], 'max-price'], ['state', ['state'], 'state'], ['node', ['node'], 'node'], ['bot', ['bot'], 'bot'], ['bid', ['bid'], 'bid'],
+  ['online', ['online'], 'online'], ['all', ['all'], 'all']
+]

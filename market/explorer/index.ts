@@ -5,10 +5,12 @@
  * `summaryTables` is what the demo prints at its end. JSON fields: EXPLORER.md.
  */
 import type { Command } from 'commander'
-import { register as registerViews } from './commands'
+import { register as registerViews, registerContract, registerWatch } from './commands'
 
 export { summaryTables } from './summary'
 
 export function register (market: Command): void {
   registerViews(market)
+  registerContract(market)
+  registerWatch(market)
 }

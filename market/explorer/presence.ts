@@ -7,6 +7,7 @@
 import b4a from 'b4a'
 import type DHT from 'hyperdht'
 import { decodeKey, encodeKey } from '../../lib/keys'
+import { ScitError } from '../../lib/errors'
 import { marketTopic } from '../../lib/topics'
 import { lookupPresence } from '../../node/presence'
 import type { PresenceRecord } from '../../node/messages'
@@ -26,12 +27,20 @@ export interface LookupOptions { timeout?: number; concurrency?: number }
 
 export const DEFAULT_LOOKUP_TIMEOUT = 10_000
 
+const TIMED_OUT = Symbol('timed out')
+
 function withTimeout<T> (p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
   let timer: NodeJS.Timeout | null = null
   const t = new Promise<typeof TIMED_OUT>(resolve => { timer = setTimeout(() => resolve(TIMED_OUT), ms) })
   return Promise.race([p, t]).finally(() => { if (timer !== null) clearTimeout(timer) })
 }
-const TIMED_OUT = Symbol('timed out')
+
+/** `p`, or a TIMEOUT error saying `what` did not happen within `ms`. */
+export async function within<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
+  const r = await withTimeout(p, ms)
+  if (r === TIMED_OUT) throw new ScitError('TIMEOUT', `${what} within ${ms} ms`)
+  return r
+}
 
 /** Look up and verify one node's presence for `market`. Never throws: the state says what was found. */
 export async function presenceOf (dht: DHT, market: Buffer, node: KeyText, opts: LookupOptions = {}): Promise<NodePresence> {

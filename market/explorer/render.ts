@@ -8,6 +8,7 @@ import { formatCpu, formatSize, Resources } from '../../lib/resources'
 import { shortKey } from '../../lib/keys'
 import type { Offer, Bid, Trade } from '../types'
 import type { NodeRow, ContractRow, TemplateRow, BalanceRow, MarketStats } from './model'
+import type { ContractDetail, ReplicaDetail } from './contract'
 
 type Align = 'left' | 'right'
 
@@ -146,4 +147,60 @@ export function renderStats (s: MarketStats, now = Date.now()): string {
     ''
   ]
   return lines.join('\n') + table(['resource (price unit)', '>total', '>sold', '>free', '>median price/h'], (['cpu', 'memory', 'ssd', 'hdd'] as const).map(k => capacity(s, k)))
+}
+
+/** `1h`, `30m`, `2d`: a lease length. */
+export function duration (ms: number): string {
+  for (const [u, n] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms >= n && ms % n === 0) return `${ms / n}${u}`
+  return `${ms}ms`
+}
+
+function workloadState (r: ReplicaDetail, now: number): string {
+  if (r.status === 'unreachable') return `unknown (${r.statusError ?? 'unreachable'})`
+  if (r.status === 'none') return 'not started'
+  return `${r.state ?? '?'} ${relative(r.since, now)}${r.reason ? `: ${r.reason}` : ''}`
+}
+
+export function renderContract (d: ContractDetail, now = Date.now()): string {
+  const l = d.ledger
+  const out = [
+    `contract   ${d.contract}`,
+    `bot        ${d.bot}`,
+    `ledger     ${l.state}: ${l.replicas} running of ${l.trades.length} trades, ${money(l.pricePerHour)}/h, escrow ${money(l.escrow)}, paid ${money(l.paid)}, refunded ${money(l.refunded)}`
+  ]
+  if (!d.verified || d.manifest === null) {
+    out.push(`core       UNVERIFIED: ${d.error ?? 'unknown'}`, '           (nothing of this contract core is shown: it could not be read, or did not verify against the trades\' bot)')
+  } else {
+    const m = d.manifest
+    const st = d.lifecycle
+    const p = m.placement
+    out.push(
+      `core       verified: ${d.length ?? 0} blocks, ${d.instructions.length} instruction${d.instructions.length === 1 ? '' : 's'} signed by the bot${st?.stopped ? ', STOPPED' : st?.deployed ? `, deployed (instruction ${st.deployed})` : ', not deployed yet'}`,
+      `manifest   ${m.name} v${m.version}  ${m.hash}`,
+      `placement  ${p.countries.length ? p.countries.join(', ') : 'any country'}${p.attributes.length ? `, nodes with ${p.attributes.join(', ')}` : ''}${p.spread ? ', each replica on its own node' : ''}`,
+      `lease      ${duration(m.duration)}`,
+      '',
+      table(['workload', 'kind', '>replicas', 'resources per replica', '>budget/h', 'command', '>files'], m.workloads.map(w => [
+        w.name, w.kind, String(st?.replicas[w.name] ?? w.replicas), shape(w.resources), money(w.budget), w.command.join(' ') || '-', String(w.files)
+      ])),
+      ''
+    )
+    const a = d.approvals
+    if (a === null || a.threshold === 0) out.push('approvals  none required')
+    else {
+      out.push(`approvals  weight ${a.weight} of ${a.threshold}${a.reached ? ' (reached)' : ' (NOT reached: nodes run nothing yet)'}`)
+      for (const s of a.signers) out.push(`  ${s.signed ? 'signed ' : 'pending'}  ${s.role.padEnd(10)} ${s.key}  weight ${s.weight}`)
+    }
+  }
+  out.push('', table(['trade', 'workload', 'node', 'lease', 'node seen', 'workload (signed status)', '>restarts'], d.replicas.map(r => [
+    r.trade.slice(0, 14), r.workload ?? '?', shortKey(r.node), r.lease, r.presence === 'verified' ? relative(r.lastSeen, now) : r.presence,
+    workloadState(r, now), r.restarts === null ? '-' : String(r.restarts)
+  ])))
+  const refused = d.replicas.reduce((n, r) => n + r.refused, 0)
+  if (refused > 0) out.push(`(${refused} records of the nodes' cores did not verify and are not shown)`)
+  for (const r of d.replicas.filter(x => x.logs.length > 0)) {
+    out.push('', `logs of ${r.trade.slice(0, 14)} on ${shortKey(r.node)} (signed by the node):`)
+    for (const line of r.logs) out.push(`  ${line.stream === 'stderr' ? 'err' : 'out'} ${line.text}`)
+  }
+  return out.join('\n')
 }
