@@ -14,7 +14,7 @@ import { encodeKey } from './keys'
 import { register as registerNode } from '../node/cli'
 import { register as registerBot } from '../bot/cli'
 import { register as registerMarket } from '../market/cli'
-import { register as registerDemo } from '../examples/demo-cli'
+import { register as registerDemo } from '../examples/demo/cli'
 
 export function program (): Command {
   const p = new Command('scit')

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'CLOSED'
   | 'READ_ONLY'
   | 'BUSY'
+  | 'DEMO'       // scit demo saw something other than what it claims
 
 export class ScitError extends Error {
   readonly code: ErrorCode

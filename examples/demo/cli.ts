@@ -1,0 +1,122 @@
+/**
+ * `scit demo`: the whole market in this process on a local testnet, narrated,
+ * ending with the explorer's tables; `--keep` leaves it running for
+ * `scit market …` from another terminal. `scit demo stakeholder ROLE` writes
+ * an example stakeholder's identity, to sign the examples by hand.
+ */
+import path from 'path'
+import { Command } from 'commander'
+import { action, untilSignal, output, CommonFlags } from '../../lib/command'
+import { ScitError } from '../../lib/errors'
+import { importIdentity } from '../../lib/identity'
+import { encodeKey } from '../../lib/keys'
+import { summaryTables } from '../../market/explorer/summary'
+import { exampleStakeholder, EXAMPLE_ROLES, ExampleRole } from '../stakeholders'
+import { Reporter } from './report'
+import { runDemo, DemoSummary } from './script'
+import type { DemoWorld } from './world'
+
+interface DemoFlags { quick?: boolean; keep?: boolean; json?: boolean; verbose: number; sandbox?: boolean }
+
+export function register (program: Command): void {
+  const demo = program.command('demo')
+    .description('run a whole market on a local DHT testnet, in one process: indexers, nodes, a bot deploying the examples, self-healing; ends with the explorer\'s tables')
+    .option('--quick', 'shorter pings and grace periods (the test suite uses it); every step still runs')
+    .option('--keep', 'keep the market running after the demo, for scit market … from another terminal (Ctrl-C stops it)')
+    .option('--json', 'print a machine-readable summary on stdout (the steps go to stderr)')
+    .option('-v, --verbose', 'show the logs of every peer (twice for debug)', (_: string, prev: number) => prev + 1, 0)
+    .option('--no-sandbox', 'run the nodes\' workloads without bubblewrap (the default when it is not available)')
+    .addHelpText('after', '\nEverything runs on 127.0.0.1 in a temp dir that is removed at the end.')
+    .action(async (flags: DemoFlags) => { await cmdDemo(flags) })
+
+  demo.command('stakeholder')
+    .argument('<role>', `one of ${EXAMPLE_ROLES.join(', ')}`)
+    .description('write the example stakeholder ROLE\'s identity into --data, to sign the examples by hand (scit bot sign CONTRACT --data DIR); its seed is public: for trying the examples only')
+    .requiredOption('--data <dir>', 'an empty data directory for this stakeholder')
+    .option('--json', 'print machine-readable JSON on stdout')
+    .action(action((role: string, flags: CommonFlags) => {
+      if (!(EXAMPLE_ROLES as readonly string[]).includes(role)) throw new ScitError('INVALID_ARGUMENT', `role must be one of ${EXAMPLE_ROLES.join(', ')}`)
+      const kp = importIdentity(path.resolve(flags.data ?? ''), exampleStakeholder(role as ExampleRole))
+      const key = encodeKey(kp.publicKey)
+      output(flags, { role, publicKey: key, data: flags.data }, () => `${flags.data ?? ''} now signs as the example stakeholder ${role} (${key})\nsign a contract: scit bot sign CONTRACT --data ${flags.data ?? ''}`)
+    }))
+}
+
+async function cmdDemo (flags: DemoFlags): Promise<void> {
+  const out = flags.json === true ? process.stderr : process.stdout
+  const r = new Reporter({ out, verbose: flags.verbose > 0 })
+  r.captureLogs()
+  let world: DemoWorld | null = null
+  let interrupted = false
+  const oninterrupt = (): void => {
+    interrupted = true
+    r.fail('interrupted: stopping everything')
+    world?.close().catch(() => {})
+  }
+  const onrejection = (err: unknown): void => { r.log(`unhandled rejection: ${(err as Error)?.message ?? String(err)}`) }
+  process.once('SIGINT', oninterrupt)
+  process.once('SIGTERM', oninterrupt)
+  process.on('unhandledRejection', onrejection)
+  let code = 0
+  try {
+    r.heading('scit demo: a peer-to-peer market for compute and storage, whole, in this process (127.0.0.1 only)')
+    const run = await runDemo({ reporter: r, quick: flags.quick, sandbox: flags.sandbox === false ? false : undefined, onWorld: w => { world = w } })
+    world = run.world
+    await finish(r, run.world, run.summary, flags)
+    if (flags.keep === true && !interrupted) {
+      process.off('SIGINT', oninterrupt)
+      process.off('SIGTERM', oninterrupt)
+      keepHelp(r, run.world, run.summary)
+      await untilSignal()
+      r.block('')
+    }
+  } catch (err) {
+    code = interrupted ? 130 : 1
+    if (!interrupted) {
+      r.fail(`the demo failed: ${(err as Error).message}${err instanceof ScitError && err.code !== 'DEMO' ? ` [${err.code}]` : ''}`)
+      if (flags.verbose === 0) {
+        const logs = r.recentLogs()
+        if (logs.length > 0) r.block(['    last log lines (run with -v to see them all):', ...logs.map(l => `      ${l}`)].join('\n'))
+      }
+    }
+  } finally {
+    r.wait('stopping the bot, the nodes, the indexers and the testnet; removing the temp dir')
+    const failed = world === null ? [] : await (world as DemoWorld).close()
+    for (const f of failed) r.log(`cleanup: ${f}`)
+    r.block(code === 0 ? 'stopped; nothing left behind' : 'cleaned up')
+    process.off('SIGINT', oninterrupt)
+    process.off('SIGTERM', oninterrupt)
+    r.release()
+    process.off('unhandledRejection', onrejection)
+    process.exitCode = code
+    // Everything is closed; should some handle still hold the loop, do not hang the user's terminal.
+    setTimeout(() => process.exit(code), 3000).unref()
+  }
+}
+
+async function finish (r: Reporter, world: DemoWorld, summary: DemoSummary, flags: DemoFlags): Promise<void> {
+  r.wait('reading the market as the explorer does')
+  const tables = await summaryTables(world.founder, { dht: world.dht(), contracts: true })
+  r.block('')
+  r.block('What the explorer shows (scit market watch):')
+  r.block('')
+  r.block(tables)
+  r.block('')
+  r.block(`demo complete in ${summary.seconds.toFixed(1)}s: 3 indexers, 5 nodes, 4 contracts deployed by a bot, 1 node lost and healed, money conserved`)
+  if (flags.json === true) process.stdout.write(JSON.stringify(summary, null, 2) + '\n')
+}
+
+function keepHelp (r: Reporter, world: DemoWorld, summary: DemoSummary): void {
+  const common = `--market ${summary.market.key} --bootstrap ${world.bootstrap} --data ${world.dir('explorer')}`
+  r.block([
+    '',
+    'The market keeps running. From another terminal:',
+    '',
+    `  scit market info   ${common}`,
+    `  scit market offers ${common}`,
+    `  scit market trades ${common}`,
+    `  scit bot template list ${common}`,
+    '',
+    '(scit is node dist/lib/cli.js in this checkout.) Ctrl-C here stops everything and removes the temp dir.'
+  ].join('\n'))
+}

@@ -1,0 +1,45 @@
+/**
+ * The demo's five nodes: where they are, what they sell, at what price. The
+ * prices decide where each example lands (the market sells at the cheapest
+ * offer that meets a bid's constraints), so every node has a part to play:
+ *
+ *   zurich     CH  cheapest in CH: the CRM (placed in CH) lands here
+ *   geneva     CH  next in CH: where the bot heals the CRM when zurich dies
+ *   frankfurt  DE  certified, hdd: a copy of the archive and a banking replica
+ *   berlin     DE  certified, hdd: the other copy and the other replica
+ *   amsterdam  NL  cheapest of all: the AI job (no placement) runs here
+ *
+ * Capacity is declared, not probed: five nodes share this one machine.
+ */
+import { ZERO, GiB, Resources } from '../../lib/resources'
+
+export interface NodeSpec {
+  name: string
+  country: string
+  city: string
+  attributes: string[]
+  /** Price of one core for an hour; memory, ssd and hdd cost 1 per GiB-hour everywhere. */
+  cpuPrice: number
+}
+
+export const FLEET: readonly NodeSpec[] = [
+  { name: 'zurich', country: 'CH', city: 'Zurich', attributes: ['ssd'], cpuPrice: 10 },
+  { name: 'geneva', country: 'CH', city: 'Geneva', attributes: ['ssd'], cpuPrice: 12 },
+  { name: 'frankfurt', country: 'DE', city: 'Frankfurt', attributes: ['ssd', 'hdd', 'certified'], cpuPrice: 11 },
+  { name: 'berlin', country: 'DE', city: 'Berlin', attributes: ['ssd', 'hdd', 'certified'], cpuPrice: 13 },
+  { name: 'amsterdam', country: 'NL', city: 'Amsterdam', attributes: ['ssd'], cpuPrice: 8 }
+]
+
+export function capacityOf (spec: NodeSpec): Resources {
+  return { ...ZERO, cpu: 2000, memory: 4 * GiB, ssd: 20 * GiB, hdd: spec.attributes.includes('hdd') ? 100 * GiB : 0 }
+}
+
+export function pricesOf (spec: NodeSpec): Resources {
+  return { ...ZERO, cpu: spec.cpuPrice, memory: 1, ssd: 1, hdd: 1 }
+}
+
+export function describeNode (spec: NodeSpec): string {
+  const c = capacityOf(spec)
+  const disks = `${c.ssd / GiB} GiB ssd${c.hdd > 0 ? `, ${c.hdd / GiB} GiB hdd` : ''}`
+  return `${spec.name} (${spec.city}, ${spec.country}) sells ${c.cpu / 1000} cores, ${c.memory / GiB} GiB, ${disks} at ${spec.cpuPrice}/core-hour`
+}

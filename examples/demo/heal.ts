@@ -1,0 +1,69 @@
+/**
+ * The self-healing story (ARCHITECTURE §8): the node that runs the CRM stops,
+ * as a machine that dies would. The bot, pinging its nodes, gives up on it
+ * after the grace period, fails its lease (the market refunds the unused
+ * escrow), buys a replacement elsewhere in CH, signs a scale instruction
+ * naming the new trade, and the CRM runs again, with no person involved.
+ */
+import { ScitError } from '../../lib/errors'
+import { waitRunning } from '../../bot/deployment'
+import { whenUp } from './http'
+import { Stage, nodeName, reached, within } from './stage'
+
+export interface HealResult {
+  stopped: string
+  failedTrade: string
+  refunded: number
+  replacement: { trade: string, node: string }
+  running: boolean
+  contactsAfter: number
+  seconds: number
+}
+
+export async function heal (s: Stage, crmId: string): Promise<HealResult> {
+  const { bot, r, world } = s
+  const d = bot.state.find(crmId)
+  const lost = d.trades.find(t => t.phase === 'settled')
+  if (!lost) throw new ScitError('DEMO', 'the CRM has no live lease to lose')
+  const victim = nodeName(s, lost.node)
+  const { interval, grace } = bot.monitor.opts
+
+  const mine = (detail: string): boolean => detail.startsWith(`${d.id}:`)
+  const giving = reached(bot, 'heal', mine)
+  const failing = reached(bot, 'fail', detail => detail.includes(lost.id))
+  const healing = reached(bot, 'healed', mine)
+  const healFailed = reached(bot, 'heal-failed', mine).then(detail => { throw new ScitError('DEMO', `the bot could not heal the CRM: ${detail}`) })
+  healFailed.catch(() => {})
+  bot.monitor.start()
+  r.wait(`stopping node ${victim}`)
+  const t0 = Date.now()
+  await world.stopNode(victim)
+  r.ok(`node ${victim} stopped, as if its machine died, and the CRM with it; nobody tells the market`)
+
+  r.wait(`the bot pings ${victim} every ${interval / 1000}s and gives up after ${grace / 1000}s of silence`)
+  const why = await within(s, 'noticing the dead node', Promise.race([giving, healFailed]))
+  const silent = /unreachable for (\d+) ms/.exec(why)?.[1]
+  r.ok(`the bot gave up on ${victim}: no answer to its pings for ${silent === undefined ? grace / 1000 : (Number(silent) / 1000).toFixed(1)}s`, `its grace period here is ${grace / 1000}s (scit bot run --grace, 60s by default)`)
+  r.wait(`the bot fails ${victim}'s lease`)
+  await within(s, 'failing the lease', Promise.race([failing, healFailed]))
+  const failed = await bot.client.trade(lost.id)
+  if (failed?.state !== 'failed') throw new ScitError('DEMO', `the lost lease is ${failed?.state ?? 'gone'}, not failed`)
+  r.ok(`it failed ${victim}'s lease: the market refunded ${failed.refunded} of unused escrow`, 'the node is paid for the time it ran; the rest goes back to the bot')
+  r.wait('the bot buys a replacement in CH')
+  await within(s, 'healing the CRM', Promise.race([healing, healFailed]))
+  const replacement = d.trades.find(t => t.replaces === lost.id)
+  if (!replacement) throw new ScitError('DEMO', 'the bot reported the CRM healed, but holds no replacement lease')
+  const target = nodeName(s, replacement.node)
+  r.ok(`it bought a replacement on ${target} and signed a scale instruction naming the new trade`, 'same contract core, same manifest hash: the new node verifies the same signatures and files')
+
+  r.wait(`${target} verifies the contract and starts the CRM`)
+  const rows = await waitRunning(bot, d, { deadline: Date.now() + s.patience })
+  const row = rows.find(x => x.trade === replacement.id)
+  const port = row?.ports.find(p => p.port === 8080)?.host
+  if (row?.state !== 'running' || port === undefined) throw new ScitError('DEMO', `the CRM is not running on ${target}: ${row?.state ?? '?'} (${row?.reason ?? ''})`)
+  const health = await whenUp<{ ok: boolean, contacts: number }>('GET', `http://127.0.0.1:${port}/health`)
+  const seconds = (Date.now() - t0) / 1000
+  r.ok(`the CRM runs again on ${target}, ${seconds.toFixed(1)}s after ${victim} died: GET /health says ok`,
+    `a fresh replica (${health.body.contacts} contacts): the data stayed on ${victim}'s disk; for durable data, run 2 replicas or archive it`)
+  return { stopped: victim, failedTrade: lost.id, refunded: failed.refunded, replacement: { trade: replacement.id, node: target }, running: true, contactsAfter: health.body.contacts, seconds }
+}

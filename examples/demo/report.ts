@@ -1,0 +1,150 @@
+/**
+ * What the demo prints: one line per thing that happened, with the time it
+ * took and, dimmed below it, why it matters; on a terminal, a spinner line
+ * says what is being waited for. Nothing else reaches the terminal: the
+ * scit loggers are routed here and kept (shown with -v, or after a failure).
+ */
+import { setLevel, setSink, getLevel, Level } from '../../lib/log'
+
+export interface ReporterOptions {
+  /** Where the step lines go (stdout; stderr when --json takes stdout). */
+  out: NodeJS.WritableStream & { isTTY?: boolean, columns?: number }
+  /** Show the scit logs as they come (-v), else keep the last ones for a failure. */
+  verbose?: boolean
+  /** Spinner and colours; default: when `out` is a terminal and NO_COLOR is unset. */
+  live?: boolean
+}
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
+const KEEP_LOG_LINES = 200
+
+export class Reporter {
+  private readonly out: ReporterOptions['out']
+  private readonly live: boolean
+  private readonly verbose: boolean
+  private waiting: string | null = null
+  private waitingSince = Date.now()
+  private mark = Date.now()
+  private frame = 0
+  private timer: NodeJS.Timeout | null = null
+  private drawn = false
+  private readonly logs: string[] = []
+  private prevLevel: Level | null = null
+  readonly started = Date.now()
+
+  constructor (opts: ReporterOptions) {
+    this.out = opts.out
+    this.verbose = opts.verbose === true
+    this.live = opts.live ?? (opts.out.isTTY === true && !process.env.NO_COLOR)
+  }
+
+  /** Route the scit loggers here: shown at once with -v (info and up), otherwise kept for a failure report. */
+  captureLogs (): void {
+    this.prevLevel = getLevel()
+    if (this.verbose) setLevel(getLevel() === 'debug' ? 'debug' : 'info')
+    setSink(line => this.log(line))
+  }
+
+  /** Give the loggers back to stderr; stop the spinner. */
+  release (): void {
+    this.clear()
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+    this.waiting = null
+    if (this.prevLevel !== null) setLevel(this.prevLevel)
+    setSink(line => { process.stderr.write(line + '\n') })
+  }
+
+  /** A line for the log (shown with -v, else kept for a failure report). */
+  log (line: string): void {
+    if (this.verbose) return this.print(this.dim(line))
+    this.logs.push(line)
+    if (this.logs.length > KEEP_LOG_LINES) this.logs.shift()
+  }
+
+  /** The last log lines (for a failure, when not verbose). */
+  recentLogs (n = 20): string[] { return this.logs.slice(-n) }
+
+  heading (text: string): void { this.print(this.bold(text)) }
+
+  section (n: number, title: string): void {
+    this.print('')
+    this.print(this.bold(`${n}. ${title}`))
+    this.mark = Date.now()
+  }
+
+  /** Say what is being waited for (a spinner with the seconds so far, on a terminal). */
+  wait (text: string): void {
+    if (this.waiting !== text) this.waitingSince = Date.now()
+    this.waiting = text
+    if (!this.live) return
+    if (this.timer === null) {
+      this.timer = setInterval(() => { this.frame++; this.draw() }, 100)
+      this.timer.unref()
+    }
+    this.draw()
+  }
+
+  /** Something happened: ✓ the line, the time since the previous one, and why it matters. */
+  ok (text: string, why?: string): void {
+    const secs = ((Date.now() - this.mark) / 1000).toFixed(1) + 's'
+    this.mark = Date.now()
+    this.waiting = null
+    this.print(this.pad(`  ${this.green('✓')} ${text}`, secs))
+    if (why) this.print(this.dim(`    ${why}`))
+  }
+
+  /** Why the lines above matter, dimmed. */
+  why (text: string): void { this.print(this.dim(`    ${text}`)) }
+
+  /** A notice nobody should miss (no sandbox). */
+  warn (lines: string[]): void {
+    const width = Math.max(...lines.map(l => l.length)) + 4
+    const bar = '!'.repeat(width)
+    this.print(this.yellow(bar))
+    for (const l of lines) this.print(this.yellow(`! ${l.padEnd(width - 4)} !`))
+    this.print(this.yellow(bar))
+  }
+
+  fail (text: string): void {
+    this.waiting = null
+    this.print(`  ${this.red('✗')} ${text}`)
+  }
+
+  /** Print a block as is (the explorer's tables, the closing lines). */
+  block (text: string): void { this.print(text) }
+
+  private print (line: string): void {
+    this.clear()
+    this.out.write(line + '\n')
+    this.draw()
+  }
+
+  private draw (): void {
+    if (!this.live || this.waiting === null) return
+    const secs = Math.floor((Date.now() - this.waitingSince) / 1000)
+    const text = `  ${FRAMES[this.frame % FRAMES.length]} ${this.waiting}${secs > 0 ? ` (${secs}s)` : ''}`
+    const width = (this.out.columns ?? 80) - 1
+    this.out.write('\r\x1b[2K' + (text.length > width ? text.slice(0, width - 1) + '…' : text))
+    this.drawn = true
+  }
+
+  private clear (): void {
+    if (!this.drawn) return
+    this.out.write('\r\x1b[2K')
+    this.drawn = false
+  }
+
+  private pad (line: string, right: string): string {
+    const width = Math.min(this.out.columns ?? 100, 100)
+    const visible = line.replace(/\x1b\[[0-9;]*m/g, '').length
+    return visible + right.length + 2 <= width ? line + ' '.repeat(width - visible - right.length) + right : `${line}  ${right}`
+  }
+
+  private paint (code: string, s: string): string { return this.live ? `\x1b[${code}m${s}\x1b[0m` : s }
+  private bold (s: string): string { return this.paint('1', s) }
+  private dim (s: string): string { return this.paint('2', s) }
+  private green (s: string): string { return this.paint('32', s) }
+  private red (s: string): string { return this.paint('31', s) }
+  private yellow (s: string): string { return this.paint('33', s) }
+}

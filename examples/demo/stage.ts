@@ -1,0 +1,61 @@
+/**
+ * What every part of the demo's script shares: the world, the bot, the
+ * reporter, the pace (quick or not), and small waits on the bot's own events.
+ */
+import path from 'path'
+import { ScitError } from '../../lib/errors'
+import type { Bot } from '../../bot/bot'
+import type { DeploymentRecord } from '../../bot/state'
+import type { DemoWorld } from './world'
+import type { Reporter } from './report'
+
+/** The repo's examples/, from any build dir (dist/examples/demo, .dist-*\/examples/demo): tsc compiles code, the templates stay in place. */
+export const EXAMPLES = path.join(__dirname, '..', '..', '..', 'examples')
+
+export interface Stage {
+  world: DemoWorld
+  bot: Bot
+  r: Reporter
+  quick: boolean
+  /** How long any one wait may take before the demo gives up with a clear message (ms). */
+  patience: number
+}
+
+/** A node's demo name, from its key. */
+export function nodeName (s: Stage, key: string): string {
+  return s.world.byKey(key)?.spec.name ?? key.slice(0, 8)
+}
+
+/** Resolve when the bot reports `step` (its progress events: bid, trade, settle, header, approvals, deploy, heal, healed …). */
+export function reached (bot: Bot, step: string, match: (detail: string) => boolean = () => true): Promise<string> {
+  return new Promise(resolve => {
+    const on = (st: string, detail: string): void => {
+      if (st !== step || !match(detail)) return
+      bot.events.off('progress', on)
+      resolve(detail)
+    }
+    bot.events.on('progress', on)
+  })
+}
+
+/** Reject with a TIMEOUT naming `what` when `p` takes longer than the stage's patience. */
+export async function within<T> (s: Stage, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | null = null
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new ScitError('TIMEOUT', `${what} took longer than ${s.patience / 1000}s`)), s.patience)
+  })
+  try {
+    return await Promise.race([p, late])
+  } finally {
+    if (timer !== null) clearTimeout(timer)
+  }
+}
+
+/** The live (settled) leases of a deployment. */
+export function live (d: DeploymentRecord): DeploymentRecord['trades'] {
+  return d.trades.filter(t => t.phase === 'settled')
+}
+
+export function plural (n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`
+}
