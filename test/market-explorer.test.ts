@@ -1,6 +1,10 @@
 import test from 'brittle'
 import { testnet } from './helpers/net'
 import { explored, market, marketJson, spawnMarket } from './helpers/explorer'
+import { peer, offerOp } from './helpers/ledger'
+import { bot as testBot, workload, manifest, buy, contract, settle } from './helpers/node-bot'
+import { generateKeyPair } from '../lib/identity'
+import { encodeKey } from '../lib/keys'
 import type { Offer, Bid, Trade } from '../market/types'
 import type { NodeRow, ContractRow, TemplateRow, BalanceRow, MarketStats } from '../market/explorer/model'
 import type { ContractDetail } from '../market/explorer/contract'
@@ -148,4 +152,27 @@ test('scit market watch prints a refresh per market update and at its interval, 
 
   child.kill('SIGINT')
   t.is(await exited, 0, 'SIGINT stops it with exit code 0')
+})
+
+test('scit market contract ID shows a core signed by anyone but the trade\'s bot as unverified, and nothing of it as fact', async t => {
+  const net = await testnet(t)
+  const b = await testBot(t, net)
+  const seller = await peer(t, net, { market: b.peer.key })
+  const [offered] = await seller.client.submitAndWait([offerOp()])
+  t.ok(offered.accepted, 'a node\'s offer')
+  const m = manifest(workload())
+  const trade = await buy(b, m)
+  // the core's header is signed by another key than the bot that bought and settles the trade
+  const forged = await contract(t, { peer: b.peer, identity: generateKeyPair() }, m, [trade], {}, { deploy: false })
+  await settle(b, trade, forged, m)
+
+  const c = await marketJson<ContractDetail>(t, net, b.peer, ['contract', encodeKey(forged.writer.key), '--timeout', '5s'])
+  t.is(c.verified, false, 'not verified')
+  t.ok(/^VERIFICATION: wrong-bot/.test(c.error ?? ''), 'because the header is not signed by the trade\'s bot')
+  t.alike([c.manifest, c.approvals, c.instructions, c.lifecycle], [null, null, [], null], 'nothing read from the core is shown')
+  t.alike(c.replicas.map(r => [r.trade, r.lease, r.workload]), [[trade, 'settled', null]], 'the ledger\'s side still is: the trade and its lease')
+  t.alike([c.replicas[0].presence, c.replicas[0].status], ['missing', 'unreachable'], 'a node without a presence record: its status is unknown, not guessed')
+
+  const human = await market(t, net, b.peer, ['contract', encodeKey(forged.writer.key), '--timeout', '5s'])
+  t.ok(/core +UNVERIFIED: VERIFICATION: wrong-bot/.test(human.stdout), 'the table says UNVERIFIED')
 })

@@ -14,7 +14,7 @@ import { VIEWS, ListView, FilterName, withSnapshot, findView } from './views'
 import { contractDetail } from './contract'
 import { renderContract } from './render'
 import { watch } from './watch'
-import { JSON_FIELDS, EXAMPLES } from './help'
+import { JSON_FIELDS, EXAMPLES, UNITS } from './help'
 
 export interface ExplorerFlags extends CommonFlags, FilterFlags { timeout?: string; interval?: string; lines?: string }
 
@@ -37,7 +37,7 @@ export function filterOptions (cmd: Command, names: readonly FilterName[], v: Pa
     cmd.addOption(new Option('--attribute <name>', 'same as --attr').argParser(collect).hideHelp())
   }
   if (has('maxPrice')) cmd.option('--max-price <n>', v.maxPrice ?? 'at most this price per hour, in the market\'s smallest unit')
-  if (has('state') && v.states) cmd.option('--state <state>', `only in this state: ${v.states.join(', ')}`)
+  if (has('state') && v.states) cmd.option('--state <state>', `only in this state (${v.states.join(', ')})`)
   if (has('node')) cmd.option('--node <key>', 'only this node (a key, or the first characters the tables show)')
   if (has('bot')) cmd.option('--bot <key>', v.name === 'templates' ? 'only templates published by this key' : v.name === 'balances' ? 'only this key' : 'only this bot (a key, or the first characters the tables show)')
   if (has('bid')) cmd.option('--bid <id>', 'only the trades of this bid')
@@ -51,7 +51,7 @@ export function register (market: Command): void {
     const cmd = withCommon(market.command(v.name)).summary(v.summary).description(v.description)
     filterOptions(cmd, v.filters, v)
     if (v.name === 'nodes') cmd.option('--timeout <duration>', 'how long one DHT lookup may take', '10s')
-    cmd.addHelpText('after', `\n${EXAMPLES[v.name] ?? ''}\n--json prints ${JSON_FIELDS[v.name] ?? 'the rows'}\n(every field: market/EXPLORER.md)`)
+    cmd.addHelpText('after', `\n${EXAMPLES[v.name] ?? ''}\n\n--json prints ${JSON_FIELDS[v.name] ?? 'the rows'}\n${UNITS}\n(every field: market/EXPLORER.md)`)
     cmd.action(action(async (flags: ExplorerFlags) => {
       const f = parseFilter(flags, v.states)
       const lookupTimeout = flags.timeout !== undefined ? parseDuration(flags.timeout) : undefined
@@ -73,7 +73,7 @@ export function registerContract (market: Command): void {
     .description('one contract, verified: the manifest in force (name, version, workloads, resources, placement), stakeholders and the approval weight reached, and per replica its trade, node, lease state, the workload state from the node\'s signed status core and its last log lines. Reads the contract core from its bot or its nodes and each node\'s status and log cores; what does not verify is shown as unverified, never as fact')
     .option('--timeout <duration>', 'how long to wait for each core (the contract\'s, each node\'s)', '15s')
     .option('--lines <n>', 'log lines to show per replica', '10')
-    .addHelpText('after', `\n${EXAMPLES.contract}\n--json prints ${JSON_FIELDS.contract}\n(every field: market/EXPLORER.md)`)
+    .addHelpText('after', `\n${EXAMPLES.contract}\n\n--json prints ${JSON_FIELDS.contract}\n${UNITS}\n(every field: market/EXPLORER.md)`)
     .action(action(async (id: string, flags: ExplorerFlags) => {
       const ref = parseKeyMatch(id, 'CONTRACT')
       const timeout = parseDuration(flags.timeout ?? '15s')
@@ -95,8 +95,8 @@ export function registerWatch (market: Command): void {
     .description('a live view of the market: redrawn in place on a terminal (one block per refresh otherwise) on every market update and every --interval; the filters of the view apply; SIGINT or SIGTERM stop it')
     .option('--interval <duration>', 'redraw at least this often', '5s')
     .option('--count <n>', 'stop after this many refreshes')
-  filterOptions(cmd, ['country', 'min', 'attr', 'maxPrice', 'state', 'node', 'bot', 'bid', 'online', 'all'], { states: ['(as the view takes)'] })
-  cmd.addHelpText('after', `\n${EXAMPLES.watch}\n--json prints ${JSON_FIELDS.watch}`)
+  filterOptions(cmd, ['country', 'min', 'attr', 'maxPrice', 'state', 'node', 'bot', 'bid', 'online', 'all'], { states: ['see scit market VIEW --help'] })
+  cmd.addHelpText('after', `\nThe filters are the view's own (scit market VIEW --help); the summary takes none.\n\n${EXAMPLES.watch}\n\n--json prints ${JSON_FIELDS.watch}`)
   cmd.action(action(async (name: string | undefined, flags: ExplorerFlags & { count?: string }) => {
     const v = name === undefined || name === 'summary' ? null : findView(name)
     if (v === undefined) throw new ScitError('INVALID_ARGUMENT', `"${name ?? ''}" is not a view: summary, ${VIEWS.map(x => x.name).join(', ')}`)

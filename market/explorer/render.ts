@@ -88,10 +88,11 @@ export function renderNodes (rows: NodeRow[], now = Date.now()): string {
 
 export function renderOffers (rows: Offer[]): string {
   if (rows.length === 0) return 'no offers'
-  return table(['node', 'where', '>cpu', '>memory', '>ssd', '>hdd', '>cpu/h', '>GiB/h', '>ssd GiB/h', 'attributes'], rows.map(o => [
+  const price = (o: Offer, k: 'cpu' | 'memory' | 'ssd' | 'hdd'): string => o.resources[k] === 0 ? '-' : money(o.prices[k])
+  return table(['node', 'where', '>cpu', '>memory', '>ssd', '>hdd', '>core/h', '>mem GiB/h', '>ssd GiB/h', '>hdd GiB/h', 'attributes'], rows.map(o => [
     shortKey(o.node), where(o.country, o.city), pair(o.available.cpu, o.resources.cpu, formatCpu), pair(o.available.memory, o.resources.memory, formatSize),
     pair(o.available.ssd, o.resources.ssd, formatSize), pair(o.available.hdd, o.resources.hdd, formatSize),
-    money(o.prices.cpu), money(o.prices.memory), money(o.prices.ssd), o.attributes.join(',') + (o.withdrawn ? ' (withdrawn)' : '')
+    price(o, 'cpu'), price(o, 'memory'), price(o, 'ssd'), price(o, 'hdd'), o.attributes.join(',') + (o.withdrawn ? ' (withdrawn)' : '')
   ]))
 }
 

@@ -52,12 +52,12 @@ export async function explored (t: Assert, net: Testnet): Promise<Explored> {
 
 export interface Run { code: number; stdout: string; stderr: string }
 
-function flags (net: Testnet, w: World, data: string): string[] {
+function flags (net: Testnet, w: { key: Buffer }, data: string): string[] {
   return ['--data', data, '--bootstrap', net.bootstrap.map(b => `${b.host}:${b.port}`).join(','), '--market', encodeKey(w.key)]
 }
 
 /** `scit market ARGS` in a child process with its own data dir; resolves with its exit code and output. */
-export async function market (t: Assert, net: Testnet, w: World, args: string[]): Promise<Run> {
+export async function market (t: Assert, net: Testnet, w: { key: Buffer }, args: string[]): Promise<Run> {
   const data = await t.tmp()
   return new Promise(resolve => {
     execFile(process.execPath, [SCIT, 'market', ...args, ...flags(net, w, data)], { timeout: 90_000 }, (err, stdout, stderr) => {
@@ -67,7 +67,7 @@ export async function market (t: Assert, net: Testnet, w: World, args: string[])
 }
 
 /** `scit market ARGS --json`, parsed; fails the test with stderr when it does not exit 0. */
-export async function marketJson<T = unknown> (t: Assert, net: Testnet, w: World, args: string[]): Promise<T> {
+export async function marketJson<T = unknown> (t: Assert, net: Testnet, w: { key: Buffer }, args: string[]): Promise<T> {
   const r = await market(t, net, w, [...args, '--json'])
   if (r.code !== 0) throw new Error(`scit market ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
   return JSON.parse(r.stdout) as T
