@@ -53,12 +53,13 @@ export function parseCpu (text: string | number): number {
   return checkAmount('cpu', milli)
 }
 
+/** A size for people, in the largest binary unit it reaches, rounded down to a tenth (never more than there is: 99.98GiB is 99.9GiB, not 100.0GiB). */
 export function formatSize (bytes: number): string {
   if (bytes === 0) return '0'
   const units: Array<[string, number]> = [['PiB', 1024 * TiB], ['TiB', TiB], ['GiB', GiB], ['MiB', MiB], ['KiB', KiB]]
   for (const [u, n] of units) {
     if (bytes >= n) {
-      const v = bytes / n
+      const v = Math.floor(bytes / n * 10) / 10
       return `${Number.isInteger(v) ? v : v.toFixed(1)}${u}`
     }
   }

@@ -30,6 +30,7 @@ test('the explorer\'s --json output of every list command holds what the ledger 
     t.alike(all.map(n => n.node).sort(), [ch.key, de.key].sort(), 'every node with an offer')
     const c = all.find(n => n.node === ch.key)
     t.ok(c !== undefined && c.online && c.presence === 'verified', 'CH is online: its presence record verified')
+    t.is(c?.connected, true, 'and the explorer reached it over the swarm')
     t.ok(typeof c?.lastSeen === 'number' && c.lastSeen > 0, 'last seen is the record\'s signed timestamp')
     t.is(c?.leases, 1, 'CH holds the one lease')
     t.alike([c?.free.cpu, c?.total.cpu], [500, 1000], 'free and total cpu from the offer')

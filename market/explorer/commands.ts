@@ -10,7 +10,7 @@ import { withCommon, configFrom, output, action, untilSignal, CommonFlags } from
 import { ScitError } from '../../lib/errors'
 import { openCommandPeer, parseDuration } from '../cli-peer'
 import { parseFilter, parseKeyMatch, FilterFlags } from './filters'
-import { VIEWS, ListView, FilterName, withSnapshot, findView } from './views'
+import { VIEWS, ListView, FilterName, withSnapshot, findView, contextOf } from './views'
 import { contractDetail } from './contract'
 import { renderContract } from './render'
 import { watch } from './watch'
@@ -58,7 +58,7 @@ export function register (market: Command): void {
       const config = configFrom(flags)
       const { peer, close } = await openCommandPeer(config, null)
       try {
-        const rows = await withSnapshot(peer, view => v.rows({ view, market: peer.key, dht: peer.swarm?.dht ?? null, lookupTimeout }, f))
+        const rows = await withSnapshot(peer, view => v.rows(contextOf(peer, view, { lookupTimeout }), f))
         output(flags, rows, () => v.render(rows, Date.now()))
       } finally {
         await close()

@@ -30,6 +30,8 @@ export interface NodeRow {
   leases: number
   offer: 'live' | 'withdrawn' | 'none'
   online: boolean
+  /** This explorer has a live connection to the node now (null: not known, e.g. no swarm). */
+  connected: boolean | null
   presence: PresenceState | 'not-looked-up'
   lastSeen: number | null
   presenceError: string | null
@@ -67,7 +69,7 @@ async function leasesByNode (view: View): Promise<Map<KeyText, number>> {
 function fromOffer (o: Offer, leases: number): NodeRow {
   return {
     node: o.node, country: o.country, city: o.city, total: o.resources, free: o.available, prices: o.prices, price: headlinePrice(o.prices),
-    attributes: o.attributes, leases, offer: o.withdrawn ? 'withdrawn' : 'live', online: false, presence: 'not-looked-up', lastSeen: null, presenceError: null
+    attributes: o.attributes, leases, offer: o.withdrawn ? 'withdrawn' : 'live', online: false, connected: null, presence: 'not-looked-up', lastSeen: null, presenceError: null
   }
 }
 
@@ -80,26 +82,32 @@ function withPresence (row: NodeRow, p: NodePresence | undefined): NodeRow {
   return out
 }
 
-/**
- * Nodes: every offer the ledger holds, joined with its node's presence on the
- * DHT. `lookup` is given the keys worth looking up (those the ledger filters
- * kept, and any it may add, e.g. keys announced on the market topic) and
- * returns their presence; without it nothing is looked up and no node is online.
- */
-export async function nodeRows (view: View, f: Filter, lookup: ((nodes: KeyText[]) => Promise<Map<KeyText, NodePresence>>) | null, announced: KeyText[] = []): Promise<NodeRow[]> {
+export interface NodeSources {
+  /** Presence of the keys given (those the ledger filters kept, and `announced` ones); absent: nothing is looked up, no node is online. */
+  lookup?: (nodes: KeyText[]) => Promise<Map<KeyText, NodePresence>>
+  /** Keys announced on the market topic: nodes whose offer this view may not hold yet. */
+  announced?: KeyText[]
+  /** Keys this explorer is connected to now. */
+  connected?: Set<KeyText> | null
+}
+
+/** Nodes: every offer the ledger holds, joined with its node's presence on the DHT and whether we reach it now. */
+export async function nodeRows (view: View, f: Filter, src: NodeSources = {}): Promise<NodeRow[]> {
   const leases = await leasesByNode(view)
   const offers = await Q.listOffers(view, { includeWithdrawn: true })
   const known = new Set(offers.map(o => o.node))
-  const rows = offers.filter(o => offerMatches(o, f)).map(o => fromOffer(o, leases.get(o.node) ?? 0))
-  const extra = announced.filter(k => !known.has(k) && keyMatches(f.node, k))
-  if (lookup === null) return f.online === true ? [] : rows
+  const connected = (r: NodeRow): NodeRow => ({ ...r, connected: src.connected ? src.connected.has(r.node) : null })
+  const rows = offers.filter(o => offerMatches(o, f)).map(o => connected(fromOffer(o, leases.get(o.node) ?? 0)))
+  const extra = (src.announced ?? []).filter(k => !known.has(k) && keyMatches(f.node, k))
+  const lookup = src.lookup
+  if (lookup === undefined) return f.online === true ? [] : rows
   const found = await lookup([...rows.map(r => r.node), ...extra])
   const out = rows.map(r => withPresence(r, found.get(r.node)))
   for (const node of extra) {
     const p = found.get(node)
     if (p?.state !== 'verified' || p.record === null) continue // a bot or an indexer: announced, but no node
-    const blank: NodeRow = { node, country: '', city: '', total: ZERO, free: ZERO, prices: ZERO, price: 0, attributes: [], leases: leases.get(node) ?? 0, offer: 'none', online: false, presence: 'not-looked-up', lastSeen: null, presenceError: null }
-    const row = withPresence(blank, p)
+    const blank: NodeRow = { node, country: '', city: '', total: ZERO, free: ZERO, prices: ZERO, price: 0, attributes: [], leases: leases.get(node) ?? 0, offer: 'none', online: false, connected: null, presence: 'not-looked-up', lastSeen: null, presenceError: null }
+    const row = connected(withPresence(blank, p))
     if (sells(f, row)) out.push(row)
   }
   return out.filter(r => f.online !== true || r.online)

@@ -55,14 +55,22 @@ export function relative (at: number | null, now = Date.now()): string {
   return d < 0 ? `${text} ago` : `in ${text}`
 }
 
-/** A replica's shape: `2 × 1 cpu, 512MiB`, leaving out kinds it does not ask. */
+/** A replica's shape: `1 cpu, 512MiB, ssd 1GiB`, leaving out kinds it does not ask. */
 export function shape (r: Resources): string {
-  const parts = [`${formatCpu(r.cpu)} cpu`, formatSize(r.memory)]
+  const parts: string[] = []
+  if (r.cpu) parts.push(`${formatCpu(r.cpu)} cpu`)
+  if (r.memory) parts.push(formatSize(r.memory))
   if (r.ssd) parts.push(`ssd ${formatSize(r.ssd)}`)
   if (r.hdd) parts.push(`hdd ${formatSize(r.hdd)}`)
   if (r.ipv4) parts.push(`ipv4 ${r.ipv4}`)
   if (r.gpu) parts.push(`gpu ${r.gpu}`)
-  return parts.join(', ')
+  return parts.join(', ') || '-'
+}
+
+/** A trade id for people: the start of its bid, and its replica (`3k9x8pq1md.0`). */
+export function tradeId (id: string): string {
+  const dot = id.lastIndexOf('.')
+  return dot < 0 ? id.slice(0, 12) : `${id.slice(0, Math.min(dot, 10))}${id.slice(dot)}`
 }
 
 function where (country: string, city: string): string {
@@ -70,6 +78,7 @@ function where (country: string, city: string): string {
 }
 
 function seen (n: NodeRow, now: number): string {
+  if (n.connected === true) return 'connected'
   if (n.presence === 'verified') return relative(n.lastSeen, now)
   if (n.presence === 'missing') return 'offline'
   if (n.presence === 'invalid') return `INVALID (${n.presenceError ?? '?'})`
@@ -107,7 +116,7 @@ export function renderBids (rows: Bid[], now = Date.now()): string {
 export function renderTrades (rows: Trade[], now = Date.now()): string {
   if (rows.length === 0) return 'no trades'
   return table(['trade', 'state', 'node', 'bot', 'resources', '>price/h', '>escrow', '>paid', 'contract', 'ends'], rows.map(t => [
-    t.id.slice(0, 14), t.state, shortKey(t.node), shortKey(t.bot), shape(t.resources), money(t.price), money(t.escrow), money(t.paid),
+    tradeId(t.id), t.state, shortKey(t.node), shortKey(t.bot), shape(t.resources), money(t.price), money(t.escrow), money(t.paid),
     t.contract === null ? '-' : shortKey(t.contract), t.state === 'settled' ? relative(t.end, now) : '-'
   ]))
 }
@@ -194,13 +203,13 @@ export function renderContract (d: ContractDetail, now = Date.now()): string {
     }
   }
   out.push('', table(['trade', 'workload', 'node', 'lease', 'node seen', 'workload (signed status)', '>restarts'], d.replicas.map(r => [
-    r.trade.slice(0, 14), r.workload ?? '?', shortKey(r.node), r.lease, r.presence === 'verified' ? relative(r.lastSeen, now) : r.presence,
+    tradeId(r.trade), r.workload ?? '?', shortKey(r.node), r.lease, r.presence === 'verified' ? relative(r.lastSeen, now) : r.presence,
     workloadState(r, now), r.restarts === null ? '-' : String(r.restarts)
   ])))
   const refused = d.replicas.reduce((n, r) => n + r.refused, 0)
   if (refused > 0) out.push(`(${refused} records of the nodes' cores did not verify and are not shown)`)
   for (const r of d.replicas.filter(x => x.logs.length > 0)) {
-    out.push('', `logs of ${r.trade.slice(0, 14)} on ${shortKey(r.node)} (signed by the node):`)
+    out.push('', `logs of ${tradeId(r.trade)} on ${shortKey(r.node)} (signed by the node):`)
     for (const line of r.logs) out.push(`  ${line.stream === 'stderr' ? 'err' : 'out'} ${line.text}`)
   }
   return out.join('\n')

@@ -8,7 +8,7 @@
  */
 import type DHT from 'hyperdht'
 import type { MarketPeer } from '../peer'
-import { VIEWS, ListView, ViewContext, withSnapshot } from './views'
+import { VIEWS, ListView, contextOf, withSnapshot } from './views'
 import { section } from './render'
 
 export interface SummaryOptions {
@@ -25,7 +25,7 @@ export const SUMMARY_VIEWS = ['stats', 'nodes', 'offers', 'trades', 'contracts']
 export async function summaryRows (peer: MarketPeer, opts: SummaryOptions = {}): Promise<Record<string, unknown>> {
   const names = SUMMARY_VIEWS.filter(n => n !== 'contracts' || opts.contracts !== false)
   return withSnapshot(peer, async view => {
-    const ctx: ViewContext = { view, market: peer.key, dht: opts.dht ?? null, lookupTimeout: opts.lookupTimeout }
+    const ctx = contextOf(peer, view, { dht: opts.dht ?? null, lookupTimeout: opts.lookupTimeout })
     const out: Record<string, unknown> = {}
     for (const v of VIEWS.filter(x => names.includes(x.name))) out[v.name] = await v.rows(ctx, {})
     return out

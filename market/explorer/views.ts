@@ -5,7 +5,8 @@
  * wherever it is shown.
  */
 import type DHT from 'hyperdht'
-import type { View } from '../types'
+import { encodeKey } from '../../lib/keys'
+import type { View, KeyText } from '../types'
 import type { MarketPeer } from '../peer'
 import { HyperbeeView } from '../hyperbee-view'
 import type { Filter } from './filters'
@@ -18,7 +19,19 @@ export interface ViewContext {
   market: Buffer
   /** For presence lookups; null: no node is looked up (and none shows as online). */
   dht: DHT | null
+  /** Keys of the peers this explorer is connected to; null: not known. */
+  connected?: Set<KeyText> | null
   lookupTimeout?: number
+}
+
+/** The keys `peer` has a live connection to (nodes connect under their identity). */
+export function connectedKeys (peer: MarketPeer): Set<KeyText> | null {
+  return peer.swarm === null ? null : new Set([...peer.swarm.connections].map(c => encodeKey(c.remotePublicKey)))
+}
+
+/** What a view reads with, for `peer`'s current view: its market, its DHT (unless `dht` says otherwise), its connections. */
+export function contextOf (peer: MarketPeer, view: View, opts: { dht?: DHT | null, lookupTimeout?: number } = {}): ViewContext {
+  return { view, market: peer.key, dht: opts.dht !== undefined ? opts.dht : peer.swarm?.dht ?? null, connected: connectedKeys(peer), lookupTimeout: opts.lookupTimeout }
 }
 
 export type FilterName = 'country' | 'min' | 'attr' | 'maxPrice' | 'state' | 'node' | 'bot' | 'bid' | 'online' | 'all'
@@ -48,10 +61,10 @@ export const VIEWS: ListView[] = [
     filters: ['country', 'min', 'attr', 'maxPrice', 'node', 'online', 'all'],
     maxPrice: 'at most this per hour for the --min-* resources asked (default: one core and one GiB)',
     rows: async (ctx, f) => {
-      if (ctx.dht === null) return M.nodeRows(ctx.view, f, null)
       const dht = ctx.dht
+      if (dht === null) return M.nodeRows(ctx.view, f, { connected: ctx.connected })
       const opts = { timeout: ctx.lookupTimeout }
-      return M.nodeRows(ctx.view, f, nodes => presences(dht, ctx.market, nodes, opts), await announced(dht, ctx.market, opts))
+      return M.nodeRows(ctx.view, f, { lookup: nodes => presences(dht, ctx.market, nodes, opts), announced: await announced(dht, ctx.market, opts), connected: ctx.connected })
     },
     render: R.renderNodes
   }),

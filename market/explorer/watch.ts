@@ -10,7 +10,7 @@ import { encodeKey, shortKey } from '../../lib/keys'
 import { logger } from '../../lib/log'
 import type { MarketPeer } from '../peer'
 import type { Filter } from './filters'
-import { ListView, withSnapshot } from './views'
+import { ListView, contextOf, withSnapshot } from './views'
 import { summaryRows, renderSummary } from './summary'
 
 const log = logger('market/watch')
@@ -48,7 +48,7 @@ export async function watch (peer: MarketPeer, opts: WatchOptions): Promise<void
   const rows = async (): Promise<unknown> => {
     const v = opts.view
     if (v === null) return summaryRows(peer, { dht: opts.dht })
-    return withSnapshot(peer, view => v.rows({ view, market: peer.key, dht: opts.dht }, opts.filter))
+    return withSnapshot(peer, view => v.rows(contextOf(peer, view, { dht: opts.dht }), opts.filter))
   }
 
   const drawOnce = async (): Promise<void> => {
