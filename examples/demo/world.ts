@@ -15,7 +15,9 @@ import os from 'os'
 import path from 'path'
 import Corestore from 'corestore'
 import type DHT from 'hyperdht'
+import Hyperswarm from 'hyperswarm'
 import { startTestnet, Testnet } from '../../lib/testnet'
+import { createDHT } from '../../lib/swarm'
 import { generateKeyPair, KeyPair } from '../../lib/identity'
 import { ScitError } from '../../lib/errors'
 import { decodeKey } from '../../lib/keys'
@@ -87,7 +89,7 @@ export class DemoWorld {
   }
 
   private async peer (name: string, identity: KeyPair, extra: { market?: Buffer, genesis?: { faucets: Buffer[], settlementWindow: number } }): Promise<MarketPeer> {
-    const p = new MarketPeer({ data: this.dir('market', name), identity, dht: this.testnet.createNode(), ackInterval: this.opts.ackInterval, ...extra })
+    const p = new MarketPeer({ data: this.dir('market', name), identity, dht: this.dhtNode(), ackInterval: this.opts.ackInterval, ...extra })
     // A peer that fails while the demo runs is reported by the step that waits on it; never crash the process.
     p.on('error', () => {})
     this.onClose(`indexer ${name}`, () => p.close())
@@ -122,7 +124,7 @@ export class DemoWorld {
     const daemon = new NodeDaemon({
       data: this.dir('nodes', spec.name),
       market: this.founder.key,
-      dht: this.testnet.createNode(),
+      dht: this.dhtNode(),
       capacity: capacityOf(spec),
       prices: pricesOf(spec),
       country: spec.country,
@@ -164,7 +166,7 @@ export class DemoWorld {
     const bot = new Bot({
       data: this.dir('bot'),
       market: this.founder.key,
-      dht: this.testnet.createNode(),
+      dht: this.dhtNode(),
       trader: { bidWindow: 30_000, attempts: 2, backoff: 200 },
       monitor: { challengeInterval: 0, renewBefore: 0, ...monitor }
     })
@@ -183,7 +185,7 @@ export class DemoWorld {
    */
   async sign (contract: string, identity: KeyPair, role: string): Promise<ResultMessage> {
     const store = new Corestore(this.dir('stakeholders', `${role}-${Date.now()}`))
-    const swarm = this.testnet.createSwarm({ keyPair: identity })
+    const swarm = new Hyperswarm({ keyPair: identity, dht: this.dhtNode() })
     const session = new ContractSession({ store, swarm, contract: decodeKey(contract), timeout: 20_000 })
     try {
       await session.ready()
@@ -197,9 +199,22 @@ export class DemoWorld {
     }
   }
 
-  /** A DHT node for the explorer's presence lookups; closed with the testnet. */
+  /** A DHT node for the explorer's presence lookups; destroyed at close. */
   dht (): DHT {
-    return this.testnet.createNode()
+    const node = this.dhtNode()
+    this.onClose('explorer DHT node', () => node.destroy())
+    return node
+  }
+
+  /**
+   * A DHT node on the testnet, bound to 127.0.0.1 and reachable (lib/swarm
+   * createDHT), as the CLI's are: so that `scit market …` in another process
+   * connects to the demo's peers at once. The swarm it is given to destroys it.
+   */
+  private dhtNode (): DHT {
+    const node = createDHT(this.testnet.bootstrap)
+    if (node === null) throw new ScitError('INVALID_ARGUMENT', 'the testnet is not on loopback')
+    return node
   }
 
   /** A directory under the demo's root, created traversable (0711). */
