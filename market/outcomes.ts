@@ -115,13 +115,15 @@ export class Outcomes {
     }
   }
 
+  /**
+   * The outcome if it is final, read on the live view: a checkout per waiter
+   * would start with a cold node cache (a dozen block reads each). An outcome
+   * key is written once, so an entry in a block below the signed length is
+   * exactly what the signed view holds.
+   */
   private async readFinal (id: Id): Promise<Outcome | null> {
-    const snap = this.ledger.finalSnapshot()
-    try {
-      return await read(snap, id)
-    } finally {
-      await snap.close()
-    }
+    const entry = await lookup(this.ledger.view, id)
+    return entry !== null && entry.seq < this.ledger.finalVersion ? decode(outcomeRecord, entry.value) : null
   }
 
   /** A final outcome settles every waiter; an applied one only those not asking for final. */
@@ -144,7 +146,11 @@ export class Outcomes {
   }
 }
 
+async function lookup (bee: Hyperbee, id: Id): Promise<{ seq: number, value: Buffer } | null> {
+  return (await bee.get(K.accepted(id))) ?? (await bee.get(K.rejected(id)))
+}
+
 async function read (bee: Hyperbee, id: Id): Promise<Outcome | null> {
-  const entry = (await bee.get(K.accepted(id))) ?? (await bee.get(K.rejected(id)))
+  const entry = await lookup(bee, id)
   return entry === null ? null : decode(outcomeRecord, entry.value)
 }
