@@ -18,6 +18,8 @@ import { ScitError } from '../lib/errors'
 import { logger } from '../lib/log'
 import type { Apply, Effects, Id, RejectReason } from './types'
 import { HyperbeeView } from './hyperbee-view'
+import { ApplyView } from './apply-view'
+import { Tx } from './engine/tx'
 import { decodeBlock, toBlocks } from './block'
 import * as K from './engine/keys'
 
@@ -185,14 +187,24 @@ export class Ledger extends ReadyResource {
    * once: Autobase records view lengths per apply call, so the signed length
    * always falls on a complete B-tree. Only the view and host are touched,
    * as reorgs undo and re-run this.
+   *
+   * The engine reads through a cache that lives as long as this call
+   * (market/apply-view.ts), and each node's writes are staged and reach the
+   * batch once, in key order, when the node is done: a key written by many
+   * ops of one block (engine time, an author's seq, an offer that sells
+   * many replicas) costs one B-tree insert, not one per op. Node boundaries
+   * are the same on every peer, so the view's blocks are too.
    */
   private async applyNodes (nodes: Array<ApplyNode<Buffer>>, bee: Hyperbee, host: Host): Promise<void> {
     this.counters.applies++
     const batch = bee.batch({ update: false })
-    const view = HyperbeeView.writing(batch)
+    const view = new ApplyView(HyperbeeView.writing(batch))
     let acked = 0
     for (const node of nodes) {
-      if (await this.applyBlock(node, view, host)) {
+      const staged = new Tx(view)
+      const ack = await this.applyBlock(node, staged, host)
+      await staged.commit()
+      if (ack) {
         await host.ackWriter(node.from.key)
         acked++
       }
@@ -206,10 +218,11 @@ export class Ledger extends ReadyResource {
   }
 
   /** Run the engine on each envelope of a block; true when the writer should be acked. */
-  private async applyBlock (node: ApplyNode<Buffer>, view: HyperbeeView, host: Host): Promise<boolean> {
+  private async applyBlock (node: ApplyNode<Buffer>, staged: Tx, host: Host): Promise<boolean> {
     const envelopes = decodeBlock(node.value)
     if (envelopes === null) return false
     const bootstrap = b4a.equals(node.from.key, host.key)
+    const view = staged.asView()
     let attributable = true
     let decided = 0
     for (const value of envelopes) {

@@ -8,6 +8,7 @@
 import b4a from 'b4a'
 import c from 'compact-encoding'
 import type { View, RangeOptions } from './types'
+import { lowerBound } from './range'
 
 const CHUNK = 256
 const DONE = Promise.resolve()
@@ -193,15 +194,4 @@ export class MemoryView implements View {
     chunk.splice(lowerBound(chunk, key), 0, key)
     if (chunk.length > 2 * CHUNK) this.chunks.splice(ci, 1, chunk.slice(0, CHUNK), chunk.slice(CHUNK))
   }
-}
-
-function lowerBound (arr: string[], key: string): number {
-  let lo = 0
-  let hi = arr.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (arr[mid] < key) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }

@@ -6,6 +6,7 @@
  */
 import type c from 'compact-encoding'
 import type { View, RangeOptions } from '../types'
+import { inRange, lowerBound } from '../range'
 import { decode, encode, offerRecord, bidRecord, genesisRecord } from '../messages'
 
 /**
@@ -26,6 +27,8 @@ function remember (buf: Buffer, value: unknown): void {
 
 export class Tx {
   private writes = new Map<string, Buffer | null>()
+  /** The staged keys, sorted: ranges and commit walk them in order (a block's Tx stages thousands). */
+  private keys: string[] = []
 
   constructor (readonly view: View) {}
 
@@ -35,8 +38,13 @@ export class Tx {
     return w !== undefined ? Promise.resolve(w) : this.view.get(key)
   }
 
-  put (key: string, value: Buffer): void { this.writes.set(key, value) }
-  del (key: string): void { this.writes.set(key, null) }
+  put (key: string, value: Buffer): void { this.stage(key, value) }
+  del (key: string): void { this.stage(key, null) }
+
+  private stage (key: string, value: Buffer | null): void {
+    if (!this.writes.has(key)) this.keys.splice(lowerBound(this.keys, key), 0, key)
+    this.writes.set(key, value)
+  }
 
   async read<T> (enc: c.Encoding<T>, key: string): Promise<T | null> {
     const w = this.writes.get(key)
@@ -62,9 +70,14 @@ export class Tx {
   /** The view's range with this op's writes merged in: staged puts appear, staged deletes vanish. */
   range (opts: RangeOptions): AsyncIterable<{ key: string, value: Buffer }> {
     const staged: string[] = []
-    for (const k of this.writes.keys()) if (inRange(k, opts)) staged.push(k)
+    const lo = opts.gte ?? opts.gt
+    for (let i = lo === undefined ? 0 : lowerBound(this.keys, lo); i < this.keys.length; i++) {
+      const k = this.keys[i]
+      if (inRange(k, opts)) staged.push(k)
+      else if (lo === undefined || k > lo) break // past the upper bound: keys are sorted
+    }
     if (staged.length === 0) return this.view.range(opts)
-    return this.merged(opts, staged.sort())
+    return this.merged(opts, staged)
   }
 
   private async * merged (opts: RangeOptions, staged: string[]): AsyncIterable<{ key: string, value: Buffer }> {
@@ -93,22 +106,24 @@ export class Tx {
 
   get size (): number { return this.writes.size }
 
+  /** This transaction as a View: what an engine run writes through it stays staged until `commit`. */
+  asView (): View {
+    return {
+      get: key => this.get(key),
+      put: async (key, value) => this.put(key, value),
+      del: async key => this.del(key),
+      range: opts => this.range(opts)
+    }
+  }
+
   /** Apply the staged writes to the view, in key order so a B-tree view is built the same way on every peer. */
   async commit (): Promise<void> {
-    const keys = [...this.writes.keys()].sort()
-    for (const k of keys) {
+    for (const k of this.keys) {
       const v = this.writes.get(k)
       if (v === null || v === undefined) await this.view.del(k)
       else await this.view.put(k, v)
     }
     this.writes.clear()
+    this.keys = []
   }
-}
-
-function inRange (k: string, o: RangeOptions): boolean {
-  if (o.gt !== undefined && !(k > o.gt)) return false
-  if (o.gte !== undefined && !(k >= o.gte)) return false
-  if (o.lt !== undefined && !(k < o.lt)) return false
-  if (o.lte !== undefined && !(k <= o.lte)) return false
-  return true
 }
