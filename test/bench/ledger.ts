@@ -1,37 +1,80 @@
 /**
- * Market ledger benchmarks on a local testnet (127.0.0.1), every peer in
- * this process over real Hyperswarm connections, 3 indexers:
+ * Market ledger benchmarks on a local testnet (127.0.0.1), 3 indexers each
+ * in its own process (as on their own machines; test/bench/ledger-indexer.ts)
+ * and one client peer in this one, over real Hyperswarm connections:
  *
  *   1. bid → trade final latency, p50 and p99: 50 offers, then 1,000 bids
  *      from 4 bot identities sent at a steady rate, each timed from append
- *      to final (all ops go through one client peer: see below);
- *   2. ledger ops/s end to end: bots submit bids in batches, timed until
- *      every one is final (indexed by a quorum) on the bots' own peers;
- *   3. RSS (whole process, all peers) and heap.
+ *      to final (all ops go through the client peer: see below);
+ *   2. ledger ops/s end to end: TOTAL bids appended at once, timed until
+ *      every one is final (indexed by a quorum) on the client's peer;
+ *   3. RSS and CPU time of each indexer, and of the client.
  *
- *   npx tsc -p . --outDir .dist-b && node .dist-b/test/bench/ledger.js
+ *   npm run bench -- ledger        (ACK_INTERVAL, BATCH, GAP, TOTAL to vary it)
  */
+import path from 'path'
 import fs from 'fs'
 import os from 'os'
-import path from 'path'
+import { fork, ChildProcess } from 'child_process'
 import { startTestnet, Testnet } from '../../lib/testnet'
 import { generateKeyPair, KeyPair } from '../../lib/identity'
 import { seal, envelopeId } from '../../lib/envelope'
 import { encodeBody } from '../../market/messages'
-import { MarketPeer, MarketPeerOptions } from '../../market/peer'
-import { addIndexer } from '../../market/indexers'
+import { MarketPeer } from '../../market/peer'
 import { offerOp, bidOp } from '../helpers/ledger'
 import type { OfferBody, BidBody, Outcome } from '../../market/types'
+import type { Command, Reply } from './ledger-indexer'
 
 const ACK_INTERVAL = Number(process.env.ACK_INTERVAL ?? 50)
-const dirs: string[] = []
 
-async function open (net: Testnet, opts: Partial<MarketPeerOptions>): Promise<MarketPeer> {
-  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-ledger-'))
-  dirs.push(data)
-  const p = new MarketPeer({ data, identity: generateKeyPair(), dht: net.createNode(), ackInterval: ACK_INTERVAL, ...opts } as MarketPeerOptions)
-  await p.ready()
-  return p
+/** An indexer process, driven over IPC. */
+class Indexer {
+  readonly ready: Promise<Extract<Reply, { kind: 'ready' }>>
+  private waiting: Array<(r: Reply) => void> = []
+
+  constructor (readonly child: ChildProcess) {
+    this.ready = this.next('ready') as Promise<Extract<Reply, { kind: 'ready' }>>
+    child.on('message', (r: Reply) => {
+      const waiting = this.waiting
+      this.waiting = []
+      for (const w of waiting) w(r)
+    })
+  }
+
+  static start (net: Testnet, market: string | null): Indexer {
+    const boot = net.bootstrap.map(b => `${b.host}:${b.port}`).join(',')
+    return new Indexer(fork(path.join(__dirname, 'ledger-indexer.js'), [boot, ...(market !== null ? [market] : [])], { env: { ...process.env, ACK_INTERVAL: String(ACK_INTERVAL) } }))
+  }
+
+  private next (kind: Reply['kind']): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const take = (r: Reply): void => {
+        if (r.kind === 'error') reject(new Error(r.message))
+        else if (r.kind === kind) resolve(r)
+        else this.waiting.push(take)
+      }
+      this.waiting.push(take)
+    })
+  }
+
+  async run (c: Command, reply: Reply['kind'] = 'done'): Promise<Reply> {
+    const r = this.next(reply)
+    this.child.send(c)
+    return r
+  }
+
+  async stats (): Promise<Extract<Reply, { kind: 'stats' }>> {
+    return await this.run({ cmd: 'stats' }, 'stats') as Extract<Reply, { kind: 'stats' }>
+  }
+
+  async close (): Promise<void> {
+    if (this.child.exitCode !== null) return
+    const exited = new Promise(resolve => this.child.once('exit', resolve))
+    this.child.send({ cmd: 'close' })
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000)
+    await exited
+    clearTimeout(timer)
+  }
 }
 
 function percentile (sorted: number[], p: number): number {
@@ -42,32 +85,39 @@ const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MiB`
 
 async function main (): Promise<void> {
   const net = await startTestnet(3)
-  const peers: MarketPeer[] = []
+  const indexers: Indexer[] = []
+  let client: MarketPeer | null = null
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-ledger-'))
   try {
-    const founder = generateKeyPair()
-    const a = await open(net, { identity: founder, genesis: { faucets: [founder.publicKey], settlementWindow: 3600_000 } })
-    const b = await open(net, { market: a.key })
-    const c = await open(net, { market: a.key })
-    peers.push(a, b, c)
-    await addIndexer([a], b)
-    await addIndexer([a, b], c)
-    console.log(`3 indexers up (ack interval ${ACK_INTERVAL} ms)`)
+    const a = Indexer.start(net, null)
+    indexers.push(a)
+    const { market } = await a.ready
+    indexers.push(Indexer.start(net, market), Indexer.start(net, market))
+    const [b, c] = [indexers[1], indexers[2]]
+    // A joiner is an indexer once a strict majority of the current indexers voted for it.
+    for (const [voters, joiner] of [[[a], b], [[a, b], c]] as Array<[Indexer[], Indexer]>) {
+      const { identity, writer } = await joiner.ready
+      for (const v of voters) await v.run({ cmd: 'vote', identity, writer })
+      await joiner.run({ cmd: 'await-indexer' })
+    }
+    console.log(`3 indexers up, one process each (ack interval ${ACK_INTERVAL} ms)`)
 
     // One client peer carries the 50 nodes' offers and the 4 bots' bids: each op is signed by its own author's key
     // (an envelope's author need not be its writer), and the process runs 4 peers rather than 58.
-    const client = await open(net, { market: a.key })
-    peers.push(client)
+    client = new MarketPeer({ data, identity: generateKeyPair(), dht: net.createNode(), market: Buffer.from(market, 'hex'), ackInterval: ACK_INTERVAL })
+    await client.ready()
+    const peer = client
     const authors = new Map<KeyPair, number>()
     const sealAs = (kp: KeyPair, type: 'offer' | 'bid', body: Buffer): Buffer => {
       const seq = (authors.get(kp) ?? 0) + 1
       authors.set(kp, seq)
       return seal(kp, { type, seq, timestamp: Date.now(), body })
     }
-    const final = (e: Buffer): Promise<Outcome> => client.client.outcome(envelopeId(e), { final: true, timeout: 300_000 })
+    const final = (e: Buffer): Promise<Outcome> => peer.client.outcome(envelopeId(e), { final: true, timeout: 300_000 })
 
     const offer = encodeBody('offer', offerOp({ cpu: 64_000, memory: 1024 ** 4 }).body as OfferBody)
     const offers = Array.from({ length: 50 }, () => sealAs(generateKeyPair(), 'offer', offer))
-    await client.ledger.append(offers)
+    await peer.ledger.append(offers)
     await Promise.all(offers.map(final))
     console.log('50 offers final')
 
@@ -82,7 +132,7 @@ async function main (): Promise<void> {
     for (let i = 0; i < 1000; i += BATCH) {
       const sent = Date.now()
       const batch = Array.from({ length: BATCH }, (_, j) => sealAs(bots[(i + j) % bots.length], 'bid', bid))
-      await client.ledger.append(batch)
+      await peer.ledger.append(batch)
       for (const e of batch) {
         waits.push(final(e).then(o => {
           latencies.push(Date.now() - sent)
@@ -99,21 +149,29 @@ async function main (): Promise<void> {
     const TOTAL = Number(process.env.TOTAL ?? 4000)
     const resting = encodeBody('bid', bidOp({ cpu: 1000, maxPrice: 0 }).body as BidBody)
     const all = Array.from({ length: TOTAL }, (_, i) => sealAs(bots[i % bots.length], 'bid', resting))
-    const before = peers.map(p => p.ledger.counters.envelopes)
+    const before = await Promise.all(indexers.map(i => i.stats()))
+    const clientBefore = peer.ledger.counters.envelopes
     const t0 = Date.now()
-    await client.ledger.append(all)
-    await Promise.all(all.map(final))
+    const cpu0 = process.cpuUsage()
+    const landed: number[] = []
+    const appended = peer.ledger.append(all).then(() => Date.now() - t0)
+    await Promise.all(all.map(e => final(e).then(() => { landed.push(Date.now() - t0) })))
     const secs = (Date.now() - t0) / 1000
+    const cpuClient = process.cpuUsage(cpu0)
+    console.log(`  appended in ${await appended} ms; final: first ${landed[0]} ms, every 1000th ${landed.filter((_, i) => i % 1000 === 999).join(' ')} ms; client cpu ${((cpuClient.user + cpuClient.system) / 1e6).toFixed(1)} s`)
     console.log(`ledger: ${TOTAL} ops final in ${secs.toFixed(2)} s = ${Math.round(TOTAL / secs)} ops/s`)
-    const runs = peers.map((p, i) => p.ledger.counters.envelopes - before[i])
-    console.log(`  engine runs per peer (re-runs after reorgs included): ${runs.join(' ')}; ${Math.round(runs.reduce((x, y) => x + y, 0) / secs)} engine runs/s in this process`)
+    const after = await Promise.all(indexers.map(i => i.stats()))
+    const runs = after.map((s, i) => s.envelopes - before[i].envelopes)
+    const cpu = after.map((s, i) => (s.cpu - before[i].cpu).toFixed(1))
+    console.log(`  engine runs (re-runs after reorgs included): indexers ${runs.join(' ')}, client ${peer.ledger.counters.envelopes - clientBefore}; indexer cpu ${cpu.join(' ')} s`)
 
     const mem = process.memoryUsage()
-    console.log(`memory: rss ${mib(mem.rss)} for ${peers.length} peers in one process (3 indexers, 1 client), heap used ${mib(mem.heapUsed)}`)
+    console.log(`memory: indexer rss ${after.map(s => mib(s.rss)).join(' ')} (heap used ${after.map(s => mib(s.heapUsed)).join(' ')}); client process rss ${mib(mem.rss)}`)
   } finally {
-    for (const p of peers.reverse()) await p.close().catch(err => console.error('close failed:', err))
+    if (client !== null) await client.close().catch(err => console.error('close failed:', err))
+    await Promise.all(indexers.map(i => i.close()))
     await net.destroy().catch(() => {})
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+    fs.rmSync(data, { recursive: true, force: true })
   }
 }
 
