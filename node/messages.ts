@@ -9,28 +9,12 @@
  * Every body is decoded strictly (lib/codec decodeExact): one value, one encoding.
  */
 import c from 'compact-encoding'
-import { struct, optional } from '../lib/codec'
+import { struct, optional, enumOf } from '../lib/codec'
 import type { Resources } from '../lib/resources'
 import { WORKLOAD_STATES, WorkloadState, PortMapping } from './workload'
 
 export const PROTOCOL = 'scit/node/v1'
 export const PRESENCE_VERSION = 1
-
-function enumOf<T extends string> (values: readonly T[]): c.Encoding<T> {
-  return {
-    preencode (state, v) { c.uint.preencode(state, values.indexOf(v)) },
-    encode (state, v) {
-      const i = values.indexOf(v)
-      if (i === -1) throw new Error(`"${v}" is not one of ${values.join(', ')}`)
-      c.uint.encode(state, i)
-    },
-    decode (state) {
-      const i = c.uint.decode(state)
-      if (i >= values.length) throw new Error(`enum value ${i} out of range`)
-      return values[i]
-    }
-  }
-}
 
 export const resourcesEncoding = struct<Resources>([['cpu', c.uint], ['memory', c.uint], ['ssd', c.uint], ['hdd', c.uint], ['ipv4', c.uint], ['gpu', c.uint]])
 const portMapping = struct<PortMapping>([['port', c.uint], ['host', c.uint]])
