@@ -24,33 +24,54 @@ export const MiB = 1024 * KiB
 export const GiB = 1024 * MiB
 export const TiB = 1024 * GiB
 
-const UNITS: Record<string, number> = {
-  '': 1, b: 1,
-  k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12, p: 1e15, pb: 1e15,
-  kib: KiB, mib: MiB, gib: GiB, tib: TiB, pib: 1024 * TiB
+const UNITS: Record<string, bigint> = {
+  '': 1n, b: 1n,
+  k: 10n ** 3n, kb: 10n ** 3n, m: 10n ** 6n, mb: 10n ** 6n, g: 10n ** 9n, gb: 10n ** 9n, t: 10n ** 12n, tb: 10n ** 12n, p: 10n ** 15n, pb: 10n ** 15n,
+  kib: 1n << 10n, mib: 1n << 20n, gib: 1n << 30n, tib: 1n << 40n, pib: 1n << 50n
 }
 
-/** Parse a human size: `512MiB`, `8GiB`, `1.5TB`, `100` (bytes). Rounds down to whole bytes. */
+/** A plain decimal: digits, optionally a point and more digits. No sign, no exponent, no hex: what people type. */
+const DECIMAL = '(\\d+)(?:\\.(\\d+))?'
+const SIZE = new RegExp(`^\\s*${DECIMAL}\\s*([a-z]*)\\s*$`, 'i')
+const CPU = new RegExp(`^\\s*${DECIMAL}(m?)\\s*$`)
+const MAX = BigInt(Number.MAX_SAFE_INTEGER)
+/** No amount needs more: a longer text is refused before any arithmetic on it. */
+const MAX_TEXT = 64
+
+/**
+ * `whole.frac × unit`, exactly (BigInt): as a fraction num / den with den = 10^digits of frac.
+ * Decimal strings never pass through a float, so `2.01TB` is 2 010 000 000 000 bytes, not one less.
+ */
+function scaled (whole: string, frac: string | undefined, unit: bigint): { num: bigint, den: bigint } {
+  const f = frac ?? ''
+  return { num: BigInt(whole + f) * unit, den: 10n ** BigInt(f.length) }
+}
+
+/** Parse a human size: `512MiB`, `8GiB`, `1.5TB`, `100` (bytes). Exact; a fraction of a byte is rounded down. */
 export function parseSize (text: string | number): number {
   if (typeof text === 'number') return checkAmount('size', text)
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text)
-  const unit = m ? UNITS[m[2].toLowerCase()] : undefined
+  const m = text.length <= MAX_TEXT ? SIZE.exec(text) : null
+  const unit = m ? UNITS[m[3].toLowerCase()] : undefined
   if (!m || unit === undefined) {
     throw new ScitError('INVALID_SIZE', `"${text}" is not a size: use a number with an optional unit (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 512MiB or 1.5TB`)
   }
-  const bytes = Math.floor(Number(m[1]) * unit)
-  if (!Number.isSafeInteger(bytes)) throw new ScitError('INVALID_SIZE', `"${text}" is too large`)
-  return bytes
+  const { num, den } = scaled(m[1], m[2], unit)
+  const bytes = num / den
+  if (bytes > MAX) throw new ScitError('INVALID_SIZE', `"${text}" is too large (at most ${Number.MAX_SAFE_INTEGER} bytes)`)
+  return Number(bytes)
 }
 
-/** Parse a cpu amount: `2` cores, `0.5` cores, or `500m` millicores. */
+/** Parse a cpu amount: `2` cores, `0.5` cores, or `500m` millicores. Exact; finer than a millicore is refused. */
 export function parseCpu (text: string | number): number {
-  if (typeof text === 'number') return checkAmount('cpu', Math.round(text * 1000))
-  const m = /^\s*(\d+(?:\.\d+)?)(m?)\s*$/.exec(text)
-  if (!m) throw new ScitError('INVALID_RESOURCE', `"${text}" is not a cpu amount: use cores (2, 0.5) or millicores (500m)`)
-  const milli = m[2] === 'm' ? Number(m[1]) : Number(m[1]) * 1000
-  if (!Number.isInteger(milli)) throw new ScitError('INVALID_RESOURCE', `"${text}" is finer than one millicore`)
-  return checkAmount('cpu', milli)
+  // A number is read as the decimal JavaScript prints for it (0.5 → "0.5"); one it prints with an exponent is refused.
+  const s = typeof text === 'number' ? String(text) : text
+  const m = s.length <= MAX_TEXT ? CPU.exec(s) : null
+  if (!m) throw new ScitError('INVALID_RESOURCE', `"${s}" is not a cpu amount: use cores (2, 0.5) or millicores (500m)`)
+  const { num, den } = scaled(m[1], m[2], m[3] === 'm' ? 1n : 1000n)
+  if (num % den !== 0n) throw new ScitError('INVALID_RESOURCE', `"${s}" is finer than one millicore`)
+  const milli = num / den
+  if (milli > MAX) throw new ScitError('INVALID_RESOURCE', `"${s}" is too large (at most ${Number.MAX_SAFE_INTEGER} millicores)`)
+  return Number(milli)
 }
 
 /** A size for people, in the largest binary unit it reaches, rounded down to a tenth (never more than there is: 99.98GiB is 99.9GiB, not 100.0GiB). */
