@@ -32,7 +32,7 @@
 import { logger } from '../lib/log'
 import { costFor } from '../lib/resources'
 import { decodeKey } from '../lib/keys'
-import { verifyChallenge, pickIndexes } from '../node/protocol'
+import { signedHead, challengeCount } from '../node/storage-proof'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'
 import { planBids } from './manifest'
@@ -147,9 +147,9 @@ export class Monitor {
     const ch = this.bot.nodeChannel(t.node)
     if (ch === null || d.contract === null) return false
     const w = await this.bot.writer(d)
-    const indexes = pickIndexes(w.core.length, 8)
-    const { nonce, proofs } = await ch.challenge(decodeKey(d.contract), indexes)
-    return verifyChallenge(w.core, nonce, indexes, proofs)
+    const head = await signedHead(w.core)
+    if (head === null) return false
+    return (await ch.challenge(decodeKey(d.contract), head, challengeCount(w.core))).ok
   }
 
   /** Replace the lease of trade `t`; one heal per trade at a time. */

@@ -1,12 +1,15 @@
 /**
  * Archive workloads (ARCHITECTURE §7): the node runs nothing, it keeps
- * Hypercores whole and proves it on demand (node/protocol.ts challenges).
+ * Hypercores whole and proves it on demand: a storage challenge is answered
+ * with the blocks asked and their Merkle paths (node/storage-proof.ts, over
+ * node/protocol.ts), which only a node holding those blocks can send.
  *
  * What an archive keeps, from the manifest's `archive` settings:
  *   - always the contract core itself: its file blobs are the archived bytes
  *     when the manifest names no source (examples/archive.yaml seeds them from
- *     files), and bots challenge random blocks of it (bot/monitor.ts);
- *   - the source core too, when the manifest names one (`archive.source`).
+ *     files), and bots challenge random blocks of it when there is no source;
+ *   - the source core too, when the manifest names one (`archive.source`):
+ *     that is the core bots challenge (bot/monitor.ts).
  * Each core is kept whole, including what its writer appends later.
  *
  * The bytes kept (Σ byteLength) are accounted against the lease's disk

@@ -90,12 +90,25 @@ export const statusSummary = struct<StatusSummary>([
   ['id', c.uint], ['node', c.fixed32], ['statusCore', c.fixed32], ['logCore', c.fixed32], ['workloads', c.array(workloadSummary)]
 ])
 
-/** A storage challenge: prove possession of blocks `indexes` of `core` by hashing them with a fresh nonce. */
-export interface Challenge { id: number; core: Buffer; nonce: Buffer; indexes: number[] }
-export const challenge = struct<Challenge>([['id', c.uint], ['core', c.fixed32], ['nonce', c.fixed32], ['indexes', c.array(c.uint)]])
+/**
+ * A storage challenge (node/storage-proof.ts): prove that blocks of `core`
+ * are held by sending them with their Merkle paths, at the `length` the
+ * challenger trusts. Which blocks (`count` of them) follows from the nonce.
+ */
+export interface Challenge { id: number; core: Buffer; nonce: Buffer; length: number; count: number }
+export const challenge = struct<Challenge>([['id', c.uint], ['core', c.fixed32], ['nonce', c.fixed32], ['length', c.uint], ['count', c.uint]])
 
-export interface ChallengeAnswer { id: number; error: string | null; proofs: Buffer[] }
-export const challengeAnswer = struct<ChallengeAnswer>([['id', c.uint], ['error', optional(c.string)], ['proofs', c.array(c.fixed32)]])
+/** A node of a Hypercore's Merkle tree (flat-tree index, bytes under it, hash). */
+export interface TreeNode { index: number; size: number; hash: Buffer }
+export const treeNode = struct<TreeNode>([['index', c.uint], ['size', c.uint], ['hash', c.fixed32]])
+
+/** One challenged block: its bytes and the sibling nodes from it up to its root. */
+export interface BlockProof { index: number; value: Buffer; nodes: TreeNode[] }
+export const blockProof = struct<BlockProof>([['index', c.uint], ['value', nonNullBuffer()], ['nodes', c.array(treeNode)]])
+
+/** The answer: the tree's roots at the challenged length, and one proof per challenged block, in order. */
+export interface ChallengeAnswer { id: number; error: string | null; roots: TreeNode[]; blocks: BlockProof[] }
+export const challengeAnswer = struct<ChallengeAnswer>([['id', c.uint], ['error', optional(c.string)], ['roots', c.array(treeNode)], ['blocks', c.array(blockProof)]])
 
 function nonNullBuffer (): c.Encoding<Buffer> {
   return {

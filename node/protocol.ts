@@ -4,22 +4,20 @@
  * by construction: there is no message that starts, stops or changes a
  * workload: only a signed, paid contract can (ARCHITECTURE §7).
  *
- * Storage challenge. The challenger picks a core the node must keep, random
- * block indexes and a fresh 32-byte nonce; the node answers, for each block,
- * BLAKE2b(nonce ‖ index ‖ block). The nonce makes answers impossible to
- * precompute or replay, so only a node holding the bytes can answer. The
- * challenger checks against its own copy of those blocks, which Hypercore
- * verifies against the core's Merkle tree wherever they come from: it needs
- * the core key, not trust in the node.
+ * Storage challenge (node/storage-proof.ts). The challenger names a core the
+ * node must keep, a length it trusts the core's tree at, a fresh 32-byte
+ * nonce and a number of blocks; the nonce picks the blocks, and the node
+ * answers with each block and its Merkle path up to the roots at that length.
+ * The challenger checks them against the signed tree head it already has: it
+ * needs the core key and that head, not the blocks, and not trust in the node.
  */
 import Protomux, { Channel, Message } from 'protomux'
 import type Hypercore from 'hypercore'
 import b4a from 'b4a'
-import c from 'compact-encoding'
 import sodium from 'sodium-universal'
 import { ScitError } from '../lib/errors'
-import { hash } from '../lib/keys'
 import { logger } from '../lib/log'
+import { proveStorage, verifyStorage, SignedHead, Verdict, MAX_CHALLENGE_BLOCKS } from './storage-proof'
 import {
   PROTOCOL, ping, statusRequest, statusSummary, challenge, challengeAnswer,
   Ping, StatusRequest, StatusSummary, Challenge, ChallengeAnswer, WorkloadSummary
@@ -27,7 +25,6 @@ import {
 
 const log = logger('node/protocol')
 
-export const MAX_CHALLENGE_BLOCKS = 64
 const DEFAULT_TIMEOUT = 10_000
 
 /** What a node answers with. A peer without one (a bot, the explorer) still answers ping. */
@@ -38,43 +35,6 @@ export interface NodeHandler {
   workloads (): WorkloadSummary[]
   /** The core this node keeps under key, or null. Blocks must be local: a challenge never downloads. */
   held (key: Buffer): Hypercore | null
-}
-
-export function challengeProof (nonce: Buffer, index: number, block: Buffer): Buffer {
-  return hash('scit/node/challenge', nonce, c.encode(c.uint, index), block)
-}
-
-/** Answer a challenge from local blocks only. */
-export async function answerChallenge (core: Hypercore, nonce: Buffer, indexes: number[]): Promise<Buffer[]> {
-  const out: Buffer[] = []
-  for (const i of indexes) {
-    const block = i < core.length ? await core.get(i, { wait: false }) : null
-    if (block === null) throw new ScitError('NOT_FOUND', `block ${i} is not held`)
-    out.push(challengeProof(nonce, i, block))
-  }
-  return out
-}
-
-/** Check an answer against the challenger's own (Merkle-verified) copy of the blocks. */
-export async function verifyChallenge (core: Hypercore, nonce: Buffer, indexes: number[], proofs: Buffer[], opts: { timeout?: number } = {}): Promise<boolean> {
-  if (proofs.length !== indexes.length) return false
-  for (let k = 0; k < indexes.length; k++) {
-    const block = await core.get(indexes[k], { timeout: opts.timeout ?? DEFAULT_TIMEOUT })
-    if (block === null || !b4a.equals(challengeProof(nonce, indexes[k], block), proofs[k])) return false
-  }
-  return true
-}
-
-/** Random distinct block indexes below `length`. */
-export function pickIndexes (length: number, count: number): number[] {
-  const n = Math.min(count, length, MAX_CHALLENGE_BLOCKS)
-  const picked = new Set<number>()
-  const buf = b4a.alloc(4)
-  while (picked.size < n) {
-    sodium.randombytes_buf(buf)
-    picked.add(buf.readUInt32LE(0) % length)
-  }
-  return [...picked]
 }
 
 interface Waiting { resolve: (v: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
@@ -124,14 +84,20 @@ export class NodeChannel {
     return this.request<StatusSummary>(id => this.m.statusReq.send({ id }), opts.timeout)
   }
 
-  /** Challenge the peer on `indexes` of `core`; returns the nonce used and the proofs (check with verifyChallenge). */
-  async challenge (core: Buffer, indexes: number[], opts: { timeout?: number } = {}): Promise<{ nonce: Buffer, proofs: Buffer[] }> {
-    if (indexes.length === 0 || indexes.length > MAX_CHALLENGE_BLOCKS) throw new ScitError('INVALID_ARGUMENT', `a challenge names 1 to ${MAX_CHALLENGE_BLOCKS} blocks`)
+  /**
+   * Challenge the peer on `count` blocks of `core`, at the length of `head`
+   * (a head the caller trusts: storage-proof signedHead). Resolves with the
+   * verdict on its answer; rejects (REJECTED) when the peer refuses, (TIMEOUT)
+   * when it does not answer.
+   */
+  async challenge (core: Buffer, head: SignedHead, count = 8, opts: { timeout?: number } = {}): Promise<Verdict> {
+    if (count < 1 || count > MAX_CHALLENGE_BLOCKS) throw new ScitError('INVALID_ARGUMENT', `a challenge names 1 to ${MAX_CHALLENGE_BLOCKS} blocks`)
+    if (head.length === 0) throw new ScitError('INVALID_ARGUMENT', 'an empty core cannot be challenged')
     const nonce = b4a.alloc(32)
     sodium.randombytes_buf(nonce)
-    const a = await this.request<ChallengeAnswer>(id => this.m.challenge.send({ id, core, nonce, indexes }), opts.timeout)
+    const a = await this.request<ChallengeAnswer>(id => this.m.challenge.send({ id, core, nonce, length: head.length, count }), opts.timeout)
     if (a.error !== null) throw new ScitError('REJECTED', `challenge refused: ${a.error}`)
-    return { nonce, proofs: a.proofs }
+    return verifyStorage(head, nonce, count, a)
   }
 
   close (): void {
@@ -146,12 +112,14 @@ export class NodeChannel {
   }
 
   private async onChallenge (ch: Challenge): Promise<void> {
-    const reply = (error: string | null, proofs: Buffer[] = []): void => { this.m.answer.send({ id: ch.id, error, proofs }) }
+    const reply = (error: string | null, answer: { roots: ChallengeAnswer['roots'], blocks: ChallengeAnswer['blocks'] } = { roots: [], blocks: [] }): void => {
+      this.m.answer.send({ id: ch.id, error, ...answer })
+    }
     const core = this.handler?.held(ch.core) ?? null
     if (core === null) return reply('core not held')
-    if (ch.indexes.length === 0 || ch.indexes.length > MAX_CHALLENGE_BLOCKS) return reply(`a challenge names 1 to ${MAX_CHALLENGE_BLOCKS} blocks`)
+    if (ch.count === 0 || ch.count > MAX_CHALLENGE_BLOCKS) return reply(`a challenge names 1 to ${MAX_CHALLENGE_BLOCKS} blocks`)
     try {
-      reply(null, await answerChallenge(core, ch.nonce, ch.indexes))
+      reply(null, await proveStorage(core, ch.nonce, ch.length, ch.count))
     } catch (err) {
       reply((err as Error).message)
     }

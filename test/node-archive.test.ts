@@ -10,7 +10,8 @@ import { ZERO, MiB, Resources } from '../lib/resources'
 import { isScitError } from '../lib/errors'
 import type { Testnet } from '../lib/testnet'
 import type { Manifest } from '../lib/contract'
-import { NodeChannel, verifyChallenge, pickIndexes } from '../node/protocol'
+import { NodeChannel } from '../node/protocol'
+import { signedHead, SignedHead } from '../node/storage-proof'
 import { readCore } from '../node/status'
 import type { StatusRecord } from '../node/messages'
 import type { NodeDaemon } from '../node/daemon'
@@ -77,12 +78,13 @@ async function challenger (t: test.Assert, net: Testnet, n: NodeDaemon): Promise
   return c
 }
 
+/** Challenge 8 random blocks of `copy`'s core, at the head the challenger's `copy` has (a replica or the writer's core). */
 async function challenge (ch: NodeChannel, copy: Hypercore): Promise<{ ok: boolean, ms: number }> {
-  const indexes = pickIndexes(copy.length, 8)
+  const head = await signedHead(copy)
+  if (head === null) throw new Error('no signed head')
   const start = Date.now()
-  const { nonce, proofs } = await ch.challenge(copy.key, indexes)
-  const ms = Date.now() - start
-  return { ok: await verifyChallenge(copy, nonce, indexes, proofs), ms }
+  const verdict = await ch.challenge(copy.key, head, 8)
+  return { ok: verdict.ok, ms: Date.now() - start }
 }
 
 test('a node keeps an archive core written by the bot, reports it held, and passes a challenge from another peer', async t => {
@@ -100,7 +102,7 @@ test('a node keeps an archive core written by the bot, reports it held, and pass
 
   const ch = await challenger(t, s.net, s.n)
   const r = await challenge(ch, src)
-  t.ok(r.ok, `the source core's challenge verifies against the writer's copy (${r.ms} ms round trip)`)
+  t.ok(r.ok, `the source core's challenge verifies against its signed head (${r.ms} ms round trip)`)
   t.ok((await challenge(ch, k.w.writer.core)).ok, 'so does the contract core\'s (what bot/monitor challenges)')
 
   await s.n.status.flush()
@@ -168,7 +170,7 @@ test('closing an archive lease clears its blocks and gives the capacity back to 
   await mine.close()
   t.is((await s.b.peer.client.offer(me))?.available.hdd, CAPACITY.hdd, 'the hdd is free again in the offer')
   try {
-    await (await challenger(t, s.net, s.n)).challenge(src.key, [0])
+    await (await challenger(t, s.net, s.n)).challenge(src.key, await signedHead(src) as SignedHead, 1)
     t.fail('a released archive still answered')
   } catch (err) {
     t.ok(isScitError(err, 'REJECTED'), `challenges are refused: ${(err as Error).message}`)

@@ -6,6 +6,14 @@ declare module 'hypercore' {
   export interface GetOptions { wait?: boolean; timeout?: number; valueEncoding?: unknown }
   export interface ReadStreamOptions { start?: number; end?: number; live?: boolean; snapshot?: boolean }
   export interface TreeNode { index: number; size: number; hash: Buffer }
+  /** core.proof() requests (README "core.proof"): a block with the tree nodes the asker lacks, and/or an upgrade to a length. */
+  export interface ProofRequest { block?: { index: number; nodes: number }; upgrade?: { start: number; length: number } }
+  /** A settled TreeProof: `block.nodes` lead from the block up to its root, `upgrade.nodes` are the other roots at `upgrade.length`. */
+  export interface TreeProof {
+    fork: number
+    block: { index: number; value: Buffer | null; nodes: TreeNode[] } | null
+    upgrade: { start: number; length: number; nodes: TreeNode[]; additionalNodes: TreeNode[]; signature: Buffer | null } | null
+  }
   class Hypercore extends EventEmitter {
     constructor(storage: unknown, key?: Buffer | null, opts?: object)
     static key(manifest: Buffer | object): Buffer
@@ -31,6 +39,7 @@ declare module 'hypercore' {
     update(opts?: { wait?: boolean }): Promise<boolean>
     seek(byteOffset: number, opts?: object): Promise<[number, number]>
     treeHash(length?: number): Promise<Buffer>
+    proof(opts: ProofRequest): Promise<TreeProof>
     download(range?: { start?: number; end?: number; blocks?: number[]; linear?: boolean }): { done(): Promise<void>; destroy(): void }
     clear(start: number, end?: number, opts?: object): Promise<unknown>
     truncate(newLength?: number, opts?: object): Promise<void>
