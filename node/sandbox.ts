@@ -11,7 +11,12 @@
  *   directory, and the few /etc files that name resolution and TLS need;
  * - a private writable /work (its own directory, nothing else of the data dir),
  *   a size-bounded tmpfs /tmp, a fresh /proc and a minimal /dev;
- * - only the environment the contract declares (plus PATH, HOME, and PORT*);
+ * - only the environment the contract declares (plus PATH, HOME, and PORT*),
+ *   handed to bwrap on a pipe (`--args FD`), never on its argv: a command line
+ *   is readable by every user of the machine (/proc/<pid>/cmdline, ps), and
+ *   contract env may hold secrets. Not through the launcher's environment
+ *   either: prlimit, nice, taskset and bwrap run outside the sandbox, where a
+ *   contract's LD_PRELOAD would be code run on the host;
  * - PR_SET_NO_NEW_PRIVS (bwrap always sets it), --die-with-parent and
  *   --new-session (no TIOCSTI into the node's terminal).
  * When the node runs as root, bwrap itself is started as an unprivileged uid
@@ -28,8 +33,11 @@ import fs from 'fs'
 import os from 'os'
 import path from 'path'
 import { ScitError } from '../lib/errors'
+import { logger } from '../lib/log'
 import { MiB } from '../lib/resources'
 import { Cgroup } from './cgroup'
+
+const log = logger('node/sandbox')
 
 export const BWRAP = '/usr/bin/bwrap'
 export const PRLIMIT = '/usr/bin/prlimit'
@@ -70,7 +78,16 @@ export interface SandboxSpec {
   cgroups?: boolean
 }
 
-export interface Launch { file: string; args: string[]; uid?: number; gid?: number; cwd: string; env: Record<string, string> }
+/**
+ * `args` is the launcher's argv; `fdArgs`, when set, is what bwrap reads from
+ * fd ARGS_FD (NUL-separated arguments, parsed where `--args` stands): the
+ * workload's environment, kept off every command line.
+ */
+export interface Launch { file: string; args: string[]; fdArgs: Buffer | null; uid?: number; gid?: number; cwd: string; env: Record<string, string> }
+
+/** bwrap writes the workload's host pid to INFO_FD and reads more arguments from ARGS_FD. */
+export const INFO_FD = 3
+export const ARGS_FD = 4
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
@@ -120,7 +137,7 @@ export function buildLaunch (spec: SandboxSpec): Launch {
   const root = process.getuid?.() === 0
   const ids = root ? { uid: spec.uid ?? SANDBOX_UID, gid: spec.gid ?? SANDBOX_UID } : {}
   if (spec.unsafeNoSandbox) {
-    return { file: wrap[0], args: [...wrap.slice(1), ...command], cwd: spec.workDir, env, ...ids }
+    return { file: wrap[0], args: [...wrap.slice(1), ...command], fdArgs: null, cwd: spec.workDir, env, ...ids }
   }
 
   const b: string[] = [BWRAP,
@@ -142,10 +159,12 @@ export function buildLaunch (spec: SandboxSpec): Launch {
     '--bind', spec.workDir, '/work',
     // bwrap builds the root on a tmpfs: make it read-only so /etc, / … cannot be filled (memory) or faked.
     '--remount-ro', '/', '--chdir', '/work')
-  for (const [k, v] of Object.entries(env)) b.push('--setenv', k, v)
-  // fd 3 is where bwrap writes {"child-pid": N}: the host pid of the workload.
-  b.push('--info-fd', '3', '--', ...command)
-  return { file: wrap[0], args: [...wrap.slice(1), ...b], cwd: spec.workDir, env: {}, ...ids }
+  // After --clearenv: the workload starts from an empty environment and gets exactly these.
+  const setenv = Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v])
+  b.push('--args', String(ARGS_FD))
+  // bwrap writes {"child-pid": N} to the info fd: the host pid of the workload.
+  b.push('--info-fd', String(INFO_FD), '--', ...command)
+  return { file: wrap[0], args: [...wrap.slice(1), ...b], fdArgs: Buffer.from(setenv.map(a => a + '\0').join('')), cwd: spec.workDir, env: {}, ...ids }
 }
 
 function lstat (p: string): fs.Stats | null {
@@ -160,7 +179,19 @@ export interface Sandboxed {
   cgroup: Cgroup | null
   /** The cgroup limits the kernel enforced on it (read as it closed), e.g. "pids limit (12 forks refused)". */
   limitsHit (): string[]
+  /**
+   * Resolves once the launcher has closed and nothing of the workload is left:
+   * its cgroup emptied and removed, and its init gone. bwrap's outer process
+   * exits as soon as the workload's main process does, while the sandbox's
+   * init (pid 1 inside) may still be tearing the pid namespace down.
+   */
+  gone: Promise<void>
+  /** SIGKILL every process of the workload: its cgroup's, its init (which takes the pid namespace along), the launcher. */
+  kill (): void
 }
+
+/** How long a workload's remains may take to die once killed before we stop waiting (they are in the kernel's hands). */
+const REAP_BOUND = 10_000
 
 /** Prepare the work dir for the sandbox uid (0700, owned by it) and start the workload. */
 export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
@@ -177,7 +208,7 @@ export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
     env: launch.env,
     uid: launch.uid,
     gid: launch.gid,
-    stdio: spec.unsafeNoSandbox ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe']
+    stdio: spec.unsafeNoSandbox ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe', 'pipe']
   })
   let child: ChildProcess
   try {
@@ -186,14 +217,19 @@ export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
     cgroup?.destroy().catch(() => {})
     throw err
   }
+  if (launch.fdArgs !== null) {
+    const args = child.stdio[ARGS_FD] as NodeJS.WritableStream | null
+    args?.on('error', () => {}) // bwrap died before reading: its exit says why
+    args?.end(launch.fdArgs)
+  }
   let hit: string[] | null = null
   // Registered before any caller's: the limits are read before the cgroup goes.
-  child.once('close', () => {
-    if (cgroup === null) return
-    hit = cgroup.limitsHit()
-    cgroup.destroy().catch(() => {})
-  })
+  const closed = new Promise<void>(resolve => child.once('close', () => {
+    if (cgroup !== null) hit = cgroup.limitsHit()
+    resolve()
+  }))
   child.once('error', () => { if (child.pid === undefined) cgroup?.destroy().catch(() => {}) })
+  let init: Proc | null = null
   const childPid = new Promise<number>((resolve, reject) => {
     const never = (why: string): void => reject(new ScitError('SANDBOX', why))
     child.once('error', err => never(`could not start the sandbox: ${err.message}`))
@@ -201,7 +237,7 @@ export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
       child.once('spawn', () => resolve(child.pid ?? 0))
       return
     }
-    const info = child.stdio[3] as NodeJS.ReadableStream | null
+    const info = child.stdio[INFO_FD] as NodeJS.ReadableStream | null
     let text = ''
     info?.on('data', (d: Buffer) => { text += d.toString() })
     info?.on('error', () => {})
@@ -211,8 +247,63 @@ export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
       else never('bwrap did not report a child pid (the sandbox failed to set up)')
     })
   })
-  childPid.catch(() => {})
-  return { process: child, childPid, cgroup, limitsHit: () => hit ?? cgroup?.limitsHit() ?? [] }
+  childPid.then(pid => { if (pid !== child.pid) init = proc(pid) }, () => {})
+  const kill = (): void => {
+    for (const pid of cgroup?.pids() ?? []) signal(pid, 'SIGKILL')
+    if (init !== null && alive(init)) signal(init.pid, 'SIGKILL')
+    try { child.kill('SIGKILL') } catch {}
+  }
+  const gone = closed.then(async () => {
+    if (cgroup !== null) await cgroup.destroy() // kills what is left, resolves once the cgroup is empty and removed
+    await childPid.catch(() => null)
+    if (init !== null && alive(init)) {
+      signal(init.pid, 'SIGKILL')
+      await reaped(init, REAP_BOUND)
+    }
+  })
+  return { process: child, childPid, cgroup, limitsHit: () => hit ?? cgroup?.limitsHit() ?? [], gone, kill }
+}
+
+/** A process, told apart from a later one with the same pid by its start time. */
+interface Proc { pid: number; start: string | null }
+
+function statOf (pid: number): string | null {
+  try { return fs.readFileSync(`/proc/${pid}/stat`, 'utf8') } catch { return null }
+}
+
+/** Fields after the command name (which may hold spaces and parentheses): [0] is the state, [19] the start time. */
+function statFields (stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+function proc (pid: number): Proc {
+  const stat = statOf(pid)
+  return { pid, start: stat === null ? null : statFields(stat)[19] }
+}
+
+/** Is `p` still there? A zombie is not: it holds nothing but its exit status. */
+function alive (p: Proc): boolean {
+  if (p.start === null) return false
+  const stat = statOf(p.pid)
+  if (stat === null) return false
+  const f = statFields(stat)
+  return f[19] === p.start && f[0] !== 'Z' && f[0] !== 'X'
+}
+
+function signal (pid: number, sig: NodeJS.Signals): void {
+  try { process.kill(pid, sig) } catch {}
+}
+
+/**
+ * Wait until `p` is gone. Not our child (bwrap's outer process was its
+ * parent, and it has exited), so there is no exit event to wait on: poll.
+ */
+async function reaped (p: Proc, bound: number): Promise<void> {
+  const until = Date.now() + bound
+  while (alive(p)) {
+    if (Date.now() > until) { log.warn('a sandbox init outlived its SIGKILL', { pid: p.pid }); return }
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
 }
 
 /**
@@ -258,7 +349,7 @@ export function sandboxAvailable (): Availability {
   try {
     const launch = buildLaunch({ workDir: dir, command: ['/usr/bin/true'], env: {}, network: false, memory: 64 * MiB, cpu: 0 })
     if (launch.uid !== undefined && launch.gid !== undefined) fs.chownSync(dir, launch.uid, launch.gid)
-    const args = launch.args.filter((a, i, all) => !(a === '--info-fd' || all[i - 1] === '--info-fd'))
+    const args = launch.args.filter((a, i, all) => !(a === '--info-fd' || all[i - 1] === '--info-fd' || a === '--args' || all[i - 1] === '--args'))
     const r = spawnSync(launch.file, args, { env: launch.env, uid: launch.uid, gid: launch.gid, encoding: 'utf8', timeout: 10_000 })
     if (r.status === 0) return (cached = { ok: true, reason: null })
     return (cached = { ok: false, reason: `bwrap could not create a sandbox: ${(r.stderr || r.error?.message || `exit ${String(r.status)}`).trim()}` })

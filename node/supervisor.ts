@@ -20,7 +20,7 @@ import { ChildProcess } from 'child_process'
 import { logger } from '../lib/log'
 import { ScitError } from '../lib/errors'
 import { formatSize } from '../lib/resources'
-import { spawnSandboxed, diskUsage } from './sandbox'
+import { spawnSandboxed, diskUsage, Sandboxed } from './sandbox'
 import { Tail, StreamDigest, DEFAULT_TAIL_BYTES } from './output'
 import { Keeper, ArchiveProgress, describeProgress } from './archive'
 import { WorkloadSpec, WorkloadState, Transition, PortMapping, checkSpec, digestOutput, freePort, portEnv, backoffDelay } from './workload'
@@ -70,6 +70,8 @@ interface Slot {
   spec: WorkloadSpec
   info: WorkloadInfo
   child: ChildProcess | null
+  sandbox: Sandboxed | null
+  /** Resolves once the current run is over: its process closed and every process of it gone. */
   exited: Promise<void> | null
   wanted: boolean          // false once stop() was asked: no more restarts
   stopReason: string
@@ -116,6 +118,7 @@ export class Supervisor extends EventEmitter {
       spec,
       info: { spec, state: 'starting', reason: '', since: Date.now(), restarts: 0, pid: null, ports: [], cgroup: null },
       child: null,
+      sandbox: null,
       exited: null,
       wanted: true,
       stopReason: 'stopped',
@@ -164,13 +167,17 @@ export class Supervisor extends EventEmitter {
     const child = sandboxed.process
     const limits = sandboxed.limitsHit
     slot.child = child
+    slot.sandbox = sandboxed
     slot.info.cgroup = sandboxed.cgroup?.dirs.pids ?? null
     child.stdout?.on('data', (d: Buffer) => { out.update(d); slot.stdout.push(d); this.emit('log', { id: spec.id, stream: 'stdout', data: d }) })
     child.stderr?.on('data', (d: Buffer) => { slot.stderr.push(d); this.emit('log', { id: spec.id, stream: 'stderr', data: d }) })
     slot.exited = new Promise(resolve => {
       child.once('close', (code, signal) => {
-        resolve()
-        this.exited(slot, child, code, signal, started, out, limits()).catch(err => log.error('exit handling failed', { id: spec.id, err: (err as Error).message }))
+        // The run is over when nothing of it is left, not when bwrap's outer process is: its init may outlive it.
+        sandboxed.gone.catch(() => {}).then(() => {
+          resolve()
+          this.exited(slot, child, code, signal, started, out, limits()).catch(err => log.error('exit handling failed', { id: spec.id, err: (err as Error).message }))
+        }, () => {})
       })
     })
     sandboxed.childPid.then(pid => {
@@ -202,6 +209,7 @@ export class Supervisor extends EventEmitter {
   private async exited (slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null, started: number, out: StreamDigest, limits: string[]): Promise<void> {
     if (slot.child !== child) return
     slot.child = null
+    slot.sandbox = null
     slot.info.pid = null
     slot.info.cgroup = null
     if (slot.disk) clearInterval(slot.disk)
@@ -279,22 +287,22 @@ export class Supervisor extends EventEmitter {
       return
     }
     // The reported pid is the sandbox's init (pid 1 inside), which ignores SIGTERM: TERM its
-    // children, the workload; KILL the init if they linger, which takes the whole pid namespace with it.
+    // children, the workload; past the grace, KILL everything of it (the init takes the pid
+    // namespace along). stop() resolves when the run is over: every process of it gone (slot.exited).
     const init = slot.info.pid
+    const sandbox = slot.sandbox
     const sandboxed = init !== null && init !== child.pid
-    const signal = (sig: NodeJS.Signals): void => {
-      try {
-        if (!sandboxed) child.kill(sig)
-        else {
-          // No child yet: the workload has not been exec'd, there is nothing to shut down gracefully.
-          const kids = sig === 'SIGKILL' ? [] : childrenOf(init)
-          if (kids.length === 0) process.kill(init, 'SIGKILL')
-          for (const pid of kids) process.kill(pid, sig)
-        }
-      } catch {}
-    }
-    signal('SIGTERM')
-    const grace = setTimeout(() => signal('SIGKILL'), this.opts.stopGrace)
+    const kill = (): void => { if (sandbox !== null) sandbox.kill(); else try { child.kill('SIGKILL') } catch {} }
+    try {
+      if (!sandboxed) child.kill('SIGTERM')
+      else {
+        // No child yet: the workload has not been exec'd, there is nothing to shut down gracefully.
+        const kids = childrenOf(init)
+        if (kids.length === 0) kill()
+        for (const pid of kids) process.kill(pid, 'SIGTERM')
+      }
+    } catch {}
+    const grace = setTimeout(kill, this.opts.stopGrace)
     await slot.exited
     clearTimeout(grace)
   }

@@ -54,8 +54,7 @@ test('a fork bomb is held at the pids limit and stop() ends it and its cgroup', 
   await s.stop('bomb', 'test over')
   await stopped
   t.ok(gone(pid), 'the workload is gone')
-  while (fs.existsSync(cg)) await new Promise(resolve => setTimeout(resolve, 20))
-  t.pass('its cgroup was removed with every process in it')
+  t.absent(fs.existsSync(cg), 'stop() resolved after its cgroup was emptied and removed')
 })
 
 test('the memory limit covers the whole workload, not one process', { skip: !available }, async t => {

@@ -2,7 +2,7 @@ import test from 'brittle'
 import fs from 'fs'
 import net from 'net'
 import path from 'path'
-import { sandboxAvailable, buildLaunch, cpuList, SANDBOX_UID } from '../node/sandbox'
+import { sandboxAvailable, buildLaunch, cpuList, spawnSandboxed, SANDBOX_UID } from '../node/sandbox'
 import { isScitError } from '../lib/errors'
 import { MiB } from '../lib/resources'
 import { runSandboxed, nodeScript, tmpDir } from './helpers/node'
@@ -82,6 +82,30 @@ test('a sandboxed process gets only the declared environment', async t => {
   const env = JSON.parse(r.stdout) as Record<string, string>
   t.alike(Object.keys(env).sort(), ['GREETING', 'HOME', 'PATH', 'PWD', 'TMPDIR'], 'PWD is set by bwrap --chdir')
   t.is(env.GREETING, 'hello')
+})
+
+test('the workload\'s environment is on no command line, and the launcher runs with an empty environment', async t => {
+  const secret = `s3cret-${process.pid}-${Date.now()}`
+  const s = spawnSandboxed({ workDir: path.join(await tmpDir(t), 'w'), command: nodeScript('console.log(JSON.stringify(process.env)); setInterval(() => {}, 1000)'), env: { API_TOKEN: secret }, network: false, memory: 0, cpu: 0 })
+  t.teardown(async () => { s.kill(); await s.gone })
+  const seen = await new Promise<Record<string, string>>((resolve, reject) => {
+    let out = ''
+    s.process.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      if (out.includes('\n')) resolve(JSON.parse(out) as Record<string, string>)
+    })
+    s.process.once('close', code => reject(new Error(`exited ${String(code)} before printing`)))
+  })
+  t.is(seen.API_TOKEN, secret, 'the workload sees its variable')
+  // While it runs: the launcher (prlimit, exec'd down to bwrap) and the sandbox's init, as any user sees them.
+  const init = await s.childPid
+  const cmdline = (pid: number): string => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+  const launcher = cmdline(s.process.pid as number)
+  t.ok(launcher.includes('--clearenv') && launcher.includes('--args'), `the launcher is bwrap: ${launcher.split('\0').slice(0, 3).join(' ')} …`)
+  t.absent(launcher.includes(secret), 'the value is not on the launcher\'s command line')
+  t.absent(launcher.includes('API_TOKEN'), 'nor is its name')
+  t.absent(cmdline(init).includes(secret), 'nor on the sandbox init\'s')
+  t.is(fs.readFileSync(`/proc/${s.process.pid as number}/environ`, 'utf8'), '', 'the launcher, which runs outside the sandbox, has no environment a contract could set (no LD_PRELOAD on the host)')
 })
 
 test('the memory limit stops a process that allocates past it', async t => {

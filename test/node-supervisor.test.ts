@@ -106,13 +106,18 @@ test('stopping every workload on close leaves no process behind', async t => {
   const root = await tmpDir(t)
   const s = supervisor(t, root)
   const pids: number[] = []
+  const cgroups: string[] = []
   for (const id of ['a', 'b']) {
     const running = transition(s, id, tr => tr.state === 'running')
     await s.start(spec(id, { kind: 'service', command: ['node', '-e', 'process.on("SIGTERM", () => {}); setInterval(() => {}, 1000)'] }))
     pids.push((await running).pid as number)
+    cgroups.push(s.get(id)?.cgroup ?? '')
   }
   await s.close()
+  // The pids are the sandboxes' inits: bwrap's outer process may exit before its init is gone, close() must not.
   for (const pid of pids) t.ok(gone(pid), `pid ${pid} gone (even one that ignores SIGTERM)`)
+  for (const cg of cgroups.filter(Boolean)) t.absent(fs.existsSync(cg), `its cgroup ${path.basename(cg)} is removed`)
+  t.alike(['a', 'b'].map(id => s.get(id)?.state), ['stopped', 'stopped'])
 })
 
 test('disk use past the lease is reported', async t => {
