@@ -11,6 +11,7 @@ import { Command } from 'commander'
 import { withCommon, configFrom, output, action, CommonFlags } from './command'
 import { loadIdentity } from './identity'
 import { encodeKey } from './keys'
+import { restrictUmask } from './datadir'
 import { register as registerNode } from '../node/cli'
 import { register as registerBot } from '../bot/cli'
 import { register as registerMarket } from '../market/cli'
@@ -38,6 +39,8 @@ export function program (): Command {
 }
 
 if (require.main === module) {
+  // Before anything is created: data dirs hold secret keys (lib/datadir).
+  restrictUmask()
   program().parseAsync(process.argv).catch(err => {
     process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
     process.exit(1)

@@ -8,6 +8,7 @@ import os from 'os'
 import path from 'path'
 import { ScitError } from './errors'
 import { decodeKey } from './keys'
+import { openDataDir } from './datadir'
 
 export interface Bootstrap { host: string; port: number }
 
@@ -52,7 +53,7 @@ export function readConfigFile (data: string): ConfigFile {
 
 export function writeConfigFile (data: string, patch: ConfigFile): void {
   const next = { ...readConfigFile(data), ...patch }
-  fs.mkdirSync(data, { recursive: true, mode: 0o700 })
+  openDataDir(data)
   const file = path.join(data, 'config.json')
   fs.writeFileSync(file + '.tmp', JSON.stringify(next, null, 2) + '\n')
   fs.renameSync(file + '.tmp', file)

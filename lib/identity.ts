@@ -9,6 +9,7 @@ import b4a from 'b4a'
 import sodium from 'sodium-universal'
 import { ScitError } from './errors'
 import { encodeKey } from './keys'
+import { openDataDir } from './datadir'
 
 export interface KeyPair { publicKey: Buffer; secretKey: Buffer }
 
@@ -40,12 +41,13 @@ export function verifySignature (message: Uint8Array, signature: Uint8Array, pub
 interface StoredIdentity { version: 1; publicKey: string; secretKey: string }
 
 /**
- * Load the identity of `dataDir`, creating the directory and a fresh key pair
- * when there is none. The key file is written atomically with mode 0600, and an
+ * Load the identity of `dataDir`, creating the directory (lib/datadir: owner-only)
+ * and a fresh key pair when there is none. The key file is written atomically with mode 0600, and an
  * existing file that others can read is refused rather than silently used.
  */
 export function loadIdentity (dataDir: string, opts: { create?: boolean } = {}): KeyPair {
   const file = path.join(dataDir, IDENTITY_FILE)
+  if (opts.create !== false || fs.existsSync(dataDir)) openDataDir(dataDir)
   if (!fs.existsSync(file)) {
     if (opts.create === false) throw new ScitError('KEYSTORE', `no identity in ${dataDir} (run "scit id --data ${dataDir}" to create one)`)
     return createIdentity(dataDir)
@@ -81,7 +83,7 @@ export function importIdentity (dataDir: string, kp: KeyPair): KeyPair {
 }
 
 function createIdentity (dataDir: string, kp = generateKeyPair()): KeyPair {
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  openDataDir(dataDir)
   const stored: StoredIdentity = { version: 1, publicKey: b4a.toString(kp.publicKey, 'hex'), secretKey: b4a.toString(kp.secretKey, 'hex') }
   const file = path.join(dataDir, IDENTITY_FILE)
   const tmp = file + '.tmp'

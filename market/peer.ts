@@ -25,6 +25,7 @@ import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { marketTopic } from '../lib/topics'
 import { createSwarm } from '../lib/swarm'
+import { openDataDir } from '../lib/datadir'
 import { apply as engineApply } from './engine'
 import { Ledger } from './ledger'
 import { Client } from './client'
@@ -96,7 +97,8 @@ export class MarketPeer extends ReadyResource {
   protected override async _open (): Promise<void> {
     const o = this.opts
     this.ownStore = !o.store
-    this.store = o.store ?? new Corestore(path.join(o.data ?? '.', 'market'))
+    // Owner-only, umask 077 (lib/datadir): the store holds the key of this peer's ledger writer.
+    this.store = o.store ?? new Corestore(path.join(openDataDir(o.data as string), 'market'))
     await this.store.ready()
 
     this._ledger = new Ledger(this.store, o.market ?? null, { apply: o.apply ?? engineApply, ackInterval: o.ackInterval })

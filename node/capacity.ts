@@ -7,6 +7,7 @@
 import fs from 'fs'
 import os from 'os'
 import { ScitError } from '../lib/errors'
+import { openDataDir } from '../lib/datadir'
 import { Resources, ZERO, MiB, formatCpu, formatSize, parseCpu, parseSize } from '../lib/resources'
 
 export interface Probe {
@@ -32,7 +33,7 @@ export interface Capacity {
 }
 
 export function probeMachine (dataDir: string): Probe {
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  openDataDir(dataDir)
   const st = fs.statfsSync(dataDir)
   return {
     cpu: os.availableParallelism() * 1000,

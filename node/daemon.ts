@@ -20,6 +20,7 @@ import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
 import { ScitError } from '../lib/errors'
 import { createSwarm } from '../lib/swarm'
+import { openDataDir, allowTraverse } from '../lib/datadir'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
@@ -99,6 +100,10 @@ export class NodeDaemon extends ReadyResource {
 
   protected override async _open (): Promise<void> {
     const o = this.opts
+    const data = openDataDir(o.data)
+    const workloads = path.resolve(o.workloads ?? path.join(data, 'workloads'))
+    // Root runs workloads as another uid, which must pass through the data dir when its work dirs are inside.
+    if (process.getuid?.() === 0 && workloads.startsWith(data + path.sep)) allowTraverse(data)
     this.identity = loadIdentity(o.data)
     if (o.unsafeNoSandbox) {
       log.warn('!!! --unsafe-no-sandbox: workloads run WITHOUT isolation. Development only: never sell capacity like this !!!')
@@ -114,7 +119,7 @@ export class NodeDaemon extends ReadyResource {
     const history = summarize((await readCore<StatusRecord>(this.status.status, this.identity.publicKey, 'status', { wait: false })).records)
     this.finished = new Set(history.filter(w => w.state === 'exited').map(w => w.workload))
 
-    this.supervisor = new Supervisor({ root: o.workloads ?? path.join(o.data, 'workloads'), unsafeNoSandbox: o.unsafeNoSandbox, ...o.supervisor })
+    this.supervisor = new Supervisor({ root: workloads, unsafeNoSandbox: o.unsafeNoSandbox, ...o.supervisor })
     this.supervisor.on('transition', t => {
       const lease = this.leases.get(t.id)
       this.status.record(t, lease ? { contract: lease.contract, trade: lease.trade.id } : {}).catch(err => log.warn('status record failed', { err: (err as Error).message }))

@@ -193,10 +193,24 @@ export interface Sandboxed {
 /** How long a workload's remains may take to die once killed before we stop waiting (they are in the kernel's hands). */
 const REAP_BOUND = 10_000
 
+/**
+ * Create `dir` and any missing parent traversable (0711: the sandbox user may
+ * pass, not list), whatever the umask (lib/datadir makes it 077). Existing
+ * parents are left alone: widening them is not ours to do (requireTraversable says so).
+ */
+export function mkdirTraversable (dir: string): void {
+  const missing: string[] = []
+  for (let d = path.resolve(dir); !fs.existsSync(d); d = path.dirname(d)) missing.unshift(d)
+  for (const d of missing) {
+    fs.mkdirSync(d, { mode: 0o711 })
+    fs.chmodSync(d, 0o711)
+  }
+}
+
 /** Prepare the work dir for the sandbox uid (0700, owned by it) and start the workload. */
 export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
   const launch = buildLaunch(spec)
-  fs.mkdirSync(path.dirname(spec.workDir), { recursive: true, mode: 0o711 })
+  mkdirTraversable(path.dirname(spec.workDir))
   fs.mkdirSync(spec.workDir, { recursive: true, mode: 0o700 })
   if (launch.uid !== undefined && launch.gid !== undefined) {
     if (!spec.unsafeNoSandbox) requireTraversable(path.dirname(spec.workDir), launch.uid, launch.gid)

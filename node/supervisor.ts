@@ -20,7 +20,7 @@ import { ChildProcess } from 'child_process'
 import { logger } from '../lib/log'
 import { ScitError } from '../lib/errors'
 import { formatSize } from '../lib/resources'
-import { spawnSandboxed, diskUsage, Sandboxed } from './sandbox'
+import { spawnSandboxed, diskUsage, mkdirTraversable, Sandboxed } from './sandbox'
 import { Tail, StreamDigest, DEFAULT_TAIL_BYTES } from './output'
 import { Keeper, ArchiveProgress, describeProgress } from './archive'
 import { WorkloadSpec, WorkloadState, Transition, PortMapping, checkSpec, digestOutput, freePort, portEnv, backoffDelay } from './workload'
@@ -96,7 +96,7 @@ export class Supervisor extends EventEmitter {
     this.opts = { tailBytes: DEFAULT_TAIL_BYTES, diskInterval: 30_000, stopGrace: 5_000, ...opts }
     this.backoff = { initial: 1_000, max: 60_000, stable: 60_000, ...opts.backoff }
     // Traversable, not listable: the sandbox uid must reach its own dir, never see the others'.
-    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 })
+    mkdirTraversable(this.root)
     fs.chmodSync(this.root, 0o711)
     if (opts.unsafeNoSandbox) log.warn('WORKLOADS RUN WITHOUT A SANDBOX (--unsafe-no-sandbox): for development only, never on a machine you sell')
   }
