@@ -21,6 +21,7 @@ import DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
 import { ScitError } from '../lib/errors'
 import { loadIdentity, KeyPair } from '../lib/identity'
+import { openDataDir } from '../lib/datadir'
 import { encodeKey, decodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { decodeManifest, Manifest, Approval, VerificationError } from '../lib/contract'
@@ -82,6 +83,7 @@ export class Bot extends ReadyResource {
 
   protected override async _open (): Promise<void> {
     const o = this.opts
+    openDataDir(o.data) // owner-only, umask 077: the store below holds the keys of the bot's contract cores
     this.identity = o.identity ?? loadIdentity(o.data)
     this.state = new BotState(o.data).load()
     this.store = new Corestore(path.join(o.data, 'bot', 'corestore'))
