@@ -223,6 +223,7 @@ export class DemoWorld {
     for (const p of parts) {
       d = path.join(d, p)
       fs.mkdirSync(d, { recursive: true, mode: 0o711 })
+      fs.chmodSync(d, 0o711) // whatever the umask: scit's is 077 (lib/datadir)
     }
     return d
   }
