@@ -17,8 +17,9 @@ import ReadyResource from 'ready-resource'
 import Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
-import DHT from 'hyperdht'
+import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
+import { createSwarm } from '../lib/swarm'
 import { ScitError } from '../lib/errors'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { openDataDir } from '../lib/datadir'
@@ -41,7 +42,7 @@ export interface BotOptions {
   market: Buffer
   /** null: the public HyperDHT. */
   bootstrap?: Bootstrap[] | null
-  /** A DHT node to run the swarm on (tests: one per swarm on the testnet). */
+  /** A DHT node to run the swarm on (tests: one per swarm on the testnet); the bot destroys it with its swarm. Else lib/swarm makes one for `bootstrap`. */
   dht?: DHT
   identity?: KeyPair
   trader?: Partial<Omit<TraderOptions, 'progress' | 'signal'>>
@@ -88,7 +89,7 @@ export class Bot extends ReadyResource {
     this.state = new BotState(o.data).load()
     this.store = new Corestore(path.join(o.data, 'bot', 'corestore'))
     await this.store.ready()
-    this.swarm = new Hyperswarm({ keyPair: this.identity, dht: o.dht ?? dhtFor(o.bootstrap ?? null) })
+    this.swarm = o.dht ? new Hyperswarm({ keyPair: this.identity, dht: o.dht }) : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
     this.swarm.on('connection', this.onconnection)
     this.peer = new MarketPeer({ store: this.store, swarm: this.swarm, identity: this.identity, market: o.market, announce: true })
     await this.peer.ready()
@@ -185,11 +186,4 @@ export class Bot extends ReadyResource {
     this.events.emit('approval', d.id)
     return { weight, threshold }
   }
-}
-
-/** As market/peer: on a loopback testnet the DHT node must bind 127.0.0.1, or peers are never reachable. */
-function dhtFor (bootstrap: Bootstrap[] | null): DHT {
-  if (bootstrap === null) return new DHT()
-  const loopback = bootstrap.every(b => b.host === '127.0.0.1' || b.host === 'localhost')
-  return new DHT(loopback ? { bootstrap, host: '127.0.0.1' } : { bootstrap })
 }

@@ -9,10 +9,9 @@ import os from 'os'
 import path from 'path'
 import readline from 'readline'
 import Corestore from 'corestore'
-import Hyperswarm from 'hyperswarm'
-import DHT from 'hyperdht'
 import { configFrom, output, untilSignal, CommonFlags } from '../lib/command'
-import { requireMarket, Bootstrap } from '../lib/config'
+import { requireMarket } from '../lib/config'
+import { createSwarm } from '../lib/swarm'
 import { ScitError } from '../lib/errors'
 import { loadIdentity } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
@@ -162,13 +161,6 @@ export async function cmdLogs (ref: string, flags: RunFlags): Promise<void> {
   })
 }
 
-/** A swarm for a stakeholder or a reader, as the bot makes its own (loopback testnets bind 127.0.0.1). */
-function swarmFor (bootstrap: Bootstrap[] | null, keyPair: { publicKey: Buffer, secretKey: Buffer }): Hyperswarm {
-  const loopback = bootstrap !== null && bootstrap.every(b => b.host === '127.0.0.1' || b.host === 'localhost')
-  const dht = bootstrap === null ? new DHT() : new DHT(loopback ? { bootstrap, host: '127.0.0.1' } : { bootstrap })
-  return new Hyperswarm({ keyPair, dht })
-}
-
 /** Fetch a contract core from its bot over the approvals topic, with a throw-away store. */
 async function withSession<T> (ref: string, flags: RunFlags, fn: (s: ContractSession, identity: ReturnType<typeof loadIdentity>) => Promise<T>): Promise<T> {
   const config = configFrom(flags)
@@ -177,7 +169,7 @@ async function withSession<T> (ref: string, flags: RunFlags, fn: (s: ContractSes
   const contract = decodeKey(local?.contract ?? ref, 'contract key')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-sign-'))
   const store = new Corestore(dir)
-  const swarm = swarmFor(config.bootstrap, identity)
+  const swarm = createSwarm(config, identity)
   const s = new ContractSession({ store, swarm, contract })
   try {
     await s.ready()

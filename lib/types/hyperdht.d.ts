@@ -17,6 +17,8 @@ declare module 'hyperdht' {
     constructor(opts?: DHTOptions)
     static keyPair(seed?: Buffer): KeyPair
     readonly destroyed: boolean
+    /** false once the node knows it is reachable (or was told so: `firewalled: false`). */
+    readonly firewalled: boolean
     defaultKeyPair: KeyPair
     listening: Set<{ close(): Promise<void> }>
     ready(): Promise<void>
