@@ -67,10 +67,13 @@ export class Bot extends ReadyResource {
   private readonly approvalChannels = new Set<ApprovalChannel>()
   private readonly topics = new Set<string>()
   private readonly onconnection = (conn: SwarmConnection): void => this.attach(conn)
+  /** Emits (node key) with its NodeChannel when a connection to that peer opens. */
+  private readonly connected = new EventEmitter()
 
   constructor (readonly opts: BotOptions) {
     super()
     this.events.setMaxListeners(0)
+    this.connected.setMaxListeners(0)
   }
 
   get client (): Client { return this.peer.client }
@@ -105,9 +108,8 @@ export class Bot extends ReadyResource {
 
   protected override async _close (): Promise<void> {
     this.abort.abort()
-    this.monitor?.close()
     // heals stop at their next wait once aborted; let them, so no market call is left pending on a closed client
-    await this.monitor?.idle()
+    await this.monitor?.close()
     for (const ch of this.approvalChannels) ch.close()
     for (const ch of this.nodeChannels.values()) ch.close()
     this.swarm?.off('connection', this.onconnection)
@@ -129,6 +131,7 @@ export class Bot extends ReadyResource {
     const key = encodeKey(conn.remotePublicKey)
     this.nodeChannels.set(key, nch)
     conn.once('close', () => { if (this.nodeChannels.get(key) === nch) this.nodeChannels.delete(key) })
+    this.connected.emit(key, nch)
   }
 
   /** The liveness channel to a node, when the bot is connected to it; asks the swarm for a direct connection otherwise. */
@@ -137,6 +140,28 @@ export class Bot extends ReadyResource {
     if (ch && !ch.closed) return ch
     this.swarm.joinPeer(decodeKey(node, 'node key'))
     return null
+  }
+
+  /**
+   * The liveness channel to a node, waiting up to `timeout` ms for the swarm
+   * to connect to it (a bot just opened, a node just restarted); null when
+   * it could not be reached in that time.
+   */
+  async reach (node: string, timeout: number): Promise<NodeChannel | null> {
+    const have = this.nodeChannel(node)
+    if (have !== null || timeout <= 0 || this.closing) return have
+    return new Promise(resolve => {
+      const done = (ch: NodeChannel | null): void => {
+        clearTimeout(timer)
+        this.connected.off(node, done)
+        this.abort.signal.removeEventListener('abort', stop)
+        resolve(ch)
+      }
+      const stop = (): void => done(null)
+      const timer = setTimeout(stop, timeout)
+      this.connected.on(node, done)
+      this.abort.signal.addEventListener('abort', stop)
+    })
   }
 
   /** The contract core writer of a deployment, created (with its core) on first use. */

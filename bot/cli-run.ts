@@ -79,9 +79,19 @@ function human (d: DeploymentRecord, replicas: ReplicaStatus[] | null): string {
   const lines = [`${d.id}  ${d.phase}  contract ${d.contract ?? '-'}${d.error ? `  (last error: ${d.error})` : ''}`]
   for (const t of d.trades) {
     const r = replicas?.find(x => x.trade === t.id)
-    lines.push(`  ${t.workload.padEnd(10)} ${t.id.slice(0, 12)}… node ${t.node.slice(0, 8)} ${String(t.price).padStart(5)}/h  lease ${t.phase.padEnd(8)} ${r ? `${r.state} ${r.reason}` : ''}`)
+    lines.push(`  ${t.workload.padEnd(10)} ${t.id.slice(0, 12)}… node ${t.node.slice(0, 8)} ${String(t.price).padStart(5)}/h  lease ${t.phase.padEnd(8)} ${r ? replicaLine(r) : ''}`)
   }
+  const unreached = (replicas ?? []).filter(r => !r.reachable)
+  if (unreached.length) lines.push(`  could not reach: ${unreached.map(r => `node ${r.node} (trade ${r.trade})`).join(', ')}`)
   return lines.join('\n')
+}
+
+/** The state the node signed (and when), then liveness: "running (signed 12:00:01): holds 4MiB · ping 3 ms". */
+function replicaLine (r: ReplicaStatus): string {
+  if (!r.reachable) return `unreachable: ${r.reason}`
+  const signed = r.since !== null ? ` (signed ${new Date(r.since).toISOString().slice(11, 19)})` : ''
+  const bad = r.unverified ? ` · ${r.unverified} status records failed verification` : ''
+  return `${r.state}${signed}: ${r.reason} · ${r.ping === null ? 'no ping answer' : `ping ${r.ping} ms`}${bad}`
 }
 
 export async function cmdDeploy (template: string, flags: RunFlags, set: Record<string, ParamValue>): Promise<void> {
@@ -157,7 +167,12 @@ export async function cmdLogs (ref: string, flags: RunFlags): Promise<void> {
     await readLogs(bot, d, l => {
       if (flags.json) process.stdout.write(JSON.stringify(l) + '\n')
       else process.stdout.write(l.text.split('\n').filter(Boolean).map(x => `${l.node.slice(0, 8)} ${l.stream} ${x}`).join('\n') + '\n')
-    }, { follow: flags.follow === true, tail: flags.tail ? Number(flags.tail) : undefined, signal: abort.signal })
+    }, {
+      follow: flags.follow === true,
+      tail: flags.tail ? Number(flags.tail) : undefined,
+      signal: abort.signal,
+      onUnreachable: u => process.stderr.write(`warning: no logs from node ${u.node} (trade ${u.trade}): ${u.reason}\n`)
+    })
   })
 }
 

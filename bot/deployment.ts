@@ -20,6 +20,7 @@ import type { DeploymentRecord } from './state'
 import { loadTemplate, Template } from './template'
 import { instantiate, planBids, Instance } from './manifest'
 import { resumeReplacements } from './monitor'
+import { workloadId } from '../node/contracts'
 import { until } from './wait'
 
 export interface DeployRequest {
@@ -139,25 +140,61 @@ export function waitApproved (bot: Bot, d: DeploymentRecord): Promise<void> {
   })
 }
 
-export interface ReplicaStatus { trade: string; workload: string; node: string; lease: string; state: string; reason: string; restarts: number; ports: Array<{ port: number, host: number }> }
+export interface ReplicaStatus {
+  trade: string
+  workload: string
+  node: string
+  lease: string
+  /** The replica's state as the node signed it in its status core; 'unknown' when it could not be read, 'pending' before the node signed any. */
+  state: string
+  /** The node's signed reason (a refusal's too), or why the state is unknown. */
+  reason: string
+  /** When the node signed that state (its record's timestamp). */
+  since: number | null
+  restarts: number
+  ports: Array<{ port: number, host: number }>
+  /** Was the node reached at all (within the timeout)? */
+  reachable: boolean
+  /** Liveness only: the round trip of an (unsigned) ping in ms, null when it went unanswered. */
+  ping: number | null
+  /** Records of the node's status core that failed verification (wrong signer, replayed, malformed): never shown as state. */
+  unverified: number
+}
 
-/** What each node says about the replicas it holds for `d` (over node/protocol status). */
+/**
+ * What each node signed about the replicas it holds for `d`: its status core,
+ * replicated and verified against its identity (bot/watch.ts). Waits up to
+ * `timeout` ms for a connection to each node; a node not reached says so.
+ */
 export async function replicaStatus (bot: Bot, d: DeploymentRecord, timeout = 5000): Promise<ReplicaStatus[]> {
   const out: ReplicaStatus[] = []
   await Promise.all(d.trades.filter(t => t.phase === 'settled' || t.phase === 'matched').map(async t => {
-    const row: ReplicaStatus = { trade: t.id, workload: t.workload, node: t.node, lease: t.phase, state: 'unknown', reason: 'node not connected', restarts: 0, ports: [] }
+    const row: ReplicaStatus = { trade: t.id, workload: t.workload, node: t.node, lease: t.phase, state: 'unknown', reason: '', since: null, restarts: 0, ports: [], reachable: false, ping: null, unverified: 0 }
     out.push(row)
-    const ch = bot.nodeChannel(t.node)
-    if (ch === null) return
+    const ch = await bot.reach(t.node, timeout)
+    if (ch === null) {
+      row.reason = `node ${t.node.slice(0, 8)} could not be reached in ${timeout} ms`
+      return
+    }
+    row.reachable = true
+    row.ping = await ch.ping({ timeout }).catch(() => null)
+    const watch = bot.monitor.watch(t.node)
     try {
-      const s = await ch.status({ timeout })
-      const w = s.workloads.find(x => x.id === t.id.toLowerCase())
-      row.state = w?.state ?? 'pending'
-      row.reason = w?.reason ?? 'the node has not started it yet'
-      row.restarts = w?.restarts ?? 0
-      row.ports = (w?.ports ?? []).map(p => ({ port: (p as { port?: number }).port ?? 0, host: (p as { host?: number }).host ?? 0 }))
+      await watch.refresh(ch, timeout)
     } catch (err) {
-      row.reason = (err as Error).message
+      row.reason = `its status core could not be read: ${(err as Error).message}`
+    }
+    row.unverified = watch.refused.length
+    const rec = watch.state(workloadId(t))
+    if (rec !== null) {
+      row.state = rec.body.state
+      row.reason = rec.body.reason
+      row.since = rec.timestamp
+      row.restarts = rec.body.restarts
+      row.ports = rec.body.ports.map(p => ({ port: p.port, host: p.host }))
+    } else if (row.reason === '') {
+      row.state = 'pending'
+      row.reason = 'the node has signed no state for it yet'
     }
   }))
   return out.sort((a, b) => a.trade.localeCompare(b.trade))

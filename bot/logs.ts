@@ -4,6 +4,10 @@
  * protocol; the core replicates over the same market connection, and every
  * record is checked against the node's identity (readCore), so what is shown
  * is what the node signed, whichever peer served the bytes.
+ *
+ * A node the bot is not connected to yet (the bot just opened, the node just
+ * restarted) is waited for, up to `connectTimeout`; one still unreached then
+ * is reported (`onUnreachable`, and in the result), never silently left out.
  */
 import type Hypercore from 'hypercore'
 import { decodeKey } from '../lib/keys'
@@ -11,22 +15,49 @@ import { workloadLogs } from '../node/status'
 import { workloadId } from '../node/contracts'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'
+import { bounded } from './watch'
 
 export interface LogLine { node: string; trade: string; workload: string; stream: string; timestamp: number; text: string }
+export interface Unreached { node: string; trade: string; reason: string }
 
-/** The last `tail` log blocks of every node leasing `d`; calls `onLine` per chunk, then keeps calling as they grow (follow). */
-export async function readLogs (bot: Bot, d: DeploymentRecord, onLine: (l: LogLine) => void, opts: { tail?: number, follow?: boolean, signal?: AbortSignal } = {}): Promise<void> {
-  const cores: Array<{ t: TradeRecord, core: Hypercore }> = []
-  for (const t of d.trades.filter(x => x.phase === 'settled')) {
-    const ch = bot.nodeChannel(t.node)
-    if (ch === null) continue
-    const s = await ch.status({ timeout: 5000 }).catch(() => null)
-    if (s === null) continue
+export interface LogOptions {
+  tail?: number
+  follow?: boolean
+  signal?: AbortSignal
+  /** How long to wait for a connection to each node (ms). Default 10 s. */
+  connectTimeout?: number
+  /** Called for each node whose logs cannot be read, as soon as that is known. */
+  onUnreachable?: (u: Unreached) => void
+}
+
+/**
+ * The last `tail` log blocks of every node leasing `d`; calls `onLine` per
+ * chunk, then keeps calling as they grow (follow). Resolves with the nodes
+ * that could not be reached.
+ */
+export async function readLogs (bot: Bot, d: DeploymentRecord, onLine: (l: LogLine) => void, opts: LogOptions = {}): Promise<{ unreachable: Unreached[] }> {
+  const timeout = opts.connectTimeout ?? 10_000
+  const unreachable: Unreached[] = []
+  const miss = (t: TradeRecord, reason: string): void => {
+    const u = { node: t.node, trade: t.id, reason }
+    unreachable.push(u)
+    opts.onUnreachable?.(u)
+  }
+  const found = await Promise.all(d.trades.filter(x => x.phase === 'settled').map(async t => {
+    const ch = await bot.reach(t.node, timeout)
+    if (ch === null) return miss(t, `not reachable in ${timeout} ms`)
+    let s
+    try {
+      s = await ch.status({ timeout })
+    } catch (err) {
+      return miss(t, `no status answer: ${(err as Error).message}`)
+    }
     const core = bot.store.get({ key: s.logCore })
     await core.ready()
-    await core.update({ wait: true }).catch(() => false)
-    cores.push({ t, core })
-  }
+    await bounded(core.update({ wait: true }), timeout)
+    return { t, core }
+  }))
+  const cores = found.filter((x): x is { t: TradeRecord, core: Hypercore } => x !== undefined)
   const next = new Map<Hypercore, number>()
   const drain = async (t: TradeRecord, core: Hypercore): Promise<void> => {
     const start = next.get(core) ?? Math.max(0, core.length - (opts.tail ?? 200))
@@ -40,7 +71,7 @@ export async function readLogs (bot: Bot, d: DeploymentRecord, onLine: (l: LogLi
   for (const { t, core } of cores) await drain(t, core)
   if (!opts.follow) {
     for (const { core } of cores) await core.close()
-    return
+    return { unreachable }
   }
   await new Promise<void>(resolve => {
     const stops: Array<() => void> = []
@@ -57,4 +88,5 @@ export async function readLogs (bot: Bot, d: DeploymentRecord, onLine: (l: LogLi
     }, { once: true })
   })
   for (const { core } of cores) await core.close()
+  return { unreachable }
 }

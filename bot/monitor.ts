@@ -25,17 +25,28 @@
  * bought again the same way (the old lease then ends on its own, paid in
  * full), while the balance covers it.
  *
- * Archive contracts are also challenged: random blocks of the contract core
- * the node must hold, answered with nonce-bound hashes (node/protocol.ts); a
- * wrong answer or a refusal heals the same way.
+ * The monitor also replicates each node's signed status core (bot/watch.ts):
+ * what `scit bot status` shows is what the node signed, the ping is liveness.
+ *
+ * Archive leases are challenged every `challengeInterval` once their node has
+ * signed that it holds the whole archive: random blocks of the core the lease
+ * keeps (its source core, else the contract core), answered with the blocks
+ * and their Merkle paths and checked against a signed head the bot holds
+ * (bot/challenges.ts, node/storage-proof.ts). An answer that does not verify
+ * is a lie: the lease is healed at once. A refusal or no answer is treated
+ * like silence: past `grace` without a valid proof, the lease is healed the
+ * same way as a dead node's (failed, refunded, bought again elsewhere, and the
+ * new node replicates the core).
  */
 import { logger } from '../lib/log'
 import { costFor } from '../lib/resources'
-import { decodeKey } from '../lib/keys'
-import { signedHead, challengeCount } from '../node/storage-proof'
+import { workloadId } from '../node/contracts'
+import type { Verdict } from '../node/storage-proof'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'
 import { planBids } from './manifest'
+import { NodeWatch } from './watch'
+import { Challenges } from './challenges'
 
 const log = logger('bot/monitor')
 
@@ -54,19 +65,39 @@ export interface MonitorOptions {
 
 export const DEFAULT_MONITOR: MonitorOptions = { interval: 5000, grace: 60_000, challengeInterval: 600_000, heal: true, renewBefore: 0 }
 
+/** One storage challenge's result: bot.events 'challenge'. */
+export interface ChallengeEvent { deployment: string; trade: string; node: string; ok: boolean; reason: string }
+
+/** How long one challenge (reach, head update, answer) may take at most. */
+const CHALLENGE_TIMEOUT = 10_000
+
 const LIVE = new Set(['running', 'deploying', 'approvals'])
 
 export class Monitor {
   readonly opts: MonitorOptions
+  readonly challenges: Challenges
   private timer: NodeJS.Timeout | null = null
+  private readonly watches = new Map<string, NodeWatch>()
   private readonly lastSeen = new Map<string, number>()
   private readonly lastChallenge = new Map<string, number>()
+  /** Archive trades whose node signed that it holds the archive: challenged from then on. */
+  private readonly audited = new Set<string>()
+  /** Archive trades whose last challenge went unanswered or was refused: since when. */
+  private readonly failing = new Map<string, number>()
   private readonly healing = new Map<string, Promise<void>>()
-  private ticking = false
+  private ticking: Promise<void> | null = null
   private closed = false
 
   constructor (private readonly bot: Bot, opts: Partial<MonitorOptions> = {}) {
     this.opts = { ...DEFAULT_MONITOR, ...opts }
+    this.challenges = new Challenges(bot)
+  }
+
+  /** The bot's replica of `node`'s signed status core. */
+  watch (node: string): NodeWatch {
+    let w = this.watches.get(node)
+    if (!w) this.watches.set(node, w = new NodeWatch(this.bot, node))
+    return w
   }
 
   /** Start the periodic checks (scit bot run, deploy --wait). Idempotent. */
@@ -76,10 +107,16 @@ export class Monitor {
     this.tick().catch(() => {})
   }
 
-  close (): void {
+  /** Stop checking; resolves once the check and heals in progress are done and the replicas are closed. */
+  async close (): Promise<void> {
     this.closed = true
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
+    await this.ticking
+    await this.idle()
+    for (const w of this.watches.values()) await w.close()
+    this.watches.clear()
+    await this.challenges.close()
   }
 
   /** Resolves once every heal in progress is done (tests, and stop). */
@@ -87,18 +124,17 @@ export class Monitor {
     while (this.healing.size) await Promise.all(this.healing.values()).catch(() => {})
   }
 
-  private async tick (): Promise<void> {
-    if (this.ticking || this.closed) return
-    this.ticking = true
-    try {
-      for (const d of this.bot.state.deployments) {
-        if (!LIVE.has(d.phase)) continue
-        const archive = this.bot.manifestOf(d).workloads.some(w => w.kind === 'archive')
-        await this.sync(d)
-        await Promise.all(d.trades.filter(t => t.phase === 'settled').map(t => this.check(d, t, archive)))
-      }
-    } finally {
-      this.ticking = false
+  private tick (): Promise<void> {
+    if (this.ticking !== null || this.closed) return Promise.resolve()
+    this.ticking = this.checkAll().finally(() => { this.ticking = null })
+    return this.ticking
+  }
+
+  private async checkAll (): Promise<void> {
+    for (const d of this.bot.state.deployments) {
+      if (!LIVE.has(d.phase) || this.closed) continue
+      await this.sync(d)
+      await Promise.all(d.trades.filter(t => t.phase === 'settled').map(t => this.check(d, t)))
     }
   }
 
@@ -123,7 +159,7 @@ export class Monitor {
     this.healing.set(t.id, p)
   }
 
-  private async check (d: DeploymentRecord, t: TradeRecord, archive: boolean): Promise<void> {
+  private async check (d: DeploymentRecord, t: TradeRecord): Promise<void> {
     const now = Date.now()
     if (!this.lastSeen.has(t.node)) this.lastSeen.set(t.node, now) // a node gets its grace from when watching starts
     const ch = this.bot.nodeChannel(t.node)
@@ -132,24 +168,57 @@ export class Monitor {
         await ch.ping({ timeout: this.opts.interval })
         this.lastSeen.set(t.node, Date.now())
       } catch {}
+      await this.watch(t.node).refresh(ch, this.opts.interval).catch(() => {})
     }
     const silent = Date.now() - (this.lastSeen.get(t.node) ?? now)
     if (silent > this.opts.grace) return this.heal(d, t, `node ${t.node.slice(0, 8)} unreachable for ${silent} ms`)
-    if (archive && ch !== null && this.opts.challengeInterval > 0 && now - (this.lastChallenge.get(t.id) ?? 0) > this.opts.challengeInterval) {
-      this.lastChallenge.set(t.id, now)
-      const ok = await this.challenge(d, t).catch(() => false)
-      if (!ok) return this.heal(d, t, `node ${t.node.slice(0, 8)} failed its storage challenge`)
-    }
+    if (ch !== null && this.opts.challengeInterval > 0 && this.challenges.isArchive(d, t)) return this.audit(d, t)
   }
 
-  /** Random blocks of the contract core the node must keep, checked against our own Merkle-verified copy. */
+  /**
+   * Challenge an archive lease when due. A proof that does not verify heals it
+   * at once; a refusal or no answer makes it "failing", re-challenged every
+   * tick, and healed once it has failed for longer than `grace`.
+   */
+  private async audit (d: DeploymentRecord, t: TradeRecord): Promise<void> {
+    const now = Date.now()
+    if (!this.failing.has(t.id)) {
+      // A node still downloading the archive cannot answer yet: challenges start once it signed that it holds it all.
+      if (!this.audited.has(t.id)) {
+        if (this.watch(t.node).state(workloadId(t))?.body.state !== 'running') return
+        this.audited.add(t.id)
+      }
+      if (now - (this.lastChallenge.get(t.id) ?? 0) < this.opts.challengeInterval) return
+    }
+    this.lastChallenge.set(t.id, now)
+    let verdict: Verdict | null
+    try {
+      verdict = await this.challenges.challenge(d, t, Math.min(CHALLENGE_TIMEOUT, Math.max(this.opts.grace, this.opts.interval)))
+    } catch (err) {
+      const reason = (err as Error).message
+      this.report(d, t, { ok: false, reason })
+      const since = this.failing.get(t.id) ?? now
+      this.failing.set(t.id, since)
+      const long = Date.now() - since
+      if (long > this.opts.grace) return this.heal(d, t, `node ${t.node.slice(0, 8)} gave no valid storage proof for ${long} ms: ${reason}`)
+      return
+    }
+    if (verdict === null) return // the bot has no signed head of the core yet: nothing to ask, nobody to blame
+    this.report(d, t, verdict)
+    if (verdict.ok) { this.failing.delete(t.id); return }
+    return this.heal(d, t, `node ${t.node.slice(0, 8)} failed its storage challenge: ${verdict.reason}`)
+  }
+
+  private report (d: DeploymentRecord, t: TradeRecord, v: Verdict): void {
+    const e: ChallengeEvent = { deployment: d.id, trade: t.id, node: t.node, ok: v.ok, reason: v.ok ? 'verified' : v.reason }
+    if (!v.ok) this.bot.progress('challenge', `${d.id}: node ${t.node.slice(0, 8)} (trade ${t.id}): ${e.reason}`)
+    this.bot.events.emit('challenge', e)
+  }
+
+  /** Challenge the node of `t` once, now: true when its answer verifies (the demo, tests). */
   async challenge (d: DeploymentRecord, t: TradeRecord): Promise<boolean> {
-    const ch = this.bot.nodeChannel(t.node)
-    if (ch === null || d.contract === null) return false
-    const w = await this.bot.writer(d)
-    const head = await signedHead(w.core)
-    if (head === null) return false
-    return (await ch.challenge(decodeKey(d.contract), head, challengeCount(w.core))).ok
+    const v = await this.challenges.challenge(d, t, CHALLENGE_TIMEOUT)
+    return v !== null && v.ok
   }
 
   /** Replace the lease of trade `t`; one heal per trade at a time. */

@@ -3,7 +3,9 @@ import Corestore from 'corestore'
 import type { Assert } from 'brittle'
 import { testnet, swarm } from './helpers/net'
 import { world, node, bot, serviceTemplate, stakeholders, stateOn, nodeState, World } from './helpers/deploy'
-import { deploy, waitRunning, update } from '../bot/deployment'
+import { deploy, waitRunning, update, replicaStatus, ReplicaStatus } from '../bot/deployment'
+import { until } from '../bot/wait'
+import type { DeploymentRecord } from '../bot/state'
 import { ContractSession } from '../bot/sign'
 import { decodeKey } from '../lib/keys'
 import type { Bot } from '../bot/bot'
@@ -15,6 +17,13 @@ async function session (t: Assert, w: World, contract: string): Promise<Contract
   t.teardown(() => s.close(), { order: -4 })
   await s.ready()
   return s
+}
+
+/** The replicas' states as their nodes signed them (bot status), once `ok` holds for them. */
+async function signed (b: Bot, d: DeploymentRecord, ok: (rows: ReplicaStatus[]) => boolean): Promise<ReplicaStatus[]> {
+  let rows: ReplicaStatus[] = []
+  await until(b.client, async () => ok(rows = await replicaStatus(b, d, 2000)), { poll: 100 })
+  return rows
 }
 
 function reached (b: Bot, step: string): Promise<void> {
@@ -53,6 +62,9 @@ test('stakeholders 2 of 3: nothing runs with one signature, it runs after the se
   t.is(first.result.weight, 1)
   t.is(b.state.find('signed').phase, 'approvals', 'one signature: still waiting')
   t.is(stateOn(n1, d.trades[0].id) ?? stateOn(n2, d.trades[0].id), null, 'one signature: no node runs anything')
+  const refused = await signed(b, d, rows => rows.every(r => /approved weight 1 of the 2/.test(r.reason)))
+  t.alike(refused.map(r => r.state), ['refused', 'refused'], 'bot status shows the refusal each node signed')
+  t.ok(refused.every(r => r.since !== null && r.reachable && r.unverified === 0), `with its reason: ${refused[0].reason}`)
   const w1 = await b.writer(d)
   t.is(w1.view.state().deploy, null, 'one signature: no deploy instruction')
 
@@ -87,7 +99,8 @@ test('an update needs the stakeholders again: the nodes hold the new version unt
   const held = nodeState(n, trade, x => x !== 'running' && x !== 'starting')
   const updating = update(b, d, { greeting: 'v2' })
   await held
-  t.pass('the node stops running the old version once the update is on the core without its approvals')
+  const [row] = await signed(b, d, rows => rows[0]?.state === 'refused')
+  t.ok(/approved weight 0 of the 1/.test(row.reason), `the node stopped the old version and signed why: ${row.reason}`)
   t.is(d.manifestHash, (await b.writer(d)).view.current.hash.toString('hex'), 'the new manifest is in force')
   await s.refresh()
   t.is(s.view.current.hash.toString('hex'), d.manifestHash, 'the stakeholder sees the new version')
@@ -96,5 +109,5 @@ test('an update needs the stakeholders again: the nodes hold the new version unt
   t.is(again.result.weight, 1, 'the old signature does not count for the new version; this one does')
   await updating
   await nodeState(n, trade, x => x === 'running')
-  t.pass('runs again once the new version is signed')
+  t.is(n.supervisor.get(trade.toLowerCase())?.spec.env.GREETING, 'v2', 'runs again once the new version is signed: the new version')
 })

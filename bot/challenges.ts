@@ -1,0 +1,82 @@
+/**
+ * Storage challenges of archive leases (ARCHITECTURE §7-8). An archive lease
+ * is challenged on the core it is paid to keep: the workload's source core
+ * (`archive.source`), or the contract core when there is none (its file blobs
+ * are then the archive). The bot picks the length to challenge at from a
+ * head it trusts (node/storage-proof signedHead): its own core, or its own
+ * sparse replica of the source, whose head Hypercore verified against the
+ * source writer's signature. The replica never downloads a block: the node's
+ * answer carries the blocks, and it verifies against that head alone.
+ *
+ * The bot joins the source core's topic as a client, so that its replica
+ * learns the latest signed head from every holder (the writer too), not only
+ * from the nodes it challenges.
+ */
+import type Hypercore from 'hypercore'
+import b4a from 'b4a'
+import { ScitError } from '../lib/errors'
+import { signedHead, challengeCount, Verdict } from '../node/storage-proof'
+import type { Bot } from './bot'
+import type { DeploymentRecord, TradeRecord } from './state'
+import { bounded } from './watch'
+
+export class Challenges {
+  private readonly replicas = new Map<string, Promise<Hypercore>>()
+
+  constructor (private readonly bot: Bot) {}
+
+  /** Is `t` a lease of an archive workload (the only ones challenged)? */
+  isArchive (d: DeploymentRecord, t: TradeRecord): boolean {
+    return this.bot.manifestOf(d).workloads.some(w => w.name === t.workload && w.kind === 'archive')
+  }
+
+  /** The core the lease of `t` must prove it keeps, or null when `t` is not an archive lease. */
+  async target (d: DeploymentRecord, t: TradeRecord): Promise<Hypercore | null> {
+    const w = this.bot.manifestOf(d).workloads.find(x => x.name === t.workload)
+    if (!w || w.kind !== 'archive') return null
+    if (w.archive?.source) return this.replica(w.archive.source)
+    return (await this.bot.writer(d)).core
+  }
+
+  /**
+   * Challenge the node of `t` on random blocks of its archive. Resolves with
+   * the verdict on its answer, or null when there is nothing to ask yet (the
+   * bot has no signed head of the core); rejects when the node cannot be
+   * reached, refuses (REJECTED) or does not answer (TIMEOUT).
+   */
+  async challenge (d: DeploymentRecord, t: TradeRecord, timeout: number): Promise<Verdict | null> {
+    const core = await this.target(d, t)
+    if (core === null) return null
+    const ch = await this.bot.reach(t.node, timeout)
+    if (ch === null) throw new ScitError('TIMEOUT', `node ${t.node.slice(0, 8)} could not be reached in ${timeout} ms`)
+    if (!core.writable) await bounded(core.update({ wait: true }), timeout)
+    const head = await signedHead(core)
+    if (head === null) return null
+    return ch.challenge(core.key, head, challengeCount(core), { timeout })
+  }
+
+  async close (): Promise<void> {
+    for (const p of this.replicas.values()) {
+      const core = await p.catch(() => null)
+      if (core === null) continue
+      if (!this.bot.swarm.destroyed) await this.bot.swarm.leave(core.discoveryKey).catch(() => {})
+      await core.close()
+    }
+    this.replicas.clear()
+  }
+
+  private replica (key: Buffer): Promise<Hypercore> {
+    const id = b4a.toString(key, 'hex')
+    let p = this.replicas.get(id)
+    if (!p) {
+      p = (async () => {
+        const core = this.bot.store.get({ key })
+        await core.ready()
+        this.bot.swarm.join(core.discoveryKey, { server: false, client: true })
+        return core
+      })()
+      this.replicas.set(id, p)
+    }
+    return p
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * What a node signed about the workloads it runs for this bot (ARCHITECTURE
+ * §7-8). The bot replicates each leased node's status core and reads it with
+ * node/status readCore: every record must be a `status` envelope signed by
+ * the node's identity, at its own position in the core. So the state shown by
+ * `scit bot status` and awaited by `deploy --wait running` is the state the
+ * node put its name to, whichever peer served the bytes, and a refusal comes
+ * with the reason the node recorded.
+ *
+ * The node's liveness protocol says which core is its status core (the
+ * summary is unsigned, but a core whose records are not signed by the node
+ * yields only refusals); its ping is liveness, nothing more.
+ */
+import type Hypercore from 'hypercore'
+import { decodeKey } from '../lib/keys'
+import { readCore, Verified, Refusal } from '../node/status'
+import type { StatusRecord } from '../node/messages'
+import type { NodeChannel } from '../node/protocol'
+import type { Bot } from './bot'
+
+/** Records that failed verification, kept for display (the latest few). */
+const KEEP_REFUSED = 16
+/** Records read per refresh at most: a long history is read over several. */
+const CHUNK = 256
+
+export class NodeWatch {
+  private core: Hypercore | null = null
+  private next = 0
+  private readonly latest = new Map<string, Verified<StatusRecord>>()
+  /** Records of the core that did not verify (wrong signer, replayed, malformed). */
+  readonly refused: Refusal[] = []
+  private refreshing: Promise<void> | null = null
+
+  constructor (private readonly bot: Bot, readonly node: string) {}
+
+  /** The latest verified record of workload `id` (a trade's workloadId), or null when the node signed none yet. */
+  state (id: string): Verified<StatusRecord> | null {
+    return this.latest.get(id) ?? null
+  }
+
+  /** Bring the replica up to date and read the records it gained. Concurrent calls share one refresh. */
+  refresh (ch: NodeChannel, timeout: number): Promise<void> {
+    if (this.refreshing === null) this.refreshing = this.read(ch, timeout).finally(() => { this.refreshing = null })
+    return this.refreshing
+  }
+
+  private async read (ch: NodeChannel, timeout: number): Promise<void> {
+    if (this.core === null) {
+      const s = await ch.status({ timeout })
+      if (this.core !== null) return
+      this.core = this.bot.store.get({ key: s.statusCore })
+      await this.core.ready()
+    }
+    const core = this.core
+    await bounded(core.update({ wait: true }), timeout)
+    const node = decodeKey(this.node, 'node key')
+    while (this.next < core.length) {
+      const end = Math.min(core.length, this.next + CHUNK)
+      const r = await readCore<StatusRecord>(core, node, 'status', { start: this.next, end, timeout })
+      // A block that did not arrive is read again next time; one that arrived and does not verify is skipped for good.
+      const missing = r.refused.find(x => x.reason === 'missing')
+      const upto = missing ? missing.index : end
+      for (const rec of r.records) if (rec.index < upto) this.latest.set(rec.body.workload, rec)
+      for (const x of r.refused) if (x.index < upto) this.refused.push(x)
+      this.refused.splice(0, Math.max(0, this.refused.length - KEEP_REFUSED))
+      this.next = upto
+      if (missing) return
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.refreshing?.catch(() => {})
+    await this.core?.close()
+  }
+}
+
+/** Wait for `p`, at most `ms`: a replica with no peer may wait a long time for an update. */
+export async function bounded<T> (p: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<null>(resolve => { timer = setTimeout(() => resolve(null), ms) })
+  try {
+    return await Promise.race([p.catch(() => null), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
