@@ -148,8 +148,10 @@ test('scit bot run resumes a deployment left waiting for stakeholders and finish
   const { result } = await s.sign(legal)
   t.ok(result.accepted, 'the headless bot took the signature')
   await nodeState(n, d.trades[0].id, x => x === 'running')
-  t.pass('and deployed: the node runs it')
   process.emit('SIGINT', 'SIGINT')
   await running
-  t.pass('SIGINT closed the bot')
+  const after = await bot(t, w, { data })
+  t.ok(after.opened, 'SIGINT closed the headless bot: its data dir opens again')
+  t.is(after.state.find('headless').phase, 'running', 'and it had recorded the deployment as running')
+  t.ok((await after.writer(after.state.find('headless'))).view.state().deploy !== null, 'the deploy instruction is on the contract core')
 })

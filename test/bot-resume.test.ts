@@ -44,8 +44,9 @@ test('a bot killed right after placing its bid resumes on restart without buying
   const trades = await second.client.trades({ bot: second.key })
   t.is(trades.length, 2, 'two trades for two replicas')
   t.ok(trades.every(x => x.state === 'settled'), 'each settled once')
-  await waitRunning(second, d)
-  t.pass('both replicas run')
+  const rows = await waitRunning(second, d)
+  t.alike(rows.map(r => r.state), ['running', 'running'], 'both replicas run, as their nodes signed')
+  t.is(new Set(rows.map(r => r.node)).size, 2, 'on two nodes')
   t.ok((await moneyConserved(w)).ok, 'money is conserved')
 })
 
