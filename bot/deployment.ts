@@ -15,12 +15,12 @@ import path from 'path'
 import b4a from 'b4a'
 import { ScitError } from '../lib/errors'
 import { encodeManifest, ParamValue } from '../lib/contract'
+import { workloadId } from '../node/contracts'
 import type { Bot } from './bot'
 import type { DeploymentRecord } from './state'
 import { loadTemplate, Template } from './template'
 import { instantiate, planBids, Instance } from './manifest'
 import { resumeReplacements } from './monitor'
-import { workloadId } from '../node/contracts'
 import { until } from './wait'
 
 export interface DeployRequest {

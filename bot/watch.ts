@@ -20,7 +20,7 @@ import type { Bot } from './bot'
 
 /** Records that failed verification, kept for display (the latest few). */
 const KEEP_REFUSED = 16
-/** Records read per refresh at most: a long history is read over several. */
+/** Records verified per readCore call: a long history is read (and its refusals bounded) chunk by chunk. */
 const CHUNK = 256
 
 export class NodeWatch {

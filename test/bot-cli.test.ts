@@ -68,7 +68,10 @@ test('scit bot deploy --wait running, status --json and stop, as a user runs the
 
   const st = await scit(['bot', 'status', 'cli', '--json', ...common(net, w.founder, data)])
   t.is(st.code, 0, st.stderr)
-  t.is(JSON.parse(st.stdout)[0].trades.length, 2)
+  const status = JSON.parse(st.stdout)[0]
+  t.is(status.trades.length, 2)
+  t.alike(status.replicas.map((r: { state: string }) => r.state), ['running', 'running'], 'each replica\'s state, as its node signed it')
+  t.ok(status.replicas.every((r: { since: number | null, reachable: boolean, ping: number | null }) => r.since !== null && r.reachable && r.ping !== null), 'with when it was signed, and the ping as liveness')
 
   const stop = await scit(['bot', 'stop', 'cli', '--json', ...common(net, w.founder, data)])
   t.is(stop.code, 0, stop.stderr)
