@@ -6,14 +6,19 @@
  *   the trade is final in the ledger, settled, and names this node   (not-final, wrong-node, not-settled)
  *   the contract core and manifest hash are the settled ones          (lib/contract readContract)
  *   the header and every instruction are signed by the trade's bot, in sequence
+ *   the contract names this trade (header or a signed instruction)   (wrong-node)
  *   the stakeholder weight reaches the threshold                      (threshold-not-reached)
  *   every file's bytes hash to the manifest's hash                    (file-hash-mismatch)
  *
- * Files are fetched into a root-only staging dir (<data>/files), verified
- * there, and copied into the work dir just before each start. The staging
- * copy is re-hashed before every start, so a restart re-verifies without
- * fetching again, and the work dir, which the workload controls, is never
- * trusted: what it holds is replaced, never followed (no symlink tricks).
+ * Files are fetched into a root-only staging dir (<data>/files/<workload>),
+ * verified there, and copied into the work dir just before each start. A
+ * staged copy is named by its hash and renamed into place only once it
+ * verified, so a name always stands for verified bytes: a copy whose bytes no
+ * longer match its name was altered on this node's disk, and is refused, not
+ * fetched again (whoever wrote it may write more). It is re-hashed before
+ * every start, so a restart re-verifies without fetching again, and the work
+ * dir, which the workload controls, is never trusted: what it holds is
+ * replaced, never followed (no symlink tricks).
  */
 import fs from 'fs'
 import path from 'path'
@@ -56,12 +61,30 @@ export function checkTrade (final: Trade | null, node: string): Trade {
 }
 
 /**
- * The workload a trade buys: bots bid once per workload, in manifest order
- * (bot/manifest planBids), so the trade's bid is matched to a workload by its
- * position among the header's trades; a workload with the trade's resources is
- * the fallback when the header lists no trades.
+ * The workload a trade buys. A contract names the trades it is for: the
+ * header the first ones, a signed `scale` instruction those bought later
+ * (more replicas, replacements); a contract that names trades but not this
+ * one was written for other nodes, and is refused. A scale instruction names
+ * its trades' workload; otherwise bots bid once per workload, in manifest
+ * order (bot/manifest planBids), so the trade's bid is matched to a workload
+ * by its position among the header's trades; a workload with the trade's
+ * resources is the fallback when the contract names no trades at all.
  */
 export function workloadFor (view: ContractView, state: ContractState, trade: Trade): ManifestWorkload {
+  const named = new Set(view.header?.trades ?? [])
+  let scaled: string | null = null
+  for (const ins of view.instructions) {
+    for (const id of ins.trades) {
+      named.add(id)
+      if (id === trade.id && ins.scale.length === 1) scaled = ins.scale[0].workload
+    }
+  }
+  if (named.size > 0 && !named.has(trade.id)) {
+    const list = [...named]
+    throw new TradeRefusal('wrong-node', `the contract is for trade${list.length > 1 ? 's' : ''} ${list.slice(0, 8).join(', ')}${list.length > 8 ? ' …' : ''}, not ${trade.id}: it names other nodes, not this one`)
+  }
+  const byScale = scaled === null ? undefined : state.manifest.workloads.find(x => x.name === scaled)
+  if (byScale) return byScale
   const bids: string[] = []
   for (const id of view.header?.trades ?? []) {
     const bid = id.slice(0, id.lastIndexOf('.'))
@@ -87,29 +110,50 @@ export async function verifyContract (core: Hypercore, trade: Trade): Promise<Ve
   return { view, state, workload: workloadFor(view, state, trade), replica: trade.replica }
 }
 
-/** Bring the staged files of `v` up to date (fetching only what is missing or altered) and re-verify every one. */
+/** The staged copy of a file: named by its hash, so a name stands for one content (and versions never overwrite each other). */
+export function stagedFile (staging: string, hash: Buffer): string {
+  return path.join(staging, b4a.toString(hash, 'hex'))
+}
+
+/** Bring the staged files of `v` up to date, fetching only what is missing, and re-verify every one. */
 export async function stageFiles (v: Verified, staging: string): Promise<void> {
   if (!v.state.deploy) throw new TradeRefusal('no-deploy', 'no deploy instruction yet')
   fs.mkdirSync(staging, { recursive: true, mode: 0o700 })
   for (const ref of v.state.deploy.files.filter(f => f.workload === v.workload.name)) {
-    const dest = path.join(staging, ref.path)
-    fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o700 })
+    const dest = stagedFile(staging, ref.hash)
     if (fs.existsSync(dest)) {
-      const have = await hashFile(dest)
-      if (have.size === ref.size && b4a.equals(have.hash, ref.hash)) continue
-      fs.rmSync(dest, { force: true })
+      await requireStaged(dest, ref.path, ref.size, ref.hash)
+      continue
     }
-    await v.view.fetchFile(ref, dest)
+    // Fetched under another name, renamed once verified: a crash mid-fetch never leaves bytes under a hash's name.
+    const part = `${dest}.part`
+    fs.rmSync(part, { force: true })
+    await v.view.fetchFile(ref, part)
+    fs.renameSync(part, dest)
   }
+}
+
+async function requireStaged (file: string, name: string, size: number, hash: Buffer): Promise<void> {
+  if (!fs.existsSync(file)) throw new VerificationError('file-hash-mismatch', `${name}: no verified copy of it hashes to ${b4a.toString(hash, 'hex')}`)
+  const have = await hashFile(file)
+  if (have.size === size && b4a.equals(have.hash, hash)) return
+  throw new VerificationError('file-hash-mismatch', `${name}: its staged copy ${file} was altered on this node's disk after it was verified; refusing to run it (remove it to fetch the file again)`)
+}
+
+/** Remove staged copies the workload no longer ships (older versions, leftovers of an interrupted fetch). */
+export function pruneStaging (v: Verified, staging: string): void {
+  const keep = new Set(v.workload.files.map(f => path.basename(stagedFile(staging, f.hash))))
+  let names: string[] = []
+  try { names = fs.readdirSync(staging) } catch { return }
+  for (const name of names) if (!keep.has(name)) fs.rmSync(path.join(staging, name), { recursive: true, force: true })
 }
 
 /** Replace the workload's shipped files in its work dir with the verified staged copies. */
 export async function placeFiles (v: Verified, staging: string, workDir: string): Promise<void> {
   fs.mkdirSync(workDir, { recursive: true, mode: 0o700 })
   for (const f of v.workload.files) {
-    const src = path.join(staging, f.path)
-    const have = await hashFile(src)
-    if (have.size !== f.size || !b4a.equals(have.hash, f.hash)) throw new VerificationError('file-hash-mismatch', `${f.path}: the staged copy no longer matches its hash`)
+    const src = stagedFile(staging, f.hash)
+    await requireStaged(src, f.path, f.size, f.hash)
     const parts = f.path.split('/')
     let dir = workDir
     for (const part of parts.slice(0, -1)) {

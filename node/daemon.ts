@@ -34,9 +34,9 @@ import { Supervisor, SupervisorOptions } from './supervisor'
 import { StatusCore, readCore, summarize } from './status'
 import type { StatusRecord } from './messages'
 import { Presence } from './presence'
-import { writeSnapshot, Snapshot } from './snapshot'
+import { writeSnapshot, Snapshot, SnapshotLease } from './snapshot'
 import { NodeChannel, NodeHandler } from './protocol'
-import { verifyContract, stageFiles, placeFiles, specFor, workloadId, checkTrade } from './contracts'
+import { verifyContract, stageFiles, placeFiles, pruneStaging, specFor, workloadId, checkTrade, TradeRefusal } from './contracts'
 import { Payouts } from './payout'
 import { caughtUp, keepOffer, offerBody } from './offer'
 import type { ManifestWorkload } from '../lib/contract'
@@ -76,6 +76,8 @@ interface Lease {
   source: Hypercore | null
   /** The trade is over and its workload released: later scans leave it alone. */
   ended: boolean
+  /** The last refusal recorded while a version runs (update seq and reason): recorded once, retried on every append. */
+  refusal: string | null
 }
 
 export class NodeDaemon extends ReadyResource {
@@ -90,6 +92,8 @@ export class NodeDaemon extends ReadyResource {
   private readonly channels = new Set<NodeChannel>()
   private readonly leases = new Map<string, Lease>()
   private finished = new Set<string>()
+  /** Trades the node saw but may not act on (yet), by workload id: what its status records name, and the last reason given. */
+  private readonly held = new Map<string, { trade: string, contract: Buffer | null, reason: string }>()
   private scanning: Promise<void> | null = null
   private rescan = false
   private readonly onupdate = (): void => { this.scan() }
@@ -122,7 +126,9 @@ export class NodeDaemon extends ReadyResource {
     this.supervisor = new Supervisor({ root: workloads, unsafeNoSandbox: o.unsafeNoSandbox, ...o.supervisor })
     this.supervisor.on('transition', t => {
       const lease = this.leases.get(t.id)
-      this.status.record(t, lease ? { contract: lease.contract, trade: lease.trade.id } : {}).catch(err => log.warn('status record failed', { err: (err as Error).message }))
+      const held = this.held.get(t.id)
+      const from = lease ? { contract: lease.contract, trade: lease.trade.id } : held ? { contract: held.contract ?? undefined, trade: held.trade } : {}
+      this.status.record(t, from).catch(err => log.warn('status record failed', { err: (err as Error).message }))
       if (t.state === 'exited') this.finished.add(t.id)
       this.snapshot()
     })
@@ -165,6 +171,7 @@ export class NodeDaemon extends ReadyResource {
   }
 
   private free: Resources | null = null
+  private leased: SnapshotLease[] = []
 
   /** Write the snapshot file (atomic rename); `running` false marks a clean stop. */
   private snapshot (running = true): void {
@@ -176,7 +183,8 @@ export class NodeDaemon extends ReadyResource {
       free: this.free,
       statusCore: encodeKey(this.status.status.key),
       updated: Date.now(),
-      workloads: (this.supervisor?.list() ?? []).map(w => ({ workload: w.spec.id, state: w.state, reason: w.reason, restarts: w.restarts, trade: this.leases.get(w.spec.id)?.trade.id ?? null }))
+      workloads: (this.supervisor?.list() ?? []).map(w => ({ workload: w.spec.id, state: w.state, reason: w.reason, restarts: w.restarts, trade: this.leases.get(w.spec.id)?.trade.id ?? null })),
+      leases: this.leased
     }
     try {
       writeSnapshot(this.opts.data, snap)
@@ -220,7 +228,10 @@ export class NodeDaemon extends ReadyResource {
 
   private async scanOnce (): Promise<void> {
     const final = await this.finalTrades()
-    for (const trade of await this.peer.client.trades({ node: this.key })) {
+    const trades = await this.peer.client.trades({ node: this.key })
+    const leased = trades.filter(t => t.state === 'settled').map(t => ({ trade: t.id, bot: t.bot, contract: t.contract, resources: t.resources, price: t.price, start: t.start, end: t.end }))
+    if (JSON.stringify(leased) !== JSON.stringify(this.leased)) { this.leased = leased; this.snapshot() }
+    for (const trade of trades) {
       const id = workloadId(trade)
       const lease = this.leases.get(id)
       if (GONE.has(trade.state)) {
@@ -234,9 +245,12 @@ export class NodeDaemon extends ReadyResource {
       let f: Trade
       try {
         f = checkTrade(final.get(trade.id) ?? null, this.key)
-      } catch {
-        continue // not final or not settled yet: a later update brings it
+      } catch (err) {
+        // A bid that just matched is not for the node to act on yet; a settled trade it may not run is, and it says why.
+        if (trade.state === 'settled' && err instanceof TradeRefusal) this.hold(id, trade, err)
+        continue // a later update (indexers ordering the settle) brings it
       }
+      this.held.delete(id)
       await this.openLease(id, f)
     }
     const offer = await this.peer.client.offer(this.key)
@@ -244,6 +258,23 @@ export class NodeDaemon extends ReadyResource {
       this.free = offer.available
       if (await this.presence.update({ free: offer.available })) this.snapshot()
     }
+  }
+
+  /**
+   * Record, once per reason, why a settled trade does not run: not final yet
+   * (the market's indexers have not ordered its settlement: it runs once they
+   * have, so it is still being verified), or not this node's (refused).
+   */
+  private hold (id: string, trade: Trade, err: TradeRefusal): void {
+    const final = err.reason !== 'wrong-node'
+    const reason = final
+      ? `not-final: trade ${trade.id} is settled, but the settlement is not final in the ledger yet (a quorum of the market's indexers has not ordered it); nothing runs until it is`
+      : err.message
+    if (this.held.get(id)?.reason === reason) return
+    let contract: Buffer | null = null
+    try { contract = trade.contract === null ? null : decodeKey(trade.contract, 'contract core') } catch {}
+    this.held.set(id, { trade: trade.id, contract, reason })
+    this.supervisor.note(id, final ? 'verifying' : 'refused', reason)
   }
 
   private async finalTrades (): Promise<Map<string, Trade>> {
@@ -258,7 +289,7 @@ export class NodeDaemon extends ReadyResource {
   private async openLease (id: string, trade: Trade): Promise<void> {
     const core = this.store.get({ key: decodeKey(trade.contract ?? '', 'contract core') })
     await core.ready()
-    const lease: Lease = { trade, core, deployed: -1, queue: Promise.resolve(), contract: core.key, source: null, ended: false }
+    const lease: Lease = { trade, core, deployed: -1, queue: Promise.resolve(), contract: core.key, source: null, ended: false, refusal: null }
     this.leases.set(id, lease)
     this.supervisor.note(id, 'verifying', `trade ${trade.id} is final: verifying contract ${trade.contract ?? ''}`)
     core.on('append', () => this.enqueue(lease, () => this.evaluate(id, lease)))
@@ -296,18 +327,26 @@ export class NodeDaemon extends ReadyResource {
     if (lease.deployed === deploy.seq) return
     if (v.workload.kind === 'job' && this.finished.has(id) && lease.deployed === -1) { lease.deployed = deploy.seq; return }
     if (v.workload.kind === 'archive') return this.keepArchive(id, lease, v.workload, deploy.seq)
+    const staging = path.join(this.opts.data, 'files', id)
     try {
       const spec = specFor(id, v.workload)
       // Fetch and verify the new version before the old one is touched: a bad update leaves it running.
-      const staging = path.join(this.opts.data, 'files', id)
       await stageFiles(v, staging)
       if (this.supervisor.active(id)) await this.supervisor.stop(id, `update to instruction ${deploy.seq}`)
       await placeFiles(v, staging, this.supervisor.workDir(id))
       lease.deployed = deploy.seq
+      lease.refusal = null
       await this.supervisor.start(spec)
     } catch (err) {
-      this.supervisor.note(id, 'refused', (err as Error).message)
+      const message = (err as Error).message
+      if (!this.supervisor.active(id)) { this.supervisor.note(id, 'refused', message); return }
+      // The version in force keeps running: what was refused is the update, not the workload.
+      const reason = `update to instruction ${deploy.seq} refused, instruction ${lease.deployed} keeps running: ${message}`
+      if (lease.refusal !== reason) this.supervisor.remark(id, reason)
+      lease.refusal = reason
+      return
     }
+    pruneStaging(v, staging)
   }
 
   /** An archive is (re)started per deploy instruction like any workload, without files to place. */

@@ -12,6 +12,9 @@ export const SNAPSHOT_FILE = 'node-state.json'
 
 export interface SnapshotWorkload { workload: string; state: string; reason: string; restarts: number; trade: string | null }
 
+/** A lease this node holds: a settled trade of the ledger it follows (prices per hour in the market's smallest unit, times in ms). */
+export interface SnapshotLease { trade: string; bot: string; contract: string | null; resources: Resources; price: number; start: number | null; end: number | null }
+
 export interface Snapshot {
   key: string
   /** The daemon's pid while it runs; null after a clean stop. */
@@ -21,6 +24,8 @@ export interface Snapshot {
   statusCore: string
   updated: number
   workloads: SnapshotWorkload[]
+  /** Absent in snapshots written before leases were recorded. */
+  leases?: SnapshotLease[]
 }
 
 export function writeSnapshot (data: string, snap: Snapshot): void {

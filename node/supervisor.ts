@@ -108,6 +108,18 @@ export class Supervisor extends EventEmitter {
     this.emitTransition(id, state, reason, {})
   }
 
+  /**
+   * Record a refusal that leaves a workload as it is (an update whose files did
+   * not verify, while the old version runs): a transition in its current state,
+   * with `reason`, so the status core says why without calling it refused.
+   */
+  remark (id: string, reason: string): void {
+    const slot = this.slots.get(id)
+    if (!slot) { this.note(id, 'refused', reason); return }
+    slot.info.reason = reason
+    this.emitTransition(id, slot.info.state, reason, { ports: slot.info.ports, restarts: slot.info.restarts, pid: slot.info.pid })
+  }
+
   /** Start (or replace the spec of a stopped) workload. Resolves once it was asked to start. */
   async start (spec: WorkloadSpec): Promise<void> {
     if (this.closed) throw new ScitError('CLOSED', 'supervisor is closed')

@@ -42,7 +42,8 @@ test('a node sells capacity, a trade settles, a signed job runs in the sandbox a
   await n.status.flush()
   const r = await readCore<StatusRecord>(n.status.status, n.identity.publicKey, 'status')
   const mine = r.records.filter(x => x.body.workload === id).map(x => x.body.state)
-  t.alike(mine, ['verifying', 'starting', 'running', 'exited'], 'the status core recorded every transition')
+  // 'verifying' twice when the node saw the settle before it was final (waiting), then checked the contract.
+  t.alike(mine.filter((s, i) => s !== mine[i - 1]), ['verifying', 'starting', 'running', 'exited'], 'the status core recorded every transition')
   t.is(r.records.find(x => x.body.state === 'exited')?.body.trade, trade)
 })
 

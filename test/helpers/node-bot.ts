@@ -17,6 +17,8 @@ import type { MarketPeer } from '../../market/peer'
 import { market } from './ledger'
 import { NodeDaemon, NodeOptions } from '../../node/daemon'
 import type { Transition } from '../../node/workload'
+import { readCore } from '../../node/status'
+import type { StatusRecord } from '../../node/messages'
 import { tmpDir } from './node'
 
 export const HOUR = 3_600_000
@@ -136,3 +138,22 @@ export function nodeTransition (n: NodeDaemon, id: string, pred: (t: Transition)
 }
 
 export function keyOf (n: NodeDaemon): string { return encodeKey(n.identity.publicKey) }
+
+/** The first record of workload `id` in `n`'s status core that satisfies `pred`; waits for appends until there is one. */
+export async function recorded (n: NodeDaemon, id: string, pred: (r: StatusRecord) => boolean = () => true): Promise<StatusRecord> {
+  const core = n.status.status
+  for (;;) {
+    let on: () => void = () => {}
+    const appended = new Promise<void>(resolve => { on = resolve; core.once('append', on) })
+    const r = await readCore<StatusRecord>(core, n.identity.publicKey, 'status', { wait: false })
+    const hit = r.records.find(x => x.body.workload === id && pred(x.body))
+    if (hit) { core.off('append', on); return hit.body }
+    await appended
+  }
+}
+
+/** Every verified record of workload `id` in `n`'s status core so far. */
+export async function records (n: NodeDaemon, id: string): Promise<StatusRecord[]> {
+  const r = await readCore<StatusRecord>(n.status.status, n.identity.publicKey, 'status', { wait: false })
+  return r.records.filter(x => x.body.workload === id).map(x => x.body)
+}
