@@ -93,6 +93,7 @@ export function register (program: Command): void {
     }))
 
   withCommon(node.command('status').description('local, read-only view of this node: identity, capacity, leases and workloads'), { market: false })
+    .addHelpText('after', '\nleases: trade, bot, resources, price per hour (the market\'s smallest unit), lease end; --json adds start and the contract core')
     .action(action(async (flags: CommonFlags) => {
       const config = configFrom(flags)
       const identity = loadIdentity(config.data, { create: false })
@@ -110,6 +111,9 @@ export function register (program: Command): void {
         selling: snapshot?.capacity ?? null,
         free: snapshot?.free ?? null,
         statusCore: snapshot?.statusCore ?? null,
+        // The daemon's last view of the ledger: live while it runs, as it last was otherwise.
+        leases: snapshot?.leases ?? [],
+        leasesAsOf: snapshot?.updated ?? null,
         workloads
       }
       output(flags, value, () => [
@@ -118,6 +122,8 @@ export function register (program: Command): void {
         `sellable  ${formatResources(cap.sellable)}`,
         value.selling ? `selling   ${formatResources(value.selling)}` : 'selling   (not running)',
         value.free ? `free      ${formatResources(value.free)}` : '',
+        value.running || value.leasesAsOf === null ? 'leases:' : `leases (when the node last ran, ${new Date(value.leasesAsOf).toISOString()}):`,
+        ...value.leases.map(l => `  ${l.trade.padEnd(24)} bot ${l.bot}  ${formatResources(l.resources)}  ${l.price}/h  ends ${l.end === null ? '-' : new Date(l.end).toISOString()}`),
         'workloads:',
         ...value.workloads.map(w => `  ${w.workload.padEnd(24)} ${w.state.padEnd(9)} restarts ${w.restarts}  ${w.reason}`)
       ].filter(Boolean).join('\n'))

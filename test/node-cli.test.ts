@@ -1,11 +1,20 @@
 import test from 'brittle'
+import fs from 'fs'
 import path from 'path'
 import { execFile } from 'child_process'
 import { promisify } from 'util'
+import { testnet } from './helpers/net'
+import { until } from './helpers/ledger'
+import { bot, workload, manifest, buy, contract, settle, fileOf } from './helpers/node-bot'
+import { tmpDir } from './helpers/node'
+import { SCIT, startNode, spawnNode, stopNode, nodeArgs, callHome, HELLO } from './helpers/node-process'
+import { loadIdentity } from '../lib/identity'
+import { encodeKey } from '../lib/keys'
+import { cgroupBases } from '../node/cgroup'
 
 const run = promisify(execFile)
-const SCIT = path.join(__dirname, '..', 'lib', 'cli.js')
 const KEY = 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'
+const root = process.getuid?.() === 0
 
 test('scit node start --help documents every flag of the issue', async t => {
   const { stdout } = await run(process.execPath, [SCIT, 'node', 'start', '--help'])
@@ -33,6 +42,93 @@ test('scit node status shows identity, capacity and workloads of a stopped node'
   t.is(s.running, false)
   t.ok(s.sellable.cpu > 0 && s.sellable.memory > 0)
   t.alike(s.workloads, [])
+  t.alike(s.leases, [])
   const human = (await run(process.execPath, [SCIT, 'node', 'status', '--data', data])).stdout
   t.ok(human.includes(id) && human.includes('sellable'), human)
+})
+
+/** A market with a funded bot, a place workloads call home, and a data dir for one node. */
+async function scene (t: test.Assert): Promise<{ b: Awaited<ReturnType<typeof bot>>, home: Awaited<ReturnType<typeof callHome>>, data: string, key: string, args: string[] }> {
+  const tn = await testnet(t)
+  const b = await bot(t, tn)
+  const home = await callHome(t)
+  const data = await t.tmp()
+  const key = encodeKey(loadIdentity(data).publicKey)
+  return { b, home, data, key, args: nodeArgs(data, b.peer.key, tn, path.join(await tmpDir(t), 'workloads')) }
+}
+
+/** Buy, write and settle a service that calls home; resolves with its trade once it did. */
+async function serve (t: test.Assert, s: Awaited<ReturnType<typeof scene>>, calls: number): Promise<string> {
+  await until(s.b.peer, async () => (await s.b.peer.client.offer(s.key)) !== null)
+  const m = manifest(workload({ kind: 'service', ports: [8080], env: { HOME_PORT: String(s.home.port) }, files: [await fileOf(t, 'main.js', HELLO)] }))
+  const trade = await buy(s.b, m)
+  const w = await contract(t, s.b, m, [trade], { 'main.js': HELLO })
+  await settle(s.b, trade, w, m)
+  await s.home.count(calls)
+  return trade
+}
+
+async function status (data: string): Promise<{ json: any, human: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const json = JSON.parse((await run(process.execPath, [SCIT, 'node', 'status', '--data', data, '--json'])).stdout)
+  const human = (await run(process.execPath, [SCIT, 'node', 'status', '--data', data])).stdout
+  return { json, human }
+}
+
+test('without a working sandbox scit node start refuses (SANDBOX) and joins nothing; --unsafe-no-sandbox runs workloads anyway', { skip: !root }, async t => {
+  const s = await scene(t)
+  // A machine where bubblewrap cannot run: in a mount namespace of the node's own, /usr/bin/bwrap is /dev/null.
+  const wrap = ['/usr/bin/unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind /dev/null /usr/bin/bwrap && exec "$@"', 'sh']
+  const refused = spawnNode(t, s.args, { wrap })
+  const e = await refused.exited
+  t.is(e.code, 1, 'exit 1')
+  t.ok(/^error SANDBOX: .*refusing to run workloads/m.test(refused.stderr()), refused.stderr().trim())
+  t.absent(fs.existsSync(path.join(s.data, 'corestore')), 'it opened no store: it joined nothing, offered nothing')
+
+  const unsafe = await startNode(t, [...s.args, '--unsafe-no-sandbox'], { wrap })
+  t.ok(unsafe.stderr().includes('WITHOUT ISOLATION'), 'it says so, loudly')
+  await serve(t, s, 1)
+  const pid = Number(s.home.hellos[0].split(' ')[1])
+  t.ok(pid > 2, `the workload ran, without a pid namespace of its own (pid ${pid})`)
+})
+
+test('SIGTERM stops a running node: its workloads first, then it exits 0', async t => {
+  const s = await scene(t)
+  const p = await startNode(t, s.args)
+  const trade = await serve(t, s, 1)
+  const pid = p.child.pid as number
+  t.alike(await stopNode(p), { code: 0, signal: null }, 'exit code 0')
+  await s.home.closed(1)
+  const { json } = await status(s.data)
+  t.is(json.running, false)
+  t.alike(json.workloads.map((w: { state: string, reason: string, trade: string }) => [w.trade, w.state, w.reason]), [[trade, 'stopped', 'node shutting down']], 'the status core recorded the stop')
+  const bases = cgroupBases()
+  if (bases !== null) {
+    let left: string[] = []
+    try { left = fs.readdirSync(path.join(bases.pids, 'scit')).filter(n => n.startsWith(`${pid}-`)) } catch {}
+    t.alike(left, [], 'no cgroup of its workloads is left')
+  }
+})
+
+test('scit node status shows the leases of a node that ran a workload, while it runs and after, as JSON and for people', async t => {
+  const s = await scene(t)
+  const p = await startNode(t, s.args)
+  const trade = await serve(t, s, 1)
+  const ledger = await s.b.peer.client.trade(trade)
+  if (ledger === null || ledger.end === null) throw new Error('no lease in the ledger')
+  t.is(ledger.price, 55, 'half a core at 100 and 512MiB at 10 per GiB-hour')
+  const expected = { trade, bot: encodeKey(s.b.identity.publicKey), contract: ledger.contract, resources: ledger.resources, price: ledger.price, start: ledger.start, end: ledger.end }
+
+  const live = await status(s.data)
+  t.is(live.json.running, true)
+  t.alike(live.json.leases, [expected], 'JSON: trade, bot, contract, resources, price per hour, start and end')
+  const line = live.human.split('\n').find(l => l.includes(trade)) ?? ''
+  for (const part of [expected.bot, 'cpu 0.5, mem 512MiB', `${ledger.price}/h`, `ends ${new Date(ledger.end).toISOString()}`]) t.ok(line.includes(part), `human: ${part}`)
+  t.ok(live.human.includes('leases:'), live.human)
+
+  await stopNode(p)
+  const after = await status(s.data)
+  t.is(after.json.running, false)
+  t.alike(after.json.leases, [expected], 'after a stop: the leases as the node last saw them')
+  t.ok(/leases \(when the node last ran, \d{4}-/.test(after.human), 'and it says so')
+  t.ok(after.human.includes(trade))
 })
