@@ -235,6 +235,7 @@ export class NodeDaemon extends ReadyResource {
       const id = workloadId(trade)
       const lease = this.leases.get(id)
       if (GONE.has(trade.state)) {
+        this.held.delete(id)
         if (lease && !lease.ended) {
           lease.ended = true
           this.enqueue(lease, () => this.stopLease(id, `trade ${trade.state}`))
