@@ -8,12 +8,14 @@ import path from 'path'
 import { Command } from 'commander'
 import { action, untilSignal, output, CommonFlags } from '../../lib/command'
 import { ScitError } from '../../lib/errors'
-import { importIdentity } from '../../lib/identity'
+import { importIdentity, loadIdentity } from '../../lib/identity'
 import { encodeKey } from '../../lib/keys'
 import { summaryTables } from '../../market/explorer/summary'
 import { exampleStakeholder, EXAMPLE_ROLES, ExampleRole } from '../stakeholders'
 import { Reporter } from './report'
 import { runDemo, DemoSummary } from './script'
+import { FUNDS } from './setup'
+import { EXAMPLES } from './stage'
 import type { DemoWorld } from './world'
 
 interface DemoFlags { quick?: boolean; keep?: boolean; json?: boolean; verbose: number; sandbox?: boolean }
@@ -34,7 +36,9 @@ export function register (program: Command): void {
     .description('write the example stakeholder ROLE\'s identity into --data, to sign the examples by hand (scit bot sign CONTRACT --data DIR); its seed is public: for trying the examples only')
     .requiredOption('--data <dir>', 'an empty data directory for this stakeholder')
     .option('--json', 'print machine-readable JSON on stdout')
-    .action(action((role: string, flags: CommonFlags) => {
+    .action(action((role: string, _flags: CommonFlags, cmd: Command) => {
+      // `demo` has its own --json: read the flags of both levels.
+      const flags = cmd.optsWithGlobals<CommonFlags>()
       if (!(EXAMPLE_ROLES as readonly string[]).includes(role)) throw new ScitError('INVALID_ARGUMENT', `role must be one of ${EXAMPLE_ROLES.join(', ')}`)
       const kp = importIdentity(path.resolve(flags.data ?? ''), exampleStakeholder(role as ExampleRole))
       const key = encodeKey(kp.publicKey)
@@ -66,7 +70,7 @@ async function cmdDemo (flags: DemoFlags): Promise<void> {
     if (flags.keep === true && !interrupted) {
       process.off('SIGINT', oninterrupt)
       process.off('SIGTERM', oninterrupt)
-      keepHelp(r, run.world, run.summary)
+      await keepHelp(r, run.world, run.summary)
       await untilSignal()
       r.block('')
     }
@@ -106,17 +110,38 @@ async function finish (r: Reporter, world: DemoWorld, summary: DemoSummary, flag
   if (flags.json === true) process.stdout.write(JSON.stringify(summary, null, 2) + '\n')
 }
 
-function keepHelp (r: Reporter, world: DemoWorld, summary: DemoSummary): void {
-  const common = `--market ${summary.market.key} --bootstrap ${world.bootstrap} --data ${world.dir('explorer')}`
+/** What to run from another terminal while the demo is kept: the explorer, and a funded bot of one's own to deploy an example. */
+async function keepHelp (r: Reporter, world: DemoWorld, summary: DemoSummary): Promise<void> {
+  const yours = world.dir('your-bot')
+  await world.fund(loadIdentity(yours).publicKey, FUNDS)
+  const scit = invocation()
+  const net = `--market ${summary.market.key} --bootstrap ${world.bootstrap}`
+  const explorer = `${net} --data ${world.dir('explorer')}`
   r.block([
     '',
-    'The market keeps running. From another terminal:',
+    `The market keeps running. From another terminal${scit.relative ? ` (in ${process.cwd()})` : ''}:`,
     '',
-    `  scit market info   ${common}`,
-    `  scit market offers ${common}`,
-    `  scit market trades ${common}`,
-    `  scit bot template list ${common}`,
+    `  ${scit.command} market watch ${explorer}`,
+    `  ${scit.command} market contract ${summary.crm.contract} ${explorer}`,
     '',
-    '(scit is node dist/lib/cli.js in this checkout.) Ctrl-C here stops everything and removes the temp dir.'
+    `Deploy an example with a bot of your own (funded with ${FUNDS.toLocaleString('en-US')}; examples/README.md has them all):`,
+    '',
+    `  ${scit.command} bot deploy ${here(path.join(EXAMPLES, 'ai-mining.yaml'))} --set workers=1 --wait running --data ${yours} ${net}`,
+    '',
+    'The bot keeps watching its nodes and healing. Ctrl-C here stops everything and removes the temp dir.'
   ].join('\n'))
+}
+
+/** How this scit was started: `node dist/lib/cli.js` from a checkout, else the installed `scit`. */
+function invocation (): { command: string, relative: boolean } {
+  const script = process.argv[1] ?? ''
+  if (!script.endsWith('cli.js')) return { command: 'scit', relative: false }
+  const rel = here(script)
+  return { command: `node ${rel}`, relative: !path.isAbsolute(rel) }
+}
+
+/** A path relative to the current directory when it is below it, else absolute. */
+function here (file: string): string {
+  const rel = path.relative(process.cwd(), file)
+  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel
 }

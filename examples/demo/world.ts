@@ -173,9 +173,14 @@ export class DemoWorld {
     this.bot = bot
     this.onClose('bot', () => bot.close())
     await bot.ready()
-    const [o] = await this.founder.client.submitAndWait([{ type: 'deposit', body: { to: bot.identity.publicKey, amount: fund } }], { final: false })
-    if (!o.accepted) throw new ScitError('REJECTED', `the faucet's deposit was refused: ${o.reason ?? ''} ${o.message ?? ''}`)
+    await this.fund(bot.identity.publicKey, fund)
     return bot
+  }
+
+  /** The faucet (the founder) mints `amount` to `to`. */
+  async fund (to: Buffer, amount: number): Promise<void> {
+    const [o] = await this.founder.client.submitAndWait([{ type: 'deposit', body: { to, amount } }], { final: false })
+    if (!o.accepted) throw new ScitError('REJECTED', `the faucet's deposit was refused: ${o.reason ?? ''} ${o.message ?? ''}`)
   }
 
   /**
