@@ -8,6 +8,7 @@ import { encodeKey } from '../lib/keys'
 import { listIndexers } from '../market/queries'
 import { withFinal, moneyConserved } from '../market/audit'
 import { runDemo } from '../examples/demo/script'
+import type { DemoWorld } from '../examples/demo/world'
 import { Reporter } from '../examples/demo/report'
 import { exampleStakeholder } from '../examples/stakeholders'
 import { stateOn } from './helpers/deploy'
@@ -128,4 +129,16 @@ test('scit demo --quick --no-sandbox as a child process: exits 0, prints the ste
   ]) t.ok(stdout.includes(line), `prints: ${line}`)
   t.is(stderr, '', 'nothing on stderr: no log noise, no stack trace')
   t.alike(fs.readdirSync(tmp), [], 'its temp dir is gone')
+})
+
+test('a demo step that fails stops the demo with its reason and leaves no temp dir', async t => {
+  const { out } = capture()
+  const r = new Reporter({ out, live: false })
+  r.captureLogs()
+  t.teardown(() => r.release())
+  const seen: { world: DemoWorld | null } = { world: null }
+  // A patience of 1 ms: the first wait on the market (buying the CRM) gives up at once.
+  await t.exception(runDemo({ reporter: r, quick: true, patience: 1, onWorld: w => { seen.world = w } }), /buying capacity for the CRM took longer than/)
+  t.ok(seen.world !== null, 'the world was up')
+  t.absent(fs.existsSync(seen.world?.root ?? ''), 'and is gone, temp dir included')
 })

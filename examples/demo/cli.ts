@@ -23,7 +23,7 @@ interface DemoFlags { quick?: boolean; keep?: boolean; json?: boolean; verbose: 
 export function register (program: Command): void {
   const demo = program.command('demo')
     .description('run a whole market on a local DHT testnet, in one process: indexers, nodes, a bot deploying the examples, self-healing; ends with the explorer\'s tables')
-    .option('--quick', 'shorter pings and grace periods (the test suite uses it); every step still runs')
+    .option('--quick', 'a shorter grace before the dead node is replaced, no pay claims (the test suite uses it); every step still runs')
     .option('--keep', 'keep the market running after the demo, for scit market … from another terminal (Ctrl-C stops it)')
     .option('--json', 'print a machine-readable summary on stdout (the steps go to stderr)')
     .option('-v, --verbose', 'show the logs of every peer (twice for debug)', (_: string, prev: number) => prev + 1, 0)
@@ -48,7 +48,7 @@ export function register (program: Command): void {
 
 async function cmdDemo (flags: DemoFlags): Promise<void> {
   const out = flags.json === true ? process.stderr : process.stdout
-  const r = new Reporter({ out, verbose: flags.verbose > 0 })
+  const r = new Reporter({ out, verbose: flags.verbose })
   r.captureLogs()
   let world: DemoWorld | null = null
   let interrupted = false

@@ -9,8 +9,8 @@ import { setLevel, setSink, getLevel, Level } from '../../lib/log'
 export interface ReporterOptions {
   /** Where the step lines go (stdout; stderr when --json takes stdout). */
   out: NodeJS.WritableStream & { isTTY?: boolean, columns?: number }
-  /** Show the scit logs as they come (-v), else keep the last ones for a failure. */
-  verbose?: boolean
+  /** 1 (-v): show the scit logs as they come, 2 (-vv): debug too; 0: keep the last ones for a failure report. */
+  verbose?: number
   /** Spinner and colours; default: when `out` is a terminal and NO_COLOR is unset. */
   live?: boolean
 }
@@ -22,6 +22,7 @@ export class Reporter {
   private readonly out: ReporterOptions['out']
   private readonly live: boolean
   private readonly verbose: boolean
+  private readonly debug: boolean
   private waiting: string | null = null
   private waitingSince = Date.now()
   private mark = Date.now()
@@ -34,14 +35,15 @@ export class Reporter {
 
   constructor (opts: ReporterOptions) {
     this.out = opts.out
-    this.verbose = opts.verbose === true
+    this.verbose = (opts.verbose ?? 0) > 0
+    this.debug = (opts.verbose ?? 0) > 1
     this.live = opts.live ?? (opts.out.isTTY === true && !process.env.NO_COLOR)
   }
 
   /** Route the scit loggers here: shown at once with -v (info and up), otherwise kept for a failure report. */
   captureLogs (): void {
     this.prevLevel = getLevel()
-    if (this.verbose) setLevel(getLevel() === 'debug' ? 'debug' : 'info')
+    if (this.verbose) setLevel(this.debug || getLevel() === 'debug' ? 'debug' : 'info')
     setSink(line => this.log(line))
   }
 

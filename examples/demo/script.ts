@@ -24,7 +24,7 @@ import { heal, HealResult } from './heal'
 
 export interface DemoOptions {
   reporter: Reporter
-  /** Shorter grace and pings for the test suite; every step still runs. */
+  /** For the test suite: a shorter grace before a silent node is replaced, no pay claims; every step still runs. */
   quick?: boolean
   /** Default: whether bubblewrap works here. false: the nodes run workloads unsandboxed (with a loud notice). */
   sandbox?: boolean
@@ -58,7 +58,7 @@ export async function runDemo (opts: DemoOptions): Promise<{ world: DemoWorld, s
   const world = DemoWorld.create({
     sandbox,
     ackInterval: 20,
-    monitor: quick ? { interval: 250, grace: 2000 } : { interval: 500, grace: 3000 },
+    monitor: { interval: 500, grace: quick ? 2500 : 3000 },
     claimInterval: quick ? 0 : 5000
   })
   opts.onWorld?.(world)
