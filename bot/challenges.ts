@@ -18,7 +18,7 @@ import { ScitError } from '../lib/errors'
 import { signedHead, challengeCount, Verdict } from '../node/storage-proof'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'
-import { bounded } from './watch'
+import { updated } from './watch'
 
 export class Challenges {
   private readonly replicas = new Map<string, Promise<Hypercore>>()
@@ -49,7 +49,7 @@ export class Challenges {
     if (core === null) return null
     const ch = await this.bot.reach(t.node, timeout)
     if (ch === null) throw new ScitError('TIMEOUT', `node ${t.node.slice(0, 8)} could not be reached in ${timeout} ms`)
-    if (!core.writable) await bounded(core.update({ wait: true }), timeout)
+    if (!core.writable) await updated(core, timeout)
     const head = await signedHead(core)
     if (head === null) return null
     return ch.challenge(core.key, head, challengeCount(core), { timeout })

@@ -15,7 +15,7 @@ import { workloadLogs } from '../node/status'
 import { workloadId } from '../node/contracts'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'
-import { bounded } from './watch'
+import { updated } from './watch'
 
 export interface LogLine { node: string; trade: string; workload: string; stream: string; timestamp: number; text: string }
 export interface Unreached { node: string; trade: string; reason: string }
@@ -54,7 +54,7 @@ export async function readLogs (bot: Bot, d: DeploymentRecord, onLine: (l: LogLi
     }
     const core = bot.store.get({ key: s.logCore })
     await core.ready()
-    await bounded(core.update({ wait: true }), timeout)
+    await updated(core, timeout)
     return { t, core }
   }))
   const cores = found.filter((x): x is { t: TradeRecord, core: Hypercore } => x !== undefined)
@@ -69,7 +69,8 @@ export async function readLogs (bot: Bot, d: DeploymentRecord, onLine: (l: LogLi
     }
   }
   for (const { t, core } of cores) await drain(t, core)
-  if (!opts.follow) {
+  // Aborted while the tail was read (a caller that found what it followed for): nothing to follow.
+  if (!opts.follow || opts.signal?.aborted === true) {
     for (const { core } of cores) await core.close()
     return { unreachable }
   }

@@ -52,7 +52,7 @@ export class NodeWatch {
       await this.core.ready()
     }
     const core = this.core
-    await bounded(core.update({ wait: true }), timeout)
+    await updated(core, timeout)
     const node = decodeKey(this.node, 'node key')
     while (this.next < core.length) {
       const end = Math.min(core.length, this.next + CHUNK)
@@ -72,6 +72,21 @@ export class NodeWatch {
     await this.refreshing?.catch(() => {})
     await this.core?.close()
   }
+}
+
+/**
+ * Bring a replica up to date, waiting at most `timeout` ms: first for a peer
+ * that has the core (on a connection that just opened, the core's channel
+ * opens a moment later, and an update without peers returns at once), then
+ * for the latest signed length from the peers.
+ */
+export async function updated (core: Hypercore, timeout: number): Promise<void> {
+  if (core.peers.length === 0) {
+    let added: (() => void) | null = null
+    await bounded(new Promise<void>(resolve => { added = resolve; core.once('peer-add', resolve) }), timeout)
+    if (added !== null) core.off('peer-add', added)
+  }
+  await bounded(core.update({ wait: true }), timeout)
 }
 
 /** Wait for `p`, at most `ms`: a replica with no peer may wait a long time for an update. */

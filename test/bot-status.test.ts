@@ -73,6 +73,10 @@ test('bot logs and bot status wait for a node the bot is not connected to, and n
   const b = await bot(t, w)
   const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 2 }) })
   await waitRunning(b, d)
+  // Both nodes have logged the workload's first line (output reaches the log core a moment after it runs).
+  const first = new Set<string>()
+  const abort = new AbortController()
+  await readLogs(b, d, l => { if (/up hello/.test(l.text)) first.add(l.node); if (first.size === 2) abort.abort() }, { follow: true, signal: abort.signal })
 
   await n0.close()
   await until(b.client, async () => b.nodeChannel(n0.key) === null, { poll: 50 })
