@@ -240,15 +240,18 @@ export async function scale (bot: Bot, d: DeploymentRecord, workload: string | n
   if (replicas < 1) throw new ScitError('INVALID_ARGUMENT', 'scale to at least 1 replica (scit bot stop ends a contract)')
   const live = d.trades.filter(t => t.workload === wl.name && t.phase === 'settled')
   const before = live.length
+  let added: string[] = []
   if (replicas > before) {
     const exclude = m.placement.spread ? live.map(t => t.node) : []
     const [body] = planBids({ ...m, workloads: [{ ...wl, replicas: replicas - before }] }, { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000), exclude })
     bot.trader.plan(d, wl.name, body)
     await bot.trader.fill(d)
-    await bot.trader.settle(d, w.key, w.view.current.hash)
+    added = d.trades.filter(t => t.workload === wl.name && t.phase === 'matched' && !live.includes(t)).map(t => t.id)
   }
-  const added = d.trades.filter(t => t.workload === wl.name && t.phase === 'settled' && !live.includes(t)).map(t => t.id)
+  // Named in the contract before they are settled: a node that sees its settled trade finds it in the core at once
+  // (settled first, it would refuse the contract as another node's until the instruction arrived).
   await w.appendInstruction({ action: 'scale', scale: [{ workload: wl.name, replicas }], trades: added, reason: `scale ${before} → ${replicas}` })
+  if (added.length > 0) await bot.trader.settle(d, w.key, w.view.current.hash)
   // A node runs replica i of a bid while i < the scaled count: keep the leases with the lowest replica indexes, close the rest.
   const index = (id: string): number => Number(id.slice(id.lastIndexOf('.') + 1))
   const keep = [...live].sort((a, b) => index(a.id) - index(b.id)).slice(0, replicas)

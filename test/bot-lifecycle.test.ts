@@ -1,6 +1,7 @@
 import test from 'brittle'
 import { testnet } from './helpers/net'
 import { world, node, bot, serviceTemplate, moneyConserved, nodeState } from './helpers/deploy'
+import { records } from './helpers/node-bot'
 import { deploy, waitRunning, scale, update } from '../bot/deployment'
 import { readLogs } from '../bot/logs'
 import type { Bot } from '../bot/bot'
@@ -30,6 +31,11 @@ test('scale up buys and runs another replica, update rolls out new parameters, l
   t.is(new Set(live.map(x => x.node)).size, 2, 'on another node (spread)')
   const rows = await waitRunning(b, d)
   t.alike(rows.filter(r => r.lease === 'settled').map(r => r.state), ['running', 'running'], 'both replicas run')
+  const added = live.find(x => x.id !== d.trades[0].id)
+  const addedHost = nodes.find(n => n.key === added?.node)
+  if (!added || !addedHost) return t.fail('no new lease')
+  const states = (await records(addedHost, added.id.toLowerCase())).map(r => r.state)
+  t.ok(states.includes('running') && !states.includes('refused'), `the new node found its trade named in the contract at once: ${states.join(' → ')}`)
 
   const before = d.manifestHash
   await update(b, d, { greeting: 'bonjour' })
