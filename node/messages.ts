@@ -4,7 +4,7 @@
  *   status core    `status` envelopes, body StatusRecord   (one per workload state transition)
  *   log core       `log` envelopes, body LogRecord         (bounded chunks of stdout/stderr)
  *   DHT presence   a `presence` envelope, body PresenceRecord (mutable record under the node key)
- *   node protocol  messages of the "scit/node/v1" protomux channel (node/protocol.ts)
+ *   node protocol  messages of the "scit/node/v2" protomux channel (node/protocol.ts)
  *
  * Every body is decoded strictly (lib/codec decodeExact): one value, one encoding.
  */
@@ -13,7 +13,7 @@ import { struct, optional, enumOf } from '../lib/codec'
 import type { Resources } from '../lib/resources'
 import { WORKLOAD_STATES, WorkloadState, PortMapping } from './workload'
 
-export const PROTOCOL = 'scit/node/v1'
+export const PROTOCOL = 'scit/node/v2'
 export const PRESENCE_VERSION = 1
 
 export const resourcesEncoding = struct<Resources>([['cpu', c.uint], ['memory', c.uint], ['ssd', c.uint], ['hdd', c.uint], ['ipv4', c.uint], ['gpu', c.uint]])

@@ -1,5 +1,5 @@
 /**
- * The node's liveness protocol on market connections ("scit/node/v1" over
+ * The node's liveness protocol on market connections ("scit/node/v2" over
  * protomux): ping, a status summary, and storage challenges. It is read-only
  * by construction: there is no message that starts, stops or changes a
  * workload: only a signed, paid contract can (ARCHITECTURE §7).
