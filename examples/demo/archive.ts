@@ -27,7 +27,7 @@ export async function archive (s: Stage): Promise<ArchiveResult> {
   const d = await within(s, 'deploying the archive', deploy(bot, { template: path.join(EXAMPLES, 'archive.yaml'), set: { capacity: CAPACITY, country: COUNTRY, copies: 2 }, id: 'archive' }))
   const leases = live(d)
   const names = leases.map(t => nodeName(s, t.node))
-  r.ok(`bought 2 copies of ${CAPACITY} in ${COUNTRY}: ${names.join(' and ')}`, 'placement: that country, the hdd attribute, and spread (never two copies on one node)')
+  r.ok(`bought 2 copies of ${CAPACITY} in ${COUNTRY}, on ${names.join(' and ')}; contract ${(d.contract ?? '').slice(0, 8)}…`, 'placement: that country, the hdd attribute, and spread (never two copies on one node)')
 
   r.wait(`${names.join(' and ')} replicate the archive`)
   await waitRunning(bot, d, { deadline: Date.now() + s.patience })

@@ -33,7 +33,7 @@ export async function banking (s: Stage): Promise<BankingResult> {
   await within(s, 'buying capacity for the banking feature', Promise.race([atApprovals, deploying]))
   const d = bot.state.find('banking')
   const nodes = live(d).map(t => nodeName(s, t.node))
-  r.ok(`bought 2 replicas on ${nodes.join(' and ')}; the contract asks 2 of legal, IT and budget to sign`, 'attribute "certified", spread over distinct nodes')
+  r.ok(`bought 2 replicas on ${nodes.join(' and ')}; contract ${(d.contract ?? '').slice(0, 8)}… asks 2 of legal, IT and budget to sign`, 'attribute "certified", spread over distinct nodes')
 
   const releases: BankingResult['releases'] = []
   releases.push({ release: FIRST, ...await signOff(s, d, ['legal', 'budget'], FIRST) })

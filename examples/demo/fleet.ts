@@ -38,8 +38,9 @@ export function pricesOf (spec: NodeSpec): Resources {
   return { ...ZERO, cpu: spec.cpuPrice, memory: 1, ssd: 1, hdd: 1 }
 }
 
-export function describeNode (spec: NodeSpec): string {
+/** `zurich (4wfnuxb4, Zurich CH) sells …`: the name the demo uses, and the key the explorer's tables show. */
+export function describeNode (spec: NodeSpec, key: string): string {
   const c = capacityOf(spec)
   const disks = `${c.ssd / GiB} GiB ssd${c.hdd > 0 ? `, ${c.hdd / GiB} GiB hdd` : ''}`
-  return `${spec.name} (${spec.city}, ${spec.country}) sells ${c.cpu / 1000} cores, ${c.memory / GiB} GiB, ${disks} at ${spec.cpuPrice}/core-hour`
+  return `${spec.name} (${key.slice(0, 8)}, ${spec.city} ${spec.country}) sells ${c.cpu / 1000} cores, ${c.memory / GiB} GiB, ${disks} at ${spec.cpuPrice}/core-hour`
 }

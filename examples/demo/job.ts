@@ -39,7 +39,7 @@ export async function job (s: Stage): Promise<JobResult> {
   const d = await within(s, 'deploying the job', deploy(bot, { template: path.join(EXAMPLES, 'ai-mining.yaml'), set: { workers: 1 }, id: 'ai-mining' }))
   const t = d.trades[0]
   const node = nodeName(s, t.node)
-  r.ok(`bought 1 replica on ${node} at ${t.price}/hour: the cheapest offer of all`, 'no placement constraint: the market picks the lowest price')
+  r.ok(`bought 1 replica on ${node} at ${t.price}/hour, the cheapest offer of all; contract ${(d.contract ?? '').slice(0, 8)}…`, 'no placement constraint: the market picks the lowest price')
 
   r.wait(`${node} runs mine.js over 3 input files`)
   const rec = await within(s, 'the job', finalStatus(bot, t))

@@ -38,8 +38,8 @@ export async function nodes (w: DemoWorld, r: Reporter): Promise<Array<{ name: s
   const starting = FLEET.map(spec => w.startNode(spec))
   for (const p of starting) p.catch(() => {}) // the first failure is thrown below; the world's close stops the rest
   for (let i = 0; i < FLEET.length; i++) {
-    await starting[i]
-    r.ok(`node ${describeNode(FLEET[i])}`)
+    const daemon = await starting[i]
+    r.ok(`node ${describeNode(FLEET[i], daemon.key)}`)
   }
   r.why('each node posted one signed offer to the order book and keeps a signed capacity record on the DHT')
   if (w.opts.sandbox) r.ok('each runs its workloads in a bubblewrap sandbox: own namespaces, read-only system, no root', 'no shell, no login: a node runs only what a signed, paid contract says')

@@ -31,6 +31,8 @@ import { ContractSession } from '../../bot/sign'
 import type { ResultMessage } from '../../bot/approvals'
 import { NodeSpec, capacityOf, pricesOf } from './fleet'
 
+const CLOSE_TIMEOUT = 15_000
+
 export interface WorldOptions {
   /** false: the nodes run workloads without bubblewrap (a machine without it; everything here is local). */
   sandbox: boolean
@@ -242,10 +244,15 @@ export class DemoWorld {
   private async closeAll (): Promise<string[]> {
     const failed: string[] = []
     for (const { what, fn } of this.closers.reverse()) {
+      let timer: NodeJS.Timeout | null = null
+      // A part that cannot close must not keep the rest (and the user's terminal) waiting.
+      const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`did not close within ${CLOSE_TIMEOUT / 1000}s`)), CLOSE_TIMEOUT) })
       try {
-        await fn()
+        await Promise.race([fn(), late])
       } catch (err) {
         failed.push(`${what}: ${(err as Error).message}`)
+      } finally {
+        if (timer !== null) clearTimeout(timer)
       }
     }
     fs.rmSync(this.root, { recursive: true, force: true, maxRetries: 3 })
