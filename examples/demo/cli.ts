@@ -87,7 +87,7 @@ async function cmdDemo (flags: DemoFlags): Promise<void> {
     r.wait('stopping the bot, the nodes, the indexers and the testnet; removing the temp dir')
     const failed = world === null ? [] : await (world as DemoWorld).close()
     for (const f of failed) r.log(`cleanup: ${f}`)
-    r.block(code === 0 ? 'stopped; nothing left behind' : 'cleaned up')
+    r.block(failed.length > 0 ? `temp dir removed; ${failed.length} part(s) did not close cleanly (-v shows which)` : code === 0 ? 'stopped; nothing left behind' : 'cleaned up')
     process.off('SIGINT', oninterrupt)
     process.off('SIGTERM', oninterrupt)
     r.release()
