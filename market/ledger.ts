@@ -112,18 +112,27 @@ export class Ledger extends ReadyResource {
   }
 
   /**
-   * Wait until this peer has applied everything a quorum had signed when we
-   * asked: `update()` only applies what is already local, so a fresh reader
-   * (a CLI command) first learns the newest signed system length from its peers.
+   * Wait until this peer has applied everything its peers had when we asked:
+   * `update()` only applies what is already local, so a fresh reader (a CLI
+   * command) first learns each writer core's length from its peers, then
+   * applies until every writer it knows of is idle (all of it applied;
+   * applying may reveal more writers, which join the next round). A signed
+   * length is no target: an idle market's system core ends in acks that no
+   * quorum signs until something new happens. Bounded by `timeout`: on a
+   * market that never stops, what is applied by then is what the reader shows.
    */
-  async catchUp (): Promise<void> {
-    await this.base.core.update({ wait: true })
-    const target = this.base.core.length
-    while (this.base.signedLength < target) {
-      const next = new Promise<void>(resolve => this.base.once('update', () => resolve()))
+  async catchUp (timeout = 30_000): Promise<void> {
+    const deadline = Date.now() + timeout
+    while (Date.now() < deadline) {
+      const writers = [...this.base.activeWriters]
+      await Promise.all(writers.map(w => w.core.update({ wait: true }).catch(() => false)))
       await this.base.update()
-      if (this.base.signedLength >= target) break
-      await next
+      if ([...this.base.activeWriters].every(w => w.idle())) return
+      await new Promise<void>(resolve => {
+        const done = (): void => { clearTimeout(timer); this.base.off('update', done); resolve() }
+        const timer = setTimeout(done, 100)
+        this.base.once('update', done)
+      })
     }
   }
 

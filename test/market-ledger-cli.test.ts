@@ -4,7 +4,7 @@ import fs from 'fs'
 import { execFile, spawn } from 'child_process'
 import { promisify } from 'util'
 import { testnet } from './helpers/net'
-import { peer, offerOp } from './helpers/ledger'
+import { peer, market, addIndexer, offerOp } from './helpers/ledger'
 import { decodeKey } from '../lib/keys'
 
 const run = promisify(execFile)
@@ -58,4 +58,21 @@ test('scit market create, serve (as the only indexer), info, deposit, balance, a
 
   serve.kill('SIGTERM')
   t.is(await exited, 0, 'serve stops cleanly on SIGTERM')
+})
+
+test('a CLI reader catches up with an idle market of three indexers, whose last acks no quorum signs', async t => {
+  const net = await testnet(t)
+  const bootstrap = net.bootstrap.map(b => `${b.host}:${b.port}`).join(',')
+  const a = await market(t, net)
+  const b = await peer(t, net, { market: a.key })
+  const c = await peer(t, net, { market: a.key })
+  await addIndexer([a], b)
+  await addIndexer([a, b], c)
+  const to = (await run(process.execPath, [SCIT, 'id', '--data', await t.tmp()])).stdout.trim()
+  for (const amount of [100, 200, 300]) {
+    const [o] = await a.client.submitAndWait([{ type: 'deposit', body: { to: decodeKey(to), amount } }])
+    t.ok(o.accepted, `deposit of ${amount} final`)
+  }
+  const { stdout } = await run(process.execPath, [SCIT, 'market', 'balance', to, '--data', await t.tmp(), '--bootstrap', bootstrap, '--market', a.key.toString('hex'), '--json'], { timeout: 60_000 })
+  t.is(JSON.parse(stdout).balance, 600, 'the reader sees every final deposit, and returns')
 })

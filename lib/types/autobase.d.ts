@@ -47,6 +47,9 @@ declare module 'autobase' {
     bigBatches?: boolean
   }
 
+  /** A writer as Autobase tracks it: its core, and whether everything it has of that core is applied. */
+  export interface ActiveWriter { readonly core: Hypercore; idle(): boolean }
+
   class Autobase<V = unknown, T = Buffer> extends EventEmitter {
     constructor(store: Corestore, bootstrap: Buffer | null, opts: AutobaseOptions<V, T>)
     readonly key: Buffer
@@ -54,6 +57,8 @@ declare module 'autobase' {
     readonly local: LocalWriter
     readonly view: V
     readonly core: Hypercore   // the system core
+    /** Not in Autobase's README: the writers this peer linearizes (market/ledger.ts catchUp reads them). */
+    readonly activeWriters: Iterable<ActiveWriter>
     readonly writable: boolean
     readonly isIndexer: boolean
     readonly signedLength: number
