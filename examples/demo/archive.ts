@@ -42,7 +42,7 @@ export async function archive (s: Stage): Promise<ArchiveResult> {
     if (!ok) throw new ScitError('VERIFICATION', `${nodeName(s, t.node)} failed its storage challenge`)
     copies.push({ trade: t.id, node: nodeName(s, t.node), challenged: ok })
   }
-  r.ok(`${names.join(' and ')} answered a storage challenge: hashes of random blocks with a fresh nonce`,
-    'they cannot precompute the answers: only a node that keeps the bytes passes; one that fails is replaced')
+  r.ok(`${names.join(' and ')} answered a storage challenge: random blocks a fresh nonce picked, each with its Merkle proof`,
+    'checked against the core\'s signed tree head, not a copy of the data: only a node that keeps the bytes passes; one that fails is replaced')
   return { id: d.id, contract: d.contract ?? '', country: COUNTRY, copies, bytes }
 }
