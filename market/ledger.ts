@@ -20,6 +20,8 @@ import type { Apply, Effects, Id, RejectReason } from './types'
 import { HyperbeeView } from './hyperbee-view'
 import { ApplyView } from './apply-view'
 import { Tx } from './engine/tx'
+import { Outbox } from './outbox'
+import { finalOutcome } from './outcomes'
 import { decodeBlock, toBlocks } from './block'
 import * as K from './engine/keys'
 
@@ -45,6 +47,8 @@ export interface LedgerOptions {
    * only written while there is something new to order.
    */
   ackInterval?: number
+  /** How long an optimistic op may stay undecided before this peer sends it again (ms). */
+  resendAfter?: number
 }
 
 export class Ledger extends ReadyResource {
@@ -56,6 +60,8 @@ export class Ledger extends ReadyResource {
   private readonly ackInterval: number
   /** Envelopes run through the engine and apply calls on this peer, re-runs after reorgs included (benchmarks). */
   readonly counters = { envelopes: 0, applies: 0 }
+  /** Optimistic ops not final yet, sent again until they are (market/outbox.ts). */
+  readonly outbox: Outbox
   /** Ids the engine decided since the last `takeApplied`: a hint for waiters, never state. */
   private applied: Id[] = []
 
@@ -76,17 +82,25 @@ export class Ledger extends ReadyResource {
       this.emit('error', err)
     })
     this.base.on('update', () => this.emit('update'))
+    this.outbox = new Outbox({
+      core: () => this.base.local,
+      final: async id => (await finalOutcome(this, id)) !== null,
+      resend: envelopes => this.append(envelopes),
+      resendAfter: opts.resendAfter
+    })
   }
 
   protected override async _open (): Promise<void> {
     await this.base.ready()
     await this.base.view.ready()
+    await this.outbox.open()
     this.watchdog = setInterval(() => { this.nudge().catch(() => {}) }, Math.max(500, 10 * this.ackInterval))
     this.watchdog.unref()
   }
 
   protected override async _close (): Promise<void> {
     if (this.watchdog !== null) clearInterval(this.watchdog)
+    this.outbox.close()
     await this.appending.catch(() => {})
     await this.base.close()
   }
@@ -162,6 +176,7 @@ export class Ledger extends ReadyResource {
         await this.base.append(blocks)
         return
       }
+      await this.outbox.add(envelopes)
       for (const block of blocks) await this.base.append(block, { optimistic: true })
     }
     const next = this.appending.then(run, run)

@@ -121,9 +121,8 @@ export class Outcomes {
    * key is written once, so an entry in a block below the signed length is
    * exactly what the signed view holds.
    */
-  private async readFinal (id: Id): Promise<Outcome | null> {
-    const entry = await lookup(this.ledger.view, id)
-    return entry !== null && entry.seq < this.ledger.finalVersion ? decode(outcomeRecord, entry.value) : null
+  private readFinal (id: Id): Promise<Outcome | null> {
+    return finalOutcome(this.ledger, id)
   }
 
   /** A final outcome settles every waiter; an applied one only those not asking for final. */
@@ -144,6 +143,12 @@ export class Outcomes {
     set.delete(w)
     if (set.size === 0) this.waiters.delete(w.id)
   }
+}
+
+/** The op's outcome if it is final (see Outcomes.readFinal), else null. */
+export async function finalOutcome (ledger: Ledger, id: Id): Promise<Outcome | null> {
+  const entry = await lookup(ledger.view, id)
+  return entry !== null && entry.seq < ledger.finalVersion ? decode(outcomeRecord, entry.value) : null
 }
 
 async function lookup (bee: Hyperbee, id: Id): Promise<{ seq: number, value: Buffer } | null> {

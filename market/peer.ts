@@ -58,6 +58,8 @@ export interface MarketPeerOptions {
   writable?: boolean
   apply?: Apply
   ackInterval?: number
+  /** How long an op this peer appended may stay undecided before it is sent again (ms; market/outbox.ts). */
+  resendAfter?: number
   now?: () => number
 }
 
@@ -101,7 +103,7 @@ export class MarketPeer extends ReadyResource {
     this.store = o.store ?? new Corestore(path.join(openDataDir(o.data as string), 'market'))
     await this.store.ready()
 
-    this._ledger = new Ledger(this.store, o.market ?? null, { apply: o.apply ?? engineApply, ackInterval: o.ackInterval })
+    this._ledger = new Ledger(this.store, o.market ?? null, { apply: o.apply ?? engineApply, ackInterval: o.ackInterval, resendAfter: o.resendAfter })
     this._ledger.on('error', (err: Error) => this.emit('error', err))
     await this._ledger.ready()
     this._client = new Client(this._ledger, { identity: o.identity, writable: o.writable, now: o.now })

@@ -75,3 +75,32 @@ test('an optimistic block holding a forged envelope is dropped whole and leaves 
     })
   }
 })
+
+test('an op appended just before its peer stopped, unseen by any indexer, becomes final once the peer is back', async t => {
+  const net = await testnet(t)
+  const creator = await market(t, net)
+  const data = await t.tmp()
+  const author = generateKeyPair()
+  const env = seal(author, { type: 'offer', seq: 1, timestamp: Date.now(), body: encodeBody('offer', offerOp().body as never) })
+
+  // A peer in sync with the market loses its connections, appends, and stops: the block is in its writer core and
+  // nowhere else, as when a process dies right after appending.
+  const first = await peer(t, net, { market: creator.key, data })
+  await first.client.synced()
+  const swarm = first.swarm
+  if (swarm === null) return t.fail('no swarm')
+  for (const conn of swarm.connections) conn.destroy()
+  await swarm.destroy()
+  await first.ledger.append([env])
+  t.is(first.ledger.outbox.size, 1, 'the op waits in the outbox')
+  await first.close()
+
+  // Back with the same data: Autobase does not announce a block its own peer already applied, so the outbox sends it again.
+  const back = await peer(t, net, { market: creator.key, data, resendAfter: 200 })
+  const outcome = await creator.client.outcome(envelopeId(env), { final: true, timeout: 60_000 })
+  t.ok(outcome.accepted, 'the indexer decided the op')
+  t.ok((await creator.client.offers()).some(o => o.node === outcome.author), 'the offer is in the book')
+  await back.client.outcome(envelopeId(env), { final: true, timeout: 60_000 })
+  await back.ledger.outbox.check()
+  t.is(back.ledger.outbox.size, 0, 'a final op leaves the outbox')
+})

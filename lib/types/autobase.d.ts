@@ -30,6 +30,8 @@ declare module 'autobase' {
     readonly key: Buffer
     readonly length: number
     get(index: number, opts?: { wait?: boolean }): Promise<OplogEntry | null>
+    setUserData(key: string, value: Buffer | null): Promise<void>
+    getUserData(key: string): Promise<Buffer | null>
   }
 
   /** The store `open` builds views from. */

@@ -37,6 +37,8 @@ declare module 'hypercore' {
     get(index: number, opts?: GetOptions): Promise<Buffer | null>
     has(start: number, end?: number): Promise<boolean>
     update(opts?: { wait?: boolean }): Promise<boolean>
+    setUserData(key: string, value: Buffer | null): Promise<void>
+    getUserData(key: string): Promise<Buffer | null>
     seek(byteOffset: number, opts?: object): Promise<[number, number]>
     treeHash(length?: number): Promise<Buffer>
     proof(opts: ProofRequest): Promise<TreeProof>

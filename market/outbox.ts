@@ -1,0 +1,140 @@
+/**
+ * Ops this peer appended as optimistic blocks, kept until they are final.
+ *
+ * Indexers fetch a non-writer's optimistic block once Autobase's wakeup
+ * protocol announces the writer, which it does when the block is appended.
+ * A peer that stops (or dies) right after an append, before any indexer
+ * fetched it, is not announced again when it restarts: the block sits in its
+ * writer core and its ops would wait forever. So every envelope goes into
+ * the outbox before it is appended, stored in the writer core's own user
+ * data (a restart still has it), and the ones still undecided after
+ * `resendAfter` are appended again. The engine decides the same bytes once:
+ * whichever copy an indexer sees second changes nothing.
+ */
+import c from 'compact-encoding'
+import { decodeExact } from '../lib/codec'
+import { envelopeId, envelopeEncoding } from '../lib/envelope'
+import { logger } from '../lib/log'
+import type { Id } from './types'
+
+const log = logger('outbox')
+const KEY = 'scit/outbox'
+const VERSION = 1
+/** Past these, the oldest ops are forgotten: an outbox is for what is in flight, not a history. */
+const MAX_OPS = 4096
+const MAX_BYTES = 4 * 1024 * 1024
+/** An op older than this (its own timestamp) is not sent again: its author has long moved on. */
+const MAX_AGE = 60 * 60_000
+
+const encoding: c.Encoding<Buffer[]> = {
+  preencode (state, list) { c.uint.preencode(state, VERSION); c.array(c.buffer).preencode(state, list) },
+  encode (state, list) { c.uint.encode(state, VERSION); c.array(c.buffer).encode(state, list) },
+  decode (state) {
+    const version = c.uint.decode(state)
+    if (version !== VERSION) throw new Error(`outbox version ${version} is not supported`)
+    return c.array(c.buffer).decode(state).filter((b): b is Buffer => b !== null)
+  }
+}
+
+export interface OutboxOptions {
+  /** The writer core whose user data holds the outbox (once it is open). */
+  core: () => { getUserData: (key: string) => Promise<Buffer | null>, setUserData: (key: string, value: Buffer | null) => Promise<void> }
+  /** Does this op have a final outcome (accepted or refused)? */
+  final: (id: Id) => Promise<boolean>
+  /** Append these envelopes again. */
+  resend: (envelopes: Buffer[]) => Promise<void>
+  resendAfter?: number
+  now?: () => number
+}
+
+export class Outbox {
+  private readonly ops = new Map<Id, Buffer>()
+  private timer: NodeJS.Timeout | null = null
+  private saving: Promise<void> = Promise.resolve()
+  private checking: Promise<void> | null = null
+
+  constructor (private readonly opts: OutboxOptions) {}
+
+  get size (): number { return this.ops.size }
+
+  /** Read what a previous run left, and start checking it. */
+  async open (): Promise<void> {
+    const stored = await this.opts.core().getUserData(KEY)
+    if (stored !== null) {
+      try {
+        for (const e of decodeExact(encoding, stored)) this.ops.set(envelopeId(e), e)
+      } catch (err) {
+        log.warn('outbox unreadable: starting empty', { error: (err as Error).message })
+      }
+    }
+    if (this.ops.size > 0) log.info('ops from a previous run are not final yet', { ops: this.ops.size })
+    this.schedule()
+  }
+
+  close (): void {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+  }
+
+  /** Keep `envelopes` (durably) until they are final. Call before appending them. */
+  async add (envelopes: Buffer[]): Promise<void> {
+    for (const e of envelopes) this.ops.set(envelopeId(e), e)
+    this.trim()
+    await this.save()
+    this.schedule()
+  }
+
+  /** Drop what is final; send again what is not. One check at a time: a second caller waits for the running one. */
+  check (): Promise<void> {
+    if (this.checking === null) this.checking = this.run().finally(() => { this.checking = null })
+    return this.checking
+  }
+
+  private async run (): Promise<void> {
+    const now = (this.opts.now ?? Date.now)()
+    const again: Buffer[] = []
+    for (const [id, e] of [...this.ops]) {
+      if (await this.opts.final(id) || now - timestampOf(e) > MAX_AGE) this.ops.delete(id)
+      else again.push(e)
+    }
+    await this.save()
+    if (again.length > 0) {
+      log.info('sending ops again: not final yet', { ops: again.length })
+      await this.opts.resend(again)
+    }
+  }
+
+  private schedule (): void {
+    if (this.timer !== null || this.ops.size === 0) return
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.check().catch(err => log.warn('outbox check failed', { error: (err as Error).message })).finally(() => this.schedule())
+    }, this.opts.resendAfter ?? 10_000)
+    this.timer.unref()
+  }
+
+  private trim (): void {
+    let bytes = 0
+    for (const e of this.ops.values()) bytes += e.byteLength
+    for (const [id, e] of this.ops) {
+      if (this.ops.size <= MAX_OPS && bytes <= MAX_BYTES) break
+      this.ops.delete(id)
+      bytes -= e.byteLength
+    }
+  }
+
+  private save (): Promise<void> {
+    const list = [...this.ops.values()]
+    const next = this.saving.then(() => this.opts.core().setUserData(KEY, c.encode(encoding, list)))
+    this.saving = next.catch(() => {})
+    return next
+  }
+}
+
+function timestampOf (e: Buffer): number {
+  try {
+    return decodeExact(envelopeEncoding, e).timestamp
+  } catch {
+    return 0
+  }
+}
