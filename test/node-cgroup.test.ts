@@ -39,8 +39,9 @@ test('a fork bomb is held at the pids limit and stop() ends it and its cgroup', 
   const root = await tmpDir(t)
   const s = supervisor(t, root, { pids: PIDS })
   const running = transition(s, 'bomb', tr => tr.state === 'running')
-  // exec: the bomb's parent needs no fork of its own to keep the sandbox alive.
-  await s.start(spec('bomb', { kind: 'service', restart: 'never', command: ['/bin/sh', '-c', 'b() { b | b & }; b; exec /usr/bin/sleep 600'] }))
+  // The bomb starts in the background, then the shell execs: once forks are refused, the workload's main process
+  // needs none of its own to stay alive (had it called b itself, its own fork could fail and it would exit 2).
+  await s.start(spec('bomb', { kind: 'service', restart: 'never', command: ['/bin/sh', '-c', 'b() { b | b & }; b & exec /usr/bin/sleep 600'] }))
   const pid = (await running).pid as number
   const cg = s.get('bomb')?.cgroup ?? ''
   t.ok(cg !== '', `in cgroup ${cg}`)
