@@ -38,26 +38,20 @@ import { writeSnapshot, Snapshot, SnapshotLease } from './snapshot'
 import { NodeChannel, NodeHandler } from './protocol'
 import { verifyContract, stageFiles, placeFiles, pruneStaging, specFor, workloadId, checkTrade, TradeRefusal } from './contracts'
 import { Payouts } from './payout'
-import { caughtUp, keepOffer, offerBody } from './offer'
+import { caughtUp, keepOffer, offerBody, OfferFlags } from './offer'
 import type { ManifestWorkload } from '../lib/contract'
 
 const log = logger('node')
 const GONE: ReadonlySet<Trade['state']> = new Set(['released', 'closed', 'failed', 'ended'])
 
-export interface NodeOptions {
+/** What the node sells (OfferFlags: capacity, prices, location, lease bounds), and how it runs. */
+export interface NodeOptions extends OfferFlags {
   data: string
   market: Buffer
   /** null: the public HyperDHT. */
   bootstrap?: Bootstrap[] | null
   /** A DHT node to use (tests: one of the local testnet); the daemon destroys it with its swarm. */
   dht?: DHT
-  capacity: Resources
-  prices: Resources
-  country: string
-  city: string
-  attributes: string[]
-  minLease?: number
-  maxLease?: number
   /** Where work dirs live; the sandbox uid must be able to traverse it. Default <data>/workloads. */
   workloads?: string
   unsafeNoSandbox?: boolean

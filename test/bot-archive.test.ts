@@ -1,14 +1,13 @@
 import test from 'brittle'
 import fs from 'fs'
 import path from 'path'
-import b4a from 'b4a'
-import sodium from 'sodium-universal'
 import Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import type { SwarmConnection } from 'hyperswarm'
 import type { Assert } from 'brittle'
+import { randomBlocks } from './helpers/blocks'
 import { testnet, swarm } from './helpers/net'
-import { world, node, bot, moneyConserved, nodeState, stateOn, FAST_MONITOR } from './helpers/deploy'
+import { world, node, bot, moneyConserved, nodeState, stateOn, FAST_MONITOR, healed } from './helpers/deploy'
 import { deploy, waitRunning } from '../bot/deployment'
 import type { Bot } from '../bot/bot'
 import type { ChallengeEvent } from '../bot/monitor'
@@ -16,7 +15,6 @@ import { encodeKey } from '../lib/keys'
 import { ZERO, MiB } from '../lib/resources'
 import type { Testnet } from '../lib/testnet'
 
-const BLOCK = 64 * 1024
 
 /** Nodes that sell disk (hdd) at a price, so an archive lease costs something and a failed one refunds something. */
 const ARCHIVE_NODE = { capacity: { ...ZERO, cpu: 1000, memory: 2048 * MiB, ssd: 1024 * MiB, hdd: 64 * MiB }, prices: { ...ZERO, cpu: 10, memory: 1, hdd: 100_000 } }
@@ -27,13 +25,7 @@ async function ownerCore (t: Assert, net: Testnet, blocks: number): Promise<Hype
   t.teardown(() => store.close(), { order: 1 })
   const core = store.get({ name: 'data' })
   await core.ready()
-  const batch: Buffer[] = []
-  for (let i = 0; i < blocks; i++) {
-    const block = b4a.alloc(BLOCK)
-    sodium.randombytes_buf(block)
-    batch.push(block)
-  }
-  await core.append(batch)
+  await core.append(randomBlocks(blocks))
   const s = swarm(t, net)
   s.on('connection', (conn: SwarmConnection) => { conn.on('error', () => {}); store.replicate(conn) })
   await s.join(core.discoveryKey, { server: true, client: true }).flushed()
@@ -72,16 +64,6 @@ function challenges (b: Bot): { next: (pred: (e: ChallengeEvent) => boolean) => 
   }
 }
 
-function healed (b: Bot): Promise<string> {
-  return new Promise(resolve => {
-    const on = (step: string, detail: string): void => {
-      if (step !== 'healed' && step !== 'heal-failed') return
-      b.events.off('progress', on)
-      resolve(`${step}: ${detail}`)
-    }
-    b.events.on('progress', on)
-  })
-}
 
 test('an archive node that loses the data fails its storage challenges: the monitor by itself fails the lease and buys a node that keeps the archive and answers; money is conserved', async t => {
   const net = await testnet(t)
@@ -151,8 +133,7 @@ test('an archive without a source is challenged on its contract core', async t =
   const b = await bot(t, w, { monitor: { ...FAST_MONITOR, challengeInterval: 300 } })
   const dir = await t.tmp()
   fs.mkdirSync(path.join(dir, 'data'))
-  const bytes = b4a.alloc(300 * 1024)
-  sodium.randombytes_buf(bytes)
+  const [bytes] = randomBlocks(1, 300 * 1024)
   fs.writeFileSync(path.join(dir, 'data', 'blob.bin'), bytes)
   const file = path.join(dir, 'seeded.yaml')
   fs.writeFileSync(file, ['name: seeded', 'version: 1', 'workloads:', '  - name: vault', '    kind: archive', '    files: [data/]', '    archive: { size: 1MB }', 'duration: 1h', 'budget: 1000'].join('\n') + '\n')

@@ -1,19 +1,8 @@
 import test from 'brittle'
 import { testnet } from './helpers/net'
-import { world, node, bot, serviceTemplate, moneyConserved, nodeState, stateOn, waitFor, FAST_MONITOR } from './helpers/deploy'
+import { world, node, bot, serviceTemplate, moneyConserved, nodeState, stateOn, waitFor, FAST_MONITOR, healed } from './helpers/deploy'
 import { deploy, waitRunning } from '../bot/deployment'
-import type { Bot } from '../bot/bot'
 
-function healed (b: Bot): Promise<string> {
-  return new Promise(resolve => {
-    const on = (step: string, detail: string): void => {
-      if (step !== 'healed' && step !== 'heal-failed') return
-      b.events.off('progress', on)
-      resolve(`${step}: ${detail}`)
-    }
-    b.events.on('progress', on)
-  })
-}
 
 test('self-healing: a node that stops is failed and refunded, the workload ends up on the third node, money is conserved', async t => {
   const net = await testnet(t)

@@ -1,8 +1,8 @@
 import test from 'brittle'
 import b4a from 'b4a'
-import sodium from 'sodium-universal'
 import type Hypercore from 'hypercore'
 import type { SwarmConnection } from 'hyperswarm'
+import { randomBlocks } from './helpers/blocks'
 import { testnet, swarm } from './helpers/net'
 import { until } from './helpers/ledger'
 import { bot, node, workload, manifest, buy, contract, settle, fileOf, nodeTransition, keyOf, TestBot, Written } from './helpers/node-bot'
@@ -19,7 +19,6 @@ import type { Transition } from '../node/workload'
 import { workloadId } from '../node/contracts'
 
 const CAPACITY: Resources = { ...ZERO, cpu: 1000, memory: 2048 * MiB, ssd: 256 * MiB, hdd: 256 * MiB }
-const BLOCK = 64 * 1024
 
 interface Scene { net: Testnet; b: TestBot; n: NodeDaemon }
 
@@ -37,13 +36,7 @@ async function sourceCore (b: TestBot, blocks: number): Promise<Hypercore> {
   if (store === null) throw new Error('the test bot has no store')
   const core = store.get({ name: `archive-${Math.random().toString(36).slice(2)}` })
   await core.ready()
-  const batch: Buffer[] = []
-  for (let i = 0; i < blocks; i++) {
-    const block = b4a.alloc(BLOCK)
-    sodium.randombytes_buf(block)
-    batch.push(block)
-  }
-  await core.append(batch)
+  await core.append(randomBlocks(blocks))
   return core
 }
 

@@ -5,12 +5,8 @@
  * here is CPU, not network).
  *   node .dist-h/test/bench/archive.js [MiB] [challenges]
  */
-import fs from 'fs'
-import os from 'os'
-import path from 'path'
 import b4a from 'b4a'
 import sodium from 'sodium-universal'
-import type { Assert } from 'brittle'
 import type { SwarmConnection } from 'hyperswarm'
 import { startTestnet } from '../../lib/testnet'
 import { ZERO, MiB } from '../../lib/resources'
@@ -18,22 +14,12 @@ import { encodeKey } from '../../lib/keys'
 import { workloadId } from '../../node/contracts'
 import { NodeChannel } from '../../node/protocol'
 import { signedHead } from '../../node/storage-proof'
+import { shim, ms } from './shim'
 import { bot, node, workload, manifest, buy, contract, settle, nodeTransition } from '../helpers/node-bot'
 import { until } from '../helpers/ledger'
 
 const SIZE = Number(process.argv[2] ?? 64) * MiB
 const CHALLENGES = Number(process.argv[3] ?? 50)
-const ms = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6
-
-function shim (): { t: Assert, done: () => Promise<void> } {
-  const downs: Array<{ fn: () => unknown, order: number }> = []
-  const t = {
-    tmp: async () => fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-')),
-    teardown: (fn: () => unknown, opts: { order?: number } = {}) => { downs.push({ fn, order: opts.order ?? 0 }) }
-  } as unknown as Assert
-  return { t, done: async () => { for (const d of downs.reverse().sort((a, b) => a.order - b.order)) await d.fn() } }
-}
-
 async function main (): Promise<void> {
   const { t, done } = shim()
   const net = await startTestnet(3)

@@ -130,3 +130,15 @@ export function nodeState (n: NodeDaemon, trade: string, want: (s: string | null
     check()
   })
 }
+
+/** Resolve with the bot's next heal outcome: "healed: …" or "heal-failed: …". */
+export function healed (b: Bot): Promise<string> {
+  return new Promise(resolve => {
+    const on = (step: string, detail: string): void => {
+      if (step !== 'healed' && step !== 'heal-failed') return
+      b.events.off('progress', on)
+      resolve(`${step}: ${detail}`)
+    }
+    b.events.on('progress', on)
+  })
+}
