@@ -91,7 +91,8 @@ function replicaLine (r: ReplicaStatus): string {
   if (!r.reachable) return `unreachable: ${r.reason}`
   const signed = r.since !== null ? ` (signed ${new Date(r.since).toISOString().slice(11, 19)})` : ''
   const bad = r.unverified ? ` · ${r.unverified} status records failed verification` : ''
-  return `${r.state}${signed}: ${r.reason} · ${r.ping === null ? 'no ping answer' : `ping ${r.ping} ms`}${bad}`
+  const job = r.exitCode !== null ? ` · exit ${r.exitCode}${r.output !== null ? `, output ${r.output}` : ''}` : ''
+  return `${r.state}${signed}: ${r.reason}${job} · ${r.ping === null ? 'no ping answer' : `ping ${r.ping} ms`}${bad}`
 }
 
 export async function cmdDeploy (template: string, flags: RunFlags, set: Record<string, ParamValue>): Promise<void> {

@@ -153,6 +153,10 @@ export interface ReplicaStatus {
   since: number | null
   restarts: number
   ports: Array<{ port: number, host: number }>
+  /** A job's exit code, and the BLAKE2b-256 (hex) of its declared output file and of its stdout, as the node signed them; null otherwise. */
+  exitCode: number | null
+  output: string | null
+  stdout: string | null
   /** Was the node reached at all (within the timeout)? */
   reachable: boolean
   /** Liveness only: the round trip of an (unsigned) ping in ms, null when it went unanswered. */
@@ -169,7 +173,7 @@ export interface ReplicaStatus {
 export async function replicaStatus (bot: Bot, d: DeploymentRecord, timeout = 5000): Promise<ReplicaStatus[]> {
   const out: ReplicaStatus[] = []
   await Promise.all(d.trades.filter(t => t.phase === 'settled' || t.phase === 'matched').map(async t => {
-    const row: ReplicaStatus = { trade: t.id, workload: t.workload, node: t.node, lease: t.phase, state: 'unknown', reason: '', since: null, restarts: 0, ports: [], reachable: false, ping: null, unverified: 0 }
+    const row: ReplicaStatus = { trade: t.id, workload: t.workload, node: t.node, lease: t.phase, state: 'unknown', reason: '', since: null, restarts: 0, ports: [], exitCode: null, output: null, stdout: null, reachable: false, ping: null, unverified: 0 }
     out.push(row)
     const ch = await bot.reach(t.node, timeout)
     if (ch === null) {
@@ -192,6 +196,9 @@ export async function replicaStatus (bot: Bot, d: DeploymentRecord, timeout = 50
       row.since = rec.timestamp
       row.restarts = rec.body.restarts
       row.ports = rec.body.ports.map(p => ({ port: p.port, host: p.host }))
+      row.exitCode = rec.body.exitCode
+      row.output = rec.body.output?.toString('hex') ?? null
+      row.stdout = rec.body.stdout?.toString('hex') ?? null
     } else if (row.reason === '') {
       row.state = 'pending'
       row.reason = 'the node has signed no state for it yet'

@@ -1,4 +1,7 @@
 import test from 'brittle'
+import fs from 'fs'
+import path from 'path'
+import sodium from 'sodium-universal'
 import { testnet } from './helpers/net'
 import { world, node, bot, serviceTemplate, moneyConserved, stateOn, nodeState } from './helpers/deploy'
 import { deploy, waitRunning, stop } from '../bot/deployment'
@@ -45,4 +48,34 @@ test('a service deployed on 2 nodes with placement constraints runs on both, and
   const after = await b.client.balance(b.key)
   t.ok(after > paid, `refund back on the balance (${paid} → ${after} of ${before})`)
   t.ok((await moneyConserved(w)).ok, 'money is conserved')
+})
+
+test('a job runs to completion: bot status carries the exit code and the output digest the node signed', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  await node(t, w)
+  const b = await bot(t, w)
+  const dir = await t.tmp()
+  fs.writeFileSync(path.join(dir, 'job.js'), 'require("fs").writeFileSync("out.txt", "forty-two\\n"); console.log("done")\n')
+  const file = path.join(dir, 'job.yaml')
+  fs.writeFileSync(file, [
+    'name: answer',
+    'version: 1',
+    'workloads:',
+    '  - name: calc',
+    '    kind: job',
+    '    files: [job.js]',
+    '    command: [node, job.js]',
+    '    output: out.txt',
+    '    resources: { cpu: 500m, memory: 128MiB }',
+    'duration: 1h',
+    'budget: 100'
+  ].join('\n') + '\n')
+  const d = await deploy(b, { template: file })
+  const [row] = await waitRunning(b, d)
+  t.is(row.state, 'exited', 'the node signed the job as exited')
+  t.is(row.exitCode, 0, 'with exit code 0')
+  const expected = Buffer.alloc(32)
+  sodium.crypto_generichash(expected, Buffer.from('forty-two\n'))
+  t.is(row.output, expected.toString('hex'), 'and the BLAKE2b-256 of its output file')
 })
