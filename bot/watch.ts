@@ -13,6 +13,7 @@
  */
 import type Hypercore from 'hypercore'
 import { decodeKey } from '../lib/keys'
+import { raceTimeout, TIMED_OUT } from '../lib/timeout'
 import { readCore, Verified, Refusal } from '../node/status'
 import type { StatusRecord } from '../node/messages'
 import type { NodeChannel } from '../node/protocol'
@@ -89,13 +90,8 @@ export async function updated (core: Hypercore, timeout: number): Promise<void> 
   await bounded(core.update({ wait: true }), timeout)
 }
 
-/** Wait for `p`, at most `ms`: a replica with no peer may wait a long time for an update. */
+/** Wait for `p`, at most `ms`: a replica with no peer may wait a long time for an update. Null on timeout or failure. */
 export async function bounded<T> (p: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<null>(resolve => { timer = setTimeout(() => resolve(null), ms) })
-  try {
-    return await Promise.race([p.catch(() => null), late])
-  } finally {
-    clearTimeout(timer)
-  }
+  const r = await raceTimeout(p.catch(() => null), ms)
+  return r === TIMED_OUT ? null : r
 }

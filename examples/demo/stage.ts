@@ -4,6 +4,7 @@
  */
 import path from 'path'
 import { ScitError } from '../../lib/errors'
+import { raceTimeout, TIMED_OUT } from '../../lib/timeout'
 import type { Bot } from '../../bot/bot'
 import type { DeploymentRecord } from '../../bot/state'
 import type { DemoWorld } from './world'
@@ -40,15 +41,9 @@ export function reached (bot: Bot, step: string, match: (detail: string) => bool
 
 /** Reject with a TIMEOUT naming `what` when `p` takes longer than the stage's patience. */
 export async function within<T> (s: Stage, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | null = null
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new ScitError('TIMEOUT', `${what} took longer than ${s.patience / 1000}s`)), s.patience)
-  })
-  try {
-    return await Promise.race([p, late])
-  } finally {
-    if (timer !== null) clearTimeout(timer)
-  }
+  const r = await raceTimeout(p, s.patience)
+  if (r === TIMED_OUT) throw new ScitError('TIMEOUT', `${what} took longer than ${s.patience / 1000}s`)
+  return r
 }
 
 /** The live (settled) leases of a deployment. */

@@ -24,6 +24,7 @@ import { decodeKey } from '../../lib/keys'
 import { MarketPeer } from '../../market/peer'
 import { Client } from '../../market/client'
 import { addIndexer } from '../../market/indexers'
+import { raceTimeout, TIMED_OUT } from '../../lib/timeout'
 import { NodeDaemon } from '../../node/daemon'
 import { Bot } from '../../bot/bot'
 import type { MonitorOptions } from '../../bot/monitor'
@@ -244,15 +245,11 @@ export class DemoWorld {
   private async closeAll (): Promise<string[]> {
     const failed: string[] = []
     for (const { what, fn } of this.closers.reverse()) {
-      let timer: NodeJS.Timeout | null = null
       // A part that cannot close must not keep the rest (and the user's terminal) waiting.
-      const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`did not close within ${CLOSE_TIMEOUT / 1000}s`)), CLOSE_TIMEOUT) })
       try {
-        await Promise.race([fn(), late])
+        if (await raceTimeout(fn(), CLOSE_TIMEOUT) === TIMED_OUT) failed.push(`${what}: did not close within ${CLOSE_TIMEOUT / 1000}s`)
       } catch (err) {
         failed.push(`${what}: ${(err as Error).message}`)
-      } finally {
-        if (timer !== null) clearTimeout(timer)
       }
     }
     fs.rmSync(this.root, { recursive: true, force: true, maxRetries: 3 })

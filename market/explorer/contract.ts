@@ -22,7 +22,8 @@ import type { MarketPeer } from '../peer'
 import type { Trade, TradeState, KeyText, Id } from '../types'
 import { KeyMatch, keyMatches, invalid } from './filters'
 import { contractTrades, contractRow, ContractRow } from './model'
-import { presenceOf, within, PresenceState } from './presence'
+import { presenceOf, PresenceState } from './presence'
+import { within } from '../../lib/timeout'
 import { withSnapshot } from './views'
 
 export interface DetailOptions {

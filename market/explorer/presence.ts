@@ -7,7 +7,7 @@
 import b4a from 'b4a'
 import type DHT from 'hyperdht'
 import { decodeKey, encodeKey } from '../../lib/keys'
-import { ScitError } from '../../lib/errors'
+import { raceTimeout, TIMED_OUT } from '../../lib/timeout'
 import { marketTopic } from '../../lib/topics'
 import { lookupPresence } from '../../node/presence'
 import type { PresenceRecord } from '../../node/messages'
@@ -27,26 +27,11 @@ export interface LookupOptions { timeout?: number; concurrency?: number }
 
 export const DEFAULT_LOOKUP_TIMEOUT = 10_000
 
-const TIMED_OUT = Symbol('timed out')
-
-function withTimeout<T> (p: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  let timer: NodeJS.Timeout | null = null
-  const t = new Promise<typeof TIMED_OUT>(resolve => { timer = setTimeout(() => resolve(TIMED_OUT), ms) })
-  return Promise.race([p, t]).finally(() => { if (timer !== null) clearTimeout(timer) })
-}
-
-/** `p`, or a TIMEOUT error saying `what` did not happen within `ms`. */
-export async function within<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
-  const r = await withTimeout(p, ms)
-  if (r === TIMED_OUT) throw new ScitError('TIMEOUT', `${what} within ${ms} ms`)
-  return r
-}
-
 /** Look up and verify one node's presence for `market`. Never throws: the state says what was found. */
 export async function presenceOf (dht: DHT, market: Buffer, node: KeyText, opts: LookupOptions = {}): Promise<NodePresence> {
   const timeout = opts.timeout ?? DEFAULT_LOOKUP_TIMEOUT
   try {
-    const found = await withTimeout(lookupPresence(dht, decodeKey(node, 'node key')), timeout)
+    const found = await raceTimeout(lookupPresence(dht, decodeKey(node, 'node key')), timeout)
     if (found === TIMED_OUT) return { state: 'timeout', lastSeen: null, record: null, error: `no answer from the DHT within ${timeout} ms` }
     if (found === null) return { state: 'missing', lastSeen: null, record: null, error: null }
     if (!b4a.equals(found.record.market, market)) return { state: 'invalid', lastSeen: found.timestamp, record: null, error: `the record is for market ${encodeKey(found.record.market)}` }
@@ -78,6 +63,6 @@ export async function announced (dht: DHT, market: Buffer, opts: { timeout?: num
   const walk = (async () => {
     for await (const reply of query) for (const p of reply.peers) found.add(encodeKey(p.publicKey))
   })().catch(() => {})
-  if (await withTimeout(walk, opts.timeout ?? DEFAULT_LOOKUP_TIMEOUT) === TIMED_OUT) query.destroy()
+  if (await raceTimeout(walk, opts.timeout ?? DEFAULT_LOOKUP_TIMEOUT) === TIMED_OUT) query.destroy()
   return [...found]
 }
