@@ -16,7 +16,7 @@ import type Corestore from 'corestore'
 import { envelopeId } from '../lib/envelope'
 import { ScitError } from '../lib/errors'
 import { logger } from '../lib/log'
-import type { Apply, Effects, Id, RejectReason } from './types'
+import type { Apply, Effects, Id, RejectReason, View } from './types'
 import { HyperbeeView } from './hyperbee-view'
 import { ApplyView } from './apply-view'
 import { Tx } from './engine/tx'
@@ -226,7 +226,7 @@ export class Ledger extends ReadyResource {
     let acked = 0
     for (const node of nodes) {
       const staged = new Tx(view)
-      const ack = await this.applyBlock(node, staged, host)
+      const ack = await this.applyBlock(node, staged.asView(), host)
       await staged.commit()
       if (ack) {
         await host.ackWriter(node.from.key)
@@ -242,11 +242,10 @@ export class Ledger extends ReadyResource {
   }
 
   /** Run the engine on each envelope of a block; true when the writer should be acked. */
-  private async applyBlock (node: ApplyNode<Buffer>, staged: Tx, host: Host): Promise<boolean> {
+  private async applyBlock (node: ApplyNode<Buffer>, view: View, host: Host): Promise<boolean> {
     const envelopes = decodeBlock(node.value)
     if (envelopes === null) return false
     const bootstrap = b4a.equals(node.from.key, host.key)
-    const view = staged.asView()
     let attributable = true
     let decided = 0
     for (const value of envelopes) {

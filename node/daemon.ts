@@ -261,15 +261,15 @@ export class NodeDaemon extends ReadyResource {
    * have, so it is still being verified), or not this node's (refused).
    */
   private hold (id: string, trade: Trade, err: TradeRefusal): void {
-    const final = err.reason !== 'wrong-node'
-    const reason = final
+    const waiting = err.reason !== 'wrong-node'
+    const reason = waiting
       ? `not-final: trade ${trade.id} is settled, but the settlement is not final in the ledger yet (a quorum of the market's indexers has not ordered it); nothing runs until it is`
       : err.message
     if (this.held.get(id)?.reason === reason) return
     let contract: Buffer | null = null
     try { contract = trade.contract === null ? null : decodeKey(trade.contract, 'contract core') } catch {}
     this.held.set(id, { trade: trade.id, contract, reason })
-    this.supervisor.note(id, final ? 'verifying' : 'refused', reason)
+    this.supervisor.note(id, waiting ? 'verifying' : 'refused', reason)
   }
 
   private async finalTrades (): Promise<Map<string, Trade>> {

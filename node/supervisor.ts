@@ -189,7 +189,7 @@ export class Supervisor extends EventEmitter {
         sandboxed.gone.catch(() => {}).then(() => {
           resolve()
           this.exited(slot, child, code, signal, started, out, limits()).catch(err => log.error('exit handling failed', { id: spec.id, err: (err as Error).message }))
-        }, () => {})
+        })
       })
     })
     sandboxed.childPid.then(pid => {

@@ -11,6 +11,7 @@ import path from 'path'
 import { generateKeyPair } from '../../lib/identity'
 import { parseBootstrap } from '../../lib/config'
 import { MarketPeer } from '../../market/peer'
+import { untilIndexer } from '../../market/indexers'
 
 export type Command =
   | { cmd: 'vote', identity: string, writer: string }
@@ -52,7 +53,7 @@ async function main (): Promise<void> {
       const [outcome] = await peer.client.submitAndWait([{ type: 'governance', body }], { timeout: 60_000 })
       if (!outcome.accepted) throw new Error(`vote refused: ${outcome.message ?? ''}`)
     } else if (m.cmd === 'await-indexer') {
-      while (!peer.ledger.isIndexer) await new Promise(resolve => peer.ledger.base.once('is-indexer', resolve))
+      await untilIndexer(peer)
     } else if (m.cmd === 'stats') {
       const mem = process.memoryUsage()
       const cpu = process.cpuUsage()
