@@ -42,9 +42,11 @@ export interface LedgerOptions {
   /** The market engine (market/engine apply). Passed in so the ledger never decides market rules. */
   apply: Apply
   /**
-   * How soon an indexer acks what it saw (ms). Finality takes a couple of
-   * ack rounds between indexers, so this bounds latency to final; acks are
-   * only written while there is something new to order.
+   * How soon an indexer acks what it saw (ms; Autobase waits 1-2× this).
+   * Finality takes a few ack rounds between indexers, so this bounds
+   * latency to final; acks are only written while there is something new to
+   * order. 20 ms measured best on a loopback testnet: 10 ms spends more on
+   * acks than it saves, 50 ms doubles the latency (README, benchmarks).
    */
   ackInterval?: number
   /** How long an optimistic op may stay undecided before this peer sends it again (ms). */
@@ -56,12 +58,16 @@ export class Ledger extends ReadyResource {
   private readonly engine: Apply
   private appending: Promise<unknown> = Promise.resolve()
   private watchdog: NodeJS.Timeout | null = null
-  private stalledAt = ''
+  /** The unindexed tail the watchdog last saw, for how many ticks, and how many it waits before acking. */
+  private stall = { state: '', ticks: 0, wait: 1 }
   private readonly ackInterval: number
   /** Envelopes run through the engine and apply calls on this peer, re-runs after reorgs included (benchmarks). */
   readonly counters = { envelopes: 0, applies: 0 }
   /** Optimistic ops not final yet, sent again until they are (market/outbox.ts). */
   readonly outbox: Outbox
+  /** The view's length at Autobase's indexed length, for the view core it was read for (a fork makes new cores). */
+  private indexed: { key: Buffer, length: number } | null = null
+  private refreshing: Promise<void> = Promise.resolve()
   /** Ids the engine decided since the last `takeApplied`: a hint for waiters, never state. */
   private applied: Id[] = []
 
@@ -69,7 +75,7 @@ export class Ledger extends ReadyResource {
   constructor (store: Corestore, key: Buffer | null, opts: LedgerOptions) {
     super()
     this.engine = opts.apply
-    this.ackInterval = opts.ackInterval ?? 50
+    this.ackInterval = opts.ackInterval ?? 20
     this.base = new Autobase<Hyperbee, Buffer>(store.namespace(LEDGER_NAMESPACE), key, {
       optimistic: true,
       ackInterval: this.ackInterval,
@@ -81,7 +87,7 @@ export class Ledger extends ReadyResource {
       log.error('autobase failed', { error: err.message })
       this.emit('error', err)
     })
-    this.base.on('update', () => this.emit('update'))
+    this.base.on('update', () => { this.refreshFinal().then(() => this.emit('update'), () => {}) })
     this.outbox = new Outbox({
       core: () => this.base.local,
       final: async id => (await finalOutcome(this, id)) !== null,
@@ -94,7 +100,7 @@ export class Ledger extends ReadyResource {
     await this.base.ready()
     await this.base.view.ready()
     await this.outbox.open()
-    this.watchdog = setInterval(() => { this.nudge().catch(() => {}) }, Math.max(500, 10 * this.ackInterval))
+    this.watchdog = setInterval(() => { this.nudge().catch(() => {}) }, Math.max(100, 5 * this.ackInterval))
     this.watchdog.unref()
   }
 
@@ -112,8 +118,31 @@ export class Ledger extends ReadyResource {
   get isIndexer (): boolean { return this.base.isIndexer }
   /** The view as applied so far: includes optimistic ops that a reorg may still move or drop. */
   get view (): Hyperbee { return this.base.view }
-  /** Length of the view that a quorum of indexers signed: it never changes again. */
-  get finalVersion (): number { return this.base.view.core.signedLength }
+  /**
+   * Length of the view whose order the indexers' consensus fixed (Autobase's
+   * indexed length): it never changes again. Quorum signatures over it follow
+   * an ack round later (`view.core.signedLength`); a peer that linearizes the
+   * writers needs no signature to know what is final.
+   */
+  get finalVersion (): number {
+    const core = this.base.view.core
+    const indexed = this.indexed !== null && b4a.equals(this.indexed.key, core.key) ? this.indexed.length : 0
+    return Math.max(indexed, core.signedLength)
+  }
+
+  /** Learn the view's indexed length after an update (one system read), before anyone is told of the update. */
+  private refreshFinal (): Promise<void> {
+    const run = async (): Promise<void> => {
+      const info = await this.base.getIndexedInfo()
+      const key = this.base.view.core.key
+      const v = info?.views.find(v => b4a.equals(v.key, key))
+      if (v !== undefined && (this.indexed === null || !b4a.equals(this.indexed.key, key) || v.length > this.indexed.length)) {
+        this.indexed = { key, length: v.length }
+      }
+    }
+    this.refreshing = this.refreshing.then(run, run)
+    return this.refreshing
+  }
 
   /** A snapshot of the final (indexed) part of the view. Close it when done. */
   finalSnapshot (): Hyperbee {
@@ -185,21 +214,27 @@ export class Ledger extends ReadyResource {
   }
 
   /**
-   * Autobase 7's auto-ack can settle with ops applied but never signed: with
-   * three indexers, each may decide the others' acks already suffice (seen
-   * on a loopback testnet, more often the shorter the ack interval). An
-   * indexer that sees the unsigned part of the view unchanged for a whole
-   * tick appends an ack anyway, which restarts the rounds; a healthy market
-   * never triggers this.
+   * Autobase 7's auto-ack often settles with the last ops applied but not
+   * indexed: each indexer may decide the others' acks suffice, and nothing
+   * moves until something new arrives (most of the time on a quiet market).
+   * An indexer that sees the unindexed part of the view unchanged for a tick
+   * appends an ack, which restarts the rounds. If that changes nothing either
+   * (a block no indexer will ever ack stays in the unindexed tail), it waits
+   * twice as many ticks before the next one, up to 64.
    */
   private async nudge (): Promise<void> {
     if (!this.opened || this.closing !== null || !this.base.isIndexer) return
-    const core = this.base.view.core
-    const state = core.signedLength < core.length ? `${core.length}:${core.signedLength}` : ''
-    const stalled = state !== '' && state === this.stalledAt
-    this.stalledAt = state
-    if (!stalled) return
-    log.debug('finality stalled: acking', { length: core.length, signed: core.signedLength })
+    const length = this.base.view.core.length
+    const final = this.finalVersion
+    const state = final < length ? `${length}:${final}` : ''
+    if (state === '' || state !== this.stall.state) {
+      this.stall = { state, ticks: 0, wait: 1 }
+      return
+    }
+    if (++this.stall.ticks < this.stall.wait) return
+    this.stall.ticks = 0
+    this.stall.wait = Math.min(64, this.stall.wait * 2)
+    log.debug('finality stalled: acking', { length, final })
     const run = (): Promise<number> => this.base.append(null)
     const next = this.appending.then(run, run)
     this.appending = next.catch(() => {})

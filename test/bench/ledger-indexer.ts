@@ -25,7 +25,7 @@ export type Reply =
   | { kind: 'stats', rss: number, heapUsed: number, envelopes: number, cpu: number }
   | { kind: 'error', message: string }
 
-const ACK_INTERVAL = Number(process.env.ACK_INTERVAL ?? 50)
+const ACK_INTERVAL = Number(process.env.ACK_INTERVAL ?? 20)
 
 async function main (): Promise<void> {
   const bootstrap = parseBootstrap(process.argv[2])

@@ -10,7 +10,7 @@
  *      every one is final (indexed by a quorum) on the client's peer;
  *   3. RSS and CPU time of each indexer, and of the client.
  *
- *   npm run bench -- ledger        (ACK_INTERVAL, BATCH, GAP, TOTAL to vary it)
+ *   npm run bench -- ledger        (ACK_INTERVAL, BATCH, GAP, BIDS, TOTAL to vary it)
  */
 import path from 'path'
 import fs from 'fs'
@@ -25,7 +25,7 @@ import { offerOp, bidOp } from '../helpers/ledger'
 import type { OfferBody, BidBody, Outcome } from '../../market/types'
 import type { Command, Reply } from './ledger-indexer'
 
-const ACK_INTERVAL = Number(process.env.ACK_INTERVAL ?? 50)
+const ACK_INTERVAL = Number(process.env.ACK_INTERVAL ?? 20)
 
 /** An indexer process, driven over IPC. */
 class Indexer {
@@ -130,7 +130,8 @@ async function main (): Promise<void> {
     const appends: number[] = []
     let matched = 0
     const waits: Array<Promise<void>> = []
-    for (let i = 0; i < 1000; i += BATCH) {
+    const BIDS = Number(process.env.BIDS ?? 1000)
+    for (let i = 0; i < BIDS; i += BATCH) {
       const sent = Date.now()
       const batch = Array.from({ length: BATCH }, (_, j) => sealAs(bots[(i + j) % bots.length], 'bid', bid))
       await peer.ledger.append(batch)
@@ -145,6 +146,7 @@ async function main (): Promise<void> {
     }
     await Promise.all(waits)
     latencies.sort((x, y) => x - y)
+    if (process.env.DECILES !== undefined) console.log('  deciles', [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9].map(p => percentile(latencies, p)).join(' '))
     appends.sort((x, y) => x - y)
     console.log(`bid → trade final: ${latencies.length} bids (${BATCH} per append every ${GAP} ms), ${matched} traded; p50 ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies[latencies.length - 1]} ms (of which the append itself: p50 ${percentile(appends, 0.5)} ms, p99 ${percentile(appends, 0.99)} ms)`)
 
