@@ -87,7 +87,9 @@ export class Client extends EventEmitter implements MarketClient {
       await this.synced()
       // The seq read at open may predate the sync: another process signing as this identity
       // (a CLI command beside `scit market serve`) may have used higher ones since.
-      this.seq = Math.max(this.seq, await lastSeqInView(this.ledger, this.keyPair.publicKey))
+      // Read this.seq only after the await: concurrent submits advance it meanwhile.
+      const inView = await lastSeqInView(this.ledger, this.keyPair.publicKey)
+      this.seq = Math.max(this.seq, inView)
     }
     const keyPair = this.keyPair
     // Sealed synchronously after `ready`, so concurrent submits take distinct, increasing seqs.
