@@ -71,8 +71,13 @@ export class Ledger extends ReadyResource {
   /** The view's length at Autobase's indexed length, for the view core it was read for (a fork makes new cores). */
   private indexed: { key: Buffer, length: number } | null = null
   private refreshing: Promise<void> = Promise.resolve()
-  /** Ids the engine decided since the last `takeApplied`: a hint for waiters, never state. */
+  /**
+   * Ids the engine decided since the last `takeApplied`: a hint for waiters,
+   * never state. Bounded: a ledger nobody waits on must not grow; past the
+   * bound, waiters are told to look for themselves.
+   */
   private applied: Id[] = []
+  private hintsDropped = false
 
   /** `key` null creates a new market whose bootstrap writer is this store's local writer. */
   constructor (store: Corestore, key: Buffer | null, opts: LedgerOptions) {
@@ -91,6 +96,8 @@ export class Ledger extends ReadyResource {
       this.emit('error', err)
     })
     this.base.on('update', () => { this.refreshFinal().then(() => this.emit('update'), () => {}) })
+    // A fast-forward jumps to the indexers' view without applying (no hints): waiters must look for themselves.
+    this.base.on('fast-forward', () => { this.hintsDropped = true })
     this.outbox = new Outbox({
       core: () => this.base.local,
       final: async id => (await finalOutcome(this, id)) !== null,
@@ -186,10 +193,15 @@ export class Ledger extends ReadyResource {
     return this.base.replicate(stream)
   }
 
-  /** Ids the engine decided since the last call (hints: look them up in the view). */
-  takeApplied (): Id[] {
-    const out = this.applied
+  /**
+   * Ids the engine decided since the last call (hints: look them up in the
+   * view), or null when there were too many to keep: then anything may have
+   * been decided, and a waiter must look.
+   */
+  takeApplied (): Id[] | null {
+    const out = this.hintsDropped ? null : this.applied
     this.applied = []
+    this.hintsDropped = false
     return out
   }
 
@@ -283,10 +295,11 @@ export class Ledger extends ReadyResource {
     this.counters.applies++
     const batch = bee.batch({ update: false })
     const view = new ApplyView(HyperbeeView.writing(batch))
+    const decided: Id[] = []
     let acked = 0
     for (const node of nodes) {
       const staged = new Tx(view)
-      const ack = await this.applyBlock(node, staged.asView(), host)
+      const ack = await this.applyBlock(node, staged.asView(), host, decided)
       await staged.commit()
       if (ack) {
         await host.ackWriter(node.from.key)
@@ -299,10 +312,13 @@ export class Ledger extends ReadyResource {
       return
     }
     await batch.flush()
+    // Hinted once the view holds them: a waiter that looks before the flush would find nothing and not look again.
+    if (this.applied.length + decided.length <= MAX_HINTS) this.applied.push(...decided)
+    else this.hintsDropped = true
   }
 
-  /** Run the engine on each envelope of a block; true when the writer should be acked. */
-  private async applyBlock (node: ApplyNode<Buffer>, view: View, host: Host): Promise<boolean> {
+  /** Run the engine on each envelope of a block, noting their ids in `hints`; true when the writer should be acked. */
+  private async applyBlock (node: ApplyNode<Buffer>, view: View, host: Host, hints: Id[]): Promise<boolean> {
     const envelopes = decodeBlock(node.value)
     if (envelopes === null) return false
     const bootstrap = b4a.equals(node.from.key, host.key)
@@ -314,8 +330,7 @@ export class Ledger extends ReadyResource {
       if (await view.get(K.accepted(id)) !== null || await view.get(K.rejected(id)) !== null) continue
       this.counters.envelopes++
       const { outcome, effects } = await this.engine(view, { value, bootstrap })
-      // Bounded: a ledger nobody waits on must not grow; a waiter that misses a hint still sees its op once final.
-      if (this.applied.length < MAX_HINTS) this.applied.push(outcome.id)
+      hints.push(outcome.id)
       if (outcome.reason !== null && UNATTRIBUTABLE.has(outcome.reason)) attributable = false
       else decided++
       if (effects !== null) await carryOut(effects, host)

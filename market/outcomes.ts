@@ -5,8 +5,13 @@
  *
  * Thousands of ops may be awaited at once (a bot's bids), so nothing here
  * re-reads every waiter on every update: applied ids come as hints from the
- * ledger's apply, and newly final ones from a diff between two signed
- * versions of the view, which costs what changed, not what is awaited.
+ * ledger's apply, each looked up once in the live view (its cache is warm),
+ * and an awaited op applied but not final yet is remembered with the view
+ * block that holds its outcome; when the final length passes that block, it
+ * is looked up again and settled. A reorg that moves an outcome re-applies
+ * its op, which hints it again, so the block remembered is the current one.
+ * (A diff between two checkouts of the view did this before: every checkout
+ * starts with a cold node cache, which made it most of a busy bot's reads.)
  */
 import type Hyperbee from 'hyperbee'
 import { ScitError } from '../lib/errors'
@@ -25,6 +30,8 @@ interface Waiter {
 
 export class Outcomes {
   private waiters = new Map<Id, Set<Waiter>>()
+  /** Awaited ops applied but not final: the view block that holds each one's outcome. */
+  private applied = new Map<Id, number>()
   private lastFinal: number
   private checking: Promise<void> | null = null
   private again = false
@@ -59,8 +66,7 @@ export class Outcomes {
     if (set === undefined) this.waiters.set(id, set = new Set())
     set.add(w)
     try {
-      const found = final ? await this.readFinal(id) : await read(this.ledger.view, id)
-      if (found !== null) this.settle(id, found, final)
+      await this.look(id)
     } catch (err) {
       this.remove(w)
       throw err
@@ -91,38 +97,33 @@ export class Outcomes {
 
   private async run (): Promise<void> {
     const hints = this.ledger.takeApplied()
-    for (const id of hints) {
-      const set = this.waiters.get(id)
-      if (set === undefined || ![...set].some(w => !w.final)) continue
-      const o = await read(this.ledger.view, id)
-      if (o !== null) this.settle(id, o, false)
+    for (const id of hints ?? [...this.waiters.keys()]) {
+      if (this.waiters.has(id)) await this.look(id)
     }
     const version = this.ledger.finalVersion
     if (version <= this.lastFinal) return
-    const from = this.lastFinal
     this.lastFinal = version
-    if (this.waiters.size === 0) return
-    const snap = this.ledger.view.checkout(version)
-    try {
-      for (const prefix of ['op/', 'rejected/']) {
-        for await (const { left } of snap.createDiffStream(Math.max(1, from), K.prefixRange(prefix))) {
-          if (left === null || !this.waiters.has(K.tail(left.key))) continue
-          this.settle(K.tail(left.key), decode(outcomeRecord, left.value), true)
-        }
-      }
-    } finally {
-      await snap.close()
+    for (const [id, seq] of [...this.applied]) {
+      if (seq < version && this.waiters.has(id)) await this.look(id)
     }
   }
 
   /**
-   * The outcome if it is final, read on the live view: a checkout per waiter
-   * would start with a cold node cache (a dozen block reads each). An outcome
-   * key is written once, so an entry in a block below the signed length is
-   * exactly what the signed view holds.
+   * Look an awaited op up in the live view: settle what its waiters can have,
+   * and remember it while it is applied but not final. An outcome key is
+   * written once, so an entry in a block below the final length is exactly
+   * what the final view holds.
    */
-  private readFinal (id: Id): Promise<Outcome | null> {
-    return finalOutcome(this.ledger, id)
+  private async look (id: Id): Promise<void> {
+    const entry = await lookup(this.ledger.view, id)
+    if (entry === null) {
+      this.applied.delete(id)
+      return
+    }
+    const final = entry.seq < this.ledger.finalVersion
+    this.settle(id, decode(outcomeRecord, entry.value), final)
+    if (!final && this.waiters.has(id)) this.applied.set(id, entry.seq)
+    else this.applied.delete(id)
   }
 
   /** A final outcome settles every waiter; an applied one only those not asking for final. */
@@ -141,11 +142,14 @@ export class Outcomes {
     const set = this.waiters.get(w.id)
     if (set === undefined) return
     set.delete(w)
-    if (set.size === 0) this.waiters.delete(w.id)
+    if (set.size === 0) {
+      this.waiters.delete(w.id)
+      this.applied.delete(w.id)
+    }
   }
 }
 
-/** The op's outcome if it is final (see Outcomes.readFinal), else null. */
+/** The op's outcome if it is final (see Outcomes.look), else null. */
 export async function finalOutcome (ledger: Ledger, id: Id): Promise<Outcome | null> {
   const entry = await lookup(ledger.view, id)
   return entry !== null && entry.seq < ledger.finalVersion ? decode(outcomeRecord, entry.value) : null
@@ -153,9 +157,4 @@ export async function finalOutcome (ledger: Ledger, id: Id): Promise<Outcome | n
 
 async function lookup (bee: Hyperbee, id: Id): Promise<{ seq: number, value: Buffer } | null> {
   return (await bee.get(K.accepted(id))) ?? (await bee.get(K.rejected(id)))
-}
-
-async function read (bee: Hyperbee, id: Id): Promise<Outcome | null> {
-  const entry = await lookup(bee, id)
-  return entry === null ? null : decode(outcomeRecord, entry.value)
 }

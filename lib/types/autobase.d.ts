@@ -78,7 +78,7 @@ declare module 'autobase' {
     heads(): unknown[]
     /** The system's state at the indexed length: `views[i].length` is how much of view i the indexers' consensus fixed. */
     getIndexedInfo(): Promise<{ views: Array<{ key: Buffer; length: number }> } | null>
-    on(event: 'update' | 'writable' | 'unwritable' | 'is-indexer' | 'is-non-indexer', fn: () => void): this
+    on(event: 'update' | 'writable' | 'unwritable' | 'is-indexer' | 'is-non-indexer' | 'fast-forward', fn: () => void): this
     on(event: 'error' | 'warning', fn: (err: Error) => void): this
     on(event: 'interrupt', fn: (reason: unknown) => void): this
     off(event: string, fn: (...args: any[]) => void): this
