@@ -110,12 +110,11 @@ export class Ledger extends ReadyResource {
     await this.base.ready()
     await this.base.view.ready()
     await this.outbox.open()
-    this.watchdog = setInterval(() => { this.nudge().catch(() => {}) }, Math.max(200, 10 * this.ackInterval))
-    this.watchdog.unref()
+    this.watch()
   }
 
   protected override async _close (): Promise<void> {
-    if (this.watchdog !== null) clearInterval(this.watchdog)
+    if (this.watchdog !== null) clearTimeout(this.watchdog)
     this.outbox.close()
     await this.appending.catch(() => {})
     await this.base.close()
@@ -254,14 +253,27 @@ export class Ledger extends ReadyResource {
   }
 
   /**
+   * The next watchdog tick: about 5 ack intervals (at least 100 ms), with
+   * jitter so that indexers' nudges fall apart and see each other; scheduled
+   * after the last nudge is done, so they never pile up.
+   */
+  private watch (): void {
+    const tick = Math.max(100, 5 * this.ackInterval)
+    this.watchdog = setTimeout(() => {
+      this.nudge().catch(() => {}).finally(() => { if (this.closing === null) this.watch() })
+    }, tick / 2 + Math.random() * tick)
+    this.watchdog.unref()
+  }
+
+  /**
    * Autobase 7's auto-ack often settles with the last ops applied but not
    * indexed: each indexer may decide the others' acks suffice, and nothing
    * moves until something new arrives (most of the time on a quiet market).
    * An indexer that sees the unindexed part of the view unchanged for a tick
-   * appends an ack, which restarts the rounds. Measured on the demo: a tick
-   * of 200 ms (10 ack intervals) unsticks it every time; 100 ms, or backing
-   * off while acks change nothing, sometimes leaves it stuck for good, as the
-   * indexers' acks then rarely see each other's.
+   * appends an ack, which restarts the rounds. Measured on the demo: ticks
+   * of a fixed 100 ms from setInterval (nudges piling up behind slow
+   * appends), or backing off while acks change nothing, sometimes left the
+   * market stuck for good; the jittered, chained tick above has not.
    */
   private async nudge (): Promise<void> {
     if (!this.opened || this.closing !== null || !this.base.isIndexer) return
