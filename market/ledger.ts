@@ -269,8 +269,10 @@ export class Ledger extends ReadyResource {
    * Autobase 7's auto-ack often settles with the last ops applied but not
    * indexed: each indexer may decide the others' acks suffice, and nothing
    * moves until something new arrives (most of the time on a quiet market).
-   * An indexer that sees the unindexed part of the view unchanged for a tick
-   * appends an ack, which restarts the rounds. Measured on the demo: ticks
+   * An indexer that sees the unindexed part of the view unchanged for a tick,
+   * with nothing left to apply, appends an ack, which restarts the rounds. A
+   * busy market is never nudged: that only adds acks and reorgs. Measured on
+   * the demo: ticks
    * of a fixed 100 ms from setInterval (nudges piling up behind slow
    * appends), or backing off while acks change nothing, sometimes left the
    * market stuck for good; the jittered, chained tick above has not.
@@ -282,7 +284,8 @@ export class Ledger extends ReadyResource {
     const state = final < length ? `${length}:${final}` : ''
     const stalled = state !== '' && state === this.stalledAt
     this.stalledAt = state
-    if (!stalled) return
+    // Something left to apply: the market is busy, not stuck (a nudge would only add acks and reorgs).
+    if (!stalled || ![...this.base.activeWriters].every(w => w.idle())) return
     log.debug('finality stalled: acking', { length, final })
     const run = (): Promise<number> => this.base.append(null)
     const next = this.appending.then(run, run)
