@@ -90,7 +90,7 @@ export async function applyOpened (view: View, env: Envelope, id: string, bootst
       genesis = handleGenesis(tx, author, now, body as Extract<Bodies['governance'], { action: 'genesis' }>)
     }
     const ctx: Ctx = { tx, id, author, now, genesis, trades: [], dirty: new Set(), effects: null }
-    await processDue(ctx)
+    await processDue(ctx, time)
     if (ctx.dirty.size > 0) await retryResting(ctx)
     if (!founding) await run(ctx, type, body)
     if (ctx.dirty.size > 0) await retryResting(ctx)
@@ -125,12 +125,18 @@ function run (ctx: Ctx, type: MarketOp, body: Bodies[MarketOp]): Promise<void> {
   }
 }
 
-/** Fire every deadline at or before `now`, oldest first. Each fires once: its key is deleted. */
-async function processDue (ctx: Ctx): Promise<void> {
+/**
+ * Fire every deadline after the previous engine time `since` and at or before
+ * `now`, oldest first: each fires once, as engine time only moves forward and
+ * every deadline is set after the op that sets it. Deadline keys are never
+ * deleted (a fired or obsolete one is passed over, its handler checks the
+ * record's state): a delete costs the view a block like a put does.
+ */
+async function processDue (ctx: Ctx, since: number): Promise<void> {
+  if (ctx.now <= since) return
   const due: string[] = []
-  for await (const { key } of ctx.tx.range({ gte: 'due/', lte: `due/${K.pad(ctx.now)}/${K.END}` })) due.push(key)
+  for await (const { key } of ctx.tx.range({ gt: `due/${K.pad(since)}/${K.END}`, lte: `due/${K.pad(ctx.now)}/${K.END}` })) due.push(key)
   for (const key of due) {
-    ctx.tx.del(key)
     const [, , kind, id] = key.split('/')
     if (kind === 'expire') await expireBid(ctx, id)
     else if (kind === 'release') await releaseTrade(ctx, id)

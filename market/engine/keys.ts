@@ -24,7 +24,8 @@
  *   gov/indexer/<identity>                     writer key (32 bytes; one mark byte for the founder)
  *   gov/vote/<change>/<voter>                  ·  <change> = <action>:<identity>:<writer>
  *
- *   due/<time16>/<kind>/<id>                   ·  deadlines: expire (bid), release (unsettled trade), end (lease)
+ *   due/<time16>/<kind>/<id>                   ·  deadlines: expire (bid), release (unsettled trade), end (lease);
+ *                                                 never deleted: the engine reads those after its last time
  *   op/<id>                                    Outcome of an accepted op
  *   rejected/<id>                              Outcome of a rejected op
  */

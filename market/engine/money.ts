@@ -34,8 +34,7 @@ export async function handleSettle (ctx: Ctx, body: Bodies['settle']): Promise<v
   setBalance(ctx.tx, ctx.author, have - escrow)
   const end = ctx.now + trade.duration
   if (!Number.isSafeInteger(end)) reject('overflow', 'lease end is out of range')
-  ctx.tx.del(K.due(trade.settleBy + 1, 'release', trade.id))
-  ctx.tx.put(K.due(end, 'end', trade.id), K.MARK)
+  ctx.tx.put(K.due(end, 'end', trade.id), K.MARK) // its release deadline stays, and then finds it settled
   putTrade(ctx.tx, trade, {
     ...trade,
     state: 'settled',
@@ -67,7 +66,6 @@ export async function handleStop (ctx: Ctx, body: Bodies['close'], state: 'close
   const trade = await ownTrade(ctx, body.trade, 'bot')
   if (trade.state === 'matched') {
     // Never settled: no money moved, the capacity just goes back.
-    ctx.tx.del(K.due(trade.settleBy + 1, 'release', trade.id))
     putTrade(ctx.tx, trade, { ...trade, state, end: ctx.now })
     await freeCapacity(ctx, trade)
     return
@@ -77,7 +75,6 @@ export async function handleStop (ctx: Ctx, body: Bodies['close'], state: 'close
   const refund = trade.escrow - pay
   await credit(ctx.tx, trade.node, pay)
   await credit(ctx.tx, trade.bot, refund)
-  if (trade.end !== null) ctx.tx.del(K.due(trade.end, 'end', trade.id))
   putTrade(ctx.tx, trade, { ...trade, state, end: ctx.now, escrow: 0, paid: trade.paid + pay, refunded: trade.refunded + refund })
   await freeCapacity(ctx, trade)
 }

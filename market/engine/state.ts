@@ -40,8 +40,7 @@ export function putBid (tx: Tx, prev: Bid | null, next: Bid): void {
       tx.put(K.due(next.expiry + 1, 'expire', next.id), K.MARK)
     }
   } else if (prev.state === 'open' && next.state !== 'open') {
-    tx.del(book)
-    tx.del(K.due(next.expiry + 1, 'expire', next.id))
+    tx.del(book) // its expiry deadline stays: expiring a bid that is no longer open does nothing
   }
   tx.write(bidRecord, K.bid(next.id), next)
 }
