@@ -272,10 +272,10 @@ export class Ledger extends ReadyResource {
    * An indexer that sees the unindexed part of the view unchanged for a tick,
    * with nothing left to apply, appends an ack, which restarts the rounds. A
    * busy market is never nudged: that only adds acks and reorgs. Measured on
-   * the demo: ticks
-   * of a fixed 100 ms from setInterval (nudges piling up behind slow
-   * appends), or backing off while acks change nothing, sometimes left the
-   * market stuck for good; the jittered, chained tick above has not.
+   * the demo: ticks of a fixed 100 ms from setInterval (nudges piling up
+   * behind slow appends), or backing off while acks change nothing,
+   * sometimes left the market stuck for good; the jittered, chained tick
+   * above has not.
    */
   private async nudge (): Promise<void> {
     if (!this.opened || this.closing !== null || !this.base.isIndexer) return
@@ -310,11 +310,11 @@ export class Ledger extends ReadyResource {
     this.counters.applies++
     const batch = bee.batch({ update: false })
     const view = new ApplyView(HyperbeeView.writing(batch))
-    const decided: Id[] = []
+    const hints: Id[] = []
     let acked = 0
     for (const node of nodes) {
       const staged = new Tx(view)
-      const ack = await this.applyBlock(node, staged.asView(), host, decided)
+      const ack = await this.applyBlock(node, staged.asView(), host, hints)
       await staged.commit()
       if (ack) {
         await host.ackWriter(node.from.key)
@@ -328,7 +328,7 @@ export class Ledger extends ReadyResource {
     }
     await batch.flush()
     // Hinted once the view holds them: a waiter that looks before the flush would find nothing and not look again.
-    if (this.applied.length + decided.length <= MAX_HINTS) this.applied.push(...decided)
+    if (this.applied.length + hints.length <= MAX_HINTS) this.applied.push(...hints)
     else this.hintsDropped = true
   }
 
