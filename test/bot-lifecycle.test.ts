@@ -53,3 +53,17 @@ test('scale up buys and runs another replica, update rolls out new parameters, l
   t.is(d.trades.find(x => x.id === second.id)?.phase, 'closed', 'scaling down closed the extra lease')
   t.ok((await moneyConserved(w)).ok, 'money is conserved')
 })
+
+test('waiting for an outcome on a closed bot rejects with CLOSED and leaves no unhandled rejection behind', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  const b = await bot(t, w)
+  await b.close()
+  const unhandled: unknown[] = []
+  const on = (reason: unknown): void => { unhandled.push(reason) }
+  process.on('unhandledRejection', on)
+  t.teardown(() => { process.off('unhandledRejection', on) })
+  await t.exception(b.trader.outcome('no-such-op', 1000), /closing/, 'CLOSED at once')
+  await new Promise(resolve => setImmediate(resolve))
+  t.alike(unhandled.map(e => (e as Error).message), [], 'the client\'s own wait was handled too')
+})
