@@ -3,7 +3,7 @@ import fs from 'fs'
 import b4a from 'b4a'
 import { testnet } from './helpers/net'
 import { until } from './helpers/ledger'
-import { bot, node, workload, manifest, buy, contract, settle, fileOf, nodeTransition, keyOf } from './helpers/node-bot'
+import { bot, node, workload, manifest, buy, contract, settle, fileOf, nodeTransition, ended, keyOf } from './helpers/node-bot'
 import { StreamDigest } from '../node/output'
 import { readCore } from '../node/status'
 import type { StatusRecord } from '../node/messages'
@@ -32,7 +32,7 @@ test('a node sells capacity, a trade settles, a signed job runs in the sandbox a
 
   const w = await contract(t, b, m, [trade], { 'main.js': code })
   const id = workloadId({ id: trade } as never)
-  const exited = nodeTransition(n, id, tr => tr.state === 'exited' || tr.state === 'failed' || tr.state === 'refused')
+  const exited = nodeTransition(n, id, ended)
   await settle(b, trade, w, m)
   const tr = await exited
   t.is(tr.state, 'exited', tr.reason)

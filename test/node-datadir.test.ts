@@ -6,12 +6,14 @@ import { promisify } from 'util'
 import { testnet } from './helpers/net'
 import { market, until } from './helpers/ledger'
 import { node as worldNode, bot as worldBot } from './helpers/deploy'
-import { node, workload, manifest, buy, contract, settle, fileOf, nodeTransition, keyOf, TestBot } from './helpers/node-bot'
+import { node, workload, manifest, buy, contract, settle, fileOf, nodeTransition, ended, keyOf, TestBot } from './helpers/node-bot'
 import { tmpDir } from './helpers/node'
 import { loadIdentity, IDENTITY_FILE } from '../lib/identity'
 import { openDataDir } from '../lib/datadir'
 import { isScitError } from '../lib/errors'
 import { workloadId } from '../node/contracts'
+import type { NodeDaemon } from '../node/daemon'
+import type { Transition } from '../node/workload'
 
 const run = promisify(execFile)
 const SCIT = path.join(__dirname, '..', 'lib', 'cli.js')
@@ -49,6 +51,16 @@ function files (dir: string): number {
 }
 
 /** Run as a process with the common umask 022, as a library user's would be; restored at teardown. */
+/** Buy, write and settle a one-file job (main.js) on `n`; resolves with the transition that ends its run. */
+async function runJob (t: test.Assert, seller: TestBot, n: NodeDaemon, code: string): Promise<Transition> {
+  const m = manifest(workload({ files: [await fileOf(t, 'main.js', code)] }))
+  const trade = await buy(seller, m)
+  const c = await contract(t, seller, m, [trade], { 'main.js': code })
+  const done = nodeTransition(n, workloadId({ id: trade }), ended)
+  await settle(seller, trade, c, m)
+  return await done
+}
+
 function commonUmask (t: test.Assert): void {
   const old = process.umask(0o022)
   t.teardown(() => { process.umask(old) })
@@ -68,13 +80,7 @@ test('a node, a bot and a market peer on 0755 data dirs leave nothing in them th
   const seller: TestBot = { peer: founder, identity: founder.identity ?? loadIdentity(dirs.market) }
   const [dep] = await founder.client.submitAndWait([{ type: 'deposit', body: { to: seller.identity.publicKey, amount: 1_000_000 } }])
   t.ok(dep.accepted, 'the founder funds itself to buy')
-  const code = 'console.log("ran")'
-  const m = manifest(workload({ files: [await fileOf(t, 'main.js', code)] }))
-  const trade = await buy(seller, m)
-  const c = await contract(t, seller, m, [trade], { 'main.js': code })
-  const done = nodeTransition(n, workloadId({ id: trade }), tr => tr.state === 'exited' || tr.state === 'failed' || tr.state === 'refused')
-  await settle(seller, trade, c, m)
-  t.is((await done).state, 'exited')
+  t.is((await runJob(t, seller, n, 'console.log("ran")')).state, 'exited')
 
   await b.close()
   await n.close()
@@ -96,13 +102,7 @@ test('as root with work dirs inside the data dir (the README setup), the data di
   const seller: TestBot = { peer, identity }
   const n = await node(t, net, seller, { data, workloads: path.join(data, 'workloads') })
   await until(peer, async () => (await peer.client.offer(keyOf(n))) !== null)
-  const code = 'require("fs").writeFileSync("out.txt", "x"); console.log("ran")'
-  const m = manifest(workload({ files: [await fileOf(t, 'main.js', code)] }))
-  const trade = await buy(seller, m)
-  const c = await contract(t, seller, m, [trade], { 'main.js': code })
-  const done = nodeTransition(n, workloadId({ id: trade }), tr => tr.state === 'exited' || tr.state === 'failed' || tr.state === 'refused')
-  await settle(seller, trade, c, m)
-  const tr = await done
+  const tr = await runJob(t, seller, n, 'require("fs").writeFileSync("out.txt", "x"); console.log("ran")')
   t.is(tr.state, 'exited', `the sandbox user reached its work dir: ${tr.reason}`)
   await n.close()
   t.alike(exposed(data).sort(), ['. 711', 'workloads 711'], 'only search bits, and only on the way to the work dirs')

@@ -4,7 +4,7 @@ import path from 'path'
 import c from 'compact-encoding'
 import { testnet } from './helpers/net'
 import { until, market, peer, addIndexer } from './helpers/ledger'
-import { bot, node, workload, manifest, buy, contract, settle, fileOf, keyOf, nodeTransition, recorded, records, TestBot } from './helpers/node-bot'
+import { bot, node, workload, manifest, buy, contract, settle, fileOf, keyOf, nodeTransition, ended, recorded, records, TestBot } from './helpers/node-bot'
 import { tmpDir, gone } from './helpers/node'
 import { generateKeyPair } from '../lib/identity'
 import { seal } from '../lib/envelope'
@@ -167,7 +167,7 @@ test('a settled trade that is not final does not run until the indexers order it
   t.alike(seen, ['verifying'], 'nothing ran')
   t.absent(fs.existsSync(n.supervisor.workDir(id)), 'no work dir')
 
-  const ran = nodeTransition(n, id, tr => tr.state === 'exited' || tr.state === 'failed' || tr.state === 'refused')
+  const ran = nodeTransition(n, id, ended)
   quorumBack = true
   await q.restartB()
   const tr = await ran

@@ -125,6 +125,11 @@ export async function node (t: Assert, net: Testnet, b: TestBot, over: Partial<N
   return n
 }
 
+/** A transition that ends a run: the workload exited, failed, or the node refused it. */
+export function ended (t: Transition): boolean {
+  return t.state === 'exited' || t.state === 'failed' || t.state === 'refused'
+}
+
 /** The next transition of workload `id` on `n` satisfying `pred`. */
 export function nodeTransition (n: NodeDaemon, id: string, pred: (t: Transition) => boolean): Promise<Transition> {
   return new Promise(resolve => {
