@@ -21,6 +21,7 @@ import c from 'compact-encoding'
 import Protomux, { Channel, Message } from 'protomux'
 import type { SwarmConnection } from 'hyperswarm'
 import { ScitError } from '../lib/errors'
+import { Requests } from '../lib/requests'
 import { hash } from '../lib/keys'
 import { struct, optional } from '../lib/codec'
 import { logger } from '../lib/log'
@@ -44,15 +45,12 @@ const resultEncoding = struct<ResultMessage>([['id', c.uint], ['accepted', c.boo
 /** The bot's answer to one approval: append it or say why not. */
 export type ApprovalReceiver = (contract: Buffer, approval: Approval) => Promise<{ weight: number, threshold: number }>
 
-interface Waiting { resolve: (r: ResultMessage) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
-
 /** One end of the protocol on one connection. Both ends open it; only a bot passes a receiver. */
 export class ApprovalChannel {
   private readonly channel: Channel
   private readonly submitMsg: Message<SubmitMessage>
   private readonly resultMsg: Message<ResultMessage>
-  private readonly waiting = new Map<number, Waiting>()
-  private nextId = 1
+  private readonly requests = new Requests()
 
   static attach (conn: SwarmConnection, receiver: ApprovalReceiver | null): ApprovalChannel | null {
     const mux = Protomux.from(conn)
@@ -61,11 +59,11 @@ export class ApprovalChannel {
   }
 
   private constructor (mux: Protomux, private readonly receiver: ApprovalReceiver | null) {
-    const channel = mux.createChannel({ protocol: APPROVALS_PROTOCOL, onclose: () => this.failAll() })
+    const channel = mux.createChannel({ protocol: APPROVALS_PROTOCOL, onclose: () => this.requests.failAll('the approvals channel closed') })
     if (channel === null) throw new ScitError('INVALID_ARGUMENT', `${APPROVALS_PROTOCOL} is already open on this connection`)
     this.channel = channel
     this.submitMsg = channel.addMessage({ encoding: submitEncoding, onmessage: m => this.onsubmit(m) })
-    this.resultMsg = channel.addMessage({ encoding: resultEncoding, onmessage: r => this.onresult(r) })
+    this.resultMsg = channel.addMessage({ encoding: resultEncoding, onmessage: r => this.requests.settle(r.id, r) })
     channel.open()
   }
 
@@ -76,17 +74,12 @@ export class ApprovalChannel {
   /** Send an approval; resolves with the bot's verdict. */
   submit (contract: Buffer, approval: Approval, timeout = DEFAULT_TIMEOUT): Promise<ResultMessage> {
     if (this.channel.closed) return Promise.reject(new ScitError('CLOSED', 'the approvals channel is closed'))
-    const id = this.nextId++
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiting.delete(id); reject(new ScitError('TIMEOUT', `the bot did not answer within ${timeout} ms`)) }, timeout)
-      this.waiting.set(id, { resolve, reject, timer })
-      this.submitMsg.send({ id, contract, approval })
-    })
+    return this.requests.request<ResultMessage>(id => this.submitMsg.send({ id, contract, approval }), timeout, 'the bot')
   }
 
   close (): void {
     this.channel.close()
-    this.failAll()
+    this.requests.failAll('the approvals channel closed')
   }
 
   private onsubmit (m: SubmitMessage): void {
@@ -98,21 +91,5 @@ export class ApprovalChannel {
         log.info('approval refused', { err: err.message })
         reply({ accepted: false, reason: err instanceof VerificationError || err instanceof ScitError ? err.message : 'internal error', weight: 0, threshold: 0 })
       })
-  }
-
-  private onresult (r: ResultMessage): void {
-    const w = this.waiting.get(r.id)
-    if (!w) return
-    this.waiting.delete(r.id)
-    clearTimeout(w.timer)
-    w.resolve(r)
-  }
-
-  private failAll (): void {
-    for (const [id, w] of this.waiting) {
-      this.waiting.delete(id)
-      clearTimeout(w.timer)
-      w.reject(new ScitError('CLOSED', 'the approvals channel closed'))
-    }
   }
 }

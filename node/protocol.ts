@@ -16,6 +16,7 @@ import type Hypercore from 'hypercore'
 import b4a from 'b4a'
 import sodium from 'sodium-universal'
 import { ScitError } from '../lib/errors'
+import { Requests } from '../lib/requests'
 import { logger } from '../lib/log'
 import { proveStorage, verifyStorage, SignedHead, Verdict, MAX_CHALLENGE_BLOCKS } from './storage-proof'
 import {
@@ -37,13 +38,10 @@ export interface NodeHandler {
   held (key: Buffer): Hypercore | null
 }
 
-interface Waiting { resolve: (v: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
-
 export class NodeChannel {
   private readonly channel: Channel
   private readonly handler: NodeHandler | null
-  private readonly waiting = new Map<number, Waiting>()
-  private nextId = 1
+  private readonly requests = new Requests()
   private readonly m: { ping: Message<Ping>, pong: Message<Ping>, statusReq: Message<StatusRequest>, status: Message<StatusSummary>, challenge: Message<Challenge>, answer: Message<ChallengeAnswer> }
 
   /** Open the protocol on a connection (a Hyperswarm socket or any stream Protomux accepts). */
@@ -53,17 +51,17 @@ export class NodeChannel {
 
   private constructor (mux: Protomux, handler: NodeHandler | null) {
     this.handler = handler
-    const channel = mux.createChannel({ protocol: PROTOCOL, onclose: () => this.failAll('channel closed') })
+    const channel = mux.createChannel({ protocol: PROTOCOL, onclose: () => this.requests.failAll('channel closed') })
     if (channel === null) throw new ScitError('INVALID_ARGUMENT', `${PROTOCOL} is already open on this connection`)
     this.channel = channel
     // Message order is the wire's message type: append only.
     this.m = {
       ping: channel.addMessage({ encoding: ping, onmessage: p => { this.m.pong.send(p) } }),
-      pong: channel.addMessage({ encoding: ping, onmessage: p => this.settle(p.id, p) }),
+      pong: channel.addMessage({ encoding: ping, onmessage: p => this.requests.settle(p.id, p) }),
       statusReq: channel.addMessage({ encoding: statusRequest, onmessage: r => this.onStatus(r) }),
-      status: channel.addMessage({ encoding: statusSummary, onmessage: s => this.settle(s.id, s) }),
+      status: channel.addMessage({ encoding: statusSummary, onmessage: s => this.requests.settle(s.id, s) }),
       challenge: channel.addMessage({ encoding: challenge, onmessage: ch => { this.onChallenge(ch).catch(err => log.warn('challenge failed', { err: (err as Error).message })) } }),
-      answer: channel.addMessage({ encoding: challengeAnswer, onmessage: a => this.settle(a.id, a) })
+      answer: channel.addMessage({ encoding: challengeAnswer, onmessage: a => this.requests.settle(a.id, a) })
     }
     channel.open()
   }
@@ -102,7 +100,7 @@ export class NodeChannel {
 
   close (): void {
     this.channel.close()
-    this.failAll('channel closed')
+    this.requests.failAll('channel closed')
   }
 
   private onStatus (r: StatusRequest): void {
@@ -127,28 +125,6 @@ export class NodeChannel {
 
   private async request<T> (send: (id: number) => void, timeout = DEFAULT_TIMEOUT): Promise<T> {
     if (this.channel.closed) throw new ScitError('CLOSED', 'node channel is closed')
-    const id = this.nextId++
-    const result = new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiting.delete(id); reject(new ScitError('TIMEOUT', `no answer from the peer in ${timeout}ms`)) }, timeout)
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, timer })
-    })
-    send(id)
-    return result
-  }
-
-  private settle (id: number, value: unknown): void {
-    const w = this.waiting.get(id)
-    if (!w) return
-    this.waiting.delete(id)
-    clearTimeout(w.timer)
-    w.resolve(value)
-  }
-
-  private failAll (why: string): void {
-    for (const [id, w] of this.waiting) {
-      this.waiting.delete(id)
-      clearTimeout(w.timer)
-      w.reject(new ScitError('CLOSED', why))
-    }
+    return this.requests.request<T>(send, timeout, 'the peer')
   }
 }
