@@ -48,11 +48,12 @@ export function register (program: Command): void {
   withCommon(market.command('serve'))
     .summary('run an indexer or relay for the market, in the foreground')
     .description('run this data directory\'s market peer in the foreground: join the market topic, replicate, and index (when an indexer) until SIGINT/SIGTERM; logs go to stderr')
-    .addHelpText('after', '\nA peer that is not an indexer relays: it keeps and serves the whole ledger. Add -v to see peers come and go.')
-    .action(action(async (flags: CommonFlags) => {
+    .option('--no-relay', 'as an indexer, do not append ops for peers that are not writers (they then append optimistic blocks), and send this peer\'s own ops only in its own blocks')
+    .addHelpText('after', '\nAn indexer relays ops: bots and nodes hand it their signed ops, it checks each signature and appends them to its own writer core, so every peer applies them once. A peer that is not an indexer relays the ledger itself: it keeps and serves all of it. Add -v to see peers come and go.')
+    .action(action(async (flags: CommonFlags & { relay: boolean }) => {
       const config = configFrom(flags)
       const identity = loadIdentity(config.data)
-      const peer = new MarketPeer({ data: config.data, identity, market: requireMarket(config), bootstrap: config.bootstrap })
+      const peer = new MarketPeer({ data: config.data, identity, market: requireMarket(config), bootstrap: config.bootstrap, relay: flags.relay })
       peer.on('error', (err: Error) => log.error('market peer failed', { error: err.message }))
       await peer.ready()
       const base = peer.ledger.base

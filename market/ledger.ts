@@ -16,7 +16,7 @@ import type Corestore from 'corestore'
 import { envelopeId } from '../lib/envelope'
 import { ScitError } from '../lib/errors'
 import { logger } from '../lib/log'
-import type { Apply, Effects, Id, RejectReason, View } from './types'
+import type { Apply, Effects, Id, Outcome, RejectReason, View } from './types'
 import { HyperbeeView } from './hyperbee-view'
 import { ApplyView } from './apply-view'
 import { Tx } from './engine/tx'
@@ -27,6 +27,12 @@ import * as K from './engine/keys'
 
 const log = logger('ledger')
 const MAX_HINTS = 65536
+
+/**
+ * An op an apply call decided: its outcome (null for one decided before),
+ * and the view's length once the call's writes were flushed, which holds it.
+ */
+export interface Hint { id: Id, outcome: Outcome | null, length: number }
 
 /** The market's cores live under this namespace, so a data dir's store can hold other cores too. */
 export const LEDGER_NAMESPACE = 'scit/market'
@@ -58,26 +64,44 @@ export class Ledger extends ReadyResource {
   private readonly engine: Apply
   private appending: Promise<unknown> = Promise.resolve()
   /** Appends waiting for the one in flight (see `append`). */
-  private queued: Array<{ envelopes: Buffer[], resolve: () => void, reject: (err: Error) => void }> = []
+  private queued: Array<{ envelopes: Buffer[], direct: boolean, resolve: () => void, reject: (err: Error) => void }> = []
+  /**
+   * Sends a non-writer's ops through a relay (market/relay.ts); resolves
+   * false when none took them. Null: every op goes out in an optimistic block.
+   */
+  relay: ((envelopes: Buffer[]) => Promise<boolean>) | null = null
+  /** Ops a relay took that this peer has not applied yet, in the order they were sent. */
+  private readonly relayed = new Map<Id, Buffer>()
   private draining = false
   private watchdog: NodeJS.Timeout | null = null
   /** The unindexed tail the watchdog saw last tick. */
   private stalledAt = ''
   private readonly ackInterval: number
-  /** Envelopes run through the engine and apply calls on this peer, re-runs after reorgs included (benchmarks). */
-  readonly counters = { envelopes: 0, applies: 0 }
+  /**
+   * Envelopes run through the engine and apply calls on this peer, re-runs
+   * after reorgs included, and envelopes it appended in optimistic blocks
+   * (benchmarks, tests).
+   */
+  readonly counters = { envelopes: 0, applies: 0, optimistic: 0 }
   /** Optimistic ops not final yet, sent again until they are (market/outbox.ts). */
   readonly outbox: Outbox
   /** The view's length at Autobase's indexed length, for the view core it was read for (a fork makes new cores). */
   private indexed: { key: Buffer, length: number } | null = null
   private refreshing: Promise<void> = Promise.resolve()
   /**
-   * Ids the engine decided since the last `takeApplied`: a hint for waiters,
+   * Ops the engine decided since the last `takeApplied`: a hint for waiters,
    * never state. Bounded: a ledger nobody waits on must not grow; past the
-   * bound, waiters are told to look for themselves.
+   * bound (or after a fast-forward, which applies nothing), waiters are told
+   * to look for themselves once the view is this long (`lookAllAt`).
    */
-  private applied: Id[] = []
-  private hintsDropped = false
+  private applied: Hint[] = []
+  private lookAllAt = 0
+  /**
+   * Ops this peer appended and has not seen applied since: a waiter for one
+   * need not look it up in the view, its hint is to come (`appliedYet`).
+   * Forgotten whenever hints are dropped; bounded like them.
+   */
+  private unapplied = new Set<Id>()
 
   /** `key` null creates a new market whose bootstrap writer is this store's local writer. */
   constructor (store: Corestore, key: Buffer | null, opts: LedgerOptions) {
@@ -97,11 +121,12 @@ export class Ledger extends ReadyResource {
     })
     this.base.on('update', () => { this.refreshFinal().then(() => this.emit('update'), () => {}) })
     // A fast-forward jumps to the indexers' view without applying (no hints): waiters must look for themselves.
-    this.base.on('fast-forward', () => { this.hintsDropped = true })
+    this.base.on('fast-forward', () => this.dropHints(this.base.view.core.length))
     this.outbox = new Outbox({
       core: () => this.base.local,
       final: async id => (await finalOutcome(this, id)) !== null,
-      resend: envelopes => this.append(envelopes),
+      // Not through a relay again: the one that took them may be the reason they are not final.
+      resend: envelopes => this.append(envelopes, { direct: true }),
       resendAfter: opts.resendAfter
     })
   }
@@ -125,6 +150,14 @@ export class Ledger extends ReadyResource {
   /** This peer's writer core key: what `add-indexer` names. */
   get writerKey (): Buffer { return this.base.local.key }
   get isIndexer (): boolean { return this.base.isIndexer }
+  /** Can this peer append blocks of its own (an indexer or an added writer), not only optimistic ones? */
+  get writable (): boolean { return this.base.writable }
+  /** Ops queued behind the append in flight. */
+  get backlog (): number {
+    let n = 0
+    for (const q of this.queued) n += q.envelopes.length
+    return n
+  }
   /** The view as applied so far: includes optimistic ops that a reorg may still move or drop. */
   get view (): Hyperbee { return this.base.view }
   /**
@@ -193,15 +226,31 @@ export class Ledger extends ReadyResource {
   }
 
   /**
-   * Ids the engine decided since the last call (hints: look them up in the
-   * view), or null when there were too many to keep: then anything may have
-   * been decided, and a waiter must look.
+   * Ops the engine decided since the last call (hints), and, when some went
+   * unrecorded, a view length (else 0) from which every waiter must look
+   * for itself. A hint's outcome is in the apply call's view; the view
+   * readers see (`view`) holds it once its length reaches the hint's.
    */
-  takeApplied (): Id[] | null {
-    const out = this.hintsDropped ? null : this.applied
+  takeApplied (): { hints: Hint[], lookAllAt: number } {
+    const out = { hints: this.applied, lookAllAt: this.lookAllAt }
     this.applied = []
-    this.hintsDropped = false
+    this.lookAllAt = 0
     return out
+  }
+
+  /**
+   * False for an op this peer appended and has not applied since: its
+   * hint is still to come, so a waiter need not look it up in the view.
+   * True (look) for anything else.
+   */
+  appliedYet (id: Id): boolean {
+    return !this.unapplied.has(id)
+  }
+
+  private dropHints (length: number): void {
+    this.lookAllAt = Math.max(this.lookAllAt, length, 1)
+    this.applied = []
+    this.unapplied.clear()
   }
 
   /**
@@ -209,17 +258,25 @@ export class Ledger extends ReadyResource {
    * callers queue while one is in flight goes out together next, so a busy
    * peer sends fewer, fuller blocks (every block costs each peer an apply
    * call and a flush) and nothing waits longer than one append. A writer (an
-   * indexer) appends them as one Autobase batch; anyone else appends
+   * indexer) appends them as one Autobase batch. Anyone else hands them to a
+   * relay when there is one (`relay`; `direct` skips it), else appends
    * optimistic blocks, which Autobase takes one at a time and which must not
    * interleave (a second optimistic append before the first is flushed would
    * turn the first non-optimistic). Ops that went out together share the
    * outcome of that append.
    */
-  append (envelopes: Buffer[]): Promise<void> {
+  append (envelopes: Buffer[], opts: { direct?: boolean } = {}): Promise<void> {
     if (envelopes.length === 0) return Promise.resolve()
     if (this.closing !== null) return Promise.reject(new ScitError('CLOSED', 'the ledger is closed'))
+    if (this.unapplied.size + envelopes.length > MAX_HINTS) this.unapplied.clear()
+    const ids = envelopes.map(e => envelopeId(e))
+    for (const id of ids) this.unapplied.add(id)
     return new Promise<void>((resolve, reject) => {
-      this.queued.push({ envelopes, resolve, reject })
+      const failed = (err: Error): void => {
+        for (const id of ids) this.unapplied.delete(id)
+        reject(err)
+      }
+      this.queued.push({ envelopes, direct: opts.direct === true, resolve, reject: failed })
       if (this.queued.length === 1 && !this.draining) this.drain()
     })
   }
@@ -230,7 +287,7 @@ export class Ledger extends ReadyResource {
       while (this.queued.length > 0) {
         const group = this.queued.splice(0)
         try {
-          await this.appendNow(group.flatMap(g => g.envelopes))
+          await this.appendNow(group.flatMap(g => g.envelopes), group.some(g => g.direct))
           for (const g of group) g.resolve()
         } catch (err) {
           for (const g of group) g.reject(err as Error)
@@ -242,14 +299,24 @@ export class Ledger extends ReadyResource {
     this.appending = next.catch(() => {})
   }
 
-  private async appendNow (envelopes: Buffer[]): Promise<void> {
-    const blocks = toBlocks(envelopes)
+  private async appendNow (envelopes: Buffer[], direct: boolean): Promise<void> {
     if (this.base.writable) {
-      await this.base.append(blocks)
+      await this.base.append(toBlocks(envelopes))
       return
     }
     await this.outbox.add(envelopes)
-    for (const block of blocks) await this.base.append(block, { optimistic: true })
+    if (!direct && this.relay !== null) {
+      for (const e of envelopes) this.relayed.set(envelopeId(e), e)
+      if (await this.relay(envelopes)) return
+    }
+    // Ops a relay took but this peer has not applied yet go first, again: an optimistic block is
+    // ordered after what its writer had applied, and ops of one author must keep their seq order.
+    // Whichever copy is ordered second changes nothing (the engine decides the same bytes once).
+    const all = new Map(this.relayed)
+    for (const e of envelopes) all.set(envelopeId(e), e)
+    this.relayed.clear()
+    this.counters.optimistic += all.size
+    for (const block of toBlocks([...all.values()])) await this.base.append(block, { optimistic: true })
   }
 
   /**
@@ -310,7 +377,7 @@ export class Ledger extends ReadyResource {
     this.counters.applies++
     const batch = bee.batch({ update: false })
     const view = new ApplyView(HyperbeeView.writing(batch))
-    const hints: Id[] = []
+    const hints: Hint[] = []
     let acked = 0
     for (const node of nodes) {
       const staged = new Tx(view)
@@ -324,16 +391,22 @@ export class Ledger extends ReadyResource {
     // An optimistic node that was not acked is rolled back by Autobase anyway: skip writing it.
     if (acked === 0 && nodes.every(n => n.optimistic)) {
       await batch.close()
+      for (const h of hints) this.unapplied.delete(h.id) // their waiters look for themselves
       return
     }
     await batch.flush()
+    for (const h of hints) {
+      h.length = bee.core.length
+      this.unapplied.delete(h.id)
+      if (this.relayed.size > 0) this.relayed.delete(h.id)
+    }
     // Hinted once the view holds them: a waiter that looks before the flush would find nothing and not look again.
     if (this.applied.length + hints.length <= MAX_HINTS) this.applied.push(...hints)
-    else this.hintsDropped = true
+    else this.dropHints(bee.core.length)
   }
 
-  /** Run the engine on each envelope of a block, noting their ids in `hints`; true when the writer should be acked. */
-  private async applyBlock (node: ApplyNode<Buffer>, view: View, host: Host, hints: Id[]): Promise<boolean> {
+  /** Run the engine on each envelope of a block, noting them in `hints`; true when the writer should be acked. */
+  private async applyBlock (node: ApplyNode<Buffer>, view: View, host: Host, hints: Hint[]): Promise<boolean> {
     const envelopes = decodeBlock(node.value)
     if (envelopes === null) return false
     const bootstrap = b4a.equals(node.from.key, host.key)
@@ -342,10 +415,13 @@ export class Ledger extends ReadyResource {
     for (const value of envelopes) {
       // The same bytes have one outcome: a copy re-appended by anyone is not re-decided (nor recorded as a replay of itself).
       const id = envelopeId(value)
-      if (await view.get(K.accepted(id)) !== null || await view.get(K.rejected(id)) !== null) continue
+      if (await view.get(K.accepted(id)) !== null || await view.get(K.rejected(id)) !== null) {
+        hints.push({ id, outcome: null, length: 0 }) // decided before: its waiters look it up
+        continue
+      }
       this.counters.envelopes++
       const { outcome, effects } = await this.engine(view, { value, bootstrap })
-      hints.push(outcome.id)
+      hints.push({ id, outcome, length: 0 })
       if (outcome.reason !== null && UNATTRIBUTABLE.has(outcome.reason)) attributable = false
       else decided++
       if (effects !== null) await carryOut(effects, host)

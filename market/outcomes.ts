@@ -4,21 +4,33 @@
  * view a quorum of indexers signed (that part never changes again).
  *
  * Thousands of ops may be awaited at once (a bot's bids), so nothing here
- * re-reads every waiter on every update: applied ids come as hints from the
- * ledger's apply, each looked up once in the live view (its cache is warm),
- * and an awaited op applied but not final yet is remembered with the view
- * block that holds its outcome; when the final length passes that block, it
- * is looked up again and settled. A reorg that moves an outcome re-applies
- * its op, which hints it again, so the block remembered is the current one.
- * (A diff between two checkouts of the view did this before: every checkout
- * starts with a cold node cache, which made it most of a busy bot's reads.)
+ * re-reads every waiter on every update: applied ops come as hints from the
+ * ledger's apply, with their outcome and a view length that holds it. An
+ * awaited op applied but not final yet is remembered with that length; when
+ * the final length passes it, the op is looked up in the view and settled.
+ * A reorg that moves an outcome re-applies its op, which hints it again, so
+ * the length remembered is the current one. An op this peer appended is
+ * not looked up when a wait starts: its hint is still to come. So an op
+ * costs its waiter one B-tree lookup, when it is final. (A diff between two
+ * checkouts of the view did this before: every checkout starts with a cold
+ * node cache, which made it most of a busy bot's reads.)
  */
-import type Hyperbee from 'hyperbee'
+import type { Entry } from 'hyperbee'
 import { ScitError } from '../lib/errors'
 import * as K from './engine/keys'
 import { decode, outcomeRecord } from './messages'
-import type { Ledger } from './ledger'
+import type { Hint } from './ledger'
 import type { Id, Outcome } from './types'
+
+interface Reader { get (key: string): Promise<Entry | null> }
+
+/** What waiting needs of the ledger (market/ledger.ts): its view, final length and hints. */
+export interface OutcomeSource {
+  readonly view: Reader & { readonly core: { readonly length: number }, batch (opts: { update: false }): Reader & { close (): Promise<void> } }
+  readonly finalVersion: number
+  takeApplied (): { hints: Hint[], lookAllAt: number }
+  appliedYet (id: Id): boolean
+}
 
 interface Waiter {
   id: Id
@@ -30,14 +42,17 @@ interface Waiter {
 
 export class Outcomes {
   private waiters = new Map<Id, Set<Waiter>>()
-  /** Awaited ops applied but not final: the view block that holds each one's outcome. */
+  /** Awaited ops applied but not final: a view length that holds each one's outcome. */
   private applied = new Map<Id, number>()
+  /** Hints of apply calls the readers' view does not show yet (the latest per op), and a pending look at every waiter. */
+  private early = new Map<Id, Hint>()
+  private lookAllAt = 0
   private lastFinal: number
   private checking: Promise<void> | null = null
   private again = false
   private closed = false
 
-  constructor (private readonly ledger: Ledger) {
+  constructor (private readonly ledger: OutcomeSource) {
     this.lastFinal = ledger.finalVersion
   }
 
@@ -66,7 +81,7 @@ export class Outcomes {
     if (set === undefined) this.waiters.set(id, set = new Set())
     set.add(w)
     try {
-      await this.look(id)
+      if (this.ledger.appliedYet(id)) await this.look(id)
     } catch (err) {
       this.remove(w)
       throw err
@@ -96,15 +111,35 @@ export class Outcomes {
   }
 
   private async run (): Promise<void> {
-    const hints = this.ledger.takeApplied()
-    for (const id of hints ?? [...this.waiters.keys()]) {
-      if (this.waiters.has(id)) await this.look(id)
-    }
-    const version = this.ledger.finalVersion
-    if (version <= this.lastFinal) return
-    this.lastFinal = version
-    for (const [id, seq] of [...this.applied]) {
-      if (seq < version && this.waiters.has(id)) await this.look(id)
+    // One read batch (one snapshot session) for every look of this run: a bee.get opens and closes one per call.
+    const visible = this.ledger.view.core.length
+    const finalAtRead = this.ledger.finalVersion
+    const reader = this.ledger.view.batch({ update: false })
+    try {
+      const { hints, lookAllAt } = this.ledger.takeApplied()
+      for (const h of hints) this.early.set(h.id, h)
+      this.lookAllAt = Math.max(this.lookAllAt, lookAllAt)
+      if (this.lookAllAt > 0 && this.lookAllAt <= visible) {
+        this.lookAllAt = 0
+        for (const id of [...this.waiters.keys()]) await this.look(id, reader, finalAtRead)
+      }
+      // Hints wait until the view readers see holds them: a look before would find nothing, and not come again.
+      for (const [id, h] of [...this.early]) {
+        if (h.length > visible) continue
+        this.early.delete(id)
+        if (!this.waiters.has(id)) continue
+        // A hint's outcome settles a final waiter only through a look: a reorg since may have moved it.
+        if (h.outcome === null || h.length - 1 < finalAtRead) await this.look(id, reader, finalAtRead)
+        else this.note(id, h.outcome, h.length - 1, finalAtRead)
+      }
+      // A final length that moved during this run is the next run's: the update that moved it asked for one.
+      if (finalAtRead <= this.lastFinal) return
+      this.lastFinal = finalAtRead
+      for (const [id, seq] of [...this.applied]) {
+        if (seq < finalAtRead && this.waiters.has(id)) await this.look(id, reader, finalAtRead)
+      }
+    } finally {
+      await reader.close()
     }
   }
 
@@ -114,15 +149,20 @@ export class Outcomes {
    * written once, so an entry in a block below the final length is exactly
    * what the final view holds.
    */
-  private async look (id: Id): Promise<void> {
-    const entry = await lookup(this.ledger.view, id)
-    if (entry === null) {
-      this.applied.delete(id)
-      return
-    }
-    const final = entry.seq < this.ledger.finalVersion
-    this.settle(id, decode(outcomeRecord, entry.value), final)
-    if (!final && this.waiters.has(id)) this.applied.set(id, entry.seq)
+  private async look (id: Id, reader: Reader | null = null, finalAtRead = this.ledger.finalVersion): Promise<void> {
+    // Final means below the final length when the read began: a reorg during the read may move what it found.
+    const entry = await lookup(reader ?? this.ledger.view, id)
+    // Not there (yet, or any more after a reorg): its next hint says when it is. A look that
+    // found nothing must not undo what a newer hint noted while it ran (that lost waiters).
+    if (entry === null) return
+    this.note(id, decode(outcomeRecord, entry.value), entry.seq, finalAtRead)
+  }
+
+  /** An outcome applied in the view block `seq` or below: settle who can have it, remember it if not final. */
+  private note (id: Id, outcome: Outcome, seq: number, finalVersion: number): void {
+    const final = seq < finalVersion
+    this.settle(id, outcome, final)
+    if (!final && this.waiters.has(id)) this.applied.set(id, seq)
     else this.applied.delete(id)
   }
 
@@ -150,11 +190,11 @@ export class Outcomes {
 }
 
 /** The op's outcome if it is final (see Outcomes.look), else null. */
-export async function finalOutcome (ledger: Ledger, id: Id): Promise<Outcome | null> {
+export async function finalOutcome (ledger: OutcomeSource, id: Id): Promise<Outcome | null> {
   const entry = await lookup(ledger.view, id)
   return entry !== null && entry.seq < ledger.finalVersion ? decode(outcomeRecord, entry.value) : null
 }
 
-async function lookup (bee: Hyperbee, id: Id): Promise<{ seq: number, value: Buffer } | null> {
-  return (await bee.get(K.accepted(id))) ?? (await bee.get(K.rejected(id)))
+async function lookup (reader: Reader, id: Id): Promise<{ seq: number, value: Buffer } | null> {
+  return (await reader.get(K.accepted(id))) ?? (await reader.get(K.rejected(id)))
 }

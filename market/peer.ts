@@ -29,6 +29,7 @@ import { openDataDir } from '../lib/datadir'
 import { apply as engineApply } from './engine'
 import { Ledger } from './ledger'
 import { Client } from './client'
+import { Relays } from './relay'
 import type { Apply, Outcome } from './types'
 
 const log = logger('market')
@@ -60,6 +61,12 @@ export interface MarketPeerOptions {
   ackInterval?: number
   /** How long an op this peer appended may stay undecided before it is sent again (ms; market/outbox.ts). */
   resendAfter?: number
+  /**
+   * The market relay (market/relay.ts), default true: as a writer (an
+   * indexer), append ops for peers that are not; as a non-writer, send ops
+   * through one. false: neither; this peer's ops go out in optimistic blocks.
+   */
+  relay?: boolean
   now?: () => number
 }
 
@@ -68,6 +75,8 @@ export class MarketPeer extends ReadyResource {
   swarm: Hyperswarm | null = null
   private _ledger: Ledger | null = null
   private _client: Client | null = null
+  /** The op relay (market/relay.ts); null with `relay: false`. */
+  relays: Relays | null = null
   private ownStore = false
   private ownSwarm = false
   private topic: Buffer | null = null
@@ -105,6 +114,11 @@ export class MarketPeer extends ReadyResource {
 
     this._ledger = new Ledger(this.store, o.market ?? null, { apply: o.apply ?? engineApply, ackInterval: o.ackInterval, resendAfter: o.resendAfter })
     this._ledger.on('error', (err: Error) => this.emit('error', err))
+    if (o.relay !== false) {
+      const relays = new Relays(this._ledger)
+      this.relays = relays
+      this._ledger.relay = envelopes => relays.send(envelopes)
+    }
     await this._ledger.ready()
     this._client = new Client(this._ledger, { identity: o.identity, writable: o.writable, now: o.now })
     await this._client.ready()
@@ -137,6 +151,7 @@ export class MarketPeer extends ReadyResource {
       if (this.ownSwarm) await this.swarm.destroy()
     }
     if (this._client !== null) await this._client.close()
+    if (this.relays !== null) this.relays.close()
     if (this._ledger !== null) await this._ledger.close()
     if (this.store !== null && this.ownStore) await this.store.close()
   }
@@ -163,5 +178,6 @@ export class MarketPeer extends ReadyResource {
     conn.once('close', () => this.connections.delete(conn))
     // base.replicate, not store.replicate: it also runs Autobase's wakeup protocol, which is how indexers learn of optimistic writers.
     this._ledger.replicate(conn)
+    if (this.relays !== null) this.relays.attach(conn)
   }
 }

@@ -108,12 +108,12 @@ test('an op appended just before its peer stopped, unseen by any indexer, become
 test('submits queued behind an append in flight go out together, in order, and every op is final', async t => {
   const net = await testnet(t)
   const creator = await market(t, net)
-  const bot = await peer(t, net, { market: creator.key })
+  const bot = await peer(t, net, { market: creator.key, relay: false }) // its own optimistic blocks
   await bot.client.submitAndWait([bidOp({ cpu: 1000 })])
   const before = bot.ledger.base.local.length
   const ids = (await Promise.all(Array.from({ length: 20 }, () => bot.client.submit([bidOp({ cpu: 1000 })])))).flat()
   const blocks = bot.ledger.base.local.length - before
-  t.ok(blocks < 20, `20 submits went out as ${blocks} blocks`)
+  t.ok(blocks > 0 && blocks < 20, `20 submits went out as ${blocks} blocks`)
   const outcomes = await Promise.all(ids.map(id => bot.client.outcome(id, { final: true, timeout: 60_000 })))
   t.alike(outcomes.filter(o => !o.accepted).map(o => o.reason), [], 'every bid accepted: seqs rose in the order they were appended')
 })

@@ -2,16 +2,18 @@ import test from 'brittle'
 import { testnet } from './helpers/net'
 import { peer, market, until, offerOp } from './helpers/ledger'
 
-test('a peer that only knows the market key submits ops without permission and the creator applies them', async t => {
+test('a peer that only knows the market key submits ops without permission (its own optimistic blocks) and the creator applies them', async t => {
   const net = await testnet(t)
   const creator = await market(t, net)
   t.ok(creator.genesis?.accepted, 'genesis accepted')
-  const joiner = await peer(t, net, { market: creator.key })
+  const joiner = await peer(t, net, { market: creator.key, relay: false })
   t.absent(joiner.ledger.base.writable, 'the joiner is not a writer of the Autobase')
 
   const [id] = await joiner.client.submit([offerOp()])
   const outcome = await joiner.client.outcome(id, { final: true })
   t.ok(outcome.accepted, 'the offer is accepted and final')
+  t.is(joiner.ledger.counters.optimistic, 1, 'it went out in the joiner\'s own block')
+  t.is(creator.relays?.counters.served, 0, 'not through the creator\'s relay')
 
   const node = joiner.client.identity
   await until(creator, async () => (await creator.client.offer(node)) !== null)
