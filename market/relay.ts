@@ -108,9 +108,9 @@ class RelayChannel {
 
 /**
  * Every relay channel of one market peer: it relays for others when its
- * ledger is writable, and sends its own ops through one
- * relay, the same one while it lasts (ops of one author must arrive in seq
- * order, and one relay appends them in the order it got them).
+ * ledger is writable, and sends its own ops through one relay, the same one
+ * while it lasts (ops of one author must arrive in seq order, and one relay
+ * appends them in the order it got them).
  */
 export class Relays {
   private readonly channels = new Set<RelayChannel>()
