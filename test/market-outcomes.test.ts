@@ -4,6 +4,7 @@
  * are played in a fixed order here, which a network test only hits by luck.
  */
 import test from 'brittle'
+import type { Assert } from 'brittle'
 import type { Entry } from 'hyperbee'
 import { Outcomes, OutcomeSource } from '../market/outcomes'
 import type { Hint } from '../market/ledger'
@@ -53,14 +54,20 @@ class ScriptedLedger implements OutcomeSource {
 
 const outcome: Outcome = { id: 'a'.repeat(52), type: 'bid', author: 'b'.repeat(52), time: 1, accepted: true, reason: null, message: null, trades: [] }
 
+function scripted (t: Assert): { ledger: ScriptedLedger, outcomes: Outcomes } {
+  const ledger = new ScriptedLedger()
+  const outcomes = new Outcomes(ledger)
+  t.teardown(() => outcomes.close())
+  return { ledger, outcomes }
+}
+
+/** Let every promise that can settle now settle. */
 async function settled (): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise(resolve => setImmediate(resolve))
 }
 
 test('a first look that found nothing does not undo a hint noted while it ran: the waiter gets the final outcome', async t => {
-  const ledger = new ScriptedLedger()
-  const outcomes = new Outcomes(ledger)
-  t.teardown(() => outcomes.close())
+  const { ledger, outcomes } = scripted(t)
 
   ledger.holding = true
   const waiting = outcomes.wait(outcome.id, true, 10_000) // its first look starts on the empty view, and is held
@@ -77,9 +84,7 @@ test('a first look that found nothing does not undo a hint noted while it ran: t
 })
 
 test('a hint for a view longer than readers see waits until they see it, even with no waiter yet', async t => {
-  const ledger = new ScriptedLedger()
-  const outcomes = new Outcomes(ledger)
-  t.teardown(() => outcomes.close())
+  const { ledger, outcomes } = scripted(t)
 
   ledger.apply(outcome, 5)
   ledger.view.core.length = 3 // the apply call's view is ahead of the one readers get
@@ -95,9 +100,7 @@ test('a hint for a view longer than readers see waits until they see it, even wi
 })
 
 test('an outcome is final only if it was below the final length when the read began', async t => {
-  const ledger = new ScriptedLedger()
-  const outcomes = new Outcomes(ledger)
-  t.teardown(() => outcomes.close())
+  const { ledger, outcomes } = scripted(t)
 
   ledger.apply(outcome, 5)
   ledger.holding = true
