@@ -388,17 +388,16 @@ export class Ledger extends ReadyResource {
         acked++
       }
     }
-    // An optimistic node that was not acked is rolled back by Autobase anyway: skip writing it.
-    if (acked === 0 && nodes.every(n => n.optimistic)) {
-      await batch.close()
-      for (const h of hints) this.unapplied.delete(h.id) // their waiters look for themselves
-      return
-    }
-    await batch.flush()
+    // An optimistic node that was not acked is rolled back by Autobase anyway: skip writing it. Its
+    // ops' waiters still look (one may be a copy of an op decided before, whose hint is long gone).
+    const dropped = acked === 0 && nodes.every(n => n.optimistic)
+    if (dropped) await batch.close()
+    else await batch.flush()
     for (const h of hints) {
+      if (dropped) h.outcome = null
+      else if (this.relayed.size > 0) this.relayed.delete(h.id)
       h.length = bee.core.length
       this.unapplied.delete(h.id)
-      if (this.relayed.size > 0) this.relayed.delete(h.id)
     }
     // Hinted once the view holds them: a waiter that looks before the flush would find nothing and not look again.
     if (this.applied.length + hints.length <= MAX_HINTS) this.applied.push(...hints)

@@ -117,3 +117,17 @@ test('submits queued behind an append in flight go out together, in order, and e
   const outcomes = await Promise.all(ids.map(id => bot.client.outcome(id, { final: true, timeout: 60_000 })))
   t.alike(outcomes.filter(o => !o.accepted).map(o => o.reason), [], 'every bid accepted: seqs rose in the order they were appended')
 })
+
+test('a copy of a decided op sent again (as the outbox does) still answers a wait that starts meanwhile', async t => {
+  const net = await testnet(t)
+  const creator = await market(t, net)
+  const bot = await peer(t, net, { market: creator.key, relay: false })
+  const env = seal(generateKeyPair(), { type: 'bid', seq: 1, timestamp: Date.now(), body: encodeBody('bid', bidOp().body as BidBody) })
+  await bot.ledger.append([env])
+  t.ok((await bot.client.outcome(envelopeId(env), { final: true })).accepted, 'decided and final')
+  // The copy's block decides nothing new, so it is not acked and is dropped: the wait must look, not wait for a hint.
+  const again = bot.ledger.append([env], { direct: true })
+  const outcome = bot.client.outcome(envelopeId(env), { final: true, timeout: 30_000 })
+  await again
+  t.ok((await outcome).accepted, 'the wait gets the outcome decided before')
+})
