@@ -1,7 +1,8 @@
 /**
  * Waiting for ops' outcomes. An outcome is *applied* once `op/<id>` or
  * `rejected/<id>` is in the view, and *final* once it is in the part of the
- * view a quorum of indexers signed (that part never changes again).
+ * view whose order the indexers fixed (the ledger's `finalVersion`: that part
+ * never changes again).
  *
  * Thousands of ops may be awaited at once (a bot's bids), so nothing here
  * re-reads every waiter on every update: applied ops come as hints from the
@@ -14,6 +15,13 @@
  * costs its waiter one B-tree lookup, when it is final. (A diff between two
  * checkouts of the view did this before: every checkout starts with a cold
  * node cache, which made it most of a busy bot's reads.)
+ *
+ * Three rules keep a waiter from being lost while reads, applies and the
+ * final length race (test/market-outcomes.test.ts plays each): a look that
+ * finds nothing changes nothing (it may have begun before a hint it ends
+ * after); a look settles a final waiter only if what it found was below the
+ * final length when the read began; a hint is used once the view readers
+ * see is as long as the hint says (apply runs ahead of that view).
  */
 import type { Entry } from 'hyperbee'
 import { ScitError } from '../lib/errors'
