@@ -60,9 +60,9 @@ export function register (program: Command): void {
       const role = (): string => base.isIndexer ? 'indexer' : 'relay'
       base.on('is-indexer', () => log.warn('this peer is now an indexer'))
       base.on('is-non-indexer', () => log.warn('this peer is no longer an indexer'))
-      const info = { market: encodeKey(peer.key), identity: encodeKey(identity.publicKey), writer: encodeKey(peer.ledger.writerKey), role: role() }
+      const info = { market: encodeKey(peer.key), identity: encodeKey(identity.publicKey), writer: encodeKey(peer.ledger.writerKey), role: role(), relay: flags.relay }
       // Printed at once, not at exit: whoever runs `serve` needs the writer key to get it voted in as an indexer.
-      output(flags, info, () => `serving market ${info.market} as ${info.role}\nidentity ${info.identity}\nwriter   ${info.writer}`)
+      output(flags, info, () => `serving market ${info.market} as ${info.role}${info.relay ? '' : ' (not relaying ops)'}\nidentity ${info.identity}\nwriter   ${info.writer}`)
       const signal = await untilSignal()
       log.info('stopping', { signal })
       await peer.close()

@@ -138,6 +138,11 @@ export class Relays {
     })
   }
 
+  /** Resolves once every channel attached so far has opened (or closed): the relays known now are usable. */
+  async opened (): Promise<void> {
+    await Promise.all([...this.channels].map(ch => ch.channel.fullyOpened()))
+  }
+
   /** Send envelopes through a relay, in order. False when no relay took all of them. */
   async send (envelopes: Buffer[]): Promise<boolean> {
     const relay = this.pick()

@@ -23,7 +23,7 @@ test('scit market create, serve (as the only indexer), info, deposit, balance, a
   const exited = new Promise<number | null>(resolve => serve.once('exit', code => resolve(code)))
   t.teardown(async () => { if (serve.exitCode === null) { serve.kill('SIGKILL'); await exited } }, { order: -2 })
   let out = ''
-  const started = await new Promise<{ market: string, role: string }>((resolve, reject) => {
+  const started = await new Promise<{ market: string, role: string, relay: boolean }>((resolve, reject) => {
     serve.stdout.on('data', (d: Buffer) => {
       out += d.toString()
       try { resolve(JSON.parse(out)) } catch {}
@@ -32,10 +32,13 @@ test('scit market create, serve (as the only indexer), info, deposit, balance, a
   })
   t.is(started.market, created.market)
   t.is(started.role, 'indexer', 'the creator serves as the indexer')
+  t.is(started.relay, true, 'and relays ops')
 
   const bot = await peer(t, net, { market: decodeKey(created.market) })
+  await bot.relays?.opened()
   const [id] = await bot.client.submit([offerOp()])
   t.ok((await bot.client.outcome(id, { final: true, timeout: 90_000 })).accepted, 'an op becomes final: the serve process indexes')
+  t.is(bot.relays?.counters.sent, 1, 'through the serve process, as a relay')
 
   const info = JSON.parse((await run(process.execPath, [SCIT, 'market', 'info', '--data', data, '--bootstrap', bootstrap, '--json'], { timeout: 90_000 })).stdout)
   t.is(info.market, created.market)
