@@ -1,7 +1,8 @@
 import test from 'brittle'
+import type { Assert } from 'brittle'
 import b4a from 'b4a'
 import { testnet } from './helpers/net'
-import { peer, market, addIndexer, offerOp, bidOp } from './helpers/ledger'
+import { peer, market, addIndexer, offerOp, bidOp, PeerOptions } from './helpers/ledger'
 import { seal, envelopeId } from '../lib/envelope'
 import { generateKeyPair, KeyPair } from '../lib/identity'
 import { encodeBody } from '../market/messages'
@@ -10,6 +11,16 @@ import * as Q from '../market/queries'
 import { HyperbeeView } from '../market/hyperbee-view'
 import type { MarketPeer } from '../market/peer'
 import type { BidBody } from '../market/types'
+
+/** A market whose creator is its only indexer, and a bot peer whose relay channels are open. */
+async function withBot (t: Assert, opts: PeerOptions = {}): Promise<{ creator: MarketPeer, bot: MarketPeer }> {
+  const net = await testnet(t)
+  const creator = await market(t, net)
+  const bot = await peer(t, net, { market: creator.key, ...opts })
+  await bot.flushed()
+  await bot.relays?.opened()
+  return { creator, bot }
+}
 
 /** Ops a peer appended for others as a relay. */
 function served (p: MarketPeer): number {
@@ -27,11 +38,7 @@ async function code (p: Promise<unknown>): Promise<string> {
 }
 
 test('a non-writer\'s ops ride in the indexer\'s writer core: its own stays empty, and they are final', async t => {
-  const net = await testnet(t)
-  const creator = await market(t, net)
-  const bot = await peer(t, net, { market: creator.key })
-  await bot.flushed()
-  await bot.relays?.opened()
+  const { creator, bot } = await withBot(t)
   const ids = await bot.client.submit([offerOp(), bidOp({ cpu: 1000 })])
   for (const id of ids) t.ok((await bot.client.outcome(id, { final: true })).accepted, 'accepted and final')
   t.is(bot.ledger.base.local.length, 0, 'the bot appended nothing itself')
@@ -42,11 +49,7 @@ test('a non-writer\'s ops ride in the indexer\'s writer core: its own stays empt
 })
 
 test('a relay checks every op and refuses a request whole, with the reason; nothing is appended', async t => {
-  const net = await testnet(t)
-  const creator = await market(t, net)
-  const bot = await peer(t, net, { market: creator.key })
-  await bot.flushed()
-  await bot.relays?.opened()
+  const { creator, bot } = await withBot(t)
   const relays = creator.relays
   if (relays === null) return t.fail('the creator has no relay')
   const author = generateKeyPair()
@@ -74,11 +77,7 @@ test('a relay checks every op and refuses a request whole, with the reason; noth
 })
 
 test('a relay that says yes and drops the ops cannot censor them: the outbox sends them again in an optimistic block', async t => {
-  const net = await testnet(t)
-  const creator = await market(t, net)
-  const bot = await peer(t, net, { market: creator.key, resendAfter: 200 })
-  await bot.flushed()
-  await bot.relays?.opened()
+  const { creator, bot } = await withBot(t, { resendAfter: 200 })
   bot.ledger.relay = async () => true // a lying relay: every request "taken", none appended
   const [id] = await bot.client.submit([offerOp()])
   const o = await bot.client.outcome(id, { final: true, timeout: 60_000 })
@@ -88,11 +87,7 @@ test('a relay that says yes and drops the ops cannot censor them: the outbox sen
 })
 
 test('ops a relay took but the sender has not applied go first in its next optimistic block: seq order holds', async t => {
-  const net = await testnet(t)
-  const creator = await market(t, net)
-  const bot = await peer(t, net, { market: creator.key })
-  await bot.flushed()
-  await bot.relays?.opened()
+  const { bot } = await withBot(t)
   bot.ledger.relay = async () => true // taken, and (so far) not seen applied
   const author = generateKeyPair()
   const [first, second] = bids(author, 1, 2)
