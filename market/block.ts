@@ -58,18 +58,28 @@ export function decodeBlock (buf: Uint8Array): Buffer[] | null {
 
 /** Split envelopes into blocks within both limits, keeping their order. */
 export function toBlocks (envelopes: Buffer[]): Buffer[] {
-  const blocks: Buffer[] = []
+  // 8 bytes of framing per envelope at most, 16 for the block's header.
+  return split(envelopes, MAX_BLOCK_OPS, MAX_BLOCK_BYTES - 16, 8).map(encodeBlock)
+}
+
+/**
+ * Split envelopes, in order, into groups of at most `maxOps` and `maxBytes`
+ * (counting `overhead` more per envelope); an envelope larger than that
+ * alone makes a group of its own.
+ */
+export function split (envelopes: Buffer[], maxOps: number, maxBytes: number, overhead = 0): Buffer[][] {
+  const groups: Buffer[][] = []
   let current: Buffer[] = []
   let bytes = 0
   for (const e of envelopes) {
-    if (current.length > 0 && (current.length >= MAX_BLOCK_OPS || bytes + e.byteLength + 8 > MAX_BLOCK_BYTES - 16)) {
-      blocks.push(encodeBlock(current))
+    if (current.length > 0 && (current.length >= maxOps || bytes + e.byteLength + overhead > maxBytes)) {
+      groups.push(current)
       current = []
       bytes = 0
     }
     current.push(e)
-    bytes += e.byteLength + 8
+    bytes += e.byteLength + overhead
   }
-  if (current.length > 0) blocks.push(encodeBlock(current))
-  return blocks
+  if (current.length > 0) groups.push(current)
+  return groups
 }

@@ -199,8 +199,9 @@ export class Outcomes {
 
 /** The op's outcome if it is final (see Outcomes.look), else null. */
 export async function finalOutcome (ledger: OutcomeSource, id: Id): Promise<Outcome | null> {
+  const finalAtRead = ledger.finalVersion // as in look: final when the read began
   const entry = await lookup(ledger.view, id)
-  return entry !== null && entry.seq < ledger.finalVersion ? decode(outcomeRecord, entry.value) : null
+  return entry !== null && entry.seq < finalAtRead ? decode(outcomeRecord, entry.value) : null
 }
 
 async function lookup (reader: Reader, id: Id): Promise<{ seq: number, value: Buffer } | null> {

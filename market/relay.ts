@@ -31,7 +31,7 @@ import { Requests } from '../lib/requests'
 import { logger } from '../lib/log'
 import { MARKET_TYPES } from './engine'
 import { openMemo } from './engine/verify'
-import { MAX_BLOCK_BYTES, MAX_BLOCK_OPS } from './block'
+import { MAX_BLOCK_BYTES, MAX_BLOCK_OPS, split } from './block'
 import type { Ledger } from './ledger'
 
 const log = logger('relay')
@@ -148,14 +148,8 @@ export class Relays {
     const relay = this.pick()
     if (relay === null) return false
     // Every part is sent at once, so the relay appends the first while the next ones travel.
-    const parts: Array<Promise<void>> = []
-    for (let i = 0; i < envelopes.length;) {
-      const part = chunk(envelopes, i)
-      parts.push(relay.send(part))
-      i += part.length
-    }
     try {
-      await Promise.all(parts)
+      await Promise.all(split(envelopes, MAX_RELAY_OPS, MAX_RELAY_BYTES).map(part => relay.send(part)))
       this.counters.sent += envelopes.length
       return true
     } catch (err) {
@@ -197,17 +191,6 @@ export class Relays {
     }
     return this.current
   }
-}
-
-/** The envelopes from `start` that fit one request. */
-function chunk (envelopes: Buffer[], start: number): Buffer[] {
-  let end = start
-  let size = 0
-  while (end < envelopes.length && end - start < MAX_RELAY_OPS && (end === start || size + envelopes[end].byteLength <= MAX_RELAY_BYTES)) {
-    size += envelopes[end].byteLength
-    end++
-  }
-  return envelopes.slice(start, end)
 }
 
 function bytes (envelopes: Buffer[]): number {
