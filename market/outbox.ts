@@ -7,8 +7,10 @@
  * fetched it, is not announced again when it restarts: the block sits in its
  * writer core and its ops would wait forever. So every envelope goes into
  * the outbox before it is appended, stored in the writer core's own user
- * data (a restart still has it), and the ones still undecided after
- * `resendAfter` are appended again. The engine decides the same bytes once:
+ * data (a restart still has it), and the ones still undecided `resendAfter`
+ * after they were sent are appended again (ops a previous run left, at the
+ * first check). An op sent a moment before a check is in flight, not lost:
+ * it waits for a later check. The engine decides the same bytes once:
  * whichever copy an indexer sees second changes nothing.
  */
 import c from 'compact-encoding'
@@ -48,7 +50,8 @@ export interface OutboxOptions {
 }
 
 export class Outbox {
-  private readonly ops = new Map<Id, Buffer>()
+  /** Each op, and when it was last sent (-Infinity: by a previous run). */
+  private readonly ops = new Map<Id, { envelope: Buffer, sent: number }>()
   private timer: NodeJS.Timeout | null = null
   private saving: Promise<void> = Promise.resolve()
   private checking: Promise<void> | null = null
@@ -62,7 +65,7 @@ export class Outbox {
     const stored = await this.opts.core().getUserData(KEY)
     if (stored !== null) {
       try {
-        for (const e of decodeExact(encoding, stored)) this.ops.set(envelopeId(e), e)
+        for (const e of decodeExact(encoding, stored)) this.ops.set(envelopeId(e), { envelope: e, sent: -Infinity })
       } catch (err) {
         log.warn('outbox unreadable: starting empty', { error: (err as Error).message })
       }
@@ -78,24 +81,28 @@ export class Outbox {
 
   /** Keep `envelopes` (durably) until they are final. Call before appending them. */
   async add (envelopes: Buffer[]): Promise<void> {
-    for (const e of envelopes) this.ops.set(envelopeId(e), e)
+    const sent = this.now()
+    for (const e of envelopes) this.ops.set(envelopeId(e), { envelope: e, sent })
     this.trim()
     await this.save()
     this.schedule()
   }
 
-  /** Drop what is final; send again what is not. One check at a time: a second caller waits for the running one. */
+  /** Drop what is final; send again what was sent `resendAfter` ago or more and is not. One check at a time: a second caller waits for the running one. */
   check (): Promise<void> {
     if (this.checking === null) this.checking = this.run().finally(() => { this.checking = null })
     return this.checking
   }
 
   private async run (): Promise<void> {
-    const now = (this.opts.now ?? Date.now)()
+    const now = this.now()
     const again: Buffer[] = []
-    for (const [id, e] of [...this.ops]) {
-      if (await this.opts.final(id) || now - timestampOf(e) > MAX_AGE) this.ops.delete(id)
-      else again.push(e)
+    for (const [id, op] of [...this.ops]) {
+      if (await this.opts.final(id) || now - timestampOf(op.envelope) > MAX_AGE) this.ops.delete(id)
+      else if (now - op.sent >= this.resendAfter) {
+        again.push(op.envelope)
+        op.sent = now
+      }
     }
     await this.save()
     if (again.length > 0) {
@@ -109,22 +116,26 @@ export class Outbox {
     this.timer = setTimeout(() => {
       this.timer = null
       this.check().catch(err => log.warn('outbox check failed', { error: (err as Error).message })).finally(() => this.schedule())
-    }, this.opts.resendAfter ?? 10_000)
+    }, this.resendAfter)
     this.timer.unref()
   }
 
+  private get resendAfter (): number { return this.opts.resendAfter ?? 10_000 }
+
+  private now (): number { return (this.opts.now ?? Date.now)() }
+
   private trim (): void {
     let bytes = 0
-    for (const e of this.ops.values()) bytes += e.byteLength
-    for (const [id, e] of this.ops) {
+    for (const op of this.ops.values()) bytes += op.envelope.byteLength
+    for (const [id, op] of this.ops) {
       if (this.ops.size <= MAX_OPS && bytes <= MAX_BYTES) break
       this.ops.delete(id)
-      bytes -= e.byteLength
+      bytes -= op.envelope.byteLength
     }
   }
 
   private save (): Promise<void> {
-    const list = [...this.ops.values()]
+    const list = [...this.ops.values()].map(op => op.envelope)
     const next = this.saving.then(() => this.opts.core().setUserData(KEY, c.encode(encoding, list)))
     this.saving = next.catch(() => {})
     return next

@@ -1,0 +1,70 @@
+/**
+ * The outbox (market/outbox.ts) on its own, with a clock the test moves: which
+ * ops go out again, when, and what a restart brings back.
+ */
+import test from 'brittle'
+import { Outbox } from '../market/outbox'
+import { envelopeId, seal } from '../lib/envelope'
+import { generateKeyPair } from '../lib/identity'
+import { encodeBody } from '../market/messages'
+import { offerOp } from './helpers/ledger'
+
+const AFTER = 10_000
+
+function envelopes (n: number): Buffer[] {
+  const author = generateKeyPair()
+  const body = encodeBody('offer', offerOp().body as never)
+  return Array.from({ length: n }, (_, i) => seal(author, { type: 'offer', seq: i + 1, timestamp: Date.now(), body }))
+}
+
+/** An outbox over an in-memory user data map; `final` and `clock` are the test's to set. */
+function outbox (data = new Map<string, Buffer | null>()): { box: Outbox, sent: Buffer[][], final: Set<string>, clock: { now: number }, data: Map<string, Buffer | null> } {
+  const sent: Buffer[][] = []
+  const final = new Set<string>()
+  const clock = { now: 0 }
+  const box = new Outbox({
+    core: () => ({ getUserData: async key => data.get(key) ?? null, setUserData: async (key, value) => { data.set(key, value) } }),
+    final: async id => final.has(id),
+    resend: async list => { sent.push(list) },
+    resendAfter: AFTER,
+    now: () => clock.now
+  })
+  return { box, sent, final, clock, data }
+}
+
+test('an op sent a moment before a check is in flight: only ops undecided for resendAfter go out again', async t => {
+  const { box, sent, clock } = outbox()
+  const [a, b] = envelopes(2)
+  await box.add([a])
+  clock.now = AFTER - 1
+  await box.add([b])
+  clock.now = AFTER
+  await box.check()
+  t.alike(sent, [[a]], 'the old op is sent again, the young one is not')
+  clock.now = AFTER + 1
+  await box.check()
+  t.is(sent.length, 1, 'nothing is due: the resent op starts a new wait')
+  clock.now = 2 * AFTER - 1
+  await box.check()
+  t.alike(sent[1], [b], 'the young op, once it waited as long')
+  t.is(box.size, 2, 'both kept until final')
+  box.close()
+})
+
+test('final ops leave the outbox; a restart sends what the last run left at its first check', async t => {
+  const first = outbox()
+  const [a, b] = envelopes(2)
+  await first.box.add([a, b])
+  first.final.add(envelopeId(a))
+  await first.box.check()
+  t.is(first.box.size, 1, 'the final op left')
+  t.is(first.sent.length, 0, 'the other is not due yet')
+  first.box.close()
+
+  const back = outbox(first.data)
+  await back.box.open()
+  t.is(back.box.size, 1, 'the undecided op is read back')
+  await back.box.check()
+  t.alike(back.sent, [[b]], 'and sent at once: nobody knows how long it waited')
+  back.box.close()
+})
