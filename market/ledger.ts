@@ -57,6 +57,14 @@ export interface LedgerOptions {
   ackInterval?: number
   /** How long an optimistic op may stay undecided before this peer sends it again (ms). */
   resendAfter?: number
+  /**
+   * Autobase's big batches, default true: while an indexer has blocks this
+   * peer has not fetched yet, wait for them (up to 3 s, Autobase's bound)
+   * and apply everything in one call, instead of applying what arrived
+   * first and undoing it when an earlier-ordered block lands. Fewer,
+   * larger apply calls and fewer re-runs (README, benchmarks).
+   */
+  bigBatches?: boolean
 }
 
 export class Ledger extends ReadyResource {
@@ -111,6 +119,7 @@ export class Ledger extends ReadyResource {
     this.base = new Autobase<Hyperbee, Buffer>(store.namespace(LEDGER_NAMESPACE), key, {
       optimistic: true,
       ackInterval: this.ackInterval,
+      bigBatches: opts.bigBatches ?? true,
       open: (viewStore: ViewStore) => new Hyperbee(viewStore.get('market'), { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false }),
       apply: (nodes, view, host) => this.applyNodes(nodes, view, host),
       close: (view) => view.close()

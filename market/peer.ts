@@ -59,6 +59,8 @@ export interface MarketPeerOptions {
   writable?: boolean
   apply?: Apply
   ackInterval?: number
+  /** Autobase's big batches (market/ledger.ts), default true. */
+  bigBatches?: boolean
   /** How long an op this peer appended may stay undecided before it is sent again (ms; market/outbox.ts). */
   resendAfter?: number
   /**
@@ -112,7 +114,7 @@ export class MarketPeer extends ReadyResource {
     this.store = o.store ?? new Corestore(path.join(openDataDir(o.data as string), 'market'))
     await this.store.ready()
 
-    this._ledger = new Ledger(this.store, o.market ?? null, { apply: o.apply ?? engineApply, ackInterval: o.ackInterval, resendAfter: o.resendAfter })
+    this._ledger = new Ledger(this.store, o.market ?? null, { apply: o.apply ?? engineApply, ackInterval: o.ackInterval, bigBatches: o.bigBatches, resendAfter: o.resendAfter })
     this._ledger.on('error', (err: Error) => this.emit('error', err))
     if (o.relay !== false) {
       const relays = new Relays(this._ledger)

@@ -37,6 +37,7 @@ async function main (): Promise<void> {
     identity,
     bootstrap,
     ackInterval: ACK_INTERVAL,
+    bigBatches: process.env.BIG !== '0',
     ...(market !== null ? { market } : { genesis: { faucets: [identity.publicKey], settlementWindow: 3600_000 } })
   })
   await peer.ready()

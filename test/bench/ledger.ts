@@ -11,9 +11,10 @@
  *   3. RSS and CPU time of each indexer, and of the client.
  *
  * The client is not a writer: it hands its ops to an indexer, which appends
- * them (market/relay.ts). RELAY=0 makes it append optimistic blocks instead.
+ * them (market/relay.ts). RELAY=0 makes it append optimistic blocks instead;
+ * BIG=0 turns Autobase's big batches off on every peer (market/ledger.ts).
  *
- *   npm run bench -- ledger        (ACK_INTERVAL, BATCH, GAP, BIDS, TOTAL, RELAY to vary it)
+ *   npm run bench -- ledger        (ACK_INTERVAL, BATCH, GAP, BIDS, TOTAL, RELAY, BIG to vary it)
  */
 import path from 'path'
 import fs from 'fs'
@@ -103,11 +104,11 @@ async function main (): Promise<void> {
       for (const v of voters) await v.run({ cmd: 'vote', identity, writer })
       await joiner.run({ cmd: 'await-indexer' })
     }
-    console.log(`3 indexers up, one process each (ack interval ${ACK_INTERVAL} ms); the client's ops go ${process.env.RELAY === '0' ? 'out in its own optimistic blocks' : 'through an indexer (relay)'}`)
+    console.log(`3 indexers up, one process each (ack interval ${ACK_INTERVAL} ms, big batches ${process.env.BIG === '0' ? 'off' : 'on'}); the client's ops go ${process.env.RELAY === '0' ? 'out in its own optimistic blocks' : 'through an indexer (relay)'}`)
 
     // One client peer carries the 50 nodes' offers and the 4 bots' bids: each op is signed by its own author's key
     // (an envelope's author need not be its writer), and the process runs 4 peers rather than 58.
-    client = new MarketPeer({ data, identity: generateKeyPair(), dht: net.createNode(), market: Buffer.from(market, 'hex'), ackInterval: ACK_INTERVAL, relay: process.env.RELAY !== '0' })
+    client = new MarketPeer({ data, identity: generateKeyPair(), dht: net.createNode(), market: Buffer.from(market, 'hex'), ackInterval: ACK_INTERVAL, bigBatches: process.env.BIG !== '0', relay: process.env.RELAY !== '0' })
     await client.ready()
     const peer = client
     const authors = new Map<KeyPair, number>()
