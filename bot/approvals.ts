@@ -8,10 +8,10 @@
  * and replay private review traffic forever, cost an op per signature and
  * still need the bot online to copy it into the core. On the swarm the
  * stakeholder meets the bot directly on a topic derived from the contract
- * core key (a namespaced hash: the topic reveals nothing about the core), reads
- * the manifest from the same connection by replicating the core, and gets an
- * immediate verdict (accepted with the weight reached, or the reason a node
- * would refuse the signature).
+ * core key (lib/topics approvalsTopic: a namespaced hash, the topic reveals
+ * nothing about the core), reads the manifest from the same connection by
+ * replicating the core, and gets an immediate verdict (accepted with the
+ * weight reached, or the reason a node would refuse the signature).
  *
  * The bot side only accepts what `verifyApproval` accepts against the policy
  * of the manifest named; anything else is answered with the reason and never
@@ -22,7 +22,6 @@ import Protomux, { Channel, Message } from 'protomux'
 import type { SwarmConnection } from 'hyperswarm'
 import { ScitError } from '../lib/errors'
 import { Requests } from '../lib/requests'
-import { hash } from '../lib/keys'
 import { struct, optional } from '../lib/codec'
 import { logger } from '../lib/log'
 import { Approval, approvalEncoding, VerificationError } from '../lib/contract'
@@ -31,10 +30,6 @@ const log = logger('bot/approvals')
 
 export const APPROVALS_PROTOCOL = 'scit/approvals/v1'
 const DEFAULT_TIMEOUT = 15_000
-
-export function approvalsTopic (contract: Buffer): Buffer {
-  return hash('scit/topic/contract-approvals', contract)
-}
 
 export interface SubmitMessage { id: number; contract: Buffer; approval: Approval }
 export interface ResultMessage { id: number; accepted: boolean; reason: string | null; weight: number; threshold: number }

@@ -2,8 +2,8 @@
  * A contract's workload logs, read from the log cores of the nodes that run
  * it (node/status.ts). Each node tells its log core key over its liveness
  * protocol; the core replicates over the same market connection, and every
- * record is checked against the node's identity (readCore), so what is shown
- * is what the node signed, whichever peer served the bytes.
+ * record is checked against the node's identity (lib/status readCore), so
+ * what is shown is what the node signed, whichever peer served the bytes.
  *
  * A node the bot is not connected to yet (the bot just opened, the node just
  * restarted) is waited for, up to `connectTimeout`; one still unreached then
@@ -11,8 +11,8 @@
  */
 import type Hypercore from 'hypercore'
 import { decodeKey } from '../lib/keys'
-import { workloadLogs } from '../node/status'
-import { workloadId } from '../node/contracts'
+import { workloadLogs } from '../lib/status'
+import { workloadId } from '../lib/trade-workload'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'
 import { updated } from './watch'

@@ -40,7 +40,7 @@
  */
 import { logger } from '../lib/log'
 import { costFor } from '../lib/resources'
-import { workloadId } from '../node/contracts'
+import { workloadId } from '../lib/trade-workload'
 import type { Verdict } from '../node/storage-proof'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'

@@ -20,7 +20,8 @@ import type { KeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { open as openEnvelope } from '../lib/envelope'
 import { readContract, ContractView, signManifest, Approval } from '../lib/contract'
-import { ApprovalChannel, approvalsTopic, ResultMessage } from './approvals'
+import { approvalsTopic } from '../lib/topics'
+import { ApprovalChannel, ResultMessage } from './approvals'
 
 export interface SessionOptions {
   store: Corestore

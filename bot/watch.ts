@@ -1,7 +1,7 @@
 /**
  * What a node signed about the workloads it runs for this bot (ARCHITECTURE
  * §7-8). The bot replicates each leased node's status core and reads it with
- * node/status readCore: every record must be a `status` envelope signed by
+ * lib/status readCore: every record must be a `status` envelope signed by
  * the node's identity, at its own position in the core. So the state shown by
  * `scit bot status` and awaited by `deploy --wait running` is the state the
  * node put its name to, whichever peer served the bytes, and a refusal comes
@@ -14,8 +14,8 @@
 import type Hypercore from 'hypercore'
 import { decodeKey } from '../lib/keys'
 import { raceTimeout, TIMED_OUT } from '../lib/timeout'
-import { readCore, Verified, Refusal } from '../node/status'
-import type { StatusRecord } from '../node/messages'
+import { readCore, Verified, Refusal } from '../lib/status'
+import type { StatusRecord } from '../lib/node-messages'
 import type { NodeChannel } from '../node/protocol'
 import type { Bot } from './bot'
 

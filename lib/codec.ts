@@ -60,3 +60,12 @@ export function enumOf<T extends string> (values: readonly T[]): c.Encoding<T> {
     }
   }
 }
+
+/** A buffer that decodes empty rather than null, for fields that always hold bytes. */
+export function nonNullBuffer (): c.Encoding<Buffer> {
+  return {
+    preencode (state, v) { c.buffer.preencode(state, v) },
+    encode (state, v) { c.buffer.encode(state, v) },
+    decode (state) { return c.buffer.decode(state) ?? Buffer.alloc(0) }
+  }
+}

@@ -8,3 +8,8 @@ import { hash } from './keys'
 export function marketTopic (marketKey: Uint8Array): Buffer {
   return hash('scit/topic/market', marketKey)
 }
+
+/** Where a contract's bot and its stakeholders meet to exchange approvals (bot/approvals.ts); the explorer joins it to fetch the contract core. */
+export function approvalsTopic (contract: Buffer): Buffer {
+  return hash('scit/topic/contract-approvals', contract)
+}

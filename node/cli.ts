@@ -18,8 +18,9 @@ import { probeMachine, capacity, CapacityFlags } from './capacity'
 import { NodeDaemon } from './daemon'
 import { DEFAULT_CLAIM_INTERVAL } from './payout'
 import { readSnapshot, SnapshotWorkload } from './snapshot'
-import { readCore, summarize } from './status'
-import type { StatusRecord } from './messages'
+import { readCore } from '../lib/status'
+import type { StatusRecord } from '../lib/node-messages'
+import { summarize } from './status'
 
 const log = logger('node/cli')
 

@@ -6,7 +6,7 @@
  *   the trade is final in the ledger, settled, and names this node   (not-final, wrong-node, not-settled)
  *   the contract core and manifest hash are the settled ones          (lib/contract readContract)
  *   the header and every instruction are signed by the trade's bot, in sequence
- *   the contract names this trade (header or a signed instruction)   (wrong-node)
+ *   the contract names this trade (header or a signed instruction)   (wrong-node: lib/trade-workload workloadFor)
  *   the stakeholder weight reaches the threshold                      (threshold-not-reached)
  *   every file's bytes hash to the manifest's hash                    (file-hash-mismatch)
  *
@@ -26,25 +26,15 @@ import b4a from 'b4a'
 import type Hypercore from 'hypercore'
 import { readContract, ContractView, ContractState, ManifestWorkload, VerificationError, hashFile } from '../lib/contract'
 import { decodeKey } from '../lib/keys'
+import { TradeRefusal, workloadFor } from '../lib/trade-workload'
 import type { Trade } from '../market/types'
-import { ScitError } from '../lib/errors'
 import type { WorkloadSpec } from './workload'
 
-export type TradeReason = 'not-final' | 'wrong-node' | 'not-settled' | 'no-deploy' | 'no-workload' | 'unsupported'
-
-/** A refusal that is about the trade rather than the contract core (those are lib/contract VerificationErrors). */
-export class TradeRefusal extends ScitError {
-  constructor (readonly reason: TradeReason, detail: string) {
-    super('VERIFICATION', `${reason}: ${detail}`)
-  }
-}
+// The benchmarks (test/bench) import workloadId from here; it lives in lib/trade-workload.ts.
+export { workloadId } from '../lib/trade-workload'
 
 /** A verified trade: its contract, the manifest in force and the workload this trade runs. */
 export interface Verified { view: ContractView; state: ContractState; workload: ManifestWorkload; replica: number }
-
-export function workloadId (trade: Pick<Trade, 'id'>): string {
-  return trade.id.toLowerCase()
-}
 
 /**
  * The trade as this node sees it now and as the final (indexed) ledger sees
@@ -58,46 +48,6 @@ export function checkTrade (final: Trade | null, node: string): Trade {
     throw new TradeRefusal('not-settled', `the trade is ${final.state}, not settled with a contract`)
   }
   return final
-}
-
-/**
- * The workload a trade buys. A contract names the trades it is for: the
- * header the first ones, a signed `scale` instruction those bought later
- * (more replicas, replacements); a contract that names trades but not this
- * one was written for other nodes, and is refused. A scale instruction names
- * its trades' workload; otherwise bots bid once per workload, in manifest
- * order (bot/manifest planBids), so the trade's bid is matched to a workload
- * by its position among the header's trades; a workload with the trade's
- * resources is the fallback when the contract names no trades at all.
- */
-export function workloadFor (view: ContractView, state: ContractState, trade: Trade): ManifestWorkload {
-  const named = new Set(view.header?.trades ?? [])
-  let scaled: string | null = null
-  for (const ins of view.instructions) {
-    for (const id of ins.trades) {
-      named.add(id)
-      if (id === trade.id && ins.scale.length === 1) scaled = ins.scale[0].workload
-    }
-  }
-  if (named.size > 0 && !named.has(trade.id)) {
-    const list = [...named]
-    throw new TradeRefusal('wrong-node', `the contract is for trade${list.length > 1 ? 's' : ''} ${list.slice(0, 8).join(', ')}${list.length > 8 ? ' …' : ''}, not ${trade.id}: it names other nodes, not this one`)
-  }
-  const byScale = scaled === null ? undefined : state.manifest.workloads.find(x => x.name === scaled)
-  if (byScale) return byScale
-  const bids: string[] = []
-  for (const id of view.header?.trades ?? []) {
-    const bid = id.slice(0, id.lastIndexOf('.'))
-    if (!bids.includes(bid)) bids.push(bid)
-  }
-  const byBid = bids.indexOf(trade.bid)
-  const w = byBid >= 0 ? state.manifest.workloads[byBid] : state.manifest.workloads.find(x => sameResources(x.resources, trade.resources))
-  if (!w) throw new TradeRefusal('no-workload', `no workload of the manifest matches trade ${trade.id}`)
-  return w
-}
-
-function sameResources (a: Trade['resources'], b: Trade['resources']): boolean {
-  return a.cpu === b.cpu && a.memory === b.memory && a.ssd === b.ssd && a.hdd === b.hdd && a.ipv4 === b.ipv4 && a.gpu === b.gpu
 }
 
 /** Read and verify the contract core of a final, settled trade. */

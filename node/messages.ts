@@ -1,79 +1,18 @@
 /**
- * The node's wire and disk formats, declared once:
+ * The node protocol's messages, declared once: the "scit/node/v2" protomux
+ * channel (node/protocol.ts) that a node and its peers speak on a connection.
  *
- *   status core    `status` envelopes, body StatusRecord   (one per workload state transition)
- *   log core       `log` envelopes, body LogRecord         (bounded chunks of stdout/stderr)
- *   DHT presence   a `presence` envelope, body PresenceRecord (mutable record under the node key)
- *   node protocol  messages of the "scit/node/v2" protomux channel (node/protocol.ts)
+ * What a node publishes for anyone to read (its status and log cores, its DHT
+ * presence record) is declared in lib/node-messages.ts, since bots and the
+ * explorer read it too.
  *
  * Every body is decoded strictly (lib/codec decodeExact): one value, one encoding.
  */
 import c from 'compact-encoding'
-import { struct, optional, enumOf } from '../lib/codec'
-import type { Resources } from '../lib/resources'
-import { WORKLOAD_STATES, WorkloadState, PortMapping } from './workload'
+import { struct, optional, nonNullBuffer } from '../lib/codec'
+import { stateEncoding, portMapping, WorkloadState, PortMapping } from '../lib/node-messages'
 
 export const PROTOCOL = 'scit/node/v2'
-export const PRESENCE_VERSION = 1
-
-export const resourcesEncoding = struct<Resources>([['cpu', c.uint], ['memory', c.uint], ['ssd', c.uint], ['hdd', c.uint], ['ipv4', c.uint], ['gpu', c.uint]])
-const portMapping = struct<PortMapping>([['port', c.uint], ['host', c.uint]])
-export const stateEncoding = enumOf<WorkloadState>(WORKLOAD_STATES)
-
-export interface StatusRecord {
-  workload: string
-  state: WorkloadState
-  reason: string
-  exitCode: number | null
-  signal: string | null
-  stdout: Buffer | null      // BLAKE2b-256 of a job's whole stdout
-  output: Buffer | null      // BLAKE2b-256 of a job's declared output file
-  ports: PortMapping[]
-  restarts: number
-  contract: Buffer | null    // the contract core the workload comes from
-  trade: string | null
-}
-
-export const statusRecord = struct<StatusRecord>([
-  ['workload', c.string], ['state', stateEncoding], ['reason', c.string],
-  ['exitCode', optional(c.int)], ['signal', optional(c.string)],
-  ['stdout', optional(c.fixed32)], ['output', optional(c.fixed32)],
-  ['ports', c.array(portMapping)], ['restarts', c.uint],
-  ['contract', optional(c.fixed32)], ['trade', optional(c.string)]
-])
-
-export type Stream = 'stdout' | 'stderr'
-export interface LogRecord {
-  workload: string
-  stream: Stream
-  /** Bytes of this stream before this chunk; a gap means bytes were dropped (rate bound). */
-  offset: number
-  data: Buffer
-}
-
-export const logRecord = struct<LogRecord>([
-  ['workload', c.string], ['stream', enumOf<Stream>(['stdout', 'stderr'])], ['offset', c.uint], ['data', nonNullBuffer()]
-])
-
-export interface PresenceRecord {
-  version: number
-  market: Buffer
-  resources: Resources       // capacity for sale
-  free: Resources            // not held by a lease
-  prices: Resources
-  country: string
-  city: string
-  attributes: string[]
-  statusCore: Buffer
-  logCore: Buffer
-}
-
-export const presenceRecord = struct<PresenceRecord>([
-  ['version', c.uint], ['market', c.fixed32], ['resources', resourcesEncoding], ['free', resourcesEncoding], ['prices', resourcesEncoding],
-  ['country', c.string], ['city', c.string], ['attributes', c.array(c.string)], ['statusCore', c.fixed32], ['logCore', c.fixed32]
-])
-
-// --- node protocol (node/protocol.ts) --------------------------------------
 
 export interface Ping { id: number; nonce: Buffer }
 export const ping = struct<Ping>([['id', c.uint], ['nonce', c.fixed32]])
@@ -109,11 +48,3 @@ export const blockProof = struct<BlockProof>([['index', c.uint], ['value', nonNu
 /** The answer: the tree's roots at the challenged length, and one proof per challenged block, in order. */
 export interface ChallengeAnswer { id: number; error: string | null; roots: TreeNode[]; blocks: BlockProof[] }
 export const challengeAnswer = struct<ChallengeAnswer>([['id', c.uint], ['error', optional(c.string)], ['roots', c.array(treeNode)], ['blocks', c.array(blockProof)]])
-
-function nonNullBuffer (): c.Encoding<Buffer> {
-  return {
-    preencode (state, v) { c.buffer.preencode(state, v) },
-    encode (state, v) { c.buffer.encode(state, v) },
-    decode (state) { return c.buffer.decode(state) ?? Buffer.alloc(0) }
-  }
-}

@@ -4,24 +4,21 @@
  * record, so anyone can find live nodes and what they sell without reading the
  * ledger. The record is a `presence` envelope: the DHT verifies its own
  * signature over (seq, value), and the envelope makes the record verifiable
- * wherever it is passed on. Readers verify both and decode strictly.
+ * wherever it is passed on. Readers verify both and decode strictly
+ * (lib/presence.ts lookupPresence).
  *
  * Emits 'published' (record, seq) after each put.
  */
 import ReadyResource from 'ready-resource'
 import b4a from 'b4a'
 import c from 'compact-encoding'
-import type DHT from 'hyperdht'
 import type Hyperswarm from 'hyperswarm'
 import type { Discovery } from 'hyperswarm'
-import { seal, open, TYPES } from '../lib/envelope'
+import { seal } from '../lib/envelope'
 import type { KeyPair } from '../lib/identity'
-import { decodeBody } from '../lib/codec'
-import { ScitError } from '../lib/errors'
 import { logger } from '../lib/log'
 import { marketTopic } from '../lib/topics'
-import { encodeKey } from '../lib/keys'
-import { presenceRecord, PresenceRecord, PRESENCE_VERSION } from './messages'
+import { presenceRecord, PresenceRecord, PRESENCE_VERSION } from '../lib/node-messages'
 
 const log = logger('node/presence')
 
@@ -94,22 +91,4 @@ export class Presence extends ReadyResource {
     this.publishing = run.catch(() => {})
     return run
   }
-}
-
-export interface FoundPresence { node: Buffer; seq: number; timestamp: number; record: PresenceRecord }
-
-/**
- * Find and verify a node's presence record. null when the DHT has none;
- * VERIFICATION when what it has is not a valid record of that node.
- */
-export async function lookupPresence (dht: DHT, node: Buffer, opts: { minSeq?: number } = {}): Promise<FoundPresence | null> {
-  const got = await dht.mutableGet(node, { latest: true, seq: opts.minSeq })
-  if (got === null) return null
-  const r = open(got.value, { accept: new Set([TYPES.presence]) })
-  if (!r.ok) throw new ScitError('VERIFICATION', `presence of ${encodeKey(node)}: ${r.message}`)
-  if (!b4a.equals(r.envelope.author, node)) throw new ScitError('VERIFICATION', `presence of ${encodeKey(node)} is signed by another key`)
-  if (r.envelope.seq !== got.seq) throw new ScitError('VERIFICATION', `presence of ${encodeKey(node)}: envelope seq ${r.envelope.seq} is not the record seq ${got.seq}`)
-  const record = decodeBody(presenceRecord, r.envelope.body, 'presence')
-  if (record.version !== PRESENCE_VERSION) throw new ScitError('VERIFICATION', `presence version ${record.version} is not supported`)
-  return { node, seq: got.seq, timestamp: r.envelope.timestamp, record }
 }

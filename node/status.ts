@@ -8,19 +8,20 @@
  * history and is kept whole; the log core is rotated (old blocks cleared
  * locally) so a chatty workload cannot fill the node's disk. Envelope seq is
  * the block index + 1 in its core, so a reader refuses records moved between
- * positions or cores.
+ * positions or cores. The readers (readCore, lastStatus, workloadLogs) are in
+ * lib/status.ts: bots and the explorer read these cores too.
  */
 import ReadyResource from 'ready-resource'
 import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import b4a from 'b4a'
 import c from 'compact-encoding'
-import { seal, open, TYPES, TypeName } from '../lib/envelope'
+import { seal, TypeName } from '../lib/envelope'
 import type { KeyPair } from '../lib/identity'
-import { decodeBody } from '../lib/codec'
 import { logger } from '../lib/log'
-import { statusRecord, logRecord, StatusRecord, LogRecord, Stream } from './messages'
-import type { Transition, WorkloadState } from './workload'
+import { statusRecord, logRecord, StatusRecord, LogRecord, Stream, WorkloadState } from '../lib/node-messages'
+import type { Verified } from '../lib/status'
+import type { Transition } from './workload'
 
 const log = logger('node/status')
 
@@ -148,39 +149,6 @@ export class StatusCore extends ReadyResource {
   }
 }
 
-export type Refusal = { index: number; reason: string; message: string }
-export interface Verified<T> { index: number; timestamp: number; body: T }
-export interface ReadResult<T> { records: Array<Verified<T>>; refused: Refusal[] }
-
-export interface ReadOptions { start?: number; end?: number; wait?: boolean; timeout?: number }
-
-/**
- * Read and verify a node's status (or log) core. Every record must be a
- * `status` (or `log`) envelope signed by `node`, with seq = index + 1 and a
- * body that decodes exactly; anything else is refused with a reason and skipped.
- */
-export async function readCore<T> (core: Hypercore, node: Buffer, kind: 'status' | 'log', opts: ReadOptions = {}): Promise<ReadResult<T>> {
-  await core.ready()
-  const enc = (kind === 'status' ? statusRecord : logRecord) as unknown as c.Encoding<T>
-  const accept = new Set<number>([TYPES[kind]])
-  const out: ReadResult<T> = { records: [], refused: [] }
-  const end = Math.min(opts.end ?? core.length, core.length)
-  for (let i = opts.start ?? 0; i < end; i++) {
-    const block = await core.get(i, { wait: opts.wait ?? true, timeout: opts.timeout ?? 10_000 })
-    if (block === null) { out.refused.push({ index: i, reason: 'missing', message: `block ${i} is not available` }); continue }
-    const r = open(block, { accept })
-    if (!r.ok) { out.refused.push({ index: i, reason: r.reason, message: r.message }); continue }
-    if (!b4a.equals(r.envelope.author, node)) { out.refused.push({ index: i, reason: 'wrong-author', message: `block ${i} is not signed by the node` }); continue }
-    if (r.envelope.seq !== i + 1) { out.refused.push({ index: i, reason: 'replay', message: `block ${i} carries seq ${r.envelope.seq}` }); continue }
-    try {
-      out.records.push({ index: i, timestamp: r.envelope.timestamp, body: decodeBody(enc, r.envelope.body, kind) })
-    } catch (err) {
-      out.refused.push({ index: i, reason: 'malformed', message: (err as Error).message })
-    }
-  }
-  return out
-}
-
 export interface WorkloadView { workload: string; state: WorkloadState; reason: string; since: number; restarts: number; transitions: number; last: StatusRecord }
 
 /** The latest state of every workload, from verified status records. */
@@ -199,27 +167,4 @@ export function summarize (records: Array<Verified<StatusRecord>>): WorkloadView
     })
   }
   return [...byId.values()].sort((a, b) => a.workload.localeCompare(b.workload))
-}
-
-/**
- * The last verified status record of one workload, read backwards from the
- * end of a node's status core in chunks (the core is kept whole, the latest
- * state is near its end); null when the node recorded none.
- */
-export async function lastStatus (core: Hypercore, node: Buffer, workload: string, opts: { timeout?: number, chunk?: number } = {}): Promise<{ record: Verified<StatusRecord> | null, refused: Refusal[] }> {
-  await core.ready()
-  const chunk = opts.chunk ?? 64
-  const refused: Refusal[] = []
-  for (let end = core.length; end > 0; end -= chunk) {
-    const r = await readCore<StatusRecord>(core, node, 'status', { start: Math.max(0, end - chunk), end, timeout: opts.timeout })
-    refused.push(...r.refused)
-    for (let i = r.records.length - 1; i >= 0; i--) if (r.records[i].body.workload === workload) return { record: r.records[i], refused }
-  }
-  return { record: null, refused }
-}
-
-/** Verified log chunks of one workload in blocks [start, end) of a node's log core: what `scit bot logs` and the explorer print. */
-export async function workloadLogs (core: Hypercore, node: Buffer, workload: string, opts: ReadOptions = {}): Promise<ReadResult<LogRecord>> {
-  const r = await readCore<LogRecord>(core, node, 'log', opts)
-  return { records: r.records.filter(x => x.body.workload === workload), refused: r.refused }
 }

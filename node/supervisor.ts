@@ -20,10 +20,11 @@ import { ChildProcess } from 'child_process'
 import { logger } from '../lib/log'
 import { ScitError } from '../lib/errors'
 import { formatSize } from '../lib/resources'
+import type { WorkloadState, PortMapping } from '../lib/node-messages'
 import { spawnSandboxed, diskUsage, mkdirTraversable, Sandboxed } from './sandbox'
 import { Tail, StreamDigest, DEFAULT_TAIL_BYTES } from './output'
 import { Keeper, ArchiveProgress, describeProgress } from './archive'
-import { WorkloadSpec, WorkloadState, Transition, PortMapping, checkSpec, digestOutput, freePort, portEnv, backoffDelay } from './workload'
+import { WorkloadSpec, Transition, checkSpec, digestOutput, freePort, portEnv, backoffDelay } from './workload'
 
 const log = logger('node/supervisor')
 

@@ -1,21 +1,21 @@
 /**
  * The runtime's view of a workload: what to run (a spec the daemon derives
- * from a verified contract) and the states it moves through, which the status
- * core records (ARCHITECTURE §7).
+ * from a verified contract) and the transitions between the states it moves
+ * through, which the status core records (ARCHITECTURE §7). The states
+ * themselves are declared with the status core's format, in
+ * lib/node-messages.ts, since bots and the explorer read them too.
  */
 import fs from 'fs'
 import path from 'path'
 import net from 'net'
 import { ScitError } from '../lib/errors'
 import type { Resources } from '../lib/resources'
+import type { WorkloadState, PortMapping } from '../lib/node-messages'
 import { StreamDigest } from './output'
 import type { ArchiveTarget } from './archive'
 
 export type WorkloadKind = 'service' | 'job' | 'archive'
 export type RestartPolicy = 'always' | 'on-failure' | 'never'
-
-export const WORKLOAD_STATES = ['verifying', 'refused', 'starting', 'running', 'exited', 'failed', 'stopped'] as const
-export type WorkloadState = typeof WORKLOAD_STATES[number]
 
 export interface WorkloadSpec {
   /** Unique on this node; names the work dir, so it is restricted to a safe alphabet. */
@@ -32,8 +32,6 @@ export interface WorkloadSpec {
   /** kind archive: the cores to keep (node/archive.ts); nothing is executed. */
   archive?: ArchiveTarget
 }
-
-export interface PortMapping { port: number; host: number }
 
 export interface Transition {
   id: string

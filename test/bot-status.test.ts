@@ -13,7 +13,7 @@ import { generateKeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { seal } from '../lib/envelope'
 import { StatusCore } from '../node/status'
-import { statusRecord } from '../node/messages'
+import { statusRecord } from '../lib/node-messages'
 import { NodeChannel } from '../node/protocol'
 import type { Transition } from '../node/workload'
 

@@ -12,11 +12,11 @@ import type { Testnet } from '../lib/testnet'
 import type { Manifest } from '../lib/contract'
 import { NodeChannel } from '../node/protocol'
 import { signedHead, SignedHead } from '../node/storage-proof'
-import { readCore } from '../node/status'
-import type { StatusRecord } from '../node/messages'
+import { readCore } from '../lib/status'
+import type { StatusRecord } from '../lib/node-messages'
 import type { NodeDaemon } from '../node/daemon'
 import type { Transition } from '../node/workload'
-import { workloadId } from '../node/contracts'
+import { workloadId } from '../lib/trade-workload'
 
 const CAPACITY: Resources = { ...ZERO, cpu: 1000, memory: 2048 * MiB, ssd: 256 * MiB, hdd: 256 * MiB }
 

@@ -5,7 +5,7 @@ import { bot, node, workload, manifest, buy, contract, settle, fileOf, nodeTrans
 import { ZERO } from '../lib/resources'
 import * as Q from '../market/queries'
 import { claimable } from '../node/payout'
-import { workloadId } from '../node/contracts'
+import { workloadId } from '../lib/trade-workload'
 import type { Outcome, Trade } from '../market/types'
 import type { NodeDaemon } from '../node/daemon'
 

@@ -5,10 +5,10 @@ import { testnet } from './helpers/net'
 import { until } from './helpers/ledger'
 import { bot, node, workload, manifest, buy, contract, settle, fileOf, nodeTransition, ended, keyOf } from './helpers/node-bot'
 import { StreamDigest } from '../node/output'
-import { readCore } from '../node/status'
-import type { StatusRecord } from '../node/messages'
-import { workloadId } from '../node/contracts'
-import { lookupPresence } from '../node/presence'
+import { readCore } from '../lib/status'
+import type { StatusRecord } from '../lib/node-messages'
+import { workloadId } from '../lib/trade-workload'
+import { lookupPresence } from '../lib/presence'
 
 function blake (s: string): Buffer {
   const d = new StreamDigest()

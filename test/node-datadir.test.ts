@@ -11,7 +11,7 @@ import { tmpDir } from './helpers/node'
 import { loadIdentity, IDENTITY_FILE } from '../lib/identity'
 import { openDataDir } from '../lib/datadir'
 import { isScitError } from '../lib/errors'
-import { workloadId } from '../node/contracts'
+import { workloadId } from '../lib/trade-workload'
 import type { NodeDaemon } from '../node/daemon'
 import type { Transition } from '../node/workload'
 

@@ -8,7 +8,8 @@ import { tmpDir } from './helpers/node'
 import { startNode, nodeArgs, callHome, HELLO } from './helpers/node-process'
 import { loadIdentity } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
-import { workloadId, stagedFile } from '../node/contracts'
+import { workloadId } from '../lib/trade-workload'
+import { stagedFile } from '../node/contracts'
 
 test('after kill -9 and a restart on the same data dir, the service runs again and no file is fetched twice', async t => {
   const tn = await testnet(t)

@@ -4,7 +4,7 @@
  * and by which bot; the contract core (replicated from its bot or its nodes)
  * is read by lib/contract `readContract`, which verifies the bot's signature
  * on every record; each node's status and log cores, whose keys come from its
- * signed DHT presence record, are read by node/status, which verifies the
+ * signed DHT presence record, are read by lib/status, which verifies the
  * node's signature on every record. Whatever does not verify is reported as
  * such and never shown as fact; whatever cannot be reached in time says so.
  */
@@ -14,10 +14,10 @@ import { decodeKey } from '../../lib/keys'
 import { ScitError } from '../../lib/errors'
 import type { Resources } from '../../lib/resources'
 import { readContract, ContractView, ApprovalSummary, Placement, WorkloadKind, VerificationError } from '../../lib/contract'
-import { lastStatus, workloadLogs } from '../../node/status'
-import { workloadFor, workloadId } from '../../node/contracts'
-import type { WorkloadState } from '../../node/workload'
-import { approvalsTopic } from '../../bot/approvals'
+import { lastStatus, workloadLogs } from '../../lib/status'
+import { workloadFor, workloadId } from '../../lib/trade-workload'
+import type { WorkloadState } from '../../lib/node-messages'
+import { approvalsTopic } from '../../lib/topics'
 import type { MarketPeer } from '../peer'
 import type { Trade, TradeState, KeyText, Id } from '../types'
 import { KeyMatch, keyMatches, invalid } from './filters'

@@ -1,16 +1,16 @@
 /**
  * Which nodes are live: their signed presence records on the DHT
- * (node/presence.ts), each verified by `lookupPresence` (the DHT's signature
- * and the node's envelope). A record that does not verify, or that speaks for
- * another market, is reported as invalid and never used.
+ * (node/presence.ts), each verified by lib/presence `lookupPresence` (the
+ * DHT's signature and the node's envelope). A record that does not verify, or
+ * that speaks for another market, is reported as invalid and never used.
  */
 import b4a from 'b4a'
 import type DHT from 'hyperdht'
 import { decodeKey, encodeKey } from '../../lib/keys'
 import { raceTimeout, TIMED_OUT } from '../../lib/timeout'
 import { marketTopic } from '../../lib/topics'
-import { lookupPresence } from '../../node/presence'
-import type { PresenceRecord } from '../../node/messages'
+import { lookupPresence } from '../../lib/presence'
+import type { PresenceRecord } from '../../lib/node-messages'
 import type { KeyText } from '../types'
 
 export type PresenceState = 'verified' | 'missing' | 'invalid' | 'timeout'

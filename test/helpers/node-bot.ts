@@ -17,8 +17,8 @@ import type { MarketPeer } from '../../market/peer'
 import { market } from './ledger'
 import { NodeDaemon, NodeOptions } from '../../node/daemon'
 import type { Transition } from '../../node/workload'
-import { readCore } from '../../node/status'
-import type { StatusRecord } from '../../node/messages'
+import { readCore } from '../../lib/status'
+import type { StatusRecord } from '../../lib/node-messages'
 import { tmpDir } from './node'
 
 export const HOUR = 3_600_000

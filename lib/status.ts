@@ -1,0 +1,71 @@
+/**
+ * Reading a node's status and log cores (ARCHITECTURE §7), as the node, its
+ * bots and the explorer do: every record is checked against the node's
+ * identity, not just the core's Merkle tree. The format is in
+ * node-messages.ts; the writer is the node's (node/status.ts StatusCore).
+ *
+ * Envelope seq is the block index + 1 in its core, so a reader refuses
+ * records moved between positions or cores.
+ */
+import type Hypercore from 'hypercore'
+import b4a from 'b4a'
+import c from 'compact-encoding'
+import { open, TYPES } from './envelope'
+import { decodeBody } from './codec'
+import { statusRecord, logRecord, StatusRecord, LogRecord } from './node-messages'
+
+export type Refusal = { index: number; reason: string; message: string }
+export interface Verified<T> { index: number; timestamp: number; body: T }
+export interface ReadResult<T> { records: Array<Verified<T>>; refused: Refusal[] }
+
+export interface ReadOptions { start?: number; end?: number; wait?: boolean; timeout?: number }
+
+/**
+ * Read and verify a node's status (or log) core. Every record must be a
+ * `status` (or `log`) envelope signed by `node`, with seq = index + 1 and a
+ * body that decodes exactly; anything else is refused with a reason and skipped.
+ */
+export async function readCore<T> (core: Hypercore, node: Buffer, kind: 'status' | 'log', opts: ReadOptions = {}): Promise<ReadResult<T>> {
+  await core.ready()
+  const enc = (kind === 'status' ? statusRecord : logRecord) as unknown as c.Encoding<T>
+  const accept = new Set<number>([TYPES[kind]])
+  const out: ReadResult<T> = { records: [], refused: [] }
+  const end = Math.min(opts.end ?? core.length, core.length)
+  for (let i = opts.start ?? 0; i < end; i++) {
+    const block = await core.get(i, { wait: opts.wait ?? true, timeout: opts.timeout ?? 10_000 })
+    if (block === null) { out.refused.push({ index: i, reason: 'missing', message: `block ${i} is not available` }); continue }
+    const r = open(block, { accept })
+    if (!r.ok) { out.refused.push({ index: i, reason: r.reason, message: r.message }); continue }
+    if (!b4a.equals(r.envelope.author, node)) { out.refused.push({ index: i, reason: 'wrong-author', message: `block ${i} is not signed by the node` }); continue }
+    if (r.envelope.seq !== i + 1) { out.refused.push({ index: i, reason: 'replay', message: `block ${i} carries seq ${r.envelope.seq}` }); continue }
+    try {
+      out.records.push({ index: i, timestamp: r.envelope.timestamp, body: decodeBody(enc, r.envelope.body, kind) })
+    } catch (err) {
+      out.refused.push({ index: i, reason: 'malformed', message: (err as Error).message })
+    }
+  }
+  return out
+}
+
+/**
+ * The last verified status record of one workload, read backwards from the
+ * end of a node's status core in chunks (the core is kept whole, the latest
+ * state is near its end); null when the node recorded none.
+ */
+export async function lastStatus (core: Hypercore, node: Buffer, workload: string, opts: { timeout?: number, chunk?: number } = {}): Promise<{ record: Verified<StatusRecord> | null, refused: Refusal[] }> {
+  await core.ready()
+  const chunk = opts.chunk ?? 64
+  const refused: Refusal[] = []
+  for (let end = core.length; end > 0; end -= chunk) {
+    const r = await readCore<StatusRecord>(core, node, 'status', { start: Math.max(0, end - chunk), end, timeout: opts.timeout })
+    refused.push(...r.refused)
+    for (let i = r.records.length - 1; i >= 0; i--) if (r.records[i].body.workload === workload) return { record: r.records[i], refused }
+  }
+  return { record: null, refused }
+}
+
+/** Verified log chunks of one workload in blocks [start, end) of a node's log core: what `scit bot logs` and the explorer print. */
+export async function workloadLogs (core: Hypercore, node: Buffer, workload: string, opts: ReadOptions = {}): Promise<ReadResult<LogRecord>> {
+  const r = await readCore<LogRecord>(core, node, 'log', opts)
+  return { records: r.records.filter(x => x.body.workload === workload), refused: r.refused }
+}
