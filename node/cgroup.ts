@@ -4,7 +4,7 @@
  * process, page cache included, past which the kernel's OOM killer acts),
  * a cpu quota (CFS, millicores of one period), and a pids limit (a fork bomb
  * gets EAGAIN instead of the machine). Without them the sandbox falls back to
- * per-process rlimits (node/sandbox.ts).
+ * per-process rlimits (node/launch.ts).
  *
  * One cgroup per launch, under <controller mount><the node's own cgroup>/scit/,
  * named `<node pid>-<n>-<workload>` so a restarted node can remove what a

@@ -1,32 +1,13 @@
 /**
- * The sandbox a workload runs in: bubblewrap namespaces plus rlimits, built as
- * one argv (never a shell, so nothing a contract supplies is ever parsed).
- *
- *   prlimit --data=M --core=0 -- nice -n 10 -- taskset -c CPUS -- bwrap … -- COMMAND…
- *
- * What the workload gets (ARCHITECTURE §7):
- * - its own user (no capabilities, cannot create nested user namespaces),
- *   pid, ipc, uts and, unless it declares ports, network namespaces;
- * - the system read-only: /usr (and the /bin, /lib* links), the node binary's
- *   directory, and the few /etc files that name resolution and TLS need;
- * - a private writable /work (its own directory, nothing else of the data dir),
- *   a size-bounded tmpfs /tmp, a fresh /proc and a minimal /dev;
- * - only the environment the contract declares (plus PATH, HOME, and PORT*),
- *   handed to bwrap on a pipe (`--args FD`), never on its argv: a command line
- *   is readable by every user of the machine (/proc/<pid>/cmdline, ps), and
- *   contract env may hold secrets. Not through the launcher's environment
- *   either: prlimit, nice, taskset and bwrap run outside the sandbox, where a
- *   contract's LD_PRELOAD would be code run on the host;
- * - PR_SET_NO_NEW_PRIVS (bwrap always sets it), --die-with-parent and
- *   --new-session (no TIOCSTI into the node's terminal).
- * When the node runs as root, bwrap itself is started as an unprivileged uid
- * (default 65534), so even an escape lands on a user that owns nothing.
+ * A workload's sandbox, from start to end: its work dir made reachable by the
+ * sandbox uid and owned by it, its launch (node/launch.ts: the argv, what the
+ * workload gets, its rlimits) spawned inside its cgroup, its host pid learned
+ * from bwrap, and every process of it killed and reaped at the end.
  *
  * Limits: where the node may use cgroups (node/cgroup.ts), the whole
- * workload gets a memory limit, a cpu quota and a pids limit. Always, as the
- * fallback and a second line: memory is RLIMIT_DATA (per process: malloc/mmap
- * past it fails), cpu is nice + affinity (advisory: a workload may widen its
- * own affinity). Disk is watched (diskUsage) by the supervisor against the lease.
+ * workload gets a memory limit, a cpu quota and a pids limit; the rlimits of
+ * the launch are the fallback and a second line. Disk is watched (diskUsage)
+ * by the supervisor against the lease.
  */
 import { spawn, spawnSync, ChildProcess } from 'child_process'
 import fs from 'fs'
@@ -36,140 +17,12 @@ import { ScitError } from '../lib/errors'
 import { logger } from '../lib/log'
 import { MiB } from '../lib/resources'
 import { Cgroup } from './cgroup'
+import { buildLaunch, SandboxSpec, BWRAP, PRLIMIT, NICE, INFO_FD, ARGS_FD } from './launch'
 
 const log = logger('node/sandbox')
 
-export const BWRAP = '/usr/bin/bwrap'
-export const PRLIMIT = '/usr/bin/prlimit'
-export const NICE = '/usr/bin/nice'
-export const TASKSET = '/usr/bin/taskset'
-export const SANDBOX_UID = 65534
-export const DEFAULT_TMP_SIZE = 64 * MiB
 /** Processes and threads of one workload (a Node.js runtime alone runs about a dozen threads). */
 export const DEFAULT_PIDS = 512
-
-/** System paths bound read-only when they exist. /etc is not bound whole: it holds host secrets and config. */
-const SYSTEM_RO = ['/usr']
-const ETC_RO = ['/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/localtime', '/etc/ssl', '/etc/ca-certificates',
-  '/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf', '/etc/alternatives']
-const MERGED_LINKS: Array<[string, string]> = [['usr/bin', '/bin'], ['usr/sbin', '/sbin'], ['usr/lib', '/lib'], ['usr/lib64', '/lib64'], ['usr/lib32', '/lib32']]
-
-export interface SandboxSpec {
-  /** Host directory bound writable at /work: the workload's own files. */
-  workDir: string
-  /** argv inside the sandbox; argv[0] absolute, or "node" for this node's own runtime. */
-  command: string[]
-  env: Record<string, string>
-  /** true: share the host network namespace (the workload declared ports). */
-  network: boolean
-  /** RLIMIT_DATA in bytes; 0: no limit. */
-  memory: number
-  /** millicores; decides how many cpus the workload is pinned to. 0: all. */
-  cpu: number
-  tmpSize?: number
-  /** Host uid/gid to run bwrap as when the node is root. */
-  uid?: number
-  gid?: number
-  /** Development only: run without namespaces (still with rlimits, cwd and env). */
-  unsafeNoSandbox?: boolean
-  /** pids limit of the workload's cgroup (default DEFAULT_PIDS); ignored without cgroups. */
-  pids?: number
-  /** false: rlimits only, even where cgroups are available. */
-  cgroups?: boolean
-}
-
-/**
- * `args` is the launcher's argv; `fdArgs`, when set, is what bwrap reads from
- * fd ARGS_FD (NUL-separated arguments, parsed where `--args` stands): the
- * workload's environment, kept off every command line.
- */
-export interface Launch { file: string; args: string[]; fdArgs: Buffer | null; uid?: number; gid?: number; cwd: string; env: Record<string, string> }
-
-/** bwrap writes the workload's host pid to INFO_FD and reads more arguments from ARGS_FD. */
-export const INFO_FD = 3
-export const ARGS_FD = 4
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
-
-/** Resolve argv[0]: "node" means the runtime this node runs on, which the sandbox binds read-only. */
-export function resolveCommand (command: string[]): string[] {
-  if (command.length === 0) throw new ScitError('SANDBOX', 'a workload needs a command')
-  const [cmd, ...rest] = command
-  if (cmd === 'node') return [nodeBinary(), ...rest]
-  if (!path.isAbsolute(cmd)) throw new ScitError('SANDBOX', `command "${cmd}" must be an absolute path inside the sandbox (or "node")`)
-  return [cmd, ...rest]
-}
-
-function nodeBinary (): string {
-  return fs.realpathSync(process.execPath)
-}
-
-export function workloadEnv (spec: SandboxSpec): Record<string, string> {
-  const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/work', TMPDIR: '/tmp' }
-  for (const [k, v] of Object.entries(spec.env)) {
-    if (!ENV_NAME.test(k)) throw new ScitError('SANDBOX', `environment name "${k}" is not valid`)
-    if (v.includes('\0')) throw new ScitError('SANDBOX', `environment value of ${k} contains a NUL byte`)
-    env[k] = v
-  }
-  return env
-}
-
-/** Pin to ceil(cpu / 1000) cpus, spread from the last one (the node's own work tends to run on cpu 0). */
-export function cpuList (milli: number, cpus = os.availableParallelism()): string | null {
-  if (milli <= 0) return null
-  const n = Math.min(cpus, Math.max(1, Math.ceil(milli / 1000)))
-  if (n >= cpus) return null
-  const first = cpus - n
-  return n === 1 ? String(first) : `${first}-${cpus - 1}`
-}
-
-/** The argv that runs `spec`. Pure apart from existence checks of host paths. */
-export function buildLaunch (spec: SandboxSpec): Launch {
-  const command = resolveCommand(spec.command)
-  const env = workloadEnv(spec)
-  const wrap: string[] = []
-  if (spec.memory > 0) wrap.push(PRLIMIT, `--data=${spec.memory}`, '--core=0', '--')
-  else wrap.push(PRLIMIT, '--core=0', '--')
-  wrap.push(NICE, '-n', '10', '--')
-  const cpus = cpuList(spec.cpu)
-  if (cpus !== null) wrap.push(TASKSET, '-c', cpus)
-
-  const root = process.getuid?.() === 0
-  const ids = root ? { uid: spec.uid ?? SANDBOX_UID, gid: spec.gid ?? SANDBOX_UID } : {}
-  if (spec.unsafeNoSandbox) {
-    return { file: wrap[0], args: [...wrap.slice(1), ...command], fdArgs: null, cwd: spec.workDir, env, ...ids }
-  }
-
-  const b: string[] = [BWRAP,
-    '--unshare-user', '--disable-userns', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
-    '--hostname', 'scit', '--die-with-parent', '--new-session', '--clearenv']
-  if (!spec.network) b.push('--unshare-net')
-  for (const p of SYSTEM_RO) if (fs.existsSync(p)) b.push('--ro-bind', p, p)
-  for (const [target, link] of MERGED_LINKS) {
-    const st = lstat(link)
-    if (st?.isSymbolicLink()) b.push('--symlink', target, link)
-    else if (st?.isDirectory()) b.push('--ro-bind', link, link)
-  }
-  for (const p of ETC_RO) if (fs.existsSync(p)) b.push('--ro-bind', p, p)
-  // A node installed outside /usr (nvm, /opt) is bound read-only where it is, so "node" works inside.
-  const runtime = path.dirname(nodeBinary())
-  if (!runtime.startsWith('/usr/')) b.push('--ro-bind', runtime, runtime)
-  b.push('--proc', '/proc', '--dev', '/dev',
-    '--size', String(spec.tmpSize ?? DEFAULT_TMP_SIZE), '--tmpfs', '/tmp',
-    '--bind', spec.workDir, '/work',
-    // bwrap builds the root on a tmpfs: make it read-only so /etc, / … cannot be filled (memory) or faked.
-    '--remount-ro', '/', '--chdir', '/work')
-  // After --clearenv: the workload starts from an empty environment and gets exactly these.
-  const setenv = Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v])
-  b.push('--args', String(ARGS_FD))
-  // bwrap writes {"child-pid": N} to the info fd: the host pid of the workload.
-  b.push('--info-fd', String(INFO_FD), '--', ...command)
-  return { file: wrap[0], args: [...wrap.slice(1), ...b], fdArgs: Buffer.from(setenv.map(a => a + '\0').join('')), cwd: spec.workDir, env: {}, ...ids }
-}
-
-function lstat (p: string): fs.Stats | null {
-  try { return fs.lstatSync(p) } catch { return null }
-}
 
 export interface Sandboxed {
   process: ChildProcess
