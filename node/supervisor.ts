@@ -3,7 +3,8 @@
  * asks for: a `job` runs once to completion and its digests are reported; a
  * `service` is restarted when it exits, with an exponential back-off that is
  * reset after a stable period, so a crash loop costs little but a rare crash
- * is retried at once.
+ * is retried at once. Each run of a process is a Run (node/run.ts), which
+ * spawns, watches and stops it; what its end means is decided here.
  *
  * A service that declares ports runs in the host network namespace (there is
  * no NAT between the sandbox and the host): it is reachable on the host ports
@@ -16,25 +17,17 @@
 import { EventEmitter } from 'events'
 import fs from 'fs'
 import path from 'path'
-import { ChildProcess } from 'child_process'
 import { logger } from '../lib/log'
 import { ScitError } from '../lib/errors'
 import { formatSize } from '../lib/resources'
 import type { WorkloadState, PortMapping } from '../lib/node-messages'
-import { spawnSandboxed, diskUsage, mkdirTraversable, Sandboxed } from './sandbox'
-import { Tail, StreamDigest, DEFAULT_TAIL_BYTES } from './output'
+import { mkdirTraversable } from './sandbox'
+import { Run, RunEnd } from './run'
+import { Tail, DEFAULT_TAIL_BYTES } from './output'
 import { Keeper, ArchiveProgress, describeProgress } from './archive'
 import { WorkloadSpec, Transition, checkSpec, digestOutput, freePort, portEnv, backoffDelay } from './workload'
 
 const log = logger('node/supervisor')
-
-function childrenOf (pid: number): number[] {
-  try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
-  } catch {
-    return []
-  }
-}
 
 export interface SupervisorOptions {
   /** Work dirs live at <root>/<id>; the sandbox uid must be able to traverse root. */
@@ -70,15 +63,14 @@ export interface WorkloadInfo {
 interface Slot {
   spec: WorkloadSpec
   info: WorkloadInfo
-  child: ChildProcess | null
-  sandbox: Sandboxed | null
+  /** The current run of a process workload (node/run.ts). */
+  run: Run | null
   /** Resolves once the current run is over: its process closed and every process of it gone. */
   exited: Promise<void> | null
   wanted: boolean          // false once stop() was asked: no more restarts
   stopReason: string
   attempt: number          // consecutive crashes, for the back-off
   timer: NodeJS.Timeout | null
-  disk: NodeJS.Timeout | null
   stdout: Tail
   stderr: Tail
   keeper: Keeper | null    // kind archive: keeps cores instead of running a process
@@ -130,14 +122,12 @@ export class Supervisor extends EventEmitter {
     const slot: Slot = {
       spec,
       info: { spec, state: 'starting', reason: '', since: Date.now(), restarts: 0, pid: null, ports: [], cgroup: null },
-      child: null,
-      sandbox: null,
+      run: null,
       exited: null,
       wanted: true,
       stopReason: 'stopped',
       attempt: 0,
       timer: null,
-      disk: null,
       stdout: new Tail(this.opts.tailBytes),
       stderr: new Tail(this.opts.tailBytes),
       keeper: null
@@ -156,11 +146,9 @@ export class Supervisor extends EventEmitter {
     if (!slot.wanted) return
     slot.info.ports = ports
     this.setState(slot, 'starting', slot.info.restarts > 0 ? `restart ${slot.info.restarts}` : 'launching')
-    const started = Date.now()
-    const out = new StreamDigest()
-    let sandboxed
+    let run: Run
     try {
-      sandboxed = spawnSandboxed({
+      run = new Run({
         workDir: this.workDir(spec.id),
         command: spec.command,
         env: { ...spec.env, ...portEnv(ports) },
@@ -171,34 +159,25 @@ export class Supervisor extends EventEmitter {
         gid: this.opts.gid,
         unsafeNoSandbox: this.opts.unsafeNoSandbox,
         pids: this.opts.pids
+      }, {
+        output: (stream, data) => { slot[stream].push(data); this.emit('log', { id: spec.id, stream, data }) },
+        running: pid => {
+          if (slot.run !== run) return
+          slot.info.pid = pid
+          this.setState(slot, 'running', ports.length > 0 ? `ports ${ports.map(p => `${p.port}→${p.host}`).join(' ')}` : 'sandboxed')
+          this.watchDisk(slot, run)
+        },
+        failed: err => log.warn('workload did not start', { id: spec.id, err: err.message }),
+        exit: end => { this.exited(slot, run, end).catch(err => log.error('exit handling failed', { id: spec.id, err: (err as Error).message })) }
       })
     } catch (err) {
       slot.wanted = false
       this.setState(slot, 'failed', (err as Error).message)
       return
     }
-    const child = sandboxed.process
-    const limits = sandboxed.limitsHit
-    slot.child = child
-    slot.sandbox = sandboxed
-    slot.info.cgroup = sandboxed.cgroup?.dirs.pids ?? null
-    child.stdout?.on('data', (d: Buffer) => { out.update(d); slot.stdout.push(d); this.emit('log', { id: spec.id, stream: 'stdout', data: d }) })
-    child.stderr?.on('data', (d: Buffer) => { slot.stderr.push(d); this.emit('log', { id: spec.id, stream: 'stderr', data: d }) })
-    slot.exited = new Promise(resolve => {
-      child.once('close', (code, signal) => {
-        // The run is over when nothing of it is left, not when bwrap's outer process is: its init may outlive it.
-        sandboxed.gone.catch(() => {}).then(() => {
-          resolve()
-          this.exited(slot, child, code, signal, started, out, limits()).catch(err => log.error('exit handling failed', { id: spec.id, err: (err as Error).message }))
-        })
-      })
-    })
-    sandboxed.childPid.then(pid => {
-      if (slot.child !== child || child.exitCode !== null || child.signalCode !== null) return
-      slot.info.pid = pid
-      this.setState(slot, 'running', ports.length > 0 ? `ports ${ports.map(p => `${p.port}→${p.host}`).join(' ')}` : 'sandboxed')
-      this.watchDisk(slot)
-    }, (err: Error) => log.warn('workload did not start', { id: spec.id, err: err.message }))
+    slot.run = run
+    slot.exited = run.exited
+    slot.info.cgroup = run.cgroup
   }
 
   /** An archive runs no process: 'running' means every block of its cores is held here. */
@@ -219,15 +198,13 @@ export class Supervisor extends EventEmitter {
     })
   }
 
-  private async exited (slot: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null, started: number, out: StreamDigest, limits: string[]): Promise<void> {
-    if (slot.child !== child) return
-    slot.child = null
-    slot.sandbox = null
+  private async exited (slot: Slot, run: Run, end: RunEnd): Promise<void> {
+    if (slot.run !== run) return
+    slot.run = null
     slot.info.pid = null
     slot.info.cgroup = null
-    if (slot.disk) clearInterval(slot.disk)
-    slot.disk = null
     const { spec } = slot
+    const { code, signal, limits } = end
     const how = (signal !== null ? `killed by ${signal}` : `exit code ${String(code)}`) + (limits.length > 0 ? ` (hit the ${limits.join(' and the ')})` : '')
     if (!slot.wanted) {
       this.emitTransition(spec.id, 'stopped', slot.stopReason, { exitCode: code, signal }, slot)
@@ -238,7 +215,7 @@ export class Supervisor extends EventEmitter {
       const ok = code === 0
       const policy = spec.restart ?? 'never'
       const again = policy === 'always' || (policy === 'on-failure' && !ok)
-      this.emitTransition(spec.id, ok ? 'exited' : 'failed', how, { exitCode: code, signal, stdout: out.digest(), output }, slot)
+      this.emitTransition(spec.id, ok ? 'exited' : 'failed', how, { exitCode: code, signal, stdout: end.stdout.digest(), output }, slot)
       if (!again) { slot.wanted = false; return }
     } else {
       const policy = spec.restart ?? 'always'
@@ -249,27 +226,20 @@ export class Supervisor extends EventEmitter {
       }
     }
     // A run that lasted past the stable period was not a crash loop: start the back-off over.
-    if (Date.now() - started >= this.backoff.stable) slot.attempt = 0
+    if (Date.now() - end.started >= this.backoff.stable) slot.attempt = 0
     const delay = backoffDelay(slot.attempt++, this.backoff.initial, this.backoff.max)
     slot.info.restarts++
     this.emitTransition(spec.id, 'failed', `${how}; restart in ${delay}ms`, { exitCode: code, signal, backoff: delay }, slot)
     slot.timer = setTimeout(() => { this.launch(slot).catch(err => log.error('restart failed', { id: spec.id, err: (err as Error).message })) }, delay)
   }
 
-  private watchDisk (slot: Slot): void {
+  private watchDisk (slot: Slot, run: Run): void {
     const limit = slot.spec.resources.ssd + slot.spec.resources.hdd
     if (limit === 0) return
-    let over = false
-    slot.disk = setInterval(() => {
-      diskUsage(this.workDir(slot.spec.id)).then(used => {
-        if (used > limit && !over) {
-          log.warn('workload uses more disk than its lease', { id: slot.spec.id, used, limit })
-          this.emit('disk', { id: slot.spec.id, used, limit })
-        }
-        over = used > limit
-      }, () => {})
-    }, this.opts.diskInterval)
-    slot.disk.unref()
+    run.watchDisk(this.workDir(slot.spec.id), limit, this.opts.diskInterval, used => {
+      log.warn('workload uses more disk than its lease', { id: slot.spec.id, used, limit })
+      this.emit('disk', { id: slot.spec.id, used, limit })
+    })
   }
 
   /**
@@ -294,30 +264,12 @@ export class Supervisor extends EventEmitter {
       if (wasWanted) this.emitTransition(id, 'stopped', reason, {}, slot)
       return
     }
-    const child = slot.child
-    if (!child) {
+    const run = slot.run
+    if (!run) {
       if (wasWanted) this.emitTransition(id, 'stopped', reason, {}, slot)
       return
     }
-    // The reported pid is the sandbox's init (pid 1 inside), which ignores SIGTERM: TERM its
-    // children, the workload; past the grace, KILL everything of it (the init takes the pid
-    // namespace along). stop() resolves when the run is over: every process of it gone (slot.exited).
-    const init = slot.info.pid
-    const sandbox = slot.sandbox
-    const sandboxed = init !== null && init !== child.pid
-    const kill = (): void => { if (sandbox !== null) sandbox.kill(); else try { child.kill('SIGKILL') } catch {} }
-    try {
-      if (!sandboxed) child.kill('SIGTERM')
-      else {
-        // No child yet: the workload has not been exec'd, there is nothing to shut down gracefully.
-        const kids = childrenOf(init)
-        if (kids.length === 0) kill()
-        for (const pid of kids) process.kill(pid, 'SIGTERM')
-      }
-    } catch {}
-    const grace = setTimeout(kill, this.opts.stopGrace)
-    await slot.exited
-    clearTimeout(grace)
+    await run.stop(this.opts.stopGrace)
   }
 
   get (id: string): WorkloadInfo | null { return this.slots.get(id)?.info ?? null }
