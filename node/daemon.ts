@@ -4,7 +4,8 @@
  * reverse order: the Corestore under <data>/corestore (market ledger, contract
  * cores, status and log cores), a Hyperswarm under the node's identity, the
  * market peer, the presence record, the node protocol on every connection,
- * and the supervisor.
+ * and the supervisor. Each trade it runs is a Lease (node/lease.ts), which
+ * keeps the trade's workload as its contract core says.
  *
  * The daemon keeps no state of its own: every decision is re-derived from the
  * ledger and the contract cores, so a node killed with -9 and restarted on the
@@ -15,7 +16,6 @@ import ReadyResource from 'ready-resource'
 import Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
-import type Hypercore from 'hypercore'
 import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
 import { ScitError } from '../lib/errors'
@@ -38,10 +38,10 @@ import { StatusCore, summarize } from './status'
 import { Presence } from './presence'
 import { writeSnapshot, Snapshot, SnapshotLease } from './snapshot'
 import { NodeChannel, NodeHandler } from './protocol'
-import { verifyContract, stageFiles, placeFiles, pruneStaging, specFor, checkTrade } from './contracts'
+import { checkTrade } from './contracts'
+import { Lease, LeaseContext } from './lease'
 import { Payouts } from './payout'
 import { caughtUp, keepOffer, offerBody, OfferFlags } from './offer'
-import type { ManifestWorkload } from '../lib/contract'
 
 const log = logger('node')
 const GONE: ReadonlySet<Trade['state']> = new Set(['released', 'closed', 'failed', 'ended'])
@@ -60,20 +60,6 @@ export interface NodeOptions extends OfferFlags {
   supervisor?: Partial<SupervisorOptions>
   /** Claim the leases' pay every … ms (0: never). Default 10 minutes. */
   claimInterval?: number
-}
-
-interface Lease {
-  trade: Trade
-  core: Hypercore
-  deployed: number
-  queue: Promise<void>
-  contract: Buffer
-  /** kind archive with a source: the core it keeps besides the contract core. */
-  source: Hypercore | null
-  /** The trade is over and its workload released: later scans leave it alone. */
-  ended: boolean
-  /** The last refusal recorded while a version runs (update seq and reason): recorded once, retried on every append. */
-  refusal: string | null
 }
 
 export class NodeDaemon extends ReadyResource {
@@ -232,10 +218,7 @@ export class NodeDaemon extends ReadyResource {
       const lease = this.leases.get(id)
       if (GONE.has(trade.state)) {
         this.held.delete(id)
-        if (lease && !lease.ended) {
-          lease.ended = true
-          this.enqueue(lease, () => this.stopLease(id, `trade ${trade.state}`))
-        }
+        lease?.end(`trade ${trade.state}`)
         continue
       }
       if (lease) continue
@@ -284,105 +267,13 @@ export class NodeDaemon extends ReadyResource {
   }
 
   private async openLease (id: string, trade: Trade): Promise<void> {
-    const core = this.store.get({ key: decodeKey(trade.contract ?? '', 'contract core') })
-    await core.ready()
-    const lease: Lease = { trade, core, deployed: -1, queue: Promise.resolve(), contract: core.key, source: null, ended: false, refusal: null }
+    const lease = await Lease.open(this.leaseContext(), id, trade)
+    // In the map before it records anything: the status records of its workload name its trade and contract.
     this.leases.set(id, lease)
-    this.supervisor.note(id, 'verifying', `trade ${trade.id} is final: verifying contract ${trade.contract ?? ''}`)
-    core.on('append', () => this.enqueue(lease, () => this.evaluate(id, lease)))
-    const done = core.findingPeers()
-    this.swarm.flush().then(done, done)
-    core.update({ wait: true }).catch(() => {})
-    this.enqueue(lease, () => this.evaluate(id, lease))
+    lease.follow()
   }
 
-  private enqueue (lease: Lease, fn: () => Promise<void>): void {
-    lease.queue = lease.queue.then(fn).catch(err => log.warn('lease step failed', { err: (err as Error).message }))
-  }
-
-  /** Verify the contract as it is now and make the workload match it. Idempotent. */
-  private async evaluate (id: string, lease: Lease): Promise<void> {
-    if (this.closing || lease.core.length === 0) return
-    let v
-    try {
-      v = await verifyContract(lease.core, lease.trade)
-    } catch (err) {
-      const reason = (err as { reason?: string }).reason
-      if (reason === 'no-header') return // the core has not reached us yet: its next append re-runs this
-      if (this.supervisor.active(id)) await this.supervisor.stop(id, 'contract no longer verifies')
-      this.supervisor.note(id, 'refused', (err as Error).message)
-      return
-    }
-    const deploy = v.state.deploy
-    if (!deploy) return
-    const want = !v.state.stopped && lease.trade.replica < (v.state.replicas[v.workload.name] ?? 0)
-    if (!want) {
-      if (this.supervisor.active(id)) await this.supervisor.stop(id, v.state.stopped ? 'contract stop instruction' : 'scaled down', { release: true })
-      return
-    }
-    // One launch per deploy instruction: restarts after that follow the workload's restart policy, not core appends.
-    if (lease.deployed === deploy.seq) return
-    if (v.workload.kind === 'job' && this.finished.has(id) && lease.deployed === -1) { lease.deployed = deploy.seq; return }
-    if (v.workload.kind === 'archive') return this.keepArchive(id, lease, v.workload, deploy.seq)
-    const staging = path.join(this.opts.data, 'files', id)
-    try {
-      const spec = specFor(id, v.workload)
-      // Fetch and verify the new version before the old one is touched: a bad update leaves it running.
-      await stageFiles(v, staging)
-      if (this.supervisor.active(id)) await this.supervisor.stop(id, `update to instruction ${deploy.seq}`)
-      await placeFiles(v, staging, this.supervisor.workDir(id))
-      lease.deployed = deploy.seq
-      lease.refusal = null
-      await this.supervisor.start(spec)
-    } catch (err) {
-      const message = (err as Error).message
-      if (!this.supervisor.active(id)) { this.supervisor.note(id, 'refused', message); return }
-      // The version in force keeps running: what was refused is the update, not the workload.
-      const reason = `update to instruction ${deploy.seq} refused, instruction ${lease.deployed} keeps running: ${message}`
-      if (lease.refusal !== reason) this.supervisor.remark(id, reason)
-      lease.refusal = reason
-      return
-    }
-    pruneStaging(v, staging)
-  }
-
-  /** An archive is (re)started per deploy instruction like any workload, without files to place. */
-  private async keepArchive (id: string, lease: Lease, w: ManifestWorkload, seq: number): Promise<void> {
-    const source = w.archive?.source ?? null
-    if (this.supervisor.active(id)) await this.supervisor.stop(id, `update to instruction ${seq}`)
-    // An update that names another source: the old one is no longer paid for.
-    if (lease.source !== null && (source === null || !lease.source.key.equals(source))) await this.closeSource(lease, true)
-    if (source !== null && lease.source === null) lease.source = await this.openSource(source)
-    lease.deployed = seq
-    const r = lease.trade.resources
-    const cores = lease.source !== null && source !== null ? [lease.source, lease.core] : [lease.core]
-    await this.supervisor.start({ ...specFor(id, w), archive: { cores, limit: r.ssd + r.hdd } })
-  }
-
-  /** A source core may live anywhere: look for its holders on its own topic, and be one of them. */
-  private async openSource (key: Buffer): Promise<Hypercore> {
-    const core = this.store.get({ key })
-    await core.ready()
-    const done = core.findingPeers()
-    this.swarm.join(core.discoveryKey, { server: true, client: true })
-    this.swarm.flush().then(done, done)
-    return core
-  }
-
-  private async stopLease (id: string, reason: string): Promise<void> {
-    const lease = this.leases.get(id)
-    // Released even when it already failed: the lease is over, its blocks are not this node's to keep.
-    if (this.supervisor.get(id) !== null) await this.supervisor.stop(id, reason, { release: true })
-    if (lease) await this.closeSource(lease, false)
-  }
-
-  /** Stop holding a lease's source core; `clear`: delete its blocks (the keeper did not, or no longer does). */
-  private async closeSource (lease: Lease, clear: boolean): Promise<void> {
-    const core = lease.source
-    if (core === null) return
-    lease.source = null
-    await this.swarm.leave(core.discoveryKey)
-    if (clear && core.length > 0) await core.clear(0, core.length)
-    await core.close()
+  private leaseContext (): LeaseContext {
+    return { store: this.store, swarm: this.swarm, supervisor: this.supervisor, data: this.opts.data, finished: id => this.finished.has(id), closing: () => this.closing !== null }
   }
 }

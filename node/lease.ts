@@ -1,0 +1,169 @@
+/**
+ * One lease the daemon runs (ARCHITECTURE §7): a final, settled trade whose
+ * contract core is followed as it grows, and whose workload the supervisor is
+ * made to match after every append: started on deploy, restaged and restarted
+ * on update, stopped on a stop instruction or a scale-down, released when the
+ * trade is over. Each step re-verifies the whole contract (node/contracts.ts);
+ * the steps of one lease run one at a time, in order.
+ *
+ * A lease keeps no state that matters across restarts: a restarted daemon
+ * opens it again from the ledger and the contract core.
+ */
+import path from 'path'
+import type Corestore from 'corestore'
+import type Hyperswarm from 'hyperswarm'
+import type Hypercore from 'hypercore'
+import { decodeKey } from '../lib/keys'
+import { logger } from '../lib/log'
+import type { ManifestWorkload } from '../lib/contract'
+import type { Trade } from '../market/types'
+import type { Supervisor } from './supervisor'
+import { verifyContract, stageFiles, placeFiles, pruneStaging, specFor } from './contracts'
+
+const log = logger('node')
+
+/** What a lease uses of its daemon. */
+export interface LeaseContext {
+  store: Corestore
+  swarm: Hyperswarm
+  supervisor: Supervisor
+  /** The node's data dir: a workload's files are staged under <data>/files/<id>. */
+  data: string
+  /** Did this job already exit (the status core says so)? Then it stays done across restarts. */
+  finished (id: string): boolean
+  /** Is the daemon closing? Then what runs is left as it is. */
+  closing (): boolean
+}
+
+export class Lease {
+  readonly contract: Buffer
+  /** Steps queued so far; resolves once they are done. */
+  queue: Promise<void> = Promise.resolve()
+  /** kind archive with a source: the core it keeps besides the contract core. */
+  source: Hypercore | null = null
+  /** The trade is over and its workload released: later scans leave it alone. */
+  ended = false
+  private deployed = -1
+  /** The last refusal recorded while a version runs (update seq and reason): recorded once, retried on every append. */
+  private refusal: string | null = null
+
+  private constructor (private readonly ctx: LeaseContext, readonly id: string, readonly trade: Trade, readonly core: Hypercore) {
+    this.contract = core.key
+  }
+
+  /** Open the contract core of a final, settled trade; `follow` starts acting on it. */
+  static async open (ctx: LeaseContext, id: string, trade: Trade): Promise<Lease> {
+    const core = ctx.store.get({ key: decodeKey(trade.contract ?? '', 'contract core') })
+    await core.ready()
+    return new Lease(ctx, id, trade, core)
+  }
+
+  /** Verify the contract now and on every append, looking for the core's peers. */
+  follow (): void {
+    this.ctx.supervisor.note(this.id, 'verifying', `trade ${this.trade.id} is final: verifying contract ${this.trade.contract ?? ''}`)
+    this.core.on('append', () => this.enqueue(() => this.evaluate()))
+    const done = this.core.findingPeers()
+    this.ctx.swarm.flush().then(done, done)
+    this.core.update({ wait: true }).catch(() => {})
+    this.enqueue(() => this.evaluate())
+  }
+
+  /** The trade is over: release its workload, once. */
+  end (reason: string): void {
+    if (this.ended) return
+    this.ended = true
+    this.enqueue(() => this.stop(reason))
+  }
+
+  private enqueue (fn: () => Promise<void>): void {
+    this.queue = this.queue.then(fn).catch(err => log.warn('lease step failed', { err: (err as Error).message }))
+  }
+
+  /** Verify the contract as it is now and make the workload match it. Idempotent. */
+  private async evaluate (): Promise<void> {
+    const { id, ctx } = this
+    const supervisor = ctx.supervisor
+    if (ctx.closing() || this.core.length === 0) return
+    let v
+    try {
+      v = await verifyContract(this.core, this.trade)
+    } catch (err) {
+      const reason = (err as { reason?: string }).reason
+      if (reason === 'no-header') return // the core has not reached us yet: its next append re-runs this
+      if (supervisor.active(id)) await supervisor.stop(id, 'contract no longer verifies')
+      supervisor.note(id, 'refused', (err as Error).message)
+      return
+    }
+    const deploy = v.state.deploy
+    if (!deploy) return
+    const want = !v.state.stopped && this.trade.replica < (v.state.replicas[v.workload.name] ?? 0)
+    if (!want) {
+      if (supervisor.active(id)) await supervisor.stop(id, v.state.stopped ? 'contract stop instruction' : 'scaled down', { release: true })
+      return
+    }
+    // One launch per deploy instruction: restarts after that follow the workload's restart policy, not core appends.
+    if (this.deployed === deploy.seq) return
+    if (v.workload.kind === 'job' && ctx.finished(id) && this.deployed === -1) { this.deployed = deploy.seq; return }
+    if (v.workload.kind === 'archive') return this.keepArchive(v.workload, deploy.seq)
+    const staging = path.join(ctx.data, 'files', id)
+    try {
+      const spec = specFor(id, v.workload)
+      // Fetch and verify the new version before the old one is touched: a bad update leaves it running.
+      await stageFiles(v, staging)
+      if (supervisor.active(id)) await supervisor.stop(id, `update to instruction ${deploy.seq}`)
+      await placeFiles(v, staging, supervisor.workDir(id))
+      this.deployed = deploy.seq
+      this.refusal = null
+      await supervisor.start(spec)
+    } catch (err) {
+      const message = (err as Error).message
+      if (!supervisor.active(id)) { supervisor.note(id, 'refused', message); return }
+      // The version in force keeps running: what was refused is the update, not the workload.
+      const reason = `update to instruction ${deploy.seq} refused, instruction ${this.deployed} keeps running: ${message}`
+      if (this.refusal !== reason) supervisor.remark(id, reason)
+      this.refusal = reason
+      return
+    }
+    pruneStaging(v, staging)
+  }
+
+  /** An archive is (re)started per deploy instruction like any workload, without files to place. */
+  private async keepArchive (w: ManifestWorkload, seq: number): Promise<void> {
+    const { id, ctx } = this
+    const source = w.archive?.source ?? null
+    if (ctx.supervisor.active(id)) await ctx.supervisor.stop(id, `update to instruction ${seq}`)
+    // An update that names another source: the old one is no longer paid for.
+    if (this.source !== null && (source === null || !this.source.key.equals(source))) await this.closeSource(true)
+    if (source !== null && this.source === null) this.source = await this.openSource(source)
+    this.deployed = seq
+    const r = this.trade.resources
+    const cores = this.source !== null && source !== null ? [this.source, this.core] : [this.core]
+    await ctx.supervisor.start({ ...specFor(id, w), archive: { cores, limit: r.ssd + r.hdd } })
+  }
+
+  /** A source core may live anywhere: look for its holders on its own topic, and be one of them. */
+  private async openSource (key: Buffer): Promise<Hypercore> {
+    const core = this.ctx.store.get({ key })
+    await core.ready()
+    const done = core.findingPeers()
+    this.ctx.swarm.join(core.discoveryKey, { server: true, client: true })
+    this.ctx.swarm.flush().then(done, done)
+    return core
+  }
+
+  private async stop (reason: string): Promise<void> {
+    // Released even when it already failed: the lease is over, its blocks are not this node's to keep.
+    if (this.ctx.supervisor.get(this.id) !== null) await this.ctx.supervisor.stop(this.id, reason, { release: true })
+    await this.closeSource(false)
+  }
+
+  /** Stop holding the source core; `clear`: delete its blocks (the keeper did not, or no longer does). */
+  private async closeSource (clear: boolean): Promise<void> {
+    const core = this.source
+    if (core === null) return
+    this.source = null
+    await this.ctx.swarm.leave(core.discoveryKey)
+    if (clear && core.length > 0) await core.clear(0, core.length)
+    await core.close()
+  }
+}
