@@ -15,13 +15,13 @@ import path from 'path'
 import b4a from 'b4a'
 import { ScitError } from '../lib/errors'
 import { encodeManifest, ParamValue } from '../lib/contract'
-import { workloadId } from '../lib/trade-workload'
 import type { Bot } from './bot'
 import type { DeploymentRecord } from './state'
 import { loadTemplate, Template } from './template'
 import { instantiate, planBids, Instance } from './manifest'
 import { resumeReplacements } from './monitor'
 import { until } from './wait'
+import { replicaStatus, ReplicaStatus } from './replica-status'
 
 export interface DeployRequest {
   /** A template file, or the name (name@version) of a template published on the market. */
@@ -138,73 +138,6 @@ export function waitApproved (bot: Bot, d: DeploymentRecord): Promise<void> {
     bot.abort.signal.addEventListener('abort', onabort)
     check()
   })
-}
-
-export interface ReplicaStatus {
-  trade: string
-  workload: string
-  node: string
-  lease: string
-  /** The replica's state as the node signed it in its status core; 'unknown' when it could not be read, 'pending' before the node signed any. */
-  state: string
-  /** The node's signed reason (a refusal's too), or why the state is unknown. */
-  reason: string
-  /** When the node signed that state (its record's timestamp). */
-  since: number | null
-  restarts: number
-  ports: Array<{ port: number, host: number }>
-  /** A job's exit code, and the BLAKE2b-256 (hex) of its declared output file and of its stdout, as the node signed them; null otherwise. */
-  exitCode: number | null
-  output: string | null
-  stdout: string | null
-  /** Was the node reached at all (within the timeout)? */
-  reachable: boolean
-  /** Liveness only: the round trip of an (unsigned) ping in ms, null when it went unanswered. */
-  ping: number | null
-  /** Records of the node's status core that failed verification (wrong signer, replayed, malformed): never shown as state. */
-  unverified: number
-}
-
-/**
- * What each node signed about the replicas it holds for `d`: its status core,
- * replicated and verified against its identity (bot/watch.ts). Waits up to
- * `timeout` ms for a connection to each node; a node not reached says so.
- */
-export async function replicaStatus (bot: Bot, d: DeploymentRecord, timeout = 5000): Promise<ReplicaStatus[]> {
-  const out: ReplicaStatus[] = []
-  await Promise.all(d.trades.filter(t => t.phase === 'settled' || t.phase === 'matched').map(async t => {
-    const row: ReplicaStatus = { trade: t.id, workload: t.workload, node: t.node, lease: t.phase, state: 'unknown', reason: '', since: null, restarts: 0, ports: [], exitCode: null, output: null, stdout: null, reachable: false, ping: null, unverified: 0 }
-    out.push(row)
-    const ch = await bot.reach(t.node, timeout)
-    if (ch === null) {
-      row.reason = `node ${t.node.slice(0, 8)} could not be reached in ${timeout} ms`
-      return
-    }
-    row.reachable = true
-    row.ping = await ch.ping({ timeout }).catch(() => null)
-    const watch = bot.monitor.watch(t.node)
-    try {
-      await watch.refresh(ch, timeout)
-    } catch (err) {
-      row.reason = `its status core could not be read: ${(err as Error).message}`
-    }
-    row.unverified = watch.refused.length
-    const rec = watch.state(workloadId(t))
-    if (rec !== null) {
-      row.state = rec.body.state
-      row.reason = rec.body.reason
-      row.since = rec.timestamp
-      row.restarts = rec.body.restarts
-      row.ports = rec.body.ports.map(p => ({ port: p.port, host: p.host }))
-      row.exitCode = rec.body.exitCode
-      row.output = rec.body.output?.toString('hex') ?? null
-      row.stdout = rec.body.stdout?.toString('hex') ?? null
-    } else if (row.reason === '') {
-      row.state = 'pending'
-      row.reason = 'the node has signed no state for it yet'
-    }
-  }))
-  return out.sort((a, b) => a.trade.localeCompare(b.trade))
 }
 
 const UP = new Set(['running', 'exited'])

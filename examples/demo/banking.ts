@@ -7,7 +7,8 @@
  */
 import path from 'path'
 import { ScitError } from '../../lib/errors'
-import { deploy, update, waitRunning, replicaStatus } from '../../bot/deployment'
+import { deploy, update, waitRunning } from '../../bot/deployment'
+import { replicaStatus } from '../../bot/replica-status'
 import type { DeploymentRecord } from '../../bot/state'
 import { pause } from '../../bot/wait'
 import { exampleStakeholder, ExampleRole } from '../stakeholders'
