@@ -30,9 +30,6 @@ import { TradeRefusal, workloadFor } from '../lib/trade-workload'
 import type { Trade } from '../market/types'
 import type { WorkloadSpec } from './workload'
 
-// The benchmarks (test/bench) import workloadId from here; it lives in lib/trade-workload.ts.
-export { workloadId } from '../lib/trade-workload'
-
 /** A verified trade: its contract, the manifest in force and the workload this trade runs. */
 export interface Verified { view: ContractView; state: ContractState; workload: ManifestWorkload; replica: number }
 

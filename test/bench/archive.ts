@@ -11,7 +11,7 @@ import type { SwarmConnection } from 'hyperswarm'
 import { startTestnet } from '../../lib/testnet'
 import { ZERO, MiB } from '../../lib/resources'
 import { encodeKey } from '../../lib/keys'
-import { workloadId } from '../../node/contracts'
+import { workloadId } from '../../lib/trade-workload'
 import { NodeChannel } from '../../node/protocol'
 import { signedHead } from '../../node/storage-proof'
 import { shim, ms } from './shim'
@@ -38,7 +38,7 @@ async function main (): Promise<void> {
     const m = manifest(workload({ kind: 'archive', command: [], restart: 'never', resources: { ...ZERO, hdd: 2 * SIZE }, archive: { size: SIZE, source: src.key } }))
     const trade = await buy(b, m)
     const w = await contract(t, b, m, [trade], {})
-    const running = nodeTransition(n, workloadId({ id: trade } as never), tr => tr.state === 'running' || tr.state === 'failed')
+    const running = nodeTransition(n, workloadId({ id: trade }), tr => tr.state === 'running' || tr.state === 'failed')
     const s = process.hrtime.bigint()
     await settle(b, trade, w, m)
     const tr = await running

@@ -9,7 +9,7 @@ import path from 'path'
 import { spawn } from 'child_process'
 import { startTestnet } from '../../lib/testnet'
 import { spawnSandboxed } from '../../node/sandbox'
-import { workloadId } from '../../node/contracts'
+import { workloadId } from '../../lib/trade-workload'
 import { encodeKey } from '../../lib/keys'
 import { loadIdentity } from '../../lib/identity'
 import { manifestHash } from '../../lib/contract'
@@ -46,7 +46,7 @@ async function finalToRunning (): Promise<{ ms: number, rssKiB: number }> {
     const m = manifest(workload({ kind: 'service', files: [await fileOf(t, 'main.js', code)] }))
     const trade = await buy(b, m)
     const w = await contract(t, b, m, [trade], { 'main.js': code })
-    const running = nodeTransition(n, workloadId({ id: trade } as never), tr => tr.state === 'running')
+    const running = nodeTransition(n, workloadId({ id: trade }), tr => tr.state === 'running')
     await b.peer.client.submitAndWait([{ type: 'settle', body: { trade, contract: w.writer.key, manifest: manifestHash(m) } }], { final: true })
     const s = process.hrtime.bigint()
     await running
