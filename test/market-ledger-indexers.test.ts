@@ -26,7 +26,7 @@ test('no double sale: bots on separate peers bid concurrently for more than exis
 
   const nodes = await Promise.all([0, 1].map(() => peer(t, net, { market: a.key })))
   const offerIds = await Promise.all(nodes.map(n => n.client.submit([offerOp({ cpu: 4000 })])))
-  for (const [i, n] of nodes.entries()) t.ok((await n.client.outcome(offerIds[i][0], { final: true })).accepted, 'offer final')
+  for (const [i, n] of nodes.entries()) t.ok((await n.client.outcome(offerIds[i][0], { final: true, timeout: 60_000 })).accepted, 'offer final')
   t.comment('offers final')
 
   // 2 nodes × 4 cores; 4 bots × 5 bids of 1 core = 20 cores asked for 8.
