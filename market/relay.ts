@@ -21,10 +21,9 @@
  * carry the founder's authority over genesis.
  */
 import c from 'compact-encoding'
-import b4a from 'b4a'
 import Protomux, { Channel, Message } from 'protomux'
 import type { SwarmConnection } from 'hyperswarm'
-import { struct, optional } from '../lib/codec'
+import { struct, optional, nonNullBuffer } from '../lib/codec'
 import { envelopeId, TYPES } from '../lib/envelope'
 import { ScitError } from '../lib/errors'
 import { Requests } from '../lib/requests'
@@ -54,13 +53,8 @@ export const RELAY_TIMEOUT = 10_000
 interface Submit { id: number, envelopes: Buffer[] }
 interface Receipt { id: number, error: string | null }
 
-/** An envelope's bytes; a missing one decodes empty, which `open` refuses with a reason like any bad op. */
-const envelopeBytes: c.Encoding<Buffer> = {
-  preencode: (state, b) => c.buffer.preencode(state, b),
-  encode: (state, b) => c.buffer.encode(state, b),
-  decode: state => c.buffer.decode(state) ?? b4a.alloc(0)
-}
-const submitEncoding = struct<Submit>([['id', c.uint], ['envelopes', c.array(envelopeBytes)]])
+// A missing envelope decodes empty, which `open` refuses with a reason like any bad op.
+const submitEncoding = struct<Submit>([['id', c.uint], ['envelopes', c.array(nonNullBuffer())]])
 const receiptEncoding = struct<Receipt>([['id', c.uint], ['error', optional(c.string)]])
 
 /** One connection's end of the protocol. */
