@@ -64,3 +64,24 @@ test('liveness: with one of three indexers stopped, ops still become final', asy
   const o = await bot.client.outcome(id, { final: true, timeout: 60_000 })
   t.ok(o.accepted, 'final with two of three indexers')
 })
+
+test('liveness: an indexer cut off mid-stream (connections dropped, no close) does not stop the ops that follow', async t => {
+  const net = await testnet(t)
+  const [a, , c] = await threeIndexers(t, net)
+  const bot = await peer(t, net, { market: a.key })
+  await bot.flushed()
+  await bot.relays?.opened()
+  await bot.client.submitAndWait([offerOp({ cpu: 64_000 })])
+  const bid = async (): Promise<void> => {
+    const [id] = await bot.client.submit([bidOp({ cpu: 100 })])
+    t.ok((await bot.client.outcome(id, { final: true, timeout: 60_000 })).accepted, 'bid final and accepted')
+  }
+  for (let i = 0; i < 5; i++) await bid()
+  // As a crash looks to the others: whatever c appended and announced last may never be fetched.
+  const swarm = c.swarm
+  if (swarm === null) return t.fail('no swarm')
+  for (const conn of swarm.connections) conn.destroy()
+  await swarm.destroy()
+  t.comment('c cut off')
+  for (let i = 0; i < 10; i++) await bid()
+})
