@@ -3,7 +3,7 @@
  * is challenged on the core it is paid to keep: the workload's source core
  * (`archive.source`), or the contract core when there is none (its file blobs
  * are then the archive). The bot picks the length to challenge at from a
- * head it trusts (node/storage-proof signedHead): its own core, or its own
+ * head it trusts (lib/storage-proof signedHead): its own core, or its own
  * sparse replica of the source, whose head Hypercore verified against the
  * source writer's signature. The replica never downloads a block: the node's
  * answer carries the blocks, and it verifies against that head alone.
@@ -15,7 +15,7 @@
 import type Hypercore from 'hypercore'
 import b4a from 'b4a'
 import { ScitError } from '../lib/errors'
-import { signedHead, challengeCount, Verdict } from '../node/storage-proof'
+import { signedHead, challengeCount, Verdict } from '../lib/storage-proof'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'
 import { updated } from './watch'

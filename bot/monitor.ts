@@ -1,7 +1,7 @@
 /**
  * Monitoring and self-healing (ARCHITECTURE §8). Every `interval` the bot
  * pings each node that holds a live lease of one of its contracts, over the
- * node's own liveness protocol (node/protocol.ts) on the market connection.
+ * node's own liveness protocol (lib/node-protocol.ts) on the market connection.
  * A node not heard from for `grace` ms is given up on:
  *
  *   1. its trade is `fail`ed: the market refunds the unused escrow;
@@ -32,7 +32,7 @@
  * signed that it holds the whole archive: random blocks of the core the lease
  * keeps (its source core, else the contract core), answered with the blocks
  * and their Merkle paths and checked against a signed head the bot holds
- * (bot/challenges.ts, node/storage-proof.ts). An answer that does not verify
+ * (bot/challenges.ts, lib/storage-proof.ts). An answer that does not verify
  * is a lie: the lease is healed at once. A refusal or no answer is treated
  * like silence: past `grace` without a valid proof, the lease is healed the
  * same way as a dead node's (failed, refunded, bought again elsewhere, and the
@@ -41,7 +41,7 @@
 import { logger } from '../lib/log'
 import { costFor } from '../lib/resources'
 import { workloadId } from '../lib/trade-workload'
-import type { Verdict } from '../node/storage-proof'
+import type { Verdict } from '../lib/storage-proof'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'
 import { planBids } from './manifest'

@@ -16,7 +16,7 @@ import { decodeKey } from '../lib/keys'
 import { raceTimeout, TIMED_OUT } from '../lib/timeout'
 import { readCore, Verified, Refusal } from '../lib/status'
 import type { StatusRecord } from '../lib/node-messages'
-import type { NodeChannel } from '../node/protocol'
+import type { NodeChannel } from '../lib/node-protocol'
 import type { Bot } from './bot'
 
 /** Records that failed verification, kept for display (the latest few). */

@@ -6,8 +6,9 @@
  *   log core       `log` envelopes, body LogRecord         (bounded chunks of stdout/stderr)
  *   DHT presence   a `presence` envelope, body PresenceRecord (mutable record under the node key)
  *
- * The node protocol's messages, which only the node and its peers on a
- * connection speak, are in node/messages.ts.
+ * And the messages of the node protocol, the "scit/node/v2" protomux channel
+ * a node and its peers speak on a connection (lib/node-protocol.ts): ping,
+ * status summary, storage challenge and its answer.
  *
  * Every body is decoded strictly (lib/codec decodeExact): one value, one encoding.
  */
@@ -80,3 +81,42 @@ export const presenceRecord = struct<PresenceRecord>([
   ['version', c.uint], ['market', c.fixed32], ['resources', resourcesEncoding], ['free', resourcesEncoding], ['prices', resourcesEncoding],
   ['country', c.string], ['city', c.string], ['attributes', c.array(c.string)], ['statusCore', c.fixed32], ['logCore', c.fixed32]
 ])
+
+// --- the node protocol ("scit/node/v2", lib/node-protocol.ts) ------------------------
+
+export const PROTOCOL = 'scit/node/v2'
+
+export interface Ping { id: number; nonce: Buffer }
+export const ping = struct<Ping>([['id', c.uint], ['nonce', c.fixed32]])
+
+export interface StatusRequest { id: number }
+export const statusRequest = struct<StatusRequest>([['id', c.uint]])
+
+export interface WorkloadSummary { id: string; kind: string; state: WorkloadState; reason: string; since: number; restarts: number; ports: PortMapping[] }
+export interface StatusSummary { id: number; node: Buffer; statusCore: Buffer; logCore: Buffer; workloads: WorkloadSummary[] }
+const workloadSummary = struct<WorkloadSummary>([
+  ['id', c.string], ['kind', c.string], ['state', stateEncoding], ['reason', c.string], ['since', c.uint], ['restarts', c.uint], ['ports', c.array(portMapping)]
+])
+export const statusSummary = struct<StatusSummary>([
+  ['id', c.uint], ['node', c.fixed32], ['statusCore', c.fixed32], ['logCore', c.fixed32], ['workloads', c.array(workloadSummary)]
+])
+
+/**
+ * A storage challenge (lib/storage-proof.ts): prove that blocks of `core`
+ * are held by sending them with their Merkle paths, at the `length` the
+ * challenger trusts. Which blocks (`count` of them) follows from the nonce.
+ */
+export interface Challenge { id: number; core: Buffer; nonce: Buffer; length: number; count: number }
+export const challenge = struct<Challenge>([['id', c.uint], ['core', c.fixed32], ['nonce', c.fixed32], ['length', c.uint], ['count', c.uint]])
+
+/** A node of a Hypercore's Merkle tree (flat-tree index, bytes under it, hash). */
+export interface TreeNode { index: number; size: number; hash: Buffer }
+export const treeNode = struct<TreeNode>([['index', c.uint], ['size', c.uint], ['hash', c.fixed32]])
+
+/** One challenged block: its bytes and the sibling nodes from it up to its root. */
+export interface BlockProof { index: number; value: Buffer; nodes: TreeNode[] }
+export const blockProof = struct<BlockProof>([['index', c.uint], ['value', nonNullBuffer()], ['nodes', c.array(treeNode)]])
+
+/** The answer: the tree's roots at the challenged length, and one proof per challenged block, in order. */
+export interface ChallengeAnswer { id: number; error: string | null; roots: TreeNode[]; blocks: BlockProof[] }
+export const challengeAnswer = struct<ChallengeAnswer>([['id', c.uint], ['error', optional(c.string)], ['roots', c.array(treeNode)], ['blocks', c.array(blockProof)]])

@@ -1,8 +1,8 @@
 /**
  * Archive workloads (ARCHITECTURE §7): the node runs nothing, it keeps
  * Hypercores whole and proves it on demand: a storage challenge is answered
- * with the blocks asked and their Merkle paths (node/storage-proof.ts, over
- * node/protocol.ts), which only a node holding those blocks can send.
+ * with the blocks asked and their Merkle paths (lib/storage-proof.ts, over
+ * lib/node-protocol.ts), which only a node holding those blocks can send.
  *
  * What an archive keeps, from the manifest's `archive` settings:
  *   - always the contract core itself: its file blobs are the archived bytes

@@ -15,7 +15,7 @@ import { encodeKey } from '../lib/keys'
 import { seal } from '../lib/envelope'
 import { StatusCore } from '../node/status'
 import { statusRecord } from '../lib/node-messages'
-import { NodeChannel } from '../node/protocol'
+import { NodeChannel } from '../lib/node-protocol'
 import type { Transition } from '../node/workload'
 
 function transition (id: string, state: Transition['state'], reason: string): Transition {

@@ -34,9 +34,9 @@ import type Hypercore from 'hypercore'
 import b4a from 'b4a'
 import c from 'compact-encoding'
 import crypto from 'hypercore-crypto'
-import { ScitError } from '../lib/errors'
-import { hash } from '../lib/keys'
-import type { TreeNode, BlockProof } from './messages'
+import { ScitError } from './errors'
+import { hash } from './keys'
+import type { TreeNode, BlockProof } from './node-messages'
 
 /** Blocks asked in one challenge, at most. */
 export const MAX_CHALLENGE_BLOCKS = 16

@@ -1,10 +1,11 @@
 /**
- * The node's liveness protocol on market connections ("scit/node/v2" over
- * protomux): ping, a status summary, and storage challenges. It is read-only
- * by construction: there is no message that starts, stops or changes a
- * workload: only a signed, paid contract can (ARCHITECTURE §7).
+ * The node protocol: the node's liveness protocol on market connections
+ * ("scit/node/v2" over protomux), which a node answers and the bots that
+ * watch it ask: ping, a status summary, and storage challenges. It is
+ * read-only by construction: there is no message that starts, stops or
+ * changes a workload: only a signed, paid contract can (ARCHITECTURE §7).
  *
- * Storage challenge (node/storage-proof.ts). The challenger names a core the
+ * Storage challenge (lib/storage-proof.ts). The challenger names a core the
  * node must keep, a length it trusts the core's tree at, a fresh 32-byte
  * nonce and a number of blocks; the nonce picks the blocks, and the node
  * answers with each block and its Merkle path up to the roots at that length.
@@ -15,14 +16,14 @@ import Protomux, { Channel, Message } from 'protomux'
 import type Hypercore from 'hypercore'
 import b4a from 'b4a'
 import sodium from 'sodium-universal'
-import { ScitError } from '../lib/errors'
-import { Requests } from '../lib/requests'
-import { logger } from '../lib/log'
+import { ScitError } from './errors'
+import { Requests } from './requests'
+import { logger } from './log'
 import { proveStorage, verifyStorage, SignedHead, Verdict, MAX_CHALLENGE_BLOCKS } from './storage-proof'
 import {
   PROTOCOL, ping, statusRequest, statusSummary, challenge, challengeAnswer,
   Ping, StatusRequest, StatusSummary, Challenge, ChallengeAnswer, WorkloadSummary
-} from './messages'
+} from './node-messages'
 
 const log = logger('node/protocol')
 
