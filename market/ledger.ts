@@ -72,7 +72,7 @@ export class Ledger extends ReadyResource {
   private readonly engine: Apply
   private appending: Promise<unknown> = Promise.resolve()
   /** Appends waiting for the one in flight (see `append`). */
-  private queued: Array<{ envelopes: Buffer[], direct: boolean, resolve: () => void, reject: (err: Error) => void }> = []
+  private queued: Array<{ envelopes: Buffer[], ids: Id[], direct: boolean, resolve: () => void, reject: (err: Error) => void }> = []
   /**
    * Sends a non-writer's ops through a relay (market/relay.ts); resolves
    * false when none took them. Null: every op goes out in an optimistic block.
@@ -285,7 +285,7 @@ export class Ledger extends ReadyResource {
         for (const id of ids) this.unapplied.delete(id)
         reject(err)
       }
-      this.queued.push({ envelopes, direct: opts.direct === true, resolve, reject: failed })
+      this.queued.push({ envelopes, ids, direct: opts.direct === true, resolve, reject: failed })
       if (this.queued.length === 1 && !this.draining) this.drain()
     })
   }
@@ -296,7 +296,7 @@ export class Ledger extends ReadyResource {
       while (this.queued.length > 0) {
         const group = this.queued.splice(0)
         try {
-          await this.appendNow(group.flatMap(g => g.envelopes), group.some(g => g.direct))
+          await this.appendNow(group.flatMap(g => g.envelopes), group.flatMap(g => g.ids), group.some(g => g.direct))
           for (const g of group) g.resolve()
         } catch (err) {
           for (const g of group) g.reject(err as Error)
@@ -308,21 +308,22 @@ export class Ledger extends ReadyResource {
     this.appending = next.catch(() => {})
   }
 
-  private async appendNow (envelopes: Buffer[], direct: boolean): Promise<void> {
+  /** `ids[i]` is the id of `envelopes[i]` (`append` computed them). */
+  private async appendNow (envelopes: Buffer[], ids: Id[], direct: boolean): Promise<void> {
     if (this.base.writable) {
       await this.base.append(toBlocks(envelopes))
       return
     }
     await this.outbox.add(envelopes)
     if (!direct && this.relay !== null) {
-      for (const e of envelopes) this.relayed.set(envelopeId(e), e)
+      envelopes.forEach((e, i) => this.relayed.set(ids[i], e))
       if (await this.relay(envelopes)) return
     }
     // Ops a relay took but this peer has not applied yet go first, again: an optimistic block is
     // ordered after what its writer had applied, and ops of one author must keep their seq order.
     // Whichever copy is ordered second changes nothing (the engine decides the same bytes once).
     const all = new Map(this.relayed)
-    for (const e of envelopes) all.set(envelopeId(e), e)
+    envelopes.forEach((e, i) => all.set(ids[i], e))
     this.relayed.clear()
     this.counters.optimistic += all.size
     for (const block of toBlocks([...all.values()])) await this.base.append(block, { optimistic: true })

@@ -9,7 +9,7 @@
  * rides in an indexer's block: every peer applies it once. Measured on the
  * ledger bench (3 indexer processes and a client, 2 cores): 4,000 ops final
  * at ≈640 ops/s instead of ≈300, bid → final p50 ≈290 ms instead of ≈530
- * at 200 bids/s (README, benchmarks).
+ * at the bench's default load (README, benchmarks).
  *
  * What the relay is trusted with: availability, nothing else. Envelopes are
  * signed by their authors, and the relay verifies each before it appends
