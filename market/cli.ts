@@ -39,7 +39,7 @@ export function register (program: Command): void {
       const settlementWindow = parseDuration(flags.settlementWindow)
       const peer = new MarketPeer({ data: config.data, identity, genesis: { faucets, settlementWindow }, offline: true })
       await peer.ready()
-      const info = { market: encodeKey(peer.key), identity: encodeKey(identity.publicKey), writer: encodeKey(peer.ledger.writerKey), faucets: faucets.map(f => encodeKey(f)), settlementWindow }
+      const info = { market: encodeKey(peer.key), identity: encodeKey(identity.publicKey), writer: encodeKey(peer.full.writerKey), faucets: faucets.map(f => encodeKey(f)), settlementWindow }
       await peer.close()
       writeConfigFile(config.data, { market: info.market })
       output(flags, info, () => info.market)
@@ -56,11 +56,11 @@ export function register (program: Command): void {
       const peer = new MarketPeer({ data: config.data, identity, market: requireMarket(config), bootstrap: config.bootstrap, relay: flags.relay })
       peer.on('error', (err: Error) => log.error('market peer failed', { error: err.message }))
       await peer.ready()
-      const base = peer.ledger.base
+      const base = peer.full.base
       const role = (): string => base.isIndexer ? 'indexer' : 'relay'
       base.on('is-indexer', () => log.warn('this peer is now an indexer'))
       base.on('is-non-indexer', () => log.warn('this peer is no longer an indexer'))
-      const info = { market: encodeKey(peer.key), identity: encodeKey(identity.publicKey), writer: encodeKey(peer.ledger.writerKey), role: role(), relay: flags.relay }
+      const info = { market: encodeKey(peer.key), identity: encodeKey(identity.publicKey), writer: encodeKey(peer.full.writerKey), role: role(), relay: flags.relay }
       // Printed at once, not at exit: whoever runs `serve` needs the writer key to get it voted in as an indexer.
       output(flags, info, () => `serving market ${info.market} as ${info.role}${info.relay ? '' : ' (not relaying ops)'}\nidentity ${info.identity}\nwriter   ${info.writer}`)
       const signal = await untilSignal()
@@ -99,7 +99,7 @@ export function register (program: Command): void {
         const stats = await Q.stats(view)
         const info = {
           market: encodeKey(peer.key),
-          writer: ephemeral ? null : encodeKey(peer.ledger.writerKey),
+          writer: ephemeral ? null : encodeKey(peer.full.writerKey),
           founder: genesis?.author ?? null,
           faucets: genesis?.faucets ?? [],
           settlementWindow: genesis?.settlementWindow ?? null,

@@ -16,7 +16,7 @@ import * as Q from './queries'
 import { HyperbeeView } from './hyperbee-view'
 import { Outcomes } from './outcomes'
 import { lastSeq, lastSeqInView } from './seq'
-import type { Ledger } from './ledger'
+import type { MarketLedger } from './types'
 import type {
   MarketClient, OpRequest, Id, Outcome, Offer, OfferFilter, Bid, BidState, Trade, TradeFilter, Template, KeyText
 } from './types'
@@ -46,7 +46,7 @@ export class Client extends EventEmitter implements MarketClient {
     this.emit('update')
   }
 
-  constructor (readonly ledger: Ledger, opts: ClientOptions) {
+  constructor (readonly ledger: MarketLedger, opts: ClientOptions) {
     super()
     this.keyPair = opts.identity
     this.identity = opts.identity === null ? '' : encodeKey(opts.identity.publicKey)

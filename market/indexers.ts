@@ -12,7 +12,7 @@ import type { MarketPeer } from './peer'
 
 /** Resolve when `p` is an indexer of its market (Autobase says so once the addWriter is applied). */
 export async function untilIndexer (p: MarketPeer): Promise<void> {
-  const base = p.ledger.base
+  const base = p.full.base
   if (base.isIndexer) return
   await new Promise<void>(resolve => {
     const done = (): void => { base.off('is-indexer', done); resolve() }
@@ -28,7 +28,7 @@ export async function untilIndexer (p: MarketPeer): Promise<void> {
  */
 export async function addIndexer (voters: MarketPeer[], joiner: MarketPeer): Promise<void> {
   if (joiner.identity === null) throw new ScitError('INVALID_ARGUMENT', 'an indexer needs an identity')
-  const body = { action: 'add-indexer', identity: joiner.identity.publicKey, writer: joiner.ledger.writerKey }
+  const body = { action: 'add-indexer', identity: joiner.identity.publicKey, writer: joiner.full.writerKey }
   for (const v of voters) {
     const [id] = await v.client.submit([{ type: 'governance', body }])
     const o = await v.client.outcome(id)

@@ -16,7 +16,7 @@ import type Corestore from 'corestore'
 import { envelopeId } from '../lib/envelope'
 import { ScitError } from '../lib/errors'
 import { logger } from '../lib/log'
-import type { Apply, Effects, Id, Outcome, RejectReason, View } from './types'
+import type { Apply, Effects, Hint, Id, MarketLedger, RejectReason, View } from './types'
 import { HyperbeeView } from './hyperbee-view'
 import { ApplyView } from './apply-view'
 import { Tx } from './engine/tx'
@@ -24,15 +24,10 @@ import { Outbox } from './outbox'
 import { finalOutcome } from './outcomes'
 import { decodeBlock, toBlocks } from './block'
 import * as K from './engine/keys'
+import { lastSeqInCore } from './seq'
 
 const log = logger('ledger')
 const MAX_HINTS = 65536
-
-/**
- * An op an apply call decided: its outcome (null for one decided before),
- * and the view's length once the call's writes were flushed, which holds it.
- */
-export interface Hint { id: Id, outcome: Outcome | null, length: number }
 
 /** The market's cores live under this namespace, so a data dir's store can hold other cores too. */
 export const LEDGER_NAMESPACE = 'scit/market'
@@ -67,7 +62,7 @@ export interface LedgerOptions {
   bigBatches?: boolean
 }
 
-export class Ledger extends ReadyResource {
+export class Ledger extends ReadyResource implements MarketLedger {
   readonly base: Autobase<Hyperbee, Buffer>
   private readonly engine: Apply
   private appending: Promise<unknown> = Promise.resolve()
@@ -85,6 +80,7 @@ export class Ledger extends ReadyResource {
   /** The unindexed tail the watchdog saw last tick. */
   private stalledAt = ''
   private readonly ackInterval: number
+  private readonly bigBatches: boolean
   /**
    * Envelopes run through the engine and apply calls on this peer, re-runs
    * after reorgs included, and envelopes it appended in optimistic blocks
@@ -116,10 +112,13 @@ export class Ledger extends ReadyResource {
     super()
     this.engine = opts.apply
     this.ackInterval = opts.ackInterval ?? 20
+    this.bigBatches = opts.bigBatches ?? true
     this.base = new Autobase<Hyperbee, Buffer>(store.namespace(LEDGER_NAMESPACE), key, {
       optimistic: true,
       ackInterval: this.ackInterval,
-      bigBatches: opts.bigBatches ?? true,
+      // A peer joining a market applies small batches until it has fast-forwarded or caught up: a big
+      // first batch would apply the whole history before Autobase could fast-forward past it.
+      bigBatches: key === null && this.bigBatches,
       open: (viewStore: ViewStore) => new Hyperbee(viewStore.get('market'), { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false }),
       apply: (nodes, view, host) => this.applyNodes(nodes, view, host),
       close: (view) => view.close()
@@ -130,7 +129,10 @@ export class Ledger extends ReadyResource {
     })
     this.base.on('update', () => { this.refreshFinal().then(() => this.emit('update'), () => {}) })
     // A fast-forward jumps to the indexers' view without applying (no hints): waiters must look for themselves.
-    this.base.on('fast-forward', () => this.dropHints(this.base.view.core.length))
+    this.base.on('fast-forward', () => {
+      this.dropHints(this.base.view.core.length)
+      this.base.setBigBatches(this.bigBatches)
+    })
     this.outbox = new Outbox({
       core: () => this.base.local,
       final: async id => (await finalOutcome(this, id)) !== null,
@@ -221,13 +223,20 @@ export class Ledger extends ReadyResource {
       const writers = [...this.base.activeWriters]
       await Promise.all(writers.map(w => w.core.update({ wait: true }).catch(() => false)))
       await this.base.update()
-      if ([...this.base.activeWriters].every(w => w.idle())) return
+      if ([...this.base.activeWriters].every(w => w.idle())) {
+        this.base.setBigBatches(this.bigBatches)
+        return
+      }
       await new Promise<void>(resolve => {
         const done = (): void => { clearTimeout(timer); this.base.off('update', done); resolve() }
         const timer = setTimeout(done, 100)
         this.base.once('update', done)
       })
     }
+  }
+
+  async lastSeqSent (author: Buffer): Promise<number> {
+    return Math.max(await lastSeqInCore(this.base.local, author), this.outbox.lastSeq(author))
   }
 
   replicate (stream: unknown): unknown {
@@ -358,7 +367,9 @@ export class Ledger extends ReadyResource {
     if (!this.opened || this.closing !== null || !this.base.isIndexer) return
     const length = this.base.view.core.length
     const final = this.finalVersion
-    const state = final < length ? `${length}:${final}` : ''
+    // Followers read the signed view: a final part no quorum has signed yet is a stall too.
+    const signed = this.base.view.core.signedLength
+    const state = final < length || signed < final ? `${length}:${final}:${signed}` : ''
     const stalled = state !== '' && state === this.stalledAt
     this.stalledAt = state
     // Something left to apply: the market is busy, not stuck (a nudge would only add acks and reorgs).

@@ -14,8 +14,10 @@
  * whichever copy an indexer sees second changes nothing.
  */
 import c from 'compact-encoding'
+import b4a from 'b4a'
 import { decodeExact } from '../lib/codec'
 import { envelopeId, envelopeEncoding } from '../lib/envelope'
+import type { Envelope } from '../lib/envelope'
 import { logger } from '../lib/log'
 import type { Id } from './types'
 
@@ -77,6 +79,16 @@ export class Outbox {
   close (): void {
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
+  }
+
+  /** The highest seq of `author` among the ops kept. */
+  lastSeq (author: Buffer): number {
+    let max = 0
+    for (const op of this.ops.values()) {
+      const e = decodeEnvelope(op.envelope)
+      if (e !== null && b4a.equals(e.author, author)) max = Math.max(max, e.seq)
+    }
+    return max
   }
 
   /** Keep `envelopes` (durably) until they are final. Call before appending them. */
@@ -142,10 +154,14 @@ export class Outbox {
   }
 }
 
-function timestampOf (e: Buffer): number {
+function decodeEnvelope (e: Buffer): Envelope | null {
   try {
-    return decodeExact(envelopeEncoding, e).timestamp
+    return decodeExact(envelopeEncoding, e)
   } catch {
-    return 0
+    return null
   }
+}
+
+function timestampOf (e: Buffer): number {
+  return decodeEnvelope(e)?.timestamp ?? 0
 }

@@ -27,7 +27,7 @@ import type { Entry } from 'hyperbee'
 import { ScitError } from '../lib/errors'
 import * as K from './engine/keys'
 import { decode, outcomeRecord } from './messages'
-import type { Hint } from './ledger'
+import type { Hint } from './types'
 import type { Id, Outcome } from './types'
 
 interface Reader { get (key: string): Promise<Entry | null> }

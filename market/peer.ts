@@ -28,9 +28,10 @@ import { createSwarm } from '../lib/swarm'
 import { openDataDir } from '../lib/datadir'
 import { apply as engineApply } from './engine'
 import { Ledger } from './ledger'
+import { Follower } from './follower'
 import { Client } from './client'
 import { Relays } from './relay'
-import type { Apply, Outcome } from './types'
+import type { Apply, MarketLedger, Outcome } from './types'
 
 const log = logger('market')
 
@@ -69,13 +70,22 @@ export interface MarketPeerOptions {
    * through one. false: neither; this peer's ops go out in optimistic blocks.
    */
   relay?: boolean
+  /**
+   * Follow the market instead of applying it (market/follower.ts): read the
+   * indexers' signed view sparsely and send ops through a relay. For nodes,
+   * bots and the explorer; an indexer (or a peer that wants to verify
+   * everything) applies. Default false.
+   */
+  follow?: boolean
+  /** How long a follower waits for a peer to show it the market's view (ms). */
+  joinTimeout?: number
   now?: () => number
 }
 
 export class MarketPeer extends ReadyResource {
   store: Corestore | null = null
   swarm: Hyperswarm | null = null
-  private _ledger: Ledger | null = null
+  private _ledger: MarketLedger | null = null
   private _client: Client | null = null
   /** The op relay (market/relay.ts); null with `relay: false`. */
   relays: Relays | null = null
@@ -93,10 +103,18 @@ export class MarketPeer extends ReadyResource {
     if (!opts.market && !opts.genesis) throw new ScitError('INVALID_ARGUMENT', 'give a market key to join, or genesis options to create one')
   }
 
-  get ledger (): Ledger {
+  get ledger (): MarketLedger {
     if (this._ledger === null) throw new ScitError('CLOSED', 'the market peer is not open')
     return this._ledger
   }
+
+  /** The ledger of a peer that applies the market (not a follower). */
+  get full (): Ledger {
+    if (!(this._ledger instanceof Ledger)) throw new ScitError('INVALID_ARGUMENT', 'this market peer follows the market: it does not apply it')
+    return this._ledger
+  }
+
+  get following (): boolean { return this._ledger instanceof Follower }
 
   get client (): Client {
     if (this._client === null) throw new ScitError('CLOSED', 'the market peer is not open')
@@ -114,36 +132,54 @@ export class MarketPeer extends ReadyResource {
     this.store = o.store ?? new Corestore(path.join(openDataDir(o.data as string), 'market'))
     await this.store.ready()
 
-    this._ledger = new Ledger(this.store, o.market ?? null, { apply: o.apply ?? engineApply, ackInterval: o.ackInterval, bigBatches: o.bigBatches, resendAfter: o.resendAfter })
-    this._ledger.on('error', (err: Error) => this.emit('error', err))
+    const follow = o.follow === true && !!o.market
+    if (follow && o.relay === false) throw new ScitError('INVALID_ARGUMENT', 'a follower sends its ops through a relay: it cannot run with relay: false')
+    const ledger = follow
+      ? new Follower(this.store, o.market as Buffer, { resendAfter: o.resendAfter })
+      : new Ledger(this.store, o.market ?? null, { apply: o.apply ?? engineApply, ackInterval: o.ackInterval, bigBatches: o.bigBatches, resendAfter: o.resendAfter })
+    this._ledger = ledger
+    ledger.on('error', (err: Error) => this.emit('error', err))
     if (o.relay !== false) {
-      const relays = new Relays(this._ledger)
+      const relays = new Relays(ledger, ledger instanceof Follower ? key => { void ledger.offer(key) } : undefined)
       this.relays = relays
-      this._ledger.relay = envelopes => relays.send(envelopes)
+      ledger.relay = envelopes => relays.send(envelopes)
     }
-    await this._ledger.ready()
-    this._client = new Client(this._ledger, { identity: o.identity, writable: o.writable, now: o.now })
-    await this._client.ready()
-
+    await ledger.ready()
+    if (!follow) await this.openClient()
     if (!o.market && o.genesis) await this.createGenesis(o.genesis)
-    if (o.offline === true) return
+    if (o.offline === true) {
+      if (follow) throw new ScitError('INVALID_ARGUMENT', 'a follower needs the network')
+      return
+    }
 
     this.ownSwarm = !o.swarm
     this.swarm = o.swarm ?? (o.dht !== undefined ? new Hyperswarm({ dht: o.dht }) : createSwarm({ bootstrap: o.bootstrap ?? null }))
     this.swarm.on('connection', this.onconnection)
     // Connections the shared swarm already has may be peers of this market too.
     for (const conn of this.swarm.connections) this.replicate(conn)
-    this.topic = marketTopic(this.ledger.key)
+    this.topic = marketTopic(ledger.key)
     const announce = o.announce !== false
     const discovery = this.swarm.join(this.topic, { server: announce, client: true })
-    if (announce) await discovery.flushed()
-    if (o.market) {
+    if (ledger instanceof Follower) {
+      // The first peer that shows a valid view is enough: no waiting for the rest of the topic.
+      await ledger.viewKnown(o.joinTimeout ?? 30_000)
+      await this.openClient()
+    } else if (o.market) {
+      if (announce) await discovery.flushed()
       // Catch up before the first submit: an op appended on a stale view references old heads, and is
       // applied first against a state (no genesis yet) it was not meant for.
       await this.swarm.flush()
-      await this.ledger.update()
+      await ledger.update()
+    } else if (announce) {
+      await discovery.flushed()
     }
-    log.info('joined market', { market: encodeKey(this.ledger.key), writer: shortKey(this.ledger.writerKey) })
+    if (announce && follow) discovery.flushed().catch(() => {})
+    log.info('joined market', { market: encodeKey(ledger.key), follower: follow })
+  }
+
+  private async openClient (): Promise<void> {
+    this._client = new Client(this.ledger, { identity: this.opts.identity, writable: this.opts.writable, now: this.opts.now })
+    await this._client.ready()
   }
 
   protected override async _close (): Promise<void> {

@@ -21,6 +21,7 @@
  * carry the founder's authority over genesis.
  */
 import c from 'compact-encoding'
+import b4a from 'b4a'
 import Protomux, { Channel, Message } from 'protomux'
 import type { SwarmConnection } from 'hyperswarm'
 import { struct, optional, nonNullBuffer } from '../lib/codec'
@@ -31,11 +32,11 @@ import { logger } from '../lib/log'
 import { MARKET_TYPES } from './engine'
 import { openMemo } from './engine/verify'
 import { MAX_BLOCK_BYTES, MAX_BLOCK_OPS, split } from './block'
-import type { Ledger } from './ledger'
+import type { MarketLedger } from './types'
 
 const log = logger('relay')
 
-export const RELAY_PROTOCOL = 'scit/market-relay/v1'
+export const RELAY_PROTOCOL = 'scit/market-relay/v2'
 /**
  * One request: at most this many ops and bytes (a client splits a bigger
  * append). Large: a relay appends what one request carries at once, and on
@@ -52,10 +53,13 @@ export const RELAY_TIMEOUT = 10_000
 
 interface Submit { id: number, envelopes: Buffer[] }
 interface Receipt { id: number, error: string | null }
+/** Each end says whether it relays, and which view of the market it reads (a follower checks it before reading it). */
+interface Hello { serves: boolean, view: Buffer | null }
 
 // A missing envelope decodes empty, which `open` refuses with a reason like any bad op.
 const submitEncoding = struct<Submit>([['id', c.uint], ['envelopes', c.array(nonNullBuffer())]])
 const receiptEncoding = struct<Receipt>([['id', c.uint], ['error', optional(c.string)]])
+const helloEncoding = struct<Hello>([['serves', c.bool], ['view', optional(c.fixed32)]])
 
 /** One connection's end of the protocol. */
 class RelayChannel {
@@ -64,14 +68,18 @@ class RelayChannel {
   private readonly requests = new Requests()
   private readonly submitMsg: Message<Submit>
   private readonly receiptMsg: Message<Receipt>
+  private readonly viewMsg: Message<Buffer>
 
   /** Null when the connection cannot open it (already open, or the remote closed it). */
   static open (mux: Protomux, id: Buffer, relays: Relays): RelayChannel | null {
     const channel = mux.createChannel({
       protocol: RELAY_PROTOCOL,
       id,
-      handshake: c.bool,
-      onopen: (serves: boolean) => { ch.usable = serves },
+      handshake: helloEncoding,
+      onopen: (hello: Hello) => {
+        ch.usable = hello.serves
+        if (hello.view !== null) relays.onview(hello.view)
+      },
       onclose: () => { ch.usable = false; ch.requests.failAll('the relay channel closed') }
     })
     if (channel === null) return null
@@ -82,7 +90,13 @@ class RelayChannel {
   private constructor (readonly channel: Channel, private readonly relays: Relays) {
     this.submitMsg = channel.addMessage({ encoding: submitEncoding, onmessage: m => this.onsubmit(m) })
     this.receiptMsg = channel.addMessage({ encoding: receiptEncoding, onmessage: r => this.requests.settle(r.id, r) })
-    channel.open(relays.serves())
+    this.viewMsg = channel.addMessage({ encoding: c.fixed32, onmessage: key => relays.onview(key) })
+    channel.open({ serves: relays.serves(), view: relays.viewKey() })
+  }
+
+  /** Tell the other end we read another view now. */
+  view (key: Buffer): void {
+    this.viewMsg.send(key)
   }
 
   async send (envelopes: Buffer[]): Promise<void> {
@@ -112,11 +126,35 @@ export class Relays {
   /** Ops this peer appended for others, and ops a relay took from it (tests, benchmarks). */
   readonly counters = { served: 0, sent: 0 }
 
-  constructor (private readonly ledger: Ledger) {}
+  private announced: Buffer | null = null
+  private readonly onupdate = (): void => this.announce()
+
+  /** `onview`: a peer reads this view of the market (a follower checks and may follow it). */
+  constructor (private readonly ledger: MarketLedger, readonly onview: (key: Buffer) => void = () => {}) {
+    ledger.on('update', this.onupdate)
+  }
 
   /** Does this peer relay now? */
   serves (): boolean {
     return this.ledger.writable
+  }
+
+  /** The view this peer reads, once it is one a quorum signs (not the empty one a joining peer starts on). */
+  viewKey (): Buffer | null {
+    try {
+      const core = this.ledger.view.core
+      return core.manifest !== null && core.manifest.signers.length > 0 ? core.key : null
+    } catch {
+      return null // a follower that has no view yet
+    }
+  }
+
+  /** After an indexer change the view has a new key: tell every peer. */
+  private announce (): void {
+    const key = this.viewKey()
+    if (key === null || (this.announced !== null && b4a.equals(key, this.announced))) return
+    this.announced = key
+    for (const ch of this.channels) if (!ch.channel.closed) ch.view(key)
   }
 
   attach (conn: SwarmConnection): void {
@@ -155,6 +193,7 @@ export class Relays {
   }
 
   close (): void {
+    this.ledger.off('update', this.onupdate)
     for (const ch of this.channels) ch.close()
     this.channels.clear()
     this.current = null

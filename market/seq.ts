@@ -12,7 +12,8 @@ import { encodeKey } from '../lib/keys'
 import * as K from './engine/keys'
 import { decode, uintRecord } from './messages'
 import { decodeBlock } from './block'
-import type { Ledger } from './ledger'
+import type { LocalWriter } from 'autobase'
+import type { MarketLedger } from './types'
 
 /**
  * How far back the writer core is read. Only blocks the view has not applied
@@ -21,18 +22,18 @@ import type { Ledger } from './ledger'
  */
 const SCAN_BACK = 4096
 
-export async function lastSeq (ledger: Ledger, author: Buffer): Promise<number> {
-  const [inView, inCore] = await Promise.all([lastSeqInView(ledger, author), lastSeqInCore(ledger, author)])
-  return Math.max(inView, inCore)
+export async function lastSeq (ledger: MarketLedger, author: Buffer): Promise<number> {
+  const [inView, sent] = await Promise.all([lastSeqInView(ledger, author), ledger.lastSeqSent(author)])
+  return Math.max(inView, sent)
 }
 
-export async function lastSeqInView (ledger: Ledger, author: Buffer): Promise<number> {
+export async function lastSeqInView (ledger: MarketLedger, author: Buffer): Promise<number> {
   const entry = await ledger.view.get(K.seq(encodeKey(author)))
   return entry === null ? 0 : decode(uintRecord, entry.value)
 }
 
-async function lastSeqInCore (ledger: Ledger, author: Buffer): Promise<number> {
-  const core = ledger.base.local
+/** The highest seq of `author` in the blocks of a writer core. */
+export async function lastSeqInCore (core: LocalWriter, author: Buffer): Promise<number> {
   const stop = Math.max(0, core.length - SCAN_BACK)
   for (let i = core.length - 1; i >= stop; i--) {
     const entry = await core.get(i, { wait: false })

@@ -8,6 +8,7 @@
  * Wire encodings of these types live in market/messages.ts; this file is
  * types only, so every part can read the model in one screen.
  */
+import type Hyperbee from 'hyperbee'
 import type { Resources, Prices } from '../lib/resources'
 
 /** Ids are strings: an envelope id (z32 hash of its bytes), or derived from one. */
@@ -192,4 +193,46 @@ export interface MarketClient {
   /** Emitted whenever the view changed (new ops applied or indexed). */
   on (event: 'update', fn: () => void): this
   off (event: 'update', fn: () => void): this
+}
+
+// ---------------------------------------------------------------------------
+// What the client, the relay and the explorer need of a ledger: a full one
+// that applies the market (market/ledger.ts, indexers) or a follower that
+// reads the indexers' signed view (market/follower.ts, everyone else).
+// ---------------------------------------------------------------------------
+
+/** An op a ledger decided: its outcome (null: look it up), and a view length that holds it. */
+export interface Hint { id: Id, outcome: Outcome | null, length: number }
+
+export interface MarketLedger {
+  readonly key: Buffer
+  readonly discoveryKey: Buffer
+  /** Can this peer append blocks of its own (an indexer or an added writer)? */
+  readonly writable: boolean
+  readonly isIndexer: boolean
+  /** The view readers see; a follower's is the indexers' signed view. */
+  readonly view: Hyperbee
+  /** How much of the view is final: its order will never change. */
+  readonly finalVersion: number
+  /** Ops queued behind the append in flight (a relay's back-pressure). */
+  readonly backlog: number
+  /** Envelopes this peer ran through the engine, apply calls, and ops it appended optimistically. */
+  readonly counters: { envelopes: number, applies: number, optimistic: number }
+  /** Sends a non-writer's ops through a relay; resolves false when none took them. */
+  relay: ((envelopes: Buffer[]) => Promise<boolean>) | null
+  ready (): Promise<void>
+  close (): Promise<void>
+  finalSnapshot (): Hyperbee
+  update (): Promise<void>
+  /** Wait (at most `timeout` ms) until this peer has what its peers had when asked. */
+  catchUp (timeout?: number): Promise<void>
+  replicate (stream: unknown): unknown
+  append (envelopes: Buffer[]): Promise<void>
+  /** The highest seq of `author` this peer ever sent, applied or not. */
+  lastSeqSent (author: Buffer): Promise<number>
+  takeApplied (): { hints: Hint[], lookAllAt: number }
+  appliedYet (id: Id): boolean
+  on (event: 'update', fn: () => void): unknown
+  on (event: 'error', fn: (err: Error) => void): unknown
+  off (event: 'update', fn: () => void): unknown
 }

@@ -29,7 +29,7 @@ test('a read-only peer replicates the view and answers queries, and never writes
   } catch (err) {
     t.ok(isScitError(err, 'READ_ONLY'), 'submit throws READ_ONLY')
   }
-  t.is(explorer.ledger.base.local.length, 0, 'its writer core is empty')
+  t.is(explorer.full.base.local.length, 0, 'its writer core is empty')
 })
 
 test('a restarted client (same data dir) continues above its last seq', async t => {
@@ -61,7 +61,7 @@ test('an optimistic block holding a forged envelope is dropped whole and leaves 
   const valid = seal(kp, { type: 'bid', seq: 1, timestamp: Date.now(), body })
   const forged = b4a.from(seal(kp, { type: 'bid', seq: 2, timestamp: Date.now(), body }))
   forged[forged.byteLength - 1] ^= 1
-  await mallory.ledger.base.append(encodeBlock([valid, forged]), { optimistic: true })
+  await mallory.full.base.append(encodeBlock([valid, forged]), { optimistic: true })
 
   // Blocks of one writer are ordered: once this later op is final everywhere, the forged block was decided.
   const [later] = await mallory.client.submit([bidOp()])
@@ -92,7 +92,7 @@ test('an op appended just before its peer stopped, unseen by any indexer, become
   for (const conn of swarm.connections) conn.destroy()
   await swarm.destroy()
   await first.ledger.append([env])
-  t.is(first.ledger.outbox.size, 1, 'the op waits in the outbox')
+  t.is(first.full.outbox.size, 1, 'the op waits in the outbox')
   await first.close()
 
   // Back with the same data: Autobase does not announce a block its own peer already applied, so the outbox sends it again.
@@ -101,8 +101,8 @@ test('an op appended just before its peer stopped, unseen by any indexer, become
   t.ok(outcome.accepted, 'the indexer decided the op')
   t.ok((await creator.client.offers()).some(o => o.node === outcome.author), 'the offer is in the book')
   await back.client.outcome(envelopeId(env), { final: true, timeout: 60_000 })
-  await back.ledger.outbox.check()
-  t.is(back.ledger.outbox.size, 0, 'a final op leaves the outbox')
+  await back.full.outbox.check()
+  t.is(back.full.outbox.size, 0, 'a final op leaves the outbox')
 })
 
 test('submits queued behind an append in flight go out together, in order, and every op is final', async t => {
@@ -110,9 +110,9 @@ test('submits queued behind an append in flight go out together, in order, and e
   const creator = await market(t, net)
   const bot = await peer(t, net, { market: creator.key, relay: false }) // its own optimistic blocks
   await bot.client.submitAndWait([bidOp({ cpu: 1000 })])
-  const before = bot.ledger.base.local.length
+  const before = bot.full.base.local.length
   const ids = (await Promise.all(Array.from({ length: 20 }, () => bot.client.submit([bidOp({ cpu: 1000 })])))).flat()
-  const blocks = bot.ledger.base.local.length - before
+  const blocks = bot.full.base.local.length - before
   t.ok(blocks > 0 && blocks < 20, `20 submits went out as ${blocks} blocks`)
   const outcomes = await Promise.all(ids.map(id => bot.client.outcome(id, { final: true, timeout: 60_000 })))
   t.alike(outcomes.filter(o => !o.accepted).map(o => o.reason), [], 'every bid accepted: seqs rose in the order they were appended')
@@ -126,7 +126,7 @@ test('a copy of a decided op sent again (as the outbox does) still answers a wai
   await bot.ledger.append([env])
   t.ok((await bot.client.outcome(envelopeId(env), { final: true })).accepted, 'decided and final')
   // The copy's block decides nothing new, so it is not acked and is dropped: the wait must look, not wait for a hint.
-  const again = bot.ledger.append([env], { direct: true })
+  const again = bot.full.append([env], { direct: true })
   const outcome = bot.client.outcome(envelopeId(env), { final: true, timeout: 30_000 })
   await again
   t.ok((await outcome).accepted, 'the wait gets the outcome decided before')

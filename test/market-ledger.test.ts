@@ -7,7 +7,7 @@ test('a peer that only knows the market key submits ops without permission (its 
   const creator = await market(t, net)
   t.ok(creator.genesis?.accepted, 'genesis accepted')
   const joiner = await peer(t, net, { market: creator.key, relay: false })
-  t.absent(joiner.ledger.base.writable, 'the joiner is not a writer of the Autobase')
+  t.absent(joiner.full.base.writable, 'the joiner is not a writer of the Autobase')
 
   const [id] = await joiner.client.submit([offerOp()])
   const outcome = await joiner.client.outcome(id, { final: true })

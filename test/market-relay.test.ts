@@ -41,11 +41,11 @@ test('a non-writer\'s ops ride in the indexer\'s writer core: its own stays empt
   const { creator, bot } = await withBot(t)
   const ids = await bot.client.submit([offerOp(), bidOp({ cpu: 1000 })])
   for (const id of ids) t.ok((await bot.client.outcome(id, { final: true })).accepted, 'accepted and final')
-  t.is(bot.ledger.base.local.length, 0, 'the bot appended nothing itself')
+  t.is(bot.full.base.local.length, 0, 'the bot appended nothing itself')
   t.is(served(creator), 2, 'the indexer appended both ops to its writer core')
   t.is(bot.relays?.counters.sent, 2, 'the bot handed them to it')
-  await bot.ledger.outbox.check()
-  t.is(bot.ledger.outbox.size, 0, 'final ops leave the outbox (they were kept there until then)')
+  await bot.full.outbox.check()
+  t.is(bot.full.outbox.size, 0, 'final ops leave the outbox (they were kept there until then)')
 })
 
 test('a relay checks every op and refuses a request whole, with the reason; nothing is appended', async t => {
@@ -92,7 +92,7 @@ test('ops a relay took but the sender has not applied go first in its next optim
   const author = generateKeyPair()
   const [first, second] = bids(author, 1, 2)
   await bot.ledger.append([first])
-  await bot.ledger.append([second], { direct: true }) // an optimistic block, as the outbox resends
+  await bot.full.append([second], { direct: true }) // an optimistic block, as the outbox resends
   t.is(bot.ledger.counters.optimistic, 2, 'the block carries the first op again, ahead of the second')
   for (const e of [first, second]) {
     const o = await bot.client.outcome(envelopeId(e), { final: true })

@@ -45,7 +45,7 @@ declare module 'autobase' {
     valueEncoding?: unknown
     ackInterval?: number
     ackThreshold?: number
-    fastForward?: boolean
+    fastForward?: boolean | { key: Buffer }
     bigBatches?: boolean
   }
 
@@ -73,6 +73,7 @@ declare module 'autobase' {
     close(): Promise<void>
     append(value: T | T[] | null, opts?: { optimistic?: boolean }): Promise<number>
     update(): Promise<void>
+    setBigBatches(enable: boolean): void
     ack(bg?: boolean): Promise<void>
     replicate(isInitiatorOrStream: boolean | unknown, opts?: object): unknown
     heads(): unknown[]

@@ -14,6 +14,8 @@ declare module 'hypercore' {
     block: { index: number; value: Buffer | null; nodes: TreeNode[] } | null
     upgrade: { start: number; length: number; nodes: TreeNode[]; additionalNodes: TreeNode[]; signature: Buffer | null } | null
   }
+  /** Who signs the core (hypercore checks the key is this manifest's hash). */
+  export interface Manifest { quorum: number; signers: Array<{ publicKey: Buffer }> }
   class Hypercore extends EventEmitter {
     constructor(storage: unknown, key?: Buffer | null, opts?: object)
     static key(manifest: Buffer | object): Buffer
@@ -30,6 +32,7 @@ declare module 'hypercore' {
     readonly closed: boolean
     readonly opened: boolean
     readonly peers: unknown[]
+    readonly manifest: Manifest | null
     keyPair: KeyPair | null
     ready(): Promise<void>
     close(): Promise<void>

@@ -42,7 +42,7 @@ async function main (): Promise<void> {
   })
   await peer.ready()
   const send = (r: Reply): void => { process.send?.(r) }
-  send({ kind: 'ready', market: peer.key.toString('hex'), identity: identity.publicKey.toString('hex'), writer: peer.ledger.writerKey.toString('hex') })
+  send({ kind: 'ready', market: peer.key.toString('hex'), identity: identity.publicKey.toString('hex'), writer: peer.full.writerKey.toString('hex') })
 
   process.on('message', (m: Command) => {
     run(m).then(() => send({ kind: 'done', cmd: m.cmd }), (err: Error) => send({ kind: 'error', message: err.message }))

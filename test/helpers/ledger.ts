@@ -7,6 +7,8 @@ import { resources, GiB } from '../../lib/resources'
 import { MarketPeer, MarketPeerOptions } from '../../market/peer'
 import type { OfferBody, BidBody, OpRequest, View } from '../../market/types'
 import { swarm } from './net'
+import { seal, envelopeId, TypeName } from '../../lib/envelope'
+import { encodeBody } from '../../market/messages'
 
 export interface PeerOptions extends Partial<MarketPeerOptions> {
   /** Reuse a data directory (a restart); a fresh one otherwise. */
@@ -101,3 +103,26 @@ export function keyPairs (n: number): KeyPair[] {
 
 /** untilIndexer(p); addIndexer(voters, joiner): votes by a majority of current indexers, then waits until the joiner indexes. */
 export { untilIndexer, addIndexer } from '../../market/indexers'
+
+/**
+ * Grow a market by `n` ops fast: offers from fresh node keys and resting
+ * bids from a few bots, sealed here and appended by `indexer` in large
+ * blocks; resolves when they are final there.
+ */
+export async function history (indexer: MarketPeer, n: number): Promise<void> {
+  const bots = keyPairs(4)
+  const seqs = new Map<KeyPair, number>()
+  const envelopes: Buffer[] = []
+  for (let i = 0; i < n; i++) {
+    const offer = i % 2 === 0
+    const author = offer ? generateKeyPair() : bots[i % bots.length]
+    const seq = (seqs.get(author) ?? 0) + 1
+    seqs.set(author, seq)
+    // Bids ask for more than any offer has: they rest in the book.
+    const op = offer ? offerOp({ price: 10 + (i % 7) }) : bidOp({ cpu: 64_000 })
+    envelopes.push(seal(author, { type: op.type as TypeName, seq, timestamp: Date.now(), body: encodeBody(op.type as never, op.body as never) }))
+  }
+  for (let i = 0; i < envelopes.length; i += 1000) await indexer.full.append(envelopes.slice(i, i + 1000))
+  const last = envelopeId(envelopes[envelopes.length - 1])
+  await indexer.client.outcome(last, { final: true, timeout: 120_000 })
+}

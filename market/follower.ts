@@ -1,0 +1,279 @@
+/**
+ * A follower: a market peer that does not apply the market (ARCHITECTURE.md,
+ * "Scale"). It reads the indexers' signed view, a Hyperbee over the view core
+ * they sign, sparsely: only the blocks its queries touch, only up to the
+ * length a quorum of indexers signed. Its own ops go out through a relay.
+ *
+ * It learns the view's key from any peer (the relay handshake) and trusts it
+ * only after checking it: hypercore checks that the key is the hash of the
+ * core's manifest, and the manifest's signers, with a majority quorum, must
+ * be exactly the indexers the view itself records (`gov/indexer/`), each
+ * identified by its writer core's manifest. While the market's founder is
+ * one of them, that anchors the view to the market key. Of two valid views
+ * (an indexer change makes a new one) it reads the one further in engine time.
+ */
+import ReadyResource from 'ready-resource'
+import Hyperbee from 'hyperbee'
+import type Hypercore from 'hypercore'
+import type Corestore from 'corestore'
+import crypto from 'hypercore-crypto'
+import b4a from 'b4a'
+import { ScitError } from '../lib/errors'
+import { encodeKey, shortKey } from '../lib/keys'
+import { logger } from '../lib/log'
+import { raceTimeout, TIMED_OUT, within } from '../lib/timeout'
+import * as K from './engine/keys'
+import { decode, uintRecord } from './messages'
+import { Outbox } from './outbox'
+import { finalOutcome } from './outcomes'
+import type { Hint, Id, MarketLedger } from './types'
+
+const log = logger('follower')
+export const FOLLOWER_NAMESPACE = 'scit/follower'
+const VIEW_KEY = 'scit/view'
+/** How long checking a view may take (fetching its manifest, its indexers' manifests, a few blocks). */
+const CHECK_TIMEOUT = 15_000
+/** How long an append waits for a relay to take its ops before it gives up (they stay in the outbox). */
+const RELAY_WAIT = 15_000
+
+export interface FollowerOptions {
+  resendAfter?: number
+}
+
+export class Follower extends ReadyResource implements MarketLedger {
+  readonly discoveryKey: Buffer
+  readonly writable = false
+  readonly isIndexer = false
+  readonly backlog = 0
+  readonly counters = { envelopes: 0, applies: 0, optimistic: 0 }
+  relay: ((envelopes: Buffer[]) => Promise<boolean>) | null = null
+  readonly outbox: Outbox
+  /** Views checked or being checked, by key: each is looked at once. */
+  private readonly seen = new Map<string, Promise<boolean>>()
+  private current: { core: Hypercore, bee: Hyperbee } | null = null
+  /** This peer's own core: its user data keeps the outbox, the last view key and the seqs sent. */
+  private own: Hypercore | null = null
+  private lookAllAt = 0
+  private readonly known: Array<() => void> = []
+  private readonly onappend = (): void => this.changed()
+
+  constructor (private readonly store: Corestore, readonly key: Buffer, opts: FollowerOptions = {}) {
+    super()
+    this.discoveryKey = crypto.discoveryKey(key)
+    this.outbox = new Outbox({
+      core: () => this.ownCore,
+      final: async id => (await finalOutcome(this, id)) !== null,
+      resend: envelopes => this.send(envelopes),
+      resendAfter: opts.resendAfter
+    })
+  }
+
+  protected override async _open (): Promise<void> {
+    this.own = this.store.namespace(FOLLOWER_NAMESPACE).get({ name: 'own' })
+    await this.own.ready()
+    const saved = await this.own.getUserData(VIEW_KEY)
+    // Checked when it was first followed: read it at once, and switch when a peer shows a newer one.
+    if (saved !== null && saved.byteLength === 32) await this.follow(saved)
+    await this.outbox.open()
+  }
+
+  protected override async _close (): Promise<void> {
+    this.outbox.close()
+    for (const resolve of this.known.splice(0)) resolve()
+    if (this.current !== null) {
+      this.current.core.off('append', this.onappend)
+      await this.current.bee.close()
+    }
+    if (this.own !== null) await this.own.close()
+  }
+
+  private get ownCore (): Hypercore {
+    if (this.own === null) throw new ScitError('CLOSED', 'the follower is not open')
+    return this.own
+  }
+
+  /** The indexers' signed view; known once `viewKnown` resolved. */
+  get view (): Hyperbee {
+    if (this.current === null) throw new ScitError('CLOSED', 'no view of the market yet: no indexer has answered')
+    return this.current.bee
+  }
+
+  get viewKey (): Buffer | null { return this.current?.core.key ?? null }
+
+  /** Everything a follower reads is signed by a quorum of indexers: all of it is final. */
+  get finalVersion (): number { return this.current?.core.length ?? 0 }
+
+  finalSnapshot (): Hyperbee {
+    return this.view.checkout(Math.max(1, this.finalVersion))
+  }
+
+  /** Resolve once a view is known (at once if one is), or reject after `timeout` ms. */
+  async viewKnown (timeout: number, what = 'an indexer'): Promise<void> {
+    if (this.current !== null) return
+    let resolve!: () => void
+    const known = new Promise<void>(res => { resolve = res })
+    this.known.push(resolve)
+    if (await raceTimeout(known, timeout) === TIMED_OUT) {
+      throw new ScitError('TIMEOUT', `no peer of market ${encodeKey(this.key)} showed its view within ${timeout} ms: is ${what} online?`)
+    }
+    if (this.current === null) throw new ScitError('CLOSED', 'the follower closed')
+  }
+
+  /**
+   * A peer says it reads this view: check it (once per key) and follow it if it
+   * is the newest valid one. Resolves true when the view checked out.
+   */
+  offer (key: Buffer): Promise<boolean> {
+    const id = b4a.toString(key, 'hex')
+    let checking = this.seen.get(id)
+    if (checking === undefined) {
+      checking = this.check(key).then(() => true, err => {
+        log.warn('view refused', { view: shortKey(key), error: (err as Error).message })
+        return false
+      })
+      this.seen.set(id, checking)
+    }
+    return checking
+  }
+
+  private async check (key: Buffer): Promise<void> {
+    if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
+    await within(this.verify(key), CHECK_TIMEOUT, `view ${shortKey(key)} was not checked`)
+    const time = await this.withView(key, engineTime)
+    if (this.current !== null && time <= await engineTime(this.current.bee)) return
+    await this.follow(key)
+  }
+
+  /** Run `fn` on the view with this key, at its signed length, with a session of its own. */
+  private async withView<T> (key: Buffer, fn: (bee: Hyperbee) => Promise<T>): Promise<T> {
+    const bee = new Hyperbee(this.store.get({ key }), BEE)
+    try {
+      await bee.ready()
+      if (bee.core.length === 0) await bee.core.update({ wait: true })
+      return await fn(bee)
+    } finally {
+      await bee.close()
+    }
+  }
+
+  /** The core's signers must be the indexers its own signed content names, by a majority quorum. */
+  private async verify (key: Buffer): Promise<void> {
+    await this.withView(key, async bee => {
+      const m = bee.core.manifest
+      if (m === null || m.signers.length === 0) throw new ScitError('VERIFICATION', 'the view has no signers')
+      if (m.quorum < (m.signers.length >> 1) + 1) throw new ScitError('VERIFICATION', `a quorum of ${m.quorum} of ${m.signers.length} is no majority`)
+      const writers: Buffer[] = []
+      const snap = bee.checkout(bee.core.length)
+      try {
+        if (await snap.get(K.META_GENESIS) === null) throw new ScitError('VERIFICATION', 'the view has no genesis')
+        for await (const e of snap.createReadStream({ gte: 'gov/indexer/', lt: 'gov/indexer/' + K.END })) {
+          writers.push(e.value.byteLength === 32 ? e.value : this.key) // the founder's mark: its writer is the market key
+        }
+      } finally {
+        await snap.close()
+      }
+      const signers = await Promise.all(writers.map(w => this.signerOf(w)))
+      const wanted = new Set(signers.map(s => b4a.toString(s, 'hex')))
+      const actual = new Set(m.signers.map(s => b4a.toString(s.publicKey, 'hex')))
+      if (wanted.size !== actual.size || [...actual].some(s => !wanted.has(s))) {
+        throw new ScitError('VERIFICATION', `the view is signed by ${actual.size} keys that are not the ${wanted.size} indexers it records`)
+      }
+    })
+  }
+
+  /** The key an indexer signs with: its writer core's manifest says it. */
+  private async signerOf (writer: Buffer): Promise<Buffer> {
+    const core = this.store.get({ key: writer })
+    try {
+      await core.ready()
+      if (core.manifest === null) await core.update({ wait: true })
+      const signer = core.manifest?.signers[0]?.publicKey
+      if (signer === undefined) throw new ScitError('VERIFICATION', `indexer ${shortKey(writer)} has no manifest`)
+      return signer
+    } finally {
+      await core.close()
+    }
+  }
+
+  private async follow (key: Buffer): Promise<void> {
+    const core = this.store.get({ key })
+    const bee = new Hyperbee(core, BEE)
+    await bee.ready()
+    const previous = this.current
+    this.current = { core, bee }
+    core.on('append', this.onappend)
+    if (previous !== null) {
+      previous.core.off('append', this.onappend)
+      await previous.bee.close()
+    }
+    await this.ownCore.setUserData(VIEW_KEY, key)
+    log.info('following view', { view: shortKey(key), length: core.length })
+    for (const resolve of this.known.splice(0)) resolve()
+    this.changed()
+  }
+
+  private changed (): void {
+    if (this.current === null) return
+    this.lookAllAt = Math.max(this.lookAllAt, this.current.core.length, 1)
+    this.emit('update')
+  }
+
+  async update (): Promise<void> {
+    if (this.current !== null) await this.current.core.update({ wait: true })
+  }
+
+  /** Wait until the view is as long as the peers that have it say (bounded by `timeout`). */
+  async catchUp (timeout = 30_000): Promise<void> {
+    if (this.current === null) await this.viewKnown(timeout)
+    await raceTimeout(this.update(), timeout)
+  }
+
+  replicate (stream: unknown): unknown {
+    return this.store.replicate(stream)
+  }
+
+  /** Nothing is applied here: every waiter looks its op up in the signed view after each change. */
+  takeApplied (): { hints: Hint[], lookAllAt: number } {
+    const out = { hints: [], lookAllAt: this.lookAllAt }
+    this.lookAllAt = 0
+    return out
+  }
+
+  appliedYet (_id: Id): boolean { return true }
+
+  /** Ops sent are kept in the outbox until final, and a final op's seq is in the view. */
+  async lastSeqSent (author: Buffer): Promise<number> {
+    return this.outbox.lastSeq(author)
+  }
+
+  /** Keep the ops (outbox), then hand them to a relay; they stay kept until final. */
+  async append (envelopes: Buffer[]): Promise<void> {
+    if (envelopes.length === 0) return
+    if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
+    await this.outbox.add(envelopes)
+    await this.send(envelopes)
+  }
+
+  private async send (envelopes: Buffer[]): Promise<void> {
+    const deadline = Date.now() + RELAY_WAIT
+    while (this.closing === null) {
+      if (this.relay !== null && await this.relay(envelopes)) return
+      if (Date.now() >= deadline) break
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+    throw new ScitError('TIMEOUT', `no indexer of market ${encodeKey(this.key)} took the ops within ${RELAY_WAIT} ms; they are kept and sent again`)
+  }
+}
+
+const BEE = { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false } as const
+
+/** A view's engine time: how far the market it shows has gone. */
+async function engineTime (bee: Hyperbee): Promise<number> {
+  const snap = bee.checkout(bee.core.length)
+  try {
+    const entry = await snap.get(K.META_TIME)
+    return entry === null ? 0 : decode(uintRecord, entry.value)
+  } finally {
+    await snap.close()
+  }
+}

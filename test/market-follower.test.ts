@@ -1,0 +1,69 @@
+import test from 'brittle'
+import { testnet, swarm } from './helpers/net'
+import { peer, market, history, offerOp, dump } from './helpers/ledger'
+import { HyperbeeView } from '../market/hyperbee-view'
+import { Follower } from '../market/follower'
+import { marketTopic } from '../lib/topics'
+import * as Q from '../market/queries'
+
+test('a follower joins a grown market without applying it, and reads what the indexer reads', async t => {
+  const net = await testnet(t)
+  const indexer = await market(t, net)
+  await history(indexer, 2000)
+  const applied = indexer.ledger.counters.envelopes
+
+  const follower = await peer(t, net, { market: indexer.key, follow: true, identity: null })
+  t.ok(follower.following)
+  await follower.ledger.catchUp()
+  t.is(follower.ledger.counters.envelopes, 0, 'the follower ran the engine on no op')
+  t.ok(applied >= 2000, `the indexer applied the history (${applied} ops)`)
+
+  const mine = HyperbeeView.reading(follower.ledger.finalSnapshot())
+  const theirs = HyperbeeView.reading(indexer.ledger.view.checkout(follower.ledger.finalVersion))
+  t.is((await Q.listOffers(mine)).length, 1000, 'every offer')
+  t.alike(await dump(mine, 'offer/'), await dump(theirs, 'offer/'), 'the same offers as the indexer at that length')
+  t.alike(await dump(mine, 'ix/bid-book/'), await dump(theirs, 'ix/bid-book/'), 'the same order book')
+})
+
+test('a follower submits through a relay and sees its op final', async t => {
+  const net = await testnet(t)
+  const indexer = await market(t, net)
+  const node = await peer(t, net, { market: indexer.key, follow: true })
+  const [outcome] = await node.client.submitAndWait([offerOp()])
+  t.ok(outcome.accepted, 'the offer is accepted and final')
+  t.is(node.ledger.counters.envelopes, 0, 'the follower applied nothing')
+  t.ok((await node.client.offer(node.client.identity)) !== null, 'the follower reads its own offer')
+  t.is(indexer.relays?.counters.served, 1, 'the indexer relayed it')
+})
+
+test('a follower restarts on the view it followed and continues its seqs', async t => {
+  const net = await testnet(t)
+  const indexer = await market(t, net)
+  const data = await t.tmp()
+  const { generateKeyPair } = await import('../lib/identity')
+  const identity = generateKeyPair()
+  const first = await peer(t, net, { market: indexer.key, follow: true, data, identity })
+  t.ok((await first.client.submitAndWait([offerOp()]))[0].accepted)
+  await first.close()
+  const again = await peer(t, net, { market: indexer.key, follow: true, data, identity })
+  t.is(again.client.lastSeq, 1, 'the seq is recovered from the signed view')
+  const [outcome] = await again.client.submitAndWait([{ type: 'withdraw', body: {} }])
+  t.ok(outcome.accepted, `a new op after the restart is no replay (${outcome.reason ?? 'accepted'})`)
+})
+
+test('a follower refuses a view its market\'s indexers do not sign', async t => {
+  const net = await testnet(t)
+  const a = await market(t, net)
+  const b = await market(t, net)
+  const follower = await peer(t, net, { market: a.key, follow: true, identity: null })
+  const ledger = follower.ledger as Follower
+  const mine = ledger.viewKey
+  // Reach market b's peers too, so its view can be fetched and checked.
+  const s = swarm(t, net)
+  s.on('connection', conn => follower.ledger.replicate(conn))
+  await s.join(marketTopic(b.key), { client: true, server: false }).flushed()
+  await s.flush()
+  t.is(await ledger.offer(b.ledger.view.core.key), false, 'market b\'s view is refused')
+  t.is(await ledger.offer(a.ledger.view.core.key), true, 'market a\'s view checks out')
+  t.alike(ledger.viewKey, mine, 'it still reads market a\'s view')
+})
