@@ -95,7 +95,7 @@ export class Bot extends ReadyResource {
     await this.store.ready()
     this.swarm = o.dht ? new Hyperswarm({ keyPair: this.identity, dht: o.dht }) : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
     this.swarm.on('connection', this.onconnection)
-    this.peer = new MarketPeer({ store: this.store, swarm: this.swarm, identity: this.identity, market: o.market, announce: true })
+    this.peer = new MarketPeer({ store: this.store, swarm: this.swarm, identity: this.identity, market: o.market, announce: true, follow: true })
     await this.peer.ready()
     await this.client.synced()
     this.trader = new Trader(this.client, this.state, { ...DEFAULT_TRADER, ...o.trader, progress: this.progress, signal: this.abort.signal })

@@ -22,7 +22,7 @@ export interface CommandPeer { peer: MarketPeer; close: () => Promise<void>; eph
 
 export async function openCommandPeer (config: Config, identity: KeyPair | null, opts: { syncTimeout?: number } = {}): Promise<CommandPeer> {
   const market = requireMarket(config)
-  const base = { identity, market, bootstrap: config.bootstrap, announce: false }
+  const base = { identity, market, bootstrap: config.bootstrap, announce: false, follow: true }
   let peer = new MarketPeer({ ...base, data: config.data })
   let tmp: string | null = null
   try {

@@ -11,6 +11,7 @@ import { loadIdentity } from '../lib/identity'
 import { encodeKey, decodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { MarketPeer } from './peer'
+import { verifyMarket } from './verify'
 import { HyperbeeView } from './hyperbee-view'
 import * as Q from './queries'
 import { openCommandPeer, parseDuration, submitFinal } from './cli-peer'
@@ -99,7 +100,7 @@ export function register (program: Command): void {
         const stats = await Q.stats(view)
         const info = {
           market: encodeKey(peer.key),
-          writer: ephemeral ? null : encodeKey(peer.full.writerKey),
+          writer: ephemeral || peer.following ? null : encodeKey(peer.full.writerKey),
           founder: genesis?.author ?? null,
           faucets: genesis?.faucets ?? [],
           settlementWindow: genesis?.settlementWindow ?? null,
@@ -109,7 +110,7 @@ export function register (program: Command): void {
         }
         output(flags, info, () => [
           `market      ${info.market}`,
-          `writer      ${info.writer ?? '(data dir in use: see the output of scit market serve)'}`,
+          `writer      ${info.writer ?? '(none: this command follows the indexers\' signed view)'}`,
           `founder     ${info.founder ?? '?'}`,
           `indexers    ${info.indexers.join('\n            ')}`,
           `engine time ${new Date(stats.time).toISOString()}`,
@@ -119,6 +120,27 @@ export function register (program: Command): void {
       } finally {
         await close()
       }
+    }))
+
+  withCommon(market.command('verify'))
+    .summary('replay the market from genesis and check the indexers\' signed view')
+    .description('trust nobody: fetch every op, apply them all from genesis with this machine\'s engine, and compare the result with the view the market\'s indexers signed, key by key; exits 1 and names the first key (and op) that differs')
+    .option('--timeout <duration>', 'give up when the replay has not caught up by then', '30m')
+    .action(action(async (flags: CommonFlags & { timeout: string }) => {
+      const config = configFrom(flags)
+      const tty = process.stderr.isTTY === true && flags.json !== true
+      const report = await verifyMarket({
+        market: requireMarket(config),
+        bootstrap: config.bootstrap,
+        timeout: parseDuration(flags.timeout),
+        onprogress: p => { if (tty) process.stderr.write(`\rreplayed ${p.replayed} of ${p.ops} ops `) }
+      })
+      if (tty) process.stderr.write('\n')
+      const d = report.divergence
+      output(flags, report, () => d === null
+        ? `ok: ${report.ops} ops replayed from genesis; all ${report.keys} keys of the signed view are what this engine computes`
+        : `DIVERGED after ${report.keys} equal keys, at ${d.key}${d.op !== null ? ` (op ${d.op})` : ''}:\n  signed   ${d.signed ?? '(absent)'}\n  replayed ${d.replayed ?? '(absent)'}`)
+      if (!report.ok) process.exitCode = 1
     }))
 
   registerMoney(market)

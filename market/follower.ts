@@ -69,7 +69,8 @@ export class Follower extends ReadyResource implements MarketLedger {
   }
 
   protected override async _open (): Promise<void> {
-    this.own = this.store.namespace(FOLLOWER_NAMESPACE).get({ name: 'own' })
+    // One per market: a data dir that follows two markets keeps their views apart.
+    this.own = this.store.namespace(FOLLOWER_NAMESPACE).get({ name: b4a.toString(this.key, 'hex') })
     await this.own.ready()
     const saved = await this.own.getUserData(VIEW_KEY)
     // Checked when it was first followed: read it at once, and switch when a peer shows a newer one.

@@ -60,6 +60,10 @@ export interface LedgerOptions {
    * larger apply calls and fewer re-runs (README, benchmarks).
    */
   bigBatches?: boolean
+  /** false: never fast-forward, apply every op from genesis (`scit market verify`). */
+  fastForward?: boolean
+  /** The view's name; another name makes another view core (a replay that must not meet the indexers' view). */
+  viewName?: string
 }
 
 export class Ledger extends ReadyResource implements MarketLedger {
@@ -119,7 +123,8 @@ export class Ledger extends ReadyResource implements MarketLedger {
       // A peer joining a market applies small batches until it has fast-forwarded or caught up: a big
       // first batch would apply the whole history before Autobase could fast-forward past it.
       bigBatches: key === null && this.bigBatches,
-      open: (viewStore: ViewStore) => new Hyperbee(viewStore.get('market'), { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false }),
+      fastForward: opts.fastForward ?? true,
+      open: (viewStore: ViewStore) => new Hyperbee(viewStore.get(opts.viewName ?? 'market'), { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false }),
       apply: (nodes, view, host) => this.applyNodes(nodes, view, host),
       close: (view) => view.close()
     })

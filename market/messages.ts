@@ -262,6 +262,9 @@ export const genesisRecord = struct<Genesis>([
 ])
 
 export const uintRecord: c.Encoding<number> = c.uint
+/** How many ops the engine accepted and refused: `stats` reads this, not the history. */
+export interface OpCounts { accepted: number, rejected: number }
+export const opCountsRecord = struct<OpCounts>([['accepted', c.uint], ['rejected', c.uint]])
 
 export function encode<T> (enc: c.Encoding<T>, v: T): Buffer { return c.encode(enc, v) }
 export function decode<T> (enc: c.Encoding<T>, buf: Uint8Array): T { return decodeExact(enc, buf) }

@@ -77,6 +77,8 @@ export interface MarketPeerOptions {
    * everything) applies. Default false.
    */
   follow?: boolean
+  /** Apply every op from genesis into a view of its own, never fast-forwarding (`scit market verify`). */
+  replay?: boolean
   /** How long a follower waits for a peer to show it the market's view (ms). */
   joinTimeout?: number
   now?: () => number
@@ -136,7 +138,7 @@ export class MarketPeer extends ReadyResource {
     if (follow && o.relay === false) throw new ScitError('INVALID_ARGUMENT', 'a follower sends its ops through a relay: it cannot run with relay: false')
     const ledger = follow
       ? new Follower(this.store, o.market as Buffer, { resendAfter: o.resendAfter })
-      : new Ledger(this.store, o.market ?? null, { apply: o.apply ?? engineApply, ackInterval: o.ackInterval, bigBatches: o.bigBatches, resendAfter: o.resendAfter })
+      : new Ledger(this.store, o.market ?? null, { apply: o.apply ?? engineApply, ackInterval: o.ackInterval, bigBatches: o.bigBatches, resendAfter: o.resendAfter, ...(o.replay === true ? { fastForward: false, viewName: 'replay' } : {}) })
     this._ledger = ledger
     ledger.on('error', (err: Error) => this.emit('error', err))
     if (o.relay !== false) {

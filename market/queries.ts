@@ -5,7 +5,7 @@
  */
 import { fits, Resources, RESOURCE_KINDS } from '../lib/resources'
 import * as K from './engine/keys'
-import { offerRecord, bidRecord, tradeRecord, templateRecord, outcomeRecord, genesisRecord, uintRecord, decode, Genesis } from './messages'
+import { offerRecord, bidRecord, tradeRecord, templateRecord, outcomeRecord, genesisRecord, uintRecord, opCountsRecord, decode, Genesis } from './messages'
 import type { View, Offer, Bid, BidState, Trade, TradeFilter, OfferFilter, Template, Outcome, KeyText, Id } from './types'
 import type c from 'compact-encoding'
 
@@ -178,7 +178,7 @@ export async function stats (view: View): Promise<Stats> {
     s.escrow += t.escrow
     s.trades[t.state] = (s.trades[t.state] ?? 0) + 1
   }
-  for await (const _ of view.range(K.prefixRange('op/'))) s.accepted++
-  for await (const _ of view.range(K.prefixRange('rejected/'))) s.rejected++
+  const ops = await read(view, opCountsRecord, K.META_OPS)
+  if (ops !== null) Object.assign(s, ops)
   return s
 }

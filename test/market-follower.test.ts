@@ -5,6 +5,10 @@ import { HyperbeeView } from '../market/hyperbee-view'
 import { Follower } from '../market/follower'
 import { marketTopic } from '../lib/topics'
 import * as Q from '../market/queries'
+import b4a from 'b4a'
+import { verifyMarket } from '../market/verify'
+import { apply as engineApply } from '../market/engine'
+import type { Apply } from '../market/types'
 
 test('a follower joins a grown market without applying it, and reads what the indexer reads', async t => {
   const net = await testnet(t)
@@ -66,4 +70,27 @@ test('a follower refuses a view its market\'s indexers do not sign', async t => 
   t.is(await ledger.offer(b.ledger.view.core.key), false, 'market b\'s view is refused')
   t.is(await ledger.offer(a.ledger.view.core.key), true, 'market a\'s view checks out')
   t.alike(ledger.viewKey, mine, 'it still reads market a\'s view')
+})
+
+test('market verify replays from genesis and agrees with the signed view; a replay given one different op names where it diverges', async t => {
+  const net = await testnet(t)
+  const indexer = await market(t, net)
+  await history(indexer, 300)
+  await indexer.client.submitAndWait([offerOp()])
+
+  const report = await verifyMarket({ market: indexer.key, dht: net.createNode() })
+  t.ok(report.ok, 'the signed view is what the engine computes')
+  t.ok(report.ops > 300, `${report.ops} ops replayed`)
+  t.is(report.divergence, null)
+
+  let n = 0
+  const tampered: Apply = (view, input) => {
+    if (++n !== 50) return engineApply(view, input)
+    const value = b4a.from(input.value)
+    value[value.byteLength - 1] ^= 1 // one different op: its signature no longer holds
+    return engineApply(view, { ...input, value })
+  }
+  const bad = await verifyMarket({ market: indexer.key, dht: net.createNode(), apply: tampered })
+  t.absent(bad.ok, 'the tampered replay does not agree')
+  t.ok(bad.divergence !== null && bad.divergence.key.length > 0, `diverges at ${bad.divergence?.key ?? '?'}`)
 })
