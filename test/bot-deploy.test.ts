@@ -5,6 +5,8 @@ import sodium from 'sodium-universal'
 import { testnet } from './helpers/net'
 import { world, node, bot, serviceTemplate, moneyConserved, stateOn, nodeState } from './helpers/deploy'
 import { deploy, waitRunning, stop } from '../bot/deployment'
+import { replicaStatus } from '../bot/replica-status'
+import { until } from '../bot/wait'
 import { readContract } from '../lib/contract'
 import { decodeKey } from '../lib/keys'
 
@@ -72,7 +74,10 @@ test('a job runs to completion: bot status carries the exit code and the output 
     'budget: 100'
   ].join('\n') + '\n')
   const d = await deploy(b, { template: file })
-  const [row] = await waitRunning(b, d)
+  await waitRunning(b, d)
+  // Running first, perhaps: the job is done once the node signed it exited.
+  let row = (await replicaStatus(b, d, 2000))[0]
+  await until(b.client, async () => (row = (await replicaStatus(b, d, 2000))[0]).state === 'exited', { poll: 250 })
   t.is(row.state, 'exited', 'the node signed the job as exited')
   t.is(row.exitCode, 0, 'with exit code 0')
   const expected = Buffer.alloc(32)

@@ -141,7 +141,8 @@ export async function checkInvariants (view: View): Promise<void> {
 /** The view's bytes without the op log and seq records: what a rejected op must leave untouched. */
 export function stateBytes (view: MemoryView): Buffer {
   const copy = view.clone()
-  for (const key of [...view.keys()]) if (/^(rejected|op|seq)\//.test(key)) copy.delSync(key)
+  // The record of decisions (outcomes, seqs, the count of decided ops) is not market state.
+  for (const key of [...view.keys()]) if (/^(rejected|op|seq)\//.test(key) || key === 'meta/ops') copy.delSync(key)
   return copy.dump()
 }
 
