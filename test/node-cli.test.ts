@@ -11,6 +11,7 @@ import { SCIT, startNode, spawnNode, stopNode, nodeArgs, callHome, HELLO } from 
 import { loadIdentity } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { cgroupBases } from '../node/cgroup'
+import { sandboxTest } from './helpers/sandbox'
 
 const run = promisify(execFile)
 const KEY = 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'
@@ -74,7 +75,7 @@ async function status (data: string): Promise<{ json: any, human: string }> { //
   return { json, human }
 }
 
-test('without a working sandbox scit node start refuses (SANDBOX) and joins nothing; --unsafe-no-sandbox runs workloads anyway', { skip: !root }, async t => {
+sandboxTest('without a working sandbox scit node start refuses (SANDBOX) and joins nothing; --unsafe-no-sandbox runs workloads anyway', { skip: !root }, async t => {
   const s = await scene(t)
   // A machine where bubblewrap cannot run: in a mount namespace of the node's own, /usr/bin/bwrap is /dev/null.
   const wrap = ['/usr/bin/unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind /dev/null /usr/bin/bwrap && exec "$@"', 'sh']
@@ -91,7 +92,7 @@ test('without a working sandbox scit node start refuses (SANDBOX) and joins noth
   t.ok(pid > 2, `the workload ran, without a pid namespace of its own (pid ${pid})`)
 })
 
-test('SIGTERM stops a running node: its workloads first, then it exits 0', async t => {
+sandboxTest('SIGTERM stops a running node: its workloads first, then it exits 0', async t => {
   const s = await scene(t)
   const p = await startNode(t, s.args)
   const trade = await serve(t, s, 1)
@@ -109,7 +110,7 @@ test('SIGTERM stops a running node: its workloads first, then it exits 0', async
   }
 })
 
-test('scit node status shows the leases of a node that ran a workload, while it runs and after, as JSON and for people', async t => {
+sandboxTest('scit node status shows the leases of a node that ran a workload, while it runs and after, as JSON and for people', async t => {
   const s = await scene(t)
   const p = await startNode(t, s.args)
   const trade = await serve(t, s, 1)
@@ -181,7 +182,7 @@ test('scit node start --help documents the default prices, none of them 0', asyn
   }
 })
 
-test('a second node on a data dir in use exits 1 with error BUSY and the pid of the first, no stack', async t => {
+sandboxTest('a second node on a data dir in use exits 1 with error BUSY and the pid of the first, no stack', async t => {
   const s = await scene(t)
   const first = await startNode(t, s.args)
   const e = await refused(t, s.args)
@@ -189,7 +190,7 @@ test('a second node on a data dir in use exits 1 with error BUSY and the pid of 
   t.is(e.stderr, `error BUSY: another scit process uses this data dir ${s.data} (pid ${String(first.child.pid)}): stop it first, or give this one its own --data\n`)
 })
 
-test('SIGTERM withdraws the node\'s offer before it exits', async t => {
+sandboxTest('SIGTERM withdraws the node\'s offer before it exits', async t => {
   const s = await scene(t)
   const p = await startNode(t, s.args)
   await until(s.b.peer, async () => (await s.b.peer.client.offer(s.key))?.withdrawn === false)
