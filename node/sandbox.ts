@@ -225,13 +225,14 @@ export function sandboxAvailable (): Availability {
  * writable). Otherwise the node would be paid for leases it can only fail.
  */
 export function checkSandbox (root: string): void {
-  mkdirTraversable(root)
-  if (process.getuid?.() === 0) requireTraversable(root, SANDBOX_UID, SANDBOX_UID)
   const dir = path.join(root, `.probe-${process.pid}`)
-  fs.rmSync(dir, { recursive: true, force: true })
   try {
+    mkdirTraversable(root)
+    if (process.getuid?.() === 0) requireTraversable(root, SANDBOX_UID, SANDBOX_UID)
+    fs.rmSync(dir, { recursive: true, force: true })
     fs.mkdirSync(dir, { mode: 0o700 })
   } catch (err) {
+    if (err instanceof ScitError) throw err
     throw new ScitError('SANDBOX', `cannot create work dirs in ${root}: ${(err as Error).message}`)
   }
   try {

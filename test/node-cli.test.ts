@@ -200,3 +200,15 @@ sandboxTest('SIGTERM withdraws the node\'s offer before it exits', async t => {
   const offers = await s.b.peer.client.offers({})
   t.absent(offers.some(o => o.node === s.key), 'no longer among the live offers')
 })
+
+sandboxTest('a node whose offer the market refuses exits 1 with the market\'s reason instead of running without one', async t => {
+  const s = await scene(t)
+  const p = await startNode(t, s.args)
+  await serve(t, s, 1)
+  await stopNode(p)
+  // The lease holds 0.5 core: an offer of 0.25 passes every local check, and the market refuses it.
+  const e = await refused(t, [...s.args, '--cpu', '0.25'])
+  t.is(e.code, 1, 'exit 1')
+  t.ok(/^error REJECTED: the market refused the offer: .*below what running leases hold/m.test(e.stderr), e.stderr)
+  t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
+})
