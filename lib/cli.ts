@@ -8,7 +8,7 @@
  *   scit id        this data directory's identity
  */
 import { Command } from 'commander'
-import { withCommon, configFrom, output, action, CommonFlags } from './command'
+import { withCommon, configFrom, output, action, report, CommonFlags } from './command'
 import { loadIdentity } from './identity'
 import { encodeKey } from './keys'
 import { restrictUmask } from './datadir'
@@ -21,7 +21,9 @@ export function program (): Command {
   const p = new Command('scit')
     .description('smart contracts for IT: a peer-to-peer market for compute and storage, deployed by bots from signed contracts')
     .version(require('../../package.json').version)
-    .showHelpAfterError('(add --help for usage)')
+    // Commander's errors come back as exceptions for `report` to print as scit's; sub-commands inherit this when created.
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
 
   withCommon(p.command('id').description('print (and on first use create) this data directory\'s identity'), { market: false })
     .action(action((flags: CommonFlags) => {
@@ -41,8 +43,10 @@ export function program (): Command {
 if (require.main === module) {
   // Before anything is created: data dirs hold secret keys (lib/datadir).
   restrictUmask()
-  program().parseAsync(process.argv).catch(err => {
-    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
-    process.exit(1)
-  })
+  const p = program()
+  // Exit at once: whatever failed may have left a swarm or a store open that would keep the process alive.
+  const fatal = (err: unknown): void => process.exit(report(err, p, process.argv))
+  process.on('uncaughtException', fatal)
+  process.on('unhandledRejection', fatal)
+  p.parseAsync(process.argv).catch(fatal)
 }

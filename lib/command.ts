@@ -3,10 +3,12 @@
  * Config, printing (`--json` or human text), and exiting with a clear message
  * on a ScitError instead of a stack trace.
  */
-import { Command } from 'commander'
-import { resolveConfig, Config, ConfigFlags } from './config'
+import fs from 'fs'
+import path from 'path'
+import { Command, CommanderError } from 'commander'
+import { resolveConfig, Config, ConfigFlags, DEFAULT_DATA } from './config'
 import { ScitError } from './errors'
-import { setLevel } from './log'
+import { setLevel, getLevel } from './log'
 
 export interface CommonFlags extends ConfigFlags { json?: boolean; verbose?: number }
 
@@ -30,20 +32,102 @@ export function output (flags: CommonFlags, value: unknown, human: () => string)
   process.stdout.write((flags.json ? JSON.stringify(value, null, 2) : human()) + '\n')
 }
 
-/** Wrap an action: ScitErrors print `error CODE: message` and exit 1; anything else is a bug and shows its stack. */
+/**
+ * Wrap an action: ScitErrors, and the foreign errors `explain` knows, print
+ * `error CODE: message` and exit 1; anything else is a bug and goes on to the
+ * top level (`report`).
+ */
 export function action<A extends unknown[]> (fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args)
     } catch (err) {
-      if (err instanceof ScitError) {
-        process.stderr.write(`error ${err.code}: ${err.message}\n`)
-        process.exitCode = 1
-      } else {
-        throw err
-      }
+      const known = explain(err, dataOf(args[args.length - 1]))
+      if (known === null) throw err
+      process.stderr.write(`error ${known.code}: ${known.message}\n`)
+      process.exitCode = 1
     }
   }
+}
+
+function dataOf (cmd: unknown): string {
+  const flags = cmd instanceof Command ? cmd.opts() : {}
+  return path.resolve(typeof flags.data === 'string' ? flags.data : process.env.SCIT_DATA ?? DEFAULT_DATA)
+}
+
+/**
+ * Errors from the libraries under a data dir, in scit's terms with the fix;
+ * null when it is none of them. Corestore's storage locks its files
+ * (fd-lock) and records the inode it was made on (device-file).
+ */
+export function explain (err: unknown, data: string): ScitError | null {
+  if (err instanceof ScitError) return err
+  const e = err as { message?: unknown, code?: unknown }
+  if (e?.message === 'File descriptor could not be locked') {
+    const pid = holder(data)
+    return new ScitError('BUSY', `another scit process uses this data dir ${data}${pid === null ? '' : ` (pid ${pid})`}: stop it first, or give this one its own --data`)
+  }
+  if (e?.code === 'DEVICE_FILE') {
+    return new ScitError('INVALID_CONFIG', `this data dir ${data} was copied or moved from elsewhere (${String(e.message)}): its stores open only where they were made, or two copies could fork their cores. Use the original dir; or start a fresh --data and copy only identity.json (and config.json) into it, the rest replicates anew`)
+  }
+  return null
+}
+
+/** A process (other than this one) with a file open under `dir`: who holds its lock. */
+function holder (dir: string): number | null {
+  let pids: string[]
+  try { pids = fs.readdirSync('/proc').filter(n => /^\d+$/.test(n) && Number(n) !== process.pid) } catch { return null }
+  for (const pid of pids) {
+    let fds: string[]
+    try { fds = fs.readdirSync(`/proc/${pid}/fd`) } catch { continue }
+    for (const fd of fds) {
+      try {
+        if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dir + path.sep)) return Number(pid)
+      } catch {}
+    }
+  }
+  return null
+}
+
+/**
+ * The last word on any failure that reached the top: `error CODE: message`
+ * on stderr, never a stack (that is for `-vv` or SCIT_DEBUG=1, for a bug).
+ * Commander's own errors become INVALID_ARGUMENT with the command's --help.
+ * Returns the exit code.
+ */
+export function report (err: unknown, program: Command, argv: string[]): number {
+  if (err instanceof CommanderError) {
+    if (err.exitCode === 0) return 0 // --help, --version
+    const cmd = commandPath(program, argv)
+    const text = err.code === 'commander.help'
+      ? `${cmd} needs a sub-command (listed above)`
+      : `${err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}; see ${cmd} --help`
+    process.stderr.write(`error INVALID_ARGUMENT: ${text}\n`)
+    return 1
+  }
+  const known = explain(err, dataOf(null))
+  if (known !== null) {
+    process.stderr.write(`error ${known.code}: ${known.message}\n`)
+    return 1
+  }
+  const e = err as Error
+  process.stderr.write(`error INTERNAL: ${e?.message ?? String(err)} (a bug in scit: please report it; -vv or SCIT_DEBUG=1 shows where)\n`)
+  if (getLevel() === 'debug' && e?.stack) process.stderr.write(`${e.stack}\n`)
+  return 1
+}
+
+/** `scit node start`: the sub-commands named in argv, as far as they exist. */
+function commandPath (program: Command, argv: string[]): string {
+  const names = [program.name()]
+  let cmd = program
+  for (const arg of argv.slice(2)) {
+    if (arg.startsWith('-')) continue
+    const sub = cmd.commands.find(c => c.name() === arg || c.aliases().includes(arg))
+    if (sub === undefined) break
+    names.push(sub.name())
+    cmd = sub
+  }
+  return names.join(' ')
 }
 
 /** Resolve when the process is asked to stop (SIGINT or SIGTERM). */

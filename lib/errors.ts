@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'READ_ONLY'
   | 'BUSY'
   | 'DEMO'       // scit demo saw something other than what it claims
+  | 'INTERNAL'   // a bug: an error scit did not expect reached the top
 
 export class ScitError extends Error {
   readonly code: ErrorCode

@@ -17,6 +17,7 @@ import { ZERO, Resources, formatResources } from '../lib/resources'
 import { probeMachine, capacity, CapacityFlags } from './capacity'
 import { NodeDaemon } from './daemon'
 import { DEFAULT_CLAIM_INTERVAL } from './payout'
+import { DEFAULT_PRICES } from './offer'
 import { readSnapshot, SnapshotWorkload } from './snapshot'
 import { readCore } from '../lib/status'
 import type { StatusRecord } from '../lib/node-messages'
@@ -44,7 +45,7 @@ interface StartFlags extends CommonFlags, CapacityFlags {
 export function register (program: Command): void {
   const node = program.command('node').description('run a 3node: sell this machine\'s capacity, run the contracts bought from it')
 
-  withCommon(node.command('start').description('run the node daemon in the foreground (logs on stderr; SIGINT/SIGTERM stop it cleanly)'))
+  withCommon(node.command('start').description('run the node daemon in the foreground (logs on stderr; SIGINT/SIGTERM withdraw its offer and stop it cleanly)'))
     .option('--cpu <cores>', 'cores to sell: 2, 0.5 or 500m (default and maximum: all cores minus a reserve of 10%, at least 250m)')
     .option('--memory <size>', 'memory to sell, e.g. 8GiB (default and maximum: all memory minus 512MiB)')
     .option('--ssd <size>', 'disk to sell as ssd, e.g. 100GiB (default: the data dir\'s free disk minus 5%, as ssd unless it spins)')
@@ -54,12 +55,12 @@ export function register (program: Command): void {
     .option('--country <CC>', 'ISO 3166 country code of this machine', 'CH')
     .option('--city <name>', 'city of this machine', '')
     .option('--attr <a,b>', 'attributes bots may require, comma separated (e.g. ssd,certified)')
-    .option('--price-cpu <n>', 'price per core-hour, in the market\'s smallest unit', '0')
-    .option('--price-memory <n>', 'price per GiB-hour of memory', '0')
-    .option('--price-ssd <n>', 'price per GiB-hour of ssd', '0')
-    .option('--price-hdd <n>', 'price per GiB-hour of hdd', '0')
-    .option('--price-ipv4 <n>', 'price per address-hour', '0')
-    .option('--price-gpu <n>', 'price per GPU-hour', '0')
+    .option('--price-cpu <n>', 'price per core-hour, in the market\'s smallest unit', String(DEFAULT_PRICES.cpu))
+    .option('--price-memory <n>', 'price per GiB-hour of memory', String(DEFAULT_PRICES.memory))
+    .option('--price-ssd <n>', 'price per GiB-hour of ssd', String(DEFAULT_PRICES.ssd))
+    .option('--price-hdd <n>', 'price per GiB-hour of hdd', String(DEFAULT_PRICES.hdd))
+    .option('--price-ipv4 <n>', 'price per address-hour', String(DEFAULT_PRICES.ipv4))
+    .option('--price-gpu <n>', 'price per GPU-hour', String(DEFAULT_PRICES.gpu))
     .option('--min-lease <ms>', 'shortest lease sold, in ms', '60000')
     .option('--max-lease <ms>', 'longest lease sold, in ms', String(365 * 24 * 3_600_000))
     .option('--claim-interval <ms>', 'claim the pay of running leases every … ms (0: never; leases that run their term are paid in full anyway)', String(DEFAULT_CLAIM_INTERVAL))
@@ -89,7 +90,8 @@ export function register (program: Command): void {
       process.stderr.write(`scit node ${daemon.key} selling ${formatResources(cap.resources)} on market ${encodeKey(market)}\n`)
       output(flags, { key: daemon.key, capacity: cap.resources, statusCore: encodeKey(daemon.status.status.key) }, () => `ready ${daemon.key}`)
       const sig = await untilSignal()
-      log.info('stopping', { signal: sig })
+      log.info('stopping: withdrawing the offer first', { signal: sig })
+      await daemon.withdraw()
       await daemon.close()
     }))
 
@@ -132,12 +134,12 @@ export function register (program: Command): void {
 }
 
 function whole (text: string, what: string): number {
-  if (!/^\d+$/.test(text)) throw new ScitError('INVALID_ARGUMENT', `${what} must be a whole number, got "${text}"`)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new ScitError('INVALID_ARGUMENT', `${what} must be a whole number below 2^53, got "${text}"`)
   return Number(text)
 }
 
 function prices (f: StartFlags): Resources {
-  const p = (v: string | undefined, what: string): number => whole(v ?? '0', what)
+  const p = (v: string | undefined, what: string): number => whole(v ?? '', what)
   return { cpu: p(f.priceCpu, '--price-cpu'), memory: p(f.priceMemory, '--price-memory'), ssd: p(f.priceSsd, '--price-ssd'), hdd: p(f.priceHdd, '--price-hdd'), ipv4: p(f.priceIpv4, '--price-ipv4'), gpu: p(f.priceGpu, '--price-gpu') }
 }
 

@@ -32,7 +32,7 @@ import { MarketPeer } from '../market/peer'
 import { HyperbeeView } from '../market/hyperbee-view'
 import { listTrades } from '../market/queries'
 import type { Trade } from '../market/types'
-import { sandboxAvailable } from './sandbox'
+import { checkSandbox } from './sandbox'
 import { Supervisor, SupervisorOptions } from './supervisor'
 import { StatusCore, summarize } from './status'
 import { Presence } from './presence'
@@ -41,9 +41,11 @@ import { NodeChannel, NodeHandler } from '../lib/node-protocol'
 import { checkTrade } from './contracts'
 import { Lease, LeaseContext } from './lease'
 import { Payouts } from './payout'
-import { caughtUp, keepOffer, offerBody, OfferFlags } from './offer'
+import { caughtUp, checkOffer, keepOffer, offerBody, withdrawOffer, OfferFlags } from './offer'
 
 const log = logger('node')
+/** A stopping node waits this long for its withdrawal to be final, then stops anyway. */
+export const WITHDRAW_TIMEOUT = 5000
 const GONE: ReadonlySet<Trade['state']> = new Set(['released', 'closed', 'failed', 'ended'])
 
 /** What the node sells (OfferFlags: capacity, prices, location, lease bounds), and how it runs. */
@@ -85,7 +87,19 @@ export class NodeDaemon extends ReadyResource {
   get key (): string { return encodeKey(this.identity.publicKey) }
 
   protected override async _open (): Promise<void> {
+    try {
+      await this.start()
+    } catch (err) {
+      // ReadyResource closes nothing of a failed open: the swarm would keep the process alive, selling nothing.
+      await this._close().catch(err => log.warn('close after a failed start failed', { err: (err as Error).message }))
+      throw err
+    }
+  }
+
+  /** Everything checked locally first (the offer, the sandbox), so that a node that cannot sell or run anything offers nothing. */
+  private async start (): Promise<void> {
     const o = this.opts
+    checkOffer(offerBody(o))
     const data = openDataDir(o.data)
     const workloads = path.resolve(o.workloads ?? path.join(data, 'workloads'))
     // Root runs workloads as another uid, which must pass through the data dir when its work dirs are inside.
@@ -94,8 +108,12 @@ export class NodeDaemon extends ReadyResource {
     if (o.unsafeNoSandbox) {
       log.warn('!!! --unsafe-no-sandbox: workloads run WITHOUT isolation. Development only: never sell capacity like this !!!')
     } else {
-      const a = sandboxAvailable()
-      if (!a.ok) throw new ScitError('SANDBOX', `${a.reason ?? 'no sandbox'}; refusing to run workloads (--unsafe-no-sandbox is for development only)`)
+      try {
+        checkSandbox(workloads)
+      } catch (err) {
+        if (!(err instanceof ScitError)) throw err
+        throw new ScitError('SANDBOX', `${err.message}; refusing to run workloads, so offering nothing (--unsafe-no-sandbox is for development only)`)
+      }
     }
     this.store = new Corestore(path.join(o.data, 'corestore'))
     await this.store.ready()
@@ -135,6 +153,16 @@ export class NodeDaemon extends ReadyResource {
     this.scan()
     this.snapshot()
     log.info('node running', { key: this.key, capacity: o.capacity })
+  }
+
+  /**
+   * Take the offer off the market (a clean stop): nothing new is sold, the
+   * running leases go on. Waits at most `timeout` ms for the withdrawal to
+   * be final; returns whether it was.
+   */
+  async withdraw (timeout = WITHDRAW_TIMEOUT): Promise<boolean> {
+    if (!this.opened || this.closing) return false
+    return await withdrawOffer(this.peer.client, this.key, timeout)
   }
 
   protected override async _close (): Promise<void> {

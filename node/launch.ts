@@ -34,7 +34,9 @@ import path from 'path'
 import { ScitError } from '../lib/errors'
 import { MiB } from '../lib/resources'
 
-export const BWRAP = '/usr/bin/bwrap'
+/** bubblewrap, found on PATH as a shell would find it; null on a machine without it. */
+export const BWRAP: string | null = onPath('bwrap')
+export const NO_BWRAP = 'bubblewrap (bwrap) is not installed or not on PATH: apt-get install -y bubblewrap'
 export const PRLIMIT = '/usr/bin/prlimit'
 export const NICE = '/usr/bin/nice'
 export const TASKSET = '/usr/bin/taskset'
@@ -133,6 +135,7 @@ export function buildLaunch (spec: SandboxSpec): Launch {
     return { file: wrap[0], args: [...wrap.slice(1), ...command], fdArgs: null, cwd: spec.workDir, env, ...ids }
   }
 
+  if (BWRAP === null) throw new ScitError('SANDBOX', NO_BWRAP)
   const b: string[] = [BWRAP,
     '--unshare-user', '--disable-userns', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
     '--hostname', 'scit', '--die-with-parent', '--new-session', '--clearenv']
@@ -158,6 +161,17 @@ export function buildLaunch (spec: SandboxSpec): Launch {
   // bwrap writes {"child-pid": N} to the info fd: the host pid of the workload.
   b.push('--info-fd', String(INFO_FD), '--', ...command)
   return { file: wrap[0], args: [...wrap.slice(1), ...b], fdArgs: Buffer.from(setenv.map(a => a + '\0').join('')), cwd: spec.workDir, env: {}, ...ids }
+}
+
+function onPath (name: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(d => path.isAbsolute(d))) {
+    const p = path.join(dir, name)
+    try {
+      fs.accessSync(p, fs.constants.X_OK)
+      if (fs.statSync(p).isFile()) return p
+    } catch {}
+  }
+  return null
 }
 
 function lstat (p: string): fs.Stats | null {

@@ -6,7 +6,8 @@
  */
 import { ScitError } from '../lib/errors'
 import { logger } from '../lib/log'
-import type { Resources } from '../lib/resources'
+import { isCountry } from '../lib/countries'
+import { RESOURCE_KINDS, Resources } from '../lib/resources'
 import type { Client } from '../market/client'
 import type { OfferBody, KeyText } from '../market/types'
 
@@ -20,6 +21,40 @@ export interface OfferFlags {
   attributes: string[]
   minLease?: number
   maxLease?: number
+}
+
+/**
+ * Prices of a node started without price flags, per resource-hour in the
+ * market's smallest unit: the demo fleet's, under which every example
+ * template's budget buys its replicas (a 50-user CRM: 1 core, 178MiB, 1GiB
+ * ssd, 12/h against a budget of 30).
+ */
+export const DEFAULT_PRICES: Readonly<Resources> = Object.freeze({ cpu: 10, memory: 1, ssd: 1, hdd: 1, ipv4: 2, gpu: 100 })
+
+const ATTRIBUTE = /^[a-z0-9][a-z0-9._-]*$/
+const MAX_ATTRIBUTES = 32
+const MAX_ATTRIBUTE = 32
+const MAX_CITY = 64
+
+/**
+ * The market's offer rules (market/engine/validate.ts), and a country that
+ * exists, checked before the node joins anything: a refusal from the market
+ * would come after the node had opened its store and joined the swarm.
+ */
+export function checkOffer (b: OfferBody): void {
+  const bad = (msg: string): never => { throw new ScitError('INVALID_ARGUMENT', msg) }
+  if (!isCountry(b.country)) bad(`--country "${b.country}" is not an ISO 3166-1 alpha-2 country code (e.g. CH, DE, US)`)
+  if (b.city.length > MAX_CITY) bad(`--city is ${b.city.length} characters, the limit is ${MAX_CITY}`)
+  if (b.attributes.length > MAX_ATTRIBUTES) bad(`--attr lists ${b.attributes.length} attributes, the limit is ${MAX_ATTRIBUTES}`)
+  for (const a of b.attributes) {
+    if (a.length > MAX_ATTRIBUTE || !ATTRIBUTE.test(a)) bad(`--attr "${a}": an attribute is lower-case letters, digits, ".", "_" or "-", at most ${MAX_ATTRIBUTE} characters`)
+  }
+  for (const k of RESOURCE_KINDS) {
+    if (!Number.isSafeInteger(b.prices[k]) || b.prices[k] < 0) bad(`--price-${k} must be a whole number from 0 to 2^53, got ${b.prices[k]}`)
+  }
+  if (!Number.isSafeInteger(b.minLease) || b.minLease < 0) bad(`--min-lease must be a whole number of ms, got ${b.minLease}`)
+  if (!Number.isSafeInteger(b.maxLease) || b.maxLease < 1) bad(`--max-lease must be a whole number of ms, at least 1, got ${b.maxLease}`)
+  if (b.minLease > b.maxLease) bad(`--min-lease ${b.minLease} is above --max-lease ${b.maxLease}: no lease could be sold`)
 }
 
 export function offerBody (o: OfferFlags): OfferBody {
@@ -57,4 +92,22 @@ export async function keepOffer (client: Pick<Client, 'offer' | 'submitAndWait'>
 
 function pick (o: OfferBody): OfferBody {
   return { resources: o.resources, prices: o.prices, country: o.country, city: o.city, attributes: o.attributes, minLease: o.minLease, maxLease: o.maxLease }
+}
+
+/** Withdraw the node's live offer; false (logged) when the market did not make it final within `timeout` ms. */
+export async function withdrawOffer (client: Pick<Client, 'offer' | 'submitAndWait'>, node: KeyText, timeout: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | null = null
+  const late = new Promise<string>(resolve => { timer = setTimeout(() => resolve(`not final within ${timeout} ms`), timeout) })
+  const withdraw = async (): Promise<string | null> => {
+    const current = await client.offer(node)
+    if (current === null || current.withdrawn) return null
+    const [outcome] = await client.submitAndWait([{ type: 'withdraw', body: {} }], { final: true, timeout })
+    return outcome.accepted ? null : `refused: ${outcome.reason ?? ''} ${outcome.message ?? ''}`
+  }
+  // Caught here: whatever comes after the race is lost must not become an unhandled rejection.
+  const done = withdraw().catch(err => (err as Error).message)
+  const why = await Promise.race([done, late])
+  if (timer !== null) clearTimeout(timer)
+  if (why !== null) log.warn('the offer was not withdrawn: stopping anyway', { why })
+  return why === null
 }

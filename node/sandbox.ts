@@ -17,7 +17,7 @@ import { ScitError } from '../lib/errors'
 import { logger } from '../lib/log'
 import { MiB } from '../lib/resources'
 import { Cgroup } from './cgroup'
-import { buildLaunch, SandboxSpec, BWRAP, PRLIMIT, NICE, INFO_FD, ARGS_FD } from './launch'
+import { buildLaunch, SandboxSpec, BWRAP, NO_BWRAP, PRLIMIT, NICE, SANDBOX_UID, INFO_FD, ARGS_FD } from './launch'
 
 const log = logger('node/sandbox')
 
@@ -183,7 +183,7 @@ export function requireTraversable (dir: string, uid: number, gid: number): void
     const st = fs.statSync(d)
     const bit = st.uid === uid ? 0o100 : st.gid === gid ? 0o010 : 0o001
     if ((st.mode & bit) === 0) {
-      throw new ScitError('SANDBOX', `the sandbox user ${uid} cannot reach ${dir}: ${d} is mode ${(st.mode & 0o777).toString(8)}; put workloads under a directory it can traverse (e.g. --workloads /var/lib/scit/workloads)`)
+      throw new ScitError('SANDBOX', `the sandbox user (uid ${uid}) cannot reach the work dirs in ${dir}: ${d} is mode ${(st.mode & 0o777).toString(8)}. Let it pass (chmod o+x ${d}: search only, it lists nothing), or use --data (or --workloads) under a directory others can traverse, e.g. --data /var/lib/scit`)
     }
     const up = path.dirname(d)
     if (up === d) return
@@ -209,20 +209,55 @@ let cached: Availability | null = null
 /** Can this machine sandbox workloads? Runs a trivial sandbox once; the answer is cached. */
 export function sandboxAvailable (): Availability {
   if (cached) return cached
-  for (const bin of [BWRAP, PRLIMIT, NICE]) {
-    if (!fs.existsSync(bin)) return (cached = { ok: false, reason: `${bin} is missing (apt-get install bubblewrap util-linux)` })
-  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-probe-'))
   try {
-    const launch = buildLaunch({ workDir: dir, command: ['/usr/bin/true'], env: {}, network: false, memory: 64 * MiB, cpu: 0 })
-    if (launch.uid !== undefined && launch.gid !== undefined) fs.chownSync(dir, launch.uid, launch.gid)
-    const args = launch.args.filter((a, i, all) => !(a === '--info-fd' || all[i - 1] === '--info-fd' || a === '--args' || all[i - 1] === '--args'))
-    const r = spawnSync(launch.file, args, { env: launch.env, uid: launch.uid, gid: launch.gid, encoding: 'utf8', timeout: 10_000 })
-    if (r.status === 0) return (cached = { ok: true, reason: null })
-    return (cached = { ok: false, reason: `bwrap could not create a sandbox: ${(r.stderr || r.error?.message || `exit ${String(r.status)}`).trim()}` })
+    const why = probe(dir, ['/usr/bin/true'])
+    return (cached = { ok: why === null, reason: why })
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * What every workload will need, tried before the node offers anything: the
+ * sandbox user reaches `root` (when the node is root), bwrap builds a real
+ * sandbox in a work dir there, and the workload writes to it (the disk is
+ * writable). Otherwise the node would be paid for leases it can only fail.
+ */
+export function checkSandbox (root: string): void {
+  const dir = path.join(root, `.probe-${process.pid}`)
+  try {
+    mkdirTraversable(root)
+    if (process.getuid?.() === 0) requireTraversable(root, SANDBOX_UID, SANDBOX_UID)
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.mkdirSync(dir, { mode: 0o700 })
+  } catch (err) {
+    if (err instanceof ScitError) throw err
+    throw new ScitError('SANDBOX', `cannot create work dirs in ${root}: ${(err as Error).message}`)
+  }
+  try {
+    const why = probe(dir, ['/bin/sh', '-c', 'echo ok > /work/probe'])
+    if (why !== null) throw new ScitError('SANDBOX', `${why} (tried in ${root})`)
+    let wrote = ''
+    try { wrote = fs.readFileSync(path.join(dir, 'probe'), 'utf8') } catch {}
+    if (wrote !== 'ok\n') throw new ScitError('SANDBOX', `a sandboxed workload could not write its work dir in ${root}: is the disk full or read-only?`)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Run `command` in a sandbox on `dir` (owned by the sandbox user when root); null when it exited 0, else why not. */
+function probe (dir: string, command: string[]): string | null {
+  for (const bin of [PRLIMIT, NICE]) {
+    if (!fs.existsSync(bin)) return `${bin} is missing (apt-get install -y util-linux)`
+  }
+  if (BWRAP === null) return NO_BWRAP
+  const launch = buildLaunch({ workDir: dir, command, env: {}, network: false, memory: 64 * MiB, cpu: 0 })
+  if (launch.uid !== undefined && launch.gid !== undefined) fs.chownSync(dir, launch.uid, launch.gid)
+  const args = launch.args.filter((a, i, all) => !(a === '--info-fd' || all[i - 1] === '--info-fd' || a === '--args' || all[i - 1] === '--args'))
+  const r = spawnSync(launch.file, args, { env: launch.env, uid: launch.uid, gid: launch.gid, encoding: 'utf8', timeout: 10_000 })
+  if (r.status === 0) return null
+  return `bwrap could not create a sandbox: ${(r.stderr || r.error?.message || `exit ${String(r.status)}`).trim()}`
 }
 
 /** Bytes used under `dir` (apparent sizes of regular files; symlinks are not followed). */

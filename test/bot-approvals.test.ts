@@ -1,4 +1,3 @@
-import test from 'brittle'
 import Corestore from 'corestore'
 import type { Assert } from 'brittle'
 import { testnet, swarm } from './helpers/net'
@@ -10,6 +9,7 @@ import type { DeploymentRecord } from '../bot/state'
 import { ContractSession } from '../bot/sign'
 import { decodeKey } from '../lib/keys'
 import type { Bot } from '../bot/bot'
+import { sandboxTest } from './helpers/sandbox'
 
 async function session (t: Assert, w: World, contract: string): Promise<ContractSession> {
   const store = new Corestore(await t.tmp())
@@ -34,7 +34,7 @@ function reached (b: Bot, step: string): Promise<void> {
   })
 }
 
-test('stakeholders 2 of 3: nothing runs with one signature, it runs after the second; a key outside the policy is refused', async t => {
+sandboxTest('stakeholders 2 of 3: nothing runs with one signature, it runs after the second; a key outside the policy is refused', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   const n1 = await node(t, w)
@@ -80,7 +80,7 @@ test('stakeholders 2 of 3: nothing runs with one signature, it runs after the se
   t.is(w1.view.approvedWeight(), 2)
 })
 
-test('an update needs the stakeholders again: the nodes hold the new version until the threshold is reached', async t => {
+sandboxTest('an update needs the stakeholders again: the nodes hold the new version until the threshold is reached', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   const n = await node(t, w)

@@ -1,4 +1,3 @@
-import test from 'brittle'
 import fs from 'fs'
 import path from 'path'
 import Corestore from 'corestore'
@@ -14,6 +13,7 @@ import type { ChallengeEvent } from '../bot/monitor'
 import { encodeKey } from '../lib/keys'
 import { ZERO, MiB } from '../lib/resources'
 import type { Testnet } from '../lib/testnet'
+import { sandboxTest } from './helpers/sandbox'
 
 
 /** Nodes that sell disk (hdd) at a price, so an archive lease costs something and a failed one refunds something. */
@@ -65,7 +65,7 @@ function challenges (b: Bot): { next: (pred: (e: ChallengeEvent) => boolean) => 
 }
 
 
-test('an archive node that loses the data fails its storage challenges: the monitor by itself fails the lease and buys a node that keeps the archive and answers; money is conserved', async t => {
+sandboxTest('an archive node that loses the data fails its storage challenges: the monitor by itself fails the lease and buys a node that keeps the archive and answers; money is conserved', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   const nodes = [await node(t, w, ARCHIVE_NODE), await node(t, w, ARCHIVE_NODE)]
@@ -126,7 +126,7 @@ test('an archive node that loses the data fails its storage challenges: the moni
   t.ok(money.ok, `money is conserved (${money.held} of ${money.minted})`)
 })
 
-test('an archive without a source is challenged on its contract core', async t => {
+sandboxTest('an archive without a source is challenged on its contract core', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   await node(t, w, ARCHIVE_NODE)

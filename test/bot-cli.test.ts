@@ -1,4 +1,3 @@
-import test from 'brittle'
 import type { Assert } from 'brittle'
 import { program } from '../lib/cli'
 import { deploy } from '../bot/deployment'
@@ -12,6 +11,7 @@ import { loadIdentity, KeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import type { Testnet } from '../lib/testnet'
 import type { MarketPeer } from '../market/peer'
+import { sandboxTest } from './helpers/sandbox'
 
 interface Run { code: number; stdout: string; stderr: string }
 
@@ -51,7 +51,7 @@ async function funded (t: Assert, founder: MarketPeer): Promise<{ data: string, 
   return { data, identity }
 }
 
-test('scit bot deploy --wait running, status --json and stop, as a user runs them', async t => {
+sandboxTest('scit bot deploy --wait running, status --json and stop, as a user runs them', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   await node(t, w)
@@ -79,7 +79,7 @@ test('scit bot deploy --wait running, status --json and stop, as a user runs the
   t.ok(JSON.parse(stop.stdout).trades.every((x: { lease: string }) => x.lease === 'closed'), 'leases closed')
 })
 
-test('scit bot sign --yes hands a signature to a deploying bot; scit bot approvals shows the weight', async t => {
+sandboxTest('scit bot sign --yes hands a signature to a deploying bot; scit bot approvals shows the weight', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   await node(t, w)
@@ -108,7 +108,7 @@ test('scit bot sign --yes hands a signature to a deploying bot; scit bot approva
   t.ok(/signed +legal/.test(after.stdout) && /pending +it/.test(after.stdout), 'who signed and who did not')
 })
 
-test('scit bot template publish, list and show; publishing the same version again is refused with the reason', async t => {
+sandboxTest('scit bot template publish, list and show; publishing the same version again is refused with the reason', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   const { data } = await funded(t, w.founder)
@@ -131,7 +131,7 @@ test('scit bot template publish, list and show; publishing the same version agai
   t.ok(show.stdout.includes('command: [node, server.js]'), 'the document as published')
 })
 
-test('scit bot run resumes a deployment left waiting for stakeholders and finishes it once they sign; SIGINT stops it', async t => {
+sandboxTest('scit bot run resumes a deployment left waiting for stakeholders and finishes it once they sign; SIGINT stops it', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   const n = await node(t, w)

@@ -1,4 +1,3 @@
-import test from 'brittle'
 import fs from 'fs'
 import path from 'path'
 import sodium from 'sodium-universal'
@@ -9,8 +8,9 @@ import { replicaStatus } from '../bot/replica-status'
 import { until } from '../bot/wait'
 import { readContract } from '../lib/contract'
 import { decodeKey } from '../lib/keys'
+import { sandboxTest } from './helpers/sandbox'
 
-test('a service deployed on 2 nodes with placement constraints runs on both, and stop frees the capacity and refunds', async t => {
+sandboxTest('a service deployed on 2 nodes with placement constraints runs on both, and stop frees the capacity and refunds', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   const ch1 = await node(t, w, { country: 'CH' })
@@ -52,7 +52,7 @@ test('a service deployed on 2 nodes with placement constraints runs on both, and
   t.ok((await moneyConserved(w)).ok, 'money is conserved')
 })
 
-test('a job runs to completion: bot status carries the exit code and the output digest the node signed', async t => {
+sandboxTest('a job runs to completion: bot status carries the exit code and the output digest the node signed', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   await node(t, w)

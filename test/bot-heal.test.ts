@@ -1,10 +1,10 @@
-import test from 'brittle'
 import { testnet } from './helpers/net'
 import { world, node, bot, serviceTemplate, moneyConserved, nodeState, stateOn, waitFor, FAST_MONITOR, healed } from './helpers/deploy'
 import { deploy, waitRunning } from '../bot/deployment'
+import { sandboxTest } from './helpers/sandbox'
 
 
-test('self-healing: a node that stops is failed and refunded, the workload ends up on the third node, money is conserved', async t => {
+sandboxTest('self-healing: a node that stops is failed and refunded, the workload ends up on the third node, money is conserved', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   const nodes = [await node(t, w), await node(t, w), await node(t, w)]
@@ -44,7 +44,7 @@ test('self-healing: a node that stops is failed and refunded, the workload ends 
   t.ok(money.ok, `money is conserved (${money.held} of ${money.minted})`)
 })
 
-test('a lease near its end is renewed: the next lease is bought and runs, the old one ends paid in full', async t => {
+sandboxTest('a lease near its end is renewed: the next lease is bought and runs, the old one ends paid in full', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   const nodes = [await node(t, w), await node(t, w)]

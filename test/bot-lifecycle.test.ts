@@ -1,4 +1,3 @@
-import test from 'brittle'
 import { testnet } from './helpers/net'
 import { world, node, bot, serviceTemplate, moneyConserved, nodeState } from './helpers/deploy'
 import { records } from './helpers/node-bot'
@@ -6,6 +5,7 @@ import { deploy, waitRunning, scale, update } from '../bot/deployment'
 import { readLogs } from '../bot/logs'
 import type { Bot } from '../bot/bot'
 import type { DeploymentRecord } from '../bot/state'
+import { sandboxTest } from './helpers/sandbox'
 
 /** Resolve with the first log line of `d` matching `re` (follows the nodes' log cores). */
 async function logLine (b: Bot, d: DeploymentRecord, re: RegExp): Promise<string> {
@@ -15,7 +15,7 @@ async function logLine (b: Bot, d: DeploymentRecord, re: RegExp): Promise<string
   return found
 }
 
-test('scale up buys and runs another replica, update rolls out new parameters, logs come from the nodes, scale down closes a lease', async t => {
+sandboxTest('scale up buys and runs another replica, update rolls out new parameters, logs come from the nodes, scale down closes a lease', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   const nodes = [await node(t, w), await node(t, w), await node(t, w)]
@@ -54,7 +54,7 @@ test('scale up buys and runs another replica, update rolls out new parameters, l
   t.ok((await moneyConserved(w)).ok, 'money is conserved')
 })
 
-test('waiting for an outcome on a closed bot rejects with CLOSED and leaves no unhandled rejection behind', async t => {
+sandboxTest('waiting for an outcome on a closed bot rejects with CLOSED and leaves no unhandled rejection behind', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   const b = await bot(t, w)

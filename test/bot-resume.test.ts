@@ -1,16 +1,16 @@
-import test from 'brittle'
 import fs from 'fs'
 import { testnet } from './helpers/net'
 import { world, node, bot, serviceTemplate, moneyConserved } from './helpers/deploy'
 import { deploy, resume, waitRunning } from '../bot/deployment'
 import type { Bot } from '../bot/bot'
+import { sandboxTest } from './helpers/sandbox'
 
 function onStep (b: Bot, step: string, fn: () => void): void {
   const on = (s: string): void => { if (s === step) { b.events.off('progress', on); fn() } }
   b.events.on('progress', on)
 }
 
-test('a bot killed right after placing its bid resumes on restart without buying twice', async t => {
+sandboxTest('a bot killed right after placing its bid resumes on restart without buying twice', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   await node(t, w)
@@ -50,7 +50,7 @@ test('a bot killed right after placing its bid resumes on restart without buying
   t.ok((await moneyConserved(w)).ok, 'money is conserved')
 })
 
-test('a bot restarted while waiting for stakeholders resumes at that step', async t => {
+sandboxTest('a bot restarted while waiting for stakeholders resumes at that step', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   await node(t, w)

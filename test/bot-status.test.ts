@@ -1,4 +1,3 @@
-import test from 'brittle'
 import b4a from 'b4a'
 import c from 'compact-encoding'
 import Corestore from 'corestore'
@@ -17,12 +16,13 @@ import { StatusCore } from '../node/status'
 import { statusRecord } from '../lib/node-messages'
 import { NodeChannel } from '../lib/node-protocol'
 import type { Transition } from '../node/workload'
+import { sandboxTest } from './helpers/sandbox'
 
 function transition (id: string, state: Transition['state'], reason: string): Transition {
   return { id, state, reason, time: Date.now(), exitCode: null, signal: null, stdout: null, output: null, ports: [], restarts: 0, pid: null, backoff: null }
 }
 
-test('bot status shows the state a node signed in its status core, not what its unsigned summary claims, and records not signed by the node are not believed', async t => {
+sandboxTest('bot status shows the state a node signed in its status core, not what its unsigned summary claims, and records not signed by the node are not believed', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   const b = await bot(t, w, { fund: 0 })
@@ -65,7 +65,7 @@ test('bot status shows the state a node signed in its status core, not what its 
   t.is(row.unverified, 1, 'the record signed by another key is counted, not shown')
 })
 
-test('bot logs and bot status wait for a node the bot is not connected to, and name the nodes they could not reach', async t => {
+sandboxTest('bot logs and bot status wait for a node the bot is not connected to, and name the nodes they could not reach', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   const data = await t.tmp()
@@ -105,7 +105,7 @@ test('bot logs and bot status wait for a node the bot is not connected to, and n
   t.is(rows.find(x => x.node === n1.key)?.state, 'running', 'and shows the other node\'s signed state')
 })
 
-test('a bot on a loopback bootstrap gets its swarm from lib/swarm: reachable, never waiting on hole-punching', async t => {
+sandboxTest('a bot on a loopback bootstrap gets its swarm from lib/swarm: reachable, never waiting on hole-punching', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   const b = await bot(t, w, { dht: undefined, bootstrap: net.bootstrap, fund: 0 })

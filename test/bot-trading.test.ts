@@ -1,8 +1,8 @@
-import test from 'brittle'
 import fs from 'fs'
 import { testnet } from './helpers/net'
 import { world, node, bot, serviceTemplate } from './helpers/deploy'
 import { deploy } from '../bot/deployment'
+import { sandboxTest } from './helpers/sandbox'
 
 function steps (b: { events: { on: (e: string, fn: (s: string, d: string) => void) => void } }): string[] {
   const seen: string[] = []
@@ -10,7 +10,7 @@ function steps (b: { events: { on: (e: string, fn: (s: string, d: string) => voi
   return seen
 }
 
-test('a bid above what any offer asks for is re-placed a bounded number of times, then given up: nothing is bought', async t => {
+sandboxTest('a bid above what any offer asks for is re-placed a bounded number of times, then given up: nothing is bought', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   await node(t, w)
@@ -31,7 +31,7 @@ test('a bid above what any offer asks for is re-placed a bounded number of times
   t.is(await b.client.balance(b.key), before, 'no money moved')
 })
 
-test('a market refusal is shown with its reason and stops the deployment', async t => {
+sandboxTest('a market refusal is shown with its reason and stops the deployment', async t => {
   const net = await testnet(t)
   const w = await world(t, net)
   await node(t, w)

@@ -32,3 +32,40 @@ test('a bad flag value exits 1 with a coded error and no stack', async t => {
     t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
   }
 })
+
+/** Run scit, expecting it to fail: its exit code and stderr. */
+async function failing (args: string[]): Promise<{ code: number, stderr: string }> {
+  try {
+    await run(process.execPath, [SCIT, ...args])
+  } catch (err) {
+    const e = err as { code: number, stderr: string }
+    return { code: e.code, stderr: e.stderr }
+  }
+  throw new Error(`scit ${args.join(' ')} exited 0`)
+}
+
+test('commander\'s own errors go out as INVALID_ARGUMENT with the command\'s --help, no stack', async t => {
+  const cases: Array<[string[], RegExp]> = [
+    [['nope'], /^error INVALID_ARGUMENT: unknown command 'nope'( \(Did you mean \w+\?\))?; see scit --help\n$/],
+    [['node', 'start', '--bogus'], /^error INVALID_ARGUMENT: unknown option '--bogus'; see scit node start --help\n$/],
+    [['bot', 'deploy'], /^error INVALID_ARGUMENT: missing required argument 'template'; see scit bot deploy --help\n$/],
+    [['bot'], /\nerror INVALID_ARGUMENT: scit bot needs a sub-command \(listed above\)\n$/]
+  ]
+  for (const [args, expected] of cases) {
+    const e = await failing(args)
+    t.is(e.code, 1, `scit ${args.join(' ')}: exit 1`)
+    t.ok(expected.test(e.stderr), e.stderr)
+    t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
+  }
+})
+
+test('a data dir copied from elsewhere is INVALID_CONFIG with the fix, no stack', async t => {
+  const dir = await t.tmp()
+  await run(process.execPath, [SCIT, 'market', 'create', '--data', path.join(dir, 'm'), '--bootstrap', '127.0.0.1:1'])
+  fs.cpSync(path.join(dir, 'm'), path.join(dir, 'copy'), { recursive: true })
+  const e = await failing(['market', 'info', '--data', path.join(dir, 'copy'), '--bootstrap', '127.0.0.1:1'])
+  t.is(e.code, 1)
+  t.ok(e.stderr.startsWith(`error INVALID_CONFIG: this data dir ${path.join(dir, 'copy')} was copied or moved from elsewhere`), e.stderr)
+  t.ok(e.stderr.includes('copy only identity.json'), 'with the fix')
+  t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
+})

@@ -9,6 +9,9 @@ import { loadTemplate } from '../bot/template'
 import { instantiate } from '../bot/manifest'
 import { exampleStakeholder, EXAMPLE_ROLES } from '../examples/stakeholders'
 import { EXAMPLES } from './helpers/bot'
+import { GiB, hourlyCost, Resources } from '../lib/resources'
+import { sellable } from '../node/capacity'
+import { DEFAULT_PRICES } from '../node/offer'
 
 const run = promisify(execFile)
 const SCIT = path.join(__dirname, '..', 'lib', 'cli.js')
@@ -44,4 +47,23 @@ test('importIdentity never replaces another identity', async t => {
   t.exception(() => importIdentity(data, generateKeyPair()), /already holds identity/)
   t.alike(loadIdentity(data).publicKey, mine.publicKey, 'the data dir keeps its own key')
   await t.exception(run(process.execPath, [SCIT, 'demo', 'stakeholder', 'budget', '--data', data]), /KEYSTORE/, 'the CLI says so')
+})
+
+test('the README\'s CRM deploys fit a node on a 2-core machine, at the README\'s node prices and the defaults, within the template\'s budget', async t => {
+  const readme = fs.readFileSync(path.join(EXAMPLES, '..', 'README.md'), 'utf8')
+  const start = /scit node start [^`]*?--price-cpu (\d+) --price-memory (\d+) --price-ssd (\d+)/.exec(readme)
+  if (start === null) return t.fail('no scit node start with prices in the README')
+  const prices: Resources = { ...DEFAULT_PRICES, cpu: Number(start[1]), memory: Number(start[2]), ssd: Number(start[3]) }
+  const machine = sellable({ cpu: 2000, memory: 4 * GiB, disk: 100 * GiB, rotational: false })
+  const users = [...readme.matchAll(/examples\/crm\.yaml --set users=(\d+)/g)].map(m => Number(m[1]))
+  t.ok(users.length > 0, 'the README deploys the CRM')
+  const tpl = loadTemplate(path.join(EXAMPLES, 'crm.yaml'))
+  for (const n of users) {
+    const w = (await instantiate(tpl, { users: n })).manifest.workloads[0]
+    t.ok(w.resources.cpu <= machine.cpu, `users=${n}: ${w.resources.cpu}m of cpu fits the ${machine.cpu}m a 2-core node sells`)
+    for (const [what, p] of [['README', prices], ['default', DEFAULT_PRICES]] as const) {
+      const cost = hourlyCost(w.resources, p)
+      t.ok(cost > 0 && cost <= w.budget, `users=${n}: ${cost}/h at the ${what} prices, within the budget of ${w.budget}/h`)
+    }
+  }
 })

@@ -17,6 +17,7 @@ import type { StatusRecord } from '../lib/node-messages'
 import type { NodeDaemon } from '../node/daemon'
 import type { Transition } from '../node/workload'
 import { workloadId } from '../lib/trade-workload'
+import { sandboxTest } from './helpers/sandbox'
 
 const CAPACITY: Resources = { ...ZERO, cpu: 1000, memory: 2048 * MiB, ssd: 256 * MiB, hdd: 256 * MiB }
 
@@ -80,7 +81,7 @@ async function challenge (ch: NodeChannel, copy: Hypercore): Promise<{ ok: boole
   return { ok: verdict.ok, ms: Date.now() - start }
 }
 
-test('a node keeps an archive core written by the bot, reports it held, and passes a challenge from another peer', async t => {
+sandboxTest('a node keeps an archive core written by the bot, reports it held, and passes a challenge from another peer', async t => {
   const s = await scene(t)
   const src = await sourceCore(s.b, 64)
   const k = await keep(t, s, archiveManifest(8 * MiB, src.key))
@@ -106,7 +107,7 @@ test('a node keeps an archive core written by the bot, reports it held, and pass
   t.ok(states.includes('starting'), 'with progress while downloading')
 })
 
-test('an archive without a source keeps the contract core, whose file blobs are the archived bytes', async t => {
+sandboxTest('an archive without a source keeps the contract core, whose file blobs are the archived bytes', async t => {
   const s = await scene(t)
   const data = 'x'.repeat(300 * 1024)
   const m = archiveManifest(1 * MiB, null, [await fileOf(t, 'data.txt', data)])
@@ -120,7 +121,7 @@ test('an archive without a source keeps the contract core, whose file blobs are 
   t.ok((await challenge(await challenger(t, s.net, s.n), core)).ok, 'a challenge on it passes')
 })
 
-test('a node whose archived blocks were deleted fails the challenge', async t => {
+sandboxTest('a node whose archived blocks were deleted fails the challenge', async t => {
   const s = await scene(t)
   const src = await sourceCore(s.b, 32)
   const k = await keep(t, s, archiveManifest(4 * MiB, src.key))
@@ -143,7 +144,7 @@ test('a node whose archived blocks were deleted fails the challenge', async t =>
   }
 })
 
-test('closing an archive lease clears its blocks and gives the capacity back to the offer', async t => {
+sandboxTest('closing an archive lease clears its blocks and gives the capacity back to the offer', async t => {
   const s = await scene(t)
   const me = keyOf(s.n)
   const src = await sourceCore(s.b, 32)
@@ -170,7 +171,7 @@ test('closing an archive lease clears its blocks and gives the capacity back to 
   }
 })
 
-test('a stop instruction releases the archive too', async t => {
+sandboxTest('a stop instruction releases the archive too', async t => {
   const s = await scene(t)
   const src = await sourceCore(s.b, 8)
   const k = await keep(t, s, archiveManifest(1 * MiB, src.key))
@@ -184,7 +185,7 @@ test('a stop instruction releases the archive too', async t => {
   await mine.close()
 })
 
-test('an archive larger than the disk its lease pays for fails without being downloaded', async t => {
+sandboxTest('an archive larger than the disk its lease pays for fails without being downloaded', async t => {
   const s = await scene(t)
   const src = await sourceCore(s.b, 32) // 2 MiB
   const k = await keep(t, s, archiveManifest(1 * MiB, src.key))

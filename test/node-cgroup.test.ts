@@ -4,6 +4,7 @@ import path from 'path'
 import { cgroupBases } from '../node/cgroup'
 import { supervisor, spec, transition, nodeScript, tmpDir, runSandboxed, gone } from './helpers/node'
 import { MiB } from '../lib/resources'
+import { sandboxTest } from './helpers/sandbox'
 
 const available = cgroupBases() !== null
 const PIDS = 32
@@ -16,7 +17,7 @@ test('cgroups are used where the node may write them', { skip: process.getuid?.(
   t.ok(available, 'root with writable cgroup v1 controllers: whole-workload limits are on')
 })
 
-test('the pids limit refuses forks past it: a workload that forks until it cannot stops at the limit', { skip: !available }, async t => {
+sandboxTest('the pids limit refuses forks past it: a workload that forks until it cannot stops at the limit', { skip: !available }, async t => {
   const root = await tmpDir(t)
   const s = supervisor(t, root, { pids: PIDS })
   const code = `
@@ -35,7 +36,7 @@ test('the pids limit refuses forks past it: a workload that forks until it canno
   t.ok(/pids limit/.test(tr.reason), `reported: ${tr.reason}`)
 })
 
-test('a fork bomb is held at the pids limit and stop() ends it and its cgroup', { skip: !available }, async t => {
+sandboxTest('a fork bomb is held at the pids limit and stop() ends it and its cgroup', { skip: !available }, async t => {
   const root = await tmpDir(t)
   const s = supervisor(t, root, { pids: PIDS })
   const running = transition(s, 'bomb', tr => tr.state === 'running')
@@ -58,7 +59,7 @@ test('a fork bomb is held at the pids limit and stop() ends it and its cgroup', 
   t.absent(fs.existsSync(cg), 'stop() resolved after its cgroup was emptied and removed')
 })
 
-test('the memory limit covers the whole workload, not one process', { skip: !available }, async t => {
+sandboxTest('the memory limit covers the whole workload, not one process', { skip: !available }, async t => {
   // Four children of 96 MiB each: every one is under a per-process rlimit of 256 MiB, together they are not.
   const code = `
     const { fork } = require('child_process')

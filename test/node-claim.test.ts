@@ -8,6 +8,7 @@ import { claimable } from '../node/payout'
 import { workloadId } from '../lib/trade-workload'
 import type { Outcome, Trade } from '../market/types'
 import type { NodeDaemon } from '../node/daemon'
+import { sandboxTest } from './helpers/sandbox'
 
 // 3.6M per core-hour: a 500m lease earns about one unit per 2 ms, so every claim pays something.
 const PRICES = { ...ZERO, cpu: 3_600_000 }
@@ -16,7 +17,7 @@ function claimed (n: NodeDaemon): Promise<Outcome[]> {
   return new Promise(resolve => n.payouts.once('claimed', resolve))
 }
 
-test('the node claims its running lease\'s pay periodically: its balance grows and money is conserved', async t => {
+sandboxTest('the node claims its running lease\'s pay periodically: its balance grows and money is conserved', async t => {
   const net = await testnet(t)
   const b = await bot(t, net)
   const n = await node(t, net, b, { prices: PRICES, claimInterval: 100 })
@@ -61,7 +62,7 @@ test('claimable follows the engine\'s rule: pro rata from the start, capped by t
   t.is(claimable({ ...trade, state: 'closed' }, 1000 + HOUR), 0, 'only running leases')
 })
 
-test('a node with claims off never claims', async t => {
+sandboxTest('a node with claims off never claims', async t => {
   const net = await testnet(t)
   const b = await bot(t, net)
   const n = await node(t, net, b, { claimInterval: 0 })

@@ -11,6 +11,7 @@ import { SCIT, startNode, spawnNode, stopNode, nodeArgs, callHome, HELLO } from 
 import { loadIdentity } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { cgroupBases } from '../node/cgroup'
+import { sandboxTest } from './helpers/sandbox'
 
 const run = promisify(execFile)
 const KEY = 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'
@@ -74,7 +75,7 @@ async function status (data: string): Promise<{ json: any, human: string }> { //
   return { json, human }
 }
 
-test('without a working sandbox scit node start refuses (SANDBOX) and joins nothing; --unsafe-no-sandbox runs workloads anyway', { skip: !root }, async t => {
+sandboxTest('without a working sandbox scit node start refuses (SANDBOX) and joins nothing; --unsafe-no-sandbox runs workloads anyway', { skip: !root }, async t => {
   const s = await scene(t)
   // A machine where bubblewrap cannot run: in a mount namespace of the node's own, /usr/bin/bwrap is /dev/null.
   const wrap = ['/usr/bin/unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind /dev/null /usr/bin/bwrap && exec "$@"', 'sh']
@@ -91,7 +92,7 @@ test('without a working sandbox scit node start refuses (SANDBOX) and joins noth
   t.ok(pid > 2, `the workload ran, without a pid namespace of its own (pid ${pid})`)
 })
 
-test('SIGTERM stops a running node: its workloads first, then it exits 0', async t => {
+sandboxTest('SIGTERM stops a running node: its workloads first, then it exits 0', async t => {
   const s = await scene(t)
   const p = await startNode(t, s.args)
   const trade = await serve(t, s, 1)
@@ -109,7 +110,7 @@ test('SIGTERM stops a running node: its workloads first, then it exits 0', async
   }
 })
 
-test('scit node status shows the leases of a node that ran a workload, while it runs and after, as JSON and for people', async t => {
+sandboxTest('scit node status shows the leases of a node that ran a workload, while it runs and after, as JSON and for people', async t => {
   const s = await scene(t)
   const p = await startNode(t, s.args)
   const trade = await serve(t, s, 1)
@@ -131,4 +132,83 @@ test('scit node status shows the leases of a node that ran a workload, while it 
   t.alike(after.json.leases, [expected], 'after a stop: the leases as the node last saw them')
   t.ok(/leases \(when the node last ran, \d{4}-/.test(after.human), 'and it says so')
   t.ok(after.human.includes(trade))
+})
+
+/** `scit node start ARGS` to its end: exit code and stderr. */
+async function refused (t: test.Assert, args: string[]): Promise<{ code: number | null, stderr: string }> {
+  const p = spawnNode(t, args)
+  const e = await p.exited
+  return { code: e.code, stderr: p.stderr() }
+}
+
+test('a node whose data dir is under a dir the sandbox user cannot traverse exits 1 (SANDBOX, with the fix) before it offers anything', { skip: !root }, async t => {
+  const tn = await testnet(t)
+  const b = await bot(t, tn)
+  const closed = await t.tmp() // 0700, like /root or a mktemp -d
+  fs.chmodSync(closed, 0o700)
+  const data = path.join(closed, 'scit')
+  const key = encodeKey(loadIdentity(data).publicKey)
+  const e = await refused(t, ['--data', data, '--market', encodeKey(b.peer.key), '--bootstrap', tn.bootstrap.map(x => `${x.host}:${x.port}`).join(',')])
+  t.is(e.code, 1, 'exit 1')
+  t.ok(e.stderr.startsWith(`error SANDBOX: the sandbox user (uid 65534) cannot reach the work dirs in ${path.join(data, 'workloads')}: ${closed} is mode 700`), e.stderr)
+  t.ok(e.stderr.includes(`chmod o+x ${closed}`) && e.stderr.includes('--data'), 'it says how to fix it')
+  t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
+  t.absent(fs.existsSync(path.join(data, 'corestore')), 'it opened no store: it joined nothing')
+  t.is(await b.peer.client.offer(key), null, 'no offer in the market')
+})
+
+test('offer flags the market would refuse fail the start locally: a country that does not exist, --min-lease above --max-lease, a bad price', async t => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--country', 'XX'], /^error INVALID_ARGUMENT: --country "XX" is not an ISO 3166-1 alpha-2 country code/],
+    [['--country', 'Schweiz'], /^error INVALID_ARGUMENT: --country "SCHWEIZ" is not an ISO 3166-1 alpha-2 country code/],
+    [['--min-lease', '7200000', '--max-lease', '3600000'], /^error INVALID_ARGUMENT: --min-lease 7200000 is above --max-lease 3600000/],
+    [['--price-memory', '0.5'], /^error INVALID_ARGUMENT: --price-memory must be a whole number/],
+    [['--price-cpu', '99999999999999999999'], /^error INVALID_ARGUMENT: --price-cpu must be a whole number below 2\^53/]
+  ]
+  for (const [flags, expected] of cases) {
+    const data = path.join(await t.tmp(), 'n')
+    const e = await refused(t, ['--data', data, '--market', KEY, '--bootstrap', '127.0.0.1:1', ...flags])
+    t.is(e.code, 1, `${flags.join(' ')}: exit 1`)
+    t.ok(expected.test(e.stderr), e.stderr)
+    t.absent(fs.existsSync(path.join(data, 'corestore')), 'nothing opened')
+  }
+})
+
+test('scit node start --help documents the default prices, none of them 0', async t => {
+  const { stdout } = await run(process.execPath, [SCIT, 'node', 'start', '--help'])
+  for (const kind of ['cpu', 'memory', 'ssd', 'hdd']) {
+    const m = new RegExp(`--price-${kind} <n>[^]*?\\(default: "(\\d+)"\\)`).exec(stdout)
+    t.ok(m !== null && Number(m[1]) > 0, `--price-${kind} defaults to ${m?.[1] ?? '?'}`)
+  }
+})
+
+sandboxTest('a second node on a data dir in use exits 1 with error BUSY and the pid of the first, no stack', async t => {
+  const s = await scene(t)
+  const first = await startNode(t, s.args)
+  const e = await refused(t, s.args)
+  t.is(e.code, 1, 'exit 1')
+  t.is(e.stderr, `error BUSY: another scit process uses this data dir ${s.data} (pid ${String(first.child.pid)}): stop it first, or give this one its own --data\n`)
+})
+
+sandboxTest('SIGTERM withdraws the node\'s offer before it exits', async t => {
+  const s = await scene(t)
+  const p = await startNode(t, s.args)
+  await until(s.b.peer, async () => (await s.b.peer.client.offer(s.key))?.withdrawn === false)
+  t.alike(await stopNode(p), { code: 0, signal: null }, 'exit code 0')
+  await until(s.b.peer, async () => (await s.b.peer.client.offer(s.key))?.withdrawn === true)
+  t.pass('the market has the offer withdrawn')
+  const offers = await s.b.peer.client.offers({})
+  t.absent(offers.some(o => o.node === s.key), 'no longer among the live offers')
+})
+
+sandboxTest('a node whose offer the market refuses exits 1 with the market\'s reason instead of running without one', async t => {
+  const s = await scene(t)
+  const p = await startNode(t, s.args)
+  await serve(t, s, 1)
+  await stopNode(p)
+  // The lease holds 0.5 core: an offer of 0.25 passes every local check, and the market refuses it.
+  const e = await refused(t, [...s.args, '--cpu', '0.25'])
+  t.is(e.code, 1, 'exit 1')
+  t.ok(/^error REJECTED: the market refused the offer: .*below what running leases hold/m.test(e.stderr), e.stderr)
+  t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
 })

@@ -1,4 +1,3 @@
-import test from 'brittle'
 import fs from 'fs'
 import b4a from 'b4a'
 import { testnet } from './helpers/net'
@@ -9,6 +8,7 @@ import { readCore } from '../lib/status'
 import type { StatusRecord } from '../lib/node-messages'
 import { workloadId } from '../lib/trade-workload'
 import { lookupPresence } from '../lib/presence'
+import { sandboxTest } from './helpers/sandbox'
 
 function blake (s: string): Buffer {
   const d = new StreamDigest()
@@ -16,7 +16,7 @@ function blake (s: string): Buffer {
   return d.digest()
 }
 
-test('a node sells capacity, a trade settles, a signed job runs in the sandbox and its digests are reported', async t => {
+sandboxTest('a node sells capacity, a trade settles, a signed job runs in the sandbox and its digests are reported', async t => {
   const net = await testnet(t)
   const b = await bot(t, net)
   const n = await node(t, net, b)
@@ -47,7 +47,7 @@ test('a node sells capacity, a trade settles, a signed job runs in the sandbox a
   t.is(r.records.find(x => x.body.state === 'exited')?.body.trade, trade)
 })
 
-test('a service starts, is killed from outside, and restarts', async t => {
+sandboxTest('a service starts, is killed from outside, and restarts', async t => {
   const net = await testnet(t)
   const b = await bot(t, net)
   const n = await node(t, net, b)
@@ -66,7 +66,7 @@ test('a service starts, is killed from outside, and restarts', async t => {
   t.ok(tr.pid !== null && tr.pid !== pid, `restarted as ${String(tr.pid)} after ${pid} was killed`)
 })
 
-test('the offer\'s capacity goes down when a lease starts and back up when it stops', async t => {
+sandboxTest('the offer\'s capacity goes down when a lease starts and back up when it stops', async t => {
   const net = await testnet(t)
   const b = await bot(t, net)
   const n = await node(t, net, b)
@@ -94,7 +94,7 @@ test('the offer\'s capacity goes down when a lease starts and back up when it st
   t.is(found?.record.free.cpu, 1000, 'the DHT presence shows the free capacity too')
 })
 
-test('an update replaces the running version only after the new one verifies', async t => {
+sandboxTest('an update replaces the running version only after the new one verifies', async t => {
   const net = await testnet(t)
   const b = await bot(t, net)
   const n = await node(t, net, b)

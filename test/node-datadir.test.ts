@@ -14,6 +14,7 @@ import { isScitError } from '../lib/errors'
 import { workloadId } from '../lib/trade-workload'
 import type { NodeDaemon } from '../node/daemon'
 import type { Transition } from '../node/workload'
+import { sandboxTest } from './helpers/sandbox'
 
 const run = promisify(execFile)
 const SCIT = path.join(__dirname, '..', 'lib', 'cli.js')
@@ -66,7 +67,7 @@ function commonUmask (t: test.Assert): void {
   t.teardown(() => { process.umask(old) })
 }
 
-test('a node, a bot and a market peer on 0755 data dirs leave nothing in them that group or others can read', async t => {
+sandboxTest('a node, a bot and a market peer on 0755 data dirs leave nothing in them that group or others can read', async t => {
   commonUmask(t)
   const parent = await t.tmp()
   const dirs = { market: preCreated(path.join(parent, 'market')), node: preCreated(path.join(parent, 'node')), bot: preCreated(path.join(parent, 'bot')) }
@@ -91,7 +92,7 @@ test('a node, a bot and a market peer on 0755 data dirs leave nothing in them th
   }
 })
 
-test('as root with work dirs inside the data dir (the README setup), the data dir is only searchable and the workload still runs', { skip: process.getuid?.() !== 0 }, async t => {
+sandboxTest('as root with work dirs inside the data dir (the README setup), the data dir is only searchable and the workload still runs', { skip: process.getuid?.() !== 0 }, async t => {
   commonUmask(t)
   const data = preCreated(path.join(await tmpDir(t), 'scit'))
   const net = await testnet(t)

@@ -19,6 +19,7 @@ import type { Trade } from '../market/types'
 import type { NodeDaemon } from '../node/daemon'
 import type { Transition } from '../node/workload'
 import type { Testnet } from '../lib/testnet'
+import { sandboxTest } from './helpers/sandbox'
 
 const CODE = 'console.log("ran")'
 
@@ -56,7 +57,7 @@ async function simple (t: test.Assert): Promise<Manifest> {
   return manifest(workload({ files: [await fileOf(t, 'main.js', CODE)] }))
 }
 
-test('a contract core written by another key than the trade\'s bot is refused', async t => {
+sandboxTest('a contract core written by another key than the trade\'s bot is refused', async t => {
   const s = await scene(t)
   const m = await simple(t)
   const trade = await buy(s.b, m)
@@ -65,7 +66,7 @@ test('a contract core written by another key than the trade\'s bot is refused', 
   t.ok((await refused(t, s, trade, w.writer, m)).startsWith('wrong-bot'))
 })
 
-test('an instruction signed by someone else than the bot is refused', async t => {
+sandboxTest('an instruction signed by someone else than the bot is refused', async t => {
   const s = await scene(t)
   const m = await simple(t)
   const trade = await buy(s.b, m)
@@ -75,7 +76,7 @@ test('an instruction signed by someone else than the bot is refused', async t =>
   t.ok((await refused(t, s, trade, w.writer, m)).startsWith('foreign-author'))
 })
 
-test('an instruction out of sequence is refused', async t => {
+sandboxTest('an instruction out of sequence is refused', async t => {
   const s = await scene(t)
   const m = await simple(t)
   const trade = await buy(s.b, m)
@@ -85,7 +86,7 @@ test('an instruction out of sequence is refused', async t => {
   t.ok((await refused(t, s, trade, w.writer, m)).startsWith('seq-gap'))
 })
 
-test('a file whose bytes differ from its hash is refused', async t => {
+sandboxTest('a file whose bytes differ from its hash is refused', async t => {
   const s = await scene(t)
   const m = await simple(t)
   const trade = await buy(s.b, m)
@@ -96,7 +97,7 @@ test('a file whose bytes differ from its hash is refused', async t => {
   t.ok((await refused(t, s, trade, w.writer, m)).startsWith('file-hash-mismatch'))
 })
 
-test('a contract below its stakeholder threshold is refused', async t => {
+sandboxTest('a contract below its stakeholder threshold is refused', async t => {
   const s = await scene(t)
   const legal = generateKeyPair()
   const budget = generateKeyPair()
@@ -141,7 +142,7 @@ async function quorum (t: test.Assert, net: Testnet): Promise<{ bot: TestBot, re
   }
 }
 
-test('a settled trade that is not final does not run until the indexers order it: the node reads only what a quorum signed', async t => {
+sandboxTest('a settled trade that is not final does not run until the indexers order it: the node reads only what a quorum signed', async t => {
   const net = await testnet(t)
   const q = await quorum(t, net)
   const n = await node(t, net, q.bot)
@@ -174,7 +175,7 @@ test('a settled trade that is not final does not run until the indexers order it
   t.is(startedWithQuorum, true, 'it started only once a quorum was back to make the settlement final')
 })
 
-test('a trade whose contract core names another node\'s trade is refused, and nothing runs', async t => {
+sandboxTest('a trade whose contract core names another node\'s trade is refused, and nothing runs', async t => {
   const s = await scene(t)
   const cheap = await node(t, s.net, s.b, { prices: { ...ZERO, cpu: 1, memory: 1 } })
   await until(s.b.peer, async () => (await s.b.peer.client.offer(keyOf(cheap))) !== null)
@@ -189,7 +190,7 @@ test('a trade whose contract core names another node\'s trade is refused, and no
   t.alike(cheap.supervisor.list(), [], 'the other node runs nothing either: its trade is not settled')
 })
 
-test('a staged file altered on disk between runs is re-verified and refused on restart: nothing runs', async t => {
+sandboxTest('a staged file altered on disk between runs is re-verified and refused on restart: nothing runs', async t => {
   const net = await testnet(t)
   const b = await bot(t, net)
   const data = await t.tmp()
@@ -221,7 +222,7 @@ test('a staged file altered on disk between runs is re-verified and refused on r
   t.is(fs.readFileSync(staged, 'utf8'), code.replace('1000', '9999'), 'and it was not silently fetched again')
 })
 
-test('an update whose files fail verification leaves the old version running; the status core records the refused update, not a refused workload', async t => {
+sandboxTest('an update whose files fail verification leaves the old version running; the status core records the refused update, not a refused workload', async t => {
   const s = await scene(t)
   const v1 = 'console.log("v1"); setInterval(() => {}, 1000)'
   const v2 = 'console.log("v2"); setInterval(() => {}, 1000)'

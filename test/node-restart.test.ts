@@ -1,4 +1,3 @@
-import test from 'brittle'
 import fs from 'fs'
 import path from 'path'
 import { testnet } from './helpers/net'
@@ -10,8 +9,9 @@ import { loadIdentity } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { workloadId } from '../lib/trade-workload'
 import { stagedFile } from '../node/contracts'
+import { sandboxTest } from './helpers/sandbox'
 
-test('after kill -9 and a restart on the same data dir, the service runs again and no file is fetched twice', async t => {
+sandboxTest('after kill -9 and a restart on the same data dir, the service runs again and no file is fetched twice', async t => {
   const tn = await testnet(t)
   const b = await bot(t, tn)
   // The service calls home on every start: the test waits on connections, never on time.

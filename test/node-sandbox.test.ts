@@ -7,15 +7,16 @@ import { buildLaunch, cpuList, SANDBOX_UID } from '../node/launch'
 import { isScitError } from '../lib/errors'
 import { MiB } from '../lib/resources'
 import { runSandboxed, nodeScript, tmpDir } from './helpers/node'
+import { sandboxTest } from './helpers/sandbox'
 
 const root = process.getuid?.() === 0
 
-test('bubblewrap is available and can build a sandbox here', t => {
+sandboxTest('bubblewrap is available and can build a sandbox here', t => {
   const a = sandboxAvailable()
   t.ok(a.ok, a.reason ?? 'sandbox works')
 })
 
-test('a sandboxed process sees only its own pid namespace in /proc', async t => {
+sandboxTest('a sandboxed process sees only its own pid namespace in /proc', async t => {
   const r = await runSandboxed(t, {
     command: nodeScript('const fs=require("fs");console.log(JSON.stringify({pid:process.pid,pids:fs.readdirSync("/proc").filter(x=>/^\\d+$/.test(x)).map(Number)}))')
   })
@@ -27,7 +28,7 @@ test('a sandboxed process sees only its own pid namespace in /proc', async t => 
   t.ok(r.pid !== null && r.pid !== seen.pid, `host pid ${String(r.pid)} differs from the pid inside (${seen.pid})`)
 })
 
-test('a sandboxed process can write its work dir and nothing else', async t => {
+sandboxTest('a sandboxed process can write its work dir and nothing else', async t => {
   const dataDir = await tmpDir(t)
   fs.writeFileSync(path.join(dataDir, 'identity.json'), 'secret')
   const targets = ['/etc/scit-pwned', '/usr/scit-pwned', '/scit-pwned', path.join(dataDir, 'pwned'), path.join(dataDir, 'identity.json'), '/proc/sys/kernel/hostname']
@@ -41,7 +42,7 @@ test('a sandboxed process can write its work dir and nothing else', async t => {
   t.absent(fs.existsSync('/etc/scit-pwned'))
 })
 
-test('the work dir is the only host directory written, owned by the sandbox user', async t => {
+sandboxTest('the work dir is the only host directory written, owned by the sandbox user', async t => {
   const dir = path.join(await tmpDir(t), 'w')
   const r = await runSandboxed(t, { workDir: dir, command: nodeScript('require("fs").writeFileSync("/work/out.txt","hello")') })
   t.is(r.code, 0, r.stderr)
@@ -49,7 +50,7 @@ test('the work dir is the only host directory written, owned by the sandbox user
   if (root) t.is(fs.statSync(path.join(dir, 'out.txt')).uid, SANDBOX_UID, 'written as the unprivileged sandbox uid')
 })
 
-test('a sandboxed process has no capabilities, no new privileges, no nested user namespaces', async t => {
+sandboxTest('a sandboxed process has no capabilities, no new privileges, no nested user namespaces', async t => {
   const r = await runSandboxed(t, {
     command: nodeScript('const s=require("fs").readFileSync("/proc/self/status","utf8");const g=k=>s.split("\\n").find(l=>l.startsWith(k)).split(/\\s+/)[1];let userns="allowed";try{require("child_process").execFileSync("/usr/bin/unshare",["-U","/usr/bin/true"],{stdio:"ignore"})}catch{userns="refused"};console.log(JSON.stringify({eff:g("CapEff:"),bnd:g("CapBnd:"),nnp:g("NoNewPrivs:"),userns}))')
   })
@@ -60,7 +61,7 @@ test('a sandboxed process has no capabilities, no new privileges, no nested user
   t.is(s.userns, 'refused', 'cannot create a user namespace to regain capabilities')
 })
 
-test('without declared ports there is no network, with them the host network', async t => {
+sandboxTest('without declared ports there is no network, with them the host network', async t => {
   const server = net.createServer(sock => sock.end('hi'))
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>(resolve => server.close(() => resolve())))
@@ -75,7 +76,7 @@ test('without declared ports there is no network, with them the host network', a
   t.is((JSON.parse(shared.stdout) as { connect: string }).connect, 'hi', 'declared ports: host network')
 })
 
-test('a sandboxed process gets only the declared environment', async t => {
+sandboxTest('a sandboxed process gets only the declared environment', async t => {
   process.env.SCIT_TEST_SECRET = 'host secret'
   t.teardown(() => { delete process.env.SCIT_TEST_SECRET })
   const r = await runSandboxed(t, { command: nodeScript('console.log(JSON.stringify(process.env))'), env: { GREETING: 'hello' } })
@@ -85,7 +86,7 @@ test('a sandboxed process gets only the declared environment', async t => {
   t.is(env.GREETING, 'hello')
 })
 
-test('the workload\'s environment is on no command line, and the launcher runs with an empty environment', async t => {
+sandboxTest('the workload\'s environment is on no command line, and the launcher runs with an empty environment', async t => {
   const secret = `s3cret-${process.pid}-${Date.now()}`
   const s = spawnSandboxed({ workDir: path.join(await tmpDir(t), 'w'), command: nodeScript('console.log(JSON.stringify(process.env)); setInterval(() => {}, 1000)'), env: { API_TOKEN: secret }, network: false, memory: 0, cpu: 0 })
   t.teardown(async () => { s.kill(); await s.gone })
@@ -109,7 +110,7 @@ test('the workload\'s environment is on no command line, and the launcher runs w
   t.is(fs.readFileSync(`/proc/${s.process.pid as number}/environ`, 'utf8'), '', 'the launcher, which runs outside the sandbox, has no environment a contract could set (no LD_PRELOAD on the host)')
 })
 
-test('the memory limit stops a process that allocates past it', async t => {
+sandboxTest('the memory limit stops a process that allocates past it', async t => {
   const grow = nodeScript('const a=[];for(let i=0;i<64;i++){a.push(Buffer.alloc(16*1024*1024,1))};console.log("survived 1GiB")')
   const limited = await runSandboxed(t, { command: grow, memory: 256 * MiB })
   t.not(limited.code, 0, `exit ${String(limited.code)} ${String(limited.signal)}`)
@@ -118,7 +119,7 @@ test('the memory limit stops a process that allocates past it', async t => {
   t.ok(free.stdout.includes('survived'), 'the same program runs without the limit')
 })
 
-test('argv goes to the workload verbatim: no shell ever parses it', async t => {
+sandboxTest('argv goes to the workload verbatim: no shell ever parses it', async t => {
   const dir = path.join(await tmpDir(t), 'w')
   const evil = '$(touch /work/pwned); `touch /work/pwned2` && echo hi > /work/pwned3'
   const r = await runSandboxed(t, { workDir: dir, command: ['/usr/bin/echo', evil] })
@@ -126,7 +127,7 @@ test('argv goes to the workload verbatim: no shell ever parses it', async t => {
   t.alike(fs.readdirSync(dir), [], 'nothing was run')
 })
 
-test('commands must be absolute and env names valid', t => {
+sandboxTest('commands must be absolute and env names valid', t => {
   const base = { workDir: '/tmp/x', env: {}, network: false, memory: 0, cpu: 0 }
   for (const [what, fn] of [
     ['relative command', () => buildLaunch({ ...base, command: ['ls'] })],

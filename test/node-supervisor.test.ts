@@ -5,6 +5,7 @@ import http from 'http'
 import { StreamDigest, Tail } from '../node/output'
 import { backoffDelay, digestOutput } from '../node/workload'
 import { tmpDir, supervisor, spec, transition, gone } from './helpers/node'
+import { sandboxTest } from './helpers/sandbox'
 
 function blake (data: string): Buffer {
   const d = new StreamDigest()
@@ -12,7 +13,7 @@ function blake (data: string): Buffer {
   return d.digest()
 }
 
-test('a job runs in the sandbox and reports its exit code and the digests of its stdout and output file', async t => {
+sandboxTest('a job runs in the sandbox and reports its exit code and the digests of its stdout and output file', async t => {
   const root = await tmpDir(t)
   const s = supervisor(t, root)
   const job = spec('job-1', {
@@ -32,7 +33,7 @@ test('a job runs in the sandbox and reports its exit code and the digests of its
   t.is(s.tail('job-1').stdout, 'computed\n')
 })
 
-test('a job that fails is reported failed with its exit code and is not restarted', async t => {
+sandboxTest('a job that fails is reported failed with its exit code and is not restarted', async t => {
   const s = supervisor(t, await tmpDir(t))
   const done = transition(s, 'job-2', tr => tr.state === 'exited' || tr.state === 'failed')
   await s.start(spec('job-2', { command: ['node', '-e', 'process.exit(3)'] }))
@@ -42,7 +43,7 @@ test('a job that fails is reported failed with its exit code and is not restarte
   t.is(s.get('job-2')?.restarts, 0)
 })
 
-test('a service killed from outside restarts, and stop() leaves nothing running', async t => {
+sandboxTest('a service killed from outside restarts, and stop() leaves nothing running', async t => {
   const s = supervisor(t, await tmpDir(t))
   const svc = spec('svc-1', { kind: 'service', command: ['node', '-e', 'setInterval(() => {}, 1000)'] })
   const first = transition(s, 'svc-1', tr => tr.state === 'running')
@@ -63,7 +64,7 @@ test('a service killed from outside restarts, and stop() leaves nothing running'
   t.is(s.get('svc-1')?.state, 'stopped')
 })
 
-test('a crash-looping service backs off exponentially', async t => {
+sandboxTest('a crash-looping service backs off exponentially', async t => {
   const s = supervisor(t, await tmpDir(t), { backoff: { initial: 10, max: 10_000, stable: 60_000 } })
   const delays: number[] = []
   const enough = new Promise<void>(resolve => s.on('transition', tr => {
@@ -78,7 +79,7 @@ test('a crash-looping service backs off exponentially', async t => {
   t.is(backoffDelay(20, 10, 10_000), 10_000, 'capped')
 })
 
-test('a service with a declared port gets a host port in PORT and is reachable on it', async t => {
+sandboxTest('a service with a declared port gets a host port in PORT and is reachable on it', async t => {
   const s = supervisor(t, await tmpDir(t))
   const svc = spec('web', {
     kind: 'service',
@@ -101,7 +102,7 @@ test('a service with a declared port gets a host port in PORT and is reachable o
   await s.stop('web')
 })
 
-test('stopping every workload on close leaves no process behind', async t => {
+sandboxTest('stopping every workload on close leaves no process behind', async t => {
   const root = await tmpDir(t)
   const s = supervisor(t, root)
   const pids: number[] = []
@@ -119,7 +120,7 @@ test('stopping every workload on close leaves no process behind', async t => {
   t.alike(['a', 'b'].map(id => s.get(id)?.state), ['stopped', 'stopped'])
 })
 
-test('disk use past the lease is reported', async t => {
+sandboxTest('disk use past the lease is reported', async t => {
   const s = supervisor(t, await tmpDir(t), { diskInterval: 50 })
   const over = new Promise<{ used: number, limit: number }>(resolve => s.on('disk', e => resolve(e)))
   await s.start(spec('filler', {
