@@ -22,6 +22,7 @@ import { instantiate, planBids, Instance } from './manifest'
 import { resumeReplacements } from './monitor'
 import { until } from './wait'
 import { replicaStatus, ReplicaStatus } from './replica-status'
+import { requirePhase } from './phase'
 
 export interface DeployRequest {
   /** A template file, or the name (name@version) of a template published on the market. */
@@ -71,6 +72,7 @@ export async function deploy (bot: Bot, req: DeployRequest, opts: { waitApproval
 
 /** Continue a deployment from the step its state says it reached. */
 export async function resume (bot: Bot, d: DeploymentRecord, opts: { waitApprovals?: boolean } = {}): Promise<DeploymentRecord> {
+  requirePhase(d, 'resume')
   try {
     const writer = await bot.writer(d)
     const manifest = bot.manifestOf(d)
@@ -156,6 +158,7 @@ export async function waitRunning (bot: Bot, d: DeploymentRecord, opts: { poll?:
 
 /** Stop a contract: the signed stop instruction, then close every lease (refunding the unused escrow). */
 export async function stop (bot: Bot, d: DeploymentRecord, reason = 'stopped by the bot'): Promise<DeploymentRecord> {
+  requirePhase(d, 'stop')
   const w = await bot.writer(d)
   if (w.hasHeader && !w.view.state().stopped) await w.appendInstruction({ action: 'stop', reason })
   bot.progress('stop', `${d.id}: stop instruction signed`)
@@ -173,6 +176,7 @@ export async function stop (bot: Bot, d: DeploymentRecord, reason = 'stopped by 
 
 /** Change one workload's replica count: buy the extra replicas, or close the ones above `replicas`. */
 export async function scale (bot: Bot, d: DeploymentRecord, workload: string | null, replicas: number): Promise<DeploymentRecord> {
+  requirePhase(d, 'scale')
   const w = await bot.writer(d)
   const m = w.view.current.manifest
   const wl = workload === null ? m.workloads[0] : m.workloads.find(x => x.name === workload)
@@ -202,6 +206,7 @@ export async function scale (bot: Bot, d: DeploymentRecord, workload: string | n
 
 /** A new manifest version with new parameter values; same resources and placement (else: stop and deploy anew). */
 export async function update (bot: Bot, d: DeploymentRecord, set: Record<string, ParamValue>, opts: { waitApprovals?: boolean } = {}): Promise<DeploymentRecord> {
+  requirePhase(d, 'update')
   const w = await bot.writer(d)
   const template = await resolveTemplate(bot, d.template)
   const inst: Instance = await instantiate(template, { ...d.set, ...set })

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'CLOSED'
   | 'READ_ONLY'
   | 'BUSY'
+  | 'BAD_STATE'  // the command makes no sense in the contract's phase (scale a stopped contract)
   | 'DEMO'       // scit demo saw something other than what it claims
 
 export class ScitError extends Error {
