@@ -26,7 +26,7 @@ import { BotState, DeploymentRecord } from './state'
 import { requirePhase, Command } from './phase'
 import type { ParamValue } from '../lib/contract'
 
-export interface RunFlags extends CommonFlags { set?: string[]; id?: string; wait?: string; yes?: boolean; role?: string; follow?: boolean; workload?: string; grace?: string; interval?: string; renewBefore?: string; approvals?: boolean; tail?: string }
+export interface RunFlags extends CommonFlags { set?: string[]; id?: string; wait?: string; yes?: boolean; role?: string; follow?: boolean; workload?: string; grace?: string; interval?: string; renewBefore?: string; approvals?: boolean; tail?: string; timeout?: string }
 
 function progressLine (step: string, detail: string): void {
   process.stderr.write(`→ ${step.padEnd(11)} ${detail}\n`)
@@ -108,12 +108,14 @@ function replicaLine (r: ReplicaStatus): string {
 
 export async function cmdDeploy (template: string, flags: RunFlags, set: Record<string, ParamValue>): Promise<void> {
   await withBot(flags, async bot => {
-    const d = await deploy(bot, { template, set, id: flags.id }, { waitApprovals: flags.approvals !== false })
+    const timeout = parseDuration(flags.timeout ?? '5m')
+    // The timeout bounds buying (re-bidding as often as it takes until then), then waiting for the replicas; not the stakeholders.
+    const d = await deploy(bot, { template, set, id: flags.id }, { waitApprovals: flags.approvals !== false, deadline: Date.now() + timeout, attempts: Infinity })
     let replicas: ReplicaStatus[] | null = null
     if (flags.wait === 'running' && d.phase === 'running') {
       bot.monitor.start()
       bot.progress('wait', 'until every replica runs')
-      replicas = await waitRunning(bot, d)
+      replicas = await waitRunning(bot, d, { deadline: Date.now() + timeout })
     }
     output(flags, describe(d, replicas), () => human(d, replicas))
   })

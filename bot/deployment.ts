@@ -21,6 +21,7 @@ import { loadTemplate, Template } from './template'
 import { instantiate, planBids, Instance } from './manifest'
 import { resumeReplacements } from './monitor'
 import { until } from './wait'
+import { NotFilled, FillOptions } from './trader'
 import { replicaStatus, ReplicaStatus } from './replica-status'
 import { requirePhase } from './phase'
 
@@ -46,7 +47,7 @@ export async function resolveTemplate (bot: Bot, ref: string): Promise<Template>
 }
 
 /** Start a new deployment and drive it to deployed (or to waiting for approvals, when `approvals: false`). */
-export async function deploy (bot: Bot, req: DeployRequest, opts: { waitApprovals?: boolean } = {}): Promise<DeploymentRecord> {
+export async function deploy (bot: Bot, req: DeployRequest, opts: ResumeOptions = {}): Promise<DeploymentRecord> {
   const template = await resolveTemplate(bot, req.template)
   bot.progress('instantiate', `${template.doc.name} v${template.doc.version}`)
   const inst = await instantiate(template, req.set ?? {})
@@ -70,8 +71,18 @@ export async function deploy (bot: Bot, req: DeployRequest, opts: { waitApproval
   return resume(bot, d, opts)
 }
 
-/** Continue a deployment from the step its state says it reached. */
-export async function resume (bot: Bot, d: DeploymentRecord, opts: { waitApprovals?: boolean } = {}): Promise<DeploymentRecord> {
+export interface ResumeOptions extends FillOptions {
+  /** false: return at the approvals step instead of waiting for the stakeholders there. */
+  waitApprovals?: boolean
+}
+
+/**
+ * Continue a deployment from the step its state says it reached. When the
+ * trader gives up buying (refused, or unfilled: `deadline`, `attempts`), what
+ * it bought is closed and the deployment is `failed`, for good: nothing of it
+ * is left on the market, and `scit bot run` does not try again.
+ */
+export async function resume (bot: Bot, d: DeploymentRecord, opts: ResumeOptions = {}): Promise<DeploymentRecord> {
   requirePhase(d, 'resume')
   try {
     const writer = await bot.writer(d)
@@ -82,7 +93,12 @@ export async function resume (bot: Bot, d: DeploymentRecord, opts: { waitApprova
         const bodies = planBids(manifest, { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000) })
         bodies.forEach((body, i) => bot.trader.plan(d, manifest.workloads[i].name, body))
       }
-      await bot.trader.fill(d)
+      try {
+        await bot.trader.fill(d, opts)
+      } catch (err) {
+        if (err instanceof NotFilled) await abandon(bot, d, err)
+        throw err
+      }
       await bot.trader.settle(d, writer.key, b4a.from(d.manifestHash, 'hex'))
       d.phase = 'header'
       bot.state.save()
@@ -125,6 +141,24 @@ export async function resume (bot: Bot, d: DeploymentRecord, opts: { waitApprova
   }
 }
 
+/** Buying failed: close what was bought (matched, not settled: no money moved) and mark the deployment failed. */
+async function abandon (bot: Bot, d: DeploymentRecord, err: Error): Promise<void> {
+  for (const t of d.trades.filter(x => x.phase === 'matched' || x.phase === 'settled')) await bot.trader.end(d, t.id, 'close', `deployment failed: ${err.message}`)
+  await cancelBids(bot, d)
+  d.phase = 'failed'
+  d.error = err.message
+  bot.state.save()
+  bot.progress('failed', `${d.id}: ${err.message}`)
+}
+
+async function cancelBids (bot: Bot, d: DeploymentRecord): Promise<void> {
+  for (const b of d.bids.filter(x => x.phase === 'submitted' && x.id !== null)) {
+    const [cid] = await bot.client.submit([{ type: 'cancel', body: { bid: b.id as string } }])
+    await bot.trader.outcome(cid)
+    b.phase = 'cancelled'
+  }
+}
+
 export function waitApproved (bot: Bot, d: DeploymentRecord): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = (): void => {
@@ -163,11 +197,7 @@ export async function stop (bot: Bot, d: DeploymentRecord, reason = 'stopped by 
   if (w.hasHeader && !w.view.state().stopped) await w.appendInstruction({ action: 'stop', reason })
   bot.progress('stop', `${d.id}: stop instruction signed`)
   for (const t of d.trades.filter(x => x.phase === 'settled' || x.phase === 'matched')) await bot.trader.end(d, t.id, 'close', reason)
-  for (const b of d.bids.filter(x => x.phase === 'submitted' && x.id !== null)) {
-    const [cid] = await bot.client.submit([{ type: 'cancel', body: { bid: b.id as string } }])
-    await bot.trader.outcome(cid)
-    b.phase = 'cancelled'
-  }
+  await cancelBids(bot, d)
   d.phase = 'stopped'
   bot.state.save()
   await bot.stopListening(d)
