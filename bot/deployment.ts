@@ -178,16 +178,41 @@ export function waitApproved (bot: Bot, d: DeploymentRecord): Promise<void> {
 
 const UP = new Set(['running', 'exited'])
 
-/** Resolve once every live lease of `d` reports its replica running (a job: exited). */
+/**
+ * Resolve once every live lease of `d` reports its replica running (a job:
+ * exited). A replica its node signed as failed for good (the workload's
+ * restart policy is `never`, or it could not start) ends the wait with
+ * REPLICA_FAILED and the node's reason; `deadline` (wall-clock ms) with
+ * TIMEOUT and each replica's state as its node signed it.
+ */
 export async function waitRunning (bot: Bot, d: DeploymentRecord, opts: { poll?: number, deadline?: number } = {}): Promise<ReplicaStatus[]> {
   let last: ReplicaStatus[] = []
+  const manifest = bot.manifestOf(d)
   const ok = await until(bot.client, async () => {
     last = await replicaStatus(bot, d, 2000)
     const live = last.filter(r => r.lease === 'settled')
-    return live.length > 0 && live.every(r => UP.has(r.state))
+    const dead = live.find(r => failedForGood(r, manifest.workloads.find(w => w.name === r.workload)?.restart))
+    if (dead) {
+      d.error = `node ${dead.node.slice(0, 8)} signed that replica ${dead.trade} of ${dead.workload} failed: ${dead.reason}`
+      bot.state.save()
+      throw new ScitError('REPLICA_FAILED', `${d.error}; its output: scit bot logs ${d.id}; scit bot stop ${d.id} closes the leases and refunds the unused escrow`)
+    }
+    // a job that runs has not done its work yet: it is up once it exited
+    return live.length > 0 && live.every(r => manifest.workloads.find(w => w.name === r.workload)?.kind === 'job' ? r.state === 'exited' : UP.has(r.state))
   }, { poll: opts.poll ?? 250, deadline: opts.deadline, signal: bot.abort.signal })
   if (!ok) throw new ScitError('TIMEOUT', `not all replicas of ${d.id} run: ${last.map(r => `${r.trade} ${r.state} (${r.reason})`).join('; ')}`)
   return last
+}
+
+/**
+ * A failure the node will not retry: the workload never restarts, or it did
+ * not start at all (no exit code). A restart the node schedules is signed as
+ * failed too, with "restart in …" in its reason (node/supervisor.ts): that
+ * one is waited out.
+ */
+function failedForGood (r: ReplicaStatus, restart: string | undefined): boolean {
+  if (r.state !== 'failed') return false
+  return restart === 'never' || (r.exitCode === null && !/restart in/.test(r.reason))
 }
 
 /** Stop a contract: the signed stop instruction, then close every lease (refunding the unused escrow). */

@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'READ_ONLY'
   | 'BUSY'
   | 'BAD_STATE'  // the command makes no sense in the contract's phase (scale a stopped contract)
+  | 'REPLICA_FAILED' // a node signed that a replica failed for good
   | 'DEMO'       // scit demo saw something other than what it claims
 
 export class ScitError extends Error {

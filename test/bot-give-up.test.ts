@@ -1,5 +1,6 @@
 import test from 'brittle'
 import fs from 'fs'
+import path from 'path'
 import { testnet } from './helpers/net'
 import { world, node, bot, serviceTemplate } from './helpers/deploy'
 import { scit, common, funded } from './helpers/cli'
@@ -33,4 +34,32 @@ test('scit bot deploy with a budget no offer meets ends at --timeout saying the 
   const scaled = await scit(['bot', 'scale', 'cheap', '2', ...common(net, w.founder, data)])
   t.is(scaled.code, 1, 'a failed contract cannot be scaled')
   t.ok(/^error BAD_STATE: contract cheap failed before anything ran/.test(errorLine(scaled.stderr)), errorLine(scaled.stderr))
+})
+
+test('scit bot deploy --wait running ends with the node\'s reason when the node signs that the replica failed', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  await node(t, w)
+  const { data } = await funded(t, w.founder)
+  const dir = await t.tmp()
+  fs.writeFileSync(path.join(dir, 'job.js'), 'console.error("cannot reach the database"); process.exit(3)\n')
+  const file = path.join(dir, 'crash.yaml')
+  fs.writeFileSync(file, [
+    'name: crash',
+    'version: 1',
+    'workloads:',
+    '  - name: calc',
+    '    kind: job',
+    '    files: [job.js]',
+    '    command: [node, job.js]',
+    '    restart: never',
+    '    resources: { cpu: 500m, memory: 128MiB }',
+    'duration: 1h',
+    'budget: 100'
+  ].join('\n') + '\n')
+
+  const run = await scit(['bot', 'deploy', file, '--id', 'crash', '--wait', 'running', '--timeout', '60s', ...common(net, w.founder, data)])
+  t.is(run.code, 1, 'it fails instead of waiting')
+  t.ok(/^error REPLICA_FAILED: node \S+ signed that replica \S+ of calc failed: exit code 3; its output: scit bot logs crash; scit bot stop crash closes the leases/.test(errorLine(run.stderr)), errorLine(run.stderr))
+  t.absent(/\n\s+at /.test(run.stderr), 'no stack trace')
 })
