@@ -3,20 +3,21 @@
  * market's offers with the engine's own rules (market/engine/book.ts: a
  * replica goes to a live offer in the allowed countries, with every
  * attribute, whose lease window takes the duration, with room for it, at no
- * more than the bid's max price per replica-hour).
+ * more than the bid's max price per replica-hour). The offers are the
+ * market view's (client.offers()).
  */
 import { RESOURCE_KINDS, Resources, Prices, fits, hourlyCost, formatResources } from '../lib/resources'
-import type { BidBody, MarketClient, Offer } from '../market/types'
+import type { BidBody, Offer } from '../market/types'
 import { formatDuration } from './stakeholders'
 
 /** "no offer fits: the cheapest offer matching CH is 102/h, your max is 30/h; raise `budget` or relax placement". */
-export async function whyUnfilled (client: MarketClient, bid: BidBody): Promise<string> {
-  const offers = await client.offers()
+export function whyUnfilled (offers: Offer[], bid: BidBody): string {
+  const live = offers.filter(o => !o.withdrawn)
   const where = placement(bid)
-  if (offers.length === 0) return 'no node offers capacity on this market yet'
-  const placed = offers.filter(o => (bid.countries.length === 0 || bid.countries.includes(o.country)) &&
+  if (live.length === 0) return 'no node offers capacity on this market yet'
+  const placed = live.filter(o => (bid.countries.length === 0 || bid.countries.includes(o.country)) &&
     bid.attributes.every(a => o.attributes.includes(a)) && !bid.exclude.includes(o.node))
-  if (placed.length === 0) return `none of the ${offers.length} offers matches ${where}; relax placement`
+  if (placed.length === 0) return `none of the ${live.length} offers matches ${where}; relax placement`
   const leasing = placed.filter(o => bid.duration >= o.minLease && bid.duration <= o.maxLease)
   if (leasing.length === 0) return `no offer matching ${where} takes a lease of ${formatDuration(bid.duration)}; change \`duration\``
   const large = leasing.filter(o => fits(bid.resources, o.resources))
@@ -28,7 +29,7 @@ export async function whyUnfilled (client: MarketClient, bid: BidBody): Promise<
   const room = within.reduce((n, x) => n + (bid.spread ? Math.min(1, roomOn(bid, x.o)) : roomOn(bid, x.o)), 0)
   if (room < bid.replicas) {
     return `only ${room} of ${bid.replicas} replicas fit now at ${bid.maxPrice}/h or less matching ${where}${bid.spread ? ' (spread: one per node)' : ''}: ` +
-      `the other capacity of the ${within.length} offers within budget is leased; wait for capacity, lower \`replicas\`, raise \`budget\` or relax placement`
+      `the rest of the capacity within budget is leased; wait for capacity, lower \`replicas\`, raise \`budget\` or relax placement`
   }
   return `offers matching ${where} fit now (the cheapest at ${cheapest}/h): the next bid should fill`
 }
