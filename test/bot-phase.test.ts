@@ -7,6 +7,7 @@ import { deploy, stop, scale, update, resume } from '../bot/deployment'
 import { encodeKey } from '../lib/keys'
 import type { Bot } from '../bot/bot'
 import type { DeploymentRecord } from '../bot/state'
+import { requirePhase, Command } from '../bot/phase'
 
 /** What the market and the contract core hold for `d`: none of it may move when a command is refused. */
 async function footprint (b: Bot, d: DeploymentRecord): Promise<{ balance: number, bids: number, trades: number, core: number }> {
@@ -79,4 +80,26 @@ test('the scit binary refuses scale and stop of a stopped contract: exit 1, "err
   const d2 = again.state.find('gone')
   t.is(d2.phase, 'stopped', 'still stopped')
   t.alike(await footprint(again, d2), before, 'the same balance, no new bid or trade, nothing appended')
+})
+
+test('each command runs only in the phases where it makes sense, and a refusal says what to do instead', t => {
+  const d = (phase: DeploymentRecord['phase'], error: string | null = null): DeploymentRecord => ({
+    id: 'crm-1', template: 'crm.yaml', set: {}, manifestHash: '', manifest: '', sources: [], contract: null, phase, bids: [], trades: [], created: 0, error
+  })
+  const verdict = (x: DeploymentRecord, cmd: Command): string => {
+    try {
+      requirePhase(x, cmd)
+      return 'ok'
+    } catch (err) {
+      return `${(err as { code: string }).code}: ${(err as Error).message}`
+    }
+  }
+  t.alike((['scale', 'update', 'stop', 'resume', 'approve'] as Command[]).map(c => verdict(d('running'), c)), ['ok', 'ok', 'ok', 'ok', 'ok'], 'a running contract: everything')
+  t.is(verdict(d('stopped'), 'stop'), 'BAD_STATE: contract crm-1 is already stopped')
+  t.is(verdict(d('stopped'), 'approve'), 'BAD_STATE: contract crm-1 is stopped: nothing runs to sign; deploy the template again (scit bot deploy crm.yaml)')
+  t.is(verdict(d('failed', 'no offer fits'), 'stop'), 'BAD_STATE: contract crm-1 failed before anything ran (no offer fits): nothing to stop; deploy the template again (scit bot deploy crm.yaml)')
+  t.is(verdict(d('approvals'), 'scale'), 'BAD_STATE: contract crm-1 waits for its stakeholders\' signatures (scit bot approvals crm-1): scale it once it runs')
+  t.is(verdict(d('approvals'), 'stop'), 'ok', 'a contract waiting for signatures holds leases: stop closes them')
+  t.is(verdict(d('trading'), 'update'), 'BAD_STATE: contract crm-1 is not running yet (phase trading): scit bot run finishes deploying it; update it then')
+  t.is(verdict(d('trading'), 'approve'), 'BAD_STATE: contract crm-1 is still buying capacity (phase trading): its manifest is not on the contract core yet')
 })
