@@ -107,8 +107,8 @@ function replicaLine (r: ReplicaStatus): string {
 }
 
 export async function cmdDeploy (template: string, flags: RunFlags, set: Record<string, ParamValue>): Promise<void> {
+  const timeout = parseDuration(flags.timeout ?? '5m')
   await withBot(flags, async bot => {
-    const timeout = parseDuration(flags.timeout ?? '5m')
     // The timeout bounds buying (re-bidding as often as it takes until then), then waiting for the replicas; not the stakeholders.
     const d = await deploy(bot, { template, set, id: flags.id }, { waitApprovals: flags.approvals !== false, deadline: Date.now() + timeout, attempts: Infinity })
     let replicas: ReplicaStatus[] | null = null
