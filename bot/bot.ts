@@ -35,6 +35,7 @@ import { BotState, DeploymentRecord } from './state'
 import { Trader, TraderOptions, DEFAULT_TRADER, Progress } from './trader'
 import { ApprovalChannel } from './approvals'
 import { Monitor, MonitorOptions } from './monitor'
+import { requirePhase } from './phase'
 
 const log = logger('bot')
 
@@ -100,7 +101,7 @@ export class Bot extends ReadyResource {
     await this.client.synced()
     this.trader = new Trader(this.client, this.state, { ...DEFAULT_TRADER, ...o.trader, progress: this.progress, signal: this.abort.signal })
     for (const d of this.state.deployments) {
-      if (d.contract === null || d.phase === 'stopped') continue
+      if (d.contract === null || d.phase === 'stopped' || d.phase === 'failed') continue
       await this.writer(d)
       await this.listenApprovals(d, false)
     }
@@ -201,6 +202,7 @@ export class Bot extends ReadyResource {
   private async receiveApproval (contract: Buffer, a: Approval): Promise<{ weight: number, threshold: number }> {
     const d = this.state.deployments.find(x => x.contract === encodeKey(contract))
     if (!d) throw new ScitError('NOT_FOUND', `this bot holds no contract ${encodeKey(contract)}`)
+    requirePhase(d, 'approve')
     const w = await this.writer(d)
     const current = w.view.current
     if (!a.manifestHash.equals(current.hash)) throw new VerificationError('wrong-manifest', `the signature is for manifest ${a.manifestHash.toString('hex')}, the contract's manifest in force is ${current.hash.toString('hex')}`)

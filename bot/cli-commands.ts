@@ -12,6 +12,7 @@ export function register (bot: Command, collect: (v: string, prev?: string[]) =>
     .option('--id <name>', 'the bot\'s name for the contract (default: <template>-<random>)')
     .option('--wait <state>', '"running": return once every replica runs')
     .option('--no-approvals', 'do not wait for stakeholder signatures here (scit bot run collects them)')
+    .option('--timeout <duration>', 'give up buying capacity after this long (TIMEOUT, with why no offer fits), and with --wait running waiting for the replicas as long again', '5m')
     .addHelpText('after', '\nExamples:\n  scit bot deploy examples/crm.yaml --set users=100 --set country=CH --wait running\n  scit bot deploy crm@1 --json')
     .action(action((template: string, flags: RunFlags) => cmdDeploy(template, flags, sets(flags.set))))
 

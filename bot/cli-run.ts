@@ -23,9 +23,10 @@ import { ContractSession } from './sign'
 import { manifestSummary } from './stakeholders'
 import { readLogs } from './logs'
 import { BotState, DeploymentRecord } from './state'
+import { requirePhase, Command } from './phase'
 import type { ParamValue } from '../lib/contract'
 
-export interface RunFlags extends CommonFlags { set?: string[]; id?: string; wait?: string; yes?: boolean; role?: string; follow?: boolean; workload?: string; grace?: string; interval?: string; renewBefore?: string; approvals?: boolean; tail?: string }
+export interface RunFlags extends CommonFlags { set?: string[]; id?: string; wait?: string; yes?: boolean; role?: string; follow?: boolean; workload?: string; grace?: string; interval?: string; renewBefore?: string; approvals?: boolean; tail?: string; timeout?: string }
 
 function progressLine (step: string, detail: string): void {
   process.stderr.write(`→ ${step.padEnd(11)} ${detail}\n`)
@@ -48,6 +49,15 @@ export async function openBot (flags: RunFlags, quiet = false): Promise<Bot> {
     throw err
   }
   return bot
+}
+
+/**
+ * Refuse from the state file, before the bot opens (no network, nothing
+ * bought), what makes no sense in the contract's phase; the command checks
+ * again once it holds the bot.
+ */
+function precheck (flags: RunFlags, ref: string, cmd: Command): void {
+  requirePhase(new BotState(configFrom(flags).data).load().find(ref), cmd)
 }
 
 async function withBot<T> (flags: RunFlags, fn: (bot: Bot) => Promise<T>): Promise<T> {
@@ -97,13 +107,15 @@ function replicaLine (r: ReplicaStatus): string {
 }
 
 export async function cmdDeploy (template: string, flags: RunFlags, set: Record<string, ParamValue>): Promise<void> {
+  const timeout = parseDuration(flags.timeout ?? '5m')
   await withBot(flags, async bot => {
-    const d = await deploy(bot, { template, set, id: flags.id }, { waitApprovals: flags.approvals !== false })
+    // The timeout bounds buying (re-bidding as often as it takes until then), then waiting for the replicas; not the stakeholders.
+    const d = await deploy(bot, { template, set, id: flags.id }, { waitApprovals: flags.approvals !== false, deadline: Date.now() + timeout, attempts: Infinity })
     let replicas: ReplicaStatus[] | null = null
     if (flags.wait === 'running' && d.phase === 'running') {
       bot.monitor.start()
       bot.progress('wait', 'until every replica runs')
-      replicas = await waitRunning(bot, d)
+      replicas = await waitRunning(bot, d, { deadline: Date.now() + timeout })
     }
     output(flags, describe(d, replicas), () => human(d, replicas))
   })
@@ -129,6 +141,7 @@ export async function cmdStatus (ref: string | undefined, flags: RunFlags): Prom
 }
 
 export async function cmdStop (ref: string, flags: RunFlags): Promise<void> {
+  precheck(flags, ref, 'stop')
   await withBot(flags, async bot => {
     const d = await stop(bot, bot.state.find(ref))
     output(flags, describe(d), () => human(d, null))
@@ -138,6 +151,7 @@ export async function cmdStop (ref: string, flags: RunFlags): Promise<void> {
 export async function cmdScale (ref: string, n: string, flags: RunFlags): Promise<void> {
   const replicas = Number(n)
   if (!Number.isSafeInteger(replicas)) throw new ScitError('INVALID_ARGUMENT', `"${n}" is not a replica count`)
+  precheck(flags, ref, 'scale')
   await withBot(flags, async bot => {
     const d = await scale(bot, bot.state.find(ref), flags.workload ?? null, replicas)
     output(flags, describe(d), () => human(d, null))
@@ -145,6 +159,7 @@ export async function cmdScale (ref: string, n: string, flags: RunFlags): Promis
 }
 
 export async function cmdUpdate (ref: string, flags: RunFlags, set: Record<string, ParamValue>): Promise<void> {
+  precheck(flags, ref, 'update')
   await withBot(flags, async bot => {
     const d = await update(bot, bot.state.find(ref), set, { waitApprovals: flags.approvals !== false })
     output(flags, describe(d), () => human(d, null))
@@ -153,7 +168,7 @@ export async function cmdUpdate (ref: string, flags: RunFlags, set: Record<strin
 
 export async function cmdRun (flags: RunFlags): Promise<void> {
   const bot = await openBot(flags)
-  const live = bot.state.deployments.filter(d => d.phase !== 'stopped')
+  const live = bot.state.deployments.filter(d => d.phase !== 'stopped' && d.phase !== 'failed')
   for (const d of live) resume(bot, d).catch(err => progressLine('error', `${d.id}: ${(err as Error).message}`))
   bot.monitor.start()
   progressLine('run', `bot ${bot.key} watching ${live.length} contracts; Ctrl-C to stop`)
@@ -209,6 +224,7 @@ export async function cmdApprovals (ref: string, flags: RunFlags): Promise<void>
 
 export async function cmdSign (ref: string, flags: RunFlags): Promise<void> {
   await withSession(ref, flags, async (s, identity) => {
+    if (s.view.state().stopped) throw new ScitError('BAD_STATE', `contract ${encodeKey(s.core.key)} is stopped: nothing to sign`)
     const role = flags.role ?? s.roleOf(identity.publicKey)
     if (!flags.json) process.stderr.write(manifestSummary(s.view.current.manifest) + '\n\n')
     if (role === null) process.stderr.write(`warning: ${encodeKey(identity.publicKey)} is not a stakeholder of this manifest: the bot will refuse the signature\n`)

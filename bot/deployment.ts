@@ -21,7 +21,9 @@ import { loadTemplate, Template } from './template'
 import { instantiate, planBids, Instance } from './manifest'
 import { resumeReplacements } from './monitor'
 import { until } from './wait'
+import { NotFilled, FillOptions } from './trader'
 import { replicaStatus, ReplicaStatus } from './replica-status'
+import { requirePhase } from './phase'
 
 export interface DeployRequest {
   /** A template file, or the name (name@version) of a template published on the market. */
@@ -45,7 +47,7 @@ export async function resolveTemplate (bot: Bot, ref: string): Promise<Template>
 }
 
 /** Start a new deployment and drive it to deployed (or to waiting for approvals, when `approvals: false`). */
-export async function deploy (bot: Bot, req: DeployRequest, opts: { waitApprovals?: boolean } = {}): Promise<DeploymentRecord> {
+export async function deploy (bot: Bot, req: DeployRequest, opts: ResumeOptions = {}): Promise<DeploymentRecord> {
   const template = await resolveTemplate(bot, req.template)
   bot.progress('instantiate', `${template.doc.name} v${template.doc.version}`)
   const inst = await instantiate(template, req.set ?? {})
@@ -69,8 +71,19 @@ export async function deploy (bot: Bot, req: DeployRequest, opts: { waitApproval
   return resume(bot, d, opts)
 }
 
-/** Continue a deployment from the step its state says it reached. */
-export async function resume (bot: Bot, d: DeploymentRecord, opts: { waitApprovals?: boolean } = {}): Promise<DeploymentRecord> {
+export interface ResumeOptions extends FillOptions {
+  /** false: return at the approvals step instead of waiting for the stakeholders there. */
+  waitApprovals?: boolean
+}
+
+/**
+ * Continue a deployment from the step its state says it reached. When the
+ * trader gives up buying (refused, or unfilled: `deadline`, `attempts`), what
+ * it bought is closed and the deployment is `failed`, for good: nothing of it
+ * is left on the market, and `scit bot run` does not try again.
+ */
+export async function resume (bot: Bot, d: DeploymentRecord, opts: ResumeOptions = {}): Promise<DeploymentRecord> {
+  requirePhase(d, 'resume')
   try {
     const writer = await bot.writer(d)
     const manifest = bot.manifestOf(d)
@@ -80,7 +93,12 @@ export async function resume (bot: Bot, d: DeploymentRecord, opts: { waitApprova
         const bodies = planBids(manifest, { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000) })
         bodies.forEach((body, i) => bot.trader.plan(d, manifest.workloads[i].name, body))
       }
-      await bot.trader.fill(d)
+      try {
+        await bot.trader.fill(d, opts)
+      } catch (err) {
+        if (err instanceof NotFilled) await abandon(bot, d, err)
+        throw err
+      }
       await bot.trader.settle(d, writer.key, b4a.from(d.manifestHash, 'hex'))
       d.phase = 'header'
       bot.state.save()
@@ -123,6 +141,24 @@ export async function resume (bot: Bot, d: DeploymentRecord, opts: { waitApprova
   }
 }
 
+/** Buying failed: close what was bought (matched, not settled: no money moved) and mark the deployment failed. */
+async function abandon (bot: Bot, d: DeploymentRecord, err: Error): Promise<void> {
+  for (const t of d.trades.filter(x => x.phase === 'matched' || x.phase === 'settled')) await bot.trader.end(d, t.id, 'close', `deployment failed: ${err.message}`)
+  await cancelBids(bot, d)
+  d.phase = 'failed'
+  d.error = err.message
+  bot.state.save()
+  bot.progress('failed', `${d.id}: ${err.message}`)
+}
+
+async function cancelBids (bot: Bot, d: DeploymentRecord): Promise<void> {
+  for (const b of d.bids.filter(x => x.phase === 'submitted' && x.id !== null)) {
+    const [cid] = await bot.client.submit([{ type: 'cancel', body: { bid: b.id as string } }])
+    await bot.trader.outcome(cid)
+    b.phase = 'cancelled'
+  }
+}
+
 export function waitApproved (bot: Bot, d: DeploymentRecord): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = (): void => {
@@ -142,29 +178,51 @@ export function waitApproved (bot: Bot, d: DeploymentRecord): Promise<void> {
 
 const UP = new Set(['running', 'exited'])
 
-/** Resolve once every live lease of `d` reports its replica running (a job: exited). */
+/**
+ * Resolve once every live lease of `d` reports its replica running (a job:
+ * exited). A replica its node signed as failed for good (the workload's
+ * restart policy is `never`, or it could not start) ends the wait with
+ * REPLICA_FAILED and the node's reason; `deadline` (wall-clock ms) with
+ * TIMEOUT and each replica's state as its node signed it.
+ */
 export async function waitRunning (bot: Bot, d: DeploymentRecord, opts: { poll?: number, deadline?: number } = {}): Promise<ReplicaStatus[]> {
   let last: ReplicaStatus[] = []
+  const manifest = bot.manifestOf(d)
   const ok = await until(bot.client, async () => {
     last = await replicaStatus(bot, d, 2000)
     const live = last.filter(r => r.lease === 'settled')
-    return live.length > 0 && live.every(r => UP.has(r.state))
+    const dead = live.find(r => failedForGood(r, manifest.workloads.find(w => w.name === r.workload)?.restart))
+    if (dead) {
+      d.error = `node ${dead.node.slice(0, 8)} signed that replica ${dead.trade} of ${dead.workload} failed: ${dead.reason}`
+      bot.state.save()
+      throw new ScitError('REPLICA_FAILED', `${d.error}; its output: scit bot logs ${d.id}; scit bot stop ${d.id} closes the leases and refunds the unused escrow`)
+    }
+    // a job that runs has not done its work yet: it is up once it exited
+    return live.length > 0 && live.every(r => manifest.workloads.find(w => w.name === r.workload)?.kind === 'job' ? r.state === 'exited' : UP.has(r.state))
   }, { poll: opts.poll ?? 250, deadline: opts.deadline, signal: bot.abort.signal })
   if (!ok) throw new ScitError('TIMEOUT', `not all replicas of ${d.id} run: ${last.map(r => `${r.trade} ${r.state} (${r.reason})`).join('; ')}`)
   return last
 }
 
+/**
+ * A failure the node will not retry: the workload never restarts, or it did
+ * not start at all (no exit code). A restart the node schedules is signed as
+ * failed too, with "restart in …" in its reason (node/supervisor.ts): that
+ * one is waited out.
+ */
+function failedForGood (r: ReplicaStatus, restart: string | undefined): boolean {
+  if (r.state !== 'failed') return false
+  return restart === 'never' || (r.exitCode === null && !/restart in/.test(r.reason))
+}
+
 /** Stop a contract: the signed stop instruction, then close every lease (refunding the unused escrow). */
 export async function stop (bot: Bot, d: DeploymentRecord, reason = 'stopped by the bot'): Promise<DeploymentRecord> {
+  requirePhase(d, 'stop')
   const w = await bot.writer(d)
   if (w.hasHeader && !w.view.state().stopped) await w.appendInstruction({ action: 'stop', reason })
   bot.progress('stop', `${d.id}: stop instruction signed`)
   for (const t of d.trades.filter(x => x.phase === 'settled' || x.phase === 'matched')) await bot.trader.end(d, t.id, 'close', reason)
-  for (const b of d.bids.filter(x => x.phase === 'submitted' && x.id !== null)) {
-    const [cid] = await bot.client.submit([{ type: 'cancel', body: { bid: b.id as string } }])
-    await bot.trader.outcome(cid)
-    b.phase = 'cancelled'
-  }
+  await cancelBids(bot, d)
   d.phase = 'stopped'
   bot.state.save()
   await bot.stopListening(d)
@@ -173,6 +231,7 @@ export async function stop (bot: Bot, d: DeploymentRecord, reason = 'stopped by 
 
 /** Change one workload's replica count: buy the extra replicas, or close the ones above `replicas`. */
 export async function scale (bot: Bot, d: DeploymentRecord, workload: string | null, replicas: number): Promise<DeploymentRecord> {
+  requirePhase(d, 'scale')
   const w = await bot.writer(d)
   const m = w.view.current.manifest
   const wl = workload === null ? m.workloads[0] : m.workloads.find(x => x.name === workload)
@@ -202,6 +261,7 @@ export async function scale (bot: Bot, d: DeploymentRecord, workload: string | n
 
 /** A new manifest version with new parameter values; same resources and placement (else: stop and deploy anew). */
 export async function update (bot: Bot, d: DeploymentRecord, set: Record<string, ParamValue>, opts: { waitApprovals?: boolean } = {}): Promise<DeploymentRecord> {
+  requirePhase(d, 'update')
   const w = await bot.writer(d)
   const template = await resolveTemplate(bot, d.template)
   const inst: Instance = await instantiate(template, { ...d.set, ...set })

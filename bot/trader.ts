@@ -20,6 +20,7 @@ import type { MarketClient, BidBody, Outcome, Trade } from '../market/types'
 import type { BotState, BidRecord, DeploymentRecord, TradeRecord } from './state'
 import { until, pause } from './wait'
 import { logger } from '../lib/log'
+import { whyUnfilled } from './unfilled'
 
 const log = logger('bot/trader')
 
@@ -36,6 +37,16 @@ export interface TraderOptions {
   signal: AbortSignal
 }
 
+export interface FillOptions {
+  /** Wall-clock ms: give up (TIMEOUT) once it passes, cancelling the bid in flight. */
+  deadline?: number
+  /** Bids per workload before giving up (CAPACITY); default the trader's. */
+  attempts?: number
+}
+
+/** The trader gave up buying (refused, not filled in time or in so many bids): nothing of it is left open on the market. */
+export class NotFilled extends ScitError {}
+
 export const DEFAULT_TRADER: Omit<TraderOptions, 'progress' | 'signal'> = { bidWindow: 60_000, attempts: 3, backoff: 1000 }
 
 export class Trader {
@@ -49,25 +60,39 @@ export class Trader {
     return rec
   }
 
-  /** Drive every unfinished bid of `d` to filled; resolves with the trades they made. Throws REJECTED when one cannot be. */
-  async fill (d: DeploymentRecord): Promise<TradeRecord[]> {
+  /**
+   * Drive every unfinished bid of `d` to filled; resolves with the trades they made. Throws NotFilled when
+   * one cannot be: refused (REJECTED), still unfilled after `attempts` bids (CAPACITY) or at `deadline` (TIMEOUT),
+   * with why in the market's words. Every bid has ended by then, so the caller sees every trade that was made.
+   */
+  async fill (d: DeploymentRecord, opts: FillOptions = {}): Promise<TradeRecord[]> {
     const open = d.bids.filter(b => b.phase === 'intent' || b.phase === 'submitted')
-    await Promise.all(open.map(b => this.fillOne(d, b)))
+    const ends = await Promise.allSettled(open.map(b => this.fillOne(d, b, opts)))
+    const failed = ends.find((e): e is PromiseRejectedResult => e.status === 'rejected')
+    if (failed) throw failed.reason
     return d.trades
   }
 
-  private async fillOne (d: DeploymentRecord, rec: BidRecord): Promise<void> {
+  private async fillOne (d: DeploymentRecord, rec: BidRecord, opts: FillOptions): Promise<void> {
+    const attempts = opts.attempts ?? this.opts.attempts
     while (true) {
       if (rec.phase === 'intent') await this.submit(rec)
-      if (rec.phase === 'submitted') await this.await(rec)
+      if (rec.phase === 'submitted') await this.await(rec, opts.deadline)
       if (rec.phase === 'filled') return this.adopt(d, rec)
-      if (rec.phase === 'rejected') throw new ScitError('REJECTED', `the market refused the bid for ${rec.workload}: ${rec.reason ?? ''}`)
-      if (rec.attempt >= this.opts.attempts) {
-        throw new ScitError('CAPACITY', `no offer filled ${rec.workload} (${rec.body.replicas} × within ${rec.body.maxPrice}/replica-hour) after ${rec.attempt} bids: ${rec.reason ?? ''}`)
+      if (rec.phase === 'rejected') throw new NotFilled('REJECTED', `the market refused the bid for ${rec.workload}: ${rec.reason ?? ''}`)
+      const why = whyUnfilled(await this.client.offers(), rec.body)
+      const late = (): boolean => opts.deadline !== undefined && Date.now() >= opts.deadline
+      const timeout = (): NotFilled => new NotFilled('TIMEOUT', `no offer filled ${rec.workload} in time (${rec.attempt} ${rec.attempt === 1 ? 'bid' : 'bids'} for ${rec.body.replicas} × at most ${rec.body.maxPrice}/replica-hour): ${why}`)
+      if (late()) throw timeout()
+      if (rec.attempt >= attempts) {
+        throw new NotFilled('CAPACITY', `no offer filled ${rec.workload} (${rec.body.replicas} × within ${rec.body.maxPrice}/replica-hour) after ${rec.attempt} bids: ${why}`)
       }
-      const wait = this.opts.backoff * 2 ** (rec.attempt - 1)
-      this.opts.progress('rebid', `${rec.workload}: bid ${rec.attempt} ${rec.phase} unfilled, bidding again in ${wait} ms`)
+      // capped: with no bound on attempts (a deadline instead), the back-off must not outgrow a bid's window
+      let wait = Math.min(this.opts.backoff * 2 ** (rec.attempt - 1), this.opts.bidWindow)
+      if (opts.deadline !== undefined) wait = Math.max(0, Math.min(wait, opts.deadline - Date.now()))
+      this.opts.progress('rebid', `${rec.workload}: bid ${rec.attempt} ${rec.phase} unfilled (${why}), bidding again in ${wait} ms`)
       await pause(wait, this.opts.signal)
+      if (late()) throw timeout()
       rec.attempt++
       rec.id = null
       rec.phase = 'intent'
@@ -100,14 +125,14 @@ export class Trader {
     this.opts.progress('refused', `${rec.workload}: the market refused bid ${o.id}: ${rec.reason}`)
   }
 
-  /** Until the bid is filled, or it expired, or our own clock says to give up on it (then cancel it). */
-  private async await (rec: BidRecord): Promise<void> {
+  /** Until the bid is filled, or it expired, or our own clock (its expiry, the caller's deadline) says to give up on it (then cancel it). */
+  private async await (rec: BidRecord, deadline?: number): Promise<void> {
     const id = rec.id as string
     const settledState = async (): Promise<boolean> => {
       const bid = await this.client.bid(id)
       return bid !== null && bid.state !== 'open'
     }
-    const ended = await until(this.client, settledState, { deadline: rec.body.expiry, signal: this.opts.signal })
+    const ended = await until(this.client, settledState, { deadline: Math.min(rec.body.expiry, deadline ?? Infinity), signal: this.opts.signal })
     log.debug('bid wait ended', { bid: id, ended })
     if (!ended) {
       const [cid] = await this.client.submit([{ type: 'cancel', body: { bid: id } }])
@@ -146,7 +171,7 @@ export class Trader {
       this.opts.progress('trade', `${rec.workload}: trade ${tid} on node ${trade.node.slice(0, 8)} at ${trade.price}/h`)
       if (trade.price > rec.body.maxPrice) {
         await this.end(d, tid, 'close', `price ${trade.price} above the budget ${rec.body.maxPrice}`)
-        throw new ScitError('REJECTED', `trade ${tid} costs ${trade.price}/h, above the budget ${rec.body.maxPrice}: closed unsettled`)
+        throw new NotFilled('REJECTED', `trade ${tid} costs ${trade.price}/h, above the budget ${rec.body.maxPrice}: closed unsettled`)
       }
     }
   }

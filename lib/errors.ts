@@ -22,6 +22,8 @@ export type ErrorCode =
   | 'CLOSED'
   | 'READ_ONLY'
   | 'BUSY'
+  | 'BAD_STATE'  // the command makes no sense in the contract's phase (scale a stopped contract)
+  | 'REPLICA_FAILED' // a node signed that a replica failed for good
   | 'DEMO'       // scit demo saw something other than what it claims
   | 'INTERNAL'   // a bug: an error scit did not expect reached the top
 

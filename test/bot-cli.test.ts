@@ -1,5 +1,3 @@
-import type { Assert } from 'brittle'
-import { program } from '../lib/cli'
 import { deploy } from '../bot/deployment'
 import { testnet, swarm } from './helpers/net'
 import Corestore from 'corestore'
@@ -7,49 +5,10 @@ import { world, node, bot, serviceTemplate, stakeholders, nodeState } from './he
 import { cmdRun } from '../bot/cli-run'
 import { ContractSession } from '../bot/sign'
 import { decodeKey } from '../lib/keys'
-import { loadIdentity, KeyPair } from '../lib/identity'
+import { loadIdentity } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
-import type { Testnet } from '../lib/testnet'
-import type { MarketPeer } from '../market/peer'
+import { scit, common, funded } from './helpers/cli'
 import { sandboxTest } from './helpers/sandbox'
-
-interface Run { code: number; stdout: string; stderr: string }
-
-/**
- * Run `scit …` in this process, capturing what it prints. In-process because
- * separate processes on this loopback testnet do not reach each other in
- * every sandbox (see the report); the command code is the same.
- */
-async function scit (args: string[]): Promise<Run> {
-  let stdout = ''
-  let stderr = ''
-  const out = process.stdout.write.bind(process.stdout)
-  const err = process.stderr.write.bind(process.stderr)
-  process.stdout.write = ((chunk: string) => { stdout += chunk; return true }) as typeof process.stdout.write
-  process.stderr.write = ((chunk: string) => { stderr += chunk; if (process.env.SCIT_TEST_ECHO) err(chunk); return true }) as typeof process.stderr.write
-  process.exitCode = 0
-  try {
-    await program().exitOverride().parseAsync(['node', 'scit', ...args])
-  } finally {
-    process.stdout.write = out
-    process.stderr.write = err
-  }
-  const code = Number(process.exitCode ?? 0)
-  process.exitCode = 0
-  return { code, stdout, stderr }
-}
-
-function common (net: Testnet, market: MarketPeer | null, data: string): string[] {
-  return ['--data', data, '--bootstrap', net.bootstrap.map(b => `${b.host}:${b.port}`).join(','), ...(market ? ['--market', encodeKey(market.key)] : [])]
-}
-
-async function funded (t: Assert, founder: MarketPeer): Promise<{ data: string, identity: KeyPair }> {
-  const data = await t.tmp()
-  const identity = loadIdentity(data)
-  const [o] = await founder.client.submitAndWait([{ type: 'deposit', body: { to: identity.publicKey, amount: 1_000_000 } }])
-  if (!o.accepted) throw new Error('deposit refused')
-  return { data, identity }
-}
 
 sandboxTest('scit bot deploy --wait running, status --json and stop, as a user runs them', async t => {
   const net = await testnet(t)

@@ -1,0 +1,40 @@
+/**
+ * Which bot command makes sense in which phase of a deployment. Checked
+ * before a command buys or appends anything: scaling a stopped contract
+ * would lock escrow for replicas nothing runs on (issue 14).
+ */
+import { ScitError } from '../lib/errors'
+import type { DeploymentRecord, DeploymentPhase } from './state'
+
+export type Command = 'scale' | 'update' | 'stop' | 'resume' | 'approve'
+
+/** The phases each command may run in. */
+const ALLOWED: Record<Command, ReadonlySet<DeploymentPhase>> = {
+  scale: new Set(['running']),
+  update: new Set(['running']),
+  // approvals and deploying hold settled leases, trading may hold matched trades and open bids: stop ends them all
+  stop: new Set(['trading', 'header', 'approvals', 'deploying', 'running']),
+  resume: new Set(['trading', 'header', 'approvals', 'deploying', 'running']),
+  approve: new Set(['header', 'approvals', 'deploying', 'running'])
+}
+
+/** Throw BAD_STATE, with what to do instead, unless `cmd` makes sense for `d` now. */
+export function requirePhase (d: DeploymentRecord, cmd: Command): void {
+  if (ALLOWED[cmd].has(d.phase)) return
+  throw new ScitError('BAD_STATE', refusal(d, cmd))
+}
+
+function refusal (d: DeploymentRecord, cmd: Command): string {
+  const name = `contract ${d.id}`
+  if (d.phase === 'stopped') {
+    if (cmd === 'stop') return `${name} is already stopped`
+    return `${name} is stopped: nothing runs to ${cmd === 'approve' ? 'sign' : cmd}; deploy the template again (scit bot deploy ${d.template})`
+  }
+  if (d.phase === 'failed') {
+    const why = d.error !== null ? ` (${d.error})` : ''
+    return `${name} failed before anything ran${why}: nothing to ${cmd === 'approve' ? 'sign' : cmd}; deploy the template again (scit bot deploy ${d.template})`
+  }
+  if (d.phase === 'approvals') return `${name} waits for its stakeholders' signatures (scit bot approvals ${d.id}): ${cmd} it once it runs`
+  if (cmd === 'approve') return `${name} is still buying capacity (phase ${d.phase}): its manifest is not on the contract core yet`
+  return `${name} is not running yet (phase ${d.phase}): scit bot run finishes deploying it; ${cmd} it then`
+}
