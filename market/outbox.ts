@@ -57,6 +57,7 @@ export class Outbox {
   private timer: NodeJS.Timeout | null = null
   private saving: Promise<void> = Promise.resolve()
   private checking: Promise<void> | null = null
+  private closed = false
 
   constructor (private readonly opts: OutboxOptions) {}
 
@@ -77,6 +78,7 @@ export class Outbox {
   }
 
   close (): void {
+    this.closed = true
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
   }
@@ -124,10 +126,11 @@ export class Outbox {
   }
 
   private schedule (): void {
-    if (this.timer !== null || this.ops.size === 0) return
+    if (this.timer !== null || this.ops.size === 0 || this.closed) return
     this.timer = setTimeout(() => {
       this.timer = null
-      this.check().catch(err => log.warn('outbox check failed', { error: (err as Error).message })).finally(() => this.schedule())
+      // A check cut short by closing is expected; any other failure is worth a warning.
+      this.check().catch(err => { if (!this.closed) log.warn('outbox check failed', { error: (err as Error).message }) }).finally(() => this.schedule())
     }, this.resendAfter)
     this.timer.unref()
   }

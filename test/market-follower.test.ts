@@ -1,6 +1,6 @@
 import test from 'brittle'
 import { testnet, swarm } from './helpers/net'
-import { peer, market, history, offerOp, dump } from './helpers/ledger'
+import { peer, market, history, offerOp, dump, addIndexer, until } from './helpers/ledger'
 import { HyperbeeView } from '../market/hyperbee-view'
 import { Follower } from '../market/follower'
 import { marketTopic } from '../lib/topics'
@@ -93,4 +93,21 @@ test('market verify replays from genesis and agrees with the signed view; a repl
   const bad = await verifyMarket({ market: indexer.key, dht: net.createNode(), apply: tampered })
   t.absent(bad.ok, 'the tampered replay does not agree')
   t.ok(bad.divergence !== null && bad.divergence.key.length > 0, `diverges at ${bad.divergence?.key ?? '?'}`)
+})
+
+test('a follower moves to the new view when indexers are added, and its ops are final with three indexers', async t => {
+  const net = await testnet(t)
+  const a = await market(t, net)
+  const follower = await peer(t, net, { market: a.key, follow: true })
+  const ledger = follower.ledger as Follower
+  const before = ledger.viewKey
+  const b = await peer(t, net, { market: a.key })
+  const c = await peer(t, net, { market: a.key })
+  await addIndexer([a], b)
+  await addIndexer([a, b], c)
+  await until(follower, async () => ledger.viewKey !== null && before !== null && !ledger.viewKey.equals(before))
+  t.ok(ledger.viewKey?.equals(a.ledger.view.core.key), 'it reads the view the three indexers sign')
+  const [outcome] = await follower.client.submitAndWait([offerOp()], { timeout: 60_000 })
+  t.ok(outcome.accepted, 'its op is accepted and final')
+  t.is(follower.ledger.counters.envelopes, 0, 'and it applied nothing')
 })

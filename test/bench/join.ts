@@ -5,8 +5,9 @@
  *
  *   - a fresh `scit market info --json` child process: wall time to a correct
  *     answer, its peak RSS;
- *   - a fresh follower child process: time to its first read, engine runs;
- *     then its CPU while the market takes 50 ops/s from others for 10 s;
+ *   - a fresh follower child process: time to its first read (the genesis),
+ *     then to read every offer (the answer grows with live state, not history),
+ *     engine runs; then its CPU while the market takes 50 ops/s for 10 s;
  *   - the indexer's append rate for the step and its RSS.
  *
  *   JOIN_N=1000,10000,100000 (default 1000,10000)
@@ -31,8 +32,11 @@ async function probe (): Promise<void> {
   const started = Date.now()
   const peer = new MarketPeer({ data: tmp(), identity: null, market: Buffer.from(market, 'hex'), bootstrap: parseBootstrap(bootstrap), announce: false, follow: true })
   await peer.ready()
-  const offers = (await Q.listOffers(HyperbeeView.reading(peer.ledger.view))).length
-  process.send?.({ kind: 'joined', ms: Date.now() - started, offers, envelopes: peer.ledger.counters.envelopes })
+  const view = HyperbeeView.reading(peer.ledger.view)
+  const genesis = await Q.getGenesis(view)
+  const ms = Date.now() - started
+  const offers = (await Q.listOffers(view)).length
+  process.send?.({ kind: 'joined', ms, genesis: genesis !== null, offersMs: Date.now() - started - ms, offers, envelopes: peer.ledger.counters.envelopes })
   process.on('message', (m: { cmd: string }) => {
     if (m.cmd === 'cpu-start') { cpu = process.cpuUsage(); at = process.hrtime.bigint() }
     if (m.cmd === 'cpu-stop') {
@@ -71,8 +75,8 @@ async function main (): Promise<void> {
   await indexer.ready()
   const market = indexer.key.toString('hex')
   let grown = 0
-  console.log('| ops of history | explorer `market info` | its RSS | follower joined | its engine runs | follower CPU at 50 ops/s | indexer append rate | indexer RSS |')
-  console.log('|---|---|---|---|---|---|---|---|')
+  console.log('| ops of history | explorer `market info` | its RSS | follower: first read | all offers read | its engine runs | follower CPU at 50 ops/s | indexer append rate | indexer RSS |')
+  console.log('|---|---|---|---|---|---|---|---|---|')
   for (const n of steps) {
     const started = Date.now()
     await history(indexer, n - grown)
@@ -103,7 +107,7 @@ async function main (): Promise<void> {
     const cpu = await next()
     child.send({ cmd: 'close' })
     await load.close()
-    console.log(`| ${n.toLocaleString('en')} | ${(info.ms / 1000).toFixed(1)} s${correct ? '' : ' (WRONG)'} | ${(info.rssKiB / 1024).toFixed(0)} MiB | ${(joined.ms / 1000).toFixed(1)} s | ${joined.envelopes} | ${(cpu.share * 100).toFixed(1)} % | ${rate.toFixed(0)} ops/s | ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB |`)
+    console.log(`| ${n.toLocaleString('en')} | ${(info.ms / 1000).toFixed(1)} s${correct ? '' : ' (WRONG)'} | ${(info.rssKiB / 1024).toFixed(0)} MiB | ${(joined.ms / 1000).toFixed(1)} s | ${joined.offers} in ${(joined.offersMs / 1000).toFixed(1)} s | ${joined.envelopes} | ${(cpu.share * 100).toFixed(1)} % | ${rate.toFixed(0)} ops/s | ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB |`)
   }
   await indexer.close()
   await net.destroy()
