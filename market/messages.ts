@@ -223,7 +223,8 @@ export function decodeBody<K extends MarketOp> (type: K, buf: Uint8Array): Bodie
 // --- view records -----------------------------------------------------------
 
 const BID_STATES: readonly BidState[] = ['open', 'filled', 'expired', 'cancelled']
-const TRADE_STATES: readonly TradeState[] = ['matched', 'settled', 'released', 'closed', 'failed', 'ended']
+/** Every trade state, in a fixed order (encodings, and the order `Counts.trades` counts them in). */
+export const TRADE_STATES: readonly TradeState[] = ['matched', 'settled', 'released', 'closed', 'failed', 'ended']
 
 export const offerRecord = struct<Offer>([
   ['node', keyText], ['id', c.string], ['resources', resources], ['available', resources], ['prices', resources],
@@ -262,9 +263,12 @@ export const genesisRecord = struct<Genesis>([
 ])
 
 export const uintRecord: c.Encoding<number> = c.uint
-/** How many ops the engine accepted and refused: `stats` reads this, not the history. */
-export interface OpCounts { accepted: number, rejected: number }
-export const opCountsRecord = struct<OpCounts>([['accepted', c.uint], ['rejected', c.uint]])
+/** The market's running totals (market/engine/counts.ts): ops decided, live offers and bids, money in balances and escrow, trades by state. */
+export interface Counts { accepted: number, rejected: number, offers: number, openBids: number, balances: number, escrow: number, trades: number[] }
+export const countsRecord = struct<Counts>([
+  ['accepted', c.uint], ['rejected', c.uint], ['offers', c.uint], ['openBids', c.uint],
+  ['balances', c.uint], ['escrow', c.uint], ['trades', c.array(c.uint)]
+])
 
 export function encode<T> (enc: c.Encoding<T>, v: T): Buffer { return c.encode(enc, v) }
 export function decode<T> (enc: c.Encoding<T>, buf: Uint8Array): T { return decodeExact(enc, buf) }

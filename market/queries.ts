@@ -5,7 +5,8 @@
  */
 import { fits, Resources, RESOURCE_KINDS } from '../lib/resources'
 import * as K from './engine/keys'
-import { offerRecord, bidRecord, tradeRecord, templateRecord, outcomeRecord, genesisRecord, uintRecord, opCountsRecord, decode, Genesis } from './messages'
+import { emptyCounts } from './engine/counts'
+import { offerRecord, bidRecord, tradeRecord, templateRecord, outcomeRecord, genesisRecord, uintRecord, countsRecord, TRADE_STATES, decode, Genesis } from './messages'
 import type { View, Offer, Bid, BidState, Trade, TradeFilter, OfferFilter, Template, Outcome, KeyText, Id } from './types'
 import type c from 'compact-encoding'
 
@@ -167,18 +168,21 @@ export interface Stats {
   rejected: number
 }
 
-/** Whole-market figures. Reads every record: for the explorer and for tests, not for a hot path. */
+/** Whole-market figures: the engine's running totals (market/engine/counts.ts), one record whatever the market's size. */
 export async function stats (view: View): Promise<Stats> {
-  const s: Stats = { time: await engineTime(view), minted: (await read(view, uintRecord, K.META_MINTED)) ?? 0, balances: 0, escrow: 0, offers: 0, openBids: 0, trades: {}, accepted: 0, rejected: 0 }
-  for (const b of await listBalances(view)) s.balances += b.balance
-  for await (const { value } of view.range(K.prefixRange('offer/'))) if (!decode(offerRecord, value).withdrawn) s.offers++
-  for await (const _ of view.range(K.prefixRange('ix/bid-book/'))) s.openBids++
-  for await (const { value } of view.range(K.prefixRange('trade/'))) {
-    const t = decode(tradeRecord, value)
-    s.escrow += t.escrow
-    s.trades[t.state] = (s.trades[t.state] ?? 0) + 1
+  const c = (await read(view, countsRecord, K.META_COUNTS)) ?? emptyCounts()
+  const trades: Record<string, number> = {}
+  TRADE_STATES.forEach((state, i) => { if (c.trades[i] > 0) trades[state] = c.trades[i] })
+  const s: Stats = {
+    time: await engineTime(view),
+    minted: (await read(view, uintRecord, K.META_MINTED)) ?? 0,
+    balances: c.balances,
+    escrow: c.escrow,
+    offers: c.offers,
+    openBids: c.openBids,
+    trades,
+    accepted: c.accepted,
+    rejected: c.rejected
   }
-  const ops = await read(view, opCountsRecord, K.META_OPS)
-  if (ops !== null) Object.assign(s, ops)
   return s
 }

@@ -16,7 +16,7 @@ import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
 import { ScitError } from '../lib/errors'
 import * as K from './engine/keys'
-import { decode, opCountsRecord } from './messages'
+import { decode, countsRecord } from './messages'
 import { MarketPeer } from './peer'
 import type { Apply } from './types'
 
@@ -63,9 +63,9 @@ export async function verifyMarket (opts: VerifyOptions): Promise<VerifyReport> 
 }
 
 async function decided (view: Hyperbee): Promise<number> {
-  const entry = await view.get(K.META_OPS)
+  const entry = await view.get(K.META_COUNTS)
   if (entry === null) return 0
-  const counts = decode(opCountsRecord, entry.value)
+  const counts = decode(countsRecord, entry.value)
   return counts.accepted + counts.rejected
 }
 

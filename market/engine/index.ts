@@ -20,7 +20,8 @@ import { openMemo } from './verify'
 import { encodeKey } from '../../lib/keys'
 import { isScitError } from '../../lib/errors'
 import type { Apply, Outcome, Effects, View, RejectReason } from '../types'
-import { genesisRecord, outcomeRecord, uintRecord, opCountsRecord, decodeBody, isMarketOp, Bodies, MarketOp, OpCounts } from '../messages'
+import { genesisRecord, outcomeRecord, uintRecord, countsRecord, decodeBody, isMarketOp, Bodies, MarketOp } from '../messages'
+import { readCounts, countChanges } from './counts'
 import * as K from './keys'
 import { Tx } from './tx'
 import { Ctx, Reject } from './context'
@@ -96,7 +97,10 @@ export async function applyOpened (view: View, env: Envelope, id: string, bootst
     if (ctx.dirty.size > 0) await retryResting(ctx)
     const outcome: Outcome = { id, type, author, time: now, accepted: true, reason: null, message: null, trades: ctx.trades }
     tx.write(outcomeRecord, K.accepted(id), outcome)
-    await count(tx, 'accepted')
+    const counts = await readCounts(tx)
+    counts.accepted++
+    await countChanges(tx, counts)
+    tx.write(countsRecord, K.META_COUNTS, counts)
     tx.write(uintRecord, K.seq(author), env.seq)
     if (now !== time) tx.write(uintRecord, K.META_TIME, now)
     await tx.commit()
@@ -145,12 +149,6 @@ async function processDue (ctx: Ctx, since: number): Promise<void> {
   }
 }
 
-async function count (tx: Tx, what: keyof OpCounts): Promise<void> {
-  const counts = await tx.read(opCountsRecord, K.META_OPS) ?? { accepted: 0, rejected: 0 }
-  counts[what]++
-  tx.write(opCountsRecord, K.META_OPS, counts)
-}
-
 async function engineTime (view: View): Promise<number> {
   return uint(await view.get(K.META_TIME)) ?? 0
 }
@@ -167,7 +165,9 @@ async function refuse (
   if (!seen) {
     const tx = new Tx(view)
     tx.write(outcomeRecord, K.rejected(id), outcome)
-    await count(tx, 'rejected')
+    const counts = await readCounts(tx)
+    counts.rejected++
+    tx.write(countsRecord, K.META_COUNTS, counts)
     if (env !== false && author !== null) tx.write(uintRecord, K.seq(author), env.seq)
     await tx.commit()
   }

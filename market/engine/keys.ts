@@ -7,7 +7,7 @@
  *   meta/genesis                               Genesis (faucets, settlement window, founder)
  *   meta/time                                  uint: engine time, the clamped op timestamp
  *   meta/minted                                uint: all money ever deposited (conservation)
- *   meta/ops                                   OpCounts: ops accepted and refused so far
+ *   meta/counts                                Counts: running totals for stats (engine/counts.ts)
  *   seq/<author>                               uint: last seq seen from an author (replay guard)
  *
  *   offer/<node>                               Offer (one per node key)
@@ -46,7 +46,7 @@ export function pad (n: number): string {
 export const META_GENESIS = 'meta/genesis'
 export const META_TIME = 'meta/time'
 export const META_MINTED = 'meta/minted'
-export const META_OPS = 'meta/ops'
+export const META_COUNTS = 'meta/counts'
 
 export const seq = (author: string): string => `seq/${author}`
 

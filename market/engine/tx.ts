@@ -106,6 +106,11 @@ export class Tx {
 
   get size (): number { return this.writes.size }
 
+  /** The staged writes, in key order (null: a delete). */
+  * staged (): Iterable<[string, Buffer | null]> {
+    for (const k of this.keys) yield [k, this.writes.get(k) ?? null]
+  }
+
   /** This transaction as a View: what an engine run writes through it stays staged until `commit`. */
   asView (): View {
     return {

@@ -10,7 +10,7 @@ import { encodeKey, hash } from '../../lib/keys'
 import { GiB, RESOURCE_KINDS, Resources, ZERO } from '../../lib/resources'
 import { apply } from '../../market/engine'
 import { MemoryView } from '../../market/memory-view'
-import { encodeBody, Bodies, MarketOp } from '../../market/messages'
+import { encodeBody, Bodies, MarketOp, TRADE_STATES } from '../../market/messages'
 import * as Q from '../../market/queries'
 import type { Outcome, Effects, OfferBody, BidBody, View } from '../../market/types'
 
@@ -120,6 +120,8 @@ export class Market {
  */
 export async function checkInvariants (view: View): Promise<void> {
   const s = await Q.stats(view)
+  const scanned = await scanStats(view)
+  if (JSON.stringify(s) !== JSON.stringify(scanned)) throw new Error(`running totals ${JSON.stringify(s)} are not what the records add up to: ${JSON.stringify(scanned)}`)
   if (s.balances + s.escrow !== s.minted) throw new Error(`money not conserved: balances ${s.balances} + escrow ${s.escrow} != minted ${s.minted}`)
   const held = new Map<string, Resources>()
   for (const t of await Q.listTrades(view)) {
@@ -138,11 +140,28 @@ export async function checkInvariants (view: View): Promise<void> {
   }
 }
 
+/** The whole-market figures by reading every record: what the engine's running totals must equal. */
+export async function scanStats (view: View): Promise<Q.Stats> {
+  const s: Q.Stats = { time: await Q.engineTime(view), minted: (await Q.stats(view)).minted, balances: 0, escrow: 0, offers: 0, openBids: 0, trades: {}, accepted: 0, rejected: 0 }
+  for (const b of await Q.listBalances(view)) s.balances += b.balance
+  for (const o of await Q.listOffers(view, { includeWithdrawn: true })) if (!o.withdrawn) s.offers++
+  for await (const _ of view.range({ gte: 'ix/bid-book/', lt: 'ix/bid-book/\xff' })) s.openBids++
+  const trades = await Q.listTrades(view)
+  for (const state of TRADE_STATES) {
+    const n = trades.filter(t => t.state === state).length
+    if (n > 0) s.trades[state] = n
+  }
+  for (const t of trades) s.escrow += t.escrow
+  for await (const _ of view.range({ gte: 'op/', lt: 'op/\xff' })) s.accepted++
+  for await (const _ of view.range({ gte: 'rejected/', lt: 'rejected/\xff' })) s.rejected++
+  return s
+}
+
 /** The view's bytes without the op log and seq records: what a rejected op must leave untouched. */
 export function stateBytes (view: MemoryView): Buffer {
   const copy = view.clone()
-  // The record of decisions (outcomes, seqs, the count of decided ops) is not market state.
-  for (const key of [...view.keys()]) if (/^(rejected|op|seq)\//.test(key) || key === 'meta/ops') copy.delSync(key)
+  // The record of decisions (outcomes, seqs, the running totals) is not market state.
+  for (const key of [...view.keys()]) if (/^(rejected|op|seq)\//.test(key) || key === 'meta/counts') copy.delSync(key)
   return copy.dump()
 }
 

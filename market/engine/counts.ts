@@ -1,0 +1,48 @@
+/**
+ * The market's running totals (`meta/counts`), so that `stats` reads one
+ * record instead of the history and the whole book. Kept by comparing what
+ * an accepted op writes with the view before it, so no handler has to
+ * remember to count: an offer, trade, resting bid or balance changes the
+ * totals exactly when its record changes.
+ */
+import * as K from './keys'
+import { decode, offerRecord, tradeRecord, uintRecord, countsRecord, Counts, TRADE_STATES } from '../messages'
+import type { Tx } from './tx'
+
+export function emptyCounts (): Counts {
+  return { accepted: 0, rejected: 0, offers: 0, openBids: 0, balances: 0, escrow: 0, trades: TRADE_STATES.map(() => 0) }
+}
+
+export async function readCounts (tx: Tx): Promise<Counts> {
+  return await tx.read(countsRecord, K.META_COUNTS) ?? emptyCounts()
+}
+
+/** Add what the op staged in `tx` changes to `counts`. Call before `tx.commit()`. */
+export async function countChanges (tx: Tx, counts: Counts): Promise<void> {
+  for (const [key, now] of tx.staged()) {
+    const kind = key.slice(0, key.indexOf('/') + 1)
+    if (kind !== 'offer/' && kind !== 'trade/' && kind !== 'balance/' && !key.startsWith('ix/bid-book/')) continue
+    const before = await tx.view.get(key)
+    if (kind === 'offer/') counts.offers += live(now) - live(before)
+    else if (kind === 'balance/') counts.balances += uint(now) - uint(before)
+    else if (kind === 'trade/') {
+      trade(counts, before, -1)
+      trade(counts, now, 1)
+    } else counts.openBids += (now === null ? 0 : 1) - (before === null ? 0 : 1)
+  }
+}
+
+function live (buf: Buffer | null): number {
+  return buf !== null && !decode(offerRecord, buf).withdrawn ? 1 : 0
+}
+
+function uint (buf: Buffer | null): number {
+  return buf === null ? 0 : decode(uintRecord, buf)
+}
+
+function trade (counts: Counts, buf: Buffer | null, sign: 1 | -1): void {
+  if (buf === null) return
+  const t = decode(tradeRecord, buf)
+  counts.escrow += sign * t.escrow
+  counts.trades[TRADE_STATES.indexOf(t.state)] += sign
+}
