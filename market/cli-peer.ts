@@ -18,7 +18,7 @@ import type { OpRequest, Outcome } from './types'
 
 const log = logger('market')
 
-export interface CommandPeer { peer: MarketPeer; close: () => Promise<void>; ephemeral: boolean }
+export interface CommandPeer { peer: MarketPeer; close: () => Promise<void> }
 
 export async function openCommandPeer (config: Config, identity: KeyPair | null, opts: { syncTimeout?: number } = {}): Promise<CommandPeer> {
   const market = requireMarket(config)
@@ -47,7 +47,7 @@ export async function openCommandPeer (config: Config, identity: KeyPair | null,
     await close()
     throw err
   }
-  return { peer, close, ephemeral: dir !== null }
+  return { peer, close }
 }
 
 /** `10m`, `90s`, `1h`, `2d`, `500ms` or plain milliseconds. */

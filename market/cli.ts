@@ -93,14 +93,15 @@ export function register (program: Command): void {
     .description('show the market: key, genesis, indexers, engine time and counts of offers, bids, trades and ops')
     .action(action(async (flags: CommonFlags) => {
       const config = configFrom(flags)
-      const { peer, close, ephemeral } = await openCommandPeer(config, null)
+      const { peer, close } = await openCommandPeer(config, null)
       try {
         const view = HyperbeeView.reading(peer.ledger.view)
         const genesis = await Q.getGenesis(view)
         const stats = await Q.stats(view)
         const info = {
           market: encodeKey(peer.key),
-          writer: ephemeral || peer.following ? null : encodeKey(peer.full.writerKey),
+          // This command follows the indexers' signed view: it ran the engine on this many ops (0).
+          engineRuns: peer.ledger.counters.envelopes,
           founder: genesis?.author ?? null,
           faucets: genesis?.faucets ?? [],
           settlementWindow: genesis?.settlementWindow ?? null,
@@ -110,7 +111,6 @@ export function register (program: Command): void {
         }
         output(flags, info, () => [
           `market      ${info.market}`,
-          `writer      ${info.writer ?? '(none: this command follows the indexers\' signed view)'}`,
           `founder     ${info.founder ?? '?'}`,
           `indexers    ${info.indexers.join('\n            ')}`,
           `engine time ${new Date(stats.time).toISOString()}`,

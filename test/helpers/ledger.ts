@@ -118,8 +118,8 @@ export async function history (indexer: MarketPeer, n: number): Promise<void> {
     const author = offer ? generateKeyPair() : bots[i % bots.length]
     const seq = (seqs.get(author) ?? 0) + 1
     seqs.set(author, seq)
-    // Bids ask for more than any offer has: they rest in the book.
-    const op = offer ? offerOp({ price: 10 + (i % 7) }) : bidOp({ cpu: 64_000 })
+    // Offers nobody buys (no node runs them) and bids for more than any offer has: both rest in the book.
+    const op = offer ? offerOp({ price: 1_000_000 + (i % 7) }) : bidOp({ cpu: 64_000 })
     envelopes.push(seal(author, { type: op.type as TypeName, seq, timestamp: Date.now(), body: encodeBody(op.type as never, op.body as never) }))
   }
   for (let i = 0; i < envelopes.length; i += 1000) await indexer.full.append(envelopes.slice(i, i + 1000))

@@ -1,0 +1,76 @@
+/**
+ * Joining a market with a history (ARCHITECTURE.md, "Scale"): fresh
+ * processes read the indexers' signed view instead of replaying the market.
+ */
+import test from 'brittle'
+import fs from 'fs'
+import path from 'path'
+import { spawn } from 'child_process'
+import { testnet } from './helpers/net'
+import { history } from './helpers/ledger'
+import { world, node, bot } from './helpers/deploy'
+import { sandboxTest } from './helpers/sandbox'
+import { SCIT } from './helpers/node-process'
+import { generateKeyPair } from '../lib/identity'
+import { encodeKey } from '../lib/keys'
+import { deploy, waitRunning } from '../bot/deployment'
+import type { Testnet } from '../lib/testnet'
+
+interface Exit { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
+
+function run (args: string[], opts: { onspawn?: (kill: () => void) => void } = {}): Promise<Exit> {
+  const child = spawn(process.execPath, [SCIT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', d => { stdout += d })
+  child.stderr.on('data', d => { stderr += d })
+  opts.onspawn?.(() => child.kill('SIGTERM'))
+  return new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr })))
+}
+
+function bootstrap (net: Testnet): string {
+  return net.bootstrap.map(b => `${b.host}:${b.port}`).join(',')
+}
+
+test('a fresh scit market info process answers for a market with a history, running the engine on no op', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  await history(w.founder, 2000)
+  const r = await run(['market', 'info', '--json', '--market', encodeKey(w.key), '--bootstrap', bootstrap(net), '--data', await t.tmp()])
+  t.is(r.code, 0, r.stderr)
+  const info = JSON.parse(r.stdout)
+  t.is(info.offers, 1000, 'every offer counted')
+  t.ok(info.accepted + info.rejected > 2000, `every op counted (${info.accepted} accepted, ${info.rejected} refused)`)
+  t.is(info.engineRuns, 0, 'it ran the engine on no op')
+})
+
+sandboxTest('on a market with a history, a fresh node is sold a trade and runs a job a fresh bot deploys', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  await history(w.founder, 2000)
+  const n = await node(t, w)
+  const b = await bot(t, w)
+  t.is(n.peer.ledger.counters.envelopes + b.peer.ledger.counters.envelopes, 0, 'neither applied the market')
+  const dir = await t.tmp()
+  fs.writeFileSync(path.join(dir, 'job.js'), 'console.log("done")\n')
+  const file = path.join(dir, 'job.yaml')
+  fs.writeFileSync(file, [
+    'name: late', 'version: 1', 'workloads:', '  - name: calc', '    kind: job', '    files: [job.js]',
+    '    command: [node, job.js]', '    resources: { cpu: 500m, memory: 128MiB }', 'duration: 1h', 'budget: 100'
+  ].join('\n') + '\n')
+  const d = await deploy(b, { template: file })
+  const [row] = await waitRunning(b, d)
+  t.is(row.node, n.key, 'the fresh node sold it')
+  t.is(row.state, 'exited', 'and ran it')
+})
+
+test('SIGTERM while a command waits to join a market stops it', async t => {
+  const net = await testnet(t)
+  // Nobody serves this market: the command waits for a peer to show its view until it is stopped.
+  const exit = run(['market', 'info', '--market', encodeKey(generateKeyPair().publicKey), '--bootstrap', bootstrap(net), '--data', await t.tmp()], {
+    onspawn: kill => { setTimeout(kill, 1000) }
+  })
+  const r = await exit
+  t.ok(r.signal === 'SIGTERM' || r.code !== 0, `it stopped (${r.signal ?? r.code ?? '?'})`)
+  t.absent(/\n\s+at /.test(r.stderr), 'no stack trace')
+})
