@@ -80,7 +80,7 @@ export class Trader {
       if (rec.phase === 'submitted') await this.await(rec, opts.deadline)
       if (rec.phase === 'filled') return this.adopt(d, rec)
       if (rec.phase === 'rejected') throw new NotFilled('REJECTED', `the market refused the bid for ${rec.workload}: ${rec.reason ?? ''}`)
-      const why = whyUnfilled(await this.client.offers(), rec.body)
+      const why = whyUnfilled(await this.client.offers({ selling: true }), rec.body)
       const late = (): boolean => opts.deadline !== undefined && Date.now() >= opts.deadline
       const timeout = (): NotFilled => new NotFilled('TIMEOUT', `no offer filled ${rec.workload} in time (${rec.attempt} ${rec.attempt === 1 ? 'bid' : 'bids'} for ${rec.body.replicas} × at most ${rec.body.maxPrice}/replica-hour): ${why}`)
       if (late()) throw timeout()

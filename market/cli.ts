@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander'
 import { withCommon, configFrom, output, action, untilSignal, CommonFlags } from '../lib/command'
-import { writeConfigFile, requireMarket } from '../lib/config'
+import { readConfigFile, writeConfigFile, requireMarket } from '../lib/config'
 import { ScitError } from '../lib/errors'
 import { loadIdentity } from '../lib/identity'
 import { encodeKey, decodeKey } from '../lib/keys'
@@ -20,7 +20,7 @@ import { register as registerExplorer } from './explorer'
 
 const log = logger('market')
 
-interface CreateFlags extends CommonFlags { faucet?: string; settlementWindow: string }
+interface CreateFlags extends CommonFlags { faucet?: string; settlementWindow: string; offerTtl: string }
 interface VoteFlags extends CommonFlags { timeout: string }
 
 export function register (program: Command): void {
@@ -31,6 +31,7 @@ export function register (program: Command): void {
     .description('create a new market in --data: this identity signs its genesis and is its first indexer; prints the market key and saves it to <data>/config.json')
     .option('--faucet <key,...>', 'identity keys allowed to mint funds with deposit ops (default: this identity)')
     .option('--settlement-window <duration>', 'how long a trade may stay unsettled before its capacity returns to the book', '10m')
+    .option('--offer-ttl <duration>', 'an offer its node has not renewed for this long is not sold (nodes renew three times per TTL); 0: never', '30m')
     .addHelpText('after', '\nThen run "scit market serve" in the same --data to make the market reachable.')
     .action(action(async (flags: CreateFlags) => {
       const config = configFrom(flags)
@@ -38,9 +39,10 @@ export function register (program: Command): void {
       const identity = loadIdentity(config.data)
       const faucets = flags.faucet ? flags.faucet.split(',').map(k => decodeKey(k.trim(), 'faucet key')) : [identity.publicKey]
       const settlementWindow = parseDuration(flags.settlementWindow)
-      const peer = new MarketPeer({ data: config.data, identity, genesis: { faucets, settlementWindow }, offline: true })
+      const offerTtl = flags.offerTtl === '0' ? 0 : parseDuration(flags.offerTtl)
+      const peer = new MarketPeer({ data: config.data, identity, genesis: { faucets, settlementWindow, offerTtl }, offline: true })
       await peer.ready()
-      const info = { market: encodeKey(peer.key), identity: encodeKey(identity.publicKey), writer: encodeKey(peer.full.writerKey), faucets: faucets.map(f => encodeKey(f)), settlementWindow }
+      const info = { market: encodeKey(peer.key), identity: encodeKey(identity.publicKey), writer: encodeKey(peer.full.writerKey), faucets: faucets.map(f => encodeKey(f)), settlementWindow, offerTtl }
       await peer.close()
       writeConfigFile(config.data, { market: info.market })
       output(flags, info, () => info.market)
@@ -53,8 +55,15 @@ export function register (program: Command): void {
     .addHelpText('after', '\nAn indexer relays ops: bots and nodes hand it their signed ops, it checks each signature and appends them to its own writer core, so every peer applies them once. A peer that is not an indexer relays the ledger itself: it keeps and serves all of it. Add -v to see peers come and go.')
     .action(action(async (flags: CommonFlags & { relay: boolean }) => {
       const config = configFrom(flags)
+      const market = requireMarket(config)
+      // A data dir applies one market: its ledger's cores are that market's (followers keep theirs apart by key).
+      const bound = readConfigFile(config.data).market
+      if (bound !== undefined && !decodeKey(bound, 'market in config.json').equals(market)) {
+        throw new ScitError('INVALID_CONFIG', `${config.data} serves market ${bound}: use another --data to serve market ${encodeKey(market)}`)
+      }
+      if (bound === undefined) writeConfigFile(config.data, { market: encodeKey(market) })
       const identity = loadIdentity(config.data)
-      const peer = new MarketPeer({ data: config.data, identity, market: requireMarket(config), bootstrap: config.bootstrap, relay: flags.relay })
+      const peer = new MarketPeer({ data: config.data, identity, market, bootstrap: config.bootstrap, relay: flags.relay })
       peer.on('error', (err: Error) => log.error('market peer failed', { error: err.message }))
       await peer.ready()
       const base = peer.full.base

@@ -17,6 +17,7 @@ import { HyperbeeView } from './hyperbee-view'
 import { Outcomes } from './outcomes'
 import { lastSeq, lastSeqInView } from './seq'
 import type { MarketLedger } from './types'
+import type { Genesis } from './messages'
 import type {
   MarketClient, OpRequest, Id, Outcome, Offer, OfferFilter, Bid, BidState, Trade, TradeFilter, Template, KeyText
 } from './types'
@@ -139,6 +140,7 @@ export class Client extends EventEmitter implements MarketClient {
   private get view (): HyperbeeView { return HyperbeeView.reading(this.ledger.view) }
 
   time (): Promise<number> { return Q.engineTime(this.view) }
+  genesis (): Promise<Genesis | null> { return Q.getGenesis(this.view) }
   offer (node: KeyText): Promise<Offer | null> { return Q.getOffer(this.view, node) }
   offers (filter?: OfferFilter): Promise<Offer[]> { return Q.listOffers(this.view, filter) }
   bid (id: Id): Promise<Bid | null> { return Q.getBid(this.view, id) }

@@ -151,18 +151,18 @@ export const transferBody = struct<TransferBody>([['to', fixed32], ['amount', c.
 export const templateBody = struct<TemplateBody>([['name', c.string], ['version', c.uint], ['document', bytes]])
 
 const GOV_ACTIONS = ['genesis', 'add-indexer', 'remove-indexer'] as const
-const genesisFields = struct<{ faucets: Buffer[], settlementWindow: number }>([['faucets', list(fixed32, LIMITS.faucets)], ['settlementWindow', c.uint]])
+const genesisFields = struct<{ faucets: Buffer[], settlementWindow: number, offerTtl: number }>([['faucets', list(fixed32, LIMITS.faucets)], ['settlementWindow', c.uint], ['offerTtl', c.uint]])
 const indexerFields = struct<{ identity: Buffer, writer: Buffer }>([['identity', fixed32], ['writer', fixed32]])
 
 export const governanceBody: c.Encoding<GovernanceBody> = {
   preencode (state, m) {
     state.end++
-    if (m.action === 'genesis') genesisFields.preencode(state, m)
+    if (m.action === 'genesis') genesisFields.preencode(state, { ...m, offerTtl: m.offerTtl ?? 0 })
     else indexerFields.preencode(state, m)
   },
   encode (state, m) {
     c.uint8.encode(state, GOV_ACTIONS.indexOf(m.action))
-    if (m.action === 'genesis') genesisFields.encode(state, m)
+    if (m.action === 'genesis') genesisFields.encode(state, { ...m, offerTtl: m.offerTtl ?? 0 })
     else indexerFields.encode(state, m)
   },
   decode (state) {
@@ -229,7 +229,7 @@ export const TRADE_STATES: readonly TradeState[] = ['matched', 'settled', 'relea
 export const offerRecord = struct<Offer>([
   ['node', keyText], ['id', c.string], ['resources', resources], ['available', resources], ['prices', resources],
   ['country', c.string], ['city', c.string], ['attributes', strings(LIMITS.attributes)],
-  ['minLease', c.uint], ['maxLease', c.uint], ['time', c.uint], ['withdrawn', c.bool]
+  ['minLease', c.uint], ['maxLease', c.uint], ['time', c.uint], ['renewed', c.uint], ['withdrawn', c.bool]
 ])
 
 export const bidRecord = struct<Bid>([
@@ -257,9 +257,9 @@ export const outcomeRecord = struct<Outcome>([
 ])
 
 /** The market's parameters, fixed by the genesis op. */
-export interface Genesis { author: string; faucets: string[]; settlementWindow: number; time: number }
+export interface Genesis { author: string; faucets: string[]; settlementWindow: number; offerTtl: number; time: number }
 export const genesisRecord = struct<Genesis>([
-  ['author', keyText], ['faucets', list(keyText, LIMITS.faucets)], ['settlementWindow', c.uint], ['time', c.uint]
+  ['author', keyText], ['faucets', list(keyText, LIMITS.faucets)], ['settlementWindow', c.uint], ['offerTtl', c.uint], ['time', c.uint]
 ])
 
 export const uintRecord: c.Encoding<number> = c.uint

@@ -38,6 +38,8 @@ const log = logger('market')
 export interface GenesisOptions {
   faucets: Buffer[]
   settlementWindow: number   // ms
+  /** ms; an offer its node has not renewed for this long is not sold (0 or absent: offers never go stale). */
+  offerTtl?: number
 }
 
 export interface MarketPeerOptions {
@@ -203,7 +205,7 @@ export class MarketPeer extends ReadyResource {
 
   private async createGenesis (g: GenesisOptions): Promise<void> {
     if (this.opts.identity === null) throw new ScitError('INVALID_ARGUMENT', 'creating a market needs an identity to sign its genesis')
-    const [id] = await this.client.submit([{ type: 'governance', body: { action: 'genesis', faucets: g.faucets, settlementWindow: g.settlementWindow } }])
+    const [id] = await this.client.submit([{ type: 'governance', body: { action: 'genesis', faucets: g.faucets, settlementWindow: g.settlementWindow, offerTtl: g.offerTtl ?? 0 } }])
     // The creator is the only indexer: its own append is final as soon as it is applied.
     const outcome = await this.client.outcome(id, { final: true })
     if (!outcome.accepted) throw new ScitError('REJECTED', `genesis was rejected: ${outcome.reason ?? ''} ${outcome.message ?? ''}`)

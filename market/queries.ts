@@ -26,7 +26,9 @@ export function getOffer (view: View, node: KeyText): Promise<Offer | null> {
 /** Offers, by country when the filter names one (an index range), else all; withdrawn ones only when asked. */
 export async function listOffers (view: View, filter: OfferFilter = {}): Promise<Offer[]> {
   const out: Offer[] = []
-  const keep = (o: Offer): boolean => matchesOffer(o, filter)
+  const ttl = filter.selling === true ? (await getGenesis(view))?.offerTtl ?? 0 : 0
+  const now = ttl > 0 ? await engineTime(view) : 0
+  const keep = (o: Offer): boolean => matchesOffer(o, filter) && (ttl === 0 || o.renewed + ttl >= now)
   if (filter.country !== undefined) {
     for await (const node of tails(view, `ix/offer-country/${filter.country}/`)) {
       const o = await getOffer(view, node)

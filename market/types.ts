@@ -63,7 +63,8 @@ export interface TemplateBody { name: string; version: number; document: Buffer 
 
 /** `governance`. `genesis` must be the market's first op, carried by the bootstrap writer. */
 export type GovernanceBody =
-  | { action: 'genesis'; faucets: Buffer[]; settlementWindow: number }
+  /** offerTtl (ms, 0 = never): an offer its node has not renewed for that long is not sold. */
+  | { action: 'genesis'; faucets: Buffer[]; settlementWindow: number; offerTtl?: number }
   | { action: 'add-indexer' | 'remove-indexer'; identity: Buffer; writer: Buffer }
 
 // ---------------------------------------------------------------------------
@@ -74,7 +75,8 @@ export interface Offer extends OfferBody {
   node: KeyText
   id: Id                    // the envelope id of the op that created or last updated it
   available: Resources      // resources minus what live leases hold
-  time: number              // engine time of the last change (price-time priority)
+  time: number              // engine time of the last price change (price-time priority)
+  renewed: number           // engine time of the node's last offer or offer-update (the market's offerTtl counts from it)
   withdrawn: boolean
 }
 
@@ -167,7 +169,11 @@ export type Apply = (view: View, input: OpInput) => Promise<{ outcome: Outcome, 
 export interface OpRequest { type: string; body: object }
 
 export interface TradeFilter { node?: KeyText; bot?: KeyText; state?: TradeState; bid?: Id }
-export interface OfferFilter { country?: string; attributes?: string[]; minAvailable?: Partial<Resources>; includeWithdrawn?: boolean }
+export interface OfferFilter {
+  country?: string; attributes?: string[]; minAvailable?: Partial<Resources>; includeWithdrawn?: boolean
+  /** Only offers the engine sells now: not withdrawn, and renewed within the market's offer TTL. */
+  selling?: boolean
+}
 
 export interface MarketClient {
   readonly key: Buffer              // the market key (the Autobase key)

@@ -73,6 +73,7 @@ export class NodeDaemon extends ReadyResource {
   supervisor!: Supervisor
   presence!: Presence
   payouts!: Payouts
+  private renewal: NodeJS.Timeout | null = null
   private readonly channels = new Set<NodeChannel>()
   private readonly leases = new Map<string, Lease>()
   private finished = new Set<string>()
@@ -139,7 +140,15 @@ export class NodeDaemon extends ReadyResource {
     this.peer = new MarketPeer({ store: this.store, swarm: this.swarm, identity: this.identity, market: o.market, announce: true, follow: true })
     await this.peer.ready()
     await caughtUp(this.peer.client)
-    await keepOffer(this.peer.client, this.key, offerBody(o))
+    const ttl = (await this.peer.client.genesis())?.offerTtl ?? 0
+    await keepOffer(this.peer.client, this.key, offerBody(o), { renew: ttl > 0 })
+    if (ttl > 0) {
+      // Renewed three times per TTL: one late or lost renewal does not take the offer off the market.
+      this.renewal = setInterval(() => {
+        keepOffer(this.peer.client, this.key, offerBody(o), { renew: true }).catch(err => log.warn('offer renewal failed', { error: (err as Error).message }))
+      }, Math.max(1000, Math.floor(ttl / 3)))
+      this.renewal.unref()
+    }
     const offer = await this.peer.client.offer(this.key)
     this.presence = new Presence({
       swarm: this.swarm,
@@ -166,6 +175,7 @@ export class NodeDaemon extends ReadyResource {
   }
 
   protected override async _close (): Promise<void> {
+    if (this.renewal !== null) clearInterval(this.renewal)
     this.peer?.client.off('update', this.onupdate)
     while (this.scanning) await this.scanning
     await Promise.all([...this.leases.values()].map(l => l.queue))

@@ -82,10 +82,15 @@ export async function caughtUp (client: Pick<Client, 'time' | 'on' | 'off'>): Pr
   })
 }
 
-/** Post the offer, or update it when the flags changed. */
-export async function keepOffer (client: Pick<Client, 'offer' | 'submitAndWait'>, node: KeyText, body: OfferBody): Promise<void> {
+/**
+ * Post the offer, or update it when the flags changed; with `renew`, re-post
+ * it unchanged too: a market with an offer TTL sells only offers their nodes
+ * keep renewing, so a node that died stops being sold (same prices keep the
+ * offer's place in the book).
+ */
+export async function keepOffer (client: Pick<Client, 'offer' | 'submitAndWait'>, node: KeyText, body: OfferBody, opts: { renew?: boolean } = {}): Promise<void> {
   const current = await client.offer(node)
-  if (current && !current.withdrawn && JSON.stringify(pick(current)) === JSON.stringify(pick(body))) return
+  if (opts.renew !== true && current && !current.withdrawn && JSON.stringify(pick(current)) === JSON.stringify(pick(body))) return
   const [outcome] = await client.submitAndWait([{ type: current && !current.withdrawn ? 'offer-update' : 'offer', body }], { final: false })
   if (!outcome.accepted) throw new ScitError('REJECTED', `the market refused the offer: ${outcome.reason ?? ''} ${outcome.message ?? ''}`)
 }

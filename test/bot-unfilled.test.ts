@@ -8,7 +8,7 @@ const HOUR = 3_600_000
 function offer (node: string, over: Partial<Offer> = {}): Offer {
   const resources: Resources = { ...ZERO, cpu: 2000, memory: 4 * GiB }
   return {
-    node, id: `op-${node}`, time: 0, withdrawn: false, resources, available: resources,
+    node, id: `op-${node}`, time: 0, renewed: 0, withdrawn: false, resources, available: resources,
     prices: { ...ZERO, cpu: 100, memory: 8 }, country: 'CH', city: 'Zurich', attributes: ['ssd'], minLease: 1, maxLease: 30 * 24 * HOUR,
     ...over
   }

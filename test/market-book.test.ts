@@ -46,7 +46,8 @@ test('an offer price update loses time priority', async t => {
   const bot = new Actor('bot')
   await m.send(a, 'offer', offerBody())
   await m.send(b, 'offer', offerBody())
-  await m.send(a, 'offer-update', offerBody())
+  await m.send(a, 'offer-update', offerBody({ prices: resources({ cpu: 150, memory: 10 }) }))
+  await m.send(a, 'offer-update', offerBody()) // back to b's prices, but later
   const r = await m.send(bot, 'bid', bidBody())
   t.is((await Q.getTrade(m.view, `${r.id}.0`))?.node, b.key)
 })
@@ -254,4 +255,33 @@ test('queries: offers by country and by price, trades by node and by bot', async
   t.alike((await Q.listTrades(m.view, { bot: bot.key, state: 'matched' })).map(x => x.id), [`${r.id}.0`])
   t.alike((await Q.listBids(m.view, { bot: bot.key })).map(x => x.id), [r.id])
   t.is(await Q.engineTime(m.view), m.clock)
+})
+
+test('with an offer TTL, an offer its node stopped renewing is not sold; renewing at the same prices keeps its place', async t => {
+  const m = await Market.create({ offerTtl: HOUR })
+  const gone = new Actor('gone')
+  const alive = new Actor('alive')
+  const bot = new Actor('bot')
+  await m.send(gone, 'offer', offerBody({ prices: resources({ cpu: 100, memory: 10 }) }), { at: T0 + 10 })
+  await m.send(alive, 'offer', offerBody({ prices: resources({ cpu: 200, memory: 10 }) }), { at: T0 + 20 })
+  await m.send(alive, 'offer-update', offerBody({ prices: resources({ cpu: 200, memory: 10 }) }), { at: T0 + 2 * HOUR })
+  const renewed = await Q.getOffer(m.view, alive.key)
+  t.is(renewed?.time, T0 + 20, 'renewed at the same prices: its price-time place is kept')
+  t.is(renewed?.renewed, T0 + 2 * HOUR, 'and the renewal is recorded')
+
+  const r = await m.send(bot, 'bid', bidBody())
+  t.is((await Q.getTrade(m.view, `${r.id}.0`))?.node, alive.key, 'the cheaper offer went stale: the renewed one is sold')
+
+  await m.send(gone, 'offer-update', offerBody({ prices: resources({ cpu: 100, memory: 10 }) }))
+  const again = await m.send(bot, 'bid', bidBody())
+  t.is((await Q.getTrade(m.view, `${again.id}.0`))?.node, gone.key, 'renewed, the cheaper offer sells again')
+})
+
+test('without an offer TTL (0), offers never go stale', async t => {
+  const m = await Market.create()
+  const old = new Actor('old')
+  const bot = new Actor('bot')
+  await m.send(old, 'offer', offerBody(), { at: T0 + 10 })
+  const r = await m.send(bot, 'bid', bidBody(), { at: T0 + 100 * HOUR })
+  t.is((await Q.getTrade(m.view, `${r.id}.0`))?.node, old.key)
 })

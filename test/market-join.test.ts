@@ -3,12 +3,10 @@
  * processes read the indexers' signed view instead of replaying the market.
  */
 import test from 'brittle'
-import fs from 'fs'
-import path from 'path'
 import { spawn } from 'child_process'
 import { testnet } from './helpers/net'
 import { history } from './helpers/ledger'
-import { world, node, bot } from './helpers/deploy'
+import { world, node, bot, jobTemplate } from './helpers/deploy'
 import { sandboxTest } from './helpers/sandbox'
 import { SCIT } from './helpers/node-process'
 import { generateKeyPair } from '../lib/identity'
@@ -51,14 +49,7 @@ sandboxTest('on a market with a history, a fresh node is sold a trade and runs a
   const n = await node(t, w)
   const b = await bot(t, w)
   t.is(n.peer.ledger.counters.envelopes + b.peer.ledger.counters.envelopes, 0, 'neither applied the market')
-  const dir = await t.tmp()
-  fs.writeFileSync(path.join(dir, 'job.js'), 'console.log("done")\n')
-  const file = path.join(dir, 'job.yaml')
-  fs.writeFileSync(file, [
-    'name: late', 'version: 1', 'workloads:', '  - name: calc', '    kind: job', '    files: [job.js]',
-    '    command: [node, job.js]', '    resources: { cpu: 500m, memory: 128MiB }', 'duration: 1h', 'budget: 100'
-  ].join('\n') + '\n')
-  const d = await deploy(b, { template: file })
+  const d = await deploy(b, { template: await jobTemplate(t, 'late') })
   const [row] = await waitRunning(b, d)
   t.is(row.node, n.key, 'the fresh node sold it')
   t.is(row.state, 'exited', 'and ran it')

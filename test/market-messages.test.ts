@@ -29,8 +29,11 @@ test('every op body round-trips and refuses trailing bytes', t => {
     t.alike(decodeBody(type, buf), samples[type], `${type} round-trips`)
     t.exception(() => decodeBody(type, b4a.concat([buf, b4a.from([0])])), /trailing/, `${type}: trailing byte refused`)
   }
-  const genesis = { action: 'genesis' as const, faucets: [a.publicKey], settlementWindow: 60_000 }
+  const genesis = { action: 'genesis' as const, faucets: [a.publicKey], settlementWindow: 60_000, offerTtl: 1_800_000 }
   t.alike(decodeBody('governance', encodeBody('governance', genesis)), genesis)
+  const { offerTtl, ...noTtl } = genesis
+  t.is(offerTtl > 0, true)
+  t.alike(decodeBody('governance', encodeBody('governance', noTtl)), { ...noTtl, offerTtl: 0 }, 'no offer TTL: 0, offers never go stale')
 })
 
 test('a list longer than its limit is refused before anything is allocated', t => {
@@ -48,7 +51,7 @@ test('view records round-trip, with and without optional fields', t => {
   t.alike(decode(tradeRecord, encode(tradeRecord, trade)), trade)
   const settled: Trade = { ...trade, state: 'settled', contract: a.key, manifest: 'ab'.repeat(32), start: 5, end: 10, escrow: 120 }
   t.alike(decode(tradeRecord, encode(tradeRecord, settled)), settled)
-  const offer = { ...offerBody(), node: a.key, id: 'op', available: resources({ cpu: 1 }), time: 9, withdrawn: true }
+  const offer = { ...offerBody(), node: a.key, id: 'op', available: resources({ cpu: 1 }), time: 9, renewed: 10, withdrawn: true }
   t.alike(decode(offerRecord, encode(offerRecord, offer)), offer)
   const outcome = { id: 'x', type: 'bid', author: null, time: 3, accepted: false, reason: 'invalid' as const, message: 'why', trades: [] }
   t.alike(decode(outcomeRecord, encode(outcomeRecord, outcome)), outcome)

@@ -196,7 +196,7 @@ sandboxTest('SIGTERM withdraws the node\'s offer before it exits', async t => {
   await until(s.b.peer, async () => (await s.b.peer.client.offer(s.key))?.withdrawn === false)
   t.alike(await stopNode(p), { code: 0, signal: null }, 'exit code 0')
   await until(s.b.peer, async () => (await s.b.peer.client.offer(s.key))?.withdrawn === true)
-  t.pass('the market has the offer withdrawn')
+  t.is((await s.b.peer.client.offer(s.key))?.withdrawn, true, 'the market has the offer withdrawn')
   const offers = await s.b.peer.client.offers({})
   t.absent(offers.some(o => o.node === s.key), 'no longer among the live offers')
 })

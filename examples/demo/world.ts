@@ -21,7 +21,7 @@ import { createDHT } from '../../lib/swarm'
 import { generateKeyPair, KeyPair } from '../../lib/identity'
 import { ScitError } from '../../lib/errors'
 import { decodeKey } from '../../lib/keys'
-import { MarketPeer } from '../../market/peer'
+import { MarketPeer, GenesisOptions } from '../../market/peer'
 import { Client } from '../../market/client'
 import { addIndexer } from '../../market/indexers'
 import { raceTimeout, TIMED_OUT } from '../../lib/timeout'
@@ -91,7 +91,7 @@ export class DemoWorld {
     return net
   }
 
-  private async peer (name: string, identity: KeyPair, extra: { market?: Buffer, genesis?: { faucets: Buffer[], settlementWindow: number } }): Promise<MarketPeer> {
+  private async peer (name: string, identity: KeyPair, extra: { market?: Buffer, genesis?: GenesisOptions }): Promise<MarketPeer> {
     const p = new MarketPeer({ data: this.dir('market', name), identity, dht: this.dhtNode(), ackInterval: this.opts.ackInterval, ...extra })
     // A peer that fails while the demo runs is reported by the step that waits on it; never crash the process.
     p.on('error', () => {})
@@ -103,7 +103,7 @@ export class DemoWorld {
   /** A market founded by the first peer (its faucet), then `count - 1` more indexers voted in by a majority. */
   async startMarket (count = 3, onIndexer?: (n: number) => void): Promise<MarketPeer[]> {
     const founderKey = generateKeyPair()
-    const founder = await this.peer('founder', founderKey, { genesis: { faucets: [founderKey.publicKey], settlementWindow: 10 * 60_000 } })
+    const founder = await this.peer('founder', founderKey, { genesis: { faucets: [founderKey.publicKey], settlementWindow: 10 * 60_000, offerTtl: 30 * 60_000 } })
     this.indexers.push(founder)
     onIndexer?.(1)
     for (let i = 1; i < count; i++) {

@@ -30,7 +30,9 @@ export async function handleOffer (ctx: Ctx, body: Bodies['offer'], update: bool
     }
     available = subtract(body.resources, leased)
   }
-  const next: Offer = { ...body, node: ctx.author, id: ctx.id, available, time: ctx.now, withdrawn: false }
+  // The same prices again (a node renewing its offer) keep the offer's place among equal prices.
+  const time = prev !== null && !prev.withdrawn && RESOURCE_KINDS.every(k => prev.prices[k] === body.prices[k]) ? prev.time : ctx.now
+  const next: Offer = { ...body, node: ctx.author, id: ctx.id, available, time, renewed: ctx.now, withdrawn: false }
   putOffer(ctx.tx, prev, next)
   ctx.dirty.add(ctx.author)
 }
@@ -90,7 +92,7 @@ export async function retryResting (ctx: Ctx): Promise<void> {
   const changed: Offer[] = []
   for (const node of ctx.dirty) {
     const o = await getOffer(ctx.tx, node)
-    if (o !== null && !o.withdrawn) changed.push(o)
+    if (o !== null && selling(ctx, o)) changed.push(o)
   }
   ctx.dirty.clear()
   if (changed.length === 0) return
@@ -110,9 +112,14 @@ async function liveOffers (ctx: Ctx): Promise<Offer[]> {
   const out: Offer[] = []
   for await (const { value } of ctx.tx.range(K.prefixRange('offer/'))) {
     const o = ctx.tx.decode(offerRecord, value)
-    if (!o.withdrawn) out.push(o)
+    if (selling(ctx, o)) out.push(o)
   }
   return out
+}
+
+/** An offer is for sale until withdrawn, and, in a market with an offer TTL, while its node keeps renewing it. */
+function selling (ctx: Ctx, o: Offer): boolean {
+  return !o.withdrawn && (ctx.genesis.offerTtl === 0 || o.renewed + ctx.genesis.offerTtl >= ctx.now)
 }
 
 /** How many replicas of `bid` this offer could take now, honouring every constraint but spread. */

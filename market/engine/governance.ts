@@ -11,8 +11,8 @@ import type { Tx } from './tx'
 import { Ctx, reject } from './context'
 
 /** The genesis op: the founder becomes the first indexer, the faucets and settlement window are fixed for good. */
-export function handleGenesis (tx: Tx, author: string, now: number, body: { faucets: Buffer[], settlementWindow: number }): Genesis {
-  const genesis: Genesis = { author, faucets: body.faucets.map(f => encodeKey(f)), settlementWindow: body.settlementWindow, time: now }
+export function handleGenesis (tx: Tx, author: string, now: number, body: { faucets: Buffer[], settlementWindow: number, offerTtl?: number }): Genesis {
+  const genesis: Genesis = { author, faucets: body.faucets.map(f => encodeKey(f)), settlementWindow: body.settlementWindow, offerTtl: body.offerTtl ?? 0, time: now }
   if (new Set(genesis.faucets).size !== genesis.faucets.length) reject('invalid', 'faucets lists a key twice')
   tx.write(genesisRecord, K.META_GENESIS, genesis)
   // The founder writes through the bootstrap core, which Autobase already indexes: no writer key to record.

@@ -83,6 +83,7 @@ const VALIDATE: Validators = {
     if (b.action === 'genesis') {
       amount('settlementWindow', b.settlementWindow, 1)
       if (b.settlementWindow > LIMITS.window) reject('invalid', `settlementWindow is above ${LIMITS.window} ms`)
+      if ((b.offerTtl ?? 0) > LIMITS.window) reject('invalid', `offerTtl is above ${LIMITS.window} ms`)
     }
   }
 }

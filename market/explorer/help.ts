@@ -18,7 +18,7 @@ export const EXAMPLES: Record<string, string> = {
 
 export const JSON_FIELDS: Record<string, string> = {
   nodes: 'an array of {node, country, city, total, free, prices, price, attributes, leases, offer, online, connected, presence, lastSeen, presenceError}',
-  offers: 'an array of offers as the ledger holds them: {node, id, resources, available, prices, country, city, attributes, minLease, maxLease, time, withdrawn}',
+  offers: 'an array of offers as the ledger holds them: {node, id, resources, available, prices, country, city, attributes, minLease, maxLease, time, renewed, withdrawn}',
   bids: 'an array of bids as the ledger holds them: {id, bot, resources, replicas, countries, attributes, spread, maxPrice, duration, expiry, exclude, time, state, trades}',
   trades: 'an array of trades as the ledger holds them: {id, bid, replica, bot, node, resources, price, duration, matchedAt, settleBy, state, contract, manifest, start, end, escrow, paid, refunded}',
   contracts: 'an array of {contract, bot, manifest, state, trades, nodes, replicas, pricePerHour, escrow, paid, refunded, start, end}',

@@ -20,9 +20,21 @@ import { tmpDir } from './node'
 export interface World { net: Testnet; founder: MarketPeer; key: Buffer }
 
 /** A market on the testnet, founded by a peer that is its only indexer and faucet. */
-export async function world (t: Assert, net: Testnet): Promise<World> {
-  const founder = await market(t, net)
+export async function world (t: Assert, net: Testnet, opts: { offerTtl?: number } = {}): Promise<World> {
+  const founder = await market(t, net, opts)
   return { net, founder, key: founder.key }
+}
+
+/** A job template that prints a line and exits (`name` makes each deployment distinct). */
+export async function jobTemplate (t: Assert, name = 'job'): Promise<string> {
+  const dir = await t.tmp()
+  fs.writeFileSync(path.join(dir, 'job.js'), 'console.log("done")\n')
+  const file = path.join(dir, 'job.yaml')
+  fs.writeFileSync(file, [
+    `name: ${name}`, 'version: 1', 'workloads:', '  - name: calc', '    kind: job', '    files: [job.js]',
+    '    command: [node, job.js]', '    resources: { cpu: 500m, memory: 128MiB }', 'duration: 1h', 'budget: 100'
+  ].join('\n') + '\n')
+  return file
 }
 
 /** A node daemon selling 1 core, 2 GiB in `country`; closed at teardown. */

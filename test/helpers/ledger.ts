@@ -34,9 +34,10 @@ export async function peer (t: Assert, net: Testnet, opts: PeerOptions = {}): Pr
 }
 
 /** A new market, created by a fresh identity that is also its only faucet. */
-export async function market (t: Assert, net: Testnet, opts: PeerOptions = {}): Promise<MarketPeer> {
+export async function market (t: Assert, net: Testnet, opts: PeerOptions & { offerTtl?: number } = {}): Promise<MarketPeer> {
+  const { offerTtl, ...rest } = opts
   const identity = opts.identity ?? generateKeyPair()
-  return peer(t, net, { identity, genesis: { faucets: [identity.publicKey], settlementWindow: 10 * 60_000 }, ...opts })
+  return peer(t, net, { identity, genesis: { faucets: [identity.publicKey], settlementWindow: 10 * 60_000, offerTtl }, ...rest })
 }
 
 /** Resolve once `fn` holds, re-checking on every market update of `p`. No sleeps: it waits on events. */

@@ -80,9 +80,9 @@ export class Market {
   clock = T0
   checks = 0
 
-  static async create (opts: { settlementWindow?: number } = {}): Promise<Market> {
+  static async create (opts: { settlementWindow?: number, offerTtl?: number } = {}): Promise<Market> {
     const m = new Market()
-    const r = await m.send(m.founder, 'governance', { action: 'genesis', faucets: [m.faucet.publicKey], settlementWindow: opts.settlementWindow ?? HOUR }, { bootstrap: true })
+    const r = await m.send(m.founder, 'governance', { action: 'genesis', faucets: [m.faucet.publicKey], settlementWindow: opts.settlementWindow ?? HOUR, offerTtl: opts.offerTtl ?? 0 }, { bootstrap: true })
     if (!r.outcome.accepted) throw new Error(`genesis refused: ${r.outcome.message ?? ''}`)
     return m
   }
