@@ -130,6 +130,16 @@ export class MarketPeer extends ReadyResource {
   get peers (): number { return this.connections.size }
 
   protected override async _open (): Promise<void> {
+    try {
+      await this.open()
+    } catch (err) {
+      // ready-resource runs no _close after a failed open: what was opened so far (a swarm, a store) must not outlive it.
+      await this._close().catch(() => {})
+      throw err
+    }
+  }
+
+  private async open (): Promise<void> {
     const o = this.opts
     this.ownStore = !o.store
     // Owner-only, umask 077 (lib/datadir): the store holds the key of this peer's ledger writer.

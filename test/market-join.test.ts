@@ -65,3 +65,11 @@ test('SIGTERM while a command waits to join a market stops it', async t => {
   t.ok(r.signal === 'SIGTERM' || r.code !== 0, `it stopped (${r.signal ?? r.code ?? '?'})`)
   t.absent(/\n\s+at /.test(r.stderr), 'no stack trace')
 })
+
+test('a command for a market nobody serves ends with TIMEOUT and exits (nothing it opened keeps it alive)', async t => {
+  const net = await testnet(t)
+  const r = await run(['market', 'info', '--market', encodeKey(generateKeyPair().publicKey), '--bootstrap', bootstrap(net), '--data', await t.tmp()])
+  t.is(r.code, 1)
+  t.ok(r.stderr.startsWith('error TIMEOUT: no peer of market'), r.stderr.trim())
+  t.absent(/\n\s+at /.test(r.stderr), 'no stack trace')
+})

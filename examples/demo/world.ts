@@ -103,7 +103,8 @@ export class DemoWorld {
   /** A market founded by the first peer (its faucet), then `count - 1` more indexers voted in by a majority. */
   async startMarket (count = 3, onIndexer?: (n: number) => void): Promise<MarketPeer[]> {
     const founderKey = generateKeyPair()
-    const founder = await this.peer('founder', founderKey, { genesis: { faucets: [founderKey.publicKey], settlementWindow: 10 * 60_000, offerTtl: 30 * 60_000 } })
+    // A short offer TTL: the node the demo kills stops being sold before anyone deploys from another terminal (--keep).
+    const founder = await this.peer('founder', founderKey, { genesis: { faucets: [founderKey.publicKey], settlementWindow: 10 * 60_000, offerTtl: 20_000 } })
     this.indexers.push(founder)
     onIndexer?.(1)
     for (let i = 1; i < count; i++) {
