@@ -129,7 +129,8 @@ export class Follower extends ReadyResource implements MarketLedger {
     let checking = this.seen.get(id)
     if (checking === undefined) {
       checking = this.check(key).then(() => true, err => {
-        log.warn('view refused', { view: shortKey(key), error: (err as Error).message })
+        // A check cut short by closing says nothing about the view.
+        if (this.closing === null) log.warn('view refused', { view: shortKey(key), error: (err as Error).message })
         return false
       })
       this.seen.set(id, checking)
