@@ -18,7 +18,7 @@ import type Hypercore from 'hypercore'
 import type Corestore from 'corestore'
 import crypto from 'hypercore-crypto'
 import b4a from 'b4a'
-import { ScitError } from '../lib/errors'
+import { ScitError, isScitError } from '../lib/errors'
 import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { raceTimeout, TIMED_OUT, within } from '../lib/timeout'
@@ -51,8 +51,10 @@ export class Follower extends ReadyResource implements MarketLedger {
   /** Views checked or being checked, by key: each is looked at once. */
   private readonly seen = new Map<string, Promise<boolean>>()
   private current: { core: Hypercore, bee: Hyperbee } | null = null
-  /** This peer's own core: its user data keeps the outbox, the last view key and the seqs sent. */
+  /** This peer's own core: its user data keeps the outbox and the last view key. */
   private own: Hypercore | null = null
+  /** A peer showed, this session, the view this follower reads (a saved one may be long stale). */
+  private shown = false
   private lookAllAt = 0
   private readonly known: Array<() => void> = []
   private readonly onappend = (): void => this.changed()
@@ -73,8 +75,8 @@ export class Follower extends ReadyResource implements MarketLedger {
     this.own = this.store.namespace(FOLLOWER_NAMESPACE).get({ name: b4a.toString(this.key, 'hex') })
     await this.own.ready()
     const saved = await this.own.getUserData(VIEW_KEY)
-    // Checked when it was first followed: read it at once, and switch when a peer shows a newer one.
-    if (saved !== null && saved.byteLength === 32) await this.follow(saved)
+    // Checked when it was first followed; read once a peer shows it again, or switch to the newer one it shows.
+    if (saved !== null && saved.byteLength === 32) await this.follow(saved, false)
     await this.outbox.open()
   }
 
@@ -108,14 +110,14 @@ export class Follower extends ReadyResource implements MarketLedger {
     return this.view.checkout(Math.max(1, this.finalVersion))
   }
 
-  /** Resolve once a view is known (at once if one is), or reject after `timeout` ms. */
-  async viewKnown (timeout: number, what = 'an indexer'): Promise<void> {
-    if (this.current !== null) return
+  /** Resolve once a peer showed the view to read, or reject after `timeout` ms. */
+  async viewKnown (timeout: number): Promise<void> {
+    if (this.shown) return
     let resolve!: () => void
     const known = new Promise<void>(res => { resolve = res })
     this.known.push(resolve)
     if (await raceTimeout(known, timeout) === TIMED_OUT) {
-      throw new ScitError('TIMEOUT', `no peer of market ${encodeKey(this.key)} showed its view within ${timeout} ms: is ${what} online?`)
+      throw new ScitError('TIMEOUT', `no peer of market ${encodeKey(this.key)} showed its view within ${timeout} ms: is an indexer online?`)
     }
     if (this.current === null) throw new ScitError('CLOSED', 'the follower closed')
   }
@@ -125,11 +127,16 @@ export class Follower extends ReadyResource implements MarketLedger {
    * is the newest valid one. Resolves true when the view checked out.
    */
   offer (key: Buffer): Promise<boolean> {
+    if (this.current !== null && b4a.equals(key, this.current.core.key)) {
+      this.showed()
+      return Promise.resolve(true)
+    }
     const id = b4a.toString(key, 'hex')
     let checking = this.seen.get(id)
     if (checking === undefined) {
       checking = this.check(key).then(() => true, err => {
-        // A check cut short by closing says nothing about the view.
+        // Only a view that failed its check is refused for good; a timeout or a close may go better next time.
+        if (!isScitError(err, 'VERIFICATION')) this.seen.delete(id)
         if (this.closing === null) log.warn('view refused', { view: shortKey(key), error: (err as Error).message })
         return false
       })
@@ -142,8 +149,8 @@ export class Follower extends ReadyResource implements MarketLedger {
     if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
     await within(this.verify(key), CHECK_TIMEOUT, `view ${shortKey(key)} was not checked`)
     const time = await this.withView(key, engineTime)
-    if (this.current !== null && time <= await engineTime(this.current.bee)) return
-    await this.follow(key)
+    if (this.current !== null && time <= await engineTime(this.current.bee)) return this.showed()
+    await this.follow(key, true)
   }
 
   /** Run `fn` on the view with this key, at its signed length, with a session of its own. */
@@ -197,7 +204,7 @@ export class Follower extends ReadyResource implements MarketLedger {
     }
   }
 
-  private async follow (key: Buffer): Promise<void> {
+  private async follow (key: Buffer, shown: boolean): Promise<void> {
     const core = this.store.get({ key })
     const bee = new Hyperbee(core, BEE)
     await bee.ready()
@@ -210,8 +217,13 @@ export class Follower extends ReadyResource implements MarketLedger {
     }
     await this.ownCore.setUserData(VIEW_KEY, key)
     log.info('following view', { view: shortKey(key), length: core.length })
-    for (const resolve of this.known.splice(0)) resolve()
+    if (shown) this.showed()
     this.changed()
+  }
+
+  private showed (): void {
+    this.shown = true
+    for (const resolve of this.known.splice(0)) resolve()
   }
 
   private changed (): void {
@@ -226,7 +238,7 @@ export class Follower extends ReadyResource implements MarketLedger {
 
   /** Wait until the view is as long as the peers that have it say (bounded by `timeout`). */
   async catchUp (timeout = 30_000): Promise<void> {
-    if (this.current === null) await this.viewKnown(timeout)
+    if (!this.shown) await this.viewKnown(timeout)
     await raceTimeout(this.update(), timeout)
   }
 

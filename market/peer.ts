@@ -187,7 +187,6 @@ export class MarketPeer extends ReadyResource {
     } else if (announce) {
       await discovery.flushed()
     }
-    if (announce && follow) discovery.flushed().catch(() => {})
     log.info('joined market', { market: encodeKey(ledger.key), follower: follow })
   }
 

@@ -2,8 +2,9 @@
  * Where a restarted client resumes its envelope seq. Seqs must grow per
  * author (lib/envelope), and a reused seq is refused as a replay, so the next
  * seq is above the highest one this identity ever used, which is the max of
- * what the view applied (`seq/<author>`) and what this peer's own writer core
- * holds (appended but maybe not applied yet, or rolled back).
+ * what the view applied (`seq/<author>`) and what this peer sent but the view
+ * may not show yet (`lastSeqSent`: a full peer's writer core and outbox, a
+ * follower's outbox).
  */
 import c from 'compact-encoding'
 import b4a from 'b4a'

@@ -1,11 +1,7 @@
-import fs from 'fs'
-import path from 'path'
 import sodium from 'sodium-universal'
 import { testnet } from './helpers/net'
-import { world, node, bot, serviceTemplate, moneyConserved, stateOn, nodeState } from './helpers/deploy'
+import { world, node, bot, serviceTemplate, moneyConserved, stateOn, nodeState, jobTemplate } from './helpers/deploy'
 import { deploy, waitRunning, stop } from '../bot/deployment'
-import { replicaStatus } from '../bot/replica-status'
-import { until } from '../bot/wait'
 import { readContract } from '../lib/contract'
 import { decodeKey } from '../lib/keys'
 import { sandboxTest } from './helpers/sandbox'
@@ -57,27 +53,9 @@ sandboxTest('a job runs to completion: bot status carries the exit code and the 
   const w = await world(t, net)
   await node(t, w)
   const b = await bot(t, w)
-  const dir = await t.tmp()
-  fs.writeFileSync(path.join(dir, 'job.js'), 'require("fs").writeFileSync("out.txt", "forty-two\\n"); console.log("done")\n')
-  const file = path.join(dir, 'job.yaml')
-  fs.writeFileSync(file, [
-    'name: answer',
-    'version: 1',
-    'workloads:',
-    '  - name: calc',
-    '    kind: job',
-    '    files: [job.js]',
-    '    command: [node, job.js]',
-    '    output: out.txt',
-    '    resources: { cpu: 500m, memory: 128MiB }',
-    'duration: 1h',
-    'budget: 100'
-  ].join('\n') + '\n')
+  const file = await jobTemplate(t, { name: 'answer', code: 'require("fs").writeFileSync("out.txt", "forty-two\\n"); console.log("done")', output: 'out.txt' })
   const d = await deploy(b, { template: file })
-  await waitRunning(b, d)
-  // Running first, perhaps: the job is done once the node signed it exited.
-  let row = (await replicaStatus(b, d, 2000))[0]
-  await until(b.client, async () => (row = (await replicaStatus(b, d, 2000))[0]).state === 'exited', { poll: 250 })
+  const [row] = await waitRunning(b, d) // a job is up once it exited
   t.is(row.state, 'exited', 'the node signed the job as exited')
   t.is(row.exitCode, 0, 'with exit code 0')
   const expected = Buffer.alloc(32)

@@ -1,8 +1,7 @@
 import { sandboxTest } from './helpers/sandbox'
 import fs from 'fs'
-import path from 'path'
 import { testnet } from './helpers/net'
-import { world, node, bot, serviceTemplate } from './helpers/deploy'
+import { world, node, bot, serviceTemplate, jobTemplate } from './helpers/deploy'
 import { scit, common, funded } from './helpers/cli'
 
 /** The line the CLI prints for an error (the progress lines come before it). */
@@ -41,22 +40,7 @@ sandboxTest('scit bot deploy --wait running ends with the node\'s reason when th
   const w = await world(t, net)
   await node(t, w)
   const { data } = await funded(t, w.founder)
-  const dir = await t.tmp()
-  fs.writeFileSync(path.join(dir, 'job.js'), 'console.error("cannot reach the database"); process.exit(3)\n')
-  const file = path.join(dir, 'crash.yaml')
-  fs.writeFileSync(file, [
-    'name: crash',
-    'version: 1',
-    'workloads:',
-    '  - name: calc',
-    '    kind: job',
-    '    files: [job.js]',
-    '    command: [node, job.js]',
-    '    restart: never',
-    '    resources: { cpu: 500m, memory: 128MiB }',
-    'duration: 1h',
-    'budget: 100'
-  ].join('\n') + '\n')
+  const file = await jobTemplate(t, { name: 'crash', code: 'console.error("cannot reach the database"); process.exit(3)', restart: 'never' })
 
   const run = await scit(['bot', 'deploy', file, '--id', 'crash', '--wait', 'running', '--timeout', '60s', ...common(net, w.founder, data)])
   t.is(run.code, 1, 'it fails instead of waiting')

@@ -49,7 +49,7 @@ sandboxTest('on a market with a history, a fresh node is sold a trade and runs a
   const n = await node(t, w)
   const b = await bot(t, w)
   t.is(n.peer.ledger.counters.envelopes + b.peer.ledger.counters.envelopes, 0, 'neither applied the market')
-  const d = await deploy(b, { template: await jobTemplate(t, 'late') })
+  const d = await deploy(b, { template: await jobTemplate(t, { name: 'late' }) })
   const [row] = await waitRunning(b, d)
   t.is(row.node, n.key, 'the fresh node sold it')
   t.is(row.state, 'exited', 'and ran it')
@@ -72,4 +72,22 @@ test('a command for a market nobody serves ends with TIMEOUT and exits (nothing 
   t.is(r.code, 1)
   t.ok(r.stderr.startsWith('error TIMEOUT: no peer of market'), r.stderr.trim())
   t.absent(/\n\s+at /.test(r.stderr), 'no stack trace')
+})
+
+test('one data dir explores two markets in turn; a data dir that serves one market refuses to serve another', async t => {
+  const net = await testnet(t)
+  const a = await world(t, net)
+  const b = await world(t, net)
+  const data = await t.tmp()
+  for (const w of [a, b, a]) {
+    const r = await run(['market', 'info', '--json', '--market', encodeKey(w.key), '--bootstrap', bootstrap(net), '--data', data])
+    t.is(r.code, 0, r.stderr)
+    t.is(JSON.parse(r.stdout).market, encodeKey(w.key), 'the market asked for, from the same data dir')
+  }
+  const served = await t.tmp()
+  const created = await run(['market', 'create', '--json', '--data', served])
+  t.is(created.code, 0, created.stderr)
+  const refused = await run(['market', 'serve', '--market', encodeKey(b.key), '--bootstrap', bootstrap(net), '--data', served])
+  t.is(refused.code, 1)
+  t.ok(refused.stderr.startsWith(`error INVALID_CONFIG: ${served} serves market ${JSON.parse(created.stdout).market as string}`), refused.stderr.trim())
 })

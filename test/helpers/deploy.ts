@@ -25,14 +25,16 @@ export async function world (t: Assert, net: Testnet, opts: { offerTtl?: number 
   return { net, founder, key: founder.key }
 }
 
-/** A job template that prints a line and exits (`name` makes each deployment distinct). */
-export async function jobTemplate (t: Assert, name = 'job'): Promise<string> {
+/** A template of one job, `node job.js` with `code` (default: print a line and exit); its path. */
+export async function jobTemplate (t: Assert, opts: { name?: string, code?: string, output?: string, restart?: string } = {}): Promise<string> {
   const dir = await t.tmp()
-  fs.writeFileSync(path.join(dir, 'job.js'), 'console.log("done")\n')
+  fs.writeFileSync(path.join(dir, 'job.js'), (opts.code ?? 'console.log("done")') + '\n')
   const file = path.join(dir, 'job.yaml')
   fs.writeFileSync(file, [
-    `name: ${name}`, 'version: 1', 'workloads:', '  - name: calc', '    kind: job', '    files: [job.js]',
-    '    command: [node, job.js]', '    resources: { cpu: 500m, memory: 128MiB }', 'duration: 1h', 'budget: 100'
+    `name: ${opts.name ?? 'job'}`, 'version: 1', 'workloads:', '  - name: calc', '    kind: job', '    files: [job.js]', '    command: [node, job.js]',
+    ...(opts.output !== undefined ? [`    output: ${opts.output}`] : []),
+    ...(opts.restart !== undefined ? [`    restart: ${opts.restart}`] : []),
+    '    resources: { cpu: 500m, memory: 128MiB }', 'duration: 1h', 'budget: 100'
   ].join('\n') + '\n')
   return file
 }
