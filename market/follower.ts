@@ -23,7 +23,8 @@ import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { raceTimeout, TIMED_OUT, within } from '../lib/timeout'
 import * as K from './engine/keys'
-import { decode, uintRecord } from './messages'
+import * as Q from './queries'
+import { HyperbeeView } from './hyperbee-view'
 import { Outbox } from './outbox'
 import { finalOutcome } from './outcomes'
 import type { Hint, Id, MarketLedger } from './types'
@@ -147,9 +148,8 @@ export class Follower extends ReadyResource implements MarketLedger {
 
   private async check (key: Buffer): Promise<void> {
     if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
-    await within(this.verify(key), CHECK_TIMEOUT, `view ${shortKey(key)} was not checked`)
-    const time = await this.withView(key, engineTime)
-    if (this.current !== null && time <= await engineTime(this.current.bee)) return this.showed()
+    const time = await within(this.verify(key), CHECK_TIMEOUT, `view ${shortKey(key)} was not checked`)
+    if (this.current !== null && time <= await timeOf(this.current.bee)) return this.showed()
     await this.follow(key, true)
   }
 
@@ -165,19 +165,21 @@ export class Follower extends ReadyResource implements MarketLedger {
     }
   }
 
-  /** The core's signers must be the indexers its own signed content names, by a majority quorum. */
-  private async verify (key: Buffer): Promise<void> {
-    await this.withView(key, async bee => {
+  /** The core's signers must be the indexers its own signed content names, by a majority quorum. Returns its engine time. */
+  private async verify (key: Buffer): Promise<number> {
+    return await this.withView(key, async bee => {
       const m = bee.core.manifest
       if (m === null || m.signers.length === 0) throw new ScitError('VERIFICATION', 'the view has no signers')
       if (m.quorum < (m.signers.length >> 1) + 1) throw new ScitError('VERIFICATION', `a quorum of ${m.quorum} of ${m.signers.length} is no majority`)
       const writers: Buffer[] = []
+      let time = 0
       const snap = bee.checkout(bee.core.length)
       try {
         if (await snap.get(K.META_GENESIS) === null) throw new ScitError('VERIFICATION', 'the view has no genesis')
         for await (const e of snap.createReadStream({ gte: 'gov/indexer/', lt: 'gov/indexer/' + K.END })) {
           writers.push(e.value.byteLength === 32 ? e.value : this.key) // the founder's mark: its writer is the market key
         }
+        time = await Q.engineTime(HyperbeeView.reading(snap))
       } finally {
         await snap.close()
       }
@@ -187,6 +189,7 @@ export class Follower extends ReadyResource implements MarketLedger {
       if (wanted.size !== actual.size || [...actual].some(s => !wanted.has(s))) {
         throw new ScitError('VERIFICATION', `the view is signed by ${actual.size} keys that are not the ${wanted.size} indexers it records`)
       }
+      return time
     })
   }
 
@@ -281,12 +284,11 @@ export class Follower extends ReadyResource implements MarketLedger {
 
 const BEE = { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false } as const
 
-/** A view's engine time: how far the market it shows has gone. */
-async function engineTime (bee: Hyperbee): Promise<number> {
+/** A view's engine time at its signed length: how far the market it shows has gone. */
+async function timeOf (bee: Hyperbee): Promise<number> {
   const snap = bee.checkout(bee.core.length)
   try {
-    const entry = await snap.get(K.META_TIME)
-    return entry === null ? 0 : decode(uintRecord, entry.value)
+    return await Q.engineTime(HyperbeeView.reading(snap))
   } finally {
     await snap.close()
   }

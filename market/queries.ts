@@ -6,6 +6,7 @@
 import { fits, Resources, RESOURCE_KINDS } from '../lib/resources'
 import * as K from './engine/keys'
 import { emptyCounts } from './engine/counts'
+import { forSale } from './engine/state'
 import { offerRecord, bidRecord, tradeRecord, templateRecord, outcomeRecord, genesisRecord, uintRecord, countsRecord, TRADE_STATES, decode, Genesis } from './messages'
 import type { View, Offer, Bid, BidState, Trade, TradeFilter, OfferFilter, Template, Outcome, KeyText, Id } from './types'
 import type c from 'compact-encoding'
@@ -28,7 +29,7 @@ export async function listOffers (view: View, filter: OfferFilter = {}): Promise
   const out: Offer[] = []
   const ttl = filter.selling === true ? (await getGenesis(view))?.offerTtl ?? 0 : 0
   const now = ttl > 0 ? await engineTime(view) : 0
-  const keep = (o: Offer): boolean => matchesOffer(o, filter) && (ttl === 0 || o.renewed + ttl >= now)
+  const keep = (o: Offer): boolean => matchesOffer(o, filter) && (filter.selling !== true || forSale(o, ttl, now))
   if (filter.country !== undefined) {
     for await (const node of tails(view, `ix/offer-country/${filter.country}/`)) {
       const o = await getOffer(view, node)

@@ -16,7 +16,8 @@ import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
 import { ScitError } from '../lib/errors'
 import * as K from './engine/keys'
-import { decode, countsRecord } from './messages'
+import * as Q from './queries'
+import { HyperbeeView } from './hyperbee-view'
 import { MarketPeer } from './peer'
 import type { Apply } from './types'
 
@@ -63,10 +64,8 @@ export async function verifyMarket (opts: VerifyOptions): Promise<VerifyReport> 
 }
 
 async function decided (view: Hyperbee): Promise<number> {
-  const entry = await view.get(K.META_COUNTS)
-  if (entry === null) return 0
-  const counts = decode(countsRecord, entry.value)
-  return counts.accepted + counts.rejected
+  const s = await Q.stats(HyperbeeView.reading(view))
+  return s.accepted + s.rejected
 }
 
 /** Walk both views in key order; the first key whose value differs (or is missing on one side) is the divergence. */

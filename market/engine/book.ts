@@ -14,7 +14,7 @@ import { offerRecord } from '../messages'
 import type { Bodies } from '../messages'
 import type { Offer, Bid, Trade } from '../types'
 import { Ctx, reject } from './context'
-import { getOffer, putOffer, getBid, putBid, putTrade } from './state'
+import { getOffer, putOffer, getBid, putBid, putTrade, forSale } from './state'
 import { unitCost, fitsIn, times } from './price'
 
 export async function handleOffer (ctx: Ctx, body: Bodies['offer'], update: boolean): Promise<void> {
@@ -92,7 +92,7 @@ export async function retryResting (ctx: Ctx): Promise<void> {
   const changed: Offer[] = []
   for (const node of ctx.dirty) {
     const o = await getOffer(ctx.tx, node)
-    if (o !== null && selling(ctx, o)) changed.push(o)
+    if (o !== null && forSale(o, ctx.genesis.offerTtl, ctx.now)) changed.push(o)
   }
   ctx.dirty.clear()
   if (changed.length === 0) return
@@ -112,14 +112,9 @@ async function liveOffers (ctx: Ctx): Promise<Offer[]> {
   const out: Offer[] = []
   for await (const { value } of ctx.tx.range(K.prefixRange('offer/'))) {
     const o = ctx.tx.decode(offerRecord, value)
-    if (selling(ctx, o)) out.push(o)
+    if (forSale(o, ctx.genesis.offerTtl, ctx.now)) out.push(o)
   }
   return out
-}
-
-/** An offer is for sale until withdrawn, and, in a market with an offer TTL, while its node keeps renewing it. */
-function selling (ctx: Ctx, o: Offer): boolean {
-  return !o.withdrawn && (ctx.genesis.offerTtl === 0 || o.renewed + ctx.genesis.offerTtl >= ctx.now)
 }
 
 /** How many replicas of `bid` this offer could take now, honouring every constraint but spread. */

@@ -8,6 +8,11 @@ import type { Offer, Bid, Trade, KeyText, Id } from '../types'
 import type { Tx } from './tx'
 import { reject } from './context'
 
+/** An offer is for sale until withdrawn, and, in a market with an offer TTL (ms, 0: none), while its node keeps renewing it. */
+export function forSale (o: Offer, offerTtl: number, now: number): boolean {
+  return !o.withdrawn && (offerTtl === 0 || o.renewed + offerTtl >= now)
+}
+
 export function getOffer (tx: Tx, node: KeyText): Promise<Offer | null> {
   return tx.read(offerRecord, K.offer(node))
 }
