@@ -158,7 +158,13 @@ export class Follower extends ReadyResource implements MarketLedger {
     const bee = new Hyperbee(this.store.get({ key }), BEE)
     try {
       await bee.ready()
-      if (bee.core.length === 0) await bee.core.update({ wait: true })
+      // A new view (after an indexer change) has no signed block until the indexers ack it: wait, it is not a bad view.
+      const deadline = Date.now() + CHECK_TIMEOUT
+      while (bee.core.length === 0 || bee.core.manifest === null) {
+        if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
+        if (Date.now() > deadline) throw new ScitError('TIMEOUT', `no peer has a signed block of view ${shortKey(key)} yet`)
+        if (!await bee.core.update({ wait: true })) await new Promise(resolve => setTimeout(resolve, 250))
+      }
       return await fn(bee)
     } finally {
       await bee.close()
@@ -200,7 +206,8 @@ export class Follower extends ReadyResource implements MarketLedger {
       await core.ready()
       if (core.manifest === null) await core.update({ wait: true })
       const signer = core.manifest?.signers[0]?.publicKey
-      if (signer === undefined) throw new ScitError('VERIFICATION', `indexer ${shortKey(writer)} has no manifest`)
+      // Not yet fetched from any peer: try again when the view is shown again.
+      if (signer === undefined) throw new ScitError('TIMEOUT', `no peer gave the manifest of indexer ${shortKey(writer)}`)
       return signer
     } finally {
       await core.close()

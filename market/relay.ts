@@ -139,11 +139,15 @@ export class Relays {
     return this.ledger.writable
   }
 
-  /** The view this peer reads, once it is one a quorum signs (not the empty one a joining peer starts on). */
+  /**
+   * The view this peer reads, once a quorum signed some of it: not the empty
+   * one a joining peer starts on, nor a new view after an indexer change that
+   * nobody can fetch a signed block of yet.
+   */
   viewKey (): Buffer | null {
     try {
       const core = this.ledger.view.core
-      return core.manifest !== null && core.manifest.signers.length > 0 ? core.key : null
+      return core.manifest !== null && core.manifest.signers.length > 0 && core.signedLength > 0 ? core.key : null
     } catch {
       return null // a follower that has no view yet
     }

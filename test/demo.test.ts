@@ -108,7 +108,13 @@ test('the demo, in process: what its summary claims holds in the ledger and on t
 test('scit demo --quick --no-sandbox as a child process: exits 0, prints the steps, the notice and the explorer tables, leaves no temp dir', async t => {
   const tmp = await t.tmp()
   fs.chmodSync(tmp, 0o711) // the sandbox uid traverses the demo's temp dir to reach the work dirs
-  const { stdout, stderr } = await run(process.execPath, [SCIT, 'demo', '--quick', '--no-sandbox'], { env: { ...process.env, TMPDIR: tmp }, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 })
+  const opts = { env: { ...process.env, TMPDIR: tmp }, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 }
+  // A failed run is this test's failure, with what the demo printed (a throw would stop the whole suite).
+  const { stdout, stderr } = await run(process.execPath, [SCIT, 'demo', '--quick', '--no-sandbox'], opts).catch((err: { stdout?: string, stderr?: string, message: string }) => {
+    t.fail(`the demo failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`)
+    return { stdout: '', stderr: '' }
+  })
+  if (stdout === '') return
   // --no-sandbox takes the path of a machine without bubblewrap: the same demo, with a notice nobody can miss.
   for (const line of [
     'NO SANDBOX',
