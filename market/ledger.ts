@@ -19,6 +19,7 @@ import { logger } from '../lib/log'
 import type { Apply, Effects, Hint, Id, MarketLedger, RejectReason, View } from './types'
 import { HyperbeeView } from './hyperbee-view'
 import { ApplyView } from './apply-view'
+import { OfferBook } from './engine/offer-book'
 import { Tx } from './engine/tx'
 import { Outbox } from './outbox'
 import { finalOutcome } from './outcomes'
@@ -87,14 +88,16 @@ export class Ledger extends ReadyResource implements MarketLedger {
   private readonly bigBatches: boolean
   /**
    * Envelopes run through the engine and apply calls on this peer, re-runs
-   * after reorgs included, and envelopes it appended in optimistic blocks
-   * (benchmarks, tests).
+   * after reorgs included, envelopes it appended in optimistic blocks, and
+   * offer books read whole from the view (benchmarks, tests).
    */
-  readonly counters = { envelopes: 0, applies: 0, optimistic: 0 }
+  readonly counters = { envelopes: 0, applies: 0, optimistic: 0, bookLoads: 0 }
   /** Optimistic ops not final yet, sent again until they are (market/outbox.ts). */
   readonly outbox: Outbox
   /** The view's length at Autobase's indexed length, for the view core it was read for (a fork makes new cores). */
   private indexed: { key: Buffer, length: number } | null = null
+  /** The decoded offers of the view, kept across apply calls (engine/offer-book.ts). */
+  private book: { key: Buffer, book: OfferBook } | null = null
   private refreshing: Promise<void> = Promise.resolve()
   /**
    * Ops the engine decided since the last `takeApplied`: a hint for waiters,
@@ -401,8 +404,9 @@ export class Ledger extends ReadyResource implements MarketLedger {
    */
   private async applyNodes (nodes: Array<ApplyNode<Buffer>>, bee: Hyperbee, host: Host): Promise<void> {
     this.counters.applies++
+    const book = await this.offerBook(bee)
     const batch = bee.batch({ update: false })
-    const view = new ApplyView(HyperbeeView.writing(batch))
+    const view = new ApplyView(HyperbeeView.writing(batch), book)
     const hints: Hint[] = []
     let acked = 0
     for (const node of nodes) {
@@ -417,8 +421,14 @@ export class Ledger extends ReadyResource implements MarketLedger {
     // An optimistic node that was not acked is rolled back by Autobase anyway: skip writing it. Its
     // ops' waiters still look (one may be a copy of an op decided before, whose hint is long gone).
     const dropped = acked === 0 && nodes.every(n => n.optimistic)
-    if (dropped) await batch.close()
-    else await batch.flush()
+    if (dropped) {
+      await batch.close()
+      book.rollback()
+    } else {
+      await batch.flush()
+      book.seal(bee.core.length)
+      book.trim(bee.core.signedLength)
+    }
     for (const h of hints) {
       if (dropped) h.outcome = null
       else if (this.relayed.size > 0) this.relayed.delete(h.id)
@@ -428,6 +438,23 @@ export class Ledger extends ReadyResource implements MarketLedger {
     // Hinted once the view holds them: a waiter that looks before the flush would find nothing and not look again.
     if (this.applied.length + hints.length <= MAX_HINTS) this.applied.push(...hints)
     else this.dropHints(bee.core.length)
+  }
+
+  /**
+   * The offers of the view as this apply call finds it: the book kept since
+   * the last call, with the calls a reorg truncated undone; rebuilt from the
+   * view when it is another core (an indexer change) or the reorg went deeper
+   * than the book remembers.
+   */
+  private async offerBook (bee: Hyperbee): Promise<OfferBook> {
+    const length = bee.core.length
+    const kept = this.book
+    if (kept !== null && b4a.equals(kept.key, bee.core.key) && (kept.book.length === length || kept.book.truncate(length))) return kept.book
+    const book = await OfferBook.load(HyperbeeView.reading(bee), true)
+    book.seal(length)
+    this.book = { key: bee.core.key, book }
+    this.counters.bookLoads++
+    return book
   }
 
   /** Run the engine on each envelope of a block, noting them in `hints`; true when the writer should be acked. */

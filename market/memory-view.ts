@@ -9,14 +9,20 @@ import b4a from 'b4a'
 import c from 'compact-encoding'
 import type { View, RangeOptions } from './types'
 import { lowerBound } from './range'
+import { OfferBook, OfferLayer } from './engine/offer-book'
+import { decode, offerRecord } from './messages'
 
 const CHUNK = 256
 const DONE = Promise.resolve()
+const OFFERS = 'offer/'
+const NONE = new Map()
 
 export class MemoryView implements View {
   private values = new Map<string, Buffer>()
   private chunks: string[][] = []
   private version = 0 // bumped when a key is added or removed: cursors re-seek
+  /** The decoded offers, built on first use and kept in step with every write. */
+  private book: OfferBook | null = null
 
   get size (): number { return this.values.size }
 
@@ -38,15 +44,22 @@ export class MemoryView implements View {
   putSync (key: string, value: Buffer): void {
     if (!this.values.has(key)) this.insertKey(key)
     this.values.set(key, value)
+    if (this.book !== null && key.startsWith(OFFERS)) this.book.set(decode(offerRecord, value))
   }
 
   delSync (key: string): void {
     if (!this.values.delete(key)) return
+    if (this.book !== null && key.startsWith(OFFERS)) this.book.delete(key.slice(OFFERS.length))
     this.version++
     const ci = this.chunkFor(key)
     const chunk = this.chunks[ci]
     chunk.splice(lowerBound(chunk, key), 1)
     if (chunk.length === 0) this.chunks.splice(ci, 1)
+  }
+
+  async offers (): Promise<OfferLayer> {
+    this.book ??= await OfferBook.load(this)
+    return { book: this.book, staged: NONE }
   }
 
   /**

@@ -8,6 +8,7 @@
  * Wire encodings of these types live in market/messages.ts; this file is
  * types only, so every part can read the model in one screen.
  */
+import type { OfferLayer } from './engine/offer-book'
 import type Hyperbee from 'hyperbee'
 import type { Resources, Prices } from '../lib/resources'
 
@@ -149,6 +150,8 @@ export interface View {
   put (key: string, value: Buffer): Promise<void>
   del (key: string): Promise<void>
   range (opts: RangeOptions): AsyncIterable<{ key: string, value: Buffer }>
+  /** Its offers, decoded, when it keeps them in step with its writes (engine/offer-book.ts); else the engine scans. */
+  offers? (): Promise<OfferLayer>
 }
 
 /** One op as the ledger hands it to the engine. */

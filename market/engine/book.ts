@@ -8,11 +8,12 @@
  * updated, a lease freed) resting bids get another look, best price first.
  * Every trade is at the offer's posted price: see the README's market model.
  */
-import { RESOURCE_KINDS, fits, subtract, add, scale } from '../../lib/resources'
+import { RESOURCE_KINDS, ZERO, fits, subtract, add, scale } from '../../lib/resources'
+import type { Prices } from '../../lib/resources'
 import * as K from './keys'
-import { offerRecord } from '../messages'
 import type { Bodies } from '../messages'
-import type { Offer, Bid, Trade } from '../types'
+import type { Offer, Bid, Trade, KeyText } from '../types'
+import type { OfferLayer } from './offer-book'
 import { Ctx, reject } from './context'
 import { getOffer, putOffer, getBid, putBid, putTrade, forSale } from './state'
 import { unitCost, fitsIn, times } from './price'
@@ -46,14 +47,17 @@ export async function handleWithdraw (ctx: Ctx): Promise<void> {
 
 export async function handleBid (ctx: Ctx, body: Bodies['bid']): Promise<void> {
   if (body.expiry < ctx.now) reject('invalid', `expiry ${body.expiry} is before the engine time ${ctx.now}`)
-  const offers = await liveOffers(ctx)
+  const bid: Bid = { ...body, id: ctx.id, bot: ctx.author, time: ctx.now, state: 'open', trades: [] }
+  if (await fill(ctx, bid, false)) return
   // A replica no node in the market could ever hold is a mistake (units, typo), not demand: say so now.
   // An empty market tells nothing yet, so there the bid rests.
-  if (offers.length > 0 && !offers.some(o => fitsIn(body.resources, o.resources))) {
-    reject('invalid', 'one replica needs more than any node in the market has in total')
+  let any = false
+  for (const o of forSaleNow(ctx, await ctx.tx.offers())) {
+    if (fitsIn(body.resources, o.resources)) { putBid(ctx.tx, null, bid); return }
+    any = true
   }
-  const bid: Bid = { ...body, id: ctx.id, bot: ctx.author, time: ctx.now, state: 'open', trades: [] }
-  if (!fill(ctx, bid, offers, false)) putBid(ctx.tx, null, bid)
+  if (any) reject('invalid', 'one replica needs more than any node in the market has in total')
+  putBid(ctx.tx, null, bid)
 }
 
 export async function handleCancel (ctx: Ctx, body: Bodies['cancel']): Promise<void> {
@@ -96,25 +100,22 @@ export async function retryResting (ctx: Ctx): Promise<void> {
   }
   ctx.dirty.clear()
   if (changed.length === 0) return
-  let offers: Offer[] | null = null
   for await (const { key } of ctx.tx.range({ ...K.prefixRange('ix/bid-book/'), limit: RETRY_SCAN })) {
     const bid = await getBid(ctx.tx, K.tail(key))
     if (bid === null || bid.state !== 'open' || bid.expiry < ctx.now) continue
     if (!changed.some(o => room(bid, o) > 0 && unitCost(bid.resources, o.prices) <= bid.maxPrice)) continue
-    offers ??= await liveOffers(ctx)
-    if (fill(ctx, bid, offers, true)) {
-      for (let i = 0; i < changed.length; i++) changed[i] = offers.find(o => o.node === changed[i].node) ?? changed[i]
+    if (await fill(ctx, bid, true)) {
+      for (let i = 0; i < changed.length; i++) changed[i] = (await getOffer(ctx.tx, changed[i].node)) ?? changed[i]
     }
   }
 }
 
-async function liveOffers (ctx: Ctx): Promise<Offer[]> {
-  const out: Offer[] = []
-  for await (const { value } of ctx.tx.range(K.prefixRange('offer/'))) {
-    const o = ctx.tx.decode(offerRecord, value)
-    if (forSale(o, ctx.genesis.offerTtl, ctx.now)) out.push(o)
+/** Every offer on sale now, staged writes included (an O(offers) walk: only for a bid that rests). */
+function * forSaleNow (ctx: Ctx, layer: OfferLayer): Iterable<Offer> {
+  for (const o of layer.book.values()) {
+    if (!layer.staged.has(o.node) && forSale(o, ctx.genesis.offerTtl, ctx.now)) yield o
   }
-  return out
+  for (const o of layer.staged.values()) if (o !== null && forSale(o, ctx.genesis.offerTtl, ctx.now)) yield o
 }
 
 /** How many replicas of `bid` this offer could take now, honouring every constraint but spread. */
@@ -127,50 +128,99 @@ function room (bid: Bid, o: Offer): number {
   return times(bid.resources, o.available, bid.replicas)
 }
 
-interface Candidate { i: number, unit: number, room: number }
+interface Candidate { offer: Offer, unit: number, room: number }
 
 /** Price-time priority: cheapest for this bid, then the older offer, then the lower node key. */
-function better (a: Candidate, b: Candidate, offers: Offer[]): boolean {
+function better (a: Candidate, b: Candidate): boolean {
   if (a.unit !== b.unit) return a.unit < b.unit
-  const oa = offers[a.i]
-  const ob = offers[b.i]
-  if (oa.time !== ob.time) return oa.time < ob.time
-  return oa.node < ob.node
+  if (a.offer.time !== b.offer.time) return a.offer.time < b.offer.time
+  return a.offer.node < b.offer.node
 }
 
 /**
- * Place every replica of `bid` or none. On success the trades are written, the
- * offers in `offers` are replaced by their updated records, and it returns true.
+ * The best offers for `bid`, best first, until they hold every replica; null
+ * when all of them together cannot.
+ *
+ * The book lists, per resource kind, the offers with some of it left, by that
+ * kind's price. The lists of the kinds the bid needs are walked together (the
+ * threshold algorithm): an offer not reached yet in any list costs at least
+ * the bid's resources priced at the walk's current prices, so once that floor
+ * is above the last offer the bid needs (or its max price), no offer further
+ * down can be chosen. A bid reads the offers it must compare, not the book.
  */
-function fill (ctx: Ctx, bid: Bid, offers: Offer[], resting: boolean): boolean {
-  const ranked: Candidate[] = []
-  let total = 0
-  for (let i = 0; i < offers.length; i++) {
-    const r = room(bid, offers[i])
-    if (r === 0) continue
-    const unit = unitCost(bid.resources, offers[i].prices)
-    if (unit > bid.maxPrice) continue
-    const c = { i, unit, room: bid.spread ? 1 : r }
-    ranked.push(c)
-    total += c.room
+function candidates (ctx: Ctx, bid: Bid, layer: OfferLayer): Candidate[] | null {
+  const ttl = ctx.genesis.offerTtl
+  const found: Candidate[] = [] // sorted, best first
+  const seen = new Set<KeyText>()
+  const lapsed: KeyText[] = []
+  const consider = (o: Offer): void => {
+    if (!forSale(o, ttl, ctx.now)) {
+      // Lapsed at the engine time the view holds: it stays so until its node writes the offer again.
+      if (!forSale(o, ttl, ctx.since) && !layer.staged.has(o.node)) lapsed.push(o.node)
+      return
+    }
+    const r = room(bid, o)
+    if (r === 0) return
+    const unit = unitCost(bid.resources, o.prices)
+    if (unit > bid.maxPrice) return
+    const c = { offer: o, unit, room: bid.spread ? 1 : r }
+    let i = found.length
+    while (i > 0 && better(c, found[i - 1])) i--
+    found.splice(i, 0, c)
   }
-  if (total < bid.replicas) return false
-  // Pick the best remaining candidate per step instead of sorting them all: a bid takes few offers.
-  const chosen: Candidate[] = []
-  for (let placed = 0; placed < bid.replicas;) {
-    let best = 0
-    for (let j = 1; j < ranked.length; j++) if (better(ranked[j], ranked[best], offers)) best = j
-    const c = ranked[best]
-    ranked[best] = ranked[ranked.length - 1]
-    ranked.pop()
-    chosen.push(c)
+  for (const [node, o] of layer.staged) {
+    seen.add(node)
+    if (o !== null) consider(o)
+  }
+  const kinds = RESOURCE_KINDS.filter(k => bid.resources[k] > 0)
+  const lists = kinds.map(k => layer.book.byPrice(k))
+  const at = kinds.map(() => 0)
+  const floor: Prices = { ...ZERO }
+  for (;;) {
+    let exhausted = kinds.length === 0
+    for (let j = 0; j < kinds.length && !exhausted; j++) {
+      if (at[j] >= lists[j].length) exhausted = true
+      else floor[kinds[j]] = lists[j][at[j]].price
+    }
+    if (exhausted) break // every offer with some of each needed kind was seen
+    const bound = unitCost(bid.resources, floor)
+    if (bound > bid.maxPrice || enough(found, bid.replicas, bound)) break
+    for (let j = 0; j < kinds.length; j++) {
+      const e = lists[j][at[j]++]
+      if (e === undefined || seen.has(e.node)) continue
+      seen.add(e.node)
+      const o = layer.book.get(e.node)
+      if (o !== undefined) consider(o)
+    }
+  }
+  for (const node of lapsed) layer.book.delete(node) // after the walk: the lists shift
+  let placed = 0
+  for (let i = 0; i < found.length; i++) {
+    placed += found[i].room
+    if (placed >= bid.replicas) return found.slice(0, i + 1)
+  }
+  return null
+}
+
+/** Do the best candidates found hold every replica, each cheaper than any offer not seen yet? */
+function enough (found: Candidate[], replicas: number, bound: number): boolean {
+  let placed = 0
+  for (const c of found) {
     placed += c.room
+    if (placed >= replicas) return c.unit < bound
   }
+  return false
+}
+
+/** Place every replica of `bid` or none. On success the trades and offers are written and it returns true. */
+async function fill (ctx: Ctx, bid: Bid, resting: boolean): Promise<boolean> {
+  const chosen = candidates(ctx, bid, await ctx.tx.offers())
+  if (chosen === null) return false
   const trades: string[] = []
   let replica = 0
   for (const c of chosen) {
     const take = Math.min(c.room, bid.replicas - replica)
-    const offer = offers[c.i]
+    const offer = c.offer
     for (let j = 0; j < take; j++, replica++) {
       const trade: Trade = {
         id: `${bid.id}.${replica}`,
@@ -196,9 +246,7 @@ function fill (ctx: Ctx, bid: Bid, offers: Offer[], resting: boolean): boolean {
       ctx.tx.put(K.due(trade.settleBy + 1, 'release', trade.id), K.MARK)
       trades.push(trade.id)
     }
-    const next = { ...offer, available: subtract(offer.available, scale(bid.resources, take)) }
-    putOffer(ctx.tx, offer, next)
-    offers[c.i] = next
+    putOffer(ctx.tx, offer, { ...offer, available: subtract(offer.available, scale(bid.resources, take)) })
   }
   ctx.trades.push(...trades)
   putBid(ctx.tx, resting ? bid : null, { ...bid, state: 'filled', trades })

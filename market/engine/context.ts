@@ -11,6 +11,7 @@ export interface Ctx {
   id: Id                    // the op's envelope id
   author: KeyText
   now: number               // engine time for this op (clamped, monotonic)
+  since: number             // engine time the view holds (before this op)
   genesis: Genesis
   trades: Id[]              // trades created while applying this op
   dirty: Set<KeyText>       // offers that gained capacity: resting bids get another look

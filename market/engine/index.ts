@@ -90,8 +90,8 @@ export async function applyOpened (view: View, env: Envelope, id: string, bootst
       if (!bootstrap) throw new Reject('invalid', 'genesis must come from the market\'s bootstrap writer')
       genesis = handleGenesis(tx, author, now, body as Extract<Bodies['governance'], { action: 'genesis' }>)
     }
-    const ctx: Ctx = { tx, id, author, now, genesis, trades: [], dirty: new Set(), effects: null }
-    await processDue(ctx, time)
+    const ctx: Ctx = { tx, id, author, now, since: time, genesis, trades: [], dirty: new Set(), effects: null }
+    await processDue(ctx)
     if (ctx.dirty.size > 0) await retryResting(ctx)
     if (!founding) await run(ctx, type, body)
     if (ctx.dirty.size > 0) await retryResting(ctx)
@@ -131,13 +131,14 @@ function run (ctx: Ctx, type: MarketOp, body: Bodies[MarketOp]): Promise<void> {
 }
 
 /**
- * Fire every deadline after the previous engine time `since` and at or before
+ * Fire every deadline after the previous engine time (`since`) and at or before
  * `now`, oldest first: each fires once, as engine time only moves forward and
  * every deadline is set after the op that sets it. Deadline keys are never
  * deleted (a fired or obsolete one is passed over, its handler checks the
  * record's state): a delete costs the view a block like a put does.
  */
-async function processDue (ctx: Ctx, since: number): Promise<void> {
+async function processDue (ctx: Ctx): Promise<void> {
+  const since = ctx.since
   if (ctx.now <= since) return
   const due: string[] = []
   for await (const { key } of ctx.tx.range({ gt: `due/${K.pad(since)}/${K.END}`, lte: `due/${K.pad(ctx.now)}/${K.END}` })) due.push(key)

@@ -8,17 +8,20 @@ import type c from 'compact-encoding'
 import type { View, RangeOptions } from '../types'
 import { inRange, lowerBound } from '../range'
 import { decode, encode, offerRecord, bidRecord, genesisRecord } from '../messages'
+import type { Offer, KeyText } from '../types'
+import { offersOf, overlay, OfferLayer } from './offer-book'
 
 /**
- * Decoded offers and bids, by buffer identity: matching reads every live
- * offer per bid and every resting bid when capacity frees, and a view that
- * hands back the buffer it stored (MemoryView) then skips re-decoding. Bounded;
+ * Decoded offers and bids, by buffer identity: matching re-reads resting
+ * bids when capacity frees, and a view that hands back the buffer it stored
+ * (MemoryView) then skips re-decoding. Bounded;
  * a Map, as a WeakMap's ephemerons cost more in GC than the decode they save.
  * Decoded records are shared, so the engine never mutates one: it writes a copy.
  */
 const CACHED = new Set<unknown>([offerRecord, bidRecord, genesisRecord])
 const DECODED = new Map<Buffer, unknown>()
 const DECODED_MAX = 8192
+const OFFERS = 'offer/'
 
 function remember (buf: Buffer, value: unknown): void {
   if (DECODED.size >= DECODED_MAX) DECODED.clear()
@@ -104,6 +107,18 @@ export class Tx {
     }
   }
 
+  /** The view's offers with this transaction's offer writes on top. */
+  async offers (): Promise<OfferLayer> {
+    return overlay(await offersOf(this.view), this.stagedOffers())
+  }
+
+  private * stagedOffers (): Iterable<Offer | [KeyText, null]> {
+    for (let i = lowerBound(this.keys, OFFERS); i < this.keys.length && this.keys[i].startsWith(OFFERS); i++) {
+      const v = this.writes.get(this.keys[i])
+      yield v === null || v === undefined ? [this.keys[i].slice(OFFERS.length), null] : this.decode(offerRecord, v)
+    }
+  }
+
   get size (): number { return this.writes.size }
 
   /** The staged writes, in key order (null: a delete). */
@@ -117,7 +132,8 @@ export class Tx {
       get: key => this.get(key),
       put: async (key, value) => this.put(key, value),
       del: async key => this.del(key),
-      range: opts => this.range(opts)
+      range: opts => this.range(opts),
+      offers: () => this.offers()
     }
   }
 

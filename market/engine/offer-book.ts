@@ -1,0 +1,164 @@
+/**
+ * The offers matching reads, decoded and in memory: a cache of the view's
+ * `offer/` records (withdrawn ones left out), never a source of truth. It
+ * holds, per resource kind, the offers with some of it left, by its price,
+ * so a bid finds its cheapest candidates without reading every offer
+ * (book.ts `candidates`). A view that keeps one in step with its writes
+ * offers it (`View.offers`); any other view gets one built by a scan.
+ *
+ * A ledger keeps one across Autobase apply calls, with a journal of what each
+ * call changed so a reorg that truncates the view undoes exactly those calls.
+ */
+import { RESOURCE_KINDS, ResourceKind } from '../../lib/resources'
+import { offerRecord, decode } from '../messages'
+import * as K from './keys'
+import type { Offer, KeyText, View } from '../types'
+
+interface Entry { price: number, node: KeyText }
+
+/** What a view shows of its offers: a book, and the writes staged over it (null: deleted or withdrawn). */
+export interface OfferLayer {
+  readonly book: OfferBook
+  readonly staged: ReadonlyMap<KeyText, Offer | null>
+}
+
+export class OfferBook {
+  private readonly offers = new Map<KeyText, Offer>()
+  private readonly sorted = Object.fromEntries(RESOURCE_KINDS.map(k => [k, [] as Entry[]])) as Record<ResourceKind, Entry[]>
+  /** Changes since `seal`, to undo: [node, the offer before]. */
+  private pending: Array<[KeyText, Offer | undefined]> = []
+  /** Sealed changes by the view length they led to, oldest first. */
+  private journal: Array<{ length: number, changes: Array<[KeyText, Offer | undefined]> }> = []
+
+  /** `journaled`: keep what changed, to roll back or truncate (a view that is never truncated needs none). */
+  constructor (private readonly journaled = false) {}
+
+  static async load (view: View, journaled = false): Promise<OfferBook> {
+    const book = new OfferBook(journaled)
+    for await (const { value } of view.range(K.prefixRange('offer/'))) book.set(decode(offerRecord, value))
+    book.pending = []
+    return book
+  }
+
+  get size (): number { return this.offers.size }
+
+  get (node: KeyText): Offer | undefined {
+    return this.offers.get(node)
+  }
+
+  values (): IterableIterator<Offer> {
+    return this.offers.values()
+  }
+
+  /** The offers with some of this kind left, cheapest first for its price (ties by node key). */
+  byPrice (kind: ResourceKind): readonly Entry[] {
+    return this.sorted[kind]
+  }
+
+  /** Record an offer as the view now holds it. */
+  set (offer: Offer): void {
+    this.change(offer.node, offer.withdrawn ? undefined : offer)
+  }
+
+  delete (node: KeyText): void {
+    this.change(node, undefined)
+  }
+
+  private change (node: KeyText, next: Offer | undefined): void {
+    const prev = this.offers.get(node)
+    if (prev === next) return
+    if (this.journaled) this.pending.push([node, prev])
+    this.place(node, prev, next)
+  }
+
+  private place (node: KeyText, prev: Offer | undefined, next: Offer | undefined): void {
+    for (const k of RESOURCE_KINDS) {
+      // Listed for a kind while some of it is left: a sold-out offer is no candidate for a bid that needs that kind.
+      const was = prev !== undefined && prev.available[k] > 0
+      const is = next !== undefined && next.available[k] > 0
+      if (was && is && prev.prices[k] === next.prices[k]) continue
+      const list = this.sorted[k]
+      if (was) list.splice(search(list, prev.prices[k], node), 1)
+      if (is) list.splice(search(list, next.prices[k], node), 0, { price: next.prices[k], node })
+    }
+    if (next === undefined) this.offers.delete(node)
+    else this.offers.set(node, next)
+  }
+
+  /** The changes since the last seal are in the view, which is now `length` long. */
+  seal (length: number): void {
+    this.journal.push({ length, changes: this.pending })
+    this.pending = []
+    if (this.journal.length > MAX_JOURNAL) this.journal.shift()
+  }
+
+  /** The changes since the last seal never reached the view: undo them. */
+  rollback (): void {
+    this.undo(this.pending)
+    this.pending = []
+  }
+
+  /** The view length this book matches (-1: unknown). */
+  get length (): number {
+    return this.journal.length === 0 ? -1 : this.journal[this.journal.length - 1].length
+  }
+
+  /**
+   * The view was truncated to `length`: undo the calls that wrote past it.
+   * False when the journal does not reach back that far (then rebuild).
+   */
+  truncate (length: number): boolean {
+    for (let top = this.journal.at(-1); top !== undefined && top.length > length; top = this.journal.at(-1)) {
+      this.undo(top.changes)
+      this.journal.pop()
+    }
+    return this.length === length
+  }
+
+  /** Forget the journal up to `length`: a view is never truncated below what a quorum signed. */
+  trim (length: number): void {
+    let i = 0
+    while (i < this.journal.length - 1 && this.journal[i].length <= length) i++
+    if (i > 0) this.journal.splice(0, i)
+  }
+
+  private undo (changes: Array<[KeyText, Offer | undefined]>): void {
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const [node, prev] = changes[i]
+      this.place(node, this.offers.get(node), prev)
+    }
+  }
+}
+
+/** Apply calls remembered for reorgs; a deeper reorg rebuilds the book from the view. */
+const MAX_JOURNAL = 4096
+
+/** Where (price, node) sits in a list sorted by price then node. */
+function search (list: Entry[], price: number, node: KeyText): number {
+  let lo = 0
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    const e = list[mid]
+    if (e.price < price || (e.price === price && e.node < node)) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** The offers a view shows: its own layer when it keeps one, else one built by a scan. */
+export async function offersOf (view: View): Promise<OfferLayer> {
+  if (view.offers !== undefined) return await view.offers()
+  return { book: await OfferBook.load(view), staged: new Map() }
+}
+
+/** A layer with more staged writes on top (a Tx over a view). */
+export function overlay (below: OfferLayer, staged: Iterable<Offer | [KeyText, null]>): OfferLayer {
+  let map: Map<KeyText, Offer | null> | null = null
+  for (const s of staged) {
+    map ??= new Map(below.staged)
+    if (Array.isArray(s)) map.set(s[0], null)
+    else map.set(s.node, s.withdrawn ? null : s)
+  }
+  return map === null ? below : { book: below.book, staged: map }
+}
