@@ -11,7 +11,7 @@ export function inRange (k: string, o: RangeOptions): boolean {
 }
 
 /** The index of the first element of sorted `arr` that is not below `key`. */
-export function lowerBound (arr: string[], key: string): number {
+export function lowerBound<T extends string | number> (arr: readonly T[], key: T): number {
   let lo = 0
   let hi = arr.length
   while (lo < hi) {

@@ -51,10 +51,13 @@ export async function handleBid (ctx: Ctx, body: Bodies['bid']): Promise<void> {
   if (await fill(ctx, bid, false)) return
   // A replica no node in the market could ever hold is a mistake (units, typo), not demand: say so now.
   // An empty market tells nothing yet, so there the bid rests.
+  const layer = await ctx.tx.offers()
   let any = false
-  for (const o of forSaleNow(ctx, await ctx.tx.offers())) {
-    if (fitsIn(body.resources, o.resources)) { putBid(ctx.tx, null, bid); return }
+  const check = layer.book.mayHold(body.resources) || layer.staged.size > 0
+  for (const o of forSaleNow(ctx, layer)) {
     any = true
+    if (!check) break
+    if (fitsIn(body.resources, o.resources)) { putBid(ctx.tx, null, bid); return }
   }
   if (any) reject('invalid', 'one replica needs more than any node in the market has in total')
   putBid(ctx.tx, null, bid)
@@ -110,7 +113,7 @@ export async function retryResting (ctx: Ctx): Promise<void> {
   }
 }
 
-/** Every offer on sale now, staged writes included (an O(offers) walk: only for a bid that rests). */
+/** Every offer on sale now, staged writes included (an O(offers) walk: only for a bid that fills nowhere). */
 function * forSaleNow (ctx: Ctx, layer: OfferLayer): Iterable<Offer> {
   for (const o of layer.book.values()) {
     if (!layer.staged.has(o.node) && forSale(o, ctx.genesis.offerTtl, ctx.now)) yield o

@@ -9,7 +9,8 @@
  * A ledger keeps one across Autobase apply calls, with a journal of what each
  * call changed so a reorg that truncates the view undoes exactly those calls.
  */
-import { RESOURCE_KINDS, ResourceKind } from '../../lib/resources'
+import { RESOURCE_KINDS, ResourceKind, Resources } from '../../lib/resources'
+import { lowerBound } from '../range'
 import { offerRecord, decode } from '../messages'
 import * as K from './keys'
 import type { Offer, KeyText, View } from '../types'
@@ -25,6 +26,8 @@ export interface OfferLayer {
 export class OfferBook {
   private readonly offers = new Map<KeyText, Offer>()
   private readonly sorted = Object.fromEntries(RESOURCE_KINDS.map(k => [k, [] as Entry[]])) as Record<ResourceKind, Entry[]>
+  /** Per kind, every offer's total of it, ascending: the largest says at once what no node could hold. */
+  private readonly totals = Object.fromEntries(RESOURCE_KINDS.map(k => [k, [] as number[]])) as Record<ResourceKind, number[]>
   /** Changes since `seal`, to undo: [node, the offer before]. */
   private pending: Array<[KeyText, Offer | undefined]> = []
   /** Sealed changes by the view length they led to, oldest first. */
@@ -55,6 +58,11 @@ export class OfferBook {
     return this.sorted[kind]
   }
 
+  /** Could some offer hold `need` in total (not now: at all)? False means no node in the book is that big. */
+  mayHold (need: Resources): boolean {
+    return RESOURCE_KINDS.every(k => need[k] === 0 || (this.totals[k].at(-1) ?? 0) >= need[k])
+  }
+
   /** Record an offer as the view now holds it. */
   set (offer: Offer): void {
     this.change(offer.node, offer.withdrawn ? undefined : offer)
@@ -80,6 +88,12 @@ export class OfferBook {
       const list = this.sorted[k]
       if (was) list.splice(search(list, prev.prices[k], node), 1)
       if (is) list.splice(search(list, next.prices[k], node), 0, { price: next.prices[k], node })
+    }
+    for (const k of RESOURCE_KINDS) {
+      if (prev?.resources[k] === next?.resources[k]) continue
+      const totals = this.totals[k]
+      if (prev !== undefined) totals.splice(lowerBound(totals, prev.resources[k]), 1)
+      if (next !== undefined) totals.splice(lowerBound(totals, next.resources[k]), 0, next.resources[k])
     }
     if (next === undefined) this.offers.delete(node)
     else this.offers.set(node, next)
