@@ -20,6 +20,7 @@ import type { Apply, Effects, Hint, Id, MarketLedger, RejectReason, View } from 
 import { HyperbeeView } from './hyperbee-view'
 import { ApplyView } from './apply-view'
 import { OfferBook } from './engine/offer-book'
+import { pipeline } from './verifier'
 import { Tx } from './engine/tx'
 import { Outbox } from './outbox'
 import { finalOutcome } from './outcomes'
@@ -409,9 +410,14 @@ export class Ledger extends ReadyResource implements MarketLedger {
     const view = new ApplyView(HyperbeeView.writing(batch), book)
     const hints: Hint[] = []
     let acked = 0
-    for (const node of nodes) {
+    // Signatures of the blocks ahead are checked on other cores while this one applies.
+    const blocks = nodes.map(n => decodeBlock(n.value))
+    const checked = pipeline(blocks)
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[i]
+      await checked(i)
       const staged = new Tx(view)
-      const ack = await this.applyBlock(node, staged.asView(), host, hints)
+      const ack = await this.applyBlock(node, blocks[i], staged.asView(), host, hints)
       await staged.commit()
       if (ack) {
         await host.ackWriter(node.from.key)
@@ -458,8 +464,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
   }
 
   /** Run the engine on each envelope of a block, noting them in `hints`; true when the writer should be acked. */
-  private async applyBlock (node: ApplyNode<Buffer>, view: View, host: Host, hints: Hint[]): Promise<boolean> {
-    const envelopes = decodeBlock(node.value)
+  private async applyBlock (node: ApplyNode<Buffer>, envelopes: Buffer[] | null, view: View, host: Host, hints: Hint[]): Promise<boolean> {
     if (envelopes === null) return false
     const bootstrap = b4a.equals(node.from.key, host.key)
     let attributable = true

@@ -31,6 +31,7 @@ import { Requests } from '../lib/requests'
 import { logger } from '../lib/log'
 import { MARKET_TYPES } from './engine'
 import { openMemo } from './engine/verify'
+import { checkAhead } from './verifier'
 import { MAX_BLOCK_BYTES, MAX_BLOCK_OPS, split } from './block'
 import type { MarketLedger } from './types'
 
@@ -127,6 +128,8 @@ export class Relays {
   readonly counters = { served: 0, sent: 0 }
 
   private announced: Buffer | null = null
+  /** The last accepted request's signature check: each waits for the one before, to keep their order. */
+  private turn: Promise<void> = Promise.resolve()
   private readonly onupdate = (): void => this.announce()
 
   /** `onview`: a peer reads this view of the market (a follower checks and may follow it). */
@@ -209,6 +212,11 @@ export class Relays {
     if (envelopes.length === 0 || envelopes.length > MAX_RELAY_OPS) throw new ScitError('INVALID_ARGUMENT', `a request carries 1 to ${MAX_RELAY_OPS} ops`)
     if (bytes(envelopes) > MAX_RELAY_BYTES) throw new ScitError('INVALID_ARGUMENT', `a request carries at most ${MAX_RELAY_BYTES} bytes`)
     if (this.ledger.backlog + envelopes.length > MAX_BACKLOG) throw new ScitError('BUSY', 'the relay is busy')
+    // Signatures checked on another core; requests still reach the ledger in the order they arrived.
+    const checked = checkAhead(envelopes)
+    const turn = this.turn.then(() => checked)
+    this.turn = turn
+    await turn
     for (let i = 0; i < envelopes.length; i++) {
       const opened = openMemo(envelopes[i], envelopeId(envelopes[i]), MARKET_TYPES)
       if (!opened.ok) throw new ScitError('INVALID_ENVELOPE', `op ${i}: ${opened.message}`)

@@ -7,6 +7,7 @@ import { generateKeyPair } from '../lib/identity'
 import { isScitError } from '../lib/errors'
 import { encodeBody } from '../market/messages'
 import { encodeBlock } from '../market/block'
+import { verifierStats } from '../market/verifier'
 import * as Q from '../market/queries'
 import type { BidBody } from '../market/types'
 
@@ -130,4 +131,29 @@ test('a copy of a decided op sent again (as the outbox does) still answers a wai
   const outcome = bot.client.outcome(envelopeId(env), { final: true, timeout: 30_000 })
   await again
   t.ok((await outcome).accepted, 'the wait gets the outcome decided before')
+})
+
+test('a batch with one bad signature among many valid ones: exactly that op is refused, on the indexer and on a replica', async t => {
+  const net = await testnet(t)
+  const indexer = await market(t, net)
+  const authors = Array.from({ length: 20 }, () => generateKeyPair())
+  const envelopes: Buffer[] = []
+  for (let seq = 1; seq <= 10; seq++) {
+    for (const a of authors) envelopes.push(seal(a, { type: 'bid', seq, timestamp: Date.now(), body: encodeBody('bid', bidOp().body as BidBody) }))
+  }
+  const bad = 137
+  envelopes[bad] = b4a.from(envelopes[bad])
+  envelopes[bad][envelopes[bad].byteLength - 1] ^= 1 // the last byte is the signature's
+  const before = verifierStats.checked
+  await indexer.full.append(envelopes)
+  const ids = envelopes.map(e => envelopeId(e))
+  await indexer.client.outcome(ids[ids.length - 1], { final: true })
+  t.ok(verifierStats.checked - before >= envelopes.length - 16, `signatures were checked off the apply loop (${verifierStats.checked - before})`)
+
+  const replica = await peer(t, net, { market: indexer.key, identity: null })
+  for (const [name, p] of [['indexer', indexer], ['replica', replica]] as const) {
+    const outcomes = await Promise.all(ids.map(id => p.client.outcome(id, { final: true })))
+    const refused = outcomes.flatMap((o, i) => o.accepted ? [] : [`${i}:${o.reason ?? ''}`])
+    t.alike(refused, [`${bad}:bad-signature`], `${name}: only op ${bad} is refused, for its signature`)
+  }
 })

@@ -2,6 +2,8 @@ declare module 'b4a' {
   namespace b4a {
     export function from(input: string, encoding?: BufferEncoding): Buffer
     export function from(input: Uint8Array | ArrayBuffer | number[]): Buffer
+    /** A Buffer over that memory, no copy. */
+    export function from(input: ArrayBufferLike, byteOffset: number, length: number): Buffer
     export function alloc(size: number, fill?: number): Buffer
     export function allocUnsafe(size: number): Buffer
     export function concat(list: Uint8Array[], totalLength?: number): Buffer

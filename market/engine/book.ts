@@ -53,11 +53,15 @@ export async function handleBid (ctx: Ctx, body: Bodies['bid']): Promise<void> {
   // An empty market tells nothing yet, so there the bid rests.
   const layer = await ctx.tx.offers()
   let any = false
-  const check = layer.book.mayHold(body.resources) || layer.staged.size > 0
+  // Offers staged over the book are few; the book's largest totals rule all of it out at once, most often.
+  const inBook = layer.book.mayHold(body.resources)
   for (const o of forSaleNow(ctx, layer)) {
     any = true
-    if (!check) break
-    if (fitsIn(body.resources, o.resources)) { putBid(ctx.tx, null, bid); return }
+    if (fitsIn(body.resources, o.resources)) {
+      putBid(ctx.tx, null, bid)
+      return
+    }
+    if (!inBook && !layer.staged.has(o.node)) break // the staged ones came first: none fits
   }
   if (any) reject('invalid', 'one replica needs more than any node in the market has in total')
   putBid(ctx.tx, null, bid)
@@ -113,12 +117,12 @@ export async function retryResting (ctx: Ctx): Promise<void> {
   }
 }
 
-/** Every offer on sale now, staged writes included (an O(offers) walk: only for a bid that fills nowhere). */
+/** Every offer on sale now, the staged ones first (an O(offers) walk: only for a bid that fills nowhere). */
 function * forSaleNow (ctx: Ctx, layer: OfferLayer): Iterable<Offer> {
+  for (const o of layer.staged.values()) if (o !== null && forSale(o, ctx.genesis.offerTtl, ctx.now)) yield o
   for (const o of layer.book.values()) {
     if (!layer.staged.has(o.node) && forSale(o, ctx.genesis.offerTtl, ctx.now)) yield o
   }
-  for (const o of layer.staged.values()) if (o !== null && forSale(o, ctx.genesis.offerTtl, ctx.now)) yield o
 }
 
 /** How many replicas of `bid` this offer could take now, honouring every constraint but spread. */

@@ -32,6 +32,8 @@ export class Tx {
   private writes = new Map<string, Buffer | null>()
   /** The staged keys, sorted: ranges and commit walk them in order (a block's Tx stages thousands). */
   private keys: string[] = []
+  private offerWrites = 0
+  private layer: { below: OfferLayer, offerWrites: number, layer: OfferLayer } | null = null
 
   constructor (readonly view: View) {}
 
@@ -45,6 +47,7 @@ export class Tx {
   del (key: string): void { this.stage(key, null) }
 
   private stage (key: string, value: Buffer | null): void {
+    if (key.startsWith(OFFERS)) this.offerWrites++
     if (!this.writes.has(key)) this.keys.splice(lowerBound(this.keys, key), 0, key)
     this.writes.set(key, value)
   }
@@ -107,9 +110,14 @@ export class Tx {
     }
   }
 
-  /** The view's offers with this transaction's offer writes on top. */
+  /** The view's offers with this transaction's offer writes on top (kept until either changes: a block's Tx serves many ops). */
   async offers (): Promise<OfferLayer> {
-    return overlay(await offersOf(this.view), this.stagedOffers())
+    const below = await offersOf(this.view)
+    const kept = this.layer
+    if (kept !== null && kept.offerWrites === this.offerWrites && kept.below.book === below.book && kept.below.staged === below.staged) return kept.layer
+    const layer = overlay(below, this.stagedOffers())
+    this.layer = { below, offerWrites: this.offerWrites, layer }
+    return layer
   }
 
   private * stagedOffers (): Iterable<Offer | [KeyText, null]> {
@@ -146,5 +154,6 @@ export class Tx {
     }
     this.writes.clear()
     this.keys = []
+    this.layer = null
   }
 }

@@ -41,6 +41,16 @@ export function openMemo (buf: Uint8Array, id: string, accept: ReadonlySet<numbe
   return kept
 }
 
+export function isMemoised (id: string): boolean {
+  return memo.has(id)
+}
+
+/** Keep what a worker's `open()` said about envelope `id` (market/verifier.ts): the engine then finds it here. */
+export function prime (id: string, opened: Opened): void {
+  if (memo.size >= MAX) memo.delete(memo.keys().next().value as string)
+  memo.set(id, opened)
+}
+
 /** Forget every memoised result: benchmarks measure cold verification with it. */
 export function clearVerifyMemo (): void {
   memo.clear()

@@ -1,0 +1,165 @@
+/**
+ * Envelopes checked ahead of the engine, in worker threads (issue: the
+ * Ed25519 verify of an op costs about as much as applying it). A worker runs
+ * the same `open()` the engine runs, and its answer lands in the engine's
+ * verify memo (engine/verify.ts) by envelope id, so the engine's outcome is
+ * the one it would have reached alone: a signature is valid or it is not.
+ *
+ * One pool per process (a worker per core but one, at least one), idle
+ * workers unref'd so they never keep a process alive. Where workers cannot
+ * run or fail, nothing is primed and the engine verifies inline.
+ */
+import os from 'os'
+import path from 'path'
+import b4a from 'b4a'
+import { envelopeId } from '../lib/envelope'
+import type { Envelope, Opened } from '../lib/envelope'
+import { logger } from '../lib/log'
+import { isMemoised, prime } from './engine/verify'
+
+const log = logger('verifier')
+/** Fewer unchecked envelopes than this are verified inline: a round trip to a worker costs more. */
+const INLINE = 16
+/** Envelopes sent ahead of the one being applied: enough to keep a worker busy, well under the memo's size. */
+const AHEAD = 4096
+/** Envelopes per message to a worker. */
+const CHUNK = 256
+const DONE = Promise.resolve()
+
+/** Envelopes checked on workers since start (tests, benchmarks). */
+export const verifierStats = { checked: 0 }
+
+/** What a worker answers per envelope: what `open()` said, its buffers cloned. */
+export type Checked = Opened
+
+interface Pending { ids: string[], resolve: () => void }
+
+class Pool {
+  private readonly workers: Array<import('worker_threads').Worker> = []
+  private readonly pending = new Map<number, Pending>()
+  private seq = 0
+  private turn = 0
+  broken = false
+
+  constructor (size: number) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const { Worker } = require('worker_threads') as typeof import('worker_threads')
+      for (let i = 0; i < size; i++) {
+        const w = new Worker(path.join(__dirname, 'verify-worker.js'))
+        w.on('message', (m: { seq: number, results: Checked[] }) => this.done(m.seq, m.results))
+        w.on('error', err => this.fail(err))
+        w.unref()
+        this.workers.push(w)
+      }
+    } catch (err) {
+      this.fail(err as Error)
+    }
+  }
+
+  /** Check `envelopes` on a worker; resolves once their results are in the memo (or, on failure, not). */
+  check (envelopes: Buffer[], ids: string[]): Promise<void> {
+    if (this.broken || this.workers.length === 0) return Promise.resolve()
+    const seq = ++this.seq
+    const worker = this.workers[this.turn++ % this.workers.length]
+    return new Promise(resolve => {
+      if (this.pending.size === 0) for (const w of this.workers) w.ref()
+      this.pending.set(seq, { ids, resolve })
+      // One buffer of their own, moved to the worker: an envelope is often a view into a much larger block.
+      const bytes = new Uint8Array(envelopes.reduce((n, e) => n + e.byteLength, 0))
+      let at = 0
+      for (const e of envelopes) { bytes.set(e, at); at += e.byteLength }
+      worker.postMessage({ seq, bytes, lengths: envelopes.map(e => e.byteLength) }, [bytes.buffer])
+    })
+  }
+
+  private done (seq: number, results: Checked[]): void {
+    const p = this.pending.get(seq)
+    if (p === undefined) return
+    this.pending.delete(seq)
+    for (let i = 0; i < results.length; i++) prime(p.ids[i], opened(p.ids[i], results[i]))
+    verifierStats.checked += results.length
+    this.idle()
+    p.resolve()
+  }
+
+  private fail (err: Error): void {
+    if (!this.broken) log.warn('signature workers failed: verifying inline', { error: err.message })
+    this.broken = true
+    for (const p of this.pending.values()) p.resolve()
+    this.pending.clear()
+    for (const w of this.workers) void w.terminate()
+  }
+
+  private idle (): void {
+    if (this.pending.size === 0) for (const w of this.workers) w.unref()
+  }
+}
+
+/** A worker's answer as the memo keeps it: buffers of this thread (a structured clone gives plain Uint8Arrays). */
+function opened (id: string, r: Checked): Opened {
+  if (!r.ok) return r
+  const e = r.envelope
+  const envelope: Envelope = { ...e, author: own(e.author), body: own(e.body), signature: own(e.signature) }
+  return { ok: true, envelope, id }
+}
+
+function own (a: Uint8Array): Buffer {
+  return b4a.from(a.buffer, a.byteOffset, a.byteLength)
+}
+
+let pool: Pool | null = null
+
+function shared (): Pool {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length
+  pool ??= new Pool(Math.max(1, cores - 1))
+  return pool
+}
+
+/** Check these envelopes on a worker (those the memo lacks, when they are enough to be worth it). */
+export function checkAhead (envelopes: Buffer[]): Promise<void> {
+  const ids: string[] = []
+  const todo: Buffer[] = []
+  for (const e of envelopes) {
+    const id = envelopeId(e)
+    if (isMemoised(id)) continue
+    ids.push(id)
+    todo.push(e)
+  }
+  return todo.length < INLINE ? DONE : shared().check(todo, ids)
+}
+
+/**
+ * Blocks about to be applied in order: `ready(i)` resolves once block i is
+ * checked, while the blocks after it (up to AHEAD envelopes) are checked on a
+ * worker as this thread applies. Unchecked envelopes go in chunks of CHUNK; a
+ * chunk of fewer than INLINE is left to the engine, inline.
+ */
+export function pipeline (blocks: Array<Buffer[] | null>): (i: number) => Promise<void> {
+  const ready: Array<Promise<void>> = []
+  const before: number[] = [0] // envelopes in the blocks before each one
+  let sent = 0
+  let chunk = { envelopes: [] as Buffer[], ids: [] as string[], blocks: [] as number[] }
+  const flush = (): void => {
+    const p = chunk.envelopes.length < INLINE ? DONE : shared().check(chunk.envelopes, chunk.ids)
+    for (const b of chunk.blocks) ready[b] = p
+    chunk = { envelopes: [], ids: [], blocks: [] }
+  }
+  return async i => {
+    while (sent < blocks.length && (sent <= i || before[sent] - before[i + 1] < AHEAD)) {
+      const block = blocks[sent] ?? []
+      for (const e of block) {
+        const id = envelopeId(e)
+        if (isMemoised(id)) continue
+        chunk.envelopes.push(e)
+        chunk.ids.push(id)
+      }
+      chunk.blocks.push(sent)
+      before[sent + 1] = before[sent] + block.length
+      sent++
+      if (chunk.envelopes.length >= CHUNK) flush()
+    }
+    if (ready[i] === undefined) flush() // block i waits in a chunk not sent yet: send it now
+    await ready[i]
+  }
+}
