@@ -16,11 +16,12 @@ import { register as registerNode } from '../node/cli'
 import { register as registerBot } from '../bot/cli'
 import { register as registerMarket } from '../market/cli'
 import { register as registerDemo } from '../examples/demo/cli'
+import { version as VERSION } from '../package.json'
 
 export function program (): Command {
   const p = new Command('scit')
     .description('smart contracts for IT: a peer-to-peer market for compute and storage, deployed by bots from signed contracts')
-    .version(require('../../package.json').version)
+    .version(VERSION)
     // Commander's errors come back as exceptions for `report` to print as scit's; sub-commands inherit this when created.
     .exitOverride()
     .configureOutput({ outputError: () => {} })

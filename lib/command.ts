@@ -83,7 +83,9 @@ function holder (dir: string): number | null {
     for (const fd of fds) {
       try {
         if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dir + path.sep)) return Number(pid)
-      } catch {}
+      } catch {
+        // the fd closed meanwhile
+      }
     }
   }
   return null

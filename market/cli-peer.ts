@@ -15,6 +15,7 @@ import type { KeyPair } from '../lib/identity'
 import { logger } from '../lib/log'
 import { MarketPeer } from './peer'
 import type { OpRequest, Outcome } from './types'
+import safetyCatch from 'safety-catch'
 
 const log = logger('market')
 
@@ -28,7 +29,7 @@ export async function openCommandPeer (config: Config, identity: KeyPair | null,
   try {
     await peer.ready()
   } catch (err) {
-    await peer.close().catch(() => {})
+    await peer.close().catch(safetyCatch)
     if (!/lock/i.test((err as Error).message)) throw err
     log.info('the data directory is in use (scit market serve?): joining with a temporary store')
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-market-'))

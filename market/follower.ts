@@ -178,7 +178,7 @@ export class Follower extends ReadyResource implements MarketLedger {
       if (m === null || m.signers.length === 0) throw new ScitError('VERIFICATION', 'the view has no signers')
       if (m.quorum < (m.signers.length >> 1) + 1) throw new ScitError('VERIFICATION', `a quorum of ${m.quorum} of ${m.signers.length} is no majority`)
       const writers: Buffer[] = []
-      let time = 0
+      let time: number
       const snap = bee.checkout(bee.core.length)
       try {
         if (await snap.get(K.META_GENESIS) === null) throw new ScitError('VERIFICATION', 'the view has no genesis')

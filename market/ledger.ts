@@ -27,6 +27,7 @@ import { finalOutcome } from './outcomes'
 import { decodeBlock, toBlocks } from './block'
 import * as K from './engine/keys'
 import { lastSeqInCore } from './seq'
+import safetyCatch from 'safety-catch'
 
 const log = logger('ledger')
 const MAX_HINTS = 65536
@@ -161,7 +162,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
   protected override async _close (): Promise<void> {
     if (this.watchdog !== null) clearTimeout(this.watchdog)
     this.outbox.close()
-    await this.appending.catch(() => {})
+    await this.appending.catch(safetyCatch)
     await this.base.close()
   }
 
@@ -323,7 +324,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
       this.draining = false
     }
     const next = this.appending.then(run, run)
-    this.appending = next.catch(() => {})
+    this.appending = next.catch(safetyCatch)
   }
 
   /** `ids[i]` is the id of `envelopes[i]` (`append` computed them). */
@@ -355,7 +356,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
   private watch (): void {
     const tick = Math.max(100, 5 * this.ackInterval)
     this.watchdog = setTimeout(() => {
-      this.nudge().catch(() => {}).finally(() => { if (this.closing === null) this.watch() })
+      this.nudge().catch(safetyCatch).finally(() => { if (this.closing === null) this.watch() })
     }, tick / 2 + Math.random() * tick)
     this.watchdog.unref()
   }
@@ -386,7 +387,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     log.debug('finality stalled: acking', { length, final })
     const run = (): Promise<number> => this.base.append(null)
     const next = this.appending.then(run, run)
-    this.appending = next.catch(() => {})
+    this.appending = next.catch(safetyCatch)
     await next
   }
 

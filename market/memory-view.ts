@@ -98,7 +98,7 @@ export class MemoryView implements View {
     // A cursor (chunk, index) steps in O(1) while nothing changed; after a put
     // or del by the caller mid-walk it re-seeks by the last key it gave out.
     let cur: string | undefined = reverse ? hi : lo
-    let inclusive = reverse ? (opts.lte !== undefined || hi === undefined) : (opts.gte !== undefined || lo === undefined)
+    const inclusive = reverse ? (opts.lte !== undefined || hi === undefined) : (opts.gte !== undefined || lo === undefined)
     let pos = reverse ? this.seekBack(cur, inclusive) : this.seek(cur, inclusive)
     let version = this.version
     while (limit > 0 && pos !== null) {
@@ -107,7 +107,6 @@ export class MemoryView implements View {
       yield next
       limit--
       cur = next
-      inclusive = false
       if (version !== this.version) {
         pos = reverse ? this.seekBack(cur, false) : this.seek(cur, false)
         version = this.version

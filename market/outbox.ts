@@ -20,6 +20,7 @@ import { envelopeId, envelopeEncoding } from '../lib/envelope'
 import type { Envelope } from '../lib/envelope'
 import { logger } from '../lib/log'
 import type { Id } from './types'
+import safetyCatch from 'safety-catch'
 
 const log = logger('outbox')
 const KEY = 'scit/outbox'
@@ -152,7 +153,7 @@ export class Outbox {
   private save (): Promise<void> {
     const list = [...this.ops.values()].map(op => op.envelope)
     const next = this.saving.then(() => this.opts.core().setUserData(KEY, c.encode(encoding, list)))
-    this.saving = next.catch(() => {})
+    this.saving = next.catch(safetyCatch)
     return next
   }
 }

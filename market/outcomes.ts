@@ -29,6 +29,7 @@ import * as K from './engine/keys'
 import { decode, outcomeRecord } from './messages'
 import type { Hint } from './types'
 import type { Id, Outcome } from './types'
+import safetyCatch from 'safety-catch'
 
 interface Reader { get (key: string): Promise<Entry | null> }
 
@@ -73,7 +74,7 @@ export class Outcomes {
     const p = new Promise<Outcome>((res, rej) => { resolve = res; reject = rej })
     // close() or the timer may reject p while the first look below is still awaited, before
     // anything awaits p: mark it handled now (the `await p` below still throws).
-    p.catch(() => {})
+    p.catch(safetyCatch)
     const w: Waiter = {
       id,
       final,
@@ -101,7 +102,7 @@ export class Outcomes {
   check (): void {
     if (this.closed) return
     if (this.checking !== null) { this.again = true; return }
-    this.checking = this.run().catch(() => {}).finally(() => {
+    this.checking = this.run().catch(safetyCatch).finally(() => {
       this.checking = null
       if (this.again) { this.again = false; this.check() }
     })

@@ -32,6 +32,7 @@ import { Follower } from './follower'
 import { Client } from './client'
 import { Relays } from './relay'
 import type { Apply, MarketLedger, Outcome } from './types'
+import safetyCatch from 'safety-catch'
 
 const log = logger('market')
 
@@ -134,7 +135,7 @@ export class MarketPeer extends ReadyResource {
       await this.open()
     } catch (err) {
       // ready-resource runs no _close after a failed open: what was opened so far (a swarm, a store) must not outlive it.
-      await this._close().catch(() => {})
+      await this._close().catch(safetyCatch)
       throw err
     }
   }
@@ -198,7 +199,7 @@ export class MarketPeer extends ReadyResource {
   protected override async _close (): Promise<void> {
     if (this.swarm !== null) {
       this.swarm.off('connection', this.onconnection)
-      if (this.topic !== null && !this.swarm.destroyed) await this.swarm.leave(this.topic).catch(() => {})
+      if (this.topic !== null && !this.swarm.destroyed) await this.swarm.leave(this.topic).catch(safetyCatch)
       if (this.ownSwarm) await this.swarm.destroy()
     }
     if (this._client !== null) await this._client.close()

@@ -47,7 +47,9 @@ export async function lastSeqInCore (core: LocalWriter, author: Buffer): Promise
       try {
         const env = c.decode(envelopeEncoding, e)
         if (b4a.equals(env.author, author)) max = Math.max(max, env.seq)
-      } catch {}
+      } catch {
+        // not an envelope: carries no seq of this author
+      }
     }
     // Blocks are appended in seq order: the newest block carrying this author holds its highest seq.
     if (max > 0) return max

@@ -33,7 +33,7 @@ export interface OfferBody {
 }
 
 /** `withdraw`: the node stops selling; running leases continue. */
-export interface WithdrawBody { }
+export type WithdrawBody = Record<string, never>
 
 /** `bid`: a bot's demand, all-or-none across its replicas. */
 export interface BidBody {

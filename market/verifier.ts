@@ -10,6 +10,7 @@
  * run or fail, nothing is primed and the engine verifies inline.
  */
 import os from 'os'
+import { Worker } from 'worker_threads'
 import path from 'path'
 import b4a from 'b4a'
 import { envelopeId } from '../lib/envelope'
@@ -35,7 +36,7 @@ export type Checked = Opened
 interface Pending { ids: string[], resolve: () => void }
 
 class Pool {
-  private readonly workers: Array<import('worker_threads').Worker> = []
+  private readonly workers: Worker[] = []
   private readonly pending = new Map<number, Pending>()
   private seq = 0
   private turn = 0
@@ -43,8 +44,6 @@ class Pool {
 
   constructor (size: number) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const { Worker } = require('worker_threads') as typeof import('worker_threads')
       for (let i = 0; i < size; i++) {
         const w = new Worker(path.join(__dirname, 'verify-worker.js'))
         w.on('message', (m: { seq: number, results: Checked[] }) => this.done(m.seq, m.results))

@@ -25,6 +25,7 @@ import { contractTrades, contractRow, ContractRow } from './model'
 import { presenceOf, PresenceState } from './presence'
 import { within } from '../../lib/timeout'
 import { withSnapshot } from './views'
+import safetyCatch from 'safety-catch'
 
 export interface DetailOptions {
   /** How long to wait for any one core (ms). */
@@ -212,7 +213,7 @@ export async function contractDetail (peer: MarketPeer, ref: KeyMatch, text: str
       replicas
     }
   } finally {
-    if (peer.swarm !== null) await peer.swarm.leave(topic).catch(() => {})
-    for (const c of opened) await c.close().catch(() => {})
+    if (peer.swarm !== null) await peer.swarm.leave(topic).catch(safetyCatch)
+    for (const c of opened) await c.close().catch(safetyCatch)
   }
 }

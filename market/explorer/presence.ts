@@ -12,6 +12,7 @@ import { marketTopic } from '../../lib/topics'
 import { lookupPresence } from '../../lib/presence'
 import type { PresenceRecord } from '../../lib/node-messages'
 import type { KeyText } from '../types'
+import safetyCatch from 'safety-catch'
 
 export type PresenceState = 'verified' | 'missing' | 'invalid' | 'timeout'
 
@@ -62,7 +63,7 @@ export async function announced (dht: DHT, market: Buffer, opts: { timeout?: num
   const query = dht.lookup(marketTopic(market))
   const walk = (async () => {
     for await (const reply of query) for (const p of reply.peers) found.add(encodeKey(p.publicKey))
-  })().catch(() => {})
+  })().catch(safetyCatch)
   if (await raceTimeout(walk, opts.timeout ?? DEFAULT_LOOKUP_TIMEOUT) === TIMED_OUT) query.destroy()
   return [...found]
 }
