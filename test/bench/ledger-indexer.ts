@@ -22,7 +22,7 @@ export type Command =
 export type Reply =
   | { kind: 'ready', market: string, identity: string, writer: string }
   | { kind: 'done', cmd: string }
-  | { kind: 'stats', rss: number, heapUsed: number, envelopes: number, cpu: number }
+  | { kind: 'stats', rss: number, heapUsed: number, envelopes: number, applies: number, bookLoads: number, cpu: number }
   | { kind: 'error', message: string }
 
 const ACK_INTERVAL = Number(process.env.ACK_INTERVAL ?? 20)
@@ -58,7 +58,7 @@ async function main (): Promise<void> {
     } else if (m.cmd === 'stats') {
       const mem = process.memoryUsage()
       const cpu = process.cpuUsage()
-      send({ kind: 'stats', rss: mem.rss, heapUsed: mem.heapUsed, envelopes: peer.ledger.counters.envelopes, cpu: (cpu.user + cpu.system) / 1e6 })
+      send({ kind: 'stats', rss: mem.rss, heapUsed: mem.heapUsed, envelopes: peer.ledger.counters.envelopes, applies: peer.ledger.counters.applies, bookLoads: peer.full.counters.bookLoads, cpu: (cpu.user + cpu.system) / 1e6 })
     } else if (m.cmd === 'close') {
       await peer.close()
       fs.rmSync(data, { recursive: true, force: true })

@@ -178,6 +178,7 @@ async function main (): Promise<void> {
     const runs = after.map((s, i) => s.envelopes - before[i].envelopes)
     const cpu = after.map((s, i) => (s.cpu - before[i].cpu).toFixed(1))
     console.log(`  engine runs (re-runs after reorgs included): indexers ${runs.join(' ')}, client ${peer.ledger.counters.envelopes - clientBefore}; indexer cpu ${cpu.join(' ')} s`)
+    console.log(`  apply calls: indexers ${after.map((s, i) => s.applies - before[i].applies).join(' ')}; offer books rebuilt from the view (not undone by the journal): ${after.map((s, i) => s.bookLoads - before[i].bookLoads).join(' ')}`)
 
     const mem = process.memoryUsage()
     console.log(`memory: indexer rss ${after.map(s => mib(s.rss)).join(' ')} (heap used ${after.map(s => mib(s.heapUsed)).join(' ')}); client process rss ${mib(mem.rss)}`)
