@@ -1,22 +1,13 @@
 /**
- * The engine's view for the length of one Autobase apply call: a read cache
- * over the Hyperbee batch that call writes into.
- *
- * Inside one apply call the batch is the only writer of the view, so a value
- * read once stays right until this view writes the key itself; it is thrown
- * away with the call (a reorg between calls truncates the view, and the next
- * call starts cold). Gets then cost a Map lookup instead of a B-tree walk.
- * The decoded offers matching needs live longer, in the ledger's offer book,
- * which this view keeps in step with every offer it writes.
- *
- * Nothing here changes what is written, or in what order: it decorates any
- * View (tests run it over MemoryView against a plain one).
+ * A read cache over the Hyperbee batch of one Autobase apply call. Within a call the batch is the view's only
+ * writer, so a cached value stays right; a reorg between calls truncates the view, so the cache dies with the call.
+ * It never changes what is written or in what order.
  */
 import type { View, RangeOptions } from './types'
 import { OfferBook, OfferLayer, offersOf } from './engine/offer-book'
 import { decode, offerRecord } from './messages'
 
-/** Past this many cached values, start over (one huge catch-up call must not hold the whole view in memory). */
+/** A huge catch-up call must not hold the whole view in memory. */
 const MAX_VALUES = 1 << 16
 const OFFERS = 'offer/'
 const NONE = new Map()
@@ -24,7 +15,7 @@ const NONE = new Map()
 export class ApplyView implements View {
   private readonly values = new Map<string, Buffer | null>()
 
-  /** `book`: the offers of `inner` as this call starts; without one, `inner`'s own (or a scan). */
+  /** `book`: the offers of `inner` as this call starts. */
   constructor (private readonly inner: View, private readonly book: OfferBook | null = null) {}
 
   async get (key: string): Promise<Buffer | null> {

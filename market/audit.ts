@@ -1,15 +1,12 @@
 /**
- * Reading what a market has made final, and checking its first invariant
- * there: money only enters by faucet deposits, so Σ balances + Σ escrow =
- * Σ minted after every op (README "Market model"). Read on a snapshot of the
- * final (indexed) view: a live view may move between two reads.
+ * Checks the money invariant Σ balances + Σ escrow = Σ minted (README "Market model") on a snapshot of the final
+ * view: a live view may move between two reads.
  */
 import type { View } from './types'
 import type { MarketPeer } from './peer'
 import { HyperbeeView } from './hyperbee-view'
 import { stats } from './queries'
 
-/** The final part of a peer's view, read-only; the snapshot is closed when `fn` ends. */
 export async function withFinal<T> (p: MarketPeer, fn: (view: View) => Promise<T>): Promise<T> {
   const snap = p.ledger.finalSnapshot()
   try {
@@ -21,7 +18,6 @@ export async function withFinal<T> (p: MarketPeer, fn: (view: View) => Promise<T
 
 export interface MoneyCheck { ok: boolean; minted: number; balances: number; escrow: number; held: number }
 
-/** Σ balances + Σ escrow against what the faucets minted, on the final view of `p`. */
 export async function moneyConserved (p: MarketPeer): Promise<MoneyCheck> {
   const s = await withFinal(p, view => stats(view))
   const held = s.balances + s.escrow

@@ -1,18 +1,13 @@
 /**
- * The ledger's block: the unit a writer appends to the market's Autobase.
- * One block carries a list of signed envelopes, so that a participant who is
- * not a writer (every node and bot: they append optimistic blocks, and
- * Autobase takes those one block at a time) can still submit thousands of ops
- * a second. The engine never sees a block, only each envelope's exact bytes.
- *
- *   version · envelopes (list of buffers)
+ * The ledger's block: version · list of signed envelopes. Many ops per block, as Autobase takes a non-writer's
+ * optimistic blocks one at a time. The engine never sees a block, only each envelope's exact bytes.
  */
 import c from 'compact-encoding'
 import { decodeExact } from '../lib/codec'
 import { MAX_ENVELOPE_BYTES } from '../lib/envelope'
 
 export const BLOCK_VERSION = 1
-/** Bounds a block before anything is allocated; a submit larger than this becomes several blocks. */
+/** Bounds a block before anything is allocated. */
 export const MAX_BLOCK_OPS = 512
 export const MAX_BLOCK_BYTES = 1024 * 1024
 
@@ -56,17 +51,12 @@ export function decodeBlock (buf: Uint8Array): Buffer[] | null {
   }
 }
 
-/** Split envelopes into blocks within both limits, keeping their order. */
 export function toBlocks (envelopes: Buffer[]): Buffer[] {
   // 8 bytes of framing per envelope at most, 16 for the block's header.
   return split(envelopes, MAX_BLOCK_OPS, MAX_BLOCK_BYTES - 16, 8).map(encodeBlock)
 }
 
-/**
- * Split envelopes, in order, into groups of at most `maxOps` and `maxBytes`
- * (counting `overhead` more per envelope); an envelope larger than that
- * alone makes a group of its own.
- */
+/** In order; `overhead` bytes counted per envelope; an envelope over `maxBytes` gets a group of its own. */
 export function split (envelopes: Buffer[], maxOps: number, maxBytes: number, overhead = 0): Buffer[][] {
   const groups: Buffer[][] = []
   let current: Buffer[] = []

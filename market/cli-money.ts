@@ -1,8 +1,4 @@
-/**
- * `scit market deposit | transfer | balance`: moving the market's money.
- * A deposit mints funds and only the faucets named in the genesis may send
- * one (a dev or test market needs money; the engine refuses anyone else).
- */
+/** `scit market deposit | transfer | balance`; only the genesis faucets may deposit (the engine refuses others). */
 import { Command } from 'commander'
 import { withCommon, configFrom, output, action, CommonFlags } from '../lib/command'
 import { ScitError } from '../lib/errors'

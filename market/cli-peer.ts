@@ -1,9 +1,6 @@
 /**
- * Opening a market peer for one CLI command. A data directory's store can be
- * open in one process only (RocksDB locks it), and `scit market serve` keeps
- * it open; so a short command that finds the store locked joins the market
- * with a throw-away store instead, signs with the same identity, and syncs
- * from the network (which the running `serve` is part of).
+ * A market peer for one CLI command. RocksDB locks a store to one process and `serve` keeps it open, so a command
+ * that finds it locked joins with a throw-away store, the same identity, and syncs from the network.
  */
 import fs from 'fs'
 import os from 'os'
@@ -61,7 +58,7 @@ export function parseDuration (text: string): number {
   return ms
 }
 
-/** Submit one op, wait until it is final, and turn a refusal into a REJECTED error with the engine's reason. */
+/** Waits until final; a refusal becomes a REJECTED error with the engine's reason. */
 export async function submitFinal (peer: MarketPeer, op: OpRequest, timeout: number, what: string): Promise<Outcome> {
   const [id] = await peer.client.submit([op])
   const outcome = await peer.client.outcome(id, { final: true, timeout })

@@ -1,8 +1,4 @@
-/**
- * `scit market …`: create a market, serve it (indexer or relay), vote on its
- * indexers, and look at it. The read-only explorer commands are in
- * market/explorer/ (and market/EXPLORER.md).
- */
+/** `scit market …`: create, serve, govern and look at a market; the read-only explorer is in market/explorer/. */
 import { Command } from 'commander'
 import { withCommon, configFrom, output, action, untilSignal, CommonFlags } from '../lib/command'
 import { readConfigFile, writeConfigFile, requireMarket } from '../lib/config'
@@ -71,7 +67,7 @@ export function register (program: Command): void {
       base.on('is-indexer', () => log.warn('this peer is now an indexer'))
       base.on('is-non-indexer', () => log.warn('this peer is no longer an indexer'))
       const info = { market: encodeKey(peer.key), identity: encodeKey(identity.publicKey), writer: encodeKey(peer.full.writerKey), role: role(), relay: flags.relay }
-      // Printed at once, not at exit: whoever runs `serve` needs the writer key to get it voted in as an indexer.
+      // Printed at once: the operator needs the writer key to get it voted in as an indexer.
       output(flags, info, () => `serving market ${info.market} as ${info.role}${info.relay ? '' : ' (not relaying ops)'}\nidentity ${info.identity}\nwriter   ${info.writer}`)
       const signal = await untilSignal()
       log.info('stopping', { signal })

@@ -1,10 +1,6 @@
 /**
- * The market client used by node/, bot/ and the explorer (MarketClient in
- * market/types.ts): seal ops with this identity, append them in one batch,
- * wait for their outcomes, read the order book through market/queries.
- *
- * A client without an identity (or with `writable: false`) is an explorer:
- * it replicates and reads the view and never appends anything.
+ * The market client (MarketClient in market/types.ts): seals ops with its identity, waits for outcomes, reads the
+ * view. Without an identity (or with `writable: false`) it is an explorer and never appends.
  */
 import { EventEmitter } from 'events'
 import { seal, envelopeId, TypeName } from '../lib/envelope'
@@ -25,11 +21,9 @@ import type {
 export const DEFAULT_OUTCOME_TIMEOUT = 30_000
 
 export interface ClientOptions {
-  /** The signing identity; null for a read-only explorer. */
   identity: KeyPair | null
-  /** false: read-only even with an identity (the explorer reads as someone but signs nothing). */
+  /** false: read-only even with an identity. */
   writable?: boolean
-  /** The clock stamped into envelopes (the engine clamps it monotonic). */
   now?: () => number
 }
 
@@ -58,7 +52,6 @@ export class Client extends EventEmitter implements MarketClient {
 
   get key (): Buffer { return this.ledger.key }
 
-  /** The last seq this identity used: envelopes from this client continue above it. */
   get lastSeq (): number { return this.seq }
 
   ready (): Promise<void> {
@@ -86,8 +79,7 @@ export class Client extends EventEmitter implements MarketClient {
     const genesis = ops.some(op => op.type === 'governance' && (op.body as { action?: string }).action === 'genesis')
     if (!genesis) {
       await this.synced()
-      // The seq read at open may predate the sync: another process signing as this identity
-      // (a CLI command beside `scit market serve`) may have used higher ones since.
+      // Another process signing as this identity may have used higher seqs since open.
       // Read this.seq only after the await: concurrent submits advance it meanwhile.
       const inView = await lastSeqInView(this.ledger, this.keyPair.publicKey)
       this.seq = Math.max(this.seq, inView)
@@ -103,17 +95,13 @@ export class Client extends EventEmitter implements MarketClient {
     return envelopes.map(e => envelopeId(e))
   }
 
-  /** Submit ops and wait for all their outcomes (final by default): the common case for node/ and bot/. */
+  /** Waits for final outcomes by default. */
   async submitAndWait (ops: OpRequest[], opts: { final?: boolean, timeout?: number } = {}): Promise<Outcome[]> {
     const ids = await this.submit(ops)
     return Promise.all(ids.map(id => this.outcome(id, { final: opts.final ?? true, timeout: opts.timeout })))
   }
 
-  /**
-   * Resolve once this peer's view has the market's genesis: until then the
-   * peer has not caught up, and an op appended now would reference stale
-   * heads and first be applied against an empty market.
-   */
+  /** Resolve once the view has genesis: an op appended before would first be applied against an empty market. */
   async synced (timeout = DEFAULT_OUTCOME_TIMEOUT): Promise<void> {
     await this.ready()
     const has = async (): Promise<boolean> => (await Q.getGenesis(this.view)) !== null

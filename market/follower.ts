@@ -1,16 +1,8 @@
 /**
- * A follower: a market peer that does not apply the market (ARCHITECTURE.md,
- * "Scale"). It reads the indexers' signed view, a Hyperbee over the view core
- * they sign, sparsely: only the blocks its queries touch, only up to the
- * length a quorum of indexers signed. Its own ops go out through a relay.
- *
- * It learns the view's key from any peer (the relay handshake) and trusts it
- * only after checking it: hypercore checks that the key is the hash of the
- * core's manifest, and the manifest's signers, with a majority quorum, must
- * be exactly the indexers the view itself records (`gov/indexer/`), each
- * identified by its writer core's manifest. While the market's founder is
- * one of them, that anchors the view to the market key. Of two valid views
- * (an indexer change makes a new one) it reads the one further in engine time.
+ * A follower reads the indexers' signed view sparsely instead of applying the market (ARCHITECTURE.md, "Scale");
+ * its ops go out through a relay. A view key from any peer is trusted only once its manifest's signers, with a
+ * majority quorum, are exactly the indexers the view records: while the founder is one, that anchors it to the
+ * market key. Of two valid views it reads the one further in engine time.
  */
 import ReadyResource from 'ready-resource'
 import Hyperbee from 'hyperbee'
@@ -32,9 +24,7 @@ import type { Hint, Id, MarketLedger } from './types'
 const log = logger('follower')
 export const FOLLOWER_NAMESPACE = 'scit/follower'
 const VIEW_KEY = 'scit/view'
-/** How long checking a view may take (fetching its manifest, its indexers' manifests, a few blocks). */
 const CHECK_TIMEOUT = 15_000
-/** How long an append waits for a relay to take its ops before it gives up (they stay in the outbox). */
 const RELAY_WAIT = 15_000
 
 export interface FollowerOptions {
@@ -49,12 +39,11 @@ export class Follower extends ReadyResource implements MarketLedger {
   readonly counters = { envelopes: 0, applies: 0, optimistic: 0 }
   relay: ((envelopes: Buffer[]) => Promise<boolean>) | null = null
   readonly outbox: Outbox
-  /** Views checked or being checked, by key: each is looked at once. */
   private readonly seen = new Map<string, Promise<boolean>>()
   private current: { core: Hypercore, bee: Hyperbee } | null = null
-  /** This peer's own core: its user data keeps the outbox and the last view key. */
+  /** Its user data keeps the outbox and the last view key. */
   private own: Hypercore | null = null
-  /** A peer showed, this session, the view this follower reads (a saved one may be long stale). */
+  /** A peer showed this view this session (a saved one may be long stale). */
   private shown = false
   private lookAllAt = 0
   private readonly known: Array<() => void> = []
@@ -76,7 +65,7 @@ export class Follower extends ReadyResource implements MarketLedger {
     this.own = this.store.namespace(FOLLOWER_NAMESPACE).get({ name: b4a.toString(this.key, 'hex') })
     await this.own.ready()
     const saved = await this.own.getUserData(VIEW_KEY)
-    // Checked when it was first followed; read once a peer shows it again, or switch to the newer one it shows.
+    // Checked when first followed; still needs a peer to show it (or a newer one) this session.
     if (saved !== null && saved.byteLength === 32) await this.follow(saved, false)
     await this.outbox.open()
   }
@@ -96,7 +85,6 @@ export class Follower extends ReadyResource implements MarketLedger {
     return this.own
   }
 
-  /** The indexers' signed view; known once `viewKnown` resolved. */
   get view (): Hyperbee {
     if (this.current === null) throw new ScitError('CLOSED', 'no view of the market yet: no indexer has answered')
     return this.current.bee
@@ -111,7 +99,6 @@ export class Follower extends ReadyResource implements MarketLedger {
     return this.view.checkout(Math.max(1, this.finalVersion))
   }
 
-  /** Resolve once a peer showed the view to read, or reject after `timeout` ms. */
   async viewKnown (timeout: number): Promise<void> {
     if (this.shown) return
     let resolve!: () => void
@@ -123,10 +110,7 @@ export class Follower extends ReadyResource implements MarketLedger {
     if (this.current === null) throw new ScitError('CLOSED', 'the follower closed')
   }
 
-  /**
-   * A peer says it reads this view: check it (once per key) and follow it if it
-   * is the newest valid one. Resolves true when the view checked out.
-   */
+  /** A peer reads this view: check it (once per key), follow it if it is the newest valid one. */
   offer (key: Buffer): Promise<boolean> {
     if (this.current !== null && b4a.equals(key, this.current.core.key)) {
       this.showed()
@@ -153,7 +137,6 @@ export class Follower extends ReadyResource implements MarketLedger {
     await this.follow(key, true)
   }
 
-  /** Run `fn` on the view with this key, at its signed length, with a session of its own. */
   private async withView<T> (key: Buffer, fn: (bee: Hyperbee) => Promise<T>): Promise<T> {
     const bee = new Hyperbee(this.store.get({ key }), BEE)
     try {
@@ -199,14 +182,13 @@ export class Follower extends ReadyResource implements MarketLedger {
     })
   }
 
-  /** The key an indexer signs with: its writer core's manifest says it. */
   private async signerOf (writer: Buffer): Promise<Buffer> {
     const core = this.store.get({ key: writer })
     try {
       await core.ready()
       if (core.manifest === null) await core.update({ wait: true })
       const signer = core.manifest?.signers[0]?.publicKey
-      // Not yet fetched from any peer: try again when the view is shown again.
+      // Not fetched yet: TIMEOUT, not VERIFICATION, so the view is tried again.
       if (signer === undefined) throw new ScitError('TIMEOUT', `no peer gave the manifest of indexer ${shortKey(writer)}`)
       return signer
     } finally {
@@ -246,7 +228,6 @@ export class Follower extends ReadyResource implements MarketLedger {
     if (this.current !== null) await this.current.core.update({ wait: true })
   }
 
-  /** Wait until the view is as long as the peers that have it say (bounded by `timeout`). */
   async catchUp (timeout = 30_000): Promise<void> {
     if (!this.shown) await this.viewKnown(timeout)
     await raceTimeout(this.update(), timeout)
@@ -256,7 +237,7 @@ export class Follower extends ReadyResource implements MarketLedger {
     return this.store.replicate(stream)
   }
 
-  /** Nothing is applied here: every waiter looks its op up in the signed view after each change. */
+  /** Nothing is applied here: waiters look their op up after each change. */
   takeApplied (): { hints: Hint[], lookAllAt: number } {
     const out = { hints: [], lookAllAt: this.lookAllAt }
     this.lookAllAt = 0
@@ -270,7 +251,6 @@ export class Follower extends ReadyResource implements MarketLedger {
     return this.outbox.lastSeq(author)
   }
 
-  /** Keep the ops (outbox), then hand them to a relay; they stay kept until final. */
   async append (envelopes: Buffer[]): Promise<void> {
     if (envelopes.length === 0) return
     if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
@@ -291,7 +271,6 @@ export class Follower extends ReadyResource implements MarketLedger {
 
 const BEE = { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false } as const
 
-/** A view's engine time at its signed length: how far the market it shows has gone. */
 async function timeOf (bee: Hyperbee): Promise<number> {
   const snap = bee.checkout(bee.core.length)
   try {

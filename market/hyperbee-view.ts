@@ -1,11 +1,4 @@
-/**
- * The engine's View over Hyperbee: keys are utf-8 strings, values binary.
- *
- * Inside Autobase's apply the view is a Hyperbee *batch*: the engine's writes
- * for every node of one apply call stay in it and land in the view core with
- * one flush, and reads see the batch's own pending writes. Outside apply
- * (queries, the explorer) it is read-only over a bee or a snapshot of one.
- */
+/** The engine's View over Hyperbee: a batch inside Autobase's apply, read-only over a bee or snapshot outside it. */
 import type Hyperbee from 'hyperbee'
 import type { Batch, RangeOptions as BeeRange } from 'hyperbee'
 import { ScitError } from '../lib/errors'
@@ -16,12 +9,11 @@ type Source = Hyperbee | Batch
 export class HyperbeeView implements View {
   constructor (private readonly source: Source, private readonly writable: boolean) {}
 
-  /** A view the engine writes through, over a batch the caller flushes. */
+  /** The caller flushes the batch. */
   static writing (batch: Batch): HyperbeeView {
     return new HyperbeeView(batch, true)
   }
 
-  /** A read-only view, for queries. */
   static reading (bee: Source): HyperbeeView {
     return new HyperbeeView(bee, false)
   }
@@ -56,7 +48,7 @@ export class HyperbeeView implements View {
   }
 
   private checkWritable (): void {
-    // Views outside apply are read-only: a write there would never be replicated and would fork this peer's state.
+    // A write outside apply would never be replicated and would fork this peer's state.
     if (!this.writable) throw new ScitError('INVALID_ARGUMENT', 'this market view is read-only: only the ledger writes, inside apply')
   }
 }

@@ -1,16 +1,7 @@
-/**
- * Growing a market's set of indexers (ARCHITECTURE §2): the current indexers
- * each sign a `governance add-indexer` op naming the newcomer's identity and
- * its writer key; the engine applies the change once a strict majority of
- * them voted, and Autobase then lets the newcomer sign the order.
- *
- *   await addIndexer([founder], second)
- *   await addIndexer([founder, second], third)
- */
+/** Growing a market's set of indexers by governance votes (ARCHITECTURE §2). */
 import { ScitError } from '../lib/errors'
 import type { MarketPeer } from './peer'
 
-/** Resolve when `p` is an indexer of its market (Autobase says so once the addWriter is applied). */
 export async function untilIndexer (p: MarketPeer): Promise<void> {
   const base = p.full.base
   if (base.isIndexer) return
@@ -21,11 +12,7 @@ export async function untilIndexer (p: MarketPeer): Promise<void> {
   })
 }
 
-/**
- * Make `joiner` an indexer: every peer in `voters` (current indexers; a strict
- * majority of them is needed) signs an add-indexer vote, then wait until the
- * joiner indexes.
- */
+/** `voters` must be a strict majority of the current indexers; resolves once the joiner indexes. */
 export async function addIndexer (voters: MarketPeer[], joiner: MarketPeer): Promise<void> {
   if (joiner.identity === null) throw new ScitError('INVALID_ARGUMENT', 'an indexer needs an identity')
   const body = { action: 'add-indexer', identity: joiner.identity.publicKey, writer: joiner.full.writerKey }

@@ -1,11 +1,7 @@
 /**
- * The market ledger: one Autobase per market, its view a Hyperbee the engine
- * writes (ARCHITECTURE.md §2). The Autobase key is the market key.
- *
- * Every participant appends *optimistic* blocks (market/block.ts), so joining
- * needs no permission; apply runs the engine on each envelope and acks the
- * block's writer only when every envelope in it is attributable (see
- * `applyNodes`). A few indexers, added by governance, make the order final.
+ * The market ledger: one Autobase per market (its key is the market key), its view a Hyperbee the engine writes
+ * (ARCHITECTURE.md §2). Anyone may append optimistic blocks; a block is acked only when every envelope in it is
+ * attributable to a signer. Indexers, added by governance, make the order final.
  */
 import ReadyResource from 'ready-resource'
 import Autobase from 'autobase'
@@ -32,36 +28,19 @@ import safetyCatch from 'safety-catch'
 const log = logger('ledger')
 const MAX_HINTS = 65536
 
-/** The market's cores live under this namespace, so a data dir's store can hold other cores too. */
 export const LEDGER_NAMESPACE = 'scit/market'
 
-/**
- * Reasons that mean "the author cannot be identified": nothing in such an
- * envelope proves who wrote it, so an optimistic block holding one is not
- * acked and Autobase rolls it back (costing the view nothing).
- */
+/** Nothing in such an envelope proves who wrote it: its optimistic block is not acked, and Autobase rolls it back. */
 const UNATTRIBUTABLE: ReadonlySet<RejectReason> = new Set<RejectReason>(['malformed', 'too-large', 'unknown-type', 'bad-version', 'bad-signature'])
 
 export interface LedgerOptions {
   /** The market engine (market/engine apply). Passed in so the ledger never decides market rules. */
   apply: Apply
-  /**
-   * How soon an indexer acks what it saw (ms; Autobase waits 1-2× this).
-   * Finality takes a few ack rounds between indexers, so this bounds
-   * latency to final; acks are only written while there is something new to
-   * order. 20 ms measured best on a loopback testnet: 10 ms spends more on
-   * acks than it saves, 50 ms doubles the latency (README, benchmarks).
-   */
+  /** How soon an indexer acks what it saw (ms): finality takes a few ack rounds, so this bounds latency to final. */
   ackInterval?: number
   /** How long an optimistic op may stay undecided before this peer sends it again (ms). */
   resendAfter?: number
-  /**
-   * Autobase's big batches, default true: while an indexer has blocks this
-   * peer has not fetched yet, wait for them (up to 3 s, Autobase's bound)
-   * and apply everything in one call, instead of applying what arrived
-   * first and undoing it when an earlier-ordered block lands. Fewer,
-   * larger apply calls and fewer re-runs (README, benchmarks).
-   */
+  /** Autobase's big batches (default true): wait for an indexer's unfetched blocks rather than apply and undo. */
   bigBatches?: boolean
   /** false: never fast-forward, apply every op from genesis (`scit market verify`). */
   fastForward?: boolean
@@ -73,47 +52,27 @@ export class Ledger extends ReadyResource implements MarketLedger {
   readonly base: Autobase<Hyperbee, Buffer>
   private readonly engine: Apply
   private appending: Promise<unknown> = Promise.resolve()
-  /** Appends waiting for the one in flight (see `append`). */
   private queued: Array<{ envelopes: Buffer[], ids: Id[], direct: boolean, resolve: () => void, reject: (err: Error) => void }> = []
-  /**
-   * Sends a non-writer's ops through a relay (market/relay.ts); resolves
-   * false when none took them. Null: every op goes out in an optimistic block.
-   */
+  /** Sends a non-writer's ops through a relay (market/relay.ts); false when none took them. */
   relay: ((envelopes: Buffer[]) => Promise<boolean>) | null = null
   /** Ops a relay took that this peer has not applied yet, in the order they were sent. */
   private readonly relayed = new Map<Id, Buffer>()
   private draining = false
   private watchdog: NodeJS.Timeout | null = null
-  /** The unindexed tail the watchdog saw last tick. */
   private stalledAt = ''
   private readonly ackInterval: number
   private readonly bigBatches: boolean
-  /**
-   * Envelopes run through the engine and apply calls on this peer, re-runs
-   * after reorgs included, envelopes it appended in optimistic blocks, and
-   * offer books read whole from the view (benchmarks, tests).
-   */
+  /** On this peer, re-runs after reorgs included (benchmarks, tests). */
   readonly counters = { envelopes: 0, applies: 0, optimistic: 0, bookLoads: 0 }
-  /** Optimistic ops not final yet, sent again until they are (market/outbox.ts). */
   readonly outbox: Outbox
   /** The view's length at Autobase's indexed length, for the view core it was read for (a fork makes new cores). */
   private indexed: { key: Buffer, length: number } | null = null
-  /** The decoded offers of the view, kept across apply calls (engine/offer-book.ts). */
   private book: { key: Buffer, book: OfferBook } | null = null
   private refreshing: Promise<void> = Promise.resolve()
-  /**
-   * Ops the engine decided since the last `takeApplied`: a hint for waiters,
-   * never state. Bounded: a ledger nobody waits on must not grow; past the
-   * bound (or after a fast-forward, which applies nothing), waiters are told
-   * to look for themselves once the view is this long (`lookAllAt`).
-   */
+  /** Hints for waiters, never state. Bounded: past MAX_HINTS or a fast-forward, waiters look for themselves (`lookAllAt`). */
   private applied: Hint[] = []
   private lookAllAt = 0
-  /**
-   * Ops this peer appended and has not seen applied since: a waiter for one
-   * need not look it up in the view, its hint is to come (`appliedYet`).
-   * Forgotten whenever hints are dropped; bounded like them.
-   */
+  /** Ops this peer appended and has not seen applied since: their hint is still to come. */
   private unapplied = new Set<Id>()
 
   /** `key` null creates a new market whose bootstrap writer is this store's local writer. */
@@ -173,7 +132,6 @@ export class Ledger extends ReadyResource implements MarketLedger {
   get isIndexer (): boolean { return this.base.isIndexer }
   /** Can this peer append blocks of its own (an indexer or an added writer), not only optimistic ones? */
   get writable (): boolean { return this.base.writable }
-  /** Ops queued behind the append in flight. */
   get backlog (): number {
     let n = 0
     for (const q of this.queued) n += q.envelopes.length
@@ -182,10 +140,8 @@ export class Ledger extends ReadyResource implements MarketLedger {
   /** The view as applied so far: includes optimistic ops that a reorg may still move or drop. */
   get view (): Hyperbee { return this.base.view }
   /**
-   * Length of the view whose order the indexers' consensus fixed (Autobase's
-   * indexed length): it never changes again. Quorum signatures over it follow
-   * an ack round later (`view.core.signedLength`); a peer that linearizes the
-   * writers needs no signature to know what is final.
+   * Length of the view whose order the indexers fixed (Autobase's indexed length); it never changes again.
+   * A peer that linearizes the writers needs no quorum signature to know what is final.
    */
   get finalVersion (): number {
     const core = this.base.view.core
@@ -193,7 +149,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     return Math.max(indexed, core.signedLength)
   }
 
-  /** Learn the view's indexed length after an update (one system read), before anyone is told of the update. */
+  /** Learn the indexed length before anyone is told of the update. */
   private refreshFinal (): Promise<void> {
     const run = async (): Promise<void> => {
       const info = await this.base.getIndexedInfo()
@@ -212,20 +168,13 @@ export class Ledger extends ReadyResource implements MarketLedger {
     return this.base.view.checkout(Math.max(1, this.finalVersion))
   }
 
-  /** Fetch what peers have and apply it. */
   async update (): Promise<void> {
     await this.base.update()
   }
 
   /**
-   * Wait until this peer has applied everything its peers had when we asked:
-   * `update()` only applies what is already local, so a fresh reader (a CLI
-   * command) first learns each writer core's length from its peers, then
-   * applies until every writer it knows of is idle (all of it applied;
-   * applying may reveal more writers, which join the next round). A signed
-   * length is no target: an idle market's system core ends in acks that no
-   * quorum signs until something new happens. Bounded by `timeout`: on a
-   * market that never stops, what is applied by then is what the reader shows.
+   * Apply what peers had when we asked, until every known writer is idle (`update()` only applies what is local).
+   * A signed length is no target: an idle market ends in acks no quorum signs until something new happens.
    */
   async catchUp (timeout = 30_000): Promise<void> {
     const deadline = Date.now() + timeout
@@ -253,12 +202,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     return this.base.replicate(stream)
   }
 
-  /**
-   * Ops the engine decided since the last call (hints), and, when some went
-   * unrecorded, a view length (else 0) from which every waiter must look
-   * for itself. A hint's outcome is in the apply call's view; the view
-   * readers see (`view`) holds it once its length reaches the hint's.
-   */
+  /** Hints since the last call, and a view length (else 0) from which waiters must look for themselves. */
   takeApplied (): { hints: Hint[], lookAllAt: number } {
     const out = { hints: this.applied, lookAllAt: this.lookAllAt }
     this.applied = []
@@ -266,11 +210,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     return out
   }
 
-  /**
-   * False for an op this peer appended and has not applied since: its
-   * hint is still to come, so a waiter need not look it up in the view.
-   * True (look) for anything else.
-   */
+  /** False for an op this peer appended and has not applied since: its hint is still to come. */
   appliedYet (id: Id): boolean {
     return !this.unapplied.has(id)
   }
@@ -282,16 +222,8 @@ export class Ledger extends ReadyResource implements MarketLedger {
   }
 
   /**
-   * Append sealed envelopes, in order. Appends run one at a time; whatever
-   * callers queue while one is in flight goes out together next, so a busy
-   * peer sends fewer, fuller blocks (every block costs each peer an apply
-   * call and a flush) and nothing waits longer than one append. A writer (an
-   * indexer) appends them as one Autobase batch. Anyone else hands them to a
-   * relay when there is one (`relay`; `direct` skips it), else appends
-   * optimistic blocks, which Autobase takes one at a time and which must not
-   * interleave (a second optimistic append before the first is flushed would
-   * turn the first non-optimistic). Ops that went out together share the
-   * outcome of that append.
+   * Append sealed envelopes, in order, one append at a time; what queues meanwhile goes out together next.
+   * Optimistic appends must not interleave: a second before the first is flushed turns the first non-optimistic.
    */
   append (envelopes: Buffer[], opts: { direct?: boolean } = {}): Promise<void> {
     if (envelopes.length === 0) return Promise.resolve()
@@ -327,7 +259,6 @@ export class Ledger extends ReadyResource implements MarketLedger {
     this.appending = next.catch(safetyCatch)
   }
 
-  /** `ids[i]` is the id of `envelopes[i]` (`append` computed them). */
   private async appendNow (envelopes: Buffer[], ids: Id[], direct: boolean): Promise<void> {
     if (this.base.writable) {
       await this.base.append(toBlocks(envelopes))
@@ -338,9 +269,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
       envelopes.forEach((e, i) => this.relayed.set(ids[i], e))
       if (await this.relay(envelopes)) return
     }
-    // Ops a relay took but this peer has not applied yet go first, again: an optimistic block is
-    // ordered after what its writer had applied, and ops of one author must keep their seq order.
-    // Whichever copy is ordered second changes nothing (the engine decides the same bytes once).
+    // Relayed ops not applied yet go first again, to keep one author's seq order; a second copy changes nothing.
     const all = new Map(this.relayed)
     envelopes.forEach((e, i) => all.set(ids[i], e))
     this.relayed.clear()
@@ -348,11 +277,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     for (const block of toBlocks([...all.values()])) await this.base.append(block, { optimistic: true })
   }
 
-  /**
-   * The next watchdog tick: about 5 ack intervals (at least 100 ms), with
-   * jitter so that indexers' nudges fall apart and see each other; scheduled
-   * after the last nudge is done, so they never pile up.
-   */
+  /** Jittered so indexers' nudges fall apart and see each other; chained after the last nudge so they never pile up. */
   private watch (): void {
     const tick = Math.max(100, 5 * this.ackInterval)
     this.watchdog = setTimeout(() => {
@@ -362,16 +287,8 @@ export class Ledger extends ReadyResource implements MarketLedger {
   }
 
   /**
-   * Autobase 7's auto-ack often settles with the last ops applied but not
-   * indexed: each indexer may decide the others' acks suffice, and nothing
-   * moves until something new arrives (most of the time on a quiet market).
-   * An indexer that sees the unindexed part of the view unchanged for a tick,
-   * with nothing left to apply, appends an ack, which restarts the rounds. A
-   * busy market is never nudged: that only adds acks and reorgs. Measured on
-   * the demo: ticks of a fixed 100 ms from setInterval (nudges piling up
-   * behind slow appends), or backing off while acks change nothing,
-   * sometimes left the market stuck for good; the jittered, chained tick
-   * above has not.
+   * Autobase 7's auto-ack can settle with ops applied but not indexed, each indexer deciding the others' acks
+   * suffice. An indexer that sees that unchanged for a tick, with nothing to apply, acks to restart the rounds.
    */
   private async nudge (): Promise<void> {
     if (!this.opened || this.closing !== null || !this.base.isIndexer) return
@@ -382,7 +299,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     const state = final < length || signed < final ? `${length}:${final}:${signed}` : ''
     const stalled = state !== '' && state === this.stalledAt
     this.stalledAt = state
-    // Something left to apply: the market is busy, not stuck (a nudge would only add acks and reorgs).
+    // Busy, not stuck: a nudge would only add acks and reorgs.
     if (!stalled || ![...this.base.activeWriters].every(w => w.idle())) return
     log.debug('finality stalled: acking', { length, final })
     const run = (): Promise<number> => this.base.append(null)
@@ -392,17 +309,9 @@ export class Ledger extends ReadyResource implements MarketLedger {
   }
 
   /**
-   * Autobase's apply. All nodes of one call share one Hyperbee batch, flushed
-   * once: Autobase records view lengths per apply call, so the signed length
-   * always falls on a complete B-tree. Only the view and host are touched,
-   * as reorgs undo and re-run this.
-   *
-   * The engine reads through a cache that lives as long as this call
-   * (market/apply-view.ts), and each node's writes are staged and reach the
-   * batch once, in key order, when the node is done: a key written by many
-   * ops of one block (engine time, an author's seq, an offer that sells
-   * many replicas) costs one B-tree insert, not one per op. Node boundaries
-   * are the same on every peer, so the view's blocks are too.
+   * Autobase's apply: touches only the view and host, as reorgs undo and re-run it. One Hyperbee batch per call,
+   * as Autobase records view lengths per call, so a signed length falls on a complete B-tree. Each node's writes
+   * reach it once, in key order; node boundaries are the same on every peer, so the view's blocks are too.
    */
   private async applyNodes (nodes: Array<ApplyNode<Buffer>>, bee: Hyperbee, host: Host): Promise<void> {
     this.counters.applies++
@@ -411,7 +320,6 @@ export class Ledger extends ReadyResource implements MarketLedger {
     const view = new ApplyView(HyperbeeView.writing(batch), book)
     const hints: Hint[] = []
     let acked = 0
-    // Signatures of the blocks ahead are checked on other cores while this one applies.
     const blocks = nodes.map(n => decodeBlock(n.value))
     const checked = pipeline(blocks)
     for (let i = 0; i < nodes.length; i++) {
@@ -447,12 +355,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     else this.dropHints(bee.core.length)
   }
 
-  /**
-   * The offers of the view as this apply call finds it: the book kept since
-   * the last call, with the calls a reorg truncated undone; rebuilt from the
-   * view when it is another core (an indexer change) or the reorg went deeper
-   * than the book remembers.
-   */
+  /** The book kept since the last call, reorged calls undone; rebuilt for another view core or a deeper reorg. */
   private async offerBook (bee: Hyperbee): Promise<OfferBook> {
     const length = bee.core.length
     const kept = this.book

@@ -1,9 +1,6 @@
 /**
- * An in-memory View for tests, benchmarks and tools: values in a Map, keys in
- * a chunked sorted list (binary search over chunks, then inside one), so that
- * put, del and the start of a range are O(log n + chunk) instead of re-sorting.
- * Keys compare as JS strings, which equals byte order for the ASCII keys the
- * engine writes (market/engine/keys.ts), the order a Hyperbee view uses.
+ * An in-memory View for tests, benchmarks and tools, keys in a chunked sorted list. Keys compare as JS strings,
+ * which is a Hyperbee's byte order for the engine's ASCII keys.
  */
 import b4a from 'b4a'
 import c from 'compact-encoding'
@@ -21,12 +18,12 @@ export class MemoryView implements View {
   private values = new Map<string, Buffer>()
   private chunks: string[][] = []
   private version = 0 // bumped when a key is added or removed: cursors re-seek
-  /** The decoded offers, built on first use and kept in step with every write. */
+  /** Built on first use, then kept in step with every write. */
   private book: OfferBook | null = null
 
   get size (): number { return this.values.size }
 
-  // Plain functions returning settled promises: an async function would cost a frame per call.
+  // Not async: settled promises, no frame per call.
   get (key: string): Promise<Buffer | null> {
     return Promise.resolve(this.values.get(key) ?? null)
   }
@@ -62,11 +59,7 @@ export class MemoryView implements View {
     return { book: this.book, staged: NONE }
   }
 
-  /**
-   * Not an async generator: those cost a queue and two promises per item. The
-   * keys are walked synchronously and each step resolves at once, which is
-   * what a caller's for-await needs and nothing more.
-   */
+  /** Not an async generator (a queue and two promises per item): each step resolves at once. */
   range (opts: RangeOptions = {}): AsyncIterable<{ key: string, value: Buffer }> {
     const keys = this.keys(opts)
     const values = this.values
@@ -86,7 +79,6 @@ export class MemoryView implements View {
     return { [Symbol.asyncIterator]: () => iterator }
   }
 
-  /** Keys of a range, in order: a synchronous generator for callers that need no values. */
   * keys (opts: RangeOptions = {}): Generator<string> {
     let limit = opts.limit ?? Infinity
     if (limit <= 0 || this.chunks.length === 0) return
@@ -95,8 +87,7 @@ export class MemoryView implements View {
     const inLo = (k: string): boolean => lo === undefined || (opts.gte !== undefined ? k >= lo : k > lo)
     const inHi = (k: string): boolean => hi === undefined || (opts.lte !== undefined ? k <= hi : k < hi)
     const reverse = opts.reverse === true
-    // A cursor (chunk, index) steps in O(1) while nothing changed; after a put
-    // or del by the caller mid-walk it re-seeks by the last key it gave out.
+    // A put or del by the caller mid-walk makes the cursor re-seek by the last key it gave out.
     let cur: string | undefined = reverse ? hi : lo
     const inclusive = reverse ? (opts.lte !== undefined || hi === undefined) : (opts.gte !== undefined || lo === undefined)
     let pos = reverse ? this.seekBack(cur, inclusive) : this.seek(cur, inclusive)
@@ -116,7 +107,7 @@ export class MemoryView implements View {
     }
   }
 
-  /** A canonical byte string of the whole view: every key and value in order. Equal views give equal dumps. */
+  /** Canonical: equal views give equal dumps. */
   dump (): Buffer {
     const parts: Buffer[] = []
     for (const chunk of this.chunks) {
@@ -127,7 +118,6 @@ export class MemoryView implements View {
     return b4a.concat(parts)
   }
 
-  /** Rebuild a view from `dump()` bytes: a fresh peer with the same state and nothing else. */
   static load (dump: Uint8Array): MemoryView {
     const out = new MemoryView()
     const state = c.state(0, dump.byteLength, b4a.from(dump))
@@ -139,7 +129,6 @@ export class MemoryView implements View {
     return out
   }
 
-  /** A deep copy, e.g. to fork a peer's state in a test. */
   clone (): MemoryView {
     const out = new MemoryView()
     for (const chunk of this.chunks) out.chunks.push(chunk.slice())
@@ -147,7 +136,6 @@ export class MemoryView implements View {
     return out
   }
 
-  /** Position of the first key at or after `key` (after, when not inclusive); the very first with no key. */
   private seek (key: string | undefined, inclusive: boolean): [number, number] | null {
     if (this.chunks.length === 0) return null
     if (key === undefined) return this.chunks.length > 0 ? [0, 0] : null
@@ -159,7 +147,6 @@ export class MemoryView implements View {
     return ci < this.chunks.length ? [ci, i] : null
   }
 
-  /** Position of the last key at or before `key` (before, when not inclusive); the very last with no key. */
   private seekBack (key: string | undefined, inclusive: boolean): [number, number] | null {
     if (this.chunks.length === 0) return null
     if (key === undefined) return this.chunks.length > 0 ? [this.chunks.length - 1, this.chunks[this.chunks.length - 1].length - 1] : null
@@ -185,7 +172,6 @@ export class MemoryView implements View {
     return pos[0] > 0 ? [pos[0] - 1, this.chunks[pos[0] - 1].length - 1] : null
   }
 
-  /** The index of the chunk that holds `key` or where it would go. */
   private chunkFor (key: string): number {
     let lo = 0
     let hi = this.chunks.length - 1

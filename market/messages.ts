@@ -1,13 +1,7 @@
 /**
- * Wire and view encodings of the market, declared once (compact-encoding).
- *
- * Op bodies (the `body` of a market envelope) are decoded strictly and then
- * validated (market/engine/validate.ts): a body that does not decode is
- * `malformed`, one that decodes but breaks a rule (lower-case country,
- * unsorted attributes, zero replicas) is `invalid`. An amount beyond 2^53 does
- * not decode at all (compact-encoding refuses it), and every list is bounded
- * before it is allocated. View records are only ever written by the engine,
- * so they are decoded strictly but not re-validated.
+ * Wire and view encodings of the market (compact-encoding). Op bodies decode strictly (else `malformed`), lists
+ * bounded before allocation, then engine/validate.ts applies the rules. View records are written only by the
+ * engine, so they are decoded strictly but not re-validated.
  */
 import c from 'compact-encoding'
 import b4a from 'b4a'
@@ -20,7 +14,6 @@ import type {
   TemplateBody, GovernanceBody, Offer, Bid, BidState, Trade, TradeState, Template, Outcome, RejectReason
 } from './types'
 
-/** Limits on untrusted bodies: every list and string is bounded before it is stored. */
 export const LIMITS = {
   replicas: 256,
   attributes: 32,
@@ -59,8 +52,7 @@ export const keyText: c.Encoding<string> = {
   decode (state) { return keyString(c.fixed32.decode(state)) }
 }
 
-// z32 in JS costs about a microsecond a key, and every record carries two or
-// three keys: memoize both directions (bounded; the result never depends on it).
+// z32 is slow in JS and every record carries keys: memoized both ways (bounded; results never depend on it).
 const toBytes = new Map<string, Buffer>()
 const toText = new Map<string, string>()
 const MEMO = 16384
@@ -173,7 +165,6 @@ export const governanceBody: c.Encoding<GovernanceBody> = {
   }
 }
 
-/** Body type of every market op type. */
 export interface Bodies {
   offer: OfferBody
   'offer-update': OfferBody
@@ -215,7 +206,7 @@ export function encodeBody<K extends MarketOp> (type: K, body: Bodies[K]): Buffe
   return c.encode(BODIES[type] as c.Encoding<Bodies[K]>, body)
 }
 
-/** Strict decode (no trailing bytes). Throws a plain Error on malformed bytes; see validate.ts for the rules. */
+/** Strict (no trailing bytes); throws a plain Error on malformed bytes. */
 export function decodeBody<K extends MarketOp> (type: K, buf: Uint8Array): Bodies[K] {
   return decodeExact(BODIES[type] as c.Encoding<Bodies[K]>, buf)
 }
@@ -223,7 +214,7 @@ export function decodeBody<K extends MarketOp> (type: K, buf: Uint8Array): Bodie
 // --- view records -----------------------------------------------------------
 
 const BID_STATES: readonly BidState[] = ['open', 'filled', 'expired', 'cancelled']
-/** Every trade state, in a fixed order (encodings, and the order `Counts.trades` counts them in). */
+/** Fixed order: encodings and `Counts.trades` index by it. */
 export const TRADE_STATES: readonly TradeState[] = ['matched', 'settled', 'released', 'closed', 'failed', 'ended']
 
 export const offerRecord = struct<Offer>([
@@ -256,14 +247,13 @@ export const outcomeRecord = struct<Outcome>([
   ['trades', strings(1 << 20)]
 ])
 
-/** The market's parameters, fixed by the genesis op. */
 export interface Genesis { author: string; faucets: string[]; settlementWindow: number; offerTtl: number; time: number }
 export const genesisRecord = struct<Genesis>([
   ['author', keyText], ['faucets', list(keyText, LIMITS.faucets)], ['settlementWindow', c.uint], ['offerTtl', c.uint], ['time', c.uint]
 ])
 
 export const uintRecord: c.Encoding<number> = c.uint
-/** The market's running totals (market/engine/counts.ts): ops decided, live offers and bids, money in balances and escrow, trades by state. */
+/** The market's running totals (market/engine/counts.ts). */
 export interface Counts { accepted: number, rejected: number, offers: number, openBids: number, balances: number, escrow: number, trades: number[] }
 export const countsRecord = struct<Counts>([
   ['accepted', c.uint], ['rejected', c.uint], ['offers', c.uint], ['openBids', c.uint],

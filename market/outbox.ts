@@ -1,17 +1,7 @@
 /**
- * Ops this peer appended as optimistic blocks, kept until they are final.
- *
- * Indexers fetch a non-writer's optimistic block once Autobase's wakeup
- * protocol announces the writer, which it does when the block is appended.
- * A peer that stops (or dies) right after an append, before any indexer
- * fetched it, is not announced again when it restarts: the block sits in its
- * writer core and its ops would wait forever. So every envelope goes into
- * the outbox before it is appended, stored in the writer core's own user
- * data (a restart still has it), and the ones still undecided `resendAfter`
- * after they were sent are appended again (ops a previous run left, at the
- * first check). An op sent a moment before a check is in flight, not lost:
- * it waits for a later check. The engine decides the same bytes once:
- * whichever copy an indexer sees second changes nothing.
+ * Ops this peer appended, kept in its writer core's user data until final and appended again if still undecided
+ * after `resendAfter`: a peer that dies before any indexer fetched its block is not announced again on restart.
+ * Resending is safe as the engine decides the same bytes once.
  */
 import c from 'compact-encoding'
 import b4a from 'b4a'
@@ -25,10 +15,10 @@ import safetyCatch from 'safety-catch'
 const log = logger('outbox')
 const KEY = 'scit/outbox'
 const VERSION = 1
-/** Past these, the oldest ops are forgotten: an outbox is for what is in flight, not a history. */
+/** Past these, the oldest ops are forgotten: an outbox is for what is in flight. */
 const MAX_OPS = 4096
 const MAX_BYTES = 4 * 1024 * 1024
-/** An op older than this (its own timestamp) is not sent again: its author has long moved on. */
+/** An op older than this (its own timestamp) is not sent again. */
 const MAX_AGE = 60 * 60_000
 
 const encoding: c.Encoding<Buffer[]> = {
@@ -42,11 +32,8 @@ const encoding: c.Encoding<Buffer[]> = {
 }
 
 export interface OutboxOptions {
-  /** The writer core whose user data holds the outbox (once it is open). */
   core: () => { getUserData: (key: string) => Promise<Buffer | null>, setUserData: (key: string, value: Buffer | null) => Promise<void> }
-  /** Does this op have a final outcome (accepted or refused)? */
   final: (id: Id) => Promise<boolean>
-  /** Append these envelopes again. */
   resend: (envelopes: Buffer[]) => Promise<void>
   resendAfter?: number
   now?: () => number
@@ -64,7 +51,6 @@ export class Outbox {
 
   get size (): number { return this.ops.size }
 
-  /** Read what a previous run left, and start checking it. */
   async open (): Promise<void> {
     const stored = await this.opts.core().getUserData(KEY)
     if (stored !== null) {
@@ -84,7 +70,6 @@ export class Outbox {
     this.timer = null
   }
 
-  /** The highest seq of `author` among the ops kept. */
   lastSeq (author: Buffer): number {
     let max = 0
     for (const op of this.ops.values()) {
@@ -94,7 +79,7 @@ export class Outbox {
     return max
   }
 
-  /** Keep `envelopes` (durably) until they are final. Call before appending them. */
+  /** Call before appending them. */
   async add (envelopes: Buffer[]): Promise<void> {
     const sent = this.now()
     for (const e of envelopes) this.ops.set(envelopeId(e), { envelope: e, sent })
@@ -103,7 +88,7 @@ export class Outbox {
     this.schedule()
   }
 
-  /** Drop what is final; send again what was sent `resendAfter` ago or more and is not. One check at a time: a second caller waits for the running one. */
+  /** Drop what is final, send again what is not after `resendAfter`; a second caller waits for the running check. */
   check (): Promise<void> {
     if (this.checking === null) this.checking = this.run().finally(() => { this.checking = null })
     return this.checking

@@ -1,16 +1,6 @@
 /**
- * A market peer: a store, the ledger, a client, and the swarm wiring that
- * finds the market's other peers on its topic and replicates with each.
- * node/, bot/, the explorer and `scit market serve` all run one.
- *
- *   const peer = new MarketPeer({ data, identity, market: key, bootstrap })
- *   await peer.ready()
- *   const [id] = await peer.client.submit([{ type: 'offer', body }])
- *   const outcome = await peer.client.outcome(id, { final: true })
- *   await peer.close()
- *
- * What the peer is given (a store, a swarm) it uses and leaves open; what it
- * creates it closes, in reverse order.
+ * A market peer: store, ledger, client and swarm wiring; node/, bot/, the explorer and `scit market serve` run one.
+ * What it is given (a store, a swarm) it leaves open; what it creates it closes, in reverse order.
  */
 import path from 'path'
 import ReadyResource from 'ready-resource'
@@ -39,7 +29,7 @@ const log = logger('market')
 export interface GenesisOptions {
   faucets: Buffer[]
   settlementWindow: number   // ms
-  /** ms; an offer its node has not renewed for this long is not sold (0 or absent: offers never go stale). */
+  /** ms; an offer not renewed for this long is not sold (0 or absent: never). */
   offerTtl?: number
 }
 
@@ -56,33 +46,23 @@ export interface MarketPeerOptions {
   swarm?: Hyperswarm
   dht?: DHT
   bootstrap?: Bootstrap[] | null
-  /** true: no swarm at all (creating a market on disk, tools). */
+  /** true: no swarm at all. */
   offline?: boolean
   /** false: join the topic but do not announce (a short-lived client). Default true. */
   announce?: boolean
   writable?: boolean
   apply?: Apply
   ackInterval?: number
-  /** Autobase's big batches (market/ledger.ts), default true. */
   bigBatches?: boolean
-  /** How long an op this peer appended may stay undecided before it is sent again (ms; market/outbox.ts). */
+  /** ms an appended op may stay undecided before it is sent again. */
   resendAfter?: number
-  /**
-   * The market relay (market/relay.ts), default true: as a writer (an
-   * indexer), append ops for peers that are not; as a non-writer, send ops
-   * through one. false: neither; this peer's ops go out in optimistic blocks.
-   */
+  /** The market relay, default true: a writer relays for others, a non-writer sends through one. */
   relay?: boolean
-  /**
-   * Follow the market instead of applying it (market/follower.ts): read the
-   * indexers' signed view sparsely and send ops through a relay. For nodes,
-   * bots and the explorer; an indexer (or a peer that wants to verify
-   * everything) applies. Default false.
-   */
+  /** Read the indexers' signed view sparsely instead of applying the market (market/follower.ts). */
   follow?: boolean
   /** Apply every op from genesis into a view of its own, never fast-forwarding (`scit market verify`). */
   replay?: boolean
-  /** How long a follower waits for a peer to show it the market's view (ms). */
+  /** ms a follower waits for a peer to show it the market's view. */
   joinTimeout?: number
   now?: () => number
 }
@@ -92,13 +72,11 @@ export class MarketPeer extends ReadyResource {
   swarm: Hyperswarm | null = null
   private _ledger: MarketLedger | null = null
   private _client: Client | null = null
-  /** The op relay (market/relay.ts); null with `relay: false`. */
   relays: Relays | null = null
   private ownStore = false
   private ownSwarm = false
   private topic: Buffer | null = null
   private readonly connections = new Set<SwarmConnection>()
-  /** The genesis op's outcome, when this peer created the market. */
   genesis: Outcome | null = null
   private readonly onconnection = (conn: SwarmConnection): void => this.replicate(conn)
 
@@ -170,19 +148,16 @@ export class MarketPeer extends ReadyResource {
     this.ownSwarm = !o.swarm
     this.swarm = o.swarm ?? (o.dht !== undefined ? new Hyperswarm({ dht: o.dht }) : createSwarm({ bootstrap: o.bootstrap ?? null }))
     this.swarm.on('connection', this.onconnection)
-    // Connections the shared swarm already has may be peers of this market too.
     for (const conn of this.swarm.connections) this.replicate(conn)
     this.topic = marketTopic(ledger.key)
     const announce = o.announce !== false
     const discovery = this.swarm.join(this.topic, { server: announce, client: true })
     if (ledger instanceof Follower) {
-      // The first peer that shows a valid view is enough: no waiting for the rest of the topic.
       await ledger.viewKnown(o.joinTimeout ?? 30_000)
       await this.openClient()
     } else if (o.market) {
       if (announce) await discovery.flushed()
-      // Catch up before the first submit: an op appended on a stale view references old heads, and is
-      // applied first against a state (no genesis yet) it was not meant for.
+      // Catch up first: an op appended on a stale view would be applied against a state it was not meant for.
       await this.swarm.flush()
       await ledger.update()
     } else if (announce) {
@@ -208,7 +183,6 @@ export class MarketPeer extends ReadyResource {
     if (this.store !== null && this.ownStore) await this.store.close()
   }
 
-  /** Wait until the swarm made its first round of connections on the topic. */
   async flushed (): Promise<void> {
     if (this.swarm !== null) await this.swarm.flush()
   }
@@ -224,11 +198,11 @@ export class MarketPeer extends ReadyResource {
 
   private replicate (conn: SwarmConnection): void {
     if (this._ledger === null || this.closing !== null) return
-    // Errors on a connection (peer gone, timeouts) are routine: the swarm reconnects; never let one crash the process.
+    // Connection errors are routine (the swarm reconnects): never let one crash the process.
     conn.on('error', (err: Error) => log.debug('connection error', { peer: shortKey(conn.remotePublicKey), error: err.message }))
     this.connections.add(conn)
     conn.once('close', () => this.connections.delete(conn))
-    // base.replicate, not store.replicate: it also runs Autobase's wakeup protocol, which is how indexers learn of optimistic writers.
+    // base.replicate: Autobase's wakeup protocol is how indexers learn of optimistic writers.
     this._ledger.replicate(conn)
     if (this.relays !== null) this.relays.attach(conn)
   }

@@ -1,8 +1,4 @@
-/**
- * Read-only queries over a market view (any View: the ledger's Hyperbee
- * snapshot or a MemoryView). They follow the key layout of
- * market/engine/keys.ts and decode records; they never write.
- */
+/** Read-only queries over any market View, following the key layout of market/engine/keys.ts. */
 import { fits, Resources, RESOURCE_KINDS } from '../lib/resources'
 import * as K from './engine/keys'
 import { emptyCounts } from './engine/counts'
@@ -171,7 +167,7 @@ export interface Stats {
   rejected: number
 }
 
-/** Whole-market figures: the engine's running totals (market/engine/counts.ts), one record whatever the market's size. */
+/** From the engine's running totals: one record read whatever the market's size. */
 export async function stats (view: View): Promise<Stats> {
   const c = (await read(view, countsRecord, K.META_COUNTS)) ?? emptyCounts()
   const trades: Record<string, number> = {}

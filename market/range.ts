@@ -1,7 +1,7 @@
 /** Key-range helpers shared by the in-memory views. Keys compare as JS strings (ASCII: byte order). */
 import type { RangeOptions } from './types'
 
-/** True when `k` lies inside the bounds of `o` (limit and reverse aside). */
+/** Limit and reverse aside. */
 export function inRange (k: string, o: RangeOptions): boolean {
   if (o.gt !== undefined && !(k > o.gt)) return false
   if (o.gte !== undefined && !(k >= o.gte)) return false
@@ -10,7 +10,6 @@ export function inRange (k: string, o: RangeOptions): boolean {
   return true
 }
 
-/** The index of the first element of sorted `arr` that is not below `key`. */
 export function lowerBound<T extends string | number> (arr: readonly T[], key: T): number {
   let lo = 0
   let hi = arr.length

@@ -1,24 +1,8 @@
 /**
- * The market relay ("scit/market-relay/v1" over protomux, on every market
- * connection): a peer that is not a writer hands its signed ops to one that
- * is (an indexer), which appends them to its own writer core.
- *
- * Why: a non-writer's optimistic block is applied by its own peer twice,
- * once alone and again when the indexers' acks are ordered before it, and
- * each indexer fetches, applies and acks it separately. Relayed, the op
- * rides in an indexer's block: every peer applies it once. Measured on the
- * ledger bench (3 indexer processes and a client, 2 cores): 4,000 ops final
- * at ≈640 ops/s instead of ≈300, bid → final p50 ≈290 ms instead of ≈530
- * at the bench's default load (README, benchmarks).
- *
- * What the relay is trusted with: availability, nothing else. Envelopes are
- * signed by their authors, and the relay verifies each before it appends
- * anything (garbage never costs the view a rejected record; the engine's
- * verify memo then skips the second Ed25519 check). A relay that drops ops
- * is routed around: the sender keeps them in its outbox and sends them again
- * in an optimistic block of its own (market/ledger.ts), which no one can
- * refuse. Governance ops are never relayed: the bootstrap writer's blocks
- * carry the founder's authority over genesis.
+ * The market relay (protomux): a non-writer hands its signed ops to an indexer, which appends them to its own
+ * core, so every peer applies them once instead of an optimistic block's re-runs. A relay is trusted with
+ * availability only: authors sign the envelopes, the relay verifies them before appending, and a relay that drops
+ * ops is routed around by the sender's outbox. Governance ops are never relayed (genesis needs the bootstrap writer).
  */
 import c from 'compact-encoding'
 import b4a from 'b4a'
@@ -38,13 +22,7 @@ import type { MarketLedger } from './types'
 const log = logger('relay')
 
 export const RELAY_PROTOCOL = 'scit/market-relay/v2'
-/**
- * One request: at most this many ops and bytes (a client splits a bigger
- * append). Large: a relay appends what one request carries at once, and on
- * the ledger bench splitting 4,000 ops into requests of 512 made the relay
- * append twice, the indexers re-apply the second append after their acks
- * were ordered before it, and throughput drop by a third.
- */
+/** Large, as a relay appends one request at once: a split append gets re-applied after the indexers' acks. */
 export const MAX_RELAY_OPS = 8 * MAX_BLOCK_OPS
 const MAX_RELAY_BYTES = 4 * MAX_BLOCK_BYTES
 /** Ops a relay lets wait for its appends before it answers "busy" (the sender then appends them itself). */
@@ -54,7 +32,7 @@ export const RELAY_TIMEOUT = 10_000
 
 interface Submit { id: number, envelopes: Buffer[] }
 interface Receipt { id: number, error: string | null }
-/** Each end says whether it relays, and which view of the market it reads (a follower checks it before reading it). */
+/** Whether this end relays, and which view it reads (a follower checks it before reading it). */
 interface Hello { serves: boolean, view: Buffer | null }
 
 // A missing envelope decodes empty, which `open` refuses with a reason like any bad op.
@@ -62,7 +40,6 @@ const submitEncoding = struct<Submit>([['id', c.uint], ['envelopes', c.array(non
 const receiptEncoding = struct<Receipt>([['id', c.uint], ['error', optional(c.string)]])
 const helloEncoding = struct<Hello>([['serves', c.bool], ['view', optional(c.fixed32)]])
 
-/** One connection's end of the protocol. */
 class RelayChannel {
   /** The other end said it relays, and has not refused or failed us since. */
   usable = false
@@ -71,7 +48,7 @@ class RelayChannel {
   private readonly receiptMsg: Message<Receipt>
   private readonly viewMsg: Message<Buffer>
 
-  /** Null when the connection cannot open it (already open, or the remote closed it). */
+  /** Null when already open, or the remote closed it. */
   static open (mux: Protomux, id: Buffer, relays: Relays): RelayChannel | null {
     const channel = mux.createChannel({
       protocol: RELAY_PROTOCOL,
@@ -95,7 +72,6 @@ class RelayChannel {
     channel.open({ serves: relays.serves(), view: relays.viewKey() })
   }
 
-  /** Tell the other end we read another view now. */
   view (key: Buffer): void {
     this.viewMsg.send(key)
   }
@@ -115,20 +91,14 @@ class RelayChannel {
   }
 }
 
-/**
- * Every relay channel of one market peer: it relays for others when its
- * ledger is writable, and sends its own ops through one relay, the same one
- * while it lasts (ops of one author must arrive in seq order, and one relay
- * appends them in the order it got them).
- */
+/** Relays for others when writable; sends its own ops through one relay while it lasts, to keep seq order. */
 export class Relays {
   private readonly channels = new Set<RelayChannel>()
   private current: RelayChannel | null = null
-  /** Ops this peer appended for others, and ops a relay took from it (tests, benchmarks). */
   readonly counters = { served: 0, sent: 0 }
 
   private announced: Buffer | null = null
-  /** The last accepted request's signature check: each waits for the one before, to keep their order. */
+  /** Each request's signature check waits for the one before, to keep their order. */
   private turn: Promise<void> = Promise.resolve()
   private readonly onupdate = (): void => this.announce()
 
@@ -137,16 +107,11 @@ export class Relays {
     ledger.on('update', this.onupdate)
   }
 
-  /** Does this peer relay now? */
   serves (): boolean {
     return this.ledger.writable
   }
 
-  /**
-   * The view this peer reads, once a quorum signed some of it: not the empty
-   * one a joining peer starts on, nor a new view after an indexer change that
-   * nobody can fetch a signed block of yet.
-   */
+  /** Null until a quorum signed some of it: no one could fetch a signed block of it yet. */
   viewKey (): Buffer | null {
     try {
       const core = this.ledger.view.core
@@ -156,7 +121,6 @@ export class Relays {
     }
   }
 
-  /** After an indexer change the view has a new key: tell every peer. */
   private announce (): void {
     const key = this.viewKey()
     if (key === null || (this.announced !== null && b4a.equals(key, this.announced))) return
@@ -177,7 +141,7 @@ export class Relays {
     })
   }
 
-  /** Resolves once every channel attached so far has opened (or closed): the relays known now are usable. */
+  /** Once every channel attached so far has opened (or closed). */
   async opened (): Promise<void> {
     await Promise.all([...this.channels].map(ch => ch.channel.fullyOpened()))
   }
@@ -186,7 +150,6 @@ export class Relays {
   async send (envelopes: Buffer[]): Promise<boolean> {
     const relay = this.pick()
     if (relay === null) return false
-    // Every part is sent at once, so the relay appends the first while the next ones travel.
     try {
       await Promise.all(split(envelopes, MAX_RELAY_OPS, MAX_RELAY_BYTES).map(part => relay.send(part)))
       this.counters.sent += envelopes.length
@@ -206,13 +169,12 @@ export class Relays {
     this.current = null
   }
 
-  /** A request from a peer: check every op, then append them all, or refuse them all with the reason. */
+  /** All or none: every op is verified before any is appended. */
   async accept (envelopes: Buffer[]): Promise<void> {
     if (!this.serves()) throw new ScitError('REJECTED', 'this peer does not relay')
     if (envelopes.length === 0 || envelopes.length > MAX_RELAY_OPS) throw new ScitError('INVALID_ARGUMENT', `a request carries 1 to ${MAX_RELAY_OPS} ops`)
     if (bytes(envelopes) > MAX_RELAY_BYTES) throw new ScitError('INVALID_ARGUMENT', `a request carries at most ${MAX_RELAY_BYTES} bytes`)
     if (this.ledger.backlog + envelopes.length > MAX_BACKLOG) throw new ScitError('BUSY', 'the relay is busy')
-    // Signatures checked on another core; requests still reach the ledger in the order they arrived.
     const checked = checkAhead(envelopes)
     const turn = this.turn.then(() => checked)
     this.turn = turn

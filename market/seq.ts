@@ -1,10 +1,6 @@
 /**
- * Where a restarted client resumes its envelope seq. Seqs must grow per
- * author (lib/envelope), and a reused seq is refused as a replay, so the next
- * seq is above the highest one this identity ever used, which is the max of
- * what the view applied (`seq/<author>`) and what this peer sent but the view
- * may not show yet (`lastSeqSent`: a full peer's writer core and outbox, a
- * follower's outbox).
+ * Where a restarted client resumes its envelope seq: a reused seq is refused as a replay, so it resumes above both
+ * what the view applied and what this peer sent that the view may not show yet.
  */
 import c from 'compact-encoding'
 import b4a from 'b4a'
@@ -16,11 +12,7 @@ import { decodeBlock } from './block'
 import type { LocalWriter } from 'autobase'
 import type { MarketLedger } from './types'
 
-/**
- * How far back the writer core is read. Only blocks the view has not applied
- * matter, and those are the last few; indexers' acks (empty blocks) sit
- * between them, hence more than a handful.
- */
+/** Only the last few blocks matter, but indexers' acks sit between them. */
 const SCAN_BACK = 4096
 
 export async function lastSeq (ledger: MarketLedger, author: Buffer): Promise<number> {
@@ -33,7 +25,6 @@ export async function lastSeqInView (ledger: MarketLedger, author: Buffer): Prom
   return entry === null ? 0 : decode(uintRecord, entry.value)
 }
 
-/** The highest seq of `author` in the blocks of a writer core. */
 export async function lastSeqInCore (core: LocalWriter, author: Buffer): Promise<number> {
   const stop = Math.max(0, core.length - SCAN_BACK)
   for (let i = core.length - 1; i >= stop; i--) {
@@ -51,7 +42,7 @@ export async function lastSeqInCore (core: LocalWriter, author: Buffer): Promise
         // not an envelope: carries no seq of this author
       }
     }
-    // Blocks are appended in seq order: the newest block carrying this author holds its highest seq.
+    // Blocks are appended in seq order.
     if (max > 0) return max
   }
   return 0

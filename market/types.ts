@@ -1,25 +1,17 @@
 /**
- * The market's domain types and the contracts between its parts:
- *
- *   engine (pure)  apply(view, input) → Outcome         market/engine/
- *   ledger         Autobase + Hyperbee runs the engine   market/ledger.ts
- *   client         what node/, bot/ and the explorer use market/client.ts
- *
- * Wire encodings of these types live in market/messages.ts; this file is
- * types only, so every part can read the model in one screen.
+ * The market's domain types and the contracts between the pure engine, the ledger that runs it and the client
+ * node/, bot/ and the explorer use. Types only; their wire encodings are in market/messages.ts.
  */
 import type { OfferLayer } from './engine/offer-book'
 import type Hyperbee from 'hyperbee'
 import type { Resources, Prices } from '../lib/resources'
 
-/** Ids are strings: an envelope id (z32 hash of its bytes), or derived from one. */
+/** An envelope id (z32 hash of its bytes), or derived from one. */
 export type Id = string
 /** Public keys as z32 strings in the view and the API (lib/keys encodeKey). */
 export type KeyText = string
 
-// ---------------------------------------------------------------------------
-// Op bodies (the `body` of a signed envelope of the named type, lib/envelope)
-// ---------------------------------------------------------------------------
+// Op bodies: the `body` of a signed envelope of the named type (lib/envelope).
 
 /** `offer` and `offer-update`: a node's whole capacity for sale. One offer per node key. */
 export interface OfferBody {
@@ -68,9 +60,7 @@ export type GovernanceBody =
   | { action: 'genesis'; faucets: Buffer[]; settlementWindow: number; offerTtl?: number }
   | { action: 'add-indexer' | 'remove-indexer'; identity: Buffer; writer: Buffer }
 
-// ---------------------------------------------------------------------------
-// State kept in the view
-// ---------------------------------------------------------------------------
+// State kept in the view.
 
 export interface Offer extends OfferBody {
   node: KeyText
@@ -116,7 +106,7 @@ export interface Trade {
 
 export interface Template extends TemplateBody { author: KeyText; id: Id; time: number }
 
-/** What the engine says about every op it was given. Stored in the view under `op/<id>` (accepted) or `rejected/<id>`. */
+/** Stored under `op/<id>` (accepted) or `rejected/<id>`. */
 export interface Outcome {
   id: Id
   type: string
@@ -135,16 +125,10 @@ export type RejectReason =
   | 'no-genesis' | 'not-owner' | 'not-found' | 'bad-state' | 'invalid' | 'insufficient-funds'
   | 'not-faucet' | 'not-indexer' | 'overflow'
 
-// ---------------------------------------------------------------------------
-// The engine and its view
-// ---------------------------------------------------------------------------
 
 export interface RangeOptions { gt?: string; gte?: string; lt?: string; lte?: string; reverse?: boolean; limit?: number }
 
-/**
- * The only I/O the engine has: an ordered key-value view. The ledger backs it
- * with a Hyperbee batch inside Autobase's apply; tests back it with memory.
- */
+/** The only I/O the engine has: an ordered key-value view (a Hyperbee batch in the ledger, memory in tests). */
 export interface View {
   get (key: string): Promise<Buffer | null>
   put (key: string, value: Buffer): Promise<void>
@@ -154,20 +138,17 @@ export interface View {
   offers? (): Promise<OfferLayer>
 }
 
-/** One op as the ledger hands it to the engine. */
 export interface OpInput {
   value: Buffer             // the envelope bytes, exactly as appended
   bootstrap: boolean        // carried by the market's bootstrap writer core (only it may send genesis)
 }
 
-/** Side effects the ledger must carry out in Autobase (host.addWriter / removeWriter). */
+/** What the ledger must carry out in Autobase (host.addWriter / removeWriter). */
 export interface Effects { addIndexer?: Buffer; removeIndexer?: Buffer }
 
 export type Apply = (view: View, input: OpInput) => Promise<{ outcome: Outcome, effects: Effects | null }>
 
-// ---------------------------------------------------------------------------
-// The client API (market/client.ts) used by node/, bot/ and the explorer
-// ---------------------------------------------------------------------------
+// The client API (market/client.ts).
 
 export interface OpRequest { type: string; body: object }
 
@@ -199,16 +180,11 @@ export interface MarketClient {
   balance (key: KeyText): Promise<number>
   templates (): Promise<Template[]>
   template (name: string, version?: number): Promise<Template | null>
-  /** Emitted whenever the view changed (new ops applied or indexed). */
   on (event: 'update', fn: () => void): this
   off (event: 'update', fn: () => void): this
 }
 
-// ---------------------------------------------------------------------------
-// What the client, the relay and the explorer need of a ledger: a full one
-// that applies the market (market/ledger.ts, indexers) or a follower that
-// reads the indexers' signed view (market/follower.ts, everyone else).
-// ---------------------------------------------------------------------------
+// A full ledger that applies the market (indexers) or a follower that reads the indexers' signed view.
 
 /** An op a ledger decided: its outcome (null: look it up), and a view length that holds it. */
 export interface Hint { id: Id, outcome: Outcome | null, length: number }
@@ -216,7 +192,6 @@ export interface Hint { id: Id, outcome: Outcome | null, length: number }
 export interface MarketLedger {
   readonly key: Buffer
   readonly discoveryKey: Buffer
-  /** Can this peer append blocks of its own (an indexer or an added writer)? */
   readonly writable: boolean
   readonly isIndexer: boolean
   /** The view readers see; a follower's is the indexers' signed view. */
@@ -225,9 +200,8 @@ export interface MarketLedger {
   readonly finalVersion: number
   /** Ops queued behind the append in flight (a relay's back-pressure). */
   readonly backlog: number
-  /** Envelopes this peer ran through the engine, apply calls, and ops it appended optimistically. */
   readonly counters: { envelopes: number, applies: number, optimistic: number }
-  /** Sends a non-writer's ops through a relay; resolves false when none took them. */
+  /** Sends a non-writer's ops through a relay; false when none took them. */
   relay: ((envelopes: Buffer[]) => Promise<boolean>) | null
   ready (): Promise<void>
   close (): Promise<void>

@@ -1,13 +1,6 @@
 /**
- * Envelopes checked ahead of the engine, in worker threads (issue: the
- * Ed25519 verify of an op costs about as much as applying it). A worker runs
- * the same `open()` the engine runs, and its answer lands in the engine's
- * verify memo (engine/verify.ts) by envelope id, so the engine's outcome is
- * the one it would have reached alone: a signature is valid or it is not.
- *
- * One pool per process (a worker per core but one, at least one), idle
- * workers unref'd so they never keep a process alive. Where workers cannot
- * run or fail, nothing is primed and the engine verifies inline.
+ * Signatures checked ahead of the engine on worker threads. A worker runs the same `open()` and primes the engine's
+ * memo by envelope id, so the outcome is what the engine would reach alone; if workers fail, it verifies inline.
  */
 import os from 'os'
 import { Worker } from 'worker_threads'
@@ -21,16 +14,13 @@ import { isMemoised, prime } from './engine/verify'
 const log = logger('verifier')
 /** Fewer unchecked envelopes than this are verified inline: a round trip to a worker costs more. */
 const INLINE = 16
-/** Envelopes sent ahead of the one being applied: enough to keep a worker busy, well under the memo's size. */
+/** Well under the memo's size. */
 const AHEAD = 4096
-/** Envelopes per message to a worker. */
 const CHUNK = 256
 const DONE = Promise.resolve()
 
-/** Envelopes checked on workers since start (tests, benchmarks). */
 export const verifierStats = { checked: 0 }
 
-/** What a worker answers per envelope: what `open()` said, its buffers cloned. */
 export type Checked = Opened
 
 interface Pending { ids: string[], resolve: () => void }
@@ -56,7 +46,7 @@ class Pool {
     }
   }
 
-  /** Check `envelopes` on a worker; resolves once their results are in the memo (or, on failure, not). */
+  /** Resolves once the results are in the memo (or, on failure, not). */
   check (envelopes: Buffer[], ids: string[]): Promise<void> {
     if (this.broken || this.workers.length === 0) return Promise.resolve()
     const seq = ++this.seq
@@ -95,7 +85,7 @@ class Pool {
   }
 }
 
-/** A worker's answer as the memo keeps it: buffers of this thread (a structured clone gives plain Uint8Arrays). */
+/** A structured clone gives plain Uint8Arrays: the memo keeps Buffers. */
 function opened (id: string, r: Checked): Opened {
   if (!r.ok) return r
   const e = r.envelope
@@ -115,7 +105,6 @@ function shared (): Pool {
   return pool
 }
 
-/** Check these envelopes on a worker (those the memo lacks, when they are enough to be worth it). */
 export function checkAhead (envelopes: Buffer[]): Promise<void> {
   const ids: string[] = []
   const todo: Buffer[] = []
@@ -128,12 +117,7 @@ export function checkAhead (envelopes: Buffer[]): Promise<void> {
   return todo.length < INLINE ? DONE : shared().check(todo, ids)
 }
 
-/**
- * Blocks about to be applied in order: `ready(i)` resolves once block i is
- * checked, while the blocks after it (up to AHEAD envelopes) are checked on a
- * worker as this thread applies. Unchecked envelopes go in chunks of CHUNK; a
- * chunk of fewer than INLINE is left to the engine, inline.
- */
+/** `ready(i)` resolves once block i is checked, while blocks after it (up to AHEAD envelopes) go to workers. */
 export function pipeline (blocks: Array<Buffer[] | null>): (i: number) => Promise<void> {
   const ready: Array<Promise<void>> = []
   const before: number[] = [0] // envelopes in the blocks before each one

@@ -1,7 +1,4 @@
-/**
- * A worker thread that checks envelopes for the ledger (market/verifier.ts):
- * the same `open()` the engine runs, so its answer is the engine's.
- */
+/** Checks envelopes for market/verifier.ts with the same `open()` the engine runs, so its answer is the engine's. */
 import { parentPort } from 'worker_threads'
 import b4a from 'b4a'
 import { open } from '../lib/envelope'

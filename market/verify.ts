@@ -1,11 +1,6 @@
 /**
- * `scit market verify`: check the indexers' signed view for anyone who does
- * not want to trust them (ARCHITECTURE.md, "Scale"). Two peers on throw-away
- * stores: a follower reads the signed view, and a replay applies every op
- * from genesis with this machine's engine into a view of its own (another
- * view core, so the indexers' blocks never stand in for its own). When both
- * show the same number of decided ops, every key and value must be equal;
- * the first one that is not is the divergence.
+ * `scit market verify`, for anyone who does not trust the indexers (ARCHITECTURE.md, "Scale"): replay every op from
+ * genesis with this machine's engine into a view core of its own, and compare it key by key with the signed view.
  */
 import fs from 'fs'
 import os from 'os'
@@ -68,7 +63,6 @@ async function decided (view: Hyperbee): Promise<number> {
   return s.accepted + s.rejected
 }
 
-/** Walk both views in key order; the first key whose value differs (or is missing on one side) is the divergence. */
 async function compare (signed: Hyperbee, replayed: Hyperbee): Promise<{ ok: boolean, keys: number, divergence: Divergence | null }> {
   const a = signed.createReadStream()[Symbol.asyncIterator]()
   const b = replayed.createReadStream()[Symbol.asyncIterator]()

@@ -1,12 +1,6 @@
 /**
- * The order book: offers, bids and matching (ARCHITECTURE §3).
- *
- * A bid is matched on arrival against live offers ranked by the hourly cost
- * of one replica at each offer's prices, then the offer's time, then its node
- * key. It is all-or-none across replicas: either every replica is placed, in
- * one step, or the bid rests. Whenever an offer gains capacity (created,
- * updated, a lease freed) resting bids get another look, best price first.
- * Every trade is at the offer's posted price: see the README's market model.
+ * The order book: offers, bids and matching (ARCHITECTURE §3). A bid places all its replicas in one step
+ * or rests; trades are at the offer's posted price; resting bids get another look when an offer gains capacity.
  */
 import { RESOURCE_KINDS, ZERO, fits, subtract, add, scale } from '../../lib/resources'
 import type { Prices } from '../../lib/resources'
@@ -49,11 +43,9 @@ export async function handleBid (ctx: Ctx, body: Bodies['bid']): Promise<void> {
   if (body.expiry < ctx.now) reject('invalid', `expiry ${body.expiry} is before the engine time ${ctx.now}`)
   const bid: Bid = { ...body, id: ctx.id, bot: ctx.author, time: ctx.now, state: 'open', trades: [] }
   if (await fill(ctx, bid, false)) return
-  // A replica no node in the market could ever hold is a mistake (units, typo), not demand: say so now.
-  // An empty market tells nothing yet, so there the bid rests.
+  // A replica no node could ever hold is a mistake (units, typo), not demand; in an empty market the bid rests.
   const layer = await ctx.tx.offers()
   let any = false
-  // Offers staged over the book are few; the book's largest totals rule all of it out at once, most often.
   const inBook = layer.book.mayHold(body.resources)
   for (const o of forSaleNow(ctx, layer)) {
     any = true
@@ -92,11 +84,8 @@ export async function freeCapacity (ctx: Ctx, trade: Trade): Promise<void> {
 export const RETRY_SCAN = 1000
 
 /**
- * Offers that gained capacity may now fill resting bids. Only bids that could
- * use one of those offers are re-matched: any other bid failed before against
- * exactly the capacity it would see now. The walk stops after RETRY_SCAN bids
- * so a deep book cannot make one op unboundedly slow; bids further down wait
- * for the next change (or take the capacity when they are re-placed).
+ * Re-match only resting bids that could use an offer that gained capacity: any other failed before against
+ * the same capacity. RETRY_SCAN bounds the walk so a deep book cannot make one op unboundedly slow.
  */
 export async function retryResting (ctx: Ctx): Promise<void> {
   if (ctx.dirty.size === 0) return
@@ -145,15 +134,9 @@ function better (a: Candidate, b: Candidate): boolean {
 }
 
 /**
- * The best offers for `bid`, best first, until they hold every replica; null
- * when all of them together cannot.
- *
- * The book lists, per resource kind, the offers with some of it left, by that
- * kind's price. The lists of the kinds the bid needs are walked together (the
- * threshold algorithm): an offer not reached yet in any list costs at least
- * the bid's resources priced at the walk's current prices, so once that floor
- * is above the last offer the bid needs (or its max price), no offer further
- * down can be chosen. A bid reads the offers it must compare, not the book.
+ * The best offers for `bid`, best first, until they hold every replica; null when they cannot.
+ * Threshold algorithm over the per-kind price lists: an offer not reached yet costs at least the bid
+ * priced at the lists' current prices, so once that floor is too high nothing further down can win.
  */
 function candidates (ctx: Ctx, bid: Bid, layer: OfferLayer): Candidate[] | null {
   const ttl = ctx.genesis.offerTtl

@@ -1,7 +1,4 @@
-/**
- * What every op handler gets: the staged writes, the engine time, who signed
- * the op, and where to record what it caused.
- */
+/** What every op handler gets: the staged writes, the engine time, the signer, and where to record what it caused. */
 import type { Tx } from './tx'
 import type { Effects, Id, KeyText, RejectReason } from '../types'
 import type { Genesis } from '../messages'

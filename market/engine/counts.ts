@@ -1,9 +1,6 @@
 /**
- * The market's running totals (`meta/counts`), so that `stats` reads one
- * record instead of the history and the whole book. Kept by comparing what
- * an accepted op writes with the view before it, so no handler has to
- * remember to count: an offer, trade, resting bid or balance changes the
- * totals exactly when its record changes.
+ * The running totals `stats` reads (`meta/counts`), kept by diffing an accepted op's writes against
+ * the view before it: no handler has to remember to count.
  */
 import * as K from './keys'
 import { decode, offerRecord, tradeRecord, uintRecord, countsRecord, Counts, TRADE_STATES } from '../messages'

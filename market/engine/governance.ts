@@ -1,7 +1,4 @@
-/**
- * Genesis, indexer votes and contract templates: the ops that change who runs
- * the market and what it publishes, rather than what it trades.
- */
+/** Genesis, indexer votes and contract templates: who runs the market and what it publishes. */
 import b4a from 'b4a'
 import { encodeKey } from '../../lib/keys'
 import * as K from './keys'
@@ -26,11 +23,7 @@ async function indexers (tx: Tx): Promise<Map<string, Buffer>> {
   return out
 }
 
-/**
- * A vote by a current indexer for adding or removing one. The change happens
- * when a strict majority of the current indexers has voted for exactly it
- * (same identity, same writer); the ledger then carries out `effects`.
- */
+/** A change happens once a strict majority of current indexers voted for exactly it; the ledger carries out `effects`. */
 export async function handleVote (ctx: Ctx, body: Bodies['governance']): Promise<void> {
   if (body.action === 'genesis') return reject('bad-state', 'this market already has its genesis')
   const current = await indexers(ctx.tx)

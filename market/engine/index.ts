@@ -1,19 +1,8 @@
 /**
- * The market engine: `apply(view, op)`, a pure function of the view and one
- * signed op (ARCHITECTURE §3). No clock, no randomness, no I/O but the view.
- *
- * For every op, in order:
- *   1. open the envelope (signature, market type) and refuse a replayed seq;
- *   2. decode and validate the body;
- *   3. now = max(engine time, op timestamp);
- *   4. process every deadline due by `now` (bid expiry, settlement window,
- *      lease end), then let resting bids use any capacity that freed;
- *   5. run the op, then let resting bids use any capacity it freed;
- *   6. commit, with the outcome under op/<id>.
- * A refusal at any step discards steps 3-5: a rejected op writes only
- * rejected/<id> and, when its signature verified, the author's seq (so the
- * same signed bytes can never be accepted later). Engine time does not move
- * on a rejected op, nor do deadlines fire: those wait for the next accepted op.
+ * The market engine: `apply(view, op)`, a pure function of the view and one signed op
+ * (ARCHITECTURE §3): no clock, no randomness, no I/O but the view, so every peer gets the same view.
+ * A rejected op writes only rejected/<id> and, once its signature verified, the author's seq
+ * (the same bytes can never be accepted later); engine time and deadlines wait for an accepted op.
  */
 import { envelopeId, TYPES, typeName, Envelope } from '../../lib/envelope'
 import { openMemo } from './verify'
@@ -50,11 +39,7 @@ export const apply: Apply = async (view, input) => {
   return applyOpened(view, opened.envelope, opened.id, input.bootstrap)
 }
 
-/**
- * Steps 1b-6 for an envelope whose signature already verified. Exported for
- * the benchmark, which measures the engine with and without Ed25519; the
- * ledger calls `apply`.
- */
+/** `apply` for an envelope whose signature already verified (exported for the benchmark; the ledger calls `apply`). */
 export async function applyOpened (view: View, env: Envelope, id: string, bootstrap: boolean): Promise<Result> {
   const type = typeName(env.type) ?? 'unknown'
   const author = encodeKey(env.author)
@@ -131,11 +116,8 @@ function run (ctx: Ctx, type: MarketOp, body: Bodies[MarketOp]): Promise<void> {
 }
 
 /**
- * Fire every deadline after the previous engine time (`since`) and at or before
- * `now`, oldest first: each fires once, as engine time only moves forward and
- * every deadline is set after the op that sets it. Deadline keys are never
- * deleted (a fired or obsolete one is passed over, its handler checks the
- * record's state): a delete costs the view a block like a put does.
+ * Fire deadlines in (since, now], oldest first: each fires once, as engine time only moves forward.
+ * Fired keys are never deleted (handlers check the record's state): a delete costs a block like a put.
  */
 async function processDue (ctx: Ctx): Promise<void> {
   const since = ctx.since

@@ -1,34 +1,7 @@
 /**
- * The view key layout. Every key is ASCII, so JS string order equals the byte
- * order of a Hyperbee view; numbers are zero-padded to 16 digits (any safe
- * integer) so they sort numerically. `·` below marks an index entry whose
- * value is a single byte: the record lives under its primary key.
- *
- *   meta/genesis                               Genesis (faucets, settlement window, founder)
- *   meta/time                                  uint: engine time, the clamped op timestamp
- *   meta/minted                                uint: all money ever deposited (conservation)
- *   meta/counts                                Counts: running totals for stats (engine/counts.ts)
- *   seq/<author>                               uint: last seq seen from an author (replay guard)
- *
- *   offer/<node>                               Offer (one per node key)
- *   ix/offer-country/<CC>/<node>               ·  offers by country
- *   ix/offer-price/<price16>/<node>            ·  offers by headline price (see headlinePrice)
- *   bid/<bid>                                  Bid
- *   ix/bid-book/<inverse maxPrice16>/<time16>/<bid>  ·  resting bids in priority order (price desc, time asc)
- *   ix/bid-bot/<bot>/<time16>/<bid>            ·  bids by bot
- *   trade/<bid>.<replica>                      Trade (so a bid's trades are one range)
- *   ix/trade-node/<node>/<matchedAt16>/<trade> ·  trades by node
- *   ix/trade-bot/<bot>/<matchedAt16>/<trade>   ·  trades by bot
- *   balance/<key>                              uint: spendable balance (escrow lives in trades)
- *   template/<name>/<version16>                Template
- *   template-owner/<name>                      KeyText of the name's first publisher
- *   gov/indexer/<identity>                     writer key (32 bytes; one mark byte for the founder)
- *   gov/vote/<change>/<voter>                  ·  <change> = <action>:<identity>:<writer>
- *
- *   due/<time16>/<kind>/<id>                   ·  deadlines: expire (bid), release (unsettled trade), end (lease);
- *                                                 never deleted: the engine reads those after its last time
- *   op/<id>                                    Outcome of an accepted op
- *   rejected/<id>                              Outcome of a rejected op
+ * The view key layout. Every key is ASCII, so JS string order is a Hyperbee's byte order; numbers are
+ * zero-padded to 16 digits so they sort numerically. ix/, due/ and vote keys hold one byte (MARK):
+ * the record lives under its primary key. Balances are spendable money only: escrow lives in trades.
  */
 import b4a from 'b4a'
 import type { Prices } from '../../lib/resources'
@@ -81,17 +54,11 @@ export function tail (key: string): string {
   return key.slice(key.lastIndexOf('/') + 1)
 }
 
-/** A prefix range: every key that starts with `prefix`. */
 export function prefixRange (prefix: string): { gte: string, lt: string } {
   return { gte: prefix, lt: prefix + END }
 }
 
-/**
- * The price the explorer sorts offers by: one core and one GiB of memory for
- * an hour, the shape of a small VM. A single number cannot rank every bid
- * (the engine ranks per bid, at the bid's own resource vector); this one is
- * for people browsing.
- */
+/** For people browsing: one core and 1 GiB for an hour. Matching ranks offers at each bid's own resources. */
 export const HEADLINE = { cpu: 1000, memory: 1024 ** 3, ssd: 0, hdd: 0, ipv4: 0, gpu: 0 }
 export function headlinePrice (prices: Prices): number {
   const p = unitCost(HEADLINE, prices)

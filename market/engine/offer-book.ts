@@ -1,13 +1,7 @@
 /**
- * The offers matching reads, decoded and in memory: a cache of the view's
- * `offer/` records (withdrawn ones left out), never a source of truth. It
- * holds, per resource kind, the offers with some of it left, by its price,
- * so a bid finds its cheapest candidates without reading every offer
- * (book.ts `candidates`). A view that keeps one in step with its writes
- * offers it (`View.offers`); any other view gets one built by a scan.
- *
- * A ledger keeps one across Autobase apply calls, with a journal of what each
- * call changed so a reorg that truncates the view undoes exactly those calls.
+ * The live offers in memory, listed per resource kind by price so a bid need not read every offer:
+ * a cache of the view's `offer/` records, never a source of truth. A ledger keeps one across apply
+ * calls, journaled so a reorg that truncates the view undoes exactly the calls it removed.
  */
 import { RESOURCE_KINDS, ResourceKind, Resources } from '../../lib/resources'
 import { lowerBound } from '../range'
@@ -28,7 +22,7 @@ export class OfferBook {
   private readonly sorted = Object.fromEntries(RESOURCE_KINDS.map(k => [k, [] as Entry[]])) as Record<ResourceKind, Entry[]>
   /** Per kind, every offer's total of it, ascending: the largest says at once what no node could hold. */
   private readonly totals = Object.fromEntries(RESOURCE_KINDS.map(k => [k, [] as number[]])) as Record<ResourceKind, number[]>
-  /** Changes since `seal`, to undo: [node, the offer before]. */
+  /** Changes since `seal`: [node, the offer before]. */
   private pending: Array<[KeyText, Offer | undefined]> = []
   /** Sealed changes by the view length they led to, oldest first. */
   private journal: Array<{ length: number, changes: Array<[KeyText, Offer | undefined]> }> = []
@@ -58,12 +52,11 @@ export class OfferBook {
     return this.sorted[kind]
   }
 
-  /** Could some offer hold `need` in total (not now: at all)? False means no node in the book is that big. */
+  /** Could some offer hold `need` in total (not now: at all)? */
   mayHold (need: Resources): boolean {
     return RESOURCE_KINDS.every(k => need[k] === 0 || (this.totals[k].at(-1) ?? 0) >= need[k])
   }
 
-  /** Record an offer as the view now holds it. */
   set (offer: Offer): void {
     this.change(offer.node, offer.withdrawn ? undefined : offer)
   }
@@ -117,10 +110,7 @@ export class OfferBook {
     return this.journal.length === 0 ? -1 : this.journal[this.journal.length - 1].length
   }
 
-  /**
-   * The view was truncated to `length`: undo the calls that wrote past it.
-   * False when the journal does not reach back that far (then rebuild).
-   */
+  /** The view was truncated to `length`: undo the calls past it; false when the journal is too short (rebuild). */
   truncate (length: number): boolean {
     for (let top = this.journal.at(-1); top !== undefined && top.length > length; top = this.journal.at(-1)) {
       this.undo(top.changes)
@@ -160,7 +150,6 @@ function search (list: Entry[], price: number, node: KeyText): number {
   return lo
 }
 
-/** The offers a view shows: its own layer when it keeps one, else one built by a scan. */
 export async function offersOf (view: View): Promise<OfferLayer> {
   if (view.offers !== undefined) return await view.offers()
   return { book: await OfferBook.load(view), staged: new Map() }

@@ -1,8 +1,5 @@
 /**
- * The matching inner loop: every live offer is checked and priced for every
- * bid. These are lib/resources `fits` and `hourlyCost`, exact and unrolled by
- * kind (a loop over kind names is a keyed property load per step, several
- * times slower), with Number arithmetic while every product is a safe integer
+ * lib/resources `fits` and `hourlyCost` unrolled by kind for the matching loop, in Numbers while exact
  * and the library's BigInt beyond. A hostile bid must not make them throw.
  */
 import { PRICE_UNIT, Resources, Prices, hourlyCost, costFor } from '../../lib/resources'

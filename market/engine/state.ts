@@ -1,7 +1,4 @@
-/**
- * Typed records over the staged view. Each writer keeps its secondary index
- * entries in step with the record (keys.ts), so no caller can forget one.
- */
+/** Typed records over the staged view; each writer keeps its index entries in step, so no caller can forget one. */
 import * as K from './keys'
 import { offerRecord, bidRecord, tradeRecord, uintRecord } from '../messages'
 import type { Offer, Bid, Trade, KeyText, Id } from '../types'

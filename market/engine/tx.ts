@@ -1,9 +1,4 @@
-/**
- * One op's writes, staged over the view. The engine reads through it and
- * writes into it; only an accepted op is committed, so a rejection found half
- * way through (after due deadlines were processed, after a first replica was
- * placed) leaves the view exactly as it was.
- */
+/** One op's writes, staged over the view: only an accepted op commits, so a rejection half way leaves the view as it was. */
 import type c from 'compact-encoding'
 import type { View, RangeOptions } from '../types'
 import { inRange, lowerBound } from '../range'
@@ -12,11 +7,8 @@ import type { Offer, KeyText } from '../types'
 import { offersOf, overlay, OfferLayer } from './offer-book'
 
 /**
- * Decoded offers and bids, by buffer identity: matching re-reads resting
- * bids when capacity frees, and a view that hands back the buffer it stored
- * (MemoryView) then skips re-decoding. Bounded;
- * a Map, as a WeakMap's ephemerons cost more in GC than the decode they save.
- * Decoded records are shared, so the engine never mutates one: it writes a copy.
+ * Decoded records by buffer identity, for views that hand back the buffer they stored. Bounded Map, not a WeakMap
+ * (its ephemerons cost more in GC than the decode). Records are shared: the engine never mutates one, it writes a copy.
  */
 const CACHED = new Set<unknown>([offerRecord, bidRecord, genesisRecord])
 const DECODED = new Map<Buffer, unknown>()
@@ -30,14 +22,14 @@ function remember (buf: Buffer, value: unknown): void {
 
 export class Tx {
   private writes = new Map<string, Buffer | null>()
-  /** The staged keys, sorted: ranges and commit walk them in order (a block's Tx stages thousands). */
+  /** Sorted: ranges and commit walk them in order. */
   private keys: string[] = []
   private offerWrites = 0
   private layer: { below: OfferLayer, offerWrites: number, layer: OfferLayer } | null = null
 
   constructor (readonly view: View) {}
 
-  // Not async: staged values resolve at once and view reads pass straight through, one await for the caller.
+  // Not async: a view read passes straight through, one await for the caller.
   get (key: string): Promise<Buffer | null> {
     const w = this.writes.get(key)
     return w !== undefined ? Promise.resolve(w) : this.view.get(key)
@@ -110,7 +102,7 @@ export class Tx {
     }
   }
 
-  /** The view's offers with this transaction's offer writes on top (kept until either changes: a block's Tx serves many ops). */
+  /** The view's offers with this transaction's offer writes on top, kept until either changes. */
   async offers (): Promise<OfferLayer> {
     const below = await offersOf(this.view)
     const kept = this.layer

@@ -1,7 +1,4 @@
-/**
- * Rules on decoded op bodies that the encoding alone cannot express. Each
- * failure is an `invalid` rejection whose message tells the author what to fix.
- */
+/** Rules the encoding cannot express; each failure is an `invalid` rejection telling the author what to fix. */
 import { RESOURCE_KINDS, Resources, isZero } from '../../lib/resources'
 import { LIMITS, Bodies, MarketOp } from '../messages'
 import { reject } from './context'

@@ -1,10 +1,4 @@
-/**
- * `scit market nodes | offers | bids | trades | contracts | templates |
- * balances | stats`: one command per list view (views.ts), each with the
- * filters that mean something to it; `scit market contract ID` and
- * `scit market watch [VIEW]`. They join the market without an identity, so
- * they never write anything.
- */
+/** The explorer's commands, one per list view (views.ts), plus `contract ID` and `watch`; with no identity, they never write. */
 import { Command, Option } from 'commander'
 import { withCommon, configFrom, output, action, untilSignal, CommonFlags } from '../../lib/command'
 import { ScitError } from '../../lib/errors'
@@ -22,7 +16,7 @@ export function collect (v: string, prev: string[] = []): string[] {
   return [...prev, v]
 }
 
-/** Declare on `cmd` the filter flags of `names`; `v` tailors their help. */
+/** `v` tailors the flags' help. */
 export function filterOptions (cmd: Command, names: readonly FilterName[], v: Partial<ListView> = {}): Command {
   const has = (n: FilterName): boolean => names.includes(n)
   if (has('country')) cmd.option('--country <CC>', v.name === 'bids' ? 'only bids that may be placed in this country (ISO 3166 alpha-2)' : 'only nodes in this country (ISO 3166 alpha-2)')

@@ -1,12 +1,7 @@
 /**
- * `scit market contract ID`: one contract as an explorer with no identity
- * can see it. The ledger says which trades are settled to the contract core
- * and by which bot; the contract core (replicated from its bot or its nodes)
- * is read by lib/contract `readContract`, which verifies the bot's signature
- * on every record; each node's status and log cores, whose keys come from its
- * signed DHT presence record, are read by lib/status, which verifies the
- * node's signature on every record. Whatever does not verify is reported as
- * such and never shown as fact; whatever cannot be reached in time says so.
+ * `scit market contract ID`: the ledger names the bot, the contract core must carry that bot's signature on every
+ * record, and node status cores (keys from signed presence records) the node's. What does not verify is reported as
+ * such, never shown as fact.
  */
 import type Hypercore from 'hypercore'
 import type DHT from 'hyperdht'
@@ -28,11 +23,10 @@ import { withSnapshot } from './views'
 import safetyCatch from 'safety-catch'
 
 export interface DetailOptions {
-  /** How long to wait for any one core (ms). */
+  /** ms, per core. */
   timeout: number
   /** Log lines to show per replica. */
   lines: number
-  /** Log blocks read back per node to find them. */
   logBlocks?: number
   dht: DHT | null
 }
@@ -84,7 +78,6 @@ export interface ContractDetail {
   replicas: ReplicaDetail[]
 }
 
-/** The contract a key or prefix names, among those the ledger has trades settled to. */
 function find (all: Map<KeyText, Trade[]>, ref: KeyMatch, text: string): [KeyText, Trade[]] {
   const hits = [...all.entries()].filter(([k]) => keyMatches(ref, k))
   if (hits.length === 0) throw new ScitError('NOT_FOUND', `no trade of this market is settled to a contract ${text} (scit market contracts lists them)`)
@@ -105,7 +98,7 @@ function summary (view: ContractView): ManifestSummary {
   }
 }
 
-/** Fetch and verify the contract core against the bots the ledger names (one, unless a bot settled to a core not its own). */
+/** Verified against the bots the ledger names (one, unless a bot settled to a core not its own). */
 async function verify (core: Hypercore, trades: Trade[], timeout: number, text: string): Promise<{ view: ContractView | null, error: string | null }> {
   try {
     await within(core.get(0), timeout, `no peer served contract ${text} (are its bot and its nodes offline?)`)
@@ -134,7 +127,6 @@ function linesOf (records: Array<{ timestamp: number, body: { stream: string, da
 
 interface NodeCores { status: Hypercore | null; logs: Hypercore | null; presence: PresenceState | 'not-looked-up'; lastSeen: number | null; error: string | null }
 
-/** A node's status and log cores, keyed by its verified presence record, brought up to date from the node. */
 async function nodeCores (peer: MarketPeer, opts: DetailOptions, node: KeyText, opened: Hypercore[]): Promise<NodeCores> {
   if (opts.dht === null) return { status: null, logs: null, presence: 'not-looked-up', lastSeen: null, error: 'no DHT to look the node up on' }
   const p = await presenceOf(opts.dht, peer.key, node, { timeout: opts.timeout })

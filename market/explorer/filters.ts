@@ -1,15 +1,10 @@
-/**
- * The explorer's filters: flags as a user types them, checked once and turned
- * into typed values. A bad value is an INVALID_ARGUMENT error that names the
- * flag, before anything touches the network.
- */
+/** The explorer's filters, checked once: a bad flag is an INVALID_ARGUMENT naming it, before any network use. */
 import { parseCpu, parseSize, hourlyCost, ZERO, Resources } from '../../lib/resources'
 import { decodeKey, encodeKey } from '../../lib/keys'
 import { ScitError } from '../../lib/errors'
 import { HEADLINE } from '../engine/keys'
 import type { KeyText } from '../types'
 
-/** The flags every list command may take; each command declares the ones that mean something to it. */
 export interface FilterFlags {
   country?: string
   minCpu?: string
@@ -26,7 +21,7 @@ export interface FilterFlags {
   all?: boolean
 }
 
-/** A key given on the command line: a whole key, or a z-base-32 prefix (what the tables show). */
+/** A whole key, or a z-base-32 prefix (what the tables show). */
 export interface KeyMatch { key: KeyText | null; prefix: string }
 
 export interface Filter {
@@ -84,7 +79,7 @@ function whole (text: string, flag: string): number {
   return n
 }
 
-/** Check and convert the flags; `states` lists what --state may be for this command. */
+/** `states`: what --state may be for this command. */
 export function parseFilter (flags: FilterFlags, states: readonly string[] = []): Filter {
   const f: Filter = {}
   if (flags.country !== undefined) {
@@ -115,16 +110,13 @@ export function parseFilter (flags: FilterFlags, states: readonly string[] = [])
   return f
 }
 
-/**
- * The resources `--max-price` prices: what the --min-* flags ask, or one core
- * and one GiB of memory (the market's headline shape) when they ask nothing.
- */
+/** What `--max-price` prices: the --min-* shape, else the headline one (one core, 1 GiB). */
 export function pricedShape (f: Filter): Resources {
   if (f.min === undefined) return { ...HEADLINE }
   return { ...ZERO, ...f.min }
 }
 
-/** The hourly cost of `shape` at `prices`; Infinity when it overflows (nobody can pay it). */
+/** Infinity when it overflows: nobody can pay it. */
 export function costOf (shape: Resources, prices: Resources): number {
   try {
     return hourlyCost(shape, prices)

@@ -1,8 +1,4 @@
-/**
- * The explorer's help texts: an example per command and the shape of its
- * `--json`. The full field reference is market/EXPLORER.md; keep both in
- * step with the row types in model.ts and contract.ts.
- */
+/** The explorer's help texts; keep them and market/EXPLORER.md in step with the rows in model.ts and contract.ts. */
 export const EXAMPLES: Record<string, string> = {
   nodes: 'Examples:\n  scit market nodes --online\n  scit market nodes --country CH --min-cpu 2 --min-memory 4GiB --attr ssd --max-price 50',
   offers: 'Examples:\n  scit market offers --country CH --attr ssd\n  scit market offers --min-ssd 1TiB --max-price 20 --all',

@@ -1,9 +1,6 @@
 /**
- * The explorer's rows: market/queries joined into what each command shows.
- * Each function reads one view (a snapshot: every row of one answer comes from
- * the same ledger version) and applies the command's filter. The JSON a
- * command prints is these rows as they are; their fields are documented in
- * market/EXPLORER.md, so renaming one is a breaking change.
+ * The explorer's rows, each read from one snapshot so an answer is one ledger version. `--json` prints them as they
+ * are and market/EXPLORER.md documents them: renaming a field is a breaking change.
  */
 import { RESOURCE_KINDS, ZERO, Resources, costFor } from '../../lib/resources'
 import * as Q from '../queries'
@@ -59,7 +56,6 @@ export async function offerRows (view: View, f: Filter): Promise<Offer[]> {
   return offers.filter(o => offerMatches(o, f))
 }
 
-/** Settled trades per node. */
 async function leasesByNode (view: View): Promise<Map<KeyText, number>> {
   const out = new Map<KeyText, number>()
   for (const t of await Q.listTrades(view, { state: 'settled' })) out.set(t.node, (out.get(t.node) ?? 0) + 1)
@@ -83,15 +79,13 @@ function withPresence (row: NodeRow, p: NodePresence | undefined): NodeRow {
 }
 
 export interface NodeSources {
-  /** Presence of the keys given (those the ledger filters kept, and `announced` ones); absent: nothing is looked up, no node is online. */
+  /** Absent: nothing is looked up, no node shows as online. */
   lookup?: (nodes: KeyText[]) => Promise<Map<KeyText, NodePresence>>
   /** Keys announced on the market topic: nodes whose offer this view may not hold yet. */
   announced?: KeyText[]
-  /** Keys this explorer is connected to now. */
   connected?: Set<KeyText> | null
 }
 
-/** Nodes: every offer the ledger holds, joined with its node's presence on the DHT and whether we reach it now. */
 export async function nodeRows (view: View, f: Filter, src: NodeSources = {}): Promise<NodeRow[]> {
   const leases = await leasesByNode(view)
   const offers = await Q.listOffers(view, { includeWithdrawn: true })
@@ -145,7 +139,6 @@ export interface ContractRow {
   end: number | null
 }
 
-/** The trades of every contract, grouped by contract core key. */
 export async function contractTrades (view: View): Promise<Map<KeyText, Trade[]>> {
   const out = new Map<KeyText, Trade[]>()
   for (const t of await Q.listTrades(view)) {
@@ -233,7 +226,7 @@ function median (values: number[]): number {
   return s.length % 2 === 1 ? s[mid] : Math.floor((s[mid - 1] + s[mid]) / 2)
 }
 
-/** Whole-market figures; capacity and prices over live (not withdrawn) offers. */
+/** Capacity and prices over live (not withdrawn) offers. */
 export async function marketStats (view: View): Promise<MarketStats> {
   const base = await Q.stats(view)
   const offers = await Q.listOffers(view, { includeWithdrawn: true })

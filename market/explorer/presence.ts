@@ -1,9 +1,4 @@
-/**
- * Which nodes are live: their signed presence records on the DHT
- * (node/presence.ts), each verified by lib/presence `lookupPresence` (the
- * DHT's signature and the node's envelope). A record that does not verify, or
- * that speaks for another market, is reported as invalid and never used.
- */
+/** Which nodes are live, by their signed DHT presence records; one that does not verify or names another market is never used. */
 import b4a from 'b4a'
 import type DHT from 'hyperdht'
 import { decodeKey, encodeKey } from '../../lib/keys'
@@ -28,7 +23,7 @@ export interface LookupOptions { timeout?: number; concurrency?: number }
 
 export const DEFAULT_LOOKUP_TIMEOUT = 10_000
 
-/** Look up and verify one node's presence for `market`. Never throws: the state says what was found. */
+/** Never throws: the state says what was found. */
 export async function presenceOf (dht: DHT, market: Buffer, node: KeyText, opts: LookupOptions = {}): Promise<NodePresence> {
   const timeout = opts.timeout ?? DEFAULT_LOOKUP_TIMEOUT
   try {
@@ -42,7 +37,6 @@ export async function presenceOf (dht: DHT, market: Buffer, node: KeyText, opts:
   }
 }
 
-/** Presence of many nodes, a few lookups at a time. */
 export async function presences (dht: DHT, market: Buffer, nodes: KeyText[], opts: LookupOptions = {}): Promise<Map<KeyText, NodePresence>> {
   const out = new Map<KeyText, NodePresence>()
   const queue = [...new Set(nodes)]
@@ -53,11 +47,7 @@ export async function presences (dht: DHT, market: Buffer, nodes: KeyText[], opt
   return out
 }
 
-/**
- * Keys announced on the market's topic: nodes, but also bots and indexers
- * (only a presence record tells a node apart). Finds nodes whose offer this
- * view does not hold yet.
- */
+/** Keys announced on the market topic: nodes, bots and indexers alike (only a presence record tells a node apart). */
 export async function announced (dht: DHT, market: Buffer, opts: { timeout?: number } = {}): Promise<KeyText[]> {
   const found = new Set<KeyText>()
   const query = dht.lookup(marketTopic(market))

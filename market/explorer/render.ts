@@ -1,8 +1,4 @@
-/**
- * Human output of the explorer: aligned tables (cli-table3, drawn without
- * colour or box so they survive pipes, `watch` and logs) with units humanised
- * by lib/resources. `--json` never goes through here.
- */
+/** Human output of the explorer: tables without colour or box, so they survive pipes, `watch` and logs. */
 import Table from 'cli-table3'
 import { formatCpu, formatSize, Resources } from '../../lib/resources'
 import { shortKey } from '../../lib/keys'
@@ -17,7 +13,7 @@ const PLAIN = {
   left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: ''
 }
 
-/** An aligned table: a header, a rule, one line per row. Columns whose header starts with '>' are right-aligned. */
+/** Columns whose header starts with '>' are right-aligned. */
 export function table (head: string[], rows: string[][]): string {
   const colAligns: Align[] = head.map(h => h.startsWith('>') ? 'right' : 'left')
   const t = new Table({ head: head.map(h => h.replace(/^>/, '')), colAligns, chars: PLAIN, style: { head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 2 } })
@@ -27,7 +23,6 @@ export function table (head: string[], rows: string[][]): string {
   return [lines[0], rule, ...lines.slice(1)].join('\n')
 }
 
-/** A titled block: what `summary` and `watch` stack. */
 export function section (title: string, body: string): string {
   return `${title}\n${body}`
 }
@@ -40,7 +35,7 @@ export function cores (milli: number): string {
   return formatCpu(milli)
 }
 
-/** `free/total` of one kind, humanised; '-' when the node sells none. */
+/** '-' when the node sells none. */
 export function pair (free: number, total: number, fmt: (n: number) => string): string {
   return total === 0 ? '-' : `${fmt(free)}/${fmt(total)}`
 }
@@ -159,7 +154,6 @@ export function renderStats (s: MarketStats, now = Date.now()): string {
   return lines.join('\n') + table(['resource (price unit)', '>total', '>sold', '>free', '>median price/h'], (['cpu', 'memory', 'ssd', 'hdd'] as const).map(k => capacity(s, k)))
 }
 
-/** `1h`, `30m`, `2d`: a lease length. */
 export function duration (ms: number): string {
   for (const [u, n] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms >= n && ms % n === 0) return `${ms / n}${u}`
   return `${ms}ms`

@@ -1,27 +1,20 @@
-/**
- * The market at a glance, as a newcomer should see it at the end of the demo
- * and as `scit market watch` shows it: stats, nodes (with their DHT presence
- * when a DHT is given), offers, trades and contracts, drawn by the same code
- * as the commands.
- *
- *   process.stdout.write(await summaryTables(peer, { dht: swarm.dht }) + '\n')
- */
+/** The market at a glance, for the demo's end and `watch`, drawn by the same code as the commands. */
 import type DHT from 'hyperdht'
 import type { MarketPeer } from '../peer'
 import { VIEWS, ListView, contextOf, withSnapshot } from './views'
 import { section } from './render'
 
 export interface SummaryOptions {
-  /** Look up every node's presence on this DHT (null or absent: no lookups, no one shows as online). */
+  /** Null or absent: no lookups, no one shows as online. */
   dht?: DHT | null
-  /** Include the contracts table (default true). */
+  /** Default true. */
   contracts?: boolean
   lookupTimeout?: number
 }
 
 export const SUMMARY_VIEWS = ['stats', 'nodes', 'offers', 'trades', 'contracts']
 
-/** The rows of each summary view, by view name: what `watch --json` prints. */
+/** What `watch --json` prints. */
 export async function summaryRows (peer: MarketPeer, opts: SummaryOptions = {}): Promise<Record<string, unknown>> {
   const names = SUMMARY_VIEWS.filter(n => n !== 'contracts' || opts.contracts !== false)
   return withSnapshot(peer, async view => {

@@ -1,9 +1,4 @@
-/**
- * The explorer's list views, one entry each: which filters it takes, how it
- * reads its rows and how it draws them. The commands (commands.ts), `watch`
- * and `summaryTables` all go through this table, so a view looks the same
- * wherever it is shown.
- */
+/** The explorer's list views: commands, `watch` and `summaryTables` all go through this table, so a view looks the same everywhere. */
 import type DHT from 'hyperdht'
 import { encodeKey } from '../../lib/keys'
 import type { View, KeyText } from '../types'
@@ -17,7 +12,7 @@ import { presences, announced } from './presence'
 export interface ViewContext {
   view: View
   market: Buffer
-  /** For presence lookups; null: no node is looked up (and none shows as online). */
+  /** Null: no presence lookups (and no node shows as online). */
   dht: DHT | null
   /** Keys of the peers this explorer is connected to; null: not known. */
   connected?: Set<KeyText> | null
@@ -29,7 +24,6 @@ export function connectedKeys (peer: MarketPeer): Set<KeyText> | null {
   return peer.swarm === null ? null : new Set([...peer.swarm.connections].map(c => encodeKey(c.remotePublicKey)))
 }
 
-/** What a view reads with, for `peer`'s current view: its market, its DHT (unless `dht` says otherwise), its connections. */
 export function contextOf (peer: MarketPeer, view: View, opts: { dht?: DHT | null, lookupTimeout?: number } = {}): ViewContext {
   return { view, market: peer.key, dht: opts.dht !== undefined ? opts.dht : peer.swarm?.dht ?? null, connected: connectedKeys(peer), lookupTimeout: opts.lookupTimeout }
 }
@@ -43,7 +37,6 @@ export interface ListView {
   filters: FilterName[]
   /** What --state may be, for views that take it. */
   states?: readonly string[]
-  /** Help text for --max-price on this view. */
   maxPrice?: string
   rows (ctx: ViewContext, f: Filter): Promise<unknown>
   render (rows: unknown, now: number): string
@@ -136,7 +129,7 @@ export function findView (name: string): ListView | undefined {
   return VIEWS.find(v => v.name === name)
 }
 
-/** Run `fn` over one snapshot of the peer's view, so every row comes from the same ledger version. */
+/** One snapshot, so every row comes from the same ledger version. */
 export async function withSnapshot<T> (peer: MarketPeer, fn: (view: View) => Promise<T>): Promise<T> {
   const snap = peer.ledger.view.snapshot()
   try {

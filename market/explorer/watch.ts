@@ -1,9 +1,6 @@
 /**
- * `scit market watch [VIEW]`: a live view. It redraws on every market update
- * (coalesced: at most one draw at a time, and one more if the market moved
- * meanwhile) and at an interval (presence on the DHT changes without the
- * ledger knowing). On a terminal it clears and redraws in place; otherwise
- * it prints one block per refresh, and with --json one document per line.
+ * `scit market watch [VIEW]`: redraws on every market update (coalesced) and at an interval, as DHT presence
+ * changes without the ledger knowing.
  */
 import type DHT from 'hyperdht'
 import { encodeKey, shortKey } from '../../lib/keys'
@@ -15,7 +12,6 @@ import { summaryRows, renderSummary } from './summary'
 
 const log = logger('market/watch')
 
-/** Home the cursor and clear the screen. */
 const CLEAR = '\x1b[H\x1b[2J'
 
 export interface WatchOptions {
@@ -23,10 +19,10 @@ export interface WatchOptions {
   view: ListView | null
   filter: Filter
   dht: DHT | null
-  /** Redraw at least this often (ms). */
+  /** ms. */
   interval: number
   json: boolean
-  /** Stop after this many refreshes (scripts, tests); default: until the signal. */
+  /** Default: until the signal. */
   count?: number
   signal: AbortSignal
   out?: NodeJS.WritableStream & { isTTY?: boolean }
