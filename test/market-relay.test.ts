@@ -82,7 +82,8 @@ test('a relay that says yes and drops the ops cannot censor them: the outbox sen
   const [id] = await bot.client.submit([offerOp()])
   const o = await bot.client.outcome(id, { final: true, timeout: 60_000 })
   t.ok(o.accepted, 'final and accepted all the same')
-  t.is(bot.ledger.counters.optimistic, 1, 'it went out in the bot\'s own block')
+  // At least once: on a busy machine the outbox may resend before the first block is final.
+  t.ok(bot.ledger.counters.optimistic >= 1, `it went out in the bot's own block (${bot.ledger.counters.optimistic} time(s))`)
   t.is(served(creator), 0, 'no relay carried it')
 })
 
