@@ -14,6 +14,8 @@ export default tseslint.config(
         selector: "CallExpression[callee.property.name='catch'] > ArrowFunctionExpression[body.type='BlockStatement'][body.body.length=0]",
         message: 'an empty catch hides bugs: use safety-catch, or say which failure is expected'
       }],
+      // As in standard: a `catch {}` around a best-effort call is fine; a swallowed promise is not (above).
+      'no-empty': ['error', { allowEmptyCatch: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }]
     }
   },

@@ -36,6 +36,7 @@ import { Trader, TraderOptions, DEFAULT_TRADER, Progress } from './trader'
 import { ApprovalChannel } from './approvals'
 import { Monitor, MonitorOptions } from './monitor'
 import { requirePhase } from './phase'
+import safetyCatch from 'safety-catch'
 
 const log = logger('bot')
 
@@ -195,7 +196,7 @@ export class Bot extends ReadyResource {
 
   async stopListening (d: DeploymentRecord): Promise<void> {
     if (d.contract === null || !this.topics.delete(d.contract)) return
-    await this.swarm.leave(approvalsTopic(decodeKey(d.contract))).catch(() => {})
+    await this.swarm.leave(approvalsTopic(decodeKey(d.contract))).catch(safetyCatch)
   }
 
   /** A stakeholder's signature arrived: append it if every node would accept it. */

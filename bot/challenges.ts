@@ -19,6 +19,7 @@ import { signedHead, challengeCount, Verdict } from '../lib/storage-proof'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'
 import { updated } from './watch'
+import safetyCatch from 'safety-catch'
 
 export class Challenges {
   private readonly replicas = new Map<string, Promise<Hypercore>>()
@@ -59,7 +60,7 @@ export class Challenges {
     for (const p of this.replicas.values()) {
       const core = await p.catch(() => null)
       if (core === null) continue
-      if (!this.bot.swarm.destroyed) await this.bot.swarm.leave(core.discoveryKey).catch(() => {})
+      if (!this.bot.swarm.destroyed) await this.bot.swarm.leave(core.discoveryKey).catch(safetyCatch)
       await core.close()
     }
     this.replicas.clear()

@@ -16,6 +16,7 @@ import { workloadId } from '../lib/trade-workload'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'
 import { updated } from './watch'
+import safetyCatch from 'safety-catch'
 
 export interface LogLine { node: string; trade: string; workload: string; stream: string; timestamp: number; text: string }
 export interface Unreached { node: string; trade: string; reason: string }
@@ -78,7 +79,7 @@ export async function readLogs (bot: Bot, d: DeploymentRecord, onLine: (l: LogLi
     const stops: Array<() => void> = []
     for (const { t, core } of cores) {
       let q = Promise.resolve()
-      const on = (): void => { q = q.then(() => drain(t, core)).catch(() => {}) }
+      const on = (): void => { q = q.then(() => drain(t, core)).catch(safetyCatch) }
       core.on('append', on)
       core.update({ wait: true }).catch(() => false)
       stops.push(() => core.off('append', on))

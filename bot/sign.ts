@@ -22,6 +22,7 @@ import { open as openEnvelope } from '../lib/envelope'
 import { readContract, ContractView, signManifest, Approval } from '../lib/contract'
 import { approvalsTopic } from '../lib/topics'
 import { ApprovalChannel, ResultMessage } from './approvals'
+import safetyCatch from 'safety-catch'
 
 export interface SessionOptions {
   store: Corestore
@@ -53,7 +54,7 @@ export class ContractSession extends ReadyResource {
     const done = this.core.findingPeers()
     o.swarm.flush().then(done, done)
     // A lookup made before the bot announced finds nobody, and the swarm would only look again minutes later.
-    const again = setInterval(() => { if (this.core.length === 0) discovery.refresh({ client: true, server: false }).catch(() => {}) }, 1000)
+    const again = setInterval(() => { if (this.core.length === 0) discovery.refresh({ client: true, server: false }).catch(safetyCatch) }, 1000)
     const first = await this.core.get(0, { timeout: this.timeout }).catch(() => null).finally(() => clearInterval(again))
     if (first === null) throw new ScitError('TIMEOUT', `no peer served contract ${encodeKey(o.contract)} within ${this.timeout} ms: is its bot running?`)
     const env = openEnvelope(first)
@@ -66,7 +67,7 @@ export class ContractSession extends ReadyResource {
   protected override async _close (): Promise<void> {
     this.opts.swarm.off('connection', this.onconnection)
     for (const ch of this.channels.values()) ch.close()
-    await this.opts.swarm.leave(approvalsTopic(this.opts.contract)).catch(() => {})
+    await this.opts.swarm.leave(approvalsTopic(this.opts.contract)).catch(safetyCatch)
     await this.core?.close()
   }
 

@@ -21,6 +21,7 @@ import type { BotState, BidRecord, DeploymentRecord, TradeRecord } from './state
 import { until, pause } from './wait'
 import { logger } from '../lib/log'
 import { whyUnfilled } from './unfilled'
+import safetyCatch from 'safety-catch'
 
 const log = logger('bot/trader')
 
@@ -232,7 +233,7 @@ export class Trader {
   outcome (id: string, timeout?: number): Promise<Outcome> {
     const signal = this.opts.signal
     const p = this.client.outcome(id, { final: true, timeout })
-    p.catch(() => {}) // an abort below settles first: p's own rejection (CLOSED, TIMEOUT) is not news then
+    p.catch(safetyCatch) // an abort below settles first: p's own rejection (CLOSED, TIMEOUT) is not news then
     return new Promise((resolve, reject) => {
       const onabort = (): void => reject(new ScitError('CLOSED', 'the bot is closing'))
       if (signal.aborted) return onabort()

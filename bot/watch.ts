@@ -18,6 +18,7 @@ import { readCore, Verified, Refusal } from '../lib/status'
 import type { StatusRecord } from '../lib/node-messages'
 import type { NodeChannel } from '../lib/node-protocol'
 import type { Bot } from './bot'
+import safetyCatch from 'safety-catch'
 
 /** Records that failed verification, kept for display (the latest few). */
 const KEEP_REFUSED = 16
@@ -70,7 +71,7 @@ export class NodeWatch {
   }
 
   async close (): Promise<void> {
-    await this.refreshing?.catch(() => {})
+    await this.refreshing?.catch(safetyCatch)
     await this.core?.close()
   }
 }

@@ -77,7 +77,7 @@ export function cgroupBases (): Bases | null {
 function sweep (b: Bases): void {
   for (const c of CONTROLLERS) {
     const root = path.join(b[c], 'scit')
-    let names: string[] = []
+    let names: string[]
     try { names = fs.readdirSync(root) } catch { continue }
     for (const name of names) {
       const pid = Number(name.split('-')[0])

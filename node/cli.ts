@@ -22,6 +22,7 @@ import { readSnapshot, SnapshotWorkload } from './snapshot'
 import { readCore } from '../lib/status'
 import type { StatusRecord } from '../lib/node-messages'
 import { summarize } from './status'
+import safetyCatch from 'safety-catch'
 
 const log = logger('node/cli')
 
@@ -161,6 +162,6 @@ async function fromStatusCore (data: string, node: Buffer): Promise<SnapshotWork
   } catch {
     return null
   } finally {
-    await store.close().catch(() => {})
+    await store.close().catch(safetyCatch)
   }
 }

@@ -90,7 +90,7 @@ async function requireStaged (file: string, name: string, size: number, hash: Bu
 /** Remove staged copies the workload no longer ships (older versions, leftovers of an interrupted fetch). */
 export function pruneStaging (v: Verified, staging: string): void {
   const keep = new Set(v.workload.files.map(f => path.basename(stagedFile(staging, f.hash))))
-  let names: string[] = []
+  let names: string[]
   try { names = fs.readdirSync(staging) } catch { return }
   for (const name of names) if (!keep.has(name)) fs.rmSync(path.join(staging, name), { recursive: true, force: true })
 }

@@ -16,6 +16,7 @@ import { costFor } from '../lib/resources'
 import { logger } from '../lib/log'
 import type { Client } from '../market/client'
 import type { Outcome, Trade, KeyText } from '../market/types'
+import safetyCatch from 'safety-catch'
 
 const log = logger('node/payout')
 
@@ -60,7 +61,7 @@ export class Payouts extends EventEmitter {
     this.closed = true
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
-    await this.running?.catch(() => {})
+    await this.running?.catch(safetyCatch)
   }
 
   /** Claim every lease worth claiming now; one batch at a time. Resolves with the outcomes (empty: nothing due). */

@@ -19,6 +19,7 @@ import type { KeyPair } from '../lib/identity'
 import { logger } from '../lib/log'
 import { marketTopic } from '../lib/topics'
 import { presenceRecord, PresenceRecord, PRESENCE_VERSION } from '../lib/node-messages'
+import safetyCatch from 'safety-catch'
 
 const log = logger('node/presence')
 
@@ -88,7 +89,7 @@ export class Presence extends ReadyResource {
       log.debug('presence published', { seq })
       this.emit('published', this.current, seq)
     })
-    this.publishing = run.catch(() => {})
+    this.publishing = run.catch(safetyCatch)
     return run
   }
 }

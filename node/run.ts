@@ -10,6 +10,7 @@ import type { ChildProcess } from 'child_process'
 import { spawnSandboxed, diskUsage, Sandboxed } from './sandbox'
 import type { SandboxSpec } from './launch'
 import { StreamDigest } from './output'
+import safetyCatch from 'safety-catch'
 
 function childrenOf (pid: number): number[] {
   try {
@@ -66,7 +67,7 @@ export class Run {
     this.exited = new Promise(resolve => {
       child.once('close', (code, signal) => {
         // The run is over when nothing of it is left, not when bwrap's outer process is: its init may outlive it.
-        sandboxed.gone.catch(() => {}).then(() => {
+        sandboxed.gone.catch(safetyCatch).then(() => {
           over = true
           if (this.disk) clearInterval(this.disk)
           this.disk = null

@@ -17,6 +17,7 @@ import { runDemo, DemoSummary } from './script'
 import { FUNDS } from './setup'
 import { EXAMPLES } from './stage'
 import type { DemoWorld } from './world'
+import safetyCatch from 'safety-catch'
 
 interface DemoFlags { quick?: boolean; keep?: boolean; json?: boolean; verbose: number; sandbox?: boolean }
 
@@ -55,7 +56,7 @@ async function cmdDemo (flags: DemoFlags): Promise<void> {
   const oninterrupt = (): void => {
     interrupted = true
     r.fail('interrupted: stopping everything')
-    world?.close().catch(() => {})
+    world?.close().catch(safetyCatch)
   }
   const onrejection = (err: unknown): void => { r.log(`unhandled rejection: ${(err as Error)?.message ?? String(err)}`) }
   process.once('SIGINT', oninterrupt)

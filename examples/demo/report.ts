@@ -139,7 +139,7 @@ export class Reporter {
 
   private pad (line: string, right: string): string {
     const width = Math.min(this.out.columns ?? 100, 100)
-    const visible = line.replace(/\x1b\[[0-9;]*m/g, '').length
+    const visible = line.replace(/\x1b\[[0-9;]*m/g, '').length // eslint-disable-line no-control-regex -- ANSI colours take no columns
     return visible + right.length + 2 <= width ? line + ' '.repeat(width - visible - right.length) + right : `${line}  ${right}`
   }
 
