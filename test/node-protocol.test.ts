@@ -38,7 +38,7 @@ function handler (held: Hypercore | null): NodeHandler {
     node: b4a.alloc(32, 1),
     statusCore: b4a.alloc(32, 2),
     logCore: b4a.alloc(32, 3),
-    workloads: () => [{ id: 'web', kind: 'service', state: 'running', reason: 'sandboxed', since: 1700000000000, restarts: 1, ports: [{ port: 8080, host: 41000 }] }],
+    workloads: () => [{ id: 'web', kind: 'service', state: 'running', reason: 'sandboxed', since: 1700000000000, restarts: 1, ports: [{ port: 8080, key: b4a.alloc(32, 4) }] }],
     held: key => (held !== null && b4a.equals(key, held.key) ? held : null)
   }
 }

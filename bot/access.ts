@@ -1,0 +1,27 @@
+/**
+ * `scit bot grant` / `revoke`: who may connect to a contract's services,
+ * changed after deployment by a signed instruction in the contract core
+ * (ARCHITECTURE §9). Nodes apply it from the core, as they verify every
+ * append; nothing is sent to them on a socket.
+ */
+import { ScitError } from '../lib/errors'
+import { encodeKey } from '../lib/keys'
+import type { SignedInstruction } from '../lib/contract'
+import type { Bot } from './bot'
+import type { DeploymentRecord } from './state'
+import { requirePhase } from './phase'
+
+/** Sign a grant (or a revoke) of `key` for `workload` (null: every service of the contract). */
+export async function grantAccess (bot: Bot, d: DeploymentRecord, key: Buffer, workload: string | null, revoke = false): Promise<SignedInstruction> {
+  requirePhase(d, 'grant')
+  const w = await bot.writer(d)
+  const services = w.view.current.manifest.workloads.filter(x => x.ports.length > 0)
+  if (services.length === 0) throw new ScitError('INVALID_ARGUMENT', `contract ${d.id} has no service: none of its workloads declares ports`)
+  if (workload !== null && !services.some(x => x.name === workload)) {
+    throw new ScitError('INVALID_ARGUMENT', `contract ${d.id} has no service "${workload}": its services are ${services.map(x => x.name).join(', ')}`)
+  }
+  const action = revoke ? 'revoke' : 'grant'
+  const ins = await w.appendInstruction({ action, grant: { workload: workload ?? '', key }, reason: `${action} ${encodeKey(key)}` })
+  bot.progress(action, `${d.id}: ${encodeKey(key)} ${revoke ? 'may no longer connect to' : 'may connect to'} ${workload ?? 'every service'} (instruction ${ins.seq})`)
+  return ins
+}

@@ -1,0 +1,150 @@
+/**
+ * The node's side of reaching a service (ARCHITECTURE §9): for every
+ * declared port of a running service, a HyperDHT server under a key of its
+ * own (lib/service.ts), announced on the topic derived from the contract,
+ * workload and port. Its firewall refuses every key the contract does not
+ * allow before the handshake completes, so nothing of a refused peer reaches
+ * the workload. An admitted stream is carried to the service's endpoint
+ * (node/workload.ts Endpoint): the bridge's socket, which must say its token
+ * before the node sends a byte, or, unsandboxed, a loopback port.
+ *
+ * Events: 'connection' ({ id, port, remote }) once a stream reaches a service.
+ */
+import { EventEmitter } from 'events'
+import net from 'net'
+import b4a from 'b4a'
+import type DHT from 'hyperdht'
+import type { Server, SecretStream } from 'hyperdht'
+import type { KeyPair } from '../lib/identity'
+import { encodeKey } from '../lib/keys'
+import { logger } from '../lib/log'
+import { serviceTopic, serviceKeyPair } from '../lib/service'
+import type { Endpoint } from './workload'
+
+const log = logger('node/services')
+/** Announcements expire after about 20 minutes on the DHT: refresh well before. */
+const REANNOUNCE = 8 * 60_000
+
+export interface Exposure {
+  /** The workload (trade) id on this node. */
+  id: string
+  contract: Buffer
+  workload: string
+  ports: number[]
+  /** Asked on every handshake: may this key connect now? */
+  allows: (key: Buffer) => boolean
+  /** Where the service's port is right now (null: not running). */
+  endpoint: (port: number) => Endpoint | null
+}
+
+interface Served { exposure: Exposure; servers: Array<{ port: number, server: Server, keyPair: KeyPair, topic: Buffer }>; timer: NodeJS.Timeout }
+
+export class Services extends EventEmitter {
+  private readonly served = new Map<string, Served>()
+  /** Per workload, the last hide still under way: a server under the same key must be closed before the next listens. */
+  private readonly hiding = new Map<string, Promise<void>>()
+  private closed = false
+
+  constructor (private readonly dht: DHT, private readonly node: KeyPair) { super() }
+
+  keyPair (id: string, port: number): KeyPair { return serviceKeyPair(this.node, id, port) }
+
+  has (id: string): boolean { return this.served.has(id) }
+
+  /** Serve every port of `e` on the DHT; a workload already served is left as it is. */
+  async expose (e: Exposure): Promise<void> {
+    if (this.closed || this.served.has(e.id) || e.ports.length === 0) return
+    const entry: Served = { exposure: e, servers: [], timer: setInterval(() => { this.announce(entry) }, REANNOUNCE) }
+    entry.timer.unref()
+    this.served.set(e.id, entry)
+    await this.hiding.get(e.id)
+    for (const port of e.ports) {
+      if (this.served.get(e.id) !== entry) return
+      const keyPair = this.keyPair(e.id, port)
+      const server = this.dht.createServer({ firewall: remote => !e.allows(remote) }, conn => this.carry(e, port, conn))
+      entry.servers.push({ port, server, keyPair, topic: serviceTopic(e.contract, e.workload, port) })
+      await server.listen(keyPair)
+    }
+    if (this.served.get(e.id) !== entry) return
+    log.info('service on the DHT', { id: e.id, ports: e.ports, keys: entry.servers.map(s => encodeKey(s.keyPair.publicKey).slice(0, 8)) })
+    this.announce(entry)
+  }
+
+  /** Stop serving `id`: unannounce (so clients stop trying it) and close its servers. */
+  async hide (id: string): Promise<void> {
+    const entry = this.served.get(id)
+    if (!entry) return
+    this.served.delete(id)
+    clearInterval(entry.timer)
+    const before = this.hiding.get(id)
+    const done = (async () => {
+      await before
+      await Promise.all(entry.servers.map(async s => {
+        await this.dht.unannounce(s.topic, s.keyPair).catch(err => log.debug('unannounce failed', { id, err: (err as Error).message }))
+        await s.server.close()
+      }))
+    })()
+    this.hiding.set(id, done)
+    await done
+    if (this.hiding.get(id) === done) this.hiding.delete(id)
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    await Promise.all([...this.served.keys()].map(id => this.hide(id)))
+  }
+
+  private announce (entry: Served): void {
+    for (const s of entry.servers) {
+      this.dht.announce(s.topic, s.keyPair, s.server.relayAddresses).finished()
+        .catch(err => log.warn('announce failed', { id: entry.exposure.id, port: s.port, err: (err as Error).message }))
+    }
+  }
+
+  /** Carry one admitted stream to the service; the remote key was checked by the firewall. */
+  private carry (e: Exposure, port: number, conn: SecretStream): void {
+    conn.on('error', () => {})
+    const ep = e.endpoint(port)
+    if (ep === null) { conn.destroy(); return }
+    const local = ep.socket !== null ? net.connect({ path: ep.socket, allowHalfOpen: true }) : net.connect({ port: ep.tcp ?? 0, host: '127.0.0.1', allowHalfOpen: true })
+    local.on('error', err => { log.debug('service endpoint refused', { id: e.id, port, err: err.message }); conn.destroy() })
+    conn.on('close', () => local.destroy())
+    local.on('close', () => conn.end())
+    const pipe = (): void => {
+      this.emit('connection', { id: e.id, port, remote: conn.remotePublicKey })
+      conn.pipe(local).pipe(conn)
+    }
+    if (ep.token === null) { local.once('connect', pipe); return }
+    readToken(local, ep.token).then(ok => {
+      if (ok) pipe()
+      else {
+        log.warn('a service socket did not answer as its bridge: refused', { id: e.id, port })
+        local.destroy()
+        conn.destroy()
+      }
+    }, () => conn.destroy())
+  }
+}
+
+/** Read exactly `token.length` bytes and compare; what follows is put back for the pipe. */
+function readToken (sock: net.Socket, token: Buffer): Promise<boolean> {
+  return new Promise(resolve => {
+    let got = b4a.alloc(0)
+    const done = (ok: boolean): void => {
+      sock.off('data', ondata)
+      sock.off('close', onclose)
+      resolve(ok)
+    }
+    const ondata = (d: Buffer): void => {
+      got = b4a.concat([got, d])
+      if (got.byteLength < token.byteLength) return
+      sock.pause()
+      const rest = got.subarray(token.byteLength)
+      if (rest.byteLength > 0) sock.unshift(rest)
+      done(b4a.equals(got.subarray(0, token.byteLength), token))
+    }
+    const onclose = (): void => done(false)
+    sock.on('data', ondata)
+    sock.once('close', onclose)
+  })
+}
