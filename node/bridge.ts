@@ -50,18 +50,32 @@ function main (argv: string[]): void {
   })
 }
 
-function serve (file: string, port: number, token: Buffer): void {
-  fs.rmSync(file, { force: true })
-  // Half-open: a client that sent all it had (FIN) still gets the whole answer.
-  const server = net.createServer({ allowHalfOpen: true }, outer => {
-    outer.write(token)
-    const inner = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+/** How long a connection waits for a service that is still starting to listen (ms). */
+const PATIENCE = 10_000
+
+function dial (outer: net.Socket, port: number, until: number): void {
+  const inner = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+  inner.once('error', (err: Error & { code?: string }) => {
+    if (err.code === 'ECONNREFUSED' && Date.now() < until && !outer.destroyed) setTimeout(() => dial(outer, port, until), 100)
+    else outer.destroy()
+  })
+  inner.once('connect', () => {
     // An end is passed on (what was written is still flushed); an error ends both.
     inner.on('error', () => outer.destroy())
     outer.on('error', () => inner.destroy())
     outer.on('close', () => inner.end())
     inner.on('close', () => outer.end())
     outer.pipe(inner).pipe(outer)
+  })
+}
+
+function serve (file: string, port: number, token: Buffer): void {
+  fs.rmSync(file, { force: true })
+  // Half-open: a client that sent all it had (FIN) still gets the whole answer.
+  const server = net.createServer({ allowHalfOpen: true }, outer => {
+    outer.write(token)
+    outer.on('error', () => {})
+    dial(outer, port, Date.now() + PATIENCE)
   })
   server.on('error', err => process.stderr.write(`scit bridge: port ${port}: ${err.message}\n`))
   server.listen(file)

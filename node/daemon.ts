@@ -145,7 +145,7 @@ export class NodeDaemon extends ReadyResource {
 
     this.swarm = o.dht ? new Hyperswarm({ keyPair: this.identity, dht: o.dht }) : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
     this.swarm.on('connection', (conn: SwarmConnection) => this.onconnection(conn))
-    this.services = new Services(this.swarm.dht, this.identity)
+    this.services = new Services(this.swarm.dht, this.identity, path.join(data, 'sockets'))
     this.peer = new MarketPeer({ store: this.store, swarm: this.swarm, identity: this.identity, market: o.market, announce: true, follow: true })
     await this.peer.ready()
     await caughtUp(this.peer.client)

@@ -11,6 +11,8 @@
  * Events: 'connection' ({ id, port, remote }) once a stream reaches a service.
  */
 import { EventEmitter } from 'events'
+import fs from 'fs'
+import path from 'path'
 import net from 'net'
 import b4a from 'b4a'
 import type DHT from 'hyperdht'
@@ -24,6 +26,8 @@ import type { Endpoint } from './workload'
 const log = logger('node/services')
 /** Announcements expire after about 20 minutes on the DHT: refresh well before. */
 const REANNOUNCE = 8 * 60_000
+/** How long an admitted stream waits for a starting service to listen (ms). */
+const LOCAL_PATIENCE = 10_000
 
 export interface Exposure {
   /** The workload (trade) id on this node. */
@@ -44,8 +48,14 @@ export class Services extends EventEmitter {
   /** Per workload, the last hide still under way: a server under the same key must be closed before the next listens. */
   private readonly hiding = new Map<string, Promise<void>>()
   private closed = false
+  /** Short links to bridge socket dirs: a UNIX socket path is at most 107 bytes, a work dir's can be longer. */
+  private readonly links = new Map<string, string>()
 
-  constructor (private readonly dht: DHT, private readonly node: KeyPair) { super() }
+  /** `links`: a directory of the node's own (not the workloads') for short links to bridge sockets; emptied here. */
+  constructor (private readonly dht: DHT, private readonly node: KeyPair, private readonly linkDir: string) {
+    super()
+    fs.rmSync(linkDir, { recursive: true, force: true })
+  }
 
   keyPair (id: string, port: number): KeyPair { return serviceKeyPair(this.node, id, port) }
 
@@ -92,6 +102,21 @@ export class Services extends EventEmitter {
   async close (): Promise<void> {
     this.closed = true
     await Promise.all([...this.served.keys()].map(id => this.hide(id)))
+    fs.rmSync(this.linkDir, { recursive: true, force: true })
+  }
+
+  /** `sock`, or the same socket through a short link (in a dir of the node's own) when its path is too long to connect to. */
+  private shortPath (sock: string): string {
+    if (Buffer.byteLength(sock) < 100) return sock
+    const dir = path.dirname(sock)
+    let link = this.links.get(dir)
+    if (link === undefined) {
+      fs.mkdirSync(this.linkDir, { recursive: true, mode: 0o700 })
+      link = path.join(this.linkDir, String(this.links.size))
+      fs.symlinkSync(dir, link)
+      this.links.set(dir, link)
+    }
+    return path.join(link, path.basename(sock))
   }
 
   private announce (entry: Served): void {
@@ -104,25 +129,53 @@ export class Services extends EventEmitter {
   /** Carry one admitted stream to the service; the remote key was checked by the firewall. */
   private carry (e: Exposure, port: number, conn: SecretStream): void {
     conn.on('error', () => {})
-    const ep = e.endpoint(port)
-    if (ep === null) { conn.destroy(); return }
-    const local = ep.socket !== null ? net.connect({ path: ep.socket, allowHalfOpen: true }) : net.connect({ port: ep.tcp ?? 0, host: '127.0.0.1', allowHalfOpen: true })
-    local.on('error', err => { log.debug('service endpoint refused', { id: e.id, port, err: err.message }); conn.destroy() })
-    conn.on('close', () => local.destroy())
-    local.on('close', () => conn.end())
-    const pipe = (): void => {
+    this.local(e, port, () => conn.destroyed).then(local => {
+      if (local === null || conn.destroyed) { local?.destroy(); conn.destroy(); return }
+      conn.on('close', () => local.destroy())
+      local.on('close', () => conn.end())
+      local.on('error', () => conn.destroy())
       this.emit('connection', { id: e.id, port, remote: conn.remotePublicKey })
       conn.pipe(local).pipe(conn)
-    }
-    if (ep.token === null) { local.once('connect', pipe); return }
-    readToken(local, ep.token).then(ok => {
-      if (ok) pipe()
-      else {
-        log.warn('a service socket did not answer as its bridge: refused', { id: e.id, port })
-        local.destroy()
-        conn.destroy()
-      }
     }, () => conn.destroy())
+  }
+
+  /**
+   * A connection to the service's endpoint that said its token (when it has
+   * one). A service that is starting has not bound yet: retried for a while,
+   * so a client that came early waits instead of failing.
+   */
+  private async local (e: Exposure, port: number, gone: () => boolean): Promise<net.Socket | null> {
+    const until = Date.now() + LOCAL_PATIENCE
+    for (let wait = 50; !gone() && Date.now() < until; wait = Math.min(wait * 2, 500)) {
+      const ep = e.endpoint(port)
+      if (ep !== null) {
+        const sock = await this.open(ep)
+        if (sock === 'refused') {
+          log.warn('a service socket did not answer as its bridge: refused', { id: e.id, port })
+          return null
+        }
+        if (sock !== null) return sock
+      }
+      await new Promise(resolve => setTimeout(resolve, wait))
+    }
+    return null
+  }
+
+  /** One try: the socket, null (not there yet), or 'refused' (something that is not the bridge answered). */
+  private open (ep: Endpoint): Promise<net.Socket | null | 'refused'> {
+    return new Promise(resolve => {
+      const sock = ep.socket !== null ? net.connect({ path: this.shortPath(ep.socket), allowHalfOpen: true }) : net.connect({ port: ep.tcp ?? 0, host: '127.0.0.1', allowHalfOpen: true })
+      const fail = (): void => { sock.destroy(); resolve(null) }
+      sock.once('error', fail)
+      sock.once('connect', () => {
+        if (ep.token === null) { sock.off('error', fail); resolve(sock); return }
+        readToken(sock, ep.token).then(ok => {
+          sock.off('error', fail)
+          if (ok) resolve(sock)
+          else { sock.destroy(); resolve('refused') }
+        }, fail)
+      })
+    })
   }
 }
 
