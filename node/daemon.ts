@@ -37,7 +37,6 @@ import { Supervisor, SupervisorOptions } from './supervisor'
 import { Services } from './services'
 import { mayConnect } from '../lib/access'
 import { serviceKeyPair } from '../lib/service'
-import type { Transition } from './workload'
 import { StatusCore, summarize } from './status'
 import { Presence } from './presence'
 import { writeSnapshot, Snapshot, SnapshotLease } from './snapshot'
@@ -138,7 +137,7 @@ export class NodeDaemon extends ReadyResource {
       const from = lease ? { contract: lease.contract, trade: lease.trade.id } : held ? { contract: held.contract ?? undefined, trade: held.trade } : {}
       this.status.record(t, from).catch(err => log.warn('status record failed', { err: (err as Error).message }))
       if (t.state === 'exited') this.finished.add(t.id)
-      this.syncService(t)
+      if (this.services) this.services.sync(t.id, this.leases.get(t.id), this.supervisor)
       this.snapshot()
     })
     this.supervisor.on('log', e => this.status.output(e.id, e.stream, e.data))
@@ -203,30 +202,6 @@ export class NodeDaemon extends ReadyResource {
   /** May `key` connect to the ports of workload `id` now (its contract, as last verified here)? */
   allows (id: string, key: Buffer): boolean {
     return mayConnect(this.leases.get(id)?.access, key)
-  }
-
-  /** Serve a service's ports on the DHT while it is meant to run; stop once it is not (ARCHITECTURE §9). */
-  private syncService (t: Transition): void {
-    const lease = this.leases.get(t.id)
-    const info = this.supervisor.get(t.id)
-    if (!this.services || !lease || !info || info.spec.ports.length === 0 || lease.workload === null) return
-    if (!this.supervisor.active(t.id)) {
-      this.services.hide(t.id).catch(err => log.warn('hiding a service failed', { id: t.id, err: (err as Error).message }))
-      return
-    }
-    if (this.services.has(t.id)) return
-    const id = t.id
-    this.services.expose({
-      id,
-      contract: lease.contract,
-      workload: lease.workload,
-      ports: info.spec.ports,
-      allows: key => mayConnect(lease.access, key),
-      endpoint: port => {
-        const now = this.supervisor.get(id)
-        return now?.state === 'running' ? now.endpoints.find(e => e.port === port) ?? null : null
-      }
-    }).catch(err => log.warn('serving a service on the DHT failed', { id, err: (err as Error).message }))
   }
 
   private free: Resources | null = null

@@ -21,7 +21,10 @@ import type { KeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { serviceTopic, serviceKeyPair } from '../lib/service'
+import { mayConnect } from '../lib/access'
 import type { Endpoint } from './workload'
+import type { Supervisor } from './supervisor'
+import type { Lease } from './lease'
 
 const log = logger('node/services')
 /** Announcements expire after about 20 minutes on the DHT: refresh well before. */
@@ -78,6 +81,28 @@ export class Services extends EventEmitter {
     if (this.served.get(e.id) !== entry) return
     log.info('service on the DHT', { id: e.id, ports: e.ports, keys: entry.servers.map(s => encodeKey(s.keyPair.publicKey).slice(0, 8)) })
     this.announce(entry)
+  }
+
+  /** After a transition of workload `id`: serve its ports while it is meant to run (its lease verified), stop once it is not. */
+  sync (id: string, lease: Lease | undefined, supervisor: Supervisor): void {
+    const info = supervisor.get(id)
+    if (!lease || !info || info.spec.ports.length === 0 || lease.workload === null) return
+    if (!supervisor.active(id)) {
+      this.hide(id).catch(err => log.warn('hiding a service failed', { id, err: (err as Error).message }))
+      return
+    }
+    if (this.served.has(id)) return
+    this.expose({
+      id,
+      contract: lease.contract,
+      workload: lease.workload,
+      ports: info.spec.ports,
+      allows: key => mayConnect(lease.access, key),
+      endpoint: port => {
+        const now = supervisor.get(id)
+        return now?.state === 'running' ? now.endpoints.find(e => e.port === port) ?? null : null
+      }
+    }).catch(err => log.warn('serving a service on the DHT failed', { id, err: (err as Error).message }))
   }
 
   /** Stop serving `id`: unannounce (so clients stop trying it) and close its servers. */
