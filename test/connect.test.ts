@@ -1,3 +1,4 @@
+import test from 'brittle'
 import net from 'net'
 import { testnet } from './helpers/net'
 import { world, node, bot, jobTemplate, healed } from './helpers/deploy'
@@ -151,4 +152,21 @@ sandboxTest('scit connect refuses bad input with a clear error and exit 1: a mal
   const badService = await scit(['connect', job.contract ?? '', 'web:99999', ...args])
   t.is(badService.code, 1)
   t.ok(/^error INVALID_ARGUMENT: "web:99999" is not WORKLOAD\[:PORT\]/m.test(badService.stderr), badService.stderr.trim())
+})
+
+test('without a sandbox a service listens on a loopback port only the node knows, and is still reached only through the DHT', async t => {
+  const tn = await testnet(t)
+  const w = await world(t, tn)
+  const n = await node(t, w, { unsafeNoSandbox: true })
+  const b = await bot(t, w)
+  const d = await deploy(b, { template: await echoTemplate(t) })
+  await waitRunning(b, d)
+  const id = workloadId({ id: d.trades[0].id })
+  const ep = n.supervisor.get(id)?.endpoints[0]
+  t.is(ep?.socket, null, 'no bridge socket: there is no namespace to bridge')
+  t.ok(ep?.tcp !== null && ep?.tcp !== 7000, `a loopback port the node chose (${String(ep?.tcp)}), not the declared one`)
+  const dht = tn.createNode()
+  t.teardown(() => dht.destroy())
+  t.ok(await echo(dht, n.services.keyPair(id, 7000).publicKey, b.identity), 'the bot reaches it through the DHT')
+  t.absent(await echo(dht, n.services.keyPair(id, 7000).publicKey, generateKeyPair()), 'a stranger does not')
 })
