@@ -3,7 +3,7 @@ import net from 'net'
 import { testnet } from './helpers/net'
 import { world, node, bot, jobTemplate, healed } from './helpers/deploy'
 import { tmpDir, supervisor, spec } from './helpers/node'
-import { scit, common } from './helpers/cli'
+import { scit, common, funded } from './helpers/cli'
 import { sandboxTest } from './helpers/sandbox'
 import { crmTemplate, echoTemplate, accepted, applied, echo, connectProcess } from './helpers/reach'
 import { deploy, waitRunning } from '../bot/deployment'
@@ -169,4 +169,38 @@ test('without a sandbox a service listens on a loopback port only the node knows
   t.teardown(() => dht.destroy())
   t.ok(await echo(dht, n.services.keyPair(id, 7000).publicKey, b.identity), 'the bot reaches it through the DHT')
   t.absent(await echo(dht, n.services.keyPair(id, 7000).publicKey, generateKeyPair()), 'a stranger does not')
+})
+
+sandboxTest('scit bot grant and revoke, as a user runs them: the node lets the key in, then refuses it; a malformed key or an unknown service is refused with a clear error, exit 1', async t => {
+  const tn = await testnet(t)
+  const w = await world(t, tn)
+  const n = await node(t, w)
+  const { data } = await funded(t, w.founder)
+  const args = common(tn, w.founder, data)
+  const dep = await scit(['bot', 'deploy', await echoTemplate(t), '--id', 'echo', '--wait', 'running', '--json', ...args])
+  t.is(dep.code, 0, dep.stderr)
+  const out = JSON.parse(dep.stdout) as { trades: Array<{ id: string }> }
+  const id = workloadId({ id: out.trades[0].id })
+  const guest = generateKeyPair()
+  t.absent(n.allows(id, guest.publicKey))
+
+  const granted = await scit(['bot', 'grant', 'echo', encodeKey(guest.publicKey), '--workload', 'echo', '--json', ...args])
+  t.is(granted.code, 0, granted.stderr)
+  t.alike((JSON.parse(granted.stdout) as { pending: string[] }).pending, [], 'the node had the instruction before the command returned')
+  await applied(n, id, guest.publicKey, true)
+  const dht = tn.createNode()
+  t.teardown(() => dht.destroy())
+  t.ok(await echo(dht, n.services.keyPair(id, 7000).publicKey, guest), 'the granted key gets in')
+
+  const revoked = await scit(['bot', 'revoke', 'echo', encodeKey(guest.publicKey), ...args])
+  t.is(revoked.code, 0, revoked.stderr)
+  t.ok(revoked.stdout.startsWith('revoked: '), revoked.stdout.trim())
+  await applied(n, id, guest.publicKey, false)
+
+  const bad = await scit(['bot', 'grant', 'echo', 'not-a-key', ...args])
+  t.is(bad.code, 1)
+  t.ok(/^error INVALID_KEY: key to grant must be/m.test(bad.stderr), bad.stderr.trim())
+  const unknown = await scit(['bot', 'grant', 'echo', encodeKey(guest.publicKey), '--workload', 'web', ...args])
+  t.is(unknown.code, 1)
+  t.ok(/^error INVALID_ARGUMENT: contract echo has no service "web": its services are echo/m.test(unknown.stderr), unknown.stderr.trim())
 })
