@@ -2,7 +2,7 @@
 import type { Command } from 'commander'
 import { withCommon, action } from '../lib/command'
 import type { ParamValue } from '../lib/contract'
-import { cmdDeploy, cmdSign, cmdApprovals, cmdStatus, cmdLogs, cmdStop, cmdScale, cmdUpdate, cmdRun, RunFlags } from './cli-run'
+import { cmdDeploy, cmdSign, cmdApprovals, cmdStatus, cmdLogs, cmdStop, cmdScale, cmdUpdate, cmdRun, cmdGrant, RunFlags } from './cli-run'
 
 /** `collect` and `sets` are cli.ts's, so --set means one thing across `scit bot`. */
 export function register (bot: Command, collect: (v: string, prev?: string[]) => string[], sets: (list?: string[]) => Record<string, ParamValue>): void {
@@ -44,6 +44,15 @@ export function register (bot: Command, collect: (v: string, prev?: string[]) =>
     .description('buy more replicas or close the extra ones, and sign a scale instruction')
     .option('--workload <name>', 'which workload (default: the first)')
     .action(action((ref: string, n: string, flags: RunFlags) => cmdScale(ref, n, flags)))
+
+  for (const revoke of [false, true]) {
+    withCommon(bot.command(revoke ? 'revoke' : 'grant').argument('<contract>', 'contract id or core key').argument('<key>', revoke ? 'the key that may no longer connect' : 'the key that may connect (its scit id)'))
+      .description(revoke
+        ? 'sign a revoke instruction: the nodes\' DHT firewalls refuse this key again (a key the template lists by role is refused too)'
+        : 'sign a grant instruction: the nodes running the contract let this key connect to its services (scit connect)')
+      .option('--workload <name>', 'only this service (default: every service of the contract)')
+      .action(action((ref: string, key: string, flags: RunFlags) => cmdGrant(ref, key, flags, revoke)))
+  }
 
   withCommon(bot.command('update').argument('<contract>', 'contract id or core key'))
     .description('a new manifest version with new parameter values (same resources); stakeholders sign it again when the policy requires')

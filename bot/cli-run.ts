@@ -19,6 +19,7 @@ import { parseDuration } from '../market/cli-peer'
 import { Bot } from './bot'
 import { deploy, resume, waitRunning, stop, scale, update } from './deployment'
 import { replicaStatus, ReplicaStatus } from './replica-status'
+import { grantAccess, delivered } from './access'
 import { ContractSession } from './sign'
 import { manifestSummary } from './stakeholders'
 import { readLogs } from './logs'
@@ -155,6 +156,19 @@ export async function cmdScale (ref: string, n: string, flags: RunFlags): Promis
   await withBot(flags, async bot => {
     const d = await scale(bot, bot.state.find(ref), flags.workload ?? null, replicas)
     output(flags, describe(d), () => human(d, null))
+  })
+}
+
+export async function cmdGrant (ref: string, key: string, flags: RunFlags, revoke: boolean): Promise<void> {
+  const k = decodeKey(key, 'key to ' + (revoke ? 'revoke' : 'grant'))
+  precheck(flags, ref, 'grant')
+  await withBot(flags, async bot => {
+    const d = bot.state.find(ref)
+    const ins = await grantAccess(bot, d, k, flags.workload ?? null, revoke)
+    const pending = await delivered(bot, d)
+    const what = { contract: d.contract, id: d.id, action: ins.action, key: encodeKey(k), workload: flags.workload ?? null, seq: ins.seq, pending }
+    output(flags, what, () => `${ins.action === 'grant' ? 'granted' : 'revoked'}: ${encodeKey(k)} ${ins.action === 'grant' ? 'may connect to' : 'may no longer connect to'} ${flags.workload ?? 'every service'} of ${d.id} (signed instruction ${ins.seq}; ` +
+      (pending.length === 0 ? 'every node of the contract has it)' : `not yet replicated by ${pending.map(n => n.slice(0, 8)).join(', ')}: they apply it once they have it from the bot, scit bot run)`))
   })
 }
 

@@ -9,7 +9,7 @@ import path from 'path'
 import { ScitError } from '../lib/errors'
 import { decodeKey } from '../lib/keys'
 import { parseCpu, parseSize, resources as checkResources, Resources, RESOURCE_KINDS, MiB } from '../lib/resources'
-import { Manifest, ManifestWorkload, ManifestFile, manifestHash, hashFile, checkManifest, MANIFEST_VERSION, RestartPolicy } from '../lib/contract'
+import { Manifest, ManifestWorkload, ManifestFile, manifestHash, hashFile, checkManifest, MANIFEST_VERSION, RestartPolicy, Access, DEFAULT_ACCESS } from '../lib/contract'
 import type { BidBody } from '../market/types'
 import { Template, TemplateError, Path, ParamValue, resolveParams, columnShift } from './template'
 import type { Expr, WorkloadDecl } from './template-types'
@@ -180,9 +180,25 @@ class Evaluator {
       replicas,
       budget: w.budget === undefined ? budget : this.int([...p, 'budget'], w.budget),
       archive,
-      output: w.output ?? null
+      output: w.output ?? null,
+      access: accessOf(w.access)
     }
   }
+}
+
+/** The template's `access` (checked in template.ts): keys sorted, so one access has one encoding. */
+function accessOf (a: WorkloadDecl['access']): Access {
+  if (a === undefined) return DEFAULT_ACCESS
+  if (a === 'public') return { public: true, keys: [], roles: [] }
+  const keys: Buffer[] = []
+  const roles: string[] = []
+  for (const x of a) {
+    if (x === 'bot' || x === 'stakeholders') roles.push(x)
+    else {
+      try { keys.push(decodeKey(x)) } catch { roles.push(x) }
+    }
+  }
+  return { public: false, keys: keys.sort((x, y) => x.compare(y)), roles: roles.sort() }
 }
 
 /**

@@ -38,6 +38,7 @@ export interface InstructionInput {
   scale?: Array<{ workload: string, replicas: number }>
   trades?: string[]
   reason?: string
+  grant?: { workload: string, key: Buffer } | null
 }
 
 export class ContractWriter {
@@ -166,11 +167,12 @@ export class ContractWriter {
     this.requireHeader()
     const manifest = input.manifest ?? null
     const hash = input.manifestHash ?? (manifest ? manifestHash(manifest) : this.view.current.hash)
-    const ins: Instruction = { action: input.action, manifestHash: hash, manifest, files: input.files ?? [], scale: input.scale ?? [], trades: input.trades ?? [], reason: input.reason ?? '' }
+    const ins: Instruction = { action: input.action, manifestHash: hash, manifest, files: input.files ?? [], scale: input.scale ?? [], trades: input.trades ?? [], reason: input.reason ?? '', grant: input.grant ?? null }
     if (ins.action === 'update' && (!manifest || !b4a.equals(manifestHash(manifest), hash))) throw new ScitError('INVALID_ARGUMENT', 'an update carries its new manifest')
     const target = manifest ?? this.view.manifests.get(hash.toString('hex'))
     if (!target) throw new VerificationError('unknown-manifest', `manifest ${hash.toString('hex')} is not declared on this contract`)
     if (ins.action === 'deploy' || ins.action === 'update') this.view.checkFiles(ins.files, target)
+    if (ins.action === 'grant' || ins.action === 'revoke') this.view.checkGrant(ins, target)
     const seq = this.seq + 1
     await this.append('instruction', seq, c.encode(instructionEncoding, ins))
     return this.view.instructions[this.view.instructions.length - 1]

@@ -6,7 +6,7 @@
 import { ScitError } from '../lib/errors'
 import type { DeploymentRecord, DeploymentPhase } from './state'
 
-export type Command = 'scale' | 'update' | 'stop' | 'resume' | 'approve'
+export type Command = 'scale' | 'update' | 'stop' | 'resume' | 'approve' | 'grant'
 
 /** The phases each command may run in. */
 const ALLOWED: Record<Command, ReadonlySet<DeploymentPhase>> = {
@@ -15,7 +15,9 @@ const ALLOWED: Record<Command, ReadonlySet<DeploymentPhase>> = {
   // approvals and deploying hold settled leases, trading may hold matched trades and open bids: stop ends them all
   stop: new Set(['trading', 'header', 'approvals', 'deploying', 'running']),
   resume: new Set(['trading', 'header', 'approvals', 'deploying', 'running']),
-  approve: new Set(['header', 'approvals', 'deploying', 'running'])
+  approve: new Set(['header', 'approvals', 'deploying', 'running']),
+  // access is the contract core's: it can change once the core has a header
+  grant: new Set(['header', 'approvals', 'deploying', 'running'])
 }
 
 /** Throw BAD_STATE, with what to do instead, unless `cmd` makes sense for `d` now. */

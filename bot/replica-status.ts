@@ -5,6 +5,7 @@
  * `scit bot status` shows and what waitRunning (bot/deployment.ts) waits on.
  */
 import { workloadId } from '../lib/trade-workload'
+import { encodeKey } from '../lib/keys'
 import type { Bot } from './bot'
 import type { DeploymentRecord } from './state'
 
@@ -20,7 +21,8 @@ export interface ReplicaStatus {
   /** When the node signed that state (its record's timestamp). */
   since: number | null
   restarts: number
-  ports: Array<{ port: number, host: number }>
+  /** Declared ports and the DHT key this replica serves each under (z-base-32). */
+  ports: Array<{ port: number, key: string }>
   /** A job's exit code, and the BLAKE2b-256 (hex) of its declared output file and of its stdout, as the node signed them; null otherwise. */
   exitCode: number | null
   output: string | null
@@ -63,7 +65,7 @@ export async function replicaStatus (bot: Bot, d: DeploymentRecord, timeout = 50
       row.reason = rec.body.reason
       row.since = rec.timestamp
       row.restarts = rec.body.restarts
-      row.ports = rec.body.ports.map(p => ({ port: p.port, host: p.host }))
+      row.ports = rec.body.ports.map(p => ({ port: p.port, key: encodeKey(p.key) }))
       row.exitCode = rec.body.exitCode
       row.output = rec.body.output?.toString('hex') ?? null
       row.stdout = rec.body.stdout?.toString('hex') ?? null

@@ -47,6 +47,10 @@ const workload = {
     replicas: expr,
     budget: expr,
     output: { type: 'string', minLength: 1 },
+    // "public", or keys (z-base-32) and roles (bot, stakeholders, a stakeholder role)
+    access: { anyOf: [{ const: 'public' }, { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true }] },
+    // declared only to be refused with a reason (template.ts): workloads get no outbound network
+    egress: {},
     archive: {
       type: 'object',
       additionalProperties: false,

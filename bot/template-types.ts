@@ -30,6 +30,10 @@ export interface WorkloadDecl {
   replicas?: Expr
   budget?: Expr
   output?: string
+  /** "public", or keys and roles; default: the bot and its stakeholders. */
+  access?: 'public' | string[]
+  /** Refused: workloads run without outbound network. */
+  egress?: unknown
   archive?: { size: Expr; source?: string }
 }
 

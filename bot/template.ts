@@ -55,7 +55,7 @@ export interface Template {
 
 /** Fields whose strings are literal text: a `${` there is a mistake, not an expression. */
 const LITERAL = new Set(['name', 'version', 'description', 'parameters', 'stakeholders'])
-const WORKLOAD_LITERAL = new Set(['name', 'kind', 'description', 'files', 'restart', 'output'])
+const WORKLOAD_LITERAL = new Set(['name', 'kind', 'description', 'files', 'restart', 'output', 'access'])
 
 export function loadTemplate (file: string): Template {
   let src: string
@@ -270,6 +270,17 @@ function checkWorkloads (t: Template): void {
     }
     if (w.kind !== 'service') no('ports', `is only for services, not ${w.kind}s`)
     if (w.kind !== 'job') no('output', `is only for jobs, not ${w.kind}s`)
+    if (w.kind !== 'service') no('access', `is only for services (who may connect to their ports), not ${w.kind}s`)
+    no('egress', 'is refused: a workload runs in its own network namespace with no route out (no internet, no LAN, no host); ship what it needs in its files, and reach it through its ports only (scit connect)')
+    if (Array.isArray(w.access)) {
+      const roles = new Set((t.doc.stakeholders?.signers ?? []).map(x => x.role))
+      w.access.forEach((a, j) => {
+        if (a === 'bot' || a === 'stakeholders' || roles.has(a)) return
+        try { decodeKey(a, 'access key') } catch {
+          problems.push(t.problem([...p, 'access', j], `workloads[${i}].access: "${a}" is not a key (z-base-32), bot, stakeholders, or a stakeholder role (${[...roles].join(', ') || 'none declared'})`))
+        }
+      })
+    }
     for (const k of Object.keys(w.env ?? {})) {
       // the node passes each declared port's host port as PORT / PORT_<port>
       if (/^PORT(_|$)/.test(k)) problems.push(t.problem([...p, 'env', k], `workloads[${i}].env.${k}: PORT and PORT_* are set by the node from "ports"`, 0, true))

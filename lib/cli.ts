@@ -4,6 +4,7 @@
  *   scit node …    farmers: run a 3node, sell capacity, run contracts
  *   scit bot …     headless trading and deployment by a 3bot
  *   scit market …  explore (and serve) a market
+ *   scit connect … users: a local port that reaches a contract's service
  *   scit demo      a whole market on a local testnet, in one process
  *   scit id        this data directory's identity
  */
@@ -16,6 +17,7 @@ import { register as registerNode } from '../node/cli'
 import { register as registerBot } from '../bot/cli'
 import { register as registerMarket } from '../market/cli'
 import { register as registerDemo } from '../examples/demo/cli'
+import { register as registerConnect } from '../connect/cli'
 import { version as VERSION } from '../package.json'
 
 export function program (): Command {
@@ -37,6 +39,7 @@ export function program (): Command {
   registerNode(p)
   registerBot(p)
   registerMarket(p)
+  registerConnect(p)
   registerDemo(p)
   return p
 }

@@ -42,6 +42,15 @@ export interface ManifestFile { path: string; size: number; hash: Buffer }
 
 export interface ArchiveSpec { size: number; source: Buffer | null }
 
+/**
+ * Who may connect to a service's ports (ARCHITECTURE §9): anyone (`public`),
+ * or the listed keys and roles: 'bot' (the contract's bot), 'stakeholders'
+ * (every signer), or a stakeholder role. grant/revoke instructions change it later.
+ */
+export interface Access { public: boolean; keys: Buffer[]; roles: string[] }
+/** What a template that says nothing about access gets: the bot and its stakeholders. */
+export const DEFAULT_ACCESS: Access = { public: false, keys: [], roles: ['bot', 'stakeholders'] }
+
 export interface ManifestWorkload {
   name: string
   kind: WorkloadKind
@@ -55,6 +64,7 @@ export interface ManifestWorkload {
   budget: number                 // max price per replica-hour, smallest unit
   archive: ArchiveSpec | null    // kind archive: bytes to keep, optional core to copy from
   output: string | null          // kind job: the file whose BLAKE2b-256 the node reports
+  access: Access                 // kind service with ports: who may connect
 }
 
 export interface Placement { countries: string[]; attributes: string[]; spread: boolean }
@@ -82,8 +92,11 @@ export interface ContractHeader {
   trades: string[]
 }
 
-export type InstructionAction = 'deploy' | 'update' | 'scale' | 'stop'
-export const INSTRUCTION_ACTIONS: readonly InstructionAction[] = ['deploy', 'update', 'scale', 'stop']
+export type InstructionAction = 'deploy' | 'update' | 'scale' | 'stop' | 'grant' | 'revoke'
+export const INSTRUCTION_ACTIONS: readonly InstructionAction[] = ['deploy', 'update', 'scale', 'stop', 'grant', 'revoke']
+
+/** grant/revoke: one key's access to one workload's ports ('' : every workload of the contract). */
+export interface Grant { workload: string; key: Buffer }
 
 /** Where a file's bytes sit in the core. */
 export interface BlobRef { workload: string; path: string; start: number; blocks: number; size: number; hash: Buffer }
@@ -96,6 +109,7 @@ export interface Instruction {
   scale: Array<{ workload: string; replicas: number }>
   trades: string[]               // the trades this instruction addresses (empty: all)
   reason: string                 // stop: why
+  grant: Grant | null            // grant, revoke: whose access
 }
 
 /** A stakeholder's signature over a manifest hash; appended by the bot, signed by the stakeholder. */
@@ -156,7 +170,8 @@ const workload = struct<ManifestWorkload>([
   ['replicas', c.uint],
   ['budget', c.uint],
   ['archive', optional(archiveSpec)],
-  ['output', optional(c.string)]
+  ['output', optional(c.string)],
+  ['access', struct<Access>([['public', c.bool], ['keys', c.array(c.fixed32)], ['roles', c.array(c.string)]])]
 ])
 
 const stakeholder = struct<Stakeholder>([['key', c.fixed32], ['role', c.string], ['weight', c.uint]])
@@ -190,7 +205,8 @@ export const instructionEncoding = struct<Instruction>([
   ['files', c.array(blobRefEncoding)],
   ['scale', c.array(struct<{ workload: string, replicas: number }>([['workload', c.string], ['replicas', c.uint]]))],
   ['trades', c.array(c.string)],
-  ['reason', c.string]
+  ['reason', c.string],
+  ['grant', optional(struct<Grant>([['workload', c.string], ['key', c.fixed32]]))]
 ])
 
 export const approvalEncoding = struct<Approval>([
@@ -296,6 +312,9 @@ export function checkManifest (m: Manifest, block: number | null = null): void {
       paths.add(f.path)
     }
     if (w.output !== null && !isSafePath(w.output)) bad(`workload ${w.name}: output path "${w.output}" is unsafe`)
+    for (const r of w.access.roles) {
+      if (r !== 'bot' && r !== 'stakeholders' && !m.stakeholders.signers.some(x => x.role === r)) bad(`workload ${w.name}: access role "${r}" is not bot, stakeholders or a stakeholder's role`)
+    }
   }
   const s = m.stakeholders
   const keys = new Set(s.signers.map(x => x.key.toString('hex')))

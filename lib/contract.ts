@@ -16,6 +16,7 @@ import type Hypercore from 'hypercore'
 import { encodeKey } from './keys'
 import { open as openEnvelope, TYPES, Envelope } from './envelope'
 import { decodeExact } from './codec'
+import { resolveAccess, AccessList } from './access'
 import {
   Manifest, ContractHeader, Instruction, Approval, BlobRef, BlobMarker, VerificationError, FileHash,
   headerEncoding, instructionEncoding, approvalEncoding, blobMarkerEncoding, BLOB_MARKER, manifestHash, verifyApproval, checkManifest
@@ -65,6 +66,7 @@ export interface ContractState {
   stopped: boolean                     // a stop came after it
   approved: boolean                    // the stakeholder threshold is reached for the manifest in force
   replicas: Record<string, number>     // per workload: the manifest's count, or the last scale
+  access: Record<string, AccessList>   // per workload: who may connect to its ports (lib/access.ts)
 }
 
 export class ContractView {
@@ -106,7 +108,8 @@ export class ContractView {
       if (ins.action === 'stop') stopped = true
       if (ins.action === 'scale') for (const s of ins.scale) replicas[s.workload] = s.replicas
     }
-    return { manifestHash: hash, manifest, deploy, stopped, approved: this.thresholdReached(hash), replicas }
+    const access = resolveAccess(manifest, this.expect.botKey, this.instructions)
+    return { manifestHash: hash, manifest, deploy, stopped, approved: this.thresholdReached(hash), replicas, access }
   }
 
   async refresh (): Promise<void> {
@@ -178,6 +181,7 @@ export class ContractView {
     if (!manifest) throw new VerificationError('unknown-manifest', `instruction ${env.seq} applies to manifest ${hex}, never declared on this core`, i)
     if (ins.action === 'deploy' || ins.action === 'update') this.checkFiles(ins.files, manifest, i)
     if (ins.action === 'scale') this.checkScale(ins, manifest, i)
+    if (ins.action === 'grant' || ins.action === 'revoke') this.checkGrant(ins, manifest, i)
     this.instructions.push({ ...ins, seq: env.seq, block: i, timestamp: env.timestamp })
   }
 
@@ -185,6 +189,13 @@ export class ContractView {
     for (const s of ins.scale) {
       if (!manifest.workloads.some(w => w.name === s.workload)) throw new VerificationError('bad-record', `scale names workload "${s.workload}", not in the manifest`, i)
     }
+  }
+
+  /** A grant or revoke names one key and a workload of the manifest ('' : all). Public so the writer refuses what readers would. */
+  checkGrant (ins: Instruction, manifest: Manifest, i: number | null = null): void {
+    if (ins.grant === null) throw new VerificationError('bad-record', `a ${ins.action} instruction names no key`, i)
+    const name = ins.grant.workload
+    if (name !== '' && !manifest.workloads.some(w => w.name === name)) throw new VerificationError('bad-record', `${ins.action} names workload "${name}", not in the manifest`, i)
   }
 
   /**

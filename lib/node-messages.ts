@@ -22,11 +22,11 @@ export const PRESENCE_VERSION = 1
 export const WORKLOAD_STATES = ['verifying', 'refused', 'starting', 'running', 'exited', 'failed', 'stopped'] as const
 export type WorkloadState = typeof WORKLOAD_STATES[number]
 
-/** A declared port and the host port the node gave it. */
-export interface PortMapping { port: number; host: number }
+/** A declared port and the key of the HyperDHT server this replica serves it under (lib/service.ts). */
+export interface PortMapping { port: number; key: Buffer }
 
 export const resourcesEncoding = struct<Resources>([['cpu', c.uint], ['memory', c.uint], ['ssd', c.uint], ['hdd', c.uint], ['ipv4', c.uint], ['gpu', c.uint]])
-export const portMapping = struct<PortMapping>([['port', c.uint], ['host', c.uint]])
+export const portMapping = struct<PortMapping>([['port', c.uint], ['key', c.fixed32]])
 export const stateEncoding = enumOf<WorkloadState>(WORKLOAD_STATES)
 
 export interface StatusRecord {

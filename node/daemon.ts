@@ -34,6 +34,9 @@ import { listTrades } from '../market/queries'
 import type { Trade } from '../market/types'
 import { checkSandbox } from './sandbox'
 import { Supervisor, SupervisorOptions } from './supervisor'
+import { Services } from './services'
+import { mayConnect } from '../lib/access'
+import { serviceKeyPair } from '../lib/service'
 import { StatusCore, summarize } from './status'
 import { Presence } from './presence'
 import { writeSnapshot, Snapshot, SnapshotLease } from './snapshot'
@@ -73,6 +76,8 @@ export class NodeDaemon extends ReadyResource {
   supervisor!: Supervisor
   presence!: Presence
   payouts!: Payouts
+  /** The DHT servers of the services this node runs (node/services.ts). */
+  services!: Services
   private renewal: NodeJS.Timeout | null = null
   private readonly channels = new Set<NodeChannel>()
   private readonly leases = new Map<string, Lease>()
@@ -124,19 +129,22 @@ export class NodeDaemon extends ReadyResource {
     const history = summarize((await readCore<StatusRecord>(this.status.status, this.identity.publicKey, 'status', { wait: false })).records)
     this.finished = new Set(history.filter(w => w.state === 'exited').map(w => w.workload))
 
-    this.supervisor = new Supervisor({ root: workloads, unsafeNoSandbox: o.unsafeNoSandbox, ...o.supervisor })
+    const identity = this.identity
+    this.supervisor = new Supervisor({ root: workloads, unsafeNoSandbox: o.unsafeNoSandbox, serviceKey: (id, port) => serviceKeyPair(identity, id, port).publicKey, ...o.supervisor })
     this.supervisor.on('transition', t => {
       const lease = this.leases.get(t.id)
       const held = this.held.get(t.id)
       const from = lease ? { contract: lease.contract, trade: lease.trade.id } : held ? { contract: held.contract ?? undefined, trade: held.trade } : {}
       this.status.record(t, from).catch(err => log.warn('status record failed', { err: (err as Error).message }))
       if (t.state === 'exited') this.finished.add(t.id)
+      if (this.services) this.services.sync(t.id, this.leases.get(t.id), this.supervisor)
       this.snapshot()
     })
     this.supervisor.on('log', e => this.status.output(e.id, e.stream, e.data))
 
     this.swarm = o.dht ? new Hyperswarm({ keyPair: this.identity, dht: o.dht }) : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
     this.swarm.on('connection', (conn: SwarmConnection) => this.onconnection(conn))
+    this.services = new Services(this.swarm.dht, this.identity, path.join(data, 'sockets'))
     this.peer = new MarketPeer({ store: this.store, swarm: this.swarm, identity: this.identity, market: o.market, announce: true, follow: true })
     await this.peer.ready()
     await caughtUp(this.peer.client)
@@ -179,6 +187,7 @@ export class NodeDaemon extends ReadyResource {
     this.peer?.client.off('update', this.onupdate)
     while (this.scanning) await this.scanning
     await Promise.all([...this.leases.values()].map(l => l.queue))
+    await this.services?.close()
     await this.supervisor?.close()
     await this.payouts?.close()
     await this.presence?.close()
@@ -188,6 +197,11 @@ export class NodeDaemon extends ReadyResource {
     await this.status?.close()
     await this.store?.close()
     if (this.identity) this.snapshot(false)
+  }
+
+  /** May `key` connect to the ports of workload `id` now (its contract, as last verified here)? */
+  allows (id: string, key: Buffer): boolean {
+    return mayConnect(this.leases.get(id)?.access, key)
   }
 
   private free: Resources | null = null
@@ -312,6 +326,6 @@ export class NodeDaemon extends ReadyResource {
   }
 
   private leaseContext (): LeaseContext {
-    return { store: this.store, swarm: this.swarm, supervisor: this.supervisor, data: this.opts.data, finished: id => this.finished.has(id), closing: () => this.closing !== null }
+    return { store: this.store, swarm: this.swarm, supervisor: this.supervisor, data: this.opts.data, finished: id => this.finished.has(id), closing: () => this.closing !== null, accessChanged: id => this.emit('access', id) }
   }
 }

@@ -8,7 +8,10 @@
  *
  * What the workload gets (ARCHITECTURE §7):
  * - its own user (no capabilities, cannot create nested user namespaces),
- *   pid, ipc, uts and, unless it declares ports, network namespaces;
+ *   pid, ipc, uts and network namespaces: no route to the host, the LAN or
+ *   another workload. A service's declared ports are reached only through
+ *   the bridge (node/bridge.ts), which runs in the same sandbox, listens on
+ *   a UNIX socket in the work dir and forwards to 127.0.0.1:PORT inside;
  * - the system read-only: /usr (and the /bin, /lib* links), the node binary's
  *   directory, and the few /etc files that name resolution and TLS need;
  * - a private writable /work (its own directory, nothing else of the data dir),
@@ -55,8 +58,8 @@ export interface SandboxSpec {
   /** argv inside the sandbox; argv[0] absolute, or "node" for this node's own runtime. */
   command: string[]
   env: Record<string, string>
-  /** true: share the host network namespace (the workload declared ports). */
-  network: boolean
+  /** A service with ports: run it under the bridge (node/bridge.ts), which serves each port on <work>/.scit/PORT.sock. */
+  bridge?: BridgeSpec | null
   /** RLIMIT_DATA in bytes; 0: no limit. */
   memory: number
   /** millicores; decides how many cpus the workload is pinned to. 0: all. */
@@ -78,6 +81,16 @@ export interface SandboxSpec {
  * fd ARGS_FD (NUL-separated arguments, parsed where `--args` stands): the
  * workload's environment, kept off every command line.
  */
+/** The bridge of a service: its ports, and the token it says first on each socket (proof to the node that it reached the bridge). */
+export interface BridgeSpec { ports: number[]; token: string }
+
+/** Where the bridge script is inside the sandbox, and where it is on the host (this build's dist/node/bridge.js). */
+export const BRIDGE_PATH = '/scit/bridge.js'
+export const BRIDGE_SCRIPT = path.join(__dirname, 'bridge.js')
+/** The bridge's directory in the work dir: one socket per declared port. */
+export const BRIDGE_DIR = '.scit'
+export const BRIDGE_TOKEN_ENV = 'SCIT_BRIDGE_TOKEN'
+
 export interface Launch { file: string; args: string[]; fdArgs: Buffer | null; uid?: number; gid?: number; cwd: string; env: Record<string, string> }
 
 /** bwrap writes the workload's host pid to INFO_FD and reads more arguments from ARGS_FD. */
@@ -120,8 +133,14 @@ export function cpuList (milli: number, cpus = os.availableParallelism()): strin
 
 /** The argv that runs `spec`. Pure apart from existence checks of host paths. */
 export function buildLaunch (spec: SandboxSpec): Launch {
-  const command = resolveCommand(spec.command)
+  let command = resolveCommand(spec.command)
   const env = workloadEnv(spec)
+  const bridge = spec.bridge ?? null
+  if (bridge !== null && !spec.unsafeNoSandbox) {
+    // The bridge runs the workload as its child: both in the one network namespace, the bridge's sockets in the work dir.
+    command = [nodeBinary(), BRIDGE_PATH, `/work/${BRIDGE_DIR}`, ...bridge.ports.map(String), '--', ...command]
+    env[BRIDGE_TOKEN_ENV] = bridge.token
+  }
   const wrap: string[] = []
   if (spec.memory > 0) wrap.push(PRLIMIT, `--data=${spec.memory}`, '--core=0', '--')
   else wrap.push(PRLIMIT, '--core=0', '--')
@@ -137,9 +156,8 @@ export function buildLaunch (spec: SandboxSpec): Launch {
 
   if (BWRAP === null) throw new ScitError('SANDBOX', NO_BWRAP)
   const b: string[] = [BWRAP,
-    '--unshare-user', '--disable-userns', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    '--unshare-user', '--disable-userns', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--unshare-net',
     '--hostname', 'scit', '--die-with-parent', '--new-session', '--clearenv']
-  if (!spec.network) b.push('--unshare-net')
   for (const p of SYSTEM_RO) if (fs.existsSync(p)) b.push('--ro-bind', p, p)
   for (const [target, link] of MERGED_LINKS) {
     const st = lstat(link)
@@ -153,6 +171,7 @@ export function buildLaunch (spec: SandboxSpec): Launch {
   b.push('--proc', '/proc', '--dev', '/dev',
     '--size', String(spec.tmpSize ?? DEFAULT_TMP_SIZE), '--tmpfs', '/tmp',
     '--bind', spec.workDir, '/work',
+    ...(bridge !== null ? ['--ro-bind', BRIDGE_SCRIPT, BRIDGE_PATH] : []),
     // bwrap builds the root on a tmpfs: make it read-only so /etc, / … cannot be filled (memory) or faked.
     '--remount-ro', '/', '--chdir', '/work')
   // After --clearenv: the workload starts from an empty environment and gets exactly these.

@@ -16,6 +16,7 @@ import type Hypercore from 'hypercore'
 import { decodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import type { ManifestWorkload } from '../lib/contract'
+import type { AccessList } from '../lib/access'
 import type { Trade } from '../market/types'
 import type { Supervisor } from './supervisor'
 import { verifyContract, stageFiles, placeFiles, pruneStaging, specFor } from './contracts'
@@ -33,6 +34,8 @@ export interface LeaseContext {
   finished (id: string): boolean
   /** Is the daemon closing? Then what runs is left as it is. */
   closing (): boolean
+  /** The contract was verified again: who may connect to the lease's service may have changed. */
+  accessChanged? (id: string): void
 }
 
 export class Lease {
@@ -43,6 +46,10 @@ export class Lease {
   source: Hypercore | null = null
   /** The trade is over and its workload released: later scans leave it alone. */
   ended = false
+  /** The manifest's name of this lease's workload, once the contract verified. */
+  workload: string | null = null
+  /** Who may connect to its ports, as of the last verified state of the contract (null: nobody). */
+  access: AccessList | null = null
   private deployed = -1
   /** The last refusal recorded while a version runs (update seq and reason): recorded once, retried on every append. */
   private refusal: string | null = null
@@ -90,10 +97,13 @@ export class Lease {
     } catch (err) {
       const reason = (err as { reason?: string }).reason
       if (reason === 'no-header') return // the core has not reached us yet: its next append re-runs this
+      this.setAccess(null)
       if (supervisor.active(id)) await supervisor.stop(id, 'contract no longer verifies')
       supervisor.note(id, 'refused', (err as Error).message)
       return
     }
+    this.workload = v.workload.name
+    this.setAccess(v.state.access[v.workload.name] ?? null)
     const deploy = v.state.deploy
     if (!deploy) return
     const want = !v.state.stopped && this.trade.replica < (v.state.replicas[v.workload.name] ?? 0)
@@ -125,6 +135,11 @@ export class Lease {
       return
     }
     pruneStaging(v, staging)
+  }
+
+  private setAccess (access: AccessList | null): void {
+    this.access = access
+    this.ctx.accessChanged?.(this.id)
   }
 
   /** An archive is (re)started per deploy instruction like any workload, without files to place. */

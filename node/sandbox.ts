@@ -252,7 +252,7 @@ function probe (dir: string, command: string[]): string | null {
     if (!fs.existsSync(bin)) return `${bin} is missing (apt-get install -y util-linux)`
   }
   if (BWRAP === null) return NO_BWRAP
-  const launch = buildLaunch({ workDir: dir, command, env: {}, network: false, memory: 64 * MiB, cpu: 0 })
+  const launch = buildLaunch({ workDir: dir, command, env: {}, memory: 64 * MiB, cpu: 0 })
   if (launch.uid !== undefined && launch.gid !== undefined) fs.chownSync(dir, launch.uid, launch.gid)
   const args = launch.args.filter((a, i, all) => !(a === '--info-fd' || all[i - 1] === '--info-fd' || a === '--args' || all[i - 1] === '--args'))
   const r = spawnSync(launch.file, args, { env: launch.env, uid: launch.uid, gid: launch.gid, encoding: 'utf8', timeout: 10_000 })

@@ -6,17 +6,20 @@
  * is retried at once. Each run of a process is a Run (node/run.ts), which
  * spawns, watches and stops it; what its end means is decided here.
  *
- * A service that declares ports runs in the host network namespace (there is
- * no NAT between the sandbox and the host): it is reachable on the host ports
- * it is given, but it can also reach the network and bind other free ports.
- * That is the price of inbound access without a userspace network stack
- * (slirp4netns/pasta would forward only the declared ports).
+ * Every workload has its own network namespace, services included: a
+ * service listens on its declared ports inside it, and the node reaches
+ * them only through the bridge's UNIX sockets in its work dir (node/bridge.ts,
+ * ARCHITECTURE §9); node/services.ts serves them on the DHT. Without a
+ * sandbox (--unsafe-no-sandbox) there is no namespace: each declared port is
+ * then a free port on 127.0.0.1 (PORT_<port>) that only the node is told.
  *
  * Events: 'transition' (Transition), 'log' ({ id, stream, data }), 'disk' ({ id, used, limit }).
  */
 import { EventEmitter } from 'events'
 import fs from 'fs'
 import path from 'path'
+import crypto from 'crypto'
+import b4a from 'b4a'
 import { logger } from '../lib/log'
 import { ScitError } from '../lib/errors'
 import { formatSize } from '../lib/resources'
@@ -25,7 +28,8 @@ import { mkdirTraversable } from './sandbox'
 import { Run, RunEnd } from './run'
 import { Tail, DEFAULT_TAIL_BYTES } from './output'
 import { Keeper, ArchiveProgress, describeProgress } from './archive'
-import { WorkloadSpec, Transition, checkSpec, digestOutput, freePort, portEnv, backoffDelay } from './workload'
+import { BRIDGE_DIR } from './launch'
+import { WorkloadSpec, Transition, Endpoint, checkSpec, digestOutput, freePort, portEnv, backoffDelay } from './workload'
 
 const log = logger('node/supervisor')
 
@@ -43,6 +47,8 @@ export interface SupervisorOptions {
   stopGrace?: number
   /** Processes and threads per workload, where cgroups are available (default sandbox DEFAULT_PIDS). */
   pids?: number
+  /** The DHT key a service port is served under (node/services.ts), for the status records. */
+  serviceKey?: (id: string, port: number) => Buffer
 }
 
 export interface LogEvent { id: string; stream: 'stdout' | 'stderr'; data: Buffer }
@@ -56,6 +62,8 @@ export interface WorkloadInfo {
   restarts: number
   pid: number | null
   ports: PortMapping[]
+  /** How the node reaches each declared port of the current run; [] for a workload without ports. */
+  endpoints: Endpoint[]
   /** The pids cgroup of the current run (node/cgroup.ts), or null: rlimits only, or not running. */
   cgroup: string | null
 }
@@ -121,7 +129,7 @@ export class Supervisor extends EventEmitter {
     if (prev?.wanted) throw new ScitError('INVALID_ARGUMENT', `workload ${spec.id} is already running: stop it first`)
     const slot: Slot = {
       spec,
-      info: { spec, state: 'starting', reason: '', since: Date.now(), restarts: 0, pid: null, ports: [], cgroup: null },
+      info: { spec, state: 'starting', reason: '', since: Date.now(), restarts: 0, pid: null, ports: [], endpoints: [], cgroup: null },
       run: null,
       exited: null,
       wanted: true,
@@ -141,18 +149,26 @@ export class Supervisor extends EventEmitter {
     slot.timer = null
     if (!slot.wanted) return
     const { spec } = slot
-    const ports: PortMapping[] = []
-    for (const port of spec.ports) ports.push({ port, host: await freePort() })
+    const unsafe = this.opts.unsafeNoSandbox === true
+    const endpoints: Endpoint[] = []
+    const token = crypto.randomBytes(16)
+    for (const port of spec.ports) {
+      endpoints.push(unsafe
+        ? { port, tcp: await freePort(), socket: null, token: null }
+        : { port, tcp: null, socket: path.join(this.workDir(spec.id), BRIDGE_DIR, `${port}.sock`), token })
+    }
     if (!slot.wanted) return
+    const ports: PortMapping[] = spec.ports.map(port => ({ port, key: this.opts.serviceKey?.(spec.id, port) ?? b4a.alloc(32) }))
     slot.info.ports = ports
+    slot.info.endpoints = endpoints
     this.setState(slot, 'starting', slot.info.restarts > 0 ? `restart ${slot.info.restarts}` : 'launching')
     let run: Run
     try {
       run = new Run({
         workDir: this.workDir(spec.id),
         command: spec.command,
-        env: { ...spec.env, ...portEnv(ports) },
-        network: ports.length > 0,
+        env: { ...spec.env, ...portEnv(endpoints) },
+        bridge: spec.ports.length > 0 && !unsafe ? { ports: spec.ports, token: token.toString('hex') } : null,
         memory: spec.resources.memory,
         cpu: spec.resources.cpu,
         uid: this.opts.uid,
@@ -164,7 +180,7 @@ export class Supervisor extends EventEmitter {
         running: pid => {
           if (slot.run !== run) return
           slot.info.pid = pid
-          this.setState(slot, 'running', ports.length > 0 ? `ports ${ports.map(p => `${p.port}→${p.host}`).join(' ')}` : 'sandboxed')
+          this.setState(slot, 'running', ports.length > 0 ? `ports ${spec.ports.join(' ')}, reached only through the DHT${unsafe ? ' (unsandboxed: on loopback ports only the node is told)' : ''}` : 'sandboxed')
           this.watchDisk(slot, run)
         },
         failed: err => log.warn('workload did not start', { id: spec.id, err: err.message }),

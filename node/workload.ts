@@ -23,7 +23,7 @@ export interface WorkloadSpec {
   kind: WorkloadKind
   command: string[]
   env: Record<string, string>
-  /** Ports the workload listens on; each gets a host port, passed as PORT_<port> (and PORT for the first). */
+  /** Ports the service listens on, inside its own network namespace (PORT_<port>, and PORT for the first). */
   ports: number[]
   restart?: RestartPolicy
   resources: Resources
@@ -32,6 +32,13 @@ export interface WorkloadSpec {
   /** kind archive: the cores to keep (node/archive.ts); nothing is executed. */
   archive?: ArchiveTarget
 }
+
+/**
+ * How the node reaches a declared port of a running service: the bridge's
+ * socket in the work dir, which says `token` first (sandboxed), or a
+ * loopback port only the node was told (--unsafe-no-sandbox).
+ */
+export interface Endpoint { port: number; socket: string | null; tcp: number | null; token: Buffer | null }
 
 export interface Transition {
   id: string
@@ -97,15 +104,15 @@ export async function digestOutput (workDir: string, rel: string): Promise<Buffe
 }
 
 /**
- * A free host port for a declared one. There is a window between closing the
- * probe and the workload binding; a workload that loses it crashes and is
- * restarted with a fresh port.
+ * A free loopback port for a declared one, without a sandbox. There is a
+ * window between closing the probe and the workload binding; a workload that
+ * loses it crashes and is restarted with a fresh port.
  */
 export function freePort (): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer()
     server.once('error', reject)
-    server.listen(0, () => {
+    server.listen(0, '127.0.0.1', () => {
       const addr = server.address()
       const port = typeof addr === 'object' && addr !== null ? addr.port : 0
       server.close(() => resolve(port))
@@ -113,10 +120,12 @@ export function freePort (): Promise<number> {
   })
 }
 
-export function portEnv (ports: PortMapping[]): Record<string, string> {
+/** Where the service listens: its declared port in its namespace, or the loopback port it was given without one. */
+export function portEnv (endpoints: Endpoint[]): Record<string, string> {
   const env: Record<string, string> = {}
-  if (ports.length > 0) env.PORT = String(ports[0].host)
-  for (const p of ports) env[`PORT_${p.port}`] = String(p.host)
+  const at = (e: Endpoint): string => String(e.tcp ?? e.port)
+  if (endpoints.length > 0) env.PORT = at(endpoints[0])
+  for (const e of endpoints) env[`PORT_${e.port}`] = at(e)
   return env
 }
 

@@ -14,6 +14,7 @@ import {
 import { loadTemplate } from '../bot/template'
 import { instantiate, Instance } from '../bot/manifest'
 import { ContractWriter } from '../bot/notary'
+import { mayConnect } from '../lib/access'
 import { EXAMPLES, store, writer, forge, deployAll, exampleStakeholder, minimalInstance } from './helpers/bot'
 
 const bot = generateKeyPair()
@@ -40,7 +41,7 @@ async function refused (t: Assert, p: Promise<unknown>, reason: string): Promise
 }
 
 function noop (): Instruction {
-  return { action: 'stop', manifestHash: b4a.alloc(32), manifest: null, files: [], scale: [], trades: [], reason: '' }
+  return { action: 'stop', manifestHash: b4a.alloc(32), manifest: null, files: [], scale: [], trades: [], reason: '', grant: null }
 }
 
 test('a written contract reads back and verifies: header, files, instructions, approvals', async t => {
@@ -299,4 +300,25 @@ test('an empty file travels too', async t => {
   const dest = path.join(await t.tmp(), 'out')
   await view.fetchFile(ref, dest)
   t.is(fs.statSync(dest).size, 0)
+})
+
+test('grant and revoke change who may connect, in the order of the core; one for an unknown workload is refused and appends nothing', async t => {
+  const s = await store(t)
+  const bot = generateKeyPair()
+  const w = await writer(t, s, bot)
+  const { inst } = await minimalInstance(t)
+  await w.writeHeader(inst.manifest)
+  await deployAll(w, inst)
+  const guest = generateKeyPair().publicKey
+  const allowed = (): boolean => mayConnect(w.view.state().access.web, guest)
+  t.ok(mayConnect(w.view.state().access.web, bot.publicKey), 'the bot may connect by default')
+  t.absent(allowed(), 'a guest may not')
+  await w.appendInstruction({ action: 'grant', grant: { workload: 'web', key: guest } })
+  t.ok(allowed(), 'granted')
+  await w.appendInstruction({ action: 'revoke', grant: { workload: '', key: guest } })
+  t.absent(allowed(), 'revoked (every workload)')
+  const length = w.core.length
+  await refused(t, w.appendInstruction({ action: 'grant', grant: { workload: 'nope', key: guest } }), 'bad-record')
+  await refused(t, w.appendInstruction({ action: 'grant' }), 'bad-record')
+  t.is(w.core.length, length, 'nothing was appended')
 })

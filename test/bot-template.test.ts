@@ -119,3 +119,22 @@ test('PORT variables are the node\'s: a template may not set them', async t => {
   const msg = await problems(t, minimalYaml().replace('    command:', '    env: { PORT: "80" }\n    command:'))
   t.ok(msg.includes('workloads[0].env.PORT: PORT and PORT_* are set by the node from "ports"'), msg)
 })
+
+test('a service declares who may connect: public, or keys and roles; nothing said is the bot and its stakeholders', async t => {
+  const key = 'jidhmayguyw4m67up55ji3jyqdeakcb1z1mm3addpi6h77ae73wo'
+  const withAccess = (access: string): string => minimalYaml().replace('    command:', `    ports: [8080]\n    access: ${access}\n    command:`)
+  const dflt = await instantiate(loadTemplate(await templateFile(t, minimalYaml().replace('    command:', '    ports: [8080]\n    command:'), { 'app.js': '1\n' })))
+  t.alike(dflt.manifest.workloads[0].access, { public: false, keys: [], roles: ['bot', 'stakeholders'] }, 'default: the bot and its stakeholders')
+  const pub = await instantiate(loadTemplate(await templateFile(t, withAccess('public'), { 'app.js': '1\n' })))
+  t.is(pub.manifest.workloads[0].access.public, true)
+  const listed = await instantiate(loadTemplate(await templateFile(t, withAccess(`[bot, ${key}]`), { 'app.js': '1\n' })))
+  t.alike(listed.manifest.workloads[0].access.roles, ['bot'])
+  t.is(listed.manifest.workloads[0].access.keys.length, 1, 'the key, decoded')
+  const msg = await problems(t, withAccess('[bot, legal]'))
+  t.ok(msg.includes('workloads[0].access: "legal" is not a key (z-base-32), bot, stakeholders, or a stakeholder role'), msg)
+})
+
+test('a template declaring egress is refused: workloads have no outbound network', async t => {
+  const msg = await problems(t, minimalYaml().replace('    command:', '    egress: [0.0.0.0/0]\n    command:'))
+  t.ok(msg.includes('workloads[0].egress is refused: a workload runs in its own network namespace with no route out'), msg)
+})

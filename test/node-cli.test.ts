@@ -7,7 +7,7 @@ import { testnet } from './helpers/net'
 import { until } from './helpers/ledger'
 import { bot, workload, manifest, buy, contract, settle, fileOf } from './helpers/node-bot'
 import { tmpDir } from './helpers/node'
-import { SCIT, startNode, spawnNode, stopNode, nodeArgs, callHome, HELLO } from './helpers/node-process'
+import { SCIT, startNode, spawnNode, stopNode, nodeArgs, callHome, serviceKey, HELLO } from './helpers/node-process'
 import { loadIdentity } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { cgroupBases } from '../node/cgroup'
@@ -48,21 +48,22 @@ test('scit node status shows identity, capacity and workloads of a stopped node'
   t.ok(human.includes(id) && human.includes('sellable'), human)
 })
 
-/** A market with a funded bot, a place workloads call home, and a data dir for one node. */
+/** A market with a funded bot, a caller for its services (through the DHT), and a data dir for one node. */
 async function scene (t: test.Assert): Promise<{ b: Awaited<ReturnType<typeof bot>>, home: Awaited<ReturnType<typeof callHome>>, data: string, key: string, args: string[] }> {
   const tn = await testnet(t)
   const b = await bot(t, tn)
-  const home = await callHome(t)
+  const home = await callHome(t, tn, b.identity)
   const data = await t.tmp()
   const key = encodeKey(loadIdentity(data).publicKey)
   return { b, home, data, key, args: nodeArgs(data, b.peer.key, tn, path.join(await tmpDir(t), 'workloads')) }
 }
 
-/** Buy, write and settle a service that calls home; resolves with its trade once it did. */
+/** Buy, write and settle a service; resolves with its trade once the test reached it through the DHT. */
 async function serve (t: test.Assert, s: Awaited<ReturnType<typeof scene>>, calls: number): Promise<string> {
   await until(s.b.peer, async () => (await s.b.peer.client.offer(s.key)) !== null)
-  const m = manifest(workload({ kind: 'service', ports: [8080], env: { HOME_PORT: String(s.home.port) }, files: [await fileOf(t, 'main.js', HELLO)] }))
+  const m = manifest(workload({ kind: 'service', ports: [8080], files: [await fileOf(t, 'main.js', HELLO)] }))
   const trade = await buy(s.b, m)
+  s.home.watch(serviceKey(s.data, trade, 8080))
   const w = await contract(t, s.b, m, [trade], { 'main.js': HELLO })
   await settle(s.b, trade, w, m)
   await s.home.count(calls)

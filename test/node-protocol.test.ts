@@ -38,7 +38,7 @@ function handler (held: Hypercore | null): NodeHandler {
     node: b4a.alloc(32, 1),
     statusCore: b4a.alloc(32, 2),
     logCore: b4a.alloc(32, 3),
-    workloads: () => [{ id: 'web', kind: 'service', state: 'running', reason: 'sandboxed', since: 1700000000000, restarts: 1, ports: [{ port: 8080, host: 41000 }] }],
+    workloads: () => [{ id: 'web', kind: 'service', state: 'running', reason: 'sandboxed', since: 1700000000000, restarts: 1, ports: [{ port: 8080, key: b4a.alloc(32, 4) }] }],
     held: key => (held !== null && b4a.equals(key, held.key) ? held : null)
   }
 }
@@ -56,7 +56,7 @@ test('status returns the node\'s workloads and its cores', async t => {
   t.alike(s.statusCore, b4a.alloc(32, 2))
   t.is(s.workloads.length, 1)
   t.is(s.workloads[0].state, 'running')
-  t.alike(s.workloads[0].ports, [{ port: 8080, host: 41000 }])
+  t.alike(s.workloads[0].ports, [{ port: 8080, key: b4a.alloc(32, 4) }])
 })
 
 /** A replica of `core` in a store of its own that has the signed head and no block: what a challenger holds. */

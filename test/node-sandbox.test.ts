@@ -61,19 +61,17 @@ sandboxTest('a sandboxed process has no capabilities, no new privileges, no nest
   t.is(s.userns, 'refused', 'cannot create a user namespace to regain capabilities')
 })
 
-sandboxTest('without declared ports there is no network, with them the host network', async t => {
+sandboxTest('a workload has no network: the host loopback is not reachable, only a private loopback', async t => {
   const server = net.createServer(sock => sock.end('hi'))
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>(resolve => server.close(() => resolve())))
   const port = (server.address() as net.AddressInfo).port
   const probe = nodeScript(`const os=require("os");const s=require("net").connect(${port},"127.0.0.1");s.on("data",d=>{console.log(JSON.stringify({connect:d.toString(),ifs:Object.keys(os.networkInterfaces())}));s.destroy()});s.on("error",e=>console.log(JSON.stringify({connect:e.code,ifs:Object.keys(os.networkInterfaces())})))`)
-  const isolated = await runSandboxed(t, { command: probe, network: false })
+  const isolated = await runSandboxed(t, { command: probe })
   t.is(isolated.code, 0, isolated.stderr)
   const a = JSON.parse(isolated.stdout) as { connect: string, ifs: string[] }
   t.is(a.connect, 'ECONNREFUSED', 'the host loopback is not reachable')
   t.alike(a.ifs, ['lo'], 'only a private loopback')
-  const shared = await runSandboxed(t, { command: probe, network: true })
-  t.is((JSON.parse(shared.stdout) as { connect: string }).connect, 'hi', 'declared ports: host network')
 })
 
 sandboxTest('a sandboxed process gets only the declared environment', async t => {
@@ -88,7 +86,7 @@ sandboxTest('a sandboxed process gets only the declared environment', async t =>
 
 sandboxTest('the workload\'s environment is on no command line, and the launcher runs with an empty environment', async t => {
   const secret = `s3cret-${process.pid}-${Date.now()}`
-  const s = spawnSandboxed({ workDir: path.join(await tmpDir(t), 'w'), command: nodeScript('console.log(JSON.stringify(process.env)); setInterval(() => {}, 1000)'), env: { API_TOKEN: secret }, network: false, memory: 0, cpu: 0 })
+  const s = spawnSandboxed({ workDir: path.join(await tmpDir(t), 'w'), command: nodeScript('console.log(JSON.stringify(process.env)); setInterval(() => {}, 1000)'), env: { API_TOKEN: secret }, memory: 0, cpu: 0 })
   t.teardown(async () => { s.kill(); await s.gone })
   const seen = await new Promise<Record<string, string>>((resolve, reject) => {
     let out = ''
@@ -128,7 +126,7 @@ sandboxTest('argv goes to the workload verbatim: no shell ever parses it', async
 })
 
 sandboxTest('commands must be absolute and env names valid', t => {
-  const base = { workDir: '/tmp/x', env: {}, network: false, memory: 0, cpu: 0 }
+  const base = { workDir: '/tmp/x', env: {}, memory: 0, cpu: 0 }
   for (const [what, fn] of [
     ['relative command', () => buildLaunch({ ...base, command: ['ls'] })],
     ['empty command', () => buildLaunch({ ...base, command: [] })],
@@ -138,7 +136,7 @@ sandboxTest('commands must be absolute and env names valid', t => {
   }
   const l = buildLaunch({ ...base, command: ['/usr/bin/true'] })
   for (const flag of ['--unshare-pid', '--unshare-net', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session', '--clearenv']) t.ok(l.args.includes(flag), flag)
-  t.absent(buildLaunch({ ...base, command: ['/usr/bin/true'], network: true }).args.includes('--unshare-net'), 'ports: host network')
+  t.ok(buildLaunch({ ...base, command: ['/usr/bin/true'], bridge: { ports: [8080], token: '00' } }).args.includes('--unshare-net'), 'a service too: its own network namespace')
 })
 
 test('cpu pinning takes whole cpus from the last one', t => {

@@ -1,7 +1,7 @@
 import test from 'brittle'
 import fs from 'fs'
 import path from 'path'
-import http from 'http'
+import net from 'net'
 import { StreamDigest, Tail } from '../node/output'
 import { backoffDelay, digestOutput } from '../node/workload'
 import { tmpDir, supervisor, spec, transition, gone } from './helpers/node'
@@ -79,7 +79,7 @@ sandboxTest('a crash-looping service backs off exponentially', async t => {
   t.is(backoffDelay(20, 10, 10_000), 10_000, 'capped')
 })
 
-sandboxTest('a service with a declared port gets a host port in PORT and is reachable on it', async t => {
+sandboxTest('a service listens on its declared port in its own namespace, reached only through its bridge socket, which says its token first', async t => {
   const s = supervisor(t, await tmpDir(t))
   const svc = spec('web', {
     kind: 'service',
@@ -91,14 +91,20 @@ sandboxTest('a service with a declared port gets a host port in PORT and is reac
   await s.start(svc)
   const tr = await running
   t.is(tr.ports.length, 1)
-  const host = tr.ports[0].host
+  const ep = s.get('web')?.endpoints[0]
+  if (!ep?.socket || !ep.token) return t.fail('no bridge socket')
+  t.is(ep.tcp, null, 'no host port')
   await listening
-  const body = await new Promise<string>((resolve, reject) => http.get(`http://127.0.0.1:${host}/`, res => {
-    let b = ''
-    res.on('data', d => { b += String(d) })
-    res.on('end', () => resolve(b))
-  }).on('error', reject))
-  t.is(body, `port ${host}`)
+  const reply = await new Promise<Buffer>((resolve, reject) => {
+    const sock = net.connect(ep.socket as string)
+    let got = Buffer.alloc(0)
+    sock.on('data', d => { got = Buffer.concat([got, d]) })
+    sock.on('end', () => resolve(got))
+    sock.on('error', reject)
+    sock.end('GET / HTTP/1.0\r\n\r\n')
+  })
+  t.alike(reply.subarray(0, 16), ep.token, 'the bridge says its token first')
+  t.ok(reply.subarray(16).toString().endsWith('port 8080'), 'then the service answers, on its declared port')
   await s.stop('web')
 })
 

@@ -30,5 +30,5 @@ const server = http.createServer((req, res) => {
   send(404, { error: 'not found' })
 })
 
-server.listen(PORT, () => console.log(`limits ${RELEASE} on ${PORT}, rollout ${ROLLOUT}%`))
+server.listen(PORT, '127.0.0.1', () => console.log(`limits ${RELEASE} on ${PORT}, rollout ${ROLLOUT}%`))
 process.on('SIGTERM', () => server.close(() => process.exit(0)))

@@ -1,5 +1,7 @@
 'use strict'
-// A tiny CRM: contacts as JSON over HTTP, kept in a file in the work dir.
+// A tiny CRM: contacts as JSON over HTTP, kept in a file in the work dir. It listens
+// on 127.0.0.1:PORT inside its own network namespace: clients reach it only through
+// the DHT (scit connect), by contract key.
 //   GET /health            → { ok, contacts }
 //   GET /contacts          → [contact]
 //   POST /contacts {name, email, company?} → contact
@@ -64,5 +66,5 @@ const server = http.createServer(async (req, res) => {
   }
 })
 
-server.listen(PORT, () => console.log(`crm listening on ${PORT}, ${contacts.length} contacts in ${FILE}`))
+server.listen(PORT, '127.0.0.1', () => console.log(`crm listening on ${PORT}, ${contacts.length} contacts in ${FILE}`))
 process.on('SIGTERM', () => server.close(() => process.exit(0)))

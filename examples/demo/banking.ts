@@ -41,7 +41,7 @@ export async function banking (s: Stage): Promise<BankingResult> {
   await within(s, 'the banking deploy', deploying)
   const first = await serving(s, d, FIRST)
   releases[0].served = first
-  r.ok(`release ${FIRST} serves on ${nodes.join(' and ')}: GET /version says ${FIRST} on each replica`, 'the same manifest hash everywhere: every replica runs exactly what was signed')
+  r.ok(`release ${FIRST} serves on ${nodes.join(' and ')}: GET /version says ${FIRST} on each replica, asked only through the DHT`, 'the same manifest hash everywhere: every replica runs exactly what was signed')
 
   r.wait(`the bot writes release ${NEXT} to the contract as a new manifest`)
   const atUpdate = reached(bot, 'update')
@@ -69,20 +69,28 @@ async function signOff (s: Stage, d: DeploymentRecord, roles: ExampleRole[], rel
   return { signers: roles, weight, threshold, served: [] }
 }
 
-/** Until every live replica answers GET /version with `release`; returns what each answered. */
+/**
+ * Until the replicas answer GET /version with `release`, asked only through
+ * the DHT (scit connect's tunnel, which takes the replicas in turn: twice as
+ * many requests as replicas reach each of them); returns the answers.
+ */
 async function serving (s: Stage, d: DeploymentRecord, release: string): Promise<string[]> {
-  s.r.wait(`waiting for every replica to serve ${release}`)
+  s.r.wait(`waiting for every replica to serve ${release}, asked through the DHT`)
   const deadline = Date.now() + s.patience
+  const tunnel = await s.world.tunnel(d.contract ?? '', s.bot.identity)
   let seen: string[] = []
   while (Date.now() < deadline) {
     await waitRunning(s.bot, d, { deadline })
     const rows = (await replicaStatus(s.bot, d, 2000)).filter(x => x.lease === 'settled')
-    seen = await Promise.all(rows.map(async row => {
-      const port = row.ports.find(p => p.port === 9090)?.host
-      if (port === undefined || row.state !== 'running') return row.state
-      return request<{ release: string }>('GET', `http://127.0.0.1:${port}/version`).then(x => x.body.release, () => 'not answering')
-    }))
-    if (seen.length > 0 && seen.every(v => v === release)) return seen
+    seen = []
+    const reached = new Set<string>()
+    const on = (e: { replica: string }): void => { reached.add(e.replica) }
+    tunnel.on('connection', on)
+    for (let i = 0; i < rows.length * 2; i++) {
+      seen.push(await request<{ release: string }>('GET', `http://127.0.0.1:${tunnel.address.port}/version`).then(x => x.body.release, () => 'not answering'))
+    }
+    tunnel.off('connection', on)
+    if (seen.length > 0 && reached.size >= rows.length && seen.every(v => v === release)) return seen.slice(0, rows.length)
     await pause(200, s.bot.abort.signal)
   }
   throw new ScitError('TIMEOUT', `the banking replicas did not all serve ${release}: ${seen.join(', ')}`)

@@ -58,14 +58,16 @@ export async function crm (s: Stage): Promise<CrmResult> {
 
   r.wait(`${node} fetches the files, verifies them and starts the CRM`)
   const rows = await waitRunning(bot, d, { deadline: Date.now() + s.patience })
-  const port = rows[0]?.ports.find(p => p.port === 8080)?.host
-  if (port === undefined) throw new ScitError('DEMO', `the CRM on ${node} reports no port for 8080`)
+  const key = rows[0]?.ports.find(p => p.port === 8080)?.key
+  if (key === undefined) throw new ScitError('DEMO', `the CRM on ${node} reports no DHT key for port 8080`)
   r.ok(`${node} checked the trade, every signature and file hash, and runs the CRM ${s.world.opts.sandbox ? 'in a sandbox' : 'WITHOUT a sandbox'}`,
     'a node runs only what a final trade, the bot\'s signature, the sign-off and the file hashes allow')
 
-  const talked = await talk(s, d, `http://127.0.0.1:${port}`)
-  r.ok(`the CRM answers at ${talked.url}: a contact added, read back, found in data.json on ${node}'s disk`,
-    'a real HTTP service (examples/crm/server.js) in its own work dir on the node')
+  r.wait('the bot opens a local port to the CRM through the DHT (scit connect, by contract key)')
+  const tunnel = await s.world.tunnel(d.contract ?? '', s.bot.identity)
+  const talked = await talk(s, d, `http://127.0.0.1:${tunnel.address.port}`)
+  r.ok(`the CRM answers through the DHT at ${talked.url}: a contact added, read back, found in data.json on ${node}'s disk`,
+    `scit connect ${short(d.contract ?? '')} found the replica by contract key (its server ${key.slice(0, 8)} admits only the bot and its stakeholders); ${node} opened no host port, the CRM ${s.world.opts.sandbox ? 'has its own network namespace' : 'listens on a loopback port only the node knows (no sandbox)'}`)
   return { id: d.id, contract: d.contract ?? '', trade: t.id, node, approvals, ...talked }
 }
 

@@ -59,11 +59,12 @@ export async function heal (s: Stage, crmId: string): Promise<HealResult> {
   r.wait(`${target} verifies the contract and starts the CRM`)
   const rows = await waitRunning(bot, d, { deadline: Date.now() + s.patience })
   const row = rows.find(x => x.trade === replacement.id)
-  const port = row?.ports.find(p => p.port === 8080)?.host
-  if (row?.state !== 'running' || port === undefined) throw new ScitError('DEMO', `the CRM is not running on ${target}: ${row?.state ?? '?'} (${row?.reason ?? ''})`)
-  const health = await whenUp<{ ok: boolean, contacts: number }>('GET', `http://127.0.0.1:${port}/health`)
+  if (row?.state !== 'running') throw new ScitError('DEMO', `the CRM is not running on ${target}: ${row?.state ?? '?'} (${row?.reason ?? ''})`)
+  // The same tunnel as before the heal: it finds the new replica on the contract's topic by itself.
+  const tunnel = await s.world.tunnel(d.contract ?? '', s.bot.identity)
+  const health = await whenUp<{ ok: boolean, contacts: number }>('GET', `http://127.0.0.1:${tunnel.address.port}/health`)
   const seconds = (Date.now() - t0) / 1000
-  r.ok(`the CRM runs again on ${target}, ${seconds.toFixed(1)}s after ${victim} died: GET /health says ok`,
+  r.ok(`the CRM runs again on ${target}, ${seconds.toFixed(1)}s after ${victim} died: GET /health says ok, through the same tunnel (same address, no restart)`,
     `a fresh replica (${health.body.contacts} contacts): the data stayed on ${victim}'s disk; for durable data, run 2 replicas or archive it`)
   return { stopped: victim, failedTrade: lost.id, refunded: failed.refunded, replacement: { trade: replacement.id, node: target }, running: true, contactsAfter: health.body.contacts, seconds }
 }

@@ -5,7 +5,8 @@ import { ScitError } from '../../lib/errors'
 export function request<T> (method: 'GET' | 'POST', url: string, body?: unknown, timeout = 5000): Promise<{ status: number, body: T }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body)
-    const req = http.request(url, { method, timeout, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} }, res => {
+    // agent false: a connection per request, so each one is carried (and spread over replicas) on its own
+    const req = http.request(url, { method, timeout, agent: false, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} }, res => {
       let text = ''
       res.setEncoding('utf8')
       res.on('data', (d: string) => { text += d })

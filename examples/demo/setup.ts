@@ -42,7 +42,8 @@ export async function nodes (w: DemoWorld, r: Reporter): Promise<Array<{ name: s
     r.ok(`node ${describeNode(FLEET[i], daemon.key)}`)
   }
   r.why('each node posted one signed offer to the order book and keeps a signed capacity record on the DHT')
-  if (w.opts.sandbox) r.ok('each runs its workloads in a bubblewrap sandbox: own namespaces, read-only system, no root', 'no shell, no login: a node runs only what a signed, paid contract says')
+  if (w.opts.sandbox) r.ok('each runs its workloads in a bubblewrap sandbox: own namespaces (network too), read-only system, no root', 'no shell, no login: a node runs only what a signed, paid contract says; services open no host port, they are reached through the DHT by contract key')
+  else r.ok('WITHOUT a sandbox: services listen on loopback ports only each node knows, still reached only through the DHT', 'no network namespace: a workload could reach the host and the LAN; never sell capacity like this')
   return FLEET.map(spec => ({ name: spec.name, key: w.node(spec.name).daemon.key, country: spec.country, city: spec.city }))
 }
 

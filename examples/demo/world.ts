@@ -30,6 +30,7 @@ import { Bot } from '../../bot/bot'
 import type { MonitorOptions } from '../../bot/monitor'
 import { ContractSession } from '../../bot/sign'
 import type { ResultMessage } from '../../bot/approvals'
+import { Tunnel } from '../../connect/tunnel'
 import { NodeSpec, capacityOf, pricesOf } from './fleet'
 
 const CLOSE_TIMEOUT = 15_000
@@ -53,6 +54,8 @@ export class DemoWorld {
   readonly indexers: MarketPeer[] = []
   readonly nodes = new Map<string, DemoNode>()
   bot: Bot | null = null
+  /** `scit connect` tunnels by contract key: one per contract, kept across heals (it follows the replicas). */
+  private readonly tunnels = new Map<string, Tunnel>()
   private readonly closers: Array<{ what: string, fn: () => Promise<void> }> = []
   private closing: Promise<string[]> | null = null
 
@@ -206,6 +209,21 @@ export class DemoWorld {
       await swarm.destroy().catch(() => {})
       await store.close().catch(() => {})
     }
+  }
+
+  /**
+   * A local port that reaches a contract's service only through the DHT, as
+   * `scit connect` gives one (connect/tunnel.ts), connecting as `keyPair`
+   * (the contract must allow it). One per contract; closed with the world.
+   */
+  async tunnel (contract: string, keyPair: KeyPair, workload?: string): Promise<Tunnel> {
+    const have = this.tunnels.get(contract)
+    if (have !== undefined) return have
+    const t = new Tunnel({ contract: decodeKey(contract, 'contract key'), workload: workload ?? null, keyPair, dht: this.dhtNode(), timeout: 20_000, refresh: 1000 })
+    this.tunnels.set(contract, t)
+    this.onClose(`tunnel to ${contract.slice(0, 8)}`, () => t.close())
+    await t.ready()
+    return t
   }
 
   /** A DHT node for the explorer's presence lookups; destroyed at close. */

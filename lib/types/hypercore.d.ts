@@ -31,7 +31,8 @@ declare module 'hypercore' {
     readonly readable: boolean
     readonly closed: boolean
     readonly opened: boolean
-    readonly peers: unknown[]
+    /** The peers replicating this core: who they are and how long they say their copy is. */
+    readonly peers: Array<{ remotePublicKey: Buffer; remoteLength: number }>
     readonly manifest: Manifest | null
     keyPair: KeyPair | null
     ready(): Promise<void>

@@ -1,6 +1,7 @@
-// Thin declarations for hyperdht: the calls scit uses (presence records, testnet).
+// Thin declarations for hyperdht: the calls scit uses (presence records, service servers and streams, testnet).
 declare module 'hyperdht' {
   import { EventEmitter } from 'events'
+  import { Duplex } from 'stream'
   export interface KeyPair { publicKey: Buffer; secretKey: Buffer }
   export interface Bootstrap { host: string; port: number }
   export interface DHTOptions {
@@ -11,7 +12,25 @@ declare module 'hyperdht' {
     ephemeral?: boolean
     firewalled?: boolean
   }
-  export interface LookupReply { peers: Array<{ publicKey: Buffer }> }
+  export interface LookupReply { peers: Array<{ publicKey: Buffer; relayAddresses: Array<{ host: string; port: number }> }> }
+  /** A running query (lookup, announce): iterate its replies, or wait for its end. */
+  export interface Query extends AsyncIterable<LookupReply> { finished(): Promise<void>; destroy(err?: Error): void }
+  /** An end-to-end encrypted stream (a @hyperswarm/secret-stream NoiseSecretStream). */
+  export interface SecretStream extends Duplex {
+    readonly publicKey: Buffer
+    readonly remotePublicKey: Buffer
+    opened: Promise<boolean>
+  }
+  export interface ServerOptions {
+    /** Return true to refuse the handshake of `remotePublicKey`; nothing reaches the server then. */
+    firewall?: (remotePublicKey: Buffer, remotePayload: unknown, clientAddress: unknown) => boolean | Promise<boolean>
+  }
+  export class Server extends EventEmitter {
+    readonly publicKey: Buffer
+    readonly relayAddresses: Array<{ host: string; port: number }>
+    listen(keyPair: KeyPair): Promise<void>
+    close(): Promise<void>
+  }
   export interface MutableGetResult { seq: number; value: Buffer; signature: Buffer; from: { host: string; port: number } }
   class DHT extends EventEmitter {
     constructor(opts?: DHTOptions)
@@ -27,7 +46,12 @@ declare module 'hyperdht' {
     mutablePut(keyPair: KeyPair, value: Buffer, opts?: { seq?: number }): Promise<{ publicKey: Buffer; seq: number; signature: Buffer }>
     mutableGet(publicKey: Buffer, opts?: { seq?: number; latest?: boolean }): Promise<MutableGetResult | null>
     /** The peers announced on a topic, as a stream of query replies (destroy it to stop early). */
-    lookup(topic: Buffer, opts?: object): AsyncIterable<LookupReply> & { destroy(err?: Error): void }
+    lookup(topic: Buffer, opts?: object): Query
+    /** Announce `keyPair.publicKey` on `topic` (records expire: announce again within ~20 min). */
+    announce(topic: Buffer, keyPair: KeyPair, relayAddresses?: Array<{ host: string; port: number }>, opts?: object): Query
+    unannounce(topic: Buffer, keyPair: KeyPair, opts?: object): Promise<void>
+    createServer(opts: ServerOptions, onconnection?: (conn: SecretStream) => void): Server
+    connect(remotePublicKey: Buffer, opts?: { keyPair?: KeyPair }): SecretStream
     destroy(opts?: { force?: boolean }): Promise<void>
   }
   export default DHT

@@ -10,7 +10,7 @@ import type { Testnet } from '../../lib/testnet'
 import { generateKeyPair, KeyPair } from '../../lib/identity'
 import { encodeKey } from '../../lib/keys'
 import { ZERO, MiB, Resources } from '../../lib/resources'
-import { manifestHash, Manifest, ManifestWorkload, BlobRef } from '../../lib/contract'
+import { manifestHash, Manifest, ManifestWorkload, BlobRef, DEFAULT_ACCESS } from '../../lib/contract'
 import { ContractWriter } from '../../bot/notary'
 import { planBids } from '../../bot/manifest'
 import type { MarketPeer } from '../../market/peer'
@@ -47,6 +47,7 @@ export function workload (over: Partial<ManifestWorkload> = {}): ManifestWorkloa
     budget: 1000,
     archive: null,
     output: null,
+    access: DEFAULT_ACCESS,
     ...over
   }
 }

@@ -4,6 +4,10 @@ import { spawn, ChildProcess } from 'child_process'
 import type { Assert } from 'brittle'
 import type { Testnet } from '../../lib/testnet'
 import { encodeKey } from '../../lib/keys'
+import { loadIdentity, KeyPair } from '../../lib/identity'
+import { serviceKeyPair } from '../../lib/service'
+import { workloadId } from '../../lib/trade-workload'
+import type { SecretStream } from 'hyperdht'
 
 /** The CLI entry built next to the tests (dist/ or .dist-*). */
 export const SCIT = path.join(__dirname, '..', '..', 'lib', 'cli.js')
@@ -48,40 +52,64 @@ export function nodeArgs (data: string, market: Buffer, net: Testnet, workloads:
     '--workloads', workloads, '--cpu', '1', '--memory', '2GiB', '--ssd', '1GiB', '--min-lease', '1', '--price-cpu', '100', '--price-memory', '10']
 }
 
-export interface Home { port: number; hellos: string[]; count: (n: number) => Promise<void>; closed: (n: number) => Promise<void> }
+export interface Home {
+  hellos: string[]
+  /** Start calling the service `key` (its DHT key for one port) on a loop, one session after the other. */
+  watch: (key: Buffer) => void
+  count: (n: number) => Promise<void>
+  closed: (n: number) => Promise<void>
+}
 
 /**
- * A TCP server on 127.0.0.1 that workloads call ("hello …") when they start:
- * tests wait on these connections (and on their closing, when a workload
- * dies), never on time. Closed at teardown.
+ * Calls a workload (HELLO) through the DHT, as the contract's bot (`keyPair`):
+ * a session stays open while the workload lives, and a new one is opened as
+ * soon as it can be. Tests wait on these sessions (a hello when one opens, a
+ * close when the workload dies), never on time. Workloads have no network of
+ * their own (ARCHITECTURE §9): they cannot call anyone, so the test calls them.
  */
-export async function callHome (t: Assert): Promise<Home> {
-  const net = await import('net')
+export async function callHome (t: Assert, tn: Testnet, keyPair: KeyPair): Promise<Home> {
+  const dht = tn.createNode()
   const hellos: string[] = []
   let closes = 0
+  let over = false
   const waiters = new Set<() => void>()
   const wake = (): void => { for (const w of [...waiters]) w() }
-  const socks = new Set<import('net').Socket>()
-  const server = net.createServer(sock => {
-    socks.add(sock)
-    sock.on('error', () => {})
-    sock.on('close', () => { socks.delete(sock); closes++; wake() })
-    sock.on('data', d => { hellos.push(d.toString()); wake() })
+  const streams = new Set<SecretStream>()
+  t.teardown(async () => { over = true; for (const s of streams) s.destroy(); await dht.destroy() })
+  const session = (key: Buffer): Promise<boolean> => new Promise(resolve => {
+    const s = dht.connect(key, { keyPair })
+    streams.add(s)
+    let opened = false
+    s.on('error', () => {})
+    s.on('end', () => s.end())
+    s.on('open', () => { opened = true })
+    s.on('data', (d: Buffer) => { hellos.push(d.toString()); wake() })
+    s.on('close', () => { streams.delete(s); if (opened) { closes++; wake() } resolve(opened) })
   })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>(resolve => { server.close(() => resolve()); for (const s of socks) s.destroy() }))
   const until = (ok: () => boolean): Promise<void> => new Promise(resolve => {
     if (ok()) return resolve()
     const w = (): void => { if (ok()) { waiters.delete(w); resolve() } }
     waiters.add(w)
   })
   return {
-    port: (server.address() as import('net').AddressInfo).port,
     hellos,
+    watch: key => {
+      const loop = async (): Promise<void> => {
+        while (!over) {
+          if (!await session(key) && !over) await new Promise(resolve => setTimeout(resolve, 200))
+        }
+      }
+      loop().catch(() => {})
+    },
     count: n => until(() => hellos.length >= n),
     closed: n => until(() => closes >= n)
   }
 }
 
-/** Workload code (node) that says hello to `callHome` on HOME_PORT and keeps the connection open while it lives. */
-export const HELLO = 'const s = require("net").connect(Number(process.env.HOME_PORT), "127.0.0.1", () => s.write("hello " + process.pid)); s.on("error", () => {}); setInterval(() => {}, 1000)'
+/** The DHT key under which the node of `data` serves `port` of `trade` (lib/service.ts). */
+export function serviceKey (data: string, trade: string, port: number): Buffer {
+  return serviceKeyPair(loadIdentity(data), workloadId({ id: trade }), port).publicKey
+}
+
+/** Workload code (node): a service that says hello (with its pid) to every connection and keeps it open while it lives. */
+export const HELLO = 'require("net").createServer(s => { s.on("error", () => {}); s.write("hello " + process.pid) }).listen(Number(process.env.PORT), "127.0.0.1"); setInterval(() => {}, 1000)'

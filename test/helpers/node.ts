@@ -21,7 +21,7 @@ export interface RunResult { code: number | null; signal: string | null; stdout:
 /** Run one command in the sandbox to completion. */
 export async function runSandboxed (t: Assert, spec: Partial<SandboxSpec> & { command: string[] }): Promise<RunResult> {
   const root = await tmpDir(t)
-  const full: SandboxSpec = { workDir: path.join(root, 'w'), env: {}, network: false, memory: 0, cpu: 0, ...spec }
+  const full: SandboxSpec = { workDir: path.join(root, 'w'), env: {}, memory: 0, cpu: 0, ...spec }
   const s = spawnSandboxed(full)
   let stdout = ''
   let stderr = ''

@@ -1,0 +1,84 @@
+/**
+ * The bridge of a service (ARCHITECTURE §9), run inside the workload's
+ * sandbox as its first process: it starts the workload as its child, and
+ * serves each declared port on a UNIX socket in the work dir, forwarding
+ * every connection to 127.0.0.1:PORT inside the sandbox's own network
+ * namespace. The node connects to those sockets from outside; nothing else
+ * reaches the namespace.
+ *
+ *   node bridge.js DIR PORT… -- COMMAND…      (token in SCIT_BRIDGE_TOKEN)
+ *
+ * It says the token first on every socket: the work dir is the workload's,
+ * so a socket path there may have been replaced by a link to a host socket;
+ * the node sends nothing until it has read the token. Node built-ins only:
+ * this file runs alone, bound read-only into the sandbox.
+ */
+import net from 'net'
+import fs from 'fs'
+import path from 'path'
+import { spawn } from 'child_process'
+
+function main (argv: string[]): void {
+  const sep = argv.indexOf('--')
+  if (sep < 2 || sep === argv.length - 1) {
+    process.stderr.write('usage: bridge.js DIR PORT… -- COMMAND…\n')
+    process.exit(2)
+  }
+  const dir = argv[0]
+  const ports = argv.slice(1, sep).map(Number)
+  const command = argv.slice(sep + 1)
+  const token = Buffer.from(process.env.SCIT_BRIDGE_TOKEN ?? '', 'hex')
+  const env = { ...process.env }
+  delete env.SCIT_BRIDGE_TOKEN
+
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  for (const port of ports) serve(path.join(dir, `${port}.sock`), port, token)
+
+  const child = spawn(command[0], command.slice(1), { stdio: 'inherit', env })
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => { child.kill(sig) })
+  child.on('error', err => {
+    process.stderr.write(`scit bridge: cannot start ${command[0]}: ${err.message}\n`)
+    process.exit(127)
+  })
+  // The workload's end is the sandbox's: same code, or the same signal.
+  child.on('exit', (code, signal) => {
+    if (signal !== null) {
+      process.removeAllListeners(signal)
+      process.kill(process.pid, signal)
+    }
+    process.exit(code ?? 1)
+  })
+}
+
+/** How long a connection waits for a service that is still starting to listen (ms). */
+const PATIENCE = 10_000
+
+function dial (outer: net.Socket, port: number, until: number): void {
+  const inner = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+  inner.once('error', (err: Error & { code?: string }) => {
+    if (err.code === 'ECONNREFUSED' && Date.now() < until && !outer.destroyed) setTimeout(() => dial(outer, port, until), 100)
+    else outer.destroy()
+  })
+  inner.once('connect', () => {
+    // An end is passed on (what was written is still flushed); an error ends both.
+    inner.on('error', () => outer.destroy())
+    outer.on('error', () => inner.destroy())
+    outer.on('close', () => inner.end())
+    inner.on('close', () => outer.end())
+    outer.pipe(inner).pipe(outer)
+  })
+}
+
+function serve (file: string, port: number, token: Buffer): void {
+  fs.rmSync(file, { force: true })
+  // Half-open: a client that sent all it had (FIN) still gets the whole answer.
+  const server = net.createServer({ allowHalfOpen: true }, outer => {
+    outer.write(token)
+    outer.on('error', () => {})
+    dial(outer, port, Date.now() + PATIENCE)
+  })
+  server.on('error', err => process.stderr.write(`scit bridge: port ${port}: ${err.message}\n`))
+  server.listen(file)
+}
+
+main(process.argv.slice(2))
