@@ -47,6 +47,8 @@ const workload = {
     replicas: expr,
     budget: expr,
     output: { type: 'string', minLength: 1 },
+    state: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+    stateInterval: expr,
     archive: {
       type: 'object',
       additionalProperties: false,

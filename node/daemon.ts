@@ -41,6 +41,7 @@ import { NodeChannel, NodeHandler } from '../lib/node-protocol'
 import { checkTrade } from './contracts'
 import { Lease, LeaseContext } from './lease'
 import { Payouts } from './payout'
+import { StateKeepers } from './state'
 import { caughtUp, checkOffer, keepOffer, offerBody, withdrawOffer, OfferFlags } from './offer'
 
 const log = logger('node')
@@ -73,6 +74,7 @@ export class NodeDaemon extends ReadyResource {
   supervisor!: Supervisor
   presence!: Presence
   payouts!: Payouts
+  states!: StateKeepers
   private renewal: NodeJS.Timeout | null = null
   private readonly channels = new Set<NodeChannel>()
   private readonly leases = new Map<string, Lease>()
@@ -128,7 +130,8 @@ export class NodeDaemon extends ReadyResource {
     this.supervisor.on('transition', t => {
       const lease = this.leases.get(t.id)
       const held = this.held.get(t.id)
-      const from = lease ? { contract: lease.contract, trade: lease.trade.id } : held ? { contract: held.contract ?? undefined, trade: held.trade } : {}
+      const from = lease ? { contract: lease.contract, trade: lease.trade.id, state: this.states?.key(t.id) } : held ? { contract: held.contract ?? undefined, trade: held.trade } : {}
+      if (t.state === 'stopped' || t.state === 'exited' || t.state === 'failed') this.states.stopped(t.id)
       this.status.record(t, from).catch(err => log.warn('status record failed', { err: (err as Error).message }))
       if (t.state === 'exited') this.finished.add(t.id)
       this.snapshot()
@@ -139,6 +142,7 @@ export class NodeDaemon extends ReadyResource {
     this.swarm.on('connection', (conn: SwarmConnection) => this.onconnection(conn))
     this.peer = new MarketPeer({ store: this.store, swarm: this.swarm, identity: this.identity, market: o.market, announce: true, follow: true })
     await this.peer.ready()
+    this.states = new StateKeepers({ store: this.store, swarm: this.swarm, identity: this.identity, data: o.data, trade: id => this.peer.client.trade(id) })
     await caughtUp(this.peer.client)
     const ttl = (await this.peer.client.genesis())?.offerTtl ?? 0
     await keepOffer(this.peer.client, this.key, offerBody(o), { renew: ttl > 0 })
@@ -180,6 +184,8 @@ export class NodeDaemon extends ReadyResource {
     while (this.scanning) await this.scanning
     await Promise.all([...this.leases.values()].map(l => l.queue))
     await this.supervisor?.close()
+    // after the services stopped, before the swarm goes: their last snapshots, handed to a peer
+    await this.states?.close()
     await this.payouts?.close()
     await this.presence?.close()
     for (const ch of this.channels) ch.close()
@@ -312,6 +318,6 @@ export class NodeDaemon extends ReadyResource {
   }
 
   private leaseContext (): LeaseContext {
-    return { store: this.store, swarm: this.swarm, supervisor: this.supervisor, data: this.opts.data, finished: id => this.finished.has(id), closing: () => this.closing !== null }
+    return { store: this.store, swarm: this.swarm, supervisor: this.supervisor, data: this.opts.data, finished: id => this.finished.has(id), closing: () => this.closing !== null, states: this.states }
   }
 }

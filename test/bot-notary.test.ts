@@ -40,7 +40,7 @@ async function refused (t: Assert, p: Promise<unknown>, reason: string): Promise
 }
 
 function noop (): Instruction {
-  return { action: 'stop', manifestHash: b4a.alloc(32), manifest: null, files: [], scale: [], trades: [], reason: '' }
+  return { action: 'stop', manifestHash: b4a.alloc(32), manifest: null, files: [], scale: [], trades: [], reason: '', restore: [] }
 }
 
 test('a written contract reads back and verifies: header, files, instructions, approvals', async t => {

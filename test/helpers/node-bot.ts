@@ -47,6 +47,7 @@ export function workload (over: Partial<ManifestWorkload> = {}): ManifestWorkloa
     budget: 1000,
     archive: null,
     output: null,
+    state: null,
     ...over
   }
 }

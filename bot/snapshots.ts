@@ -1,0 +1,139 @@
+/**
+ * The bot's copy of its replicas' state cores (ARCHITECTURE §10): the notary
+ * of the contract keeps the data its services declared. For each live lease
+ * whose workload declares `state:`, the bot replicates the state core its
+ * node names in its signed status core, downloads every block as it is
+ * written, and verifies each snapshot: the node's signature, the contract,
+ * the replica, the sequence, every changed file's hash, the total hash. The
+ * latest verified snapshot of each replica is recorded in the bot's state
+ * (TradeRecord.snapshot): a heal names it for the new node to restore
+ * (bot/monitor.ts resumeReplacements), and `scit bot state` lists it.
+ */
+import type Hypercore from 'hypercore'
+import { decodeKey, encodeKey } from '../lib/keys'
+import { logger } from '../lib/log'
+import { workloadId } from '../lib/trade-workload'
+import { scanState, verifyFiles, stateSize } from '../lib/state'
+import type { VerificationError } from '../lib/contract'
+import type { Bot } from './bot'
+import type { DeploymentRecord, TradeRecord, SnapshotRecord } from './state'
+
+const log = logger('bot/snapshots')
+
+/** bot.events 'snapshot': a replica's snapshot verified. */
+export interface SnapshotEvent { deployment: string; trade: string; snapshot: SnapshotRecord }
+
+interface Copy {
+  core: Hypercore
+  node: Buffer
+  contract: Buffer
+  replica: string
+  /** Where the next unverified record starts, and the last sequence verified. */
+  next: number
+  seq: number
+  range: { destroy (): void }
+  verifying: Promise<void> | null
+  again: boolean
+  /** Why the copy stopped: a snapshot that did not verify. */
+  refused: string | null
+}
+
+export class StateCopies {
+  private readonly copies = new Map<string, Copy>()
+  private closed = false
+
+  constructor (private readonly bot: Bot) {}
+
+  /** Why trade `id`'s state core was refused, or null. */
+  refused (id: string): string | null { return this.copies.get(id)?.refused ?? null }
+
+  /** Keep a copy of `t`'s state core once its node named one; verify what arrived. */
+  async track (d: DeploymentRecord, t: TradeRecord, stateCore: Buffer | null): Promise<void> {
+    if (this.closed || d.contract === null) return
+    let copy = this.copies.get(t.id)
+    if (copy === undefined) {
+      if (stateCore === null) return
+      const core = this.bot.store.get({ key: stateCore })
+      await core.ready()
+      if (this.closed) { await core.close(); return }
+      copy = {
+        core,
+        node: decodeKey(t.node, 'node key'),
+        contract: decodeKey(d.contract, 'contract core'),
+        replica: workloadId(t),
+        next: 0,
+        seq: 0,
+        // every block as it is written: the node may die at any time
+        range: core.download({ start: 0, end: -1 }),
+        verifying: null,
+        again: false,
+        refused: null
+      }
+      this.copies.set(t.id, copy)
+      const c = copy
+      const onblock = (): void => { this.verify(d, t, c) }
+      core.on('append', onblock)
+      core.on('download', onblock)
+      core.update({ wait: true }).catch(() => {})
+    }
+    this.verify(d, t, copy)
+    await copy.verifying
+  }
+
+  /** One verification at a time per copy; one more if blocks arrived meanwhile. */
+  private verify (d: DeploymentRecord, t: TradeRecord, copy: Copy): void {
+    if (copy.verifying !== null) { copy.again = true; return }
+    copy.verifying = this.verifyOnce(d, t, copy).catch(err => log.warn('state copy check failed', { trade: t.id, err: (err as Error).message })).finally(() => {
+      copy.verifying = null
+      if (copy.again && !this.closed) { copy.again = false; this.verify(d, t, copy) }
+    })
+  }
+
+  private async verifyOnce (d: DeploymentRecord, t: TradeRecord, copy: Copy): Promise<void> {
+    if (copy.refused !== null || this.closed) return
+    try {
+      const scan = await scanState(copy.core, copy.next, { node: copy.node, contract: copy.contract, replica: copy.replica }, { wait: false })
+      let latest = null
+      for (const at of scan.snapshots) {
+        // only the files this snapshot appended: older ones were verified with their own snapshot
+        try {
+          await verifyFiles(copy.core, at.snapshot.files, { from: copy.next, wait: false })
+        } catch (err) {
+          if ((err as VerificationError).reason === 'snapshot-unavailable') break // not downloaded yet: the next block retries
+          throw err
+        }
+        if (at.snapshot.seq !== copy.seq + 1) throw new Error(`snapshot ${at.snapshot.seq} follows snapshot ${copy.seq}`)
+        copy.seq = at.snapshot.seq
+        copy.next = at.length
+        latest = at
+        t.snapshot = {
+          core: encodeKey(copy.core.key),
+          length: at.length,
+          seq: at.snapshot.seq,
+          hash: at.snapshot.hash.toString('hex'),
+          files: at.snapshot.files.length,
+          size: stateSize(at.snapshot.files),
+          time: at.timestamp,
+          verified: Date.now()
+        }
+      }
+      if (latest !== null && t.snapshot != null) {
+        this.bot.state.save()
+        this.bot.events.emit('snapshot', { deployment: d.id, trade: t.id, snapshot: t.snapshot } satisfies SnapshotEvent)
+      }
+    } catch (err) {
+      copy.refused = (err as Error).message
+      this.bot.progress('state-refused', `${d.id}: the state core of trade ${t.id} does not verify: ${copy.refused}`)
+    }
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    for (const copy of this.copies.values()) {
+      copy.range.destroy()
+      await copy.verifying
+      await copy.core.close()
+    }
+    this.copies.clear()
+  }
+}
