@@ -1,0 +1,57 @@
+import path from 'path'
+import b4a from 'b4a'
+import { testnet } from './helpers/net'
+import { world, node, bot, moneyConserved, healed } from './helpers/deploy'
+import { crmTemplate, addContact, contacts, hashOf, verified } from './helpers/state'
+import { sandboxTest } from './helpers/sandbox'
+import { deploy, waitRunning } from '../bot/deployment'
+import { workloadId } from '../lib/trade-workload'
+import { lastStatus } from '../lib/status'
+
+sandboxTest('a CRM whose node dies is healed onto another node with its contacts, restored from the snapshot its first node signed', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  const nodes = [await node(t, w), await node(t, w)]
+  const b = await bot(t, w)
+  const d = await deploy(b, { template: await crmTemplate(t) })
+  b.monitor.start()
+  const rows = await waitRunning(b, d)
+  const port = rows[0].ports.find(p => p.port === 8080)?.host ?? 0
+  const lost = d.trades[0]
+  const victim = nodes.find(n => n.key === lost.node)
+  if (!victim) return t.fail('the CRM runs on no test node')
+
+  const old = [await addContact(port, 'Ada'), await addContact(port, 'Grace'), await addContact(port, 'Edsger')]
+  // the bot verified a snapshot that holds these three: they are older than one snapshot interval
+  const file = path.join(victim.supervisor.workDir(workloadId(lost)), 'data.json')
+  const want = await hashOf({ 'data.json': file })
+  const snap = await verified(b, lost.id, s => b4a.equals(Buffer.from(s.hash, 'hex'), want))
+  t.ok(snap.seq >= 1, `the bot verified snapshot ${snap.seq} of ${lost.id}, ${snap.size} bytes`)
+  await addContact(port, 'Barbara') // after it: kept by the clean stop's last snapshot, or lost with a crash
+
+  const done = healed(b)
+  await victim.close()
+  t.ok((await done).startsWith('healed'), 'the bot healed the CRM')
+  const replacement = d.trades.find(x => x.replaces === lost.id)
+  const spare = nodes.find(n => n !== victim)
+  t.is(replacement?.node, spare?.key, 'onto the other node')
+  const ins = (await b.writer(d)).view.instructions.find(i => i.trades.includes(replacement?.id ?? ''))
+  const ref = ins?.restore.find(r => r.trade === replacement?.id)
+  t.ok(ref !== undefined && ref.from === lost.id && ref.seq >= snap.seq, `the signed scale instruction names snapshot ${ref?.seq ?? '?'} of ${lost.id} to restore`)
+  t.ok(ref !== undefined && b4a.equals(ref.node, victim.identity.publicKey), 'signed by the node that ran it')
+
+  const after = await waitRunning(b, d)
+  const row = after.find(r => r.trade === replacement?.id)
+  t.is(row?.state, 'running', 'the healed replica runs')
+  const list = await contacts(row?.ports.find(p => p.port === 8080)?.host ?? 0)
+  t.ok(list.length >= old.length, `it serves ${list.length} contacts`)
+  t.ok(old.every(c => list.some(x => x.id === c.id)), 'every contact older than one snapshot interval is there')
+
+  const money = await moneyConserved(w)
+  t.ok(money.ok, `money is conserved through the heal (${money.held} of ${money.minted})`)
+  const offers = await Promise.all(nodes.map(n => w.founder.client.offer(n.key)))
+  const spareOffer = offers[nodes.indexOf(spare ?? nodes[0])]
+  t.is(spareOffer?.available.cpu, (spareOffer?.resources.cpu ?? 0) - 500, 'the new node sold the replica\'s core once')
+  const status = spare ? await lastStatus(spare.status.status, spare.identity.publicKey, workloadId(replacement ?? lost)) : null
+  t.ok(status?.record?.body.stateCore !== null, 'its signed status names its own state core')
+})
