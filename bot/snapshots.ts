@@ -16,6 +16,7 @@ import { workloadId } from '../lib/trade-workload'
 import { scanState, verifyFiles, stateSize } from '../lib/state'
 import type { VerificationError } from '../lib/contract'
 import type { Bot } from './bot'
+import { bounded } from './watch'
 import type { DeploymentRecord, TradeRecord, SnapshotRecord } from './state'
 
 const log = logger('bot/snapshots')
@@ -125,6 +126,24 @@ export class StateCopies {
       copy.refused = (err as Error).message
       this.bot.progress('state-refused', `${d.id}: the state core of trade ${t.id} does not verify: ${copy.refused}`)
     }
+  }
+
+  /**
+   * Bring the copy of `t` up to date now, waiting at most `timeout` ms for
+   * the node's latest length and blocks (`scit bot state` on a bot that was
+   * not running). Resolves with the latest verified snapshot.
+   */
+  async sync (d: DeploymentRecord, t: TradeRecord, stateCore: Buffer | null, timeout: number): Promise<SnapshotRecord | null> {
+    await this.track(d, t, stateCore)
+    const copy = this.copies.get(t.id)
+    if (copy === undefined) return t.snapshot ?? null
+    await bounded(copy.core.update({ wait: true }), timeout)
+    const range = copy.core.download({ start: 0, end: copy.core.length })
+    await bounded(range.done(), timeout)
+    range.destroy()
+    this.verify(d, t, copy)
+    await copy.verifying
+    return t.snapshot ?? null
   }
 
   async close (): Promise<void> {

@@ -1,12 +1,13 @@
 import path from 'path'
 import b4a from 'b4a'
 import { testnet } from './helpers/net'
-import { world, node, bot, moneyConserved, healed } from './helpers/deploy'
+import { world, node, bot, moneyConserved, healed, nodeState } from './helpers/deploy'
 import { crmTemplate, addContact, contacts, hashOf, verified } from './helpers/state'
 import { sandboxTest } from './helpers/sandbox'
 import { deploy, waitRunning } from '../bot/deployment'
 import { workloadId } from '../lib/trade-workload'
 import { lastStatus } from '../lib/status'
+import { stateRows } from '../bot/cli-state'
 
 sandboxTest('a CRM whose node dies is healed onto another node with its contacts, restored from the snapshot its first node signed', async t => {
   const net = await testnet(t)
@@ -27,6 +28,8 @@ sandboxTest('a CRM whose node dies is healed onto another node with its contacts
   const want = await hashOf({ 'data.json': file })
   const snap = await verified(b, lost.id, s => b4a.equals(Buffer.from(s.hash, 'hex'), want))
   t.ok(snap.seq >= 1, `the bot verified snapshot ${snap.seq} of ${lost.id}, ${snap.size} bytes`)
+  const rows0 = await stateRows(b, d)
+  t.ok(rows0.length === 1 && (rows0[0].seq ?? 0) >= snap.seq && rows0[0].size === snap.size && rows0[0].refused === null, `scit bot state lists it: snapshot ${rows0[0]?.seq ?? '?'}, ${rows0[0]?.size ?? '?'} bytes, ${rows0[0]?.age ?? '?'} ms old`)
   await addContact(port, 'Barbara') // after it: kept by the clean stop's last snapshot, or lost with a crash
 
   const done = healed(b)
@@ -54,4 +57,31 @@ sandboxTest('a CRM whose node dies is healed onto another node with its contacts
   t.is(spareOffer?.available.cpu, (spareOffer?.resources.cpu ?? 0) - 500, 'the new node sold the replica\'s core once')
   const status = spare ? await lastStatus(spare.status.status, spare.identity.publicKey, workloadId(replacement ?? lost)) : null
   t.ok(status?.record?.body.stateCore !== null, 'its signed status names its own state core')
+})
+
+sandboxTest('a node restarted on its data dir resumes its own state core: the CRM keeps its contacts, nothing is restored from elsewhere', async t => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  const data = await t.tmp()
+  const n = await node(t, w, { data })
+  const b = await bot(t, w)
+  const d = await deploy(b, { template: await crmTemplate(t, { interval: '1h' }) })
+  const rows = await waitRunning(b, d)
+  const id = workloadId(d.trades[0])
+  const added = [await addContact(rows[0].ports[0].host, 'Ada'), await addContact(rows[0].ports[0].host, 'Grace')]
+  const first = await n.states.get(id)?.snapshot()
+  const key = n.states.key(id)
+  t.ok(first != null && first.seq >= 1, `the node snapshotted its state (snapshot ${first?.seq ?? '?'})`)
+
+  await n.close()
+  const again = await node(t, w, { data, workloads: n.supervisor.root })
+  await nodeState(again, d.trades[0].id, s => s === 'running')
+  const port = again.supervisor.get(id)?.ports[0].host ?? 0
+  const list = await contacts(port)
+  t.ok(added.every(c => list.some(x => x.id === c.id)), `the restarted CRM serves its ${list.length} contacts`)
+  t.alike(again.states.key(id), key, 'the same state core')
+  await addContact(port, 'Edsger')
+  const next = await again.states.get(id)?.snapshot()
+  t.ok(next != null && first != null && next.seq > first.seq, `its snapshots go on: ${first?.seq ?? '?'} before the restart, ${next?.seq ?? '?'} after`)
+  t.is((await b.writer(d)).view.instructions.flatMap(i => i.restore).length, 0, 'no restore was signed or needed')
 })
