@@ -127,7 +127,7 @@ export async function scanState (core: Hypercore, from: number, expect: Snapshot
  * Hash the blocks of `files` and compare with their signed sizes and hashes.
  * `from`: only files whose blocks start there or later (the ones a snapshot
  * appended; older ones were verified with the snapshot that appended them).
- * `onchunk` receives each verified chunk (a restore writes it out).
+ * Resolves with the bytes verified.
  */
 export async function verifyFiles (core: Hypercore, files: StateFile[], opts: { from?: number, wait?: boolean, timeout?: number } = {}): Promise<number> {
   let bytes = 0

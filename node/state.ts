@@ -48,6 +48,8 @@ export interface StateTarget {
   /** The lease's disk (ssd + hdd): a state larger than this is not snapshotted. */
   limit: number
   workDir: string
+  /** A dir of the node's own (not the workload's) where files are verified before they are placed. */
+  staging: string
 }
 
 interface Memo { size: number; mtimeMs: number; ctimeMs: number; ino: number; file: StateFile }
@@ -109,7 +111,7 @@ export class StateKeeper {
     for (const f of this.last.snapshot.files) {
       const dest = path.join(this.target.workDir, f.path)
       if (lstat(dest) !== null) continue
-      await placeVerified(this.core, f, this.target.workDir, { wait: false })
+      await placeVerified(this.core, f, this.target, { wait: false })
       put++
     }
     return put
@@ -173,6 +175,8 @@ export class StateKeeper {
     try {
       const st = await fd.stat()
       if (!st.isFile()) return null
+      // the workload may swap a folder for a link between listing and opening: read only what is inside its work dir
+      if (!(await inside(fd, this.target.workDir))) return null
       const memo = this.memo.get(rel)
       if (memo !== undefined && before !== null && sameFile(memo.file, before) && memo.size === st.size && memo.mtimeMs === st.mtimeMs && memo.ctimeMs === st.ctimeMs && memo.ino === st.ino) {
         return { file: before, appended: 0 }
@@ -272,11 +276,13 @@ export async function restore (store: Corestore, ref: RestoreRef, expect: { cont
   }
 }
 
-/** Verify one file of a local core into place. */
-async function placeVerified (core: Hypercore, f: StateFile, workDir: string, opts: { wait: boolean }): Promise<void> {
-  const tmp = path.join(workDir, `.scit-restore-${process.pid}`)
+/** Verify one file of a local core into place, through the node's staging dir: never a path the workload could have planted a link at. */
+async function placeVerified (core: Hypercore, f: StateFile, target: StateTarget, opts: { wait: boolean }): Promise<void> {
+  fs.mkdirSync(target.staging, { recursive: true, mode: 0o700 })
+  const tmp = path.join(target.staging, 'resume')
+  fs.rmSync(tmp, { force: true })
   await readFile(core, f, tmp, opts)
-  placeFile(tmp, workDir, f.path)
+  placeFile(tmp, target.workDir, f.path)
 }
 
 /** Move a verified file to `rel` under the work dir, which the workload controls: what is in the way is replaced, never followed. */
@@ -306,6 +312,16 @@ async function hashHandle (fd: fs.promises.FileHandle, size: number): Promise<{ 
     at += bytesRead
   }
   return { size: h.size, hash: h.digest() }
+}
+
+/** Is the opened file under `dir`, whatever links led to it? (Linux: /proc/self/fd names what was opened.) */
+async function inside (fd: fs.promises.FileHandle, dir: string): Promise<boolean> {
+  try {
+    const real = await fs.promises.readlink(`/proc/self/fd/${fd.fd}`)
+    return real.startsWith(fs.realpathSync(dir) + path.sep)
+  } catch {
+    return false
+  }
 }
 
 function sameFile (a: StateFile, b: StateFile): boolean {
@@ -352,7 +368,7 @@ export class StateKeepers {
     if (w.state === null) return null
     let k = this.keepers.get(id)
     if (k === undefined) {
-      k = new StateKeeper(this.o.store.namespace('scit/node'), this.o.identity, { id, contract: view.core.key, spec: w.state, limit: w.resources.ssd + w.resources.hdd, workDir })
+      k = new StateKeeper(this.o.store.namespace('scit/node'), this.o.identity, { id, contract: view.core.key, spec: w.state, limit: w.resources.ssd + w.resources.hdd, workDir, staging: path.join(this.o.data, 'state', id) })
       await k.open()
       this.keepers.set(id, k)
     }
@@ -365,7 +381,7 @@ export class StateKeepers {
       if (from === null || from.node !== encodeKey(ref.node) || from.contract !== encodeKey(view.core.key)) {
         throw new VerificationError('bad-snapshot', `the contract restores ${trade.id} from trade ${ref.from}, which node ${shortKey(ref.node)} did not run for this contract`)
       }
-      restored = await restore(this.o.store, ref, { contract: view.core.key, replica: workloadId({ id: ref.from }) }, { staging: path.join(this.o.data, 'state', id), workDir }, {
+      restored = await restore(this.o.store, ref, { contract: view.core.key, replica: workloadId({ id: ref.from }) }, { staging: path.join(this.o.data, 'state', id, 'restore'), workDir }, {
         found: core => { const done = core.findingPeers(); this.o.swarm.flush().then(done, done) }
       })
     }

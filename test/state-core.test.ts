@@ -22,7 +22,7 @@ async function keeper (t: Assert, over: Partial<StateTarget> = {}, opts: { store
   const work = over.workDir ?? await t.tmp()
   const store = opts.store ?? new Corestore(await t.tmp())
   const identity = opts.identity ?? generateKeyPair()
-  const k = new StateKeeper(store, identity, { id: 'r.0', contract: CONTRACT, spec: { paths: ['data.json', 'db'], interval: 60_000 }, limit: 64 * MiB, workDir: work, ...over })
+  const k = new StateKeeper(store, identity, { id: 'r.0', contract: CONTRACT, spec: { paths: ['data.json', 'db'], interval: 60_000 }, limit: 64 * MiB, workDir: work, staging: await t.tmp(), ...over })
   await k.open()
   t.teardown(async () => { await k.close(false).catch(() => {}); await store.close() })
   return { k, work, store, identity }
@@ -75,7 +75,7 @@ test('a restarted keeper continues its sequence and does not append unchanged fi
   const identity = generateKeyPair()
   fs.writeFileSync(path.join(work, 'data.json'), '[1]')
   const store = new Corestore(dir)
-  const k = new StateKeeper(store, identity, { id: 'r.0', contract: CONTRACT, spec: { paths: ['data.json'], interval: 60_000 }, limit: MiB, workDir: work })
+  const k = new StateKeeper(store, identity, { id: 'r.0', contract: CONTRACT, spec: { paths: ['data.json'], interval: 60_000 }, limit: MiB, workDir: work, staging: await t.tmp() })
   await k.open()
   await k.snapshot()
   // a crash in the middle of the next snapshot: a marker promising a block that never came

@@ -47,7 +47,7 @@ async function stateCore (t: Assert, s: Setup, signer: KeyPair, content: string)
   fs.writeFileSync(path.join(dir, 'data.json'), content)
   const store = s.tb.peer.store
   if (!store) throw new Error('the test bot has no store')
-  const k = new StateKeeper(store.namespace(`forged-${Math.random()}`), signer, { id: workloadId({ id: s.t1 }), contract: s.written.writer.key, spec: { paths: ['data.json'], interval: 60_000 }, limit: MiB, workDir: dir })
+  const k = new StateKeeper(store.namespace(`forged-${Math.random()}`), signer, { id: workloadId({ id: s.t1 }), contract: s.written.writer.key, spec: { paths: ['data.json'], interval: 60_000 }, limit: MiB, workDir: dir, staging: await t.tmp() })
   await k.open()
   await k.snapshot()
   t.teardown(() => k.close(false).catch(() => {}), { order: -5 })

@@ -30,7 +30,7 @@ async function snapshotCost (dir: string): Promise<void> {
   fs.mkdirSync(work)
   for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(work, `part-${i}.bin`), crypto.randomBytes(MiB))
   const store = new Corestore(path.join(dir, 'a'))
-  const k = new StateKeeper(store, generateKeyPair(), { id: 'bench', contract: b4a.alloc(32), spec: { paths: fs.readdirSync(work).sort(), interval: 60_000 }, limit: 1024 * MiB, workDir: work })
+  const k = new StateKeeper(store, generateKeyPair(), { id: 'bench', contract: b4a.alloc(32), spec: { paths: fs.readdirSync(work).sort(), interval: 60_000 }, limit: 1024 * MiB, workDir: work, staging: path.join(dir, 'staging') })
   await k.open()
   let cpu = process.cpuUsage()
   let s = process.hrtime.bigint()
@@ -59,7 +59,7 @@ async function restoreTime (dir: string, mib: number): Promise<void> {
   const contract = b4a.alloc(32, 1)
   const a = new Corestore(path.join(dir, `a${mib}`))
   const b = new Corestore(path.join(dir, `b${mib}`))
-  const k = new StateKeeper(a, node, { id: 'r.0', contract, spec: { paths: ['data.bin'], interval: 60_000 }, limit: 1024 * MiB, workDir: work })
+  const k = new StateKeeper(a, node, { id: 'r.0', contract, spec: { paths: ['data.bin'], interval: 60_000 }, limit: 1024 * MiB, workDir: work, staging: path.join(dir, 'staging') })
   await k.open()
   await k.snapshot()
   const last = k.last
