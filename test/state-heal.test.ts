@@ -1,5 +1,9 @@
 import path from 'path'
 import b4a from 'b4a'
+import { execFile } from 'child_process'
+import { promisify } from 'util'
+import { encodeKey } from '../lib/keys'
+import { SCIT } from './helpers/node-process'
 import { testnet } from './helpers/net'
 import { world, node, bot, moneyConserved, healed, nodeState } from './helpers/deploy'
 import { crmTemplate, addContact, contacts, hashOf, verified } from './helpers/state'
@@ -30,6 +34,10 @@ sandboxTest('a CRM whose node dies is healed onto another node with its contacts
   t.ok(snap.seq >= 1, `the bot verified snapshot ${snap.seq} of ${lost.id}, ${snap.size} bytes`)
   const rows0 = await stateRows(b, d)
   t.ok(rows0.length === 1 && (rows0[0].seq ?? 0) >= snap.seq && rows0[0].size === snap.size && rows0[0].refused === null, `scit bot state lists it: snapshot ${rows0[0]?.seq ?? '?'}, ${rows0[0]?.size ?? '?'} bytes, ${rows0[0]?.age ?? '?'} ms old`)
+  // the CLI, while this bot holds its data dir: what it recorded
+  const cli = await promisify(execFile)(process.execPath, [SCIT, 'bot', 'state', d.id, '--data', b.opts.data, '--market', encodeKey(w.key), '--json'])
+  const shown = JSON.parse(cli.stdout) as { replicas: Array<{ trade: string, seq: number | null }> }
+  t.ok(shown.replicas.some(r => r.trade === lost.id && (r.seq ?? 0) >= snap.seq), 'scit bot state --json shows it too')
   await addContact(port, 'Barbara') // after it: kept by the clean stop's last snapshot, or lost with a crash
 
   const done = healed(b)
