@@ -27,6 +27,9 @@
  *
  * The monitor also replicates each node's signed status core (bot/watch.ts):
  * what `scit bot status` shows is what the node signed, the ping is liveness.
+ * For a workload that declares state it keeps a verified copy of the state
+ * core the node names there (bot/snapshots.ts); a heal's scale instruction
+ * names the last snapshot of it the new node restores (`restore`).
  *
  * Archive leases are challenged every `challengeInterval` once their node has
  * signed that it holds the whole archive: random blocks of the core the lease
@@ -48,7 +51,7 @@ import { planBids } from './manifest'
 import { NodeWatch } from './watch'
 import { Challenges } from './challenges'
 import { StateCopies } from './snapshots'
-import { decodeKey, encodeKey } from '../lib/keys'
+import { decodeKey, shortKey } from '../lib/keys'
 import type { RestoreRef } from '../lib/contract'
 
 const log = logger('bot/monitor')
@@ -293,7 +296,7 @@ export async function resumeReplacements (bot: Bot, d: DeploymentRecord): Promis
     const replicas = writer.view.state().replicas[name] ?? 1
     const restore = mine.map(x => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
     await writer.appendInstruction({ action: 'scale', manifestHash: m.hash, scale: [{ workload: name, replicas }], trades: mine.map(x => x.id), reason: `replaces ${mine.map(x => x.replaces ?? '').join(', ')}`, restore })
-    for (const r of restore) bot.progress('restore', `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${encodeKeyShort(r.node)}`)
+    for (const r of restore) bot.progress('restore', `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${shortKey(r.node)}`)
   }
   await bot.trader.settle(d, writer.key, m.hash)
   for (const name of new Set(fresh.map(x => x.workload))) {
@@ -312,8 +315,4 @@ function restoreOf (d: DeploymentRecord, x: TradeRecord): RestoreRef | null {
   const s = old?.snapshot
   if (old === undefined || old.phase !== 'failed' || s == null) return null
   return { trade: x.id, from: old.id, node: decodeKey(old.node, 'node key'), core: decodeKey(s.core, 'state core'), length: s.length, seq: s.seq, hash: Buffer.from(s.hash, 'hex') }
-}
-
-function encodeKeyShort (key: Buffer): string {
-  return encodeKey(key).slice(0, 8)
 }

@@ -131,7 +131,7 @@ export class NodeDaemon extends ReadyResource {
       const lease = this.leases.get(t.id)
       const held = this.held.get(t.id)
       const from = lease ? { contract: lease.contract, trade: lease.trade.id, state: this.states?.key(t.id) } : held ? { contract: held.contract ?? undefined, trade: held.trade } : {}
-      if (t.state === 'stopped' || t.state === 'exited' || t.state === 'failed') this.states.stopped(t.id)
+      if (t.state === 'stopped' || t.state === 'exited' || t.state === 'failed') this.states?.stopped(t.id)
       this.status.record(t, from).catch(err => log.warn('status record failed', { err: (err as Error).message }))
       if (t.state === 'exited') this.finished.add(t.id)
       this.snapshot()

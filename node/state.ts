@@ -133,8 +133,7 @@ export class StateKeeper {
     const until = Date.now() + timeout
     const length = this.core.length
     while (length > 0 && Date.now() < until) {
-      const peers = this.core.peers as Array<{ remoteContiguousLength?: number }>
-      if (peers.some(p => (p.remoteContiguousLength ?? 0) >= length)) return
+      if (this.core.peers.some(p => p.remoteContiguousLength >= length)) return
       await new Promise(resolve => setTimeout(resolve, 50))
     }
   }

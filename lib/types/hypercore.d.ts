@@ -14,6 +14,8 @@ declare module 'hypercore' {
     block: { index: number; value: Buffer | null; nodes: TreeNode[] } | null
     upgrade: { start: number; length: number; nodes: TreeNode[]; additionalNodes: TreeNode[]; signature: Buffer | null } | null
   }
+  /** A replicating peer: how many blocks from the start it holds. */
+  export interface Peer { readonly remoteContiguousLength: number; readonly remoteLength: number }
   /** Who signs the core (hypercore checks the key is this manifest's hash). */
   export interface Manifest { quorum: number; signers: Array<{ publicKey: Buffer }> }
   class Hypercore extends EventEmitter {
@@ -31,7 +33,7 @@ declare module 'hypercore' {
     readonly readable: boolean
     readonly closed: boolean
     readonly opened: boolean
-    readonly peers: unknown[]
+    readonly peers: Peer[]
     readonly manifest: Manifest | null
     keyPair: KeyPair | null
     ready(): Promise<void>
