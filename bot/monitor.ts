@@ -295,6 +295,7 @@ export async function resumeReplacements (bot: Bot, d: DeploymentRecord): Promis
     const mine = fresh.filter(x => x.workload === name)
     const replicas = writer.view.state().replicas[name] ?? 1
     const restore = mine.map(x => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
+    for (const r of restore) await bot.monitor.states.hold(r.core)
     await writer.appendInstruction({ action: 'scale', manifestHash: m.hash, scale: [{ workload: name, replicas }], trades: mine.map(x => x.id), reason: `replaces ${mine.map(x => x.replaces ?? '').join(', ')}`, restore })
     for (const r of restore) bot.progress('restore', `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${shortKey(r.node)}`)
   }

@@ -41,6 +41,8 @@ interface Copy {
 
 export class StateCopies {
   private readonly copies = new Map<string, Copy>()
+  /** Cores kept open for a new node to fetch a restore from (a bot restarted mid-heal has no copy open). */
+  private readonly held = new Map<string, Hypercore>()
   private closed = false
 
   constructor (private readonly bot: Bot) {}
@@ -146,8 +148,19 @@ export class StateCopies {
     return t.snapshot ?? null
   }
 
+  /** Keep state core `key` open, so that the node a restore names it to can fetch it from this bot. */
+  async hold (key: Buffer): Promise<void> {
+    const k = encodeKey(key)
+    if (this.closed || this.held.has(k) || [...this.copies.values()].some(c => c.core.key.equals(key))) return
+    const core = this.bot.store.get({ key })
+    this.held.set(k, core)
+    await core.ready()
+  }
+
   async close (): Promise<void> {
     this.closed = true
+    for (const core of this.held.values()) await core.close()
+    this.held.clear()
     for (const copy of this.copies.values()) {
       copy.range.destroy()
       await copy.verifying
