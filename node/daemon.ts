@@ -41,7 +41,7 @@ import { NodeChannel, NodeHandler } from '../lib/node-protocol'
 import { checkTrade } from './contracts'
 import { Lease, LeaseContext } from './lease'
 import { Payouts } from './payout'
-import { StateKeepers } from './state'
+import { StateKeepers } from './state-keepers'
 import { caughtUp, checkOffer, keepOffer, offerBody, withdrawOffer, OfferFlags } from './offer'
 
 const log = logger('node')

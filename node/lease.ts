@@ -18,7 +18,7 @@ import { logger } from '../lib/log'
 import type { ManifestWorkload } from '../lib/contract'
 import type { Trade } from '../market/types'
 import type { Supervisor } from './supervisor'
-import type { StateKeepers } from './state'
+import type { StateKeepers } from './state-keepers'
 import { verifyContract, stageFiles, placeFiles, pruneStaging, specFor } from './contracts'
 
 const log = logger('node')

@@ -7,11 +7,9 @@
  * file of the state. Files whose size, mtime, ctime and inode did not change
  * since the last snapshot are not read again.
  *
- * A replacement replica starts from a snapshot its contract names (restore):
- * the node fetches the old replica's state core from whoever holds it (the
- * bot keeps a copy), checks the snapshot against the node that signed it and
- * every file against its hash, and only then places the files. A node that
- * restarts continues its own core and restores nothing from elsewhere.
+ * A replacement replica starts from a snapshot its contract names
+ * (node/restore.ts); a node that restarts continues its own core and
+ * restores nothing from elsewhere (node/state-keepers.ts).
  */
 import fs from 'fs'
 import path from 'path'
@@ -19,17 +17,14 @@ import c from 'compact-encoding'
 import b4a from 'b4a'
 import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
-import type Hyperswarm from 'hyperswarm'
 import { seal } from '../lib/envelope'
 import { ScitError } from '../lib/errors'
 import type { KeyPair } from '../lib/identity'
-import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { formatSize } from '../lib/resources'
-import { FileHash, VerificationError, blobMarkerEncoding, BLOB_MARKER, RestoreRef, StateSpec, ContractView, ManifestWorkload } from '../lib/contract'
-import { workloadId } from '../lib/trade-workload'
-import type { Trade } from '../market/types'
-import { Snapshot, SnapshotAt, StateFile, STATE_CHUNK, scanState, openSnapshot, readFile, stateHash, stateSize, snapshotEncoding } from '../lib/state'
+import { FileHash, blobMarkerEncoding, BLOB_MARKER, StateSpec } from '../lib/contract'
+import { Snapshot, SnapshotAt, StateFile, STATE_CHUNK, scanState, openSnapshot, stateHash, snapshotEncoding } from '../lib/state'
+import { placeVerified } from './restore'
 
 const log = logger('node/state')
 
@@ -37,8 +32,6 @@ const log = logger('node/state')
 const BATCH = 16
 /** How long a clean stop waits for a peer to hold its last snapshot. */
 export const HANDOVER_TIMEOUT = 2000
-/** How long a restore waits for a block of the old replica's state core. */
-export const RESTORE_TIMEOUT = 20_000
 
 export interface StateTarget {
   /** The replica's workload id on this node. */
@@ -236,71 +229,6 @@ export function listState (workDir: string, paths: string[]): string[] {
   return [...out].sort()
 }
 
-/**
- * Restore the snapshot `ref` names into `workDir`, or refuse it: the old
- * replica's node (`ref.node`, which the caller checked ran trade `ref.from`)
- * signed it, for this contract and that replica, at that sequence and total
- * hash; each file is fetched into `staging`, hashed, and placed only once all
- * of them verified. Resolves with the verified snapshot.
- */
-export async function restore (store: Corestore, ref: RestoreRef, expect: { contract: Buffer, replica: string }, dirs: { staging: string, workDir: string }, opts: { timeout?: number, found?: (core: Hypercore) => void } = {}): Promise<Snapshot> {
-  const timeout = opts.timeout ?? RESTORE_TIMEOUT
-  const core = store.get({ key: ref.core })
-  try {
-    await core.ready()
-    opts.found?.(core)
-    const last = ref.length - 1
-    let block: Buffer | null = null
-    try { block = await core.get(last, { wait: true, timeout }) } catch {}
-    if (block === null) throw new VerificationError('snapshot-unavailable', `block ${last} of state core ${shortKey(ref.core)} could not be fetched in ${timeout} ms`)
-    const at = openSnapshot(block, last, { node: ref.node, contract: expect.contract, replica: expect.replica })
-    const s = at.snapshot
-    if (s.seq !== ref.seq || !b4a.equals(s.hash, ref.hash)) {
-      throw new VerificationError('snapshot-mismatch', `block ${last} of ${shortKey(ref.core)} is snapshot ${s.seq} of hash ${s.hash.toString('hex').slice(0, 16)}…, the contract names snapshot ${ref.seq} of ${ref.hash.toString('hex').slice(0, 16)}…`)
-    }
-    fs.rmSync(dirs.staging, { recursive: true, force: true })
-    fs.mkdirSync(dirs.staging, { recursive: true, mode: 0o700 })
-    const staged: Array<{ file: StateFile, at: string }> = []
-    for (const f of s.files) {
-      const dest = path.join(dirs.staging, String(staged.length))
-      await readFile(core, f, dest, { wait: true, timeout })
-      staged.push({ file: f, at: dest })
-    }
-    for (const { file, at } of staged) placeFile(at, dirs.workDir, file.path)
-    fs.rmSync(dirs.staging, { recursive: true, force: true })
-    log.info('restored', { replica: expect.replica, from: ref.from, seq: s.seq, files: s.files.length, size: stateSize(s.files), node: encodeKey(ref.node) })
-    return s
-  } finally {
-    await core.close()
-  }
-}
-
-/** Verify one file of a local core into place, through the node's staging dir: never a path the workload could have planted a link at. */
-async function placeVerified (core: Hypercore, f: StateFile, target: StateTarget, opts: { wait: boolean }): Promise<void> {
-  fs.mkdirSync(target.staging, { recursive: true, mode: 0o700 })
-  const tmp = path.join(target.staging, 'resume')
-  fs.rmSync(tmp, { force: true })
-  await readFile(core, f, tmp, opts)
-  placeFile(tmp, target.workDir, f.path)
-}
-
-/** Move a verified file to `rel` under the work dir, which the workload controls: what is in the way is replaced, never followed. */
-function placeFile (src: string, workDir: string, rel: string): void {
-  const parts = rel.split('/')
-  if (parts.some(p => p === '' || p === '.' || p === '..')) throw new VerificationError('bad-snapshot', `"${rel}" is not a path inside the work dir`)
-  let dir = workDir
-  for (const part of parts.slice(0, -1)) {
-    dir = path.join(dir, part)
-    const st = lstat(dir)
-    if (st !== null && !st.isDirectory()) fs.rmSync(dir, { recursive: true, force: true })
-    if (st === null || !st.isDirectory()) fs.mkdirSync(dir, { mode: 0o700 })
-  }
-  const dest = path.join(dir, parts[parts.length - 1])
-  fs.rmSync(dest, { recursive: true, force: true })
-  fs.copyFileSync(src, dest, fs.constants.COPYFILE_EXCL)
-  fs.rmSync(src, { force: true })
-}
-
 async function hashHandle (fd: fs.promises.FileHandle, size: number): Promise<{ size: number, hash: Buffer }> {
   const h = new FileHash()
   const buf = b4a.alloc(STATE_CHUNK)
@@ -329,81 +257,4 @@ function sameFile (a: StateFile, b: StateFile): boolean {
 
 function lstat (p: string): fs.Stats | null {
   try { return fs.lstatSync(p) } catch { return null }
-}
-
-/** The restore a contract names for `trade` (the last one, should a heal be re-signed), or null. */
-export function restoreFor (view: ContractView, trade: string): RestoreRef | null {
-  let found: RestoreRef | null = null
-  for (const ins of view.instructions) for (const r of ins.restore) if (r.trade === trade) found = r
-  return found
-}
-
-export interface KeepersOptions {
-  store: Corestore
-  swarm: Hyperswarm
-  identity: KeyPair
-  /** The node's data dir: restores are staged under <data>/state/<id>. */
-  data: string
-  /** A trade as the ledger has it: who ran the replica a restore comes from. */
-  trade (id: string): Promise<Trade | null>
-}
-
-/** The state keepers of a daemon's replicas, by workload id. */
-export class StateKeepers {
-  private readonly keepers = new Map<string, StateKeeper>()
-
-  constructor (private readonly o: KeepersOptions) {}
-
-  key (id: string): Buffer | null { return this.keepers.get(id)?.key ?? null }
-  get (id: string): StateKeeper | null { return this.keepers.get(id) ?? null }
-
-  /**
-   * Before replica `id` of trade `trade` starts: open its state core; a
-   * replica with snapshots of its own resumes them, a fresh one restores
-   * the snapshot its contract names, or refuses (VerificationError) and
-   * nothing runs. Then snapshots are taken every interval.
-   */
-  async prepare (id: string, trade: Trade, w: ManifestWorkload, view: ContractView, workDir: string): Promise<Snapshot | null> {
-    if (w.state === null) return null
-    let k = this.keepers.get(id)
-    if (k === undefined) {
-      k = new StateKeeper(this.o.store.namespace('scit/node'), this.o.identity, { id, contract: view.core.key, spec: w.state, limit: w.resources.ssd + w.resources.hdd, workDir, staging: path.join(this.o.data, 'state', id) })
-      await k.open()
-      this.keepers.set(id, k)
-    }
-    k.pause()
-    let restored: Snapshot | null = null
-    const ref = restoreFor(view, trade.id)
-    if (k.last !== null) await k.resume()
-    else if (ref !== null) {
-      const from = await this.o.trade(ref.from)
-      if (from === null || from.node !== encodeKey(ref.node) || from.contract !== encodeKey(view.core.key)) {
-        throw new VerificationError('bad-snapshot', `the contract restores ${trade.id} from trade ${ref.from}, which node ${shortKey(ref.node)} did not run for this contract`)
-      }
-      restored = await restore(this.o.store, ref, { contract: view.core.key, replica: workloadId({ id: ref.from }) }, { staging: path.join(this.o.data, 'state', id, 'restore'), workDir }, {
-        found: core => { const done = core.findingPeers(); this.o.swarm.flush().then(done, done) }
-      })
-    }
-    k.start()
-    return restored
-  }
-
-  /** A run of `id` ended: snapshot what it left (the interval goes on: the supervisor may restart it). */
-  stopped (id: string): void {
-    const k = this.keepers.get(id)
-    if (k === undefined) return
-    k.snapshot().catch(err => log.warn('snapshot after stop failed', { id, err: (err as Error).message }))
-  }
-
-  /** The lease is over: a last snapshot, and the core is closed (its blocks stay for whoever replicates them). */
-  async end (id: string): Promise<void> {
-    const k = this.keepers.get(id)
-    if (k === undefined) return
-    this.keepers.delete(id)
-    await k.close(true)
-  }
-
-  async close (): Promise<void> {
-    await Promise.all([...this.keepers.keys()].map(id => this.end(id)))
-  }
 }
