@@ -13,7 +13,7 @@ import type Hypercore from 'hypercore'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { workloadId } from '../lib/trade-workload'
-import { scanState, verifyFiles, stateSize } from '../lib/state'
+import { scanState, verifyFiles, stateSize, StateFile } from '../lib/state'
 import type { VerificationError } from '../lib/contract'
 import type { Bot } from './bot'
 import { bounded } from './watch'
@@ -32,11 +32,19 @@ interface Copy {
   /** Where the next unverified record starts, and the last sequence verified. */
   next: number
   seq: number
+  /** The latest verified snapshot's files, and their keys (fileKey). */
+  files: StateFile[]
+  verified: Set<string>
   range: { destroy (): void }
   verifying: Promise<void> | null
   again: boolean
   /** Why the copy stopped: a snapshot that did not verify. */
   refused: string | null
+}
+
+/** A file version: where its bytes are and what they hash to. */
+function fileKey (f: StateFile): string {
+  return `${f.start}:${f.blocks}:${f.size}:${f.hash.toString('hex')}`
 }
 
 export class StateCopies {
@@ -66,6 +74,8 @@ export class StateCopies {
         replica: workloadId(t),
         next: 0,
         seq: 0,
+        files: [],
+        verified: new Set(),
         // every block as it is written: the node may die at any time
         range: core.download({ start: 0, end: -1 }),
         verifying: null,
@@ -92,38 +102,48 @@ export class StateCopies {
     })
   }
 
+  /**
+   * Check what arrived: every new snapshot's envelope (the node's signature,
+   * contract, replica, one sequence), and the files of the latest one that
+   * were not verified before. Intermediate snapshots' files are not needed:
+   * their node clears superseded versions, and a restore starts from the
+   * latest. Blocks not here yet end the check; the next block retries it.
+   */
   private async verifyOnce (d: DeploymentRecord, t: TradeRecord, copy: Copy): Promise<void> {
     if (copy.refused !== null || this.closed) return
     try {
       const scan = await scanState(copy.core, copy.next, { node: copy.node, contract: copy.contract, replica: copy.replica }, { wait: false })
-      let latest = null
-      for (const at of scan.snapshots) {
-        // only the files this snapshot appended: older ones were verified with their own snapshot
-        try {
-          await verifyFiles(copy.core, at.snapshot.files, { from: copy.next, wait: false })
-        } catch (err) {
-          if ((err as VerificationError).reason === 'snapshot-unavailable') break // not downloaded yet: the next block retries
-          throw err
-        }
-        if (at.snapshot.seq !== copy.seq + 1) throw new Error(`snapshot ${at.snapshot.seq} follows snapshot ${copy.seq}`)
-        copy.seq = at.snapshot.seq
-        copy.next = at.length
-        latest = at
-        t.snapshot = {
-          core: encodeKey(copy.core.key),
-          length: at.length,
-          seq: at.snapshot.seq,
-          hash: at.snapshot.hash.toString('hex'),
-          files: at.snapshot.files.length,
-          size: stateSize(at.snapshot.files),
-          time: at.timestamp,
-          verified: Date.now()
-        }
+      const latest = scan.snapshots[scan.snapshots.length - 1]
+      if (latest === undefined) return
+      scan.snapshots.forEach((at, i) => {
+        if (at.snapshot.seq !== copy.seq + 1 + i) throw new Error(`snapshot ${at.snapshot.seq} follows snapshot ${copy.seq + i}`)
+      })
+      const files = latest.snapshot.files
+      try {
+        await verifyFiles(copy.core, files.filter(f => !copy.verified.has(fileKey(f))), { wait: false })
+      } catch (err) {
+        if ((err as VerificationError).reason === 'snapshot-unavailable') return
+        throw err
       }
-      if (latest !== null && t.snapshot != null) {
-        this.bot.state.save()
-        this.bot.events.emit('snapshot', { deployment: d.id, trade: t.id, snapshot: t.snapshot } satisfies SnapshotEvent)
+      const keep = new Set(files.map(fileKey))
+      // the copy keeps the latest state, as its node does: what it replaced is cleared here too
+      for (const f of copy.files) if (!keep.has(fileKey(f)) && f.blocks > 0) await copy.core.clear(f.start, f.start + f.blocks)
+      copy.verified = keep
+      copy.files = files
+      copy.seq = latest.snapshot.seq
+      copy.next = latest.length
+      t.snapshot = {
+        core: encodeKey(copy.core.key),
+        length: latest.length,
+        seq: latest.snapshot.seq,
+        hash: latest.snapshot.hash.toString('hex'),
+        files: files.length,
+        size: stateSize(files),
+        time: latest.timestamp,
+        verified: Date.now()
       }
+      this.bot.state.save()
+      this.bot.events.emit('snapshot', { deployment: d.id, trade: t.id, snapshot: t.snapshot } satisfies SnapshotEvent)
     } catch (err) {
       copy.refused = (err as Error).message
       this.bot.progress('state-refused', `${d.id}: the state core of trade ${t.id} does not verify: ${copy.refused}`)

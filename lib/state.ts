@@ -11,7 +11,10 @@
  *
  * The same framing as a contract core (a marker starts with 0, an envelope
  * with its version), so a reader walks it forward and skips file chunks
- * without fetching them. The node's signature over the envelope covers the
+ * without fetching them. A file version no snapshot points at any more is
+ * cleared (node and bot keep the latest state, not its history): markers and
+ * snapshots stay, so the core still reads from the start. The node's
+ * signature over the envelope covers the
  * contract, the replica, the sequence and the total hash; each file's hash
  * is in it too, so a reader trusts no byte it did not hash.
  */

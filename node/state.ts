@@ -134,30 +134,48 @@ export class StateKeeper {
   private async take (): Promise<SnapshotResult | null> {
     const prev = new Map((this.last?.snapshot.files ?? []).map(f => [f.path, f]))
     const files: StateFile[] = []
+    // blocks no snapshot will point at: a rewrite that turned out the same, the versions this one replaces
+    const dead: StateFile[] = []
+    const from = this.core.length
     let appended = 0
     let size = 0
-    for (const rel of listState(this.target.workDir, this.target.spec.paths)) {
-      const f = await this.fileOf(rel, prev.get(rel) ?? null, this.target.limit - size)
-      if (f === null) continue // gone before it was opened: recorded as absent
-      appended += f.appended
-      size += f.file.size
-      files.push(f.file)
+    try {
+      for (const rel of listState(this.target.workDir, this.target.spec.paths)) {
+        const f = await this.fileOf(rel, prev.get(rel) ?? null, this.target.limit - size)
+        if (f === null) continue // gone before it was opened: recorded as absent
+        appended += f.appended
+        size += f.file.size
+        files.push(f.file)
+        if (f.wasted !== null) dead.push(f.wasted)
+      }
+    } catch (err) {
+      await this.clear([...dead, ...files.filter(f => f.start >= from)])
+      throw err
     }
     const hash = stateHash(files)
-    if (this.last !== null && b4a.equals(hash, this.last.snapshot.hash)) return null
-    if (this.last === null && files.length === 0) return null
+    if ((this.last !== null && b4a.equals(hash, this.last.snapshot.hash)) || (this.last === null && files.length === 0)) {
+      await this.clear(dead)
+      return null
+    }
     const seq = (this.last?.snapshot.seq ?? 0) + 1
     const snap: Snapshot = { contract: this.target.contract, replica: this.target.id, seq, files, appended, hash }
     const index = this.core.length
     const block = seal(this.identity, { type: 'snapshot', seq, timestamp: Date.now(), body: c.encode(snapshotEncoding, snap) })
     await this.core.append(block)
     this.last = openSnapshot(block, index, { node: this.identity.publicKey, contract: this.target.contract })
+    for (const f of prev.values()) if (!files.some(x => sameFile(x, f))) dead.push(f)
+    // the core keeps the latest state, not its history: superseded versions are cleared (markers and snapshots stay)
+    await this.clear(dead)
     log.debug('snapshot', { id: this.target.id, seq, files: files.length, appended })
     return { seq, appended, files: files.length, size }
   }
 
-  /** One file of the state: the last snapshot's entry when unchanged, else its bytes appended as read. */
-  private async fileOf (rel: string, before: StateFile | null, room: number): Promise<{ file: StateFile, appended: number } | null> {
+  private async clear (files: StateFile[]): Promise<void> {
+    for (const f of files) if (f.blocks > 0) await this.core.clear(f.start, f.start + f.blocks)
+  }
+
+  /** One file of the state: the last snapshot's entry when unchanged, else its bytes appended as read (`wasted`: appended, yet the same as before). */
+  private async fileOf (rel: string, before: StateFile | null, room: number): Promise<{ file: StateFile, appended: number, wasted: StateFile | null } | null> {
     let fd: fs.promises.FileHandle
     try {
       fd = await fs.promises.open(path.join(this.target.workDir, rel), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
@@ -171,19 +189,19 @@ export class StateKeeper {
       if (!(await inside(fd, this.target.workDir))) return null
       const memo = this.memo.get(rel)
       if (memo !== undefined && before !== null && sameFile(memo.file, before) && memo.size === st.size && memo.mtimeMs === st.mtimeMs && memo.ctimeMs === st.ctimeMs && memo.ino === st.ino) {
-        return { file: before, appended: 0 }
+        return { file: before, appended: 0, wasted: null }
       }
       if (st.size > room) throw new ScitError('CAPACITY', `the state under ${this.target.spec.paths.join(', ')} is larger than the lease's ${formatSize(this.target.limit)} of disk: not snapshotted`)
       // Not known from this run (a restarted node): hash it first, so an unchanged file is not appended again.
       if (memo === undefined && before !== null && before.size === st.size && b4a.equals((await hashHandle(fd, st.size)).hash, before.hash)) {
         this.memo.set(rel, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, file: before })
-        return { file: before, appended: 0 }
+        return { file: before, appended: 0, wasted: null }
       }
       const file = await this.append(fd, rel, st.size)
       const same = before !== null && before.size === file.size && b4a.equals(before.hash, file.hash)
       const kept = same ? before : file
       this.memo.set(rel, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, file: kept })
-      return { file: kept, appended: file.size }
+      return { file: kept, appended: file.size, wasted: same ? file : null }
     } finally {
       await fd.close()
     }

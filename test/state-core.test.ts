@@ -40,15 +40,17 @@ test('a snapshot appends only the files that changed, each with its hash; nothin
   t.alike(k.last?.snapshot.files.map(f => f.path), ['data.json', 'db/a'], 'the declared file and the folder\'s file, not the rest')
   t.is(first?.appended, 6)
   t.is(await k.snapshot(), null, 'nothing changed: no snapshot')
+  const old = k.last?.snapshot.files.find(x => x.path === 'data.json')
   fs.writeFileSync(path.join(work, 'data.json'), '[1,2]')
   const second = await k.snapshot()
   t.is(second?.seq, 2)
   t.is(second?.appended, 5, 'only the changed file is appended')
   const f = k.last?.snapshot.files.find(x => x.path === 'data.json')
   t.alike(f?.hash, (await hashFile(path.join(work, 'data.json'))).hash, 'with its BLAKE2b-256')
+  t.absent(old !== undefined && await k.core.has(old.start, old.start + old.blocks), 'the version it replaced is cleared: the core keeps the latest state, not its history')
   const scan = await scanState(k.core, 0, { node: identity.publicKey, contract: CONTRACT, replica: 'r.0' })
   t.alike(scan.snapshots.map(s => s.snapshot.seq), [1, 2], 'a reader verifies both, signed by the node')
-  t.is(await verifyFiles(k.core, scan.snapshots[1].snapshot.files), 8, 'and every file\'s bytes')
+  t.is(await verifyFiles(k.core, scan.snapshots[1].snapshot.files), 8, 'and every file\'s bytes of the latest')
 })
 
 test('a file that vanishes is recorded as gone; links are never followed', async t => {
