@@ -55,12 +55,15 @@ export class StateKeeper {
   /** The latest snapshot on this core. */
   last: SnapshotAt | null = null
   private readonly memo = new Map<string, Memo>()
+  /** Blocks of the latest snapshot a peer fetched from this node: what a clean stop waits for. */
+  private readonly sent = new Set<number>()
   private timer: NodeJS.Timeout | null = null
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
 
   constructor (store: Corestore, private readonly identity: KeyPair, readonly target: StateTarget) {
     this.core = store.get({ name: `state/${target.id}` })
+    this.core.on('upload', (index: number) => { this.sent.add(index) })
   }
 
   get key (): Buffer { return this.core.key }
@@ -121,12 +124,18 @@ export class StateKeeper {
     await this.core.close()
   }
 
-  /** Resolves once a peer holds every block, or after `timeout` ms. */
+  /**
+   * Resolves once a peer fetched the latest snapshot and its files' blocks
+   * (in this run, or a peer says it holds them), or after `timeout` ms.
+   */
   private async handover (timeout: number): Promise<void> {
+    if (this.last === null) return
+    const need = [this.last.length - 1]
+    for (const f of this.last.snapshot.files) for (let i = f.start; i < f.start + f.blocks; i++) need.push(i)
+    const held = (i: number): boolean => this.sent.has(i) || this.core.peers.some(p => i < p.remoteContiguousLength || p.remoteBitfield.get(i))
     const until = Date.now() + timeout
-    const length = this.core.length
-    while (length > 0 && Date.now() < until) {
-      if (this.core.peers.some(p => p.remoteContiguousLength >= length)) return
+    while (Date.now() < until) {
+      if (need.every(held)) return
       await new Promise(resolve => setTimeout(resolve, 50))
     }
   }
@@ -166,6 +175,8 @@ export class StateKeeper {
     for (const f of prev.values()) if (!files.some(x => sameFile(x, f))) dead.push(f)
     // the core keeps the latest state, not its history: superseded versions are cleared (markers and snapshots stay)
     await this.clear(dead)
+    const live = new Set([index, ...files.flatMap(f => Array.from({ length: f.blocks }, (_, i) => f.start + i))])
+    for (const i of this.sent) if (!live.has(i)) this.sent.delete(i)
     log.debug('snapshot', { id: this.target.id, seq, files: files.length, appended })
     return { seq, appended, files: files.length, size }
   }

@@ -112,11 +112,13 @@ async function crm (): Promise<void> {
     const healing = healed(b)
     const s = process.hrtime.bigint()
     await victim.close()
+    const closed = ms(s)
     await healing
+    const healedAt = ms(s)
     const after = await waitRunning(b, d)
     const moved = after.find(r => r.trade === d.trades.find(x => x.replaces === lost.id)?.id)
     const n = (await contacts(moved?.ports[0].host ?? 0)).length
-    console.log(`CRM node death → serving its ${n} of ${before} contacts on another node: ${(ms(s) / 1000).toFixed(1)} s (grace ${b.monitor.opts.grace / 1000} s; target ≤ grace + 5 s)`)
+    console.log(`CRM node death → serving its ${n} of ${before} contacts on another node: ${(ms(s) / 1000).toFixed(1)} s (grace ${b.monitor.opts.grace / 1000} s; target ≤ grace + 5 s): the node took ${(closed / 1000).toFixed(1)} s to stop (its last snapshot handed to the bot), the bot healed at ${(healedAt / 1000).toFixed(1)} s`)
   } finally {
     await done()
   }
