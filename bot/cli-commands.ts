@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import { withCommon, action } from '../lib/command'
 import type { ParamValue } from '../lib/contract'
 import { cmdDeploy, cmdSign, cmdApprovals, cmdStatus, cmdLogs, cmdStop, cmdScale, cmdUpdate, cmdRun, cmdGrant, RunFlags } from './cli-run'
+import { cmdState } from './cli-state'
 
 /** `collect` and `sets` are cli.ts's, so --set means one thing across `scit bot`. */
 export function register (bot: Command, collect: (v: string, prev?: string[]) => string[], sets: (list?: string[]) => Record<string, ParamValue>): void {
@@ -29,6 +30,10 @@ export function register (bot: Command, collect: (v: string, prev?: string[]) =>
   withCommon(bot.command('status').argument('[contract]', 'one contract (id, core key or a prefix)'))
     .description('this bot\'s contracts, their leases and what each node says about its replica')
     .action(action((ref: string | undefined, flags: RunFlags) => cmdStatus(ref, flags)))
+
+  withCommon(bot.command('state').argument('<contract>', 'contract id or core key'))
+    .description('the latest snapshot of each replica\'s declared state the bot verified: sequence, age, size')
+    .action(action((ref: string, flags: RunFlags) => cmdState(ref, flags)))
 
   withCommon(bot.command('logs').argument('<contract>', 'contract id or core key'))
     .description('the workload output, from the log cores the nodes sign')

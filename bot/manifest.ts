@@ -24,6 +24,8 @@ export interface Instance {
 }
 
 const DEFAULT_RESTART: Record<WorkloadDecl['kind'], RestartPolicy> = { service: 'always', job: 'on-failure', archive: 'never' }
+/** How often a node snapshots a service's declared state when it changed (ms). */
+export const DEFAULT_STATE_INTERVAL = 10_000
 /** What a service or job gets when the template names no resources: one core, 256 MiB. */
 const DEFAULT_RESOURCES: Partial<Resources> = { cpu: 1000, memory: 256 * MiB }
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
@@ -181,7 +183,8 @@ class Evaluator {
       budget: w.budget === undefined ? budget : this.int([...p, 'budget'], w.budget),
       archive,
       output: w.output ?? null,
-      access: accessOf(w.access)
+      access: accessOf(w.access),
+      state: w.state === undefined ? null : { paths: [...new Set(w.state.map(x => x.replace(/\/+$/, '')))].sort(), interval: w.stateInterval === undefined ? DEFAULT_STATE_INTERVAL : this.duration([...p, 'stateInterval'], w.stateInterval) }
     }
   }
 }

@@ -27,6 +27,9 @@
  *
  * The monitor also replicates each node's signed status core (bot/watch.ts):
  * what `scit bot status` shows is what the node signed, the ping is liveness.
+ * For a workload that declares state it keeps a verified copy of the state
+ * core the node names there (bot/snapshots.ts); a heal's scale instruction
+ * names the last snapshot of it the new node restores (`restore`).
  *
  * Archive leases are challenged every `challengeInterval` once their node has
  * signed that it holds the whole archive: random blocks of the core the lease
@@ -47,6 +50,9 @@ import type { DeploymentRecord, TradeRecord } from './state'
 import { planBids } from './manifest'
 import { NodeWatch } from './watch'
 import { Challenges } from './challenges'
+import { StateCopies } from './snapshots'
+import { decodeKey, shortKey } from '../lib/keys'
+import type { RestoreRef } from '../lib/contract'
 
 const log = logger('bot/monitor')
 
@@ -76,6 +82,8 @@ const LIVE = new Set(['running', 'deploying', 'approvals'])
 export class Monitor {
   readonly opts: MonitorOptions
   readonly challenges: Challenges
+  /** Copies of the replicas' state cores (bot/snapshots.ts). */
+  readonly states: StateCopies
   private timer: NodeJS.Timeout | null = null
   private readonly watches = new Map<string, NodeWatch>()
   private readonly lastSeen = new Map<string, number>()
@@ -91,6 +99,7 @@ export class Monitor {
   constructor (private readonly bot: Bot, opts: Partial<MonitorOptions> = {}) {
     this.opts = { ...DEFAULT_MONITOR, ...opts }
     this.challenges = new Challenges(bot)
+    this.states = new StateCopies(bot)
   }
 
   /** The bot's replica of `node`'s signed status core. */
@@ -117,6 +126,7 @@ export class Monitor {
     for (const w of this.watches.values()) await w.close()
     this.watches.clear()
     await this.challenges.close()
+    await this.states.close()
   }
 
   /** Resolves once every heal in progress is done (tests, and stop). */
@@ -170,6 +180,7 @@ export class Monitor {
       } catch {}
       await this.watch(t.node).refresh(ch, this.opts.interval).catch(() => {})
     }
+    await this.copyState(d, t)
     const silent = Date.now() - (this.lastSeen.get(t.node) ?? now)
     if (silent > this.opts.grace) return this.heal(d, t, `node ${t.node.slice(0, 8)} unreachable for ${silent} ms`)
     if (ch !== null && this.opts.challengeInterval > 0 && this.challenges.isArchive(d, t)) return this.audit(d, t)
@@ -213,6 +224,13 @@ export class Monitor {
     const e: ChallengeEvent = { deployment: d.id, trade: t.id, node: t.node, ok: v.ok, reason: v.ok ? 'verified' : v.reason }
     if (!v.ok) this.bot.progress('challenge', `${d.id}: node ${t.node.slice(0, 8)} (trade ${t.id}): ${e.reason}`)
     this.bot.events.emit('challenge', e)
+  }
+
+  /** Keep a copy of `t`'s state core, once its node named one in its signed status. */
+  async copyState (d: DeploymentRecord, t: TradeRecord): Promise<void> {
+    if (this.bot.manifestOf(d).workloads.find(w => w.name === t.workload)?.state == null) return
+    const named = this.watch(t.node).state(workloadId(t))?.body.stateCore ?? null
+    await this.states.track(d, t, named).catch(err => log.warn('state copy failed', { trade: t.id, err: (err as Error).message }))
   }
 
   /** Challenge the node of `t` once, now: true when its answer verifies (the demo, tests). */
@@ -276,11 +294,26 @@ export async function resumeReplacements (bot: Bot, d: DeploymentRecord): Promis
   for (const name of new Set(fresh.map(x => x.workload))) {
     const mine = fresh.filter(x => x.workload === name)
     const replicas = writer.view.state().replicas[name] ?? 1
-    await writer.appendInstruction({ action: 'scale', manifestHash: m.hash, scale: [{ workload: name, replicas }], trades: mine.map(x => x.id), reason: `replaces ${mine.map(x => x.replaces ?? '').join(', ')}` })
+    const restore = mine.map(x => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
+    for (const r of restore) await bot.monitor.states.hold(r.core)
+    await writer.appendInstruction({ action: 'scale', manifestHash: m.hash, scale: [{ workload: name, replicas }], trades: mine.map(x => x.id), reason: `replaces ${mine.map(x => x.replaces ?? '').join(', ')}`, restore })
+    for (const r of restore) bot.progress('restore', `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${shortKey(r.node)}`)
   }
   await bot.trader.settle(d, writer.key, m.hash)
   for (const name of new Set(fresh.map(x => x.workload))) {
     const mine = fresh.filter(x => x.workload === name)
     bot.progress('healed', `${d.id}: ${name} now also runs on ${mine.map(x => x.node.slice(0, 8)).join(', ')} (trades ${mine.map(x => x.id).join(', ')})`)
   }
+}
+
+/**
+ * What a replacement starts from: the last snapshot the bot verified of the
+ * replica it replaces, when that one failed (a heal; a renewal's old lease
+ * still runs and keeps its own data).
+ */
+function restoreOf (d: DeploymentRecord, x: TradeRecord): RestoreRef | null {
+  const old = d.trades.find(t => t.id === x.replaces)
+  const s = old?.snapshot
+  if (old === undefined || old.phase !== 'failed' || s == null) return null
+  return { trade: x.id, from: old.id, node: decodeKey(old.node, 'node key'), core: decodeKey(s.core, 'state core'), length: s.length, seq: s.seq, hash: Buffer.from(s.hash, 'hex') }
 }

@@ -15,7 +15,7 @@ import { KeyPair } from '../lib/identity'
 import { seal, TypeName } from '../lib/envelope'
 import {
   ContractView, VerificationError, FileHash, Manifest, BlobRef, Approval, Instruction, InstructionAction,
-  SignedInstruction, manifestHash, verifyApproval, headerEncoding, instructionEncoding, approvalEncoding, blobMarkerEncoding,
+  SignedInstruction, RestoreRef, manifestHash, verifyApproval, headerEncoding, instructionEncoding, approvalEncoding, blobMarkerEncoding,
   CHUNK_SIZE, BLOB_MARKER
 } from '../lib/contract'
 
@@ -39,6 +39,7 @@ export interface InstructionInput {
   trades?: string[]
   reason?: string
   grant?: { workload: string, key: Buffer } | null
+  restore?: RestoreRef[]
 }
 
 export class ContractWriter {
@@ -167,12 +168,14 @@ export class ContractWriter {
     this.requireHeader()
     const manifest = input.manifest ?? null
     const hash = input.manifestHash ?? (manifest ? manifestHash(manifest) : this.view.current.hash)
-    const ins: Instruction = { action: input.action, manifestHash: hash, manifest, files: input.files ?? [], scale: input.scale ?? [], trades: input.trades ?? [], reason: input.reason ?? '', grant: input.grant ?? null }
+    const ins: Instruction = { action: input.action, manifestHash: hash, manifest, files: input.files ?? [], scale: input.scale ?? [], trades: input.trades ?? [], reason: input.reason ?? '', grant: input.grant ?? null, restore: input.restore ?? [] }
     if (ins.action === 'update' && (!manifest || !b4a.equals(manifestHash(manifest), hash))) throw new ScitError('INVALID_ARGUMENT', 'an update carries its new manifest')
     const target = manifest ?? this.view.manifests.get(hash.toString('hex'))
     if (!target) throw new VerificationError('unknown-manifest', `manifest ${hash.toString('hex')} is not declared on this contract`)
     if (ins.action === 'deploy' || ins.action === 'update') this.view.checkFiles(ins.files, target)
     if (ins.action === 'grant' || ins.action === 'revoke') this.view.checkGrant(ins, target)
+    // a restore a node would refuse poisons the core: refuse it here
+    if (ins.restore.some(r => ins.action !== 'scale' || !ins.trades.includes(r.trade) || r.length < 1 || r.seq < 1)) throw new ScitError('INVALID_ARGUMENT', 'a restore goes with a scale instruction, for a trade it names, from a snapshot')
     const seq = this.seq + 1
     await this.append('instruction', seq, c.encode(instructionEncoding, ins))
     return this.view.instructions[this.view.instructions.length - 1]

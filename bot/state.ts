@@ -43,6 +43,20 @@ export interface TradeRecord {
   replaces: string | null
   /** Why the bot ended it (close/fail reason). */
   reason: string | null
+  /** The latest snapshot of its state core the bot verified (bot/snapshots.ts); absent for stateless workloads. */
+  snapshot?: SnapshotRecord | null
+}
+
+/** A verified snapshot of a replica's state core: `length` blocks of `core` end in snapshot `seq` of total `hash`. */
+export interface SnapshotRecord {
+  core: string                     // z32
+  length: number
+  seq: number
+  hash: string                     // hex
+  files: number
+  size: number                     // bytes of the state
+  time: number                     // when the node signed it (ms)
+  verified: number                 // when the bot verified it (ms)
 }
 
 export type DeploymentPhase = 'trading' | 'header' | 'approvals' | 'deploying' | 'running' | 'stopped' | 'failed'

@@ -51,6 +51,8 @@ const workload = {
     access: { anyOf: [{ const: 'public' }, { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true }] },
     // declared only to be refused with a reason (template.ts): workloads get no outbound network
     egress: {},
+    state: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+    stateInterval: expr,
     archive: {
       type: 'object',
       additionalProperties: false,

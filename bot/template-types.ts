@@ -34,6 +34,10 @@ export interface WorkloadDecl {
   access?: 'public' | string[]
   /** Refused: workloads run without outbound network. */
   egress?: unknown
+  /** kind service: files or folders of its work dir that hold its data (snapshotted by its node). */
+  state?: string[]
+  /** How often the node snapshots the state when it changed; default DEFAULT_STATE_INTERVAL. */
+  stateInterval?: Expr
   archive?: { size: Expr; source?: string }
 }
 

@@ -55,7 +55,7 @@ export interface Template {
 
 /** Fields whose strings are literal text: a `${` there is a mistake, not an expression. */
 const LITERAL = new Set(['name', 'version', 'description', 'parameters', 'stakeholders'])
-const WORKLOAD_LITERAL = new Set(['name', 'kind', 'description', 'files', 'restart', 'output', 'access'])
+const WORKLOAD_LITERAL = new Set(['name', 'kind', 'description', 'files', 'restart', 'output', 'access', 'state'])
 
 export function loadTemplate (file: string): Template {
   let src: string
@@ -281,6 +281,11 @@ function checkWorkloads (t: Template): void {
         }
       })
     }
+    if (w.kind !== 'service') no('state', `is only for services, not ${w.kind}s`)
+    if (w.state === undefined) no('stateInterval', 'goes with "state"')
+    ;(w.state ?? []).forEach((s, j) => {
+      if (!isSafePath(s.replace(/\/+$/, ''))) problems.push(t.problem([...p, 'state', j], `workloads[${i}].state "${s}" must be a relative path inside the work dir`))
+    })
     for (const k of Object.keys(w.env ?? {})) {
       // the node passes each declared port's host port as PORT / PORT_<port>
       if (/^PORT(_|$)/.test(k)) problems.push(t.problem([...p, 'env', k], `workloads[${i}].env.${k}: PORT and PORT_* are set by the node from "ports"`, 0, true))

@@ -65,7 +65,11 @@ export interface ManifestWorkload {
   archive: ArchiveSpec | null    // kind archive: bytes to keep, optional core to copy from
   output: string | null          // kind job: the file whose BLAKE2b-256 the node reports
   access: Access                 // kind service with ports: who may connect
+  state: StateSpec | null        // kind service: the paths its node snapshots into a state core (node/state.ts)
 }
+
+/** What of a service's work dir is its data: files or folders, snapshotted every `interval` ms when changed. */
+export interface StateSpec { paths: string[]; interval: number }
 
 export interface Placement { countries: string[]; attributes: string[]; spread: boolean }
 export interface Stakeholder { key: Buffer; role: string; weight: number }
@@ -101,6 +105,15 @@ export interface Grant { workload: string; key: Buffer }
 /** Where a file's bytes sit in the core. */
 export interface BlobRef { workload: string; path: string; start: number; blocks: number; size: number; hash: Buffer }
 
+/**
+ * Where a replacement replica's data comes from (a heal): the snapshot the
+ * bot verified last on the lost replica's state core, as `length` blocks of
+ * that core ending in the node's signed snapshot `seq` of total `hash`. The
+ * new node checks that `node` ran trade `from` of this contract, then every
+ * hash, before its service starts (node/state.ts).
+ */
+export interface RestoreRef { trade: string; from: string; node: Buffer; core: Buffer; length: number; seq: number; hash: Buffer }
+
 export interface Instruction {
   action: InstructionAction
   manifestHash: Buffer           // the manifest this applies to
@@ -110,6 +123,7 @@ export interface Instruction {
   trades: string[]               // the trades this instruction addresses (empty: all)
   reason: string                 // stop: why
   grant: Grant | null            // grant, revoke: whose access
+  restore: RestoreRef[]          // scale: the snapshot each new trade starts from
 }
 
 /** A stakeholder's signature over a manifest hash; appended by the bot, signed by the stakeholder. */
@@ -171,7 +185,8 @@ const workload = struct<ManifestWorkload>([
   ['budget', c.uint],
   ['archive', optional(archiveSpec)],
   ['output', optional(c.string)],
-  ['access', struct<Access>([['public', c.bool], ['keys', c.array(c.fixed32)], ['roles', c.array(c.string)]])]
+  ['access', struct<Access>([['public', c.bool], ['keys', c.array(c.fixed32)], ['roles', c.array(c.string)]])],
+  ['state', optional(struct<StateSpec>([['paths', c.array(c.string)], ['interval', c.uint]]))]
 ])
 
 const stakeholder = struct<Stakeholder>([['key', c.fixed32], ['role', c.string], ['weight', c.uint]])
@@ -206,7 +221,10 @@ export const instructionEncoding = struct<Instruction>([
   ['scale', c.array(struct<{ workload: string, replicas: number }>([['workload', c.string], ['replicas', c.uint]]))],
   ['trades', c.array(c.string)],
   ['reason', c.string],
-  ['grant', optional(struct<Grant>([['workload', c.string], ['key', c.fixed32]]))]
+  ['grant', optional(struct<Grant>([['workload', c.string], ['key', c.fixed32]]))],
+  ['restore', c.array(struct<RestoreRef>([
+    ['trade', c.string], ['from', c.string], ['node', c.fixed32], ['core', c.fixed32], ['length', c.uint], ['seq', c.uint], ['hash', c.fixed32]
+  ]))]
 ])
 
 export const approvalEncoding = struct<Approval>([
@@ -223,6 +241,7 @@ export type VerificationReason =
   | 'bad-record' | 'bad-signature' | 'foreign-author' | 'unexpected-type' | 'seq-gap' | 'out-of-sequence' | 'unknown-manifest'
   | 'bad-file-ref' | 'file-unavailable' | 'file-hash-mismatch'
   | 'unknown-stakeholder' | 'role-mismatch' | 'bad-approval-signature' | 'threshold-not-reached' | 'bad-manifest'
+  | 'bad-snapshot' | 'snapshot-unavailable' | 'snapshot-mismatch'
 
 export class VerificationError extends ScitError {
   constructor (readonly reason: VerificationReason, detail: string, readonly block: number | null = null) {
@@ -314,6 +333,11 @@ export function checkManifest (m: Manifest, block: number | null = null): void {
     if (w.output !== null && !isSafePath(w.output)) bad(`workload ${w.name}: output path "${w.output}" is unsafe`)
     for (const r of w.access.roles) {
       if (r !== 'bot' && r !== 'stakeholders' && !m.stakeholders.signers.some(x => x.role === r)) bad(`workload ${w.name}: access role "${r}" is not bot, stakeholders or a stakeholder's role`)
+    }
+    if (w.state !== null) {
+      if (w.kind !== 'service') bad(`workload ${w.name}: state is for services, not ${w.kind}s`)
+      if (w.state.paths.length === 0 || w.state.interval < 100) bad(`workload ${w.name}: state needs paths and an interval of at least 100 ms`)
+      for (const p of w.state.paths) if (!isSafePath(p)) bad(`workload ${w.name}: state path "${p}" is unsafe`)
     }
   }
   const s = m.stakeholders

@@ -181,6 +181,7 @@ export class ContractView {
     if (!manifest) throw new VerificationError('unknown-manifest', `instruction ${env.seq} applies to manifest ${hex}, never declared on this core`, i)
     if (ins.action === 'deploy' || ins.action === 'update') this.checkFiles(ins.files, manifest, i)
     if (ins.action === 'scale') this.checkScale(ins, manifest, i)
+    else if (ins.restore.length > 0) throw new VerificationError('bad-record', `a ${ins.action} instruction restores nothing`, i)
     if (ins.action === 'grant' || ins.action === 'revoke') this.checkGrant(ins, manifest, i)
     this.instructions.push({ ...ins, seq: env.seq, block: i, timestamp: env.timestamp })
   }
@@ -188,6 +189,10 @@ export class ContractView {
   private checkScale (ins: Instruction, manifest: Manifest, i: number | null): void {
     for (const s of ins.scale) {
       if (!manifest.workloads.some(w => w.name === s.workload)) throw new VerificationError('bad-record', `scale names workload "${s.workload}", not in the manifest`, i)
+    }
+    for (const r of ins.restore) {
+      if (!ins.trades.includes(r.trade)) throw new VerificationError('bad-record', `restore names trade ${r.trade}, which the instruction does not buy`, i)
+      if (r.length < 1 || r.seq < 1) throw new VerificationError('bad-record', `restore of ${r.trade} names no snapshot`, i)
     }
   }
 

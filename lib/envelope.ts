@@ -43,7 +43,9 @@ export const TYPES = {
   // node status core and presence (node/)
   status: 48,
   presence: 49,
-  log: 50
+  log: 50,
+  // per-replica state core (node/state.ts)
+  snapshot: 51
 } as const
 
 export type TypeName = keyof typeof TYPES

@@ -41,6 +41,7 @@ export interface StatusRecord {
   restarts: number
   contract: Buffer | null    // the contract core the workload comes from
   trade: string | null
+  stateCore: Buffer | null   // the replica's state core (node/state.ts), when its service declares state
 }
 
 export const statusRecord = struct<StatusRecord>([
@@ -48,7 +49,7 @@ export const statusRecord = struct<StatusRecord>([
   ['exitCode', optional(c.int)], ['signal', optional(c.string)],
   ['stdout', optional(c.fixed32)], ['output', optional(c.fixed32)],
   ['ports', c.array(portMapping)], ['restarts', c.uint],
-  ['contract', optional(c.fixed32)], ['trade', optional(c.string)]
+  ['contract', optional(c.fixed32)], ['trade', optional(c.string)], ['stateCore', optional(c.fixed32)]
 ])
 
 export type Stream = 'stdout' | 'stderr'

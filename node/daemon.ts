@@ -44,6 +44,7 @@ import { NodeChannel, NodeHandler } from '../lib/node-protocol'
 import { checkTrade } from './contracts'
 import { Lease, LeaseContext } from './lease'
 import { Payouts } from './payout'
+import { StateKeepers } from './state-keepers'
 import { caughtUp, checkOffer, keepOffer, offerBody, withdrawOffer, OfferFlags } from './offer'
 
 const log = logger('node')
@@ -78,6 +79,7 @@ export class NodeDaemon extends ReadyResource {
   payouts!: Payouts
   /** The DHT servers of the services this node runs (node/services.ts). */
   services!: Services
+  states!: StateKeepers
   private renewal: NodeJS.Timeout | null = null
   private readonly channels = new Set<NodeChannel>()
   private readonly leases = new Map<string, Lease>()
@@ -134,7 +136,8 @@ export class NodeDaemon extends ReadyResource {
     this.supervisor.on('transition', t => {
       const lease = this.leases.get(t.id)
       const held = this.held.get(t.id)
-      const from = lease ? { contract: lease.contract, trade: lease.trade.id } : held ? { contract: held.contract ?? undefined, trade: held.trade } : {}
+      const from = lease ? { contract: lease.contract, trade: lease.trade.id, state: this.states?.key(t.id) } : held ? { contract: held.contract ?? undefined, trade: held.trade } : {}
+      if (t.state === 'stopped' || t.state === 'exited' || t.state === 'failed') this.states?.stopped(t.id)
       this.status.record(t, from).catch(err => log.warn('status record failed', { err: (err as Error).message }))
       if (t.state === 'exited') this.finished.add(t.id)
       if (this.services) this.services.sync(t.id, this.leases.get(t.id), this.supervisor)
@@ -147,6 +150,7 @@ export class NodeDaemon extends ReadyResource {
     this.services = new Services(this.swarm.dht, this.identity, path.join(data, 'sockets'))
     this.peer = new MarketPeer({ store: this.store, swarm: this.swarm, identity: this.identity, market: o.market, announce: true, follow: true })
     await this.peer.ready()
+    this.states = new StateKeepers({ store: this.store, swarm: this.swarm, identity: this.identity, data: o.data, trade: id => this.peer.client.trade(id) })
     await caughtUp(this.peer.client)
     const ttl = (await this.peer.client.genesis())?.offerTtl ?? 0
     await keepOffer(this.peer.client, this.key, offerBody(o), { renew: ttl > 0 })
@@ -189,6 +193,8 @@ export class NodeDaemon extends ReadyResource {
     await Promise.all([...this.leases.values()].map(l => l.queue))
     await this.services?.close()
     await this.supervisor?.close()
+    // after the services stopped, before the swarm goes: their last snapshots, handed to a peer
+    await this.states?.close()
     await this.payouts?.close()
     await this.presence?.close()
     for (const ch of this.channels) ch.close()
@@ -326,6 +332,6 @@ export class NodeDaemon extends ReadyResource {
   }
 
   private leaseContext (): LeaseContext {
-    return { store: this.store, swarm: this.swarm, supervisor: this.supervisor, data: this.opts.data, finished: id => this.finished.has(id), closing: () => this.closing !== null, accessChanged: id => this.emit('access', id) }
+    return { store: this.store, swarm: this.swarm, supervisor: this.supervisor, data: this.opts.data, finished: id => this.finished.has(id), closing: () => this.closing !== null, accessChanged: id => this.emit('access', id), states: this.states }
   }
 }

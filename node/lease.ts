@@ -19,6 +19,7 @@ import type { ManifestWorkload } from '../lib/contract'
 import type { AccessList } from '../lib/access'
 import type { Trade } from '../market/types'
 import type { Supervisor } from './supervisor'
+import type { StateKeepers } from './state-keepers'
 import { verifyContract, stageFiles, placeFiles, pruneStaging, specFor } from './contracts'
 
 const log = logger('node')
@@ -36,6 +37,8 @@ export interface LeaseContext {
   closing (): boolean
   /** The contract was verified again: who may connect to the lease's service may have changed. */
   accessChanged? (id: string): void
+  /** The replicas' state cores (node/state.ts). */
+  states: StateKeepers
 }
 
 export class Lease {
@@ -122,6 +125,8 @@ export class Lease {
       await stageFiles(v, staging)
       if (supervisor.active(id)) await supervisor.stop(id, `update to instruction ${deploy.seq}`)
       await placeFiles(v, staging, supervisor.workDir(id))
+      // The declared state goes in before the service starts: its own snapshots, or the one a heal names, verified.
+      await ctx.states.prepare(id, this.trade, v.workload, v.view, supervisor.workDir(id))
       this.deployed = deploy.seq
       this.refusal = null
       await supervisor.start(spec)
@@ -169,6 +174,7 @@ export class Lease {
   private async stop (reason: string): Promise<void> {
     // Released even when it already failed: the lease is over, its blocks are not this node's to keep.
     if (this.ctx.supervisor.get(this.id) !== null) await this.ctx.supervisor.stop(this.id, reason, { release: true })
+    await this.ctx.states.end(this.id)
     await this.closeSource(false)
   }
 

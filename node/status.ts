@@ -74,7 +74,7 @@ export class StatusCore extends ReadyResource {
   }
 
   /** Append a state transition. Resolves with its block index. */
-  record (t: Transition, from: { contract?: Buffer, trade?: string } = {}): Promise<number> {
+  record (t: Transition, from: { contract?: Buffer, trade?: string, state?: Buffer | null } = {}): Promise<number> {
     const body: StatusRecord = {
       workload: t.id,
       state: t.state,
@@ -86,7 +86,8 @@ export class StatusCore extends ReadyResource {
       ports: t.ports,
       restarts: t.restarts,
       contract: from.contract ?? null,
-      trade: from.trade ?? null
+      trade: from.trade ?? null,
+      stateCore: from.state ?? null
     }
     return this.append(this.status, 'status', c.encode(statusRecord, body))
   }

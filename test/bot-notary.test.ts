@@ -41,7 +41,7 @@ async function refused (t: Assert, p: Promise<unknown>, reason: string): Promise
 }
 
 function noop (): Instruction {
-  return { action: 'stop', manifestHash: b4a.alloc(32), manifest: null, files: [], scale: [], trades: [], reason: '', grant: null }
+  return { action: 'stop', manifestHash: b4a.alloc(32), manifest: null, files: [], scale: [], trades: [], reason: '', grant: null, restore: [] }
 }
 
 test('a written contract reads back and verifies: header, files, instructions, approvals', async t => {

@@ -38,7 +38,7 @@ sandboxTest('bot status shows the state a node signed in its status core, not wh
   await status.record(transition('lying.0', 'refused', 'header: the bot signature does not verify'))
   // A record claiming "running", appended to the node's core but signed by someone else.
   const other = generateKeyPair()
-  const forged = { workload: 'lying.0', state: 'running' as const, reason: 'all good', exitCode: null, signal: null, stdout: null, output: null, ports: [], restarts: 0, contract: null, trade: null }
+  const forged = { workload: 'lying.0', state: 'running' as const, reason: 'all good', exitCode: null, signal: null, stdout: null, output: null, ports: [], restarts: 0, contract: null, trade: null, stateCore: null }
   await status.status.append(seal(other, { type: 'status', seq: status.status.length + 1, timestamp: Date.now(), body: c.encode(statusRecord, forged) }))
 
   const s = swarm(t, w.net, { keyPair: identity })

@@ -63,6 +63,11 @@ test('the demo, in process: what its summary claims holds in the ledger and on t
   t.not(h.replacement.node, h.stopped, 'on another node')
   t.is(world.node(h.replacement.node).spec.country, 'CH', 'still in CH')
   t.is(stateOn(world.node(h.replacement.node).daemon, h.replacement.trade), 'running', 'which runs the CRM')
+  t.is(h.contactsAfter, summary.crm.contacts, `with the ${summary.crm.contacts} contact(s) it had`)
+  t.is(h.restored.node, h.stopped, `restored from snapshot ${h.restored.seq}, signed by the node that died`)
+  t.is(h.restored.trade, h.failedTrade, 'of the lost replica')
+  const ins = core.instructions.flatMap(i => i.restore).find(x => x.trade === h.replacement.trade)
+  t.is(ins?.seq, h.restored.seq, 'as the bot\'s signed scale instruction names it')
 
   // The job: the digest the node reported is the one of a local run; its lease is closed.
   t.is(summary.job.reported, summary.job.expected, 'the job\'s reported output digest matches a local run')
@@ -95,7 +100,7 @@ test('the demo, in process: what its summary claims holds in the ledger and on t
   t.ok(summary.money.ok, 'as the summary says')
 
   const printed = text()
-  for (const line of ['3 indexers agree on the order book', 'stakeholder legal signed (weight 1/2)', 'stakeholder it signed (weight 2/2)', `runs again on ${h.replacement.node}`, 'money is conserved']) {
+  for (const line of ['3 indexers agree on the order book', 'stakeholder legal signed (weight 1/2)', 'stakeholder it signed (weight 2/2)', `runs again on ${h.replacement.node} with its ${h.contactsAfter} contact`, `restored from snapshot ${h.restored.seq} signed by ${h.stopped}`, 'money is conserved']) {
     t.ok(printed.includes(line), `printed: ${line}`)
   }
   t.absent(/\bat .+\.js:\d+/.test(printed), 'no stack trace in the output')
@@ -122,13 +127,14 @@ test('scit demo --quick --no-sandbox as a child process: exits 0, prints the ste
     '3 indexers agree on the order book',
     'node zurich (',
     'Zurich CH) sells 2 cores',
-    'published crm v1, archive v1, banking-feature v3, ai-mining v1',
+    'published crm v1, archive v1, banking-feature v4, ai-mining v1',
     'stakeholder it signed (weight 2/2)',
     'the same as a local run',
     'answered a storage challenge',
     'release 1.3.0 serves on',
     'the bot gave up on zurich',
-    'the CRM runs again on geneva',
+    'the CRM runs again on geneva with its 1 contact, restored from snapshot',
+    'signed by zurich',
     'money is conserved',
     '── trades',
     'demo complete in',

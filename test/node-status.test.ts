@@ -53,13 +53,13 @@ test('status records round-trip through a replicated core and verify', async t =
 test('a tampered record is refused by the reader and the rest still verify', async t => {
   const { core, identity } = await statusCore(t)
   await core.record(tr('svc', 'starting'))
-  const good = seal(identity, { type: 'status', seq: 2, timestamp: 1, body: c.encode(statusRecord, { workload: 'svc', state: 'running', reason: 'ok', exitCode: null, signal: null, stdout: null, output: null, ports: [], restarts: 0, contract: null, trade: null }) })
+  const good = seal(identity, { type: 'status', seq: 2, timestamp: 1, body: c.encode(statusRecord, { workload: 'svc', state: 'running', reason: 'ok', exitCode: null, signal: null, stdout: null, output: null, ports: [], restarts: 0, contract: null, trade: null, stateCore: null }) })
   const tampered = b4a.from(good)
   tampered[tampered.byteLength - 80] ^= 1 // a byte of the body: the signature no longer covers it
   await core.status.append(tampered)
   const mallory = generateKeyPair()
   await core.status.append(seal(mallory, { type: 'status', seq: 3, timestamp: 1, body: good }))
-  await core.status.append(seal(identity, { type: 'status', seq: 9, timestamp: 1, body: c.encode(statusRecord, { workload: 'svc', state: 'stopped', reason: '', exitCode: null, signal: null, stdout: null, output: null, ports: [], restarts: 0, contract: null, trade: null }) }))
+  await core.status.append(seal(identity, { type: 'status', seq: 9, timestamp: 1, body: c.encode(statusRecord, { workload: 'svc', state: 'stopped', reason: '', exitCode: null, signal: null, stdout: null, output: null, ports: [], restarts: 0, contract: null, trade: null, stateCore: null }) }))
   await core.status.append(seal(identity, { type: 'status', seq: 5, timestamp: 1, body: b4a.from('not a status record') }))
   await core.record(tr('svc', 'stopped'))
 

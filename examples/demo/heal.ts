@@ -3,9 +3,12 @@
  * as a machine that dies would. The bot, pinging its nodes, gives up on it
  * after the grace period, fails its lease (the market refunds the unused
  * escrow), buys a replacement elsewhere in CH, signs a scale instruction
- * naming the new trade, and the CRM runs again, with no person involved.
+ * naming the new trade and the snapshot of the CRM's data it starts from
+ * (its state core, which the bot copied and verified as zurich wrote it),
+ * and the CRM runs again with its contacts, with no person involved.
  */
 import { ScitError } from '../../lib/errors'
+import { encodeKey } from '../../lib/keys'
 import { waitRunning } from '../../bot/deployment'
 import { whenUp } from './http'
 import { Stage, nodeName, reached, within } from './stage'
@@ -17,10 +20,13 @@ export interface HealResult {
   replacement: { trade: string, node: string }
   running: boolean
   contactsAfter: number
+  /** The snapshot the new node restored: its sequence and the node that signed it. */
+  restored: { seq: number, node: string, trade: string }
   seconds: number
 }
 
-export async function heal (s: Stage, crmId: string): Promise<HealResult> {
+/** `before`: the contacts the CRM served before its node died; the healed one must serve them. */
+export async function heal (s: Stage, crmId: string, before: number): Promise<HealResult> {
   const { bot, r, world } = s
   const d = bot.state.find(crmId)
   const lost = d.trades.find(t => t.phase === 'settled')
@@ -54,7 +60,10 @@ export async function heal (s: Stage, crmId: string): Promise<HealResult> {
   const replacement = d.trades.find(t => t.replaces === lost.id)
   if (!replacement) throw new ScitError('DEMO', 'the bot reported the CRM healed, but holds no replacement lease')
   const target = nodeName(s, replacement.node)
-  r.ok(`it bought a replacement on ${target} and signed a scale instruction naming the new trade`, 'same contract core, same manifest hash: the new node verifies the same signatures and files')
+  const ref = (await bot.writer(d)).view.instructions.flatMap(i => i.restore).find(x => x.trade === replacement.id)
+  if (ref === undefined) throw new ScitError('DEMO', `the scale instruction names no snapshot of ${victim}'s data for ${target} to restore`)
+  const signer = s.world.byKey(encodeKey(ref.node))
+  r.ok(`it bought a replacement on ${target} and signed a scale instruction naming the new trade and snapshot ${ref.seq} of the CRM's data`, 'same contract core, same manifest hash: the new node verifies the same signatures, files and snapshot')
 
   r.wait(`${target} verifies the contract and starts the CRM`)
   const rows = await waitRunning(bot, d, { deadline: Date.now() + s.patience })
@@ -64,7 +73,10 @@ export async function heal (s: Stage, crmId: string): Promise<HealResult> {
   const tunnel = await s.world.tunnel(d.contract ?? '', s.bot.identity)
   const health = await whenUp<{ ok: boolean, contacts: number }>('GET', `http://127.0.0.1:${tunnel.address.port}/health`)
   const seconds = (Date.now() - t0) / 1000
-  r.ok(`the CRM runs again on ${target}, ${seconds.toFixed(1)}s after ${victim} died: GET /health says ok, through the same tunnel (same address, no restart)`,
-    `a fresh replica (${health.body.contacts} contacts): the data stayed on ${victim}'s disk; for durable data, run 2 replicas or archive it`)
-  return { stopped: victim, failedTrade: lost.id, refunded: failed.refunded, replacement: { trade: replacement.id, node: target }, running: true, contactsAfter: health.body.contacts, seconds }
+  const n = health.body.contacts
+  if (n < before) throw new ScitError('DEMO', `the CRM on ${target} serves ${n} contacts, ${victim}'s served ${before}`)
+  const by = signer === null ? encodeKey(ref.node).slice(0, 8) : nodeName(s, signer.daemon.key)
+  r.ok(`the CRM runs again on ${target} with its ${n} contact${n === 1 ? '' : 's'}, restored from snapshot ${ref.seq} signed by ${by}, ${seconds.toFixed(1)}s after ${victim} died`,
+    `${target} checked ${by}'s signature and every file hash before it started the CRM; reached through the same tunnel (same address, no restart); a crash loses what was written after the last snapshot (at most one interval, 10s here)`)
+  return { stopped: victim, failedTrade: lost.id, refunded: failed.refunded, replacement: { trade: replacement.id, node: target }, running: true, contactsAfter: n, restored: { seq: ref.seq, node: by, trade: ref.from }, seconds }
 }

@@ -84,6 +84,8 @@ async function play (world: DemoWorld, r: Reporter, o: { quick: boolean, sandbox
 
   r.section(4, 'a CRM for 50 users in CH, signed off by legal and IT (examples/crm.yaml)')
   const crmResult = await crm(s)
+  // from now on the bot watches its nodes, and copies the CRM's state core as its node writes it
+  bot.monitor.start()
   r.section(5, 'an AI data-mining job (examples/ai-mining.yaml)')
   const jobResult = await job(s)
   r.section(6, 'an archive of 10 MB × 2 copies in DE (examples/archive.yaml, scaled down from TB)')
@@ -91,7 +93,7 @@ async function play (world: DemoWorld, r: Reporter, o: { quick: boolean, sandbox
   r.section(7, 'a banking feature rollout, 1.2.0 then 1.3.0, 2 of 3 stakeholders (examples/banking-feature.yaml)')
   const bankingResult = await banking(s)
   r.section(8, 'a node dies; the bot heals the CRM')
-  const healing = await heal(s, crmResult.id)
+  const healing = await heal(s, crmResult.id, crmResult.contacts)
   r.section(9, 'money')
   const money = await audit(s)
 

@@ -14,6 +14,8 @@ declare module 'hypercore' {
     block: { index: number; value: Buffer | null; nodes: TreeNode[] } | null
     upgrade: { start: number; length: number; nodes: TreeNode[]; additionalNodes: TreeNode[]; signature: Buffer | null } | null
   }
+  /** A replicating peer: the blocks it told us it holds (from the start, and each one beyond). */
+  export interface Peer { readonly remotePublicKey: Buffer; readonly remoteContiguousLength: number; readonly remoteLength: number; readonly remoteBitfield: { get(index: number): boolean } }
   /** Who signs the core (hypercore checks the key is this manifest's hash). */
   export interface Manifest { quorum: number; signers: Array<{ publicKey: Buffer }> }
   class Hypercore extends EventEmitter {
@@ -31,8 +33,8 @@ declare module 'hypercore' {
     readonly readable: boolean
     readonly closed: boolean
     readonly opened: boolean
-    /** The peers replicating this core: who they are and how long they say their copy is. */
-    readonly peers: Array<{ remotePublicKey: Buffer; remoteLength: number }>
+    /** The peers replicating this core: who they are and how much of it they hold. */
+    readonly peers: Peer[]
     readonly manifest: Manifest | null
     keyPair: KeyPair | null
     ready(): Promise<void>
@@ -55,6 +57,7 @@ declare module 'hypercore' {
     info(opts?: object): Promise<{ length: number; contiguousLength: number; byteLength: number }>
     on(event: 'append' | 'close' | 'ready', fn: () => void): this
     on(event: 'peer-add' | 'peer-remove', fn: (peer: unknown) => void): this
+    on(event: 'upload' | 'download', fn: (index: number, byteLength: number) => void): this
     on(event: string, fn: (...args: any[]) => void): this
   }
   export default Hypercore

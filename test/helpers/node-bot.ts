@@ -48,6 +48,7 @@ export function workload (over: Partial<ManifestWorkload> = {}): ManifestWorkloa
     archive: null,
     output: null,
     access: DEFAULT_ACCESS,
+    state: null,
     ...over
   }
 }

@@ -1,0 +1,191 @@
+/**
+ * The bot's copy of its replicas' state cores (ARCHITECTURE §10): the notary
+ * of the contract keeps the data its services declared. For each live lease
+ * whose workload declares `state:`, the bot replicates the state core its
+ * node names in its signed status core, downloads every block as it is
+ * written, and verifies each snapshot: the node's signature, the contract,
+ * the replica, the sequence, every changed file's hash, the total hash. The
+ * latest verified snapshot of each replica is recorded in the bot's state
+ * (TradeRecord.snapshot): a heal names it for the new node to restore
+ * (bot/monitor.ts resumeReplacements), and `scit bot state` lists it.
+ */
+import type Hypercore from 'hypercore'
+import { decodeKey, encodeKey } from '../lib/keys'
+import { logger } from '../lib/log'
+import { workloadId } from '../lib/trade-workload'
+import { scanState, verifyFiles, stateSize, StateFile } from '../lib/state'
+import type { VerificationError } from '../lib/contract'
+import type { Bot } from './bot'
+import { bounded } from './watch'
+import type { DeploymentRecord, TradeRecord, SnapshotRecord } from './state'
+
+const log = logger('bot/snapshots')
+
+/** bot.events 'snapshot': a replica's snapshot verified. */
+export interface SnapshotEvent { deployment: string; trade: string; snapshot: SnapshotRecord }
+
+interface Copy {
+  core: Hypercore
+  node: Buffer
+  contract: Buffer
+  replica: string
+  /** Where the next unverified record starts, and the last sequence verified. */
+  next: number
+  seq: number
+  /** The latest verified snapshot's files, and their keys (fileKey). */
+  files: StateFile[]
+  verified: Set<string>
+  range: { destroy (): void }
+  verifying: Promise<void> | null
+  again: boolean
+  /** Why the copy stopped: a snapshot that did not verify. */
+  refused: string | null
+}
+
+/** A file version: where its bytes are and what they hash to. */
+function fileKey (f: StateFile): string {
+  return `${f.start}:${f.blocks}:${f.size}:${f.hash.toString('hex')}`
+}
+
+export class StateCopies {
+  private readonly copies = new Map<string, Copy>()
+  /** Cores kept open for a new node to fetch a restore from (a bot restarted mid-heal has no copy open). */
+  private readonly held = new Map<string, Hypercore>()
+  private closed = false
+
+  constructor (private readonly bot: Bot) {}
+
+  /** Why trade `id`'s state core was refused, or null. */
+  refused (id: string): string | null { return this.copies.get(id)?.refused ?? null }
+
+  /** Keep a copy of `t`'s state core once its node named one; verify what arrived. */
+  async track (d: DeploymentRecord, t: TradeRecord, stateCore: Buffer | null): Promise<void> {
+    if (this.closed || d.contract === null) return
+    let copy = this.copies.get(t.id)
+    if (copy === undefined) {
+      if (stateCore === null) return
+      const core = this.bot.store.get({ key: stateCore })
+      await core.ready()
+      if (this.closed) { await core.close(); return }
+      copy = {
+        core,
+        node: decodeKey(t.node, 'node key'),
+        contract: decodeKey(d.contract, 'contract core'),
+        replica: workloadId(t),
+        next: 0,
+        seq: 0,
+        files: [],
+        verified: new Set(),
+        // every block as it is written: the node may die at any time
+        range: core.download({ start: 0, end: -1 }),
+        verifying: null,
+        again: false,
+        refused: null
+      }
+      this.copies.set(t.id, copy)
+      const c = copy
+      const onblock = (): void => { this.verify(d, t, c) }
+      core.on('append', onblock)
+      core.on('download', onblock)
+      core.update({ wait: true }).catch(() => {})
+    }
+    this.verify(d, t, copy)
+    await copy.verifying
+  }
+
+  /** One verification at a time per copy; one more if blocks arrived meanwhile. */
+  private verify (d: DeploymentRecord, t: TradeRecord, copy: Copy): void {
+    if (copy.verifying !== null) { copy.again = true; return }
+    copy.verifying = this.verifyOnce(d, t, copy).catch(err => log.warn('state copy check failed', { trade: t.id, err: (err as Error).message })).finally(() => {
+      copy.verifying = null
+      if (copy.again && !this.closed) { copy.again = false; this.verify(d, t, copy) }
+    })
+  }
+
+  /**
+   * Check what arrived: every new snapshot's envelope (the node's signature,
+   * contract, replica, one sequence), and the files of the latest one that
+   * were not verified before. Intermediate snapshots' files are not needed:
+   * their node clears superseded versions, and a restore starts from the
+   * latest. Blocks not here yet end the check; the next block retries it.
+   */
+  private async verifyOnce (d: DeploymentRecord, t: TradeRecord, copy: Copy): Promise<void> {
+    if (copy.refused !== null || this.closed) return
+    try {
+      const scan = await scanState(copy.core, copy.next, { node: copy.node, contract: copy.contract, replica: copy.replica }, { wait: false })
+      const latest = scan.snapshots[scan.snapshots.length - 1]
+      if (latest === undefined) return
+      scan.snapshots.forEach((at, i) => {
+        if (at.snapshot.seq !== copy.seq + 1 + i) throw new Error(`snapshot ${at.snapshot.seq} follows snapshot ${copy.seq + i}`)
+      })
+      const files = latest.snapshot.files
+      try {
+        await verifyFiles(copy.core, files.filter(f => !copy.verified.has(fileKey(f))), { wait: false })
+      } catch (err) {
+        if ((err as VerificationError).reason === 'snapshot-unavailable') return
+        throw err
+      }
+      const keep = new Set(files.map(fileKey))
+      // the copy keeps the latest state, as its node does: what it replaced is cleared here too
+      for (const f of copy.files) if (!keep.has(fileKey(f)) && f.blocks > 0) await copy.core.clear(f.start, f.start + f.blocks)
+      copy.verified = keep
+      copy.files = files
+      copy.seq = latest.snapshot.seq
+      copy.next = latest.length
+      t.snapshot = {
+        core: encodeKey(copy.core.key),
+        length: latest.length,
+        seq: latest.snapshot.seq,
+        hash: latest.snapshot.hash.toString('hex'),
+        files: files.length,
+        size: stateSize(files),
+        time: latest.timestamp,
+        verified: Date.now()
+      }
+      this.bot.state.save()
+      this.bot.events.emit('snapshot', { deployment: d.id, trade: t.id, snapshot: t.snapshot } satisfies SnapshotEvent)
+    } catch (err) {
+      copy.refused = (err as Error).message
+      this.bot.progress('state-refused', `${d.id}: the state core of trade ${t.id} does not verify: ${copy.refused}`)
+    }
+  }
+
+  /**
+   * Bring the copy of `t` up to date now, waiting at most `timeout` ms for
+   * the node's latest length and blocks (`scit bot state` on a bot that was
+   * not running). Resolves with the latest verified snapshot.
+   */
+  async sync (d: DeploymentRecord, t: TradeRecord, stateCore: Buffer | null, timeout: number): Promise<SnapshotRecord | null> {
+    await this.track(d, t, stateCore)
+    const copy = this.copies.get(t.id)
+    if (copy === undefined) return t.snapshot ?? null
+    await bounded(copy.core.update({ wait: true }), timeout)
+    const range = copy.core.download({ start: 0, end: copy.core.length })
+    await bounded(range.done(), timeout)
+    range.destroy()
+    this.verify(d, t, copy)
+    await copy.verifying
+    return t.snapshot ?? null
+  }
+
+  /** Keep state core `key` open, so that the node a restore names it to can fetch it from this bot. */
+  async hold (key: Buffer): Promise<void> {
+    const k = encodeKey(key)
+    if (this.closed || this.held.has(k) || [...this.copies.values()].some(c => c.core.key.equals(key))) return
+    const core = this.bot.store.get({ key })
+    this.held.set(k, core)
+    await core.ready()
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    for (const core of this.held.values()) await core.close()
+    this.held.clear()
+    for (const copy of this.copies.values()) {
+      copy.range.destroy()
+      await copy.verifying
+      await copy.core.close()
+    }
+    this.copies.clear()
+  }
+}
