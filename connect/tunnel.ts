@@ -29,7 +29,7 @@ import ReadyResource from 'ready-resource'
 import Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
 import type DHT from 'hyperdht'
-import type { SecretStream } from 'hyperdht'
+import type { SecretStream, Query } from 'hyperdht'
 import b4a from 'b4a'
 import type { Bootstrap } from '../lib/config'
 import { ScitError, isScitError } from '../lib/errors'
@@ -78,6 +78,7 @@ export class Tunnel extends ReadyResource {
   private readonly replicas = new Map<string, Replica>()
   private lookups = 0
   private looking: Promise<void> | null = null
+  private query: Query | null = null
   private timer: NodeJS.Timeout | null = null
   private turn = 0
   private readonly sockets = new Set<net.Socket>()
@@ -172,7 +173,8 @@ export class Tunnel extends ReadyResource {
     const n = ++this.lookups
     this.looking = (async () => {
       const before = this.replicas.size
-      for await (const reply of this.swarm.dht.lookup(this.topic)) {
+      this.query = this.swarm.dht.lookup(this.topic)
+      for await (const reply of this.query) {
         for (const peer of reply.peers) {
           const hex = b4a.toString(peer.publicKey, 'hex')
           const r = this.replicas.get(hex)
@@ -182,7 +184,7 @@ export class Tunnel extends ReadyResource {
       }
       for (const [hex, r] of this.replicas) if (r.seen < n - 1 && r.failures > 0) this.replicas.delete(hex)
       if (this.replicas.size !== before) this.emit('replicas', this.replicas.size)
-    })().catch(() => {}).finally(() => { this.looking = null })
+    })().catch(() => {}).finally(() => { this.looking = null; this.query = null })
   }
 
   /** Replicas to try, in order: those that answered last, taking turns, then the failed ones, fewest failures first. */
@@ -238,7 +240,6 @@ export class Tunnel extends ReadyResource {
       let next = 0
       let won = false
       let timer: NodeJS.Timeout | null = null
-      const opened: SecretStream[] = []
       const launch = (): void => {
         if (won || next >= list.length) return
         const r = list[next++]
@@ -255,7 +256,6 @@ export class Tunnel extends ReadyResource {
           if (won) { s.destroy(); return }
           won = true
           if (timer !== null) clearTimeout(timer)
-          opened.push(s)
           resolve(s)
         })
         s.once('close', () => {
@@ -280,6 +280,7 @@ export class Tunnel extends ReadyResource {
     for (const s of this.sockets) s.destroy()
     for (const s of this.streams) s.destroy()
     if (this.server !== null) await new Promise<void>(resolve => (this.server as net.Server).close(() => resolve()))
+    this.query?.destroy()
     while (this.looking) await this.looking
     await this.session?.close().catch(() => {})
     await this.swarm?.destroy()

@@ -128,10 +128,10 @@ sandboxTest('the CRM\'s node stops, the bot heals it onto another node, and the 
   t.is(c.child.exitCode, null, 'from the same scit connect process, never restarted')
 })
 
-sandboxTest('scit connect refuses bad input with a clear error and exit 1: a malformed key, an unknown contract, a contract with no service', async t => {
+sandboxTest('scit connect refuses bad input with a clear error and exit 1: a malformed key, an unknown contract, a contract with no service; with no live replica it waits, says so, and gives up after --timeout', async t => {
   const tn = await testnet(t)
   const w = await world(t, tn)
-  await node(t, w)
+  const n = await node(t, w)
   const b = await bot(t, w)
   const data = await t.tmp()
   const args = common(tn, null, data)
@@ -152,6 +152,15 @@ sandboxTest('scit connect refuses bad input with a clear error and exit 1: a mal
   const badService = await scit(['connect', job.contract ?? '', 'web:99999', ...args])
   t.is(badService.code, 1)
   t.ok(/^error INVALID_ARGUMENT: "web:99999" is not WORKLOAD\[:PORT\]/m.test(badService.stderr), badService.stderr.trim())
+
+  const echoing = await deploy(b, { template: await echoTemplate(t) })
+  await waitRunning(b, echoing)
+  await n.close() // its services are unannounced; the bot, which serves the contract, does not heal here
+  // As the bot's identity (scit connect reads only identity.json of --data): the contract lets it in.
+  const alone = await scit(['connect', echoing.contract ?? '', '--timeout', '2s', ...common(tn, null, b.opts.data)])
+  t.is(alone.code, 1)
+  t.ok(alone.stderr.includes('waiting for a live replica of echo:7000'), 'it says it waits')
+  t.ok(/^error TIMEOUT: no live replica of echo:7000/m.test(alone.stderr), alone.stderr.trim())
 })
 
 test('without a sandbox a service listens on a loopback port only the node knows, and is still reached only through the DHT', async t => {
