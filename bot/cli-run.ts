@@ -26,6 +26,7 @@ import { readLogs } from './logs'
 import { BotState, DeploymentRecord } from './state'
 import { requirePhase, Command } from './phase'
 import type { ParamValue } from '../lib/contract'
+import safetyCatch from 'safety-catch'
 
 export interface RunFlags extends CommonFlags { set?: string[]; id?: string; wait?: string; yes?: boolean; role?: string; follow?: boolean; workload?: string; grace?: string; interval?: string; renewBefore?: string; approvals?: boolean; tail?: string; timeout?: string }
 
@@ -45,7 +46,7 @@ export async function openBot (flags: RunFlags, quiet = false): Promise<Bot> {
   try {
     await bot.ready()
   } catch (err) {
-    await bot.close().catch(() => {})
+    await bot.close().catch(safetyCatch)
     if (/lock/i.test((err as Error).message)) throw new ScitError('BUSY', `the bot in ${config.data} is running in another process (scit bot run?): stop it first, or use its output`)
     throw err
   }
@@ -221,7 +222,7 @@ async function withSession<T> (ref: string, flags: RunFlags, fn: (s: ContractSes
     await s.ready()
     return await fn(s, identity)
   } finally {
-    await s.close().catch(() => {})
+    await s.close().catch(safetyCatch)
     await swarm.destroy()
     await store.close()
     fs.rmSync(dir, { recursive: true, force: true })

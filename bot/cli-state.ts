@@ -12,6 +12,7 @@ import { workloadId } from '../lib/trade-workload'
 import type { Bot } from './bot'
 import { BotState, DeploymentRecord, TradeRecord } from './state'
 import { openBot, RunFlags } from './cli-run'
+import safetyCatch from 'safety-catch'
 
 const TIMEOUT = 3000
 
@@ -56,7 +57,7 @@ export async function stateRows (bot: Bot | null, d: DeploymentRecord): Promise<
     let refused: string | null = null
     if (bot !== null && t.phase === 'settled') {
       const ch = await bot.reach(t.node, TIMEOUT)
-      if (ch !== null) await bot.monitor.watch(t.node).refresh(ch, TIMEOUT).catch(() => {})
+      if (ch !== null) await bot.monitor.watch(t.node).refresh(ch, TIMEOUT).catch(safetyCatch)
       const named = bot.monitor.watch(t.node).state(workloadId(t))?.body.stateCore ?? null
       await bot.monitor.states.sync(d, t, named, TIMEOUT).catch(() => null)
       refused = bot.monitor.states.refused(t.id)

@@ -53,6 +53,7 @@ import { Challenges } from './challenges'
 import { StateCopies } from './snapshots'
 import { decodeKey, shortKey } from '../lib/keys'
 import type { RestoreRef } from '../lib/contract'
+import safetyCatch from 'safety-catch'
 
 const log = logger('bot/monitor')
 
@@ -113,7 +114,7 @@ export class Monitor {
   start (): void {
     if (this.timer !== null || this.closed) return
     this.timer = setInterval(() => { this.tick().catch(err => log.warn('monitor tick failed', { err: (err as Error).message })) }, this.opts.interval)
-    this.tick().catch(() => {})
+    this.tick().catch(safetyCatch)
   }
 
   /** Stop checking; resolves once the check and heals in progress are done and the replicas are closed. */
@@ -131,7 +132,7 @@ export class Monitor {
 
   /** Resolves once every heal in progress is done (tests, and stop). */
   async idle (): Promise<void> {
-    while (this.healing.size) await Promise.all(this.healing.values()).catch(() => {})
+    while (this.healing.size) await Promise.all(this.healing.values()).catch(safetyCatch)
   }
 
   private tick (): Promise<void> {
@@ -178,7 +179,7 @@ export class Monitor {
         await ch.ping({ timeout: this.opts.interval })
         this.lastSeen.set(t.node, Date.now())
       } catch {}
-      await this.watch(t.node).refresh(ch, this.opts.interval).catch(() => {})
+      await this.watch(t.node).refresh(ch, this.opts.interval).catch(safetyCatch)
     }
     await this.copyState(d, t)
     const silent = Date.now() - (this.lastSeen.get(t.node) ?? now)

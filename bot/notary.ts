@@ -18,6 +18,7 @@ import {
   SignedInstruction, RestoreRef, manifestHash, verifyApproval, headerEncoding, instructionEncoding, approvalEncoding, blobMarkerEncoding,
   CHUNK_SIZE, BLOB_MARKER
 } from '../lib/contract'
+import safetyCatch from 'safety-catch'
 
 /** Chunks appended per hypercore batch: fewer tree updates without holding much memory (1 MiB). */
 const BATCH = 16
@@ -88,7 +89,7 @@ export class ContractWriter {
    */
   private serial<T> (fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn)
-    this.queue = run.catch(() => {})
+    this.queue = run.catch(safetyCatch)
     return run
   }
 

@@ -18,6 +18,7 @@ import type { VerificationError } from '../lib/contract'
 import type { Bot } from './bot'
 import { bounded } from './watch'
 import type { DeploymentRecord, TradeRecord, SnapshotRecord } from './state'
+import safetyCatch from 'safety-catch'
 
 const log = logger('bot/snapshots')
 
@@ -87,7 +88,7 @@ export class StateCopies {
       const onblock = (): void => { this.verify(d, t, c) }
       core.on('append', onblock)
       core.on('download', onblock)
-      core.update({ wait: true }).catch(() => {})
+      core.update({ wait: true }).catch(safetyCatch)
     }
     this.verify(d, t, copy)
     await copy.verifying

@@ -40,6 +40,7 @@ import { mayConnect } from '../lib/access'
 import { serviceTopic } from '../lib/service'
 import type { ManifestWorkload } from '../lib/contract'
 import { ContractSession } from '../bot/sign'
+import safetyCatch from 'safety-catch'
 
 export interface TunnelOptions {
   contract: Buffer
@@ -96,7 +97,7 @@ export class Tunnel extends ReadyResource {
     try {
       await this.start()
     } catch (err) {
-      await this._close().catch(() => {})
+      await this._close().catch(safetyCatch)
       throw err
     }
   }
@@ -117,7 +118,7 @@ export class Tunnel extends ReadyResource {
     const w = this.pick(this.session.view.state().manifest.workloads)
     this.service = w
     this.checkAccess()
-    this.session.core.on('append', () => { this.session?.view.refresh().catch(() => {}) })
+    this.session.core.on('append', () => { this.session?.view.refresh().catch(safetyCatch) })
     this.topic = serviceTopic(o.contract, w.workload, w.port)
     this.server = net.createServer({ allowHalfOpen: true }, sock => this.carry(sock))
     await new Promise<void>((resolve, reject) => {
@@ -184,7 +185,7 @@ export class Tunnel extends ReadyResource {
       }
       for (const [hex, r] of this.replicas) if (r.seen < n - 1 && r.failures > 0) this.replicas.delete(hex)
       if (this.replicas.size !== before) this.emit('replicas', this.replicas.size)
-    })().catch(() => {}).finally(() => { this.looking = null; this.query = null })
+    })().catch(safetyCatch).finally(() => { this.looking = null; this.query = null })
   }
 
   /** Replicas to try, in order: those that answered last, taking turns, then the failed ones, fewest failures first. */
@@ -282,7 +283,7 @@ export class Tunnel extends ReadyResource {
     if (this.server !== null) await new Promise<void>(resolve => (this.server as net.Server).close(() => resolve()))
     this.query?.destroy()
     while (this.looking) await this.looking
-    await this.session?.close().catch(() => {})
+    await this.session?.close().catch(safetyCatch)
     await this.swarm?.destroy()
     await this.store?.close()
     if (this.dir !== '') fs.rmSync(this.dir, { recursive: true, force: true })

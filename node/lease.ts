@@ -21,6 +21,7 @@ import type { Trade } from '../market/types'
 import type { Supervisor } from './supervisor'
 import type { StateKeepers } from './state-keepers'
 import { verifyContract, stageFiles, placeFiles, pruneStaging, specFor } from './contracts'
+import safetyCatch from 'safety-catch'
 
 const log = logger('node')
 
@@ -74,7 +75,7 @@ export class Lease {
     this.core.on('append', () => this.enqueue(() => this.evaluate()))
     const done = this.core.findingPeers()
     this.ctx.swarm.flush().then(done, done)
-    this.core.update({ wait: true }).catch(() => {})
+    this.core.update({ wait: true }).catch(safetyCatch)
     this.enqueue(() => this.evaluate())
   }
 

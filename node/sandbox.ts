@@ -18,6 +18,7 @@ import { logger } from '../lib/log'
 import { MiB } from '../lib/resources'
 import { Cgroup } from './cgroup'
 import { buildLaunch, SandboxSpec, BWRAP, NO_BWRAP, PRLIMIT, NICE, SANDBOX_UID, INFO_FD, ARGS_FD } from './launch'
+import safetyCatch from 'safety-catch'
 
 const log = logger('node/sandbox')
 
@@ -81,7 +82,7 @@ export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
   try {
     child = cgroup !== null ? cgroup.spawnInside(start) : start()
   } catch (err) {
-    cgroup?.destroy().catch(() => {})
+    cgroup?.destroy().catch(safetyCatch)
     throw err
   }
   if (launch.fdArgs !== null) {
@@ -95,7 +96,7 @@ export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
     if (cgroup !== null) hit = cgroup.limitsHit()
     resolve()
   }))
-  child.once('error', () => { if (child.pid === undefined) cgroup?.destroy().catch(() => {}) })
+  child.once('error', () => { if (child.pid === undefined) cgroup?.destroy().catch(safetyCatch) })
   let init: Proc | null = null
   const childPid = new Promise<number>((resolve, reject) => {
     const never = (why: string): void => reject(new ScitError('SANDBOX', why))

@@ -25,6 +25,7 @@ import { formatSize } from '../lib/resources'
 import { FileHash, blobMarkerEncoding, BLOB_MARKER, StateSpec } from '../lib/contract'
 import { Snapshot, SnapshotAt, StateFile, STATE_CHUNK, scanState, openSnapshot, stateHash, snapshotEncoding } from '../lib/state'
 import { placeVerified } from './restore'
+import safetyCatch from 'safety-catch'
 
 const log = logger('node/state')
 
@@ -92,7 +93,7 @@ export class StateKeeper {
   /** Take a snapshot now if anything changed; resolves with it, or null when nothing changed. One at a time. */
   snapshot (): Promise<SnapshotResult | null> {
     const run = this.queue.then(() => this.closed ? null : this.take())
-    this.queue = run.catch(() => {})
+    this.queue = run.catch(safetyCatch)
     return run
   }
 
@@ -250,7 +251,7 @@ export function listState (workDir: string, paths: string[]): string[] {
     if (st === null) return
     if (st.isFile()) { out.add(rel); return }
     if (!st.isDirectory()) return
-    let names: string[] = []
+    let names: string[]
     try { names = fs.readdirSync(path.join(workDir, rel)) } catch { return }
     for (const name of names) walk(`${rel}/${name}`)
   }

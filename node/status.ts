@@ -22,6 +22,7 @@ import { logger } from '../lib/log'
 import { statusRecord, logRecord, StatusRecord, LogRecord, Stream, WorkloadState } from '../lib/node-messages'
 import type { Verified } from '../lib/status'
 import type { Transition } from './workload'
+import safetyCatch from 'safety-catch'
 
 const log = logger('node/status')
 
@@ -137,7 +138,7 @@ export class StatusCore extends ReadyResource {
       await core.append(seal(this.identity, { type, seq: index + 1, timestamp: Date.now(), body }))
       return index
     })
-    this.queue = next.catch(() => {})
+    this.queue = next.catch(safetyCatch)
     return next
   }
 

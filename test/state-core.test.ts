@@ -16,6 +16,7 @@ import { restore } from '../node/restore'
 import { loadTemplate, TemplateError } from '../bot/template'
 import { instantiate, DEFAULT_STATE_INTERVAL } from '../bot/manifest'
 import { templateFile, minimalYaml } from './helpers/bot'
+import safetyCatch from 'safety-catch'
 
 const CONTRACT = b4a.alloc(32, 7)
 
@@ -25,7 +26,7 @@ async function keeper (t: Assert, over: Partial<StateTarget> = {}, opts: { store
   const identity = opts.identity ?? generateKeyPair()
   const k = new StateKeeper(store, identity, { id: 'r.0', contract: CONTRACT, spec: { paths: ['data.json', 'db'], interval: 60_000 }, limit: 64 * MiB, workDir: work, staging: await t.tmp(), ...over })
   await k.open()
-  t.teardown(async () => { await k.close(false).catch(() => {}); await store.close() })
+  t.teardown(async () => { await k.close(false).catch(safetyCatch); await store.close() })
   return { k, work, store, identity }
 }
 

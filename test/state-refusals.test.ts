@@ -14,6 +14,7 @@ import { planBids } from '../bot/manifest'
 import { StateKeeper } from '../node/state'
 import type { NodeDaemon } from '../node/daemon'
 import { MiB, ZERO } from '../lib/resources'
+import safetyCatch from 'safety-catch'
 
 const CODE = 'setInterval(() => {}, 1000)\n'
 
@@ -50,7 +51,7 @@ async function stateCore (t: Assert, s: Setup, signer: KeyPair, content: string)
   const k = new StateKeeper(store.namespace(`forged-${Math.random()}`), signer, { id: workloadId({ id: s.t1 }), contract: s.written.writer.key, spec: { paths: ['data.json'], interval: 60_000 }, limit: MiB, workDir: dir, staging: await t.tmp() })
   await k.open()
   await k.snapshot()
-  t.teardown(() => k.close(false).catch(() => {}), { order: -5 })
+  t.teardown(() => k.close(false).catch(safetyCatch), { order: -5 })
   return k
 }
 

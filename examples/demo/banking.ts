@@ -14,6 +14,7 @@ import { pause } from '../../bot/wait'
 import { exampleStakeholder, ExampleRole } from '../stakeholders'
 import { request } from './http'
 import { Stage, EXAMPLES, nodeName, reached, within, live } from './stage'
+import safetyCatch from 'safety-catch'
 
 export interface BankingResult {
   id: string
@@ -30,7 +31,7 @@ export async function banking (s: Stage): Promise<BankingResult> {
   r.wait(`the bot bids for the instant-payment limits feature ${FIRST}: 2 replicas on certified nodes in the EU`)
   const atApprovals = reached(bot, 'approvals')
   const deploying = deploy(bot, { template: path.join(EXAMPLES, 'banking-feature.yaml'), set: { release: FIRST, region: 'EU' }, id: 'banking' })
-  deploying.catch(() => {})
+  deploying.catch(safetyCatch)
   await within(s, 'buying capacity for the banking feature', Promise.race([atApprovals, deploying]))
   const d = bot.state.find('banking')
   const nodes = live(d).map(t => nodeName(s, t.node))
@@ -46,7 +47,7 @@ export async function banking (s: Stage): Promise<BankingResult> {
   r.wait(`the bot writes release ${NEXT} to the contract as a new manifest`)
   const atUpdate = reached(bot, 'update')
   const updating = update(bot, d, { release: NEXT })
-  updating.catch(() => {})
+  updating.catch(safetyCatch)
   await within(s, 'the update', Promise.race([atUpdate, updating]))
   r.ok(`release ${NEXT} is on the contract; the nodes stop ${FIRST} and wait for the sign-off of ${NEXT}`, 'old signatures are for the old manifest hash: a new version is signed anew')
   releases.push({ release: NEXT, ...await signOff(s, d, ['legal', 'it'], NEXT) })

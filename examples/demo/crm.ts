@@ -11,6 +11,7 @@ import type { DeploymentRecord } from '../../bot/state'
 import { exampleStakeholder } from '../stakeholders'
 import { request, whenUp } from './http'
 import { Stage, EXAMPLES, nodeName, reached, within } from './stage'
+import safetyCatch from 'safety-catch'
 
 export interface CrmResult {
   id: string
@@ -33,7 +34,7 @@ export async function crm (s: Stage): Promise<CrmResult> {
   r.wait(`the bot bids for a CRM for ${USERS} users in CH`)
   const atApprovals = reached(bot, 'approvals')
   const deploying = deploy(bot, { template: path.join(EXAMPLES, 'crm.yaml'), set: { users: USERS, country: 'CH' }, id: 'crm' })
-  deploying.catch(() => {}) // awaited below; a failure before that surfaces through the race
+  deploying.catch(safetyCatch) // awaited below; a failure before that surfaces through the race
   await within(s, 'buying capacity for the CRM', Promise.race([atApprovals, deploying.then(() => { throw new ScitError('DEMO', 'the CRM deployed without waiting for its stakeholders') })]))
   const d = bot.state.find('crm')
   const t = d.trades[0]

@@ -12,6 +12,7 @@ import { encodeKey } from '../../lib/keys'
 import { waitRunning } from '../../bot/deployment'
 import { whenUp } from './http'
 import { Stage, nodeName, reached, within } from './stage'
+import safetyCatch from 'safety-catch'
 
 export interface HealResult {
   stopped: string
@@ -39,7 +40,7 @@ export async function heal (s: Stage, crmId: string, before: number): Promise<He
   const failing = reached(bot, 'fail', detail => detail.includes(lost.id))
   const healing = reached(bot, 'healed', mine)
   const healFailed = reached(bot, 'heal-failed', mine).then(detail => { throw new ScitError('DEMO', `the bot could not heal the CRM: ${detail}`) })
-  healFailed.catch(() => {})
+  healFailed.catch(safetyCatch)
   bot.monitor.start()
   r.wait(`stopping node ${victim}`)
   const t0 = Date.now()

@@ -14,6 +14,7 @@ import type { DemoWorld } from './world'
 import type { Reporter } from './report'
 import { FLEET, describeNode } from './fleet'
 import { EXAMPLES } from './stage'
+import safetyCatch from 'safety-catch'
 
 export const TEMPLATES = ['crm.yaml', 'archive.yaml', 'banking-feature.yaml', 'ai-mining.yaml']
 export const FUNDS = 1_000_000
@@ -36,7 +37,7 @@ export async function nodes (w: DemoWorld, r: Reporter): Promise<Array<{ name: s
   r.wait(`starting ${FLEET.length} node daemons`)
   // Started together, reported in the fleet's order.
   const starting = FLEET.map(spec => w.startNode(spec))
-  for (const p of starting) p.catch(() => {}) // the first failure is thrown below; the world's close stops the rest
+  for (const p of starting) p.catch(safetyCatch) // the first failure is thrown below; the world's close stops the rest
   for (let i = 0; i < FLEET.length; i++) {
     const daemon = await starting[i]
     r.ok(`node ${describeNode(FLEET[i], daemon.key)}`)

@@ -32,6 +32,7 @@ import { ContractSession } from '../../bot/sign'
 import type { ResultMessage } from '../../bot/approvals'
 import { Tunnel } from '../../connect/tunnel'
 import { NodeSpec, capacityOf, pricesOf } from './fleet'
+import safetyCatch from 'safety-catch'
 
 const CLOSE_TIMEOUT = 15_000
 
@@ -205,9 +206,9 @@ export class DemoWorld {
       if (!result.accepted) throw new ScitError('REJECTED', `the bot refused ${role}'s signature: ${result.reason ?? ''}`)
       return result
     } finally {
-      await session.close().catch(() => {})
-      await swarm.destroy().catch(() => {})
-      await store.close().catch(() => {})
+      await session.close().catch(safetyCatch)
+      await swarm.destroy().catch(safetyCatch)
+      await store.close().catch(safetyCatch)
     }
   }
 

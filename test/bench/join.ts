@@ -50,6 +50,9 @@ async function probe (): Promise<void> {
   let at = process.hrtime.bigint()
 }
 
+/** What probe() sends: 'joined' then 'cpu' (each message carries its own fields). */
+interface ProbeMessage { kind: string, ms: number, genesis: boolean, offersMs: number, offers: number, envelopes: number, share: number, rss: number }
+
 function runCli (args: string[]): Promise<{ ms: number, rssKiB: number, out: string, code: number | null }> {
   return new Promise(resolve => {
     const started = Date.now()
@@ -89,7 +92,7 @@ async function main (): Promise<void> {
     const correct = answer !== null && answer.offers === expected
 
     const child = fork(__filename, ['probe', market, bootstrap], { stdio: 'inherit' })
-    const next = (): Promise<any> => new Promise(resolve => child.once('message', resolve))
+    const next = (): Promise<ProbeMessage> => new Promise(resolve => child.once('message', resolve))
     const joined = await next()
     // The market takes 50 ops/s from others while the follower only follows.
     child.send({ cmd: 'cpu-start' })

@@ -30,6 +30,7 @@ import { MarketPeer } from '../../market/peer'
 import { offerOp, bidOp } from '../helpers/ledger'
 import type { OfferBody, BidBody, Outcome } from '../../market/types'
 import type { Command, Reply } from './ledger-indexer'
+import safetyCatch from 'safety-catch'
 
 const ACK_INTERVAL = Number(process.env.ACK_INTERVAL ?? 20)
 
@@ -185,7 +186,7 @@ async function main (): Promise<void> {
   } finally {
     if (client !== null) await client.close().catch(err => console.error('close failed:', err))
     await Promise.all(indexers.map(i => i.close()))
-    await net.destroy().catch(() => {})
+    await net.destroy().catch(safetyCatch)
     fs.rmSync(data, { recursive: true, force: true })
   }
 }

@@ -8,6 +8,7 @@ import { loadIdentity, KeyPair } from '../../lib/identity'
 import { serviceKeyPair } from '../../lib/service'
 import { workloadId } from '../../lib/trade-workload'
 import type { SecretStream } from 'hyperdht'
+import safetyCatch from 'safety-catch'
 
 /** The CLI entry built next to the tests (dist/ or .dist-*). */
 export const SCIT = path.join(__dirname, '..', '..', 'lib', 'cli.js')
@@ -99,7 +100,7 @@ export async function callHome (t: Assert, tn: Testnet, keyPair: KeyPair): Promi
           if (!await session(key) && !over) await new Promise(resolve => setTimeout(resolve, 200))
         }
       }
-      loop().catch(() => {})
+      loop().catch(safetyCatch)
     },
     count: n => until(() => hellos.length >= n),
     closed: n => until(() => closes >= n)
