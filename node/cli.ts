@@ -87,10 +87,12 @@ export function register (program: Command): void {
         unsafeNoSandbox: flags.unsafeNoSandbox === true
       })
       if (flags.unsafeNoSandbox) process.stderr.write('\n  !!! --unsafe-no-sandbox: workloads run WITHOUT ISOLATION. Never sell capacity like this. !!!\n\n')
+      // Listening before the start: the offer may be on sale before ready() returns, and a stop then must still withdraw it.
+      const stop = untilSignal()
       await daemon.ready()
       process.stderr.write(`scit node ${daemon.key} selling ${formatResources(cap.resources)} on market ${encodeKey(market)}\n`)
       output(flags, { key: daemon.key, capacity: cap.resources, statusCore: encodeKey(daemon.status.status.key) }, () => `ready ${daemon.key}`)
-      const sig = await untilSignal()
+      const sig = await stop
       log.info('stopping: withdrawing the offer first', { signal: sig })
       await daemon.withdraw()
       await daemon.close()

@@ -49,7 +49,7 @@ test('the demo, in process: what its summary claims holds in the ledger and on t
   t.alike(summary.crm.approvals.map(a => `${a.role} ${a.weight}/${a.threshold}`), ['legal 1/2', 'it 2/2'], 'summary: legal then IT signed')
   const signed = core.approvals.get(core.current.hash.toString('hex'))
   t.ok(signed?.has(exampleStakeholder('legal').publicKey.toString('hex')) && signed?.has(exampleStakeholder('it').publicKey.toString('hex')), 'by the legal and IT keys the template names')
-  t.is(summary.crm.contacts, 1, 'the CRM stored a contact over HTTP')
+  t.is(summary.crm.contacts, 3, 'the CRM stored 3 contacts over HTTP')
 
   const h = summary.healing
   t.is(h.stopped, summary.crm.node, 'the node that died is the one that ran the CRM')
@@ -133,7 +133,7 @@ test('scit demo --quick --no-sandbox as a child process: exits 0, prints the ste
     'answered a storage challenge',
     'release 1.3.0 serves on',
     'the bot gave up on zurich',
-    'the CRM runs again on geneva with its 1 contact, restored from snapshot',
+    'the CRM runs again on geneva with its 3 contacts, restored from snapshot',
     'signed by zurich',
     'money is conserved',
     '── trades',

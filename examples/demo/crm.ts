@@ -67,23 +67,33 @@ export async function crm (s: Stage): Promise<CrmResult> {
   r.wait('the bot opens a local port to the CRM through the DHT (scit connect, by contract key)')
   const tunnel = await s.world.tunnel(d.contract ?? '', s.bot.identity)
   const talked = await talk(s, d, `http://127.0.0.1:${tunnel.address.port}`)
-  r.ok(`the CRM answers through the DHT at ${talked.url}: a contact added, read back, found in data.json on ${node}'s disk`,
+  r.ok(`the CRM answers through the DHT at ${talked.url}: ${talked.contacts} contacts added, read back, found in data.json on ${node}'s disk`,
     `scit connect ${short(d.contract ?? '')} found the replica by contract key (its server ${key.slice(0, 8)} admits only the bot and its stakeholders); ${node} opened no host port, the CRM ${s.world.opts.sandbox ? 'has its own network namespace' : 'listens on a loopback port only the node knows (no sandbox)'}`)
   return { id: d.id, contract: d.contract ?? '', trade: t.id, node, approvals, ...talked }
 }
 
-/** Add a contact over HTTP, read the list back, and find it in the replica's data file on the node. */
+const PEOPLE = [
+  { name: 'Ada Lovelace', email: 'ada@example.com', company: 'Analytical Engines' },
+  { name: 'Grace Hopper', email: 'grace@example.com', company: 'Eckert-Mauchly' },
+  { name: 'Edsger Dijkstra', email: 'edsger@example.com', company: 'Mathematisch Centrum' }
+]
+
+/** Add contacts over HTTP, read the list back, and find them in the replica's data file on the node. */
 async function talk (s: Stage, d: DeploymentRecord, url: string): Promise<{ url: string, contacts: number, dataFile: string }> {
-  s.r.wait(`adding a contact through ${url}`)
-  const added = await whenUp<Contact>('POST', `${url}/contacts`, { name: 'Ada Lovelace', email: 'ada@example.com', company: 'Analytical Engines' })
-  if (added.status !== 201) throw new ScitError('DEMO', `the CRM refused a contact: ${added.status}`)
+  s.r.wait(`adding ${PEOPLE.length} contacts through ${url}`)
+  const ids: string[] = []
+  for (const person of PEOPLE) {
+    const added = await whenUp<Contact>('POST', `${url}/contacts`, person)
+    if (added.status !== 201) throw new ScitError('DEMO', `the CRM refused a contact: ${added.status}`)
+    ids.push(added.body.id)
+  }
   const list = await request<Contact[]>('GET', `${url}/contacts`)
-  if (!list.body.some(c => c.id === added.body.id)) throw new ScitError('DEMO', 'the CRM lost the contact it just stored')
+  if (!ids.every(id => list.body.some(c => c.id === id))) throw new ScitError('DEMO', 'the CRM lost a contact it just stored')
   const host = s.world.byKey(d.trades[0].node)
   if (host === null) throw new ScitError('NOT_FOUND', 'the CRM node is not one of the demo\'s')
   const dataFile = path.join(host.daemon.supervisor.workDir(d.trades[0].id.toLowerCase()), 'data.json')
   const stored = JSON.parse(fs.readFileSync(dataFile, 'utf8')) as Contact[]
-  if (!stored.some(c => c.id === added.body.id)) throw new ScitError('DEMO', `${dataFile} does not hold the contact`)
+  if (!ids.every(id => stored.some(c => c.id === id))) throw new ScitError('DEMO', `${dataFile} does not hold the contacts`)
   return { url, contacts: list.body.length, dataFile }
 }
 
