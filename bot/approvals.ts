@@ -1,21 +1,8 @@
 /**
- * Stakeholder sign-off over the swarm ("scit/approvals/v1" over protomux).
- *
- * Why the swarm and not the market: an approval is meaningful to one
- * contract only, and the contract core already is its durable, verifiable
- * home (the bot appends it, every node re-checks it against the policy).
- * Routing it through the market ledger would make every market peer store
- * and replay private review traffic forever, cost an op per signature and
- * still need the bot online to copy it into the core. On the swarm the
- * stakeholder meets the bot directly on a topic derived from the contract
- * core key (lib/topics approvalsTopic: a namespaced hash, the topic reveals
- * nothing about the core), reads the manifest from the same connection by
- * replicating the core, and gets an immediate verdict (accepted with the
- * weight reached, or the reason a node would refuse the signature).
- *
- * The bot side only accepts what `verifyApproval` accepts against the policy
- * of the manifest named; anything else is answered with the reason and never
- * touches the core.
+ * Stakeholder sign-off over the swarm ("scit/approvals/v1"), not the market: the
+ * contract core is already an approval's verifiable home, so the ledger need not
+ * store private review traffic. Bot and stakeholder meet on a namespaced topic of
+ * the core key; the bot appends only what `verifyApproval` accepts, else says why.
  */
 import c from 'compact-encoding'
 import Protomux, { Channel, Message } from 'protomux'
@@ -37,7 +24,6 @@ export interface ResultMessage { id: number; accepted: boolean; reason: string |
 const submitEncoding = struct<SubmitMessage>([['id', c.uint], ['contract', c.fixed32], ['approval', approvalEncoding]])
 const resultEncoding = struct<ResultMessage>([['id', c.uint], ['accepted', c.bool], ['reason', optional(c.string)], ['weight', c.uint], ['threshold', c.uint]])
 
-/** The bot's answer to one approval: append it or say why not. */
 export type ApprovalReceiver = (contract: Buffer, approval: Approval) => Promise<{ weight: number, threshold: number }>
 
 /** One end of the protocol on one connection. Both ends open it; only a bot passes a receiver. */
@@ -66,7 +52,6 @@ export class ApprovalChannel {
 
   opened (): Promise<boolean> { return this.channel.fullyOpened() }
 
-  /** Send an approval; resolves with the bot's verdict. */
   submit (contract: Buffer, approval: Approval, timeout = DEFAULT_TIMEOUT): Promise<ResultMessage> {
     if (this.channel.closed) return Promise.reject(new ScitError('CLOSED', 'the approvals channel is closed'))
     return this.requests.request<ResultMessage>(id => this.submitMsg.send({ id, contract, approval }), timeout, 'the bot')

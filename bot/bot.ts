@@ -1,15 +1,7 @@
 /**
- * The 3bot process (ARCHITECTURE §4-8). It owns, and closes in reverse order:
- * a Corestore under <data>/bot/corestore holding the market ledger and every
- * contract core (one store, so the market connections to nodes also replicate
- * the contract cores they lease), a Hyperswarm under the bot's identity (so
- * stakeholders and nodes recognise it by key), the market peer, the approvals
- * and node protocols on every connection, and the monitor.
- *
- *   const bot = new Bot({ data, market, bootstrap })
- *   await bot.ready()
- *   const d = await deploy(bot, { template: 'examples/crm.yaml', set: { users: 100 } })
- *   await bot.close()
+ * The 3bot process (ARCHITECTURE §4-8). One Corestore holds the ledger and every
+ * contract core, so market connections to nodes replicate their contract cores too;
+ * the swarm runs under the bot's identity so stakeholders and nodes know it by key.
  */
 import path from 'path'
 import { EventEmitter } from 'events'
@@ -45,12 +37,12 @@ export interface BotOptions {
   market: Buffer
   /** null: the public HyperDHT. */
   bootstrap?: Bootstrap[] | null
-  /** A DHT node to run the swarm on (tests: one per swarm on the testnet); the bot destroys it with its swarm. Else lib/swarm makes one for `bootstrap`. */
+  /** The bot destroys it with its swarm; else lib/swarm makes one for `bootstrap`. */
   dht?: DHT
   identity?: KeyPair
   trader?: Partial<Omit<TraderOptions, 'progress' | 'signal'>>
   monitor?: Partial<MonitorOptions>
-  /** One line per step: what the CLI prints on stderr. */
+  /** What the CLI prints on stderr. */
   progress?: Progress
 }
 
@@ -90,7 +82,7 @@ export class Bot extends ReadyResource {
 
   protected override async _open (): Promise<void> {
     const o = this.opts
-    openDataDir(o.data) // owner-only, umask 077: the store below holds the keys of the bot's contract cores
+    openDataDir(o.data) // the store below holds the keys of the bot's contract cores
     this.identity = o.identity ?? loadIdentity(o.data)
     this.state = new BotState(o.data).load()
     this.store = new Corestore(path.join(o.data, 'bot', 'corestore'))
@@ -111,7 +103,7 @@ export class Bot extends ReadyResource {
 
   protected override async _close (): Promise<void> {
     this.abort.abort()
-    // heals stop at their next wait once aborted; let them, so no market call is left pending on a closed client
+    // let aborted heals stop at their next wait, so no market call is left pending on a closed client
     await this.monitor?.close()
     for (const ch of this.approvalChannels) ch.close()
     for (const ch of this.nodeChannels.values()) ch.close()
@@ -129,7 +121,7 @@ export class Bot extends ReadyResource {
       this.approvalChannels.add(ach)
       conn.once('close', () => this.approvalChannels.delete(ach))
     }
-    // Every node attaches its liveness protocol on every connection; pairing ours is how the bot pings it.
+    // every node attaches its liveness protocol on every connection: pairing ours is how we ping it
     const nch = NodeChannel.attach(conn, null)
     const key = encodeKey(conn.remotePublicKey)
     this.nodeChannels.set(key, nch)
@@ -137,7 +129,7 @@ export class Bot extends ReadyResource {
     this.connected.emit(key, nch)
   }
 
-  /** The liveness channel to a node, when the bot is connected to it; asks the swarm for a direct connection otherwise. */
+  /** Asks the swarm for a direct connection when not connected. */
   nodeChannel (node: string): NodeChannel | null {
     const ch = this.nodeChannels.get(node)
     if (ch && !ch.closed) return ch
@@ -145,11 +137,7 @@ export class Bot extends ReadyResource {
     return null
   }
 
-  /**
-   * The liveness channel to a node, waiting up to `timeout` ms for the swarm
-   * to connect to it (a bot just opened, a node just restarted); null when
-   * it could not be reached in that time.
-   */
+  /** Waits up to `timeout` ms for the swarm to connect; null when unreached. */
   async reach (node: string, timeout: number): Promise<NodeChannel | null> {
     const have = this.nodeChannel(node)
     if (have !== null || timeout <= 0 || this.closing) return have
@@ -167,7 +155,7 @@ export class Bot extends ReadyResource {
     })
   }
 
-  /** The contract core writer of a deployment, created (with its core) on first use. */
+  /** Created (with its core) on first use. */
   async writer (d: DeploymentRecord): Promise<ContractWriter> {
     const have = this.writers.get(d.id)
     if (have) return have
@@ -199,7 +187,7 @@ export class Bot extends ReadyResource {
     await this.swarm.leave(approvalsTopic(decodeKey(d.contract))).catch(safetyCatch)
   }
 
-  /** A stakeholder's signature arrived: append it if every node would accept it. */
+  /** Append a stakeholder's signature if every node would accept it. */
   private async receiveApproval (contract: Buffer, a: Approval): Promise<{ weight: number, threshold: number }> {
     const d = this.state.deployments.find(x => x.contract === encodeKey(contract))
     if (!d) throw new ScitError('NOT_FOUND', `this bot holds no contract ${encodeKey(contract)}`)

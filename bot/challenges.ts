@@ -1,16 +1,8 @@
 /**
- * Storage challenges of archive leases (ARCHITECTURE §7-8). An archive lease
- * is challenged on the core it is paid to keep: the workload's source core
- * (`archive.source`), or the contract core when there is none (its file blobs
- * are then the archive). The bot picks the length to challenge at from a
- * head it trusts (lib/storage-proof signedHead): its own core, or its own
- * sparse replica of the source, whose head Hypercore verified against the
- * source writer's signature. The replica never downloads a block: the node's
- * answer carries the blocks, and it verifies against that head alone.
- *
- * The bot joins the source core's topic as a client, so that its replica
- * learns the latest signed head from every holder (the writer too), not only
- * from the nodes it challenges.
+ * Storage challenges of archive leases (ARCHITECTURE §7-8), on the source core or
+ * else the contract core. The length comes from a head the bot trusts (its own core
+ * or its sparse replica, signature-checked by Hypercore); the replica downloads no
+ * block. The bot joins the source topic so it learns the latest head from every holder.
  */
 import type Hypercore from 'hypercore'
 import b4a from 'b4a'
@@ -26,12 +18,11 @@ export class Challenges {
 
   constructor (private readonly bot: Bot) {}
 
-  /** Is `t` a lease of an archive workload (the only ones challenged)? */
   isArchive (d: DeploymentRecord, t: TradeRecord): boolean {
     return this.bot.manifestOf(d).workloads.some(w => w.name === t.workload && w.kind === 'archive')
   }
 
-  /** The core the lease of `t` must prove it keeps, or null when `t` is not an archive lease. */
+  /** null when `t` is not an archive lease. */
   async target (d: DeploymentRecord, t: TradeRecord): Promise<Hypercore | null> {
     const w = this.bot.manifestOf(d).workloads.find(x => x.name === t.workload)
     if (!w || w.kind !== 'archive') return null
@@ -40,10 +31,8 @@ export class Challenges {
   }
 
   /**
-   * Challenge the node of `t` on random blocks of its archive. Resolves with
-   * the verdict on its answer, or null when there is nothing to ask yet (the
-   * bot has no signed head of the core); rejects when the node cannot be
-   * reached, refuses (REJECTED) or does not answer (TIMEOUT).
+   * Resolves with the verdict, or null when the bot has no signed head yet; rejects
+   * when the node is unreachable, refuses (REJECTED) or is silent (TIMEOUT).
    */
   async challenge (d: DeploymentRecord, t: TradeRecord, timeout: number): Promise<Verdict | null> {
     const core = await this.target(d, t)

@@ -1,8 +1,6 @@
 /**
- * `scit bot template publish|list|show`: templates on the market, signed by
- * their author and versioned by name (the engine refuses a version that is not
- * new). The document is published as written; its files are not: a template
- * that ships files is deployed from a checkout that has them.
+ * `scit bot template publish|list|show`: signed by the author, versioned by name.
+ * Files are not published: a template that ships files deploys from a checkout that has them.
  */
 import fs from 'fs'
 import type { Command } from 'commander'

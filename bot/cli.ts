@@ -1,7 +1,4 @@
-/**
- * `scit bot …`. `template check` works offline; `template publish|list|show`
- * are in cli-template.ts, the commands that open the bot in cli-commands.ts.
- */
+/** `scit bot …`: `template check` works offline; the rest is in cli-template.ts and cli-commands.ts. */
 import { Command } from 'commander'
 import { withCommon, output, action, CommonFlags } from '../lib/command'
 import { ScitError } from '../lib/errors'
@@ -20,7 +17,7 @@ function collect (value: string, prev: string[] = []): string[] {
   return [...prev, value]
 }
 
-/** `--set users=100` → { users: "100" }: the template knows each parameter's type and converts. */
+/** Values stay strings: the template knows each parameter's type and converts. */
 export function parseSets (sets: string[] = []): Record<string, ParamValue> {
   const out: Record<string, ParamValue> = {}
   for (const s of sets) {

@@ -1,14 +1,8 @@
 /**
- * The lifecycle of one contract, as a sequence of steps each recorded in the
- * bot's state before the next starts, so `resume` after a crash picks up at
- * the step that was interrupted and never redoes a paid one:
- *
- *   instantiate → contract core → bids → trades → settle → header
- *     → approvals (when the policy has a threshold) → files + deploy → watch
- *
- * Settling comes before the header because settle needs only the core key,
- * and escrow should be locked before the settlement window closes; a node
- * that sees the settled trade waits for the header to replicate.
+ * The lifecycle of one contract: instantiate → core → bids → trades → settle →
+ * header → approvals → files + deploy → watch, each step recorded before the next
+ * so `resume` never redoes a paid one. Settle precedes the header: it needs only the
+ * core key, and escrow must lock before the settlement window closes.
  */
 import fs from 'fs'
 import path from 'path'
@@ -29,11 +23,11 @@ export interface DeployRequest {
   /** A template file, or the name (name@version) of a template published on the market. */
   template: string
   set?: Record<string, ParamValue>
-  /** The bot's name for the contract; default <template>-<random>. */
+  /** Default <template>-<random>. */
   id?: string
 }
 
-/** Load a template from a file, or from the market by name (its files must sit in <data>/bot/templates). */
+/** From a file, or by name from the market (its files must sit in <data>/bot/templates). */
 export async function resolveTemplate (bot: Bot, ref: string): Promise<Template> {
   if (fs.existsSync(ref)) return loadTemplate(ref)
   const [name, v] = ref.split('@')
@@ -46,7 +40,7 @@ export async function resolveTemplate (bot: Bot, ref: string): Promise<Template>
   return loadTemplate(file)
 }
 
-/** Start a new deployment and drive it to deployed (or to waiting for approvals, when `approvals: false`). */
+/** Drive a new deployment to deployed, or to the approvals step when `approvals: false`. */
 export async function deploy (bot: Bot, req: DeployRequest, opts: ResumeOptions = {}): Promise<DeploymentRecord> {
   const template = await resolveTemplate(bot, req.template)
   bot.progress('instantiate', `${template.doc.name} v${template.doc.version}`)
@@ -72,16 +66,10 @@ export async function deploy (bot: Bot, req: DeployRequest, opts: ResumeOptions 
 }
 
 export interface ResumeOptions extends FillOptions {
-  /** false: return at the approvals step instead of waiting for the stakeholders there. */
   waitApprovals?: boolean
 }
 
-/**
- * Continue a deployment from the step its state says it reached. When the
- * trader gives up buying (refused, or unfilled: `deadline`, `attempts`), what
- * it bought is closed and the deployment is `failed`, for good: nothing of it
- * is left on the market, and `scit bot run` does not try again.
- */
+/** When the trader gives up buying, what was bought is closed and the deployment fails for good. */
 export async function resume (bot: Bot, d: DeploymentRecord, opts: ResumeOptions = {}): Promise<DeploymentRecord> {
   requirePhase(d, 'resume')
   try {
@@ -141,7 +129,7 @@ export async function resume (bot: Bot, d: DeploymentRecord, opts: ResumeOptions
   }
 }
 
-/** Buying failed: close what was bought (matched, not settled: no money moved) and mark the deployment failed. */
+/** Matched, not settled: closing moves no money. */
 async function abandon (bot: Bot, d: DeploymentRecord, err: Error): Promise<void> {
   for (const t of d.trades.filter(x => x.phase === 'matched' || x.phase === 'settled')) await bot.trader.end(d, t.id, 'close', `deployment failed: ${err.message}`)
   await cancelBids(bot, d)
@@ -179,11 +167,8 @@ export function waitApproved (bot: Bot, d: DeploymentRecord): Promise<void> {
 const UP = new Set(['running', 'exited'])
 
 /**
- * Resolve once every live lease of `d` reports its replica running (a job:
- * exited). A replica its node signed as failed for good (the workload's
- * restart policy is `never`, or it could not start) ends the wait with
- * REPLICA_FAILED and the node's reason; `deadline` (wall-clock ms) with
- * TIMEOUT and each replica's state as its node signed it.
+ * Resolve once every live lease reports running (a job: exited). A replica failed
+ * for good rejects REPLICA_FAILED with the node's reason; `deadline` (wall-clock ms) TIMEOUT.
  */
 export async function waitRunning (bot: Bot, d: DeploymentRecord, opts: { poll?: number, deadline?: number } = {}): Promise<ReplicaStatus[]> {
   let last: ReplicaStatus[] = []
@@ -204,18 +189,13 @@ export async function waitRunning (bot: Bot, d: DeploymentRecord, opts: { poll?:
   return last
 }
 
-/**
- * A failure the node will not retry: the workload never restarts, or it did
- * not start at all (no exit code). A restart the node schedules is signed as
- * failed too, with "restart in …" in its reason (node/supervisor.ts): that
- * one is waited out.
- */
+/** A failure the node will not retry; a scheduled restart is signed failed too, "restart in …", and waited out. */
 function failedForGood (r: ReplicaStatus, restart: string | undefined): boolean {
   if (r.state !== 'failed') return false
   return restart === 'never' || (r.exitCode === null && !/restart in/.test(r.reason))
 }
 
-/** Stop a contract: the signed stop instruction, then close every lease (refunding the unused escrow). */
+/** The signed stop instruction, then close every lease (refunding unused escrow). */
 export async function stop (bot: Bot, d: DeploymentRecord, reason = 'stopped by the bot'): Promise<DeploymentRecord> {
   requirePhase(d, 'stop')
   const w = await bot.writer(d)
@@ -229,7 +209,6 @@ export async function stop (bot: Bot, d: DeploymentRecord, reason = 'stopped by 
   return d
 }
 
-/** Change one workload's replica count: buy the extra replicas, or close the ones above `replicas`. */
 export async function scale (bot: Bot, d: DeploymentRecord, workload: string | null, replicas: number): Promise<DeploymentRecord> {
   requirePhase(d, 'scale')
   const w = await bot.writer(d)
@@ -247,11 +226,10 @@ export async function scale (bot: Bot, d: DeploymentRecord, workload: string | n
     await bot.trader.fill(d)
     added = d.trades.filter(t => t.workload === wl.name && t.phase === 'matched' && !live.includes(t)).map(t => t.id)
   }
-  // Named in the contract before they are settled: a node that sees its settled trade finds it in the core at once
-  // (settled first, it would refuse the contract as another node's until the instruction arrived).
+  // named before settling: a node seeing its settled trade must find it in the core, or it refuses it as another node's
   await w.appendInstruction({ action: 'scale', scale: [{ workload: wl.name, replicas }], trades: added, reason: `scale ${before} → ${replicas}` })
   if (added.length > 0) await bot.trader.settle(d, w.key, w.view.current.hash)
-  // A node runs replica i of a bid while i < the scaled count: keep the leases with the lowest replica indexes, close the rest.
+  // a node runs replica i while i < the scaled count: keep the lowest indexes
   const index = (id: string): number => Number(id.slice(id.lastIndexOf('.') + 1))
   const keep = [...live].sort((a, b) => index(a.id) - index(b.id)).slice(0, replicas)
   for (const t of live.filter(x => !keep.includes(x))) await bot.trader.end(d, t.id, 'close', `scaled to ${replicas}`)
@@ -259,7 +237,7 @@ export async function scale (bot: Bot, d: DeploymentRecord, workload: string | n
   return d
 }
 
-/** A new manifest version with new parameter values; same resources and placement (else: stop and deploy anew). */
+/** Same resources and placement; anything else is a stop and a new deploy. */
 export async function update (bot: Bot, d: DeploymentRecord, set: Record<string, ParamValue>, opts: { waitApprovals?: boolean } = {}): Promise<DeploymentRecord> {
   requirePhase(d, 'update')
   const w = await bot.writer(d)

@@ -1,12 +1,7 @@
 /**
- * Template expressions: `${…}` inside any string of a template. jsep parses
- * the text between the braces; we evaluate the AST ourselves over a whitelist
- * (parameters, a few functions, arithmetic, comparison, `?:`), never `eval`.
- *
- * Numbers are exact rationals over BigInt, so `users / 50` is exactly 2 for
- * 100 users and exactly 12/5 for 120: a value that must be whole and is not is
- * an error that names `ceil()`/`floor()`, instead of a float silently rounded
- * differently by two bots.
+ * Template expressions `${…}`: jsep parses, we evaluate the AST over a whitelist,
+ * never `eval`. Numbers are exact BigInt rationals, so a non-whole value where a
+ * whole one is needed is an error, not a float two bots might round differently.
  */
 import jsep from 'jsep'
 
@@ -19,7 +14,6 @@ export class ExpressionError extends Error {
 }
 
 export interface Piece { source: string; offset: number; ast: jsep.Expression }
-/** A template string split into literal text and `${…}` pieces. */
 export type Compiled = Array<string | Piece>
 
 export const FUNCTIONS: Record<string, { arity: [number, number]; fn: (args: Rational[]) => Rational }> = {
@@ -50,7 +44,7 @@ export function formatValue (v: Value): string {
   return v.d === 1n ? v.n.toString() : `${v.n}/${v.d}`
 }
 
-/** Split `text` into literal parts and parsed `${…}` pieces. Throws ExpressionError on bad syntax. */
+/** Throws ExpressionError on bad syntax. */
 export function compile (text: string): Compiled {
   const out: Compiled = []
   let i = 0
@@ -90,7 +84,7 @@ export function hasExpressions (c: Compiled): boolean {
   return c.some(p => typeof p !== 'string')
 }
 
-/** Check names without evaluating: every identifier a known variable, every call a known function. */
+/** Check names without evaluating. */
 export function check (c: Compiled, variables: ReadonlySet<string>): void {
   for (const p of c) if (typeof p !== 'string') walk(p.ast, p, variables)
 }
@@ -137,11 +131,7 @@ function walk (node: jsep.Expression, p: Piece, vars: ReadonlySet<string>): void
 
 const BINARY = new Set(['+', '-', '*', '/', '%', '<', '<=', '>', '>=', '==', '!=', '===', '!==', '&&', '||'])
 
-/**
- * Evaluate. A string that is exactly one `${…}` yields its value (a number
- * stays a number); anything else is interpolated into text, where a number
- * must be whole.
- */
+/** A string that is exactly one `${…}` keeps its value's type; in text a number must be whole. */
 export function evaluate (c: Compiled, scope: ReadonlyMap<string, Value>): Value {
   if (c.length === 1 && typeof c[0] !== 'string') return run(c[0].ast, c[0], scope)
   let out = ''

@@ -1,13 +1,6 @@
 /**
- * A contract's workload logs, read from the log cores of the nodes that run
- * it (node/status.ts). Each node tells its log core key over its liveness
- * protocol; the core replicates over the same market connection, and every
- * record is checked against the node's identity (lib/status readCore), so
- * what is shown is what the node signed, whichever peer served the bytes.
- *
- * A node the bot is not connected to yet (the bot just opened, the node just
- * restarted) is waited for, up to `connectTimeout`; one still unreached then
- * is reported (`onUnreachable`, and in the result), never silently left out.
+ * A contract's workload logs from its nodes' log cores, every record checked against
+ * the node's identity, whichever peer served it. An unreached node is reported, never silently left out.
  */
 import type Hypercore from 'hypercore'
 import { decodeKey } from '../lib/keys'
@@ -25,17 +18,13 @@ export interface LogOptions {
   tail?: number
   follow?: boolean
   signal?: AbortSignal
-  /** How long to wait for a connection to each node (ms). Default 10 s. */
+  /** ms; default 10 s. */
   connectTimeout?: number
-  /** Called for each node whose logs cannot be read, as soon as that is known. */
+  /** Called as soon as a node's logs are known to be unreadable. */
   onUnreachable?: (u: Unreached) => void
 }
 
-/**
- * The last `tail` log blocks of every node leasing `d`; calls `onLine` per
- * chunk, then keeps calling as they grow (follow). Resolves with the nodes
- * that could not be reached.
- */
+/** The last `tail` blocks of every node leasing `d`, then follows. Resolves with the unreached nodes. */
 export async function readLogs (bot: Bot, d: DeploymentRecord, onLine: (l: LogLine) => void, opts: LogOptions = {}): Promise<{ unreachable: Unreached[] }> {
   const timeout = opts.connectTimeout ?? 10_000
   const unreachable: Unreached[] = []
@@ -70,7 +59,7 @@ export async function readLogs (bot: Bot, d: DeploymentRecord, onLine: (l: LogLi
     }
   }
   for (const { t, core } of cores) await drain(t, core)
-  // Aborted while the tail was read (a caller that found what it followed for): nothing to follow.
+  // aborted while the tail was read: nothing to follow
   if (!opts.follow || opts.signal?.aborted === true) {
     for (const { core } of cores) await core.close()
     return { unreachable }

@@ -1,13 +1,7 @@
 /**
- * The stakeholder's side of sign-off (`scit bot sign CONTRACT`): meet the bot
- * on the contract's approvals topic, replicate the contract core over the same
- * connection, verify it as a node would (lib/contract readContract: the
- * header's bot signature, every instruction, every approval so far), show the
- * manifest in force, sign its hash and send the signature to the bot.
- *
- * The bot is recognised by key, not by whoever answers first on the topic: the
- * only peer trusted to take the approval is the one whose swarm key is the
- * identity that signed the header.
+ * The stakeholder's side of sign-off (`scit bot sign`): replicate the contract core
+ * from the bot, verify it as a node would, show the manifest, sign its hash. Only the
+ * peer whose swarm key signed the header may take the approval, not whoever answers first.
  */
 import ReadyResource from 'ready-resource'
 import b4a from 'b4a'
@@ -53,7 +47,7 @@ export class ContractSession extends ReadyResource {
     const discovery = o.swarm.join(approvalsTopic(o.contract), { server: false, client: true })
     const done = this.core.findingPeers()
     o.swarm.flush().then(done, done)
-    // A lookup made before the bot announced finds nobody, and the swarm would only look again minutes later.
+    // a lookup before the bot announced finds nobody, and the swarm would only retry minutes later
     const again = setInterval(() => { if (this.core.length === 0) discovery.refresh({ client: true, server: false }).catch(safetyCatch) }, 1000)
     const first = await this.core.get(0, { timeout: this.timeout }).catch(() => null).finally(() => clearInterval(again))
     if (first === null) throw new ScitError('TIMEOUT', `no peer served contract ${encodeKey(o.contract)} within ${this.timeout} ms: is its bot running?`)
@@ -80,13 +74,11 @@ export class ContractSession extends ReadyResource {
     conn.once('close', () => { if (this.channels.get(key) === ch) this.channels.delete(key) })
   }
 
-  /** Bring the view up to the core's latest length (new approvals, an update). */
   async refresh (): Promise<void> {
     await this.core.update({ wait: true }).catch(() => false)
     await this.view.refresh()
   }
 
-  /** The stakeholder entry for `key` in the manifest in force, or null. */
   roleOf (key: Buffer): string | null {
     return this.view.current.manifest.stakeholders.signers.find(s => b4a.equals(s.key, key))?.role ?? null
   }

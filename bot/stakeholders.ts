@@ -1,8 +1,4 @@
-/**
- * What a stakeholder reviews and signs. The summary is the whole manifest in
- * words a person can check (what runs where, for how much, which files with
- * which hashes) since the signature covers exactly that manifest's hash.
- */
+/** What a stakeholder reviews: the whole manifest in words a person can check, since the signature covers its hash. */
 import { encodeKey, shortKey } from '../lib/keys'
 import { formatResources, formatSize } from '../lib/resources'
 import { Manifest, manifestHash } from '../lib/contract'

@@ -1,19 +1,8 @@
 /**
- * Buying capacity for a deployment: bids from planBids, waited on until they
- * fill, re-placed (a bounded number of times, with back-off) when they expire
- * unfilled, then each trade settled against the contract core and manifest.
- *
- * Restart safety: a bid is recorded in the state with its unique expiry
- * BEFORE it is submitted. After a crash, a bid record without an id is looked
- * up among this bot's bids in the ledger by that expiry: found, it is adopted;
- * absent, it never reached the ledger and is submitted then. So a bid is
- * never placed twice, and a trade never settled twice (settle is checked
- * against the trade's state in the ledger first).
- *
- * Budget: every bid's maxPrice is its workload's budget per replica-hour and
- * the engine trades at the resting offer's price, never above a bid's max;
- * the trader re-checks each trade's price anyway and closes (unsettled, no
- * money moved) any trade above budget, so a faulty market cannot overcharge.
+ * Buying capacity for a deployment: bids placed, re-placed with back-off when they
+ * expire unfilled, then trades settled. A bid is recorded with its unique expiry
+ * before it is submitted, so after a crash it is adopted from the ledger rather than
+ * placed twice. A trade above budget is closed unsettled: a faulty market cannot overcharge.
  */
 import { ScitError } from '../lib/errors'
 import type { MarketClient, BidBody, Outcome, Trade } from '../market/types'
@@ -28,9 +17,8 @@ const log = logger('bot/trader')
 export type Progress = (step: string, detail: string) => void
 
 export interface TraderOptions {
-  /** How long a bid may rest unfilled before it is cancelled and placed again (ms). */
+  /** ms a bid may rest unfilled before it is cancelled and placed again. */
   bidWindow: number
-  /** Bids placed per workload before giving up. */
   attempts: number
   /** First back-off between attempts (ms), doubled each time. */
   backoff: number
@@ -41,11 +29,11 @@ export interface TraderOptions {
 export interface FillOptions {
   /** Wall-clock ms: give up (TIMEOUT) once it passes, cancelling the bid in flight. */
   deadline?: number
-  /** Bids per workload before giving up (CAPACITY); default the trader's. */
+  /** Default the trader's. */
   attempts?: number
 }
 
-/** The trader gave up buying (refused, not filled in time or in so many bids): nothing of it is left open on the market. */
+/** Nothing of the buying is left open on the market when this is thrown. */
 export class NotFilled extends ScitError {}
 
 export const DEFAULT_TRADER: Omit<TraderOptions, 'progress' | 'signal'> = { bidWindow: 60_000, attempts: 3, backoff: 1000 }
@@ -53,7 +41,6 @@ export const DEFAULT_TRADER: Omit<TraderOptions, 'progress' | 'signal'> = { bidW
 export class Trader {
   constructor (private readonly client: MarketClient, private readonly state: BotState, private readonly opts: TraderOptions) {}
 
-  /** Record a bid intent (not yet submitted). */
   plan (d: DeploymentRecord, workload: string, body: BidBody, replaces: string | null = null): BidRecord {
     const rec: BidRecord = { workload, attempt: 1, body: { ...body, expiry: this.uniqueExpiry(body.expiry) }, id: null, phase: 'intent', reason: null, replaces }
     d.bids.push(rec)
@@ -62,9 +49,8 @@ export class Trader {
   }
 
   /**
-   * Drive every unfinished bid of `d` to filled; resolves with the trades they made. Throws NotFilled when
-   * one cannot be: refused (REJECTED), still unfilled after `attempts` bids (CAPACITY) or at `deadline` (TIMEOUT),
-   * with why in the market's words. Every bid has ended by then, so the caller sees every trade that was made.
+   * Resolves with the trades made. Throws NotFilled when refused (REJECTED), unfilled after
+   * `attempts` (CAPACITY) or at `deadline` (TIMEOUT); every bid has ended by then.
    */
   async fill (d: DeploymentRecord, opts: FillOptions = {}): Promise<TradeRecord[]> {
     const open = d.bids.filter(b => b.phase === 'intent' || b.phase === 'submitted')
@@ -126,7 +112,7 @@ export class Trader {
     this.opts.progress('refused', `${rec.workload}: the market refused bid ${o.id}: ${rec.reason}`)
   }
 
-  /** Until the bid is filled, or it expired, or our own clock (its expiry, the caller's deadline) says to give up on it (then cancel it). */
+  /** Cancel the bid once its expiry or the caller's deadline passes on our own clock. */
   private async await (rec: BidRecord, deadline?: number): Promise<void> {
     const id = rec.id as string
     const settledState = async (): Promise<boolean> => {
@@ -141,9 +127,8 @@ export class Trader {
       // bad-state: it filled (or expired) in the meantime; the bid's state below says which
       log.debug('cancel outcome', { bid: id, accepted: o.accepted, reason: o.reason })
       if (!o.accepted && o.reason !== 'bad-state') this.opts.progress('refused', `${rec.workload}: cancel of bid ${id} refused: ${o.reason ?? ''} ${o.message ?? ''}`)
-      // bad-state on a bid the view still shows open: the engine expired it while judging the cancel, but a
-      // refused op commits nothing, deadlines included (market/engine), so the view says so only after the next
-      // accepted op. Past its expiry it can never fill: it is expired.
+      // open in the view yet expired while judging the cancel: a refused op commits nothing,
+      // so the view shows it only after the next accepted op. Past its expiry it cannot fill.
       const now = await this.client.bid(id)
       if (o.reason === 'bad-state' && now?.state === 'open') {
         rec.phase = 'expired'
@@ -160,7 +145,7 @@ export class Trader {
     this.state.save()
   }
 
-  /** Record the trades of a filled bid, once; a trade above budget is closed before any money moves. */
+  /** Once per bid; a trade above budget is closed before any money moves. */
   private async adopt (d: DeploymentRecord, rec: BidRecord): Promise<void> {
     const bid = await this.client.bid(rec.id as string)
     for (const tid of bid?.trades ?? []) {
@@ -177,7 +162,7 @@ export class Trader {
     }
   }
 
-  /** Settle every matched trade of `d` to this contract and manifest (idempotent across restarts). */
+  /** Idempotent across restarts. */
   async settle (d: DeploymentRecord, contract: Buffer, manifest: Buffer): Promise<void> {
     const todo = d.trades.filter(t => t.phase === 'matched')
     const ids: string[] = []
@@ -229,7 +214,7 @@ export class Trader {
     this.opts.progress(type, `trade ${id}: ${reason}; refunded ${after?.refunded ?? 0}`)
   }
 
-  /** The final outcome of an op, or CLOSED as soon as the bot closes (the client would keep waiting until its timeout). */
+  /** CLOSED as soon as the bot closes: the client would keep waiting until its timeout. */
   outcome (id: string, timeout?: number): Promise<Outcome> {
     const signal = this.opts.signal
     const p = this.client.outcome(id, { final: true, timeout })
@@ -246,7 +231,7 @@ export class Trader {
     t.phase = now.state
   }
 
-  /** An expiry no other bid of this bot uses, so it names the bid in the ledger. */
+  /** Unique among this bot's bids, so it names the bid in the ledger. */
   private uniqueExpiry (want: number): number {
     const used = new Set(this.state.deployments.flatMap(d => d.bids.map(b => b.body.expiry)))
     let e = want

@@ -1,16 +1,9 @@
-/**
- * Why a bid rests unfilled, in words a user can act on, computed from the
- * market's offers with the engine's own rules (market/engine/book.ts: a
- * replica goes to a live offer in the allowed countries, with every
- * attribute, whose lease window takes the duration, with room for it, at no
- * more than the bid's max price per replica-hour). The offers are the
- * market view's (client.offers()).
- */
+/** Why a bid rests unfilled, in actionable words, from the market's offers by the engine's own rules (market/engine/book.ts). */
 import { RESOURCE_KINDS, Resources, Prices, fits, hourlyCost, formatResources } from '../lib/resources'
 import type { BidBody, Offer } from '../market/types'
 import { formatDuration } from './stakeholders'
 
-/** "no offer fits: the cheapest offer matching CH is 102/h, your max is 30/h; raise `budget` or relax placement". */
+/** e.g. "no offer fits: the cheapest offer matching CH is 102/h, your max is 30/h; raise `budget` or relax placement". */
 export function whyUnfilled (offers: Offer[], bid: BidBody): string {
   const live = offers.filter(o => !o.withdrawn)
   const where = placement(bid)
@@ -48,7 +41,6 @@ function unitPrice (need: Resources, prices: Prices): number {
   }
 }
 
-/** Replicas of `bid` the offer has free room for now. */
 function roomOn (bid: BidBody, o: Offer): number {
   let n = bid.replicas
   for (const k of RESOURCE_KINDS) if (bid.resources[k] > 0) n = Math.min(n, Math.floor(o.available[k] / bid.resources[k]))

@@ -1,8 +1,6 @@
 /**
- * Waiting on the market without sleeping in a loop: a condition is re-checked
- * on every view update, and on the bot's own clock only where the market
- * cannot tell (a bid's expiry passes in engine time only when some later op
- * carries a later timestamp, so a quiet market would never expire it).
+ * Waiting on the market: re-check on every view update, and on the bot's clock only
+ * where the market cannot tell (a quiet market never advances engine time past an expiry).
  */
 import { ScitError } from '../lib/errors'
 import type { MarketClient } from '../market/types'
@@ -11,7 +9,7 @@ export interface UntilOptions {
   /** Wall-clock ms: give up (resolve false) once it passes. */
   deadline?: number
   signal?: AbortSignal
-  /** Re-check at least this often (ms), for conditions that also depend on things other than the view. */
+  /** ms; for conditions that depend on more than the view. */
   poll?: number
 }
 

@@ -1,15 +1,8 @@
 /**
- * What a node signed about the workloads it runs for this bot (ARCHITECTURE
- * §7-8). The bot replicates each leased node's status core and reads it with
- * lib/status readCore: every record must be a `status` envelope signed by
- * the node's identity, at its own position in the core. So the state shown by
- * `scit bot status` and awaited by `deploy --wait running` is the state the
- * node put its name to, whichever peer served the bytes, and a refusal comes
- * with the reason the node recorded.
- *
- * The node's liveness protocol says which core is its status core (the
- * summary is unsigned, but a core whose records are not signed by the node
- * yields only refusals); its ping is liveness, nothing more.
+ * What a node signed about the workloads it runs for this bot (ARCHITECTURE §7-8):
+ * its status core, every record checked as a node-signed `status` envelope at its own
+ * position. The liveness summary naming the core is unsigned, but a core the node
+ * did not sign yields only refusals.
  */
 import type Hypercore from 'hypercore'
 import { decodeKey } from '../lib/keys'
@@ -22,7 +15,7 @@ import safetyCatch from 'safety-catch'
 
 /** Records that failed verification, kept for display (the latest few). */
 const KEEP_REFUSED = 16
-/** Records verified per readCore call: a long history is read (and its refusals bounded) chunk by chunk. */
+/** Chunked, so a long history (and its refusals) is read bounded. */
 const CHUNK = 256
 
 export class NodeWatch {
@@ -35,12 +28,12 @@ export class NodeWatch {
 
   constructor (private readonly bot: Bot, readonly node: string) {}
 
-  /** The latest verified record of workload `id` (a trade's workloadId), or null when the node signed none yet. */
+  /** null when the node signed none yet. */
   state (id: string): Verified<StatusRecord> | null {
     return this.latest.get(id) ?? null
   }
 
-  /** Bring the replica up to date and read the records it gained. Concurrent calls share one refresh. */
+  /** Concurrent calls share one refresh. */
   refresh (ch: NodeChannel, timeout: number): Promise<void> {
     if (this.refreshing === null) this.refreshing = this.read(ch, timeout).finally(() => { this.refreshing = null })
     return this.refreshing
@@ -59,7 +52,7 @@ export class NodeWatch {
     while (this.next < core.length) {
       const end = Math.min(core.length, this.next + CHUNK)
       const r = await readCore<StatusRecord>(core, node, 'status', { start: this.next, end, timeout })
-      // A block that did not arrive is read again next time; one that arrived and does not verify is skipped for good.
+      // one that did not arrive is read again next time; one that does not verify is skipped for good
       const missing = r.refused.find(x => x.reason === 'missing')
       const upto = missing ? missing.index : end
       for (const rec of r.records) if (rec.index < upto) this.latest.set(rec.body.workload, rec)
@@ -77,10 +70,8 @@ export class NodeWatch {
 }
 
 /**
- * Bring a replica up to date, waiting at most `timeout` ms: first for a peer
- * that has the core (on a connection that just opened, the core's channel
- * opens a moment later, and an update without peers returns at once), then
- * for the latest signed length from the peers.
+ * Wait at most `timeout` ms, first for a peer with the core (its channel opens a moment
+ * after the connection, and an update without peers returns at once), then for the latest length.
  */
 export async function updated (core: Hypercore, timeout: number): Promise<void> {
   if (core.peers.length === 0) {
@@ -91,7 +82,7 @@ export async function updated (core: Hypercore, timeout: number): Promise<void> 
   await bounded(core.update({ wait: true }), timeout)
 }
 
-/** Wait for `p`, at most `ms`: a replica with no peer may wait a long time for an update. Null on timeout or failure. */
+/** A replica with no peer may wait long for an update. Null on timeout or failure. */
 export async function bounded<T> (p: Promise<T>, ms: number): Promise<T | null> {
   const r = await raceTimeout(p.catch(() => null), ms)
   return r === TIMED_OUT ? null : r

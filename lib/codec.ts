@@ -1,7 +1,4 @@
-/**
- * Small compact-encoding helpers shared by every schema file: strict decoding
- * (no trailing bytes) and optional fields.
- */
+/** compact-encoding helpers shared by every schema file: strict decoding and optional fields. */
 import c from 'compact-encoding'
 import { ScitError } from './errors'
 
@@ -22,7 +19,6 @@ export function decodeBody<T> (enc: c.Encoding<T>, buf: Uint8Array, what: string
   }
 }
 
-/** An optional value: a presence flag then the value. */
 export function optional<T> (enc: c.Encoding<T>): c.Encoding<T | null> {
   return {
     preencode (state, v) { c.bool.preencode(state, v !== null); if (v !== null) enc.preencode(state, v) },
@@ -31,7 +27,6 @@ export function optional<T> (enc: c.Encoding<T>): c.Encoding<T | null> {
   }
 }
 
-/** A struct encoding from an ordered list of [field, encoding]; declares a schema in one screen. */
 export function struct<T extends object> (fields: { [K in keyof T]-?: [K, c.Encoding<T[K]>] }[keyof T][]): c.Encoding<T> {
   return {
     preencode (state, v) { for (const [k, e] of fields) e.preencode(state, v[k]) },

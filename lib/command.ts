@@ -1,8 +1,4 @@
-/**
- * What every `scit` sub-command shares: the common flags, turning them into a
- * Config, printing (`--json` or human text), and exiting with a clear message
- * on a ScitError instead of a stack trace.
- */
+/** What every `scit` sub-command shares: common flags, output, and `error CODE: message` instead of a stack. */
 import fs from 'fs'
 import path from 'path'
 import { Command, CommanderError } from 'commander'
@@ -12,7 +8,6 @@ import { setLevel, getLevel } from './log'
 
 export interface CommonFlags extends ConfigFlags { json?: boolean; verbose?: number }
 
-/** Add --data, --bootstrap, --market (when `market`), --json, --verbose to a command. */
 export function withCommon (cmd: Command, opts: { market?: boolean } = {}): Command {
   cmd.option('--data <dir>', 'data directory (env SCIT_DATA; default ~/.scit)')
   cmd.option('--bootstrap <host:port,...>', 'DHT bootstrap nodes (env SCIT_BOOTSTRAP; default: the public HyperDHT)')
@@ -27,16 +22,11 @@ export function configFrom (flags: CommonFlags): Config {
   return resolveConfig(flags)
 }
 
-/** Print `value` as JSON when --json, else the human text. */
 export function output (flags: CommonFlags, value: unknown, human: () => string): void {
   process.stdout.write((flags.json ? JSON.stringify(value, null, 2) : human()) + '\n')
 }
 
-/**
- * Wrap an action: ScitErrors, and the foreign errors `explain` knows, print
- * `error CODE: message` and exit 1; anything else is a bug and goes on to the
- * top level (`report`).
- */
+/** Known errors print `error CODE: message` and exit 1; anything else is a bug and goes on to `report`. */
 export function action<A extends unknown[]> (fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
@@ -55,11 +45,7 @@ function dataOf (cmd: unknown): string {
   return path.resolve(typeof flags.data === 'string' ? flags.data : process.env.SCIT_DATA ?? DEFAULT_DATA)
 }
 
-/**
- * Errors from the libraries under a data dir, in scit's terms with the fix;
- * null when it is none of them. Corestore's storage locks its files
- * (fd-lock) and records the inode it was made on (device-file).
- */
+/** Library errors under a data dir (Corestore's fd-lock, device-file) in scit's terms with the fix; null otherwise. */
 export function explain (err: unknown, data: string): ScitError | null {
   if (err instanceof ScitError) return err
   const e = err as { message?: unknown, code?: unknown }
@@ -91,12 +77,7 @@ function holder (dir: string): number | null {
   return null
 }
 
-/**
- * The last word on any failure that reached the top: `error CODE: message`
- * on stderr, never a stack (that is for `-vv` or SCIT_DEBUG=1, for a bug).
- * Commander's own errors become INVALID_ARGUMENT with the command's --help.
- * Returns the exit code.
- */
+/** The last word on a failure: `error CODE: message`, a stack only with -vv or SCIT_DEBUG=1. Returns the exit code. */
 export function report (err: unknown, program: Command, argv: string[]): number {
   if (err instanceof CommanderError) {
     if (err.exitCode === 0) return 0 // --help, --version
@@ -132,7 +113,6 @@ function commandPath (program: Command, argv: string[]): string {
   return names.join(' ')
 }
 
-/** Resolve when the process is asked to stop (SIGINT or SIGTERM). */
 export function untilSignal (): Promise<NodeJS.Signals> {
   return new Promise(resolve => {
     const done = (sig: NodeJS.Signals): void => {

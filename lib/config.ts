@@ -1,8 +1,4 @@
-/**
- * Configuration, from (in order of precedence) flags, the environment
- * (SCIT_DATA, SCIT_MARKET, SCIT_BOOTSTRAP) and `<data>/config.json`.
- * No bootstrap anywhere means the public HyperDHT bootstrap nodes.
- */
+/** Configuration: flags, then SCIT_DATA / SCIT_MARKET / SCIT_BOOTSTRAP, then `<data>/config.json`. */
 import fs from 'fs'
 import os from 'os'
 import path from 'path'

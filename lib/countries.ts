@@ -1,8 +1,6 @@
 /**
- * ISO 3166-1 alpha-2: the 249 officially assigned codes (as Debian's
- * iso-codes lists them). A static list rather than a package: it changes once
- * in years, and the node checks its --country against it before it offers
- * anything (the market only checks the shape, two upper-case letters).
+ * ISO 3166-1 alpha-2 codes (Debian iso-codes), static because they rarely change.
+ * The node checks its --country here; the market only checks the shape.
  */
 const CODES = new Set((
   'AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ ' +
@@ -32,7 +30,6 @@ const CODES = new Set((
   'ZA ZM ZW '
 ).trim().split(' '))
 
-/** Is `code` (upper case) an assigned ISO 3166-1 alpha-2 country code? */
 export function isCountry (code: string): boolean {
   return CODES.has(code)
 }

@@ -1,27 +1,9 @@
 /**
- * The one way scit opens a data directory. A data dir holds secrets: the
- * identity key (identity.json) and Corestores, whose primary key every
- * writable core (status, logs, contract cores, the ledger writer) is derived
- * from. So nothing in it may be readable by group or others:
- *
- * - a new dir is created 0700;
- * - an existing one that group or others can read or write (a `mkdir
- *   /var/lib/scit` under the usual umask is 0755) is tightened to owner-only,
- *   with a warning, and so is each entry directly in it: below a dir only its
- *   owner can enter, nothing is reachable. A search-only dir (x, no r or w),
- *   which lists nothing, is left as it is: the node makes its data dir and its
- *   workloads root that, when the sandbox user must reach its work dirs
- *   through them (`allowTraverse`);
- * - the process umask becomes 077, so every file created from then on, by
- *   scit or by the libraries it uses (RocksDB under Corestore creates and
- *   rotates files with 0644 as long as the store is open), is owner-only. A
- *   chmod after the fact would miss every file a store creates later.
- *
- * Tightening rather than refusing: the directory is ours and owner-only is
- * what scit needs, so refusing would only make the README's setup fail on a
- * fix scit can make itself. The identity file is the exception: one that
- * others could read may already have been copied, and lib/identity refuses it
- * for a person to decide.
+ * The one way scit opens a data directory. It holds secrets (identity key,
+ * Corestore primary keys), so it is made owner-only: created 0700, an exposed
+ * dir and its entries tightened with a warning (search-only dirs left, see
+ * `allowTraverse`), and umask 077 so files RocksDB creates later are private too.
+ * identity.json is never fixed silently: lib/identity refuses it for a person to decide.
  */
 import fs from 'fs'
 import path from 'path'
@@ -40,15 +22,12 @@ export function restrictUmask (): void {
   if ((old | PRIVATE_UMASK) !== PRIVATE_UMASK) process.umask(old | PRIVATE_UMASK)
 }
 
-/** Can group or others read or write it? (A search-only bit lists nothing and writes nothing.) */
+/** Can group or others read or write it? (search-only reveals nothing) */
 function exposed (mode: number): boolean {
   return (mode & 0o066) !== 0
 }
 
-/**
- * Create `dir` (0700) or check and tighten an existing one, and restrict the
- * umask. Returns the absolute path. `create: false`: a missing dir is an error.
- */
+/** Returns the absolute path; with `create: false` a missing dir is an error. */
 export function openDataDir (dir: string, opts: { create?: boolean } = {}): string {
   restrictUmask()
   const abs = path.resolve(dir)
@@ -69,10 +48,7 @@ export function openDataDir (dir: string, opts: { create?: boolean } = {}): stri
   return abs
 }
 
-/**
- * Let others search (not list, not write) `dir`, a data dir the node's work
- * dirs live under: the sandbox user must pass through it to reach its own.
- */
+/** Let others search (not list) the data dir: the sandbox user must pass through it to its work dirs. */
 export function allowTraverse (dir: string): void {
   const mode = fs.statSync(dir).mode & 0o777
   if ((mode & 0o011) === 0o011) return

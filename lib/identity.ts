@@ -1,8 +1,4 @@
-/**
- * Identity and keystore. Each data directory holds one Ed25519 identity in
- * `identity.json` (mode 0600), created on first use. The identity signs every
- * envelope its owner writes: offers, bids, instructions, approvals.
- */
+/** One Ed25519 identity per data dir (`identity.json`, 0600): it signs every envelope its owner writes. */
 import fs from 'fs'
 import path from 'path'
 import b4a from 'b4a'
@@ -40,11 +36,7 @@ export function verifySignature (message: Uint8Array, signature: Uint8Array, pub
 
 interface StoredIdentity { version: 1; publicKey: string; secretKey: string }
 
-/**
- * Load the identity of `dataDir`, creating the directory (lib/datadir: owner-only)
- * and a fresh key pair when there is none. The key file is written atomically with mode 0600, and an
- * existing file that others can read is refused rather than silently used.
- */
+/** Load or create the identity of `dataDir`. Written atomically 0600; a file others can read is refused, not used. */
 export function loadIdentity (dataDir: string, opts: { create?: boolean } = {}): KeyPair {
   const file = path.join(dataDir, IDENTITY_FILE)
   if (opts.create !== false || fs.existsSync(dataDir)) openDataDir(dataDir)
@@ -70,11 +62,7 @@ export function loadIdentity (dataDir: string, opts: { create?: boolean } = {}):
   return { publicKey, secretKey }
 }
 
-/**
- * Make `kp` the identity of `dataDir` (the demo's example stakeholders, whose
- * seeds are public). An existing identity is never replaced: a data dir that
- * already holds another key is refused.
- */
+/** Make `kp` the identity of `dataDir` (the demo's public-seed stakeholders); never replaces another key. */
 export function importIdentity (dataDir: string, kp: KeyPair): KeyPair {
   if (!fs.existsSync(path.join(dataDir, IDENTITY_FILE))) return createIdentity(dataDir, kp)
   const have = loadIdentity(dataDir)
@@ -88,7 +76,7 @@ function createIdentity (dataDir: string, kp = generateKeyPair()): KeyPair {
   const file = path.join(dataDir, IDENTITY_FILE)
   const tmp = file + '.tmp'
   fs.writeFileSync(tmp, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600 })
-  fs.chmodSync(tmp, 0o600) // the umask may have narrowed it further, never widened: make it exact
+  fs.chmodSync(tmp, 0o600) // the umask may have narrowed it: make it exact
   fs.renameSync(tmp, file)
   return kp
 }

@@ -1,8 +1,4 @@
-/**
- * Keys are shown to people, stored in views and passed on the command line as
- * z-base-32 (52 characters for 32 bytes), the encoding Holepunch uses for ids.
- * One encoding everywhere: hex is accepted on input only, for convenience.
- */
+/** Keys are z-base-32 everywhere (as Holepunch ids are); hex is accepted on input only. */
 import z32 from 'z32'
 import b4a from 'b4a'
 import sodium from 'sodium-universal'

@@ -1,8 +1,4 @@
-/**
- * One logger for every part. Quiet by default (warnings and errors only);
- * `--verbose` turns on info, `SCIT_DEBUG=1` or `--verbose --verbose` debug.
- * Logs go to stderr so that stdout stays clean for tables and `--json`.
- */
+/** One logger for every part, on stderr so stdout stays clean for tables and `--json`. */
 export type Level = 'error' | 'warn' | 'info' | 'debug'
 const ORDER: Record<Level, number> = { error: 0, warn: 1, info: 2, debug: 3 }
 

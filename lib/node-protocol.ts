@@ -1,16 +1,7 @@
 /**
- * The node protocol: the node's liveness protocol on market connections
- * ("scit/node/v2" over protomux), which a node answers and the bots that
- * watch it ask: ping, a status summary, and storage challenges. It is
- * read-only by construction: there is no message that starts, stops or
- * changes a workload: only a signed, paid contract can (ARCHITECTURE §7).
- *
- * Storage challenge (lib/storage-proof.ts). The challenger names a core the
- * node must keep, a length it trusts the core's tree at, a fresh 32-byte
- * nonce and a number of blocks; the nonce picks the blocks, and the node
- * answers with each block and its Merkle path up to the roots at that length.
- * The challenger checks them against the signed tree head it already has: it
- * needs the core key and that head, not the blocks, and not trust in the node.
+ * The node's liveness protocol ("scit/node/v2"): ping, status summary and storage
+ * challenges (lib/storage-proof.ts). Read-only by construction: only a signed,
+ * paid contract starts, stops or changes a workload (ARCHITECTURE §7).
  */
 import Protomux, { Channel, Message } from 'protomux'
 import type Hypercore from 'hypercore'
@@ -45,7 +36,6 @@ export class NodeChannel {
   private readonly requests = new Requests()
   private readonly m: { ping: Message<Ping>, pong: Message<Ping>, statusReq: Message<StatusRequest>, status: Message<StatusSummary>, challenge: Message<Challenge>, answer: Message<ChallengeAnswer> }
 
-  /** Open the protocol on a connection (a Hyperswarm socket or any stream Protomux accepts). */
   static attach (stream: unknown, handler: NodeHandler | null): NodeChannel {
     return new NodeChannel(Protomux.from(stream), handler)
   }
@@ -84,10 +74,8 @@ export class NodeChannel {
   }
 
   /**
-   * Challenge the peer on `count` blocks of `core`, at the length of `head`
-   * (a head the caller trusts: storage-proof signedHead). Resolves with the
-   * verdict on its answer; rejects (REJECTED) when the peer refuses, (TIMEOUT)
-   * when it does not answer.
+   * Challenge the peer on `count` blocks of `core` at the length of a `head` the caller
+   * trusts. Resolves with the verdict; rejects REJECTED on refusal, TIMEOUT on silence.
    */
   async challenge (core: Buffer, head: SignedHead, count = 8, opts: { timeout?: number } = {}): Promise<Verdict> {
     if (count < 1 || count > MAX_CHALLENGE_BLOCKS) throw new ScitError('INVALID_ARGUMENT', `a challenge names 1 to ${MAX_CHALLENGE_BLOCKS} blocks`)

@@ -1,9 +1,6 @@
 /**
- * Finding a node's DHT presence record (ARCHITECTURE §1) and verifying it, as
- * anyone may: the DHT's own signature over (seq, value), then the `presence`
- * envelope inside, signed by the node's identity, and a strict decode. The
- * node keeps its record up to date with node/presence.ts; the explorer
- * reads it with this.
+ * Finding and verifying a node's DHT presence record (ARCHITECTURE §1): the DHT
+ * signature over (seq, value), then the node-signed `presence` envelope, decoded strictly.
  */
 import b4a from 'b4a'
 import type DHT from 'hyperdht'
@@ -15,10 +12,7 @@ import { presenceRecord, PresenceRecord, PRESENCE_VERSION } from './node-message
 
 export interface FoundPresence { node: Buffer; seq: number; timestamp: number; record: PresenceRecord }
 
-/**
- * Find and verify a node's presence record. null when the DHT has none;
- * VERIFICATION when what it has is not a valid record of that node.
- */
+/** null when the DHT has no record; VERIFICATION when it is not a valid record of that node. */
 export async function lookupPresence (dht: DHT, node: Buffer, opts: { minSeq?: number } = {}): Promise<FoundPresence | null> {
   const got = await dht.mutableGet(node, { latest: true, seq: opts.minSeq })
   if (got === null) return null

@@ -1,9 +1,4 @@
-/**
- * Requests awaiting an answer on one protomux channel: each gets a number
- * the answer echoes, and a timer. The channel protocols (bot approvals, the
- * node protocol, the market relay) share this, so none of them can leak a
- * timer or leave a caller waiting on a closed channel.
- */
+/** Numbered requests with timers on one protomux channel, shared so no protocol leaks a timer or a waiting caller. */
 import { ScitError } from './errors'
 
 interface Waiting { resolve: (v: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
@@ -23,7 +18,7 @@ export class Requests {
     return result
   }
 
-  /** The answer to request `id` (an unknown or late one is ignored). */
+  /** An unknown or late id is ignored. */
   settle (id: number, value: unknown): void {
     const w = this.waiting.get(id)
     if (w === undefined) return
@@ -32,7 +27,6 @@ export class Requests {
     w.resolve(value)
   }
 
-  /** Reject every request still waiting (the channel closed). */
   failAll (why: string): void {
     for (const [id, w] of this.waiting) {
       this.waiting.delete(id)

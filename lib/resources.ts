@@ -1,7 +1,6 @@
 /**
- * Resources and prices. A resource vector is what a node sells and a replica
- * needs; every amount is a non-negative safe integer (cpu in millicores,
- * sizes in bytes), and money is integer too: nothing signed or settled is a float.
+ * Resources and prices: every amount is a non-negative safe integer (cpu in
+ * millicores, sizes in bytes) and money is integer: nothing signed or settled is a float.
  */
 import { ScitError } from './errors'
 
@@ -30,7 +29,7 @@ const UNITS: Record<string, bigint> = {
   kib: 1n << 10n, mib: 1n << 20n, gib: 1n << 30n, tib: 1n << 40n, pib: 1n << 50n
 }
 
-/** A plain decimal: digits, optionally a point and more digits. No sign, no exponent, no hex: what people type. */
+/** No sign, exponent or hex: what people type. */
 const DECIMAL = '(\\d+)(?:\\.(\\d+))?'
 const SIZE = new RegExp(`^\\s*${DECIMAL}\\s*([a-z]*)\\s*$`, 'i')
 const CPU = new RegExp(`^\\s*${DECIMAL}(m?)\\s*$`)
@@ -38,10 +37,7 @@ const MAX = BigInt(Number.MAX_SAFE_INTEGER)
 /** No amount needs more: a longer text is refused before any arithmetic on it. */
 const MAX_TEXT = 64
 
-/**
- * `whole.frac × unit`, exactly (BigInt): as a fraction num / den with den = 10^digits of frac.
- * Decimal strings never pass through a float, so `2.01TB` is 2 010 000 000 000 bytes, not one less.
- */
+/** `whole.frac × unit` as an exact fraction: decimals never pass through a float (`2.01TB` is not one byte short). */
 function scaled (whole: string, frac: string | undefined, unit: bigint): { num: bigint, den: bigint } {
   const f = frac ?? ''
   return { num: BigInt(whole + f) * unit, den: 10n ** BigInt(f.length) }
@@ -74,7 +70,7 @@ export function parseCpu (text: string | number): number {
   return Number(milli)
 }
 
-/** A size for people, in the largest binary unit it reaches, rounded down to a tenth (never more than there is: 99.98GiB is 99.9GiB, not 100.0GiB). */
+/** Rounded down to a tenth of the largest binary unit: never shows more than there is. */
 export function formatSize (bytes: number): string {
   if (bytes === 0) return '0'
   const units: Array<[string, number]> = [['PiB', 1024 * TiB], ['TiB', TiB], ['GiB', GiB], ['MiB', MiB], ['KiB', KiB]]
@@ -135,7 +131,6 @@ export function scale (a: Resources, n: number): Resources {
   return out
 }
 
-/** Does `need` fit in `available`, kind by kind? */
 export function fits (need: Resources, available: Resources): boolean {
   for (const k of RESOURCE_KINDS) if (need[k] > available[k]) return false
   return true
@@ -155,20 +150,12 @@ export function formatResources (r: Resources): string {
   return parts.join(', ')
 }
 
-/**
- * Prices are per resource-hour in the market's smallest currency unit, per
- * whole unit: cpu per core, memory/ssd/hdd per GiB, ipv4 per address, gpu per GPU.
- */
+/** Per resource-hour in the smallest currency unit: cpu per core, memory/ssd/hdd per GiB, ipv4 per address, gpu per GPU. */
 export type Prices = Resources
 
-/** The base unit each price is quoted per. */
 export const PRICE_UNIT: Readonly<Resources> = Object.freeze({ cpu: 1000, memory: GiB, ssd: GiB, hdd: GiB, ipv4: 1, gpu: 1 })
 
-/**
- * The price of `amount` for one hour at `prices`, in the smallest currency unit.
- * Each kind is rounded up separately, in exact integer arithmetic (BigInt), so
- * that a fraction of a unit is never free and the result never depends on float rounding.
- */
+/** Each kind rounded up separately in BigInt, so a fraction of a unit is never free. */
 export function hourlyCost (amount: Resources, prices: Prices): number {
   let total = 0n
   for (const k of RESOURCE_KINDS) {

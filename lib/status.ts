@@ -1,11 +1,7 @@
 /**
- * Reading a node's status and log cores (ARCHITECTURE §7), as the node, its
- * bots and the explorer do: every record is checked against the node's
- * identity, not just the core's Merkle tree. The format is in
- * node-messages.ts; the writer is the node's (node/status.ts StatusCore).
- *
- * Envelope seq is the block index + 1 in its core, so a reader refuses
- * records moved between positions or cores.
+ * Reading a node's status and log cores (ARCHITECTURE §7): every record is
+ * checked against the node's identity, and envelope seq = block index + 1, so
+ * records moved between positions or cores are refused.
  */
 import type Hypercore from 'hypercore'
 import b4a from 'b4a'
@@ -20,11 +16,7 @@ export interface ReadResult<T> { records: Array<Verified<T>>; refused: Refusal[]
 
 export interface ReadOptions { start?: number; end?: number; wait?: boolean; timeout?: number }
 
-/**
- * Read and verify a node's status (or log) core. Every record must be a
- * `status` (or `log`) envelope signed by `node`, with seq = index + 1 and a
- * body that decodes exactly; anything else is refused with a reason and skipped.
- */
+/** Records that are not `status` (or `log`) envelopes signed by `node` with seq = index + 1 are skipped with a reason. */
 export async function readCore<T> (core: Hypercore, node: Buffer, kind: 'status' | 'log', opts: ReadOptions = {}): Promise<ReadResult<T>> {
   await core.ready()
   const enc = (kind === 'status' ? statusRecord : logRecord) as unknown as c.Encoding<T>
@@ -47,11 +39,7 @@ export async function readCore<T> (core: Hypercore, node: Buffer, kind: 'status'
   return out
 }
 
-/**
- * The last verified status record of one workload, read backwards from the
- * end of a node's status core in chunks (the core is kept whole, the latest
- * state is near its end); null when the node recorded none.
- */
+/** The last verified status of one workload, read backwards from the end; null when none. */
 export async function lastStatus (core: Hypercore, node: Buffer, workload: string, opts: { timeout?: number, chunk?: number } = {}): Promise<{ record: Verified<StatusRecord> | null, refused: Refusal[] }> {
   await core.ready()
   const chunk = opts.chunk ?? 64
@@ -64,7 +52,7 @@ export async function lastStatus (core: Hypercore, node: Buffer, workload: strin
   return { record: null, refused }
 }
 
-/** Verified log chunks of one workload in blocks [start, end) of a node's log core: what `scit bot logs` and the explorer print. */
+/** Verified log chunks of one workload in blocks [start, end). */
 export async function workloadLogs (core: Hypercore, node: Buffer, workload: string, opts: ReadOptions = {}): Promise<ReadResult<LogRecord>> {
   const r = await readCore<LogRecord>(core, node, 'log', opts)
   return { records: r.records.filter(x => x.body.workload === workload), refused: r.refused }

@@ -1,34 +1,8 @@
 /**
- * Storage proofs for archives (ARCHITECTURE §7): a node proves it keeps a
- * Hypercore by sending random blocks of it, each with its Merkle path, and the
- * challenger checks them against a tree head it trusts, never against the
- * node's word and never against its own copy of the blocks.
- *
- *   challenger                                   node
- *   head = await signedHead(replica)             (keeps the whole core)
- *   nonce = 32 random bytes
- *   ── core key, nonce, head.length, count ─────▶
- *                                                indexes = challengeIndexes(nonce, length, count)
- *                                                proof = await proveStorage(core, nonce, length, count)
- *   ◀──────────────── roots at length, blocks ──
- *   verifyStorage(head, nonce, count, proof)
- *
- * What the challenger trusts is a `SignedHead`: a length and the tree hash at
- * that length, which is what the core's writer signs. `signedHead` reads it
- * from the challenger's own replica of the core, whose head Hypercore checked
- * against the writer's signature when it arrived (from any peer: the core key
- * is all it takes); the replica needs no block for it.
- *
- * The check: the roots sent hash to the trusted tree hash; each block hashes,
- * with its sibling nodes, up to one of those roots. The blocks are exactly
- * those the nonce picks, so a fresh nonce asks for blocks the node could not
- * predict: an old answer does not answer it, and a node that dropped a share
- * of the blocks fails a challenge of `count` blocks with the matching odds.
- *
- * Hypercore builds the paths (`core.proof`, its documented proof API); the
- * hashing is Hypercore's own (hypercore-crypto data/parent/tree) over its
- * flat-tree numbering (leaf i is node 2i; a node's depth is its count of
- * trailing one bits), so nothing here depends on Hypercore's internals.
+ * Storage proofs for archives (ARCHITECTURE §7): a node answers a nonce with the
+ * blocks it picks and their Merkle paths; the challenger checks them against a
+ * signed tree head it trusts, never the node's word nor its own copy of the blocks.
+ * Hashing and flat-tree numbering are Hypercore's documented ones, not its internals.
  */
 import type Hypercore from 'hypercore'
 import b4a from 'b4a'
@@ -38,14 +12,13 @@ import { ScitError } from './errors'
 import { hash } from './keys'
 import type { TreeNode, BlockProof } from './node-messages'
 
-/** Blocks asked in one challenge, at most. */
 export const MAX_CHALLENGE_BLOCKS = 16
 /** Bytes of block data in one answer, at most (a protomux message is below 16 MiB). */
 export const MAX_ANSWER_BYTES = 8 * 1024 * 1024
 /** A tree of 2^53 leaves is 53 high: deeper paths or more roots are malformed. */
 const MAX_DEPTH = 64
 
-/** What a core's writer signs (with the fork): a length and the Merkle tree hash at that length. */
+/** What a core's writer signs (with the fork). */
 export interface SignedHead { length: number; treeHash: Buffer }
 
 export interface StorageProof { roots: TreeNode[]; blocks: BlockProof[] }
@@ -58,7 +31,7 @@ export function challengeIndexes (nonce: Buffer, length: number, count: number):
   const picked: number[] = []
   for (let i = 0; picked.length < n; i++) {
     const h = hash('scit/node/challenge', nonce, c.encode(c.uint, length), c.encode(c.uint, i))
-    // 48 bits: below every core length that fits a safe integer, so the modulo bias is negligible
+    // 48 bits stay below any safe-integer length, so the modulo bias is negligible
     const index = h.readUIntLE(0, 6) % length
     if (!picked.includes(index)) picked.push(index)
   }
@@ -72,11 +45,11 @@ export function challengeCount (core: { length: number; byteLength: number }, wa
   return Math.max(1, Math.min(want, MAX_CHALLENGE_BLOCKS, Math.floor(MAX_ANSWER_BYTES / 2 / average)))
 }
 
-/** The trusted head of a local replica (or the writer's own core): its length and tree hash. Null while it has none. */
+/** The trusted head of a local replica, whose signature Hypercore checked on arrival. Null while empty. */
 export async function signedHead (core: Hypercore): Promise<SignedHead | null> {
   const length = core.length
   if (length === 0) return null
-  // An upgrade proof from 0 to `length` carries exactly the roots at `length`, read from the tree: no block is needed.
+  // the roots at `length` come from the tree: no block is needed
   const p = await core.proof({ upgrade: { start: 0, length } })
   if (p.upgrade === null) return null
   return { length, treeHash: crypto.tree(p.upgrade.nodes) }
@@ -93,7 +66,7 @@ export async function proveStorage (core: Hypercore, nonce: Buffer, length: numb
   for (const index of challengeIndexes(nonce, length, count)) {
     let p
     try {
-      // nodes: 0 asks for the whole path; the upgrade to `length` makes it end at the root of the tree at `length`.
+      // nodes: 0 asks for the whole path, up to the root at `length`
       p = await core.proof({ block: { index, nodes: 0 }, upgrade: { start: 0, length } })
     } catch {
       p = null

@@ -1,7 +1,4 @@
-/**
- * A local HyperDHT testnet on 127.0.0.1 for tests and the demo. Hands out one
- * DHT node per swarm (two swarms sharing a node may never see each other).
- */
+/** A local HyperDHT testnet: one DHT node per swarm, since two swarms sharing one may never see each other. */
 import createTestnet from 'hyperdht/testnet'
 import DHT from 'hyperdht'
 import Hyperswarm from 'hyperswarm'
@@ -9,7 +6,6 @@ import type { Bootstrap } from './config'
 
 export interface Testnet {
   bootstrap: Bootstrap[]
-  /** A fresh DHT node on the testnet. Closed with the testnet. */
   createNode (): DHT
   /** A fresh Hyperswarm on its own DHT node. Destroy it yourself, before the testnet. */
   createSwarm (opts?: { keyPair?: { publicKey: Buffer; secretKey: Buffer } }): Hyperswarm

@@ -1,4 +1,4 @@
-/** Waiting for a promise at most so long, with the timer cleared either way (one copy for every part). */
+/** Waiting for a promise at most so long, with the timer cleared either way. */
 import { ScitError } from './errors'
 
 export const TIMED_OUT: unique symbol = Symbol('timed out')

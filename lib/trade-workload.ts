@@ -1,15 +1,8 @@
-/**
- * Which workload of a contract a trade runs, as node, bot and explorer must
- * agree on it: the workload of the manifest the trade bought (workloadFor),
- * and the id it runs under on its node, which names its records in the
- * node's status and log cores (workloadId). A trade the contract is not for
- * is refused with a TradeRefusal, whose reason the node records.
- */
+/** Which workload of a contract a trade runs, and its id on the node: node, bot and explorer must agree. */
 import { ScitError } from './errors'
 import type { Resources } from './resources'
 import type { ContractView, ContractState, ManifestWorkload } from './contract'
 
-/** What of a ledger trade (market/types Trade) these read. */
 export interface TradeRef { id: string; bid: string; resources: Resources }
 
 export type TradeReason = 'not-final' | 'wrong-node' | 'not-settled' | 'no-deploy' | 'no-workload' | 'unsupported'
@@ -26,14 +19,10 @@ export function workloadId (trade: Pick<TradeRef, 'id'>): string {
 }
 
 /**
- * The workload a trade buys. A contract names the trades it is for: the
- * header the first ones, a signed `scale` instruction those bought later
- * (more replicas, replacements); a contract that names trades but not this
- * one was written for other nodes, and is refused. A scale instruction names
- * its trades' workload; otherwise bots bid once per workload, in manifest
- * order (bot/manifest planBids), so the trade's bid is matched to a workload
- * by its position among the header's trades; a workload with the trade's
- * resources is the fallback when the contract names no trades at all.
+ * A contract names its trades (header, or a later `scale` instruction); one that
+ * names others was written for other nodes and is refused. Otherwise the bid's
+ * position among the header's trades (bids go in manifest order) picks the
+ * workload, and matching resources are the fallback when no trades are named.
  */
 export function workloadFor (view: ContractView, state: ContractState, trade: TradeRef): ManifestWorkload {
   const named = new Set(view.header?.trades ?? [])

@@ -1,31 +1,8 @@
 /**
- * Archive workloads (ARCHITECTURE §7): the node runs nothing, it keeps
- * Hypercores whole and proves it on demand: a storage challenge is answered
- * with the blocks asked and their Merkle paths (lib/storage-proof.ts, over
- * lib/node-protocol.ts), which only a node holding those blocks can send.
- *
- * What an archive keeps, from the manifest's `archive` settings:
- *   - always the contract core itself: its file blobs are the archived bytes
- *     when the manifest names no source (examples/archive.yaml seeds them from
- *     files), and bots challenge random blocks of it when there is no source;
- *   - the source core too, when the manifest names one (`archive.source`):
- *     that is the core bots challenge (bot/monitor.ts).
- * Each core is kept whole, including what its writer appends later.
- *
- * The bytes kept (Σ byteLength) are accounted against the lease's disk
- * (ssd + hdd): a core that is or grows larger than the lease pays for is
- * not downloaded past it, and the workload fails. Hypercore verifies every
- * block against the core's Merkle tree as it arrives, so "fully held" is
- * "every block is local".
- *
- * Blocks are fetched once: a keeper does not re-fetch blocks that vanish
- * after they were held (a disk that lost them, an operator who deleted them)
- * until the core grows or the node restarts. A node that lost data must fail
- * its challenges, so that bots replace it rather than trust a repair they
- * cannot see.
- *
- * Emits 'progress' (ArchiveProgress) at each tenth of the bytes and when the
- * cores are fully held or grow again.
+ * Archive workloads (ARCHITECTURE §7): the node keeps Hypercores whole (the
+ * contract core, and `archive.source` when named) and answers storage challenges.
+ * Bytes kept count against the lease's ssd + hdd. Vanished blocks are not
+ * re-fetched: a node that lost data must fail its challenges so bots replace it.
  */
 import { EventEmitter } from 'events'
 import type Hypercore from 'hypercore'
@@ -36,9 +13,8 @@ import { logger } from '../lib/log'
 const log = logger('node/archive')
 
 export interface ArchiveTarget {
-  /** The cores to keep whole. */
   cores: Hypercore[]
-  /** Bytes the lease pays for: its ssd + hdd. */
+  /** ssd + hdd of the lease. */
   limit: number
 }
 
@@ -80,13 +56,12 @@ export class Keeper extends EventEmitter {
     }
   }
 
-  /** Download every block of every core as it is now; report done once all are local. */
   private async sync (): Promise<void> {
     const total = this.total
     if (total > this.target.limit) {
       throw new ScitError('CAPACITY', `the archive is ${formatSize(total)}, more than the ${formatSize(this.target.limit)} of disk its lease pays for`)
     }
-    // A source core not found yet: nothing to hold, and not done either; its first append wakes us.
+    // a source core not found yet: not done; its first append wakes us
     if (this.target.cores.some(c => c.length === 0)) { this.report(false); return }
     const missing: Hypercore[] = []
     for (const core of this.target.cores) if (!(await core.has(0, core.length))) missing.push(core)
@@ -96,7 +71,7 @@ export class Keeper extends EventEmitter {
       this.report(true)
       return
     }
-    if (this.held >= total) this.held = 0 // grew or resumed partly held: count this round's downloads afresh
+    if (this.held >= total) this.held = 0 // grew or resumed partly held: count this round afresh
     this.step = -1
     this.report(false)
     await Promise.all(missing.map(async core => {
@@ -127,7 +102,7 @@ export class Keeper extends EventEmitter {
     this.emit('progress', { held, total, done } satisfies ArchiveProgress)
   }
 
-  /** Stop fetching; keep what is held (the node shuts down, or an update replaces this keeper). */
+  /** Stop fetching and keep what is held (shutdown, or an update replaces this keeper). */
   detach (): void {
     this.stopped = true
     for (const r of this.ranges) r.destroy()
@@ -135,7 +110,7 @@ export class Keeper extends EventEmitter {
     this.wake?.()
   }
 
-  /** Stop fetching and delete every kept block: the lease is over. Resolves with the bytes of the cores cleared. */
+  /** Delete every kept block: the lease is over. Resolves with the bytes cleared. */
   async release (): Promise<number> {
     this.detach()
     let cleared = 0

@@ -1,8 +1,6 @@
 /**
- * What this machine can sell: the real cores, memory and free disk of the data
- * dir, minus a reserve for the node itself. Flags can only lower it: a node that
- * sells more than it has would be matched, paid and then fail its leases, so a
- * flag asking for more than exists refuses to start (CAPACITY).
+ * What this machine can sell, minus a reserve. Flags can only lower it: selling
+ * more than exists would be paid for and then fail, so that refuses to start (CAPACITY).
  */
 import fs from 'fs'
 import os from 'os'
@@ -14,21 +12,19 @@ export interface Probe {
   cpu: number          // millicores
   memory: number       // bytes
   disk: number         // bytes free (for this user) on the data dir's filesystem
-  rotational: boolean  // sysfs says the data dir's disk spins (unreliable in VMs: flags may override)
+  rotational: boolean  // sysfs; unreliable in VMs, so flags may override
 }
 
 export interface Reserve { cpuFraction: number; cpuMin: number; memory: number; diskFraction: number }
 
-/** Enough for the daemon, Corestore and a few sandboxes' setup; flags can sell less, never more. */
+/** Enough for the daemon, Corestore and a few sandboxes' setup. */
 export const DEFAULT_RESERVE: Readonly<Reserve> = Object.freeze({ cpuFraction: 0.1, cpuMin: 250, memory: 512 * MiB, diskFraction: 0.05 })
 
 export interface CapacityFlags { cpu?: string; memory?: string; ssd?: string; hdd?: string; ipv4?: string; gpu?: string }
 
 export interface Capacity {
   probe: Probe
-  /** What could be sold: probe minus the reserve. */
   sellable: Resources
-  /** What will be sold: sellable, lowered by flags. */
   resources: Resources
 }
 
@@ -62,17 +58,12 @@ export function sellable (probe: Probe, reserve: Reserve = DEFAULT_RESERVE): Res
     ...ZERO,
     cpu: Math.max(0, probe.cpu - cpuReserve),
     memory: Math.max(0, probe.memory - reserve.memory),
-    // One disk: sold as ssd unless it spins; flags may split it between ssd and hdd.
     ssd: probe.rotational ? 0 : disk,
     hdd: probe.rotational ? disk : 0
   }
 }
 
-/**
- * The capacity to sell. ssd and hdd share the data dir's disk: the farmer may
- * name the kind (VMs often report a virtual disk as rotational), but never sell
- * more bytes than are free after the reserve.
- */
+/** ssd and hdd share the data dir's disk: the farmer may name the kind, never sell more than is free. */
 export function capacity (probe: Probe, flags: CapacityFlags = {}, reserve: Reserve = DEFAULT_RESERVE): Capacity {
   const max = sellable(probe, reserve)
   const out: Resources = { ...max }

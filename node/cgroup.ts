@@ -1,22 +1,9 @@
 /**
- * Whole-workload limits with cgroup v1 controllers, where the node may use
- * them (root, controllers mounted writable): memory (the sum of every
- * process, page cache included, past which the kernel's OOM killer acts),
- * a cpu quota (CFS, millicores of one period), and a pids limit (a fork bomb
- * gets EAGAIN instead of the machine). Without them the sandbox falls back to
- * per-process rlimits (node/launch.ts).
- *
- * One cgroup per launch, under <controller mount><the node's own cgroup>/scit/,
- * named `<node pid>-<n>-<workload>` so a restarted node can remove what a
- * killed one left (only cgroups of pids that are gone, never a live node's).
- *
- * Nothing may fork outside the cgroup before it is joined, so the launch is
- * forked from inside: `enter` moves the node's spawning thread into the
- * cgroup's pids and cpu controllers for the duration of the synchronous
- * spawn (the child inherits them), then back. Memory is charged to a
- * process's mm, not a thread, so the node never enters the memory cgroup:
- * the child is added to it right after spawn, before it has exec'd past the
- * rlimit wrapper (prlimit, nice, taskset, then bwrap forks its init).
+ * Whole-workload limits with cgroup v1 (memory, cpu quota, pids) where the node
+ * may write them; otherwise per-process rlimits (node/launch.ts). Cgroups are named
+ * `<node pid>-<n>-<workload>` so a restarted node removes only dead nodes' leftovers.
+ * Nothing may fork outside the cgroup: the spawning thread enters pids and cpu for
+ * the spawn; memory is charged per mm, so the child joins it right after spawn.
  */
 import fs from 'fs'
 import path from 'path'
@@ -43,7 +30,7 @@ type Bases = Record<Controller, string>
 let bases: Bases | null | undefined
 let counter = 0
 
-/** The node's own cgroup per controller, if all three are v1 mounts we may write; cached. */
+/** The node's own cgroup per controller, if all three are writable v1 mounts; cached. */
 export function cgroupBases (): Bases | null {
   if (bases !== undefined) return bases
   bases = null
@@ -73,7 +60,7 @@ export function cgroupBases (): Bases | null {
   return bases
 }
 
-/** Remove the empty cgroups of nodes that are gone (kill -9 leaves them; the kernel emptied them). */
+/** Remove empty cgroups of nodes that are gone (kill -9 leaves them). */
 function sweep (b: Bases): void {
   for (const c of CONTROLLERS) {
     const root = path.join(b[c], 'scit')
@@ -94,7 +81,7 @@ function alive (pid: number): boolean {
 export class Cgroup {
   private constructor (readonly dirs: Bases, private readonly home: Bases) {}
 
-  /** A fresh cgroup with `limits`, or null where cgroups are unavailable (the caller relies on rlimits). */
+  /** null where cgroups are unavailable (the caller relies on rlimits). */
   static create (workload: string, limits: CgroupLimits): Cgroup | null {
     const b = cgroupBases()
     if (b === null) return null
@@ -112,7 +99,7 @@ export class Cgroup {
       }
       if (limits.memory > 0) {
         write(dirs.memory, 'memory.limit_in_bytes', limits.memory)
-        // Without swap accounting the file is missing: then memory alone bounds it.
+        // missing without swap accounting: memory alone bounds it then
         try { write(dirs.memory, 'memory.memsw.limit_in_bytes', limits.memory) } catch {}
       }
     } catch (err) {
@@ -143,7 +130,6 @@ export class Cgroup {
     }
   }
 
-  /** Why the kernel stopped something in here: the limits that were hit, if any. */
   limitsHit (): string[] {
     const hit: string[] = []
     const pids = /max (\d+)/.exec(read(this.dirs.pids, 'pids.events'))
@@ -157,7 +143,7 @@ export class Cgroup {
     return read(this.dirs.pids, 'cgroup.procs').split('\n').filter(Boolean).map(Number)
   }
 
-  /** Kill whatever is left (a workload run without a pid namespace leaves orphans) and remove the cgroup. */
+  /** Kill what is left (without a pid namespace there may be orphans) and remove the cgroup. */
   async destroy (): Promise<void> {
     for (let attempt = 0; attempt < 100; attempt++) {
       for (const pid of this.pids()) try { process.kill(pid, 'SIGKILL') } catch {}
@@ -166,7 +152,7 @@ export class Cgroup {
         try { fs.rmdirSync(this.dirs[c]) } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') busy = true }
       }
       if (!busy) return
-      // Killed tasks leave the cgroup once reaped: a moment, not a condition we can wait on.
+      // killed tasks leave once reaped: a moment, not a condition we can wait on
       await new Promise(resolve => setTimeout(resolve, 20))
     }
     log.warn('a workload cgroup could not be removed', { dir: this.dirs.pids })

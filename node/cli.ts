@@ -1,8 +1,4 @@
-/**
- * `scit node …`: what a farmer runs.
- *   scit node start --data DIR --market KEY [capacity, location and price flags]
- *   scit node status --data DIR [--json]
- */
+/** `scit node …`: what a farmer runs. */
 import fs from 'fs'
 import path from 'path'
 import { Command } from 'commander'
@@ -117,7 +113,6 @@ export function register (program: Command): void {
         selling: snapshot?.capacity ?? null,
         free: snapshot?.free ?? null,
         statusCore: snapshot?.statusCore ?? null,
-        // The daemon's last view of the ledger: live while it runs, as it last was otherwise.
         leases: snapshot?.leases ?? [],
         leasesAsOf: snapshot?.updated ?? null,
         workloads
@@ -150,7 +145,7 @@ function alive (pid: number): boolean {
   try { process.kill(pid, 0); return true } catch { return false }
 }
 
-/** Without a snapshot, read the verified status core (only possible while no daemon holds the store). */
+/** Only possible while no daemon holds the store. */
 async function fromStatusCore (data: string, node: Buffer): Promise<SnapshotWorkload[] | null> {
   const dir = path.join(data, 'corestore')
   if (!fs.existsSync(dir)) return []

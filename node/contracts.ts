@@ -1,24 +1,10 @@
 /**
- * From a trade to something the supervisor may run (ARCHITECTURE §5-7).
- * Nothing runs unless every check passes; each failure is a VerificationError
- * whose reason the daemon records in the status core:
- *
- *   the trade is final in the ledger, settled, and names this node   (not-final, wrong-node, not-settled)
- *   the contract core and manifest hash are the settled ones          (lib/contract readContract)
- *   the header and every instruction are signed by the trade's bot, in sequence
- *   the contract names this trade (header or a signed instruction)   (wrong-node: lib/trade-workload workloadFor)
- *   the stakeholder weight reaches the threshold                      (threshold-not-reached)
- *   every file's bytes hash to the manifest's hash                    (file-hash-mismatch)
- *
- * Files are fetched into a root-only staging dir (<data>/files/<workload>),
- * verified there, and copied into the work dir just before each start. A
- * staged copy is named by its hash and renamed into place only once it
- * verified, so a name always stands for verified bytes: a copy whose bytes no
- * longer match its name was altered on this node's disk, and is refused, not
- * fetched again (whoever wrote it may write more). It is re-hashed before
- * every start, so a restart re-verifies without fetching again, and the work
- * dir, which the workload controls, is never trusted: what it holds is
- * replaced, never followed (no symlink tricks).
+ * From a trade to something the supervisor may run (ARCHITECTURE §5-7): final,
+ * settled, this node's trade; the settled contract core and manifest; bot-signed
+ * header and instructions; stakeholder threshold; file hashes. Each failure is a
+ * VerificationError the status core records. Files are staged root-only under
+ * their hash and re-hashed before every start; a mismatch means local tampering
+ * and is refused, not re-fetched. The work dir is never trusted, only replaced.
  */
 import fs from 'fs'
 import path from 'path'
@@ -30,14 +16,9 @@ import { TradeRefusal, workloadFor } from '../lib/trade-workload'
 import type { Trade } from '../market/types'
 import type { WorkloadSpec } from './workload'
 
-/** A verified trade: its contract, the manifest in force and the workload this trade runs. */
 export interface Verified { view: ContractView; state: ContractState; workload: ManifestWorkload; replica: number }
 
-/**
- * The trade as this node sees it now and as the final (indexed) ledger sees
- * it: only the final one decides, so an op an indexer has not ordered yet can
- * never make the node run anything.
- */
+/** Only the final (indexed) ledger decides, so an op no indexer has ordered never makes the node run anything. */
 export function checkTrade (final: Trade | null, node: string): Trade {
   if (final === null) throw new TradeRefusal('not-final', 'the trade is not in the final ledger yet')
   if (final.node !== node) throw new TradeRefusal('wrong-node', `the trade is assigned to ${final.node}, not this node`)
@@ -47,7 +28,6 @@ export function checkTrade (final: Trade | null, node: string): Trade {
   return final
 }
 
-/** Read and verify the contract core of a final, settled trade. */
 export async function verifyContract (core: Hypercore, trade: Trade): Promise<Verified> {
   const coreKey = decodeKey(trade.contract ?? '', 'contract core')
   if (!b4a.equals(core.key, coreKey)) throw new VerificationError('wrong-core', 'the core is not the trade\'s contract')
@@ -57,7 +37,7 @@ export async function verifyContract (core: Hypercore, trade: Trade): Promise<Ve
   return { view, state, workload: workloadFor(view, state, trade), replica: trade.replica }
 }
 
-/** The staged copy of a file: named by its hash, so a name stands for one content (and versions never overwrite each other). */
+/** Named by its hash, so a name stands for one content and versions never overwrite each other. */
 export function stagedFile (staging: string, hash: Buffer): string {
   return path.join(staging, b4a.toString(hash, 'hex'))
 }
@@ -72,7 +52,7 @@ export async function stageFiles (v: Verified, staging: string): Promise<void> {
       await requireStaged(dest, ref.path, ref.size, ref.hash)
       continue
     }
-    // Fetched under another name, renamed once verified: a crash mid-fetch never leaves bytes under a hash's name.
+    // renamed once verified: a crash mid-fetch never leaves bytes under a hash's name
     const part = `${dest}.part`
     fs.rmSync(part, { force: true })
     await v.view.fetchFile(ref, part)
@@ -87,7 +67,7 @@ async function requireStaged (file: string, name: string, size: number, hash: Bu
   throw new VerificationError('file-hash-mismatch', `${name}: its staged copy ${file} was altered on this node's disk after it was verified; refusing to run it (remove it to fetch the file again)`)
 }
 
-/** Remove staged copies the workload no longer ships (older versions, leftovers of an interrupted fetch). */
+/** Remove staged copies the workload no longer ships. */
 export function pruneStaging (v: Verified, staging: string): void {
   const keep = new Set(v.workload.files.map(f => path.basename(stagedFile(staging, f.hash))))
   let names: string[]
@@ -111,7 +91,7 @@ export async function placeFiles (v: Verified, staging: string, workDir: string)
     }
     const dest = path.join(dir, parts[parts.length - 1])
     fs.rmSync(dest, { recursive: true, force: true })
-    // COPYFILE_EXCL opens with O_EXCL: never through a link the workload may have planted.
+    // COPYFILE_EXCL: never through a link the workload planted
     fs.copyFileSync(src, dest, fs.constants.COPYFILE_EXCL)
   }
 }

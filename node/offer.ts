@@ -1,8 +1,6 @@
 /**
- * Selling (ARCHITECTURE §2-3): the node's one offer in the market ledger. The
- * node posts its whole capacity; the engine subtracts leases from it as they
- * start and adds them back as they end, so the node only re-posts when its
- * own flags (capacity, prices, location, lease bounds) changed.
+ * Selling (ARCHITECTURE §2-3): the node's one offer holds its whole capacity; the
+ * engine subtracts and returns leases, so it is re-posted only when the flags change.
  */
 import { ScitError } from '../lib/errors'
 import { logger } from '../lib/log'
@@ -23,12 +21,7 @@ export interface OfferFlags {
   maxLease?: number
 }
 
-/**
- * Prices of a node started without price flags, per resource-hour in the
- * market's smallest unit: the demo fleet's, under which every example
- * template's budget buys its replicas (a 50-user CRM: 1 core, 178MiB, 1GiB
- * ssd, 12/h against a budget of 30).
- */
+/** Default prices (per resource-hour, smallest unit): the demo fleet's, which every example template's budget affords. */
 export const DEFAULT_PRICES: Readonly<Resources> = Object.freeze({ cpu: 10, memory: 1, ssd: 1, hdd: 1, ipv4: 2, gpu: 100 })
 
 const ATTRIBUTE = /^[a-z0-9][a-z0-9._-]*$/
@@ -36,11 +29,7 @@ const MAX_ATTRIBUTES = 32
 const MAX_ATTRIBUTE = 32
 const MAX_CITY = 64
 
-/**
- * The market's offer rules (market/engine/validate.ts), and a country that
- * exists, checked before the node joins anything: a refusal from the market
- * would come after the node had opened its store and joined the swarm.
- */
+/** The market's offer rules and a real country, checked before the node opens its store or joins anything. */
 export function checkOffer (b: OfferBody): void {
   const bad = (msg: string): never => { throw new ScitError('INVALID_ARGUMENT', msg) }
   if (!isCountry(b.country)) bad(`--country "${b.country}" is not an ISO 3166-1 alpha-2 country code (e.g. CH, DE, US)`)
@@ -83,10 +72,8 @@ export async function caughtUp (client: Pick<Client, 'time' | 'on' | 'off'>): Pr
 }
 
 /**
- * Post the offer, or update it when the flags changed; with `renew`, re-post
- * it unchanged too: a market with an offer TTL sells only offers their nodes
- * keep renewing, so a node that died stops being sold (same prices keep the
- * offer's place in the book).
+ * Post or update the offer; `renew` re-posts it unchanged, since a market with an
+ * offer TTL sells only renewed offers (same prices keep its place in the book).
  */
 export async function keepOffer (client: Pick<Client, 'offer' | 'submitAndWait'>, node: KeyText, body: OfferBody, opts: { renew?: boolean } = {}): Promise<void> {
   const current = await client.offer(node)
@@ -109,7 +96,7 @@ export async function withdrawOffer (client: Pick<Client, 'offer' | 'submitAndWa
     const [outcome] = await client.submitAndWait([{ type: 'withdraw', body: {} }], { final: true, timeout })
     return outcome.accepted ? null : `refused: ${outcome.reason ?? ''} ${outcome.message ?? ''}`
   }
-  // Caught here: whatever comes after the race is lost must not become an unhandled rejection.
+  // caught here: whatever follows a lost race must not become an unhandled rejection
   const done = withdraw().catch(err => (err as Error).message)
   const why = await Promise.race([done, late])
   if (timer !== null) clearTimeout(timer)

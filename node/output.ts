@@ -1,15 +1,12 @@
 /**
- * A workload's captured output: the last `limit` bytes of each stream (a ring,
- * so a chatty workload cannot grow the node's memory), a running digest of
- * everything it printed (so a job's stdout digest covers all of it, not the
- * tail), and chunks handed on for the status log.
+ * A workload's output: a ring of the last `limit` bytes per stream (bounded memory)
+ * and a digest of everything printed, so a job's digest covers all of it.
  */
 import sodium from 'sodium-universal'
 import b4a from 'b4a'
 
 export const DEFAULT_TAIL_BYTES = 64 * 1024
 
-/** BLAKE2b-256 over a stream, fed incrementally. */
 export class StreamDigest {
   private readonly state = b4a.alloc(sodium.crypto_generichash_STATEBYTES)
   private done: Buffer | null = null
@@ -33,7 +30,7 @@ export class StreamDigest {
 export class Tail {
   private chunks: Buffer[] = []
   private size = 0
-  /** Bytes dropped from the front since the start: the ring's rotation count. */
+  /** Bytes dropped from the front since the start. */
   dropped = 0
   constructor (readonly limit = DEFAULT_TAIL_BYTES) {}
 

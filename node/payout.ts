@@ -1,15 +1,8 @@
 /**
- * The node's pay (ARCHITECTURE §4): every `interval` it claims what its
- * running leases have earned so far, in one batch of `claim` ops.
- *
- * The engine (market/engine/money.ts) computes each payout from the lease
- * start, so claiming often costs ledger ops, never money; a lease that runs
- * its full term is paid its remaining escrow by the engine itself, and a
- * lease the bot closes or fails pays what it earned in the same op, so there
- * is no final claim to make. A trade is claimed only when what it would pay
- * reaches `minimum`, which bounds the ops of a node with many cheap leases.
- *
- * Emits 'claimed' (Outcome[]) after each batch.
+ * The node's pay (ARCHITECTURE §4): it periodically claims what running leases
+ * earned. The engine pays from lease start, so claiming often costs ops, never
+ * money; `minimum` bounds the ops of many cheap leases. Full-term and closed
+ * leases are paid by the engine itself: there is no final claim.
  */
 import { EventEmitter } from 'events'
 import { costFor } from '../lib/resources'
@@ -25,7 +18,6 @@ export const DEFAULT_CLAIM_INTERVAL = 10 * 60_000
 export interface PayoutOptions {
   client: Pick<Client, 'trades' | 'submitAndWait'>
   node: KeyText
-  /** Claim every … ms; 0: never. */
   interval?: number
   /** Smallest payout worth an op, in the market's smallest unit. */
   minimum?: number
@@ -64,7 +56,7 @@ export class Payouts extends EventEmitter {
     await this.running?.catch(safetyCatch)
   }
 
-  /** Claim every lease worth claiming now; one batch at a time. Resolves with the outcomes (empty: nothing due). */
+  /** One batch at a time. Resolves with the outcomes (empty: nothing due). */
   claim (): Promise<Outcome[]> {
     if (this.running !== null) return this.running
     this.running = this.claimOnce().finally(() => { this.running = null })
@@ -74,7 +66,7 @@ export class Payouts extends EventEmitter {
   private async claimOnce (): Promise<Outcome[]> {
     if (this.closed) return []
     const now = Date.now()
-    // A lease past its end is paid in full by the engine's due op: claiming it would only race that.
+    // paid in full by the engine's due op: claiming would only race it
     const due = (await this.opts.client.trades({ node: this.opts.node, state: 'settled' }))
       .filter(t => (t.end === null || now < t.end) && claimable(t, now) >= this.minimum)
     if (due.length === 0) return []

@@ -1,13 +1,7 @@
 /**
- * DHT presence (ARCHITECTURE §1): the node joins the market topic as a server
- * and keeps a signed capacity record under its identity key as a DHT mutable
- * record, so anyone can find live nodes and what they sell without reading the
- * ledger. The record is a `presence` envelope: the DHT verifies its own
- * signature over (seq, value), and the envelope makes the record verifiable
- * wherever it is passed on. Readers verify both and decode strictly
- * (lib/presence.ts lookupPresence).
- *
- * Emits 'published' (record, seq) after each put.
+ * DHT presence (ARCHITECTURE §1): the node keeps a signed capacity record as a
+ * DHT mutable record, so anyone finds live nodes without the ledger. The signed
+ * `presence` envelope keeps it verifiable wherever it is passed on.
  */
 import ReadyResource from 'ready-resource'
 import b4a from 'b4a'
@@ -29,7 +23,7 @@ export interface PresenceOptions {
   swarm: Hyperswarm
   identity: KeyPair
   record: PresenceInput
-  /** Re-put the record this often even when nothing changed, so it never ages out of the DHT (ms). */
+  /** Re-put period (ms), so the record never ages out of the DHT. */
   refreshInterval?: number
 }
 
@@ -41,7 +35,7 @@ export class Presence extends ReadyResource {
   private timer: NodeJS.Timeout | null = null
   private readonly refreshInterval: number
   private publishing: Promise<void> = Promise.resolve()
-  /** seq of the last record put; a timestamp so that it keeps growing across restarts. */
+  /** A timestamp, so seq keeps growing across restarts. */
   seq = 0
 
   constructor (opts: PresenceOptions) {
@@ -70,7 +64,7 @@ export class Presence extends ReadyResource {
     await this.discovery?.destroy()
   }
 
-  /** Change fields of the record (free capacity as leases start and end, prices …); re-put when it changed. */
+  /** Re-put only when the record changed. */
   async update (patch: Partial<PresenceInput>): Promise<boolean> {
     const next: PresenceRecord = { ...this.current, ...patch, version: PRESENCE_VERSION }
     if (b4a.equals(c.encode(presenceRecord, next), c.encode(presenceRecord, this.current))) return false
@@ -79,7 +73,7 @@ export class Presence extends ReadyResource {
     return true
   }
 
-  /** Put the current record (serialised: two puts never race on seq). */
+  /** Serialised: two puts never race on seq. */
   publish (): Promise<void> {
     const run = this.publishing.then(async () => {
       const seq = Math.max(this.seq + 1, Date.now())

@@ -1,10 +1,4 @@
-/**
- * One run of a process workload, from spawn to the moment nothing of it is
- * left: started in its sandbox (node/sandbox.ts), its output digested and
- * handed on, its host pid once bwrap has set up, its disk use watched, and
- * how it is stopped. What the end of a run means (done, failed, a restart
- * after a back-off) is for the supervisor (node/supervisor.ts) to decide.
- */
+/** One run of a process workload, from spawn until nothing of it is left; what its end means is the supervisor's call. */
 import fs from 'fs'
 import type { ChildProcess } from 'child_process'
 import { spawnSandboxed, diskUsage, Sandboxed } from './sandbox'
@@ -20,13 +14,11 @@ function childrenOf (pid: number): number[] {
   }
 }
 
-/** How a run ended, once nothing of it is left. */
 export interface RunEnd {
   code: number | null
   signal: NodeJS.Signals | null
   /** When it was spawned (ms since the epoch). */
   started: number
-  /** Everything it printed on stdout, digested. */
   stdout: StreamDigest
   /** The cgroup limits the kernel enforced on it, e.g. "pids limit (12 forks refused)". */
   limits: string[]
@@ -43,16 +35,14 @@ export interface RunHooks {
 
 export class Run {
   readonly child: ChildProcess
-  /** The pids cgroup of the run (node/cgroup.ts), or null: rlimits only. */
+  /** null: rlimits only. */
   readonly cgroup: string | null
-  /** The workload's host pid, once it runs. */
   pid: number | null = null
-  /** Resolves once the run is over: its process closed and every process of it gone. */
+  /** Resolves once every process of the run is gone. */
   readonly exited: Promise<void>
   private readonly sandbox: Sandboxed
   private disk: NodeJS.Timeout | null = null
 
-  /** Spawn the workload; throws when its sandbox cannot be started. */
   constructor (spec: SandboxSpec, hooks: RunHooks) {
     const started = Date.now()
     const out = new StreamDigest()
@@ -66,7 +56,7 @@ export class Run {
     let over = false
     this.exited = new Promise(resolve => {
       child.once('close', (code, signal) => {
-        // The run is over when nothing of it is left, not when bwrap's outer process is: its init may outlive it.
+        // over when nothing is left, not when bwrap's outer process is: its init may outlive it
         sandboxed.gone.catch(safetyCatch).then(() => {
           over = true
           if (this.disk) clearInterval(this.disk)
@@ -83,7 +73,7 @@ export class Run {
     }, (err: Error) => hooks.failed(err))
   }
 
-  /** Check the work dir's size every `interval` ms while the run lasts; `over` is told each time it goes past `limit`. */
+  /** `over` is told each time the work dir passes `limit`. */
   watchDisk (dir: string, limit: number, interval: number, over: (used: number) => void): void {
     let past = false
     this.disk = setInterval(() => {
@@ -95,19 +85,18 @@ export class Run {
     this.disk.unref()
   }
 
-  /** Stop the run: TERM, then KILL past `grace` ms. Resolves when nothing of it runs any more. */
+  /** TERM, then KILL past `grace` ms. Resolves when nothing of it runs. */
   async stop (grace: number): Promise<void> {
     const child = this.child
-    // The reported pid is the sandbox's init (pid 1 inside), which ignores SIGTERM: TERM its
-    // children, the workload; past the grace, KILL everything of it (the init takes the pid
-    // namespace along). stop() resolves when the run is over: every process of it gone (exited).
+    // The reported pid is the sandbox's init, which ignores SIGTERM: TERM its children,
+    // then KILL everything (the init takes the pid namespace along).
     const init = this.pid
     const sandboxed = init !== null && init !== child.pid
     const kill = (): void => { this.sandbox.kill() }
     try {
       if (!sandboxed) child.kill('SIGTERM')
       else {
-        // No child yet: the workload has not been exec'd, there is nothing to shut down gracefully.
+        // not exec'd yet: nothing to shut down gracefully
         const kids = childrenOf(init)
         if (kids.length === 0) kill()
         for (const pid of kids) process.kill(pid, 'SIGTERM')

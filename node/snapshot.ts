@@ -1,8 +1,6 @@
 /**
- * The daemon's live view for `scit node status`: a running daemon holds the
- * Corestore lock, so the status command cannot open the status core; the
- * daemon rewrites this small file (atomic rename) as things change instead.
- * It is a convenience, never a source of truth: the status core is.
+ * The daemon's live view for `scit node status`, which cannot open the locked
+ * Corestore; rewritten atomically. A convenience, never a source of truth.
  */
 import fs from 'fs'
 import path from 'path'
@@ -12,7 +10,7 @@ export const SNAPSHOT_FILE = 'node-state.json'
 
 export interface SnapshotWorkload { workload: string; state: string; reason: string; restarts: number; trade: string | null }
 
-/** A lease this node holds: a settled trade of the ledger it follows (prices per hour in the market's smallest unit, times in ms). */
+/** Prices per hour in the market's smallest unit, times in ms. */
 export interface SnapshotLease { trade: string; bot: string; contract: string | null; resources: Resources; price: number; start: number | null; end: number | null }
 
 export interface Snapshot {

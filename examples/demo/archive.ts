@@ -1,9 +1,4 @@
-/**
- * The archive story (examples/archive.yaml, scaled down from TB to 10 MB): two
- * copies on distinct nodes in one country. The nodes run nothing: they keep
- * the contract core whole, and the bot challenges them on random blocks,
- * which only a node that holds the bytes can answer.
- */
+/** The archive story (examples/archive.yaml, scaled down): two copies in one country, challenged on random blocks. */
 import path from 'path'
 import { ScitError } from '../../lib/errors'
 import { formatSize } from '../../lib/resources'

@@ -1,8 +1,6 @@
 /**
- * `scit demo`: the whole market in this process on a local testnet, narrated,
- * ending with the explorer's tables; `--keep` leaves it running for
- * `scit market …` from another terminal. `scit demo stakeholder ROLE` writes
- * an example stakeholder's identity, to sign the examples by hand.
+ * `scit demo`: the whole market in this process on a local testnet, narrated;
+ * `--keep` leaves it running. `scit demo stakeholder ROLE` writes an example stakeholder's identity.
  */
 import path from 'path'
 import { Command } from 'commander'
@@ -38,7 +36,7 @@ export function register (program: Command): void {
     .requiredOption('--data <dir>', 'an empty data directory for this stakeholder')
     .option('--json', 'print machine-readable JSON on stdout')
     .action(action((role: string, _flags: CommonFlags, cmd: Command) => {
-      // `demo` has its own --json: read the flags of both levels.
+      // `demo` has its own --json: read the flags of both levels
       const flags = cmd.optsWithGlobals<CommonFlags>()
       if (!(EXAMPLE_ROLES as readonly string[]).includes(role)) throw new ScitError('INVALID_ARGUMENT', `role must be one of ${EXAMPLE_ROLES.join(', ')}`)
       const kp = importIdentity(path.resolve(flags.data ?? ''), exampleStakeholder(role as ExampleRole))
@@ -94,7 +92,7 @@ async function cmdDemo (flags: DemoFlags): Promise<void> {
     r.release()
     process.off('unhandledRejection', onrejection)
     process.exitCode = code
-    // Everything is closed; should some handle still hold the loop, do not hang the user's terminal.
+    // should some handle still hold the loop, do not hang the user's terminal
     setTimeout(() => process.exit(code), 3000).unref()
   }
 }
@@ -111,7 +109,7 @@ async function finish (r: Reporter, world: DemoWorld, summary: DemoSummary, flag
   if (flags.json === true) process.stdout.write(JSON.stringify(summary, null, 2) + '\n')
 }
 
-/** What to run from another terminal while the demo is kept: the explorer, and a funded bot of one's own to deploy an example. */
+/** What to run from another terminal while the demo is kept. */
 async function keepHelp (r: Reporter, world: DemoWorld, summary: DemoSummary): Promise<void> {
   const yours = world.dir('your-bot')
   await world.fund(loadIdentity(yours).publicKey, FUNDS)
@@ -141,7 +139,6 @@ function invocation (): { command: string, relative: boolean } {
   return { command: `node ${rel}`, relative: !path.isAbsolute(rel) }
 }
 
-/** A path relative to the current directory when it is below it, else absolute. */
 function here (file: string): string {
   const rel = path.relative(process.cwd(), file)
   return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel

@@ -1,15 +1,8 @@
 /**
- * The demo's five nodes: where they are, what they sell, at what price. The
- * prices decide where each example lands (the market sells at the cheapest
- * offer that meets a bid's constraints), so every node has a part to play:
- *
- *   zurich     CH  cheapest in CH: the CRM (placed in CH) lands here
- *   geneva     CH  next in CH: where the bot heals the CRM when zurich dies
- *   frankfurt  DE  certified, hdd: a copy of the archive and a banking replica
- *   berlin     DE  certified, hdd: the other copy and the other replica
- *   amsterdam  NL  cheapest of all: the AI job (no placement) runs here
- *
- * Capacity is declared, not probed: five nodes share this one machine.
+ * The demo's five nodes. Prices decide where each example lands (the cheapest offer
+ * meeting a bid wins), so each node has a part: zurich runs the CRM and geneva heals it,
+ * the certified DE pair hold the archive and banking, amsterdam the AI job.
+ * Capacity is declared, not probed: all five share this machine.
  */
 import { ZERO, GiB, Resources } from '../../lib/resources'
 
@@ -18,7 +11,7 @@ export interface NodeSpec {
   country: string
   city: string
   attributes: string[]
-  /** Price of one core for an hour; memory, ssd and hdd cost 1 per GiB-hour everywhere. */
+  /** Per core-hour; memory, ssd and hdd cost 1 per GiB-hour everywhere. */
   cpuPrice: number
 }
 
@@ -38,7 +31,7 @@ export function pricesOf (spec: NodeSpec): Resources {
   return { ...ZERO, cpu: spec.cpuPrice, memory: 1, ssd: 1, hdd: 1 }
 }
 
-/** `zurich (4wfnuxb4, Zurich CH) sells …`: the name the demo uses, and the key the explorer's tables show. */
+/** Names the node as the demo does, with the key prefix the explorer's tables show. */
 export function describeNode (spec: NodeSpec, key: string): string {
   const c = capacityOf(spec)
   const disks = `${c.ssd / GiB} GiB ssd${c.hdd > 0 ? `, ${c.hdd / GiB} GiB hdd` : ''}`

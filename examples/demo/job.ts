@@ -1,9 +1,6 @@
 /**
- * The AI data-mining story (examples/ai-mining.yaml): a batch job over input
- * files on the cheapest node anywhere. The node reports the BLAKE2b-256 of
- * the job's result file in its own signed status core; the bot reads it from
- * there, and the demo checks it against a run of the same job on this machine.
- * Then the bot stops the contract: the lease closes, the unused escrow returns.
+ * The AI data-mining story (examples/ai-mining.yaml): the node signs the digest of the
+ * job's result in its status core; the demo checks it against a local run, then stops the contract.
  */
 import fs from 'fs'
 import os from 'os'
@@ -28,7 +25,7 @@ export interface JobResult {
   node: string
   /** BLAKE2b-256 of result.json, hex, as the node signed it in its status core. */
   reported: string
-  /** The same, computed from a local run of mine.js over the same files. */
+  /** The same, from a local run over the same files. */
   expected: string
   refunded: number
 }
@@ -58,7 +55,7 @@ export async function job (s: Stage): Promise<JobResult> {
   return { id: d.id, contract: d.contract ?? '', trade: t.id, node, reported, expected, refunded }
 }
 
-/** The job's final status record, read from the node's status core (replicated over the bot's connection to it). */
+/** Read from the node's status core, replicated over the bot's connection to it. */
 async function finalStatus (bot: Bot, t: TradeRecord): Promise<StatusRecord> {
   let ch = bot.nodeChannel(t.node)
   while (ch === null) {
@@ -85,7 +82,7 @@ async function finalStatus (bot: Bot, t: TradeRecord): Promise<StatusRecord> {
   }
 }
 
-/** Run the job's command here, over the same files, and digest its output file the way nodes do. */
+/** Digest the output file the way nodes do. */
 function localDigest (bot: Bot, d: DeploymentRecord): string {
   const w = bot.manifestOf(d).workloads[0]
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-demo-job-'))

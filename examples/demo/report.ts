@@ -1,17 +1,15 @@
 /**
- * What the demo prints: one line per thing that happened, with the time it
- * took and, dimmed below it, why it matters; on a terminal, a spinner line
- * says what is being waited for. Nothing else reaches the terminal: the
- * scit loggers are routed here and kept (shown with -v, or after a failure).
+ * What the demo prints: one line per event with its time and, dimmed, why it matters.
+ * scit loggers are routed here and kept, so nothing else reaches the terminal.
  */
 import { setLevel, setSink, getLevel, Level } from '../../lib/log'
 
 export interface ReporterOptions {
-  /** Where the step lines go (stdout; stderr when --json takes stdout). */
+  /** stdout; stderr when --json takes stdout. */
   out: NodeJS.WritableStream & { isTTY?: boolean, columns?: number }
   /** 1 (-v): show the scit logs as they come, 2 (-vv): debug too; 0: keep the last ones for a failure report. */
   verbose?: number
-  /** Spinner and colours; default: when `out` is a terminal and NO_COLOR is unset. */
+  /** Default: when `out` is a terminal and NO_COLOR is unset. */
   live?: boolean
 }
 
@@ -40,14 +38,13 @@ export class Reporter {
     this.live = opts.live ?? (opts.out.isTTY === true && !process.env.NO_COLOR)
   }
 
-  /** Route the scit loggers here: shown at once with -v (info and up), otherwise kept for a failure report. */
+  /** Shown at once with -v (info and up), otherwise kept for a failure report. */
   captureLogs (): void {
     this.prevLevel = getLevel()
     if (this.verbose) setLevel(this.debug || getLevel() === 'debug' ? 'debug' : 'info')
     setSink(line => this.log(line))
   }
 
-  /** Give the loggers back to stderr; stop the spinner. */
   release (): void {
     this.clear()
     if (this.timer !== null) clearInterval(this.timer)
@@ -57,14 +54,13 @@ export class Reporter {
     setSink(line => { process.stderr.write(line + '\n') })
   }
 
-  /** A line for the log (shown with -v, else kept for a failure report). */
   log (line: string): void {
     if (this.verbose) return this.print(this.dim(line))
     this.logs.push(line)
     if (this.logs.length > KEEP_LOG_LINES) this.logs.shift()
   }
 
-  /** The last log lines (for a failure, when not verbose). */
+  /** For a failure report, when not verbose. */
   recentLogs (n = 20): string[] { return this.logs.slice(-n) }
 
   heading (text: string): void { this.print(this.bold(text)) }
@@ -75,7 +71,7 @@ export class Reporter {
     this.mark = Date.now()
   }
 
-  /** Say what is being waited for (a spinner with the seconds so far, on a terminal). */
+  /** A spinner with the seconds so far, on a terminal. */
   wait (text: string): void {
     if (this.waiting !== text) this.waitingSince = Date.now()
     this.waiting = text
@@ -87,7 +83,7 @@ export class Reporter {
     this.draw()
   }
 
-  /** Something happened: ✓ the line, the time since the previous one, and why it matters. */
+  /** ✓ the line, the time since the previous one, and why it matters. */
   ok (text: string, why?: string): void {
     const secs = ((Date.now() - this.mark) / 1000).toFixed(1) + 's'
     this.mark = Date.now()
@@ -96,10 +92,8 @@ export class Reporter {
     if (why) this.print(this.dim(`    ${why}`))
   }
 
-  /** Why the lines above matter, dimmed. */
   why (text: string): void { this.print(this.dim(`    ${text}`)) }
 
-  /** A notice nobody should miss (no sandbox). */
   warn (lines: string[]): void {
     const width = Math.max(...lines.map(l => l.length)) + 4
     const bar = '!'.repeat(width)
@@ -113,7 +107,6 @@ export class Reporter {
     this.print(`  ${this.red('✗')} ${text}`)
   }
 
-  /** Print a block as is (the explorer's tables, the closing lines). */
   block (text: string): void { this.print(text) }
 
   private print (line: string): void {

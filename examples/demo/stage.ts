@@ -1,7 +1,4 @@
-/**
- * What every part of the demo's script shares: the world, the bot, the
- * reporter, the pace (quick or not), and small waits on the bot's own events.
- */
+/** What every part of the demo's script shares: the world, the bot, the reporter, the pace. */
 import path from 'path'
 import { ScitError } from '../../lib/errors'
 import { raceTimeout, TIMED_OUT } from '../../lib/timeout'
@@ -10,7 +7,7 @@ import type { DeploymentRecord } from '../../bot/state'
 import type { DemoWorld } from './world'
 import type { Reporter } from './report'
 
-/** The repo's examples/, from any build dir (dist/examples/demo, .dist-*\/examples/demo): tsc compiles code, the templates stay in place. */
+/** From any build dir: tsc compiles code, the templates stay in place. */
 export const EXAMPLES = path.join(__dirname, '..', '..', '..', 'examples')
 
 export interface Stage {
@@ -18,16 +15,15 @@ export interface Stage {
   bot: Bot
   r: Reporter
   quick: boolean
-  /** How long any one wait may take before the demo gives up with a clear message (ms). */
+  /** ms before the demo gives up with a clear message. */
   patience: number
 }
 
-/** A node's demo name, from its key. */
 export function nodeName (s: Stage, key: string): string {
   return s.world.byKey(key)?.spec.name ?? key.slice(0, 8)
 }
 
-/** Resolve when the bot reports `step` (its progress events: bid, trade, settle, header, approvals, deploy, heal, healed …). */
+/** Resolve when the bot's progress events report `step`. */
 export function reached (bot: Bot, step: string, match: (detail: string) => boolean = () => true): Promise<string> {
   return new Promise(resolve => {
     const on = (st: string, detail: string): void => {
@@ -46,7 +42,6 @@ export async function within<T> (s: Stage, what: string, p: Promise<T>): Promise
   return r
 }
 
-/** The live (settled) leases of a deployment. */
 export function live (d: DeploymentRecord): DeploymentRecord['trades'] {
   return d.trades.filter(t => t.phase === 'settled')
 }
