@@ -70,8 +70,11 @@ async function serve (t: test.Assert, s: Awaited<ReturnType<typeof scene>>, call
   return trade
 }
 
-async function status (data: string): Promise<{ json: any, human: string }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const json = JSON.parse((await run(process.execPath, [SCIT, 'node', 'status', '--data', data, '--json'])).stdout)
+/** What `scit node status --json` prints, the fields these tests read. */
+interface StatusJson { running: boolean, workloads: Array<{ state: string, reason: string, trade: string }>, leases: unknown[] }
+
+async function status (data: string): Promise<{ json: StatusJson, human: string }> {
+  const json = JSON.parse((await run(process.execPath, [SCIT, 'node', 'status', '--data', data, '--json'])).stdout) as StatusJson
   const human = (await run(process.execPath, [SCIT, 'node', 'status', '--data', data])).stdout
   return { json, human }
 }
@@ -102,7 +105,7 @@ sandboxTest('SIGTERM stops a running node: its workloads first, then it exits 0'
   await s.home.closed(1)
   const { json } = await status(s.data)
   t.is(json.running, false)
-  t.alike(json.workloads.map((w: { state: string, reason: string, trade: string }) => [w.trade, w.state, w.reason]), [[trade, 'stopped', 'node shutting down']], 'the status core recorded the stop')
+  t.alike(json.workloads.map(w => [w.trade, w.state, w.reason]), [[trade, 'stopped', 'node shutting down']], 'the status core recorded the stop')
   const bases = cgroupBases()
   if (bases !== null) {
     let left: string[] = []
