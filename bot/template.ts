@@ -287,7 +287,7 @@ function checkWorkloads (t: Template): void {
       if (!isSafePath(s.replace(/\/+$/, ''))) problems.push(t.problem([...p, 'state', j], `workloads[${i}].state "${s}" must be a relative path inside the work dir`))
     })
     for (const k of Object.keys(w.env ?? {})) {
-      // the node passes each declared port's host port as PORT / PORT_<port>
+      // the node sets PORT / PORT_<port>: the declared port in the service's namespace (a loopback port without a sandbox)
       if (/^PORT(_|$)/.test(k)) problems.push(t.problem([...p, 'env', k], `workloads[${i}].env.${k}: PORT and PORT_* are set by the node from "ports"`, 0, true))
     }
     if (w.output !== undefined && !isSafePath(w.output)) problems.push(t.problem([...p, 'output'], `workloads[${i}].output "${w.output}" must be a relative path inside the work dir`))

@@ -241,10 +241,12 @@ export class Tunnel extends ReadyResource {
       let next = 0
       let won = false
       let timer: NodeJS.Timeout | null = null
+      const waiting = new Set<Replica>()
       const launch = (): void => {
         if (won || next >= list.length) return
         const r = list[next++]
         pending++
+        waiting.add(r)
         const s = this.swarm.dht.connect(r.key, { keyPair: this.opts.keyPair })
         this.streams.add(s)
         s.once('close', () => this.streams.delete(s))
@@ -253,15 +255,19 @@ export class Tunnel extends ReadyResource {
         s.once('open', () => {
           if (settled) return
           settled = true
+          waiting.delete(r)
           r.failures = 0
           if (won) { s.destroy(); return }
           won = true
           if (timer !== null) clearTimeout(timer)
+          // Slower than the stagger: tried after the others until they answer (a crashed node's record lingers on the DHT).
+          for (const slow of waiting) slow.failures++
           resolve(s)
         })
         s.once('close', () => {
           if (settled) return
           settled = true
+          waiting.delete(r)
           r.failures++
           pending--
           if (!won && next < list.length) { if (timer !== null) clearTimeout(timer); launch(); arm() } else if (!won && pending === 0) resolve(null)

@@ -82,7 +82,12 @@ export interface SandboxSpec {
  * workload's environment, kept off every command line.
  */
 /** The bridge of a service: its ports, and the token it says first on each socket (proof to the node that it reached the bridge). */
-export interface BridgeSpec { ports: number[]; token: string }
+export interface BridgeSpec {
+  ports: number[]
+  token: string
+  /** The bridge script on the host (default this build's): somewhere the sandbox uid can reach (node/supervisor.ts copies it). */
+  script?: string
+}
 
 /** Where the bridge script is inside the sandbox, and where it is on the host (this build's dist/node/bridge.js). */
 export const BRIDGE_PATH = '/scit/bridge.js'
@@ -171,7 +176,7 @@ export function buildLaunch (spec: SandboxSpec): Launch {
   b.push('--proc', '/proc', '--dev', '/dev',
     '--size', String(spec.tmpSize ?? DEFAULT_TMP_SIZE), '--tmpfs', '/tmp',
     '--bind', spec.workDir, '/work',
-    ...(bridge !== null ? ['--ro-bind', BRIDGE_SCRIPT, BRIDGE_PATH] : []),
+    ...(bridge !== null ? ['--ro-bind', bridge.script ?? BRIDGE_SCRIPT, BRIDGE_PATH] : []),
     // bwrap builds the root on a tmpfs: make it read-only so /etc, / … cannot be filled (memory) or faked.
     '--remount-ro', '/', '--chdir', '/work')
   // After --clearenv: the workload starts from an empty environment and gets exactly these.

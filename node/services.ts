@@ -114,9 +114,10 @@ export class Services extends EventEmitter {
     const before = this.hiding.get(id)
     const done = (async () => {
       await before
+      // Best effort, never a throw: a DHT node that is already gone (destroyed, crashed) unannounces nothing.
       await Promise.all(entry.servers.map(async s => {
-        await this.dht.unannounce(s.topic, s.keyPair).catch(err => log.debug('unannounce failed', { id, err: (err as Error).message }))
-        await s.server.close()
+        try { await this.dht.unannounce(s.topic, s.keyPair) } catch (err) { log.debug('unannounce failed', { id, err: (err as Error).message }) }
+        try { await s.server.close() } catch (err) { log.debug('closing a service server failed', { id, err: (err as Error).message }) }
       }))
     })()
     this.hiding.set(id, done)

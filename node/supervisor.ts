@@ -28,7 +28,7 @@ import { mkdirTraversable } from './sandbox'
 import { Run, RunEnd } from './run'
 import { Tail, DEFAULT_TAIL_BYTES } from './output'
 import { Keeper, ArchiveProgress, describeProgress } from './archive'
-import { BRIDGE_DIR } from './launch'
+import { BRIDGE_DIR, BRIDGE_SCRIPT, SANDBOX_UID } from './launch'
 import { WorkloadSpec, Transition, Endpoint, checkSpec, digestOutput, freePort, portEnv, backoffDelay } from './workload'
 
 const log = logger('node/supervisor')
@@ -90,6 +90,7 @@ export class Supervisor extends EventEmitter {
   private readonly backoff: { initial: number, max: number, stable: number }
   private readonly slots = new Map<string, Slot>()
   private closed = false
+  private readonly bridgeScript: string
 
   constructor (opts: SupervisorOptions) {
     super()
@@ -99,6 +100,13 @@ export class Supervisor extends EventEmitter {
     // Traversable, not listable: the sandbox uid must reach its own dir, never see the others'.
     mkdirTraversable(this.root)
     fs.chmodSync(this.root, 0o711)
+    // The sandbox uid must read the bridge script to bind it: this build may live where it cannot (/root/…); a copy
+    // here, its own, it can (read-only, readable by nobody else). Its name starts with a dot: no workload id does.
+    this.bridgeScript = path.join(this.root, '.scit-bridge.js')
+    fs.rmSync(this.bridgeScript, { force: true })
+    fs.copyFileSync(BRIDGE_SCRIPT, this.bridgeScript)
+    fs.chmodSync(this.bridgeScript, 0o400)
+    if (process.getuid?.() === 0) fs.chownSync(this.bridgeScript, opts.uid ?? SANDBOX_UID, opts.gid ?? SANDBOX_UID)
     if (opts.unsafeNoSandbox) log.warn('WORKLOADS RUN WITHOUT A SANDBOX (--unsafe-no-sandbox): for development only, never on a machine you sell')
   }
 
@@ -168,7 +176,7 @@ export class Supervisor extends EventEmitter {
         workDir: this.workDir(spec.id),
         command: spec.command,
         env: { ...spec.env, ...portEnv(endpoints) },
-        bridge: spec.ports.length > 0 && !unsafe ? { ports: spec.ports, token: token.toString('hex') } : null,
+        bridge: spec.ports.length > 0 && !unsafe ? { ports: spec.ports, token: token.toString('hex'), script: this.bridgeScript } : null,
         memory: spec.resources.memory,
         cpu: spec.resources.cpu,
         uid: this.opts.uid,

@@ -1,12 +1,13 @@
 /**
  * Reaching a service through the DHT (`scit connect`, ARCHITECTURE §9) on a
- * local testnet: two node daemons run a small HTTP service (2 replicas, in
+ * local testnet: three node daemons run a small HTTP service (3 replicas, in
  * their sandboxes, behind their bridges); the bench talks to it through a
  * Tunnel as the bot. Figures: connect latency (a new TCP connection to the
  * tunnel → first byte of an answer), the throughput of one big download
  * through the tunnel against a raw HyperDHT stream, HTTP GET req/s through
  * the tunnel against the same server on the host loopback, and the time the
- * first request takes once a replica's node stops. The market, nodes, bot and
+ * first request takes once a replica's node stops (cleanly: it unannounces;
+ * or as if it crashed: its DHT node gone, its records left). The market, nodes, bot and
  * tunnel share this process (as in the tests): the figures include that.
  *
  *   node dist/test/bench/connect.js [seconds per rate run, default 3]
@@ -76,12 +77,12 @@ async function main (): Promise<void> {
   t.teardown(() => tn.destroy(), { order: Infinity })
   try {
     const w = await world(t, tn)
-    const nodes = [await node(t, w), await node(t, w)]
+    const nodes = [await node(t, w), await node(t, w), await node(t, w)]
     const b = await bot(t, w)
     const dir = await t.tmp()
     fs.writeFileSync(path.join(dir, 'server.js'), SERVER)
     fs.writeFileSync(path.join(dir, 'bench.yaml'), ['name: bench', 'version: 1', 'workloads:', '  - name: web', '    kind: service', '    files: [server.js]', '    command: [node, server.js]',
-      '    ports: [8080]', '    replicas: 2', '    resources: { cpu: 500m, memory: 256MiB }', 'placement: { countries: [CH], spread: true }', 'duration: 1h', 'budget: 100'].join('\n') + '\n')
+      '    ports: [8080]', '    replicas: 3', '    resources: { cpu: 500m, memory: 256MiB }', 'placement: { countries: [CH], spread: true }', 'duration: 1h', 'budget: 100'].join('\n') + '\n')
     const d = await deploy(b, { template: path.join(dir, 'bench.yaml') })
     await waitRunning(b, d)
     const tunnel = new Tunnel({ contract: decodeKey(d.contract ?? ''), keyPair: b.identity, dht: tn.createNode(), refresh: 1000 })
@@ -137,20 +138,25 @@ async function main (): Promise<void> {
     const dNew = await rate(directPort, SECONDS, 8, false)
     console.log(`HTTP GET / req/s, 8 concurrent, ${SECONDS} s each: keep-alive tunnel ${tKeep.toFixed(0)} vs direct ${dKeep.toFixed(0)}; a new connection per request tunnel ${tNew.toFixed(0)} vs direct ${dNew.toFixed(0)}`)
 
-    // Failover: stop one replica's node; how long does the next request take, and does any fail?
-    const victim = nodes.find(n => n.key === d.trades[0].node)
-    if (!victim) throw new Error('no victim')
-    await victim.close()
-    const fo = process.hrtime.bigint()
-    await get(port, '/')
-    const first = ms(fo)
-    const after: number[] = []
-    let failed = 0
-    for (let i = 0; i < 20; i++) {
-      const s = process.hrtime.bigint()
-      try { await get(port, '/'); after.push(ms(s)) } catch { failed++ }
+    // Failover: one replica's node stops cleanly, then another's as if it crashed; how long do the requests after take, does any fail?
+    const hosts = d.trades.map(x => nodes.find(n => n.key === x.node))
+    if (hosts.some(h => h === undefined)) throw new Error('a replica on no node of the bench')
+    const failover = async (what: string, kill: () => Promise<void>): Promise<void> => {
+      await kill()
+      const fo = process.hrtime.bigint()
+      await get(port, '/')
+      const first = ms(fo)
+      const after: number[] = []
+      let failed = 0
+      for (let i = 0; i < 20; i++) {
+        const s = process.hrtime.bigint()
+        try { await get(port, '/'); after.push(ms(s)) } catch { failed++ }
+      }
+      console.log(`failover, ${what}: the next request took ${first.toFixed(0)} ms; the 20 after it p50 ${pct(after, 50).toFixed(1)} ms, max ${Math.max(...after).toFixed(0)} ms, ${failed} failed`)
     }
-    console.log(`failover, one of 2 replicas' node stopped: the next request took ${first.toFixed(0)} ms; the 20 after it p50 ${pct(after, 50).toFixed(1)} ms, max ${Math.max(...after).toFixed(0)} ms, ${failed} failed`)
+    await failover('one of 3 replicas\' node stopped cleanly', async () => { await hosts[0]?.close() })
+    // A crash: the DHT node goes without unannouncing, its records stay on the topic until they expire.
+    await failover('one of the 2 left crashed (its DHT node gone, its announcement left)', async () => { await hosts[1]?.swarm.dht.destroy({ force: true }) })
   } finally {
     await done()
   }
