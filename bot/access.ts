@@ -16,17 +16,37 @@ import { requirePhase } from './phase'
 export const DELIVERY_TIMEOUT = 10_000
 
 /** Sign a grant (or a revoke) of `key` for `workload` (null: every service of the contract). */
-export async function grantAccess (bot: Bot, d: DeploymentRecord, key: Buffer, workload: string | null, revoke = false): Promise<SignedInstruction> {
+export async function grantAccess(
+  bot: Bot,
+  d: DeploymentRecord,
+  key: Buffer,
+  workload: string | null,
+  revoke = false
+): Promise<SignedInstruction> {
   requirePhase(d, 'grant')
   const w = await bot.writer(d)
-  const services = w.view.current.manifest.workloads.filter(x => x.ports.length > 0)
-  if (services.length === 0) throw new ScitError('INVALID_ARGUMENT', `contract ${d.id} has no service: none of its workloads declares ports`)
-  if (workload !== null && !services.some(x => x.name === workload)) {
-    throw new ScitError('INVALID_ARGUMENT', `contract ${d.id} has no service "${workload}": its services are ${services.map(x => x.name).join(', ')}`)
+  const services = w.view.current.manifest.workloads.filter((x) => x.ports.length > 0)
+  if (services.length === 0)
+    throw new ScitError(
+      'INVALID_ARGUMENT',
+      `contract ${d.id} has no service: none of its workloads declares ports`
+    )
+  if (workload !== null && !services.some((x) => x.name === workload)) {
+    throw new ScitError(
+      'INVALID_ARGUMENT',
+      `contract ${d.id} has no service "${workload}": its services are ${services.map((x) => x.name).join(', ')}`
+    )
   }
   const action = revoke ? 'revoke' : 'grant'
-  const ins = await w.appendInstruction({ action, grant: { workload: workload ?? '', key }, reason: `${action} ${encodeKey(key)}` })
-  bot.progress(action, `${d.id}: ${encodeKey(key)} ${revoke ? 'may no longer connect to' : 'may connect to'} ${workload ?? 'every service'} (instruction ${ins.seq})`)
+  const ins = await w.appendInstruction({
+    action,
+    grant: { workload: workload ?? '', key },
+    reason: `${action} ${encodeKey(key)}`
+  })
+  bot.progress(
+    action,
+    `${d.id}: ${encodeKey(key)} ${revoke ? 'may no longer connect to' : 'may connect to'} ${workload ?? 'every service'} (instruction ${ins.seq})`
+  )
   return ins
 }
 
@@ -36,12 +56,23 @@ export async function grantAccess (bot: Bot, d: DeploymentRecord, key: Buffer, w
  * the nodes that have not (a node that is offline gets it when it is back,
  * from the bot: `scit bot run`).
  */
-export async function delivered (bot: Bot, d: DeploymentRecord, timeout = DELIVERY_TIMEOUT): Promise<string[]> {
+export async function delivered(
+  bot: Bot,
+  d: DeploymentRecord,
+  timeout = DELIVERY_TIMEOUT
+): Promise<string[]> {
   const core = (await bot.writer(d)).core
   const length = core.length
-  const nodes = [...new Set(d.trades.filter(t => t.phase === 'settled').map(t => t.node))]
-  const missing = (): string[] => nodes.filter(n => !core.peers.some(p => b4a.equals(p.remotePublicKey, decodeKey(n)) && p.remoteLength >= length))
+  const nodes = [...new Set(d.trades.filter((t) => t.phase === 'settled').map((t) => t.node))]
+  const missing = (): string[] =>
+    nodes.filter(
+      (n) =>
+        !core.peers.some(
+          (p) => b4a.equals(p.remotePublicKey, decodeKey(n)) && p.remoteLength >= length
+        )
+    )
   const until = Date.now() + timeout
-  while (missing().length > 0 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 100))
+  while (missing().length > 0 && Date.now() < until)
+    await new Promise((resolve) => setTimeout(resolve, 100))
   return missing()
 }

@@ -65,14 +65,18 @@ export class Bot extends ReadyResource {
   /** Emits (node key) with its NodeChannel when a connection to that peer opens. */
   private readonly connected = new EventEmitter()
 
-  constructor (readonly opts: BotOptions) {
+  constructor(readonly opts: BotOptions) {
     super()
     this.events.setMaxListeners(0)
     this.connected.setMaxListeners(0)
   }
 
-  get client (): Client { return this.peer.client }
-  get key (): string { return encodeKey(this.identity.publicKey) }
+  get client(): Client {
+    return this.peer.client
+  }
+  get key(): string {
+    return encodeKey(this.identity.publicKey)
+  }
 
   readonly progress: Progress = (step, detail) => {
     this.events.emit('progress', step, detail)
@@ -80,19 +84,33 @@ export class Bot extends ReadyResource {
     log.info(`${step}: ${detail}`)
   }
 
-  protected override async _open (): Promise<void> {
+  protected override async _open(): Promise<void> {
     const o = this.opts
     openDataDir(o.data) // the store below holds the keys of the bot's contract cores
     this.identity = o.identity ?? loadIdentity(o.data)
     this.state = new BotState(o.data).load()
     this.store = new Corestore(path.join(o.data, 'bot', 'corestore'))
     await this.store.ready()
-    this.swarm = o.dht ? new Hyperswarm({ keyPair: this.identity, dht: o.dht }) : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
+    this.swarm = o.dht
+      ? new Hyperswarm({ keyPair: this.identity, dht: o.dht })
+      : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
     this.swarm.on('connection', this.onconnection)
-    this.peer = new MarketPeer({ store: this.store, swarm: this.swarm, identity: this.identity, market: o.market, announce: true, follow: true })
+    this.peer = new MarketPeer({
+      store: this.store,
+      swarm: this.swarm,
+      identity: this.identity,
+      market: o.market,
+      announce: true,
+      follow: true
+    })
     await this.peer.ready()
     await this.client.synced()
-    this.trader = new Trader(this.client, this.state, { ...DEFAULT_TRADER, ...o.trader, progress: this.progress, signal: this.abort.signal })
+    this.trader = new Trader(this.client, this.state, {
+      ...DEFAULT_TRADER,
+      ...o.trader,
+      progress: this.progress,
+      signal: this.abort.signal
+    })
     for (const d of this.state.deployments) {
       if (d.contract === null || d.phase === 'stopped' || d.phase === 'failed') continue
       await this.writer(d)
@@ -101,7 +119,7 @@ export class Bot extends ReadyResource {
     this.monitor = new Monitor(this, o.monitor)
   }
 
-  protected override async _close (): Promise<void> {
+  protected override async _close(): Promise<void> {
     this.abort.abort()
     // let aborted heals stop at their next wait, so no market call is left pending on a closed client
     await this.monitor?.close()
@@ -114,7 +132,7 @@ export class Bot extends ReadyResource {
     await this.store?.close()
   }
 
-  private attach (conn: SwarmConnection): void {
+  private attach(conn: SwarmConnection): void {
     conn.on('error', () => {})
     const ach = ApprovalChannel.attach(conn, (contract, a) => this.receiveApproval(contract, a))
     if (ach) {
@@ -125,12 +143,14 @@ export class Bot extends ReadyResource {
     const nch = NodeChannel.attach(conn, null)
     const key = encodeKey(conn.remotePublicKey)
     this.nodeChannels.set(key, nch)
-    conn.once('close', () => { if (this.nodeChannels.get(key) === nch) this.nodeChannels.delete(key) })
+    conn.once('close', () => {
+      if (this.nodeChannels.get(key) === nch) this.nodeChannels.delete(key)
+    })
     this.connected.emit(key, nch)
   }
 
   /** Asks the swarm for a direct connection when not connected. */
-  nodeChannel (node: string): NodeChannel | null {
+  nodeChannel(node: string): NodeChannel | null {
     const ch = this.nodeChannels.get(node)
     if (ch && !ch.closed) return ch
     this.swarm.joinPeer(decodeKey(node, 'node key'))
@@ -138,10 +158,10 @@ export class Bot extends ReadyResource {
   }
 
   /** Waits up to `timeout` ms for the swarm to connect; null when unreached. */
-  async reach (node: string, timeout: number): Promise<NodeChannel | null> {
+  async reach(node: string, timeout: number): Promise<NodeChannel | null> {
     const have = this.nodeChannel(node)
     if (have !== null || timeout <= 0 || this.closing) return have
-    return new Promise(resolve => {
+    return new Promise((resolve) => {
       const done = (ch: NodeChannel | null): void => {
         clearTimeout(timer)
         this.connected.off(node, done)
@@ -156,7 +176,7 @@ export class Bot extends ReadyResource {
   }
 
   /** Created (with its core) on first use. */
-  async writer (d: DeploymentRecord): Promise<ContractWriter> {
+  async writer(d: DeploymentRecord): Promise<ContractWriter> {
     const have = this.writers.get(d.id)
     if (have) return have
     const w = new ContractWriter({ store: this.store, identity: this.identity, contractId: d.id })
@@ -169,37 +189,50 @@ export class Bot extends ReadyResource {
     return w
   }
 
-  manifestOf (d: DeploymentRecord): Manifest {
+  manifestOf(d: DeploymentRecord): Manifest {
     return decodeManifest(Buffer.from(d.manifest, 'hex'))
   }
 
   /** Serve the contract core on the contract's approvals topic: stakeholders sign there, `approvals` reads there. */
-  async listenApprovals (d: DeploymentRecord, flush = true): Promise<void> {
+  async listenApprovals(d: DeploymentRecord, flush = true): Promise<void> {
     if (d.contract === null || this.topics.has(d.contract)) return
     this.topics.add(d.contract)
-    const discovery = this.swarm.join(approvalsTopic(decodeKey(d.contract)), { server: true, client: false })
+    const discovery = this.swarm.join(approvalsTopic(decodeKey(d.contract)), {
+      server: true,
+      client: false
+    })
     // announced before the bot says "sign now", so a stakeholder's first lookup finds it
     if (flush) await discovery.flushed()
   }
 
-  async stopListening (d: DeploymentRecord): Promise<void> {
+  async stopListening(d: DeploymentRecord): Promise<void> {
     if (d.contract === null || !this.topics.delete(d.contract)) return
     await this.swarm.leave(approvalsTopic(decodeKey(d.contract))).catch(safetyCatch)
   }
 
   /** Append a stakeholder's signature if every node would accept it. */
-  private async receiveApproval (contract: Buffer, a: Approval): Promise<{ weight: number, threshold: number }> {
-    const d = this.state.deployments.find(x => x.contract === encodeKey(contract))
+  private async receiveApproval(
+    contract: Buffer,
+    a: Approval
+  ): Promise<{ weight: number; threshold: number }> {
+    const d = this.state.deployments.find((x) => x.contract === encodeKey(contract))
     if (!d) throw new ScitError('NOT_FOUND', `this bot holds no contract ${encodeKey(contract)}`)
     requirePhase(d, 'approve')
     const w = await this.writer(d)
     const current = w.view.current
-    if (!a.manifestHash.equals(current.hash)) throw new VerificationError('wrong-manifest', `the signature is for manifest ${a.manifestHash.toString('hex')}, the contract's manifest in force is ${current.hash.toString('hex')}`)
+    if (!a.manifestHash.equals(current.hash))
+      throw new VerificationError(
+        'wrong-manifest',
+        `the signature is for manifest ${a.manifestHash.toString('hex')}, the contract's manifest in force is ${current.hash.toString('hex')}`
+      )
     const signed = w.view.approvals.get(current.hash.toString('hex'))
     if (!signed?.has(a.stakeholder.toString('hex'))) await w.appendApproval(a)
     const weight = w.view.approvedWeight(current.hash)
     const threshold = current.manifest.stakeholders.threshold
-    this.progress('approval', `${d.id}: ${a.role} ${encodeKey(a.stakeholder).slice(0, 8)} signed, weight ${weight} of ${threshold}`)
+    this.progress(
+      'approval',
+      `${d.id}: ${a.role} ${encodeKey(a.stakeholder).slice(0, 8)} signed, weight ${weight} of ${threshold}`
+    )
     this.events.emit('approval', d.id)
     return { weight, threshold }
   }

@@ -16,15 +16,17 @@ import safetyCatch from 'safety-catch'
 export class Challenges {
   private readonly replicas = new Map<string, Promise<Hypercore>>()
 
-  constructor (private readonly bot: Bot) {}
+  constructor(private readonly bot: Bot) {}
 
-  isArchive (d: DeploymentRecord, t: TradeRecord): boolean {
-    return this.bot.manifestOf(d).workloads.some(w => w.name === t.workload && w.kind === 'archive')
+  isArchive(d: DeploymentRecord, t: TradeRecord): boolean {
+    return this.bot
+      .manifestOf(d)
+      .workloads.some((w) => w.name === t.workload && w.kind === 'archive')
   }
 
   /** null when `t` is not an archive lease. */
-  async target (d: DeploymentRecord, t: TradeRecord): Promise<Hypercore | null> {
-    const w = this.bot.manifestOf(d).workloads.find(x => x.name === t.workload)
+  async target(d: DeploymentRecord, t: TradeRecord): Promise<Hypercore | null> {
+    const w = this.bot.manifestOf(d).workloads.find((x) => x.name === t.workload)
     if (!w || w.kind !== 'archive') return null
     if (w.archive?.source) return this.replica(w.archive.source)
     return (await this.bot.writer(d)).core
@@ -34,28 +36,33 @@ export class Challenges {
    * Resolves with the verdict, or null when the bot has no signed head yet; rejects
    * when the node is unreachable, refuses (REJECTED) or is silent (TIMEOUT).
    */
-  async challenge (d: DeploymentRecord, t: TradeRecord, timeout: number): Promise<Verdict | null> {
+  async challenge(d: DeploymentRecord, t: TradeRecord, timeout: number): Promise<Verdict | null> {
     const core = await this.target(d, t)
     if (core === null) return null
     const ch = await this.bot.reach(t.node, timeout)
-    if (ch === null) throw new ScitError('TIMEOUT', `node ${t.node.slice(0, 8)} could not be reached in ${timeout} ms`)
+    if (ch === null)
+      throw new ScitError(
+        'TIMEOUT',
+        `node ${t.node.slice(0, 8)} could not be reached in ${timeout} ms`
+      )
     if (!core.writable) await updated(core, timeout)
     const head = await signedHead(core)
     if (head === null) return null
     return ch.challenge(core.key, head, challengeCount(core), { timeout })
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     for (const p of this.replicas.values()) {
       const core = await p.catch(() => null)
       if (core === null) continue
-      if (!this.bot.swarm.destroyed) await this.bot.swarm.leave(core.discoveryKey).catch(safetyCatch)
+      if (!this.bot.swarm.destroyed)
+        await this.bot.swarm.leave(core.discoveryKey).catch(safetyCatch)
       await core.close()
     }
     this.replicas.clear()
   }
 
-  private replica (key: Buffer): Promise<Hypercore> {
+  private replica(key: Buffer): Promise<Hypercore> {
     const id = b4a.toString(key, 'hex')
     let p = this.replicas.get(id)
     if (!p) {

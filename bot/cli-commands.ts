@@ -2,37 +2,87 @@
 import type { Command } from 'commander'
 import { withCommon, action } from '../lib/command'
 import type { ParamValue } from '../lib/contract'
-import { cmdDeploy, cmdSign, cmdApprovals, cmdStatus, cmdLogs, cmdStop, cmdScale, cmdUpdate, cmdRun, cmdGrant, RunFlags } from './cli-run'
+import {
+  cmdDeploy,
+  cmdSign,
+  cmdApprovals,
+  cmdStatus,
+  cmdLogs,
+  cmdStop,
+  cmdScale,
+  cmdUpdate,
+  cmdRun,
+  cmdGrant,
+  RunFlags
+} from './cli-run'
 import { cmdState } from './cli-state'
 
 /** `collect` and `sets` are cli.ts's, so --set means one thing across `scit bot`. */
-export function register (bot: Command, collect: (v: string, prev?: string[]) => string[], sets: (list?: string[]) => Record<string, ParamValue>): void {
-  withCommon(bot.command('deploy').argument('<template>', 'a template file, or NAME[@VERSION] published on the market'))
-    .description('instantiate a template, buy capacity, settle, write the signed contract core; one progress line per step on stderr')
+export function register(
+  bot: Command,
+  collect: (v: string, prev?: string[]) => string[],
+  sets: (list?: string[]) => Record<string, ParamValue>
+): void {
+  withCommon(
+    bot
+      .command('deploy')
+      .argument('<template>', 'a template file, or NAME[@VERSION] published on the market')
+  )
+    .description(
+      'instantiate a template, buy capacity, settle, write the signed contract core; one progress line per step on stderr'
+    )
     .option('--set <name=value>', 'a parameter value (repeatable)', collect, [])
-    .option('--id <name>', 'the bot\'s name for the contract (default: <template>-<random>)')
+    .option('--id <name>', "the bot's name for the contract (default: <template>-<random>)")
     .option('--wait <state>', '"running": return once every replica runs')
-    .option('--no-approvals', 'do not wait for stakeholder signatures here (scit bot run collects them)')
-    .option('--timeout <duration>', 'give up buying capacity after this long (TIMEOUT, with why no offer fits), and with --wait running waiting for the replicas as long again', '5m')
-    .addHelpText('after', '\nExamples:\n  scit bot deploy examples/crm.yaml --set users=100 --set country=CH --wait running\n  scit bot deploy crm@1 --json')
-    .action(action((template: string, flags: RunFlags) => cmdDeploy(template, flags, sets(flags.set))))
+    .option(
+      '--no-approvals',
+      'do not wait for stakeholder signatures here (scit bot run collects them)'
+    )
+    .option(
+      '--timeout <duration>',
+      'give up buying capacity after this long (TIMEOUT, with why no offer fits), and with --wait running waiting for the replicas as long again',
+      '5m'
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  scit bot deploy examples/crm.yaml --set users=100 --set country=CH --wait running\n  scit bot deploy crm@1 --json'
+    )
+    .action(
+      action((template: string, flags: RunFlags) => cmdDeploy(template, flags, sets(flags.set)))
+    )
 
-  withCommon(bot.command('sign').argument('<contract>', 'the contract core key (or a local contract id)'), { market: false })
-    .description('as a stakeholder (this --data identity): fetch the contract from its bot, review the manifest, sign its hash and send the signature')
+  withCommon(
+    bot.command('sign').argument('<contract>', 'the contract core key (or a local contract id)'),
+    { market: false }
+  )
+    .description(
+      'as a stakeholder (this --data identity): fetch the contract from its bot, review the manifest, sign its hash and send the signature'
+    )
     .option('--yes', 'sign without asking')
     .option('--role <role>', 'the role to sign in (default: the one the policy gives this key)')
     .action(action((ref: string, flags: RunFlags) => cmdSign(ref, flags)))
 
-  withCommon(bot.command('approvals').argument('<contract>', 'the contract core key (or a local contract id)'), { market: false })
-    .description('who signed the manifest in force and the weight reached (read from the contract core, verified)')
+  withCommon(
+    bot
+      .command('approvals')
+      .argument('<contract>', 'the contract core key (or a local contract id)'),
+    { market: false }
+  )
+    .description(
+      'who signed the manifest in force and the weight reached (read from the contract core, verified)'
+    )
     .action(action((ref: string, flags: RunFlags) => cmdApprovals(ref, flags)))
 
-  withCommon(bot.command('status').argument('[contract]', 'one contract (id, core key or a prefix)'))
-    .description('this bot\'s contracts, their leases and what each node says about its replica')
+  withCommon(
+    bot.command('status').argument('[contract]', 'one contract (id, core key or a prefix)')
+  )
+    .description("this bot's contracts, their leases and what each node says about its replica")
     .action(action((ref: string | undefined, flags: RunFlags) => cmdStatus(ref, flags)))
 
   withCommon(bot.command('state').argument('<contract>', 'contract id or core key'))
-    .description('the latest snapshot of each replica\'s declared state the bot verified: sequence, age, size')
+    .description(
+      "the latest snapshot of each replica's declared state the bot verified: sequence, age, size"
+    )
     .action(action((ref: string, flags: RunFlags) => cmdState(ref, flags)))
 
   withCommon(bot.command('logs').argument('<contract>', 'contract id or core key'))
@@ -42,33 +92,64 @@ export function register (bot: Command, collect: (v: string, prev?: string[]) =>
     .action(action((ref: string, flags: RunFlags) => cmdLogs(ref, flags)))
 
   withCommon(bot.command('stop').argument('<contract>', 'contract id or core key'))
-    .description('sign a stop instruction, close every lease (the unused escrow is refunded, the nodes free the capacity)')
+    .description(
+      'sign a stop instruction, close every lease (the unused escrow is refunded, the nodes free the capacity)'
+    )
     .action(action((ref: string, flags: RunFlags) => cmdStop(ref, flags)))
 
-  withCommon(bot.command('scale').argument('<contract>', 'contract id or core key').argument('<replicas>', 'the new replica count'))
+  withCommon(
+    bot
+      .command('scale')
+      .argument('<contract>', 'contract id or core key')
+      .argument('<replicas>', 'the new replica count')
+  )
     .description('buy more replicas or close the extra ones, and sign a scale instruction')
     .option('--workload <name>', 'which workload (default: the first)')
     .action(action((ref: string, n: string, flags: RunFlags) => cmdScale(ref, n, flags)))
 
   for (const revoke of [false, true]) {
-    withCommon(bot.command(revoke ? 'revoke' : 'grant').argument('<contract>', 'contract id or core key').argument('<key>', revoke ? 'the key that may no longer connect' : 'the key that may connect (its scit id)'))
-      .description(revoke
-        ? 'sign a revoke instruction: the nodes\' DHT firewalls refuse this key again (a key the template lists by role is refused too)'
-        : 'sign a grant instruction: the nodes running the contract let this key connect to its services (scit connect)')
+    withCommon(
+      bot
+        .command(revoke ? 'revoke' : 'grant')
+        .argument('<contract>', 'contract id or core key')
+        .argument(
+          '<key>',
+          revoke ? 'the key that may no longer connect' : 'the key that may connect (its scit id)'
+        )
+    )
+      .description(
+        revoke
+          ? "sign a revoke instruction: the nodes' DHT firewalls refuse this key again (a key the template lists by role is refused too)"
+          : 'sign a grant instruction: the nodes running the contract let this key connect to its services (scit connect)'
+      )
       .option('--workload <name>', 'only this service (default: every service of the contract)')
-      .action(action((ref: string, key: string, flags: RunFlags) => cmdGrant(ref, key, flags, revoke)))
+      .action(
+        action((ref: string, key: string, flags: RunFlags) => cmdGrant(ref, key, flags, revoke))
+      )
   }
 
   withCommon(bot.command('update').argument('<contract>', 'contract id or core key'))
-    .description('a new manifest version with new parameter values (same resources); stakeholders sign it again when the policy requires')
+    .description(
+      'a new manifest version with new parameter values (same resources); stakeholders sign it again when the policy requires'
+    )
     .option('--set <name=value>', 'a parameter value (repeatable)', collect, [])
     .option('--no-approvals', 'do not wait for the stakeholders here')
     .action(action((ref: string, flags: RunFlags) => cmdUpdate(ref, flags, sets(flags.set))))
 
   withCommon(bot.command('run'))
-    .description('keep the bot running headless: resume unfinished deployments, collect signatures, ping nodes, replace dead ones, renew leases')
-    .option('--grace <duration>', 'how long a node may be unreachable before its lease is failed and re-bought', '60s')
+    .description(
+      'keep the bot running headless: resume unfinished deployments, collect signatures, ping nodes, replace dead ones, renew leases'
+    )
+    .option(
+      '--grace <duration>',
+      'how long a node may be unreachable before its lease is failed and re-bought',
+      '60s'
+    )
     .option('--interval <duration>', 'how often nodes are pinged', '5s')
-    .option('--renew-before <duration>', 'buy the next lease this long before the current one ends, while the balance covers it (0: never)', '1h')
+    .option(
+      '--renew-before <duration>',
+      'buy the next lease this long before the current one ends, while the balance covers it (0: never)',
+      '1h'
+    )
     .action(action((flags: RunFlags) => cmdRun(flags)))
 }

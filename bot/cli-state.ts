@@ -31,7 +31,7 @@ export interface StateRow {
   refused: string | null
 }
 
-export async function cmdState (ref: string, flags: RunFlags): Promise<void> {
+export async function cmdState(ref: string, flags: RunFlags): Promise<void> {
   let bot: Bot | null = null
   try {
     bot = await openBot(flags, true)
@@ -49,11 +49,11 @@ export async function cmdState (ref: string, flags: RunFlags): Promise<void> {
 }
 
 /** One row per lease of a workload that declares state; refreshed from its node when `bot` is open. */
-export async function stateRows (bot: Bot | null, d: DeploymentRecord): Promise<StateRow[]> {
+export async function stateRows(bot: Bot | null, d: DeploymentRecord): Promise<StateRow[]> {
   const m = bot?.manifestOf(d)
   const rows: StateRow[] = []
   for (const t of d.trades) {
-    if (m !== undefined && m.workloads.find(w => w.name === t.workload)?.state == null) continue
+    if (m !== undefined && m.workloads.find((w) => w.name === t.workload)?.state == null) continue
     let refused: string | null = null
     if (bot !== null && t.phase === 'settled') {
       const ch = await bot.reach(t.node, TIMEOUT)
@@ -68,7 +68,7 @@ export async function stateRows (bot: Bot | null, d: DeploymentRecord): Promise<
   return rows
 }
 
-function row (t: TradeRecord, refused: string | null): StateRow {
+function row(t: TradeRecord, refused: string | null): StateRow {
   const s = t.snapshot ?? null
   return {
     trade: t.id,
@@ -85,14 +85,17 @@ function row (t: TradeRecord, refused: string | null): StateRow {
   }
 }
 
-function human (d: DeploymentRecord, rows: StateRow[]): string {
+function human(d: DeploymentRecord, rows: StateRow[]): string {
   if (rows.length === 0) return `${d.id}: no workload of it declares state`
   const lines = [`${d.id} (${d.contract ?? '?'})`]
   for (const r of rows) {
-    const snap = r.seq === null
-      ? 'no verified snapshot yet'
-      : `snapshot ${r.seq} · ${r.files ?? 0} files, ${formatSize(r.size ?? 0)} · ${((r.age ?? 0) / 1000).toFixed(1)}s old · core ${(r.core ?? '').slice(0, 8)}…, ${r.length ?? 0} blocks`
-    lines.push(`  ${r.workload} ${r.trade} on ${r.node.slice(0, 8)} (${r.lease}): ${snap}${r.refused !== null ? ` · REFUSED: ${r.refused}` : ''}`)
+    const snap =
+      r.seq === null
+        ? 'no verified snapshot yet'
+        : `snapshot ${r.seq} · ${r.files ?? 0} files, ${formatSize(r.size ?? 0)} · ${((r.age ?? 0) / 1000).toFixed(1)}s old · core ${(r.core ?? '').slice(0, 8)}…, ${r.length ?? 0} blocks`
+    lines.push(
+      `  ${r.workload} ${r.trade} on ${r.node.slice(0, 8)} (${r.lease}): ${snap}${r.refused !== null ? ` · REFUSED: ${r.refused}` : ''}`
+    )
   }
   return lines.join('\n')
 }

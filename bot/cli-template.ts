@@ -10,44 +10,104 @@ import { loadIdentity } from '../lib/identity'
 import { openCommandPeer } from '../market/cli-peer'
 import { loadTemplate } from './template'
 
-async function withPeer<T> (flags: CommonFlags, sign: boolean, fn: (p: Awaited<ReturnType<typeof openCommandPeer>>['peer']) => Promise<T>): Promise<T> {
+async function withPeer<T>(
+  flags: CommonFlags,
+  sign: boolean,
+  fn: (p: Awaited<ReturnType<typeof openCommandPeer>>['peer']) => Promise<T>
+): Promise<T> {
   const config = configFrom(flags)
   const cp = await openCommandPeer(config, sign ? loadIdentity(config.data) : null)
-  try { return await fn(cp.peer) } finally { await cp.close() }
+  try {
+    return await fn(cp.peer)
+  } finally {
+    await cp.close()
+  }
 }
 
-export function register (template: Command): void {
+export function register(template: Command): void {
   withCommon(template.command('publish').argument('<file>', 'a template file (checked first)'))
-    .description('sign a template with this identity and publish it on the market, under its name and version')
-    .addHelpText('after', '\nExample: scit bot template publish examples/crm.yaml && scit bot deploy crm --set users=100')
-    .action(action(async (file: string, flags: CommonFlags) => {
-      const t = loadTemplate(file)
-      const body = { name: t.doc.name, version: t.doc.version, document: fs.readFileSync(file) }
-      await withPeer(flags, true, async peer => {
-        const [o] = await peer.client.submitAndWait([{ type: 'template', body }])
-        if (!o.accepted) throw new ScitError('REJECTED', `the market refused ${body.name} v${body.version}: ${o.reason ?? ''}: ${o.message ?? ''}`)
-        output(flags, { name: body.name, version: body.version, id: o.id }, () => `published ${body.name} v${body.version} (${o.id})`)
+    .description(
+      'sign a template with this identity and publish it on the market, under its name and version'
+    )
+    .addHelpText(
+      'after',
+      '\nExample: scit bot template publish examples/crm.yaml && scit bot deploy crm --set users=100'
+    )
+    .action(
+      action(async (file: string, flags: CommonFlags) => {
+        const t = loadTemplate(file)
+        const body = { name: t.doc.name, version: t.doc.version, document: fs.readFileSync(file) }
+        await withPeer(flags, true, async (peer) => {
+          const [o] = await peer.client.submitAndWait([{ type: 'template', body }])
+          if (!o.accepted)
+            throw new ScitError(
+              'REJECTED',
+              `the market refused ${body.name} v${body.version}: ${o.reason ?? ''}: ${o.message ?? ''}`
+            )
+          output(
+            flags,
+            { name: body.name, version: body.version, id: o.id },
+            () => `published ${body.name} v${body.version} (${o.id})`
+          )
+        })
       })
-    }))
+    )
 
   withCommon(template.command('list'))
     .description('templates published on the market, newest version of each name last')
-    .action(action(async (flags: CommonFlags) => {
-      await withPeer(flags, false, async peer => {
-        const all = await peer.client.templates()
-        output(flags, all.map(x => ({ name: x.name, version: x.version, author: x.author, id: x.id, time: x.time })),
-          () => all.length ? all.map(x => `${x.name.padEnd(20)} v${String(x.version).padEnd(4)} by ${x.author.slice(0, 8)}  ${new Date(x.time).toISOString()}`).join('\n') : 'no templates on this market')
+    .action(
+      action(async (flags: CommonFlags) => {
+        await withPeer(flags, false, async (peer) => {
+          const all = await peer.client.templates()
+          output(
+            flags,
+            all.map((x) => ({
+              name: x.name,
+              version: x.version,
+              author: x.author,
+              id: x.id,
+              time: x.time
+            })),
+            () =>
+              all.length
+                ? all
+                    .map(
+                      (x) =>
+                        `${x.name.padEnd(20)} v${String(x.version).padEnd(4)} by ${x.author.slice(0, 8)}  ${new Date(x.time).toISOString()}`
+                    )
+                    .join('\n')
+                : 'no templates on this market'
+          )
+        })
       })
-    }))
+    )
 
-  withCommon(template.command('show').argument('<name>', 'NAME or NAME@VERSION (default: the newest)'))
+  withCommon(
+    template.command('show').argument('<name>', 'NAME or NAME@VERSION (default: the newest)')
+  )
     .description("print a published template's document")
-    .action(action(async (ref: string, flags: CommonFlags) => {
-      const [name, v] = ref.split('@')
-      await withPeer(flags, false, async peer => {
-        const t = await peer.client.template(name, v === undefined ? undefined : Number(v))
-        if (t === null) throw new ScitError('NOT_FOUND', `no template ${ref} on this market (scit bot template list)`)
-        output(flags, { name: t.name, version: t.version, author: t.author, id: t.id, document: t.document.toString() }, () => t.document.toString().trimEnd())
+    .action(
+      action(async (ref: string, flags: CommonFlags) => {
+        const [name, v] = ref.split('@')
+        await withPeer(flags, false, async (peer) => {
+          const t = await peer.client.template(name, v === undefined ? undefined : Number(v))
+          if (t === null)
+            throw new ScitError(
+              'NOT_FOUND',
+              `no template ${ref} on this market (scit bot template list)`
+            )
+          output(
+            flags,
+            {
+              name: t.name,
+              version: t.version,
+              author: t.author,
+              id: t.id,
+              document: t.document.toString()
+            },
+            () => t.document.toString().trimEnd()
+          )
+        })
       })
-    }))
+    )
 }

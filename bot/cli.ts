@@ -11,14 +11,16 @@ import type { ParamValue, Manifest } from '../lib/contract'
 import { register as registerTemplates } from './cli-template'
 import { register as registerRun } from './cli-commands'
 
-interface CheckFlags extends CommonFlags { set?: string[] }
+interface CheckFlags extends CommonFlags {
+  set?: string[]
+}
 
-function collect (value: string, prev: string[] = []): string[] {
+function collect(value: string, prev: string[] = []): string[] {
   return [...prev, value]
 }
 
 /** Values stay strings: the template knows each parameter's type and converts. */
-export function parseSets (sets: string[] = []): Record<string, ParamValue> {
+export function parseSets(sets: string[] = []): Record<string, ParamValue> {
   const out: Record<string, ParamValue> = {}
   for (const s of sets) {
     const i = s.indexOf('=')
@@ -28,38 +30,55 @@ export function parseSets (sets: string[] = []): Record<string, ParamValue> {
   return out
 }
 
-async function check (files: string[], flags: CheckFlags): Promise<void> {
-  const results: Array<{ file: string, inst: Instance }> = []
+async function check(files: string[], flags: CheckFlags): Promise<void> {
+  const results: Array<{ file: string; inst: Instance }> = []
   for (const file of files) {
     const inst = await instantiate(loadTemplate(file), parseSets(flags.set))
     results.push({ file, inst })
   }
-  output(flags, results.map(({ file, inst }) => jsonOf(file, inst.manifest, inst.hash)), () =>
-    results.map(({ file, inst }) => `${file}: ok\n${manifestSummary(inst.manifest)}`).join('\n\n'))
+  output(
+    flags,
+    results.map(({ file, inst }) => jsonOf(file, inst.manifest, inst.hash)),
+    () =>
+      results.map(({ file, inst }) => `${file}: ok\n${manifestSummary(inst.manifest)}`).join('\n\n')
+  )
 }
 
-function jsonOf (file: string, m: Manifest, hash: Buffer): object {
+function jsonOf(file: string, m: Manifest, hash: Buffer): object {
   return {
     file,
     manifestHash: hash.toString('hex'),
     manifest: {
       ...m,
-      workloads: m.workloads.map(w => ({
+      workloads: m.workloads.map((w) => ({
         ...w,
-        files: w.files.map(f => ({ path: f.path, size: f.size, hash: f.hash.toString('hex') })),
-        archive: w.archive && { size: w.archive.size, human: formatSize(w.archive.size), source: w.archive.source && encodeKey(w.archive.source) }
+        files: w.files.map((f) => ({ path: f.path, size: f.size, hash: f.hash.toString('hex') })),
+        archive: w.archive && {
+          size: w.archive.size,
+          human: formatSize(w.archive.size),
+          source: w.archive.source && encodeKey(w.archive.source)
+        }
       })),
-      stakeholders: { threshold: m.stakeholders.threshold, signers: m.stakeholders.signers.map(s => ({ ...s, key: encodeKey(s.key) })) }
+      stakeholders: {
+        threshold: m.stakeholders.threshold,
+        signers: m.stakeholders.signers.map((s) => ({ ...s, key: encodeKey(s.key) }))
+      }
     }
   }
 }
 
-export function register (program: Command): void {
-  const bot = program.command('bot').description('run a 3bot: templates, trading, deployment, stakeholder sign-off, self-healing')
+export function register(program: Command): void {
+  const bot = program
+    .command('bot')
+    .description('run a 3bot: templates, trading, deployment, stakeholder sign-off, self-healing')
 
   const template = bot.command('template').description('contract templates')
-  withCommon(template.command('check').argument('<file...>', 'template files (YAML or JSON)'), { market: false })
-    .description('validate templates, instantiate them with defaults and --set, print each manifest summary and hash')
+  withCommon(template.command('check').argument('<file...>', 'template files (YAML or JSON)'), {
+    market: false
+  })
+    .description(
+      'validate templates, instantiate them with defaults and --set, print each manifest summary and hash'
+    )
     .option('--set <name=value>', 'a parameter value (repeatable)', collect, [])
     .action(action((files: string[], flags: CheckFlags) => check(files, flags)))
   registerTemplates(template)

@@ -28,11 +28,15 @@ export interface DeployRequest {
 }
 
 /** From a file, or by name from the market (its files must sit in <data>/bot/templates). */
-export async function resolveTemplate (bot: Bot, ref: string): Promise<Template> {
+export async function resolveTemplate(bot: Bot, ref: string): Promise<Template> {
   if (fs.existsSync(ref)) return loadTemplate(ref)
   const [name, v] = ref.split('@')
   const t = await bot.client.template(name, v === undefined ? undefined : Number(v))
-  if (t === null) throw new ScitError('NOT_FOUND', `"${ref}" is neither a template file nor a template published on this market (scit bot template list)`)
+  if (t === null)
+    throw new ScitError(
+      'NOT_FOUND',
+      `"${ref}" is neither a template file nor a template published on this market (scit bot template list)`
+    )
   const dir = path.join(bot.opts.data, 'bot', 'templates')
   fs.mkdirSync(dir, { recursive: true })
   const file = path.join(dir, `${t.name}@${t.version}.yaml`)
@@ -41,7 +45,11 @@ export async function resolveTemplate (bot: Bot, ref: string): Promise<Template>
 }
 
 /** Drive a new deployment to deployed, or to the approvals step when `approvals: false`. */
-export async function deploy (bot: Bot, req: DeployRequest, opts: ResumeOptions = {}): Promise<DeploymentRecord> {
+export async function deploy(
+  bot: Bot,
+  req: DeployRequest,
+  opts: ResumeOptions = {}
+): Promise<DeploymentRecord> {
   const template = await resolveTemplate(bot, req.template)
   bot.progress('instantiate', `${template.doc.name} v${template.doc.version}`)
   const inst = await instantiate(template, req.set ?? {})
@@ -52,7 +60,7 @@ export async function deploy (bot: Bot, req: DeployRequest, opts: ResumeOptions 
     set: req.set ?? {},
     manifestHash: inst.hash.toString('hex'),
     manifest: encodeManifest(inst.manifest).toString('hex'),
-    sources: inst.sources.map(s => ({ ...s, source: path.resolve(s.source) })),
+    sources: inst.sources.map((s) => ({ ...s, source: path.resolve(s.source) })),
     contract: null,
     phase: 'trading',
     bids: [],
@@ -61,7 +69,10 @@ export async function deploy (bot: Bot, req: DeployRequest, opts: ResumeOptions 
     error: null
   }
   bot.state.add(d)
-  bot.progress('manifest', `${inst.hash.toString('hex')} (${inst.manifest.workloads.map(w => `${w.replicas} × ${w.name}`).join(', ')})`)
+  bot.progress(
+    'manifest',
+    `${inst.hash.toString('hex')} (${inst.manifest.workloads.map((w) => `${w.replicas} × ${w.name}`).join(', ')})`
+  )
   return resume(bot, d, opts)
 }
 
@@ -70,7 +81,11 @@ export interface ResumeOptions extends FillOptions {
 }
 
 /** When the trader gives up buying, what was bought is closed and the deployment fails for good. */
-export async function resume (bot: Bot, d: DeploymentRecord, opts: ResumeOptions = {}): Promise<DeploymentRecord> {
+export async function resume(
+  bot: Bot,
+  d: DeploymentRecord,
+  opts: ResumeOptions = {}
+): Promise<DeploymentRecord> {
   requirePhase(d, 'resume')
   try {
     const writer = await bot.writer(d)
@@ -78,7 +93,9 @@ export async function resume (bot: Bot, d: DeploymentRecord, opts: ResumeOptions
     if (d.phase === 'trading') {
       bot.progress('contract', `core ${d.contract ?? ''}`)
       if (d.bids.length === 0) {
-        const bodies = planBids(manifest, { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000) })
+        const bodies = planBids(manifest, {
+          expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000)
+        })
         bodies.forEach((body, i) => bot.trader.plan(d, manifest.workloads[i].name, body))
       }
       try {
@@ -92,16 +109,26 @@ export async function resume (bot: Bot, d: DeploymentRecord, opts: ResumeOptions
       bot.state.save()
     }
     if (d.phase === 'header') {
-      if (!writer.hasHeader) await writer.writeHeader(manifest, d.trades.filter(t => t.phase === 'settled').map(t => t.id))
+      if (!writer.hasHeader)
+        await writer.writeHeader(
+          manifest,
+          d.trades.filter((t) => t.phase === 'settled').map((t) => t.id)
+        )
       await bot.listenApprovals(d, manifest.stakeholders.threshold > 0)
-      bot.progress('header', `manifest, ${d.trades.length} trades and the stakeholder policy written to ${d.contract ?? ''}`)
+      bot.progress(
+        'header',
+        `manifest, ${d.trades.length} trades and the stakeholder policy written to ${d.contract ?? ''}`
+      )
       d.phase = manifest.stakeholders.threshold > 0 ? 'approvals' : 'deploying'
       bot.state.save()
     }
     if (d.phase === 'approvals') {
       await bot.listenApprovals(d)
       if (!writer.view.thresholdReached()) {
-        bot.progress('approvals', `waiting for stakeholders: weight ${writer.view.approvedWeight()} of ${manifest.stakeholders.threshold} (scit bot sign ${d.contract ?? ''})`)
+        bot.progress(
+          'approvals',
+          `waiting for stakeholders: weight ${writer.view.approvedWeight()} of ${manifest.stakeholders.threshold} (scit bot sign ${d.contract ?? ''})`
+        )
         if (opts.waitApprovals === false) return d
         await waitApproved(bot, d)
       }
@@ -111,7 +138,8 @@ export async function resume (bot: Bot, d: DeploymentRecord, opts: ResumeOptions
     if (d.phase === 'deploying') {
       if (writer.view.state().deploy === null) {
         const refs = []
-        for (const s of d.sources) refs.push(await writer.appendFile(s.source, { workload: s.workload, path: s.path }))
+        for (const s of d.sources)
+          refs.push(await writer.appendFile(s.source, { workload: s.workload, path: s.path }))
         await writer.appendInstruction({ action: 'deploy', files: refs })
       }
       bot.progress('deploy', `files and the deploy instruction signed into ${d.contract ?? ''}`)
@@ -130,8 +158,9 @@ export async function resume (bot: Bot, d: DeploymentRecord, opts: ResumeOptions
 }
 
 /** Matched, not settled: closing moves no money. */
-async function abandon (bot: Bot, d: DeploymentRecord, err: Error): Promise<void> {
-  for (const t of d.trades.filter(x => x.phase === 'matched' || x.phase === 'settled')) await bot.trader.end(d, t.id, 'close', `deployment failed: ${err.message}`)
+async function abandon(bot: Bot, d: DeploymentRecord, err: Error): Promise<void> {
+  for (const t of d.trades.filter((x) => x.phase === 'matched' || x.phase === 'settled'))
+    await bot.trader.end(d, t.id, 'close', `deployment failed: ${err.message}`)
   await cancelBids(bot, d)
   d.phase = 'failed'
   d.error = err.message
@@ -139,25 +168,37 @@ async function abandon (bot: Bot, d: DeploymentRecord, err: Error): Promise<void
   bot.progress('failed', `${d.id}: ${err.message}`)
 }
 
-async function cancelBids (bot: Bot, d: DeploymentRecord): Promise<void> {
-  for (const b of d.bids.filter(x => x.phase === 'submitted' && x.id !== null)) {
+async function cancelBids(bot: Bot, d: DeploymentRecord): Promise<void> {
+  for (const b of d.bids.filter((x) => x.phase === 'submitted' && x.id !== null)) {
     const [cid] = await bot.client.submit([{ type: 'cancel', body: { bid: b.id as string } }])
     await bot.trader.outcome(cid)
     b.phase = 'cancelled'
   }
 }
 
-export function waitApproved (bot: Bot, d: DeploymentRecord): Promise<void> {
+export function waitApproved(bot: Bot, d: DeploymentRecord): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = (): void => {
-      bot.writer(d).then(w => {
-        if (!w.view.thresholdReached()) return
-        done()
-        resolve()
-      }, err => { done(); reject(err) })
+      bot.writer(d).then(
+        (w) => {
+          if (!w.view.thresholdReached()) return
+          done()
+          resolve()
+        },
+        (err) => {
+          done()
+          reject(err)
+        }
+      )
     }
-    const onabort = (): void => { done(); reject(new ScitError('CLOSED', 'the bot is closing')) }
-    const done = (): void => { bot.events.off('approval', check); bot.abort.signal.removeEventListener('abort', onabort) }
+    const onabort = (): void => {
+      done()
+      reject(new ScitError('CLOSED', 'the bot is closing'))
+    }
+    const done = (): void => {
+      bot.events.off('approval', check)
+      bot.abort.signal.removeEventListener('abort', onabort)
+    }
     bot.events.on('approval', check)
     bot.abort.signal.addEventListener('abort', onabort)
     check()
@@ -170,38 +211,67 @@ const UP = new Set(['running', 'exited'])
  * Resolve once every live lease reports running (a job: exited). A replica failed
  * for good rejects REPLICA_FAILED with the node's reason; `deadline` (wall-clock ms) TIMEOUT.
  */
-export async function waitRunning (bot: Bot, d: DeploymentRecord, opts: { poll?: number, deadline?: number } = {}): Promise<ReplicaStatus[]> {
+export async function waitRunning(
+  bot: Bot,
+  d: DeploymentRecord,
+  opts: { poll?: number; deadline?: number } = {}
+): Promise<ReplicaStatus[]> {
   let last: ReplicaStatus[] = []
   const manifest = bot.manifestOf(d)
-  const ok = await until(bot.client, async () => {
-    last = await replicaStatus(bot, d, 2000)
-    const live = last.filter(r => r.lease === 'settled')
-    const dead = live.find(r => failedForGood(r, manifest.workloads.find(w => w.name === r.workload)?.restart))
-    if (dead) {
-      d.error = `node ${dead.node.slice(0, 8)} signed that replica ${dead.trade} of ${dead.workload} failed: ${dead.reason}`
-      bot.state.save()
-      throw new ScitError('REPLICA_FAILED', `${d.error}; its output: scit bot logs ${d.id}; scit bot stop ${d.id} closes the leases and refunds the unused escrow`)
-    }
-    // a job that runs has not done its work yet: it is up once it exited
-    return live.length > 0 && live.every(r => manifest.workloads.find(w => w.name === r.workload)?.kind === 'job' ? r.state === 'exited' : UP.has(r.state))
-  }, { poll: opts.poll ?? 250, deadline: opts.deadline, signal: bot.abort.signal })
-  if (!ok) throw new ScitError('TIMEOUT', `not all replicas of ${d.id} run: ${last.map(r => `${r.trade} ${r.state} (${r.reason})`).join('; ')}`)
+  const ok = await until(
+    bot.client,
+    async () => {
+      last = await replicaStatus(bot, d, 2000)
+      const live = last.filter((r) => r.lease === 'settled')
+      const dead = live.find((r) =>
+        failedForGood(r, manifest.workloads.find((w) => w.name === r.workload)?.restart)
+      )
+      if (dead) {
+        d.error = `node ${dead.node.slice(0, 8)} signed that replica ${dead.trade} of ${dead.workload} failed: ${dead.reason}`
+        bot.state.save()
+        throw new ScitError(
+          'REPLICA_FAILED',
+          `${d.error}; its output: scit bot logs ${d.id}; scit bot stop ${d.id} closes the leases and refunds the unused escrow`
+        )
+      }
+      // a job that runs has not done its work yet: it is up once it exited
+      return (
+        live.length > 0 &&
+        live.every((r) =>
+          manifest.workloads.find((w) => w.name === r.workload)?.kind === 'job'
+            ? r.state === 'exited'
+            : UP.has(r.state)
+        )
+      )
+    },
+    { poll: opts.poll ?? 250, deadline: opts.deadline, signal: bot.abort.signal }
+  )
+  if (!ok)
+    throw new ScitError(
+      'TIMEOUT',
+      `not all replicas of ${d.id} run: ${last.map((r) => `${r.trade} ${r.state} (${r.reason})`).join('; ')}`
+    )
   return last
 }
 
 /** A failure the node will not retry; a scheduled restart is signed failed too, "restart in …", and waited out. */
-function failedForGood (r: ReplicaStatus, restart: string | undefined): boolean {
+function failedForGood(r: ReplicaStatus, restart: string | undefined): boolean {
   if (r.state !== 'failed') return false
   return restart === 'never' || (r.exitCode === null && !/restart in/.test(r.reason))
 }
 
 /** The signed stop instruction, then close every lease (refunding unused escrow). */
-export async function stop (bot: Bot, d: DeploymentRecord, reason = 'stopped by the bot'): Promise<DeploymentRecord> {
+export async function stop(
+  bot: Bot,
+  d: DeploymentRecord,
+  reason = 'stopped by the bot'
+): Promise<DeploymentRecord> {
   requirePhase(d, 'stop')
   const w = await bot.writer(d)
   if (w.hasHeader && !w.view.state().stopped) await w.appendInstruction({ action: 'stop', reason })
   bot.progress('stop', `${d.id}: stop instruction signed`)
-  for (const t of d.trades.filter(x => x.phase === 'settled' || x.phase === 'matched')) await bot.trader.end(d, t.id, 'close', reason)
+  for (const t of d.trades.filter((x) => x.phase === 'settled' || x.phase === 'matched'))
+    await bot.trader.end(d, t.id, 'close', reason)
   await cancelBids(bot, d)
   d.phase = 'stopped'
   bot.state.save()
@@ -209,61 +279,110 @@ export async function stop (bot: Bot, d: DeploymentRecord, reason = 'stopped by 
   return d
 }
 
-export async function scale (bot: Bot, d: DeploymentRecord, workload: string | null, replicas: number): Promise<DeploymentRecord> {
+export async function scale(
+  bot: Bot,
+  d: DeploymentRecord,
+  workload: string | null,
+  replicas: number
+): Promise<DeploymentRecord> {
   requirePhase(d, 'scale')
   const w = await bot.writer(d)
   const m = w.view.current.manifest
-  const wl = workload === null ? m.workloads[0] : m.workloads.find(x => x.name === workload)
-  if (!wl) throw new ScitError('INVALID_ARGUMENT', `no workload "${workload ?? ''}" in ${d.id}: ${m.workloads.map(x => x.name).join(', ')}`)
-  if (replicas < 1) throw new ScitError('INVALID_ARGUMENT', 'scale to at least 1 replica (scit bot stop ends a contract)')
-  const live = d.trades.filter(t => t.workload === wl.name && t.phase === 'settled')
+  const wl = workload === null ? m.workloads[0] : m.workloads.find((x) => x.name === workload)
+  if (!wl)
+    throw new ScitError(
+      'INVALID_ARGUMENT',
+      `no workload "${workload ?? ''}" in ${d.id}: ${m.workloads.map((x) => x.name).join(', ')}`
+    )
+  if (replicas < 1)
+    throw new ScitError(
+      'INVALID_ARGUMENT',
+      'scale to at least 1 replica (scit bot stop ends a contract)'
+    )
+  const live = d.trades.filter((t) => t.workload === wl.name && t.phase === 'settled')
   const before = live.length
   let added: string[] = []
   if (replicas > before) {
-    const exclude = m.placement.spread ? live.map(t => t.node) : []
-    const [body] = planBids({ ...m, workloads: [{ ...wl, replicas: replicas - before }] }, { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000), exclude })
+    const exclude = m.placement.spread ? live.map((t) => t.node) : []
+    const [body] = planBids(
+      { ...m, workloads: [{ ...wl, replicas: replicas - before }] },
+      { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000), exclude }
+    )
     bot.trader.plan(d, wl.name, body)
     await bot.trader.fill(d)
-    added = d.trades.filter(t => t.workload === wl.name && t.phase === 'matched' && !live.includes(t)).map(t => t.id)
+    added = d.trades
+      .filter((t) => t.workload === wl.name && t.phase === 'matched' && !live.includes(t))
+      .map((t) => t.id)
   }
   // named before settling: a node seeing its settled trade must find it in the core, or it refuses it as another node's
-  await w.appendInstruction({ action: 'scale', scale: [{ workload: wl.name, replicas }], trades: added, reason: `scale ${before} → ${replicas}` })
+  await w.appendInstruction({
+    action: 'scale',
+    scale: [{ workload: wl.name, replicas }],
+    trades: added,
+    reason: `scale ${before} → ${replicas}`
+  })
   if (added.length > 0) await bot.trader.settle(d, w.key, w.view.current.hash)
   // a node runs replica i while i < the scaled count: keep the lowest indexes
   const index = (id: string): number => Number(id.slice(id.lastIndexOf('.') + 1))
   const keep = [...live].sort((a, b) => index(a.id) - index(b.id)).slice(0, replicas)
-  for (const t of live.filter(x => !keep.includes(x))) await bot.trader.end(d, t.id, 'close', `scaled to ${replicas}`)
+  for (const t of live.filter((x) => !keep.includes(x)))
+    await bot.trader.end(d, t.id, 'close', `scaled to ${replicas}`)
   bot.progress('scale', `${d.id}: ${wl.name} ${before} → ${replicas}`)
   return d
 }
 
 /** Same resources and placement; anything else is a stop and a new deploy. */
-export async function update (bot: Bot, d: DeploymentRecord, set: Record<string, ParamValue>, opts: { waitApprovals?: boolean } = {}): Promise<DeploymentRecord> {
+export async function update(
+  bot: Bot,
+  d: DeploymentRecord,
+  set: Record<string, ParamValue>,
+  opts: { waitApprovals?: boolean } = {}
+): Promise<DeploymentRecord> {
   requirePhase(d, 'update')
   const w = await bot.writer(d)
   const template = await resolveTemplate(bot, d.template)
   const inst: Instance = await instantiate(template, { ...d.set, ...set })
   const old = w.view.current.manifest
   const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
-  if (!same(old.placement, inst.manifest.placement) || inst.manifest.workloads.length !== old.workloads.length ||
-      inst.manifest.workloads.some((x, i) => !same(x.resources, old.workloads[i].resources) || x.name !== old.workloads[i].name)) {
-    throw new ScitError('INVALID_ARGUMENT', 'this update changes resources, workloads or placement: the leases no longer fit; stop the contract and deploy the new version')
+  if (
+    !same(old.placement, inst.manifest.placement) ||
+    inst.manifest.workloads.length !== old.workloads.length ||
+    inst.manifest.workloads.some(
+      (x, i) => !same(x.resources, old.workloads[i].resources) || x.name !== old.workloads[i].name
+    )
+  ) {
+    throw new ScitError(
+      'INVALID_ARGUMENT',
+      'this update changes resources, workloads or placement: the leases no longer fit; stop the contract and deploy the new version'
+    )
   }
-  const have = new Map([...w.view.blobs.values()].map(b => [b.start, b]))
+  const have = new Map([...w.view.blobs.values()].map((b) => [b.start, b]))
   const prev = w.view.state().deploy?.files ?? []
   const refs = []
   for (const s of inst.sources) {
-    const f = inst.manifest.workloads.find(x => x.name === s.workload)?.files.find(x => x.path === s.path)
-    const reuse = prev.find(r => r.workload === s.workload && r.path === s.path && f && r.hash.equals(f.hash) && have.has(r.start))
-    refs.push(reuse ?? await w.appendFile(s.source, { workload: s.workload, path: s.path }))
+    const f = inst.manifest.workloads
+      .find((x) => x.name === s.workload)
+      ?.files.find((x) => x.path === s.path)
+    const reuse = prev.find(
+      (r) =>
+        r.workload === s.workload &&
+        r.path === s.path &&
+        f &&
+        r.hash.equals(f.hash) &&
+        have.has(r.start)
+    )
+    refs.push(reuse ?? (await w.appendFile(s.source, { workload: s.workload, path: s.path })))
   }
   await w.appendInstruction({ action: 'update', manifest: inst.manifest, files: refs })
   d.set = { ...d.set, ...set }
   d.manifest = encodeManifest(inst.manifest).toString('hex')
   d.manifestHash = inst.hash.toString('hex')
-  d.sources = inst.sources.map(s => ({ ...s, source: path.resolve(s.source) }))
+  d.sources = inst.sources.map((s) => ({ ...s, source: path.resolve(s.source) }))
   bot.state.save()
-  bot.progress('update', `${d.id}: manifest ${d.manifestHash} in force${inst.manifest.stakeholders.threshold > 0 ? ': nodes wait for the stakeholders to sign it again' : ''}`)
+  bot.progress(
+    'update',
+    `${d.id}: manifest ${d.manifestHash} in force${inst.manifest.stakeholders.threshold > 0 ? ': nodes wait for the stakeholders to sign it again' : ''}`
+  )
   if (inst.manifest.stakeholders.threshold > 0) {
     await bot.listenApprovals(d)
     if (opts.waitApprovals !== false) await waitApproved(bot, d)

@@ -5,52 +5,73 @@
  */
 import jsep from 'jsep'
 
-export interface Rational { n: bigint; d: bigint }
+export interface Rational {
+  n: bigint
+  d: bigint
+}
 export type Value = Rational | string | boolean
 
 /** An error inside one expression; `offset` is the character in the template string. */
 export class ExpressionError extends Error {
-  constructor (message: string, readonly offset: number) { super(message) }
+  constructor(
+    message: string,
+    readonly offset: number
+  ) {
+    super(message)
+  }
 }
 
-export interface Piece { source: string; offset: number; ast: jsep.Expression }
+export interface Piece {
+  source: string
+  offset: number
+  ast: jsep.Expression
+}
 export type Compiled = Array<string | Piece>
 
-export const FUNCTIONS: Record<string, { arity: [number, number]; fn: (args: Rational[]) => Rational }> = {
+export const FUNCTIONS: Record<
+  string,
+  { arity: [number, number]; fn: (args: Rational[]) => Rational }
+> = {
   ceil: { arity: [1, 1], fn: ([a]) => rat(ceilDiv(a.n, a.d)) },
   floor: { arity: [1, 1], fn: ([a]) => rat(floorDiv(a.n, a.d)) },
   round: { arity: [1, 1], fn: ([a]) => rat(floorDiv(2n * a.n + a.d, 2n * a.d)) }, // half up
   abs: { arity: [1, 1], fn: ([a]) => ({ n: a.n < 0n ? -a.n : a.n, d: a.d }) },
-  min: { arity: [1, 32], fn: args => args.reduce((m, x) => cmp(x, m) < 0 ? x : m) },
-  max: { arity: [1, 32], fn: args => args.reduce((m, x) => cmp(x, m) > 0 ? x : m) }
+  min: { arity: [1, 32], fn: (args) => args.reduce((m, x) => (cmp(x, m) < 0 ? x : m)) },
+  max: { arity: [1, 32], fn: (args) => args.reduce((m, x) => (cmp(x, m) > 0 ? x : m)) }
 }
 
-export function rat (n: bigint, d = 1n): Rational {
-  if (d < 0n) { n = -n; d = -d }
+export function rat(n: bigint, d = 1n): Rational {
+  if (d < 0n) {
+    n = -n
+    d = -d
+  }
   const g = gcd(n < 0n ? -n : n, d)
   return g > 1n ? { n: n / g, d: d / g } : { n, d }
 }
 
-export function isRational (v: Value): v is Rational {
+export function isRational(v: Value): v is Rational {
   return typeof v === 'object'
 }
 
-export function isInteger (v: Value): v is Rational {
+export function isInteger(v: Value): v is Rational {
   return isRational(v) && v.d === 1n
 }
 
-export function formatValue (v: Value): string {
+export function formatValue(v: Value): string {
   if (!isRational(v)) return String(v)
   return v.d === 1n ? v.n.toString() : `${v.n}/${v.d}`
 }
 
 /** Throws ExpressionError on bad syntax. */
-export function compile (text: string): Compiled {
+export function compile(text: string): Compiled {
   const out: Compiled = []
   let i = 0
   while (i < text.length) {
     const open = text.indexOf('${', i)
-    if (open === -1) { out.push(text.slice(i)); break }
+    if (open === -1) {
+      out.push(text.slice(i))
+      break
+    }
     if (open > i) out.push(text.slice(i, open))
     const close = findClose(text, open + 2)
     if (close === -1) throw new ExpressionError('"${" without a closing "}"', open)
@@ -61,7 +82,10 @@ export function compile (text: string): Compiled {
       ast = jsep(source)
     } catch (err) {
       const e = err as Error & { index?: number }
-      throw new ExpressionError(`syntax error in "${source}": ${e.message.replace(/ at character \d+$/, '')}`, open + 2 + (e.index ?? 0))
+      throw new ExpressionError(
+        `syntax error in "${source}": ${e.message.replace(/ at character \d+$/, '')}`,
+        open + 2 + (e.index ?? 0)
+      )
     }
     out.push({ source, offset: open + 2, ast })
     i = close + 1
@@ -70,88 +94,146 @@ export function compile (text: string): Compiled {
 }
 
 /** Quotes may hold a "}", so the closing brace is searched outside of them. */
-function findClose (text: string, from: number): number {
+function findClose(text: string, from: number): number {
   let quote = ''
   for (let i = from; i < text.length; i++) {
     const ch = text[i]
-    if (quote) { if (ch === '\\') i++; else if (ch === quote) quote = '' } else if (ch === '"' || ch === "'") quote = ch
+    if (quote) {
+      if (ch === '\\') i++
+      else if (ch === quote) quote = ''
+    } else if (ch === '"' || ch === "'") quote = ch
     else if (ch === '}') return i
   }
   return -1
 }
 
-export function hasExpressions (c: Compiled): boolean {
-  return c.some(p => typeof p !== 'string')
+export function hasExpressions(c: Compiled): boolean {
+  return c.some((p) => typeof p !== 'string')
 }
 
 /** Check names without evaluating. */
-export function check (c: Compiled, variables: ReadonlySet<string>): void {
+export function check(c: Compiled, variables: ReadonlySet<string>): void {
   for (const p of c) if (typeof p !== 'string') walk(p.ast, p, variables)
 }
 
-function walk (node: jsep.Expression, p: Piece, vars: ReadonlySet<string>): void {
+function walk(node: jsep.Expression, p: Piece, vars: ReadonlySet<string>): void {
   switch (node.type) {
-    case 'Literal': return
+    case 'Literal':
+      return
     case 'Identifier': {
       const name = (node as jsep.Identifier).name
-      if (!vars.has(name)) throw new ExpressionError(`unknown variable "${name}" in "${p.source}"${vars.size ? ` (parameters: ${[...vars].join(', ')})` : ' (the template declares no parameters)'}`, p.offset)
+      if (!vars.has(name))
+        throw new ExpressionError(
+          `unknown variable "${name}" in "${p.source}"${vars.size ? ` (parameters: ${[...vars].join(', ')})` : ' (the template declares no parameters)'}`,
+          p.offset
+        )
       return
     }
     case 'CallExpression': {
       const call = node as jsep.CallExpression
       const name = call.callee.type === 'Identifier' ? (call.callee as jsep.Identifier).name : ''
       const f = FUNCTIONS[name]
-      if (!f) throw new ExpressionError(`unknown function "${name || call.callee.type}" in "${p.source}" (known: ${Object.keys(FUNCTIONS).join(', ')})`, p.offset)
+      if (!f)
+        throw new ExpressionError(
+          `unknown function "${name || call.callee.type}" in "${p.source}" (known: ${Object.keys(FUNCTIONS).join(', ')})`,
+          p.offset
+        )
       const [lo, hi] = f.arity
-      if (call.arguments.length < lo || call.arguments.length > hi) throw new ExpressionError(`${name}() takes ${lo === hi ? lo : `${lo} to ${hi}`} argument(s), got ${call.arguments.length}`, p.offset)
+      if (call.arguments.length < lo || call.arguments.length > hi)
+        throw new ExpressionError(
+          `${name}() takes ${lo === hi ? lo : `${lo} to ${hi}`} argument(s), got ${call.arguments.length}`,
+          p.offset
+        )
       for (const a of call.arguments) walk(a, p, vars)
       return
     }
     case 'BinaryExpression': {
       const b = node as jsep.BinaryExpression
-      if (!BINARY.has(b.operator)) throw new ExpressionError(`operator "${b.operator}" is not allowed in "${p.source}"`, p.offset)
-      walk(b.left, p, vars); walk(b.right, p, vars)
+      if (!BINARY.has(b.operator))
+        throw new ExpressionError(
+          `operator "${b.operator}" is not allowed in "${p.source}"`,
+          p.offset
+        )
+      walk(b.left, p, vars)
+      walk(b.right, p, vars)
       return
     }
     case 'UnaryExpression': {
       const u = node as jsep.UnaryExpression
-      if (!['-', '+', '!'].includes(u.operator)) throw new ExpressionError(`operator "${u.operator}" is not allowed in "${p.source}"`, p.offset)
+      if (!['-', '+', '!'].includes(u.operator))
+        throw new ExpressionError(
+          `operator "${u.operator}" is not allowed in "${p.source}"`,
+          p.offset
+        )
       walk(u.argument, p, vars)
       return
     }
     case 'ConditionalExpression': {
       const t = node as jsep.ConditionalExpression
-      walk(t.test, p, vars); walk(t.consequent, p, vars); walk(t.alternate, p, vars)
+      walk(t.test, p, vars)
+      walk(t.consequent, p, vars)
+      walk(t.alternate, p, vars)
       return
     }
     default:
-      throw new ExpressionError(`${node.type} is not allowed in "${p.source}" (use parameters, numbers, strings, + - * / %, comparisons, && || !, ?: and ${Object.keys(FUNCTIONS).join('/')})`, p.offset)
+      throw new ExpressionError(
+        `${node.type} is not allowed in "${p.source}" (use parameters, numbers, strings, + - * / %, comparisons, && || !, ?: and ${Object.keys(FUNCTIONS).join('/')})`,
+        p.offset
+      )
   }
 }
 
-const BINARY = new Set(['+', '-', '*', '/', '%', '<', '<=', '>', '>=', '==', '!=', '===', '!==', '&&', '||'])
+const BINARY = new Set([
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  '==',
+  '!=',
+  '===',
+  '!==',
+  '&&',
+  '||'
+])
 
 /** A string that is exactly one `${…}` keeps its value's type; in text a number must be whole. */
-export function evaluate (c: Compiled, scope: ReadonlyMap<string, Value>): Value {
+export function evaluate(c: Compiled, scope: ReadonlyMap<string, Value>): Value {
   if (c.length === 1 && typeof c[0] !== 'string') return run(c[0].ast, c[0], scope)
   let out = ''
   for (const p of c) {
-    if (typeof p === 'string') { out += p; continue }
+    if (typeof p === 'string') {
+      out += p
+      continue
+    }
     const v = run(p.ast, p, scope)
-    if (isRational(v) && v.d !== 1n) throw new ExpressionError(`"${p.source}" is ${formatValue(v)}, not a whole number: wrap it in ceil() or floor()`, p.offset)
+    if (isRational(v) && v.d !== 1n)
+      throw new ExpressionError(
+        `"${p.source}" is ${formatValue(v)}, not a whole number: wrap it in ceil() or floor()`,
+        p.offset
+      )
     out += formatValue(v)
   }
   return out
 }
 
-function run (node: jsep.Expression, p: Piece, scope: ReadonlyMap<string, Value>): Value {
-  const fail = (msg: string): never => { throw new ExpressionError(`${msg} in "${p.source}"`, p.offset) }
-  const num = (v: Value, what: string): Rational => isRational(v) ? v : fail(`${what} must be a number, got ${JSON.stringify(v)}`)
-  const bool = (v: Value, what: string): boolean => typeof v === 'boolean' ? v : fail(`${what} must be true or false, got ${formatValue(v)}`)
+function run(node: jsep.Expression, p: Piece, scope: ReadonlyMap<string, Value>): Value {
+  const fail = (msg: string): never => {
+    throw new ExpressionError(`${msg} in "${p.source}"`, p.offset)
+  }
+  const num = (v: Value, what: string): Rational =>
+    isRational(v) ? v : fail(`${what} must be a number, got ${JSON.stringify(v)}`)
+  const bool = (v: Value, what: string): boolean =>
+    typeof v === 'boolean' ? v : fail(`${what} must be true or false, got ${formatValue(v)}`)
   switch (node.type) {
     case 'Literal': {
       const l = node as jsep.Literal
-      if (typeof l.value === 'number') return decimal(l.raw) ?? fail(`${l.raw} is not a plain decimal number`)
+      if (typeof l.value === 'number')
+        return decimal(l.raw) ?? fail(`${l.raw} is not a plain decimal number`)
       if (typeof l.value === 'string' || typeof l.value === 'boolean') return l.value
       return fail(`literal ${l.raw} is not allowed`)
     }
@@ -164,7 +246,9 @@ function run (node: jsep.Expression, p: Piece, scope: ReadonlyMap<string, Value>
       const call = node as jsep.CallExpression
       const name = (call.callee as jsep.Identifier).name
       const f = FUNCTIONS[name] ?? fail(`unknown function "${name}"`)
-      return f.fn(call.arguments.map((a, i) => num(run(a, p, scope), `argument ${i + 1} of ${name}()`)))
+      return f.fn(
+        call.arguments.map((a, i) => num(run(a, p, scope), `argument ${i + 1} of ${name}()`))
+      )
     }
     case 'UnaryExpression': {
       const u = node as jsep.UnaryExpression
@@ -175,7 +259,9 @@ function run (node: jsep.Expression, p: Piece, scope: ReadonlyMap<string, Value>
     }
     case 'ConditionalExpression': {
       const t = node as jsep.ConditionalExpression
-      return bool(run(t.test, p, scope), 'the condition of ?:') ? run(t.consequent, p, scope) : run(t.alternate, p, scope)
+      return bool(run(t.test, p, scope), 'the condition of ?:')
+        ? run(t.consequent, p, scope)
+        : run(t.alternate, p, scope)
     }
     case 'BinaryExpression': {
       const b = node as jsep.BinaryExpression
@@ -196,19 +282,28 @@ function run (node: jsep.Expression, p: Piece, scope: ReadonlyMap<string, Value>
       const a = num(l, `the left side of ${op}`)
       const c = num(r, `the right side of ${op}`)
       switch (op) {
-        case '+': return rat(a.n * c.d + c.n * a.d, a.d * c.d)
-        case '-': return rat(a.n * c.d - c.n * a.d, a.d * c.d)
-        case '*': return rat(a.n * c.n, a.d * c.d)
-        case '/': if (c.n === 0n) fail('division by zero'); return rat(a.n * c.d, a.d * c.n)
+        case '+':
+          return rat(a.n * c.d + c.n * a.d, a.d * c.d)
+        case '-':
+          return rat(a.n * c.d - c.n * a.d, a.d * c.d)
+        case '*':
+          return rat(a.n * c.n, a.d * c.d)
+        case '/':
+          if (c.n === 0n) fail('division by zero')
+          return rat(a.n * c.d, a.d * c.n)
         case '%': {
           if (c.n === 0n) fail('division by zero')
           const q = floorDiv(a.n * c.d, a.d * c.n)
           return rat(a.n * c.d - q * c.n * a.d, a.d * c.d)
         }
-        case '<': return cmp(a, c) < 0
-        case '<=': return cmp(a, c) <= 0
-        case '>': return cmp(a, c) > 0
-        case '>=': return cmp(a, c) >= 0
+        case '<':
+          return cmp(a, c) < 0
+        case '<=':
+          return cmp(a, c) <= 0
+        case '>':
+          return cmp(a, c) > 0
+        case '>=':
+          return cmp(a, c) >= 0
       }
       return fail(`operator "${op}" is not allowed`)
     }
@@ -217,29 +312,29 @@ function run (node: jsep.Expression, p: Piece, scope: ReadonlyMap<string, Value>
 }
 
 /** "1.25" → 5/4 exactly; jsep's float is only used to know it is a number. */
-function decimal (raw: string): Rational | null {
+function decimal(raw: string): Rational | null {
   const m = /^(\d*)(?:\.(\d*))?$/.exec(raw)
   if (!m || (m[1] === '' && !m[2])) return null
   const frac = m[2] ?? ''
   return rat(BigInt((m[1] || '0') + frac), 10n ** BigInt(frac.length))
 }
 
-function cmp (a: Rational, b: Rational): number {
+function cmp(a: Rational, b: Rational): number {
   const x = a.n * b.d
   const y = b.n * a.d
   return x < y ? -1 : x > y ? 1 : 0
 }
 
-function gcd (a: bigint, b: bigint): bigint {
+function gcd(a: bigint, b: bigint): bigint {
   while (b) [a, b] = [b, a % b]
   return a || 1n
 }
 
-function floorDiv (n: bigint, d: bigint): bigint {
+function floorDiv(n: bigint, d: bigint): bigint {
   const q = n / d
-  return (n % d !== 0n && (n < 0n) !== (d < 0n)) ? q - 1n : q
+  return n % d !== 0n && n < 0n !== d < 0n ? q - 1n : q
 }
 
-function ceilDiv (n: bigint, d: bigint): bigint {
+function ceilDiv(n: bigint, d: bigint): bigint {
   return -floorDiv(-n, d)
 }

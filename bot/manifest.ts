@@ -8,29 +8,69 @@ import fs from 'fs'
 import path from 'path'
 import { ScitError } from '../lib/errors'
 import { decodeKey } from '../lib/keys'
-import { parseCpu, parseSize, resources as checkResources, Resources, RESOURCE_KINDS, MiB } from '../lib/resources'
-import { Manifest, ManifestWorkload, ManifestFile, manifestHash, hashFile, checkManifest, MANIFEST_VERSION, RestartPolicy, Access, DEFAULT_ACCESS } from '../lib/contract'
+import {
+  parseCpu,
+  parseSize,
+  resources as checkResources,
+  Resources,
+  RESOURCE_KINDS,
+  MiB
+} from '../lib/resources'
+import {
+  Manifest,
+  ManifestWorkload,
+  ManifestFile,
+  manifestHash,
+  hashFile,
+  checkManifest,
+  MANIFEST_VERSION,
+  RestartPolicy,
+  Access,
+  DEFAULT_ACCESS
+} from '../lib/contract'
 import type { BidBody } from '../market/types'
 import { Template, TemplateError, Path, ParamValue, resolveParams, columnShift } from './template'
 import type { Expr, WorkloadDecl } from './template-types'
-import { evaluate, ExpressionError, Value, isRational, isInteger, formatValue, rat } from './expressions'
+import {
+  evaluate,
+  ExpressionError,
+  Value,
+  isRational,
+  isInteger,
+  formatValue,
+  rat
+} from './expressions'
 import { formatPath } from './template-schema'
 
 export interface Instance {
   manifest: Manifest
   hash: Buffer
   /** Where each manifest file comes from on this machine, for ContractWriter.appendFile. */
-  sources: Array<{ workload: string, path: string, source: string }>
+  sources: Array<{ workload: string; path: string; source: string }>
 }
 
-const DEFAULT_RESTART: Record<WorkloadDecl['kind'], RestartPolicy> = { service: 'always', job: 'on-failure', archive: 'never' }
+const DEFAULT_RESTART: Record<WorkloadDecl['kind'], RestartPolicy> = {
+  service: 'always',
+  job: 'on-failure',
+  archive: 'never'
+}
 /** How often a node snapshots a service's declared state when it changed (ms). */
 export const DEFAULT_STATE_INTERVAL = 10_000
 /** What a service or job gets when the template names no resources: one core, 256 MiB. */
 const DEFAULT_RESOURCES: Partial<Resources> = { cpu: 1000, memory: 256 * MiB }
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000
+}
 
-export async function instantiate (t: Template, set: Record<string, ParamValue> = {}): Promise<Instance> {
+export async function instantiate(
+  t: Template,
+  set: Record<string, ParamValue> = {}
+): Promise<Instance> {
   const { values, scope } = resolveParams(t, set)
   const ev = new Evaluator(t, scope)
   const d = t.doc
@@ -41,12 +81,23 @@ export async function instantiate (t: Template, set: Record<string, ParamValue> 
     const w = d.workloads[i]
     const files = await collectFiles(t, w, i)
     for (const f of files) sources.push({ workload: w.name, path: f.path, source: f.source })
-    workloads.push(ev.workload(w, i, files.map(({ path, size, hash }) => ({ path, size, hash })), budget))
+    workloads.push(
+      ev.workload(
+        w,
+        i,
+        files.map(({ path, size, hash }) => ({ path, size, hash })),
+        budget
+      )
+    )
   }
   const p = d.placement ?? {}
   const countries = (p.countries ?? []).map((x, j) => {
     const v = ev.text(['placement', 'countries', j], x).toUpperCase()
-    if (!/^[A-Z]{2}$/.test(v)) ev.fail(['placement', 'countries', j], `"${v}" is not an ISO 3166 alpha-2 country code (CH, BE, …)`)
+    if (!/^[A-Z]{2}$/.test(v))
+      ev.fail(
+        ['placement', 'countries', j],
+        `"${v}" is not an ISO 3166 alpha-2 country code (CH, BE, …)`
+      )
     return v
   })
   const manifest: Manifest = {
@@ -56,35 +107,48 @@ export async function instantiate (t: Template, set: Record<string, ParamValue> 
     workloads,
     placement: {
       countries: [...new Set(countries)].sort(),
-      attributes: [...new Set((p.attributes ?? []).map((x, j) => ev.text(['placement', 'attributes', j], x)))].sort(),
+      attributes: [
+        ...new Set((p.attributes ?? []).map((x, j) => ev.text(['placement', 'attributes', j], x)))
+      ].sort(),
       spread: p.spread === undefined ? true : ev.bool(['placement', 'spread'], p.spread)
     },
     duration: ev.duration(['duration'], d.duration),
     budget,
     stakeholders: {
       threshold: d.stakeholders?.threshold ?? 0,
-      signers: (d.stakeholders?.signers ?? []).map(s => ({ key: decodeKey(s.key), role: s.role, weight: s.weight ?? 1 }))
+      signers: (d.stakeholders?.signers ?? []).map((s) => ({
+        key: decodeKey(s.key),
+        role: s.role,
+        weight: s.weight ?? 1
+      }))
     }
   }
   try {
     checkManifest(manifest)
   } catch (err) {
     // a manifest every node would refuse is the template's fault: say so before anything is bought
-    if (err instanceof ScitError) throw new TemplateError([t.problem([], `the manifest would be refused by nodes: ${err.message}`)])
+    if (err instanceof ScitError)
+      throw new TemplateError([
+        t.problem([], `the manifest would be refused by nodes: ${err.message}`)
+      ])
     throw err
   }
   return { manifest, hash: manifestHash(manifest), sources }
 }
 
 class Evaluator {
-  constructor (readonly t: Template, readonly scope: Map<string, Value>) {}
+  constructor(
+    readonly t: Template,
+    readonly scope: Map<string, Value>
+  ) {}
 
-  fail (p: Path, message: string, offset = 0): never {
+  fail(p: Path, message: string, offset = 0): never {
     throw new TemplateError([this.t.problem(p, `${formatPath(p)}: ${message}`, offset)])
   }
 
-  value (p: Path, raw: Expr | boolean): Value {
-    if (typeof raw === 'number') return Number.isInteger(raw) ? rat(BigInt(raw)) : this.fail(p, `${raw} is not a whole number`)
+  value(p: Path, raw: Expr | boolean): Value {
+    if (typeof raw === 'number')
+      return Number.isInteger(raw) ? rat(BigInt(raw)) : this.fail(p, `${raw} is not a whole number`)
     if (typeof raw === 'boolean') return raw
     const compiled = this.t.expressions.get(formatPath(p))
     if (!compiled) return raw
@@ -96,21 +160,34 @@ class Evaluator {
     }
   }
 
-  int (p: Path, raw: Expr): number {
+  int(p: Path, raw: Expr): number {
     const v = this.value(p, raw)
-    if (isRational(v) && !isInteger(v)) return this.fail(p, `evaluates to ${formatValue(v)}, not a whole number: wrap it in ceil() or floor()`)
-    const n = isRational(v) ? Number(v.n) : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN
-    if (!Number.isSafeInteger(n) || n < 0) return this.fail(p, `must be a whole number ≥ 0, got ${formatValue(v)}`)
+    if (isRational(v) && !isInteger(v))
+      return this.fail(
+        p,
+        `evaluates to ${formatValue(v)}, not a whole number: wrap it in ceil() or floor()`
+      )
+    const n = isRational(v)
+      ? Number(v.n)
+      : typeof v === 'string' && /^\d+$/.test(v.trim())
+        ? Number(v)
+        : NaN
+    if (!Number.isSafeInteger(n) || n < 0)
+      return this.fail(p, `must be a whole number ≥ 0, got ${formatValue(v)}`)
     return n
   }
 
-  text (p: Path, raw: Expr): string {
+  text(p: Path, raw: Expr): string {
     const v = this.value(p, raw)
-    if (isRational(v) && !isInteger(v)) return this.fail(p, `evaluates to ${formatValue(v)}, not a whole number: wrap it in ceil() or floor()`)
+    if (isRational(v) && !isInteger(v))
+      return this.fail(
+        p,
+        `evaluates to ${formatValue(v)}, not a whole number: wrap it in ceil() or floor()`
+      )
     return formatValue(v)
   }
 
-  bool (p: Path, raw: Expr | boolean): boolean {
+  bool(p: Path, raw: Expr | boolean): boolean {
     const v = this.value(p, raw)
     if (typeof v === 'boolean') return v
     if (v === 'true' || v === 'false') return v === 'true'
@@ -118,55 +195,73 @@ class Evaluator {
   }
 
   /** A number is bytes; text is a size with a unit ("${users * 8}MiB"). */
-  size (p: Path, raw: Expr): number {
+  size(p: Path, raw: Expr): number {
     const v = this.value(p, raw)
     if (isRational(v)) return this.int(p, raw)
     return this.unit(p, () => parseSize(String(v)))
   }
 
   /** A number is cores; text is cores or millicores ("500m"). */
-  cpu (p: Path, raw: Expr): number {
+  cpu(p: Path, raw: Expr): number {
     const v = this.value(p, raw)
-    if (isRational(v) && !isInteger(v)) return this.fail(p, `is ${formatValue(v)} cores, not a whole number: use ceil(), or millicores ("\${…}m")`)
+    if (isRational(v) && !isInteger(v))
+      return this.fail(
+        p,
+        `is ${formatValue(v)} cores, not a whole number: use ceil(), or millicores ("\${…}m")`
+      )
     return this.unit(p, () => parseCpu(formatValue(v)))
   }
 
-  duration (p: Path, raw: Expr): number {
+  duration(p: Path, raw: Expr): number {
     const v = formatValue(this.value(p, raw))
     const m = /^\s*(\d+)\s*(ms|s|m|h|d|w)\s*$/.exec(v)
-    if (!m) return this.fail(p, `"${v}" is not a duration: a whole number with a unit (ms, s, m, h, d, w), e.g. 30d`)
+    if (!m)
+      return this.fail(
+        p,
+        `"${v}" is not a duration: a whole number with a unit (ms, s, m, h, d, w), e.g. 30d`
+      )
     const ms = Number(m[1]) * DURATION_UNITS[m[2]]
     return Number.isSafeInteger(ms) && ms > 0 ? ms : this.fail(p, `"${v}" is out of range`)
   }
 
-  private unit (p: Path, fn: () => number): number {
-    try { return fn() } catch (err) {
+  private unit(p: Path, fn: () => number): number {
+    try {
+      return fn()
+    } catch (err) {
       if (err instanceof ScitError) return this.fail(p, err.message)
       throw err
     }
   }
 
-  workload (w: WorkloadDecl, i: number, files: ManifestFile[], budget: number): ManifestWorkload {
+  workload(w: WorkloadDecl, i: number, files: ManifestFile[], budget: number): ManifestWorkload {
     const p: Path = ['workloads', i]
     const r: Partial<Resources> = w.kind === 'archive' ? {} : { ...DEFAULT_RESOURCES }
     for (const k of RESOURCE_KINDS) {
       const raw = w.resources?.[k]
       if (raw === undefined) continue
       const at = [...p, 'resources', k]
-      r[k] = k === 'cpu' ? this.cpu(at, raw) : k === 'memory' || k === 'ssd' || k === 'hdd' ? this.size(at, raw) : this.int(at, raw)
+      r[k] =
+        k === 'cpu'
+          ? this.cpu(at, raw)
+          : k === 'memory' || k === 'ssd' || k === 'hdd'
+            ? this.size(at, raw)
+            : this.int(at, raw)
     }
     let archive: ManifestWorkload['archive'] = null
     if (w.archive) {
       const size = this.size([...p, 'archive', 'size'], w.archive.size)
       if (r.hdd === undefined) r.hdd = size
-      else if (r.hdd < size) this.fail([...p, 'resources', 'hdd'], `${r.hdd} bytes cannot hold the archive's ${size}`)
+      else if (r.hdd < size)
+        this.fail([...p, 'resources', 'hdd'], `${r.hdd} bytes cannot hold the archive's ${size}`)
       archive = { size, source: w.archive.source ? decodeKey(w.archive.source) : null }
     }
     const replicas = w.replicas === undefined ? 1 : this.int([...p, 'replicas'], w.replicas)
     if (replicas < 1) this.fail([...p, 'replicas'], 'must be at least 1')
     const ports = (w.ports ?? []).map((x, j) => {
       const n = this.int([...p, 'ports', j], x)
-      return n >= 1 && n <= 65535 ? n : this.fail([...p, 'ports', j], `${n} is not a port (1-65535)`)
+      return n >= 1 && n <= 65535
+        ? n
+        : this.fail([...p, 'ports', j], `${n} is not a port (1-65535)`)
     })
     const env: Record<string, string> = {}
     for (const [k, x] of Object.entries(w.env ?? {})) env[k] = this.text([...p, 'env', k], x)
@@ -184,13 +279,22 @@ class Evaluator {
       archive,
       output: w.output ?? null,
       access: accessOf(w.access),
-      state: w.state === undefined ? null : { paths: [...new Set(w.state.map(x => x.replace(/\/+$/, '')))].sort(), interval: w.stateInterval === undefined ? DEFAULT_STATE_INTERVAL : this.duration([...p, 'stateInterval'], w.stateInterval) }
+      state:
+        w.state === undefined
+          ? null
+          : {
+              paths: [...new Set(w.state.map((x) => x.replace(/\/+$/, '')))].sort(),
+              interval:
+                w.stateInterval === undefined
+                  ? DEFAULT_STATE_INTERVAL
+                  : this.duration([...p, 'stateInterval'], w.stateInterval)
+            }
     }
   }
 }
 
 /** The template's `access` (checked in template.ts): keys sorted, so one access has one encoding. */
-function accessOf (a: WorkloadDecl['access']): Access {
+function accessOf(a: WorkloadDecl['access']): Access {
   if (a === undefined) return DEFAULT_ACCESS
   if (a === 'public') return { public: true, keys: [], roles: [] }
   const keys: Buffer[] = []
@@ -198,7 +302,11 @@ function accessOf (a: WorkloadDecl['access']): Access {
   for (const x of a) {
     if (x === 'bot' || x === 'stakeholders') roles.push(x)
     else {
-      try { keys.push(decodeKey(x)) } catch { roles.push(x) }
+      try {
+        keys.push(decodeKey(x))
+      } catch {
+        roles.push(x)
+      }
     }
   }
   return { public: false, keys: keys.sort((x, y) => x.compare(y)), roles: roles.sort() }
@@ -208,24 +316,38 @@ function accessOf (a: WorkloadDecl['access']): Access {
  * A listed file lands in the work dir under its own name; a listed folder's
  * contents land at the work dir's root, keeping their relative paths.
  */
-async function collectFiles (t: Template, w: WorkloadDecl, i: number): Promise<Array<ManifestFile & { source: string }>> {
+async function collectFiles(
+  t: Template,
+  w: WorkloadDecl,
+  i: number
+): Promise<Array<ManifestFile & { source: string }>> {
   const out = new Map<string, ManifestFile & { source: string }>()
   for (let j = 0; j < (w.files ?? []).length; j++) {
     const entry = (w.files ?? [])[j]
     const abs = path.join(t.dir, entry)
-    const found = fs.statSync(abs).isDirectory() ? walk(abs).map(f => ({ rel: path.relative(abs, f), f })) : [{ rel: path.basename(abs), f: abs }]
+    const found = fs.statSync(abs).isDirectory()
+      ? walk(abs).map((f) => ({ rel: path.relative(abs, f), f }))
+      : [{ rel: path.basename(abs), f: abs }]
     for (const { rel, f } of found) {
       const rp = rel.split(path.sep).join('/')
-      if (out.has(rp)) throw new TemplateError([t.problem(['workloads', i, 'files', j], `workloads[${i}]: two files would land at "${rp}"`)])
-      out.set(rp, { path: rp, source: f, ...await hashFile(f) })
+      if (out.has(rp))
+        throw new TemplateError([
+          t.problem(
+            ['workloads', i, 'files', j],
+            `workloads[${i}]: two files would land at "${rp}"`
+          )
+        ])
+      out.set(rp, { path: rp, source: f, ...(await hashFile(f)) })
     }
   }
-  return [...out.values()].sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
+  return [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 }
 
-function walk (dir: string): string[] {
+function walk(dir: string): string[] {
   const out: string[] = []
-  for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name < b.name ? -1 : 1)) {
+  for (const e of fs
+    .readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const f = path.join(dir, e.name)
     if (e.isDirectory()) out.push(...walk(f))
     else if (e.isFile()) out.push(f)
@@ -233,15 +355,18 @@ function walk (dir: string): string[] {
   return out
 }
 
-export interface PlanOptions { expiry: number; exclude?: string[] }
+export interface PlanOptions {
+  expiry: number
+  exclude?: string[]
+}
 
 /**
  * One bid per workload: a workload's replicas are all-or-none (a CRM with
  * half its replicas is not the CRM that was approved), while different
  * workloads may land on different nodes and be bought independently.
  */
-export function planBids (m: Manifest, opts: PlanOptions): BidBody[] {
-  return m.workloads.map(w => ({
+export function planBids(m: Manifest, opts: PlanOptions): BidBody[] {
+  return m.workloads.map((w) => ({
     resources: w.resources,
     replicas: w.replicas,
     countries: m.placement.countries,

@@ -70,10 +70,22 @@ export interface MonitorOptions {
   renewBefore: number
 }
 
-export const DEFAULT_MONITOR: MonitorOptions = { interval: 5000, grace: 60_000, challengeInterval: 600_000, heal: true, renewBefore: 0 }
+export const DEFAULT_MONITOR: MonitorOptions = {
+  interval: 5000,
+  grace: 60_000,
+  challengeInterval: 600_000,
+  heal: true,
+  renewBefore: 0
+}
 
 /** One storage challenge's result: bot.events 'challenge'. */
-export interface ChallengeEvent { deployment: string; trade: string; node: string; ok: boolean; reason: string }
+export interface ChallengeEvent {
+  deployment: string
+  trade: string
+  node: string
+  ok: boolean
+  reason: string
+}
 
 /** How long one challenge (reach, head update, answer) may take at most. */
 const CHALLENGE_TIMEOUT = 10_000
@@ -97,28 +109,33 @@ export class Monitor {
   private ticking: Promise<void> | null = null
   private closed = false
 
-  constructor (private readonly bot: Bot, opts: Partial<MonitorOptions> = {}) {
+  constructor(
+    private readonly bot: Bot,
+    opts: Partial<MonitorOptions> = {}
+  ) {
     this.opts = { ...DEFAULT_MONITOR, ...opts }
     this.challenges = new Challenges(bot)
     this.states = new StateCopies(bot)
   }
 
   /** The bot's replica of `node`'s signed status core. */
-  watch (node: string): NodeWatch {
+  watch(node: string): NodeWatch {
     let w = this.watches.get(node)
-    if (!w) this.watches.set(node, w = new NodeWatch(this.bot, node))
+    if (!w) this.watches.set(node, (w = new NodeWatch(this.bot, node)))
     return w
   }
 
   /** Start the periodic checks (scit bot run, deploy --wait). Idempotent. */
-  start (): void {
+  start(): void {
     if (this.timer !== null || this.closed) return
-    this.timer = setInterval(() => { this.tick().catch(err => log.warn('monitor tick failed', { err: (err as Error).message })) }, this.opts.interval)
+    this.timer = setInterval(() => {
+      this.tick().catch((err) => log.warn('monitor tick failed', { err: (err as Error).message }))
+    }, this.opts.interval)
     this.tick().catch(safetyCatch)
   }
 
   /** Stop checking; resolves once the check and heals in progress are done and the replicas are closed. */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.closed = true
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
@@ -131,46 +148,62 @@ export class Monitor {
   }
 
   /** Resolves once every heal in progress is done (tests, and stop). */
-  async idle (): Promise<void> {
+  async idle(): Promise<void> {
     while (this.healing.size) await Promise.all(this.healing.values()).catch(safetyCatch)
   }
 
-  private tick (): Promise<void> {
+  private tick(): Promise<void> {
     if (this.ticking !== null || this.closed) return Promise.resolve()
-    this.ticking = this.checkAll().finally(() => { this.ticking = null })
+    this.ticking = this.checkAll().finally(() => {
+      this.ticking = null
+    })
     return this.ticking
   }
 
-  private async checkAll (): Promise<void> {
+  private async checkAll(): Promise<void> {
     for (const d of this.bot.state.deployments) {
       if (!LIVE.has(d.phase) || this.closed) continue
       await this.sync(d)
-      await Promise.all(d.trades.filter(t => t.phase === 'settled').map(t => this.check(d, t)))
+      await Promise.all(d.trades.filter((t) => t.phase === 'settled').map((t) => this.check(d, t)))
     }
   }
 
   /** Leases end on the market's clock (full term, or a node's claim): bring the records up to date. */
-  private async sync (d: DeploymentRecord): Promise<void> {
+  private async sync(d: DeploymentRecord): Promise<void> {
     let changed = false
-    for (const t of d.trades.filter(x => x.phase === 'settled')) {
+    for (const t of d.trades.filter((x) => x.phase === 'settled')) {
       const now = await this.bot.client.trade(t.id)
-      if (now !== null && now.state !== t.phase) { t.phase = now.state; changed = true }
+      if (now !== null && now.state !== t.phase) {
+        t.phase = now.state
+        changed = true
+      }
       if (now !== null && now.state === 'settled' && now.end !== null) this.renew(d, t, now.end)
     }
     if (changed) this.bot.state.save()
   }
 
   /** Buy the lease that follows `t` once its end is near, once. */
-  private renew (d: DeploymentRecord, t: TradeRecord, end: number): void {
-    if (this.opts.renewBefore <= 0 || !this.opts.heal || end - Date.now() > this.opts.renewBefore) return
-    if (d.bids.some(b => b.replaces === t.id) || this.healing.has(t.id)) return
-    const p = this.buyAgain(d, t, [], `lease ${t.id} ends in ${Math.max(0, end - Date.now())} ms: renewing`).catch(err => {
-      this.bot.progress('renew-failed', `${d.id}: renewing trade ${t.id} failed: ${(err as Error).message}`)
-    }).finally(() => this.healing.delete(t.id))
+  private renew(d: DeploymentRecord, t: TradeRecord, end: number): void {
+    if (this.opts.renewBefore <= 0 || !this.opts.heal || end - Date.now() > this.opts.renewBefore)
+      return
+    if (d.bids.some((b) => b.replaces === t.id) || this.healing.has(t.id)) return
+    const p = this.buyAgain(
+      d,
+      t,
+      [],
+      `lease ${t.id} ends in ${Math.max(0, end - Date.now())} ms: renewing`
+    )
+      .catch((err) => {
+        this.bot.progress(
+          'renew-failed',
+          `${d.id}: renewing trade ${t.id} failed: ${(err as Error).message}`
+        )
+      })
+      .finally(() => this.healing.delete(t.id))
     this.healing.set(t.id, p)
   }
 
-  private async check (d: DeploymentRecord, t: TradeRecord): Promise<void> {
+  private async check(d: DeploymentRecord, t: TradeRecord): Promise<void> {
     const now = Date.now()
     if (!this.lastSeen.has(t.node)) this.lastSeen.set(t.node, now) // a node gets its grace from when watching starts
     const ch = this.bot.nodeChannel(t.node)
@@ -183,8 +216,10 @@ export class Monitor {
     }
     await this.copyState(d, t)
     const silent = Date.now() - (this.lastSeen.get(t.node) ?? now)
-    if (silent > this.opts.grace) return this.heal(d, t, `node ${t.node.slice(0, 8)} unreachable for ${silent} ms`)
-    if (ch !== null && this.opts.challengeInterval > 0 && this.challenges.isArchive(d, t)) return this.audit(d, t)
+    if (silent > this.opts.grace)
+      return this.heal(d, t, `node ${t.node.slice(0, 8)} unreachable for ${silent} ms`)
+    if (ch !== null && this.opts.challengeInterval > 0 && this.challenges.isArchive(d, t))
+      return this.audit(d, t)
   }
 
   /**
@@ -192,7 +227,7 @@ export class Monitor {
    * at once; a refusal or no answer makes it "failing", re-challenged every
    * tick, and healed once it has failed for longer than `grace`.
    */
-  private async audit (d: DeploymentRecord, t: TradeRecord): Promise<void> {
+  private async audit(d: DeploymentRecord, t: TradeRecord): Promise<void> {
     const now = Date.now()
     if (!this.failing.has(t.id)) {
       // A node still downloading the archive cannot answer yet: challenges start once it signed that it holds it all.
@@ -205,75 +240,130 @@ export class Monitor {
     this.lastChallenge.set(t.id, now)
     let verdict: Verdict | null
     try {
-      verdict = await this.challenges.challenge(d, t, Math.min(CHALLENGE_TIMEOUT, Math.max(this.opts.grace, this.opts.interval)))
+      verdict = await this.challenges.challenge(
+        d,
+        t,
+        Math.min(CHALLENGE_TIMEOUT, Math.max(this.opts.grace, this.opts.interval))
+      )
     } catch (err) {
       const reason = (err as Error).message
       this.report(d, t, { ok: false, reason })
       const since = this.failing.get(t.id) ?? now
       this.failing.set(t.id, since)
       const long = Date.now() - since
-      if (long > this.opts.grace) return this.heal(d, t, `node ${t.node.slice(0, 8)} gave no valid storage proof for ${long} ms: ${reason}`)
+      if (long > this.opts.grace)
+        return this.heal(
+          d,
+          t,
+          `node ${t.node.slice(0, 8)} gave no valid storage proof for ${long} ms: ${reason}`
+        )
       return
     }
     if (verdict === null) return // the bot has no signed head of the core yet: nothing to ask, nobody to blame
     this.report(d, t, verdict)
-    if (verdict.ok) { this.failing.delete(t.id); return }
-    return this.heal(d, t, `node ${t.node.slice(0, 8)} failed its storage challenge: ${verdict.reason}`)
+    if (verdict.ok) {
+      this.failing.delete(t.id)
+      return
+    }
+    return this.heal(
+      d,
+      t,
+      `node ${t.node.slice(0, 8)} failed its storage challenge: ${verdict.reason}`
+    )
   }
 
-  private report (d: DeploymentRecord, t: TradeRecord, v: Verdict): void {
-    const e: ChallengeEvent = { deployment: d.id, trade: t.id, node: t.node, ok: v.ok, reason: v.ok ? 'verified' : v.reason }
-    if (!v.ok) this.bot.progress('challenge', `${d.id}: node ${t.node.slice(0, 8)} (trade ${t.id}): ${e.reason}`)
+  private report(d: DeploymentRecord, t: TradeRecord, v: Verdict): void {
+    const e: ChallengeEvent = {
+      deployment: d.id,
+      trade: t.id,
+      node: t.node,
+      ok: v.ok,
+      reason: v.ok ? 'verified' : v.reason
+    }
+    if (!v.ok)
+      this.bot.progress(
+        'challenge',
+        `${d.id}: node ${t.node.slice(0, 8)} (trade ${t.id}): ${e.reason}`
+      )
     this.bot.events.emit('challenge', e)
   }
 
   /** Keep a copy of `t`'s state core, once its node named one in its signed status. */
-  async copyState (d: DeploymentRecord, t: TradeRecord): Promise<void> {
-    if (this.bot.manifestOf(d).workloads.find(w => w.name === t.workload)?.state == null) return
+  async copyState(d: DeploymentRecord, t: TradeRecord): Promise<void> {
+    if (this.bot.manifestOf(d).workloads.find((w) => w.name === t.workload)?.state == null) return
     const named = this.watch(t.node).state(workloadId(t))?.body.stateCore ?? null
-    await this.states.track(d, t, named).catch(err => log.warn('state copy failed', { trade: t.id, err: (err as Error).message }))
+    await this.states
+      .track(d, t, named)
+      .catch((err) => log.warn('state copy failed', { trade: t.id, err: (err as Error).message }))
   }
 
   /** Challenge the node of `t` once, now: true when its answer verifies (the demo, tests). */
-  async challenge (d: DeploymentRecord, t: TradeRecord): Promise<boolean> {
+  async challenge(d: DeploymentRecord, t: TradeRecord): Promise<boolean> {
     const v = await this.challenges.challenge(d, t, CHALLENGE_TIMEOUT)
     return v !== null && v.ok
   }
 
   /** Replace the lease of trade `t`; one heal per trade at a time. */
-  heal (d: DeploymentRecord, t: TradeRecord, why: string): Promise<void> {
+  heal(d: DeploymentRecord, t: TradeRecord, why: string): Promise<void> {
     if (!this.opts.heal) return Promise.resolve()
     const running = this.healing.get(t.id)
     if (running) return running
-    const p = this.replace(d, t, why).catch(err => {
-      this.bot.progress('heal-failed', `${d.id}: replacing trade ${t.id} failed: ${(err as Error).message}`)
-    }).finally(() => this.healing.delete(t.id))
+    const p = this.replace(d, t, why)
+      .catch((err) => {
+        this.bot.progress(
+          'heal-failed',
+          `${d.id}: replacing trade ${t.id} failed: ${(err as Error).message}`
+        )
+      })
+      .finally(() => this.healing.delete(t.id))
     this.healing.set(t.id, p)
     return p
   }
 
-  private async replace (d: DeploymentRecord, t: TradeRecord, why: string): Promise<void> {
+  private async replace(d: DeploymentRecord, t: TradeRecord, why: string): Promise<void> {
     this.bot.progress('heal', `${d.id}: ${why}: failing trade ${t.id} and buying a replacement`)
     await this.bot.trader.end(d, t.id, 'fail', why)
     await this.buyAgain(d, t, [t.node], why)
   }
 
   /** One more replica of t's workload, bought, named on the core and settled to the same contract. */
-  private async buyAgain (d: DeploymentRecord, t: TradeRecord, avoid: string[], why: string): Promise<void> {
+  private async buyAgain(
+    d: DeploymentRecord,
+    t: TradeRecord,
+    avoid: string[],
+    why: string
+  ): Promise<void> {
     const bot = this.bot
     const m = bot.manifestOf(d)
-    const w = m.workloads.find(x => x.name === t.workload)
+    const w = m.workloads.find((x) => x.name === t.workload)
     if (!w) return
     if (avoid.length === 0) {
       // a renewal is optional: only while the balance covers the whole next lease at the budget's price
       const need = costFor(w.budget, m.duration)
       const have = await bot.client.balance(bot.key)
-      if (have < need) return bot.progress('renew-skipped', `${d.id}: ${why}, but the balance ${have} is below the ${need} the next lease may cost`)
+      if (have < need)
+        return bot.progress(
+          'renew-skipped',
+          `${d.id}: ${why}, but the balance ${have} is below the ${need} the next lease may cost`
+        )
       bot.progress('renew', `${d.id}: ${why}`)
     }
-    const peers = m.placement.spread ? d.trades.filter(x => x.workload === w.name && x.phase === 'settled' && x.id !== t.id).map(x => x.node) : []
-    const exclude = [...new Set([...avoid, ...peers, ...d.trades.filter(x => x.phase === 'failed').map(x => x.node)])]
-    const [body] = planBids({ ...m, workloads: [{ ...w, replicas: 1 }] }, { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000), exclude })
+    const peers = m.placement.spread
+      ? d.trades
+          .filter((x) => x.workload === w.name && x.phase === 'settled' && x.id !== t.id)
+          .map((x) => x.node)
+      : []
+    const exclude = [
+      ...new Set([
+        ...avoid,
+        ...peers,
+        ...d.trades.filter((x) => x.phase === 'failed').map((x) => x.node)
+      ])
+    ]
+    const [body] = planBids(
+      { ...m, workloads: [{ ...w, replicas: 1 }] },
+      { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000), exclude }
+    )
     bot.trader.plan(d, w.name, body, t.id)
     await resumeReplacements(bot, d)
   }
@@ -285,25 +375,49 @@ export class Monitor {
  * workload, appended BEFORE settling, so that a node never sees a settled
  * replacement trade whose workload the core does not name yet; then settle.
  */
-export async function resumeReplacements (bot: Bot, d: DeploymentRecord): Promise<void> {
-  if (!d.bids.some(b => b.replaces !== null && (b.phase === 'intent' || b.phase === 'submitted' || b.phase === 'filled'))) return
+export async function resumeReplacements(bot: Bot, d: DeploymentRecord): Promise<void> {
+  if (
+    !d.bids.some(
+      (b) =>
+        b.replaces !== null &&
+        (b.phase === 'intent' || b.phase === 'submitted' || b.phase === 'filled')
+    )
+  )
+    return
   await bot.trader.fill(d)
   const writer = await bot.writer(d)
   const m = writer.view.current
-  const named = new Set(writer.view.instructions.flatMap(i => i.trades))
-  const fresh = d.trades.filter(x => x.replaces !== null && (x.phase === 'matched' || x.phase === 'settled') && !named.has(x.id))
-  for (const name of new Set(fresh.map(x => x.workload))) {
-    const mine = fresh.filter(x => x.workload === name)
+  const named = new Set(writer.view.instructions.flatMap((i) => i.trades))
+  const fresh = d.trades.filter(
+    (x) =>
+      x.replaces !== null && (x.phase === 'matched' || x.phase === 'settled') && !named.has(x.id)
+  )
+  for (const name of new Set(fresh.map((x) => x.workload))) {
+    const mine = fresh.filter((x) => x.workload === name)
     const replicas = writer.view.state().replicas[name] ?? 1
-    const restore = mine.map(x => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
+    const restore = mine.map((x) => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
     for (const r of restore) await bot.monitor.states.hold(r.core)
-    await writer.appendInstruction({ action: 'scale', manifestHash: m.hash, scale: [{ workload: name, replicas }], trades: mine.map(x => x.id), reason: `replaces ${mine.map(x => x.replaces ?? '').join(', ')}`, restore })
-    for (const r of restore) bot.progress('restore', `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${shortKey(r.node)}`)
+    await writer.appendInstruction({
+      action: 'scale',
+      manifestHash: m.hash,
+      scale: [{ workload: name, replicas }],
+      trades: mine.map((x) => x.id),
+      reason: `replaces ${mine.map((x) => x.replaces ?? '').join(', ')}`,
+      restore
+    })
+    for (const r of restore)
+      bot.progress(
+        'restore',
+        `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${shortKey(r.node)}`
+      )
   }
   await bot.trader.settle(d, writer.key, m.hash)
-  for (const name of new Set(fresh.map(x => x.workload))) {
-    const mine = fresh.filter(x => x.workload === name)
-    bot.progress('healed', `${d.id}: ${name} now also runs on ${mine.map(x => x.node.slice(0, 8)).join(', ')} (trades ${mine.map(x => x.id).join(', ')})`)
+  for (const name of new Set(fresh.map((x) => x.workload))) {
+    const mine = fresh.filter((x) => x.workload === name)
+    bot.progress(
+      'healed',
+      `${d.id}: ${name} now also runs on ${mine.map((x) => x.node.slice(0, 8)).join(', ')} (trades ${mine.map((x) => x.id).join(', ')})`
+    )
   }
 }
 
@@ -312,9 +426,17 @@ export async function resumeReplacements (bot: Bot, d: DeploymentRecord): Promis
  * replica it replaces, when that one failed (a heal; a renewal's old lease
  * still runs and keeps its own data).
  */
-function restoreOf (d: DeploymentRecord, x: TradeRecord): RestoreRef | null {
-  const old = d.trades.find(t => t.id === x.replaces)
+function restoreOf(d: DeploymentRecord, x: TradeRecord): RestoreRef | null {
+  const old = d.trades.find((t) => t.id === x.replaces)
   const s = old?.snapshot
   if (old === undefined || old.phase !== 'failed' || s == null) return null
-  return { trade: x.id, from: old.id, node: decodeKey(old.node, 'node key'), core: decodeKey(s.core, 'state core'), length: s.length, seq: s.seq, hash: Buffer.from(s.hash, 'hex') }
+  return {
+    trade: x.id,
+    from: old.id,
+    node: decodeKey(old.node, 'node key'),
+    core: decodeKey(s.core, 'state core'),
+    length: s.length,
+    seq: s.seq,
+    hash: Buffer.from(s.hash, 'hex')
+  }
 }

@@ -14,9 +14,24 @@ import { ScitError } from '../lib/errors'
 import { KeyPair } from '../lib/identity'
 import { seal, TypeName } from '../lib/envelope'
 import {
-  ContractView, VerificationError, FileHash, Manifest, BlobRef, Approval, Instruction, InstructionAction,
-  SignedInstruction, RestoreRef, manifestHash, verifyApproval, headerEncoding, instructionEncoding, approvalEncoding, blobMarkerEncoding,
-  CHUNK_SIZE, BLOB_MARKER
+  ContractView,
+  VerificationError,
+  FileHash,
+  Manifest,
+  BlobRef,
+  Approval,
+  Instruction,
+  InstructionAction,
+  SignedInstruction,
+  RestoreRef,
+  manifestHash,
+  verifyApproval,
+  headerEncoding,
+  instructionEncoding,
+  approvalEncoding,
+  blobMarkerEncoding,
+  CHUNK_SIZE,
+  BLOB_MARKER
 } from '../lib/contract'
 import safetyCatch from 'safety-catch'
 
@@ -36,10 +51,10 @@ export interface InstructionInput {
   manifestHash?: Buffer
   manifest?: Manifest | null
   files?: BlobRef[]
-  scale?: Array<{ workload: string, replicas: number }>
+  scale?: Array<{ workload: string; replicas: number }>
   trades?: string[]
   reason?: string
-  grant?: { workload: string, key: Buffer } | null
+  grant?: { workload: string; key: Buffer } | null
   restore?: RestoreRef[]
 }
 
@@ -52,25 +67,35 @@ export class ContractWriter {
   private readonly now: () => number
   private queue: Promise<unknown> = Promise.resolve()
 
-  constructor (opts: ContractWriterOptions) {
+  constructor(opts: ContractWriterOptions) {
     this.store = opts.store
     this.identity = opts.identity
     this.contractId = opts.contractId
     this.now = opts.now ?? Date.now
   }
 
-  static coreName (contractId: string): string {
+  static coreName(contractId: string): string {
     return `scit/contract/${contractId}`
   }
 
-  get key (): Buffer { return this.core.key }
-  get seq (): number { return this.view.lastSeq }
-  get hasHeader (): boolean { return this.view.header !== null }
+  get key(): Buffer {
+    return this.core.key
+  }
+  get seq(): number {
+    return this.view.lastSeq
+  }
+  get hasHeader(): boolean {
+    return this.view.header !== null
+  }
 
-  async ready (): Promise<void> {
+  async ready(): Promise<void> {
     this.core = this.store.get({ name: ContractWriter.coreName(this.contractId) })
     await this.core.ready()
-    this.view = new ContractView(this.core, { coreKey: this.core.key, botKey: this.identity.publicKey }, false)
+    this.view = new ContractView(
+      this.core,
+      { coreKey: this.core.key, botKey: this.identity.publicKey },
+      false
+    )
     await this.view.refresh()
     // a file cut short by a crash is referenced by nothing yet: drop it so the next record frames right
     if (this.view.pendingBlob) {
@@ -79,7 +104,7 @@ export class ContractWriter {
     }
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.core?.close()
   }
 
@@ -87,37 +112,42 @@ export class ContractWriter {
    * One append at a time: a record landing inside a file's chunks would break
    * the framing, and two instructions racing for one seq would poison the core.
    */
-  private serial<T> (fn: () => Promise<T>): Promise<T> {
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn)
     this.queue = run.catch(safetyCatch)
     return run
   }
 
-  writeHeader (manifest: Manifest, trades: string[] = []): Promise<Buffer> {
+  writeHeader(manifest: Manifest, trades: string[] = []): Promise<Buffer> {
     return this.serial(() => this.header(manifest, trades))
   }
 
-  appendFile (source: string, to: { workload: string, path: string }): Promise<BlobRef> {
+  appendFile(source: string, to: { workload: string; path: string }): Promise<BlobRef> {
     return this.serial(() => this.file(source, to))
   }
 
-  appendApproval (a: Approval): Promise<void> {
+  appendApproval(a: Approval): Promise<void> {
     return this.serial(() => this.approval(a))
   }
 
-  appendInstruction (input: InstructionInput): Promise<SignedInstruction> {
+  appendInstruction(input: InstructionInput): Promise<SignedInstruction> {
     return this.serial(() => this.instruction(input))
   }
 
-  private async header (manifest: Manifest, trades: string[]): Promise<Buffer> {
-    if (this.core.length > 0) throw new ScitError('INVALID_ARGUMENT', `contract ${this.contractId} already has a header`)
+  private async header(manifest: Manifest, trades: string[]): Promise<Buffer> {
+    if (this.core.length > 0)
+      throw new ScitError('INVALID_ARGUMENT', `contract ${this.contractId} already has a header`)
     const hash = manifestHash(manifest)
-    await this.append('contract-header', 0, c.encode(headerEncoding, { core: this.core.key, manifestHash: hash, manifest, trades }))
+    await this.append(
+      'contract-header',
+      0,
+      c.encode(headerEncoding, { core: this.core.key, manifestHash: hash, manifest, trades })
+    )
     return hash
   }
 
   /** Stream a file into the core; the hash is computed on the way, the file is never held whole. */
-  private async file (source: string, to: { workload: string, path: string }): Promise<BlobRef> {
+  private async file(source: string, to: { workload: string; path: string }): Promise<BlobRef> {
     this.requireHeader()
     const size = (await fs.promises.stat(source)).size
     const blocks = Math.ceil(size / CHUNK_SIZE)
@@ -126,13 +156,23 @@ export class ContractWriter {
     const h = new FileHash()
     let batch: Buffer[] = []
     let written = 0
-    const flush = async (): Promise<void> => { if (batch.length) { await this.core.append(batch); written += batch.length; batch = [] } }
+    const flush = async (): Promise<void> => {
+      if (batch.length) {
+        await this.core.append(batch)
+        written += batch.length
+        batch = []
+      }
+    }
     let pending = b4a.alloc(0)
     let failure: unknown = null
     try {
       if (size > 0) {
-        for await (const data of fs.createReadStream(source, { start: 0, end: size - 1, highWaterMark: CHUNK_SIZE })) {
-          pending = pending.byteLength ? b4a.concat([pending, data as Buffer]) : data as Buffer
+        for await (const data of fs.createReadStream(source, {
+          start: 0,
+          end: size - 1,
+          highWaterMark: CHUNK_SIZE
+        })) {
+          pending = pending.byteLength ? b4a.concat([pending, data as Buffer]) : (data as Buffer)
           while (pending.byteLength >= CHUNK_SIZE) {
             h.update(pending.subarray(0, CHUNK_SIZE))
             batch.push(pending.subarray(0, CHUNK_SIZE))
@@ -141,7 +181,10 @@ export class ContractWriter {
           }
         }
       }
-      if (pending.byteLength) { h.update(pending); batch.push(pending) }
+      if (pending.byteLength) {
+        h.update(pending)
+        batch.push(pending)
+      }
       await flush()
     } catch (err) {
       failure = err
@@ -150,43 +193,81 @@ export class ContractWriter {
     // the marker promised `blocks` chunks: keep the framing whatever happened, so the next record
     // is read as a record; this blob is then referenced by nothing
     batch = []
-    while (written < blocks) { batch.push(b4a.alloc(1)); await flush() }
+    while (written < blocks) {
+      batch.push(b4a.alloc(1))
+      await flush()
+    }
     await this.view.refresh()
     if (failure) throw failure
-    if (!complete) throw new ScitError('INVALID_ARGUMENT', `${source} changed while it was being stored (expected ${size} bytes)`)
+    if (!complete)
+      throw new ScitError(
+        'INVALID_ARGUMENT',
+        `${source} changed while it was being stored (expected ${size} bytes)`
+      )
     return { workload: to.workload, path: to.path, start, blocks, size, hash: h.digest() }
   }
 
-  private async approval (a: Approval): Promise<void> {
+  private async approval(a: Approval): Promise<void> {
     this.requireHeader()
     const manifest = this.view.manifests.get(a.manifestHash.toString('hex'))
-    if (!manifest) throw new VerificationError('unknown-manifest', `approval for manifest ${a.manifestHash.toString('hex')}, not declared on this contract`)
+    if (!manifest)
+      throw new VerificationError(
+        'unknown-manifest',
+        `approval for manifest ${a.manifestHash.toString('hex')}, not declared on this contract`
+      )
     verifyApproval(a, manifest.stakeholders)
     await this.append('approval', 0, c.encode(approvalEncoding, a))
   }
 
-  private async instruction (input: InstructionInput): Promise<SignedInstruction> {
+  private async instruction(input: InstructionInput): Promise<SignedInstruction> {
     this.requireHeader()
     const manifest = input.manifest ?? null
     const hash = input.manifestHash ?? (manifest ? manifestHash(manifest) : this.view.current.hash)
-    const ins: Instruction = { action: input.action, manifestHash: hash, manifest, files: input.files ?? [], scale: input.scale ?? [], trades: input.trades ?? [], reason: input.reason ?? '', grant: input.grant ?? null, restore: input.restore ?? [] }
-    if (ins.action === 'update' && (!manifest || !b4a.equals(manifestHash(manifest), hash))) throw new ScitError('INVALID_ARGUMENT', 'an update carries its new manifest')
+    const ins: Instruction = {
+      action: input.action,
+      manifestHash: hash,
+      manifest,
+      files: input.files ?? [],
+      scale: input.scale ?? [],
+      trades: input.trades ?? [],
+      reason: input.reason ?? '',
+      grant: input.grant ?? null,
+      restore: input.restore ?? []
+    }
+    if (ins.action === 'update' && (!manifest || !b4a.equals(manifestHash(manifest), hash)))
+      throw new ScitError('INVALID_ARGUMENT', 'an update carries its new manifest')
     const target = manifest ?? this.view.manifests.get(hash.toString('hex'))
-    if (!target) throw new VerificationError('unknown-manifest', `manifest ${hash.toString('hex')} is not declared on this contract`)
+    if (!target)
+      throw new VerificationError(
+        'unknown-manifest',
+        `manifest ${hash.toString('hex')} is not declared on this contract`
+      )
     if (ins.action === 'deploy' || ins.action === 'update') this.view.checkFiles(ins.files, target)
     if (ins.action === 'grant' || ins.action === 'revoke') this.view.checkGrant(ins, target)
     // a restore a node would refuse poisons the core: refuse it here
-    if (ins.restore.some(r => ins.action !== 'scale' || !ins.trades.includes(r.trade) || r.length < 1 || r.seq < 1)) throw new ScitError('INVALID_ARGUMENT', 'a restore goes with a scale instruction, for a trade it names, from a snapshot')
+    if (
+      ins.restore.some(
+        (r) => ins.action !== 'scale' || !ins.trades.includes(r.trade) || r.length < 1 || r.seq < 1
+      )
+    )
+      throw new ScitError(
+        'INVALID_ARGUMENT',
+        'a restore goes with a scale instruction, for a trade it names, from a snapshot'
+      )
     const seq = this.seq + 1
     await this.append('instruction', seq, c.encode(instructionEncoding, ins))
     return this.view.instructions[this.view.instructions.length - 1]
   }
 
-  private requireHeader (): void {
-    if (!this.hasHeader) throw new ScitError('INVALID_ARGUMENT', `contract ${this.contractId} has no header yet: writeHeader first`)
+  private requireHeader(): void {
+    if (!this.hasHeader)
+      throw new ScitError(
+        'INVALID_ARGUMENT',
+        `contract ${this.contractId} has no header yet: writeHeader first`
+      )
   }
 
-  private async append (type: TypeName, seq: number, body: Buffer): Promise<void> {
+  private async append(type: TypeName, seq: number, body: Buffer): Promise<void> {
     await this.core.append(seal(this.identity, { type, seq, timestamp: this.now(), body }))
     await this.view.refresh()
   }

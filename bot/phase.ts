@@ -21,12 +21,12 @@ const ALLOWED: Record<Command, ReadonlySet<DeploymentPhase>> = {
 }
 
 /** Throw BAD_STATE, with what to do instead, unless `cmd` makes sense for `d` now. */
-export function requirePhase (d: DeploymentRecord, cmd: Command): void {
+export function requirePhase(d: DeploymentRecord, cmd: Command): void {
   if (ALLOWED[cmd].has(d.phase)) return
   throw new ScitError('BAD_STATE', refusal(d, cmd))
 }
 
-function refusal (d: DeploymentRecord, cmd: Command): string {
+function refusal(d: DeploymentRecord, cmd: Command): string {
   const name = `contract ${d.id}`
   if (d.phase === 'stopped') {
     if (cmd === 'stop') return `${name} is already stopped`
@@ -36,7 +36,9 @@ function refusal (d: DeploymentRecord, cmd: Command): string {
     const why = d.error !== null ? ` (${d.error})` : ''
     return `${name} failed before anything ran${why}: nothing to ${cmd === 'approve' ? 'sign' : cmd}; deploy the template again (scit bot deploy ${d.template})`
   }
-  if (d.phase === 'approvals') return `${name} waits for its stakeholders' signatures (scit bot approvals ${d.id}): ${cmd} it once it runs`
-  if (cmd === 'approve') return `${name} is still buying capacity (phase ${d.phase}): its manifest is not on the contract core yet`
+  if (d.phase === 'approvals')
+    return `${name} waits for its stakeholders' signatures (scit bot approvals ${d.id}): ${cmd} it once it runs`
+  if (cmd === 'approve')
+    return `${name} is still buying capacity (phase ${d.phase}): its manifest is not on the contract core yet`
   return `${name} is not running yet (phase ${d.phase}): scit bot run finishes deploying it; ${cmd} it then`
 }

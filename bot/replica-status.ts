@@ -22,7 +22,7 @@ export interface ReplicaStatus {
   since: number | null
   restarts: number
   /** Declared ports and the DHT key this replica serves each under (z-base-32). */
-  ports: Array<{ port: number, key: string }>
+  ports: Array<{ port: number; key: string }>
   /** A job's exit code, and the BLAKE2b-256 (hex) of its declared output file and of its stdout, as the node signed them; null otherwise. */
   exitCode: number | null
   output: string | null
@@ -40,39 +40,63 @@ export interface ReplicaStatus {
  * replicated and verified against its identity (bot/watch.ts). Waits up to
  * `timeout` ms for a connection to each node; a node not reached says so.
  */
-export async function replicaStatus (bot: Bot, d: DeploymentRecord, timeout = 5000): Promise<ReplicaStatus[]> {
+export async function replicaStatus(
+  bot: Bot,
+  d: DeploymentRecord,
+  timeout = 5000
+): Promise<ReplicaStatus[]> {
   const out: ReplicaStatus[] = []
-  await Promise.all(d.trades.filter(t => t.phase === 'settled' || t.phase === 'matched').map(async t => {
-    const row: ReplicaStatus = { trade: t.id, workload: t.workload, node: t.node, lease: t.phase, state: 'unknown', reason: '', since: null, restarts: 0, ports: [], exitCode: null, output: null, stdout: null, reachable: false, ping: null, unverified: 0 }
-    out.push(row)
-    const ch = await bot.reach(t.node, timeout)
-    if (ch === null) {
-      row.reason = `node ${t.node.slice(0, 8)} could not be reached in ${timeout} ms`
-      return
-    }
-    row.reachable = true
-    row.ping = await ch.ping({ timeout }).catch(() => null)
-    const watch = bot.monitor.watch(t.node)
-    try {
-      await watch.refresh(ch, timeout)
-    } catch (err) {
-      row.reason = `its status core could not be read: ${(err as Error).message}`
-    }
-    row.unverified = watch.refused.length
-    const rec = watch.state(workloadId(t))
-    if (rec !== null) {
-      row.state = rec.body.state
-      row.reason = rec.body.reason
-      row.since = rec.timestamp
-      row.restarts = rec.body.restarts
-      row.ports = rec.body.ports.map(p => ({ port: p.port, key: encodeKey(p.key) }))
-      row.exitCode = rec.body.exitCode
-      row.output = rec.body.output?.toString('hex') ?? null
-      row.stdout = rec.body.stdout?.toString('hex') ?? null
-    } else if (row.reason === '') {
-      row.state = 'pending'
-      row.reason = 'the node has signed no state for it yet'
-    }
-  }))
+  await Promise.all(
+    d.trades
+      .filter((t) => t.phase === 'settled' || t.phase === 'matched')
+      .map(async (t) => {
+        const row: ReplicaStatus = {
+          trade: t.id,
+          workload: t.workload,
+          node: t.node,
+          lease: t.phase,
+          state: 'unknown',
+          reason: '',
+          since: null,
+          restarts: 0,
+          ports: [],
+          exitCode: null,
+          output: null,
+          stdout: null,
+          reachable: false,
+          ping: null,
+          unverified: 0
+        }
+        out.push(row)
+        const ch = await bot.reach(t.node, timeout)
+        if (ch === null) {
+          row.reason = `node ${t.node.slice(0, 8)} could not be reached in ${timeout} ms`
+          return
+        }
+        row.reachable = true
+        row.ping = await ch.ping({ timeout }).catch(() => null)
+        const watch = bot.monitor.watch(t.node)
+        try {
+          await watch.refresh(ch, timeout)
+        } catch (err) {
+          row.reason = `its status core could not be read: ${(err as Error).message}`
+        }
+        row.unverified = watch.refused.length
+        const rec = watch.state(workloadId(t))
+        if (rec !== null) {
+          row.state = rec.body.state
+          row.reason = rec.body.reason
+          row.since = rec.timestamp
+          row.restarts = rec.body.restarts
+          row.ports = rec.body.ports.map((p) => ({ port: p.port, key: encodeKey(p.key) }))
+          row.exitCode = rec.body.exitCode
+          row.output = rec.body.output?.toString('hex') ?? null
+          row.stdout = rec.body.stdout?.toString('hex') ?? null
+        } else if (row.reason === '') {
+          row.state = 'pending'
+          row.reason = 'the node has signed no state for it yet'
+        }
+      })
+  )
   return out.sort((a, b) => a.trade.localeCompare(b.trade))
 }

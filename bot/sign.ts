@@ -33,12 +33,12 @@ export class ContractSession extends ReadyResource {
   private readonly timeout: number
   private readonly onconnection = (conn: SwarmConnection): void => this.attach(conn)
 
-  constructor (private readonly opts: SessionOptions) {
+  constructor(private readonly opts: SessionOptions) {
     super()
     this.timeout = opts.timeout ?? 30_000
   }
 
-  protected override async _open (): Promise<void> {
+  protected override async _open(): Promise<void> {
     const o = this.opts
     this.core = o.store.get({ key: o.contract })
     await this.core.ready()
@@ -48,57 +48,81 @@ export class ContractSession extends ReadyResource {
     const done = this.core.findingPeers()
     o.swarm.flush().then(done, done)
     // a lookup before the bot announced finds nobody, and the swarm would only retry minutes later
-    const again = setInterval(() => { if (this.core.length === 0) discovery.refresh({ client: true, server: false }).catch(safetyCatch) }, 1000)
-    const first = await this.core.get(0, { timeout: this.timeout }).catch(() => null).finally(() => clearInterval(again))
-    if (first === null) throw new ScitError('TIMEOUT', `no peer served contract ${encodeKey(o.contract)} within ${this.timeout} ms: is its bot running?`)
+    const again = setInterval(() => {
+      if (this.core.length === 0)
+        discovery.refresh({ client: true, server: false }).catch(safetyCatch)
+    }, 1000)
+    const first = await this.core
+      .get(0, { timeout: this.timeout })
+      .catch(() => null)
+      .finally(() => clearInterval(again))
+    if (first === null)
+      throw new ScitError(
+        'TIMEOUT',
+        `no peer served contract ${encodeKey(o.contract)} within ${this.timeout} ms: is its bot running?`
+      )
     const env = openEnvelope(first)
-    if (!env.ok) throw new ScitError('VERIFICATION', `the contract header does not open: ${env.message}`)
+    if (!env.ok)
+      throw new ScitError('VERIFICATION', `the contract header does not open: ${env.message}`)
     this.bot = env.envelope.author
     await this.core.update({ wait: true }).catch(() => false)
     this.view = await readContract(this.core, { coreKey: o.contract, botKey: this.bot })
   }
 
-  protected override async _close (): Promise<void> {
+  protected override async _close(): Promise<void> {
     this.opts.swarm.off('connection', this.onconnection)
     for (const ch of this.channels.values()) ch.close()
     await this.opts.swarm.leave(approvalsTopic(this.opts.contract)).catch(safetyCatch)
     await this.core?.close()
   }
 
-  private attach (conn: SwarmConnection): void {
+  private attach(conn: SwarmConnection): void {
     this.opts.store.replicate(conn)
     const ch = ApprovalChannel.attach(conn, null)
     if (ch === null) return
     const key = encodeKey(conn.remotePublicKey)
     this.channels.set(key, ch)
-    conn.once('close', () => { if (this.channels.get(key) === ch) this.channels.delete(key) })
+    conn.once('close', () => {
+      if (this.channels.get(key) === ch) this.channels.delete(key)
+    })
   }
 
-  async refresh (): Promise<void> {
+  async refresh(): Promise<void> {
     await this.core.update({ wait: true }).catch(() => false)
     await this.view.refresh()
   }
 
-  roleOf (key: Buffer): string | null {
-    return this.view.current.manifest.stakeholders.signers.find(s => b4a.equals(s.key, key))?.role ?? null
+  roleOf(key: Buffer): string | null {
+    return (
+      this.view.current.manifest.stakeholders.signers.find((s) => b4a.equals(s.key, key))?.role ??
+      null
+    )
   }
 
   /** Sign the manifest in force as `identity` and hand the approval to the bot. */
-  async sign (identity: KeyPair, role?: string): Promise<{ approval: Approval, result: ResultMessage }> {
+  async sign(
+    identity: KeyPair,
+    role?: string
+  ): Promise<{ approval: Approval; result: ResultMessage }> {
     const r = role ?? this.roleOf(identity.publicKey) ?? 'none'
     const approval = signManifest(identity, this.view.current.hash, r)
-    const result = await (await this.botChannel()).submit(this.opts.contract, approval, this.timeout)
+    const result = await (
+      await this.botChannel()
+    ).submit(this.opts.contract, approval, this.timeout)
     return { approval, result }
   }
 
-  private async botChannel (): Promise<ApprovalChannel> {
+  private async botChannel(): Promise<ApprovalChannel> {
     const deadline = Date.now() + this.timeout
     while (Date.now() < deadline) {
       const ch = this.channels.get(encodeKey(this.bot))
-      if (ch && !ch.closed && await ch.opened()) return ch
+      if (ch && !ch.closed && (await ch.opened())) return ch
       this.opts.swarm.joinPeer(this.bot)
-      await new Promise(resolve => setTimeout(resolve, 100))
+      await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    throw new ScitError('TIMEOUT', `the contract's bot ${encodeKey(this.bot)} is not reachable: it collects approvals while it runs (scit bot run)`)
+    throw new ScitError(
+      'TIMEOUT',
+      `the contract's bot ${encodeKey(this.bot)} is not reachable: it collects approvals while it runs (scit bot run)`
+    )
   }
 }

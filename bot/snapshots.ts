@@ -23,7 +23,11 @@ import safetyCatch from 'safety-catch'
 const log = logger('bot/snapshots')
 
 /** bot.events 'snapshot': a replica's snapshot verified. */
-export interface SnapshotEvent { deployment: string; trade: string; snapshot: SnapshotRecord }
+export interface SnapshotEvent {
+  deployment: string
+  trade: string
+  snapshot: SnapshotRecord
+}
 
 interface Copy {
   core: Hypercore
@@ -36,7 +40,7 @@ interface Copy {
   /** The latest verified snapshot's files, and their keys (fileKey). */
   files: StateFile[]
   verified: Set<string>
-  range: { destroy (): void }
+  range: { destroy(): void }
   verifying: Promise<void> | null
   again: boolean
   /** Why the copy stopped: a snapshot that did not verify. */
@@ -44,7 +48,7 @@ interface Copy {
 }
 
 /** A file version: where its bytes are and what they hash to. */
-function fileKey (f: StateFile): string {
+function fileKey(f: StateFile): string {
   return `${f.start}:${f.blocks}:${f.size}:${f.hash.toString('hex')}`
 }
 
@@ -54,20 +58,25 @@ export class StateCopies {
   private readonly held = new Map<string, Hypercore>()
   private closed = false
 
-  constructor (private readonly bot: Bot) {}
+  constructor(private readonly bot: Bot) {}
 
   /** Why trade `id`'s state core was refused, or null. */
-  refused (id: string): string | null { return this.copies.get(id)?.refused ?? null }
+  refused(id: string): string | null {
+    return this.copies.get(id)?.refused ?? null
+  }
 
   /** Keep a copy of `t`'s state core once its node named one; verify what arrived. */
-  async track (d: DeploymentRecord, t: TradeRecord, stateCore: Buffer | null): Promise<void> {
+  async track(d: DeploymentRecord, t: TradeRecord, stateCore: Buffer | null): Promise<void> {
     if (this.closed || d.contract === null) return
     let copy = this.copies.get(t.id)
     if (copy === undefined) {
       if (stateCore === null) return
       const core = this.bot.store.get({ key: stateCore })
       await core.ready()
-      if (this.closed) { await core.close(); return }
+      if (this.closed) {
+        await core.close()
+        return
+      }
       copy = {
         core,
         node: decodeKey(t.node, 'node key'),
@@ -85,7 +94,9 @@ export class StateCopies {
       }
       this.copies.set(t.id, copy)
       const c = copy
-      const onblock = (): void => { this.verify(d, t, c) }
+      const onblock = (): void => {
+        this.verify(d, t, c)
+      }
       core.on('append', onblock)
       core.on('download', onblock)
       core.update({ wait: true }).catch(safetyCatch)
@@ -95,12 +106,22 @@ export class StateCopies {
   }
 
   /** One verification at a time per copy; one more if blocks arrived meanwhile. */
-  private verify (d: DeploymentRecord, t: TradeRecord, copy: Copy): void {
-    if (copy.verifying !== null) { copy.again = true; return }
-    copy.verifying = this.verifyOnce(d, t, copy).catch(err => log.warn('state copy check failed', { trade: t.id, err: (err as Error).message })).finally(() => {
-      copy.verifying = null
-      if (copy.again && !this.closed) { copy.again = false; this.verify(d, t, copy) }
-    })
+  private verify(d: DeploymentRecord, t: TradeRecord, copy: Copy): void {
+    if (copy.verifying !== null) {
+      copy.again = true
+      return
+    }
+    copy.verifying = this.verifyOnce(d, t, copy)
+      .catch((err) =>
+        log.warn('state copy check failed', { trade: t.id, err: (err as Error).message })
+      )
+      .finally(() => {
+        copy.verifying = null
+        if (copy.again && !this.closed) {
+          copy.again = false
+          this.verify(d, t, copy)
+        }
+      })
   }
 
   /**
@@ -110,25 +131,37 @@ export class StateCopies {
    * their node clears superseded versions, and a restore starts from the
    * latest. Blocks not here yet end the check; the next block retries it.
    */
-  private async verifyOnce (d: DeploymentRecord, t: TradeRecord, copy: Copy): Promise<void> {
+  private async verifyOnce(d: DeploymentRecord, t: TradeRecord, copy: Copy): Promise<void> {
     if (copy.refused !== null || this.closed) return
     try {
-      const scan = await scanState(copy.core, copy.next, { node: copy.node, contract: copy.contract, replica: copy.replica }, { wait: false })
+      const scan = await scanState(
+        copy.core,
+        copy.next,
+        { node: copy.node, contract: copy.contract, replica: copy.replica },
+        { wait: false }
+      )
       const latest = scan.snapshots[scan.snapshots.length - 1]
       if (latest === undefined) return
       scan.snapshots.forEach((at, i) => {
-        if (at.snapshot.seq !== copy.seq + 1 + i) throw new Error(`snapshot ${at.snapshot.seq} follows snapshot ${copy.seq + i}`)
+        if (at.snapshot.seq !== copy.seq + 1 + i)
+          throw new Error(`snapshot ${at.snapshot.seq} follows snapshot ${copy.seq + i}`)
       })
       const files = latest.snapshot.files
       try {
-        await verifyFiles(copy.core, files.filter(f => !copy.verified.has(fileKey(f))), { wait: false })
+        await verifyFiles(
+          copy.core,
+          files.filter((f) => !copy.verified.has(fileKey(f))),
+          { wait: false }
+        )
       } catch (err) {
         if ((err as VerificationError).reason === 'snapshot-unavailable') return
         throw err
       }
       const keep = new Set(files.map(fileKey))
       // the copy keeps the latest state, as its node does: what it replaced is cleared here too
-      for (const f of copy.files) if (!keep.has(fileKey(f)) && f.blocks > 0) await copy.core.clear(f.start, f.start + f.blocks)
+      for (const f of copy.files)
+        if (!keep.has(fileKey(f)) && f.blocks > 0)
+          await copy.core.clear(f.start, f.start + f.blocks)
       copy.verified = keep
       copy.files = files
       copy.seq = latest.snapshot.seq
@@ -144,10 +177,17 @@ export class StateCopies {
         verified: Date.now()
       }
       this.bot.state.save()
-      this.bot.events.emit('snapshot', { deployment: d.id, trade: t.id, snapshot: t.snapshot } satisfies SnapshotEvent)
+      this.bot.events.emit('snapshot', {
+        deployment: d.id,
+        trade: t.id,
+        snapshot: t.snapshot
+      } satisfies SnapshotEvent)
     } catch (err) {
       copy.refused = (err as Error).message
-      this.bot.progress('state-refused', `${d.id}: the state core of trade ${t.id} does not verify: ${copy.refused}`)
+      this.bot.progress(
+        'state-refused',
+        `${d.id}: the state core of trade ${t.id} does not verify: ${copy.refused}`
+      )
     }
   }
 
@@ -156,7 +196,12 @@ export class StateCopies {
    * the node's latest length and blocks (`scit bot state` on a bot that was
    * not running). Resolves with the latest verified snapshot.
    */
-  async sync (d: DeploymentRecord, t: TradeRecord, stateCore: Buffer | null, timeout: number): Promise<SnapshotRecord | null> {
+  async sync(
+    d: DeploymentRecord,
+    t: TradeRecord,
+    stateCore: Buffer | null,
+    timeout: number
+  ): Promise<SnapshotRecord | null> {
     await this.track(d, t, stateCore)
     const copy = this.copies.get(t.id)
     if (copy === undefined) return t.snapshot ?? null
@@ -170,15 +215,20 @@ export class StateCopies {
   }
 
   /** Keep state core `key` open, so that the node a restore names it to can fetch it from this bot. */
-  async hold (key: Buffer): Promise<void> {
+  async hold(key: Buffer): Promise<void> {
     const k = encodeKey(key)
-    if (this.closed || this.held.has(k) || [...this.copies.values()].some(c => c.core.key.equals(key))) return
+    if (
+      this.closed ||
+      this.held.has(k) ||
+      [...this.copies.values()].some((c) => c.core.key.equals(key))
+    )
+      return
     const core = this.bot.store.get({ key })
     this.held.set(k, core)
     await core.ready()
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.closed = true
     for (const core of this.held.values()) await core.close()
     this.held.clear()

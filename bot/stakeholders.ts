@@ -5,21 +5,35 @@ import { Manifest, manifestHash } from '../lib/contract'
 
 export { signManifest, verifyApproval } from '../lib/contract'
 
-export function formatDuration (ms: number): string {
-  const units: Array<[string, number]> = [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]]
+export function formatDuration(ms: number): string {
+  const units: Array<[string, number]> = [
+    ['w', 604_800_000],
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000]
+  ]
   for (const [u, n] of units) if (ms % n === 0) return `${ms / n}${u}`
   return `${ms}ms`
 }
 
-export function manifestSummary (m: Manifest): string {
+export function manifestSummary(m: Manifest): string {
   const hours = Math.ceil(m.duration / 3_600_000)
   const lines: string[] = []
-  lines.push(`contract ${m.template.name} v${m.template.version}   manifest ${manifestHash(m).toString('hex')}`)
-  const params = Object.keys(m.params).sort().map(k => `${k}=${String(m.params[k])}`)
+  lines.push(
+    `contract ${m.template.name} v${m.template.version}   manifest ${manifestHash(m).toString('hex')}`
+  )
+  const params = Object.keys(m.params)
+    .sort()
+    .map((k) => `${k}=${String(m.params[k])}`)
   if (params.length) lines.push(`parameters   ${params.join(' ')}`)
   const where = m.placement.countries.length ? m.placement.countries.join(', ') : 'any country'
-  const attrs = m.placement.attributes.length ? `, nodes with ${m.placement.attributes.join(', ')}` : ''
-  lines.push(`placement    ${where}${attrs}${m.placement.spread ? ', each replica on its own node' : ''}`)
+  const attrs = m.placement.attributes.length
+    ? `, nodes with ${m.placement.attributes.join(', ')}`
+    : ''
+  lines.push(
+    `placement    ${where}${attrs}${m.placement.spread ? ', each replica on its own node' : ''}`
+  )
   let total = 0
   lines.push(`lease        ${formatDuration(m.duration)} (${hours} h)`)
   for (const w of m.workloads) {
@@ -27,14 +41,21 @@ export function manifestSummary (m: Manifest): string {
     total += max
     lines.push('')
     lines.push(`${w.kind} ${w.name}: ${w.replicas} × (${formatResources(w.resources)})`)
-    if (w.command.length) lines.push(`  run        ${w.command.map(a => /[\s"']/.test(a) ? JSON.stringify(a) : a).join(' ')}`)
+    if (w.command.length)
+      lines.push(
+        `  run        ${w.command.map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ')}`
+      )
     for (const k of Object.keys(w.env).sort()) lines.push(`  env        ${k}=${w.env[k]}`)
     if (w.ports.length) lines.push(`  ports      ${w.ports.join(', ')}`)
     if (w.kind !== 'archive') lines.push(`  restart    ${w.restart}`)
-    if (w.archive) lines.push(`  keeps      ${formatSize(w.archive.size)}${w.archive.source ? ` copied from core ${encodeKey(w.archive.source)}` : ''}`)
+    if (w.archive)
+      lines.push(
+        `  keeps      ${formatSize(w.archive.size)}${w.archive.source ? ` copied from core ${encodeKey(w.archive.source)}` : ''}`
+      )
     if (w.output) lines.push(`  reports    BLAKE2b-256 of ${w.output}`)
     lines.push(`  price      at most ${w.budget} per replica-hour, ${max} for the lease`)
-    for (const f of w.files) lines.push(`  file       ${f.path}  ${formatSize(f.size)}  ${f.hash.toString('hex')}`)
+    for (const f of w.files)
+      lines.push(`  file       ${f.path}  ${formatSize(f.size)}  ${f.hash.toString('hex')}`)
   }
   lines.push('')
   lines.push(`total        at most ${total} for the whole lease`)
@@ -43,7 +64,10 @@ export function manifestSummary (m: Manifest): string {
   else {
     const weight = s.signers.reduce((n, x) => n + x.weight, 0)
     lines.push(`sign-off     weight ${s.threshold} of ${weight}:`)
-    for (const x of s.signers) lines.push(`  ${x.role.padEnd(10)} ${encodeKey(x.key)} (${shortKey(x.key)}) weight ${x.weight}`)
+    for (const x of s.signers)
+      lines.push(
+        `  ${x.role.padEnd(10)} ${encodeKey(x.key)} (${shortKey(x.key)}) weight ${x.weight}`
+      )
   }
   return lines.join('\n')
 }

@@ -49,26 +49,27 @@ export interface TradeRecord {
 
 /** A verified snapshot of a replica's state core: `length` blocks of `core` end in snapshot `seq` of total `hash`. */
 export interface SnapshotRecord {
-  core: string                     // z32
+  core: string // z32
   length: number
   seq: number
-  hash: string                     // hex
+  hash: string // hex
   files: number
-  size: number                     // bytes of the state
-  time: number                     // when the node signed it (ms)
-  verified: number                 // when the bot verified it (ms)
+  size: number // bytes of the state
+  time: number // when the node signed it (ms)
+  verified: number // when the bot verified it (ms)
 }
 
-export type DeploymentPhase = 'trading' | 'header' | 'approvals' | 'deploying' | 'running' | 'stopped' | 'failed'
+export type DeploymentPhase =
+  'trading' | 'header' | 'approvals' | 'deploying' | 'running' | 'stopped' | 'failed'
 
 export interface DeploymentRecord {
-  id: string                       // the bot's name for it; the contract core's name in the store derives from it
-  template: string                 // file path or published name
+  id: string // the bot's name for it; the contract core's name in the store derives from it
+  template: string // file path or published name
   set: Record<string, ParamValue>
-  manifestHash: string             // hex, of the manifest in force
-  manifest: string                 // hex of encodeManifest: a restart does not depend on the template file being unchanged
-  sources: Array<{ workload: string, path: string, source: string }>
-  contract: string | null          // z32 core key
+  manifestHash: string // hex, of the manifest in force
+  manifest: string // hex of encodeManifest: a restart does not depend on the template file being unchanged
+  sources: Array<{ workload: string; path: string; source: string }>
+  contract: string | null // z32 core key
   phase: DeploymentPhase
   bids: BidRecord[]
   trades: TradeRecord[]
@@ -76,21 +77,25 @@ export interface DeploymentRecord {
   error: string | null
 }
 
-interface StateDoc { version: number; deployments: DeploymentRecord[] }
+interface StateDoc {
+  version: number
+  deployments: DeploymentRecord[]
+}
 
 export class BotState {
   readonly file: string
   private doc: StateDoc = { version: STATE_VERSION, deployments: [] }
 
-  constructor (data: string) {
+  constructor(data: string) {
     this.file = path.join(data, 'bot', 'state.json')
   }
 
-  load (): this {
+  load(): this {
     if (!fs.existsSync(this.file)) return this
     try {
       const doc = JSON.parse(fs.readFileSync(this.file, 'utf8')) as StateDoc
-      if (doc.version !== STATE_VERSION || !Array.isArray(doc.deployments)) throw new Error(`unknown state version ${String(doc.version)}`)
+      if (doc.version !== STATE_VERSION || !Array.isArray(doc.deployments))
+        throw new Error(`unknown state version ${String(doc.version)}`)
       this.doc = doc
     } catch (err) {
       throw new ScitError('INVALID_CONFIG', `${this.file}: ${(err as Error).message}`)
@@ -98,29 +103,39 @@ export class BotState {
     return this
   }
 
-  get deployments (): DeploymentRecord[] { return this.doc.deployments }
+  get deployments(): DeploymentRecord[] {
+    return this.doc.deployments
+  }
 
-  get (id: string): DeploymentRecord | null {
-    return this.doc.deployments.find(d => d.id === id) ?? null
+  get(id: string): DeploymentRecord | null {
+    return this.doc.deployments.find((d) => d.id === id) ?? null
   }
 
   /** A deployment by its id, its contract key, or a unique prefix of either. */
-  find (ref: string): DeploymentRecord {
-    const exact = this.doc.deployments.find(d => d.id === ref || d.contract === ref)
+  find(ref: string): DeploymentRecord {
+    const exact = this.doc.deployments.find((d) => d.id === ref || d.contract === ref)
     if (exact) return exact
-    const some = this.doc.deployments.filter(d => d.id.startsWith(ref) || (d.contract ?? '').startsWith(ref))
+    const some = this.doc.deployments.filter(
+      (d) => d.id.startsWith(ref) || (d.contract ?? '').startsWith(ref)
+    )
     if (some.length === 1) return some[0]
-    throw new ScitError('NOT_FOUND', some.length ? `"${ref}" names ${some.length} contracts: give more characters` : `this bot has no contract "${ref}" (scit bot status lists them)`)
+    throw new ScitError(
+      'NOT_FOUND',
+      some.length
+        ? `"${ref}" names ${some.length} contracts: give more characters`
+        : `this bot has no contract "${ref}" (scit bot status lists them)`
+    )
   }
 
-  add (d: DeploymentRecord): void {
-    if (this.get(d.id)) throw new ScitError('INVALID_ARGUMENT', `a deployment ${d.id} exists already`)
+  add(d: DeploymentRecord): void {
+    if (this.get(d.id))
+      throw new ScitError('INVALID_ARGUMENT', `a deployment ${d.id} exists already`)
     this.doc.deployments.push(d)
     this.save()
   }
 
   /** Persist now: call after every change that a restart must see. */
-  save (): void {
+  save(): void {
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 })
     const tmp = `${this.file}.${process.pid}.tmp`
     const fd = fs.openSync(tmp, 'w', 0o600)

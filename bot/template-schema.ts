@@ -36,7 +36,11 @@ const workload = {
     description: { type: 'string' },
     files: { type: 'array', items: { type: 'string', minLength: 1 } },
     command: { type: 'array', items: expr, minItems: 1 },
-    env: { type: 'object', propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, additionalProperties: expr },
+    env: {
+      type: 'object',
+      propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+      additionalProperties: expr
+    },
     ports: exprList,
     restart: { enum: ['always', 'on-failure', 'never'] },
     resources: {
@@ -48,7 +52,12 @@ const workload = {
     budget: expr,
     output: { type: 'string', minLength: 1 },
     // "public", or keys (z-base-32) and roles (bot, stakeholders, a stakeholder role)
-    access: { anyOf: [{ const: 'public' }, { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true }] },
+    access: {
+      anyOf: [
+        { const: 'public' },
+        { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true }
+      ]
+    },
     // declared only to be refused with a reason (template.ts): workloads get no outbound network
     egress: {},
     state: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
@@ -79,7 +88,11 @@ export const TEMPLATE_SCHEMA = {
     placement: {
       type: 'object',
       additionalProperties: false,
-      properties: { countries: exprList, attributes: exprList, spread: { type: ['boolean', 'string'] } }
+      properties: {
+        countries: exprList,
+        attributes: exprList,
+        spread: { type: ['boolean', 'string'] }
+      }
     },
     duration: expr,
     budget: expr,
@@ -112,11 +125,17 @@ export const TEMPLATE_SCHEMA = {
 // compiled on first use: every `scit` command imports this file, few check templates
 let validate: ValidateFunction | null = null
 
-export interface SchemaProblem { path: Array<string | number>; message: string; key?: boolean }
+export interface SchemaProblem {
+  path: Array<string | number>
+  message: string
+  key?: boolean
+}
 
 /** Validate the shape; each problem names the path of the offending value (or key). */
-export function schemaProblems (doc: unknown): SchemaProblem[] {
-  validate ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(TEMPLATE_SCHEMA)
+export function schemaProblems(doc: unknown): SchemaProblem[] {
+  validate ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
+    TEMPLATE_SCHEMA
+  )
   if (validate(doc)) return []
   const seen = new Set<string>()
   const out: SchemaProblem[] = []
@@ -124,26 +143,48 @@ export function schemaProblems (doc: unknown): SchemaProblem[] {
     const p = describe(e)
     // ajv reports a union type once per branch: keep one line per place and message
     const k = JSON.stringify(p)
-    if (!seen.has(k)) { seen.add(k); out.push(p) }
+    if (!seen.has(k)) {
+      seen.add(k)
+      out.push(p)
+    }
   }
   return out
 }
 
-function describe (e: ErrorObject): SchemaProblem {
-  const path = e.instancePath.split('/').slice(1).map(s => /^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~'))
+function describe(e: ErrorObject): SchemaProblem {
+  const path = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')))
   const at = formatPath(path)
   const params = e.params as Record<string, unknown>
   switch (e.keyword) {
     case 'additionalProperties': {
       const key = String(params.additionalProperty)
-      return { path: [...path, key], key: true, message: `unknown field "${key}"${at ? ` in ${at}` : ''}` }
+      return {
+        path: [...path, key],
+        key: true,
+        message: `unknown field "${key}"${at ? ` in ${at}` : ''}`
+      }
     }
     case 'required':
-      return { path, message: `${at ? at + ': ' : ''}missing field "${String(params.missingProperty)}"` }
+      return {
+        path,
+        message: `${at ? at + ': ' : ''}missing field "${String(params.missingProperty)}"`
+      }
     case 'enum':
-      return { path, message: `${at} must be one of ${(params.allowedValues as unknown[]).join(', ')}` }
+      return {
+        path,
+        message: `${at} must be one of ${(params.allowedValues as unknown[]).join(', ')}`
+      }
     case 'type':
-      return { path, message: `${at || 'the template'} must be ${String(params.type).split(',').map(t => t === 'integer' ? 'a whole number' : `a ${t}`).join(' or ')}` }
+      return {
+        path,
+        message: `${at || 'the template'} must be ${String(params.type)
+          .split(',')
+          .map((t) => (t === 'integer' ? 'a whole number' : `a ${t}`))
+          .join(' or ')}`
+      }
     case 'pattern':
       return { path, message: `${at} must match ${String(params.pattern)}` }
     case 'propertyNames':
@@ -154,7 +195,7 @@ function describe (e: ErrorObject): SchemaProblem {
 }
 
 /** ["workloads", 0, "kind"] → "workloads[0].kind" */
-export function formatPath (path: ReadonlyArray<string | number>): string {
+export function formatPath(path: ReadonlyArray<string | number>): string {
   let s = ''
   for (const p of path) s += typeof p === 'number' ? `[${p}]` : (s ? '.' : '') + p
   return s

@@ -13,20 +13,36 @@ import { decodeKey } from '../lib/keys'
 import { parseSize } from '../lib/resources'
 import { isSafePath } from '../lib/contract'
 import { schemaProblems, formatPath } from './template-schema'
-import { compile, check, Compiled, ExpressionError, hasExpressions, Value, rat } from './expressions'
+import {
+  compile,
+  check,
+  Compiled,
+  ExpressionError,
+  hasExpressions,
+  Value,
+  rat
+} from './expressions'
 import type { TemplateDoc, ParameterDecl } from './template-types'
 
 export type { TemplateDoc, WorkloadDecl, ParameterDecl, Expr } from './template-types'
 
 export type Path = Array<string | number>
-export interface Problem { file: string; line: number; col: number; path: string; message: string }
+export interface Problem {
+  file: string
+  line: number
+  col: number
+  path: string
+  message: string
+}
 
 /** A TEMPLATE error listing every problem found, each on its own `file:line:col: message` line. */
 export class TemplateError extends ScitError {
   readonly problems: Problem[]
-  constructor (problems: Problem[]) {
-    problems = [...problems].sort((a, b) => a.file === b.file ? a.line - b.line || a.col - b.col : 0)
-    super('TEMPLATE', problems.map(p => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('\n'))
+  constructor(problems: Problem[]) {
+    problems = [...problems].sort((a, b) =>
+      a.file === b.file ? a.line - b.line || a.col - b.col : 0
+    )
+    super('TEMPLATE', problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('\n'))
     this.problems = problems
   }
 }
@@ -49,15 +65,24 @@ export interface Template {
   /** Compiled strings, by formatPath() of where they sit. */
   expressions: Map<string, Compiled>
   src: string
-  at (p: Path, offset?: number, key?: boolean): { line: number, col: number }
-  problem (p: Path, message: string, offset?: number, key?: boolean): Problem
+  at(p: Path, offset?: number, key?: boolean): { line: number; col: number }
+  problem(p: Path, message: string, offset?: number, key?: boolean): Problem
 }
 
 /** Fields whose strings are literal text: a `${` there is a mistake, not an expression. */
 const LITERAL = new Set(['name', 'version', 'description', 'parameters', 'stakeholders'])
-const WORKLOAD_LITERAL = new Set(['name', 'kind', 'description', 'files', 'restart', 'output', 'access', 'state'])
+const WORKLOAD_LITERAL = new Set([
+  'name',
+  'kind',
+  'description',
+  'files',
+  'restart',
+  'output',
+  'access',
+  'state'
+])
 
-export function loadTemplate (file: string): Template {
+export function loadTemplate(file: string): Template {
   let src: string
   try {
     src = fs.readFileSync(file, 'utf8')
@@ -67,24 +92,38 @@ export function loadTemplate (file: string): Template {
   return parseTemplate(src, file)
 }
 
-export function parseTemplate (src: string, file: string): Template {
+export function parseTemplate(src: string, file: string): Template {
   // as the user would type it: relative when under the working directory
   const rel = path.relative(process.cwd(), file)
   const shown = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file
   const lines = new LineCounter()
   const ydoc = parseDocument(src, { lineCounter: lines, prettyErrors: false })
   if (ydoc.errors.length) {
-    throw new TemplateError(ydoc.errors.map(e => {
-      const pos = lines.linePos(e.pos[0])
-      return { file: shown, line: pos.line, col: pos.col, path: '', message: `YAML: ${e.message.split('\n')[0]}` }
-    }))
+    throw new TemplateError(
+      ydoc.errors.map((e) => {
+        const pos = lines.linePos(e.pos[0])
+        return {
+          file: shown,
+          line: pos.line,
+          col: pos.col,
+          path: '',
+          message: `YAML: ${e.message.split('\n')[0]}`
+        }
+      })
+    )
   }
   const doc = ydoc.toJS() as TemplateDoc
-  const at = (p: Path, offset = 0, key = false): { line: number, col: number } => lines.linePos(offsetOf(ydoc, p, key) + offset)
-  const problem = (p: Path, message: string, offset = 0, key = false): Problem => ({ file: shown, ...at(p, offset, key), path: formatPath(p), message })
+  const at = (p: Path, offset = 0, key = false): { line: number; col: number } =>
+    lines.linePos(offsetOf(ydoc, p, key) + offset)
+  const problem = (p: Path, message: string, offset = 0, key = false): Problem => ({
+    file: shown,
+    ...at(p, offset, key),
+    path: formatPath(p),
+    message
+  })
 
   const shape = schemaProblems(doc)
-  if (shape.length) throw new TemplateError(shape.map(s => problem(s.path, s.message, 0, s.key)))
+  if (shape.length) throw new TemplateError(shape.map((s) => problem(s.path, s.message, 0, s.key)))
 
   const t: Template = {
     file: path.resolve(file),
@@ -98,12 +137,15 @@ export function parseTemplate (src: string, file: string): Template {
   }
   const problems: Problem[] = []
   const guard = (fn: () => void): void => {
-    try { fn() } catch (err) {
+    try {
+      fn()
+    } catch (err) {
       if (err instanceof TemplateError) problems.push(...err.problems)
       else throw err
     }
   }
-  for (const [name, decl] of Object.entries(doc.parameters ?? {})) guard(() => t.parameters.set(name, parameter(t, name, decl)))
+  for (const [name, decl] of Object.entries(doc.parameters ?? {}))
+    guard(() => t.parameters.set(name, parameter(t, name, decl)))
   const names = new Set(t.parameters.keys())
   walkStrings(doc, [], (p, text) => guard(() => compileAt(t, p, text, names)))
   guard(() => checkWorkloads(t))
@@ -113,7 +155,7 @@ export function parseTemplate (src: string, file: string): Template {
 }
 
 /** The source offset of the value at `p` (of its key, with `key`); for a key that is not there, of its parent. */
-function offsetOf (doc: Document, p: Path, key: boolean): number {
+function offsetOf(doc: Document, p: Path, key: boolean): number {
   let node: unknown = doc.contents
   let best = 0
   for (let i = 0; i < p.length; i++) {
@@ -121,36 +163,54 @@ function offsetOf (doc: Document, p: Path, key: boolean): number {
     if (!isNode(node)) break
     if (node.range) best = node.range[0]
     if (isMap(node)) {
-      const pair = node.items.find(it => isPair(it) && isScalar(it.key) && it.key.value === seg)
+      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && it.key.value === seg)
       if (!pair) return best
       // a key that the schema refuses is reported at the key itself
       if (isScalar(pair.key) && pair.key.range) best = pair.key.range[0]
       if (key && i === p.length - 1) return best
       node = pair.value
-    } else if ('items' in node && Array.isArray((node as { items: unknown[] }).items) && typeof seg === 'number') {
+    } else if (
+      'items' in node &&
+      Array.isArray((node as { items: unknown[] }).items) &&
+      typeof seg === 'number'
+    ) {
       node = (node as { items: unknown[] }).items[seg]
     } else return best
   }
   return isNode(node) && node.range ? node.range[0] : best
 }
 
-function parameter (t: Template, name: string, decl: ParameterDecl): Parameter {
+function parameter(t: Template, name: string, decl: ParameterDecl): Parameter {
   const p: Path = ['parameters', name]
-  const err = (field: string, msg: string): never => { throw new TemplateError([t.problem([...p, field], `parameter ${name}: ${msg}`)]) }
+  const err = (field: string, msg: string): never => {
+    throw new TemplateError([t.problem([...p, field], `parameter ${name}: ${msg}`)])
+  }
   const out: Parameter = { name, decl, default: null, min: null, max: null }
   if (decl.type === 'enum' && !decl.values) err('type', 'an enum needs "values"')
-  if (decl.type !== 'enum' && decl.values) err('values', `"values" is only for enums, not ${decl.type}`)
+  if (decl.type !== 'enum' && decl.values)
+    err('values', `"values" is only for enums, not ${decl.type}`)
   for (const f of ['min', 'max'] as const) {
     const v = decl[f]
     if (v === undefined) continue
-    if (decl.type !== 'int' && decl.type !== 'size') err(f, `"${f}" is only for int and size parameters`)
-    out[f] = decl.type === 'size' ? sizeOr(v, () => err(f, `${JSON.stringify(v)} is not a size`)) : typeof v === 'number' ? v : err(f, `${f} must be a whole number`)
+    if (decl.type !== 'int' && decl.type !== 'size')
+      err(f, `"${f}" is only for int and size parameters`)
+    out[f] =
+      decl.type === 'size'
+        ? sizeOr(v, () => err(f, `${JSON.stringify(v)} is not a size`))
+        : typeof v === 'number'
+          ? v
+          : err(f, `${f} must be a whole number`)
   }
   if (decl.pattern !== undefined) {
     if (decl.type !== 'string') err('pattern', '"pattern" is only for string parameters')
-    try { new RegExp(decl.pattern) } catch { err('pattern', `"${decl.pattern}" is not a regular expression`) }
+    try {
+      new RegExp(decl.pattern)
+    } catch {
+      err('pattern', `"${decl.pattern}" is not a regular expression`)
+    }
   }
-  if (out.min !== null && out.max !== null && out.min > out.max) err('min', `min ${out.min} is above max ${out.max}`)
+  if (out.min !== null && out.max !== null && out.min > out.max)
+    err('min', `min ${out.min} is above max ${out.max}`)
   if (decl.default !== undefined) {
     try {
       out.default = coerce(out, decl.default)
@@ -162,33 +222,56 @@ function parameter (t: Template, name: string, decl: ParameterDecl): Parameter {
   return out
 }
 
-function sizeOr (v: string | number, fail: () => never): number {
-  try { return parseSize(v) } catch { return fail() }
+function sizeOr(v: string | number, fail: () => never): number {
+  try {
+    return parseSize(v)
+  } catch {
+    return fail()
+  }
 }
 
 /** Turn a value (from the template or `--set k=v` text) into the parameter's type, within bounds. */
-export function coerce (p: Parameter, raw: ParamValue): ParamValue {
-  const bad = (msg: string): never => { throw new ScitError('TEMPLATE', msg) }
+export function coerce(p: Parameter, raw: ParamValue): ParamValue {
+  const bad = (msg: string): never => {
+    throw new ScitError('TEMPLATE', msg)
+  }
   let v: ParamValue
   switch (p.decl.type) {
     case 'int':
-      v = typeof raw === 'number' ? raw : /^-?\d+$/.test(String(raw).trim()) ? Number(String(raw).trim()) : bad(`${JSON.stringify(raw)} is not a whole number`)
+      v =
+        typeof raw === 'number'
+          ? raw
+          : /^-?\d+$/.test(String(raw).trim())
+            ? Number(String(raw).trim())
+            : bad(`${JSON.stringify(raw)} is not a whole number`)
       if (!Number.isSafeInteger(v)) bad(`${JSON.stringify(raw)} is not a whole number`)
       break
     case 'size':
-      v = typeof raw === 'boolean' ? bad('true/false is not a size') : sizeOr(raw, () => bad(`${JSON.stringify(raw)} is not a size (e.g. 500GiB, 2TB)`))
+      v =
+        typeof raw === 'boolean'
+          ? bad('true/false is not a size')
+          : sizeOr(raw, () => bad(`${JSON.stringify(raw)} is not a size (e.g. 500GiB, 2TB)`))
       break
     case 'bool':
-      v = typeof raw === 'boolean' ? raw : raw === 'true' ? true : raw === 'false' ? false : bad(`${JSON.stringify(raw)} is not true or false`)
+      v =
+        typeof raw === 'boolean'
+          ? raw
+          : raw === 'true'
+            ? true
+            : raw === 'false'
+              ? false
+              : bad(`${JSON.stringify(raw)} is not true or false`)
       break
     case 'enum':
       v = String(raw)
-      if (!p.decl.values?.includes(v)) bad(`${JSON.stringify(raw)} is not one of ${p.decl.values?.join(', ')}`)
+      if (!p.decl.values?.includes(v))
+        bad(`${JSON.stringify(raw)} is not one of ${p.decl.values?.join(', ')}`)
       break
     default:
       if (typeof raw !== 'string') bad(`${JSON.stringify(raw)} is not a string`)
       v = String(raw)
-      if (p.decl.pattern !== undefined && !new RegExp(p.decl.pattern).test(v)) bad(`${JSON.stringify(v)} does not match ${p.decl.pattern}`)
+      if (p.decl.pattern !== undefined && !new RegExp(p.decl.pattern).test(v))
+        bad(`${JSON.stringify(v)} does not match ${p.decl.pattern}`)
   }
   if (typeof v === 'number') {
     if (p.min !== null && v < p.min) bad(`${v} is below the minimum ${p.min}`)
@@ -201,17 +284,27 @@ export function coerce (p: Parameter, raw: ParamValue): ParamValue {
  * Resolve every parameter: `--set` values (text) over defaults. Each problem is
  * located at the parameter's declaration, since that is where its bounds are.
  */
-export function resolveParams (t: Template, set: Record<string, ParamValue> = {}): { values: Record<string, ParamValue>, scope: Map<string, Value> } {
+export function resolveParams(
+  t: Template,
+  set: Record<string, ParamValue> = {}
+): { values: Record<string, ParamValue>; scope: Map<string, Value> } {
   const problems: Problem[] = []
   for (const k of Object.keys(set)) {
-    if (!t.parameters.has(k)) problems.push(t.problem(['parameters'], `unknown parameter "${k}" (declared: ${[...t.parameters.keys()].join(', ') || 'none'})`))
+    if (!t.parameters.has(k))
+      problems.push(
+        t.problem(
+          ['parameters'],
+          `unknown parameter "${k}" (declared: ${[...t.parameters.keys()].join(', ') || 'none'})`
+        )
+      )
   }
   const values: Record<string, ParamValue> = {}
   const scope = new Map<string, Value>()
   for (const [name, p] of t.parameters) {
     try {
       const raw = Object.prototype.hasOwnProperty.call(set, name) ? set[name] : p.default
-      if (raw === null) throw new ScitError('TEMPLATE', 'has no default: set it with --set ' + name + '=…')
+      if (raw === null)
+        throw new ScitError('TEMPLATE', 'has no default: set it with --set ' + name + '=…')
       const v = coerce(p, raw)
       values[name] = v
       scope.set(name, typeof v === 'number' ? rat(BigInt(v)) : v)
@@ -224,85 +317,141 @@ export function resolveParams (t: Template, set: Record<string, ParamValue> = {}
   return { values, scope }
 }
 
-function walkStrings (v: unknown, p: Path, fn: (p: Path, text: string) => void): void {
+function walkStrings(v: unknown, p: Path, fn: (p: Path, text: string) => void): void {
   if (p.length === 1 && LITERAL.has(String(p[0]))) return
-  if (p.length >= 1 && p[0] === 'workloads' && p.length === 3 && WORKLOAD_LITERAL.has(String(p[2]))) return
+  if (p.length >= 1 && p[0] === 'workloads' && p.length === 3 && WORKLOAD_LITERAL.has(String(p[2])))
+    return
   if (p.length === 4 && p[0] === 'workloads' && p[2] === 'archive' && p[3] === 'source') return
   if (typeof v === 'string') fn(p, v)
   else if (Array.isArray(v)) v.forEach((x, i) => walkStrings(x, [...p, i], fn))
-  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) walkStrings(x, [...p, k], fn)
+  else if (v !== null && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) walkStrings(x, [...p, k], fn)
 }
 
-function compileAt (t: Template, p: Path, text: string, names: ReadonlySet<string>): void {
+function compileAt(t: Template, p: Path, text: string, names: ReadonlySet<string>): void {
   try {
     const c = compile(text)
     check(c, names)
     if (hasExpressions(c)) t.expressions.set(formatPath(p), c)
   } catch (err) {
     if (!(err instanceof ExpressionError)) throw err
-    throw new TemplateError([t.problem(p, `${formatPath(p)}: ${err.message}`, columnShift(t, p, err.offset))])
+    throw new TemplateError([
+      t.problem(p, `${formatPath(p)}: ${err.message}`, columnShift(t, p, err.offset))
+    ])
   }
 }
 
 /** Point inside a single-line scalar at the expression, when the source text allows it. */
-export function columnShift (t: Template, p: Path, offset: number): number {
+export function columnShift(t: Template, p: Path, offset: number): number {
   const pos = t.at(p)
   const line = t.src.split('\n')[pos.line - 1] ?? ''
   const quoted = line[pos.col - 1] === '"' || line[pos.col - 1] === "'"
   return offset + (quoted ? 1 : 0)
 }
 
-function checkWorkloads (t: Template): void {
+function checkWorkloads(t: Template): void {
   const problems: Problem[] = []
   const seen = new Set<string>()
   t.doc.workloads.forEach((w, i) => {
     const p: Path = ['workloads', i]
-    const no = (field: keyof typeof w, why: string): void => { if (w[field] !== undefined) problems.push(t.problem([...p, field], `workloads[${i}].${field} ${why}`)) }
-    if (seen.has(w.name)) problems.push(t.problem([...p, 'name'], `workloads[${i}].name "${w.name}" is used twice`))
+    const no = (field: keyof typeof w, why: string): void => {
+      if (w[field] !== undefined)
+        problems.push(t.problem([...p, field], `workloads[${i}].${field} ${why}`))
+    }
+    if (seen.has(w.name))
+      problems.push(t.problem([...p, 'name'], `workloads[${i}].name "${w.name}" is used twice`))
     seen.add(w.name)
     if (w.kind === 'archive') {
-      if (!w.archive) problems.push(t.problem([...p, 'kind'], `workloads[${i}]: an archive needs "archive: { size }"`))
+      if (!w.archive)
+        problems.push(
+          t.problem([...p, 'kind'], `workloads[${i}]: an archive needs "archive: { size }"`)
+        )
       no('command', 'is not allowed for an archive (nodes keep the data, they run nothing)')
       no('ports', 'is not allowed for an archive')
     } else {
-      if (!w.command) problems.push(t.problem([...p, 'kind'], `workloads[${i}]: a ${w.kind} needs a "command" (an argv array, run without a shell)`))
+      if (!w.command)
+        problems.push(
+          t.problem(
+            [...p, 'kind'],
+            `workloads[${i}]: a ${w.kind} needs a "command" (an argv array, run without a shell)`
+          )
+        )
       no('archive', `is only for kind archive, not ${w.kind}`)
     }
     if (w.kind !== 'service') no('ports', `is only for services, not ${w.kind}s`)
     if (w.kind !== 'job') no('output', `is only for jobs, not ${w.kind}s`)
-    if (w.kind !== 'service') no('access', `is only for services (who may connect to their ports), not ${w.kind}s`)
-    no('egress', 'is refused: a workload runs in its own network namespace with no route out (no internet, no LAN, no host); ship what it needs in its files, and reach it through its ports only (scit connect)')
+    if (w.kind !== 'service')
+      no('access', `is only for services (who may connect to their ports), not ${w.kind}s`)
+    no(
+      'egress',
+      'is refused: a workload runs in its own network namespace with no route out (no internet, no LAN, no host); ship what it needs in its files, and reach it through its ports only (scit connect)'
+    )
     if (Array.isArray(w.access)) {
-      const roles = new Set((t.doc.stakeholders?.signers ?? []).map(x => x.role))
+      const roles = new Set((t.doc.stakeholders?.signers ?? []).map((x) => x.role))
       w.access.forEach((a, j) => {
         if (a === 'bot' || a === 'stakeholders' || roles.has(a)) return
-        try { decodeKey(a, 'access key') } catch {
-          problems.push(t.problem([...p, 'access', j], `workloads[${i}].access: "${a}" is not a key (z-base-32), bot, stakeholders, or a stakeholder role (${[...roles].join(', ') || 'none declared'})`))
+        try {
+          decodeKey(a, 'access key')
+        } catch {
+          problems.push(
+            t.problem(
+              [...p, 'access', j],
+              `workloads[${i}].access: "${a}" is not a key (z-base-32), bot, stakeholders, or a stakeholder role (${[...roles].join(', ') || 'none declared'})`
+            )
+          )
         }
       })
     }
     if (w.kind !== 'service') no('state', `is only for services, not ${w.kind}s`)
     if (w.state === undefined) no('stateInterval', 'goes with "state"')
     ;(w.state ?? []).forEach((s, j) => {
-      if (!isSafePath(s.replace(/\/+$/, ''))) problems.push(t.problem([...p, 'state', j], `workloads[${i}].state "${s}" must be a relative path inside the work dir`))
+      if (!isSafePath(s.replace(/\/+$/, '')))
+        problems.push(
+          t.problem(
+            [...p, 'state', j],
+            `workloads[${i}].state "${s}" must be a relative path inside the work dir`
+          )
+        )
     })
     for (const k of Object.keys(w.env ?? {})) {
       // the node sets PORT / PORT_<port>: the declared port in the service's namespace (a loopback port without a sandbox)
-      if (/^PORT(_|$)/.test(k)) problems.push(t.problem([...p, 'env', k], `workloads[${i}].env.${k}: PORT and PORT_* are set by the node from "ports"`, 0, true))
+      if (/^PORT(_|$)/.test(k))
+        problems.push(
+          t.problem(
+            [...p, 'env', k],
+            `workloads[${i}].env.${k}: PORT and PORT_* are set by the node from "ports"`,
+            0,
+            true
+          )
+        )
     }
-    if (w.output !== undefined && !isSafePath(w.output)) problems.push(t.problem([...p, 'output'], `workloads[${i}].output "${w.output}" must be a relative path inside the work dir`))
+    if (w.output !== undefined && !isSafePath(w.output))
+      problems.push(
+        t.problem(
+          [...p, 'output'],
+          `workloads[${i}].output "${w.output}" must be a relative path inside the work dir`
+        )
+      )
     if (w.archive?.source !== undefined) {
-      try { decodeKey(w.archive.source, 'archive source') } catch (err) { problems.push(t.problem([...p, 'archive', 'source'], (err as Error).message)) }
+      try {
+        decodeKey(w.archive.source, 'archive source')
+      } catch (err) {
+        problems.push(t.problem([...p, 'archive', 'source'], (err as Error).message))
+      }
     }
     ;(w.files ?? []).forEach((f, j) => {
-      if (path.isAbsolute(f)) problems.push(t.problem([...p, 'files', j], `"${f}" must be relative to the template's folder`))
-      else if (!fs.existsSync(path.join(t.dir, f))) problems.push(t.problem([...p, 'files', j], `"${f}" does not exist (looked in ${t.dir})`))
+      if (path.isAbsolute(f))
+        problems.push(
+          t.problem([...p, 'files', j], `"${f}" must be relative to the template's folder`)
+        )
+      else if (!fs.existsSync(path.join(t.dir, f)))
+        problems.push(t.problem([...p, 'files', j], `"${f}" does not exist (looked in ${t.dir})`))
     })
   })
   if (problems.length) throw new TemplateError(problems)
 }
 
-function checkStakeholders (t: Template): void {
+function checkStakeholders(t: Template): void {
   const s = t.doc.stakeholders
   if (!s) return
   const problems: Problem[] = []
@@ -312,11 +461,20 @@ function checkStakeholders (t: Template): void {
     const p: Path = ['stakeholders', 'signers', i, 'key']
     try {
       const hex = decodeKey(sig.key, `stakeholders.signers[${i}].key`).toString('hex')
-      if (keys.has(hex)) problems.push(t.problem(p, `stakeholders.signers[${i}]: the same key is listed twice`))
+      if (keys.has(hex))
+        problems.push(t.problem(p, `stakeholders.signers[${i}]: the same key is listed twice`))
       keys.add(hex)
-    } catch (err) { problems.push(t.problem(p, (err as Error).message)) }
+    } catch (err) {
+      problems.push(t.problem(p, (err as Error).message))
+    }
     total += sig.weight ?? 1
   })
-  if (s.threshold > total) problems.push(t.problem(['stakeholders', 'threshold'], `stakeholders.threshold ${s.threshold} can never be reached: the weights add up to ${total}`))
+  if (s.threshold > total)
+    problems.push(
+      t.problem(
+        ['stakeholders', 'threshold'],
+        `stakeholders.threshold ${s.threshold} can never be reached: the weights add up to ${total}`
+      )
+    )
   if (problems.length) throw new TemplateError(problems)
 }

@@ -36,13 +36,34 @@ export interface FillOptions {
 /** Nothing of the buying is left open on the market when this is thrown. */
 export class NotFilled extends ScitError {}
 
-export const DEFAULT_TRADER: Omit<TraderOptions, 'progress' | 'signal'> = { bidWindow: 60_000, attempts: 3, backoff: 1000 }
+export const DEFAULT_TRADER: Omit<TraderOptions, 'progress' | 'signal'> = {
+  bidWindow: 60_000,
+  attempts: 3,
+  backoff: 1000
+}
 
 export class Trader {
-  constructor (private readonly client: MarketClient, private readonly state: BotState, private readonly opts: TraderOptions) {}
+  constructor(
+    private readonly client: MarketClient,
+    private readonly state: BotState,
+    private readonly opts: TraderOptions
+  ) {}
 
-  plan (d: DeploymentRecord, workload: string, body: BidBody, replaces: string | null = null): BidRecord {
-    const rec: BidRecord = { workload, attempt: 1, body: { ...body, expiry: this.uniqueExpiry(body.expiry) }, id: null, phase: 'intent', reason: null, replaces }
+  plan(
+    d: DeploymentRecord,
+    workload: string,
+    body: BidBody,
+    replaces: string | null = null
+  ): BidRecord {
+    const rec: BidRecord = {
+      workload,
+      attempt: 1,
+      body: { ...body, expiry: this.uniqueExpiry(body.expiry) },
+      id: null,
+      phase: 'intent',
+      reason: null,
+      replaces
+    }
     d.bids.push(rec)
     this.state.save()
     return rec
@@ -52,32 +73,47 @@ export class Trader {
    * Resolves with the trades made. Throws NotFilled when refused (REJECTED), unfilled after
    * `attempts` (CAPACITY) or at `deadline` (TIMEOUT); every bid has ended by then.
    */
-  async fill (d: DeploymentRecord, opts: FillOptions = {}): Promise<TradeRecord[]> {
-    const open = d.bids.filter(b => b.phase === 'intent' || b.phase === 'submitted')
-    const ends = await Promise.allSettled(open.map(b => this.fillOne(d, b, opts)))
+  async fill(d: DeploymentRecord, opts: FillOptions = {}): Promise<TradeRecord[]> {
+    const open = d.bids.filter((b) => b.phase === 'intent' || b.phase === 'submitted')
+    const ends = await Promise.allSettled(open.map((b) => this.fillOne(d, b, opts)))
     const failed = ends.find((e): e is PromiseRejectedResult => e.status === 'rejected')
     if (failed) throw failed.reason
     return d.trades
   }
 
-  private async fillOne (d: DeploymentRecord, rec: BidRecord, opts: FillOptions): Promise<void> {
+  private async fillOne(d: DeploymentRecord, rec: BidRecord, opts: FillOptions): Promise<void> {
     const attempts = opts.attempts ?? this.opts.attempts
     while (true) {
       if (rec.phase === 'intent') await this.submit(rec)
       if (rec.phase === 'submitted') await this.await(rec, opts.deadline)
       if (rec.phase === 'filled') return this.adopt(d, rec)
-      if (rec.phase === 'rejected') throw new NotFilled('REJECTED', `the market refused the bid for ${rec.workload}: ${rec.reason ?? ''}`)
+      if (rec.phase === 'rejected')
+        throw new NotFilled(
+          'REJECTED',
+          `the market refused the bid for ${rec.workload}: ${rec.reason ?? ''}`
+        )
       const why = whyUnfilled(await this.client.offers({ selling: true }), rec.body)
       const late = (): boolean => opts.deadline !== undefined && Date.now() >= opts.deadline
-      const timeout = (): NotFilled => new NotFilled('TIMEOUT', `no offer filled ${rec.workload} in time (${rec.attempt} ${rec.attempt === 1 ? 'bid' : 'bids'} for ${rec.body.replicas} × at most ${rec.body.maxPrice}/replica-hour): ${why}`)
+      const timeout = (): NotFilled =>
+        new NotFilled(
+          'TIMEOUT',
+          `no offer filled ${rec.workload} in time (${rec.attempt} ${rec.attempt === 1 ? 'bid' : 'bids'} for ${rec.body.replicas} × at most ${rec.body.maxPrice}/replica-hour): ${why}`
+        )
       if (late()) throw timeout()
       if (rec.attempt >= attempts) {
-        throw new NotFilled('CAPACITY', `no offer filled ${rec.workload} (${rec.body.replicas} × within ${rec.body.maxPrice}/replica-hour) after ${rec.attempt} bids: ${why}`)
+        throw new NotFilled(
+          'CAPACITY',
+          `no offer filled ${rec.workload} (${rec.body.replicas} × within ${rec.body.maxPrice}/replica-hour) after ${rec.attempt} bids: ${why}`
+        )
       }
       // capped: with no bound on attempts (a deadline instead), the back-off must not outgrow a bid's window
       let wait = Math.min(this.opts.backoff * 2 ** (rec.attempt - 1), this.opts.bidWindow)
-      if (opts.deadline !== undefined) wait = Math.max(0, Math.min(wait, opts.deadline - Date.now()))
-      this.opts.progress('rebid', `${rec.workload}: bid ${rec.attempt} ${rec.phase} unfilled (${why}), bidding again in ${wait} ms`)
+      if (opts.deadline !== undefined)
+        wait = Math.max(0, Math.min(wait, opts.deadline - Date.now()))
+      this.opts.progress(
+        'rebid',
+        `${rec.workload}: bid ${rec.attempt} ${rec.phase} unfilled (${why}), bidding again in ${wait} ms`
+      )
       await pause(wait, this.opts.signal)
       if (late()) throw timeout()
       rec.attempt++
@@ -89,15 +125,23 @@ export class Trader {
     }
   }
 
-  private async submit (rec: BidRecord): Promise<void> {
-    const found = (await this.client.bids({ bot: this.client.identity })).find(b => b.expiry === rec.body.expiry)
+  private async submit(rec: BidRecord): Promise<void> {
+    const found = (await this.client.bids({ bot: this.client.identity })).find(
+      (b) => b.expiry === rec.body.expiry
+    )
     if (found) {
-      this.opts.progress('bid', `${rec.workload}: bid ${found.id} was placed before a restart: following it`)
+      this.opts.progress(
+        'bid',
+        `${rec.workload}: bid ${found.id} was placed before a restart: following it`
+      )
       rec.id = found.id
     } else {
       const [id] = await this.client.submit([{ type: 'bid', body: rec.body }])
       rec.id = id
-      this.opts.progress('bid', `${rec.workload}: ${rec.body.replicas} × replica at most ${rec.body.maxPrice}/h, bid ${id}`)
+      this.opts.progress(
+        'bid',
+        `${rec.workload}: ${rec.body.replicas} × replica at most ${rec.body.maxPrice}/h, bid ${id}`
+      )
     }
     rec.phase = 'submitted'
     this.state.save()
@@ -105,7 +149,7 @@ export class Trader {
     if (!outcome.accepted) this.refused(rec, outcome)
   }
 
-  private refused (rec: BidRecord, o: Outcome): void {
+  private refused(rec: BidRecord, o: Outcome): void {
     rec.phase = 'rejected'
     rec.reason = `${o.reason ?? 'refused'}: ${o.message ?? ''}`
     this.state.save()
@@ -113,20 +157,27 @@ export class Trader {
   }
 
   /** Cancel the bid once its expiry or the caller's deadline passes on our own clock. */
-  private async await (rec: BidRecord, deadline?: number): Promise<void> {
+  private async await(rec: BidRecord, deadline?: number): Promise<void> {
     const id = rec.id as string
     const settledState = async (): Promise<boolean> => {
       const bid = await this.client.bid(id)
       return bid !== null && bid.state !== 'open'
     }
-    const ended = await until(this.client, settledState, { deadline: Math.min(rec.body.expiry, deadline ?? Infinity), signal: this.opts.signal })
+    const ended = await until(this.client, settledState, {
+      deadline: Math.min(rec.body.expiry, deadline ?? Infinity),
+      signal: this.opts.signal
+    })
     log.debug('bid wait ended', { bid: id, ended })
     if (!ended) {
       const [cid] = await this.client.submit([{ type: 'cancel', body: { bid: id } }])
       const o = await this.outcome(cid)
       // bad-state: it filled (or expired) in the meantime; the bid's state below says which
       log.debug('cancel outcome', { bid: id, accepted: o.accepted, reason: o.reason })
-      if (!o.accepted && o.reason !== 'bad-state') this.opts.progress('refused', `${rec.workload}: cancel of bid ${id} refused: ${o.reason ?? ''} ${o.message ?? ''}`)
+      if (!o.accepted && o.reason !== 'bad-state')
+        this.opts.progress(
+          'refused',
+          `${rec.workload}: cancel of bid ${id} refused: ${o.reason ?? ''} ${o.message ?? ''}`
+        )
       // open in the view yet expired while judging the cancel: a refused op commits nothing,
       // so the view shows it only after the next accepted op. Past its expiry it cannot fill.
       const now = await this.client.bid(id)
@@ -146,64 +197,110 @@ export class Trader {
   }
 
   /** Once per bid; a trade above budget is closed before any money moves. */
-  private async adopt (d: DeploymentRecord, rec: BidRecord): Promise<void> {
+  private async adopt(d: DeploymentRecord, rec: BidRecord): Promise<void> {
     const bid = await this.client.bid(rec.id as string)
     for (const tid of bid?.trades ?? []) {
-      if (d.trades.some(t => t.id === tid)) continue
+      if (d.trades.some((t) => t.id === tid)) continue
       const trade = await this.client.trade(tid)
-      if (trade === null) throw new ScitError('NOT_FOUND', `trade ${tid} of bid ${rec.id ?? ''} is not in the view`)
-      d.trades.push({ id: tid, workload: rec.workload, node: trade.node, price: trade.price, phase: 'matched', replaces: rec.replaces, reason: null })
+      if (trade === null)
+        throw new ScitError('NOT_FOUND', `trade ${tid} of bid ${rec.id ?? ''} is not in the view`)
+      d.trades.push({
+        id: tid,
+        workload: rec.workload,
+        node: trade.node,
+        price: trade.price,
+        phase: 'matched',
+        replaces: rec.replaces,
+        reason: null
+      })
       this.state.save()
-      this.opts.progress('trade', `${rec.workload}: trade ${tid} on node ${trade.node.slice(0, 8)} at ${trade.price}/h`)
+      this.opts.progress(
+        'trade',
+        `${rec.workload}: trade ${tid} on node ${trade.node.slice(0, 8)} at ${trade.price}/h`
+      )
       if (trade.price > rec.body.maxPrice) {
-        await this.end(d, tid, 'close', `price ${trade.price} above the budget ${rec.body.maxPrice}`)
-        throw new NotFilled('REJECTED', `trade ${tid} costs ${trade.price}/h, above the budget ${rec.body.maxPrice}: closed unsettled`)
+        await this.end(
+          d,
+          tid,
+          'close',
+          `price ${trade.price} above the budget ${rec.body.maxPrice}`
+        )
+        throw new NotFilled(
+          'REJECTED',
+          `trade ${tid} costs ${trade.price}/h, above the budget ${rec.body.maxPrice}: closed unsettled`
+        )
       }
     }
   }
 
   /** Idempotent across restarts. */
-  async settle (d: DeploymentRecord, contract: Buffer, manifest: Buffer): Promise<void> {
-    const todo = d.trades.filter(t => t.phase === 'matched')
+  async settle(d: DeploymentRecord, contract: Buffer, manifest: Buffer): Promise<void> {
+    const todo = d.trades.filter((t) => t.phase === 'matched')
     const ids: string[] = []
     for (const t of todo) {
       const now = await this.client.trade(t.id)
-      if (now !== null && now.state !== 'matched') { this.track(t, now); continue }
+      if (now !== null && now.state !== 'matched') {
+        this.track(t, now)
+        continue
+      }
       ids.push(t.id)
     }
     if (ids.length === 0) return this.state.save()
-    const sent = await this.client.submit(ids.map(trade => ({ type: 'settle', body: { trade, contract, manifest } })))
-    const outcomes = await Promise.all(sent.map(id => this.outcome(id)))
+    const sent = await this.client.submit(
+      ids.map((trade) => ({ type: 'settle', body: { trade, contract, manifest } }))
+    )
+    const outcomes = await Promise.all(sent.map((id) => this.outcome(id)))
     for (let i = 0; i < ids.length; i++) {
-      const t = d.trades.find(x => x.id === ids[i]) as TradeRecord
+      const t = d.trades.find((x) => x.id === ids[i]) as TradeRecord
       const o = outcomes[i]
       if (o.accepted) {
         t.phase = 'settled'
         this.opts.progress('settle', `trade ${t.id}: escrow locked, bound to the contract`)
       } else {
-        this.opts.progress('refused', `settle of trade ${t.id} refused: ${o.reason ?? ''}: ${o.message ?? ''}`)
+        this.opts.progress(
+          'refused',
+          `settle of trade ${t.id} refused: ${o.reason ?? ''}: ${o.message ?? ''}`
+        )
         const now = await this.client.trade(t.id)
         if (now) this.track(t, now)
       }
     }
     this.state.save()
-    const bad = todo.filter(t => t.phase !== 'settled')
-    if (bad.length) throw new ScitError('REJECTED', `trades not settled: ${bad.map(t => `${t.id} (${t.phase})`).join(', ')}`)
+    const bad = todo.filter((t) => t.phase !== 'settled')
+    if (bad.length)
+      throw new ScitError(
+        'REJECTED',
+        `trades not settled: ${bad.map((t) => `${t.id} (${t.phase})`).join(', ')}`
+      )
   }
 
   /** `close` (the bot ends a lease) or `fail` (the node is gone): the market refunds the unused part. */
-  async end (d: DeploymentRecord, id: string, type: 'close' | 'fail', reason: string): Promise<void> {
-    const t = d.trades.find(x => x.id === id)
+  async end(
+    d: DeploymentRecord,
+    id: string,
+    type: 'close' | 'fail',
+    reason: string
+  ): Promise<void> {
+    const t = d.trades.find((x) => x.id === id)
     const now = await this.client.trade(id)
     if (now !== null && now.state !== 'matched' && now.state !== 'settled') {
-      if (t) { this.track(t, now); this.state.save() }
+      if (t) {
+        this.track(t, now)
+        this.state.save()
+      }
       return
     }
     const [oid] = await this.client.submit([{ type, body: { trade: id, reason } }])
     const o = await this.outcome(oid)
     if (!o.accepted) {
-      this.opts.progress('refused', `${type} of trade ${id} refused: ${o.reason ?? ''}: ${o.message ?? ''}`)
-      throw new ScitError('REJECTED', `${type} of trade ${id} refused: ${o.reason ?? ''}: ${o.message ?? ''}`)
+      this.opts.progress(
+        'refused',
+        `${type} of trade ${id} refused: ${o.reason ?? ''}: ${o.message ?? ''}`
+      )
+      throw new ScitError(
+        'REJECTED',
+        `${type} of trade ${id} refused: ${o.reason ?? ''}: ${o.message ?? ''}`
+      )
     }
     const after = await this.client.trade(id)
     if (t) {
@@ -215,7 +312,7 @@ export class Trader {
   }
 
   /** CLOSED as soon as the bot closes: the client would keep waiting until its timeout. */
-  outcome (id: string, timeout?: number): Promise<Outcome> {
+  outcome(id: string, timeout?: number): Promise<Outcome> {
     const signal = this.opts.signal
     const p = this.client.outcome(id, { final: true, timeout })
     p.catch(safetyCatch) // an abort below settles first: p's own rejection (CLOSED, TIMEOUT) is not news then
@@ -227,13 +324,13 @@ export class Trader {
     })
   }
 
-  private track (t: TradeRecord, now: Trade): void {
+  private track(t: TradeRecord, now: Trade): void {
     t.phase = now.state
   }
 
   /** Unique among this bot's bids, so it names the bid in the ledger. */
-  private uniqueExpiry (want: number): number {
-    const used = new Set(this.state.deployments.flatMap(d => d.bids.map(b => b.body.expiry)))
+  private uniqueExpiry(want: number): number {
+    const used = new Set(this.state.deployments.flatMap((d) => d.bids.map((b) => b.body.expiry)))
     let e = want
     while (used.has(e)) e++
     return e

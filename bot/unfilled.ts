@@ -1,39 +1,61 @@
 /** Why a bid rests unfilled, in actionable words, from the market's offers by the engine's own rules (market/engine/book.ts). */
-import { RESOURCE_KINDS, Resources, Prices, fits, hourlyCost, formatResources } from '../lib/resources'
+import {
+  RESOURCE_KINDS,
+  Resources,
+  Prices,
+  fits,
+  hourlyCost,
+  formatResources
+} from '../lib/resources'
 import type { BidBody, Offer } from '../market/types'
 import { formatDuration } from './stakeholders'
 
 /** e.g. "no offer fits: the cheapest offer matching CH is 102/h, your max is 30/h; raise `budget` or relax placement". */
-export function whyUnfilled (offers: Offer[], bid: BidBody): string {
-  const live = offers.filter(o => !o.withdrawn)
+export function whyUnfilled(offers: Offer[], bid: BidBody): string {
+  const live = offers.filter((o) => !o.withdrawn)
   const where = placement(bid)
   if (live.length === 0) return 'no node offers capacity on this market yet'
-  const placed = live.filter(o => (bid.countries.length === 0 || bid.countries.includes(o.country)) &&
-    bid.attributes.every(a => o.attributes.includes(a)) && !bid.exclude.includes(o.node))
-  if (placed.length === 0) return `none of the ${live.length} offers matches ${where}; relax placement`
-  const leasing = placed.filter(o => bid.duration >= o.minLease && bid.duration <= o.maxLease)
-  if (leasing.length === 0) return `no offer matching ${where} takes a lease of ${formatDuration(bid.duration)}; change \`duration\``
-  const large = leasing.filter(o => fits(bid.resources, o.resources))
-  if (large.length === 0) return `no node matching ${where} is large enough for one replica (${formatResources(bid.resources)}); lower its resources or relax placement`
-  const priced = large.map(o => ({ o, unit: unitPrice(bid.resources, o.prices) })).sort((a, b) => a.unit - b.unit)
+  const placed = live.filter(
+    (o) =>
+      (bid.countries.length === 0 || bid.countries.includes(o.country)) &&
+      bid.attributes.every((a) => o.attributes.includes(a)) &&
+      !bid.exclude.includes(o.node)
+  )
+  if (placed.length === 0)
+    return `none of the ${live.length} offers matches ${where}; relax placement`
+  const leasing = placed.filter((o) => bid.duration >= o.minLease && bid.duration <= o.maxLease)
+  if (leasing.length === 0)
+    return `no offer matching ${where} takes a lease of ${formatDuration(bid.duration)}; change \`duration\``
+  const large = leasing.filter((o) => fits(bid.resources, o.resources))
+  if (large.length === 0)
+    return `no node matching ${where} is large enough for one replica (${formatResources(bid.resources)}); lower its resources or relax placement`
+  const priced = large
+    .map((o) => ({ o, unit: unitPrice(bid.resources, o.prices) }))
+    .sort((a, b) => a.unit - b.unit)
   const cheapest = priced[0].unit
-  if (cheapest > bid.maxPrice) return `no offer fits: the cheapest offer matching ${where} is ${cheapest}/h, your max is ${bid.maxPrice}/h; raise \`budget\` or relax placement`
-  const within = priced.filter(x => x.unit <= bid.maxPrice)
-  const room = within.reduce((n, x) => n + (bid.spread ? Math.min(1, roomOn(bid, x.o)) : roomOn(bid, x.o)), 0)
+  if (cheapest > bid.maxPrice)
+    return `no offer fits: the cheapest offer matching ${where} is ${cheapest}/h, your max is ${bid.maxPrice}/h; raise \`budget\` or relax placement`
+  const within = priced.filter((x) => x.unit <= bid.maxPrice)
+  const room = within.reduce(
+    (n, x) => n + (bid.spread ? Math.min(1, roomOn(bid, x.o)) : roomOn(bid, x.o)),
+    0
+  )
   if (room < bid.replicas) {
-    return `only ${room} of ${bid.replicas} replicas fit now at ${bid.maxPrice}/h or less matching ${where}${bid.spread ? ' (spread: one per node)' : ''}: ` +
+    return (
+      `only ${room} of ${bid.replicas} replicas fit now at ${bid.maxPrice}/h or less matching ${where}${bid.spread ? ' (spread: one per node)' : ''}: ` +
       `the rest of the capacity within budget is leased; wait for capacity, lower \`replicas\`, raise \`budget\` or relax placement`
+    )
   }
   return `offers matching ${where} fit now (the cheapest at ${cheapest}/h): the next bid should fill`
 }
 
-function placement (bid: BidBody): string {
+function placement(bid: BidBody): string {
   const countries = bid.countries.length > 0 ? bid.countries.join('/') : 'any country'
   return bid.attributes.length > 0 ? `${countries} with ${bid.attributes.join(', ')}` : countries
 }
 
 /** The engine's price of one replica at an offer; a price beyond 2^53 is one nobody can pay. */
-function unitPrice (need: Resources, prices: Prices): number {
+function unitPrice(need: Resources, prices: Prices): number {
   try {
     return hourlyCost(need, prices)
   } catch {
@@ -41,8 +63,9 @@ function unitPrice (need: Resources, prices: Prices): number {
   }
 }
 
-function roomOn (bid: BidBody, o: Offer): number {
+function roomOn(bid: BidBody, o: Offer): number {
   let n = bid.replicas
-  for (const k of RESOURCE_KINDS) if (bid.resources[k] > 0) n = Math.min(n, Math.floor(o.available[k] / bid.resources[k]))
+  for (const k of RESOURCE_KINDS)
+    if (bid.resources[k] > 0) n = Math.min(n, Math.floor(o.available[k] / bid.resources[k]))
   return n
 }

@@ -26,20 +26,26 @@ export class NodeWatch {
   readonly refused: Refusal[] = []
   private refreshing: Promise<void> | null = null
 
-  constructor (private readonly bot: Bot, readonly node: string) {}
+  constructor(
+    private readonly bot: Bot,
+    readonly node: string
+  ) {}
 
   /** null when the node signed none yet. */
-  state (id: string): Verified<StatusRecord> | null {
+  state(id: string): Verified<StatusRecord> | null {
     return this.latest.get(id) ?? null
   }
 
   /** Concurrent calls share one refresh. */
-  refresh (ch: NodeChannel, timeout: number): Promise<void> {
-    if (this.refreshing === null) this.refreshing = this.read(ch, timeout).finally(() => { this.refreshing = null })
+  refresh(ch: NodeChannel, timeout: number): Promise<void> {
+    if (this.refreshing === null)
+      this.refreshing = this.read(ch, timeout).finally(() => {
+        this.refreshing = null
+      })
     return this.refreshing
   }
 
-  private async read (ch: NodeChannel, timeout: number): Promise<void> {
+  private async read(ch: NodeChannel, timeout: number): Promise<void> {
     if (this.core === null) {
       const s = await ch.status({ timeout })
       if (this.core !== null) return
@@ -51,9 +57,13 @@ export class NodeWatch {
     const node = decodeKey(this.node, 'node key')
     while (this.next < core.length) {
       const end = Math.min(core.length, this.next + CHUNK)
-      const r = await readCore<StatusRecord>(core, node, 'status', { start: this.next, end, timeout })
+      const r = await readCore<StatusRecord>(core, node, 'status', {
+        start: this.next,
+        end,
+        timeout
+      })
       // one that did not arrive is read again next time; one that does not verify is skipped for good
-      const missing = r.refused.find(x => x.reason === 'missing')
+      const missing = r.refused.find((x) => x.reason === 'missing')
       const upto = missing ? missing.index : end
       for (const rec of r.records) if (rec.index < upto) this.latest.set(rec.body.workload, rec)
       for (const x of r.refused) if (x.index < upto) this.refused.push(x)
@@ -63,7 +73,7 @@ export class NodeWatch {
     }
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.refreshing?.catch(safetyCatch)
     await this.core?.close()
   }
@@ -73,17 +83,26 @@ export class NodeWatch {
  * Wait at most `timeout` ms, first for a peer with the core (its channel opens a moment
  * after the connection, and an update without peers returns at once), then for the latest length.
  */
-export async function updated (core: Hypercore, timeout: number): Promise<void> {
+export async function updated(core: Hypercore, timeout: number): Promise<void> {
   if (core.peers.length === 0) {
     let added: (() => void) | null = null
-    await bounded(new Promise<void>(resolve => { added = resolve; core.once('peer-add', resolve) }), timeout)
+    await bounded(
+      new Promise<void>((resolve) => {
+        added = resolve
+        core.once('peer-add', resolve)
+      }),
+      timeout
+    )
     if (added !== null) core.off('peer-add', added)
   }
   await bounded(core.update({ wait: true }), timeout)
 }
 
 /** A replica with no peer may wait long for an update. Null on timeout or failure. */
-export async function bounded<T> (p: Promise<T>, ms: number): Promise<T | null> {
-  const r = await raceTimeout(p.catch(() => null), ms)
+export async function bounded<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  const r = await raceTimeout(
+    p.catch(() => null),
+    ms
+  )
   return r === TIMED_OUT ? null : r
 }

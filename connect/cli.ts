@@ -10,53 +10,117 @@ import { decodeKey, encodeKey } from '../lib/keys'
 import { parseDuration } from '../market/cli-peer'
 import { Tunnel } from './tunnel'
 
-interface ConnectFlags extends CommonFlags { listen?: string; timeout?: string }
-
-export function register (program: Command): void {
-  withCommon(program.command('connect').argument('<contract>', 'the contract core key').argument('[service]', 'WORKLOAD[:PORT] (default: the first workload with ports, its first port)'), { market: false })
-    .description('open a local TCP port that carries each connection, encrypted, to a live replica of a contract\'s service, found on the DHT by the contract key (as this --data identity: the contract must allow it)')
-    .option('--listen <host:port>', 'where to listen', '127.0.0.1:0')
-    .option('--timeout <duration>', 'how long to wait for the contract and for a live replica', '30s')
-    .addHelpText('after', '\nExamples:\n  scit connect k3x9…  --listen 127.0.0.1:8080      # then: curl http://127.0.0.1:8080/health\n  scit connect k3x9… web:8080 --json')
-    .action(action((contract: string, service: string | undefined, flags: ConnectFlags) => cmdConnect(contract, service, flags)))
+interface ConnectFlags extends CommonFlags {
+  listen?: string
+  timeout?: string
 }
 
-export function parseService (text: string | undefined): { workload: string | null, port: number | null } {
+export function register(program: Command): void {
+  withCommon(
+    program
+      .command('connect')
+      .argument('<contract>', 'the contract core key')
+      .argument(
+        '[service]',
+        'WORKLOAD[:PORT] (default: the first workload with ports, its first port)'
+      ),
+    { market: false }
+  )
+    .description(
+      "open a local TCP port that carries each connection, encrypted, to a live replica of a contract's service, found on the DHT by the contract key (as this --data identity: the contract must allow it)"
+    )
+    .option('--listen <host:port>', 'where to listen', '127.0.0.1:0')
+    .option(
+      '--timeout <duration>',
+      'how long to wait for the contract and for a live replica',
+      '30s'
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  scit connect k3x9…  --listen 127.0.0.1:8080      # then: curl http://127.0.0.1:8080/health\n  scit connect k3x9… web:8080 --json'
+    )
+    .action(
+      action((contract: string, service: string | undefined, flags: ConnectFlags) =>
+        cmdConnect(contract, service, flags)
+      )
+    )
+}
+
+export function parseService(text: string | undefined): {
+  workload: string | null
+  port: number | null
+} {
   if (text === undefined || text === '') return { workload: null, port: null }
   const m = /^([a-z][a-z0-9-]{0,62})?(?::(\d{1,5}))?$/.exec(text)
   const port = m?.[2] === undefined ? null : Number(m[2])
-  if (!m || (port !== null && (port < 1 || port > 65535))) throw new ScitError('INVALID_ARGUMENT', `"${text}" is not WORKLOAD[:PORT] (e.g. web:8080)`)
+  if (!m || (port !== null && (port < 1 || port > 65535)))
+    throw new ScitError('INVALID_ARGUMENT', `"${text}" is not WORKLOAD[:PORT] (e.g. web:8080)`)
   return { workload: m[1] ?? null, port }
 }
 
-export function parseListen (text: string): { host: string, port: number } {
+export function parseListen(text: string): { host: string; port: number } {
   const i = text.lastIndexOf(':')
   const port = Number(text.slice(i + 1))
   const host = i > 0 ? text.slice(0, i) : '127.0.0.1'
-  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535 || host === '') throw new ScitError('INVALID_ARGUMENT', `--listen "${text}" is not HOST:PORT (e.g. 127.0.0.1:8080)`)
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535 || host === '')
+    throw new ScitError(
+      'INVALID_ARGUMENT',
+      `--listen "${text}" is not HOST:PORT (e.g. 127.0.0.1:8080)`
+    )
   return { host, port }
 }
 
-async function cmdConnect (ref: string, service: string | undefined, flags: ConnectFlags): Promise<void> {
+async function cmdConnect(
+  ref: string,
+  service: string | undefined,
+  flags: ConnectFlags
+): Promise<void> {
   const contract = decodeKey(ref, 'contract key')
   const which = parseService(service)
   const listen = parseListen(flags.listen ?? '127.0.0.1:0')
   const timeout = parseDuration(flags.timeout ?? '30s')
   const config = configFrom(flags)
   const keyPair = loadIdentity(config.data)
-  const tunnel = new Tunnel({ contract, workload: which.workload, port: which.port, keyPair, bootstrap: config.bootstrap, listen, timeout })
+  const tunnel = new Tunnel({
+    contract,
+    workload: which.workload,
+    port: which.port,
+    keyPair,
+    bootstrap: config.bootstrap,
+    listen,
+    timeout
+  })
   const stopped = untilSignal()
   try {
     await tunnel.ready()
     const { host, port } = tunnel.address
     const target = `${tunnel.service.workload}:${tunnel.service.port} of contract ${encodeKey(contract)}`
-    if (flags.json) process.stdout.write(JSON.stringify({ listen: `${host}:${port}`, host, port, contract: encodeKey(contract), workload: tunnel.service.workload, servicePort: tunnel.service.port, key: encodeKey(keyPair.publicKey) }) + '\n')
+    if (flags.json)
+      process.stdout.write(
+        JSON.stringify({
+          listen: `${host}:${port}`,
+          host,
+          port,
+          contract: encodeKey(contract),
+          workload: tunnel.service.workload,
+          servicePort: tunnel.service.port,
+          key: encodeKey(keyPair.publicKey)
+        }) + '\n'
+      )
     else process.stdout.write(`listening on ${host}:${port} → ${target}, through the DHT\n`)
-    tunnel.on('connection', (e: { replica: string }) => { if (flags.verbose) process.stderr.write(`connection → replica ${e.replica.slice(0, 8)}\n`) })
-    tunnel.on('refused', (e: { reason: string }) => process.stderr.write(`a connection waits: ${e.reason}; looking for replicas again\n`))
-    tunnel.on('replicas', (n: number) => { if (flags.verbose) process.stderr.write(`${n} replica(s) announced\n`) })
+    tunnel.on('connection', (e: { replica: string }) => {
+      if (flags.verbose) process.stderr.write(`connection → replica ${e.replica.slice(0, 8)}\n`)
+    })
+    tunnel.on('refused', (e: { reason: string }) =>
+      process.stderr.write(`a connection waits: ${e.reason}; looking for replicas again\n`)
+    )
+    tunnel.on('replicas', (n: number) => {
+      if (flags.verbose) process.stderr.write(`${n} replica(s) announced\n`)
+    })
     if (tunnel.replicaCount === 0) {
-      process.stderr.write(`waiting for a live replica of ${target} (up to ${flags.timeout ?? '30s'}) …\n`)
+      process.stderr.write(
+        `waiting for a live replica of ${target} (up to ${flags.timeout ?? '30s'}) …\n`
+      )
       await Promise.race([tunnel.waitReplica(timeout), stopped])
     }
     await stopped

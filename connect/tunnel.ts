@@ -54,7 +54,7 @@ export interface TunnelOptions {
   /** A DHT node to use (tests); destroyed with the tunnel. */
   dht?: DHT
   /** Where to listen (default 127.0.0.1, a free port). */
-  listen?: { host?: string, port?: number }
+  listen?: { host?: string; port?: number }
   /** How long to wait for the contract, and for a replica per connection (ms). */
   timeout?: number
   /** How long one replica may take to answer before the next is tried as well (ms). */
@@ -63,11 +63,15 @@ export interface TunnelOptions {
   refresh?: number
 }
 
-interface Replica { key: Buffer; failures: number; seen: number }
+interface Replica {
+  key: Buffer
+  failures: number
+  seen: number
+}
 
 export class Tunnel extends ReadyResource {
-  address: { host: string, port: number } = { host: '', port: 0 }
-  service: { workload: string, port: number } = { workload: '', port: 0 }
+  address: { host: string; port: number } = { host: '', port: 0 }
+  service: { workload: string; port: number } = { workload: '', port: 0 }
   /** Local connections carried so far, by replica key (z-base-32). */
   readonly carried = new Map<string, number>()
   private swarm!: Hyperswarm
@@ -86,14 +90,16 @@ export class Tunnel extends ReadyResource {
   private readonly streams = new Set<SecretStream>()
   private readonly timeout: number
 
-  constructor (readonly opts: TunnelOptions) {
+  constructor(readonly opts: TunnelOptions) {
     super()
     this.timeout = opts.timeout ?? 30_000
   }
 
-  get replicaCount (): number { return this.replicas.size }
+  get replicaCount(): number {
+    return this.replicas.size
+  }
 
-  protected override async _open (): Promise<void> {
+  protected override async _open(): Promise<void> {
     try {
       await this.start()
     } catch (err) {
@@ -102,28 +108,48 @@ export class Tunnel extends ReadyResource {
     }
   }
 
-  private async start (): Promise<void> {
+  private async start(): Promise<void> {
     const o = this.opts
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-connect-'))
     this.store = new Corestore(this.dir)
     // A throw-away swarm key: the identity is only for the service streams (a bot may use it in another process).
-    this.swarm = o.dht ? new Hyperswarm({ dht: o.dht }) : createSwarm({ bootstrap: o.bootstrap ?? null })
-    this.session = new ContractSession({ store: this.store, swarm: this.swarm, contract: o.contract, timeout: this.timeout })
+    this.swarm = o.dht
+      ? new Hyperswarm({ dht: o.dht })
+      : createSwarm({ bootstrap: o.bootstrap ?? null })
+    this.session = new ContractSession({
+      store: this.store,
+      swarm: this.swarm,
+      contract: o.contract,
+      timeout: this.timeout
+    })
     try {
       await this.session.ready()
     } catch (err) {
-      if (isScitError(err, 'TIMEOUT')) throw new ScitError('NOT_FOUND', `unknown contract ${encodeKey(o.contract)}: no peer served it within ${this.timeout} ms (is the key right, and its bot online?)`)
+      if (isScitError(err, 'TIMEOUT'))
+        throw new ScitError(
+          'NOT_FOUND',
+          `unknown contract ${encodeKey(o.contract)}: no peer served it within ${this.timeout} ms (is the key right, and its bot online?)`
+        )
       throw err
     }
     const w = this.pick(this.session.view.state().manifest.workloads)
     this.service = w
     this.checkAccess()
-    this.session.core.on('append', () => { this.session?.view.refresh().catch(safetyCatch) })
+    this.session.core.on('append', () => {
+      this.session?.view.refresh().catch(safetyCatch)
+    })
     this.topic = serviceTopic(o.contract, w.workload, w.port)
-    this.server = net.createServer({ allowHalfOpen: true }, sock => this.carry(sock))
+    this.server = net.createServer({ allowHalfOpen: true }, (sock) => this.carry(sock))
     await new Promise<void>((resolve, reject) => {
       const server = this.server as net.Server
-      server.once('error', err => reject(new ScitError('INVALID_ARGUMENT', `cannot listen on ${o.listen?.host ?? '127.0.0.1'}:${o.listen?.port ?? 0}: ${err.message}`)))
+      server.once('error', (err) =>
+        reject(
+          new ScitError(
+            'INVALID_ARGUMENT',
+            `cannot listen on ${o.listen?.host ?? '127.0.0.1'}:${o.listen?.port ?? 0}: ${err.message}`
+          )
+        )
+      )
       server.listen(o.listen?.port ?? 0, o.listen?.host ?? '127.0.0.1', () => resolve())
     })
     const addr = this.server.address() as net.AddressInfo
@@ -134,42 +160,61 @@ export class Tunnel extends ReadyResource {
   }
 
   /** The service to reach: the named workload and port, or the first that has any. */
-  private pick (workloads: ManifestWorkload[]): { workload: string, port: number } {
+  private pick(workloads: ManifestWorkload[]): { workload: string; port: number } {
     const name = encodeKey(this.opts.contract).slice(0, 8)
-    const services = workloads.filter(w => w.ports.length > 0)
-    if (services.length === 0) throw new ScitError('NOT_FOUND', `contract ${name}… has no service: none of its workloads (${workloads.map(w => `${w.name}: ${w.kind}`).join(', ')}) declares ports`)
-    const w = this.opts.workload ? services.find(x => x.name === this.opts.workload) : services[0]
-    if (!w) throw new ScitError('NOT_FOUND', `contract ${name}… has no service "${this.opts.workload ?? ''}": its services are ${services.map(x => `${x.name} (${x.ports.join(', ')})`).join(', ')}`)
+    const services = workloads.filter((w) => w.ports.length > 0)
+    if (services.length === 0)
+      throw new ScitError(
+        'NOT_FOUND',
+        `contract ${name}… has no service: none of its workloads (${workloads.map((w) => `${w.name}: ${w.kind}`).join(', ')}) declares ports`
+      )
+    const w = this.opts.workload ? services.find((x) => x.name === this.opts.workload) : services[0]
+    if (!w)
+      throw new ScitError(
+        'NOT_FOUND',
+        `contract ${name}… has no service "${this.opts.workload ?? ''}": its services are ${services.map((x) => `${x.name} (${x.ports.join(', ')})`).join(', ')}`
+      )
     const port = this.opts.port ?? w.ports[0]
-    if (!w.ports.includes(port)) throw new ScitError('NOT_FOUND', `${w.name} of contract ${name}… does not declare port ${port}: it declares ${w.ports.join(', ')}`)
+    if (!w.ports.includes(port))
+      throw new ScitError(
+        'NOT_FOUND',
+        `${w.name} of contract ${name}… does not declare port ${port}: it declares ${w.ports.join(', ')}`
+      )
     return { workload: w.name, port }
   }
 
   /** What the contract says now about this key (the nodes apply the same rule in their firewalls). */
-  allowed (): boolean {
+  allowed(): boolean {
     const state = this.session?.view.state()
     return mayConnect(state?.access[this.service.workload], this.opts.keyPair.publicKey)
   }
 
-  private checkAccess (): void {
+  private checkAccess(): void {
     if (this.allowed()) return
-    throw new ScitError('ACCESS', `${encodeKey(this.opts.keyPair.publicKey)} may not connect to ${this.service.workload}:${this.service.port} of contract ${encodeKey(this.opts.contract)}: its bot can allow it (scit bot grant CONTRACT ${encodeKey(this.opts.keyPair.publicKey)} --workload ${this.service.workload})`)
+    throw new ScitError(
+      'ACCESS',
+      `${encodeKey(this.opts.keyPair.publicKey)} may not connect to ${this.service.workload}:${this.service.port} of contract ${encodeKey(this.opts.contract)}: its bot can allow it (scit bot grant CONTRACT ${encodeKey(this.opts.keyPair.publicKey)} --workload ${this.service.workload})`
+    )
   }
 
   /** Resolve once at least one replica is announced; TIMEOUT past `ms`. */
-  async waitReplica (ms = this.timeout): Promise<number> {
+  async waitReplica(ms = this.timeout): Promise<number> {
     const deadline = Date.now() + ms
     while (this.replicas.size === 0) {
-      if (Date.now() > deadline) throw new ScitError('TIMEOUT', `no live replica of ${this.service.workload}:${this.service.port} (contract ${encodeKey(this.opts.contract)}) within ${ms} ms`)
+      if (Date.now() > deadline)
+        throw new ScitError(
+          'TIMEOUT',
+          `no live replica of ${this.service.workload}:${this.service.port} (contract ${encodeKey(this.opts.contract)}) within ${ms} ms`
+        )
       if (this.closing) throw new ScitError('CLOSED', 'the tunnel is closed')
       this.lookup()
-      await Promise.race([this.looking, new Promise(resolve => setTimeout(resolve, 500))])
+      await Promise.race([this.looking, new Promise((resolve) => setTimeout(resolve, 500))])
     }
     return this.replicas.size
   }
 
   /** Look the replicas up again (one lookup at a time); forget those absent from two lookups in a row that also failed. */
-  lookup (): void {
+  lookup(): void {
     if (this.looking || this.closing) return
     const n = ++this.lookups
     this.looking = (async () => {
@@ -183,41 +228,57 @@ export class Tunnel extends ReadyResource {
           else this.replicas.set(hex, { key: peer.publicKey, failures: 0, seen: n })
         }
       }
-      for (const [hex, r] of this.replicas) if (r.seen < n - 1 && r.failures > 0) this.replicas.delete(hex)
+      for (const [hex, r] of this.replicas)
+        if (r.seen < n - 1 && r.failures > 0) this.replicas.delete(hex)
       if (this.replicas.size !== before) this.emit('replicas', this.replicas.size)
-    })().catch(safetyCatch).finally(() => { this.looking = null; this.query = null })
+    })()
+      .catch(safetyCatch)
+      .finally(() => {
+        this.looking = null
+        this.query = null
+      })
   }
 
   /** Replicas to try, in order: those that answered last, taking turns, then the failed ones, fewest failures first. */
-  private order (): Replica[] {
+  private order(): Replica[] {
     const all = [...this.replicas.values()]
-    const good = all.filter(r => r.failures === 0)
+    const good = all.filter((r) => r.failures === 0)
     const start = good.length > 0 ? this.turn++ % good.length : 0
-    return [...good.slice(start), ...good.slice(0, start), ...all.filter(r => r.failures > 0).sort((a, b) => a.failures - b.failures)]
+    return [
+      ...good.slice(start),
+      ...good.slice(0, start),
+      ...all.filter((r) => r.failures > 0).sort((a, b) => a.failures - b.failures)
+    ]
   }
 
-  private carry (sock: net.Socket): void {
+  private carry(sock: net.Socket): void {
     sock.pause()
     sock.on('error', () => {})
     this.sockets.add(sock)
     sock.once('close', () => this.sockets.delete(sock))
-    this.reach(Date.now() + this.timeout, () => sock.destroyed).then(remote => {
-      if (remote === null) {
-        sock.destroy()
-        return
-      }
-      if (sock.destroyed) { remote.destroy(); return }
-      const key = encodeKey(remote.remotePublicKey)
-      this.carried.set(key, (this.carried.get(key) ?? 0) + 1)
-      this.emit('connection', { replica: key })
-      remote.on('close', () => sock.end())
-      sock.on('close', () => remote.end())
-      sock.pipe(remote).pipe(sock)
-    }, () => sock.destroy())
+    this.reach(Date.now() + this.timeout, () => sock.destroyed).then(
+      (remote) => {
+        if (remote === null) {
+          sock.destroy()
+          return
+        }
+        if (sock.destroyed) {
+          remote.destroy()
+          return
+        }
+        const key = encodeKey(remote.remotePublicKey)
+        this.carried.set(key, (this.carried.get(key) ?? 0) + 1)
+        this.emit('connection', { replica: key })
+        remote.on('close', () => sock.end())
+        sock.on('close', () => remote.end())
+        sock.pipe(remote).pipe(sock)
+      },
+      () => sock.destroy()
+    )
   }
 
   /** A stream to some live replica, or null once `deadline` passed (or `gone`). */
-  private async reach (deadline: number, gone: () => boolean): Promise<SecretStream | null> {
+  private async reach(deadline: number, gone: () => boolean): Promise<SecretStream | null> {
     let round = 0
     while (!this.closing && !gone() && Date.now() < deadline) {
       const list = this.order()
@@ -227,16 +288,24 @@ export class Tunnel extends ReadyResource {
       }
       // None answered: look again, and give a heal time to announce its new replica.
       this.lookup()
-      await Promise.race([this.looking, new Promise(resolve => setTimeout(resolve, Math.min(2000, 250 * 2 ** round++)))])
-      if (round === 1) this.emit('refused', { reason: this.allowed() ? 'no replica answered' : 'the contract no longer allows this key (revoked)' })
+      await Promise.race([
+        this.looking,
+        new Promise((resolve) => setTimeout(resolve, Math.min(2000, 250 * 2 ** round++)))
+      ])
+      if (round === 1)
+        this.emit('refused', {
+          reason: this.allowed()
+            ? 'no replica answered'
+            : 'the contract no longer allows this key (revoked)'
+        })
     }
     return null
   }
 
   /** Try the replicas in order, starting the next while the earlier ones have not answered within the stagger; first open wins. */
-  private race (list: Replica[]): Promise<SecretStream | null> {
+  private race(list: Replica[]): Promise<SecretStream | null> {
     const stagger = this.opts.stagger ?? 1500
-    return new Promise(resolve => {
+    return new Promise((resolve) => {
       let pending = 0
       let next = 0
       let won = false
@@ -257,7 +326,10 @@ export class Tunnel extends ReadyResource {
           settled = true
           waiting.delete(r)
           r.failures = 0
-          if (won) { s.destroy(); return }
+          if (won) {
+            s.destroy()
+            return
+          }
           won = true
           if (timer !== null) clearTimeout(timer)
           // Slower than the stagger: tried after the others until they answer (a crashed node's record lingers on the DHT).
@@ -270,23 +342,31 @@ export class Tunnel extends ReadyResource {
           waiting.delete(r)
           r.failures++
           pending--
-          if (!won && next < list.length) { if (timer !== null) clearTimeout(timer); launch(); arm() } else if (!won && pending === 0) resolve(null)
+          if (!won && next < list.length) {
+            if (timer !== null) clearTimeout(timer)
+            launch()
+            arm()
+          } else if (!won && pending === 0) resolve(null)
         })
       }
       const arm = (): void => {
         if (won || next >= list.length) return
-        timer = setTimeout(() => { launch(); arm() }, stagger)
+        timer = setTimeout(() => {
+          launch()
+          arm()
+        }, stagger)
       }
       launch()
       arm()
     })
   }
 
-  protected override async _close (): Promise<void> {
+  protected override async _close(): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer)
     for (const s of this.sockets) s.destroy()
     for (const s of this.streams) s.destroy()
-    if (this.server !== null) await new Promise<void>(resolve => (this.server as net.Server).close(() => resolve()))
+    if (this.server !== null)
+      await new Promise<void>((resolve) => (this.server as net.Server).close(() => resolve()))
     this.query?.destroy()
     while (this.looking) await this.looking
     await this.session?.close().catch(safetyCatch)

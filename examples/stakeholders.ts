@@ -9,8 +9,8 @@ import { generateKeyPair, KeyPair } from '../lib/identity'
 import { hash } from '../lib/keys'
 
 export const EXAMPLE_ROLES = ['legal', 'it', 'budget'] as const
-export type ExampleRole = typeof EXAMPLE_ROLES[number]
+export type ExampleRole = (typeof EXAMPLE_ROLES)[number]
 
-export function exampleStakeholder (role: ExampleRole): KeyPair {
+export function exampleStakeholder(role: ExampleRole): KeyPair {
   return generateKeyPair(hash('scit/example-stakeholder', b4a.from(role)))
 }

@@ -9,19 +9,27 @@ import b4a from 'b4a'
 import type { Manifest, ManifestWorkload, Instruction } from './contract-messages'
 
 /** Resolved access of one workload: keys as hex. */
-export interface AccessList { public: boolean; keys: Set<string> }
+export interface AccessList {
+  public: boolean
+  keys: Set<string>
+}
 
-export function baseAccess (w: ManifestWorkload, m: Manifest, bot: Buffer): AccessList {
-  const keys = new Set(w.access.keys.map(k => b4a.toString(k, 'hex')))
+export function baseAccess(w: ManifestWorkload, m: Manifest, bot: Buffer): AccessList {
+  const keys = new Set(w.access.keys.map((k) => b4a.toString(k, 'hex')))
   for (const role of w.access.roles) {
     if (role === 'bot') keys.add(b4a.toString(bot, 'hex'))
-    for (const s of m.stakeholders.signers) if (role === 'stakeholders' || s.role === role) keys.add(b4a.toString(s.key, 'hex'))
+    for (const s of m.stakeholders.signers)
+      if (role === 'stakeholders' || s.role === role) keys.add(b4a.toString(s.key, 'hex'))
   }
   return { public: w.access.public, keys }
 }
 
 /** The access of every workload of `m` after the grants and revokes among `instructions`, in order. */
-export function resolveAccess (m: Manifest, bot: Buffer, instructions: Instruction[]): Record<string, AccessList> {
+export function resolveAccess(
+  m: Manifest,
+  bot: Buffer,
+  instructions: Instruction[]
+): Record<string, AccessList> {
   const out: Record<string, AccessList> = {}
   for (const w of m.workloads) out[w.name] = baseAccess(w, m, bot)
   for (const ins of instructions) {
@@ -36,7 +44,7 @@ export function resolveAccess (m: Manifest, bot: Buffer, instructions: Instructi
   return out
 }
 
-export function mayConnect (list: AccessList | null | undefined, key: Buffer): boolean {
+export function mayConnect(list: AccessList | null | undefined, key: Buffer): boolean {
   if (!list) return false
   return list.public || list.keys.has(b4a.toString(key, 'hex'))
 }

@@ -20,21 +20,27 @@ import { register as registerDemo } from '../examples/demo/cli'
 import { register as registerConnect } from '../connect/cli'
 import { version as VERSION } from '../package.json'
 
-export function program (): Command {
+export function program(): Command {
   const p = new Command('scit')
-    .description('smart contracts for IT: a peer-to-peer market for compute and storage, deployed by bots from signed contracts')
+    .description(
+      'smart contracts for IT: a peer-to-peer market for compute and storage, deployed by bots from signed contracts'
+    )
     .version(VERSION)
     // Commander's errors come back as exceptions for `report` to print as scit's; sub-commands inherit this when created.
     .exitOverride()
     .configureOutput({ outputError: () => {} })
 
-  withCommon(p.command('id').description('print (and on first use create) this data directory\'s identity'), { market: false })
-    .action(action((flags: CommonFlags) => {
+  withCommon(
+    p.command('id').description("print (and on first use create) this data directory's identity"),
+    { market: false }
+  ).action(
+    action((flags: CommonFlags) => {
       const config = configFrom(flags)
       const kp = loadIdentity(config.data)
       const id = encodeKey(kp.publicKey)
       output(flags, { publicKey: id, data: config.data }, () => id)
-    }))
+    })
+  )
 
   registerNode(p)
   registerBot(p)

@@ -3,15 +3,16 @@ import c from 'compact-encoding'
 import { ScitError } from './errors'
 
 /** Decode `buf` with `enc` and refuse trailing bytes, so one value has one encoding. */
-export function decodeExact<T> (enc: c.Encoding<T>, buf: Uint8Array): T {
+export function decodeExact<T>(enc: c.Encoding<T>, buf: Uint8Array): T {
   const state = c.state(0, buf.byteLength, Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength))
   const value = enc.decode(state)
-  if (state.start !== state.end) throw new ScitError('INVALID_ENVELOPE', `${state.end - state.start} trailing bytes`)
+  if (state.start !== state.end)
+    throw new ScitError('INVALID_ENVELOPE', `${state.end - state.start} trailing bytes`)
   return value
 }
 
 /** Decode a body; a failure becomes a typed INVALID_ENVELOPE error. */
-export function decodeBody<T> (enc: c.Encoding<T>, buf: Uint8Array, what: string): T {
+export function decodeBody<T>(enc: c.Encoding<T>, buf: Uint8Array, what: string): T {
   try {
     return decodeExact(enc, buf)
   } catch (err) {
@@ -19,19 +20,33 @@ export function decodeBody<T> (enc: c.Encoding<T>, buf: Uint8Array, what: string
   }
 }
 
-export function optional<T> (enc: c.Encoding<T>): c.Encoding<T | null> {
+export function optional<T>(enc: c.Encoding<T>): c.Encoding<T | null> {
   return {
-    preencode (state, v) { c.bool.preencode(state, v !== null); if (v !== null) enc.preencode(state, v) },
-    encode (state, v) { c.bool.encode(state, v !== null); if (v !== null) enc.encode(state, v) },
-    decode (state) { return c.bool.decode(state) ? enc.decode(state) : null }
+    preencode(state, v) {
+      c.bool.preencode(state, v !== null)
+      if (v !== null) enc.preencode(state, v)
+    },
+    encode(state, v) {
+      c.bool.encode(state, v !== null)
+      if (v !== null) enc.encode(state, v)
+    },
+    decode(state) {
+      return c.bool.decode(state) ? enc.decode(state) : null
+    }
   }
 }
 
-export function struct<T extends object> (fields: { [K in keyof T]-?: [K, c.Encoding<T[K]>] }[keyof T][]): c.Encoding<T> {
+export function struct<T extends object>(
+  fields: { [K in keyof T]-?: [K, c.Encoding<T[K]>] }[keyof T][]
+): c.Encoding<T> {
   return {
-    preencode (state, v) { for (const [k, e] of fields) e.preencode(state, v[k]) },
-    encode (state, v) { for (const [k, e] of fields) e.encode(state, v[k]) },
-    decode (state) {
+    preencode(state, v) {
+      for (const [k, e] of fields) e.preencode(state, v[k])
+    },
+    encode(state, v) {
+      for (const [k, e] of fields) e.encode(state, v[k])
+    },
+    decode(state) {
       const out = {} as T
       for (const [k, e] of fields) out[k] = e.decode(state)
       return out
@@ -40,15 +55,17 @@ export function struct<T extends object> (fields: { [K in keyof T]-?: [K, c.Enco
 }
 
 /** One of a fixed list of strings, as its index: a schema change that reorders the list is a new version. */
-export function enumOf<T extends string> (values: readonly T[]): c.Encoding<T> {
+export function enumOf<T extends string>(values: readonly T[]): c.Encoding<T> {
   return {
-    preencode (state, v) { c.uint.preencode(state, values.indexOf(v)) },
-    encode (state, v) {
+    preencode(state, v) {
+      c.uint.preencode(state, values.indexOf(v))
+    },
+    encode(state, v) {
       const i = values.indexOf(v)
       if (i === -1) throw new Error(`"${v}" is not one of ${values.join(', ')}`)
       c.uint.encode(state, i)
     },
-    decode (state) {
+    decode(state) {
       const i = c.uint.decode(state)
       if (i >= values.length) throw new Error(`enum value ${i} out of range`)
       return values[i]
@@ -57,10 +74,16 @@ export function enumOf<T extends string> (values: readonly T[]): c.Encoding<T> {
 }
 
 /** A buffer that decodes empty rather than null, for fields that always hold bytes. */
-export function nonNullBuffer (): c.Encoding<Buffer> {
+export function nonNullBuffer(): c.Encoding<Buffer> {
   return {
-    preencode (state, v) { c.buffer.preencode(state, v) },
-    encode (state, v) { c.buffer.encode(state, v) },
-    decode (state) { return c.buffer.decode(state) ?? Buffer.alloc(0) }
+    preencode(state, v) {
+      c.buffer.preencode(state, v)
+    },
+    encode(state, v) {
+      c.buffer.encode(state, v)
+    },
+    decode(state) {
+      return c.buffer.decode(state) ?? Buffer.alloc(0)
+    }
   }
 }

@@ -6,28 +6,42 @@ import { resolveConfig, Config, ConfigFlags, DEFAULT_DATA } from './config'
 import { ScitError } from './errors'
 import { setLevel, getLevel } from './log'
 
-export interface CommonFlags extends ConfigFlags { json?: boolean; verbose?: number }
+export interface CommonFlags extends ConfigFlags {
+  json?: boolean
+  verbose?: number
+}
 
-export function withCommon (cmd: Command, opts: { market?: boolean } = {}): Command {
+export function withCommon(cmd: Command, opts: { market?: boolean } = {}): Command {
   cmd.option('--data <dir>', 'data directory (env SCIT_DATA; default ~/.scit)')
-  cmd.option('--bootstrap <host:port,...>', 'DHT bootstrap nodes (env SCIT_BOOTSTRAP; default: the public HyperDHT)')
-  if (opts.market !== false) cmd.option('--market <key>', 'market key (env SCIT_MARKET, or "market" in <data>/config.json)')
+  cmd.option(
+    '--bootstrap <host:port,...>',
+    'DHT bootstrap nodes (env SCIT_BOOTSTRAP; default: the public HyperDHT)'
+  )
+  if (opts.market !== false)
+    cmd.option('--market <key>', 'market key (env SCIT_MARKET, or "market" in <data>/config.json)')
   cmd.option('--json', 'print machine-readable JSON on stdout')
-  cmd.option('-v, --verbose', 'log more to stderr (twice for debug)', (_: string, prev: number) => prev + 1, 0)
+  cmd.option(
+    '-v, --verbose',
+    'log more to stderr (twice for debug)',
+    (_: string, prev: number) => prev + 1,
+    0
+  )
   return cmd
 }
 
-export function configFrom (flags: CommonFlags): Config {
+export function configFrom(flags: CommonFlags): Config {
   if (flags.verbose) setLevel(flags.verbose > 1 ? 'debug' : 'info')
   return resolveConfig(flags)
 }
 
-export function output (flags: CommonFlags, value: unknown, human: () => string): void {
+export function output(flags: CommonFlags, value: unknown, human: () => string): void {
   process.stdout.write((flags.json ? JSON.stringify(value, null, 2) : human()) + '\n')
 }
 
 /** Known errors print `error CODE: message` and exit 1; anything else is a bug and goes on to `report`. */
-export function action<A extends unknown[]> (fn: (...args: A) => Promise<void> | void): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void> | void
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args)
@@ -40,32 +54,48 @@ export function action<A extends unknown[]> (fn: (...args: A) => Promise<void> |
   }
 }
 
-function dataOf (cmd: unknown): string {
+function dataOf(cmd: unknown): string {
   const flags = cmd instanceof Command ? cmd.opts() : {}
-  return path.resolve(typeof flags.data === 'string' ? flags.data : process.env.SCIT_DATA ?? DEFAULT_DATA)
+  return path.resolve(
+    typeof flags.data === 'string' ? flags.data : (process.env.SCIT_DATA ?? DEFAULT_DATA)
+  )
 }
 
 /** Library errors under a data dir (Corestore's fd-lock, device-file) in scit's terms with the fix; null otherwise. */
-export function explain (err: unknown, data: string): ScitError | null {
+export function explain(err: unknown, data: string): ScitError | null {
   if (err instanceof ScitError) return err
-  const e = err as { message?: unknown, code?: unknown }
+  const e = err as { message?: unknown; code?: unknown }
   if (e?.message === 'File descriptor could not be locked') {
     const pid = holder(data)
-    return new ScitError('BUSY', `another scit process uses this data dir ${data}${pid === null ? '' : ` (pid ${pid})`}: stop it first, or give this one its own --data`)
+    return new ScitError(
+      'BUSY',
+      `another scit process uses this data dir ${data}${pid === null ? '' : ` (pid ${pid})`}: stop it first, or give this one its own --data`
+    )
   }
   if (e?.code === 'DEVICE_FILE') {
-    return new ScitError('INVALID_CONFIG', `this data dir ${data} was copied or moved from elsewhere (${String(e.message)}): its stores open only where they were made, or two copies could fork their cores. Use the original dir; or start a fresh --data and copy only identity.json (and config.json) into it, the rest replicates anew`)
+    return new ScitError(
+      'INVALID_CONFIG',
+      `this data dir ${data} was copied or moved from elsewhere (${String(e.message)}): its stores open only where they were made, or two copies could fork their cores. Use the original dir; or start a fresh --data and copy only identity.json (and config.json) into it, the rest replicates anew`
+    )
   }
   return null
 }
 
 /** A process (other than this one) with a file open under `dir`: who holds its lock. */
-function holder (dir: string): number | null {
+function holder(dir: string): number | null {
   let pids: string[]
-  try { pids = fs.readdirSync('/proc').filter(n => /^\d+$/.test(n) && Number(n) !== process.pid) } catch { return null }
+  try {
+    pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)
+  } catch {
+    return null
+  }
   for (const pid of pids) {
     let fds: string[]
-    try { fds = fs.readdirSync(`/proc/${pid}/fd`) } catch { continue }
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`)
+    } catch {
+      continue
+    }
     for (const fd of fds) {
       try {
         if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(dir + path.sep)) return Number(pid)
@@ -78,13 +108,14 @@ function holder (dir: string): number | null {
 }
 
 /** The last word on a failure: `error CODE: message`, a stack only with -vv or SCIT_DEBUG=1. Returns the exit code. */
-export function report (err: unknown, program: Command, argv: string[]): number {
+export function report(err: unknown, program: Command, argv: string[]): number {
   if (err instanceof CommanderError) {
     if (err.exitCode === 0) return 0 // --help, --version
     const cmd = commandPath(program, argv)
-    const text = err.code === 'commander.help'
-      ? `${cmd} needs a sub-command (listed above)`
-      : `${err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}; see ${cmd} --help`
+    const text =
+      err.code === 'commander.help'
+        ? `${cmd} needs a sub-command (listed above)`
+        : `${err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}; see ${cmd} --help`
     process.stderr.write(`error INVALID_ARGUMENT: ${text}\n`)
     return 1
   }
@@ -94,18 +125,20 @@ export function report (err: unknown, program: Command, argv: string[]): number 
     return 1
   }
   const e = err as Error
-  process.stderr.write(`error INTERNAL: ${e?.message ?? String(err)} (a bug in scit: please report it; -vv or SCIT_DEBUG=1 shows where)\n`)
+  process.stderr.write(
+    `error INTERNAL: ${e?.message ?? String(err)} (a bug in scit: please report it; -vv or SCIT_DEBUG=1 shows where)\n`
+  )
   if (getLevel() === 'debug' && e?.stack) process.stderr.write(`${e.stack}\n`)
   return 1
 }
 
 /** `scit node start`: the sub-commands named in argv, as far as they exist. */
-function commandPath (program: Command, argv: string[]): string {
+function commandPath(program: Command, argv: string[]): string {
   const names = [program.name()]
   let cmd = program
   for (const arg of argv.slice(2)) {
     if (arg.startsWith('-')) continue
-    const sub = cmd.commands.find(c => c.name() === arg || c.aliases().includes(arg))
+    const sub = cmd.commands.find((c) => c.name() === arg || c.aliases().includes(arg))
     if (sub === undefined) break
     names.push(sub.name())
     cmd = sub
@@ -113,8 +146,8 @@ function commandPath (program: Command, argv: string[]): string {
   return names.join(' ')
 }
 
-export function untilSignal (): Promise<NodeJS.Signals> {
-  return new Promise(resolve => {
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
     const done = (sig: NodeJS.Signals): void => {
       process.off('SIGINT', done)
       process.off('SIGTERM', done)

@@ -6,7 +6,10 @@ import { ScitError } from './errors'
 import { decodeKey } from './keys'
 import { openDataDir } from './datadir'
 
-export interface Bootstrap { host: string; port: number }
+export interface Bootstrap {
+  host: string
+  port: number
+}
 
 export interface Config {
   data: string
@@ -15,19 +18,32 @@ export interface Config {
   bootstrap: Bootstrap[] | null
 }
 
-export interface ConfigFlags { data?: string; market?: string; bootstrap?: string }
+export interface ConfigFlags {
+  data?: string
+  market?: string
+  bootstrap?: string
+}
 
-export interface ConfigFile { market?: string; bootstrap?: string }
+export interface ConfigFile {
+  market?: string
+  bootstrap?: string
+}
 
 export const DEFAULT_DATA = path.join(os.homedir(), '.scit')
 
-export function parseBootstrap (text: string): Bootstrap[] {
+export function parseBootstrap(text: string): Bootstrap[] {
   const out: Bootstrap[] = []
-  for (const part of text.split(',').map(s => s.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(.+):(\d{1,5})$/.exec(part)
     const port = m ? Number(m[2]) : NaN
     if (!m || port < 1 || port > 65535) {
-      throw new ScitError('INVALID_CONFIG', `bootstrap "${part}" is not host:port (e.g. 127.0.0.1:49737)`)
+      throw new ScitError(
+        'INVALID_CONFIG',
+        `bootstrap "${part}" is not host:port (e.g. 127.0.0.1:49737)`
+      )
     }
     out.push({ host: m[1], port })
   }
@@ -35,19 +51,20 @@ export function parseBootstrap (text: string): Bootstrap[] {
   return out
 }
 
-export function readConfigFile (data: string): ConfigFile {
+export function readConfigFile(data: string): ConfigFile {
   const file = path.join(data, 'config.json')
   if (!fs.existsSync(file)) return {}
   try {
     const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object')
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new Error('not an object')
     return parsed as ConfigFile
   } catch (err) {
     throw new ScitError('INVALID_CONFIG', `${file}: ${(err as Error).message}`)
   }
 }
 
-export function writeConfigFile (data: string, patch: ConfigFile): void {
+export function writeConfigFile(data: string, patch: ConfigFile): void {
   const next = { ...readConfigFile(data), ...patch }
   openDataDir(data)
   const file = path.join(data, 'config.json')
@@ -55,7 +72,7 @@ export function writeConfigFile (data: string, patch: ConfigFile): void {
   fs.renameSync(file + '.tmp', file)
 }
 
-export function resolveConfig (flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
+export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
   const data = path.resolve(flags.data ?? env.SCIT_DATA ?? DEFAULT_DATA)
   const file = readConfigFile(data)
   const market = flags.market ?? env.SCIT_MARKET ?? file.market
@@ -67,7 +84,11 @@ export function resolveConfig (flags: ConfigFlags, env: NodeJS.ProcessEnv = proc
   }
 }
 
-export function requireMarket (config: Config): Buffer {
-  if (!config.market) throw new ScitError('INVALID_CONFIG', 'no market key: pass --market KEY, set SCIT_MARKET, or put "market" in <data>/config.json')
+export function requireMarket(config: Config): Buffer {
+  if (!config.market)
+    throw new ScitError(
+      'INVALID_CONFIG',
+      'no market key: pass --market KEY, set SCIT_MARKET, or put "market" in <data>/config.json'
+    )
   return config.market
 }

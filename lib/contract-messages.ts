@@ -38,72 +38,114 @@ export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['service', 'job', 'archi
 export const RESTART_POLICIES: readonly RestartPolicy[] = ['always', 'on-failure', 'never']
 
 /** A file a workload ships: `path` is relative to the workload's work dir; hash is BLAKE2b-256 of the bytes. */
-export interface ManifestFile { path: string; size: number; hash: Buffer }
+export interface ManifestFile {
+  path: string
+  size: number
+  hash: Buffer
+}
 
-export interface ArchiveSpec { size: number; source: Buffer | null }
+export interface ArchiveSpec {
+  size: number
+  source: Buffer | null
+}
 
 /**
  * Who may connect to a service's ports (ARCHITECTURE §9): anyone (`public`),
  * or the listed keys and roles: 'bot' (the contract's bot), 'stakeholders'
  * (every signer), or a stakeholder role. grant/revoke instructions change it later.
  */
-export interface Access { public: boolean; keys: Buffer[]; roles: string[] }
+export interface Access {
+  public: boolean
+  keys: Buffer[]
+  roles: string[]
+}
 /** What a template that says nothing about access gets: the bot and its stakeholders. */
 export const DEFAULT_ACCESS: Access = { public: false, keys: [], roles: ['bot', 'stakeholders'] }
 
 export interface ManifestWorkload {
   name: string
   kind: WorkloadKind
-  files: ManifestFile[]          // sorted by path
-  command: string[]              // argv, run without a shell; [] for an archive
+  files: ManifestFile[] // sorted by path
+  command: string[] // argv, run without a shell; [] for an archive
   env: Record<string, string>
   ports: number[]
   restart: RestartPolicy
-  resources: Resources           // per replica
+  resources: Resources // per replica
   replicas: number
-  budget: number                 // max price per replica-hour, smallest unit
-  archive: ArchiveSpec | null    // kind archive: bytes to keep, optional core to copy from
-  output: string | null          // kind job: the file whose BLAKE2b-256 the node reports
-  access: Access                 // kind service with ports: who may connect
-  state: StateSpec | null        // kind service: the paths its node snapshots into a state core (node/state.ts)
+  budget: number // max price per replica-hour, smallest unit
+  archive: ArchiveSpec | null // kind archive: bytes to keep, optional core to copy from
+  output: string | null // kind job: the file whose BLAKE2b-256 the node reports
+  access: Access // kind service with ports: who may connect
+  state: StateSpec | null // kind service: the paths its node snapshots into a state core (node/state.ts)
 }
 
 /** What of a service's work dir is its data: files or folders, snapshotted every `interval` ms when changed. */
-export interface StateSpec { paths: string[]; interval: number }
+export interface StateSpec {
+  paths: string[]
+  interval: number
+}
 
-export interface Placement { countries: string[]; attributes: string[]; spread: boolean }
-export interface Stakeholder { key: Buffer; role: string; weight: number }
+export interface Placement {
+  countries: string[]
+  attributes: string[]
+  spread: boolean
+}
+export interface Stakeholder {
+  key: Buffer
+  role: string
+  weight: number
+}
 /** threshold 0: no sign-off needed. */
-export interface StakeholderPolicy { threshold: number; signers: Stakeholder[] }
+export interface StakeholderPolicy {
+  threshold: number
+  signers: Stakeholder[]
+}
 export type ParamValue = number | string | boolean
 
 /** A fully concrete contract: no expressions left; what stakeholders sign and nodes run. */
 export interface Manifest {
-  version: number                // MANIFEST_VERSION
+  version: number // MANIFEST_VERSION
   template: { name: string; version: number }
   params: Record<string, ParamValue>
   workloads: ManifestWorkload[]
   placement: Placement
-  duration: number               // lease, ms
-  budget: number                 // default max price per replica-hour
+  duration: number // lease, ms
+  budget: number // default max price per replica-hour
   stakeholders: StakeholderPolicy
 }
 
 export interface ContractHeader {
-  core: Buffer                   // this core's key: the bot's signature over it binds the log to the bot
+  core: Buffer // this core's key: the bot's signature over it binds the log to the bot
   manifestHash: Buffer
   manifest: Manifest
   trades: string[]
 }
 
 export type InstructionAction = 'deploy' | 'update' | 'scale' | 'stop' | 'grant' | 'revoke'
-export const INSTRUCTION_ACTIONS: readonly InstructionAction[] = ['deploy', 'update', 'scale', 'stop', 'grant', 'revoke']
+export const INSTRUCTION_ACTIONS: readonly InstructionAction[] = [
+  'deploy',
+  'update',
+  'scale',
+  'stop',
+  'grant',
+  'revoke'
+]
 
 /** grant/revoke: one key's access to one workload's ports ('' : every workload of the contract). */
-export interface Grant { workload: string; key: Buffer }
+export interface Grant {
+  workload: string
+  key: Buffer
+}
 
 /** Where a file's bytes sit in the core. */
-export interface BlobRef { workload: string; path: string; start: number; blocks: number; size: number; hash: Buffer }
+export interface BlobRef {
+  workload: string
+  path: string
+  start: number
+  blocks: number
+  size: number
+  hash: Buffer
+}
 
 /**
  * Where a replacement replica's data comes from (a heal): the snapshot the
@@ -112,36 +154,64 @@ export interface BlobRef { workload: string; path: string; start: number; blocks
  * new node checks that `node` ran trade `from` of this contract, then every
  * hash, before its service starts (node/state.ts).
  */
-export interface RestoreRef { trade: string; from: string; node: Buffer; core: Buffer; length: number; seq: number; hash: Buffer }
+export interface RestoreRef {
+  trade: string
+  from: string
+  node: Buffer
+  core: Buffer
+  length: number
+  seq: number
+  hash: Buffer
+}
 
 export interface Instruction {
   action: InstructionAction
-  manifestHash: Buffer           // the manifest this applies to
-  manifest: Manifest | null      // update: the new manifest (its hash is manifestHash)
-  files: BlobRef[]               // deploy, update: every file of the manifest
+  manifestHash: Buffer // the manifest this applies to
+  manifest: Manifest | null // update: the new manifest (its hash is manifestHash)
+  files: BlobRef[] // deploy, update: every file of the manifest
   scale: Array<{ workload: string; replicas: number }>
-  trades: string[]               // the trades this instruction addresses (empty: all)
-  reason: string                 // stop: why
-  grant: Grant | null            // grant, revoke: whose access
-  restore: RestoreRef[]          // scale: the snapshot each new trade starts from
+  trades: string[] // the trades this instruction addresses (empty: all)
+  reason: string // stop: why
+  grant: Grant | null // grant, revoke: whose access
+  restore: RestoreRef[] // scale: the snapshot each new trade starts from
 }
 
 /** A stakeholder's signature over a manifest hash; appended by the bot, signed by the stakeholder. */
-export interface Approval { stakeholder: Buffer; role: string; manifestHash: Buffer; signature: Buffer }
+export interface Approval {
+  stakeholder: Buffer
+  role: string
+  manifestHash: Buffer
+  signature: Buffer
+}
 
-export interface BlobMarker { tag: number; blocks: number; size: number }
+export interface BlobMarker {
+  tag: number
+  blocks: number
+  size: number
+}
 
 // ---------------------------------------------------------------------------
 
-
 /** A string map as sorted pairs, so that one map has one encoding. */
-function record<T> (enc: c.Encoding<T>): c.Encoding<Record<string, T>> {
-  const entries = c.array(struct<{ k: string, v: T }>([['k', c.string], ['v', enc]]))
-  const sorted = (r: Record<string, T>): Array<{ k: string, v: T }> => Object.keys(r).sort().map(k => ({ k, v: r[k] }))
+function record<T>(enc: c.Encoding<T>): c.Encoding<Record<string, T>> {
+  const entries = c.array(
+    struct<{ k: string; v: T }>([
+      ['k', c.string],
+      ['v', enc]
+    ])
+  )
+  const sorted = (r: Record<string, T>): Array<{ k: string; v: T }> =>
+    Object.keys(r)
+      .sort()
+      .map((k) => ({ k, v: r[k] }))
   return {
-    preencode (state, r) { entries.preencode(state, sorted(r)) },
-    encode (state, r) { entries.encode(state, sorted(r)) },
-    decode (state) {
+    preencode(state, r) {
+      entries.preencode(state, sorted(r))
+    },
+    encode(state, r) {
+      entries.encode(state, sorted(r))
+    },
+    decode(state) {
       const out: Record<string, T> = {}
       for (const { k, v } of entries.decode(state)) out[k] = v
       return out
@@ -150,16 +220,25 @@ function record<T> (enc: c.Encoding<T>): c.Encoding<Record<string, T>> {
 }
 
 const paramValue: c.Encoding<ParamValue> = {
-  preencode (state, v) {
+  preencode(state, v) {
     c.uint.preencode(state, 0)
     if (typeof v === 'number') c.int.preencode(state, v)
     else if (typeof v === 'string') c.string.preencode(state, v)
     else c.bool.preencode(state, v)
   },
-  encode (state, v) {
-    if (typeof v === 'number') { c.uint.encode(state, 0); c.int.encode(state, v) } else if (typeof v === 'string') { c.uint.encode(state, 1); c.string.encode(state, v) } else { c.uint.encode(state, 2); c.bool.encode(state, v) }
+  encode(state, v) {
+    if (typeof v === 'number') {
+      c.uint.encode(state, 0)
+      c.int.encode(state, v)
+    } else if (typeof v === 'string') {
+      c.uint.encode(state, 1)
+      c.string.encode(state, v)
+    } else {
+      c.uint.encode(state, 2)
+      c.bool.encode(state, v)
+    }
   },
-  decode (state) {
+  decode(state) {
     const tag = c.uint.decode(state)
     if (tag === 0) return c.int.decode(state)
     if (tag === 1) return c.string.decode(state)
@@ -168,9 +247,23 @@ const paramValue: c.Encoding<ParamValue> = {
   }
 }
 
-const resources = struct<Resources>([['cpu', c.uint], ['memory', c.uint], ['ssd', c.uint], ['hdd', c.uint], ['ipv4', c.uint], ['gpu', c.uint]])
-const manifestFile = struct<ManifestFile>([['path', c.string], ['size', c.uint], ['hash', c.fixed32]])
-const archiveSpec = struct<ArchiveSpec>([['size', c.uint], ['source', optional(c.fixed32)]])
+const resources = struct<Resources>([
+  ['cpu', c.uint],
+  ['memory', c.uint],
+  ['ssd', c.uint],
+  ['hdd', c.uint],
+  ['ipv4', c.uint],
+  ['gpu', c.uint]
+])
+const manifestFile = struct<ManifestFile>([
+  ['path', c.string],
+  ['size', c.uint],
+  ['hash', c.fixed32]
+])
+const archiveSpec = struct<ArchiveSpec>([
+  ['size', c.uint],
+  ['source', optional(c.fixed32)]
+])
 
 const workload = struct<ManifestWorkload>([
   ['name', c.string],
@@ -185,21 +278,59 @@ const workload = struct<ManifestWorkload>([
   ['budget', c.uint],
   ['archive', optional(archiveSpec)],
   ['output', optional(c.string)],
-  ['access', struct<Access>([['public', c.bool], ['keys', c.array(c.fixed32)], ['roles', c.array(c.string)]])],
-  ['state', optional(struct<StateSpec>([['paths', c.array(c.string)], ['interval', c.uint]]))]
+  [
+    'access',
+    struct<Access>([
+      ['public', c.bool],
+      ['keys', c.array(c.fixed32)],
+      ['roles', c.array(c.string)]
+    ])
+  ],
+  [
+    'state',
+    optional(
+      struct<StateSpec>([
+        ['paths', c.array(c.string)],
+        ['interval', c.uint]
+      ])
+    )
+  ]
 ])
 
-const stakeholder = struct<Stakeholder>([['key', c.fixed32], ['role', c.string], ['weight', c.uint]])
+const stakeholder = struct<Stakeholder>([
+  ['key', c.fixed32],
+  ['role', c.string],
+  ['weight', c.uint]
+])
 
 export const manifestEncoding = struct<Manifest>([
   ['version', c.uint],
-  ['template', struct<Manifest['template']>([['name', c.string], ['version', c.uint]])],
+  [
+    'template',
+    struct<Manifest['template']>([
+      ['name', c.string],
+      ['version', c.uint]
+    ])
+  ],
   ['params', record(paramValue)],
   ['workloads', c.array(workload)],
-  ['placement', struct<Placement>([['countries', c.array(c.string)], ['attributes', c.array(c.string)], ['spread', c.bool]])],
+  [
+    'placement',
+    struct<Placement>([
+      ['countries', c.array(c.string)],
+      ['attributes', c.array(c.string)],
+      ['spread', c.bool]
+    ])
+  ],
   ['duration', c.uint],
   ['budget', c.uint],
-  ['stakeholders', struct<StakeholderPolicy>([['threshold', c.uint], ['signers', c.array(stakeholder)]])]
+  [
+    'stakeholders',
+    struct<StakeholderPolicy>([
+      ['threshold', c.uint],
+      ['signers', c.array(stakeholder)]
+    ])
+  ]
 ])
 
 export const headerEncoding = struct<ContractHeader>([
@@ -210,7 +341,12 @@ export const headerEncoding = struct<ContractHeader>([
 ])
 
 export const blobRefEncoding = struct<BlobRef>([
-  ['workload', c.string], ['path', c.string], ['start', c.uint], ['blocks', c.uint], ['size', c.uint], ['hash', c.fixed32]
+  ['workload', c.string],
+  ['path', c.string],
+  ['start', c.uint],
+  ['blocks', c.uint],
+  ['size', c.uint],
+  ['hash', c.fixed32]
 ])
 
 export const instructionEncoding = struct<Instruction>([
@@ -218,47 +354,105 @@ export const instructionEncoding = struct<Instruction>([
   ['manifestHash', c.fixed32],
   ['manifest', optional(manifestEncoding)],
   ['files', c.array(blobRefEncoding)],
-  ['scale', c.array(struct<{ workload: string, replicas: number }>([['workload', c.string], ['replicas', c.uint]]))],
+  [
+    'scale',
+    c.array(
+      struct<{ workload: string; replicas: number }>([
+        ['workload', c.string],
+        ['replicas', c.uint]
+      ])
+    )
+  ],
   ['trades', c.array(c.string)],
   ['reason', c.string],
-  ['grant', optional(struct<Grant>([['workload', c.string], ['key', c.fixed32]]))],
-  ['restore', c.array(struct<RestoreRef>([
-    ['trade', c.string], ['from', c.string], ['node', c.fixed32], ['core', c.fixed32], ['length', c.uint], ['seq', c.uint], ['hash', c.fixed32]
-  ]))]
+  [
+    'grant',
+    optional(
+      struct<Grant>([
+        ['workload', c.string],
+        ['key', c.fixed32]
+      ])
+    )
+  ],
+  [
+    'restore',
+    c.array(
+      struct<RestoreRef>([
+        ['trade', c.string],
+        ['from', c.string],
+        ['node', c.fixed32],
+        ['core', c.fixed32],
+        ['length', c.uint],
+        ['seq', c.uint],
+        ['hash', c.fixed32]
+      ])
+    )
+  ]
 ])
 
 export const approvalEncoding = struct<Approval>([
-  ['stakeholder', c.fixed32], ['role', c.string], ['manifestHash', c.fixed32], ['signature', c.fixed64]
+  ['stakeholder', c.fixed32],
+  ['role', c.string],
+  ['manifestHash', c.fixed32],
+  ['signature', c.fixed64]
 ])
 
-export const blobMarkerEncoding = struct<BlobMarker>([['tag', c.uint], ['blocks', c.uint], ['size', c.uint]])
+export const blobMarkerEncoding = struct<BlobMarker>([
+  ['tag', c.uint],
+  ['blocks', c.uint],
+  ['size', c.uint]
+])
 
 // ---------------------------------------------------------------------------
 // Hashes, signatures, and what a reader refuses
 
 export type VerificationReason =
-  | 'no-header' | 'bad-header' | 'bad-header-signature' | 'wrong-bot' | 'wrong-core' | 'wrong-manifest' | 'manifest-hash-mismatch'
-  | 'bad-record' | 'bad-signature' | 'foreign-author' | 'unexpected-type' | 'seq-gap' | 'out-of-sequence' | 'unknown-manifest'
-  | 'bad-file-ref' | 'file-unavailable' | 'file-hash-mismatch'
-  | 'unknown-stakeholder' | 'role-mismatch' | 'bad-approval-signature' | 'threshold-not-reached' | 'bad-manifest'
-  | 'bad-snapshot' | 'snapshot-unavailable' | 'snapshot-mismatch'
+  | 'no-header'
+  | 'bad-header'
+  | 'bad-header-signature'
+  | 'wrong-bot'
+  | 'wrong-core'
+  | 'wrong-manifest'
+  | 'manifest-hash-mismatch'
+  | 'bad-record'
+  | 'bad-signature'
+  | 'foreign-author'
+  | 'unexpected-type'
+  | 'seq-gap'
+  | 'out-of-sequence'
+  | 'unknown-manifest'
+  | 'bad-file-ref'
+  | 'file-unavailable'
+  | 'file-hash-mismatch'
+  | 'unknown-stakeholder'
+  | 'role-mismatch'
+  | 'bad-approval-signature'
+  | 'threshold-not-reached'
+  | 'bad-manifest'
+  | 'bad-snapshot'
+  | 'snapshot-unavailable'
+  | 'snapshot-mismatch'
 
 export class VerificationError extends ScitError {
-  constructor (readonly reason: VerificationReason, detail: string, readonly block: number | null = null) {
+  constructor(
+    readonly reason: VerificationReason,
+    detail: string,
+    readonly block: number | null = null
+  ) {
     super('VERIFICATION', `${reason}: ${detail}${block === null ? '' : ` (block ${block})`}`)
   }
 }
 
-export function encodeManifest (m: Manifest): Buffer {
+export function encodeManifest(m: Manifest): Buffer {
   return c.encode(manifestEncoding, m)
 }
 
-export function decodeManifest (buf: Uint8Array): Manifest {
+export function decodeManifest(buf: Uint8Array): Manifest {
   return decodeExact(manifestEncoding, buf)
 }
 
 /** What stakeholders sign, settle binds and nodes check: BLAKE2b-256 of the canonical encoding. */
-export function manifestHash (m: Manifest): Buffer {
+export function manifestHash(m: Manifest): Buffer {
   return hash('scit/manifest', encodeManifest(m))
 }
 
@@ -266,82 +460,139 @@ export function manifestHash (m: Manifest): Buffer {
 export class FileHash {
   private readonly state = b4a.alloc(sodium.crypto_generichash_STATEBYTES)
   size = 0
-  constructor () { sodium.crypto_generichash_init(this.state, null, 32) }
-  update (chunk: Uint8Array): void { this.size += chunk.byteLength; sodium.crypto_generichash_update(this.state, chunk) }
-  digest (): Buffer { const out = b4a.alloc(32); sodium.crypto_generichash_final(this.state, out); return out }
+  constructor() {
+    sodium.crypto_generichash_init(this.state, null, 32)
+  }
+  update(chunk: Uint8Array): void {
+    this.size += chunk.byteLength
+    sodium.crypto_generichash_update(this.state, chunk)
+  }
+  digest(): Buffer {
+    const out = b4a.alloc(32)
+    sodium.crypto_generichash_final(this.state, out)
+    return out
+  }
 }
 
 /** Hash a file without loading it whole. */
-export async function hashFile (file: string): Promise<{ size: number, hash: Buffer }> {
+export async function hashFile(file: string): Promise<{ size: number; hash: Buffer }> {
   const h = new FileHash()
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 })) h.update(chunk as Buffer)
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1024 * 1024 }))
+    h.update(chunk as Buffer)
   return { size: h.size, hash: h.digest() }
 }
 
-
 const APPROVAL_NS = b4a.from('scit/approval/v1\n')
 
-function approvalMessage (manifest: Buffer, role: string): Buffer {
+function approvalMessage(manifest: Buffer, role: string): Buffer {
   return b4a.concat([APPROVAL_NS, manifest, b4a.from(role)])
 }
 
 /** A stakeholder signs a manifest hash in a role; the bot appends the result to the contract core. */
-export function signManifest (keyPair: KeyPair, manifest: Buffer, role: string): Approval {
-  return { stakeholder: keyPair.publicKey, role, manifestHash: manifest, signature: sign(approvalMessage(manifest, role), keyPair.secretKey) }
-}
-
-/** Check an approval against a policy; throws the reason a node would refuse it for. */
-export function verifyApproval (a: Approval, policy: StakeholderPolicy, block: number | null = null): void {
-  const who = policy.signers.find(s => b4a.equals(s.key, a.stakeholder))
-  if (!who) throw new VerificationError('unknown-stakeholder', `${encodeKey(a.stakeholder)} is not a stakeholder of this manifest`, block)
-  if (who.role !== a.role) throw new VerificationError('role-mismatch', `${shortKey(a.stakeholder)} signed as "${a.role}", the policy names it "${who.role}"`, block)
-  if (!verifySignature(approvalMessage(a.manifestHash, a.role), a.signature, a.stakeholder)) {
-    throw new VerificationError('bad-approval-signature', `the signature of ${shortKey(a.stakeholder)} does not verify`, block)
+export function signManifest(keyPair: KeyPair, manifest: Buffer, role: string): Approval {
+  return {
+    stakeholder: keyPair.publicKey,
+    role,
+    manifestHash: manifest,
+    signature: sign(approvalMessage(manifest, role), keyPair.secretKey)
   }
 }
 
-export function encodeApproval (a: Approval): Buffer { return c.encode(approvalEncoding, a) }
-export function decodeApproval (buf: Uint8Array): Approval { return decodeExact(approvalEncoding, buf) }
+/** Check an approval against a policy; throws the reason a node would refuse it for. */
+export function verifyApproval(
+  a: Approval,
+  policy: StakeholderPolicy,
+  block: number | null = null
+): void {
+  const who = policy.signers.find((s) => b4a.equals(s.key, a.stakeholder))
+  if (!who)
+    throw new VerificationError(
+      'unknown-stakeholder',
+      `${encodeKey(a.stakeholder)} is not a stakeholder of this manifest`,
+      block
+    )
+  if (who.role !== a.role)
+    throw new VerificationError(
+      'role-mismatch',
+      `${shortKey(a.stakeholder)} signed as "${a.role}", the policy names it "${who.role}"`,
+      block
+    )
+  if (!verifySignature(approvalMessage(a.manifestHash, a.role), a.signature, a.stakeholder)) {
+    throw new VerificationError(
+      'bad-approval-signature',
+      `the signature of ${shortKey(a.stakeholder)} does not verify`,
+      block
+    )
+  }
+}
+
+export function encodeApproval(a: Approval): Buffer {
+  return c.encode(approvalEncoding, a)
+}
+export function decodeApproval(buf: Uint8Array): Approval {
+  return decodeExact(approvalEncoding, buf)
+}
 
 const SAFE_NAME = /^[a-z][a-z0-9-]{0,62}$/
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 /** A node writes files under its work dir by these paths: nothing absolute, no "..", no hidden tricks. */
-export function isSafePath (p: string): boolean {
-  if (p.length === 0 || p.length > 1024 || p.startsWith('/') || p.includes('\\') || p.includes('\0')) return false
-  return p.split('/').every(seg => seg !== '' && seg !== '.' && seg !== '..')
+export function isSafePath(p: string): boolean {
+  if (
+    p.length === 0 ||
+    p.length > 1024 ||
+    p.startsWith('/') ||
+    p.includes('\\') ||
+    p.includes('\0')
+  )
+    return false
+  return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..')
 }
 
 /** What a manifest must satisfy whoever wrote it; a reader refuses the contract otherwise (bad-manifest). */
-export function checkManifest (m: Manifest, block: number | null = null): void {
-  const bad = (msg: string): never => { throw new VerificationError('bad-manifest', msg, block) }
-  if (m.version !== MANIFEST_VERSION) bad(`manifest version ${m.version}, this build reads ${MANIFEST_VERSION}`)
+export function checkManifest(m: Manifest, block: number | null = null): void {
+  const bad = (msg: string): never => {
+    throw new VerificationError('bad-manifest', msg, block)
+  }
+  if (m.version !== MANIFEST_VERSION)
+    bad(`manifest version ${m.version}, this build reads ${MANIFEST_VERSION}`)
   const names = new Set<string>()
   for (const w of m.workloads) {
-    if (!SAFE_NAME.test(w.name) || names.has(w.name)) bad(`workload name "${w.name}" is invalid or used twice`)
+    if (!SAFE_NAME.test(w.name) || names.has(w.name))
+      bad(`workload name "${w.name}" is invalid or used twice`)
     names.add(w.name)
     if (w.replicas < 1) bad(`workload ${w.name} has no replicas`)
-    if ((w.kind === 'archive') !== (w.archive !== null)) bad(`workload ${w.name}: archive settings go with kind archive only`)
+    if ((w.kind === 'archive') !== (w.archive !== null))
+      bad(`workload ${w.name}: archive settings go with kind archive only`)
     if (w.kind !== 'archive' && w.command.length === 0) bad(`workload ${w.name} has no command`)
-    for (const k of Object.keys(w.env)) if (!ENV_NAME.test(k)) bad(`workload ${w.name}: "${k}" is not an environment variable name`)
+    for (const k of Object.keys(w.env))
+      if (!ENV_NAME.test(k)) bad(`workload ${w.name}: "${k}" is not an environment variable name`)
     for (const p of w.ports) if (p < 1 || p > 65535) bad(`workload ${w.name}: ${p} is not a port`)
     const paths = new Set<string>()
     for (const f of w.files) {
-      if (!isSafePath(f.path) || paths.has(f.path)) bad(`workload ${w.name}: file path "${f.path}" is unsafe or listed twice`)
+      if (!isSafePath(f.path) || paths.has(f.path))
+        bad(`workload ${w.name}: file path "${f.path}" is unsafe or listed twice`)
       paths.add(f.path)
     }
-    if (w.output !== null && !isSafePath(w.output)) bad(`workload ${w.name}: output path "${w.output}" is unsafe`)
+    if (w.output !== null && !isSafePath(w.output))
+      bad(`workload ${w.name}: output path "${w.output}" is unsafe`)
     for (const r of w.access.roles) {
-      if (r !== 'bot' && r !== 'stakeholders' && !m.stakeholders.signers.some(x => x.role === r)) bad(`workload ${w.name}: access role "${r}" is not bot, stakeholders or a stakeholder's role`)
+      if (r !== 'bot' && r !== 'stakeholders' && !m.stakeholders.signers.some((x) => x.role === r))
+        bad(
+          `workload ${w.name}: access role "${r}" is not bot, stakeholders or a stakeholder's role`
+        )
     }
     if (w.state !== null) {
       if (w.kind !== 'service') bad(`workload ${w.name}: state is for services, not ${w.kind}s`)
-      if (w.state.paths.length === 0 || w.state.interval < 100) bad(`workload ${w.name}: state needs paths and an interval of at least 100 ms`)
-      for (const p of w.state.paths) if (!isSafePath(p)) bad(`workload ${w.name}: state path "${p}" is unsafe`)
+      if (w.state.paths.length === 0 || w.state.interval < 100)
+        bad(`workload ${w.name}: state needs paths and an interval of at least 100 ms`)
+      for (const p of w.state.paths)
+        if (!isSafePath(p)) bad(`workload ${w.name}: state path "${p}" is unsafe`)
     }
   }
   const s = m.stakeholders
-  const keys = new Set(s.signers.map(x => x.key.toString('hex')))
+  const keys = new Set(s.signers.map((x) => x.key.toString('hex')))
   if (keys.size !== s.signers.length) bad('a stakeholder is listed twice')
-  if (s.threshold > s.signers.reduce((n, x) => n + x.weight, 0)) bad(`stakeholder threshold ${s.threshold} can never be reached`)
+  if (s.threshold > s.signers.reduce((n, x) => n + x.weight, 0))
+    bad(`stakeholder threshold ${s.threshold} can never be reached`)
 }

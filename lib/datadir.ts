@@ -17,18 +17,18 @@ export const PRIVATE_UMASK = 0o077
 const UNTOUCHED = new Set(['identity.json'])
 
 /** Make every file and dir this process creates from now on owner-only (umask |= 077). */
-export function restrictUmask (): void {
+export function restrictUmask(): void {
   const old = process.umask(PRIVATE_UMASK)
   if ((old | PRIVATE_UMASK) !== PRIVATE_UMASK) process.umask(old | PRIVATE_UMASK)
 }
 
 /** Can group or others read or write it? (search-only reveals nothing) */
-function exposed (mode: number): boolean {
+function exposed(mode: number): boolean {
   return (mode & 0o066) !== 0
 }
 
 /** Returns the absolute path; with `create: false` a missing dir is an error. */
-export function openDataDir (dir: string, opts: { create?: boolean } = {}): string {
+export function openDataDir(dir: string, opts: { create?: boolean } = {}): string {
   restrictUmask()
   const abs = path.resolve(dir)
   let st = stat(abs)
@@ -37,7 +37,8 @@ export function openDataDir (dir: string, opts: { create?: boolean } = {}): stri
     fs.mkdirSync(abs, { recursive: true, mode: 0o700 })
     st = fs.statSync(abs)
   }
-  if (!st.isDirectory()) throw new ScitError('INVALID_CONFIG', `data directory ${abs} is not a directory`)
+  if (!st.isDirectory())
+    throw new ScitError('INVALID_CONFIG', `data directory ${abs} is not a directory`)
   tighten(abs, st)
   for (const name of fs.readdirSync(abs)) {
     if (UNTOUCHED.has(name)) continue
@@ -49,29 +50,44 @@ export function openDataDir (dir: string, opts: { create?: boolean } = {}): stri
 }
 
 /** Let others search (not list) the data dir: the sandbox user must pass through it to its work dirs. */
-export function allowTraverse (dir: string): void {
+export function allowTraverse(dir: string): void {
   const mode = fs.statSync(dir).mode & 0o777
   if ((mode & 0o011) === 0o011) return
   fs.chmodSync(dir, (mode & 0o700) | 0o011)
-  log.info('the sandbox user may now search (not list) the data dir to reach its work dirs', { dir })
+  log.info('the sandbox user may now search (not list) the data dir to reach its work dirs', {
+    dir
+  })
 }
 
-function tighten (p: string, st: fs.Stats): void {
+function tighten(p: string, st: fs.Stats): void {
   const mode = st.mode & 0o777
   if (!exposed(mode) && (st.isDirectory() || (mode & 0o077) === 0)) return
   const next = mode & 0o700
   try {
     fs.chmodSync(p, next)
   } catch (err) {
-    throw new ScitError('KEYSTORE', `${p} is mode ${mode.toString(8)}: group or others can read it, and it could not be made owner-only (${(err as Error).message}); chmod ${next.toString(8)} ${p}`)
+    throw new ScitError(
+      'KEYSTORE',
+      `${p} is mode ${mode.toString(8)}: group or others can read it, and it could not be made owner-only (${(err as Error).message}); chmod ${next.toString(8)} ${p}`
+    )
   }
-  log.warn(`${p} was mode ${mode.toString(8)}: group or others could read it; now ${next.toString(8)}`)
+  log.warn(
+    `${p} was mode ${mode.toString(8)}: group or others could read it; now ${next.toString(8)}`
+  )
 }
 
-function stat (p: string): fs.Stats | null {
-  try { return fs.statSync(p) } catch { return null }
+function stat(p: string): fs.Stats | null {
+  try {
+    return fs.statSync(p)
+  } catch {
+    return null
+  }
 }
 
-function lstat (p: string): fs.Stats | null {
-  try { return fs.lstatSync(p) } catch { return null }
+function lstat(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p)
+  } catch {
+    return null
+  }
 }

@@ -51,7 +51,7 @@ export const TYPES = {
 export type TypeName = keyof typeof TYPES
 const NAMES = new Map<number, TypeName>(Object.entries(TYPES).map(([k, v]) => [v, k as TypeName]))
 
-export function typeName (code: number): TypeName | undefined {
+export function typeName(code: number): TypeName | undefined {
   return NAMES.get(code)
 }
 
@@ -68,7 +68,7 @@ export interface Envelope {
 export type Unsigned = Omit<Envelope, 'signature'>
 
 const unsignedEncoding: c.Encoding<Unsigned> = {
-  preencode (state, m) {
+  preencode(state, m) {
     c.uint.preencode(state, m.version)
     c.uint.preencode(state, m.type)
     c.fixed32.preencode(state, m.author)
@@ -76,7 +76,7 @@ const unsignedEncoding: c.Encoding<Unsigned> = {
     c.uint.preencode(state, m.timestamp)
     c.buffer.preencode(state, m.body)
   },
-  encode (state, m) {
+  encode(state, m) {
     c.uint.encode(state, m.version)
     c.uint.encode(state, m.type)
     c.fixed32.encode(state, m.author)
@@ -84,7 +84,7 @@ const unsignedEncoding: c.Encoding<Unsigned> = {
     c.uint.encode(state, m.timestamp)
     c.buffer.encode(state, m.body)
   },
-  decode (state) {
+  decode(state) {
     return {
       version: c.uint.decode(state),
       type: c.uint.decode(state),
@@ -97,32 +97,45 @@ const unsignedEncoding: c.Encoding<Unsigned> = {
 }
 
 export const envelopeEncoding: c.Encoding<Envelope> = {
-  preencode (state, m) {
+  preencode(state, m) {
     unsignedEncoding.preencode(state, m)
     c.fixed64.preencode(state, m.signature)
   },
-  encode (state, m) {
+  encode(state, m) {
     unsignedEncoding.encode(state, m)
     c.fixed64.encode(state, m.signature)
   },
-  decode (state) {
+  decode(state) {
     const u = unsignedEncoding.decode(state)
     return { ...u, signature: c.fixed64.decode(state) }
   }
 }
 
-function signable (u: Unsigned): Buffer {
+function signable(u: Unsigned): Buffer {
   return b4a.concat([NAMESPACE, c.encode(unsignedEncoding, u)])
 }
 
-export interface SealInput { type: TypeName; seq: number; timestamp: number; body: Uint8Array }
+export interface SealInput {
+  type: TypeName
+  seq: number
+  timestamp: number
+  body: Uint8Array
+}
 
 /** Sign and encode an envelope. Throws INVALID_ENVELOPE for anything a reader would refuse. */
-export function seal (keyPair: KeyPair, input: SealInput): Buffer {
+export function seal(keyPair: KeyPair, input: SealInput): Buffer {
   const type = TYPES[input.type]
-  if (type === undefined) throw new ScitError('INVALID_ENVELOPE', `unknown envelope type "${String(input.type)}"`)
-  for (const [name, v] of [['seq', input.seq], ['timestamp', input.timestamp]] as const) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new ScitError('INVALID_ENVELOPE', `${name} must be a non-negative safe integer, got ${v}`)
+  if (type === undefined)
+    throw new ScitError('INVALID_ENVELOPE', `unknown envelope type "${String(input.type)}"`)
+  for (const [name, v] of [
+    ['seq', input.seq],
+    ['timestamp', input.timestamp]
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw new ScitError(
+        'INVALID_ENVELOPE',
+        `${name} must be a non-negative safe integer, got ${v}`
+      )
   }
   const u: Unsigned = {
     version: ENVELOPE_VERSION,
@@ -134,16 +147,20 @@ export function seal (keyPair: KeyPair, input: SealInput): Buffer {
   }
   const buf = c.encode(envelopeEncoding, { ...u, signature: sign(signable(u), keyPair.secretKey) })
   if (buf.byteLength > MAX_ENVELOPE_BYTES) {
-    throw new ScitError('INVALID_ENVELOPE', `envelope is ${buf.byteLength} bytes, the limit is ${MAX_ENVELOPE_BYTES}`)
+    throw new ScitError(
+      'INVALID_ENVELOPE',
+      `envelope is ${buf.byteLength} bytes, the limit is ${MAX_ENVELOPE_BYTES}`
+    )
   }
   return buf
 }
 
-export type RejectReason = 'malformed' | 'too-large' | 'unknown-type' | 'bad-version' | 'bad-signature' | 'replay'
+export type RejectReason =
+  'malformed' | 'too-large' | 'unknown-type' | 'bad-version' | 'bad-signature' | 'replay'
 
 export type Opened =
-  | { ok: true, envelope: Envelope, id: string }
-  | { ok: false, reason: RejectReason, message: string }
+  | { ok: true; envelope: Envelope; id: string }
+  | { ok: false; reason: RejectReason; message: string }
 
 export interface OpenOptions {
   /** The highest seq already accepted from this author: anything not above it is a replay. */
@@ -156,32 +173,56 @@ export interface OpenOptions {
  * Decode and verify an envelope. Never throws: every failure comes back as a
  * typed reason, so that a reader can record why it refused a record.
  */
-export function open (buf: Uint8Array, opts: OpenOptions = {}): Opened {
+export function open(buf: Uint8Array, opts: OpenOptions = {}): Opened {
   if (buf.byteLength > MAX_ENVELOPE_BYTES) {
-    return { ok: false, reason: 'too-large', message: `envelope is ${buf.byteLength} bytes, the limit is ${MAX_ENVELOPE_BYTES}` }
+    return {
+      ok: false,
+      reason: 'too-large',
+      message: `envelope is ${buf.byteLength} bytes, the limit is ${MAX_ENVELOPE_BYTES}`
+    }
   }
   let envelope: Envelope
   try {
     envelope = decodeExact(envelopeEncoding, buf)
   } catch (err) {
-    return { ok: false, reason: 'malformed', message: `envelope does not decode: ${(err as Error).message}` }
+    return {
+      ok: false,
+      reason: 'malformed',
+      message: `envelope does not decode: ${(err as Error).message}`
+    }
   }
   if (envelope.version !== ENVELOPE_VERSION) {
-    return { ok: false, reason: 'bad-version', message: `envelope version ${envelope.version} is not supported (this build reads ${ENVELOPE_VERSION})` }
+    return {
+      ok: false,
+      reason: 'bad-version',
+      message: `envelope version ${envelope.version} is not supported (this build reads ${ENVELOPE_VERSION})`
+    }
   }
   if (!NAMES.has(envelope.type) || (opts.accept && !opts.accept.has(envelope.type))) {
-    return { ok: false, reason: 'unknown-type', message: `envelope type ${envelope.type} is not accepted here` }
+    return {
+      ok: false,
+      reason: 'unknown-type',
+      message: `envelope type ${envelope.type} is not accepted here`
+    }
   }
   if (!verifySignature(signable(envelope), envelope.signature, envelope.author)) {
-    return { ok: false, reason: 'bad-signature', message: `signature does not verify for author ${encodeKey(envelope.author)}` }
+    return {
+      ok: false,
+      reason: 'bad-signature',
+      message: `signature does not verify for author ${encodeKey(envelope.author)}`
+    }
   }
   if (opts.lastSeq !== undefined && envelope.seq <= opts.lastSeq) {
-    return { ok: false, reason: 'replay', message: `seq ${envelope.seq} from ${encodeKey(envelope.author)} is not above ${opts.lastSeq}` }
+    return {
+      ok: false,
+      reason: 'replay',
+      message: `seq ${envelope.seq} from ${encodeKey(envelope.author)} is not above ${opts.lastSeq}`
+    }
   }
   return { ok: true, envelope, id: envelopeId(buf) }
 }
 
 /** The id of an envelope: the hash of its exact bytes, z32-encoded. */
-export function envelopeId (buf: Uint8Array): string {
+export function envelopeId(buf: Uint8Array): string {
   return encodeKey(hash('scit/envelope-id', buf))
 }

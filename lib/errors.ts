@@ -22,25 +22,25 @@ export type ErrorCode =
   | 'CLOSED'
   | 'READ_ONLY'
   | 'BUSY'
-  | 'ACCESS'     // the contract does not let this key connect to the service
-  | 'BAD_STATE'  // the command makes no sense in the contract's phase (scale a stopped contract)
+  | 'ACCESS' // the contract does not let this key connect to the service
+  | 'BAD_STATE' // the command makes no sense in the contract's phase (scale a stopped contract)
   | 'REPLICA_FAILED' // a node signed that a replica failed for good
-  | 'DEMO'       // scit demo saw something other than what it claims
-  | 'INTERNAL'   // a bug: an error scit did not expect reached the top
+  | 'DEMO' // scit demo saw something other than what it claims
+  | 'INTERNAL' // a bug: an error scit did not expect reached the top
 
 export class ScitError extends Error {
   readonly code: ErrorCode
-  constructor (code: ErrorCode, message: string, opts?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, opts?: { cause?: unknown }) {
     super(message, opts)
     this.name = 'ScitError'
     this.code = code
   }
 }
 
-export function fail (code: ErrorCode, message: string): never {
+export function fail(code: ErrorCode, message: string): never {
   throw new ScitError(code, message)
 }
 
-export function isScitError (err: unknown, code?: ErrorCode): err is ScitError {
+export function isScitError(err: unknown, code?: ErrorCode): err is ScitError {
   return err instanceof ScitError && (code === undefined || err.code === code)
 }

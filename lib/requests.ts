@@ -1,17 +1,24 @@
 /** Numbered requests with timers on one protomux channel, shared so no protocol leaks a timer or a waiting caller. */
 import { ScitError } from './errors'
 
-interface Waiting { resolve: (v: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
+interface Waiting {
+  resolve: (v: unknown) => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout
+}
 
 export class Requests {
   private readonly waiting = new Map<number, Waiting>()
   private nextId = 1
 
   /** Send a request numbered for its answer; resolves with `settle`'s value, rejects TIMEOUT after `timeout` ms. */
-  request<T> (send: (id: number) => void, timeout: number, what: string): Promise<T> {
+  request<T>(send: (id: number) => void, timeout: number, what: string): Promise<T> {
     const id = this.nextId++
     const result = new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiting.delete(id); reject(new ScitError('TIMEOUT', `${what} did not answer within ${timeout} ms`)) }, timeout)
+      const timer = setTimeout(() => {
+        this.waiting.delete(id)
+        reject(new ScitError('TIMEOUT', `${what} did not answer within ${timeout} ms`))
+      }, timeout)
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, timer })
     })
     send(id)
@@ -19,7 +26,7 @@ export class Requests {
   }
 
   /** An unknown or late id is ignored. */
-  settle (id: number, value: unknown): void {
+  settle(id: number, value: unknown): void {
     const w = this.waiting.get(id)
     if (w === undefined) return
     this.waiting.delete(id)
@@ -27,7 +34,7 @@ export class Requests {
     w.resolve(value)
   }
 
-  failAll (why: string): void {
+  failAll(why: string): void {
     for (const [id, w] of this.waiting) {
       this.waiting.delete(id)
       clearTimeout(w.timer)

@@ -9,14 +9,14 @@ import b4a from 'b4a'
 import { hash } from './keys'
 import { generateKeyPair, KeyPair } from './identity'
 
-function portBytes (port: number): Buffer {
+function portBytes(port: number): Buffer {
   const b = b4a.alloc(2)
   b.writeUInt16BE(port)
   return b
 }
 
 /** Where the replicas of `workload`:`port` of a contract announce themselves. */
-export function serviceTopic (contract: Buffer, workload: string, port: number): Buffer {
+export function serviceTopic(contract: Buffer, workload: string, port: number): Buffer {
   return hash('scit/topic/service', contract, b4a.from(workload), portBytes(port))
 }
 
@@ -25,6 +25,8 @@ export function serviceTopic (contract: Buffer, workload: string, port: number):
  * secret, so a restarted node serves under the same key, and from the
  * workload (trade) id, so no two replicas or ports share a server.
  */
-export function serviceKeyPair (node: KeyPair, workloadId: string, port: number): KeyPair {
-  return generateKeyPair(hash('scit/service-key', node.secretKey, b4a.from(workloadId), portBytes(port)))
+export function serviceKeyPair(node: KeyPair, workloadId: string, port: number): KeyPair {
+  return generateKeyPair(
+    hash('scit/service-key', node.secretKey, b4a.from(workloadId), portBytes(port))
+  )
 }

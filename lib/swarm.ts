@@ -6,21 +6,31 @@ import Hyperswarm from 'hyperswarm'
 import DHT from 'hyperdht'
 import type { Bootstrap, Config } from './config'
 
-export interface SwarmKeyPair { publicKey: Buffer; secretKey: Buffer }
+export interface SwarmKeyPair {
+  publicKey: Buffer
+  secretKey: Buffer
+}
 
-export function isLoopback (bootstrap: Bootstrap[] | null): bootstrap is Bootstrap[] {
-  return bootstrap !== null && bootstrap.length > 0 && bootstrap.every(b => b.host === '127.0.0.1' || b.host === 'localhost')
+export function isLoopback(bootstrap: Bootstrap[] | null): bootstrap is Bootstrap[] {
+  return (
+    bootstrap !== null &&
+    bootstrap.length > 0 &&
+    bootstrap.every((b) => b.host === '127.0.0.1' || b.host === 'localhost')
+  )
 }
 
 /** null: let Hyperswarm make its own. */
-export function createDHT (bootstrap: Bootstrap[] | null): DHT | null {
+export function createDHT(bootstrap: Bootstrap[] | null): DHT | null {
   if (!isLoopback(bootstrap)) return null
   return new DHT({ bootstrap, host: '127.0.0.1', ephemeral: true, firewalled: false })
 }
 
 /** The swarm owns its DHT node: `swarm.destroy()` closes both. */
-export function createSwarm (config: Pick<Config, 'bootstrap'>, keyPair?: SwarmKeyPair): Hyperswarm {
+export function createSwarm(config: Pick<Config, 'bootstrap'>, keyPair?: SwarmKeyPair): Hyperswarm {
   const dht = createDHT(config.bootstrap)
   if (dht !== null) return new Hyperswarm({ keyPair, dht })
-  return new Hyperswarm({ keyPair, ...(config.bootstrap !== null ? { bootstrap: config.bootstrap } : {}) })
+  return new Hyperswarm({
+    keyPair,
+    ...(config.bootstrap !== null ? { bootstrap: config.bootstrap } : {})
+  })
 }

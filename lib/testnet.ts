@@ -6,13 +6,13 @@ import type { Bootstrap } from './config'
 
 export interface Testnet {
   bootstrap: Bootstrap[]
-  createNode (): DHT
+  createNode(): DHT
   /** A fresh Hyperswarm on its own DHT node. Destroy it yourself, before the testnet. */
-  createSwarm (opts?: { keyPair?: { publicKey: Buffer; secretKey: Buffer } }): Hyperswarm
-  destroy (): Promise<void>
+  createSwarm(opts?: { keyPair?: { publicKey: Buffer; secretKey: Buffer } }): Hyperswarm
+  destroy(): Promise<void>
 }
 
-export async function startTestnet (size = 3): Promise<Testnet> {
+export async function startTestnet(size = 3): Promise<Testnet> {
   const net = await createTestnet(size, { host: '127.0.0.1' })
   return {
     bootstrap: net.bootstrap,

@@ -3,18 +3,26 @@ import { ScitError } from './errors'
 import type { Resources } from './resources'
 import type { ContractView, ContractState, ManifestWorkload } from './contract'
 
-export interface TradeRef { id: string; bid: string; resources: Resources }
+export interface TradeRef {
+  id: string
+  bid: string
+  resources: Resources
+}
 
-export type TradeReason = 'not-final' | 'wrong-node' | 'not-settled' | 'no-deploy' | 'no-workload' | 'unsupported'
+export type TradeReason =
+  'not-final' | 'wrong-node' | 'not-settled' | 'no-deploy' | 'no-workload' | 'unsupported'
 
 /** A refusal that is about the trade rather than the contract core (those are lib/contract VerificationErrors). */
 export class TradeRefusal extends ScitError {
-  constructor (readonly reason: TradeReason, detail: string) {
+  constructor(
+    readonly reason: TradeReason,
+    detail: string
+  ) {
     super('VERIFICATION', `${reason}: ${detail}`)
   }
 }
 
-export function workloadId (trade: Pick<TradeRef, 'id'>): string {
+export function workloadId(trade: Pick<TradeRef, 'id'>): string {
   return trade.id.toLowerCase()
 }
 
@@ -24,7 +32,11 @@ export function workloadId (trade: Pick<TradeRef, 'id'>): string {
  * position among the header's trades (bids go in manifest order) picks the
  * workload, and matching resources are the fallback when no trades are named.
  */
-export function workloadFor (view: ContractView, state: ContractState, trade: TradeRef): ManifestWorkload {
+export function workloadFor(
+  view: ContractView,
+  state: ContractState,
+  trade: TradeRef
+): ManifestWorkload {
   const named = new Set(view.header?.trades ?? [])
   let scaled: string | null = null
   for (const ins of view.instructions) {
@@ -35,9 +47,13 @@ export function workloadFor (view: ContractView, state: ContractState, trade: Tr
   }
   if (named.size > 0 && !named.has(trade.id)) {
     const list = [...named]
-    throw new TradeRefusal('wrong-node', `the contract is for trade${list.length > 1 ? 's' : ''} ${list.slice(0, 8).join(', ')}${list.length > 8 ? ' …' : ''}, not ${trade.id}: it names other nodes, not this one`)
+    throw new TradeRefusal(
+      'wrong-node',
+      `the contract is for trade${list.length > 1 ? 's' : ''} ${list.slice(0, 8).join(', ')}${list.length > 8 ? ' …' : ''}, not ${trade.id}: it names other nodes, not this one`
+    )
   }
-  const byScale = scaled === null ? undefined : state.manifest.workloads.find(x => x.name === scaled)
+  const byScale =
+    scaled === null ? undefined : state.manifest.workloads.find((x) => x.name === scaled)
   if (byScale) return byScale
   const bids: string[] = []
   for (const id of view.header?.trades ?? []) {
@@ -45,11 +61,22 @@ export function workloadFor (view: ContractView, state: ContractState, trade: Tr
     if (!bids.includes(bid)) bids.push(bid)
   }
   const byBid = bids.indexOf(trade.bid)
-  const w = byBid >= 0 ? state.manifest.workloads[byBid] : state.manifest.workloads.find(x => sameResources(x.resources, trade.resources))
-  if (!w) throw new TradeRefusal('no-workload', `no workload of the manifest matches trade ${trade.id}`)
+  const w =
+    byBid >= 0
+      ? state.manifest.workloads[byBid]
+      : state.manifest.workloads.find((x) => sameResources(x.resources, trade.resources))
+  if (!w)
+    throw new TradeRefusal('no-workload', `no workload of the manifest matches trade ${trade.id}`)
   return w
 }
 
-function sameResources (a: Resources, b: Resources): boolean {
-  return a.cpu === b.cpu && a.memory === b.memory && a.ssd === b.ssd && a.hdd === b.hdd && a.ipv4 === b.ipv4 && a.gpu === b.gpu
+function sameResources(a: Resources, b: Resources): boolean {
+  return (
+    a.cpu === b.cpu &&
+    a.memory === b.memory &&
+    a.ssd === b.ssd &&
+    a.hdd === b.hdd &&
+    a.ipv4 === b.ipv4 &&
+    a.gpu === b.gpu
+  )
 }

@@ -16,9 +16,12 @@ export class ApplyView implements View {
   private readonly values = new Map<string, Buffer | null>()
 
   /** `book`: the offers of `inner` as this call starts. */
-  constructor (private readonly inner: View, private readonly book: OfferBook | null = null) {}
+  constructor(
+    private readonly inner: View,
+    private readonly book: OfferBook | null = null
+  ) {}
 
-  async get (key: string): Promise<Buffer | null> {
+  async get(key: string): Promise<Buffer | null> {
     const cached = this.values.get(key)
     if (cached !== undefined) return cached
     const value = await this.inner.get(key)
@@ -26,27 +29,27 @@ export class ApplyView implements View {
     return value
   }
 
-  async put (key: string, value: Buffer): Promise<void> {
+  async put(key: string, value: Buffer): Promise<void> {
     await this.inner.put(key, value)
     this.remember(key, value)
     if (this.book !== null && key.startsWith(OFFERS)) this.book.set(decode(offerRecord, value))
   }
 
-  async del (key: string): Promise<void> {
+  async del(key: string): Promise<void> {
     await this.inner.del(key)
     this.remember(key, null)
     if (this.book !== null && key.startsWith(OFFERS)) this.book.delete(key.slice(OFFERS.length))
   }
 
-  range (opts: RangeOptions): AsyncIterable<{ key: string, value: Buffer }> {
+  range(opts: RangeOptions): AsyncIterable<{ key: string; value: Buffer }> {
     return this.inner.range(opts)
   }
 
-  async offers (): Promise<OfferLayer> {
+  async offers(): Promise<OfferLayer> {
     return this.book === null ? await offersOf(this.inner) : { book: this.book, staged: NONE }
   }
 
-  private remember (key: string, value: Buffer | null): void {
+  private remember(key: string, value: Buffer | null): void {
     if (this.values.size >= MAX_VALUES) this.values.clear()
     this.values.set(key, value)
   }

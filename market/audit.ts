@@ -7,7 +7,7 @@ import type { MarketPeer } from './peer'
 import { HyperbeeView } from './hyperbee-view'
 import { stats } from './queries'
 
-export async function withFinal<T> (p: MarketPeer, fn: (view: View) => Promise<T>): Promise<T> {
+export async function withFinal<T>(p: MarketPeer, fn: (view: View) => Promise<T>): Promise<T> {
   const snap = p.ledger.finalSnapshot()
   try {
     return await fn(HyperbeeView.reading(snap))
@@ -16,10 +16,16 @@ export async function withFinal<T> (p: MarketPeer, fn: (view: View) => Promise<T
   }
 }
 
-export interface MoneyCheck { ok: boolean; minted: number; balances: number; escrow: number; held: number }
+export interface MoneyCheck {
+  ok: boolean
+  minted: number
+  balances: number
+  escrow: number
+  held: number
+}
 
-export async function moneyConserved (p: MarketPeer): Promise<MoneyCheck> {
-  const s = await withFinal(p, view => stats(view))
+export async function moneyConserved(p: MarketPeer): Promise<MoneyCheck> {
+  const s = await withFinal(p, (view) => stats(view))
   const held = s.balances + s.escrow
   return { ok: held === s.minted, minted: s.minted, balances: s.balances, escrow: s.escrow, held }
 }

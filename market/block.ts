@@ -12,37 +12,39 @@ export const MAX_BLOCK_OPS = 512
 export const MAX_BLOCK_BYTES = 1024 * 1024
 
 const blockEncoding: c.Encoding<Buffer[]> = {
-  preencode (state, envelopes) {
+  preencode(state, envelopes) {
     c.uint.preencode(state, BLOCK_VERSION)
     c.uint.preencode(state, envelopes.length)
     for (const e of envelopes) c.buffer.preencode(state, e)
   },
-  encode (state, envelopes) {
+  encode(state, envelopes) {
     c.uint.encode(state, BLOCK_VERSION)
     c.uint.encode(state, envelopes.length)
     for (const e of envelopes) c.buffer.encode(state, e)
   },
-  decode (state) {
+  decode(state) {
     const version = c.uint.decode(state)
     if (version !== BLOCK_VERSION) throw new Error(`block version ${version} is not supported`)
     const n = c.uint.decode(state)
-    if (n === 0 || n > MAX_BLOCK_OPS) throw new Error(`block holds ${n} envelopes (1 to ${MAX_BLOCK_OPS})`)
+    if (n === 0 || n > MAX_BLOCK_OPS)
+      throw new Error(`block holds ${n} envelopes (1 to ${MAX_BLOCK_OPS})`)
     const out: Buffer[] = []
     for (let i = 0; i < n; i++) {
       const e = c.buffer.decode(state)
-      if (e === null || e.byteLength > MAX_ENVELOPE_BYTES) throw new Error('envelope missing or too large')
+      if (e === null || e.byteLength > MAX_ENVELOPE_BYTES)
+        throw new Error('envelope missing or too large')
       out.push(e)
     }
     return out
   }
 }
 
-export function encodeBlock (envelopes: Buffer[]): Buffer {
+export function encodeBlock(envelopes: Buffer[]): Buffer {
   return c.encode(blockEncoding, envelopes)
 }
 
 /** The envelopes of a block, or null for bytes that are not a block (nothing in them is attributable). */
-export function decodeBlock (buf: Uint8Array): Buffer[] | null {
+export function decodeBlock(buf: Uint8Array): Buffer[] | null {
   if (buf.byteLength > MAX_BLOCK_BYTES) return null
   try {
     return decodeExact(blockEncoding, buf)
@@ -51,18 +53,26 @@ export function decodeBlock (buf: Uint8Array): Buffer[] | null {
   }
 }
 
-export function toBlocks (envelopes: Buffer[]): Buffer[] {
+export function toBlocks(envelopes: Buffer[]): Buffer[] {
   // 8 bytes of framing per envelope at most, 16 for the block's header.
   return split(envelopes, MAX_BLOCK_OPS, MAX_BLOCK_BYTES - 16, 8).map(encodeBlock)
 }
 
 /** In order; `overhead` bytes counted per envelope; an envelope over `maxBytes` gets a group of its own. */
-export function split (envelopes: Buffer[], maxOps: number, maxBytes: number, overhead = 0): Buffer[][] {
+export function split(
+  envelopes: Buffer[],
+  maxOps: number,
+  maxBytes: number,
+  overhead = 0
+): Buffer[][] {
   const groups: Buffer[][] = []
   let current: Buffer[] = []
   let bytes = 0
   for (const e of envelopes) {
-    if (current.length > 0 && (current.length >= maxOps || bytes + e.byteLength + overhead > maxBytes)) {
+    if (
+      current.length > 0 &&
+      (current.length >= maxOps || bytes + e.byteLength + overhead > maxBytes)
+    ) {
       groups.push(current)
       current = []
       bytes = 0

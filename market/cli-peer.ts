@@ -16,9 +16,16 @@ import safetyCatch from 'safety-catch'
 
 const log = logger('market')
 
-export interface CommandPeer { peer: MarketPeer; close: () => Promise<void> }
+export interface CommandPeer {
+  peer: MarketPeer
+  close: () => Promise<void>
+}
 
-export async function openCommandPeer (config: Config, identity: KeyPair | null, opts: { syncTimeout?: number } = {}): Promise<CommandPeer> {
+export async function openCommandPeer(
+  config: Config,
+  identity: KeyPair | null,
+  opts: { syncTimeout?: number } = {}
+): Promise<CommandPeer> {
   const market = requireMarket(config)
   const base = { identity, market, bootstrap: config.bootstrap, announce: false, follow: true }
   let peer = new MarketPeer({ ...base, data: config.data })
@@ -49,19 +56,35 @@ export async function openCommandPeer (config: Config, identity: KeyPair | null,
 }
 
 /** `10m`, `90s`, `1h`, `2d`, `500ms` or plain milliseconds. */
-export function parseDuration (text: string): number {
+export function parseDuration(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text)
-  if (!m) throw new ScitError('INVALID_ARGUMENT', `"${text}" is not a duration: use e.g. 500ms, 90s, 10m, 1h, 2d`)
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | undefined ?? 'ms']
+  if (!m)
+    throw new ScitError(
+      'INVALID_ARGUMENT',
+      `"${text}" is not a duration: use e.g. 500ms, 90s, 10m, 1h, 2d`
+    )
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    (m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | undefined) ?? 'ms'
+  ]
   const ms = Math.round(Number(m[1]) * unit)
-  if (!Number.isSafeInteger(ms) || ms < 1) throw new ScitError('INVALID_ARGUMENT', `duration "${text}" is out of range`)
+  if (!Number.isSafeInteger(ms) || ms < 1)
+    throw new ScitError('INVALID_ARGUMENT', `duration "${text}" is out of range`)
   return ms
 }
 
 /** Waits until final; a refusal becomes a REJECTED error with the engine's reason. */
-export async function submitFinal (peer: MarketPeer, op: OpRequest, timeout: number, what: string): Promise<Outcome> {
+export async function submitFinal(
+  peer: MarketPeer,
+  op: OpRequest,
+  timeout: number,
+  what: string
+): Promise<Outcome> {
   const [id] = await peer.client.submit([op])
   const outcome = await peer.client.outcome(id, { final: true, timeout })
-  if (!outcome.accepted) throw new ScitError('REJECTED', `${what} was refused (${outcome.reason ?? '?'}): ${outcome.message ?? ''}`)
+  if (!outcome.accepted)
+    throw new ScitError(
+      'REJECTED',
+      `${what} was refused (${outcome.reason ?? '?'}): ${outcome.message ?? ''}`
+    )
   return outcome
 }

@@ -15,7 +15,18 @@ import { lastSeq, lastSeqInView } from './seq'
 import type { MarketLedger } from './types'
 import type { Genesis } from './messages'
 import type {
-  MarketClient, OpRequest, Id, Outcome, Offer, OfferFilter, Bid, BidState, Trade, TradeFilter, Template, KeyText
+  MarketClient,
+  OpRequest,
+  Id,
+  Outcome,
+  Offer,
+  OfferFilter,
+  Bid,
+  BidState,
+  Trade,
+  TradeFilter,
+  Template,
+  KeyText
 } from './types'
 
 export const DEFAULT_OUTCOME_TIMEOUT = 30_000
@@ -41,7 +52,10 @@ export class Client extends EventEmitter implements MarketClient {
     this.emit('update')
   }
 
-  constructor (readonly ledger: MarketLedger, opts: ClientOptions) {
+  constructor(
+    readonly ledger: MarketLedger,
+    opts: ClientOptions
+  ) {
     super()
     this.keyPair = opts.identity
     this.identity = opts.identity === null ? '' : encodeKey(opts.identity.publicKey)
@@ -50,33 +64,44 @@ export class Client extends EventEmitter implements MarketClient {
     this.outcomes = new Outcomes(ledger)
   }
 
-  get key (): Buffer { return this.ledger.key }
+  get key(): Buffer {
+    return this.ledger.key
+  }
 
-  get lastSeq (): number { return this.seq }
+  get lastSeq(): number {
+    return this.seq
+  }
 
-  ready (): Promise<void> {
+  ready(): Promise<void> {
     if (this.opening === null) this.opening = this.open()
     return this.opening
   }
 
-  private async open (): Promise<void> {
+  private async open(): Promise<void> {
     await this.ledger.ready()
-    if (this.keyPair !== null && this.writable) this.seq = await lastSeq(this.ledger, this.keyPair.publicKey)
+    if (this.keyPair !== null && this.writable)
+      this.seq = await lastSeq(this.ledger, this.keyPair.publicKey)
     this.ledger.on('update', this.onupdate)
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     this.ledger.off('update', this.onupdate)
     this.outcomes.close()
   }
 
-  async submit (ops: OpRequest[]): Promise<Id[]> {
-    if (!this.writable || this.keyPair === null) throw new ScitError('READ_ONLY', 'this market client is read-only (an explorer): it cannot submit ops')
+  async submit(ops: OpRequest[]): Promise<Id[]> {
+    if (!this.writable || this.keyPair === null)
+      throw new ScitError(
+        'READ_ONLY',
+        'this market client is read-only (an explorer): it cannot submit ops'
+      )
     if (this.closed) throw new ScitError('CLOSED', 'the market client is closed')
     await this.ready()
-    const genesis = ops.some(op => op.type === 'governance' && (op.body as { action?: string }).action === 'genesis')
+    const genesis = ops.some(
+      (op) => op.type === 'governance' && (op.body as { action?: string }).action === 'genesis'
+    )
     if (!genesis) {
       await this.synced()
       // Another process signing as this identity may have used higher seqs since open.
@@ -86,23 +111,31 @@ export class Client extends EventEmitter implements MarketClient {
     }
     const keyPair = this.keyPair
     // Sealed synchronously after `ready`, so concurrent submits take distinct, increasing seqs.
-    const bodies = ops.map(op => {
-      if (!isMarketOp(op.type)) throw new ScitError('INVALID_ARGUMENT', `"${op.type}" is not a market op`)
+    const bodies = ops.map((op) => {
+      if (!isMarketOp(op.type))
+        throw new ScitError('INVALID_ARGUMENT', `"${op.type}" is not a market op`)
       return { type: op.type, body: encodeBody(op.type, op.body as never) }
     })
-    const envelopes = bodies.map(({ type, body }) => seal(keyPair, { type: type as TypeName, seq: ++this.seq, timestamp: this.now(), body }))
+    const envelopes = bodies.map(({ type, body }) =>
+      seal(keyPair, { type: type as TypeName, seq: ++this.seq, timestamp: this.now(), body })
+    )
     await this.ledger.append(envelopes)
-    return envelopes.map(e => envelopeId(e))
+    return envelopes.map((e) => envelopeId(e))
   }
 
   /** Waits for final outcomes by default. */
-  async submitAndWait (ops: OpRequest[], opts: { final?: boolean, timeout?: number } = {}): Promise<Outcome[]> {
+  async submitAndWait(
+    ops: OpRequest[],
+    opts: { final?: boolean; timeout?: number } = {}
+  ): Promise<Outcome[]> {
     const ids = await this.submit(ops)
-    return Promise.all(ids.map(id => this.outcome(id, { final: opts.final ?? true, timeout: opts.timeout })))
+    return Promise.all(
+      ids.map((id) => this.outcome(id, { final: opts.final ?? true, timeout: opts.timeout }))
+    )
   }
 
   /** Resolve once the view has genesis: an op appended before would first be applied against an empty market. */
-  async synced (timeout = DEFAULT_OUTCOME_TIMEOUT): Promise<void> {
+  async synced(timeout = DEFAULT_OUTCOME_TIMEOUT): Promise<void> {
     await this.ready()
     const has = async (): Promise<boolean> => (await Q.getGenesis(this.view)) !== null
     if (await has()) return
@@ -113,32 +146,73 @@ export class Client extends EventEmitter implements MarketClient {
         if (err === null) resolve()
         else reject(err)
       }
-      const check = (): void => { has().then(ok => { if (ok) done(null) }, done) }
-      const timer = setTimeout(() => done(new ScitError('TIMEOUT', `no peer of market ${encodeKey(this.key)} answered within ${timeout} ms: is an indexer online?`)), timeout)
+      const check = (): void => {
+        has().then((ok) => {
+          if (ok) done(null)
+        }, done)
+      }
+      const timer = setTimeout(
+        () =>
+          done(
+            new ScitError(
+              'TIMEOUT',
+              `no peer of market ${encodeKey(this.key)} answered within ${timeout} ms: is an indexer online?`
+            )
+          ),
+        timeout
+      )
       this.ledger.on('update', check)
       check()
     })
   }
 
-  async outcome (id: Id, opts: { final?: boolean, timeout?: number } = {}): Promise<Outcome> {
+  async outcome(id: Id, opts: { final?: boolean; timeout?: number } = {}): Promise<Outcome> {
     await this.ready()
     return this.outcomes.wait(id, opts.final === true, opts.timeout ?? DEFAULT_OUTCOME_TIMEOUT)
   }
 
-  private get view (): HyperbeeView { return HyperbeeView.reading(this.ledger.view) }
+  private get view(): HyperbeeView {
+    return HyperbeeView.reading(this.ledger.view)
+  }
 
-  time (): Promise<number> { return Q.engineTime(this.view) }
-  genesis (): Promise<Genesis | null> { return Q.getGenesis(this.view) }
-  offer (node: KeyText): Promise<Offer | null> { return Q.getOffer(this.view, node) }
-  offers (filter?: OfferFilter): Promise<Offer[]> { return Q.listOffers(this.view, filter) }
-  bid (id: Id): Promise<Bid | null> { return Q.getBid(this.view, id) }
-  bids (filter?: { bot?: KeyText, state?: BidState }): Promise<Bid[]> { return Q.listBids(this.view, filter) }
-  trade (id: Id): Promise<Trade | null> { return Q.getTrade(this.view, id) }
-  trades (filter?: TradeFilter): Promise<Trade[]> { return Q.listTrades(this.view, filter) }
-  balance (key: KeyText): Promise<number> { return Q.balance(this.view, key) }
-  templates (): Promise<Template[]> { return Q.listTemplates(this.view) }
-  template (name: string, version?: number): Promise<Template | null> { return Q.getTemplate(this.view, name, version) }
+  time(): Promise<number> {
+    return Q.engineTime(this.view)
+  }
+  genesis(): Promise<Genesis | null> {
+    return Q.getGenesis(this.view)
+  }
+  offer(node: KeyText): Promise<Offer | null> {
+    return Q.getOffer(this.view, node)
+  }
+  offers(filter?: OfferFilter): Promise<Offer[]> {
+    return Q.listOffers(this.view, filter)
+  }
+  bid(id: Id): Promise<Bid | null> {
+    return Q.getBid(this.view, id)
+  }
+  bids(filter?: { bot?: KeyText; state?: BidState }): Promise<Bid[]> {
+    return Q.listBids(this.view, filter)
+  }
+  trade(id: Id): Promise<Trade | null> {
+    return Q.getTrade(this.view, id)
+  }
+  trades(filter?: TradeFilter): Promise<Trade[]> {
+    return Q.listTrades(this.view, filter)
+  }
+  balance(key: KeyText): Promise<number> {
+    return Q.balance(this.view, key)
+  }
+  templates(): Promise<Template[]> {
+    return Q.listTemplates(this.view)
+  }
+  template(name: string, version?: number): Promise<Template | null> {
+    return Q.getTemplate(this.view, name, version)
+  }
 
-  override on (event: 'update', fn: () => void): this { return super.on(event, fn) }
-  override off (event: 'update', fn: () => void): this { return super.off(event, fn) }
+  override on(event: 'update', fn: () => void): this {
+    return super.on(event, fn)
+  }
+  override off(event: 'update', fn: () => void): this {
+    return super.off(event, fn)
+  }
 }

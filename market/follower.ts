@@ -40,7 +40,7 @@ export class Follower extends ReadyResource implements MarketLedger {
   relay: ((envelopes: Buffer[]) => Promise<boolean>) | null = null
   readonly outbox: Outbox
   private readonly seen = new Map<string, Promise<boolean>>()
-  private current: { core: Hypercore, bee: Hyperbee } | null = null
+  private current: { core: Hypercore; bee: Hyperbee } | null = null
   /** Its user data keeps the outbox and the last view key. */
   private own: Hypercore | null = null
   /** A peer showed this view this session (a saved one may be long stale). */
@@ -49,18 +49,22 @@ export class Follower extends ReadyResource implements MarketLedger {
   private readonly known: Array<() => void> = []
   private readonly onappend = (): void => this.changed()
 
-  constructor (private readonly store: Corestore, readonly key: Buffer, opts: FollowerOptions = {}) {
+  constructor(
+    private readonly store: Corestore,
+    readonly key: Buffer,
+    opts: FollowerOptions = {}
+  ) {
     super()
     this.discoveryKey = crypto.discoveryKey(key)
     this.outbox = new Outbox({
       core: () => this.ownCore,
-      final: async id => (await finalOutcome(this, id)) !== null,
-      resend: envelopes => this.send(envelopes),
+      final: async (id) => (await finalOutcome(this, id)) !== null,
+      resend: (envelopes) => this.send(envelopes),
       resendAfter: opts.resendAfter
     })
   }
 
-  protected override async _open (): Promise<void> {
+  protected override async _open(): Promise<void> {
     // One per market: a data dir that follows two markets keeps their views apart.
     this.own = this.store.namespace(FOLLOWER_NAMESPACE).get({ name: b4a.toString(this.key, 'hex') })
     await this.own.ready()
@@ -70,7 +74,7 @@ export class Follower extends ReadyResource implements MarketLedger {
     await this.outbox.open()
   }
 
-  protected override async _close (): Promise<void> {
+  protected override async _close(): Promise<void> {
     this.outbox.close()
     for (const resolve of this.known.splice(0)) resolve()
     if (this.current !== null) {
@@ -80,38 +84,48 @@ export class Follower extends ReadyResource implements MarketLedger {
     if (this.own !== null) await this.own.close()
   }
 
-  private get ownCore (): Hypercore {
+  private get ownCore(): Hypercore {
     if (this.own === null) throw new ScitError('CLOSED', 'the follower is not open')
     return this.own
   }
 
-  get view (): Hyperbee {
-    if (this.current === null) throw new ScitError('CLOSED', 'no view of the market yet: no indexer has answered')
+  get view(): Hyperbee {
+    if (this.current === null)
+      throw new ScitError('CLOSED', 'no view of the market yet: no indexer has answered')
     return this.current.bee
   }
 
-  get viewKey (): Buffer | null { return this.current?.core.key ?? null }
+  get viewKey(): Buffer | null {
+    return this.current?.core.key ?? null
+  }
 
   /** Everything a follower reads is signed by a quorum of indexers: all of it is final. */
-  get finalVersion (): number { return this.current?.core.length ?? 0 }
+  get finalVersion(): number {
+    return this.current?.core.length ?? 0
+  }
 
-  finalSnapshot (): Hyperbee {
+  finalSnapshot(): Hyperbee {
     return this.view.checkout(Math.max(1, this.finalVersion))
   }
 
-  async viewKnown (timeout: number): Promise<void> {
+  async viewKnown(timeout: number): Promise<void> {
     if (this.shown) return
     let resolve!: () => void
-    const known = new Promise<void>(res => { resolve = res })
+    const known = new Promise<void>((res) => {
+      resolve = res
+    })
     this.known.push(resolve)
-    if (await raceTimeout(known, timeout) === TIMED_OUT) {
-      throw new ScitError('TIMEOUT', `no peer of market ${encodeKey(this.key)} showed its view within ${timeout} ms: is an indexer online?`)
+    if ((await raceTimeout(known, timeout)) === TIMED_OUT) {
+      throw new ScitError(
+        'TIMEOUT',
+        `no peer of market ${encodeKey(this.key)} showed its view within ${timeout} ms: is an indexer online?`
+      )
     }
     if (this.current === null) throw new ScitError('CLOSED', 'the follower closed')
   }
 
   /** A peer reads this view: check it (once per key), follow it if it is the newest valid one. */
-  offer (key: Buffer): Promise<boolean> {
+  offer(key: Buffer): Promise<boolean> {
     if (this.current !== null && b4a.equals(key, this.current.core.key)) {
       this.showed()
       return Promise.resolve(true)
@@ -119,25 +133,33 @@ export class Follower extends ReadyResource implements MarketLedger {
     const id = b4a.toString(key, 'hex')
     let checking = this.seen.get(id)
     if (checking === undefined) {
-      checking = this.check(key).then(() => true, err => {
-        // Only a view that failed its check is refused for good; a timeout or a close may go better next time.
-        if (!isScitError(err, 'VERIFICATION')) this.seen.delete(id)
-        if (this.closing === null) log.warn('view refused', { view: shortKey(key), error: (err as Error).message })
-        return false
-      })
+      checking = this.check(key).then(
+        () => true,
+        (err) => {
+          // Only a view that failed its check is refused for good; a timeout or a close may go better next time.
+          if (!isScitError(err, 'VERIFICATION')) this.seen.delete(id)
+          if (this.closing === null)
+            log.warn('view refused', { view: shortKey(key), error: (err as Error).message })
+          return false
+        }
+      )
       this.seen.set(id, checking)
     }
     return checking
   }
 
-  private async check (key: Buffer): Promise<void> {
+  private async check(key: Buffer): Promise<void> {
     if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
-    const time = await within(this.verify(key), CHECK_TIMEOUT, `view ${shortKey(key)} was not checked`)
-    if (this.current !== null && time <= await timeOf(this.current.bee)) return this.showed()
+    const time = await within(
+      this.verify(key),
+      CHECK_TIMEOUT,
+      `view ${shortKey(key)} was not checked`
+    )
+    if (this.current !== null && time <= (await timeOf(this.current.bee))) return this.showed()
     await this.follow(key, true)
   }
 
-  private async withView<T> (key: Buffer, fn: (bee: Hyperbee) => Promise<T>): Promise<T> {
+  private async withView<T>(key: Buffer, fn: (bee: Hyperbee) => Promise<T>): Promise<T> {
     const bee = new Hyperbee(this.store.get({ key }), BEE)
     try {
       await bee.ready()
@@ -145,8 +167,10 @@ export class Follower extends ReadyResource implements MarketLedger {
       const deadline = Date.now() + CHECK_TIMEOUT
       while (bee.core.length === 0 || bee.core.manifest === null) {
         if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
-        if (Date.now() > deadline) throw new ScitError('TIMEOUT', `no peer has a signed block of view ${shortKey(key)} yet`)
-        if (!await bee.core.update({ wait: true })) await new Promise(resolve => setTimeout(resolve, 250))
+        if (Date.now() > deadline)
+          throw new ScitError('TIMEOUT', `no peer has a signed block of view ${shortKey(key)} yet`)
+        if (!(await bee.core.update({ wait: true })))
+          await new Promise((resolve) => setTimeout(resolve, 250))
       }
       return await fn(bee)
     } finally {
@@ -155,48 +179,61 @@ export class Follower extends ReadyResource implements MarketLedger {
   }
 
   /** The core's signers must be the indexers its own signed content names, by a majority quorum. Returns its engine time. */
-  private async verify (key: Buffer): Promise<number> {
-    return await this.withView(key, async bee => {
+  private async verify(key: Buffer): Promise<number> {
+    return await this.withView(key, async (bee) => {
       const m = bee.core.manifest
-      if (m === null || m.signers.length === 0) throw new ScitError('VERIFICATION', 'the view has no signers')
-      if (m.quorum < (m.signers.length >> 1) + 1) throw new ScitError('VERIFICATION', `a quorum of ${m.quorum} of ${m.signers.length} is no majority`)
+      if (m === null || m.signers.length === 0)
+        throw new ScitError('VERIFICATION', 'the view has no signers')
+      if (m.quorum < (m.signers.length >> 1) + 1)
+        throw new ScitError(
+          'VERIFICATION',
+          `a quorum of ${m.quorum} of ${m.signers.length} is no majority`
+        )
       const writers: Buffer[] = []
       let time: number
       const snap = bee.checkout(bee.core.length)
       try {
-        if (await snap.get(K.META_GENESIS) === null) throw new ScitError('VERIFICATION', 'the view has no genesis')
-        for await (const e of snap.createReadStream({ gte: 'gov/indexer/', lt: 'gov/indexer/' + K.END })) {
+        if ((await snap.get(K.META_GENESIS)) === null)
+          throw new ScitError('VERIFICATION', 'the view has no genesis')
+        for await (const e of snap.createReadStream({
+          gte: 'gov/indexer/',
+          lt: 'gov/indexer/' + K.END
+        })) {
           writers.push(e.value.byteLength === 32 ? e.value : this.key) // the founder's mark: its writer is the market key
         }
         time = await Q.engineTime(HyperbeeView.reading(snap))
       } finally {
         await snap.close()
       }
-      const signers = await Promise.all(writers.map(w => this.signerOf(w)))
-      const wanted = new Set(signers.map(s => b4a.toString(s, 'hex')))
-      const actual = new Set(m.signers.map(s => b4a.toString(s.publicKey, 'hex')))
-      if (wanted.size !== actual.size || [...actual].some(s => !wanted.has(s))) {
-        throw new ScitError('VERIFICATION', `the view is signed by ${actual.size} keys that are not the ${wanted.size} indexers it records`)
+      const signers = await Promise.all(writers.map((w) => this.signerOf(w)))
+      const wanted = new Set(signers.map((s) => b4a.toString(s, 'hex')))
+      const actual = new Set(m.signers.map((s) => b4a.toString(s.publicKey, 'hex')))
+      if (wanted.size !== actual.size || [...actual].some((s) => !wanted.has(s))) {
+        throw new ScitError(
+          'VERIFICATION',
+          `the view is signed by ${actual.size} keys that are not the ${wanted.size} indexers it records`
+        )
       }
       return time
     })
   }
 
-  private async signerOf (writer: Buffer): Promise<Buffer> {
+  private async signerOf(writer: Buffer): Promise<Buffer> {
     const core = this.store.get({ key: writer })
     try {
       await core.ready()
       if (core.manifest === null) await core.update({ wait: true })
       const signer = core.manifest?.signers[0]?.publicKey
       // Not fetched yet: TIMEOUT, not VERIFICATION, so the view is tried again.
-      if (signer === undefined) throw new ScitError('TIMEOUT', `no peer gave the manifest of indexer ${shortKey(writer)}`)
+      if (signer === undefined)
+        throw new ScitError('TIMEOUT', `no peer gave the manifest of indexer ${shortKey(writer)}`)
       return signer
     } finally {
       await core.close()
     }
   }
 
-  private async follow (key: Buffer, shown: boolean): Promise<void> {
+  private async follow(key: Buffer, shown: boolean): Promise<void> {
     const core = this.store.get({ key })
     const bee = new Hyperbee(core, BEE)
     await bee.ready()
@@ -213,65 +250,70 @@ export class Follower extends ReadyResource implements MarketLedger {
     this.changed()
   }
 
-  private showed (): void {
+  private showed(): void {
     this.shown = true
     for (const resolve of this.known.splice(0)) resolve()
   }
 
-  private changed (): void {
+  private changed(): void {
     if (this.current === null) return
     this.lookAllAt = Math.max(this.lookAllAt, this.current.core.length, 1)
     this.emit('update')
   }
 
-  async update (): Promise<void> {
+  async update(): Promise<void> {
     if (this.current !== null) await this.current.core.update({ wait: true })
   }
 
-  async catchUp (timeout = 30_000): Promise<void> {
+  async catchUp(timeout = 30_000): Promise<void> {
     if (!this.shown) await this.viewKnown(timeout)
     await raceTimeout(this.update(), timeout)
   }
 
-  replicate (stream: unknown): unknown {
+  replicate(stream: unknown): unknown {
     return this.store.replicate(stream)
   }
 
   /** Nothing is applied here: waiters look their op up after each change. */
-  takeApplied (): { hints: Hint[], lookAllAt: number } {
+  takeApplied(): { hints: Hint[]; lookAllAt: number } {
     const out = { hints: [], lookAllAt: this.lookAllAt }
     this.lookAllAt = 0
     return out
   }
 
-  appliedYet (_id: Id): boolean { return true }
+  appliedYet(_id: Id): boolean {
+    return true
+  }
 
   /** Ops sent are kept in the outbox until final, and a final op's seq is in the view. */
-  async lastSeqSent (author: Buffer): Promise<number> {
+  async lastSeqSent(author: Buffer): Promise<number> {
     return this.outbox.lastSeq(author)
   }
 
-  async append (envelopes: Buffer[]): Promise<void> {
+  async append(envelopes: Buffer[]): Promise<void> {
     if (envelopes.length === 0) return
     if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
     await this.outbox.add(envelopes)
     await this.send(envelopes)
   }
 
-  private async send (envelopes: Buffer[]): Promise<void> {
+  private async send(envelopes: Buffer[]): Promise<void> {
     const deadline = Date.now() + RELAY_WAIT
     while (this.closing === null) {
-      if (this.relay !== null && await this.relay(envelopes)) return
+      if (this.relay !== null && (await this.relay(envelopes))) return
       if (Date.now() >= deadline) break
-      await new Promise(resolve => setTimeout(resolve, 250))
+      await new Promise((resolve) => setTimeout(resolve, 250))
     }
-    throw new ScitError('TIMEOUT', `no indexer of market ${encodeKey(this.key)} took the ops within ${RELAY_WAIT} ms; they are kept and sent again`)
+    throw new ScitError(
+      'TIMEOUT',
+      `no indexer of market ${encodeKey(this.key)} took the ops within ${RELAY_WAIT} ms; they are kept and sent again`
+    )
   }
 }
 
 const BEE = { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false } as const
 
-async function timeOf (bee: Hyperbee): Promise<number> {
+async function timeOf(bee: Hyperbee): Promise<number> {
   const snap = bee.checkout(bee.core.length)
   try {
     return await Q.engineTime(HyperbeeView.reading(snap))

@@ -7,33 +7,36 @@ import type { View, RangeOptions } from './types'
 type Source = Hyperbee | Batch
 
 export class HyperbeeView implements View {
-  constructor (private readonly source: Source, private readonly writable: boolean) {}
+  constructor(
+    private readonly source: Source,
+    private readonly writable: boolean
+  ) {}
 
   /** The caller flushes the batch. */
-  static writing (batch: Batch): HyperbeeView {
+  static writing(batch: Batch): HyperbeeView {
     return new HyperbeeView(batch, true)
   }
 
-  static reading (bee: Source): HyperbeeView {
+  static reading(bee: Source): HyperbeeView {
     return new HyperbeeView(bee, false)
   }
 
-  async get (key: string): Promise<Buffer | null> {
+  async get(key: string): Promise<Buffer | null> {
     const entry = await this.source.get(key)
     return entry === null ? null : entry.value
   }
 
-  async put (key: string, value: Buffer): Promise<void> {
+  async put(key: string, value: Buffer): Promise<void> {
     this.checkWritable()
     await (this.source as Batch).put(key, value)
   }
 
-  async del (key: string): Promise<void> {
+  async del(key: string): Promise<void> {
     this.checkWritable()
     await (this.source as Batch).del(key)
   }
 
-  async * range (opts: RangeOptions): AsyncIterable<{ key: string, value: Buffer }> {
+  async *range(opts: RangeOptions): AsyncIterable<{ key: string; value: Buffer }> {
     const range: BeeRange = {}
     if (opts.gt !== undefined) range.gt = opts.gt
     if (opts.gte !== undefined) range.gte = opts.gte
@@ -47,8 +50,12 @@ export class HyperbeeView implements View {
     for await (const { key, value } of this.source.createReadStream(range)) yield { key, value }
   }
 
-  private checkWritable (): void {
+  private checkWritable(): void {
     // A write outside apply would never be replicated and would fork this peer's state.
-    if (!this.writable) throw new ScitError('INVALID_ARGUMENT', 'this market view is read-only: only the ledger writes, inside apply')
+    if (!this.writable)
+      throw new ScitError(
+        'INVALID_ARGUMENT',
+        'this market view is read-only: only the ledger writes, inside apply'
+      )
   }
 }

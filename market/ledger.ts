@@ -31,7 +31,13 @@ const MAX_HINTS = 65536
 export const LEDGER_NAMESPACE = 'scit/market'
 
 /** Nothing in such an envelope proves who wrote it: its optimistic block is not acked, and Autobase rolls it back. */
-const UNATTRIBUTABLE: ReadonlySet<RejectReason> = new Set<RejectReason>(['malformed', 'too-large', 'unknown-type', 'bad-version', 'bad-signature'])
+const UNATTRIBUTABLE: ReadonlySet<RejectReason> = new Set<RejectReason>([
+  'malformed',
+  'too-large',
+  'unknown-type',
+  'bad-version',
+  'bad-signature'
+])
 
 export interface LedgerOptions {
   /** The market engine (market/engine apply). Passed in so the ledger never decides market rules. */
@@ -52,7 +58,13 @@ export class Ledger extends ReadyResource implements MarketLedger {
   readonly base: Autobase<Hyperbee, Buffer>
   private readonly engine: Apply
   private appending: Promise<unknown> = Promise.resolve()
-  private queued: Array<{ envelopes: Buffer[], ids: Id[], direct: boolean, resolve: () => void, reject: (err: Error) => void }> = []
+  private queued: Array<{
+    envelopes: Buffer[]
+    ids: Id[]
+    direct: boolean
+    resolve: () => void
+    reject: (err: Error) => void
+  }> = []
   /** Sends a non-writer's ops through a relay (market/relay.ts); false when none took them. */
   relay: ((envelopes: Buffer[]) => Promise<boolean>) | null = null
   /** Ops a relay took that this peer has not applied yet, in the order they were sent. */
@@ -66,8 +78,8 @@ export class Ledger extends ReadyResource implements MarketLedger {
   readonly counters = { envelopes: 0, applies: 0, optimistic: 0, bookLoads: 0 }
   readonly outbox: Outbox
   /** The view's length at Autobase's indexed length, for the view core it was read for (a fork makes new cores). */
-  private indexed: { key: Buffer, length: number } | null = null
-  private book: { key: Buffer, book: OfferBook } | null = null
+  private indexed: { key: Buffer; length: number } | null = null
+  private book: { key: Buffer; book: OfferBook } | null = null
   private refreshing: Promise<void> = Promise.resolve()
   /** Hints for waiters, never state. Bounded: past MAX_HINTS or a fast-forward, waiters look for themselves (`lookAllAt`). */
   private applied: Hint[] = []
@@ -76,7 +88,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
   private unapplied = new Set<Id>()
 
   /** `key` null creates a new market whose bootstrap writer is this store's local writer. */
-  constructor (store: Corestore, key: Buffer | null, opts: LedgerOptions) {
+  constructor(store: Corestore, key: Buffer | null, opts: LedgerOptions) {
     super()
     this.engine = opts.apply
     this.ackInterval = opts.ackInterval ?? 20
@@ -88,15 +100,25 @@ export class Ledger extends ReadyResource implements MarketLedger {
       // first batch would apply the whole history before Autobase could fast-forward past it.
       bigBatches: key === null && this.bigBatches,
       fastForward: opts.fastForward ?? true,
-      open: (viewStore: ViewStore) => new Hyperbee(viewStore.get(opts.viewName ?? 'market'), { keyEncoding: 'utf-8', valueEncoding: 'binary', extension: false }),
+      open: (viewStore: ViewStore) =>
+        new Hyperbee(viewStore.get(opts.viewName ?? 'market'), {
+          keyEncoding: 'utf-8',
+          valueEncoding: 'binary',
+          extension: false
+        }),
       apply: (nodes, view, host) => this.applyNodes(nodes, view, host),
       close: (view) => view.close()
     })
-    this.base.on('error', err => {
+    this.base.on('error', (err) => {
       log.error('autobase failed', { error: err.message })
       this.emit('error', err)
     })
-    this.base.on('update', () => { this.refreshFinal().then(() => this.emit('update'), () => {}) })
+    this.base.on('update', () => {
+      this.refreshFinal().then(
+        () => this.emit('update'),
+        () => {}
+      )
+    })
     // A fast-forward jumps to the indexers' view without applying (no hints): waiters must look for themselves.
     this.base.on('fast-forward', () => {
       this.dropHints(this.base.view.core.length)
@@ -104,58 +126,76 @@ export class Ledger extends ReadyResource implements MarketLedger {
     })
     this.outbox = new Outbox({
       core: () => this.base.local,
-      final: async id => (await finalOutcome(this, id)) !== null,
+      final: async (id) => (await finalOutcome(this, id)) !== null,
       // Not through a relay again: the one that took them may be the reason they are not final.
-      resend: envelopes => this.append(envelopes, { direct: true }),
+      resend: (envelopes) => this.append(envelopes, { direct: true }),
       resendAfter: opts.resendAfter
     })
   }
 
-  protected override async _open (): Promise<void> {
+  protected override async _open(): Promise<void> {
     await this.base.ready()
     await this.base.view.ready()
     await this.outbox.open()
     this.watch()
   }
 
-  protected override async _close (): Promise<void> {
+  protected override async _close(): Promise<void> {
     if (this.watchdog !== null) clearTimeout(this.watchdog)
     this.outbox.close()
     await this.appending.catch(safetyCatch)
     await this.base.close()
   }
 
-  get key (): Buffer { return this.base.key }
-  get discoveryKey (): Buffer { return this.base.discoveryKey }
+  get key(): Buffer {
+    return this.base.key
+  }
+  get discoveryKey(): Buffer {
+    return this.base.discoveryKey
+  }
   /** This peer's writer core key: what `add-indexer` names. */
-  get writerKey (): Buffer { return this.base.local.key }
-  get isIndexer (): boolean { return this.base.isIndexer }
+  get writerKey(): Buffer {
+    return this.base.local.key
+  }
+  get isIndexer(): boolean {
+    return this.base.isIndexer
+  }
   /** Can this peer append blocks of its own (an indexer or an added writer), not only optimistic ones? */
-  get writable (): boolean { return this.base.writable }
-  get backlog (): number {
+  get writable(): boolean {
+    return this.base.writable
+  }
+  get backlog(): number {
     let n = 0
     for (const q of this.queued) n += q.envelopes.length
     return n
   }
   /** The view as applied so far: includes optimistic ops that a reorg may still move or drop. */
-  get view (): Hyperbee { return this.base.view }
+  get view(): Hyperbee {
+    return this.base.view
+  }
   /**
    * Length of the view whose order the indexers fixed (Autobase's indexed length); it never changes again.
    * A peer that linearizes the writers needs no quorum signature to know what is final.
    */
-  get finalVersion (): number {
+  get finalVersion(): number {
     const core = this.base.view.core
-    const indexed = this.indexed !== null && b4a.equals(this.indexed.key, core.key) ? this.indexed.length : 0
+    const indexed =
+      this.indexed !== null && b4a.equals(this.indexed.key, core.key) ? this.indexed.length : 0
     return Math.max(indexed, core.signedLength)
   }
 
   /** Learn the indexed length before anyone is told of the update. */
-  private refreshFinal (): Promise<void> {
+  private refreshFinal(): Promise<void> {
     const run = async (): Promise<void> => {
       const info = await this.base.getIndexedInfo()
       const key = this.base.view.core.key
-      const v = info?.views.find(v => b4a.equals(v.key, key))
-      if (v !== undefined && (this.indexed === null || !b4a.equals(this.indexed.key, key) || v.length > this.indexed.length)) {
+      const v = info?.views.find((v) => b4a.equals(v.key, key))
+      if (
+        v !== undefined &&
+        (this.indexed === null ||
+          !b4a.equals(this.indexed.key, key) ||
+          v.length > this.indexed.length)
+      ) {
         this.indexed = { key, length: v.length }
       }
     }
@@ -164,11 +204,11 @@ export class Ledger extends ReadyResource implements MarketLedger {
   }
 
   /** A snapshot of the final (indexed) part of the view. Close it when done. */
-  finalSnapshot (): Hyperbee {
+  finalSnapshot(): Hyperbee {
     return this.base.view.checkout(Math.max(1, this.finalVersion))
   }
 
-  async update (): Promise<void> {
+  async update(): Promise<void> {
     await this.base.update()
   }
 
@@ -176,34 +216,38 @@ export class Ledger extends ReadyResource implements MarketLedger {
    * Apply what peers had when we asked, until every known writer is idle (`update()` only applies what is local).
    * A signed length is no target: an idle market ends in acks no quorum signs until something new happens.
    */
-  async catchUp (timeout = 30_000): Promise<void> {
+  async catchUp(timeout = 30_000): Promise<void> {
     const deadline = Date.now() + timeout
     while (Date.now() < deadline) {
       const writers = [...this.base.activeWriters]
-      await Promise.all(writers.map(w => w.core.update({ wait: true }).catch(() => false)))
+      await Promise.all(writers.map((w) => w.core.update({ wait: true }).catch(() => false)))
       await this.base.update()
-      if ([...this.base.activeWriters].every(w => w.idle())) {
+      if ([...this.base.activeWriters].every((w) => w.idle())) {
         this.base.setBigBatches(this.bigBatches)
         return
       }
-      await new Promise<void>(resolve => {
-        const done = (): void => { clearTimeout(timer); this.base.off('update', done); resolve() }
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer)
+          this.base.off('update', done)
+          resolve()
+        }
         const timer = setTimeout(done, 100)
         this.base.once('update', done)
       })
     }
   }
 
-  async lastSeqSent (author: Buffer): Promise<number> {
+  async lastSeqSent(author: Buffer): Promise<number> {
     return Math.max(await lastSeqInCore(this.base.local, author), this.outbox.lastSeq(author))
   }
 
-  replicate (stream: unknown): unknown {
+  replicate(stream: unknown): unknown {
     return this.base.replicate(stream)
   }
 
   /** Hints since the last call, and a view length (else 0) from which waiters must look for themselves. */
-  takeApplied (): { hints: Hint[], lookAllAt: number } {
+  takeApplied(): { hints: Hint[]; lookAllAt: number } {
     const out = { hints: this.applied, lookAllAt: this.lookAllAt }
     this.applied = []
     this.lookAllAt = 0
@@ -211,11 +255,11 @@ export class Ledger extends ReadyResource implements MarketLedger {
   }
 
   /** False for an op this peer appended and has not applied since: its hint is still to come. */
-  appliedYet (id: Id): boolean {
+  appliedYet(id: Id): boolean {
     return !this.unapplied.has(id)
   }
 
-  private dropHints (length: number): void {
+  private dropHints(length: number): void {
     this.lookAllAt = Math.max(this.lookAllAt, length, 1)
     this.applied = []
     this.unapplied.clear()
@@ -225,11 +269,12 @@ export class Ledger extends ReadyResource implements MarketLedger {
    * Append sealed envelopes, in order, one append at a time; what queues meanwhile goes out together next.
    * Optimistic appends must not interleave: a second before the first is flushed turns the first non-optimistic.
    */
-  append (envelopes: Buffer[], opts: { direct?: boolean } = {}): Promise<void> {
+  append(envelopes: Buffer[], opts: { direct?: boolean } = {}): Promise<void> {
     if (envelopes.length === 0) return Promise.resolve()
-    if (this.closing !== null) return Promise.reject(new ScitError('CLOSED', 'the ledger is closed'))
+    if (this.closing !== null)
+      return Promise.reject(new ScitError('CLOSED', 'the ledger is closed'))
     if (this.unapplied.size + envelopes.length > MAX_HINTS) this.unapplied.clear()
-    const ids = envelopes.map(e => envelopeId(e))
+    const ids = envelopes.map((e) => envelopeId(e))
     for (const id of ids) this.unapplied.add(id)
     return new Promise<void>((resolve, reject) => {
       const failed = (err: Error): void => {
@@ -241,13 +286,17 @@ export class Ledger extends ReadyResource implements MarketLedger {
     })
   }
 
-  private drain (): void {
+  private drain(): void {
     this.draining = true
     const run = async (): Promise<void> => {
       while (this.queued.length > 0) {
         const group = this.queued.splice(0)
         try {
-          await this.appendNow(group.flatMap(g => g.envelopes), group.flatMap(g => g.ids), group.some(g => g.direct))
+          await this.appendNow(
+            group.flatMap((g) => g.envelopes),
+            group.flatMap((g) => g.ids),
+            group.some((g) => g.direct)
+          )
           for (const g of group) g.resolve()
         } catch (err) {
           for (const g of group) g.reject(err as Error)
@@ -259,7 +308,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     this.appending = next.catch(safetyCatch)
   }
 
-  private async appendNow (envelopes: Buffer[], ids: Id[], direct: boolean): Promise<void> {
+  private async appendNow(envelopes: Buffer[], ids: Id[], direct: boolean): Promise<void> {
     if (this.base.writable) {
       await this.base.append(toBlocks(envelopes))
       return
@@ -274,15 +323,23 @@ export class Ledger extends ReadyResource implements MarketLedger {
     envelopes.forEach((e, i) => all.set(ids[i], e))
     this.relayed.clear()
     this.counters.optimistic += all.size
-    for (const block of toBlocks([...all.values()])) await this.base.append(block, { optimistic: true })
+    for (const block of toBlocks([...all.values()]))
+      await this.base.append(block, { optimistic: true })
   }
 
   /** Jittered so indexers' nudges fall apart and see each other; chained after the last nudge so they never pile up. */
-  private watch (): void {
+  private watch(): void {
     const tick = Math.max(100, 5 * this.ackInterval)
-    this.watchdog = setTimeout(() => {
-      this.nudge().catch(safetyCatch).finally(() => { if (this.closing === null) this.watch() })
-    }, tick / 2 + Math.random() * tick)
+    this.watchdog = setTimeout(
+      () => {
+        this.nudge()
+          .catch(safetyCatch)
+          .finally(() => {
+            if (this.closing === null) this.watch()
+          })
+      },
+      tick / 2 + Math.random() * tick
+    )
     this.watchdog.unref()
   }
 
@@ -290,7 +347,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
    * Autobase 7's auto-ack can settle with ops applied but not indexed, each indexer deciding the others' acks
    * suffice. An indexer that sees that unchanged for a tick, with nothing to apply, acks to restart the rounds.
    */
-  private async nudge (): Promise<void> {
+  private async nudge(): Promise<void> {
     if (!this.opened || this.closing !== null || !this.base.isIndexer) return
     const length = this.base.view.core.length
     const final = this.finalVersion
@@ -300,7 +357,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     const stalled = state !== '' && state === this.stalledAt
     this.stalledAt = state
     // Busy, not stuck: a nudge would only add acks and reorgs.
-    if (!stalled || ![...this.base.activeWriters].every(w => w.idle())) return
+    if (!stalled || ![...this.base.activeWriters].every((w) => w.idle())) return
     log.debug('finality stalled: acking', { length, final })
     const run = (): Promise<number> => this.base.append(null)
     const next = this.appending.then(run, run)
@@ -313,14 +370,18 @@ export class Ledger extends ReadyResource implements MarketLedger {
    * as Autobase records view lengths per call, so a signed length falls on a complete B-tree. Each node's writes
    * reach it once, in key order; node boundaries are the same on every peer, so the view's blocks are too.
    */
-  private async applyNodes (nodes: Array<ApplyNode<Buffer>>, bee: Hyperbee, host: Host): Promise<void> {
+  private async applyNodes(
+    nodes: Array<ApplyNode<Buffer>>,
+    bee: Hyperbee,
+    host: Host
+  ): Promise<void> {
     this.counters.applies++
     const book = await this.offerBook(bee)
     const batch = bee.batch({ update: false })
     const view = new ApplyView(HyperbeeView.writing(batch), book)
     const hints: Hint[] = []
     let acked = 0
-    const blocks = nodes.map(n => decodeBlock(n.value))
+    const blocks = nodes.map((n) => decodeBlock(n.value))
     const checked = pipeline(blocks)
     for (let i = 0; i < nodes.length; i++) {
       const node = nodes[i]
@@ -335,7 +396,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     }
     // An optimistic node that was not acked is rolled back by Autobase anyway: skip writing it. Its
     // ops' waiters still look (one may be a copy of an op decided before, whose hint is long gone).
-    const dropped = acked === 0 && nodes.every(n => n.optimistic)
+    const dropped = acked === 0 && nodes.every((n) => n.optimistic)
     if (dropped) {
       await batch.close()
       book.rollback()
@@ -356,10 +417,15 @@ export class Ledger extends ReadyResource implements MarketLedger {
   }
 
   /** The book kept since the last call, reorged calls undone; rebuilt for another view core or a deeper reorg. */
-  private async offerBook (bee: Hyperbee): Promise<OfferBook> {
+  private async offerBook(bee: Hyperbee): Promise<OfferBook> {
     const length = bee.core.length
     const kept = this.book
-    if (kept !== null && b4a.equals(kept.key, bee.core.key) && (kept.book.length === length || kept.book.truncate(length))) return kept.book
+    if (
+      kept !== null &&
+      b4a.equals(kept.key, bee.core.key) &&
+      (kept.book.length === length || kept.book.truncate(length))
+    )
+      return kept.book
     const book = await OfferBook.load(HyperbeeView.reading(bee), true)
     book.seal(length)
     this.book = { key: bee.core.key, book }
@@ -368,7 +434,13 @@ export class Ledger extends ReadyResource implements MarketLedger {
   }
 
   /** Run the engine on each envelope of a block, noting them in `hints`; true when the writer should be acked. */
-  private async applyBlock (node: ApplyNode<Buffer>, envelopes: Buffer[] | null, view: View, host: Host, hints: Hint[]): Promise<boolean> {
+  private async applyBlock(
+    node: ApplyNode<Buffer>,
+    envelopes: Buffer[] | null,
+    view: View,
+    host: Host,
+    hints: Hint[]
+  ): Promise<boolean> {
     if (envelopes === null) return false
     const bootstrap = b4a.equals(node.from.key, host.key)
     let attributable = true
@@ -376,7 +448,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     for (const value of envelopes) {
       // The same bytes have one outcome: a copy re-appended by anyone is not re-decided (nor recorded as a replay of itself).
       const id = envelopeId(value)
-      if (await view.get(K.accepted(id)) !== null || await view.get(K.rejected(id)) !== null) {
+      if ((await view.get(K.accepted(id))) !== null || (await view.get(K.rejected(id))) !== null) {
         hints.push({ id, outcome: null, length: 0 }) // decided before: its waiters look it up
         continue
       }
@@ -392,8 +464,9 @@ export class Ledger extends ReadyResource implements MarketLedger {
 }
 
 /** Governance effects, decided by the engine, carried out on the base. */
-async function carryOut (effects: Effects, host: Host): Promise<void> {
+async function carryOut(effects: Effects, host: Host): Promise<void> {
   if (effects.addIndexer) await host.addWriter(effects.addIndexer, { indexer: true })
   // Autobase refuses to remove the last indexer; the engine's vote is recorded either way, the market keeps running.
-  if (effects.removeIndexer && host.removeable(effects.removeIndexer)) await host.removeWriter(effects.removeIndexer)
+  if (effects.removeIndexer && host.removeable(effects.removeIndexer))
+    await host.removeWriter(effects.removeIndexer)
 }

@@ -21,30 +21,32 @@ export class MemoryView implements View {
   /** Built on first use, then kept in step with every write. */
   private book: OfferBook | null = null
 
-  get size (): number { return this.values.size }
+  get size(): number {
+    return this.values.size
+  }
 
   // Not async: settled promises, no frame per call.
-  get (key: string): Promise<Buffer | null> {
+  get(key: string): Promise<Buffer | null> {
     return Promise.resolve(this.values.get(key) ?? null)
   }
 
-  put (key: string, value: Buffer): Promise<void> {
+  put(key: string, value: Buffer): Promise<void> {
     this.putSync(key, value)
     return DONE
   }
 
-  del (key: string): Promise<void> {
+  del(key: string): Promise<void> {
     this.delSync(key)
     return DONE
   }
 
-  putSync (key: string, value: Buffer): void {
+  putSync(key: string, value: Buffer): void {
     if (!this.values.has(key)) this.insertKey(key)
     this.values.set(key, value)
     if (this.book !== null && key.startsWith(OFFERS)) this.book.set(decode(offerRecord, value))
   }
 
-  delSync (key: string): void {
+  delSync(key: string): void {
     if (!this.values.delete(key)) return
     if (this.book !== null && key.startsWith(OFFERS)) this.book.delete(key.slice(OFFERS.length))
     this.version++
@@ -54,17 +56,17 @@ export class MemoryView implements View {
     if (chunk.length === 0) this.chunks.splice(ci, 1)
   }
 
-  async offers (): Promise<OfferLayer> {
+  async offers(): Promise<OfferLayer> {
     this.book ??= await OfferBook.load(this)
     return { book: this.book, staged: NONE }
   }
 
   /** Not an async generator (a queue and two promises per item): each step resolves at once. */
-  range (opts: RangeOptions = {}): AsyncIterable<{ key: string, value: Buffer }> {
+  range(opts: RangeOptions = {}): AsyncIterable<{ key: string; value: Buffer }> {
     const keys = this.keys(opts)
     const values = this.values
-    const done: IteratorResult<{ key: string, value: Buffer }> = { done: true, value: undefined }
-    const iterator: AsyncIterator<{ key: string, value: Buffer }> = {
+    const done: IteratorResult<{ key: string; value: Buffer }> = { done: true, value: undefined }
+    const iterator: AsyncIterator<{ key: string; value: Buffer }> = {
       next: async () => {
         for (;;) {
           const k = keys.next()
@@ -74,22 +76,29 @@ export class MemoryView implements View {
           if (value !== undefined) return { done: false, value: { key: k.value, value } }
         }
       },
-      return: async () => { keys.return(undefined); return done }
+      return: async () => {
+        keys.return(undefined)
+        return done
+      }
     }
     return { [Symbol.asyncIterator]: () => iterator }
   }
 
-  * keys (opts: RangeOptions = {}): Generator<string> {
+  *keys(opts: RangeOptions = {}): Generator<string> {
     let limit = opts.limit ?? Infinity
     if (limit <= 0 || this.chunks.length === 0) return
     const lo = opts.gte ?? opts.gt
     const hi = opts.lte ?? opts.lt
-    const inLo = (k: string): boolean => lo === undefined || (opts.gte !== undefined ? k >= lo : k > lo)
-    const inHi = (k: string): boolean => hi === undefined || (opts.lte !== undefined ? k <= hi : k < hi)
+    const inLo = (k: string): boolean =>
+      lo === undefined || (opts.gte !== undefined ? k >= lo : k > lo)
+    const inHi = (k: string): boolean =>
+      hi === undefined || (opts.lte !== undefined ? k <= hi : k < hi)
     const reverse = opts.reverse === true
     // A put or del by the caller mid-walk makes the cursor re-seek by the last key it gave out.
     let cur: string | undefined = reverse ? hi : lo
-    const inclusive = reverse ? (opts.lte !== undefined || hi === undefined) : (opts.gte !== undefined || lo === undefined)
+    const inclusive = reverse
+      ? opts.lte !== undefined || hi === undefined
+      : opts.gte !== undefined || lo === undefined
     let pos = reverse ? this.seekBack(cur, inclusive) : this.seek(cur, inclusive)
     let version = this.version
     while (limit > 0 && pos !== null) {
@@ -108,7 +117,7 @@ export class MemoryView implements View {
   }
 
   /** Canonical: equal views give equal dumps. */
-  dump (): Buffer {
+  dump(): Buffer {
     const parts: Buffer[] = []
     for (const chunk of this.chunks) {
       for (const key of chunk) {
@@ -118,7 +127,7 @@ export class MemoryView implements View {
     return b4a.concat(parts)
   }
 
-  static load (dump: Uint8Array): MemoryView {
+  static load(dump: Uint8Array): MemoryView {
     const out = new MemoryView()
     const state = c.state(0, dump.byteLength, b4a.from(dump))
     while (state.start < state.end) {
@@ -129,27 +138,33 @@ export class MemoryView implements View {
     return out
   }
 
-  clone (): MemoryView {
+  clone(): MemoryView {
     const out = new MemoryView()
     for (const chunk of this.chunks) out.chunks.push(chunk.slice())
     for (const [k, v] of this.values) out.values.set(k, b4a.from(v))
     return out
   }
 
-  private seek (key: string | undefined, inclusive: boolean): [number, number] | null {
+  private seek(key: string | undefined, inclusive: boolean): [number, number] | null {
     if (this.chunks.length === 0) return null
     if (key === undefined) return this.chunks.length > 0 ? [0, 0] : null
     let ci = this.chunkFor(key)
     const chunk = this.chunks[ci]
     let i = lowerBound(chunk, key)
     if (i < chunk.length && !inclusive && chunk[i] === key) i++
-    if (i >= chunk.length) { ci++; i = 0 }
+    if (i >= chunk.length) {
+      ci++
+      i = 0
+    }
     return ci < this.chunks.length ? [ci, i] : null
   }
 
-  private seekBack (key: string | undefined, inclusive: boolean): [number, number] | null {
+  private seekBack(key: string | undefined, inclusive: boolean): [number, number] | null {
     if (this.chunks.length === 0) return null
-    if (key === undefined) return this.chunks.length > 0 ? [this.chunks.length - 1, this.chunks[this.chunks.length - 1].length - 1] : null
+    if (key === undefined)
+      return this.chunks.length > 0
+        ? [this.chunks.length - 1, this.chunks[this.chunks.length - 1].length - 1]
+        : null
     let ci = this.chunkFor(key)
     const chunk = this.chunks[ci]
     let i = lowerBound(chunk, key) // first >= key
@@ -162,17 +177,17 @@ export class MemoryView implements View {
     return [ci, i]
   }
 
-  private step (pos: [number, number]): [number, number] | null {
+  private step(pos: [number, number]): [number, number] | null {
     if (pos[1] + 1 < this.chunks[pos[0]].length) return [pos[0], pos[1] + 1]
     return pos[0] + 1 < this.chunks.length ? [pos[0] + 1, 0] : null
   }
 
-  private stepBack (pos: [number, number]): [number, number] | null {
+  private stepBack(pos: [number, number]): [number, number] | null {
     if (pos[1] > 0) return [pos[0], pos[1] - 1]
     return pos[0] > 0 ? [pos[0] - 1, this.chunks[pos[0] - 1].length - 1] : null
   }
 
-  private chunkFor (key: string): number {
+  private chunkFor(key: string): number {
     let lo = 0
     let hi = this.chunks.length - 1
     while (lo < hi) {
@@ -184,12 +199,16 @@ export class MemoryView implements View {
     return lo
   }
 
-  private insertKey (key: string): void {
+  private insertKey(key: string): void {
     this.version++
-    if (this.chunks.length === 0) { this.chunks.push([key]); return }
+    if (this.chunks.length === 0) {
+      this.chunks.push([key])
+      return
+    }
     const ci = this.chunkFor(key)
     const chunk = this.chunks[ci]
     chunk.splice(lowerBound(chunk, key), 0, key)
-    if (chunk.length > 2 * CHUNK) this.chunks.splice(ci, 1, chunk.slice(0, CHUNK), chunk.slice(CHUNK))
+    if (chunk.length > 2 * CHUNK)
+      this.chunks.splice(ci, 1, chunk.slice(0, CHUNK), chunk.slice(CHUNK))
   }
 }

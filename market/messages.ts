@@ -10,8 +10,24 @@ import { struct, optional, decodeExact } from '../lib/codec'
 import { encodeKey } from '../lib/keys'
 import { RESOURCE_KINDS, Resources } from '../lib/resources'
 import type {
-  OfferBody, WithdrawBody, BidBody, CancelBody, SettleBody, TradeRefBody, DepositBody, TransferBody,
-  TemplateBody, GovernanceBody, Offer, Bid, BidState, Trade, TradeState, Template, Outcome, RejectReason
+  OfferBody,
+  WithdrawBody,
+  BidBody,
+  CancelBody,
+  SettleBody,
+  TradeRefBody,
+  DepositBody,
+  TransferBody,
+  TemplateBody,
+  GovernanceBody,
+  Offer,
+  Bid,
+  BidState,
+  Trade,
+  TradeState,
+  Template,
+  Outcome,
+  RejectReason
 } from './types'
 
 export const LIMITS = {
@@ -31,11 +47,17 @@ export const LIMITS = {
 } as const
 
 /** A list whose length is checked before anything is allocated (c.array allows 2^20). */
-export function list<T> (enc: c.Encoding<T>, max: number): c.Encoding<T[]> {
+export function list<T>(enc: c.Encoding<T>, max: number): c.Encoding<T[]> {
   return {
-    preencode (state, v) { c.uint.preencode(state, v.length); for (const x of v) enc.preencode(state, x) },
-    encode (state, v) { c.uint.encode(state, v.length); for (const x of v) enc.encode(state, x) },
-    decode (state) {
+    preencode(state, v) {
+      c.uint.preencode(state, v.length)
+      for (const x of v) enc.preencode(state, x)
+    },
+    encode(state, v) {
+      c.uint.encode(state, v.length)
+      for (const x of v) enc.encode(state, x)
+    },
+    decode(state) {
       const len = c.uint.decode(state)
       if (len > max) throw new Error(`list of ${len} is longer than ${max}`)
       const out: T[] = []
@@ -47,9 +69,15 @@ export function list<T> (enc: c.Encoding<T>, max: number): c.Encoding<T[]> {
 
 /** A 32-byte key on the wire, its z32 text in memory (KeyText). */
 export const keyText: c.Encoding<string> = {
-  preencode (state) { state.end += 32 },
-  encode (state, v) { c.fixed32.encode(state, keyBytes(v)) },
-  decode (state) { return keyString(c.fixed32.decode(state)) }
+  preencode(state) {
+    state.end += 32
+  },
+  encode(state, v) {
+    c.fixed32.encode(state, keyBytes(v))
+  },
+  decode(state) {
+    return keyString(c.fixed32.decode(state))
+  }
 }
 
 // z32 is slow in JS and every record carries keys: memoized both ways (bounded; results never depend on it).
@@ -57,7 +85,7 @@ const toBytes = new Map<string, Buffer>()
 const toText = new Map<string, string>()
 const MEMO = 16384
 
-function keyBytes (text: string): Buffer {
+function keyBytes(text: string): Buffer {
   let buf = toBytes.get(text)
   if (buf === undefined) {
     buf = z32.decode(text)
@@ -68,7 +96,7 @@ function keyBytes (text: string): Buffer {
   return buf
 }
 
-function keyString (bytes: Buffer): string {
+function keyString(bytes: Buffer): string {
   const id = bytes.toString('latin1')
   let text = toText.get(id)
   if (text === undefined) {
@@ -81,36 +109,70 @@ function keyString (bytes: Buffer): string {
 
 /** A buffer that decodes as a copy, never a view into the (reused) input, and never as null. */
 const bytes: c.Encoding<Buffer> = {
-  preencode (state, v) { c.buffer.preencode(state, v) },
-  encode (state, v) { c.buffer.encode(state, v) },
-  decode (state) { const b = c.buffer.decode(state); return b === null ? b4a.alloc(0) : b4a.from(b) }
-}
-
-const fixed32: c.Encoding<Buffer> = {
-  preencode (state) { state.end += 32 },
-  encode (state, v) { c.fixed32.encode(state, v) },
-  decode (state) { return b4a.from(c.fixed32.decode(state)) }
-}
-
-const hexBytes: c.Encoding<string> = {
-  preencode (state, v) { bytes.preencode(state, b4a.from(v, 'hex')) },
-  encode (state, v) { bytes.encode(state, b4a.from(v, 'hex')) },
-  decode (state) { return b4a.toString(bytes.decode(state), 'hex') }
-}
-
-export const resources: c.Encoding<Resources> = {
-  preencode (state, r) { for (const k of RESOURCE_KINDS) c.uint.preencode(state, r[k]) },
-  encode (state, r) { for (const k of RESOURCE_KINDS) c.uint.encode(state, r[k]) },
-  decode (state) {
-    return { cpu: c.uint.decode(state), memory: c.uint.decode(state), ssd: c.uint.decode(state), hdd: c.uint.decode(state), ipv4: c.uint.decode(state), gpu: c.uint.decode(state) }
+  preencode(state, v) {
+    c.buffer.preencode(state, v)
+  },
+  encode(state, v) {
+    c.buffer.encode(state, v)
+  },
+  decode(state) {
+    const b = c.buffer.decode(state)
+    return b === null ? b4a.alloc(0) : b4a.from(b)
   }
 }
 
-function enumOf<T extends string> (values: readonly T[]): c.Encoding<T> {
+const fixed32: c.Encoding<Buffer> = {
+  preencode(state) {
+    state.end += 32
+  },
+  encode(state, v) {
+    c.fixed32.encode(state, v)
+  },
+  decode(state) {
+    return b4a.from(c.fixed32.decode(state))
+  }
+}
+
+const hexBytes: c.Encoding<string> = {
+  preencode(state, v) {
+    bytes.preencode(state, b4a.from(v, 'hex'))
+  },
+  encode(state, v) {
+    bytes.encode(state, b4a.from(v, 'hex'))
+  },
+  decode(state) {
+    return b4a.toString(bytes.decode(state), 'hex')
+  }
+}
+
+export const resources: c.Encoding<Resources> = {
+  preencode(state, r) {
+    for (const k of RESOURCE_KINDS) c.uint.preencode(state, r[k])
+  },
+  encode(state, r) {
+    for (const k of RESOURCE_KINDS) c.uint.encode(state, r[k])
+  },
+  decode(state) {
+    return {
+      cpu: c.uint.decode(state),
+      memory: c.uint.decode(state),
+      ssd: c.uint.decode(state),
+      hdd: c.uint.decode(state),
+      ipv4: c.uint.decode(state),
+      gpu: c.uint.decode(state)
+    }
+  }
+}
+
+function enumOf<T extends string>(values: readonly T[]): c.Encoding<T> {
   return {
-    preencode (state) { state.end++ },
-    encode (state, v) { c.uint8.encode(state, values.indexOf(v)) },
-    decode (state) {
+    preencode(state) {
+      state.end++
+    },
+    encode(state, v) {
+      c.uint8.encode(state, values.indexOf(v))
+    },
+    decode(state) {
       const v = values[c.uint8.decode(state)]
       if (v === undefined) throw new Error('unknown enum value')
       return v
@@ -123,41 +185,82 @@ const strings = (max: number): c.Encoding<string[]> => list(c.string, max)
 // --- op bodies --------------------------------------------------------------
 
 export const offerBody = struct<OfferBody>([
-  ['resources', resources], ['prices', resources], ['country', c.string], ['city', c.string],
-  ['attributes', strings(LIMITS.attributes)], ['minLease', c.uint], ['maxLease', c.uint]
+  ['resources', resources],
+  ['prices', resources],
+  ['country', c.string],
+  ['city', c.string],
+  ['attributes', strings(LIMITS.attributes)],
+  ['minLease', c.uint],
+  ['maxLease', c.uint]
 ])
 
-export const withdrawBody: c.Encoding<WithdrawBody> = { preencode () {}, encode () {}, decode () { return {} } }
+export const withdrawBody: c.Encoding<WithdrawBody> = {
+  preencode() {},
+  encode() {},
+  decode() {
+    return {}
+  }
+}
 
 export const bidBody = struct<BidBody>([
-  ['resources', resources], ['replicas', c.uint], ['countries', strings(LIMITS.countries)],
-  ['attributes', strings(LIMITS.attributes)], ['spread', c.bool], ['maxPrice', c.uint],
-  ['duration', c.uint], ['expiry', c.uint], ['exclude', list(keyText, LIMITS.exclude)]
+  ['resources', resources],
+  ['replicas', c.uint],
+  ['countries', strings(LIMITS.countries)],
+  ['attributes', strings(LIMITS.attributes)],
+  ['spread', c.bool],
+  ['maxPrice', c.uint],
+  ['duration', c.uint],
+  ['expiry', c.uint],
+  ['exclude', list(keyText, LIMITS.exclude)]
 ])
 
 export const cancelBody = struct<CancelBody>([['bid', c.string]])
-export const settleBody = struct<SettleBody>([['trade', c.string], ['contract', fixed32], ['manifest', bytes]])
-export const tradeRefBody = struct<TradeRefBody>([['trade', c.string], ['reason', c.string]])
-export const depositBody = struct<DepositBody>([['to', fixed32], ['amount', c.uint]])
-export const transferBody = struct<TransferBody>([['to', fixed32], ['amount', c.uint]])
-export const templateBody = struct<TemplateBody>([['name', c.string], ['version', c.uint], ['document', bytes]])
+export const settleBody = struct<SettleBody>([
+  ['trade', c.string],
+  ['contract', fixed32],
+  ['manifest', bytes]
+])
+export const tradeRefBody = struct<TradeRefBody>([
+  ['trade', c.string],
+  ['reason', c.string]
+])
+export const depositBody = struct<DepositBody>([
+  ['to', fixed32],
+  ['amount', c.uint]
+])
+export const transferBody = struct<TransferBody>([
+  ['to', fixed32],
+  ['amount', c.uint]
+])
+export const templateBody = struct<TemplateBody>([
+  ['name', c.string],
+  ['version', c.uint],
+  ['document', bytes]
+])
 
 const GOV_ACTIONS = ['genesis', 'add-indexer', 'remove-indexer'] as const
-const genesisFields = struct<{ faucets: Buffer[], settlementWindow: number, offerTtl: number }>([['faucets', list(fixed32, LIMITS.faucets)], ['settlementWindow', c.uint], ['offerTtl', c.uint]])
-const indexerFields = struct<{ identity: Buffer, writer: Buffer }>([['identity', fixed32], ['writer', fixed32]])
+const genesisFields = struct<{ faucets: Buffer[]; settlementWindow: number; offerTtl: number }>([
+  ['faucets', list(fixed32, LIMITS.faucets)],
+  ['settlementWindow', c.uint],
+  ['offerTtl', c.uint]
+])
+const indexerFields = struct<{ identity: Buffer; writer: Buffer }>([
+  ['identity', fixed32],
+  ['writer', fixed32]
+])
 
 export const governanceBody: c.Encoding<GovernanceBody> = {
-  preencode (state, m) {
+  preencode(state, m) {
     state.end++
     if (m.action === 'genesis') genesisFields.preencode(state, { ...m, offerTtl: m.offerTtl ?? 0 })
     else indexerFields.preencode(state, m)
   },
-  encode (state, m) {
+  encode(state, m) {
     c.uint8.encode(state, GOV_ACTIONS.indexOf(m.action))
     if (m.action === 'genesis') genesisFields.encode(state, { ...m, offerTtl: m.offerTtl ?? 0 })
     else indexerFields.encode(state, m)
   },
-  decode (state) {
+  decode(state) {
     const action = GOV_ACTIONS[c.uint8.decode(state)]
     if (action === undefined) throw new Error('unknown governance action')
     if (action === 'genesis') return { action, ...genesisFields.decode(state) }
@@ -198,16 +301,16 @@ export const BODIES: { [K in MarketOp]: c.Encoding<Bodies[K]> } = {
   governance: governanceBody
 }
 
-export function isMarketOp (name: string): name is MarketOp {
+export function isMarketOp(name: string): name is MarketOp {
   return Object.prototype.hasOwnProperty.call(BODIES, name)
 }
 
-export function encodeBody<K extends MarketOp> (type: K, body: Bodies[K]): Buffer {
+export function encodeBody<K extends MarketOp>(type: K, body: Bodies[K]): Buffer {
   return c.encode(BODIES[type] as c.Encoding<Bodies[K]>, body)
 }
 
 /** Strict (no trailing bytes); throws a plain Error on malformed bytes. */
-export function decodeBody<K extends MarketOp> (type: K, buf: Uint8Array): Bodies[K] {
+export function decodeBody<K extends MarketOp>(type: K, buf: Uint8Array): Bodies[K] {
   return decodeExact(BODIES[type] as c.Encoding<Bodies[K]>, buf)
 }
 
@@ -215,50 +318,128 @@ export function decodeBody<K extends MarketOp> (type: K, buf: Uint8Array): Bodie
 
 const BID_STATES: readonly BidState[] = ['open', 'filled', 'expired', 'cancelled']
 /** Fixed order: encodings and `Counts.trades` index by it. */
-export const TRADE_STATES: readonly TradeState[] = ['matched', 'settled', 'released', 'closed', 'failed', 'ended']
+export const TRADE_STATES: readonly TradeState[] = [
+  'matched',
+  'settled',
+  'released',
+  'closed',
+  'failed',
+  'ended'
+]
 
 export const offerRecord = struct<Offer>([
-  ['node', keyText], ['id', c.string], ['resources', resources], ['available', resources], ['prices', resources],
-  ['country', c.string], ['city', c.string], ['attributes', strings(LIMITS.attributes)],
-  ['minLease', c.uint], ['maxLease', c.uint], ['time', c.uint], ['renewed', c.uint], ['withdrawn', c.bool]
+  ['node', keyText],
+  ['id', c.string],
+  ['resources', resources],
+  ['available', resources],
+  ['prices', resources],
+  ['country', c.string],
+  ['city', c.string],
+  ['attributes', strings(LIMITS.attributes)],
+  ['minLease', c.uint],
+  ['maxLease', c.uint],
+  ['time', c.uint],
+  ['renewed', c.uint],
+  ['withdrawn', c.bool]
 ])
 
 export const bidRecord = struct<Bid>([
-  ['id', c.string], ['bot', keyText], ['resources', resources], ['replicas', c.uint],
-  ['countries', strings(LIMITS.countries)], ['attributes', strings(LIMITS.attributes)], ['spread', c.bool],
-  ['maxPrice', c.uint], ['duration', c.uint], ['expiry', c.uint], ['exclude', list(keyText, LIMITS.exclude)],
-  ['time', c.uint], ['state', enumOf(BID_STATES)], ['trades', strings(LIMITS.replicas)]
+  ['id', c.string],
+  ['bot', keyText],
+  ['resources', resources],
+  ['replicas', c.uint],
+  ['countries', strings(LIMITS.countries)],
+  ['attributes', strings(LIMITS.attributes)],
+  ['spread', c.bool],
+  ['maxPrice', c.uint],
+  ['duration', c.uint],
+  ['expiry', c.uint],
+  ['exclude', list(keyText, LIMITS.exclude)],
+  ['time', c.uint],
+  ['state', enumOf(BID_STATES)],
+  ['trades', strings(LIMITS.replicas)]
 ])
 
 export const tradeRecord = struct<Trade>([
-  ['id', c.string], ['bid', c.string], ['replica', c.uint], ['bot', keyText], ['node', keyText],
-  ['resources', resources], ['price', c.uint], ['duration', c.uint], ['matchedAt', c.uint], ['settleBy', c.uint],
-  ['state', enumOf(TRADE_STATES)], ['contract', optional(keyText)], ['manifest', optional(hexBytes)],
-  ['start', optional(c.uint)], ['end', optional(c.uint)], ['escrow', c.uint], ['paid', c.uint], ['refunded', c.uint]
+  ['id', c.string],
+  ['bid', c.string],
+  ['replica', c.uint],
+  ['bot', keyText],
+  ['node', keyText],
+  ['resources', resources],
+  ['price', c.uint],
+  ['duration', c.uint],
+  ['matchedAt', c.uint],
+  ['settleBy', c.uint],
+  ['state', enumOf(TRADE_STATES)],
+  ['contract', optional(keyText)],
+  ['manifest', optional(hexBytes)],
+  ['start', optional(c.uint)],
+  ['end', optional(c.uint)],
+  ['escrow', c.uint],
+  ['paid', c.uint],
+  ['refunded', c.uint]
 ])
 
 export const templateRecord = struct<Template>([
-  ['name', c.string], ['version', c.uint], ['document', bytes], ['author', keyText], ['id', c.string], ['time', c.uint]
+  ['name', c.string],
+  ['version', c.uint],
+  ['document', bytes],
+  ['author', keyText],
+  ['id', c.string],
+  ['time', c.uint]
 ])
 
 export const outcomeRecord = struct<Outcome>([
-  ['id', c.string], ['type', c.string], ['author', optional(c.string)], ['time', c.uint], ['accepted', c.bool],
-  ['reason', optional(c.string as unknown as c.Encoding<RejectReason>)], ['message', optional(c.string)],
+  ['id', c.string],
+  ['type', c.string],
+  ['author', optional(c.string)],
+  ['time', c.uint],
+  ['accepted', c.bool],
+  ['reason', optional(c.string as unknown as c.Encoding<RejectReason>)],
+  ['message', optional(c.string)],
   ['trades', strings(1 << 20)]
 ])
 
-export interface Genesis { author: string; faucets: string[]; settlementWindow: number; offerTtl: number; time: number }
+export interface Genesis {
+  author: string
+  faucets: string[]
+  settlementWindow: number
+  offerTtl: number
+  time: number
+}
 export const genesisRecord = struct<Genesis>([
-  ['author', keyText], ['faucets', list(keyText, LIMITS.faucets)], ['settlementWindow', c.uint], ['offerTtl', c.uint], ['time', c.uint]
+  ['author', keyText],
+  ['faucets', list(keyText, LIMITS.faucets)],
+  ['settlementWindow', c.uint],
+  ['offerTtl', c.uint],
+  ['time', c.uint]
 ])
 
 export const uintRecord: c.Encoding<number> = c.uint
 /** The market's running totals (market/engine/counts.ts). */
-export interface Counts { accepted: number, rejected: number, offers: number, openBids: number, balances: number, escrow: number, trades: number[] }
+export interface Counts {
+  accepted: number
+  rejected: number
+  offers: number
+  openBids: number
+  balances: number
+  escrow: number
+  trades: number[]
+}
 export const countsRecord = struct<Counts>([
-  ['accepted', c.uint], ['rejected', c.uint], ['offers', c.uint], ['openBids', c.uint],
-  ['balances', c.uint], ['escrow', c.uint], ['trades', c.array(c.uint)]
+  ['accepted', c.uint],
+  ['rejected', c.uint],
+  ['offers', c.uint],
+  ['openBids', c.uint],
+  ['balances', c.uint],
+  ['escrow', c.uint],
+  ['trades', c.array(c.uint)]
 ])
 
-export function encode<T> (enc: c.Encoding<T>, v: T): Buffer { return c.encode(enc, v) }
-export function decode<T> (enc: c.Encoding<T>, buf: Uint8Array): T { return decodeExact(enc, buf) }
+export function encode<T>(enc: c.Encoding<T>, v: T): Buffer {
+  return c.encode(enc, v)
+}
+export function decode<T>(enc: c.Encoding<T>, buf: Uint8Array): T {
+  return decodeExact(enc, buf)
+}

@@ -22,17 +22,29 @@ const MAX_BYTES = 4 * 1024 * 1024
 const MAX_AGE = 60 * 60_000
 
 const encoding: c.Encoding<Buffer[]> = {
-  preencode (state, list) { c.uint.preencode(state, VERSION); c.array(c.buffer).preencode(state, list) },
-  encode (state, list) { c.uint.encode(state, VERSION); c.array(c.buffer).encode(state, list) },
-  decode (state) {
+  preencode(state, list) {
+    c.uint.preencode(state, VERSION)
+    c.array(c.buffer).preencode(state, list)
+  },
+  encode(state, list) {
+    c.uint.encode(state, VERSION)
+    c.array(c.buffer).encode(state, list)
+  },
+  decode(state) {
     const version = c.uint.decode(state)
     if (version !== VERSION) throw new Error(`outbox version ${version} is not supported`)
-    return c.array(c.buffer).decode(state).filter((b): b is Buffer => b !== null)
+    return c
+      .array(c.buffer)
+      .decode(state)
+      .filter((b): b is Buffer => b !== null)
   }
 }
 
 export interface OutboxOptions {
-  core: () => { getUserData: (key: string) => Promise<Buffer | null>, setUserData: (key: string, value: Buffer | null) => Promise<void> }
+  core: () => {
+    getUserData: (key: string) => Promise<Buffer | null>
+    setUserData: (key: string, value: Buffer | null) => Promise<void>
+  }
   final: (id: Id) => Promise<boolean>
   resend: (envelopes: Buffer[]) => Promise<void>
   resendAfter?: number
@@ -41,36 +53,40 @@ export interface OutboxOptions {
 
 export class Outbox {
   /** Each op, and when it was last sent (-Infinity: by a previous run). */
-  private readonly ops = new Map<Id, { envelope: Buffer, sent: number }>()
+  private readonly ops = new Map<Id, { envelope: Buffer; sent: number }>()
   private timer: NodeJS.Timeout | null = null
   private saving: Promise<void> = Promise.resolve()
   private checking: Promise<void> | null = null
   private closed = false
 
-  constructor (private readonly opts: OutboxOptions) {}
+  constructor(private readonly opts: OutboxOptions) {}
 
-  get size (): number { return this.ops.size }
+  get size(): number {
+    return this.ops.size
+  }
 
-  async open (): Promise<void> {
+  async open(): Promise<void> {
     const stored = await this.opts.core().getUserData(KEY)
     if (stored !== null) {
       try {
-        for (const e of decodeExact(encoding, stored)) this.ops.set(envelopeId(e), { envelope: e, sent: -Infinity })
+        for (const e of decodeExact(encoding, stored))
+          this.ops.set(envelopeId(e), { envelope: e, sent: -Infinity })
       } catch (err) {
         log.warn('outbox unreadable: starting empty', { error: (err as Error).message })
       }
     }
-    if (this.ops.size > 0) log.info('ops from a previous run are not final yet', { ops: this.ops.size })
+    if (this.ops.size > 0)
+      log.info('ops from a previous run are not final yet', { ops: this.ops.size })
     this.schedule()
   }
 
-  close (): void {
+  close(): void {
     this.closed = true
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
   }
 
-  lastSeq (author: Buffer): number {
+  lastSeq(author: Buffer): number {
     let max = 0
     for (const op of this.ops.values()) {
       const e = decodeEnvelope(op.envelope)
@@ -80,7 +96,7 @@ export class Outbox {
   }
 
   /** Call before appending them. */
-  async add (envelopes: Buffer[]): Promise<void> {
+  async add(envelopes: Buffer[]): Promise<void> {
     const sent = this.now()
     for (const e of envelopes) this.ops.set(envelopeId(e), { envelope: e, sent })
     this.trim()
@@ -89,16 +105,20 @@ export class Outbox {
   }
 
   /** Drop what is final, send again what is not after `resendAfter`; a second caller waits for the running check. */
-  check (): Promise<void> {
-    if (this.checking === null) this.checking = this.run().finally(() => { this.checking = null })
+  check(): Promise<void> {
+    if (this.checking === null)
+      this.checking = this.run().finally(() => {
+        this.checking = null
+      })
     return this.checking
   }
 
-  private async run (): Promise<void> {
+  private async run(): Promise<void> {
     const now = this.now()
     const again: Buffer[] = []
     for (const [id, op] of [...this.ops]) {
-      if (await this.opts.final(id) || now - timestampOf(op.envelope) > MAX_AGE) this.ops.delete(id)
+      if ((await this.opts.final(id)) || now - timestampOf(op.envelope) > MAX_AGE)
+        this.ops.delete(id)
       else if (now - op.sent >= this.resendAfter) {
         again.push(op.envelope)
         op.sent = now
@@ -111,21 +131,29 @@ export class Outbox {
     }
   }
 
-  private schedule (): void {
+  private schedule(): void {
     if (this.timer !== null || this.ops.size === 0 || this.closed) return
     this.timer = setTimeout(() => {
       this.timer = null
       // A check cut short by closing is expected; any other failure is worth a warning.
-      this.check().catch(err => { if (!this.closed) log.warn('outbox check failed', { error: (err as Error).message }) }).finally(() => this.schedule())
+      this.check()
+        .catch((err) => {
+          if (!this.closed) log.warn('outbox check failed', { error: (err as Error).message })
+        })
+        .finally(() => this.schedule())
     }, this.resendAfter)
     this.timer.unref()
   }
 
-  private get resendAfter (): number { return this.opts.resendAfter ?? 10_000 }
+  private get resendAfter(): number {
+    return this.opts.resendAfter ?? 10_000
+  }
 
-  private now (): number { return (this.opts.now ?? Date.now)() }
+  private now(): number {
+    return (this.opts.now ?? Date.now)()
+  }
 
-  private trim (): void {
+  private trim(): void {
     let bytes = 0
     for (const op of this.ops.values()) bytes += op.envelope.byteLength
     for (const [id, op] of this.ops) {
@@ -135,15 +163,15 @@ export class Outbox {
     }
   }
 
-  private save (): Promise<void> {
-    const list = [...this.ops.values()].map(op => op.envelope)
+  private save(): Promise<void> {
+    const list = [...this.ops.values()].map((op) => op.envelope)
     const next = this.saving.then(() => this.opts.core().setUserData(KEY, c.encode(encoding, list)))
     this.saving = next.catch(safetyCatch)
     return next
   }
 }
 
-function decodeEnvelope (e: Buffer): Envelope | null {
+function decodeEnvelope(e: Buffer): Envelope | null {
   try {
     return decodeExact(envelopeEncoding, e)
   } catch {
@@ -151,6 +179,6 @@ function decodeEnvelope (e: Buffer): Envelope | null {
   }
 }
 
-function timestampOf (e: Buffer): number {
+function timestampOf(e: Buffer): number {
   return decodeEnvelope(e)?.timestamp ?? 0
 }

@@ -13,14 +13,19 @@ import type { Hint } from './types'
 import type { Id, Outcome } from './types'
 import safetyCatch from 'safety-catch'
 
-interface Reader { get (key: string): Promise<Entry | null> }
+interface Reader {
+  get(key: string): Promise<Entry | null>
+}
 
 /** What waiting needs of the ledger (market/ledger.ts): its view, final length and hints. */
 export interface OutcomeSource {
-  readonly view: Reader & { readonly core: { readonly length: number }, batch (opts: { update: false }): Reader & { close (): Promise<void> } }
+  readonly view: Reader & {
+    readonly core: { readonly length: number }
+    batch(opts: { update: false }): Reader & { close(): Promise<void> }
+  }
   readonly finalVersion: number
-  takeApplied (): { hints: Hint[], lookAllAt: number }
-  appliedYet (id: Id): boolean
+  takeApplied(): { hints: Hint[]; lookAllAt: number }
+  appliedYet(id: Id): boolean
 }
 
 interface Waiter {
@@ -42,17 +47,22 @@ export class Outcomes {
   private again = false
   private closed = false
 
-  constructor (private readonly ledger: OutcomeSource) {
+  constructor(private readonly ledger: OutcomeSource) {
     this.lastFinal = ledger.finalVersion
   }
 
-  get pending (): number { return this.waiters.size }
+  get pending(): number {
+    return this.waiters.size
+  }
 
-  async wait (id: Id, final: boolean, timeout: number): Promise<Outcome> {
+  async wait(id: Id, final: boolean, timeout: number): Promise<Outcome> {
     if (this.closed) throw new ScitError('CLOSED', 'the market client is closed')
     let resolve!: (o: Outcome) => void
     let reject!: (err: Error) => void
-    const p = new Promise<Outcome>((res, rej) => { resolve = res; reject = rej })
+    const p = new Promise<Outcome>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
     // p may be rejected before anything awaits it: mark it handled (the `await p` below still throws).
     p.catch(safetyCatch)
     const w: Waiter = {
@@ -62,12 +72,17 @@ export class Outcomes {
       reject,
       timer: setTimeout(() => {
         this.remove(w)
-        reject(new ScitError('TIMEOUT', `op ${id} has no ${final ? 'final ' : ''}outcome after ${timeout} ms`))
+        reject(
+          new ScitError(
+            'TIMEOUT',
+            `op ${id} has no ${final ? 'final ' : ''}outcome after ${timeout} ms`
+          )
+        )
       }, timeout)
     }
     // Registered before the first look, so an outcome landing in between is caught by the next check.
     let set = this.waiters.get(id)
-    if (set === undefined) this.waiters.set(id, set = new Set())
+    if (set === undefined) this.waiters.set(id, (set = new Set()))
     set.add(w)
     try {
       if (this.ledger.appliedYet(id)) await this.look(id)
@@ -79,16 +94,24 @@ export class Outcomes {
   }
 
   /** On every ledger update; checks run one at a time, updates during one trigger one more. */
-  check (): void {
+  check(): void {
     if (this.closed) return
-    if (this.checking !== null) { this.again = true; return }
-    this.checking = this.run().catch(safetyCatch).finally(() => {
-      this.checking = null
-      if (this.again) { this.again = false; this.check() }
-    })
+    if (this.checking !== null) {
+      this.again = true
+      return
+    }
+    this.checking = this.run()
+      .catch(safetyCatch)
+      .finally(() => {
+        this.checking = null
+        if (this.again) {
+          this.again = false
+          this.check()
+        }
+      })
   }
 
-  close (): void {
+  close(): void {
     this.closed = true
     for (const set of this.waiters.values()) {
       for (const w of set) {
@@ -99,7 +122,7 @@ export class Outcomes {
     this.waiters.clear()
   }
 
-  private async run (): Promise<void> {
+  private async run(): Promise<void> {
     const visible = this.ledger.view.core.length
     const finalAtRead = this.ledger.finalVersion
     const reader = this.ledger.view.batch({ update: false })
@@ -116,7 +139,8 @@ export class Outcomes {
         this.early.delete(id)
         if (!this.waiters.has(id)) continue
         // A hint's outcome settles a final waiter only through a look: a reorg since may have moved it.
-        if (h.outcome === null || h.length - 1 < finalAtRead) await this.look(id, reader, finalAtRead)
+        if (h.outcome === null || h.length - 1 < finalAtRead)
+          await this.look(id, reader, finalAtRead)
         else this.note(id, h.outcome, h.length - 1, finalAtRead)
       }
       if (finalAtRead <= this.lastFinal) return
@@ -130,21 +154,25 @@ export class Outcomes {
   }
 
   /** An outcome key is written once, so an entry below the final length is what the final view holds. */
-  private async look (id: Id, reader: Reader | null = null, finalAtRead = this.ledger.finalVersion): Promise<void> {
+  private async look(
+    id: Id,
+    reader: Reader | null = null,
+    finalAtRead = this.ledger.finalVersion
+  ): Promise<void> {
     const entry = await lookup(reader ?? this.ledger.view, id)
     // Not there (yet, or after a reorg): its next hint says when; a newer hint's note must not be undone.
     if (entry === null) return
     this.note(id, decode(outcomeRecord, entry.value), entry.seq, finalAtRead)
   }
 
-  private note (id: Id, outcome: Outcome, seq: number, finalVersion: number): void {
+  private note(id: Id, outcome: Outcome, seq: number, finalVersion: number): void {
     const final = seq < finalVersion
     this.settle(id, outcome, final)
     if (!final && this.waiters.has(id)) this.applied.set(id, seq)
     else this.applied.delete(id)
   }
 
-  private settle (id: Id, outcome: Outcome, final: boolean): void {
+  private settle(id: Id, outcome: Outcome, final: boolean): void {
     const set = this.waiters.get(id)
     if (set === undefined) return
     for (const w of [...set]) {
@@ -154,7 +182,7 @@ export class Outcomes {
     }
   }
 
-  private remove (w: Waiter): void {
+  private remove(w: Waiter): void {
     clearTimeout(w.timer)
     const set = this.waiters.get(w.id)
     if (set === undefined) return
@@ -167,12 +195,12 @@ export class Outcomes {
 }
 
 /** The op's outcome if it is final (see Outcomes.look), else null. */
-export async function finalOutcome (ledger: OutcomeSource, id: Id): Promise<Outcome | null> {
+export async function finalOutcome(ledger: OutcomeSource, id: Id): Promise<Outcome | null> {
   const finalAtRead = ledger.finalVersion // as in look: final when the read began
   const entry = await lookup(ledger.view, id)
   return entry !== null && entry.seq < finalAtRead ? decode(outcomeRecord, entry.value) : null
 }
 
-async function lookup (reader: Reader, id: Id): Promise<{ seq: number, value: Buffer } | null> {
+async function lookup(reader: Reader, id: Id): Promise<{ seq: number; value: Buffer } | null> {
   return (await reader.get(K.accepted(id))) ?? (await reader.get(K.rejected(id)))
 }

@@ -28,7 +28,7 @@ const log = logger('market')
 
 export interface GenesisOptions {
   faucets: Buffer[]
-  settlementWindow: number   // ms
+  settlementWindow: number // ms
   /** ms; an offer not renewed for this long is not sold (0 or absent: never). */
   offerTtl?: number
 }
@@ -80,35 +80,52 @@ export class MarketPeer extends ReadyResource {
   genesis: Outcome | null = null
   private readonly onconnection = (conn: SwarmConnection): void => this.replicate(conn)
 
-  constructor (private readonly opts: MarketPeerOptions) {
+  constructor(private readonly opts: MarketPeerOptions) {
     super()
-    if (!opts.store && !opts.data) throw new ScitError('INVALID_ARGUMENT', 'a market peer needs a data directory or a store')
-    if (!opts.market && !opts.genesis) throw new ScitError('INVALID_ARGUMENT', 'give a market key to join, or genesis options to create one')
+    if (!opts.store && !opts.data)
+      throw new ScitError('INVALID_ARGUMENT', 'a market peer needs a data directory or a store')
+    if (!opts.market && !opts.genesis)
+      throw new ScitError(
+        'INVALID_ARGUMENT',
+        'give a market key to join, or genesis options to create one'
+      )
   }
 
-  get ledger (): MarketLedger {
+  get ledger(): MarketLedger {
     if (this._ledger === null) throw new ScitError('CLOSED', 'the market peer is not open')
     return this._ledger
   }
 
   /** The ledger of a peer that applies the market (not a follower). */
-  get full (): Ledger {
-    if (!(this._ledger instanceof Ledger)) throw new ScitError('INVALID_ARGUMENT', 'this market peer follows the market: it does not apply it')
+  get full(): Ledger {
+    if (!(this._ledger instanceof Ledger))
+      throw new ScitError(
+        'INVALID_ARGUMENT',
+        'this market peer follows the market: it does not apply it'
+      )
     return this._ledger
   }
 
-  get following (): boolean { return this._ledger instanceof Follower }
+  get following(): boolean {
+    return this._ledger instanceof Follower
+  }
 
-  get client (): Client {
+  get client(): Client {
     if (this._client === null) throw new ScitError('CLOSED', 'the market peer is not open')
     return this._client
   }
 
-  get key (): Buffer { return this.ledger.key }
-  get identity (): KeyPair | null { return this.opts.identity }
-  get peers (): number { return this.connections.size }
+  get key(): Buffer {
+    return this.ledger.key
+  }
+  get identity(): KeyPair | null {
+    return this.opts.identity
+  }
+  get peers(): number {
+    return this.connections.size
+  }
 
-  protected override async _open (): Promise<void> {
+  protected override async _open(): Promise<void> {
     try {
       await this.open()
     } catch (err) {
@@ -118,7 +135,7 @@ export class MarketPeer extends ReadyResource {
     }
   }
 
-  private async open (): Promise<void> {
+  private async open(): Promise<void> {
     const o = this.opts
     this.ownStore = !o.store
     // Owner-only, umask 077 (lib/datadir): the store holds the key of this peer's ledger writer.
@@ -126,16 +143,33 @@ export class MarketPeer extends ReadyResource {
     await this.store.ready()
 
     const follow = o.follow === true && !!o.market
-    if (follow && o.relay === false) throw new ScitError('INVALID_ARGUMENT', 'a follower sends its ops through a relay: it cannot run with relay: false')
+    if (follow && o.relay === false)
+      throw new ScitError(
+        'INVALID_ARGUMENT',
+        'a follower sends its ops through a relay: it cannot run with relay: false'
+      )
     const ledger = follow
       ? new Follower(this.store, o.market as Buffer, { resendAfter: o.resendAfter })
-      : new Ledger(this.store, o.market ?? null, { apply: o.apply ?? engineApply, ackInterval: o.ackInterval, bigBatches: o.bigBatches, resendAfter: o.resendAfter, ...(o.replay === true ? { fastForward: false, viewName: 'replay' } : {}) })
+      : new Ledger(this.store, o.market ?? null, {
+          apply: o.apply ?? engineApply,
+          ackInterval: o.ackInterval,
+          bigBatches: o.bigBatches,
+          resendAfter: o.resendAfter,
+          ...(o.replay === true ? { fastForward: false, viewName: 'replay' } : {})
+        })
     this._ledger = ledger
     ledger.on('error', (err: Error) => this.emit('error', err))
     if (o.relay !== false) {
-      const relays = new Relays(ledger, ledger instanceof Follower ? key => { void ledger.offer(key) } : undefined)
+      const relays = new Relays(
+        ledger,
+        ledger instanceof Follower
+          ? (key) => {
+              void ledger.offer(key)
+            }
+          : undefined
+      )
       this.relays = relays
-      ledger.relay = envelopes => relays.send(envelopes)
+      ledger.relay = (envelopes) => relays.send(envelopes)
     }
     await ledger.ready()
     if (!follow) await this.openClient()
@@ -146,7 +180,11 @@ export class MarketPeer extends ReadyResource {
     }
 
     this.ownSwarm = !o.swarm
-    this.swarm = o.swarm ?? (o.dht !== undefined ? new Hyperswarm({ dht: o.dht }) : createSwarm({ bootstrap: o.bootstrap ?? null }))
+    this.swarm =
+      o.swarm ??
+      (o.dht !== undefined
+        ? new Hyperswarm({ dht: o.dht })
+        : createSwarm({ bootstrap: o.bootstrap ?? null }))
     this.swarm.on('connection', this.onconnection)
     for (const conn of this.swarm.connections) this.replicate(conn)
     this.topic = marketTopic(ledger.key)
@@ -166,15 +204,20 @@ export class MarketPeer extends ReadyResource {
     log.info('joined market', { market: encodeKey(ledger.key), follower: follow })
   }
 
-  private async openClient (): Promise<void> {
-    this._client = new Client(this.ledger, { identity: this.opts.identity, writable: this.opts.writable, now: this.opts.now })
+  private async openClient(): Promise<void> {
+    this._client = new Client(this.ledger, {
+      identity: this.opts.identity,
+      writable: this.opts.writable,
+      now: this.opts.now
+    })
     await this._client.ready()
   }
 
-  protected override async _close (): Promise<void> {
+  protected override async _close(): Promise<void> {
     if (this.swarm !== null) {
       this.swarm.off('connection', this.onconnection)
-      if (this.topic !== null && !this.swarm.destroyed) await this.swarm.leave(this.topic).catch(safetyCatch)
+      if (this.topic !== null && !this.swarm.destroyed)
+        await this.swarm.leave(this.topic).catch(safetyCatch)
       if (this.ownSwarm) await this.swarm.destroy()
     }
     if (this._client !== null) await this._client.close()
@@ -183,23 +226,43 @@ export class MarketPeer extends ReadyResource {
     if (this.store !== null && this.ownStore) await this.store.close()
   }
 
-  async flushed (): Promise<void> {
+  async flushed(): Promise<void> {
     if (this.swarm !== null) await this.swarm.flush()
   }
 
-  private async createGenesis (g: GenesisOptions): Promise<void> {
-    if (this.opts.identity === null) throw new ScitError('INVALID_ARGUMENT', 'creating a market needs an identity to sign its genesis')
-    const [id] = await this.client.submit([{ type: 'governance', body: { action: 'genesis', faucets: g.faucets, settlementWindow: g.settlementWindow, offerTtl: g.offerTtl ?? 0 } }])
+  private async createGenesis(g: GenesisOptions): Promise<void> {
+    if (this.opts.identity === null)
+      throw new ScitError(
+        'INVALID_ARGUMENT',
+        'creating a market needs an identity to sign its genesis'
+      )
+    const [id] = await this.client.submit([
+      {
+        type: 'governance',
+        body: {
+          action: 'genesis',
+          faucets: g.faucets,
+          settlementWindow: g.settlementWindow,
+          offerTtl: g.offerTtl ?? 0
+        }
+      }
+    ])
     // The creator is the only indexer: its own append is final as soon as it is applied.
     const outcome = await this.client.outcome(id, { final: true })
-    if (!outcome.accepted) throw new ScitError('REJECTED', `genesis was rejected: ${outcome.reason ?? ''} ${outcome.message ?? ''}`)
+    if (!outcome.accepted)
+      throw new ScitError(
+        'REJECTED',
+        `genesis was rejected: ${outcome.reason ?? ''} ${outcome.message ?? ''}`
+      )
     this.genesis = outcome
   }
 
-  private replicate (conn: SwarmConnection): void {
+  private replicate(conn: SwarmConnection): void {
     if (this._ledger === null || this.closing !== null) return
     // Connection errors are routine (the swarm reconnects): never let one crash the process.
-    conn.on('error', (err: Error) => log.debug('connection error', { peer: shortKey(conn.remotePublicKey), error: err.message }))
+    conn.on('error', (err: Error) =>
+      log.debug('connection error', { peer: shortKey(conn.remotePublicKey), error: err.message })
+    )
     this.connections.add(conn)
     conn.once('close', () => this.connections.delete(conn))
     // base.replicate: Autobase's wakeup protocol is how indexers learn of optimistic writers.

@@ -2,7 +2,7 @@
 import type { RangeOptions } from './types'
 
 /** Limit and reverse aside. */
-export function inRange (k: string, o: RangeOptions): boolean {
+export function inRange(k: string, o: RangeOptions): boolean {
   if (o.gt !== undefined && !(k > o.gt)) return false
   if (o.gte !== undefined && !(k >= o.gte)) return false
   if (o.lt !== undefined && !(k < o.lt)) return false
@@ -10,7 +10,7 @@ export function inRange (k: string, o: RangeOptions): boolean {
   return true
 }
 
-export function lowerBound<T extends string | number> (arr: readonly T[], key: T): number {
+export function lowerBound<T extends string | number>(arr: readonly T[], key: T): number {
   let lo = 0
   let hi = arr.length
   while (lo < hi) {

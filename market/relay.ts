@@ -30,15 +30,33 @@ const MAX_BACKLOG = 4 * MAX_RELAY_OPS
 /** A relay that does not answer by then is passed over; the ops go out in an optimistic block. */
 export const RELAY_TIMEOUT = 10_000
 
-interface Submit { id: number, envelopes: Buffer[] }
-interface Receipt { id: number, error: string | null }
+interface Submit {
+  id: number
+  envelopes: Buffer[]
+}
+interface Receipt {
+  id: number
+  error: string | null
+}
 /** Whether this end relays, and which view it reads (a follower checks it before reading it). */
-interface Hello { serves: boolean, view: Buffer | null }
+interface Hello {
+  serves: boolean
+  view: Buffer | null
+}
 
 // A missing envelope decodes empty, which `open` refuses with a reason like any bad op.
-const submitEncoding = struct<Submit>([['id', c.uint], ['envelopes', c.array(nonNullBuffer())]])
-const receiptEncoding = struct<Receipt>([['id', c.uint], ['error', optional(c.string)]])
-const helloEncoding = struct<Hello>([['serves', c.bool], ['view', optional(c.fixed32)]])
+const submitEncoding = struct<Submit>([
+  ['id', c.uint],
+  ['envelopes', c.array(nonNullBuffer())]
+])
+const receiptEncoding = struct<Receipt>([
+  ['id', c.uint],
+  ['error', optional(c.string)]
+])
+const helloEncoding = struct<Hello>([
+  ['serves', c.bool],
+  ['view', optional(c.fixed32)]
+])
 
 class RelayChannel {
   /** The other end said it relays, and has not refused or failed us since. */
@@ -49,7 +67,7 @@ class RelayChannel {
   private readonly viewMsg: Message<Buffer>
 
   /** Null when already open, or the remote closed it. */
-  static open (mux: Protomux, id: Buffer, relays: Relays): RelayChannel | null {
+  static open(mux: Protomux, id: Buffer, relays: Relays): RelayChannel | null {
     const channel = mux.createChannel({
       protocol: RELAY_PROTOCOL,
       id,
@@ -58,36 +76,60 @@ class RelayChannel {
         ch.usable = hello.serves
         if (hello.view !== null) relays.onview(hello.view)
       },
-      onclose: () => { ch.usable = false; ch.requests.failAll('the relay channel closed') }
+      onclose: () => {
+        ch.usable = false
+        ch.requests.failAll('the relay channel closed')
+      }
     })
     if (channel === null) return null
     const ch = new RelayChannel(channel, relays)
     return ch
   }
 
-  private constructor (readonly channel: Channel, private readonly relays: Relays) {
-    this.submitMsg = channel.addMessage({ encoding: submitEncoding, onmessage: m => this.onsubmit(m) })
-    this.receiptMsg = channel.addMessage({ encoding: receiptEncoding, onmessage: r => this.requests.settle(r.id, r) })
-    this.viewMsg = channel.addMessage({ encoding: c.fixed32, onmessage: key => relays.onview(key) })
+  private constructor(
+    readonly channel: Channel,
+    private readonly relays: Relays
+  ) {
+    this.submitMsg = channel.addMessage({
+      encoding: submitEncoding,
+      onmessage: (m) => this.onsubmit(m)
+    })
+    this.receiptMsg = channel.addMessage({
+      encoding: receiptEncoding,
+      onmessage: (r) => this.requests.settle(r.id, r)
+    })
+    this.viewMsg = channel.addMessage({
+      encoding: c.fixed32,
+      onmessage: (key) => relays.onview(key)
+    })
     channel.open({ serves: relays.serves(), view: relays.viewKey() })
   }
 
-  view (key: Buffer): void {
+  view(key: Buffer): void {
     this.viewMsg.send(key)
   }
 
-  async send (envelopes: Buffer[]): Promise<void> {
-    const r = await this.requests.request<Receipt>(id => this.submitMsg.send({ id, envelopes }), RELAY_TIMEOUT, 'the relay')
+  async send(envelopes: Buffer[]): Promise<void> {
+    const r = await this.requests.request<Receipt>(
+      (id) => this.submitMsg.send({ id, envelopes }),
+      RELAY_TIMEOUT,
+      'the relay'
+    )
     if (r.error !== null) throw new ScitError('REJECTED', `the relay refused: ${r.error}`)
   }
 
-  close (): void {
+  close(): void {
     this.channel.close()
   }
 
-  private onsubmit (m: Submit): void {
-    const reply = (error: string | null): void => { this.receiptMsg.send({ id: m.id, error }) }
-    this.relays.accept(m.envelopes).then(() => reply(null), (err: Error) => reply(err.message))
+  private onsubmit(m: Submit): void {
+    const reply = (error: string | null): void => {
+      this.receiptMsg.send({ id: m.id, error })
+    }
+    this.relays.accept(m.envelopes).then(
+      () => reply(null),
+      (err: Error) => reply(err.message)
+    )
   }
 }
 
@@ -103,32 +145,37 @@ export class Relays {
   private readonly onupdate = (): void => this.announce()
 
   /** `onview`: a peer reads this view of the market (a follower checks and may follow it). */
-  constructor (private readonly ledger: MarketLedger, readonly onview: (key: Buffer) => void = () => {}) {
+  constructor(
+    private readonly ledger: MarketLedger,
+    readonly onview: (key: Buffer) => void = () => {}
+  ) {
     ledger.on('update', this.onupdate)
   }
 
-  serves (): boolean {
+  serves(): boolean {
     return this.ledger.writable
   }
 
   /** Null until a quorum signed some of it: no one could fetch a signed block of it yet. */
-  viewKey (): Buffer | null {
+  viewKey(): Buffer | null {
     try {
       const core = this.ledger.view.core
-      return core.manifest !== null && core.manifest.signers.length > 0 && core.signedLength > 0 ? core.key : null
+      return core.manifest !== null && core.manifest.signers.length > 0 && core.signedLength > 0
+        ? core.key
+        : null
     } catch {
       return null // a follower that has no view yet
     }
   }
 
-  private announce (): void {
+  private announce(): void {
     const key = this.viewKey()
     if (key === null || (this.announced !== null && b4a.equals(key, this.announced))) return
     this.announced = key
     for (const ch of this.channels) if (!ch.channel.closed) ch.view(key)
   }
 
-  attach (conn: SwarmConnection): void {
+  attach(conn: SwarmConnection): void {
     const mux = Protomux.from(conn)
     const id = this.ledger.discoveryKey
     if (mux.opened({ protocol: RELAY_PROTOCOL, id })) return
@@ -142,16 +189,18 @@ export class Relays {
   }
 
   /** Once every channel attached so far has opened (or closed). */
-  async opened (): Promise<void> {
-    await Promise.all([...this.channels].map(ch => ch.channel.fullyOpened()))
+  async opened(): Promise<void> {
+    await Promise.all([...this.channels].map((ch) => ch.channel.fullyOpened()))
   }
 
   /** Send envelopes through a relay, in order. False when no relay took all of them. */
-  async send (envelopes: Buffer[]): Promise<boolean> {
+  async send(envelopes: Buffer[]): Promise<boolean> {
     const relay = this.pick()
     if (relay === null) return false
     try {
-      await Promise.all(split(envelopes, MAX_RELAY_OPS, MAX_RELAY_BYTES).map(part => relay.send(part)))
+      await Promise.all(
+        split(envelopes, MAX_RELAY_OPS, MAX_RELAY_BYTES).map((part) => relay.send(part))
+      )
       this.counters.sent += envelopes.length
       return true
     } catch (err) {
@@ -162,7 +211,7 @@ export class Relays {
     }
   }
 
-  close (): void {
+  close(): void {
     this.ledger.off('update', this.onupdate)
     for (const ch of this.channels) ch.close()
     this.channels.clear()
@@ -170,11 +219,14 @@ export class Relays {
   }
 
   /** All or none: every op is verified before any is appended. */
-  async accept (envelopes: Buffer[]): Promise<void> {
+  async accept(envelopes: Buffer[]): Promise<void> {
     if (!this.serves()) throw new ScitError('REJECTED', 'this peer does not relay')
-    if (envelopes.length === 0 || envelopes.length > MAX_RELAY_OPS) throw new ScitError('INVALID_ARGUMENT', `a request carries 1 to ${MAX_RELAY_OPS} ops`)
-    if (bytes(envelopes) > MAX_RELAY_BYTES) throw new ScitError('INVALID_ARGUMENT', `a request carries at most ${MAX_RELAY_BYTES} bytes`)
-    if (this.ledger.backlog + envelopes.length > MAX_BACKLOG) throw new ScitError('BUSY', 'the relay is busy')
+    if (envelopes.length === 0 || envelopes.length > MAX_RELAY_OPS)
+      throw new ScitError('INVALID_ARGUMENT', `a request carries 1 to ${MAX_RELAY_OPS} ops`)
+    if (bytes(envelopes) > MAX_RELAY_BYTES)
+      throw new ScitError('INVALID_ARGUMENT', `a request carries at most ${MAX_RELAY_BYTES} bytes`)
+    if (this.ledger.backlog + envelopes.length > MAX_BACKLOG)
+      throw new ScitError('BUSY', 'the relay is busy')
     const checked = checkAhead(envelopes)
     const turn = this.turn.then(() => checked)
     this.turn = turn
@@ -182,7 +234,8 @@ export class Relays {
     for (let i = 0; i < envelopes.length; i++) {
       const opened = openMemo(envelopes[i], envelopeId(envelopes[i]), MARKET_TYPES)
       if (!opened.ok) throw new ScitError('INVALID_ENVELOPE', `op ${i}: ${opened.message}`)
-      if (opened.envelope.type === TYPES.governance) throw new ScitError('REJECTED', `op ${i}: governance ops are not relayed`)
+      if (opened.envelope.type === TYPES.governance)
+        throw new ScitError('REJECTED', `op ${i}: governance ops are not relayed`)
     }
     log.debug('relaying', { ops: envelopes.length })
     // Queued synchronously: requests are appended in the order they arrived.
@@ -190,17 +243,21 @@ export class Relays {
     this.counters.served += envelopes.length
   }
 
-  private pick (): RelayChannel | null {
-    if (this.current !== null && this.current.usable && !this.current.channel.closed) return this.current
+  private pick(): RelayChannel | null {
+    if (this.current !== null && this.current.usable && !this.current.channel.closed)
+      return this.current
     this.current = null
     for (const ch of this.channels) {
-      if (ch.usable && !ch.channel.closed) { this.current = ch; break }
+      if (ch.usable && !ch.channel.closed) {
+        this.current = ch
+        break
+      }
     }
     return this.current
   }
 }
 
-function bytes (envelopes: Buffer[]): number {
+function bytes(envelopes: Buffer[]): number {
   let n = 0
   for (const e of envelopes) n += e.byteLength
   return n

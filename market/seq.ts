@@ -15,17 +15,20 @@ import type { MarketLedger } from './types'
 /** Only the last few blocks matter, but indexers' acks sit between them. */
 const SCAN_BACK = 4096
 
-export async function lastSeq (ledger: MarketLedger, author: Buffer): Promise<number> {
-  const [inView, sent] = await Promise.all([lastSeqInView(ledger, author), ledger.lastSeqSent(author)])
+export async function lastSeq(ledger: MarketLedger, author: Buffer): Promise<number> {
+  const [inView, sent] = await Promise.all([
+    lastSeqInView(ledger, author),
+    ledger.lastSeqSent(author)
+  ])
   return Math.max(inView, sent)
 }
 
-export async function lastSeqInView (ledger: MarketLedger, author: Buffer): Promise<number> {
+export async function lastSeqInView(ledger: MarketLedger, author: Buffer): Promise<number> {
   const entry = await ledger.view.get(K.seq(encodeKey(author)))
   return entry === null ? 0 : decode(uintRecord, entry.value)
 }
 
-export async function lastSeqInCore (core: LocalWriter, author: Buffer): Promise<number> {
+export async function lastSeqInCore(core: LocalWriter, author: Buffer): Promise<number> {
   const stop = Math.max(0, core.length - SCAN_BACK)
   for (let i = core.length - 1; i >= stop; i--) {
     const entry = await core.get(i, { wait: false })

@@ -23,7 +23,10 @@ export const verifierStats = { checked: 0 }
 
 export type Checked = Opened
 
-interface Pending { ids: string[], resolve: () => void }
+interface Pending {
+  ids: string[]
+  resolve: () => void
+}
 
 class Pool {
   private readonly workers: Worker[] = []
@@ -32,12 +35,12 @@ class Pool {
   private turn = 0
   broken = false
 
-  constructor (size: number) {
+  constructor(size: number) {
     try {
       for (let i = 0; i < size; i++) {
         const w = new Worker(path.join(__dirname, 'verify-worker.js'))
-        w.on('message', (m: { seq: number, results: Checked[] }) => this.done(m.seq, m.results))
-        w.on('error', err => this.fail(err))
+        w.on('message', (m: { seq: number; results: Checked[] }) => this.done(m.seq, m.results))
+        w.on('error', (err) => this.fail(err))
         w.unref()
         this.workers.push(w)
       }
@@ -47,22 +50,27 @@ class Pool {
   }
 
   /** Resolves once the results are in the memo (or, on failure, not). */
-  check (envelopes: Buffer[], ids: string[]): Promise<void> {
+  check(envelopes: Buffer[], ids: string[]): Promise<void> {
     if (this.broken || this.workers.length === 0) return Promise.resolve()
     const seq = ++this.seq
     const worker = this.workers[this.turn++ % this.workers.length]
-    return new Promise(resolve => {
+    return new Promise((resolve) => {
       if (this.pending.size === 0) for (const w of this.workers) w.ref()
       this.pending.set(seq, { ids, resolve })
       // One buffer of their own, moved to the worker: an envelope is often a view into a much larger block.
       const bytes = new Uint8Array(envelopes.reduce((n, e) => n + e.byteLength, 0))
       let at = 0
-      for (const e of envelopes) { bytes.set(e, at); at += e.byteLength }
-      worker.postMessage({ seq, bytes, lengths: envelopes.map(e => e.byteLength) }, [bytes.buffer])
+      for (const e of envelopes) {
+        bytes.set(e, at)
+        at += e.byteLength
+      }
+      worker.postMessage({ seq, bytes, lengths: envelopes.map((e) => e.byteLength) }, [
+        bytes.buffer
+      ])
     })
   }
 
-  private done (seq: number, results: Checked[]): void {
+  private done(seq: number, results: Checked[]): void {
     const p = this.pending.get(seq)
     if (p === undefined) return
     this.pending.delete(seq)
@@ -72,7 +80,7 @@ class Pool {
     p.resolve()
   }
 
-  private fail (err: Error): void {
+  private fail(err: Error): void {
     if (!this.broken) log.warn('signature workers failed: verifying inline', { error: err.message })
     this.broken = true
     for (const p of this.pending.values()) p.resolve()
@@ -80,32 +88,38 @@ class Pool {
     for (const w of this.workers) void w.terminate()
   }
 
-  private idle (): void {
+  private idle(): void {
     if (this.pending.size === 0) for (const w of this.workers) w.unref()
   }
 }
 
 /** A structured clone gives plain Uint8Arrays: the memo keeps Buffers. */
-function opened (id: string, r: Checked): Opened {
+function opened(id: string, r: Checked): Opened {
   if (!r.ok) return r
   const e = r.envelope
-  const envelope: Envelope = { ...e, author: own(e.author), body: own(e.body), signature: own(e.signature) }
+  const envelope: Envelope = {
+    ...e,
+    author: own(e.author),
+    body: own(e.body),
+    signature: own(e.signature)
+  }
   return { ok: true, envelope, id }
 }
 
-function own (a: Uint8Array): Buffer {
+function own(a: Uint8Array): Buffer {
   return b4a.from(a.buffer, a.byteOffset, a.byteLength)
 }
 
 let pool: Pool | null = null
 
-function shared (): Pool {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length
+function shared(): Pool {
+  const cores =
+    typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length
   pool ??= new Pool(Math.max(1, cores - 1))
   return pool
 }
 
-export function checkAhead (envelopes: Buffer[]): Promise<void> {
+export function checkAhead(envelopes: Buffer[]): Promise<void> {
   const ids: string[] = []
   const todo: Buffer[] = []
   for (const e of envelopes) {
@@ -118,7 +132,7 @@ export function checkAhead (envelopes: Buffer[]): Promise<void> {
 }
 
 /** `ready(i)` resolves once block i is checked, while blocks after it (up to AHEAD envelopes) go to workers. */
-export function pipeline (blocks: Array<Buffer[] | null>): (i: number) => Promise<void> {
+export function pipeline(blocks: Array<Buffer[] | null>): (i: number) => Promise<void> {
   const ready: Array<Promise<void>> = []
   const before: number[] = [0] // envelopes in the blocks before each one
   let sent = 0
@@ -128,7 +142,7 @@ export function pipeline (blocks: Array<Buffer[] | null>): (i: number) => Promis
     for (const b of chunk.blocks) ready[b] = p
     chunk = { envelopes: [], ids: [], blocks: [] }
   }
-  return async i => {
+  return async (i) => {
     while (sent < blocks.length && (sent <= i || before[sent] - before[i + 1] < AHEAD)) {
       const block = blocks[sent] ?? []
       for (const e of block) {

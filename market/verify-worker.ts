@@ -5,18 +5,30 @@ import { open } from '../lib/envelope'
 import { MARKET_TYPES } from './engine'
 import type { Checked } from './verifier'
 
-parentPort?.on('message', (m: { seq: number, bytes: Uint8Array, lengths: number[] }) => {
+parentPort?.on('message', (m: { seq: number; bytes: Uint8Array; lengths: number[] }) => {
   const all = b4a.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength)
   const results: Checked[] = []
   let at = 0
   for (const n of m.lengths) {
-    const r = open(all.subarray(at, at += n), { accept: MARKET_TYPES })
+    const r = open(all.subarray(at, (at += n)), { accept: MARKET_TYPES })
     // Fresh arrays of their own size: a view would clone the whole chunk back.
-    results.push(r.ok ? { ...r, envelope: { ...r.envelope, author: copy(r.envelope.author), body: copy(r.envelope.body), signature: copy(r.envelope.signature) } } : r)
+    results.push(
+      r.ok
+        ? {
+            ...r,
+            envelope: {
+              ...r.envelope,
+              author: copy(r.envelope.author),
+              body: copy(r.envelope.body),
+              signature: copy(r.envelope.signature)
+            }
+          }
+        : r
+    )
   }
   parentPort?.postMessage({ seq: m.seq, results })
 })
 
-function copy (b: Uint8Array): Buffer {
+function copy(b: Uint8Array): Buffer {
   return new Uint8Array(b) as Buffer
 }

@@ -23,17 +23,43 @@ export interface VerifyOptions {
   /** The engine to replay with (a test gives a tampered one). */
   apply?: Apply
   timeout?: number
-  onprogress?: (p: { replayed: number, ops: number }) => void
+  onprogress?: (p: { replayed: number; ops: number }) => void
 }
 
-export interface Divergence { key: string, op: string | null, signed: string | null, replayed: string | null }
-export interface VerifyReport { ok: boolean, ops: number, replayed: number, keys: number, divergence: Divergence | null }
+export interface Divergence {
+  key: string
+  op: string | null
+  signed: string | null
+  replayed: string | null
+}
+export interface VerifyReport {
+  ok: boolean
+  ops: number
+  replayed: number
+  keys: number
+  divergence: Divergence | null
+}
 
-export async function verifyMarket (opts: VerifyOptions): Promise<VerifyReport> {
-  const dirs = [fs.mkdtempSync(path.join(os.tmpdir(), 'scit-verify-')), fs.mkdtempSync(path.join(os.tmpdir(), 'scit-verify-'))]
-  const net = { market: opts.market, identity: null, bootstrap: opts.bootstrap ?? null, dht: opts.dht, announce: false }
+export async function verifyMarket(opts: VerifyOptions): Promise<VerifyReport> {
+  const dirs = [
+    fs.mkdtempSync(path.join(os.tmpdir(), 'scit-verify-')),
+    fs.mkdtempSync(path.join(os.tmpdir(), 'scit-verify-'))
+  ]
+  const net = {
+    market: opts.market,
+    identity: null,
+    bootstrap: opts.bootstrap ?? null,
+    dht: opts.dht,
+    announce: false
+  }
   const signed = new MarketPeer({ ...net, data: dirs[0], follow: true })
-  const replay = new MarketPeer({ ...net, data: dirs[1], replay: true, relay: false, apply: opts.apply })
+  const replay = new MarketPeer({
+    ...net,
+    data: dirs[1],
+    replay: true,
+    relay: false,
+    apply: opts.apply
+  })
   const deadline = Date.now() + (opts.timeout ?? 10 * 60_000)
   try {
     await Promise.all([signed.ready(), replay.ready()])
@@ -44,13 +70,17 @@ export async function verifyMarket (opts: VerifyOptions): Promise<VerifyReport> 
       try {
         const [ops, replayed] = await Promise.all([decided(theirs), decided(mine)])
         opts.onprogress?.({ replayed, ops })
-        if (replayed === ops) return { ops, replayed, ...await compare(theirs, mine) }
+        if (replayed === ops) return { ops, replayed, ...(await compare(theirs, mine)) }
         if (replayed > ops) await signed.ledger.catchUp(1000)
       } finally {
         await Promise.all([mine.close(), theirs.close()])
       }
-      if (Date.now() > deadline) throw new ScitError('TIMEOUT', 'the replay did not reach the signed view in time (is the market still busy?)')
-      await new Promise(resolve => setTimeout(resolve, 250))
+      if (Date.now() > deadline)
+        throw new ScitError(
+          'TIMEOUT',
+          'the replay did not reach the signed view in time (is the market still busy?)'
+        )
+      await new Promise((resolve) => setTimeout(resolve, 250))
     }
   } finally {
     await Promise.allSettled([signed.close(), replay.close()])
@@ -58,12 +88,15 @@ export async function verifyMarket (opts: VerifyOptions): Promise<VerifyReport> 
   }
 }
 
-async function decided (view: Hyperbee): Promise<number> {
+async function decided(view: Hyperbee): Promise<number> {
   const s = await Q.stats(HyperbeeView.reading(view))
   return s.accepted + s.rejected
 }
 
-async function compare (signed: Hyperbee, replayed: Hyperbee): Promise<{ ok: boolean, keys: number, divergence: Divergence | null }> {
+async function compare(
+  signed: Hyperbee,
+  replayed: Hyperbee
+): Promise<{ ok: boolean; keys: number; divergence: Divergence | null }> {
   const a = signed.createReadStream()[Symbol.asyncIterator]()
   const b = replayed.createReadStream()[Symbol.asyncIterator]()
   let x = await a.next()
@@ -78,14 +111,15 @@ async function compare (signed: Hyperbee, replayed: Hyperbee): Promise<{ ok: boo
       y = await b.next()
       continue
     }
-    const key = kx === null ? ky as string : ky === null ? kx : kx < ky ? kx : ky
-    const hex = (r: IteratorResult<{ key: string, value: Buffer }>): string | null => !r.done && r.value.key === key ? b4a.toString(r.value.value, 'hex') : null
+    const key = kx === null ? (ky as string) : ky === null ? kx : kx < ky ? kx : ky
+    const hex = (r: IteratorResult<{ key: string; value: Buffer }>): string | null =>
+      !r.done && r.value.key === key ? b4a.toString(r.value.value, 'hex') : null
     await Promise.all([a.return?.(), b.return?.()])
     return { ok: false, keys, divergence: { key, op: opOf(key), signed: hex(x), replayed: hex(y) } }
   }
   return { ok: true, keys, divergence: null }
 }
 
-function opOf (key: string): string | null {
+function opOf(key: string): string | null {
   return key.startsWith('op/') || key.startsWith('rejected/') ? K.tail(key) : null
 }

@@ -18,7 +18,7 @@ import fs from 'fs'
 import path from 'path'
 import { spawn } from 'child_process'
 
-function main (argv: string[]): void {
+function main(argv: string[]): void {
   const sep = argv.indexOf('--')
   if (sep < 2 || sep === argv.length - 1) {
     process.stderr.write('usage: bridge.js DIR PORT… -- COMMAND…\n')
@@ -35,8 +35,11 @@ function main (argv: string[]): void {
   for (const port of ports) serve(path.join(dir, `${port}.sock`), port, token)
 
   const child = spawn(command[0], command.slice(1), { stdio: 'inherit', env })
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => { child.kill(sig) })
-  child.on('error', err => {
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
+    process.on(sig, () => {
+      child.kill(sig)
+    })
+  child.on('error', (err) => {
     process.stderr.write(`scit bridge: cannot start ${command[0]}: ${err.message}\n`)
     process.exit(127)
   })
@@ -53,10 +56,11 @@ function main (argv: string[]): void {
 /** How long a connection waits for a service that is still starting to listen (ms). */
 const PATIENCE = 10_000
 
-function dial (outer: net.Socket, port: number, until: number): void {
+function dial(outer: net.Socket, port: number, until: number): void {
   const inner = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true })
   inner.once('error', (err: Error & { code?: string }) => {
-    if (err.code === 'ECONNREFUSED' && Date.now() < until && !outer.destroyed) setTimeout(() => dial(outer, port, until), 100)
+    if (err.code === 'ECONNREFUSED' && Date.now() < until && !outer.destroyed)
+      setTimeout(() => dial(outer, port, until), 100)
     else outer.destroy()
   })
   inner.once('connect', () => {
@@ -69,15 +73,15 @@ function dial (outer: net.Socket, port: number, until: number): void {
   })
 }
 
-function serve (file: string, port: number, token: Buffer): void {
+function serve(file: string, port: number, token: Buffer): void {
   fs.rmSync(file, { force: true })
   // Half-open: a client that sent all it had (FIN) still gets the whole answer.
-  const server = net.createServer({ allowHalfOpen: true }, outer => {
+  const server = net.createServer({ allowHalfOpen: true }, (outer) => {
     outer.write(token)
     outer.on('error', () => {})
     dial(outer, port, Date.now() + PATIENCE)
   })
-  server.on('error', err => process.stderr.write(`scit bridge: port ${port}: ${err.message}\n`))
+  server.on('error', (err) => process.stderr.write(`scit bridge: port ${port}: ${err.message}\n`))
   server.listen(file)
 }
 

@@ -9,18 +9,35 @@ import { openDataDir } from '../lib/datadir'
 import { Resources, ZERO, MiB, formatCpu, formatSize, parseCpu, parseSize } from '../lib/resources'
 
 export interface Probe {
-  cpu: number          // millicores
-  memory: number       // bytes
-  disk: number         // bytes free (for this user) on the data dir's filesystem
-  rotational: boolean  // sysfs; unreliable in VMs, so flags may override
+  cpu: number // millicores
+  memory: number // bytes
+  disk: number // bytes free (for this user) on the data dir's filesystem
+  rotational: boolean // sysfs; unreliable in VMs, so flags may override
 }
 
-export interface Reserve { cpuFraction: number; cpuMin: number; memory: number; diskFraction: number }
+export interface Reserve {
+  cpuFraction: number
+  cpuMin: number
+  memory: number
+  diskFraction: number
+}
 
 /** Enough for the daemon, Corestore and a few sandboxes' setup. */
-export const DEFAULT_RESERVE: Readonly<Reserve> = Object.freeze({ cpuFraction: 0.1, cpuMin: 250, memory: 512 * MiB, diskFraction: 0.05 })
+export const DEFAULT_RESERVE: Readonly<Reserve> = Object.freeze({
+  cpuFraction: 0.1,
+  cpuMin: 250,
+  memory: 512 * MiB,
+  diskFraction: 0.05
+})
 
-export interface CapacityFlags { cpu?: string; memory?: string; ssd?: string; hdd?: string; ipv4?: string; gpu?: string }
+export interface CapacityFlags {
+  cpu?: string
+  memory?: string
+  ssd?: string
+  hdd?: string
+  ipv4?: string
+  gpu?: string
+}
 
 export interface Capacity {
   probe: Probe
@@ -28,7 +45,7 @@ export interface Capacity {
   resources: Resources
 }
 
-export function probeMachine (dataDir: string): Probe {
+export function probeMachine(dataDir: string): Probe {
   openDataDir(dataDir)
   const st = fs.statfsSync(dataDir)
   return {
@@ -39,19 +56,21 @@ export function probeMachine (dataDir: string): Probe {
   }
 }
 
-function isRotational (dir: string): boolean {
+function isRotational(dir: string): boolean {
   try {
     const dev = fs.statSync(dir).dev
     // Linux dev_t: major in bits 8-19 (and 32+), minor in bits 0-7 and 20-31.
     const major = (dev >> 8) & 0xfff
     const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00)
-    return fs.readFileSync(`/sys/dev/block/${major}:${minor}/queue/rotational`, 'utf8').trim() === '1'
+    return (
+      fs.readFileSync(`/sys/dev/block/${major}:${minor}/queue/rotational`, 'utf8').trim() === '1'
+    )
   } catch {
     return false
   }
 }
 
-export function sellable (probe: Probe, reserve: Reserve = DEFAULT_RESERVE): Resources {
+export function sellable(probe: Probe, reserve: Reserve = DEFAULT_RESERVE): Resources {
   const cpuReserve = Math.max(reserve.cpuMin, Math.ceil(probe.cpu * reserve.cpuFraction))
   const disk = Math.max(0, Math.floor(probe.disk * (1 - reserve.diskFraction)))
   return {
@@ -64,12 +83,23 @@ export function sellable (probe: Probe, reserve: Reserve = DEFAULT_RESERVE): Res
 }
 
 /** ssd and hdd share the data dir's disk: the farmer may name the kind, never sell more than is free. */
-export function capacity (probe: Probe, flags: CapacityFlags = {}, reserve: Reserve = DEFAULT_RESERVE): Capacity {
+export function capacity(
+  probe: Probe,
+  flags: CapacityFlags = {},
+  reserve: Reserve = DEFAULT_RESERVE
+): Capacity {
   const max = sellable(probe, reserve)
   const out: Resources = { ...max }
-  const lower = (kind: 'cpu' | 'memory' | 'ipv4' | 'gpu', asked: number, show: (n: number) => string): void => {
+  const lower = (
+    kind: 'cpu' | 'memory' | 'ipv4' | 'gpu',
+    asked: number,
+    show: (n: number) => string
+  ): void => {
     if (asked > max[kind]) {
-      throw new ScitError('CAPACITY', `--${kind} ${show(asked)} is more than this machine can sell (${show(max[kind])}: ${describeReserve(kind, probe, reserve)})`)
+      throw new ScitError(
+        'CAPACITY',
+        `--${kind} ${show(asked)} is more than this machine can sell (${show(max[kind])}: ${describeReserve(kind, probe, reserve)})`
+      )
     }
     out[kind] = asked
   }
@@ -80,10 +110,18 @@ export function capacity (probe: Probe, flags: CapacityFlags = {}, reserve: Rese
 
   const disk = max.ssd + max.hdd
   if (flags.ssd !== undefined || flags.hdd !== undefined) {
-    const ssd = flags.ssd !== undefined ? parseSize(flags.ssd) : (flags.hdd !== undefined ? Math.max(0, disk - parseSize(flags.hdd)) : max.ssd)
+    const ssd =
+      flags.ssd !== undefined
+        ? parseSize(flags.ssd)
+        : flags.hdd !== undefined
+          ? Math.max(0, disk - parseSize(flags.hdd))
+          : max.ssd
     const hdd = flags.hdd !== undefined ? parseSize(flags.hdd) : 0
     if (ssd + hdd > disk) {
-      throw new ScitError('CAPACITY', `--ssd ${formatSize(ssd)} plus --hdd ${formatSize(hdd)} is more than the free disk of the data dir (${formatSize(disk)} after a ${reserve.diskFraction * 100}% reserve)`)
+      throw new ScitError(
+        'CAPACITY',
+        `--ssd ${formatSize(ssd)} plus --hdd ${formatSize(hdd)} is more than the free disk of the data dir (${formatSize(disk)} after a ${reserve.diskFraction * 100}% reserve)`
+      )
     }
     out.ssd = ssd
     out.hdd = hdd
@@ -91,13 +129,16 @@ export function capacity (probe: Probe, flags: CapacityFlags = {}, reserve: Rese
   return { probe, sellable: max, resources: out }
 }
 
-function describeReserve (kind: string, probe: Probe, reserve: Reserve): string {
-  if (kind === 'cpu') return `${formatCpu(probe.cpu)} cores minus a reserve of ${formatCpu(Math.max(reserve.cpuMin, Math.ceil(probe.cpu * reserve.cpuFraction)))}`
-  if (kind === 'memory') return `${formatSize(probe.memory)} minus a reserve of ${formatSize(reserve.memory)}`
+function describeReserve(kind: string, probe: Probe, reserve: Reserve): string {
+  if (kind === 'cpu')
+    return `${formatCpu(probe.cpu)} cores minus a reserve of ${formatCpu(Math.max(reserve.cpuMin, Math.ceil(probe.cpu * reserve.cpuFraction)))}`
+  if (kind === 'memory')
+    return `${formatSize(probe.memory)} minus a reserve of ${formatSize(reserve.memory)}`
   return 'none detected on this machine'
 }
 
-function parseCount (text: string, what: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new ScitError('INVALID_RESOURCE', `--${what} must be a whole number, got "${text}"`)
+function parseCount(text: string, what: string): number {
+  if (!/^\d+$/.test(text.trim()))
+    throw new ScitError('INVALID_RESOURCE', `--${what} must be a whole number, got "${text}"`)
   return Number(text)
 }

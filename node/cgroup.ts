@@ -13,7 +13,7 @@ const log = logger('node/cgroup')
 
 const MOUNT = '/sys/fs/cgroup'
 const CONTROLLERS = ['pids', 'cpu', 'memory'] as const
-type Controller = typeof CONTROLLERS[number]
+type Controller = (typeof CONTROLLERS)[number]
 const CFS_PERIOD = 100_000 // µs
 
 export interface CgroupLimits {
@@ -31,7 +31,7 @@ let bases: Bases | null | undefined
 let counter = 0
 
 /** The node's own cgroup per controller, if all three are writable v1 mounts; cached. */
-export function cgroupBases (): Bases | null {
+export function cgroupBases(): Bases | null {
   if (bases !== undefined) return bases
   bases = null
   if (process.getuid?.() !== 0) return null
@@ -61,28 +61,42 @@ export function cgroupBases (): Bases | null {
 }
 
 /** Remove empty cgroups of nodes that are gone (kill -9 leaves them). */
-function sweep (b: Bases): void {
+function sweep(b: Bases): void {
   for (const c of CONTROLLERS) {
     const root = path.join(b[c], 'scit')
     let names: string[]
-    try { names = fs.readdirSync(root) } catch { continue }
+    try {
+      names = fs.readdirSync(root)
+    } catch {
+      continue
+    }
     for (const name of names) {
       const pid = Number(name.split('-')[0])
       if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) continue
-      try { fs.rmdirSync(path.join(root, name)) } catch {}
+      try {
+        fs.rmdirSync(path.join(root, name))
+      } catch {}
     }
   }
 }
 
-function alive (pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 export class Cgroup {
-  private constructor (readonly dirs: Bases, private readonly home: Bases) {}
+  private constructor(
+    readonly dirs: Bases,
+    private readonly home: Bases
+  ) {}
 
   /** null where cgroups are unavailable (the caller relies on rlimits). */
-  static create (workload: string, limits: CgroupLimits): Cgroup | null {
+  static create(workload: string, limits: CgroupLimits): Cgroup | null {
     const b = cgroupBases()
     if (b === null) return null
     const name = `${process.pid}-${++counter}-${workload}`
@@ -95,23 +109,33 @@ export class Cgroup {
       if (limits.pids > 0) write(dirs.pids, 'pids.max', limits.pids)
       if (limits.cpu > 0) {
         write(dirs.cpu, 'cpu.cfs_period_us', CFS_PERIOD)
-        write(dirs.cpu, 'cpu.cfs_quota_us', Math.max(1000, Math.round(limits.cpu * CFS_PERIOD / 1000)))
+        write(
+          dirs.cpu,
+          'cpu.cfs_quota_us',
+          Math.max(1000, Math.round((limits.cpu * CFS_PERIOD) / 1000))
+        )
       }
       if (limits.memory > 0) {
         write(dirs.memory, 'memory.limit_in_bytes', limits.memory)
         // missing without swap accounting: memory alone bounds it then
-        try { write(dirs.memory, 'memory.memsw.limit_in_bytes', limits.memory) } catch {}
+        try {
+          write(dirs.memory, 'memory.memsw.limit_in_bytes', limits.memory)
+        } catch {}
       }
     } catch (err) {
       log.warn('could not set up a cgroup: rlimits only', { workload, err: (err as Error).message })
-      for (const c of CONTROLLERS) if (dirs[c]) try { fs.rmdirSync(dirs[c]) } catch {}
+      for (const c of CONTROLLERS)
+        if (dirs[c])
+          try {
+            fs.rmdirSync(dirs[c])
+          } catch {}
       return null
     }
     return new Cgroup(dirs, b)
   }
 
   /** Run `spawn` with the calling thread in this cgroup's pids and cpu controllers, then add the child to memory. */
-  spawnInside<T extends { pid?: number }> (spawn: () => T): T {
+  spawnInside<T extends { pid?: number }>(spawn: () => T): T {
     const tid = String(process.pid) // the main thread: Node spawns from it
     write(this.dirs.pids, 'tasks', tid)
     try {
@@ -119,7 +143,13 @@ export class Cgroup {
       try {
         const child = spawn()
         if (child.pid !== undefined) {
-          try { write(this.dirs.memory, 'cgroup.procs', child.pid) } catch (err) { log.warn('could not add a workload to its memory cgroup', { err: (err as Error).message }) }
+          try {
+            write(this.dirs.memory, 'cgroup.procs', child.pid)
+          } catch (err) {
+            log.warn('could not add a workload to its memory cgroup', {
+              err: (err as Error).message
+            })
+          }
         }
         return child
       } finally {
@@ -130,7 +160,7 @@ export class Cgroup {
     }
   }
 
-  limitsHit (): string[] {
+  limitsHit(): string[] {
     const hit: string[] = []
     const pids = /max (\d+)/.exec(read(this.dirs.pids, 'pids.events'))
     if (pids !== null && Number(pids[1]) > 0) hit.push(`pids limit (${pids[1]} forks refused)`)
@@ -139,30 +169,41 @@ export class Cgroup {
     return hit
   }
 
-  pids (): number[] {
+  pids(): number[] {
     return read(this.dirs.pids, 'cgroup.procs').split('\n').filter(Boolean).map(Number)
   }
 
   /** Kill what is left (without a pid namespace there may be orphans) and remove the cgroup. */
-  async destroy (): Promise<void> {
+  async destroy(): Promise<void> {
     for (let attempt = 0; attempt < 100; attempt++) {
-      for (const pid of this.pids()) try { process.kill(pid, 'SIGKILL') } catch {}
+      for (const pid of this.pids())
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {}
       let busy = false
       for (const c of CONTROLLERS) {
-        try { fs.rmdirSync(this.dirs[c]) } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') busy = true }
+        try {
+          fs.rmdirSync(this.dirs[c])
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') busy = true
+        }
       }
       if (!busy) return
       // killed tasks leave once reaped: a moment, not a condition we can wait on
-      await new Promise(resolve => setTimeout(resolve, 20))
+      await new Promise((resolve) => setTimeout(resolve, 20))
     }
     log.warn('a workload cgroup could not be removed', { dir: this.dirs.pids })
   }
 }
 
-function write (dir: string, file: string, value: string | number): void {
+function write(dir: string, file: string, value: string | number): void {
   fs.writeFileSync(path.join(dir, file), String(value))
 }
 
-function read (dir: string, file: string): string {
-  try { return fs.readFileSync(path.join(dir, file), 'utf8') } catch { return '' }
+function read(dir: string, file: string): string {
+  try {
+    return fs.readFileSync(path.join(dir, file), 'utf8')
+  } catch {
+    return ''
+  }
 }

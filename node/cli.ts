@@ -39,20 +39,44 @@ interface StartFlags extends CommonFlags, CapacityFlags {
   unsafeNoSandbox?: boolean
 }
 
-export function register (program: Command): void {
-  const node = program.command('node').description('run a 3node: sell this machine\'s capacity, run the contracts bought from it')
+export function register(program: Command): void {
+  const node = program
+    .command('node')
+    .description("run a 3node: sell this machine's capacity, run the contracts bought from it")
 
-  withCommon(node.command('start').description('run the node daemon in the foreground (logs on stderr; SIGINT/SIGTERM withdraw its offer and stop it cleanly)'))
-    .option('--cpu <cores>', 'cores to sell: 2, 0.5 or 500m (default and maximum: all cores minus a reserve of 10%, at least 250m)')
-    .option('--memory <size>', 'memory to sell, e.g. 8GiB (default and maximum: all memory minus 512MiB)')
-    .option('--ssd <size>', 'disk to sell as ssd, e.g. 100GiB (default: the data dir\'s free disk minus 5%, as ssd unless it spins)')
-    .option('--hdd <size>', 'disk to sell as hdd (shares the data dir\'s disk with --ssd; default 0 unless it spins)')
+  withCommon(
+    node
+      .command('start')
+      .description(
+        'run the node daemon in the foreground (logs on stderr; SIGINT/SIGTERM withdraw its offer and stop it cleanly)'
+      )
+  )
+    .option(
+      '--cpu <cores>',
+      'cores to sell: 2, 0.5 or 500m (default and maximum: all cores minus a reserve of 10%, at least 250m)'
+    )
+    .option(
+      '--memory <size>',
+      'memory to sell, e.g. 8GiB (default and maximum: all memory minus 512MiB)'
+    )
+    .option(
+      '--ssd <size>',
+      "disk to sell as ssd, e.g. 100GiB (default: the data dir's free disk minus 5%, as ssd unless it spins)"
+    )
+    .option(
+      '--hdd <size>',
+      "disk to sell as hdd (shares the data dir's disk with --ssd; default 0 unless it spins)"
+    )
     .option('--gpu <n>', 'GPUs to sell (none are detected: 0)')
     .option('--ipv4 <n>', 'public IPv4 addresses to sell (none are detected: 0)')
     .option('--country <CC>', 'ISO 3166 country code of this machine', 'CH')
     .option('--city <name>', 'city of this machine', '')
     .option('--attr <a,b>', 'attributes bots may require, comma separated (e.g. ssd,certified)')
-    .option('--price-cpu <n>', 'price per core-hour, in the market\'s smallest unit', String(DEFAULT_PRICES.cpu))
+    .option(
+      '--price-cpu <n>',
+      "price per core-hour, in the market's smallest unit",
+      String(DEFAULT_PRICES.cpu)
+    )
     .option('--price-memory <n>', 'price per GiB-hour of memory', String(DEFAULT_PRICES.memory))
     .option('--price-ssd <n>', 'price per GiB-hour of ssd', String(DEFAULT_PRICES.ssd))
     .option('--price-hdd <n>', 'price per GiB-hour of hdd', String(DEFAULT_PRICES.hdd))
@@ -60,93 +84,163 @@ export function register (program: Command): void {
     .option('--price-gpu <n>', 'price per GPU-hour', String(DEFAULT_PRICES.gpu))
     .option('--min-lease <ms>', 'shortest lease sold, in ms', '60000')
     .option('--max-lease <ms>', 'longest lease sold, in ms', String(365 * 24 * 3_600_000))
-    .option('--claim-interval <ms>', 'claim the pay of running leases every … ms (0: never; leases that run their term are paid in full anyway)', String(DEFAULT_CLAIM_INTERVAL))
-    .option('--workloads <dir>', 'where work dirs live (default <data>/workloads; the sandbox user must be able to traverse it)')
+    .option(
+      '--claim-interval <ms>',
+      'claim the pay of running leases every … ms (0: never; leases that run their term are paid in full anyway)',
+      String(DEFAULT_CLAIM_INTERVAL)
+    )
+    .option(
+      '--workloads <dir>',
+      'where work dirs live (default <data>/workloads; the sandbox user must be able to traverse it)'
+    )
     .option('--unsafe-no-sandbox', 'DEVELOPMENT ONLY: run workloads without bubblewrap isolation')
-    .action(action(async (flags: StartFlags) => {
-      const config = configFrom(flags)
-      const market = requireMarket(config)
-      const cap = capacity(probeMachine(config.data), flags)
-      const daemon = new NodeDaemon({
-        data: config.data,
-        market,
-        bootstrap: config.bootstrap,
-        capacity: cap.resources,
-        prices: prices(flags),
-        country: flags.country,
-        city: flags.city,
-        attributes: (flags.attr ?? '').split(',').map(s => s.trim()).filter(Boolean),
-        minLease: whole(flags.minLease ?? '60000', '--min-lease'),
-        maxLease: whole(flags.maxLease ?? '0', '--max-lease'),
-        workloads: flags.workloads ? path.resolve(flags.workloads) : undefined,
-        claimInterval: whole(flags.claimInterval ?? String(DEFAULT_CLAIM_INTERVAL), '--claim-interval'),
-        unsafeNoSandbox: flags.unsafeNoSandbox === true
+    .action(
+      action(async (flags: StartFlags) => {
+        const config = configFrom(flags)
+        const market = requireMarket(config)
+        const cap = capacity(probeMachine(config.data), flags)
+        const daemon = new NodeDaemon({
+          data: config.data,
+          market,
+          bootstrap: config.bootstrap,
+          capacity: cap.resources,
+          prices: prices(flags),
+          country: flags.country,
+          city: flags.city,
+          attributes: (flags.attr ?? '')
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+          minLease: whole(flags.minLease ?? '60000', '--min-lease'),
+          maxLease: whole(flags.maxLease ?? '0', '--max-lease'),
+          workloads: flags.workloads ? path.resolve(flags.workloads) : undefined,
+          claimInterval: whole(
+            flags.claimInterval ?? String(DEFAULT_CLAIM_INTERVAL),
+            '--claim-interval'
+          ),
+          unsafeNoSandbox: flags.unsafeNoSandbox === true
+        })
+        if (flags.unsafeNoSandbox)
+          process.stderr.write(
+            '\n  !!! --unsafe-no-sandbox: workloads run WITHOUT ISOLATION. Never sell capacity like this. !!!\n\n'
+          )
+        // Listening before the start: the offer may be on sale before ready() returns, and a stop then must still withdraw it.
+        const stop = untilSignal()
+        await daemon.ready()
+        process.stderr.write(
+          `scit node ${daemon.key} selling ${formatResources(cap.resources)} on market ${encodeKey(market)}\n`
+        )
+        output(
+          flags,
+          {
+            key: daemon.key,
+            capacity: cap.resources,
+            statusCore: encodeKey(daemon.status.status.key)
+          },
+          () => `ready ${daemon.key}`
+        )
+        const sig = await stop
+        log.info('stopping: withdrawing the offer first', { signal: sig })
+        await daemon.withdraw()
+        await daemon.close()
       })
-      if (flags.unsafeNoSandbox) process.stderr.write('\n  !!! --unsafe-no-sandbox: workloads run WITHOUT ISOLATION. Never sell capacity like this. !!!\n\n')
-      // Listening before the start: the offer may be on sale before ready() returns, and a stop then must still withdraw it.
-      const stop = untilSignal()
-      await daemon.ready()
-      process.stderr.write(`scit node ${daemon.key} selling ${formatResources(cap.resources)} on market ${encodeKey(market)}\n`)
-      output(flags, { key: daemon.key, capacity: cap.resources, statusCore: encodeKey(daemon.status.status.key) }, () => `ready ${daemon.key}`)
-      const sig = await stop
-      log.info('stopping: withdrawing the offer first', { signal: sig })
-      await daemon.withdraw()
-      await daemon.close()
-    }))
+    )
 
-  withCommon(node.command('status').description('local, read-only view of this node: identity, capacity, leases and workloads'), { market: false })
-    .addHelpText('after', '\nleases: trade, bot, resources, price per hour (the market\'s smallest unit), lease end; --json adds start and the contract core')
-    .action(action(async (flags: CommonFlags) => {
-      const config = configFrom(flags)
-      const identity = loadIdentity(config.data, { create: false })
-      const probe = probeMachine(config.data)
-      const cap = capacity(probe)
-      const snapshot = readSnapshot(config.data)
-      const running = snapshot !== null && snapshot.pid !== null && alive(snapshot.pid)
-      // A running daemon holds the store: its snapshot is the live view; otherwise the verified status core is.
-      const workloads = running ? snapshot.workloads : (await fromStatusCore(config.data, identity.publicKey)) ?? snapshot?.workloads ?? []
-      const value = {
-        key: encodeKey(identity.publicKey),
-        running,
-        probe,
-        sellable: cap.sellable,
-        selling: snapshot?.capacity ?? null,
-        free: snapshot?.free ?? null,
-        statusCore: snapshot?.statusCore ?? null,
-        leases: snapshot?.leases ?? [],
-        leasesAsOf: snapshot?.updated ?? null,
-        workloads
-      }
-      output(flags, value, () => [
-        `node      ${value.key}${value.running ? ' (running)' : ''}`,
-        `machine   ${formatResources({ ...ZERO, cpu: probe.cpu, memory: probe.memory, ssd: probe.disk })}`,
-        `sellable  ${formatResources(cap.sellable)}`,
-        value.selling ? `selling   ${formatResources(value.selling)}` : 'selling   (not running)',
-        value.free ? `free      ${formatResources(value.free)}` : '',
-        value.running || value.leasesAsOf === null ? 'leases:' : `leases (when the node last ran, ${new Date(value.leasesAsOf).toISOString()}):`,
-        ...value.leases.map(l => `  ${l.trade.padEnd(24)} bot ${l.bot}  ${formatResources(l.resources)}  ${l.price}/h  ends ${l.end === null ? '-' : new Date(l.end).toISOString()}`),
-        'workloads:',
-        ...value.workloads.map(w => `  ${w.workload.padEnd(24)} ${w.state.padEnd(9)} restarts ${w.restarts}  ${w.reason}`)
-      ].filter(Boolean).join('\n'))
-    }))
+  withCommon(
+    node
+      .command('status')
+      .description('local, read-only view of this node: identity, capacity, leases and workloads'),
+    { market: false }
+  )
+    .addHelpText(
+      'after',
+      "\nleases: trade, bot, resources, price per hour (the market's smallest unit), lease end; --json adds start and the contract core"
+    )
+    .action(
+      action(async (flags: CommonFlags) => {
+        const config = configFrom(flags)
+        const identity = loadIdentity(config.data, { create: false })
+        const probe = probeMachine(config.data)
+        const cap = capacity(probe)
+        const snapshot = readSnapshot(config.data)
+        const running = snapshot !== null && snapshot.pid !== null && alive(snapshot.pid)
+        // A running daemon holds the store: its snapshot is the live view; otherwise the verified status core is.
+        const workloads = running
+          ? snapshot.workloads
+          : ((await fromStatusCore(config.data, identity.publicKey)) ?? snapshot?.workloads ?? [])
+        const value = {
+          key: encodeKey(identity.publicKey),
+          running,
+          probe,
+          sellable: cap.sellable,
+          selling: snapshot?.capacity ?? null,
+          free: snapshot?.free ?? null,
+          statusCore: snapshot?.statusCore ?? null,
+          leases: snapshot?.leases ?? [],
+          leasesAsOf: snapshot?.updated ?? null,
+          workloads
+        }
+        output(flags, value, () =>
+          [
+            `node      ${value.key}${value.running ? ' (running)' : ''}`,
+            `machine   ${formatResources({ ...ZERO, cpu: probe.cpu, memory: probe.memory, ssd: probe.disk })}`,
+            `sellable  ${formatResources(cap.sellable)}`,
+            value.selling
+              ? `selling   ${formatResources(value.selling)}`
+              : 'selling   (not running)',
+            value.free ? `free      ${formatResources(value.free)}` : '',
+            value.running || value.leasesAsOf === null
+              ? 'leases:'
+              : `leases (when the node last ran, ${new Date(value.leasesAsOf).toISOString()}):`,
+            ...value.leases.map(
+              (l) =>
+                `  ${l.trade.padEnd(24)} bot ${l.bot}  ${formatResources(l.resources)}  ${l.price}/h  ends ${l.end === null ? '-' : new Date(l.end).toISOString()}`
+            ),
+            'workloads:',
+            ...value.workloads.map(
+              (w) =>
+                `  ${w.workload.padEnd(24)} ${w.state.padEnd(9)} restarts ${w.restarts}  ${w.reason}`
+            )
+          ]
+            .filter(Boolean)
+            .join('\n')
+        )
+      })
+    )
 }
 
-function whole (text: string, what: string): number {
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new ScitError('INVALID_ARGUMENT', `${what} must be a whole number below 2^53, got "${text}"`)
+function whole(text: string, what: string): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
+    throw new ScitError(
+      'INVALID_ARGUMENT',
+      `${what} must be a whole number below 2^53, got "${text}"`
+    )
   return Number(text)
 }
 
-function prices (f: StartFlags): Resources {
+function prices(f: StartFlags): Resources {
   const p = (v: string | undefined, what: string): number => whole(v ?? '', what)
-  return { cpu: p(f.priceCpu, '--price-cpu'), memory: p(f.priceMemory, '--price-memory'), ssd: p(f.priceSsd, '--price-ssd'), hdd: p(f.priceHdd, '--price-hdd'), ipv4: p(f.priceIpv4, '--price-ipv4'), gpu: p(f.priceGpu, '--price-gpu') }
+  return {
+    cpu: p(f.priceCpu, '--price-cpu'),
+    memory: p(f.priceMemory, '--price-memory'),
+    ssd: p(f.priceSsd, '--price-ssd'),
+    hdd: p(f.priceHdd, '--price-hdd'),
+    ipv4: p(f.priceIpv4, '--price-ipv4'),
+    gpu: p(f.priceGpu, '--price-gpu')
+  }
 }
 
-function alive (pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch { return false }
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Only possible while no daemon holds the store. */
-async function fromStatusCore (data: string, node: Buffer): Promise<SnapshotWorkload[] | null> {
+async function fromStatusCore(data: string, node: Buffer): Promise<SnapshotWorkload[] | null> {
   const dir = path.join(data, 'corestore')
   if (!fs.existsSync(dir)) return []
   const store = new Corestore(dir)
@@ -155,7 +249,13 @@ async function fromStatusCore (data: string, node: Buffer): Promise<SnapshotWork
     const core = store.namespace('scit/node').get({ name: 'scit/node/status' })
     const r = await readCore<StatusRecord>(core, node, 'status', { wait: false })
     await core.close()
-    return summarize(r.records).map(w => ({ workload: w.workload, state: w.state, reason: w.reason, restarts: w.restarts, trade: w.last.trade }))
+    return summarize(r.records).map((w) => ({
+      workload: w.workload,
+      state: w.state,
+      reason: w.reason,
+      restarts: w.restarts,
+      trade: w.last.trade
+    }))
   } catch {
     return null
   } finally {

@@ -10,43 +10,65 @@ import fs from 'fs'
 import path from 'path'
 import b4a from 'b4a'
 import type Hypercore from 'hypercore'
-import { readContract, ContractView, ContractState, ManifestWorkload, VerificationError, hashFile } from '../lib/contract'
+import {
+  readContract,
+  ContractView,
+  ContractState,
+  ManifestWorkload,
+  VerificationError,
+  hashFile
+} from '../lib/contract'
 import { decodeKey } from '../lib/keys'
 import { TradeRefusal, workloadFor } from '../lib/trade-workload'
 import type { Trade } from '../market/types'
 import type { WorkloadSpec } from './workload'
 
-export interface Verified { view: ContractView; state: ContractState; workload: ManifestWorkload; replica: number }
+export interface Verified {
+  view: ContractView
+  state: ContractState
+  workload: ManifestWorkload
+  replica: number
+}
 
 /** Only the final (indexed) ledger decides, so an op no indexer has ordered never makes the node run anything. */
-export function checkTrade (final: Trade | null, node: string): Trade {
-  if (final === null) throw new TradeRefusal('not-final', 'the trade is not in the final ledger yet')
-  if (final.node !== node) throw new TradeRefusal('wrong-node', `the trade is assigned to ${final.node}, not this node`)
+export function checkTrade(final: Trade | null, node: string): Trade {
+  if (final === null)
+    throw new TradeRefusal('not-final', 'the trade is not in the final ledger yet')
+  if (final.node !== node)
+    throw new TradeRefusal('wrong-node', `the trade is assigned to ${final.node}, not this node`)
   if (final.state !== 'settled' || final.contract === null || final.manifest === null) {
-    throw new TradeRefusal('not-settled', `the trade is ${final.state}, not settled with a contract`)
+    throw new TradeRefusal(
+      'not-settled',
+      `the trade is ${final.state}, not settled with a contract`
+    )
   }
   return final
 }
 
-export async function verifyContract (core: Hypercore, trade: Trade): Promise<Verified> {
+export async function verifyContract(core: Hypercore, trade: Trade): Promise<Verified> {
   const coreKey = decodeKey(trade.contract ?? '', 'contract core')
-  if (!b4a.equals(core.key, coreKey)) throw new VerificationError('wrong-core', 'the core is not the trade\'s contract')
-  const view = await readContract(core, { coreKey, botKey: decodeKey(trade.bot, 'bot key'), manifestHash: b4a.from(trade.manifest ?? '', 'hex') })
+  if (!b4a.equals(core.key, coreKey))
+    throw new VerificationError('wrong-core', "the core is not the trade's contract")
+  const view = await readContract(core, {
+    coreKey,
+    botKey: decodeKey(trade.bot, 'bot key'),
+    manifestHash: b4a.from(trade.manifest ?? '', 'hex')
+  })
   const state = view.state()
   view.requireApproved(state.manifestHash)
   return { view, state, workload: workloadFor(view, state, trade), replica: trade.replica }
 }
 
 /** Named by its hash, so a name stands for one content and versions never overwrite each other. */
-export function stagedFile (staging: string, hash: Buffer): string {
+export function stagedFile(staging: string, hash: Buffer): string {
   return path.join(staging, b4a.toString(hash, 'hex'))
 }
 
 /** Bring the staged files of `v` up to date, fetching only what is missing, and re-verify every one. */
-export async function stageFiles (v: Verified, staging: string): Promise<void> {
+export async function stageFiles(v: Verified, staging: string): Promise<void> {
   if (!v.state.deploy) throw new TradeRefusal('no-deploy', 'no deploy instruction yet')
   fs.mkdirSync(staging, { recursive: true, mode: 0o700 })
-  for (const ref of v.state.deploy.files.filter(f => f.workload === v.workload.name)) {
+  for (const ref of v.state.deploy.files.filter((f) => f.workload === v.workload.name)) {
     const dest = stagedFile(staging, ref.hash)
     if (fs.existsSync(dest)) {
       await requireStaged(dest, ref.path, ref.size, ref.hash)
@@ -60,23 +82,40 @@ export async function stageFiles (v: Verified, staging: string): Promise<void> {
   }
 }
 
-async function requireStaged (file: string, name: string, size: number, hash: Buffer): Promise<void> {
-  if (!fs.existsSync(file)) throw new VerificationError('file-hash-mismatch', `${name}: no verified copy of it hashes to ${b4a.toString(hash, 'hex')}`)
+async function requireStaged(
+  file: string,
+  name: string,
+  size: number,
+  hash: Buffer
+): Promise<void> {
+  if (!fs.existsSync(file))
+    throw new VerificationError(
+      'file-hash-mismatch',
+      `${name}: no verified copy of it hashes to ${b4a.toString(hash, 'hex')}`
+    )
   const have = await hashFile(file)
   if (have.size === size && b4a.equals(have.hash, hash)) return
-  throw new VerificationError('file-hash-mismatch', `${name}: its staged copy ${file} was altered on this node's disk after it was verified; refusing to run it (remove it to fetch the file again)`)
+  throw new VerificationError(
+    'file-hash-mismatch',
+    `${name}: its staged copy ${file} was altered on this node's disk after it was verified; refusing to run it (remove it to fetch the file again)`
+  )
 }
 
 /** Remove staged copies the workload no longer ships. */
-export function pruneStaging (v: Verified, staging: string): void {
-  const keep = new Set(v.workload.files.map(f => path.basename(stagedFile(staging, f.hash))))
+export function pruneStaging(v: Verified, staging: string): void {
+  const keep = new Set(v.workload.files.map((f) => path.basename(stagedFile(staging, f.hash))))
   let names: string[]
-  try { names = fs.readdirSync(staging) } catch { return }
-  for (const name of names) if (!keep.has(name)) fs.rmSync(path.join(staging, name), { recursive: true, force: true })
+  try {
+    names = fs.readdirSync(staging)
+  } catch {
+    return
+  }
+  for (const name of names)
+    if (!keep.has(name)) fs.rmSync(path.join(staging, name), { recursive: true, force: true })
 }
 
 /** Replace the workload's shipped files in its work dir with the verified staged copies. */
-export async function placeFiles (v: Verified, staging: string, workDir: string): Promise<void> {
+export async function placeFiles(v: Verified, staging: string, workDir: string): Promise<void> {
   fs.mkdirSync(workDir, { recursive: true, mode: 0o700 })
   for (const f of v.workload.files) {
     const src = stagedFile(staging, f.hash)
@@ -96,12 +135,35 @@ export async function placeFiles (v: Verified, staging: string, workDir: string)
   }
 }
 
-function lstat (p: string): fs.Stats | null {
-  try { return fs.lstatSync(p) } catch { return null }
+function lstat(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p)
+  } catch {
+    return null
+  }
 }
 
 /** The runtime spec of a verified workload; an archive's cores to keep are the daemon's to add. */
-export function specFor (id: string, w: ManifestWorkload): WorkloadSpec {
-  if (w.kind === 'archive') return { id, kind: 'archive', command: [], env: {}, ports: [], restart: 'never', resources: w.resources, output: null }
-  return { id, kind: w.kind, command: w.command, env: w.env, ports: w.ports, restart: w.restart, resources: w.resources, output: w.output }
+export function specFor(id: string, w: ManifestWorkload): WorkloadSpec {
+  if (w.kind === 'archive')
+    return {
+      id,
+      kind: 'archive',
+      command: [],
+      env: {},
+      ports: [],
+      restart: 'never',
+      resources: w.resources,
+      output: null
+    }
+  return {
+    id,
+    kind: w.kind,
+    command: w.command,
+    env: w.env,
+    ports: w.ports,
+    restart: w.restart,
+    resources: w.resources,
+    output: w.output
+  }
 }

@@ -85,27 +85,38 @@ export class NodeDaemon extends ReadyResource {
   private readonly leases = new Map<string, Lease>()
   private finished = new Set<string>()
   /** Trades the node saw but may not act on (yet), by workload id: what its status records name, and the last reason given. */
-  private readonly held = new Map<string, { trade: string, contract: Buffer | null, reason: string }>()
+  private readonly held = new Map<
+    string,
+    { trade: string; contract: Buffer | null; reason: string }
+  >()
   private scanning: Promise<void> | null = null
   private rescan = false
-  private readonly onupdate = (): void => { this.scan() }
+  private readonly onupdate = (): void => {
+    this.scan()
+  }
 
-  constructor (readonly opts: NodeOptions) { super() }
+  constructor(readonly opts: NodeOptions) {
+    super()
+  }
 
-  get key (): string { return encodeKey(this.identity.publicKey) }
+  get key(): string {
+    return encodeKey(this.identity.publicKey)
+  }
 
-  protected override async _open (): Promise<void> {
+  protected override async _open(): Promise<void> {
     try {
       await this.start()
     } catch (err) {
       // ReadyResource closes nothing of a failed open: the swarm would keep the process alive, selling nothing.
-      await this._close().catch(err => log.warn('close after a failed start failed', { err: (err as Error).message }))
+      await this._close().catch((err) =>
+        log.warn('close after a failed start failed', { err: (err as Error).message })
+      )
       throw err
     }
   }
 
   /** Everything checked locally first (the offer, the sandbox), so that a node that cannot sell or run anything offers nothing. */
-  private async start (): Promise<void> {
+  private async start(): Promise<void> {
     const o = this.opts
     checkOffer(offerBody(o))
     const data = openDataDir(o.data)
@@ -114,13 +125,18 @@ export class NodeDaemon extends ReadyResource {
     if (process.getuid?.() === 0 && workloads.startsWith(data + path.sep)) allowTraverse(data)
     this.identity = loadIdentity(o.data)
     if (o.unsafeNoSandbox) {
-      log.warn('!!! --unsafe-no-sandbox: workloads run WITHOUT isolation. Development only: never sell capacity like this !!!')
+      log.warn(
+        '!!! --unsafe-no-sandbox: workloads run WITHOUT isolation. Development only: never sell capacity like this !!!'
+      )
     } else {
       try {
         checkSandbox(workloads)
       } catch (err) {
         if (!(err instanceof ScitError)) throw err
-        throw new ScitError('SANDBOX', `${err.message}; refusing to run workloads, so offering nothing (--unsafe-no-sandbox is for development only)`)
+        throw new ScitError(
+          'SANDBOX',
+          `${err.message}; refusing to run workloads, so offering nothing (--unsafe-no-sandbox is for development only)`
+        )
       }
     }
     this.store = new Corestore(path.join(o.data, 'corestore'))
@@ -128,47 +144,99 @@ export class NodeDaemon extends ReadyResource {
     this.status = new StatusCore(this.store.namespace('scit/node'), this.identity)
     await this.status.ready()
     // A job that already exited stays done across restarts: the status core says so.
-    const history = summarize((await readCore<StatusRecord>(this.status.status, this.identity.publicKey, 'status', { wait: false })).records)
-    this.finished = new Set(history.filter(w => w.state === 'exited').map(w => w.workload))
+    const history = summarize(
+      (
+        await readCore<StatusRecord>(this.status.status, this.identity.publicKey, 'status', {
+          wait: false
+        })
+      ).records
+    )
+    this.finished = new Set(history.filter((w) => w.state === 'exited').map((w) => w.workload))
 
     const identity = this.identity
-    this.supervisor = new Supervisor({ root: workloads, unsafeNoSandbox: o.unsafeNoSandbox, serviceKey: (id, port) => serviceKeyPair(identity, id, port).publicKey, ...o.supervisor })
-    this.supervisor.on('transition', t => {
+    this.supervisor = new Supervisor({
+      root: workloads,
+      unsafeNoSandbox: o.unsafeNoSandbox,
+      serviceKey: (id, port) => serviceKeyPair(identity, id, port).publicKey,
+      ...o.supervisor
+    })
+    this.supervisor.on('transition', (t) => {
       const lease = this.leases.get(t.id)
       const held = this.held.get(t.id)
-      const from = lease ? { contract: lease.contract, trade: lease.trade.id, state: this.states?.key(t.id) } : held ? { contract: held.contract ?? undefined, trade: held.trade } : {}
-      if (t.state === 'stopped' || t.state === 'exited' || t.state === 'failed') this.states?.stopped(t.id)
-      this.status.record(t, from).catch(err => log.warn('status record failed', { err: (err as Error).message }))
+      const from = lease
+        ? { contract: lease.contract, trade: lease.trade.id, state: this.states?.key(t.id) }
+        : held
+          ? { contract: held.contract ?? undefined, trade: held.trade }
+          : {}
+      if (t.state === 'stopped' || t.state === 'exited' || t.state === 'failed')
+        this.states?.stopped(t.id)
+      this.status
+        .record(t, from)
+        .catch((err) => log.warn('status record failed', { err: (err as Error).message }))
       if (t.state === 'exited') this.finished.add(t.id)
       if (this.services) this.services.sync(t.id, this.leases.get(t.id), this.supervisor)
       this.snapshot()
     })
-    this.supervisor.on('log', e => this.status.output(e.id, e.stream, e.data))
+    this.supervisor.on('log', (e) => this.status.output(e.id, e.stream, e.data))
 
-    this.swarm = o.dht ? new Hyperswarm({ keyPair: this.identity, dht: o.dht }) : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
+    this.swarm = o.dht
+      ? new Hyperswarm({ keyPair: this.identity, dht: o.dht })
+      : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
     this.swarm.on('connection', (conn: SwarmConnection) => this.onconnection(conn))
     this.services = new Services(this.swarm.dht, this.identity, path.join(data, 'sockets'))
-    this.peer = new MarketPeer({ store: this.store, swarm: this.swarm, identity: this.identity, market: o.market, announce: true, follow: true })
+    this.peer = new MarketPeer({
+      store: this.store,
+      swarm: this.swarm,
+      identity: this.identity,
+      market: o.market,
+      announce: true,
+      follow: true
+    })
     await this.peer.ready()
-    this.states = new StateKeepers({ store: this.store, swarm: this.swarm, identity: this.identity, data: o.data, trade: id => this.peer.client.trade(id) })
+    this.states = new StateKeepers({
+      store: this.store,
+      swarm: this.swarm,
+      identity: this.identity,
+      data: o.data,
+      trade: (id) => this.peer.client.trade(id)
+    })
     await caughtUp(this.peer.client)
     const ttl = (await this.peer.client.genesis())?.offerTtl ?? 0
     await keepOffer(this.peer.client, this.key, offerBody(o), { renew: ttl > 0 })
     if (ttl > 0) {
       // Renewed three times per TTL: one late or lost renewal does not take the offer off the market.
-      this.renewal = setInterval(() => {
-        keepOffer(this.peer.client, this.key, offerBody(o), { renew: true }).catch(err => log.warn('offer renewal failed', { error: (err as Error).message }))
-      }, Math.max(1000, Math.floor(ttl / 3)))
+      this.renewal = setInterval(
+        () => {
+          keepOffer(this.peer.client, this.key, offerBody(o), { renew: true }).catch((err) =>
+            log.warn('offer renewal failed', { error: (err as Error).message })
+          )
+        },
+        Math.max(1000, Math.floor(ttl / 3))
+      )
       this.renewal.unref()
     }
     const offer = await this.peer.client.offer(this.key)
     this.presence = new Presence({
       swarm: this.swarm,
       identity: this.identity,
-      record: { market: o.market, resources: o.capacity, free: offer?.available ?? o.capacity, prices: o.prices, country: o.country, city: o.city, attributes: o.attributes, statusCore: this.status.status.key, logCore: this.status.logs.key }
+      record: {
+        market: o.market,
+        resources: o.capacity,
+        free: offer?.available ?? o.capacity,
+        prices: o.prices,
+        country: o.country,
+        city: o.city,
+        attributes: o.attributes,
+        statusCore: this.status.status.key,
+        logCore: this.status.logs.key
+      }
     })
     await this.presence.ready()
-    this.payouts = new Payouts({ client: this.peer.client, node: this.key, interval: o.claimInterval })
+    this.payouts = new Payouts({
+      client: this.peer.client,
+      node: this.key,
+      interval: o.claimInterval
+    })
     this.payouts.start()
     this.peer.client.on('update', this.onupdate)
     this.scan()
@@ -181,16 +249,16 @@ export class NodeDaemon extends ReadyResource {
    * running leases go on. Waits at most `timeout` ms for the withdrawal to
    * be final; returns whether it was.
    */
-  async withdraw (timeout = WITHDRAW_TIMEOUT): Promise<boolean> {
+  async withdraw(timeout = WITHDRAW_TIMEOUT): Promise<boolean> {
     if (!this.opened || this.closing) return false
     return await withdrawOffer(this.peer.client, this.key, timeout)
   }
 
-  protected override async _close (): Promise<void> {
+  protected override async _close(): Promise<void> {
     if (this.renewal !== null) clearInterval(this.renewal)
     this.peer?.client.off('update', this.onupdate)
     while (this.scanning) await this.scanning
-    await Promise.all([...this.leases.values()].map(l => l.queue))
+    await Promise.all([...this.leases.values()].map((l) => l.queue))
     await this.services?.close()
     await this.supervisor?.close()
     // after the services stopped, before the swarm goes: their last snapshots, handed to a peer
@@ -206,7 +274,7 @@ export class NodeDaemon extends ReadyResource {
   }
 
   /** May `key` connect to the ports of workload `id` now (its contract, as last verified here)? */
-  allows (id: string, key: Buffer): boolean {
+  allows(id: string, key: Buffer): boolean {
     return mayConnect(this.leases.get(id)?.access, key)
   }
 
@@ -214,7 +282,7 @@ export class NodeDaemon extends ReadyResource {
   private leased: SnapshotLease[] = []
 
   /** Write the snapshot file (atomic rename); `running` false marks a clean stop. */
-  private snapshot (running = true): void {
+  private snapshot(running = true): void {
     if (!this.status) return
     const snap: Snapshot = {
       key: this.key,
@@ -223,7 +291,13 @@ export class NodeDaemon extends ReadyResource {
       free: this.free,
       statusCore: encodeKey(this.status.status.key),
       updated: Date.now(),
-      workloads: (this.supervisor?.list() ?? []).map(w => ({ workload: w.spec.id, state: w.state, reason: w.reason, restarts: w.restarts, trade: this.leases.get(w.spec.id)?.trade.id ?? null })),
+      workloads: (this.supervisor?.list() ?? []).map((w) => ({
+        workload: w.spec.id,
+        state: w.state,
+        reason: w.reason,
+        restarts: w.restarts,
+        trade: this.leases.get(w.spec.id)?.trade.id ?? null
+      })),
       leases: this.leased
     }
     try {
@@ -233,7 +307,7 @@ export class NodeDaemon extends ReadyResource {
     }
   }
 
-  private onconnection (conn: SwarmConnection): void {
+  private onconnection(conn: SwarmConnection): void {
     conn.on('error', () => {})
     log.debug('peer connected', { peer: encodeKey(conn.remotePublicKey).slice(0, 8) })
     const ch = NodeChannel.attach(conn, this.handler())
@@ -241,13 +315,22 @@ export class NodeDaemon extends ReadyResource {
     conn.once('close', () => this.channels.delete(ch))
   }
 
-  private handler (): NodeHandler {
+  private handler(): NodeHandler {
     return {
       node: this.identity.publicKey,
       statusCore: this.status.status.key,
       logCore: this.status.logs.key,
-      workloads: () => this.supervisor.list().map(w => ({ id: w.spec.id, kind: w.spec.kind, state: w.state, reason: w.reason, since: w.since, restarts: w.restarts, ports: w.ports })),
-      held: key => {
+      workloads: () =>
+        this.supervisor.list().map((w) => ({
+          id: w.spec.id,
+          kind: w.spec.kind,
+          state: w.state,
+          reason: w.reason,
+          since: w.since,
+          restarts: w.restarts,
+          ports: w.ports
+        })),
+      held: (key) => {
         for (const l of this.leases.values()) {
           if (l.core.key.equals(key)) return l.core
           if (l.source?.key.equals(key)) return l.source
@@ -258,19 +341,40 @@ export class NodeDaemon extends ReadyResource {
   }
 
   /** Re-derive what should run from the ledger. Coalesces: one scan at a time, one more if asked meanwhile. */
-  private scan (): void {
-    if (this.scanning) { this.rescan = true; return }
-    this.scanning = this.scanOnce().catch(err => log.warn('scan failed', { err: (err as Error).message })).finally(() => {
-      this.scanning = null
-      if (this.rescan && !this.closing) { this.rescan = false; this.scan() }
-    })
+  private scan(): void {
+    if (this.scanning) {
+      this.rescan = true
+      return
+    }
+    this.scanning = this.scanOnce()
+      .catch((err) => log.warn('scan failed', { err: (err as Error).message }))
+      .finally(() => {
+        this.scanning = null
+        if (this.rescan && !this.closing) {
+          this.rescan = false
+          this.scan()
+        }
+      })
   }
 
-  private async scanOnce (): Promise<void> {
+  private async scanOnce(): Promise<void> {
     const final = await this.finalTrades()
     const trades = await this.peer.client.trades({ node: this.key })
-    const leased = trades.filter(t => t.state === 'settled').map(t => ({ trade: t.id, bot: t.bot, contract: t.contract, resources: t.resources, price: t.price, start: t.start, end: t.end }))
-    if (JSON.stringify(leased) !== JSON.stringify(this.leased)) { this.leased = leased; this.snapshot() }
+    const leased = trades
+      .filter((t) => t.state === 'settled')
+      .map((t) => ({
+        trade: t.id,
+        bot: t.bot,
+        contract: t.contract,
+        resources: t.resources,
+        price: t.price,
+        start: t.start,
+        end: t.end
+      }))
+    if (JSON.stringify(leased) !== JSON.stringify(this.leased)) {
+      this.leased = leased
+      this.snapshot()
+    }
     for (const trade of trades) {
       const id = workloadId(trade)
       const lease = this.leases.get(id)
@@ -303,35 +407,48 @@ export class NodeDaemon extends ReadyResource {
    * (the market's indexers have not ordered its settlement: it runs once they
    * have, so it is still being verified), or not this node's (refused).
    */
-  private hold (id: string, trade: Trade, err: TradeRefusal): void {
+  private hold(id: string, trade: Trade, err: TradeRefusal): void {
     const waiting = err.reason !== 'wrong-node'
     const reason = waiting
       ? `not-final: trade ${trade.id} is settled, but the settlement is not final in the ledger yet (a quorum of the market's indexers has not ordered it); nothing runs until it is`
       : err.message
     if (this.held.get(id)?.reason === reason) return
     let contract: Buffer | null = null
-    try { contract = trade.contract === null ? null : decodeKey(trade.contract, 'contract core') } catch {}
+    try {
+      contract = trade.contract === null ? null : decodeKey(trade.contract, 'contract core')
+    } catch {}
     this.held.set(id, { trade: trade.id, contract, reason })
     this.supervisor.note(id, waiting ? 'verifying' : 'refused', reason)
   }
 
-  private async finalTrades (): Promise<Map<string, Trade>> {
+  private async finalTrades(): Promise<Map<string, Trade>> {
     const snap = this.peer.ledger.finalSnapshot()
     try {
-      return new Map((await listTrades(HyperbeeView.reading(snap), { node: this.key })).map(t => [t.id, t]))
+      return new Map(
+        (await listTrades(HyperbeeView.reading(snap), { node: this.key })).map((t) => [t.id, t])
+      )
     } finally {
       await snap.close()
     }
   }
 
-  private async openLease (id: string, trade: Trade): Promise<void> {
+  private async openLease(id: string, trade: Trade): Promise<void> {
     const lease = await Lease.open(this.leaseContext(), id, trade)
     // In the map before it records anything: the status records of its workload name its trade and contract.
     this.leases.set(id, lease)
     lease.follow()
   }
 
-  private leaseContext (): LeaseContext {
-    return { store: this.store, swarm: this.swarm, supervisor: this.supervisor, data: this.opts.data, finished: id => this.finished.has(id), closing: () => this.closing !== null, accessChanged: id => this.emit('access', id), states: this.states }
+  private leaseContext(): LeaseContext {
+    return {
+      store: this.store,
+      swarm: this.swarm,
+      supervisor: this.supervisor,
+      data: this.opts.data,
+      finished: (id) => this.finished.has(id),
+      closing: () => this.closing !== null,
+      accessChanged: (id) => this.emit('access', id),
+      states: this.states
+    }
   }
 }

@@ -39,7 +39,8 @@ import { MiB } from '../lib/resources'
 
 /** bubblewrap, found on PATH as a shell would find it; null on a machine without it. */
 export const BWRAP: string | null = onPath('bwrap')
-export const NO_BWRAP = 'bubblewrap (bwrap) is not installed or not on PATH: apt-get install -y bubblewrap'
+export const NO_BWRAP =
+  'bubblewrap (bwrap) is not installed or not on PATH: apt-get install -y bubblewrap'
 export const PRLIMIT = '/usr/bin/prlimit'
 export const NICE = '/usr/bin/nice'
 export const TASKSET = '/usr/bin/taskset'
@@ -48,9 +49,27 @@ export const DEFAULT_TMP_SIZE = 64 * MiB
 
 /** System paths bound read-only when they exist. /etc is not bound whole: it holds host secrets and config. */
 const SYSTEM_RO = ['/usr']
-const ETC_RO = ['/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/ld.so.conf.d', '/etc/localtime', '/etc/ssl', '/etc/ca-certificates',
-  '/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf', '/etc/alternatives']
-const MERGED_LINKS: Array<[string, string]> = [['usr/bin', '/bin'], ['usr/sbin', '/sbin'], ['usr/lib', '/lib'], ['usr/lib64', '/lib64'], ['usr/lib32', '/lib32']]
+const ETC_RO = [
+  '/etc/ld.so.cache',
+  '/etc/ld.so.conf',
+  '/etc/ld.so.conf.d',
+  '/etc/localtime',
+  '/etc/ssl',
+  '/etc/ca-certificates',
+  '/etc/resolv.conf',
+  '/etc/hosts',
+  '/etc/nsswitch.conf',
+  '/etc/host.conf',
+  '/etc/gai.conf',
+  '/etc/alternatives'
+]
+const MERGED_LINKS: Array<[string, string]> = [
+  ['usr/bin', '/bin'],
+  ['usr/sbin', '/sbin'],
+  ['usr/lib', '/lib'],
+  ['usr/lib64', '/lib64'],
+  ['usr/lib32', '/lib32']
+]
 
 export interface SandboxSpec {
   /** Host directory bound writable at /work: the workload's own files. */
@@ -96,7 +115,15 @@ export const BRIDGE_SCRIPT = path.join(__dirname, 'bridge.js')
 export const BRIDGE_DIR = '.scit'
 export const BRIDGE_TOKEN_ENV = 'SCIT_BRIDGE_TOKEN'
 
-export interface Launch { file: string; args: string[]; fdArgs: Buffer | null; uid?: number; gid?: number; cwd: string; env: Record<string, string> }
+export interface Launch {
+  file: string
+  args: string[]
+  fdArgs: Buffer | null
+  uid?: number
+  gid?: number
+  cwd: string
+  env: Record<string, string>
+}
 
 /** bwrap writes the workload's host pid to INFO_FD and reads more arguments from ARGS_FD. */
 export const INFO_FD = 3
@@ -105,30 +132,39 @@ export const ARGS_FD = 4
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 /** Resolve argv[0]: "node" means the runtime this node runs on, which the sandbox binds read-only. */
-export function resolveCommand (command: string[]): string[] {
+export function resolveCommand(command: string[]): string[] {
   if (command.length === 0) throw new ScitError('SANDBOX', 'a workload needs a command')
   const [cmd, ...rest] = command
   if (cmd === 'node') return [nodeBinary(), ...rest]
-  if (!path.isAbsolute(cmd)) throw new ScitError('SANDBOX', `command "${cmd}" must be an absolute path inside the sandbox (or "node")`)
+  if (!path.isAbsolute(cmd))
+    throw new ScitError(
+      'SANDBOX',
+      `command "${cmd}" must be an absolute path inside the sandbox (or "node")`
+    )
   return [cmd, ...rest]
 }
 
-function nodeBinary (): string {
+function nodeBinary(): string {
   return fs.realpathSync(process.execPath)
 }
 
-export function workloadEnv (spec: SandboxSpec): Record<string, string> {
-  const env: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/work', TMPDIR: '/tmp' }
+export function workloadEnv(spec: SandboxSpec): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    HOME: '/work',
+    TMPDIR: '/tmp'
+  }
   for (const [k, v] of Object.entries(spec.env)) {
     if (!ENV_NAME.test(k)) throw new ScitError('SANDBOX', `environment name "${k}" is not valid`)
-    if (v.includes('\0')) throw new ScitError('SANDBOX', `environment value of ${k} contains a NUL byte`)
+    if (v.includes('\0'))
+      throw new ScitError('SANDBOX', `environment value of ${k} contains a NUL byte`)
     env[k] = v
   }
   return env
 }
 
 /** Pin to ceil(cpu / 1000) cpus, spread from the last one (the node's own work tends to run on cpu 0). */
-export function cpuList (milli: number, cpus = os.availableParallelism()): string | null {
+export function cpuList(milli: number, cpus = os.availableParallelism()): string | null {
   if (milli <= 0) return null
   const n = Math.min(cpus, Math.max(1, Math.ceil(milli / 1000)))
   if (n >= cpus) return null
@@ -137,13 +173,20 @@ export function cpuList (milli: number, cpus = os.availableParallelism()): strin
 }
 
 /** The argv that runs `spec`. Pure apart from existence checks of host paths. */
-export function buildLaunch (spec: SandboxSpec): Launch {
+export function buildLaunch(spec: SandboxSpec): Launch {
   let command = resolveCommand(spec.command)
   const env = workloadEnv(spec)
   const bridge = spec.bridge ?? null
   if (bridge !== null && !spec.unsafeNoSandbox) {
     // The bridge runs the workload as its child: both in the one network namespace, the bridge's sockets in the work dir.
-    command = [nodeBinary(), BRIDGE_PATH, `/work/${BRIDGE_DIR}`, ...bridge.ports.map(String), '--', ...command]
+    command = [
+      nodeBinary(),
+      BRIDGE_PATH,
+      `/work/${BRIDGE_DIR}`,
+      ...bridge.ports.map(String),
+      '--',
+      ...command
+    ]
     env[BRIDGE_TOKEN_ENV] = bridge.token
   }
   const wrap: string[] = []
@@ -156,13 +199,32 @@ export function buildLaunch (spec: SandboxSpec): Launch {
   const root = process.getuid?.() === 0
   const ids = root ? { uid: spec.uid ?? SANDBOX_UID, gid: spec.gid ?? SANDBOX_UID } : {}
   if (spec.unsafeNoSandbox) {
-    return { file: wrap[0], args: [...wrap.slice(1), ...command], fdArgs: null, cwd: spec.workDir, env, ...ids }
+    return {
+      file: wrap[0],
+      args: [...wrap.slice(1), ...command],
+      fdArgs: null,
+      cwd: spec.workDir,
+      env,
+      ...ids
+    }
   }
 
   if (BWRAP === null) throw new ScitError('SANDBOX', NO_BWRAP)
-  const b: string[] = [BWRAP,
-    '--unshare-user', '--disable-userns', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--unshare-net',
-    '--hostname', 'scit', '--die-with-parent', '--new-session', '--clearenv']
+  const b: string[] = [
+    BWRAP,
+    '--unshare-user',
+    '--disable-userns',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--unshare-net',
+    '--hostname',
+    'scit',
+    '--die-with-parent',
+    '--new-session',
+    '--clearenv'
+  ]
   for (const p of SYSTEM_RO) if (fs.existsSync(p)) b.push('--ro-bind', p, p)
   for (const [target, link] of MERGED_LINKS) {
     const st = lstat(link)
@@ -173,22 +235,44 @@ export function buildLaunch (spec: SandboxSpec): Launch {
   // A node installed outside /usr (nvm, /opt) is bound read-only where it is, so "node" works inside.
   const runtime = path.dirname(nodeBinary())
   if (!runtime.startsWith('/usr/')) b.push('--ro-bind', runtime, runtime)
-  b.push('--proc', '/proc', '--dev', '/dev',
-    '--size', String(spec.tmpSize ?? DEFAULT_TMP_SIZE), '--tmpfs', '/tmp',
-    '--bind', spec.workDir, '/work',
+  b.push(
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--size',
+    String(spec.tmpSize ?? DEFAULT_TMP_SIZE),
+    '--tmpfs',
+    '/tmp',
+    '--bind',
+    spec.workDir,
+    '/work',
     ...(bridge !== null ? ['--ro-bind', bridge.script ?? BRIDGE_SCRIPT, BRIDGE_PATH] : []),
     // bwrap builds the root on a tmpfs: make it read-only so /etc, / … cannot be filled (memory) or faked.
-    '--remount-ro', '/', '--chdir', '/work')
+    '--remount-ro',
+    '/',
+    '--chdir',
+    '/work'
+  )
   // After --clearenv: the workload starts from an empty environment and gets exactly these.
   const setenv = Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v])
   b.push('--args', String(ARGS_FD))
   // bwrap writes {"child-pid": N} to the info fd: the host pid of the workload.
   b.push('--info-fd', String(INFO_FD), '--', ...command)
-  return { file: wrap[0], args: [...wrap.slice(1), ...b], fdArgs: Buffer.from(setenv.map(a => a + '\0').join('')), cwd: spec.workDir, env: {}, ...ids }
+  return {
+    file: wrap[0],
+    args: [...wrap.slice(1), ...b],
+    fdArgs: Buffer.from(setenv.map((a) => a + '\0').join('')),
+    cwd: spec.workDir,
+    env: {},
+    ...ids
+  }
 }
 
-function onPath (name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(d => path.isAbsolute(d))) {
+function onPath(name: string): string | null {
+  for (const dir of (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .filter((d) => path.isAbsolute(d))) {
     const p = path.join(dir, name)
     try {
       fs.accessSync(p, fs.constants.X_OK)
@@ -198,6 +282,10 @@ function onPath (name: string): string | null {
   return null
 }
 
-function lstat (p: string): fs.Stats | null {
-  try { return fs.lstatSync(p) } catch { return null }
+function lstat(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p)
+  } catch {
+    return null
+  }
 }

@@ -33,11 +33,11 @@ export interface LeaseContext {
   /** The node's data dir: a workload's files are staged under <data>/files/<id>. */
   data: string
   /** Did this job already exit (the status core says so)? Then it stays done across restarts. */
-  finished (id: string): boolean
+  finished(id: string): boolean
   /** Is the daemon closing? Then what runs is left as it is. */
-  closing (): boolean
+  closing(): boolean
   /** The contract was verified again: who may connect to the lease's service may have changed. */
-  accessChanged? (id: string): void
+  accessChanged?(id: string): void
   /** The replicas' state cores (node/state.ts). */
   states: StateKeepers
 }
@@ -58,20 +58,29 @@ export class Lease {
   /** The last refusal recorded while a version runs (update seq and reason): recorded once, retried on every append. */
   private refusal: string | null = null
 
-  private constructor (private readonly ctx: LeaseContext, readonly id: string, readonly trade: Trade, readonly core: Hypercore) {
+  private constructor(
+    private readonly ctx: LeaseContext,
+    readonly id: string,
+    readonly trade: Trade,
+    readonly core: Hypercore
+  ) {
     this.contract = core.key
   }
 
   /** Open the contract core of a final, settled trade; `follow` starts acting on it. */
-  static async open (ctx: LeaseContext, id: string, trade: Trade): Promise<Lease> {
+  static async open(ctx: LeaseContext, id: string, trade: Trade): Promise<Lease> {
     const core = ctx.store.get({ key: decodeKey(trade.contract ?? '', 'contract core') })
     await core.ready()
     return new Lease(ctx, id, trade, core)
   }
 
   /** Verify the contract now and on every append, looking for the core's peers. */
-  follow (): void {
-    this.ctx.supervisor.note(this.id, 'verifying', `trade ${this.trade.id} is final: verifying contract ${this.trade.contract ?? ''}`)
+  follow(): void {
+    this.ctx.supervisor.note(
+      this.id,
+      'verifying',
+      `trade ${this.trade.id} is final: verifying contract ${this.trade.contract ?? ''}`
+    )
     this.core.on('append', () => this.enqueue(() => this.evaluate()))
     const done = this.core.findingPeers()
     this.ctx.swarm.flush().then(done, done)
@@ -80,18 +89,20 @@ export class Lease {
   }
 
   /** The trade is over: release its workload, once. */
-  end (reason: string): void {
+  end(reason: string): void {
     if (this.ended) return
     this.ended = true
     this.enqueue(() => this.stop(reason))
   }
 
-  private enqueue (fn: () => Promise<void>): void {
-    this.queue = this.queue.then(fn).catch(err => log.warn('lease step failed', { err: (err as Error).message }))
+  private enqueue(fn: () => Promise<void>): void {
+    this.queue = this.queue
+      .then(fn)
+      .catch((err) => log.warn('lease step failed', { err: (err as Error).message }))
   }
 
   /** Verify the contract as it is now and make the workload match it. Idempotent. */
-  private async evaluate (): Promise<void> {
+  private async evaluate(): Promise<void> {
     const { id, ctx } = this
     const supervisor = ctx.supervisor
     if (ctx.closing() || this.core.length === 0) return
@@ -112,12 +123,18 @@ export class Lease {
     if (!deploy) return
     const want = !v.state.stopped && this.trade.replica < (v.state.replicas[v.workload.name] ?? 0)
     if (!want) {
-      if (supervisor.active(id)) await supervisor.stop(id, v.state.stopped ? 'contract stop instruction' : 'scaled down', { release: true })
+      if (supervisor.active(id))
+        await supervisor.stop(id, v.state.stopped ? 'contract stop instruction' : 'scaled down', {
+          release: true
+        })
       return
     }
     // One launch per deploy instruction: restarts after that follow the workload's restart policy, not core appends.
     if (this.deployed === deploy.seq) return
-    if (v.workload.kind === 'job' && ctx.finished(id) && this.deployed === -1) { this.deployed = deploy.seq; return }
+    if (v.workload.kind === 'job' && ctx.finished(id) && this.deployed === -1) {
+      this.deployed = deploy.seq
+      return
+    }
     if (v.workload.kind === 'archive') return this.keepArchive(v.workload, deploy.seq)
     const staging = path.join(ctx.data, 'files', id)
     try {
@@ -133,7 +150,10 @@ export class Lease {
       await supervisor.start(spec)
     } catch (err) {
       const message = (err as Error).message
-      if (!supervisor.active(id)) { supervisor.note(id, 'refused', message); return }
+      if (!supervisor.active(id)) {
+        supervisor.note(id, 'refused', message)
+        return
+      }
       // The version in force keeps running: what was refused is the update, not the workload.
       const reason = `update to instruction ${deploy.seq} refused, instruction ${this.deployed} keeps running: ${message}`
       if (this.refusal !== reason) supervisor.remark(id, reason)
@@ -143,18 +163,19 @@ export class Lease {
     pruneStaging(v, staging)
   }
 
-  private setAccess (access: AccessList | null): void {
+  private setAccess(access: AccessList | null): void {
     this.access = access
     this.ctx.accessChanged?.(this.id)
   }
 
   /** An archive is (re)started per deploy instruction like any workload, without files to place. */
-  private async keepArchive (w: ManifestWorkload, seq: number): Promise<void> {
+  private async keepArchive(w: ManifestWorkload, seq: number): Promise<void> {
     const { id, ctx } = this
     const source = w.archive?.source ?? null
     if (ctx.supervisor.active(id)) await ctx.supervisor.stop(id, `update to instruction ${seq}`)
     // An update that names another source: the old one is no longer paid for.
-    if (this.source !== null && (source === null || !this.source.key.equals(source))) await this.closeSource(true)
+    if (this.source !== null && (source === null || !this.source.key.equals(source)))
+      await this.closeSource(true)
     if (source !== null && this.source === null) this.source = await this.openSource(source)
     this.deployed = seq
     const r = this.trade.resources
@@ -163,7 +184,7 @@ export class Lease {
   }
 
   /** A source core may live anywhere: look for its holders on its own topic, and be one of them. */
-  private async openSource (key: Buffer): Promise<Hypercore> {
+  private async openSource(key: Buffer): Promise<Hypercore> {
     const core = this.ctx.store.get({ key })
     await core.ready()
     const done = core.findingPeers()
@@ -172,15 +193,16 @@ export class Lease {
     return core
   }
 
-  private async stop (reason: string): Promise<void> {
+  private async stop(reason: string): Promise<void> {
     // Released even when it already failed: the lease is over, its blocks are not this node's to keep.
-    if (this.ctx.supervisor.get(this.id) !== null) await this.ctx.supervisor.stop(this.id, reason, { release: true })
+    if (this.ctx.supervisor.get(this.id) !== null)
+      await this.ctx.supervisor.stop(this.id, reason, { release: true })
     await this.ctx.states.end(this.id)
     await this.closeSource(false)
   }
 
   /** Stop holding the source core; `clear`: delete its blocks (the keeper did not, or no longer does). */
-  private async closeSource (clear: boolean): Promise<void> {
+  private async closeSource(clear: boolean): Promise<void> {
     const core = this.source
     if (core === null) return
     this.source = null

@@ -11,14 +11,16 @@ export class StreamDigest {
   private readonly state = b4a.alloc(sodium.crypto_generichash_STATEBYTES)
   private done: Buffer | null = null
   bytes = 0
-  constructor () { sodium.crypto_generichash_init(this.state, null, 32) }
-  update (data: Uint8Array): void {
+  constructor() {
+    sodium.crypto_generichash_init(this.state, null, 32)
+  }
+  update(data: Uint8Array): void {
     if (this.done) throw new Error('digest already finished')
     this.bytes += data.byteLength
     sodium.crypto_generichash_update(this.state, data)
   }
 
-  digest (): Buffer {
+  digest(): Buffer {
     if (!this.done) {
       this.done = b4a.alloc(32)
       sodium.crypto_generichash_final(this.state, this.done)
@@ -32,9 +34,9 @@ export class Tail {
   private size = 0
   /** Bytes dropped from the front since the start. */
   dropped = 0
-  constructor (readonly limit = DEFAULT_TAIL_BYTES) {}
+  constructor(readonly limit = DEFAULT_TAIL_BYTES) {}
 
-  push (data: Buffer): void {
+  push(data: Buffer): void {
     if (data.byteLength >= this.limit) {
       this.dropped += this.size + data.byteLength - this.limit
       this.chunks = [b4a.from(data.subarray(data.byteLength - this.limit))]
@@ -58,6 +60,10 @@ export class Tail {
     }
   }
 
-  text (): string { return b4a.toString(b4a.concat(this.chunks)) }
-  get length (): number { return this.size }
+  text(): string {
+    return b4a.toString(b4a.concat(this.chunks))
+  }
+  get length(): number {
+    return this.size
+  }
 }

@@ -24,7 +24,7 @@ export interface PayoutOptions {
 }
 
 /** What `trade` would pay if claimed at `now` (the engine's rule, money.ts `earned`). */
-export function claimable (trade: Trade, now: number): number {
+export function claimable(trade: Trade, now: number): number {
   if (trade.state !== 'settled' || trade.start === null) return 0
   const elapsed = Math.max(0, Math.min(now, trade.end ?? now) - trade.start)
   return Math.max(0, Math.min(trade.escrow, costFor(trade.price, elapsed) - trade.paid))
@@ -37,19 +37,21 @@ export class Payouts extends EventEmitter {
   private running: Promise<Outcome[]> | null = null
   private closed = false
 
-  constructor (private readonly opts: PayoutOptions) {
+  constructor(private readonly opts: PayoutOptions) {
     super()
     this.interval = opts.interval ?? DEFAULT_CLAIM_INTERVAL
     this.minimum = Math.max(1, opts.minimum ?? 1)
   }
 
-  start (): void {
+  start(): void {
     if (this.timer !== null || this.closed || this.interval <= 0) return
-    this.timer = setInterval(() => { this.claim().catch(err => log.warn('claim failed', { err: (err as Error).message })) }, this.interval)
+    this.timer = setInterval(() => {
+      this.claim().catch((err) => log.warn('claim failed', { err: (err as Error).message }))
+    }, this.interval)
     this.timer.unref()
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.closed = true
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
@@ -57,22 +59,29 @@ export class Payouts extends EventEmitter {
   }
 
   /** One batch at a time. Resolves with the outcomes (empty: nothing due). */
-  claim (): Promise<Outcome[]> {
+  claim(): Promise<Outcome[]> {
     if (this.running !== null) return this.running
-    this.running = this.claimOnce().finally(() => { this.running = null })
+    this.running = this.claimOnce().finally(() => {
+      this.running = null
+    })
     return this.running
   }
 
-  private async claimOnce (): Promise<Outcome[]> {
+  private async claimOnce(): Promise<Outcome[]> {
     if (this.closed) return []
     const now = Date.now()
     // paid in full by the engine's due op: claiming would only race it
-    const due = (await this.opts.client.trades({ node: this.opts.node, state: 'settled' }))
-      .filter(t => (t.end === null || now < t.end) && claimable(t, now) >= this.minimum)
+    const due = (await this.opts.client.trades({ node: this.opts.node, state: 'settled' })).filter(
+      (t) => (t.end === null || now < t.end) && claimable(t, now) >= this.minimum
+    )
     if (due.length === 0) return []
-    const outcomes = await this.opts.client.submitAndWait(due.map(t => ({ type: 'claim', body: { trade: t.id, reason: 'payout' } })), { final: false })
-    for (const o of outcomes) if (!o.accepted) log.warn('claim refused', { reason: o.reason, message: o.message })
-    log.info('claimed', { leases: outcomes.filter(o => o.accepted).length })
+    const outcomes = await this.opts.client.submitAndWait(
+      due.map((t) => ({ type: 'claim', body: { trade: t.id, reason: 'payout' } })),
+      { final: false }
+    )
+    for (const o of outcomes)
+      if (!o.accepted) log.warn('claim refused', { reason: o.reason, message: o.message })
+    log.info('claimed', { leases: outcomes.filter((o) => o.accepted).length })
     this.emit('claimed', outcomes)
     return outcomes
   }

@@ -38,7 +38,7 @@ export class Presence extends ReadyResource {
   /** A timestamp, so seq keeps growing across restarts. */
   seq = 0
 
-  constructor (opts: PresenceOptions) {
+  constructor(opts: PresenceOptions) {
     super()
     this.swarm = opts.swarm
     this.identity = opts.identity
@@ -46,18 +46,26 @@ export class Presence extends ReadyResource {
     this.refreshInterval = opts.refreshInterval ?? 30 * 60_000
   }
 
-  get record (): PresenceRecord { return this.current }
-  get topic (): Buffer { return marketTopic(this.current.market) }
+  get record(): PresenceRecord {
+    return this.current
+  }
+  get topic(): Buffer {
+    return marketTopic(this.current.market)
+  }
 
-  protected override async _open (): Promise<void> {
+  protected override async _open(): Promise<void> {
     this.discovery = this.swarm.join(this.topic, { server: true, client: false })
     await this.discovery.flushed()
     await this.publish()
-    this.timer = setInterval(() => { this.publish().catch(err => log.warn('presence refresh failed', { err: (err as Error).message })) }, this.refreshInterval)
+    this.timer = setInterval(() => {
+      this.publish().catch((err) =>
+        log.warn('presence refresh failed', { err: (err as Error).message })
+      )
+    }, this.refreshInterval)
     this.timer.unref()
   }
 
-  protected override async _close (): Promise<void> {
+  protected override async _close(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
     await this.publishing
     // Our session only: the market peer may share this swarm and this topic.
@@ -65,19 +73,25 @@ export class Presence extends ReadyResource {
   }
 
   /** Re-put only when the record changed. */
-  async update (patch: Partial<PresenceInput>): Promise<boolean> {
+  async update(patch: Partial<PresenceInput>): Promise<boolean> {
     const next: PresenceRecord = { ...this.current, ...patch, version: PRESENCE_VERSION }
-    if (b4a.equals(c.encode(presenceRecord, next), c.encode(presenceRecord, this.current))) return false
+    if (b4a.equals(c.encode(presenceRecord, next), c.encode(presenceRecord, this.current)))
+      return false
     this.current = next
     await this.publish()
     return true
   }
 
   /** Serialised: two puts never race on seq. */
-  publish (): Promise<void> {
+  publish(): Promise<void> {
     const run = this.publishing.then(async () => {
       const seq = Math.max(this.seq + 1, Date.now())
-      const value = seal(this.identity, { type: 'presence', seq, timestamp: Date.now(), body: c.encode(presenceRecord, this.current) })
+      const value = seal(this.identity, {
+        type: 'presence',
+        seq,
+        timestamp: Date.now(),
+        body: c.encode(presenceRecord, this.current)
+      })
       await this.swarm.dht.mutablePut(this.identity, value, { seq })
       this.seq = seq
       log.debug('presence published', { seq })

@@ -6,9 +6,14 @@ import type { SandboxSpec } from './launch'
 import { StreamDigest } from './output'
 import safetyCatch from 'safety-catch'
 
-function childrenOf (pid: number): number[] {
+function childrenOf(pid: number): number[] {
   try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+    return fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number)
   } catch {
     return []
   }
@@ -25,12 +30,12 @@ export interface RunEnd {
 }
 
 export interface RunHooks {
-  output (stream: 'stdout' | 'stderr', data: Buffer): void
+  output(stream: 'stdout' | 'stderr', data: Buffer): void
   /** bwrap has set up: the workload runs, as host `pid`. Not called once the process has exited. */
-  running (pid: number): void
+  running(pid: number): void
   /** The sandbox never started the workload; `exit` follows. */
-  failed (err: Error): void
-  exit (end: RunEnd): void
+  failed(err: Error): void
+  exit(end: RunEnd): void
 }
 
 export class Run {
@@ -43,7 +48,7 @@ export class Run {
   private readonly sandbox: Sandboxed
   private disk: NodeJS.Timeout | null = null
 
-  constructor (spec: SandboxSpec, hooks: RunHooks) {
+  constructor(spec: SandboxSpec, hooks: RunHooks) {
     const started = Date.now()
     const out = new StreamDigest()
     const sandboxed = spawnSandboxed(spec)
@@ -51,10 +56,15 @@ export class Run {
     this.child = child
     this.sandbox = sandboxed
     this.cgroup = sandboxed.cgroup?.dirs.pids ?? null
-    child.stdout?.on('data', (d: Buffer) => { out.update(d); hooks.output('stdout', d) })
-    child.stderr?.on('data', (d: Buffer) => { hooks.output('stderr', d) })
+    child.stdout?.on('data', (d: Buffer) => {
+      out.update(d)
+      hooks.output('stdout', d)
+    })
+    child.stderr?.on('data', (d: Buffer) => {
+      hooks.output('stderr', d)
+    })
     let over = false
-    this.exited = new Promise(resolve => {
+    this.exited = new Promise((resolve) => {
       child.once('close', (code, signal) => {
         // over when nothing is left, not when bwrap's outer process is: its init may outlive it
         sandboxed.gone.catch(safetyCatch).then(() => {
@@ -66,33 +76,41 @@ export class Run {
         })
       })
     })
-    sandboxed.childPid.then(pid => {
-      if (over || child.exitCode !== null || child.signalCode !== null) return
-      this.pid = pid
-      hooks.running(pid)
-    }, (err: Error) => hooks.failed(err))
+    sandboxed.childPid.then(
+      (pid) => {
+        if (over || child.exitCode !== null || child.signalCode !== null) return
+        this.pid = pid
+        hooks.running(pid)
+      },
+      (err: Error) => hooks.failed(err)
+    )
   }
 
   /** `over` is told each time the work dir passes `limit`. */
-  watchDisk (dir: string, limit: number, interval: number, over: (used: number) => void): void {
+  watchDisk(dir: string, limit: number, interval: number, over: (used: number) => void): void {
     let past = false
     this.disk = setInterval(() => {
-      diskUsage(dir).then(used => {
-        if (used > limit && !past) over(used)
-        past = used > limit
-      }, () => {})
+      diskUsage(dir).then(
+        (used) => {
+          if (used > limit && !past) over(used)
+          past = used > limit
+        },
+        () => {}
+      )
     }, interval)
     this.disk.unref()
   }
 
   /** TERM, then KILL past `grace` ms. Resolves when nothing of it runs. */
-  async stop (grace: number): Promise<void> {
+  async stop(grace: number): Promise<void> {
     const child = this.child
     // The reported pid is the sandbox's init, which ignores SIGTERM: TERM its children,
     // then KILL everything (the init takes the pid namespace along).
     const init = this.pid
     const sandboxed = init !== null && init !== child.pid
-    const kill = (): void => { this.sandbox.kill() }
+    const kill = (): void => {
+      this.sandbox.kill()
+    }
     try {
       if (!sandboxed) child.kill('SIGTERM')
       else {

@@ -17,7 +17,17 @@ import { ScitError } from '../lib/errors'
 import { logger } from '../lib/log'
 import { MiB } from '../lib/resources'
 import { Cgroup } from './cgroup'
-import { buildLaunch, SandboxSpec, BWRAP, NO_BWRAP, PRLIMIT, NICE, SANDBOX_UID, INFO_FD, ARGS_FD } from './launch'
+import {
+  buildLaunch,
+  SandboxSpec,
+  BWRAP,
+  NO_BWRAP,
+  PRLIMIT,
+  NICE,
+  SANDBOX_UID,
+  INFO_FD,
+  ARGS_FD
+} from './launch'
 import safetyCatch from 'safety-catch'
 
 const log = logger('node/sandbox')
@@ -32,7 +42,7 @@ export interface Sandboxed {
   /** The workload's cgroup while it runs; null: rlimits only. Removed once the process closed. */
   cgroup: Cgroup | null
   /** The cgroup limits the kernel enforced on it (read as it closed), e.g. "pids limit (12 forks refused)". */
-  limitsHit (): string[]
+  limitsHit(): string[]
   /**
    * Resolves once the launcher has closed and nothing of the workload is left:
    * its cgroup emptied and removed, and its init gone. bwrap's outer process
@@ -41,7 +51,7 @@ export interface Sandboxed {
    */
   gone: Promise<void>
   /** SIGKILL every process of the workload: its cgroup's, its init (which takes the pid namespace along), the launcher. */
-  kill (): void
+  kill(): void
 }
 
 /** How long a workload's remains may take to die once killed before we stop waiting (they are in the kernel's hands). */
@@ -52,7 +62,7 @@ const REAP_BOUND = 10_000
  * pass, not list), whatever the umask (lib/datadir makes it 077). Existing
  * parents are left alone: widening them is not ours to do (requireTraversable says so).
  */
-export function mkdirTraversable (dir: string): void {
+export function mkdirTraversable(dir: string): void {
   const missing: string[] = []
   for (let d = path.resolve(dir); !fs.existsSync(d); d = path.dirname(d)) missing.unshift(d)
   for (const d of missing) {
@@ -62,22 +72,33 @@ export function mkdirTraversable (dir: string): void {
 }
 
 /** Prepare the work dir for the sandbox uid (0700, owned by it) and start the workload. */
-export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
+export function spawnSandboxed(spec: SandboxSpec): Sandboxed {
   const launch = buildLaunch(spec)
   mkdirTraversable(path.dirname(spec.workDir))
   fs.mkdirSync(spec.workDir, { recursive: true, mode: 0o700 })
   if (launch.uid !== undefined && launch.gid !== undefined) {
-    if (!spec.unsafeNoSandbox) requireTraversable(path.dirname(spec.workDir), launch.uid, launch.gid)
+    if (!spec.unsafeNoSandbox)
+      requireTraversable(path.dirname(spec.workDir), launch.uid, launch.gid)
     chownTree(spec.workDir, launch.uid, launch.gid)
   }
-  const cgroup = spec.cgroups === false ? null : Cgroup.create(path.basename(spec.workDir), { memory: spec.memory, cpu: spec.cpu, pids: spec.pids ?? DEFAULT_PIDS })
-  const start = (): ChildProcess => spawn(launch.file, launch.args, {
-    cwd: spec.unsafeNoSandbox ? launch.cwd : '/',
-    env: launch.env,
-    uid: launch.uid,
-    gid: launch.gid,
-    stdio: spec.unsafeNoSandbox ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe', 'pipe']
-  })
+  const cgroup =
+    spec.cgroups === false
+      ? null
+      : Cgroup.create(path.basename(spec.workDir), {
+          memory: spec.memory,
+          cpu: spec.cpu,
+          pids: spec.pids ?? DEFAULT_PIDS
+        })
+  const start = (): ChildProcess =>
+    spawn(launch.file, launch.args, {
+      cwd: spec.unsafeNoSandbox ? launch.cwd : '/',
+      env: launch.env,
+      uid: launch.uid,
+      gid: launch.gid,
+      stdio: spec.unsafeNoSandbox
+        ? ['ignore', 'pipe', 'pipe']
+        : ['ignore', 'pipe', 'pipe', 'pipe', 'pipe']
+    })
   let child: ChildProcess
   try {
     child = cgroup !== null ? cgroup.spawnInside(start) : start()
@@ -92,22 +113,28 @@ export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
   }
   let hit: string[] | null = null
   // Registered before any caller's: the limits are read before the cgroup goes.
-  const closed = new Promise<void>(resolve => child.once('close', () => {
-    if (cgroup !== null) hit = cgroup.limitsHit()
-    resolve()
-  }))
-  child.once('error', () => { if (child.pid === undefined) cgroup?.destroy().catch(safetyCatch) })
+  const closed = new Promise<void>((resolve) =>
+    child.once('close', () => {
+      if (cgroup !== null) hit = cgroup.limitsHit()
+      resolve()
+    })
+  )
+  child.once('error', () => {
+    if (child.pid === undefined) cgroup?.destroy().catch(safetyCatch)
+  })
   let init: Proc | null = null
   const childPid = new Promise<number>((resolve, reject) => {
     const never = (why: string): void => reject(new ScitError('SANDBOX', why))
-    child.once('error', err => never(`could not start the sandbox: ${err.message}`))
+    child.once('error', (err) => never(`could not start the sandbox: ${err.message}`))
     if (spec.unsafeNoSandbox) {
       child.once('spawn', () => resolve(child.pid ?? 0))
       return
     }
     const info = child.stdio[INFO_FD] as NodeJS.ReadableStream | null
     let text = ''
-    info?.on('data', (d: Buffer) => { text += d.toString() })
+    info?.on('data', (d: Buffer) => {
+      text += d.toString()
+    })
     info?.on('error', () => {})
     info?.on('end', () => {
       const m = /"child-pid"\s*:\s*(\d+)/.exec(text)
@@ -115,11 +142,18 @@ export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
       else never('bwrap did not report a child pid (the sandbox failed to set up)')
     })
   })
-  childPid.then(pid => { if (pid !== child.pid) init = proc(pid) }, () => {})
+  childPid.then(
+    (pid) => {
+      if (pid !== child.pid) init = proc(pid)
+    },
+    () => {}
+  )
   const kill = (): void => {
     for (const pid of cgroup?.pids() ?? []) signal(pid, 'SIGKILL')
     if (init !== null && alive(init)) signal(init.pid, 'SIGKILL')
-    try { child.kill('SIGKILL') } catch {}
+    try {
+      child.kill('SIGKILL')
+    } catch {}
   }
   const gone = closed.then(async () => {
     if (cgroup !== null) await cgroup.destroy() // kills what is left, resolves once the cgroup is empty and removed
@@ -129,28 +163,42 @@ export function spawnSandboxed (spec: SandboxSpec): Sandboxed {
       await reaped(init, REAP_BOUND)
     }
   })
-  return { process: child, childPid, cgroup, limitsHit: () => hit ?? cgroup?.limitsHit() ?? [], gone, kill }
+  return {
+    process: child,
+    childPid,
+    cgroup,
+    limitsHit: () => hit ?? cgroup?.limitsHit() ?? [],
+    gone,
+    kill
+  }
 }
 
 /** A process, told apart from a later one with the same pid by its start time. */
-interface Proc { pid: number; start: string | null }
+interface Proc {
+  pid: number
+  start: string | null
+}
 
-function statOf (pid: number): string | null {
-  try { return fs.readFileSync(`/proc/${pid}/stat`, 'utf8') } catch { return null }
+function statOf(pid: number): string | null {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch {
+    return null
+  }
 }
 
 /** Fields after the command name (which may hold spaces and parentheses): [0] is the state, [19] the start time. */
-function statFields (stat: string): string[] {
+function statFields(stat: string): string[] {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
 }
 
-function proc (pid: number): Proc {
+function proc(pid: number): Proc {
   const stat = statOf(pid)
   return { pid, start: stat === null ? null : statFields(stat)[19] }
 }
 
 /** Is `p` still there? A zombie is not: it holds nothing but its exit status. */
-function alive (p: Proc): boolean {
+function alive(p: Proc): boolean {
   if (p.start === null) return false
   const stat = statOf(p.pid)
   if (stat === null) return false
@@ -158,19 +206,24 @@ function alive (p: Proc): boolean {
   return f[19] === p.start && f[0] !== 'Z' && f[0] !== 'X'
 }
 
-function signal (pid: number, sig: NodeJS.Signals): void {
-  try { process.kill(pid, sig) } catch {}
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig)
+  } catch {}
 }
 
 /**
  * Wait until `p` is gone. Not our child (bwrap's outer process was its
  * parent, and it has exited), so there is no exit event to wait on: poll.
  */
-async function reaped (p: Proc, bound: number): Promise<void> {
+async function reaped(p: Proc, bound: number): Promise<void> {
   const until = Date.now() + bound
   while (alive(p)) {
-    if (Date.now() > until) { log.warn('a sandbox init outlived its SIGKILL', { pid: p.pid }); return }
-    await new Promise(resolve => setTimeout(resolve, 10))
+    if (Date.now() > until) {
+      log.warn('a sandbox init outlived its SIGKILL', { pid: p.pid })
+      return
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
 
@@ -178,13 +231,16 @@ async function reaped (p: Proc, bound: number): Promise<void> {
  * bwrap runs as the sandbox uid, so it must be able to reach the work dir. We
  * check instead of chmod-ing the data dir's parents: widening /root is not ours to do.
  */
-export function requireTraversable (dir: string, uid: number, gid: number): void {
+export function requireTraversable(dir: string, uid: number, gid: number): void {
   let d = path.resolve(dir)
   for (;;) {
     const st = fs.statSync(d)
     const bit = st.uid === uid ? 0o100 : st.gid === gid ? 0o010 : 0o001
     if ((st.mode & bit) === 0) {
-      throw new ScitError('SANDBOX', `the sandbox user (uid ${uid}) cannot reach the work dirs in ${dir}: ${d} is mode ${(st.mode & 0o777).toString(8)}. Let it pass (chmod o+x ${d}: search only, it lists nothing), or use --data (or --workloads) under a directory others can traverse, e.g. --data /var/lib/scit`)
+      throw new ScitError(
+        'SANDBOX',
+        `the sandbox user (uid ${uid}) cannot reach the work dirs in ${dir}: ${d} is mode ${(st.mode & 0o777).toString(8)}. Let it pass (chmod o+x ${d}: search only, it lists nothing), or use --data (or --workloads) under a directory others can traverse, e.g. --data /var/lib/scit`
+      )
     }
     const up = path.dirname(d)
     if (up === d) return
@@ -192,7 +248,7 @@ export function requireTraversable (dir: string, uid: number, gid: number): void
   }
 }
 
-function chownTree (dir: string, uid: number, gid: number): void {
+function chownTree(dir: string, uid: number, gid: number): void {
   fs.chownSync(dir, uid, gid)
   fs.chmodSync(dir, 0o700)
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -203,12 +259,15 @@ function chownTree (dir: string, uid: number, gid: number): void {
   }
 }
 
-export interface Availability { ok: boolean; reason: string | null }
+export interface Availability {
+  ok: boolean
+  reason: string | null
+}
 
 let cached: Availability | null = null
 
 /** Can this machine sandbox workloads? Runs a trivial sandbox once; the answer is cached. */
-export function sandboxAvailable (): Availability {
+export function sandboxAvailable(): Availability {
   if (cached) return cached
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-probe-'))
   try {
@@ -225,7 +284,7 @@ export function sandboxAvailable (): Availability {
  * sandbox in a work dir there, and the workload writes to it (the disk is
  * writable). Otherwise the node would be paid for leases it can only fail.
  */
-export function checkSandbox (root: string): void {
+export function checkSandbox(root: string): void {
   const dir = path.join(root, `.probe-${process.pid}`)
   try {
     mkdirTraversable(root)
@@ -240,38 +299,65 @@ export function checkSandbox (root: string): void {
     const why = probe(dir, ['/bin/sh', '-c', 'echo ok > /work/probe'])
     if (why !== null) throw new ScitError('SANDBOX', `${why} (tried in ${root})`)
     let wrote = ''
-    try { wrote = fs.readFileSync(path.join(dir, 'probe'), 'utf8') } catch {}
-    if (wrote !== 'ok\n') throw new ScitError('SANDBOX', `a sandboxed workload could not write its work dir in ${root}: is the disk full or read-only?`)
+    try {
+      wrote = fs.readFileSync(path.join(dir, 'probe'), 'utf8')
+    } catch {}
+    if (wrote !== 'ok\n')
+      throw new ScitError(
+        'SANDBOX',
+        `a sandboxed workload could not write its work dir in ${root}: is the disk full or read-only?`
+      )
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
 }
 
 /** Run `command` in a sandbox on `dir` (owned by the sandbox user when root); null when it exited 0, else why not. */
-function probe (dir: string, command: string[]): string | null {
+function probe(dir: string, command: string[]): string | null {
   for (const bin of [PRLIMIT, NICE]) {
     if (!fs.existsSync(bin)) return `${bin} is missing (apt-get install -y util-linux)`
   }
   if (BWRAP === null) return NO_BWRAP
   const launch = buildLaunch({ workDir: dir, command, env: {}, memory: 64 * MiB, cpu: 0 })
-  if (launch.uid !== undefined && launch.gid !== undefined) fs.chownSync(dir, launch.uid, launch.gid)
-  const args = launch.args.filter((a, i, all) => !(a === '--info-fd' || all[i - 1] === '--info-fd' || a === '--args' || all[i - 1] === '--args'))
-  const r = spawnSync(launch.file, args, { env: launch.env, uid: launch.uid, gid: launch.gid, encoding: 'utf8', timeout: 10_000 })
+  if (launch.uid !== undefined && launch.gid !== undefined)
+    fs.chownSync(dir, launch.uid, launch.gid)
+  const args = launch.args.filter(
+    (a, i, all) =>
+      !(
+        a === '--info-fd' ||
+        all[i - 1] === '--info-fd' ||
+        a === '--args' ||
+        all[i - 1] === '--args'
+      )
+  )
+  const r = spawnSync(launch.file, args, {
+    env: launch.env,
+    uid: launch.uid,
+    gid: launch.gid,
+    encoding: 'utf8',
+    timeout: 10_000
+  })
   if (r.status === 0) return null
   return `bwrap could not create a sandbox: ${(r.stderr || r.error?.message || `exit ${String(r.status)}`).trim()}`
 }
 
 /** Bytes used under `dir` (apparent sizes of regular files; symlinks are not followed). */
-export async function diskUsage (dir: string): Promise<number> {
+export async function diskUsage(dir: string): Promise<number> {
   let total = 0
   const walk = async (d: string): Promise<void> => {
     let entries: fs.Dirent[]
-    try { entries = await fs.promises.readdir(d, { withFileTypes: true }) } catch { return }
+    try {
+      entries = await fs.promises.readdir(d, { withFileTypes: true })
+    } catch {
+      return
+    }
     for (const e of entries) {
       const p = path.join(d, e.name)
       if (e.isDirectory()) await walk(p)
       else if (e.isFile()) {
-        try { total += (await fs.promises.lstat(p)).blocks * 512 } catch {}
+        try {
+          total += (await fs.promises.lstat(p)).blocks * 512
+        } catch {}
       }
     }
   }

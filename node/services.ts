@@ -44,7 +44,11 @@ export interface Exposure {
   endpoint: (port: number) => Endpoint | null
 }
 
-interface Served { exposure: Exposure; servers: Array<{ port: number, server: Server, keyPair: KeyPair, topic: Buffer }>; timer: NodeJS.Timeout }
+interface Served {
+  exposure: Exposure
+  servers: Array<{ port: number; server: Server; keyPair: KeyPair; topic: Buffer }>
+  timer: NodeJS.Timeout
+}
 
 export class Services extends EventEmitter {
   private readonly served = new Map<string, Served>()
@@ -55,40 +59,67 @@ export class Services extends EventEmitter {
   private readonly links = new Map<string, string>()
 
   /** `links`: a directory of the node's own (not the workloads') for short links to bridge sockets; emptied here. */
-  constructor (private readonly dht: DHT, private readonly node: KeyPair, private readonly linkDir: string) {
+  constructor(
+    private readonly dht: DHT,
+    private readonly node: KeyPair,
+    private readonly linkDir: string
+  ) {
     super()
     fs.rmSync(linkDir, { recursive: true, force: true })
   }
 
-  keyPair (id: string, port: number): KeyPair { return serviceKeyPair(this.node, id, port) }
+  keyPair(id: string, port: number): KeyPair {
+    return serviceKeyPair(this.node, id, port)
+  }
 
-  has (id: string): boolean { return this.served.has(id) }
+  has(id: string): boolean {
+    return this.served.has(id)
+  }
 
   /** Serve every port of `e` on the DHT; a workload already served is left as it is. */
-  async expose (e: Exposure): Promise<void> {
+  async expose(e: Exposure): Promise<void> {
     if (this.closed || this.served.has(e.id) || e.ports.length === 0) return
-    const entry: Served = { exposure: e, servers: [], timer: setInterval(() => { this.announce(entry) }, REANNOUNCE) }
+    const entry: Served = {
+      exposure: e,
+      servers: [],
+      timer: setInterval(() => {
+        this.announce(entry)
+      }, REANNOUNCE)
+    }
     entry.timer.unref()
     this.served.set(e.id, entry)
     await this.hiding.get(e.id)
     for (const port of e.ports) {
       if (this.served.get(e.id) !== entry) return
       const keyPair = this.keyPair(e.id, port)
-      const server = this.dht.createServer({ firewall: remote => !e.allows(remote) }, conn => this.carry(e, port, conn))
-      entry.servers.push({ port, server, keyPair, topic: serviceTopic(e.contract, e.workload, port) })
+      const server = this.dht.createServer({ firewall: (remote) => !e.allows(remote) }, (conn) =>
+        this.carry(e, port, conn)
+      )
+      entry.servers.push({
+        port,
+        server,
+        keyPair,
+        topic: serviceTopic(e.contract, e.workload, port)
+      })
       await server.listen(keyPair)
     }
     if (this.served.get(e.id) !== entry) return
-    log.info('service on the DHT', { id: e.id, ports: e.ports, keys: entry.servers.map(s => encodeKey(s.keyPair.publicKey).slice(0, 8)) })
+    log.info('service on the DHT', {
+      id: e.id,
+      ports: e.ports,
+      keys: entry.servers.map((s) => encodeKey(s.keyPair.publicKey).slice(0, 8))
+    })
     this.announce(entry)
   }
 
   /** After a transition of workload `id`: serve its ports while it is meant to run (its lease verified), stop once it is not. */
-  sync (id: string, lease: Lease | undefined, supervisor: Supervisor): void {
+  sync(id: string, lease: Lease | undefined, supervisor: Supervisor): void {
     const info = supervisor.get(id)
     if (!lease || !info || info.spec.ports.length === 0 || lease.workload === null) return
     if (!supervisor.active(id)) {
-      this.hide(id).catch(err => log.warn('hiding a service failed', { id, err: (err as Error).message }))
+      this.hide(id).catch((err) =>
+        log.warn('hiding a service failed', { id, err: (err as Error).message })
+      )
       return
     }
     if (this.served.has(id)) return
@@ -97,16 +128,20 @@ export class Services extends EventEmitter {
       contract: lease.contract,
       workload: lease.workload,
       ports: info.spec.ports,
-      allows: key => mayConnect(lease.access, key),
-      endpoint: port => {
+      allows: (key) => mayConnect(lease.access, key),
+      endpoint: (port) => {
         const now = supervisor.get(id)
-        return now?.state === 'running' ? now.endpoints.find(e => e.port === port) ?? null : null
+        return now?.state === 'running'
+          ? (now.endpoints.find((e) => e.port === port) ?? null)
+          : null
       }
-    }).catch(err => log.warn('serving a service on the DHT failed', { id, err: (err as Error).message }))
+    }).catch((err) =>
+      log.warn('serving a service on the DHT failed', { id, err: (err as Error).message })
+    )
   }
 
   /** Stop serving `id`: unannounce (so clients stop trying it) and close its servers. */
-  async hide (id: string): Promise<void> {
+  async hide(id: string): Promise<void> {
     const entry = this.served.get(id)
     if (!entry) return
     this.served.delete(id)
@@ -115,24 +150,34 @@ export class Services extends EventEmitter {
     const done = (async () => {
       await before
       // Best effort, never a throw: a DHT node that is already gone (destroyed, crashed) unannounces nothing.
-      await Promise.all(entry.servers.map(async s => {
-        try { await this.dht.unannounce(s.topic, s.keyPair) } catch (err) { log.debug('unannounce failed', { id, err: (err as Error).message }) }
-        try { await s.server.close() } catch (err) { log.debug('closing a service server failed', { id, err: (err as Error).message }) }
-      }))
+      await Promise.all(
+        entry.servers.map(async (s) => {
+          try {
+            await this.dht.unannounce(s.topic, s.keyPair)
+          } catch (err) {
+            log.debug('unannounce failed', { id, err: (err as Error).message })
+          }
+          try {
+            await s.server.close()
+          } catch (err) {
+            log.debug('closing a service server failed', { id, err: (err as Error).message })
+          }
+        })
+      )
     })()
     this.hiding.set(id, done)
     await done
     if (this.hiding.get(id) === done) this.hiding.delete(id)
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.closed = true
-    await Promise.all([...this.served.keys()].map(id => this.hide(id)))
+    await Promise.all([...this.served.keys()].map((id) => this.hide(id)))
     fs.rmSync(this.linkDir, { recursive: true, force: true })
   }
 
   /** `sock`, or the same socket through a short link (in a dir of the node's own) when its path is too long to connect to. */
-  private shortPath (sock: string): string {
+  private shortPath(sock: string): string {
     if (Buffer.byteLength(sock) < 100) return sock
     const dir = path.dirname(sock)
     let link = this.links.get(dir)
@@ -145,24 +190,39 @@ export class Services extends EventEmitter {
     return path.join(link, path.basename(sock))
   }
 
-  private announce (entry: Served): void {
+  private announce(entry: Served): void {
     for (const s of entry.servers) {
-      this.dht.announce(s.topic, s.keyPair, s.server.relayAddresses).finished()
-        .catch(err => log.warn('announce failed', { id: entry.exposure.id, port: s.port, err: (err as Error).message }))
+      this.dht
+        .announce(s.topic, s.keyPair, s.server.relayAddresses)
+        .finished()
+        .catch((err) =>
+          log.warn('announce failed', {
+            id: entry.exposure.id,
+            port: s.port,
+            err: (err as Error).message
+          })
+        )
     }
   }
 
   /** Carry one admitted stream to the service; the remote key was checked by the firewall. */
-  private carry (e: Exposure, port: number, conn: SecretStream): void {
+  private carry(e: Exposure, port: number, conn: SecretStream): void {
     conn.on('error', () => {})
-    this.local(e, port, () => conn.destroyed).then(local => {
-      if (local === null || conn.destroyed) { local?.destroy(); conn.destroy(); return }
-      conn.on('close', () => local.destroy())
-      local.on('close', () => conn.end())
-      local.on('error', () => conn.destroy())
-      this.emit('connection', { id: e.id, port, remote: conn.remotePublicKey })
-      conn.pipe(local).pipe(conn)
-    }, () => conn.destroy())
+    this.local(e, port, () => conn.destroyed).then(
+      (local) => {
+        if (local === null || conn.destroyed) {
+          local?.destroy()
+          conn.destroy()
+          return
+        }
+        conn.on('close', () => local.destroy())
+        local.on('close', () => conn.end())
+        local.on('error', () => conn.destroy())
+        this.emit('connection', { id: e.id, port, remote: conn.remotePublicKey })
+        conn.pipe(local).pipe(conn)
+      },
+      () => conn.destroy()
+    )
   }
 
   /**
@@ -170,7 +230,7 @@ export class Services extends EventEmitter {
    * one). A service that is starting has not bound yet: retried for a while,
    * so a client that came early waits instead of failing.
    */
-  private async local (e: Exposure, port: number, gone: () => boolean): Promise<net.Socket | null> {
+  private async local(e: Exposure, port: number, gone: () => boolean): Promise<net.Socket | null> {
     const until = Date.now() + LOCAL_PATIENCE
     for (let wait = 50; !gone() && Date.now() < until; wait = Math.min(wait * 2, 500)) {
       const ep = e.endpoint(port)
@@ -182,23 +242,36 @@ export class Services extends EventEmitter {
         }
         if (sock !== null) return sock
       }
-      await new Promise(resolve => setTimeout(resolve, wait))
+      await new Promise((resolve) => setTimeout(resolve, wait))
     }
     return null
   }
 
   /** One try: the socket, null (not there yet), or 'refused' (something that is not the bridge answered). */
-  private open (ep: Endpoint): Promise<net.Socket | null | 'refused'> {
-    return new Promise(resolve => {
-      const sock = ep.socket !== null ? net.connect({ path: this.shortPath(ep.socket), allowHalfOpen: true }) : net.connect({ port: ep.tcp ?? 0, host: '127.0.0.1', allowHalfOpen: true })
-      const fail = (): void => { sock.destroy(); resolve(null) }
+  private open(ep: Endpoint): Promise<net.Socket | null | 'refused'> {
+    return new Promise((resolve) => {
+      const sock =
+        ep.socket !== null
+          ? net.connect({ path: this.shortPath(ep.socket), allowHalfOpen: true })
+          : net.connect({ port: ep.tcp ?? 0, host: '127.0.0.1', allowHalfOpen: true })
+      const fail = (): void => {
+        sock.destroy()
+        resolve(null)
+      }
       sock.once('error', fail)
       sock.once('connect', () => {
-        if (ep.token === null) { sock.off('error', fail); resolve(sock); return }
-        readToken(sock, ep.token).then(ok => {
+        if (ep.token === null) {
+          sock.off('error', fail)
+          resolve(sock)
+          return
+        }
+        readToken(sock, ep.token).then((ok) => {
           sock.off('error', fail)
           if (ok) resolve(sock)
-          else { sock.destroy(); resolve('refused') }
+          else {
+            sock.destroy()
+            resolve('refused')
+          }
         }, fail)
       })
     })
@@ -206,8 +279,8 @@ export class Services extends EventEmitter {
 }
 
 /** Read exactly `token.length` bytes and compare; what follows is put back for the pipe. */
-function readToken (sock: net.Socket, token: Buffer): Promise<boolean> {
-  return new Promise(resolve => {
+function readToken(sock: net.Socket, token: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
     let got = b4a.alloc(0)
     const done = (ok: boolean): void => {
       sock.off('data', ondata)

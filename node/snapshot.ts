@@ -8,10 +8,24 @@ import type { Resources } from '../lib/resources'
 
 export const SNAPSHOT_FILE = 'node-state.json'
 
-export interface SnapshotWorkload { workload: string; state: string; reason: string; restarts: number; trade: string | null }
+export interface SnapshotWorkload {
+  workload: string
+  state: string
+  reason: string
+  restarts: number
+  trade: string | null
+}
 
 /** Prices per hour in the market's smallest unit, times in ms. */
-export interface SnapshotLease { trade: string; bot: string; contract: string | null; resources: Resources; price: number; start: number | null; end: number | null }
+export interface SnapshotLease {
+  trade: string
+  bot: string
+  contract: string | null
+  resources: Resources
+  price: number
+  start: number | null
+  end: number | null
+}
 
 export interface Snapshot {
   key: string
@@ -26,12 +40,16 @@ export interface Snapshot {
   leases?: SnapshotLease[]
 }
 
-export function writeSnapshot (data: string, snap: Snapshot): void {
+export function writeSnapshot(data: string, snap: Snapshot): void {
   const file = path.join(data, SNAPSHOT_FILE)
   fs.writeFileSync(file + '.tmp', JSON.stringify(snap, null, 2) + '\n')
   fs.renameSync(file + '.tmp', file)
 }
 
-export function readSnapshot (data: string): Snapshot | null {
-  try { return JSON.parse(fs.readFileSync(path.join(data, SNAPSHOT_FILE), 'utf8')) as Snapshot } catch { return null }
+export function readSnapshot(data: string): Snapshot | null {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(data, SNAPSHOT_FILE), 'utf8')) as Snapshot
+  } catch {
+    return null
+  }
 }

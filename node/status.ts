@@ -19,7 +19,14 @@ import c from 'compact-encoding'
 import { seal, TypeName } from '../lib/envelope'
 import type { KeyPair } from '../lib/identity'
 import { logger } from '../lib/log'
-import { statusRecord, logRecord, StatusRecord, LogRecord, Stream, WorkloadState } from '../lib/node-messages'
+import {
+  statusRecord,
+  logRecord,
+  StatusRecord,
+  LogRecord,
+  Stream,
+  WorkloadState
+} from '../lib/node-messages'
 import type { Verified } from '../lib/status'
 import type { Transition } from './workload'
 import safetyCatch from 'safety-catch'
@@ -37,7 +44,12 @@ export interface StatusCoreOptions {
   flushInterval?: number
 }
 
-interface Pending { chunks: Buffer[]; size: number; offset: number; dropped: number }
+interface Pending {
+  chunks: Buffer[]
+  size: number
+  offset: number
+  dropped: number
+}
 
 export class StatusCore extends ReadyResource {
   readonly status: Hypercore
@@ -51,7 +63,7 @@ export class StatusCore extends ReadyResource {
   private timer: NodeJS.Timeout | null = null
   private clearedTo = 0
 
-  constructor (store: Corestore, identity: KeyPair, opts: StatusCoreOptions = {}) {
+  constructor(store: Corestore, identity: KeyPair, opts: StatusCoreOptions = {}) {
     super()
     this.identity = identity
     this.status = store.get({ name: 'scit/node/status' })
@@ -61,12 +73,12 @@ export class StatusCore extends ReadyResource {
     this.flushInterval = opts.flushInterval ?? 250
   }
 
-  protected override async _open (): Promise<void> {
+  protected override async _open(): Promise<void> {
     await this.status.ready()
     await this.logs.ready()
   }
 
-  protected override async _close (): Promise<void> {
+  protected override async _close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer)
     await this.flush()
     await this.queue
@@ -75,7 +87,10 @@ export class StatusCore extends ReadyResource {
   }
 
   /** Append a state transition. Resolves with its block index. */
-  record (t: Transition, from: { contract?: Buffer, trade?: string, state?: Buffer | null } = {}): Promise<number> {
+  record(
+    t: Transition,
+    from: { contract?: Buffer; trade?: string; state?: Buffer | null } = {}
+  ): Promise<number> {
     const body: StatusRecord = {
       workload: t.id,
       state: t.state,
@@ -94,7 +109,7 @@ export class StatusCore extends ReadyResource {
   }
 
   /** Queue output of a workload; it is appended in chunks, coalesced and bounded. */
-  output (workload: string, stream: Stream, data: Buffer): void {
+  output(workload: string, stream: Stream, data: Buffer): void {
     const key = `${workload}\n${stream}`
     let p = this.pending.get(key)
     if (!p) this.pending.set(key, (p = { chunks: [], size: 0, offset: 0, dropped: 0 }))
@@ -106,15 +121,22 @@ export class StatusCore extends ReadyResource {
       p.size += keep.byteLength
     }
     if (!this.timer && !this.closing) {
-      this.timer = setTimeout(() => { this.timer = null; this.flush().catch(err => log.warn('log flush failed', { err: (err as Error).message })) }, this.flushInterval)
+      this.timer = setTimeout(() => {
+        this.timer = null
+        this.flush().catch((err) => log.warn('log flush failed', { err: (err as Error).message }))
+      }, this.flushInterval)
     }
   }
 
   /** Append everything pending now. */
-  async flush (): Promise<void> {
+  async flush(): Promise<void> {
     const writes: Array<Promise<number>> = []
     for (const [key, p] of this.pending) {
-      if (p.size === 0) { p.offset += p.dropped; p.dropped = 0; continue }
+      if (p.size === 0) {
+        p.offset += p.dropped
+        p.dropped = 0
+        continue
+      }
       const [workload, stream] = key.split('\n') as [string, Stream]
       const all = b4a.concat(p.chunks)
       for (let at = 0; at < all.byteLength; at += MAX_LOG_CHUNK) {
@@ -131,7 +153,7 @@ export class StatusCore extends ReadyResource {
     await this.rotate()
   }
 
-  private append (core: Hypercore, type: TypeName, body: Buffer): Promise<number> {
+  private append(core: Hypercore, type: TypeName, body: Buffer): Promise<number> {
     // One writer, one queue: the envelope seq must equal the block index + 1.
     const next = this.queue.then(async () => {
       const index = core.length
@@ -142,7 +164,7 @@ export class StatusCore extends ReadyResource {
     return next
   }
 
-  private async rotate (): Promise<void> {
+  private async rotate(): Promise<void> {
     const to = this.logs.length - this.keep
     if (to <= this.clearedTo) return
     await this.queue
@@ -151,10 +173,18 @@ export class StatusCore extends ReadyResource {
   }
 }
 
-export interface WorkloadView { workload: string; state: WorkloadState; reason: string; since: number; restarts: number; transitions: number; last: StatusRecord }
+export interface WorkloadView {
+  workload: string
+  state: WorkloadState
+  reason: string
+  since: number
+  restarts: number
+  transitions: number
+  last: StatusRecord
+}
 
 /** The latest state of every workload, from verified status records. */
-export function summarize (records: Array<Verified<StatusRecord>>): WorkloadView[] {
+export function summarize(records: Array<Verified<StatusRecord>>): WorkloadView[] {
   const byId = new Map<string, WorkloadView>()
   for (const r of records) {
     const prev = byId.get(r.body.workload)

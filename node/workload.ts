@@ -38,7 +38,12 @@ export interface WorkloadSpec {
  * socket in the work dir, which says `token` first (sandboxed), or a
  * loopback port only the node was told (--unsafe-no-sandbox).
  */
-export interface Endpoint { port: number; socket: string | null; tcp: number | null; token: Buffer | null }
+export interface Endpoint {
+  port: number
+  socket: string | null
+  tcp: number | null
+  token: Buffer | null
+}
 
 export interface Transition {
   id: string
@@ -61,18 +66,34 @@ export interface Transition {
 
 const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/
 
-export function checkSpec (spec: WorkloadSpec): void {
-  if (!ID.test(spec.id) || spec.id.includes('..')) throw new ScitError('INVALID_ARGUMENT', `workload id "${spec.id}" must match ${String(ID)}`)
-  if (spec.kind !== 'service' && spec.kind !== 'job' && spec.kind !== 'archive') throw new ScitError('INVALID_ARGUMENT', `workload kind "${String(spec.kind)}" cannot run here`)
-  if ((spec.kind === 'archive') !== (spec.archive !== undefined)) throw new ScitError('INVALID_ARGUMENT', `workload ${spec.id}: cores to keep go with kind archive only`)
-  for (const p of spec.ports) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new ScitError('INVALID_ARGUMENT', `port ${p} is not a port`)
+export function checkSpec(spec: WorkloadSpec): void {
+  if (!ID.test(spec.id) || spec.id.includes('..'))
+    throw new ScitError('INVALID_ARGUMENT', `workload id "${spec.id}" must match ${String(ID)}`)
+  if (spec.kind !== 'service' && spec.kind !== 'job' && spec.kind !== 'archive')
+    throw new ScitError('INVALID_ARGUMENT', `workload kind "${String(spec.kind)}" cannot run here`)
+  if ((spec.kind === 'archive') !== (spec.archive !== undefined))
+    throw new ScitError(
+      'INVALID_ARGUMENT',
+      `workload ${spec.id}: cores to keep go with kind archive only`
+    )
+  for (const p of spec.ports)
+    if (!Number.isInteger(p) || p < 1 || p > 65535)
+      throw new ScitError('INVALID_ARGUMENT', `port ${p} is not a port`)
   if (spec.output !== null) outputPath('/work', spec.output)
 }
 
 /** Resolve a declared output path under `workDir`, refusing anything that could point outside. */
-export function outputPath (workDir: string, rel: string): string {
-  if (rel === '' || path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..') || rel.includes('\0')) {
-    throw new ScitError('INVALID_ARGUMENT', `output "${rel}" must be a relative path inside the work dir`)
+export function outputPath(workDir: string, rel: string): string {
+  if (
+    rel === '' ||
+    path.isAbsolute(rel) ||
+    rel.split(/[\\/]/).includes('..') ||
+    rel.includes('\0')
+  ) {
+    throw new ScitError(
+      'INVALID_ARGUMENT',
+      `output "${rel}" must be a relative path inside the work dir`
+    )
   }
   return path.join(workDir, rel)
 }
@@ -82,14 +103,17 @@ export function outputPath (workDir: string, rel: string): string {
  * symlink could point at a host file: the parent is resolved and checked, and
  * the file itself is opened with O_NOFOLLOW.
  */
-export async function digestOutput (workDir: string, rel: string): Promise<Buffer | null> {
+export async function digestOutput(workDir: string, rel: string): Promise<Buffer | null> {
   const file = outputPath(workDir, rel)
   let fd: fs.promises.FileHandle
   try {
     const root = await fs.promises.realpath(workDir)
     const parent = await fs.promises.realpath(path.dirname(file))
     if (parent !== root && !parent.startsWith(root + path.sep)) return null
-    fd = await fs.promises.open(path.join(parent, path.basename(file)), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+    fd = await fs.promises.open(
+      path.join(parent, path.basename(file)),
+      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW
+    )
   } catch {
     return null
   }
@@ -108,7 +132,7 @@ export async function digestOutput (workDir: string, rel: string): Promise<Buffe
  * window between closing the probe and the workload binding; a workload that
  * loses it crashes and is restarted with a fresh port.
  */
-export function freePort (): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer()
     server.once('error', reject)
@@ -121,7 +145,7 @@ export function freePort (): Promise<number> {
 }
 
 /** Where the service listens: its declared port in its namespace, or the loopback port it was given without one. */
-export function portEnv (endpoints: Endpoint[]): Record<string, string> {
+export function portEnv(endpoints: Endpoint[]): Record<string, string> {
   const env: Record<string, string> = {}
   const at = (e: Endpoint): string => String(e.tcp ?? e.port)
   if (endpoints.length > 0) env.PORT = at(endpoints[0])
@@ -130,6 +154,6 @@ export function portEnv (endpoints: Endpoint[]): Record<string, string> {
 }
 
 /** Restart delay: initial·2^n, capped. */
-export function backoffDelay (attempt: number, initial: number, max: number): number {
+export function backoffDelay(attempt: number, initial: number, max: number): number {
   return Math.min(max, initial * 2 ** Math.min(attempt, 30))
 }

@@ -1,14 +1,24 @@
 import test from 'brittle'
-import { compile, check, evaluate, formatValue, rat, Value, ExpressionError } from '../bot/expressions'
+import {
+  compile,
+  check,
+  evaluate,
+  formatValue,
+  rat,
+  Value,
+  ExpressionError
+} from '../bot/expressions'
 
-function ev (text: string, vars: Record<string, number | string | boolean> = {}): string {
-  const scope = new Map<string, Value>(Object.entries(vars).map(([k, v]) => [k, typeof v === 'number' ? rat(BigInt(v)) : v]))
+function ev(text: string, vars: Record<string, number | string | boolean> = {}): string {
+  const scope = new Map<string, Value>(
+    Object.entries(vars).map(([k, v]) => [k, typeof v === 'number' ? rat(BigInt(v)) : v])
+  )
   const c = compile(text)
   check(c, new Set(scope.keys()))
   return formatValue(evaluate(c, scope))
 }
 
-test('arithmetic is exact: rationals, not floats', t => {
+test('arithmetic is exact: rationals, not floats', (t) => {
   t.is(ev('${users / 50}', { users: 120 }), '12/5')
   t.is(ev('${ceil(users / 50)}', { users: 120 }), '3')
   t.is(ev('${floor(users / 50)}', { users: 120 }), '2')
@@ -18,7 +28,7 @@ test('arithmetic is exact: rationals, not floats', t => {
   t.is(ev('${min(3, users, 9)}-${max(1, 2)}', { users: 1 }), '1-2')
 })
 
-test('interpolation builds text; a lone expression keeps its type', t => {
+test('interpolation builds text; a lone expression keeps its type', (t) => {
   t.is(ev('${users * 8}MiB', { users: 4 }), '32MiB')
   t.is(ev('--country=${c}', { c: 'CH' }), '--country=CH')
   t.is(ev('${c == "CH" ? 2 : 1}', { c: 'CH' }), '2')
@@ -26,11 +36,11 @@ test('interpolation builds text; a lone expression keeps its type', t => {
   t.is(ev('no expressions'), 'no expressions')
 })
 
-test('a fraction interpolated into text is an error', t => {
+test('a fraction interpolated into text is an error', (t) => {
   t.exception(() => ev('${users / 3}MiB', { users: 10 }), /10\/3, not a whole number/)
 })
 
-test('refusals: unknown names, disallowed syntax, type errors, division by zero', t => {
+test('refusals: unknown names, disallowed syntax, type errors, division by zero', (t) => {
   const bad: Array<[string, RegExp]> = [
     ['${x}', /unknown variable "x"/],
     ['${eval("1")}', /unknown function "eval"/],
@@ -52,7 +62,10 @@ test('refusals: unknown names, disallowed syntax, type errors, division by zero'
       ev(text, {})
       t.fail(`${text} evaluated`)
     } catch (err) {
-      t.ok(err instanceof ExpressionError && re.test(err.message), `${text}: ${(err as Error).message}`)
+      t.ok(
+        err instanceof ExpressionError && re.test(err.message),
+        `${text}: ${(err as Error).message}`
+      )
     }
   }
 })

@@ -1,71 +1,100 @@
 import { testnet } from './helpers/net'
-import { world, node, bot, serviceTemplate, moneyConserved, nodeState, stateOn, waitFor, FAST_MONITOR, healed } from './helpers/deploy'
+import {
+  world,
+  node,
+  bot,
+  serviceTemplate,
+  moneyConserved,
+  nodeState,
+  stateOn,
+  waitFor,
+  FAST_MONITOR,
+  healed
+} from './helpers/deploy'
 import { deploy, waitRunning } from '../bot/deployment'
 import { sandboxTest } from './helpers/sandbox'
 
+sandboxTest(
+  'self-healing: a node that stops is failed and refunded, the workload ends up on the third node, money is conserved',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const nodes = [await node(t, w), await node(t, w), await node(t, w)]
+    const b = await bot(t, w)
 
-sandboxTest('self-healing: a node that stops is failed and refunded, the workload ends up on the third node, money is conserved', async t => {
-  const net = await testnet(t)
-  const w = await world(t, net)
-  const nodes = [await node(t, w), await node(t, w), await node(t, w)]
-  const b = await bot(t, w)
+    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 2 }) })
+    await waitRunning(b, d)
+    const used = new Set(d.trades.map((x) => x.node))
+    const spare = nodes.find((n) => !used.has(n.key))
+    const victim = nodes.find((n) => n.key === d.trades[0].node)
+    if (!spare || !victim) return t.fail('expected 2 of 3 nodes used')
+    const lost = d.trades[0]
 
-  const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 2 }) })
-  await waitRunning(b, d)
-  const used = new Set(d.trades.map(x => x.node))
-  const spare = nodes.find(n => !used.has(n.key))
-  const victim = nodes.find(n => n.key === d.trades[0].node)
-  if (!spare || !victim) return t.fail('expected 2 of 3 nodes used')
-  const lost = d.trades[0]
+    const done = healed(b)
+    b.monitor.start()
+    await victim.close()
+    const what = await done
+    t.ok(what.startsWith('healed'), what)
 
-  const done = healed(b)
-  b.monitor.start()
-  await victim.close()
-  const what = await done
-  t.ok(what.startsWith('healed'), what)
+    t.is(d.trades.find((x) => x.id === lost.id)?.phase, 'failed', 'the lost lease is failed')
+    const failed = await b.client.trade(lost.id)
+    t.is(failed?.state, 'failed')
+    t.ok((failed?.refunded ?? 0) > 0, `its unused escrow is refunded (${failed?.refunded ?? 0})`)
+    const replacement = d.trades.find((x) => x.replaces === lost.id)
+    t.is(replacement?.node, spare.key, 'the replacement lease is on the third node')
+    t.is(replacement?.phase, 'settled')
 
-  t.is(d.trades.find(x => x.id === lost.id)?.phase, 'failed', 'the lost lease is failed')
-  const failed = await b.client.trade(lost.id)
-  t.is(failed?.state, 'failed')
-  t.ok((failed?.refunded ?? 0) > 0, `its unused escrow is refunded (${failed?.refunded ?? 0})`)
-  const replacement = d.trades.find(x => x.replaces === lost.id)
-  t.is(replacement?.node, spare.key, 'the replacement lease is on the third node')
-  t.is(replacement?.phase, 'settled')
+    const rows = await waitRunning(b, d)
+    const moved = rows.find((r) => r.trade === replacement?.id)
+    t.is(moved?.state, 'running', 'the third node signed that it runs the workload')
+    t.is(moved?.node, spare.key)
+    t.is(stateOn(spare, replacement?.id ?? ''), 'running', 'and its supervisor runs it')
+    t.is(
+      rows.filter((r) => r.lease === 'settled' && r.state === 'running').length,
+      2,
+      'two replicas run again'
+    )
+    const ins = (await b.writer(d)).view.instructions
+    t.ok(
+      ins.some((i) => i.action === 'scale' && i.trades.includes(replacement?.id ?? '')),
+      'a signed instruction names the new trade'
+    )
+    const money = await moneyConserved(w)
+    t.ok(money.ok, `money is conserved (${money.held} of ${money.minted})`)
+  }
+)
 
-  const rows = await waitRunning(b, d)
-  const moved = rows.find(r => r.trade === replacement?.id)
-  t.is(moved?.state, 'running', 'the third node signed that it runs the workload')
-  t.is(moved?.node, spare.key)
-  t.is(stateOn(spare, replacement?.id ?? ''), 'running', 'and its supervisor runs it')
-  t.is(rows.filter(r => r.lease === 'settled' && r.state === 'running').length, 2, 'two replicas run again')
-  const ins = (await b.writer(d)).view.instructions
-  t.ok(ins.some(i => i.action === 'scale' && i.trades.includes(replacement?.id ?? '')), 'a signed instruction names the new trade')
-  const money = await moneyConserved(w)
-  t.ok(money.ok, `money is conserved (${money.held} of ${money.minted})`)
-})
+sandboxTest(
+  'a lease near its end is renewed: the next lease is bought and runs, the old one ends paid in full',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const nodes = [await node(t, w), await node(t, w)]
+    const b = await bot(t, w, { monitor: { ...FAST_MONITOR, renewBefore: 2500 } })
+    const d = await deploy(b, {
+      template: await serviceTemplate(t, { replicas: 1, duration: '4s' })
+    })
+    await waitRunning(b, d)
+    const first = d.trades[0]
 
-sandboxTest('a lease near its end is renewed: the next lease is bought and runs, the old one ends paid in full', async t => {
-  const net = await testnet(t)
-  const w = await world(t, net)
-  const nodes = [await node(t, w), await node(t, w)]
-  const b = await bot(t, w, { monitor: { ...FAST_MONITOR, renewBefore: 2500 } })
-  const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1, duration: '4s' }) })
-  await waitRunning(b, d)
-  const first = d.trades[0]
-
-  const done = healed(b)
-  b.monitor.start()
-  t.ok((await done).startsWith('healed'), 'the next lease is bought')
-  const next = d.trades.find(x => x.replaces === first.id)
-  if (!next) return t.fail('no renewal trade')
-  const host = nodes.find(n => n.key === next.node)
-  if (!host) return t.fail('unknown node')
-  await nodeState(host, next.id, s => s === 'running')
-  const rows = await waitRunning(b, d)
-  t.is(rows.find(r => r.trade === next.id)?.state, 'running', 'the next lease runs, as its node signed')
-  await waitFor(b, async () => (await b.client.trade(first.id))?.state === 'ended')
-  const old = await b.client.trade(first.id)
-  t.is(old?.refunded, 0, 'the old lease ran its full term')
-  t.is(old?.escrow, 0, 'and was paid out')
-  t.ok((await moneyConserved(w)).ok, 'money is conserved')
-})
+    const done = healed(b)
+    b.monitor.start()
+    t.ok((await done).startsWith('healed'), 'the next lease is bought')
+    const next = d.trades.find((x) => x.replaces === first.id)
+    if (!next) return t.fail('no renewal trade')
+    const host = nodes.find((n) => n.key === next.node)
+    if (!host) return t.fail('unknown node')
+    await nodeState(host, next.id, (s) => s === 'running')
+    const rows = await waitRunning(b, d)
+    t.is(
+      rows.find((r) => r.trade === next.id)?.state,
+      'running',
+      'the next lease runs, as its node signed'
+    )
+    await waitFor(b, async () => (await b.client.trade(first.id))?.state === 'ended')
+    const old = await b.client.trade(first.id)
+    t.is(old?.refunded, 0, 'the old lease ran its full term')
+    t.is(old?.escrow, 0, 'and was paid out')
+    t.ok((await moneyConserved(w)).ok, 'money is conserved')
+  }
+)

@@ -18,27 +18,41 @@ v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc') as () => void
 
 /** Peak of live JS memory (heap + Buffers) above the start, sampled after a GC: garbage is not memory held. */
-function memoryWatch (): { stop (): number } {
+function memoryWatch(): { stop(): number } {
   gc()
-  const used = (): number => { const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers }
+  const used = (): number => {
+    const m = process.memoryUsage()
+    return m.heapUsed + m.arrayBuffers
+  }
   const base = used()
   let peak = 0
-  const timer = setInterval(() => { gc(); peak = Math.max(peak, used() - base) }, 20)
-  return { stop () { clearInterval(timer); gc(); peak = Math.max(peak, used() - base); return peak } }
+  const timer = setInterval(() => {
+    gc()
+    peak = Math.max(peak, used() - base)
+  }, 20)
+  return {
+    stop() {
+      clearInterval(timer)
+      gc()
+      peak = Math.max(peak, used() - base)
+      return peak
+    }
+  }
 }
 
-async function bigFile (file: string): Promise<void> {
+async function bigFile(file: string): Promise<void> {
   const out = fs.createWriteStream(file)
   const chunk = b4a.alloc(MiB)
   for (let i = 0; i < SIZE / MiB; i++) {
-    for (let j = 0; j < chunk.length; j += 4) chunk.writeUInt32LE((i * MiB + j) * 2654435761 >>> 0, j)
+    for (let j = 0; j < chunk.length; j += 4)
+      chunk.writeUInt32LE(((i * MiB + j) * 2654435761) >>> 0, j)
     if (!out.write(b4a.from(chunk))) await once(out, 'drain')
   }
   out.end()
   await once(out, 'close')
 }
 
-test('a 20 MiB file streams through writer and reader with bounded memory', async t => {
+test('a 20 MiB file streams through writer and reader with bounded memory', async (t) => {
   const dir = await t.tmp()
   const yaml = minimalYaml().replace('files: [app.js]', 'files: [app.js, data.bin]')
   const file = await templateFile(t, yaml, { 'app.js': '1\n' })
@@ -57,8 +71,12 @@ test('a 20 MiB file streams through writer and reader with bounded memory', asyn
   const writePeak = watch.stop()
   await w.appendInstruction({ action: 'deploy', files: refs })
 
-  const view = await readContract(w.core, { coreKey: w.key, botKey: bot.publicKey, manifestHash: inst.hash })
-  const ref = view.instructions[0].files.find(f => f.path === 'data.bin')
+  const view = await readContract(w.core, {
+    coreKey: w.key,
+    botKey: bot.publicKey,
+    manifestHash: inst.hash
+  })
+  const ref = view.instructions[0].files.find((f) => f.path === 'data.bin')
   if (!ref) return t.fail('no ref')
   t.is(ref.blocks, SIZE / (64 * 1024), '64 KiB chunks')
   const dest = path.join(dir, 'out.bin')
@@ -70,9 +88,25 @@ test('a 20 MiB file streams through writer and reader with bounded memory', asyn
 
   const back = await hashFile(dest)
   t.is(back.size, SIZE)
-  t.ok(b4a.equals(back.hash, inst.manifest.workloads[0].files.find(f => f.path === 'data.bin')?.hash ?? b4a.alloc(0)), 'same digest end to end')
-  t.comment(`write ${(SIZE / MiB / (writeMs / 1000)).toFixed(1)} MiB/s (${writeMs.toFixed(0)} ms), peak +${(writePeak / MiB).toFixed(1)} MiB`)
-  t.comment(`read+verify ${(SIZE / MiB / (readMs / 1000)).toFixed(1)} MiB/s (${readMs.toFixed(0)} ms), peak +${(readPeak / MiB).toFixed(1)} MiB`)
-  t.ok(writePeak < 8 * MiB, `writer holds < 8 MiB of a 20 MiB file (${(writePeak / MiB).toFixed(1)} MiB)`)
-  t.ok(readPeak < 8 * MiB, `reader holds < 8 MiB of a 20 MiB file (${(readPeak / MiB).toFixed(1)} MiB)`)
+  t.ok(
+    b4a.equals(
+      back.hash,
+      inst.manifest.workloads[0].files.find((f) => f.path === 'data.bin')?.hash ?? b4a.alloc(0)
+    ),
+    'same digest end to end'
+  )
+  t.comment(
+    `write ${(SIZE / MiB / (writeMs / 1000)).toFixed(1)} MiB/s (${writeMs.toFixed(0)} ms), peak +${(writePeak / MiB).toFixed(1)} MiB`
+  )
+  t.comment(
+    `read+verify ${(SIZE / MiB / (readMs / 1000)).toFixed(1)} MiB/s (${readMs.toFixed(0)} ms), peak +${(readPeak / MiB).toFixed(1)} MiB`
+  )
+  t.ok(
+    writePeak < 8 * MiB,
+    `writer holds < 8 MiB of a 20 MiB file (${(writePeak / MiB).toFixed(1)} MiB)`
+  )
+  t.ok(
+    readPeak < 8 * MiB,
+    `reader holds < 8 MiB of a 20 MiB file (${(readPeak / MiB).toFixed(1)} MiB)`
+  )
 })

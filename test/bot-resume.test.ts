@@ -5,57 +5,82 @@ import { deploy, resume, waitRunning } from '../bot/deployment'
 import type { Bot } from '../bot/bot'
 import { sandboxTest } from './helpers/sandbox'
 
-function onStep (b: Bot, step: string, fn: () => void): void {
-  const on = (s: string): void => { if (s === step) { b.events.off('progress', on); fn() } }
+function onStep(b: Bot, step: string, fn: () => void): void {
+  const on = (s: string): void => {
+    if (s === step) {
+      b.events.off('progress', on)
+      fn()
+    }
+  }
   b.events.on('progress', on)
 }
 
-sandboxTest('a bot killed right after placing its bid resumes on restart without buying twice', async t => {
+sandboxTest(
+  'a bot killed right after placing its bid resumes on restart without buying twice',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    await node(t, w)
+    await node(t, w)
+    const data = await t.tmp()
+    const file = await serviceTemplate(t, { replicas: 2 })
+
+    const first = await bot(t, w, { data })
+    // A listener that throws stops the bot right there, as a kill would (nothing after it runs).
+    onStep(first, 'bid', () => {
+      throw new Error('killed')
+    })
+    await t.exception(
+      deploy(first, { template: file, id: 'resumed' }),
+      /killed/,
+      'the first run dies mid-trade'
+    )
+    await first.close()
+
+    // The worst moment to die: the bid is in the ledger, the state does not know its id yet.
+    const state = JSON.parse(fs.readFileSync(first.state.file, 'utf8'))
+    const placed = state.deployments[0].bids[0].id
+    t.ok(placed, 'the bid was placed')
+    state.deployments[0].bids[0].id = null
+    state.deployments[0].bids[0].phase = 'intent'
+    fs.writeFileSync(first.state.file, JSON.stringify(state))
+
+    const second = await bot(t, w, { data })
+    t.is(second.key, first.key, 'same identity')
+    const d = second.state.find('resumed')
+    t.is(d.phase, 'trading', 'restarted mid-trade')
+    await resume(second, d)
+    t.is(d.phase, 'running')
+    t.is(d.bids[0].id, placed, 'the bid placed before the crash was found and followed')
+    const bids = await second.client.bids({ bot: second.key })
+    t.is(bids.length, 1, 'one bid in the market, not two')
+    const trades = await second.client.trades({ bot: second.key })
+    t.is(trades.length, 2, 'two trades for two replicas')
+    t.ok(
+      trades.every((x) => x.state === 'settled'),
+      'each settled once'
+    )
+    const rows = await waitRunning(second, d)
+    t.alike(
+      rows.map((r) => r.state),
+      ['running', 'running'],
+      'both replicas run, as their nodes signed'
+    )
+    t.is(new Set(rows.map((r) => r.node)).size, 2, 'on two nodes')
+    t.ok((await moneyConserved(w)).ok, 'money is conserved')
+  }
+)
+
+sandboxTest('a bot restarted while waiting for stakeholders resumes at that step', async (t) => {
   const net = await testnet(t)
   const w = await world(t, net)
   await node(t, w)
-  await node(t, w)
   const data = await t.tmp()
-  const file = await serviceTemplate(t, { replicas: 2 })
-
-  const first = await bot(t, w, { data })
-  // A listener that throws stops the bot right there, as a kill would (nothing after it runs).
-  onStep(first, 'bid', () => { throw new Error('killed') })
-  await t.exception(deploy(first, { template: file, id: 'resumed' }), /killed/, 'the first run dies mid-trade')
-  await first.close()
-
-  // The worst moment to die: the bid is in the ledger, the state does not know its id yet.
-  const state = JSON.parse(fs.readFileSync(first.state.file, 'utf8'))
-  const placed = state.deployments[0].bids[0].id
-  t.ok(placed, 'the bid was placed')
-  state.deployments[0].bids[0].id = null
-  state.deployments[0].bids[0].phase = 'intent'
-  fs.writeFileSync(first.state.file, JSON.stringify(state))
-
-  const second = await bot(t, w, { data })
-  t.is(second.key, first.key, 'same identity')
-  const d = second.state.find('resumed')
-  t.is(d.phase, 'trading', 'restarted mid-trade')
-  await resume(second, d)
-  t.is(d.phase, 'running')
-  t.is(d.bids[0].id, placed, 'the bid placed before the crash was found and followed')
-  const bids = await second.client.bids({ bot: second.key })
-  t.is(bids.length, 1, 'one bid in the market, not two')
-  const trades = await second.client.trades({ bot: second.key })
-  t.is(trades.length, 2, 'two trades for two replicas')
-  t.ok(trades.every(x => x.state === 'settled'), 'each settled once')
-  const rows = await waitRunning(second, d)
-  t.alike(rows.map(r => r.state), ['running', 'running'], 'both replicas run, as their nodes signed')
-  t.is(new Set(rows.map(r => r.node)).size, 2, 'on two nodes')
-  t.ok((await moneyConserved(w)).ok, 'money is conserved')
-})
-
-sandboxTest('a bot restarted while waiting for stakeholders resumes at that step', async t => {
-  const net = await testnet(t)
-  const w = await world(t, net)
-  await node(t, w)
-  const data = await t.tmp()
-  const file = await serviceTemplate(t, { replicas: 1, stakeholders: [{ key: Buffer.alloc(32, 7), role: 'legal', weight: 1 }], threshold: 1 })
+  const file = await serviceTemplate(t, {
+    replicas: 1,
+    stakeholders: [{ key: Buffer.alloc(32, 7), role: 'legal', weight: 1 }],
+    threshold: 1
+  })
   const first = await bot(t, w, { data })
   const d1 = await deploy(first, { template: file, id: 'waiting' }, { waitApprovals: false })
   t.is(d1.phase, 'approvals')

@@ -5,36 +5,85 @@ import type { BidBody, Offer } from '../market/types'
 
 const HOUR = 3_600_000
 
-function offer (node: string, over: Partial<Offer> = {}): Offer {
+function offer(node: string, over: Partial<Offer> = {}): Offer {
   const resources: Resources = { ...ZERO, cpu: 2000, memory: 4 * GiB }
   return {
-    node, id: `op-${node}`, time: 0, renewed: 0, withdrawn: false, resources, available: resources,
-    prices: { ...ZERO, cpu: 100, memory: 8 }, country: 'CH', city: 'Zurich', attributes: ['ssd'], minLease: 1, maxLease: 30 * 24 * HOUR,
+    node,
+    id: `op-${node}`,
+    time: 0,
+    renewed: 0,
+    withdrawn: false,
+    resources,
+    available: resources,
+    prices: { ...ZERO, cpu: 100, memory: 8 },
+    country: 'CH',
+    city: 'Zurich',
+    attributes: ['ssd'],
+    minLease: 1,
+    maxLease: 30 * 24 * HOUR,
     ...over
   }
 }
 
 // one replica of 1 core and 1 GiB: 100 + 8 = 108/h at the prices above
-function bid (over: Partial<BidBody> = {}): BidBody {
-  return { resources: { ...ZERO, cpu: 1000, memory: GiB }, replicas: 1, countries: ['CH'], attributes: ['ssd'], spread: true, maxPrice: 30, duration: HOUR, expiry: 0, exclude: [], ...over }
+function bid(over: Partial<BidBody> = {}): BidBody {
+  return {
+    resources: { ...ZERO, cpu: 1000, memory: GiB },
+    replicas: 1,
+    countries: ['CH'],
+    attributes: ['ssd'],
+    spread: true,
+    maxPrice: 30,
+    duration: HOUR,
+    expiry: 0,
+    exclude: [],
+    ...over
+  }
 }
 
-test('a budget below every matching offer names the cheapest matching price and the max', t => {
-  const offers = [offer('a'), offer('b', { prices: { ...ZERO, cpu: 94, memory: 8 } }), offer('c', { country: 'DE', prices: { ...ZERO, cpu: 1, memory: 1 } })]
-  t.is(whyUnfilled(offers, bid()), 'no offer fits: the cheapest offer matching CH with ssd is 102/h, your max is 30/h; raise `budget` or relax placement',
-    'the cheaper DE offer does not count: it is outside the placement')
+test('a budget below every matching offer names the cheapest matching price and the max', (t) => {
+  const offers = [
+    offer('a'),
+    offer('b', { prices: { ...ZERO, cpu: 94, memory: 8 } }),
+    offer('c', { country: 'DE', prices: { ...ZERO, cpu: 1, memory: 1 } })
+  ]
+  t.is(
+    whyUnfilled(offers, bid()),
+    'no offer fits: the cheapest offer matching CH with ssd is 102/h, your max is 30/h; raise `budget` or relax placement',
+    'the cheaper DE offer does not count: it is outside the placement'
+  )
 })
 
-test('why a bid rests: placement, lease window, size, free room, or nothing at all', t => {
+test('why a bid rests: placement, lease window, size, free room, or nothing at all', (t) => {
   t.is(whyUnfilled([], bid()), 'no node offers capacity on this market yet')
-  t.is(whyUnfilled([offer('a', { withdrawn: true })], bid()), 'no node offers capacity on this market yet', 'a withdrawn offer sells nothing')
-  t.is(whyUnfilled([offer('a', { country: 'DE' })], bid()), 'none of the 1 offers matches CH with ssd; relax placement')
-  t.is(whyUnfilled([offer('a', { attributes: [] })], bid({ countries: [] })), 'none of the 1 offers matches any country with ssd; relax placement')
-  t.is(whyUnfilled([offer('a', { maxLease: HOUR / 2 })], bid()), 'no offer matching CH with ssd takes a lease of 1h; change `duration`')
-  t.is(whyUnfilled([offer('a')], bid({ resources: { ...ZERO, cpu: 4000, memory: GiB } })),
-    'no node matching CH with ssd is large enough for one replica (cpu 4, mem 1GiB); lower its resources or relax placement')
+  t.is(
+    whyUnfilled([offer('a', { withdrawn: true })], bid()),
+    'no node offers capacity on this market yet',
+    'a withdrawn offer sells nothing'
+  )
+  t.is(
+    whyUnfilled([offer('a', { country: 'DE' })], bid()),
+    'none of the 1 offers matches CH with ssd; relax placement'
+  )
+  t.is(
+    whyUnfilled([offer('a', { attributes: [] })], bid({ countries: [] })),
+    'none of the 1 offers matches any country with ssd; relax placement'
+  )
+  t.is(
+    whyUnfilled([offer('a', { maxLease: HOUR / 2 })], bid()),
+    'no offer matching CH with ssd takes a lease of 1h; change `duration`'
+  )
+  t.is(
+    whyUnfilled([offer('a')], bid({ resources: { ...ZERO, cpu: 4000, memory: GiB } })),
+    'no node matching CH with ssd is large enough for one replica (cpu 4, mem 1GiB); lower its resources or relax placement'
+  )
   const busy = offer('b', { available: { ...ZERO, cpu: 500, memory: 512 * MiB } })
-  t.is(whyUnfilled([offer('a'), busy], bid({ replicas: 2, maxPrice: 200 })),
-    'only 1 of 2 replicas fit now at 200/h or less matching CH with ssd (spread: one per node): the rest of the capacity within budget is leased; wait for capacity, lower `replicas`, raise `budget` or relax placement')
-  t.is(whyUnfilled([offer('a')], bid({ maxPrice: 200 })), 'offers matching CH with ssd fit now (the cheapest at 108/h): the next bid should fill')
+  t.is(
+    whyUnfilled([offer('a'), busy], bid({ replicas: 2, maxPrice: 200 })),
+    'only 1 of 2 replicas fit now at 200/h or less matching CH with ssd (spread: one per node): the rest of the capacity within budget is leased; wait for capacity, lower `replicas`, raise `budget` or relax placement'
+  )
+  t.is(
+    whyUnfilled([offer('a')], bid({ maxPrice: 200 })),
+    'offers matching CH with ssd fit now (the cheapest at 108/h): the next bid should fill'
+  )
 })

@@ -7,21 +7,24 @@ import { promisify } from 'util'
 const run = promisify(execFile)
 const SCIT = path.join(__dirname, '..', 'lib', 'cli.js')
 
-test('scit --help lists every sub-command', async t => {
+test('scit --help lists every sub-command', async (t) => {
   const { stdout } = await run(process.execPath, [SCIT, '--help'])
-  for (const cmd of ['node', 'bot', 'market', 'demo', 'id']) t.ok(new RegExp(`^\\s+${cmd}\\b`, 'm').test(stdout), cmd)
+  for (const cmd of ['node', 'bot', 'market', 'demo', 'id'])
+    t.ok(new RegExp(`^\\s+${cmd}\\b`, 'm').test(stdout), cmd)
 })
 
-test('scit id creates an identity with mode 0600 and prints it, also as JSON', async t => {
+test('scit id creates an identity with mode 0600 and prints it, also as JSON', async (t) => {
   const data = path.join(await t.tmp(), 'fresh')
   const first = await run(process.execPath, [SCIT, 'id', '--data', data])
   t.ok(/^[a-z0-9]{52}\n$/.test(first.stdout), 'a z32 key')
   t.is(fs.statSync(path.join(data, 'identity.json')).mode & 0o777, 0o600)
-  const json = JSON.parse((await run(process.execPath, [SCIT, 'id', '--data', data, '--json'])).stdout)
+  const json = JSON.parse(
+    (await run(process.execPath, [SCIT, 'id', '--data', data, '--json'])).stdout
+  )
   t.is(json.publicKey, first.stdout.trim(), 'stable across runs')
 })
 
-test('a bad flag value exits 1 with a coded error and no stack', async t => {
+test('a bad flag value exits 1 with a coded error and no stack', async (t) => {
   try {
     await run(process.execPath, [SCIT, 'id', '--data', await t.tmp(), '--bootstrap', 'nope'])
     t.fail('exited 0')
@@ -34,21 +37,30 @@ test('a bad flag value exits 1 with a coded error and no stack', async t => {
 })
 
 /** Run scit, expecting it to fail: its exit code and stderr. */
-async function failing (args: string[]): Promise<{ code: number, stderr: string }> {
+async function failing(args: string[]): Promise<{ code: number; stderr: string }> {
   try {
     await run(process.execPath, [SCIT, ...args])
   } catch (err) {
-    const e = err as { code: number, stderr: string }
+    const e = err as { code: number; stderr: string }
     return { code: e.code, stderr: e.stderr }
   }
   throw new Error(`scit ${args.join(' ')} exited 0`)
 }
 
-test('commander\'s own errors go out as INVALID_ARGUMENT with the command\'s --help, no stack', async t => {
+test("commander's own errors go out as INVALID_ARGUMENT with the command's --help, no stack", async (t) => {
   const cases: Array<[string[], RegExp]> = [
-    [['nope'], /^error INVALID_ARGUMENT: unknown command 'nope'( \(Did you mean \w+\?\))?; see scit --help\n$/],
-    [['node', 'start', '--bogus'], /^error INVALID_ARGUMENT: unknown option '--bogus'; see scit node start --help\n$/],
-    [['bot', 'deploy'], /^error INVALID_ARGUMENT: missing required argument 'template'; see scit bot deploy --help\n$/],
+    [
+      ['nope'],
+      /^error INVALID_ARGUMENT: unknown command 'nope'( \(Did you mean \w+\?\))?; see scit --help\n$/
+    ],
+    [
+      ['node', 'start', '--bogus'],
+      /^error INVALID_ARGUMENT: unknown option '--bogus'; see scit node start --help\n$/
+    ],
+    [
+      ['bot', 'deploy'],
+      /^error INVALID_ARGUMENT: missing required argument 'template'; see scit bot deploy --help\n$/
+    ],
     [['bot'], /\nerror INVALID_ARGUMENT: scit bot needs a sub-command \(listed above\)\n$/]
   ]
   for (const [args, expected] of cases) {
@@ -59,13 +71,33 @@ test('commander\'s own errors go out as INVALID_ARGUMENT with the command\'s --h
   }
 })
 
-test('a data dir copied from elsewhere is INVALID_CONFIG with the fix, no stack', async t => {
+test('a data dir copied from elsewhere is INVALID_CONFIG with the fix, no stack', async (t) => {
   const dir = await t.tmp()
-  await run(process.execPath, [SCIT, 'market', 'create', '--data', path.join(dir, 'm'), '--bootstrap', '127.0.0.1:1'])
+  await run(process.execPath, [
+    SCIT,
+    'market',
+    'create',
+    '--data',
+    path.join(dir, 'm'),
+    '--bootstrap',
+    '127.0.0.1:1'
+  ])
   fs.cpSync(path.join(dir, 'm'), path.join(dir, 'copy'), { recursive: true })
-  const e = await failing(['market', 'info', '--data', path.join(dir, 'copy'), '--bootstrap', '127.0.0.1:1'])
+  const e = await failing([
+    'market',
+    'info',
+    '--data',
+    path.join(dir, 'copy'),
+    '--bootstrap',
+    '127.0.0.1:1'
+  ])
   t.is(e.code, 1)
-  t.ok(e.stderr.startsWith(`error INVALID_CONFIG: this data dir ${path.join(dir, 'copy')} was copied or moved from elsewhere`), e.stderr)
+  t.ok(
+    e.stderr.startsWith(
+      `error INVALID_CONFIG: this data dir ${path.join(dir, 'copy')} was copied or moved from elsewhere`
+    ),
+    e.stderr
+  )
   t.ok(e.stderr.includes('copy only identity.json'), 'with the fix')
   t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
 })

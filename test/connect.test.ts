@@ -16,154 +16,230 @@ import { freePort } from '../node/workload'
 import { Tunnel } from '../connect/tunnel'
 import { request, whenUp } from '../examples/demo/http'
 
-interface Contact { id: string, name: string }
+interface Contact {
+  id: string
+  name: string
+}
 
-sandboxTest('a CRM deployed by a bot is reached by scit connect, a process with its own DHT node and identity: a contact added through it is read back', async t => {
-  const tn = await testnet(t)
-  const w = await world(t, tn)
-  await node(t, w)
-  const b = await bot(t, w)
-  const user = await t.tmp()
-  const d = await deploy(b, { template: await crmTemplate(t, ['bot', encodeKey(loadIdentity(user).publicKey)]) })
-  await waitRunning(b, d)
+sandboxTest(
+  'a CRM deployed by a bot is reached by scit connect, a process with its own DHT node and identity: a contact added through it is read back',
+  async (t) => {
+    const tn = await testnet(t)
+    const w = await world(t, tn)
+    await node(t, w)
+    const b = await bot(t, w)
+    const user = await t.tmp()
+    const d = await deploy(b, {
+      template: await crmTemplate(t, ['bot', encodeKey(loadIdentity(user).publicKey)])
+    })
+    await waitRunning(b, d)
 
-  const c = await connectProcess(t, tn, user, d.contract ?? '')
-  const url = `http://127.0.0.1:${c.port}`
-  const added = await whenUp<Contact>('POST', `${url}/contacts`, { name: 'Ada Lovelace', email: 'ada@example.com' })
-  t.is(added.status, 201, 'the CRM stored the contact')
-  const list = await request<Contact[]>('GET', `${url}/contacts`)
-  t.ok(list.body.some(x => x.id === added.body.id && x.name === 'Ada Lovelace'), 'and lists it, read back through the tunnel')
-})
+    const c = await connectProcess(t, tn, user, d.contract ?? '')
+    const url = `http://127.0.0.1:${c.port}`
+    const added = await whenUp<Contact>('POST', `${url}/contacts`, {
+      name: 'Ada Lovelace',
+      email: 'ada@example.com'
+    })
+    t.is(added.status, 201, 'the CRM stored the contact')
+    const list = await request<Contact[]>('GET', `${url}/contacts`)
+    t.ok(
+      list.body.some((x) => x.id === added.body.id && x.name === 'Ada Lovelace'),
+      'and lists it, read back through the tunnel'
+    )
+  }
+)
 
-sandboxTest('a key not on the access list is refused before the workload sees a connection; a grant lets it in, a revoke refuses it again', async t => {
-  const tn = await testnet(t)
-  const w = await world(t, tn)
-  const n = await node(t, w)
-  const b = await bot(t, w)
-  const d = await deploy(b, { template: await echoTemplate(t) })
-  await waitRunning(b, d)
-  const id = workloadId({ id: d.trades[0].id })
-  const service = n.services.keyPair(id, 7000).publicKey
-  const stranger = generateKeyPair()
-  const dht = tn.createNode()
-  t.teardown(() => dht.destroy())
+sandboxTest(
+  'a key not on the access list is refused before the workload sees a connection; a grant lets it in, a revoke refuses it again',
+  async (t) => {
+    const tn = await testnet(t)
+    const w = await world(t, tn)
+    const n = await node(t, w)
+    const b = await bot(t, w)
+    const d = await deploy(b, { template: await echoTemplate(t) })
+    await waitRunning(b, d)
+    const id = workloadId({ id: d.trades[0].id })
+    const service = n.services.keyPair(id, 7000).publicKey
+    const stranger = generateKeyPair()
+    const dht = tn.createNode()
+    t.teardown(() => dht.destroy())
 
-  t.ok(await echo(dht, service, b.identity), 'the bot is let in by default (it and its stakeholders)')
-  t.is(accepted(n, id), 1)
-  t.absent(await echo(dht, service, stranger), 'a stranger is refused by the node\'s DHT firewall')
-  t.is(accepted(n, id), 1, 'the workload saw no connection from it')
-  const tunnel = new Tunnel({ contract: decodeKey(d.contract ?? ''), keyPair: stranger, dht: tn.createNode() })
-  const refusal = await tunnel.ready().then(() => null, (err: unknown) => err)
-  t.ok(isScitError(refusal, 'ACCESS'), `scit connect says ACCESS at once, from the contract: ${(refusal as Error | null)?.message ?? 'no error'}`)
+    t.ok(
+      await echo(dht, service, b.identity),
+      'the bot is let in by default (it and its stakeholders)'
+    )
+    t.is(accepted(n, id), 1)
+    t.absent(await echo(dht, service, stranger), "a stranger is refused by the node's DHT firewall")
+    t.is(accepted(n, id), 1, 'the workload saw no connection from it')
+    const tunnel = new Tunnel({
+      contract: decodeKey(d.contract ?? ''),
+      keyPair: stranger,
+      dht: tn.createNode()
+    })
+    const refusal = await tunnel.ready().then(
+      () => null,
+      (err: unknown) => err
+    )
+    t.ok(
+      isScitError(refusal, 'ACCESS'),
+      `scit connect says ACCESS at once, from the contract: ${(refusal as Error | null)?.message ?? 'no error'}`
+    )
 
-  await grantAccess(b, d, stranger.publicKey, null)
-  await applied(n, id, stranger.publicKey, true)
-  t.ok(await echo(dht, service, stranger), 'after a signed grant in the contract core it gets in')
-  t.is(accepted(n, id), 2)
+    await grantAccess(b, d, stranger.publicKey, null)
+    await applied(n, id, stranger.publicKey, true)
+    t.ok(await echo(dht, service, stranger), 'after a signed grant in the contract core it gets in')
+    t.is(accepted(n, id), 2)
 
-  await grantAccess(b, d, stranger.publicKey, 'echo', true)
-  await applied(n, id, stranger.publicKey, false)
-  t.absent(await echo(dht, service, stranger), 'after a revoke it is refused again')
-  t.is(accepted(n, id), 2, 'and the workload saw nothing of it')
-})
+    await grantAccess(b, d, stranger.publicKey, 'echo', true)
+    await applied(n, id, stranger.publicKey, false)
+    t.absent(await echo(dht, service, stranger), 'after a revoke it is refused again')
+    t.is(accepted(n, id), 2, 'and the workload saw nothing of it')
+  }
+)
 
-sandboxTest('a workload cannot connect to another workload\'s port, nor to a server on the host loopback, nor listen where the host can reach it', async t => {
-  const host = net.createServer(s => s.end('host'))
-  await new Promise<void>(resolve => host.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>(resolve => host.close(() => resolve())))
-  const hostPort = (host.address() as net.AddressInfo).port
-  const [aPort, bPort] = [await freePort(), await freePort()]
-  const s = supervisor(t, await tmpDir(t))
-  const up = (id: string, text: string): Promise<string> => new Promise(resolve => {
-    let out = ''
-    const on = (e: { id: string, data: Buffer }): void => {
-      if (e.id !== id) return
-      out += e.data.toString()
-      if (out.includes(text)) { s.off('log', on); resolve(out) }
-    }
-    s.on('log', on)
-  })
-  const aUp = up('a', 'a up')
-  await s.start(spec('a', { kind: 'service', ports: [aPort], command: ['node', '-e', `require("net").createServer(c => c.end("a")).listen(${aPort}, "127.0.0.1", () => console.log("a up")); setInterval(() => {}, 1000)`] }))
-  await aUp
-  const probe = `const net = require("net")
+sandboxTest(
+  "a workload cannot connect to another workload's port, nor to a server on the host loopback, nor listen where the host can reach it",
+  async (t) => {
+    const host = net.createServer((s) => s.end('host'))
+    await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => new Promise<void>((resolve) => host.close(() => resolve())))
+    const hostPort = (host.address() as net.AddressInfo).port
+    const [aPort, bPort] = [await freePort(), await freePort()]
+    const s = supervisor(t, await tmpDir(t))
+    const up = (id: string, text: string): Promise<string> =>
+      new Promise((resolve) => {
+        let out = ''
+        const on = (e: { id: string; data: Buffer }): void => {
+          if (e.id !== id) return
+          out += e.data.toString()
+          if (out.includes(text)) {
+            s.off('log', on)
+            resolve(out)
+          }
+        }
+        s.on('log', on)
+      })
+    const aUp = up('a', 'a up')
+    await s.start(
+      spec('a', {
+        kind: 'service',
+        ports: [aPort],
+        command: [
+          'node',
+          '-e',
+          `require("net").createServer(c => c.end("a")).listen(${aPort}, "127.0.0.1", () => console.log("a up")); setInterval(() => {}, 1000)`
+        ]
+      })
+    )
+    await aUp
+    const probe = `const net = require("net")
 const dial = port => new Promise(r => { const c = net.connect(port, "127.0.0.1"); c.on("data", d => { r(String(d)); c.destroy() }); c.on("error", e => r(e.code)) })
 Promise.all([dial(${aPort}), dial(${hostPort})]).then(([a, host]) => net.createServer(c => c.end("b")).listen(${bPort}, "0.0.0.0", () => console.log(JSON.stringify({ a, host }))))
 setInterval(() => {}, 1000)`
-  const bUp = up('b', '}')
-  await s.start(spec('b', { kind: 'service', ports: [], command: ['node', '-e', probe] }))
-  const seen = JSON.parse(await bUp) as { a: string, host: string }
-  t.is(seen.a, 'ECONNREFUSED', 'the other workload\'s port is not reachable from this one')
-  t.is(seen.host, 'ECONNREFUSED', 'the host\'s loopback is not reachable')
-  const fromHost = await new Promise<string>(resolve => {
-    const c = net.connect(bPort, '127.0.0.1')
-    c.on('data', d => { resolve(String(d)); c.destroy() })
-    c.on('error', (e: Error & { code?: string }) => resolve(e.code ?? e.message))
-  })
-  t.is(fromHost, 'ECONNREFUSED', 'what the workload listens on is not reachable from the host')
-  await s.stop('a')
-  await s.stop('b')
-})
+    const bUp = up('b', '}')
+    await s.start(spec('b', { kind: 'service', ports: [], command: ['node', '-e', probe] }))
+    const seen = JSON.parse(await bUp) as { a: string; host: string }
+    t.is(seen.a, 'ECONNREFUSED', "the other workload's port is not reachable from this one")
+    t.is(seen.host, 'ECONNREFUSED', "the host's loopback is not reachable")
+    const fromHost = await new Promise<string>((resolve) => {
+      const c = net.connect(bPort, '127.0.0.1')
+      c.on('data', (d) => {
+        resolve(String(d))
+        c.destroy()
+      })
+      c.on('error', (e: Error & { code?: string }) => resolve(e.code ?? e.message))
+    })
+    t.is(fromHost, 'ECONNREFUSED', 'what the workload listens on is not reachable from the host')
+    await s.stop('a')
+    await s.stop('b')
+  }
+)
 
-sandboxTest('the CRM\'s node stops, the bot heals it onto another node, and the same scit connect process serves it again', async t => {
-  const tn = await testnet(t)
-  const w = await world(t, tn)
-  const nodes = [await node(t, w), await node(t, w)]
-  const b = await bot(t, w)
-  const user = await t.tmp()
-  const d = await deploy(b, { template: await crmTemplate(t, ['bot', encodeKey(loadIdentity(user).publicKey)]) })
-  await waitRunning(b, d)
-  const c = await connectProcess(t, tn, user, d.contract ?? '')
-  const url = `http://127.0.0.1:${c.port}`
-  t.ok((await whenUp<{ ok: boolean }>('GET', `${url}/health`)).body.ok, 'the CRM answers before')
+sandboxTest(
+  "the CRM's node stops, the bot heals it onto another node, and the same scit connect process serves it again",
+  async (t) => {
+    const tn = await testnet(t)
+    const w = await world(t, tn)
+    const nodes = [await node(t, w), await node(t, w)]
+    const b = await bot(t, w)
+    const user = await t.tmp()
+    const d = await deploy(b, {
+      template: await crmTemplate(t, ['bot', encodeKey(loadIdentity(user).publicKey)])
+    })
+    await waitRunning(b, d)
+    const c = await connectProcess(t, tn, user, d.contract ?? '')
+    const url = `http://127.0.0.1:${c.port}`
+    t.ok((await whenUp<{ ok: boolean }>('GET', `${url}/health`)).body.ok, 'the CRM answers before')
 
-  const victim = nodes.find(n => n.key === d.trades[0].node)
-  if (!victim) return t.fail('the CRM runs on no node of the test')
-  const done = healed(b)
-  b.monitor.start()
-  await victim.close()
-  t.ok((await done).startsWith('healed'), 'the bot healed the CRM')
-  await waitRunning(b, d)
-  t.ok((await whenUp<{ ok: boolean }>('GET', `${url}/health`)).body.ok, 'the CRM answers after, at the same local address')
-  t.is(c.child.exitCode, null, 'from the same scit connect process, never restarted')
-})
+    const victim = nodes.find((n) => n.key === d.trades[0].node)
+    if (!victim) return t.fail('the CRM runs on no node of the test')
+    const done = healed(b)
+    b.monitor.start()
+    await victim.close()
+    t.ok((await done).startsWith('healed'), 'the bot healed the CRM')
+    await waitRunning(b, d)
+    t.ok(
+      (await whenUp<{ ok: boolean }>('GET', `${url}/health`)).body.ok,
+      'the CRM answers after, at the same local address'
+    )
+    t.is(c.child.exitCode, null, 'from the same scit connect process, never restarted')
+  }
+)
 
-sandboxTest('scit connect refuses bad input with a clear error and exit 1: a malformed key, an unknown contract, a contract with no service; with no live replica it waits, says so, and gives up after --timeout', async t => {
-  const tn = await testnet(t)
-  const w = await world(t, tn)
-  const n = await node(t, w)
-  const b = await bot(t, w)
-  const data = await t.tmp()
-  const args = common(tn, null, data)
+sandboxTest(
+  'scit connect refuses bad input with a clear error and exit 1: a malformed key, an unknown contract, a contract with no service; with no live replica it waits, says so, and gives up after --timeout',
+  async (t) => {
+    const tn = await testnet(t)
+    const w = await world(t, tn)
+    const n = await node(t, w)
+    const b = await bot(t, w)
+    const data = await t.tmp()
+    const args = common(tn, null, data)
 
-  const bad = await scit(['connect', 'not-a-key', ...args])
-  t.is(bad.code, 1)
-  t.ok(/^error INVALID_KEY: contract key must be/m.test(bad.stderr), bad.stderr.trim())
+    const bad = await scit(['connect', 'not-a-key', ...args])
+    t.is(bad.code, 1)
+    t.ok(/^error INVALID_KEY: contract key must be/m.test(bad.stderr), bad.stderr.trim())
 
-  const unknown = await scit(['connect', encodeKey(generateKeyPair().publicKey), '--timeout', '2s', ...args])
-  t.is(unknown.code, 1)
-  t.ok(/^error NOT_FOUND: unknown contract/m.test(unknown.stderr), unknown.stderr.trim())
+    const unknown = await scit([
+      'connect',
+      encodeKey(generateKeyPair().publicKey),
+      '--timeout',
+      '2s',
+      ...args
+    ])
+    t.is(unknown.code, 1)
+    t.ok(/^error NOT_FOUND: unknown contract/m.test(unknown.stderr), unknown.stderr.trim())
 
-  const job = await deploy(b, { template: await jobTemplate(t) })
-  const none = await scit(['connect', job.contract ?? '', ...args])
-  t.is(none.code, 1)
-  t.ok(/^error NOT_FOUND: contract .* has no service/m.test(none.stderr), none.stderr.trim())
+    const job = await deploy(b, { template: await jobTemplate(t) })
+    const none = await scit(['connect', job.contract ?? '', ...args])
+    t.is(none.code, 1)
+    t.ok(/^error NOT_FOUND: contract .* has no service/m.test(none.stderr), none.stderr.trim())
 
-  const badService = await scit(['connect', job.contract ?? '', 'web:99999', ...args])
-  t.is(badService.code, 1)
-  t.ok(/^error INVALID_ARGUMENT: "web:99999" is not WORKLOAD\[:PORT\]/m.test(badService.stderr), badService.stderr.trim())
+    const badService = await scit(['connect', job.contract ?? '', 'web:99999', ...args])
+    t.is(badService.code, 1)
+    t.ok(
+      /^error INVALID_ARGUMENT: "web:99999" is not WORKLOAD\[:PORT\]/m.test(badService.stderr),
+      badService.stderr.trim()
+    )
 
-  const echoing = await deploy(b, { template: await echoTemplate(t) })
-  await waitRunning(b, echoing)
-  await n.close() // its services are unannounced; the bot, which serves the contract, does not heal here
-  // As the bot's identity (scit connect reads only identity.json of --data): the contract lets it in.
-  const alone = await scit(['connect', echoing.contract ?? '', '--timeout', '2s', ...common(tn, null, b.opts.data)])
-  t.is(alone.code, 1)
-  t.ok(alone.stderr.includes('waiting for a live replica of echo:7000'), 'it says it waits')
-  t.ok(/^error TIMEOUT: no live replica of echo:7000/m.test(alone.stderr), alone.stderr.trim())
-})
+    const echoing = await deploy(b, { template: await echoTemplate(t) })
+    await waitRunning(b, echoing)
+    await n.close() // its services are unannounced; the bot, which serves the contract, does not heal here
+    // As the bot's identity (scit connect reads only identity.json of --data): the contract lets it in.
+    const alone = await scit([
+      'connect',
+      echoing.contract ?? '',
+      '--timeout',
+      '2s',
+      ...common(tn, null, b.opts.data)
+    ])
+    t.is(alone.code, 1)
+    t.ok(alone.stderr.includes('waiting for a live replica of echo:7000'), 'it says it waits')
+    t.ok(/^error TIMEOUT: no live replica of echo:7000/m.test(alone.stderr), alone.stderr.trim())
+  }
+)
 
-test('without a sandbox a service listens on a loopback port only the node knows, and is still reached only through the DHT', async t => {
+test('without a sandbox a service listens on a loopback port only the node knows, and is still reached only through the DHT', async (t) => {
   const tn = await testnet(t)
   const w = await world(t, tn)
   const n = await node(t, w, { unsafeNoSandbox: true })
@@ -173,43 +249,91 @@ test('without a sandbox a service listens on a loopback port only the node knows
   const id = workloadId({ id: d.trades[0].id })
   const ep = n.supervisor.get(id)?.endpoints[0]
   t.is(ep?.socket, null, 'no bridge socket: there is no namespace to bridge')
-  t.ok(ep?.tcp !== null && ep?.tcp !== 7000, `a loopback port the node chose (${String(ep?.tcp)}), not the declared one`)
+  t.ok(
+    ep?.tcp !== null && ep?.tcp !== 7000,
+    `a loopback port the node chose (${String(ep?.tcp)}), not the declared one`
+  )
   const dht = tn.createNode()
   t.teardown(() => dht.destroy())
-  t.ok(await echo(dht, n.services.keyPair(id, 7000).publicKey, b.identity), 'the bot reaches it through the DHT')
-  t.absent(await echo(dht, n.services.keyPair(id, 7000).publicKey, generateKeyPair()), 'a stranger does not')
+  t.ok(
+    await echo(dht, n.services.keyPair(id, 7000).publicKey, b.identity),
+    'the bot reaches it through the DHT'
+  )
+  t.absent(
+    await echo(dht, n.services.keyPair(id, 7000).publicKey, generateKeyPair()),
+    'a stranger does not'
+  )
 })
 
-sandboxTest('scit bot grant and revoke, as a user runs them: the node lets the key in, then refuses it; a malformed key or an unknown service is refused with a clear error, exit 1', async t => {
-  const tn = await testnet(t)
-  const w = await world(t, tn)
-  const n = await node(t, w)
-  const { data } = await funded(t, w.founder)
-  const args = common(tn, w.founder, data)
-  const dep = await scit(['bot', 'deploy', await echoTemplate(t), '--id', 'echo', '--wait', 'running', '--json', ...args])
-  t.is(dep.code, 0, dep.stderr)
-  const out = JSON.parse(dep.stdout) as { trades: Array<{ id: string }> }
-  const id = workloadId({ id: out.trades[0].id })
-  const guest = generateKeyPair()
-  t.absent(n.allows(id, guest.publicKey))
+sandboxTest(
+  'scit bot grant and revoke, as a user runs them: the node lets the key in, then refuses it; a malformed key or an unknown service is refused with a clear error, exit 1',
+  async (t) => {
+    const tn = await testnet(t)
+    const w = await world(t, tn)
+    const n = await node(t, w)
+    const { data } = await funded(t, w.founder)
+    const args = common(tn, w.founder, data)
+    const dep = await scit([
+      'bot',
+      'deploy',
+      await echoTemplate(t),
+      '--id',
+      'echo',
+      '--wait',
+      'running',
+      '--json',
+      ...args
+    ])
+    t.is(dep.code, 0, dep.stderr)
+    const out = JSON.parse(dep.stdout) as { trades: Array<{ id: string }> }
+    const id = workloadId({ id: out.trades[0].id })
+    const guest = generateKeyPair()
+    t.absent(n.allows(id, guest.publicKey))
 
-  const granted = await scit(['bot', 'grant', 'echo', encodeKey(guest.publicKey), '--workload', 'echo', '--json', ...args])
-  t.is(granted.code, 0, granted.stderr)
-  t.alike((JSON.parse(granted.stdout) as { pending: string[] }).pending, [], 'the node had the instruction before the command returned')
-  await applied(n, id, guest.publicKey, true)
-  const dht = tn.createNode()
-  t.teardown(() => dht.destroy())
-  t.ok(await echo(dht, n.services.keyPair(id, 7000).publicKey, guest), 'the granted key gets in')
+    const granted = await scit([
+      'bot',
+      'grant',
+      'echo',
+      encodeKey(guest.publicKey),
+      '--workload',
+      'echo',
+      '--json',
+      ...args
+    ])
+    t.is(granted.code, 0, granted.stderr)
+    t.alike(
+      (JSON.parse(granted.stdout) as { pending: string[] }).pending,
+      [],
+      'the node had the instruction before the command returned'
+    )
+    await applied(n, id, guest.publicKey, true)
+    const dht = tn.createNode()
+    t.teardown(() => dht.destroy())
+    t.ok(await echo(dht, n.services.keyPair(id, 7000).publicKey, guest), 'the granted key gets in')
 
-  const revoked = await scit(['bot', 'revoke', 'echo', encodeKey(guest.publicKey), ...args])
-  t.is(revoked.code, 0, revoked.stderr)
-  t.ok(revoked.stdout.startsWith('revoked: '), revoked.stdout.trim())
-  await applied(n, id, guest.publicKey, false)
+    const revoked = await scit(['bot', 'revoke', 'echo', encodeKey(guest.publicKey), ...args])
+    t.is(revoked.code, 0, revoked.stderr)
+    t.ok(revoked.stdout.startsWith('revoked: '), revoked.stdout.trim())
+    await applied(n, id, guest.publicKey, false)
 
-  const bad = await scit(['bot', 'grant', 'echo', 'not-a-key', ...args])
-  t.is(bad.code, 1)
-  t.ok(/^error INVALID_KEY: key to grant must be/m.test(bad.stderr), bad.stderr.trim())
-  const unknown = await scit(['bot', 'grant', 'echo', encodeKey(guest.publicKey), '--workload', 'web', ...args])
-  t.is(unknown.code, 1)
-  t.ok(/^error INVALID_ARGUMENT: contract echo has no service "web": its services are echo/m.test(unknown.stderr), unknown.stderr.trim())
-})
+    const bad = await scit(['bot', 'grant', 'echo', 'not-a-key', ...args])
+    t.is(bad.code, 1)
+    t.ok(/^error INVALID_KEY: key to grant must be/m.test(bad.stderr), bad.stderr.trim())
+    const unknown = await scit([
+      'bot',
+      'grant',
+      'echo',
+      encodeKey(guest.publicKey),
+      '--workload',
+      'web',
+      ...args
+    ])
+    t.is(unknown.code, 1)
+    t.ok(
+      /^error INVALID_ARGUMENT: contract echo has no service "web": its services are echo/m.test(
+        unknown.stderr
+      ),
+      unknown.stderr.trim()
+    )
+  }
+)

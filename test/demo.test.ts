@@ -16,13 +16,18 @@ import { stateOn } from './helpers/deploy'
 const run = promisify(execFile)
 const SCIT = path.join(__dirname, '..', 'lib', 'cli.js')
 
-function capture (): { out: Writable, text: () => string } {
+function capture(): { out: Writable; text: () => string } {
   let text = ''
-  const out = new Writable({ write (chunk: Buffer, _enc, cb) { text += chunk.toString(); cb() } })
+  const out = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      text += chunk.toString()
+      cb()
+    }
+  })
   return { out, text: () => text }
 }
 
-test('the demo, in process: what its summary claims holds in the ledger and on the nodes', async t => {
+test('the demo, in process: what its summary claims holds in the ledger and on the nodes', async (t) => {
   const { out, text } = capture()
   const r = new Reporter({ out, live: false })
   r.captureLogs()
@@ -34,21 +39,40 @@ test('the demo, in process: what its summary claims holds in the ledger and on t
   const client = world.founder.client
 
   t.is(summary.market.indexers.length, 3, 'summary: 3 indexers')
-  t.alike((await withFinal(world.founder, view => listIndexers(view))).sort(), [...summary.market.indexers].sort(), 'the final ledger names the same 3 indexers')
-  t.ok(world.indexers.every(p => p.ledger.isIndexer), 'each of the 3 peers indexes')
+  t.alike(
+    (await withFinal(world.founder, (view) => listIndexers(view))).sort(),
+    [...summary.market.indexers].sort(),
+    'the final ledger names the same 3 indexers'
+  )
+  t.ok(
+    world.indexers.every((p) => p.ledger.isIndexer),
+    'each of the 3 peers indexes'
+  )
   t.is(summary.nodes.length, 5, '5 nodes')
-  t.is(new Set(summary.nodes.map(n => n.country)).size, 3, 'in 3 countries')
+  t.is(new Set(summary.nodes.map((n) => n.country)).size, 3, 'in 3 countries')
   t.is((await client.offers()).length, 5, 'each with an offer on the book')
-  t.alike((await client.templates()).map(x => x.name).sort(), ['ai-mining', 'archive', 'banking-feature', 'crm'], 'the 4 example templates are published')
+  t.alike(
+    (await client.templates()).map((x) => x.name).sort(),
+    ['ai-mining', 'archive', 'banking-feature', 'crm'],
+    'the 4 example templates are published'
+  )
 
   // The CRM: signed off by legal and IT, then healed onto another CH node.
   const crm = bot.state.find(summary.crm.id)
   const core = (await bot.writer(crm)).view
   t.ok(core.thresholdReached(), 'the CRM contract core holds approvals reaching the threshold')
   t.is(core.approvedWeight(), 2, 'weight 2 of 2')
-  t.alike(summary.crm.approvals.map(a => `${a.role} ${a.weight}/${a.threshold}`), ['legal 1/2', 'it 2/2'], 'summary: legal then IT signed')
+  t.alike(
+    summary.crm.approvals.map((a) => `${a.role} ${a.weight}/${a.threshold}`),
+    ['legal 1/2', 'it 2/2'],
+    'summary: legal then IT signed'
+  )
   const signed = core.approvals.get(core.current.hash.toString('hex'))
-  t.ok(signed?.has(exampleStakeholder('legal').publicKey.toString('hex')) && signed?.has(exampleStakeholder('it').publicKey.toString('hex')), 'by the legal and IT keys the template names')
+  t.ok(
+    signed?.has(exampleStakeholder('legal').publicKey.toString('hex')) &&
+      signed?.has(exampleStakeholder('it').publicKey.toString('hex')),
+    'by the legal and IT keys the template names'
+  )
   t.is(summary.crm.contacts, 3, 'the CRM stored 3 contacts over HTTP')
 
   const h = summary.healing
@@ -56,41 +80,84 @@ test('the demo, in process: what its summary claims holds in the ledger and on t
   t.ok(world.node(h.stopped).stopped, 'and it is stopped')
   const lost = await client.trade(h.failedTrade)
   t.is(lost?.state, 'failed', 'its lease is failed in the ledger')
-  t.ok((lost?.refunded ?? 0) > 0 && lost?.refunded === h.refunded, `and refunded (${lost?.refunded ?? 0})`)
+  t.ok(
+    (lost?.refunded ?? 0) > 0 && lost?.refunded === h.refunded,
+    `and refunded (${lost?.refunded ?? 0})`
+  )
   const replacement = await client.trade(h.replacement.trade)
   t.is(replacement?.state, 'settled', 'the replacement lease is settled')
   t.is(replacement?.contract, summary.crm.contract, 'to the same contract core')
   t.not(h.replacement.node, h.stopped, 'on another node')
   t.is(world.node(h.replacement.node).spec.country, 'CH', 'still in CH')
-  t.is(stateOn(world.node(h.replacement.node).daemon, h.replacement.trade), 'running', 'which runs the CRM')
+  t.is(
+    stateOn(world.node(h.replacement.node).daemon, h.replacement.trade),
+    'running',
+    'which runs the CRM'
+  )
   t.is(h.contactsAfter, summary.crm.contacts, `with the ${summary.crm.contacts} contact(s) it had`)
-  t.is(h.restored.node, h.stopped, `restored from snapshot ${h.restored.seq}, signed by the node that died`)
+  t.is(
+    h.restored.node,
+    h.stopped,
+    `restored from snapshot ${h.restored.seq}, signed by the node that died`
+  )
   t.is(h.restored.trade, h.failedTrade, 'of the lost replica')
-  const ins = core.instructions.flatMap(i => i.restore).find(x => x.trade === h.replacement.trade)
-  t.is(ins?.seq, h.restored.seq, 'as the bot\'s signed scale instruction names it')
+  const ins = core.instructions
+    .flatMap((i) => i.restore)
+    .find((x) => x.trade === h.replacement.trade)
+  t.is(ins?.seq, h.restored.seq, "as the bot's signed scale instruction names it")
 
   // The job: the digest the node reported is the one of a local run; its lease is closed.
-  t.is(summary.job.reported, summary.job.expected, 'the job\'s reported output digest matches a local run')
+  t.is(
+    summary.job.reported,
+    summary.job.expected,
+    "the job's reported output digest matches a local run"
+  )
   t.is(summary.job.reported.length, 64, 'a BLAKE2b-256')
-  t.is((await client.trade(summary.job.trade))?.state, 'closed', 'the job\'s lease is closed')
-  t.is(stateOn(world.node(summary.job.node).daemon, summary.job.trade), 'exited', 'after its run exited on the node')
+  t.is((await client.trade(summary.job.trade))?.state, 'closed', "the job's lease is closed")
+  t.is(
+    stateOn(world.node(summary.job.node).daemon, summary.job.trade),
+    'exited',
+    'after its run exited on the node'
+  )
 
   // The archive: 2 copies on distinct DE nodes, held and challenged.
   const copies = summary.archive.copies
-  t.is(new Set(copies.map(c => c.node)).size, 2, 'the archive has 2 copies on 2 nodes')
-  t.ok(copies.every(c => world.node(c.node).spec.country === 'DE'), 'in DE')
-  t.ok(copies.every(c => c.challenged), 'each passed a storage challenge')
-  for (const c of copies) t.is(stateOn(world.node(c.node).daemon, c.trade), 'running', `${c.node} holds every block`)
+  t.is(new Set(copies.map((c) => c.node)).size, 2, 'the archive has 2 copies on 2 nodes')
+  t.ok(
+    copies.every((c) => world.node(c.node).spec.country === 'DE'),
+    'in DE'
+  )
+  t.ok(
+    copies.every((c) => c.challenged),
+    'each passed a storage challenge'
+  )
+  for (const c of copies)
+    t.is(stateOn(world.node(c.node).daemon, c.trade), 'running', `${c.node} holds every block`)
 
   // The banking feature: 1.3.0 in force, signed by 2 of 3, running on both replicas.
   const bank = (await bot.writer(bot.state.find(summary.banking.id))).view
-  t.is(bank.current.manifest.params.release, '1.3.0', 'the banking contract\'s manifest in force is release 1.3.0')
+  t.is(
+    bank.current.manifest.params.release,
+    '1.3.0',
+    "the banking contract's manifest in force is release 1.3.0"
+  )
   t.ok(bank.thresholdReached(), 'signed off again for 1.3.0')
-  t.alike(summary.banking.releases.map(x => x.served), [['1.2.0', '1.2.0'], ['1.3.0', '1.3.0']], 'both replicas served each release in turn')
+  t.alike(
+    summary.banking.releases.map((x) => x.served),
+    [
+      ['1.2.0', '1.2.0'],
+      ['1.3.0', '1.3.0']
+    ],
+    'both replicas served each release in turn'
+  )
   for (const t2 of await client.trades({ state: 'settled' })) {
     if (t2.contract !== summary.banking.contract) continue
     const host = world.byKey(t2.node)
-    t.is(host === null ? null : stateOn(host.daemon, t2.id), 'running', `a banking replica runs on ${host?.spec.name ?? '?'}`)
+    t.is(
+      host === null ? null : stateOn(host.daemon, t2.id),
+      'running',
+      `a banking replica runs on ${host?.spec.name ?? '?'}`
+    )
   }
 
   // Money.
@@ -100,7 +167,14 @@ test('the demo, in process: what its summary claims holds in the ledger and on t
   t.ok(summary.money.ok, 'as the summary says')
 
   const printed = text()
-  for (const line of ['3 indexers agree on the order book', 'stakeholder legal signed (weight 1/2)', 'stakeholder it signed (weight 2/2)', `runs again on ${h.replacement.node} with its ${h.contactsAfter} contact`, `restored from snapshot ${h.restored.seq} signed by ${h.stopped}`, 'money is conserved']) {
+  for (const line of [
+    '3 indexers agree on the order book',
+    'stakeholder legal signed (weight 1/2)',
+    'stakeholder it signed (weight 2/2)',
+    `runs again on ${h.replacement.node} with its ${h.contactsAfter} contact`,
+    `restored from snapshot ${h.restored.seq} signed by ${h.stopped}`,
+    'money is conserved'
+  ]) {
     t.ok(printed.includes(line), `printed: ${line}`)
   }
   t.absent(/\bat .+\.js:\d+/.test(printed), 'no stack trace in the output')
@@ -110,12 +184,20 @@ test('the demo, in process: what its summary claims holds in the ledger and on t
   t.absent(fs.existsSync(world.root), 'and the temp dir is removed')
 })
 
-test('scit demo --quick --no-sandbox as a child process: exits 0, prints the steps, the notice and the explorer tables, leaves no temp dir', async t => {
+test('scit demo --quick --no-sandbox as a child process: exits 0, prints the steps, the notice and the explorer tables, leaves no temp dir', async (t) => {
   const tmp = await t.tmp()
   fs.chmodSync(tmp, 0o711) // the sandbox uid traverses the demo's temp dir to reach the work dirs
-  const opts = { env: { ...process.env, TMPDIR: tmp }, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 }
+  const opts = {
+    env: { ...process.env, TMPDIR: tmp },
+    timeout: 150_000,
+    maxBuffer: 16 * 1024 * 1024
+  }
   // A failed run is this test's failure, with what the demo printed (a throw would stop the whole suite).
-  const { stdout, stderr } = await run(process.execPath, [SCIT, 'demo', '--quick', '--no-sandbox'], opts).catch((err: { stdout?: string, stderr?: string, message: string }) => {
+  const { stdout, stderr } = await run(
+    process.execPath,
+    [SCIT, 'demo', '--quick', '--no-sandbox'],
+    opts
+  ).catch((err: { stdout?: string; stderr?: string; message: string }) => {
     t.fail(`the demo failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`)
     return { stdout: '', stderr: '' }
   })
@@ -139,19 +221,30 @@ test('scit demo --quick --no-sandbox as a child process: exits 0, prints the ste
     '── trades',
     'demo complete in',
     'stopped; nothing left behind'
-  ]) t.ok(stdout.includes(line), `prints: ${line}`)
+  ])
+    t.ok(stdout.includes(line), `prints: ${line}`)
   t.is(stderr, '', 'nothing on stderr: no log noise, no stack trace')
   t.alike(fs.readdirSync(tmp), [], 'its temp dir is gone')
 })
 
-test('a demo step that fails stops the demo with its reason and leaves no temp dir', async t => {
+test('a demo step that fails stops the demo with its reason and leaves no temp dir', async (t) => {
   const { out } = capture()
   const r = new Reporter({ out, live: false })
   r.captureLogs()
   t.teardown(() => r.release())
   const seen: { world: DemoWorld | null } = { world: null }
   // A patience of 1 ms: the first wait on the market (buying the CRM) gives up at once.
-  await t.exception(runDemo({ reporter: r, quick: true, patience: 1, onWorld: w => { seen.world = w } }), /buying capacity for the CRM took longer than/)
+  await t.exception(
+    runDemo({
+      reporter: r,
+      quick: true,
+      patience: 1,
+      onWorld: (w) => {
+        seen.world = w
+      }
+    }),
+    /buying capacity for the CRM took longer than/
+  )
   t.ok(seen.world !== null, 'the world was up')
   t.absent(fs.existsSync(seen.world?.root ?? ''), 'and is gone, temp dir included')
 })

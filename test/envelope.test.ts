@@ -10,11 +10,11 @@ const alice = generateKeyPair()
 const bob = generateKeyPair()
 const body = b4a.from('hello market')
 
-function sealed (seq = 1): Buffer {
+function sealed(seq = 1): Buffer {
   return seal(alice, { type: 'bid', seq, timestamp: 1700000000000, body })
 }
 
-test('a sealed envelope opens with its fields and a stable id', t => {
+test('a sealed envelope opens with its fields and a stable id', (t) => {
   const buf = sealed()
   const r = open(buf)
   t.ok(r.ok)
@@ -30,7 +30,7 @@ test('a sealed envelope opens with its fields and a stable id', t => {
   t.ok(other.ok && other.id !== r.id, 'different envelope, different id')
 })
 
-test('a tampered byte anywhere fails verification or decoding', t => {
+test('a tampered byte anywhere fails verification or decoding', (t) => {
   const buf = sealed()
   let refused = 0
   for (let i = 0; i < buf.byteLength; i++) {
@@ -42,7 +42,7 @@ test('a tampered byte anywhere fails verification or decoding', t => {
   t.is(refused, buf.byteLength, 'every single-bit flip is refused')
 })
 
-test('tampered body is a bad-signature', t => {
+test('tampered body is a bad-signature', (t) => {
   const env = decodeExact(envelopeEncoding, sealed())
   env.body = b4a.from('hello marker')
   const r = open(c.encode(envelopeEncoding, env))
@@ -50,14 +50,14 @@ test('tampered body is a bad-signature', t => {
   t.is(!r.ok && r.reason, 'bad-signature')
 })
 
-test('an envelope claimed by another key is a bad-signature', t => {
+test('an envelope claimed by another key is a bad-signature', (t) => {
   const env = decodeExact(envelopeEncoding, sealed())
   env.author = bob.publicKey
   const r = open(c.encode(envelopeEncoding, env))
   t.is(!r.ok && r.reason, 'bad-signature')
 })
 
-test('a truncated buffer is malformed', t => {
+test('a truncated buffer is malformed', (t) => {
   const buf = sealed()
   for (const n of [0, 1, 10, buf.byteLength - 1]) {
     const r = open(buf.subarray(0, n))
@@ -65,31 +65,38 @@ test('a truncated buffer is malformed', t => {
   }
 })
 
-test('trailing bytes are malformed', t => {
+test('trailing bytes are malformed', (t) => {
   const r = open(b4a.concat([sealed(), b4a.from([0])]))
   t.is(!r.ok && r.reason, 'malformed')
 })
 
-test('an oversize envelope is refused when sealing and when opening', t => {
-  t.exception(() => seal(alice, { type: 'template', seq: 1, timestamp: 1, body: b4a.alloc(MAX_ENVELOPE_BYTES) }), /limit/)
+test('an oversize envelope is refused when sealing and when opening', (t) => {
+  t.exception(
+    () =>
+      seal(alice, { type: 'template', seq: 1, timestamp: 1, body: b4a.alloc(MAX_ENVELOPE_BYTES) }),
+    /limit/
+  )
   const r = open(b4a.alloc(MAX_ENVELOPE_BYTES + 1))
   t.is(!r.ok && r.reason, 'too-large')
 })
 
-test('an unknown type is refused, and so is a type the reader does not accept', t => {
+test('an unknown type is refused, and so is a type the reader does not accept', (t) => {
   const env = decodeExact(envelopeEncoding, sealed())
   env.type = 999
-  t.is((r => !r.ok && r.reason)(open(c.encode(envelopeEncoding, env))), 'unknown-type')
-  t.is((r => !r.ok && r.reason)(open(sealed(), { accept: new Set([TYPES.offer]) })), 'unknown-type')
+  t.is(((r) => !r.ok && r.reason)(open(c.encode(envelopeEncoding, env))), 'unknown-type')
+  t.is(
+    ((r) => !r.ok && r.reason)(open(sealed(), { accept: new Set([TYPES.offer]) })),
+    'unknown-type'
+  )
 })
 
-test('a seq not above the last accepted one is a replay', t => {
-  t.is((r => !r.ok && r.reason)(open(sealed(5), { lastSeq: 5 })), 'replay')
-  t.is((r => !r.ok && r.reason)(open(sealed(4), { lastSeq: 5 })), 'replay')
+test('a seq not above the last accepted one is a replay', (t) => {
+  t.is(((r) => !r.ok && r.reason)(open(sealed(5), { lastSeq: 5 })), 'replay')
+  t.is(((r) => !r.ok && r.reason)(open(sealed(4), { lastSeq: 5 })), 'replay')
   t.ok(open(sealed(6), { lastSeq: 5 }).ok)
 })
 
-test('sealing refuses negative or unsafe seq and timestamp', t => {
+test('sealing refuses negative or unsafe seq and timestamp', (t) => {
   for (const seq of [-1, 1.5, 2 ** 53]) {
     try {
       seal(alice, { type: 'bid', seq, timestamp: 1, body })

@@ -6,7 +6,7 @@ import { loadIdentity, IDENTITY_FILE } from '../lib/identity'
 import { encodeKey, decodeKey } from '../lib/keys'
 import { isScitError } from '../lib/errors'
 
-test('identity is created on first use with mode 0600 and loads again unchanged', async t => {
+test('identity is created on first use with mode 0600 and loads again unchanged', async (t) => {
   const dir = path.join(await t.tmp(), 'data')
   const kp = loadIdentity(dir)
   const file = path.join(dir, IDENTITY_FILE)
@@ -14,7 +14,7 @@ test('identity is created on first use with mode 0600 and loads again unchanged'
   t.ok(b4a.equals(loadIdentity(dir).publicKey, kp.publicKey))
 })
 
-test('a key file readable by others is refused', async t => {
+test('a key file readable by others is refused', async (t) => {
   const dir = await t.tmp()
   loadIdentity(dir)
   fs.chmodSync(path.join(dir, IDENTITY_FILE), 0o644)
@@ -26,9 +26,13 @@ test('a key file readable by others is refused', async t => {
   }
 })
 
-test('a corrupt key file is refused with KEYSTORE', async t => {
+test('a corrupt key file is refused with KEYSTORE', async (t) => {
   const dir = await t.tmp()
-  fs.writeFileSync(path.join(dir, IDENTITY_FILE), '{"version":1,"publicKey":"00","secretKey":"00"}', { mode: 0o600 })
+  fs.writeFileSync(
+    path.join(dir, IDENTITY_FILE),
+    '{"version":1,"publicKey":"00","secretKey":"00"}',
+    { mode: 0o600 }
+  )
   try {
     loadIdentity(dir)
     t.fail('loaded a corrupt key')
@@ -37,7 +41,7 @@ test('a corrupt key file is refused with KEYSTORE', async t => {
   }
 })
 
-test('keys round-trip through z32, and hex is accepted on input', t => {
+test('keys round-trip through z32, and hex is accepted on input', (t) => {
   const key = b4a.alloc(32, 7)
   const text = encodeKey(key)
   t.is(text.length, 52)

@@ -3,7 +3,7 @@ import { GiB } from '../lib/resources'
 import * as Q from '../market/queries'
 import { Market, Actor, offerBody, bidBody, resources, HOUR, T0 } from './helpers/market'
 
-test('a bid matches the cheapest offer first', async t => {
+test('a bid matches the cheapest offer first', async (t) => {
   const m = await Market.create()
   const cheap = new Actor('cheap')
   const dear = new Actor('dear')
@@ -21,7 +21,7 @@ test('a bid matches the cheapest offer first', async t => {
   t.is((await Q.getBid(m.view, r.id))?.state, 'filled')
 })
 
-test('at equal price the older offer wins, then the lower node key', async t => {
+test('at equal price the older offer wins, then the lower node key', async (t) => {
   const m = await Market.create()
   const first = new Actor('first')
   const second = new Actor('second')
@@ -32,14 +32,14 @@ test('at equal price the older offer wins, then the lower node key', async t => 
   t.is((await Q.getTrade(m.view, `${r.id}.0`))?.node, second.key, 'oldest offer first')
 
   const m2 = await Market.create()
-  const [a, b] = [new Actor('tie-a'), new Actor('tie-b')].sort((x, y) => x.key < y.key ? -1 : 1)
+  const [a, b] = [new Actor('tie-a'), new Actor('tie-b')].sort((x, y) => (x.key < y.key ? -1 : 1))
   await m2.send(b, 'offer', offerBody(), { at: T0 + 10 })
   await m2.send(a, 'offer', offerBody(), { at: T0 + 10 }) // same engine time: the clock does not move
   const r2 = await m2.send(bot, 'bid', bidBody())
   t.is((await Q.getTrade(m2.view, `${r2.id}.0`))?.node, a.key, 'same time: lower node key')
 })
 
-test('an offer price update loses time priority', async t => {
+test('an offer price update loses time priority', async (t) => {
   const m = await Market.create()
   const a = new Actor('a')
   const b = new Actor('b')
@@ -52,7 +52,7 @@ test('an offer price update loses time priority', async t => {
   t.is((await Q.getTrade(m.view, `${r.id}.0`))?.node, b.key)
 })
 
-test('all-or-none: a bid that cannot place every replica places none and rests', async t => {
+test('all-or-none: a bid that cannot place every replica places none and rests', async (t) => {
   const m = await Market.create()
   const node = new Actor('node')
   const bot = new Actor('bot')
@@ -61,25 +61,50 @@ test('all-or-none: a bid that cannot place every replica places none and rests',
   t.ok(r.outcome.accepted)
   t.alike(r.outcome.trades, [])
   t.is((await Q.getBid(m.view, r.id))?.state, 'open')
-  t.alike((await Q.getOffer(m.view, node.key))?.available, resources({ cpu: 2000, memory: 8 * GiB }), 'nothing taken')
+  t.alike(
+    (await Q.getOffer(m.view, node.key))?.available,
+    resources({ cpu: 2000, memory: 8 * GiB }),
+    'nothing taken'
+  )
   const two = await m.send(bot, 'bid', bidBody({ replicas: 2 }))
   t.is(two.outcome.trades.length, 2, 'two replicas fit on one node without spread')
   t.alike((await Q.getOffer(m.view, node.key))?.available, resources({ cpu: 0, memory: 4 * GiB }))
 })
 
-test('replicas split over several offers, cheapest first', async t => {
+test('replicas split over several offers, cheapest first', async (t) => {
   const m = await Market.create()
   const a = new Actor('a')
   const b = new Actor('b')
   const bot = new Actor('bot')
-  await m.send(a, 'offer', offerBody({ resources: resources({ cpu: 2000, memory: 64 * GiB }), prices: resources({ cpu: 100 }) }))
-  await m.send(b, 'offer', offerBody({ resources: resources({ cpu: 8000, memory: 64 * GiB }), prices: resources({ cpu: 150 }) }))
+  await m.send(
+    a,
+    'offer',
+    offerBody({
+      resources: resources({ cpu: 2000, memory: 64 * GiB }),
+      prices: resources({ cpu: 100 })
+    })
+  )
+  await m.send(
+    b,
+    'offer',
+    offerBody({
+      resources: resources({ cpu: 8000, memory: 64 * GiB }),
+      prices: resources({ cpu: 150 })
+    })
+  )
   const r = await m.send(bot, 'bid', bidBody({ replicas: 3 }))
   const trades = await Q.listTrades(m.view, { bid: r.id })
-  t.alike(trades.map(x => [x.node, x.price]), [[a.key, 100], [a.key, 100], [b.key, 150]])
+  t.alike(
+    trades.map((x) => [x.node, x.price]),
+    [
+      [a.key, 100],
+      [a.key, 100],
+      [b.key, 150]
+    ]
+  )
 })
 
-test('partial capacity stays on the offer for the next bid', async t => {
+test('partial capacity stays on the offer for the next bid', async (t) => {
   const m = await Market.create()
   const node = new Actor('node')
   const bot = new Actor('bot')
@@ -93,7 +118,7 @@ test('partial capacity stays on the offer for the next bid', async t => {
   t.is(r2.outcome.trades.length, 0, 'no cpu left')
 })
 
-test('country constraint', async t => {
+test('country constraint', async (t) => {
   const m = await Market.create()
   const ch = new Actor('ch')
   const de = new Actor('de')
@@ -106,20 +131,24 @@ test('country constraint', async t => {
   t.alike(none.outcome.trades, [])
 })
 
-test('attribute constraint: every required attribute must be on the offer', async t => {
+test('attribute constraint: every required attribute must be on the offer', async (t) => {
   const m = await Market.create()
   const plain = new Actor('plain')
   const gpu = new Actor('gpu')
   const bot = new Actor('bot')
   await m.send(plain, 'offer', offerBody({ attributes: ['ssd'], prices: resources({ cpu: 10 }) }))
-  await m.send(gpu, 'offer', offerBody({ attributes: ['certified', 'gpu', 'ssd'], prices: resources({ cpu: 100 }) }))
+  await m.send(
+    gpu,
+    'offer',
+    offerBody({ attributes: ['certified', 'gpu', 'ssd'], prices: resources({ cpu: 100 }) })
+  )
   const r = await m.send(bot, 'bid', bidBody({ attributes: ['gpu', 'ssd'] }))
   t.is((await Q.getTrade(m.view, `${r.id}.0`))?.node, gpu.key)
   const none = await m.send(bot, 'bid', bidBody({ attributes: ['tpu'] }))
   t.alike(none.outcome.trades, [])
 })
 
-test('spread puts each replica on a distinct node', async t => {
+test('spread puts each replica on a distinct node', async (t) => {
   const m = await Market.create()
   const a = new Actor('a')
   const b = new Actor('b')
@@ -129,11 +158,11 @@ test('spread puts each replica on a distinct node', async t => {
   t.alike(rests.outcome.trades, [], 'one node cannot hold a spread of two')
   const fill = await m.send(b, 'offer', offerBody({ prices: resources({ cpu: 20 }) }))
   t.is(fill.outcome.trades.length, 2, 'the second node lets the resting bid fill')
-  const nodes = (await Q.listTrades(m.view, { bid: rests.id })).map(x => x.node).sort()
+  const nodes = (await Q.listTrades(m.view, { bid: rests.id })).map((x) => x.node).sort()
   t.alike(nodes, [a.key, b.key].sort())
 })
 
-test('exclude keeps a bid off the named nodes', async t => {
+test('exclude keeps a bid off the named nodes', async (t) => {
   const m = await Market.create()
   const bad = new Actor('bad')
   const good = new Actor('good')
@@ -144,26 +173,42 @@ test('exclude keeps a bid off the named nodes', async t => {
   t.is((await Q.getTrade(m.view, `${r.id}.0`))?.node, good.key)
 })
 
-test('lease duration must be within the offer minimum and maximum', async t => {
+test('lease duration must be within the offer minimum and maximum', async (t) => {
   const m = await Market.create()
   const node = new Actor('node')
   const bot = new Actor('bot')
   await m.send(node, 'offer', offerBody({ minLease: HOUR, maxLease: 10 * HOUR }))
-  t.alike((await m.send(bot, 'bid', bidBody({ duration: HOUR - 1 }))).outcome.trades, [], 'too short')
-  t.alike((await m.send(bot, 'bid', bidBody({ duration: 10 * HOUR + 1 }))).outcome.trades, [], 'too long')
-  t.is((await m.send(bot, 'bid', bidBody({ duration: 10 * HOUR }))).outcome.trades.length, 1, 'the maximum is allowed')
+  t.alike(
+    (await m.send(bot, 'bid', bidBody({ duration: HOUR - 1 }))).outcome.trades,
+    [],
+    'too short'
+  )
+  t.alike(
+    (await m.send(bot, 'bid', bidBody({ duration: 10 * HOUR + 1 }))).outcome.trades,
+    [],
+    'too long'
+  )
+  t.is(
+    (await m.send(bot, 'bid', bidBody({ duration: 10 * HOUR }))).outcome.trades.length,
+    1,
+    'the maximum is allowed'
+  )
 })
 
-test('maxPrice caps the price per replica-hour', async t => {
+test('maxPrice caps the price per replica-hour', async (t) => {
   const m = await Market.create()
   const node = new Actor('node')
   const bot = new Actor('bot')
   await m.send(node, 'offer', offerBody())
-  t.alike((await m.send(bot, 'bid', bidBody({ maxPrice: 119 }))).outcome.trades, [], '120 is above 119')
+  t.alike(
+    (await m.send(bot, 'bid', bidBody({ maxPrice: 119 }))).outcome.trades,
+    [],
+    '120 is above 119'
+  )
   t.is((await m.send(bot, 'bid', bidBody({ maxPrice: 120 }))).outcome.trades.length, 1)
 })
 
-test('an unfilled bid rests until expiry, then is dropped', async t => {
+test('an unfilled bid rests until expiry, then is dropped', async (t) => {
   const m = await Market.create()
   const node = new Actor('node')
   const bot = new Actor('bot')
@@ -176,7 +221,7 @@ test('an unfilled bid rests until expiry, then is dropped', async t => {
   t.is((await Q.listBids(m.view, { state: 'open' })).length, 0)
 })
 
-test('a bid expiring exactly now can still fill', async t => {
+test('a bid expiring exactly now can still fill', async (t) => {
   const m = await Market.create()
   const node = new Actor('node')
   const bot = new Actor('bot')
@@ -185,7 +230,7 @@ test('a bid expiring exactly now can still fill', async t => {
   t.alike(o.outcome.trades, [`${r.id}.0`])
 })
 
-test('cancel takes a resting bid out of the book', async t => {
+test('cancel takes a resting bid out of the book', async (t) => {
   const m = await Market.create()
   const node = new Actor('node')
   const bot = new Actor('bot')
@@ -197,21 +242,41 @@ test('cancel takes a resting bid out of the book', async t => {
   t.alike(o.outcome.trades, [], 'a cancelled bid does not fill')
 })
 
-test('resting bids fill in price-time priority when capacity arrives', async t => {
+test('resting bids fill in price-time priority when capacity arrives', async (t) => {
   const m = await Market.create()
   const node = new Actor('node')
   const bot = new Actor('bot')
-  const low = await m.send(bot, 'bid', bidBody({ maxPrice: 500, resources: resources({ cpu: 1000 }) }))
-  const high = await m.send(bot, 'bid', bidBody({ maxPrice: 900, resources: resources({ cpu: 1000 }) }))
-  const late = await m.send(bot, 'bid', bidBody({ maxPrice: 900, resources: resources({ cpu: 1000 }) }))
-  const o = await m.send(node, 'offer', offerBody({ resources: resources({ cpu: 2000, memory: GiB }) }))
-  t.alike(o.outcome.trades, [`${high.id}.0`, `${late.id}.0`], 'highest maxPrice first, then the older bid')
+  const low = await m.send(
+    bot,
+    'bid',
+    bidBody({ maxPrice: 500, resources: resources({ cpu: 1000 }) })
+  )
+  const high = await m.send(
+    bot,
+    'bid',
+    bidBody({ maxPrice: 900, resources: resources({ cpu: 1000 }) })
+  )
+  const late = await m.send(
+    bot,
+    'bid',
+    bidBody({ maxPrice: 900, resources: resources({ cpu: 1000 }) })
+  )
+  const o = await m.send(
+    node,
+    'offer',
+    offerBody({ resources: resources({ cpu: 2000, memory: GiB }) })
+  )
+  t.alike(
+    o.outcome.trades,
+    [`${high.id}.0`, `${late.id}.0`],
+    'highest maxPrice first, then the older bid'
+  )
   t.is((await Q.getBid(m.view, low.id))?.state, 'open')
   const trade = await Q.getTrade(m.view, `${high.id}.0`)
   t.is(trade?.price, 100, 'at the offer price, not the bid maximum')
 })
 
-test('withdraw stops matching', async t => {
+test('withdraw stops matching', async (t) => {
   const m = await Market.create()
   const node = new Actor('node')
   const bot = new Actor('bot')
@@ -224,60 +289,100 @@ test('withdraw stops matching', async t => {
   t.is(back.outcome.trades.length, 1, 'offering again re-opens the node and fills the resting bid')
 })
 
-test('offer-update keeps what leases hold and refuses to go below it', async t => {
+test('offer-update keeps what leases hold and refuses to go below it', async (t) => {
   const m = await Market.create()
   const node = new Actor('node')
   const bot = new Actor('bot')
   await m.send(node, 'offer', offerBody())
   await m.send(bot, 'bid', bidBody({ resources: resources({ cpu: 3000 }) }))
-  const up = await m.send(node, 'offer-update', offerBody({ resources: resources({ cpu: 4000, memory: GiB }) }))
+  const up = await m.send(
+    node,
+    'offer-update',
+    offerBody({ resources: resources({ cpu: 4000, memory: GiB }) })
+  )
   t.ok(up.outcome.accepted)
   t.alike((await Q.getOffer(m.view, node.key))?.available, resources({ cpu: 1000, memory: GiB }))
-  const down = await m.send(node, 'offer-update', offerBody({ resources: resources({ cpu: 2000 }) }))
+  const down = await m.send(
+    node,
+    'offer-update',
+    offerBody({ resources: resources({ cpu: 2000 }) })
+  )
   t.is(down.outcome.reason, 'invalid')
   t.ok(/leases hold/.test(down.outcome.message ?? ''))
 })
 
-test('queries: offers by country and by price, trades by node and by bot', async t => {
+test('queries: offers by country and by price, trades by node and by bot', async (t) => {
   const m = await Market.create()
   const a = new Actor('a')
   const b = new Actor('b')
   const bot = new Actor('bot')
   await m.send(a, 'offer', offerBody({ country: 'DE', prices: resources({ cpu: 300, memory: 1 }) }))
   await m.send(b, 'offer', offerBody({ country: 'CH', prices: resources({ cpu: 100, memory: 1 }) }))
-  t.alike((await Q.listOffers(m.view, { country: 'DE' })).map(o => o.node), [a.key])
-  t.alike((await Q.offersByPrice(m.view)).map(o => o.node), [b.key, a.key])
-  t.alike((await Q.offersByPrice(m.view, { reverse: true, limit: 1 })).map(o => o.node), [a.key])
-  t.alike((await Q.listOffers(m.view, { minAvailable: { cpu: 9000 } })), [])
+  t.alike(
+    (await Q.listOffers(m.view, { country: 'DE' })).map((o) => o.node),
+    [a.key]
+  )
+  t.alike(
+    (await Q.offersByPrice(m.view)).map((o) => o.node),
+    [b.key, a.key]
+  )
+  t.alike(
+    (await Q.offersByPrice(m.view, { reverse: true, limit: 1 })).map((o) => o.node),
+    [a.key]
+  )
+  t.alike(await Q.listOffers(m.view, { minAvailable: { cpu: 9000 } }), [])
   const r = await m.send(bot, 'bid', bidBody({ countries: ['DE'] }))
-  t.alike((await Q.listTrades(m.view, { node: a.key })).map(x => x.id), [`${r.id}.0`])
-  t.alike((await Q.listTrades(m.view, { node: b.key })), [])
-  t.alike((await Q.listTrades(m.view, { bot: bot.key, state: 'matched' })).map(x => x.id), [`${r.id}.0`])
-  t.alike((await Q.listBids(m.view, { bot: bot.key })).map(x => x.id), [r.id])
+  t.alike(
+    (await Q.listTrades(m.view, { node: a.key })).map((x) => x.id),
+    [`${r.id}.0`]
+  )
+  t.alike(await Q.listTrades(m.view, { node: b.key }), [])
+  t.alike(
+    (await Q.listTrades(m.view, { bot: bot.key, state: 'matched' })).map((x) => x.id),
+    [`${r.id}.0`]
+  )
+  t.alike(
+    (await Q.listBids(m.view, { bot: bot.key })).map((x) => x.id),
+    [r.id]
+  )
   t.is(await Q.engineTime(m.view), m.clock)
 })
 
-test('with an offer TTL, an offer its node stopped renewing is not sold; renewing at the same prices keeps its place', async t => {
+test('with an offer TTL, an offer its node stopped renewing is not sold; renewing at the same prices keeps its place', async (t) => {
   const m = await Market.create({ offerTtl: HOUR })
   const gone = new Actor('gone')
   const alive = new Actor('alive')
   const bot = new Actor('bot')
-  await m.send(gone, 'offer', offerBody({ prices: resources({ cpu: 100, memory: 10 }) }), { at: T0 + 10 })
-  await m.send(alive, 'offer', offerBody({ prices: resources({ cpu: 200, memory: 10 }) }), { at: T0 + 20 })
-  await m.send(alive, 'offer-update', offerBody({ prices: resources({ cpu: 200, memory: 10 }) }), { at: T0 + 2 * HOUR })
+  await m.send(gone, 'offer', offerBody({ prices: resources({ cpu: 100, memory: 10 }) }), {
+    at: T0 + 10
+  })
+  await m.send(alive, 'offer', offerBody({ prices: resources({ cpu: 200, memory: 10 }) }), {
+    at: T0 + 20
+  })
+  await m.send(alive, 'offer-update', offerBody({ prices: resources({ cpu: 200, memory: 10 }) }), {
+    at: T0 + 2 * HOUR
+  })
   const renewed = await Q.getOffer(m.view, alive.key)
   t.is(renewed?.time, T0 + 20, 'renewed at the same prices: its price-time place is kept')
   t.is(renewed?.renewed, T0 + 2 * HOUR, 'and the renewal is recorded')
 
   const r = await m.send(bot, 'bid', bidBody())
-  t.is((await Q.getTrade(m.view, `${r.id}.0`))?.node, alive.key, 'the cheaper offer went stale: the renewed one is sold')
+  t.is(
+    (await Q.getTrade(m.view, `${r.id}.0`))?.node,
+    alive.key,
+    'the cheaper offer went stale: the renewed one is sold'
+  )
 
   await m.send(gone, 'offer-update', offerBody({ prices: resources({ cpu: 100, memory: 10 }) }))
   const again = await m.send(bot, 'bid', bidBody())
-  t.is((await Q.getTrade(m.view, `${again.id}.0`))?.node, gone.key, 'renewed, the cheaper offer sells again')
+  t.is(
+    (await Q.getTrade(m.view, `${again.id}.0`))?.node,
+    gone.key,
+    'renewed, the cheaper offer sells again'
+  )
 })
 
-test('without an offer TTL (0), offers never go stale', async t => {
+test('without an offer TTL (0), offers never go stale', async (t) => {
   const m = await Market.create()
   const old = new Actor('old')
   const bot = new Actor('bot')

@@ -11,7 +11,7 @@ import { verifyMarket } from '../market/verify'
 import { apply as engineApply } from '../market/engine'
 import type { Apply } from '../market/types'
 
-test('a follower joins a grown market without applying it, and reads what the indexer reads', async t => {
+test('a follower joins a grown market without applying it, and reads what the indexer reads', async (t) => {
   const net = await testnet(t)
   const indexer = await market(t, net)
   await history(indexer, 2000)
@@ -26,11 +26,19 @@ test('a follower joins a grown market without applying it, and reads what the in
   const mine = HyperbeeView.reading(follower.ledger.finalSnapshot())
   const theirs = HyperbeeView.reading(indexer.ledger.view.checkout(follower.ledger.finalVersion))
   t.is((await Q.listOffers(mine)).length, 1000, 'every offer')
-  t.alike(await dump(mine, 'offer/'), await dump(theirs, 'offer/'), 'the same offers as the indexer at that length')
-  t.alike(await dump(mine, 'ix/bid-book/'), await dump(theirs, 'ix/bid-book/'), 'the same order book')
+  t.alike(
+    await dump(mine, 'offer/'),
+    await dump(theirs, 'offer/'),
+    'the same offers as the indexer at that length'
+  )
+  t.alike(
+    await dump(mine, 'ix/bid-book/'),
+    await dump(theirs, 'ix/bid-book/'),
+    'the same order book'
+  )
 })
 
-test('a follower submits through a relay and sees its op final', async t => {
+test('a follower submits through a relay and sees its op final', async (t) => {
   const net = await testnet(t)
   const indexer = await market(t, net)
   const node = await peer(t, net, { market: indexer.key, follow: true })
@@ -41,7 +49,7 @@ test('a follower submits through a relay and sees its op final', async t => {
   t.is(indexer.relays?.counters.served, 1, 'the indexer relayed it')
 })
 
-test('a follower restarts on the view it followed and continues its seqs', async t => {
+test('a follower restarts on the view it followed and continues its seqs', async (t) => {
   const net = await testnet(t)
   const indexer = await market(t, net)
   const data = await t.tmp()
@@ -53,10 +61,13 @@ test('a follower restarts on the view it followed and continues its seqs', async
   const again = await peer(t, net, { market: indexer.key, follow: true, data, identity })
   t.is(again.client.lastSeq, 1, 'the seq is recovered from the signed view')
   const [outcome] = await again.client.submitAndWait([{ type: 'withdraw', body: {} }])
-  t.ok(outcome.accepted, `a new op after the restart is no replay (${outcome.reason ?? 'accepted'})`)
+  t.ok(
+    outcome.accepted,
+    `a new op after the restart is no replay (${outcome.reason ?? 'accepted'})`
+  )
 })
 
-test('a follower refuses a view its market\'s indexers do not sign', async t => {
+test("a follower refuses a view its market's indexers do not sign", async (t) => {
   const net = await testnet(t)
   const a = await market(t, net)
   const b = await market(t, net)
@@ -65,15 +76,15 @@ test('a follower refuses a view its market\'s indexers do not sign', async t => 
   const mine = ledger.viewKey
   // Reach market b's peers too, so its view can be fetched and checked.
   const s = swarm(t, net)
-  s.on('connection', conn => follower.ledger.replicate(conn))
+  s.on('connection', (conn) => follower.ledger.replicate(conn))
   await s.join(marketTopic(b.key), { client: true, server: false }).flushed()
   await s.flush()
-  t.is(await ledger.offer(b.ledger.view.core.key), false, 'market b\'s view is refused')
-  t.is(await ledger.offer(a.ledger.view.core.key), true, 'market a\'s view checks out')
-  t.alike(ledger.viewKey, mine, 'it still reads market a\'s view')
+  t.is(await ledger.offer(b.ledger.view.core.key), false, "market b's view is refused")
+  t.is(await ledger.offer(a.ledger.view.core.key), true, "market a's view checks out")
+  t.alike(ledger.viewKey, mine, "it still reads market a's view")
 })
 
-test('market verify replays from genesis and agrees with the signed view; a replay given one different op names where it diverges', async t => {
+test('market verify replays from genesis and agrees with the signed view; a replay given one different op names where it diverges', async (t) => {
   const net = await testnet(t)
   const indexer = await market(t, net)
   await history(indexer, 300)
@@ -96,10 +107,13 @@ test('market verify replays from genesis and agrees with the signed view; a repl
   }
   const bad = await verifyMarket({ market: indexer.key, dht: net.createNode(), apply: tampered })
   t.absent(bad.ok, 'the tampered replay does not agree')
-  t.ok(bad.divergence !== null && bad.divergence.key.length > 0, `diverges at ${bad.divergence?.key ?? '?'}`)
+  t.ok(
+    bad.divergence !== null && bad.divergence.key.length > 0,
+    `diverges at ${bad.divergence?.key ?? '?'}`
+  )
 })
 
-test('a follower moves to the new view when indexers are added, and its ops are final with three indexers', async t => {
+test('a follower moves to the new view when indexers are added, and its ops are final with three indexers', async (t) => {
   const net = await testnet(t)
   const a = await market(t, net)
   const follower = await peer(t, net, { market: a.key, follow: true })
@@ -111,7 +125,10 @@ test('a follower moves to the new view when indexers are added, and its ops are 
   await addIndexer([a, b], c)
   // Each indexer added makes a new view: wait for the one the three sign, not the first change.
   await until(follower, async () => ledger.viewKey?.equals(a.ledger.view.core.key) === true)
-  t.ok(before !== null && ledger.viewKey !== null && !ledger.viewKey.equals(before), 'it reads the view the three indexers sign, not the one it joined')
+  t.ok(
+    before !== null && ledger.viewKey !== null && !ledger.viewKey.equals(before),
+    'it reads the view the three indexers sign, not the one it joined'
+  )
   const [outcome] = await follower.client.submitAndWait([offerOp()], { timeout: 60_000 })
   t.ok(outcome.accepted, 'its op is accepted and final')
   t.is(follower.ledger.counters.envelopes, 0, 'and it applied nothing')

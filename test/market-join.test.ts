@@ -14,80 +14,162 @@ import { encodeKey } from '../lib/keys'
 import { deploy, waitRunning } from '../bot/deployment'
 import type { Testnet } from '../lib/testnet'
 
-interface Exit { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string }
+interface Exit {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
 
-function run (args: string[], opts: { onspawn?: (kill: () => void) => void } = {}): Promise<Exit> {
+function run(args: string[], opts: { onspawn?: (kill: () => void) => void } = {}): Promise<Exit> {
   const child = spawn(process.execPath, [SCIT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', d => { stdout += d })
-  child.stderr.on('data', d => { stderr += d })
+  child.stdout.on('data', (d) => {
+    stdout += d
+  })
+  child.stderr.on('data', (d) => {
+    stderr += d
+  })
   opts.onspawn?.(() => child.kill('SIGTERM'))
-  return new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr })))
+  return new Promise((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr }))
+  )
 }
 
-function bootstrap (net: Testnet): string {
-  return net.bootstrap.map(b => `${b.host}:${b.port}`).join(',')
+function bootstrap(net: Testnet): string {
+  return net.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
 }
 
-test('a fresh scit market info process answers for a market with a history, running the engine on no op', async t => {
+test('a fresh scit market info process answers for a market with a history, running the engine on no op', async (t) => {
   const net = await testnet(t)
   const w = await world(t, net)
   await history(w.founder, 2000)
-  const r = await run(['market', 'info', '--json', '--market', encodeKey(w.key), '--bootstrap', bootstrap(net), '--data', await t.tmp()])
+  const r = await run([
+    'market',
+    'info',
+    '--json',
+    '--market',
+    encodeKey(w.key),
+    '--bootstrap',
+    bootstrap(net),
+    '--data',
+    await t.tmp()
+  ])
   t.is(r.code, 0, r.stderr)
   const info = JSON.parse(r.stdout)
   t.is(info.offers, 1000, 'every offer counted')
-  t.ok(info.accepted + info.rejected > 2000, `every op counted (${info.accepted} accepted, ${info.rejected} refused)`)
+  t.ok(
+    info.accepted + info.rejected > 2000,
+    `every op counted (${info.accepted} accepted, ${info.rejected} refused)`
+  )
   t.is(info.engineRuns, 0, 'it ran the engine on no op')
 })
 
-sandboxTest('on a market with a history, a fresh node is sold a trade and runs a job a fresh bot deploys', async t => {
-  const net = await testnet(t)
-  const w = await world(t, net)
-  await history(w.founder, 2000)
-  const n = await node(t, w)
-  const b = await bot(t, w)
-  t.is(n.peer.ledger.counters.envelopes + b.peer.ledger.counters.envelopes, 0, 'neither applied the market')
-  const d = await deploy(b, { template: await jobTemplate(t, { name: 'late' }) })
-  const [row] = await waitRunning(b, d)
-  t.is(row.node, n.key, 'the fresh node sold it')
-  t.is(row.state, 'exited', 'and ran it')
-})
+sandboxTest(
+  'on a market with a history, a fresh node is sold a trade and runs a job a fresh bot deploys',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    await history(w.founder, 2000)
+    const n = await node(t, w)
+    const b = await bot(t, w)
+    t.is(
+      n.peer.ledger.counters.envelopes + b.peer.ledger.counters.envelopes,
+      0,
+      'neither applied the market'
+    )
+    const d = await deploy(b, { template: await jobTemplate(t, { name: 'late' }) })
+    const [row] = await waitRunning(b, d)
+    t.is(row.node, n.key, 'the fresh node sold it')
+    t.is(row.state, 'exited', 'and ran it')
+  }
+)
 
-test('SIGTERM while a command waits to join a market stops it', async t => {
+test('SIGTERM while a command waits to join a market stops it', async (t) => {
   const net = await testnet(t)
   // Nobody serves this market: the command waits for a peer to show its view until it is stopped.
-  const exit = run(['market', 'info', '--market', encodeKey(generateKeyPair().publicKey), '--bootstrap', bootstrap(net), '--data', await t.tmp()], {
-    onspawn: kill => { setTimeout(kill, 1000) }
-  })
+  const exit = run(
+    [
+      'market',
+      'info',
+      '--market',
+      encodeKey(generateKeyPair().publicKey),
+      '--bootstrap',
+      bootstrap(net),
+      '--data',
+      await t.tmp()
+    ],
+    {
+      onspawn: (kill) => {
+        setTimeout(kill, 1000)
+      }
+    }
+  )
   const r = await exit
   t.ok(r.signal === 'SIGTERM' || r.code !== 0, `it stopped (${r.signal ?? r.code ?? '?'})`)
   t.absent(/\n\s+at /.test(r.stderr), 'no stack trace')
 })
 
-test('a command for a market nobody serves ends with TIMEOUT and exits (nothing it opened keeps it alive)', async t => {
+test('a command for a market nobody serves ends with TIMEOUT and exits (nothing it opened keeps it alive)', async (t) => {
   const net = await testnet(t)
-  const r = await run(['market', 'info', '--market', encodeKey(generateKeyPair().publicKey), '--bootstrap', bootstrap(net), '--data', await t.tmp()])
+  const r = await run([
+    'market',
+    'info',
+    '--market',
+    encodeKey(generateKeyPair().publicKey),
+    '--bootstrap',
+    bootstrap(net),
+    '--data',
+    await t.tmp()
+  ])
   t.is(r.code, 1)
   t.ok(r.stderr.startsWith('error TIMEOUT: no peer of market'), r.stderr.trim())
   t.absent(/\n\s+at /.test(r.stderr), 'no stack trace')
 })
 
-test('one data dir explores two markets in turn; a data dir that serves one market refuses to serve another', async t => {
+test('one data dir explores two markets in turn; a data dir that serves one market refuses to serve another', async (t) => {
   const net = await testnet(t)
   const a = await world(t, net)
   const b = await world(t, net)
   const data = await t.tmp()
   for (const w of [a, b, a]) {
-    const r = await run(['market', 'info', '--json', '--market', encodeKey(w.key), '--bootstrap', bootstrap(net), '--data', data])
+    const r = await run([
+      'market',
+      'info',
+      '--json',
+      '--market',
+      encodeKey(w.key),
+      '--bootstrap',
+      bootstrap(net),
+      '--data',
+      data
+    ])
     t.is(r.code, 0, r.stderr)
-    t.is(JSON.parse(r.stdout).market, encodeKey(w.key), 'the market asked for, from the same data dir')
+    t.is(
+      JSON.parse(r.stdout).market,
+      encodeKey(w.key),
+      'the market asked for, from the same data dir'
+    )
   }
   const served = await t.tmp()
   const created = await run(['market', 'create', '--json', '--data', served])
   t.is(created.code, 0, created.stderr)
-  const refused = await run(['market', 'serve', '--market', encodeKey(b.key), '--bootstrap', bootstrap(net), '--data', served])
+  const refused = await run([
+    'market',
+    'serve',
+    '--market',
+    encodeKey(b.key),
+    '--bootstrap',
+    bootstrap(net),
+    '--data',
+    served
+  ])
   t.is(refused.code, 1)
-  t.ok(refused.stderr.startsWith(`error INVALID_CONFIG: ${served} serves market ${JSON.parse(created.stdout).market as string}`), refused.stderr.trim())
+  t.ok(
+    refused.stderr.startsWith(
+      `error INVALID_CONFIG: ${served} serves market ${JSON.parse(created.stdout).market as string}`
+    ),
+    refused.stderr.trim()
+  )
 })

@@ -7,7 +7,7 @@ import type { MarketPeer } from '../market/peer'
 import type { Assert } from 'brittle'
 import type { Testnet } from '../lib/testnet'
 
-async function threeIndexers (t: Assert, net: Testnet): Promise<MarketPeer[]> {
+async function threeIndexers(t: Assert, net: Testnet): Promise<MarketPeer[]> {
   const a = await market(t, net)
   const b = await peer(t, net, { market: a.key })
   const c = await peer(t, net, { market: a.key })
@@ -18,44 +18,69 @@ async function threeIndexers (t: Assert, net: Testnet): Promise<MarketPeer[]> {
   return [a, b, c]
 }
 
-test('no double sale: bots on separate peers bid concurrently for more than exists, and every peer agrees', async t => {
+test('no double sale: bots on separate peers bid concurrently for more than exists, and every peer agrees', async (t) => {
   const net = await testnet(t)
   const indexers = await threeIndexers(t, net)
   const [a] = indexers
-  t.alike((await Q.listIndexers((await import('../market/hyperbee-view')).HyperbeeView.reading(a.ledger.view))).length, 3, 'three indexers')
+  t.alike(
+    (
+      await Q.listIndexers(
+        (await import('../market/hyperbee-view')).HyperbeeView.reading(a.ledger.view)
+      )
+    ).length,
+    3,
+    'three indexers'
+  )
 
   const nodes = await Promise.all([0, 1].map(() => peer(t, net, { market: a.key })))
-  const offerIds = await Promise.all(nodes.map(n => n.client.submit([offerOp({ cpu: 4000 })])))
-  for (const [i, n] of nodes.entries()) t.ok((await n.client.outcome(offerIds[i][0], { final: true, timeout: 60_000 })).accepted, 'offer final')
+  const offerIds = await Promise.all(nodes.map((n) => n.client.submit([offerOp({ cpu: 4000 })])))
+  for (const [i, n] of nodes.entries())
+    t.ok(
+      (await n.client.outcome(offerIds[i][0], { final: true, timeout: 60_000 })).accepted,
+      'offer final'
+    )
   t.comment('offers final')
 
   // 2 nodes × 4 cores; 4 bots × 5 bids of 1 core = 20 cores asked for 8.
   const bots = await Promise.all([0, 1, 2, 3].map(() => peer(t, net, { market: a.key })))
-  const ids = await Promise.all(bots.map(b => b.client.submit(Array.from({ length: 5 }, () => bidOp({ cpu: 1000 })))))
-  const outcomes = await Promise.all(bots.flatMap((b, i) => ids[i].map(id => b.client.outcome(id, { final: true, timeout: 60_000 }))))
+  const ids = await Promise.all(
+    bots.map((b) => b.client.submit(Array.from({ length: 5 }, () => bidOp({ cpu: 1000 }))))
+  )
+  const outcomes = await Promise.all(
+    bots.flatMap((b, i) =>
+      ids[i].map((id) => b.client.outcome(id, { final: true, timeout: 60_000 }))
+    )
+  )
   const traded = outcomes.reduce((n, o) => n + o.trades.length, 0)
   t.is(traded, 8, 'exactly the capacity that exists was sold')
 
   const everyone = [...indexers, ...nodes, ...bots]
-  const target = Math.max(...everyone.map(p => p.ledger.finalVersion))
+  const target = Math.max(...everyone.map((p) => p.ledger.finalVersion))
   for (const p of everyone) await until(p, async () => p.ledger.finalVersion >= target)
 
   const dumps: string[] = []
   for (const p of everyone) {
-    await withFinal(p, async view => {
+    await withFinal(p, async (view) => {
       for (const offer of await Q.listOffers(view, { includeWithdrawn: true })) {
         let sold: Resources = { ...ZERO }
-        for (const tr of await Q.listTrades(view, { node: offer.node })) sold = add(sold, tr.resources)
-        t.ok(fits(sold, offer.resources), `${p.client.identity.slice(0, 6)}: offer ${offer.node.slice(0, 6)} sold no more than it had`)
+        for (const tr of await Q.listTrades(view, { node: offer.node }))
+          sold = add(sold, tr.resources)
+        t.ok(
+          fits(sold, offer.resources),
+          `${p.client.identity.slice(0, 6)}: offer ${offer.node.slice(0, 6)} sold no more than it had`
+        )
         t.alike(offer.available, subtract(offer.resources, sold), 'available is what is left')
       }
       dumps.push((await dump(view)).join('\n'))
     })
   }
-  t.ok(dumps.every(d => d === dumps[0]), `all ${everyone.length} peers have the same final view`)
+  t.ok(
+    dumps.every((d) => d === dumps[0]),
+    `all ${everyone.length} peers have the same final view`
+  )
 })
 
-test('liveness: with one of three indexers stopped, ops still become final', async t => {
+test('liveness: with one of three indexers stopped, ops still become final', async (t) => {
   const net = await testnet(t)
   const [a, , c] = await threeIndexers(t, net)
   await c.close()
@@ -65,7 +90,7 @@ test('liveness: with one of three indexers stopped, ops still become final', asy
   t.ok(o.accepted, 'final with two of three indexers')
 })
 
-test('liveness: an indexer cut off mid-stream (connections dropped, no close) does not stop the ops that follow', async t => {
+test('liveness: an indexer cut off mid-stream (connections dropped, no close) does not stop the ops that follow', async (t) => {
   const net = await testnet(t)
   const [a, , c] = await threeIndexers(t, net)
   const bot = await peer(t, net, { market: a.key })
@@ -74,7 +99,10 @@ test('liveness: an indexer cut off mid-stream (connections dropped, no close) do
   await bot.client.submitAndWait([offerOp({ cpu: 64_000 })])
   const bid = async (): Promise<void> => {
     const [id] = await bot.client.submit([bidOp({ cpu: 100 })])
-    t.ok((await bot.client.outcome(id, { final: true, timeout: 60_000 })).accepted, 'bid final and accepted')
+    t.ok(
+      (await bot.client.outcome(id, { final: true, timeout: 60_000 })).accepted,
+      'bid final and accepted'
+    )
   }
   for (let i = 0; i < 5; i++) await bid()
   // As a crash looks to the others: whatever c appended and announced last may never be fetched.

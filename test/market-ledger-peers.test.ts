@@ -11,7 +11,7 @@ import { verifierStats } from '../market/verifier'
 import * as Q from '../market/queries'
 import type { BidBody } from '../market/types'
 
-test('a read-only peer replicates the view and answers queries, and never writes', async t => {
+test('a read-only peer replicates the view and answers queries, and never writes', async (t) => {
   const net = await testnet(t)
   const creator = await market(t, net)
   const [id] = await creator.client.submit([offerOp({ country: 'DE' })])
@@ -21,7 +21,7 @@ test('a read-only peer replicates the view and answers queries, and never writes
   t.is(explorer.client.writable, false, 'the client says it is read-only')
   await until(explorer, async () => (await explorer.client.offers({ country: 'DE' })).length === 1)
   const [offer] = await explorer.client.offers({ country: 'DE' })
-  t.is(offer.node, creator.client.identity, 'the explorer reads the creator\'s offer')
+  t.is(offer.node, creator.client.identity, "the explorer reads the creator's offer")
   t.is((await explorer.client.outcome(id, { final: true })).accepted, true, 'and its final outcome')
 
   try {
@@ -33,7 +33,7 @@ test('a read-only peer replicates the view and answers queries, and never writes
   t.is(explorer.full.base.local.length, 0, 'its writer core is empty')
 })
 
-test('a restarted client (same data dir) continues above its last seq', async t => {
+test('a restarted client (same data dir) continues above its last seq', async (t) => {
   const net = await testnet(t)
   const creator = await market(t, net)
   const data = await t.tmp()
@@ -53,7 +53,7 @@ test('a restarted client (same data dir) continues above its last seq', async t 
   t.is(again.client.lastSeq, 4)
 })
 
-test('an optimistic block holding a forged envelope is dropped whole and leaves no trace', async t => {
+test('an optimistic block holding a forged envelope is dropped whole and leaves no trace', async (t) => {
   const net = await testnet(t)
   const creator = await market(t, net)
   const mallory = await peer(t, net, { market: creator.key })
@@ -66,23 +66,34 @@ test('an optimistic block holding a forged envelope is dropped whole and leaves 
 
   // Blocks of one writer are ordered: once this later op is final everywhere, the forged block was decided.
   const [later] = await mallory.client.submit([bidOp()])
-  t.ok((await mallory.client.outcome(later, { final: true })).accepted, 'a later valid op from the same writer is final')
-  await until(creator, async () => (await withFinal(creator, v => Q.getOutcome(v, later))) !== null)
+  t.ok(
+    (await mallory.client.outcome(later, { final: true })).accepted,
+    'a later valid op from the same writer is final'
+  )
+  await until(
+    creator,
+    async () => (await withFinal(creator, (v) => Q.getOutcome(v, later))) !== null
+  )
 
   for (const p of [creator, mallory]) {
-    await withFinal(p, async view => {
+    await withFinal(p, async (view) => {
       t.is(await Q.getOutcome(view, envelopeId(forged)), null, 'the forged envelope has no outcome')
       t.is(await Q.getOutcome(view, envelopeId(valid)), null, 'nor the valid one it came with')
     })
   }
 })
 
-test('an op appended just before its peer stopped, unseen by any indexer, becomes final once the peer is back', async t => {
+test('an op appended just before its peer stopped, unseen by any indexer, becomes final once the peer is back', async (t) => {
   const net = await testnet(t)
   const creator = await market(t, net)
   const data = await t.tmp()
   const author = generateKeyPair()
-  const env = seal(author, { type: 'offer', seq: 1, timestamp: Date.now(), body: encodeBody('offer', offerOp().body as never) })
+  const env = seal(author, {
+    type: 'offer',
+    seq: 1,
+    timestamp: Date.now(),
+    body: encodeBody('offer', offerOp().body as never)
+  })
 
   // A peer in sync with the market loses its connections, appends, and stops: the block is in its writer core and
   // nowhere else, as when a process dies right after appending.
@@ -100,30 +111,46 @@ test('an op appended just before its peer stopped, unseen by any indexer, become
   const back = await peer(t, net, { market: creator.key, data, resendAfter: 200 })
   const outcome = await creator.client.outcome(envelopeId(env), { final: true, timeout: 60_000 })
   t.ok(outcome.accepted, 'the indexer decided the op')
-  t.ok((await creator.client.offers()).some(o => o.node === outcome.author), 'the offer is in the book')
+  t.ok(
+    (await creator.client.offers()).some((o) => o.node === outcome.author),
+    'the offer is in the book'
+  )
   await back.client.outcome(envelopeId(env), { final: true, timeout: 60_000 })
   await back.full.outbox.check()
   t.is(back.full.outbox.size, 0, 'a final op leaves the outbox')
 })
 
-test('submits queued behind an append in flight go out together, in order, and every op is final', async t => {
+test('submits queued behind an append in flight go out together, in order, and every op is final', async (t) => {
   const net = await testnet(t)
   const creator = await market(t, net)
   const bot = await peer(t, net, { market: creator.key, relay: false }) // its own optimistic blocks
   await bot.client.submitAndWait([bidOp({ cpu: 1000 })])
   const before = bot.full.base.local.length
-  const ids = (await Promise.all(Array.from({ length: 20 }, () => bot.client.submit([bidOp({ cpu: 1000 })])))).flat()
+  const ids = (
+    await Promise.all(Array.from({ length: 20 }, () => bot.client.submit([bidOp({ cpu: 1000 })])))
+  ).flat()
   const blocks = bot.full.base.local.length - before
   t.ok(blocks > 0 && blocks < 20, `20 submits went out as ${blocks} blocks`)
-  const outcomes = await Promise.all(ids.map(id => bot.client.outcome(id, { final: true, timeout: 60_000 })))
-  t.alike(outcomes.filter(o => !o.accepted).map(o => o.reason), [], 'every bid accepted: seqs rose in the order they were appended')
+  const outcomes = await Promise.all(
+    ids.map((id) => bot.client.outcome(id, { final: true, timeout: 60_000 }))
+  )
+  t.alike(
+    outcomes.filter((o) => !o.accepted).map((o) => o.reason),
+    [],
+    'every bid accepted: seqs rose in the order they were appended'
+  )
 })
 
-test('a copy of a decided op sent again (as the outbox does) still answers a wait that starts meanwhile', async t => {
+test('a copy of a decided op sent again (as the outbox does) still answers a wait that starts meanwhile', async (t) => {
   const net = await testnet(t)
   const creator = await market(t, net)
   const bot = await peer(t, net, { market: creator.key, relay: false })
-  const env = seal(generateKeyPair(), { type: 'bid', seq: 1, timestamp: Date.now(), body: encodeBody('bid', bidOp().body as BidBody) })
+  const env = seal(generateKeyPair(), {
+    type: 'bid',
+    seq: 1,
+    timestamp: Date.now(),
+    body: encodeBody('bid', bidOp().body as BidBody)
+  })
   await bot.ledger.append([env])
   t.ok((await bot.client.outcome(envelopeId(env), { final: true })).accepted, 'decided and final')
   // The copy's block decides nothing new, so it is not acked and is dropped: the wait must look, not wait for a hint.
@@ -133,27 +160,45 @@ test('a copy of a decided op sent again (as the outbox does) still answers a wai
   t.ok((await outcome).accepted, 'the wait gets the outcome decided before')
 })
 
-test('a batch with one bad signature among many valid ones: exactly that op is refused, on the indexer and on a replica', async t => {
+test('a batch with one bad signature among many valid ones: exactly that op is refused, on the indexer and on a replica', async (t) => {
   const net = await testnet(t)
   const indexer = await market(t, net)
   const authors = Array.from({ length: 20 }, () => generateKeyPair())
   const envelopes: Buffer[] = []
   for (let seq = 1; seq <= 10; seq++) {
-    for (const a of authors) envelopes.push(seal(a, { type: 'bid', seq, timestamp: Date.now(), body: encodeBody('bid', bidOp().body as BidBody) }))
+    for (const a of authors)
+      envelopes.push(
+        seal(a, {
+          type: 'bid',
+          seq,
+          timestamp: Date.now(),
+          body: encodeBody('bid', bidOp().body as BidBody)
+        })
+      )
   }
   const bad = 137
   envelopes[bad] = b4a.from(envelopes[bad])
   envelopes[bad][envelopes[bad].byteLength - 1] ^= 1 // the last byte is the signature's
   const before = verifierStats.checked
   await indexer.full.append(envelopes)
-  const ids = envelopes.map(e => envelopeId(e))
+  const ids = envelopes.map((e) => envelopeId(e))
   await indexer.client.outcome(ids[ids.length - 1], { final: true })
-  t.ok(verifierStats.checked - before >= envelopes.length - 16, `signatures were checked off the apply loop (${verifierStats.checked - before})`)
+  t.ok(
+    verifierStats.checked - before >= envelopes.length - 16,
+    `signatures were checked off the apply loop (${verifierStats.checked - before})`
+  )
 
   const replica = await peer(t, net, { market: indexer.key, identity: null })
-  for (const [name, p] of [['indexer', indexer], ['replica', replica]] as const) {
-    const outcomes = await Promise.all(ids.map(id => p.client.outcome(id, { final: true })))
-    const refused = outcomes.flatMap((o, i) => o.accepted ? [] : [`${i}:${o.reason ?? ''}`])
-    t.alike(refused, [`${bad}:bad-signature`], `${name}: only op ${bad} is refused, for its signature`)
+  for (const [name, p] of [
+    ['indexer', indexer],
+    ['replica', replica]
+  ] as const) {
+    const outcomes = await Promise.all(ids.map((id) => p.client.outcome(id, { final: true })))
+    const refused = outcomes.flatMap((o, i) => (o.accepted ? [] : [`${i}:${o.reason ?? ''}`]))
+    t.alike(
+      refused,
+      [`${bad}:bad-signature`],
+      `${name}: only op ${bad} is refused, for its signature`
+    )
   }
 })

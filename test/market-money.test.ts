@@ -8,7 +8,10 @@ const contract = b4a.alloc(32, 7)
 const manifest = b4a.alloc(32, 9)
 
 /** A market with one node (default offer) and one funded bot holding one matched trade at 120/h for `hours`. */
-async function leased (hours = 10, funds = 10_000): Promise<{ m: Market, node: Actor, bot: Actor, trade: string }> {
+async function leased(
+  hours = 10,
+  funds = 10_000
+): Promise<{ m: Market; node: Actor; bot: Actor; trade: string }> {
   const m = await Market.create()
   const node = new Actor('node')
   const bot = new Actor('bot')
@@ -18,7 +21,7 @@ async function leased (hours = 10, funds = 10_000): Promise<{ m: Market, node: A
   return { m, node, bot, trade: r.outcome.trades[0] }
 }
 
-test('settle moves escrow from the bot into the trade and starts the lease', async t => {
+test('settle moves escrow from the bot into the trade and starts the lease', async (t) => {
   const { m, bot, trade } = await leased()
   const r = await m.send(bot, 'settle', { trade, contract, manifest })
   t.ok(r.outcome.accepted)
@@ -32,20 +35,28 @@ test('settle moves escrow from the bot into the trade and starts the lease', asy
   t.is(await m.balance(bot), 10_000 - 1200)
 })
 
-test('settle without the funds is insufficient-funds and changes nothing', async t => {
+test('settle without the funds is insufficient-funds and changes nothing', async (t) => {
   const { m, bot, trade } = await leased(10, 1199)
   const before = m.view.dump()
   const r = await m.send(bot, 'settle', { trade, contract, manifest })
   t.is(r.outcome.reason, 'insufficient-funds')
   t.is((await Q.getTrade(m.view, trade))?.state, 'matched')
   t.is(await m.balance(bot), 1199)
-  t.ok(m.view.size > 0 && before.byteLength < m.view.dump().byteLength, 'only the rejection was recorded')
+  t.ok(
+    m.view.size > 0 && before.byteLength < m.view.dump().byteLength,
+    'only the rejection was recorded'
+  )
 })
 
-test('an unsettled trade is released after the settlement window and its capacity returns', async t => {
+test('an unsettled trade is released after the settlement window and its capacity returns', async (t) => {
   const { m, node, bot, trade } = await leased()
   const tr = await Q.getTrade(m.view, trade)
-  const late = await m.send(bot, 'settle', { trade, contract, manifest }, { at: (tr?.settleBy ?? 0) + 1 })
+  const late = await m.send(
+    bot,
+    'settle',
+    { trade, contract, manifest },
+    { at: (tr?.settleBy ?? 0) + 1 }
+  )
   t.is(late.outcome.reason, 'bad-state', 'too late to settle')
   // The rejected op did not move time: the next accepted op releases the trade.
   t.is((await Q.getTrade(m.view, trade))?.state, 'matched')
@@ -55,14 +66,14 @@ test('an unsettled trade is released after the settlement window and its capacit
   t.is(await m.balance(bot), 10_000, 'no money moved')
 })
 
-test('settling exactly at settleBy is in time', async t => {
+test('settling exactly at settleBy is in time', async (t) => {
   const { m, bot, trade } = await leased()
   const tr = await Q.getTrade(m.view, trade)
   const r = await m.send(bot, 'settle', { trade, contract, manifest }, { at: tr?.settleBy })
   t.ok(r.outcome.accepted)
 })
 
-test('claims pay the node pro-rata and sum exactly to the full lease', async t => {
+test('claims pay the node pro-rata and sum exactly to the full lease', async (t) => {
   const { m, node, bot, trade } = await leased(10)
   await m.send(bot, 'settle', { trade, contract, manifest })
   const start = m.clock
@@ -85,7 +96,7 @@ test('claims pay the node pro-rata and sum exactly to the full lease', async t =
   t.alike((await Q.getOffer(m.view, node.key))?.available, offerBody().resources, 'capacity freed')
 })
 
-test('close pays elapsed time and refunds the rest to the bot', async t => {
+test('close pays elapsed time and refunds the rest to the bot', async (t) => {
   const { m, node, bot, trade } = await leased(10)
   await m.send(bot, 'settle', { trade, contract, manifest })
   const start = m.clock
@@ -105,7 +116,7 @@ test('close pays elapsed time and refunds the rest to the bot', async t => {
   t.is(after.outcome.reason, 'bad-state', 'nothing left to claim')
 })
 
-test('fail refunds the unused part like close and marks the lease failed', async t => {
+test('fail refunds the unused part like close and marks the lease failed', async (t) => {
   const { m, node, bot, trade } = await leased(4)
   await m.send(bot, 'settle', { trade, contract, manifest })
   const start = m.clock
@@ -119,7 +130,7 @@ test('fail refunds the unused part like close and marks the lease failed', async
   t.is((await m.balance(node)) + (await m.balance(bot)), 10_000)
 })
 
-test('freed capacity fills a resting bid', async t => {
+test('freed capacity fills a resting bid', async (t) => {
   const m = await Market.create()
   const node = new Actor('node')
   const bot = new Actor('bot')
@@ -133,7 +144,7 @@ test('freed capacity fills a resting bid', async t => {
   t.alike(c.outcome.trades, [`${waiting.id}.0`], 'the close op filled the resting bid')
 })
 
-test('closing a trade that was never settled just frees capacity', async t => {
+test('closing a trade that was never settled just frees capacity', async (t) => {
   const { m, node, bot, trade } = await leased()
   const r = await m.send(bot, 'close', { trade, reason: 'changed my mind' })
   t.ok(r.outcome.accepted)
@@ -142,7 +153,7 @@ test('closing a trade that was never settled just frees capacity', async t => {
   t.is(await m.balance(bot), 10_000)
 })
 
-test('deposit mints from a faucet only; transfer moves, never overspends', async t => {
+test('deposit mints from a faucet only; transfer moves, never overspends', async (t) => {
   const m = await Market.create()
   const a = new Actor('a')
   const b = new Actor('b')
@@ -158,19 +169,24 @@ test('deposit mints from a faucet only; transfer moves, never overspends', async
   t.is(await m.balance(b), 200)
   const s = await Q.stats(m.view)
   t.is(s.minted, 500)
-  t.alike((await Q.listBalances(m.view)).map(x => x.balance).sort(), [200, 300])
+  t.alike((await Q.listBalances(m.view)).map((x) => x.balance).sort(), [200, 300])
 })
 
-test('money is conserved through a long mixed sequence', async t => {
+test('money is conserved through a long mixed sequence', async (t) => {
   const m = await Market.create({ settlementWindow: 10 * 60_000 })
   const nodes = [new Actor('n1'), new Actor('n2'), new Actor('n3')]
   const bots = [new Actor('b1'), new Actor('b2')]
   for (const b of bots) await m.fund(b, 5_000)
-  for (const [i, n] of nodes.entries()) await m.send(n, 'offer', offerBody({ prices: resources({ cpu: 50 + 25 * i, memory: 7 }) }))
+  for (const [i, n] of nodes.entries())
+    await m.send(n, 'offer', offerBody({ prices: resources({ cpu: 50 + 25 * i, memory: 7 }) }))
   const trades: string[] = []
   for (let i = 0; i < 12; i++) {
     const bot = bots[i % 2]
-    const r = await m.send(bot, 'bid', bidBody({ replicas: 1 + (i % 3), duration: (1 + i) * 977_000 }))
+    const r = await m.send(
+      bot,
+      'bid',
+      bidBody({ replicas: 1 + (i % 3), duration: (1 + i) * 977_000 })
+    )
     for (const id of r.outcome.trades) {
       trades.push(id)
       if (i % 4 !== 3) await m.send(bot, 'settle', { trade: id, contract, manifest })
@@ -179,9 +195,14 @@ test('money is conserved through a long mixed sequence', async t => {
     const tr = trades[(i * 7) % trades.length]
     const t1 = await Q.getTrade(m.view, tr)
     if (t1 !== null) {
-      const who = nodes.find(n => n.key === t1.node) ?? nodes[0]
+      const who = nodes.find((n) => n.key === t1.node) ?? nodes[0]
       await m.send(who, 'claim', { trade: tr, reason: '' })
-      if (i % 3 === 0) await m.send(bots.find(b => b.key === t1.bot) ?? bots[0], i % 2 === 0 ? 'close' : 'fail', { trade: tr, reason: '' })
+      if (i % 3 === 0)
+        await m.send(
+          bots.find((b) => b.key === t1.bot) ?? bots[0],
+          i % 2 === 0 ? 'close' : 'fail',
+          { trade: tr, reason: '' }
+        )
     }
   }
   m.advance(100 * HOUR)

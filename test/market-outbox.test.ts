@@ -11,28 +11,43 @@ import { offerOp } from './helpers/ledger'
 
 const AFTER = 10_000
 
-function envelopes (n: number): Buffer[] {
+function envelopes(n: number): Buffer[] {
   const author = generateKeyPair()
   const body = encodeBody('offer', offerOp().body as never)
-  return Array.from({ length: n }, (_, i) => seal(author, { type: 'offer', seq: i + 1, timestamp: Date.now(), body }))
+  return Array.from({ length: n }, (_, i) =>
+    seal(author, { type: 'offer', seq: i + 1, timestamp: Date.now(), body })
+  )
 }
 
 /** An outbox over an in-memory user data map; `final` and `clock` are the test's to set. */
-function outbox (data = new Map<string, Buffer | null>()): { box: Outbox, sent: Buffer[][], final: Set<string>, clock: { now: number }, data: Map<string, Buffer | null> } {
+function outbox(data = new Map<string, Buffer | null>()): {
+  box: Outbox
+  sent: Buffer[][]
+  final: Set<string>
+  clock: { now: number }
+  data: Map<string, Buffer | null>
+} {
   const sent: Buffer[][] = []
   const final = new Set<string>()
   const clock = { now: 0 }
   const box = new Outbox({
-    core: () => ({ getUserData: async key => data.get(key) ?? null, setUserData: async (key, value) => { data.set(key, value) } }),
-    final: async id => final.has(id),
-    resend: async list => { sent.push(list) },
+    core: () => ({
+      getUserData: async (key) => data.get(key) ?? null,
+      setUserData: async (key, value) => {
+        data.set(key, value)
+      }
+    }),
+    final: async (id) => final.has(id),
+    resend: async (list) => {
+      sent.push(list)
+    },
     resendAfter: AFTER,
     now: () => clock.now
   })
   return { box, sent, final, clock, data }
 }
 
-test('an op sent a moment before a check is in flight: only ops undecided for resendAfter go out again', async t => {
+test('an op sent a moment before a check is in flight: only ops undecided for resendAfter go out again', async (t) => {
   const { box, sent, clock } = outbox()
   const [a, b] = envelopes(2)
   await box.add([a])
@@ -51,7 +66,7 @@ test('an op sent a moment before a check is in flight: only ops undecided for re
   box.close()
 })
 
-test('final ops leave the outbox; a restart sends what the last run left at its first check', async t => {
+test('final ops leave the outbox; a restart sends what the last run left at its first check', async (t) => {
   const first = outbox()
   const [a, b] = envelopes(2)
   await first.box.add([a, b])

@@ -25,36 +25,47 @@ class ScriptedLedger implements OutcomeSource {
     batch: () => ({ get: (key: string) => this.read(key), close: async () => {} })
   }
 
-  takeApplied (): { hints: Hint[], lookAllAt: number } {
+  takeApplied(): { hints: Hint[]; lookAllAt: number } {
     const hints = this.hints
     this.hints = []
     return { hints, lookAllAt: 0 }
   }
 
-  appliedYet (): boolean { return true }
+  appliedYet(): boolean {
+    return true
+  }
 
   /** The engine decided `outcome` in view block `seq`; the apply call left the view `seq + 1` long. */
-  apply (outcome: Outcome, seq: number): void {
+  apply(outcome: Outcome, seq: number): void {
     const key = K.accepted(outcome.id)
     this.entries.set(key, { seq, key, value: encode(outcomeRecord, outcome) })
     this.view.core.length = seq + 1
     this.hints.push({ id: outcome.id, outcome, length: seq + 1 })
   }
 
-  release (): void {
+  release(): void {
     for (const answer of this.held.splice(0)) answer()
   }
 
-  private read (key: string): Promise<Entry | null> {
+  private read(key: string): Promise<Entry | null> {
     const value = this.entries.get(key) ?? null
     if (!this.holding) return Promise.resolve(value)
-    return new Promise(resolve => this.held.push(() => resolve(value)))
+    return new Promise((resolve) => this.held.push(() => resolve(value)))
   }
 }
 
-const outcome: Outcome = { id: 'a'.repeat(52), type: 'bid', author: 'b'.repeat(52), time: 1, accepted: true, reason: null, message: null, trades: [] }
+const outcome: Outcome = {
+  id: 'a'.repeat(52),
+  type: 'bid',
+  author: 'b'.repeat(52),
+  time: 1,
+  accepted: true,
+  reason: null,
+  message: null,
+  trades: []
+}
 
-function scripted (t: Assert): { ledger: ScriptedLedger, outcomes: Outcomes } {
+function scripted(t: Assert): { ledger: ScriptedLedger; outcomes: Outcomes } {
   const ledger = new ScriptedLedger()
   const outcomes = new Outcomes(ledger)
   t.teardown(() => outcomes.close())
@@ -62,11 +73,11 @@ function scripted (t: Assert): { ledger: ScriptedLedger, outcomes: Outcomes } {
 }
 
 /** Let every promise that can settle now settle. */
-async function settled (): Promise<void> {
-  for (let i = 0; i < 20; i++) await new Promise(resolve => setImmediate(resolve))
+async function settled(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
 }
 
-test('a first look that found nothing does not undo a hint noted while it ran: the waiter gets the final outcome', async t => {
+test('a first look that found nothing does not undo a hint noted while it ran: the waiter gets the final outcome', async (t) => {
   const { ledger, outcomes } = scripted(t)
 
   ledger.holding = true
@@ -83,7 +94,7 @@ test('a first look that found nothing does not undo a hint noted while it ran: t
   t.alike(await waiting, outcome, 'the final outcome reaches the waiter')
 })
 
-test('a hint for a view longer than readers see waits until they see it, even with no waiter yet', async t => {
+test('a hint for a view longer than readers see waits until they see it, even with no waiter yet', async (t) => {
   const { ledger, outcomes } = scripted(t)
 
   ledger.apply(outcome, 5)
@@ -93,13 +104,17 @@ test('a hint for a view longer than readers see waits until they see it, even wi
   await settled()
   const waiting = outcomes.wait(outcome.id, false, 10_000) // looks now: finds nothing
   await settled()
-  ledger.entries.set(K.accepted(outcome.id), { seq: 5, key: K.accepted(outcome.id), value: encode(outcomeRecord, outcome) })
+  ledger.entries.set(K.accepted(outcome.id), {
+    seq: 5,
+    key: K.accepted(outcome.id),
+    value: encode(outcomeRecord, outcome)
+  })
   ledger.view.core.length = 6 // readers catch up
   outcomes.check()
   t.alike(await waiting, outcome, 'the waiter gets it from the kept hint')
 })
 
-test('an outcome is final only if it was below the final length when the read began', async t => {
+test('an outcome is final only if it was below the final length when the read began', async (t) => {
   const { ledger, outcomes } = scripted(t)
 
   ledger.apply(outcome, 5)
@@ -112,7 +127,12 @@ test('an outcome is final only if it was below the final length when the read be
   ledger.release()
   t.alike(await applied, outcome, 'an applied outcome settles a waiter that does not ask for final')
   let done = false
-  final.then(() => { done = true }, () => {})
+  final.then(
+    () => {
+      done = true
+    },
+    () => {}
+  )
   await settled()
   t.absent(done, 'a read begun before the block was final does not settle a final waiter')
   outcomes.check() // the update that moved the final length

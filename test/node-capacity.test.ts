@@ -6,7 +6,7 @@ import { GiB, MiB } from '../lib/resources'
 
 const probe: Probe = { cpu: 8000, memory: 16 * GiB, disk: 1000 * GiB, rotational: false }
 
-function refused (t: test.Assert, fn: () => unknown, what: string): void {
+function refused(t: test.Assert, fn: () => unknown, what: string): void {
   try {
     fn()
     t.fail(`${what}: accepted`)
@@ -15,25 +15,29 @@ function refused (t: test.Assert, fn: () => unknown, what: string): void {
   }
 }
 
-test('the probe reports the real cores, memory and free disk of the data dir', async t => {
+test('the probe reports the real cores, memory and free disk of the data dir', async (t) => {
   const p = probeMachine(await t.tmp())
   t.is(p.cpu, os.availableParallelism() * 1000)
   t.is(p.memory, os.totalmem())
   t.ok(p.disk > 0, `free disk ${p.disk}`)
 })
 
-test('sellable capacity keeps a reserve for the node itself', t => {
+test('sellable capacity keeps a reserve for the node itself', (t) => {
   const s = sellable(probe)
   t.is(s.cpu, 8000 - 800, '10% of the cores')
   t.is(s.memory, 16 * GiB - 512 * MiB)
   t.is(s.ssd, Math.floor(1000 * GiB * 0.95))
   t.is(s.hdd, 0)
   t.is(sellable({ ...probe, cpu: 2000 }).cpu, 1750, 'at least 250 millicores are kept')
-  t.is(sellable({ ...probe, rotational: true }).hdd, Math.floor(1000 * GiB * 0.95), 'a spinning disk is sold as hdd')
+  t.is(
+    sellable({ ...probe, rotational: true }).hdd,
+    Math.floor(1000 * GiB * 0.95),
+    'a spinning disk is sold as hdd'
+  )
   t.is(DEFAULT_RESERVE.memory, 512 * MiB)
 })
 
-test('flags lower the capacity', t => {
+test('flags lower the capacity', (t) => {
   const c = capacity(probe, { cpu: '2', memory: '8GiB', ssd: '100GiB' })
   t.is(c.resources.cpu, 2000)
   t.is(c.resources.memory, 8 * GiB)
@@ -42,13 +46,13 @@ test('flags lower the capacity', t => {
   t.is(capacity(probe).resources.cpu, 7200, 'no flags: everything sellable')
 })
 
-test('ssd and hdd flags split the one disk, never beyond it', t => {
+test('ssd and hdd flags split the one disk, never beyond it', (t) => {
   const c = capacity(probe, { ssd: '500GiB', hdd: '400GiB' })
   t.is(c.resources.ssd + c.resources.hdd, 900 * GiB)
   refused(t, () => capacity(probe, { ssd: '500GiB', hdd: '500GiB' }), 'ssd + hdd beyond the disk')
 })
 
-test('a flag asking for more than exists refuses to start', t => {
+test('a flag asking for more than exists refuses to start', (t) => {
   refused(t, () => capacity(probe, { cpu: '8' }), 'cpu inside the reserve')
   refused(t, () => capacity(probe, { cpu: '64' }), 'more cores than exist')
   refused(t, () => capacity(probe, { memory: '16GiB' }), 'memory inside the reserve')
@@ -56,7 +60,7 @@ test('a flag asking for more than exists refuses to start', t => {
   refused(t, () => capacity(probe, { gpu: '1' }), 'a gpu that is not there')
 })
 
-test('malformed flags are refused with the parse error, not CAPACITY', t => {
+test('malformed flags are refused with the parse error, not CAPACITY', (t) => {
   try {
     capacity(probe, { memory: 'lots' })
     t.fail('accepted')

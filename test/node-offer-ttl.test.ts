@@ -7,24 +7,40 @@ import { deploy, waitRunning } from '../bot/deployment'
 
 const TTL = 3000
 
-sandboxTest('in a market with an offer TTL, a node keeps renewing its offer, and a node that died is not sold', async t => {
-  const net = await testnet(t)
-  const w = await world(t, net, { offerTtl: TTL })
-  const dead = await node(t, w, { prices: { ...ZERO, cpu: 1, memory: 1 } })
-  const alive = await node(t, w)
-  const first = await w.founder.client.offer(alive.key)
-  await until(w.founder, async () => ((await w.founder.client.offer(alive.key))?.renewed ?? 0) > (first?.renewed ?? 0))
-  const later = await w.founder.client.offer(alive.key)
-  t.ok((later?.renewed ?? 0) > (first?.renewed ?? 0) && later?.time === first?.time, 'the running node renewed its offer, keeping its place')
+sandboxTest(
+  'in a market with an offer TTL, a node keeps renewing its offer, and a node that died is not sold',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net, { offerTtl: TTL })
+    const dead = await node(t, w, { prices: { ...ZERO, cpu: 1, memory: 1 } })
+    const alive = await node(t, w)
+    const first = await w.founder.client.offer(alive.key)
+    await until(
+      w.founder,
+      async () => ((await w.founder.client.offer(alive.key))?.renewed ?? 0) > (first?.renewed ?? 0)
+    )
+    const later = await w.founder.client.offer(alive.key)
+    t.ok(
+      (later?.renewed ?? 0) > (first?.renewed ?? 0) && later?.time === first?.time,
+      'the running node renewed its offer, keeping its place'
+    )
 
-  const cheap = await w.founder.client.offer(dead.key)
-  await dead.close() // as a crash: no withdrawal
-  // Engine time moves with the ops the market takes: the live node's renewals carry it past the TTL.
-  await until(w.founder, async () => await w.founder.client.time() > (cheap?.renewed ?? 0) + TTL)
-  t.is((await w.founder.client.offer(dead.key))?.withdrawn, false, 'the dead node\'s cheaper offer is still in the book')
+    const cheap = await w.founder.client.offer(dead.key)
+    await dead.close() // as a crash: no withdrawal
+    // Engine time moves with the ops the market takes: the live node's renewals carry it past the TTL.
+    await until(
+      w.founder,
+      async () => (await w.founder.client.time()) > (cheap?.renewed ?? 0) + TTL
+    )
+    t.is(
+      (await w.founder.client.offer(dead.key))?.withdrawn,
+      false,
+      "the dead node's cheaper offer is still in the book"
+    )
 
-  const b = await bot(t, w)
-  const d = await deploy(b, { template: await jobTemplate(t) })
-  const [row] = await waitRunning(b, d)
-  t.is(row.node, alive.key, 'but the bot bought from the node that renews')
-})
+    const b = await bot(t, w)
+    const d = await deploy(b, { template: await jobTemplate(t) })
+    const [row] = await waitRunning(b, d)
+    t.is(row.node, alive.key, 'but the bot bought from the node that renews')
+  }
+)

@@ -8,7 +8,7 @@ import { seal } from '../lib/envelope'
 import { isScitError } from '../lib/errors'
 import { ZERO, GiB } from '../lib/resources'
 
-function record (over: Partial<PresenceInput> = {}): PresenceInput {
+function record(over: Partial<PresenceInput> = {}): PresenceInput {
   const resources = { ...ZERO, cpu: 4000, memory: 8 * GiB, ssd: 100 * GiB }
   return {
     market: b4a.alloc(32, 9),
@@ -24,7 +24,7 @@ function record (over: Partial<PresenceInput> = {}): PresenceInput {
   }
 }
 
-test('a node\'s presence record is found by another DHT node and reflects an update', async t => {
+test("a node's presence record is found by another DHT node and reflects an update", async (t) => {
   const net = await testnet(t)
   const identity = generateKeyPair()
   const s = swarm(t, net, { keyPair: identity })
@@ -47,7 +47,7 @@ test('a node\'s presence record is found by another DHT node and reflects an upd
   t.ok((after?.seq ?? 0) > (found?.seq ?? 0), 'seq grew')
 })
 
-test('a node with no record is null; a record signed for another purpose is refused', async t => {
+test('a node with no record is null; a record signed for another purpose is refused', async (t) => {
   const net = await testnet(t)
   const a = net.createNode()
   const b = net.createNode()
@@ -56,7 +56,9 @@ test('a node with no record is null; a record signed for another purpose is refu
 
   // A valid DHT record under the key whose value is not a presence envelope.
   const kp = generateKeyPair()
-  await a.mutablePut(kp, seal(kp, { type: 'bid', seq: 5, timestamp: 1, body: b4a.from('x') }), { seq: 5 })
+  await a.mutablePut(kp, seal(kp, { type: 'bid', seq: 5, timestamp: 1, body: b4a.from('x') }), {
+    seq: 5
+  })
   try {
     await lookupPresence(b, kp.publicKey)
     t.fail('accepted')
@@ -64,20 +66,29 @@ test('a node with no record is null; a record signed for another purpose is refu
     t.ok(isScitError(err, 'VERIFICATION'), (err as Error).message)
   }
   // A presence envelope whose body does not decode.
-  await a.mutablePut(kp, seal(kp, { type: 'presence', seq: 6, timestamp: 1, body: b4a.from('garbage') }), { seq: 6 })
+  await a.mutablePut(
+    kp,
+    seal(kp, { type: 'presence', seq: 6, timestamp: 1, body: b4a.from('garbage') }),
+    { seq: 6 }
+  )
   await t.exception(lookupPresence(b, kp.publicKey, { minSeq: 6 }), /malformed/)
 })
 
-test('the node joins the market topic as a server that clients find', async t => {
+test('the node joins the market topic as a server that clients find', async (t) => {
   const net = await testnet(t)
   const identity = generateKeyPair()
   const s = swarm(t, net, { keyPair: identity })
-  s.on('connection', conn => conn.on('error', () => {}))
+  s.on('connection', (conn) => conn.on('error', () => {}))
   const presence = new Presence({ swarm: s, identity, record: record() })
   await presence.ready()
   t.teardown(() => presence.close(), { order: -1 })
   const client = swarm(t, net)
-  const connected = new Promise<Buffer>(resolve => client.on('connection', conn => { conn.on('error', () => {}); resolve(conn.remotePublicKey) }))
+  const connected = new Promise<Buffer>((resolve) =>
+    client.on('connection', (conn) => {
+      conn.on('error', () => {})
+      resolve(conn.remotePublicKey)
+    })
+  )
   client.join(presence.topic, { server: false, client: true })
   t.alike(await connected, identity.publicKey, 'connected to the node under its identity key')
 })

@@ -9,38 +9,67 @@ import { generateKeyPair } from '../lib/identity'
 import { seal } from '../lib/envelope'
 import type { Transition } from '../node/workload'
 
-function tr (id: string, state: Transition['state'], over: Partial<Transition> = {}): Transition {
-  return { id, state, reason: state, time: Date.now(), exitCode: null, signal: null, stdout: null, output: null, ports: [], restarts: 0, pid: null, backoff: null, ...over }
+function tr(id: string, state: Transition['state'], over: Partial<Transition> = {}): Transition {
+  return {
+    id,
+    state,
+    reason: state,
+    time: Date.now(),
+    exitCode: null,
+    signal: null,
+    stdout: null,
+    output: null,
+    ports: [],
+    restarts: 0,
+    pid: null,
+    backoff: null,
+    ...over
+  }
 }
 
-async function statusCore (t: test.Assert, opts = {}): Promise<{ core: StatusCore, store: Corestore, identity: ReturnType<typeof generateKeyPair> }> {
+async function statusCore(
+  t: test.Assert,
+  opts = {}
+): Promise<{ core: StatusCore; store: Corestore; identity: ReturnType<typeof generateKeyPair> }> {
   const store = new Corestore(await t.tmp())
   const identity = generateKeyPair()
   const core = new StatusCore(store, identity, opts)
   await core.ready()
-  t.teardown(async () => { await core.close(); await store.close() })
+  t.teardown(async () => {
+    await core.close()
+    await store.close()
+  })
   return { core, store, identity }
 }
 
-test('status records round-trip through a replicated core and verify', async t => {
+test('status records round-trip through a replicated core and verify', async (t) => {
   const { core, store, identity } = await statusCore(t)
   const digest = b4a.alloc(32, 7)
   await core.record(tr('job', 'starting'))
   await core.record(tr('job', 'running'))
-  await core.record(tr('job', 'exited', { exitCode: 0, stdout: digest, output: digest, reason: 'exit code 0' }), { contract: b4a.alloc(32, 1), trade: 'bid.0' })
+  await core.record(
+    tr('job', 'exited', { exitCode: 0, stdout: digest, output: digest, reason: 'exit code 0' }),
+    { contract: b4a.alloc(32, 1), trade: 'bid.0' }
+  )
 
   const reader = new Corestore(await t.tmp())
   t.teardown(() => reader.close())
   const s1 = store.replicate(true) as NodeJS.ReadWriteStream
   const s2 = reader.replicate(false) as NodeJS.ReadWriteStream
   s1.pipe(s2).pipe(s1)
-  t.teardown(() => { (s1 as unknown as { destroy(): void }).destroy(); (s2 as unknown as { destroy(): void }).destroy() })
+  t.teardown(() => {
+    ;(s1 as unknown as { destroy(): void }).destroy()
+    ;(s2 as unknown as { destroy(): void }).destroy()
+  })
   const remote = reader.get({ key: core.status.key })
   await remote.ready()
   await remote.update({ wait: true })
   const r = await readCore<StatusRecord>(remote, identity.publicKey, 'status')
   t.is(r.refused.length, 0)
-  t.alike(r.records.map(x => x.body.state), ['starting', 'running', 'exited'])
+  t.alike(
+    r.records.map((x) => x.body.state),
+    ['starting', 'running', 'exited']
+  )
   const last = r.records[2].body
   t.is(last.exitCode, 0)
   t.alike(last.stdout, digest)
@@ -50,25 +79,79 @@ test('status records round-trip through a replicated core and verify', async t =
   t.is(view.transitions, 3)
 })
 
-test('a tampered record is refused by the reader and the rest still verify', async t => {
+test('a tampered record is refused by the reader and the rest still verify', async (t) => {
   const { core, identity } = await statusCore(t)
   await core.record(tr('svc', 'starting'))
-  const good = seal(identity, { type: 'status', seq: 2, timestamp: 1, body: c.encode(statusRecord, { workload: 'svc', state: 'running', reason: 'ok', exitCode: null, signal: null, stdout: null, output: null, ports: [], restarts: 0, contract: null, trade: null, stateCore: null }) })
+  const good = seal(identity, {
+    type: 'status',
+    seq: 2,
+    timestamp: 1,
+    body: c.encode(statusRecord, {
+      workload: 'svc',
+      state: 'running',
+      reason: 'ok',
+      exitCode: null,
+      signal: null,
+      stdout: null,
+      output: null,
+      ports: [],
+      restarts: 0,
+      contract: null,
+      trade: null,
+      stateCore: null
+    })
+  })
   const tampered = b4a.from(good)
   tampered[tampered.byteLength - 80] ^= 1 // a byte of the body: the signature no longer covers it
   await core.status.append(tampered)
   const mallory = generateKeyPair()
   await core.status.append(seal(mallory, { type: 'status', seq: 3, timestamp: 1, body: good }))
-  await core.status.append(seal(identity, { type: 'status', seq: 9, timestamp: 1, body: c.encode(statusRecord, { workload: 'svc', state: 'stopped', reason: '', exitCode: null, signal: null, stdout: null, output: null, ports: [], restarts: 0, contract: null, trade: null, stateCore: null }) }))
-  await core.status.append(seal(identity, { type: 'status', seq: 5, timestamp: 1, body: b4a.from('not a status record') }))
+  await core.status.append(
+    seal(identity, {
+      type: 'status',
+      seq: 9,
+      timestamp: 1,
+      body: c.encode(statusRecord, {
+        workload: 'svc',
+        state: 'stopped',
+        reason: '',
+        exitCode: null,
+        signal: null,
+        stdout: null,
+        output: null,
+        ports: [],
+        restarts: 0,
+        contract: null,
+        trade: null,
+        stateCore: null
+      })
+    })
+  )
+  await core.status.append(
+    seal(identity, { type: 'status', seq: 5, timestamp: 1, body: b4a.from('not a status record') })
+  )
   await core.record(tr('svc', 'stopped'))
 
   const r = await readCore<StatusRecord>(core.status, identity.publicKey, 'status')
-  t.alike(r.refused.map(x => [x.index, x.reason]), [[1, 'bad-signature'], [2, 'wrong-author'], [3, 'replay'], [4, 'malformed']])
-  t.alike(r.records.map(x => [x.index, x.body.state]), [[0, 'starting'], [5, 'stopped']])
+  t.alike(
+    r.refused.map((x) => [x.index, x.reason]),
+    [
+      [1, 'bad-signature'],
+      [2, 'wrong-author'],
+      [3, 'replay'],
+      [4, 'malformed']
+    ]
+  )
+  t.alike(
+    r.records.map((x) => [x.index, x.body.state]),
+    [
+      [0, 'starting'],
+      [5, 'stopped']
+    ]
+  )
 })
 
-test('output is appended to the log core in bounded chunks with offsets', async t => {
+test('output is appended to the log core in bounded chunks with offsets', async (t) => {
   const { core, identity } = await statusCore(t, { maxPending: 10_000 })
   core.output('svc', 'stdout', b4a.from('hello '))
   core.output('svc', 'stdout', b4a.from('world\n'))
@@ -79,14 +162,21 @@ test('output is appended to the log core in bounded chunks with offsets', async 
   await core.flush()
   const r = await readCore<LogRecord>(core.logs, identity.publicKey, 'log')
   t.is(r.refused.length, 0)
-  const out = r.records.filter(x => x.body.stream === 'stdout')
-  t.is(b4a.toString(b4a.concat(out.map(x => x.body.data))), 'hello world\n')
-  const err = r.records.filter(x => x.body.stream === 'stderr')
-  t.ok(err.every(x => x.body.data.byteLength <= 4096), 'chunks of at most 4 KiB')
-  t.alike(err.map(x => x.body.offset), [0, 4096, 8192, 14000], 'the dropped bytes show as a gap')
+  const out = r.records.filter((x) => x.body.stream === 'stdout')
+  t.is(b4a.toString(b4a.concat(out.map((x) => x.body.data))), 'hello world\n')
+  const err = r.records.filter((x) => x.body.stream === 'stderr')
+  t.ok(
+    err.every((x) => x.body.data.byteLength <= 4096),
+    'chunks of at most 4 KiB'
+  )
+  t.alike(
+    err.map((x) => x.body.offset),
+    [0, 4096, 8192, 14000],
+    'the dropped bytes show as a gap'
+  )
 })
 
-test('the log core is rotated: old blocks are cleared locally', async t => {
+test('the log core is rotated: old blocks are cleared locally', async (t) => {
   const { core, identity } = await statusCore(t, { keepLogBlocks: 3 })
   for (let i = 0; i < 6; i++) {
     core.output('svc', 'stdout', b4a.from(`line ${i}\n`))
@@ -96,5 +186,8 @@ test('the log core is rotated: old blocks are cleared locally', async t => {
   t.absent(await core.logs.has(0), 'block 0 cleared')
   t.ok(await core.logs.has(5), 'recent blocks kept')
   const r = await readCore<LogRecord>(core.logs, identity.publicKey, 'log', { start: 3 })
-  t.alike(r.records.map(x => b4a.toString(x.body.data)), ['line 3\n', 'line 4\n', 'line 5\n'])
+  t.alike(
+    r.records.map((x) => b4a.toString(x.body.data)),
+    ['line 3\n', 'line 4\n', 'line 5\n']
+  )
 })

@@ -14,43 +14,71 @@ import { scanState, readFile } from '../lib/state'
 import { MiB, ZERO } from '../lib/resources'
 
 // A service that counts its starts in data.json (its declared state) and says "start N" to whoever connects.
-const COUNTER = 'const fs = require("fs"); let n = 0; try { n = JSON.parse(fs.readFileSync("data.json", "utf8")).n } catch {}; n++; fs.writeFileSync("data.json.tmp", JSON.stringify({ n })); fs.renameSync("data.json.tmp", "data.json"); require("net").createServer(s => { s.on("error", () => {}); s.write("start " + n) }).listen(Number(process.env.PORT), "127.0.0.1"); setInterval(() => {}, 1000)'
+const COUNTER =
+  'const fs = require("fs"); let n = 0; try { n = JSON.parse(fs.readFileSync("data.json", "utf8")).n } catch {}; n++; fs.writeFileSync("data.json.tmp", JSON.stringify({ n })); fs.renameSync("data.json.tmp", "data.json"); require("net").createServer(s => { s.on("error", () => {}); s.write("start " + n) }).listen(Number(process.env.PORT), "127.0.0.1"); setInterval(() => {}, 1000)'
 
-sandboxTest('a node killed with SIGKILL and restarted on its data dir resumes its own state core: the service goes on from its data, nothing is restored from elsewhere', async t => {
-  const net = await testnet(t)
-  const b = await bot(t, net)
-  const home = await callHome(t, net, b.identity) // workloads have no network: the test calls the service through the DHT
-  const data = await t.tmp()
-  const key = encodeKey(loadIdentity(data).publicKey)
-  const args = nodeArgs(data, b.peer.key, net, path.join(await tmpDir(t), 'workloads'))
-  const first = await startNode(t, args)
-  await until(b.peer, async () => (await b.peer.client.offer(key)) !== null)
-  const m = manifest(workload({ kind: 'service', restart: 'always', ports: [8080], files: [await fileOf(t, 'main.js', COUNTER)], state: { paths: ['data.json'], interval: 100 }, resources: { ...ZERO, cpu: 500, memory: 256 * MiB, ssd: 16 * MiB } }))
-  const trade = await buy(b, m)
-  const w = await contract(t, b, m, [trade], { 'main.js': COUNTER })
-  await settle(b, trade, w, m)
-  home.watch(serviceKey(data, trade, 8080))
-  await home.count(1)
-  t.is(home.hellos[0], 'start 1', 'the service started once')
+sandboxTest(
+  'a node killed with SIGKILL and restarted on its data dir resumes its own state core: the service goes on from its data, nothing is restored from elsewhere',
+  async (t) => {
+    const net = await testnet(t)
+    const b = await bot(t, net)
+    const home = await callHome(t, net, b.identity) // workloads have no network: the test calls the service through the DHT
+    const data = await t.tmp()
+    const key = encodeKey(loadIdentity(data).publicKey)
+    const args = nodeArgs(data, b.peer.key, net, path.join(await tmpDir(t), 'workloads'))
+    const first = await startNode(t, args)
+    await until(b.peer, async () => (await b.peer.client.offer(key)) !== null)
+    const m = manifest(
+      workload({
+        kind: 'service',
+        restart: 'always',
+        ports: [8080],
+        files: [await fileOf(t, 'main.js', COUNTER)],
+        state: { paths: ['data.json'], interval: 100 },
+        resources: { ...ZERO, cpu: 500, memory: 256 * MiB, ssd: 16 * MiB }
+      })
+    )
+    const trade = await buy(b, m)
+    const w = await contract(t, b, m, [trade], { 'main.js': COUNTER })
+    await settle(b, trade, w, m)
+    home.watch(serviceKey(data, trade, 8080))
+    await home.count(1)
+    t.is(home.hellos[0], 'start 1', 'the service started once')
 
-  first.child.kill('SIGKILL')
-  await first.exited
-  const again = await startNode(t, args)
-  await home.count(2)
-  t.is(home.hellos[1], 'start 2', 'after the kill, the restarted node runs it on from its data')
-  t.alike(await stopNode(again), { code: 0, signal: null }, 'a clean stop')
+    first.child.kill('SIGKILL')
+    await first.exited
+    const again = await startNode(t, args)
+    await home.count(2)
+    t.is(home.hellos[1], 'start 2', 'after the kill, the restarted node runs it on from its data')
+    t.alike(await stopNode(again), { code: 0, signal: null }, 'a clean stop')
 
-  // The node's own state core, read as anyone would: every snapshot signed by the node, in one sequence.
-  const store = new Corestore(path.join(data, 'corestore'))
-  t.teardown(() => store.close())
-  const core = store.namespace('scit/node').get({ name: `state/${workloadId({ id: trade })}` })
-  await core.ready()
-  const scan = await scanState(core, 0, { node: loadIdentity(data).publicKey, contract: w.writer.key, replica: workloadId({ id: trade }) })
-  const seqs = scan.snapshots.map(s => s.snapshot.seq)
-  t.ok(seqs.length >= 1 && seqs.every((s, i) => s === i + 1), `one core, one sequence across the kill: snapshots ${seqs.join(', ')}`)
-  const last = scan.snapshots[scan.snapshots.length - 1]?.snapshot
-  const out = path.join(await t.tmp(), 'data.json')
-  if (last) await readFile(core, last.files[0], out)
-  t.alike(JSON.parse(fs.readFileSync(out, 'utf8')), { n: 2 }, 'its last snapshot, from the clean stop, holds the data as the service left it')
-  t.is(w.writer.view.instructions.flatMap(i => i.restore).length, 0, 'and no restore was ever signed')
-})
+    // The node's own state core, read as anyone would: every snapshot signed by the node, in one sequence.
+    const store = new Corestore(path.join(data, 'corestore'))
+    t.teardown(() => store.close())
+    const core = store.namespace('scit/node').get({ name: `state/${workloadId({ id: trade })}` })
+    await core.ready()
+    const scan = await scanState(core, 0, {
+      node: loadIdentity(data).publicKey,
+      contract: w.writer.key,
+      replica: workloadId({ id: trade })
+    })
+    const seqs = scan.snapshots.map((s) => s.snapshot.seq)
+    t.ok(
+      seqs.length >= 1 && seqs.every((s, i) => s === i + 1),
+      `one core, one sequence across the kill: snapshots ${seqs.join(', ')}`
+    )
+    const last = scan.snapshots[scan.snapshots.length - 1]?.snapshot
+    const out = path.join(await t.tmp(), 'data.json')
+    if (last) await readFile(core, last.files[0], out)
+    t.alike(
+      JSON.parse(fs.readFileSync(out, 'utf8')),
+      { n: 2 },
+      'its last snapshot, from the clean stop, holds the data as the service left it'
+    )
+    t.is(
+      w.writer.view.instructions.flatMap((i) => i.restore).length,
+      0,
+      'and no restore was ever signed'
+    )
+  }
+)

@@ -6,19 +6,26 @@
 const fs = require('fs')
 
 const args = process.argv.slice(2)
-const opt = (name, def) => { const a = args.find(x => x.startsWith(`--${name}=`)); return a ? a.slice(name.length + 3) : def }
-const files = args.filter(a => !a.startsWith('--'))
+const opt = (name, def) => {
+  const a = args.find((x) => x.startsWith(`--${name}=`))
+  return a ? a.slice(name.length + 3) : def
+}
+const files = args.filter((a) => !a.startsWith('--'))
 const top = Number(opt('top', 10))
 const minLength = Number(opt('min-length', 4))
 const out = opt('out', 'result.json')
 
-function count (text, into) {
-  for (const w of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) || []) if (w.length >= minLength) into.set(w, (into.get(w) || 0) + 1)
+function count(text, into) {
+  for (const w of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) || [])
+    if (w.length >= minLength) into.set(w, (into.get(w) || 0) + 1)
   return into
 }
 
-function best (counts) {
-  return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, top).map(([term, n]) => ({ term, n }))
+function best(counts) {
+  return [...counts]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, top)
+    .map(([term, n]) => ({ term, n }))
 }
 
 const all = new Map()
@@ -28,7 +35,14 @@ for (const f of files.sort()) {
   documents[f] = best(count(text, new Map()))
   count(text, all)
 }
-const result = JSON.stringify({ files: files.length, top, minLength, documents, corpus: best(all) }, null, 2) + '\n'
+const result =
+  JSON.stringify({ files: files.length, top, minLength, documents, corpus: best(all) }, null, 2) +
+  '\n'
 fs.writeFileSync(out, result)
 // The node reports the BLAKE2b-256 of `out` in its signed status core: that digest, not one printed here, is what bots compare.
-console.log(`mined ${files.length} files → ${out} (${result.length} bytes), top terms: ${best(all).slice(0, 3).map(t => t.term).join(', ')}`)
+console.log(
+  `mined ${files.length} files → ${out} (${result.length} bytes), top terms: ${best(all)
+    .slice(0, 3)
+    .map((t) => t.term)
+    .join(', ')}`
+)

@@ -15,25 +15,36 @@ const FILE = process.env.CRM_DATA || 'data.json'
 const LIMIT = Number(process.env.CRM_USERS || 50) * 1000
 
 let contacts = []
-try { contacts = JSON.parse(fs.readFileSync(FILE, 'utf8')) } catch {}
+try {
+  contacts = JSON.parse(fs.readFileSync(FILE, 'utf8'))
+} catch {}
 
-function save () {
+function save() {
   // write then rename: a crash never leaves half a file
   fs.writeFileSync(FILE + '.tmp', JSON.stringify(contacts))
   fs.renameSync(FILE + '.tmp', FILE)
 }
 
-function send (res, status, body) {
+function send(res, status, body) {
   res.writeHead(status, { 'content-type': 'application/json' })
   res.end(JSON.stringify(body) + '\n')
 }
 
-function readBody (req) {
+function readBody(req) {
   return new Promise((resolve, reject) => {
     let data = ''
     req.setEncoding('utf8')
-    req.on('data', d => { data += d; if (data.length > 1e5) req.destroy() })
-    req.on('end', () => { try { resolve(JSON.parse(data || '{}')) } catch (err) { reject(err) } })
+    req.on('data', (d) => {
+      data += d
+      if (data.length > 1e5) req.destroy()
+    })
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(data || '{}'))
+      } catch (err) {
+        reject(err)
+      }
+    })
     req.on('error', reject)
   })
 }
@@ -41,13 +52,22 @@ function readBody (req) {
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://x')
   try {
-    if (req.method === 'GET' && url.pathname === '/health') return send(res, 200, { ok: true, contacts: contacts.length })
+    if (req.method === 'GET' && url.pathname === '/health')
+      return send(res, 200, { ok: true, contacts: contacts.length })
     if (req.method === 'GET' && url.pathname === '/contacts') return send(res, 200, contacts)
     if (req.method === 'POST' && url.pathname === '/contacts') {
       const b = await readBody(req)
-      if (typeof b.name !== 'string' || typeof b.email !== 'string') return send(res, 400, { error: 'name and email are required' })
-      if (contacts.length >= LIMIT) return send(res, 507, { error: 'contact limit reached for this plan' })
-      const c = { id: crypto.randomUUID(), name: b.name, email: b.email, company: b.company || null, created: new Date().toISOString() }
+      if (typeof b.name !== 'string' || typeof b.email !== 'string')
+        return send(res, 400, { error: 'name and email are required' })
+      if (contacts.length >= LIMIT)
+        return send(res, 507, { error: 'contact limit reached for this plan' })
+      const c = {
+        id: crypto.randomUUID(),
+        name: b.name,
+        email: b.email,
+        company: b.company || null,
+        created: new Date().toISOString()
+      }
       contacts.push(c)
       save()
       return send(res, 201, c)
@@ -55,7 +75,7 @@ const server = http.createServer(async (req, res) => {
     const m = /^\/contacts\/([\w-]+)$/.exec(url.pathname)
     if (req.method === 'DELETE' && m) {
       const before = contacts.length
-      contacts = contacts.filter(c => c.id !== m[1])
+      contacts = contacts.filter((c) => c.id !== m[1])
       if (contacts.length === before) return send(res, 404, { error: 'no such contact' })
       save()
       return send(res, 200, { deleted: m[1] })
@@ -66,5 +86,7 @@ const server = http.createServer(async (req, res) => {
   }
 })
 
-server.listen(PORT, '127.0.0.1', () => console.log(`crm listening on ${PORT}, ${contacts.length} contacts in ${FILE}`))
+server.listen(PORT, '127.0.0.1', () =>
+  console.log(`crm listening on ${PORT}, ${contacts.length} contacts in ${FILE}`)
+)
 process.on('SIGTERM', () => server.close(() => process.exit(0)))

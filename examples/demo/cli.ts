@@ -17,35 +17,77 @@ import { EXAMPLES } from './stage'
 import type { DemoWorld } from './world'
 import safetyCatch from 'safety-catch'
 
-interface DemoFlags { quick?: boolean; keep?: boolean; json?: boolean; verbose: number; sandbox?: boolean }
-
-export function register (program: Command): void {
-  const demo = program.command('demo')
-    .description('run a whole market on a local DHT testnet, in one process: indexers, nodes, a bot deploying the examples, self-healing; ends with the explorer\'s tables')
-    .option('--quick', 'a shorter grace before the dead node is replaced, no pay claims (the test suite uses it); every step still runs')
-    .option('--keep', 'keep the market running after the demo, for scit market … from another terminal (Ctrl-C stops it)')
-    .option('--json', 'print a machine-readable summary on stdout (the steps go to stderr)')
-    .option('-v, --verbose', 'show the logs of every peer (twice for debug)', (_: string, prev: number) => prev + 1, 0)
-    .option('--no-sandbox', 'run the nodes\' workloads without bubblewrap (the default when it is not available)')
-    .addHelpText('after', '\nEverything runs on 127.0.0.1 in a temp dir that is removed at the end.')
-    .action(async (flags: DemoFlags) => { await cmdDemo(flags) })
-
-  demo.command('stakeholder')
-    .argument('<role>', `one of ${EXAMPLE_ROLES.join(', ')}`)
-    .description('write the example stakeholder ROLE\'s identity into --data, to sign the examples by hand (scit bot sign CONTRACT --data DIR); its seed is public: for trying the examples only')
-    .requiredOption('--data <dir>', 'an empty data directory for this stakeholder')
-    .option('--json', 'print machine-readable JSON on stdout')
-    .action(action((role: string, _flags: CommonFlags, cmd: Command) => {
-      // `demo` has its own --json: read the flags of both levels
-      const flags = cmd.optsWithGlobals<CommonFlags>()
-      if (!(EXAMPLE_ROLES as readonly string[]).includes(role)) throw new ScitError('INVALID_ARGUMENT', `role must be one of ${EXAMPLE_ROLES.join(', ')}`)
-      const kp = importIdentity(path.resolve(flags.data ?? ''), exampleStakeholder(role as ExampleRole))
-      const key = encodeKey(kp.publicKey)
-      output(flags, { role, publicKey: key, data: flags.data }, () => `${flags.data ?? ''} now signs as the example stakeholder ${role} (${key})\nsign a contract: scit bot sign CONTRACT --data ${flags.data ?? ''}`)
-    }))
+interface DemoFlags {
+  quick?: boolean
+  keep?: boolean
+  json?: boolean
+  verbose: number
+  sandbox?: boolean
 }
 
-async function cmdDemo (flags: DemoFlags): Promise<void> {
+export function register(program: Command): void {
+  const demo = program
+    .command('demo')
+    .description(
+      "run a whole market on a local DHT testnet, in one process: indexers, nodes, a bot deploying the examples, self-healing; ends with the explorer's tables"
+    )
+    .option(
+      '--quick',
+      'a shorter grace before the dead node is replaced, no pay claims (the test suite uses it); every step still runs'
+    )
+    .option(
+      '--keep',
+      'keep the market running after the demo, for scit market … from another terminal (Ctrl-C stops it)'
+    )
+    .option('--json', 'print a machine-readable summary on stdout (the steps go to stderr)')
+    .option(
+      '-v, --verbose',
+      'show the logs of every peer (twice for debug)',
+      (_: string, prev: number) => prev + 1,
+      0
+    )
+    .option(
+      '--no-sandbox',
+      "run the nodes' workloads without bubblewrap (the default when it is not available)"
+    )
+    .addHelpText(
+      'after',
+      '\nEverything runs on 127.0.0.1 in a temp dir that is removed at the end.'
+    )
+    .action(async (flags: DemoFlags) => {
+      await cmdDemo(flags)
+    })
+
+  demo
+    .command('stakeholder')
+    .argument('<role>', `one of ${EXAMPLE_ROLES.join(', ')}`)
+    .description(
+      "write the example stakeholder ROLE's identity into --data, to sign the examples by hand (scit bot sign CONTRACT --data DIR); its seed is public: for trying the examples only"
+    )
+    .requiredOption('--data <dir>', 'an empty data directory for this stakeholder')
+    .option('--json', 'print machine-readable JSON on stdout')
+    .action(
+      action((role: string, _flags: CommonFlags, cmd: Command) => {
+        // `demo` has its own --json: read the flags of both levels
+        const flags = cmd.optsWithGlobals<CommonFlags>()
+        if (!(EXAMPLE_ROLES as readonly string[]).includes(role))
+          throw new ScitError('INVALID_ARGUMENT', `role must be one of ${EXAMPLE_ROLES.join(', ')}`)
+        const kp = importIdentity(
+          path.resolve(flags.data ?? ''),
+          exampleStakeholder(role as ExampleRole)
+        )
+        const key = encodeKey(kp.publicKey)
+        output(
+          flags,
+          { role, publicKey: key, data: flags.data },
+          () =>
+            `${flags.data ?? ''} now signs as the example stakeholder ${role} (${key})\nsign a contract: scit bot sign CONTRACT --data ${flags.data ?? ''}`
+        )
+      })
+    )
+}
+
+async function cmdDemo(flags: DemoFlags): Promise<void> {
   const out = flags.json === true ? process.stderr : process.stdout
   const r = new Reporter({ out, verbose: flags.verbose })
   r.captureLogs()
@@ -56,14 +98,25 @@ async function cmdDemo (flags: DemoFlags): Promise<void> {
     r.fail('interrupted: stopping everything')
     world?.close().catch(safetyCatch)
   }
-  const onrejection = (err: unknown): void => { r.log(`unhandled rejection: ${(err as Error)?.message ?? String(err)}`) }
+  const onrejection = (err: unknown): void => {
+    r.log(`unhandled rejection: ${(err as Error)?.message ?? String(err)}`)
+  }
   process.once('SIGINT', oninterrupt)
   process.once('SIGTERM', oninterrupt)
   process.on('unhandledRejection', onrejection)
   let code = 0
   try {
-    r.heading('scit demo: a peer-to-peer market for compute and storage, whole, in this process (127.0.0.1 only)')
-    const run = await runDemo({ reporter: r, quick: flags.quick, sandbox: flags.sandbox === false ? false : undefined, onWorld: w => { world = w } })
+    r.heading(
+      'scit demo: a peer-to-peer market for compute and storage, whole, in this process (127.0.0.1 only)'
+    )
+    const run = await runDemo({
+      reporter: r,
+      quick: flags.quick,
+      sandbox: flags.sandbox === false ? false : undefined,
+      onWorld: (w) => {
+        world = w
+      }
+    })
     world = run.world
     await finish(r, run.world, run.summary, flags)
     if (flags.keep === true && !interrupted) {
@@ -76,17 +129,31 @@ async function cmdDemo (flags: DemoFlags): Promise<void> {
   } catch (err) {
     code = interrupted ? 130 : 1
     if (!interrupted) {
-      r.fail(`the demo failed: ${(err as Error).message}${err instanceof ScitError && err.code !== 'DEMO' ? ` [${err.code}]` : ''}`)
+      r.fail(
+        `the demo failed: ${(err as Error).message}${err instanceof ScitError && err.code !== 'DEMO' ? ` [${err.code}]` : ''}`
+      )
       if (flags.verbose === 0) {
         const logs = r.recentLogs()
-        if (logs.length > 0) r.block(['    last log lines (run with -v to see them all):', ...logs.map(l => `      ${l}`)].join('\n'))
+        if (logs.length > 0)
+          r.block(
+            [
+              '    last log lines (run with -v to see them all):',
+              ...logs.map((l) => `      ${l}`)
+            ].join('\n')
+          )
       }
     }
   } finally {
     r.wait('stopping the bot, the nodes, the indexers and the testnet; removing the temp dir')
     const failed = world === null ? [] : await (world as DemoWorld).close()
     for (const f of failed) r.log(`cleanup: ${f}`)
-    r.block(failed.length > 0 ? `temp dir removed; ${failed.length} part(s) did not close cleanly (-v shows which)` : code === 0 ? 'stopped; nothing left behind' : 'cleaned up')
+    r.block(
+      failed.length > 0
+        ? `temp dir removed; ${failed.length} part(s) did not close cleanly (-v shows which)`
+        : code === 0
+          ? 'stopped; nothing left behind'
+          : 'cleaned up'
+    )
     process.off('SIGINT', oninterrupt)
     process.off('SIGTERM', oninterrupt)
     r.release()
@@ -97,7 +164,12 @@ async function cmdDemo (flags: DemoFlags): Promise<void> {
   }
 }
 
-async function finish (r: Reporter, world: DemoWorld, summary: DemoSummary, flags: DemoFlags): Promise<void> {
+async function finish(
+  r: Reporter,
+  world: DemoWorld,
+  summary: DemoSummary,
+  flags: DemoFlags
+): Promise<void> {
   r.wait('reading the market as the explorer does')
   const tables = await summaryTables(world.founder, { dht: world.dht(), contracts: true })
   r.block('')
@@ -105,41 +177,45 @@ async function finish (r: Reporter, world: DemoWorld, summary: DemoSummary, flag
   r.block('')
   r.block(tables)
   r.block('')
-  r.block(`demo complete in ${summary.seconds.toFixed(1)}s: 3 indexers, 5 nodes, 4 contracts deployed by a bot, 1 node lost and healed, money conserved`)
+  r.block(
+    `demo complete in ${summary.seconds.toFixed(1)}s: 3 indexers, 5 nodes, 4 contracts deployed by a bot, 1 node lost and healed, money conserved`
+  )
   if (flags.json === true) process.stdout.write(JSON.stringify(summary, null, 2) + '\n')
 }
 
 /** What to run from another terminal while the demo is kept. */
-async function keepHelp (r: Reporter, world: DemoWorld, summary: DemoSummary): Promise<void> {
+async function keepHelp(r: Reporter, world: DemoWorld, summary: DemoSummary): Promise<void> {
   const yours = world.dir('your-bot')
   await world.fund(loadIdentity(yours).publicKey, FUNDS)
   const scit = invocation()
   const net = `--market ${summary.market.key} --bootstrap ${world.bootstrap}`
   const explorer = `${net} --data ${world.dir('explorer')}`
-  r.block([
-    '',
-    `The market keeps running. From another terminal${scit.relative ? ` (in ${process.cwd()})` : ''}:`,
-    '',
-    `  ${scit.command} market watch ${explorer}`,
-    `  ${scit.command} market contract ${summary.crm.contract} ${explorer}`,
-    '',
-    `Deploy an example with a bot of your own (funded with ${FUNDS.toLocaleString('en-US')}; examples/README.md has them all):`,
-    '',
-    `  ${scit.command} bot deploy ${here(path.join(EXAMPLES, 'ai-mining.yaml'))} --set workers=1 --wait running --data ${yours} ${net}`,
-    '',
-    'The bot keeps watching its nodes and healing. Ctrl-C here stops everything and removes the temp dir.'
-  ].join('\n'))
+  r.block(
+    [
+      '',
+      `The market keeps running. From another terminal${scit.relative ? ` (in ${process.cwd()})` : ''}:`,
+      '',
+      `  ${scit.command} market watch ${explorer}`,
+      `  ${scit.command} market contract ${summary.crm.contract} ${explorer}`,
+      '',
+      `Deploy an example with a bot of your own (funded with ${FUNDS.toLocaleString('en-US')}; examples/README.md has them all):`,
+      '',
+      `  ${scit.command} bot deploy ${here(path.join(EXAMPLES, 'ai-mining.yaml'))} --set workers=1 --wait running --data ${yours} ${net}`,
+      '',
+      'The bot keeps watching its nodes and healing. Ctrl-C here stops everything and removes the temp dir.'
+    ].join('\n')
+  )
 }
 
 /** How this scit was started: `node dist/lib/cli.js` from a checkout, else the installed `scit`. */
-function invocation (): { command: string, relative: boolean } {
+function invocation(): { command: string; relative: boolean } {
   const script = process.argv[1] ?? ''
   if (!script.endsWith('cli.js')) return { command: 'scit', relative: false }
   const rel = here(script)
   return { command: `node ${rel}`, relative: !path.isAbsolute(rel) }
 }
 
-function here (file: string): string {
+function here(file: string): string {
   const rel = path.relative(process.cwd(), file)
   return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel
 }

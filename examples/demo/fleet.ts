@@ -18,21 +18,39 @@ export interface NodeSpec {
 export const FLEET: readonly NodeSpec[] = [
   { name: 'zurich', country: 'CH', city: 'Zurich', attributes: ['ssd'], cpuPrice: 10 },
   { name: 'geneva', country: 'CH', city: 'Geneva', attributes: ['ssd'], cpuPrice: 12 },
-  { name: 'frankfurt', country: 'DE', city: 'Frankfurt', attributes: ['ssd', 'hdd', 'certified'], cpuPrice: 11 },
-  { name: 'berlin', country: 'DE', city: 'Berlin', attributes: ['ssd', 'hdd', 'certified'], cpuPrice: 13 },
+  {
+    name: 'frankfurt',
+    country: 'DE',
+    city: 'Frankfurt',
+    attributes: ['ssd', 'hdd', 'certified'],
+    cpuPrice: 11
+  },
+  {
+    name: 'berlin',
+    country: 'DE',
+    city: 'Berlin',
+    attributes: ['ssd', 'hdd', 'certified'],
+    cpuPrice: 13
+  },
   { name: 'amsterdam', country: 'NL', city: 'Amsterdam', attributes: ['ssd'], cpuPrice: 8 }
 ]
 
-export function capacityOf (spec: NodeSpec): Resources {
-  return { ...ZERO, cpu: 2000, memory: 4 * GiB, ssd: 20 * GiB, hdd: spec.attributes.includes('hdd') ? 100 * GiB : 0 }
+export function capacityOf(spec: NodeSpec): Resources {
+  return {
+    ...ZERO,
+    cpu: 2000,
+    memory: 4 * GiB,
+    ssd: 20 * GiB,
+    hdd: spec.attributes.includes('hdd') ? 100 * GiB : 0
+  }
 }
 
-export function pricesOf (spec: NodeSpec): Resources {
+export function pricesOf(spec: NodeSpec): Resources {
   return { ...ZERO, cpu: spec.cpuPrice, memory: 1, ssd: 1, hdd: 1 }
 }
 
 /** Names the node as the demo does, with the key prefix the explorer's tables show. */
-export function describeNode (spec: NodeSpec, key: string): string {
+export function describeNode(spec: NodeSpec, key: string): string {
   const c = capacityOf(spec)
   const disks = `${c.ssd / GiB} GiB ssd${c.hdd > 0 ? `, ${c.hdd / GiB} GiB hdd` : ''}`
   return `${spec.name} (${key.slice(0, 8)}, ${spec.city} ${spec.country}) sells ${c.cpu / 1000} cores, ${c.memory / GiB} GiB, ${disks} at ${spec.cpuPrice}/core-hour`

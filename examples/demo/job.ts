@@ -30,33 +30,54 @@ export interface JobResult {
   refunded: number
 }
 
-export async function job (s: Stage): Promise<JobResult> {
+export async function job(s: Stage): Promise<JobResult> {
   const { bot, r } = s
   r.wait('the bot bids for one batch job, anywhere')
-  const d = await within(s, 'deploying the job', deploy(bot, { template: path.join(EXAMPLES, 'ai-mining.yaml'), set: { workers: 1 }, id: 'ai-mining' }))
+  const d = await within(
+    s,
+    'deploying the job',
+    deploy(bot, {
+      template: path.join(EXAMPLES, 'ai-mining.yaml'),
+      set: { workers: 1 },
+      id: 'ai-mining'
+    })
+  )
   const t = d.trades[0]
   const node = nodeName(s, t.node)
-  r.ok(`bought 1 replica on ${node} at ${t.price}/hour, the cheapest offer of all; contract ${(d.contract ?? '').slice(0, 8)}…`, 'no placement constraint: the market picks the lowest price')
+  r.ok(
+    `bought 1 replica on ${node} at ${t.price}/hour, the cheapest offer of all; contract ${(d.contract ?? '').slice(0, 8)}…`,
+    'no placement constraint: the market picks the lowest price'
+  )
 
   r.wait(`${node} runs mine.js over 3 input files`)
   const rec = await within(s, 'the job', finalStatus(bot, t))
-  if (rec.state !== 'exited' || rec.output === null) throw new ScitError('DEMO', `the job ${rec.state} on ${node}: ${rec.reason}`)
+  if (rec.state !== 'exited' || rec.output === null)
+    throw new ScitError('DEMO', `the job ${rec.state} on ${node}: ${rec.reason}`)
   const reported = b4a.toString(rec.output, 'hex')
   const expected = localDigest(bot, d)
-  if (reported !== expected) throw new ScitError('VERIFICATION', `${node} reports result.json ${reported}, a local run gives ${expected}`)
-  r.ok(`the job exited 0 on ${node}; result.json has BLAKE2b-256 ${reported.slice(0, 16)}…, the same as a local run`,
-    'the node signs the digest into its status core; the bot reads it from there, not from the node\'s word on a socket')
+  if (reported !== expected)
+    throw new ScitError(
+      'VERIFICATION',
+      `${node} reports result.json ${reported}, a local run gives ${expected}`
+    )
+  r.ok(
+    `the job exited 0 on ${node}; result.json has BLAKE2b-256 ${reported.slice(0, 16)}…, the same as a local run`,
+    "the node signs the digest into its status core; the bot reads it from there, not from the node's word on a socket"
+  )
 
   r.wait('the bot stops the finished job')
   await within(s, 'stopping the job', stop(bot, d, 'job done'))
   const closed = await bot.client.trade(t.id)
   const refunded = closed?.refunded ?? 0
-  r.ok(`job contract stopped: lease closed, ${refunded} of its unused escrow refunded to the bot`, 'the node keeps what the lease earned while it ran')
+  r.ok(
+    `job contract stopped: lease closed, ${refunded} of its unused escrow refunded to the bot`,
+    'the node keeps what the lease earned while it ran'
+  )
   return { id: d.id, contract: d.contract ?? '', trade: t.id, node, reported, expected, refunded }
 }
 
 /** Read from the node's status core, replicated over the bot's connection to it. */
-async function finalStatus (bot: Bot, t: TradeRecord): Promise<StatusRecord> {
+async function finalStatus(bot: Bot, t: TradeRecord): Promise<StatusRecord> {
   let ch = bot.nodeChannel(t.node)
   while (ch === null) {
     await pause(100, bot.abort.signal)
@@ -71,11 +92,20 @@ async function finalStatus (bot: Bot, t: TradeRecord): Promise<StatusRecord> {
     while (true) {
       await core.update({ wait: true }).catch(() => false)
       const end = core.length
-      const { records } = await readCore<StatusRecord>(core, decodeKey(t.node), 'status', { start: from, end, timeout: 5000 })
+      const { records } = await readCore<StatusRecord>(core, decodeKey(t.node), 'status', {
+        start: from,
+        end,
+        timeout: 5000
+      })
       from = end
-      const done = records.find(x => x.body.workload === id && (x.body.state === 'exited' || x.body.state === 'failed'))
+      const done = records.find(
+        (x) => x.body.workload === id && (x.body.state === 'exited' || x.body.state === 'failed')
+      )
       if (done) return done.body
-      await Promise.race([new Promise(resolve => core.once('append', resolve)), pause(500, bot.abort.signal)])
+      await Promise.race([
+        new Promise((resolve) => core.once('append', resolve)),
+        pause(500, bot.abort.signal)
+      ])
     }
   } finally {
     await core.close()
@@ -83,13 +113,17 @@ async function finalStatus (bot: Bot, t: TradeRecord): Promise<StatusRecord> {
 }
 
 /** Digest the output file the way nodes do. */
-function localDigest (bot: Bot, d: DeploymentRecord): string {
+function localDigest(bot: Bot, d: DeploymentRecord): string {
   const w = bot.manifestOf(d).workloads[0]
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-demo-job-'))
   try {
     for (const src of d.sources) fs.copyFileSync(src.source, path.join(dir, src.path))
     const [cmd, ...args] = w.command
-    if (cmd !== 'node' || w.output === null) throw new ScitError('DEMO', 'the ai-mining job is expected to be a node script with an output file')
+    if (cmd !== 'node' || w.output === null)
+      throw new ScitError(
+        'DEMO',
+        'the ai-mining job is expected to be a node script with an output file'
+      )
     execFileSync(process.execPath, args, { cwd: dir, stdio: 'ignore', timeout: 30_000 })
     const digest = new StreamDigest()
     digest.update(fs.readFileSync(path.join(dir, w.output)))

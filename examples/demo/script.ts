@@ -38,20 +38,22 @@ export interface DemoSummary {
   seconds: number
   quick: boolean
   sandbox: boolean
-  market: { key: string, bootstrap: string, indexers: string[] }
-  nodes: Array<{ name: string, key: string, country: string, city: string, stopped: boolean }>
-  templates: Array<{ name: string, version: number }>
+  market: { key: string; bootstrap: string; indexers: string[] }
+  nodes: Array<{ name: string; key: string; country: string; city: string; stopped: boolean }>
+  templates: Array<{ name: string; version: number }>
   bot: string
   crm: CrmResult
   job: JobResult
   archive: ArchiveResult
   banking: BankingResult
   healing: HealResult
-  money: MoneyCheck & { bot: number, nodes: number }
+  money: MoneyCheck & { bot: number; nodes: number }
 }
 
 /** Run the whole demo. On success the world is left running (close it); on failure it is closed before the error is rethrown. */
-export async function runDemo (opts: DemoOptions): Promise<{ world: DemoWorld, summary: DemoSummary }> {
+export async function runDemo(
+  opts: DemoOptions
+): Promise<{ world: DemoWorld; summary: DemoSummary }> {
   const r = opts.reporter
   const quick = opts.quick === true
   const sandbox = sandboxCheck(r, opts.sandbox)
@@ -71,7 +73,11 @@ export async function runDemo (opts: DemoOptions): Promise<{ world: DemoWorld, s
   }
 }
 
-async function play (world: DemoWorld, r: Reporter, o: { quick: boolean, sandbox: boolean, patience: number }): Promise<DemoSummary> {
+async function play(
+  world: DemoWorld,
+  r: Reporter,
+  o: { quick: boolean; sandbox: boolean; patience: number }
+): Promise<DemoSummary> {
   const started = Date.now()
   r.section(1, 'a market on a local DHT testnet')
   const market = await setup.market(world, r)
@@ -90,7 +96,10 @@ async function play (world: DemoWorld, r: Reporter, o: { quick: boolean, sandbox
   const jobResult = await job(s)
   r.section(6, 'an archive of 10 MB × 2 copies in DE (examples/archive.yaml, scaled down from TB)')
   const archiveResult = await archive(s)
-  r.section(7, 'a banking feature rollout, 1.2.0 then 1.3.0, 2 of 3 stakeholders (examples/banking-feature.yaml)')
+  r.section(
+    7,
+    'a banking feature rollout, 1.2.0 then 1.3.0, 2 of 3 stakeholders (examples/banking-feature.yaml)'
+  )
   const bankingResult = await banking(s)
   r.section(8, 'a node dies; the bot heals the CRM')
   const healing = await heal(s, crmResult.id, crmResult.contacts)
@@ -102,7 +111,7 @@ async function play (world: DemoWorld, r: Reporter, o: { quick: boolean, sandbox
     quick: o.quick,
     sandbox: o.sandbox,
     market: { ...market, bootstrap: world.bootstrap },
-    nodes: nodes.map(n => ({ ...n, stopped: world.node(n.name).stopped })),
+    nodes: nodes.map((n) => ({ ...n, stopped: world.node(n.name).stopped })),
     templates,
     bot: bot.key,
     crm: crmResult,
@@ -115,30 +124,40 @@ async function play (world: DemoWorld, r: Reporter, o: { quick: boolean, sandbox
 }
 
 /** Σ balances + Σ escrow = minted, on the final ledger; and who holds what. */
-async function audit (s: Stage): Promise<DemoSummary['money']> {
+async function audit(s: Stage): Promise<DemoSummary['money']> {
   s.r.wait('reading the final ledger')
   const m = await moneyConserved(s.world.founder)
-  if (!m.ok) throw new ScitError('DEMO', `money is not conserved: ${m.balances} in balances + ${m.escrow} in escrow ≠ ${m.minted} minted`)
-  const nodeKeys = new Set([...s.world.nodes.values()].map(n => n.daemon.key))
-  const balances = await withFinal(s.world.founder, view => listBalances(view))
-  const botBalance = balances.find(b => b.key === s.bot.key)?.balance ?? 0
-  const nodesBalance = balances.filter(b => nodeKeys.has(b.key)).reduce((n, b) => n + b.balance, 0)
+  if (!m.ok)
+    throw new ScitError(
+      'DEMO',
+      `money is not conserved: ${m.balances} in balances + ${m.escrow} in escrow ≠ ${m.minted} minted`
+    )
+  const nodeKeys = new Set([...s.world.nodes.values()].map((n) => n.daemon.key))
+  const balances = await withFinal(s.world.founder, (view) => listBalances(view))
+  const botBalance = balances.find((b) => b.key === s.bot.key)?.balance ?? 0
+  const nodesBalance = balances
+    .filter((b) => nodeKeys.has(b.key))
+    .reduce((n, b) => n + b.balance, 0)
   const fmt = (n: number): string => n.toLocaleString('en-US')
-  s.r.ok(`money is conserved: ${fmt(m.balances)} in balances + ${fmt(m.escrow)} in escrow = ${fmt(m.minted)} minted by the faucet`,
-    `the bot holds ${fmt(botBalance)}, the nodes earned ${fmt(nodesBalance)}, the rest is escrow for running leases; the engine checks this after every op`)
+  s.r.ok(
+    `money is conserved: ${fmt(m.balances)} in balances + ${fmt(m.escrow)} in escrow = ${fmt(m.minted)} minted by the faucet`,
+    `the bot holds ${fmt(botBalance)}, the nodes earned ${fmt(nodesBalance)}, the rest is escrow for running leases; the engine checks this after every op`
+  )
   return { ...m, bot: botBalance, nodes: nodesBalance }
 }
 
 /** Whether the nodes sandbox their workloads: bubblewrap when it works here, unless told not to; loudly when not. */
-function sandboxCheck (r: Reporter, want?: boolean): boolean {
+function sandboxCheck(r: Reporter, want?: boolean): boolean {
   const a = want === false ? { ok: false, reason: null } : sandboxAvailable()
   if (a.ok) return true
   r.warn([
-    'NO SANDBOX: the demo\'s nodes will run the example workloads WITHOUT',
-    a.reason === null ? 'isolation, as --no-sandbox asks.' : 'isolation, because bubblewrap cannot run here:',
+    "NO SANDBOX: the demo's nodes will run the example workloads WITHOUT",
+    a.reason === null
+      ? 'isolation, as --no-sandbox asks.'
+      : 'isolation, because bubblewrap cannot run here:',
     ...(a.reason === null ? [] : [`  ${a.reason}`]),
     'Acceptable only because everything runs locally and the workloads',
-    'are this repo\'s own examples. A real node refuses to run like this',
+    "are this repo's own examples. A real node refuses to run like this",
     '(apt-get install bubblewrap).'
   ])
   return false

@@ -19,13 +19,17 @@ export interface Stage {
   patience: number
 }
 
-export function nodeName (s: Stage, key: string): string {
+export function nodeName(s: Stage, key: string): string {
   return s.world.byKey(key)?.spec.name ?? key.slice(0, 8)
 }
 
 /** Resolve when the bot's progress events report `step`. */
-export function reached (bot: Bot, step: string, match: (detail: string) => boolean = () => true): Promise<string> {
-  return new Promise(resolve => {
+export function reached(
+  bot: Bot,
+  step: string,
+  match: (detail: string) => boolean = () => true
+): Promise<string> {
+  return new Promise((resolve) => {
     const on = (st: string, detail: string): void => {
       if (st !== step || !match(detail)) return
       bot.events.off('progress', on)
@@ -36,16 +40,17 @@ export function reached (bot: Bot, step: string, match: (detail: string) => bool
 }
 
 /** Reject with a TIMEOUT naming `what` when `p` takes longer than the stage's patience. */
-export async function within<T> (s: Stage, what: string, p: Promise<T>): Promise<T> {
+export async function within<T>(s: Stage, what: string, p: Promise<T>): Promise<T> {
   const r = await raceTimeout(p, s.patience)
-  if (r === TIMED_OUT) throw new ScitError('TIMEOUT', `${what} took longer than ${s.patience / 1000}s`)
+  if (r === TIMED_OUT)
+    throw new ScitError('TIMEOUT', `${what} took longer than ${s.patience / 1000}s`)
   return r
 }
 
-export function live (d: DeploymentRecord): DeploymentRecord['trades'] {
-  return d.trades.filter(t => t.phase === 'settled')
+export function live(d: DeploymentRecord): DeploymentRecord['trades'] {
+  return d.trades.filter((t) => t.phase === 'settled')
 }
 
-export function plural (n: number, one: string, many = `${one}s`): string {
+export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`
 }

@@ -47,7 +47,11 @@ export interface WorldOptions {
   claimInterval?: number
 }
 
-export interface DemoNode { spec: NodeSpec; daemon: NodeDaemon; stopped: boolean }
+export interface DemoNode {
+  spec: NodeSpec
+  daemon: NodeDaemon
+  stopped: boolean
+}
 
 export class DemoWorld {
   net: Testnet | null = null
@@ -57,46 +61,59 @@ export class DemoWorld {
   bot: Bot | null = null
   /** `scit connect` tunnels by contract key: one per contract, kept across heals (it follows the replicas). */
   private readonly tunnels = new Map<string, Tunnel>()
-  private readonly closers: Array<{ what: string, fn: () => Promise<void> }> = []
+  private readonly closers: Array<{ what: string; fn: () => Promise<void> }> = []
   private closing: Promise<string[]> | null = null
 
-  private constructor (readonly root: string, readonly opts: WorldOptions) {}
+  private constructor(
+    readonly root: string,
+    readonly opts: WorldOptions
+  ) {}
 
-  static create (opts: WorldOptions): DemoWorld {
+  static create(opts: WorldOptions): DemoWorld {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-demo-'))
     // Work dirs live below: the sandbox's unprivileged uid must traverse (never list) every level.
     fs.chmodSync(root, 0o711)
     return new DemoWorld(root, opts)
   }
 
-  get founder (): MarketPeer {
+  get founder(): MarketPeer {
     if (this.indexers.length === 0) throw new ScitError('CLOSED', 'the market is not up')
     return this.indexers[0]
   }
 
-  get testnet (): Testnet {
+  get testnet(): Testnet {
     if (this.net === null) throw new ScitError('CLOSED', 'the testnet is not up')
     return this.net
   }
 
   /** `127.0.0.1:port,…`: what --bootstrap takes. */
-  get bootstrap (): string {
-    return this.testnet.bootstrap.map(b => `${b.host}:${b.port}`).join(',')
+  get bootstrap(): string {
+    return this.testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
   }
 
-  private onClose (what: string, fn: () => Promise<void>): void {
+  private onClose(what: string, fn: () => Promise<void>): void {
     this.closers.push({ what, fn })
   }
 
-  async startTestnet (size = 3): Promise<Testnet> {
+  async startTestnet(size = 3): Promise<Testnet> {
     const net = await startTestnet(size)
     this.net = net
     this.onClose('testnet', () => net.destroy())
     return net
   }
 
-  private async peer (name: string, identity: KeyPair, extra: { market?: Buffer, genesis?: GenesisOptions }): Promise<MarketPeer> {
-    const p = new MarketPeer({ data: this.dir('market', name), identity, dht: this.dhtNode(), ackInterval: this.opts.ackInterval, ...extra })
+  private async peer(
+    name: string,
+    identity: KeyPair,
+    extra: { market?: Buffer; genesis?: GenesisOptions }
+  ): Promise<MarketPeer> {
+    const p = new MarketPeer({
+      data: this.dir('market', name),
+      identity,
+      dht: this.dhtNode(),
+      ackInterval: this.opts.ackInterval,
+      ...extra
+    })
     // A peer that fails while the demo runs is reported by the step that waits on it; never crash the process.
     p.on('error', () => {})
     this.onClose(`indexer ${name}`, () => p.close())
@@ -105,10 +122,12 @@ export class DemoWorld {
   }
 
   /** A market founded by the first peer (its faucet), then `count - 1` more indexers voted in by a majority. */
-  async startMarket (count = 3, onIndexer?: (n: number) => void): Promise<MarketPeer[]> {
+  async startMarket(count = 3, onIndexer?: (n: number) => void): Promise<MarketPeer[]> {
     const founderKey = generateKeyPair()
     // A short offer TTL: the node the demo kills stops being sold before anyone deploys from another terminal (--keep).
-    const founder = await this.peer('founder', founderKey, { genesis: { faucets: [founderKey.publicKey], settlementWindow: 10 * 60_000, offerTtl: 20_000 } })
+    const founder = await this.peer('founder', founderKey, {
+      genesis: { faucets: [founderKey.publicKey], settlementWindow: 10 * 60_000, offerTtl: 20_000 }
+    })
     this.indexers.push(founder)
     onIndexer?.(1)
     for (let i = 1; i < count; i++) {
@@ -121,14 +140,14 @@ export class DemoWorld {
   }
 
   /** A signing client for another identity over the founder's peer: an expert publishing, with no peer of its own. */
-  async client (identity: KeyPair): Promise<Client> {
+  async client(identity: KeyPair): Promise<Client> {
     const c = new Client(this.founder.ledger, { identity })
     this.onClose('client', () => c.close())
     await c.ready()
     return c
   }
 
-  async startNode (spec: NodeSpec): Promise<NodeDaemon> {
+  async startNode(spec: NodeSpec): Promise<NodeDaemon> {
     const daemon = new NodeDaemon({
       data: this.dir('nodes', spec.name),
       market: this.founder.key,
@@ -151,26 +170,29 @@ export class DemoWorld {
     return daemon
   }
 
-  node (name: string): DemoNode {
+  node(name: string): DemoNode {
     const n = this.nodes.get(name)
     if (!n) throw new ScitError('NOT_FOUND', `no demo node ${name}`)
     return n
   }
 
   /** The demo node with this key, or null. */
-  byKey (key: string): DemoNode | null {
+  byKey(key: string): DemoNode | null {
     for (const n of this.nodes.values()) if (n.daemon.key === key) return n
     return null
   }
 
   /** Stop a node the way a machine dies: its swarm goes, its workloads stop, nobody tells the market. */
-  async stopNode (name: string): Promise<void> {
+  async stopNode(name: string): Promise<void> {
     const n = this.node(name)
     n.stopped = true
     await n.daemon.close()
   }
 
-  async startBot (fund: number, monitor: Partial<MonitorOptions> = this.opts.monitor ?? {}): Promise<Bot> {
+  async startBot(
+    fund: number,
+    monitor: Partial<MonitorOptions> = this.opts.monitor ?? {}
+  ): Promise<Bot> {
     const bot = new Bot({
       data: this.dir('bot'),
       market: this.founder.key,
@@ -186,9 +208,16 @@ export class DemoWorld {
   }
 
   /** The faucet (the founder) mints `amount` to `to`. */
-  async fund (to: Buffer, amount: number): Promise<void> {
-    const [o] = await this.founder.client.submitAndWait([{ type: 'deposit', body: { to, amount } }], { final: false })
-    if (!o.accepted) throw new ScitError('REJECTED', `the faucet's deposit was refused: ${o.reason ?? ''} ${o.message ?? ''}`)
+  async fund(to: Buffer, amount: number): Promise<void> {
+    const [o] = await this.founder.client.submitAndWait(
+      [{ type: 'deposit', body: { to, amount } }],
+      { final: false }
+    )
+    if (!o.accepted)
+      throw new ScitError(
+        'REJECTED',
+        `the faucet's deposit was refused: ${o.reason ?? ''} ${o.message ?? ''}`
+      )
   }
 
   /**
@@ -196,14 +225,23 @@ export class DemoWorld {
    * does: meet the bot on the contract's topic, replicate and verify the core,
    * sign its manifest hash, hand the signature to the bot.
    */
-  async sign (contract: string, identity: KeyPair, role: string): Promise<ResultMessage> {
+  async sign(contract: string, identity: KeyPair, role: string): Promise<ResultMessage> {
     const store = new Corestore(this.dir('stakeholders', `${role}-${Date.now()}`))
     const swarm = new Hyperswarm({ keyPair: identity, dht: this.dhtNode() })
-    const session = new ContractSession({ store, swarm, contract: decodeKey(contract), timeout: 20_000 })
+    const session = new ContractSession({
+      store,
+      swarm,
+      contract: decodeKey(contract),
+      timeout: 20_000
+    })
     try {
       await session.ready()
       const { result } = await session.sign(identity, role)
-      if (!result.accepted) throw new ScitError('REJECTED', `the bot refused ${role}'s signature: ${result.reason ?? ''}`)
+      if (!result.accepted)
+        throw new ScitError(
+          'REJECTED',
+          `the bot refused ${role}'s signature: ${result.reason ?? ''}`
+        )
       return result
     } finally {
       await session.close().catch(safetyCatch)
@@ -217,10 +255,17 @@ export class DemoWorld {
    * `scit connect` gives one (connect/tunnel.ts), connecting as `keyPair`
    * (the contract must allow it). One per contract; closed with the world.
    */
-  async tunnel (contract: string, keyPair: KeyPair, workload?: string): Promise<Tunnel> {
+  async tunnel(contract: string, keyPair: KeyPair, workload?: string): Promise<Tunnel> {
     const have = this.tunnels.get(contract)
     if (have !== undefined) return have
-    const t = new Tunnel({ contract: decodeKey(contract, 'contract key'), workload: workload ?? null, keyPair, dht: this.dhtNode(), timeout: 20_000, refresh: 1000 })
+    const t = new Tunnel({
+      contract: decodeKey(contract, 'contract key'),
+      workload: workload ?? null,
+      keyPair,
+      dht: this.dhtNode(),
+      timeout: 20_000,
+      refresh: 1000
+    })
     this.tunnels.set(contract, t)
     this.onClose(`tunnel to ${contract.slice(0, 8)}`, () => t.close())
     await t.ready()
@@ -228,7 +273,7 @@ export class DemoWorld {
   }
 
   /** A DHT node for the explorer's presence lookups; destroyed at close. */
-  dht (): DHT {
+  dht(): DHT {
     const node = this.dhtNode()
     this.onClose('explorer DHT node', () => node.destroy())
     return node
@@ -239,14 +284,14 @@ export class DemoWorld {
    * createDHT), as the CLI's are: so that `scit market …` in another process
    * connects to the demo's peers at once. The swarm it is given to destroys it.
    */
-  private dhtNode (): DHT {
+  private dhtNode(): DHT {
     const node = createDHT(this.testnet.bootstrap)
     if (node === null) throw new ScitError('INVALID_ARGUMENT', 'the testnet is not on loopback')
     return node
   }
 
   /** A directory under the demo's root, created traversable (0711). */
-  dir (...parts: string[]): string {
+  dir(...parts: string[]): string {
     let d = this.root
     for (const p of parts) {
       d = path.join(d, p)
@@ -257,17 +302,18 @@ export class DemoWorld {
   }
 
   /** Close everything in reverse order, then remove the root. Resolves with what failed to close (not thrown: cleanup goes on). */
-  close (): Promise<string[]> {
+  close(): Promise<string[]> {
     if (this.closing === null) this.closing = this.closeAll()
     return this.closing
   }
 
-  private async closeAll (): Promise<string[]> {
+  private async closeAll(): Promise<string[]> {
     const failed: string[] = []
     for (const { what, fn } of this.closers.reverse()) {
       // A part that cannot close must not keep the rest (and the user's terminal) waiting.
       try {
-        if (await raceTimeout(fn(), CLOSE_TIMEOUT) === TIMED_OUT) failed.push(`${what}: did not close within ${CLOSE_TIMEOUT / 1000}s`)
+        if ((await raceTimeout(fn(), CLOSE_TIMEOUT)) === TIMED_OUT)
+          failed.push(`${what}: did not close within ${CLOSE_TIMEOUT / 1000}s`)
       } catch (err) {
         failed.push(`${what}: ${(err as Error).message}`)
       }

@@ -7,7 +7,7 @@ declare module 'autobase' {
   /** One linearized block as `apply` sees it. */
   export interface ApplyNode<T> {
     value: T
-    from: Hypercore            // the writer core that carried the block
+    from: Hypercore // the writer core that carried the block
     length: number
     indexed: boolean
     optimistic: boolean
@@ -24,7 +24,10 @@ declare module 'autobase' {
   }
 
   /** A block of a writer core, as Autobase stores it (the oplog message). */
-  export interface OplogEntry { node: { value: Buffer | null; batch: number; heads: unknown[] }; optimistic: boolean }
+  export interface OplogEntry {
+    node: { value: Buffer | null; batch: number; heads: unknown[] }
+    optimistic: boolean
+  }
   /** This peer's writer core; its blocks decode to oplog entries. */
   export interface LocalWriter {
     readonly key: Buffer
@@ -35,7 +38,9 @@ declare module 'autobase' {
   }
 
   /** The store `open` builds views from. */
-  export interface ViewStore { get(opts: string | { name: string; valueEncoding?: unknown }): Hypercore }
+  export interface ViewStore {
+    get(opts: string | { name: string; valueEncoding?: unknown }): Hypercore
+  }
 
   export interface AutobaseOptions<V, T> {
     open: (store: ViewStore, host: Host) => V
@@ -50,7 +55,10 @@ declare module 'autobase' {
   }
 
   /** A writer as Autobase tracks it: its core, and whether everything it has of that core is applied. */
-  export interface ActiveWriter { readonly core: Hypercore; idle(): boolean }
+  export interface ActiveWriter {
+    readonly core: Hypercore
+    idle(): boolean
+  }
 
   class Autobase<V = unknown, T = Buffer> extends EventEmitter {
     constructor(store: Corestore, bootstrap: Buffer | null, opts: AutobaseOptions<V, T>)
@@ -58,7 +66,7 @@ declare module 'autobase' {
     readonly discoveryKey: Buffer
     readonly local: LocalWriter
     readonly view: V
-    readonly core: Hypercore   // the system core
+    readonly core: Hypercore // the system core
     /** Not in Autobase's README: the writers this peer linearizes (market/ledger.ts catchUp reads them). */
     readonly activeWriters: Iterable<ActiveWriter>
     readonly writable: boolean
@@ -79,7 +87,11 @@ declare module 'autobase' {
     heads(): unknown[]
     /** The system's state at the indexed length: `views[i].length` is how much of view i the indexers' consensus fixed. */
     getIndexedInfo(): Promise<{ views: Array<{ key: Buffer; length: number }> } | null>
-    on(event: 'update' | 'writable' | 'unwritable' | 'is-indexer' | 'is-non-indexer' | 'fast-forward', fn: () => void): this
+    on(
+      event:
+        'update' | 'writable' | 'unwritable' | 'is-indexer' | 'is-non-indexer' | 'fast-forward',
+      fn: () => void
+    ): this
     on(event: 'error' | 'warning', fn: (err: Error) => void): this
     on(event: 'interrupt', fn: (reason: unknown) => void): this
     off(event: string, fn: (...args: any[]) => void): this

@@ -9,7 +9,12 @@ declare module 'b4a' {
     export function concat(list: Uint8Array[], totalLength?: number): Buffer
     export function equals(a: Uint8Array, b: Uint8Array): boolean
     export function compare(a: Uint8Array, b: Uint8Array): number
-    export function toString(buf: Uint8Array, encoding?: BufferEncoding, start?: number, end?: number): string
+    export function toString(
+      buf: Uint8Array,
+      encoding?: BufferEncoding,
+      start?: number,
+      end?: number
+    ): string
     export function isBuffer(value: unknown): value is Buffer
     export function byteLength(input: string | Uint8Array, encoding?: BufferEncoding): number
   }

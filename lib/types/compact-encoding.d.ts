@@ -1,12 +1,17 @@
 // Thin declarations for the parts of compact-encoding scit uses.
 declare module 'compact-encoding' {
   namespace c {
-    export interface State { start: number; end: number; buffer: Buffer | null; cache?: unknown }
+    export interface State {
+      start: number
+      end: number
+      buffer: Buffer | null
+      cache?: unknown
+    }
     export interface Encoding<T> {
-    preencode(state: State, value: T): void
-    encode(state: State, value: T): void
-    decode(state: State): T
-  }
+      preencode(state: State, value: T): void
+      encode(state: State, value: T): void
+      decode(state: State): T
+    }
     export function state(start?: number, end?: number, buffer?: Buffer | null): State
     export function encode<T>(enc: Encoding<T>, value: T): Buffer
     export function decode<T>(enc: Encoding<T>, buffer: Uint8Array): T

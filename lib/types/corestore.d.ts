@@ -1,7 +1,14 @@
 declare module 'corestore' {
   import { EventEmitter } from 'events'
   import Hypercore from 'hypercore'
-  export interface GetOptions { name?: string; key?: Buffer; keyPair?: { publicKey: Buffer; secretKey: Buffer | null }; exclusive?: boolean; valueEncoding?: unknown; active?: boolean }
+  export interface GetOptions {
+    name?: string
+    key?: Buffer
+    keyPair?: { publicKey: Buffer; secretKey: Buffer | null }
+    exclusive?: boolean
+    valueEncoding?: unknown
+    active?: boolean
+  }
   class Corestore extends EventEmitter {
     constructor(storage: string | unknown, opts?: { primaryKey?: Buffer; writable?: boolean })
     readonly opened: boolean

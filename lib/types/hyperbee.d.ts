@@ -2,14 +2,37 @@
 declare module 'hyperbee' {
   import { Readable } from 'stream'
   import Hypercore from 'hypercore'
-  export interface Range { gt?: string; gte?: string; lt?: string; lte?: string }
-  export interface RangeOptions extends Range { reverse?: boolean; limit?: number }
-  export interface Entry<K = string, V = Buffer> { seq: number; key: K; value: V }
-  export interface DiffEntry<K = string, V = Buffer> { left: Entry<K, V> | null; right: Entry<K, V> | null }
-  export interface HyperbeeOptions { keyEncoding?: string; valueEncoding?: string; extension?: boolean; readonly?: boolean }
+  export interface Range {
+    gt?: string
+    gte?: string
+    lt?: string
+    lte?: string
+  }
+  export interface RangeOptions extends Range {
+    reverse?: boolean
+    limit?: number
+  }
+  export interface Entry<K = string, V = Buffer> {
+    seq: number
+    key: K
+    value: V
+  }
+  export interface DiffEntry<K = string, V = Buffer> {
+    left: Entry<K, V> | null
+    right: Entry<K, V> | null
+  }
+  export interface HyperbeeOptions {
+    keyEncoding?: string
+    valueEncoding?: string
+    extension?: boolean
+    readonly?: boolean
+  }
   /** The bee's core; under Autobase, signedLength is the part of the view a quorum of indexers signed. */
   export type BeeCore = Hypercore & { readonly signedLength: number }
-  export interface BatchOptions { update?: boolean; checkout?: number }
+  export interface BatchOptions {
+    update?: boolean
+    checkout?: number
+  }
 
   export interface Batch {
     readonly version: number
@@ -37,7 +60,10 @@ declare module 'hyperbee' {
     peek(range?: Range, opts?: RangeOptions): Promise<Entry | null>
     batch(opts?: BatchOptions): Batch
     createReadStream(range?: RangeOptions, opts?: RangeOptions): Readable & AsyncIterable<Entry>
-    createDiffStream(otherVersion: number, range?: RangeOptions): Readable & AsyncIterable<DiffEntry>
+    createDiffStream(
+      otherVersion: number,
+      range?: RangeOptions
+    ): Readable & AsyncIterable<DiffEntry>
     checkout(version: number): Hyperbee
     snapshot(): Hyperbee
   }

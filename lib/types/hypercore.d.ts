@@ -2,22 +2,55 @@
 declare module 'hypercore' {
   import { EventEmitter } from 'events'
   import { Readable } from 'stream'
-  export interface KeyPair { publicKey: Buffer; secretKey: Buffer | null }
-  export interface GetOptions { wait?: boolean; timeout?: number; valueEncoding?: unknown }
-  export interface ReadStreamOptions { start?: number; end?: number; live?: boolean; snapshot?: boolean }
-  export interface TreeNode { index: number; size: number; hash: Buffer }
+  export interface KeyPair {
+    publicKey: Buffer
+    secretKey: Buffer | null
+  }
+  export interface GetOptions {
+    wait?: boolean
+    timeout?: number
+    valueEncoding?: unknown
+  }
+  export interface ReadStreamOptions {
+    start?: number
+    end?: number
+    live?: boolean
+    snapshot?: boolean
+  }
+  export interface TreeNode {
+    index: number
+    size: number
+    hash: Buffer
+  }
   /** core.proof() requests (README "core.proof"): a block with the tree nodes the asker lacks, and/or an upgrade to a length. */
-  export interface ProofRequest { block?: { index: number; nodes: number }; upgrade?: { start: number; length: number } }
+  export interface ProofRequest {
+    block?: { index: number; nodes: number }
+    upgrade?: { start: number; length: number }
+  }
   /** A settled TreeProof: `block.nodes` lead from the block up to its root, `upgrade.nodes` are the other roots at `upgrade.length`. */
   export interface TreeProof {
     fork: number
     block: { index: number; value: Buffer | null; nodes: TreeNode[] } | null
-    upgrade: { start: number; length: number; nodes: TreeNode[]; additionalNodes: TreeNode[]; signature: Buffer | null } | null
+    upgrade: {
+      start: number
+      length: number
+      nodes: TreeNode[]
+      additionalNodes: TreeNode[]
+      signature: Buffer | null
+    } | null
   }
   /** A replicating peer: the blocks it told us it holds (from the start, and each one beyond). */
-  export interface Peer { readonly remotePublicKey: Buffer; readonly remoteContiguousLength: number; readonly remoteLength: number; readonly remoteBitfield: { get(index: number): boolean } }
+  export interface Peer {
+    readonly remotePublicKey: Buffer
+    readonly remoteContiguousLength: number
+    readonly remoteLength: number
+    readonly remoteBitfield: { get(index: number): boolean }
+  }
   /** Who signs the core (hypercore checks the key is this manifest's hash). */
-  export interface Manifest { quorum: number; signers: Array<{ publicKey: Buffer }> }
+  export interface Manifest {
+    quorum: number
+    signers: Array<{ publicKey: Buffer }>
+  }
   class Hypercore extends EventEmitter {
     constructor(storage: unknown, key?: Buffer | null, opts?: object)
     static key(manifest: Buffer | object): Buffer
@@ -48,7 +81,10 @@ declare module 'hypercore' {
     seek(byteOffset: number, opts?: object): Promise<[number, number]>
     treeHash(length?: number): Promise<Buffer>
     proof(opts: ProofRequest): Promise<TreeProof>
-    download(range?: { start?: number; end?: number; blocks?: number[]; linear?: boolean }): { done(): Promise<void>; destroy(): void }
+    download(range?: { start?: number; end?: number; blocks?: number[]; linear?: boolean }): {
+      done(): Promise<void>
+      destroy(): void
+    }
     clear(start: number, end?: number, opts?: object): Promise<unknown>
     truncate(newLength?: number, opts?: object): Promise<void>
     createReadStream(opts?: ReadStreamOptions): Readable

@@ -2,11 +2,29 @@ declare module 'hyperswarm' {
   import { EventEmitter } from 'events'
   import { Duplex } from 'stream'
   import DHT, { KeyPair } from 'hyperdht'
-  export interface PeerInfo { publicKey: Buffer; topics: Buffer[]; client: boolean }
-  export interface SwarmConnection extends Duplex { remotePublicKey: Buffer; publicKey: Buffer; rawStream?: unknown }
-  export interface Discovery { flushed(): Promise<void>; refresh(opts?: object): Promise<void>; destroy(): Promise<void> }
+  export interface PeerInfo {
+    publicKey: Buffer
+    topics: Buffer[]
+    client: boolean
+  }
+  export interface SwarmConnection extends Duplex {
+    remotePublicKey: Buffer
+    publicKey: Buffer
+    rawStream?: unknown
+  }
+  export interface Discovery {
+    flushed(): Promise<void>
+    refresh(opts?: object): Promise<void>
+    destroy(): Promise<void>
+  }
   class Hyperswarm extends EventEmitter {
-    constructor(opts?: { dht?: DHT; keyPair?: KeyPair; bootstrap?: unknown[]; maxPeers?: number; firewall?: (remotePublicKey: Buffer) => boolean })
+    constructor(opts?: {
+      dht?: DHT
+      keyPair?: KeyPair
+      bootstrap?: unknown[]
+      maxPeers?: number
+      firewall?: (remotePublicKey: Buffer) => boolean
+    })
     dht: DHT
     keyPair: KeyPair
     connections: Set<SwarmConnection>

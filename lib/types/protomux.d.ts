@@ -1,7 +1,13 @@
 declare module 'protomux' {
   import { Encoding } from 'compact-encoding'
-  export interface Message<T> { send(value: T): boolean; type: number }
-  export interface MessageOptions<T> { encoding?: Encoding<T>; onmessage?: (value: T, channel: Channel) => void }
+  export interface Message<T> {
+    send(value: T): boolean
+    type: number
+  }
+  export interface MessageOptions<T> {
+    encoding?: Encoding<T>
+    onmessage?: (value: T, channel: Channel) => void
+  }
   export interface Channel {
     userData: unknown
     opened: boolean

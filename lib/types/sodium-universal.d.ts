@@ -9,11 +9,23 @@ declare module 'sodium-universal' {
     export function crypto_sign_keypair(pk: Buffer, sk: Buffer): void
     export function crypto_sign_seed_keypair(pk: Buffer, sk: Buffer, seed: Buffer): void
     export function crypto_sign_detached(sig: Buffer, msg: Uint8Array, sk: Buffer): void
-    export function crypto_sign_verify_detached(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean
+    export function crypto_sign_verify_detached(
+      sig: Uint8Array,
+      msg: Uint8Array,
+      pk: Uint8Array
+    ): boolean
     export function crypto_generichash(out: Buffer, input: Uint8Array, key?: Uint8Array): void
-    export function crypto_generichash_batch(out: Buffer, inputs: Uint8Array[], key?: Uint8Array): void
+    export function crypto_generichash_batch(
+      out: Buffer,
+      inputs: Uint8Array[],
+      key?: Uint8Array
+    ): void
     export const crypto_generichash_STATEBYTES: number
-    export function crypto_generichash_init(state: Buffer, key: Uint8Array | null, outputLength: number): void
+    export function crypto_generichash_init(
+      state: Buffer,
+      key: Uint8Array | null,
+      outputLength: number
+    ): void
     export function crypto_generichash_update(state: Buffer, input: Uint8Array): void
     export function crypto_generichash_final(state: Buffer, out: Buffer): void
     export function randombytes_buf(buf: Buffer): void

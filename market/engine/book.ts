@@ -12,36 +12,65 @@ import { Ctx, reject } from './context'
 import { getOffer, putOffer, getBid, putBid, putTrade, forSale } from './state'
 import { unitCost, fitsIn, times } from './price'
 
-export async function handleOffer (ctx: Ctx, body: Bodies['offer'], update: boolean): Promise<void> {
+export async function handleOffer(ctx: Ctx, body: Bodies['offer'], update: boolean): Promise<void> {
   const prev = await getOffer(ctx.tx, ctx.author)
-  if (update && (prev === null || prev.withdrawn)) reject(prev === null ? 'not-found' : 'bad-state', `${ctx.author} has no live offer to update: send an offer first`)
-  if (!update && prev !== null && !prev.withdrawn) reject('bad-state', `${ctx.author} already has a live offer: send offer-update to change it`)
+  if (update && (prev === null || prev.withdrawn))
+    reject(
+      prev === null ? 'not-found' : 'bad-state',
+      `${ctx.author} has no live offer to update: send an offer first`
+    )
+  if (!update && prev !== null && !prev.withdrawn)
+    reject('bad-state', `${ctx.author} already has a live offer: send offer-update to change it`)
   let available = body.resources
   if (prev !== null) {
     const leased = subtract(prev.resources, prev.available)
     if (!fits(leased, body.resources)) {
-      const short = RESOURCE_KINDS.filter(k => leased[k] > body.resources[k])
-      reject('invalid', `the new total is below what running leases hold (${short.map(k => `${k} ${leased[k]}`).join(', ')})`)
+      const short = RESOURCE_KINDS.filter((k) => leased[k] > body.resources[k])
+      reject(
+        'invalid',
+        `the new total is below what running leases hold (${short.map((k) => `${k} ${leased[k]}`).join(', ')})`
+      )
     }
     available = subtract(body.resources, leased)
   }
   // The same prices again (a node renewing its offer) keep the offer's place among equal prices.
-  const time = prev !== null && !prev.withdrawn && RESOURCE_KINDS.every(k => prev.prices[k] === body.prices[k]) ? prev.time : ctx.now
-  const next: Offer = { ...body, node: ctx.author, id: ctx.id, available, time, renewed: ctx.now, withdrawn: false }
+  const time =
+    prev !== null &&
+    !prev.withdrawn &&
+    RESOURCE_KINDS.every((k) => prev.prices[k] === body.prices[k])
+      ? prev.time
+      : ctx.now
+  const next: Offer = {
+    ...body,
+    node: ctx.author,
+    id: ctx.id,
+    available,
+    time,
+    renewed: ctx.now,
+    withdrawn: false
+  }
   putOffer(ctx.tx, prev, next)
   ctx.dirty.add(ctx.author)
 }
 
-export async function handleWithdraw (ctx: Ctx): Promise<void> {
+export async function handleWithdraw(ctx: Ctx): Promise<void> {
   const prev = await getOffer(ctx.tx, ctx.author)
   if (prev === null) reject('not-found', `${ctx.author} has no offer`)
   if (prev.withdrawn) reject('bad-state', 'the offer is already withdrawn')
   putOffer(ctx.tx, prev, { ...prev, withdrawn: true, time: ctx.now })
 }
 
-export async function handleBid (ctx: Ctx, body: Bodies['bid']): Promise<void> {
-  if (body.expiry < ctx.now) reject('invalid', `expiry ${body.expiry} is before the engine time ${ctx.now}`)
-  const bid: Bid = { ...body, id: ctx.id, bot: ctx.author, time: ctx.now, state: 'open', trades: [] }
+export async function handleBid(ctx: Ctx, body: Bodies['bid']): Promise<void> {
+  if (body.expiry < ctx.now)
+    reject('invalid', `expiry ${body.expiry} is before the engine time ${ctx.now}`)
+  const bid: Bid = {
+    ...body,
+    id: ctx.id,
+    bot: ctx.author,
+    time: ctx.now,
+    state: 'open',
+    trades: []
+  }
   if (await fill(ctx, bid, false)) return
   // A replica no node could ever hold is a mistake (units, typo), not demand; in an empty market the bid rests.
   const layer = await ctx.tx.offers()
@@ -59,7 +88,7 @@ export async function handleBid (ctx: Ctx, body: Bodies['bid']): Promise<void> {
   putBid(ctx.tx, null, bid)
 }
 
-export async function handleCancel (ctx: Ctx, body: Bodies['cancel']): Promise<void> {
+export async function handleCancel(ctx: Ctx, body: Bodies['cancel']): Promise<void> {
   const bid = await getBid(ctx.tx, body.bid)
   if (bid === null) reject('not-found', `no bid ${body.bid}`)
   if (bid.bot !== ctx.author) reject('not-owner', `bid ${bid.id} belongs to ${bid.bot}`)
@@ -67,13 +96,13 @@ export async function handleCancel (ctx: Ctx, body: Bodies['cancel']): Promise<v
   putBid(ctx.tx, bid, { ...bid, state: 'cancelled' })
 }
 
-export async function expireBid (ctx: Ctx, id: string): Promise<void> {
+export async function expireBid(ctx: Ctx, id: string): Promise<void> {
   const bid = await getBid(ctx.tx, id)
   if (bid !== null && bid.state === 'open') putBid(ctx.tx, bid, { ...bid, state: 'expired' })
 }
 
 /** Capacity a lease no longer holds goes back to its offer, and the book gets another look. */
-export async function freeCapacity (ctx: Ctx, trade: Trade): Promise<void> {
+export async function freeCapacity(ctx: Ctx, trade: Trade): Promise<void> {
   const offer = await getOffer(ctx.tx, trade.node)
   if (offer === null) return
   putOffer(ctx.tx, offer, { ...offer, available: add(offer.available, trade.resources) })
@@ -87,7 +116,7 @@ export const RETRY_SCAN = 1000
  * Re-match only resting bids that could use an offer that gained capacity: any other failed before against
  * the same capacity. RETRY_SCAN bounds the walk so a deep book cannot make one op unboundedly slow.
  */
-export async function retryResting (ctx: Ctx): Promise<void> {
+export async function retryResting(ctx: Ctx): Promise<void> {
   if (ctx.dirty.size === 0) return
   const changed: Offer[] = []
   for (const node of ctx.dirty) {
@@ -96,26 +125,32 @@ export async function retryResting (ctx: Ctx): Promise<void> {
   }
   ctx.dirty.clear()
   if (changed.length === 0) return
-  for await (const { key } of ctx.tx.range({ ...K.prefixRange('ix/bid-book/'), limit: RETRY_SCAN })) {
+  for await (const { key } of ctx.tx.range({
+    ...K.prefixRange('ix/bid-book/'),
+    limit: RETRY_SCAN
+  })) {
     const bid = await getBid(ctx.tx, K.tail(key))
     if (bid === null || bid.state !== 'open' || bid.expiry < ctx.now) continue
-    if (!changed.some(o => room(bid, o) > 0 && unitCost(bid.resources, o.prices) <= bid.maxPrice)) continue
+    if (!changed.some((o) => room(bid, o) > 0 && unitCost(bid.resources, o.prices) <= bid.maxPrice))
+      continue
     if (await fill(ctx, bid, true)) {
-      for (let i = 0; i < changed.length; i++) changed[i] = (await getOffer(ctx.tx, changed[i].node)) ?? changed[i]
+      for (let i = 0; i < changed.length; i++)
+        changed[i] = (await getOffer(ctx.tx, changed[i].node)) ?? changed[i]
     }
   }
 }
 
 /** Every offer on sale now, the staged ones first (an O(offers) walk: only for a bid that fills nowhere). */
-function * forSaleNow (ctx: Ctx, layer: OfferLayer): Iterable<Offer> {
-  for (const o of layer.staged.values()) if (o !== null && forSale(o, ctx.genesis.offerTtl, ctx.now)) yield o
+function* forSaleNow(ctx: Ctx, layer: OfferLayer): Iterable<Offer> {
+  for (const o of layer.staged.values())
+    if (o !== null && forSale(o, ctx.genesis.offerTtl, ctx.now)) yield o
   for (const o of layer.book.values()) {
     if (!layer.staged.has(o.node) && forSale(o, ctx.genesis.offerTtl, ctx.now)) yield o
   }
 }
 
 /** How many replicas of `bid` this offer could take now, honouring every constraint but spread. */
-function room (bid: Bid, o: Offer): number {
+function room(bid: Bid, o: Offer): number {
   if (!fitsIn(bid.resources, o.available)) return 0
   if (bid.duration < o.minLease || bid.duration > o.maxLease) return 0
   if (bid.countries.length > 0 && !bid.countries.includes(o.country)) return 0
@@ -124,10 +159,14 @@ function room (bid: Bid, o: Offer): number {
   return times(bid.resources, o.available, bid.replicas)
 }
 
-interface Candidate { offer: Offer, unit: number, room: number }
+interface Candidate {
+  offer: Offer
+  unit: number
+  room: number
+}
 
 /** Price-time priority: cheapest for this bid, then the older offer, then the lower node key. */
-function better (a: Candidate, b: Candidate): boolean {
+function better(a: Candidate, b: Candidate): boolean {
   if (a.unit !== b.unit) return a.unit < b.unit
   if (a.offer.time !== b.offer.time) return a.offer.time < b.offer.time
   return a.offer.node < b.offer.node
@@ -138,7 +177,7 @@ function better (a: Candidate, b: Candidate): boolean {
  * Threshold algorithm over the per-kind price lists: an offer not reached yet costs at least the bid
  * priced at the lists' current prices, so once that floor is too high nothing further down can win.
  */
-function candidates (ctx: Ctx, bid: Bid, layer: OfferLayer): Candidate[] | null {
+function candidates(ctx: Ctx, bid: Bid, layer: OfferLayer): Candidate[] | null {
   const ttl = ctx.genesis.offerTtl
   const found: Candidate[] = [] // sorted, best first
   const seen = new Set<KeyText>()
@@ -162,8 +201,8 @@ function candidates (ctx: Ctx, bid: Bid, layer: OfferLayer): Candidate[] | null 
     seen.add(node)
     if (o !== null) consider(o)
   }
-  const kinds = RESOURCE_KINDS.filter(k => bid.resources[k] > 0)
-  const lists = kinds.map(k => layer.book.byPrice(k))
+  const kinds = RESOURCE_KINDS.filter((k) => bid.resources[k] > 0)
+  const lists = kinds.map((k) => layer.book.byPrice(k))
   const at = kinds.map(() => 0)
   const floor: Prices = { ...ZERO }
   for (;;) {
@@ -193,7 +232,7 @@ function candidates (ctx: Ctx, bid: Bid, layer: OfferLayer): Candidate[] | null 
 }
 
 /** Do the best candidates found hold every replica, each cheaper than any offer not seen yet? */
-function enough (found: Candidate[], replicas: number, bound: number): boolean {
+function enough(found: Candidate[], replicas: number, bound: number): boolean {
   let placed = 0
   for (const c of found) {
     placed += c.room
@@ -203,7 +242,7 @@ function enough (found: Candidate[], replicas: number, bound: number): boolean {
 }
 
 /** Place every replica of `bid` or none. On success the trades and offers are written and it returns true. */
-async function fill (ctx: Ctx, bid: Bid, resting: boolean): Promise<boolean> {
+async function fill(ctx: Ctx, bid: Bid, resting: boolean): Promise<boolean> {
   const chosen = candidates(ctx, bid, await ctx.tx.offers())
   if (chosen === null) return false
   const trades: string[] = []
@@ -236,7 +275,10 @@ async function fill (ctx: Ctx, bid: Bid, resting: boolean): Promise<boolean> {
       ctx.tx.put(K.due(trade.settleBy + 1, 'release', trade.id), K.MARK)
       trades.push(trade.id)
     }
-    putOffer(ctx.tx, offer, { ...offer, available: subtract(offer.available, scale(bid.resources, take)) })
+    putOffer(ctx.tx, offer, {
+      ...offer,
+      available: subtract(offer.available, scale(bid.resources, take))
+    })
   }
   ctx.trades.push(...trades)
   putBid(ctx.tx, resting ? bid : null, { ...bid, state: 'filled', trades })

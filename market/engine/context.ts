@@ -5,24 +5,27 @@ import type { Genesis } from '../messages'
 
 export interface Ctx {
   tx: Tx
-  id: Id                    // the op's envelope id
+  id: Id // the op's envelope id
   author: KeyText
-  now: number               // engine time for this op (clamped, monotonic)
-  since: number             // engine time the view holds (before this op)
+  now: number // engine time for this op (clamped, monotonic)
+  since: number // engine time the view holds (before this op)
   genesis: Genesis
-  trades: Id[]              // trades created while applying this op
-  dirty: Set<KeyText>       // offers that gained capacity: resting bids get another look
+  trades: Id[] // trades created while applying this op
+  dirty: Set<KeyText> // offers that gained capacity: resting bids get another look
   effects: Effects | null
 }
 
 /** A market-rule refusal. Thrown inside the engine, caught by apply, never escapes it. */
 export class Reject extends Error {
-  constructor (readonly reason: RejectReason, message: string) {
+  constructor(
+    readonly reason: RejectReason,
+    message: string
+  ) {
     super(message)
     this.name = 'Reject'
   }
 }
 
-export function reject (reason: RejectReason, message: string): never {
+export function reject(reason: RejectReason, message: string): never {
   throw new Reject(reason, message)
 }

@@ -3,22 +3,44 @@
  * the view before it: no handler has to remember to count.
  */
 import * as K from './keys'
-import { decode, offerRecord, tradeRecord, uintRecord, countsRecord, Counts, TRADE_STATES } from '../messages'
+import {
+  decode,
+  offerRecord,
+  tradeRecord,
+  uintRecord,
+  countsRecord,
+  Counts,
+  TRADE_STATES
+} from '../messages'
 import type { Tx } from './tx'
 
-export function emptyCounts (): Counts {
-  return { accepted: 0, rejected: 0, offers: 0, openBids: 0, balances: 0, escrow: 0, trades: TRADE_STATES.map(() => 0) }
+export function emptyCounts(): Counts {
+  return {
+    accepted: 0,
+    rejected: 0,
+    offers: 0,
+    openBids: 0,
+    balances: 0,
+    escrow: 0,
+    trades: TRADE_STATES.map(() => 0)
+  }
 }
 
-export async function readCounts (tx: Tx): Promise<Counts> {
-  return await tx.read(countsRecord, K.META_COUNTS) ?? emptyCounts()
+export async function readCounts(tx: Tx): Promise<Counts> {
+  return (await tx.read(countsRecord, K.META_COUNTS)) ?? emptyCounts()
 }
 
 /** Add what the op staged in `tx` changes to `counts`. Call before `tx.commit()`. */
-export async function countChanges (tx: Tx, counts: Counts): Promise<void> {
+export async function countChanges(tx: Tx, counts: Counts): Promise<void> {
   for (const [key, now] of tx.staged()) {
     const kind = key.slice(0, key.indexOf('/') + 1)
-    if (kind !== 'offer/' && kind !== 'trade/' && kind !== 'balance/' && !key.startsWith('ix/bid-book/')) continue
+    if (
+      kind !== 'offer/' &&
+      kind !== 'trade/' &&
+      kind !== 'balance/' &&
+      !key.startsWith('ix/bid-book/')
+    )
+      continue
     const before = await tx.view.get(key)
     if (kind === 'offer/') counts.offers += live(now) - live(before)
     else if (kind === 'balance/') counts.balances += uint(now) - uint(before)
@@ -29,15 +51,15 @@ export async function countChanges (tx: Tx, counts: Counts): Promise<void> {
   }
 }
 
-function live (buf: Buffer | null): number {
+function live(buf: Buffer | null): number {
   return buf !== null && !decode(offerRecord, buf).withdrawn ? 1 : 0
 }
 
-function uint (buf: Buffer | null): number {
+function uint(buf: Buffer | null): number {
   return buf === null ? 0 : decode(uintRecord, buf)
 }
 
-function trade (counts: Counts, buf: Buffer | null, sign: 1 | -1): void {
+function trade(counts: Counts, buf: Buffer | null, sign: 1 | -1): void {
   if (buf === null) return
   const t = decode(tradeRecord, buf)
   counts.escrow += sign * t.escrow

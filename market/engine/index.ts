@@ -9,22 +9,59 @@ import { openMemo } from './verify'
 import { encodeKey } from '../../lib/keys'
 import { isScitError } from '../../lib/errors'
 import type { Apply, Outcome, Effects, View, RejectReason } from '../types'
-import { genesisRecord, outcomeRecord, uintRecord, countsRecord, decodeBody, isMarketOp, Bodies, MarketOp } from '../messages'
+import {
+  genesisRecord,
+  outcomeRecord,
+  uintRecord,
+  countsRecord,
+  decodeBody,
+  isMarketOp,
+  Bodies,
+  MarketOp
+} from '../messages'
 import { readCounts, countChanges } from './counts'
 import * as K from './keys'
 import { Tx } from './tx'
 import { Ctx, Reject } from './context'
 import { validateBody } from './validate'
-import { handleOffer, handleWithdraw, handleBid, handleCancel, expireBid, retryResting } from './book'
-import { handleSettle, handleClaim, handleStop, releaseTrade, endLease, handleDeposit, handleTransfer } from './money'
+import {
+  handleOffer,
+  handleWithdraw,
+  handleBid,
+  handleCancel,
+  expireBid,
+  retryResting
+} from './book'
+import {
+  handleSettle,
+  handleClaim,
+  handleStop,
+  releaseTrade,
+  endLease,
+  handleDeposit,
+  handleTransfer
+} from './money'
 import { handleGenesis, handleVote, handleTemplate } from './governance'
 
 export const MARKET_TYPES: ReadonlySet<number> = new Set(
-  ['offer', 'offer-update', 'withdraw', 'bid', 'cancel', 'settle', 'close', 'fail', 'claim', 'deposit', 'transfer', 'template', 'governance']
-    .map(t => TYPES[t as keyof typeof TYPES])
+  [
+    'offer',
+    'offer-update',
+    'withdraw',
+    'bid',
+    'cancel',
+    'settle',
+    'close',
+    'fail',
+    'claim',
+    'deposit',
+    'transfer',
+    'template',
+    'governance'
+  ].map((t) => TYPES[t as keyof typeof TYPES])
 )
 
-type Result = { outcome: Outcome, effects: Effects | null }
+type Result = { outcome: Outcome; effects: Effects | null }
 
 /** Times are ms since 1970; 2^50 leaves room to add any window or lease duration the bodies allow. */
 export const MAX_TIME = 2 ** 50
@@ -34,13 +71,27 @@ export const apply: Apply = async (view, input) => {
   const id = envelopeId(input.value)
   const opened = openMemo(input.value, id, MARKET_TYPES)
   if (!opened.ok) {
-    return refuse(view, id, 'unknown', null, await engineTime(view), opened.reason, opened.message, false)
+    return refuse(
+      view,
+      id,
+      'unknown',
+      null,
+      await engineTime(view),
+      opened.reason,
+      opened.message,
+      false
+    )
   }
   return applyOpened(view, opened.envelope, opened.id, input.bootstrap)
 }
 
 /** `apply` for an envelope whose signature already verified (exported for the benchmark; the ledger calls `apply`). */
-export async function applyOpened (view: View, env: Envelope, id: string, bootstrap: boolean): Promise<Result> {
+export async function applyOpened(
+  view: View,
+  env: Envelope,
+  id: string,
+  bootstrap: boolean
+): Promise<Result> {
   const type = typeName(env.type) ?? 'unknown'
   const author = encodeKey(env.author)
   const time = uint(await view.get(K.META_TIME)) ?? 0
@@ -48,21 +99,51 @@ export async function applyOpened (view: View, env: Envelope, id: string, bootst
   if (last !== null) {
     if (env.seq <= last) {
       // The same bytes again keep their first outcome; a different op reusing a seq is recorded as refused.
-      const seen = (await view.get(K.accepted(id))) !== null || (await view.get(K.rejected(id))) !== null
-      return refuse(view, id, type, author, time, 'replay', `seq ${env.seq} from ${author} is not above ${last}`, false, seen)
+      const seen =
+        (await view.get(K.accepted(id))) !== null || (await view.get(K.rejected(id))) !== null
+      return refuse(
+        view,
+        id,
+        type,
+        author,
+        time,
+        'replay',
+        `seq ${env.seq} from ${author} is not above ${last}`,
+        false,
+        seen
+      )
     }
   }
-  if (!isMarketOp(type)) return refuse(view, id, type, author, time, 'unknown-type', `${type} is not a market op`, env)
+  if (!isMarketOp(type))
+    return refuse(view, id, type, author, time, 'unknown-type', `${type} is not a market op`, env)
 
   let body: Bodies[MarketOp]
   try {
     body = decodeBody(type, env.body)
   } catch (err) {
-    return refuse(view, id, type, author, time, 'malformed', `${type} body does not decode: ${(err as Error).message}`, env)
+    return refuse(
+      view,
+      id,
+      type,
+      author,
+      time,
+      'malformed',
+      `${type} body does not decode: ${(err as Error).message}`,
+      env
+    )
   }
 
   if (env.timestamp > MAX_TIME) {
-    return refuse(view, id, type, author, time, 'invalid', `timestamp ${env.timestamp} is beyond the year 37000: sums of times must stay below 2^53`, env)
+    return refuse(
+      view,
+      id,
+      type,
+      author,
+      time,
+      'invalid',
+      `timestamp ${env.timestamp} is beyond the year 37000: sums of times must stay below 2^53`,
+      env
+    )
   }
   const tx = new Tx(view)
   const now = Math.max(time, env.timestamp)
@@ -71,16 +152,45 @@ export async function applyOpened (view: View, env: Envelope, id: string, bootst
     let genesis = await tx.read(genesisRecord, K.META_GENESIS)
     const founding = genesis === null
     if (genesis === null) {
-      if (type !== 'governance' || (body as Bodies['governance']).action !== 'genesis') throw new Reject('no-genesis', 'the market has no genesis op yet: nothing else can be applied')
-      if (!bootstrap) throw new Reject('invalid', 'genesis must come from the market\'s bootstrap writer')
-      genesis = handleGenesis(tx, author, now, body as Extract<Bodies['governance'], { action: 'genesis' }>)
+      if (type !== 'governance' || (body as Bodies['governance']).action !== 'genesis')
+        throw new Reject(
+          'no-genesis',
+          'the market has no genesis op yet: nothing else can be applied'
+        )
+      if (!bootstrap)
+        throw new Reject('invalid', "genesis must come from the market's bootstrap writer")
+      genesis = handleGenesis(
+        tx,
+        author,
+        now,
+        body as Extract<Bodies['governance'], { action: 'genesis' }>
+      )
     }
-    const ctx: Ctx = { tx, id, author, now, since: time, genesis, trades: [], dirty: new Set(), effects: null }
+    const ctx: Ctx = {
+      tx,
+      id,
+      author,
+      now,
+      since: time,
+      genesis,
+      trades: [],
+      dirty: new Set(),
+      effects: null
+    }
     await processDue(ctx)
     if (ctx.dirty.size > 0) await retryResting(ctx)
     if (!founding) await run(ctx, type, body)
     if (ctx.dirty.size > 0) await retryResting(ctx)
-    const outcome: Outcome = { id, type, author, time: now, accepted: true, reason: null, message: null, trades: ctx.trades }
+    const outcome: Outcome = {
+      id,
+      type,
+      author,
+      time: now,
+      accepted: true,
+      reason: null,
+      message: null,
+      trades: ctx.trades
+    }
     tx.write(outcomeRecord, K.accepted(id), outcome)
     const counts = await readCounts(tx)
     counts.accepted++
@@ -91,27 +201,42 @@ export async function applyOpened (view: View, env: Envelope, id: string, bootst
     await tx.commit()
     return { outcome, effects: ctx.effects }
   } catch (err) {
-    if (err instanceof Reject) return refuse(view, id, type, author, time, err.reason, err.message, env)
-    if (isScitError(err, 'OVERFLOW')) return refuse(view, id, type, author, time, 'overflow', err.message, env)
+    if (err instanceof Reject)
+      return refuse(view, id, type, author, time, err.reason, err.message, env)
+    if (isScitError(err, 'OVERFLOW'))
+      return refuse(view, id, type, author, time, 'overflow', err.message, env)
     throw err // a bug in the engine, not bad input: surface it
   }
 }
 
-function run (ctx: Ctx, type: MarketOp, body: Bodies[MarketOp]): Promise<void> {
+function run(ctx: Ctx, type: MarketOp, body: Bodies[MarketOp]): Promise<void> {
   switch (type) {
-    case 'offer': return handleOffer(ctx, body as Bodies['offer'], false)
-    case 'offer-update': return handleOffer(ctx, body as Bodies['offer'], true)
-    case 'withdraw': return handleWithdraw(ctx)
-    case 'bid': return handleBid(ctx, body as Bodies['bid'])
-    case 'cancel': return handleCancel(ctx, body as Bodies['cancel'])
-    case 'settle': return handleSettle(ctx, body as Bodies['settle'])
-    case 'claim': return handleClaim(ctx, body as Bodies['claim'])
-    case 'close': return handleStop(ctx, body as Bodies['close'], 'closed')
-    case 'fail': return handleStop(ctx, body as Bodies['fail'], 'failed')
-    case 'deposit': return handleDeposit(ctx, body as Bodies['deposit'])
-    case 'transfer': return handleTransfer(ctx, body as Bodies['transfer'])
-    case 'template': return handleTemplate(ctx, body as Bodies['template'])
-    case 'governance': return handleVote(ctx, body as Bodies['governance'])
+    case 'offer':
+      return handleOffer(ctx, body as Bodies['offer'], false)
+    case 'offer-update':
+      return handleOffer(ctx, body as Bodies['offer'], true)
+    case 'withdraw':
+      return handleWithdraw(ctx)
+    case 'bid':
+      return handleBid(ctx, body as Bodies['bid'])
+    case 'cancel':
+      return handleCancel(ctx, body as Bodies['cancel'])
+    case 'settle':
+      return handleSettle(ctx, body as Bodies['settle'])
+    case 'claim':
+      return handleClaim(ctx, body as Bodies['claim'])
+    case 'close':
+      return handleStop(ctx, body as Bodies['close'], 'closed')
+    case 'fail':
+      return handleStop(ctx, body as Bodies['fail'], 'failed')
+    case 'deposit':
+      return handleDeposit(ctx, body as Bodies['deposit'])
+    case 'transfer':
+      return handleTransfer(ctx, body as Bodies['transfer'])
+    case 'template':
+      return handleTemplate(ctx, body as Bodies['template'])
+    case 'governance':
+      return handleVote(ctx, body as Bodies['governance'])
   }
 }
 
@@ -119,11 +244,15 @@ function run (ctx: Ctx, type: MarketOp, body: Bodies[MarketOp]): Promise<void> {
  * Fire deadlines in (since, now], oldest first: each fires once, as engine time only moves forward.
  * Fired keys are never deleted (handlers check the record's state): a delete costs a block like a put.
  */
-async function processDue (ctx: Ctx): Promise<void> {
+async function processDue(ctx: Ctx): Promise<void> {
   const since = ctx.since
   if (ctx.now <= since) return
   const due: string[] = []
-  for await (const { key } of ctx.tx.range({ gt: `due/${K.pad(since)}/${K.END}`, lte: `due/${K.pad(ctx.now)}/${K.END}` })) due.push(key)
+  for await (const { key } of ctx.tx.range({
+    gt: `due/${K.pad(since)}/${K.END}`,
+    lte: `due/${K.pad(ctx.now)}/${K.END}`
+  }))
+    due.push(key)
   for (const key of due) {
     const [, , kind, id] = key.split('/')
     if (kind === 'expire') await expireBid(ctx, id)
@@ -132,17 +261,24 @@ async function processDue (ctx: Ctx): Promise<void> {
   }
 }
 
-async function engineTime (view: View): Promise<number> {
+async function engineTime(view: View): Promise<number> {
   return uint(await view.get(K.META_TIME)) ?? 0
 }
 
-function uint (buf: Buffer | null): number | null {
+function uint(buf: Buffer | null): number | null {
   return buf === null ? null : uintRecord.decode({ start: 0, end: buf.byteLength, buffer: buf })
 }
 
-async function refuse (
-  view: View, id: string, type: string, author: string | null, time: number,
-  reason: RejectReason, message: string, env: Envelope | false, seen = false
+async function refuse(
+  view: View,
+  id: string,
+  type: string,
+  author: string | null,
+  time: number,
+  reason: RejectReason,
+  message: string,
+  env: Envelope | false,
+  seen = false
 ): Promise<Result> {
   const outcome: Outcome = { id, type, author, time, accepted: false, reason, message, trades: [] }
   if (!seen) {

@@ -12,7 +12,7 @@ export const END = '\xff'
 
 export const MARK = b4a.from([1])
 
-export function pad (n: number): string {
+export function pad(n: number): string {
   return String(n).padStart(16, '0')
 }
 
@@ -24,43 +24,51 @@ export const META_COUNTS = 'meta/counts'
 export const seq = (author: string): string => `seq/${author}`
 
 export const offer = (node: string): string => `offer/${node}`
-export const offerByCountry = (country: string, node: string): string => `ix/offer-country/${country}/${node}`
-export const offerByPrice = (price: number, node: string): string => `ix/offer-price/${pad(price)}/${node}`
+export const offerByCountry = (country: string, node: string): string =>
+  `ix/offer-country/${country}/${node}`
+export const offerByPrice = (price: number, node: string): string =>
+  `ix/offer-price/${pad(price)}/${node}`
 
 export const bid = (id: string): string => `bid/${id}`
-export const bidBook = (maxPrice: number, time: number, id: string): string => `ix/bid-book/${pad(Number.MAX_SAFE_INTEGER - maxPrice)}/${pad(time)}/${id}`
-export const bidByBot = (bot: string, time: number, id: string): string => `ix/bid-bot/${bot}/${pad(time)}/${id}`
+export const bidBook = (maxPrice: number, time: number, id: string): string =>
+  `ix/bid-book/${pad(Number.MAX_SAFE_INTEGER - maxPrice)}/${pad(time)}/${id}`
+export const bidByBot = (bot: string, time: number, id: string): string =>
+  `ix/bid-bot/${bot}/${pad(time)}/${id}`
 
 export const trade = (id: string): string => `trade/${id}`
-export const tradeByNode = (node: string, at: number, id: string): string => `ix/trade-node/${node}/${pad(at)}/${id}`
-export const tradeByBot = (bot: string, at: number, id: string): string => `ix/trade-bot/${bot}/${pad(at)}/${id}`
+export const tradeByNode = (node: string, at: number, id: string): string =>
+  `ix/trade-node/${node}/${pad(at)}/${id}`
+export const tradeByBot = (bot: string, at: number, id: string): string =>
+  `ix/trade-bot/${bot}/${pad(at)}/${id}`
 
 export const balance = (key: string): string => `balance/${key}`
 
-export const template = (name: string, version: number): string => `template/${name}/${pad(version)}`
+export const template = (name: string, version: number): string =>
+  `template/${name}/${pad(version)}`
 export const templateOwner = (name: string): string => `template-owner/${name}`
 
 export const indexer = (identity: string): string => `gov/indexer/${identity}`
 export const vote = (change: string, voter: string): string => `gov/vote/${change}/${voter}`
 
 export type DueKind = 'expire' | 'release' | 'end'
-export const due = (time: number, kind: DueKind, id: string): string => `due/${pad(time)}/${kind}/${id}`
+export const due = (time: number, kind: DueKind, id: string): string =>
+  `due/${pad(time)}/${kind}/${id}`
 
 export const accepted = (id: string): string => `op/${id}`
 export const rejected = (id: string): string => `rejected/${id}`
 
 /** The last path segment of an index key: the id it points to. */
-export function tail (key: string): string {
+export function tail(key: string): string {
   return key.slice(key.lastIndexOf('/') + 1)
 }
 
-export function prefixRange (prefix: string): { gte: string, lt: string } {
+export function prefixRange(prefix: string): { gte: string; lt: string } {
   return { gte: prefix, lt: prefix + END }
 }
 
 /** For people browsing: one core and 1 GiB for an hour. Matching ranks offers at each bid's own resources. */
 export const HEADLINE = { cpu: 1000, memory: 1024 ** 3, ssd: 0, hdd: 0, ipv4: 0, gpu: 0 }
-export function headlinePrice (prices: Prices): number {
+export function headlinePrice(prices: Prices): number {
   const p = unitCost(HEADLINE, prices)
   return p === Infinity ? Number.MAX_SAFE_INTEGER : p
 }

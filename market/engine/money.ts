@@ -18,19 +18,22 @@ import { getTrade, putTrade, getBalance, setBalance, credit } from './state'
 import { freeCapacity } from './book'
 import { leaseCost } from './price'
 
-async function ownTrade (ctx: Ctx, id: string, role: 'bot' | 'node'): Promise<Trade> {
+async function ownTrade(ctx: Ctx, id: string, role: 'bot' | 'node'): Promise<Trade> {
   const trade = await getTrade(ctx.tx, id)
   if (trade === null) reject('not-found', `no trade ${id}`)
-  if (trade[role] !== ctx.author) reject('not-owner', `trade ${id} belongs to ${role} ${trade[role]}`)
+  if (trade[role] !== ctx.author)
+    reject('not-owner', `trade ${id} belongs to ${role} ${trade[role]}`)
   return trade
 }
 
-export async function handleSettle (ctx: Ctx, body: Bodies['settle']): Promise<void> {
+export async function handleSettle(ctx: Ctx, body: Bodies['settle']): Promise<void> {
   const trade = await ownTrade(ctx, body.trade, 'bot')
-  if (trade.state !== 'matched') reject('bad-state', `trade ${trade.id} is ${trade.state}, only a matched trade can be settled`)
+  if (trade.state !== 'matched')
+    reject('bad-state', `trade ${trade.id} is ${trade.state}, only a matched trade can be settled`)
   const escrow = leaseCost(trade.price, trade.duration)
   const have = await getBalance(ctx.tx, ctx.author)
-  if (have < escrow) reject('insufficient-funds', `settling ${trade.id} needs ${escrow}, the balance is ${have}`)
+  if (have < escrow)
+    reject('insufficient-funds', `settling ${trade.id} needs ${escrow}, the balance is ${have}`)
   setBalance(ctx.tx, ctx.author, have - escrow)
   const end = ctx.now + trade.duration
   if (!Number.isSafeInteger(end)) reject('overflow', 'lease end is out of range')
@@ -47,22 +50,30 @@ export async function handleSettle (ctx: Ctx, body: Bodies['settle']): Promise<v
 }
 
 /** The node's pay for the lease up to `at`, not yet paid out. */
-function earned (trade: Trade, at: number): number {
+function earned(trade: Trade, at: number): number {
   const start = trade.start ?? at
   const elapsed = Math.max(0, Math.min(at, trade.end ?? at) - start)
   return Math.min(trade.escrow, leaseCost(trade.price, elapsed) - trade.paid)
 }
 
-export async function handleClaim (ctx: Ctx, body: Bodies['claim']): Promise<void> {
+export async function handleClaim(ctx: Ctx, body: Bodies['claim']): Promise<void> {
   const trade = await ownTrade(ctx, body.trade, 'node')
-  if (trade.state !== 'settled') reject('bad-state', `trade ${trade.id} is ${trade.state}, only a running lease has a payout to claim`)
+  if (trade.state !== 'settled')
+    reject(
+      'bad-state',
+      `trade ${trade.id} is ${trade.state}, only a running lease has a payout to claim`
+    )
   const pay = earned(trade, ctx.now)
   await credit(ctx.tx, trade.node, pay)
   putTrade(ctx.tx, trade, { ...trade, escrow: trade.escrow - pay, paid: trade.paid + pay })
 }
 
 /** `close` and `fail`: the bot ends a lease early; the node keeps what it earned, the rest goes back. */
-export async function handleStop (ctx: Ctx, body: Bodies['close'], state: 'closed' | 'failed'): Promise<void> {
+export async function handleStop(
+  ctx: Ctx,
+  body: Bodies['close'],
+  state: 'closed' | 'failed'
+): Promise<void> {
   const trade = await ownTrade(ctx, body.trade, 'bot')
   if (trade.state === 'matched') {
     // Never settled: no money moved, the capacity just goes back.
@@ -70,17 +81,25 @@ export async function handleStop (ctx: Ctx, body: Bodies['close'], state: 'close
     await freeCapacity(ctx, trade)
     return
   }
-  if (trade.state !== 'settled') reject('bad-state', `trade ${trade.id} is ${trade.state}, it cannot be ${state}`)
+  if (trade.state !== 'settled')
+    reject('bad-state', `trade ${trade.id} is ${trade.state}, it cannot be ${state}`)
   const pay = earned(trade, ctx.now)
   const refund = trade.escrow - pay
   await credit(ctx.tx, trade.node, pay)
   await credit(ctx.tx, trade.bot, refund)
-  putTrade(ctx.tx, trade, { ...trade, state, end: ctx.now, escrow: 0, paid: trade.paid + pay, refunded: trade.refunded + refund })
+  putTrade(ctx.tx, trade, {
+    ...trade,
+    state,
+    end: ctx.now,
+    escrow: 0,
+    paid: trade.paid + pay,
+    refunded: trade.refunded + refund
+  })
   await freeCapacity(ctx, trade)
 }
 
 /** Due: an unsettled trade past its settlement window goes back to the book. */
-export async function releaseTrade (ctx: Ctx, id: string): Promise<void> {
+export async function releaseTrade(ctx: Ctx, id: string): Promise<void> {
   const trade = await getTrade(ctx.tx, id)
   if (trade === null || trade.state !== 'matched') return
   putTrade(ctx.tx, trade, { ...trade, state: 'released' })
@@ -88,7 +107,7 @@ export async function releaseTrade (ctx: Ctx, id: string): Promise<void> {
 }
 
 /** Due: a lease that ran its full term pays the node the rest of its escrow. */
-export async function endLease (ctx: Ctx, id: string): Promise<void> {
+export async function endLease(ctx: Ctx, id: string): Promise<void> {
   const trade = await getTrade(ctx.tx, id)
   if (trade === null || trade.state !== 'settled') return
   await credit(ctx.tx, trade.node, trade.escrow)
@@ -96,17 +115,20 @@ export async function endLease (ctx: Ctx, id: string): Promise<void> {
   await freeCapacity(ctx, trade)
 }
 
-export async function handleDeposit (ctx: Ctx, body: Bodies['deposit']): Promise<void> {
-  if (!ctx.genesis.faucets.includes(ctx.author)) reject('not-faucet', `${ctx.author} is not a faucet of this market`)
+export async function handleDeposit(ctx: Ctx, body: Bodies['deposit']): Promise<void> {
+  if (!ctx.genesis.faucets.includes(ctx.author))
+    reject('not-faucet', `${ctx.author} is not a faucet of this market`)
   const minted = (await ctx.tx.read(uintRecord, K.META_MINTED)) ?? 0
-  if (!Number.isSafeInteger(minted + body.amount)) reject('overflow', 'the money supply would pass 2^53')
+  if (!Number.isSafeInteger(minted + body.amount))
+    reject('overflow', 'the money supply would pass 2^53')
   ctx.tx.write(uintRecord, K.META_MINTED, minted + body.amount)
   await credit(ctx.tx, encodeKey(body.to), body.amount)
 }
 
-export async function handleTransfer (ctx: Ctx, body: Bodies['transfer']): Promise<void> {
+export async function handleTransfer(ctx: Ctx, body: Bodies['transfer']): Promise<void> {
   const have = await getBalance(ctx.tx, ctx.author)
-  if (have < body.amount) reject('insufficient-funds', `transfer of ${body.amount} needs more than the balance ${have}`)
+  if (have < body.amount)
+    reject('insufficient-funds', `transfer of ${body.amount} needs more than the balance ${have}`)
   setBalance(ctx.tx, ctx.author, have - body.amount)
   await credit(ctx.tx, encodeKey(body.to), body.amount)
 }

@@ -9,7 +9,10 @@ import { offerRecord, decode } from '../messages'
 import * as K from './keys'
 import type { Offer, KeyText, View } from '../types'
 
-interface Entry { price: number, node: KeyText }
+interface Entry {
+  price: number
+  node: KeyText
+}
 
 /** What a view shows of its offers: a book, and the writes staged over it (null: deleted or withdrawn). */
 export interface OfferLayer {
@@ -19,60 +22,67 @@ export interface OfferLayer {
 
 export class OfferBook {
   private readonly offers = new Map<KeyText, Offer>()
-  private readonly sorted = Object.fromEntries(RESOURCE_KINDS.map(k => [k, [] as Entry[]])) as Record<ResourceKind, Entry[]>
+  private readonly sorted = Object.fromEntries(
+    RESOURCE_KINDS.map((k) => [k, [] as Entry[]])
+  ) as Record<ResourceKind, Entry[]>
   /** Per kind, every offer's total of it, ascending: the largest says at once what no node could hold. */
-  private readonly totals = Object.fromEntries(RESOURCE_KINDS.map(k => [k, [] as number[]])) as Record<ResourceKind, number[]>
+  private readonly totals = Object.fromEntries(
+    RESOURCE_KINDS.map((k) => [k, [] as number[]])
+  ) as Record<ResourceKind, number[]>
   /** Changes since `seal`: [node, the offer before]. */
   private pending: Array<[KeyText, Offer | undefined]> = []
   /** Sealed changes by the view length they led to, oldest first. */
-  private journal: Array<{ length: number, changes: Array<[KeyText, Offer | undefined]> }> = []
+  private journal: Array<{ length: number; changes: Array<[KeyText, Offer | undefined]> }> = []
 
   /** `journaled`: keep what changed, to roll back or truncate (a view that is never truncated needs none). */
-  constructor (private readonly journaled = false) {}
+  constructor(private readonly journaled = false) {}
 
-  static async load (view: View, journaled = false): Promise<OfferBook> {
+  static async load(view: View, journaled = false): Promise<OfferBook> {
     const book = new OfferBook(journaled)
-    for await (const { value } of view.range(K.prefixRange('offer/'))) book.set(decode(offerRecord, value))
+    for await (const { value } of view.range(K.prefixRange('offer/')))
+      book.set(decode(offerRecord, value))
     book.pending = []
     return book
   }
 
-  get size (): number { return this.offers.size }
+  get size(): number {
+    return this.offers.size
+  }
 
-  get (node: KeyText): Offer | undefined {
+  get(node: KeyText): Offer | undefined {
     return this.offers.get(node)
   }
 
-  values (): IterableIterator<Offer> {
+  values(): IterableIterator<Offer> {
     return this.offers.values()
   }
 
   /** The offers with some of this kind left, cheapest first for its price (ties by node key). */
-  byPrice (kind: ResourceKind): readonly Entry[] {
+  byPrice(kind: ResourceKind): readonly Entry[] {
     return this.sorted[kind]
   }
 
   /** Could some offer hold `need` in total (not now: at all)? */
-  mayHold (need: Resources): boolean {
-    return RESOURCE_KINDS.every(k => need[k] === 0 || (this.totals[k].at(-1) ?? 0) >= need[k])
+  mayHold(need: Resources): boolean {
+    return RESOURCE_KINDS.every((k) => need[k] === 0 || (this.totals[k].at(-1) ?? 0) >= need[k])
   }
 
-  set (offer: Offer): void {
+  set(offer: Offer): void {
     this.change(offer.node, offer.withdrawn ? undefined : offer)
   }
 
-  delete (node: KeyText): void {
+  delete(node: KeyText): void {
     this.change(node, undefined)
   }
 
-  private change (node: KeyText, next: Offer | undefined): void {
+  private change(node: KeyText, next: Offer | undefined): void {
     const prev = this.offers.get(node)
     if (prev === next) return
     if (this.journaled) this.pending.push([node, prev])
     this.place(node, prev, next)
   }
 
-  private place (node: KeyText, prev: Offer | undefined, next: Offer | undefined): void {
+  private place(node: KeyText, prev: Offer | undefined, next: Offer | undefined): void {
     for (const k of RESOURCE_KINDS) {
       // Listed for a kind while some of it is left: a sold-out offer is no candidate for a bid that needs that kind.
       const was = prev !== undefined && prev.available[k] > 0
@@ -86,33 +96,38 @@ export class OfferBook {
       if (prev?.resources[k] === next?.resources[k]) continue
       const totals = this.totals[k]
       if (prev !== undefined) totals.splice(lowerBound(totals, prev.resources[k]), 1)
-      if (next !== undefined) totals.splice(lowerBound(totals, next.resources[k]), 0, next.resources[k])
+      if (next !== undefined)
+        totals.splice(lowerBound(totals, next.resources[k]), 0, next.resources[k])
     }
     if (next === undefined) this.offers.delete(node)
     else this.offers.set(node, next)
   }
 
   /** The changes since the last seal are in the view, which is now `length` long. */
-  seal (length: number): void {
+  seal(length: number): void {
     this.journal.push({ length, changes: this.pending })
     this.pending = []
     if (this.journal.length > MAX_JOURNAL) this.journal.shift()
   }
 
   /** The changes since the last seal never reached the view: undo them. */
-  rollback (): void {
+  rollback(): void {
     this.undo(this.pending)
     this.pending = []
   }
 
   /** The view length this book matches (-1: unknown). */
-  get length (): number {
+  get length(): number {
     return this.journal.length === 0 ? -1 : this.journal[this.journal.length - 1].length
   }
 
   /** The view was truncated to `length`: undo the calls past it; false when the journal is too short (rebuild). */
-  truncate (length: number): boolean {
-    for (let top = this.journal.at(-1); top !== undefined && top.length > length; top = this.journal.at(-1)) {
+  truncate(length: number): boolean {
+    for (
+      let top = this.journal.at(-1);
+      top !== undefined && top.length > length;
+      top = this.journal.at(-1)
+    ) {
       this.undo(top.changes)
       this.journal.pop()
     }
@@ -120,13 +135,13 @@ export class OfferBook {
   }
 
   /** Forget the journal up to `length`: a view is never truncated below what a quorum signed. */
-  trim (length: number): void {
+  trim(length: number): void {
     let i = 0
     while (i < this.journal.length - 1 && this.journal[i].length <= length) i++
     if (i > 0) this.journal.splice(0, i)
   }
 
-  private undo (changes: Array<[KeyText, Offer | undefined]>): void {
+  private undo(changes: Array<[KeyText, Offer | undefined]>): void {
     for (let i = changes.length - 1; i >= 0; i--) {
       const [node, prev] = changes[i]
       this.place(node, this.offers.get(node), prev)
@@ -138,7 +153,7 @@ export class OfferBook {
 const MAX_JOURNAL = 4096
 
 /** Where (price, node) sits in a list sorted by price then node. */
-function search (list: Entry[], price: number, node: KeyText): number {
+function search(list: Entry[], price: number, node: KeyText): number {
   let lo = 0
   let hi = list.length
   while (lo < hi) {
@@ -150,13 +165,13 @@ function search (list: Entry[], price: number, node: KeyText): number {
   return lo
 }
 
-export async function offersOf (view: View): Promise<OfferLayer> {
+export async function offersOf(view: View): Promise<OfferLayer> {
   if (view.offers !== undefined) return await view.offers()
   return { book: await OfferBook.load(view), staged: new Map() }
 }
 
 /** A layer with more staged writes on top (a Tx over a view). */
-export function overlay (below: OfferLayer, staged: Iterable<Offer | [KeyText, null]>): OfferLayer {
+export function overlay(below: OfferLayer, staged: Iterable<Offer | [KeyText, null]>): OfferLayer {
   let map: Map<KeyText, Offer | null> | null = null
   for (const s of staged) {
     map ??= new Map(below.staged)

@@ -4,13 +4,19 @@
  */
 import { PRICE_UNIT, Resources, Prices, hourlyCost, costFor } from '../../lib/resources'
 
-export function fitsIn (need: Resources, have: Resources): boolean {
-  return need.cpu <= have.cpu && need.memory <= have.memory && need.ssd <= have.ssd &&
-    need.hdd <= have.hdd && need.ipv4 <= have.ipv4 && need.gpu <= have.gpu
+export function fitsIn(need: Resources, have: Resources): boolean {
+  return (
+    need.cpu <= have.cpu &&
+    need.memory <= have.memory &&
+    need.ssd <= have.ssd &&
+    need.hdd <= have.hdd &&
+    need.ipv4 <= have.ipv4 &&
+    need.gpu <= have.gpu
+  )
 }
 
 /** How many times `need` fits in `have` (need must not be all zero), at most `max`. */
-export function times (need: Resources, have: Resources, max: number): number {
+export function times(need: Resources, have: Resources, max: number): number {
   let n = max
   if (need.cpu > 0) n = Math.min(n, Math.floor(have.cpu / need.cpu))
   if (need.memory > 0) n = Math.min(n, Math.floor(have.memory / need.memory))
@@ -24,9 +30,14 @@ export function times (need: Resources, have: Resources, max: number): number {
 const U = PRICE_UNIT
 
 /** The hourly cost, or Infinity when it exceeds 2^53: a price nobody can pay, never an exception. */
-export function unitCost (a: Resources, p: Prices): number {
-  const total = part(a.cpu, p.cpu, U.cpu) + part(a.memory, p.memory, U.memory) + part(a.ssd, p.ssd, U.ssd) +
-    part(a.hdd, p.hdd, U.hdd) + part(a.ipv4, p.ipv4, U.ipv4) + part(a.gpu, p.gpu, U.gpu)
+export function unitCost(a: Resources, p: Prices): number {
+  const total =
+    part(a.cpu, p.cpu, U.cpu) +
+    part(a.memory, p.memory, U.memory) +
+    part(a.ssd, p.ssd, U.ssd) +
+    part(a.hdd, p.hdd, U.hdd) +
+    part(a.ipv4, p.ipv4, U.ipv4) +
+    part(a.gpu, p.gpu, U.gpu)
   if (Number.isSafeInteger(total)) return total
   try {
     return hourlyCost(a, p)
@@ -36,7 +47,7 @@ export function unitCost (a: Resources, p: Prices): number {
 }
 
 /** ceil(amount × price / unit) exactly, or NaN when the product is beyond 2^53 (the caller falls back). */
-function part (amount: number, price: number, unit: number): number {
+function part(amount: number, price: number, unit: number): number {
   const x = amount * price
   if (x === 0) return 0
   if (x > Number.MAX_SAFE_INTEGER) return NaN
@@ -48,7 +59,7 @@ function part (amount: number, price: number, unit: number): number {
 }
 
 /** lib/resources costFor (ms at a price per hour, rounded up), exact; throws OVERFLOW like it beyond 2^53. */
-export function leaseCost (perHour: number, ms: number): number {
+export function leaseCost(perHour: number, ms: number): number {
   const q = part(perHour, ms, 3_600_000)
   return Number.isNaN(q) ? costFor(perHour, ms) : q
 }

@@ -6,15 +6,15 @@ import type { Tx } from './tx'
 import { reject } from './context'
 
 /** An offer is for sale until withdrawn, and, in a market with an offer TTL (ms, 0: none), while its node keeps renewing it. */
-export function forSale (o: Offer, offerTtl: number, now: number): boolean {
+export function forSale(o: Offer, offerTtl: number, now: number): boolean {
   return !o.withdrawn && (offerTtl === 0 || o.renewed + offerTtl >= now)
 }
 
-export function getOffer (tx: Tx, node: KeyText): Promise<Offer | null> {
+export function getOffer(tx: Tx, node: KeyText): Promise<Offer | null> {
   return tx.read(offerRecord, K.offer(node))
 }
 
-export function putOffer (tx: Tx, prev: Offer | null, next: Offer): void {
+export function putOffer(tx: Tx, prev: Offer | null, next: Offer): void {
   if (prev === null || prev.country !== next.country) {
     if (prev !== null) tx.del(K.offerByCountry(prev.country, prev.node))
     tx.put(K.offerByCountry(next.country, next.node), K.MARK)
@@ -28,12 +28,12 @@ export function putOffer (tx: Tx, prev: Offer | null, next: Offer): void {
   tx.write(offerRecord, K.offer(next.node), next)
 }
 
-export function getBid (tx: Tx, id: Id): Promise<Bid | null> {
+export function getBid(tx: Tx, id: Id): Promise<Bid | null> {
   return tx.read(bidRecord, K.bid(id))
 }
 
 /** Write a bid; an open bid is in the book, any other state is not. */
-export function putBid (tx: Tx, prev: Bid | null, next: Bid): void {
+export function putBid(tx: Tx, prev: Bid | null, next: Bid): void {
   const book = K.bidBook(next.maxPrice, next.time, next.id)
   if (prev === null) {
     tx.put(K.bidByBot(next.bot, next.time, next.id), K.MARK)
@@ -47,11 +47,11 @@ export function putBid (tx: Tx, prev: Bid | null, next: Bid): void {
   tx.write(bidRecord, K.bid(next.id), next)
 }
 
-export function getTrade (tx: Tx, id: Id): Promise<Trade | null> {
+export function getTrade(tx: Tx, id: Id): Promise<Trade | null> {
   return tx.read(tradeRecord, K.trade(id))
 }
 
-export function putTrade (tx: Tx, prev: Trade | null, next: Trade): void {
+export function putTrade(tx: Tx, prev: Trade | null, next: Trade): void {
   if (prev === null) {
     tx.put(K.tradeByNode(next.node, next.matchedAt, next.id), K.MARK)
     tx.put(K.tradeByBot(next.bot, next.matchedAt, next.id), K.MARK)
@@ -59,18 +59,19 @@ export function putTrade (tx: Tx, prev: Trade | null, next: Trade): void {
   tx.write(tradeRecord, K.trade(next.id), next)
 }
 
-export async function getBalance (tx: Tx, key: KeyText): Promise<number> {
+export async function getBalance(tx: Tx, key: KeyText): Promise<number> {
   const buf = await tx.get(K.balance(key))
   return buf === null ? 0 : uintRecord.decode({ start: 0, end: buf.byteLength, buffer: buf })
 }
 
-export function setBalance (tx: Tx, key: KeyText, amount: number): void {
-  if (!Number.isSafeInteger(amount) || amount < 0) reject('overflow', `balance of ${key} would be ${amount}`)
+export function setBalance(tx: Tx, key: KeyText, amount: number): void {
+  if (!Number.isSafeInteger(amount) || amount < 0)
+    reject('overflow', `balance of ${key} would be ${amount}`)
   if (amount === 0) tx.del(K.balance(key))
   else tx.write(uintRecord, K.balance(key), amount)
 }
 
-export async function credit (tx: Tx, key: KeyText, amount: number): Promise<void> {
+export async function credit(tx: Tx, key: KeyText, amount: number): Promise<void> {
   if (amount === 0) return
   setBalance(tx, key, (await getBalance(tx, key)) + amount)
 }

@@ -15,7 +15,7 @@ const DECODED = new Map<Buffer, unknown>()
 const DECODED_MAX = 8192
 const OFFERS = 'offer/'
 
-function remember (buf: Buffer, value: unknown): void {
+function remember(buf: Buffer, value: unknown): void {
   if (DECODED.size >= DECODED_MAX) DECODED.clear()
   DECODED.set(buf, value)
 }
@@ -25,32 +25,36 @@ export class Tx {
   /** Sorted: ranges and commit walk them in order. */
   private keys: string[] = []
   private offerWrites = 0
-  private layer: { below: OfferLayer, offerWrites: number, layer: OfferLayer } | null = null
+  private layer: { below: OfferLayer; offerWrites: number; layer: OfferLayer } | null = null
 
-  constructor (readonly view: View) {}
+  constructor(readonly view: View) {}
 
   // Not async: a view read passes straight through, one await for the caller.
-  get (key: string): Promise<Buffer | null> {
+  get(key: string): Promise<Buffer | null> {
     const w = this.writes.get(key)
     return w !== undefined ? Promise.resolve(w) : this.view.get(key)
   }
 
-  put (key: string, value: Buffer): void { this.stage(key, value) }
-  del (key: string): void { this.stage(key, null) }
+  put(key: string, value: Buffer): void {
+    this.stage(key, value)
+  }
+  del(key: string): void {
+    this.stage(key, null)
+  }
 
-  private stage (key: string, value: Buffer | null): void {
+  private stage(key: string, value: Buffer | null): void {
     if (key.startsWith(OFFERS)) this.offerWrites++
     if (!this.writes.has(key)) this.keys.splice(lowerBound(this.keys, key), 0, key)
     this.writes.set(key, value)
   }
 
-  async read<T> (enc: c.Encoding<T>, key: string): Promise<T | null> {
+  async read<T>(enc: c.Encoding<T>, key: string): Promise<T | null> {
     const w = this.writes.get(key)
     const buf = w !== undefined ? w : await this.view.get(key)
     return buf === null ? null : this.decode(enc, buf)
   }
 
-  decode<T> (enc: c.Encoding<T>, buf: Buffer): T {
+  decode<T>(enc: c.Encoding<T>, buf: Buffer): T {
     if (!CACHED.has(enc)) return decode(enc, buf)
     const hit = DECODED.get(buf)
     if (hit !== undefined) return hit as T
@@ -59,14 +63,14 @@ export class Tx {
     return value
   }
 
-  write<T> (enc: c.Encoding<T>, key: string, value: T): void {
+  write<T>(enc: c.Encoding<T>, key: string, value: T): void {
     const buf = encode(enc, value)
     if (CACHED.has(enc)) remember(buf, value)
     this.put(key, buf)
   }
 
   /** The view's range with this op's writes merged in: staged puts appear, staged deletes vanish. */
-  range (opts: RangeOptions): AsyncIterable<{ key: string, value: Buffer }> {
+  range(opts: RangeOptions): AsyncIterable<{ key: string; value: Buffer }> {
     const staged: string[] = []
     const lo = opts.gte ?? opts.gt
     for (let i = lo === undefined ? 0 : lowerBound(this.keys, lo); i < this.keys.length; i++) {
@@ -78,67 +82,94 @@ export class Tx {
     return this.merged(opts, staged)
   }
 
-  private async * merged (opts: RangeOptions, staged: string[]): AsyncIterable<{ key: string, value: Buffer }> {
+  private async *merged(
+    opts: RangeOptions,
+    staged: string[]
+  ): AsyncIterable<{ key: string; value: Buffer }> {
     const reverse = opts.reverse === true
     let limit = opts.limit ?? Infinity
     if (limit <= 0) return
     if (reverse) staged.reverse()
     let si = 0
-    const before = (a: string, b: string): boolean => reverse ? a > b : a < b
+    const before = (a: string, b: string): boolean => (reverse ? a > b : a < b)
     const under = { ...opts, limit: undefined }
     for await (const entry of this.view.range(under)) {
       while (si < staged.length && before(staged[si], entry.key)) {
         const v = this.writes.get(staged[si++])
-        if (v) { yield { key: staged[si - 1], value: v }; if (--limit <= 0) return }
+        if (v) {
+          yield { key: staged[si - 1], value: v }
+          if (--limit <= 0) return
+        }
       }
       let value: Buffer | null = entry.value
-      if (si < staged.length && staged[si] === entry.key) value = this.writes.get(staged[si++]) ?? null
-      if (value !== null) { yield { key: entry.key, value }; if (--limit <= 0) return }
+      if (si < staged.length && staged[si] === entry.key)
+        value = this.writes.get(staged[si++]) ?? null
+      if (value !== null) {
+        yield { key: entry.key, value }
+        if (--limit <= 0) return
+      }
     }
     while (si < staged.length && limit > 0) {
       const k = staged[si++]
       const v = this.writes.get(k)
-      if (v) { yield { key: k, value: v }; limit-- }
+      if (v) {
+        yield { key: k, value: v }
+        limit--
+      }
     }
   }
 
   /** The view's offers with this transaction's offer writes on top, kept until either changes. */
-  async offers (): Promise<OfferLayer> {
+  async offers(): Promise<OfferLayer> {
     const below = await offersOf(this.view)
     const kept = this.layer
-    if (kept !== null && kept.offerWrites === this.offerWrites && kept.below.book === below.book && kept.below.staged === below.staged) return kept.layer
+    if (
+      kept !== null &&
+      kept.offerWrites === this.offerWrites &&
+      kept.below.book === below.book &&
+      kept.below.staged === below.staged
+    )
+      return kept.layer
     const layer = overlay(below, this.stagedOffers())
     this.layer = { below, offerWrites: this.offerWrites, layer }
     return layer
   }
 
-  private * stagedOffers (): Iterable<Offer | [KeyText, null]> {
-    for (let i = lowerBound(this.keys, OFFERS); i < this.keys.length && this.keys[i].startsWith(OFFERS); i++) {
+  private *stagedOffers(): Iterable<Offer | [KeyText, null]> {
+    for (
+      let i = lowerBound(this.keys, OFFERS);
+      i < this.keys.length && this.keys[i].startsWith(OFFERS);
+      i++
+    ) {
       const v = this.writes.get(this.keys[i])
-      yield v === null || v === undefined ? [this.keys[i].slice(OFFERS.length), null] : this.decode(offerRecord, v)
+      yield v === null || v === undefined
+        ? [this.keys[i].slice(OFFERS.length), null]
+        : this.decode(offerRecord, v)
     }
   }
 
-  get size (): number { return this.writes.size }
+  get size(): number {
+    return this.writes.size
+  }
 
   /** The staged writes, in key order (null: a delete). */
-  * staged (): Iterable<[string, Buffer | null]> {
+  *staged(): Iterable<[string, Buffer | null]> {
     for (const k of this.keys) yield [k, this.writes.get(k) ?? null]
   }
 
   /** This transaction as a View: what an engine run writes through it stays staged until `commit`. */
-  asView (): View {
+  asView(): View {
     return {
-      get: key => this.get(key),
+      get: (key) => this.get(key),
       put: async (key, value) => this.put(key, value),
-      del: async key => this.del(key),
-      range: opts => this.range(opts),
+      del: async (key) => this.del(key),
+      range: (opts) => this.range(opts),
       offers: () => this.offers()
     }
   }
 
   /** Apply the staged writes to the view, in key order so a B-tree view is built the same way on every peer. */
-  async commit (): Promise<void> {
+  async commit(): Promise<void> {
     for (const k of this.keys) {
       const v = this.writes.get(k)
       if (v === null || v === undefined) await this.view.del(k)

@@ -13,7 +13,7 @@ export const verifyStats = { hits: 0, misses: 0 }
 let memoAccept: ReadonlySet<number> | null = null
 
 /** Only one `accept` set is memoised (the engine's); any other verifies afresh. */
-export function openMemo (buf: Uint8Array, id: string, accept: ReadonlySet<number>): Opened {
+export function openMemo(buf: Uint8Array, id: string, accept: ReadonlySet<number>): Opened {
   memoAccept ??= accept
   if (memoAccept !== accept) return open(buf, { accept })
   const hit = memo.get(id)
@@ -25,26 +25,33 @@ export function openMemo (buf: Uint8Array, id: string, accept: ReadonlySet<numbe
   }
   verifyStats.misses++
   const opened = open(buf, { accept })
-  const kept: Opened = opened.ok ? { ok: true, envelope: own(opened.envelope), id: opened.id } : opened
+  const kept: Opened = opened.ok
+    ? { ok: true, envelope: own(opened.envelope), id: opened.id }
+    : opened
   if (memo.size >= MAX) memo.delete(memo.keys().next().value as string)
   memo.set(id, kept)
   return kept
 }
 
-export function isMemoised (id: string): boolean {
+export function isMemoised(id: string): boolean {
   return memo.has(id)
 }
 
 /** Keep what a worker's `open()` said about envelope `id` (market/verifier.ts): the engine then finds it here. */
-export function prime (id: string, opened: Opened): void {
+export function prime(id: string, opened: Opened): void {
   if (memo.size >= MAX) memo.delete(memo.keys().next().value as string)
   memo.set(id, opened)
 }
 
-export function clearVerifyMemo (): void {
+export function clearVerifyMemo(): void {
   memo.clear()
 }
 
-function own (e: Envelope): Envelope {
-  return { ...e, author: b4a.from(e.author), body: b4a.from(e.body), signature: b4a.from(e.signature) }
+function own(e: Envelope): Envelope {
+  return {
+    ...e,
+    author: b4a.from(e.author),
+    body: b4a.from(e.body),
+    signature: b4a.from(e.signature)
+  }
 }

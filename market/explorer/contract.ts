@@ -8,7 +8,14 @@ import type DHT from 'hyperdht'
 import { decodeKey } from '../../lib/keys'
 import { ScitError } from '../../lib/errors'
 import type { Resources } from '../../lib/resources'
-import { readContract, ContractView, ApprovalSummary, Placement, WorkloadKind, VerificationError } from '../../lib/contract'
+import {
+  readContract,
+  ContractView,
+  ApprovalSummary,
+  Placement,
+  WorkloadKind,
+  VerificationError
+} from '../../lib/contract'
 import { lastStatus, workloadLogs } from '../../lib/status'
 import { workloadFor, workloadId } from '../../lib/trade-workload'
 import type { WorkloadState } from '../../lib/node-messages'
@@ -38,10 +45,23 @@ export interface ManifestSummary {
   params: Record<string, string | number | boolean>
   duration: number
   placement: Placement
-  workloads: Array<{ name: string, kind: WorkloadKind, replicas: number, resources: Resources, budget: number, command: string[], ports: number[], files: number }>
+  workloads: Array<{
+    name: string
+    kind: WorkloadKind
+    replicas: number
+    resources: Resources
+    budget: number
+    command: string[]
+    ports: number[]
+    files: number
+  }>
 }
 
-export interface LogLine { stream: string; timestamp: number; text: string }
+export interface LogLine {
+  stream: string
+  timestamp: number
+  text: string
+}
 
 export interface ReplicaDetail {
   trade: Id
@@ -73,19 +93,27 @@ export interface ContractDetail {
   length: number | null
   manifest: ManifestSummary | null
   approvals: ApprovalSummary | null
-  instructions: Array<{ seq: number, action: string, timestamp: number, reason: string }>
-  lifecycle: { deployed: number | null, stopped: boolean, replicas: Record<string, number> } | null
+  instructions: Array<{ seq: number; action: string; timestamp: number; reason: string }>
+  lifecycle: { deployed: number | null; stopped: boolean; replicas: Record<string, number> } | null
   replicas: ReplicaDetail[]
 }
 
-function find (all: Map<KeyText, Trade[]>, ref: KeyMatch, text: string): [KeyText, Trade[]] {
+function find(all: Map<KeyText, Trade[]>, ref: KeyMatch, text: string): [KeyText, Trade[]] {
   const hits = [...all.entries()].filter(([k]) => keyMatches(ref, k))
-  if (hits.length === 0) throw new ScitError('NOT_FOUND', `no trade of this market is settled to a contract ${text} (scit market contracts lists them)`)
-  if (hits.length > 1) throw invalid('CONTRACT', `"${text}" is the start of ${hits.length} contract keys: give more characters`)
+  if (hits.length === 0)
+    throw new ScitError(
+      'NOT_FOUND',
+      `no trade of this market is settled to a contract ${text} (scit market contracts lists them)`
+    )
+  if (hits.length > 1)
+    throw invalid(
+      'CONTRACT',
+      `"${text}" is the start of ${hits.length} contract keys: give more characters`
+    )
   return hits[0]
 }
 
-function summary (view: ContractView): ManifestSummary {
+function summary(view: ContractView): ManifestSummary {
   const { hash, manifest: m } = view.current
   return {
     hash: hash.toString('hex'),
@@ -94,22 +122,44 @@ function summary (view: ContractView): ManifestSummary {
     params: m.params,
     duration: m.duration,
     placement: m.placement,
-    workloads: m.workloads.map(w => ({ name: w.name, kind: w.kind, replicas: w.replicas, resources: w.resources, budget: w.budget, command: w.command, ports: w.ports, files: w.files.length }))
+    workloads: m.workloads.map((w) => ({
+      name: w.name,
+      kind: w.kind,
+      replicas: w.replicas,
+      resources: w.resources,
+      budget: w.budget,
+      command: w.command,
+      ports: w.ports,
+      files: w.files.length
+    }))
   }
 }
 
 /** Verified against the bots the ledger names (one, unless a bot settled to a core not its own). */
-async function verify (core: Hypercore, trades: Trade[], timeout: number, text: string): Promise<{ view: ContractView | null, error: string | null }> {
+async function verify(
+  core: Hypercore,
+  trades: Trade[],
+  timeout: number,
+  text: string
+): Promise<{ view: ContractView | null; error: string | null }> {
   try {
-    await within(core.get(0), timeout, `no peer served contract ${text} (are its bot and its nodes offline?)`)
+    await within(
+      core.get(0),
+      timeout,
+      `no peer served contract ${text} (are its bot and its nodes offline?)`
+    )
     await within(core.update({ wait: true }), timeout, `contract ${text} did not update`)
   } catch (err) {
     return { view: null, error: `${(err as ScitError).code ?? 'ERROR'}: ${(err as Error).message}` }
   }
   let error = 'no trade names a bot'
-  for (const bot of new Set(trades.map(t => t.bot))) {
+  for (const bot of new Set(trades.map((t) => t.bot))) {
     try {
-      const view = await within(readContract(core, { coreKey: core.key, botKey: decodeKey(bot) }), timeout, `contract ${text} did not download`)
+      const view = await within(
+        readContract(core, { coreKey: core.key, botKey: decodeKey(bot) }),
+        timeout,
+        `contract ${text} did not download`
+      )
       return { view, error: null }
     } catch (err) {
       error = `${(err as ScitError).code ?? 'ERROR'}: ${(err as Error).message}`
@@ -119,51 +169,131 @@ async function verify (core: Hypercore, trades: Trade[], timeout: number, text: 
   return { view: null, error }
 }
 
-function linesOf (records: Array<{ timestamp: number, body: { stream: string, data: Buffer } }>, n: number): LogLine[] {
+function linesOf(
+  records: Array<{ timestamp: number; body: { stream: string; data: Buffer } }>,
+  n: number
+): LogLine[] {
   const out: LogLine[] = []
-  for (const r of records) for (const text of r.body.data.toString().split('\n')) if (text !== '') out.push({ stream: r.body.stream, timestamp: r.timestamp, text })
+  for (const r of records)
+    for (const text of r.body.data.toString().split('\n'))
+      if (text !== '') out.push({ stream: r.body.stream, timestamp: r.timestamp, text })
   return out.slice(-n)
 }
 
-interface NodeCores { status: Hypercore | null; logs: Hypercore | null; presence: PresenceState | 'not-looked-up'; lastSeen: number | null; error: string | null }
+interface NodeCores {
+  status: Hypercore | null
+  logs: Hypercore | null
+  presence: PresenceState | 'not-looked-up'
+  lastSeen: number | null
+  error: string | null
+}
 
-async function nodeCores (peer: MarketPeer, opts: DetailOptions, node: KeyText, opened: Hypercore[]): Promise<NodeCores> {
-  if (opts.dht === null) return { status: null, logs: null, presence: 'not-looked-up', lastSeen: null, error: 'no DHT to look the node up on' }
+async function nodeCores(
+  peer: MarketPeer,
+  opts: DetailOptions,
+  node: KeyText,
+  opened: Hypercore[]
+): Promise<NodeCores> {
+  if (opts.dht === null)
+    return {
+      status: null,
+      logs: null,
+      presence: 'not-looked-up',
+      lastSeen: null,
+      error: 'no DHT to look the node up on'
+    }
   const p = await presenceOf(opts.dht, peer.key, node, { timeout: opts.timeout })
   const base = { presence: p.state, lastSeen: p.lastSeen }
-  if (p.record === null || peer.store === null) return { ...base, status: null, logs: null, error: p.error ?? 'the node has no presence record on the DHT: its status core is unknown' }
+  if (p.record === null || peer.store === null)
+    return {
+      ...base,
+      status: null,
+      logs: null,
+      error: p.error ?? 'the node has no presence record on the DHT: its status core is unknown'
+    }
   const status = peer.store.get({ key: p.record.statusCore })
   const logs = peer.store.get({ key: p.record.logCore })
   opened.push(status, logs)
   try {
     await Promise.all([status.ready(), logs.ready()])
-    await within(Promise.all([status.update({ wait: true }), logs.update({ wait: true })]), opts.timeout, 'the node did not serve its status core')
+    await within(
+      Promise.all([status.update({ wait: true }), logs.update({ wait: true })]),
+      opts.timeout,
+      'the node did not serve its status core'
+    )
   } catch (err) {
     return { ...base, status: null, logs: null, error: (err as Error).message }
   }
-  if (status.length === 0 && status.peers.length === 0) return { ...base, status: null, logs: null, error: 'the node is not connected: its status core cannot be read' }
+  if (status.length === 0 && status.peers.length === 0)
+    return {
+      ...base,
+      status: null,
+      logs: null,
+      error: 'the node is not connected: its status core cannot be read'
+    }
   return { ...base, status, logs, error: null }
 }
 
-async function replica (t: Trade, view: ContractView | null, c: NodeCores, opts: DetailOptions): Promise<ReplicaDetail> {
+async function replica(
+  t: Trade,
+  view: ContractView | null,
+  c: NodeCores,
+  opts: DetailOptions
+): Promise<ReplicaDetail> {
   let workload: string | null = null
   if (view !== null && t.manifest !== null && view.manifests.has(t.manifest)) {
-    try { workload = workloadFor(view, view.state(), t).name } catch { workload = null }
+    try {
+      workload = workloadFor(view, view.state(), t).name
+    } catch {
+      workload = null
+    }
   }
   const out: ReplicaDetail = {
-    trade: t.id, workload, node: t.node, lease: t.state, price: t.price, end: t.end, presence: c.presence, lastSeen: c.lastSeen,
-    status: 'unreachable', state: null, reason: null, since: null, restarts: null, statusError: c.error, refused: 0, logs: []
+    trade: t.id,
+    workload,
+    node: t.node,
+    lease: t.state,
+    price: t.price,
+    end: t.end,
+    presence: c.presence,
+    lastSeen: c.lastSeen,
+    status: 'unreachable',
+    state: null,
+    reason: null,
+    since: null,
+    restarts: null,
+    statusError: c.error,
+    refused: 0,
+    logs: []
   }
   if (c.status === null || c.logs === null) return out
   const node = decodeKey(t.node)
   const id = workloadId(t)
   try {
-    const s = await within(lastStatus(c.status, node, id, { timeout: opts.timeout }), opts.timeout * 2, 'the node\'s status core did not download')
+    const s = await within(
+      lastStatus(c.status, node, id, { timeout: opts.timeout }),
+      opts.timeout * 2,
+      "the node's status core did not download"
+    )
     out.refused += s.refused.length
     out.status = s.record === null ? 'none' : 'verified'
-    if (s.record !== null) Object.assign(out, { state: s.record.body.state, reason: s.record.body.reason, since: s.record.timestamp, restarts: s.record.body.restarts })
+    if (s.record !== null)
+      Object.assign(out, {
+        state: s.record.body.state,
+        reason: s.record.body.reason,
+        since: s.record.timestamp,
+        restarts: s.record.body.restarts
+      })
     const end = c.logs.length
-    const l = await within(workloadLogs(c.logs, node, id, { start: Math.max(0, end - (opts.logBlocks ?? 64)), end, timeout: opts.timeout }), opts.timeout * 2, 'the node\'s log core did not download')
+    const l = await within(
+      workloadLogs(c.logs, node, id, {
+        start: Math.max(0, end - (opts.logBlocks ?? 64)),
+        end,
+        timeout: opts.timeout
+      }),
+      opts.timeout * 2,
+      "the node's log core did not download"
+    )
     out.refused += l.refused.length
     out.logs = linesOf(l.records, opts.lines)
   } catch (err) {
@@ -172,8 +302,15 @@ async function replica (t: Trade, view: ContractView | null, c: NodeCores, opts:
   return out
 }
 
-export async function contractDetail (peer: MarketPeer, ref: KeyMatch, text: string, opts: DetailOptions): Promise<ContractDetail> {
-  const [key, trades] = await withSnapshot(peer, async view => find(await contractTrades(view), ref, text))
+export async function contractDetail(
+  peer: MarketPeer,
+  ref: KeyMatch,
+  text: string,
+  opts: DetailOptions
+): Promise<ContractDetail> {
+  const [key, trades] = await withSnapshot(peer, async (view) =>
+    find(await contractTrades(view), ref, text)
+  )
   if (peer.store === null) throw new ScitError('CLOSED', 'the market peer is not open')
   const core = peer.store.get({ key: decodeKey(key) })
   const opened: Hypercore[] = [core]
@@ -188,20 +325,36 @@ export async function contractDetail (peer: MarketPeer, ref: KeyMatch, text: str
     }
     const { view, error } = await verify(core, trades, opts.timeout, text)
     const byNode = new Map<KeyText, Promise<NodeCores>>()
-    for (const t of trades) if (!byNode.has(t.node)) byNode.set(t.node, nodeCores(peer, opts, t.node, opened))
-    const replicas = await Promise.all(trades.map(async t => replica(t, view, await (byNode.get(t.node) as Promise<NodeCores>), opts)))
+    for (const t of trades)
+      if (!byNode.has(t.node)) byNode.set(t.node, nodeCores(peer, opts, t.node, opened))
+    const replicas = await Promise.all(
+      trades.map(async (t) =>
+        replica(t, view, await (byNode.get(t.node) as Promise<NodeCores>), opts)
+      )
+    )
     const st = view?.state() ?? null
     return {
       contract: key,
-      bot: view !== null ? trades.find(t => view.expect.botKey.equals(decodeKey(t.bot)))?.bot ?? trades[0].bot : trades[0].bot,
+      bot:
+        view !== null
+          ? (trades.find((t) => view.expect.botKey.equals(decodeKey(t.bot)))?.bot ?? trades[0].bot)
+          : trades[0].bot,
       ledger: contractRow(key, trades),
       verified: view !== null,
       error,
       length: view?.length ?? null,
       manifest: view !== null ? summary(view) : null,
       approvals: view !== null ? view.approvalSummary() : null,
-      instructions: (view?.instructions ?? []).map(i => ({ seq: i.seq, action: i.action, timestamp: i.timestamp, reason: i.reason })),
-      lifecycle: st === null ? null : { deployed: st.deploy?.seq ?? null, stopped: st.stopped, replicas: st.replicas },
+      instructions: (view?.instructions ?? []).map((i) => ({
+        seq: i.seq,
+        action: i.action,
+        timestamp: i.timestamp,
+        reason: i.reason
+      })),
+      lifecycle:
+        st === null
+          ? null
+          : { deployed: st.deploy?.seq ?? null, stopped: st.stopped, replicas: st.replicas },
       replicas
     }
   } finally {

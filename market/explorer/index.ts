@@ -4,7 +4,7 @@ import { register as registerViews, registerContract, registerWatch } from './co
 
 export { summaryTables } from './summary'
 
-export function register (market: Command): void {
+export function register(market: Command): void {
   registerViews(market)
   registerContract(market)
   registerWatch(market)

@@ -9,7 +9,14 @@ import type { View, Offer, Bid, Trade, TradeState, KeyText, Id } from '../types'
 import { Filter, keyMatches, pricedShape, costOf } from './filters'
 import type { NodePresence, PresenceState } from './presence'
 
-export const TRADE_STATES: readonly TradeState[] = ['matched', 'settled', 'released', 'closed', 'failed', 'ended']
+export const TRADE_STATES: readonly TradeState[] = [
+  'matched',
+  'settled',
+  'released',
+  'closed',
+  'failed',
+  'ended'
+]
 export const BID_STATES = ['open', 'filled', 'expired', 'cancelled'] as const
 export const CONTRACT_STATES = ['live', 'ended'] as const
 
@@ -34,47 +41,80 @@ export interface NodeRow {
   presenceError: string | null
 }
 
-function fitsMin (f: Filter, free: Resources): boolean {
+function fitsMin(f: Filter, free: Resources): boolean {
   if (f.min === undefined) return true
-  return RESOURCE_KINDS.every(k => free[k] >= (f.min?.[k] ?? 0))
+  return RESOURCE_KINDS.every((k) => free[k] >= (f.min?.[k] ?? 0))
 }
 
-function sells (f: Filter, row: { country: string, attributes: string[], free: Resources, prices: Resources }): boolean {
+function sells(
+  f: Filter,
+  row: { country: string; attributes: string[]; free: Resources; prices: Resources }
+): boolean {
   if (f.country !== undefined && row.country !== f.country) return false
-  if (f.attributes !== undefined && !f.attributes.every(a => row.attributes.includes(a))) return false
+  if (f.attributes !== undefined && !f.attributes.every((a) => row.attributes.includes(a)))
+    return false
   if (!fitsMin(f, row.free)) return false
   return f.maxPrice === undefined || costOf(pricedShape(f), row.prices) <= f.maxPrice
 }
 
-export function offerMatches (o: Offer, f: Filter): boolean {
+export function offerMatches(o: Offer, f: Filter): boolean {
   if (o.withdrawn && f.all !== true) return false
   return keyMatches(f.node, o.node) && sells(f, { ...o, free: o.available })
 }
 
-export async function offerRows (view: View, f: Filter): Promise<Offer[]> {
+export async function offerRows(view: View, f: Filter): Promise<Offer[]> {
   const offers = await Q.listOffers(view, { country: f.country, includeWithdrawn: true })
-  return offers.filter(o => offerMatches(o, f))
+  return offers.filter((o) => offerMatches(o, f))
 }
 
-async function leasesByNode (view: View): Promise<Map<KeyText, number>> {
+async function leasesByNode(view: View): Promise<Map<KeyText, number>> {
   const out = new Map<KeyText, number>()
-  for (const t of await Q.listTrades(view, { state: 'settled' })) out.set(t.node, (out.get(t.node) ?? 0) + 1)
+  for (const t of await Q.listTrades(view, { state: 'settled' }))
+    out.set(t.node, (out.get(t.node) ?? 0) + 1)
   return out
 }
 
-function fromOffer (o: Offer, leases: number): NodeRow {
+function fromOffer(o: Offer, leases: number): NodeRow {
   return {
-    node: o.node, country: o.country, city: o.city, total: o.resources, free: o.available, prices: o.prices, price: headlinePrice(o.prices),
-    attributes: o.attributes, leases, offer: o.withdrawn ? 'withdrawn' : 'live', online: false, connected: null, presence: 'not-looked-up', lastSeen: null, presenceError: null
+    node: o.node,
+    country: o.country,
+    city: o.city,
+    total: o.resources,
+    free: o.available,
+    prices: o.prices,
+    price: headlinePrice(o.prices),
+    attributes: o.attributes,
+    leases,
+    offer: o.withdrawn ? 'withdrawn' : 'live',
+    online: false,
+    connected: null,
+    presence: 'not-looked-up',
+    lastSeen: null,
+    presenceError: null
   }
 }
 
-function withPresence (row: NodeRow, p: NodePresence | undefined): NodeRow {
+function withPresence(row: NodeRow, p: NodePresence | undefined): NodeRow {
   if (p === undefined) return row
-  const out: NodeRow = { ...row, presence: p.state, online: p.state === 'verified', lastSeen: p.lastSeen, presenceError: p.error }
+  const out: NodeRow = {
+    ...row,
+    presence: p.state,
+    online: p.state === 'verified',
+    lastSeen: p.lastSeen,
+    presenceError: p.error
+  }
   const r = p.record
   // A node the ledger has no offer of is described by its own signed record.
-  if (row.offer === 'none' && r !== null) Object.assign(out, { country: r.country, city: r.city, total: r.resources, free: r.free, prices: r.prices, price: headlinePrice(r.prices), attributes: r.attributes })
+  if (row.offer === 'none' && r !== null)
+    Object.assign(out, {
+      country: r.country,
+      city: r.city,
+      total: r.resources,
+      free: r.free,
+      prices: r.prices,
+      price: headlinePrice(r.prices),
+      attributes: r.attributes
+    })
   return out
 }
 
@@ -86,38 +126,76 @@ export interface NodeSources {
   connected?: Set<KeyText> | null
 }
 
-export async function nodeRows (view: View, f: Filter, src: NodeSources = {}): Promise<NodeRow[]> {
+export async function nodeRows(view: View, f: Filter, src: NodeSources = {}): Promise<NodeRow[]> {
   const leases = await leasesByNode(view)
   const offers = await Q.listOffers(view, { includeWithdrawn: true })
-  const known = new Set(offers.map(o => o.node))
-  const connected = (r: NodeRow): NodeRow => ({ ...r, connected: src.connected ? src.connected.has(r.node) : null })
-  const rows = offers.filter(o => offerMatches(o, f)).map(o => connected(fromOffer(o, leases.get(o.node) ?? 0)))
-  const extra = (src.announced ?? []).filter(k => !known.has(k) && keyMatches(f.node, k))
+  const known = new Set(offers.map((o) => o.node))
+  const connected = (r: NodeRow): NodeRow => ({
+    ...r,
+    connected: src.connected ? src.connected.has(r.node) : null
+  })
+  const rows = offers
+    .filter((o) => offerMatches(o, f))
+    .map((o) => connected(fromOffer(o, leases.get(o.node) ?? 0)))
+  const extra = (src.announced ?? []).filter((k) => !known.has(k) && keyMatches(f.node, k))
   const lookup = src.lookup
   if (lookup === undefined) return f.online === true ? [] : rows
-  const found = await lookup([...rows.map(r => r.node), ...extra])
-  const out = rows.map(r => withPresence(r, found.get(r.node)))
+  const found = await lookup([...rows.map((r) => r.node), ...extra])
+  const out = rows.map((r) => withPresence(r, found.get(r.node)))
   for (const node of extra) {
     const p = found.get(node)
     if (p?.state !== 'verified' || p.record === null) continue // a bot or an indexer: announced, but no node
-    const blank: NodeRow = { node, country: '', city: '', total: ZERO, free: ZERO, prices: ZERO, price: 0, attributes: [], leases: leases.get(node) ?? 0, offer: 'none', online: false, connected: null, presence: 'not-looked-up', lastSeen: null, presenceError: null }
+    const blank: NodeRow = {
+      node,
+      country: '',
+      city: '',
+      total: ZERO,
+      free: ZERO,
+      prices: ZERO,
+      price: 0,
+      attributes: [],
+      leases: leases.get(node) ?? 0,
+      offer: 'none',
+      online: false,
+      connected: null,
+      presence: 'not-looked-up',
+      lastSeen: null,
+      presenceError: null
+    }
     const row = connected(withPresence(blank, p))
     if (sells(f, row)) out.push(row)
   }
-  return out.filter(r => f.online !== true || r.online)
+  return out.filter((r) => f.online !== true || r.online)
 }
 
-export async function bidRows (view: View, f: Filter): Promise<Bid[]> {
-  const bids = await Q.listBids(view, { bot: f.bot?.key ?? undefined, state: f.state as Bid['state'] | undefined })
-  return bids.filter(b => keyMatches(f.bot, b.bot) &&
-    (f.country === undefined || b.countries.length === 0 || b.countries.includes(f.country)) &&
-    (f.attributes === undefined || f.attributes.every(a => b.attributes.includes(a))) &&
-    fitsMin(f, b.resources) && (f.maxPrice === undefined || b.maxPrice <= f.maxPrice))
+export async function bidRows(view: View, f: Filter): Promise<Bid[]> {
+  const bids = await Q.listBids(view, {
+    bot: f.bot?.key ?? undefined,
+    state: f.state as Bid['state'] | undefined
+  })
+  return bids.filter(
+    (b) =>
+      keyMatches(f.bot, b.bot) &&
+      (f.country === undefined || b.countries.length === 0 || b.countries.includes(f.country)) &&
+      (f.attributes === undefined || f.attributes.every((a) => b.attributes.includes(a))) &&
+      fitsMin(f, b.resources) &&
+      (f.maxPrice === undefined || b.maxPrice <= f.maxPrice)
+  )
 }
 
-export async function tradeRows (view: View, f: Filter): Promise<Trade[]> {
-  const trades = await Q.listTrades(view, { node: f.node?.key ?? undefined, bot: f.bot?.key ?? undefined, bid: f.bid, state: f.state as TradeState | undefined })
-  return trades.filter(t => keyMatches(f.node, t.node) && keyMatches(f.bot, t.bot) && (f.maxPrice === undefined || t.price <= f.maxPrice))
+export async function tradeRows(view: View, f: Filter): Promise<Trade[]> {
+  const trades = await Q.listTrades(view, {
+    node: f.node?.key ?? undefined,
+    bot: f.bot?.key ?? undefined,
+    bid: f.bid,
+    state: f.state as TradeState | undefined
+  })
+  return trades.filter(
+    (t) =>
+      keyMatches(f.node, t.node) &&
+      keyMatches(f.bot, t.bot) &&
+      (f.maxPrice === undefined || t.price <= f.maxPrice)
+  )
 }
 
 export interface ContractRow {
@@ -139,7 +217,7 @@ export interface ContractRow {
   end: number | null
 }
 
-export async function contractTrades (view: View): Promise<Map<KeyText, Trade[]>> {
+export async function contractTrades(view: View): Promise<Map<KeyText, Trade[]>> {
   const out = new Map<KeyText, Trade[]>()
   for (const t of await Q.listTrades(view)) {
     if (t.contract === null) continue
@@ -150,76 +228,101 @@ export async function contractTrades (view: View): Promise<Map<KeyText, Trade[]>
   return out
 }
 
-export function contractRow (contract: KeyText, trades: Trade[]): ContractRow {
-  const live = trades.filter(t => t.state === 'settled')
+export function contractRow(contract: KeyText, trades: Trade[]): ContractRow {
+  const live = trades.filter((t) => t.state === 'settled')
   const latest = [...trades].sort((a, b) => (a.start ?? 0) - (b.start ?? 0)).pop()
   const sum = (fn: (t: Trade) => number): number => trades.reduce((n, t) => n + fn(t), 0)
-  const starts = trades.map(t => t.start).filter((x): x is number => x !== null)
-  const ends = trades.map(t => t.end).filter((x): x is number => x !== null)
+  const starts = trades.map((t) => t.start).filter((x): x is number => x !== null)
+  const ends = trades.map((t) => t.end).filter((x): x is number => x !== null)
   return {
     contract,
     bot: trades[0].bot,
     manifest: latest?.manifest ?? null,
     state: live.length > 0 ? 'live' : 'ended',
-    trades: trades.map(t => t.id),
-    nodes: [...new Set(trades.map(t => t.node))],
+    trades: trades.map((t) => t.id),
+    nodes: [...new Set(trades.map((t) => t.node))],
     replicas: live.length,
     pricePerHour: live.reduce((n, t) => n + t.price, 0),
-    escrow: sum(t => t.escrow),
-    paid: sum(t => t.paid),
-    refunded: sum(t => t.refunded),
+    escrow: sum((t) => t.escrow),
+    paid: sum((t) => t.paid),
+    refunded: sum((t) => t.refunded),
     start: starts.length > 0 ? Math.min(...starts) : null,
     end: ends.length > 0 ? Math.max(...ends) : null
   }
 }
 
-export async function contractRows (view: View, f: Filter): Promise<ContractRow[]> {
+export async function contractRows(view: View, f: Filter): Promise<ContractRow[]> {
   const out: ContractRow[] = []
   for (const [contract, trades] of await contractTrades(view)) {
     const row = contractRow(contract, trades)
-    if (!keyMatches(f.bot, row.bot) || (f.node !== undefined && !row.nodes.some(n => keyMatches(f.node, n)))) continue
+    if (
+      !keyMatches(f.bot, row.bot) ||
+      (f.node !== undefined && !row.nodes.some((n) => keyMatches(f.node, n)))
+    )
+      continue
     if (f.state !== undefined && row.state !== f.state) continue
     out.push(row)
   }
   return out.sort((a, b) => (a.start ?? 0) - (b.start ?? 0))
 }
 
-export interface TemplateRow { name: string; version: number; author: KeyText; id: Id; time: number; size: number }
-
-export async function templateRows (view: View, f: Filter): Promise<TemplateRow[]> {
-  return (await Q.listTemplates(view))
-    .filter(t => keyMatches(f.bot, t.author))
-    .map(t => ({ name: t.name, version: t.version, author: t.author, id: t.id, time: t.time, size: t.document.byteLength }))
+export interface TemplateRow {
+  name: string
+  version: number
+  author: KeyText
+  id: Id
+  time: number
+  size: number
 }
 
-export interface BalanceRow { key: KeyText; balance: number; escrow: number }
+export async function templateRows(view: View, f: Filter): Promise<TemplateRow[]> {
+  return (await Q.listTemplates(view))
+    .filter((t) => keyMatches(f.bot, t.author))
+    .map((t) => ({
+      name: t.name,
+      version: t.version,
+      author: t.author,
+      id: t.id,
+      time: t.time,
+      size: t.document.byteLength
+    }))
+}
+
+export interface BalanceRow {
+  key: KeyText
+  balance: number
+  escrow: number
+}
 
 /** Spendable balances, and the escrow each key's trades lock (a bot's money not yet paid out). */
-export async function balanceRows (view: View, f: Filter): Promise<BalanceRow[]> {
+export async function balanceRows(view: View, f: Filter): Promise<BalanceRow[]> {
   const rows = new Map<KeyText, BalanceRow>()
-  for (const b of await Q.listBalances(view)) rows.set(b.key, { key: b.key, balance: b.balance, escrow: 0 })
+  for (const b of await Q.listBalances(view))
+    rows.set(b.key, { key: b.key, balance: b.balance, escrow: 0 })
   for (const t of await Q.listTrades(view)) {
     if (t.escrow === 0) continue
     const row = rows.get(t.bot) ?? { key: t.bot, balance: 0, escrow: 0 }
     row.escrow += t.escrow
     rows.set(t.bot, row)
   }
-  return [...rows.values()].filter(r => keyMatches(f.bot, r.key)).sort((a, b) => b.balance + b.escrow - a.balance - a.escrow)
+  return [...rows.values()]
+    .filter((r) => keyMatches(f.bot, r.key))
+    .sort((a, b) => b.balance + b.escrow - a.balance - a.escrow)
 }
 
 export interface MarketStats {
   time: number
-  nodes: { offers: number, withdrawn: number, leasing: number }
-  capacity: { total: Resources, sold: Resources, free: Resources }
+  nodes: { offers: number; withdrawn: number; leasing: number }
+  capacity: { total: Resources; sold: Resources; free: Resources }
   trades: Record<TradeState, number>
-  volume: { trades: number, value: number, paid: number, escrow: number, refunded: number }
+  volume: { trades: number; value: number; paid: number; escrow: number; refunded: number }
   medianPrice: Resources
   bids: { open: number }
-  money: { minted: number, balances: number, escrow: number }
-  ops: { accepted: number, rejected: number }
+  money: { minted: number; balances: number; escrow: number }
+  ops: { accepted: number; rejected: number }
 }
 
-function median (values: number[]): number {
+function median(values: number[]): number {
   if (values.length === 0) return 0
   const s = [...values].sort((a, b) => a - b)
   const mid = s.length >> 1
@@ -227,20 +330,23 @@ function median (values: number[]): number {
 }
 
 /** Capacity and prices over live (not withdrawn) offers. */
-export async function marketStats (view: View): Promise<MarketStats> {
+export async function marketStats(view: View): Promise<MarketStats> {
   const base = await Q.stats(view)
   const offers = await Q.listOffers(view, { includeWithdrawn: true })
-  const live = offers.filter(o => !o.withdrawn)
+  const live = offers.filter((o) => !o.withdrawn)
   const total = { ...ZERO }
   const free = { ...ZERO }
   const sold = { ...ZERO }
   const medianPrice = { ...ZERO }
   for (const k of RESOURCE_KINDS) {
-    for (const o of live) { total[k] += o.resources[k]; free[k] += o.available[k] }
+    for (const o of live) {
+      total[k] += o.resources[k]
+      free[k] += o.available[k]
+    }
     sold[k] = total[k] - free[k]
-    medianPrice[k] = median(live.map(o => o.prices[k]))
+    medianPrice[k] = median(live.map((o) => o.prices[k]))
   }
-  const trades = Object.fromEntries(TRADE_STATES.map(s => [s, 0])) as Record<TradeState, number>
+  const trades = Object.fromEntries(TRADE_STATES.map((s) => [s, 0])) as Record<TradeState, number>
   const volume = { trades: 0, value: 0, paid: 0, escrow: 0, refunded: 0 }
   const leasing = new Set<KeyText>()
   for (const t of await Q.listTrades(view)) {

@@ -30,7 +30,7 @@ export interface WatchOptions {
   settle?: number
 }
 
-export async function watch (peer: MarketPeer, opts: WatchOptions): Promise<void> {
+export async function watch(peer: MarketPeer, opts: WatchOptions): Promise<void> {
   const out = opts.out ?? process.stdout
   const name = opts.view?.name ?? 'summary'
   let drawn = 0
@@ -39,12 +39,16 @@ export async function watch (peer: MarketPeer, opts: WatchOptions): Promise<void
   let again = false
   let pending: NodeJS.Timeout | null = null
   let done: () => void = () => {}
-  const finished = new Promise<void>(resolve => { done = resolve })
+  const finished = new Promise<void>((resolve) => {
+    done = resolve
+  })
 
   const rows = async (): Promise<unknown> => {
     const v = opts.view
     if (v === null) return summaryRows(peer, { dht: opts.dht })
-    return withSnapshot(peer, view => v.rows(contextOf(peer, view, { dht: opts.dht }), opts.filter))
+    return withSnapshot(peer, (view) =>
+      v.rows(contextOf(peer, view, { dht: opts.dht }), opts.filter)
+    )
   }
 
   const drawOnce = async (): Promise<void> => {
@@ -54,7 +58,10 @@ export async function watch (peer: MarketPeer, opts: WatchOptions): Promise<void
     if (opts.json) {
       out.write(JSON.stringify({ time: now, view: name, rows: r }) + '\n')
     } else {
-      const text = opts.view === null ? renderSummary(r as Record<string, unknown>, now) : opts.view.render(r, now)
+      const text =
+        opts.view === null
+          ? renderSummary(r as Record<string, unknown>, now)
+          : opts.view.render(r, now)
       const head = `scit market watch ${name}  market ${shortKey(encodeKey(peer.key))}  ${new Date(now).toISOString()}  (every ${opts.interval / 1000}s and on each update; Ctrl-C stops)`
       out.write(out.isTTY === true ? `${CLEAR}${head}\n\n${text}\n` : `${head}\n${text}\n\n`)
     }
@@ -63,15 +70,27 @@ export async function watch (peer: MarketPeer, opts: WatchOptions): Promise<void
 
   const draw = (): void => {
     if (stopped || opts.signal.aborted) return
-    if (drawing !== null) { again = true; return }
-    drawing = drawOnce().catch(err => log.warn('refresh failed', { err: (err as Error).message })).finally(() => {
-      drawing = null
-      if (again) { again = false; draw() }
-    })
+    if (drawing !== null) {
+      again = true
+      return
+    }
+    drawing = drawOnce()
+      .catch((err) => log.warn('refresh failed', { err: (err as Error).message }))
+      .finally(() => {
+        drawing = null
+        if (again) {
+          again = false
+          draw()
+        }
+      })
   }
 
   const onupdate = (): void => {
-    if (pending === null) pending = setTimeout(() => { pending = null; draw() }, opts.settle ?? 200)
+    if (pending === null)
+      pending = setTimeout(() => {
+        pending = null
+        draw()
+      }, opts.settle ?? 200)
   }
 
   peer.client.on('update', onupdate)

@@ -14,8 +14,7 @@ import { shim, ms } from './shim'
 const NODES = Number(process.argv[2] ?? 10)
 const RUNS = Number(process.argv[3] ?? 3)
 
-
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   const { t, done } = shim()
   const net = await startTestnet(3)
   t.teardown(() => net.destroy(), { order: Infinity })
@@ -30,7 +29,9 @@ async function main (): Promise<void> {
     for (let i = 0; i < RUNS; i++) {
       const start = process.hrtime.bigint()
       let traded = 0
-      const on = (step: string): void => { if (step === 'header') traded = ms(start) }
+      const on = (step: string): void => {
+        if (step === 'header') traded = ms(start)
+      }
       b.events.on('progress', on)
       const d = await deploy(b, { template: file, id: `bench-${i}` })
       const written = ms(start)
@@ -38,14 +39,21 @@ async function main (): Promise<void> {
       const total = ms(start)
       b.events.off('progress', on)
       totals.push(total)
-      console.log(`run ${i + 1}: ${NODES} replicas running ${total.toFixed(0)} ms after deploy (trades settled+final ${traded.toFixed(0)} ms, contract written ${written.toFixed(0)} ms)`)
+      console.log(
+        `run ${i + 1}: ${NODES} replicas running ${total.toFixed(0)} ms after deploy (trades settled+final ${traded.toFixed(0)} ms, contract written ${written.toFixed(0)} ms)`
+      )
       await stop(b, d)
     }
     totals.sort((a, b) => a - b)
-    console.log(`deploy → all ${NODES} replicas running: median ${totals[Math.floor(totals.length / 2)].toFixed(0)} ms, min ${totals[0].toFixed(0)} ms, max ${totals[totals.length - 1].toFixed(0)} ms over ${RUNS} runs`)
+    console.log(
+      `deploy → all ${NODES} replicas running: median ${totals[Math.floor(totals.length / 2)].toFixed(0)} ms, min ${totals[0].toFixed(0)} ms, max ${totals[totals.length - 1].toFixed(0)} ms over ${RUNS} runs`
+    )
   } finally {
     await done()
   }
 }
 
-main().catch(err => { console.error(err); process.exitCode = 1 })
+main().catch((err) => {
+  console.error(err)
+  process.exitCode = 1
+})

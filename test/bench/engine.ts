@@ -23,10 +23,13 @@ import type { Envelope } from '../../lib/envelope'
 const N = Number(process.argv[2] ?? 30_000)
 const NODES = Number(process.argv[3] ?? 50)
 
-interface Op { value: Buffer, bootstrap: boolean }
+interface Op {
+  value: Buffer
+  bootstrap: boolean
+}
 
 /** Seal a realistic op stream, applying it once to learn trade ids (matching decides them). */
-export async function generate (): Promise<Op[]> {
+export async function generate(): Promise<Op[]> {
   const rand = prng(2026)
   const view = new MemoryView()
   const ops: Op[] = []
@@ -40,33 +43,57 @@ export async function generate (): Promise<Op[]> {
   const faucet = new Actor('bench-faucet')
   const nodes = Array.from({ length: NODES }, (_, i) => new Actor(`bench-node-${i}`))
   const bots = Array.from({ length: 20 }, (_, i) => new Actor(`bench-bot-${i}`))
-  await push(founder.op('governance', { action: 'genesis', faucets: [faucet.publicKey], settlementWindow: 10 * 60_000 }, clock), true)
+  await push(
+    founder.op(
+      'governance',
+      { action: 'genesis', faucets: [faucet.publicKey], settlementWindow: 10 * 60_000 },
+      clock
+    ),
+    true
+  )
   for (const b of bots) await push(faucet.op('deposit', { to: b.publicKey, amount: 1e12 }, ++clock))
-  const body = (): ReturnType<typeof offerBody> => offerBody({
-    resources: resources({ cpu: 64_000, memory: 256 * GiB, ssd: 4096 * GiB }),
-    prices: resources({ cpu: 80 + Math.floor(rand() * 40), memory: 5 + Math.floor(rand() * 5), ssd: 1 }),
-    country: ['CH', 'DE', 'FR', 'NL', 'BE'][Math.floor(rand() * 5)],
-    attributes: rand() < 0.3 ? ['gpu', 'ssd'] : ['ssd']
-  })
+  const body = (): ReturnType<typeof offerBody> =>
+    offerBody({
+      resources: resources({ cpu: 64_000, memory: 256 * GiB, ssd: 4096 * GiB }),
+      prices: resources({
+        cpu: 80 + Math.floor(rand() * 40),
+        memory: 5 + Math.floor(rand() * 5),
+        ssd: 1
+      }),
+      country: ['CH', 'DE', 'FR', 'NL', 'BE'][Math.floor(rand() * 5)],
+      attributes: rand() < 0.3 ? ['gpu', 'ssd'] : ['ssd']
+    })
   for (const n of nodes) await push(n.op('offer', body(), ++clock))
-  const settled: Array<{ bot: Actor, node: string, id: string }> = []
+  const settled: Array<{ bot: Actor; node: string; id: string }> = []
   while (ops.length < N) {
     clock += Math.ceil(100_000 / NODES) // demand stays below supply: a healthy book, few resting bids
     const r = rand()
     const bot = bots[Math.floor(rand() * bots.length)]
     if (r < 0.45) {
-      const trades = await push(bot.op('bid', bidBody({
-        resources: resources({ cpu: 1000 * (1 + Math.floor(rand() * 2)), memory: 2 * GiB }),
-        replicas: 1 + Math.floor(rand() * 2),
-        countries: rand() < 0.3 ? ['CH'] : [],
-        maxPrice: 500,
-        duration: HOUR,
-        expiry: clock + HOUR
-      }), clock))
+      const trades = await push(
+        bot.op(
+          'bid',
+          bidBody({
+            resources: resources({ cpu: 1000 * (1 + Math.floor(rand() * 2)), memory: 2 * GiB }),
+            replicas: 1 + Math.floor(rand() * 2),
+            countries: rand() < 0.3 ? ['CH'] : [],
+            maxPrice: 500,
+            duration: HOUR,
+            expiry: clock + HOUR
+          }),
+          clock
+        )
+      )
       for (const id of trades) {
         clock += 1
         if (rand() < 0.9) {
-          await push(bot.op('settle', { trade: id, contract: b4a.alloc(32, 1), manifest: b4a.alloc(32, 2) }, clock))
+          await push(
+            bot.op(
+              'settle',
+              { trade: id, contract: b4a.alloc(32, 1), manifest: b4a.alloc(32, 2) },
+              clock
+            )
+          )
           settled.push({ bot, node: '', id })
         }
       }
@@ -83,7 +110,7 @@ export async function generate (): Promise<Op[]> {
   return ops
 }
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   const ops = await generate()
 
   // generate() applied every op once: forget those verifies, so the first figure is a first sight of each op.
@@ -112,7 +139,7 @@ async function main (): Promise<void> {
   const piped = new MemoryView()
   const blocks: Op[][] = []
   for (let i = 0; i < ops.length; i += 64) blocks.push(ops.slice(i, i + 64))
-  const ready = pipeline(blocks.map(b => b.map(op => op.value)))
+  const ready = pipeline(blocks.map((b) => b.map((op) => op.value)))
   for (let i = 0; i < blocks.length; i++) {
     await ready(i)
     for (const op of blocks[i]) await apply(piped, op)
@@ -120,7 +147,7 @@ async function main (): Promise<void> {
   const pipelined = ops.length / (Number(process.hrtime.bigint() - t0) / 1e9)
 
   t0 = process.hrtime.bigint()
-  const opened: Array<{ env: Envelope, id: string, bootstrap: boolean }> = []
+  const opened: Array<{ env: Envelope; id: string; bootstrap: boolean }> = []
   for (const op of ops) {
     const o = open(op.value, { accept: MARKET_TYPES })
     if (!o.ok) throw new Error(o.message)
@@ -134,7 +161,7 @@ async function main (): Promise<void> {
   const withoutVerify = ops.length / (Number(process.hrtime.bigint() - t0) / 1e9)
 
   // Where the time goes, per op type (a third run, timed op by op).
-  const per = new Map<string, { n: number, ns: number }>()
+  const per = new Map<string, { n: number; ns: number }>()
   const timed = new MemoryView()
   for (const o of opened) {
     const s = process.hrtime.bigint()
@@ -145,16 +172,31 @@ async function main (): Promise<void> {
     per.set(typeName(o.env.type) ?? '?', e)
   }
 
-  if (!b4a.equals(full.dump(), bare.dump()) || !b4a.equals(full.dump(), again.dump()) || !b4a.equals(full.dump(), piped.dump())) throw new Error('the runs disagree')
+  if (
+    !b4a.equals(full.dump(), bare.dump()) ||
+    !b4a.equals(full.dump(), again.dump()) ||
+    !b4a.equals(full.dump(), piped.dump())
+  )
+    throw new Error('the runs disagree')
   const st = await stats(full)
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
-  console.log(`engine bench: ${ops.length} ops (${accepted} accepted; refused: ${JSON.stringify(Object.fromEntries(reasons))}), ${NODES} nodes, 20 bots, view of ${full.size} keys, ${st.openBids} bids resting at the end, trades ${JSON.stringify(st.trades)}`)
+  console.log(
+    `engine bench: ${ops.length} ops (${accepted} accepted; refused: ${JSON.stringify(Object.fromEntries(reasons))}), ${NODES} nodes, 20 bots, view of ${full.size} keys, ${st.openBids} bids resting at the end, trades ${JSON.stringify(st.trades)}`
+  )
   console.log(`  engine, verify included (what the ledger runs): ${fmt(withVerify)} ops/s`)
   console.log(`  engine re-applying the same ops (verify memo):  ${fmt(reapplied)} ops/s`)
   console.log(`  Ed25519 open() alone:                           ${fmt(verifyOnly)} ops/s`)
   console.log(`  engine on opened envelopes (no verify):         ${fmt(withoutVerify)} ops/s`)
-  console.log(`  engine, verify on a worker ahead (indexer):     ${fmt(pipelined)} ops/s (${(pipelined / withoutVerify * 100).toFixed(0)} % of no verify; ${verifierStats.checked} checked on workers)`)
-  console.log(`  per op type (no verify): ${[...per].map(([k, v]) => `${k} ${v.n} × ${(v.ns / v.n / 1000).toFixed(1)} µs`).join(', ')}`)
+  console.log(
+    `  engine, verify on a worker ahead (indexer):     ${fmt(pipelined)} ops/s (${((pipelined / withoutVerify) * 100).toFixed(0)} % of no verify; ${verifierStats.checked} checked on workers)`
+  )
+  console.log(
+    `  per op type (no verify): ${[...per].map(([k, v]) => `${k} ${v.n} × ${(v.ns / v.n / 1000).toFixed(1)} µs`).join(', ')}`
+  )
 }
 
-if (require.main === module) main().catch(err => { console.error(err); process.exitCode = 1 })
+if (require.main === module)
+  main().catch((err) => {
+    console.error(err)
+    process.exitCode = 1
+  })

@@ -11,7 +11,7 @@ import { spawnSync } from 'child_process'
 
 const ALL = ['engine', 'ledger', 'join', 'notary', 'node', 'archive', 'deploy', 'connect', 'state']
 const chosen = process.argv.slice(2)
-const unknown = chosen.filter(name => !ALL.includes(name))
+const unknown = chosen.filter((name) => !ALL.includes(name))
 if (unknown.length > 0) {
   console.error(`unknown benchmark: ${unknown.join(', ')} (known: ${ALL.join(', ')})`)
   process.exit(2)
@@ -24,6 +24,8 @@ for (const name of chosen.length > 0 ? chosen : ALL) {
   const r = spawnSync(process.execPath, [path.join(__dirname, `${name}.js`)], { stdio: 'inherit' })
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   if (r.status !== 0) failed++
-  console.log(`(${name}: ${r.status === 0 ? 'done' : `exit ${r.status ?? r.signal}`} in ${seconds.toFixed(1)} s)`)
+  console.log(
+    `(${name}: ${r.status === 0 ? 'done' : `exit ${r.status ?? r.signal}`} in ${seconds.toFixed(1)} s)`
+  )
 }
 process.exit(failed > 0 ? 1 : 0)

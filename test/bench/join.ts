@@ -27,58 +27,108 @@ import { history, offerOp } from '../helpers/ledger'
 const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js')
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-join-'))
 
-async function probe (): Promise<void> {
+async function probe(): Promise<void> {
   const [market, bootstrap] = process.argv.slice(3)
   const started = Date.now()
-  const peer = new MarketPeer({ data: tmp(), identity: null, market: Buffer.from(market, 'hex'), bootstrap: parseBootstrap(bootstrap), announce: false, follow: true })
+  const peer = new MarketPeer({
+    data: tmp(),
+    identity: null,
+    market: Buffer.from(market, 'hex'),
+    bootstrap: parseBootstrap(bootstrap),
+    announce: false,
+    follow: true
+  })
   await peer.ready()
   const view = HyperbeeView.reading(peer.ledger.view)
   const genesis = await Q.getGenesis(view)
   const ms = Date.now() - started
   const offers = (await Q.listOffers(view)).length
-  process.send?.({ kind: 'joined', ms, genesis: genesis !== null, offersMs: Date.now() - started - ms, offers, envelopes: peer.ledger.counters.envelopes })
+  process.send?.({
+    kind: 'joined',
+    ms,
+    genesis: genesis !== null,
+    offersMs: Date.now() - started - ms,
+    offers,
+    envelopes: peer.ledger.counters.envelopes
+  })
   process.on('message', (m: { cmd: string }) => {
-    if (m.cmd === 'cpu-start') { cpu = process.cpuUsage(); at = process.hrtime.bigint() }
+    if (m.cmd === 'cpu-start') {
+      cpu = process.cpuUsage()
+      at = process.hrtime.bigint()
+    }
     if (m.cmd === 'cpu-stop') {
       const used = process.cpuUsage(cpu)
       const wall = Number(process.hrtime.bigint() - at) / 1e3
-      process.send?.({ kind: 'cpu', share: (used.user + used.system) / wall, envelopes: peer.ledger.counters.envelopes, rss: process.memoryUsage().rss })
+      process.send?.({
+        kind: 'cpu',
+        share: (used.user + used.system) / wall,
+        envelopes: peer.ledger.counters.envelopes,
+        rss: process.memoryUsage().rss
+      })
     }
-    if (m.cmd === 'close') peer.close().then(() => process.exit(0), () => process.exit(1))
+    if (m.cmd === 'close')
+      peer.close().then(
+        () => process.exit(0),
+        () => process.exit(1)
+      )
   })
   let cpu = process.cpuUsage()
   let at = process.hrtime.bigint()
 }
 
 /** What probe() sends: 'joined' then 'cpu' (each message carries its own fields). */
-interface ProbeMessage { kind: string, ms: number, genesis: boolean, offersMs: number, offers: number, envelopes: number, share: number, rss: number }
+interface ProbeMessage {
+  kind: string
+  ms: number
+  genesis: boolean
+  offersMs: number
+  offers: number
+  envelopes: number
+  share: number
+  rss: number
+}
 
-function runCli (args: string[]): Promise<{ ms: number, rssKiB: number, out: string, code: number | null }> {
-  return new Promise(resolve => {
+function runCli(
+  args: string[]
+): Promise<{ ms: number; rssKiB: number; out: string; code: number | null }> {
+  return new Promise((resolve) => {
     const started = Date.now()
-    const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn('/usr/bin/time', ['-f', '%M', process.execPath, CLI, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     let out = ''
     let err = ''
-    child.stdout.on('data', d => { out += d })
-    child.stderr.on('data', d => { err += d })
-    child.on('close', code => {
+    child.stdout.on('data', (d) => {
+      out += d
+    })
+    child.stderr.on('data', (d) => {
+      err += d
+    })
+    child.on('close', (code) => {
       const lines = err.trim().split('\n')
       resolve({ ms: Date.now() - started, rssKiB: Number(lines[lines.length - 1]), out, code })
     })
   })
 }
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   if (process.argv[2] === 'probe') return probe()
   const steps = (process.env.JOIN_N ?? '1000,10000').split(',').map(Number)
   const net = await startTestnet(3)
-  const bootstrap = net.bootstrap.map(b => `${b.host}:${b.port}`).join(',')
+  const bootstrap = net.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
   const identity = generateKeyPair()
-  const indexer = new MarketPeer({ data: tmp(), identity, dht: net.createNode(), genesis: { faucets: [identity.publicKey], settlementWindow: 600_000 } })
+  const indexer = new MarketPeer({
+    data: tmp(),
+    identity,
+    dht: net.createNode(),
+    genesis: { faucets: [identity.publicKey], settlementWindow: 600_000 }
+  })
   await indexer.ready()
   const market = indexer.key.toString('hex')
   let grown = 0
-  console.log('| ops of history | explorer `market info` | its RSS | follower: first read | all offers read | its engine runs | follower CPU at 50 ops/s | indexer append rate | indexer RSS |')
+  console.log(
+    '| ops of history | explorer `market info` | its RSS | follower: first read | all offers read | its engine runs | follower CPU at 50 ops/s | indexer append rate | indexer RSS |'
+  )
   console.log('|---|---|---|---|---|---|---|---|---|')
   for (const n of steps) {
     const started = Date.now()
@@ -87,33 +137,61 @@ async function main (): Promise<void> {
     grown = n
     const expected = (await Q.listOffers(HyperbeeView.reading(indexer.ledger.view))).length
 
-    const info = await runCli(['market', 'info', '--json', '--market', market, '--bootstrap', bootstrap, '--data', tmp()])
-    const answer = info.code === 0 ? JSON.parse(info.out) as { offers: number } : null
+    const info = await runCli([
+      'market',
+      'info',
+      '--json',
+      '--market',
+      market,
+      '--bootstrap',
+      bootstrap,
+      '--data',
+      tmp()
+    ])
+    const answer = info.code === 0 ? (JSON.parse(info.out) as { offers: number }) : null
     const correct = answer !== null && answer.offers === expected
 
     const child = fork(__filename, ['probe', market, bootstrap], { stdio: 'inherit' })
-    const next = (): Promise<ProbeMessage> => new Promise(resolve => child.once('message', resolve))
+    const next = (): Promise<ProbeMessage> =>
+      new Promise((resolve) => child.once('message', resolve))
     const joined = await next()
     // The market takes 50 ops/s from others while the follower only follows.
     child.send({ cmd: 'cpu-start' })
-    const load = new MarketPeer({ data: tmp(), identity: generateKeyPair(), dht: net.createNode(), market: indexer.key, follow: true, announce: false })
+    const load = new MarketPeer({
+      data: tmp(),
+      identity: generateKeyPair(),
+      dht: net.createNode(),
+      market: indexer.key,
+      follow: true,
+      announce: false
+    })
     await load.ready()
     await load.client.submit([offerOp()])
     const until = Date.now() + 10_000
     let price = 10
     while (Date.now() < until) {
       const tick = Date.now()
-      await load.client.submit(Array.from({ length: 5 }, () => ({ type: 'offer-update', body: offerOp({ price: price++ }).body })))
-      await new Promise(resolve => setTimeout(resolve, Math.max(0, 100 - (Date.now() - tick))))
+      await load.client.submit(
+        Array.from({ length: 5 }, () => ({
+          type: 'offer-update',
+          body: offerOp({ price: price++ }).body
+        }))
+      )
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 100 - (Date.now() - tick))))
     }
     child.send({ cmd: 'cpu-stop' })
     const cpu = await next()
     child.send({ cmd: 'close' })
     await load.close()
-    console.log(`| ${n.toLocaleString('en')} | ${(info.ms / 1000).toFixed(1)} s${correct ? '' : ' (WRONG)'} | ${(info.rssKiB / 1024).toFixed(0)} MiB | ${(joined.ms / 1000).toFixed(1)} s | ${joined.offers} in ${(joined.offersMs / 1000).toFixed(1)} s | ${joined.envelopes} | ${(cpu.share * 100).toFixed(1)} % | ${rate.toFixed(0)} ops/s | ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB |`)
+    console.log(
+      `| ${n.toLocaleString('en')} | ${(info.ms / 1000).toFixed(1)} s${correct ? '' : ' (WRONG)'} | ${(info.rssKiB / 1024).toFixed(0)} MiB | ${(joined.ms / 1000).toFixed(1)} s | ${joined.offers} in ${(joined.offersMs / 1000).toFixed(1)} s | ${joined.envelopes} | ${(cpu.share * 100).toFixed(1)} % | ${rate.toFixed(0)} ops/s | ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB |`
+    )
   }
   await indexer.close()
   await net.destroy()
 }
 
-main().catch(err => { console.error(err); process.exit(1) })
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

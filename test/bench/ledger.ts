@@ -39,7 +39,7 @@ class Indexer {
   readonly ready: Promise<Extract<Reply, { kind: 'ready' }>>
   private waiting: Array<(r: Reply) => void> = []
 
-  constructor (readonly child: ChildProcess) {
+  constructor(readonly child: ChildProcess) {
     this.ready = this.next('ready') as Promise<Extract<Reply, { kind: 'ready' }>>
     child.on('message', (r: Reply) => {
       const waiting = this.waiting
@@ -48,12 +48,18 @@ class Indexer {
     })
   }
 
-  static start (net: Testnet, market: string | null): Indexer {
-    const boot = net.bootstrap.map(b => `${b.host}:${b.port}`).join(',')
-    return new Indexer(fork(path.join(__dirname, 'ledger-indexer.js'), [boot, ...(market !== null ? [market] : [])], { env: { ...process.env, ACK_INTERVAL: String(ACK_INTERVAL) } }))
+  static start(net: Testnet, market: string | null): Indexer {
+    const boot = net.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
+    return new Indexer(
+      fork(
+        path.join(__dirname, 'ledger-indexer.js'),
+        [boot, ...(market !== null ? [market] : [])],
+        { env: { ...process.env, ACK_INTERVAL: String(ACK_INTERVAL) } }
+      )
+    )
   }
 
-  private next (kind: Reply['kind']): Promise<Reply> {
+  private next(kind: Reply['kind']): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const take = (r: Reply): void => {
         if (r.kind === 'error') reject(new Error(r.message))
@@ -64,19 +70,19 @@ class Indexer {
     })
   }
 
-  async run (c: Command, reply: Reply['kind'] = 'done'): Promise<Reply> {
+  async run(c: Command, reply: Reply['kind'] = 'done'): Promise<Reply> {
     const r = this.next(reply)
     this.child.send(c)
     return r
   }
 
-  async stats (): Promise<Extract<Reply, { kind: 'stats' }>> {
-    return await this.run({ cmd: 'stats' }, 'stats') as Extract<Reply, { kind: 'stats' }>
+  async stats(): Promise<Extract<Reply, { kind: 'stats' }>> {
+    return (await this.run({ cmd: 'stats' }, 'stats')) as Extract<Reply, { kind: 'stats' }>
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     if (this.child.exitCode !== null) return
-    const exited = new Promise(resolve => this.child.once('exit', resolve))
+    const exited = new Promise((resolve) => this.child.once('exit', resolve))
     this.child.send({ cmd: 'close' })
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000)
     await exited
@@ -84,13 +90,13 @@ class Indexer {
   }
 }
 
-function percentile (sorted: number[], p: number): number {
+function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
 }
 
 const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MiB`
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   const net = await startTestnet(3)
   const indexers: Indexer[] = []
   let client: MarketPeer | null = null
@@ -102,16 +108,29 @@ async function main (): Promise<void> {
     indexers.push(Indexer.start(net, market), Indexer.start(net, market))
     const [b, c] = [indexers[1], indexers[2]]
     // A joiner is an indexer once a strict majority of the current indexers voted for it.
-    for (const [voters, joiner] of [[[a], b], [[a, b], c]] as Array<[Indexer[], Indexer]>) {
+    for (const [voters, joiner] of [
+      [[a], b],
+      [[a, b], c]
+    ] as Array<[Indexer[], Indexer]>) {
       const { identity, writer } = await joiner.ready
       for (const v of voters) await v.run({ cmd: 'vote', identity, writer })
       await joiner.run({ cmd: 'await-indexer' })
     }
-    console.log(`3 indexers up, one process each (ack interval ${ACK_INTERVAL} ms, big batches ${process.env.BIG === '0' ? 'off' : 'on'}); the client's ops go ${process.env.RELAY === '0' ? 'out in its own optimistic blocks' : 'through an indexer (relay)'}`)
+    console.log(
+      `3 indexers up, one process each (ack interval ${ACK_INTERVAL} ms, big batches ${process.env.BIG === '0' ? 'off' : 'on'}); the client's ops go ${process.env.RELAY === '0' ? 'out in its own optimistic blocks' : 'through an indexer (relay)'}`
+    )
 
     // One client peer carries the 50 nodes' offers and the 4 bots' bids: each op is signed by its own author's key
     // (an envelope's author need not be its writer), and the process runs 4 peers rather than 58.
-    client = new MarketPeer({ data, identity: generateKeyPair(), dht: net.createNode(), market: Buffer.from(market, 'hex'), ackInterval: ACK_INTERVAL, bigBatches: process.env.BIG !== '0', relay: process.env.RELAY !== '0' })
+    client = new MarketPeer({
+      data,
+      identity: generateKeyPair(),
+      dht: net.createNode(),
+      market: Buffer.from(market, 'hex'),
+      ackInterval: ACK_INTERVAL,
+      bigBatches: process.env.BIG !== '0',
+      relay: process.env.RELAY !== '0'
+    })
     await client.ready()
     const peer = client
     const authors = new Map<KeyPair, number>()
@@ -120,7 +139,8 @@ async function main (): Promise<void> {
       authors.set(kp, seq)
       return seal(kp, { type, seq, timestamp: Date.now(), body })
     }
-    const final = (e: Buffer): Promise<Outcome> => peer.client.outcome(envelopeId(e), { final: true, timeout: 300_000 })
+    const final = (e: Buffer): Promise<Outcome> =>
+      peer.client.outcome(envelopeId(e), { final: true, timeout: 300_000 })
 
     const offer = encodeBody('offer', offerOp({ cpu: 64_000, memory: 1024 ** 4 }).body as OfferBody)
     const offers = Array.from({ length: 50 }, () => sealAs(generateKeyPair(), 'offer', offer))
@@ -141,57 +161,85 @@ async function main (): Promise<void> {
     const start = Date.now()
     for (let i = 0; i < BIDS; i += BATCH) {
       const sent = Date.now()
-      const batch = Array.from({ length: BATCH }, (_, j) => sealAs(bots[(i + j) % bots.length], 'bid', bid))
+      const batch = Array.from({ length: BATCH }, (_, j) =>
+        sealAs(bots[(i + j) % bots.length], 'bid', bid)
+      )
       await peer.ledger.append(batch)
       appends.push(Date.now() - sent)
       for (const e of batch) {
-        waits.push(final(e).then(o => {
-          latencies.push(Date.now() - sent)
-          if (o.trades.length > 0) matched++
-        }))
+        waits.push(
+          final(e).then((o) => {
+            latencies.push(Date.now() - sent)
+            if (o.trades.length > 0) matched++
+          })
+        )
       }
-      await new Promise(resolve => setTimeout(resolve, GAP))
+      await new Promise((resolve) => setTimeout(resolve, GAP))
     }
     // The next append waits for the last one (the relay answers once it appended): the rate is what the market took.
     const rate = Math.round(BIDS / ((Date.now() - start) / 1000))
     await Promise.all(waits)
     latencies.sort((x, y) => x - y)
-    if (process.env.DECILES !== undefined) console.log('  deciles', [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9].map(p => percentile(latencies, p)).join(' '))
+    if (process.env.DECILES !== undefined)
+      console.log(
+        '  deciles',
+        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9].map((p) => percentile(latencies, p)).join(' ')
+      )
     appends.sort((x, y) => x - y)
-    console.log(`bid → trade final: ${latencies.length} bids (${BATCH} per append, ${GAP} ms after each: ${rate} bids/s), ${matched} traded; p50 ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies[latencies.length - 1]} ms (of which the append itself: p50 ${percentile(appends, 0.5)} ms, p99 ${percentile(appends, 0.99)} ms)`)
+    console.log(
+      `bid → trade final: ${latencies.length} bids (${BATCH} per append, ${GAP} ms after each: ${rate} bids/s), ${matched} traded; p50 ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies[latencies.length - 1]} ms (of which the append itself: p50 ${percentile(appends, 0.5)} ms, p99 ${percentile(appends, 0.99)} ms)`
+    )
 
     // 2. Throughput: TOTAL bids at once, 500 per block; they rest (max price 0). Timed until all are final.
     const TOTAL = Number(process.env.TOTAL ?? 4000)
     const resting = encodeBody('bid', bidOp({ cpu: 1000, maxPrice: 0 }).body as BidBody)
-    const all = Array.from({ length: TOTAL }, (_, i) => sealAs(bots[i % bots.length], 'bid', resting))
-    const before = await Promise.all(indexers.map(i => i.stats()))
+    const all = Array.from({ length: TOTAL }, (_, i) =>
+      sealAs(bots[i % bots.length], 'bid', resting)
+    )
+    const before = await Promise.all(indexers.map((i) => i.stats()))
     const clientBefore = peer.ledger.counters.envelopes
     const t0 = Date.now()
     const cpu0 = process.cpuUsage()
     const landed: number[] = []
     const appended = peer.ledger.append(all).then(() => Date.now() - t0)
-    await Promise.all(all.map(e => final(e).then(() => { landed.push(Date.now() - t0) })))
+    await Promise.all(
+      all.map((e) =>
+        final(e).then(() => {
+          landed.push(Date.now() - t0)
+        })
+      )
+    )
     const secs = (Date.now() - t0) / 1000
     const cpuClient = process.cpuUsage(cpu0)
-    console.log(`  appended in ${await appended} ms; final: first ${landed[0]} ms, every 1000th ${landed.filter((_, i) => i % 1000 === 999).join(' ')} ms; client cpu ${((cpuClient.user + cpuClient.system) / 1e6).toFixed(1)} s`)
-    console.log(`ledger: ${TOTAL} ops final in ${secs.toFixed(2)} s = ${Math.round(TOTAL / secs)} ops/s`)
-    const after = await Promise.all(indexers.map(i => i.stats()))
+    console.log(
+      `  appended in ${await appended} ms; final: first ${landed[0]} ms, every 1000th ${landed.filter((_, i) => i % 1000 === 999).join(' ')} ms; client cpu ${((cpuClient.user + cpuClient.system) / 1e6).toFixed(1)} s`
+    )
+    console.log(
+      `ledger: ${TOTAL} ops final in ${secs.toFixed(2)} s = ${Math.round(TOTAL / secs)} ops/s`
+    )
+    const after = await Promise.all(indexers.map((i) => i.stats()))
     const runs = after.map((s, i) => s.envelopes - before[i].envelopes)
     const cpu = after.map((s, i) => (s.cpu - before[i].cpu).toFixed(1))
-    console.log(`  engine runs (re-runs after reorgs included): indexers ${runs.join(' ')}, client ${peer.ledger.counters.envelopes - clientBefore}; indexer cpu ${cpu.join(' ')} s`)
-    console.log(`  apply calls: indexers ${after.map((s, i) => s.applies - before[i].applies).join(' ')}; offer books rebuilt from the view (not undone by the journal): ${after.map((s, i) => s.bookLoads - before[i].bookLoads).join(' ')}`)
+    console.log(
+      `  engine runs (re-runs after reorgs included): indexers ${runs.join(' ')}, client ${peer.ledger.counters.envelopes - clientBefore}; indexer cpu ${cpu.join(' ')} s`
+    )
+    console.log(
+      `  apply calls: indexers ${after.map((s, i) => s.applies - before[i].applies).join(' ')}; offer books rebuilt from the view (not undone by the journal): ${after.map((s, i) => s.bookLoads - before[i].bookLoads).join(' ')}`
+    )
 
     const mem = process.memoryUsage()
-    console.log(`memory: indexer rss ${after.map(s => mib(s.rss)).join(' ')} (heap used ${after.map(s => mib(s.heapUsed)).join(' ')}); client process rss ${mib(mem.rss)}`)
+    console.log(
+      `memory: indexer rss ${after.map((s) => mib(s.rss)).join(' ')} (heap used ${after.map((s) => mib(s.heapUsed)).join(' ')}); client process rss ${mib(mem.rss)}`
+    )
   } finally {
-    if (client !== null) await client.close().catch(err => console.error('close failed:', err))
-    await Promise.all(indexers.map(i => i.close()))
+    if (client !== null) await client.close().catch((err) => console.error('close failed:', err))
+    await Promise.all(indexers.map((i) => i.close()))
     await net.destroy().catch(safetyCatch)
     fs.rmSync(data, { recursive: true, force: true })
   }
 }
 
-main().catch(err => {
+main().catch((err) => {
   console.error(err)
   process.exitCode = 1
 })

@@ -7,13 +7,20 @@ import os from 'os'
 import path from 'path'
 import type { Assert } from 'brittle'
 
-export function shim (): { t: Assert, done: () => Promise<void> } {
-  const downs: Array<{ fn: () => unknown, order: number }> = []
+export function shim(): { t: Assert; done: () => Promise<void> } {
+  const downs: Array<{ fn: () => unknown; order: number }> = []
   const t = {
     tmp: async () => fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-')),
-    teardown: (fn: () => unknown, opts: { order?: number } = {}) => { downs.push({ fn, order: opts.order ?? 0 }) }
+    teardown: (fn: () => unknown, opts: { order?: number } = {}) => {
+      downs.push({ fn, order: opts.order ?? 0 })
+    }
   } as unknown as Assert
-  return { t, done: async () => { for (const d of downs.reverse().sort((a, b) => a.order - b.order)) await d.fn() } }
+  return {
+    t,
+    done: async () => {
+      for (const d of downs.reverse().sort((a, b) => a.order - b.order)) await d.fn()
+    }
+  }
 }
 
 export const ms = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6

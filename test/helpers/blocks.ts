@@ -4,7 +4,7 @@ import sodium from 'sodium-universal'
 
 export const BLOCK = 64 * 1024
 
-export function randomBlocks (count: number, size = BLOCK): Buffer[] {
+export function randomBlocks(count: number, size = BLOCK): Buffer[] {
   return Array.from({ length: count }, () => {
     const block = b4a.alloc(size)
     sodium.randombytes_buf(block)

@@ -18,7 +18,12 @@ export const EXAMPLES = path.join(__dirname, '..', '..', '..', 'examples')
 export { exampleStakeholder } from '../../examples/stakeholders'
 
 /** Write `yaml` as `name` in a fresh temp dir, with `files` beside it; returns the template path. */
-export async function templateFile (t: Assert, yaml: string, files: Record<string, string> = {}, name = 'tpl.yaml'): Promise<string> {
+export async function templateFile(
+  t: Assert,
+  yaml: string,
+  files: Record<string, string> = {},
+  name = 'tpl.yaml'
+): Promise<string> {
   const dir = await t.tmp()
   for (const [f, content] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, f)), { recursive: true })
@@ -30,7 +35,7 @@ export async function templateFile (t: Assert, yaml: string, files: Record<strin
 }
 
 /** A minimal valid template body; `extra` lines are appended (YAML, top level). */
-export function minimalYaml (extra = ''): string {
+export function minimalYaml(extra = ''): string {
   return [
     'name: tiny',
     'version: 1',
@@ -48,20 +53,28 @@ export function minimalYaml (extra = ''): string {
   ].join('\n')
 }
 
-export async function minimalInstance (t: Assert, set: Record<string, ParamValue> = {}): Promise<{ template: Template, inst: Instance }> {
+export async function minimalInstance(
+  t: Assert,
+  set: Record<string, ParamValue> = {}
+): Promise<{ template: Template; inst: Instance }> {
   const file = await templateFile(t, minimalYaml(), { 'app.js': 'console.log("hi")\n' })
   const template = loadTemplate(file)
   return { template, inst: await instantiate(template, set) }
 }
 
-export async function store (t: Assert, dir?: string): Promise<Corestore> {
-  const s = new Corestore(dir ?? await t.tmp())
+export async function store(t: Assert, dir?: string): Promise<Corestore> {
+  const s = new Corestore(dir ?? (await t.tmp()))
   await s.ready()
   t.teardown(() => s.close())
   return s
 }
 
-export async function writer (t: Assert, s: Corestore, identity: KeyPair, contractId = 'c1'): Promise<ContractWriter> {
+export async function writer(
+  t: Assert,
+  s: Corestore,
+  identity: KeyPair,
+  contractId = 'c1'
+): Promise<ContractWriter> {
   const w = new ContractWriter({ store: s, identity, contractId })
   await w.ready()
   t.teardown(() => w.close())
@@ -69,17 +82,24 @@ export async function writer (t: Assert, s: Corestore, identity: KeyPair, contra
 }
 
 /** Append a sealed envelope straight to the core, bypassing the writer's checks: what a faulty or hostile bot could do. */
-export async function forge (w: ContractWriter, signer: KeyPair, type: TypeName, seq: number, body: Buffer): Promise<void> {
+export async function forge(
+  w: ContractWriter,
+  signer: KeyPair,
+  type: TypeName,
+  seq: number,
+  body: Buffer
+): Promise<void> {
   await w.core.append(seal(signer, { type, seq, timestamp: Date.now(), body }))
 }
 
-export function encode<T> (enc: c.Encoding<T>, v: T): Buffer {
+export function encode<T>(enc: c.Encoding<T>, v: T): Buffer {
   return c.encode(enc, v)
 }
 
 /** Deploy every file of an instance into the writer, then the deploy instruction. */
-export async function deployAll (w: ContractWriter, inst: Instance): Promise<void> {
+export async function deployAll(w: ContractWriter, inst: Instance): Promise<void> {
   const refs = []
-  for (const s of inst.sources) refs.push(await w.appendFile(s.source, { workload: s.workload, path: s.path }))
+  for (const s of inst.sources)
+    refs.push(await w.appendFile(s.source, { workload: s.workload, path: s.path }))
   await w.appendInstruction({ action: 'deploy', files: refs })
 }

@@ -17,33 +17,59 @@ import { Bot, BotOptions } from '../../bot/bot'
 import { market, until } from './ledger'
 import { tmpDir } from './node'
 
-export interface World { net: Testnet; founder: MarketPeer; key: Buffer }
+export interface World {
+  net: Testnet
+  founder: MarketPeer
+  key: Buffer
+}
 
 /** A market on the testnet, founded by a peer that is its only indexer and faucet. */
-export async function world (t: Assert, net: Testnet, opts: { offerTtl?: number } = {}): Promise<World> {
+export async function world(
+  t: Assert,
+  net: Testnet,
+  opts: { offerTtl?: number } = {}
+): Promise<World> {
   const founder = await market(t, net, opts)
   return { net, founder, key: founder.key }
 }
 
 /** A template of one job, `node job.js` with `code` (default: print a line and exit); its path. */
-export async function jobTemplate (t: Assert, opts: { name?: string, code?: string, output?: string, restart?: string } = {}): Promise<string> {
+export async function jobTemplate(
+  t: Assert,
+  opts: { name?: string; code?: string; output?: string; restart?: string } = {}
+): Promise<string> {
   const dir = await t.tmp()
   fs.writeFileSync(path.join(dir, 'job.js'), (opts.code ?? 'console.log("done")') + '\n')
   const file = path.join(dir, 'job.yaml')
-  fs.writeFileSync(file, [
-    `name: ${opts.name ?? 'job'}`, 'version: 1', 'workloads:', '  - name: calc', '    kind: job', '    files: [job.js]', '    command: [node, job.js]',
-    ...(opts.output !== undefined ? [`    output: ${opts.output}`] : []),
-    ...(opts.restart !== undefined ? [`    restart: ${opts.restart}`] : []),
-    '    resources: { cpu: 500m, memory: 128MiB }', 'duration: 1h', 'budget: 100'
-  ].join('\n') + '\n')
+  fs.writeFileSync(
+    file,
+    [
+      `name: ${opts.name ?? 'job'}`,
+      'version: 1',
+      'workloads:',
+      '  - name: calc',
+      '    kind: job',
+      '    files: [job.js]',
+      '    command: [node, job.js]',
+      ...(opts.output !== undefined ? [`    output: ${opts.output}`] : []),
+      ...(opts.restart !== undefined ? [`    restart: ${opts.restart}`] : []),
+      '    resources: { cpu: 500m, memory: 128MiB }',
+      'duration: 1h',
+      'budget: 100'
+    ].join('\n') + '\n'
+  )
   return file
 }
 
 /** A node daemon selling 1 core, 2 GiB in `country`; closed at teardown. */
-export async function node (t: Assert, w: World, over: Partial<NodeOptions> = {}): Promise<NodeDaemon> {
+export async function node(
+  t: Assert,
+  w: World,
+  over: Partial<NodeOptions> = {}
+): Promise<NodeDaemon> {
   const capacity: Resources = { ...ZERO, cpu: 1000, memory: 2048 * MiB, ssd: 1024 * MiB }
   const n = new NodeDaemon({
-    data: over.data ?? await t.tmp(),
+    data: over.data ?? (await t.tmp()),
     market: w.key,
     dht: w.net.createNode(),
     capacity,
@@ -65,13 +91,26 @@ export async function node (t: Assert, w: World, over: Partial<NodeOptions> = {}
 export const FAST_MONITOR = { interval: 200, grace: 2000, challengeInterval: 0 }
 
 /** A bot on its own data dir, funded by the faucet; closed at teardown before the nodes. */
-export async function bot (t: Assert, w: World, over: Partial<BotOptions> & { fund?: number } = {}): Promise<Bot> {
-  const data = over.data ?? await t.tmp()
-  const b = new Bot({ data, market: w.key, dht: w.net.createNode(), trader: { bidWindow: 30_000, attempts: 2, backoff: 100 }, monitor: FAST_MONITOR, ...over })
+export async function bot(
+  t: Assert,
+  w: World,
+  over: Partial<BotOptions> & { fund?: number } = {}
+): Promise<Bot> {
+  const data = over.data ?? (await t.tmp())
+  const b = new Bot({
+    data,
+    market: w.key,
+    dht: w.net.createNode(),
+    trader: { bidWindow: 30_000, attempts: 2, backoff: 100 },
+    monitor: FAST_MONITOR,
+    ...over
+  })
   t.teardown(() => b.close(), { order: -3 })
   await b.ready()
   if (over.fund !== 0 && (await b.client.balance(b.key)) === 0) {
-    const [o] = await w.founder.client.submitAndWait([{ type: 'deposit', body: { to: b.identity.publicKey, amount: over.fund ?? 1_000_000 } }])
+    const [o] = await w.founder.client.submitAndWait([
+      { type: 'deposit', body: { to: b.identity.publicKey, amount: over.fund ?? 1_000_000 } }
+    ])
     if (!o.accepted) throw new Error(`deposit refused: ${o.message ?? ''}`)
     await until(w.founder, async () => true)
     await waitFor(b, async () => (await b.client.balance(b.key)) > 0)
@@ -80,15 +119,25 @@ export async function bot (t: Assert, w: World, over: Partial<BotOptions> & { fu
 }
 
 /** Re-check `fn` on every market update of the bot until it holds. */
-export async function waitFor (b: Bot, fn: () => Promise<boolean>): Promise<void> {
+export async function waitFor(b: Bot, fn: () => Promise<boolean>): Promise<void> {
   const { until: u } = await import('../../bot/wait')
   await u(b.client, fn, { poll: 100 })
 }
 
-export const SERVER = 'let n = 0; setInterval(() => { n++ }, 1000); console.log("up", process.env.GREETING || "")\n'
+export const SERVER =
+  'let n = 0; setInterval(() => { n++ }, 1000); console.log("up", process.env.GREETING || "")\n'
 
 /** A service template: `replicas` replicas of a tiny server, spread, in `countries`. Returns its path. */
-export async function serviceTemplate (t: Assert, opts: { replicas?: number, duration?: string, countries?: string[], stakeholders?: Array<{ key: Buffer, role: string, weight: number }>, threshold?: number } = {}): Promise<string> {
+export async function serviceTemplate(
+  t: Assert,
+  opts: {
+    replicas?: number
+    duration?: string
+    countries?: string[]
+    stakeholders?: Array<{ key: Buffer; role: string; weight: number }>
+    threshold?: number
+  } = {}
+): Promise<string> {
   const dir = await t.tmp()
   fs.writeFileSync(path.join(dir, 'server.js'), SERVER)
   const lines = [
@@ -111,30 +160,37 @@ export async function serviceTemplate (t: Assert, opts: { replicas?: number, dur
   ]
   if (opts.stakeholders) {
     lines.push('stakeholders:', `  threshold: ${opts.threshold ?? 2}`, '  signers:')
-    for (const s of opts.stakeholders) lines.push(`    - { key: ${encodeKey(s.key)}, role: ${s.role}, weight: ${s.weight} }`)
+    for (const s of opts.stakeholders)
+      lines.push(`    - { key: ${encodeKey(s.key)}, role: ${s.role}, weight: ${s.weight} }`)
   }
   const file = path.join(dir, 'web.yaml')
   fs.writeFileSync(file, lines.join('\n') + '\n')
   return file
 }
 
-export function stakeholders (n: number): KeyPair[] {
+export function stakeholders(n: number): KeyPair[] {
   return Array.from({ length: n }, () => generateKeyPair())
 }
 
 /** Σ balances + Σ escrow = minted, on a snapshot of the founder's final view (a live view may move between reads). */
-export async function moneyConserved (w: World): Promise<{ ok: boolean, minted: number, held: number }> {
+export async function moneyConserved(
+  w: World
+): Promise<{ ok: boolean; minted: number; held: number }> {
   return checkMoney(w.founder)
 }
 
 /** The workload state the node reports for a trade (its supervisor), or null. */
-export function stateOn (n: NodeDaemon, trade: string): string | null {
-  return n.supervisor.list().find(x => x.spec.id === trade.toLowerCase())?.state ?? null
+export function stateOn(n: NodeDaemon, trade: string): string | null {
+  return n.supervisor.list().find((x) => x.spec.id === trade.toLowerCase())?.state ?? null
 }
 
 /** Resolve once node `n` runs (or stopped running) the workload of `trade`. */
-export function nodeState (n: NodeDaemon, trade: string, want: (s: string | null) => boolean): Promise<void> {
-  return new Promise(resolve => {
+export function nodeState(
+  n: NodeDaemon,
+  trade: string,
+  want: (s: string | null) => boolean
+): Promise<void> {
+  return new Promise((resolve) => {
     const check = (): void => {
       if (!want(stateOn(n, trade))) return
       n.supervisor.off('transition', check)
@@ -146,8 +202,8 @@ export function nodeState (n: NodeDaemon, trade: string, want: (s: string | null
 }
 
 /** Resolve with the bot's next heal outcome: "healed: …" or "heal-failed: …". */
-export function healed (b: Bot): Promise<string> {
-  return new Promise(resolve => {
+export function healed(b: Bot): Promise<string> {
+  return new Promise((resolve) => {
     const on = (step: string, detail: string): void => {
       if (step !== 'healed' && step !== 'heal-failed') return
       b.events.off('progress', on)

@@ -19,10 +19,10 @@ export interface PeerOptions extends Partial<MarketPeerOptions> {
  * A market peer with its own swarm and data dir. Closed at teardown before
  * its swarm, which is destroyed before the testnet.
  */
-export async function peer (t: Assert, net: Testnet, opts: PeerOptions = {}): Promise<MarketPeer> {
+export async function peer(t: Assert, net: Testnet, opts: PeerOptions = {}): Promise<MarketPeer> {
   const s = swarm(t, net)
   const p = new MarketPeer({
-    data: opts.data ?? await t.tmp(),
+    data: opts.data ?? (await t.tmp()),
     identity: opts.identity === undefined ? generateKeyPair() : opts.identity,
     swarm: s,
     ackInterval: 20,
@@ -34,26 +34,50 @@ export async function peer (t: Assert, net: Testnet, opts: PeerOptions = {}): Pr
 }
 
 /** A new market, created by a fresh identity that is also its only faucet. */
-export async function market (t: Assert, net: Testnet, opts: PeerOptions & { offerTtl?: number } = {}): Promise<MarketPeer> {
+export async function market(
+  t: Assert,
+  net: Testnet,
+  opts: PeerOptions & { offerTtl?: number } = {}
+): Promise<MarketPeer> {
   const { offerTtl, ...rest } = opts
   const identity = opts.identity ?? generateKeyPair()
-  return peer(t, net, { identity, genesis: { faucets: [identity.publicKey], settlementWindow: 10 * 60_000, offerTtl }, ...rest })
+  return peer(t, net, {
+    identity,
+    genesis: { faucets: [identity.publicKey], settlementWindow: 10 * 60_000, offerTtl },
+    ...rest
+  })
 }
 
 /** Resolve once `fn` holds, re-checking on every market update of `p`. No sleeps: it waits on events. */
-export async function until (p: MarketPeer, fn: () => Promise<boolean>): Promise<void> {
+export async function until(p: MarketPeer, fn: () => Promise<boolean>): Promise<void> {
   if (await fn()) return
   await new Promise<void>((resolve, reject) => {
     let busy = false
     let again = false
     const check = (): void => {
-      if (busy) { again = true; return }
+      if (busy) {
+        again = true
+        return
+      }
       busy = true
-      fn().then(ok => {
-        busy = false
-        if (ok) { p.client.off('update', check); resolve(); return }
-        if (again) { again = false; check() }
-      }, err => { p.client.off('update', check); reject(err) })
+      fn().then(
+        (ok) => {
+          busy = false
+          if (ok) {
+            p.client.off('update', check)
+            resolve()
+            return
+          }
+          if (again) {
+            again = false
+            check()
+          }
+        },
+        (err) => {
+          p.client.off('update', check)
+          reject(err)
+        }
+      )
     }
     p.client.on('update', check)
     check()
@@ -64,13 +88,16 @@ export async function until (p: MarketPeer, fn: () => Promise<boolean>): Promise
 export { withFinal } from '../../market/audit'
 
 /** Every key and value of a view range, as text: compares two peers' views exactly. */
-export async function dump (view: View, prefix = ''): Promise<string[]> {
+export async function dump(view: View, prefix = ''): Promise<string[]> {
   const out: string[] = []
-  for await (const { key, value } of view.range({ gte: prefix, lt: prefix + '\xff' })) out.push(`${key}=${b4a.toString(value, 'hex')}`)
+  for await (const { key, value } of view.range({ gte: prefix, lt: prefix + '\xff' }))
+    out.push(`${key}=${b4a.toString(value, 'hex')}`)
   return out
 }
 
-export function offerOp (opts: { cpu?: number, memory?: number, price?: number, country?: string } = {}): OpRequest {
+export function offerOp(
+  opts: { cpu?: number; memory?: number; price?: number; country?: string } = {}
+): OpRequest {
   const body: OfferBody = {
     resources: resources({ cpu: opts.cpu ?? 4000, memory: opts.memory ?? 8 * GiB }),
     prices: resources({ cpu: opts.price ?? 10, memory: 1 }),
@@ -83,7 +110,15 @@ export function offerOp (opts: { cpu?: number, memory?: number, price?: number, 
   return { type: 'offer', body }
 }
 
-export function bidOp (opts: { cpu?: number, memory?: number, replicas?: number, maxPrice?: number, expiry?: number } = {}): OpRequest {
+export function bidOp(
+  opts: {
+    cpu?: number
+    memory?: number
+    replicas?: number
+    maxPrice?: number
+    expiry?: number
+  } = {}
+): OpRequest {
   const body: BidBody = {
     resources: resources({ cpu: opts.cpu ?? 1000, memory: opts.memory ?? GiB }),
     replicas: opts.replicas ?? 1,
@@ -98,7 +133,7 @@ export function bidOp (opts: { cpu?: number, memory?: number, replicas?: number,
   return { type: 'bid', body }
 }
 
-export function keyPairs (n: number): KeyPair[] {
+export function keyPairs(n: number): KeyPair[] {
   return Array.from({ length: n }, () => generateKeyPair())
 }
 
@@ -110,7 +145,7 @@ export { untilIndexer, addIndexer } from '../../market/indexers'
  * bids from a few bots, sealed here and appended by `indexer` in large
  * blocks; resolves when they are final there.
  */
-export async function history (indexer: MarketPeer, n: number): Promise<void> {
+export async function history(indexer: MarketPeer, n: number): Promise<void> {
   const bots = keyPairs(4)
   const seqs = new Map<KeyPair, number>()
   const envelopes: Buffer[] = []
@@ -121,9 +156,17 @@ export async function history (indexer: MarketPeer, n: number): Promise<void> {
     seqs.set(author, seq)
     // Offers nobody buys (no node runs them) and bids for more than any offer has: both rest in the book.
     const op = offer ? offerOp({ price: 1_000_000 + (i % 7) }) : bidOp({ cpu: 64_000 })
-    envelopes.push(seal(author, { type: op.type as TypeName, seq, timestamp: Date.now(), body: encodeBody(op.type as never, op.body as never) }))
+    envelopes.push(
+      seal(author, {
+        type: op.type as TypeName,
+        seq,
+        timestamp: Date.now(),
+        body: encodeBody(op.type as never, op.body as never)
+      })
+    )
   }
-  for (let i = 0; i < envelopes.length; i += 1000) await indexer.full.append(envelopes.slice(i, i + 1000))
+  for (let i = 0; i < envelopes.length; i += 1000)
+    await indexer.full.append(envelopes.slice(i, i + 1000))
   const last = envelopeId(envelopes[envelopes.length - 1])
   await indexer.client.outcome(last, { final: true, timeout: 120_000 })
 }

@@ -21,27 +21,29 @@ export class Actor {
   readonly keyPair: KeyPair
   readonly key: string
   seq = 0
-  constructor (readonly name: string) {
+  constructor(readonly name: string) {
     this.keyPair = generateKeyPair(hash('scit/test-identity', b4a.from(name)))
     this.key = encodeKey(this.keyPair.publicKey)
   }
 
-  get publicKey (): Buffer { return this.keyPair.publicKey }
+  get publicKey(): Buffer {
+    return this.keyPair.publicKey
+  }
 
   /** Seal an op: next seq unless given, timestamp as given. */
-  op<K extends MarketOp> (type: K, body: Bodies[K], timestamp: number, seq?: number): Buffer {
+  op<K extends MarketOp>(type: K, body: Bodies[K], timestamp: number, seq?: number): Buffer {
     const s = seq ?? ++this.seq
     if (s > this.seq) this.seq = s
     return seal(this.keyPair, { type, seq: s, timestamp, body: encodeBody(type, body) })
   }
 }
 
-export function resources (r: Partial<Resources>): Resources {
+export function resources(r: Partial<Resources>): Resources {
   return { ...ZERO, ...r }
 }
 
 /** 8 cores, 32 GiB, 1 TiB ssd; 100 per core-hour, 10 per GiB-hour of memory, 1 per GiB-hour of ssd. */
-export function offerBody (o: Partial<OfferBody> = {}): OfferBody {
+export function offerBody(o: Partial<OfferBody> = {}): OfferBody {
   return {
     resources: resources({ cpu: 8000, memory: 32 * GiB, ssd: 1024 * GiB }),
     prices: resources({ cpu: 100, memory: 10, ssd: 1 }),
@@ -55,7 +57,7 @@ export function offerBody (o: Partial<OfferBody> = {}): OfferBody {
 }
 
 /** One replica of 1 core and 2 GiB for an hour (costs 120/h at the default offer prices). */
-export function bidBody (b: Partial<BidBody> = {}): BidBody {
+export function bidBody(b: Partial<BidBody> = {}): BidBody {
   return {
     resources: resources({ cpu: 1000, memory: 2 * GiB }),
     replicas: 1,
@@ -70,7 +72,11 @@ export function bidBody (b: Partial<BidBody> = {}): BidBody {
   }
 }
 
-export interface Sent { outcome: Outcome, effects: Effects | null, id: string }
+export interface Sent {
+  outcome: Outcome
+  effects: Effects | null
+  id: string
+}
 
 /** A market in memory: a founder with genesis applied, one faucet, a clock that ticks 1 ms per op. */
 export class Market {
@@ -80,37 +86,58 @@ export class Market {
   clock = T0
   checks = 0
 
-  static async create (opts: { settlementWindow?: number, offerTtl?: number } = {}): Promise<Market> {
+  static async create(
+    opts: { settlementWindow?: number; offerTtl?: number } = {}
+  ): Promise<Market> {
     const m = new Market()
-    const r = await m.send(m.founder, 'governance', { action: 'genesis', faucets: [m.faucet.publicKey], settlementWindow: opts.settlementWindow ?? HOUR, offerTtl: opts.offerTtl ?? 0 }, { bootstrap: true })
+    const r = await m.send(
+      m.founder,
+      'governance',
+      {
+        action: 'genesis',
+        faucets: [m.faucet.publicKey],
+        settlementWindow: opts.settlementWindow ?? HOUR,
+        offerTtl: opts.offerTtl ?? 0
+      },
+      { bootstrap: true }
+    )
     if (!r.outcome.accepted) throw new Error(`genesis refused: ${r.outcome.message ?? ''}`)
     return m
   }
 
   /** Seal and apply an op; check the market's invariants afterwards. */
-  async send<K extends MarketOp> (actor: Actor, type: K, body: Bodies[K], opts: { at?: number, seq?: number, bootstrap?: boolean } = {}): Promise<Sent> {
+  async send<K extends MarketOp>(
+    actor: Actor,
+    type: K,
+    body: Bodies[K],
+    opts: { at?: number; seq?: number; bootstrap?: boolean } = {}
+  ): Promise<Sent> {
     if (opts.at !== undefined) this.clock = opts.at
     else this.clock++
     return this.raw(actor.op(type, body, this.clock, opts.seq), opts.bootstrap)
   }
 
   /** Apply raw envelope bytes as they came. */
-  async raw (value: Buffer, bootstrap = false): Promise<Sent> {
+  async raw(value: Buffer, bootstrap = false): Promise<Sent> {
     const r = await apply(this.view, { value, bootstrap })
     await checkInvariants(this.view)
     this.checks++
     return { ...r, id: r.outcome.id }
   }
 
-  async fund (to: Actor, amount: number): Promise<void> {
+  async fund(to: Actor, amount: number): Promise<void> {
     const r = await this.send(this.faucet, 'deposit', { to: to.publicKey, amount })
     if (!r.outcome.accepted) throw new Error(`deposit refused: ${r.outcome.message ?? ''}`)
   }
 
   /** Advance the clock without an op (the next op carries the time). */
-  advance (ms: number): void { this.clock += ms }
+  advance(ms: number): void {
+    this.clock += ms
+  }
 
-  balance (a: Actor): Promise<number> { return Q.balance(this.view, a.key) }
+  balance(a: Actor): Promise<number> {
+    return Q.balance(this.view, a.key)
+  }
 }
 
 /**
@@ -118,11 +145,17 @@ export class Market {
  * oversold (what its live trades hold plus what is available is its total).
  * Throws, so any test sequence that breaks either fails at the op that did.
  */
-export async function checkInvariants (view: View): Promise<void> {
+export async function checkInvariants(view: View): Promise<void> {
   const s = await Q.stats(view)
   const scanned = await scanStats(view)
-  if (JSON.stringify(s) !== JSON.stringify(scanned)) throw new Error(`running totals ${JSON.stringify(s)} are not what the records add up to: ${JSON.stringify(scanned)}`)
-  if (s.balances + s.escrow !== s.minted) throw new Error(`money not conserved: balances ${s.balances} + escrow ${s.escrow} != minted ${s.minted}`)
+  if (JSON.stringify(s) !== JSON.stringify(scanned))
+    throw new Error(
+      `running totals ${JSON.stringify(s)} are not what the records add up to: ${JSON.stringify(scanned)}`
+    )
+  if (s.balances + s.escrow !== s.minted)
+    throw new Error(
+      `money not conserved: balances ${s.balances} + escrow ${s.escrow} != minted ${s.minted}`
+    )
   const held = new Map<string, Resources>()
   for (const t of await Q.listTrades(view)) {
     if (t.state !== 'matched' && t.state !== 'settled') continue
@@ -134,21 +167,33 @@ export async function checkInvariants (view: View): Promise<void> {
     const h = held.get(o.node) ?? ZERO
     for (const k of RESOURCE_KINDS) {
       if (o.available[k] < 0 || o.available[k] + h[k] !== o.resources[k]) {
-        throw new Error(`offer ${o.node} oversold on ${k}: total ${o.resources[k]}, available ${o.available[k]}, held by leases ${h[k]}`)
+        throw new Error(
+          `offer ${o.node} oversold on ${k}: total ${o.resources[k]}, available ${o.available[k]}, held by leases ${h[k]}`
+        )
       }
     }
   }
 }
 
 /** The whole-market figures by reading every record: what the engine's running totals must equal. */
-export async function scanStats (view: View): Promise<Q.Stats> {
-  const s: Q.Stats = { time: await Q.engineTime(view), minted: (await Q.stats(view)).minted, balances: 0, escrow: 0, offers: 0, openBids: 0, trades: {}, accepted: 0, rejected: 0 }
+export async function scanStats(view: View): Promise<Q.Stats> {
+  const s: Q.Stats = {
+    time: await Q.engineTime(view),
+    minted: (await Q.stats(view)).minted,
+    balances: 0,
+    escrow: 0,
+    offers: 0,
+    openBids: 0,
+    trades: {},
+    accepted: 0,
+    rejected: 0
+  }
   for (const b of await Q.listBalances(view)) s.balances += b.balance
   for (const o of await Q.listOffers(view, { includeWithdrawn: true })) if (!o.withdrawn) s.offers++
   for await (const _ of view.range({ gte: 'ix/bid-book/', lt: 'ix/bid-book/\xff' })) s.openBids++
   const trades = await Q.listTrades(view)
   for (const state of TRADE_STATES) {
-    const n = trades.filter(t => t.state === state).length
+    const n = trades.filter((t) => t.state === state).length
     if (n > 0) s.trades[state] = n
   }
   for (const t of trades) s.escrow += t.escrow
@@ -158,18 +203,19 @@ export async function scanStats (view: View): Promise<Q.Stats> {
 }
 
 /** The view's bytes without the op log and seq records: what a rejected op must leave untouched. */
-export function stateBytes (view: MemoryView): Buffer {
+export function stateBytes(view: MemoryView): Buffer {
   const copy = view.clone()
   // The record of decisions (outcomes, seqs, the running totals) is not market state.
-  for (const key of [...view.keys()]) if (/^(rejected|op|seq)\//.test(key) || key === 'meta/counts') copy.delSync(key)
+  for (const key of [...view.keys()])
+    if (/^(rejected|op|seq)\//.test(key) || key === 'meta/counts') copy.delSync(key)
   return copy.dump()
 }
 
 /** A small seeded PRNG (mulberry32), for property tests that must be reproducible. */
-export function prng (seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0
   return () => {
-    a = (a + 0x6D2B79F5) >>> 0
+    a = (a + 0x6d2b79f5) >>> 0
     let x = a
     x = Math.imul(x ^ (x >>> 15), x | 1)
     x ^= x + Math.imul(x ^ (x >>> 7), x | 61)

@@ -10,7 +10,13 @@ import type { Testnet } from '../../lib/testnet'
 import { generateKeyPair, KeyPair } from '../../lib/identity'
 import { encodeKey } from '../../lib/keys'
 import { ZERO, MiB, Resources } from '../../lib/resources'
-import { manifestHash, Manifest, ManifestWorkload, BlobRef, DEFAULT_ACCESS } from '../../lib/contract'
+import {
+  manifestHash,
+  Manifest,
+  ManifestWorkload,
+  BlobRef,
+  DEFAULT_ACCESS
+} from '../../lib/contract'
 import { ContractWriter } from '../../bot/notary'
 import { planBids } from '../../bot/manifest'
 import type { MarketPeer } from '../../market/peer'
@@ -23,17 +29,22 @@ import { tmpDir } from './node'
 
 export const HOUR = 3_600_000
 
-export interface TestBot { peer: MarketPeer; identity: KeyPair }
+export interface TestBot {
+  peer: MarketPeer
+  identity: KeyPair
+}
 
-export async function bot (t: Assert, net: Testnet): Promise<TestBot> {
+export async function bot(t: Assert, net: Testnet): Promise<TestBot> {
   const identity = generateKeyPair()
   const peer = await market(t, net, { identity })
-  const [dep] = await peer.client.submitAndWait([{ type: 'deposit', body: { to: identity.publicKey, amount: 1_000_000_000 } }])
+  const [dep] = await peer.client.submitAndWait([
+    { type: 'deposit', body: { to: identity.publicKey, amount: 1_000_000_000 } }
+  ])
   if (!dep.accepted) throw new Error(`deposit refused: ${dep.message ?? ''}`)
   return { peer, identity }
 }
 
-export function workload (over: Partial<ManifestWorkload> = {}): ManifestWorkload {
+export function workload(over: Partial<ManifestWorkload> = {}): ManifestWorkload {
   return {
     name: 'main',
     kind: 'job',
@@ -53,7 +64,7 @@ export function workload (over: Partial<ManifestWorkload> = {}): ManifestWorkloa
   }
 }
 
-export function manifest (w: ManifestWorkload, over: Partial<Manifest> = {}): Manifest {
+export function manifest(w: ManifestWorkload, over: Partial<Manifest> = {}): Manifest {
   return {
     version: 1,
     template: { name: 'test', version: 1 },
@@ -68,18 +79,33 @@ export function manifest (w: ManifestWorkload, over: Partial<Manifest> = {}): Ma
 }
 
 /** Bid for the manifest's only workload; resolves with the trade id once matched. */
-export async function buy (b: TestBot, m: Manifest): Promise<string> {
+export async function buy(b: TestBot, m: Manifest): Promise<string> {
   const [body] = planBids(m, { expiry: Date.now() + HOUR })
   const [outcome] = await b.peer.client.submitAndWait([{ type: 'bid', body }], { final: false })
-  if (!outcome.accepted || outcome.trades.length === 0) throw new Error(`bid not matched: ${outcome.reason ?? ''} ${outcome.message ?? ''}`)
+  if (!outcome.accepted || outcome.trades.length === 0)
+    throw new Error(`bid not matched: ${outcome.reason ?? ''} ${outcome.message ?? ''}`)
   return outcome.trades[0]
 }
 
-export interface Written { writer: ContractWriter; refs: BlobRef[] }
+export interface Written {
+  writer: ContractWriter
+  refs: BlobRef[]
+}
 
 /** Write a contract core: header, the files (name → content), a deploy. `files` must match the manifest's. */
-export async function contract (t: Assert, b: TestBot, m: Manifest, trades: string[], files: Record<string, string>, opts: { deploy?: boolean } = {}): Promise<Written> {
-  const writer = new ContractWriter({ store: b.peer.store as NonNullable<MarketPeer['store']>, identity: b.identity, contractId: `c-${Math.random().toString(36).slice(2)}` })
+export async function contract(
+  t: Assert,
+  b: TestBot,
+  m: Manifest,
+  trades: string[],
+  files: Record<string, string>,
+  opts: { deploy?: boolean } = {}
+): Promise<Written> {
+  const writer = new ContractWriter({
+    store: b.peer.store as NonNullable<MarketPeer['store']>,
+    identity: b.identity,
+    contractId: `c-${Math.random().toString(36).slice(2)}`
+  })
   await writer.ready()
   await writer.writeHeader(m, trades)
   const dir = await t.tmp()
@@ -93,23 +119,35 @@ export async function contract (t: Assert, b: TestBot, m: Manifest, trades: stri
   return { writer, refs }
 }
 
-export async function settle (b: TestBot, trade: string, w: Written, m: Manifest): Promise<void> {
-  const [o] = await b.peer.client.submitAndWait([{ type: 'settle', body: { trade, contract: w.writer.key, manifest: manifestHash(m) } }], { final: false })
+export async function settle(b: TestBot, trade: string, w: Written, m: Manifest): Promise<void> {
+  const [o] = await b.peer.client.submitAndWait(
+    [{ type: 'settle', body: { trade, contract: w.writer.key, manifest: manifestHash(m) } }],
+    { final: false }
+  )
   if (!o.accepted) throw new Error(`settle refused: ${o.reason ?? ''} ${o.message ?? ''}`)
 }
 
 /** A file entry of a manifest for `content`. */
-export async function fileOf (t: Assert, name: string, content: string): Promise<{ path: string, size: number, hash: Buffer }> {
+export async function fileOf(
+  t: Assert,
+  name: string,
+  content: string
+): Promise<{ path: string; size: number; hash: Buffer }> {
   const { hashFile } = await import('../../lib/contract')
   const f = path.join(await t.tmp(), 'f')
   fs.writeFileSync(f, content)
-  return { path: name, ...await hashFile(f) }
+  return { path: name, ...(await hashFile(f)) }
 }
 
-export async function node (t: Assert, net: Testnet, b: TestBot, over: Partial<NodeOptions> = {}): Promise<NodeDaemon> {
+export async function node(
+  t: Assert,
+  net: Testnet,
+  b: TestBot,
+  over: Partial<NodeOptions> = {}
+): Promise<NodeDaemon> {
   const capacity: Resources = { ...ZERO, cpu: 1000, memory: 2048 * MiB, ssd: 1024 * MiB }
   const n = new NodeDaemon({
-    data: over.data ?? await t.tmp(),
+    data: over.data ?? (await t.tmp()),
     market: b.peer.key,
     dht: net.createNode(),
     capacity,
@@ -128,13 +166,17 @@ export async function node (t: Assert, net: Testnet, b: TestBot, over: Partial<N
 }
 
 /** A transition that ends a run: the workload exited, failed, or the node refused it. */
-export function ended (t: Transition): boolean {
+export function ended(t: Transition): boolean {
   return t.state === 'exited' || t.state === 'failed' || t.state === 'refused'
 }
 
 /** The next transition of workload `id` on `n` satisfying `pred`. */
-export function nodeTransition (n: NodeDaemon, id: string, pred: (t: Transition) => boolean): Promise<Transition> {
-  return new Promise(resolve => {
+export function nodeTransition(
+  n: NodeDaemon,
+  id: string,
+  pred: (t: Transition) => boolean
+): Promise<Transition> {
+  return new Promise((resolve) => {
     const on = (t: Transition): void => {
       if (t.id !== id || !pred(t)) return
       n.supervisor.off('transition', on)
@@ -144,23 +186,37 @@ export function nodeTransition (n: NodeDaemon, id: string, pred: (t: Transition)
   })
 }
 
-export function keyOf (n: NodeDaemon): string { return encodeKey(n.identity.publicKey) }
+export function keyOf(n: NodeDaemon): string {
+  return encodeKey(n.identity.publicKey)
+}
 
 /** The first record of workload `id` in `n`'s status core that satisfies `pred`; waits for appends until there is one. */
-export async function recorded (n: NodeDaemon, id: string, pred: (r: StatusRecord) => boolean = () => true): Promise<StatusRecord> {
+export async function recorded(
+  n: NodeDaemon,
+  id: string,
+  pred: (r: StatusRecord) => boolean = () => true
+): Promise<StatusRecord> {
   const core = n.status.status
   for (;;) {
     let on: () => void = () => {}
-    const appended = new Promise<void>(resolve => { on = resolve; core.once('append', on) })
+    const appended = new Promise<void>((resolve) => {
+      on = resolve
+      core.once('append', on)
+    })
     const r = await readCore<StatusRecord>(core, n.identity.publicKey, 'status', { wait: false })
-    const hit = r.records.find(x => x.body.workload === id && pred(x.body))
-    if (hit) { core.off('append', on); return hit.body }
+    const hit = r.records.find((x) => x.body.workload === id && pred(x.body))
+    if (hit) {
+      core.off('append', on)
+      return hit.body
+    }
     await appended
   }
 }
 
 /** Every verified record of workload `id` in `n`'s status core so far. */
-export async function records (n: NodeDaemon, id: string): Promise<StatusRecord[]> {
-  const r = await readCore<StatusRecord>(n.status.status, n.identity.publicKey, 'status', { wait: false })
-  return r.records.filter(x => x.body.workload === id).map(x => x.body)
+export async function records(n: NodeDaemon, id: string): Promise<StatusRecord[]> {
+  const r = await readCore<StatusRecord>(n.status.status, n.identity.publicKey, 'status', {
+    wait: false
+  })
+  return r.records.filter((x) => x.body.workload === id).map((x) => x.body)
 }

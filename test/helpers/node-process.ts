@@ -13,44 +13,91 @@ import safetyCatch from 'safety-catch'
 /** The CLI entry built next to the tests (dist/ or .dist-*). */
 export const SCIT = path.join(__dirname, '..', '..', 'lib', 'cli.js')
 
-export interface NodeProcess { child: ChildProcess; stderr: () => string; exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }> }
+export interface NodeProcess {
+  child: ChildProcess
+  stderr: () => string
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
 
 /**
  * Spawn `scit node start ARGS` (behind `wrap`, an argv prefix such as an
  * unshare); resolves once it printed ready, rejects if it exits first.
  * Stopped with SIGTERM at teardown.
  */
-export async function startNode (t: Assert, args: string[], opts: { wrap?: string[] } = {}): Promise<NodeProcess> {
+export async function startNode(
+  t: Assert,
+  args: string[],
+  opts: { wrap?: string[] } = {}
+): Promise<NodeProcess> {
   const p = spawnNode(t, args, opts)
   await new Promise<void>((resolve, reject) => {
-    p.child.stdout?.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve() })
-    p.exited.then(e => reject(new Error(`node exited ${String(e.code)}: ${p.stderr()}`)), reject)
+    p.child.stdout?.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) resolve()
+    })
+    p.exited.then((e) => reject(new Error(`node exited ${String(e.code)}: ${p.stderr()}`)), reject)
   })
   return p
 }
 
 /** Spawn `scit node start ARGS` without waiting for it. */
-export function spawnNode (t: Assert, args: string[], opts: { wrap?: string[] } = {}): NodeProcess {
+export function spawnNode(t: Assert, args: string[], opts: { wrap?: string[] } = {}): NodeProcess {
   // --pdeathsig: even if this runner dies mid-test, the node (and, through bwrap, its workloads) goes with it.
-  const argv = [...(opts.wrap ?? []), '/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', process.execPath, SCIT, 'node', 'start', ...args]
+  const argv = [
+    ...(opts.wrap ?? []),
+    '/usr/bin/setpriv',
+    '--pdeathsig',
+    'KILL',
+    '--',
+    process.execPath,
+    SCIT,
+    'node',
+    'start',
+    ...args
+  ]
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.once('exit', (code, signal) => resolve({ code, signal })))
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal }))
+  )
   t.teardown(() => stopNode({ child, stderr: () => err, exited }))
   return { child, stderr: () => err, exited }
 }
 
 /** SIGTERM, as a farmer's service manager stops it; resolves with how it exited. */
-export async function stopNode (p: NodeProcess): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
+export async function stopNode(
+  p: NodeProcess
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM')
   return await p.exited
 }
 
 /** The flags every test node passes: its data, the market, the testnet, work dirs the sandbox user can reach, a small capacity. */
-export function nodeArgs (data: string, market: Buffer, net: Testnet, workloads: string): string[] {
-  return ['--data', data, '--market', encodeKey(market), '--bootstrap', net.bootstrap.map(x => `${x.host}:${x.port}`).join(','),
-    '--workloads', workloads, '--cpu', '1', '--memory', '2GiB', '--ssd', '1GiB', '--min-lease', '1', '--price-cpu', '100', '--price-memory', '10']
+export function nodeArgs(data: string, market: Buffer, net: Testnet, workloads: string): string[] {
+  return [
+    '--data',
+    data,
+    '--market',
+    encodeKey(market),
+    '--bootstrap',
+    net.bootstrap.map((x) => `${x.host}:${x.port}`).join(','),
+    '--workloads',
+    workloads,
+    '--cpu',
+    '1',
+    '--memory',
+    '2GiB',
+    '--ssd',
+    '1GiB',
+    '--min-lease',
+    '1',
+    '--price-cpu',
+    '100',
+    '--price-memory',
+    '10'
+  ]
 }
 
 export interface Home {
@@ -68,49 +115,76 @@ export interface Home {
  * close when the workload dies), never on time. Workloads have no network of
  * their own (ARCHITECTURE §9): they cannot call anyone, so the test calls them.
  */
-export async function callHome (t: Assert, tn: Testnet, keyPair: KeyPair): Promise<Home> {
+export async function callHome(t: Assert, tn: Testnet, keyPair: KeyPair): Promise<Home> {
   const dht = tn.createNode()
   const hellos: string[] = []
   let closes = 0
   let over = false
   const waiters = new Set<() => void>()
-  const wake = (): void => { for (const w of [...waiters]) w() }
+  const wake = (): void => {
+    for (const w of [...waiters]) w()
+  }
   const streams = new Set<SecretStream>()
-  t.teardown(async () => { over = true; for (const s of streams) s.destroy(); await dht.destroy() })
-  const session = (key: Buffer): Promise<boolean> => new Promise(resolve => {
-    const s = dht.connect(key, { keyPair })
-    streams.add(s)
-    let opened = false
-    s.on('error', () => {})
-    s.on('end', () => s.end())
-    s.on('open', () => { opened = true })
-    s.on('data', (d: Buffer) => { hellos.push(d.toString()); wake() })
-    s.on('close', () => { streams.delete(s); if (opened) { closes++; wake() } resolve(opened) })
+  t.teardown(async () => {
+    over = true
+    for (const s of streams) s.destroy()
+    await dht.destroy()
   })
-  const until = (ok: () => boolean): Promise<void> => new Promise(resolve => {
-    if (ok()) return resolve()
-    const w = (): void => { if (ok()) { waiters.delete(w); resolve() } }
-    waiters.add(w)
-  })
+  const session = (key: Buffer): Promise<boolean> =>
+    new Promise((resolve) => {
+      const s = dht.connect(key, { keyPair })
+      streams.add(s)
+      let opened = false
+      s.on('error', () => {})
+      s.on('end', () => s.end())
+      s.on('open', () => {
+        opened = true
+      })
+      s.on('data', (d: Buffer) => {
+        hellos.push(d.toString())
+        wake()
+      })
+      s.on('close', () => {
+        streams.delete(s)
+        if (opened) {
+          closes++
+          wake()
+        }
+        resolve(opened)
+      })
+    })
+  const until = (ok: () => boolean): Promise<void> =>
+    new Promise((resolve) => {
+      if (ok()) return resolve()
+      const w = (): void => {
+        if (ok()) {
+          waiters.delete(w)
+          resolve()
+        }
+      }
+      waiters.add(w)
+    })
   return {
     hellos,
-    watch: key => {
+    watch: (key) => {
       const loop = async (): Promise<void> => {
         while (!over) {
-          if (!await session(key) && !over) await new Promise(resolve => setTimeout(resolve, 200))
+          if (!(await session(key)) && !over)
+            await new Promise((resolve) => setTimeout(resolve, 200))
         }
       }
       loop().catch(safetyCatch)
     },
-    count: n => until(() => hellos.length >= n),
-    closed: n => until(() => closes >= n)
+    count: (n) => until(() => hellos.length >= n),
+    closed: (n) => until(() => closes >= n)
   }
 }
 
 /** The DHT key under which the node of `data` serves `port` of `trade` (lib/service.ts). */
-export function serviceKey (data: string, trade: string, port: number): Buffer {
+export function serviceKey(data: string, trade: string, port: number): Buffer {
   return serviceKeyPair(loadIdentity(data), workloadId({ id: trade }), port).publicKey
 }
 
 /** Workload code (node): a service that says hello (with its pid) to every connection and keeps it open while it lives. */
-export const HELLO = 'require("net").createServer(s => { s.on("error", () => {}); s.write("hello " + process.pid) }).listen(Number(process.env.PORT), "127.0.0.1"); setInterval(() => {}, 1000)'
+export const HELLO =
+  'require("net").createServer(s => { s.on("error", () => {}); s.write("hello " + process.pid) }).listen(Number(process.env.PORT), "127.0.0.1"); setInterval(() => {}, 1000)'

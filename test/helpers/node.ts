@@ -10,50 +10,91 @@ import type { WorkloadSpec, Transition } from '../../node/workload'
 import { ZERO, MiB } from '../../lib/resources'
 
 /** A fresh directory (removed at teardown) that the sandbox uid may traverse. */
-export async function tmpDir (t: Assert): Promise<string> {
+export async function tmpDir(t: Assert): Promise<string> {
   const dir = await t.tmp()
   fs.chmodSync(dir, 0o711)
   return dir
 }
 
-export interface RunResult { code: number | null; signal: string | null; stdout: string; stderr: string; pid: number | null }
+export interface RunResult {
+  code: number | null
+  signal: string | null
+  stdout: string
+  stderr: string
+  pid: number | null
+}
 
 /** Run one command in the sandbox to completion. */
-export async function runSandboxed (t: Assert, spec: Partial<SandboxSpec> & { command: string[] }): Promise<RunResult> {
+export async function runSandboxed(
+  t: Assert,
+  spec: Partial<SandboxSpec> & { command: string[] }
+): Promise<RunResult> {
   const root = await tmpDir(t)
   const full: SandboxSpec = { workDir: path.join(root, 'w'), env: {}, memory: 0, cpu: 0, ...spec }
   const s = spawnSandboxed(full)
   let stdout = ''
   let stderr = ''
-  s.process.stdout?.on('data', (d: Buffer) => { stdout += d.toString() })
-  s.process.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+  s.process.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString()
+  })
+  s.process.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
   const pid = await s.childPid.catch(() => null)
-  const [code, signal] = await new Promise<[number | null, string | null]>(resolve => s.process.once('close', (c, sig) => resolve([c, sig])))
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+    s.process.once('close', (c, sig) => resolve([c, sig]))
+  )
   return { code, signal, stdout, stderr, pid }
 }
 
 /** Node code run by the sandboxed runtime: `node -e CODE`. */
-export function nodeScript (code: string): string[] {
+export function nodeScript(code: string): string[] {
   return ['node', '-e', code]
 }
 
-export function supervisor (t: Assert, root: string, opts: Partial<SupervisorOptions> = {}): Supervisor {
-  const s = new Supervisor({ root: path.join(root, 'workloads'), backoff: { initial: 20, max: 2000, stable: 60_000 }, stopGrace: 2000, ...opts })
+export function supervisor(
+  t: Assert,
+  root: string,
+  opts: Partial<SupervisorOptions> = {}
+): Supervisor {
+  const s = new Supervisor({
+    root: path.join(root, 'workloads'),
+    backoff: { initial: 20, max: 2000, stable: 60_000 },
+    stopGrace: 2000,
+    ...opts
+  })
   t.teardown(() => s.close())
   return s
 }
 
-export function spec (id: string, over: Partial<WorkloadSpec> = {}): WorkloadSpec {
-  return { id, kind: 'job', command: ['/usr/bin/true'], env: {}, ports: [], resources: { ...ZERO, cpu: 500, memory: 512 * MiB }, output: null, ...over }
+export function spec(id: string, over: Partial<WorkloadSpec> = {}): WorkloadSpec {
+  return {
+    id,
+    kind: 'job',
+    command: ['/usr/bin/true'],
+    env: {},
+    ports: [],
+    resources: { ...ZERO, cpu: 500, memory: 512 * MiB },
+    output: null,
+    ...over
+  }
 }
 
 /** The next transition of `id` that satisfies `pred`. */
-export function transition (s: Supervisor, id: string, pred: (t: Transition) => boolean): Promise<Transition> {
+export function transition(
+  s: Supervisor,
+  id: string,
+  pred: (t: Transition) => boolean
+): Promise<Transition> {
   return nextEvent(s, 'transition', (t: Transition) => t.id === id && pred(t))
 }
 
-export function nextEvent<T> (e: EventEmitter, name: string, pred: (v: T) => boolean = () => true): Promise<T> {
-  return new Promise(resolve => {
+export function nextEvent<T>(
+  e: EventEmitter,
+  name: string,
+  pred: (v: T) => boolean = () => true
+): Promise<T> {
+  return new Promise((resolve) => {
     const on = (v: T): void => {
       if (!pred(v)) return
       e.off(name, on)
@@ -64,7 +105,7 @@ export function nextEvent<T> (e: EventEmitter, name: string, pred: (v: T) => boo
 }
 
 /** Is a host pid gone (or only a zombie)? */
-export function gone (pid: number): boolean {
+export function gone(pid: number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
     return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')

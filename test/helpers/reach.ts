@@ -12,37 +12,75 @@ import { SCIT } from './node-process'
 const EXAMPLES = path.join(__dirname, '..', '..', '..', 'examples')
 
 /** The example CRM (examples/crm/server.js) as a one-replica template in CH without sign-off; `access` lines as given. */
-export async function crmTemplate (t: Assert, access?: string[]): Promise<string> {
+export async function crmTemplate(t: Assert, access?: string[]): Promise<string> {
   const dir = await t.tmp()
   fs.mkdirSync(path.join(dir, 'crm'))
   fs.copyFileSync(path.join(EXAMPLES, 'crm', 'server.js'), path.join(dir, 'crm', 'server.js'))
   const file = path.join(dir, 'crm.yaml')
-  fs.writeFileSync(file, [
-    'name: crm', 'version: 1', 'workloads:', '  - name: web', '    kind: service', '    files: [crm/]', '    command: [node, server.js]',
-    '    ports: [8080]', ...(access ? [`    access: [${access.join(', ')}]`] : []),
-    '    resources: { cpu: 500m, memory: 256MiB }', 'placement: { countries: [CH] }', 'duration: 1h', 'budget: 100'
-  ].join('\n') + '\n')
+  fs.writeFileSync(
+    file,
+    [
+      'name: crm',
+      'version: 1',
+      'workloads:',
+      '  - name: web',
+      '    kind: service',
+      '    files: [crm/]',
+      '    command: [node, server.js]',
+      '    ports: [8080]',
+      ...(access ? [`    access: [${access.join(', ')}]`] : []),
+      '    resources: { cpu: 500m, memory: 256MiB }',
+      'placement: { countries: [CH] }',
+      'duration: 1h',
+      'budget: 100'
+    ].join('\n') + '\n'
+  )
   return file
 }
 
 /** A service on port 7000 that echoes, and appends a line to conns.log in its work dir for every connection it accepts. */
-export async function echoTemplate (t: Assert): Promise<string> {
+export async function echoTemplate(t: Assert): Promise<string> {
   const dir = await t.tmp()
-  fs.writeFileSync(path.join(dir, 'echo.js'), 'const fs = require("fs"); require("net").createServer(s => { fs.appendFileSync("conns.log", "c\\n"); s.on("error", () => {}); s.pipe(s) }).listen(Number(process.env.PORT), "127.0.0.1")\n')
+  fs.writeFileSync(
+    path.join(dir, 'echo.js'),
+    'const fs = require("fs"); require("net").createServer(s => { fs.appendFileSync("conns.log", "c\\n"); s.on("error", () => {}); s.pipe(s) }).listen(Number(process.env.PORT), "127.0.0.1")\n'
+  )
   const file = path.join(dir, 'echo.yaml')
-  fs.writeFileSync(file, ['name: echo', 'version: 1', 'workloads:', '  - name: echo', '    kind: service', '    files: [echo.js]', '    command: [node, echo.js]', '    ports: [7000]',
-    '    resources: { cpu: 500m, memory: 128MiB }', 'placement: { countries: [CH] }', 'duration: 1h', 'budget: 100'].join('\n') + '\n')
+  fs.writeFileSync(
+    file,
+    [
+      'name: echo',
+      'version: 1',
+      'workloads:',
+      '  - name: echo',
+      '    kind: service',
+      '    files: [echo.js]',
+      '    command: [node, echo.js]',
+      '    ports: [7000]',
+      '    resources: { cpu: 500m, memory: 128MiB }',
+      'placement: { countries: [CH] }',
+      'duration: 1h',
+      'budget: 100'
+    ].join('\n') + '\n'
+  )
   return file
 }
 
 /** Connections the echo service of workload `id` on `n` accepted so far. */
-export function accepted (n: NodeDaemon, id: string): number {
-  try { return fs.readFileSync(path.join(n.supervisor.workDir(id), 'conns.log'), 'utf8').split('\n').filter(Boolean).length } catch { return 0 }
+export function accepted(n: NodeDaemon, id: string): number {
+  try {
+    return fs
+      .readFileSync(path.join(n.supervisor.workDir(id), 'conns.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean).length
+  } catch {
+    return 0
+  }
 }
 
 /** Resolve once node `n` has applied the contract's access so that `key` may (or may not) connect to workload `id`. */
-export function applied (n: NodeDaemon, id: string, key: Buffer, want: boolean): Promise<void> {
-  return new Promise(resolve => {
+export function applied(n: NodeDaemon, id: string, key: Buffer, want: boolean): Promise<void> {
+  return new Promise((resolve) => {
     const check = (): void => {
       if (n.allows(id, key) !== want) return
       n.off('access', check)
@@ -54,26 +92,57 @@ export function applied (n: NodeDaemon, id: string, key: Buffer, want: boolean):
 }
 
 /** Open a stream to `service` as `keyPair` and echo `ping` through it: true if it came back, false if the stream never opened. */
-export function echo (dht: DHT, service: Buffer, keyPair: KeyPair): Promise<boolean> {
-  return new Promise(resolve => {
+export function echo(dht: DHT, service: Buffer, keyPair: KeyPair): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = dht.connect(service, { keyPair })
     s.on('error', () => {})
     s.on('open', () => s.write('ping'))
-    s.on('data', (d: Buffer) => { if (d.toString() === 'ping') { s.destroy(); resolve(true) } })
+    s.on('data', (d: Buffer) => {
+      if (d.toString() === 'ping') {
+        s.destroy()
+        resolve(true)
+      }
+    })
     s.on('close', () => resolve(false))
   })
 }
 
-export interface ConnectProcess { child: ChildProcess; port: number; stderr: () => string }
+export interface ConnectProcess {
+  child: ChildProcess
+  port: number
+  stderr: () => string
+}
 
 /** `scit connect CONTRACT --json` as its own process (own DHT node, the identity of `data`); resolves with its listen port. Stopped at teardown. */
-export async function connectProcess (t: Assert, net: Testnet, data: string, contract: string, extra: string[] = []): Promise<ConnectProcess> {
-  const argv = ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--', process.execPath, SCIT, 'connect', contract, '--json', '--data', data,
-    '--bootstrap', net.bootstrap.map(b => `${b.host}:${b.port}`).join(','), ...extra]
+export async function connectProcess(
+  t: Assert,
+  net: Testnet,
+  data: string,
+  contract: string,
+  extra: string[] = []
+): Promise<ConnectProcess> {
+  const argv = [
+    '/usr/bin/setpriv',
+    '--pdeathsig',
+    'KILL',
+    '--',
+    process.execPath,
+    SCIT,
+    'connect',
+    contract,
+    '--json',
+    '--data',
+    data,
+    '--bootstrap',
+    net.bootstrap.map((b) => `${b.host}:${b.port}`).join(','),
+    ...extra
+  ]
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-  const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
     await exited
@@ -85,7 +154,10 @@ export async function connectProcess (t: Assert, net: Testnet, data: string, con
       const line = out.split('\n')[0]
       if (out.includes('\n')) resolve((JSON.parse(line) as { port: number }).port)
     })
-    exited.then(() => reject(new Error(`scit connect exited ${String(child.exitCode)}: ${err}`)), reject)
+    exited.then(
+      () => reject(new Error(`scit connect exited ${String(child.exitCode)}: ${err}`)),
+      reject
+    )
   })
   return { child, port, stderr: () => err }
 }

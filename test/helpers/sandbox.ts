@@ -11,19 +11,29 @@ import { sandboxAvailable } from '../../node/sandbox'
 const REQUIRED = process.env.SCIT_REQUIRE_SANDBOX === '1'
 let said = false
 
-export function sandboxTest (name: string, fn: (t: Assert) => unknown): void
-export function sandboxTest (name: string, opts: TestOptions, fn: (t: Assert) => unknown): void
-export function sandboxTest (name: string, a: TestOptions | ((t: Assert) => unknown), b?: (t: Assert) => unknown): void {
+export function sandboxTest(name: string, fn: (t: Assert) => unknown): void
+export function sandboxTest(name: string, opts: TestOptions, fn: (t: Assert) => unknown): void
+export function sandboxTest(
+  name: string,
+  a: TestOptions | ((t: Assert) => unknown),
+  b?: (t: Assert) => unknown
+): void {
   const opts = typeof a === 'function' ? {} : a
-  const fn = typeof a === 'function' ? a : b as (t: Assert) => unknown
+  const fn = typeof a === 'function' ? a : (b as (t: Assert) => unknown)
   const sandbox = sandboxAvailable()
   if (sandbox.ok || opts.skip === true) return test(name, opts, fn)
   if (REQUIRED) {
-    return test(name, opts, t => { t.fail(`this test needs a working sandbox, and SCIT_REQUIRE_SANDBOX=1 makes it mandatory: ${sandbox.reason ?? ''}`) })
+    return test(name, opts, (t) => {
+      t.fail(
+        `this test needs a working sandbox, and SCIT_REQUIRE_SANDBOX=1 makes it mandatory: ${sandbox.reason ?? ''}`
+      )
+    })
   }
   if (!said) {
     said = true
-    process.stdout.write(`# SKIPPING every test that needs the sandbox: ${sandbox.reason ?? ''}. Install it (apt-get install -y bubblewrap) to run them; SCIT_REQUIRE_SANDBOX=1 makes them fail instead\n`)
+    process.stdout.write(
+      `# SKIPPING every test that needs the sandbox: ${sandbox.reason ?? ''}. Install it (apt-get install -y bubblewrap) to run them; SCIT_REQUIRE_SANDBOX=1 makes them fail instead\n`
+    )
   }
   test(name, { ...opts, skip: true }, fn)
 }

@@ -15,44 +15,76 @@ import type { Testnet } from '../../lib/testnet'
 export const CRM_SERVER = path.join(__dirname, '..', '..', '..', 'examples', 'crm', 'server.js')
 
 /** examples/crm.yaml without its stakeholders, its state snapshotted every `interval`. Returns its path. */
-export async function crmTemplate (t: Assert, opts: { interval?: string, replicas?: number } = {}): Promise<string> {
+export async function crmTemplate(
+  t: Assert,
+  opts: { interval?: string; replicas?: number } = {}
+): Promise<string> {
   const dir = await t.tmp()
   fs.copyFileSync(CRM_SERVER, path.join(dir, 'server.js'))
   const file = path.join(dir, 'crm.yaml')
-  fs.writeFileSync(file, [
-    'name: crm', 'version: 1', 'workloads:', '  - name: web', '    kind: service', '    files: [server.js]', '    command: [node, server.js]',
-    '    env: { CRM_DATA: data.json }', '    ports: [8080]', '    state: [data.json]', `    stateInterval: ${opts.interval ?? '300ms'}`,
-    `    replicas: ${opts.replicas ?? 1}`, '    resources: { cpu: 500m, memory: 128MiB, ssd: 64MiB }',
-    'placement: { countries: [CH], attributes: [ssd], spread: true }', 'duration: 1h', 'budget: 100'
-  ].join('\n') + '\n')
+  fs.writeFileSync(
+    file,
+    [
+      'name: crm',
+      'version: 1',
+      'workloads:',
+      '  - name: web',
+      '    kind: service',
+      '    files: [server.js]',
+      '    command: [node, server.js]',
+      '    env: { CRM_DATA: data.json }',
+      '    ports: [8080]',
+      '    state: [data.json]',
+      `    stateInterval: ${opts.interval ?? '300ms'}`,
+      `    replicas: ${opts.replicas ?? 1}`,
+      '    resources: { cpu: 500m, memory: 128MiB, ssd: 64MiB }',
+      'placement: { countries: [CH], attributes: [ssd], spread: true }',
+      'duration: 1h',
+      'budget: 100'
+    ].join('\n') + '\n'
+  )
   return file
 }
 
-export interface Contact { id: string; name: string; email: string }
+export interface Contact {
+  id: string
+  name: string
+  email: string
+}
 
-export async function addContact (port: number, name: string): Promise<Contact> {
-  const r = await whenUp<Contact>('POST', `http://127.0.0.1:${port}/contacts`, { name, email: `${name.toLowerCase()}@example.com` })
+export async function addContact(port: number, name: string): Promise<Contact> {
+  const r = await whenUp<Contact>('POST', `http://127.0.0.1:${port}/contacts`, {
+    name,
+    email: `${name.toLowerCase()}@example.com`
+  })
   if (r.status !== 201) throw new Error(`the CRM refused a contact: ${r.status}`)
   return r.body
 }
 
-export async function contacts (port: number): Promise<Contact[]> {
+export async function contacts(port: number): Promise<Contact[]> {
   await whenUp('GET', `http://127.0.0.1:${port}/health`)
   return (await request<Contact[]>('GET', `http://127.0.0.1:${port}/contacts`)).body
 }
 
 /** The total hash a snapshot of these files (path → file on disk) has. */
-export async function hashOf (files: Record<string, string>): Promise<Buffer> {
+export async function hashOf(files: Record<string, string>): Promise<Buffer> {
   const list = []
-  for (const p of Object.keys(files).sort()) list.push({ path: p, ...await hashFile(files[p]) })
+  for (const p of Object.keys(files).sort()) list.push({ path: p, ...(await hashFile(files[p])) })
   return stateHash(list)
 }
 
 /** Resolve with the bot's first verified snapshot of `trade` that satisfies `pred` (one it has already counts). */
-export function verified (b: Bot, trade: string, pred: (e: SnapshotEvent['snapshot']) => boolean): Promise<SnapshotEvent['snapshot']> {
-  return new Promise(resolve => {
-    const have = b.state.deployments.flatMap(d => d.trades).find(x => x.id === trade)?.snapshot
-    if (have != null && pred(have)) { resolve(have); return }
+export function verified(
+  b: Bot,
+  trade: string,
+  pred: (e: SnapshotEvent['snapshot']) => boolean
+): Promise<SnapshotEvent['snapshot']> {
+  return new Promise((resolve) => {
+    const have = b.state.deployments.flatMap((d) => d.trades).find((x) => x.id === trade)?.snapshot
+    if (have != null && pred(have)) {
+      resolve(have)
+      return
+    }
     const on = (e: SnapshotEvent): void => {
       if (e.trade !== trade || !pred(e.snapshot)) return
       b.events.off('snapshot', on)
@@ -63,8 +95,19 @@ export function verified (b: Bot, trade: string, pred: (e: SnapshotEvent['snapsh
 }
 
 /** A local port that reaches the contract's service through the DHT, as `keyPair` (the bot): it follows a heal. */
-export async function tunnelTo (t: Assert, tn: Testnet, contract: string | null, keyPair: KeyPair): Promise<number> {
-  const tunnel = new Tunnel({ contract: decodeKey(contract ?? ''), keyPair, dht: tn.createNode(), timeout: 30_000, refresh: 500 })
+export async function tunnelTo(
+  t: Assert,
+  tn: Testnet,
+  contract: string | null,
+  keyPair: KeyPair
+): Promise<number> {
+  const tunnel = new Tunnel({
+    contract: decodeKey(contract ?? ''),
+    keyPair,
+    dht: tn.createNode(),
+    timeout: 30_000,
+    refresh: 500
+  })
   t.teardown(() => tunnel.close())
   await tunnel.ready()
   return tunnel.address.port
