@@ -41,6 +41,8 @@ class Pool {
         const w = new Worker(path.join(__dirname, 'verify-worker.js'))
         w.on('message', (m: { seq: number; results: Checked[] }) => this.done(m.seq, m.results))
         w.on('error', (err) => this.fail(err))
+        // A worker that ends with checks pending would leave the apply loop waiting: verify inline from then on.
+        w.on('exit', (code) => this.fail(new Error(`a signature worker exited (${code})`)))
         w.unref()
         this.workers.push(w)
       }
