@@ -5,12 +5,9 @@
  */
 import type { View, RangeOptions } from './types'
 import { OfferBook, OfferLayer, offersOf } from './engine/offer-book'
-import { decode, offerRecord } from './messages'
 
 /** A huge catch-up call must not hold the whole view in memory. */
 const MAX_VALUES = 1 << 16
-const OFFERS = 'offer/'
-const NONE = new Map()
 
 export class ApplyView implements View {
   private readonly values = new Map<string, Buffer | null>()
@@ -32,13 +29,13 @@ export class ApplyView implements View {
   async put(key: string, value: Buffer): Promise<void> {
     await this.inner.put(key, value)
     this.remember(key, value)
-    if (this.book !== null && key.startsWith(OFFERS)) this.book.set(decode(offerRecord, value))
+    this.book?.write(key, value)
   }
 
   async del(key: string): Promise<void> {
     await this.inner.del(key)
     this.remember(key, null)
-    if (this.book !== null && key.startsWith(OFFERS)) this.book.delete(key.slice(OFFERS.length))
+    this.book?.write(key, null)
   }
 
   range(opts: RangeOptions): AsyncIterable<{ key: string; value: Buffer }> {
@@ -46,7 +43,7 @@ export class ApplyView implements View {
   }
 
   async offers(): Promise<OfferLayer> {
-    return this.book === null ? await offersOf(this.inner) : { book: this.book, staged: NONE }
+    return this.book === null ? await offersOf(this.inner) : this.book.layer()
   }
 
   private remember(key: string, value: Buffer | null): void {

@@ -7,12 +7,9 @@ import c from 'compact-encoding'
 import type { View, RangeOptions } from './types'
 import { lowerBound } from './range'
 import { OfferBook, OfferLayer } from './engine/offer-book'
-import { decode, offerRecord } from './messages'
 
 const CHUNK = 256
 const DONE = Promise.resolve()
-const OFFERS = 'offer/'
-const NONE = new Map()
 
 export class MemoryView implements View {
   private values = new Map<string, Buffer>()
@@ -43,12 +40,12 @@ export class MemoryView implements View {
   putSync(key: string, value: Buffer): void {
     if (!this.values.has(key)) this.insertKey(key)
     this.values.set(key, value)
-    if (this.book !== null && key.startsWith(OFFERS)) this.book.set(decode(offerRecord, value))
+    this.book?.write(key, value)
   }
 
   delSync(key: string): void {
     if (!this.values.delete(key)) return
-    if (this.book !== null && key.startsWith(OFFERS)) this.book.delete(key.slice(OFFERS.length))
+    this.book?.write(key, null)
     this.version++
     const ci = this.chunkFor(key)
     const chunk = this.chunks[ci]
@@ -58,7 +55,7 @@ export class MemoryView implements View {
 
   async offers(): Promise<OfferLayer> {
     this.book ??= await OfferBook.load(this)
-    return { book: this.book, staged: NONE }
+    return this.book.layer()
   }
 
   /** Not an async generator (a queue and two promises per item): each step resolves at once. */

@@ -21,8 +21,6 @@ const DONE = Promise.resolve()
 
 export const verifierStats = { checked: 0 }
 
-export type Checked = Opened
-
 interface Pending {
   ids: string[]
   resolve: () => void
@@ -39,7 +37,7 @@ class Pool {
     try {
       for (let i = 0; i < size; i++) {
         const w = new Worker(path.join(__dirname, 'verify-worker.js'))
-        w.on('message', (m: { seq: number; results: Checked[] }) => this.done(m.seq, m.results))
+        w.on('message', (m: { seq: number; results: Opened[] }) => this.done(m.seq, m.results))
         w.on('error', (err) => this.fail(err))
         // A worker that ends with checks pending would leave the apply loop waiting: verify inline from then on.
         w.on('exit', (code) => this.fail(new Error(`a signature worker exited (${code})`)))
@@ -72,7 +70,7 @@ class Pool {
     })
   }
 
-  private done(seq: number, results: Checked[]): void {
+  private done(seq: number, results: Opened[]): void {
     const p = this.pending.get(seq)
     if (p === undefined) return
     this.pending.delete(seq)
@@ -96,7 +94,7 @@ class Pool {
 }
 
 /** A structured clone gives plain Uint8Arrays: the memo keeps Buffers. */
-function opened(id: string, r: Checked): Opened {
+function opened(id: string, r: Opened): Opened {
   if (!r.ok) return r
   const e = r.envelope
   const envelope: Envelope = {
@@ -121,16 +119,30 @@ function shared(): Pool {
   return pool
 }
 
-export function checkAhead(envelopes: Buffer[]): Promise<void> {
-  const ids: string[] = []
-  const todo: Buffer[] = []
+interface Unchecked {
+  envelopes: Buffer[]
+  ids: string[]
+}
+
+/** Add to `into` the envelopes the memo has no answer for, with their ids. */
+function unchecked(envelopes: Buffer[], into: Unchecked): void {
   for (const e of envelopes) {
     const id = envelopeId(e)
     if (isMemoised(id)) continue
-    ids.push(id)
-    todo.push(e)
+    into.envelopes.push(e)
+    into.ids.push(id)
   }
-  return todo.length < INLINE ? DONE : shared().check(todo, ids)
+}
+
+/** Send to a worker, unless so few that the engine checks them inline sooner. */
+function send(u: Unchecked): Promise<void> {
+  return u.envelopes.length < INLINE ? DONE : shared().check(u.envelopes, u.ids)
+}
+
+export function checkAhead(envelopes: Buffer[]): Promise<void> {
+  const u: Unchecked = { envelopes: [], ids: [] }
+  unchecked(envelopes, u)
+  return send(u)
 }
 
 /** `ready(i)` resolves once block i is checked, while blocks after it (up to AHEAD envelopes) go to workers. */
@@ -140,19 +152,14 @@ export function pipeline(blocks: Array<Buffer[] | null>): (i: number) => Promise
   let sent = 0
   let chunk = { envelopes: [] as Buffer[], ids: [] as string[], blocks: [] as number[] }
   const flush = (): void => {
-    const p = chunk.envelopes.length < INLINE ? DONE : shared().check(chunk.envelopes, chunk.ids)
+    const p = send(chunk)
     for (const b of chunk.blocks) ready[b] = p
     chunk = { envelopes: [], ids: [], blocks: [] }
   }
   return async (i) => {
     while (sent < blocks.length && (sent <= i || before[sent] - before[i + 1] < AHEAD)) {
       const block = blocks[sent] ?? []
-      for (const e of block) {
-        const id = envelopeId(e)
-        if (isMemoised(id)) continue
-        chunk.envelopes.push(e)
-        chunk.ids.push(id)
-      }
+      unchecked(block, chunk)
       chunk.blocks.push(sent)
       before[sent + 1] = before[sent] + block.length
       sent++

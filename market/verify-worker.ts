@@ -1,13 +1,12 @@
 /** Checks envelopes for market/verifier.ts with the same `open()` the engine runs, so its answer is the engine's. */
 import { parentPort } from 'worker_threads'
 import b4a from 'b4a'
-import { open } from '../lib/envelope'
+import { open, type Opened } from '../lib/envelope'
 import { MARKET_TYPES } from './engine'
-import type { Checked } from './verifier'
 
 parentPort?.on('message', (m: { seq: number; bytes: Uint8Array; lengths: number[] }) => {
   const all = b4a.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength)
-  const results: Checked[] = []
+  const results: Opened[] = []
   let at = 0
   for (const n of m.lengths) {
     const r = open(all.subarray(at, (at += n)), { accept: MARKET_TYPES })

@@ -223,22 +223,24 @@ function candidates(ctx: Ctx, bid: Bid, layer: OfferLayer): Candidate[] | null {
     }
   }
   for (const node of lapsed) layer.book.delete(node) // after the walk: the lists shift
+  const n = needed(found, bid.replicas)
+  return n === 0 ? null : found.slice(0, n)
+}
+
+/** How many of the best candidates hold every replica (0: all of them cannot). */
+function needed(found: Candidate[], replicas: number): number {
   let placed = 0
   for (let i = 0; i < found.length; i++) {
     placed += found[i].room
-    if (placed >= bid.replicas) return found.slice(0, i + 1)
+    if (placed >= replicas) return i + 1
   }
-  return null
+  return 0
 }
 
 /** Do the best candidates found hold every replica, each cheaper than any offer not seen yet? */
 function enough(found: Candidate[], replicas: number, bound: number): boolean {
-  let placed = 0
-  for (const c of found) {
-    placed += c.room
-    if (placed >= replicas) return c.unit < bound
-  }
-  return false
+  const n = needed(found, replicas)
+  return n > 0 && found[n - 1].unit < bound
 }
 
 /** Place every replica of `bid` or none. On success the trades and offers are written and it returns true. */

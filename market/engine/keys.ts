@@ -23,7 +23,8 @@ export const META_COUNTS = 'meta/counts'
 
 export const seq = (author: string): string => `seq/${author}`
 
-export const offer = (node: string): string => `offer/${node}`
+export const OFFERS = 'offer/'
+export const offer = (node: string): string => OFFERS + node
 export const offerByCountry = (country: string, node: string): string =>
   `ix/offer-country/${country}/${node}`
 export const offerByPrice = (price: number, node: string): string =>

@@ -39,14 +39,10 @@ export class OfferBook {
 
   static async load(view: View, journaled = false): Promise<OfferBook> {
     const book = new OfferBook(journaled)
-    for await (const { value } of view.range(K.prefixRange('offer/')))
+    for await (const { value } of view.range(K.prefixRange(K.OFFERS)))
       book.set(decode(offerRecord, value))
     book.pending = []
     return book
-  }
-
-  get size(): number {
-    return this.offers.size
   }
 
   get(node: KeyText): Offer | undefined {
@@ -65,6 +61,18 @@ export class OfferBook {
   /** Could some offer hold `need` in total (not now: at all)? */
   mayHold(need: Resources): boolean {
     return RESOURCE_KINDS.every((k) => need[k] === 0 || (this.totals[k].at(-1) ?? 0) >= need[k])
+  }
+
+  /** This book as a view's offers, nothing staged over it. */
+  layer(): OfferLayer {
+    return { book: this, staged: NOTHING }
+  }
+
+  /** Keep in step with a write to the view (null: a delete); keys other than offers are not its business. */
+  write(key: string, value: Buffer | null): void {
+    if (!key.startsWith(K.OFFERS)) return
+    if (value === null) this.delete(key.slice(K.OFFERS.length))
+    else this.set(decode(offerRecord, value))
   }
 
   set(offer: Offer): void {
@@ -148,6 +156,8 @@ export class OfferBook {
     }
   }
 }
+
+const NOTHING: ReadonlyMap<KeyText, Offer | null> = new Map()
 
 /** Apply calls remembered for reorgs; a deeper reorg rebuilds the book from the view. */
 const MAX_JOURNAL = 4096

@@ -5,6 +5,7 @@ import { inRange, lowerBound } from '../range'
 import { decode, encode, offerRecord, bidRecord, genesisRecord } from '../messages'
 import type { Offer, KeyText } from '../types'
 import { offersOf, overlay, OfferLayer } from './offer-book'
+import * as K from './keys'
 
 /**
  * Decoded records by buffer identity, for views that hand back the buffer they stored. Bounded Map, not a WeakMap
@@ -13,7 +14,6 @@ import { offersOf, overlay, OfferLayer } from './offer-book'
 const CACHED = new Set<unknown>([offerRecord, bidRecord, genesisRecord])
 const DECODED = new Map<Buffer, unknown>()
 const DECODED_MAX = 8192
-const OFFERS = 'offer/'
 
 function remember(buf: Buffer, value: unknown): void {
   if (DECODED.size >= DECODED_MAX) DECODED.clear()
@@ -43,7 +43,7 @@ export class Tx {
   }
 
   private stage(key: string, value: Buffer | null): void {
-    if (key.startsWith(OFFERS)) this.offerWrites++
+    if (key.startsWith(K.OFFERS)) this.offerWrites++
     if (!this.writes.has(key)) this.keys.splice(lowerBound(this.keys, key), 0, key)
     this.writes.set(key, value)
   }
@@ -137,13 +137,13 @@ export class Tx {
 
   private *stagedOffers(): Iterable<Offer | [KeyText, null]> {
     for (
-      let i = lowerBound(this.keys, OFFERS);
-      i < this.keys.length && this.keys[i].startsWith(OFFERS);
+      let i = lowerBound(this.keys, K.OFFERS);
+      i < this.keys.length && this.keys[i].startsWith(K.OFFERS);
       i++
     ) {
       const v = this.writes.get(this.keys[i])
       yield v === null || v === undefined
-        ? [this.keys[i].slice(OFFERS.length), null]
+        ? [this.keys[i].slice(K.OFFERS.length), null]
         : this.decode(offerRecord, v)
     }
   }

@@ -28,8 +28,7 @@ export function openMemo(buf: Uint8Array, id: string, accept: ReadonlySet<number
   const kept: Opened = opened.ok
     ? { ok: true, envelope: own(opened.envelope), id: opened.id }
     : opened
-  if (memo.size >= MAX) memo.delete(memo.keys().next().value as string)
-  memo.set(id, kept)
+  prime(id, kept)
   return kept
 }
 
@@ -37,7 +36,7 @@ export function isMemoised(id: string): boolean {
   return memo.has(id)
 }
 
-/** Keep what a worker's `open()` said about envelope `id` (market/verifier.ts): the engine then finds it here. */
+/** Keep an `open()` result for envelope `id`: the engine's own, or a worker's (market/verifier.ts). */
 export function prime(id: string, opened: Opened): void {
   if (memo.size >= MAX) memo.delete(memo.keys().next().value as string)
   memo.set(id, opened)
