@@ -17,7 +17,8 @@ import {
   decodeBody,
   isMarketOp,
   Bodies,
-  MarketOp
+  MarketOp,
+  BODIES
 } from '../messages'
 import { readCounts, countChanges } from './counts'
 import * as K from './keys'
@@ -43,22 +44,9 @@ import {
 } from './money'
 import { handleGenesis, handleVote, handleTemplate } from './governance'
 
+/** Every market op's envelope type: the ops with a body encoding (messages.ts BODIES). */
 export const MARKET_TYPES: ReadonlySet<number> = new Set(
-  [
-    'offer',
-    'offer-update',
-    'withdraw',
-    'bid',
-    'cancel',
-    'settle',
-    'close',
-    'fail',
-    'claim',
-    'deposit',
-    'transfer',
-    'template',
-    'governance'
-  ].map((t) => TYPES[t as keyof typeof TYPES])
+  (Object.keys(BODIES) as MarketOp[]).map((t) => TYPES[t])
 )
 
 type Result = { outcome: Outcome; effects: Effects | null }
