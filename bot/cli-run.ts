@@ -15,6 +15,7 @@ import { createSwarm } from '../lib/swarm'
 import { ScitError } from '../lib/errors'
 import { loadIdentity } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
+import { shortId } from '../lib/envelope'
 import { parseDuration } from '../market/cli-peer'
 import { Bot } from './bot'
 import { deploy, resume, waitRunning, stop, scale, update } from './deployment'
@@ -135,7 +136,7 @@ function human(d: DeploymentRecord, replicas: ReplicaStatus[] | null): string {
   for (const t of d.trades) {
     const r = replicas?.find((x) => x.trade === t.id)
     lines.push(
-      `  ${t.workload.padEnd(10)} ${t.id.slice(0, 12)}… node ${t.node.slice(0, 8)} ${String(t.price).padStart(5)}/h  lease ${t.phase.padEnd(8)} ${r ? replicaLine(r) : ''}`
+      `  ${t.workload.padEnd(10)} ${shortId(t.id)}… node ${t.node.slice(0, 8)} ${String(t.price).padStart(5)}/h  lease ${t.phase.padEnd(8)} ${r ? replicaLine(r) : ''}`
     )
   }
   const unreached = (replicas ?? []).filter((r) => !r.reachable)

@@ -222,7 +222,33 @@ export function open(buf: Uint8Array, opts: OpenOptions = {}): Opened {
   return { ok: true, envelope, id: envelopeId(buf) }
 }
 
-/** The id of an envelope: the hash of its exact bytes, z32-encoded. */
+/**
+ * The id of an envelope: its signed timestamp (16 digits) and the hash of its exact bytes, z32-encoded
+ * (`0001764633600000-ybndr…`). Ids sort by signing time, so the records the market keys by op id (outcomes,
+ * bids, trades) are appended at the right edge of the view's B-tree instead of at random places in it: the
+ * market's history stays in the tree's cold left part, and writing the next op costs the same at any age.
+ * Bytes whose timestamp does not decode get time 0.
+ */
 export function envelopeId(buf: Uint8Array): string {
-  return encodeKey(hash('scit/envelope-id', buf))
+  return `${String(signedTime(buf)).padStart(16, '0')}-${encodeKey(hash('scit/envelope-id', buf))}`
 }
+
+/** An id for people: the start of its hash (`ybndrfg8ejkm`). */
+export function shortId(id: string, length = 12): string {
+  return id.slice(id.indexOf('-') + 1, id.indexOf('-') + 1 + length)
+}
+
+function signedTime(buf: Uint8Array): number {
+  const state = { start: 0, end: buf.byteLength, buffer: buf as Buffer }
+  try {
+    c.uint.decode(state) // version
+    c.uint.decode(state) // type
+    state.start += 32 // author
+    c.uint.decode(state) // seq
+    const t = c.uint.decode(state)
+    return state.start <= state.end ? Math.min(t, MAX_ID_TIME) : 0
+  } catch {
+    return 0
+  }
+}
+const MAX_ID_TIME = 10 ** 16 - 1

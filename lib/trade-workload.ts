@@ -22,8 +22,9 @@ export class TradeRefusal extends ScitError {
   }
 }
 
+/** A trade's workload id on its node: the trade id without its time prefix (unique by its hash; short enough for paths). */
 export function workloadId(trade: Pick<TradeRef, 'id'>): string {
-  return trade.id.toLowerCase()
+  return trade.id.slice(trade.id.indexOf('-') + 1).toLowerCase()
 }
 
 /**

@@ -1,3 +1,4 @@
+import { workloadId } from '../lib/trade-workload'
 import Corestore from 'corestore'
 import type { Assert } from 'brittle'
 import { testnet, swarm } from './helpers/net'
@@ -180,7 +181,7 @@ sandboxTest(
     await updating
     await nodeState(n, trade, (x) => x === 'running')
     t.is(
-      n.supervisor.get(trade.toLowerCase())?.spec.env.GREETING,
+      n.supervisor.get(workloadId({ id: trade }))?.spec.env.GREETING,
       'v2',
       'runs again once the new version is signed: the new version'
     )

@@ -1,3 +1,4 @@
+import { workloadId } from '../lib/trade-workload'
 import { testnet } from './helpers/net'
 import { world, node, bot, serviceTemplate, moneyConserved, nodeState } from './helpers/deploy'
 import { records } from './helpers/node-bot'
@@ -53,7 +54,7 @@ sandboxTest(
     const added = live.find((x) => x.id !== d.trades[0].id)
     const addedHost = nodes.find((n) => n.key === added?.node)
     if (!added || !addedHost) return t.fail('no new lease')
-    const states = (await records(addedHost, added.id.toLowerCase())).map((r) => r.state)
+    const states = (await records(addedHost, workloadId(added))).map((r) => r.state)
     t.ok(
       states.includes('running') && !states.includes('refused'),
       `the new node found its trade named in the contract at once: ${states.join(' → ')}`

@@ -3,6 +3,7 @@
  * the contract, waits for legal and IT to sign it, deploys; the node runs a
  * real HTTP service whose data lives on the node's own disk.
  */
+import { workloadId } from '../../lib/trade-workload'
 import fs from 'fs'
 import path from 'path'
 import { ScitError } from '../../lib/errors'
@@ -130,10 +131,7 @@ async function talk(
     throw new ScitError('DEMO', 'the CRM lost a contact it just stored')
   const host = s.world.byKey(d.trades[0].node)
   if (host === null) throw new ScitError('NOT_FOUND', "the CRM node is not one of the demo's")
-  const dataFile = path.join(
-    host.daemon.supervisor.workDir(d.trades[0].id.toLowerCase()),
-    'data.json'
-  )
+  const dataFile = path.join(host.daemon.supervisor.workDir(workloadId(d.trades[0])), 'data.json')
   const stored = JSON.parse(fs.readFileSync(dataFile, 'utf8')) as Contact[]
   if (!ids.every((id) => stored.some((c) => c.id === id)))
     throw new ScitError('DEMO', `${dataFile} does not hold the contacts`)

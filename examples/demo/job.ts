@@ -2,6 +2,7 @@
  * The AI data-mining story (examples/ai-mining.yaml): the node signs the digest of the
  * job's result in its status core; the demo checks it against a local run, then stops the contract.
  */
+import { workloadId } from '../../lib/trade-workload'
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
@@ -87,7 +88,7 @@ async function finalStatus(bot: Bot, t: TradeRecord): Promise<StatusRecord> {
   const core = bot.store.get({ key: summary.statusCore })
   await core.ready()
   try {
-    const id = t.id.toLowerCase()
+    const id = workloadId(t)
     let from = 0
     while (true) {
       await core.update({ wait: true }).catch(() => false)

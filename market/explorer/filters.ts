@@ -124,7 +124,7 @@ export function parseFilter(flags: FilterFlags, states: readonly string[] = []):
   if (flags.node !== undefined) f.node = parseKeyMatch(flags.node, '--node')
   if (flags.bot !== undefined) f.bot = parseKeyMatch(flags.bot, '--bot')
   if (flags.bid !== undefined) {
-    if (!/^[a-z0-9]+$/i.test(flags.bid)) throw invalid('--bid', `"${flags.bid}" is not a bid id`)
+    if (!/^[a-z0-9-]+$/i.test(flags.bid)) throw invalid('--bid', `"${flags.bid}" is not a bid id`)
     f.bid = flags.bid
   }
   if (flags.online === true) f.online = true

@@ -2,6 +2,7 @@
 import Table from 'cli-table3'
 import { formatCpu, formatSize, Resources } from '../../lib/resources'
 import { shortKey } from '../../lib/keys'
+import { shortId } from '../../lib/envelope'
 import type { Offer, Bid, Trade } from '../types'
 import type { NodeRow, ContractRow, TemplateRow, BalanceRow, MarketStats } from './model'
 import type { ContractDetail, ReplicaDetail } from './contract'
@@ -93,10 +94,10 @@ export function shape(r: Resources): string {
   return parts.join(', ') || '-'
 }
 
-/** A trade id for people: the start of its bid, and its replica (`3k9x8pq1md.0`). */
+/** A trade id for people: the start of its bid's hash, and its replica (`3k9x8pq1md.0`). */
 export function tradeId(id: string): string {
   const dot = id.lastIndexOf('.')
-  return dot < 0 ? id.slice(0, 12) : `${id.slice(0, Math.min(dot, 10))}${id.slice(dot)}`
+  return dot < 0 ? shortId(id) : `${shortId(id, 10)}${id.slice(dot)}`
 }
 
 function where(country: string, city: string): string {
@@ -182,7 +183,7 @@ export function renderBids(rows: Bid[], now = Date.now()): string {
   return table(
     ['bid', 'state', 'bot', 'wants', 'where', 'needs', '>max/h', 'expires', '>trades'],
     rows.map((b) => [
-      b.id.slice(0, 12),
+      shortId(b.id),
       b.state,
       shortKey(b.bot),
       `${b.replicas} × ${shape(b.resources)}${b.spread ? ' spread' : ''}`,

@@ -3,6 +3,7 @@
  * market founder that is its indexer and faucet, real node daemons, bots with
  * their own data dirs), service templates, and waits on events/conditions.
  */
+import { workloadId } from '../../lib/trade-workload'
 import fs from 'fs'
 import path from 'path'
 import type { Assert } from 'brittle'
@@ -181,7 +182,7 @@ export async function moneyConserved(
 
 /** The workload state the node reports for a trade (its supervisor), or null. */
 export function stateOn(n: NodeDaemon, trade: string): string | null {
-  return n.supervisor.list().find((x) => x.spec.id === trade.toLowerCase())?.state ?? null
+  return n.supervisor.list().find((x) => x.spec.id === workloadId({ id: trade }))?.state ?? null
 }
 
 /** Resolve once node `n` runs (or stopped running) the workload of `trade`. */
