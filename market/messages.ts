@@ -426,6 +426,11 @@ export interface Counts {
   balances: number
   escrow: number
   trades: number[]
+  /** Over every trade ever settled: how many, Σ price × duration, paid to nodes, refunded to bots. */
+  settled: number
+  value: number
+  paid: number
+  refunded: number
 }
 export const countsRecord = struct<Counts>([
   ['accepted', c.uint],
@@ -434,7 +439,11 @@ export const countsRecord = struct<Counts>([
   ['openBids', c.uint],
   ['balances', c.uint],
   ['escrow', c.uint],
-  ['trades', c.array(c.uint)]
+  ['trades', c.array(c.uint)],
+  ['settled', c.uint],
+  ['value', c.uint],
+  ['paid', c.uint],
+  ['refunded', c.uint]
 ])
 
 export function encode<T>(enc: c.Encoding<T>, v: T): Buffer {

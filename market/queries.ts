@@ -2,7 +2,7 @@
 import { fits, Resources, RESOURCE_KINDS } from '../lib/resources'
 import * as K from './engine/keys'
 import { emptyCounts } from './engine/counts'
-import { forSale } from './engine/state'
+import { forSale, isLive } from './engine/state'
 import {
   offerRecord,
   bidRecord,
@@ -130,9 +130,13 @@ export function getTrade(view: View, id: Id): Promise<Trade | null> {
   return read(view, tradeRecord, K.trade(id))
 }
 
-/** Trades by node or bot (index ranges, oldest match first), by bid (a prefix of trade ids), or all. */
+/**
+ * Trades by node or bot (index ranges, oldest match first), by bid (a prefix of trade ids), the live ones (their
+ * index), or all: the whole history, oldest first.
+ */
 export async function listTrades(view: View, filter: TradeFilter = {}): Promise<Trade[]> {
   const keep = (t: Trade): boolean =>
+    (filter.live !== true || isLive(t)) &&
     (filter.node === undefined || t.node === filter.node) &&
     (filter.bot === undefined || t.bot === filter.bot) &&
     (filter.state === undefined || t.state === filter.state) &&
@@ -143,7 +147,9 @@ export async function listTrades(view: View, filter: TradeFilter = {}): Promise<
       ? `ix/trade-node/${filter.node}/`
       : filter.bot !== undefined
         ? `ix/trade-bot/${filter.bot}/`
-        : null
+        : filter.live === true && filter.bid === undefined
+          ? K.TRADES_LIVE
+          : null
   if (index !== null) {
     for await (const id of tails(view, index)) {
       const t = await getTrade(view, id)
@@ -225,6 +231,8 @@ export interface Stats {
   offers: number // live offers
   openBids: number
   trades: Record<string, number>
+  /** Over every trade ever settled: how many, Σ price × duration, paid, refunded. */
+  volume: { trades: number; value: number; paid: number; refunded: number }
   accepted: number
   rejected: number
 }
@@ -244,6 +252,7 @@ export async function stats(view: View): Promise<Stats> {
     offers: c.offers,
     openBids: c.openBids,
     trades,
+    volume: { trades: c.settled, value: c.value, paid: c.paid, refunded: c.refunded },
     accepted: c.accepted,
     rejected: c.rejected
   }

@@ -207,6 +207,8 @@ export interface TradeFilter {
   bot?: KeyText
   state?: TradeState
   bid?: Id
+  /** Only trades matched or settled (the live index: O(live trades) whatever the history). */
+  live?: boolean
 }
 export interface OfferFilter {
   country?: string

@@ -80,15 +80,19 @@ test("the explorer's --json output of every list command holds what the ledger h
   )
 
   await t.test("offers, bids, trades: the ledger's records, filtered", async (t) => {
-    const [offers, ch1, open, trades, settled, onDe, mine] = await Promise.all([
-      json<Offer[]>('offers'),
-      json<Offer[]>('offers', '--country', 'CH', '--attr', 'ssd'),
-      json<Bid[]>('bids', '--state', 'open'),
-      json<Trade[]>('trades'),
-      json<Trade[]>('trades', '--state', 'settled'),
-      json<Trade[]>('trades', '--node', de.key),
-      json<Bid[]>('bids', '--bot', bot.key)
-    ])
+    const [offers, ch1, open, trades, settled, onDe, mine, live, openByDefault] = await Promise.all(
+      [
+        json<Offer[]>('offers'),
+        json<Offer[]>('offers', '--country', 'CH', '--attr', 'ssd'),
+        json<Bid[]>('bids', '--state', 'open'),
+        json<Trade[]>('trades', '--all'),
+        json<Trade[]>('trades', '--state', 'settled'),
+        json<Trade[]>('trades', '--node', de.key, '--all'),
+        json<Bid[]>('bids', '--bot', bot.key, '--all'),
+        json<Trade[]>('trades'),
+        json<Bid[]>('bids')
+      ]
+    )
     t.alike(byNode(offers), byNode(await ledger.offers()), 'offers as the ledger holds them')
     t.alike(
       ch1.map((o) => o.node),
@@ -112,6 +116,16 @@ test("the explorer's --json output of every list command holds what the ledger h
       "the settled trade is the contract's"
     )
     t.is(onDe.length, 0, 'nothing traded on DE')
+    t.alike(
+      byId(live),
+      byId(trades.filter((x) => x.state === 'matched' || x.state === 'settled')),
+      'without --all, the live trades only'
+    )
+    t.alike(
+      openByDefault.map((b) => b.id),
+      [bid],
+      'without --all, the open bids only'
+    )
   })
 
   await t.test('contracts, templates, balances, stats', async (t) => {

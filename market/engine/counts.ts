@@ -13,6 +13,7 @@ import {
   TRADE_STATES
 } from '../messages'
 import type { Tx } from './tx'
+import { costFor } from '../../lib/resources'
 
 export function emptyCounts(): Counts {
   return {
@@ -22,7 +23,11 @@ export function emptyCounts(): Counts {
     openBids: 0,
     balances: 0,
     escrow: 0,
-    trades: TRADE_STATES.map(() => 0)
+    trades: TRADE_STATES.map(() => 0),
+    settled: 0,
+    value: 0,
+    paid: 0,
+    refunded: 0
   }
 }
 
@@ -64,4 +69,9 @@ function trade(counts: Counts, buf: Buffer | null, sign: 1 | -1): void {
   const t = decode(tradeRecord, buf)
   counts.escrow += sign * t.escrow
   counts.trades[TRADE_STATES.indexOf(t.state)] += sign
+  counts.paid += sign * t.paid
+  counts.refunded += sign * t.refunded
+  if (t.start === null) return // never settled: no money moved
+  counts.settled += sign
+  counts.value += sign * costFor(t.price, t.duration)
 }

@@ -41,6 +41,9 @@ export const tradeByNode = (node: string, at: number, id: string): string =>
   `ix/trade-node/${node}/${pad(at)}/${id}`
 export const tradeByBot = (bot: string, at: number, id: string): string =>
   `ix/trade-bot/${bot}/${pad(at)}/${id}`
+/** Trades matched or settled: what queries of the market's live state read, whatever its history. */
+export const TRADES_LIVE = 'ix/trade-live/'
+export const tradeLive = (id: string): string => TRADES_LIVE + id
 
 export const balance = (key: string): string => `balance/${key}`
 

@@ -51,11 +51,17 @@ export function getTrade(tx: Tx, id: Id): Promise<Trade | null> {
   return tx.read(tradeRecord, K.trade(id))
 }
 
+/** A trade is live while matched or settled; once it has ended it is history, out of the live index. */
+export function isLive(t: Trade): boolean {
+  return t.state === 'matched' || t.state === 'settled'
+}
+
 export function putTrade(tx: Tx, prev: Trade | null, next: Trade): void {
   if (prev === null) {
     tx.put(K.tradeByNode(next.node, next.matchedAt, next.id), K.MARK)
     tx.put(K.tradeByBot(next.bot, next.matchedAt, next.id), K.MARK)
-  }
+    tx.put(K.tradeLive(next.id), K.MARK)
+  } else if (isLive(prev) && !isLive(next)) tx.del(K.tradeLive(next.id))
   tx.write(tradeRecord, K.trade(next.id), next)
 }
 

@@ -73,7 +73,13 @@ export function filterOptions(
     )
   if (has('bid')) cmd.option('--bid <id>', 'only the trades of this bid')
   if (has('online')) cmd.option('--online', 'only nodes whose signed presence record is on the DHT')
-  if (has('all')) cmd.option('--all', 'include withdrawn offers')
+  if (has('all'))
+    cmd.option(
+      '--all',
+      v.name === 'nodes' || v.name === 'offers'
+        ? 'include withdrawn offers'
+        : `the market's whole history too (without it, and without --state: live ${v.name} only)`
+    )
   return cmd
 }
 

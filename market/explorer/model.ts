@@ -2,7 +2,7 @@
  * The explorer's rows, each read from one snapshot so an answer is one ledger version. `--json` prints them as they
  * are and market/EXPLORER.md documents them: renaming a field is a breaking change.
  */
-import { RESOURCE_KINDS, ZERO, Resources, costFor } from '../../lib/resources'
+import { RESOURCE_KINDS, ZERO, Resources } from '../../lib/resources'
 import * as Q from '../queries'
 import { headlinePrice } from '../engine/keys'
 import type { View, Offer, Bid, Trade, TradeState, KeyText, Id } from '../types'
@@ -168,10 +168,15 @@ export async function nodeRows(view: View, f: Filter, src: NodeSources = {}): Pr
   return out.filter((r) => f.online !== true || r.online)
 }
 
+/** Without --all or --state a list shows live state only (open bids, live trades and contracts): O(live), not O(history). */
+function liveOnly(f: Filter): boolean {
+  return f.all !== true && f.state === undefined
+}
+
 export async function bidRows(view: View, f: Filter): Promise<Bid[]> {
   const bids = await Q.listBids(view, {
     bot: f.bot?.key ?? undefined,
-    state: f.state as Bid['state'] | undefined
+    state: (f.state as Bid['state'] | undefined) ?? (liveOnly(f) ? 'open' : undefined)
   })
   return bids.filter(
     (b) =>
@@ -188,7 +193,8 @@ export async function tradeRows(view: View, f: Filter): Promise<Trade[]> {
     node: f.node?.key ?? undefined,
     bot: f.bot?.key ?? undefined,
     bid: f.bid,
-    state: f.state as TradeState | undefined
+    state: f.state as TradeState | undefined,
+    live: liveOnly(f) || f.state === 'matched' || f.state === 'settled'
   })
   return trades.filter(
     (t) =>
@@ -217,9 +223,23 @@ export interface ContractRow {
   end: number | null
 }
 
-export async function contractTrades(view: View): Promise<Map<KeyText, Trade[]>> {
+/**
+ * Trades grouped by contract: of every contract, or (`all` false) of the contracts with a live trade, read
+ * through their bots' trades instead of the market's whole history.
+ */
+export async function contractTrades(view: View, all = true): Promise<Map<KeyText, Trade[]>> {
   const out = new Map<KeyText, Trade[]>()
-  for (const t of await Q.listTrades(view)) {
+  let trades: Trade[]
+  if (all) trades = await Q.listTrades(view)
+  else {
+    const live = await Q.listTrades(view, { live: true })
+    const contracts = new Set(live.map((t) => t.contract))
+    trades = []
+    for (const bot of new Set(live.filter((t) => t.contract !== null).map((t) => t.bot)))
+      for (const t of await Q.listTrades(view, { bot }))
+        if (contracts.has(t.contract)) trades.push(t)
+  }
+  for (const t of trades) {
     if (t.contract === null) continue
     const list = out.get(t.contract)
     if (list === undefined) out.set(t.contract, [t])
@@ -253,7 +273,10 @@ export function contractRow(contract: KeyText, trades: Trade[]): ContractRow {
 
 export async function contractRows(view: View, f: Filter): Promise<ContractRow[]> {
   const out: ContractRow[] = []
-  for (const [contract, trades] of await contractTrades(view)) {
+  for (const [contract, trades] of await contractTrades(
+    view,
+    f.all === true || f.state === 'ended'
+  )) {
     const row = contractRow(contract, trades)
     if (
       !keyMatches(f.bot, row.bot) ||
@@ -299,8 +322,8 @@ export async function balanceRows(view: View, f: Filter): Promise<BalanceRow[]> 
   const rows = new Map<KeyText, BalanceRow>()
   for (const b of await Q.listBalances(view))
     rows.set(b.key, { key: b.key, balance: b.balance, escrow: 0 })
-  for (const t of await Q.listTrades(view)) {
-    if (t.escrow === 0) continue
+  for (const t of await Q.listTrades(view, { live: true })) {
+    if (t.escrow === 0) continue // escrow is held by settled trades only
     const row = rows.get(t.bot) ?? { key: t.bot, balance: 0, escrow: 0 }
     row.escrow += t.escrow
     rows.set(t.bot, row)
@@ -346,19 +369,14 @@ export async function marketStats(view: View): Promise<MarketStats> {
     sold[k] = total[k] - free[k]
     medianPrice[k] = median(live.map((o) => o.prices[k]))
   }
-  const trades = Object.fromEntries(TRADE_STATES.map((s) => [s, 0])) as Record<TradeState, number>
-  const volume = { trades: 0, value: 0, paid: 0, escrow: 0, refunded: 0 }
+  const trades = Object.fromEntries(TRADE_STATES.map((s) => [s, base.trades[s] ?? 0])) as Record<
+    TradeState,
+    number
+  >
+  const volume = { ...base.volume, escrow: base.escrow }
   const leasing = new Set<KeyText>()
-  for (const t of await Q.listTrades(view)) {
-    trades[t.state]++
+  for (const t of await Q.listTrades(view, { live: true }))
     if (t.state === 'settled') leasing.add(t.node)
-    if (t.start === null) continue // never settled: no money moved
-    volume.trades++
-    volume.value += costFor(t.price, t.duration)
-    volume.paid += t.paid
-    volume.escrow += t.escrow
-    volume.refunded += t.refunded
-  }
   return {
     time: base.time,
     nodes: { offers: live.length, withdrawn: offers.length - live.length, leasing: leasing.size },

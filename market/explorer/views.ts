@@ -101,7 +101,7 @@ export const VIEWS: ListView[] = [
     summary: 'bids: what bots want, at what price',
     description:
       'bids: resources per replica, replicas, placement, max price per replica-hour, state and the trades they matched',
-    filters: ['state', 'bot', 'country', 'min', 'attr', 'maxPrice'],
+    filters: ['state', 'bot', 'country', 'min', 'attr', 'maxPrice', 'all'],
     states: M.BID_STATES,
     maxPrice: 'only bids whose max price per replica-hour is at most this',
     rows: (ctx, f) => M.bidRows(ctx.view, f),
@@ -112,7 +112,7 @@ export const VIEWS: ListView[] = [
     summary: 'trades: who bought what from whom, at what price',
     description:
       'trades: bot, node, resources, price per hour, state, escrow held and paid so far, the contract they are settled to',
-    filters: ['state', 'node', 'bot', 'bid', 'maxPrice'],
+    filters: ['state', 'node', 'bot', 'bid', 'maxPrice', 'all'],
     states: M.TRADE_STATES,
     maxPrice: 'only trades at most this per hour',
     rows: (ctx, f) => M.tradeRows(ctx.view, f),
@@ -123,7 +123,7 @@ export const VIEWS: ListView[] = [
     summary: 'contracts: settled trades grouped by contract core',
     description:
       'contracts as the ledger knows them: the trades settled to each contract core, its bot, nodes, running replicas, price, escrow and payouts (scit market contract ID shows one in detail)',
-    filters: ['state', 'node', 'bot'],
+    filters: ['state', 'node', 'bot', 'all'],
     states: M.CONTRACT_STATES,
     rows: (ctx, f) => M.contractRows(ctx.view, f),
     render: R.renderContracts

@@ -7,7 +7,7 @@ import b4a from 'b4a'
 import { seal } from '../../lib/envelope'
 import { generateKeyPair, KeyPair } from '../../lib/identity'
 import { encodeKey, hash } from '../../lib/keys'
-import { GiB, RESOURCE_KINDS, Resources, ZERO } from '../../lib/resources'
+import { GiB, RESOURCE_KINDS, Resources, ZERO, costFor } from '../../lib/resources'
 import { apply } from '../../market/engine'
 import { MemoryView } from '../../market/memory-view'
 import { encodeBody, Bodies, MarketOp, TRADE_STATES } from '../../market/messages'
@@ -185,6 +185,7 @@ export async function scanStats(view: View): Promise<Q.Stats> {
     offers: 0,
     openBids: 0,
     trades: {},
+    volume: { trades: 0, value: 0, paid: 0, refunded: 0 },
     accepted: 0,
     rejected: 0
   }
@@ -196,7 +197,18 @@ export async function scanStats(view: View): Promise<Q.Stats> {
     const n = trades.filter((t) => t.state === state).length
     if (n > 0) s.trades[state] = n
   }
-  for (const t of trades) s.escrow += t.escrow
+  for (const t of trades) {
+    s.escrow += t.escrow
+    s.volume.paid += t.paid
+    s.volume.refunded += t.refunded
+    if (t.start === null) continue
+    s.volume.trades++
+    s.volume.value += costFor(t.price, t.duration)
+  }
+  const live = (await Q.listTrades(view, { live: true })).map((t) => t.id)
+  const expected = trades.filter((t) => t.state === 'matched' || t.state === 'settled')
+  if (JSON.stringify(live) !== JSON.stringify(expected.map((t) => t.id)))
+    throw new Error(`the live trade index holds ${live.length} trades, ${expected.length} are live`)
   for await (const _ of view.range({ gte: 'op/', lt: 'op/\xff' })) s.accepted++
   for await (const _ of view.range({ gte: 'rejected/', lt: 'rejected/\xff' })) s.rejected++
   return s
