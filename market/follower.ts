@@ -45,6 +45,8 @@ export class Follower extends ReadyResource implements MarketLedger {
   private own: Hypercore | null = null
   /** A peer showed this view this session (a saved one may be long stale). */
   private shown = false
+  /** Why the last view shown was not followed (for a timeout that says what it waited for). */
+  private trouble: string | null = null
   private lookAllAt = 0
   private readonly known: Array<() => void> = []
   private readonly onappend = (): void => this.changed()
@@ -116,9 +118,12 @@ export class Follower extends ReadyResource implements MarketLedger {
     })
     this.known.push(resolve)
     if ((await raceTimeout(known, timeout)) === TIMED_OUT) {
+      // Say what happened: no peer at all, or a view shown that could not be followed yet, and why.
       throw new ScitError(
         'TIMEOUT',
-        `no peer of market ${encodeKey(this.key)} showed its view within ${timeout} ms: is an indexer online?`
+        this.trouble === null
+          ? `no peer of market ${encodeKey(this.key)} showed its view within ${timeout} ms: is an indexer or relay of this market online, and --bootstrap right?`
+          : `market ${encodeKey(this.key)}: a peer showed its view within ${timeout} ms, but it is not followed yet: ${this.trouble}`
       )
     }
     if (this.current === null) throw new ScitError('CLOSED', 'the follower closed')
@@ -138,6 +143,7 @@ export class Follower extends ReadyResource implements MarketLedger {
         (err) => {
           // Only a view that failed its check is refused for good; a timeout or a close may go better next time.
           if (!isScitError(err, 'VERIFICATION')) this.seen.delete(id)
+          this.trouble = (err as Error).message
           if (this.closing === null)
             log.warn('view refused', { view: shortKey(key), error: (err as Error).message })
           return false
