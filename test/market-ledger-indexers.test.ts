@@ -1,7 +1,19 @@
 import test from 'brittle'
 import { testnet } from './helpers/net'
-import { peer, market, addIndexer, until, withFinal, dump, offerOp, bidOp } from './helpers/ledger'
+import {
+  peer,
+  market,
+  addIndexer,
+  until,
+  withFinal,
+  dump,
+  offerOp,
+  bidOp,
+  history
+} from './helpers/ledger'
+import { generateKeyPair } from '../lib/identity'
 import * as Q from '../market/queries'
+import { HyperbeeView } from '../market/hyperbee-view'
 import { fits, subtract, add, ZERO, Resources } from '../lib/resources'
 import type { MarketPeer } from '../market/peer'
 import type { Assert } from 'brittle'
@@ -113,3 +125,35 @@ test('liveness: an indexer cut off mid-stream (connections dropped, no close) do
   t.comment('c cut off')
   for (let i = 0; i < 10; i++) await bid()
 })
+
+test('an indexer restarted after 1,000 more ops catches up from where it stopped, not from genesis', async (t) => {
+  const net = await testnet(t)
+  const a = await market(t, net)
+  const b = await peer(t, net, { market: a.key })
+  const data = await t.tmp()
+  const identity = generateKeyPair()
+  const c = await peer(t, net, { market: a.key, data, identity })
+  await addIndexer([a], b)
+  await addIndexer([a, b], c)
+  const first = await history(a, 1000)
+  await c.client.outcome(first, { final: true, timeout: 60_000 })
+  t.ok(
+    c.ledger.counters.envelopes >= 1000,
+    `c applied the first 1,000 (${c.ledger.counters.envelopes})`
+  )
+  await c.close()
+
+  const last = await history(a, 1000)
+  const back = await peer(t, net, { market: a.key, data, identity })
+  await back.client.outcome(last, { final: true, timeout: 60_000 })
+  const ran = back.ledger.counters.envelopes
+  // Autobase fast-forwards a restarted indexer to the signed view: it may apply none of the ops it missed.
+  t.ok(ran < 1000, `restarted, it ran the engine on ${ran} ops: not the 2,000 of the history`)
+  const accepted = async (p: MarketPeer): Promise<number> => (await Q.stats(view(p))).accepted
+  await until(back, async () => (await accepted(back)) === (await accepted(a)))
+  t.is(await accepted(back), await accepted(a), 'and holds what the others hold')
+})
+
+function view(p: MarketPeer): ReturnType<typeof HyperbeeView.reading> {
+  return HyperbeeView.reading(p.ledger.view)
+}

@@ -1,7 +1,7 @@
 /**
  * Joining a market as it grows (`npm run bench -- join`): one indexer on a
- * local testnet takes N ops of history (offers and resting bids from many
- * keys), then, at each N:
+ * local testnet takes N ops of history (200 nodes re-pricing their offers, 20
+ * bots bidding and cancelling: live state stays the same size), then, at each N:
  *
  *   - a fresh `scit market info --json` child process: wall time to a correct
  *     answer, its peak RSS;
@@ -22,7 +22,7 @@ import { parseBootstrap } from '../../lib/config'
 import { MarketPeer } from '../../market/peer'
 import { HyperbeeView } from '../../market/hyperbee-view'
 import * as Q from '../../market/queries'
-import { history, offerOp } from '../helpers/ledger'
+import { history, offerOp, steady } from '../helpers/ledger'
 
 const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js')
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-join-'))
@@ -126,13 +126,14 @@ async function main(): Promise<void> {
   await indexer.ready()
   const market = indexer.key.toString('hex')
   let grown = 0
+  const live = steady() // 200 nodes re-pricing, 20 bots bidding and cancelling: history grows, live state does not
   console.log(
     '| ops of history | explorer `market info` | its RSS | follower: first read | all offers read | its engine runs | follower CPU at 50 ops/s | indexer append rate | indexer RSS |'
   )
   console.log('|---|---|---|---|---|---|---|---|---|')
   for (const n of steps) {
     const started = Date.now()
-    await history(indexer, n - grown)
+    await history(indexer, n - grown, live)
     const rate = (n - grown) / ((Date.now() - started) / 1000)
     grown = n
     const expected = (await Q.listOffers(HyperbeeView.reading(indexer.ledger.view))).length

@@ -140,33 +140,63 @@ export function keyPairs(n: number): KeyPair[] {
 /** untilIndexer(p); addIndexer(voters, joiner): votes by a majority of current indexers, then waits until the joiner indexes. */
 export { untilIndexer, addIndexer } from '../../market/indexers'
 
+/** The keys and open bids a steady market keeps across history() calls. */
+export interface Steady {
+  nodes: KeyPair[]
+  bots: KeyPair[]
+  offered: Set<KeyPair>
+  open: { bot: KeyPair; id: string }[]
+}
+
+/** A market whose live state stays bounded as it grows: `nodes` re-pricing their offers, `bots` bidding and cancelling. */
+export function steady(nodes = 200, bots = 20): Steady {
+  return { nodes: keyPairs(nodes), bots: keyPairs(bots), offered: new Set(), open: [] }
+}
+
+const seqs = new WeakMap<KeyPair, number>()
+
 /**
- * Grow a market by `n` ops fast: offers from fresh node keys and resting
- * bids from a few bots, sealed here and appended by `indexer` in large
- * blocks; resolves when they are final there.
+ * Grow a market by `n` ops fast, sealed here and appended by `indexer` in large blocks; resolves when they are
+ * final there. Without `market`: offers from fresh node keys and resting bids from a few bots (live state grows
+ * with history). With a steady market: its nodes update their offers and its bots cancel their oldest bid once
+ * 100 rest, so history grows and live state does not. Returns the last op's id.
  */
-export async function history(indexer: MarketPeer, n: number): Promise<void> {
-  const bots = keyPairs(4)
-  const seqs = new Map<KeyPair, number>()
+export async function history(indexer: MarketPeer, n: number, market?: Steady): Promise<string> {
+  const bots = market?.bots ?? keyPairs(4)
   const envelopes: Buffer[] = []
-  for (let i = 0; i < n; i++) {
-    const offer = i % 2 === 0
-    const author = offer ? generateKeyPair() : bots[i % bots.length]
+  const push = (author: KeyPair, op: OpRequest): string => {
     const seq = (seqs.get(author) ?? 0) + 1
     seqs.set(author, seq)
+    const e = seal(author, {
+      type: op.type as TypeName,
+      seq,
+      timestamp: Date.now(),
+      body: encodeBody(op.type as never, op.body as never)
+    })
+    envelopes.push(e)
+    return envelopeId(e)
+  }
+  for (let i = 0; i < n; i++) {
     // Offers nobody buys (no node runs them) and bids for more than any offer has: both rest in the book.
-    const op = offer ? offerOp({ price: 1_000_000 + (i % 7) }) : bidOp({ cpu: 64_000 })
-    envelopes.push(
-      seal(author, {
-        type: op.type as TypeName,
-        seq,
-        timestamp: Date.now(),
-        body: encodeBody(op.type as never, op.body as never)
-      })
-    )
+    const offer = offerOp({ price: 1_000_000 + (i % 7) })
+    if (i % 2 === 0 && market === undefined) push(generateKeyPair(), offer)
+    else if (i % 2 === 0 && market !== undefined) {
+      const node = market.nodes[(i / 2) % market.nodes.length]
+      const known = market.offered.has(node)
+      market.offered.add(node)
+      push(node, known ? { type: 'offer-update', body: offer.body } : offer)
+    } else if (market !== undefined && market.open.length >= 100) {
+      const { bot, id } = market.open.shift()!
+      push(bot, { type: 'cancel', body: { bid: id } })
+    } else {
+      const bot = bots[i % bots.length]
+      const id = push(bot, bidOp({ cpu: 64_000 }))
+      market?.open.push({ bot, id })
+    }
   }
   for (let i = 0; i < envelopes.length; i += 1000)
     await indexer.full.append(envelopes.slice(i, i + 1000))
   const last = envelopeId(envelopes[envelopes.length - 1])
   await indexer.client.outcome(last, { final: true, timeout: 120_000 })
+  return last
 }
