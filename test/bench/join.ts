@@ -88,6 +88,29 @@ interface ProbeMessage {
   rss: number
 }
 
+/** A fresh `scit node start` child: ms until it printed ready (its offer final), then SIGTERM. */
+function nodeReady(market: string, bootstrap: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now()
+    const args = ['node', 'start', '--data', tmp(), '--market', market, '--bootstrap', bootstrap]
+    const capacity = ['--cpu', '1', '--memory', '2GiB', '--ssd', '1GiB', '--price-cpu', '100']
+    const more = ['--price-memory', '10', '--workloads', tmp(), '--unsafe-no-sandbox']
+    const child = spawn(process.execPath, [CLI, ...args, ...capacity, ...more], {
+      stdio: ['ignore', 'pipe', 'ignore']
+    })
+    let ready: number | null = null
+    child.stdout.on('data', (d: Buffer) => {
+      if (ready !== null || !d.toString().includes('ready')) return
+      ready = Date.now() - started
+      child.kill('SIGTERM')
+    })
+    child.once('exit', (code) => {
+      if (ready !== null) resolve(ready)
+      else reject(new Error(`scit node start exited ${code} before ready`))
+    })
+  })
+}
+
 function runCli(
   args: string[]
 ): Promise<{ ms: number; rssKiB: number; out: string; code: number | null }> {
@@ -128,9 +151,9 @@ async function main(): Promise<void> {
   let grown = 0
   const live = steady() // 200 nodes re-pricing, 20 bots bidding and cancelling: history grows, live state does not
   console.log(
-    '| ops of history | explorer `market info` | its RSS | follower: first read | all offers read | its engine runs | follower CPU at 50 ops/s | indexer append rate | indexer RSS |'
+    '| ops of history | explorer `market info` | its RSS | follower: first read | all offers read | its engine runs | follower CPU at 50 ops/s | `scit node start`: offer final | indexer append rate | indexer RSS |'
   )
-  console.log('|---|---|---|---|---|---|---|---|---|')
+  console.log('|---|---|---|---|---|---|---|---|---|---|')
   for (const n of steps) {
     const started = Date.now()
     await history(indexer, n - grown, live)
@@ -184,8 +207,9 @@ async function main(): Promise<void> {
     const cpu = await next()
     child.send({ cmd: 'close' })
     await load.close()
+    const node = await nodeReady(market, bootstrap)
     console.log(
-      `| ${n.toLocaleString('en')} | ${(info.ms / 1000).toFixed(1)} s${correct ? '' : ' (WRONG)'} | ${(info.rssKiB / 1024).toFixed(0)} MiB | ${(joined.ms / 1000).toFixed(1)} s | ${joined.offers} in ${(joined.offersMs / 1000).toFixed(1)} s | ${joined.envelopes} | ${(cpu.share * 100).toFixed(1)} % | ${rate.toFixed(0)} ops/s | ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB |`
+      `| ${n.toLocaleString('en')} | ${(info.ms / 1000).toFixed(1)} s${correct ? '' : ' (WRONG)'} | ${(info.rssKiB / 1024).toFixed(0)} MiB | ${(joined.ms / 1000).toFixed(1)} s | ${joined.offers} in ${(joined.offersMs / 1000).toFixed(1)} s | ${joined.envelopes} | ${(cpu.share * 100).toFixed(1)} % | ${(node / 1000).toFixed(1)} s | ${rate.toFixed(0)} ops/s | ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB |`
     )
   }
   await indexer.close()
