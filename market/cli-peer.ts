@@ -27,7 +27,15 @@ export async function openCommandPeer(
   opts: { syncTimeout?: number } = {}
 ): Promise<CommandPeer> {
   const market = requireMarket(config)
-  const base = { identity, market, bootstrap: config.bootstrap, announce: false, follow: true }
+  const progress = (line: string): boolean => process.stderr.write(`${line}\n`)
+  const base = {
+    identity,
+    market,
+    bootstrap: config.bootstrap,
+    announce: false,
+    follow: true,
+    progress
+  }
   let peer = new MarketPeer({ ...base, data: config.data })
   let tmp: string | null = null
   try {

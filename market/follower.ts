@@ -110,14 +110,25 @@ export class Follower extends ReadyResource implements MarketLedger {
     return this.view.checkout(Math.max(1, this.finalVersion))
   }
 
-  async viewKnown(timeout: number): Promise<void> {
+  async viewKnown(timeout: number, progress?: (line: string) => void): Promise<void> {
     if (this.shown) return
     let resolve!: () => void
     const known = new Promise<void>((res) => {
       resolve = res
     })
     this.known.push(resolve)
-    if ((await raceTimeout(known, timeout)) === TIMED_OUT) {
+    const started = Date.now()
+    const tell = (): void => {
+      const waited = Math.round((Date.now() - started) / 1000)
+      progress?.(
+        `waiting for market ${shortKey(this.key)} (${waited} s of ${Math.round(timeout / 1000)}): ${this.trouble ?? 'no peer has shown its signed view yet'}`
+      )
+      timer = setTimeout(tell, 5000)
+    }
+    let timer = setTimeout(tell, 2000)
+    const outcome = await raceTimeout(known, timeout)
+    clearTimeout(timer)
+    if (outcome === TIMED_OUT) {
       // Say what happened: no peer at all, or a view shown that could not be followed yet, and why.
       throw new ScitError(
         'TIMEOUT',

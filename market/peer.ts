@@ -64,6 +64,8 @@ export interface MarketPeerOptions {
   replay?: boolean
   /** ms a follower waits for a peer to show it the market's view. */
   joinTimeout?: number
+  /** Told what a join still waits for, after 2 s and every 5 s (the CLI prints it on stderr). */
+  progress?: (line: string) => void
   now?: () => number
 }
 
@@ -191,7 +193,7 @@ export class MarketPeer extends ReadyResource {
     const announce = o.announce !== false
     const discovery = this.swarm.join(this.topic, { server: announce, client: true })
     if (ledger instanceof Follower) {
-      await ledger.viewKnown(o.joinTimeout ?? 30_000)
+      await ledger.viewKnown(o.joinTimeout ?? 30_000, o.progress)
       await this.openClient()
     } else if (o.market) {
       if (announce) await discovery.flushed()

@@ -124,7 +124,13 @@ test('a command for a market nobody serves ends with TIMEOUT and exits (nothing 
     await t.tmp()
   ])
   t.is(r.code, 1)
-  t.ok(r.stderr.startsWith('error TIMEOUT: no peer of market'), r.stderr.trim())
+  t.ok(/^error TIMEOUT: no peer of market/m.test(r.stderr), r.stderr.trim())
+  t.ok(
+    /^waiting for market \w+ \(\d+ s of \d+\): no peer has shown its signed view yet$/m.test(
+      r.stderr
+    ),
+    'while it waited, it said what for'
+  )
   t.absent(/\n\s+at /.test(r.stderr), 'no stack trace')
 })
 
