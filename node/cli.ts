@@ -10,7 +10,7 @@ import { encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { ScitError } from '../lib/errors'
 import { ZERO, Resources, formatResources } from '../lib/resources'
-import { probeMachine, capacity, CapacityFlags } from './capacity'
+import { probeMachine, capacity, withDiskKind, CapacityFlags } from './capacity'
 import { NodeDaemon } from './daemon'
 import { DEFAULT_CLAIM_INTERVAL } from './payout'
 import { DEFAULT_PRICES } from './offer'
@@ -61,7 +61,7 @@ export function register(program: Command): void {
     )
     .option(
       '--ssd <size>',
-      "disk to sell as ssd, e.g. 100GiB (default: the data dir's free disk minus 5%, as ssd unless it spins)"
+      "disk to sell as ssd, e.g. 100GiB (default: the data dir's free disk minus 5%, as ssd unless it spins; --attr ssd or hdd says which it is)"
     )
     .option(
       '--hdd <size>',
@@ -98,7 +98,11 @@ export function register(program: Command): void {
       action(async (flags: StartFlags) => {
         const config = configFrom(flags)
         const market = requireMarket(config)
-        const cap = capacity(probeMachine(config.data), flags)
+        const attributes = (flags.attr ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+        const cap = capacity(withDiskKind(probeMachine(config.data), attributes), flags)
         const daemon = new NodeDaemon({
           data: config.data,
           market,
@@ -107,10 +111,7 @@ export function register(program: Command): void {
           prices: prices(flags),
           country: flags.country,
           city: flags.city,
-          attributes: (flags.attr ?? '')
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
+          attributes,
           minLease: whole(flags.minLease ?? '60000', '--min-lease'),
           maxLease: whole(flags.maxLease ?? '0', '--max-lease'),
           workloads: flags.workloads ? path.resolve(flags.workloads) : undefined,
@@ -183,7 +184,7 @@ export function register(program: Command): void {
         output(flags, value, () =>
           [
             `node      ${value.key}${value.running ? ' (running)' : ''}`,
-            `machine   ${formatResources({ ...ZERO, cpu: probe.cpu, memory: probe.memory, ssd: probe.disk })}`,
+            `machine   ${formatResources({ ...ZERO, cpu: probe.cpu, memory: probe.memory, [probe.rotational ? 'hdd' : 'ssd']: probe.disk })}`,
             `sellable  ${formatResources(cap.sellable)}`,
             value.selling
               ? `selling   ${formatResources(value.selling)}`
