@@ -226,8 +226,12 @@ export async function cmdScale(ref: string, n: string, flags: RunFlags): Promise
   if (!Number.isSafeInteger(replicas))
     throw new ScitError('INVALID_ARGUMENT', `"${n}" is not a replica count`)
   precheck(flags, ref, 'scale')
+  const timeout = parseDuration(flags.timeout ?? '5m')
   await withBot(flags, async (bot) => {
-    const d = await scale(bot, bot.state.find(ref), flags.workload ?? null, replicas)
+    const d = await scale(bot, bot.state.find(ref), flags.workload ?? null, replicas, {
+      deadline: Date.now() + timeout,
+      attempts: Infinity
+    })
     output(flags, describe(d), () => human(d, null))
   })
 }
