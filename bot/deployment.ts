@@ -100,11 +100,12 @@ export async function resume(
       }
       try {
         await bot.trader.fill(d, opts)
+        await bot.trader.settle(d, writer.key, b4a.from(d.manifestHash, 'hex'))
       } catch (err) {
+        // unpaid matched trades would hold the nodes' capacity until the settlement window ends
         if (err instanceof NotFilled) await abandon(bot, d, err)
         throw err
       }
-      await bot.trader.settle(d, writer.key, b4a.from(d.manifestHash, 'hex'))
       d.phase = 'header'
       bot.state.save()
     }

@@ -138,3 +138,38 @@ sandboxTest(
     t.is(await b.client.balance(b.key), balance, 'no money moved')
   }
 )
+
+sandboxTest(
+  'scit bot deploy by a bot with no money ends with the balance and how to fund it; the trade it matched is closed, the node sells its capacity again',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const n = await node(t, w)
+    const data = await t.tmp()
+    const run = await scit([
+      'bot',
+      'deploy',
+      await serviceTemplate(t, { replicas: 1 }),
+      '--id',
+      'poor',
+      ...common(net, w.founder, data)
+    ])
+    t.is(run.code, 1, 'it fails')
+    t.ok(
+      /^error REJECTED: the market refused to settle: settling \S+ needs \d+, the balance is 0; fund this bot \((\w{52})\): a faucet runs scit market deposit \1 AMOUNT/.test(
+        errorLine(run.stderr)
+      ),
+      errorLine(run.stderr)
+    )
+    const b = await bot(t, w, { data, fund: 0 })
+    const d = b.state.find('poor')
+    t.is(d.phase, 'failed', 'the deployment is recorded as failed')
+    const trades = await b.client.trades({ bot: b.key })
+    t.ok(
+      trades.length === 1 && trades[0].state === 'closed',
+      `the matched trade is closed (${trades.map((x) => x.state).join(', ')})`
+    )
+    const offer = await b.client.offer(n.key)
+    t.alike(offer?.available, offer?.resources, "the node's capacity is back on sale")
+  }
+)
