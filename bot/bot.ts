@@ -89,6 +89,7 @@ export class Bot extends ReadyResource {
     openDataDir(o.data) // the store below holds the keys of the bot's contract cores
     this.identity = o.identity ?? loadIdentity(o.data)
     this.state = new BotState(o.data).load()
+    this.state.bindMarket(encodeKey(o.market))
     this.store = new Corestore(path.join(o.data, 'bot', 'corestore'))
     await this.store.ready()
     this.swarm = o.dht

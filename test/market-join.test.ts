@@ -7,6 +7,7 @@ import { spawn } from 'child_process'
 import { testnet } from './helpers/net'
 import { history } from './helpers/ledger'
 import { world, node, bot, jobTemplate } from './helpers/deploy'
+import { scit, common } from './helpers/cli'
 import { sandboxTest } from './helpers/sandbox'
 import { SCIT } from './helpers/node-process'
 import { generateKeyPair } from '../lib/identity'
@@ -171,5 +172,37 @@ test('one data dir explores two markets in turn; a data dir that serves one mark
       `error INVALID_CONFIG: ${served} serves market ${JSON.parse(created.stdout).market as string}`
     ),
     refused.stderr.trim()
+  )
+})
+
+test("a bot's data dir keeps to the market of its contracts: another market is refused with the fix, the first still works", async (t) => {
+  const net = await testnet(t)
+  const a = await world(t, net)
+  const b = await world(t, net)
+  const data = await t.tmp()
+  // No node sells on a: the deployment gives up at once, and is recorded
+  const deployed = await scit([
+    'bot',
+    'deploy',
+    await jobTemplate(t),
+    '--id',
+    'first',
+    '--timeout',
+    '1s',
+    ...common(net, a.founder, data)
+  ])
+  t.is(deployed.code, 1, deployed.stderr)
+  const other = await scit(['bot', 'status', ...common(net, b.founder, data)])
+  t.is(other.code, 1, 'another market: exit 1')
+  t.is(
+    other.stderr,
+    `error INVALID_CONFIG: the bot in ${data} trades on market ${encodeKey(a.key)} (1 contracts: first), not ${encodeKey(b.key)}: a bot keeps to one market; give this one its own --data, or use --market ${encodeKey(a.key)}\n`
+  )
+  const same = await scit(['bot', 'status', '--json', ...common(net, a.founder, data)])
+  t.is(same.code, 0, same.stderr)
+  t.alike(
+    (JSON.parse(same.stdout) as Array<{ id: string }>).map((x) => x.id),
+    ['first'],
+    'its own market: its contract'
   )
 })
