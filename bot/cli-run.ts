@@ -164,6 +164,11 @@ export async function cmdDeploy(
   flags: RunFlags,
   set: Record<string, ParamValue>
 ): Promise<void> {
+  if (flags.wait !== undefined && flags.wait !== 'running')
+    throw new ScitError(
+      'INVALID_ARGUMENT',
+      `--wait "${flags.wait}": the one state to wait for is "running"`
+    )
   const timeout = parseDuration(flags.timeout ?? '5m')
   await withBot(flags, async (bot) => {
     // The timeout bounds buying (re-bidding as often as it takes until then), then waiting for the replicas; not the stakeholders.

@@ -9,7 +9,7 @@ import { loadIdentity } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { ScitError } from '../lib/errors'
-import { ZERO, Resources, formatResources } from '../lib/resources'
+import { ZERO, RESOURCE_KINDS, Resources, formatResources } from '../lib/resources'
 import { probeMachine, capacity, withDiskKind, CapacityFlags } from './capacity'
 import { NodeDaemon } from './daemon'
 import { DEFAULT_CLAIM_INTERVAL } from './payout'
@@ -108,7 +108,7 @@ export function register(program: Command): void {
           market,
           bootstrap: config.bootstrap,
           capacity: cap.resources,
-          prices: prices(flags),
+          prices: prices(flags, cap.resources),
           country: flags.country,
           city: flags.city,
           attributes,
@@ -219,7 +219,20 @@ function whole(text: string, what: string): number {
   return Number(text)
 }
 
-function prices(f: StartFlags): Resources {
+/** A kind this node sells at 0 would be sold for nothing (issue 14): refused, like a price that is not a whole number. */
+function prices(f: StartFlags, selling: Resources): Resources {
+  const out = pricesOf(f)
+  for (const kind of RESOURCE_KINDS) {
+    if (selling[kind] > 0 && out[kind] === 0)
+      throw new ScitError(
+        'INVALID_ARGUMENT',
+        `--price-${kind} 0 would sell this node's ${kind} for nothing: give at least 1 (the market's smallest unit per resource-hour), or leave the flag out for the default ${DEFAULT_PRICES[kind]}`
+      )
+  }
+  return out
+}
+
+function pricesOf(f: StartFlags): Resources {
   const p = (v: string | undefined, what: string): number => whole(v ?? '', what)
   return {
     cpu: p(f.priceCpu, '--price-cpu'),

@@ -6,6 +6,7 @@ import { promisify } from 'util'
 
 const run = promisify(execFile)
 const SCIT = path.join(__dirname, '..', 'lib', 'cli.js')
+const KEY = 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'
 
 test('scit --help lists every sub-command', async (t) => {
   const { stdout } = await run(process.execPath, [SCIT, '--help'])
@@ -47,7 +48,8 @@ async function failing(args: string[]): Promise<{ code: number; stderr: string }
   throw new Error(`scit ${args.join(' ')} exited 0`)
 }
 
-test("commander's own errors go out as INVALID_ARGUMENT with the command's --help, no stack", async (t) => {
+test("usage mistakes, commander's and scit's own, go out as INVALID_ARGUMENT with the command's --help, no stack", async (t) => {
+  const tmp = await t.tmp()
   const cases: Array<[string[], RegExp]> = [
     [
       ['nope'],
@@ -61,7 +63,11 @@ test("commander's own errors go out as INVALID_ARGUMENT with the command's --hel
       ['bot', 'deploy'],
       /^error INVALID_ARGUMENT: missing required argument 'template'; see scit bot deploy --help\n$/
     ],
-    [['bot'], /\nerror INVALID_ARGUMENT: scit bot needs a sub-command \(listed above\)\n$/]
+    [['bot'], /\nerror INVALID_ARGUMENT: scit bot needs a sub-command \(listed above\)\n$/],
+    [
+      ['bot', 'deploy', 'x.yaml', '--wait', 'up', '--data', tmp, '--market', KEY],
+      /^error INVALID_ARGUMENT: --wait "up": the one state to wait for is "running"\n$/
+    ]
   ]
   for (const [args, expected] of cases) {
     const e = await failing(args)

@@ -308,6 +308,10 @@ test('offer flags the market would refuse fail the start locally: a country that
     ],
     [['--price-memory', '0.5'], /^error INVALID_ARGUMENT: --price-memory must be a whole number/],
     [
+      ['--price-cpu', '0'],
+      /^error INVALID_ARGUMENT: --price-cpu 0 would sell this node's cpu for nothing: give at least 1/
+    ],
+    [
       ['--price-cpu', '99999999999999999999'],
       /^error INVALID_ARGUMENT: --price-cpu must be a whole number below 2\^53/
     ]
