@@ -89,6 +89,7 @@ export class NodeDaemon extends ReadyResource {
     string,
     { trade: string; contract: Buffer | null; reason: string }
   >()
+  private unwatch: (() => void) | null = null
   private scanning: Promise<void> | null = null
   private rescan = false
   private readonly onupdate = (): void => {
@@ -238,7 +239,9 @@ export class NodeDaemon extends ReadyResource {
       interval: o.claimInterval
     })
     this.payouts.start()
-    this.peer.client.on('update', this.onupdate)
+    const client = this.peer.client
+    client.on('update', this.onupdate)
+    this.unwatch = () => client.off('update', this.onupdate)
     this.scan()
     this.snapshot()
     log.info('node running', { key: this.key, capacity: o.capacity })
@@ -256,7 +259,8 @@ export class NodeDaemon extends ReadyResource {
 
   protected override async _close(): Promise<void> {
     if (this.renewal !== null) clearInterval(this.renewal)
-    this.peer?.client.off('update', this.onupdate)
+    // not this.peer.client: a peer that never joined its market has none, and throwing here left the swarm up
+    this.unwatch?.()
     while (this.scanning) await this.scanning
     await Promise.all([...this.leases.values()].map((l) => l.queue))
     await this.services?.close()

@@ -107,3 +107,26 @@ test('a data dir copied from elsewhere is INVALID_CONFIG with the fix, no stack'
   t.ok(e.stderr.includes('copy only identity.json'), 'with the fix')
   t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
 })
+
+test(
+  'a node and a bot that cannot reach their market end with TIMEOUT and exit 1: nothing they opened keeps them alive',
+  { timeout: 90_000 },
+  async (t) => {
+    const tmp = await t.tmp()
+    const offline = ['--market', KEY, '--bootstrap', '127.0.0.1:1']
+    const [node, bot] = await Promise.all([
+      // --unsafe-no-sandbox: the join is what is checked here, with or without bubblewrap
+      failing(['node', 'start', '--data', path.join(tmp, 'n'), '--unsafe-no-sandbox', ...offline]),
+      failing(['bot', 'status', '--data', path.join(tmp, 'b'), ...offline])
+    ])
+    for (const [who, e] of [
+      ['node start', node],
+      ['bot status', bot]
+    ] as const) {
+      t.is(e.code, 1, `${who}: exit 1`)
+      t.ok(/^error TIMEOUT: no peer of market \S+ showed its view/m.test(e.stderr), e.stderr)
+      t.absent(/close after a failed start/.test(e.stderr), 'no warning about its own close')
+      t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
+    }
+  }
+)
