@@ -85,10 +85,21 @@ export class Bot extends ReadyResource {
   }
 
   protected override async _open(): Promise<void> {
+    try {
+      await this.start()
+    } catch (err) {
+      // ReadyResource closes nothing of a failed open: the swarm would keep the process alive after its error
+      await this._close().catch(safetyCatch)
+      throw err
+    }
+  }
+
+  private async start(): Promise<void> {
     const o = this.opts
     openDataDir(o.data) // the store below holds the keys of the bot's contract cores
     this.identity = o.identity ?? loadIdentity(o.data)
     this.state = new BotState(o.data).load()
+    this.state.bindMarket(encodeKey(o.market))
     this.store = new Corestore(path.join(o.data, 'bot', 'corestore'))
     await this.store.ready()
     this.swarm = o.dht

@@ -105,6 +105,11 @@ export function register(
   )
     .description('buy more replicas or close the extra ones, and sign a scale instruction')
     .option('--workload <name>', 'which workload (default: the first)')
+    .option(
+      '--timeout <duration>',
+      'give up buying the new replicas after this long (TIMEOUT, with why no offer fits); the contract runs on as it was',
+      '5m'
+    )
     .action(action((ref: string, n: string, flags: RunFlags) => cmdScale(ref, n, flags)))
 
   for (const revoke of [false, true]) {

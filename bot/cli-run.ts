@@ -165,6 +165,11 @@ export async function cmdDeploy(
   flags: RunFlags,
   set: Record<string, ParamValue>
 ): Promise<void> {
+  if (flags.wait !== undefined && flags.wait !== 'running')
+    throw new ScitError(
+      'INVALID_ARGUMENT',
+      `--wait "${flags.wait}": the one state to wait for is "running"`
+    )
   const timeout = parseDuration(flags.timeout ?? '5m')
   await withBot(flags, async (bot) => {
     // The timeout bounds buying (re-bidding as often as it takes until then), then waiting for the replicas; not the stakeholders.
@@ -227,8 +232,12 @@ export async function cmdScale(ref: string, n: string, flags: RunFlags): Promise
   if (!Number.isSafeInteger(replicas))
     throw new ScitError('INVALID_ARGUMENT', `"${n}" is not a replica count`)
   precheck(flags, ref, 'scale')
+  const timeout = parseDuration(flags.timeout ?? '5m')
   await withBot(flags, async (bot) => {
-    const d = await scale(bot, bot.state.find(ref), flags.workload ?? null, replicas)
+    const d = await scale(bot, bot.state.find(ref), flags.workload ?? null, replicas, {
+      deadline: Date.now() + timeout,
+      attempts: Infinity
+    })
     output(flags, describe(d), () => human(d, null))
   })
 }

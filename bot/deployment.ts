@@ -100,11 +100,12 @@ export async function resume(
       }
       try {
         await bot.trader.fill(d, opts)
+        await bot.trader.settle(d, writer.key, b4a.from(d.manifestHash, 'hex'))
       } catch (err) {
+        // unpaid matched trades would hold the nodes' capacity until the settlement window ends
         if (err instanceof NotFilled) await abandon(bot, d, err)
         throw err
       }
-      await bot.trader.settle(d, writer.key, b4a.from(d.manifestHash, 'hex'))
       d.phase = 'header'
       bot.state.save()
     }
@@ -283,7 +284,8 @@ export async function scale(
   bot: Bot,
   d: DeploymentRecord,
   workload: string | null,
-  replicas: number
+  replicas: number,
+  fill: FillOptions = {}
 ): Promise<DeploymentRecord> {
   requirePhase(d, 'scale')
   const w = await bot.writer(d)
@@ -309,7 +311,8 @@ export async function scale(
       { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000), exclude }
     )
     bot.trader.plan(d, wl.name, body)
-    await bot.trader.fill(d)
+    // NotFilled: every bid has ended and nothing was bought; the contract runs on as it was
+    await bot.trader.fill(d, fill)
     added = d.trades
       .filter((t) => t.workload === wl.name && t.phase === 'matched' && !live.includes(t))
       .map((t) => t.id)

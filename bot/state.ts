@@ -79,6 +79,8 @@ export interface DeploymentRecord {
 
 interface StateDoc {
   version: number
+  /** z32 key of the market its deployments trade on (absent in files written before it was kept). */
+  market?: string
   deployments: DeploymentRecord[]
 }
 
@@ -101,6 +103,22 @@ export class BotState {
       throw new ScitError('INVALID_CONFIG', `${this.file}: ${(err as Error).message}`)
     }
     return this
+  }
+
+  /**
+   * A bot's contracts, bids and trades are on one market: refuse another while any
+   * deployment is recorded, instead of listing and healing them against a market that never had them.
+   */
+  bindMarket(market: string): void {
+    if (this.doc.market === market) return
+    const ids = this.doc.deployments.map((d) => d.id)
+    if (this.doc.market !== undefined && ids.length > 0)
+      throw new ScitError(
+        'INVALID_CONFIG',
+        `the bot in ${path.dirname(path.dirname(this.file))} trades on market ${this.doc.market} (${ids.length} contracts: ${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''}), not ${market}: a bot keeps to one market; give this one its own --data, or use --market ${this.doc.market}`
+      )
+    this.doc.market = market
+    this.save()
   }
 
   get deployments(): DeploymentRecord[] {

@@ -33,7 +33,7 @@ export interface FillOptions {
   attempts?: number
 }
 
-/** Nothing of the buying is left open on the market when this is thrown. */
+/** The buying failed for good: the deployment closes what it bought (bot/deployment.ts abandon). */
 export class NotFilled extends ScitError {}
 
 export const DEFAULT_TRADER: Omit<TraderOptions, 'progress' | 'signal'> = {
@@ -250,6 +250,7 @@ export class Trader {
       ids.map((trade) => ({ type: 'settle', body: { trade, contract, manifest } }))
     )
     const outcomes = await Promise.all(sent.map((id) => this.outcome(id)))
+    const poor = outcomes.find((o) => !o.accepted && o.reason === 'insufficient-funds')
     for (let i = 0; i < ids.length; i++) {
       const t = d.trades.find((x) => x.id === ids[i]) as TradeRecord
       const o = outcomes[i]
@@ -267,6 +268,11 @@ export class Trader {
     }
     this.state.save()
     const bad = todo.filter((t) => t.phase !== 'settled')
+    if (bad.length && poor)
+      throw new NotFilled(
+        'REJECTED',
+        `the market refused to settle: ${poor.message ?? 'insufficient funds'}; fund this bot (${this.client.identity}): a faucet runs scit market deposit ${this.client.identity} AMOUNT, anyone scit market transfer ${this.client.identity} AMOUNT`
+      )
     if (bad.length)
       throw new ScitError(
         'REJECTED',
@@ -290,7 +296,9 @@ export class Trader {
       }
       return
     }
-    const [oid] = await this.client.submit([{ type, body: { trade: id, reason } }])
+    // the market refuses a reason over 256 characters, and a deployment's error can be longer
+    const said = reason.length > 256 ? reason.slice(0, 255) + '…' : reason
+    const [oid] = await this.client.submit([{ type, body: { trade: id, reason: said } }])
     const o = await this.outcome(oid)
     if (!o.accepted) {
       this.opts.progress(

@@ -15,14 +15,16 @@ export function whyUnfilled(offers: Offer[], bid: BidBody): string {
   const live = offers.filter((o) => !o.withdrawn)
   const where = placement(bid)
   if (live.length === 0) return 'no node offers capacity on this market yet'
-  const placed = live.filter(
+  const matching = live.filter(
     (o) =>
       (bid.countries.length === 0 || bid.countries.includes(o.country)) &&
-      bid.attributes.every((a) => o.attributes.includes(a)) &&
-      !bid.exclude.includes(o.node)
+      bid.attributes.every((a) => o.attributes.includes(a))
   )
-  if (placed.length === 0)
+  if (matching.length === 0)
     return `none of the ${live.length} offers matches ${where}; relax placement`
+  const placed = matching.filter((o) => !bid.exclude.includes(o.node))
+  if (placed.length === 0)
+    return `every offer matching ${where} (${matching.length}) is from a node this contract already runs on or excludes (spread: one replica per node); wait for another node there, or relax placement`
   const leasing = placed.filter((o) => bid.duration >= o.minLease && bid.duration <= o.maxLease)
   if (leasing.length === 0)
     return `no offer matching ${where} takes a lease of ${formatDuration(bid.duration)}; change \`duration\``

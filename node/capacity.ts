@@ -70,6 +70,13 @@ function isRotational(dir: string): boolean {
   }
 }
 
+/** The farmer's --attr names the disk's kind where sysfs cannot: a VM's virtual disk often says it spins. */
+export function withDiskKind(probe: Probe, attributes: string[]): Probe {
+  const ssd = attributes.includes('ssd')
+  if (ssd === attributes.includes('hdd')) return probe
+  return { ...probe, rotational: !ssd }
+}
+
 export function sellable(probe: Probe, reserve: Reserve = DEFAULT_RESERVE): Resources {
   const cpuReserve = Math.max(reserve.cpuMin, Math.ceil(probe.cpu * reserve.cpuFraction))
   const disk = Math.max(0, Math.floor(probe.disk * (1 - reserve.diskFraction)))

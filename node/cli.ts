@@ -9,8 +9,8 @@ import { loadIdentity } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { ScitError } from '../lib/errors'
-import { ZERO, Resources, formatResources } from '../lib/resources'
-import { probeMachine, capacity, CapacityFlags } from './capacity'
+import { ZERO, RESOURCE_KINDS, Resources, formatResources } from '../lib/resources'
+import { probeMachine, capacity, withDiskKind, CapacityFlags } from './capacity'
 import { NodeDaemon } from './daemon'
 import { DEFAULT_CLAIM_INTERVAL } from './payout'
 import { DEFAULT_PRICES } from './offer'
@@ -61,7 +61,7 @@ export function register(program: Command): void {
     )
     .option(
       '--ssd <size>',
-      "disk to sell as ssd, e.g. 100GiB (default: the data dir's free disk minus 5%, as ssd unless it spins)"
+      "disk to sell as ssd, e.g. 100GiB (default: the data dir's free disk minus 5%, as ssd unless it spins; --attr ssd or hdd says which it is)"
     )
     .option(
       '--hdd <size>',
@@ -98,19 +98,20 @@ export function register(program: Command): void {
       action(async (flags: StartFlags) => {
         const config = configFrom(flags)
         const market = requireMarket(config)
-        const cap = capacity(probeMachine(config.data), flags)
+        const attributes = (flags.attr ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+        const cap = capacity(withDiskKind(probeMachine(config.data), attributes), flags)
         const daemon = new NodeDaemon({
           data: config.data,
           market,
           bootstrap: config.bootstrap,
           capacity: cap.resources,
-          prices: prices(flags),
+          prices: prices(flags, cap.resources),
           country: flags.country,
           city: flags.city,
-          attributes: (flags.attr ?? '')
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean),
+          attributes,
           minLease: whole(flags.minLease ?? '60000', '--min-lease'),
           maxLease: whole(flags.maxLease ?? '0', '--max-lease'),
           workloads: flags.workloads ? path.resolve(flags.workloads) : undefined,
@@ -183,7 +184,7 @@ export function register(program: Command): void {
         output(flags, value, () =>
           [
             `node      ${value.key}${value.running ? ' (running)' : ''}`,
-            `machine   ${formatResources({ ...ZERO, cpu: probe.cpu, memory: probe.memory, ssd: probe.disk })}`,
+            `machine   ${formatResources({ ...ZERO, cpu: probe.cpu, memory: probe.memory, [probe.rotational ? 'hdd' : 'ssd']: probe.disk })}`,
             `sellable  ${formatResources(cap.sellable)}`,
             value.selling
               ? `selling   ${formatResources(value.selling)}`
@@ -218,7 +219,20 @@ function whole(text: string, what: string): number {
   return Number(text)
 }
 
-function prices(f: StartFlags): Resources {
+/** A kind this node sells at 0 would be sold for nothing (issue 14): refused, like a price that is not a whole number. */
+function prices(f: StartFlags, selling: Resources): Resources {
+  const out = pricesOf(f)
+  for (const kind of RESOURCE_KINDS) {
+    if (selling[kind] > 0 && out[kind] === 0)
+      throw new ScitError(
+        'INVALID_ARGUMENT',
+        `--price-${kind} 0 would sell this node's ${kind} for nothing: give at least 1 (the market's smallest unit per resource-hour), or leave the flag out for the default ${DEFAULT_PRICES[kind]}`
+      )
+  }
+  return out
+}
+
+function pricesOf(f: StartFlags): Resources {
   const p = (v: string | undefined, what: string): number => whole(v ?? '', what)
   return {
     cpu: p(f.priceCpu, '--price-cpu'),

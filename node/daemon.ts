@@ -39,7 +39,7 @@ import { mayConnect } from '../lib/access'
 import { serviceKeyPair } from '../lib/service'
 import { StatusCore, summarize } from './status'
 import { Presence } from './presence'
-import { writeSnapshot, Snapshot, SnapshotLease } from './snapshot'
+import { writeSnapshot, readSnapshot, Snapshot, SnapshotLease } from './snapshot'
 import { NodeChannel, NodeHandler } from '../lib/node-protocol'
 import { checkTrade } from './contracts'
 import { Lease, LeaseContext } from './lease'
@@ -89,6 +89,7 @@ export class NodeDaemon extends ReadyResource {
     string,
     { trade: string; contract: Buffer | null; reason: string }
   >()
+  private unwatch: (() => void) | null = null
   private scanning: Promise<void> | null = null
   private rescan = false
   private readonly onupdate = (): void => {
@@ -120,6 +121,7 @@ export class NodeDaemon extends ReadyResource {
     const o = this.opts
     checkOffer(offerBody(o))
     const data = openDataDir(o.data)
+    holdsNoLeasesElsewhere(data, encodeKey(o.market))
     const workloads = path.resolve(o.workloads ?? path.join(data, 'workloads'))
     // Root runs workloads as another uid, which must pass through the data dir when its work dirs are inside.
     if (process.getuid?.() === 0 && workloads.startsWith(data + path.sep)) allowTraverse(data)
@@ -238,7 +240,9 @@ export class NodeDaemon extends ReadyResource {
       interval: o.claimInterval
     })
     this.payouts.start()
-    this.peer.client.on('update', this.onupdate)
+    const client = this.peer.client
+    client.on('update', this.onupdate)
+    this.unwatch = () => client.off('update', this.onupdate)
     this.scan()
     this.snapshot()
     log.info('node running', { key: this.key, capacity: o.capacity })
@@ -256,7 +260,8 @@ export class NodeDaemon extends ReadyResource {
 
   protected override async _close(): Promise<void> {
     if (this.renewal !== null) clearInterval(this.renewal)
-    this.peer?.client.off('update', this.onupdate)
+    // not this.peer.client: a peer that never joined its market has none, and throwing here left the swarm up
+    this.unwatch?.()
     while (this.scanning) await this.scanning
     await Promise.all([...this.leases.values()].map((l) => l.queue))
     await this.services?.close()
@@ -286,6 +291,7 @@ export class NodeDaemon extends ReadyResource {
     if (!this.status) return
     const snap: Snapshot = {
       key: this.key,
+      market: encodeKey(this.opts.market),
       pid: running ? process.pid : null,
       capacity: this.opts.capacity,
       free: this.free,
@@ -451,4 +457,21 @@ export class NodeDaemon extends ReadyResource {
       states: this.states
     }
   }
+}
+
+/** A node's leases are on one market: started on another, it would stop serving them unpaid for the rest (issue 14, item 4). */
+function holdsNoLeasesElsewhere(data: string, market: string): void {
+  const last = readSnapshot(data)
+  if (last?.market === undefined || last.market === market) return
+  const live = (last.leases ?? []).filter((l) => l.end === null || l.end > Date.now())
+  if (live.length === 0) return
+  throw new ScitError(
+    'INVALID_CONFIG',
+    `the node in ${data} has ${live.length} ${live.length === 1 ? 'lease' : 'leases'} on market ${last.market} (${live
+      .slice(0, 3)
+      .map((l) => l.trade)
+      .join(
+        ', '
+      )}): started on market ${market} it would abandon them; run it on ${last.market} until they end, or give the other market its own --data`
+  )
 }

@@ -38,6 +38,8 @@ export interface Snapshot {
   workloads: SnapshotWorkload[]
   /** Absent in snapshots written before leases were recorded. */
   leases?: SnapshotLease[]
+  /** z32 key of the market the leases are on; absent in older snapshots. */
+  market?: string
 }
 
 export function writeSnapshot(data: string, snap: Snapshot): void {

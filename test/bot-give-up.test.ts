@@ -3,6 +3,7 @@ import fs from 'fs'
 import { testnet } from './helpers/net'
 import { world, node, bot, serviceTemplate, jobTemplate } from './helpers/deploy'
 import { scit, common, funded } from './helpers/cli'
+import { deploy } from '../bot/deployment'
 
 /** The line the CLI prints for an error (the progress lines come before it). */
 function errorLine(stderr: string): string {
@@ -91,5 +92,84 @@ sandboxTest(
       errorLine(run.stderr)
     )
     t.absent(/\n\s+at /.test(run.stderr), 'no stack trace')
+  }
+)
+
+sandboxTest(
+  'scit bot scale past the nodes that can hold a replica ends at --timeout with the reason; the contract runs on, nothing bought',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    await node(t, w) // spread: one replica per node, and this is the only node
+    const data = await t.tmp()
+    const first = await bot(t, w, { data })
+    await deploy(first, { template: await serviceTemplate(t, { replicas: 1 }), id: 'one' })
+    const balance = await first.client.balance(first.key)
+    const trades = (await first.client.trades({ bot: first.key })).length
+    await first.close()
+
+    const run = await scit([
+      'bot',
+      'scale',
+      'one',
+      '2',
+      '--timeout',
+      '2s',
+      ...common(net, w.founder, data)
+    ])
+    t.is(run.code, 1, 'it fails')
+    t.ok(
+      /^error TIMEOUT: no offer filled app in time \(.*\): every offer matching CH with ssd \(1\) is from a node this contract already runs on or excludes \(spread: one replica per node\)/.test(
+        errorLine(run.stderr)
+      ),
+      errorLine(run.stderr)
+    )
+    t.absent(/\n\s+at /.test(run.stderr), 'no stack trace')
+
+    const b = await bot(t, w, { data })
+    const d = b.state.find('one')
+    t.is(d.phase, 'running', 'the contract runs on')
+    t.is(d.trades.filter((x) => x.phase === 'settled').length, 1, 'with its one lease')
+    t.ok(
+      (await b.client.bids({ bot: b.key })).every((x) => x.state !== 'open'),
+      'no bid left open on the market'
+    )
+    t.is((await b.client.trades({ bot: b.key })).length, trades, 'no trade')
+    t.is(await b.client.balance(b.key), balance, 'no money moved')
+  }
+)
+
+sandboxTest(
+  'scit bot deploy by a bot with no money ends with the balance and how to fund it; the trade it matched is closed, the node sells its capacity again',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const n = await node(t, w)
+    const data = await t.tmp()
+    const run = await scit([
+      'bot',
+      'deploy',
+      await serviceTemplate(t, { replicas: 1 }),
+      '--id',
+      'poor',
+      ...common(net, w.founder, data)
+    ])
+    t.is(run.code, 1, 'it fails')
+    t.ok(
+      /^error REJECTED: the market refused to settle: settling \S+ needs \d+, the balance is 0; fund this bot \((\w{52})\): a faucet runs scit market deposit \1 AMOUNT/.test(
+        errorLine(run.stderr)
+      ),
+      errorLine(run.stderr)
+    )
+    const b = await bot(t, w, { data, fund: 0 })
+    const d = b.state.find('poor')
+    t.is(d.phase, 'failed', 'the deployment is recorded as failed')
+    const trades = await b.client.trades({ bot: b.key })
+    t.ok(
+      trades.length === 1 && trades[0].state === 'closed',
+      `the matched trade is closed (${trades.map((x) => x.state).join(', ')})`
+    )
+    const offer = await b.client.offer(n.key)
+    t.alike(offer?.available, offer?.resources, "the node's capacity is back on sale")
   }
 )

@@ -70,6 +70,11 @@ test('why a bid rests: placement, lease window, size, free room, or nothing at a
     'none of the 1 offers matches any country with ssd; relax placement'
   )
   t.is(
+    whyUnfilled([offer('a'), offer('b', { country: 'DE' })], bid({ exclude: ['a'] })),
+    'every offer matching CH with ssd (1) is from a node this contract already runs on or excludes (spread: one replica per node); wait for another node there, or relax placement',
+    'a scale past the nodes there: the reason is spread, not placement'
+  )
+  t.is(
     whyUnfilled([offer('a', { maxLease: HOUR / 2 })], bid()),
     'no offer matching CH with ssd takes a lease of 1h; change `duration`'
   )

@@ -6,6 +6,7 @@ import { promisify } from 'util'
 
 const run = promisify(execFile)
 const SCIT = path.join(__dirname, '..', 'lib', 'cli.js')
+const KEY = 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'
 
 test('scit --help lists every sub-command', async (t) => {
   const { stdout } = await run(process.execPath, [SCIT, '--help'])
@@ -47,7 +48,8 @@ async function failing(args: string[]): Promise<{ code: number; stderr: string }
   throw new Error(`scit ${args.join(' ')} exited 0`)
 }
 
-test("commander's own errors go out as INVALID_ARGUMENT with the command's --help, no stack", async (t) => {
+test("usage mistakes, commander's and scit's own, go out as INVALID_ARGUMENT with the command's --help, no stack", async (t) => {
+  const tmp = await t.tmp()
   const cases: Array<[string[], RegExp]> = [
     [
       ['nope'],
@@ -61,7 +63,11 @@ test("commander's own errors go out as INVALID_ARGUMENT with the command's --hel
       ['bot', 'deploy'],
       /^error INVALID_ARGUMENT: missing required argument 'template'; see scit bot deploy --help\n$/
     ],
-    [['bot'], /\nerror INVALID_ARGUMENT: scit bot needs a sub-command \(listed above\)\n$/]
+    [['bot'], /\nerror INVALID_ARGUMENT: scit bot needs a sub-command \(listed above\)\n$/],
+    [
+      ['bot', 'deploy', 'x.yaml', '--wait', 'up', '--data', tmp, '--market', KEY],
+      /^error INVALID_ARGUMENT: --wait "up": the one state to wait for is "running"\n$/
+    ]
   ]
   for (const [args, expected] of cases) {
     const e = await failing(args)
@@ -101,3 +107,26 @@ test('a data dir copied from elsewhere is INVALID_CONFIG with the fix, no stack'
   t.ok(e.stderr.includes('copy only identity.json'), 'with the fix')
   t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
 })
+
+test(
+  'a node and a bot that cannot reach their market end with TIMEOUT and exit 1: nothing they opened keeps them alive',
+  { timeout: 90_000 },
+  async (t) => {
+    const tmp = await t.tmp()
+    const offline = ['--market', KEY, '--bootstrap', '127.0.0.1:1']
+    const [node, bot] = await Promise.all([
+      // --unsafe-no-sandbox: the join is what is checked here, with or without bubblewrap
+      failing(['node', 'start', '--data', path.join(tmp, 'n'), '--unsafe-no-sandbox', ...offline]),
+      failing(['bot', 'status', '--data', path.join(tmp, 'b'), ...offline])
+    ])
+    for (const [who, e] of [
+      ['node start', node],
+      ['bot status', bot]
+    ] as const) {
+      t.is(e.code, 1, `${who}: exit 1`)
+      t.ok(/^error TIMEOUT: no peer of market \S+ showed its view/m.test(e.stderr), e.stderr)
+      t.absent(/close after a failed start/.test(e.stderr), 'no warning about its own close')
+      t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
+    }
+  }
+)

@@ -3,10 +3,13 @@
  * processes read the indexers' signed view instead of replaying the market.
  */
 import test from 'brittle'
+import type { Assert } from 'brittle'
 import { spawn } from 'child_process'
-import { testnet } from './helpers/net'
+import { testnet, swarm } from './helpers/net'
+import { marketTopic } from '../lib/topics'
 import { history } from './helpers/ledger'
 import { world, node, bot, jobTemplate } from './helpers/deploy'
+import { scit, common } from './helpers/cli'
 import { sandboxTest } from './helpers/sandbox'
 import { SCIT } from './helpers/node-process'
 import { generateKeyPair } from '../lib/identity'
@@ -34,6 +37,40 @@ function run(args: string[], opts: { onspawn?: (kill: () => void) => void } = {}
   opts.onspawn?.(() => child.kill('SIGTERM'))
   return new Promise((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal, stdout, stderr }))
+  )
+}
+
+/**
+ * `n` peers that announced themselves on `topic` and were then killed (SIGKILL:
+ * no unannounce), as nodes whose machines died: their DHT records stay.
+ */
+async function deadPeers(t: Assert, net: Testnet, topic: Buffer, n: number): Promise<void> {
+  const code = `
+    const Hyperswarm = require(${JSON.stringify(require.resolve('hyperswarm'))})
+    const DHT = require(${JSON.stringify(require.resolve('hyperdht'))})
+    const s = new Hyperswarm({ dht: new DHT({ bootstrap: ${JSON.stringify(net.bootstrap)}, host: '127.0.0.1' }) })
+    s.join(Buffer.from('${topic.toString('hex')}', 'hex'), { server: true, client: false }).flushed().then(() => console.log('announced'))`
+  const kids = Array.from({ length: n }, () =>
+    spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
+  )
+  t.teardown(() => {
+    for (const k of kids) k.kill('SIGKILL')
+  })
+  await Promise.all(
+    kids.map(
+      (k) =>
+        new Promise<void>((resolve, reject) => {
+          k.stdout.once('data', () => resolve())
+          k.once('exit', () => reject(new Error('a peer exited before it announced')))
+        })
+    )
+  )
+  await Promise.all(
+    kids.map((k) => {
+      const gone = new Promise((resolve) => k.once('exit', resolve))
+      k.kill('SIGKILL')
+      return gone
+    })
   )
 }
 
@@ -178,4 +215,65 @@ test('one data dir explores two markets in turn; a data dir that serves one mark
     ),
     refused.stderr.trim()
   )
+})
+
+test("a bot's data dir keeps to the market of its contracts: another market is refused with the fix, the first still works", async (t) => {
+  const net = await testnet(t)
+  const a = await world(t, net)
+  const b = await world(t, net)
+  const data = await t.tmp()
+  // No node sells on a: the deployment gives up at once, and is recorded
+  const deployed = await scit([
+    'bot',
+    'deploy',
+    await jobTemplate(t),
+    '--id',
+    'first',
+    '--timeout',
+    '1s',
+    ...common(net, a.founder, data)
+  ])
+  t.is(deployed.code, 1, deployed.stderr)
+  const other = await scit(['bot', 'status', ...common(net, b.founder, data)])
+  t.is(other.code, 1, 'another market: exit 1')
+  t.is(
+    other.stderr,
+    `error INVALID_CONFIG: the bot in ${data} trades on market ${encodeKey(a.key)} (1 contracts: first), not ${encodeKey(b.key)}: a bot keeps to one market; give this one its own --data, or use --market ${encodeKey(a.key)}\n`
+  )
+  const same = await scit(['bot', 'status', '--json', ...common(net, a.founder, data)])
+  t.is(same.code, 0, same.stderr)
+  t.alike(
+    (JSON.parse(same.stdout) as Array<{ id: string }>).map((x) => x.id),
+    ['first'],
+    'its own market: its contract'
+  )
+})
+
+test('a read-only command does not wait for the dead peers the market topic still announces', async (t) => {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  await deadPeers(t, net, marketTopic(w.key), 6)
+  // What a full peer's ready() did (issue 14): swarm.flush() returns once the connection to every announced peer opened or failed.
+  const probe = swarm(t, net)
+  probe.join(marketTopic(w.key), { server: false, client: true })
+  let flushed = false
+  const flushing = probe.flush().then(() => {
+    flushed = true
+  })
+  const r = await run([
+    'market',
+    'info',
+    '--json',
+    '--market',
+    encodeKey(w.key),
+    '--bootstrap',
+    bootstrap(net),
+    '--data',
+    await t.tmp()
+  ])
+  t.is(r.code, 0, r.stderr)
+  t.is(JSON.parse(r.stdout).market, encodeKey(w.key), 'it answered')
+  t.absent(flushed, 'while a swarm flush still waited for the dead peers')
+  await flushing
+  t.ok(flushed, 'which it did: the dead peers were announced')
 })

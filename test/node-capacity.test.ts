@@ -1,6 +1,13 @@
 import test from 'brittle'
 import os from 'os'
-import { probeMachine, capacity, sellable, Probe, DEFAULT_RESERVE } from '../node/capacity'
+import {
+  probeMachine,
+  capacity,
+  sellable,
+  withDiskKind,
+  Probe,
+  DEFAULT_RESERVE
+} from '../node/capacity'
 import { isScitError } from '../lib/errors'
 import { GiB, MiB } from '../lib/resources'
 
@@ -44,6 +51,16 @@ test('flags lower the capacity', (t) => {
   t.is(c.resources.ssd, 100 * GiB)
   t.is(c.resources.hdd, 0)
   t.is(capacity(probe).resources.cpu, 7200, 'no flags: everything sellable')
+})
+
+test('--attr ssd sells the disk as ssd even where sysfs says it spins (a VM disk), and --attr hdd as hdd', (t) => {
+  const vm = { ...probe, rotational: true }
+  const disk = Math.floor(1000 * GiB * 0.95)
+  t.is(capacity(withDiskKind(vm, ['ssd'])).resources.ssd, disk, 'ssd: what the CRM example needs')
+  t.is(capacity(withDiskKind(vm, ['ssd'])).resources.hdd, 0)
+  t.is(capacity(withDiskKind(probe, ['hdd', 'certified'])).resources.hdd, disk)
+  t.is(withDiskKind(vm, ['certified']), vm, 'no disk attribute: sysfs decides')
+  t.is(withDiskKind(vm, ['ssd', 'hdd']), vm, 'both: sysfs decides (and the flags split it)')
 })
 
 test('ssd and hdd flags split the one disk, never beyond it', (t) => {

@@ -4,6 +4,7 @@ import path from 'path'
 import { execFile } from 'child_process'
 import { promisify } from 'util'
 import { testnet } from './helpers/net'
+import type { Testnet } from '../lib/testnet'
 import { until } from './helpers/ledger'
 import { bot, workload, manifest, buy, contract, settle, fileOf } from './helpers/node-bot'
 import { tmpDir } from './helpers/node'
@@ -92,6 +93,7 @@ async function scene(t: test.Assert): Promise<{
   home: Awaited<ReturnType<typeof callHome>>
   data: string
   key: string
+  tn: Testnet
   args: string[]
 }> {
   const tn = await testnet(t)
@@ -100,6 +102,7 @@ async function scene(t: test.Assert): Promise<{
   const data = await t.tmp()
   const key = encodeKey(loadIdentity(data).publicKey)
   return {
+    tn,
     b,
     home,
     data,
@@ -308,6 +311,10 @@ test('offer flags the market would refuse fail the start locally: a country that
     ],
     [['--price-memory', '0.5'], /^error INVALID_ARGUMENT: --price-memory must be a whole number/],
     [
+      ['--price-cpu', '0'],
+      /^error INVALID_ARGUMENT: --price-cpu 0 would sell this node's cpu for nothing: give at least 1/
+    ],
+    [
       ['--price-cpu', '99999999999999999999'],
       /^error INVALID_ARGUMENT: --price-cpu must be a whole number below 2\^53/
     ]
@@ -381,6 +388,31 @@ sandboxTest(
       ),
       e.stderr
     )
+    t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
+  }
+)
+
+sandboxTest(
+  'a node with a lease on one market refuses to start on another (INVALID_CONFIG), before it opens anything',
+  async (t) => {
+    const s = await scene(t)
+    const p = await startNode(t, s.args)
+    await serve(t, s, 1)
+    await stopNode(p)
+    const a = encodeKey(s.b.peer.key)
+    const other = encodeKey((await bot(t, s.tn)).peer.key)
+    const e = await refused(
+      t,
+      s.args.map((x) => (x === a ? other : x))
+    )
+    t.is(e.code, 1, 'exit 1')
+    t.ok(
+      e.stderr.startsWith(
+        `error INVALID_CONFIG: the node in ${s.data} has 1 lease on market ${a} (`
+      ),
+      e.stderr
+    )
+    t.ok(e.stderr.includes('give the other market its own --data'), 'with the fix')
     t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
   }
 )
