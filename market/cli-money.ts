@@ -15,7 +15,7 @@ function parseAmount(text: string): number {
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) {
     throw new ScitError(
       'INVALID_ARGUMENT',
-      `amount "${text}" must be a whole number of the market's smallest unit, at least 1`
+      `amount "${text}" must be a whole number of the market's smallest unit, from 1 to 2^53 - 1 (${Number.MAX_SAFE_INTEGER})`
     )
   }
   return n

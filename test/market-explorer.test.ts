@@ -187,7 +187,8 @@ test("the explorer's --json output of every list command holds what the ledger h
       market(t, net, w, ['trades', '--state', 'happy']),
       market(t, net, w, ['nodes', '--country', 'Switzerland']),
       market(t, net, w, ['offers', '--max-price', '-3']),
-      market(t, net, w, ['watch', 'nodes', '--state', 'open'])
+      market(t, net, w, ['watch', 'nodes', '--state', 'open']),
+      market(t, net, w, ['offers', '--country', 'XX'])
     ])
     t.ok(
       runs.every((r) => r.code === 1),
@@ -208,6 +209,12 @@ test("the explorer's --json output of every list command holds what the ledger h
     t.ok(
       /^error INVALID_ARGUMENT: --state does not apply to nodes/m.test(runs[4].stderr),
       runs[4].stderr.trim()
+    )
+    t.ok(
+      /^error INVALID_ARGUMENT: --country: "XX" is not an ISO 3166 alpha-2 code/m.test(
+        runs[5].stderr
+      ),
+      `a two-letter code that is no country: ${runs[5].stderr.trim()}`
     )
   })
 })

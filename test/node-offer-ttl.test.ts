@@ -4,6 +4,8 @@ import { world, node, bot, jobTemplate } from './helpers/deploy'
 import { sandboxTest } from './helpers/sandbox'
 import { ZERO } from '../lib/resources'
 import { deploy, waitRunning } from '../bot/deployment'
+import { HyperbeeView } from '../market/hyperbee-view'
+import { offerRows, nodeRows } from '../market/explorer/model'
 
 const TTL = 3000
 
@@ -37,6 +39,16 @@ sandboxTest(
       false,
       "the dead node's cheaper offer is still in the book"
     )
+    // The explorer, by this machine's clock, says the same: lapsed, not for sale.
+    const view = HyperbeeView.reading(w.founder.ledger.view)
+    t.alike(
+      (await offerRows(view, {})).map((o) => o.node),
+      [alive.key],
+      'the explorer lists the live offer only'
+    )
+    t.is((await offerRows(view, { all: true })).length, 2, 'and the lapsed one with --all')
+    const rows = await nodeRows(view, { all: true })
+    t.is(rows.find((r) => r.node === dead.key)?.offer, 'lapsed', "the dead node's offer is lapsed")
 
     const b = await bot(t, w)
     const d = await deploy(b, { template: await jobTemplate(t) })

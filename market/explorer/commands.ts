@@ -77,7 +77,7 @@ export function filterOptions(
     cmd.option(
       '--all',
       v.name === 'nodes' || v.name === 'offers'
-        ? 'include withdrawn offers'
+        ? 'include withdrawn offers, and offers their node stopped renewing (lapsed)'
         : `the market's whole history too (without it, and without --state: live ${v.name} only)`
     )
   return cmd

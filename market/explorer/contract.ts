@@ -3,6 +3,7 @@
  * record, and node status cores (keys from signed presence records) the node's. What does not verify is reported as
  * such, never shown as fact.
  */
+import { isLive } from '../engine/state'
 import type Hypercore from 'hypercore'
 import type DHT from 'hyperdht'
 import { decodeKey } from '../../lib/keys'
@@ -188,6 +189,8 @@ interface NodeCores {
   error: string | null
 }
 
+const ENDED_WAIT = 2000
+
 async function nodeCores(
   peer: MarketPeer,
   opts: DetailOptions,
@@ -325,8 +328,16 @@ export async function contractDetail(
     }
     const { view, error } = await verify(core, trades, opts.timeout, text)
     const byNode = new Map<KeyText, Promise<NodeCores>>()
-    for (const t of trades)
-      if (!byNode.has(t.node)) byNode.set(t.node, nodeCores(peer, opts, t.node, opened))
+    // A node that holds no live lease of this contract (failed, closed, ended: often a dead node) is history: its
+    // cores get a short wait, so one dead node does not hold the answer for the whole --timeout.
+    const live = new Set(trades.filter(isLive).map((t) => t.node))
+    for (const t of trades) {
+      if (byNode.has(t.node)) continue
+      const wait = live.has(t.node)
+        ? opts
+        : { ...opts, timeout: Math.min(opts.timeout, ENDED_WAIT) }
+      byNode.set(t.node, nodeCores(peer, wait, t.node, opened))
+    }
     const replicas = await Promise.all(
       trades.map(async (t) =>
         replica(t, view, await (byNode.get(t.node) as Promise<NodeCores>), opts)

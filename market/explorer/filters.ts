@@ -1,4 +1,5 @@
 /** The explorer's filters, checked once: a bad flag is an INVALID_ARGUMENT naming it, before any network use. */
+import { isCountry } from '../../lib/countries'
 import { parseCpu, parseSize, hourlyCost, ZERO, Resources } from '../../lib/resources'
 import { decodeKey, encodeKey } from '../../lib/keys'
 import { ScitError } from '../../lib/errors'
@@ -95,7 +96,7 @@ function whole(text: string, flag: string): number {
 export function parseFilter(flags: FilterFlags, states: readonly string[] = []): Filter {
   const f: Filter = {}
   if (flags.country !== undefined) {
-    if (!/^[a-z]{2}$/i.test(flags.country))
+    if (!isCountry(flags.country.toUpperCase()))
       throw invalid('--country', `"${flags.country}" is not an ISO 3166 alpha-2 code (e.g. CH)`)
     f.country = flags.country.toUpperCase()
   }

@@ -5,6 +5,7 @@
 import { RESOURCE_KINDS, ZERO, Resources } from '../../lib/resources'
 import * as Q from '../queries'
 import { headlinePrice } from '../engine/keys'
+import { forSale } from '../engine/state'
 import type { View, Offer, Bid, Trade, TradeState, KeyText, Id } from '../types'
 import { Filter, keyMatches, pricedShape, costOf } from './filters'
 import type { NodePresence, PresenceState } from './presence'
@@ -32,7 +33,7 @@ export interface NodeRow {
   attributes: string[]
   /** Settled trades on this node: leases running now. */
   leases: number
-  offer: 'live' | 'withdrawn' | 'none'
+  offer: 'live' | 'lapsed' | 'withdrawn' | 'none'
   online: boolean
   /** This explorer has a live connection to the node now (null: not known, e.g. no swarm). */
   connected: boolean | null
@@ -57,24 +58,33 @@ function sells(
   return f.maxPrice === undefined || costOf(pricedShape(f), row.prices) <= f.maxPrice
 }
 
-export function offerMatches(o: Offer, f: Filter): boolean {
-  if (o.withdrawn && f.all !== true) return false
+/** An offer its node stopped renewing within the market's offer TTL: no bot can buy it (now: wall clock). */
+export type Lapsed = (o: Offer) => boolean
+
+export async function lapsedAt(view: View, now = Date.now()): Promise<Lapsed> {
+  const ttl = (await Q.getGenesis(view))?.offerTtl ?? 0
+  return (o) => !o.withdrawn && !forSale(o, ttl, now)
+}
+
+export function offerMatches(o: Offer, f: Filter, lapsed: Lapsed = () => false): boolean {
+  if ((o.withdrawn || lapsed(o)) && f.all !== true) return false
   return keyMatches(f.node, o.node) && sells(f, { ...o, free: o.available })
 }
 
 export async function offerRows(view: View, f: Filter): Promise<Offer[]> {
   const offers = await Q.listOffers(view, { country: f.country, includeWithdrawn: true })
-  return offers.filter((o) => offerMatches(o, f))
+  const lapsed = await lapsedAt(view)
+  return offers.filter((o) => offerMatches(o, f, lapsed))
 }
 
 async function leasesByNode(view: View): Promise<Map<KeyText, number>> {
   const out = new Map<KeyText, number>()
-  for (const t of await Q.listTrades(view, { state: 'settled' }))
+  for (const t of await Q.listTrades(view, { state: 'settled', live: true }))
     out.set(t.node, (out.get(t.node) ?? 0) + 1)
   return out
 }
 
-function fromOffer(o: Offer, leases: number): NodeRow {
+function fromOffer(o: Offer, leases: number, lapsed: Lapsed): NodeRow {
   return {
     node: o.node,
     country: o.country,
@@ -85,7 +95,7 @@ function fromOffer(o: Offer, leases: number): NodeRow {
     price: headlinePrice(o.prices),
     attributes: o.attributes,
     leases,
-    offer: o.withdrawn ? 'withdrawn' : 'live',
+    offer: o.withdrawn ? 'withdrawn' : lapsed(o) ? 'lapsed' : 'live',
     online: false,
     connected: null,
     presence: 'not-looked-up',
@@ -134,9 +144,10 @@ export async function nodeRows(view: View, f: Filter, src: NodeSources = {}): Pr
     ...r,
     connected: src.connected ? src.connected.has(r.node) : null
   })
+  const lapsed = await lapsedAt(view)
   const rows = offers
-    .filter((o) => offerMatches(o, f))
-    .map((o) => connected(fromOffer(o, leases.get(o.node) ?? 0)))
+    .filter((o) => offerMatches(o, f, lapsed))
+    .map((o) => connected(fromOffer(o, leases.get(o.node) ?? 0, lapsed)))
   const extra = (src.announced ?? []).filter((k) => !known.has(k) && keyMatches(f.node, k))
   const lookup = src.lookup
   if (lookup === undefined) return f.online === true ? [] : rows
