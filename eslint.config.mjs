@@ -31,7 +31,12 @@ export default tseslint.config(
     files: ['bin/**/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
-      globals: { require: 'readonly', process: 'readonly', globalThis: 'readonly' }
+      globals: {
+        require: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+        globalThis: 'readonly'
+      }
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' }
   },
