@@ -29,14 +29,19 @@ bareTest(
 )
 
 bareTest(
-  'scit id on Bare writes the identity 0600 in a 0700 data dir, though Bare has no umask',
+  'scit market create on Bare writes its data dir owner-only, though Bare has no umask: nothing to tighten when it opens again',
   async (t) => {
     const data = path.join(await t.tmp(), 'scit')
-    const r = await runScit('bare', ['id', '--data', data])
-    t.is(r.code, 0, r.stderr)
-    t.is(r.stdout.trim(), encodeKey(loadIdentity(data).publicKey), 'the identity Node reads')
-    t.is(fs.statSync(data).mode & 0o777, 0o700, 'data dir 0700')
-    t.is(fs.statSync(path.join(data, 'identity.json')).mode & 0o777, 0o600, 'identity.json 0600')
+    const created = await runScit('bare', ['market', 'create', '--data', data, '--json'])
+    t.is(created.code, 0, created.stderr)
+    const mode = (p: string): number => fs.statSync(path.join(data, p)).mode & 0o777
+    t.is(mode('.'), 0o700, 'data dir 0700')
+    t.is(mode('identity.json'), 0o600, 'identity.json 0600')
+    t.is(mode('config.json'), 0o600, 'config.json 0600')
+    t.is(mode('market'), 0o700, 'the store dir 0700')
+    const id = await runScit('bare', ['id', '--data', data])
+    t.is(id.stdout.trim(), encodeKey(loadIdentity(data).publicKey), 'the identity Node reads')
+    t.is(id.stderr, '', 'no warning: nothing was exposed')
   }
 )
 
