@@ -27,6 +27,20 @@ export default tseslint.config(
     }
   },
   {
+    // The Bare entry: plain CommonJS that Bare runs as it is (no tsc).
+    files: ['bin/**/*.js'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+        globalThis: 'readonly'
+      }
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' }
+  },
+  {
     // The example workloads: plain Node scripts a node runs in its sandbox.
     files: ['examples/**/*.js'],
     languageOptions: {

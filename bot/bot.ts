@@ -14,7 +14,7 @@ import type { Bootstrap } from '../lib/config'
 import { createSwarm } from '../lib/swarm'
 import { ScitError } from '../lib/errors'
 import { loadIdentity, KeyPair } from '../lib/identity'
-import { openDataDir } from '../lib/datadir'
+import { openDataDir, privateDir } from '../lib/datadir'
 import { encodeKey, decodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { approvalsTopic } from '../lib/topics'
@@ -100,7 +100,7 @@ export class Bot extends ReadyResource {
     this.identity = o.identity ?? loadIdentity(o.data)
     this.state = new BotState(o.data).load()
     this.state.bindMarket(encodeKey(o.market))
-    this.store = new Corestore(path.join(o.data, 'bot', 'corestore'))
+    this.store = new Corestore(privateDir(path.join(o.data, 'bot', 'corestore')))
     await this.store.ready()
     this.swarm = o.dht
       ? new Hyperswarm({ keyPair: this.identity, dht: o.dht })

@@ -38,9 +38,9 @@ export async function resolveTemplate(bot: Bot, ref: string): Promise<Template> 
       `"${ref}" is neither a template file nor a template published on this market (scit bot template list)`
     )
   const dir = path.join(bot.opts.data, 'bot', 'templates')
-  fs.mkdirSync(dir, { recursive: true })
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
   const file = path.join(dir, `${t.name}@${t.version}.yaml`)
-  fs.writeFileSync(file, t.document)
+  fs.writeFileSync(file, t.document, { mode: 0o600 })
   return loadTemplate(file)
 }
 

@@ -50,13 +50,22 @@ export function program(): Command {
   return p
 }
 
-if (require.main === module) {
+/** Run `scit` on argv (runtime, script, args…): the entry of both runtimes (bin/scit-bare.js on Bare). */
+export function main(argv: string[] = process.argv): void {
   // Before anything is created: data dirs hold secret keys (lib/datadir).
   restrictUmask()
   const p = program()
   // Exit at once: whatever failed may have left a swarm or a store open that would keep the process alive.
-  const fatal = (err: unknown): void => process.exit(report(err, p, process.argv))
+  // Bare drops what is still queued on stderr at exit, so the error line is flushed first.
+  const fatal = (err: unknown): void => {
+    const code = report(err, p, argv)
+    process.exitCode = code
+    process.stderr.write('', () => process.exit(code))
+    setTimeout(() => process.exit(code), 1000).unref()
+  }
   process.on('uncaughtException', fatal)
   process.on('unhandledRejection', fatal)
-  p.parseAsync(process.argv).catch(fatal)
+  p.parseAsync(argv).catch(fatal)
 }
+
+if (require.main === module) main()

@@ -68,7 +68,7 @@ export function writeConfigFile(data: string, patch: ConfigFile): void {
   const next = { ...readConfigFile(data), ...patch }
   openDataDir(data)
   const file = path.join(data, 'config.json')
-  fs.writeFileSync(file + '.tmp', JSON.stringify(next, null, 2) + '\n')
+  fs.writeFileSync(file + '.tmp', JSON.stringify(next, null, 2) + '\n', { mode: 0o600 })
   fs.renameSync(file + '.tmp', file)
 }
 

@@ -18,8 +18,19 @@ const UNTOUCHED = new Set(['identity.json'])
 
 /** Make every file and dir this process creates from now on owner-only (umask |= 077). */
 export function restrictUmask(): void {
+  // Bare has no umask: there the modes are explicit (identity 0600, stores in 0700 dirs, see privateDir).
+  if (typeof process.umask !== 'function') return
   const old = process.umask(PRIVATE_UMASK)
   if ((old | PRIVATE_UMASK) !== PRIVATE_UMASK) process.umask(old | PRIVATE_UMASK)
+}
+
+/**
+ * A store's directory under a data dir, created owner-only: what the store
+ * writes inside it stays private even where no umask applies (Bare).
+ */
+export function privateDir(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  return dir
 }
 
 /** Can group or others read or write it? (search-only reveals nothing) */

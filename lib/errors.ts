@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'BAD_STATE' // the command makes no sense in the contract's phase (scale a stopped contract)
   | 'REPLICA_FAILED' // a node signed that a replica failed for good
   | 'DEMO' // scit demo saw something other than what it claims
+  | 'UNSUPPORTED' // the runtime (Bare) has no equivalent for what this needs
   | 'INTERNAL' // a bug: an error scit did not expect reached the top
 
 export class ScitError extends Error {

@@ -15,7 +15,7 @@ import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { marketTopic } from '../lib/topics'
 import { createSwarm } from '../lib/swarm'
-import { openDataDir } from '../lib/datadir'
+import { openDataDir, privateDir } from '../lib/datadir'
 import { apply as engineApply } from './engine'
 import { Ledger } from './ledger'
 import { Follower } from './follower'
@@ -141,7 +141,8 @@ export class MarketPeer extends ReadyResource {
     const o = this.opts
     this.ownStore = !o.store
     // Owner-only, umask 077 (lib/datadir): the store holds the key of this peer's ledger writer.
-    this.store = o.store ?? new Corestore(path.join(openDataDir(o.data as string), 'market'))
+    this.store =
+      o.store ?? new Corestore(privateDir(path.join(openDataDir(o.data as string), 'market')))
     await this.store.ready()
 
     const follow = o.follow === true && !!o.market

@@ -9,6 +9,7 @@ import b4a from 'b4a'
 import { envelopeId } from '../lib/envelope'
 import type { Envelope, Opened } from '../lib/envelope'
 import { logger } from '../lib/log'
+import { BARE } from '../lib/runtime'
 import { isMemoised, prime } from './engine/verify'
 
 const log = logger('verifier')
@@ -136,7 +137,8 @@ function unchecked(envelopes: Buffer[], into: Unchecked): void {
 
 /** Send to a worker, unless so few that the engine checks them inline sooner. */
 function send(u: Unchecked): Promise<void> {
-  return u.envelopes.length < INLINE ? DONE : shared().check(u.envelopes, u.ids)
+  // Bare's workers start without bin/scit-bare.js's map of Node built-ins: the engine checks inline there.
+  return u.envelopes.length < INLINE || BARE ? DONE : shared().check(u.envelopes, u.ids)
 }
 
 export function checkAhead(envelopes: Buffer[]): Promise<void> {

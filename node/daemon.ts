@@ -20,7 +20,7 @@ import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
 import { ScitError } from '../lib/errors'
 import { createSwarm } from '../lib/swarm'
-import { openDataDir, allowTraverse } from '../lib/datadir'
+import { openDataDir, allowTraverse, privateDir } from '../lib/datadir'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
@@ -141,7 +141,7 @@ export class NodeDaemon extends ReadyResource {
         )
       }
     }
-    this.store = new Corestore(path.join(o.data, 'corestore'))
+    this.store = new Corestore(privateDir(path.join(o.data, 'corestore')))
     await this.store.ready()
     this.status = new StatusCore(this.store.namespace('scit/node'), this.identity)
     await this.status.ready()

@@ -36,6 +36,7 @@ import os from 'os'
 import path from 'path'
 import { ScitError } from '../lib/errors'
 import { MiB } from '../lib/resources'
+import { BARE, unsupportedOnBare } from '../lib/runtime'
 
 /** bubblewrap, found on PATH as a shell would find it; null on a machine without it. */
 export const BWRAP: string | null = onPath('bwrap')
@@ -144,8 +145,17 @@ export function resolveCommand(command: string[]): string[] {
   return [cmd, ...rest]
 }
 
+/** "node" is this runtime on Node; on Bare, which cannot run Node code, it is the node found on PATH. */
 function nodeBinary(): string {
-  return fs.realpathSync(process.execPath)
+  const node = hostNode()
+  if (node === null) throw unsupportedOnBare('a "node" workload with no node binary on PATH')
+  return node
+}
+
+function hostNode(): string | null {
+  if (!BARE) return fs.realpathSync(process.execPath)
+  const node = onPath('node')
+  return node === null ? null : fs.realpathSync(node)
 }
 
 export function workloadEnv(spec: SandboxSpec): Record<string, string> {
@@ -233,8 +243,9 @@ export function buildLaunch(spec: SandboxSpec): Launch {
   }
   for (const p of ETC_RO) if (fs.existsSync(p)) b.push('--ro-bind', p, p)
   // A node installed outside /usr (nvm, /opt) is bound read-only where it is, so "node" works inside.
-  const runtime = path.dirname(nodeBinary())
-  if (!runtime.startsWith('/usr/')) b.push('--ro-bind', runtime, runtime)
+  const node = hostNode()
+  const runtime = node === null ? null : path.dirname(node)
+  if (runtime !== null && !runtime.startsWith('/usr/')) b.push('--ro-bind', runtime, runtime)
   b.push(
     '--proc',
     '/proc',

@@ -10,12 +10,14 @@
  * by the supervisor against the lease.
  */
 import { spawn, spawnSync, ChildProcess } from 'child_process'
+import type { Duplex } from 'stream'
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
 import { ScitError } from '../lib/errors'
 import { logger } from '../lib/log'
 import { MiB } from '../lib/resources'
+import { BARE } from '../lib/runtime'
 import { Cgroup } from './cgroup'
 import {
   buildLaunch,
@@ -127,16 +129,20 @@ export function spawnSandboxed(spec: SandboxSpec): Sandboxed {
     const never = (why: string): void => reject(new ScitError('SANDBOX', why))
     child.once('error', (err) => never(`could not start the sandbox: ${err.message}`))
     if (spec.unsafeNoSandbox) {
-      child.once('spawn', () => resolve(child.pid ?? 0))
+      // Bare's spawn has no 'spawn' event: it returns with the pid, or throws.
+      if (BARE) resolve(child.pid ?? 0)
+      else child.once('spawn', () => resolve(child.pid ?? 0))
       return
     }
-    const info = child.stdio[INFO_FD] as NodeJS.ReadableStream | null
+    const info = child.stdio[INFO_FD] as Duplex | null
     let text = ''
     info?.on('data', (d: Buffer) => {
       text += d.toString()
     })
     info?.on('error', () => {})
     info?.on('end', () => {
+      // Its write side too: Bare's extra pipes are duplex, and 'close' of the child waits for both ends.
+      info.destroy()
       const m = /"child-pid"\s*:\s*(\d+)/.exec(text)
       if (m) resolve(Number(m[1]))
       else never('bwrap did not report a child pid (the sandbox failed to set up)')
@@ -338,7 +344,8 @@ function probe(dir: string, command: string[]): string | null {
     timeout: 10_000
   })
   if (r.status === 0) return null
-  return `bwrap could not create a sandbox: ${(r.stderr || r.error?.message || `exit ${String(r.status)}`).trim()}`
+  // String(): Bare's spawnSync ignores `encoding` and gives a Buffer.
+  return `bwrap could not create a sandbox: ${(String(r.stderr ?? '') || r.error?.message || `exit ${String(r.status)}`).trim()}`
 }
 
 /** Bytes used under `dir` (apparent sizes of regular files; symlinks are not followed). */

@@ -44,7 +44,7 @@ export interface Snapshot {
 
 export function writeSnapshot(data: string, snap: Snapshot): void {
   const file = path.join(data, SNAPSHOT_FILE)
-  fs.writeFileSync(file + '.tmp', JSON.stringify(snap, null, 2) + '\n')
+  fs.writeFileSync(file + '.tmp', JSON.stringify(snap, null, 2) + '\n', { mode: 0o600 })
   fs.renameSync(file + '.tmp', file)
 }
 

@@ -120,7 +120,13 @@ export async function digestOutput(workDir: string, rel: string): Promise<Buffer
   try {
     if (!(await fd.stat()).isFile()) return null
     const d = new StreamDigest()
-    for await (const chunk of fd.createReadStream({ autoClose: false })) d.update(chunk as Buffer)
+    // Reads, not a stream: Bare's streams close the handle themselves (no autoClose: false).
+    const buf = Buffer.alloc(64 * 1024)
+    for (;;) {
+      const { bytesRead } = await fd.read(buf, 0, buf.byteLength, null)
+      if (bytesRead === 0) break
+      d.update(buf.subarray(0, bytesRead))
+    }
     return d.digest()
   } finally {
     await fd.close()

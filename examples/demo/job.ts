@@ -6,7 +6,7 @@ import { workloadId } from '../../lib/trade-workload'
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
-import { execFileSync } from 'child_process'
+import { spawnSync } from 'child_process'
 import b4a from 'b4a'
 import { ScitError } from '../../lib/errors'
 import { decodeKey } from '../../lib/keys'
@@ -17,6 +17,7 @@ import { pause } from '../../bot/wait'
 import { readCore } from '../../lib/status'
 import type { StatusRecord } from '../../lib/node-messages'
 import { StreamDigest } from '../../node/output'
+import { resolveCommand } from '../../node/launch'
 import { Stage, EXAMPLES, nodeName, within } from './stage'
 
 export interface JobResult {
@@ -119,13 +120,19 @@ function localDigest(bot: Bot, d: DeploymentRecord): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-demo-job-'))
   try {
     for (const src of d.sources) fs.copyFileSync(src.source, path.join(dir, src.path))
-    const [cmd, ...args] = w.command
-    if (cmd !== 'node' || w.output === null)
+    if (w.command[0] !== 'node' || w.output === null)
       throw new ScitError(
         'DEMO',
         'the ai-mining job is expected to be a node script with an output file'
       )
-    execFileSync(process.execPath, args, { cwd: dir, stdio: 'ignore', timeout: 30_000 })
+    // spawnSync, which Bare has too; "node" resolved as a node resolves it (on Bare, the node on PATH).
+    const [file, ...args] = resolveCommand(w.command)
+    const r = spawnSync(file, args, { cwd: dir, stdio: 'ignore', timeout: 30_000 })
+    if (r.status !== 0)
+      throw new ScitError(
+        'DEMO',
+        `the ai-mining job failed when run here (exit ${String(r.status)})`
+      )
     const digest = new StreamDigest()
     digest.update(fs.readFileSync(path.join(dir, w.output)))
     return b4a.toString(digest.digest(), 'hex')

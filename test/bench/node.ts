@@ -1,14 +1,15 @@
 /**
- * Node figures: sandbox start time, the daemon's idle RSS, and the time from
- * a trade's settlement being final to its workload running.
+ * Node figures: sandbox start time and the daemon's idle RSS, on Node and on
+ * Bare side by side, and the time from a trade's settlement being final to
+ * its workload running (Node).
  *   node .dist-c/test/bench/node.js [runs]
  */
 import fs from 'fs'
-import os from 'os'
 import path from 'path'
-import { spawn } from 'child_process'
-import { startTestnet } from '../../lib/testnet'
-import { spawnSandboxed } from '../../node/sandbox'
+import { spawn, execFileSync } from 'child_process'
+import type { Assert } from 'brittle'
+import { startTestnet, Testnet } from '../../lib/testnet'
+import type { MarketPeer } from '../../market/peer'
 import { workloadId } from '../../lib/trade-workload'
 import { encodeKey } from '../../lib/keys'
 import { loadIdentity } from '../../lib/identity'
@@ -25,30 +26,26 @@ import {
 } from '../helpers/node-bot'
 import { until } from '../helpers/ledger'
 import { shim, ms } from './shim'
+import { BARE, scitArgv } from '../helpers/runtime'
+import type { Runtime } from '../../lib/runtime'
 
 const RUNS = Number(process.argv[2] ?? 20)
 
-async function sandboxStart(cmd: string[]): Promise<number> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-'))
-  fs.chmodSync(dir, 0o711)
-  const times: number[] = []
-  for (let i = 0; i < RUNS; i++) {
-    const s = process.hrtime.bigint()
-    const run = spawnSandboxed({
-      workDir: path.join(dir, 'w'),
-      command: cmd,
-      env: {},
-      memory: 256 * 1024 * 1024,
-      cpu: 1000
-    })
-    await new Promise((resolve) => run.process.once('close', resolve))
-    times.push(ms(s))
-  }
-  fs.rmSync(dir, { recursive: true, force: true })
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]
+const ROOT = path.join(__dirname, '..', '..', '..')
+const RUNTIMES: Runtime[] = BARE.bin === null ? ['node'] : ['node', 'bare']
+
+/** Median start+exit of `cmd` in the sandbox, launched by a process of `runtime` (sandbox-start.ts). */
+function sandboxStart(runtime: Runtime, cmd: string[]): number {
+  const script = path.join(__dirname, 'sandbox-start.js')
+  const argv =
+    runtime === 'node'
+      ? [process.execPath, script]
+      : [BARE.bin as string, path.join(ROOT, 'bin', 'bare-node.js'), script]
+  const out = execFileSync(argv[0], [...argv.slice(1), String(RUNS), ...cmd], { encoding: 'utf8' })
+  return Number(out.trim())
 }
 
-async function finalToRunning(): Promise<{ ms: number; rssKiB: number }> {
+async function finalToRunning(): Promise<{ ms: number; rssKiB: Record<Runtime, number> }> {
   const { t, done } = shim()
   const net = await startTestnet(3)
   t.teardown(() => net.destroy(), { order: Infinity })
@@ -71,72 +68,94 @@ async function finalToRunning(): Promise<{ ms: number; rssKiB: number }> {
     const s = process.hrtime.bigint()
     await running
     const finalToRun = ms(s)
-    // The daemon's idle RSS: a real `scit node start` process, measured once it is ready and has settled.
-    const data = await t.tmp()
-    const key = encodeKey(loadIdentity(data).publicKey)
-    const child = spawn(
-      '/usr/bin/setpriv',
-      [
-        '--pdeathsig',
-        'KILL',
-        '--',
-        process.execPath,
-        path.join(__dirname, '..', '..', 'lib', 'cli.js'),
-        'node',
-        'start',
-        '--data',
-        data,
-        '--market',
-        encodeKey(b.peer.key),
-        '--bootstrap',
-        net.bootstrap.map((x) => `${x.host}:${x.port}`).join(','),
-        '--cpu',
-        '1',
-        '--memory',
-        '1GiB',
-        '--ssd',
-        '1GiB',
-        '--workloads',
-        path.join(await t.tmp(), 'w')
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] }
-    )
-    t.teardown(
-      () =>
-        new Promise((resolve) => {
-          child.once('exit', resolve)
-          child.kill('SIGTERM')
-        })
-    )
-    await new Promise<void>((resolve) =>
-      child.stdout?.on('data', (d: Buffer) => {
-        if (d.toString().includes('ready')) resolve()
-      })
-    )
-    await until(b.peer, async () => (await b.peer.client.offer(key)) !== null)
-    await new Promise((resolve) => setTimeout(resolve, 3000)) // a benchmark, not a test: let it go idle
-    const rss = Number(
-      /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid ?? 0}/status`, 'utf8'))?.[1] ?? 0
-    )
-
-    return { ms: finalToRun, rssKiB: rss }
+    const rssKiB = { node: 0, bare: 0 }
+    for (const runtime of RUNTIMES) rssKiB[runtime] = await idleRss(t, runtime, net, b.peer)
+    return { ms: finalToRun, rssKiB }
   } finally {
     await done()
   }
 }
 
+/** The daemon's idle RSS: a real `scit node start` process on `runtime`, measured once it is ready and has settled. */
+async function idleRss(
+  t: Assert,
+  runtime: Runtime,
+  net: Testnet,
+  market: MarketPeer
+): Promise<number> {
+  const data = await t.tmp()
+  const key = encodeKey(loadIdentity(data).publicKey)
+  const work = await t.tmp()
+  fs.chmodSync(work, 0o711) // the sandbox user passes through to its work dirs
+  const child = spawn(
+    '/usr/bin/setpriv',
+    [
+      '--pdeathsig',
+      'KILL',
+      '--',
+      ...scitArgv(runtime),
+      'node',
+      'start',
+      '--data',
+      data,
+      '--market',
+      encodeKey(market.key),
+      '--bootstrap',
+      net.bootstrap.map((x) => `${x.host}:${x.port}`).join(','),
+      '--cpu',
+      '1',
+      '--memory',
+      '1GiB',
+      '--ssd',
+      '1GiB',
+      '--workloads',
+      path.join(work, 'w')
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] }
+  )
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (d: Buffer) => {
+        if (d.toString().includes('ready')) resolve()
+      })
+      exited.then(() =>
+        reject(new Error(`scit node start on ${runtime} exited before it was ready`))
+      )
+    })
+    await until(market, async () => (await market.client.offer(key)) !== null)
+    await new Promise((resolve) => setTimeout(resolve, 3000)) // a benchmark, not a test: let it go idle
+    return Number(
+      /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid ?? 0}/status`, 'utf8'))?.[1] ?? 0
+    )
+  } finally {
+    child.kill('SIGTERM')
+    await exited
+  }
+}
+
+const row = (label: string, cells: string[]): string =>
+  [label.padEnd(50), ...cells.map((c) => c.padStart(10))].join('')
+
 async function main(): Promise<void> {
-  console.log(
-    `sandbox start+exit, /usr/bin/true: median ${(await sandboxStart(['/usr/bin/true'])).toFixed(1)} ms over ${RUNS}`
-  )
-  console.log(
-    `sandbox start+exit, node -e 0:     median ${(await sandboxStart(['node', '-e', '0'])).toFixed(1)} ms over ${RUNS}`
-  )
+  const names = RUNTIMES.map((r) => (r === 'node' ? 'Node' : 'Bare'))
+  if (BARE.bin === null) console.log(`(no Bare here: ${BARE.reason ?? ''}; Node only)`)
+  console.log(row('', names))
+  for (const cmd of [['/usr/bin/true'], ['node', '-e', '0']])
+    console.log(
+      row(
+        `sandbox start+exit, ${cmd.join(' ')} (median of ${RUNS})`,
+        RUNTIMES.map((r) => `${sandboxStart(r, cmd).toFixed(1)} ms`)
+      )
+    )
   const r = await finalToRunning()
   console.log(
-    `daemon idle RSS (scit node start, 1 market, 0 workloads): ${(r.rssKiB / 1024).toFixed(1)} MiB`
+    row(
+      'daemon idle RSS (1 market, 0 workloads)',
+      RUNTIMES.map((x) => `${(r.rssKiB[x] / 1024).toFixed(1)} MiB`)
+    )
   )
-  console.log(`settle final (as the bot sees it) to workload running: ${r.ms.toFixed(0)} ms`)
+  console.log(`settle final (as the bot sees it) to workload running, Node: ${r.ms.toFixed(0)} ms`)
 }
 
 main().catch((err) => {

@@ -1,5 +1,4 @@
 /** Test helpers for `scit node start` as its own process, as a farmer runs it. */
-import path from 'path'
 import { spawn, ChildProcess } from 'child_process'
 import type { Assert } from 'brittle'
 import type { Testnet } from '../../lib/testnet'
@@ -9,9 +8,10 @@ import { serviceKeyPair } from '../../lib/service'
 import { workloadId } from '../../lib/trade-workload'
 import type { SecretStream } from 'hyperdht'
 import safetyCatch from 'safety-catch'
+import type { Runtime } from '../../lib/runtime'
+import { scitArgv } from './runtime'
 
-/** The CLI entry built next to the tests (dist/ or .dist-*). */
-export const SCIT = path.join(__dirname, '..', '..', 'lib', 'cli.js')
+export { SCIT } from './runtime'
 
 export interface NodeProcess {
   child: ChildProcess
@@ -19,15 +19,23 @@ export interface NodeProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
+export interface SpawnOptions {
+  /** An argv prefix such as an unshare. */
+  wrap?: string[]
+  /** The runtime scit runs on (default node). */
+  runtime?: Runtime
+  /** Its environment (default this process's). */
+  env?: NodeJS.ProcessEnv
+}
+
 /**
- * Spawn `scit node start ARGS` (behind `wrap`, an argv prefix such as an
- * unshare); resolves once it printed ready, rejects if it exits first.
- * Stopped with SIGTERM at teardown.
+ * Spawn `scit node start ARGS`; resolves once it printed ready, rejects if
+ * it exits first. Stopped with SIGTERM at teardown.
  */
 export async function startNode(
   t: Assert,
   args: string[],
-  opts: { wrap?: string[] } = {}
+  opts: SpawnOptions = {}
 ): Promise<NodeProcess> {
   const p = spawnNode(t, args, opts)
   await new Promise<void>((resolve, reject) => {
@@ -40,7 +48,7 @@ export async function startNode(
 }
 
 /** Spawn `scit node start ARGS` without waiting for it. */
-export function spawnNode(t: Assert, args: string[], opts: { wrap?: string[] } = {}): NodeProcess {
+export function spawnNode(t: Assert, args: string[], opts: SpawnOptions = {}): NodeProcess {
   // --pdeathsig: even if this runner dies mid-test, the node (and, through bwrap, its workloads) goes with it.
   const argv = [
     ...(opts.wrap ?? []),
@@ -48,16 +56,16 @@ export function spawnNode(t: Assert, args: string[], opts: { wrap?: string[] } =
     '--pdeathsig',
     'KILL',
     '--',
-    process.execPath,
-    SCIT,
+    ...scitArgv(opts.runtime),
     'node',
     'start',
     ...args
   ]
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env })
   let err = ''
   child.stderr?.on('data', (d: Buffer) => {
     err += d.toString()
+    if (process.env.SCIT_TEST_ECHO) process.stderr.write(d)
   })
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal }))
