@@ -25,12 +25,19 @@ export function createDHT(bootstrap: Bootstrap[] | null): DHT | null {
   return new DHT({ bootstrap, host: '127.0.0.1', ephemeral: true, firewalled: false })
 }
 
+/**
+ * Connection attempts at once. Hyperswarm's default, 3, lets a few dead peers still announced on a topic (a node
+ * that crashed) hold every slot until their handshakes time out, while the live indexer waits its turn.
+ */
+const MAX_PARALLEL = 16
+
 /** The swarm owns its DHT node: `swarm.destroy()` closes both. */
 export function createSwarm(config: Pick<Config, 'bootstrap'>, keyPair?: SwarmKeyPair): Hyperswarm {
   const dht = createDHT(config.bootstrap)
-  if (dht !== null) return new Hyperswarm({ keyPair, dht })
+  if (dht !== null) return new Hyperswarm({ keyPair, dht, maxParallel: MAX_PARALLEL })
   return new Hyperswarm({
     keyPair,
+    maxParallel: MAX_PARALLEL,
     ...(config.bootstrap !== null ? { bootstrap: config.bootstrap } : {})
   })
 }

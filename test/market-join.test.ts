@@ -78,21 +78,17 @@ function bootstrap(net: Testnet): string {
   return net.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
 }
 
+/** `scit market info --json` for market `key` (a fresh random one by default), on the testnet, from `data`. */
+function infoArgs(net: Testnet, data: string, key = generateKeyPair().publicKey): string[] {
+  const where = ['--bootstrap', bootstrap(net), '--data', data]
+  return ['market', 'info', '--json', '--market', encodeKey(key), ...where]
+}
+
 test('a fresh scit market info process answers for a market with a history, running the engine on no op', async (t) => {
   const net = await testnet(t)
   const w = await world(t, net)
   await history(w.founder, 2000)
-  const r = await run([
-    'market',
-    'info',
-    '--json',
-    '--market',
-    encodeKey(w.key),
-    '--bootstrap',
-    bootstrap(net),
-    '--data',
-    await t.tmp()
-  ])
+  const r = await run(infoArgs(net, await t.tmp(), w.key))
   t.is(r.code, 0, r.stderr)
   const info = JSON.parse(r.stdout)
   t.is(info.offers, 1000, 'every offer counted')
@@ -126,23 +122,11 @@ sandboxTest(
 test('SIGTERM while a command waits to join a market stops it', async (t) => {
   const net = await testnet(t)
   // Nobody serves this market: the command waits for a peer to show its view until it is stopped.
-  const exit = run(
-    [
-      'market',
-      'info',
-      '--market',
-      encodeKey(generateKeyPair().publicKey),
-      '--bootstrap',
-      bootstrap(net),
-      '--data',
-      await t.tmp()
-    ],
-    {
-      onspawn: (kill) => {
-        setTimeout(kill, 1000)
-      }
+  const exit = run(infoArgs(net, await t.tmp()), {
+    onspawn: (kill) => {
+      setTimeout(kill, 1000)
     }
-  )
+  })
   const r = await exit
   t.ok(r.signal === 'SIGTERM' || r.code !== 0, `it stopped (${r.signal ?? r.code ?? '?'})`)
   t.absent(/\n\s+at /.test(r.stderr), 'no stack trace')
@@ -150,16 +134,7 @@ test('SIGTERM while a command waits to join a market stops it', async (t) => {
 
 test('a command for a market nobody serves ends with TIMEOUT and exits (nothing it opened keeps it alive)', async (t) => {
   const net = await testnet(t)
-  const r = await run([
-    'market',
-    'info',
-    '--market',
-    encodeKey(generateKeyPair().publicKey),
-    '--bootstrap',
-    bootstrap(net),
-    '--data',
-    await t.tmp()
-  ])
+  const r = await run(infoArgs(net, await t.tmp()))
   t.is(r.code, 1)
   t.ok(/^error TIMEOUT: no peer of market/m.test(r.stderr), r.stderr.trim())
   t.ok(
@@ -177,17 +152,7 @@ test('one data dir explores two markets in turn; a data dir that serves one mark
   const b = await world(t, net)
   const data = await t.tmp()
   for (const w of [a, b, a]) {
-    const r = await run([
-      'market',
-      'info',
-      '--json',
-      '--market',
-      encodeKey(w.key),
-      '--bootstrap',
-      bootstrap(net),
-      '--data',
-      data
-    ])
+    const r = await run(infoArgs(net, data, w.key))
     t.is(r.code, 0, r.stderr)
     t.is(
       JSON.parse(r.stdout).market,
@@ -260,17 +225,7 @@ test('a read-only command does not wait for the dead peers the market topic stil
   const flushing = probe.flush().then(() => {
     flushed = true
   })
-  const r = await run([
-    'market',
-    'info',
-    '--json',
-    '--market',
-    encodeKey(w.key),
-    '--bootstrap',
-    bootstrap(net),
-    '--data',
-    await t.tmp()
-  ])
+  const r = await run(infoArgs(net, await t.tmp(), w.key))
   t.is(r.code, 0, r.stderr)
   t.is(JSON.parse(r.stdout).market, encodeKey(w.key), 'it answered')
   t.absent(flushed, 'while a swarm flush still waited for the dead peers')

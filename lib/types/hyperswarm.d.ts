@@ -23,6 +23,7 @@ declare module 'hyperswarm' {
       keyPair?: KeyPair
       bootstrap?: unknown[]
       maxPeers?: number
+      maxParallel?: number
       firewall?: (remotePublicKey: Buffer) => boolean
     })
     dht: DHT
