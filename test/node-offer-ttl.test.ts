@@ -5,7 +5,7 @@ import { sandboxTest } from './helpers/sandbox'
 import { ZERO } from '../lib/resources'
 import { deploy, waitRunning } from '../bot/deployment'
 import { HyperbeeView } from '../market/hyperbee-view'
-import { offerRows, nodeRows } from '../market/explorer/model'
+import { offerRows, nodeRows, marketStats } from '../market/explorer/model'
 
 const TTL = 3000
 
@@ -49,6 +49,8 @@ sandboxTest(
     t.is((await offerRows(view, { all: true })).length, 2, 'and the lapsed one with --all')
     const rows = await nodeRows(view, { all: true })
     t.is(rows.find((r) => r.node === dead.key)?.offer, 'lapsed', "the dead node's offer is lapsed")
+    const stats = await marketStats(view)
+    t.alike([stats.nodes.offers, stats.nodes.lapsed], [1, 1], 'stats count it lapsed, not offering')
 
     const b = await bot(t, w)
     const d = await deploy(b, { template: await jobTemplate(t) })

@@ -346,7 +346,7 @@ export async function balanceRows(view: View, f: Filter): Promise<BalanceRow[]> 
 
 export interface MarketStats {
   time: number
-  nodes: { offers: number; withdrawn: number; leasing: number }
+  nodes: { offers: number; lapsed: number; withdrawn: number; leasing: number }
   capacity: { total: Resources; sold: Resources; free: Resources }
   trades: Record<TradeState, number>
   volume: { trades: number; value: number; paid: number; escrow: number; refunded: number }
@@ -363,11 +363,12 @@ function median(values: number[]): number {
   return s.length % 2 === 1 ? s[mid] : Math.floor((s[mid - 1] + s[mid]) / 2)
 }
 
-/** Capacity and prices over live (not withdrawn) offers. */
+/** Capacity and prices over live offers (not withdrawn, not lapsed). */
 export async function marketStats(view: View): Promise<MarketStats> {
   const base = await Q.stats(view)
   const offers = await Q.listOffers(view, { includeWithdrawn: true })
-  const live = offers.filter((o) => !o.withdrawn)
+  const lapsed = await lapsedAt(view)
+  const live = offers.filter((o) => !o.withdrawn && !lapsed(o))
   const total = { ...ZERO }
   const free = { ...ZERO }
   const sold = { ...ZERO }
@@ -390,7 +391,12 @@ export async function marketStats(view: View): Promise<MarketStats> {
     if (t.state === 'settled') leasing.add(t.node)
   return {
     time: base.time,
-    nodes: { offers: live.length, withdrawn: offers.length - live.length, leasing: leasing.size },
+    nodes: {
+      offers: live.length,
+      lapsed: offers.filter(lapsed).length,
+      withdrawn: offers.filter((o) => o.withdrawn).length,
+      leasing: leasing.size
+    },
     capacity: { total, sold, free },
     trades,
     volume,

@@ -297,7 +297,7 @@ export function renderStats(s: MarketStats, now = Date.now()): string {
       .join(', ') || 'none'
   const lines = [
     `engine time   ${s.time === 0 ? '-' : `${new Date(s.time).toISOString()} (${relative(s.time, now)})`}`,
-    `nodes         ${s.nodes.offers} offering, ${s.nodes.leasing} with leases${s.nodes.withdrawn ? `, ${s.nodes.withdrawn} withdrawn` : ''}`,
+    `nodes         ${s.nodes.offers} offering, ${s.nodes.leasing} with leases${s.nodes.lapsed ? `, ${s.nodes.lapsed} lapsed (not renewed)` : ''}${s.nodes.withdrawn ? `, ${s.nodes.withdrawn} withdrawn` : ''}`,
     `bids          ${s.bids.open} open`,
     `trades        ${trades}`,
     `volume        ${money(s.volume.value)} in ${s.volume.trades} settled trades; paid to nodes ${money(s.volume.paid)}, in escrow ${money(s.volume.escrow)}, refunded ${money(s.volume.refunded)}`,
