@@ -63,6 +63,18 @@ export function pair(free: number, total: number, fmt: (n: number) => string): s
   return total === 0 ? '-' : `${fmt(free)}/${fmt(total)}`
 }
 
+/** The cpu, memory, ssd and hdd columns: free of total. */
+function freeOfTotal(free: Resources, total: Resources): string[] {
+  return [
+    pair(free.cpu, total.cpu, formatCpu),
+    pair(free.memory, total.memory, formatSize),
+    pair(free.ssd, total.ssd, formatSize),
+    pair(free.hdd, total.hdd, formatSize)
+  ]
+}
+
+const OFFER_NOTE = { live: '', lapsed: ' (lapsed)', withdrawn: ' (withdrawn)', none: ' (no offer)' }
+
 /** `3s ago`, `in 5m`: a time relative to `now`. */
 export function relative(at: number | null, now = Date.now()): string {
   if (at === null) return '-'
@@ -131,13 +143,9 @@ export function renderNodes(rows: NodeRow[], now = Date.now()): string {
     rows.map((n) => [
       shortKey(n.node),
       where(n.country, n.city),
-      pair(n.free.cpu, n.total.cpu, formatCpu),
-      pair(n.free.memory, n.total.memory, formatSize),
-      pair(n.free.ssd, n.total.ssd, formatSize),
-      pair(n.free.hdd, n.total.hdd, formatSize),
+      ...freeOfTotal(n.free, n.total),
       money(n.price),
-      n.attributes.join(',') +
-        (n.offer === 'withdrawn' ? ' (withdrawn)' : n.offer === 'none' ? ' (no offer)' : ''),
+      n.attributes.join(',') + OFFER_NOTE[n.offer],
       String(n.leases),
       seen(n, now)
     ])
@@ -165,10 +173,7 @@ export function renderOffers(rows: Offer[]): string {
     rows.map((o) => [
       shortKey(o.node),
       where(o.country, o.city),
-      pair(o.available.cpu, o.resources.cpu, formatCpu),
-      pair(o.available.memory, o.resources.memory, formatSize),
-      pair(o.available.ssd, o.resources.ssd, formatSize),
-      pair(o.available.hdd, o.resources.hdd, formatSize),
+      ...freeOfTotal(o.available, o.resources),
       price(o, 'cpu'),
       price(o, 'memory'),
       price(o, 'ssd'),
