@@ -140,29 +140,33 @@ bareTest(
   }
 )
 
-bareTest('scit bot deploy on Bare: a job deployed to a Node node runs to its end', async (t) => {
-  const net = await testnet(t)
-  const w = await world(t, net)
-  const n = await node(t, w)
-  const { data } = await funded(t, w.founder)
-  const file = await jobTemplate(t)
-  const r = await runScit('bare', [
-    'bot',
-    'deploy',
-    file,
-    '--id',
-    'on-bare',
-    '--wait',
-    'running',
-    '--json',
-    ...common(net, w.founder, data)
-  ])
-  t.is(r.code, 0, r.stderr)
-  const out = JSON.parse(r.stdout)
-  t.is(out.phase, 'running')
-  t.alike(
-    out.replicas.map((x: { node: string; state: string }) => [x.node, x.state]),
-    [[n.key, 'exited']],
-    'the Node node ran the job to its end'
-  )
-})
+bareTest(
+  'scit bot deploy on Bare: a job deployed to a Node node runs to its end',
+  { sandbox: true },
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const n = await node(t, w)
+    const { data } = await funded(t, w.founder)
+    const file = await jobTemplate(t)
+    const r = await runScit('bare', [
+      'bot',
+      'deploy',
+      file,
+      '--id',
+      'on-bare',
+      '--wait',
+      'running',
+      '--json',
+      ...common(net, w.founder, data)
+    ])
+    t.is(r.code, 0, r.stderr)
+    const out = JSON.parse(r.stdout)
+    t.is(out.phase, 'running')
+    t.alike(
+      out.replicas.map((x: { node: string; state: string }) => [x.node, x.state]),
+      [[n.key, 'exited']],
+      'the Node node ran the job to its end'
+    )
+  }
+)
