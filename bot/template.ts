@@ -11,7 +11,8 @@ import { parseDocument, LineCounter, Document, isMap, isPair, isScalar, isNode }
 import { ScitError } from '../lib/errors'
 import { decodeKey } from '../lib/keys'
 import { parseSize } from '../lib/resources'
-import { isSafePath } from '../lib/contract'
+import { isSafePath, clashingPaths } from '../lib/work-paths'
+import { templateFolder, shippedFiles, FolderError, ShippedFile } from './template-files'
 import { schemaProblems, formatPath } from './template-schema'
 import {
   compile,
@@ -59,7 +60,10 @@ export interface Parameter {
 
 export interface Template {
   file: string
+  /** The folder it sees: every file it ships is inside (template-files.ts). */
   dir: string
+  /** Per workload, what its `files:` ship, checked inside `dir`. */
+  shipped: ShippedFile[][]
   doc: TemplateDoc
   parameters: Map<string, Parameter>
   /** Compiled strings, by formatPath() of where they sit. */
@@ -127,7 +131,8 @@ export function parseTemplate(src: string, file: string): Template {
 
   const t: Template = {
     file: path.resolve(file),
-    dir: path.dirname(path.resolve(file)),
+    dir: templateFolder(file),
+    shipped: [],
     doc,
     src,
     parameters: new Map(),
@@ -405,13 +410,8 @@ function checkWorkloads(t: Template): void {
     if (w.kind !== 'service') no('state', `is only for services, not ${w.kind}s`)
     if (w.state === undefined) no('stateInterval', 'goes with "state"')
     ;(w.state ?? []).forEach((s, j) => {
-      if (!isSafePath(s.replace(/\/+$/, '')))
-        problems.push(
-          t.problem(
-            [...p, 'state', j],
-            `workloads[${i}].state "${s}" must be a relative path inside the work dir`
-          )
-        )
+      const why = workPathProblem(s.replace(/\/+$/, ''))
+      if (why) problems.push(t.problem([...p, 'state', j], `workloads[${i}].state "${s}" ${why}`))
     })
     for (const k of Object.keys(w.env ?? {})) {
       // the node sets PORT / PORT_<port>: the declared port in the service's namespace (a loopback port without a sandbox)
@@ -425,13 +425,9 @@ function checkWorkloads(t: Template): void {
           )
         )
     }
-    if (w.output !== undefined && !isSafePath(w.output))
-      problems.push(
-        t.problem(
-          [...p, 'output'],
-          `workloads[${i}].output "${w.output}" must be a relative path inside the work dir`
-        )
-      )
+    const why = w.output === undefined ? null : workPathProblem(w.output)
+    if (why)
+      problems.push(t.problem([...p, 'output'], `workloads[${i}].output "${w.output}" ${why}`))
     if (w.archive?.source !== undefined) {
       try {
         decodeKey(w.archive.source, 'archive source')
@@ -439,16 +435,46 @@ function checkWorkloads(t: Template): void {
         problems.push(t.problem([...p, 'archive', 'source'], (err as Error).message))
       }
     }
-    ;(w.files ?? []).forEach((f, j) => {
-      if (path.isAbsolute(f))
-        problems.push(
-          t.problem([...p, 'files', j], `"${f}" must be relative to the template's folder`)
-        )
-      else if (!fs.existsSync(path.join(t.dir, f)))
-        problems.push(t.problem([...p, 'files', j], `"${f}" does not exist (looked in ${t.dir})`))
-    })
+    t.shipped[i] = shipped(t, i, problems)
   })
   if (problems.length) throw new TemplateError(problems)
+}
+
+/** A path on the node, inside the workload's work dir; why not, or null. */
+function workPathProblem(p: string): string | null {
+  if (isSafePath(p) && !p.startsWith('~')) return null
+  return "leaves the workload's work dir: name a path relative to it, with no .. (e.g. data/db.json)"
+}
+
+/** Every file a workload ships, inside the template's folder, each with a name of its own in the work dir. */
+function shipped(t: Template, i: number, problems: Problem[]): ShippedFile[] {
+  const out: ShippedFile[] = []
+  const entryOf = new Map<string, number>()
+  ;(t.doc.workloads[i].files ?? []).forEach((entry, j) => {
+    const at: Path = ['workloads', i, 'files', j]
+    try {
+      for (const f of shippedFiles(t.dir, entry)) {
+        if (!isSafePath(f.rel))
+          problems.push(
+            t.problem(at, `workloads[${i}]: "${f.rel}" cannot be a file name on a node`)
+          )
+        out.push(f)
+        entryOf.set(f.rel, j)
+      }
+    } catch (err) {
+      if (!(err instanceof FolderError)) throw err
+      problems.push(t.problem(at, `workloads[${i}].files[${j}] ${err.message}`))
+    }
+  })
+  const clash = clashingPaths(out.map((f) => f.rel))
+  if (clash)
+    problems.push(
+      t.problem(
+        ['workloads', i, 'files', entryOf.get(clash[1]) ?? 0],
+        `workloads[${i}]: "${clash[0]}" and "${clash[1]}" would land on one file in the work dir`
+      )
+    )
+  return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))
 }
 
 function checkStakeholders(t: Template): void {
