@@ -23,7 +23,14 @@ import {
   Value,
   rat
 } from './expressions'
-import type { TemplateDoc, ParameterDecl } from './template-types'
+import {
+  allows,
+  kindEntry,
+  kindsAllowing,
+  KIND_FIELDS,
+  type KindField
+} from '../lib/workload-kinds'
+import type { TemplateDoc, ParameterDecl, WorkloadDecl } from './template-types'
 
 export type { TemplateDoc, WorkloadDecl, ParameterDecl, Expr } from './template-types'
 
@@ -358,86 +365,126 @@ function checkWorkloads(t: Template): void {
   const problems: Problem[] = []
   const seen = new Set<string>()
   t.doc.workloads.forEach((w, i) => {
-    const p: Path = ['workloads', i]
-    const no = (field: keyof typeof w, why: string): void => {
-      if (w[field] !== undefined)
-        problems.push(t.problem([...p, field], `workloads[${i}].${field} ${why}`))
-    }
-    if (seen.has(w.name))
-      problems.push(t.problem([...p, 'name'], `workloads[${i}].name "${w.name}" is used twice`))
+    const at = workloadAt(t, w, i, problems)
+    if (seen.has(w.name)) at.problem('name', `workloads[${i}].name "${w.name}" is used twice`)
     seen.add(w.name)
-    if (w.kind === 'archive') {
-      if (!w.archive)
-        problems.push(
-          t.problem([...p, 'kind'], `workloads[${i}]: an archive needs "archive: { size }"`)
-        )
-      no('command', 'is not allowed for an archive (nodes keep the data, they run nothing)')
-      no('ports', 'is not allowed for an archive')
-    } else {
-      if (!w.command)
-        problems.push(
-          t.problem(
-            [...p, 'kind'],
-            `workloads[${i}]: a ${w.kind} needs a "command" (an argv array, run without a shell)`
-          )
-        )
-      no('archive', `is only for kind archive, not ${w.kind}`)
-    }
-    if (w.kind !== 'service') no('ports', `is only for services, not ${w.kind}s`)
-    if (w.kind !== 'job') no('output', `is only for jobs, not ${w.kind}s`)
-    if (w.kind !== 'service')
-      no('access', `is only for services (who may connect to their ports), not ${w.kind}s`)
-    no(
-      'egress',
-      'is refused: a workload runs in its own network namespace with no route out (no internet, no LAN, no host); ship what it needs in its files, and reach it through its ports only (scit connect)'
-    )
-    if (Array.isArray(w.access)) {
-      const roles = new Set((t.doc.stakeholders?.signers ?? []).map((x) => x.role))
-      w.access.forEach((a, j) => {
-        if (a === 'bot' || a === 'stakeholders' || roles.has(a)) return
-        try {
-          decodeKey(a, 'access key')
-        } catch {
-          problems.push(
-            t.problem(
-              [...p, 'access', j],
-              `workloads[${i}].access: "${a}" is not a key (z-base-32), bot, stakeholders, or a stakeholder role (${[...roles].join(', ') || 'none declared'})`
-            )
-          )
-        }
-      })
-    }
-    if (w.kind !== 'service') no('state', `is only for services, not ${w.kind}s`)
-    if (w.state === undefined) no('stateInterval', 'goes with "state"')
-    ;(w.state ?? []).forEach((s, j) => {
-      const why = workPathProblem(s.replace(/\/+$/, ''))
-      if (why) problems.push(t.problem([...p, 'state', j], `workloads[${i}].state "${s}" ${why}`))
-    })
-    for (const k of Object.keys(w.env ?? {})) {
-      // the node sets PORT / PORT_<port>: the declared port in the service's namespace (a loopback port without a sandbox)
-      if (/^PORT(_|$)/.test(k))
-        problems.push(
-          t.problem(
-            [...p, 'env', k],
-            `workloads[${i}].env.${k}: PORT and PORT_* are set by the node from "ports"`,
-            0,
-            true
-          )
-        )
-    }
-    const why = w.output === undefined ? null : workPathProblem(w.output)
-    if (why)
-      problems.push(t.problem([...p, 'output'], `workloads[${i}].output "${w.output}" ${why}`))
-    if (w.archive?.source !== undefined) {
-      try {
-        decodeKey(w.archive.source, 'archive source')
-      } catch (err) {
-        problems.push(t.problem([...p, 'archive', 'source'], (err as Error).message))
-      }
-    }
-    t.shipped[i] = shipped(t, i, problems)
+    checkKindFields(at, w)
+    at.refuse('egress', EGRESS)
+    checkAccess(at, w, t.doc.stakeholders?.signers ?? [])
+    checkState(at, w)
+    checkEnv(at, w)
+    checkOutput(at, w)
+    checkArchiveSource(at, w)
+    t.shipped[i] = checkFiles(at, t, w)
   })
   if (problems.length) throw new TemplateError(problems)
+}
+
+const EGRESS =
+  'is refused: a workload runs in its own network namespace with no route out (no internet, no LAN, no host); ship what it needs in its files, and reach it through its ports only (scit connect)'
+
+/** Where one workload's problems go: `problem` at a path under it, `refuse` a field it gave. */
+interface WorkloadAt {
+  name: string
+  problem(p: Path | keyof WorkloadDecl, message: string, key?: boolean): void
+  refuse(field: keyof WorkloadDecl, why: string): void
+}
+
+function workloadAt(t: Template, w: WorkloadDecl, i: number, problems: Problem[]): WorkloadAt {
+  const base: Path = ['workloads', i]
+  const problem = (p: Path | keyof WorkloadDecl, message: string, key = false): void => {
+    problems.push(t.problem([...base, ...(Array.isArray(p) ? p : [p])], message, 0, key))
+  }
+  return {
+    name: `workloads[${i}]`,
+    problem,
+    refuse(field, why) {
+      if (w[field] !== undefined) problem(field, `workloads[${i}].${field} ${why}`)
+    }
+  }
+}
+
+/** What a template is told of a field its kind needs but it left out. */
+const NEEDED: Partial<Record<KindField, string>> = {
+  command: 'a "command" (an argv array, run without a shell)',
+  archive: '"archive: { size }"'
+}
+
+/** The kind's entry (lib/workload-kinds.ts) says which fields it needs and which it may give. */
+function checkKindFields(at: WorkloadAt, w: WorkloadDecl): void {
+  const kind = kindEntry(w.kind)
+  for (const field of kind.needs)
+    if (w[field] === undefined)
+      at.problem(
+        'kind',
+        `${at.name}: ${article(w.kind)} ${w.kind} needs ${NEEDED[field] ?? `"${field}"`}`
+      )
+  for (const field of KIND_FIELDS) {
+    if (allows(w.kind, field)) continue
+    if (field === 'command')
+      at.refuse(
+        field,
+        `is not allowed for ${article(w.kind)} ${w.kind} (nodes keep the data, they run nothing)`
+      )
+    else {
+      const why = field === 'access' ? ' (who may connect to their ports)' : ''
+      at.refuse(field, `is only for ${kindsAllowing(field)}${why}, not ${w.kind}s`)
+    }
+  }
+}
+
+function article(word: string): string {
+  return /^[aeiou]/.test(word) ? 'an' : 'a'
+}
+
+function checkAccess(at: WorkloadAt, w: WorkloadDecl, signers: Array<{ role: string }>): void {
+  if (!Array.isArray(w.access)) return
+  const roles = new Set(signers.map((x) => x.role))
+  w.access.forEach((a, j) => {
+    if (a === 'bot' || a === 'stakeholders' || roles.has(a)) return
+    try {
+      decodeKey(a, 'access key')
+    } catch {
+      at.problem(
+        ['access', j],
+        `${at.name}.access: "${a}" is not a key (z-base-32), bot, stakeholders, or a stakeholder role (${[...roles].join(', ') || 'none declared'})`
+      )
+    }
+  })
+}
+
+function checkState(at: WorkloadAt, w: WorkloadDecl): void {
+  if (w.state === undefined) at.refuse('stateInterval', 'goes with "state"')
+  ;(w.state ?? []).forEach((s, j) => {
+    const why = workPathProblem(s.replace(/\/+$/, ''))
+    if (why) at.problem(['state', j], `${at.name}.state "${s}" ${why}`)
+  })
+}
+
+/** The node sets PORT / PORT_<port>: the declared port in the service's namespace. */
+function checkEnv(at: WorkloadAt, w: WorkloadDecl): void {
+  for (const k of Object.keys(w.env ?? {})) {
+    if (/^PORT(_|$)/.test(k))
+      at.problem(
+        ['env', k],
+        `${at.name}.env.${k}: PORT and PORT_* are set by the node from "ports"`,
+        true
+      )
+  }
+}
+
+function checkOutput(at: WorkloadAt, w: WorkloadDecl): void {
+  const why = w.output === undefined ? null : workPathProblem(w.output)
+  if (why) at.problem('output', `${at.name}.output "${w.output}" ${why}`)
+}
+
+function checkArchiveSource(at: WorkloadAt, w: WorkloadDecl): void {
+  if (w.archive?.source === undefined) return
+  try {
+    decodeKey(w.archive.source, 'archive source')
+  } catch (err) {
+    at.problem(['archive', 'source'], (err as Error).message)
+  }
 }
 
 /** A path on the node, inside the workload's work dir; why not, or null. */
@@ -446,33 +493,28 @@ function workPathProblem(p: string): string | null {
   return "leaves the workload's work dir: name a path relative to it, with no .. (e.g. data/db.json)"
 }
 
-/** Every file a workload ships, inside the template's folder, each with a name of its own in the work dir. */
-function shipped(t: Template, i: number, problems: Problem[]): ShippedFile[] {
+/** Every file the workload ships, inside the template's folder, each with a name of its own in the work dir. */
+function checkFiles(at: WorkloadAt, t: Template, w: WorkloadDecl): ShippedFile[] {
   const out: ShippedFile[] = []
   const entryOf = new Map<string, number>()
-  ;(t.doc.workloads[i].files ?? []).forEach((entry, j) => {
-    const at: Path = ['workloads', i, 'files', j]
+  ;(w.files ?? []).forEach((entry, j) => {
     try {
       for (const f of shippedFiles(t.dir, entry)) {
         if (!isSafePath(f.rel))
-          problems.push(
-            t.problem(at, `workloads[${i}]: "${f.rel}" cannot be a file name on a node`)
-          )
+          at.problem(['files', j], `${at.name}: "${f.rel}" cannot be a file name on a node`)
         out.push(f)
         entryOf.set(f.rel, j)
       }
     } catch (err) {
       if (!(err instanceof FolderError)) throw err
-      problems.push(t.problem(at, `workloads[${i}].files[${j}] ${err.message}`))
+      at.problem(['files', j], `${at.name}.files[${j}] ${err.message}`)
     }
   })
   const clash = clashingPaths(out.map((f) => f.rel))
   if (clash)
-    problems.push(
-      t.problem(
-        ['workloads', i, 'files', entryOf.get(clash[1]) ?? 0],
-        `workloads[${i}]: "${clash[0]}" and "${clash[1]}" would land on one file in the work dir`
-      )
+    at.problem(
+      ['files', entryOf.get(clash[1]) ?? 0],
+      `${at.name}: "${clash[0]}" and "${clash[1]}" would land on one file in the work dir`
     )
   return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))
 }
