@@ -11,7 +11,8 @@ import { parseDocument, LineCounter, Document, isMap, isPair, isScalar, isNode }
 import { ScitError } from '../lib/errors'
 import { decodeKey } from '../lib/keys'
 import { parseSize } from '../lib/resources'
-import { isSafePath } from '../lib/contract'
+import { isSafePath, clashingPaths } from '../lib/work-paths'
+import { templateFolder, shippedFiles, FolderError, ShippedFile } from './template-files'
 import { schemaProblems, formatPath } from './template-schema'
 import {
   compile,
@@ -66,7 +67,10 @@ export interface Parameter {
 
 export interface Template {
   file: string
+  /** The folder it sees: every file it ships is inside (template-files.ts). */
   dir: string
+  /** Per workload, what its `files:` ship, checked inside `dir`. */
+  shipped: ShippedFile[][]
   doc: TemplateDoc
   parameters: Map<string, Parameter>
   /** Compiled strings, by formatPath() of where they sit. */
@@ -134,7 +138,8 @@ export function parseTemplate(src: string, file: string): Template {
 
   const t: Template = {
     file: path.resolve(file),
-    dir: path.dirname(path.resolve(file)),
+    dir: templateFolder(file),
+    shipped: [],
     doc,
     src,
     parameters: new Map(),
@@ -370,7 +375,7 @@ function checkWorkloads(t: Template): void {
     checkEnv(at, w)
     checkOutput(at, w)
     checkArchiveSource(at, w)
-    checkFiles(at, w, t.dir)
+    t.shipped[i] = checkFiles(at, t, w)
   })
   if (problems.length) throw new TemplateError(problems)
 }
@@ -451,11 +456,8 @@ function checkAccess(at: WorkloadAt, w: WorkloadDecl, signers: Array<{ role: str
 function checkState(at: WorkloadAt, w: WorkloadDecl): void {
   if (w.state === undefined) at.refuse('stateInterval', 'goes with "state"')
   ;(w.state ?? []).forEach((s, j) => {
-    if (!isSafePath(s.replace(/\/+$/, '')))
-      at.problem(
-        ['state', j],
-        `${at.name}.state "${s}" must be a relative path inside the work dir`
-      )
+    const why = workPathProblem(s.replace(/\/+$/, ''))
+    if (why) at.problem(['state', j], `${at.name}.state "${s}" ${why}`)
   })
 }
 
@@ -472,11 +474,8 @@ function checkEnv(at: WorkloadAt, w: WorkloadDecl): void {
 }
 
 function checkOutput(at: WorkloadAt, w: WorkloadDecl): void {
-  if (w.output !== undefined && !isSafePath(w.output))
-    at.problem(
-      'output',
-      `${at.name}.output "${w.output}" must be a relative path inside the work dir`
-    )
+  const why = w.output === undefined ? null : workPathProblem(w.output)
+  if (why) at.problem('output', `${at.name}.output "${w.output}" ${why}`)
 }
 
 function checkArchiveSource(at: WorkloadAt, w: WorkloadDecl): void {
@@ -488,13 +487,36 @@ function checkArchiveSource(at: WorkloadAt, w: WorkloadDecl): void {
   }
 }
 
-function checkFiles(at: WorkloadAt, w: WorkloadDecl, dir: string): void {
-  ;(w.files ?? []).forEach((f, j) => {
-    if (path.isAbsolute(f))
-      at.problem(['files', j], `"${f}" must be relative to the template's folder`)
-    else if (!fs.existsSync(path.join(dir, f)))
-      at.problem(['files', j], `"${f}" does not exist (looked in ${dir})`)
+/** A path on the node, inside the workload's work dir; why not, or null. */
+function workPathProblem(p: string): string | null {
+  if (isSafePath(p) && !p.startsWith('~')) return null
+  return "leaves the workload's work dir: name a path relative to it, with no .. (e.g. data/db.json)"
+}
+
+/** Every file the workload ships, inside the template's folder, each with a name of its own in the work dir. */
+function checkFiles(at: WorkloadAt, t: Template, w: WorkloadDecl): ShippedFile[] {
+  const out: ShippedFile[] = []
+  const entryOf = new Map<string, number>()
+  ;(w.files ?? []).forEach((entry, j) => {
+    try {
+      for (const f of shippedFiles(t.dir, entry)) {
+        if (!isSafePath(f.rel))
+          at.problem(['files', j], `${at.name}: "${f.rel}" cannot be a file name on a node`)
+        out.push(f)
+        entryOf.set(f.rel, j)
+      }
+    } catch (err) {
+      if (!(err instanceof FolderError)) throw err
+      at.problem(['files', j], `${at.name}.files[${j}] ${err.message}`)
+    }
   })
+  const clash = clashingPaths(out.map((f) => f.rel))
+  if (clash)
+    at.problem(
+      ['files', entryOf.get(clash[1]) ?? 0],
+      `${at.name}: "${clash[0]}" and "${clash[1]}" would land on one file in the work dir`
+    )
+  return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))
 }
 
 function checkStakeholders(t: Template): void {

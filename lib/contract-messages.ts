@@ -27,6 +27,7 @@ import { ScitError } from './errors'
 import { hash, encodeKey, shortKey } from './keys'
 import { sign, verifySignature, KeyPair } from './identity'
 import type { Resources } from './resources'
+import { isSafePath, clashingPaths } from './work-paths'
 import {
   WORKLOAD_KINDS,
   RESTART_POLICIES,
@@ -542,19 +543,6 @@ export function decodeApproval(buf: Uint8Array): Approval {
 const SAFE_NAME = /^[a-z][a-z0-9-]{0,62}$/
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
-/** A node writes files under its work dir by these paths: nothing absolute, no "..", no hidden tricks. */
-export function isSafePath(p: string): boolean {
-  if (
-    p.length === 0 ||
-    p.length > 1024 ||
-    p.startsWith('/') ||
-    p.includes('\\') ||
-    p.includes('\0')
-  )
-    return false
-  return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..')
-}
-
 /** What a manifest must satisfy whoever wrote it; a reader refuses the contract otherwise (bad-manifest). */
 export function checkManifest(m: Manifest, block: number | null = null): void {
   const bad = (msg: string): never => {
@@ -575,12 +563,11 @@ export function checkManifest(m: Manifest, block: number | null = null): void {
     for (const k of Object.keys(w.env))
       if (!ENV_NAME.test(k)) bad(`workload ${w.name}: "${k}" is not an environment variable name`)
     for (const p of w.ports) if (p < 1 || p > 65535) bad(`workload ${w.name}: ${p} is not a port`)
-    const paths = new Set<string>()
-    for (const f of w.files) {
-      if (!isSafePath(f.path) || paths.has(f.path))
-        bad(`workload ${w.name}: file path "${f.path}" is unsafe or listed twice`)
-      paths.add(f.path)
-    }
+    for (const f of w.files)
+      if (!isSafePath(f.path)) bad(`workload ${w.name}: file path "${f.path}" is unsafe`)
+    const clash = clashingPaths(w.files.map((f) => f.path))
+    if (clash)
+      bad(`workload ${w.name}: files "${clash[0]}" and "${clash[1]}" would land on one file`)
     if (w.output !== null && !isSafePath(w.output))
       bad(`workload ${w.name}: output path "${w.output}" is unsafe`)
     for (const r of w.access.roles) {
