@@ -13,7 +13,6 @@ import type { Bot } from './bot'
 import type { DeploymentRecord } from './state'
 import { loadTemplate, Template } from './template'
 import { instantiate, planBids, Instance } from './manifest'
-import { resumeReplacements } from './monitor'
 import { until } from './wait'
 import { NotFilled, FillOptions } from './trader'
 import { replicaStatus, ReplicaStatus } from './replica-status'
@@ -94,7 +93,7 @@ export async function resume(
       bot.progress('contract', `core ${d.contract ?? ''}`)
       if (d.bids.length === 0) {
         const bodies = planBids(manifest, {
-          expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000)
+          expiry: Date.now() + bot.bidWindow
         })
         bodies.forEach((body, i) => bot.trader.plan(d, manifest.workloads[i].name, body))
       }
@@ -147,7 +146,7 @@ export async function resume(
       d.phase = 'running'
       bot.state.save()
     }
-    if (d.phase === 'running') await resumeReplacements(bot, d)
+    if (d.phase === 'running') await bot.monitor.resumeReplacements(d)
     return d
   } catch (err) {
     if ((err as ScitError).code !== 'CLOSED') {
@@ -310,7 +309,7 @@ export async function scale(
     const exclude = m.placement.spread ? live.map((t) => t.node) : []
     const [body] = planBids(
       { ...m, workloads: [{ ...wl, replicas: replicas - before }] },
-      { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000), exclude }
+      { expiry: Date.now() + bot.bidWindow, exclude }
     )
     bot.trader.plan(d, wl.name, body)
     // NotFilled: every bid has ended and nothing was bought; the contract runs on as it was
