@@ -21,6 +21,7 @@ import {
   BODIES
 } from '../messages'
 import { readCounts, countChanges } from './counts'
+import { recordHistory } from './history'
 import * as K from './keys'
 import { Tx } from './tx'
 import { Ctx, Reject } from './context'
@@ -162,6 +163,7 @@ export async function applyOpened(
       since: time,
       genesis,
       trades: [],
+      priced: [],
       dirty: new Set(),
       effects: null
     }
@@ -181,6 +183,7 @@ export async function applyOpened(
     }
     tx.write(outcomeRecord, K.accepted(id), outcome)
     const counts = await readCounts(tx)
+    await recordHistory(tx, counts, time, now, ctx.priced)
     counts.accepted++
     await countChanges(tx, counts)
     tx.write(countsRecord, K.META_COUNTS, counts)
