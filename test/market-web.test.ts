@@ -59,6 +59,10 @@ async function serve(t: Assert, net: Testnet, m: MarketPeer): Promise<Served> {
     return exited
   }
   t.teardown(stop, { order: -2 })
+  // a test that throws ends brittle without its teardowns: the server must not outlive it
+  const orphan = (): boolean => child.kill('SIGKILL')
+  process.once('exit', orphan)
+  child.once('exit', () => process.off('exit', orphan))
   for await (const line of createInterface({ input: child.stdout })) {
     const { url } = JSON.parse(line) as { url: string }
     return { url, port: Number(new URL(url).port), stop }
@@ -181,6 +185,35 @@ test('web: refuses a foreign Host or Origin and writes; its API answers what sci
     '/api/prices = scit market prices --json'
   )
   t.alike(prices.summary.cpu, { trades: 1, min: 10, median: 10, max: 10 })
+  const overview = JSON.parse((await get(s, '/api/overview')).body)
+  const stats = await marketJson<{
+    nodes: { offers: number }
+    capacity: { sold: { cpu: number }; total: { cpu: number } }
+  }>(t, net, m, ['stats'])
+  t.is(overview.nodes.offering, stats.nodes.offers, 'nodes offering, as scit market stats counts')
+  t.alike(
+    [overview.capacity.cpu.leased, overview.capacity.cpu.total],
+    [stats.capacity.sold.cpu, stats.capacity.total.cpu],
+    'cpu leased of total, as scit market stats sums'
+  )
+  t.alike(overview.trades, { now: 1, before: null }, 'one trade in the last 24 h, in a new market')
+  const terminal = await marketJson<typeof overview>(t, net, m, ['overview'])
+  const same = (o: typeof overview): unknown => ({
+    ...o,
+    time: 0,
+    nodes: { ...o.nodes, online: 0 }
+  })
+  t.alike(same(overview), same(terminal), '/api/overview = scit market overview --json')
+  const detail = JSON.parse((await get(s, `/api/node/${nodes[0].slice(0, 10)}`)).body)
+  const cliDetail = await marketJson<typeof detail>(t, net, m, ['node', nodes[0], '--timeout', '0'])
+  t.alike(
+    [detail.offer, detail.trades, detail.uptime.hours],
+    [cliDetail.offer, cliDetail.trades, cliDetail.uptime.hours],
+    '/api/node/KEY = scit market node KEY --json (by the first characters too)'
+  )
+  t.is(detail.trades.length, 1, 'the CH node sold the trade')
+  t.is(detail.uptime.hours[detail.uptime.hours.length - 1], 'renewed', 'it offered this hour')
+  t.is((await get(s, '/api/node/zzzzzzzz')).status, 404, 'an unknown node')
   const bad = await runMarket(t, net, m, ['web', '--listen', '0.0.0.0:8420'])
   t.is(bad.code, 1)
   t.ok(bad.stderr.startsWith('error INVALID_ARGUMENT: --listen'), bad.stderr)
@@ -257,7 +290,8 @@ browserTest(
     )
     await page.fill('#node-filters input[name=country]', 'DE')
     await page.click('#node-filters button')
-    await page.waitForFunction("document.querySelectorAll('#nodes tbody tr').length === 1")
+    await page.waitForSelector(`#nodes tbody tr[data-key="${nodes[0]}"]`, { state: 'detached' })
+    t.is(await page.locator('#nodes tbody tr').count(), 1)
     t.is(
       await page.getAttribute('#nodes tbody tr', 'data-key'),
       nodes[1],

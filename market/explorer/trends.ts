@@ -9,7 +9,6 @@ import { HISTORY, Resolution, bucketOf } from '../engine/keys'
 import { forSale } from '../engine/state'
 import { tradeFlows, mergeFlows, priceSummaries, gaugesAt, PriceSummary } from '../history'
 import type { View } from '../types'
-import * as M from './model'
 import type { ViewContext } from './views'
 import { nodesOf } from './views'
 
@@ -42,20 +41,23 @@ function share(total: number, free: number): number {
 /** `now`: wall clock ms (the windows end with its hour). */
 export async function overviewRows(ctx: ViewContext, now = Date.now()): Promise<Overview> {
   const view = ctx.view
-  const stats = await M.marketStats(view)
-  const nodes = await nodesOf(ctx, {})
+  // every offer once, with its node's presence: what `stats` sums over live offers, and who is online
+  const nodes = await nodesOf(ctx, { all: true })
+  const live = nodes.filter((n) => n.offer === 'live')
   const base = await Q.stats(view)
   const ago = await gaugesAt(view, now - DAY)
   const capacity: Overview['capacity'] = {}
-  for (const k of CHART_KINDS)
+  for (const k of CHART_KINDS) {
+    const total = live.reduce((n, o) => n + o.total[k], 0)
     capacity[k] = {
-      total: stats.capacity.total[k],
-      leased: stats.capacity.sold[k],
+      total,
+      leased: total - live.reduce((n, o) => n + o.free[k], 0),
       share: {
         now: share(base.capacity.total[k], base.capacity.free[k]),
         before: ago === null ? null : share(ago.capacity[k], ago.free[k])
       }
     }
+  }
   const end = bucketOf('hour', now) + HISTORY.hour
   const last = mergeFlows(await tradeFlows(view, 'hour', end - DAY, end))
   const prev = mergeFlows(await tradeFlows(view, 'hour', end - 2 * DAY, end - DAY))
@@ -63,19 +65,25 @@ export async function overviewRows(ctx: ViewContext, now = Date.now()): Promise<
   return {
     time: now,
     nodes: {
-      offering: stats.nodes.offers,
+      offering: live.length,
       online: nodes.filter((n) => n.online).length,
-      lapsed: stats.nodes.lapsed,
+      lapsed: nodes.filter((n) => n.offer === 'lapsed').length,
       offers: { now: base.offers, before: ago?.offers ?? null }
     },
     capacity,
     contracts: {
-      live: (await M.contractRows(view, { state: 'live' })).length,
-      leases: { now: stats.trades.settled, before: ago?.leases ?? null }
+      live: await liveContracts(view),
+      leases: { now: base.trades.settled ?? 0, before: ago?.leases ?? null }
     },
     trades: { now: last.matched, before: began ? prev.matched : null },
     volume: { now: last.value, before: began ? prev.value : null }
   }
+}
+
+/** Contracts with a running lease, from the live trades alone (contractRows reads their bots' whole history). */
+async function liveContracts(view: View): Promise<number> {
+  const live = await Q.listTrades(view, { live: true })
+  return new Set(live.filter((t) => t.state === 'settled').map((t) => t.contract)).size
 }
 
 export const RANGES: Record<string, { ms: number; resolution: Resolution }> = {

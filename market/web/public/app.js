@@ -8,7 +8,7 @@
   const main = document.getElementById('main')
   const live = document.getElementById('live')
   const KINDS = ['cpu', 'memory', 'ssd', 'hdd']
-  const state = { eventId: null, source: null, page: null, priceRange: '6h', timer: null }
+  const state = { eventId: null, source: null, page: null, priceRange: '6h', timer: null, gen: 0 }
 
   // --- building blocks -------------------------------------------------------------------------------
 
@@ -234,7 +234,7 @@
 
   const pages = {}
 
-  pages.overview = async function () {
+  pages.overview = async function (_, paint) {
     const [o, prices, trades, offers] = await Promise.all([
       api('overview'),
       api(`prices?range=${state.priceRange}`),
@@ -252,7 +252,7 @@
     const bars = h('div', { class: 'bars panel', id: 'utilisation' })
     const chart = h('div', { class: 'chart price-chart', id: 'price-cpu' })
     const depth = h('div', { class: 'chart depth-chart', id: 'depth-cpu' })
-    main.replaceChildren(
+    paint(
       h(
         'div',
         { class: 'cards', id: 'cards' },
@@ -354,7 +354,7 @@
     charts.depth(depth, prices.depth.cpu, 'cpu')
   }
 
-  pages.prices = async function () {
+  pages.prices = async function (_, paint) {
     const prices = await api(`prices?range=${state.priceRange}`)
     const ranges = h(
       'div',
@@ -370,15 +370,18 @@
         })
       )
     )
-    main.replaceChildren(
-      h(
-        'h2',
-        {},
-        'Traded unit prices ',
-        h('small', { text: `median with min-max per ${prices.resolution}; book depth now` })
-      ),
-      ranges
+    if (
+      !paint(
+        h(
+          'h2',
+          {},
+          'Traded unit prices ',
+          h('small', { text: `median with min-max per ${prices.resolution}; book depth now` })
+        ),
+        ranges
+      )
     )
+      return
     for (const k of KINDS) {
       const s = prices.summary[k]
       const c = h('div', { class: 'chart price-chart', id: `price-${k}` })
@@ -430,7 +433,7 @@
   ]
   const nodeQuery = new URLSearchParams()
 
-  pages.nodes = async function () {
+  pages.nodes = async function (_, paint) {
     const form = h(
       'form',
       { class: 'filters', id: 'node-filters' },
@@ -459,24 +462,29 @@
       for (const [name] of FILTERS) nodeQuery.set(name, form.elements[name].value.trim())
       if (form.elements.online.checked) nodeQuery.set('online', '1')
       else nodeQuery.delete('online')
-      show()
+      nodesTable(out)
     })
+    const out = h('div', { class: 'panel', id: 'nodes-panel' })
+    paint(h('h2', { text: 'Nodes' }), form, out)
+    await nodesTable(out)
+  }
+
+  /** The table alone, replaced once its rows are read: the form keeps what is being typed. */
+  async function nodesTable(out) {
     const q = new URLSearchParams([...nodeQuery].filter(([, v]) => v !== ''))
-    const out = h('div', { class: 'panel' })
-    main.replaceChildren(h('h2', { text: 'Nodes' }), form, out)
     try {
-      out.append(table('nodes', NODE_COLUMNS, await api(`nodes?${q}`), (n) => n.node))
+      out.replaceChildren(table('nodes', NODE_COLUMNS, await api(`nodes?${q}`), (n) => n.node))
     } catch (err) {
-      out.append(h('div', { class: 'error', text: err.message }))
+      out.replaceChildren(h('div', { class: 'error', text: err.message }))
     }
   }
 
-  pages.node = async function (key) {
+  pages.node = async function (key, paint) {
     const d = await api(`node/${encodeURIComponent(key)}`)
     const n = d.node
     const bars = h('div', { class: 'bars' })
     const strip = h('div', { class: 'strip', id: 'uptime' })
-    main.replaceChildren(
+    paint(
       h('h2', {}, 'Node ', h('span', { class: 'mono', text: n.node })),
       h(
         'p',
@@ -564,9 +572,9 @@
     )
   }
 
-  pages.contracts = async function () {
+  pages.contracts = async function (_, paint) {
     const rows = await api('contracts')
-    main.replaceChildren(
+    paint(
       h(
         'h2',
         {},
@@ -581,13 +589,11 @@
     )
   }
 
-  pages.contract = async function (key) {
-    main.replaceChildren(
-      h('p', { class: 'dim', text: 'reading the contract core and its nodes’ status cores…' })
-    )
+  pages.contract = async function (key, paint) {
+    paint(h('p', { class: 'dim', text: 'reading the contract core and its nodes’ status cores…' }))
     const d = await api(`contract/${encodeURIComponent(key)}`)
     const m = d.manifest
-    main.replaceChildren(
+    paint(
       h('h2', {}, 'Contract ', h('span', { class: 'mono', text: d.contract })),
       h(
         'p',
@@ -649,10 +655,10 @@
     )
   }
 
-  pages.trades = async function () {
+  pages.trades = async function (_, paint) {
     const all = new URLSearchParams(location.hash.split('?')[1] || '').get('all') === '1'
     const rows = (await api(all ? 'trades?all=1' : 'trades')).sort(byNewest)
-    main.replaceChildren(
+    paint(
       h(
         'h2',
         {},
@@ -683,10 +689,17 @@
         'here',
         a.getAttribute('href') === `#/${name === 'overview' ? '' : name || ''}`
       )
+    // a page read after the user went elsewhere paints nothing
+    const gen = ++state.gen
+    const paint = (...children) => {
+      if (gen !== state.gen) return false
+      main.replaceChildren(...children)
+      return true
+    }
     try {
-      await pages[page](arg && decodeURIComponent(arg))
+      await pages[page](arg && decodeURIComponent(arg), paint)
     } catch (err) {
-      main.replaceChildren(h('div', { class: 'error', text: err.message }))
+      paint(h('div', { class: 'error', text: err.message }))
     }
     document.body.dataset.page = page
     if (state.source === null) follow()
@@ -698,6 +711,7 @@
     clearTimeout(state.timer)
     state.timer = setTimeout(() => {
       if (state.page === 'overview') refreshOverview()
+      else if (state.page === 'nodes') nodesTable(document.getElementById('nodes-panel'))
       else show()
     }, 1000)
   }
@@ -707,7 +721,7 @@
     const keep = [document.getElementById('trades'), document.getElementById('offers')]
     await show()
     const now = [document.getElementById('trades'), document.getElementById('offers')]
-    keep.forEach((t, i) => t && now[i] && now[i].replaceWith(t))
+    if (state.page === 'overview') keep.forEach((t, i) => t && now[i] && now[i].replaceWith(t))
   }
 
   function follow() {
