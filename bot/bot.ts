@@ -77,6 +77,9 @@ export class Bot extends ReadyResource {
   get key(): string {
     return encodeKey(this.identity.publicKey)
   }
+  get bidWindow(): number {
+    return this.opts.trader?.bidWindow ?? DEFAULT_TRADER.bidWindow
+  }
 
   readonly progress: Progress = (step, detail) => {
     this.events.emit('progress', step, detail)

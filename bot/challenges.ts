@@ -7,27 +7,30 @@
 import type Hypercore from 'hypercore'
 import b4a from 'b4a'
 import { ScitError } from '../lib/errors'
+import { kindEntry } from '../lib/workload-kinds'
 import { signedHead, challengeCount, Verdict } from '../lib/storage-proof'
-import type { Bot } from './bot'
+import { waitForUpdate } from '../lib/timeout'
+import type { BotHost } from './host'
 import type { DeploymentRecord, TradeRecord } from './state'
-import { updated } from './watch'
 import safetyCatch from 'safety-catch'
 
 export class Challenges {
   private readonly replicas = new Map<string, Promise<Hypercore>>()
 
-  constructor(private readonly bot: Bot) {}
+  constructor(
+    private readonly bot: Pick<BotHost, 'store' | 'swarm' | 'reach' | 'writer' | 'manifestOf'>
+  ) {}
 
-  isArchive(d: DeploymentRecord, t: TradeRecord): boolean {
+  isChallenged(d: DeploymentRecord, t: TradeRecord): boolean {
     return this.bot
       .manifestOf(d)
-      .workloads.some((w) => w.name === t.workload && w.kind === 'archive')
+      .workloads.some((w) => w.name === t.workload && kindEntry(w.kind).challenged)
   }
 
   /** null when `t` is not an archive lease. */
   async target(d: DeploymentRecord, t: TradeRecord): Promise<Hypercore | null> {
     const w = this.bot.manifestOf(d).workloads.find((x) => x.name === t.workload)
-    if (!w || w.kind !== 'archive') return null
+    if (!w || !kindEntry(w.kind).challenged) return null
     if (w.archive?.source) return this.replica(w.archive.source)
     return (await this.bot.writer(d)).core
   }
@@ -45,7 +48,7 @@ export class Challenges {
         'TIMEOUT',
         `node ${t.node.slice(0, 8)} could not be reached in ${timeout} ms`
       )
-    if (!core.writable) await updated(core, timeout)
+    if (!core.writable) await waitForUpdate(core, timeout)
     const head = await signedHead(core)
     if (head === null) return null
     return ch.challenge(core.key, head, challengeCount(core), { timeout })

@@ -26,6 +26,7 @@ import { manifestSummary } from './stakeholders'
 import { readLogs } from './logs'
 import { BotState, DeploymentRecord } from './state'
 import { requirePhase, Command } from './phase'
+import { loadTemplate, resolveParams } from './template'
 import type { ParamValue } from '../lib/contract'
 import safetyCatch from 'safety-catch'
 
@@ -171,6 +172,8 @@ export async function cmdDeploy(
       `--wait "${flags.wait}": the one state to wait for is "running"`
     )
   const timeout = parseDuration(flags.timeout ?? '5m')
+  // A template file is checked offline first: a refused one opens no swarm and buys nothing.
+  if (fs.existsSync(template)) resolveParams(loadTemplate(template), set)
   await withBot(flags, async (bot) => {
     // The timeout bounds buying (re-bidding as often as it takes until then), then waiting for the replicas; not the stakeholders.
     const d = await deploy(

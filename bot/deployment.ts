@@ -8,12 +8,11 @@ import fs from 'fs'
 import path from 'path'
 import b4a from 'b4a'
 import { ScitError } from '../lib/errors'
-import { encodeManifest, ParamValue } from '../lib/contract'
+import { encodeManifest, ParamValue, Manifest, kindEntry } from '../lib/contract'
 import type { Bot } from './bot'
 import type { DeploymentRecord } from './state'
 import { loadTemplate, Template } from './template'
 import { instantiate, planBids, Instance } from './manifest'
-import { resumeReplacements } from './monitor'
 import { until } from './wait'
 import { NotFilled, FillOptions } from './trader'
 import { replicaStatus, ReplicaStatus } from './replica-status'
@@ -94,7 +93,7 @@ export async function resume(
       bot.progress('contract', `core ${d.contract ?? ''}`)
       if (d.bids.length === 0) {
         const bodies = planBids(manifest, {
-          expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000)
+          expiry: Date.now() + bot.bidWindow
         })
         bodies.forEach((body, i) => bot.trader.plan(d, manifest.workloads[i].name, body))
       }
@@ -147,7 +146,7 @@ export async function resume(
       d.phase = 'running'
       bot.state.save()
     }
-    if (d.phase === 'running') await resumeReplacements(bot, d)
+    if (d.phase === 'running') await bot.monitor.resumeReplacements(d)
     return d
   } catch (err) {
     if ((err as ScitError).code !== 'CLOSED') {
@@ -235,14 +234,10 @@ export async function waitRunning(
           `${d.error}; its output: scit bot logs ${d.id}; scit bot stop ${d.id} closes the leases and refunds the unused escrow`
         )
       }
-      // a job that runs has not done its work yet: it is up once it exited
+      // a job that runs has not done its work yet
       return (
         live.length > 0 &&
-        live.every((r) =>
-          manifest.workloads.find((w) => w.name === r.workload)?.kind === 'job'
-            ? r.state === 'exited'
-            : UP.has(r.state)
-        )
+        live.every((r) => (finishes(manifest, r.workload) ? r.state === 'exited' : UP.has(r.state)))
       )
     },
     { poll: opts.poll ?? 250, deadline: opts.deadline, signal: bot.abort.signal }
@@ -253,6 +248,12 @@ export async function waitRunning(
       `not all replicas of ${d.id} run: ${last.map((r) => `${r.trade} ${r.state} (${r.reason})`).join('; ')}`
     )
   return last
+}
+
+/** A kind that finishes (a job) is up once it exited, not while it runs. */
+function finishes(m: Manifest, workload: string): boolean {
+  const w = m.workloads.find((x) => x.name === workload)
+  return w !== undefined && kindEntry(w.kind).finishes
 }
 
 /** A failure the node will not retry; a scheduled restart is signed failed too, "restart in …", and waited out. */
@@ -308,7 +309,7 @@ export async function scale(
     const exclude = m.placement.spread ? live.map((t) => t.node) : []
     const [body] = planBids(
       { ...m, workloads: [{ ...wl, replicas: replicas - before }] },
-      { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000), exclude }
+      { expiry: Date.now() + bot.bidWindow, exclude }
     )
     bot.trader.plan(d, wl.name, body)
     // NotFilled: every bid has ended and nothing was bought; the contract runs on as it was

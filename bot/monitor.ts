@@ -45,7 +45,7 @@ import { logger } from '../lib/log'
 import { costFor } from '../lib/resources'
 import { workloadId } from '../lib/trade-workload'
 import type { Verdict } from '../lib/storage-proof'
-import type { Bot } from './bot'
+import type { BotHost } from './host'
 import type { DeploymentRecord, TradeRecord } from './state'
 import { planBids } from './manifest'
 import { NodeWatch } from './watch'
@@ -110,7 +110,7 @@ export class Monitor {
   private closed = false
 
   constructor(
-    private readonly bot: Bot,
+    private readonly bot: BotHost,
     opts: Partial<MonitorOptions> = {}
   ) {
     this.opts = { ...DEFAULT_MONITOR, ...opts }
@@ -218,7 +218,7 @@ export class Monitor {
     const silent = Date.now() - (this.lastSeen.get(t.node) ?? now)
     if (silent > this.opts.grace)
       return this.heal(d, t, `node ${t.node.slice(0, 8)} unreachable for ${silent} ms`)
-    if (ch !== null && this.opts.challengeInterval > 0 && this.challenges.isArchive(d, t))
+    if (ch !== null && this.opts.challengeInterval > 0 && this.challenges.isChallenged(d, t))
       return this.audit(d, t)
   }
 
@@ -362,62 +362,63 @@ export class Monitor {
     ]
     const [body] = planBids(
       { ...m, workloads: [{ ...w, replicas: 1 }] },
-      { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000), exclude }
+      { expiry: Date.now() + bot.bidWindow, exclude }
     )
     bot.trader.plan(d, w.name, body, t.id)
-    await resumeReplacements(bot, d)
+    await this.resumeReplacements(d)
   }
-}
 
-/**
- * Finish replacement bids (after a heal, or a restart in the middle of one):
- * fill; then the signed scale instruction naming the new trades and their
- * workload, appended BEFORE settling, so that a node never sees a settled
- * replacement trade whose workload the core does not name yet; then settle.
- */
-export async function resumeReplacements(bot: Bot, d: DeploymentRecord): Promise<void> {
-  if (
-    !d.bids.some(
-      (b) =>
-        b.replaces !== null &&
-        (b.phase === 'intent' || b.phase === 'submitted' || b.phase === 'filled')
-    )
-  )
-    return
-  await bot.trader.fill(d)
-  const writer = await bot.writer(d)
-  const m = writer.view.current
-  const named = new Set(writer.view.instructions.flatMap((i) => i.trades))
-  const fresh = d.trades.filter(
-    (x) =>
-      x.replaces !== null && (x.phase === 'matched' || x.phase === 'settled') && !named.has(x.id)
-  )
-  for (const name of new Set(fresh.map((x) => x.workload))) {
-    const mine = fresh.filter((x) => x.workload === name)
-    const replicas = writer.view.state().replicas[name] ?? 1
-    const restore = mine.map((x) => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
-    for (const r of restore) await bot.monitor.states.hold(r.core)
-    await writer.appendInstruction({
-      action: 'scale',
-      manifestHash: m.hash,
-      scale: [{ workload: name, replicas }],
-      trades: mine.map((x) => x.id),
-      reason: `replaces ${mine.map((x) => x.replaces ?? '').join(', ')}`,
-      restore
-    })
-    for (const r of restore)
-      bot.progress(
-        'restore',
-        `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${shortKey(r.node)}`
+  /**
+   * Finish replacement bids (after a heal, or a restart in the middle of one):
+   * fill; then the signed scale instruction naming the new trades and their
+   * workload, appended BEFORE settling, so that a node never sees a settled
+   * replacement trade whose workload the core does not name yet; then settle.
+   */
+  async resumeReplacements(d: DeploymentRecord): Promise<void> {
+    const bot = this.bot
+    if (
+      !d.bids.some(
+        (b) =>
+          b.replaces !== null &&
+          (b.phase === 'intent' || b.phase === 'submitted' || b.phase === 'filled')
       )
-  }
-  await bot.trader.settle(d, writer.key, m.hash)
-  for (const name of new Set(fresh.map((x) => x.workload))) {
-    const mine = fresh.filter((x) => x.workload === name)
-    bot.progress(
-      'healed',
-      `${d.id}: ${name} now also runs on ${mine.map((x) => x.node.slice(0, 8)).join(', ')} (trades ${mine.map((x) => x.id).join(', ')})`
     )
+      return
+    await bot.trader.fill(d)
+    const writer = await bot.writer(d)
+    const m = writer.view.current
+    const named = new Set(writer.view.instructions.flatMap((i) => i.trades))
+    const fresh = d.trades.filter(
+      (x) =>
+        x.replaces !== null && (x.phase === 'matched' || x.phase === 'settled') && !named.has(x.id)
+    )
+    for (const name of new Set(fresh.map((x) => x.workload))) {
+      const mine = fresh.filter((x) => x.workload === name)
+      const replicas = writer.view.state().replicas[name] ?? 1
+      const restore = mine.map((x) => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
+      for (const r of restore) await this.states.hold(r.core)
+      await writer.appendInstruction({
+        action: 'scale',
+        manifestHash: m.hash,
+        scale: [{ workload: name, replicas }],
+        trades: mine.map((x) => x.id),
+        reason: `replaces ${mine.map((x) => x.replaces ?? '').join(', ')}`,
+        restore
+      })
+      for (const r of restore)
+        bot.progress(
+          'restore',
+          `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${shortKey(r.node)}`
+        )
+    }
+    await bot.trader.settle(d, writer.key, m.hash)
+    for (const name of new Set(fresh.map((x) => x.workload))) {
+      const mine = fresh.filter((x) => x.workload === name)
+      bot.progress(
+        'healed',
+        `${d.id}: ${name} now also runs on ${mine.map((x) => x.node.slice(0, 8)).join(', ')} (trades ${mine.map((x) => x.id).join(', ')})`
+      )
+    }
   }
 }
 

@@ -7,7 +7,7 @@
  * the replica, the sequence, every changed file's hash, the total hash. The
  * latest verified snapshot of each replica is recorded in the bot's state
  * (TradeRecord.snapshot): a heal names it for the new node to restore
- * (bot/monitor.ts resumeReplacements), and `scit bot state` lists it.
+ * (Monitor.resumeReplacements), and `scit bot state` lists it.
  */
 import type Hypercore from 'hypercore'
 import { decodeKey, encodeKey } from '../lib/keys'
@@ -15,8 +15,8 @@ import { logger } from '../lib/log'
 import { workloadId } from '../lib/trade-workload'
 import { scanState, verifyFiles, stateSize, StateFile } from '../lib/state'
 import type { VerificationError } from '../lib/contract'
-import type { Bot } from './bot'
-import { bounded } from './watch'
+import { settleWithin } from '../lib/timeout'
+import type { BotHost } from './host'
 import type { DeploymentRecord, TradeRecord, SnapshotRecord } from './state'
 import safetyCatch from 'safety-catch'
 
@@ -58,7 +58,7 @@ export class StateCopies {
   private readonly held = new Map<string, Hypercore>()
   private closed = false
 
-  constructor(private readonly bot: Bot) {}
+  constructor(private readonly bot: Pick<BotHost, 'store' | 'state' | 'events' | 'progress'>) {}
 
   /** Why trade `id`'s state core was refused, or null. */
   refused(id: string): string | null {
@@ -205,9 +205,9 @@ export class StateCopies {
     await this.track(d, t, stateCore)
     const copy = this.copies.get(t.id)
     if (copy === undefined) return t.snapshot ?? null
-    await bounded(copy.core.update({ wait: true }), timeout)
+    await settleWithin(copy.core.update({ wait: true }), timeout)
     const range = copy.core.download({ start: 0, end: copy.core.length })
-    await bounded(range.done(), timeout)
+    await settleWithin(range.done(), timeout)
     range.destroy()
     this.verify(d, t, copy)
     await copy.verifying

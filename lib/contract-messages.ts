@@ -27,16 +27,23 @@ import { ScitError } from './errors'
 import { hash, encodeKey, shortKey } from './keys'
 import { sign, verifySignature, KeyPair } from './identity'
 import type { Resources } from './resources'
+import { isSafePath, clashingPaths } from './work-paths'
+import {
+  WORKLOAD_KINDS,
+  RESTART_POLICIES,
+  WorkloadKind,
+  RestartPolicy,
+  allows,
+  kindEntry,
+  kindsAllowing
+} from './workload-kinds'
+
+export * from './workload-kinds'
 
 /** 2: workloads carry `access` and `state`. */
 export const MANIFEST_VERSION = 2
 export const CHUNK_SIZE = 64 * 1024
 export const BLOB_MARKER = 0
-
-export type WorkloadKind = 'service' | 'job' | 'archive'
-export type RestartPolicy = 'always' | 'on-failure' | 'never'
-export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['service', 'job', 'archive']
-export const RESTART_POLICIES: readonly RestartPolicy[] = ['always', 'on-failure', 'never']
 
 /** A file a workload ships: `path` is relative to the workload's work dir; hash is BLAKE2b-256 of the bytes. */
 export interface ManifestFile {
@@ -550,19 +557,6 @@ export function decodeApproval(buf: Uint8Array): Approval {
 const SAFE_NAME = /^[a-z][a-z0-9-]{0,62}$/
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
-/** A node writes files under its work dir by these paths: nothing absolute, no "..", no hidden tricks. */
-export function isSafePath(p: string): boolean {
-  if (
-    p.length === 0 ||
-    p.length > 1024 ||
-    p.startsWith('/') ||
-    p.includes('\\') ||
-    p.includes('\0')
-  )
-    return false
-  return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..')
-}
-
 /** What a manifest must satisfy whoever wrote it; a reader refuses the contract otherwise (bad-manifest). */
 export function checkManifest(m: Manifest, block: number | null = null): void {
   const bad = (msg: string): never => {
@@ -576,18 +570,18 @@ export function checkManifest(m: Manifest, block: number | null = null): void {
       bad(`workload name "${w.name}" is invalid or used twice`)
     names.add(w.name)
     if (w.replicas < 1) bad(`workload ${w.name} has no replicas`)
-    if ((w.kind === 'archive') !== (w.archive !== null))
-      bad(`workload ${w.name}: archive settings go with kind archive only`)
-    if (w.kind !== 'archive' && w.command.length === 0) bad(`workload ${w.name} has no command`)
+    if (allows(w.kind, 'archive') !== (w.archive !== null))
+      bad(`workload ${w.name}: archive settings go with ${kindsAllowing('archive')} only`)
+    if (kindEntry(w.kind).needs.includes('command') && w.command.length === 0)
+      bad(`workload ${w.name} has no command`)
     for (const k of Object.keys(w.env))
       if (!ENV_NAME.test(k)) bad(`workload ${w.name}: "${k}" is not an environment variable name`)
     for (const p of w.ports) if (p < 1 || p > 65535) bad(`workload ${w.name}: ${p} is not a port`)
-    const paths = new Set<string>()
-    for (const f of w.files) {
-      if (!isSafePath(f.path) || paths.has(f.path))
-        bad(`workload ${w.name}: file path "${f.path}" is unsafe or listed twice`)
-      paths.add(f.path)
-    }
+    for (const f of w.files)
+      if (!isSafePath(f.path)) bad(`workload ${w.name}: file path "${f.path}" is unsafe`)
+    const clash = clashingPaths(w.files.map((f) => f.path))
+    if (clash)
+      bad(`workload ${w.name}: files "${clash[0]}" and "${clash[1]}" would land on one file`)
     if (w.output !== null && !isSafePath(w.output))
       bad(`workload ${w.name}: output path "${w.output}" is unsafe`)
     for (const r of w.access.roles) {
@@ -597,7 +591,8 @@ export function checkManifest(m: Manifest, block: number | null = null): void {
         )
     }
     if (w.state !== null) {
-      if (w.kind !== 'service') bad(`workload ${w.name}: state is for services, not ${w.kind}s`)
+      if (!allows(w.kind, 'state'))
+        bad(`workload ${w.name}: state is for ${kindsAllowing('state')}, not ${w.kind}s`)
       if (w.state.paths.length === 0 || w.state.interval < 100)
         bad(`workload ${w.name}: state needs paths and an interval of at least 100 ms`)
       for (const p of w.state.paths)

@@ -230,7 +230,7 @@ test("a template's state: goes into the manifest with its interval; a job may no
   t.is(fast.manifest.workloads[0].state?.interval, 2000, 'stateInterval 2s')
   for (const [extra, kind, why] of [
     ['    state: [data.json]', 'job', 'is only for services'],
-    ['    state: [../etc]', 'service', 'must be a relative path inside the work dir'],
+    ['    state: [../etc]', 'service', "leaves the workload's work dir"],
     ['    stateInterval: 2s', 'service', 'goes with "state"']
   ]) {
     const bad = await templateFile(t, withState(extra, kind), { 'app.js': '1\n' })
