@@ -37,7 +37,7 @@ import { Supervisor, SupervisorOptions } from './supervisor'
 import { Services } from './services'
 import { mayConnect } from '../lib/access'
 import { serviceKeyPair } from '../lib/service'
-import { StatusCore, summarize } from './status'
+import { StatusCore, summarize, RecordFrom } from './status'
 import { Presence } from './presence'
 import { writeSnapshot, readSnapshot, Snapshot, SnapshotLease } from './snapshot'
 import { NodeChannel, NodeHandler } from '../lib/node-protocol'
@@ -45,11 +45,16 @@ import { checkTrade } from './contracts'
 import { Lease, LeaseContext } from './lease'
 import { Payouts } from './payout'
 import { StateKeepers } from './state-keepers'
+import { JobResults } from './results'
+import type { Transition } from './workload'
+import { MiB } from '../lib/resources'
 import { caughtUp, checkOffer, keepOffer, offerBody, withdrawOffer, OfferFlags } from './offer'
 
 const log = logger('node')
 /** A stopping node waits this long for its withdrawal to be final, then stops anyway. */
 export const WITHDRAW_TIMEOUT = 5000
+/** A job's output is kept up to the lease's disk, or this much when it bought none. */
+const RESULT_FLOOR = 16 * MiB
 const GONE: ReadonlySet<Trade['state']> = new Set(['released', 'closed', 'failed', 'ended'])
 
 /** What the node sells (OfferFlags: capacity, prices, location, lease bounds), and how it runs. */
@@ -80,6 +85,8 @@ export class NodeDaemon extends ReadyResource {
   /** The DHT servers of the services this node runs (node/services.ts). */
   services!: Services
   states!: StateKeepers
+  /** Jobs' outputs, kept for their bots past their leases (node/results.ts). */
+  results!: JobResults
   private renewal: NodeJS.Timeout | null = null
   private readonly channels = new Set<NodeChannel>()
   private readonly leases = new Map<string, Lease>()
@@ -163,22 +170,10 @@ export class NodeDaemon extends ReadyResource {
       ...o.supervisor
     })
     this.supervisor.on('transition', (t) => {
-      const lease = this.leases.get(t.id)
-      const held = this.held.get(t.id)
-      const from = lease
-        ? {
-            contract: lease.contract,
-            trade: lease.trade.id,
-            state: this.states?.key(t.id),
-            service: lease.workload
-          }
-        : held
-          ? { contract: held.contract ?? undefined, trade: held.trade }
-          : {}
       if (t.state === 'stopped' || t.state === 'exited' || t.state === 'failed')
         this.states?.stopped(t.id)
       this.status
-        .record(t, from)
+        .record(t, this.recordFrom(t))
         .catch((err) => log.warn('status record failed', { err: (err as Error).message }))
       if (t.state === 'exited') this.finished.add(t.id)
       if (this.services) this.services.sync(t.id, this.leases.get(t.id), this.supervisor)
@@ -200,6 +195,12 @@ export class NodeDaemon extends ReadyResource {
       follow: true
     })
     await this.peer.ready()
+    this.results = new JobResults({
+      store: this.store.namespace('scit/node'),
+      identity: this.identity,
+      data: o.data
+    })
+    this.results.start()
     this.states = new StateKeepers({
       store: this.store,
       swarm: this.swarm,
@@ -273,6 +274,7 @@ export class NodeDaemon extends ReadyResource {
     await this.supervisor?.close()
     // after the services stopped, before the swarm goes: their last snapshots, handed to a peer
     await this.states?.close()
+    await this.results?.close()
     await this.payouts?.close()
     await this.presence?.close()
     for (const ch of this.channels) ch.close()
@@ -281,6 +283,39 @@ export class NodeDaemon extends ReadyResource {
     await this.status?.close()
     await this.store?.close()
     if (this.identity) this.snapshot(false)
+  }
+
+  /**
+   * What a transition's status record names: its contract, trade, service and state core.
+   * A job that exited with an output first has it kept (node/results.ts), so the record
+   * names the core that holds it next to its digest.
+   */
+  private async recordFrom(t: Transition): Promise<RecordFrom> {
+    const lease = this.leases.get(t.id)
+    const held = this.held.get(t.id)
+    const spec = this.supervisor.get(t.id)?.spec
+    let kept: Buffer | null = null
+    if (lease && t.state === 'exited' && t.output !== null && spec?.output) {
+      const disk = lease.trade.resources.ssd + lease.trade.resources.hdd
+      kept = await this.results
+        .capture(t.id, lease.contract, this.supervisor.workDir(t.id), {
+          output: spec.output,
+          limit: Math.max(disk, RESULT_FLOOR),
+          retain: lease.retain
+        })
+        .catch((err) => {
+          log.warn('could not keep the output', { id: t.id, err: (err as Error).message })
+          return null
+        })
+    }
+    if (lease)
+      return {
+        contract: lease.contract,
+        trade: lease.trade.id,
+        state: kept ?? this.states?.key(t.id) ?? this.results?.key(t.id),
+        service: lease.workload
+      }
+    return held ? { contract: held.contract ?? undefined, trade: held.trade } : {}
   }
 
   /** May `key` connect to the ports of workload `id` now (its contract, as last verified here)? */
@@ -391,6 +426,7 @@ export class NodeDaemon extends ReadyResource {
       const lease = this.leases.get(id)
       if (GONE.has(trade.state)) {
         this.held.delete(id)
+        this.results.ended(id)
         lease?.end(`trade ${trade.state}`)
         continue
       }
