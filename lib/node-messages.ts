@@ -62,7 +62,7 @@ export interface StatusRecord {
   restarts: number
   contract: Buffer | null // the contract core the workload comes from
   trade: string | null
-  stateCore: Buffer | null // the replica's state core (node/state.ts), when its service declares state
+  stateCore: Buffer | null // the replica's state core (node/state-keeper.ts), when its service declares state
 }
 
 export const statusRecord = struct<StatusRecord>([

@@ -45,7 +45,7 @@ export interface LeaseContext {
   closing(): boolean
   /** The contract was verified again: who may connect to the lease's service may have changed. */
   accessChanged?(id: string): void
-  /** The replicas' state cores (node/state.ts). */
+  /** The replicas' state cores (node/state-keeper.ts). */
   states: StateKeepers
 }
 
