@@ -10,7 +10,7 @@ import type { ScitError } from '../lib/errors'
 import { formatSize } from '../lib/resources'
 import { workloadId } from '../lib/trade-workload'
 import type { Bot } from './bot'
-import { BotState, DeploymentRecord, TradeRecord } from './state'
+import { BotState, DeploymentRecord, TradeRecord } from './records'
 import { openBot, RunFlags } from './cli-run'
 import safetyCatch from 'safety-catch'
 

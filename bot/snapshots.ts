@@ -17,7 +17,7 @@ import { scanState, verifyFiles, stateSize, StateFile } from '../lib/state-core'
 import type { VerificationError } from '../lib/contract'
 import { settleWithin } from '../lib/timeout'
 import type { BotHost } from './host'
-import type { DeploymentRecord, TradeRecord, SnapshotRecord } from './state'
+import type { DeploymentRecord, TradeRecord, SnapshotRecord } from './records'
 import safetyCatch from 'safety-catch'
 
 const log = logger('bot/snapshots')
