@@ -3,7 +3,7 @@
  * record, and node status cores (keys from signed presence records) the node's. What does not verify is reported as
  * such, never shown as fact.
  */
-import { isLive } from '../engine/state'
+import { isLive } from '../engine/records'
 import type Hypercore from 'hypercore'
 import type DHT from 'hyperdht'
 import { decodeKey } from '../../lib/keys'
