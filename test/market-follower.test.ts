@@ -7,7 +7,7 @@ import { marketTopic } from '../lib/topics'
 import * as Q from '../market/queries'
 import b4a from 'b4a'
 import { envelopeId } from '../lib/envelope'
-import { verifyMarket } from '../market/verify'
+import { verifyMarket } from '../market/replay'
 import { apply as engineApply } from '../market/engine'
 import type { Apply } from '../market/types'
 
