@@ -16,7 +16,7 @@ import type { Apply, Effects, Hint, Id, MarketLedger, RejectReason, View } from 
 import { HyperbeeView } from './hyperbee-view'
 import { ApplyView } from './apply-view'
 import { OfferBook } from './engine/offer-book'
-import { pipeline } from './verifier'
+import { pipeline } from './signature-pool'
 import { Tx } from './engine/tx'
 import { Outbox } from './outbox'
 import { finalOutcome } from './outcomes'

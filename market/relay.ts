@@ -15,7 +15,7 @@ import { Requests } from '../lib/requests'
 import { logger } from '../lib/log'
 import { MARKET_TYPES } from './engine'
 import { openMemo } from './engine/verify'
-import { checkAhead } from './verifier'
+import { checkAhead } from './signature-pool'
 import { MAX_BLOCK_BYTES, MAX_BLOCK_OPS, split } from './block'
 import type { MarketLedger } from './types'
 

@@ -37,7 +37,7 @@ class Pool {
   constructor(size: number) {
     try {
       for (let i = 0; i < size; i++) {
-        const w = new Worker(path.join(__dirname, 'verify-worker.js'))
+        const w = new Worker(path.join(__dirname, 'signature-worker.js'))
         w.on('message', (m: { seq: number; results: Opened[] }) => this.done(m.seq, m.results))
         w.on('error', (err) => this.fail(err))
         // A worker that ends with checks pending would leave the apply loop waiting: verify inline from then on.
