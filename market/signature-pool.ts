@@ -10,7 +10,7 @@ import { envelopeId } from '../lib/envelope'
 import type { Envelope, Opened } from '../lib/envelope'
 import { logger } from '../lib/log'
 import { BARE } from '../lib/runtime'
-import { isMemoised, prime } from './engine/verify'
+import { isMemoised, prime } from './engine/open-memo'
 
 const log = logger('verifier')
 /** Fewer unchecked envelopes than this are verified inline: a round trip to a worker costs more. */

@@ -5,7 +5,7 @@
  * (the same bytes can never be accepted later); engine time and deadlines wait for an accepted op.
  */
 import { envelopeId, typeName, Envelope } from '../../lib/envelope'
-import { openMemo } from './verify'
+import { openMemo } from './open-memo'
 import { encodeKey } from '../../lib/keys'
 import { isScitError } from '../../lib/errors'
 import type { Apply, Outcome, Effects, View, RejectReason } from '../types'
