@@ -27,7 +27,7 @@ type Result = { outcome: Outcome; effects: Effects | null }
 export const MAX_TIME = 2 ** 50
 
 export const apply: Apply = async (view, input) => {
-  // Memoised by id: re-applies after an Autobase reorg skip Ed25519 (verify.ts explains why this stays pure).
+  // Memoised by id: re-applies after an Autobase reorg skip Ed25519 (open-memo.ts explains why this stays pure).
   const id = envelopeId(input.value)
   const opened = openMemo(input.value, id, MARKET_TYPES)
   if (!opened.ok) {
