@@ -39,7 +39,7 @@ import { mayConnect } from '../lib/access'
 import { serviceKeyPair } from '../lib/service'
 import { StatusCore, summarize } from './status'
 import { Presence } from './presence'
-import { writeSnapshot, readSnapshot, Snapshot, SnapshotLease } from './status-file'
+import { writeStatusFile, readStatusFile, StatusFile, StatusFileLease } from './status-file'
 import { NodeChannel, NodeHandler } from '../lib/node-protocol'
 import { checkTrade } from './contracts'
 import { Lease, LeaseContext } from './lease'
@@ -177,7 +177,7 @@ export class NodeDaemon extends ReadyResource {
         .catch((err) => log.warn('status record failed', { err: (err as Error).message }))
       if (t.state === 'exited') this.finished.add(t.id)
       if (this.services) this.services.sync(t.id, this.leases.get(t.id), this.supervisor)
-      this.snapshot()
+      this.writeStatus()
     })
     this.supervisor.on('log', (e) => this.status.output(e.id, e.stream, e.data))
 
@@ -244,7 +244,7 @@ export class NodeDaemon extends ReadyResource {
     client.on('update', this.onupdate)
     this.unwatch = () => client.off('update', this.onupdate)
     this.scan()
-    this.snapshot()
+    this.writeStatus()
     log.info('node running', { key: this.key, capacity: o.capacity })
   }
 
@@ -275,7 +275,7 @@ export class NodeDaemon extends ReadyResource {
     await this.swarm?.destroy()
     await this.status?.close()
     await this.store?.close()
-    if (this.identity) this.snapshot(false)
+    if (this.identity) this.writeStatus(false)
   }
 
   /** May `key` connect to the ports of workload `id` now (its contract, as last verified here)? */
@@ -284,12 +284,12 @@ export class NodeDaemon extends ReadyResource {
   }
 
   private free: Resources | null = null
-  private leased: SnapshotLease[] = []
+  private leased: StatusFileLease[] = []
 
-  /** Write the snapshot file (atomic rename); `running` false marks a clean stop. */
-  private snapshot(running = true): void {
+  /** Write the status file (atomic rename); `running` false marks a clean stop. */
+  private writeStatus(running = true): void {
     if (!this.status) return
-    const snap: Snapshot = {
+    const file: StatusFile = {
       key: this.key,
       market: encodeKey(this.opts.market),
       pid: running ? process.pid : null,
@@ -307,9 +307,9 @@ export class NodeDaemon extends ReadyResource {
       leases: this.leased
     }
     try {
-      writeSnapshot(this.opts.data, snap)
+      writeStatusFile(this.opts.data, file)
     } catch (err) {
-      log.warn('could not write the snapshot', { err: (err as Error).message })
+      log.warn('could not write the status file', { err: (err as Error).message })
     }
   }
 
@@ -379,7 +379,7 @@ export class NodeDaemon extends ReadyResource {
       }))
     if (JSON.stringify(leased) !== JSON.stringify(this.leased)) {
       this.leased = leased
-      this.snapshot()
+      this.writeStatus()
     }
     for (const trade of trades) {
       const id = workloadId(trade)
@@ -404,7 +404,7 @@ export class NodeDaemon extends ReadyResource {
     const offer = await this.peer.client.offer(this.key)
     if (offer && this.presence.opened) {
       this.free = offer.available
-      if (await this.presence.update({ free: offer.available })) this.snapshot()
+      if (await this.presence.update({ free: offer.available })) this.writeStatus()
     }
   }
 
@@ -461,7 +461,7 @@ export class NodeDaemon extends ReadyResource {
 
 /** A node's leases are on one market: started on another, it would stop serving them unpaid for the rest (issue 14, item 4). */
 function holdsNoLeasesElsewhere(data: string, market: string): void {
-  const last = readSnapshot(data)
+  const last = readStatusFile(data)
   if (last?.market === undefined || last.market === market) return
   const live = (last.leases ?? []).filter((l) => l.end === null || l.end > Date.now())
   if (live.length === 0) return
