@@ -1,6 +1,6 @@
 /**
  * `scit bot state CONTRACT`: the latest snapshot the bot verified of each
- * replica's declared state (bot/snapshots.ts): which state core, which
+ * replica's declared state (bot/state-copies.ts): which state core, which
  * snapshot, how old, how large. With the bot free it first asks the nodes
  * for what they wrote since; with the bot busy elsewhere (scit bot run), it
  * prints what that process recorded.

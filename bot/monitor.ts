@@ -28,7 +28,7 @@
  * The monitor also replicates each node's signed status core (bot/watch.ts):
  * what `scit bot status` shows is what the node signed, the ping is liveness.
  * For a workload that declares state it keeps a verified copy of the state
- * core the node names there (bot/snapshots.ts); a heal's scale instruction
+ * core the node names there (bot/state-copies.ts); a heal's scale instruction
  * names the last snapshot of it the new node restores (`restore`).
  *
  * Archive leases are challenged every `challengeInterval` once their node has
@@ -50,7 +50,7 @@ import type { DeploymentRecord, TradeRecord } from './records'
 import { planBids } from './manifest'
 import { NodeWatch } from './watch'
 import { Challenges } from './challenges'
-import { StateCopies } from './snapshots'
+import { StateCopies } from './state-copies'
 import { decodeKey, shortKey } from '../lib/keys'
 import type { RestoreRef } from '../lib/contract'
 import safetyCatch from 'safety-catch'
@@ -95,7 +95,7 @@ const LIVE = new Set(['running', 'deploying', 'approvals'])
 export class Monitor {
   readonly opts: MonitorOptions
   readonly challenges: Challenges
-  /** Copies of the replicas' state cores (bot/snapshots.ts). */
+  /** Copies of the replicas' state cores (bot/state-copies.ts). */
   readonly states: StateCopies
   private timer: NodeJS.Timeout | null = null
   private readonly watches = new Map<string, NodeWatch>()
