@@ -59,8 +59,8 @@ export async function stateRows(bot: Bot | null, d: DeploymentRecord): Promise<S
       const ch = await bot.reach(t.node, TIMEOUT)
       if (ch !== null) await bot.monitor.watch(t.node).refresh(ch, TIMEOUT).catch(safetyCatch)
       const named = bot.monitor.watch(t.node).state(workloadId(t))?.body.stateCore ?? null
-      await bot.monitor.states.sync(d, t, named, TIMEOUT).catch(() => null)
-      refused = bot.monitor.states.refused(t.id)
+      await bot.monitor.stateCopies.sync(d, t, named, TIMEOUT).catch(() => null)
+      refused = bot.monitor.stateCopies.refused(t.id)
     }
     if (m === undefined && t.snapshot === undefined) continue
     rows.push(row(t, refused))

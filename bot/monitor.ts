@@ -96,7 +96,7 @@ export class Monitor {
   readonly opts: MonitorOptions
   readonly challenges: Challenges
   /** Copies of the replicas' state cores (bot/state-copies.ts). */
-  readonly states: StateCopies
+  readonly stateCopies: StateCopies
   private timer: NodeJS.Timeout | null = null
   private readonly watches = new Map<string, NodeWatch>()
   private readonly lastSeen = new Map<string, number>()
@@ -115,7 +115,7 @@ export class Monitor {
   ) {
     this.opts = { ...DEFAULT_MONITOR, ...opts }
     this.challenges = new Challenges(bot)
-    this.states = new StateCopies(bot)
+    this.stateCopies = new StateCopies(bot)
   }
 
   /** The bot's replica of `node`'s signed status core. */
@@ -144,7 +144,7 @@ export class Monitor {
     for (const w of this.watches.values()) await w.close()
     this.watches.clear()
     await this.challenges.close()
-    await this.states.close()
+    await this.stateCopies.close()
   }
 
   /** Resolves once every heal in progress is done (tests, and stop). */
@@ -292,7 +292,7 @@ export class Monitor {
   async copyState(d: DeploymentRecord, t: TradeRecord): Promise<void> {
     if (this.bot.manifestOf(d).workloads.find((w) => w.name === t.workload)?.state == null) return
     const named = this.watch(t.node).state(workloadId(t))?.body.stateCore ?? null
-    await this.states
+    await this.stateCopies
       .track(d, t, named)
       .catch((err) => log.warn('state copy failed', { trade: t.id, err: (err as Error).message }))
   }
@@ -396,7 +396,7 @@ export class Monitor {
       const mine = fresh.filter((x) => x.workload === name)
       const replicas = writer.view.state().replicas[name] ?? 1
       const restore = mine.map((x) => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
-      for (const r of restore) await this.states.hold(r.core)
+      for (const r of restore) await this.stateCopies.hold(r.core)
       await writer.appendInstruction({
         action: 'scale',
         manifestHash: m.hash,

@@ -79,7 +79,7 @@ export class NodeDaemon extends ReadyResource {
   payouts!: Payouts
   /** The DHT servers of the services this node runs (node/services.ts). */
   services!: Services
-  states!: StateKeepers
+  stateKeepers!: StateKeepers
   private renewal: NodeJS.Timeout | null = null
   private readonly channels = new Set<NodeChannel>()
   private readonly leases = new Map<string, Lease>()
@@ -166,12 +166,12 @@ export class NodeDaemon extends ReadyResource {
       const lease = this.leases.get(t.id)
       const held = this.held.get(t.id)
       const from = lease
-        ? { contract: lease.contract, trade: lease.trade.id, state: this.states?.key(t.id) }
+        ? { contract: lease.contract, trade: lease.trade.id, state: this.stateKeepers?.key(t.id) }
         : held
           ? { contract: held.contract ?? undefined, trade: held.trade }
           : {}
       if (t.state === 'stopped' || t.state === 'exited' || t.state === 'failed')
-        this.states?.stopped(t.id)
+        this.stateKeepers?.stopped(t.id)
       this.status
         .record(t, from)
         .catch((err) => log.warn('status record failed', { err: (err as Error).message }))
@@ -195,7 +195,7 @@ export class NodeDaemon extends ReadyResource {
       follow: true
     })
     await this.peer.ready()
-    this.states = new StateKeepers({
+    this.stateKeepers = new StateKeepers({
       store: this.store,
       swarm: this.swarm,
       identity: this.identity,
@@ -267,7 +267,7 @@ export class NodeDaemon extends ReadyResource {
     await this.services?.close()
     await this.supervisor?.close()
     // after the services stopped, before the swarm goes: their last snapshots, handed to a peer
-    await this.states?.close()
+    await this.stateKeepers?.close()
     await this.payouts?.close()
     await this.presence?.close()
     for (const ch of this.channels) ch.close()
@@ -454,7 +454,7 @@ export class NodeDaemon extends ReadyResource {
       finished: (id) => this.finished.has(id),
       closing: () => this.closing !== null,
       accessChanged: (id) => this.emit('access', id),
-      states: this.states
+      stateKeepers: this.stateKeepers
     }
   }
 }
