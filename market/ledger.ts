@@ -203,8 +203,8 @@ export class Ledger extends ReadyResource implements MarketLedger {
     return this.refreshing
   }
 
-  /** A snapshot of the final (indexed) part of the view. Close it when done. */
-  finalSnapshot(): Hyperbee {
+  /** A checkout of the final (indexed) part of the view. Close it when done. */
+  finalCheckout(): Hyperbee {
     return this.base.view.checkout(Math.max(1, this.finalVersion))
   }
 

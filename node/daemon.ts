@@ -428,7 +428,7 @@ export class NodeDaemon extends ReadyResource {
   }
 
   private async finalTrades(): Promise<Map<string, Trade>> {
-    const snap = this.peer.ledger.finalSnapshot()
+    const snap = this.peer.ledger.finalCheckout()
     try {
       return new Map(
         (await listTrades(HyperbeeView.reading(snap), { node: this.key })).map((t) => [t.id, t])

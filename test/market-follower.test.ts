@@ -23,7 +23,7 @@ test('a follower joins a grown market without applying it, and reads what the in
   t.is(follower.ledger.counters.envelopes, 0, 'the follower ran the engine on no op')
   t.ok(applied >= 2000, `the indexer applied the history (${applied} ops)`)
 
-  const mine = HyperbeeView.reading(follower.ledger.finalSnapshot())
+  const mine = HyperbeeView.reading(follower.ledger.finalCheckout())
   const theirs = HyperbeeView.reading(indexer.ledger.view.checkout(follower.ledger.finalVersion))
   t.is((await Q.listOffers(mine)).length, 1000, 'every offer')
   t.alike(

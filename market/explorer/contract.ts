@@ -25,7 +25,7 @@ import {
 } from './model'
 import { presenceOf, PresenceState } from './presence'
 import { within } from '../../lib/timeout'
-import { withSnapshot } from './views'
+import { withCheckout } from './views'
 import safetyCatch from 'safety-catch'
 
 export interface DetailOptions {
@@ -249,7 +249,7 @@ export async function contractDetail(
   text: string,
   opts: DetailOptions
 ): Promise<ContractDetail> {
-  const [key, trades] = await withSnapshot(peer, async (view) =>
+  const [key, trades] = await withCheckout(peer, async (view) =>
     find(await contractTrades(view), ref, text)
   )
   if (peer.store === null) throw new ScitError('CLOSED', 'the market peer is not open')
