@@ -27,15 +27,16 @@ export default tseslint.config(
     }
   },
   {
-    // The Bare entry: plain CommonJS that Bare runs as it is (no tsc).
-    files: ['bin/**/*.js'],
+    // The Bare entry: plain CommonJS that Bare runs as it is (no tsc); the build script, which runs before tsc.
+    files: ['bin/**/*.js', 'scripts/**/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
       globals: {
         require: 'readonly',
         process: 'readonly',
         console: 'readonly',
-        globalThis: 'readonly'
+        globalThis: 'readonly',
+        __dirname: 'readonly'
       }
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' }

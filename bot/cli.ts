@@ -30,12 +30,22 @@ export function parseSets(sets: string[] = []): Record<string, ParamValue> {
   return out
 }
 
+/** Every file is checked: each refused one gets its own `error CODE: …` on stderr (exit 1), the rest their summary. */
 async function check(files: string[], flags: CheckFlags): Promise<void> {
   const results: Array<{ file: string; inst: Instance }> = []
+  const sets = parseSets(flags.set)
+  const refused: ScitError[] = []
   for (const file of files) {
-    const inst = await instantiate(loadTemplate(file), parseSets(flags.set))
-    results.push({ file, inst })
+    try {
+      results.push({ file, inst: await instantiate(loadTemplate(file), sets) })
+    } catch (err) {
+      if (!(err instanceof ScitError)) throw err
+      refused.push(err)
+    }
   }
+  for (const err of refused) process.stderr.write(`error ${err.code}: ${err.message}\n`)
+  if (refused.length) process.exitCode = 1
+  if (results.length === 0) return
   output(
     flags,
     results.map(({ file, inst }) => jsonOf(file, inst.manifest, inst.hash)),

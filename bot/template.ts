@@ -5,9 +5,9 @@
  * the errors only values can cause (division by zero, a fraction where a
  * whole number is needed), which instantiate() reports at the same places.
  */
-import fs from 'fs'
 import path from 'path'
-import { parseDocument, LineCounter, Document, isMap, isPair, isScalar, isNode } from 'yaml'
+import { Document, isMap, isPair, isScalar, isNode } from 'yaml'
+import { readTemplateFile, readYaml } from './template-yaml'
 import { ScitError } from '../lib/errors'
 import { decodeKey } from '../lib/keys'
 import { parseSize } from '../lib/resources'
@@ -43,6 +43,9 @@ export interface Problem {
   message: string
 }
 
+/** Problems printed; `.problems` keeps them all. */
+const MAX_SHOWN = 50
+
 /** A TEMPLATE error listing every problem found, each on its own `file:line:col: message` line. */
 export class TemplateError extends ScitError {
   readonly problems: Problem[]
@@ -50,7 +53,12 @@ export class TemplateError extends ScitError {
     problems = [...problems].sort((a, b) =>
       a.file === b.file ? a.line - b.line || a.col - b.col : 0
     )
-    super('TEMPLATE', problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('\n'))
+    const shown = problems
+      .slice(0, MAX_SHOWN)
+      .map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`)
+    if (problems.length > MAX_SHOWN)
+      shown.push(`… and ${problems.length - MAX_SHOWN} more problems`)
+    super('TEMPLATE', shown.join('\n'))
     this.problems = problems
   }
 }
@@ -94,36 +102,28 @@ const WORKLOAD_LITERAL = new Set([
 ])
 
 export function loadTemplate(file: string): Template {
-  let src: string
-  try {
-    src = fs.readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new ScitError('NOT_FOUND', `cannot read template ${file}: ${(err as Error).message}`)
-  }
-  return parseTemplate(src, file)
+  const read = readTemplateFile(file)
+  if ('why' in read) throw new ScitError(read.code, read.why)
+  return parseTemplate(read.src, file)
 }
 
 export function parseTemplate(src: string, file: string): Template {
   // as the user would type it: relative when under the working directory
   const rel = path.relative(process.cwd(), file)
   const shown = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file
-  const lines = new LineCounter()
-  const ydoc = parseDocument(src, { lineCounter: lines, prettyErrors: false })
-  if (ydoc.errors.length) {
+  const read = readYaml(src)
+  const lines = read.lines
+  if (!read.ok)
     throw new TemplateError(
-      ydoc.errors.map((e) => {
-        const pos = lines.linePos(e.pos[0])
-        return {
-          file: shown,
-          line: pos.line,
-          col: pos.col,
-          path: '',
-          message: `YAML: ${e.message.split('\n')[0]}`
-        }
-      })
+      read.problems.map((e) => ({
+        file: shown,
+        ...lines.linePos(e.offset),
+        path: '',
+        message: e.message
+      }))
     )
-  }
-  const doc = ydoc.toJS() as TemplateDoc
+  const { ydoc } = read
+  const doc = read.doc as TemplateDoc
   const at = (p: Path, offset = 0, key = false): { line: number; col: number } =>
     lines.linePos(offsetOf(ydoc, p, key) + offset)
   const problem = (p: Path, message: string, offset = 0, key = false): Problem => ({

@@ -53,6 +53,20 @@ export async function cmdCreate(flags: CreateFlags): Promise<void> {
   await peer.close()
   writeConfigFile(config.data, { market: info.market })
   output(flags, info, () => info.market)
+  if (!flags.json) process.stderr.write(nextSteps(flags, info.market))
+}
+
+/** What to run after `market create`, with the --data and --bootstrap this one was given (stdout keeps only the key). */
+function nextSteps(flags: CommonFlags, market: string): string {
+  const data = flags.data !== undefined ? ` --data ${flags.data}` : ''
+  const boot = flags.bootstrap !== undefined ? ` --bootstrap ${flags.bootstrap}` : ''
+  return [
+    'next:',
+    `  scit market serve${data}${boot}                # keep it reachable and indexed (Ctrl-C stops it)`,
+    `  scit market deposit KEY AMOUNT${data}${boot}   # as its faucet, fund a bot (KEY: the bot's scit id)`,
+    `  nodes and bots join with --market ${market}${boot} (or SCIT_MARKET)`,
+    ''
+  ].join('\n')
 }
 
 export async function cmdServe(flags: CommonFlags & { relay: boolean }): Promise<void> {
