@@ -11,6 +11,7 @@ import { isScitError } from '../../lib/errors'
 import type { Apply, Outcome, Effects, View, RejectReason } from '../types'
 import { genesisRecord, outcomeRecord, uintRecord, countsRecord, Genesis } from '../messages'
 import { readCounts, countChanges } from './counts'
+import { recordHistory } from './history'
 import * as K from './keys'
 import { Tx } from './tx'
 import { Ctx, Reject, reject } from './context'
@@ -120,6 +121,7 @@ async function accept(
     since: op.time,
     genesis,
     trades: [],
+    priced: [],
     dirty: new Set(),
     effects: null
   }
@@ -139,6 +141,7 @@ async function accept(
   }
   tx.write(outcomeRecord, K.accepted(op.id), outcome)
   const counts = await readCounts(tx)
+  await recordHistory(tx, counts, op.time, now, ctx.priced)
   counts.accepted++
   await countChanges(tx, counts)
   tx.write(countsRecord, K.META_COUNTS, counts)
