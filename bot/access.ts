@@ -1,7 +1,7 @@
 /**
  * `scit bot grant` / `revoke`: who may connect to a contract's services,
  * changed after deployment by a signed instruction in the contract core
- * (ARCHITECTURE §9). Nodes apply it from the core, as they verify every
+ * (docs/ARCHITECTURE.md "Service access"). Nodes apply it from the core, as they verify every
  * append; nothing is sent to them on a socket.
  */
 import b4a from 'b4a'

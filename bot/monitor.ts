@@ -1,5 +1,5 @@
 /**
- * Monitoring and self-healing (ARCHITECTURE §8). Every `interval` the bot
+ * Monitoring and self-healing (docs/ARCHITECTURE.md "Self-healing"). Every `interval` the bot
  * pings each node that holds a live lease of one of its contracts, over the
  * node's own liveness protocol (lib/node-protocol.ts) on the market connection.
  * A node not heard from for `grace` ms is given up on:

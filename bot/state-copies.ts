@@ -1,5 +1,5 @@
 /**
- * The bot's copy of its replicas' state cores (ARCHITECTURE §10): the notary
+ * The bot's copy of its replicas' state cores (docs/ARCHITECTURE.md "State in the notary"): the notary
  * of the contract keeps the data its services declared. For each live lease
  * whose workload declares `state:`, the bot replicates the state core its
  * node names in its signed status core, downloads every block as it is

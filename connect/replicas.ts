@@ -1,5 +1,5 @@
 /**
- * The replicas `scit connect` may dial (ARCHITECTURE §9), authenticated by
+ * The replicas `scit connect` may dial (docs/ARCHITECTURE.md "Service access"), authenticated by
  * key, never by topic. For each live trade of the contract in the market's
  * signed view (a trade the contract names, settled to it by its bot, for the
  * workload to reach), the node that holds it; for that node, the server key

@@ -1,5 +1,5 @@
 /**
- * `scit connect` as a library (ARCHITECTURE §9): a local TCP listener whose
+ * `scit connect` as a library (docs/ARCHITECTURE.md "Service access"): a local TCP listener whose
  * every connection is carried, end-to-end encrypted, to a live replica of a
  * contract's service, found by the contract key alone.
  *

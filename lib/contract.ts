@@ -1,7 +1,7 @@
 /**
  * The per-contract notary core, as bot and node share it: the manifest and
  * its hash, stakeholder approvals, and `readContract`, the verifying reader a
- * node runs over a replicated core before it runs anything (ARCHITECTURE §5-7).
+ * node runs over a replicated core before it runs anything (docs/ARCHITECTURE.md "Notary" to "Execution").
  * The format is in contract-messages.ts; the writer lives with the bot.
  *
  * Every refusal is a VerificationError (code VERIFICATION) whose `reason` is

@@ -1,5 +1,5 @@
 /**
- * A service's address is its contract (ARCHITECTURE §9). Every replica serves
+ * A service's address is its contract (docs/ARCHITECTURE.md "Service access"). Every replica serves
  * each declared port under a HyperDHT server key of its own, and names that
  * key in its signed status core together with the contract, trade and
  * workload it serves (lib/node-messages.ts StatusRecord). A client dials

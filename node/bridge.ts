@@ -1,5 +1,5 @@
 /**
- * The bridge of a service (ARCHITECTURE §9), run inside the workload's
+ * The bridge of a service (docs/ARCHITECTURE.md "Service access"), run inside the workload's
  * sandbox as its first process: it starts the workload as its child, and
  * serves each declared port on a UNIX socket in the work dir, forwarding
  * every connection to 127.0.0.1:PORT inside the sandbox's own network

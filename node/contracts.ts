@@ -1,5 +1,5 @@
 /**
- * From a trade to something the supervisor may run (ARCHITECTURE §5-7): final,
+ * From a trade to something the supervisor may run (docs/ARCHITECTURE.md "Notary" to "Execution"): final,
  * settled, this node's trade; the settled contract core and manifest; bot-signed
  * header and instructions; stakeholder threshold; file hashes. Each failure is a
  * VerificationError the status core records. Files are staged root-only under

@@ -1,6 +1,6 @@
 /**
  * The 3node daemon: sells this machine's capacity on a market and runs the
- * contracts bought from it (ARCHITECTURE §1, §7). It owns, and closes in
+ * contracts bought from it (docs/ARCHITECTURE.md "Presence", "Execution"). It owns, and closes in
  * reverse order: the Corestore under <data>/corestore (market ledger, contract
  * cores, status and log cores), a Hyperswarm under the node's identity, the
  * market peer, the presence record, the node protocol on every connection,

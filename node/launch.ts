@@ -6,7 +6,7 @@
  *
  *   prlimit --data=M --core=0 -- nice -n 10 -- taskset -c CPUS -- bwrap … -- COMMAND…
  *
- * What the workload gets (ARCHITECTURE §7):
+ * What the workload gets (docs/ARCHITECTURE.md "Execution"):
  * - its own user (no capabilities, cannot create nested user namespaces),
  *   pid, ipc, uts and network namespaces: no route to the host, the LAN or
  *   another workload. A service's declared ports are reached only through

@@ -1,5 +1,5 @@
 /**
- * One lease the daemon runs (ARCHITECTURE §7): a final, settled trade whose
+ * One lease the daemon runs (docs/ARCHITECTURE.md "Execution"): a final, settled trade whose
  * contract core is followed as it grows, and whose workload the supervisor is
  * made to match after every append: started on deploy, restaged and restarted
  * on update, stopped on a stop instruction or a scale-down, released when the

@@ -1,5 +1,5 @@
 /**
- * Restoring a replica's state (ARCHITECTURE §10): the snapshot a heal names
+ * Restoring a replica's state (docs/ARCHITECTURE.md "State in the notary"): the snapshot a heal names
  * is fetched from whoever holds the old replica's state core, checked against
  * the node that signed it and every file against its hash, and placed into
  * the new work dir only once all of it verified. Files go through the node's

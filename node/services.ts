@@ -1,5 +1,5 @@
 /**
- * The node's side of reaching a service (ARCHITECTURE §9): for every
+ * The node's side of reaching a service (docs/ARCHITECTURE.md "Service access"): for every
  * declared port of a running service, a HyperDHT server under a key of its
  * own (lib/service.ts), which the status core names for clients to find.
  * Its firewall refuses every key the contract does not allow before the

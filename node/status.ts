@@ -1,5 +1,5 @@
 /**
- * The node's own status and log cores (ARCHITECTURE §7): every workload state
+ * The node's own status and log cores (docs/ARCHITECTURE.md "Execution"): every workload state
  * transition and bounded chunks of its output, each a signed envelope, so a
  * bot or the explorer that replicates them can check every record against the
  * node's identity, not just the core's Merkle tree.

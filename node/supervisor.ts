@@ -9,7 +9,7 @@
  * Every workload has its own network namespace, services included: a
  * service listens on its declared ports inside it, and the node reaches
  * them only through the bridge's UNIX sockets in its work dir (node/bridge.ts,
- * ARCHITECTURE §9); node/services.ts serves them on the DHT. Without a
+ * docs/ARCHITECTURE.md "Service access"); node/services.ts serves them on the DHT. Without a
  * sandbox (--unsafe-no-sandbox) there is no namespace: each declared port is
  * then a free port on 127.0.0.1 (PORT_<port>) that only the node is told.
  *

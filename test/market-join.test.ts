@@ -1,5 +1,5 @@
 /**
- * Joining a market with a history (ARCHITECTURE.md, "Scale"): fresh
+ * Joining a market with a history (docs/ARCHITECTURE.md "Scale"): fresh
  * processes read the indexers' signed view instead of replaying the market.
  */
 import test from 'brittle'

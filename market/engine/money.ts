@@ -1,5 +1,5 @@
 /**
- * Money: balances, escrow and the life of a trade (ARCHITECTURE §4).
+ * Money: balances, escrow and the life of a trade (docs/ARCHITECTURE.md "Settlement").
  *
  * Money only enters by `deposit` from a faucet (meta/minted counts it) and is
  * otherwise moved, never created or lost: at every op,
