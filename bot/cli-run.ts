@@ -18,7 +18,7 @@ import { replicaStatus, ReplicaStatus } from './replica-status'
 import { grantAccess, delivered } from './access'
 import { readLogs } from './logs'
 import { fetchResult, jobOutputs, Fetched } from './result'
-import type { DeploymentRecord } from './state'
+import type { DeploymentRecord } from './records'
 import type { ParamValue } from '../lib/contract'
 import { withBot, withBotIfFree, precheck, progressTo, RunFlags } from './cli-open'
 

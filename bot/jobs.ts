@@ -12,7 +12,7 @@ import { encodeKey, shortKey } from '../lib/keys'
 import type { Verified } from '../lib/status'
 import type { StatusRecord } from '../lib/node-messages'
 import type { BotHost } from './host'
-import type { DeploymentRecord, TradeRecord, JobRecord } from './state'
+import type { DeploymentRecord, TradeRecord, JobRecord } from './records'
 
 /** A failure the node will not retry; a scheduled restart is signed failed too, "restart in …", and waited out. */
 export function failedForGood(

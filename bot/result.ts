@@ -12,12 +12,12 @@ import fs from 'fs'
 import path from 'path'
 import { ScitError } from '../lib/errors'
 import { decodeKey, encodeKey, shortKey } from '../lib/keys'
-import { scanState, readFile } from '../lib/state'
+import { scanState, readFile } from '../lib/state-core'
 import { waitForUpdate } from '../lib/timeout'
 import { workloadId } from '../lib/trade-workload'
 import { kindEntry } from '../lib/contract'
 import type { Bot } from './bot'
-import type { DeploymentRecord, TradeRecord, JobRecord } from './state'
+import type { DeploymentRecord, TradeRecord, JobRecord } from './records'
 
 export interface Fetched {
   trade: string

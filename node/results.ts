@@ -15,7 +15,7 @@ import type Corestore from 'corestore'
 import type { KeyPair } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
-import { StateKeeper } from './state'
+import { StateKeeper } from './state-keeper'
 import safetyCatch from 'safety-catch'
 
 const log = logger('node/results')
