@@ -1,13 +1,7 @@
 /**
- * One lease the daemon runs (ARCHITECTURE §7): a final, settled trade whose
- * contract core is followed as it grows, and whose workload the supervisor is
- * made to match after every append: started on deploy, restaged and restarted
- * on update, stopped on a stop instruction or a scale-down, released when the
- * trade is over. Each step re-verifies the whole contract (node/contracts.ts);
- * the steps of one lease run one at a time, in order.
- *
- * A lease keeps no state that matters across restarts: a restarted daemon
- * opens it again from the ledger and the contract core.
+ * One lease (docs/ARCHITECTURE.md "Execution"): a final, settled trade whose contract core is followed,
+ * and whose workload is made to match it after every append, each step re-verifying the whole
+ * contract, one at a time. Nothing of it matters across restarts.
  */
 import path from 'path'
 import type Corestore from 'corestore'
@@ -47,8 +41,8 @@ export interface LeaseContext {
   closing(): boolean
   /** The contract was verified again: who may connect to the lease's service may have changed. */
   accessChanged?(id: string): void
-  /** The replicas' state cores (node/state.ts). */
-  states: StateKeepers
+  /** The replicas' state cores (node/state-keeper.ts). */
+  stateKeepers: StateKeepers
 }
 
 export class Lease {
@@ -170,7 +164,7 @@ export class Lease {
       if (supervisor.active(id)) await supervisor.stop(id, `update to instruction ${seq}`)
       await placeFiles(v, staging, supervisor.workDir(id))
       // The declared state goes in before the service starts: its own snapshots, or the one a heal names, verified.
-      await ctx.states.prepare(id, this.trade, v.workload, v.view, supervisor.workDir(id))
+      await ctx.stateKeepers.prepare(id, this.trade, v.workload, v.view, supervisor.workDir(id))
       this.deployed = seq
       this.refusal = null
       await supervisor.start(spec)
@@ -226,7 +220,7 @@ export class Lease {
     // Released even when it already failed: the lease is over, its blocks are not this node's to keep.
     if (this.ctx.supervisor.get(this.id) !== null)
       await this.ctx.supervisor.stop(this.id, reason, { release: true })
-    await this.ctx.states.end(this.id)
+    await this.ctx.stateKeepers.end(this.id)
     await this.closeSource(false)
   }
 
