@@ -1,14 +1,7 @@
 /**
- * The node's end of a connection to a service: its bridge's socket, or
- * (unsandboxed) its loopback port (ARCHITECTURE §9). Every byte the service
- * sends crosses it, so it is read in large pieces, each copied once: a read
- * fills up to 1 MiB of one reused buffer (Node's `onread`) instead of a new
- * 64 KiB buffer per read, and is copied straight into the buffer the DHT
- * stream encrypts in place (its `alloc`, as protomux uses it). A 64 MiB
- * download is a few hundred reads, messages and allocations instead of over a
- * thousand reads and twice the allocations (the garbage collector's work
- * grows with the bytes allocated). Where `onread` is not supported (Bare),
- * 'data' events carry the bytes the same way.
+ * The node's end of a connection to a service (docs/ARCHITECTURE.md "Service access"): read in up to
+ * 1 MiB pieces into one reused buffer (`onread`), each copied once, into the buffer the DHT stream
+ * encrypts in place. Without `onread` (Bare), 'data' events carry the bytes.
  */
 import net from 'net'
 import b4a from 'b4a'
