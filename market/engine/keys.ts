@@ -58,8 +58,10 @@ export type DueKind = 'expire' | 'release' | 'end'
 export const due = (time: number, kind: DueKind, id: string): string =>
   `due/${pad(time)}/${kind}/${id}`
 
-export const accepted = (id: string): string => `op/${id}`
-export const rejected = (id: string): string => `rejected/${id}`
+export const ACCEPTED = 'op/'
+export const REJECTED = 'rejected/'
+export const accepted = (id: string): string => ACCEPTED + id
+export const rejected = (id: string): string => REJECTED + id
 
 /** The last path segment of an index key: the id it points to. */
 export function tail(key: string): string {
