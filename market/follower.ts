@@ -34,6 +34,7 @@ export interface FollowerOptions {
 export class Follower extends ReadyResource implements MarketLedger {
   readonly discoveryKey: Buffer
   readonly writable = false
+  readonly writerKey = null
   readonly isIndexer = false
   readonly backlog = 0
   /** The indexers' signed view only grows (a new indexer set gives a new view, followed afresh). */

@@ -255,6 +255,8 @@ export interface MarketLedger {
   readonly discoveryKey: Buffer
   readonly writable: boolean
   readonly isIndexer: boolean
+  /** This peer's writer core (null for a follower, which has none). */
+  readonly writerKey: Buffer | null
   /** The view readers see; a follower's is the indexers' signed view. */
   readonly view: Hyperbee
   /** How much of the view is final: its order will never change. */
