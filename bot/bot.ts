@@ -6,7 +6,7 @@
 import path from 'path'
 import { EventEmitter } from 'events'
 import ReadyResource from 'ready-resource'
-import Corestore from 'corestore'
+import type Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
 import type DHT from 'hyperdht'
@@ -15,6 +15,7 @@ import { createSwarm } from '../lib/swarm'
 import { ScitError } from '../lib/errors'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { openDataDir, privateDir } from '../lib/datadir'
+import { openStore, FOLLOWER_LIMITS } from '../lib/store'
 import { encodeKey, decodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { approvalsTopic } from '../lib/topics'
@@ -103,7 +104,7 @@ export class Bot extends ReadyResource {
     this.identity = o.identity ?? loadIdentity(o.data)
     this.state = new BotState(o.data).load()
     this.state.bindMarket(encodeKey(o.market))
-    this.store = new Corestore(privateDir(path.join(o.data, 'bot', 'corestore')))
+    this.store = openStore(privateDir(path.join(o.data, 'bot', 'corestore')), FOLLOWER_LIMITS)
     await this.store.ready()
     this.swarm = o.dht
       ? new Hyperswarm({ keyPair: this.identity, dht: o.dht })

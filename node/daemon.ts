@@ -13,7 +13,7 @@
  */
 import path from 'path'
 import ReadyResource from 'ready-resource'
-import Corestore from 'corestore'
+import type Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
 import type DHT from 'hyperdht'
@@ -21,6 +21,7 @@ import type { Bootstrap } from '../lib/config'
 import { ScitError } from '../lib/errors'
 import { createSwarm } from '../lib/swarm'
 import { openDataDir, allowTraverse, privateDir } from '../lib/datadir'
+import { openStore, FOLLOWER_LIMITS } from '../lib/store'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
@@ -141,7 +142,7 @@ export class NodeDaemon extends ReadyResource {
         )
       }
     }
-    this.store = new Corestore(privateDir(path.join(o.data, 'corestore')))
+    this.store = openStore(privateDir(path.join(o.data, 'corestore')), FOLLOWER_LIMITS)
     await this.store.ready()
     this.status = new StatusCore(this.store.namespace('scit/node'), this.identity)
     await this.status.ready()
