@@ -9,7 +9,7 @@ import { ScitError } from '../lib/errors'
 import { encodeKey, decodeKey } from '../lib/keys'
 import type { SignedInstruction } from '../lib/contract'
 import type { Bot } from './bot'
-import type { DeploymentRecord } from './state'
+import type { DeploymentRecord } from './records'
 import { requirePhase } from './phase'
 
 /** How long `grant` waits for the contract's nodes to hold the new instruction before it returns (a command exits, its bot with it). */
@@ -45,7 +45,8 @@ export async function grantAccess(
   })
   bot.progress(
     action,
-    `${d.id}: ${encodeKey(key)} ${revoke ? 'may no longer connect to' : 'may connect to'} ${workload ?? 'every service'} (instruction ${ins.seq})`
+    `${d.id}: ${encodeKey(key)} ${revoke ? 'may no longer connect to' : 'may connect to'} ${workload ?? 'every service'} (instruction ${ins.seq})`,
+    d.id
   )
   return ins
 }

@@ -28,7 +28,7 @@
  * The monitor also replicates each node's signed status core (bot/watch.ts):
  * what `scit bot status` shows is what the node signed, the ping is liveness.
  * For a workload that declares state it keeps a verified copy of the state
- * core the node names there (bot/snapshots.ts); a heal's scale instruction
+ * core the node names there (bot/state-copies.ts); a heal's scale instruction
  * names the last snapshot of it the new node restores (`restore`).
  *
  * Archive leases are challenged every `challengeInterval` once their node has
@@ -46,11 +46,11 @@ import { costFor } from '../lib/resources'
 import { workloadId } from '../lib/trade-workload'
 import type { Verdict } from '../lib/storage-proof'
 import type { BotHost } from './host'
-import type { DeploymentRecord, TradeRecord } from './state'
+import type { DeploymentRecord, TradeRecord } from './records'
 import { planBids } from './manifest'
 import { NodeWatch } from './watch'
 import { Challenges } from './challenges'
-import { StateCopies } from './snapshots'
+import { StateCopies } from './state-copies'
 import { decodeKey, shortKey } from '../lib/keys'
 import type { RestoreRef } from '../lib/contract'
 import safetyCatch from 'safety-catch'
@@ -95,8 +95,8 @@ const LIVE = new Set(['running', 'deploying', 'approvals'])
 export class Monitor {
   readonly opts: MonitorOptions
   readonly challenges: Challenges
-  /** Copies of the replicas' state cores (bot/snapshots.ts). */
-  readonly states: StateCopies
+  /** Copies of the replicas' state cores (bot/state-copies.ts). */
+  readonly stateCopies: StateCopies
   private timer: NodeJS.Timeout | null = null
   private readonly watches = new Map<string, NodeWatch>()
   private readonly lastSeen = new Map<string, number>()
@@ -115,7 +115,7 @@ export class Monitor {
   ) {
     this.opts = { ...DEFAULT_MONITOR, ...opts }
     this.challenges = new Challenges(bot)
-    this.states = new StateCopies(bot)
+    this.stateCopies = new StateCopies(bot)
   }
 
   /** The bot's replica of `node`'s signed status core. */
@@ -144,7 +144,7 @@ export class Monitor {
     for (const w of this.watches.values()) await w.close()
     this.watches.clear()
     await this.challenges.close()
-    await this.states.close()
+    await this.stateCopies.close()
   }
 
   /** Resolves once every heal in progress is done (tests, and stop). */
@@ -196,7 +196,8 @@ export class Monitor {
       .catch((err) => {
         this.bot.progress(
           'renew-failed',
-          `${d.id}: renewing trade ${t.id} failed: ${(err as Error).message}`
+          `${d.id}: renewing trade ${t.id} failed: ${(err as Error).message}`,
+          d.id
         )
       })
       .finally(() => this.healing.delete(t.id))
@@ -283,7 +284,8 @@ export class Monitor {
     if (!v.ok)
       this.bot.progress(
         'challenge',
-        `${d.id}: node ${t.node.slice(0, 8)} (trade ${t.id}): ${e.reason}`
+        `${d.id}: node ${t.node.slice(0, 8)} (trade ${t.id}): ${e.reason}`,
+        d.id
       )
     this.bot.events.emit('challenge', e)
   }
@@ -292,7 +294,7 @@ export class Monitor {
   async copyState(d: DeploymentRecord, t: TradeRecord): Promise<void> {
     if (this.bot.manifestOf(d).workloads.find((w) => w.name === t.workload)?.state == null) return
     const named = this.watch(t.node).state(workloadId(t))?.body.stateCore ?? null
-    await this.states
+    await this.stateCopies
       .track(d, t, named)
       .catch((err) => log.warn('state copy failed', { trade: t.id, err: (err as Error).message }))
   }
@@ -312,7 +314,8 @@ export class Monitor {
       .catch((err) => {
         this.bot.progress(
           'heal-failed',
-          `${d.id}: replacing trade ${t.id} failed: ${(err as Error).message}`
+          `${d.id}: replacing trade ${t.id} failed: ${(err as Error).message}`,
+          d.id
         )
       })
       .finally(() => this.healing.delete(t.id))
@@ -321,7 +324,11 @@ export class Monitor {
   }
 
   private async replace(d: DeploymentRecord, t: TradeRecord, why: string): Promise<void> {
-    this.bot.progress('heal', `${d.id}: ${why}: failing trade ${t.id} and buying a replacement`)
+    this.bot.progress(
+      'heal',
+      `${d.id}: ${why}: failing trade ${t.id} and buying a replacement`,
+      d.id
+    )
     await this.bot.trader.end(d, t.id, 'fail', why)
     await this.buyAgain(d, t, [t.node], why)
   }
@@ -344,9 +351,10 @@ export class Monitor {
       if (have < need)
         return bot.progress(
           'renew-skipped',
-          `${d.id}: ${why}, but the balance ${have} is below the ${need} the next lease may cost`
+          `${d.id}: ${why}, but the balance ${have} is below the ${need} the next lease may cost`,
+          d.id
         )
-      bot.progress('renew', `${d.id}: ${why}`)
+      bot.progress('renew', `${d.id}: ${why}`, d.id)
     }
     const peers = m.placement.spread
       ? d.trades
@@ -396,7 +404,7 @@ export class Monitor {
       const mine = fresh.filter((x) => x.workload === name)
       const replicas = writer.view.state().replicas[name] ?? 1
       const restore = mine.map((x) => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
-      for (const r of restore) await this.states.hold(r.core)
+      for (const r of restore) await this.stateCopies.hold(r.core)
       await writer.appendInstruction({
         action: 'scale',
         manifestHash: m.hash,
@@ -408,7 +416,8 @@ export class Monitor {
       for (const r of restore)
         bot.progress(
           'restore',
-          `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${shortKey(r.node)}`
+          `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${shortKey(r.node)}`,
+          d.id
         )
     }
     await bot.trader.settle(d, writer.key, m.hash)
@@ -416,7 +425,8 @@ export class Monitor {
       const mine = fresh.filter((x) => x.workload === name)
       bot.progress(
         'healed',
-        `${d.id}: ${name} now also runs on ${mine.map((x) => x.node.slice(0, 8)).join(', ')} (trades ${mine.map((x) => x.id).join(', ')})`
+        `${d.id}: ${name} now also runs on ${mine.map((x) => x.node.slice(0, 8)).join(', ')} (trades ${mine.map((x) => x.id).join(', ')})`,
+        d.id
       )
     }
   }
