@@ -77,7 +77,6 @@ export const REJECTED = 'rejected/'
 export const accepted = (id: string): string => ACCEPTED + id
 export const rejected = (id: string): string => REJECTED + id
 
-
 /** The last path segment of an index key: the id it points to. */
 export function tail(key: string): string {
   return key.slice(key.lastIndexOf('/') + 1)
