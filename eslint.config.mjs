@@ -57,5 +57,23 @@ export default tseslint.config(
       }
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' }
+  },
+  {
+    // The market page's scripts (market/web/public): plain browser scripts, served as they are.
+    files: ['market/web/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        fetch: 'readonly',
+        EventSource: 'readonly',
+        URLSearchParams: 'readonly',
+        CSS: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly'
+      }
+    }
   }
 )

@@ -45,7 +45,8 @@ export async function grantAccess(
   })
   bot.progress(
     action,
-    `${d.id}: ${encodeKey(key)} ${revoke ? 'may no longer connect to' : 'may connect to'} ${workload ?? 'every service'} (instruction ${ins.seq})`
+    `${d.id}: ${encodeKey(key)} ${revoke ? 'may no longer connect to' : 'may connect to'} ${workload ?? 'every service'} (instruction ${ins.seq})`,
+    d.id
   )
   return ins
 }

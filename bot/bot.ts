@@ -54,10 +54,11 @@ export class Bot extends ReadyResource {
   peer!: MarketPeer
   trader!: Trader
   monitor!: Monitor
-  /** 'approval' (contract id) when a signature was appended; 'progress' (step, detail). */
+  /** 'approval' (contract id) when a signature was appended; 'progress' (step, detail, deployment id). */
   readonly events = new EventEmitter()
   readonly abort = new AbortController()
   private readonly writers = new Map<string, ContractWriter>()
+  private readonly followers = new Map<string, Set<(step: string, detail: string) => void>>()
   private readonly nodeChannels = new Map<string, NodeChannel>()
   private readonly approvalChannels = new Set<ApprovalChannel>()
   private readonly topics = new Set<string>()
@@ -81,10 +82,22 @@ export class Bot extends ReadyResource {
     return this.opts.trader?.bidWindow ?? DEFAULT_TRADER.bidWindow
   }
 
-  readonly progress: Progress = (step, detail) => {
-    this.events.emit('progress', step, detail)
-    this.opts.progress?.(step, detail)
+  readonly progress: Progress = (step, detail, about) => {
+    this.events.emit('progress', step, detail, about)
+    this.opts.progress?.(step, detail, about)
+    if (about !== undefined) for (const fn of this.followers.get(about) ?? []) fn(step, detail)
     log.info(`${step}: ${detail}`)
+  }
+
+  /** Hand `fn` the progress lines about deployment `id` (a command's own, wherever it runs) until the returned call. */
+  follow(id: string, fn: (step: string, detail: string) => void): () => void {
+    let set = this.followers.get(id)
+    if (set === undefined) this.followers.set(id, (set = new Set()))
+    set.add(fn)
+    return () => {
+      set.delete(fn)
+      if (set.size === 0 && this.followers.get(id) === set) this.followers.delete(id)
+    }
   }
 
   protected override async _open(): Promise<void> {
@@ -245,7 +258,8 @@ export class Bot extends ReadyResource {
     const threshold = current.manifest.stakeholders.threshold
     this.progress(
       'approval',
-      `${d.id}: ${a.role} ${encodeKey(a.stakeholder).slice(0, 8)} signed, weight ${weight} of ${threshold}`
+      `${d.id}: ${a.role} ${encodeKey(a.stakeholder).slice(0, 8)} signed, weight ${weight} of ${threshold}`,
+      d.id
     )
     this.events.emit('approval', d.id)
     return { weight, threshold }

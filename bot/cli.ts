@@ -10,6 +10,7 @@ import { manifestSummary } from './stakeholders'
 import type { ParamValue, Manifest } from '../lib/contract'
 import { register as registerTemplates } from './cli-template'
 import { register as registerRun } from './cli-commands'
+import type { Io } from '../lib/io'
 
 interface CheckFlags extends CommonFlags {
   set?: string[]
@@ -77,6 +78,15 @@ function jsonOf(file: string, m: Manifest, hash: Buffer): object {
   }
 }
 
+/** The command tree a served command runs in (bot/control.ts): `scit bot …`, printing to `io`. */
+export function servedProgram(io: Io): Command {
+  const p = new Command('scit')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} })
+  register(p)
+  return p
+}
+
 export function register(program: Command): void {
   const bot = program
     .command('bot')
@@ -92,5 +102,5 @@ export function register(program: Command): void {
     .option('--set <name=value>', 'a parameter value (repeatable)', collect, [])
     .action(action((files: string[], flags: CheckFlags) => check(files, flags)))
   registerTemplates(template)
-  registerRun(bot, collect, parseSets)
+  registerRun(bot, collect, parseSets, servedProgram)
 }

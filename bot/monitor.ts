@@ -196,7 +196,8 @@ export class Monitor {
       .catch((err) => {
         this.bot.progress(
           'renew-failed',
-          `${d.id}: renewing trade ${t.id} failed: ${(err as Error).message}`
+          `${d.id}: renewing trade ${t.id} failed: ${(err as Error).message}`,
+          d.id
         )
       })
       .finally(() => this.healing.delete(t.id))
@@ -283,7 +284,8 @@ export class Monitor {
     if (!v.ok)
       this.bot.progress(
         'challenge',
-        `${d.id}: node ${t.node.slice(0, 8)} (trade ${t.id}): ${e.reason}`
+        `${d.id}: node ${t.node.slice(0, 8)} (trade ${t.id}): ${e.reason}`,
+        d.id
       )
     this.bot.events.emit('challenge', e)
   }
@@ -312,7 +314,8 @@ export class Monitor {
       .catch((err) => {
         this.bot.progress(
           'heal-failed',
-          `${d.id}: replacing trade ${t.id} failed: ${(err as Error).message}`
+          `${d.id}: replacing trade ${t.id} failed: ${(err as Error).message}`,
+          d.id
         )
       })
       .finally(() => this.healing.delete(t.id))
@@ -321,7 +324,11 @@ export class Monitor {
   }
 
   private async replace(d: DeploymentRecord, t: TradeRecord, why: string): Promise<void> {
-    this.bot.progress('heal', `${d.id}: ${why}: failing trade ${t.id} and buying a replacement`)
+    this.bot.progress(
+      'heal',
+      `${d.id}: ${why}: failing trade ${t.id} and buying a replacement`,
+      d.id
+    )
     await this.bot.trader.end(d, t.id, 'fail', why)
     await this.buyAgain(d, t, [t.node], why)
   }
@@ -344,9 +351,10 @@ export class Monitor {
       if (have < need)
         return bot.progress(
           'renew-skipped',
-          `${d.id}: ${why}, but the balance ${have} is below the ${need} the next lease may cost`
+          `${d.id}: ${why}, but the balance ${have} is below the ${need} the next lease may cost`,
+          d.id
         )
-      bot.progress('renew', `${d.id}: ${why}`)
+      bot.progress('renew', `${d.id}: ${why}`, d.id)
     }
     const peers = m.placement.spread
       ? d.trades
@@ -408,7 +416,8 @@ export class Monitor {
       for (const r of restore)
         bot.progress(
           'restore',
-          `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${shortKey(r.node)}`
+          `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${shortKey(r.node)}`,
+          d.id
         )
     }
     await bot.trader.settle(d, writer.key, m.hash)
@@ -416,7 +425,8 @@ export class Monitor {
       const mine = fresh.filter((x) => x.workload === name)
       bot.progress(
         'healed',
-        `${d.id}: ${name} now also runs on ${mine.map((x) => x.node.slice(0, 8)).join(', ')} (trades ${mine.map((x) => x.id).join(', ')})`
+        `${d.id}: ${name} now also runs on ${mine.map((x) => x.node.slice(0, 8)).join(', ')} (trades ${mine.map((x) => x.id).join(', ')})`,
+        d.id
       )
     }
   }

@@ -186,7 +186,8 @@ export class StateCopies {
       copy.refused = (err as Error).message
       this.bot.progress(
         'state-refused',
-        `${d.id}: the state core of trade ${t.id} does not verify: ${copy.refused}`
+        `${d.id}: the state core of trade ${t.id} does not verify: ${copy.refused}`,
+        d.id
       )
     }
   }

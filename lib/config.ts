@@ -130,8 +130,13 @@ export function writeConfigFile(data: string, patch: ConfigFile): void {
   fs.renameSync(file + '.tmp', file)
 }
 
-export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
-  const data = path.resolve(flags.data ?? env.SCIT_DATA ?? DEFAULT_DATA)
+/** `cwd`: where a relative --data is (the caller's, for a command `scit bot run` serves). */
+export function resolveConfig(
+  flags: ConfigFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd()
+): Config {
+  const data = path.resolve(cwd, flags.data ?? env.SCIT_DATA ?? DEFAULT_DATA)
   const file = readConfigFile(data)
   const market = flags.market ?? env.SCIT_MARKET ?? file.market
   const bootstrap = flags.bootstrap ?? env.SCIT_BOOTSTRAP ?? file.bootstrap

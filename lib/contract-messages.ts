@@ -22,7 +22,7 @@ import fs from 'fs'
 import c from 'compact-encoding'
 import b4a from 'b4a'
 import sodium from 'sodium-universal'
-import { struct, optional, decodeExact, enumOf } from './codec'
+import { struct, optional, decodeExact, enumOf, unsupportedFormat } from './codec'
 import { ScitError } from './errors'
 import { hash, encodeKey, shortKey } from './keys'
 import { sign, verifySignature, KeyPair } from './identity'
@@ -40,7 +40,8 @@ import {
 
 export * from './workload-kinds'
 
-export const MANIFEST_VERSION = 1
+/** 2: workloads carry `access` and `state`. */
+export const MANIFEST_VERSION = 2
 export const CHUNK_SIZE = 64 * 1024
 export const BLOB_MARKER = 0
 
@@ -310,7 +311,7 @@ const stakeholder = struct<Stakeholder>([
   ['weight', c.uint]
 ])
 
-export const manifestEncoding = struct<Manifest>([
+const manifestFields = struct<Manifest>([
   ['version', c.uint],
   [
     'template',
@@ -339,6 +340,19 @@ export const manifestEncoding = struct<Manifest>([
     ])
   ]
 ])
+
+/** Its version is read first: a manifest of another format is UNSUPPORTED, never decoded as this one. */
+export const manifestEncoding: c.Encoding<Manifest> = {
+  preencode: manifestFields.preencode,
+  encode: manifestFields.encode,
+  decode(state) {
+    const start = state.start
+    const version = c.uint.decode(state)
+    if (version !== MANIFEST_VERSION) throw unsupportedFormat('manifest', version, MANIFEST_VERSION)
+    state.start = start
+    return manifestFields.decode(state)
+  }
+}
 
 export const headerEncoding = struct<ContractHeader>([
   ['core', c.fixed32],

@@ -16,6 +16,7 @@ import type Hypercore from 'hypercore'
 import { encodeKey } from './keys'
 import { open as openEnvelope, TYPES, Envelope } from './envelope'
 import { decodeExact } from './codec'
+import { ScitError, isScitError } from './errors'
 import { resolveAccess, AccessList } from './access'
 import {
   Manifest,
@@ -191,6 +192,11 @@ export class ContractView {
     try {
       return decodeExact(enc, buf)
     } catch (err) {
+      if (isScitError(err, 'UNSUPPORTED'))
+        throw new ScitError(
+          'UNSUPPORTED',
+          `contract ${block === 0 ? 'header' : `block ${block}`}: ${err.message}`
+        )
       throw new VerificationError(
         block === 0 ? 'bad-header' : 'bad-record',
         `does not decode: ${(err as Error).message}`,

@@ -166,7 +166,12 @@ export class NodeDaemon extends ReadyResource {
       const lease = this.leases.get(t.id)
       const held = this.held.get(t.id)
       const from = lease
-        ? { contract: lease.contract, trade: lease.trade.id, state: this.states?.key(t.id) }
+        ? {
+            contract: lease.contract,
+            trade: lease.trade.id,
+            state: this.states?.key(t.id),
+            service: lease.workload
+          }
         : held
           ? { contract: held.contract ?? undefined, trade: held.trade }
           : {}

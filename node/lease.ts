@@ -13,7 +13,9 @@ import path from 'path'
 import type Corestore from 'corestore'
 import type Hyperswarm from 'hyperswarm'
 import type Hypercore from 'hypercore'
+import type { Discovery } from 'hyperswarm'
 import { decodeKey } from '../lib/keys'
+import { approvalsTopic } from '../lib/topics'
 import { logger } from '../lib/log'
 import { kindEntry, type Runner } from '../lib/workload-kinds'
 import type { AccessList } from '../lib/access'
@@ -61,6 +63,8 @@ export class Lease {
   workload: string | null = null
   /** Who may connect to its ports, as of the last verified state of the contract (null: nobody). */
   access: AccessList | null = null
+  /** Serving the contract core on its topic, for whoever reads it while its bot is offline. */
+  private serving: Discovery | null = null
   private deployed = -1
   private readonly deployers: Record<Runner, (v: Verified, seq: number) => Promise<void>> = {
     process: (v, seq) => this.deployProcess(v, seq),
@@ -93,6 +97,10 @@ export class Lease {
       `trade ${this.trade.id} is final: verifying contract ${this.trade.contract ?? ''}`
     )
     this.core.on('append', () => this.enqueue(() => this.evaluate()))
+    this.serving = this.ctx.swarm.join(approvalsTopic(this.contract), {
+      server: true,
+      client: false
+    })
     const done = this.core.findingPeers()
     this.ctx.swarm.flush().then(done, done)
     this.core.update({ wait: true }).catch(safetyCatch)
@@ -213,6 +221,8 @@ export class Lease {
   }
 
   private async stop(reason: string): Promise<void> {
+    await this.serving?.destroy()
+    this.serving = null
     // Released even when it already failed: the lease is over, its blocks are not this node's to keep.
     if (this.ctx.supervisor.get(this.id) !== null)
       await this.ctx.supervisor.stop(this.id, reason, { release: true })

@@ -1,10 +1,9 @@
 /**
  * The node's side of reaching a service (ARCHITECTURE §9): for every
  * declared port of a running service, a HyperDHT server under a key of its
- * own (lib/service.ts), announced on the topic derived from the contract,
- * workload and port. Its firewall refuses every key the contract does not
- * allow before the handshake completes, so nothing of a refused peer reaches
- * the workload. An admitted stream is carried to the service's endpoint
+ * own (lib/service.ts), which the status core names for clients to find.
+ * Its firewall refuses every key the contract does not allow before the
+ * handshake completes, so nothing of a refused peer reaches the workload. An admitted stream is carried to the service's endpoint
  * (node/workload.ts Endpoint): the bridge's socket, which must say its token
  * before the node sends a byte, or, unsandboxed, a loopback port.
  *
@@ -20,23 +19,19 @@ import type { Server, SecretStream } from 'hyperdht'
 import type { KeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
-import { serviceTopic, serviceKeyPair } from '../lib/service'
+import { serviceKeyPair } from '../lib/service'
 import { mayConnect } from '../lib/access'
 import type { Endpoint } from './workload'
 import type { Supervisor } from './supervisor'
 import type { Lease } from './lease'
 
 const log = logger('node/services')
-/** Announcements expire after about 20 minutes on the DHT: refresh well before. */
-const REANNOUNCE = 8 * 60_000
 /** How long an admitted stream waits for a starting service to listen (ms). */
 const LOCAL_PATIENCE = 10_000
 
 export interface Exposure {
   /** The workload (trade) id on this node. */
   id: string
-  contract: Buffer
-  workload: string
   ports: number[]
   /** Asked on every handshake: may this key connect now? */
   allows: (key: Buffer) => boolean
@@ -46,8 +41,7 @@ export interface Exposure {
 
 interface Served {
   exposure: Exposure
-  servers: Array<{ port: number; server: Server; keyPair: KeyPair; topic: Buffer }>
-  timer: NodeJS.Timeout
+  servers: Array<{ port: number; server: Server; keyPair: KeyPair }>
 }
 
 export class Services extends EventEmitter {
@@ -79,14 +73,7 @@ export class Services extends EventEmitter {
   /** Serve every port of `e` on the DHT; a workload already served is left as it is. */
   async expose(e: Exposure): Promise<void> {
     if (this.closed || this.served.has(e.id) || e.ports.length === 0) return
-    const entry: Served = {
-      exposure: e,
-      servers: [],
-      timer: setInterval(() => {
-        this.announce(entry)
-      }, REANNOUNCE)
-    }
-    entry.timer.unref()
+    const entry: Served = { exposure: e, servers: [] }
     this.served.set(e.id, entry)
     await this.hiding.get(e.id)
     for (const port of e.ports) {
@@ -95,12 +82,7 @@ export class Services extends EventEmitter {
       const server = this.dht.createServer({ firewall: (remote) => !e.allows(remote) }, (conn) =>
         this.carry(e, port, conn)
       )
-      entry.servers.push({
-        port,
-        server,
-        keyPair,
-        topic: serviceTopic(e.contract, e.workload, port)
-      })
+      entry.servers.push({ port, server, keyPair })
       await server.listen(keyPair)
     }
     if (this.served.get(e.id) !== entry) return
@@ -109,7 +91,6 @@ export class Services extends EventEmitter {
       ports: e.ports,
       keys: entry.servers.map((s) => encodeKey(s.keyPair.publicKey).slice(0, 8))
     })
-    this.announce(entry)
   }
 
   /** After a transition of workload `id`: serve its ports while it is meant to run (its lease verified), stop once it is not. */
@@ -125,8 +106,6 @@ export class Services extends EventEmitter {
     if (this.served.has(id)) return
     this.expose({
       id,
-      contract: lease.contract,
-      workload: lease.workload,
       ports: info.spec.ports,
       allows: (key) => mayConnect(lease.access, key),
       endpoint: (port) => {
@@ -140,23 +119,17 @@ export class Services extends EventEmitter {
     )
   }
 
-  /** Stop serving `id`: unannounce (so clients stop trying it) and close its servers. */
+  /** Stop serving `id`: close its servers. */
   async hide(id: string): Promise<void> {
     const entry = this.served.get(id)
     if (!entry) return
     this.served.delete(id)
-    clearInterval(entry.timer)
     const before = this.hiding.get(id)
     const done = (async () => {
       await before
-      // Best effort, never a throw: a DHT node that is already gone (destroyed, crashed) unannounces nothing.
+      // Best effort, never a throw: a DHT node that is already gone (destroyed, crashed) closes nothing.
       await Promise.all(
         entry.servers.map(async (s) => {
-          try {
-            await this.dht.unannounce(s.topic, s.keyPair)
-          } catch (err) {
-            log.debug('unannounce failed', { id, err: (err as Error).message })
-          }
           try {
             await s.server.close()
           } catch (err) {
@@ -188,21 +161,6 @@ export class Services extends EventEmitter {
       this.links.set(dir, link)
     }
     return path.join(link, path.basename(sock))
-  }
-
-  private announce(entry: Served): void {
-    for (const s of entry.servers) {
-      this.dht
-        .announce(s.topic, s.keyPair, s.server.relayAddresses)
-        .finished()
-        .catch((err) =>
-          log.warn('announce failed', {
-            id: entry.exposure.id,
-            port: s.port,
-            err: (err as Error).message
-          })
-        )
-    }
   }
 
   /** Carry one admitted stream to the service; the remote key was checked by the firewall. */

@@ -89,7 +89,7 @@ export class StatusCore extends ReadyResource {
   /** Append a state transition. Resolves with its block index. */
   record(
     t: Transition,
-    from: { contract?: Buffer; trade?: string; state?: Buffer | null } = {}
+    from: { contract?: Buffer; trade?: string; state?: Buffer | null; service?: string | null } = {}
   ): Promise<number> {
     const body: StatusRecord = {
       workload: t.id,
@@ -103,7 +103,8 @@ export class StatusCore extends ReadyResource {
       restarts: t.restarts,
       contract: from.contract ?? null,
       trade: from.trade ?? null,
-      stateCore: from.state ?? null
+      stateCore: from.state ?? null,
+      service: from.service ?? null
     }
     return this.append(this.status, 'status', c.encode(statusRecord, body))
   }

@@ -67,7 +67,8 @@ sandboxTest(
       restarts: 0,
       contract: null,
       trade: null,
-      stateCore: null
+      stateCore: null,
+      service: null
     }
     await status.status.append(
       seal(other, {

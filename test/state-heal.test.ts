@@ -23,7 +23,7 @@ sandboxTest(
     const d = await deploy(b, { template: await crmTemplate(t) })
     b.monitor.start()
     await waitRunning(b, d)
-    const port = await tunnelTo(t, net, d.contract, b.identity) // the same tunnel reaches the healed CRM
+    const port = await tunnelTo(t, w, d.contract, b.identity) // the same tunnel reaches the healed CRM
     const lost = d.trades[0]
     const victim = nodes.find((n) => n.key === lost.node)
     if (!victim) return t.fail('the CRM runs on no test node')
@@ -127,7 +127,7 @@ sandboxTest(
     const d = await deploy(b, { template: await crmTemplate(t, { interval: '1h' }) })
     await waitRunning(b, d)
     const id = workloadId(d.trades[0])
-    const port = await tunnelTo(t, net, d.contract, b.identity)
+    const port = await tunnelTo(t, w, d.contract, b.identity)
     const added = [await addContact(port, 'Ada'), await addContact(port, 'Grace')]
     const first = await n.states.get(id)?.snapshot()
     const key = n.states.key(id)

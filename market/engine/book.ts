@@ -275,6 +275,7 @@ async function fill(ctx: Ctx, bid: Bid, resting: boolean): Promise<boolean> {
       putTrade(ctx.tx, null, trade)
       ctx.tx.put(K.due(trade.settleBy + 1, 'release', trade.id), K.MARK)
       trades.push(trade.id)
+      ctx.priced.push({ resources: bid.resources, prices: offer.prices })
     }
     putOffer(ctx.tx, offer, {
       ...offer,

@@ -11,6 +11,7 @@ import { isScitError } from '../../lib/errors'
 import type { Apply, Outcome, Effects, View, RejectReason } from '../types'
 import { genesisRecord, outcomeRecord, uintRecord, countsRecord } from '../messages'
 import { readCounts, countChanges } from './counts'
+import { recordHistory } from './history'
 import * as K from './keys'
 import { Tx } from './tx'
 import { Ctx, Reject } from './context'
@@ -134,6 +135,7 @@ export async function applyOpened(
       since: time,
       genesis,
       trades: [],
+      priced: [],
       dirty: new Set(),
       effects: null
     }
@@ -153,6 +155,7 @@ export async function applyOpened(
     }
     tx.write(outcomeRecord, K.accepted(id), outcome)
     const counts = await readCounts(tx)
+    await recordHistory(tx, counts, time, now, ctx.priced)
     counts.accepted++
     await countChanges(tx, counts)
     tx.write(countsRecord, K.META_COUNTS, counts)

@@ -119,7 +119,7 @@ function linesOf(
   return out.slice(-n)
 }
 
-interface NodeCores {
+export interface NodeCores {
   status: Hypercore | null
   logs: Hypercore | null
   presence: PresenceState | 'not-looked-up'
@@ -129,7 +129,7 @@ interface NodeCores {
 
 const ENDED_WAIT = 2000
 
-async function nodeCores(
+export async function nodeCores(
   peer: MarketPeer,
   opts: DetailOptions,
   node: KeyText,

@@ -122,6 +122,7 @@ async function main(): Promise<void> {
     await waitRunning(b, d)
     const tunnel = new Tunnel({
       contract: decodeKey(d.contract ?? ''),
+      market: w.key,
       keyPair: b.identity,
       dht: tn.createNode(),
       refresh: 1000

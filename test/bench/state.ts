@@ -132,7 +132,7 @@ async function crm(): Promise<void> {
     const d = await deploy(b, { template: await crmTemplate(t, { interval: '1s' }) })
     b.monitor.start()
     await waitRunning(b, d)
-    const port = await tunnelTo(t, net, d.contract, b.identity) // follows the heal
+    const port = await tunnelTo(t, w, d.contract, b.identity) // follows the heal
     const lost = d.trades[0]
     const victim = nodes.find((n) => n.key === lost.node)
     if (!victim) throw new Error('no victim')
