@@ -9,7 +9,7 @@ import { ScitError } from '../lib/errors'
 import { encodeKey, decodeKey } from '../lib/keys'
 import type { SignedInstruction } from '../lib/contract'
 import type { Bot } from './bot'
-import type { DeploymentRecord } from './state'
+import type { DeploymentRecord } from './records'
 import { requirePhase } from './phase'
 
 /** How long `grant` waits for the contract's nodes to hold the new instruction before it returns (a command exits, its bot with it). */

@@ -11,7 +11,7 @@ import { kindEntry } from '../lib/workload-kinds'
 import { signedHead, challengeCount, Verdict } from '../lib/storage-proof'
 import { waitForUpdate } from '../lib/timeout'
 import type { BotHost } from './host'
-import type { DeploymentRecord, TradeRecord } from './state'
+import type { DeploymentRecord, TradeRecord } from './records'
 import safetyCatch from 'safety-catch'
 
 export class Challenges {

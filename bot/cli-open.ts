@@ -13,7 +13,7 @@ import { parseDuration } from '../market/cli-peer'
 import { Bot } from './bot'
 import type { Progress } from './trader'
 import { servedBot } from './control'
-import { BotState } from './state'
+import { BotState } from './records'
 import { requirePhase, Command } from './phase'
 import safetyCatch from 'safety-catch'
 

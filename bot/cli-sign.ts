@@ -22,7 +22,7 @@ import { ioOf } from '../lib/io'
 import { ContractSession } from './sign'
 import { manifestSummary } from './stakeholders'
 import { servedBot } from './control'
-import { BotState, DeploymentRecord } from './state'
+import { BotState, DeploymentRecord } from './records'
 import type { RunFlags } from './cli-open'
 import safetyCatch from 'safety-catch'
 

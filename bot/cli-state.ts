@@ -1,6 +1,6 @@
 /**
  * `scit bot state CONTRACT`: the latest snapshot the bot verified of each
- * replica's declared state (bot/snapshots.ts): which state core, which
+ * replica's declared state (bot/state-copies.ts): which state core, which
  * snapshot, how old, how large. With the bot free it first asks the nodes
  * for what they wrote since; with the bot busy elsewhere (scit bot run), it
  * prints what that process recorded.
@@ -9,7 +9,7 @@ import { output } from '../lib/command'
 import { formatSize } from '../lib/resources'
 import { workloadId } from '../lib/trade-workload'
 import type { Bot } from './bot'
-import type { DeploymentRecord, TradeRecord } from './state'
+import type { DeploymentRecord, TradeRecord } from './records'
 import { withBotIfFree, RunFlags } from './cli-open'
 import safetyCatch from 'safety-catch'
 
@@ -49,8 +49,8 @@ export async function stateRows(bot: Bot | null, d: DeploymentRecord): Promise<S
       const ch = await bot.reach(t.node, TIMEOUT)
       if (ch !== null) await bot.monitor.watch(t.node).refresh(ch, TIMEOUT).catch(safetyCatch)
       const named = bot.monitor.watch(t.node).state(workloadId(t))?.body.stateCore ?? null
-      await bot.monitor.states.sync(d, t, named, TIMEOUT).catch(() => null)
-      refused = bot.monitor.states.refused(t.id)
+      await bot.monitor.stateCopies.sync(d, t, named, TIMEOUT).catch(() => null)
+      refused = bot.monitor.stateCopies.refused(t.id)
     }
     if (m === undefined && t.snapshot === undefined) continue
     rows.push(row(t, refused))

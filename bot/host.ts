@@ -9,7 +9,7 @@ import type { Manifest } from '../lib/contract'
 import type { NodeChannel } from '../lib/node-protocol'
 import type { Client } from '../market/client'
 import type { ContractWriter } from './notary'
-import type { BotState, DeploymentRecord } from './state'
+import type { BotState, DeploymentRecord } from './records'
 import type { Trader, Progress } from './trader'
 
 export interface BotHost {

@@ -7,7 +7,7 @@ import { decodeKey } from '../lib/keys'
 import { workloadLogs } from '../lib/status'
 import { workloadId } from '../lib/trade-workload'
 import type { Bot } from './bot'
-import type { DeploymentRecord, TradeRecord } from './state'
+import type { DeploymentRecord, TradeRecord } from './records'
 import { waitForUpdate } from '../lib/timeout'
 import safetyCatch from 'safety-catch'
 

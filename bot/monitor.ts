@@ -28,7 +28,7 @@
  * The monitor also replicates each node's signed status core (bot/watch.ts):
  * what `scit bot status` shows is what the node signed, the ping is liveness.
  * For a workload that declares state it keeps a verified copy of the state
- * core the node names there (bot/snapshots.ts); a heal's scale instruction
+ * core the node names there (bot/state-copies.ts); a heal's scale instruction
  * names the last snapshot of it the new node restores (`restore`).
  *
  * Archive leases are challenged every `challengeInterval` once their node has
@@ -46,11 +46,11 @@ import { costFor } from '../lib/resources'
 import { workloadId } from '../lib/trade-workload'
 import type { Verdict } from '../lib/storage-proof'
 import type { BotHost } from './host'
-import type { DeploymentRecord, TradeRecord } from './state'
+import type { DeploymentRecord, TradeRecord } from './records'
 import { planBids } from './manifest'
 import { NodeWatch } from './watch'
 import { Challenges } from './challenges'
-import { StateCopies } from './snapshots'
+import { StateCopies } from './state-copies'
 import { decodeKey, shortKey } from '../lib/keys'
 import type { RestoreRef } from '../lib/contract'
 import safetyCatch from 'safety-catch'
@@ -95,8 +95,8 @@ const LIVE = new Set(['running', 'deploying', 'approvals'])
 export class Monitor {
   readonly opts: MonitorOptions
   readonly challenges: Challenges
-  /** Copies of the replicas' state cores (bot/snapshots.ts). */
-  readonly states: StateCopies
+  /** Copies of the replicas' state cores (bot/state-copies.ts). */
+  readonly stateCopies: StateCopies
   private timer: NodeJS.Timeout | null = null
   private readonly watches = new Map<string, NodeWatch>()
   private readonly lastSeen = new Map<string, number>()
@@ -115,7 +115,7 @@ export class Monitor {
   ) {
     this.opts = { ...DEFAULT_MONITOR, ...opts }
     this.challenges = new Challenges(bot)
-    this.states = new StateCopies(bot)
+    this.stateCopies = new StateCopies(bot)
   }
 
   /** The bot's replica of `node`'s signed status core. */
@@ -144,7 +144,7 @@ export class Monitor {
     for (const w of this.watches.values()) await w.close()
     this.watches.clear()
     await this.challenges.close()
-    await this.states.close()
+    await this.stateCopies.close()
   }
 
   /** Resolves once every heal in progress is done (tests, and stop). */
@@ -294,7 +294,7 @@ export class Monitor {
   async copyState(d: DeploymentRecord, t: TradeRecord): Promise<void> {
     if (this.bot.manifestOf(d).workloads.find((w) => w.name === t.workload)?.state == null) return
     const named = this.watch(t.node).state(workloadId(t))?.body.stateCore ?? null
-    await this.states
+    await this.stateCopies
       .track(d, t, named)
       .catch((err) => log.warn('state copy failed', { trade: t.id, err: (err as Error).message }))
   }
@@ -404,7 +404,7 @@ export class Monitor {
       const mine = fresh.filter((x) => x.workload === name)
       const replicas = writer.view.state().replicas[name] ?? 1
       const restore = mine.map((x) => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
-      for (const r of restore) await this.states.hold(r.core)
+      for (const r of restore) await this.stateCopies.hold(r.core)
       await writer.appendInstruction({
         action: 'scale',
         manifestHash: m.hash,

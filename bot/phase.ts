@@ -4,7 +4,7 @@
  * would lock escrow for replicas nothing runs on (issue 14).
  */
 import { ScitError } from '../lib/errors'
-import type { DeploymentRecord, DeploymentPhase } from './state'
+import type { DeploymentRecord, DeploymentPhase } from './records'
 
 export type Command = 'scale' | 'update' | 'stop' | 'resume' | 'approve' | 'grant'
 

@@ -370,7 +370,7 @@ function checkWorkloads(t: Template): void {
     if (seen.has(w.name)) at.problem('name', `workloads[${i}].name "${w.name}" is used twice`)
     seen.add(w.name)
     checkKindFields(at, w)
-    at.refuse('egress', EGRESS)
+    at.forbid('egress', EGRESS)
     checkAccess(at, w, t.doc.stakeholders?.signers ?? [])
     checkState(at, w)
     checkEnv(at, w)
@@ -384,11 +384,11 @@ function checkWorkloads(t: Template): void {
 const EGRESS =
   'is refused: a workload runs in its own network namespace with no route out (no internet, no LAN, no host); ship what it needs in its files, and reach it through its ports only (scit connect)'
 
-/** Where one workload's problems go: `problem` at a path under it, `refuse` a field it gave. */
+/** Where one workload's problems go: `problem` at a path under it, `forbid` a field it gave. */
 interface WorkloadAt {
   name: string
   problem(p: Path | keyof WorkloadDecl, message: string, key?: boolean): void
-  refuse(field: keyof WorkloadDecl, why: string): void
+  forbid(field: keyof WorkloadDecl, why: string): void
 }
 
 function workloadAt(t: Template, w: WorkloadDecl, i: number, problems: Problem[]): WorkloadAt {
@@ -399,7 +399,7 @@ function workloadAt(t: Template, w: WorkloadDecl, i: number, problems: Problem[]
   return {
     name: `workloads[${i}]`,
     problem,
-    refuse(field, why) {
+    forbid(field, why) {
       if (w[field] !== undefined) problem(field, `workloads[${i}].${field} ${why}`)
     }
   }
@@ -423,13 +423,13 @@ function checkKindFields(at: WorkloadAt, w: WorkloadDecl): void {
   for (const field of KIND_FIELDS) {
     if (allows(w.kind, field)) continue
     if (field === 'command')
-      at.refuse(
+      at.forbid(
         field,
         `is not allowed for ${article(w.kind)} ${w.kind} (nodes keep the data, they run nothing)`
       )
     else {
       const why = field === 'access' ? ' (who may connect to their ports)' : ''
-      at.refuse(field, `is only for ${kindsAllowing(field)}${why}, not ${w.kind}s`)
+      at.forbid(field, `is only for ${kindsAllowing(field)}${why}, not ${w.kind}s`)
     }
   }
 }
@@ -455,7 +455,7 @@ function checkAccess(at: WorkloadAt, w: WorkloadDecl, signers: Array<{ role: str
 }
 
 function checkState(at: WorkloadAt, w: WorkloadDecl): void {
-  if (w.state === undefined) at.refuse('stateInterval', 'goes with "state"')
+  if (w.state === undefined) at.forbid('stateInterval', 'goes with "state"')
   ;(w.state ?? []).forEach((s, j) => {
     const why = workPathProblem(s.replace(/\/+$/, ''))
     if (why) at.problem(['state', j], `${at.name}.state "${s}" ${why}`)

@@ -6,7 +6,7 @@
  */
 import { ScitError } from '../lib/errors'
 import type { MarketClient, BidBody, Outcome, Trade } from '../market/types'
-import type { BotState, BidRecord, DeploymentRecord, TradeRecord } from './state'
+import type { BotState, BidRecord, DeploymentRecord, TradeRecord } from './records'
 import { until, pause } from './wait'
 import { logger } from '../lib/log'
 import { whyUnfilled } from './unfilled'

@@ -84,7 +84,7 @@ export interface ManifestWorkload {
   archive: ArchiveSpec | null // kind archive: bytes to keep, optional core to copy from
   output: string | null // kind job: the file whose BLAKE2b-256 the node reports
   access: Access // kind service with ports: who may connect
-  state: StateSpec | null // kind service: the paths its node snapshots into a state core (node/state.ts)
+  state: StateSpec | null // kind service: the paths its node snapshots into a state core (node/state-keeper.ts)
 }
 
 /** What of a service's work dir is its data: files or folders, snapshotted every `interval` ms when changed. */
@@ -160,7 +160,7 @@ export interface BlobRef {
  * bot verified last on the lost replica's state core, as `length` blocks of
  * that core ending in the node's signed snapshot `seq` of total `hash`. The
  * new node checks that `node` ran trade `from` of this contract, then every
- * hash, before its service starts (node/state.ts).
+ * hash, before its service starts (node/state-keeper.ts).
  */
 export interface RestoreRef {
   trade: string

@@ -64,7 +64,7 @@ export interface StatusRecord {
   restarts: number
   contract: Buffer | null // the contract core the workload comes from
   trade: string | null
-  stateCore: Buffer | null // the replica's state core (node/state.ts), when its service declares state
+  stateCore: Buffer | null // the replica's state core (node/state-keeper.ts), when its service declares state
   service: string | null // the manifest's name of the workload, once its contract verified: what `ports` serve
 }
 

@@ -106,7 +106,7 @@ export class Follower extends ReadyResource implements MarketLedger {
     return this.current?.core.length ?? 0
   }
 
-  finalSnapshot(): Hyperbee {
+  finalCheckout(): Hyperbee {
     return this.view.checkout(Math.max(1, this.finalVersion))
   }
 

@@ -2,7 +2,7 @@
 import { fits, Resources, RESOURCE_KINDS } from '../lib/resources'
 import * as K from './engine/keys'
 import { emptyCounts } from './engine/counts'
-import { forSale, isLive } from './engine/state'
+import { forSale, isLive } from './engine/records'
 import {
   offerRecord,
   bidRecord,

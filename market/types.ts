@@ -274,7 +274,7 @@ export interface MarketLedger {
   relay: ((envelopes: Buffer[]) => Promise<boolean>) | null
   ready(): Promise<void>
   close(): Promise<void>
-  finalSnapshot(): Hyperbee
+  finalCheckout(): Hyperbee
   update(): Promise<void>
   /** Wait (at most `timeout` ms) until this peer has what its peers had when asked. */
   catchUp(timeout?: number): Promise<void>

@@ -47,8 +47,8 @@ export interface LeaseContext {
   closing(): boolean
   /** The contract was verified again: who may connect to the lease's service may have changed. */
   accessChanged?(id: string): void
-  /** The replicas' state cores (node/state.ts). */
-  states: StateKeepers
+  /** The replicas' state cores (node/state-keeper.ts). */
+  stateKeepers: StateKeepers
 }
 
 export class Lease {
@@ -170,7 +170,7 @@ export class Lease {
       if (supervisor.active(id)) await supervisor.stop(id, `update to instruction ${seq}`)
       await placeFiles(v, staging, supervisor.workDir(id))
       // The declared state goes in before the service starts: its own snapshots, or the one a heal names, verified.
-      await ctx.states.prepare(id, this.trade, v.workload, v.view, supervisor.workDir(id))
+      await ctx.stateKeepers.prepare(id, this.trade, v.workload, v.view, supervisor.workDir(id))
       this.deployed = seq
       this.refusal = null
       await supervisor.start(spec)
@@ -226,7 +226,7 @@ export class Lease {
     // Released even when it already failed: the lease is over, its blocks are not this node's to keep.
     if (this.ctx.supervisor.get(this.id) !== null)
       await this.ctx.supervisor.stop(this.id, reason, { release: true })
-    await this.ctx.states.end(this.id)
+    await this.ctx.stateKeepers.end(this.id)
     await this.closeSource(false)
   }
 

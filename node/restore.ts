@@ -14,7 +14,7 @@ import type Hypercore from 'hypercore'
 import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { VerificationError, RestoreRef } from '../lib/contract'
-import { Snapshot, StateFile, openSnapshot, readFile, stateSize } from '../lib/state'
+import { Snapshot, StateFile, openSnapshot, readFile, stateSize } from '../lib/state-core'
 
 const log = logger('node/restore')
 

@@ -1,5 +1,5 @@
 /**
- * The daemon's side of declared state (node/state.ts): one StateKeeper per
+ * The daemon's side of declared state (node/state-keeper.ts): one StateKeeper per
  * replica whose service declares `state:`, opened before the service starts.
  * A replica with snapshots of its own resumes them; a fresh one restores the
  * snapshot its contract names (node/restore.ts), after checking in the ledger
@@ -12,10 +12,10 @@ import type { KeyPair } from '../lib/identity'
 import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { VerificationError, RestoreRef, ContractView, ManifestWorkload } from '../lib/contract'
-import type { Snapshot } from '../lib/state'
+import type { Snapshot } from '../lib/state-core'
 import { workloadId } from '../lib/trade-workload'
 import type { Trade } from '../market/types'
-import { StateKeeper } from './state'
+import { StateKeeper } from './state-keeper'
 import { restore } from './restore'
 
 const log = logger('node/state')

@@ -8,7 +8,7 @@ import * as K from './keys'
 import type { Offer, OfferBody, Bid, BidBody, CancelBody, Trade, KeyText } from '../types'
 import type { OfferLayer } from './offer-book'
 import { Ctx, reject } from './context'
-import { getOffer, putOffer, getBid, putBid, putTrade, forSale } from './state'
+import { getOffer, putOffer, getBid, putBid, putTrade, forSale } from './records'
 import { unitCost, fitsIn, times } from './price'
 
 export async function handleOffer(ctx: Ctx, body: OfferBody, update: boolean): Promise<void> {

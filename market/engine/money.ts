@@ -13,7 +13,7 @@ import * as K from './keys'
 import { uintRecord } from '../messages'
 import type { Trade, SettleBody, TradeRefBody, DepositBody, TransferBody } from '../types'
 import { Ctx, reject } from './context'
-import { getTrade, putTrade, getBalance, setBalance, credit } from './state'
+import { getTrade, putTrade, getBalance, setBalance, credit } from './records'
 import { freeCapacity } from './book'
 import { leaseCost } from './price'
 

@@ -3,7 +3,7 @@
  * record, and node status cores (keys from signed presence records) the node's. What does not verify is reported as
  * such, never shown as fact.
  */
-import { isLive } from '../engine/state'
+import { isLive } from '../engine/records'
 import type Hypercore from 'hypercore'
 import type DHT from 'hyperdht'
 import { decodeKey } from '../../lib/keys'
@@ -25,7 +25,7 @@ import {
 } from './model'
 import { presenceOf, PresenceState } from './presence'
 import { within } from '../../lib/timeout'
-import { withSnapshot } from './views'
+import { withCheckout } from './views'
 import safetyCatch from 'safety-catch'
 
 export interface DetailOptions {
@@ -249,7 +249,7 @@ export async function contractDetail(
   text: string,
   opts: DetailOptions
 ): Promise<ContractDetail> {
-  const [key, trades] = await withSnapshot(peer, async (view) =>
+  const [key, trades] = await withCheckout(peer, async (view) =>
     find(await contractTrades(view), ref, text)
   )
   if (peer.store === null) throw new ScitError('CLOSED', 'the market peer is not open')

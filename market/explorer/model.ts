@@ -5,7 +5,7 @@
 import { RESOURCE_KINDS, ZERO, Resources } from '../../lib/resources'
 import * as Q from '../queries'
 import { headlinePrice } from '../engine/keys'
-import { forSale } from '../engine/state'
+import { forSale } from '../engine/records'
 import type { View, Offer, Bid, Trade, TradeState, KeyText, Id } from '../types'
 import { Filter, keyMatches, pricedShape, costOf } from './filters'
 import type { NodePresence, PresenceState } from './presence'

@@ -4,7 +4,7 @@ import { withCommon, configFrom, output, action } from '../../lib/command'
 import { openCommandPeer, parseDuration } from '../cli-peer'
 import type { MarketPeer } from '../peer'
 import { parseKeyMatch } from './filters'
-import { withSnapshot, contextOf } from './views'
+import { withCheckout, contextOf } from './views'
 import { overviewRows, priceRows, parseRange, RANGES } from './trends'
 import { nodeDetail } from './node-detail'
 import { renderOverview, renderPrices, renderNode } from './trends-render'
@@ -41,7 +41,7 @@ export function registerTrends(market: Command): void {
         explore(
           flags,
           (peer) =>
-            withSnapshot(peer, (view) =>
+            withCheckout(peer, (view) =>
               overviewRows(
                 contextOf(peer, view, { lookupTimeout: parseDuration(flags.timeout ?? '10s') })
               )
@@ -66,7 +66,7 @@ export function registerTrends(market: Command): void {
         const range = parseRange(flags.range ?? '24h')
         return explore(
           flags,
-          (peer) => withSnapshot(peer, (view) => priceRows(view, range)),
+          (peer) => withCheckout(peer, (view) => priceRows(view, range)),
           renderPrices
         )
       })
@@ -97,7 +97,7 @@ export function registerTrends(market: Command): void {
         return explore(
           flags,
           (peer) =>
-            withSnapshot(peer, (view) =>
+            withCheckout(peer, (view) =>
               nodeDetail(contextOf(peer, view), ref, key, { timeout, peer })
             ),
           (d) => renderNode(d)

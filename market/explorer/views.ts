@@ -167,8 +167,8 @@ export function findView(name: string): ListView | undefined {
   return VIEWS.find((v) => v.name === name)
 }
 
-/** One snapshot, so every row comes from the same ledger version. */
-export async function withSnapshot<T>(
+/** One checkout of the view, so every row comes from the same ledger version. */
+export async function withCheckout<T>(
   peer: MarketPeer,
   fn: (view: View) => Promise<T>
 ): Promise<T> {

@@ -13,11 +13,11 @@ import type Hypercore from 'hypercore'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { workloadId } from '../lib/trade-workload'
-import { scanState, verifyFiles, stateSize, StateFile } from '../lib/state'
+import { scanState, verifyFiles, stateSize, StateFile } from '../lib/state-core'
 import type { VerificationError } from '../lib/contract'
 import { settleWithin } from '../lib/timeout'
 import type { BotHost } from './host'
-import type { DeploymentRecord, TradeRecord, SnapshotRecord } from './state'
+import type { DeploymentRecord, TradeRecord, SnapshotRecord } from './records'
 import safetyCatch from 'safety-catch'
 
 const log = logger('bot/snapshots')

@@ -43,7 +43,7 @@ export interface TradeRecord {
   replaces: string | null
   /** Why the bot ended it (close/fail reason). */
   reason: string | null
-  /** The latest snapshot of its state core the bot verified (bot/snapshots.ts); absent for stateless workloads. */
+  /** The latest snapshot of its state core the bot verified (bot/state-copies.ts); absent for stateless workloads. */
   snapshot?: SnapshotRecord | null
 }
 

@@ -1,6 +1,6 @@
 /**
  * A service's declared state, kept in a per-replica state core the node
- * signs (ARCHITECTURE §10, format in lib/state.ts). Every `interval`, and
+ * signs (ARCHITECTURE §10, format in lib/state-core.ts). Every `interval`, and
  * once more when the service stops, the keeper appends what changed under
  * the declared paths: each changed file read once, hashed as it is read,
  * its chunks appended as they are read, then a signed snapshot naming every
@@ -32,7 +32,7 @@ import {
   openSnapshot,
   stateHash,
   snapshotEncoding
-} from '../lib/state'
+} from '../lib/state-core'
 import { placeVerified } from './restore'
 import safetyCatch from 'safety-catch'
 
