@@ -1,5 +1,5 @@
 /**
- * The 3bot process (ARCHITECTURE §4-8). One Corestore holds the ledger and every
+ * The 3bot process (docs/ARCHITECTURE.md "Settlement" to "Self-healing"). One Corestore holds the ledger and every
  * contract core, so market connections to nodes replicate their contract cores too;
  * the swarm runs under the bot's identity so stakeholders and nodes know it by key.
  */

@@ -1,5 +1,5 @@
 /**
- * Storage challenges of archive leases (ARCHITECTURE §7-8), on the source core or
+ * Storage challenges of archive leases (docs/ARCHITECTURE.md "Execution", "Self-healing"), on the source core or
  * else the contract core. The length comes from a head the bot trusts (its own core
  * or its sparse replica, signature-checked by Hypercore); the replica downloads no
  * block. The bot joins the source topic so it learns the latest head from every holder.

@@ -1,7 +1,7 @@
 /**
  * The control channel of `scit bot run`: the process that owns a bot's data
  * dir serves every other `scit bot …` command of that dir, so they work beside
- * it (issue 26). An owner-only UNIX socket in the data dir (socketPath); one
+ * it. An owner-only UNIX socket in the data dir (socketPath); one
  * request per connection, newline-delimited JSON:
  *
  *   client → { argv, cwd, env }     the command line as typed (after `scit`), where, and its SCIT_* variables

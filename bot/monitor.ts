@@ -1,45 +1,7 @@
 /**
- * Monitoring and self-healing (ARCHITECTURE §8). Every `interval` the bot
- * pings each node that holds a live lease of one of its contracts, over the
- * node's own liveness protocol (lib/node-protocol.ts) on the market connection.
- * A node not heard from for `grace` ms is given up on:
- *
- *   1. its trade is `fail`ed: the market refunds the unused escrow;
- *   2. one replica of the same workload is bought again (`exclude` the dead
- *      node, and with `spread` every node already running that workload);
- *   3. the new trade is settled to the SAME contract core and manifest hash;
- *   4. a `scale` instruction, signed by the bot, names the new trade ids for
- *      the workload (its replica count unchanged, so running replicas do not
- *      restart).
- *
- * How the new node accepts a contract whose header lists only the first
- * trades (node/contracts.ts, C's daemon): the node checks that the FINAL
- * ledger assigns the trade to it, settled with this core and manifest hash,
- * and that the core's records are signed by the trade's bot; the header's
- * trade list is only used to map a trade to a workload by its bid, with the
- * trade's resources as fallback. A replacement bid is not in the header, so
- * today the node maps it by resources; the scale instruction's `trades` is
- * the signed statement a node should prefer (see the report: asked of node/).
- *
- * Leases are renewed: `renewBefore` ms before a lease ends, one replica is
- * bought again the same way (the old lease then ends on its own, paid in
- * full), while the balance covers it.
- *
- * The monitor also replicates each node's signed status core (bot/watch.ts):
- * what `scit bot status` shows is what the node signed, the ping is liveness.
- * For a workload that declares state it keeps a verified copy of the state
- * core the node names there (bot/state-copies.ts); a heal's scale instruction
- * names the last snapshot of it the new node restores (`restore`).
- *
- * Archive leases are challenged every `challengeInterval` once their node has
- * signed that it holds the whole archive: random blocks of the core the lease
- * keeps (its source core, else the contract core), answered with the blocks
- * and their Merkle paths and checked against a signed head the bot holds
- * (bot/challenges.ts, lib/storage-proof.ts). An answer that does not verify
- * is a lie: the lease is healed at once. A refusal or no answer is treated
- * like silence: past `grace` without a valid proof, the lease is healed the
- * same way as a dead node's (failed, refunded, bought again elsewhere, and the
- * new node replicates the core).
+ * Monitoring and self-healing (docs/ARCHITECTURE.md "Self-healing"): every `interval` the bot pings
+ * the nodes of its live leases, reads their signed status, copies declared state and challenges
+ * archive holders; a node silent past `grace`, or one whose proof fails, is healed.
  */
 import { logger } from '../lib/log'
 import { costFor } from '../lib/resources'

@@ -1,13 +1,6 @@
 /**
- * The bot's copy of its replicas' state cores (ARCHITECTURE §10): the notary
- * of the contract keeps the data its services declared. For each live lease
- * whose workload declares `state:`, the bot replicates the state core its
- * node names in its signed status core, downloads every block as it is
- * written, and verifies each snapshot: the node's signature, the contract,
- * the replica, the sequence, every changed file's hash, the total hash. The
- * latest verified snapshot of each replica is recorded in the bot's state
- * (TradeRecord.snapshot): a heal names it for the new node to restore
- * (Monitor.resumeReplacements), and `scit bot state` lists it.
+ * The bot's verified copies of its replicas' state cores (docs/ARCHITECTURE.md "State in the notary"):
+ * every block downloaded as written, each snapshot checked; the latest is TradeRecord.snapshot, what a heal restores.
  */
 import type Hypercore from 'hypercore'
 import { decodeKey, encodeKey } from '../lib/keys'
@@ -47,7 +40,6 @@ interface Copy {
   refused: string | null
 }
 
-/** A file version: where its bytes are and what they hash to. */
 function fileKey(f: StateFile): string {
   return `${f.start}:${f.blocks}:${f.size}:${f.hash.toString('hex')}`
 }
@@ -60,12 +52,10 @@ export class StateCopies {
 
   constructor(private readonly bot: Pick<BotHost, 'store' | 'state' | 'events' | 'progress'>) {}
 
-  /** Why trade `id`'s state core was refused, or null. */
   refused(id: string): string | null {
     return this.copies.get(id)?.refused ?? null
   }
 
-  /** Keep a copy of `t`'s state core once its node named one; verify what arrived. */
   async track(d: DeploymentRecord, t: TradeRecord, stateCore: Buffer | null): Promise<void> {
     if (this.closed || d.contract === null) return
     let copy = this.copies.get(t.id)
@@ -125,11 +115,8 @@ export class StateCopies {
   }
 
   /**
-   * Check what arrived: every new snapshot's envelope (the node's signature,
-   * contract, replica, one sequence), and the files of the latest one that
-   * were not verified before. Intermediate snapshots' files are not needed:
-   * their node clears superseded versions, and a restore starts from the
-   * latest. Blocks not here yet end the check; the next block retries it.
+   * Check every new snapshot's envelope, and the files of the latest not verified before (a restore
+   * starts from the latest; superseded versions are cleared). Blocks not here yet: the next one retries.
    */
   private async verifyOnce(d: DeploymentRecord, t: TradeRecord, copy: Copy): Promise<void> {
     if (copy.refused !== null || this.closed) return
@@ -192,11 +179,7 @@ export class StateCopies {
     }
   }
 
-  /**
-   * Bring the copy of `t` up to date now, waiting at most `timeout` ms for
-   * the node's latest length and blocks (`scit bot state` on a bot that was
-   * not running). Resolves with the latest verified snapshot.
-   */
+  /** Bring the copy of `t` up to date now, waiting at most `timeout` ms; resolves with its latest verified snapshot. */
   async sync(
     d: DeploymentRecord,
     t: TradeRecord,

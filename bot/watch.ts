@@ -1,5 +1,5 @@
 /**
- * What a node signed about the workloads it runs for this bot (ARCHITECTURE §7-8):
+ * What a node signed about the workloads it runs for this bot (docs/ARCHITECTURE.md "Execution", "Self-healing"):
  * its status core, every record checked as a node-signed `status` envelope at its own
  * position. The liveness summary naming the core is unsigned, but a core the node
  * did not sign yields only refusals.

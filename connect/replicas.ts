@@ -1,20 +1,7 @@
 /**
- * The replicas `scit connect` may dial (ARCHITECTURE §9), authenticated by
- * key, never by topic. For each live trade of the contract in the market's
- * signed view (a trade the contract names, settled to it by its bot, for the
- * workload to reach), the node that holds it; for that node, the server key
- * its signed status core names for this contract, trade, workload and port
- * (lib/service.ts boundKey). The status core is found from the node's signed
- * DHT presence record and replicated from whoever has it (the node, its
- * bot): every record is checked against the node's key. No other key is
- * ever dialled.
- *
- * Evaluated again on every market update, contract append and status append,
- * and every `refresh` ms for what could not be read yet: a heal's new replica
- * enters once its trade is live and its status names its key; a replica
- * whose trade ended leaves at once, whatever it still announces.
- *
- * Events: 'added' (Replica), 'removed' (Replica).
+ * The replicas `scit connect` may dial (docs/ARCHITECTURE.md "Service access"): for each live trade
+ * of the contract, the server key its node's signed status core names (lib/service.ts boundKey);
+ * no other key is ever dialled. Re-evaluated on every update. Emits 'added', 'removed' (Replica).
  */
 import ReadyResource from 'ready-resource'
 import b4a from 'b4a'

@@ -1,26 +1,12 @@
 /**
- * `scit connect` as a library (ARCHITECTURE §9): a local TCP listener whose
- * every connection is carried, end-to-end encrypted, to a live replica of a
- * contract's service, found by the contract key alone.
+ * `scit connect` as a library (docs/ARCHITECTURE.md "Service access"): a local TCP listener whose
+ * connections are carried to live replicas of a contract's service, found by the contract key alone.
  *
  *   const tunnel = new Tunnel({ contract, market, keyPair, bootstrap })
- *   await tunnel.ready()          // the market followed, the contract read and verified, the listener up
- *   tunnel.address                // { host, port }: point any TCP client here
+ *   await tunnel.ready()          // the market followed, the contract verified, the listener up
+ *   tunnel.address                // { host, port }
  *
- * The contract core comes from any peer that holds it (its bot, or the
- * nodes that run it, on the contract's topic) and is verified as a node
- * would; it names the service's ports and who may connect (lib/access.ts),
- * so a key the contract refuses is told ACCESS at once instead of waiting on
- * firewalls that answer nothing. The replicas dialled are only those the
- * market and the nodes' signed status cores name (connect/replicas.ts),
- * followed across heals without a restart; a connection open to a replica
- * whose trade ended is closed. Each connection tries the replicas in turn
- * (spreading connections), starting the next one when the current one has
- * not answered within a short stagger.
- *
- * Events: 'connection' ({ replica }) when a local connection reached one,
- * 'refused' ({ reason }) when it reached none, 'replicas' (count) when the
- * set of replicas changes.
+ * Emits 'connection' ({ replica }), 'refused' ({ reason }), 'replicas' (count).
  */
 import fs from 'fs'
 import os from 'os'

@@ -58,7 +58,7 @@ export interface ArchiveSpec {
 }
 
 /**
- * Who may connect to a service's ports (ARCHITECTURE §9): anyone (`public`),
+ * Who may connect to a service's ports (docs/ARCHITECTURE.md "Service access"): anyone (`public`),
  * or the listed keys and roles: 'bot' (the contract's bot), 'stakeholders'
  * (every signer), or a stakeholder role. grant/revoke instructions change it later.
  */

@@ -1,12 +1,7 @@
 /**
- * The per-contract notary core, as bot and node share it: the manifest and
- * its hash, stakeholder approvals, and `readContract`, the verifying reader a
- * node runs over a replicated core before it runs anything (ARCHITECTURE §5-7).
- * The format is in contract-messages.ts; the writer lives with the bot.
- *
- * Every refusal is a VerificationError (code VERIFICATION) whose `reason` is
- * stable (`bad-header-signature`, `seq-gap`, `file-hash-mismatch`, …) and
- * starts its message.
+ * The contract core as bot and node share it (docs/ARCHITECTURE.md "Notary"): `readContract`, the
+ * verifying reader a node runs before it runs anything. Every refusal is a VerificationError whose
+ * stable `reason` starts its message. The format is in contract-messages.ts.
  */
 import fs from 'fs'
 import { once } from 'events'

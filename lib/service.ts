@@ -1,11 +1,6 @@
 /**
- * A service's address is its contract (ARCHITECTURE §9). Every replica serves
- * each declared port under a HyperDHT server key of its own, and names that
- * key in its signed status core together with the contract, trade and
- * workload it serves (lib/node-messages.ts StatusRecord). A client dials
- * only the keys named so by nodes that hold a live trade of the contract
- * (connect/replicas.ts): no topic a stranger could announce on is looked up.
- * The node's firewall admits only the keys the contract allows (lib/access.ts).
+ * Service keys (docs/ARCHITECTURE.md "Service access"): each replica serves each declared port under a
+ * HyperDHT key of its own and names it in its signed status core with the contract, trade and workload.
  */
 import b4a from 'b4a'
 import { hash } from './keys'

@@ -1,5 +1,5 @@
 /**
- * Reading a node's status and log cores (ARCHITECTURE §7): every record is
+ * Reading a node's status and log cores (docs/ARCHITECTURE.md "Execution"): every record is
  * checked against the node's identity, and envelope seq = block index + 1, so
  * records moved between positions or cores are refused.
  */

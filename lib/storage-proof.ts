@@ -1,5 +1,5 @@
 /**
- * Storage proofs for archives (ARCHITECTURE §7): a node answers a nonce with the
+ * Storage proofs for archives (docs/ARCHITECTURE.md "Execution"): a node answers a nonce with the
  * blocks it picks and their Merkle paths; the challenger checks them against a
  * signed tree head it trusts, never the node's word nor its own copy of the blocks.
  * Hashing and flat-tree numbering are Hypercore's documented ones, not its internals.

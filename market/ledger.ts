@@ -1,6 +1,6 @@
 /**
  * The market ledger: one Autobase per market (its key is the market key), its view a Hyperbee the engine writes
- * (ARCHITECTURE.md §2). Anyone may append optimistic blocks; a block is acked only when every envelope in it is
+ * (docs/ARCHITECTURE.md "Market ledger"). Anyone may append optimistic blocks; a block is acked only when every envelope in it is
  * attributable to a signer. Indexers, added by governance, make the order final.
  */
 import ReadyResource from 'ready-resource'

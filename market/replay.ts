@@ -1,5 +1,5 @@
 /**
- * `scit market verify`, for anyone who does not trust the indexers (ARCHITECTURE.md, "Scale"): replay every op from
+ * `scit market verify`, for anyone who does not trust the indexers (docs/ARCHITECTURE.md "Scale"): replay every op from
  * genesis with this machine's engine into a view core of its own, and compare it key by key with the signed view.
  */
 import fs from 'fs'

@@ -219,7 +219,7 @@ function whole(text: string, what: string): number {
   return Number(text)
 }
 
-/** A kind this node sells at 0 would be sold for nothing (issue 14): refused, like a price that is not a whole number. */
+/** A kind this node sells at 0 would be sold for nothing: refused, like a price that is not a whole number. */
 function prices(f: StartFlags, selling: Resources): Resources {
   const out = pricesOf(f)
   for (const kind of RESOURCE_KINDS) {

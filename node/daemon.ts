@@ -1,15 +1,7 @@
 /**
- * The 3node daemon: sells this machine's capacity on a market and runs the
- * contracts bought from it (ARCHITECTURE §1, §7). It owns, and closes in
- * reverse order: the Corestore under <data>/corestore (market ledger, contract
- * cores, status and log cores), a Hyperswarm under the node's identity, the
- * market peer, the presence record, the node protocol on every connection,
- * and the supervisor. Each trade it runs is a Lease (node/lease.ts), which
- * keeps the trade's workload as its contract core says.
- *
- * The daemon keeps no state of its own: every decision is re-derived from the
- * ledger and the contract cores, so a node killed with -9 and restarted on the
- * same data dir resumes what it ran, re-verifying each file before exec.
+ * The 3node daemon (docs/ARCHITECTURE.md "Presence", "Execution"): sells this machine's capacity and
+ * runs each trade bought from it as a Lease. It keeps no state of its own: a node killed with -9
+ * resumes from the ledger and its cores, re-verifying each file before exec.
  */
 import path from 'path'
 import ReadyResource from 'ready-resource'
@@ -522,7 +514,7 @@ export class NodeDaemon extends ReadyResource {
   }
 }
 
-/** A node's leases are on one market: started on another, it would stop serving them unpaid for the rest (issue 14, item 4). */
+/** A node's leases are on one market: started on another, it would stop serving them unpaid for the rest. */
 function holdsNoLeasesElsewhere(data: string, market: string): void {
   const last = readStatusFile(data)
   if (last?.market === undefined || last.market === market) return

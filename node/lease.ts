@@ -1,13 +1,7 @@
 /**
- * One lease the daemon runs (ARCHITECTURE §7): a final, settled trade whose
- * contract core is followed as it grows, and whose workload the supervisor is
- * made to match after every append: started on deploy, restaged and restarted
- * on update, stopped on a stop instruction or a scale-down, released when the
- * trade is over. Each step re-verifies the whole contract (node/contracts.ts);
- * the steps of one lease run one at a time, in order.
- *
- * A lease keeps no state that matters across restarts: a restarted daemon
- * opens it again from the ledger and the contract core.
+ * One lease (docs/ARCHITECTURE.md "Execution"): a final, settled trade whose contract core is followed,
+ * and whose workload is made to match it after every append, each step re-verifying the whole
+ * contract, one at a time. Nothing of it matters across restarts.
  */
 import path from 'path'
 import type Corestore from 'corestore'

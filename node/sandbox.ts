@@ -1,13 +1,7 @@
 /**
- * A workload's sandbox, from start to end: its work dir made reachable by the
- * sandbox uid and owned by it, its launch (node/launch.ts: the argv, what the
- * workload gets, its rlimits) spawned inside its cgroup, its host pid learned
- * from bwrap, and every process of it killed and reaped at the end.
- *
- * Limits: where the node may use cgroups (node/cgroup.ts), the whole
- * workload gets a memory limit, a cpu quota and a pids limit; the rlimits of
- * the launch are the fallback and a second line. Disk is watched (diskUsage)
- * by the supervisor against the lease.
+ * A workload's sandbox from start to end: its work dir owned by the sandbox uid, its launch spawned
+ * inside its cgroup (memory, cpu and pids limits where the node may; rlimits otherwise), its host pid
+ * learned from bwrap, and every process of it killed and reaped at the end.
  */
 import { spawn, spawnSync, ChildProcess } from 'child_process'
 import type { Duplex } from 'stream'

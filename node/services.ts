@@ -1,13 +1,7 @@
 /**
- * The node's side of reaching a service (ARCHITECTURE §9): for every
- * declared port of a running service, a HyperDHT server under a key of its
- * own (lib/service.ts), which the status core names for clients to find.
- * Its firewall refuses every key the contract does not allow before the
- * handshake completes, so nothing of a refused peer reaches the workload. An admitted stream is carried to the service's endpoint
- * (node/workload.ts Endpoint): the bridge's socket, which must say its token
- * before the node sends a byte, or, unsandboxed, a loopback port.
- *
- * Events: 'connection' ({ id, port, remote }) once a stream reaches a service.
+ * A HyperDHT server per declared port of a running service (docs/ARCHITECTURE.md "Service access"):
+ * its firewall refuses keys the contract does not allow before the handshake ends; an admitted
+ * stream goes to the service's endpoint. Emits 'connection' ({ id, port, remote }).
  */
 import { EventEmitter } from 'events'
 import fs from 'fs'
@@ -30,7 +24,6 @@ const log = logger('node/services')
 const LOCAL_PATIENCE = 10_000
 
 export interface Exposure {
-  /** The workload (trade) id on this node. */
   id: string
   ports: number[]
   /** Asked on every handshake: may this key connect now? */
@@ -52,7 +45,7 @@ export class Services extends EventEmitter {
   /** Short links to bridge socket dirs: a UNIX socket path is at most 107 bytes, a work dir's can be longer. */
   private readonly links = new Map<string, string>()
 
-  /** `links`: a directory of the node's own (not the workloads') for short links to bridge sockets; emptied here. */
+  /** `links`: a dir of the node's own for short links to bridge sockets; emptied here. */
   constructor(
     private readonly dht: DHT,
     private readonly node: KeyPair,
@@ -119,7 +112,6 @@ export class Services extends EventEmitter {
     )
   }
 
-  /** Stop serving `id`: close its servers. */
   async hide(id: string): Promise<void> {
     const entry = this.served.get(id)
     if (!entry) return
@@ -163,7 +155,6 @@ export class Services extends EventEmitter {
     return path.join(link, path.basename(sock))
   }
 
-  /** Carry one admitted stream to the service; the remote key was checked by the firewall. */
   private carry(e: Exposure, port: number, conn: SecretStream): void {
     conn.on('error', () => {})
     this.local(e, port, () => conn.destroyed).then(
@@ -183,11 +174,7 @@ export class Services extends EventEmitter {
     )
   }
 
-  /**
-   * A connection to the service's endpoint that said its token (when it has
-   * one). A service that is starting has not bound yet: retried for a while,
-   * so a client that came early waits instead of failing.
-   */
+  /** A connection to the endpoint that said its token; retried while a starting service has not bound yet. */
   private async local(e: Exposure, port: number, gone: () => boolean): Promise<net.Socket | null> {
     const until = Date.now() + LOCAL_PATIENCE
     for (let wait = 50; !gone() && Date.now() < until; wait = Math.min(wait * 2, 500)) {

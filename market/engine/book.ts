@@ -1,5 +1,5 @@
 /**
- * The order book: offers, bids and matching (ARCHITECTURE §3). A bid places all its replicas in one step
+ * The order book: offers, bids and matching (docs/ARCHITECTURE.md "Engine"). A bid places all its replicas in one step
  * or rests; trades are at the offer's posted price; resting bids get another look when an offer gains capacity.
  */
 import { RESOURCE_KINDS, ZERO, fits, subtract, add, scale } from '../../lib/resources'

@@ -1,6 +1,6 @@
 /**
  * The market engine: `apply(view, op)`, a pure function of the view and one signed op
- * (ARCHITECTURE §3): no clock, no randomness, no I/O but the view, so every peer gets the same view.
+ * (docs/ARCHITECTURE.md "Engine"): no clock, no randomness, no I/O but the view, so every peer gets the same view.
  * A rejected op writes only rejected/<id> and, once its signature verified, the author's seq
  * (the same bytes can never be accepted later); engine time and deadlines wait for an accepted op.
  */

@@ -1,4 +1,4 @@
-/** Test helpers for reaching services (ARCHITECTURE §9): service templates, `scit connect` as its own process, raw DHT streams. */
+/** Test helpers for reaching services (docs/ARCHITECTURE.md "Service access"): service templates, `scit connect` as its own process, raw DHT streams. */
 import fs from 'fs'
 import path from 'path'
 import net from 'net'
