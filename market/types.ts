@@ -263,10 +263,14 @@ export interface MarketLedger {
   readonly discoveryKey: Buffer
   readonly writable: boolean
   readonly isIndexer: boolean
+  /** This peer's writer core (null for a follower, which has none). */
+  readonly writerKey: Buffer | null
   /** The view readers see; a follower's is the indexers' signed view. */
   readonly view: Hyperbee
   /** How much of the view is final: its order will never change. */
   readonly finalVersion: number
+  /** True when the view only grows (a follower's); a full ledger's tip is truncated by reorgs. */
+  readonly appendOnly?: boolean
   /** Ops queued behind the append in flight (a relay's back-pressure). */
   readonly backlog: number
   readonly counters: { envelopes: number; applies: number; optimistic: number }
