@@ -70,6 +70,14 @@ export interface TemplateBody {
   name: string
   version: number
   document: Buffer
+  /** The files its workloads ship, by their path in the template's folder (absent in ops made before files were carried). */
+  files?: TemplateFile[]
+}
+
+/** One file of a published template: `path` is relative, `/`-separated, inside the template's folder. */
+export interface TemplateFile {
+  path: string
+  data: Buffer
 }
 
 /** `governance`. `genesis` must be the market's first op, carried by the bootstrap writer. */
