@@ -319,7 +319,9 @@ export class NodeDaemon extends ReadyResource {
     // not this.peer.client: a peer that never joined its market has none, and throwing here left the swarm up
     this.unwatch?.()
     while (this.scanning) await this.scanning
-    await Promise.all([...this.leases.values()].map((l) => l.queue))
+    const leases = [...this.leases.values()]
+    await Promise.all(leases.map((l) => l.interrupt()))
+    await Promise.all(leases.map((l) => l.queue))
     await this._services?.close()
     await this._supervisor?.close()
     // after the services stopped, before the swarm goes: their last snapshots, handed to a peer

@@ -64,6 +64,9 @@ export class Lease {
     process: (v, seq) => this.deployProcess(v, seq),
     keeper: (v, seq) => this.deployKeeper(v, seq)
   }
+  /** Verification and file fetches read through their own session, which closing the daemon closes: a read waiting for a
+   * peer that is gone (a bot offline mid-deploy) then fails at once instead of holding the node's shutdown forever. */
+  private readonly reader: Hypercore
   /** The last refusal recorded while a version runs (update seq and reason): recorded once, retried on every append. */
   private refusal: string | null = null
 
@@ -74,6 +77,7 @@ export class Lease {
     readonly core: Hypercore
   ) {
     this.contract = core.key
+    this.reader = core.session()
   }
 
   /** Open the contract core of a final, settled trade; `follow` starts acting on it. */
@@ -101,6 +105,11 @@ export class Lease {
     this.enqueue(() => this.evaluate())
   }
 
+  /** The daemon is closing: end the reads its steps wait on, so `queue` settles. */
+  async interrupt(): Promise<void> {
+    await this.reader.close()
+  }
+
   /** The trade is over: release its workload, once. */
   end(reason: string): void {
     if (this.ended) return
@@ -121,7 +130,7 @@ export class Lease {
     if (ctx.closing() || this.core.length === 0) return
     let v
     try {
-      v = await verifyContract(this.core, this.trade)
+      v = await verifyContract(this.reader, this.trade)
     } catch (err) {
       const reason = (err as { reason?: string }).reason
       if (reason === 'no-header') return // the core has not reached us yet: its next append re-runs this
