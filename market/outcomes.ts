@@ -1,9 +1,10 @@
 /**
  * Waiting for ops' outcomes: *applied* once `op/<id>` or `rejected/<id>` is in the view, *final* once it is below
  * the ledger's `finalVersion`. Applied ops arrive as hints from apply, so a waiter costs one lookup, when final.
- * Three rules keep a waiter from being lost in races (test/market-outcomes.test.ts plays each): a look that finds
+ * Four rules keep a waiter from being lost in races (test/market-outcomes.test.ts plays each): a look that finds
  * nothing changes nothing; a look settles a final waiter only if its find was below the final length when the read
- * began; a hint is used once the view readers see is as long as the hint says.
+ * began, and a find the final length passed during the read is looked at again; a hint is used once the view readers
+ * see is as long as the hint says.
  */
 import type { Entry } from 'hyperbee'
 import { ScitError } from '../lib/errors'
@@ -42,14 +43,11 @@ export class Outcomes {
   /** Hints the readers' view does not show yet (the latest per op). */
   private early = new Map<Id, Hint>()
   private lookAllAt = 0
-  private lastFinal: number
   private checking: Promise<void> | null = null
   private again = false
   private closed = false
 
-  constructor(private readonly ledger: OutcomeSource) {
-    this.lastFinal = ledger.finalVersion
-  }
+  constructor(private readonly ledger: OutcomeSource) {}
 
   get pending(): number {
     return this.waiters.size
@@ -143,8 +141,7 @@ export class Outcomes {
           await this.look(id, reader, finalAtRead)
         else this.note(id, h.outcome, h.length - 1, finalAtRead)
       }
-      if (finalAtRead <= this.lastFinal) return
-      this.lastFinal = finalAtRead
+      // Not only when the final length moved: a find noted after the check that saw it move would wait forever.
       for (const [id, seq] of [...this.applied]) {
         if (seq < finalAtRead && this.waiters.has(id)) await this.look(id, reader, finalAtRead)
       }
@@ -168,8 +165,11 @@ export class Outcomes {
   private note(id: Id, outcome: Outcome, seq: number, finalVersion: number): void {
     const final = seq < finalVersion
     this.settle(id, outcome, final)
-    if (!final && this.waiters.has(id)) this.applied.set(id, seq)
-    else this.applied.delete(id)
+    if (!final && this.waiters.has(id)) {
+      this.applied.set(id, seq)
+      // The final length passed it while the read ran: the update that moved it may have been checked already.
+      if (seq < this.ledger.finalVersion) this.check()
+    } else this.applied.delete(id)
   }
 
   private settle(id: Id, outcome: Outcome, final: boolean): void {

@@ -123,8 +123,7 @@ test('an outcome is final only if it was below the final length when the read be
   const applied = outcomes.wait(outcome.id, false, 10_000)
   await settled()
   ledger.finalVersion = 6 // the final length passes the block while the reads are in flight
-  ledger.holding = false
-  ledger.release()
+  ledger.release() // reads begun from now on are held again
   t.alike(await applied, outcome, 'an applied outcome settles a waiter that does not ask for final')
   let done = false
   final.then(
@@ -135,6 +134,25 @@ test('an outcome is final only if it was below the final length when the read be
   )
   await settled()
   t.absent(done, 'a read begun before the block was final does not settle a final waiter')
-  outcomes.check() // the update that moved the final length
+  ledger.holding = false
+  ledger.release() // the look that the final length passing the find asked for
   t.alike(await final, outcome, 'the next look does')
+})
+
+test('a look that straddles the update moving the final length past its find is looked at again: a final waiter is not left waiting on an idle market', async (t) => {
+  const { ledger, outcomes } = scripted(t)
+
+  ledger.apply(outcome, 5) // another peer's op, applied here, not final yet
+  outcomes.check() // its hint: no waiter yet
+  await settled()
+  ledger.holding = true
+  const final = outcomes.wait(outcome.id, true, 2_000) // its first look reads block 5 while nothing is final
+  await settled()
+  ledger.finalVersion = 6 // the indexers fix the order: the update that says so runs its check before the look answers
+  outcomes.check()
+  await settled()
+  ledger.holding = false
+  ledger.release() // the look answers "applied, not final" (the final length was 0 when it began)
+  // Nothing else happens: the market is idle, no update will come again.
+  t.alike(await final, outcome, 'the waiter gets the final outcome without another update')
 })
