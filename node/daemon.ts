@@ -18,7 +18,8 @@ import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
 import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
-import { ScitError } from '../lib/errors'
+import { ScitError, isScitError } from '../lib/errors'
+import { raceTimeout } from '../lib/timeout'
 import { createSwarm } from '../lib/swarm'
 import { openDataDir, allowTraverse, privateDir } from '../lib/datadir'
 import { loadIdentity, KeyPair } from '../lib/identity'
@@ -50,6 +51,8 @@ import { caughtUp, checkOffer, keepOffer, offerBody, withdrawOffer, OfferFlags }
 const log = logger('node')
 /** A stopping node waits this long for its withdrawal to be final, then stops anyway. */
 export const WITHDRAW_TIMEOUT = 5000
+/** How long a stopping node waits for a scan or lease step in progress. */
+const CLOSE_WAIT = 5000
 const GONE: ReadonlySet<Trade['state']> = new Set(['released', 'closed', 'failed', 'ended'])
 
 /** What the node sells (OfferFlags: capacity, prices, location, lease bounds), and how it runs. */
@@ -192,7 +195,10 @@ export class NodeDaemon extends ReadyResource {
       identity: this.identity,
       market: o.market,
       announce: true,
-      follow: true
+      follow: true,
+      // A daemon outlives a market that is slow to answer: it waits, and says so.
+      joinTimeout: Infinity,
+      progress: (line) => log.warn(line)
     })
     await this.peer.ready()
     this.states = new StateKeepers({
@@ -204,7 +210,13 @@ export class NodeDaemon extends ReadyResource {
     })
     await caughtUp(this.peer.client)
     const ttl = (await this.peer.client.genesis())?.offerTtl ?? 0
-    await keepOffer(this.peer.client, this.key, offerBody(o), { renew: ttl > 0 })
+    await keepOffer(this.peer.client, this.key, offerBody(o), { renew: ttl > 0 }).catch((err) => {
+      // Not refused, only not decided yet (an indexer slow or unreachable): the outbox sends it again.
+      if (!isScitError(err, 'TIMEOUT')) throw err
+      log.warn('the offer is not decided yet: it is kept and sent again', {
+        error: (err as Error).message
+      })
+    })
     if (ttl > 0) {
       // Renewed three times per TTL: one late or lost renewal does not take the offer off the market.
       this.renewal = setInterval(
@@ -262,8 +274,12 @@ export class NodeDaemon extends ReadyResource {
     if (this.renewal !== null) clearInterval(this.renewal)
     // not this.peer.client: a peer that never joined its market has none, and throwing here left the swarm up
     this.unwatch?.()
-    while (this.scanning) await this.scanning
-    await Promise.all([...this.leases.values()].map((l) => l.queue))
+    // A scan or a lease step reads the market view or a contract core: with no peer left, a read waits for one.
+    // Closing the store below ends such a read; waiting for it first would never stop a node whose market is gone.
+    await raceTimeout(
+      Promise.all([this.scanning, ...[...this.leases.values()].map((l) => l.queue)]),
+      CLOSE_WAIT
+    )
     await this.services?.close()
     await this.supervisor?.close()
     // after the services stopped, before the swarm goes: their last snapshots, handed to a peer
