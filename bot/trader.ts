@@ -300,6 +300,15 @@ export class Trader {
     const said = reason.length > 256 ? reason.slice(0, 255) + '…' : reason
     const [oid] = await this.client.submit([{ type, body: { trade: id, reason: said } }])
     const o = await this.outcome(oid)
+    const after = await this.client.trade(id)
+    // Ended meanwhile (our own earlier op, decided late, or the lease's end): what was asked is done.
+    if (!o.accepted && after !== null && after.state !== 'matched' && after.state !== 'settled') {
+      if (t) {
+        this.track(t, after)
+        this.state.save()
+      }
+      return
+    }
     if (!o.accepted) {
       this.opts.progress(
         'refused',
@@ -310,7 +319,6 @@ export class Trader {
         `${type} of trade ${id} refused: ${o.reason ?? ''}: ${o.message ?? ''}`
       )
     }
-    const after = await this.client.trade(id)
     if (t) {
       t.reason = reason
       if (after) this.track(t, after)
