@@ -12,13 +12,13 @@ import Corestore from 'corestore'
 import { configFrom, output, untilSignal, CommonFlags } from '../lib/command'
 import { requireMarket } from '../lib/config'
 import { createSwarm } from '../lib/swarm'
-import { ScitError } from '../lib/errors'
+import { ScitError, isScitError } from '../lib/errors'
 import { loadIdentity } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { shortId } from '../lib/envelope'
 import { parseDuration } from '../market/cli-peer'
 import { Bot } from './bot'
-import { deploy, resume, waitRunning, stop, scale, update } from './deployment'
+import { deploy, resumeUntilDone, waitRunning, stop, scale, update } from './deployment'
 import { replicaStatus, ReplicaStatus } from './replica-status'
 import { grantAccess, delivered } from './access'
 import { ContractSession } from './sign'
@@ -296,7 +296,9 @@ export async function cmdRun(flags: RunFlags): Promise<void> {
   const bot = await openBot(flags)
   const live = bot.state.deployments.filter((d) => d.phase !== 'stopped' && d.phase !== 'failed')
   for (const d of live)
-    resume(bot, d).catch((err) => progressLine('error', `${d.id}: ${(err as Error).message}`))
+    resumeUntilDone(bot, d).catch((err) => {
+      if (!isScitError(err, 'CLOSED')) progressLine('error', `${d.id}: ${(err as Error).message}`)
+    })
   bot.monitor.start()
   progressLine('run', `bot ${bot.key} watching ${live.length} contracts; Ctrl-C to stop`)
   await untilSignal()
