@@ -5,9 +5,9 @@
  * the errors only values can cause (division by zero, a fraction where a
  * whole number is needed), which instantiate() reports at the same places.
  */
-import fs from 'fs'
 import path from 'path'
-import { parseDocument, LineCounter, Document, isMap, isPair, isScalar, isNode } from 'yaml'
+import { Document, isMap, isPair, isScalar, isNode } from 'yaml'
+import { readTemplateFile, readYaml } from './template-yaml'
 import { ScitError } from '../lib/errors'
 import { decodeKey } from '../lib/keys'
 import { parseSize } from '../lib/resources'
@@ -43,6 +43,9 @@ export interface Problem {
   message: string
 }
 
+/** Problems printed; `.problems` keeps them all. */
+const MAX_SHOWN = 50
+
 /** A TEMPLATE error listing every problem found, each on its own `file:line:col: message` line. */
 export class TemplateError extends ScitError {
   readonly problems: Problem[]
@@ -50,7 +53,12 @@ export class TemplateError extends ScitError {
     problems = [...problems].sort((a, b) =>
       a.file === b.file ? a.line - b.line || a.col - b.col : 0
     )
-    super('TEMPLATE', problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('\n'))
+    const shown = problems
+      .slice(0, MAX_SHOWN)
+      .map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`)
+    if (problems.length > MAX_SHOWN)
+      shown.push(`… and ${problems.length - MAX_SHOWN} more problems`)
+    super('TEMPLATE', shown.join('\n'))
     this.problems = problems
   }
 }
@@ -93,37 +101,30 @@ const WORKLOAD_LITERAL = new Set([
   'state'
 ])
 
-export function loadTemplate(file: string): Template {
-  let src: string
-  try {
-    src = fs.readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new ScitError('NOT_FOUND', `cannot read template ${file}: ${(err as Error).message}`)
-  }
-  return parseTemplate(src, file)
+/** `folder`: the one it sees, when not the file's own (a published template's files are unpacked beside it). */
+export function loadTemplate(file: string, folder?: string): Template {
+  const read = readTemplateFile(file)
+  if ('why' in read) throw new ScitError(read.code, read.why)
+  return parseTemplate(read.src, file, folder)
 }
 
-export function parseTemplate(src: string, file: string): Template {
+export function parseTemplate(src: string, file: string, folder = templateFolder(file)): Template {
   // as the user would type it: relative when under the working directory
   const rel = path.relative(process.cwd(), file)
   const shown = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file
-  const lines = new LineCounter()
-  const ydoc = parseDocument(src, { lineCounter: lines, prettyErrors: false })
-  if (ydoc.errors.length) {
+  const read = readYaml(src)
+  const lines = read.lines
+  if (!read.ok)
     throw new TemplateError(
-      ydoc.errors.map((e) => {
-        const pos = lines.linePos(e.pos[0])
-        return {
-          file: shown,
-          line: pos.line,
-          col: pos.col,
-          path: '',
-          message: `YAML: ${e.message.split('\n')[0]}`
-        }
-      })
+      read.problems.map((e) => ({
+        file: shown,
+        ...lines.linePos(e.offset),
+        path: '',
+        message: e.message
+      }))
     )
-  }
-  const doc = ydoc.toJS() as TemplateDoc
+  const { ydoc } = read
+  const doc = read.doc as TemplateDoc
   const at = (p: Path, offset = 0, key = false): { line: number; col: number } =>
     lines.linePos(offsetOf(ydoc, p, key) + offset)
   const problem = (p: Path, message: string, offset = 0, key = false): Problem => ({
@@ -138,7 +139,7 @@ export function parseTemplate(src: string, file: string): Template {
 
   const t: Template = {
     file: path.resolve(file),
-    dir: templateFolder(file),
+    dir: folder,
     shipped: [],
     doc,
     src,
@@ -369,7 +370,7 @@ function checkWorkloads(t: Template): void {
     if (seen.has(w.name)) at.problem('name', `workloads[${i}].name "${w.name}" is used twice`)
     seen.add(w.name)
     checkKindFields(at, w)
-    at.refuse('egress', EGRESS)
+    at.forbid('egress', EGRESS)
     checkAccess(at, w, t.doc.stakeholders?.signers ?? [])
     checkState(at, w)
     checkEnv(at, w)
@@ -383,11 +384,11 @@ function checkWorkloads(t: Template): void {
 const EGRESS =
   'is refused: a workload runs in its own network namespace with no route out (no internet, no LAN, no host); ship what it needs in its files, and reach it through its ports only (scit connect)'
 
-/** Where one workload's problems go: `problem` at a path under it, `refuse` a field it gave. */
+/** Where one workload's problems go: `problem` at a path under it, `forbid` a field it gave. */
 interface WorkloadAt {
   name: string
   problem(p: Path | keyof WorkloadDecl, message: string, key?: boolean): void
-  refuse(field: keyof WorkloadDecl, why: string): void
+  forbid(field: keyof WorkloadDecl, why: string): void
 }
 
 function workloadAt(t: Template, w: WorkloadDecl, i: number, problems: Problem[]): WorkloadAt {
@@ -398,7 +399,7 @@ function workloadAt(t: Template, w: WorkloadDecl, i: number, problems: Problem[]
   return {
     name: `workloads[${i}]`,
     problem,
-    refuse(field, why) {
+    forbid(field, why) {
       if (w[field] !== undefined) problem(field, `workloads[${i}].${field} ${why}`)
     }
   }
@@ -422,13 +423,13 @@ function checkKindFields(at: WorkloadAt, w: WorkloadDecl): void {
   for (const field of KIND_FIELDS) {
     if (allows(w.kind, field)) continue
     if (field === 'command')
-      at.refuse(
+      at.forbid(
         field,
         `is not allowed for ${article(w.kind)} ${w.kind} (nodes keep the data, they run nothing)`
       )
     else {
       const why = field === 'access' ? ' (who may connect to their ports)' : ''
-      at.refuse(field, `is only for ${kindsAllowing(field)}${why}, not ${w.kind}s`)
+      at.forbid(field, `is only for ${kindsAllowing(field)}${why}, not ${w.kind}s`)
     }
   }
 }
@@ -454,7 +455,7 @@ function checkAccess(at: WorkloadAt, w: WorkloadDecl, signers: Array<{ role: str
 }
 
 function checkState(at: WorkloadAt, w: WorkloadDecl): void {
-  if (w.state === undefined) at.refuse('stateInterval', 'goes with "state"')
+  if (w.state === undefined) at.forbid('stateInterval', 'goes with "state"')
   ;(w.state ?? []).forEach((s, j) => {
     const why = workPathProblem(s.replace(/\/+$/, ''))
     if (why) at.problem(['state', j], `${at.name}.state "${s}" ${why}`)

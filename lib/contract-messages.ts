@@ -22,7 +22,7 @@ import fs from 'fs'
 import c from 'compact-encoding'
 import b4a from 'b4a'
 import sodium from 'sodium-universal'
-import { struct, optional, decodeExact, enumOf } from './codec'
+import { struct, optional, decodeExact, enumOf, unsupportedFormat } from './codec'
 import { ScitError } from './errors'
 import { hash, encodeKey, shortKey } from './keys'
 import { sign, verifySignature, KeyPair } from './identity'
@@ -40,7 +40,8 @@ import {
 
 export * from './workload-kinds'
 
-export const MANIFEST_VERSION = 1
+/** 2: workloads carry `access` and `state`. */
+export const MANIFEST_VERSION = 2
 export const CHUNK_SIZE = 64 * 1024
 export const BLOB_MARKER = 0
 
@@ -57,7 +58,7 @@ export interface ArchiveSpec {
 }
 
 /**
- * Who may connect to a service's ports (ARCHITECTURE §9): anyone (`public`),
+ * Who may connect to a service's ports (docs/ARCHITECTURE.md "Service access"): anyone (`public`),
  * or the listed keys and roles: 'bot' (the contract's bot), 'stakeholders'
  * (every signer), or a stakeholder role. grant/revoke instructions change it later.
  */
@@ -83,7 +84,7 @@ export interface ManifestWorkload {
   archive: ArchiveSpec | null // kind archive: bytes to keep, optional core to copy from
   output: string | null // kind job: the file whose BLAKE2b-256 the node reports
   access: Access // kind service with ports: who may connect
-  state: StateSpec | null // kind service: the paths its node snapshots into a state core (node/state.ts)
+  state: StateSpec | null // kind service: the paths its node snapshots into a state core (node/state-keeper.ts)
 }
 
 /** What of a service's work dir is its data: files or folders, snapshotted every `interval` ms when changed. */
@@ -159,7 +160,7 @@ export interface BlobRef {
  * bot verified last on the lost replica's state core, as `length` blocks of
  * that core ending in the node's signed snapshot `seq` of total `hash`. The
  * new node checks that `node` ran trade `from` of this contract, then every
- * hash, before its service starts (node/state.ts).
+ * hash, before its service starts (node/state-keeper.ts).
  */
 export interface RestoreRef {
   trade: string
@@ -310,7 +311,7 @@ const stakeholder = struct<Stakeholder>([
   ['weight', c.uint]
 ])
 
-export const manifestEncoding = struct<Manifest>([
+const manifestFields = struct<Manifest>([
   ['version', c.uint],
   [
     'template',
@@ -339,6 +340,19 @@ export const manifestEncoding = struct<Manifest>([
     ])
   ]
 ])
+
+/** Its version is read first: a manifest of another format is UNSUPPORTED, never decoded as this one. */
+export const manifestEncoding: c.Encoding<Manifest> = {
+  preencode: manifestFields.preencode,
+  encode: manifestFields.encode,
+  decode(state) {
+    const start = state.start
+    const version = c.uint.decode(state)
+    if (version !== MANIFEST_VERSION) throw unsupportedFormat('manifest', version, MANIFEST_VERSION)
+    state.start = start
+    return manifestFields.decode(state)
+  }
+}
 
 export const headerEncoding = struct<ContractHeader>([
   ['core', c.fixed32],

@@ -1,5 +1,5 @@
 /**
- * A follower reads the indexers' signed view sparsely instead of applying the market (ARCHITECTURE.md, "Scale");
+ * A follower reads the indexers' signed view sparsely instead of applying the market (docs/ARCHITECTURE.md "Scale");
  * its ops go out through a relay. A view key from any peer is trusted only once its manifest's signers, with a
  * majority quorum, are exactly the indexers the view records: while the founder is one, that anchors it to the
  * market key. Of two valid views it reads the one further in engine time.
@@ -34,8 +34,11 @@ export interface FollowerOptions {
 export class Follower extends ReadyResource implements MarketLedger {
   readonly discoveryKey: Buffer
   readonly writable = false
+  readonly writerKey = null
   readonly isIndexer = false
   readonly backlog = 0
+  /** The indexers' signed view only grows (a new indexer set gives a new view, followed afresh). */
+  readonly appendOnly = true
   readonly counters = { envelopes: 0, applies: 0, optimistic: 0 }
   relay: ((envelopes: Buffer[]) => Promise<boolean>) | null = null
   readonly outbox: Outbox
@@ -106,7 +109,7 @@ export class Follower extends ReadyResource implements MarketLedger {
     return this.current?.core.length ?? 0
   }
 
-  finalSnapshot(): Hyperbee {
+  finalCheckout(): Hyperbee {
     return this.view.checkout(Math.max(1, this.finalVersion))
   }
 

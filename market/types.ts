@@ -2,7 +2,6 @@
  * The market's domain types and the contracts between the pure engine, the ledger that runs it and the client
  * node/, bot/ and the explorer use. Types only; their wire encodings are in market/messages.ts.
  */
-import type { OfferLayer } from './engine/offer-book'
 import type Hyperbee from 'hyperbee'
 import type { Resources, Prices } from '../lib/resources'
 
@@ -71,6 +70,14 @@ export interface TemplateBody {
   name: string
   version: number
   document: Buffer
+  /** The files its workloads ship, by their path in the template's folder (absent in ops made before files were carried). */
+  files?: TemplateFile[]
+}
+
+/** One file of a published template: `path` is relative, `/`-separated, inside the template's folder. */
+export interface TemplateFile {
+  path: string
+  data: Buffer
 }
 
 /** `governance`. `genesis` must be the market's first op, carried by the bootstrap writer. */
@@ -175,8 +182,6 @@ export interface View {
   put(key: string, value: Buffer): Promise<void>
   del(key: string): Promise<void>
   range(opts: RangeOptions): AsyncIterable<{ key: string; value: Buffer }>
-  /** Its offers, decoded, when it keeps them in step with its writes (engine/offer-book.ts); else the engine scans. */
-  offers?(): Promise<OfferLayer>
 }
 
 export interface OpInput {
@@ -258,10 +263,14 @@ export interface MarketLedger {
   readonly discoveryKey: Buffer
   readonly writable: boolean
   readonly isIndexer: boolean
+  /** This peer's writer core (null for a follower, which has none). */
+  readonly writerKey: Buffer | null
   /** The view readers see; a follower's is the indexers' signed view. */
   readonly view: Hyperbee
   /** How much of the view is final: its order will never change. */
   readonly finalVersion: number
+  /** True when the view only grows (a follower's); a full ledger's tip is truncated by reorgs. */
+  readonly appendOnly?: boolean
   /** Ops queued behind the append in flight (a relay's back-pressure). */
   readonly backlog: number
   readonly counters: { envelopes: number; applies: number; optimistic: number }
@@ -269,7 +278,7 @@ export interface MarketLedger {
   relay: ((envelopes: Buffer[]) => Promise<boolean>) | null
   ready(): Promise<void>
   close(): Promise<void>
-  finalSnapshot(): Hyperbee
+  finalCheckout(): Hyperbee
   update(): Promise<void>
   /** Wait (at most `timeout` ms) until this peer has what its peers had when asked. */
   catchUp(timeout?: number): Promise<void>

@@ -1,17 +1,9 @@
 /**
- * The bridge of a service (ARCHITECTURE §9), run inside the workload's
- * sandbox as its first process: it starts the workload as its child, and
- * serves each declared port on a UNIX socket in the work dir, forwarding
- * every connection to 127.0.0.1:PORT inside the sandbox's own network
- * namespace. The node connects to those sockets from outside; nothing else
- * reaches the namespace.
+ * A service's bridge (docs/ARCHITECTURE.md "Service access"), the first process in its sandbox: it starts
+ * the workload and serves each declared port on a UNIX socket in the work dir, saying its token first
+ * (the socket path may have been replaced by a link). Node built-ins only: it runs alone, read-only.
  *
  *   node bridge.js DIR PORT… -- COMMAND…      (token in SCIT_BRIDGE_TOKEN)
- *
- * It says the token first on every socket: the work dir is the workload's,
- * so a socket path there may have been replaced by a link to a host socket;
- * the node sends nothing until it has read the token. Node built-ins only:
- * this file runs alone, bound read-only into the sandbox.
  */
 import net from 'net'
 import fs from 'fs'
@@ -55,9 +47,26 @@ function main(argv: string[]): void {
 
 /** How long a connection waits for a service that is still starting to listen (ms). */
 const PATIENCE = 10_000
+/**
+ * The service's bytes are read up to this much at a time into one reused buffer, written on from it, and the next
+ * read waits until that write is done: no allocation, no copy per piece (node/local-stream.ts says why).
+ */
+const READ_SIZE = 1 << 20
 
 function dial(outer: net.Socket, port: number, until: number): void {
-  const inner = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+  const buffer = Buffer.allocUnsafe(READ_SIZE)
+  const inner = net.connect({
+    port,
+    host: '127.0.0.1',
+    allowHalfOpen: true,
+    onread: {
+      buffer,
+      callback: (n: number) => {
+        outer.write(buffer.subarray(0, n), () => inner.resume())
+        return false
+      }
+    }
+  })
   inner.once('error', (err: Error & { code?: string }) => {
     if (err.code === 'ECONNREFUSED' && Date.now() < until && !outer.destroyed)
       setTimeout(() => dial(outer, port, until), 100)
@@ -69,7 +78,9 @@ function dial(outer: net.Socket, port: number, until: number): void {
     outer.on('error', () => inner.destroy())
     outer.on('close', () => inner.end())
     inner.on('close', () => outer.end())
-    outer.pipe(inner).pipe(outer)
+    inner.on('end', () => outer.end())
+    inner.on('data', () => {}) // flowing: with onread the bytes go to send()
+    outer.pipe(inner)
   })
 }
 

@@ -1,10 +1,7 @@
 /**
- * From a trade to something the supervisor may run (ARCHITECTURE §5-7): final,
- * settled, this node's trade; the settled contract core and manifest; bot-signed
- * header and instructions; stakeholder threshold; file hashes. Each failure is a
- * VerificationError the status core records. Files are staged root-only under
- * their hash and re-hashed before every start; a mismatch means local tampering
- * and is refused, not re-fetched. The work dir is never trusted, only replaced.
+ * From a trade to something the supervisor may run (docs/ARCHITECTURE.md "Execution"): each check a
+ * VerificationError the status core records. Files are staged under their hash and re-hashed before
+ * every start; a mismatch is local tampering, refused. The work dir is never trusted, only replaced.
  */
 import fs from 'fs'
 import path from 'path'
@@ -19,6 +16,7 @@ import {
   hashFile
 } from '../lib/contract'
 import { decodeKey } from '../lib/keys'
+import { isSafePath, clashingPaths } from '../lib/work-paths'
 import { kindEntry } from '../lib/workload-kinds'
 import { TradeRefusal, workloadFor } from '../lib/trade-workload'
 import type { Trade } from '../market/types'
@@ -117,6 +115,17 @@ export function pruneStaging(v: Verified, staging: string): void {
 
 /** Replace the workload's shipped files in its work dir with the verified staged copies. */
 export async function placeFiles(v: Verified, staging: string, workDir: string): Promise<void> {
+  // checkManifest refused these already; a write outside the work dir is too much to leave to one check
+  const names = v.workload.files.map((f) => f.path)
+  const clash = clashingPaths(names)
+  for (const p of names)
+    if (!isSafePath(p) || path.relative(workDir, path.join(workDir, p)).startsWith('..'))
+      throw new VerificationError('bad-manifest', `file path "${p}" would leave the work dir`)
+  if (clash)
+    throw new VerificationError(
+      'bad-manifest',
+      `files "${clash[0]}" and "${clash[1]}" would land on one file in the work dir`
+    )
   fs.mkdirSync(workDir, { recursive: true, mode: 0o700 })
   for (const f of v.workload.files) {
     const src = stagedFile(staging, f.hash)

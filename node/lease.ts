@@ -1,19 +1,15 @@
 /**
- * One lease the daemon runs (ARCHITECTURE §7): a final, settled trade whose
- * contract core is followed as it grows, and whose workload the supervisor is
- * made to match after every append: started on deploy, restaged and restarted
- * on update, stopped on a stop instruction or a scale-down, released when the
- * trade is over. Each step re-verifies the whole contract (node/contracts.ts);
- * the steps of one lease run one at a time, in order.
- *
- * A lease keeps no state that matters across restarts: a restarted daemon
- * opens it again from the ledger and the contract core.
+ * One lease (docs/ARCHITECTURE.md "Execution"): a final, settled trade whose contract core is followed,
+ * and whose workload is made to match it after every append, each step re-verifying the whole
+ * contract, one at a time. Nothing of it matters across restarts.
  */
 import path from 'path'
 import type Corestore from 'corestore'
 import type Hyperswarm from 'hyperswarm'
 import type Hypercore from 'hypercore'
+import type { Discovery } from 'hyperswarm'
 import { decodeKey } from '../lib/keys'
+import { approvalsTopic } from '../lib/topics'
 import { logger } from '../lib/log'
 import { kindEntry, type Runner } from '../lib/workload-kinds'
 import type { AccessList } from '../lib/access'
@@ -45,8 +41,8 @@ export interface LeaseContext {
   closing(): boolean
   /** The contract was verified again: who may connect to the lease's service may have changed. */
   accessChanged?(id: string): void
-  /** The replicas' state cores (node/state.ts). */
-  states: StateKeepers
+  /** The replicas' state cores (node/state-keeper.ts). */
+  stateKeepers: StateKeepers
 }
 
 export class Lease {
@@ -61,11 +57,16 @@ export class Lease {
   workload: string | null = null
   /** Who may connect to its ports, as of the last verified state of the contract (null: nobody). */
   access: AccessList | null = null
+  /** Serving the contract core on its topic, for whoever reads it while its bot is offline. */
+  private serving: Discovery | null = null
   private deployed = -1
   private readonly deployers: Record<Runner, (v: Verified, seq: number) => Promise<void>> = {
     process: (v, seq) => this.deployProcess(v, seq),
     keeper: (v, seq) => this.deployKeeper(v, seq)
   }
+  /** Verification and file fetches read through their own session, which closing the daemon closes: a read waiting for a
+   * peer that is gone (a bot offline mid-deploy) then fails at once instead of holding the node's shutdown forever. */
+  private readonly reader: Hypercore
   /** The last refusal recorded while a version runs (update seq and reason): recorded once, retried on every append. */
   private refusal: string | null = null
 
@@ -76,6 +77,7 @@ export class Lease {
     readonly core: Hypercore
   ) {
     this.contract = core.key
+    this.reader = core.session()
   }
 
   /** Open the contract core of a final, settled trade; `follow` starts acting on it. */
@@ -93,10 +95,19 @@ export class Lease {
       `trade ${this.trade.id} is final: verifying contract ${this.trade.contract ?? ''}`
     )
     this.core.on('append', () => this.enqueue(() => this.evaluate()))
+    this.serving = this.ctx.swarm.join(approvalsTopic(this.contract), {
+      server: true,
+      client: false
+    })
     const done = this.core.findingPeers()
     this.ctx.swarm.flush().then(done, done)
     this.core.update({ wait: true }).catch(safetyCatch)
     this.enqueue(() => this.evaluate())
+  }
+
+  /** The daemon is closing: end the reads its steps wait on, so `queue` settles. */
+  async interrupt(): Promise<void> {
+    await this.reader.close()
   }
 
   /** The trade is over: release its workload, once. */
@@ -119,7 +130,7 @@ export class Lease {
     if (ctx.closing() || this.core.length === 0) return
     let v
     try {
-      v = await verifyContract(this.core, this.trade)
+      v = await verifyContract(this.reader, this.trade)
     } catch (err) {
       const reason = (err as { reason?: string }).reason
       if (reason === 'no-header') return // the core has not reached us yet: its next append re-runs this
@@ -162,7 +173,7 @@ export class Lease {
       if (supervisor.active(id)) await supervisor.stop(id, `update to instruction ${seq}`)
       await placeFiles(v, staging, supervisor.workDir(id))
       // The declared state goes in before the service starts: its own snapshots, or the one a heal names, verified.
-      await ctx.states.prepare(id, this.trade, v.workload, v.view, supervisor.workDir(id))
+      await ctx.stateKeepers.prepare(id, this.trade, v.workload, v.view, supervisor.workDir(id))
       this.deployed = seq
       this.refusal = null
       await supervisor.start(spec)
@@ -213,10 +224,12 @@ export class Lease {
   }
 
   private async stop(reason: string): Promise<void> {
+    await this.serving?.destroy()
+    this.serving = null
     // Released even when it already failed: the lease is over, its blocks are not this node's to keep.
     if (this.ctx.supervisor.get(this.id) !== null)
       await this.ctx.supervisor.stop(this.id, reason, { release: true })
-    await this.ctx.states.end(this.id)
+    await this.ctx.stateKeepers.end(this.id)
     await this.closeSource(false)
   }
 

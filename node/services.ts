@@ -1,42 +1,29 @@
 /**
- * The node's side of reaching a service (ARCHITECTURE §9): for every
- * declared port of a running service, a HyperDHT server under a key of its
- * own (lib/service.ts), announced on the topic derived from the contract,
- * workload and port. Its firewall refuses every key the contract does not
- * allow before the handshake completes, so nothing of a refused peer reaches
- * the workload. An admitted stream is carried to the service's endpoint
- * (node/workload.ts Endpoint): the bridge's socket, which must say its token
- * before the node sends a byte, or, unsandboxed, a loopback port.
- *
- * Events: 'connection' ({ id, port, remote }) once a stream reaches a service.
+ * A HyperDHT server per declared port of a running service (docs/ARCHITECTURE.md "Service access"):
+ * its firewall refuses keys the contract does not allow before the handshake ends; an admitted
+ * stream goes to the service's endpoint (node/local-stream.ts). Emits 'connection' ({ id, port, remote }).
  */
 import { EventEmitter } from 'events'
 import fs from 'fs'
 import path from 'path'
-import net from 'net'
-import b4a from 'b4a'
 import type DHT from 'hyperdht'
 import type { Server, SecretStream } from 'hyperdht'
 import type { KeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
-import { serviceTopic, serviceKeyPair } from '../lib/service'
+import { serviceKeyPair } from '../lib/service'
 import { mayConnect } from '../lib/access'
 import type { Endpoint } from './workload'
+import { LocalStream } from './local-stream'
 import type { Supervisor } from './supervisor'
 import type { Lease } from './lease'
 
 const log = logger('node/services')
-/** Announcements expire after about 20 minutes on the DHT: refresh well before. */
-const REANNOUNCE = 8 * 60_000
 /** How long an admitted stream waits for a starting service to listen (ms). */
 const LOCAL_PATIENCE = 10_000
 
 export interface Exposure {
-  /** The workload (trade) id on this node. */
   id: string
-  contract: Buffer
-  workload: string
   ports: number[]
   /** Asked on every handshake: may this key connect now? */
   allows: (key: Buffer) => boolean
@@ -46,8 +33,7 @@ export interface Exposure {
 
 interface Served {
   exposure: Exposure
-  servers: Array<{ port: number; server: Server; keyPair: KeyPair; topic: Buffer }>
-  timer: NodeJS.Timeout
+  servers: Array<{ port: number; server: Server; keyPair: KeyPair }>
 }
 
 export class Services extends EventEmitter {
@@ -58,7 +44,7 @@ export class Services extends EventEmitter {
   /** Short links to bridge socket dirs: a UNIX socket path is at most 107 bytes, a work dir's can be longer. */
   private readonly links = new Map<string, string>()
 
-  /** `links`: a directory of the node's own (not the workloads') for short links to bridge sockets; emptied here. */
+  /** `links`: a dir of the node's own for short links to bridge sockets; emptied here. */
   constructor(
     private readonly dht: DHT,
     private readonly node: KeyPair,
@@ -79,14 +65,7 @@ export class Services extends EventEmitter {
   /** Serve every port of `e` on the DHT; a workload already served is left as it is. */
   async expose(e: Exposure): Promise<void> {
     if (this.closed || this.served.has(e.id) || e.ports.length === 0) return
-    const entry: Served = {
-      exposure: e,
-      servers: [],
-      timer: setInterval(() => {
-        this.announce(entry)
-      }, REANNOUNCE)
-    }
-    entry.timer.unref()
+    const entry: Served = { exposure: e, servers: [] }
     this.served.set(e.id, entry)
     await this.hiding.get(e.id)
     for (const port of e.ports) {
@@ -95,12 +74,7 @@ export class Services extends EventEmitter {
       const server = this.dht.createServer({ firewall: (remote) => !e.allows(remote) }, (conn) =>
         this.carry(e, port, conn)
       )
-      entry.servers.push({
-        port,
-        server,
-        keyPair,
-        topic: serviceTopic(e.contract, e.workload, port)
-      })
+      entry.servers.push({ port, server, keyPair })
       await server.listen(keyPair)
     }
     if (this.served.get(e.id) !== entry) return
@@ -109,7 +83,6 @@ export class Services extends EventEmitter {
       ports: e.ports,
       keys: entry.servers.map((s) => encodeKey(s.keyPair.publicKey).slice(0, 8))
     })
-    this.announce(entry)
   }
 
   /** After a transition of workload `id`: serve its ports while it is meant to run (its lease verified), stop once it is not. */
@@ -125,8 +98,6 @@ export class Services extends EventEmitter {
     if (this.served.has(id)) return
     this.expose({
       id,
-      contract: lease.contract,
-      workload: lease.workload,
       ports: info.spec.ports,
       allows: (key) => mayConnect(lease.access, key),
       endpoint: (port) => {
@@ -140,23 +111,16 @@ export class Services extends EventEmitter {
     )
   }
 
-  /** Stop serving `id`: unannounce (so clients stop trying it) and close its servers. */
   async hide(id: string): Promise<void> {
     const entry = this.served.get(id)
     if (!entry) return
     this.served.delete(id)
-    clearInterval(entry.timer)
     const before = this.hiding.get(id)
     const done = (async () => {
       await before
-      // Best effort, never a throw: a DHT node that is already gone (destroyed, crashed) unannounces nothing.
+      // Best effort, never a throw: a DHT node that is already gone (destroyed, crashed) closes nothing.
       await Promise.all(
         entry.servers.map(async (s) => {
-          try {
-            await this.dht.unannounce(s.topic, s.keyPair)
-          } catch (err) {
-            log.debug('unannounce failed', { id, err: (err as Error).message })
-          }
           try {
             await s.server.close()
           } catch (err) {
@@ -190,22 +154,6 @@ export class Services extends EventEmitter {
     return path.join(link, path.basename(sock))
   }
 
-  private announce(entry: Served): void {
-    for (const s of entry.servers) {
-      this.dht
-        .announce(s.topic, s.keyPair, s.server.relayAddresses)
-        .finished()
-        .catch((err) =>
-          log.warn('announce failed', {
-            id: entry.exposure.id,
-            port: s.port,
-            err: (err as Error).message
-          })
-        )
-    }
-  }
-
-  /** Carry one admitted stream to the service; the remote key was checked by the firewall. */
   private carry(e: Exposure, port: number, conn: SecretStream): void {
     conn.on('error', () => {})
     this.local(e, port, () => conn.destroyed).then(
@@ -216,87 +164,34 @@ export class Services extends EventEmitter {
           return
         }
         conn.on('close', () => local.destroy())
-        local.on('close', () => conn.end())
-        local.on('error', () => conn.destroy())
+        local.socket.on('close', () => conn.end())
+        local.socket.on('error', () => conn.destroy())
         this.emit('connection', { id: e.id, port, remote: conn.remotePublicKey })
-        conn.pipe(local).pipe(conn)
+        conn.pipe(local.socket)
+        local.pipeTo(conn)
       },
       () => conn.destroy()
     )
   }
 
-  /**
-   * A connection to the service's endpoint that said its token (when it has
-   * one). A service that is starting has not bound yet: retried for a while,
-   * so a client that came early waits instead of failing.
-   */
-  private async local(e: Exposure, port: number, gone: () => boolean): Promise<net.Socket | null> {
+  /** A connection to the endpoint that said its token; retried while a starting service has not bound yet. */
+  private async local(e: Exposure, port: number, gone: () => boolean): Promise<LocalStream | null> {
     const until = Date.now() + LOCAL_PATIENCE
     for (let wait = 50; !gone() && Date.now() < until; wait = Math.min(wait * 2, 500)) {
       const ep = e.endpoint(port)
       if (ep !== null) {
-        const sock = await this.open(ep)
-        if (sock === 'refused') {
+        const local = await LocalStream.open(
+          ep,
+          ep.socket === null ? null : this.shortPath(ep.socket)
+        )
+        if (local === 'refused') {
           log.warn('a service socket did not answer as its bridge: refused', { id: e.id, port })
           return null
         }
-        if (sock !== null) return sock
+        if (local !== null) return local
       }
       await new Promise((resolve) => setTimeout(resolve, wait))
     }
     return null
   }
-
-  /** One try: the socket, null (not there yet), or 'refused' (something that is not the bridge answered). */
-  private open(ep: Endpoint): Promise<net.Socket | null | 'refused'> {
-    return new Promise((resolve) => {
-      const sock =
-        ep.socket !== null
-          ? net.connect({ path: this.shortPath(ep.socket), allowHalfOpen: true })
-          : net.connect({ port: ep.tcp ?? 0, host: '127.0.0.1', allowHalfOpen: true })
-      const fail = (): void => {
-        sock.destroy()
-        resolve(null)
-      }
-      sock.once('error', fail)
-      sock.once('connect', () => {
-        if (ep.token === null) {
-          sock.off('error', fail)
-          resolve(sock)
-          return
-        }
-        readToken(sock, ep.token).then((ok) => {
-          sock.off('error', fail)
-          if (ok) resolve(sock)
-          else {
-            sock.destroy()
-            resolve('refused')
-          }
-        }, fail)
-      })
-    })
-  }
-}
-
-/** Read exactly `token.length` bytes and compare; what follows is put back for the pipe. */
-function readToken(sock: net.Socket, token: Buffer): Promise<boolean> {
-  return new Promise((resolve) => {
-    let got = b4a.alloc(0)
-    const done = (ok: boolean): void => {
-      sock.off('data', ondata)
-      sock.off('close', onclose)
-      resolve(ok)
-    }
-    const ondata = (d: Buffer): void => {
-      got = b4a.concat([got, d])
-      if (got.byteLength < token.byteLength) return
-      sock.pause()
-      const rest = got.subarray(token.byteLength)
-      if (rest.byteLength > 0) sock.unshift(rest)
-      done(b4a.equals(got.subarray(0, token.byteLength), token))
-    }
-    const onclose = (): void => done(false)
-    sock.on('data', ondata)
-    sock.once('close', onclose)
-  })
 }

@@ -14,7 +14,7 @@ import { testnet } from './helpers/net'
 import { world } from './helpers/deploy'
 import { funded } from './helpers/cli'
 import { encodeKey } from '../lib/keys'
-import { BotState } from '../bot/state'
+import { BotState } from '../bot/records'
 
 /** A folder outside the template's, holding a secret; the template's folder beside it. */
 async function layout(t: Assert): Promise<{ dir: string; outside: string }> {

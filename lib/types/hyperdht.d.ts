@@ -13,7 +13,10 @@ declare module 'hyperdht' {
   export interface DHTOptions {
     bootstrap?: Array<string | Bootstrap>
     keyPair?: KeyPair
-    port?: number
+    /** One port, or a [from, to) range to try. */
+    port?: number | [number, number]
+    /** false: fail when the port is taken instead of binding another. */
+    anyPort?: boolean
     host?: string
     ephemeral?: boolean
     firewalled?: boolean
@@ -31,6 +34,8 @@ declare module 'hyperdht' {
     readonly publicKey: Buffer
     readonly remotePublicKey: Buffer
     opened: Promise<boolean>
+    /** `len` bytes to fill and write: encrypted in place, not copied again (as protomux writes). */
+    alloc(len: number): Buffer
   }
   export interface ServerOptions {
     /** Return true to refuse the handshake of `remotePublicKey`; nothing reaches the server then. */

@@ -9,7 +9,19 @@
 import path from 'path'
 import { spawnSync } from 'child_process'
 
-const ALL = ['engine', 'ledger', 'join', 'notary', 'node', 'archive', 'deploy', 'connect', 'state']
+const ALL = [
+  'engine',
+  'apply',
+  'ledger',
+  'join',
+  'notary',
+  'node',
+  'archive',
+  'deploy',
+  'connect',
+  'state',
+  'web'
+]
 const chosen = process.argv.slice(2)
 const unknown = chosen.filter((name) => !ALL.includes(name))
 if (unknown.length > 0) {
