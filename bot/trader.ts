@@ -307,11 +307,11 @@ export class Trader {
     const said = reason.length > 256 ? reason.slice(0, 255) + '…' : reason
     const [oid] = await this.client.submit([{ type, body: { trade: id, reason: said } }])
     const o = await this.outcome(oid)
-    const after = await this.client.trade(id)
-    // Ended meanwhile (our own earlier op, decided late, or the lease's end): what was asked is done.
-    if (!o.accepted && after !== null && after.state !== 'matched' && after.state !== 'settled') {
+    const ended = o.accepted ? null : await this.client.trade(id)
+    if (ended != null && ended.state !== 'matched' && ended.state !== 'settled') {
+      // ended meanwhile (the market's clock, or this bot's other task ending it): what was wanted
       if (t) {
-        this.track(t, after)
+        this.track(t, ended)
         this.state.save()
       }
       return
@@ -327,6 +327,7 @@ export class Trader {
         `${type} of trade ${id} refused: ${o.reason ?? ''}: ${o.message ?? ''}`
       )
     }
+    const after = await this.client.trade(id)
     if (t) {
       t.reason = reason
       if (after) this.track(t, after)
