@@ -127,7 +127,13 @@ export function register(program: Command): void {
           )
         // Listening before the start: the offer may be on sale before ready() returns, and a stop then must still withdraw it.
         const stop = untilSignal()
-        await daemon.ready()
+        const early = await Promise.race([stop, daemon.ready().then(() => null)])
+        if (early !== null) {
+          // Told to stop while it still waits for its market: nothing was offered, nothing to withdraw.
+          log.info('stopping before the market answered', { signal: early })
+          await daemon.stop()
+          return
+        }
         process.stderr.write(
           `scit node ${daemon.key} selling ${formatResources(cap.resources)} on market ${encodeKey(market)}\n`
         )

@@ -330,6 +330,19 @@ export class NodeDaemon extends ReadyResource {
     return await withdrawOffer(this.peer.client, this.key, timeout)
   }
 
+  /**
+   * Stop the node, also while it still starts: a start waiting for its market (as long as it
+   * takes) ends when the market follower closes, and what it opened closes with it.
+   */
+  async stop(): Promise<void> {
+    if (!this.opened && this.opening !== null) {
+      await this._peer?.cancelJoin()
+      // its start ends with CLOSED (the market it waited for is gone): expected, the stop is what was asked
+      await this.opening.catch((err) => log.info('start stopped', { err: (err as Error).message }))
+    }
+    await this.close()
+  }
+
   protected override async _close(): Promise<void> {
     if (this.renewal !== null) clearInterval(this.renewal)
     // not this.peer.client: a peer that never joined its market has none, and throwing here left the swarm up
