@@ -17,6 +17,7 @@ import { encodeKey } from './keys'
 import { open as openEnvelope, TYPES, Envelope } from './envelope'
 import { decodeExact } from './codec'
 import { resolveAccess, AccessList } from './access'
+import { archiveRecord, ArchiveRecord } from './archive/messages'
 import {
   Manifest,
   ContractHeader,
@@ -106,6 +107,8 @@ export class ContractView {
   length = 0
   /** The blob at the tail whose chunks are not all there yet (a writer that stopped mid-file). */
   pendingBlob: FileBlob | null = null
+  /** An archive's catalog records, in core order (lib/archive/catalog.ts folds them). */
+  readonly archive: Array<{ record: ArchiveRecord; block: number }> = []
 
   constructor(
     readonly core: Hypercore,
@@ -263,6 +266,8 @@ export class ContractView {
       )
     if (env.type === TYPES.instruction) this.readInstruction(env, i)
     else if (env.type === TYPES.approval) this.readApproval(env, i)
+    else if (env.type === TYPES.archive)
+      this.archive.push({ record: this.decode(archiveRecord, env.body, i), block: i })
     else
       throw new VerificationError(
         'unexpected-type',

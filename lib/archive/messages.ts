@@ -154,6 +154,7 @@ export const PROTOCOL = 'scit/archive/v1'
 /** Which shard of which segment: a holder keeps one core per ShardRef. */
 export interface ShardRef {
   contract: Buffer
+  group: number
   entry: Buffer
   segment: number
   shard: number
@@ -168,6 +169,7 @@ export interface Store extends ShardRef {
 export const store = struct<Store>([
   ['id', c.uint],
   ['contract', c.fixed32],
+  ['group', c.uint],
   ['entry', c.fixed32],
   ['segment', c.uint],
   ['shard', c.uint],
@@ -197,6 +199,7 @@ export interface Fetch extends ShardRef {
 export const fetch = struct<Fetch>([
   ['id', c.uint],
   ['contract', c.fixed32],
+  ['group', c.uint],
   ['entry', c.fixed32],
   ['segment', c.uint],
   ['shard', c.uint],
