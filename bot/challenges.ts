@@ -7,6 +7,7 @@
 import type Hypercore from 'hypercore'
 import b4a from 'b4a'
 import { ScitError } from '../lib/errors'
+import { kindEntry } from '../lib/workload-kinds'
 import { signedHead, challengeCount, Verdict } from '../lib/storage-proof'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'
@@ -18,16 +19,16 @@ export class Challenges {
 
   constructor(private readonly bot: Bot) {}
 
-  isArchive(d: DeploymentRecord, t: TradeRecord): boolean {
+  isChallenged(d: DeploymentRecord, t: TradeRecord): boolean {
     return this.bot
       .manifestOf(d)
-      .workloads.some((w) => w.name === t.workload && w.kind === 'archive')
+      .workloads.some((w) => w.name === t.workload && kindEntry(w.kind).challenged)
   }
 
   /** null when `t` is not an archive lease. */
   async target(d: DeploymentRecord, t: TradeRecord): Promise<Hypercore | null> {
     const w = this.bot.manifestOf(d).workloads.find((x) => x.name === t.workload)
-    if (!w || w.kind !== 'archive') return null
+    if (!w || !kindEntry(w.kind).challenged) return null
     if (w.archive?.source) return this.replica(w.archive.source)
     return (await this.bot.writer(d)).core
   }

@@ -8,7 +8,7 @@ import fs from 'fs'
 import path from 'path'
 import b4a from 'b4a'
 import { ScitError } from '../lib/errors'
-import { encodeManifest, ParamValue } from '../lib/contract'
+import { encodeManifest, ParamValue, Manifest, kindEntry } from '../lib/contract'
 import type { Bot } from './bot'
 import type { DeploymentRecord } from './state'
 import { loadTemplate, Template } from './template'
@@ -235,14 +235,10 @@ export async function waitRunning(
           `${d.error}; its output: scit bot logs ${d.id}; scit bot stop ${d.id} closes the leases and refunds the unused escrow`
         )
       }
-      // a job that runs has not done its work yet: it is up once it exited
+      // a job that runs has not done its work yet
       return (
         live.length > 0 &&
-        live.every((r) =>
-          manifest.workloads.find((w) => w.name === r.workload)?.kind === 'job'
-            ? r.state === 'exited'
-            : UP.has(r.state)
-        )
+        live.every((r) => (finishes(manifest, r.workload) ? r.state === 'exited' : UP.has(r.state)))
       )
     },
     { poll: opts.poll ?? 250, deadline: opts.deadline, signal: bot.abort.signal }
@@ -253,6 +249,12 @@ export async function waitRunning(
       `not all replicas of ${d.id} run: ${last.map((r) => `${r.trade} ${r.state} (${r.reason})`).join('; ')}`
     )
   return last
+}
+
+/** A kind that finishes (a job) is up once it exited, not while it runs. */
+function finishes(m: Manifest, workload: string): boolean {
+  const w = m.workloads.find((x) => x.name === workload)
+  return w !== undefined && kindEntry(w.kind).finishes
 }
 
 /** A failure the node will not retry; a scheduled restart is signed failed too, "restart in …", and waited out. */

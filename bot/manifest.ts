@@ -13,8 +13,7 @@ import {
   parseSize,
   resources as checkResources,
   Resources,
-  RESOURCE_KINDS,
-  MiB
+  RESOURCE_KINDS
 } from '../lib/resources'
 import {
   Manifest,
@@ -24,9 +23,9 @@ import {
   hashFile,
   checkManifest,
   MANIFEST_VERSION,
-  RestartPolicy,
   Access,
-  DEFAULT_ACCESS
+  DEFAULT_ACCESS,
+  kindEntry
 } from '../lib/contract'
 import type { BidBody } from '../market/types'
 import { Template, TemplateError, Path, ParamValue, resolveParams, columnShift } from './template'
@@ -49,15 +48,8 @@ export interface Instance {
   sources: Array<{ workload: string; path: string; source: string }>
 }
 
-const DEFAULT_RESTART: Record<WorkloadDecl['kind'], RestartPolicy> = {
-  service: 'always',
-  job: 'on-failure',
-  archive: 'never'
-}
 /** How often a node snapshots a service's declared state when it changed (ms). */
 export const DEFAULT_STATE_INTERVAL = 10_000
-/** What a service or job gets when the template names no resources: one core, 256 MiB. */
-const DEFAULT_RESOURCES: Partial<Resources> = { cpu: 1000, memory: 256 * MiB }
 const DURATION_UNITS: Record<string, number> = {
   ms: 1,
   s: 1000,
@@ -235,7 +227,7 @@ class Evaluator {
 
   workload(w: WorkloadDecl, i: number, files: ManifestFile[], budget: number): ManifestWorkload {
     const p: Path = ['workloads', i]
-    const r: Partial<Resources> = w.kind === 'archive' ? {} : { ...DEFAULT_RESOURCES }
+    const r: Partial<Resources> = { ...kindEntry(w.kind).resources }
     for (const k of RESOURCE_KINDS) {
       const raw = w.resources?.[k]
       if (raw === undefined) continue
@@ -272,7 +264,7 @@ class Evaluator {
       command: (w.command ?? []).map((x, j) => this.text([...p, 'command', j], x)),
       env,
       ports: [...new Set(ports)].sort((a, b) => a - b),
-      restart: w.restart ?? DEFAULT_RESTART[w.kind],
+      restart: w.restart ?? kindEntry(w.kind).restart,
       resources: checkResources(r),
       replicas,
       budget: w.budget === undefined ? budget : this.int([...p, 'budget'], w.budget),

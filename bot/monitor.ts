@@ -218,7 +218,7 @@ export class Monitor {
     const silent = Date.now() - (this.lastSeen.get(t.node) ?? now)
     if (silent > this.opts.grace)
       return this.heal(d, t, `node ${t.node.slice(0, 8)} unreachable for ${silent} ms`)
-    if (ch !== null && this.opts.challengeInterval > 0 && this.challenges.isArchive(d, t))
+    if (ch !== null && this.opts.challengeInterval > 0 && this.challenges.isChallenged(d, t))
       return this.audit(d, t)
   }
 

@@ -1,7 +1,7 @@
 /** What a stakeholder reviews: the whole manifest in words a person can check, since the signature covers its hash. */
 import { encodeKey, shortKey } from '../lib/keys'
 import { formatResources, formatSize } from '../lib/resources'
-import { Manifest, manifestHash } from '../lib/contract'
+import { Manifest, manifestHash, kindEntry } from '../lib/contract'
 
 export { signManifest, verifyApproval } from '../lib/contract'
 
@@ -47,7 +47,7 @@ export function manifestSummary(m: Manifest): string {
       )
     for (const k of Object.keys(w.env).sort()) lines.push(`  env        ${k}=${w.env[k]}`)
     if (w.ports.length) lines.push(`  ports      ${w.ports.join(', ')}`)
-    if (w.kind !== 'archive') lines.push(`  restart    ${w.restart}`)
+    if (kindEntry(w.kind).runner === 'process') lines.push(`  restart    ${w.restart}`)
     if (w.archive)
       lines.push(
         `  keeps      ${formatSize(w.archive.size)}${w.archive.source ? ` copied from core ${encodeKey(w.archive.source)}` : ''}`

@@ -5,6 +5,7 @@
  * template.ts, with the same locations.
  */
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv'
+import { WORKLOAD_KINDS, RESTART_POLICIES } from '../lib/workload-kinds'
 
 /** A literal or a string with `${…}` expressions. */
 const expr = { type: ['string', 'integer', 'number'] }
@@ -32,7 +33,7 @@ const workload = {
   required: ['name', 'kind'],
   properties: {
     name,
-    kind: { enum: ['service', 'job', 'archive'] },
+    kind: { enum: WORKLOAD_KINDS },
     description: { type: 'string' },
     files: { type: 'array', items: { type: 'string', minLength: 1 } },
     command: { type: 'array', items: expr, minItems: 1 },
@@ -42,7 +43,7 @@ const workload = {
       additionalProperties: expr
     },
     ports: exprList,
-    restart: { enum: ['always', 'on-failure', 'never'] },
+    restart: { enum: RESTART_POLICIES },
     resources: {
       type: 'object',
       additionalProperties: false,

@@ -4,6 +4,7 @@
  * `${…}` expressions over the parameters (expressions.ts).
  */
 import type { ResourceKind } from '../lib/resources'
+import type { WorkloadKind, RestartPolicy } from '../lib/workload-kinds'
 
 export type Expr = string | number
 
@@ -19,13 +20,13 @@ export interface ParameterDecl {
 
 export interface WorkloadDecl {
   name: string
-  kind: 'service' | 'job' | 'archive'
+  kind: WorkloadKind
   description?: string
   files?: string[]
   command?: Expr[]
   env?: Record<string, Expr>
   ports?: Expr[]
-  restart?: 'always' | 'on-failure' | 'never'
+  restart?: RestartPolicy
   resources?: Partial<Record<ResourceKind, Expr>>
   replicas?: Expr
   budget?: Expr

@@ -22,7 +22,14 @@ import {
   Value,
   rat
 } from './expressions'
-import type { TemplateDoc, ParameterDecl } from './template-types'
+import {
+  allows,
+  kindEntry,
+  kindsAllowing,
+  KIND_FIELDS,
+  type KindField
+} from '../lib/workload-kinds'
+import type { TemplateDoc, ParameterDecl, WorkloadDecl } from './template-types'
 
 export type { TemplateDoc, WorkloadDecl, ParameterDecl, Expr } from './template-types'
 
@@ -353,102 +360,141 @@ function checkWorkloads(t: Template): void {
   const problems: Problem[] = []
   const seen = new Set<string>()
   t.doc.workloads.forEach((w, i) => {
-    const p: Path = ['workloads', i]
-    const no = (field: keyof typeof w, why: string): void => {
-      if (w[field] !== undefined)
-        problems.push(t.problem([...p, field], `workloads[${i}].${field} ${why}`))
-    }
-    if (seen.has(w.name))
-      problems.push(t.problem([...p, 'name'], `workloads[${i}].name "${w.name}" is used twice`))
+    const at = workloadAt(t, w, i, problems)
+    if (seen.has(w.name)) at.problem('name', `workloads[${i}].name "${w.name}" is used twice`)
     seen.add(w.name)
-    if (w.kind === 'archive') {
-      if (!w.archive)
-        problems.push(
-          t.problem([...p, 'kind'], `workloads[${i}]: an archive needs "archive: { size }"`)
-        )
-      no('command', 'is not allowed for an archive (nodes keep the data, they run nothing)')
-      no('ports', 'is not allowed for an archive')
-    } else {
-      if (!w.command)
-        problems.push(
-          t.problem(
-            [...p, 'kind'],
-            `workloads[${i}]: a ${w.kind} needs a "command" (an argv array, run without a shell)`
-          )
-        )
-      no('archive', `is only for kind archive, not ${w.kind}`)
-    }
-    if (w.kind !== 'service') no('ports', `is only for services, not ${w.kind}s`)
-    if (w.kind !== 'job') no('output', `is only for jobs, not ${w.kind}s`)
-    if (w.kind !== 'service')
-      no('access', `is only for services (who may connect to their ports), not ${w.kind}s`)
-    no(
-      'egress',
-      'is refused: a workload runs in its own network namespace with no route out (no internet, no LAN, no host); ship what it needs in its files, and reach it through its ports only (scit connect)'
-    )
-    if (Array.isArray(w.access)) {
-      const roles = new Set((t.doc.stakeholders?.signers ?? []).map((x) => x.role))
-      w.access.forEach((a, j) => {
-        if (a === 'bot' || a === 'stakeholders' || roles.has(a)) return
-        try {
-          decodeKey(a, 'access key')
-        } catch {
-          problems.push(
-            t.problem(
-              [...p, 'access', j],
-              `workloads[${i}].access: "${a}" is not a key (z-base-32), bot, stakeholders, or a stakeholder role (${[...roles].join(', ') || 'none declared'})`
-            )
-          )
-        }
-      })
-    }
-    if (w.kind !== 'service') no('state', `is only for services, not ${w.kind}s`)
-    if (w.state === undefined) no('stateInterval', 'goes with "state"')
-    ;(w.state ?? []).forEach((s, j) => {
-      if (!isSafePath(s.replace(/\/+$/, '')))
-        problems.push(
-          t.problem(
-            [...p, 'state', j],
-            `workloads[${i}].state "${s}" must be a relative path inside the work dir`
-          )
-        )
-    })
-    for (const k of Object.keys(w.env ?? {})) {
-      // the node sets PORT / PORT_<port>: the declared port in the service's namespace (a loopback port without a sandbox)
-      if (/^PORT(_|$)/.test(k))
-        problems.push(
-          t.problem(
-            [...p, 'env', k],
-            `workloads[${i}].env.${k}: PORT and PORT_* are set by the node from "ports"`,
-            0,
-            true
-          )
-        )
-    }
-    if (w.output !== undefined && !isSafePath(w.output))
-      problems.push(
-        t.problem(
-          [...p, 'output'],
-          `workloads[${i}].output "${w.output}" must be a relative path inside the work dir`
-        )
-      )
-    if (w.archive?.source !== undefined) {
-      try {
-        decodeKey(w.archive.source, 'archive source')
-      } catch (err) {
-        problems.push(t.problem([...p, 'archive', 'source'], (err as Error).message))
-      }
-    }
-    ;(w.files ?? []).forEach((f, j) => {
-      if (path.isAbsolute(f))
-        problems.push(
-          t.problem([...p, 'files', j], `"${f}" must be relative to the template's folder`)
-        )
-      else if (!fs.existsSync(path.join(t.dir, f)))
-        problems.push(t.problem([...p, 'files', j], `"${f}" does not exist (looked in ${t.dir})`))
-    })
+    checkKindFields(at, w)
+    at.refuse('egress', EGRESS)
+    checkAccess(at, w, t.doc.stakeholders?.signers ?? [])
+    checkState(at, w)
+    checkEnv(at, w)
+    checkOutput(at, w)
+    checkArchiveSource(at, w)
+    checkFiles(at, w, t.dir)
   })
   if (problems.length) throw new TemplateError(problems)
+}
+
+const EGRESS =
+  'is refused: a workload runs in its own network namespace with no route out (no internet, no LAN, no host); ship what it needs in its files, and reach it through its ports only (scit connect)'
+
+/** Where one workload's problems go: `problem` at a path under it, `refuse` a field it gave. */
+interface WorkloadAt {
+  name: string
+  problem(p: Path | keyof WorkloadDecl, message: string, key?: boolean): void
+  refuse(field: keyof WorkloadDecl, why: string): void
+}
+
+function workloadAt(t: Template, w: WorkloadDecl, i: number, problems: Problem[]): WorkloadAt {
+  const base: Path = ['workloads', i]
+  const problem = (p: Path | keyof WorkloadDecl, message: string, key = false): void => {
+    problems.push(t.problem([...base, ...(Array.isArray(p) ? p : [p])], message, 0, key))
+  }
+  return {
+    name: `workloads[${i}]`,
+    problem,
+    refuse(field, why) {
+      if (w[field] !== undefined) problem(field, `workloads[${i}].${field} ${why}`)
+    }
+  }
+}
+
+/** What a template is told of a field its kind needs but it left out. */
+const NEEDED: Partial<Record<KindField, string>> = {
+  command: 'a "command" (an argv array, run without a shell)',
+  archive: '"archive: { size }"'
+}
+
+/** The kind's entry (lib/workload-kinds.ts) says which fields it needs and which it may give. */
+function checkKindFields(at: WorkloadAt, w: WorkloadDecl): void {
+  const kind = kindEntry(w.kind)
+  for (const field of kind.needs)
+    if (w[field] === undefined)
+      at.problem(
+        'kind',
+        `${at.name}: ${article(w.kind)} ${w.kind} needs ${NEEDED[field] ?? `"${field}"`}`
+      )
+  for (const field of KIND_FIELDS) {
+    if (allows(w.kind, field)) continue
+    if (field === 'command')
+      at.refuse(
+        field,
+        `is not allowed for ${article(w.kind)} ${w.kind} (nodes keep the data, they run nothing)`
+      )
+    else {
+      const why = field === 'access' ? ' (who may connect to their ports)' : ''
+      at.refuse(field, `is only for ${kindsAllowing(field)}${why}, not ${w.kind}s`)
+    }
+  }
+}
+
+function article(word: string): string {
+  return /^[aeiou]/.test(word) ? 'an' : 'a'
+}
+
+function checkAccess(at: WorkloadAt, w: WorkloadDecl, signers: Array<{ role: string }>): void {
+  if (!Array.isArray(w.access)) return
+  const roles = new Set(signers.map((x) => x.role))
+  w.access.forEach((a, j) => {
+    if (a === 'bot' || a === 'stakeholders' || roles.has(a)) return
+    try {
+      decodeKey(a, 'access key')
+    } catch {
+      at.problem(
+        ['access', j],
+        `${at.name}.access: "${a}" is not a key (z-base-32), bot, stakeholders, or a stakeholder role (${[...roles].join(', ') || 'none declared'})`
+      )
+    }
+  })
+}
+
+function checkState(at: WorkloadAt, w: WorkloadDecl): void {
+  if (w.state === undefined) at.refuse('stateInterval', 'goes with "state"')
+  ;(w.state ?? []).forEach((s, j) => {
+    if (!isSafePath(s.replace(/\/+$/, '')))
+      at.problem(
+        ['state', j],
+        `${at.name}.state "${s}" must be a relative path inside the work dir`
+      )
+  })
+}
+
+/** The node sets PORT / PORT_<port>: the declared port in the service's namespace. */
+function checkEnv(at: WorkloadAt, w: WorkloadDecl): void {
+  for (const k of Object.keys(w.env ?? {})) {
+    if (/^PORT(_|$)/.test(k))
+      at.problem(
+        ['env', k],
+        `${at.name}.env.${k}: PORT and PORT_* are set by the node from "ports"`,
+        true
+      )
+  }
+}
+
+function checkOutput(at: WorkloadAt, w: WorkloadDecl): void {
+  if (w.output !== undefined && !isSafePath(w.output))
+    at.problem(
+      'output',
+      `${at.name}.output "${w.output}" must be a relative path inside the work dir`
+    )
+}
+
+function checkArchiveSource(at: WorkloadAt, w: WorkloadDecl): void {
+  if (w.archive?.source === undefined) return
+  try {
+    decodeKey(w.archive.source, 'archive source')
+  } catch (err) {
+    at.problem(['archive', 'source'], (err as Error).message)
+  }
+}
+
+function checkFiles(at: WorkloadAt, w: WorkloadDecl, dir: string): void {
+  ;(w.files ?? []).forEach((f, j) => {
+    if (path.isAbsolute(f))
+      at.problem(['files', j], `"${f}" must be relative to the template's folder`)
+    else if (!fs.existsSync(path.join(dir, f)))
+      at.problem(['files', j], `"${f}" does not exist (looked in ${dir})`)
+  })
 }
 
 function checkStakeholders(t: Template): void {

@@ -27,15 +27,21 @@ import { ScitError } from './errors'
 import { hash, encodeKey, shortKey } from './keys'
 import { sign, verifySignature, KeyPair } from './identity'
 import type { Resources } from './resources'
+import {
+  WORKLOAD_KINDS,
+  RESTART_POLICIES,
+  WorkloadKind,
+  RestartPolicy,
+  allows,
+  kindEntry,
+  kindsAllowing
+} from './workload-kinds'
+
+export * from './workload-kinds'
 
 export const MANIFEST_VERSION = 1
 export const CHUNK_SIZE = 64 * 1024
 export const BLOB_MARKER = 0
-
-export type WorkloadKind = 'service' | 'job' | 'archive'
-export type RestartPolicy = 'always' | 'on-failure' | 'never'
-export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['service', 'job', 'archive']
-export const RESTART_POLICIES: readonly RestartPolicy[] = ['always', 'on-failure', 'never']
 
 /** A file a workload ships: `path` is relative to the workload's work dir; hash is BLAKE2b-256 of the bytes. */
 export interface ManifestFile {
@@ -562,9 +568,10 @@ export function checkManifest(m: Manifest, block: number | null = null): void {
       bad(`workload name "${w.name}" is invalid or used twice`)
     names.add(w.name)
     if (w.replicas < 1) bad(`workload ${w.name} has no replicas`)
-    if ((w.kind === 'archive') !== (w.archive !== null))
-      bad(`workload ${w.name}: archive settings go with kind archive only`)
-    if (w.kind !== 'archive' && w.command.length === 0) bad(`workload ${w.name} has no command`)
+    if (allows(w.kind, 'archive') !== (w.archive !== null))
+      bad(`workload ${w.name}: archive settings go with ${kindsAllowing('archive')} only`)
+    if (kindEntry(w.kind).needs.includes('command') && w.command.length === 0)
+      bad(`workload ${w.name} has no command`)
     for (const k of Object.keys(w.env))
       if (!ENV_NAME.test(k)) bad(`workload ${w.name}: "${k}" is not an environment variable name`)
     for (const p of w.ports) if (p < 1 || p > 65535) bad(`workload ${w.name}: ${p} is not a port`)
@@ -583,7 +590,8 @@ export function checkManifest(m: Manifest, block: number | null = null): void {
         )
     }
     if (w.state !== null) {
-      if (w.kind !== 'service') bad(`workload ${w.name}: state is for services, not ${w.kind}s`)
+      if (!allows(w.kind, 'state'))
+        bad(`workload ${w.name}: state is for ${kindsAllowing('state')}, not ${w.kind}s`)
       if (w.state.paths.length === 0 || w.state.interval < 100)
         bad(`workload ${w.name}: state needs paths and an interval of at least 100 ms`)
       for (const p of w.state.paths)

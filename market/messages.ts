@@ -1,6 +1,6 @@
 /**
  * Wire and view encodings of the market (compact-encoding). Op bodies decode strictly (else `malformed`), lists
- * bounded before allocation, then engine/validate.ts applies the rules. View records are written only by the
+ * bounded before allocation, then the op's rules in engine/ops.ts apply. View records are written only by the
  * engine, so they are decoded strictly but not re-validated.
  */
 import c from 'compact-encoding'
@@ -266,52 +266,6 @@ export const governanceBody: c.Encoding<GovernanceBody> = {
     if (action === 'genesis') return { action, ...genesisFields.decode(state) }
     return { action, ...indexerFields.decode(state) }
   }
-}
-
-export interface Bodies {
-  offer: OfferBody
-  'offer-update': OfferBody
-  withdraw: WithdrawBody
-  bid: BidBody
-  cancel: CancelBody
-  settle: SettleBody
-  close: TradeRefBody
-  fail: TradeRefBody
-  claim: TradeRefBody
-  deposit: DepositBody
-  transfer: TransferBody
-  template: TemplateBody
-  governance: GovernanceBody
-}
-export type MarketOp = keyof Bodies
-
-export const BODIES: { [K in MarketOp]: c.Encoding<Bodies[K]> } = {
-  offer: offerBody,
-  'offer-update': offerBody,
-  withdraw: withdrawBody,
-  bid: bidBody,
-  cancel: cancelBody,
-  settle: settleBody,
-  close: tradeRefBody,
-  fail: tradeRefBody,
-  claim: tradeRefBody,
-  deposit: depositBody,
-  transfer: transferBody,
-  template: templateBody,
-  governance: governanceBody
-}
-
-export function isMarketOp(name: string): name is MarketOp {
-  return Object.prototype.hasOwnProperty.call(BODIES, name)
-}
-
-export function encodeBody<K extends MarketOp>(type: K, body: Bodies[K]): Buffer {
-  return c.encode(BODIES[type] as c.Encoding<Bodies[K]>, body)
-}
-
-/** Strict (no trailing bytes); throws a plain Error on malformed bytes. */
-export function decodeBody<K extends MarketOp>(type: K, buf: Uint8Array): Bodies[K] {
-  return decodeExact(BODIES[type] as c.Encoding<Bodies[K]>, buf)
 }
 
 // --- view records -----------------------------------------------------------

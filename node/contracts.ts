@@ -19,6 +19,7 @@ import {
   hashFile
 } from '../lib/contract'
 import { decodeKey } from '../lib/keys'
+import { kindEntry } from '../lib/workload-kinds'
 import { TradeRefusal, workloadFor } from '../lib/trade-workload'
 import type { Trade } from '../market/types'
 import type { WorkloadSpec } from './workload'
@@ -143,27 +144,19 @@ function lstat(p: string): fs.Stats | null {
   }
 }
 
-/** The runtime spec of a verified workload; an archive's cores to keep are the daemon's to add. */
+/** The runtime spec of a verified workload; the cores a keeper keeps are the daemon's to add. */
 export function specFor(id: string, w: ManifestWorkload): WorkloadSpec {
-  if (w.kind === 'archive')
-    return {
-      id,
-      kind: 'archive',
-      command: [],
-      env: {},
-      ports: [],
-      restart: 'never',
-      resources: w.resources,
-      output: null
-    }
+  const { kind, resources } = w
+  if (kindEntry(kind).runner !== 'process')
+    return { id, kind, command: [], env: {}, ports: [], restart: 'never', resources, output: null }
   return {
     id,
-    kind: w.kind,
+    kind,
     command: w.command,
     env: w.env,
     ports: w.ports,
     restart: w.restart,
-    resources: w.resources,
+    resources,
     output: w.output
   }
 }

@@ -15,12 +15,19 @@ import type Hyperswarm from 'hyperswarm'
 import type Hypercore from 'hypercore'
 import { decodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
-import type { ManifestWorkload } from '../lib/contract'
+import { kindEntry, type Runner } from '../lib/workload-kinds'
 import type { AccessList } from '../lib/access'
 import type { Trade } from '../market/types'
 import type { Supervisor } from './supervisor'
 import type { StateKeepers } from './state-keepers'
-import { verifyContract, stageFiles, placeFiles, pruneStaging, specFor } from './contracts'
+import {
+  verifyContract,
+  stageFiles,
+  placeFiles,
+  pruneStaging,
+  specFor,
+  type Verified
+} from './contracts'
 import safetyCatch from 'safety-catch'
 
 const log = logger('node')
@@ -55,6 +62,10 @@ export class Lease {
   /** Who may connect to its ports, as of the last verified state of the contract (null: nobody). */
   access: AccessList | null = null
   private deployed = -1
+  private readonly deployers: Record<Runner, (v: Verified, seq: number) => Promise<void>> = {
+    process: (v, seq) => this.deployProcess(v, seq),
+    keeper: (v, seq) => this.deployKeeper(v, seq)
+  }
   /** The last refusal recorded while a version runs (update seq and reason): recorded once, retried on every append. */
   private refusal: string | null = null
 
@@ -131,21 +142,28 @@ export class Lease {
     }
     // One launch per deploy instruction: restarts after that follow the workload's restart policy, not core appends.
     if (this.deployed === deploy.seq) return
-    if (v.workload.kind === 'job' && ctx.finished(id) && this.deployed === -1) {
+    const kind = kindEntry(v.workload.kind)
+    if (kind.finishes && ctx.finished(id) && this.deployed === -1) {
       this.deployed = deploy.seq
       return
     }
-    if (v.workload.kind === 'archive') return this.keepArchive(v.workload, deploy.seq)
+    await this.deployers[kind.runner](v, deploy.seq)
+  }
+
+  /** A process: its files fetched and verified, then placed, then its state, then started. */
+  private async deployProcess(v: Verified, seq: number): Promise<void> {
+    const { id, ctx } = this
+    const supervisor = ctx.supervisor
     const staging = path.join(ctx.data, 'files', id)
     try {
       const spec = specFor(id, v.workload)
       // Fetch and verify the new version before the old one is touched: a bad update leaves it running.
       await stageFiles(v, staging)
-      if (supervisor.active(id)) await supervisor.stop(id, `update to instruction ${deploy.seq}`)
+      if (supervisor.active(id)) await supervisor.stop(id, `update to instruction ${seq}`)
       await placeFiles(v, staging, supervisor.workDir(id))
       // The declared state goes in before the service starts: its own snapshots, or the one a heal names, verified.
       await ctx.states.prepare(id, this.trade, v.workload, v.view, supervisor.workDir(id))
-      this.deployed = deploy.seq
+      this.deployed = seq
       this.refusal = null
       await supervisor.start(spec)
     } catch (err) {
@@ -155,7 +173,7 @@ export class Lease {
         return
       }
       // The version in force keeps running: what was refused is the update, not the workload.
-      const reason = `update to instruction ${deploy.seq} refused, instruction ${this.deployed} keeps running: ${message}`
+      const reason = `update to instruction ${seq} refused, instruction ${this.deployed} keeps running: ${message}`
       if (this.refusal !== reason) supervisor.remark(id, reason)
       this.refusal = reason
       return
@@ -169,8 +187,9 @@ export class Lease {
   }
 
   /** An archive is (re)started per deploy instruction like any workload, without files to place. */
-  private async keepArchive(w: ManifestWorkload, seq: number): Promise<void> {
+  private async deployKeeper(v: Verified, seq: number): Promise<void> {
     const { id, ctx } = this
+    const w = v.workload
     const source = w.archive?.source ?? null
     if (ctx.supervisor.active(id)) await ctx.supervisor.stop(id, `update to instruction ${seq}`)
     // An update that names another source: the old one is no longer paid for.

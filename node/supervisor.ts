@@ -23,6 +23,7 @@ import b4a from 'b4a'
 import { logger } from '../lib/log'
 import { ScitError } from '../lib/errors'
 import { formatSize } from '../lib/resources'
+import { kindEntry, type Runner } from '../lib/workload-kinds'
 import type { WorkloadState, PortMapping } from '../lib/node-messages'
 import { mkdirTraversable } from './sandbox'
 import { Run, RunEnd } from './run'
@@ -111,6 +112,10 @@ export class Supervisor extends EventEmitter {
   private readonly slots = new Map<string, Slot>()
   private closed = false
   private readonly bridgeScript: string
+  private readonly runners: Record<Runner, (slot: Slot) => Promise<void> | void> = {
+    process: (slot) => this.launch(slot),
+    keeper: (slot) => this.keep(slot)
+  }
 
   constructor(opts: SupervisorOptions) {
     super()
@@ -196,8 +201,7 @@ export class Supervisor extends EventEmitter {
       keeper: null
     }
     this.slots.set(spec.id, slot)
-    if (spec.kind === 'archive') this.keep(slot)
-    else await this.launch(slot)
+    await this.runners[kindEntry(spec.kind).runner](slot)
   }
 
   private async launch(slot: Slot): Promise<void> {
@@ -317,7 +321,7 @@ export class Supervisor extends EventEmitter {
       this.emitTransition(spec.id, 'stopped', slot.stopReason, { exitCode: code, signal }, slot)
       return
     }
-    if (spec.kind === 'job') {
+    if (kindEntry(spec.kind).finishes) {
       const output =
         spec.output !== null ? await digestOutput(this.workDir(spec.id), spec.output) : null
       const ok = code === 0

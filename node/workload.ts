@@ -9,13 +9,16 @@ import fs from 'fs'
 import path from 'path'
 import net from 'net'
 import { ScitError } from '../lib/errors'
+import {
+  isWorkloadKind,
+  kindEntry,
+  type WorkloadKind,
+  type RestartPolicy
+} from '../lib/workload-kinds'
 import type { Resources } from '../lib/resources'
 import type { WorkloadState, PortMapping } from '../lib/node-messages'
 import { StreamDigest } from './output'
 import type { ArchiveTarget } from './archive'
-
-export type WorkloadKind = 'service' | 'job' | 'archive'
-export type RestartPolicy = 'always' | 'on-failure' | 'never'
 
 export interface WorkloadSpec {
   /** Unique on this node; names the work dir, so it is restricted to a safe alphabet. */
@@ -69,12 +72,12 @@ const ID = /^[a-z0-9][a-z0-9._-]{0,63}$/
 export function checkSpec(spec: WorkloadSpec): void {
   if (!ID.test(spec.id) || spec.id.includes('..'))
     throw new ScitError('INVALID_ARGUMENT', `workload id "${spec.id}" must match ${String(ID)}`)
-  if (spec.kind !== 'service' && spec.kind !== 'job' && spec.kind !== 'archive')
+  if (!isWorkloadKind(spec.kind))
     throw new ScitError('INVALID_ARGUMENT', `workload kind "${String(spec.kind)}" cannot run here`)
-  if ((spec.kind === 'archive') !== (spec.archive !== undefined))
+  if ((kindEntry(spec.kind).runner === 'keeper') !== (spec.archive !== undefined))
     throw new ScitError(
       'INVALID_ARGUMENT',
-      `workload ${spec.id}: cores to keep go with kind archive only`
+      `workload ${spec.id}: cores to keep go with a kind its node keeps, not ${spec.kind}`
     )
   for (const p of spec.ports)
     if (!Number.isInteger(p) || p < 1 || p > 65535)

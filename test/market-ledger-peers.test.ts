@@ -5,7 +5,7 @@ import { peer, market, until, withFinal, offerOp, bidOp } from './helpers/ledger
 import { seal, envelopeId } from '../lib/envelope'
 import { generateKeyPair } from '../lib/identity'
 import { isScitError } from '../lib/errors'
-import { encodeBody } from '../market/messages'
+import { encodeBody } from '../market/engine/ops'
 import { encodeBlock } from '../market/block'
 import { verifierStats } from '../market/verifier'
 import * as Q from '../market/queries'

@@ -1,16 +1,7 @@
 import test from 'brittle'
 import b4a from 'b4a'
-import {
-  encodeBody,
-  decodeBody,
-  BODIES,
-  MarketOp,
-  encode,
-  decode,
-  tradeRecord,
-  offerRecord,
-  outcomeRecord
-} from '../market/messages'
+import { encodeBody, decodeBody, OPS, MarketOp } from '../market/engine/ops'
+import { encode, decode, tradeRecord, offerRecord, outcomeRecord } from '../market/messages'
 import { Actor, offerBody, bidBody, resources } from './helpers/market'
 import type { Trade } from '../market/types'
 
@@ -40,7 +31,7 @@ const samples: { [K in MarketOp]: Parameters<typeof encodeBody<K>>[1] } = {
 }
 
 test('every op body round-trips and refuses trailing bytes', (t) => {
-  for (const type of Object.keys(BODIES) as MarketOp[]) {
+  for (const type of Object.keys(OPS) as MarketOp[]) {
     const buf = encodeBody(type, samples[type])
     t.alike(decodeBody(type, buf), samples[type], `${type} round-trips`)
     t.exception(

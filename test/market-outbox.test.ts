@@ -6,7 +6,7 @@ import test from 'brittle'
 import { Outbox } from '../market/outbox'
 import { envelopeId, seal } from '../lib/envelope'
 import { generateKeyPair } from '../lib/identity'
-import { encodeBody } from '../market/messages'
+import { encodeBody } from '../market/engine/ops'
 import { offerOp } from './helpers/ledger'
 
 const AFTER = 10_000

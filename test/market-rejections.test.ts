@@ -4,7 +4,7 @@ import c from 'compact-encoding'
 import { seal, envelopeEncoding, MAX_ENVELOPE_BYTES } from '../lib/envelope'
 import { decodeExact } from '../lib/codec'
 import * as Q from '../market/queries'
-import { encodeBody, BODIES, type MarketOp } from '../market/messages'
+import { encodeBody, OPS, type MarketOp } from '../market/engine/ops'
 import { apply } from '../market/engine'
 import { MemoryView } from '../market/memory-view'
 import {
@@ -399,7 +399,7 @@ test('hostile bodies never throw out of apply', async (t) => {
   await m.send(node, 'offer', offerBody())
   await m.send(bot, 'bid', bidBody())
   const rand = prng(42)
-  const types = Object.keys(BODIES) as MarketOp[]
+  const types = Object.keys(OPS) as MarketOp[]
   const valid = [
     m.faucet.op('deposit', { to: bot.publicKey, amount: 5 }, T0),
     node.op('offer-update', offerBody(), T0),

@@ -5,14 +5,13 @@
 import { RESOURCE_KINDS, ZERO, fits, subtract, add, scale } from '../../lib/resources'
 import type { Prices } from '../../lib/resources'
 import * as K from './keys'
-import type { Bodies } from '../messages'
-import type { Offer, Bid, Trade, KeyText } from '../types'
+import type { Offer, OfferBody, Bid, BidBody, CancelBody, Trade, KeyText } from '../types'
 import type { OfferLayer } from './offer-book'
 import { Ctx, reject } from './context'
 import { getOffer, putOffer, getBid, putBid, putTrade, forSale } from './state'
 import { unitCost, fitsIn, times } from './price'
 
-export async function handleOffer(ctx: Ctx, body: Bodies['offer'], update: boolean): Promise<void> {
+export async function handleOffer(ctx: Ctx, body: OfferBody, update: boolean): Promise<void> {
   const prev = await getOffer(ctx.tx, ctx.author)
   if (update && (prev === null || prev.withdrawn))
     reject(
@@ -60,7 +59,7 @@ export async function handleWithdraw(ctx: Ctx): Promise<void> {
   putOffer(ctx.tx, prev, { ...prev, withdrawn: true, time: ctx.now })
 }
 
-export async function handleBid(ctx: Ctx, body: Bodies['bid']): Promise<void> {
+export async function handleBid(ctx: Ctx, body: BidBody): Promise<void> {
   if (body.expiry < ctx.now)
     reject('invalid', `expiry ${body.expiry} is before the engine time ${ctx.now}`)
   const bid: Bid = {
@@ -88,7 +87,7 @@ export async function handleBid(ctx: Ctx, body: Bodies['bid']): Promise<void> {
   putBid(ctx.tx, null, bid)
 }
 
-export async function handleCancel(ctx: Ctx, body: Bodies['cancel']): Promise<void> {
+export async function handleCancel(ctx: Ctx, body: CancelBody): Promise<void> {
   const bid = await getBid(ctx.tx, body.bid)
   if (bid === null) reject('not-found', `no bid ${body.bid}`)
   if (bid.bot !== ctx.author) reject('not-owner', `bid ${bid.id} belongs to ${bid.bot}`)

@@ -3,7 +3,7 @@ import b4a from 'b4a'
 import { encodeKey } from '../../lib/keys'
 import * as K from './keys'
 import { genesisRecord, templateRecord, Genesis } from '../messages'
-import type { Bodies } from '../messages'
+import type { GovernanceBody, TemplateBody } from '../types'
 import type { Tx } from './tx'
 import { Ctx, reject } from './context'
 
@@ -37,7 +37,7 @@ async function indexers(tx: Tx): Promise<Map<string, Buffer>> {
 }
 
 /** A change happens once a strict majority of current indexers voted for exactly it; the ledger carries out `effects`. */
-export async function handleVote(ctx: Ctx, body: Bodies['governance']): Promise<void> {
+export async function handleVote(ctx: Ctx, body: GovernanceBody): Promise<void> {
   if (body.action === 'genesis') return reject('bad-state', 'this market already has its genesis')
   const current = await indexers(ctx.tx)
   if (!current.has(ctx.author))
@@ -72,7 +72,7 @@ export async function handleVote(ctx: Ctx, body: Bodies['governance']): Promise<
 }
 
 /** Templates are versioned by name; a name belongs to its first publisher and versions only grow. */
-export async function handleTemplate(ctx: Ctx, body: Bodies['template']): Promise<void> {
+export async function handleTemplate(ctx: Ctx, body: TemplateBody): Promise<void> {
   const owner = await ctx.tx.get(K.templateOwner(body.name))
   if (owner !== null && owner.toString() !== ctx.author)
     reject('not-owner', `template "${body.name}" belongs to ${owner.toString()}`)

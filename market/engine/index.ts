@@ -4,50 +4,22 @@
  * A rejected op writes only rejected/<id> and, once its signature verified, the author's seq
  * (the same bytes can never be accepted later); engine time and deadlines wait for an accepted op.
  */
-import { envelopeId, TYPES, typeName, Envelope } from '../../lib/envelope'
+import { envelopeId, typeName, Envelope } from '../../lib/envelope'
 import { openMemo } from './verify'
 import { encodeKey } from '../../lib/keys'
 import { isScitError } from '../../lib/errors'
 import type { Apply, Outcome, Effects, View, RejectReason } from '../types'
-import {
-  genesisRecord,
-  outcomeRecord,
-  uintRecord,
-  countsRecord,
-  decodeBody,
-  isMarketOp,
-  Bodies,
-  MarketOp,
-  BODIES
-} from '../messages'
+import { genesisRecord, outcomeRecord, uintRecord, countsRecord } from '../messages'
 import { readCounts, countChanges } from './counts'
 import * as K from './keys'
 import { Tx } from './tx'
 import { Ctx, Reject } from './context'
-import { validateBody } from './validate'
-import {
-  handleOffer,
-  handleWithdraw,
-  handleBid,
-  handleCancel,
-  expireBid,
-  retryResting
-} from './book'
-import {
-  handleSettle,
-  handleClaim,
-  handleStop,
-  releaseTrade,
-  endLease,
-  handleDeposit,
-  handleTransfer
-} from './money'
-import { handleGenesis, handleVote, handleTemplate } from './governance'
+import { expireBid, retryResting } from './book'
+import { releaseTrade, endLease } from './money'
+import { handleGenesis } from './governance'
+import { MARKET_TYPES, isMarketOp, decodeBody, opEntry, Bodies, MarketOp } from './ops'
 
-/** Every market op's envelope type: the ops with a body encoding (messages.ts BODIES). */
-export const MARKET_TYPES: ReadonlySet<number> = new Set(
-  (Object.keys(BODIES) as MarketOp[]).map((t) => TYPES[t])
-)
+export { MARKET_TYPES }
 
 type Result = { outcome: Outcome; effects: Effects | null }
 
@@ -136,7 +108,7 @@ export async function applyOpened(
   const tx = new Tx(view)
   const now = Math.max(time, env.timestamp)
   try {
-    validateBody(type, body)
+    opEntry(type).validate(body)
     let genesis = await tx.read(genesisRecord, K.META_GENESIS)
     const founding = genesis === null
     if (genesis === null) {
@@ -167,7 +139,7 @@ export async function applyOpened(
     }
     await processDue(ctx)
     if (ctx.dirty.size > 0) await retryResting(ctx)
-    if (!founding) await run(ctx, type, body)
+    if (!founding) await opEntry(type).handle(ctx, body)
     if (ctx.dirty.size > 0) await retryResting(ctx)
     const outcome: Outcome = {
       id,
@@ -194,37 +166,6 @@ export async function applyOpened(
     if (isScitError(err, 'OVERFLOW'))
       return refuse(view, id, type, author, time, 'overflow', err.message, env)
     throw err // a bug in the engine, not bad input: surface it
-  }
-}
-
-function run(ctx: Ctx, type: MarketOp, body: Bodies[MarketOp]): Promise<void> {
-  switch (type) {
-    case 'offer':
-      return handleOffer(ctx, body as Bodies['offer'], false)
-    case 'offer-update':
-      return handleOffer(ctx, body as Bodies['offer'], true)
-    case 'withdraw':
-      return handleWithdraw(ctx)
-    case 'bid':
-      return handleBid(ctx, body as Bodies['bid'])
-    case 'cancel':
-      return handleCancel(ctx, body as Bodies['cancel'])
-    case 'settle':
-      return handleSettle(ctx, body as Bodies['settle'])
-    case 'claim':
-      return handleClaim(ctx, body as Bodies['claim'])
-    case 'close':
-      return handleStop(ctx, body as Bodies['close'], 'closed')
-    case 'fail':
-      return handleStop(ctx, body as Bodies['fail'], 'failed')
-    case 'deposit':
-      return handleDeposit(ctx, body as Bodies['deposit'])
-    case 'transfer':
-      return handleTransfer(ctx, body as Bodies['transfer'])
-    case 'template':
-      return handleTemplate(ctx, body as Bodies['template'])
-    case 'governance':
-      return handleVote(ctx, body as Bodies['governance'])
   }
 }
 

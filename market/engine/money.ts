@@ -11,8 +11,7 @@
 import { encodeKey } from '../../lib/keys'
 import * as K from './keys'
 import { uintRecord } from '../messages'
-import type { Bodies } from '../messages'
-import type { Trade } from '../types'
+import type { Trade, SettleBody, TradeRefBody, DepositBody, TransferBody } from '../types'
 import { Ctx, reject } from './context'
 import { getTrade, putTrade, getBalance, setBalance, credit } from './state'
 import { freeCapacity } from './book'
@@ -26,7 +25,7 @@ async function ownTrade(ctx: Ctx, id: string, role: 'bot' | 'node'): Promise<Tra
   return trade
 }
 
-export async function handleSettle(ctx: Ctx, body: Bodies['settle']): Promise<void> {
+export async function handleSettle(ctx: Ctx, body: SettleBody): Promise<void> {
   const trade = await ownTrade(ctx, body.trade, 'bot')
   if (trade.state !== 'matched')
     reject('bad-state', `trade ${trade.id} is ${trade.state}, only a matched trade can be settled`)
@@ -56,7 +55,7 @@ function earned(trade: Trade, at: number): number {
   return Math.min(trade.escrow, leaseCost(trade.price, elapsed) - trade.paid)
 }
 
-export async function handleClaim(ctx: Ctx, body: Bodies['claim']): Promise<void> {
+export async function handleClaim(ctx: Ctx, body: TradeRefBody): Promise<void> {
   const trade = await ownTrade(ctx, body.trade, 'node')
   if (trade.state !== 'settled')
     reject(
@@ -71,7 +70,7 @@ export async function handleClaim(ctx: Ctx, body: Bodies['claim']): Promise<void
 /** `close` and `fail`: the bot ends a lease early; the node keeps what it earned, the rest goes back. */
 export async function handleStop(
   ctx: Ctx,
-  body: Bodies['close'],
+  body: TradeRefBody,
   state: 'closed' | 'failed'
 ): Promise<void> {
   const trade = await ownTrade(ctx, body.trade, 'bot')
@@ -115,7 +114,7 @@ export async function endLease(ctx: Ctx, id: string): Promise<void> {
   await freeCapacity(ctx, trade)
 }
 
-export async function handleDeposit(ctx: Ctx, body: Bodies['deposit']): Promise<void> {
+export async function handleDeposit(ctx: Ctx, body: DepositBody): Promise<void> {
   if (!ctx.genesis.faucets.includes(ctx.author))
     reject('not-faucet', `${ctx.author} is not a faucet of this market`)
   const minted = (await ctx.tx.read(uintRecord, K.META_MINTED)) ?? 0
@@ -125,7 +124,7 @@ export async function handleDeposit(ctx: Ctx, body: Bodies['deposit']): Promise<
   await credit(ctx.tx, encodeKey(body.to), body.amount)
 }
 
-export async function handleTransfer(ctx: Ctx, body: Bodies['transfer']): Promise<void> {
+export async function handleTransfer(ctx: Ctx, body: TransferBody): Promise<void> {
   const have = await getBalance(ctx.tx, ctx.author)
   if (have < body.amount)
     reject('insufficient-funds', `transfer of ${body.amount} needs more than the balance ${have}`)

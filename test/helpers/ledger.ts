@@ -8,7 +8,7 @@ import { MarketPeer, MarketPeerOptions } from '../../market/peer'
 import type { OfferBody, BidBody, OpRequest, View } from '../../market/types'
 import { swarm } from './net'
 import { seal, envelopeId, TypeName } from '../../lib/envelope'
-import { encodeBody } from '../../market/messages'
+import { encodeBody } from '../../market/engine/ops'
 
 export interface PeerOptions extends Partial<MarketPeerOptions> {
   /** Reuse a data directory (a restart); a fresh one otherwise. */
