@@ -29,7 +29,7 @@ export class Challenges {
   async target(d: DeploymentRecord, t: TradeRecord): Promise<Hypercore | null> {
     const w = this.bot.manifestOf(d).workloads.find((x) => x.name === t.workload)
     if (!w || !kindEntry(w.kind).challenged) return null
-    if (w.archive?.source) return this.replica(w.archive.source)
+    if (w.mirror?.source) return this.replica(w.mirror.source)
     return (await this.bot.writer(d)).core
   }
 

@@ -53,11 +53,12 @@ function jsonOf(file: string, m: Manifest, hash: Buffer): object {
       workloads: m.workloads.map((w) => ({
         ...w,
         files: w.files.map((f) => ({ path: f.path, size: f.size, hash: f.hash.toString('hex') })),
-        archive: w.archive && {
-          size: w.archive.size,
-          human: formatSize(w.archive.size),
-          source: w.archive.source && encodeKey(w.archive.source)
-        }
+        mirror: w.mirror && {
+          size: w.mirror.size,
+          human: formatSize(w.mirror.size),
+          source: w.mirror.source && encodeKey(w.mirror.source)
+        },
+        archive: w.archive && { ...w.archive, human: formatSize(w.archive.size) }
       })),
       stakeholders: {
         threshold: m.stakeholders.threshold,

@@ -24,10 +24,13 @@ import {
   checkManifest,
   MANIFEST_VERSION,
   Access,
+  ArchiveSpec,
   DEFAULT_ACCESS,
   kindEntry
 } from '../lib/contract'
 import type { BidBody } from '../market/types'
+import { checkCode } from '../lib/archive/erasure'
+import { groupsFor, holderBudget, DEFAULT_SHARD, DEFAULT_PRICE } from '../lib/archive/groups'
 import { Template, TemplateError, Path, ParamValue, resolveParams, columnShift } from './template'
 import type { Expr, WorkloadDecl } from './template-types'
 import {
@@ -239,16 +242,29 @@ class Evaluator {
             ? this.size(at, raw)
             : this.int(at, raw)
     }
-    let archive: ManifestWorkload['archive'] = null
-    if (w.archive) {
-      const size = this.size([...p, 'archive', 'size'], w.archive.size)
+    let mirror: ManifestWorkload['mirror'] = null
+    if (w.mirror) {
+      const size = this.size([...p, 'mirror', 'size'], w.mirror.size)
       if (r.hdd === undefined) r.hdd = size
       else if (r.hdd < size)
-        this.fail([...p, 'resources', 'hdd'], `${r.hdd} bytes cannot hold the archive's ${size}`)
-      archive = { size, source: w.archive.source ? decodeKey(w.archive.source) : null }
+        this.fail([...p, 'resources', 'hdd'], `${r.hdd} bytes cannot hold the mirror's ${size}`)
+      mirror = { size, source: w.mirror.source ? decodeKey(w.mirror.source) : null }
     }
-    const replicas = w.replicas === undefined ? 1 : this.int([...p, 'replicas'], w.replicas)
+    let replicas = w.replicas === undefined ? 1 : this.int([...p, 'replicas'], w.replicas)
     if (replicas < 1) this.fail([...p, 'replicas'], 'must be at least 1')
+    let perReplica = w.budget === undefined ? budget : this.int([...p, 'budget'], w.budget)
+    let archive: ArchiveSpec | null = null
+    if (w.archive) {
+      const a = this.archive([...p, 'archive'], w.archive)
+      r.hdd = a.shard
+      replicas = a.groups * (a.data + a.parity)
+      const price =
+        w.archive.price === undefined
+          ? DEFAULT_PRICE
+          : this.int([...p, 'archive', 'price'], w.archive.price)
+      perReplica = holderBudget(a.shard, price)
+      archive = a
+    }
     const ports = (w.ports ?? []).map((x, j) => {
       const n = this.int([...p, 'ports', j], x)
       return n >= 1 && n <= 65535
@@ -267,8 +283,8 @@ class Evaluator {
       restart: w.restart ?? kindEntry(w.kind).restart,
       resources: checkResources(r),
       replicas,
-      budget: w.budget === undefined ? budget : this.int([...p, 'budget'], w.budget),
-      archive,
+      budget: perReplica,
+      mirror,
       output: w.output ?? null,
       access: accessOf(w.access),
       state:
@@ -280,8 +296,23 @@ class Evaluator {
                 w.stateInterval === undefined
                   ? DEFAULT_STATE_INTERVAL
                   : this.duration([...p, 'stateInterval'], w.stateInterval)
-            }
+            },
+      archive
     }
+  }
+
+  /** The code, and groups of holders keeping at most the template's shard cap (the bot may plan smaller ones). */
+  private archive(p: Path, a: NonNullable<WorkloadDecl['archive']>): ArchiveSpec {
+    const size = this.size([...p, 'size'], a.size)
+    const data = this.int([...p, 'data'], a.data)
+    const parity = this.int([...p, 'parity'], a.parity)
+    this.unit([...p, 'parity'], () => {
+      checkCode(data, parity)
+      return 0
+    })
+    if (size < 1) this.fail([...p, 'size'], 'an archive holds at least one byte')
+    const cap = a.shard === undefined ? DEFAULT_SHARD : this.size([...p, 'shard'], a.shard)
+    return { size, data, parity, ...groupsFor(size, data, cap) }
   }
 }
 

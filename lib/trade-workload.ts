@@ -39,6 +39,11 @@ export function workloadFor(
   trade: TradeRef
 ): ManifestWorkload {
   const named = new Set(view.header?.trades ?? [])
+  // an archive names its holders in its catalog: a layout per group, a repair per replacement
+  for (const { record: r } of view.archive) {
+    if (r.kind === 'layout') for (const id of r.trades) named.add(id)
+    if (r.kind === 'repair') named.add(r.trade)
+  }
   let scaled: string | null = null
   for (const ins of view.instructions) {
     for (const id of ins.trades) {

@@ -22,6 +22,7 @@ import { decodeKey } from '../lib/keys'
 import { kindEntry } from '../lib/workload-kinds'
 import { TradeRefusal, workloadFor } from '../lib/trade-workload'
 import type { Trade } from '../market/types'
+import { readCatalog, type Catalog } from '../lib/archive/catalog'
 import type { WorkloadSpec } from './workload'
 
 export interface Verified {
@@ -29,6 +30,8 @@ export interface Verified {
   state: ContractState
   workload: ManifestWorkload
   replica: number
+  /** kind archive: its catalog, every record checked. */
+  catalog: Catalog | null
 }
 
 /** Only the final (indexed) ledger decides, so an op no indexer has ordered never makes the node run anything. */
@@ -57,7 +60,9 @@ export async function verifyContract(core: Hypercore, trade: Trade): Promise<Ver
   })
   const state = view.state()
   view.requireApproved(state.manifestHash)
-  return { view, state, workload: workloadFor(view, state, trade), replica: trade.replica }
+  const workload = workloadFor(view, state, trade)
+  const catalog = workload.archive === null ? null : readCatalog(view.archive, workload)
+  return { view, state, workload, replica: trade.replica, catalog }
 }
 
 /** Named by its hash, so a name stands for one content and versions never overwrite each other. */

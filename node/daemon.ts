@@ -43,6 +43,7 @@ import { writeSnapshot, readSnapshot, Snapshot, SnapshotLease } from './snapshot
 import { NodeChannel, NodeHandler } from '../lib/node-protocol'
 import { checkTrade } from './contracts'
 import { Lease, LeaseContext } from './lease'
+import { ShardPeers } from './archive-peers'
 import { Payouts } from './payout'
 import { StateKeepers } from './state-keepers'
 import { caughtUp, checkOffer, keepOffer, offerBody, withdrawOffer, OfferFlags } from './offer'
@@ -82,6 +83,8 @@ export class NodeDaemon extends ReadyResource {
   states!: StateKeepers
   private renewal: NodeJS.Timeout | null = null
   private readonly channels = new Set<NodeChannel>()
+  /** The shard protocol of archive leases (node/archive-peers.ts). */
+  private shardPeers: ShardPeers | null = null
   private readonly leases = new Map<string, Lease>()
   private finished = new Set<string>()
   /** Trades the node saw but may not act on (yet), by workload id: what its status records name, and the last reason given. */
@@ -184,6 +187,9 @@ export class NodeDaemon extends ReadyResource {
     this.swarm = o.dht
       ? new Hyperswarm({ keyPair: this.identity, dht: o.dht })
       : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
+    this.shardPeers = new ShardPeers(this.swarm, () =>
+      [...this.leases.values()].flatMap((l) => (l.shards === null ? [] : [l.shards]))
+    )
     this.swarm.on('connection', (conn: SwarmConnection) => this.onconnection(conn))
     this.services = new Services(this.swarm.dht, this.identity, path.join(data, 'sockets'))
     this.peer = new MarketPeer({
@@ -271,6 +277,7 @@ export class NodeDaemon extends ReadyResource {
     await this.payouts?.close()
     await this.presence?.close()
     for (const ch of this.channels) ch.close()
+    this.shardPeers?.close()
     await this.peer?.close()
     await this.swarm?.destroy()
     await this.status?.close()
@@ -319,6 +326,7 @@ export class NodeDaemon extends ReadyResource {
     const ch = NodeChannel.attach(conn, this.handler())
     this.channels.add(ch)
     conn.once('close', () => this.channels.delete(ch))
+    this.shardPeers?.attach(conn)
   }
 
   private handler(): NodeHandler {
@@ -340,6 +348,8 @@ export class NodeDaemon extends ReadyResource {
         for (const l of this.leases.values()) {
           if (l.core.key.equals(key)) return l.core
           if (l.source?.key.equals(key)) return l.source
+          const shard = l.shards?.held(key) ?? null
+          if (shard !== null) return shard
         }
         return null
       }
@@ -454,7 +464,9 @@ export class NodeDaemon extends ReadyResource {
       finished: (id) => this.finished.has(id),
       closing: () => this.closing !== null,
       accessChanged: (id) => this.emit('access', id),
-      states: this.states
+      states: this.states,
+      trade: (id) => this.peer.client.trade(id),
+      reachShards: async (node, timeout) => (await this.shardPeers?.reach(node, timeout)) ?? null
     }
   }
 }

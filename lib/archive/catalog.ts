@@ -7,7 +7,7 @@
  */
 import b4a from 'b4a'
 import c from 'compact-encoding'
-import { VerificationError } from '../contract-messages'
+import { VerificationError, type ArchiveSpec } from '../contract-messages'
 import { hash } from '../keys'
 import type { ArchiveRecord, MetaRef, SegmentPlan, ShardRef } from './messages'
 import { shardBytes, stripes } from './layout'
@@ -168,4 +168,16 @@ export class Catalog {
       (e) => !e.removed && e.segments.every((s) => s.heads !== null)
     )
   }
+}
+
+/** The catalog of an archive workload as a contract core says it; throws VerificationError on a bad record. */
+export function readCatalog(
+  records: ReadonlyArray<{ record: ArchiveRecord; block: number }>,
+  w: { name: string; archive: ArchiveSpec | null }
+): Catalog {
+  if (w.archive === null)
+    throw new VerificationError('bad-manifest', `workload ${w.name} is not an archive`)
+  const catalog = new Catalog(w.archive)
+  for (const { record, block } of records) catalog.apply(record, block)
+  return catalog
 }

@@ -9,7 +9,18 @@
 import path from 'path'
 import { spawnSync } from 'child_process'
 
-const ALL = ['engine', 'ledger', 'join', 'notary', 'node', 'archive', 'deploy', 'connect', 'state']
+const ALL = [
+  'engine',
+  'ledger',
+  'join',
+  'notary',
+  'node',
+  'mirror',
+  'archive',
+  'deploy',
+  'connect',
+  'state'
+]
 const chosen = process.argv.slice(2)
 const unknown = chosen.filter((name) => !ALL.includes(name))
 if (unknown.length > 0) {

@@ -56,6 +56,7 @@ export function workload(over: Partial<ManifestWorkload> = {}): ManifestWorkload
     resources: { ...ZERO, cpu: 500, memory: 512 * MiB },
     replicas: 1,
     budget: 1000,
+    mirror: null,
     archive: null,
     output: null,
     access: DEFAULT_ACCESS,
