@@ -240,7 +240,7 @@ sandboxTest(
 
     const mine = s.n.store.get({ key: src.key })
     await mine.ready()
-    t.absent(await mine.has(0, 1), 'the mirrord blocks are deleted')
+    t.absent(await mine.has(0, 1), 'the mirrored blocks are deleted')
     await mine.close()
     t.is(
       (await s.b.peer.client.offer(me))?.available.hdd,
@@ -268,7 +268,7 @@ sandboxTest('a stop instruction releases the mirror too', async (t) => {
   t.ok(/stop instruction.*cleared/.test((await stopped).reason))
   const mine = s.n.store.get({ key: src.key })
   await mine.ready()
-  t.absent(await mine.has(0, 1), 'the mirrord blocks are deleted')
+  t.absent(await mine.has(0, 1), 'the mirrored blocks are deleted')
   await mine.close()
 })
 
