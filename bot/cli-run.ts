@@ -89,7 +89,7 @@ function precheck(flags: RunFlags, ref: string, cmd: Command): void {
   requirePhase(new BotState(configFrom(flags).data).load().find(ref), cmd)
 }
 
-async function withBot<T>(flags: RunFlags, fn: (bot: Bot) => Promise<T>): Promise<T> {
+export async function withBot<T>(flags: RunFlags, fn: (bot: Bot) => Promise<T>): Promise<T> {
   const bot = await openBot(flags)
   const stopOnSignal = untilSignal().then(() => bot.close())
   try {

@@ -10,6 +10,7 @@ import { manifestSummary } from './stakeholders'
 import type { ParamValue, Manifest } from '../lib/contract'
 import { register as registerTemplates } from './cli-template'
 import { register as registerRun } from './cli-commands'
+import { register as registerArchive } from './cli-archive'
 
 interface CheckFlags extends CommonFlags {
   set?: string[]
@@ -84,4 +85,5 @@ export function register(program: Command): void {
     .action(action((files: string[], flags: CheckFlags) => check(files, flags)))
   registerTemplates(template)
   registerRun(bot, collect, parseSets)
+  registerArchive(bot)
 }

@@ -12,12 +12,13 @@ import { encodeManifest, ParamValue, Manifest, kindEntry } from '../lib/contract
 import type { Bot } from './bot'
 import type { DeploymentRecord } from './state'
 import { loadTemplate, Template } from './template'
-import { instantiate, planBids, Instance } from './manifest'
+import { instantiate, planBids, bidFor, Instance } from './manifest'
 import { resumeReplacements } from './monitor'
 import { until } from './wait'
 import { NotFilled, FillOptions } from './trader'
 import { replicaStatus, ReplicaStatus } from './replica-status'
 import { requirePhase } from './phase'
+import { writeLayout } from './archive-deploy'
 
 export interface DeployRequest {
   /** A template file, or the name (name@version) of a template published on the market. */
@@ -93,10 +94,10 @@ export async function resume(
     if (d.phase === 'trading') {
       bot.progress('contract', `core ${d.contract ?? ''}`)
       if (d.bids.length === 0) {
-        const bodies = planBids(manifest, {
+        const bids = planBids(manifest, {
           expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000)
         })
-        bodies.forEach((body, i) => bot.trader.plan(d, manifest.workloads[i].name, body))
+        for (const b of bids) bot.trader.plan(d, b.workload, b.body)
       }
       try {
         await bot.trader.fill(d, opts)
@@ -110,11 +111,14 @@ export async function resume(
       bot.state.save()
     }
     if (d.phase === 'header') {
+      const archive = manifest.workloads.some((w) => w.archive !== null)
+      // an archive names its holders in its catalog, a group at a time (thousands of trades fit no header)
       if (!writer.hasHeader)
         await writer.writeHeader(
           manifest,
-          d.trades.filter((t) => t.phase === 'settled').map((t) => t.id)
+          archive ? [] : d.trades.filter((t) => t.phase === 'settled').map((t) => t.id)
         )
+      if (archive) await writeLayout(bot, d, writer)
       await bot.listenApprovals(d, manifest.stakeholders.threshold > 0)
       bot.progress(
         'header',
@@ -308,10 +312,10 @@ export async function scale(
   let added: string[] = []
   if (replicas > before) {
     const exclude = m.placement.spread ? live.map((t) => t.node) : []
-    const [body] = planBids(
-      { ...m, workloads: [{ ...wl, replicas: replicas - before }] },
-      { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000), exclude }
-    )
+    const body = bidFor(m, wl, replicas - before, {
+      expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000),
+      exclude
+    })
     bot.trader.plan(d, wl.name, body)
     // NotFilled: every bid has ended and nothing was bought; the contract runs on as it was
     await bot.trader.fill(d, fill)

@@ -383,21 +383,44 @@ export interface PlanOptions {
   exclude?: string[]
 }
 
+export interface PlannedBid {
+  workload: string
+  body: BidBody
+}
+
 /**
  * One bid per workload: a workload's replicas are all-or-none (a CRM with
  * half its replicas is not the CRM that was approved), while different
- * workloads may land on different nodes and be bought independently.
+ * workloads may land on different nodes and be bought independently. An
+ * archive is a bid per group: its holders all-or-none, on distinct nodes.
  */
-export function planBids(m: Manifest, opts: PlanOptions): BidBody[] {
-  return m.workloads.map((w) => ({
+export function planBids(m: Manifest, opts: PlanOptions): PlannedBid[] {
+  return m.workloads.flatMap((w) => {
+    if (w.archive === null) return [{ workload: w.name, body: bidFor(m, w, w.replicas, opts) }]
+    const n = w.archive.data + w.archive.parity
+    return Array.from({ length: w.archive.groups }, () => ({
+      workload: w.name,
+      body: bidFor(m, w, n, opts)
+    }))
+  })
+}
+
+/** A bid for `replicas` replicas of `w`; an archive's holders always go to distinct nodes. */
+export function bidFor(
+  m: Manifest,
+  w: ManifestWorkload,
+  replicas: number,
+  opts: PlanOptions
+): BidBody {
+  return {
     resources: w.resources,
-    replicas: w.replicas,
+    replicas,
     countries: m.placement.countries,
     attributes: m.placement.attributes,
-    spread: m.placement.spread,
+    spread: w.archive !== null || m.placement.spread,
     maxPrice: w.budget,
     duration: m.duration,
     expiry: opts.expiry,
     exclude: opts.exclude ?? []
-  }))
+  }
 }

@@ -47,7 +47,8 @@ import { workloadId } from '../lib/trade-workload'
 import type { Verdict } from '../lib/storage-proof'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './state'
-import { planBids } from './manifest'
+import { bidFor } from './manifest'
+import { groupPeers, writeRepairs, catalogOf } from './archive-deploy'
 import { NodeWatch } from './watch'
 import { Challenges } from './challenges'
 import { StateCopies } from './snapshots'
@@ -348,11 +349,15 @@ export class Monitor {
         )
       bot.progress('renew', `${d.id}: ${why}`)
     }
-    const peers = m.placement.spread
-      ? d.trades
-          .filter((x) => x.workload === w.name && x.phase === 'settled' && x.id !== t.id)
-          .map((x) => x.node)
-      : []
+    // an archive's holders are distinct within their group only
+    const peers =
+      w.archive !== null
+        ? groupPeers(await bot.writer(d), d, t)
+        : m.placement.spread
+          ? d.trades
+              .filter((x) => x.workload === w.name && x.phase === 'settled' && x.id !== t.id)
+              .map((x) => x.node)
+          : []
     const exclude = [
       ...new Set([
         ...avoid,
@@ -360,10 +365,10 @@ export class Monitor {
         ...d.trades.filter((x) => x.phase === 'failed').map((x) => x.node)
       ])
     ]
-    const [body] = planBids(
-      { ...m, workloads: [{ ...w, replicas: 1 }] },
-      { expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000), exclude }
-    )
+    const body = bidFor(m, w, 1, {
+      expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000),
+      exclude
+    })
     bot.trader.plan(d, w.name, body, t.id)
     await resumeReplacements(bot, d)
   }
@@ -387,13 +392,24 @@ export async function resumeReplacements(bot: Bot, d: DeploymentRecord): Promise
   await bot.trader.fill(d)
   const writer = await bot.writer(d)
   const m = writer.view.current
-  const named = new Set(writer.view.instructions.flatMap((i) => i.trades))
+  const named = new Set([
+    ...writer.view.instructions.flatMap((i) => i.trades),
+    ...(catalogOf(writer)?.named ?? [])
+  ])
   const fresh = d.trades.filter(
     (x) =>
       x.replaces !== null && (x.phase === 'matched' || x.phase === 'settled') && !named.has(x.id)
   )
-  for (const name of new Set(fresh.map((x) => x.workload))) {
-    const mine = fresh.filter((x) => x.workload === name)
+  // an archive's replacement takes the shard of the trade it replaces: a repair record, not a scale
+  const repaired = await writeRepairs(writer, fresh)
+  for (const x of repaired)
+    bot.progress(
+      'repair',
+      `${d.id}: trade ${x.id} rebuilds the shard trade ${x.replaces ?? ''} held, from the other holders of its group`
+    )
+  const scaled = fresh.filter((x) => !repaired.includes(x))
+  for (const name of new Set(scaled.map((x) => x.workload))) {
+    const mine = scaled.filter((x) => x.workload === name)
     const replicas = writer.view.state().replicas[name] ?? 1
     const restore = mine.map((x) => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
     for (const r of restore) await bot.monitor.states.hold(r.core)

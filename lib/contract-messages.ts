@@ -641,6 +641,9 @@ export function checkManifest(m: Manifest, block: number | null = null): void {
         if (!isSafePath(p)) bad(`workload ${w.name}: state path "${p}" is unsafe`)
     }
   }
+  // an archive's catalog records name no workload: one archive per contract
+  if (m.workloads.filter((w) => w.archive !== null).length > 1)
+    bad('a contract holds at most one archive workload')
   const s = m.stakeholders
   const keys = new Set(s.signers.map((x) => x.key.toString('hex')))
   if (keys.size !== s.signers.length) bad('a stakeholder is listed twice')

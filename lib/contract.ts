@@ -454,6 +454,37 @@ export class ContractView {
     )
   }
 
+  /** A small blob's bytes (an archive entry's sealed metadata), its size and hash checked. */
+  async readBlob(ref: {
+    start: number
+    blocks: number
+    size: number
+    hash: Buffer
+  }): Promise<Buffer> {
+    const blob = this.blobs.get(ref.start)
+    if (!blob || blob.blocks !== ref.blocks || blob.size !== ref.size)
+      throw new VerificationError(
+        'bad-file-ref',
+        `no blob of ${ref.size} bytes at block ${ref.start}`
+      )
+    const chunks: Buffer[] = []
+    for (let i = ref.start; i < ref.start + ref.blocks; i++) {
+      const chunk = await this.core.get(i, { wait: this.wait })
+      if (chunk === null)
+        throw new VerificationError('file-unavailable', `block ${i} is not available`)
+      chunks.push(chunk)
+    }
+    const data = b4a.concat(chunks)
+    const h = new FileHash()
+    h.update(data)
+    if (data.byteLength !== ref.size || !b4a.equals(h.digest(), ref.hash))
+      throw new VerificationError(
+        'file-hash-mismatch',
+        `the blob at block ${ref.start} does not hash to its reference`
+      )
+    return data
+  }
+
   /** Stream a file's blocks to `dest`, verifying size and hash; a refused file is deleted. */
   async fetchFile(ref: BlobRef, dest: string): Promise<void> {
     const blob = this.blobs.get(ref.start)

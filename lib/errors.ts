@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'REPLICA_FAILED' // a node signed that a replica failed for good
   | 'DEMO' // scit demo saw something other than what it claims
   | 'UNSUPPORTED' // the runtime (Bare) has no equivalent for what this needs
+  | 'EXISTS' // the name is taken (an archive entry, an output path): --force replaces it
+  | 'UNAVAILABLE' // the data exists, but too few of its holders answer to read it now
   | 'INTERNAL' // a bug: an error scit did not expect reached the top
 
 export class ScitError extends Error {

@@ -217,8 +217,9 @@ export class ShardKeeper extends EventEmitter {
   async fetch(from: Buffer, m: Fetch, signal: AbortSignal): Promise<Omit<Fetched, 'id' | 'error'>> {
     if (!b4a.equals(from, this.ctx.bot) && !(await this.ctx.mayFetch(from)))
       throw new ScitError('ACCESS', 'only the bot and the holders of this archive fetch its shards')
+    // blocks the bot stored are served before the commit is checked here: readers check them themselves
     const k = this.kept.get(b4a.toString(shardId(m), 'hex'))
-    if (k === undefined || !k.verified)
+    if (k === undefined || (!k.verified && k.core.length < m.end))
       throw new ScitError('NOT_FOUND', 'this shard is not held here (yet)')
     if (m.end <= m.start || m.end > k.core.length || m.end - m.start > MAX_FETCH_BLOCKS)
       throw new ScitError(

@@ -156,7 +156,8 @@ test('planBids: one bid per workload, replicas all-or-none, with placement and b
   })
   const bids = planBids(inst.manifest, { expiry: 1000 })
   t.is(bids.length, 1)
-  t.alike(bids[0], {
+  t.is(bids[0].workload, inst.manifest.workloads[0].name)
+  t.alike(bids[0].body, {
     resources: inst.manifest.workloads[0].resources,
     replicas: 3,
     countries: ['CH'],

@@ -10,6 +10,7 @@ import c from 'compact-encoding'
 import { VerificationError, type ArchiveSpec } from '../contract-messages'
 import { hash } from '../keys'
 import type { ArchiveRecord, MetaRef, SegmentPlan, ShardRef } from './messages'
+import type { SignedHead } from '../storage-proof'
 import { shardBytes, stripes } from './layout'
 
 /** The code and the groups a contract's manifest fixes. */
@@ -30,7 +31,8 @@ export interface Segment extends SegmentPlan {
 
 export interface Entry {
   id: Buffer
-  meta: MetaRef
+  /** Its sealed metadata, once the entry is complete. */
+  meta: MetaRef | null
   segments: Segment[]
   /** The core block of its begin record. */
   block: number
@@ -115,11 +117,18 @@ export class Catalog {
             bad(`group ${g} cannot take ${bytes} more bytes per shard`)
         this.entries.set(id, {
           id: r.entry,
-          meta: r.meta,
+          meta: null,
           segments,
           block: block ?? 0,
           removed: false
         })
+        return
+      }
+      case 'meta': {
+        const e = this.entries.get(b4a.toString(r.entry, 'hex')) ?? bad('no such entry')
+        if (e.removed || e.meta !== null) bad('the entry is removed or complete already')
+        if (e.segments.some((s) => s.heads === null)) bad('a segment of the entry is not committed')
+        e.meta = r.meta
         return
       }
       case 'commit': {
@@ -162,11 +171,31 @@ export class Catalog {
     return null
   }
 
-  /** Entries whose every segment is committed and that are not removed. */
+  /** The committed segments of one shard, as a storage challenge names them: its id, the signed head, its bytes. */
+  proofs(contract: Buffer, place: Place): Array<{ id: Buffer; head: SignedHead; bytes: number }> {
+    const out: Array<{ id: Buffer; head: SignedHead; bytes: number }> = []
+    for (const e of this.entries.values()) {
+      if (e.removed) continue
+      e.segments.forEach((seg, segment) => {
+        if (seg.group !== place.group || seg.heads === null) return
+        out.push({
+          id: shardId({ contract, group: place.group, entry: e.id, segment, shard: place.shard }),
+          head: { length: seg.length, treeHash: seg.heads[place.shard] },
+          bytes: shardBytes(seg, this.code.data)
+        })
+      })
+    }
+    return out
+  }
+
+  /** Entries stored whole, named, and not removed. */
   complete(): Entry[] {
-    return [...this.entries.values()].filter(
-      (e) => !e.removed && e.segments.every((s) => s.heads !== null)
-    )
+    return [...this.entries.values()].filter((e) => !e.removed && e.meta !== null)
+  }
+
+  /** Entries begun and never completed nor removed: a put that stopped midway. */
+  unfinished(): Entry[] {
+    return [...this.entries.values()].filter((e) => !e.removed && e.meta === null)
   }
 }
 

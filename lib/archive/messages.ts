@@ -6,8 +6,9 @@
  *
  *   layout   group g's shard j is held by trades[j]            (once per group, after settling)
  *   repair   shard j of group g moves to `trade` (replacing)   (before the new trade is settled)
- *   begin    an entry: its sealed metadata (a blob on the core) and where its stripes go
+ *   begin    an entry: where its stripes go
  *   commit   one segment of an entry is stored: each shard's Merkle tree head
+ *   meta     the entry's sealed metadata (a blob on the core): it is complete
  *   remove   an entry is deleted: its holders drop its shards
  *
  * Names, sizes and hashes of the user's files are in the sealed metadata only
@@ -43,12 +44,13 @@ export interface SegmentPlan {
 export type ArchiveRecord =
   | { kind: 'layout'; group: number; trades: string[] }
   | { kind: 'repair'; group: number; shard: number; trade: string; replaces: string }
-  | { kind: 'begin'; entry: Buffer; meta: MetaRef; segments: SegmentPlan[] }
+  | { kind: 'begin'; entry: Buffer; segments: SegmentPlan[] }
   | { kind: 'commit'; entry: Buffer; segment: number; heads: Buffer[] }
+  | { kind: 'meta'; entry: Buffer; meta: MetaRef }
   | { kind: 'remove'; entry: Buffer }
 
 export type RecordKind = ArchiveRecord['kind']
-const KINDS: readonly RecordKind[] = ['layout', 'repair', 'begin', 'commit', 'remove']
+const KINDS: readonly RecordKind[] = ['layout', 'repair', 'begin', 'commit', 'meta', 'remove']
 
 const metaRef = struct<MetaRef>([
   ['start', c.uint],
@@ -76,13 +78,16 @@ const bodies: { [K in RecordKind]: c.Encoding<Of<K>> } = {
   ]),
   begin: struct<Of<'begin'>>([
     ['entry', c.fixed32],
-    ['meta', metaRef],
     ['segments', c.array(segmentPlan)]
   ]),
   commit: struct<Of<'commit'>>([
     ['entry', c.fixed32],
     ['segment', c.uint],
     ['heads', c.array(c.fixed32)]
+  ]),
+  meta: struct<Of<'meta'>>([
+    ['entry', c.fixed32],
+    ['meta', metaRef]
   ]),
   remove: struct<Of<'remove'>>([['entry', c.fixed32]])
 }
