@@ -19,10 +19,10 @@ import { StripeReader } from './archive-download'
 import type { ArchiveSession } from './archive-session'
 import { Meter, type ProgressFn } from './archive-progress'
 
-const REACH = 10_000
-
 export interface GetOptions {
   out?: string
+  /** How long to wait for holders to answer (ms). */
+  reach?: number
   force?: boolean
   progress?: ProgressFn
   /** Note a retry (a holder sent altered blocks). */
@@ -39,28 +39,36 @@ export interface GetResult {
   verified: boolean
 }
 
+/** Where a get writes: refused (EXISTS) when something is there, unless forced. Checked before the archive is opened. */
+export function destination(name: string, opts: GetOptions): string {
+  const out = path.resolve(opts.out ?? name)
+  if (fs.existsSync(out) && opts.force !== true)
+    throw new ScitError('EXISTS', `${out} exists: --force replaces it, --out PATH writes elsewhere`)
+  return out
+}
+
 export async function get(
   s: ArchiveSession,
   name: string,
   opts: GetOptions = {}
 ): Promise<GetResult> {
+  const out = destination(name, opts)
   const catalog = await s.catalog()
   const { entry, meta } = await s.find(name, catalog)
-  const out = path.resolve(opts.out ?? name)
-  if (fs.existsSync(out) && opts.force !== true)
-    throw new ScitError('EXISTS', `${out} exists: --force replaces it, --out PATH writes elsewhere`)
   const started = Date.now()
   const { k, m } = { k: s.code.data, m: s.code.parity }
-  const holders = new Map<number, Array<ShardChannel | null>>()
-  for (const g of new Set(entry.segments.map((x) => x.group))) {
-    const channels = await Promise.all(catalog.holders[g].map((t) => s.reach(t, REACH)))
+  const holders = await s.holders(
+    catalog,
+    entry.segments.map((x) => x.group),
+    opts.reach ?? 10_000
+  )
+  for (const [g, channels] of holders) {
     const up = channels.filter((c) => c !== null).length
     if (up < k)
       throw new ScitError(
         'UNAVAILABLE',
         `group ${g} of archive ${s.name} has ${up} of its ${k + m} holders answering: ${k + m - up} are missing, more than the ${m} it can lose; scit bot run replaces them (each rebuilds its shard from the others once ${k} answer again)`
       )
-    holders.set(g, channels)
   }
   const temp = path.join(path.dirname(out), `.${path.basename(out)}.scit-partial-${process.pid}`)
   fs.rmSync(temp, { recursive: true, force: true })

@@ -22,8 +22,6 @@ import { StripeWriter, Uploader } from './archive-upload'
 import type { ArchiveSession } from './archive-session'
 import { Meter, type ProgressFn } from './archive-progress'
 
-const REACH = 10_000
-
 interface Source extends Omit<EntryFile, 'hash'> {
   abs: string
 }
@@ -57,28 +55,39 @@ export interface PutResult {
 }
 
 export interface PutOptions {
+  /** How long to wait for holders to answer (ms). */
+  reach?: number
   as?: string
   force?: boolean
   progress?: ProgressFn
 }
 
-export async function put(
-  s: ArchiveSession,
-  paths: string[],
-  opts: PutOptions = {}
-): Promise<PutResult[]> {
-  const writer = s.requireWriter()
+/** What `paths` hold and what each entry is named, checked before any archive is opened. */
+export function scanAll(paths: string[], as?: string): EntryPlan[] {
   if (paths.length === 0)
     throw new ScitError('INVALID_ARGUMENT', 'name at least one file or directory to put')
-  if (opts.as !== undefined && paths.length > 1)
+  if (as !== undefined && paths.length > 1)
     throw new ScitError('INVALID_ARGUMENT', `--as names one entry: ${paths.length} paths given`)
-  const plans = paths.map((p) => scan(p, opts.as))
+  const plans = paths.map((p) => scan(p, as))
   const dup = plans.find((p, i) => plans.findIndex((q) => q.name === p.name) !== i)
   if (dup)
     throw new ScitError(
       'INVALID_ARGUMENT',
       `two paths would both be named "${dup.name}": put them apart with --as`
     )
+  return plans
+}
+
+/** Store each planned entry (scanAll); paths are scanned here when given as paths. */
+export async function put(
+  s: ArchiveSession,
+  what: string[] | EntryPlan[],
+  opts: PutOptions = {}
+): Promise<PutResult[]> {
+  const writer = s.requireWriter()
+  const plans = what.every((x) => typeof x === 'string')
+    ? scanAll(what as string[], opts.as)
+    : (what as EntryPlan[])
   let catalog = await s.catalog()
   for (const stale of catalog.unfinished())
     await writer.appendArchive({ kind: 'remove', entry: stale.id })
@@ -101,7 +110,7 @@ export async function put(
   const out: PutResult[] = []
   for (let i = 0; i < plans.length; i++) {
     const old = existing.find((e) => e.meta.name === plans[i].name) ?? null
-    out.push(await putOne(s, catalog, plans[i], segments[i], old?.entry.id ?? null, opts.progress))
+    out.push(await putOne(s, catalog, plans[i], segments[i], old?.entry.id ?? null, opts))
     catalog = await s.catalog()
   }
   return out
@@ -113,7 +122,7 @@ async function putOne(
   plan: EntryPlan,
   segments: SegmentPlan[],
   replaces: Buffer | null,
-  progress?: ProgressFn
+  opts: PutOptions
 ): Promise<PutResult> {
   const writer = s.requireWriter()
   const { data: k, parity: m } = s.code
@@ -122,9 +131,14 @@ async function putOne(
   sodium.randombytes_buf(entry)
   // every holder of every group used, before anything is written
   const uploaders: Uploader[][] = []
+  const holders = await s.holders(
+    catalog,
+    segments.map((x) => x.group),
+    opts.reach ?? 10_000
+  )
   for (let i = 0; i < segments.length; i++) {
     const g = segments[i].group
-    const channels = await Promise.all(catalog.holders[g].map((t) => s.reach(t, REACH)))
+    const channels = holders.get(g) ?? []
     const up = channels.filter((c) => c !== null).length
     if (up < k)
       throw new ScitError(
@@ -138,7 +152,7 @@ async function putOne(
     )
   }
   await writer.appendArchive({ kind: 'begin', entry, segments })
-  const meter = new Meter(plan.name, plan.size, progress)
+  const meter = new Meter(plan.name, plan.size, opts.progress)
   try {
     const stripes = new StripeWriter(
       new ErasureCode(k, m, BLOCK),

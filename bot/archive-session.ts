@@ -22,6 +22,8 @@ import type { ContractWriter } from './notary'
 import type { DeploymentRecord } from './state'
 
 const FIND_TIMEOUT = 20_000
+const pause = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms).unref())
 
 export interface Listed {
   entry: Entry
@@ -75,7 +77,8 @@ export class ArchiveSession {
   /** The catalog as the core says now. */
   async catalog(): Promise<Catalog> {
     if (this.writer === null) {
-      await this.view.core.update({ wait: true }).catch(() => false)
+      // a peer that never answers must not hold the read: the core is at most a moment old
+      await Promise.race([this.view.core.update({ wait: true }).catch(() => false), pause(2000)])
       await this.view.refresh()
     }
     return readCatalog(this.view.archive, this.workload)
@@ -129,6 +132,48 @@ export class ArchiveSession {
     return this.nodes.get(trade) ?? null
   }
 
+  /**
+   * The holders of `groups`, by shard (null: not reached). Waits for every
+   * one up to `timeout`, but no longer than `grace` once each group has k.
+   */
+  async holders(
+    catalog: Catalog,
+    groups: Iterable<number>,
+    timeout: number,
+    grace = 1500
+  ): Promise<Map<number, Array<ShardChannel | null>>> {
+    const k = this.code.data
+    const out = new Map<number, Array<ShardChannel | null>>()
+    const pending: Array<Promise<void>> = []
+    for (const g of new Set(groups)) {
+      const row: Array<ShardChannel | null> = catalog.holders[g].map(() => null)
+      out.set(g, row)
+      catalog.holders[g].forEach((trade, shard) =>
+        pending.push(
+          this.reach(trade, timeout).then((ch) => {
+            row[shard] = ch
+          })
+        )
+      )
+    }
+    const enough = (): boolean =>
+      [...out.values()].every((row) => row.filter((c) => c !== null).length >= k)
+    const all = Promise.all(pending)
+    await new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout | null = null
+      const check = (): void => {
+        if (timer === null && enough()) timer = setTimeout(resolve, grace)
+      }
+      for (const p of pending) p.then(check, check)
+      all.then(() => {
+        if (timer !== null) clearTimeout(timer)
+        resolve()
+      }, resolve)
+    })
+    // a snapshot: holders that answer later are not used by this read
+    return new Map([...out].map(([g, row]) => [g, [...row]]))
+  }
+
   /** The shard protocol to the holder of `trade`, or null. */
   async reach(trade: string | null, timeout: number): Promise<ShardChannel | null> {
     const node = trade === null ? null : await this.nodeOf(trade)
@@ -178,7 +223,7 @@ async function replicate(bot: Bot, key: Buffer, timeout: number): Promise<Contra
         'TIMEOUT',
         `no holder of contract ${z} served its core within ${timeout} ms`
       )
-    await Promise.race([core.update({ wait: true }), new Promise((r) => setTimeout(r, 500))])
+    await Promise.race([core.update({ wait: true }).catch(() => false), pause(500)])
   }
   return await readContract(core, { coreKey: key, botKey: bot.identity.publicKey })
 }

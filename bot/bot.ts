@@ -4,7 +4,7 @@
  * the swarm runs under the bot's identity so stakeholders and nodes know it by key.
  */
 import path from 'path'
-import { EventEmitter } from 'events'
+import { EventEmitter, setMaxListeners } from 'events'
 import ReadyResource from 'ready-resource'
 import Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
@@ -72,6 +72,8 @@ export class Bot extends ReadyResource {
     super()
     this.events.setMaxListeners(0)
     this.connected.setMaxListeners(0)
+    // every market call waiting for an outcome listens for the bot closing: an archive's groups settle many at once
+    setMaxListeners(0, this.abort.signal)
   }
 
   get client(): Client {

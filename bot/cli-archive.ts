@@ -2,10 +2,11 @@
 import type { Command } from 'commander'
 import { withCommon, action, output } from '../lib/command'
 import { formatSize } from '../lib/resources'
+import { parseDuration } from '../market/cli-peer'
 import { withBot, type RunFlags } from './cli-run'
 import { ArchiveSession } from './archive-session'
-import { put, type PutResult } from './archive-put'
-import { get } from './archive-get'
+import { put, scanAll, type PutResult } from './archive-put'
+import { get, destination } from './archive-get'
 import { ls, rm, health, type Health } from './archive-health'
 import { progressLine, type Progress } from './archive-progress'
 
@@ -80,15 +81,17 @@ export function register(bot: Command): void {
     )
     .option('--as <name>', 'the name of the entry (one path only)')
     .option('--force', 'replace an entry of the same name (once the new one is stored)')
+    .option('--timeout <duration>', 'how long to wait for the holders to answer', '10s')
     .addHelpText(
       'after',
       '\nExamples:\n  scit bot archive put archive-x1 ./photos\n  scit bot archive put archive-x1 report.pdf --as report-2026.pdf --json'
     )
     .action(
       action(async (ref: string, paths: string[], flags: ArchiveFlags) => {
+        const plans = scanAll(paths, flags.as)
         await withBot(flags, async (b) => {
           const s = await ArchiveSession.open(b, ref)
-          const out = await put(s, paths, {
+          const out = await put(s, plans, {
             as: flags.as,
             force: flags.force,
             progress: progress(flags)
@@ -114,17 +117,20 @@ export function register(bot: Command): void {
     )
     .option('--out <path>', 'where to write it (default: ./NAME)')
     .option('--force', 'replace what is at the destination')
+    .option('--timeout <duration>', 'how long to wait for the holders to answer', '10s')
     .addHelpText(
       'after',
       '\nExamples:\n  scit bot archive get archive-x1 photos --out ./restored\n  scit bot archive get k3x9… photos --data ./fresh   # a new machine: only identity.json copied into ./fresh'
     )
     .action(
       action(async (ref: string, name: string, flags: ArchiveFlags) => {
+        destination(name, flags)
         await withBot(flags, async (b) => {
           const s = await ArchiveSession.open(b, ref)
           const r = await get(s, name, {
             out: flags.out,
             force: flags.force,
+            reach: parseDuration(flags.timeout ?? '10s'),
             progress: progress(flags),
             notice: (text) => b.progress('verify', text)
           })

@@ -51,6 +51,8 @@ export class ShardKeeper extends EventEmitter {
   catalog: Catalog | null = null
   place: Place | null = null
   private readonly kept = new Map<string, Kept>()
+  /** Shards of removed entries cleared since this keeper started. */
+  private readonly dropped = new Set<string>()
   private readonly rebuilder: Rebuilder
   private stopped = false
   private wake: (() => void) | null = null
@@ -74,7 +76,14 @@ export class ShardKeeper extends EventEmitter {
       const woke = new Promise<void>((resolve) => {
         this.wake = resolve
       })
-      await this.reconcile()
+      try {
+        await this.reconcile()
+      } catch (err) {
+        if (this.stopped) return
+        log.warn('keeping the shard failed', { err: (err as Error).message })
+        this.report(false, `${this.describe()}: ${(err as Error).message}; retrying`)
+        setTimeout(() => this.wake?.(), 2000).unref()
+      }
       if (this.stopped) return
       await woke
     }
@@ -173,13 +182,17 @@ export class ShardKeeper extends EventEmitter {
     return k
   }
 
+  /** Delete a shard's blocks (hypercore 11.37's purge() is broken: its tree stays, a few hashes per block). */
   private async drop(ref: ShardRef): Promise<number> {
     const hex = b4a.toString(shardId(ref), 'hex')
+    if (this.dropped.has(hex)) return 0
     const k = this.kept.get(hex) ?? (await this.open(ref))
     this.kept.delete(hex)
+    this.dropped.add(hex)
     await k.queue.catch(safetyCatch)
     const bytes = k.core.byteLength
-    await k.core.purge()
+    if (k.core.length > 0) await k.core.clear(0, k.core.length)
+    await k.core.close()
     return bytes
   }
 

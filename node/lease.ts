@@ -64,6 +64,8 @@ export class Lease {
   source: Hypercore | null = null
   /** kind archive: the keeper of its shard, fed the catalog on every append. */
   shards: ShardKeeper | null = null
+  /** kind archive: the whole contract core, kept as it grows, so the catalog outlives its bot's machine. */
+  private catalogRange: { destroy(): void } | null = null
   /** The trade is over and its workload released: later scans leave it alone. */
   ended = false
   /** The manifest's name of this lease's workload, once the contract verified. */
@@ -227,6 +229,7 @@ export class Lease {
       }
     })
     this.shards = keeper
+    this.catalogRange ??= this.core.download()
     if (v.catalog !== null) keeper.sync(v.catalog)
     await ctx.supervisor.start({ ...specFor(id, v.workload), holder: keeper })
   }
@@ -265,6 +268,8 @@ export class Lease {
     await this.ctx.states.end(this.id)
     await this.closeSource(false)
     this.shards = null
+    this.catalogRange?.destroy()
+    this.catalogRange = null
   }
 
   /** Stop holding the source core; `clear`: delete its blocks (the keeper did not, or no longer does). */

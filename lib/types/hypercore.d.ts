@@ -87,8 +87,6 @@ declare module 'hypercore' {
     }
     clear(start: number, end?: number, opts?: object): Promise<unknown>
     truncate(newLength?: number, opts?: object): Promise<void>
-    /** Close the core and delete everything it stored. */
-    purge(): Promise<void>
     createReadStream(opts?: ReadStreamOptions): Readable
     replicate(isInitiatorOrStream: boolean | unknown, opts?: object): unknown
     findingPeers(): () => void

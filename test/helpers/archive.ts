@@ -39,7 +39,14 @@ export interface ArchiveWorld {
 export async function archiveWorld(
   t: Assert,
   net: Testnet,
-  opts: { count?: number; data?: number; parity?: number; capacity?: string; monitor?: object } = {}
+  opts: {
+    count?: number
+    data?: number
+    parity?: number
+    capacity?: string
+    shard?: string
+    monitor?: object
+  } = {}
 ): Promise<ArchiveWorld> {
   const w = await world(t, net)
   const nodes: NodeDaemon[] = []
@@ -53,6 +60,7 @@ export async function archiveWorld(
       capacity: opts.capacity ?? '8MB',
       data: String(opts.data ?? 4),
       parity: String(opts.parity ?? 2),
+      shard: opts.shard ?? '256GiB',
       country: 'CH'
     },
     id: 'vault'
