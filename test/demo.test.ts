@@ -48,7 +48,7 @@ test('the demo, in process: what its summary claims holds in the ledger and on t
     world.indexers.every((p) => p.ledger.isIndexer),
     'each of the 3 peers indexes'
   )
-  t.is(summary.nodes.length, 5, '5 nodes')
+  t.is(summary.nodes.length, 10, '10 nodes')
   t.is(new Set(summary.nodes.map((n) => n.country)).size, 3, 'in 3 countries')
   t.is((await client.offers()).length, 5, 'each with an offer on the book')
   t.alike(
@@ -120,19 +120,22 @@ test('the demo, in process: what its summary claims holds in the ledger and on t
     'after its run exited on the node'
   )
 
-  // The archive: 2 copies on distinct DE nodes, held and challenged.
-  const copies = summary.archive.copies
-  t.is(new Set(copies.map((c) => c.node)).size, 2, 'the archive has 2 copies on 2 nodes')
+  // The archive: 4 + 2 on six distinct DE nodes; one dies, the files come back, a spare rebuilds and proves.
+  const ar = summary.archive
+  t.is(new Set(ar.holders).size, 6, 'the archive has 6 holders on 6 nodes')
   t.ok(
-    copies.every((c) => world.node(c.node).spec.country === 'DE'),
+    ar.holders.every((n) => world.node(n).spec.country === 'DE'),
     'in DE'
   )
-  t.ok(
-    copies.every((c) => c.challenged),
-    'each passed a storage challenge'
+  t.ok(ar.gotBack, 'its files came back byte for byte with a holder gone')
+  t.ok(world.node(ar.lost).stopped, `${ar.lost} was stopped`)
+  t.ok(!ar.holders.includes(ar.repaired.node), `the spare ${ar.repaired.node} rebuilt the shard`)
+  t.ok(ar.repaired.proved, 'and proved it')
+  t.is(
+    stateOn(world.node(ar.repaired.node).daemon, ar.repaired.trade),
+    'running',
+    'it holds it all'
   )
-  for (const c of copies)
-    t.is(stateOn(world.node(c.node).daemon, c.trade), 'running', `${c.node} holds every block`)
 
   // The banking feature: 1.3.0 in force, signed by 2 of 3, running on both replicas.
   const bank = (await bot.writer(bot.state.find(summary.banking.id))).view
