@@ -27,15 +27,16 @@ export default tseslint.config(
     }
   },
   {
-    // The Bare entry: plain CommonJS that Bare runs as it is (no tsc).
-    files: ['bin/**/*.js'],
+    // The Bare entry: plain CommonJS that Bare runs as it is (no tsc); the build script, which runs before tsc.
+    files: ['bin/**/*.js', 'scripts/**/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
       globals: {
         require: 'readonly',
         process: 'readonly',
         console: 'readonly',
-        globalThis: 'readonly'
+        globalThis: 'readonly',
+        __dirname: 'readonly'
       }
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' }
@@ -56,5 +57,23 @@ export default tseslint.config(
       }
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' }
+  },
+  {
+    // The market page's scripts (market/web/public): plain browser scripts, served as they are.
+    files: ['market/web/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        fetch: 'readonly',
+        EventSource: 'readonly',
+        URLSearchParams: 'readonly',
+        CSS: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly'
+      }
+    }
   }
 )

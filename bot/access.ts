@@ -1,15 +1,10 @@
-/**
- * `scit bot grant` / `revoke`: who may connect to a contract's services,
- * changed after deployment by a signed instruction in the contract core
- * (ARCHITECTURE §9). Nodes apply it from the core, as they verify every
- * append; nothing is sent to them on a socket.
- */
+/** `scit bot grant` / `revoke`: a signed instruction that nodes apply from the contract core (docs/ARCHITECTURE.md "Service access"). */
 import b4a from 'b4a'
 import { ScitError } from '../lib/errors'
 import { encodeKey, decodeKey } from '../lib/keys'
 import type { SignedInstruction } from '../lib/contract'
 import type { Bot } from './bot'
-import type { DeploymentRecord } from './state'
+import type { DeploymentRecord } from './records'
 import { requirePhase } from './phase'
 
 /** How long `grant` waits for the contract's nodes to hold the new instruction before it returns (a command exits, its bot with it). */
@@ -45,17 +40,13 @@ export async function grantAccess(
   })
   bot.progress(
     action,
-    `${d.id}: ${encodeKey(key)} ${revoke ? 'may no longer connect to' : 'may connect to'} ${workload ?? 'every service'} (instruction ${ins.seq})`
+    `${d.id}: ${encodeKey(key)} ${revoke ? 'may no longer connect to' : 'may connect to'} ${workload ?? 'every service'} (instruction ${ins.seq})`,
+    d.id
   )
   return ins
 }
 
-/**
- * Wait until every node that holds a live lease of `d` has replicated the
- * contract core up to its current length, at most `timeout` ms; resolves with
- * the nodes that have not (a node that is offline gets it when it is back,
- * from the bot: `scit bot run`).
- */
+/** Wait at most `timeout` ms for every node of a live lease of `d` to hold the core's length; resolves with those that do not. */
 export async function delivered(
   bot: Bot,
   d: DeploymentRecord,

@@ -9,7 +9,7 @@ import type { ManifestWorkload } from '../lib/contract'
 import { readCatalog, type Catalog } from '../lib/archive/catalog'
 import type { Bot } from './bot'
 import type { ContractWriter } from './notary'
-import type { DeploymentRecord, TradeRecord } from './state'
+import type { DeploymentRecord, TradeRecord } from './records'
 
 export function archiveWorkload(writer: ContractWriter): ManifestWorkload | null {
   return writer.view.current.manifest.workloads.find((w) => w.archive !== null) ?? null

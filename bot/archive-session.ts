@@ -19,7 +19,7 @@ import type { EntryMeta } from '../lib/archive/messages'
 import type { ShardChannel } from '../lib/archive/shard-channel'
 import type { Bot } from './bot'
 import type { ContractWriter } from './notary'
-import type { DeploymentRecord } from './state'
+import type { DeploymentRecord } from './records'
 
 const FIND_TIMEOUT = 20_000
 const pause = (ms: number): Promise<void> =>

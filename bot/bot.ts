@@ -1,5 +1,5 @@
 /**
- * The 3bot process (ARCHITECTURE §4-8). One Corestore holds the ledger and every
+ * The 3bot process (docs/ARCHITECTURE.md "Settlement" to "Self-healing"). One Corestore holds the ledger and every
  * contract core, so market connections to nodes replicate their contract cores too;
  * the swarm runs under the bot's identity so stakeholders and nodes know it by key.
  */
@@ -13,6 +13,7 @@ import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
 import { createSwarm } from '../lib/swarm'
 import { ScitError } from '../lib/errors'
+import { openOrClose, opened } from '../lib/lifecycle'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { openDataDir, privateDir } from '../lib/datadir'
 import { encodeKey, decodeKey } from '../lib/keys'
@@ -24,7 +25,7 @@ import type { Client } from '../market/client'
 import { NodeChannel } from '../lib/node-protocol'
 import { ShardChannel } from '../lib/archive/shard-channel'
 import { ContractWriter } from './notary'
-import { BotState, DeploymentRecord } from './state'
+import { BotState, DeploymentRecord } from './records'
 import { Trader, TraderOptions, DEFAULT_TRADER, Progress } from './trader'
 import { ApprovalChannel } from './approvals'
 import { Monitor, MonitorOptions } from './monitor'
@@ -48,17 +49,18 @@ export interface BotOptions {
 }
 
 export class Bot extends ReadyResource {
-  identity!: KeyPair
-  state!: BotState
-  store!: Corestore
-  swarm!: Hyperswarm
-  peer!: MarketPeer
-  trader!: Trader
-  monitor!: Monitor
-  /** 'approval' (contract id) when a signature was appended; 'progress' (step, detail). */
+  private _identity: KeyPair | null = null
+  private _state: BotState | null = null
+  private _store: Corestore | null = null
+  private _swarm: Hyperswarm | null = null
+  private _peer: MarketPeer | null = null
+  private _trader: Trader | null = null
+  private _monitor: Monitor | null = null
+  /** 'approval' (contract id) when a signature was appended; 'progress' (step, detail, deployment id). */
   readonly events = new EventEmitter()
   readonly abort = new AbortController()
   private readonly writers = new Map<string, ContractWriter>()
+  private readonly followers = new Map<string, Set<(step: string, detail: string) => void>>()
   private readonly nodeChannels = new Map<string, NodeChannel>()
   /** Archive holders' shard protocol, by node key (lib/archive/shard-channel.ts). */
   private readonly shardChannels = new Map<string, ShardChannel>()
@@ -76,42 +78,92 @@ export class Bot extends ReadyResource {
     setMaxListeners(0, this.abort.signal)
   }
 
+  get identity(): KeyPair {
+    return opened(this._identity, 'the bot')
+  }
+  get state(): BotState {
+    return opened(this._state, 'the bot')
+  }
+  get store(): Corestore {
+    return opened(this._store, 'the bot')
+  }
+  get swarm(): Hyperswarm {
+    return opened(this._swarm, 'the bot')
+  }
+  get peer(): MarketPeer {
+    return opened(this._peer, 'the bot')
+  }
+  get trader(): Trader {
+    return opened(this._trader, 'the bot')
+  }
+  get monitor(): Monitor {
+    return opened(this._monitor, 'the bot')
+  }
   get client(): Client {
     return this.peer.client
   }
   get key(): string {
     return encodeKey(this.identity.publicKey)
   }
+  get bidWindow(): number {
+    return this.opts.trader?.bidWindow ?? DEFAULT_TRADER.bidWindow
+  }
 
-  readonly progress: Progress = (step, detail) => {
-    this.events.emit('progress', step, detail)
-    this.opts.progress?.(step, detail)
+  readonly progress: Progress = (step, detail, about) => {
+    this.events.emit('progress', step, detail, about)
+    this.opts.progress?.(step, detail, about)
+    if (about !== undefined) for (const fn of this.followers.get(about) ?? []) fn(step, detail)
     log.info(`${step}: ${detail}`)
   }
 
-  protected override async _open(): Promise<void> {
-    try {
-      await this.start()
-    } catch (err) {
-      // ReadyResource closes nothing of a failed open: the swarm would keep the process alive after its error
-      await this._close().catch(safetyCatch)
-      throw err
+  /** Hand `fn` the progress lines about deployment `id` (a command's own, wherever it runs) until the returned call. */
+  follow(id: string, fn: (step: string, detail: string) => void): () => void {
+    let set = this.followers.get(id)
+    if (set === undefined) this.followers.set(id, (set = new Set()))
+    set.add(fn)
+    return () => {
+      set.delete(fn)
+      if (set.size === 0 && this.followers.get(id) === set) this.followers.delete(id)
     }
   }
 
-  private async start(): Promise<void> {
+  protected override async _open(): Promise<void> {
+    await openOrClose(
+      async () => {
+        this.openRecords()
+        await this.joinMarket()
+        this._trader = new Trader(this.client, this.state, {
+          ...DEFAULT_TRADER,
+          ...this.opts.trader,
+          progress: this.progress,
+          signal: this.abort.signal
+        })
+        await this.resumeContracts()
+        this._monitor = new Monitor(this, this.opts.monitor)
+      },
+      () => this._close()
+    )
+  }
+
+  /** The identity and the records; the store below holds the keys of the bot's contract cores. */
+  private openRecords(): void {
     const o = this.opts
-    openDataDir(o.data) // the store below holds the keys of the bot's contract cores
-    this.identity = o.identity ?? loadIdentity(o.data)
-    this.state = new BotState(o.data).load()
+    openDataDir(o.data)
+    this._identity = o.identity ?? loadIdentity(o.data)
+    this._state = new BotState(o.data).load()
     this.state.bindMarket(encodeKey(o.market))
-    this.store = new Corestore(privateDir(path.join(o.data, 'bot', 'corestore')))
+  }
+
+  /** The store, a swarm under the bot's identity, and the market peer, caught up. */
+  private async joinMarket(): Promise<void> {
+    const o = this.opts
+    this._store = new Corestore(privateDir(path.join(o.data, 'bot', 'corestore')))
     await this.store.ready()
-    this.swarm = o.dht
+    this._swarm = o.dht
       ? new Hyperswarm({ keyPair: this.identity, dht: o.dht })
       : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
     this.swarm.on('connection', this.onconnection)
-    this.peer = new MarketPeer({
+    this._peer = new MarketPeer({
       store: this.store,
       swarm: this.swarm,
       identity: this.identity,
@@ -121,32 +173,29 @@ export class Bot extends ReadyResource {
     })
     await this.peer.ready()
     await this.client.synced()
-    this.trader = new Trader(this.client, this.state, {
-      ...DEFAULT_TRADER,
-      ...o.trader,
-      progress: this.progress,
-      signal: this.abort.signal
-    })
+  }
+
+  /** Each live contract's core open again, served where its stakeholders sign. */
+  private async resumeContracts(): Promise<void> {
     for (const d of this.state.deployments) {
       if (d.contract === null || d.phase === 'stopped' || d.phase === 'failed') continue
       await this.writer(d)
       await this.listenApprovals(d, false)
     }
-    this.monitor = new Monitor(this, o.monitor)
   }
 
   protected override async _close(): Promise<void> {
     this.abort.abort()
     // let aborted heals stop at their next wait, so no market call is left pending on a closed client
-    await this.monitor?.close()
+    await this._monitor?.close()
     for (const ch of this.approvalChannels) ch.close()
     for (const ch of this.nodeChannels.values()) ch.close()
     for (const ch of this.shardChannels.values()) ch.close()
-    this.swarm?.off('connection', this.onconnection)
-    await this.peer?.close()
+    this._swarm?.off('connection', this.onconnection)
+    await this._peer?.close()
     for (const w of this.writers.values()) await w.close()
-    await this.swarm?.destroy()
-    await this.store?.close()
+    await this._swarm?.destroy()
+    await this._store?.close()
   }
 
   private attach(conn: SwarmConnection): void {
@@ -260,7 +309,8 @@ export class Bot extends ReadyResource {
     const threshold = current.manifest.stakeholders.threshold
     this.progress(
       'approval',
-      `${d.id}: ${a.role} ${encodeKey(a.stakeholder).slice(0, 8)} signed, weight ${weight} of ${threshold}`
+      `${d.id}: ${a.role} ${encodeKey(a.stakeholder).slice(0, 8)} signed, weight ${weight} of ${threshold}`,
+      d.id
     )
     this.events.emit('approval', d.id)
     return { weight, threshold }

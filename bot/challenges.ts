@@ -1,5 +1,5 @@
 /**
- * Storage challenges of archive leases (ARCHITECTURE §7-8), on the source core or
+ * Storage challenges of archive leases (docs/ARCHITECTURE.md "Execution", "Self-healing"), on the source core or
  * else the contract core. The length comes from a head the bot trusts (its own core
  * or its sparse replica, signature-checked by Hypercore); the replica downloads no
  * block. The bot joins the source topic so it learns the latest head from every holder.
@@ -9,18 +9,20 @@ import b4a from 'b4a'
 import { ScitError } from '../lib/errors'
 import { kindEntry } from '../lib/workload-kinds'
 import { signedHead, challengeCount, Verdict } from '../lib/storage-proof'
-import type { Bot } from './bot'
+import { waitForUpdate } from '../lib/timeout'
+import type { BotHost } from './host'
+import type { DeploymentRecord, TradeRecord } from './records'
 import type { NodeChannel } from '../lib/node-protocol'
 import type { Catalog } from '../lib/archive/catalog'
 import { catalogOf } from './archive-deploy'
-import type { DeploymentRecord, TradeRecord } from './state'
-import { updated } from './watch'
 import safetyCatch from 'safety-catch'
 
 export class Challenges {
   private readonly replicas = new Map<string, Promise<Hypercore>>()
 
-  constructor(private readonly bot: Bot) {}
+  constructor(
+    private readonly bot: Pick<BotHost, 'store' | 'swarm' | 'reach' | 'writer' | 'manifestOf'>
+  ) {}
 
   isChallenged(d: DeploymentRecord, t: TradeRecord): boolean {
     return this.bot
@@ -51,7 +53,7 @@ export class Challenges {
         'TIMEOUT',
         `node ${t.node.slice(0, 8)} could not be reached in ${timeout} ms`
       )
-    if (!core.writable) await updated(core, timeout)
+    if (!core.writable) await waitForUpdate(core, timeout)
     const head = await signedHead(core)
     if (head === null) return null
     return ch.challenge(core.key, head, challengeCount(core), { timeout })

@@ -1,9 +1,11 @@
 /** `scit bot archive put | get | ls | rm | health`: a user's files in an archive contract (ARCHITECTURE §11). */
 import type { Command } from 'commander'
-import { withCommon, action, output } from '../lib/command'
+import { withCommon, output } from '../lib/command'
+import { ioOf, resolvePath } from '../lib/io'
 import { formatSize } from '../lib/resources'
 import { parseDuration } from '../market/cli-peer'
-import { withBot, type RunFlags } from './cli-run'
+import { withBot, type RunFlags } from './cli-open'
+import { botAction as action } from './control'
 import { ArchiveSession } from './archive-session'
 import { put, scanAll, type PutResult } from './archive-put'
 import { get, destination } from './archive-get'
@@ -16,12 +18,11 @@ interface ArchiveFlags extends RunFlags {
   force?: boolean
 }
 
-/** On a terminal, one line redrawn in place; otherwise nothing until the result. */
+/** On a terminal, one line redrawn in place; otherwise (a script, a served command) nothing until the result. */
 function progress(flags: ArchiveFlags): ((p: Progress, final: boolean) => void) | undefined {
-  if (flags.json || !process.stderr.isTTY) return undefined
-  return (p, final) => {
-    process.stderr.write(`\r\x1b[K${progressLine(p)}${final ? '\n' : ''}`)
-  }
+  const io = ioOf(flags)
+  if (flags.json || io.served || !process.stderr.isTTY) return undefined
+  return (p, final) => io.err(`\r\x1b[K${progressLine(p)}${final ? '\n' : ''}`)
 }
 
 const rate = (bytes: number, seconds: number): string =>
@@ -88,7 +89,11 @@ export function register(bot: Command): void {
     )
     .action(
       action(async (ref: string, paths: string[], flags: ArchiveFlags) => {
-        const plans = scanAll(paths, flags.as)
+        const io = ioOf(flags)
+        const plans = scanAll(
+          paths.map((p) => resolvePath(io, p)),
+          flags.as
+        )
         await withBot(flags, async (b) => {
           const s = await ArchiveSession.open(b, ref)
           const out = await put(s, plans, {
@@ -124,11 +129,12 @@ export function register(bot: Command): void {
     )
     .action(
       action(async (ref: string, name: string, flags: ArchiveFlags) => {
-        destination(name, flags)
+        const out = resolvePath(ioOf(flags), flags.out ?? name)
+        destination(name, { out, force: flags.force })
         await withBot(flags, async (b) => {
           const s = await ArchiveSession.open(b, ref)
           const r = await get(s, name, {
-            out: flags.out,
+            out,
             force: flags.force,
             reach: parseDuration(flags.timeout ?? '10s'),
             progress: progress(flags),

@@ -1,27 +1,33 @@
 /** The command tree of `scit bot` beyond templates: flags and help; the actions are in cli-run.ts. */
 import type { Command } from 'commander'
-import { withCommon, action } from '../lib/command'
+import { withCommon } from '../lib/command'
+import type { Io } from '../lib/io'
 import type { ParamValue } from '../lib/contract'
 import {
   cmdDeploy,
-  cmdSign,
-  cmdApprovals,
   cmdStatus,
   cmdLogs,
   cmdStop,
   cmdScale,
   cmdUpdate,
-  cmdRun,
   cmdGrant,
   RunFlags
 } from './cli-run'
+import { cmdSign, cmdApprovals } from './cli-sign'
+import { cmdRun } from './cli-daemon'
 import { cmdState } from './cli-state'
+import { botAction as action } from './control'
 
-/** `collect` and `sets` are cli.ts's, so --set means one thing across `scit bot`. */
+/**
+ * `collect` and `sets` are cli.ts's, so --set means one thing across `scit bot`; `program`
+ * makes the command tree `scit bot run` runs the commands it serves in. Every action goes
+ * through a running `scit bot run` of its data dir when there is one (control.ts botAction).
+ */
 export function register(
   bot: Command,
   collect: (v: string, prev?: string[]) => string[],
-  sets: (list?: string[]) => Record<string, ParamValue>
+  sets: (list?: string[]) => Record<string, ParamValue>,
+  program: (io: Io) => Command
 ): void {
   withCommon(
     bot
@@ -156,5 +162,5 @@ export function register(
       'buy the next lease this long before the current one ends, while the balance covers it (0: never)',
       '1h'
     )
-    .action(action((flags: RunFlags) => cmdRun(flags)))
+    .action(action((flags: RunFlags) => cmdRun(flags, program)))
 }

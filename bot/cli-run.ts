@@ -1,104 +1,26 @@
 /**
- * `scit bot deploy|sign|approvals|status|logs|stop|scale|update|run`: the
- * commands that open the bot (its store, swarm and market peer) for the
- * length of one action. One process at a time may hold a bot's data dir: a
- * second one is told so (BUSY) instead of corrupting state.
+ * `scit bot deploy|status|logs|stop|scale|update|grant|revoke`: the commands
+ * that act with the bot (bot/cli-open.ts: the one `scit bot run` serves them
+ * from, or this process's own). Each prints to its Io (lib/io.ts), so a
+ * served command prints what it prints alone.
  */
 import fs from 'fs'
-import os from 'os'
-import path from 'path'
-import readline from 'readline'
-import Corestore from 'corestore'
-import { configFrom, output, untilSignal, CommonFlags } from '../lib/command'
-import { requireMarket } from '../lib/config'
-import { createSwarm } from '../lib/swarm'
+import { output } from '../lib/command'
 import { ScitError } from '../lib/errors'
-import { loadIdentity } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { shortId } from '../lib/envelope'
+import { ioOf, resolvePath } from '../lib/io'
 import { parseDuration } from '../market/cli-peer'
-import { Bot } from './bot'
-import { deploy, resume, waitRunning, stop, scale, update } from './deployment'
+import type { Bot } from './bot'
+import { deploy, waitRunning, stop, scale, update } from './deployment'
 import { replicaStatus, ReplicaStatus } from './replica-status'
 import { grantAccess, delivered } from './access'
-import { ContractSession } from './sign'
-import { manifestSummary } from './stakeholders'
 import { readLogs } from './logs'
-import { BotState, DeploymentRecord } from './state'
-import { requirePhase, Command } from './phase'
+import type { DeploymentRecord } from './records'
 import type { ParamValue } from '../lib/contract'
-import safetyCatch from 'safety-catch'
+import { withBot, withBotIfFree, precheck, progressTo, RunFlags } from './cli-open'
 
-export interface RunFlags extends CommonFlags {
-  set?: string[]
-  id?: string
-  wait?: string
-  yes?: boolean
-  role?: string
-  follow?: boolean
-  workload?: string
-  grace?: string
-  interval?: string
-  renewBefore?: string
-  approvals?: boolean
-  tail?: string
-  timeout?: string
-}
-
-function progressLine(step: string, detail: string): void {
-  process.stderr.write(`→ ${step.padEnd(11)} ${detail}\n`)
-}
-
-/** Open the bot of --data on --market; BUSY when another process holds it. */
-export async function openBot(flags: RunFlags, quiet = false): Promise<Bot> {
-  const config = configFrom(flags)
-  const monitor = {
-    ...(flags.grace ? { grace: parseDuration(flags.grace) } : {}),
-    ...(flags.interval ? { interval: parseDuration(flags.interval) } : {}),
-    ...(flags.renewBefore
-      ? { renewBefore: flags.renewBefore === '0' ? 0 : parseDuration(flags.renewBefore) }
-      : {})
-  }
-  const bot = new Bot({
-    data: config.data,
-    market: requireMarket(config),
-    bootstrap: config.bootstrap,
-    monitor,
-    progress: quiet ? undefined : progressLine
-  })
-  try {
-    await bot.ready()
-  } catch (err) {
-    await bot.close().catch(safetyCatch)
-    if (/lock/i.test((err as Error).message))
-      throw new ScitError(
-        'BUSY',
-        `the bot in ${config.data} is running in another process (scit bot run?): stop it first, or use its output`
-      )
-    throw err
-  }
-  return bot
-}
-
-/**
- * Refuse from the state file, before the bot opens (no network, nothing
- * bought), what makes no sense in the contract's phase; the command checks
- * again once it holds the bot.
- */
-function precheck(flags: RunFlags, ref: string, cmd: Command): void {
-  requirePhase(new BotState(configFrom(flags).data).load().find(ref), cmd)
-}
-
-export async function withBot<T>(flags: RunFlags, fn: (bot: Bot) => Promise<T>): Promise<T> {
-  const bot = await openBot(flags)
-  const stopOnSignal = untilSignal().then(() => bot.close())
-  try {
-    return await fn(bot)
-  } finally {
-    await bot.close()
-    void stopOnSignal
-  }
-}
+export type { RunFlags } from './cli-open'
 
 export function describe(d: DeploymentRecord, replicas: ReplicaStatus[] | null = null): object {
   return {
@@ -171,37 +93,52 @@ export async function cmdDeploy(
       `--wait "${flags.wait}": the one state to wait for is "running"`
     )
   const timeout = parseDuration(flags.timeout ?? '5m')
+  const io = ioOf(flags)
+  const say = progressTo(io)
+  // a file where the command was typed (a served command runs elsewhere), else a published name
+  const file = resolvePath(io, template)
+  const ref = fs.existsSync(file) ? file : template
   await withBot(flags, async (bot) => {
     // The timeout bounds buying (re-bidding as often as it takes until then), then waiting for the replicas; not the stakeholders.
     const d = await deploy(
       bot,
-      { template, set, id: flags.id },
+      { template: ref, set, id: flags.id },
       {
         waitApprovals: flags.approvals !== false,
         deadline: Date.now() + timeout,
-        attempts: Infinity
+        attempts: Infinity,
+        progress: say
       }
     )
     let replicas: ReplicaStatus[] | null = null
     if (flags.wait === 'running' && d.phase === 'running') {
       bot.monitor.start()
-      bot.progress('wait', 'until every replica runs')
-      replicas = await waitRunning(bot, d, { deadline: Date.now() + timeout })
+      say('wait', 'until every replica runs')
+      replicas = await following(bot, d, flags, () =>
+        waitRunning(bot, d, { deadline: Date.now() + timeout, signal: io.signal })
+      )
     }
     output(flags, describe(d, replicas), () => human(d, replicas))
   })
 }
 
-export async function cmdStatus(ref: string | undefined, flags: RunFlags): Promise<void> {
-  let bot: Bot | null = null
+/** Run `fn` with this command printing the progress lines about `d` (a heal while it waits, say). */
+async function following<T>(
+  bot: Bot,
+  d: DeploymentRecord,
+  flags: RunFlags,
+  fn: () => Promise<T>
+): Promise<T> {
+  const unfollow = bot.follow(d.id, progressTo(ioOf(flags)))
   try {
-    bot = await openBot(flags, true)
-  } catch (err) {
-    if ((err as ScitError).code !== 'BUSY') throw err
+    return await fn()
+  } finally {
+    unfollow()
   }
-  try {
-    // With the bot busy elsewhere, its state file still says what it did.
-    const state = bot?.state ?? new BotState(configFrom(flags).data).load()
+}
+
+export async function cmdStatus(ref: string | undefined, flags: RunFlags): Promise<void> {
+  await withBotIfFree(flags, async (bot, state) => {
     const list = ref ? [state.find(ref)] : state.deployments
     const rows: Array<{ d: DeploymentRecord; r: ReplicaStatus[] | null }> = []
     for (const d of list)
@@ -214,15 +151,14 @@ export async function cmdStatus(ref: string | undefined, flags: RunFlags): Promi
           ? rows.map((x) => human(x.d, x.r)).join('\n\n')
           : 'no contracts (scit bot deploy TEMPLATE)'
     )
-  } finally {
-    await bot?.close()
-  }
+  })
 }
 
 export async function cmdStop(ref: string, flags: RunFlags): Promise<void> {
   precheck(flags, ref, 'stop')
   await withBot(flags, async (bot) => {
-    const d = await stop(bot, bot.state.find(ref))
+    const d0 = bot.state.find(ref)
+    const d = await following(bot, d0, flags, () => stop(bot, d0))
     output(flags, describe(d), () => human(d, null))
   })
 }
@@ -234,10 +170,13 @@ export async function cmdScale(ref: string, n: string, flags: RunFlags): Promise
   precheck(flags, ref, 'scale')
   const timeout = parseDuration(flags.timeout ?? '5m')
   await withBot(flags, async (bot) => {
-    const d = await scale(bot, bot.state.find(ref), flags.workload ?? null, replicas, {
-      deadline: Date.now() + timeout,
-      attempts: Infinity
-    })
+    const d0 = bot.state.find(ref)
+    const d = await following(bot, d0, flags, () =>
+      scale(bot, d0, flags.workload ?? null, replicas, {
+        deadline: Date.now() + timeout,
+        attempts: Infinity
+      })
+    )
     output(flags, describe(d), () => human(d, null))
   })
 }
@@ -252,7 +191,9 @@ export async function cmdGrant(
   precheck(flags, ref, 'grant')
   await withBot(flags, async (bot) => {
     const d = bot.state.find(ref)
-    const ins = await grantAccess(bot, d, k, flags.workload ?? null, revoke)
+    const ins = await following(bot, d, flags, () =>
+      grantAccess(bot, d, k, flags.workload ?? null, revoke)
+    )
     const pending = await delivered(bot, d)
     const what = {
       contract: d.contract,
@@ -282,39 +223,25 @@ export async function cmdUpdate(
 ): Promise<void> {
   precheck(flags, ref, 'update')
   await withBot(flags, async (bot) => {
-    const d = await update(bot, bot.state.find(ref), set, {
-      waitApprovals: flags.approvals !== false
-    })
+    const d0 = bot.state.find(ref)
+    const d = await following(bot, d0, flags, () =>
+      update(bot, d0, set, { waitApprovals: flags.approvals !== false })
+    )
     output(flags, describe(d), () => human(d, null))
   })
 }
 
-export async function cmdRun(flags: RunFlags): Promise<void> {
-  const bot = await openBot(flags)
-  const live = bot.state.deployments.filter((d) => d.phase !== 'stopped' && d.phase !== 'failed')
-  for (const d of live)
-    resume(bot, d).catch((err) => progressLine('error', `${d.id}: ${(err as Error).message}`))
-  bot.monitor.start()
-  progressLine('run', `bot ${bot.key} watching ${live.length} contracts; Ctrl-C to stop`)
-  await untilSignal()
-  await bot.close()
-}
-
 export async function cmdLogs(ref: string, flags: RunFlags): Promise<void> {
+  const io = ioOf(flags)
   await withBot(flags, async (bot) => {
     const d = bot.state.find(ref)
-    const abort = new AbortController()
-    untilSignal().then(
-      () => abort.abort(),
-      () => {}
-    )
     await readLogs(
       bot,
       d,
       (l) => {
-        if (flags.json) process.stdout.write(JSON.stringify(l) + '\n')
+        if (flags.json) io.out(JSON.stringify(l) + '\n')
         else
-          process.stdout.write(
+          io.out(
             l.text
               .split('\n')
               .filter(Boolean)
@@ -325,103 +252,10 @@ export async function cmdLogs(ref: string, flags: RunFlags): Promise<void> {
       {
         follow: flags.follow === true,
         tail: flags.tail ? Number(flags.tail) : undefined,
-        signal: abort.signal,
+        signal: io.signal,
         onUnreachable: (u) =>
-          process.stderr.write(
-            `warning: no logs from node ${u.node} (trade ${u.trade}): ${u.reason}\n`
-          )
+          io.err(`warning: no logs from node ${u.node} (trade ${u.trade}): ${u.reason}\n`)
       }
     )
   })
-}
-
-/** Fetch a contract core from its bot over the approvals topic, with a throw-away store. */
-async function withSession<T>(
-  ref: string,
-  flags: RunFlags,
-  fn: (s: ContractSession, identity: ReturnType<typeof loadIdentity>) => Promise<T>
-): Promise<T> {
-  const config = configFrom(flags)
-  const identity = loadIdentity(config.data)
-  const local = fs.existsSync(path.join(config.data, 'bot', 'state.json'))
-    ? new BotState(config.data).load().deployments.find((d) => d.id === ref)
-    : undefined
-  const contract = decodeKey(local?.contract ?? ref, 'contract key')
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-sign-'))
-  const store = new Corestore(dir)
-  const swarm = createSwarm(config, identity)
-  const s = new ContractSession({ store, swarm, contract })
-  try {
-    await s.ready()
-    return await fn(s, identity)
-  } finally {
-    await s.close().catch(safetyCatch)
-    await swarm.destroy()
-    await store.close()
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
-}
-
-export async function cmdApprovals(ref: string, flags: RunFlags): Promise<void> {
-  await withSession(ref, flags, async (s) => {
-    const { reached, ...a } = s.view.approvalSummary()
-    output(flags, a, () =>
-      [
-        `manifest ${a.manifestHash}: weight ${a.weight} of ${a.threshold}${reached ? ' (reached)' : ''}`,
-        ...a.signers.map(
-          (y) =>
-            `  ${y.signed ? 'signed ' : 'pending'} ${y.role.padEnd(10)} ${y.key} weight ${y.weight}`
-        )
-      ].join('\n')
-    )
-  })
-}
-
-export async function cmdSign(ref: string, flags: RunFlags): Promise<void> {
-  await withSession(ref, flags, async (s, identity) => {
-    if (s.view.state().stopped)
-      throw new ScitError(
-        'BAD_STATE',
-        `contract ${encodeKey(s.core.key)} is stopped: nothing to sign`
-      )
-    const role = flags.role ?? s.roleOf(identity.publicKey)
-    if (!flags.json) process.stderr.write(manifestSummary(s.view.current.manifest) + '\n\n')
-    if (role === null)
-      process.stderr.write(
-        `warning: ${encodeKey(identity.publicKey)} is not a stakeholder of this manifest: the bot will refuse the signature\n`
-      )
-    if (
-      !flags.yes &&
-      !(await confirm(
-        `sign manifest ${s.view.current.hash.toString('hex').slice(0, 16)}… as ${role ?? 'none'} (${encodeKey(identity.publicKey).slice(0, 8)})? [y/N] `
-      ))
-    ) {
-      throw new ScitError('REJECTED', 'not signed')
-    }
-    const { result } = await s.sign(identity, role ?? undefined)
-    if (!result.accepted)
-      throw new ScitError('REJECTED', `the bot refused the signature: ${result.reason ?? ''}`)
-    output(
-      flags,
-      {
-        contract: encodeKey(s.core.key),
-        manifestHash: s.view.current.hash.toString('hex'),
-        role,
-        weight: result.weight,
-        threshold: result.threshold
-      },
-      () =>
-        `signed: weight ${result.weight} of ${result.threshold}${result.weight >= result.threshold ? ' — threshold reached, the nodes may run it' : ''}`
-    )
-  })
-}
-
-function confirm(question: string): Promise<boolean> {
-  const rl = readline.createInterface({ input: process.stdin, output: process.stderr })
-  return new Promise((resolve) =>
-    rl.question(question, (answer) => {
-      rl.close()
-      resolve(/^y(es)?$/i.test(answer.trim()))
-    })
-  )
 }

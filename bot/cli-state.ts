@@ -1,17 +1,16 @@
 /**
  * `scit bot state CONTRACT`: the latest snapshot the bot verified of each
- * replica's declared state (bot/snapshots.ts): which state core, which
+ * replica's declared state (bot/state-copies.ts): which state core, which
  * snapshot, how old, how large. With the bot free it first asks the nodes
  * for what they wrote since; with the bot busy elsewhere (scit bot run), it
  * prints what that process recorded.
  */
-import { configFrom, output } from '../lib/command'
-import type { ScitError } from '../lib/errors'
+import { output } from '../lib/command'
 import { formatSize } from '../lib/resources'
 import { workloadId } from '../lib/trade-workload'
 import type { Bot } from './bot'
-import { BotState, DeploymentRecord, TradeRecord } from './state'
-import { openBot, RunFlags } from './cli-run'
+import type { DeploymentRecord, TradeRecord } from './records'
+import { withBotIfFree, RunFlags } from './cli-open'
 import safetyCatch from 'safety-catch'
 
 const TIMEOUT = 3000
@@ -32,20 +31,11 @@ export interface StateRow {
 }
 
 export async function cmdState(ref: string, flags: RunFlags): Promise<void> {
-  let bot: Bot | null = null
-  try {
-    bot = await openBot(flags, true)
-  } catch (err) {
-    if ((err as ScitError).code !== 'BUSY') throw err
-  }
-  try {
-    const state = bot?.state ?? new BotState(configFrom(flags).data).load()
+  await withBotIfFree(flags, async (bot, state) => {
     const d = state.find(ref)
     const rows = await stateRows(bot, d)
     output(flags, { contract: d.contract, id: d.id, replicas: rows }, () => human(d, rows))
-  } finally {
-    await bot?.close()
-  }
+  })
 }
 
 /** One row per lease of a workload that declares state; refreshed from its node when `bot` is open. */
@@ -59,8 +49,8 @@ export async function stateRows(bot: Bot | null, d: DeploymentRecord): Promise<S
       const ch = await bot.reach(t.node, TIMEOUT)
       if (ch !== null) await bot.monitor.watch(t.node).refresh(ch, TIMEOUT).catch(safetyCatch)
       const named = bot.monitor.watch(t.node).state(workloadId(t))?.body.stateCore ?? null
-      await bot.monitor.states.sync(d, t, named, TIMEOUT).catch(() => null)
-      refused = bot.monitor.states.refused(t.id)
+      await bot.monitor.stateCopies.sync(d, t, named, TIMEOUT).catch(() => null)
+      refused = bot.monitor.stateCopies.refused(t.id)
     }
     if (m === undefined && t.snapshot === undefined) continue
     rows.push(row(t, refused))

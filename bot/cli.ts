@@ -11,6 +11,7 @@ import type { ParamValue, Manifest } from '../lib/contract'
 import { register as registerTemplates } from './cli-template'
 import { register as registerRun } from './cli-commands'
 import { register as registerArchive } from './cli-archive'
+import type { Io } from '../lib/io'
 
 interface CheckFlags extends CommonFlags {
   set?: string[]
@@ -31,12 +32,22 @@ export function parseSets(sets: string[] = []): Record<string, ParamValue> {
   return out
 }
 
+/** Every file is checked: each refused one gets its own `error CODE: …` on stderr (exit 1), the rest their summary. */
 async function check(files: string[], flags: CheckFlags): Promise<void> {
   const results: Array<{ file: string; inst: Instance }> = []
+  const sets = parseSets(flags.set)
+  const refused: ScitError[] = []
   for (const file of files) {
-    const inst = await instantiate(loadTemplate(file), parseSets(flags.set))
-    results.push({ file, inst })
+    try {
+      results.push({ file, inst: await instantiate(loadTemplate(file), sets) })
+    } catch (err) {
+      if (!(err instanceof ScitError)) throw err
+      refused.push(err)
+    }
   }
+  for (const err of refused) process.stderr.write(`error ${err.code}: ${err.message}\n`)
+  if (refused.length) process.exitCode = 1
+  if (results.length === 0) return
   output(
     flags,
     results.map(({ file, inst }) => jsonOf(file, inst.manifest, inst.hash)),
@@ -69,6 +80,15 @@ function jsonOf(file: string, m: Manifest, hash: Buffer): object {
   }
 }
 
+/** The command tree a served command runs in (bot/control.ts): `scit bot …`, printing to `io`. */
+export function servedProgram(io: Io): Command {
+  const p = new Command('scit')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: () => {} })
+  register(p)
+  return p
+}
+
 export function register(program: Command): void {
   const bot = program
     .command('bot')
@@ -84,6 +104,6 @@ export function register(program: Command): void {
     .option('--set <name=value>', 'a parameter value (repeatable)', collect, [])
     .action(action((files: string[], flags: CheckFlags) => check(files, flags)))
   registerTemplates(template)
-  registerRun(bot, collect, parseSets)
+  registerRun(bot, collect, parseSets, servedProgram)
   registerArchive(bot)
 }

@@ -10,15 +10,15 @@ import b4a from 'b4a'
 import { ScitError } from '../lib/errors'
 import { encodeManifest, ParamValue, Manifest, kindEntry } from '../lib/contract'
 import type { Bot } from './bot'
-import type { DeploymentRecord } from './state'
+import type { DeploymentRecord } from './records'
 import { loadTemplate, Template } from './template'
 import { instantiate, planBids, bidFor, Instance } from './manifest'
-import { resumeReplacements } from './monitor'
 import { until } from './wait'
 import { NotFilled, FillOptions } from './trader'
 import { replicaStatus, ReplicaStatus } from './replica-status'
 import { requirePhase } from './phase'
 import { writeLayout } from './archive-deploy'
+import { anySignal } from '../lib/io'
 
 export interface DeployRequest {
   /** A template file, or the name (name@version) of a template published on the market. */
@@ -52,33 +52,43 @@ export async function deploy(
   opts: ResumeOptions = {}
 ): Promise<DeploymentRecord> {
   const template = await resolveTemplate(bot, req.template)
-  bot.progress('instantiate', `${template.doc.name} v${template.doc.version}`)
-  const inst = await instantiate(template, req.set ?? {})
   const id = req.id ?? `${template.doc.name}-${Math.random().toString(36).slice(2, 8)}`
-  const d: DeploymentRecord = {
-    id,
-    template: req.template,
-    set: req.set ?? {},
-    manifestHash: inst.hash.toString('hex'),
-    manifest: encodeManifest(inst.manifest).toString('hex'),
-    sources: inst.sources.map((s) => ({ ...s, source: path.resolve(s.source) })),
-    contract: null,
-    phase: 'trading',
-    bids: [],
-    trades: [],
-    created: Date.now(),
-    error: null
+  if (bot.state.get(id))
+    throw new ScitError('INVALID_ARGUMENT', `a deployment ${id} exists already`)
+  const unfollow = opts.progress ? bot.follow(id, opts.progress) : null
+  try {
+    bot.progress('instantiate', `${template.doc.name} v${template.doc.version}`, id)
+    const inst = await instantiate(template, req.set ?? {})
+    const d: DeploymentRecord = {
+      id,
+      template: req.template,
+      set: req.set ?? {},
+      manifestHash: inst.hash.toString('hex'),
+      manifest: encodeManifest(inst.manifest).toString('hex'),
+      sources: inst.sources.map((s) => ({ ...s, source: path.resolve(s.source) })),
+      contract: null,
+      phase: 'trading',
+      bids: [],
+      trades: [],
+      created: Date.now(),
+      error: null
+    }
+    bot.state.add(d)
+    bot.progress(
+      'manifest',
+      `${inst.hash.toString('hex')} (${inst.manifest.workloads.map((w) => `${w.replicas} × ${w.name}`).join(', ')})`,
+      d.id
+    )
+    return await resume(bot, d, opts)
+  } finally {
+    unfollow?.()
   }
-  bot.state.add(d)
-  bot.progress(
-    'manifest',
-    `${inst.hash.toString('hex')} (${inst.manifest.workloads.map((w) => `${w.replicas} × ${w.name}`).join(', ')})`
-  )
-  return resume(bot, d, opts)
 }
 
 export interface ResumeOptions extends FillOptions {
   waitApprovals?: boolean
+  /** The progress lines of this deployment (a command's; bot run logs them all). */
+  progress?: (step: string, detail: string) => void
 }
 
 /** When the trader gives up buying, what was bought is closed and the deployment fails for good. */
@@ -92,10 +102,10 @@ export async function resume(
     const writer = await bot.writer(d)
     const manifest = bot.manifestOf(d)
     if (d.phase === 'trading') {
-      bot.progress('contract', `core ${d.contract ?? ''}`)
+      bot.progress('contract', `core ${d.contract ?? ''}`, d.id)
       if (d.bids.length === 0) {
         const bids = planBids(manifest, {
-          expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000)
+          expiry: Date.now() + bot.bidWindow
         })
         for (const b of bids) bot.trader.plan(d, b.workload, b.body)
       }
@@ -122,7 +132,8 @@ export async function resume(
       await bot.listenApprovals(d, manifest.stakeholders.threshold > 0)
       bot.progress(
         'header',
-        `manifest, ${d.trades.length} trades and the stakeholder policy written to ${d.contract ?? ''}`
+        `manifest, ${d.trades.length} trades and the stakeholder policy written to ${d.contract ?? ''}`,
+        d.id
       )
       d.phase = manifest.stakeholders.threshold > 0 ? 'approvals' : 'deploying'
       bot.state.save()
@@ -132,7 +143,8 @@ export async function resume(
       if (!writer.view.thresholdReached()) {
         bot.progress(
           'approvals',
-          `waiting for stakeholders: weight ${writer.view.approvedWeight()} of ${manifest.stakeholders.threshold} (scit bot sign ${d.contract ?? ''})`
+          `waiting for stakeholders: weight ${writer.view.approvedWeight()} of ${manifest.stakeholders.threshold} (scit bot sign ${d.contract ?? ''})`,
+          d.id
         )
         if (opts.waitApprovals === false) return d
         await waitApproved(bot, d)
@@ -147,11 +159,15 @@ export async function resume(
           refs.push(await writer.appendFile(s.source, { workload: s.workload, path: s.path }))
         await writer.appendInstruction({ action: 'deploy', files: refs })
       }
-      bot.progress('deploy', `files and the deploy instruction signed into ${d.contract ?? ''}`)
+      bot.progress(
+        'deploy',
+        `files and the deploy instruction signed into ${d.contract ?? ''}`,
+        d.id
+      )
       d.phase = 'running'
       bot.state.save()
     }
-    if (d.phase === 'running') await resumeReplacements(bot, d)
+    if (d.phase === 'running') await bot.monitor.resumeReplacements(d)
     return d
   } catch (err) {
     if ((err as ScitError).code !== 'CLOSED') {
@@ -170,7 +186,7 @@ async function abandon(bot: Bot, d: DeploymentRecord, err: Error): Promise<void>
   d.phase = 'failed'
   d.error = err.message
   bot.state.save()
-  bot.progress('failed', `${d.id}: ${err.message}`)
+  bot.progress('failed', `${d.id}: ${err.message}`, d.id)
 }
 
 async function cancelBids(bot: Bot, d: DeploymentRecord): Promise<void> {
@@ -219,7 +235,7 @@ const UP = new Set(['running', 'exited'])
 export async function waitRunning(
   bot: Bot,
   d: DeploymentRecord,
-  opts: { poll?: number; deadline?: number } = {}
+  opts: { poll?: number; deadline?: number; signal?: AbortSignal } = {}
 ): Promise<ReplicaStatus[]> {
   let last: ReplicaStatus[] = []
   const manifest = bot.manifestOf(d)
@@ -245,7 +261,11 @@ export async function waitRunning(
         live.every((r) => (finishes(manifest, r.workload) ? r.state === 'exited' : UP.has(r.state)))
       )
     },
-    { poll: opts.poll ?? 250, deadline: opts.deadline, signal: bot.abort.signal }
+    {
+      poll: opts.poll ?? 250,
+      deadline: opts.deadline,
+      signal: opts.signal ? anySignal(bot.abort.signal, opts.signal) : bot.abort.signal
+    }
   )
   if (!ok)
     throw new ScitError(
@@ -276,7 +296,7 @@ export async function stop(
   requirePhase(d, 'stop')
   const w = await bot.writer(d)
   if (w.hasHeader && !w.view.state().stopped) await w.appendInstruction({ action: 'stop', reason })
-  bot.progress('stop', `${d.id}: stop instruction signed`)
+  bot.progress('stop', `${d.id}: stop instruction signed`, d.id)
   for (const t of d.trades.filter((x) => x.phase === 'settled' || x.phase === 'matched'))
     await bot.trader.end(d, t.id, 'close', reason)
   await cancelBids(bot, d)
@@ -312,10 +332,7 @@ export async function scale(
   let added: string[] = []
   if (replicas > before) {
     const exclude = m.placement.spread ? live.map((t) => t.node) : []
-    const body = bidFor(m, wl, replicas - before, {
-      expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000),
-      exclude
-    })
+    const body = bidFor(m, wl, replicas - before, { expiry: Date.now() + bot.bidWindow, exclude })
     bot.trader.plan(d, wl.name, body)
     // NotFilled: every bid has ended and nothing was bought; the contract runs on as it was
     await bot.trader.fill(d, fill)
@@ -336,7 +353,7 @@ export async function scale(
   const keep = [...live].sort((a, b) => index(a.id) - index(b.id)).slice(0, replicas)
   for (const t of live.filter((x) => !keep.includes(x)))
     await bot.trader.end(d, t.id, 'close', `scaled to ${replicas}`)
-  bot.progress('scale', `${d.id}: ${wl.name} ${before} → ${replicas}`)
+  bot.progress('scale', `${d.id}: ${wl.name} ${before} → ${replicas}`, d.id)
   return d
 }
 
@@ -390,7 +407,8 @@ export async function update(
   bot.state.save()
   bot.progress(
     'update',
-    `${d.id}: manifest ${d.manifestHash} in force${inst.manifest.stakeholders.threshold > 0 ? ': nodes wait for the stakeholders to sign it again' : ''}`
+    `${d.id}: manifest ${d.manifestHash} in force${inst.manifest.stakeholders.threshold > 0 ? ': nodes wait for the stakeholders to sign it again' : ''}`,
+    d.id
   )
   if (inst.manifest.stakeholders.threshold > 0) {
     await bot.listenApprovals(d)

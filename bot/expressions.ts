@@ -63,6 +63,8 @@ export function formatValue(v: Value): string {
 }
 
 /** Throws ExpressionError on bad syntax. */
+export const MAX_EXPRESSION = 1000
+
 export function compile(text: string): Compiled {
   const out: Compiled = []
   let i = 0
@@ -77,6 +79,12 @@ export function compile(text: string): Compiled {
     if (close === -1) throw new ExpressionError('"${" without a closing "}"', open)
     const source = text.slice(open + 2, close)
     if (source.trim() === '') throw new ExpressionError('empty expression "${}"', open)
+    // jsep and the evaluator recurse: a bounded text bounds their depth
+    if (source.length > MAX_EXPRESSION)
+      throw new ExpressionError(
+        `an expression is at most ${MAX_EXPRESSION} characters, this one ${source.length}`,
+        open
+      )
     let ast: jsep.Expression
     try {
       ast = jsep(source)

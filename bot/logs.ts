@@ -7,8 +7,8 @@ import { decodeKey } from '../lib/keys'
 import { workloadLogs } from '../lib/status'
 import { workloadId } from '../lib/trade-workload'
 import type { Bot } from './bot'
-import type { DeploymentRecord, TradeRecord } from './state'
-import { updated } from './watch'
+import type { DeploymentRecord, TradeRecord } from './records'
+import { waitForUpdate } from '../lib/timeout'
 import safetyCatch from 'safety-catch'
 
 export interface LogLine {
@@ -63,7 +63,7 @@ export async function readLogs(
         }
         const core = bot.store.get({ key: s.logCore })
         await core.ready()
-        await updated(core, timeout)
+        await waitForUpdate(core, timeout)
         return { t, core }
       })
   )

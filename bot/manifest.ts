@@ -4,8 +4,6 @@
  * every size in bytes, every file hashed. Same template, same files, same
  * values: same bytes, same manifest hash, on any machine.
  */
-import fs from 'fs'
-import path from 'path'
 import { ScitError } from '../lib/errors'
 import { decodeKey } from '../lib/keys'
 import {
@@ -74,7 +72,7 @@ export async function instantiate(
   const workloads: ManifestWorkload[] = []
   for (let i = 0; i < d.workloads.length; i++) {
     const w = d.workloads[i]
-    const files = await collectFiles(t, w, i)
+    const files = await collectFiles(t, i)
     for (const f of files) sources.push({ workload: w.name, path: f.path, source: f.source })
     workloads.push(
       ev.workload(
@@ -335,46 +333,14 @@ function accessOf(a: WorkloadDecl['access']): Access {
   return { public: false, keys: keys.sort((x, y) => x.compare(y)), roles: roles.sort() }
 }
 
-/**
- * A listed file lands in the work dir under its own name; a listed folder's
- * contents land at the work dir's root, keeping their relative paths.
- */
+/** Hash what template.ts found each `files:` entry ships (inside the template's folder). */
 async function collectFiles(
   t: Template,
-  w: WorkloadDecl,
   i: number
 ): Promise<Array<ManifestFile & { source: string }>> {
-  const out = new Map<string, ManifestFile & { source: string }>()
-  for (let j = 0; j < (w.files ?? []).length; j++) {
-    const entry = (w.files ?? [])[j]
-    const abs = path.join(t.dir, entry)
-    const found = fs.statSync(abs).isDirectory()
-      ? walk(abs).map((f) => ({ rel: path.relative(abs, f), f }))
-      : [{ rel: path.basename(abs), f: abs }]
-    for (const { rel, f } of found) {
-      const rp = rel.split(path.sep).join('/')
-      if (out.has(rp))
-        throw new TemplateError([
-          t.problem(
-            ['workloads', i, 'files', j],
-            `workloads[${i}]: two files would land at "${rp}"`
-          )
-        ])
-      out.set(rp, { path: rp, source: f, ...(await hashFile(f)) })
-    }
-  }
-  return [...out.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-}
-
-function walk(dir: string): string[] {
-  const out: string[] = []
-  for (const e of fs
-    .readdirSync(dir, { withFileTypes: true })
-    .sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const f = path.join(dir, e.name)
-    if (e.isDirectory()) out.push(...walk(f))
-    else if (e.isFile()) out.push(f)
-  }
+  const out: Array<ManifestFile & { source: string }> = []
+  for (const f of t.shipped[i] ?? [])
+    out.push({ path: f.rel, source: f.abs, ...(await hashFile(f.abs)) })
   return out
 }
 

@@ -1,57 +1,19 @@
 /**
- * Monitoring and self-healing (ARCHITECTURE §8). Every `interval` the bot
- * pings each node that holds a live lease of one of its contracts, over the
- * node's own liveness protocol (lib/node-protocol.ts) on the market connection.
- * A node not heard from for `grace` ms is given up on:
- *
- *   1. its trade is `fail`ed: the market refunds the unused escrow;
- *   2. one replica of the same workload is bought again (`exclude` the dead
- *      node, and with `spread` every node already running that workload);
- *   3. the new trade is settled to the SAME contract core and manifest hash;
- *   4. a `scale` instruction, signed by the bot, names the new trade ids for
- *      the workload (its replica count unchanged, so running replicas do not
- *      restart).
- *
- * How the new node accepts a contract whose header lists only the first
- * trades (node/contracts.ts, C's daemon): the node checks that the FINAL
- * ledger assigns the trade to it, settled with this core and manifest hash,
- * and that the core's records are signed by the trade's bot; the header's
- * trade list is only used to map a trade to a workload by its bid, with the
- * trade's resources as fallback. A replacement bid is not in the header, so
- * today the node maps it by resources; the scale instruction's `trades` is
- * the signed statement a node should prefer (see the report: asked of node/).
- *
- * Leases are renewed: `renewBefore` ms before a lease ends, one replica is
- * bought again the same way (the old lease then ends on its own, paid in
- * full), while the balance covers it.
- *
- * The monitor also replicates each node's signed status core (bot/watch.ts):
- * what `scit bot status` shows is what the node signed, the ping is liveness.
- * For a workload that declares state it keeps a verified copy of the state
- * core the node names there (bot/snapshots.ts); a heal's scale instruction
- * names the last snapshot of it the new node restores (`restore`).
- *
- * Archive leases are challenged every `challengeInterval` once their node has
- * signed that it holds the whole archive: random blocks of the core the lease
- * keeps (its source core, else the contract core), answered with the blocks
- * and their Merkle paths and checked against a signed head the bot holds
- * (bot/challenges.ts, lib/storage-proof.ts). An answer that does not verify
- * is a lie: the lease is healed at once. A refusal or no answer is treated
- * like silence: past `grace` without a valid proof, the lease is healed the
- * same way as a dead node's (failed, refunded, bought again elsewhere, and the
- * new node replicates the core).
+ * Monitoring and self-healing (docs/ARCHITECTURE.md "Self-healing"): every `interval` the bot pings
+ * the nodes of its live leases, reads their signed status, copies declared state and challenges
+ * archive holders; a node silent past `grace`, or one whose proof fails, is healed.
  */
 import { logger } from '../lib/log'
 import { costFor } from '../lib/resources'
 import { workloadId } from '../lib/trade-workload'
 import type { Verdict } from '../lib/storage-proof'
-import type { Bot } from './bot'
-import type { DeploymentRecord, TradeRecord } from './state'
+import type { BotHost } from './host'
+import type { DeploymentRecord, TradeRecord } from './records'
 import { bidFor } from './manifest'
 import { groupPeers, writeRepairs, catalogOf } from './archive-deploy'
 import { NodeWatch } from './watch'
 import { Challenges } from './challenges'
-import { StateCopies } from './snapshots'
+import { StateCopies } from './state-copies'
 import { decodeKey, shortKey } from '../lib/keys'
 import type { RestoreRef } from '../lib/contract'
 import safetyCatch from 'safety-catch'
@@ -96,8 +58,8 @@ const LIVE = new Set(['running', 'deploying', 'approvals'])
 export class Monitor {
   readonly opts: MonitorOptions
   readonly challenges: Challenges
-  /** Copies of the replicas' state cores (bot/snapshots.ts). */
-  readonly states: StateCopies
+  /** Copies of the replicas' state cores (bot/state-copies.ts). */
+  readonly stateCopies: StateCopies
   private timer: NodeJS.Timeout | null = null
   private readonly watches = new Map<string, NodeWatch>()
   private readonly lastSeen = new Map<string, number>()
@@ -111,12 +73,12 @@ export class Monitor {
   private closed = false
 
   constructor(
-    private readonly bot: Bot,
+    private readonly bot: BotHost,
     opts: Partial<MonitorOptions> = {}
   ) {
     this.opts = { ...DEFAULT_MONITOR, ...opts }
     this.challenges = new Challenges(bot)
-    this.states = new StateCopies(bot)
+    this.stateCopies = new StateCopies(bot)
   }
 
   /** The bot's replica of `node`'s signed status core. */
@@ -145,7 +107,7 @@ export class Monitor {
     for (const w of this.watches.values()) await w.close()
     this.watches.clear()
     await this.challenges.close()
-    await this.states.close()
+    await this.stateCopies.close()
   }
 
   /** Resolves once every heal in progress is done (tests, and stop). */
@@ -197,7 +159,8 @@ export class Monitor {
       .catch((err) => {
         this.bot.progress(
           'renew-failed',
-          `${d.id}: renewing trade ${t.id} failed: ${(err as Error).message}`
+          `${d.id}: renewing trade ${t.id} failed: ${(err as Error).message}`,
+          d.id
         )
       })
       .finally(() => this.healing.delete(t.id))
@@ -284,7 +247,8 @@ export class Monitor {
     if (!v.ok)
       this.bot.progress(
         'challenge',
-        `${d.id}: node ${t.node.slice(0, 8)} (trade ${t.id}): ${e.reason}`
+        `${d.id}: node ${t.node.slice(0, 8)} (trade ${t.id}): ${e.reason}`,
+        d.id
       )
     this.bot.events.emit('challenge', e)
   }
@@ -293,7 +257,7 @@ export class Monitor {
   async copyState(d: DeploymentRecord, t: TradeRecord): Promise<void> {
     if (this.bot.manifestOf(d).workloads.find((w) => w.name === t.workload)?.state == null) return
     const named = this.watch(t.node).state(workloadId(t))?.body.stateCore ?? null
-    await this.states
+    await this.stateCopies
       .track(d, t, named)
       .catch((err) => log.warn('state copy failed', { trade: t.id, err: (err as Error).message }))
   }
@@ -313,7 +277,8 @@ export class Monitor {
       .catch((err) => {
         this.bot.progress(
           'heal-failed',
-          `${d.id}: replacing trade ${t.id} failed: ${(err as Error).message}`
+          `${d.id}: replacing trade ${t.id} failed: ${(err as Error).message}`,
+          d.id
         )
       })
       .finally(() => this.healing.delete(t.id))
@@ -322,7 +287,11 @@ export class Monitor {
   }
 
   private async replace(d: DeploymentRecord, t: TradeRecord, why: string): Promise<void> {
-    this.bot.progress('heal', `${d.id}: ${why}: failing trade ${t.id} and buying a replacement`)
+    this.bot.progress(
+      'heal',
+      `${d.id}: ${why}: failing trade ${t.id} and buying a replacement`,
+      d.id
+    )
     await this.bot.trader.end(d, t.id, 'fail', why)
     await this.buyAgain(d, t, [t.node], why)
   }
@@ -345,9 +314,10 @@ export class Monitor {
       if (have < need)
         return bot.progress(
           'renew-skipped',
-          `${d.id}: ${why}, but the balance ${have} is below the ${need} the next lease may cost`
+          `${d.id}: ${why}, but the balance ${have} is below the ${need} the next lease may cost`,
+          d.id
         )
-      bot.progress('renew', `${d.id}: ${why}`)
+      bot.progress('renew', `${d.id}: ${why}`, d.id)
     }
     // an archive's holders are distinct within their group only
     const peers =
@@ -365,75 +335,76 @@ export class Monitor {
         ...d.trades.filter((x) => x.phase === 'failed').map((x) => x.node)
       ])
     ]
-    const body = bidFor(m, w, 1, {
-      expiry: Date.now() + (bot.opts.trader?.bidWindow ?? 60_000),
-      exclude
-    })
+    const body = bidFor(m, w, 1, { expiry: Date.now() + bot.bidWindow, exclude })
     bot.trader.plan(d, w.name, body, t.id)
-    await resumeReplacements(bot, d)
+    await this.resumeReplacements(d)
   }
-}
 
-/**
- * Finish replacement bids (after a heal, or a restart in the middle of one):
- * fill; then the signed scale instruction naming the new trades and their
- * workload, appended BEFORE settling, so that a node never sees a settled
- * replacement trade whose workload the core does not name yet; then settle.
- */
-export async function resumeReplacements(bot: Bot, d: DeploymentRecord): Promise<void> {
-  if (
-    !d.bids.some(
-      (b) =>
-        b.replaces !== null &&
-        (b.phase === 'intent' || b.phase === 'submitted' || b.phase === 'filled')
-    )
-  )
-    return
-  await bot.trader.fill(d)
-  const writer = await bot.writer(d)
-  const m = writer.view.current
-  const named = new Set([
-    ...writer.view.instructions.flatMap((i) => i.trades),
-    ...(catalogOf(writer)?.named ?? [])
-  ])
-  const fresh = d.trades.filter(
-    (x) =>
-      x.replaces !== null && (x.phase === 'matched' || x.phase === 'settled') && !named.has(x.id)
-  )
-  // an archive's replacement takes the shard of the trade it replaces: a repair record, not a scale
-  const repaired = await writeRepairs(writer, fresh)
-  for (const x of repaired)
-    bot.progress(
-      'repair',
-      `${d.id}: trade ${x.id} rebuilds the shard trade ${x.replaces ?? ''} held, from the other holders of its group`
-    )
-  const scaled = fresh.filter((x) => !repaired.includes(x))
-  for (const name of new Set(scaled.map((x) => x.workload))) {
-    const mine = scaled.filter((x) => x.workload === name)
-    const replicas = writer.view.state().replicas[name] ?? 1
-    const restore = mine.map((x) => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
-    for (const r of restore) await bot.monitor.states.hold(r.core)
-    await writer.appendInstruction({
-      action: 'scale',
-      manifestHash: m.hash,
-      scale: [{ workload: name, replicas }],
-      trades: mine.map((x) => x.id),
-      reason: `replaces ${mine.map((x) => x.replaces ?? '').join(', ')}`,
-      restore
-    })
-    for (const r of restore)
-      bot.progress(
-        'restore',
-        `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${shortKey(r.node)}`
+  /**
+   * Finish replacement bids (after a heal, or a restart in the middle of one):
+   * fill; then the signed scale instruction naming the new trades and their
+   * workload, appended BEFORE settling, so that a node never sees a settled
+   * replacement trade whose workload the core does not name yet; then settle.
+   */
+  async resumeReplacements(d: DeploymentRecord): Promise<void> {
+    const bot = this.bot
+    if (
+      !d.bids.some(
+        (b) =>
+          b.replaces !== null &&
+          (b.phase === 'intent' || b.phase === 'submitted' || b.phase === 'filled')
       )
-  }
-  await bot.trader.settle(d, writer.key, m.hash)
-  for (const name of new Set(fresh.map((x) => x.workload))) {
-    const mine = fresh.filter((x) => x.workload === name)
-    bot.progress(
-      'healed',
-      `${d.id}: ${name} now also runs on ${mine.map((x) => x.node.slice(0, 8)).join(', ')} (trades ${mine.map((x) => x.id).join(', ')})`
     )
+      return
+    await bot.trader.fill(d)
+    const writer = await bot.writer(d)
+    const m = writer.view.current
+    const named = new Set([
+      ...writer.view.instructions.flatMap((i) => i.trades),
+      ...(catalogOf(writer)?.named ?? [])
+    ])
+    const fresh = d.trades.filter(
+      (x) =>
+        x.replaces !== null && (x.phase === 'matched' || x.phase === 'settled') && !named.has(x.id)
+    )
+    // an archive's replacement takes the shard of the trade it replaces: a repair record, not a scale
+    const repaired = await writeRepairs(writer, fresh)
+    for (const x of repaired)
+      bot.progress(
+        'repair',
+        `${d.id}: trade ${x.id} rebuilds the shard trade ${x.replaces ?? ''} held, from the other holders of its group`,
+        d.id
+      )
+    const scaled = fresh.filter((x) => !repaired.includes(x))
+    for (const name of new Set(scaled.map((x) => x.workload))) {
+      const mine = scaled.filter((x) => x.workload === name)
+      const replicas = writer.view.state().replicas[name] ?? 1
+      const restore = mine.map((x) => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
+      for (const r of restore) await this.stateCopies.hold(r.core)
+      await writer.appendInstruction({
+        action: 'scale',
+        manifestHash: m.hash,
+        scale: [{ workload: name, replicas }],
+        trades: mine.map((x) => x.id),
+        reason: `replaces ${mine.map((x) => x.replaces ?? '').join(', ')}`,
+        restore
+      })
+      for (const r of restore)
+        bot.progress(
+          'restore',
+          `${d.id}: trade ${r.trade} starts from snapshot ${r.seq} of trade ${r.from}, signed by node ${shortKey(r.node)}`,
+          d.id
+        )
+    }
+    await bot.trader.settle(d, writer.key, m.hash)
+    for (const name of new Set(fresh.map((x) => x.workload))) {
+      const mine = fresh.filter((x) => x.workload === name)
+      bot.progress(
+        'healed',
+        `${d.id}: ${name} now also runs on ${mine.map((x) => x.node.slice(0, 8)).join(', ')} (trades ${mine.map((x) => x.id).join(', ')})`,
+        d.id
+      )
+    }
   }
 }
 

@@ -1,10 +1,10 @@
 /**
  * Which bot command makes sense in which phase of a deployment. Checked
  * before a command buys or appends anything: scaling a stopped contract
- * would lock escrow for replicas nothing runs on (issue 14).
+ * would lock escrow for replicas nothing runs on.
  */
 import { ScitError } from '../lib/errors'
-import type { DeploymentRecord, DeploymentPhase } from './state'
+import type { DeploymentRecord, DeploymentPhase } from './records'
 
 export type Command = 'scale' | 'update' | 'stop' | 'resume' | 'approve' | 'grant'
 

@@ -7,7 +7,7 @@
 import { workloadId } from '../lib/trade-workload'
 import { encodeKey } from '../lib/keys'
 import type { Bot } from './bot'
-import type { DeploymentRecord } from './state'
+import type { DeploymentRecord } from './records'
 
 export interface ReplicaStatus {
   trade: string

@@ -1,7 +1,9 @@
 /**
  * The stakeholder's side of sign-off (`scit bot sign`): replicate the contract core
- * from the bot, verify it as a node would, show the manifest, sign its hash. Only the
- * peer whose swarm key signed the header may take the approval, not whoever answers first.
+ * from any peer that holds it (its bot, or the nodes that run it: both serve it on the
+ * contract's topic), verify it as a node would, show the manifest, sign its hash. Only
+ * the peer whose swarm key signed the header may take the approval, not whoever answers
+ * first. `scit connect` reads contracts with it too.
  */
 import ReadyResource from 'ready-resource'
 import b4a from 'b4a'
@@ -23,6 +25,8 @@ export interface SessionOptions {
   swarm: Hyperswarm
   contract: Buffer
   timeout?: number
+  /** false: something else replicates the store on every connection (a market peer that shares it). */
+  replicate?: boolean
 }
 
 export class ContractSession extends ReadyResource {
@@ -59,7 +63,7 @@ export class ContractSession extends ReadyResource {
     if (first === null)
       throw new ScitError(
         'TIMEOUT',
-        `no peer served contract ${encodeKey(o.contract)} within ${this.timeout} ms: is its bot running?`
+        `no peer served contract ${encodeKey(o.contract)} within ${this.timeout} ms: neither its bot nor a node that runs it answered`
       )
     const env = openEnvelope(first)
     if (!env.ok)
@@ -77,7 +81,7 @@ export class ContractSession extends ReadyResource {
   }
 
   private attach(conn: SwarmConnection): void {
-    this.opts.store.replicate(conn)
+    if (this.opts.replicate !== false) this.opts.store.replicate(conn)
     const ch = ApprovalChannel.attach(conn, null)
     if (ch === null) return
     const key = encodeKey(conn.remotePublicKey)

@@ -5,13 +5,14 @@
  * the errors only values can cause (division by zero, a fraction where a
  * whole number is needed), which instantiate() reports at the same places.
  */
-import fs from 'fs'
 import path from 'path'
-import { parseDocument, LineCounter, Document, isMap, isPair, isScalar, isNode } from 'yaml'
+import { Document, isMap, isPair, isScalar, isNode } from 'yaml'
+import { readTemplateFile, readYaml } from './template-yaml'
 import { ScitError } from '../lib/errors'
 import { decodeKey } from '../lib/keys'
 import { parseSize } from '../lib/resources'
-import { isSafePath } from '../lib/contract'
+import { isSafePath, clashingPaths } from '../lib/work-paths'
+import { templateFolder, shippedFiles, FolderError, ShippedFile } from './template-files'
 import { schemaProblems, formatPath } from './template-schema'
 import {
   compile,
@@ -42,6 +43,9 @@ export interface Problem {
   message: string
 }
 
+/** Problems printed; `.problems` keeps them all. */
+const MAX_SHOWN = 50
+
 /** A TEMPLATE error listing every problem found, each on its own `file:line:col: message` line. */
 export class TemplateError extends ScitError {
   readonly problems: Problem[]
@@ -49,7 +53,12 @@ export class TemplateError extends ScitError {
     problems = [...problems].sort((a, b) =>
       a.file === b.file ? a.line - b.line || a.col - b.col : 0
     )
-    super('TEMPLATE', problems.map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`).join('\n'))
+    const shown = problems
+      .slice(0, MAX_SHOWN)
+      .map((p) => `${p.file}:${p.line}:${p.col}: ${p.message}`)
+    if (problems.length > MAX_SHOWN)
+      shown.push(`… and ${problems.length - MAX_SHOWN} more problems`)
+    super('TEMPLATE', shown.join('\n'))
     this.problems = problems
   }
 }
@@ -66,7 +75,10 @@ export interface Parameter {
 
 export interface Template {
   file: string
+  /** The folder it sees: every file it ships is inside (template-files.ts). */
   dir: string
+  /** Per workload, what its `files:` ship, checked inside `dir`. */
+  shipped: ShippedFile[][]
   doc: TemplateDoc
   parameters: Map<string, Parameter>
   /** Compiled strings, by formatPath() of where they sit. */
@@ -90,36 +102,28 @@ const WORKLOAD_LITERAL = new Set([
 ])
 
 export function loadTemplate(file: string): Template {
-  let src: string
-  try {
-    src = fs.readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new ScitError('NOT_FOUND', `cannot read template ${file}: ${(err as Error).message}`)
-  }
-  return parseTemplate(src, file)
+  const read = readTemplateFile(file)
+  if ('why' in read) throw new ScitError(read.code, read.why)
+  return parseTemplate(read.src, file)
 }
 
 export function parseTemplate(src: string, file: string): Template {
   // as the user would type it: relative when under the working directory
   const rel = path.relative(process.cwd(), file)
   const shown = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file
-  const lines = new LineCounter()
-  const ydoc = parseDocument(src, { lineCounter: lines, prettyErrors: false })
-  if (ydoc.errors.length) {
+  const read = readYaml(src)
+  const lines = read.lines
+  if (!read.ok)
     throw new TemplateError(
-      ydoc.errors.map((e) => {
-        const pos = lines.linePos(e.pos[0])
-        return {
-          file: shown,
-          line: pos.line,
-          col: pos.col,
-          path: '',
-          message: `YAML: ${e.message.split('\n')[0]}`
-        }
-      })
+      read.problems.map((e) => ({
+        file: shown,
+        ...lines.linePos(e.offset),
+        path: '',
+        message: e.message
+      }))
     )
-  }
-  const doc = ydoc.toJS() as TemplateDoc
+  const { ydoc } = read
+  const doc = read.doc as TemplateDoc
   const at = (p: Path, offset = 0, key = false): { line: number; col: number } =>
     lines.linePos(offsetOf(ydoc, p, key) + offset)
   const problem = (p: Path, message: string, offset = 0, key = false): Problem => ({
@@ -134,7 +138,8 @@ export function parseTemplate(src: string, file: string): Template {
 
   const t: Template = {
     file: path.resolve(file),
-    dir: path.dirname(path.resolve(file)),
+    dir: templateFolder(file),
+    shipped: [],
     doc,
     src,
     parameters: new Map(),
@@ -364,14 +369,14 @@ function checkWorkloads(t: Template): void {
     if (seen.has(w.name)) at.problem('name', `workloads[${i}].name "${w.name}" is used twice`)
     seen.add(w.name)
     checkKindFields(at, w)
-    at.refuse('egress', EGRESS)
+    at.forbid('egress', EGRESS)
     checkAccess(at, w, t.doc.stakeholders?.signers ?? [])
     checkState(at, w)
     checkEnv(at, w)
     checkOutput(at, w)
     checkMirrorSource(at, w)
     checkArchive(at, w)
-    checkFiles(at, w, t.dir)
+    t.shipped[i] = checkFiles(at, t, w)
   })
   if (problems.length) throw new TemplateError(problems)
 }
@@ -379,11 +384,11 @@ function checkWorkloads(t: Template): void {
 const EGRESS =
   'is refused: a workload runs in its own network namespace with no route out (no internet, no LAN, no host); ship what it needs in its files, and reach it through its ports only (scit connect)'
 
-/** Where one workload's problems go: `problem` at a path under it, `refuse` a field it gave. */
+/** Where one workload's problems go: `problem` at a path under it, `forbid` a field it gave. */
 interface WorkloadAt {
   name: string
   problem(p: Path | keyof WorkloadDecl, message: string, key?: boolean): void
-  refuse(field: keyof WorkloadDecl, why: string): void
+  forbid(field: keyof WorkloadDecl, why: string): void
 }
 
 function workloadAt(t: Template, w: WorkloadDecl, i: number, problems: Problem[]): WorkloadAt {
@@ -394,7 +399,7 @@ function workloadAt(t: Template, w: WorkloadDecl, i: number, problems: Problem[]
   return {
     name: `workloads[${i}]`,
     problem,
-    refuse(field, why) {
+    forbid(field, why) {
       if (w[field] !== undefined) problem(field, `workloads[${i}].${field} ${why}`)
     }
   }
@@ -419,13 +424,13 @@ function checkKindFields(at: WorkloadAt, w: WorkloadDecl): void {
   for (const field of KIND_FIELDS) {
     if (allows(w.kind, field)) continue
     if (field === 'command')
-      at.refuse(
+      at.forbid(
         field,
         `is not allowed for ${article(w.kind)} ${w.kind} (nodes keep the data, they run nothing)`
       )
     else {
       const why = field === 'access' ? ' (who may connect to their ports)' : ''
-      at.refuse(field, `is only for ${kindsAllowing(field)}${why}, not ${w.kind}s`)
+      at.forbid(field, `is only for ${kindsAllowing(field)}${why}, not ${w.kind}s`)
     }
   }
 }
@@ -451,13 +456,10 @@ function checkAccess(at: WorkloadAt, w: WorkloadDecl, signers: Array<{ role: str
 }
 
 function checkState(at: WorkloadAt, w: WorkloadDecl): void {
-  if (w.state === undefined) at.refuse('stateInterval', 'goes with "state"')
+  if (w.state === undefined) at.forbid('stateInterval', 'goes with "state"')
   ;(w.state ?? []).forEach((s, j) => {
-    if (!isSafePath(s.replace(/\/+$/, '')))
-      at.problem(
-        ['state', j],
-        `${at.name}.state "${s}" must be a relative path inside the work dir`
-      )
+    const why = workPathProblem(s.replace(/\/+$/, ''))
+    if (why) at.problem(['state', j], `${at.name}.state "${s}" ${why}`)
   })
 }
 
@@ -474,11 +476,8 @@ function checkEnv(at: WorkloadAt, w: WorkloadDecl): void {
 }
 
 function checkOutput(at: WorkloadAt, w: WorkloadDecl): void {
-  if (w.output !== undefined && !isSafePath(w.output))
-    at.problem(
-      'output',
-      `${at.name}.output "${w.output}" must be a relative path inside the work dir`
-    )
+  const why = w.output === undefined ? null : workPathProblem(w.output)
+  if (why) at.problem('output', `${at.name}.output "${w.output}" ${why}`)
 }
 
 function checkMirrorSource(at: WorkloadAt, w: WorkloadDecl): void {
@@ -490,22 +489,45 @@ function checkMirrorSource(at: WorkloadAt, w: WorkloadDecl): void {
   }
 }
 
-/** An archive's holders, their disk and their count are planned (bot/archive-plan.ts), not written. */
+/** An archive's holders, their disk and their count are planned (lib/archive/groups.ts), not written. */
 function checkArchive(at: WorkloadAt, w: WorkloadDecl): void {
   if (w.archive === undefined) return
   const planned = 'is planned for an archive: a lease per shard of each group, as large as a shard'
-  at.refuse('resources', planned)
-  at.refuse('replicas', planned)
-  at.refuse('files', 'is not for an archive: files go in with scit bot archive put')
+  at.forbid('resources', planned)
+  at.forbid('replicas', planned)
+  at.forbid('files', 'is not for an archive: files go in with scit bot archive put')
 }
 
-function checkFiles(at: WorkloadAt, w: WorkloadDecl, dir: string): void {
-  ;(w.files ?? []).forEach((f, j) => {
-    if (path.isAbsolute(f))
-      at.problem(['files', j], `"${f}" must be relative to the template's folder`)
-    else if (!fs.existsSync(path.join(dir, f)))
-      at.problem(['files', j], `"${f}" does not exist (looked in ${dir})`)
+/** A path on the node, inside the workload's work dir; why not, or null. */
+function workPathProblem(p: string): string | null {
+  if (isSafePath(p) && !p.startsWith('~')) return null
+  return "leaves the workload's work dir: name a path relative to it, with no .. (e.g. data/db.json)"
+}
+
+/** Every file the workload ships, inside the template's folder, each with a name of its own in the work dir. */
+function checkFiles(at: WorkloadAt, t: Template, w: WorkloadDecl): ShippedFile[] {
+  const out: ShippedFile[] = []
+  const entryOf = new Map<string, number>()
+  ;(w.files ?? []).forEach((entry, j) => {
+    try {
+      for (const f of shippedFiles(t.dir, entry)) {
+        if (!isSafePath(f.rel))
+          at.problem(['files', j], `${at.name}: "${f.rel}" cannot be a file name on a node`)
+        out.push(f)
+        entryOf.set(f.rel, j)
+      }
+    } catch (err) {
+      if (!(err instanceof FolderError)) throw err
+      at.problem(['files', j], `${at.name}.files[${j}] ${err.message}`)
+    }
   })
+  const clash = clashingPaths(out.map((f) => f.rel))
+  if (clash)
+    at.problem(
+      ['files', entryOf.get(clash[1]) ?? 0],
+      `${at.name}: "${clash[0]}" and "${clash[1]}" would land on one file in the work dir`
+    )
+  return out.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))
 }
 
 function checkStakeholders(t: Template): void {

@@ -6,7 +6,7 @@
  */
 import { ScitError } from '../lib/errors'
 import type { MarketClient, BidBody, Outcome, Trade } from '../market/types'
-import type { BotState, BidRecord, DeploymentRecord, TradeRecord } from './state'
+import type { BotState, BidRecord, DeploymentRecord, TradeRecord } from './records'
 import { until, pause } from './wait'
 import { logger } from '../lib/log'
 import { whyUnfilled } from './unfilled'
@@ -14,7 +14,8 @@ import safetyCatch from 'safety-catch'
 
 const log = logger('bot/trader')
 
-export type Progress = (step: string, detail: string) => void
+/** One line of what the bot did; `about`: the deployment it concerns (bot.ts routes each line to whoever follows that one). */
+export type Progress = (step: string, detail: string, about?: string) => void
 
 export interface TraderOptions {
   /** ms a bid may rest unfilled before it is cancelled and placed again. */
@@ -84,8 +85,8 @@ export class Trader {
   private async fillOne(d: DeploymentRecord, rec: BidRecord, opts: FillOptions): Promise<void> {
     const attempts = opts.attempts ?? this.opts.attempts
     while (true) {
-      if (rec.phase === 'intent') await this.submit(rec)
-      if (rec.phase === 'submitted') await this.await(rec, opts.deadline)
+      if (rec.phase === 'intent') await this.submit(d, rec)
+      if (rec.phase === 'submitted') await this.await(d, rec, opts.deadline)
       if (rec.phase === 'filled') return this.adopt(d, rec)
       if (rec.phase === 'rejected')
         throw new NotFilled(
@@ -110,7 +111,8 @@ export class Trader {
       let wait = Math.min(this.opts.backoff * 2 ** (rec.attempt - 1), this.opts.bidWindow)
       if (opts.deadline !== undefined)
         wait = Math.max(0, Math.min(wait, opts.deadline - Date.now()))
-      this.opts.progress(
+      this.say(
+        d,
         'rebid',
         `${rec.workload}: bid ${rec.attempt} ${rec.phase} unfilled (${why}), bidding again in ${wait} ms`
       )
@@ -125,12 +127,13 @@ export class Trader {
     }
   }
 
-  private async submit(rec: BidRecord): Promise<void> {
+  private async submit(d: DeploymentRecord, rec: BidRecord): Promise<void> {
     const found = (await this.client.bids({ bot: this.client.identity })).find(
       (b) => b.expiry === rec.body.expiry
     )
     if (found) {
-      this.opts.progress(
+      this.say(
+        d,
         'bid',
         `${rec.workload}: bid ${found.id} was placed before a restart: following it`
       )
@@ -138,7 +141,8 @@ export class Trader {
     } else {
       const [id] = await this.client.submit([{ type: 'bid', body: rec.body }])
       rec.id = id
-      this.opts.progress(
+      this.say(
+        d,
         'bid',
         `${rec.workload}: ${rec.body.replicas} × replica at most ${rec.body.maxPrice}/h, bid ${id}`
       )
@@ -146,18 +150,18 @@ export class Trader {
     rec.phase = 'submitted'
     this.state.save()
     const outcome = await this.outcome(rec.id)
-    if (!outcome.accepted) this.refused(rec, outcome)
+    if (!outcome.accepted) this.refused(d, rec, outcome)
   }
 
-  private refused(rec: BidRecord, o: Outcome): void {
+  private refused(d: DeploymentRecord, rec: BidRecord, o: Outcome): void {
     rec.phase = 'rejected'
     rec.reason = `${o.reason ?? 'refused'}: ${o.message ?? ''}`
     this.state.save()
-    this.opts.progress('refused', `${rec.workload}: the market refused bid ${o.id}: ${rec.reason}`)
+    this.say(d, 'refused', `${rec.workload}: the market refused bid ${o.id}: ${rec.reason}`)
   }
 
   /** Cancel the bid once its expiry or the caller's deadline passes on our own clock. */
-  private async await(rec: BidRecord, deadline?: number): Promise<void> {
+  private async await(d: DeploymentRecord, rec: BidRecord, deadline?: number): Promise<void> {
     const id = rec.id as string
     const settledState = async (): Promise<boolean> => {
       const bid = await this.client.bid(id)
@@ -174,7 +178,8 @@ export class Trader {
       // bad-state: it filled (or expired) in the meantime; the bid's state below says which
       log.debug('cancel outcome', { bid: id, accepted: o.accepted, reason: o.reason })
       if (!o.accepted && o.reason !== 'bad-state')
-        this.opts.progress(
+        this.say(
+          d,
           'refused',
           `${rec.workload}: cancel of bid ${id} refused: ${o.reason ?? ''} ${o.message ?? ''}`
         )
@@ -214,7 +219,8 @@ export class Trader {
         reason: null
       })
       this.state.save()
-      this.opts.progress(
+      this.say(
+        d,
         'trade',
         `${rec.workload}: trade ${tid} on node ${trade.node.slice(0, 8)} at ${trade.price}/h`
       )
@@ -256,9 +262,10 @@ export class Trader {
       const o = outcomes[i]
       if (o.accepted) {
         t.phase = 'settled'
-        this.opts.progress('settle', `trade ${t.id}: escrow locked, bound to the contract`)
+        this.say(d, 'settle', `trade ${t.id}: escrow locked, bound to the contract`)
       } else {
-        this.opts.progress(
+        this.say(
+          d,
           'refused',
           `settle of trade ${t.id} refused: ${o.reason ?? ''}: ${o.message ?? ''}`
         )
@@ -301,7 +308,8 @@ export class Trader {
     const [oid] = await this.client.submit([{ type, body: { trade: id, reason: said } }])
     const o = await this.outcome(oid)
     if (!o.accepted) {
-      this.opts.progress(
+      this.say(
+        d,
         'refused',
         `${type} of trade ${id} refused: ${o.reason ?? ''}: ${o.message ?? ''}`
       )
@@ -316,7 +324,7 @@ export class Trader {
       if (after) this.track(t, after)
       this.state.save()
     }
-    this.opts.progress(type, `trade ${id}: ${reason}; refunded ${after?.refunded ?? 0}`)
+    this.say(d, type, `trade ${id}: ${reason}; refunded ${after?.refunded ?? 0}`)
   }
 
   /** CLOSED as soon as the bot closes: the client would keep waiting until its timeout. */
@@ -334,6 +342,10 @@ export class Trader {
 
   private track(t: TradeRecord, now: Trade): void {
     t.phase = now.state
+  }
+
+  private say(d: DeploymentRecord, step: string, detail: string): void {
+    this.opts.progress(step, detail, d.id)
   }
 
   /** Unique among this bot's bids, so it names the bid in the ledger. */

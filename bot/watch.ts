@@ -1,16 +1,16 @@
 /**
- * What a node signed about the workloads it runs for this bot (ARCHITECTURE §7-8):
+ * What a node signed about the workloads it runs for this bot (docs/ARCHITECTURE.md "Execution", "Self-healing"):
  * its status core, every record checked as a node-signed `status` envelope at its own
  * position. The liveness summary naming the core is unsigned, but a core the node
  * did not sign yields only refusals.
  */
 import type Hypercore from 'hypercore'
 import { decodeKey } from '../lib/keys'
-import { raceTimeout, TIMED_OUT } from '../lib/timeout'
+import { waitForUpdate } from '../lib/timeout'
 import { readCore, Verified, Refusal } from '../lib/status'
 import type { StatusRecord } from '../lib/node-messages'
 import type { NodeChannel } from '../lib/node-protocol'
-import type { Bot } from './bot'
+import type { BotHost } from './host'
 import safetyCatch from 'safety-catch'
 
 /** Records that failed verification, kept for display (the latest few). */
@@ -27,7 +27,7 @@ export class NodeWatch {
   private refreshing: Promise<void> | null = null
 
   constructor(
-    private readonly bot: Bot,
+    private readonly bot: Pick<BotHost, 'store'>,
     readonly node: string
   ) {}
 
@@ -53,7 +53,7 @@ export class NodeWatch {
       await this.core.ready()
     }
     const core = this.core
-    await updated(core, timeout)
+    await waitForUpdate(core, timeout)
     const node = decodeKey(this.node, 'node key')
     while (this.next < core.length) {
       const end = Math.min(core.length, this.next + CHUNK)
@@ -77,32 +77,4 @@ export class NodeWatch {
     await this.refreshing?.catch(safetyCatch)
     await this.core?.close()
   }
-}
-
-/**
- * Wait at most `timeout` ms, first for a peer with the core (its channel opens a moment
- * after the connection, and an update without peers returns at once), then for the latest length.
- */
-export async function updated(core: Hypercore, timeout: number): Promise<void> {
-  if (core.peers.length === 0) {
-    let added: (() => void) | null = null
-    await bounded(
-      new Promise<void>((resolve) => {
-        added = resolve
-        core.once('peer-add', resolve)
-      }),
-      timeout
-    )
-    if (added !== null) core.off('peer-add', added)
-  }
-  await bounded(core.update({ wait: true }), timeout)
-}
-
-/** A replica with no peer may wait long for an update. Null on timeout or failure. */
-export async function bounded<T>(p: Promise<T>, ms: number): Promise<T | null> {
-  const r = await raceTimeout(
-    p.catch(() => null),
-    ms
-  )
-  return r === TIMED_OUT ? null : r
 }

@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander'
 import { withCommon, configFrom, action, untilSignal, CommonFlags } from '../lib/command'
+import { requireMarket } from '../lib/config'
 import { ScitError } from '../lib/errors'
 import { loadIdentity } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
@@ -23,16 +24,15 @@ export function register(program: Command): void {
       .argument(
         '[service]',
         'WORKLOAD[:PORT] (default: the first workload with ports, its first port)'
-      ),
-    { market: false }
+      )
   )
     .description(
-      "open a local TCP port that carries each connection, encrypted, to a live replica of a contract's service, found on the DHT by the contract key (as this --data identity: the contract must allow it)"
+      "open a local TCP port that carries each connection, encrypted, to a live replica of a contract's service (as this --data identity: the contract must allow it). Only the server keys that the nodes holding the contract's live trades in the market name in their signed status cores are dialled"
     )
     .option('--listen <host:port>', 'where to listen', '127.0.0.1:0')
     .option(
       '--timeout <duration>',
-      'how long to wait for the contract and for a live replica',
+      'how long to wait for the market, the contract and a live replica',
       '30s'
     )
     .addHelpText(
@@ -79,16 +79,20 @@ async function cmdConnect(
   const which = parseService(service)
   const listen = parseListen(flags.listen ?? '127.0.0.1:0')
   const timeout = parseDuration(flags.timeout ?? '30s')
+  const deadline = Date.now() + timeout
   const config = configFrom(flags)
+  const market = requireMarket(config)
   const keyPair = loadIdentity(config.data)
   const tunnel = new Tunnel({
     contract,
+    market,
     workload: which.workload,
     port: which.port,
     keyPair,
     bootstrap: config.bootstrap,
     listen,
-    timeout
+    timeout,
+    progress: (line) => process.stderr.write(`${line}\n`)
   })
   const stopped = untilSignal()
   try {
@@ -112,16 +116,18 @@ async function cmdConnect(
       if (flags.verbose) process.stderr.write(`connection → replica ${e.replica.slice(0, 8)}\n`)
     })
     tunnel.on('refused', (e: { reason: string }) =>
-      process.stderr.write(`a connection waits: ${e.reason}; looking for replicas again\n`)
+      process.stderr.write(`a connection waits: ${e.reason}\n`)
     )
     tunnel.on('replicas', (n: number) => {
-      if (flags.verbose) process.stderr.write(`${n} replica(s) announced\n`)
+      if (flags.verbose) process.stderr.write(`${n} replica(s) authenticated\n`)
     })
+    // The first read of the nodes' status cores takes a moment: say so only when it takes longer.
+    await Promise.race([tunnel.waitReplica(1000).catch(() => 0), stopped])
     if (tunnel.replicaCount === 0) {
       process.stderr.write(
-        `waiting for a live replica of ${target} (up to ${flags.timeout ?? '30s'}) …\n`
+        `waiting for a live replica of ${target} (up to ${flags.timeout ?? '30s'}): ${tunnel.reasons().join('; ')}\n`
       )
-      await Promise.race([tunnel.waitReplica(timeout), stopped])
+      await Promise.race([tunnel.waitReplica(Math.max(0, deadline - Date.now()), timeout), stopped])
     }
     await stopped
   } finally {

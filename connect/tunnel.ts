@@ -1,25 +1,12 @@
 /**
- * `scit connect` as a library (ARCHITECTURE §9): a local TCP listener whose
- * every connection is carried, end-to-end encrypted, to a live replica of a
- * contract's service, found on the DHT by the contract key alone.
+ * `scit connect` as a library (docs/ARCHITECTURE.md "Service access"): a local TCP listener whose
+ * connections are carried to live replicas of a contract's service, found by the contract key alone.
  *
- *   const tunnel = new Tunnel({ contract, keyPair, bootstrap })
- *   await tunnel.ready()          // the contract read and verified, the listener up
- *   tunnel.address                // { host, port }: point any TCP client here
+ *   const tunnel = new Tunnel({ contract, market, keyPair, bootstrap })
+ *   await tunnel.ready()          // the market followed, the contract verified, the listener up
+ *   tunnel.address                // { host, port }
  *
- * The contract core is fetched from its bot and verified (bot/sign.ts
- * ContractSession): it names the service's ports and who may connect
- * (lib/access.ts), so a key the contract refuses is told ACCESS at once
- * instead of waiting on firewalls that answer nothing. Replicas are the keys
- * announced on the service's topic (lib/service.ts), looked up again every
- * few seconds and whenever none answers, so a replica that dies or a heal
- * onto a new node is followed without a restart. Each connection tries the
- * replicas in turn (spreading connections), starting the next one when the
- * current one has not answered within a short stagger.
- *
- * Events: 'connection' ({ replica }) when a local connection reached one,
- * 'refused' ({ reason }) when it reached none, 'replicas' (count) when the set
- * of announced replicas changes.
+ * Emits 'connection' ({ replica }), 'refused' ({ reason }), 'replicas' (count).
  */
 import fs from 'fs'
 import os from 'os'
@@ -29,21 +16,23 @@ import ReadyResource from 'ready-resource'
 import Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
 import type DHT from 'hyperdht'
-import type { SecretStream, Query } from 'hyperdht'
-import b4a from 'b4a'
+import type { SecretStream } from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
 import { ScitError, isScitError } from '../lib/errors'
 import type { KeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { createSwarm } from '../lib/swarm'
 import { mayConnect } from '../lib/access'
-import { serviceTopic } from '../lib/service'
 import type { ManifestWorkload } from '../lib/contract'
 import { ContractSession } from '../bot/sign'
+import { MarketPeer } from '../market/peer'
+import { Replicas, Replica } from './replicas'
 import safetyCatch from 'safety-catch'
 
 export interface TunnelOptions {
   contract: Buffer
+  /** The market whose signed view says which trades of the contract are live. */
+  market: Buffer
   /** The workload, and its port; default: the first workload with ports, its first port. */
   workload?: string | null
   port?: number | null
@@ -55,18 +44,20 @@ export interface TunnelOptions {
   dht?: DHT
   /** Where to listen (default 127.0.0.1, a free port). */
   listen?: { host?: string; port?: number }
-  /** How long to wait for the contract, and for a replica per connection (ms). */
+  /** How long to wait for the market and the contract together, and for a replica per connection (ms). */
   timeout?: number
   /** How long one replica may take to answer before the next is tried as well (ms). */
   stagger?: number
-  /** How often replicas are looked up again (ms). */
+  /** How often what could not be read of the replicas is tried again (ms). */
   refresh?: number
+  /** Told what joining the market still waits for. */
+  progress?: (line: string) => void
 }
 
-interface Replica {
-  key: Buffer
+/** A replica as this tunnel tries it. */
+interface Target {
+  replica: Replica
   failures: number
-  seen: number
 }
 
 export class Tunnel extends ReadyResource {
@@ -74,20 +65,19 @@ export class Tunnel extends ReadyResource {
   service: { workload: string; port: number } = { workload: '', port: 0 }
   /** Local connections carried so far, by replica key (z-base-32). */
   readonly carried = new Map<string, number>()
-  private swarm!: Hyperswarm
-  private store!: Corestore
+  private swarm: Hyperswarm | null = null
+  private store: Corestore | null = null
+  private market: MarketPeer | null = null
   private session: ContractSession | null = null
+  private replicas: Replicas | null = null
   private server: net.Server | null = null
   private dir = ''
-  private topic = b4a.alloc(32)
-  private readonly replicas = new Map<string, Replica>()
-  private lookups = 0
-  private looking: Promise<void> | null = null
-  private query: Query | null = null
-  private timer: NodeJS.Timeout | null = null
+  private readonly targets = new Map<string, Target>()
   private turn = 0
   private readonly sockets = new Set<net.Socket>()
   private readonly streams = new Set<SecretStream>()
+  /** Open streams by replica key (hex), closed when it leaves the set. */
+  private readonly byReplica = new Map<string, Set<SecretStream>>()
   private readonly timeout: number
 
   constructor(readonly opts: TunnelOptions) {
@@ -96,7 +86,12 @@ export class Tunnel extends ReadyResource {
   }
 
   get replicaCount(): number {
-    return this.replicas.size
+    return this.targets.size
+  }
+
+  /** Why no replica may be dialled now. */
+  reasons(): string[] {
+    return this.replicas?.reasons() ?? ['the tunnel is not open']
   }
 
   protected override async _open(): Promise<void> {
@@ -110,35 +105,68 @@ export class Tunnel extends ReadyResource {
 
   private async start(): Promise<void> {
     const o = this.opts
+    const deadline = Date.now() + this.timeout
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-connect-'))
-    this.store = new Corestore(this.dir)
+    const store = (this.store = new Corestore(this.dir))
     // A throw-away swarm key: the identity is only for the service streams (a bot may use it in another process).
-    this.swarm = o.dht
+    const swarm = (this.swarm = o.dht
       ? new Hyperswarm({ dht: o.dht })
-      : createSwarm({ bootstrap: o.bootstrap ?? null })
-    this.session = new ContractSession({
-      store: this.store,
-      swarm: this.swarm,
-      contract: o.contract,
-      timeout: this.timeout
+      : createSwarm({ bootstrap: o.bootstrap ?? null }))
+    this.market = new MarketPeer({
+      store,
+      swarm,
+      identity: null,
+      market: o.market,
+      follow: true,
+      announce: false,
+      joinTimeout: this.timeout,
+      progress: o.progress
     })
+    await this.market.ready()
+    // The market peer replicates the store on every connection: the session needs not.
+    const session = (this.session = new ContractSession({
+      store,
+      swarm,
+      contract: o.contract,
+      timeout: Math.max(1, deadline - Date.now()),
+      replicate: false
+    }))
     try {
-      await this.session.ready()
+      await session.ready()
     } catch (err) {
       if (isScitError(err, 'TIMEOUT'))
         throw new ScitError(
           'NOT_FOUND',
-          `unknown contract ${encodeKey(o.contract)}: no peer served it within ${this.timeout} ms (is the key right, and its bot online?)`
+          `unknown contract ${encodeKey(o.contract)}: no peer served it within ${this.timeout} ms (is the key right? its bot and the nodes that run it serve it)`
         )
       throw err
     }
-    const w = this.pick(this.session.view.state().manifest.workloads)
-    this.service = w
+    this.service = this.pick(session.view.state().manifest.workloads)
     this.checkAccess()
-    this.session.core.on('append', () => {
-      this.session?.view.refresh().catch(safetyCatch)
+    const replicas = (this.replicas = new Replicas({
+      client: this.market.client,
+      swarm,
+      store,
+      contract: { key: o.contract, bot: session.bot, view: session.view },
+      service: this.service,
+      timeout: this.timeout,
+      refresh: o.refresh
+    }))
+    replicas.on('added', (r: Replica) => {
+      this.targets.set(r.hex, { replica: r, failures: 0 })
+      this.emit('replicas', this.targets.size)
     })
-    this.topic = serviceTopic(o.contract, w.workload, w.port)
+    replicas.on('removed', (r: Replica) => {
+      this.targets.delete(r.hex)
+      for (const s of this.byReplica.get(r.hex) ?? []) s.destroy()
+      this.emit('replicas', this.targets.size)
+    })
+    session.core.on('append', () => {
+      session.view
+        .refresh()
+        .then(() => replicas.update())
+        .catch(safetyCatch)
+    })
     this.server = net.createServer({ allowHalfOpen: true }, (sock) => this.carry(sock))
     await new Promise<void>((resolve, reject) => {
       const server = this.server as net.Server
@@ -154,9 +182,7 @@ export class Tunnel extends ReadyResource {
     })
     const addr = this.server.address() as net.AddressInfo
     this.address = { host: addr.address, port: addr.port }
-    this.lookup()
-    this.timer = setInterval(() => this.lookup(), o.refresh ?? 5000)
-    this.timer.unref()
+    await replicas.ready()
   }
 
   /** The service to reach: the named workload and port, or the first that has any. */
@@ -197,51 +223,41 @@ export class Tunnel extends ReadyResource {
     )
   }
 
-  /** Resolve once at least one replica is announced; TIMEOUT past `ms`. */
-  async waitReplica(ms = this.timeout): Promise<number> {
+  /**
+   * Resolve once a replica may be dialled; TIMEOUT past `ms`, with why none may (`waited`: what the message says was
+   * waited in all, ms); BAD_STATE for a stopped contract.
+   */
+  async waitReplica(ms = this.timeout, waited = ms): Promise<number> {
     const deadline = Date.now() + ms
-    while (this.replicas.size === 0) {
-      if (Date.now() > deadline)
+    while (this.targets.size === 0) {
+      if (this.closing) throw new ScitError('CLOSED', 'the tunnel is closed')
+      if (this.replicas?.stopped === true) throw new ScitError('BAD_STATE', this.reasons()[0])
+      if (Date.now() >= deadline)
         throw new ScitError(
           'TIMEOUT',
-          `no live replica of ${this.service.workload}:${this.service.port} (contract ${encodeKey(this.opts.contract)}) within ${ms} ms`
+          `no live replica of ${this.service.workload}:${this.service.port} (contract ${encodeKey(this.opts.contract)}) within ${waited} ms: ${this.reasons().join('; ')}`
         )
-      if (this.closing) throw new ScitError('CLOSED', 'the tunnel is closed')
-      this.lookup()
-      await Promise.race([this.looking, new Promise((resolve) => setTimeout(resolve, 500))])
+      await this.changed(Math.min(250, deadline - Date.now()))
     }
-    return this.replicas.size
+    return this.targets.size
   }
 
-  /** Look the replicas up again (one lookup at a time); forget those absent from two lookups in a row that also failed. */
-  lookup(): void {
-    if (this.looking || this.closing) return
-    const n = ++this.lookups
-    this.looking = (async () => {
-      const before = this.replicas.size
-      this.query = this.swarm.dht.lookup(this.topic)
-      for await (const reply of this.query) {
-        for (const peer of reply.peers) {
-          const hex = b4a.toString(peer.publicKey, 'hex')
-          const r = this.replicas.get(hex)
-          if (r) r.seen = n
-          else this.replicas.set(hex, { key: peer.publicKey, failures: 0, seen: n })
-        }
+  /** Resolve when the set of replicas changes, or after `ms`. */
+  private changed(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.off('replicas', done)
+        resolve()
       }
-      for (const [hex, r] of this.replicas)
-        if (r.seen < n - 1 && r.failures > 0) this.replicas.delete(hex)
-      if (this.replicas.size !== before) this.emit('replicas', this.replicas.size)
-    })()
-      .catch(safetyCatch)
-      .finally(() => {
-        this.looking = null
-        this.query = null
-      })
+      const timer = setTimeout(done, Math.max(0, ms))
+      this.on('replicas', done)
+    })
   }
 
   /** Replicas to try, in order: those that answered last, taking turns, then the failed ones, fewest failures first. */
-  private order(): Replica[] {
-    const all = [...this.replicas.values()]
+  private order(): Target[] {
+    const all = [...this.targets.values()]
     const good = all.filter((r) => r.failures === 0)
     const start = good.length > 0 ? this.turn++ % good.length : 0
     return [
@@ -286,39 +302,42 @@ export class Tunnel extends ReadyResource {
         const s = await this.race(list)
         if (s !== null) return s
       }
-      // None answered: look again, and give a heal time to announce its new replica.
-      this.lookup()
-      await Promise.race([
-        this.looking,
-        new Promise((resolve) => setTimeout(resolve, Math.min(2000, 250 * 2 ** round++)))
-      ])
-      if (round === 1)
+      if (round === 0)
         this.emit('refused', {
-          reason: this.allowed()
-            ? 'no replica answered'
-            : 'the contract no longer allows this key (revoked)'
+          reason: !this.allowed()
+            ? 'the contract no longer allows this key (revoked)'
+            : list.length > 0
+              ? `none of ${list.length} replica(s) answered`
+              : this.reasons().join('; ')
         })
+      // Give a heal time to bring its new replica.
+      await this.changed(Math.min(2000, 250 * 2 ** round++, deadline - Date.now()))
     }
     return null
   }
 
   /** Try the replicas in order, starting the next while the earlier ones have not answered within the stagger; first open wins. */
-  private race(list: Replica[]): Promise<SecretStream | null> {
+  private race(list: Target[]): Promise<SecretStream | null> {
     const stagger = this.opts.stagger ?? 1500
+    const swarm = this.swarm as Hyperswarm
     return new Promise((resolve) => {
       let pending = 0
       let next = 0
       let won = false
       let timer: NodeJS.Timeout | null = null
-      const waiting = new Set<Replica>()
+      const waiting = new Set<Target>()
       const launch = (): void => {
         if (won || next >= list.length) return
         const r = list[next++]
+        // It may have left the set since the list was made: never dial a key outside it.
+        if (this.targets.get(r.replica.hex) !== r) {
+          launch()
+          return
+        }
         pending++
         waiting.add(r)
-        const s = this.swarm.dht.connect(r.key, { keyPair: this.opts.keyPair })
-        this.streams.add(s)
-        s.once('close', () => this.streams.delete(s))
+        const s = swarm.dht.connect(r.replica.key, { keyPair: this.opts.keyPair })
+        this.track(s, r.replica.hex)
         s.on('error', () => {})
         let settled = false
         s.once('open', () => {
@@ -326,8 +345,10 @@ export class Tunnel extends ReadyResource {
           settled = true
           waiting.delete(r)
           r.failures = 0
-          if (won) {
+          if (won || this.targets.get(r.replica.hex) !== r) {
             s.destroy()
+            pending--
+            if (!won && pending === 0 && next >= list.length) resolve(null)
             return
           }
           won = true
@@ -358,18 +379,30 @@ export class Tunnel extends ReadyResource {
       }
       launch()
       arm()
+      if (pending === 0) resolve(null)
+    })
+  }
+
+  private track(s: SecretStream, hex: string): void {
+    this.streams.add(s)
+    let set = this.byReplica.get(hex)
+    if (set === undefined) this.byReplica.set(hex, (set = new Set()))
+    set.add(s)
+    s.once('close', () => {
+      this.streams.delete(s)
+      set.delete(s)
+      if (set.size === 0 && this.byReplica.get(hex) === set) this.byReplica.delete(hex)
     })
   }
 
   protected override async _close(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer)
     for (const s of this.sockets) s.destroy()
     for (const s of this.streams) s.destroy()
     if (this.server !== null)
       await new Promise<void>((resolve) => (this.server as net.Server).close(() => resolve()))
-    this.query?.destroy()
-    while (this.looking) await this.looking
+    await this.replicas?.close().catch(safetyCatch)
     await this.session?.close().catch(safetyCatch)
+    await this.market?.close().catch(safetyCatch)
     await this.swarm?.destroy()
     await this.store?.close()
     if (this.dir !== '') fs.rmSync(this.dir, { recursive: true, force: true })

@@ -1,5 +1,5 @@
 /**
- * Who may connect to a contract's services (ARCHITECTURE §9): the manifest's
+ * Who may connect to a contract's services (docs/ARCHITECTURE.md "Service access"): the manifest's
  * `access` resolved against the contract's bot and stakeholders, then every
  * signed grant and revoke in the order of the core. A node's DHT firewall
  * asks `mayConnect` before any byte reaches a workload; `scit connect` asks

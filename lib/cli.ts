@@ -6,6 +6,7 @@
  *   scit market …  explore (and serve) a market
  *   scit connect … users: a local port that reaches a contract's service
  *   scit demo      a whole market on a local testnet, in one process
+ *   scit dht       the bootstrap of a private DHT (a market with no internet)
  *   scit id        this data directory's identity
  */
 import { Command } from 'commander'
@@ -18,6 +19,7 @@ import { register as registerBot } from '../bot/cli'
 import { register as registerMarket } from '../market/cli'
 import { register as registerDemo } from '../examples/demo/cli'
 import { register as registerConnect } from '../connect/cli'
+import { register as registerDht } from './dht'
 import { version as VERSION } from '../package.json'
 
 export function program(): Command {
@@ -47,6 +49,7 @@ export function program(): Command {
   registerMarket(p)
   registerConnect(p)
   registerDemo(p)
+  registerDht(p)
   return p
 }
 

@@ -1,6 +1,6 @@
 /** compact-encoding helpers shared by every schema file: strict decoding and optional fields. */
 import c from 'compact-encoding'
-import { ScitError } from './errors'
+import { ScitError, isScitError } from './errors'
 
 /** Decode `buf` with `enc` and refuse trailing bytes, so one value has one encoding. */
 export function decodeExact<T>(enc: c.Encoding<T>, buf: Uint8Array): T {
@@ -11,12 +11,50 @@ export function decodeExact<T>(enc: c.Encoding<T>, buf: Uint8Array): T {
   return value
 }
 
-/** Decode a body; a failure becomes a typed INVALID_ENVELOPE error. */
+/** Decode a body; a failure becomes a typed INVALID_ENVELOPE error (a format this build does not read stays UNSUPPORTED). */
 export function decodeBody<T>(enc: c.Encoding<T>, buf: Uint8Array, what: string): T {
   try {
     return decodeExact(enc, buf)
   } catch (err) {
+    if (isScitError(err, 'UNSUPPORTED')) throw err
     throw new ScitError('INVALID_ENVELOPE', `${what} body is malformed: ${(err as Error).message}`)
+  }
+}
+
+/** A record in a format this build does not read: older or newer, and which. */
+export function unsupportedFormat(what: string, got: number, want: number): ScitError {
+  return new ScitError(
+    'UNSUPPORTED',
+    `${what}: written by ${got < want ? 'an older' : 'a newer'} scit (format ${got}); this scit reads format ${want}`
+  )
+}
+
+/**
+ * A record that says its format: a 0 byte, the version, then `enc`. For records whose first, unversioned format
+ * (format 1) never starts with a 0 byte (its first field is a non-empty string), so an old record is refused as
+ * UNSUPPORTED instead of misread.
+ */
+export function versioned<T>(version: number, what: string, enc: c.Encoding<T>): c.Encoding<T> {
+  return {
+    preencode(state, v) {
+      state.end++
+      c.uint.preencode(state, version)
+      enc.preencode(state, v)
+    },
+    encode(state, v) {
+      c.uint8.encode(state, 0)
+      c.uint.encode(state, version)
+      enc.encode(state, v)
+    },
+    decode(state) {
+      let got = 1
+      if (state.start < state.end && state.buffer?.[state.start] === 0) {
+        state.start++
+        got = c.uint.decode(state)
+      }
+      if (got !== version) throw unsupportedFormat(what, got, version)
+      return enc.decode(state)
+    }
   }
 }
 

@@ -5,10 +5,13 @@ import { Command, CommanderError } from 'commander'
 import { resolveConfig, Config, ConfigFlags, DEFAULT_DATA } from './config'
 import { ScitError } from './errors'
 import { setLevel, getLevel } from './log'
+import { ioOf, processIo, Io } from './io'
 
 export interface CommonFlags extends ConfigFlags {
   json?: boolean
   verbose?: number
+  /** Where the command prints (lib/io.ts): set when `scit bot run` serves it. */
+  io?: Io
 }
 
 export function withCommon(cmd: Command, opts: { market?: boolean } = {}): Command {
@@ -30,12 +33,14 @@ export function withCommon(cmd: Command, opts: { market?: boolean } = {}): Comma
 }
 
 export function configFrom(flags: CommonFlags): Config {
-  if (flags.verbose) setLevel(flags.verbose > 1 ? 'debug' : 'info')
-  return resolveConfig(flags)
+  const io = ioOf(flags)
+  // a served command's -v is its client's, not the serving process's log level
+  if (flags.verbose && !io.served) setLevel(flags.verbose > 1 ? 'debug' : 'info')
+  return resolveConfig(flags, io.env, io.cwd)
 }
 
 export function output(flags: CommonFlags, value: unknown, human: () => string): void {
-  process.stdout.write((flags.json ? JSON.stringify(value, null, 2) : human()) + '\n')
+  ioOf(flags).out((flags.json ? JSON.stringify(value, null, 2) : human()) + '\n')
 }
 
 /** Known errors print `error CODE: message` and exit 1; anything else is a bug and goes on to `report`. */
@@ -43,22 +48,23 @@ export function action<A extends unknown[]>(
   fn: (...args: A) => Promise<void> | void
 ): (...args: A) => Promise<void> {
   return async (...args: A) => {
+    const cmd = args[args.length - 1]
+    const flags: CommonFlags = cmd instanceof Command ? cmd.opts() : {}
     try {
       await fn(...args)
     } catch (err) {
-      const known = explain(err, dataOf(args[args.length - 1]))
+      const known = explain(err, dataOf(flags))
       if (known === null) throw err
-      process.stderr.write(`error ${known.code}: ${known.message}\n`)
-      process.exitCode = 1
+      const io = ioOf(flags)
+      io.err(`error ${known.code}: ${known.message}\n`)
+      io.exit(1)
     }
   }
 }
 
-function dataOf(cmd: unknown): string {
-  const flags = cmd instanceof Command ? cmd.opts() : {}
-  return path.resolve(
-    typeof flags.data === 'string' ? flags.data : (process.env.SCIT_DATA ?? DEFAULT_DATA)
-  )
+function dataOf(flags: CommonFlags): string {
+  const io = ioOf(flags)
+  return path.resolve(io.cwd, flags.data ?? io.env.SCIT_DATA ?? DEFAULT_DATA)
 }
 
 /** Library errors under a data dir (Corestore's fd-lock, device-file) in scit's terms with the fix; null otherwise. */
@@ -82,7 +88,7 @@ export function explain(err: unknown, data: string): ScitError | null {
 }
 
 /** A process (other than this one) with a file open under `dir`: who holds its lock. */
-function holder(dir: string): number | null {
+export function holder(dir: string): number | null {
   let pids: string[]
   try {
     pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)
@@ -108,7 +114,7 @@ function holder(dir: string): number | null {
 }
 
 /** The last word on a failure: `error CODE: message`, a stack only with -vv or SCIT_DEBUG=1. Returns the exit code. */
-export function report(err: unknown, program: Command, argv: string[]): number {
+export function report(err: unknown, program: Command, argv: string[], io = processIo): number {
   if (err instanceof CommanderError) {
     if (err.exitCode === 0) return 0 // --help, --version
     const cmd = commandPath(program, argv)
@@ -116,19 +122,19 @@ export function report(err: unknown, program: Command, argv: string[]): number {
       err.code === 'commander.help'
         ? `${cmd} needs a sub-command (listed above)`
         : `${err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}; see ${cmd} --help`
-    process.stderr.write(`error INVALID_ARGUMENT: ${text}\n`)
+    io.err(`error INVALID_ARGUMENT: ${text}\n`)
     return 1
   }
-  const known = explain(err, dataOf(null))
+  const known = explain(err, dataOf({ io }))
   if (known !== null) {
-    process.stderr.write(`error ${known.code}: ${known.message}\n`)
+    io.err(`error ${known.code}: ${known.message}\n`)
     return 1
   }
   const e = err as Error
-  process.stderr.write(
+  io.err(
     `error INTERNAL: ${e?.message ?? String(err)} (a bug in scit: please report it; -vv or SCIT_DEBUG=1 shows where)\n`
   )
-  if (getLevel() === 'debug' && e?.stack) process.stderr.write(`${e.stack}\n`)
+  if (getLevel() === 'debug' && e?.stack) io.err(`${e.stack}\n`)
   return 1
 }
 

@@ -24,25 +24,60 @@ export interface ConfigFlags {
   bootstrap?: string
 }
 
+/** `<data>/config.json`: every field it may hold is in CONFIG_FIELDS. */
 export interface ConfigFile {
   market?: string
-  bootstrap?: string
+  /** "host:port,host:port", or a list of "host:port" */
+  bootstrap?: string | string[]
+}
+
+/** The schema of config.json: each field, and what to say after its name when a value is refused (null: fine). */
+const CONFIG_FIELDS: { [K in keyof Required<ConfigFile>]: (v: unknown) => string | null } = {
+  market: (v) => {
+    if (typeof v !== 'string') return ` must be a market key (text), not ${typeName(v)}`
+    try {
+      decodeKey(v)
+      return null
+    } catch (err) {
+      return ` ${(err as Error).message}`
+    }
+  },
+  bootstrap: (v) => {
+    if (Array.isArray(v)) {
+      const i = v.findIndex((x) => typeof x !== 'string')
+      if (i !== -1) return `[${i}] must be "host:port" text, not ${typeName(v[i])}`
+    } else if (typeof v !== 'string')
+      return ` must be a list of "host:port" (e.g. ["127.0.0.1:49737"]), not ${typeName(v)}`
+    try {
+      parseBootstrap(v)
+      return null
+    } catch (err) {
+      return (err as Error).message.replace(/^bootstrap/, '')
+    }
+  }
+}
+
+/** A config.json larger than this is not a config file. */
+const MAX_CONFIG_BYTES = 64 * 1024
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'a list'
+  return typeof v === 'object' ? 'an object' : `the ${typeof v} ${JSON.stringify(v)}`.slice(0, 80)
 }
 
 export const DEFAULT_DATA = path.join(os.homedir(), '.scit')
 
-export function parseBootstrap(text: string): Bootstrap[] {
+export function parseBootstrap(text: string | string[]): Bootstrap[] {
   const out: Bootstrap[] = []
-  for (const part of text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
+  const parts = typeof text === 'string' ? text.split(',') : text
+  for (const part of parts.map((s) => s.trim()).filter(Boolean)) {
     const m = /^(.+):(\d{1,5})$/.exec(part)
     const port = m ? Number(m[2]) : NaN
     if (!m || port < 1 || port > 65535) {
       throw new ScitError(
         'INVALID_CONFIG',
-        `bootstrap "${part}" is not host:port (e.g. 127.0.0.1:49737)`
+        `bootstrap "${part.slice(0, 80)}" is not host:port (e.g. 127.0.0.1:49737)`
       )
     }
     out.push({ host: m[1], port })
@@ -51,17 +86,40 @@ export function parseBootstrap(text: string): Bootstrap[] {
   return out
 }
 
+/** `<data>/config.json`, checked against CONFIG_FIELDS; {} when there is none. */
 export function readConfigFile(data: string): ConfigFile {
   const file = path.join(data, 'config.json')
-  if (!fs.existsSync(file)) return {}
-  try {
-    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-      throw new Error('not an object')
-    return parsed as ConfigFile
-  } catch (err) {
-    throw new ScitError('INVALID_CONFIG', `${file}: ${(err as Error).message}`)
+  const bad = (why: string): never => {
+    throw new ScitError('INVALID_CONFIG', `${file}: ${why}`)
   }
+  let text: string
+  try {
+    const st = fs.statSync(file)
+    if (!st.isFile()) bad('is not a regular file')
+    if (st.size > MAX_CONFIG_BYTES)
+      bad(`is ${st.size} bytes: a config file is at most ${MAX_CONFIG_BYTES}`)
+    text = fs.readFileSync(file, 'utf8')
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return {}
+    if (err instanceof ScitError) throw err
+    return bad(`cannot read it (${(err as Error).message})`)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (err) {
+    return bad(`not JSON (${(err as Error).message})`)
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    bad(`must hold a JSON object ({"market": "…"}), not ${typeName(parsed)}`)
+  const fields = CONFIG_FIELDS as Record<string, (v: unknown) => string | null>
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!Object.prototype.hasOwnProperty.call(fields, k))
+      bad(`unknown field "${k.slice(0, 40)}" (known: ${Object.keys(fields).join(', ')})`)
+    const why = fields[k](v)
+    if (why !== null) bad(k + why)
+  }
+  return parsed as ConfigFile
 }
 
 export function writeConfigFile(data: string, patch: ConfigFile): void {
@@ -72,8 +130,13 @@ export function writeConfigFile(data: string, patch: ConfigFile): void {
   fs.renameSync(file + '.tmp', file)
 }
 
-export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
-  const data = path.resolve(flags.data ?? env.SCIT_DATA ?? DEFAULT_DATA)
+/** `cwd`: where a relative --data is (the caller's, for a command `scit bot run` serves). */
+export function resolveConfig(
+  flags: ConfigFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd()
+): Config {
+  const data = path.resolve(cwd, flags.data ?? env.SCIT_DATA ?? DEFAULT_DATA)
   const file = readConfigFile(data)
   const market = flags.market ?? env.SCIT_MARKET ?? file.market
   const bootstrap = flags.bootstrap ?? env.SCIT_BOOTSTRAP ?? file.bootstrap

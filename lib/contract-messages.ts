@@ -22,11 +22,12 @@ import fs from 'fs'
 import c from 'compact-encoding'
 import b4a from 'b4a'
 import sodium from 'sodium-universal'
-import { struct, optional, decodeExact, enumOf } from './codec'
+import { struct, optional, decodeExact, enumOf, unsupportedFormat } from './codec'
 import { ScitError } from './errors'
 import { hash, encodeKey, shortKey } from './keys'
 import { sign, verifySignature, KeyPair } from './identity'
 import type { Resources } from './resources'
+import { isSafePath, clashingPaths } from './work-paths'
 import {
   WORKLOAD_KINDS,
   RESTART_POLICIES,
@@ -39,7 +40,8 @@ import {
 
 export * from './workload-kinds'
 
-export const MANIFEST_VERSION = 1
+/** 2: workloads carry `access` and `state`. */
+export const MANIFEST_VERSION = 2
 export const CHUNK_SIZE = 64 * 1024
 export const BLOB_MARKER = 0
 
@@ -57,9 +59,10 @@ export interface MirrorSpec {
 }
 
 /**
- * kind archive (ARCHITECTURE §11): `size` bytes in `groups` placement groups,
- * each of data + parity holders on distinct nodes, each holder keeping up to
- * `shard` bytes. Planned by the bot from the template and the market.
+ * kind archive (docs/ARCHITECTURE.md "Archives at scale"): `size` bytes in
+ * `groups` placement groups, each of data + parity holders on distinct nodes,
+ * each holder keeping up to `shard` bytes. Planned by the bot from the
+ * template and the market.
  */
 export interface ArchiveSpec {
   size: number
@@ -70,7 +73,7 @@ export interface ArchiveSpec {
 }
 
 /**
- * Who may connect to a service's ports (ARCHITECTURE §9): anyone (`public`),
+ * Who may connect to a service's ports (docs/ARCHITECTURE.md "Service access"): anyone (`public`),
  * or the listed keys and roles: 'bot' (the contract's bot), 'stakeholders'
  * (every signer), or a stakeholder role. grant/revoke instructions change it later.
  */
@@ -96,7 +99,7 @@ export interface ManifestWorkload {
   mirror: MirrorSpec | null // kind mirror: bytes to keep, optional core to copy from
   output: string | null // kind job: the file whose BLAKE2b-256 the node reports
   access: Access // kind service with ports: who may connect
-  state: StateSpec | null // kind service: the paths its node snapshots into a state core (node/state.ts)
+  state: StateSpec | null // kind service: the paths its node snapshots into a state core (node/state-keeper.ts)
   archive: ArchiveSpec | null // kind archive: its code and groups
 }
 
@@ -173,7 +176,7 @@ export interface BlobRef {
  * bot verified last on the lost replica's state core, as `length` blocks of
  * that core ending in the node's signed snapshot `seq` of total `hash`. The
  * new node checks that `node` ran trade `from` of this contract, then every
- * hash, before its service starts (node/state.ts).
+ * hash, before its service starts (node/state-keeper.ts).
  */
 export interface RestoreRef {
   trade: string
@@ -332,7 +335,7 @@ const stakeholder = struct<Stakeholder>([
   ['weight', c.uint]
 ])
 
-export const manifestEncoding = struct<Manifest>([
+const manifestFields = struct<Manifest>([
   ['version', c.uint],
   [
     'template',
@@ -361,6 +364,19 @@ export const manifestEncoding = struct<Manifest>([
     ])
   ]
 ])
+
+/** Its version is read first: a manifest of another format is UNSUPPORTED, never decoded as this one. */
+export const manifestEncoding: c.Encoding<Manifest> = {
+  preencode: manifestFields.preencode,
+  encode: manifestFields.encode,
+  decode(state) {
+    const start = state.start
+    const version = c.uint.decode(state)
+    if (version !== MANIFEST_VERSION) throw unsupportedFormat('manifest', version, MANIFEST_VERSION)
+    state.start = start
+    return manifestFields.decode(state)
+  }
+}
 
 export const headerEncoding = struct<ContractHeader>([
   ['core', c.fixed32],
@@ -565,19 +581,6 @@ export function decodeApproval(buf: Uint8Array): Approval {
 const SAFE_NAME = /^[a-z][a-z0-9-]{0,62}$/
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
-/** A node writes files under its work dir by these paths: nothing absolute, no "..", no hidden tricks. */
-export function isSafePath(p: string): boolean {
-  if (
-    p.length === 0 ||
-    p.length > 1024 ||
-    p.startsWith('/') ||
-    p.includes('\\') ||
-    p.includes('\0')
-  )
-    return false
-  return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..')
-}
-
 /** An archive's plan holds together: a code GF(2^8) can do, one lease per shard of every group, each as large as a shard. */
 function checkArchive(w: ManifestWorkload, bad: (msg: string) => never): void {
   const a = w.archive as ArchiveSpec
@@ -618,12 +621,11 @@ export function checkManifest(m: Manifest, block: number | null = null): void {
     for (const k of Object.keys(w.env))
       if (!ENV_NAME.test(k)) bad(`workload ${w.name}: "${k}" is not an environment variable name`)
     for (const p of w.ports) if (p < 1 || p > 65535) bad(`workload ${w.name}: ${p} is not a port`)
-    const paths = new Set<string>()
-    for (const f of w.files) {
-      if (!isSafePath(f.path) || paths.has(f.path))
-        bad(`workload ${w.name}: file path "${f.path}" is unsafe or listed twice`)
-      paths.add(f.path)
-    }
+    for (const f of w.files)
+      if (!isSafePath(f.path)) bad(`workload ${w.name}: file path "${f.path}" is unsafe`)
+    const clash = clashingPaths(w.files.map((f) => f.path))
+    if (clash)
+      bad(`workload ${w.name}: files "${clash[0]}" and "${clash[1]}" would land on one file`)
     if (w.output !== null && !isSafePath(w.output))
       bad(`workload ${w.name}: output path "${w.output}" is unsafe`)
     for (const r of w.access.roles) {

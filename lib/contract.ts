@@ -1,12 +1,7 @@
 /**
- * The per-contract notary core, as bot and node share it: the manifest and
- * its hash, stakeholder approvals, and `readContract`, the verifying reader a
- * node runs over a replicated core before it runs anything (ARCHITECTURE §5-7).
- * The format is in contract-messages.ts; the writer lives with the bot.
- *
- * Every refusal is a VerificationError (code VERIFICATION) whose `reason` is
- * stable (`bad-header-signature`, `seq-gap`, `file-hash-mismatch`, …) and
- * starts its message.
+ * The contract core as bot and node share it (docs/ARCHITECTURE.md "Notary"): `readContract`, the
+ * verifying reader a node runs before it runs anything. Every refusal is a VerificationError whose
+ * stable `reason` starts its message. The format is in contract-messages.ts.
  */
 import fs from 'fs'
 import { once } from 'events'
@@ -16,6 +11,7 @@ import type Hypercore from 'hypercore'
 import { encodeKey } from './keys'
 import { open as openEnvelope, TYPES, Envelope } from './envelope'
 import { decodeExact } from './codec'
+import { ScitError, isScitError } from './errors'
 import { resolveAccess, AccessList } from './access'
 import { archiveRecord, ArchiveRecord } from './archive/messages'
 import {
@@ -194,6 +190,11 @@ export class ContractView {
     try {
       return decodeExact(enc, buf)
     } catch (err) {
+      if (isScitError(err, 'UNSUPPORTED'))
+        throw new ScitError(
+          'UNSUPPORTED',
+          `contract ${block === 0 ? 'header' : `block ${block}`}: ${err.message}`
+        )
       throw new VerificationError(
         block === 0 ? 'bad-header' : 'bad-record',
         `does not decode: ${(err as Error).message}`,

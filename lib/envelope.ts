@@ -45,7 +45,7 @@ export const TYPES = {
   status: 48,
   presence: 49,
   log: 50,
-  // per-replica state core (node/state.ts)
+  // per-replica state core (node/state-keeper.ts)
   snapshot: 51
 } as const
 

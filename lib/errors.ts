@@ -26,7 +26,7 @@ export type ErrorCode =
   | 'BAD_STATE' // the command makes no sense in the contract's phase (scale a stopped contract)
   | 'REPLICA_FAILED' // a node signed that a replica failed for good
   | 'DEMO' // scit demo saw something other than what it claims
-  | 'UNSUPPORTED' // the runtime (Bare) has no equivalent for what this needs
+  | 'UNSUPPORTED' // the runtime (Bare) has no equivalent for what this needs, or a record is in a format this build does not read
   | 'EXISTS' // the name is taken (an archive entry, an output path): --force replaces it
   | 'UNAVAILABLE' // the data exists, but too few of its holders answer to read it now
   | 'INTERNAL' // a bug: an error scit did not expect reached the top

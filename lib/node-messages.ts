@@ -13,10 +13,12 @@
  * Every body is decoded strictly (lib/codec decodeExact): one value, one encoding.
  */
 import c from 'compact-encoding'
-import { struct, optional, enumOf, nonNullBuffer } from './codec'
+import { struct, optional, enumOf, nonNullBuffer, versioned } from './codec'
 import type { Resources } from './resources'
 
 export const PRESENCE_VERSION = 1
+/** 2: a service's records name its manifest workload (`service`) with the port keys, so contract, trade, workload, port and key are signed together. */
+export const STATUS_VERSION = 2
 
 /** The states a workload moves through on a node (node/workload.ts), as its status core records them. */
 export const WORKLOAD_STATES = [
@@ -62,23 +64,29 @@ export interface StatusRecord {
   restarts: number
   contract: Buffer | null // the contract core the workload comes from
   trade: string | null
-  stateCore: Buffer | null // the replica's state core (node/state.ts), when its service declares state
+  stateCore: Buffer | null // the replica's state core (node/state-keeper.ts), when its service declares state
+  service: string | null // the manifest's name of the workload, once its contract verified: what `ports` serve
 }
 
-export const statusRecord = struct<StatusRecord>([
-  ['workload', c.string],
-  ['state', stateEncoding],
-  ['reason', c.string],
-  ['exitCode', optional(c.int)],
-  ['signal', optional(c.string)],
-  ['stdout', optional(c.fixed32)],
-  ['output', optional(c.fixed32)],
-  ['ports', c.array(portMapping)],
-  ['restarts', c.uint],
-  ['contract', optional(c.fixed32)],
-  ['trade', optional(c.string)],
-  ['stateCore', optional(c.fixed32)]
-])
+export const statusRecord = versioned(
+  STATUS_VERSION,
+  'status record',
+  struct<StatusRecord>([
+    ['workload', c.string],
+    ['state', stateEncoding],
+    ['reason', c.string],
+    ['exitCode', optional(c.int)],
+    ['signal', optional(c.string)],
+    ['stdout', optional(c.fixed32)],
+    ['output', optional(c.fixed32)],
+    ['ports', c.array(portMapping)],
+    ['restarts', c.uint],
+    ['contract', optional(c.fixed32)],
+    ['trade', optional(c.string)],
+    ['stateCore', optional(c.fixed32)],
+    ['service', optional(c.string)]
+  ])
+)
 
 export type Stream = 'stdout' | 'stderr'
 export interface LogRecord {

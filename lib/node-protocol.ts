@@ -1,7 +1,7 @@
 /**
  * The node's liveness protocol ("scit/node/v2"): ping, status summary and storage
  * challenges (lib/storage-proof.ts). Read-only by construction: only a signed,
- * paid contract starts, stops or changes a workload (ARCHITECTURE §7).
+ * paid contract starts, stops or changes a workload (docs/ARCHITECTURE.md "Execution").
  */
 import Protomux, { Channel, Message } from 'protomux'
 import type Hypercore from 'hypercore'

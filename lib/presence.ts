@@ -1,5 +1,5 @@
 /**
- * Finding and verifying a node's DHT presence record (ARCHITECTURE §1): the DHT
+ * Finding and verifying a node's DHT presence record (docs/ARCHITECTURE.md "Presence"): the DHT
  * signature over (seq, value), then the node-signed `presence` envelope, decoded strictly.
  */
 import b4a from 'b4a'

@@ -1,5 +1,5 @@
 /**
- * Reading a node's status and log cores (ARCHITECTURE §7): every record is
+ * Reading a node's status and log cores (docs/ARCHITECTURE.md "Execution"): every record is
  * checked against the node's identity, and envelope seq = block index + 1, so
  * records moved between positions or cores are refused.
  */
@@ -8,6 +8,7 @@ import b4a from 'b4a'
 import c from 'compact-encoding'
 import { open, TYPES } from './envelope'
 import { decodeBody } from './codec'
+import { isScitError } from './errors'
 import { statusRecord, logRecord, StatusRecord, LogRecord } from './node-messages'
 
 export type Refusal = { index: number; reason: string; message: string }
@@ -74,7 +75,8 @@ export async function readCore<T>(
         body: decodeBody(enc, r.envelope.body, kind)
       })
     } catch (err) {
-      out.refused.push({ index: i, reason: 'malformed', message: (err as Error).message })
+      const reason = isScitError(err, 'UNSUPPORTED') ? 'unsupported' : 'malformed'
+      out.refused.push({ index: i, reason, message: (err as Error).message })
     }
   }
   return out

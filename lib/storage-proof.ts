@@ -1,5 +1,5 @@
 /**
- * Storage proofs for archives (ARCHITECTURE §7): a node answers a nonce with the
+ * Storage proofs for archives (docs/ARCHITECTURE.md "Execution"): a node answers a nonce with the
  * blocks it picks and their Merkle paths; the challenger checks them against a
  * signed tree head it trusts, never the node's word nor its own copy of the blocks.
  * Hashing and flat-tree numbering are Hypercore's documented ones, not its internals.
@@ -111,23 +111,23 @@ export function verifyStorage(
   count: number,
   proof: StorageProof
 ): Verdict {
-  const no = (reason: string): Verdict => ({ ok: false, reason })
+  const fail = (reason: string): Verdict => ({ ok: false, reason })
   const want = fullRoots(head.length)
   if (proof.roots.length !== want.length || proof.roots.some((r, i) => r.index !== want[i]))
-    return no(`the roots are not those of a tree of length ${head.length}`)
+    return fail(`the roots are not those of a tree of length ${head.length}`)
   if (!b4a.equals(crypto.tree(proof.roots), head.treeHash))
-    return no('the roots do not hash to the signed tree')
+    return fail('the roots do not hash to the signed tree')
   const indexes = challengeIndexes(nonce, head.length, count)
   if (proof.blocks.length !== indexes.length)
-    return no(`${proof.blocks.length} blocks answered, ${indexes.length} asked`)
+    return fail(`${proof.blocks.length} blocks answered, ${indexes.length} asked`)
   let bytes = 0
   for (let k = 0; k < indexes.length; k++) {
     const b = proof.blocks[k]
     if (b.index !== indexes[k])
-      return no(`answered block ${b.index}, asked ${indexes[k]}: not this challenge`)
+      return fail(`answered block ${b.index}, asked ${indexes[k]}: not this challenge`)
     bytes += b.value.byteLength
     if (bytes > MAX_ANSWER_BYTES || b.nodes.length > MAX_DEPTH)
-      return no('the answer is larger than a challenge allows')
+      return fail('the answer is larger than a challenge allows')
     let node: TreeNode = {
       index: 2 * b.index,
       size: b.value.byteLength,
@@ -135,7 +135,7 @@ export function verifyStorage(
     }
     for (const sibling of b.nodes) {
       if (sibling.index !== siblingOf(node.index))
-        return no(`block ${b.index}: node ${sibling.index} is not on its path`)
+        return fail(`block ${b.index}: node ${sibling.index} is not on its path`)
       node = {
         index: parentOf(node.index),
         size: node.size + sibling.size,
@@ -144,7 +144,7 @@ export function verifyStorage(
     }
     const root = proof.roots.find((r) => r.index === node.index)
     if (!root || root.size !== node.size || !b4a.equals(root.hash, node.hash))
-      return no(`block ${b.index} does not hash to a root of the signed tree`)
+      return fail(`block ${b.index} does not hash to a root of the signed tree`)
   }
   return { ok: true }
 }

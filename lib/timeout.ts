@@ -1,4 +1,5 @@
 /** Waiting for a promise at most so long, with the timer cleared either way. */
+import type Hypercore from 'hypercore'
 import { ScitError } from './errors'
 
 export const TIMED_OUT: unique symbol = Symbol('timed out')
@@ -19,4 +20,32 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
   const r = await raceTimeout(p, ms)
   if (r === TIMED_OUT) throw new ScitError('TIMEOUT', `${what} within ${ms} ms`)
   return r
+}
+
+/** `p`'s value, or null when `ms` pass first or `p` rejects: for waits whose failure only means "not yet". */
+export async function settleWithin<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  const r = await raceTimeout(
+    p.catch(() => null),
+    ms
+  )
+  return r === TIMED_OUT ? null : r
+}
+
+/**
+ * Wait at most `timeout` ms, first for a peer with the core (its channel opens a moment
+ * after the connection, and an update without peers returns at once), then for its latest length.
+ */
+export async function waitForUpdate(core: Hypercore, timeout: number): Promise<void> {
+  if (core.peers.length === 0) {
+    let added: (() => void) | null = null
+    await settleWithin(
+      new Promise<void>((resolve) => {
+        added = resolve
+        core.once('peer-add', resolve)
+      }),
+      timeout
+    )
+    if (added !== null) core.off('peer-add', added)
+  }
+  await settleWithin(core.update({ wait: true }), timeout)
 }

@@ -5,7 +5,10 @@ export function marketTopic(marketKey: Uint8Array): Buffer {
   return hash('scit/topic/market', marketKey)
 }
 
-/** Where a contract's bot and stakeholders exchange approvals; the explorer joins it for the contract core. */
+/**
+ * A contract's topic: its bot and the nodes that run it serve the contract core there (so it is read while the bot
+ * is offline), and the bot takes its stakeholders' approvals there.
+ */
 export function approvalsTopic(contract: Buffer): Buffer {
   return hash('scit/topic/contract-approvals', contract)
 }

@@ -27,6 +27,18 @@ export function workloadId(trade: Pick<TradeRef, 'id'>): string {
   return trade.id.slice(trade.id.indexOf('-') + 1).toLowerCase()
 }
 
+/** The trades a contract names: its header's, and those its instructions add (a heal, a scale-up). */
+export function namedTrades(view: ContractView): Set<string> {
+  const named = new Set(view.header?.trades ?? [])
+  for (const ins of view.instructions) for (const id of ins.trades) named.add(id)
+  // an archive names its holders in its catalog: a layout per group, a repair per replacement
+  for (const { record: r } of view.archive) {
+    if (r.kind === 'layout') for (const id of r.trades) named.add(id)
+    if (r.kind === 'repair') named.add(r.trade)
+  }
+  return named
+}
+
 /**
  * A contract names its trades (header, or a later `scale` instruction); one that
  * names others was written for other nodes and is refused. Otherwise the bid's
@@ -38,19 +50,10 @@ export function workloadFor(
   state: ContractState,
   trade: TradeRef
 ): ManifestWorkload {
-  const named = new Set(view.header?.trades ?? [])
-  // an archive names its holders in its catalog: a layout per group, a repair per replacement
-  for (const { record: r } of view.archive) {
-    if (r.kind === 'layout') for (const id of r.trades) named.add(id)
-    if (r.kind === 'repair') named.add(r.trade)
-  }
+  const named = namedTrades(view)
   let scaled: string | null = null
-  for (const ins of view.instructions) {
-    for (const id of ins.trades) {
-      named.add(id)
-      if (id === trade.id && ins.scale.length === 1) scaled = ins.scale[0].workload
-    }
-  }
+  for (const ins of view.instructions)
+    if (ins.trades.includes(trade.id) && ins.scale.length === 1) scaled = ins.scale[0].workload
   if (named.size > 0 && !named.has(trade.id)) {
     const list = [...named]
     throw new TradeRefusal(

@@ -1,7 +1,7 @@
 /**
  * Every workload kind, declared once: what its template may say, how a node
  * runs it and how its bot checks it. lib/contract, node/ and bot/ read these
- * entries instead of naming kinds (docs/ARCHITECTURE.md, "Adding a workload kind").
+ * entries instead of naming kinds (docs/ARCHITECTURE.md "Adding a workload kind").
  */
 import { MiB, type Resources } from './resources'
 

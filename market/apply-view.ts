@@ -4,12 +4,12 @@
  * It never changes what is written or in what order.
  */
 import type { View, RangeOptions } from './types'
-import { OfferBook, OfferLayer, offersOf } from './engine/offer-book'
+import { OfferBook, OfferLayer, OfferView, offersOf } from './engine/offer-book'
 
 /** A huge catch-up call must not hold the whole view in memory. */
 const MAX_VALUES = 1 << 16
 
-export class ApplyView implements View {
+export class ApplyView implements OfferView {
   private readonly values = new Map<string, Buffer | null>()
 
   /** `book`: the offers of `inner` as this call starts. */

@@ -8,7 +8,7 @@ import { HyperbeeView } from './hyperbee-view'
 import { stats } from './queries'
 
 export async function withFinal<T>(p: MarketPeer, fn: (view: View) => Promise<T>): Promise<T> {
-  const snap = p.ledger.finalSnapshot()
+  const snap = p.ledger.finalCheckout()
   try {
     return await fn(HyperbeeView.reading(snap))
   } finally {

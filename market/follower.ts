@@ -1,5 +1,5 @@
 /**
- * A follower reads the indexers' signed view sparsely instead of applying the market (ARCHITECTURE.md, "Scale");
+ * A follower reads the indexers' signed view sparsely instead of applying the market (docs/ARCHITECTURE.md "Scale");
  * its ops go out through a relay. A view key from any peer is trusted only once its manifest's signers, with a
  * majority quorum, are exactly the indexers the view records: while the founder is one, that anchors it to the
  * market key. Of two valid views it reads the one further in engine time.
@@ -106,7 +106,7 @@ export class Follower extends ReadyResource implements MarketLedger {
     return this.current?.core.length ?? 0
   }
 
-  finalSnapshot(): Hyperbee {
+  finalCheckout(): Hyperbee {
     return this.view.checkout(Math.max(1, this.finalVersion))
   }
 

@@ -1,4 +1,4 @@
-/** Growing a market's set of indexers by governance votes (ARCHITECTURE §2). */
+/** Growing a market's set of indexers by governance votes (docs/ARCHITECTURE.md "Market ledger"). */
 import { ScitError } from '../lib/errors'
 import type { MarketPeer } from './peer'
 

@@ -1,6 +1,6 @@
 /**
  * The market ledger: one Autobase per market (its key is the market key), its view a Hyperbee the engine writes
- * (ARCHITECTURE.md §2). Anyone may append optimistic blocks; a block is acked only when every envelope in it is
+ * (docs/ARCHITECTURE.md "Market ledger"). Anyone may append optimistic blocks; a block is acked only when every envelope in it is
  * attributable to a signer. Indexers, added by governance, make the order final.
  */
 import ReadyResource from 'ready-resource'
@@ -16,7 +16,7 @@ import type { Apply, Effects, Hint, Id, MarketLedger, RejectReason, View } from 
 import { HyperbeeView } from './hyperbee-view'
 import { ApplyView } from './apply-view'
 import { OfferBook } from './engine/offer-book'
-import { pipeline } from './verifier'
+import { pipeline } from './signature-pool'
 import { Tx } from './engine/tx'
 import { Outbox } from './outbox'
 import { finalOutcome } from './outcomes'
@@ -203,8 +203,8 @@ export class Ledger extends ReadyResource implements MarketLedger {
     return this.refreshing
   }
 
-  /** A snapshot of the final (indexed) part of the view. Close it when done. */
-  finalSnapshot(): Hyperbee {
+  /** A checkout of the final (indexed) part of the view. Close it when done. */
+  finalCheckout(): Hyperbee {
     return this.base.view.checkout(Math.max(1, this.finalVersion))
   }
 

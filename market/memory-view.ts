@@ -4,14 +4,14 @@
  */
 import b4a from 'b4a'
 import c from 'compact-encoding'
-import type { View, RangeOptions } from './types'
+import type { RangeOptions } from './types'
 import { lowerBound } from './range'
-import { OfferBook, OfferLayer } from './engine/offer-book'
+import { OfferBook, OfferLayer, OfferView } from './engine/offer-book'
 
 const CHUNK = 256
 const DONE = Promise.resolve()
 
-export class MemoryView implements View {
+export class MemoryView implements OfferView {
   private values = new Map<string, Buffer>()
   private chunks: string[][] = []
   private version = 0 // bumped when a key is added or removed: cursors re-seek

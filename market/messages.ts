@@ -385,6 +385,9 @@ export interface Counts {
   value: number
   paid: number
   refunded: number
+  /** Over the offers not withdrawn: capacity for sale, and what of it no lease holds. */
+  capacity: Resources
+  free: Resources
 }
 export const countsRecord = struct<Counts>([
   ['accepted', c.uint],
@@ -397,7 +400,67 @@ export const countsRecord = struct<Counts>([
   ['settled', c.uint],
   ['value', c.uint],
   ['paid', c.uint],
-  ['refunded', c.uint]
+  ['refunded', c.uint],
+  ['capacity', resources],
+  ['free', resources]
+])
+
+/** The unit prices (per resource-hour) trades were matched at, of one resource kind in one bucket. */
+export interface PricePoints {
+  count: number
+  min: number
+  max: number
+  /** [price, trades] by price; prices above 255 kept to 8 significant bits, so a bucket stays small. */
+  points: Array<[number, number]>
+}
+const pricePair: c.Encoding<[number, number]> = {
+  preencode(state, [p, n]) {
+    c.uint.preencode(state, p)
+    c.uint.preencode(state, n)
+  },
+  encode(state, [p, n]) {
+    c.uint.encode(state, p)
+    c.uint.encode(state, n)
+  },
+  decode(state) {
+    return [c.uint.decode(state), c.uint.decode(state)]
+  }
+}
+export const pricePoints = struct<PricePoints>([
+  ['count', c.uint],
+  ['min', c.uint],
+  ['max', c.uint],
+  ['points', c.array(pricePair)]
+])
+
+/** Trades in one minute or hour (`hist/minute/`, `hist/hour/`): matched then, settled then, and at what prices. */
+export interface Flows {
+  matched: number
+  settled: number
+  /** Σ price × duration of the trades settled. */
+  value: number
+  /** By RESOURCE_KINDS index: the trades that bought some of that kind. */
+  prices: PricePoints[]
+}
+export const flowsRecord = struct<Flows>([
+  ['matched', c.uint],
+  ['settled', c.uint],
+  ['value', c.uint],
+  ['prices', c.array(pricePoints)]
+])
+
+/** The market at the end of an hour in which an op was applied (`hist/gauge/`), from the running totals. */
+export interface Gauges {
+  offers: number
+  leases: number
+  capacity: Resources
+  free: Resources
+}
+export const gaugesRecord = struct<Gauges>([
+  ['offers', c.uint],
+  ['leases', c.uint],
+  ['capacity', resources],
+  ['free', resources]
 ])
 
 export function encode<T>(enc: c.Encoding<T>, v: T): Buffer {

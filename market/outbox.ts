@@ -57,6 +57,7 @@ export class Outbox {
   private timer: NodeJS.Timeout | null = null
   private saving: Promise<void> = Promise.resolve()
   private checking: Promise<void> | null = null
+  private next: Promise<void> | null = null
   private closed = false
 
   constructor(private readonly opts: OutboxOptions) {}
@@ -104,13 +105,24 @@ export class Outbox {
     this.schedule()
   }
 
-  /** Drop what is final, send again what is not after `resendAfter`; a second caller waits for the running check. */
+  /**
+   * Drop what is final, send again what is not after `resendAfter`. A caller that comes while a check runs gets a
+   * fresh one after it (the running check may have read an op as undecided just before it became final); callers
+   * that come meanwhile share that one.
+   */
   check(): Promise<void> {
-    if (this.checking === null)
+    if (this.checking === null) {
       this.checking = this.run().finally(() => {
         this.checking = null
       })
-    return this.checking
+      return this.checking
+    }
+    if (this.next === null)
+      this.next = this.checking.catch(safetyCatch).then(() => {
+        this.next = null
+        return this.check()
+      })
+    return this.next
   }
 
   private async run(): Promise<void> {

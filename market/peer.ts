@@ -10,6 +10,7 @@ import type { SwarmConnection } from 'hyperswarm'
 import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
 import { ScitError } from '../lib/errors'
+import { openOrClose } from '../lib/lifecycle'
 import type { KeyPair } from '../lib/identity'
 import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
@@ -128,13 +129,10 @@ export class MarketPeer extends ReadyResource {
   }
 
   protected override async _open(): Promise<void> {
-    try {
-      await this.open()
-    } catch (err) {
-      // ready-resource runs no _close after a failed open: what was opened so far (a swarm, a store) must not outlive it.
-      await this._close().catch(safetyCatch)
-      throw err
-    }
+    await openOrClose(
+      () => this.open(),
+      () => this._close()
+    )
   }
 
   private async open(): Promise<void> {

@@ -2,7 +2,7 @@
 import { fits, Resources, RESOURCE_KINDS } from '../lib/resources'
 import * as K from './engine/keys'
 import { emptyCounts } from './engine/counts'
-import { forSale, isLive } from './engine/state'
+import { forSale, isLive } from './engine/records'
 import {
   offerRecord,
   bidRecord,
@@ -235,6 +235,8 @@ export interface Stats {
   volume: { trades: number; value: number; paid: number; refunded: number }
   accepted: number
   rejected: number
+  /** Over the offers not withdrawn (a lapsed one too): capacity for sale and what no lease holds. */
+  capacity: { total: Resources; free: Resources }
 }
 
 /** From the engine's running totals: one record read whatever the market's size. */
@@ -254,7 +256,8 @@ export async function stats(view: View): Promise<Stats> {
     trades,
     volume: { trades: c.settled, value: c.value, paid: c.paid, refunded: c.refunded },
     accepted: c.accepted,
-    rejected: c.rejected
+    rejected: c.rejected,
+    capacity: { total: c.capacity, free: c.free }
   }
   return s
 }

@@ -2,7 +2,6 @@
  * The market's domain types and the contracts between the pure engine, the ledger that runs it and the client
  * node/, bot/ and the explorer use. Types only; their wire encodings are in market/messages.ts.
  */
-import type { OfferLayer } from './engine/offer-book'
 import type Hyperbee from 'hyperbee'
 import type { Resources, Prices } from '../lib/resources'
 
@@ -175,8 +174,6 @@ export interface View {
   put(key: string, value: Buffer): Promise<void>
   del(key: string): Promise<void>
   range(opts: RangeOptions): AsyncIterable<{ key: string; value: Buffer }>
-  /** Its offers, decoded, when it keeps them in step with its writes (engine/offer-book.ts); else the engine scans. */
-  offers?(): Promise<OfferLayer>
 }
 
 export interface OpInput {
@@ -269,7 +266,7 @@ export interface MarketLedger {
   relay: ((envelopes: Buffer[]) => Promise<boolean>) | null
   ready(): Promise<void>
   close(): Promise<void>
-  finalSnapshot(): Hyperbee
+  finalCheckout(): Hyperbee
   update(): Promise<void>
   /** Wait (at most `timeout` ms) until this peer has what its peers had when asked. */
   catchUp(timeout?: number): Promise<void>

@@ -1,17 +1,9 @@
 /**
- * The bridge of a service (ARCHITECTURE §9), run inside the workload's
- * sandbox as its first process: it starts the workload as its child, and
- * serves each declared port on a UNIX socket in the work dir, forwarding
- * every connection to 127.0.0.1:PORT inside the sandbox's own network
- * namespace. The node connects to those sockets from outside; nothing else
- * reaches the namespace.
+ * A service's bridge (docs/ARCHITECTURE.md "Service access"), the first process in its sandbox: it starts
+ * the workload and serves each declared port on a UNIX socket in the work dir, saying its token first
+ * (the socket path may have been replaced by a link). Node built-ins only: it runs alone, read-only.
  *
  *   node bridge.js DIR PORT… -- COMMAND…      (token in SCIT_BRIDGE_TOKEN)
- *
- * It says the token first on every socket: the work dir is the workload's,
- * so a socket path there may have been replaced by a link to a host socket;
- * the node sends nothing until it has read the token. Node built-ins only:
- * this file runs alone, bound read-only into the sandbox.
  */
 import net from 'net'
 import fs from 'fs'

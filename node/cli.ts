@@ -14,7 +14,7 @@ import { probeMachine, capacity, withDiskKind, CapacityFlags } from './capacity'
 import { NodeDaemon } from './daemon'
 import { DEFAULT_CLAIM_INTERVAL } from './payout'
 import { DEFAULT_PRICES } from './offer'
-import { readSnapshot, SnapshotWorkload } from './snapshot'
+import { readStatusFile, StatusFileWorkload } from './status-file'
 import { readCore } from '../lib/status'
 import type { StatusRecord } from '../lib/node-messages'
 import { summarize } from './status'
@@ -163,22 +163,22 @@ export function register(program: Command): void {
         const identity = loadIdentity(config.data, { create: false })
         const probe = probeMachine(config.data)
         const cap = capacity(probe)
-        const snapshot = readSnapshot(config.data)
-        const running = snapshot !== null && snapshot.pid !== null && alive(snapshot.pid)
-        // A running daemon holds the store: its snapshot is the live view; otherwise the verified status core is.
+        const file = readStatusFile(config.data)
+        const running = file !== null && file.pid !== null && alive(file.pid)
+        // A running daemon holds the store: its status file is the live view; otherwise the verified status core is.
         const workloads = running
-          ? snapshot.workloads
-          : ((await fromStatusCore(config.data, identity.publicKey)) ?? snapshot?.workloads ?? [])
+          ? file.workloads
+          : ((await fromStatusCore(config.data, identity.publicKey)) ?? file?.workloads ?? [])
         const value = {
           key: encodeKey(identity.publicKey),
           running,
           probe,
           sellable: cap.sellable,
-          selling: snapshot?.capacity ?? null,
-          free: snapshot?.free ?? null,
-          statusCore: snapshot?.statusCore ?? null,
-          leases: snapshot?.leases ?? [],
-          leasesAsOf: snapshot?.updated ?? null,
+          selling: file?.capacity ?? null,
+          free: file?.free ?? null,
+          statusCore: file?.statusCore ?? null,
+          leases: file?.leases ?? [],
+          leasesAsOf: file?.updated ?? null,
           workloads
         }
         output(flags, value, () =>
@@ -219,7 +219,7 @@ function whole(text: string, what: string): number {
   return Number(text)
 }
 
-/** A kind this node sells at 0 would be sold for nothing (issue 14): refused, like a price that is not a whole number. */
+/** A kind this node sells at 0 would be sold for nothing: refused, like a price that is not a whole number. */
 function prices(f: StartFlags, selling: Resources): Resources {
   const out = pricesOf(f)
   for (const kind of RESOURCE_KINDS) {
@@ -254,7 +254,7 @@ function alive(pid: number): boolean {
 }
 
 /** Only possible while no daemon holds the store. */
-async function fromStatusCore(data: string, node: Buffer): Promise<SnapshotWorkload[] | null> {
+async function fromStatusCore(data: string, node: Buffer): Promise<StatusFileWorkload[] | null> {
   const dir = path.join(data, 'corestore')
   if (!fs.existsSync(dir)) return []
   const store = new Corestore(dir)

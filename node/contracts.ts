@@ -1,10 +1,7 @@
 /**
- * From a trade to something the supervisor may run (ARCHITECTURE §5-7): final,
- * settled, this node's trade; the settled contract core and manifest; bot-signed
- * header and instructions; stakeholder threshold; file hashes. Each failure is a
- * VerificationError the status core records. Files are staged root-only under
- * their hash and re-hashed before every start; a mismatch means local tampering
- * and is refused, not re-fetched. The work dir is never trusted, only replaced.
+ * From a trade to something the supervisor may run (docs/ARCHITECTURE.md "Execution"): each check a
+ * VerificationError the status core records. Files are staged under their hash and re-hashed before
+ * every start; a mismatch is local tampering, refused. The work dir is never trusted, only replaced.
  */
 import fs from 'fs'
 import path from 'path'

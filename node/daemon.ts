@@ -1,15 +1,7 @@
 /**
- * The 3node daemon: sells this machine's capacity on a market and runs the
- * contracts bought from it (ARCHITECTURE §1, §7). It owns, and closes in
- * reverse order: the Corestore under <data>/corestore (market ledger, contract
- * cores, status and log cores), a Hyperswarm under the node's identity, the
- * market peer, the presence record, the node protocol on every connection,
- * and the supervisor. Each trade it runs is a Lease (node/lease.ts), which
- * keeps the trade's workload as its contract core says.
- *
- * The daemon keeps no state of its own: every decision is re-derived from the
- * ledger and the contract cores, so a node killed with -9 and restarted on the
- * same data dir resumes what it ran, re-verifying each file before exec.
+ * The 3node daemon (docs/ARCHITECTURE.md "Presence", "Execution"): sells this machine's capacity and
+ * runs each trade bought from it as a Lease. It keeps no state of its own: a node killed with -9
+ * resumes from the ledger and its cores, re-verifying each file before exec.
  */
 import path from 'path'
 import ReadyResource from 'ready-resource'
@@ -19,6 +11,7 @@ import type { SwarmConnection } from 'hyperswarm'
 import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
 import { ScitError } from '../lib/errors'
+import { openOrClose, opened } from '../lib/lifecycle'
 import { createSwarm } from '../lib/swarm'
 import { openDataDir, allowTraverse, privateDir } from '../lib/datadir'
 import { loadIdentity, KeyPair } from '../lib/identity'
@@ -39,7 +32,7 @@ import { mayConnect } from '../lib/access'
 import { serviceKeyPair } from '../lib/service'
 import { StatusCore, summarize } from './status'
 import { Presence } from './presence'
-import { writeSnapshot, readSnapshot, Snapshot, SnapshotLease } from './snapshot'
+import { writeStatusFile, readStatusFile, StatusFile, StatusFileLease } from './status-file'
 import { NodeChannel, NodeHandler } from '../lib/node-protocol'
 import { checkTrade } from './contracts'
 import { Lease, LeaseContext } from './lease'
@@ -70,17 +63,16 @@ export interface NodeOptions extends OfferFlags {
 }
 
 export class NodeDaemon extends ReadyResource {
-  identity!: KeyPair
-  store!: Corestore
-  swarm!: Hyperswarm
-  peer!: MarketPeer
-  status!: StatusCore
-  supervisor!: Supervisor
-  presence!: Presence
-  payouts!: Payouts
-  /** The DHT servers of the services this node runs (node/services.ts). */
-  services!: Services
-  states!: StateKeepers
+  private _identity: KeyPair | null = null
+  private _store: Corestore | null = null
+  private _swarm: Hyperswarm | null = null
+  private _peer: MarketPeer | null = null
+  private _status: StatusCore | null = null
+  private _supervisor: Supervisor | null = null
+  private _presence: Presence | null = null
+  private _payouts: Payouts | null = null
+  private _services: Services | null = null
+  private _stateKeepers: StateKeepers | null = null
   private renewal: NodeJS.Timeout | null = null
   private readonly channels = new Set<NodeChannel>()
   /** The shard protocol of archive leases (node/archive-peers.ts). */
@@ -103,24 +95,67 @@ export class NodeDaemon extends ReadyResource {
     super()
   }
 
+  get identity(): KeyPair {
+    return opened(this._identity, 'the node')
+  }
+  get store(): Corestore {
+    return opened(this._store, 'the node')
+  }
+  get swarm(): Hyperswarm {
+    return opened(this._swarm, 'the node')
+  }
+  get peer(): MarketPeer {
+    return opened(this._peer, 'the node')
+  }
+  get status(): StatusCore {
+    return opened(this._status, 'the node')
+  }
+  get supervisor(): Supervisor {
+    return opened(this._supervisor, 'the node')
+  }
+  get presence(): Presence {
+    return opened(this._presence, 'the node')
+  }
+  get payouts(): Payouts {
+    return opened(this._payouts, 'the node')
+  }
+  /** The DHT servers of the services this node runs (node/services.ts). */
+  get services(): Services {
+    return opened(this._services, 'the node')
+  }
+  get stateKeepers(): StateKeepers {
+    return opened(this._stateKeepers, 'the node')
+  }
   get key(): string {
     return encodeKey(this.identity.publicKey)
   }
 
+  /** Everything checked locally first (the offer, the sandbox), so that a node that cannot sell or run anything offers nothing. */
   protected override async _open(): Promise<void> {
-    try {
-      await this.start()
-    } catch (err) {
-      // ReadyResource closes nothing of a failed open: the swarm would keep the process alive, selling nothing.
-      await this._close().catch((err) =>
-        log.warn('close after a failed start failed', { err: (err as Error).message })
-      )
-      throw err
-    }
+    await openOrClose(
+      async () => {
+        const { data, workloads } = this.checkLocally()
+        await this.openStatus()
+        this.startSupervisor(workloads)
+        await this.joinMarket(data)
+        await this.sell()
+        await this.announce()
+        this._payouts = new Payouts({
+          client: this.peer.client,
+          node: this.key,
+          interval: this.opts.claimInterval
+        })
+        this.payouts.start()
+        this.followLedger()
+        this.writeStatus()
+        log.info('node running', { key: this.key, capacity: this.opts.capacity })
+      },
+      () => this._close()
+    )
   }
 
-  /** Everything checked locally first (the offer, the sandbox), so that a node that cannot sell or run anything offers nothing. */
-  private async start(): Promise<void> {
+  /** The offer, the data dir, the identity and the sandbox: what this machine can say without the network. */
+  private checkLocally(): { data: string; workloads: string } {
     const o = this.opts
     checkOffer(offerBody(o))
     const data = openDataDir(o.data)
@@ -128,71 +163,88 @@ export class NodeDaemon extends ReadyResource {
     const workloads = path.resolve(o.workloads ?? path.join(data, 'workloads'))
     // Root runs workloads as another uid, which must pass through the data dir when its work dirs are inside.
     if (process.getuid?.() === 0 && workloads.startsWith(data + path.sep)) allowTraverse(data)
-    this.identity = loadIdentity(o.data)
+    this._identity = loadIdentity(o.data)
     if (o.unsafeNoSandbox) {
       log.warn(
         '!!! --unsafe-no-sandbox: workloads run WITHOUT isolation. Development only: never sell capacity like this !!!'
       )
-    } else {
-      try {
-        checkSandbox(workloads)
-      } catch (err) {
-        if (!(err instanceof ScitError)) throw err
-        throw new ScitError(
-          'SANDBOX',
-          `${err.message}; refusing to run workloads, so offering nothing (--unsafe-no-sandbox is for development only)`
-        )
-      }
+      return { data, workloads }
     }
-    this.store = new Corestore(privateDir(path.join(o.data, 'corestore')))
-    await this.store.ready()
-    this.status = new StatusCore(this.store.namespace('scit/node'), this.identity)
-    await this.status.ready()
-    // A job that already exited stays done across restarts: the status core says so.
-    const history = summarize(
-      (
-        await readCore<StatusRecord>(this.status.status, this.identity.publicKey, 'status', {
-          wait: false
-        })
-      ).records
-    )
-    this.finished = new Set(history.filter((w) => w.state === 'exited').map((w) => w.workload))
+    try {
+      checkSandbox(workloads)
+    } catch (err) {
+      if (!(err instanceof ScitError)) throw err
+      throw new ScitError(
+        'SANDBOX',
+        `${err.message}; refusing to run workloads, so offering nothing (--unsafe-no-sandbox is for development only)`
+      )
+    }
+    return { data, workloads }
+  }
 
+  /** The store and the status core; a job that already exited stays done across restarts, as the core says. */
+  private async openStatus(): Promise<void> {
+    this._store = new Corestore(privateDir(path.join(this.opts.data, 'corestore')))
+    await this.store.ready()
+    this._status = new StatusCore(this.store.namespace('scit/node'), this.identity)
+    await this.status.ready()
+    const { records } = await readCore<StatusRecord>(
+      this.status.status,
+      this.identity.publicKey,
+      'status',
+      { wait: false }
+    )
+    const exited = summarize(records).filter((w) => w.state === 'exited')
+    this.finished = new Set(exited.map((w) => w.workload))
+  }
+
+  /** Every transition is signed into the status core, and moves the service's DHT servers and the status file. */
+  private startSupervisor(workloads: string): void {
     const identity = this.identity
-    this.supervisor = new Supervisor({
+    const supervisor = new Supervisor({
       root: workloads,
-      unsafeNoSandbox: o.unsafeNoSandbox,
+      unsafeNoSandbox: this.opts.unsafeNoSandbox,
       serviceKey: (id, port) => serviceKeyPair(identity, id, port).publicKey,
-      ...o.supervisor
+      ...this.opts.supervisor
     })
-    this.supervisor.on('transition', (t) => {
+    this._supervisor = supervisor
+    supervisor.on('transition', (t) => {
       const lease = this.leases.get(t.id)
       const held = this.held.get(t.id)
       const from = lease
-        ? { contract: lease.contract, trade: lease.trade.id, state: this.states?.key(t.id) }
+        ? {
+            contract: lease.contract,
+            trade: lease.trade.id,
+            state: this._stateKeepers?.key(t.id),
+            service: lease.workload
+          }
         : held
           ? { contract: held.contract ?? undefined, trade: held.trade }
           : {}
       if (t.state === 'stopped' || t.state === 'exited' || t.state === 'failed')
-        this.states?.stopped(t.id)
+        this._stateKeepers?.stopped(t.id)
       this.status
         .record(t, from)
         .catch((err) => log.warn('status record failed', { err: (err as Error).message }))
       if (t.state === 'exited') this.finished.add(t.id)
-      if (this.services) this.services.sync(t.id, this.leases.get(t.id), this.supervisor)
-      this.snapshot()
+      this._services?.sync(t.id, this.leases.get(t.id), supervisor)
+      this.writeStatus()
     })
-    this.supervisor.on('log', (e) => this.status.output(e.id, e.stream, e.data))
+    supervisor.on('log', (e) => this.status.output(e.id, e.stream, e.data))
+  }
 
-    this.swarm = o.dht
+  /** The swarm under the node's identity, the services' DHT servers, the market peer, the state keepers. */
+  private async joinMarket(data: string): Promise<void> {
+    const o = this.opts
+    this._swarm = o.dht
       ? new Hyperswarm({ keyPair: this.identity, dht: o.dht })
       : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
     this.shardPeers = new ShardPeers(this.swarm, () =>
       [...this.leases.values()].flatMap((l) => (l.shards === null ? [] : [l.shards]))
     )
     this.swarm.on('connection', (conn: SwarmConnection) => this.onconnection(conn))
-    this.services = new Services(this.swarm.dht, this.identity, path.join(data, 'sockets'))
-    this.peer = new MarketPeer({
+    this._services = new Services(this.swarm.dht, this.identity, path.join(data, 'sockets'))
+    this._peer = new MarketPeer({
       store: this.store,
       swarm: this.swarm,
       identity: this.identity,
@@ -201,30 +253,37 @@ export class NodeDaemon extends ReadyResource {
       follow: true
     })
     await this.peer.ready()
-    this.states = new StateKeepers({
+    this._stateKeepers = new StateKeepers({
       store: this.store,
       swarm: this.swarm,
       identity: this.identity,
       data: o.data,
       trade: (id) => this.peer.client.trade(id)
     })
-    await caughtUp(this.peer.client)
-    const ttl = (await this.peer.client.genesis())?.offerTtl ?? 0
-    await keepOffer(this.peer.client, this.key, offerBody(o), { renew: ttl > 0 })
-    if (ttl > 0) {
-      // Renewed three times per TTL: one late or lost renewal does not take the offer off the market.
-      this.renewal = setInterval(
-        () => {
-          keepOffer(this.peer.client, this.key, offerBody(o), { renew: true }).catch((err) =>
-            log.warn('offer renewal failed', { error: (err as Error).message })
-          )
-        },
-        Math.max(1000, Math.floor(ttl / 3))
+  }
+
+  /** Offer the capacity; in a market with an offer TTL, renew it three times per TTL, so one lost renewal costs nothing. */
+  private async sell(): Promise<void> {
+    const client = this.peer.client
+    const body = offerBody(this.opts)
+    await caughtUp(client)
+    const ttl = (await client.genesis())?.offerTtl ?? 0
+    await keepOffer(client, this.key, body, { renew: ttl > 0 })
+    if (ttl <= 0) return
+    const renew = (): void => {
+      keepOffer(client, this.key, body, { renew: true }).catch((err) =>
+        log.warn('offer renewal failed', { error: (err as Error).message })
       )
-      this.renewal.unref()
     }
+    this.renewal = setInterval(renew, Math.max(1000, Math.floor(ttl / 3)))
+    this.renewal.unref()
+  }
+
+  /** The signed presence record on the DHT: what anyone finds without reading the ledger. */
+  private async announce(): Promise<void> {
+    const o = this.opts
     const offer = await this.peer.client.offer(this.key)
-    this.presence = new Presence({
+    this._presence = new Presence({
       swarm: this.swarm,
       identity: this.identity,
       record: {
@@ -240,18 +299,14 @@ export class NodeDaemon extends ReadyResource {
       }
     })
     await this.presence.ready()
-    this.payouts = new Payouts({
-      client: this.peer.client,
-      node: this.key,
-      interval: o.claimInterval
-    })
-    this.payouts.start()
+  }
+
+  /** Re-scan the trades on every ledger update. */
+  private followLedger(): void {
     const client = this.peer.client
     client.on('update', this.onupdate)
     this.unwatch = () => client.off('update', this.onupdate)
     this.scan()
-    this.snapshot()
-    log.info('node running', { key: this.key, capacity: o.capacity })
   }
 
   /**
@@ -270,19 +325,19 @@ export class NodeDaemon extends ReadyResource {
     this.unwatch?.()
     while (this.scanning) await this.scanning
     await Promise.all([...this.leases.values()].map((l) => l.queue))
-    await this.services?.close()
-    await this.supervisor?.close()
+    await this._services?.close()
+    await this._supervisor?.close()
     // after the services stopped, before the swarm goes: their last snapshots, handed to a peer
-    await this.states?.close()
-    await this.payouts?.close()
-    await this.presence?.close()
+    await this._stateKeepers?.close()
+    await this._payouts?.close()
+    await this._presence?.close()
     for (const ch of this.channels) ch.close()
     this.shardPeers?.close()
-    await this.peer?.close()
-    await this.swarm?.destroy()
-    await this.status?.close()
-    await this.store?.close()
-    if (this.identity) this.snapshot(false)
+    await this._peer?.close()
+    await this._swarm?.destroy()
+    await this._status?.close()
+    await this._store?.close()
+    if (this._identity) this.writeStatus(false)
   }
 
   /** May `key` connect to the ports of workload `id` now (its contract, as last verified here)? */
@@ -291,12 +346,12 @@ export class NodeDaemon extends ReadyResource {
   }
 
   private free: Resources | null = null
-  private leased: SnapshotLease[] = []
+  private leased: StatusFileLease[] = []
 
-  /** Write the snapshot file (atomic rename); `running` false marks a clean stop. */
-  private snapshot(running = true): void {
-    if (!this.status) return
-    const snap: Snapshot = {
+  /** Write the status file (atomic rename); `running` false marks a clean stop. */
+  private writeStatus(running = true): void {
+    if (this._status === null) return
+    const file: StatusFile = {
       key: this.key,
       market: encodeKey(this.opts.market),
       pid: running ? process.pid : null,
@@ -304,7 +359,7 @@ export class NodeDaemon extends ReadyResource {
       free: this.free,
       statusCore: encodeKey(this.status.status.key),
       updated: Date.now(),
-      workloads: (this.supervisor?.list() ?? []).map((w) => ({
+      workloads: (this._supervisor?.list() ?? []).map((w) => ({
         workload: w.spec.id,
         state: w.state,
         reason: w.reason,
@@ -314,9 +369,9 @@ export class NodeDaemon extends ReadyResource {
       leases: this.leased
     }
     try {
-      writeSnapshot(this.opts.data, snap)
+      writeStatusFile(this.opts.data, file)
     } catch (err) {
-      log.warn('could not write the snapshot', { err: (err as Error).message })
+      log.warn('could not write the status file', { err: (err as Error).message })
     }
   }
 
@@ -389,7 +444,7 @@ export class NodeDaemon extends ReadyResource {
       }))
     if (JSON.stringify(leased) !== JSON.stringify(this.leased)) {
       this.leased = leased
-      this.snapshot()
+      this.writeStatus()
     }
     for (const trade of trades) {
       const id = workloadId(trade)
@@ -412,9 +467,9 @@ export class NodeDaemon extends ReadyResource {
       await this.openLease(id, f)
     }
     const offer = await this.peer.client.offer(this.key)
-    if (offer && this.presence.opened) {
+    if (offer && this._presence?.opened) {
       this.free = offer.available
-      if (await this.presence.update({ free: offer.available })) this.snapshot()
+      if (await this.presence.update({ free: offer.available })) this.writeStatus()
     }
   }
 
@@ -438,7 +493,7 @@ export class NodeDaemon extends ReadyResource {
   }
 
   private async finalTrades(): Promise<Map<string, Trade>> {
-    const snap = this.peer.ledger.finalSnapshot()
+    const snap = this.peer.ledger.finalCheckout()
     try {
       return new Map(
         (await listTrades(HyperbeeView.reading(snap), { node: this.key })).map((t) => [t.id, t])
@@ -464,16 +519,16 @@ export class NodeDaemon extends ReadyResource {
       finished: (id) => this.finished.has(id),
       closing: () => this.closing !== null,
       accessChanged: (id) => this.emit('access', id),
-      states: this.states,
+      stateKeepers: this.stateKeepers,
       trade: (id) => this.peer.client.trade(id),
       reachShards: async (node, timeout) => (await this.shardPeers?.reach(node, timeout)) ?? null
     }
   }
 }
 
-/** A node's leases are on one market: started on another, it would stop serving them unpaid for the rest (issue 14, item 4). */
+/** A node's leases are on one market: started on another, it would stop serving them unpaid for the rest. */
 function holdsNoLeasesElsewhere(data: string, market: string): void {
-  const last = readSnapshot(data)
+  const last = readStatusFile(data)
   if (last?.market === undefined || last.market === market) return
   const live = (last.leases ?? []).filter((l) => l.end === null || l.end > Date.now())
   if (live.length === 0) return

@@ -1,35 +1,9 @@
 /**
- * The launch of a workload: the one argv (never a shell, so nothing a
- * contract supplies is ever parsed) that runs it in bubblewrap namespaces
- * under rlimits. Pure apart from existence checks of host paths; starting it
- * is node/sandbox.ts.
+ * The launch of a workload: the one argv (never a shell) that runs it in bubblewrap namespaces under
+ * rlimits, and what the sandbox grants it (docs/ARCHITECTURE.md "Sandbox"). Pure apart from existence
+ * checks of host paths; starting it is node/sandbox.ts.
  *
  *   prlimit --data=M --core=0 -- nice -n 10 -- taskset -c CPUS -- bwrap … -- COMMAND…
- *
- * What the workload gets (ARCHITECTURE §7):
- * - its own user (no capabilities, cannot create nested user namespaces),
- *   pid, ipc, uts and network namespaces: no route to the host, the LAN or
- *   another workload. A service's declared ports are reached only through
- *   the bridge (node/bridge.ts), which runs in the same sandbox, listens on
- *   a UNIX socket in the work dir and forwards to 127.0.0.1:PORT inside;
- * - the system read-only: /usr (and the /bin, /lib* links), the node binary's
- *   directory, and the few /etc files that name resolution and TLS need;
- * - a private writable /work (its own directory, nothing else of the data dir),
- *   a size-bounded tmpfs /tmp, a fresh /proc and a minimal /dev;
- * - only the environment the contract declares (plus PATH, HOME, and PORT*),
- *   handed to bwrap on a pipe (`--args FD`), never on its argv: a command line
- *   is readable by every user of the machine (/proc/<pid>/cmdline, ps), and
- *   contract env may hold secrets. Not through the launcher's environment
- *   either: prlimit, nice, taskset and bwrap run outside the sandbox, where a
- *   contract's LD_PRELOAD would be code run on the host;
- * - PR_SET_NO_NEW_PRIVS (bwrap always sets it), --die-with-parent and
- *   --new-session (no TIOCSTI into the node's terminal).
- * When the node runs as root, bwrap itself is started as an unprivileged uid
- * (default 65534), so even an escape lands on a user that owns nothing.
- *
- * Limits in the argv, always (the fallback, and a second line where cgroups
- * apply): memory is RLIMIT_DATA (per process: malloc/mmap past it fails), cpu
- * is nice + affinity (advisory: a workload may widen its own affinity).
  */
 import fs from 'fs'
 import os from 'os'

@@ -1,19 +1,15 @@
 /**
- * One lease the daemon runs (ARCHITECTURE §7): a final, settled trade whose
- * contract core is followed as it grows, and whose workload the supervisor is
- * made to match after every append: started on deploy, restaged and restarted
- * on update, stopped on a stop instruction or a scale-down, released when the
- * trade is over. Each step re-verifies the whole contract (node/contracts.ts);
- * the steps of one lease run one at a time, in order.
- *
- * A lease keeps no state that matters across restarts: a restarted daemon
- * opens it again from the ledger and the contract core.
+ * One lease (docs/ARCHITECTURE.md "Execution"): a final, settled trade whose contract core is followed,
+ * and whose workload is made to match it after every append, each step re-verifying the whole
+ * contract, one at a time. Nothing of it matters across restarts.
  */
 import path from 'path'
 import type Corestore from 'corestore'
 import type Hyperswarm from 'hyperswarm'
 import type Hypercore from 'hypercore'
+import type { Discovery } from 'hyperswarm'
 import { decodeKey } from '../lib/keys'
+import { approvalsTopic } from '../lib/topics'
 import { logger } from '../lib/log'
 import { kindEntry, type Runner } from '../lib/workload-kinds'
 import type { AccessList } from '../lib/access'
@@ -48,8 +44,8 @@ export interface LeaseContext {
   closing(): boolean
   /** The contract was verified again: who may connect to the lease's service may have changed. */
   accessChanged?(id: string): void
-  /** The replicas' state cores (node/state.ts). */
-  states: StateKeepers
+  /** The replicas' state cores (node/state-keeper.ts). */
+  stateKeepers: StateKeepers
   /** A trade as the market's view has it (an archive asks which node holds a shard). */
   trade(id: string): Promise<Trade | null>
   /** The shard protocol to another node, once connected; null after `timeout` ms. */
@@ -72,6 +68,8 @@ export class Lease {
   workload: string | null = null
   /** Who may connect to its ports, as of the last verified state of the contract (null: nobody). */
   access: AccessList | null = null
+  /** Serving the contract core on its topic, for whoever reads it while its bot is offline. */
+  private serving: Discovery | null = null
   private deployed = -1
   private readonly deployers: Record<Runner, (v: Verified, seq: number) => Promise<void>> = {
     process: (v, seq) => this.deployProcess(v, seq),
@@ -105,6 +103,10 @@ export class Lease {
       `trade ${this.trade.id} is final: verifying contract ${this.trade.contract ?? ''}`
     )
     this.core.on('append', () => this.enqueue(() => this.evaluate()))
+    this.serving = this.ctx.swarm.join(approvalsTopic(this.contract), {
+      server: true,
+      client: false
+    })
     const done = this.core.findingPeers()
     this.ctx.swarm.flush().then(done, done)
     this.core.update({ wait: true }).catch(safetyCatch)
@@ -175,7 +177,7 @@ export class Lease {
       if (supervisor.active(id)) await supervisor.stop(id, `update to instruction ${seq}`)
       await placeFiles(v, staging, supervisor.workDir(id))
       // The declared state goes in before the service starts: its own snapshots, or the one a heal names, verified.
-      await ctx.states.prepare(id, this.trade, v.workload, v.view, supervisor.workDir(id))
+      await ctx.stateKeepers.prepare(id, this.trade, v.workload, v.view, supervisor.workDir(id))
       this.deployed = seq
       this.refusal = null
       await supervisor.start(spec)
@@ -262,10 +264,12 @@ export class Lease {
   }
 
   private async stop(reason: string): Promise<void> {
+    await this.serving?.destroy()
+    this.serving = null
     // Released even when it already failed: the lease is over, its blocks are not this node's to keep.
     if (this.ctx.supervisor.get(this.id) !== null)
       await this.ctx.supervisor.stop(this.id, reason, { release: true })
-    await this.ctx.states.end(this.id)
+    await this.ctx.stateKeepers.end(this.id)
     await this.closeSource(false)
     this.shards = null
     this.catalogRange?.destroy()

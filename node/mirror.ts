@@ -1,5 +1,5 @@
 /**
- * Mirror workloads (ARCHITECTURE §7): the node keeps Hypercores whole (the
+ * Mirror workloads (docs/ARCHITECTURE.md "Execution"): the node keeps Hypercores whole (the
  * contract core, and `mirror.source` when named) and answers storage challenges.
  * Bytes kept count against the lease's ssd + hdd. Vanished blocks are not
  * re-fetched: a node that lost data must fail its challenges so bots replace it.

@@ -1,5 +1,5 @@
 /**
- * Selling (ARCHITECTURE §2-3): the node's one offer holds its whole capacity; the
+ * Selling (docs/ARCHITECTURE.md "Market ledger", "Engine"): the node's one offer holds its whole capacity; the
  * engine subtracts and returns leases, so it is re-posted only when the flags change.
  */
 import { ScitError } from '../lib/errors'

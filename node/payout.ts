@@ -1,5 +1,5 @@
 /**
- * The node's pay (ARCHITECTURE §4): it periodically claims what running leases
+ * The node's pay (docs/ARCHITECTURE.md "Settlement"): it periodically claims what running leases
  * earned. The engine pays from lease start, so claiming often costs ops, never
  * money; `minimum` bounds the ops of many cheap leases. Full-term and closed
  * leases are paid by the engine itself: there is no final claim.

@@ -1,5 +1,5 @@
 /**
- * DHT presence (ARCHITECTURE §1): the node keeps a signed capacity record as a
+ * DHT presence (docs/ARCHITECTURE.md "Presence"): the node keeps a signed capacity record as a
  * DHT mutable record, so anyone finds live nodes without the ledger. The signed
  * `presence` envelope keeps it verifiable wherever it is passed on.
  */

@@ -1,11 +1,4 @@
-/**
- * Restoring a replica's state (ARCHITECTURE §10): the snapshot a heal names
- * is fetched from whoever holds the old replica's state core, checked against
- * the node that signed it and every file against its hash, and placed into
- * the new work dir only once all of it verified. Files go through the node's
- * own staging dir, never through a path the workload could have planted a
- * link at. StateKeepers (the daemon's side) is in node/state-keepers.ts.
- */
+/** A heal's restore (docs/ARCHITECTURE.md "State in the notary"): placed only once every file verified. */
 import fs from 'fs'
 import path from 'path'
 import b4a from 'b4a'
@@ -14,7 +7,7 @@ import type Hypercore from 'hypercore'
 import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { VerificationError, RestoreRef } from '../lib/contract'
-import { Snapshot, StateFile, openSnapshot, readFile, stateSize } from '../lib/state'
+import { Snapshot, StateFile, openSnapshot, readFile, stateSize } from '../lib/state-core'
 
 const log = logger('node/restore')
 
@@ -22,11 +15,8 @@ const log = logger('node/restore')
 export const RESTORE_TIMEOUT = 20_000
 
 /**
- * Restore the snapshot `ref` names into `workDir`, or refuse it: the old
- * replica's node (`ref.node`, which the caller checked ran trade `ref.from`)
- * signed it, for this contract and that replica, at that sequence and total
- * hash; each file is fetched into `staging`, hashed, and placed only once all
- * of them verified. Resolves with the verified snapshot.
+ * Restore the snapshot `ref` names into `workDir`, or refuse it: signed by `ref.node` (the caller
+ * checked it ran `ref.from`) for this contract and replica; each file fetched into `staging` and hashed.
  */
 export async function restore(
   store: Corestore,

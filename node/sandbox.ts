@@ -1,13 +1,7 @@
 /**
- * A workload's sandbox, from start to end: its work dir made reachable by the
- * sandbox uid and owned by it, its launch (node/launch.ts: the argv, what the
- * workload gets, its rlimits) spawned inside its cgroup, its host pid learned
- * from bwrap, and every process of it killed and reaped at the end.
- *
- * Limits: where the node may use cgroups (node/cgroup.ts), the whole
- * workload gets a memory limit, a cpu quota and a pids limit; the rlimits of
- * the launch are the fallback and a second line. Disk is watched (diskUsage)
- * by the supervisor against the lease.
+ * A workload's sandbox from start to end: its work dir owned by the sandbox uid, its launch spawned
+ * inside its cgroup (memory, cpu and pids limits where the node may; rlimits otherwise), its host pid
+ * learned from bwrap, and every process of it killed and reaped at the end.
  */
 import { spawn, spawnSync, ChildProcess } from 'child_process'
 import type { Duplex } from 'stream'
@@ -21,6 +15,7 @@ import { BARE } from '../lib/runtime'
 import { Cgroup } from './cgroup'
 import {
   buildLaunch,
+  Launch,
   SandboxSpec,
   BWRAP,
   NO_BWRAP,
@@ -76,22 +71,56 @@ export function mkdirTraversable(dir: string): void {
 /** Prepare the work dir for the sandbox uid (0700, owned by it) and start the workload. */
 export function spawnSandboxed(spec: SandboxSpec): Sandboxed {
   const launch = buildLaunch(spec)
+  prepareWorkDir(spec, launch)
+  const cgroup = cgroupFor(spec)
+  const child = start(launch, spec, cgroup)
+  let hit: string[] | null = null
+  // Registered before any caller's: the limits are read before the cgroup goes.
+  const closed = new Promise<void>((resolve) =>
+    child.once('close', () => {
+      if (cgroup !== null) hit = cgroup.limitsHit()
+      resolve()
+    })
+  )
+  const childPid = hostPid(child, spec.unsafeNoSandbox === true)
+  // The sandbox's init (pid 1 inside), once known: it may outlive the launcher.
+  const remains: { init: Proc | null } = { init: null }
+  childPid.then(
+    (pid) => {
+      if (pid !== child.pid) remains.init = proc(pid)
+    },
+    () => {}
+  )
+  return {
+    process: child,
+    childPid,
+    cgroup,
+    limitsHit: () => hit ?? cgroup?.limitsHit() ?? [],
+    gone: reapAll(closed, cgroup, childPid, remains),
+    kill: () => killAll(child, cgroup, remains.init)
+  }
+}
+
+function prepareWorkDir(spec: SandboxSpec, launch: Launch): void {
   mkdirTraversable(path.dirname(spec.workDir))
   fs.mkdirSync(spec.workDir, { recursive: true, mode: 0o700 })
-  if (launch.uid !== undefined && launch.gid !== undefined) {
-    if (!spec.unsafeNoSandbox)
-      requireTraversable(path.dirname(spec.workDir), launch.uid, launch.gid)
-    chownTree(spec.workDir, launch.uid, launch.gid)
-  }
-  const cgroup =
-    spec.cgroups === false
-      ? null
-      : Cgroup.create(path.basename(spec.workDir), {
-          memory: spec.memory,
-          cpu: spec.cpu,
-          pids: spec.pids ?? DEFAULT_PIDS
-        })
-  const start = (): ChildProcess =>
+  if (launch.uid === undefined || launch.gid === undefined) return
+  if (!spec.unsafeNoSandbox) requireTraversable(path.dirname(spec.workDir), launch.uid, launch.gid)
+  chownTree(spec.workDir, launch.uid, launch.gid)
+}
+
+function cgroupFor(spec: SandboxSpec): Cgroup | null {
+  if (spec.cgroups === false) return null
+  return Cgroup.create(path.basename(spec.workDir), {
+    memory: spec.memory,
+    cpu: spec.cpu,
+    pids: spec.pids ?? DEFAULT_PIDS
+  })
+}
+
+/** Spawn the launch inside its cgroup, and hand bwrap its arguments on their fd. */
+function start(launch: Launch, spec: SandboxSpec, cgroup: Cgroup | null): ChildProcess {
+  const spawnIt = (): ChildProcess =>
     spawn(launch.file, launch.args, {
       cwd: spec.unsafeNoSandbox ? launch.cwd : '/',
       env: launch.env,
@@ -103,7 +132,7 @@ export function spawnSandboxed(spec: SandboxSpec): Sandboxed {
     })
   let child: ChildProcess
   try {
-    child = cgroup !== null ? cgroup.spawnInside(start) : start()
+    child = cgroup !== null ? cgroup.spawnInside(spawnIt) : spawnIt()
   } catch (err) {
     cgroup?.destroy().catch(safetyCatch)
     throw err
@@ -113,22 +142,18 @@ export function spawnSandboxed(spec: SandboxSpec): Sandboxed {
     args?.on('error', () => {}) // bwrap died before reading: its exit says why
     args?.end(launch.fdArgs)
   }
-  let hit: string[] | null = null
-  // Registered before any caller's: the limits are read before the cgroup goes.
-  const closed = new Promise<void>((resolve) =>
-    child.once('close', () => {
-      if (cgroup !== null) hit = cgroup.limitsHit()
-      resolve()
-    })
-  )
   child.once('error', () => {
     if (child.pid === undefined) cgroup?.destroy().catch(safetyCatch)
   })
-  let init: Proc | null = null
-  const childPid = new Promise<number>((resolve, reject) => {
+  return child
+}
+
+/** The workload's host pid: the child itself without a sandbox, else what bwrap reports on its info fd. */
+function hostPid(child: ChildProcess, unsandboxed: boolean): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     const never = (why: string): void => reject(new ScitError('SANDBOX', why))
     child.once('error', (err) => never(`could not start the sandbox: ${err.message}`))
-    if (spec.unsafeNoSandbox) {
+    if (unsandboxed) {
       // Bare's spawn has no 'spawn' event: it returns with the pid, or throws.
       if (BARE) resolve(child.pid ?? 0)
       else child.once('spawn', () => resolve(child.pid ?? 0))
@@ -148,34 +173,30 @@ export function spawnSandboxed(spec: SandboxSpec): Sandboxed {
       else never('bwrap did not report a child pid (the sandbox failed to set up)')
     })
   })
-  childPid.then(
-    (pid) => {
-      if (pid !== child.pid) init = proc(pid)
-    },
-    () => {}
-  )
-  const kill = (): void => {
-    for (const pid of cgroup?.pids() ?? []) signal(pid, 'SIGKILL')
-    if (init !== null && alive(init)) signal(init.pid, 'SIGKILL')
-    try {
-      child.kill('SIGKILL')
-    } catch {}
-  }
-  const gone = closed.then(async () => {
-    if (cgroup !== null) await cgroup.destroy() // kills what is left, resolves once the cgroup is empty and removed
-    await childPid.catch(() => null)
-    if (init !== null && alive(init)) {
-      signal(init.pid, 'SIGKILL')
-      await reaped(init, REAP_BOUND)
-    }
-  })
-  return {
-    process: child,
-    childPid,
-    cgroup,
-    limitsHit: () => hit ?? cgroup?.limitsHit() ?? [],
-    gone,
-    kill
+}
+
+function killAll(child: ChildProcess, cgroup: Cgroup | null, init: Proc | null): void {
+  for (const pid of cgroup?.pids() ?? []) signal(pid, 'SIGKILL')
+  if (init !== null && alive(init)) signal(init.pid, 'SIGKILL')
+  try {
+    child.kill('SIGKILL')
+  } catch {}
+}
+
+/** Once the launcher closed: the cgroup emptied and removed, then the init gone. */
+async function reapAll(
+  closed: Promise<void>,
+  cgroup: Cgroup | null,
+  childPid: Promise<number>,
+  remains: { init: Proc | null }
+): Promise<void> {
+  await closed
+  if (cgroup !== null) await cgroup.destroy() // kills what is left, resolves once the cgroup is empty and removed
+  await childPid.catch(() => null)
+  const init = remains.init
+  if (init !== null && alive(init)) {
+    signal(init.pid, 'SIGKILL')
+    await reaped(init, REAP_BOUND)
   }
 }
 

@@ -1,14 +1,7 @@
 /**
- * The node's side of reaching a service (ARCHITECTURE §9): for every
- * declared port of a running service, a HyperDHT server under a key of its
- * own (lib/service.ts), announced on the topic derived from the contract,
- * workload and port. Its firewall refuses every key the contract does not
- * allow before the handshake completes, so nothing of a refused peer reaches
- * the workload. An admitted stream is carried to the service's endpoint
- * (node/workload.ts Endpoint): the bridge's socket, which must say its token
- * before the node sends a byte, or, unsandboxed, a loopback port.
- *
- * Events: 'connection' ({ id, port, remote }) once a stream reaches a service.
+ * A HyperDHT server per declared port of a running service (docs/ARCHITECTURE.md "Service access"):
+ * its firewall refuses keys the contract does not allow before the handshake ends; an admitted
+ * stream goes to the service's endpoint. Emits 'connection' ({ id, port, remote }).
  */
 import { EventEmitter } from 'events'
 import fs from 'fs'
@@ -20,23 +13,18 @@ import type { Server, SecretStream } from 'hyperdht'
 import type { KeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
-import { serviceTopic, serviceKeyPair } from '../lib/service'
+import { serviceKeyPair } from '../lib/service'
 import { mayConnect } from '../lib/access'
 import type { Endpoint } from './workload'
 import type { Supervisor } from './supervisor'
 import type { Lease } from './lease'
 
 const log = logger('node/services')
-/** Announcements expire after about 20 minutes on the DHT: refresh well before. */
-const REANNOUNCE = 8 * 60_000
 /** How long an admitted stream waits for a starting service to listen (ms). */
 const LOCAL_PATIENCE = 10_000
 
 export interface Exposure {
-  /** The workload (trade) id on this node. */
   id: string
-  contract: Buffer
-  workload: string
   ports: number[]
   /** Asked on every handshake: may this key connect now? */
   allows: (key: Buffer) => boolean
@@ -46,8 +34,7 @@ export interface Exposure {
 
 interface Served {
   exposure: Exposure
-  servers: Array<{ port: number; server: Server; keyPair: KeyPair; topic: Buffer }>
-  timer: NodeJS.Timeout
+  servers: Array<{ port: number; server: Server; keyPair: KeyPair }>
 }
 
 export class Services extends EventEmitter {
@@ -58,7 +45,7 @@ export class Services extends EventEmitter {
   /** Short links to bridge socket dirs: a UNIX socket path is at most 107 bytes, a work dir's can be longer. */
   private readonly links = new Map<string, string>()
 
-  /** `links`: a directory of the node's own (not the workloads') for short links to bridge sockets; emptied here. */
+  /** `links`: a dir of the node's own for short links to bridge sockets; emptied here. */
   constructor(
     private readonly dht: DHT,
     private readonly node: KeyPair,
@@ -79,14 +66,7 @@ export class Services extends EventEmitter {
   /** Serve every port of `e` on the DHT; a workload already served is left as it is. */
   async expose(e: Exposure): Promise<void> {
     if (this.closed || this.served.has(e.id) || e.ports.length === 0) return
-    const entry: Served = {
-      exposure: e,
-      servers: [],
-      timer: setInterval(() => {
-        this.announce(entry)
-      }, REANNOUNCE)
-    }
-    entry.timer.unref()
+    const entry: Served = { exposure: e, servers: [] }
     this.served.set(e.id, entry)
     await this.hiding.get(e.id)
     for (const port of e.ports) {
@@ -95,12 +75,7 @@ export class Services extends EventEmitter {
       const server = this.dht.createServer({ firewall: (remote) => !e.allows(remote) }, (conn) =>
         this.carry(e, port, conn)
       )
-      entry.servers.push({
-        port,
-        server,
-        keyPair,
-        topic: serviceTopic(e.contract, e.workload, port)
-      })
+      entry.servers.push({ port, server, keyPair })
       await server.listen(keyPair)
     }
     if (this.served.get(e.id) !== entry) return
@@ -109,7 +84,6 @@ export class Services extends EventEmitter {
       ports: e.ports,
       keys: entry.servers.map((s) => encodeKey(s.keyPair.publicKey).slice(0, 8))
     })
-    this.announce(entry)
   }
 
   /** After a transition of workload `id`: serve its ports while it is meant to run (its lease verified), stop once it is not. */
@@ -125,8 +99,6 @@ export class Services extends EventEmitter {
     if (this.served.has(id)) return
     this.expose({
       id,
-      contract: lease.contract,
-      workload: lease.workload,
       ports: info.spec.ports,
       allows: (key) => mayConnect(lease.access, key),
       endpoint: (port) => {
@@ -140,23 +112,16 @@ export class Services extends EventEmitter {
     )
   }
 
-  /** Stop serving `id`: unannounce (so clients stop trying it) and close its servers. */
   async hide(id: string): Promise<void> {
     const entry = this.served.get(id)
     if (!entry) return
     this.served.delete(id)
-    clearInterval(entry.timer)
     const before = this.hiding.get(id)
     const done = (async () => {
       await before
-      // Best effort, never a throw: a DHT node that is already gone (destroyed, crashed) unannounces nothing.
+      // Best effort, never a throw: a DHT node that is already gone (destroyed, crashed) closes nothing.
       await Promise.all(
         entry.servers.map(async (s) => {
-          try {
-            await this.dht.unannounce(s.topic, s.keyPair)
-          } catch (err) {
-            log.debug('unannounce failed', { id, err: (err as Error).message })
-          }
           try {
             await s.server.close()
           } catch (err) {
@@ -190,22 +155,6 @@ export class Services extends EventEmitter {
     return path.join(link, path.basename(sock))
   }
 
-  private announce(entry: Served): void {
-    for (const s of entry.servers) {
-      this.dht
-        .announce(s.topic, s.keyPair, s.server.relayAddresses)
-        .finished()
-        .catch((err) =>
-          log.warn('announce failed', {
-            id: entry.exposure.id,
-            port: s.port,
-            err: (err as Error).message
-          })
-        )
-    }
-  }
-
-  /** Carry one admitted stream to the service; the remote key was checked by the firewall. */
   private carry(e: Exposure, port: number, conn: SecretStream): void {
     conn.on('error', () => {})
     this.local(e, port, () => conn.destroyed).then(
@@ -225,11 +174,7 @@ export class Services extends EventEmitter {
     )
   }
 
-  /**
-   * A connection to the service's endpoint that said its token (when it has
-   * one). A service that is starting has not bound yet: retried for a while,
-   * so a client that came early waits instead of failing.
-   */
+  /** A connection to the endpoint that said its token; retried while a starting service has not bound yet. */
   private async local(e: Exposure, port: number, gone: () => boolean): Promise<net.Socket | null> {
     const until = Date.now() + LOCAL_PATIENCE
     for (let wait = 50; !gone() && Date.now() < until; wait = Math.min(wait * 2, 500)) {

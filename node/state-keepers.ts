@@ -1,10 +1,4 @@
-/**
- * The daemon's side of declared state (node/state.ts): one StateKeeper per
- * replica whose service declares `state:`, opened before the service starts.
- * A replica with snapshots of its own resumes them; a fresh one restores the
- * snapshot its contract names (node/restore.ts), after checking in the ledger
- * that the node named ran the replica it comes from.
- */
+/** The daemon's StateKeeper per replica whose service declares `state:`, opened before the service starts. */
 import path from 'path'
 import type Corestore from 'corestore'
 import type Hyperswarm from 'hyperswarm'
@@ -12,10 +6,10 @@ import type { KeyPair } from '../lib/identity'
 import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { VerificationError, RestoreRef, ContractView, ManifestWorkload } from '../lib/contract'
-import type { Snapshot } from '../lib/state'
+import type { Snapshot } from '../lib/state-core'
 import { workloadId } from '../lib/trade-workload'
 import type { Trade } from '../market/types'
-import { StateKeeper } from './state'
+import { StateKeeper } from './state-keeper'
 import { restore } from './restore'
 
 const log = logger('node/state')
@@ -31,13 +25,11 @@ export interface KeepersOptions {
   store: Corestore
   swarm: Hyperswarm
   identity: KeyPair
-  /** The node's data dir: restores are staged under <data>/state/<id>. */
   data: string
   /** A trade as the ledger has it: who ran the replica a restore comes from. */
   trade(id: string): Promise<Trade | null>
 }
 
-/** The state keepers of a daemon's replicas, by workload id. */
 export class StateKeepers {
   private readonly keepers = new Map<string, StateKeeper>()
 
@@ -51,10 +43,8 @@ export class StateKeepers {
   }
 
   /**
-   * Before replica `id` of trade `trade` starts: open its state core; a
-   * replica with snapshots of its own resumes them, a fresh one restores
-   * the snapshot its contract names, or refuses (VerificationError) and
-   * nothing runs. Then snapshots are taken every interval.
+   * Before replica `id` starts: resume its own snapshots, or restore the one its contract
+   * names once the ledger shows that node ran the replica it comes from; else refuse.
    */
   async prepare(
     id: string,

@@ -1,15 +1,7 @@
 /**
- * The node's own status and log cores (ARCHITECTURE §7): every workload state
- * transition and bounded chunks of its output, each a signed envelope, so a
- * bot or the explorer that replicates them can check every record against the
- * node's identity, not just the core's Merkle tree.
- *
- * Two cores, because they age differently: the status core is the workloads'
- * history and is kept whole; the log core is rotated (old blocks cleared
- * locally) so a chatty workload cannot fill the node's disk. Envelope seq is
- * the block index + 1 in its core, so a reader refuses records moved between
- * positions or cores. The readers (readCore, lastStatus, workloadLogs) are in
- * lib/status.ts: bots and the explorer read these cores too.
+ * The node's signed status and log cores (docs/ARCHITECTURE.md "Execution"): every transition and
+ * bounded chunks of output, each an envelope whose seq is its block index + 1. The status core is
+ * kept whole; the log core is rotated. Readers are in lib/status.ts.
  */
 import ReadyResource from 'ready-resource'
 import type Corestore from 'corestore'
@@ -89,7 +81,7 @@ export class StatusCore extends ReadyResource {
   /** Append a state transition. Resolves with its block index. */
   record(
     t: Transition,
-    from: { contract?: Buffer; trade?: string; state?: Buffer | null } = {}
+    from: { contract?: Buffer; trade?: string; state?: Buffer | null; service?: string | null } = {}
   ): Promise<number> {
     const body: StatusRecord = {
       workload: t.id,
@@ -103,7 +95,8 @@ export class StatusCore extends ReadyResource {
       restarts: t.restarts,
       contract: from.contract ?? null,
       trade: from.trade ?? null,
-      stateCore: from.state ?? null
+      stateCore: from.state ?? null,
+      service: from.service ?? null
     }
     return this.append(this.status, 'status', c.encode(statusRecord, body))
   }

@@ -1,17 +1,7 @@
 /**
- * Runs workloads in the sandbox and keeps them in the state their contract
- * asks for: a `job` runs once to completion and its digests are reported; a
- * `service` is restarted when it exits, with an exponential back-off that is
- * reset after a stable period, so a crash loop costs little but a rare crash
- * is retried at once. Each run of a process is a Run (node/run.ts), which
- * spawns, watches and stops it; what its end means is decided here.
- *
- * Every workload has its own network namespace, services included: a
- * service listens on its declared ports inside it, and the node reaches
- * them only through the bridge's UNIX sockets in its work dir (node/bridge.ts,
- * ARCHITECTURE §9); node/services.ts serves them on the DHT. Without a
- * sandbox (--unsafe-no-sandbox) there is no namespace: each declared port is
- * then a free port on 127.0.0.1 (PORT_<port>) that only the node is told.
+ * Runs workloads in the sandbox and keeps them as their contract asks: a kind that finishes runs
+ * to completion and reports its digests; a service restarts with a back-off reset after a stable
+ * period. Each run of a process is a Run (node/run.ts); what its end means is decided here.
  *
  * Events: 'transition' (Transition), 'log' ({ id, stream, data }), 'disk' ({ id, used, limit }).
  */

@@ -1,7 +1,7 @@
 /**
  * The runtime's view of a workload: what to run (a spec the daemon derives
  * from a verified contract) and the transitions between the states it moves
- * through, which the status core records (ARCHITECTURE §7). The states
+ * through, which the status core records (docs/ARCHITECTURE.md "Execution"). The states
  * themselves are declared with the status core's format, in
  * lib/node-messages.ts, since bots and the explorer read them too.
  */

@@ -15,7 +15,7 @@ import {
 import { deploy, waitRunning, update } from '../bot/deployment'
 import { replicaStatus, ReplicaStatus } from '../bot/replica-status'
 import { until } from '../bot/wait'
-import type { DeploymentRecord } from '../bot/state'
+import type { DeploymentRecord } from '../bot/records'
 import { ContractSession } from '../bot/sign'
 import { decodeKey } from '../lib/keys'
 import type { Bot } from '../bot/bot'

@@ -2,7 +2,8 @@ import { deploy } from '../bot/deployment'
 import { testnet, swarm } from './helpers/net'
 import Corestore from 'corestore'
 import { world, node, bot, serviceTemplate, stakeholders, nodeState } from './helpers/deploy'
-import { cmdRun } from '../bot/cli-run'
+import { cmdRun } from '../bot/cli-daemon'
+import { servedProgram } from '../bot/cli'
 import { ContractSession } from '../bot/sign'
 import { decodeKey } from '../lib/keys'
 import { loadIdentity } from '../lib/identity'
@@ -183,12 +184,15 @@ sandboxTest(
     const d = await deploy(first, { template: file, id: 'headless' }, { waitApprovals: false })
     await first.close()
 
-    const running = cmdRun({
-      data,
-      bootstrap: net.bootstrap.map((b) => `${b.host}:${b.port}`).join(','),
-      market: encodeKey(w.key),
-      interval: '200ms'
-    })
+    const running = cmdRun(
+      {
+        data,
+        bootstrap: net.bootstrap.map((b) => `${b.host}:${b.port}`).join(','),
+        market: encodeKey(w.key),
+        interval: '200ms'
+      },
+      servedProgram
+    )
     const store = new Corestore(await t.tmp())
     t.teardown(() => store.close(), { order: -1 })
     const s = new ContractSession({

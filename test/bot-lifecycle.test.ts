@@ -5,7 +5,7 @@ import { records } from './helpers/node-bot'
 import { deploy, waitRunning, scale, update } from '../bot/deployment'
 import { readLogs } from '../bot/logs'
 import type { Bot } from '../bot/bot'
-import type { DeploymentRecord } from '../bot/state'
+import type { DeploymentRecord } from '../bot/records'
 import { sandboxTest } from './helpers/sandbox'
 
 /** Resolve with the first log line of `d` matching `re` (follows the nodes' log cores). */

@@ -29,7 +29,7 @@ function memoryWatch(): { stop(): number } {
   const timer = setInterval(() => {
     gc()
     peak = Math.max(peak, used() - base)
-  }, 20)
+  }, 250)
   return {
     stop() {
       clearInterval(timer)

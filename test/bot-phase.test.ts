@@ -7,7 +7,7 @@ import { SCIT } from './helpers/node-process'
 import { deploy, stop, scale, update, resume } from '../bot/deployment'
 import { encodeKey } from '../lib/keys'
 import type { Bot } from '../bot/bot'
-import type { DeploymentRecord } from '../bot/state'
+import type { DeploymentRecord } from '../bot/records'
 import { requirePhase, Command } from '../bot/phase'
 
 /** What the market and the contract core hold for `d`: none of it may move when a command is refused. */

@@ -8,7 +8,7 @@ import { deploy, waitRunning } from '../bot/deployment'
 import { replicaStatus } from '../bot/replica-status'
 import { readLogs, LogLine } from '../bot/logs'
 import { until } from '../bot/wait'
-import type { DeploymentRecord } from '../bot/state'
+import type { DeploymentRecord } from '../bot/records'
 import { generateKeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { seal } from '../lib/envelope'
@@ -67,7 +67,8 @@ sandboxTest(
       restarts: 0,
       contract: null,
       trade: null,
-      stateCore: null
+      stateCore: null,
+      service: null
     }
     await status.status.append(
       seal(other, {

@@ -124,7 +124,11 @@ test('a missing file is reported at its entry', async (t) => {
     t,
     minimalYaml().replace('files: [app.js]', 'files: [app.js, nope.js]')
   )
-  t.is(msg, 'crm.yaml:8:21: "nope.js" does not exist (looked in ' + msg.split('looked in ')[1])
+  t.is(
+    msg,
+    'crm.yaml:8:21: workloads[0].files[1] "nope.js" does not exist (looked in ' +
+      msg.split('looked in ')[1]
+  )
 })
 
 test('a bad stakeholder key and an unreachable threshold are both reported', async (t) => {

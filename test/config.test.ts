@@ -1,5 +1,8 @@
 import test from 'brittle'
 import b4a from 'b4a'
+import fs from 'fs'
+import path from 'path'
+import { runScit } from './helpers/runtime'
 import { resolveConfig, parseBootstrap, writeConfigFile } from '../lib/config'
 import { encodeKey } from '../lib/keys'
 import { marketTopic } from '../lib/topics'
@@ -60,4 +63,55 @@ test('the market topic is derived from the market key, and differs from it', (t)
   t.ok(b4a.equals(marketTopic(key), marketTopic(b4a.from(key))))
   t.absent(b4a.equals(marketTopic(key), key))
   t.absent(b4a.equals(marketTopic(key), marketTopic(b4a.alloc(32, 8))))
+})
+
+test('config.json is checked against its schema when read: each wrong field is INVALID_CONFIG naming the file and the field, from the real binary', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['{"market": 5}', 'market must be a market key (text), not the number 5'],
+    ['{"market": ["x"]}', 'market must be a market key (text), not a list'],
+    ['{"market": "abc"}', 'market key must be 52 z-base-32 or 64 hex characters, got "abc"'],
+    ['{"bootstrap": 7}', 'bootstrap must be a list of "host:port"'],
+    ['{"bootstrap": {"host": "a"}}', 'bootstrap must be a list of "host:port"'],
+    [
+      '{"bootstrap": ["127.0.0.1:1", 7]}',
+      'bootstrap[1] must be "host:port" text, not the number 7'
+    ],
+    ['{"bootstrap": ["127.0.0.1:99999"]}', 'bootstrap "127.0.0.1:99999" is not host:port'],
+    ['{"bootstrap": "nope"}', 'bootstrap "nope" is not host:port'],
+    ['{"bootstrap": []}', 'bootstrap list is empty'],
+    ['{"markt": "x"}', 'unknown field "markt" (known: market, bootstrap)'],
+    ['[1, 2]', 'must hold a JSON object'],
+    ['null', 'must hold a JSON object'],
+    ['{"market": ', 'not JSON'],
+    [' '.repeat(70 * 1024), 'is 71680 bytes: a config file is at most 65536']
+  ]
+  const runs = await Promise.all(
+    cases.map(async ([content]) => {
+      const data = await t.tmp()
+      fs.writeFileSync(path.join(data, 'config.json'), content)
+      return { data, r: await runScit('node', ['id', '--data', data]) }
+    })
+  )
+  runs.forEach(({ data, r }, i) => {
+    const [content, why] = cases[i]
+    t.is(r.code, 1, `${content.slice(0, 40)}: exit 1`)
+    t.ok(
+      r.stderr.startsWith(`error INVALID_CONFIG: ${path.join(data, 'config.json')}: ${why}`),
+      r.stderr
+    )
+    t.absent(fs.existsSync(path.join(data, 'identity.json')), 'nothing written')
+  })
+  const good = await t.tmp()
+  fs.writeFileSync(
+    path.join(good, 'config.json'),
+    JSON.stringify({ market: k1, bootstrap: ['127.0.0.1:5', 'localhost:6'] })
+  )
+  t.alike(
+    resolveConfig({ data: good }, {}).bootstrap,
+    [
+      { host: '127.0.0.1', port: 5 },
+      { host: 'localhost', port: 6 }
+    ],
+    'a list of host:port is a bootstrap too'
+  )
 })

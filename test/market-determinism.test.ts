@@ -1,5 +1,5 @@
 /**
- * ARCHITECTURE §3: the same linearized order gives the same view bytes on
+ * docs/ARCHITECTURE.md "Engine": the same linearized order gives the same view bytes on
  * every peer; and any order is safe (money conserved, nothing oversold).
  * The op set is random but reproducible (seeded), sealed once: every peer
  * gets exactly the same envelope bytes.

@@ -13,7 +13,7 @@ import type {
   BalanceRow,
   MarketStats
 } from '../market/explorer/model'
-import type { ContractDetail } from '../market/explorer/contract'
+import type { ContractDetail } from '../market/explorer/model'
 
 const byId = <T extends { id: string }>(a: T[]): T[] =>
   [...a].sort((x, y) => x.id.localeCompare(y.id))

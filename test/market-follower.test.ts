@@ -7,7 +7,7 @@ import { marketTopic } from '../lib/topics'
 import * as Q from '../market/queries'
 import b4a from 'b4a'
 import { envelopeId } from '../lib/envelope'
-import { verifyMarket } from '../market/verify'
+import { verifyMarket } from '../market/replay'
 import { apply as engineApply } from '../market/engine'
 import type { Apply } from '../market/types'
 
@@ -23,7 +23,7 @@ test('a follower joins a grown market without applying it, and reads what the in
   t.is(follower.ledger.counters.envelopes, 0, 'the follower ran the engine on no op')
   t.ok(applied >= 2000, `the indexer applied the history (${applied} ops)`)
 
-  const mine = HyperbeeView.reading(follower.ledger.finalSnapshot())
+  const mine = HyperbeeView.reading(follower.ledger.finalCheckout())
   const theirs = HyperbeeView.reading(indexer.ledger.view.checkout(follower.ledger.finalVersion))
   t.is((await Q.listOffers(mine)).length, 1000, 'every offer')
   t.alike(

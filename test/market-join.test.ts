@@ -1,5 +1,5 @@
 /**
- * Joining a market with a history (ARCHITECTURE.md, "Scale"): fresh
+ * Joining a market with a history (docs/ARCHITECTURE.md "Scale"): fresh
  * processes read the indexers' signed view instead of replaying the market.
  */
 import test from 'brittle'
@@ -218,7 +218,7 @@ test('a read-only command does not wait for the dead peers the market topic stil
   const net = await testnet(t)
   const w = await world(t, net)
   await deadPeers(t, net, marketTopic(w.key), 6)
-  // What a full peer's ready() did (issue 14): swarm.flush() returns once the connection to every announced peer opened or failed.
+  // What a full peer's ready() did: swarm.flush() returns once the connection to every announced peer opened or failed.
   const probe = swarm(t, net)
   probe.join(marketTopic(w.key), { server: false, client: true })
   let flushed = false

@@ -7,7 +7,7 @@ import { generateKeyPair } from '../lib/identity'
 import { isScitError } from '../lib/errors'
 import { encodeBody } from '../market/engine/ops'
 import { encodeBlock } from '../market/block'
-import { verifierStats } from '../market/verifier'
+import { verifierStats } from '../market/signature-pool'
 import * as Q from '../market/queries'
 import type { BidBody } from '../market/types'
 

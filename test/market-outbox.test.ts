@@ -83,3 +83,14 @@ test('final ops leave the outbox; a restart sends what the last run left at its 
   t.alike(back.sent, [[b]], 'and sent at once: nobody knows how long it waited')
   back.box.close()
 })
+
+test('a check asked for while another runs sees ops that became final meanwhile', async (t) => {
+  const { box, final } = outbox()
+  const [a] = envelopes(1)
+  await box.add([a])
+  const running = box.check() // reads `a` as undecided
+  final.add(envelopeId(a)) // decided before that check ends
+  await box.check()
+  t.is(box.size, 0, 'the later check dropped the final op')
+  await running
+})

@@ -98,7 +98,8 @@ test('a tampered record is refused by the reader and the rest still verify', asy
       restarts: 0,
       contract: null,
       trade: null,
-      stateCore: null
+      stateCore: null,
+      service: null
     })
   })
   const tampered = b4a.from(good)
@@ -123,12 +124,13 @@ test('a tampered record is refused by the reader and the rest still verify', asy
         restarts: 0,
         contract: null,
         trade: null,
-        stateCore: null
+        stateCore: null,
+        service: null
       })
     })
   )
   await core.status.append(
-    seal(identity, { type: 'status', seq: 5, timestamp: 1, body: b4a.from('not a status record') })
+    seal(identity, { type: 'status', seq: 5, timestamp: 1, body: b4a.from([0, 2, 0xff]) })
   )
   await core.record(tr('svc', 'stopped'))
 
@@ -189,5 +191,30 @@ test('the log core is rotated: old blocks are cleared locally', async (t) => {
   t.alike(
     r.records.map((x) => b4a.toString(x.body.data)),
     ['line 3\n', 'line 4\n', 'line 5\n']
+  )
+})
+
+test('a status record of another format is refused as unsupported, saying which: older (no version, format 1) or newer', async (t) => {
+  const { core, identity } = await statusCore(t)
+  // Format 1 had no version: it began with the workload id.
+  const v1 = c.encode(c.string, 'svc')
+  await core.status.append(seal(identity, { type: 'status', seq: 1, timestamp: 1, body: v1 }))
+  const v3 = b4a.from([0, 3, 1, 2, 3])
+  await core.status.append(seal(identity, { type: 'status', seq: 2, timestamp: 1, body: v3 }))
+  const r = await readCore<StatusRecord>(core.status, identity.publicKey, 'status')
+  t.alike(
+    r.refused.map((x) => [x.index, x.reason]),
+    [
+      [0, 'unsupported'],
+      [1, 'unsupported']
+    ]
+  )
+  t.ok(
+    r.refused[0].message.includes('status record: written by an older scit (format 1)'),
+    r.refused[0].message
+  )
+  t.ok(
+    r.refused[1].message.includes('status record: written by a newer scit (format 3)'),
+    r.refused[1].message
   )
 })

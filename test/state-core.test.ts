@@ -10,8 +10,8 @@ import Corestore from 'corestore'
 import { generateKeyPair, KeyPair } from '../lib/identity'
 import { MiB } from '../lib/resources'
 import { blobMarkerEncoding, BLOB_MARKER, hashFile } from '../lib/contract'
-import { scanState, verifyFiles, STATE_CHUNK } from '../lib/state'
-import { StateKeeper, StateTarget } from '../node/state'
+import { scanState, verifyFiles, STATE_CHUNK } from '../lib/state-core'
+import { StateKeeper, StateTarget } from '../node/state-keeper'
 import { restore } from '../node/restore'
 import { loadTemplate, TemplateError } from '../bot/template'
 import { instantiate, DEFAULT_STATE_INTERVAL } from '../bot/manifest'
@@ -230,7 +230,7 @@ test("a template's state: goes into the manifest with its interval; a job may no
   t.is(fast.manifest.workloads[0].state?.interval, 2000, 'stateInterval 2s')
   for (const [extra, kind, why] of [
     ['    state: [data.json]', 'job', 'is only for services'],
-    ['    state: [../etc]', 'service', 'must be a relative path inside the work dir'],
+    ['    state: [../etc]', 'service', "leaves the workload's work dir"],
     ['    stateInterval: 2s', 'service', 'goes with "state"']
   ]) {
     const bad = await templateFile(t, withState(extra, kind), { 'app.js': '1\n' })

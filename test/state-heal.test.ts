@@ -23,7 +23,7 @@ sandboxTest(
     const d = await deploy(b, { template: await crmTemplate(t) })
     b.monitor.start()
     await waitRunning(b, d)
-    const port = await tunnelTo(t, net, d.contract, b.identity) // the same tunnel reaches the healed CRM
+    const port = await tunnelTo(t, w, d.contract, b.identity) // the same tunnel reaches the healed CRM
     const lost = d.trades[0]
     const victim = nodes.find((n) => n.key === lost.node)
     if (!victim) return t.fail('the CRM runs on no test node')
@@ -127,10 +127,10 @@ sandboxTest(
     const d = await deploy(b, { template: await crmTemplate(t, { interval: '1h' }) })
     await waitRunning(b, d)
     const id = workloadId(d.trades[0])
-    const port = await tunnelTo(t, net, d.contract, b.identity)
+    const port = await tunnelTo(t, w, d.contract, b.identity)
     const added = [await addContact(port, 'Ada'), await addContact(port, 'Grace')]
-    const first = await n.states.get(id)?.snapshot()
-    const key = n.states.key(id)
+    const first = await n.stateKeepers.get(id)?.snapshot()
+    const key = n.stateKeepers.key(id)
     t.ok(
       first != null && first.seq >= 1,
       `the node snapshotted its state (snapshot ${first?.seq ?? '?'})`
@@ -144,9 +144,9 @@ sandboxTest(
       added.every((c) => list.some((x) => x.id === c.id)),
       `the restarted CRM serves its ${list.length} contacts`
     )
-    t.alike(again.states.key(id), key, 'the same state core')
+    t.alike(again.stateKeepers.key(id), key, 'the same state core')
     await addContact(port, 'Edsger')
-    const next = await again.states.get(id)?.snapshot()
+    const next = await again.stateKeepers.get(id)?.snapshot()
     t.ok(
       next != null && first != null && next.seq > first.seq,
       `its snapshots go on: ${first?.seq ?? '?'} before the restart, ${next?.seq ?? '?'} after`

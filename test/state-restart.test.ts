@@ -10,7 +10,7 @@ import { sandboxTest } from './helpers/sandbox'
 import { loadIdentity } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { workloadId } from '../lib/trade-workload'
-import { scanState, readFile } from '../lib/state'
+import { scanState, readFile } from '../lib/state-core'
 import { MiB, ZERO } from '../lib/resources'
 
 // A service that counts its starts in data.json (its declared state) and says "start N" to whoever connects.

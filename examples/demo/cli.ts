@@ -8,6 +8,7 @@ import { action, untilSignal, output, CommonFlags } from '../../lib/command'
 import { ScitError } from '../../lib/errors'
 import { importIdentity, loadIdentity } from '../../lib/identity'
 import { encodeKey } from '../../lib/keys'
+import { WebServer } from '../../market/web/server'
 import { summaryTables } from '../../market/explorer/summary'
 import { exampleStakeholder, EXAMPLE_ROLES, ExampleRole } from '../stakeholders'
 import { Reporter } from './report'
@@ -122,8 +123,12 @@ async function cmdDemo(flags: DemoFlags): Promise<void> {
     if (flags.keep === true && !interrupted) {
       process.off('SIGINT', oninterrupt)
       process.off('SIGTERM', oninterrupt)
-      await keepHelp(r, run.world, run.summary)
-      await untilSignal()
+      const web = await keepHelp(r, run.world, run.summary)
+      try {
+        await untilSignal()
+      } finally {
+        await web.close()
+      }
       r.block('')
     }
   } catch (err) {
@@ -184,9 +189,12 @@ async function finish(
 }
 
 /** What to run from another terminal while the demo is kept. */
-async function keepHelp(r: Reporter, world: DemoWorld, summary: DemoSummary): Promise<void> {
+async function keepHelp(r: Reporter, world: DemoWorld, summary: DemoSummary): Promise<WebServer> {
   const yours = world.dir('your-bot')
   await world.fund(loadIdentity(yours).publicKey, FUNDS)
+  // The page of `scit market web`, served here over the founder's view, so the market is one click away.
+  const web = new WebServer({ peer: world.founder, port: 0 })
+  await web.ready()
   const scit = invocation()
   const net = `--market ${summary.market.key} --bootstrap ${world.bootstrap}`
   const explorer = `${net} --data ${world.dir('explorer')}`
@@ -198,6 +206,8 @@ async function keepHelp(r: Reporter, world: DemoWorld, summary: DemoSummary): Pr
       `  ${scit.command} market watch ${explorer}`,
       `  ${scit.command} market contract ${summary.crm.contract} ${explorer}`,
       '',
+      `See it in a browser: ${web.url}  (or serve it yourself: ${scit.command} market web ${explorer})`,
+      '',
       `Deploy an example with a bot of your own (funded with ${FUNDS.toLocaleString('en-US')}; examples/README.md has them all):`,
       '',
       `  ${scit.command} bot deploy ${here(path.join(EXAMPLES, 'ai-mining.yaml'))} --set workers=1 --wait running --data ${yours} ${net}`,
@@ -205,6 +215,7 @@ async function keepHelp(r: Reporter, world: DemoWorld, summary: DemoSummary): Pr
       'The bot keeps watching its nodes and healing. Ctrl-C here stops everything and removes the temp dir.'
     ].join('\n')
   )
+  return web
 }
 
 /** How this scit was started: `node dist/lib/cli.js` from a checkout, else the installed `scit`. */

@@ -1,5 +1,5 @@
 /**
- * The self-healing story (ARCHITECTURE §8): the node that runs the CRM stops,
+ * The self-healing story (docs/ARCHITECTURE.md "Self-healing"): the node that runs the CRM stops,
  * as a machine that dies would. The bot, pinging its nodes, gives up on it
  * after the grace period, fails its lease (the market refunds the unused
  * escrow), buys a replacement elsewhere in CH, signs a scale instruction

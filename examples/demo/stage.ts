@@ -3,7 +3,7 @@ import path from 'path'
 import { ScitError } from '../../lib/errors'
 import { raceTimeout, TIMED_OUT } from '../../lib/timeout'
 import type { Bot } from '../../bot/bot'
-import type { DeploymentRecord } from '../../bot/state'
+import type { DeploymentRecord } from '../../bot/records'
 import type { DemoWorld } from './world'
 import type { Reporter } from './report'
 

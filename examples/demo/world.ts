@@ -260,6 +260,7 @@ export class DemoWorld {
     if (have !== undefined) return have
     const t = new Tunnel({
       contract: decodeKey(contract, 'contract key'),
+      market: this.founder.key,
       workload: workload ?? null,
       keyPair,
       dht: this.dhtNode(),

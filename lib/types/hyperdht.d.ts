@@ -13,7 +13,10 @@ declare module 'hyperdht' {
   export interface DHTOptions {
     bootstrap?: Array<string | Bootstrap>
     keyPair?: KeyPair
-    port?: number
+    /** One port, or a [from, to) range to try. */
+    port?: number | [number, number]
+    /** false: fail when the port is taken instead of binding another. */
+    anyPort?: boolean
     host?: string
     ephemeral?: boolean
     firewalled?: boolean

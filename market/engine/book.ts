@@ -1,5 +1,5 @@
 /**
- * The order book: offers, bids and matching (ARCHITECTURE §3). A bid places all its replicas in one step
+ * The order book: offers, bids and matching (docs/ARCHITECTURE.md "Engine"). A bid places all its replicas in one step
  * or rests; trades are at the offer's posted price; resting bids get another look when an offer gains capacity.
  */
 import { RESOURCE_KINDS, ZERO, fits, subtract, add, scale } from '../../lib/resources'
@@ -8,7 +8,7 @@ import * as K from './keys'
 import type { Offer, OfferBody, Bid, BidBody, CancelBody, Trade, KeyText } from '../types'
 import type { OfferLayer } from './offer-book'
 import { Ctx, reject } from './context'
-import { getOffer, putOffer, getBid, putBid, putTrade, forSale } from './state'
+import { getOffer, putOffer, getBid, putBid, putTrade, forSale } from './records'
 import { unitCost, fitsIn, times } from './price'
 
 export async function handleOffer(ctx: Ctx, body: OfferBody, update: boolean): Promise<void> {
@@ -275,6 +275,7 @@ async function fill(ctx: Ctx, bid: Bid, resting: boolean): Promise<boolean> {
       putTrade(ctx.tx, null, trade)
       ctx.tx.put(K.due(trade.settleBy + 1, 'release', trade.id), K.MARK)
       trades.push(trade.id)
+      ctx.priced.push({ resources: bid.resources, prices: offer.prices })
     }
     putOffer(ctx.tx, offer, {
       ...offer,

@@ -2,6 +2,7 @@
 import type { Tx } from './tx'
 import type { Effects, Id, KeyText, RejectReason } from '../types'
 import type { Genesis } from '../messages'
+import type { Priced } from './history'
 
 export interface Ctx {
   tx: Tx
@@ -11,6 +12,7 @@ export interface Ctx {
   since: number // engine time the view holds (before this op)
   genesis: Genesis
   trades: Id[] // trades created while applying this op
+  priced: Priced[] // and what each was priced at (engine/history.ts)
   dirty: Set<KeyText> // offers that gained capacity: resting bids get another look
   effects: Effects | null
 }

@@ -13,7 +13,7 @@ import {
   TRADE_STATES
 } from '../messages'
 import type { Tx } from './tx'
-import { costFor } from '../../lib/resources'
+import { costFor, RESOURCE_KINDS, ZERO } from '../../lib/resources'
 
 export function emptyCounts(): Counts {
   return {
@@ -27,7 +27,9 @@ export function emptyCounts(): Counts {
     settled: 0,
     value: 0,
     paid: 0,
-    refunded: 0
+    refunded: 0,
+    capacity: { ...ZERO },
+    free: { ...ZERO }
   }
 }
 
@@ -47,8 +49,10 @@ export async function countChanges(tx: Tx, counts: Counts): Promise<void> {
     )
       continue
     const before = await tx.view.get(key)
-    if (kind === 'offer/') counts.offers += live(now) - live(before)
-    else if (kind === 'balance/') counts.balances += uint(now) - uint(before)
+    if (kind === 'offer/') {
+      offer(counts, before, -1)
+      offer(counts, now, 1)
+    } else if (kind === 'balance/') counts.balances += uint(now) - uint(before)
     else if (kind === 'trade/') {
       trade(counts, before, -1)
       trade(counts, now, 1)
@@ -56,8 +60,16 @@ export async function countChanges(tx: Tx, counts: Counts): Promise<void> {
   }
 }
 
-function live(buf: Buffer | null): number {
-  return buf !== null && !decode(offerRecord, buf).withdrawn ? 1 : 0
+/** Offers not withdrawn count, with their capacity (a lapsed one too: the engine has no clock to see it lapse). */
+function offer(counts: Counts, buf: Buffer | null, sign: 1 | -1): void {
+  if (buf === null) return
+  const o = decode(offerRecord, buf)
+  if (o.withdrawn) return
+  counts.offers += sign
+  for (const k of RESOURCE_KINDS) {
+    counts.capacity[k] += sign * o.resources[k]
+    counts.free[k] += sign * o.available[k]
+  }
 }
 
 function uint(buf: Buffer | null): number {

@@ -58,6 +58,20 @@ export type DueKind = 'expire' | 'release' | 'end'
 export const due = (time: number, kind: DueKind, id: string): string =>
   `due/${pad(time)}/${kind}/${id}`
 
+/**
+ * History for charts (engine/history.ts): trade flows per minute and per hour, the market's gauges at the end
+ * of each hour an op fell in, and the hours in which a node renewed its offer.
+ */
+export const HISTORY = { minute: 60_000, hour: 3_600_000 } as const
+export type Resolution = keyof typeof HISTORY
+export const FLOWS = (res: Resolution): string => `hist/${res}/`
+export const flows = (res: Resolution, start: number): string => FLOWS(res) + pad(start)
+export const GAUGES = 'hist/gauge/'
+export const gauges = (hour: number): string => GAUGES + pad(hour)
+export const RENEWALS = (node: string): string => `hist/renewed/${node}/`
+export const renewal = (node: string, hour: number): string => RENEWALS(node) + pad(hour)
+export const bucketOf = (res: Resolution, time: number): number => time - (time % HISTORY[res])
+
 export const accepted = (id: string): string => `op/${id}`
 export const rejected = (id: string): string => `rejected/${id}`
 

@@ -1,19 +1,14 @@
 /**
- * Money: balances, escrow and the life of a trade (ARCHITECTURE §4).
- *
- * Money only enters by `deposit` from a faucet (meta/minted counts it) and is
- * otherwise moved, never created or lost: at every op,
- *   Σ balance/* + Σ trade.escrow = meta/minted.
- * The node's pay for a lease is costFor(price, elapsed), rounded up per call
- * but computed from the lease start each time, so claims in small steps sum
- * to exactly what one claim at the end would pay.
+ * Balances, escrow and the life of a trade (docs/ARCHITECTURE.md "Settlement"). Money enters only by a
+ * faucet's `deposit`: at every op Σ balance/* + Σ trade.escrow = meta/minted. Pay is computed from the
+ * lease start each time, so claims in small steps sum to what one claim at the end would pay.
  */
 import { encodeKey } from '../../lib/keys'
 import * as K from './keys'
 import { uintRecord } from '../messages'
 import type { Trade, SettleBody, TradeRefBody, DepositBody, TransferBody } from '../types'
 import { Ctx, reject } from './context'
-import { getTrade, putTrade, getBalance, setBalance, credit } from './state'
+import { getTrade, putTrade, getBalance, setBalance, credit } from './records'
 import { freeCapacity } from './book'
 import { leaseCost } from './price'
 

@@ -175,7 +175,12 @@ function search(list: Entry[], price: number, node: KeyText): number {
   return lo
 }
 
-export async function offersOf(view: View): Promise<OfferLayer> {
+/** A view that keeps its offers decoded, in step with its writes; the engine scans one that does not. */
+export interface OfferView extends View {
+  offers?(): Promise<OfferLayer>
+}
+
+export async function offersOf(view: OfferView): Promise<OfferLayer> {
   if (view.offers !== undefined) return await view.offers()
   return { book: await OfferBook.load(view), staged: new Map() }
 }

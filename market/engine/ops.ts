@@ -1,6 +1,6 @@
 /**
  * Every market op, registered once: its body's encoding (messages.ts), the rules the
- * encoding cannot say, and its handler (docs/ARCHITECTURE.md, "Adding a market op").
+ * encoding cannot say, and its handler (docs/ARCHITECTURE.md "Adding a market op").
  */
 import c from 'compact-encoding'
 import { TYPES, type TypeName } from '../../lib/envelope'

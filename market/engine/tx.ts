@@ -1,10 +1,10 @@
 /** One op's writes, staged over the view: only an accepted op commits, so a rejection half way leaves the view as it was. */
 import type c from 'compact-encoding'
-import type { View, RangeOptions } from '../types'
+import type { RangeOptions } from '../types'
 import { inRange, lowerBound } from '../range'
 import { decode, encode, offerRecord, bidRecord, genesisRecord } from '../messages'
 import type { Offer, KeyText } from '../types'
-import { offersOf, overlay, OfferLayer } from './offer-book'
+import { offersOf, overlay, OfferLayer, OfferView } from './offer-book'
 import * as K from './keys'
 
 /**
@@ -27,7 +27,7 @@ export class Tx {
   private offerWrites = 0
   private layer: { below: OfferLayer; offerWrites: number; layer: OfferLayer } | null = null
 
-  constructor(readonly view: View) {}
+  constructor(readonly view: OfferView) {}
 
   // Not async: a view read passes straight through, one await for the caller.
   get(key: string): Promise<Buffer | null> {
@@ -158,7 +158,7 @@ export class Tx {
   }
 
   /** This transaction as a View: what an engine run writes through it stays staged until `commit`. */
-  asView(): View {
+  asView(): OfferView {
     return {
       get: (key) => this.get(key),
       put: async (key, value) => this.put(key, value),

@@ -4,7 +4,7 @@ import { withCommon, configFrom, output, action, untilSignal, CommonFlags } from
 import { ScitError } from '../../lib/errors'
 import { openCommandPeer, parseDuration } from '../cli-peer'
 import { parseFilter, parseKeyMatch, FilterFlags } from './filters'
-import { VIEWS, ListView, FilterName, withSnapshot, findView, contextOf } from './views'
+import { VIEWS, ListView, FilterName, withCheckout, findView, contextOf } from './views'
 import { contractDetail } from './contract'
 import { renderContract } from './render'
 import { watch } from './watch'
@@ -100,7 +100,7 @@ export function register(market: Command): void {
         const config = configFrom(flags)
         const { peer, close } = await openCommandPeer(config, null)
         try {
-          const rows = await withSnapshot(peer, (view) =>
+          const rows = await withCheckout(peer, (view) =>
             v.rows(contextOf(peer, view, { lookupTimeout }), f)
           )
           output(flags, rows, () => v.render(rows, Date.now()))

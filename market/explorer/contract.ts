@@ -3,31 +3,29 @@
  * record, and node status cores (keys from signed presence records) the node's. What does not verify is reported as
  * such, never shown as fact.
  */
-import { isLive } from '../engine/state'
+import { isLive } from '../engine/records'
 import type Hypercore from 'hypercore'
 import type DHT from 'hyperdht'
 import { decodeKey } from '../../lib/keys'
 import { ScitError } from '../../lib/errors'
-import type { Resources } from '../../lib/resources'
-import {
-  readContract,
-  ContractView,
-  ApprovalSummary,
-  Placement,
-  WorkloadKind,
-  VerificationError
-} from '../../lib/contract'
+import { readContract, ContractView, VerificationError } from '../../lib/contract'
 import { lastStatus, workloadLogs } from '../../lib/status'
 import { workloadFor, workloadId } from '../../lib/trade-workload'
-import type { WorkloadState } from '../../lib/node-messages'
 import { approvalsTopic } from '../../lib/topics'
 import type { MarketPeer } from '../peer'
-import type { Trade, TradeState, KeyText, Id } from '../types'
+import type { Trade, KeyText } from '../types'
 import { KeyMatch, keyMatches, invalid } from './filters'
-import { contractTrades, contractRow, ContractRow } from './model'
+import {
+  contractTrades,
+  contractRow,
+  ContractDetail,
+  ReplicaDetail,
+  ManifestSummary,
+  LogLine
+} from './model'
 import { presenceOf, PresenceState } from './presence'
 import { within } from '../../lib/timeout'
-import { withSnapshot } from './views'
+import { withCheckout } from './views'
 import safetyCatch from 'safety-catch'
 
 export interface DetailOptions {
@@ -37,66 +35,6 @@ export interface DetailOptions {
   lines: number
   logBlocks?: number
   dht: DHT | null
-}
-
-export interface ManifestSummary {
-  hash: string
-  name: string
-  version: number
-  params: Record<string, string | number | boolean>
-  duration: number
-  placement: Placement
-  workloads: Array<{
-    name: string
-    kind: WorkloadKind
-    replicas: number
-    resources: Resources
-    budget: number
-    command: string[]
-    ports: number[]
-    files: number
-  }>
-}
-
-export interface LogLine {
-  stream: string
-  timestamp: number
-  text: string
-}
-
-export interface ReplicaDetail {
-  trade: Id
-  workload: string | null
-  node: KeyText
-  lease: TradeState
-  price: number
-  end: number | null
-  presence: PresenceState | 'not-looked-up'
-  lastSeen: number | null
-  /** verified: the node's signed status core has a record of this workload; none: it has none yet; unreachable: the core could not be read. */
-  status: 'verified' | 'none' | 'unreachable'
-  state: WorkloadState | null
-  reason: string | null
-  since: number | null
-  restarts: number | null
-  statusError: string | null
-  /** Records of the node's cores that did not verify and were skipped. */
-  refused: number
-  logs: LogLine[]
-}
-
-export interface ContractDetail {
-  contract: KeyText
-  bot: KeyText
-  ledger: ContractRow
-  verified: boolean
-  error: string | null
-  length: number | null
-  manifest: ManifestSummary | null
-  approvals: ApprovalSummary | null
-  instructions: Array<{ seq: number; action: string; timestamp: number; reason: string }>
-  lifecycle: { deployed: number | null; stopped: boolean; replicas: Record<string, number> } | null
-  replicas: ReplicaDetail[]
 }
 
 function find(all: Map<KeyText, Trade[]>, ref: KeyMatch, text: string): [KeyText, Trade[]] {
@@ -181,7 +119,7 @@ function linesOf(
   return out.slice(-n)
 }
 
-interface NodeCores {
+export interface NodeCores {
   status: Hypercore | null
   logs: Hypercore | null
   presence: PresenceState | 'not-looked-up'
@@ -191,7 +129,7 @@ interface NodeCores {
 
 const ENDED_WAIT = 2000
 
-async function nodeCores(
+export async function nodeCores(
   peer: MarketPeer,
   opts: DetailOptions,
   node: KeyText,
@@ -311,7 +249,7 @@ export async function contractDetail(
   text: string,
   opts: DetailOptions
 ): Promise<ContractDetail> {
-  const [key, trades] = await withSnapshot(peer, async (view) =>
+  const [key, trades] = await withCheckout(peer, async (view) =>
     find(await contractTrades(view), ref, text)
   )
   if (peer.store === null) throw new ScitError('CLOSED', 'the market peer is not open')

@@ -5,10 +5,12 @@
 import { RESOURCE_KINDS, ZERO, Resources } from '../../lib/resources'
 import * as Q from '../queries'
 import { headlinePrice } from '../engine/keys'
-import { forSale } from '../engine/state'
+import { forSale } from '../engine/records'
 import type { View, Offer, Bid, Trade, TradeState, KeyText, Id } from '../types'
 import { Filter, keyMatches, pricedShape, costOf } from './filters'
 import type { NodePresence, PresenceState } from './presence'
+import type { ApprovalSummary, Placement, WorkloadKind } from '../../lib/contract'
+import type { WorkloadState } from '../../lib/node-messages'
 
 export const TRADE_STATES: readonly TradeState[] = [
   'matched',
@@ -405,4 +407,66 @@ export async function marketStats(view: View): Promise<MarketStats> {
     money: { minted: base.minted, balances: base.balances, escrow: base.escrow },
     ops: { accepted: base.accepted, rejected: base.rejected }
   }
+}
+
+// `scit market contract ID` (contract.ts): what the ledger, the contract core and the nodes' status cores say.
+
+export interface ManifestSummary {
+  hash: string
+  name: string
+  version: number
+  params: Record<string, string | number | boolean>
+  duration: number
+  placement: Placement
+  workloads: Array<{
+    name: string
+    kind: WorkloadKind
+    replicas: number
+    resources: Resources
+    budget: number
+    command: string[]
+    ports: number[]
+    files: number
+  }>
+}
+
+export interface LogLine {
+  stream: string
+  timestamp: number
+  text: string
+}
+
+export interface ReplicaDetail {
+  trade: Id
+  workload: string | null
+  node: KeyText
+  lease: TradeState
+  price: number
+  end: number | null
+  presence: PresenceState | 'not-looked-up'
+  lastSeen: number | null
+  /** verified: the node's signed status core has a record of this workload; none: it has none yet; unreachable: the core could not be read. */
+  status: 'verified' | 'none' | 'unreachable'
+  state: WorkloadState | null
+  reason: string | null
+  since: number | null
+  restarts: number | null
+  statusError: string | null
+  /** Records of the node's cores that did not verify and were skipped. */
+  refused: number
+  logs: LogLine[]
+}
+
+export interface ContractDetail {
+  contract: KeyText
+  bot: KeyText
+  ledger: ContractRow
+  verified: boolean
+  error: string | null
+  length: number | null
+  manifest: ManifestSummary | null
+  approvals: ApprovalSummary | null
+  instructions: Array<{ seq: number; action: string; timestamp: number; reason: string }>
+  lifecycle: { deployed: number | null; stopped: boolean; replicas: Record<string, number> } | null
+  replicas: ReplicaDetail[]
 }

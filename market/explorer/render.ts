@@ -4,8 +4,15 @@ import { formatCpu, formatSize, Resources } from '../../lib/resources'
 import { shortKey } from '../../lib/keys'
 import { shortId } from '../../lib/envelope'
 import type { Offer, Bid, Trade } from '../types'
-import type { NodeRow, ContractRow, TemplateRow, BalanceRow, MarketStats } from './model'
-import type { ContractDetail, ReplicaDetail } from './contract'
+import type {
+  NodeRow,
+  ContractRow,
+  TemplateRow,
+  BalanceRow,
+  MarketStats,
+  ContractDetail,
+  ReplicaDetail
+} from './model'
 
 type Align = 'left' | 'right'
 

@@ -1,7 +1,7 @@
 /** The market at a glance, for the demo's end and `watch`, drawn by the same code as the commands. */
 import type DHT from 'hyperdht'
 import type { MarketPeer } from '../peer'
-import { VIEWS, ListView, contextOf, withSnapshot } from './views'
+import { VIEWS, ListView, contextOf, withCheckout } from './views'
 import { section } from './render'
 
 export interface SummaryOptions {
@@ -20,7 +20,7 @@ export async function summaryRows(
   opts: SummaryOptions = {}
 ): Promise<Record<string, unknown>> {
   const names = SUMMARY_VIEWS.filter((n) => n !== 'contracts' || opts.contracts !== false)
-  return withSnapshot(peer, async (view) => {
+  return withCheckout(peer, async (view) => {
     const ctx = contextOf(peer, view, { dht: opts.dht ?? null, lookupTimeout: opts.lookupTimeout })
     const out: Record<string, unknown> = {}
     for (const v of VIEWS.filter((x) => names.includes(x.name))) out[v.name] = await v.rows(ctx, {})

@@ -17,6 +17,8 @@ export interface ViewContext {
   /** Keys of the peers this explorer is connected to; null: not known. */
   connected?: Set<KeyText> | null
   lookupTimeout?: number
+  /** Where presence comes from instead of DHT lookups (the web server's cache). */
+  presence?: Pick<M.NodeSources, 'lookup' | 'announced'>
 }
 
 /** The keys `peer` has a live connection to (nodes connect under their identity). */
@@ -73,16 +75,7 @@ export const VIEWS: ListView[] = [
     filters: ['country', 'min', 'attr', 'maxPrice', 'node', 'online', 'all'],
     maxPrice:
       'at most this per hour for the --min-* resources asked (default: one core and one GiB)',
-    rows: async (ctx, f) => {
-      const dht = ctx.dht
-      if (dht === null) return M.nodeRows(ctx.view, f, { connected: ctx.connected })
-      const opts = { timeout: ctx.lookupTimeout }
-      return M.nodeRows(ctx.view, f, {
-        lookup: (nodes) => presences(dht, ctx.market, nodes, opts),
-        announced: await announced(dht, ctx.market, opts),
-        connected: ctx.connected
-      })
-    },
+    rows: (ctx, f) => nodesOf(ctx, f),
     render: R.renderNodes
   }),
   view({
@@ -156,12 +149,26 @@ export const VIEWS: ListView[] = [
   })
 ]
 
+/** Nodes with their presence: looked up on the DHT, or from `ctx.presence`. */
+export async function nodesOf(ctx: ViewContext, f: Filter): Promise<M.NodeRow[]> {
+  const dht = ctx.dht
+  const connected = ctx.connected
+  if (ctx.presence !== undefined) return M.nodeRows(ctx.view, f, { ...ctx.presence, connected })
+  if (dht === null) return M.nodeRows(ctx.view, f, { connected })
+  const opts = { timeout: ctx.lookupTimeout }
+  return M.nodeRows(ctx.view, f, {
+    lookup: (nodes) => presences(dht, ctx.market, nodes, opts),
+    announced: await announced(dht, ctx.market, opts),
+    connected
+  })
+}
+
 export function findView(name: string): ListView | undefined {
   return VIEWS.find((v) => v.name === name)
 }
 
-/** One snapshot, so every row comes from the same ledger version. */
-export async function withSnapshot<T>(
+/** One checkout of the view, so every row comes from the same ledger version. */
+export async function withCheckout<T>(
   peer: MarketPeer,
   fn: (view: View) => Promise<T>
 ): Promise<T> {

@@ -7,7 +7,7 @@ import { encodeKey, shortKey } from '../../lib/keys'
 import { logger } from '../../lib/log'
 import type { MarketPeer } from '../peer'
 import type { Filter } from './filters'
-import { ListView, contextOf, withSnapshot } from './views'
+import { ListView, contextOf, withCheckout } from './views'
 import { summaryRows, renderSummary } from './summary'
 
 const log = logger('market/watch')
@@ -46,7 +46,7 @@ export async function watch(peer: MarketPeer, opts: WatchOptions): Promise<void>
   const rows = async (): Promise<unknown> => {
     const v = opts.view
     if (v === null) return summaryRows(peer, { dht: opts.dht })
-    return withSnapshot(peer, (view) =>
+    return withCheckout(peer, (view) =>
       v.rows(contextOf(peer, view, { dht: opts.dht }), opts.filter)
     )
   }

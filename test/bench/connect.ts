@@ -1,5 +1,5 @@
 /**
- * Reaching a service through the DHT (`scit connect`, ARCHITECTURE §9) on a
+ * Reaching a service through the DHT (`scit connect`, docs/ARCHITECTURE.md "Service access") on a
  * local testnet: three node daemons run a small HTTP service (3 replicas, in
  * their sandboxes, behind their bridges); the bench talks to it through a
  * Tunnel as the bot. Figures: connect latency (a new TCP connection to the
@@ -122,6 +122,7 @@ async function main(): Promise<void> {
     await waitRunning(b, d)
     const tunnel = new Tunnel({
       contract: decodeKey(d.contract ?? ''),
+      market: w.key,
       keyPair: b.identity,
       dht: tn.createNode(),
       refresh: 1000

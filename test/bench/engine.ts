@@ -13,9 +13,9 @@ import b4a from 'b4a'
 import { open, typeName } from '../../lib/envelope'
 import { GiB } from '../../lib/resources'
 import { apply, applyOpened, MARKET_TYPES } from '../../market/engine'
-import { clearVerifyMemo } from '../../market/engine/verify'
+import { clearVerifyMemo } from '../../market/engine/open-memo'
 import { MemoryView } from '../../market/memory-view'
-import { pipeline, verifierStats } from '../../market/verifier'
+import { pipeline, verifierStats } from '../../market/signature-pool'
 import { stats } from '../../market/queries'
 import { Actor, offerBody, bidBody, resources, prng, T0, HOUR } from '../helpers/market'
 import type { Envelope } from '../../lib/envelope'
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   for (const op of ops) await apply(again, op)
   const reapplied = ops.length / (Number(process.hrtime.bigint() - t0) / 1e9)
 
-  // As an indexer runs: blocks of 64 ops, their signatures checked on a worker ahead of the engine (market/verifier.ts).
+  // As an indexer runs: blocks of 64 ops, their signatures checked on a worker ahead of the engine (market/signature-pool.ts).
   clearVerifyMemo()
   t0 = process.hrtime.bigint()
   const piped = new MemoryView()

@@ -19,7 +19,8 @@ const ALL = [
   'archive',
   'deploy',
   'connect',
-  'state'
+  'state',
+  'web'
 ]
 const chosen = process.argv.slice(2)
 const unknown = chosen.filter((name) => !ALL.includes(name))

@@ -1,5 +1,5 @@
 /**
- * Declared state (node/state.ts, bot/snapshots.ts):
+ * Declared state (node/state-keeper.ts, bot/state-copies.ts):
  *   1. snapshot cost: CPU ms and bytes appended per MiB changed (10 MiB of state, 1 MiB rewritten), and a snapshot with nothing changed;
  *   2. restore time of 1 MiB and 100 MiB from a peer's state core (two local stores, replicated in process), every hash verified;
  *   3. the CRM on a local testnet (interval 1 s, grace 2 s): a write until the bot holds a verified snapshot of it
@@ -14,7 +14,7 @@ import b4a from 'b4a'
 import Corestore from 'corestore'
 import { generateKeyPair } from '../../lib/identity'
 import { MiB } from '../../lib/resources'
-import { StateKeeper } from '../../node/state'
+import { StateKeeper } from '../../node/state-keeper'
 import { restore } from '../../node/restore'
 import { workloadId } from '../../lib/trade-workload'
 import { testnet } from '../helpers/net'
@@ -132,7 +132,7 @@ async function crm(): Promise<void> {
     const d = await deploy(b, { template: await crmTemplate(t, { interval: '1s' }) })
     b.monitor.start()
     await waitRunning(b, d)
-    const port = await tunnelTo(t, net, d.contract, b.identity) // follows the heal
+    const port = await tunnelTo(t, w, d.contract, b.identity) // follows the heal
     const lost = d.trades[0]
     const victim = nodes.find((n) => n.key === lost.node)
     if (!victim) throw new Error('no victim')

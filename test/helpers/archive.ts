@@ -13,7 +13,7 @@ import { ZERO, MiB } from '../../lib/resources'
 import type { NodeDaemon } from '../../node/daemon'
 import type { Bot } from '../../bot/bot'
 import { deploy, waitRunning } from '../../bot/deployment'
-import type { DeploymentRecord } from '../../bot/state'
+import type { DeploymentRecord } from '../../bot/records'
 import { ArchiveSession } from '../../bot/archive-session'
 import { world, node, bot, World } from './deploy'
 

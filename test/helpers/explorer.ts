@@ -15,7 +15,7 @@ import type { BidBody } from '../../market/types'
 import type { NodeDaemon } from '../../node/daemon'
 import type { Bot } from '../../bot/bot'
 import { deploy, waitRunning } from '../../bot/deployment'
-import type { DeploymentRecord } from '../../bot/state'
+import type { DeploymentRecord } from '../../bot/records'
 import { world, node, bot, serviceTemplate, World } from './deploy'
 
 /** The built CLI, beside this file in whichever output dir the tests were built to. */

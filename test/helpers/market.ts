@@ -13,6 +13,8 @@ import { MemoryView } from '../../market/memory-view'
 import { TRADE_STATES } from '../../market/messages'
 import { encodeBody, Bodies, MarketOp } from '../../market/engine/ops'
 import * as Q from '../../market/queries'
+import { tradeFlows } from '../../market/history'
+import { bucketOf } from '../../market/engine/keys'
 import type { Outcome, Effects, OfferBody, BidBody, View } from '../../market/types'
 
 export const T0 = 1_700_000_000_000
@@ -157,6 +159,7 @@ export async function checkInvariants(view: View): Promise<void> {
     throw new Error(
       `money not conserved: balances ${s.balances} + escrow ${s.escrow} != minted ${s.minted}`
     )
+  await checkHistory(view)
   const held = new Map<string, Resources>()
   for (const t of await Q.listTrades(view)) {
     if (t.state !== 'matched' && t.state !== 'settled') continue
@@ -188,10 +191,18 @@ export async function scanStats(view: View): Promise<Q.Stats> {
     trades: {},
     volume: { trades: 0, value: 0, paid: 0, refunded: 0 },
     accepted: 0,
-    rejected: 0
+    rejected: 0,
+    capacity: { total: { ...ZERO }, free: { ...ZERO } }
   }
   for (const b of await Q.listBalances(view)) s.balances += b.balance
-  for (const o of await Q.listOffers(view, { includeWithdrawn: true })) if (!o.withdrawn) s.offers++
+  for (const o of await Q.listOffers(view, { includeWithdrawn: true })) {
+    if (o.withdrawn) continue
+    s.offers++
+    for (const k of RESOURCE_KINDS) {
+      s.capacity.total[k] += o.resources[k]
+      s.capacity.free[k] += o.available[k]
+    }
+  }
   for await (const _ of view.range({ gte: 'ix/bid-book/', lt: 'ix/bid-book/\xff' })) s.openBids++
   const trades = await Q.listTrades(view)
   for (const state of TRADE_STATES) {
@@ -213,6 +224,56 @@ export async function scanStats(view: View): Promise<Q.Stats> {
   for await (const _ of view.range({ gte: 'op/', lt: 'op/\xff' })) s.accepted++
   for await (const _ of view.range({ gte: 'rejected/', lt: 'rejected/\xff' })) s.rejected++
   return s
+}
+
+/** The flows the engine keeps per minute and hour (engine/history.ts) are what the trades add up to. */
+async function checkHistory(view: View): Promise<void> {
+  const trades = await Q.listTrades(view)
+  for (const res of ['minute', 'hour'] as const) {
+    const want = new Map<
+      number,
+      { matched: number; settled: number; value: number; kinds: number[] }
+    >()
+    const at = (t: number) => {
+      const b = bucketOf(res, t)
+      const f = want.get(b) ?? {
+        matched: 0,
+        settled: 0,
+        value: 0,
+        kinds: RESOURCE_KINDS.map(() => 0)
+      }
+      want.set(b, f)
+      return f
+    }
+    for (const t of trades) {
+      const m = at(t.matchedAt)
+      m.matched++
+      RESOURCE_KINDS.forEach((k, i) => {
+        if (t.resources[k] > 0) m.kinds[i]++
+      })
+      if (t.start === null) continue
+      const s = at(t.start)
+      s.settled++
+      s.value += costFor(t.price, t.duration)
+    }
+    const got = new Map<
+      number,
+      { matched: number; settled: number; value: number; kinds: number[] }
+    >()
+    for (const b of await tradeFlows(view, res, 0, Number.MAX_SAFE_INTEGER))
+      got.set(b.start, {
+        matched: b.matched,
+        settled: b.settled,
+        value: b.value,
+        kinds: b.prices.map((p) => p.count)
+      })
+    const text = (m: Map<number, unknown>) =>
+      JSON.stringify([...m.entries()].sort((a, b) => a[0] - b[0]))
+    if (text(got) !== text(want))
+      throw new Error(
+        `the ${res} trade history ${text(got)} is not what the trades add up to: ${text(want)}`
+      )
+  }
 }
 
 /** The view's bytes without the op log and seq records: what a rejected op must leave untouched. */

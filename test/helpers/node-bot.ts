@@ -15,7 +15,8 @@ import {
   Manifest,
   ManifestWorkload,
   BlobRef,
-  DEFAULT_ACCESS
+  DEFAULT_ACCESS,
+  MANIFEST_VERSION
 } from '../../lib/contract'
 import { ContractWriter } from '../../bot/notary'
 import { planBids } from '../../bot/manifest'
@@ -67,7 +68,7 @@ export function workload(over: Partial<ManifestWorkload> = {}): ManifestWorkload
 
 export function manifest(w: ManifestWorkload, over: Partial<Manifest> = {}): Manifest {
   return {
-    version: 1,
+    version: MANIFEST_VERSION,
     template: { name: 'test', version: 1 },
     params: {},
     workloads: [w],

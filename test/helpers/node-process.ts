@@ -121,7 +121,7 @@ export interface Home {
  * a session stays open while the workload lives, and a new one is opened as
  * soon as it can be. Tests wait on these sessions (a hello when one opens, a
  * close when the workload dies), never on time. Workloads have no network of
- * their own (ARCHITECTURE §9): they cannot call anyone, so the test calls them.
+ * their own (docs/ARCHITECTURE.md "Service access"): they cannot call anyone, so the test calls them.
  */
 export async function callHome(t: Assert, tn: Testnet, keyPair: KeyPair): Promise<Home> {
   const dht = tn.createNode()

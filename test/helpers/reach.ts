@@ -1,10 +1,12 @@
-/** Test helpers for reaching services (ARCHITECTURE §9): service templates, `scit connect` as its own process, raw DHT streams. */
+/** Test helpers for reaching services (docs/ARCHITECTURE.md "Service access"): service templates, `scit connect` as its own process, raw DHT streams. */
 import fs from 'fs'
 import path from 'path'
+import net from 'net'
 import { spawn, ChildProcess } from 'child_process'
 import type { Assert } from 'brittle'
 import type DHT from 'hyperdht'
-import type { Testnet } from '../../lib/testnet'
+import type { World } from './deploy'
+import { encodeKey } from '../../lib/keys'
 import type { KeyPair } from '../../lib/identity'
 import type { NodeDaemon } from '../../node/daemon'
 import { SCIT } from './node-process'
@@ -113,10 +115,10 @@ export interface ConnectProcess {
   stderr: () => string
 }
 
-/** `scit connect CONTRACT --json` as its own process (own DHT node, the identity of `data`); resolves with its listen port. Stopped at teardown. */
+/** `scit connect CONTRACT --json` on the market of `w` as its own process (own DHT node, the identity of `data`); resolves with its listen port. Stopped at teardown. */
 export async function connectProcess(
   t: Assert,
-  net: Testnet,
+  w: World,
   data: string,
   contract: string,
   extra: string[] = []
@@ -134,7 +136,9 @@ export async function connectProcess(
     '--data',
     data,
     '--bootstrap',
-    net.bootstrap.map((b) => `${b.host}:${b.port}`).join(','),
+    w.net.bootstrap.map((b) => `${b.host}:${b.port}`).join(','),
+    '--market',
+    encodeKey(w.key),
     ...extra
   ]
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -160,4 +164,22 @@ export async function connectProcess(
     )
   })
   return { child, port, stderr: () => err }
+}
+
+/** One new TCP connection to `port` (a tunnel): 'ping' echoed back through it, then closed; false if it was not. */
+export function echoThrough(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1')
+    let got = ''
+    s.on('error', () => resolve(false))
+    s.on('connect', () => s.write('ping'))
+    s.on('data', (d: Buffer) => {
+      got += d.toString()
+      if (got === 'ping') {
+        s.end()
+        resolve(true)
+      }
+    })
+    s.on('close', () => resolve(false))
+  })
 }

@@ -3,14 +3,14 @@ import fs from 'fs'
 import path from 'path'
 import type { Assert } from 'brittle'
 import { hashFile } from '../../lib/contract'
-import { stateHash } from '../../lib/state'
+import { stateHash } from '../../lib/state-core'
 import type { Bot } from '../../bot/bot'
-import type { SnapshotEvent } from '../../bot/snapshots'
+import type { SnapshotEvent } from '../../bot/state-copies'
 import { request, whenUp } from '../../examples/demo/http'
 import { Tunnel } from '../../connect/tunnel'
 import { decodeKey } from '../../lib/keys'
 import type { KeyPair } from '../../lib/identity'
-import type { Testnet } from '../../lib/testnet'
+import type { World } from './deploy'
 
 export const CRM_SERVER = path.join(__dirname, '..', '..', '..', 'examples', 'crm', 'server.js')
 
@@ -97,14 +97,15 @@ export function verified(
 /** A local port that reaches the contract's service through the DHT, as `keyPair` (the bot): it follows a heal. */
 export async function tunnelTo(
   t: Assert,
-  tn: Testnet,
+  w: World,
   contract: string | null,
   keyPair: KeyPair
 ): Promise<number> {
   const tunnel = new Tunnel({
     contract: decodeKey(contract ?? ''),
+    market: w.key,
     keyPair,
-    dht: tn.createNode(),
+    dht: w.net.createNode(),
     timeout: 30_000,
     refresh: 500
   })

@@ -1,5 +1,5 @@
 /**
- * A replica's state core (ARCHITECTURE §10), as node and bot share it: one
+ * A replica's state core (docs/ARCHITECTURE.md "State in the notary"), as node and bot share it: one
  * Hypercore per replica, written only by its node, holding snapshots of the
  * paths its service declares (`state:` in the template).
  *

@@ -6,9 +6,9 @@ import fs from 'fs'
 import path from 'path'
 import type { Resources } from '../lib/resources'
 
-export const SNAPSHOT_FILE = 'node-state.json'
+export const STATUS_FILE = 'node-state.json'
 
-export interface SnapshotWorkload {
+export interface StatusFileWorkload {
   workload: string
   state: string
   reason: string
@@ -17,7 +17,7 @@ export interface SnapshotWorkload {
 }
 
 /** Prices per hour in the market's smallest unit, times in ms. */
-export interface SnapshotLease {
+export interface StatusFileLease {
   trade: string
   bot: string
   contract: string | null
@@ -27,7 +27,7 @@ export interface SnapshotLease {
   end: number | null
 }
 
-export interface Snapshot {
+export interface StatusFile {
   key: string
   /** The daemon's pid while it runs; null after a clean stop. */
   pid: number | null
@@ -35,22 +35,22 @@ export interface Snapshot {
   free: Resources | null
   statusCore: string
   updated: number
-  workloads: SnapshotWorkload[]
-  /** Absent in snapshots written before leases were recorded. */
-  leases?: SnapshotLease[]
-  /** z32 key of the market the leases are on; absent in older snapshots. */
+  workloads: StatusFileWorkload[]
+  /** Absent in files written before leases were recorded. */
+  leases?: StatusFileLease[]
+  /** z32 key of the market the leases are on; absent in older files. */
   market?: string
 }
 
-export function writeSnapshot(data: string, snap: Snapshot): void {
-  const file = path.join(data, SNAPSHOT_FILE)
-  fs.writeFileSync(file + '.tmp', JSON.stringify(snap, null, 2) + '\n', { mode: 0o600 })
+export function writeStatusFile(data: string, status: StatusFile): void {
+  const file = path.join(data, STATUS_FILE)
+  fs.writeFileSync(file + '.tmp', JSON.stringify(status, null, 2) + '\n', { mode: 0o600 })
   fs.renameSync(file + '.tmp', file)
 }
 
-export function readSnapshot(data: string): Snapshot | null {
+export function readStatusFile(data: string): StatusFile | null {
   try {
-    return JSON.parse(fs.readFileSync(path.join(data, SNAPSHOT_FILE), 'utf8')) as Snapshot
+    return JSON.parse(fs.readFileSync(path.join(data, STATUS_FILE), 'utf8')) as StatusFile
   } catch {
     return null
   }

@@ -1,23 +1,16 @@
 /**
- * The bot's copy of its replicas' state cores (ARCHITECTURE §10): the notary
- * of the contract keeps the data its services declared. For each live lease
- * whose workload declares `state:`, the bot replicates the state core its
- * node names in its signed status core, downloads every block as it is
- * written, and verifies each snapshot: the node's signature, the contract,
- * the replica, the sequence, every changed file's hash, the total hash. The
- * latest verified snapshot of each replica is recorded in the bot's state
- * (TradeRecord.snapshot): a heal names it for the new node to restore
- * (bot/monitor.ts resumeReplacements), and `scit bot state` lists it.
+ * The bot's verified copies of its replicas' state cores (docs/ARCHITECTURE.md "State in the notary"):
+ * every block downloaded as written, each snapshot checked; the latest is TradeRecord.snapshot, what a heal restores.
  */
 import type Hypercore from 'hypercore'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { workloadId } from '../lib/trade-workload'
-import { scanState, verifyFiles, stateSize, StateFile } from '../lib/state'
+import { scanState, verifyFiles, stateSize, StateFile } from '../lib/state-core'
 import type { VerificationError } from '../lib/contract'
-import type { Bot } from './bot'
-import { bounded } from './watch'
-import type { DeploymentRecord, TradeRecord, SnapshotRecord } from './state'
+import { settleWithin } from '../lib/timeout'
+import type { BotHost } from './host'
+import type { DeploymentRecord, TradeRecord, SnapshotRecord } from './records'
 import safetyCatch from 'safety-catch'
 
 const log = logger('bot/snapshots')
@@ -47,7 +40,6 @@ interface Copy {
   refused: string | null
 }
 
-/** A file version: where its bytes are and what they hash to. */
 function fileKey(f: StateFile): string {
   return `${f.start}:${f.blocks}:${f.size}:${f.hash.toString('hex')}`
 }
@@ -58,14 +50,12 @@ export class StateCopies {
   private readonly held = new Map<string, Hypercore>()
   private closed = false
 
-  constructor(private readonly bot: Bot) {}
+  constructor(private readonly bot: Pick<BotHost, 'store' | 'state' | 'events' | 'progress'>) {}
 
-  /** Why trade `id`'s state core was refused, or null. */
   refused(id: string): string | null {
     return this.copies.get(id)?.refused ?? null
   }
 
-  /** Keep a copy of `t`'s state core once its node named one; verify what arrived. */
   async track(d: DeploymentRecord, t: TradeRecord, stateCore: Buffer | null): Promise<void> {
     if (this.closed || d.contract === null) return
     let copy = this.copies.get(t.id)
@@ -125,11 +115,8 @@ export class StateCopies {
   }
 
   /**
-   * Check what arrived: every new snapshot's envelope (the node's signature,
-   * contract, replica, one sequence), and the files of the latest one that
-   * were not verified before. Intermediate snapshots' files are not needed:
-   * their node clears superseded versions, and a restore starts from the
-   * latest. Blocks not here yet end the check; the next block retries it.
+   * Check every new snapshot's envelope, and the files of the latest not verified before (a restore
+   * starts from the latest; superseded versions are cleared). Blocks not here yet: the next one retries.
    */
   private async verifyOnce(d: DeploymentRecord, t: TradeRecord, copy: Copy): Promise<void> {
     if (copy.refused !== null || this.closed) return
@@ -186,16 +173,13 @@ export class StateCopies {
       copy.refused = (err as Error).message
       this.bot.progress(
         'state-refused',
-        `${d.id}: the state core of trade ${t.id} does not verify: ${copy.refused}`
+        `${d.id}: the state core of trade ${t.id} does not verify: ${copy.refused}`,
+        d.id
       )
     }
   }
 
-  /**
-   * Bring the copy of `t` up to date now, waiting at most `timeout` ms for
-   * the node's latest length and blocks (`scit bot state` on a bot that was
-   * not running). Resolves with the latest verified snapshot.
-   */
+  /** Bring the copy of `t` up to date now, waiting at most `timeout` ms; resolves with its latest verified snapshot. */
   async sync(
     d: DeploymentRecord,
     t: TradeRecord,
@@ -205,9 +189,9 @@ export class StateCopies {
     await this.track(d, t, stateCore)
     const copy = this.copies.get(t.id)
     if (copy === undefined) return t.snapshot ?? null
-    await bounded(copy.core.update({ wait: true }), timeout)
+    await settleWithin(copy.core.update({ wait: true }), timeout)
     const range = copy.core.download({ start: 0, end: copy.core.length })
-    await bounded(range.done(), timeout)
+    await settleWithin(range.done(), timeout)
     range.destroy()
     this.verify(d, t, copy)
     await copy.verifying

@@ -1,4 +1,4 @@
-/** Checks envelopes for market/verifier.ts with the same `open()` the engine runs, so its answer is the engine's. */
+/** Checks envelopes for market/signature-pool.ts with the same `open()` the engine runs, so its answer is the engine's. */
 import { parentPort } from 'worker_threads'
 import b4a from 'b4a'
 import { open, type Opened } from '../lib/envelope'

@@ -1,14 +1,7 @@
 /**
- * The bot's durable memory: one JSON document under <data>/bot/state.json,
- * replaced atomically (write a temp file, fsync, rename) after every step, so
- * a bot killed at any point restarts from the last step it completed.
- *
- * What the contract core already proves (header, files, instructions,
- * approvals) is not copied here: the ContractWriter reads it back. This file
- * holds only what the core cannot: the bids in flight (recorded BEFORE they
- * are submitted, so a restart finds them in the ledger by their unique expiry
- * instead of buying twice), the trades they made, and which trade replaced
- * which after a heal.
+ * The bot's durable records in <data>/bot/state.json, replaced atomically after every step. They hold
+ * only what the contract core cannot: bids in flight (recorded before they are submitted, so a restart
+ * finds them by their unique expiry instead of buying twice), their trades, and which replaced which.
  */
 import fs from 'fs'
 import path from 'path'
@@ -43,7 +36,7 @@ export interface TradeRecord {
   replaces: string | null
   /** Why the bot ended it (close/fail reason). */
   reason: string | null
-  /** The latest snapshot of its state core the bot verified (bot/snapshots.ts); absent for stateless workloads. */
+  /** The latest snapshot of its state core the bot verified (bot/state-copies.ts); absent for stateless workloads. */
   snapshot?: SnapshotRecord | null
 }
 

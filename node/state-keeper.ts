@@ -1,15 +1,7 @@
 /**
- * A service's declared state, kept in a per-replica state core the node
- * signs (ARCHITECTURE §10, format in lib/state.ts). Every `interval`, and
- * once more when the service stops, the keeper appends what changed under
- * the declared paths: each changed file read once, hashed as it is read,
- * its chunks appended as they are read, then a signed snapshot naming every
- * file of the state. Files whose size, mtime, ctime and inode did not change
- * since the last snapshot are not read again.
- *
- * A replacement replica starts from a snapshot its contract names
- * (node/restore.ts); a node that restarts continues its own core and
- * restores nothing from elsewhere (node/state-keepers.ts).
+ * One replica's declared state, snapshotted into a state core the node signs
+ * (docs/ARCHITECTURE.md "State in the notary"): every `interval` and at a stop,
+ * what changed under the declared paths, read once and hashed as it is appended.
  */
 import fs from 'fs'
 import path from 'path'
@@ -32,7 +24,7 @@ import {
   openSnapshot,
   stateHash,
   snapshotEncoding
-} from '../lib/state'
+} from '../lib/state-core'
 import { placeVerified } from './restore'
 import safetyCatch from 'safety-catch'
 
@@ -133,11 +125,7 @@ export class StateKeeper {
     return run
   }
 
-  /**
-   * Files the restarted node's own last snapshot holds that are missing from
-   * the work dir are put back from its own core (the work dir survived a
-   * restart, or did not): nothing is fetched from elsewhere.
-   */
+  /** A restarted node puts back, from its own core, what its last snapshot holds and the work dir lacks. */
   async resume(): Promise<number> {
     if (this.last === null) return 0
     let put = 0
@@ -164,10 +152,7 @@ export class StateKeeper {
     await this.core.close()
   }
 
-  /**
-   * Resolves once a peer fetched the latest snapshot and its files' blocks
-   * (in this run, or a peer says it holds them), or after `timeout` ms.
-   */
+  /** Resolves once a peer holds the latest snapshot and its files' blocks, or after `timeout` ms. */
   private async handover(timeout: number): Promise<void> {
     if (this.last === null) return
     const need = [this.last.length - 1]

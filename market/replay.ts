@@ -1,5 +1,5 @@
 /**
- * `scit market verify`, for anyone who does not trust the indexers (ARCHITECTURE.md, "Scale"): replay every op from
+ * `scit market verify`, for anyone who does not trust the indexers (docs/ARCHITECTURE.md "Scale"): replay every op from
  * genesis with this machine's engine into a view core of its own, and compare it key by key with the signed view.
  */
 import fs from 'fs'
@@ -65,8 +65,8 @@ export async function verifyMarket(opts: VerifyOptions): Promise<VerifyReport> {
     await Promise.all([signed.ready(), replay.ready()])
     while (true) {
       await replay.full.catchUp(Math.max(1, deadline - Date.now()))
-      const mine = replay.ledger.finalSnapshot()
-      const theirs = signed.ledger.finalSnapshot()
+      const mine = replay.ledger.finalCheckout()
+      const theirs = signed.ledger.finalCheckout()
       try {
         const [ops, replayed] = await Promise.all([decided(theirs), decided(mine)])
         opts.onprogress?.({ replayed, ops })

@@ -10,7 +10,7 @@ import { envelopeId } from '../lib/envelope'
 import type { Envelope, Opened } from '../lib/envelope'
 import { logger } from '../lib/log'
 import { BARE } from '../lib/runtime'
-import { isMemoised, prime } from './engine/verify'
+import { isMemoised, prime } from './engine/open-memo'
 
 const log = logger('verifier')
 /** Fewer unchecked envelopes than this are verified inline: a round trip to a worker costs more. */
@@ -37,7 +37,7 @@ class Pool {
   constructor(size: number) {
     try {
       for (let i = 0; i < size; i++) {
-        const w = new Worker(path.join(__dirname, 'verify-worker.js'))
+        const w = new Worker(path.join(__dirname, 'signature-worker.js'))
         w.on('message', (m: { seq: number; results: Opened[] }) => this.done(m.seq, m.results))
         w.on('error', (err) => this.fail(err))
         // A worker that ends with checks pending would leave the apply loop waiting: verify inline from then on.

@@ -36,7 +36,7 @@ export function isMemoised(id: string): boolean {
   return memo.has(id)
 }
 
-/** Keep an `open()` result for envelope `id`: the engine's own, or a worker's (market/verifier.ts). */
+/** Keep an `open()` result for envelope `id`: the engine's own, or a worker's (market/signature-pool.ts). */
 export function prime(id: string, opened: Opened): void {
   if (memo.size >= MAX) memo.delete(memo.keys().next().value as string)
   memo.set(id, opened)

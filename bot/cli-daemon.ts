@@ -1,0 +1,70 @@
+/**
+ * `scit bot run`: the bot as a daemon. It owns the data dir, resumes what
+ * was left unfinished, watches and heals, and serves every other `scit bot …`
+ * command of its data dir over the control socket (bot/control.ts). On
+ * stdout, one line per event (a heal, a renewal, a signature collected, a
+ * lease that ended, a job's exit …), `--json`: one JSON object per line;
+ * `-v` adds each command it served and the bot's own log on stderr.
+ */
+import type { Command } from 'commander'
+import { configFrom } from '../lib/command'
+import { aborted, ioOf, Io } from '../lib/io'
+import { resume } from './deployment'
+import { ControlServer } from './control'
+import { openBot, RunFlags } from './cli-open'
+
+/** One event line: `2026-12-06T10:00:00Z heal        crm-x1: node k3x9… unreachable …`. */
+export interface EventLine {
+  time: string
+  event: string
+  contract: string | null
+  detail: string
+}
+
+function printer(io: Io, json: boolean): (e: EventLine) => void {
+  return (e) =>
+    io.out(
+      json
+        ? JSON.stringify(e) + '\n'
+        : `${e.time} ${e.event.padEnd(12)} ${e.contract !== null && !e.detail.startsWith(`${e.contract}:`) ? `${e.contract}: ` : ''}${e.detail}\n`
+    )
+}
+
+function now(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+export async function cmdRun(flags: RunFlags, program: (io: Io) => Command): Promise<void> {
+  const io = ioOf(flags)
+  configFrom(flags) // -v
+  const print = printer(io, flags.json === true)
+  const event = (event: string, detail: string, about?: string): void =>
+    print({ time: now(), event, contract: about ?? null, detail })
+  const bot = await openBot(flags, event)
+  const server = new ControlServer(bot, {
+    program,
+    served: (argv, code, ms) => {
+      if ((flags.verbose ?? 0) > 0)
+        event('served', `scit ${argv.join(' ')}: exit ${code} in ${(ms / 1000).toFixed(1)}s`)
+    }
+  })
+  try {
+    await server.listen()
+  } catch (err) {
+    await bot.close()
+    throw err
+  }
+  const live = bot.state.deployments.filter((d) => d.phase !== 'stopped' && d.phase !== 'failed')
+  for (const d of live)
+    resume(bot, d).catch((err) => event('error', `${d.id}: ${(err as Error).message}`, d.id))
+  bot.monitor.start()
+  event(
+    'run',
+    `bot ${bot.key} watching ${live.length} contracts; serving scit bot commands of ${bot.opts.data} on ${server.file}; Ctrl-C stops it`
+  )
+  await aborted(io.signal)
+  server.stop()
+  await bot.close()
+  await server.drained()
+  event('stopped', `bot ${bot.key}`)
+}

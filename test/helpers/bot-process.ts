@@ -1,0 +1,79 @@
+/** `scit bot run` as its own process, and `scit …` commands beside it, as a user runs them. */
+import { spawn, execFile, ChildProcess } from 'child_process'
+import type { Assert } from 'brittle'
+import { scitArgv } from './runtime'
+
+export interface Daemon {
+  child: ChildProcess
+  /** Its event lines so far (stdout). */
+  events: () => string
+  stderr: () => string
+  /** Resolves once a line matching `re` was printed. */
+  waitFor: (re: RegExp) => Promise<string>
+  /** SIGINT, as Ctrl-C; resolves with its exit code. */
+  stop: () => Promise<number | null>
+}
+
+/** Spawn `scit bot run ARGS`; resolves once it serves its data dir. */
+export async function botRun(t: Assert, args: string[]): Promise<Daemon> {
+  const [file, ...pre] = scitArgv()
+  const child = spawn(
+    '/usr/bin/setpriv',
+    ['--pdeathsig', 'KILL', '--', file, ...pre, 'bot', 'run', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] }
+  )
+  let out = ''
+  let err = ''
+  const waiters = new Set<() => void>()
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString()
+    for (const w of [...waiters]) w()
+  })
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString()
+    if (process.env.SCIT_TEST_ECHO) process.stderr.write(d)
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
+  const waitFor = (re: RegExp): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const m = out.split('\n').find((l) => re.test(l))
+        if (m === undefined) return
+        waiters.delete(check)
+        resolve(m)
+      }
+      waiters.add(check)
+      exited.then(() => reject(new Error(`bot run exited: ${err}`)), reject)
+      check()
+    })
+  const stop = async (): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT')
+    return await exited
+  }
+  t.teardown(stop, { order: -5 })
+  await waitFor(/ run +bot /)
+  return { child, events: () => out, stderr: () => err, waitFor, stop }
+}
+
+export interface Run {
+  code: number
+  stdout: string
+  stderr: string
+  ms: number
+}
+
+/**
+ * `scit ARGS` to its end, killed after `limit` ms: a command that hangs
+ * shows as code null and "killed" rather than stalling the suite.
+ */
+export function scitProcess(args: string[], limit = 90_000): Promise<Run> {
+  const [file, ...pre] = scitArgv()
+  const started = Date.now()
+  return new Promise((resolve) => {
+    execFile(file, [...pre, ...args], { timeout: limit }, (err, stdout, stderr) => {
+      const e = err as { code?: number; killed?: boolean } | null
+      const code = e === null ? 0 : e.killed === true ? -1 : Number(e.code ?? 1)
+      resolve({ code, stdout, stderr, ms: Date.now() - started })
+    })
+  })
+}

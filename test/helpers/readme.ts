@@ -1,0 +1,110 @@
+/**
+ * Run a README section's shell block as a user types it: `scit` on the PATH
+ * (a shim for the built dist/lib/cli.js), each line in bash in one working
+ * dir, `export` lines kept for the next ones, a line ending in `&` a process
+ * left running (waited for until it printed its first line, stopped with
+ * SIGTERM at teardown). Only the README's fixed port is swapped for a free one.
+ */
+import fs from 'fs'
+import path from 'path'
+import dgram from 'dgram'
+import { spawn, execFile, ChildProcess } from 'child_process'
+import type { Assert } from 'brittle'
+import { SCIT } from './runtime'
+
+export const README = path.join(__dirname, '..', '..', '..', 'README.md')
+
+export interface Step {
+  line: string
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** The lines of the first ```sh block under `heading`, comments and blank lines left out. */
+export function shellBlock(heading: string, file = README): string[] {
+  const text = fs.readFileSync(file, 'utf8')
+  const at = text.indexOf(`\n${heading}\n`)
+  if (at < 0) throw new Error(`no "${heading}" in ${file}`)
+  const block = /```sh\n([\s\S]*?)```/.exec(text.slice(at))
+  if (block === null) throw new Error(`no sh block under "${heading}"`)
+  return block[1]
+    .split('\n')
+    .map((l) => l.replace(/\s+#\s.*$/, '').trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
+}
+
+/** A UDP port free on 127.0.0.1 now. */
+export async function freePort(): Promise<number> {
+  const s = dgram.createSocket('udp4')
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()))
+  const { port } = s.address()
+  await new Promise<void>((resolve) => s.close(() => resolve()))
+  return port
+}
+
+export interface Shell {
+  env: NodeJS.ProcessEnv
+  cwd: string
+  /** Run one README line; resolves with how it ended (a `&` line: once it printed its first line). */
+  run(line: string): Promise<Step>
+}
+
+export async function shell(t: Assert, swap: Record<string, string> = {}): Promise<Shell> {
+  const cwd = await t.tmp()
+  const bin = await t.tmp()
+  fs.writeFileSync(
+    path.join(bin, 'scit'),
+    `#!/bin/sh\nexec "${process.execPath}" "${SCIT}" "$@"\n`,
+    { mode: 0o755 }
+  )
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` }
+  for (const k of Object.keys(env)) if (k.startsWith('SCIT_') && k !== 'SCIT_DEBUG') delete env[k]
+  const background: ChildProcess[] = []
+  t.teardown(async () => {
+    for (const p of background.reverse()) {
+      if (p.exitCode !== null || p.signalCode !== null) continue
+      p.kill('SIGTERM')
+      await new Promise((resolve) => p.once('exit', resolve))
+    }
+  })
+  const edit = (line: string): string =>
+    Object.entries(swap).reduce((l, [from, to]) => l.split(from).join(to), line)
+
+  const run = async (raw: string): Promise<Step> => {
+    const line = edit(raw)
+    const exp = /^export\s+(.*)$/.exec(line)
+    if (exp !== null) {
+      for (const a of exp[1].split(/\s+/)) {
+        const i = a.indexOf('=')
+        env[a.slice(0, i)] = a.slice(i + 1)
+      }
+      return { line, code: 0, stdout: '', stderr: '' }
+    }
+    if (line.endsWith('&')) {
+      const p = spawn('bash', ['-c', `exec ${line.slice(0, -1).trim()}`], {
+        cwd,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe']
+      })
+      background.push(p)
+      let stdout = ''
+      let stderr = ''
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+      return await new Promise<Step>((resolve) => {
+        p.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString()
+          if (stdout.includes('\n')) resolve({ line, code: 0, stdout, stderr })
+        })
+        p.once('exit', (code) => resolve({ line, code: code ?? 1, stdout, stderr }))
+      })
+    }
+    return await new Promise<Step>((resolve) => {
+      execFile('bash', ['-c', line], { cwd, env }, (err, stdout, stderr) => {
+        const code = err === null ? 0 : Number((err as { code?: number }).code ?? 1)
+        resolve({ line, code, stdout, stderr })
+      })
+    })
+  }
+  return { env, cwd, run }
+}
