@@ -18,6 +18,7 @@ import { NotFilled, FillOptions } from './trader'
 import { replicaStatus, ReplicaStatus } from './replica-status'
 import { requirePhase } from './phase'
 import { writeLayout } from './archive-deploy'
+import { planInstance, describePlan, type ArchivePlan } from './archive-plan'
 import { anySignal } from '../lib/io'
 
 export interface DeployRequest {
@@ -58,7 +59,11 @@ export async function deploy(
   const unfollow = opts.progress ? bot.follow(id, opts.progress) : null
   try {
     bot.progress('instantiate', `${template.doc.name} v${template.doc.version}`, id)
-    const inst = await instantiate(template, req.set ?? {})
+    const { inst, plans } = await planInstance(
+      bot.client,
+      await instantiate(template, req.set ?? {})
+    )
+    for (const p of plans) for (const line of describePlan(p)) bot.progress('plan', line, id)
     const d: DeploymentRecord = {
       id,
       template: req.template,
@@ -83,6 +88,15 @@ export async function deploy(
   } finally {
     unfollow?.()
   }
+}
+
+/** What a deploy would buy, without buying: the manifest, and each archive's plan on today's offers. */
+export async function dryRun(
+  bot: Bot,
+  req: DeployRequest
+): Promise<{ inst: Instance; plans: ArchivePlan[] }> {
+  const template = await resolveTemplate(bot, req.template)
+  return planInstance(bot.client, await instantiate(template, req.set ?? {}))
 }
 
 export interface ResumeOptions extends FillOptions {

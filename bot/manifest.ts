@@ -256,11 +256,7 @@ class Evaluator {
       const a = this.archive([...p, 'archive'], w.archive)
       r.hdd = a.shard
       replicas = a.groups * (a.data + a.parity)
-      const price =
-        w.archive.price === undefined
-          ? DEFAULT_PRICE
-          : this.int([...p, 'archive', 'price'], w.archive.price)
-      perReplica = holderBudget(a.shard, price)
+      perReplica = holderBudget(a.shard, a.price)
       archive = a
     }
     const ports = (w.ports ?? []).map((x, j) => {
@@ -310,7 +306,8 @@ class Evaluator {
     })
     if (size < 1) this.fail([...p, 'size'], 'an archive holds at least one byte')
     const cap = a.shard === undefined ? DEFAULT_SHARD : this.size([...p, 'shard'], a.shard)
-    return { size, data, parity, ...groupsFor(size, data, cap) }
+    const price = a.price === undefined ? DEFAULT_PRICE : this.int([...p, 'price'], a.price)
+    return { size, data, parity, ...groupsFor(size, data, cap), price }
   }
 }
 

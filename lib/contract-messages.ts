@@ -70,6 +70,8 @@ export interface ArchiveSpec {
   parity: number
   groups: number
   shard: number
+  /** The most paid per GiB-hour of a holder's disk: its budget follows its shard. */
+  price: number
 }
 
 /**
@@ -293,7 +295,8 @@ const archiveSpec = struct<ArchiveSpec>([
   ['data', c.uint],
   ['parity', c.uint],
   ['groups', c.uint],
-  ['shard', c.uint]
+  ['shard', c.uint],
+  ['price', c.uint]
 ])
 
 const workload = struct<ManifestWorkload>([

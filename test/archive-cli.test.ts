@@ -181,7 +181,9 @@ test('scit bot archive put, ls, get, rm and health as a user runs them; nodes ne
   t.ok(JSON.parse(forced.stdout)[0].replaced, '--force replaces it')
   const rm = await scit('bot', 'archive', 'rm', 'vault', 'photos', '--json')
   t.is(rm.code, 0, rm.stderr)
-  t.alike(JSON.parse((await scit('bot', 'archive', 'ls', 'vault', '--json')).stdout), [], 'removed')
+  const gone = await scit('bot', 'archive', 'ls', 'vault', '--json')
+  t.is(gone.code, 0, gone.stderr)
+  t.alike(JSON.parse(gone.stdout), [], 'removed')
 
   const mirror = path.join(await t.tmp(), 'mirror.yaml')
   fs.writeFileSync(
