@@ -80,7 +80,7 @@ test('refusals say what was needed, what the market has and the fix', async (t) 
     'a small archive where nobody sells hdd says so'
   )
   const few = Array.from({ length: 3 }, (_, i) =>
-    offer(i, { available: { ...ZERO, hdd: 20 * GiB } })
+    offer(i, { available: { ...ZERO, hdd: 20 * TiB } })
   )
   const msg = await refused({ capacity: '1TB' }, few)
   t.ok(/needs 30 distinct nodes in CH with hdd/.test(msg), 'what was needed')
