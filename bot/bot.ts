@@ -6,7 +6,7 @@
 import path from 'path'
 import { EventEmitter, setMaxListeners } from 'events'
 import ReadyResource from 'ready-resource'
-import Corestore from 'corestore'
+import type Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
 import type DHT from 'hyperdht'
@@ -16,6 +16,7 @@ import { ScitError } from '../lib/errors'
 import { openOrClose, opened } from '../lib/lifecycle'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { openDataDir, privateDir } from '../lib/datadir'
+import { openStore, FOLLOWER_LIMITS } from '../lib/store'
 import { encodeKey, decodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { approvalsTopic } from '../lib/topics'
@@ -157,7 +158,7 @@ export class Bot extends ReadyResource {
   /** The store, a swarm under the bot's identity, and the market peer, caught up. */
   private async joinMarket(): Promise<void> {
     const o = this.opts
-    this._store = new Corestore(privateDir(path.join(o.data, 'bot', 'corestore')))
+    this._store = openStore(privateDir(path.join(o.data, 'bot', 'corestore')), FOLLOWER_LIMITS)
     await this.store.ready()
     this._swarm = o.dht
       ? new Hyperswarm({ keyPair: this.identity, dht: o.dht })

@@ -21,6 +21,7 @@ import { readLogs } from './logs'
 import type { DeploymentRecord } from './records'
 import type { ParamValue } from '../lib/contract'
 import { withBot, withBotIfFree, precheck, progressTo, RunFlags } from './cli-open'
+import { loadTemplate, resolveParams } from './template'
 
 export type { RunFlags } from './cli-open'
 
@@ -100,6 +101,8 @@ export async function cmdDeploy(
   // a file where the command was typed (a served command runs elsewhere), else a published name
   const file = resolvePath(io, template)
   const ref = fs.existsSync(file) ? file : template
+  // A template file is checked offline first: a refused one opens no bot and buys nothing.
+  if (ref === file) resolveParams(loadTemplate(file), set)
   if (flags.dryRun === true) return dryRunOf(ref, flags, set)
   await withBot(flags, async (bot) => {
     // The timeout bounds buying (re-bidding as often as it takes until then), then waiting for the replicas; not the stakeholders.

@@ -12,6 +12,7 @@ import { encodeManifest, ParamValue, Manifest, kindEntry } from '../lib/contract
 import type { Bot } from './bot'
 import type { DeploymentRecord } from './records'
 import { loadTemplate, Template } from './template'
+import { unpackTemplate } from './template-publish'
 import { instantiate, planBids, bidFor, Instance } from './manifest'
 import { until } from './wait'
 import { NotFilled, FillOptions } from './trader'
@@ -29,7 +30,7 @@ export interface DeployRequest {
   id?: string
 }
 
-/** From a file, or by name from the market (its files must sit in <data>/bot/templates). */
+/** From a file, or by name from the market: then unpacked, with its files, under <data>/bot/templates. */
 export async function resolveTemplate(bot: Bot, ref: string): Promise<Template> {
   if (fs.existsSync(ref)) return loadTemplate(ref)
   const [name, v] = ref.split('@')
@@ -39,11 +40,8 @@ export async function resolveTemplate(bot: Bot, ref: string): Promise<Template> 
       'NOT_FOUND',
       `"${ref}" is neither a template file nor a template published on this market (scit bot template list)`
     )
-  const dir = path.join(bot.opts.data, 'bot', 'templates')
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const file = path.join(dir, `${t.name}@${t.version}.yaml`)
-  fs.writeFileSync(file, t.document, { mode: 0o600 })
-  return loadTemplate(file)
+  const { file, folder } = unpackTemplate(path.join(bot.opts.data, 'bot', 'templates'), t)
+  return loadTemplate(file, folder)
 }
 
 /** Drive a new deployment to deployed, or to the approvals step when `approvals: false`. */

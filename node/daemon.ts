@@ -5,7 +5,7 @@
  */
 import path from 'path'
 import ReadyResource from 'ready-resource'
-import Corestore from 'corestore'
+import type Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
 import type DHT from 'hyperdht'
@@ -14,6 +14,7 @@ import { ScitError } from '../lib/errors'
 import { openOrClose, opened } from '../lib/lifecycle'
 import { createSwarm } from '../lib/swarm'
 import { openDataDir, allowTraverse, privateDir } from '../lib/datadir'
+import { openStore, FOLLOWER_LIMITS } from '../lib/store'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
@@ -184,7 +185,7 @@ export class NodeDaemon extends ReadyResource {
 
   /** The store and the status core; a job that already exited stays done across restarts, as the core says. */
   private async openStatus(): Promise<void> {
-    this._store = new Corestore(privateDir(path.join(this.opts.data, 'corestore')))
+    this._store = openStore(privateDir(path.join(this.opts.data, 'corestore')), FOLLOWER_LIMITS)
     await this.store.ready()
     this._status = new StatusCore(this.store.namespace('scit/node'), this.identity)
     await this.status.ready()
@@ -324,7 +325,9 @@ export class NodeDaemon extends ReadyResource {
     // not this.peer.client: a peer that never joined its market has none, and throwing here left the swarm up
     this.unwatch?.()
     while (this.scanning) await this.scanning
-    await Promise.all([...this.leases.values()].map((l) => l.queue))
+    const leases = [...this.leases.values()]
+    await Promise.all(leases.map((l) => l.interrupt()))
+    await Promise.all(leases.map((l) => l.queue))
     await this._services?.close()
     await this._supervisor?.close()
     // after the services stopped, before the swarm goes: their last snapshots, handed to a peer

@@ -76,6 +76,9 @@ export class Lease {
     keeper: (v, seq) => this.deployKeeper(v, seq),
     shards: (v, seq) => this.deployShards(v, seq)
   }
+  /** Verification and file fetches read through their own session, which closing the daemon closes: a read waiting for a
+   * peer that is gone (a bot offline mid-deploy) then fails at once instead of holding the node's shutdown forever. */
+  private readonly reader: Hypercore
   /** The last refusal recorded while a version runs (update seq and reason): recorded once, retried on every append. */
   private refusal: string | null = null
 
@@ -86,6 +89,7 @@ export class Lease {
     readonly core: Hypercore
   ) {
     this.contract = core.key
+    this.reader = core.session()
   }
 
   /** Open the contract core of a final, settled trade; `follow` starts acting on it. */
@@ -113,6 +117,11 @@ export class Lease {
     this.enqueue(() => this.evaluate())
   }
 
+  /** The daemon is closing: end the reads its steps wait on, so `queue` settles. */
+  async interrupt(): Promise<void> {
+    await this.reader.close()
+  }
+
   /** The trade is over: release its workload, once. */
   end(reason: string): void {
     if (this.ended) return
@@ -133,7 +142,7 @@ export class Lease {
     if (ctx.closing() || this.core.length === 0) return
     let v
     try {
-      v = await verifyContract(this.core, this.trade)
+      v = await verifyContract(this.reader, this.trade)
     } catch (err) {
       const reason = (err as { reason?: string }).reason
       if (reason === 'no-header') return // the core has not reached us yet: its next append re-runs this
