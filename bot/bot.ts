@@ -30,7 +30,7 @@ import { BotState, DeploymentRecord } from './records'
 import { Trader, TraderOptions, DEFAULT_TRADER, Progress } from './trader'
 import { ApprovalChannel } from './approvals'
 import { Monitor, MonitorOptions } from './monitor'
-import { requirePhase } from './phase'
+import { requirePhase, isOver } from './phase'
 import safetyCatch from 'safety-catch'
 
 const log = logger('bot')
@@ -179,7 +179,7 @@ export class Bot extends ReadyResource {
   /** Each live contract's core open again, served where its stakeholders sign. */
   private async resumeContracts(): Promise<void> {
     for (const d of this.state.deployments) {
-      if (d.contract === null || d.phase === 'stopped' || d.phase === 'failed') continue
+      if (d.contract === null || isOver(d)) continue
       await this.writer(d)
       await this.listenApprovals(d, false)
     }

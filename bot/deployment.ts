@@ -21,6 +21,8 @@ import { requirePhase } from './phase'
 import { writeLayout } from './archive-deploy'
 import { planInstance, describePlan, type ArchivePlan } from './archive-plan'
 import { anySignal } from '../lib/io'
+import { workloadId } from '../lib/trade-workload'
+import { failedForGood } from './jobs'
 
 export interface DeployRequest {
   /** A template file, or the name (name@version) of a template published on the market. */
@@ -255,17 +257,22 @@ export async function waitRunning(
     bot.client,
     async () => {
       last = await replicaStatus(bot, d, 2000)
-      const live = last.filter((r) => r.lease === 'settled')
+      // a job whose node signed its end has its lease closed now, and counts as done (bot/jobs.ts)
+      for (const t of d.trades.filter((x) => x.phase === 'settled'))
+        await bot.monitor.jobs.check(d, t, bot.monitor.watch(t.node).state(workloadId(t)))
+      const live = last.filter(
+        (r) => r.lease === 'settled' || d.trades.some((t) => t.id === r.trade && t.job != null)
+      )
       const dead = live.find((r) =>
         failedForGood(r, manifest.workloads.find((w) => w.name === r.workload)?.restart)
       )
       if (dead) {
         d.error = `node ${dead.node.slice(0, 8)} signed that replica ${dead.trade} of ${dead.workload} failed: ${dead.reason}`
         bot.state.save()
-        throw new ScitError(
-          'REPLICA_FAILED',
-          `${d.error}; its output: scit bot logs ${d.id}; scit bot stop ${d.id} closes the leases and refunds the unused escrow`
-        )
+        const ended = finishes(manifest, dead.workload)
+          ? `its lease is closed and the unused escrow refunded; its output: scit bot logs ${d.id}`
+          : `its output: scit bot logs ${d.id}; scit bot stop ${d.id} closes the leases and refunds the unused escrow`
+        throw new ScitError('REPLICA_FAILED', `${d.error}; ${ended}`)
       }
       // a job that runs has not done its work yet
       return (
@@ -291,12 +298,6 @@ export async function waitRunning(
 function finishes(m: Manifest, workload: string): boolean {
   const w = m.workloads.find((x) => x.name === workload)
   return w !== undefined && kindEntry(w.kind).finishes
-}
-
-/** A failure the node will not retry; a scheduled restart is signed failed too, "restart in …", and waited out. */
-function failedForGood(r: ReplicaStatus, restart: string | undefined): boolean {
-  if (r.state !== 'failed') return false
-  return restart === 'never' || (r.exitCode === null && !/restart in/.test(r.reason))
 }
 
 /** The signed stop instruction, then close every lease (refunding unused escrow). */

@@ -477,6 +477,7 @@ function checkEnv(at: WorkloadAt, w: WorkloadDecl): void {
 }
 
 function checkOutput(at: WorkloadAt, w: WorkloadDecl): void {
+  if (w.output === undefined) at.forbid('retain', 'goes with "output"')
   const why = w.output === undefined ? null : workPathProblem(w.output)
   if (why) at.problem('output', `${at.name}.output "${w.output}" ${why}`)
 }

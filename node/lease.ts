@@ -66,6 +66,8 @@ export class Lease {
   ended = false
   /** The manifest's name of this lease's workload, once the contract verified. */
   workload: string | null = null
+  /** How long a job's output is kept after the lease (its manifest's `retain`). */
+  retain = 0
   /** Who may connect to its ports, as of the last verified state of the contract (null: nobody). */
   access: AccessList | null = null
   /** Serving the contract core on its topic, for whoever reads it while its bot is offline. */
@@ -152,6 +154,7 @@ export class Lease {
       return
     }
     this.workload = v.workload.name
+    this.retain = v.workload.retain
     this.setAccess(v.state.access[v.workload.name] ?? null)
     const deploy = v.state.deploy
     if (!deploy) return
