@@ -80,7 +80,8 @@ export function planArchive(
       `${need}, ${formatSize(stored)} stored in all; ${has}, ${formatSize(free)} free in all: lower \`capacity\`, use a code with less parity, or relax placement`
     )
   let first = ''
-  for (let cap = a.shard; cap >= FLOOR; cap = Math.floor(cap / 2 / BLOCK) * BLOCK) {
+  // the template's own shard first (even one below FLOOR), then halves of it down to FLOOR
+  for (let cap = a.shard; ; cap = Math.floor(cap / 2 / BLOCK) * BLOCK) {
     const { groups, shard } = cap === a.shard ? a : groupsFor(a.size, a.data, cap)
     const budget = holderBudget(shard, a.price)
     const seats = fit
@@ -118,7 +119,7 @@ export function planArchive(
       }
     }
     first ||= placed
-    if (groups > 10_000) break
+    if (groups > 10_000 || Math.floor(cap / 2 / BLOCK) * BLOCK < FLOOR) break
   }
   throw new ScitError(
     'CAPACITY',
