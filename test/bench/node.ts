@@ -15,7 +15,7 @@ import { encodeKey } from '../../lib/keys'
 import { loadIdentity } from '../../lib/identity'
 import { manifestHash } from '../../lib/contract'
 import {
-  bot,
+  peerBot,
   node,
   workload,
   manifest,
@@ -50,7 +50,7 @@ async function finalToRunning(): Promise<{ ms: number; rssKiB: Record<Runtime, n
   const net = await startTestnet(3)
   t.teardown(() => net.destroy(), { order: Infinity })
   try {
-    const b = await bot(t, net)
+    const b = await peerBot(t, net)
     const n = await node(t, net, b)
     await until(
       b.peer,
