@@ -6,7 +6,7 @@
 import path from 'path'
 import { EventEmitter } from 'events'
 import ReadyResource from 'ready-resource'
-import Corestore from 'corestore'
+import type Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
 import type DHT from 'hyperdht'
@@ -16,6 +16,7 @@ import { ScitError } from '../lib/errors'
 import { openOrClose, opened } from '../lib/lifecycle'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { openDataDir, privateDir } from '../lib/datadir'
+import { openStore, FOLLOWER_LIMITS } from '../lib/store'
 import { encodeKey, decodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { approvalsTopic } from '../lib/topics'
@@ -28,7 +29,7 @@ import { BotState, DeploymentRecord } from './records'
 import { Trader, TraderOptions, DEFAULT_TRADER, Progress } from './trader'
 import { ApprovalChannel } from './approvals'
 import { Monitor, MonitorOptions } from './monitor'
-import { requirePhase } from './phase'
+import { requirePhase, isOver } from './phase'
 import safetyCatch from 'safety-catch'
 
 const log = logger('bot')
@@ -152,7 +153,7 @@ export class Bot extends ReadyResource {
   /** The store, a swarm under the bot's identity, and the market peer, caught up. */
   private async joinMarket(): Promise<void> {
     const o = this.opts
-    this._store = new Corestore(privateDir(path.join(o.data, 'bot', 'corestore')))
+    this._store = openStore(privateDir(path.join(o.data, 'bot', 'corestore')), FOLLOWER_LIMITS)
     await this.store.ready()
     this._swarm = o.dht
       ? new Hyperswarm({ keyPair: this.identity, dht: o.dht })
@@ -173,7 +174,7 @@ export class Bot extends ReadyResource {
   /** Each live contract's core open again, served where its stakeholders sign. */
   private async resumeContracts(): Promise<void> {
     for (const d of this.state.deployments) {
-      if (d.contract === null || d.phase === 'stopped' || d.phase === 'failed') continue
+      if (d.contract === null || isOver(d)) continue
       await this.writer(d)
       await this.listenApprovals(d, false)
     }

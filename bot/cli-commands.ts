@@ -11,6 +11,7 @@ import {
   cmdScale,
   cmdUpdate,
   cmdGrant,
+  cmdResult,
   RunFlags
 } from './cli-run'
 import { cmdSign, cmdApprovals } from './cli-sign'
@@ -96,6 +97,15 @@ export function register(
     .option('--follow', 'keep printing as the nodes append')
     .option('--tail <blocks>', 'log blocks to read back per node', '200')
     .action(action((ref: string, flags: RunFlags) => cmdLogs(ref, flags)))
+
+  withCommon(bot.command('result').argument('<contract>', 'contract id or core key'))
+    .description(
+      "fetch a job's declared output from its node (during the lease and for the template's retain after it), verified: the node's signature, the bytes' hash, the digest the node signed at exit"
+    )
+    .option('--out <dir>', 'where to write it (several replicas: a folder each)', '.')
+    .option('--timeout <duration>', 'how long to wait for the node', '30s')
+    .addHelpText('after', '\nExample:\n  scit bot result ai-mining-x1 --out ./results')
+    .action(action((ref: string, flags: RunFlags) => cmdResult(ref, flags)))
 
   withCommon(bot.command('stop').argument('<contract>', 'contract id or core key'))
     .description(

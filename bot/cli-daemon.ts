@@ -11,6 +11,7 @@ import { configFrom } from '../lib/command'
 import { aborted, ioOf, Io } from '../lib/io'
 import { resume } from './deployment'
 import { ControlServer } from './control'
+import { isOver } from './phase'
 import { openBot, RunFlags } from './cli-open'
 
 /** One event line: `2026-12-06T10:00:00Z heal        crm-x1: node k3x9… unreachable …`. */
@@ -54,7 +55,7 @@ export async function cmdRun(flags: RunFlags, program: (io: Io) => Command): Pro
     await bot.close()
     throw err
   }
-  const live = bot.state.deployments.filter((d) => d.phase !== 'stopped' && d.phase !== 'failed')
+  const live = bot.state.deployments.filter((d) => !isOver(d))
   for (const d of live)
     resume(bot, d).catch((err) => event('error', `${d.id}: ${(err as Error).message}`, d.id))
   bot.monitor.start()

@@ -1,10 +1,11 @@
 /**
- * `scit bot deploy|status|logs|stop|scale|update|grant|revoke`: the commands
+ * `scit bot deploy|status|logs|result|stop|scale|update|grant|revoke`: the commands
  * that act with the bot (bot/cli-open.ts: the one `scit bot run` serves them
  * from, or this process's own). Each prints to its Io (lib/io.ts), so a
  * served command prints what it prints alone.
  */
 import fs from 'fs'
+import path from 'path'
 import { output } from '../lib/command'
 import { ScitError } from '../lib/errors'
 import { decodeKey, encodeKey } from '../lib/keys'
@@ -16,9 +17,11 @@ import { deploy, waitRunning, stop, scale, update } from './deployment'
 import { replicaStatus, ReplicaStatus } from './replica-status'
 import { grantAccess, delivered } from './access'
 import { readLogs } from './logs'
+import { fetchResult, jobOutputs, Fetched } from './result'
 import type { DeploymentRecord } from './records'
 import type { ParamValue } from '../lib/contract'
 import { withBot, withBotIfFree, precheck, progressTo, RunFlags } from './cli-open'
+import { loadTemplate, resolveParams } from './template'
 
 export type { RunFlags } from './cli-open'
 
@@ -98,6 +101,8 @@ export async function cmdDeploy(
   // a file where the command was typed (a served command runs elsewhere), else a published name
   const file = resolvePath(io, template)
   const ref = fs.existsSync(file) ? file : template
+  // A template file is checked offline first: a refused one opens no bot and buys nothing.
+  if (ref === file) resolveParams(loadTemplate(file), set)
   await withBot(flags, async (bot) => {
     // The timeout bounds buying (re-bidding as often as it takes until then), then waiting for the replicas; not the stakeholders.
     const d = await deploy(
@@ -256,6 +261,30 @@ export async function cmdLogs(ref: string, flags: RunFlags): Promise<void> {
         onUnreachable: (u) =>
           io.err(`warning: no logs from node ${u.node} (trade ${u.trade}): ${u.reason}\n`)
       }
+    )
+  })
+}
+
+export async function cmdResult(ref: string, flags: RunFlags): Promise<void> {
+  const io = ioOf(flags)
+  const timeout = parseDuration(flags.timeout ?? '30s')
+  const dir = resolvePath(io, flags.out ?? '.')
+  await withBot(flags, async (bot) => {
+    const d = bot.state.find(ref)
+    const jobs = jobOutputs(bot, d)
+    const got: Fetched[] = []
+    for (const { t, output } of jobs) {
+      // one replica's output lands in DIR; several go to a folder each
+      const dest = path.join(dir, jobs.length === 1 ? '' : shortId(t.id), output)
+      got.push(await fetchResult(bot, d, t, output, dest, timeout))
+    }
+    output(flags, got, () =>
+      got
+        .map(
+          (f) =>
+            `${path.relative(io.cwd, f.file) || f.file}  ${f.size} bytes  BLAKE2b-256 ${f.hash}: the digest node ${f.node.slice(0, 8)} signed when the job exited (${new Date(f.signed).toISOString()}), the bytes verified`
+        )
+        .join('\n')
     )
   })
 }

@@ -1,14 +1,14 @@
 /**
- * `scit bot template publish|list|show`: signed by the author, versioned by name.
- * Files are not published: a template that ships files deploys from a checkout that has them.
+ * `scit bot template publish|list|show`: signed by the author, versioned by name,
+ * carrying the files its workloads ship (template-publish.ts).
  */
-import fs from 'fs'
 import type { Command } from 'commander'
 import { withCommon, configFrom, output, action, CommonFlags } from '../lib/command'
 import { ScitError } from '../lib/errors'
 import { loadIdentity } from '../lib/identity'
 import { openCommandPeer } from '../market/cli-peer'
 import { loadTemplate } from './template'
+import { publishBody } from './template-publish'
 
 async function withPeer<T>(
   flags: CommonFlags,
@@ -35,8 +35,8 @@ export function register(template: Command): void {
     )
     .action(
       action(async (file: string, flags: CommonFlags) => {
-        const t = loadTemplate(file)
-        const body = { name: t.doc.name, version: t.doc.version, document: fs.readFileSync(file) }
+        const body = publishBody(loadTemplate(file))
+        const files = body.files ?? []
         await withPeer(flags, true, async (peer) => {
           const [o] = await peer.client.submitAndWait([{ type: 'template', body }])
           if (!o.accepted)
@@ -46,8 +46,9 @@ export function register(template: Command): void {
             )
           output(
             flags,
-            { name: body.name, version: body.version, id: o.id },
-            () => `published ${body.name} v${body.version} (${o.id})`
+            { name: body.name, version: body.version, id: o.id, files: files.map((f) => f.path) },
+            () =>
+              `published ${body.name} v${body.version} (${o.id}) with ${files.length} file${files.length === 1 ? '' : 's'}`
           )
         })
       })
@@ -103,9 +104,14 @@ export function register(template: Command): void {
               version: t.version,
               author: t.author,
               id: t.id,
-              document: t.document.toString()
+              document: t.document.toString(),
+              files: (t.files ?? []).map((f) => ({ path: f.path, size: f.data.byteLength }))
             },
-            () => t.document.toString().trimEnd()
+            () =>
+              [
+                t.document.toString().trimEnd(),
+                ...(t.files ?? []).map((f) => `# file ${f.path} (${f.data.byteLength} B)`)
+              ].join('\n')
           )
         })
       })

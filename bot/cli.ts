@@ -10,7 +10,7 @@ import { manifestSummary } from './stakeholders'
 import type { ParamValue, Manifest } from '../lib/contract'
 import { register as registerTemplates } from './cli-template'
 import { register as registerRun } from './cli-commands'
-import type { Io } from '../lib/io'
+import { ioOf, type Io } from '../lib/io'
 
 interface CheckFlags extends CommonFlags {
   set?: string[]
@@ -44,8 +44,9 @@ async function check(files: string[], flags: CheckFlags): Promise<void> {
       refused.push(err)
     }
   }
-  for (const err of refused) process.stderr.write(`error ${err.code}: ${err.message}\n`)
-  if (refused.length) process.exitCode = 1
+  const io = ioOf(flags)
+  for (const err of refused) io.err(`error ${err.code}: ${err.message}\n`)
+  if (refused.length) io.exit(1)
   if (results.length === 0) return
   output(
     flags,

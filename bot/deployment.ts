@@ -12,12 +12,15 @@ import { encodeManifest, ParamValue, Manifest, kindEntry } from '../lib/contract
 import type { Bot } from './bot'
 import type { DeploymentRecord } from './records'
 import { loadTemplate, Template } from './template'
+import { unpackTemplate } from './template-publish'
 import { instantiate, planBids, Instance } from './manifest'
 import { until } from './wait'
 import { NotFilled, FillOptions } from './trader'
 import { replicaStatus, ReplicaStatus } from './replica-status'
 import { requirePhase } from './phase'
 import { anySignal } from '../lib/io'
+import { workloadId } from '../lib/trade-workload'
+import { failedForGood } from './jobs'
 
 export interface DeployRequest {
   /** A template file, or the name (name@version) of a template published on the market. */
@@ -27,7 +30,7 @@ export interface DeployRequest {
   id?: string
 }
 
-/** From a file, or by name from the market (its files must sit in <data>/bot/templates). */
+/** From a file, or by name from the market: then unpacked, with its files, under <data>/bot/templates. */
 export async function resolveTemplate(bot: Bot, ref: string): Promise<Template> {
   if (fs.existsSync(ref)) return loadTemplate(ref)
   const [name, v] = ref.split('@')
@@ -37,11 +40,8 @@ export async function resolveTemplate(bot: Bot, ref: string): Promise<Template> 
       'NOT_FOUND',
       `"${ref}" is neither a template file nor a template published on this market (scit bot template list)`
     )
-  const dir = path.join(bot.opts.data, 'bot', 'templates')
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const file = path.join(dir, `${t.name}@${t.version}.yaml`)
-  fs.writeFileSync(file, t.document, { mode: 0o600 })
-  return loadTemplate(file)
+  const { file, folder } = unpackTemplate(path.join(bot.opts.data, 'bot', 'templates'), t)
+  return loadTemplate(file, folder)
 }
 
 /** Drive a new deployment to deployed, or to the approvals step when `approvals: false`. */
@@ -239,17 +239,22 @@ export async function waitRunning(
     bot.client,
     async () => {
       last = await replicaStatus(bot, d, 2000)
-      const live = last.filter((r) => r.lease === 'settled')
+      // a job whose node signed its end has its lease closed now, and counts as done (bot/jobs.ts)
+      for (const t of d.trades.filter((x) => x.phase === 'settled'))
+        await bot.monitor.jobs.check(d, t, bot.monitor.watch(t.node).state(workloadId(t)))
+      const live = last.filter(
+        (r) => r.lease === 'settled' || d.trades.some((t) => t.id === r.trade && t.job != null)
+      )
       const dead = live.find((r) =>
         failedForGood(r, manifest.workloads.find((w) => w.name === r.workload)?.restart)
       )
       if (dead) {
         d.error = `node ${dead.node.slice(0, 8)} signed that replica ${dead.trade} of ${dead.workload} failed: ${dead.reason}`
         bot.state.save()
-        throw new ScitError(
-          'REPLICA_FAILED',
-          `${d.error}; its output: scit bot logs ${d.id}; scit bot stop ${d.id} closes the leases and refunds the unused escrow`
-        )
+        const ended = finishes(manifest, dead.workload)
+          ? `its lease is closed and the unused escrow refunded; its output: scit bot logs ${d.id}`
+          : `its output: scit bot logs ${d.id}; scit bot stop ${d.id} closes the leases and refunds the unused escrow`
+        throw new ScitError('REPLICA_FAILED', `${d.error}; ${ended}`)
       }
       // a job that runs has not done its work yet
       return (
@@ -275,12 +280,6 @@ export async function waitRunning(
 function finishes(m: Manifest, workload: string): boolean {
   const w = m.workloads.find((x) => x.name === workload)
   return w !== undefined && kindEntry(w.kind).finishes
-}
-
-/** A failure the node will not retry; a scheduled restart is signed failed too, "restart in …", and waited out. */
-function failedForGood(r: ReplicaStatus, restart: string | undefined): boolean {
-  if (r.state !== 'failed') return false
-  return restart === 'never' || (r.exitCode === null && !/restart in/.test(r.reason))
 }
 
 /** The signed stop instruction, then close every lease (refunding unused escrow). */

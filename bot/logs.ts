@@ -51,7 +51,7 @@ export async function readLogs(
   }
   const found = await Promise.all(
     d.trades
-      .filter((x) => x.phase === 'settled')
+      .filter((x) => x.phase === 'settled' || x.job != null) // a job's log outlives its lease
       .map(async (t) => {
         const ch = await bot.reach(t.node, timeout)
         if (ch === null) return miss(t, `not reachable in ${timeout} ms`)

@@ -21,6 +21,7 @@ import {
   hashFile,
   checkManifest,
   MANIFEST_VERSION,
+  MAX_RETAIN,
   Access,
   DEFAULT_ACCESS,
   kindEntry
@@ -48,6 +49,8 @@ export interface Instance {
 
 /** How often a node snapshots a service's declared state when it changed (ms). */
 export const DEFAULT_STATE_INTERVAL = 10_000
+/** How long a node keeps a job's output after its lease when the template does not say. */
+export const DEFAULT_RETAIN = 24 * 3_600_000
 const DURATION_UNITS: Record<string, number> = {
   ms: 1,
   s: 1000,
@@ -214,6 +217,12 @@ class Evaluator {
     return Number.isSafeInteger(ms) && ms > 0 ? ms : this.fail(p, `"${v}" is out of range`)
   }
 
+  /** A job output's retention: a duration of at most MAX_RETAIN. */
+  retention(p: Path, raw: Expr): number {
+    const ms = this.duration(p, raw)
+    return ms <= MAX_RETAIN ? ms : this.fail(p, `a node keeps an output at most 30d`)
+  }
+
   private unit(p: Path, fn: () => number): number {
     try {
       return fn()
@@ -268,6 +277,12 @@ class Evaluator {
       budget: w.budget === undefined ? budget : this.int([...p, 'budget'], w.budget),
       archive,
       output: w.output ?? null,
+      retain:
+        w.output === undefined
+          ? 0
+          : w.retain === undefined
+            ? DEFAULT_RETAIN
+            : this.retention([...p, 'retain'], w.retain),
       access: accessOf(w.access),
       state:
         w.state === undefined

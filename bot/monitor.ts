@@ -14,7 +14,8 @@ import { NodeWatch } from './watch'
 import { Challenges } from './challenges'
 import { StateCopies } from './state-copies'
 import { decodeKey, shortKey } from '../lib/keys'
-import type { RestoreRef } from '../lib/contract'
+import { kindEntry, type RestoreRef } from '../lib/contract'
+import { Jobs } from './jobs'
 import safetyCatch from 'safety-catch'
 
 const log = logger('bot/monitor')
@@ -59,6 +60,8 @@ export class Monitor {
   readonly challenges: Challenges
   /** Copies of the replicas' state cores (bot/state-copies.ts). */
   readonly stateCopies: StateCopies
+  /** Job replicas whose node signed their end: their leases are closed (bot/jobs.ts). */
+  readonly jobs: Jobs
   private timer: NodeJS.Timeout | null = null
   private readonly watches = new Map<string, NodeWatch>()
   private readonly lastSeen = new Map<string, number>()
@@ -78,6 +81,7 @@ export class Monitor {
     this.opts = { ...DEFAULT_MONITOR, ...opts }
     this.challenges = new Challenges(bot)
     this.stateCopies = new StateCopies(bot)
+    this.jobs = new Jobs(bot)
   }
 
   /** The bot's replica of `node`'s signed status core. */
@@ -138,6 +142,11 @@ export class Monitor {
       if (now !== null && now.state !== t.phase) {
         t.phase = now.state
         changed = true
+        this.bot.progress(
+          'lease-ended',
+          `${d.id}: lease ${t.id} on node ${shortKey(t.node)} is ${now.state} in the market`,
+          d.id
+        )
       }
       if (now !== null && now.state === 'settled' && now.end !== null) this.renew(d, t, now.end)
     }
@@ -147,6 +156,13 @@ export class Monitor {
   /** Buy the lease that follows `t` once its end is near, once. */
   private renew(d: DeploymentRecord, t: TradeRecord, end: number): void {
     if (this.opts.renewBefore <= 0 || !this.opts.heal || end - Date.now() > this.opts.renewBefore)
+      return
+    // a job's next lease would run it again
+    if (
+      this.bot
+        .manifestOf(d)
+        .workloads.some((w) => w.name === t.workload && kindEntry(w.kind).finishes)
+    )
       return
     if (d.bids.some((b) => b.replaces === t.id) || this.healing.has(t.id)) return
     const p = this.buyAgain(
@@ -177,6 +193,8 @@ export class Monitor {
       } catch {}
       await this.watch(t.node).refresh(ch, this.opts.interval).catch(safetyCatch)
     }
+    await this.jobs.check(d, t, this.watch(t.node).state(workloadId(t)))
+    if (t.job != null) return
     await this.copyState(d, t)
     const silent = Date.now() - (this.lastSeen.get(t.node) ?? now)
     if (silent > this.opts.grace)

@@ -20,6 +20,11 @@ const ALLOWED: Record<Command, ReadonlySet<DeploymentPhase>> = {
   grant: new Set(['header', 'approvals', 'deploying', 'running'])
 }
 
+/** Nothing of it runs or will run again: stopped, failed before it ran, or its jobs all ended. */
+export function isOver(d: DeploymentRecord): boolean {
+  return d.phase === 'stopped' || d.phase === 'failed' || d.phase === 'finished'
+}
+
 /** Throw BAD_STATE, with what to do instead, unless `cmd` makes sense for `d` now. */
 export function requirePhase(d: DeploymentRecord, cmd: Command): void {
   if (ALLOWED[cmd].has(d.phase)) return
@@ -32,6 +37,8 @@ function refusal(d: DeploymentRecord, cmd: Command): string {
     if (cmd === 'stop') return `${name} is already stopped`
     return `${name} is stopped: nothing runs to ${cmd === 'approve' ? 'sign' : cmd}; deploy the template again (scit bot deploy ${d.template})`
   }
+  if (d.phase === 'finished')
+    return `${name} is finished: its jobs ended and their leases are closed; nothing to ${cmd === 'approve' ? 'sign' : cmd} (scit bot result ${d.id} fetches the output)`
   if (d.phase === 'failed') {
     const why = d.error !== null ? ` (${d.error})` : ''
     return `${name} failed before anything ran${why}: nothing to ${cmd === 'approve' ? 'sign' : cmd}; deploy the template again (scit bot deploy ${d.template})`

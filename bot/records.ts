@@ -38,6 +38,22 @@ export interface TradeRecord {
   reason: string | null
   /** The latest snapshot of its state core the bot verified (bot/state-copies.ts); absent for stateless workloads. */
   snapshot?: SnapshotRecord | null
+  /** A job's end as its node signed it; the bot then closed the lease (bot/jobs.ts). */
+  job?: JobRecord | null
+}
+
+/** What a job replica's node signed when it ended. */
+export interface JobRecord {
+  state: 'exited' | 'failed'
+  exitCode: number | null
+  reason: string
+  /** BLAKE2b-256 (hex) of the declared output file, and of stdout. */
+  output: string | null
+  stdout: string | null
+  /** z32 key of the core that keeps the output (node/results.ts); null without one. */
+  core: string | null
+  /** When the node signed it (ms). */
+  signed: number
 }
 
 /** A verified snapshot of a replica's state core: `length` blocks of `core` end in snapshot `seq` of total `hash`. */
@@ -53,7 +69,15 @@ export interface SnapshotRecord {
 }
 
 export type DeploymentPhase =
-  'trading' | 'header' | 'approvals' | 'deploying' | 'running' | 'stopped' | 'failed'
+  | 'trading'
+  | 'header'
+  | 'approvals'
+  | 'deploying'
+  | 'running'
+  | 'stopped'
+  | 'failed'
+  /** Its workloads are jobs, and every one ended (bot/jobs.ts). */
+  | 'finished'
 
 export interface DeploymentRecord {
   id: string // the bot's name for it; the contract core's name in the store derives from it

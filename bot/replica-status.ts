@@ -7,7 +7,7 @@
 import { workloadId } from '../lib/trade-workload'
 import { encodeKey } from '../lib/keys'
 import type { Bot } from './bot'
-import type { DeploymentRecord } from './records'
+import type { DeploymentRecord, TradeRecord } from './records'
 
 export interface ReplicaStatus {
   trade: string
@@ -27,6 +27,8 @@ export interface ReplicaStatus {
   exitCode: number | null
   output: string | null
   stdout: string | null
+  /** The core its node keeps a job's output in (z-base-32): what `scit bot result` fetches. */
+  resultCore: string | null
   /** Was the node reached at all (within the timeout)? */
   reachable: boolean
   /** Liveness only: the round trip of an (unsigned) ping in ms, null when it went unanswered. */
@@ -46,27 +48,27 @@ export async function replicaStatus(
   timeout = 5000
 ): Promise<ReplicaStatus[]> {
   const out: ReplicaStatus[] = []
+  for (const t of d.trades) {
+    const j = t.job
+    if (j == null || t.phase === 'settled') continue
+    // its job ended and the bot closed its lease: what the node signed then is its last word
+    out.push({
+      ...blank(t),
+      state: j.state,
+      reason: j.reason,
+      since: j.signed,
+      exitCode: j.exitCode,
+      output: j.output,
+      stdout: j.stdout,
+      resultCore: j.core,
+      reachable: true
+    })
+  }
   await Promise.all(
     d.trades
-      .filter((t) => t.phase === 'settled' || t.phase === 'matched')
+      .filter((t) => t.phase === 'settled' || (t.phase === 'matched' && t.job == null))
       .map(async (t) => {
-        const row: ReplicaStatus = {
-          trade: t.id,
-          workload: t.workload,
-          node: t.node,
-          lease: t.phase,
-          state: 'unknown',
-          reason: '',
-          since: null,
-          restarts: 0,
-          ports: [],
-          exitCode: null,
-          output: null,
-          stdout: null,
-          reachable: false,
-          ping: null,
-          unverified: 0
-        }
+        const row = blank(t)
         out.push(row)
         const ch = await bot.reach(t.node, timeout)
         if (ch === null) {
@@ -92,6 +94,10 @@ export async function replicaStatus(
           row.exitCode = rec.body.exitCode
           row.output = rec.body.output?.toString('hex') ?? null
           row.stdout = rec.body.stdout?.toString('hex') ?? null
+          row.resultCore =
+            rec.body.output !== null && rec.body.stateCore !== null
+              ? encodeKey(rec.body.stateCore)
+              : null
         } else if (row.reason === '') {
           row.state = 'pending'
           row.reason = 'the node has signed no state for it yet'
@@ -99,4 +105,25 @@ export async function replicaStatus(
       })
   )
   return out.sort((a, b) => a.trade.localeCompare(b.trade))
+}
+
+function blank(t: TradeRecord): ReplicaStatus {
+  return {
+    trade: t.id,
+    workload: t.workload,
+    node: t.node,
+    lease: t.phase,
+    state: 'unknown',
+    reason: '',
+    since: null,
+    restarts: 0,
+    ports: [],
+    exitCode: null,
+    output: null,
+    stdout: null,
+    resultCore: null,
+    reachable: false,
+    ping: null,
+    unverified: 0
+  }
 }

@@ -28,6 +28,8 @@ export function templateFolder(file: string): string {
 export interface ShippedFile {
   /** Where it lands in the work dir: a file under its own name, a folder's files by their path inside it. */
   rel: string
+  /** Its path in the template's folder, `/`-separated, as the template names it (links not resolved): what publishing carries. */
+  from: string
   /** Its real path on this machine, inside the template's folder. */
   abs: string
 }
@@ -35,17 +37,18 @@ export interface ShippedFile {
 /** The regular files one `files:` entry ships, sorted by `rel`; throws FolderError. */
 export function shippedFiles(folder: string, entry: string): ShippedFile[] {
   const root = realpath(folder) ?? folder
-  const abs = resolveEntry(root, entry)
-  const st = fs.statSync(abs)
-  if (st.isFile()) return [{ rel: path.basename(abs), abs }]
+  const { lexical, real } = resolveEntry(root, entry)
+  const named = path.relative(root, lexical).split(path.sep).join('/')
+  const st = fs.statSync(real)
+  if (st.isFile()) return [{ rel: path.basename(lexical), from: named, abs: real }]
   if (!st.isDirectory())
     throw new FolderError(`"${entry}" is not a regular file or a folder (a device, pipe or socket)`)
-  const out: ShippedFile[] = []
-  walk(root, entry, abs, '', new Set([abs]), out, { left: MAX_ENTRIES })
-  return out
+  const out: Array<Omit<ShippedFile, 'from'>> = []
+  walk(root, entry, real, '', new Set([real]), out, { left: MAX_ENTRIES })
+  return out.map((f) => ({ ...f, from: named ? `${named}/${f.rel}` : f.rel }))
 }
 
-function resolveEntry(root: string, entry: string): string {
+function resolveEntry(root: string, entry: string): { lexical: string; real: string } {
   const leaves = `"${entry}" leaves the template's folder`
   if (entry.startsWith('~'))
     throw new FolderError(`${leaves}: "~" is a home directory; name files relative to the template`)
@@ -56,7 +59,7 @@ function resolveEntry(root: string, entry: string): string {
   const real = realpath(lexical)
   if (real === null) throw new FolderError(`"${entry}" does not exist (looked in ${root})`)
   if (!within(root, real)) throw new FolderError(`${leaves}: a link on its path leads to ${real}`)
-  return real
+  return { lexical, real }
 }
 
 /** Depth-first, in name order; links are followed only while they stay inside the folder, never twice into one folder. */
@@ -66,7 +69,7 @@ function walk(
   dir: string,
   rel: string,
   seen: Set<string>,
-  out: ShippedFile[],
+  out: Array<Omit<ShippedFile, 'from'>>,
   budget: { left: number }
 ): void {
   const names = fs.readdirSync(dir).sort()

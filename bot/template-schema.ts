@@ -52,6 +52,7 @@ const workload = {
     replicas: expr,
     budget: expr,
     output: { type: 'string', minLength: 1 },
+    retain: expr,
     // "public", or keys (z-base-32) and roles (bot, stakeholders, a stakeholder role)
     access: {
       anyOf: [

@@ -31,6 +31,8 @@ export interface WorkloadDecl {
   replicas?: Expr
   budget?: Expr
   output?: string
+  /** kind job with an output: how long its node keeps the output after the lease; default DEFAULT_RETAIN. */
+  retain?: Expr
   /** "public", or keys and roles; default: the bot and its stakeholders. */
   access?: 'public' | string[]
   /** Refused: workloads run without outbound network. */

@@ -101,13 +101,14 @@ const WORKLOAD_LITERAL = new Set([
   'state'
 ])
 
-export function loadTemplate(file: string): Template {
+/** `folder`: the one it sees, when not the file's own (a published template's files are unpacked beside it). */
+export function loadTemplate(file: string, folder?: string): Template {
   const read = readTemplateFile(file)
   if ('why' in read) throw new ScitError(read.code, read.why)
-  return parseTemplate(read.src, file)
+  return parseTemplate(read.src, file, folder)
 }
 
-export function parseTemplate(src: string, file: string): Template {
+export function parseTemplate(src: string, file: string, folder = templateFolder(file)): Template {
   // as the user would type it: relative when under the working directory
   const rel = path.relative(process.cwd(), file)
   const shown = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file
@@ -138,7 +139,7 @@ export function parseTemplate(src: string, file: string): Template {
 
   const t: Template = {
     file: path.resolve(file),
-    dir: templateFolder(file),
+    dir: folder,
     shipped: [],
     doc,
     src,
@@ -474,6 +475,7 @@ function checkEnv(at: WorkloadAt, w: WorkloadDecl): void {
 }
 
 function checkOutput(at: WorkloadAt, w: WorkloadDecl): void {
+  if (w.output === undefined) at.forbid('retain', 'goes with "output"')
   const why = w.output === undefined ? null : workPathProblem(w.output)
   if (why) at.problem('output', `${at.name}.output "${w.output}" ${why}`)
 }

@@ -307,6 +307,15 @@ export class Trader {
     const said = reason.length > 256 ? reason.slice(0, 255) + '…' : reason
     const [oid] = await this.client.submit([{ type, body: { trade: id, reason: said } }])
     const o = await this.outcome(oid)
+    const ended = o.accepted ? null : await this.client.trade(id)
+    if (ended != null && ended.state !== 'matched' && ended.state !== 'settled') {
+      // ended meanwhile (the market's clock, or this bot's other task ending it): what was wanted
+      if (t) {
+        this.track(t, ended)
+        this.state.save()
+      }
+      return
+    }
     if (!o.accepted) {
       this.say(
         d,

@@ -41,7 +41,9 @@ import {
 export * from './workload-kinds'
 
 /** 2: workloads carry `access` and `state`. */
-export const MANIFEST_VERSION = 2
+export const MANIFEST_VERSION = 3
+/** The longest a node keeps a job's output after its lease (the template's `retain`). */
+export const MAX_RETAIN = 30 * 24 * 3_600_000
 export const CHUNK_SIZE = 64 * 1024
 export const BLOB_MARKER = 0
 
@@ -83,6 +85,8 @@ export interface ManifestWorkload {
   budget: number // max price per replica-hour, smallest unit
   archive: ArchiveSpec | null // kind archive: bytes to keep, optional core to copy from
   output: string | null // kind job: the file whose BLAKE2b-256 the node reports
+  /** How long (ms) the node keeps the output for its bot after the job's lease ended (0: no output). */
+  retain: number
   access: Access // kind service with ports: who may connect
   state: StateSpec | null // kind service: the paths its node snapshots into a state core (node/state-keeper.ts)
 }
@@ -286,6 +290,7 @@ const workload = struct<ManifestWorkload>([
   ['budget', c.uint],
   ['archive', optional(archiveSpec)],
   ['output', optional(c.string)],
+  ['retain', c.uint],
   [
     'access',
     struct<Access>([
@@ -584,6 +589,8 @@ export function checkManifest(m: Manifest, block: number | null = null): void {
       bad(`workload ${w.name}: files "${clash[0]}" and "${clash[1]}" would land on one file`)
     if (w.output !== null && !isSafePath(w.output))
       bad(`workload ${w.name}: output path "${w.output}" is unsafe`)
+    if ((w.output === null) !== (w.retain === 0) || w.retain > MAX_RETAIN)
+      bad(`workload ${w.name}: an output is kept 1 ms to 30 days, and only an output`)
     for (const r of w.access.roles) {
       if (r !== 'bot' && r !== 'stakeholders' && !m.stakeholders.signers.some((x) => x.role === r))
         bad(

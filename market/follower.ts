@@ -34,8 +34,11 @@ export interface FollowerOptions {
 export class Follower extends ReadyResource implements MarketLedger {
   readonly discoveryKey: Buffer
   readonly writable = false
+  readonly writerKey = null
   readonly isIndexer = false
   readonly backlog = 0
+  /** The indexers' signed view only grows (a new indexer set gives a new view, followed afresh). */
+  readonly appendOnly = true
   readonly counters = { envelopes: 0, applies: 0, optimistic: 0 }
   relay: ((envelopes: Buffer[]) => Promise<boolean>) | null = null
   readonly outbox: Outbox

@@ -17,6 +17,7 @@ import { HyperbeeView } from './hyperbee-view'
 import { ApplyView } from './apply-view'
 import { OfferBook } from './engine/offer-book'
 import { pipeline } from './signature-pool'
+import { flushCached } from './bee-cache'
 import { Tx } from './engine/tx'
 import { Outbox } from './outbox'
 import { finalOutcome } from './outcomes'
@@ -401,7 +402,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
       await batch.close()
       book.rollback()
     } else {
-      await batch.flush()
+      await flushCached(batch, bee)
       book.seal(bee.core.length)
       book.trim(bee.core.signedLength)
     }

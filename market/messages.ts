@@ -19,6 +19,7 @@ import type {
   DepositBody,
   TransferBody,
   TemplateBody,
+  TemplateFile,
   GovernanceBody,
   Offer,
   Bid,
@@ -40,7 +41,9 @@ export const LIMITS = {
   reason: 256,
   id: 128,
   templateName: 64,
+  /** A template's document and files together: an op fits an envelope (lib/envelope MAX_ENVELOPE_BYTES). */
   template: 60 * 1024,
+  templateFiles: 256,
   manifest: 64,
   faucets: 64,
   window: 2 ** 40 // ms (about 34 years): any lease or settlement window, so time sums stay below 2^53
@@ -232,10 +235,33 @@ export const transferBody = struct<TransferBody>([
   ['to', fixed32],
   ['amount', c.uint]
 ])
+const templateFile = struct<TemplateFile>([
+  ['path', c.string],
+  ['data', bytes]
+])
+const files = list(templateFile, LIMITS.templateFiles)
+
+/**
+ * The last field of a template op or record: its files. Ops and records made
+ * before templates carried files end before it, and read as carrying none.
+ */
+const templateFiles: c.Encoding<TemplateFile[] | undefined> = {
+  preencode(state, v) {
+    files.preencode(state, v ?? [])
+  },
+  encode(state, v) {
+    files.encode(state, v ?? [])
+  },
+  decode(state) {
+    return state.start === state.end ? [] : files.decode(state)
+  }
+}
+
 export const templateBody = struct<TemplateBody>([
   ['name', c.string],
   ['version', c.uint],
-  ['document', bytes]
+  ['document', bytes],
+  ['files', templateFiles]
 ])
 
 const GOV_ACTIONS = ['genesis', 'add-indexer', 'remove-indexer'] as const
@@ -341,7 +367,8 @@ export const templateRecord = struct<Template>([
   ['document', bytes],
   ['author', keyText],
   ['id', c.string],
-  ['time', c.uint]
+  ['time', c.uint],
+  ['files', templateFiles]
 ])
 
 export const outcomeRecord = struct<Outcome>([

@@ -17,16 +17,31 @@ interface Reader {
   get(key: string): Promise<Entry | null>
 }
 
+/** A snapshot that lists what changed since an older version (Hyperbee's diff stream). */
+interface Snapshot {
+  createDiffStream(
+    version: number,
+    range: { gte: string; lt: string }
+  ): AsyncIterable<{ left: Entry | null }>
+  close(): Promise<void>
+}
+
 /** What waiting needs of the ledger (market/ledger.ts): its view, final length and hints. */
 export interface OutcomeSource {
   readonly view: Reader & {
-    readonly core: { readonly length: number }
+    readonly core: { readonly length: number; readonly fork?: number }
     batch(opts: { update: false }): Reader & { close(): Promise<void> }
+    checkout?(version: number): Snapshot
   }
   readonly finalVersion: number
+  /** A view that only grows (a follower's signed view): what it held once it holds at every later length. */
+  readonly appendOnly?: boolean
   takeApplied(): { hints: Hint[]; lookAllAt: number }
   appliedYet(id: Id): boolean
 }
+
+/** Past this many waiters, a look at all of them reads what the view gained instead of each one's outcome. */
+const FEW = 32
 
 interface Waiter {
   id: Id
@@ -42,6 +57,10 @@ export class Outcomes {
   /** Hints the readers' view does not show yet (the latest per op). */
   private early = new Map<Id, Hint>()
   private lookAllAt = 0
+  /** Waiters to look up once, in the next check (many at once share one read). */
+  private readonly fresh = new Set<Id>()
+  /** In an append-only view: every waiter not in `fresh` has no outcome in `view` up to `length`. */
+  private covered: { view: unknown; length: number } | null = null
   private lastFinal: number
   private checking: Promise<void> | null = null
   private again = false
@@ -84,11 +103,10 @@ export class Outcomes {
     let set = this.waiters.get(id)
     if (set === undefined) this.waiters.set(id, (set = new Set()))
     set.add(w)
-    try {
-      if (this.ledger.appliedYet(id)) await this.look(id)
-    } catch (err) {
-      this.remove(w)
-      throw err
+    if (this.ledger.appliedYet(id)) {
+      // Waits begun in one tick share one check.
+      if (this.fresh.size === 0) queueMicrotask(() => this.check())
+      this.fresh.add(id)
     }
     return await p
   }
@@ -130,9 +148,17 @@ export class Outcomes {
       const { hints, lookAllAt } = this.ledger.takeApplied()
       for (const h of hints) this.early.set(h.id, h)
       this.lookAllAt = Math.max(this.lookAllAt, lookAllAt)
+      const fresh = [...this.fresh]
+      this.fresh.clear()
+      try {
+        for (const id of fresh) if (this.waiters.has(id)) await this.look(id, reader, finalAtRead)
+      } catch (err) {
+        for (const id of fresh) this.fail(id, err as Error)
+        throw err
+      }
       if (this.lookAllAt > 0 && this.lookAllAt <= visible) {
         this.lookAllAt = 0
-        for (const id of [...this.waiters.keys()]) await this.look(id, reader, finalAtRead)
+        await this.lookAll(reader, visible, finalAtRead)
       }
       for (const [id, h] of [...this.early]) {
         if (h.length > visible) continue
@@ -150,6 +176,40 @@ export class Outcomes {
       }
     } finally {
       await reader.close()
+    }
+  }
+
+  /**
+   * Every waiter, in a view `visible` long: one lookup each; or, in an append-only view with many waiters, the
+   * outcomes it gained since the last such look, so a bot waiting for thousands of ops reads each new outcome once
+   * instead of each waiter on every update.
+   */
+  private async lookAll(reader: Reader, visible: number, finalAtRead: number): Promise<void> {
+    const view = this.ledger.view
+    const since = this.covered
+    this.covered = this.ledger.appendOnly === true ? { view, length: visible } : null
+    const checkout = view.checkout?.bind(view)
+    if (
+      since === null ||
+      since.view !== view ||
+      this.waiters.size <= FEW ||
+      checkout === undefined
+    ) {
+      for (const id of [...this.waiters.keys()]) await this.look(id, reader, finalAtRead)
+      return
+    }
+    if (since.length >= visible) return
+    const snap = checkout(visible)
+    try {
+      for (const prefix of [K.ACCEPTED, K.REJECTED]) {
+        for await (const { left } of snap.createDiffStream(since.length, K.prefixRange(prefix))) {
+          const id = left === null ? '' : left.key.slice(prefix.length)
+          if (left !== null && this.waiters.has(id))
+            this.note(id, decode(outcomeRecord, left.value), left.seq, finalAtRead)
+        }
+      }
+    } finally {
+      await snap.close()
     }
   }
 
@@ -179,6 +239,13 @@ export class Outcomes {
       if (w.final && !final) continue
       this.remove(w)
       w.resolve(outcome)
+    }
+  }
+
+  private fail(id: Id, err: Error): void {
+    for (const w of [...(this.waiters.get(id) ?? [])]) {
+      this.remove(w)
+      w.reject(err)
     }
   }
 

@@ -4,7 +4,7 @@
  */
 import path from 'path'
 import ReadyResource from 'ready-resource'
-import Corestore from 'corestore'
+import type Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
 import type DHT from 'hyperdht'
@@ -17,6 +17,7 @@ import { logger } from '../lib/log'
 import { marketTopic } from '../lib/topics'
 import { createSwarm } from '../lib/swarm'
 import { openDataDir, privateDir } from '../lib/datadir'
+import { openStore, FOLLOWER_LIMITS } from '../lib/store'
 import { apply as engineApply } from './engine'
 import { Ledger } from './ledger'
 import { Follower } from './follower'
@@ -139,11 +140,15 @@ export class MarketPeer extends ReadyResource {
     const o = this.opts
     this.ownStore = !o.store
     // Owner-only, umask 077 (lib/datadir): the store holds the key of this peer's ledger writer.
+    const follow = o.follow === true && !!o.market
     this.store =
-      o.store ?? new Corestore(privateDir(path.join(openDataDir(o.data as string), 'market')))
+      o.store ??
+      openStore(
+        privateDir(path.join(openDataDir(o.data as string), 'market')),
+        follow ? FOLLOWER_LIMITS : {}
+      )
     await this.store.ready()
 
-    const follow = o.follow === true && !!o.market
     if (follow && o.relay === false)
       throw new ScitError(
         'INVALID_ARGUMENT',

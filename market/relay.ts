@@ -21,7 +21,7 @@ import type { MarketLedger } from './types'
 
 const log = logger('relay')
 
-export const RELAY_PROTOCOL = 'scit/market-relay/v2'
+export const RELAY_PROTOCOL = 'scit/market-relay/v3'
 /** Large, as a relay appends one request at once: a split append gets re-applied after the indexers' acks. */
 export const MAX_RELAY_OPS = 8 * MAX_BLOCK_OPS
 const MAX_RELAY_BYTES = 4 * MAX_BLOCK_BYTES
@@ -29,6 +29,8 @@ const MAX_RELAY_BYTES = 4 * MAX_BLOCK_BYTES
 const MAX_BACKLOG = 4 * MAX_RELAY_OPS
 /** A relay that does not answer by then is passed over; the ops go out in an optimistic block. */
 export const RELAY_TIMEOUT = 10_000
+/** A sender moves to a relay it prefers only after this long without sending (see `pick`). */
+const SWITCH_IDLE = 5_000
 
 interface Submit {
   id: number
@@ -38,10 +40,11 @@ interface Receipt {
   id: number
   error: string | null
 }
-/** Whether this end relays, and which view it reads (a follower checks it before reading it). */
+/** Whether this end relays (and from which writer core), and which view it reads (a follower checks it). */
 interface Hello {
   serves: boolean
   view: Buffer | null
+  writer: Buffer | null
 }
 
 // A missing envelope decodes empty, which `open` refuses with a reason like any bad op.
@@ -55,12 +58,15 @@ const receiptEncoding = struct<Receipt>([
 ])
 const helloEncoding = struct<Hello>([
   ['serves', c.bool],
-  ['view', optional(c.fixed32)]
+  ['view', optional(c.fixed32)],
+  ['writer', optional(c.fixed32)]
 ])
 
 class RelayChannel {
   /** The other end said it relays, and has not refused or failed us since. */
   usable = false
+  /** The writer core the other end appends relayed ops to. */
+  writer: Buffer | null = null
   private readonly requests = new Requests()
   private readonly submitMsg: Message<Submit>
   private readonly receiptMsg: Message<Receipt>
@@ -74,6 +80,7 @@ class RelayChannel {
       handshake: helloEncoding,
       onopen: (hello: Hello) => {
         ch.usable = hello.serves
+        ch.writer = hello.writer
         if (hello.view !== null) relays.onview(hello.view)
       },
       onclose: () => {
@@ -102,7 +109,8 @@ class RelayChannel {
       encoding: c.fixed32,
       onmessage: (key) => relays.onview(key)
     })
-    channel.open({ serves: relays.serves(), view: relays.viewKey() })
+    const serves = relays.serves()
+    channel.open({ serves, view: relays.viewKey(), writer: serves ? relays.writerKey() : null })
   }
 
   view(key: Buffer): void {
@@ -140,6 +148,7 @@ export class Relays {
   readonly counters = { served: 0, sent: 0 }
 
   private announced: Buffer | null = null
+  private lastSent = 0
   /** Each request's signature check waits for the one before, to keep their order. */
   private turn: Promise<void> = Promise.resolve()
   private readonly onupdate = (): void => this.announce()
@@ -154,6 +163,10 @@ export class Relays {
 
   serves(): boolean {
     return this.ledger.writable
+  }
+
+  writerKey(): Buffer | null {
+    return this.ledger.writerKey
   }
 
   /** Null until a quorum signed some of it: no one could fetch a signed block of it yet. */
@@ -197,6 +210,7 @@ export class Relays {
   async send(envelopes: Buffer[]): Promise<boolean> {
     const relay = this.pick()
     if (relay === null) return false
+    this.lastSent = Date.now()
     try {
       await Promise.all(
         split(envelopes, MAX_RELAY_OPS, MAX_RELAY_BYTES).map((part) => relay.send(part))
@@ -243,17 +257,28 @@ export class Relays {
     this.counters.served += envelopes.length
   }
 
+  /**
+   * The relay whose writer key is largest: Autobase puts concurrent nodes in key order on the tip, so the other
+   * indexers' acks go before its blocks there, as the indexers' consensus mostly orders them too, and a tip
+   * reordered at indexing (every op after the move applied again) is rare. One author's ops must not overtake
+   * each other through two relays: a sender keeps its relay while it uses it, and moves only after SWITCH_IDLE.
+   */
   private pick(): RelayChannel | null {
-    if (this.current !== null && this.current.usable && !this.current.channel.closed)
-      return this.current
-    this.current = null
+    const current = this.current
+    const live = (ch: RelayChannel): boolean => ch.usable && !ch.channel.closed
+    if (current !== null && live(current) && Date.now() - this.lastSent < SWITCH_IDLE)
+      return current
+    let best: RelayChannel | null = null
     for (const ch of this.channels) {
-      if (ch.usable && !ch.channel.closed) {
-        this.current = ch
-        break
-      }
+      if (!live(ch)) continue
+      if (
+        best === null ||
+        (ch.writer !== null && (best.writer === null || b4a.compare(ch.writer, best.writer) > 0))
+      )
+        best = ch
     }
-    return this.current
+    this.current = best
+    return best
   }
 }
 

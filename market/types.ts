@@ -70,6 +70,14 @@ export interface TemplateBody {
   name: string
   version: number
   document: Buffer
+  /** The files its workloads ship, by their path in the template's folder (absent in ops made before files were carried). */
+  files?: TemplateFile[]
+}
+
+/** One file of a published template: `path` is relative, `/`-separated, inside the template's folder. */
+export interface TemplateFile {
+  path: string
+  data: Buffer
 }
 
 /** `governance`. `genesis` must be the market's first op, carried by the bootstrap writer. */
@@ -255,10 +263,14 @@ export interface MarketLedger {
   readonly discoveryKey: Buffer
   readonly writable: boolean
   readonly isIndexer: boolean
+  /** This peer's writer core (null for a follower, which has none). */
+  readonly writerKey: Buffer | null
   /** The view readers see; a follower's is the indexers' signed view. */
   readonly view: Hyperbee
   /** How much of the view is final: its order will never change. */
   readonly finalVersion: number
+  /** True when the view only grows (a follower's); a full ledger's tip is truncated by reorgs. */
+  readonly appendOnly?: boolean
   /** Ops queued behind the append in flight (a relay's back-pressure). */
   readonly backlog: number
   readonly counters: { envelopes: number; applies: number; optimistic: number }

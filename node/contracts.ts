@@ -16,6 +16,7 @@ import {
   hashFile
 } from '../lib/contract'
 import { decodeKey } from '../lib/keys'
+import { isSafePath, clashingPaths } from '../lib/work-paths'
 import { kindEntry } from '../lib/workload-kinds'
 import { TradeRefusal, workloadFor } from '../lib/trade-workload'
 import type { Trade } from '../market/types'
@@ -114,6 +115,17 @@ export function pruneStaging(v: Verified, staging: string): void {
 
 /** Replace the workload's shipped files in its work dir with the verified staged copies. */
 export async function placeFiles(v: Verified, staging: string, workDir: string): Promise<void> {
+  // checkManifest refused these already; a write outside the work dir is too much to leave to one check
+  const names = v.workload.files.map((f) => f.path)
+  const clash = clashingPaths(names)
+  for (const p of names)
+    if (!isSafePath(p) || path.relative(workDir, path.join(workDir, p)).startsWith('..'))
+      throw new VerificationError('bad-manifest', `file path "${p}" would leave the work dir`)
+  if (clash)
+    throw new VerificationError(
+      'bad-manifest',
+      `files "${clash[0]}" and "${clash[1]}" would land on one file in the work dir`
+    )
   fs.mkdirSync(workDir, { recursive: true, mode: 0o700 })
   for (const f of v.workload.files) {
     const src = stagedFile(staging, f.hash)

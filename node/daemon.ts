@@ -5,7 +5,7 @@
  */
 import path from 'path'
 import ReadyResource from 'ready-resource'
-import Corestore from 'corestore'
+import type Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
 import type DHT from 'hyperdht'
@@ -14,6 +14,7 @@ import { ScitError } from '../lib/errors'
 import { openOrClose, opened } from '../lib/lifecycle'
 import { createSwarm } from '../lib/swarm'
 import { openDataDir, allowTraverse, privateDir } from '../lib/datadir'
+import { openStore, FOLLOWER_LIMITS } from '../lib/store'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
@@ -30,7 +31,7 @@ import { Supervisor, SupervisorOptions } from './supervisor'
 import { Services } from './services'
 import { mayConnect } from '../lib/access'
 import { serviceKeyPair } from '../lib/service'
-import { StatusCore, summarize } from './status'
+import { StatusCore, summarize, RecordFrom } from './status'
 import { Presence } from './presence'
 import { writeStatusFile, readStatusFile, StatusFile, StatusFileLease } from './status-file'
 import { NodeChannel, NodeHandler } from '../lib/node-protocol'
@@ -38,11 +39,16 @@ import { checkTrade } from './contracts'
 import { Lease, LeaseContext } from './lease'
 import { Payouts } from './payout'
 import { StateKeepers } from './state-keepers'
+import { JobResults } from './results'
+import type { Transition } from './workload'
+import { MiB } from '../lib/resources'
 import { caughtUp, checkOffer, keepOffer, offerBody, withdrawOffer, OfferFlags } from './offer'
 
 const log = logger('node')
 /** A stopping node waits this long for its withdrawal to be final, then stops anyway. */
 export const WITHDRAW_TIMEOUT = 5000
+/** A job's output is kept up to the lease's disk, or this much when it bought none. */
+const RESULT_FLOOR = 16 * MiB
 const GONE: ReadonlySet<Trade['state']> = new Set(['released', 'closed', 'failed', 'ended'])
 
 /** What the node sells (OfferFlags: capacity, prices, location, lease bounds), and how it runs. */
@@ -72,6 +78,8 @@ export class NodeDaemon extends ReadyResource {
   private _payouts: Payouts | null = null
   private _services: Services | null = null
   private _stateKeepers: StateKeepers | null = null
+  /** Jobs' outputs, kept for their bots past their leases (node/results.ts). */
+  private _results: JobResults | null = null
   private renewal: NodeJS.Timeout | null = null
   private readonly channels = new Set<NodeChannel>()
   private readonly leases = new Map<string, Lease>()
@@ -122,6 +130,9 @@ export class NodeDaemon extends ReadyResource {
   }
   get stateKeepers(): StateKeepers {
     return opened(this._stateKeepers, 'the node')
+  }
+  get results(): JobResults {
+    return opened(this._results, 'the node')
   }
   get key(): string {
     return encodeKey(this.identity.publicKey)
@@ -181,7 +192,7 @@ export class NodeDaemon extends ReadyResource {
 
   /** The store and the status core; a job that already exited stays done across restarts, as the core says. */
   private async openStatus(): Promise<void> {
-    this._store = new Corestore(privateDir(path.join(this.opts.data, 'corestore')))
+    this._store = openStore(privateDir(path.join(this.opts.data, 'corestore')), FOLLOWER_LIMITS)
     await this.store.ready()
     this._status = new StatusCore(this.store.namespace('scit/node'), this.identity)
     await this.status.ready()
@@ -206,22 +217,10 @@ export class NodeDaemon extends ReadyResource {
     })
     this._supervisor = supervisor
     supervisor.on('transition', (t) => {
-      const lease = this.leases.get(t.id)
-      const held = this.held.get(t.id)
-      const from = lease
-        ? {
-            contract: lease.contract,
-            trade: lease.trade.id,
-            state: this._stateKeepers?.key(t.id),
-            service: lease.workload
-          }
-        : held
-          ? { contract: held.contract ?? undefined, trade: held.trade }
-          : {}
       if (t.state === 'stopped' || t.state === 'exited' || t.state === 'failed')
         this._stateKeepers?.stopped(t.id)
       this.status
-        .record(t, from)
+        .record(t, this.recordFrom(t))
         .catch((err) => log.warn('status record failed', { err: (err as Error).message }))
       if (t.state === 'exited') this.finished.add(t.id)
       this._services?.sync(t.id, this.leases.get(t.id), supervisor)
@@ -247,6 +246,12 @@ export class NodeDaemon extends ReadyResource {
       follow: true
     })
     await this.peer.ready()
+    this._results = new JobResults({
+      store: this.store.namespace('scit/node'),
+      identity: this.identity,
+      data: o.data
+    })
+    this._results.start()
     this._stateKeepers = new StateKeepers({
       store: this.store,
       swarm: this.swarm,
@@ -318,11 +323,14 @@ export class NodeDaemon extends ReadyResource {
     // not this.peer.client: a peer that never joined its market has none, and throwing here left the swarm up
     this.unwatch?.()
     while (this.scanning) await this.scanning
-    await Promise.all([...this.leases.values()].map((l) => l.queue))
+    const leases = [...this.leases.values()]
+    await Promise.all(leases.map((l) => l.interrupt()))
+    await Promise.all(leases.map((l) => l.queue))
     await this._services?.close()
     await this._supervisor?.close()
     // after the services stopped, before the swarm goes: their last snapshots, handed to a peer
     await this._stateKeepers?.close()
+    await this._results?.close()
     await this._payouts?.close()
     await this._presence?.close()
     for (const ch of this.channels) ch.close()
@@ -331,6 +339,39 @@ export class NodeDaemon extends ReadyResource {
     await this._status?.close()
     await this._store?.close()
     if (this._identity) this.writeStatus(false)
+  }
+
+  /**
+   * What a transition's status record names: its contract, trade, service and state core.
+   * A job that exited with an output first has it kept (node/results.ts), so the record
+   * names the core that holds it next to its digest.
+   */
+  private async recordFrom(t: Transition): Promise<RecordFrom> {
+    const lease = this.leases.get(t.id)
+    const held = this.held.get(t.id)
+    const spec = this.supervisor.get(t.id)?.spec
+    let kept: Buffer | null = null
+    if (lease && t.state === 'exited' && t.output !== null && spec?.output) {
+      const disk = lease.trade.resources.ssd + lease.trade.resources.hdd
+      kept = await this.results
+        .capture(t.id, lease.contract, this.supervisor.workDir(t.id), {
+          output: spec.output,
+          limit: Math.max(disk, RESULT_FLOOR),
+          retain: lease.retain
+        })
+        .catch((err) => {
+          log.warn('could not keep the output', { id: t.id, err: (err as Error).message })
+          return null
+        })
+    }
+    if (lease)
+      return {
+        contract: lease.contract,
+        trade: lease.trade.id,
+        state: kept ?? this._stateKeepers?.key(t.id) ?? this._results?.key(t.id),
+        service: lease.workload
+      }
+    return held ? { contract: held.contract ?? undefined, trade: held.trade } : {}
   }
 
   /** May `key` connect to the ports of workload `id` now (its contract, as last verified here)? */
@@ -441,6 +482,7 @@ export class NodeDaemon extends ReadyResource {
       const lease = this.leases.get(id)
       if (GONE.has(trade.state)) {
         this.held.delete(id)
+        this._results?.ended(id)
         lease?.end(`trade ${trade.state}`)
         continue
       }

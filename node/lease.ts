@@ -55,6 +55,8 @@ export class Lease {
   ended = false
   /** The manifest's name of this lease's workload, once the contract verified. */
   workload: string | null = null
+  /** How long a job's output is kept after the lease (its manifest's `retain`). */
+  retain = 0
   /** Who may connect to its ports, as of the last verified state of the contract (null: nobody). */
   access: AccessList | null = null
   /** Serving the contract core on its topic, for whoever reads it while its bot is offline. */
@@ -64,6 +66,9 @@ export class Lease {
     process: (v, seq) => this.deployProcess(v, seq),
     keeper: (v, seq) => this.deployKeeper(v, seq)
   }
+  /** Verification and file fetches read through their own session, which closing the daemon closes: a read waiting for a
+   * peer that is gone (a bot offline mid-deploy) then fails at once instead of holding the node's shutdown forever. */
+  private readonly reader: Hypercore
   /** The last refusal recorded while a version runs (update seq and reason): recorded once, retried on every append. */
   private refusal: string | null = null
 
@@ -74,6 +79,7 @@ export class Lease {
     readonly core: Hypercore
   ) {
     this.contract = core.key
+    this.reader = core.session()
   }
 
   /** Open the contract core of a final, settled trade; `follow` starts acting on it. */
@@ -101,6 +107,11 @@ export class Lease {
     this.enqueue(() => this.evaluate())
   }
 
+  /** The daemon is closing: end the reads its steps wait on, so `queue` settles. */
+  async interrupt(): Promise<void> {
+    await this.reader.close()
+  }
+
   /** The trade is over: release its workload, once. */
   end(reason: string): void {
     if (this.ended) return
@@ -121,7 +132,7 @@ export class Lease {
     if (ctx.closing() || this.core.length === 0) return
     let v
     try {
-      v = await verifyContract(this.core, this.trade)
+      v = await verifyContract(this.reader, this.trade)
     } catch (err) {
       const reason = (err as { reason?: string }).reason
       if (reason === 'no-header') return // the core has not reached us yet: its next append re-runs this
@@ -131,6 +142,7 @@ export class Lease {
       return
     }
     this.workload = v.workload.name
+    this.retain = v.workload.retain
     this.setAccess(v.state.access[v.workload.name] ?? null)
     const deploy = v.state.deploy
     if (!deploy) return

@@ -1,13 +1,11 @@
 /**
  * A HyperDHT server per declared port of a running service (docs/ARCHITECTURE.md "Service access"):
  * its firewall refuses keys the contract does not allow before the handshake ends; an admitted
- * stream goes to the service's endpoint. Emits 'connection' ({ id, port, remote }).
+ * stream goes to the service's endpoint (node/local-stream.ts). Emits 'connection' ({ id, port, remote }).
  */
 import { EventEmitter } from 'events'
 import fs from 'fs'
 import path from 'path'
-import net from 'net'
-import b4a from 'b4a'
 import type DHT from 'hyperdht'
 import type { Server, SecretStream } from 'hyperdht'
 import type { KeyPair } from '../lib/identity'
@@ -16,6 +14,7 @@ import { logger } from '../lib/log'
 import { serviceKeyPair } from '../lib/service'
 import { mayConnect } from '../lib/access'
 import type { Endpoint } from './workload'
+import { LocalStream } from './local-stream'
 import type { Supervisor } from './supervisor'
 import type { Lease } from './lease'
 
@@ -165,83 +164,34 @@ export class Services extends EventEmitter {
           return
         }
         conn.on('close', () => local.destroy())
-        local.on('close', () => conn.end())
-        local.on('error', () => conn.destroy())
+        local.socket.on('close', () => conn.end())
+        local.socket.on('error', () => conn.destroy())
         this.emit('connection', { id: e.id, port, remote: conn.remotePublicKey })
-        conn.pipe(local).pipe(conn)
+        conn.pipe(local.socket)
+        local.pipeTo(conn)
       },
       () => conn.destroy()
     )
   }
 
   /** A connection to the endpoint that said its token; retried while a starting service has not bound yet. */
-  private async local(e: Exposure, port: number, gone: () => boolean): Promise<net.Socket | null> {
+  private async local(e: Exposure, port: number, gone: () => boolean): Promise<LocalStream | null> {
     const until = Date.now() + LOCAL_PATIENCE
     for (let wait = 50; !gone() && Date.now() < until; wait = Math.min(wait * 2, 500)) {
       const ep = e.endpoint(port)
       if (ep !== null) {
-        const sock = await this.open(ep)
-        if (sock === 'refused') {
+        const local = await LocalStream.open(
+          ep,
+          ep.socket === null ? null : this.shortPath(ep.socket)
+        )
+        if (local === 'refused') {
           log.warn('a service socket did not answer as its bridge: refused', { id: e.id, port })
           return null
         }
-        if (sock !== null) return sock
+        if (local !== null) return local
       }
       await new Promise((resolve) => setTimeout(resolve, wait))
     }
     return null
   }
-
-  /** One try: the socket, null (not there yet), or 'refused' (something that is not the bridge answered). */
-  private open(ep: Endpoint): Promise<net.Socket | null | 'refused'> {
-    return new Promise((resolve) => {
-      const sock =
-        ep.socket !== null
-          ? net.connect({ path: this.shortPath(ep.socket), allowHalfOpen: true })
-          : net.connect({ port: ep.tcp ?? 0, host: '127.0.0.1', allowHalfOpen: true })
-      const fail = (): void => {
-        sock.destroy()
-        resolve(null)
-      }
-      sock.once('error', fail)
-      sock.once('connect', () => {
-        if (ep.token === null) {
-          sock.off('error', fail)
-          resolve(sock)
-          return
-        }
-        readToken(sock, ep.token).then((ok) => {
-          sock.off('error', fail)
-          if (ok) resolve(sock)
-          else {
-            sock.destroy()
-            resolve('refused')
-          }
-        }, fail)
-      })
-    })
-  }
-}
-
-/** Read exactly `token.length` bytes and compare; what follows is put back for the pipe. */
-function readToken(sock: net.Socket, token: Buffer): Promise<boolean> {
-  return new Promise((resolve) => {
-    let got = b4a.alloc(0)
-    const done = (ok: boolean): void => {
-      sock.off('data', ondata)
-      sock.off('close', onclose)
-      resolve(ok)
-    }
-    const ondata = (d: Buffer): void => {
-      got = b4a.concat([got, d])
-      if (got.byteLength < token.byteLength) return
-      sock.pause()
-      const rest = got.subarray(token.byteLength)
-      if (rest.byteLength > 0) sock.unshift(rest)
-      done(b4a.equals(got.subarray(0, token.byteLength), token))
-    }
-    const onclose = (): void => done(false)
-    sock.on('data', ondata)
-    sock.once('close', onclose)
-  })
 }

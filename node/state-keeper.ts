@@ -244,7 +244,7 @@ export class StateKeeper {
     try {
       fd = await fs.promises.open(
         path.join(this.target.workDir, rel),
-        fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW
+        fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK
       )
     } catch {
       return null

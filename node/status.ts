@@ -43,6 +43,14 @@ interface Pending {
   dropped: number
 }
 
+/** What a status record names besides the transition. */
+export interface RecordFrom {
+  contract?: Buffer
+  trade?: string
+  state?: Buffer | null
+  service?: string | null
+}
+
 export class StatusCore extends ReadyResource {
   readonly status: Hypercore
   readonly logs: Hypercore
@@ -52,6 +60,8 @@ export class StatusCore extends ReadyResource {
   private readonly flushInterval: number
   private readonly pending = new Map<string, Pending>()
   private queue: Promise<unknown> = Promise.resolve()
+  /** The last status record of each workload not yet appended. */
+  private readonly records = new Map<string, Promise<number>>()
   private timer: NodeJS.Timeout | null = null
   private clearedTo = 0
 
@@ -78,11 +88,25 @@ export class StatusCore extends ReadyResource {
     await this.status.close()
   }
 
-  /** Append a state transition. Resolves with its block index. */
-  record(
-    t: Transition,
-    from: { contract?: Buffer; trade?: string; state?: Buffer | null; service?: string | null } = {}
-  ): Promise<number> {
+  /**
+   * Append a state transition. Resolves with its block index. `from` may be
+   * a promise (a job's output kept first): the records of one workload stay
+   * in order, `flush` waits for them, and other workloads are not held up.
+   */
+  record(t: Transition, from: RecordFrom | Promise<RecordFrom> = {}): Promise<number> {
+    const prev = this.records.get(t.id) ?? Promise.resolve(0)
+    const next = prev
+      .catch(safetyCatch)
+      .then(async () => this.append(this.status, 'status', this.encode(t, await from)))
+    this.records.set(t.id, next)
+    const done = (): void => {
+      if (this.records.get(t.id) === next) this.records.delete(t.id)
+    }
+    next.then(done, done)
+    return next
+  }
+
+  private encode(t: Transition, from: RecordFrom): Buffer {
     const body: StatusRecord = {
       workload: t.id,
       state: t.state,
@@ -98,7 +122,7 @@ export class StatusCore extends ReadyResource {
       stateCore: from.state ?? null,
       service: from.service ?? null
     }
-    return this.append(this.status, 'status', c.encode(statusRecord, body))
+    return c.encode(statusRecord, body)
   }
 
   /** Queue output of a workload; it is appended in chunks, coalesced and bounded. */
@@ -123,6 +147,7 @@ export class StatusCore extends ReadyResource {
 
   /** Append everything pending now. */
   async flush(): Promise<void> {
+    await Promise.allSettled(this.records.values())
     const writes: Array<Promise<number>> = []
     for (const [key, p] of this.pending) {
       if (p.size === 0) {

@@ -115,7 +115,7 @@ export async function digestOutput(workDir: string, rel: string): Promise<Buffer
     if (parent !== root && !parent.startsWith(root + path.sep)) return null
     fd = await fs.promises.open(
       path.join(parent, path.basename(file)),
-      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW
+      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK
     )
   } catch {
     return null

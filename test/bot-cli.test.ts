@@ -1,3 +1,5 @@
+import fs from 'fs'
+import path from 'path'
 import { deploy } from '../bot/deployment'
 import { testnet, swarm } from './helpers/net'
 import Corestore from 'corestore'
@@ -132,12 +134,13 @@ sandboxTest(
 )
 
 sandboxTest(
-  'scit bot template publish, list and show; publishing the same version again is refused with the reason',
+  'scit bot template publish, list and show; publishing the same version again is refused with the reason; a bot deploys it by name, with its files',
   async (t) => {
     const net = await testnet(t)
     const w = await world(t, net)
+    await node(t, w)
     const { data } = await funded(t, w.founder)
-    const file = await serviceTemplate(t)
+    const file = await serviceTemplate(t, { replicas: 1 })
 
     const pub = await scit([
       'bot',
@@ -149,6 +152,7 @@ sandboxTest(
     ])
     t.is(pub.code, 0, pub.stderr)
     t.alike([JSON.parse(pub.stdout).name, JSON.parse(pub.stdout).version], ['web', 1])
+    t.alike(JSON.parse(pub.stdout).files, ['server.js'], 'with the file it ships')
 
     const again = await scit(['bot', 'template', 'publish', file, ...common(net, w.founder, data)])
     t.is(again.code, 1)
@@ -164,6 +168,20 @@ sandboxTest(
     const show = await scit(['bot', 'template', 'show', 'web@1', ...common(net, w.founder, data)])
     t.is(show.code, 0, show.stderr)
     t.ok(show.stdout.includes('command: [node, server.js]'), 'the document as published')
+    t.ok(/^# file server\.js \(\d+ B\)$/m.test(show.stdout), 'and its files')
+
+    const byName = await scit([
+      'bot',
+      'deploy',
+      'web@1',
+      '--wait',
+      'running',
+      '--json',
+      ...common(net, w.founder, data)
+    ])
+    t.is(byName.code, 0, byName.stderr)
+    t.is(JSON.parse(byName.stdout).phase, 'running', 'deployed from the market, files included')
+    t.ok(fs.existsSync(path.join(data, 'bot', 'templates', 'web@1', 'server.js')), 'unpacked')
   }
 )
 

@@ -86,7 +86,7 @@ sandboxTest(
     ])
     t.is(run.code, 1, 'it fails instead of waiting')
     t.ok(
-      /^error REPLICA_FAILED: node \S+ signed that replica \S+ of calc failed: exit code 3; its output: scit bot logs crash; scit bot stop crash closes the leases/.test(
+      /^error REPLICA_FAILED: node \S+ signed that replica \S+ of calc failed: exit code 3; its lease is closed and the unused escrow refunded; its output: scit bot logs crash/.test(
         errorLine(run.stderr)
       ),
       errorLine(run.stderr)

@@ -1,5 +1,6 @@
 import test from 'brittle'
 import b4a from 'b4a'
+import c from 'compact-encoding'
 import { encodeBody, decodeBody, OPS, MarketOp } from '../market/engine/ops'
 import { encode, decode, tradeRecord, offerRecord, outcomeRecord } from '../market/messages'
 import { Actor, offerBody, bidBody, resources } from './helpers/market'
@@ -26,7 +27,12 @@ const samples: { [K in MarketOp]: Parameters<typeof encodeBody<K>>[1] } = {
   claim: { trade: 'x.2', reason: '' },
   deposit: { to: a.publicKey, amount: 5 },
   transfer: { to: b.publicKey, amount: 2 ** 40 },
-  template: { name: 'crm', version: 2, document: b4a.from('kind: crm') },
+  template: {
+    name: 'crm',
+    version: 2,
+    document: b4a.from('kind: crm'),
+    files: [{ path: 'crm/server.js', data: b4a.from('1') }]
+  },
   governance: { action: 'add-indexer', identity: a.publicKey, writer: b.publicKey }
 }
 
@@ -40,6 +46,16 @@ test('every op body round-trips and refuses trailing bytes', (t) => {
       `${type}: trailing byte refused`
     )
   }
+  const before = b4a.concat([
+    c.encode(c.string, 'crm'),
+    c.encode(c.uint, 2),
+    c.encode(c.buffer, b4a.from('kind: crm'))
+  ])
+  t.alike(
+    decodeBody('template', before),
+    { name: 'crm', version: 2, document: b4a.from('kind: crm'), files: [] },
+    'a template op from before templates carried files reads as carrying none'
+  )
   const genesis = {
     action: 'genesis' as const,
     faucets: [a.publicKey],

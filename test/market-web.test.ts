@@ -11,7 +11,8 @@ import { parseListen, isLoopbackHost, isLoopbackOrigin } from '../market/web/gua
 import { testnet } from './helpers/net'
 import { peer, market, offerOp, bidOp } from './helpers/ledger'
 import { marketJson, market as runMarket } from './helpers/explorer'
-import { SCIT } from './helpers/runtime'
+import { scitArgv, bareTest } from './helpers/runtime'
+import type { Runtime } from '../lib/runtime'
 import { browserTest, browser } from './helpers/browser'
 
 /** Two nodes (CH at 10 per core-hour, DE at 20) and one trade on the cheaper. */
@@ -45,14 +46,18 @@ interface Served {
 }
 
 /** `scit market web --listen 127.0.0.1:0 --json` as a child process, stopped at teardown. */
-async function serve(t: Assert, net: Testnet, m: MarketPeer): Promise<Served> {
+async function serve(
+  t: Assert,
+  net: Testnet,
+  m: MarketPeer,
+  runtime: Runtime = 'node'
+): Promise<Served> {
   const bootstrap = net.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
   const args = ['market', 'web', '--listen', '127.0.0.1:0', '--json', '--market', encodeKey(m.key)]
-  const child = spawn(
-    process.execPath,
-    [SCIT, ...args, '--bootstrap', bootstrap, '--data', await t.tmp()],
-    { stdio: ['ignore', 'pipe', 'inherit'] }
-  )
+  const [file, ...pre] = scitArgv(runtime)
+  const child = spawn(file, [...pre, ...args, '--bootstrap', bootstrap, '--data', await t.tmp()], {
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
   const stop = async (): Promise<number | null> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
@@ -300,3 +305,23 @@ browserTest(
     t.alike(errors, [], 'no script error, nothing the CSP refused')
   }
 )
+
+bareTest('web: scit market web on Bare serves the same API, the page and its stream', async (t) => {
+  const net = await testnet(t)
+  const { m, nodes } = await twoNodes(t, net)
+  const s = await serve(t, net, m, 'bare')
+  const offers = JSON.parse((await get(s, '/api/offers')).body)
+  t.alike(
+    offers,
+    await marketJson(t, net, m, ['offers']),
+    'what scit market offers --json prints on Node'
+  )
+  t.is(offers.length, nodes.length)
+  const overview = JSON.parse((await get(s, '/api/overview?')).body)
+  t.is(overview.trades.now, 1, 'the overview, from the history records')
+  t.ok((await get(s, '/')).body.includes('/app.js'), 'the page')
+  t.is((await get(s, '/', { headers: { Host: `evil.example:${s.port}` } })).status, 403)
+  const events = await eventsUntilSync(s, {})
+  t.alike(events, [], 'the stream starts with sync')
+  t.is(await s.stop(), 0, 'stops cleanly on SIGTERM')
+})

@@ -25,9 +25,16 @@ import {
 import { tmpDir, gone } from './helpers/node'
 import { generateKeyPair } from '../lib/identity'
 import { seal } from '../lib/envelope'
-import { instructionEncoding, manifestHash, signManifest, Manifest, BlobRef } from '../lib/contract'
-import { ContractWriter } from '../bot/notary'
-import { checkTrade, stagedFile } from '../node/contracts'
+import {
+  instructionEncoding,
+  headerEncoding,
+  manifestHash,
+  signManifest,
+  Manifest,
+  BlobRef
+} from '../lib/contract'
+import { checkTrade, stagedFile, placeFiles, Verified } from '../node/contracts'
+import b4a from 'b4a'
 import { workloadId } from '../lib/trade-workload'
 import { summarize } from '../node/status'
 import { isScitError } from '../lib/errors'
@@ -51,7 +58,7 @@ async function refused(
   t: test.Assert,
   s: Scene,
   trade: string,
-  writer: ContractWriter,
+  writer: { key: Buffer },
   m: Manifest
 ): Promise<string> {
   const id = workloadId({ id: trade } as Trade)
@@ -394,3 +401,45 @@ sandboxTest(
     )
   }
 )
+
+sandboxTest(
+  'a contract whose manifest names files that leave the work dir, or land on one file, is refused by the node before it writes anything',
+  async (t) => {
+    const s = await scene(t)
+    for (const names of [['../../escape.js'], ['main.js', 'Main.js']]) {
+      const files = await Promise.all(names.map((n) => fileOf(t, n, CODE)))
+      const m = manifest(workload({ files }))
+      const trade = await buy(s.b, m)
+      // what a hostile bot writes: its own writer would refuse this header
+      const core = (s.b.peer.store as NonNullable<typeof s.b.peer.store>).get({
+        name: `forged-${trade}`
+      })
+      await core.ready()
+      t.teardown(() => core.close())
+      const header = { core: core.key, manifestHash: manifestHash(m), manifest: m, trades: [trade] }
+      await core.append(
+        seal(s.b.identity, {
+          type: 'contract-header',
+          seq: 0,
+          timestamp: Date.now(),
+          body: c.encode(headerEncoding, header)
+        })
+      )
+      const why = await refused(t, s, trade, core, m)
+      t.ok(why.startsWith('bad-manifest'), why)
+    }
+  }
+)
+
+test('placeFiles refuses a file name that leaves the work dir even if the manifest check missed it', async (t) => {
+  const base = await t.tmp()
+  const workDir = path.join(base, 'work', 'w1')
+  const v = {
+    workload: { files: [{ path: '../../escape.js', size: 1, hash: b4a.alloc(32) }] }
+  } as unknown as Verified
+  await t.exception(
+    placeFiles(v, path.join(base, 'staging'), workDir),
+    /bad-manifest: file path "..\/..\/escape.js" would leave the work dir/
+  )
+  t.alike(fs.readdirSync(base), [], 'nothing written, not even the work dir')
+})

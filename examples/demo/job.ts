@@ -1,6 +1,7 @@
 /**
  * The AI data-mining story (examples/ai-mining.yaml): the node signs the digest of the
- * job's result in its status core; the demo checks it against a local run, then stops the contract.
+ * job's result in its status core; the demo checks it against a local run; the bot closes
+ * the lease at the exit (refund) and fetches result.json from the node, verified.
  */
 import { workloadId } from '../../lib/trade-workload'
 import fs from 'fs'
@@ -10,7 +11,8 @@ import { spawnSync } from 'child_process'
 import b4a from 'b4a'
 import { ScitError } from '../../lib/errors'
 import { decodeKey } from '../../lib/keys'
-import { deploy, stop } from '../../bot/deployment'
+import { deploy, waitRunning } from '../../bot/deployment'
+import { fetchResult } from '../../bot/result'
 import type { Bot } from '../../bot/bot'
 import type { DeploymentRecord, TradeRecord } from '../../bot/records'
 import { pause } from '../../bot/wait'
@@ -67,14 +69,33 @@ export async function job(s: Stage): Promise<JobResult> {
     "the node signs the digest into its status core; the bot reads it from there, not from the node's word on a socket"
   )
 
-  r.wait('the bot stops the finished job')
-  await within(s, 'stopping the job', stop(bot, d, 'job done'))
+  r.wait('the bot ends the lease of the finished job')
+  // what scit bot deploy --wait running does: the exit the node signed ends the lease (bot/jobs.ts)
+  await within(s, 'ending the job', waitRunning(bot, d, { deadline: Date.now() + s.patience }))
   const closed = await bot.client.trade(t.id)
   const refunded = closed?.refunded ?? 0
+  if (closed?.state !== 'closed' || d.phase !== 'finished')
+    throw new ScitError('DEMO', `the job's lease is ${closed?.state ?? 'gone'}, not closed`)
   r.ok(
-    `job contract stopped: lease closed, ${refunded} of its unused escrow refunded to the bot`,
+    `its lease ended with the job: ${refunded} of its unused escrow refunded to the bot, no stop needed`,
     'the node keeps what the lease earned while it ran'
   )
+
+  r.wait(`fetching result.json from ${node}`)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-demo-result-'))
+  try {
+    const f = await within(
+      s,
+      'fetching the result',
+      fetchResult(bot, d, t, 'result.json', path.join(dir, 'result.json'), 10_000)
+    )
+    r.ok(
+      `result.json came back from ${node}: ${f.size} bytes, their BLAKE2b-256 the digest ${node} signed`,
+      `${node} keeps it for the template's retain (2d) after the lease; scit bot result ${d.id} fetches it`
+    )
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
   return { id: d.id, contract: d.contract ?? '', trade: t.id, node, reported, expected, refunded }
 }
 

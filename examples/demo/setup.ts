@@ -2,12 +2,12 @@
  * Bringing the market up, step by step and narrated: the testnet, the market
  * and its indexers, the five nodes, an expert's templates, the user's bot.
  */
-import fs from 'fs'
 import path from 'path'
 import { generateKeyPair } from '../../lib/identity'
 import { encodeKey } from '../../lib/keys'
 import { ScitError } from '../../lib/errors'
 import { loadTemplate } from '../../bot/template'
+import { publishBody } from '../../bot/template-publish'
 import type { Bot } from '../../bot/bot'
 import { until } from '../../bot/wait'
 import type { DemoWorld } from './world'
@@ -88,11 +88,8 @@ export async function templates(
 ): Promise<Array<{ name: string; version: number }>> {
   r.wait('an expert publishes the example templates')
   const expert = await w.client(generateKeyPair())
-  const docs = TEMPLATES.map((f) => {
-    const file = path.join(EXAMPLES, f)
-    const t = loadTemplate(file)
-    return { name: t.doc.name, version: t.doc.version, document: fs.readFileSync(file) }
-  })
+  // with their files, so a bot can deploy any of them by name
+  const docs = TEMPLATES.map((f) => publishBody(loadTemplate(path.join(EXAMPLES, f))))
   const outcomes = await expert.submitAndWait(
     docs.map((body) => ({ type: 'template', body })),
     { final: false }

@@ -10,7 +10,10 @@ declare module 'corestore' {
     active?: boolean
   }
   class Corestore extends EventEmitter {
-    constructor(storage: string | unknown, opts?: { primaryKey?: Buffer; writable?: boolean })
+    constructor(
+      storage: string | unknown,
+      opts?: { primaryKey?: Buffer; writable?: boolean; globalCache?: unknown }
+    )
     readonly opened: boolean
     readonly closed: boolean
     ready(): Promise<void>

@@ -72,6 +72,8 @@ declare module 'hypercore' {
     keyPair: KeyPair | null
     ready(): Promise<void>
     close(): Promise<void>
+    /** Another handle on the same core; closing it ends only its own pending reads. */
+    session(opts?: object): Hypercore
     append(block: Buffer | Buffer[]): Promise<{ length: number; byteLength: number }>
     get(index: number, opts?: GetOptions): Promise<Buffer | null>
     has(start: number, end?: number): Promise<boolean>

@@ -34,6 +34,8 @@ declare module 'hyperdht' {
     readonly publicKey: Buffer
     readonly remotePublicKey: Buffer
     opened: Promise<boolean>
+    /** `len` bytes to fill and write: encrypted in place, not copied again (as protomux writes). */
+    alloc(len: number): Buffer
   }
   export interface ServerOptions {
     /** Return true to refuse the handshake of `remotePublicKey`; nothing reaches the server then. */

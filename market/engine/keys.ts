@@ -72,8 +72,10 @@ export const RENEWALS = (node: string): string => `hist/renewed/${node}/`
 export const renewal = (node: string, hour: number): string => RENEWALS(node) + pad(hour)
 export const bucketOf = (res: Resolution, time: number): number => time - (time % HISTORY[res])
 
-export const accepted = (id: string): string => `op/${id}`
-export const rejected = (id: string): string => `rejected/${id}`
+export const ACCEPTED = 'op/'
+export const REJECTED = 'rejected/'
+export const accepted = (id: string): string => ACCEPTED + id
+export const rejected = (id: string): string => REJECTED + id
 
 /** The last path segment of an index key: the id it points to. */
 export function tail(key: string): string {

@@ -8,7 +8,8 @@ import { decodeExact } from '../../lib/codec'
 import { isZero } from '../../lib/resources'
 import * as M from '../messages'
 import { LIMITS } from '../messages'
-import type { OfferBody, TradeRefBody } from '../types'
+import type { OfferBody, TradeRefBody, TemplateBody } from '../types'
+import { isSafePath } from '../../lib/work-paths'
 import { type Ctx, reject } from './context'
 import { amount, resources, text, sortedUnique, unique, country, id, window } from './validate'
 import { ATTRIBUTE } from './validate'
@@ -32,6 +33,24 @@ function op<B>(
 }
 
 const TEMPLATE_NAME = /^[a-z0-9][a-z0-9._-]*$/
+
+/** Its files land in a folder on the bots that deploy it: each name relative, inside, once (readers check more). */
+function templateFiles(b: TemplateBody): void {
+  const files = b.files ?? []
+  let size = b.document.byteLength
+  const paths = new Set<string>()
+  for (const f of files) {
+    if (!isSafePath(f.path) || paths.has(f.path))
+      reject(
+        'invalid',
+        `template file "${f.path.slice(0, 80)}" is not a relative path inside its folder, or is listed twice`
+      )
+    paths.add(f.path)
+    size += f.path.length + f.data.byteLength
+  }
+  if (size > LIMITS.template)
+    reject('invalid', `template with its files is ${size} bytes, the limit is ${LIMITS.template}`)
+}
 
 export const OPS = {
   offer: op(M.offerBody, offerRules, (ctx, b) => handleOffer(ctx, b, false)),
@@ -80,11 +99,7 @@ export const OPS = {
           `template name must match ${TEMPLATE_NAME.source}, 1 to ${LIMITS.templateName} characters`
         )
       amount('version', b.version, 1)
-      if (b.document.byteLength > LIMITS.template)
-        reject(
-          'invalid',
-          `template document is ${b.document.byteLength} bytes, the limit is ${LIMITS.template}`
-        )
+      templateFiles(b)
     },
     handleTemplate
   ),

@@ -64,7 +64,7 @@ async function snapshot<T>(api: ApiContext, fn: (ctx: ViewContext) => Promise<T>
 }
 
 function only(q: URLSearchParams, names: string[], what: string): void {
-  for (const name of q.keys())
+  for (const [name] of q)
     if (!names.includes(name))
       throw new ScitError('INVALID_ARGUMENT', `--${name} does not apply to ${what}`)
 }

@@ -11,6 +11,7 @@ import { spawnSync } from 'child_process'
 
 const ALL = [
   'engine',
+  'apply',
   'ledger',
   'join',
   'notary',

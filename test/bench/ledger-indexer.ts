@@ -1,13 +1,16 @@
 /**
  * One indexer of the ledger benchmark, in its own process (as on its own
- * machine): test/bench/ledger.ts forks three of these and drives them over
- * IPC. The first creates the market; the others join it and get voted in.
+ * machine): test/bench/indexers.ts forks these and drives them over IPC. The
+ * first creates the market; the others join it and get voted in.
  *
  *   argv: <bootstrap host:port,…> [market key hex]
+ *   TRACE=<dir>: sample the ledger every 10 ms (view, final and signed lengths, apply calls, engine runs,
+ *   event loop use) and write them to <dir>/trace-<pid>.json on close.
  */
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
+import { performance } from 'perf_hooks'
 import { generateKeyPair } from '../../lib/identity'
 import { parseBootstrap } from '../../lib/config'
 import { MarketPeer } from '../../market/peer'
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
       : { genesis: { faucets: [identity.publicKey], settlementWindow: 3600_000 } })
   })
   await peer.ready()
+  const trace = process.env.TRACE ? sample(peer) : null
   const send = (r: Reply): void => {
     process.send?.(r)
   }
@@ -61,6 +65,8 @@ async function main(): Promise<void> {
     writer: peer.full.writerKey.toString('hex')
   })
 
+  // The driver gone (crashed or killed): do not linger.
+  process.on('disconnect', () => process.exit(1))
   process.on('message', (m: Command) => {
     run(m).then(
       () => send({ kind: 'done', cmd: m.cmd }),
@@ -94,10 +100,42 @@ async function main(): Promise<void> {
         cpu: (cpu.user + cpu.system) / 1e6
       })
     } else if (m.cmd === 'close') {
+      if (trace !== null) trace()
       await peer.close()
       fs.rmSync(data, { recursive: true, force: true })
       process.exit(0)
     }
+  }
+}
+
+/** Starts sampling; the returned function stops and writes the samples. */
+function sample(peer: MarketPeer): () => void {
+  const rows: number[][] = []
+  let elu = performance.eventLoopUtilization()
+  const timer = setInterval(() => {
+    const l = peer.full
+    const now = performance.eventLoopUtilization()
+    const busy = performance.eventLoopUtilization(now, elu).utilization
+    elu = now
+    const core = l.view.core
+    rows.push([
+      Date.now(),
+      core.length,
+      l.finalVersion,
+      core.signedLength,
+      l.base.local.length,
+      l.counters.applies,
+      l.counters.envelopes,
+      Math.round(busy * 100)
+    ])
+  }, 10)
+  return () => {
+    clearInterval(timer)
+    const file = path.join(process.env.TRACE as string, `trace-${process.pid}.json`)
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ columns: 'time view final signed local applies envelopes busy%', rows })
+    )
   }
 }
 

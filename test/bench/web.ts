@@ -18,19 +18,16 @@ import { createInterface } from 'readline'
 import b4a from 'b4a'
 import { startTestnet } from '../../lib/testnet'
 import { generateKeyPair, KeyPair } from '../../lib/identity'
-import { seal, envelopeId, TypeName } from '../../lib/envelope'
 import { encodeKey } from '../../lib/keys'
-import { encodeBody } from '../../market/engine/ops'
 import { MarketPeer } from '../../market/peer'
-import type { OpRequest } from '../../market/types'
-import { offerOp, bidOp } from '../helpers/ledger'
+import { offerOp, bidOp, sealer, appendFinal } from '../helpers/ledger'
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser'
 
 const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js')
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-web-'))
 
 interface Trading {
-  founder: KeyPair
+  faucet: KeyPair
   nodes: KeyPair[]
   bots: KeyPair[]
   offered: Set<KeyPair>
@@ -38,28 +35,16 @@ interface Trading {
   /** Matched, then settled: the order they are closed in. */
   matched: Array<{ bot: KeyPair; trade: string }>
   settled: Array<{ bot: KeyPair; trade: string }>
-  seqs: Map<KeyPair, number>
   i: number
 }
 
 /** Grow the market by n ops (about 40 % re-pricing, 20 % each bids, settles and closes), appended in blocks. */
 async function grow(indexer: MarketPeer, m: Trading, n: number): Promise<void> {
   const envelopes: Buffer[] = []
-  const push = (author: KeyPair, op: OpRequest): string => {
-    const seq = (m.seqs.get(author) ?? 0) + 1
-    m.seqs.set(author, seq)
-    const e = seal(author, {
-      type: op.type as TypeName,
-      seq,
-      timestamp: Date.now(),
-      body: encodeBody(op.type as never, op.body as never)
-    })
-    envelopes.push(e)
-    return envelopeId(e)
-  }
+  const push = sealer(envelopes)
   if (!m.funded) {
     for (const bot of m.bots)
-      push(m.founder, { type: 'deposit', body: { to: bot.publicKey, amount: 1e12 } })
+      push(m.faucet, { type: 'deposit', body: { to: bot.publicKey, amount: 1e12 } })
     m.funded = true
   }
   for (let k = 0; k < n; k++, m.i++) {
@@ -87,10 +72,7 @@ async function grow(indexer: MarketPeer, m: Trading, n: number): Promise<void> {
       push(t.bot, { type: 'close', body: { trade: t.trade, reason: 'done' } })
     }
   }
-  for (let i = 0; i < envelopes.length; i += 1000)
-    await indexer.full.append(envelopes.slice(i, i + 1000))
-  const last = envelopeId(envelopes[envelopes.length - 1])
-  const outcome = await indexer.client.outcome(last, { final: true, timeout: 300_000 })
+  const outcome = await appendFinal(indexer, envelopes, 300_000)
   if (!outcome.accepted) throw new Error(`the last op was refused: ${outcome.message ?? ''}`)
 }
 
@@ -177,23 +159,23 @@ async function main(): Promise<void> {
   const net = await startTestnet(3)
   const bootstrap = net.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
   const founder = generateKeyPair()
+  const faucet = generateKeyPair() // its seqs are the bench's own (the founder's first is the genesis)
   const indexer = new MarketPeer({
     data: tmp(),
     identity: founder,
     dht: net.createNode(),
-    genesis: { faucets: [founder.publicKey], settlementWindow: 600_000 }
+    genesis: { faucets: [faucet.publicKey], settlementWindow: 600_000 }
   })
   await indexer.ready()
   const market = encodeKey(indexer.key)
   const m: Trading = {
-    founder,
+    faucet,
     nodes: Array.from({ length: 200 }, () => generateKeyPair()),
     bots: Array.from({ length: 20 }, () => generateKeyPair()),
     offered: new Set(),
     funded: false,
     matched: [],
     settled: [],
-    seqs: new Map([[founder, 1]]),
     i: 0
   }
   const routes = [

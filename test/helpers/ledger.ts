@@ -5,7 +5,7 @@ import type { Testnet } from '../../lib/testnet'
 import { generateKeyPair, KeyPair } from '../../lib/identity'
 import { resources, GiB } from '../../lib/resources'
 import { MarketPeer, MarketPeerOptions } from '../../market/peer'
-import type { OfferBody, BidBody, OpRequest, View } from '../../market/types'
+import type { OfferBody, BidBody, OpRequest, Outcome, View } from '../../market/types'
 import { swarm } from './net'
 import { seal, envelopeId, TypeName } from '../../lib/envelope'
 import { encodeBody } from '../../market/engine/ops'
@@ -169,18 +169,7 @@ const seqs = new WeakMap<KeyPair, number>()
 export async function history(indexer: MarketPeer, n: number, market?: Steady): Promise<string> {
   const bots = market?.bots ?? keyPairs(4)
   const envelopes: Buffer[] = []
-  const push = (author: KeyPair, op: OpRequest): string => {
-    const seq = (seqs.get(author) ?? 0) + 1
-    seqs.set(author, seq)
-    const e = seal(author, {
-      type: op.type as TypeName,
-      seq,
-      timestamp: Date.now(),
-      body: encodeBody(op.type as never, op.body as never)
-    })
-    envelopes.push(e)
-    return envelopeId(e)
-  }
+  const push = sealer(envelopes)
   for (let i = 0; i < n; i++) {
     // Offers nobody buys (no node runs them) and bids for more than any offer has: both rest in the book.
     const offer = offerOp({ price: 1_000_000 + (i % 7) })
@@ -199,9 +188,33 @@ export async function history(indexer: MarketPeer, n: number, market?: Steady): 
       market?.open.push({ bot, id })
     }
   }
+  return (await appendFinal(indexer, envelopes)).id
+}
+
+/** Seals ops into `envelopes`, each with its author's next seq (kept across calls); returns each op's id. */
+export function sealer(envelopes: Buffer[]): (author: KeyPair, op: OpRequest) => string {
+  return (author, op) => {
+    const seq = (seqs.get(author) ?? 0) + 1
+    seqs.set(author, seq)
+    const e = seal(author, {
+      type: op.type as TypeName,
+      seq,
+      timestamp: Date.now(),
+      body: encodeBody(op.type as never, op.body as never)
+    })
+    envelopes.push(e)
+    return envelopeId(e)
+  }
+}
+
+/** Appends sealed ops in large blocks, as an indexer takes them; resolves with the last one's final outcome. */
+export async function appendFinal(
+  indexer: MarketPeer,
+  envelopes: Buffer[],
+  timeout = 120_000
+): Promise<Outcome> {
   for (let i = 0; i < envelopes.length; i += 1000)
     await indexer.full.append(envelopes.slice(i, i + 1000))
   const last = envelopeId(envelopes[envelopes.length - 1])
-  await indexer.client.outcome(last, { final: true, timeout: 120_000 })
-  return last
+  return indexer.client.outcome(last, { final: true, timeout })
 }

@@ -64,7 +64,9 @@ export function workload(over: Partial<ManifestWorkload> = {}): ManifestWorkload
     output: null,
     access: DEFAULT_ACCESS,
     state: null,
-    ...over
+    ...over,
+    // a job's output is kept an hour after its lease unless the test says
+    retain: over.retain ?? (over.output != null ? 3_600_000 : 0)
   }
 }
 

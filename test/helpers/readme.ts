@@ -73,13 +73,12 @@ export async function shell(t: Assert, swap: Record<string, string> = {}): Promi
 
   const run = async (raw: string): Promise<Step> => {
     const line = edit(raw)
-    const exp = /^export\s+(.*)$/.exec(line)
+    const exp = /^export\s+([A-Z_][A-Z0-9_]*)=/.exec(line)
     if (exp !== null) {
-      for (const a of exp[1].split(/\s+/)) {
-        const i = a.indexOf('=')
-        env[a.slice(0, i)] = a.slice(i + 1)
-      }
-      return { line, code: 0, stdout: '', stderr: '' }
+      // bash evaluates it ($(…) too); the variable's value is kept for the next lines
+      const s = await sh(`${line} && printf %s "$${exp[1]}"`)
+      if (s.code === 0) env[exp[1]] = s.stdout
+      return { ...s, line }
     }
     if (line.endsWith('&')) {
       const p = spawn('bash', ['-c', `exec ${line.slice(0, -1).trim()}`], {
@@ -99,12 +98,14 @@ export async function shell(t: Assert, swap: Record<string, string> = {}): Promi
         p.once('exit', (code) => resolve({ line, code: code ?? 1, stdout, stderr }))
       })
     }
-    return await new Promise<Step>((resolve) => {
+    return await sh(line)
+  }
+  const sh = (line: string): Promise<Step> =>
+    new Promise<Step>((resolve) => {
       execFile('bash', ['-c', line], { cwd, env }, (err, stdout, stderr) => {
         const code = err === null ? 0 : Number((err as { code?: number }).code ?? 1)
         resolve({ line, code, stdout, stderr })
       })
     })
-  }
   return { env, cwd, run }
 }

@@ -66,7 +66,13 @@
       note(el, `no trade bought ${kind} in the last ${prices.range}`)
       return null
     }
-    const edge = { stroke: 'rgba(78,161,255,0.45)', width: 1, points: { show: false } }
+    // minutes without a trade are not a price of 0: the line goes on across them
+    const edge = {
+      stroke: 'rgba(78,161,255,0.45)',
+      width: 1,
+      points: { show: false },
+      spanGaps: true
+    }
     return new uPlot(
       {
         width: el.clientWidth || 600,
@@ -74,7 +80,13 @@
         series: [
           {},
           { label: 'min', ...edge },
-          { label: 'median', stroke: COLORS.line, width: 2, points: { show: true, size: 6 } },
+          {
+            label: 'median',
+            stroke: COLORS.line,
+            width: 2,
+            points: { show: true, size: 6 },
+            spanGaps: true
+          },
           { label: 'max', ...edge }
         ],
         bands: [{ series: [3, 1], fill: COLORS.band }],

@@ -1,0 +1,98 @@
+/**
+ * Jobs end (issue 26). Once a job replica's node has signed its exit (state
+ * `exited`), or that it failed for good, the bot closes its lease at once:
+ * the market pays the node for the time used and refunds the rest of the
+ * escrow. It records what the node signed (the exit code, the digest of the
+ * declared output and of stdout, the core that keeps the output), so `scit
+ * bot status` and `scit bot result` still know it once the lease is over. A
+ * contract whose workloads are all jobs, all ended, is `finished`.
+ */
+import { kindEntry, type Manifest, type RestartPolicy } from '../lib/contract'
+import { encodeKey, shortKey } from '../lib/keys'
+import type { Verified } from '../lib/status'
+import type { StatusRecord } from '../lib/node-messages'
+import type { BotHost } from './host'
+import type { DeploymentRecord, TradeRecord, JobRecord } from './records'
+
+/** A failure the node will not retry; a scheduled restart is signed failed too, "restart in …", and waited out. */
+export function failedForGood(
+  r: { state: string; exitCode: number | null; reason: string },
+  restart: RestartPolicy | undefined
+): boolean {
+  if (r.state !== 'failed') return false
+  return restart === 'never' || (r.exitCode === null && !/restart in/.test(r.reason))
+}
+
+/** Is this replica's job over, as its node signed it? */
+export function jobOver(m: Manifest, t: TradeRecord, rec: StatusRecord): boolean {
+  const w = m.workloads.find((x) => x.name === t.workload)
+  if (w === undefined || !kindEntry(w.kind).finishes) return false
+  return rec.state === 'exited' || failedForGood(rec, w.restart)
+}
+
+export class Jobs {
+  /** Trades being ended now: one close per trade. */
+  private readonly ending = new Map<string, Promise<void>>()
+
+  constructor(
+    private readonly bot: Pick<BotHost, 'state' | 'trader' | 'progress' | 'manifestOf'>
+  ) {}
+
+  /** End `t`'s lease if its node signed (`rec`) that its job is over; idempotent. */
+  async check(
+    d: DeploymentRecord,
+    t: TradeRecord,
+    rec: Verified<StatusRecord> | null
+  ): Promise<void> {
+    if (rec === null || t.job != null || !jobOver(this.bot.manifestOf(d), t, rec.body)) return
+    let p = this.ending.get(t.id)
+    if (p === undefined) {
+      p = this.end(d, t, rec).finally(() => this.ending.delete(t.id))
+      this.ending.set(t.id, p)
+    }
+    await p
+  }
+
+  private async end(
+    d: DeploymentRecord,
+    t: TradeRecord,
+    rec: Verified<StatusRecord>
+  ): Promise<void> {
+    const b = rec.body
+    const job: JobRecord = {
+      state: b.state === 'exited' ? 'exited' : 'failed',
+      exitCode: b.exitCode,
+      reason: b.reason,
+      output: b.output?.toString('hex') ?? null,
+      stdout: b.stdout?.toString('hex') ?? null,
+      core: b.stateCore === null ? null : encodeKey(b.stateCore),
+      signed: rec.timestamp
+    }
+    const ok = job.state === 'exited'
+    const why = ok
+      ? `job exited ${job.exitCode ?? ''} on node ${shortKey(t.node)}`
+      : `job failed on node ${shortKey(t.node)}: ${job.reason}`
+    if (t.phase === 'settled' || t.phase === 'matched')
+      await this.bot.trader.end(d, t.id, 'close', why)
+    t.job = job
+    this.bot.state.save()
+    this.bot.progress(
+      ok ? 'job-exited' : 'job-failed',
+      `${d.id}: ${t.workload} (trade ${t.id}) ${ok ? `exited ${job.exitCode ?? ''}` : `failed: ${job.reason}`}${job.output !== null ? `, output ${job.output}` : ''}; its lease is closed${job.core !== null ? ` (scit bot result ${d.id})` : ''}`,
+      d.id
+    )
+    this.finishIfDone(d)
+  }
+
+  /** Every workload a job, every replica of it over: nothing runs any more. */
+  private finishIfDone(d: DeploymentRecord): void {
+    const m = this.bot.manifestOf(d)
+    if (!m.workloads.every((w) => kindEntry(w.kind).finishes)) return
+    if (d.trades.some((t) => (t.phase === 'settled' || t.phase === 'matched') && t.job == null))
+      return
+    if (d.phase !== 'running') return
+    d.phase = 'finished'
+    this.bot.state.save()
+    this.bot.progress('finished', `${d.id}: every job ended, every lease is closed`, d.id)
+  }
+}
