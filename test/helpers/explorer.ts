@@ -18,8 +18,6 @@ import { deploy, waitRunning } from '../../bot/deployment'
 import type { DeploymentRecord } from '../../bot/records'
 import { world, node, bot, serviceTemplate, World } from './deploy'
 
-/** The built CLI, beside this file in whichever output dir the tests were built to. */
-
 export interface Explored {
   w: World
   ch: NodeDaemon

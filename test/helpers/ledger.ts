@@ -50,7 +50,7 @@ export async function market(
 
 /** Resolve once `p` sees an offer of `node` (a node key as text). */
 export async function offered(p: MarketPeer, node: string): Promise<void> {
-  await offered(p, node)
+  await until(p, async () => (await p.client.offer(node)) !== null)
 }
 
 /** Resolve once `fn` holds, re-checking on every market update of `p`. No sleeps: it waits on events. */

@@ -28,9 +28,9 @@ import type { Transition } from '../../node/workload'
 import { readCore } from '../../lib/status'
 import type { StatusRecord } from '../../lib/node-messages'
 import { nodeDaemon } from './node'
+import { HOUR } from './market'
 
 export { HOUR } from './market'
-import { HOUR } from './market'
 
 export interface TestBot {
   peer: MarketPeer
