@@ -3,11 +3,9 @@ import b4a from 'b4a'
 import type Hypercore from 'hypercore'
 import type { SwarmConnection } from 'hyperswarm'
 import { randomBlocks } from './helpers/blocks'
-import { testnet, swarm } from './helpers/net'
-import { until } from './helpers/ledger'
+import { swarm } from './helpers/net'
+
 import {
-  bot,
-  node,
   workload,
   manifest,
   buy,
@@ -17,7 +15,9 @@ import {
   nodeTransition,
   keyOf,
   TestBot,
-  Written
+  Written,
+  nodeScene,
+  NodeScene
 } from './helpers/node-bot'
 import { ZERO, MiB, Resources } from '../lib/resources'
 import { isScitError } from '../lib/errors'
@@ -40,18 +40,10 @@ const CAPACITY: Resources = {
   hdd: 256 * MiB
 }
 
-interface Scene {
-  net: Testnet
-  b: TestBot
-  n: NodeDaemon
-}
+type Scene = NodeScene
 
-async function scene(t: test.Assert): Promise<Scene> {
-  const net = await testnet(t)
-  const b = await bot(t, net)
-  const n = await node(t, net, b, { capacity: CAPACITY })
-  await until(b.peer, async () => (await b.peer.client.offer(keyOf(n))) !== null)
-  return { net, b, n }
+function scene(t: test.Assert): Promise<Scene> {
+  return nodeScene(t, { capacity: CAPACITY })
 }
 
 /** A core the bot writes: `blocks` blocks of random bytes, in the bot's own store (replicated on its connections). */

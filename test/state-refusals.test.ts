@@ -4,7 +4,7 @@ import c from 'compact-encoding'
 import type { Assert } from 'brittle'
 import { testnet } from './helpers/net'
 import {
-  bot,
+  peerBot,
   node,
   workload,
   manifest,
@@ -43,7 +43,7 @@ interface Setup {
 /** A service with state runs on node a (trade t1); node b is up and sells the same. */
 async function setup(t: Assert): Promise<Setup> {
   const net = await testnet(t)
-  const tb = await bot(t, net)
+  const tb = await peerBot(t, net)
   const a = await node(t, net, tb)
   const w = workload({
     kind: 'service',

@@ -16,7 +16,7 @@ import { NodeChannel } from '../../lib/node-protocol'
 import { signedHead } from '../../lib/storage-proof'
 import { shim, ms } from './shim'
 import {
-  bot,
+  peerBot,
   node,
   workload,
   manifest,
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const net = await startTestnet(3)
   t.teardown(() => net.destroy(), { order: Infinity })
   try {
-    const b = await bot(t, net)
+    const b = await peerBot(t, net)
     const n = await node(t, net, b, {
       capacity: { ...ZERO, cpu: 1000, memory: 1024 * MiB, hdd: 2 * SIZE }
     })
