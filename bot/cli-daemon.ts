@@ -14,7 +14,8 @@ import { eventPrinter } from '../lib/events'
 import { resumeUntilDone } from './deployment'
 import { ControlServer } from './control'
 import { isOver } from './phase'
-import { openBot, RunFlags } from './cli-open'
+import { openBot, carriers, RunFlags } from './cli-open'
+import type { DeploymentRecord } from './records'
 
 export async function cmdRun(flags: RunFlags, program: (io: Io) => Command): Promise<void> {
   const io = ioOf(flags)
@@ -34,11 +35,20 @@ export async function cmdRun(flags: RunFlags, program: (io: Io) => Command): Pro
     await bot.close()
     throw err
   }
+  const driving = new Set<string>()
+  const drive = (d: DeploymentRecord): void => {
+    if (driving.has(d.id)) return
+    driving.add(d.id)
+    resumeUntilDone(bot, d)
+      .catch((err) => {
+        if (!isScitError(err, 'CLOSED')) event('error', `${d.id}: ${(err as Error).message}`, d.id)
+      })
+      .finally(() => driving.delete(d.id))
+  }
   const live = bot.state.deployments.filter((d) => !isOver(d))
-  for (const d of live)
-    resumeUntilDone(bot, d).catch((err) => {
-      if (!isScitError(err, 'CLOSED')) event('error', `${d.id}: ${(err as Error).message}`, d.id)
-    })
+  for (const d of live) drive(d)
+  // what a served command left to the stakeholders (deploy --no-approvals) is deployed here once they signed
+  carriers.set(bot, drive)
   bot.monitor.start()
   event(
     'run',

@@ -13,9 +13,12 @@ import { parseDuration } from '../market/cli-peer'
 import { Bot } from './bot'
 import type { Progress } from './trader'
 import { servedBot } from './control'
-import { BotState } from './records'
+import { BotState, type DeploymentRecord } from './records'
 import { requirePhase, Command } from './phase'
 import safetyCatch from 'safety-catch'
+
+/** A running `scit bot run`'s: takes over a deployment a served command left unfinished (waiting for stakeholders). */
+export const carriers = new WeakMap<Bot, (d: DeploymentRecord) => void>()
 
 export interface RunFlags extends CommonFlags {
   dryRun?: boolean

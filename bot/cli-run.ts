@@ -22,7 +22,7 @@ import { readLogs } from './logs'
 import { fetchResult, jobOutputs, Fetched } from './result'
 import type { DeploymentRecord } from './records'
 import type { ParamValue } from '../lib/contract'
-import { withBot, withBotIfFree, precheck, progressTo, RunFlags } from './cli-open'
+import { withBot, withBotIfFree, precheck, progressTo, carriers, RunFlags } from './cli-open'
 import { loadTemplate, resolveParams } from './template'
 
 export type { RunFlags } from './cli-open'
@@ -118,6 +118,8 @@ export async function cmdDeploy(
         progress: say
       }
     )
+    // --no-approvals beside scit bot run: it deploys once the stakeholders signed
+    if (d.phase === 'approvals') carriers.get(bot)?.(d)
     let replicas: ReplicaStatus[] | null = null
     if (flags.wait === 'running' && d.phase === 'running') {
       bot.monitor.start()
