@@ -39,7 +39,7 @@ import { checkTrade } from './contracts'
 import { Lease, LeaseContext } from './lease'
 import { Payouts } from './payout'
 import { StateKeepers } from './state-keepers'
-import { JobResults } from './results'
+import { JobResults, readResultsFile } from './results'
 import type { Transition } from './workload'
 import { MiB } from '../lib/resources'
 import { caughtUp, checkOffer, keepOffer, offerBody, withdrawOffer, OfferFlags } from './offer'
@@ -168,6 +168,7 @@ export class NodeDaemon extends ReadyResource {
     checkOffer(offerBody(o))
     const data = openDataDir(o.data)
     holdsNoLeasesElsewhere(data, encodeKey(o.market))
+    readResultsFile(data) // a damaged one is refused here, before the network
     const workloads = path.resolve(o.workloads ?? path.join(data, 'workloads'))
     // Root runs workloads as another uid, which must pass through the data dir when its work dirs are inside.
     if (process.getuid?.() === 0 && workloads.startsWith(data + path.sep)) allowTraverse(data)
