@@ -8,8 +8,9 @@
  */
 import type { Command } from 'commander'
 import { configFrom } from '../lib/command'
+import { isScitError } from '../lib/errors'
 import { aborted, ioOf, Io } from '../lib/io'
-import { resume } from './deployment'
+import { resumeUntilDone } from './deployment'
 import { ControlServer } from './control'
 import { isOver } from './phase'
 import { openBot, RunFlags } from './cli-open'
@@ -57,7 +58,9 @@ export async function cmdRun(flags: RunFlags, program: (io: Io) => Command): Pro
   }
   const live = bot.state.deployments.filter((d) => !isOver(d))
   for (const d of live)
-    resume(bot, d).catch((err) => event('error', `${d.id}: ${(err as Error).message}`, d.id))
+    resumeUntilDone(bot, d).catch((err) => {
+      if (!isScitError(err, 'CLOSED')) event('error', `${d.id}: ${(err as Error).message}`, d.id)
+    })
   bot.monitor.start()
   event(
     'run',

@@ -7,14 +7,14 @@
 import fs from 'fs'
 import path from 'path'
 import b4a from 'b4a'
-import { ScitError } from '../lib/errors'
+import { ScitError, isScitError } from '../lib/errors'
 import { encodeManifest, ParamValue, Manifest, kindEntry } from '../lib/contract'
 import type { Bot } from './bot'
 import type { DeploymentRecord } from './records'
 import { loadTemplate, Template } from './template'
 import { unpackTemplate } from './template-publish'
 import { instantiate, planBids, Instance } from './manifest'
-import { until } from './wait'
+import { until, pause } from './wait'
 import { NotFilled, FillOptions } from './trader'
 import { replicaStatus, ReplicaStatus } from './replica-status'
 import { requirePhase } from './phase'
@@ -78,7 +78,7 @@ export async function deploy(
       `${inst.hash.toString('hex')} (${inst.manifest.workloads.map((w) => `${w.replicas} × ${w.name}`).join(', ')})`,
       d.id
     )
-    return await resume(bot, d, opts)
+    return await resumeUntilDone(bot, d, opts)
   } finally {
     unfollow?.()
   }
@@ -171,6 +171,35 @@ export async function resume(
       bot.state.save()
     }
     throw err
+  }
+}
+
+/** A failure worth another try: an op not decided in time, a peer that did not answer (not a refusal, nor a close). */
+function passing(err: unknown): boolean {
+  return isScitError(err, 'TIMEOUT') && !(err instanceof NotFilled) // buying ran out of time: that is for good
+}
+
+/**
+ * `resume`, again after a failure that may pass, until the deployment runs or fails for good, the bot closes, or
+ * the deadline passes (none: as long as it takes, as `scit bot run` does). One try that timed out must not leave a
+ * paid trade without its contract: the trades stay settled, and the nodes wait for a deploy.
+ */
+export async function resumeUntilDone(
+  bot: Bot,
+  d: DeploymentRecord,
+  opts: ResumeOptions = {}
+): Promise<DeploymentRecord> {
+  let wait = 2000
+  for (;;) {
+    try {
+      return await resume(bot, d, opts)
+    } catch (err) {
+      const late = opts.deadline !== undefined && Date.now() + wait >= opts.deadline
+      if (!passing(err) || late || bot.abort.signal.aborted) throw err
+      bot.progress('retry', `${d.id}: ${(err as Error).message}; resuming in ${wait / 1000} s`)
+      await pause(wait, bot.abort.signal)
+      wait = Math.min(wait * 2, 60_000)
+    }
   }
 }
 

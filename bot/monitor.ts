@@ -54,6 +54,24 @@ export interface ChallengeEvent {
 const CHALLENGE_TIMEOUT = 10_000
 
 const LIVE = new Set(['running', 'deploying', 'approvals'])
+/** A replacement that could not be bought is tried again after this long (ms). */
+const RETRY_HEAL = 30_000
+
+/**
+ * A failed lease with no replacement: no trade names it as the one it replaces (one closed or released unsettled
+ * does not count; a failed one has its own), and no bid for one is in flight.
+ */
+function unreplaced(d: DeploymentRecord, t: TradeRecord): boolean {
+  return (
+    t.phase === 'failed' &&
+    !d.trades.some((x) => x.replaces === t.id && x.phase !== 'closed' && x.phase !== 'released') &&
+    !d.bids.some(
+      (b) =>
+        b.replaces === t.id &&
+        (b.phase === 'intent' || b.phase === 'submitted' || b.phase === 'filled')
+    )
+  )
+}
 
 export class Monitor {
   readonly opts: MonitorOptions
@@ -71,6 +89,8 @@ export class Monitor {
   /** Archive trades whose last challenge went unanswered or was refused: since when. */
   private readonly failing = new Map<string, number>()
   private readonly healing = new Map<string, Promise<void>>()
+  /** Failed leases whose replacement failed to buy: when to try again. */
+  private readonly retryAt = new Map<string, number>()
   private ticking: Promise<void> | null = null
   private closed = false
 
@@ -131,6 +151,12 @@ export class Monitor {
       if (!LIVE.has(d.phase) || this.closed) continue
       await this.sync(d)
       await Promise.all(d.trades.filter((t) => t.phase === 'settled').map((t) => this.check(d, t)))
+      // A heal cut short after its `fail` (the bot killed, an op not decided in time) left a failed lease
+      // nothing replaces: the replica would be lost for good.
+      for (const t of d.trades.filter((x) => unreplaced(d, x))) {
+        if ((this.retryAt.get(t.id) ?? 0) > Date.now()) continue
+        void this.heal(d, t, `lease ${t.id} failed and nothing replaced it yet`)
+      }
     }
   }
 
@@ -291,7 +317,11 @@ export class Monitor {
     const running = this.healing.get(t.id)
     if (running) return running
     const p = this.replace(d, t, why)
+      .then(() => {
+        this.retryAt.delete(t.id)
+      })
       .catch((err) => {
+        this.retryAt.set(t.id, Date.now() + RETRY_HEAL)
         this.bot.progress(
           'heal-failed',
           `${d.id}: replacing trade ${t.id} failed: ${(err as Error).message}`,

@@ -10,6 +10,13 @@ import { loadIdentity } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { parseDuration } from '../market/cli-peer'
 import { Tunnel } from './tunnel'
+import type { Replica } from './replicas'
+
+function replicaLine(added: boolean, r: Replica): string {
+  return added
+    ? `replica ${encodeKey(r.key).slice(0, 8)} authenticated: node ${r.node.slice(0, 8)} signed it for trade ${r.trade}`
+    : `replica ${encodeKey(r.key).slice(0, 8)} (node ${r.node.slice(0, 8)}, trade ${r.trade}) left: its trade ended, or its node names another key`
+}
 
 interface ConnectFlags extends CommonFlags {
   listen?: string
@@ -112,24 +119,48 @@ async function cmdConnect(
         }) + '\n'
       )
     else process.stdout.write(`listening on ${host}:${port} → ${target}, through the DHT\n`)
+    const say = (line: string): boolean => process.stderr.write(`${line}\n`)
+    const verbose = (flags.verbose ?? 0) > 0
     tunnel.on('connection', (e: { replica: string }) => {
-      if (flags.verbose) process.stderr.write(`connection → replica ${e.replica.slice(0, 8)}\n`)
+      if (verbose) say(`connection → replica ${e.replica.slice(0, 8)}`)
     })
-    tunnel.on('refused', (e: { reason: string }) =>
-      process.stderr.write(`a connection waits: ${e.reason}\n`)
-    )
-    tunnel.on('replicas', (n: number) => {
-      if (flags.verbose) process.stderr.write(`${n} replica(s) authenticated\n`)
+    tunnel.on('refused', (e: { reason: string }) => say(`a connection waits: ${e.reason}`))
+    // -v: each replica as it is authenticated or leaves; else one line when there is one to reach, and when there is none
+    if (verbose) for (const r of tunnel.live) say(replicaLine(true, r))
+    tunnel.on('replica', (e: { added: boolean; replica: Replica }) => {
+      if (verbose) say(replicaLine(e.added, e.replica))
+    })
+    let connected = false
+    const count = (n: number): void => {
+      if (tunnel.stopped || connected === n > 0) return
+      connected = n > 0
+      if (connected) say(`connected: ${n} live ${n === 1 ? 'replica' : 'replicas'} of ${target}`)
+      else
+        say(
+          `no live replica of ${target} now (${tunnel.reasons().join('; ')}): new connections wait for one`
+        )
+    }
+    tunnel.on('replicas', count)
+    // the stop may have been read while the tunnel opened
+    const stop = new Promise<string>((resolve) => {
+      if (tunnel.stopped) resolve(tunnel.reasons()[0])
+      else tunnel.once('stopped', resolve)
     })
     // The first read of the nodes' status cores takes a moment: say so only when it takes longer.
-    await Promise.race([tunnel.waitReplica(1000).catch(() => 0), stopped])
-    if (tunnel.replicaCount === 0) {
-      process.stderr.write(
-        `waiting for a live replica of ${target} (up to ${flags.timeout ?? '30s'}): ${tunnel.reasons().join('; ')}\n`
+    await Promise.race([tunnel.waitReplica(1000).catch(() => 0), stopped, stop])
+    count(tunnel.replicaCount)
+    if (tunnel.replicaCount === 0 && !tunnel.stopped) {
+      say(
+        `waiting for a live replica of ${target} (up to ${flags.timeout ?? '30s'}): ${tunnel.reasons().join('; ')}`
       )
-      await Promise.race([tunnel.waitReplica(Math.max(0, deadline - Date.now()), timeout), stopped])
+      await Promise.race([
+        tunnel.waitReplica(Math.max(0, deadline - Date.now()), timeout),
+        stopped,
+        stop
+      ])
     }
-    await stopped
+    const why = await Promise.race([stopped.then(() => null), stop])
+    if (why !== null) throw new ScitError('STOPPED', `${why}; its local connections are closed`)
   } finally {
     await tunnel.close()
   }

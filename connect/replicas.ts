@@ -162,9 +162,12 @@ export class Replicas extends ReadyResource {
   private async liveTrades(): Promise<Trade[]> {
     const { view, key, bot } = this.opts.contract
     const state = view.state()
-    this.stopped = state.stopped
     if (state.stopped) {
-      this.none = `contract ${encodeKey(key)} is stopped: none of its replicas runs`
+      this.none = `contract ${encodeKey(key)} is stopped: its bot signed a stop instruction, none of its replicas runs`
+      if (!this.stopped) {
+        this.stopped = true
+        this.emit('stopped', this.none)
+      }
       return []
     }
     const contract = encodeKey(key)

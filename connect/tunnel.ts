@@ -6,7 +6,9 @@
  *   await tunnel.ready()          // the market followed, the contract verified, the listener up
  *   tunnel.address                // { host, port }
  *
- * Emits 'connection' ({ replica }), 'refused' ({ reason }), 'replicas' (count).
+ * Emits 'connection' ({ replica }), 'refused' ({ reason }), 'replicas' (count), 'replica'
+ * ({ added, replica }: one joined or left the set), 'stopped' (reason: the contract's bot
+ * signed a stop instruction; every local connection is closed, new ones are refused).
  */
 import fs from 'fs'
 import os from 'os'
@@ -89,6 +91,16 @@ export class Tunnel extends ReadyResource {
     return this.targets.size
   }
 
+  /** The replicas that may be dialled now. */
+  get live(): Replica[] {
+    return [...this.targets.values()].map((x) => x.replica)
+  }
+
+  /** Its bot signed a stop instruction: nothing of the contract runs any more. */
+  get stopped(): boolean {
+    return this.replicas?.stopped === true
+  }
+
   /** Why no replica may be dialled now. */
   reasons(): string[] {
     return this.replicas?.reasons() ?? ['the tunnel is not open']
@@ -154,11 +166,20 @@ export class Tunnel extends ReadyResource {
     }))
     replicas.on('added', (r: Replica) => {
       this.targets.set(r.hex, { replica: r, failures: 0 })
+      this.emit('replica', { added: true, replica: r })
       this.emit('replicas', this.targets.size)
     })
     replicas.on('removed', (r: Replica) => {
       this.targets.delete(r.hex)
       for (const s of this.byReplica.get(r.hex) ?? []) s.destroy()
+      this.emit('replica', { added: false, replica: r })
+      this.emit('replicas', this.targets.size)
+    })
+    replicas.on('stopped', (reason: string) => {
+      // nothing will serve it again: what is open ends now, nothing waits for a replica
+      for (const s of this.sockets) s.destroy()
+      for (const s of this.streams) s.destroy()
+      this.emit('stopped', reason)
       this.emit('replicas', this.targets.size)
     })
     session.core.on('append', () => {
@@ -219,19 +240,19 @@ export class Tunnel extends ReadyResource {
     if (this.allowed()) return
     throw new ScitError(
       'ACCESS',
-      `${encodeKey(this.opts.keyPair.publicKey)} may not connect to ${this.service.workload}:${this.service.port} of contract ${encodeKey(this.opts.contract)}: its bot can allow it (scit bot grant CONTRACT ${encodeKey(this.opts.keyPair.publicKey)} --workload ${this.service.workload})`
+      `${encodeKey(this.opts.keyPair.publicKey)} may not connect to ${this.service.workload}:${this.service.port} of contract ${encodeKey(this.opts.contract)}: its bot can allow it (scit bot grant ${encodeKey(this.opts.contract)} ${encodeKey(this.opts.keyPair.publicKey)} --workload ${this.service.workload})`
     )
   }
 
   /**
    * Resolve once a replica may be dialled; TIMEOUT past `ms`, with why none may (`waited`: what the message says was
-   * waited in all, ms); BAD_STATE for a stopped contract.
+   * waited in all, ms); STOPPED for a stopped contract.
    */
   async waitReplica(ms = this.timeout, waited = ms): Promise<number> {
     const deadline = Date.now() + ms
     while (this.targets.size === 0) {
       if (this.closing) throw new ScitError('CLOSED', 'the tunnel is closed')
-      if (this.replicas?.stopped === true) throw new ScitError('BAD_STATE', this.reasons()[0])
+      if (this.stopped) throw new ScitError('STOPPED', this.reasons()[0])
       if (Date.now() >= deadline)
         throw new ScitError(
           'TIMEOUT',
@@ -268,6 +289,10 @@ export class Tunnel extends ReadyResource {
   }
 
   private carry(sock: net.Socket): void {
+    if (this.stopped) {
+      sock.destroy()
+      return
+    }
     sock.pause()
     sock.on('error', () => {})
     this.sockets.add(sock)
@@ -296,7 +321,7 @@ export class Tunnel extends ReadyResource {
   /** A stream to some live replica, or null once `deadline` passed (or `gone`). */
   private async reach(deadline: number, gone: () => boolean): Promise<SecretStream | null> {
     let round = 0
-    while (!this.closing && !gone() && Date.now() < deadline) {
+    while (!this.closing && !this.stopped && !gone() && Date.now() < deadline) {
       const list = this.order()
       if (list.length > 0) {
         const s = await this.race(list)

@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'ACCESS' // the contract does not let this key connect to the service
   | 'BAD_STATE' // the command makes no sense in the contract's phase (scale a stopped contract)
   | 'REPLICA_FAILED' // a node signed that a replica failed for good
+  | 'STOPPED' // the contract was stopped by its bot: nothing of it runs any more
   | 'DEMO' // scit demo saw something other than what it claims
   | 'UNSUPPORTED' // the runtime (Bare) has no equivalent for what this needs, or a record is in a format this build does not read
   | 'INTERNAL' // a bug: an error scit did not expect reached the top

@@ -124,12 +124,13 @@ export class Follower extends ReadyResource implements MarketLedger {
     const tell = (): void => {
       const waited = Math.round((Date.now() - started) / 1000)
       progress?.(
-        `waiting for market ${shortKey(this.key)} (${waited} s of ${Math.round(timeout / 1000)}): ${this.trouble ?? 'no peer has shown its signed view yet'}`
+        `waiting for market ${shortKey(this.key)} (${waited} s${Number.isFinite(timeout) ? ` of ${Math.round(timeout / 1000)}` : ''}): ${this.trouble ?? 'no peer has shown its signed view yet'}`
       )
       timer = setTimeout(tell, 5000)
     }
     let timer = setTimeout(tell, 2000)
-    const outcome = await raceTimeout(known, timeout)
+    // A daemon waits for its market as long as it takes (Infinity), saying what it waits for.
+    const outcome = Number.isFinite(timeout) ? await raceTimeout(known, timeout) : await known
     clearTimeout(timer)
     if (outcome === TIMED_OUT) {
       // Say what happened: no peer at all, or a view shown that could not be followed yet, and why.

@@ -10,7 +10,8 @@ import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
 import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
-import { ScitError } from '../lib/errors'
+import { ScitError, isScitError } from '../lib/errors'
+import { raceTimeout } from '../lib/timeout'
 import { openOrClose, opened } from '../lib/lifecycle'
 import { createSwarm } from '../lib/swarm'
 import { openDataDir, allowTraverse, privateDir } from '../lib/datadir'
@@ -47,6 +48,8 @@ import { caughtUp, checkOffer, keepOffer, offerBody, withdrawOffer, OfferFlags }
 const log = logger('node')
 /** A stopping node waits this long for its withdrawal to be final, then stops anyway. */
 export const WITHDRAW_TIMEOUT = 5000
+/** How long a stopping node waits for a scan or lease step in progress. */
+const CLOSE_WAIT = 5000
 /** A job's output is kept up to the lease's disk, or this much when it bought none. */
 const RESULT_FLOOR = 16 * MiB
 const GONE: ReadonlySet<Trade['state']> = new Set(['released', 'closed', 'failed', 'ended'])
@@ -244,7 +247,10 @@ export class NodeDaemon extends ReadyResource {
       identity: this.identity,
       market: o.market,
       announce: true,
-      follow: true
+      follow: true,
+      // A daemon outlives a market that is slow to answer: it waits, and says so.
+      joinTimeout: Infinity,
+      progress: (line) => log.warn(line)
     })
     await this.peer.ready()
     this._results = new JobResults({
@@ -268,7 +274,13 @@ export class NodeDaemon extends ReadyResource {
     const body = offerBody(this.opts)
     await caughtUp(client)
     const ttl = (await client.genesis())?.offerTtl ?? 0
-    await keepOffer(client, this.key, body, { renew: ttl > 0 })
+    await keepOffer(client, this.key, body, { renew: ttl > 0 }).catch((err) => {
+      // Not refused, only not decided yet (an indexer slow or unreachable): the outbox sends it again.
+      if (!isScitError(err, 'TIMEOUT')) throw err
+      log.warn('the offer is not decided yet: it is kept and sent again', {
+        error: (err as Error).message
+      })
+    })
     if (ttl <= 0) return
     const renew = (): void => {
       keepOffer(client, this.key, body, { renew: true }).catch((err) =>
@@ -323,10 +335,11 @@ export class NodeDaemon extends ReadyResource {
     if (this.renewal !== null) clearInterval(this.renewal)
     // not this.peer.client: a peer that never joined its market has none, and throwing here left the swarm up
     this.unwatch?.()
-    while (this.scanning) await this.scanning
     const leases = [...this.leases.values()]
     await Promise.all(leases.map((l) => l.interrupt()))
-    await Promise.all(leases.map((l) => l.queue))
+    // A scan reads the market view: with no peer left, a read waits for one. Closing the store below ends it;
+    // waiting for it first would never stop a node whose market is gone.
+    await raceTimeout(Promise.all([this.scanning, ...leases.map((l) => l.queue)]), CLOSE_WAIT)
     await this._services?.close()
     await this._supervisor?.close()
     // after the services stopped, before the swarm goes: their last snapshots, handed to a peer

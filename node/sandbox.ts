@@ -362,7 +362,10 @@ function probe(dir: string, command: string[]): string | null {
     uid: launch.uid,
     gid: launch.gid,
     encoding: 'utf8',
-    timeout: 10_000
+    // A loaded machine may take long to start a sandbox once; the node must not refuse to start for that.
+    timeout: 60_000,
+    // bwrap outlives a SIGTERM here, and its parent too (--die-with-parent is for the sandboxed process)
+    killSignal: 'SIGKILL'
   })
   if (r.status === 0) return null
   // String(): Bare's spawnSync ignores `encoding` and gives a Buffer.

@@ -65,6 +65,64 @@ sandboxTest(
 )
 
 sandboxTest(
+  'a heal cut short after its fail (the bot killed in between) is finished: the failed lease is replaced',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const nodes = [await node(t, w), await node(t, w)]
+    const b = await bot(t, w)
+
+    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }) })
+    await waitRunning(b, d)
+    const lost = d.trades[0]
+    const spare = nodes.find((n) => n.key !== lost.node)
+    if (!spare) return t.fail('expected a second node')
+    // What a bot killed in the middle of a heal leaves: the lease failed (refunded), no replacement bid yet.
+    await b.trader.end(d, lost.id, 'fail', 'the heal that failed it was cut short here')
+    t.is(d.trades.find((x) => x.id === lost.id)?.phase, 'failed')
+
+    const done = healed(b)
+    b.monitor.start()
+    const what = await done
+    t.ok(what.startsWith('healed'), what)
+    const replacement = d.trades.find((x) => x.replaces === lost.id)
+    t.is(replacement?.node, spare.key, 'a replacement lease is bought on the other node')
+    const rows = await waitRunning(b, d)
+    t.is(
+      rows.find((r) => r.trade === replacement?.id)?.state,
+      'running',
+      'and it runs the workload'
+    )
+    t.is(d.trades.filter((x) => x.replaces === lost.id).length, 1, 'once')
+  }
+)
+
+sandboxTest(
+  'a fail the market decided late is not a failed heal: a second fail of the same lease is refused, and the bot takes the lease as failed',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    await node(t, w)
+    const b = await bot(t, w)
+    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }) })
+    await waitRunning(b, d)
+    const lease = d.trades[0].id
+    // Both read the lease as settled, both send a fail: the market takes one, refuses the other (bad-state).
+    const ends = await Promise.allSettled([
+      b.trader.end(d, lease, 'fail', 'first'),
+      b.trader.end(d, lease, 'fail', 'second')
+    ])
+    t.alike(
+      ends.map((e) => e.status),
+      ['fulfilled', 'fulfilled'],
+      'neither throws'
+    )
+    t.is((await b.client.trade(lease))?.state, 'failed')
+    t.is(d.trades[0].phase, 'failed', 'the bot records the lease failed')
+  }
+)
+
+sandboxTest(
   'a lease near its end is renewed: the next lease is bought and runs, the old one ends paid in full',
   async (t) => {
     const net = await testnet(t)

@@ -4,6 +4,8 @@ import { world, node, bot, serviceTemplate, moneyConserved } from './helpers/dep
 import { deploy, resume, waitRunning } from '../bot/deployment'
 import type { Bot } from '../bot/bot'
 import { sandboxTest } from './helpers/sandbox'
+import { peer, addIndexer } from './helpers/ledger'
+import { generateKeyPair } from '../lib/identity'
 
 function onStep(b: Bot, step: string, fn: () => void): void {
   const on = (s: string): void => {
@@ -95,3 +97,36 @@ sandboxTest('a bot restarted while waiting for stakeholders resumes at that step
   t.is((await second.client.bids({ bot: second.key })).length, 1, 'no second bid')
   t.is((await second.writer(d)).core.length, 1, 'the header, written once')
 })
+
+sandboxTest(
+  'a deploy whose bid the market cannot decide in time (an indexer of two away) tries again, and runs once the indexer is back',
+  { timeout: 240_000 },
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const data = await t.tmp()
+    const identity = generateKeyPair()
+    const second = await peer(t, net, { market: w.key, data, identity })
+    await addIndexer([w.founder], second)
+    await node(t, w)
+    const b = await bot(t, w)
+    await second.close() // no quorum: nothing the bot sends is decided until it is back
+
+    const retried = new Promise<string>((resolve) =>
+      b.events.on('progress', (step: string, detail: string) => {
+        if (step === 'retry') resolve(detail)
+      })
+    )
+    const deploying = deploy(b, { template: await serviceTemplate(t, { replicas: 1 }) })
+    t.ok(
+      /has no final outcome/.test(await retried),
+      'an op was not decided in time: the deploy says it tries again'
+    )
+    await peer(t, net, { market: w.key, data, identity })
+    const d = await deploying
+    t.is(d.phase, 'running', 'with the indexer back, the deploy goes on where it was')
+    const rows = await waitRunning(b, d)
+    t.is(rows[0]?.state, 'running', 'and the workload runs')
+    t.is(d.trades.length, 1, 'bought once')
+  }
+)

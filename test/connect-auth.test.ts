@@ -297,7 +297,7 @@ test('a contract core written by an older scit (manifest format 1) is refused: e
   ])
   t.is(r.code, 1)
   t.ok(
-    /^error UNSUPPORTED: contract header: manifest: written by an older scit \(format 1\); this scit reads format 2$/m.test(
+    /^error UNSUPPORTED: contract header: manifest: written by an older scit \(format 1\); this scit reads format 3$/m.test(
       r.stderr
     ),
     r.stderr

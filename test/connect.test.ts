@@ -4,9 +4,10 @@ import { testnet } from './helpers/net'
 import { world, node, bot, jobTemplate, healed } from './helpers/deploy'
 import { tmpDir, supervisor, spec } from './helpers/node'
 import { scit, common, funded } from './helpers/cli'
+import { scitProcess } from './helpers/bot-process'
 import { sandboxTest } from './helpers/sandbox'
 import { crmTemplate, echoTemplate, accepted, applied, echo, connectProcess } from './helpers/reach'
-import { deploy, waitRunning } from '../bot/deployment'
+import { deploy, waitRunning, stop } from '../bot/deployment'
 import { grantAccess } from '../bot/access'
 import { loadIdentity, generateKeyPair } from '../lib/identity'
 import { encodeKey, decodeKey } from '../lib/keys'
@@ -321,5 +322,52 @@ sandboxTest(
       ),
       unknown.stderr.trim()
     )
+  }
+)
+
+sandboxTest(
+  'scit connect says connected (-v: each replica), and once the bot stops the contract it exits with error STOPPED and its open connections close at once',
+  async (t) => {
+    const tn = await testnet(t)
+    const w = await world(t, tn)
+    await node(t, w)
+    const b = await bot(t, w)
+    const d = await deploy(b, { template: await echoTemplate(t) })
+    await waitRunning(b, d)
+    const c = await connectProcess(t, w, b.opts.data, d.contract ?? '', ['-v'])
+    const exited = new Promise<number | null>((resolve) => c.child.once('exit', resolve))
+    const open = net.connect(c.port, '127.0.0.1')
+    open.on('error', () => {})
+    const closed = new Promise<void>((resolve) => open.once('close', () => resolve()))
+    await new Promise<void>((resolve) => {
+      open.once('data', () => resolve())
+      open.write('ping')
+    })
+    t.ok(/^connected: 1 live replica of echo:7000 of contract /m.test(c.stderr()), c.stderr())
+    t.ok(
+      /^replica \S+ authenticated: node \S+ signed it for trade /m.test(c.stderr()),
+      '-v: the replica'
+    )
+
+    await stop(b, d)
+    t.is(await exited, 1, 'connect exits once the contract is stopped')
+    t.ok(
+      /^error STOPPED: contract \S+ is stopped: its bot signed a stop instruction/m.test(
+        c.stderr()
+      ),
+      c.stderr()
+    )
+    await closed
+    t.pass('the connection that was open is closed, not left hanging')
+
+    const again = await scitProcess([
+      'connect',
+      d.contract ?? '',
+      ...common(w.net, null, b.opts.data),
+      '--market',
+      encodeKey(w.key)
+    ])
+    t.is(again.code, 1, 'a new connect to the stopped contract exits at once')
+    t.ok(/^error STOPPED: contract \S+ is stopped/m.test(again.stderr), again.stderr)
   }
 )

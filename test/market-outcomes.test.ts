@@ -138,3 +138,21 @@ test('an outcome is final only if it was below the final length when the read be
   outcomes.check() // the update that moved the final length
   t.alike(await final, outcome, 'the next look does')
 })
+
+test('a look that straddles the update moving the final length past its find is looked at again: a final waiter is not left waiting on an idle market', async (t) => {
+  const { ledger, outcomes } = scripted(t)
+
+  ledger.apply(outcome, 5) // another peer's op, applied here, not final yet
+  outcomes.check() // its hint: no waiter yet
+  await settled()
+  ledger.holding = true
+  const final = outcomes.wait(outcome.id, true, 2_000) // its first look reads block 5 while nothing is final
+  await settled()
+  ledger.finalVersion = 6 // the indexers fix the order: the update that says so runs its check before the look answers
+  outcomes.check()
+  await settled()
+  ledger.holding = false
+  ledger.release() // the look answers "applied, not final" (the final length was 0 when it began)
+  // Nothing else happens: the market is idle, no update will come again.
+  t.alike(await final, outcome, 'the waiter gets the final outcome without another update')
+})

@@ -2,6 +2,7 @@
 import { spawn, execFile, ChildProcess } from 'child_process'
 import type { Assert } from 'brittle'
 import { scitArgv } from './runtime'
+import { endChild } from './child'
 
 export interface Daemon {
   child: ChildProcess
@@ -46,10 +47,7 @@ export async function botRun(t: Assert, args: string[]): Promise<Daemon> {
       exited.then(() => reject(new Error(`bot run exited: ${err}`)), reject)
       check()
     })
-  const stop = async (): Promise<number | null> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT')
-    return await exited
-  }
+  const stop = async (): Promise<number | null> => (await endChild(child, 'SIGINT')).code
   t.teardown(stop, { order: -5 })
   await waitFor(/ run +bot /)
   return { child, events: () => out, stderr: () => err, waitFor, stop }

@@ -10,6 +10,7 @@ import { encodeKey } from '../../lib/keys'
 import type { KeyPair } from '../../lib/identity'
 import type { NodeDaemon } from '../../node/daemon'
 import { SCIT } from './node-process'
+import { endChild } from './child'
 
 const EXAMPLES = path.join(__dirname, '..', '..', '..', 'examples')
 
@@ -148,8 +149,7 @@ export async function connectProcess(
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-    await exited
+    await endChild(child)
   })
   const port = await new Promise<number>((resolve, reject) => {
     let out = ''

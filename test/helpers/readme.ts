@@ -11,6 +11,7 @@ import dgram from 'dgram'
 import { spawn, execFile, ChildProcess } from 'child_process'
 import type { Assert } from 'brittle'
 import { SCIT } from './runtime'
+import { endChild } from './child'
 
 export const README = path.join(__dirname, '..', '..', '..', 'README.md')
 
@@ -62,11 +63,7 @@ export async function shell(t: Assert, swap: Record<string, string> = {}): Promi
   for (const k of Object.keys(env)) if (k.startsWith('SCIT_') && k !== 'SCIT_DEBUG') delete env[k]
   const background: ChildProcess[] = []
   t.teardown(async () => {
-    for (const p of background.reverse()) {
-      if (p.exitCode !== null || p.signalCode !== null) continue
-      p.kill('SIGTERM')
-      await new Promise((resolve) => p.once('exit', resolve))
-    }
+    for (const p of background.reverse()) await endChild(p)
   })
   const edit = (line: string): string =>
     Object.entries(swap).reduce((l, [from, to]) => l.split(from).join(to), line)

@@ -1,0 +1,93 @@
+/**
+ * A node daemon whose market is away (found by the soak): started while an indexer is cut off, it exited with
+ * TIMEOUT and stayed down; told to stop while no indexer answered, it never exited. It waits for the market,
+ * says so, sells once the market decides again, and stops when told.
+ */
+import path from 'path'
+import { testnet } from './helpers/net'
+import { market, peer, until, addIndexer } from './helpers/ledger'
+import { startNode, spawnNode, stopNode, nodeArgs } from './helpers/node-process'
+import { tmpDir } from './helpers/node'
+import { sandboxTest } from './helpers/sandbox'
+import { generateKeyPair, loadIdentity } from '../lib/identity'
+import { encodeKey } from '../lib/keys'
+
+sandboxTest(
+  'a node started while its market cannot decide ops (an indexer of two gone) starts, and its offer is decided once the indexer is back',
+  { timeout: 240_000 },
+  async (t) => {
+    const net = await testnet(t)
+    const a = await market(t, net)
+    const data = await t.tmp()
+    const identity = generateKeyPair()
+    const b = await peer(t, net, { market: a.key, data, identity })
+    await addIndexer([a], b)
+    // The view of the two indexers signed once, so a follower can join it; then b goes: no quorum.
+    await a.client.submitAndWait([{ type: 'deposit', body: { to: identity.publicKey, amount: 1 } }])
+    const view = a.full.base.view.core
+    await until(a, async () => view.signedLength >= view.length)
+    await b.close()
+
+    const dir = await t.tmp()
+    const key = encodeKey(loadIdentity(dir).publicKey)
+    const n = await startNode(t, nodeArgs(dir, a.key, net, path.join(await tmpDir(t), 'workloads')))
+    t.ok(
+      /the offer is not decided yet/.test(n.stderr()),
+      'it started, saying its offer is not decided yet'
+    )
+    t.is(n.child.exitCode, null, 'and runs')
+
+    const back = await peer(t, net, { market: a.key, data, identity })
+    await until(back, async () => (await back.client.offer(key)) !== null)
+    t.pass('with the indexer back, the market decided the offer it had kept sending')
+  }
+)
+
+sandboxTest(
+  'a node started while no indexer of its market is online waits for one, saying so, past the 30 s a command gives up after',
+  { timeout: 240_000 },
+  async (t) => {
+    const net = await testnet(t)
+    const data = await t.tmp()
+    const identity = generateKeyPair()
+    const a = await market(t, net, { data, identity })
+    const key = a.key
+    await a.close()
+
+    const dir = await t.tmp()
+    const n = spawnNode(t, nodeArgs(dir, key, net, path.join(await tmpDir(t), 'workloads')))
+    const ready = new Promise<void>((resolve) =>
+      n.child.stdout?.on('data', (d: Buffer) => {
+        if (d.toString().includes('ready')) resolve()
+      })
+    )
+    // Its own progress line, past the 30 s after which a one-off command (scit market info) gives up.
+    await new Promise<void>((resolve) => {
+      n.child.stderr?.on('data', () => {
+        if (/waiting for market \S+ \((3[2-9]|[4-9]\d) s\)/.test(n.stderr())) resolve()
+      })
+    })
+    t.is(n.child.exitCode, null, 'it still runs, waiting')
+    const back = await peer(t, net, { market: key, data, identity })
+    await ready
+    const node = encodeKey(loadIdentity(dir).publicKey)
+    await until(back, async () => (await back.client.offer(node)) !== null)
+    t.pass('the indexer is back: the node joined and its offer is on the market')
+  }
+)
+
+sandboxTest(
+  'a node whose market went away stops when told: SIGTERM, and it exits 0',
+  { timeout: 240_000 },
+  async (t) => {
+    const net = await testnet(t)
+    const a = await market(t, net)
+    const n = await startNode(
+      t,
+      nodeArgs(await t.tmp(), a.key, net, path.join(await tmpDir(t), 'workloads'))
+    )
+    await a.close()
+    const exit = await stopNode(n)
+    t.is(exit.code, 0, 'it exited 0 without its market')
+  }
+)
