@@ -51,6 +51,11 @@ function records(over: Record<string, unknown> = {}, version = 1): string {
   return JSON.stringify({ version, deployments: [d] })
 }
 
+/** A template of one workload of `kind`, with `extra` (a line) in it. */
+function workload(kind: string, extra: string): string {
+  return `name: x\nversion: 1\nduration: 1h\nbudget: 1\nworkloads:\n  - name: w\n    kind: ${kind}\n    command: ["true"]\n    ${extra}\n`
+}
+
 const identity = (data: string): void => void loadIdentity(data)
 
 const CASES: Case[] = [
@@ -265,10 +270,21 @@ const CASES: Case[] = [
     input: 'template files: [../../etc/]',
     args: ['bot', 'template', 'check', '@tpl'],
     files: {
-      't/t.yaml':
-        'name: x\nversion: 1\nduration: 1h\nbudget: 1\nworkloads:\n  - name: w\n    kind: job\n    command: ["true"]\n    files: [../../etc/]\n'
+      't/t.yaml': workload('job', 'files: [../../etc/]')
     },
     want: /^TEMPLATE: .*leaves the template's folder/
+  },
+  {
+    input: 'template output: ../../etc/passwd',
+    args: ['bot', 'template', 'check', '@tpl'],
+    files: { 't/t.yaml': workload('job', 'output: ../../etc/passwd') },
+    want: /^TEMPLATE: .*output "..\/..\/etc\/passwd" leaves the workload's work dir/
+  },
+  {
+    input: 'template state: [/etc]',
+    args: ['bot', 'template', 'check', '@tpl'],
+    files: { 't/t.yaml': workload('service', 'state: [/etc]') },
+    want: /^TEMPLATE: .*state "\/etc" leaves the workload's work dir/
   }
 ]
 
