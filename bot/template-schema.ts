@@ -1,6 +1,6 @@
 /**
  * The template document's JSON Schema (shape only: field names and types;
- * schema.ts maps ajv's errors to paths, template.ts to YAML lines). What depends on values
+ * lib/schema.ts maps ajv's errors to paths, template.ts to YAML lines). What depends on values
  * (parameter bounds, expressions, keys, kind-specific fields) is checked in
  * template.ts, with the same locations.
  */

@@ -109,6 +109,7 @@ function lstat(p: string): fs.Stats | null {
  * larger than `max`, unreadable), for the caller to raise with its own code.
  */
 export function readDataFile(file: string, max: number): { text: string } | { why: string } | null {
+  if (notRegular(file)) return { why: 'is not a regular file' }
   let fd: number
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
@@ -127,5 +128,19 @@ export function readDataFile(file: string, max: number): { text: string } | { wh
     return { text: buf.subarray(0, n).toString('utf8') }
   } finally {
     fs.closeSync(fd)
+  }
+}
+
+/**
+ * Whether `file` exists and is not a regular file, asked before opening it:
+ * Bare's fs has no O_NONBLOCK, and opening a pipe there would block. The
+ * caller checks the opened file again (fstat): this is not the guard, only
+ * what keeps the open from hanging.
+ */
+export function notRegular(file: string): boolean {
+  try {
+    return !fs.statSync(file).isFile()
+  } catch {
+    return false // absent or unreadable: the open says which
   }
 }

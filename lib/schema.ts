@@ -93,7 +93,7 @@ export function formatPath(path: ReadonlyArray<string | number>): string {
 
 /**
  * A JSON file scit wrote into a data dir, read whole and checked against
- * `schema` (compiled once into `cache`): null when it is absent. A file that
+ * `schema` (compiled once): null when it is absent. A file that
  * is too large, not JSON or not of the schema (damaged, edited by hand) is
  * INVALID_CONFIG naming the file and its first problems, never met later as
  * a crash; `fix` says what to do about it.
