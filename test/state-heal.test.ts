@@ -23,7 +23,7 @@ sandboxTest(
     const w = await world(t, net)
     const nodes = [await node(t, w), await node(t, w)]
     const b = await bot(t, w)
-    const d = await deploy(b, { template: await crmTemplate(t) })
+    const d = await deploy(b, { template: await crmTemplate(t, { state: true }) })
     b.monitor.start()
     await waitRunning(b, d)
     const port = await tunnelTo(t, w, d.contract, b.identity) // the same tunnel reaches the healed CRM
@@ -159,7 +159,7 @@ sandboxTest(
     const data = await t.tmp()
     const n = await node(t, w, { data })
     const b = await bot(t, w)
-    const d = await deploy(b, { template: await crmTemplate(t, { interval: '1h' }) })
+    const d = await deploy(b, { template: await crmTemplate(t, { state: true, interval: '1h' }) })
     await waitRunning(b, d)
     const id = workloadId(d.trades[0])
     const port = await tunnelTo(t, w, d.contract, b.identity)
