@@ -52,6 +52,10 @@ function deployCommands(
     )
     .option('--set <name=value>', 'a parameter value (repeatable)', collect, [])
     .option('--id <name>', "the bot's name for the contract (default: <template>-<random>)")
+    .option(
+      '--dry-run',
+      "print what would be bought (an archive's groups, nodes, overhead and price a month) and buy nothing"
+    )
     .option('--wait <state>', '"running": return once every replica runs')
     .option(
       '--no-approvals',

@@ -62,7 +62,7 @@ async function setup(t: Assert): Promise<Setup> {
 }
 
 async function buyOn(tb: TestBot, m: Manifest, exclude: string[]): Promise<string> {
-  const [body] = planBids(m, { expiry: Date.now() + HOUR, exclude })
+  const [{ body }] = planBids(m, { expiry: Date.now() + HOUR, exclude })
   const [o] = await tb.peer.client.submitAndWait([{ type: 'bid', body }], { final: false })
   if (!o.accepted || o.trades.length === 0) throw new Error(`bid not matched: ${o.reason ?? ''}`)
   return o.trades[0]

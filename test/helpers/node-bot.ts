@@ -60,6 +60,7 @@ export function workload(over: Partial<ManifestWorkload> = {}): ManifestWorkload
     resources: { ...ZERO, cpu: 500, memory: 512 * MiB },
     replicas: 1,
     budget: 1000,
+    mirror: null,
     archive: null,
     output: null,
     access: DEFAULT_ACCESS,
@@ -86,7 +87,7 @@ export function manifest(w: ManifestWorkload, over: Partial<Manifest> = {}): Man
 
 /** Bid for the manifest's only workload; resolves with the trade id once matched. */
 export async function buy(b: TestBot, m: Manifest): Promise<string> {
-  const [body] = planBids(m, { expiry: Date.now() + HOUR })
+  const [{ body }] = planBids(m, { expiry: Date.now() + HOUR })
   const [outcome] = await b.peer.client.submitAndWait([{ type: 'bid', body }], { final: false })
   if (!outcome.accepted || outcome.trades.length === 0)
     throw new Error(`bid not matched: ${outcome.reason ?? ''} ${outcome.message ?? ''}`)
