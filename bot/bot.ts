@@ -4,7 +4,7 @@
  * the swarm runs under the bot's identity so stakeholders and nodes know it by key.
  */
 import path from 'path'
-import { EventEmitter } from 'events'
+import { EventEmitter, setMaxListeners } from 'events'
 import ReadyResource from 'ready-resource'
 import type Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
@@ -24,6 +24,7 @@ import { decodeManifest, Manifest, Approval, VerificationError } from '../lib/co
 import { MarketPeer } from '../market/peer'
 import type { Client } from '../market/client'
 import { NodeChannel } from '../lib/node-protocol'
+import { ShardChannel } from '../lib/archive/shard-channel'
 import { ContractWriter } from './notary'
 import { BotState, DeploymentRecord } from './records'
 import { Trader, TraderOptions, DEFAULT_TRADER, Progress } from './trader'
@@ -62,6 +63,8 @@ export class Bot extends ReadyResource {
   private readonly writers = new Map<string, ContractWriter>()
   private readonly followers = new Map<string, Set<(step: string, detail: string) => void>>()
   private readonly nodeChannels = new Map<string, NodeChannel>()
+  /** Archive holders' shard protocol, by node key (lib/archive/shard-channel.ts). */
+  private readonly shardChannels = new Map<string, ShardChannel>()
   private readonly approvalChannels = new Set<ApprovalChannel>()
   private readonly topics = new Set<string>()
   private readonly onconnection = (conn: SwarmConnection): void => this.attach(conn)
@@ -72,6 +75,8 @@ export class Bot extends ReadyResource {
     super()
     this.events.setMaxListeners(0)
     this.connected.setMaxListeners(0)
+    // every market call waiting for an outcome listens for the bot closing: an archive's groups settle many at once
+    setMaxListeners(0, this.abort.signal)
   }
 
   get identity(): KeyPair {
@@ -186,6 +191,7 @@ export class Bot extends ReadyResource {
     await this._monitor?.close()
     for (const ch of this.approvalChannels) ch.close()
     for (const ch of this.nodeChannels.values()) ch.close()
+    for (const ch of this.shardChannels.values()) ch.close()
     this._swarm?.off('connection', this.onconnection)
     await this._peer?.close()
     for (const w of this.writers.values()) await w.close()
@@ -202,12 +208,24 @@ export class Bot extends ReadyResource {
     }
     // every node attaches its liveness protocol on every connection: pairing ours is how we ping it
     const nch = NodeChannel.attach(conn, null)
+    const sch = ShardChannel.attach(conn, null)
     const key = encodeKey(conn.remotePublicKey)
     this.nodeChannels.set(key, nch)
+    this.shardChannels.set(key, sch)
     conn.once('close', () => {
       if (this.nodeChannels.get(key) === nch) this.nodeChannels.delete(key)
+      if (this.shardChannels.get(key) === sch) this.shardChannels.delete(key)
     })
     this.connected.emit(key, nch)
+  }
+
+  /** The shard protocol to an archive holder, once connected; null when unreached in `timeout` ms. */
+  async reachShards(node: string, timeout: number): Promise<ShardChannel | null> {
+    const have = this.shardChannels.get(node)
+    if (have !== undefined && !have.closed) return have
+    return (await this.reach(node, timeout)) === null
+      ? null
+      : (this.shardChannels.get(node) ?? null)
   }
 
   /** Asks the swarm for a direct connection when not connected. */

@@ -12,6 +12,9 @@ import { signedHead, challengeCount, Verdict } from '../lib/storage-proof'
 import { waitForUpdate } from '../lib/timeout'
 import type { BotHost } from './host'
 import type { DeploymentRecord, TradeRecord } from './records'
+import type { NodeChannel } from '../lib/node-protocol'
+import type { Catalog } from '../lib/archive/catalog'
+import { catalogOf } from './archive-deploy'
 import safetyCatch from 'safety-catch'
 
 export class Challenges {
@@ -31,7 +34,7 @@ export class Challenges {
   async target(d: DeploymentRecord, t: TradeRecord): Promise<Hypercore | null> {
     const w = this.bot.manifestOf(d).workloads.find((x) => x.name === t.workload)
     if (!w || !kindEntry(w.kind).challenged) return null
-    if (w.archive?.source) return this.replica(w.archive.source)
+    if (w.mirror?.source) return this.replica(w.mirror.source)
     return (await this.bot.writer(d)).core
   }
 
@@ -40,6 +43,8 @@ export class Challenges {
    * when the node is unreachable, refuses (REJECTED) or is silent (TIMEOUT).
    */
   async challenge(d: DeploymentRecord, t: TradeRecord, timeout: number): Promise<Verdict | null> {
+    const w = this.bot.manifestOf(d).workloads.find((x) => x.name === t.workload)
+    if (w?.archive != null) return this.challengeShard(d, t, timeout)
     const core = await this.target(d, t)
     if (core === null) return null
     const ch = await this.bot.reach(t.node, timeout)
@@ -52,6 +57,25 @@ export class Challenges {
     const head = await signedHead(core)
     if (head === null) return null
     return ch.challenge(core.key, head, challengeCount(core), { timeout })
+  }
+
+  /** An archive holder, on a random segment of its shard. Null while it is to hold none. */
+  private async challengeShard(
+    d: DeploymentRecord,
+    t: TradeRecord,
+    timeout: number
+  ): Promise<Verdict | null> {
+    const writer = await this.bot.writer(d)
+    const catalog = catalogOf(writer)
+    const place = catalog?.placeOf(t.id) ?? null
+    if (catalog === null || place === null) return null
+    const ch = await this.bot.reach(t.node, timeout)
+    if (ch === null)
+      throw new ScitError(
+        'TIMEOUT',
+        `node ${t.node.slice(0, 8)} could not be reached in ${timeout} ms`
+      )
+    return proveShard(ch, catalog.proofs(writer.key, place), timeout)
   }
 
   async close(): Promise<void> {
@@ -79,4 +103,19 @@ export class Challenges {
     }
     return p
   }
+}
+
+/**
+ * One storage challenge on a random committed segment of an archive shard,
+ * against the head the bot signed in the catalog; null with none to prove.
+ */
+export async function proveShard(
+  ch: NodeChannel,
+  segments: ReturnType<Catalog['proofs']>,
+  timeout: number
+): Promise<Verdict | null> {
+  if (segments.length === 0) return null
+  const pick = segments[Math.floor(Math.random() * segments.length)]
+  const count = challengeCount({ length: pick.head.length, byteLength: pick.bytes })
+  return ch.challenge(pick.id, pick.head, count, { timeout })
 }

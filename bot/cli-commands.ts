@@ -30,6 +30,18 @@ export function register(
   sets: (list?: string[]) => Record<string, ParamValue>,
   program: (io: Io) => Command
 ): void {
+  deployCommands(bot, collect, sets)
+  readCommands(bot)
+  changeCommands(bot, collect, sets)
+  runCommand(bot, program)
+}
+
+/** What makes a contract: deploy, sign, approvals. */
+function deployCommands(
+  bot: Command,
+  collect: (v: string, prev?: string[]) => string[],
+  sets: (list?: string[]) => Record<string, ParamValue>
+): void {
   withCommon(
     bot
       .command('deploy')
@@ -40,6 +52,10 @@ export function register(
     )
     .option('--set <name=value>', 'a parameter value (repeatable)', collect, [])
     .option('--id <name>', "the bot's name for the contract (default: <template>-<random>)")
+    .option(
+      '--dry-run',
+      "print what would be bought (an archive's groups, nodes, overhead and price a month) and buy nothing"
+    )
     .option('--wait <state>', '"running": return once every replica runs')
     .option(
       '--no-approvals',
@@ -79,7 +95,10 @@ export function register(
       'who signed the manifest in force and the weight reached (read from the contract core, verified)'
     )
     .action(action((ref: string, flags: RunFlags) => cmdApprovals(ref, flags)))
+}
 
+/** What reads a contract: status, state, logs, result. */
+function readCommands(bot: Command): void {
   withCommon(
     bot.command('status').argument('[contract]', 'one contract (id, core key or a prefix)')
   )
@@ -106,7 +125,14 @@ export function register(
     .option('--timeout <duration>', 'how long to wait for the node', '30s')
     .addHelpText('after', '\nExample:\n  scit bot result ai-mining-x1 --out ./results')
     .action(action((ref: string, flags: RunFlags) => cmdResult(ref, flags)))
+}
 
+/** What changes a contract: stop, scale, grant and revoke, update. */
+function changeCommands(
+  bot: Command,
+  collect: (v: string, prev?: string[]) => string[],
+  sets: (list?: string[]) => Record<string, ParamValue>
+): void {
   withCommon(bot.command('stop').argument('<contract>', 'contract id or core key'))
     .description(
       'sign a stop instruction, close every lease (the unused escrow is refunded, the nodes free the capacity)'
@@ -156,7 +182,9 @@ export function register(
     .option('--set <name=value>', 'a parameter value (repeatable)', collect, [])
     .option('--no-approvals', 'do not wait for the stakeholders here')
     .action(action((ref: string, flags: RunFlags) => cmdUpdate(ref, flags, sets(flags.set))))
+}
 
+function runCommand(bot: Command, program: (io: Io) => Command): void {
   withCommon(bot.command('run'))
     .description(
       'keep the bot running headless: resume unfinished deployments, collect signatures, ping nodes, replace dead ones, renew leases'

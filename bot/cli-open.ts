@@ -18,6 +18,7 @@ import { requirePhase, Command } from './phase'
 import safetyCatch from 'safety-catch'
 
 export interface RunFlags extends CommonFlags {
+  dryRun?: boolean
   set?: string[]
   id?: string
   wait?: string

@@ -13,7 +13,9 @@ import { shortId } from '../lib/envelope'
 import { ioOf, resolvePath } from '../lib/io'
 import { parseDuration } from '../market/cli-peer'
 import type { Bot } from './bot'
-import { deploy, waitRunning, stop, scale, update } from './deployment'
+import { deploy, dryRun, waitRunning, stop, scale, update } from './deployment'
+import { describePlan } from './archive-plan'
+import { manifestSummary } from './stakeholders'
 import { replicaStatus, ReplicaStatus } from './replica-status'
 import { grantAccess, delivered } from './access'
 import { readLogs } from './logs'
@@ -103,6 +105,7 @@ export async function cmdDeploy(
   const ref = fs.existsSync(file) ? file : template
   // A template file is checked offline first: a refused one opens no bot and buys nothing.
   if (ref === file) resolveParams(loadTemplate(file), set)
+  if (flags.dryRun === true) return dryRunOf(ref, flags, set)
   await withBot(flags, async (bot) => {
     // The timeout bounds buying (re-bidding as often as it takes until then), then waiting for the replicas; not the stakeholders.
     const d = await deploy(
@@ -124,6 +127,24 @@ export async function cmdDeploy(
       )
     }
     output(flags, describe(d, replicas), () => human(d, replicas))
+  })
+}
+
+/** `deploy --dry-run`: the manifest and each archive's plan on today's offers; nothing bought, nothing recorded. */
+async function dryRunOf(
+  ref: string,
+  flags: RunFlags,
+  set: Record<string, ParamValue>
+): Promise<void> {
+  await withBot(flags, async (bot) => {
+    const { inst, plans } = await dryRun(bot, { template: ref, set })
+    output(flags, { manifestHash: inst.hash.toString('hex'), plans }, () =>
+      [
+        manifestSummary(inst.manifest),
+        ...plans.flatMap(describePlan),
+        'dry run: nothing bought (scit bot deploy without --dry-run buys this)'
+      ].join('\n')
+    )
   })
 }
 

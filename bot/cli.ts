@@ -10,6 +10,7 @@ import { manifestSummary } from './stakeholders'
 import type { ParamValue, Manifest } from '../lib/contract'
 import { register as registerTemplates } from './cli-template'
 import { register as registerRun } from './cli-commands'
+import { register as registerArchive } from './cli-archive'
 import { ioOf, type Io } from '../lib/io'
 
 interface CheckFlags extends CommonFlags {
@@ -65,11 +66,12 @@ function jsonOf(file: string, m: Manifest, hash: Buffer): object {
       workloads: m.workloads.map((w) => ({
         ...w,
         files: w.files.map((f) => ({ path: f.path, size: f.size, hash: f.hash.toString('hex') })),
-        archive: w.archive && {
-          size: w.archive.size,
-          human: formatSize(w.archive.size),
-          source: w.archive.source && encodeKey(w.archive.source)
-        }
+        mirror: w.mirror && {
+          size: w.mirror.size,
+          human: formatSize(w.mirror.size),
+          source: w.mirror.source && encodeKey(w.mirror.source)
+        },
+        archive: w.archive && { ...w.archive, human: formatSize(w.archive.size) }
       })),
       stakeholders: {
         threshold: m.stakeholders.threshold,
@@ -104,4 +106,5 @@ export function register(program: Command): void {
     .action(action((files: string[], flags: CheckFlags) => check(files, flags)))
   registerTemplates(template)
   registerRun(bot, collect, parseSets, servedProgram)
+  registerArchive(bot)
 }

@@ -13,11 +13,13 @@ import type { Bot } from './bot'
 import type { DeploymentRecord } from './records'
 import { loadTemplate, Template } from './template'
 import { unpackTemplate } from './template-publish'
-import { instantiate, planBids, Instance } from './manifest'
+import { instantiate, planBids, bidFor, Instance } from './manifest'
 import { until, pause } from './wait'
 import { NotFilled, FillOptions } from './trader'
 import { replicaStatus, ReplicaStatus } from './replica-status'
 import { requirePhase } from './phase'
+import { writeLayout } from './archive-deploy'
+import { planInstance, describePlan, type ArchivePlan } from './archive-plan'
 import { anySignal } from '../lib/io'
 import { workloadId } from '../lib/trade-workload'
 import { failedForGood } from './jobs'
@@ -57,7 +59,11 @@ export async function deploy(
   const unfollow = opts.progress ? bot.follow(id, opts.progress) : null
   try {
     bot.progress('instantiate', `${template.doc.name} v${template.doc.version}`, id)
-    const inst = await instantiate(template, req.set ?? {})
+    const { inst, plans } = await planInstance(
+      bot.client,
+      await instantiate(template, req.set ?? {})
+    )
+    for (const p of plans) for (const line of describePlan(p)) bot.progress('plan', line, id)
     const d: DeploymentRecord = {
       id,
       template: req.template,
@@ -84,6 +90,15 @@ export async function deploy(
   }
 }
 
+/** What a deploy would buy, without buying: the manifest, and each archive's plan on today's offers. */
+export async function dryRun(
+  bot: Bot,
+  req: DeployRequest
+): Promise<{ inst: Instance; plans: ArchivePlan[] }> {
+  const template = await resolveTemplate(bot, req.template)
+  return planInstance(bot.client, await instantiate(template, req.set ?? {}))
+}
+
 export interface ResumeOptions extends FillOptions {
   waitApprovals?: boolean
   /** The progress lines of this deployment (a command's; bot run logs them all). */
@@ -105,10 +120,10 @@ export async function resume(
     if (d.phase === 'trading') {
       bot.progress('contract', `core ${d.contract ?? ''}`, d.id)
       if (d.bids.length === 0) {
-        const bodies = planBids(manifest, {
+        const bids = planBids(manifest, {
           expiry: Date.now() + bot.bidWindow
         })
-        bodies.forEach((body, i) => bot.trader.plan(d, manifest.workloads[i].name, body))
+        for (const b of bids) bot.trader.plan(d, b.workload, b.body)
       }
       try {
         await bot.trader.fill(d, opts)
@@ -122,11 +137,14 @@ export async function resume(
       bot.state.save()
     }
     if (d.phase === 'header') {
+      const archive = manifest.workloads.some((w) => w.archive !== null)
+      // an archive names its holders in its catalog, a group at a time (thousands of trades fit no header)
       if (!writer.hasHeader)
         await writer.writeHeader(
           manifest,
-          d.trades.filter((t) => t.phase === 'settled').map((t) => t.id)
+          archive ? [] : d.trades.filter((t) => t.phase === 'settled').map((t) => t.id)
         )
+      if (archive) await writeLayout(bot, d, writer)
       await bot.listenApprovals(d, manifest.stakeholders.threshold > 0)
       bot.progress(
         'header',
@@ -367,10 +385,7 @@ export async function scale(
   let added: string[] = []
   if (replicas > before) {
     const exclude = m.placement.spread ? live.map((t) => t.node) : []
-    const [body] = planBids(
-      { ...m, workloads: [{ ...wl, replicas: replicas - before }] },
-      { expiry: Date.now() + bot.bidWindow, exclude }
-    )
+    const body = bidFor(m, wl, replicas - before, { expiry: Date.now() + bot.bidWindow, exclude })
     bot.trader.plan(d, wl.name, body)
     // NotFilled: every bid has ended and nothing was bought; the contract runs on as it was
     await bot.trader.fill(d, fill)

@@ -1,11 +1,7 @@
 /**
- * Jobs end (issue 26). Once a job replica's node has signed its exit (state
- * `exited`), or that it failed for good, the bot closes its lease at once:
- * the market pays the node for the time used and refunds the rest of the
- * escrow. It records what the node signed (the exit code, the digest of the
- * declared output and of stdout, the core that keeps the output), so `scit
- * bot status` and `scit bot result` still know it once the lease is over. A
- * contract whose workloads are all jobs, all ended, is `finished`.
+ * Jobs end: once a job replica's node signed its exit (or that it failed for good) the bot closes
+ * its lease, and records what the node signed, so `scit bot status` and `scit bot result` know it
+ * after the lease; a contract whose jobs all ended is `finished`.
  */
 import { kindEntry, type Manifest, type RestartPolicy } from '../lib/contract'
 import { encodeKey, shortKey } from '../lib/keys'

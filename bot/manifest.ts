@@ -23,10 +23,13 @@ import {
   MANIFEST_VERSION,
   MAX_RETAIN,
   Access,
+  ArchiveSpec,
   DEFAULT_ACCESS,
   kindEntry
 } from '../lib/contract'
 import type { BidBody } from '../market/types'
+import { checkCode } from '../lib/archive/erasure'
+import { groupsFor, holderBudget, DEFAULT_SHARD, DEFAULT_PRICE } from '../lib/archive/groups'
 import { Template, TemplateError, Path, ParamValue, resolveParams, columnShift } from './template'
 import type { Expr, WorkloadDecl } from './template-types'
 import {
@@ -246,16 +249,25 @@ class Evaluator {
             ? this.size(at, raw)
             : this.int(at, raw)
     }
-    let archive: ManifestWorkload['archive'] = null
-    if (w.archive) {
-      const size = this.size([...p, 'archive', 'size'], w.archive.size)
+    let mirror: ManifestWorkload['mirror'] = null
+    if (w.mirror) {
+      const size = this.size([...p, 'mirror', 'size'], w.mirror.size)
       if (r.hdd === undefined) r.hdd = size
       else if (r.hdd < size)
-        this.fail([...p, 'resources', 'hdd'], `${r.hdd} bytes cannot hold the archive's ${size}`)
-      archive = { size, source: w.archive.source ? decodeKey(w.archive.source) : null }
+        this.fail([...p, 'resources', 'hdd'], `${r.hdd} bytes cannot hold the mirror's ${size}`)
+      mirror = { size, source: w.mirror.source ? decodeKey(w.mirror.source) : null }
     }
-    const replicas = w.replicas === undefined ? 1 : this.int([...p, 'replicas'], w.replicas)
+    let replicas = w.replicas === undefined ? 1 : this.int([...p, 'replicas'], w.replicas)
     if (replicas < 1) this.fail([...p, 'replicas'], 'must be at least 1')
+    let perReplica = w.budget === undefined ? budget : this.int([...p, 'budget'], w.budget)
+    let archive: ArchiveSpec | null = null
+    if (w.archive) {
+      const a = this.archive([...p, 'archive'], w.archive)
+      r.hdd = a.shard
+      replicas = a.groups * (a.data + a.parity)
+      perReplica = holderBudget(a.shard, a.price)
+      archive = a
+    }
     const ports = (w.ports ?? []).map((x, j) => {
       const n = this.int([...p, 'ports', j], x)
       return n >= 1 && n <= 65535
@@ -274,8 +286,8 @@ class Evaluator {
       restart: w.restart ?? kindEntry(w.kind).restart,
       resources: checkResources(r),
       replicas,
-      budget: w.budget === undefined ? budget : this.int([...p, 'budget'], w.budget),
-      archive,
+      budget: perReplica,
+      mirror,
       output: w.output ?? null,
       retain:
         w.output === undefined
@@ -293,8 +305,24 @@ class Evaluator {
                 w.stateInterval === undefined
                   ? DEFAULT_STATE_INTERVAL
                   : this.duration([...p, 'stateInterval'], w.stateInterval)
-            }
+            },
+      archive
     }
+  }
+
+  /** The code, and groups of holders keeping at most the template's shard cap (the bot may plan smaller ones). */
+  private archive(p: Path, a: NonNullable<WorkloadDecl['archive']>): ArchiveSpec {
+    const size = this.size([...p, 'size'], a.size)
+    const data = this.int([...p, 'data'], a.data)
+    const parity = this.int([...p, 'parity'], a.parity)
+    this.unit([...p, 'parity'], () => {
+      checkCode(data, parity)
+      return 0
+    })
+    if (size < 1) this.fail([...p, 'size'], 'an archive holds at least one byte')
+    const cap = a.shard === undefined ? DEFAULT_SHARD : this.size([...p, 'shard'], a.shard)
+    const price = a.price === undefined ? DEFAULT_PRICE : this.int([...p, 'price'], a.price)
+    return { size, data, parity, ...groupsFor(size, data, cap), price }
   }
 }
 
@@ -333,21 +361,44 @@ export interface PlanOptions {
   exclude?: string[]
 }
 
+export interface PlannedBid {
+  workload: string
+  body: BidBody
+}
+
 /**
  * One bid per workload: a workload's replicas are all-or-none (a CRM with
  * half its replicas is not the CRM that was approved), while different
- * workloads may land on different nodes and be bought independently.
+ * workloads may land on different nodes and be bought independently. An
+ * archive is a bid per group: its holders all-or-none, on distinct nodes.
  */
-export function planBids(m: Manifest, opts: PlanOptions): BidBody[] {
-  return m.workloads.map((w) => ({
+export function planBids(m: Manifest, opts: PlanOptions): PlannedBid[] {
+  return m.workloads.flatMap((w) => {
+    if (w.archive === null) return [{ workload: w.name, body: bidFor(m, w, w.replicas, opts) }]
+    const n = w.archive.data + w.archive.parity
+    return Array.from({ length: w.archive.groups }, () => ({
+      workload: w.name,
+      body: bidFor(m, w, n, opts)
+    }))
+  })
+}
+
+/** A bid for `replicas` replicas of `w`; an archive's holders always go to distinct nodes. */
+export function bidFor(
+  m: Manifest,
+  w: ManifestWorkload,
+  replicas: number,
+  opts: PlanOptions
+): BidBody {
+  return {
     resources: w.resources,
-    replicas: w.replicas,
+    replicas,
     countries: m.placement.countries,
     attributes: m.placement.attributes,
-    spread: m.placement.spread,
+    spread: w.archive !== null || m.placement.spread,
     maxPrice: w.budget,
     duration: m.duration,
     expiry: opts.expiry,
     exclude: opts.exclude ?? []
-  }))
+  }
 }

@@ -9,7 +9,8 @@ import { workloadId } from '../lib/trade-workload'
 import type { Verdict } from '../lib/storage-proof'
 import type { BotHost } from './host'
 import type { DeploymentRecord, TradeRecord } from './records'
-import { planBids } from './manifest'
+import { bidFor } from './manifest'
+import { groupPeers, writeRepairs, catalogOf } from './archive-deploy'
 import { NodeWatch } from './watch'
 import { Challenges } from './challenges'
 import { StateCopies } from './state-copies'
@@ -366,11 +367,15 @@ export class Monitor {
         )
       bot.progress('renew', `${d.id}: ${why}`, d.id)
     }
-    const peers = m.placement.spread
-      ? d.trades
-          .filter((x) => x.workload === w.name && x.phase === 'settled' && x.id !== t.id)
-          .map((x) => x.node)
-      : []
+    // an archive's holders are distinct within their group only
+    const peers =
+      w.archive !== null
+        ? groupPeers(await bot.writer(d), d, t)
+        : m.placement.spread
+          ? d.trades
+              .filter((x) => x.workload === w.name && x.phase === 'settled' && x.id !== t.id)
+              .map((x) => x.node)
+          : []
     const exclude = [
       ...new Set([
         ...avoid,
@@ -378,10 +383,7 @@ export class Monitor {
         ...d.trades.filter((x) => x.phase === 'failed').map((x) => x.node)
       ])
     ]
-    const [body] = planBids(
-      { ...m, workloads: [{ ...w, replicas: 1 }] },
-      { expiry: Date.now() + bot.bidWindow, exclude }
-    )
+    const body = bidFor(m, w, 1, { expiry: Date.now() + bot.bidWindow, exclude })
     bot.trader.plan(d, w.name, body, t.id)
     await this.resumeReplacements(d)
   }
@@ -405,13 +407,25 @@ export class Monitor {
     await bot.trader.fill(d)
     const writer = await bot.writer(d)
     const m = writer.view.current
-    const named = new Set(writer.view.instructions.flatMap((i) => i.trades))
+    const named = new Set([
+      ...writer.view.instructions.flatMap((i) => i.trades),
+      ...(catalogOf(writer)?.named ?? [])
+    ])
     const fresh = d.trades.filter(
       (x) =>
         x.replaces !== null && (x.phase === 'matched' || x.phase === 'settled') && !named.has(x.id)
     )
-    for (const name of new Set(fresh.map((x) => x.workload))) {
-      const mine = fresh.filter((x) => x.workload === name)
+    // an archive's replacement takes the shard of the trade it replaces: a repair record, not a scale
+    const repaired = await writeRepairs(writer, fresh)
+    for (const x of repaired)
+      bot.progress(
+        'repair',
+        `${d.id}: trade ${x.id} rebuilds the shard trade ${x.replaces ?? ''} held, from the other holders of its group`,
+        d.id
+      )
+    const scaled = fresh.filter((x) => !repaired.includes(x))
+    for (const name of new Set(scaled.map((x) => x.workload))) {
+      const mine = scaled.filter((x) => x.workload === name)
       const replicas = writer.view.state().replicas[name] ?? 1
       const restore = mine.map((x) => restoreOf(d, x)).filter((r): r is RestoreRef => r !== null)
       for (const r of restore) await this.stateCopies.hold(r.core)

@@ -33,6 +33,8 @@ import {
   CHUNK_SIZE,
   BLOB_MARKER
 } from '../lib/contract'
+import { archiveRecord, ArchiveRecord, MetaRef } from '../lib/archive/messages'
+import { readCatalog } from '../lib/archive/catalog'
 import safetyCatch from 'safety-catch'
 
 /** Chunks appended per hypercore batch: fewer tree updates without holding much memory (1 MiB). */
@@ -132,6 +134,38 @@ export class ContractWriter {
 
   appendInstruction(input: InstructionInput): Promise<SignedInstruction> {
     return this.serial(() => this.instruction(input))
+  }
+
+  /** Bytes held in memory as a file blob (an archive entry's sealed metadata). */
+  appendBytes(data: Buffer): Promise<MetaRef> {
+    return this.serial(() => this.bytes(data))
+  }
+
+  /** An archive catalog record, checked as every reader will fold it (lib/archive/catalog.ts). */
+  appendArchive(record: ArchiveRecord): Promise<void> {
+    return this.serial(async () => {
+      this.requireHeader()
+      const w = this.view.current.manifest.workloads.find((x) => x.archive !== null)
+      if (w === undefined)
+        throw new ScitError('INVALID_ARGUMENT', `contract ${this.contractId} is not an archive`)
+      readCatalog(this.view.archive, w).apply(record)
+      await this.append('archive', 0, c.encode(archiveRecord, record))
+    })
+  }
+
+  private async bytes(data: Buffer): Promise<MetaRef> {
+    this.requireHeader()
+    const blocks = Math.ceil(data.byteLength / CHUNK_SIZE)
+    const start = this.core.length + 1
+    const chunks: Buffer[] = []
+    for (let at = 0; at < data.byteLength; at += CHUNK_SIZE)
+      chunks.push(data.subarray(at, at + CHUNK_SIZE))
+    const marker = c.encode(blobMarkerEncoding, { tag: BLOB_MARKER, blocks, size: data.byteLength })
+    await this.core.append([marker, ...chunks])
+    await this.view.refresh()
+    const h = new FileHash()
+    h.update(data)
+    return { start, blocks, size: data.byteLength, hash: h.digest() }
   }
 
   private async header(manifest: Manifest, trades: string[]): Promise<Buffer> {

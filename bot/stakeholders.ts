@@ -48,10 +48,17 @@ export function manifestSummary(m: Manifest): string {
     for (const k of Object.keys(w.env).sort()) lines.push(`  env        ${k}=${w.env[k]}`)
     if (w.ports.length) lines.push(`  ports      ${w.ports.join(', ')}`)
     if (kindEntry(w.kind).runner === 'process') lines.push(`  restart    ${w.restart}`)
-    if (w.archive)
+    if (w.mirror)
       lines.push(
-        `  keeps      ${formatSize(w.archive.size)}${w.archive.source ? ` copied from core ${encodeKey(w.archive.source)}` : ''}`
+        `  keeps      ${formatSize(w.mirror.size)}${w.mirror.source ? ` copied from core ${encodeKey(w.mirror.source)}` : ''}`
       )
+    if (w.archive) {
+      const a = w.archive
+      lines.push(
+        `  keeps      ${formatSize(a.size)} coded ${a.data}+${a.parity} (${((a.data + a.parity) / a.data).toFixed(2)}× stored), encrypted`,
+        `  groups     ${a.groups} of ${a.data + a.parity} holders on distinct nodes, each keeping ${formatSize(a.shard)}`
+      )
+    }
     if (w.output) lines.push(`  reports    BLAKE2b-256 of ${w.output}`)
     lines.push(`  price      at most ${w.budget} per replica-hour, ${max} for the lease`)
     for (const f of w.files)

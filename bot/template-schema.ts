@@ -64,11 +64,17 @@ const workload = {
     egress: {},
     state: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
     stateInterval: expr,
-    archive: {
+    mirror: {
       type: 'object',
       additionalProperties: false,
       required: ['size'],
       properties: { size: expr, source: { type: 'string' } }
+    },
+    archive: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['size', 'data', 'parity'],
+      properties: { size: expr, data: expr, parity: expr, shard: expr, price: expr }
     }
   }
 }

@@ -41,7 +41,10 @@ export interface WorkloadDecl {
   state?: string[]
   /** How often the node snapshots the state when it changed; default DEFAULT_STATE_INTERVAL. */
   stateInterval?: Expr
-  archive?: { size: Expr; source?: string }
+  /** kind mirror: bytes to keep whole on each replica, copied from `source` (else the contract's files). */
+  mirror?: { size: Expr; source?: string }
+  /** kind archive: `size` bytes coded `data` + `parity`; a holder keeps at most `shard` bytes, paid at most `price` per GiB-hour. */
+  archive?: { size: Expr; data: Expr; parity: Expr; shard?: Expr; price?: Expr }
 }
 
 export interface TemplateDoc {

@@ -334,7 +334,7 @@ function walkStrings(v: unknown, p: Path, fn: (p: Path, text: string) => void): 
   if (p.length === 1 && LITERAL.has(String(p[0]))) return
   if (p.length >= 1 && p[0] === 'workloads' && p.length === 3 && WORKLOAD_LITERAL.has(String(p[2])))
     return
-  if (p.length === 4 && p[0] === 'workloads' && p[2] === 'archive' && p[3] === 'source') return
+  if (p.length === 4 && p[0] === 'workloads' && p[2] === 'mirror' && p[3] === 'source') return
   if (typeof v === 'string') fn(p, v)
   else if (Array.isArray(v)) v.forEach((x, i) => walkStrings(x, [...p, i], fn))
   else if (v !== null && typeof v === 'object')
@@ -375,7 +375,8 @@ function checkWorkloads(t: Template): void {
     checkState(at, w)
     checkEnv(at, w)
     checkOutput(at, w)
-    checkArchiveSource(at, w)
+    checkMirrorSource(at, w)
+    checkArchive(at, w)
     t.shipped[i] = checkFiles(at, t, w)
   })
   if (problems.length) throw new TemplateError(problems)
@@ -408,7 +409,8 @@ function workloadAt(t: Template, w: WorkloadDecl, i: number, problems: Problem[]
 /** What a template is told of a field its kind needs but it left out. */
 const NEEDED: Partial<Record<KindField, string>> = {
   command: 'a "command" (an argv array, run without a shell)',
-  archive: '"archive: { size }"'
+  mirror: '"mirror: { size }"',
+  archive: '"archive: { size, data, parity }"'
 }
 
 /** The kind's entry (lib/workload-kinds.ts) says which fields it needs and which it may give. */
@@ -480,13 +482,22 @@ function checkOutput(at: WorkloadAt, w: WorkloadDecl): void {
   if (why) at.problem('output', `${at.name}.output "${w.output}" ${why}`)
 }
 
-function checkArchiveSource(at: WorkloadAt, w: WorkloadDecl): void {
-  if (w.archive?.source === undefined) return
+function checkMirrorSource(at: WorkloadAt, w: WorkloadDecl): void {
+  if (w.mirror?.source === undefined) return
   try {
-    decodeKey(w.archive.source, 'archive source')
+    decodeKey(w.mirror.source, 'mirror source')
   } catch (err) {
-    at.problem(['archive', 'source'], (err as Error).message)
+    at.problem(['mirror', 'source'], (err as Error).message)
   }
+}
+
+/** An archive's holders, their disk and their count are planned (lib/archive/groups.ts), not written. */
+function checkArchive(at: WorkloadAt, w: WorkloadDecl): void {
+  if (w.archive === undefined) return
+  const planned = 'is planned for an archive: a lease per shard of each group, as large as a shard'
+  at.forbid('resources', planned)
+  at.forbid('replicas', planned)
+  at.forbid('files', 'is not for an archive: files go in with scit bot archive put')
 }
 
 /** A path on the node, inside the workload's work dir; why not, or null. */

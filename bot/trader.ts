@@ -91,7 +91,7 @@ export class Trader {
       if (rec.phase === 'rejected')
         throw new NotFilled(
           'REJECTED',
-          `the market refused the bid for ${rec.workload}: ${rec.reason ?? ''}`
+          `the market refused the bid for ${rec.workload}: ${rec.reason ?? ''}; ${whyUnfilled(await this.client.offers({ selling: true }), rec.body)}`
         )
       const why = whyUnfilled(await this.client.offers({ selling: true }), rec.body)
       const late = (): boolean => opts.deadline !== undefined && Date.now() >= opts.deadline

@@ -1,5 +1,6 @@
 /** Why a bid rests unfilled, in actionable words, from the market's offers by the engine's own rules (market/engine/book.ts). */
 import {
+  MiB,
   RESOURCE_KINDS,
   Resources,
   Prices,
@@ -20,8 +21,19 @@ export function whyUnfilled(offers: Offer[], bid: BidBody): string {
       (bid.countries.length === 0 || bid.countries.includes(o.country)) &&
       bid.attributes.every((a) => o.attributes.includes(a))
   )
-  if (matching.length === 0)
-    return `none of the ${live.length} offers matches ${where}; relax placement`
+  if (matching.length === 0) {
+    const there = live.filter(
+      (o) => bid.countries.length === 0 || bid.countries.includes(o.country)
+    )
+    const missing = bid.attributes.filter((a) => !there.some((o) => o.attributes.includes(a)))
+    const why =
+      there.length === 0
+        ? `no node is in ${bid.countries.join('/')}`
+        : missing.length > 0
+          ? `${there.length} ${there.length === 1 ? 'node is' : 'nodes are'} in ${bid.countries.join('/') || 'the market'}, none with ${missing.join(', ')}`
+          : `no single node there has all of ${bid.attributes.join(', ')}`
+    return `none of the ${live.length} offers matches ${where} (${why}); relax placement, or wait for such nodes`
+  }
   const placed = matching.filter((o) => !bid.exclude.includes(o.node))
   if (placed.length === 0)
     return `every offer matching ${where} (${matching.length}) is from a node this contract already runs on or excludes (spread: one replica per node); wait for another node there, or relax placement`
@@ -29,8 +41,10 @@ export function whyUnfilled(offers: Offer[], bid: BidBody): string {
   if (leasing.length === 0)
     return `no offer matching ${where} takes a lease of ${formatDuration(bid.duration)}; change \`duration\``
   const large = leasing.filter((o) => fits(bid.resources, o.resources))
-  if (large.length === 0)
-    return `no node matching ${where} is large enough for one replica (${formatResources(bid.resources)}); lower its resources or relax placement`
+  if (large.length === 0) {
+    const biggest = [...leasing].sort((a, b) => size(b.resources) - size(a.resources))[0]
+    return `no node matching ${where} is large enough for one replica (${formatResources(bid.resources)}): the largest of its ${leasing.length} ${leasing.length === 1 ? 'node' : 'nodes'} sells ${formatResources(biggest.resources)} in all; lower its resources, or relax placement`
+  }
   const priced = large
     .map((o) => ({ o, unit: unitPrice(bid.resources, o.prices) }))
     .sort((a, b) => a.unit - b.unit)
@@ -43,10 +57,18 @@ export function whyUnfilled(offers: Offer[], bid: BidBody): string {
     0
   )
   if (room < bid.replicas) {
-    return (
-      `only ${room} of ${bid.replicas} replicas fit now at ${bid.maxPrice}/h or less matching ${where}${bid.spread ? ' (spread: one per node)' : ''}: ` +
-      `the rest of the capacity within budget is leased; wait for capacity, lower \`replicas\`, raise \`budget\` or relax placement`
+    // with nothing leased, would they fit? if not, the market is too small, not busy
+    const whole = within.reduce(
+      (n, x) => n + (bid.spread ? Math.min(1, roomOn(bid, x.o, true)) : roomOn(bid, x.o, true)),
+      0
     )
+    const why =
+      whole >= bid.replicas
+        ? 'the rest of the capacity within budget is leased; wait for capacity'
+        : bid.spread
+          ? `only ${within.length} ${within.length === 1 ? 'node' : 'nodes'} there ${within.length === 1 ? 'sells' : 'sell'} within budget, and each takes one replica (spread); wait for more nodes`
+          : 'that is all the capacity within budget there, leased or not'
+    return `only ${room} of ${bid.replicas} replicas fit now at ${bid.maxPrice}/h or less matching ${where}${bid.spread ? ' (spread: one per node)' : ''}: ${why}, ask for fewer replicas, raise the budget or relax placement`
   }
   return `offers matching ${where} fit now (the cheapest at ${cheapest}/h): the next bid should fill`
 }
@@ -65,9 +87,16 @@ function unitPrice(need: Resources, prices: Prices): number {
   }
 }
 
-function roomOn(bid: BidBody, o: Offer): number {
+/** Replicas `o` can take now (or, `whole`, with nothing of it leased). */
+function roomOn(bid: BidBody, o: Offer, whole = false): number {
+  const have = whole ? o.resources : o.available
   let n = bid.replicas
   for (const k of RESOURCE_KINDS)
-    if (bid.resources[k] > 0) n = Math.min(n, Math.floor(o.available[k] / bid.resources[k]))
+    if (bid.resources[k] > 0) n = Math.min(n, Math.floor(have[k] / bid.resources[k]))
   return n
+}
+
+/** A rough order of a node's size, to name the largest: its bytes of memory and disk, and cores. */
+function size(r: Resources): number {
+  return r.memory + r.ssd + r.hdd + r.cpu * MiB
 }

@@ -54,9 +54,26 @@ export interface ManifestFile {
   hash: Buffer
 }
 
-export interface ArchiveSpec {
+/** kind mirror: bytes to keep, and the core to copy (else the contract core). */
+export interface MirrorSpec {
   size: number
   source: Buffer | null
+}
+
+/**
+ * kind archive (docs/ARCHITECTURE.md "Archives at scale"): `size` bytes in
+ * `groups` placement groups, each of data + parity holders on distinct nodes,
+ * each holder keeping up to `shard` bytes. Planned by the bot from the
+ * template and the market.
+ */
+export interface ArchiveSpec {
+  size: number
+  data: number
+  parity: number
+  groups: number
+  shard: number
+  /** The most paid per GiB-hour of a holder's disk: its budget follows its shard. */
+  price: number
 }
 
 /**
@@ -83,12 +100,13 @@ export interface ManifestWorkload {
   resources: Resources // per replica
   replicas: number
   budget: number // max price per replica-hour, smallest unit
-  archive: ArchiveSpec | null // kind archive: bytes to keep, optional core to copy from
+  mirror: MirrorSpec | null // kind mirror: bytes to keep, optional core to copy from
   output: string | null // kind job: the file whose BLAKE2b-256 the node reports
   /** How long (ms) the node keeps the output for its bot after the job's lease ended (0: no output). */
   retain: number
   access: Access // kind service with ports: who may connect
   state: StateSpec | null // kind service: the paths its node snapshots into a state core (node/state-keeper.ts)
+  archive: ArchiveSpec | null // kind archive: its code and groups
 }
 
 /** What of a service's work dir is its data: files or folders, snapshotted every `interval` ms when changed. */
@@ -272,9 +290,17 @@ const manifestFile = struct<ManifestFile>([
   ['size', c.uint],
   ['hash', c.fixed32]
 ])
-const archiveSpec = struct<ArchiveSpec>([
+const mirrorSpec = struct<MirrorSpec>([
   ['size', c.uint],
   ['source', optional(c.fixed32)]
+])
+const archiveSpec = struct<ArchiveSpec>([
+  ['size', c.uint],
+  ['data', c.uint],
+  ['parity', c.uint],
+  ['groups', c.uint],
+  ['shard', c.uint],
+  ['price', c.uint]
 ])
 
 const workload = struct<ManifestWorkload>([
@@ -288,7 +314,7 @@ const workload = struct<ManifestWorkload>([
   ['resources', resources],
   ['replicas', c.uint],
   ['budget', c.uint],
-  ['archive', optional(archiveSpec)],
+  ['mirror', optional(mirrorSpec)],
   ['output', optional(c.string)],
   ['retain', c.uint],
   [
@@ -307,7 +333,8 @@ const workload = struct<ManifestWorkload>([
         ['interval', c.uint]
       ])
     )
-  ]
+  ],
+  ['archive', optional(archiveSpec)]
 ])
 
 const stakeholder = struct<Stakeholder>([
@@ -562,6 +589,23 @@ export function decodeApproval(buf: Uint8Array): Approval {
 const SAFE_NAME = /^[a-z][a-z0-9-]{0,62}$/
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
+/** An archive's plan holds together: a code GF(2^8) can do, one lease per shard of every group, each as large as a shard. */
+function checkArchive(w: ManifestWorkload, bad: (msg: string) => never): void {
+  const a = w.archive as ArchiveSpec
+  const n = a.data + a.parity
+  if (a.data < 1 || a.parity < 1 || n > 256)
+    bad(`workload ${w.name}: an archive needs data ≥ 1, parity ≥ 1, data + parity ≤ 256`)
+  if (a.groups < 1 || a.shard < 1) bad(`workload ${w.name}: an archive needs groups and shards`)
+  if (w.replicas !== a.groups * n)
+    bad(
+      `workload ${w.name}: ${a.groups} groups of ${n} need ${a.groups * n} leases, not ${w.replicas}`
+    )
+  if (w.resources.hdd + w.resources.ssd < a.shard)
+    bad(
+      `workload ${w.name}: a lease of ${w.resources.hdd + w.resources.ssd} bytes cannot hold a ${a.shard}-byte shard`
+    )
+}
+
 /** What a manifest must satisfy whoever wrote it; a reader refuses the contract otherwise (bad-manifest). */
 export function checkManifest(m: Manifest, block: number | null = null): void {
   const bad = (msg: string): never => {
@@ -575,8 +619,11 @@ export function checkManifest(m: Manifest, block: number | null = null): void {
       bad(`workload name "${w.name}" is invalid or used twice`)
     names.add(w.name)
     if (w.replicas < 1) bad(`workload ${w.name} has no replicas`)
+    if (allows(w.kind, 'mirror') !== (w.mirror !== null))
+      bad(`workload ${w.name}: mirror settings go with ${kindsAllowing('mirror')} only`)
     if (allows(w.kind, 'archive') !== (w.archive !== null))
       bad(`workload ${w.name}: archive settings go with ${kindsAllowing('archive')} only`)
+    if (w.archive !== null) checkArchive(w, bad)
     if (kindEntry(w.kind).needs.includes('command') && w.command.length === 0)
       bad(`workload ${w.name} has no command`)
     for (const k of Object.keys(w.env))
@@ -606,6 +653,9 @@ export function checkManifest(m: Manifest, block: number | null = null): void {
         if (!isSafePath(p)) bad(`workload ${w.name}: state path "${p}" is unsafe`)
     }
   }
+  // an archive's catalog records name no workload: one archive per contract
+  if (m.workloads.filter((w) => w.archive !== null).length > 1)
+    bad('a contract holds at most one archive workload')
   const s = m.stakeholders
   const keys = new Set(s.signers.map((x) => x.key.toString('hex')))
   if (keys.size !== s.signers.length) bad('a stakeholder is listed twice')

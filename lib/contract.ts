@@ -13,6 +13,7 @@ import { open as openEnvelope, TYPES, Envelope } from './envelope'
 import { decodeExact } from './codec'
 import { ScitError, isScitError } from './errors'
 import { resolveAccess, AccessList } from './access'
+import { archiveRecord, ArchiveRecord } from './archive/messages'
 import {
   Manifest,
   ContractHeader,
@@ -102,6 +103,8 @@ export class ContractView {
   length = 0
   /** The blob at the tail whose chunks are not all there yet (a writer that stopped mid-file). */
   pendingBlob: FileBlob | null = null
+  /** An archive's catalog records, in core order (lib/archive/catalog.ts folds them). */
+  readonly archive: Array<{ record: ArchiveRecord; block: number }> = []
 
   constructor(
     readonly core: Hypercore,
@@ -264,6 +267,8 @@ export class ContractView {
       )
     if (env.type === TYPES.instruction) this.readInstruction(env, i)
     else if (env.type === TYPES.approval) this.readApproval(env, i)
+    else if (env.type === TYPES.archive)
+      this.archive.push({ record: this.decode(archiveRecord, env.body, i), block: i })
     else
       throw new VerificationError(
         'unexpected-type',
@@ -448,6 +453,37 @@ export class ContractView {
       'threshold-not-reached',
       `approved weight ${this.approvedWeight(hash)} of the ${need} required`
     )
+  }
+
+  /** A small blob's bytes (an archive entry's sealed metadata), its size and hash checked. */
+  async readBlob(ref: {
+    start: number
+    blocks: number
+    size: number
+    hash: Buffer
+  }): Promise<Buffer> {
+    const blob = this.blobs.get(ref.start)
+    if (!blob || blob.blocks !== ref.blocks || blob.size !== ref.size)
+      throw new VerificationError(
+        'bad-file-ref',
+        `no blob of ${ref.size} bytes at block ${ref.start}`
+      )
+    const chunks: Buffer[] = []
+    for (let i = ref.start; i < ref.start + ref.blocks; i++) {
+      const chunk = await this.core.get(i, { wait: this.wait })
+      if (chunk === null)
+        throw new VerificationError('file-unavailable', `block ${i} is not available`)
+      chunks.push(chunk)
+    }
+    const data = b4a.concat(chunks)
+    const h = new FileHash()
+    h.update(data)
+    if (data.byteLength !== ref.size || !b4a.equals(h.digest(), ref.hash))
+      throw new VerificationError(
+        'file-hash-mismatch',
+        `the blob at block ${ref.start} does not hash to its reference`
+      )
+    return data
   }
 
   /** Stream a file's blocks to `dest`, verifying size and hash; a refused file is deleted. */

@@ -40,6 +40,7 @@ export const TYPES = {
   'contract-header': 32,
   instruction: 33,
   approval: 34,
+  archive: 35, // an archive's catalog records (lib/archive/messages.ts)
   // node status core and presence (node/)
   status: 48,
   presence: 49,

@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'STOPPED' // the contract was stopped by its bot: nothing of it runs any more
   | 'DEMO' // scit demo saw something other than what it claims
   | 'UNSUPPORTED' // the runtime (Bare) has no equivalent for what this needs, or a record is in a format this build does not read
+  | 'EXISTS' // the name is taken (an archive entry, an output path): --force replaces it
+  | 'UNAVAILABLE' // the data exists, but too few of its holders answer to read it now
   | 'INTERNAL' // a bug: an error scit did not expect reached the top
 
 export class ScitError extends Error {

@@ -151,7 +151,7 @@ export function verifyStorage(
 
 // --- flat-tree numbering: node index = 2^(depth+1) * offset + 2^depth - 1 ---------------
 
-function depthOf(index: number): number {
+export function depthOf(index: number): number {
   let d = 0
   while (index % 2 === 1) {
     index = (index - 1) / 2
@@ -168,13 +168,13 @@ function offsetOf(index: number, depth: number): number {
   return (index + 1 - 2 ** depth) / 2 ** (depth + 1)
 }
 
-function siblingOf(index: number): number {
+export function siblingOf(index: number): number {
   const d = depthOf(index)
   const o = offsetOf(index, d)
   return indexAt(d, o % 2 === 0 ? o + 1 : o - 1)
 }
 
-function parentOf(index: number): number {
+export function parentOf(index: number): number {
   const d = depthOf(index)
   return indexAt(d + 1, Math.floor(offsetOf(index, d) / 2))
 }

@@ -31,6 +31,11 @@ export function workloadId(trade: Pick<TradeRef, 'id'>): string {
 export function namedTrades(view: ContractView): Set<string> {
   const named = new Set(view.header?.trades ?? [])
   for (const ins of view.instructions) for (const id of ins.trades) named.add(id)
+  // an archive names its holders in its catalog: a layout per group, a repair per replacement
+  for (const { record: r } of view.archive) {
+    if (r.kind === 'layout') for (const id of r.trades) named.add(id)
+    if (r.kind === 'repair') named.add(r.trade)
+  }
   return named
 }
 

@@ -9,11 +9,23 @@ export type RestartPolicy = 'always' | 'on-failure' | 'never'
 export const RESTART_POLICIES: readonly RestartPolicy[] = ['always', 'on-failure', 'never']
 
 /** The fields that depend on the kind; the rest (env, resources, replicas, budget, files) go with any. */
-export const KIND_FIELDS = ['command', 'ports', 'access', 'state', 'output', 'archive'] as const
+export const KIND_FIELDS = [
+  'command',
+  'ports',
+  'access',
+  'state',
+  'output',
+  'mirror',
+  'archive'
+] as const
 export type KindField = (typeof KIND_FIELDS)[number]
 
-/** How a node runs a kind: a sandboxed process (node/run.ts), or cores it keeps, running nothing (node/archive.ts). */
-export type Runner = 'process' | 'keeper'
+/**
+ * How a node runs a kind: a sandboxed process (node/run.ts), cores it keeps
+ * whole (node/archive.ts), or its shard of an erasure-coded archive
+ * (node/archive-keeper.ts); the last two run nothing.
+ */
+export type Runner = 'process' | 'keeper' | 'shards'
 
 export interface KindEntry {
   /** Fields its template must give. */
@@ -52,12 +64,23 @@ export const KINDS = {
     finishes: true,
     challenged: false
   },
+  // whole copies of a core (a source, or the contract's files) on `replicas` nodes; was "archive"
+  mirror: {
+    needs: ['mirror'],
+    may: [],
+    restart: 'never',
+    resources: {},
+    runner: 'keeper',
+    finishes: false,
+    challenged: true
+  },
+  // a user's files, encrypted and erasure-coded over groups of nodes (ARCHITECTURE §11)
   archive: {
     needs: ['archive'],
     may: [],
     restart: 'never',
     resources: {},
-    runner: 'keeper',
+    runner: 'shards',
     finishes: false,
     challenged: true
   }

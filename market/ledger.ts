@@ -28,6 +28,17 @@ import safetyCatch from 'safety-catch'
 
 const log = logger('ledger')
 const MAX_HINTS = 65536
+/**
+ * At most this many ops per Autobase append while the market is live: each append is one apply call on every
+ * indexer, so the next one is on its way while the others apply this one, and the first ops of a burst are final
+ * before the last are applied (one huge call would make every op wait for all of them).
+ */
+const APPEND_OPS = 256
+/**
+ * Autobase's own ack timer, a fallback: each tick reads the system view from storage, so at 20 ms an idle indexer
+ * spent 5-10 % of a core on it; the ledger acks on updates instead (`ackSoon`).
+ */
+const BACKGROUND_ACK = 1000
 
 export const LEDGER_NAMESPACE = 'scit/market'
 
@@ -47,7 +58,10 @@ export interface LedgerOptions {
   ackInterval?: number
   /** How long an optimistic op may stay undecided before this peer sends it again (ms). */
   resendAfter?: number
-  /** Autobase's big batches (default true): wait for an indexer's unfetched blocks rather than apply and undo. */
+  /**
+   * Autobase's big batches while catching up (default true): wait for an indexer's unfetched blocks rather than
+   * apply and undo. Off once every writer is applied: a live market applies what came, in small calls.
+   */
   bigBatches?: boolean
   /** false: never fast-forward, apply every op from genesis (`scit market verify`). */
   fastForward?: boolean
@@ -75,6 +89,11 @@ export class Ledger extends ReadyResource implements MarketLedger {
   private stalledAt = ''
   private readonly ackInterval: number
   private readonly bigBatches: boolean
+  /** Big batches are on now (catching up). */
+  private batching = false
+  private acker: NodeJS.Timeout | null = null
+  /** Blocks of the other writers this peer had linearized when it last acked. */
+  private othersAtAck = 0
   /** On this peer, re-runs after reorgs included (benchmarks, tests). */
   readonly counters = { envelopes: 0, applies: 0, optimistic: 0, bookLoads: 0 }
   readonly outbox: Outbox
@@ -96,10 +115,10 @@ export class Ledger extends ReadyResource implements MarketLedger {
     this.bigBatches = opts.bigBatches ?? true
     this.base = new Autobase<Hyperbee, Buffer>(store.namespace(LEDGER_NAMESPACE), key, {
       optimistic: true,
-      ackInterval: this.ackInterval,
-      // A peer joining a market applies small batches until it has fast-forwarded or caught up: a big
-      // first batch would apply the whole history before Autobase could fast-forward past it.
-      bigBatches: key === null && this.bigBatches,
+      ackInterval: BACKGROUND_ACK,
+      // A peer joining a market applies small batches until it has fast-forwarded (a big first batch would
+      // apply the whole history before Autobase could fast-forward past it); a new market is live at once.
+      bigBatches: false,
       fastForward: opts.fastForward ?? true,
       open: (viewStore: ViewStore) =>
         new Hyperbee(viewStore.get(opts.viewName ?? 'market'), {
@@ -115,6 +134,8 @@ export class Ledger extends ReadyResource implements MarketLedger {
       this.emit('error', err)
     })
     this.base.on('update', () => {
+      this.live()
+      this.ackSoon()
       this.refreshFinal().then(
         () => this.emit('update'),
         () => {}
@@ -123,7 +144,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     // A fast-forward jumps to the indexers' view without applying (no hints): waiters must look for themselves.
     this.base.on('fast-forward', () => {
       this.dropHints(this.base.view.core.length)
-      this.base.setBigBatches(this.bigBatches)
+      this.batch(this.bigBatches)
     })
     this.outbox = new Outbox({
       core: () => this.base.local,
@@ -143,6 +164,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
 
   protected override async _close(): Promise<void> {
     if (this.watchdog !== null) clearTimeout(this.watchdog)
+    if (this.acker !== null) clearTimeout(this.acker)
     this.outbox.close()
     await this.appending.catch(safetyCatch)
     await this.base.close()
@@ -223,10 +245,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
       const writers = [...this.base.activeWriters]
       await Promise.all(writers.map((w) => w.core.update({ wait: true }).catch(() => false)))
       await this.base.update()
-      if ([...this.base.activeWriters].every((w) => w.idle())) {
-        this.base.setBigBatches(this.bigBatches)
-        return
-      }
+      if ([...this.base.activeWriters].every((w) => w.idle())) return
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer)
@@ -237,6 +256,51 @@ export class Ledger extends ReadyResource implements MarketLedger {
         this.base.once('update', done)
       })
     }
+  }
+
+  private batch(on: boolean): void {
+    if (this.batching === on) return
+    this.batching = on
+    this.base.setBigBatches(on)
+  }
+
+  /** Caught up (every writer applied): big batches off, so a live market is applied as it comes. */
+  private live(): void {
+    if (this.batching && [...this.base.activeWriters].every((w) => w.idle())) this.batch(false)
+  }
+
+  /**
+   * An indexer asks Autobase to ack (it acks only what moves the indexers' consensus on) soon after it linearized
+   * others' blocks while ops are still to be made final. Autobase's own timer restarts on every remote append, so
+   * on a busy market it waited for a lull, and ops waited for the acks that make them final.
+   */
+  private ackSoon(): void {
+    if (this.acker !== null || this.closing !== null || !this.base.isIndexer) return
+    const others = this.othersLength()
+    if (others <= this.othersAtAck || !this.unfinished()) return
+    this.acker = setTimeout(
+      () => {
+        this.acker = null
+        this.othersAtAck = this.othersLength()
+        this.base.ack().catch(safetyCatch)
+      },
+      Math.max(1, this.ackInterval / 4)
+    )
+  }
+
+  /** Blocks of the other writers this peer has linearized. */
+  private othersLength(): number {
+    const local = this.base.local.key
+    let n = 0
+    for (const w of this.base.activeWriters) if (!b4a.equals(w.core.key, local)) n += w.length
+    return n
+  }
+
+  /** Ops applied here that are not final yet, or a final part no quorum signed yet (followers read that). */
+  private unfinished(): boolean {
+    const core = this.base.view.core
+    const final = this.finalVersion
+    return final < core.length || core.signedLength < final
   }
 
   async lastSeqSent(author: Buffer): Promise<number> {
@@ -311,7 +375,8 @@ export class Ledger extends ReadyResource implements MarketLedger {
 
   private async appendNow(envelopes: Buffer[], ids: Id[], direct: boolean): Promise<void> {
     if (this.base.writable) {
-      await this.base.append(toBlocks(envelopes))
+      for (let i = 0; i < envelopes.length; i += APPEND_OPS)
+        await this.base.append(toBlocks(envelopes.slice(i, i + APPEND_OPS)))
       return
     }
     await this.outbox.add(envelopes)

@@ -43,7 +43,11 @@ export function register(program: Command): void {
   const node = program
     .command('node')
     .description("run a 3node: sell this machine's capacity, run the contracts bought from it")
+  start(node)
+  status(node)
+}
 
+function start(node: Command): void {
   withCommon(
     node
       .command('start')
@@ -94,59 +98,58 @@ export function register(program: Command): void {
       'where work dirs live (default <data>/workloads; the sandbox user must be able to traverse it)'
     )
     .option('--unsafe-no-sandbox', 'DEVELOPMENT ONLY: run workloads without bubblewrap isolation')
-    .action(
-      action(async (flags: StartFlags) => {
-        const config = configFrom(flags)
-        const market = requireMarket(config)
-        const attributes = (flags.attr ?? '')
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean)
-        const cap = capacity(withDiskKind(probeMachine(config.data), attributes), flags)
-        const daemon = new NodeDaemon({
-          data: config.data,
-          market,
-          bootstrap: config.bootstrap,
-          capacity: cap.resources,
-          prices: prices(flags, cap.resources),
-          country: flags.country,
-          city: flags.city,
-          attributes,
-          minLease: whole(flags.minLease ?? '60000', '--min-lease'),
-          maxLease: whole(flags.maxLease ?? '0', '--max-lease'),
-          workloads: flags.workloads ? path.resolve(flags.workloads) : undefined,
-          claimInterval: whole(
-            flags.claimInterval ?? String(DEFAULT_CLAIM_INTERVAL),
-            '--claim-interval'
-          ),
-          unsafeNoSandbox: flags.unsafeNoSandbox === true
-        })
-        if (flags.unsafeNoSandbox)
-          process.stderr.write(
-            '\n  !!! --unsafe-no-sandbox: workloads run WITHOUT ISOLATION. Never sell capacity like this. !!!\n\n'
-          )
-        // Listening before the start: the offer may be on sale before ready() returns, and a stop then must still withdraw it.
-        const stop = untilSignal()
-        await daemon.ready()
-        process.stderr.write(
-          `scit node ${daemon.key} selling ${formatResources(cap.resources)} on market ${encodeKey(market)}\n`
-        )
-        output(
-          flags,
-          {
-            key: daemon.key,
-            capacity: cap.resources,
-            statusCore: encodeKey(daemon.status.status.key)
-          },
-          () => `ready ${daemon.key}`
-        )
-        const sig = await stop
-        log.info('stopping: withdrawing the offer first', { signal: sig })
-        await daemon.withdraw()
-        await daemon.close()
-      })
-    )
+    .action(action(cmdStart))
+}
 
+async function cmdStart(flags: StartFlags): Promise<void> {
+  const config = configFrom(flags)
+  const market = requireMarket(config)
+  const attributes = (flags.attr ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  const cap = capacity(withDiskKind(probeMachine(config.data), attributes), flags)
+  const daemon = new NodeDaemon({
+    data: config.data,
+    market,
+    bootstrap: config.bootstrap,
+    capacity: cap.resources,
+    prices: prices(flags, cap.resources),
+    country: flags.country,
+    city: flags.city,
+    attributes,
+    minLease: whole(flags.minLease ?? '60000', '--min-lease'),
+    maxLease: whole(flags.maxLease ?? '0', '--max-lease'),
+    workloads: flags.workloads ? path.resolve(flags.workloads) : undefined,
+    claimInterval: whole(flags.claimInterval ?? String(DEFAULT_CLAIM_INTERVAL), '--claim-interval'),
+    unsafeNoSandbox: flags.unsafeNoSandbox === true
+  })
+  if (flags.unsafeNoSandbox)
+    process.stderr.write(
+      '\n  !!! --unsafe-no-sandbox: workloads run WITHOUT ISOLATION. Never sell capacity like this. !!!\n\n'
+    )
+  // Listening before the start: the offer may be on sale before ready() returns, and a stop then must still withdraw it.
+  const stop = untilSignal()
+  await daemon.ready()
+  process.stderr.write(
+    `scit node ${daemon.key} selling ${formatResources(cap.resources)} on market ${encodeKey(market)}\n`
+  )
+  output(
+    flags,
+    {
+      key: daemon.key,
+      capacity: cap.resources,
+      statusCore: encodeKey(daemon.status.status.key)
+    },
+    () => `ready ${daemon.key}`
+  )
+  const sig = await stop
+  log.info('stopping: withdrawing the offer first', { signal: sig })
+  await daemon.withdraw()
+  await daemon.close()
+}
+
+function status(node: Command): void {
   withCommon(
     node
       .command('status')
@@ -157,57 +160,54 @@ export function register(program: Command): void {
       'after',
       "\nleases: trade, bot, resources, price per hour (the market's smallest unit), lease end; --json adds start and the contract core"
     )
-    .action(
-      action(async (flags: CommonFlags) => {
-        const config = configFrom(flags)
-        const identity = loadIdentity(config.data, { create: false })
-        const probe = probeMachine(config.data)
-        const cap = capacity(probe)
-        const file = readStatusFile(config.data)
-        const running = file !== null && file.pid !== null && alive(file.pid)
-        // A running daemon holds the store: its status file is the live view; otherwise the verified status core is.
-        const workloads = running
-          ? file.workloads
-          : ((await fromStatusCore(config.data, identity.publicKey)) ?? file?.workloads ?? [])
-        const value = {
-          key: encodeKey(identity.publicKey),
-          running,
-          probe,
-          sellable: cap.sellable,
-          selling: file?.capacity ?? null,
-          free: file?.free ?? null,
-          statusCore: file?.statusCore ?? null,
-          leases: file?.leases ?? [],
-          leasesAsOf: file?.updated ?? null,
-          workloads
-        }
-        output(flags, value, () =>
-          [
-            `node      ${value.key}${value.running ? ' (running)' : ''}`,
-            `machine   ${formatResources({ ...ZERO, cpu: probe.cpu, memory: probe.memory, [probe.rotational ? 'hdd' : 'ssd']: probe.disk })}`,
-            `sellable  ${formatResources(cap.sellable)}`,
-            value.selling
-              ? `selling   ${formatResources(value.selling)}`
-              : 'selling   (not running)',
-            value.free ? `free      ${formatResources(value.free)}` : '',
-            value.running || value.leasesAsOf === null
-              ? 'leases:'
-              : `leases (when the node last ran, ${new Date(value.leasesAsOf).toISOString()}):`,
-            ...value.leases.map(
-              (l) =>
-                `  ${l.trade.padEnd(24)} bot ${l.bot}  ${formatResources(l.resources)}  ${l.price}/h  ends ${l.end === null ? '-' : new Date(l.end).toISOString()}`
-            ),
-            'workloads:',
-            ...value.workloads.map(
-              (w) =>
-                `  ${w.workload.padEnd(24)} ${w.state.padEnd(9)} restarts ${w.restarts}  ${w.reason}`
-            )
-          ]
-            .filter(Boolean)
-            .join('\n')
-        )
-      })
-    )
+    .action(action(cmdStatus))
+}
+
+async function cmdStatus(flags: CommonFlags): Promise<void> {
+  const config = configFrom(flags)
+  const identity = loadIdentity(config.data, { create: false })
+  const probe = probeMachine(config.data)
+  const cap = capacity(probe)
+  const file = readStatusFile(config.data)
+  const running = file !== null && file.pid !== null && alive(file.pid)
+  // A running daemon holds the store: its status file is the live view; otherwise the verified status core is.
+  const workloads = running
+    ? file.workloads
+    : ((await fromStatusCore(config.data, identity.publicKey)) ?? file?.workloads ?? [])
+  const value = {
+    key: encodeKey(identity.publicKey),
+    running,
+    probe,
+    sellable: cap.sellable,
+    selling: file?.capacity ?? null,
+    free: file?.free ?? null,
+    statusCore: file?.statusCore ?? null,
+    leases: file?.leases ?? [],
+    leasesAsOf: file?.updated ?? null,
+    workloads
+  }
+  output(flags, value, () =>
+    [
+      `node      ${value.key}${value.running ? ' (running)' : ''}`,
+      `machine   ${formatResources({ ...ZERO, cpu: probe.cpu, memory: probe.memory, [probe.rotational ? 'hdd' : 'ssd']: probe.disk })}`,
+      `sellable  ${formatResources(cap.sellable)}`,
+      value.selling ? `selling   ${formatResources(value.selling)}` : 'selling   (not running)',
+      value.free ? `free      ${formatResources(value.free)}` : '',
+      value.running || value.leasesAsOf === null
+        ? 'leases:'
+        : `leases (when the node last ran, ${new Date(value.leasesAsOf).toISOString()}):`,
+      ...value.leases.map(
+        (l) =>
+          `  ${l.trade.padEnd(24)} bot ${l.bot}  ${formatResources(l.resources)}  ${l.price}/h  ends ${l.end === null ? '-' : new Date(l.end).toISOString()}`
+      ),
+      'workloads:',
+      ...value.workloads.map(
+        (w) => `  ${w.workload.padEnd(24)} ${w.state.padEnd(9)} restarts ${w.restarts}  ${w.reason}`
+      )
+    ]
+      .filter(Boolean)
+      .join('\n')
+  )
 }
 
 function whole(text: string, what: string): number {

@@ -20,6 +20,7 @@ import { isSafePath, clashingPaths } from '../lib/work-paths'
 import { kindEntry } from '../lib/workload-kinds'
 import { TradeRefusal, workloadFor } from '../lib/trade-workload'
 import type { Trade } from '../market/types'
+import { readCatalog, type Catalog } from '../lib/archive/catalog'
 import type { WorkloadSpec } from './workload'
 
 export interface Verified {
@@ -27,6 +28,8 @@ export interface Verified {
   state: ContractState
   workload: ManifestWorkload
   replica: number
+  /** kind archive: its catalog, every record checked. */
+  catalog: Catalog | null
 }
 
 /** Only the final (indexed) ledger decides, so an op no indexer has ordered never makes the node run anything. */
@@ -55,7 +58,9 @@ export async function verifyContract(core: Hypercore, trade: Trade): Promise<Ver
   })
   const state = view.state()
   view.requireApproved(state.manifestHash)
-  return { view, state, workload: workloadFor(view, state, trade), replica: trade.replica }
+  const workload = workloadFor(view, state, trade)
+  const catalog = workload.archive === null ? null : readCatalog(view.archive, workload)
+  return { view, state, workload, replica: trade.replica, catalog }
 }
 
 /** Named by its hash, so a name stands for one content and versions never overwrite each other. */

@@ -38,6 +38,7 @@ import { writeStatusFile, readStatusFile, StatusFile, StatusFileLease } from './
 import { NodeChannel, NodeHandler } from '../lib/node-protocol'
 import { checkTrade } from './contracts'
 import { Lease, LeaseContext } from './lease'
+import { ShardPeers } from './archive-peers'
 import { Payouts } from './payout'
 import { StateKeepers } from './state-keepers'
 import { JobResults } from './results'
@@ -85,6 +86,8 @@ export class NodeDaemon extends ReadyResource {
   private _results: JobResults | null = null
   private renewal: NodeJS.Timeout | null = null
   private readonly channels = new Set<NodeChannel>()
+  /** The shard protocol of archive leases (node/archive-peers.ts). */
+  private shardPeers: ShardPeers | null = null
   private readonly leases = new Map<string, Lease>()
   private finished = new Set<string>()
   /** Trades the node saw but may not act on (yet), by workload id: what its status records name, and the last reason given. */
@@ -238,6 +241,9 @@ export class NodeDaemon extends ReadyResource {
     this._swarm = o.dht
       ? new Hyperswarm({ keyPair: this.identity, dht: o.dht })
       : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
+    this.shardPeers = new ShardPeers(this.swarm, () =>
+      [...this.leases.values()].flatMap((l) => (l.shards === null ? [] : [l.shards]))
+    )
     this.swarm.on('connection', (conn: SwarmConnection) => this.onconnection(conn))
     this._services = new Services(this.swarm.dht, this.identity, path.join(data, 'sockets'))
     this._peer = new MarketPeer({
@@ -347,6 +353,7 @@ export class NodeDaemon extends ReadyResource {
     await this._payouts?.close()
     await this._presence?.close()
     for (const ch of this.channels) ch.close()
+    this.shardPeers?.close()
     await this._peer?.close()
     await this._swarm?.destroy()
     await this._status?.close()
@@ -428,6 +435,7 @@ export class NodeDaemon extends ReadyResource {
     const ch = NodeChannel.attach(conn, this.handler())
     this.channels.add(ch)
     conn.once('close', () => this.channels.delete(ch))
+    this.shardPeers?.attach(conn)
   }
 
   private handler(): NodeHandler {
@@ -449,6 +457,8 @@ export class NodeDaemon extends ReadyResource {
         for (const l of this.leases.values()) {
           if (l.core.key.equals(key)) return l.core
           if (l.source?.key.equals(key)) return l.source
+          const shard = l.shards?.held(key) ?? null
+          if (shard !== null) return shard
         }
         return null
       }
@@ -564,7 +574,9 @@ export class NodeDaemon extends ReadyResource {
       finished: (id) => this.finished.has(id),
       closing: () => this.closing !== null,
       accessChanged: (id) => this.emit('access', id),
-      stateKeepers: this.stateKeepers
+      stateKeepers: this.stateKeepers,
+      trade: (id) => this.peer.client.trade(id),
+      reachShards: async (node, timeout) => (await this.shardPeers?.reach(node, timeout)) ?? null
     }
   }
 }

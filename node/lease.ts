@@ -24,6 +24,9 @@ import {
   specFor,
   type Verified
 } from './contracts'
+import { MirrorKeeper } from './mirror'
+import { ShardKeeper } from './archive-keeper'
+import type { ShardChannel } from '../lib/archive/shard-channel'
 import safetyCatch from 'safety-catch'
 
 const log = logger('node')
@@ -43,14 +46,22 @@ export interface LeaseContext {
   accessChanged?(id: string): void
   /** The replicas' state cores (node/state-keeper.ts). */
   stateKeepers: StateKeepers
+  /** A trade as the market's view has it (an archive asks which node holds a shard). */
+  trade(id: string): Promise<Trade | null>
+  /** The shard protocol to another node, once connected; null after `timeout` ms. */
+  reachShards(node: Buffer, timeout: number): Promise<ShardChannel | null>
 }
 
 export class Lease {
   readonly contract: Buffer
   /** Steps queued so far; resolves once they are done. */
   queue: Promise<void> = Promise.resolve()
-  /** kind archive with a source: the core it keeps besides the contract core. */
+  /** kind mirror with a source: the core it keeps besides the contract core. */
   source: Hypercore | null = null
+  /** kind archive: the keeper of its shard, fed the catalog on every append. */
+  shards: ShardKeeper | null = null
+  /** kind archive: the whole contract core, kept as it grows, so the catalog outlives its bot's machine. */
+  private catalogRange: { destroy(): void } | null = null
   /** The trade is over and its workload released: later scans leave it alone. */
   ended = false
   /** The manifest's name of this lease's workload, once the contract verified. */
@@ -64,7 +75,8 @@ export class Lease {
   private deployed = -1
   private readonly deployers: Record<Runner, (v: Verified, seq: number) => Promise<void>> = {
     process: (v, seq) => this.deployProcess(v, seq),
-    keeper: (v, seq) => this.deployKeeper(v, seq)
+    keeper: (v, seq) => this.deployKeeper(v, seq),
+    shards: (v, seq) => this.deployShards(v, seq)
   }
   /** Verification and file fetches read through their own session, which closing the daemon closes: a read waiting for a
    * peer that is gone (a bot offline mid-deploy) then fails at once instead of holding the node's shutdown forever. */
@@ -154,6 +166,7 @@ export class Lease {
         })
       return
     }
+    if (v.catalog !== null) this.shards?.sync(v.catalog)
     // One launch per deploy instruction: restarts after that follow the workload's restart policy, not core appends.
     if (this.deployed === deploy.seq) return
     const kind = kindEntry(v.workload.kind)
@@ -200,11 +213,46 @@ export class Lease {
     this.ctx.accessChanged?.(this.id)
   }
 
-  /** An archive is (re)started per deploy instruction like any workload, without files to place. */
+  /** An archive's shard: its keeper starts once, then follows the catalog (evaluate syncs it). */
+  private async deployShards(v: Verified, seq: number): Promise<void> {
+    const { id, ctx } = this
+    this.deployed = seq
+    if (this.shards !== null && ctx.supervisor.active(id)) return
+    const r = this.trade.resources
+    const nodeOf = async (trade: string): Promise<Buffer | null> => {
+      const t = await ctx.trade(trade)
+      return t === null || t.state !== 'settled' ? null : decodeKey(t.node, 'node key')
+    }
+    const keeper = new ShardKeeper({
+      store: ctx.store,
+      contract: this.contract,
+      bot: decodeKey(this.trade.bot, 'bot key'),
+      trade: this.trade.id,
+      limit: r.ssd + r.hdd,
+      mayFetch: async (key) => {
+        const holders = keeper.catalog?.holders.flat() ?? []
+        for (const trade of holders)
+          if (trade !== null && (await nodeOf(trade))?.equals(key) === true) return true
+        return false
+      },
+      sources: {
+        reach: async (trade, timeout) => {
+          const node = await nodeOf(trade)
+          return node === null ? null : await ctx.reachShards(node, timeout)
+        }
+      }
+    })
+    this.shards = keeper
+    this.catalogRange ??= this.core.download()
+    if (v.catalog !== null) keeper.sync(v.catalog)
+    await ctx.supervisor.start({ ...specFor(id, v.workload), holder: keeper })
+  }
+
+  /** A mirror is (re)started per deploy instruction like any workload, without files to place. */
   private async deployKeeper(v: Verified, seq: number): Promise<void> {
     const { id, ctx } = this
     const w = v.workload
-    const source = w.archive?.source ?? null
+    const source = w.mirror?.source ?? null
     if (ctx.supervisor.active(id)) await ctx.supervisor.stop(id, `update to instruction ${seq}`)
     // An update that names another source: the old one is no longer paid for.
     if (this.source !== null && (source === null || !this.source.key.equals(source)))
@@ -213,7 +261,8 @@ export class Lease {
     this.deployed = seq
     const r = this.trade.resources
     const cores = this.source !== null && source !== null ? [this.source, this.core] : [this.core]
-    await ctx.supervisor.start({ ...specFor(id, w), archive: { cores, limit: r.ssd + r.hdd } })
+    const holder = new MirrorKeeper({ cores, limit: r.ssd + r.hdd })
+    await ctx.supervisor.start({ ...specFor(id, w), holder })
   }
 
   /** A source core may live anywhere: look for its holders on its own topic, and be one of them. */
@@ -234,6 +283,9 @@ export class Lease {
       await this.ctx.supervisor.stop(this.id, reason, { release: true })
     await this.ctx.stateKeepers.end(this.id)
     await this.closeSource(false)
+    this.shards = null
+    this.catalogRange?.destroy()
+    this.catalogRange = null
   }
 
   /** Stop holding the source core; `clear`: delete its blocks (the keeper did not, or no longer does). */

@@ -1,13 +1,7 @@
 /**
- * A job's declared output, kept for its bot (issue 26). When a job exits,
- * its node snapshots the output file into a core of its own, in the state
- * core's format (lib/state.ts: the bytes, then a snapshot the node signs with
- * the file's BLAKE2b-256), and the exit's status record names that core next
- * to the digest it signs. The bot fetches it from any peer that holds it and
- * checks both. The lease ends at the exit, the core does not: the node keeps
- * it for the `retain` the contract declares, then clears it. What is kept
- * until when is the one thing a node writes down (<data>/results.json): it
- * is not in the ledger or the contract.
+ * A job's declared output, kept for its bot: at the exit its node snapshots the output file into a
+ * core of its own (lib/state-core.ts format) named by the exit's status record, and keeps it for the
+ * contract's `retain` (<data>/results.json says until when), then clears it.
  */
 import fs from 'fs'
 import path from 'path'

@@ -18,7 +18,6 @@ import type { WorkloadState, PortMapping } from '../lib/node-messages'
 import { mkdirTraversable } from './sandbox'
 import { Run, RunEnd } from './run'
 import { Tail, DEFAULT_TAIL_BYTES } from './output'
-import { Keeper, ArchiveProgress, describeProgress } from './archive'
 import { BRIDGE_DIR, BRIDGE_SCRIPT, SANDBOX_UID } from './launch'
 import {
   WorkloadSpec,
@@ -28,7 +27,9 @@ import {
   digestOutput,
   freePort,
   portEnv,
-  backoffDelay
+  backoffDelay,
+  Holder,
+  HolderProgress
 } from './workload'
 
 const log = logger('node/supervisor')
@@ -89,7 +90,7 @@ interface Slot {
   timer: NodeJS.Timeout | null
   stdout: Tail
   stderr: Tail
-  keeper: Keeper | null // kind archive: keeps cores instead of running a process
+  keeper: Holder | null // a kind its node keeps: holds data instead of running a process
 }
 
 export class Supervisor extends EventEmitter {
@@ -104,7 +105,8 @@ export class Supervisor extends EventEmitter {
   private readonly bridgeScript: string
   private readonly runners: Record<Runner, (slot: Slot) => Promise<void> | void> = {
     process: (slot) => this.launch(slot),
-    keeper: (slot) => this.keep(slot)
+    keeper: (slot) => this.keep(slot),
+    shards: (slot) => this.keep(slot)
   }
 
   constructor(opts: SupervisorOptions) {
@@ -278,16 +280,15 @@ export class Supervisor extends EventEmitter {
     slot.info.cgroup = run.cgroup
   }
 
-  /** An archive runs no process: 'running' means every block of its cores is held here. */
+  /** A kept kind runs no process: 'running' means everything it should hold is held here. */
   private keep(slot: Slot): void {
-    const target = slot.spec.archive
-    if (target === undefined) return
-    const keeper = new Keeper(target)
+    const keeper = slot.spec.holder
+    if (keeper === undefined) return
     slot.keeper = keeper
-    this.setState(slot, 'starting', 'replicating the archive')
-    keeper.on('progress', (p: ArchiveProgress) => {
+    this.setState(slot, 'starting', 'fetching what it keeps')
+    keeper.on('progress', (p: HolderProgress) => {
       if (slot.keeper === keeper && slot.wanted)
-        this.setState(slot, p.done ? 'running' : 'starting', describeProgress(p, target.limit))
+        this.setState(slot, p.done ? 'running' : 'starting', p.text)
     })
     slot.exited = keeper.run().catch((err: Error) => {
       keeper.detach()

@@ -18,7 +18,7 @@ import {
 import type { Resources } from '../lib/resources'
 import type { WorkloadState, PortMapping } from '../lib/node-messages'
 import { StreamDigest } from './output'
-import type { ArchiveTarget } from './archive'
+import type { EventEmitter } from 'events'
 
 export interface WorkloadSpec {
   /** Unique on this node; names the work dir, so it is restricted to a safe alphabet. */
@@ -32,8 +32,25 @@ export interface WorkloadSpec {
   resources: Resources
   /** kind job: a file under the work dir whose digest is reported. */
   output: string | null
-  /** kind archive: the cores to keep (node/archive.ts); nothing is executed. */
-  archive?: ArchiveTarget
+  /** Kinds whose node keeps data and runs nothing (runner keeper or shards): what keeps it. */
+  holder?: Holder
+}
+
+/**
+ * What keeps a lease's data when the node runs nothing (node/mirror.ts,
+ * node/archive-keeper.ts): `run` until detached, reporting 'progress'
+ * ({ done, text }: done is 'running'); `release` deletes what it kept.
+ */
+export interface Holder extends EventEmitter {
+  run(): Promise<void>
+  detach(): void
+  release(): Promise<number>
+}
+
+/** What a holder reports: whether it holds all it should, in words for the status core. */
+export interface HolderProgress {
+  done: boolean
+  text: string
 }
 
 /**
@@ -74,10 +91,10 @@ export function checkSpec(spec: WorkloadSpec): void {
     throw new ScitError('INVALID_ARGUMENT', `workload id "${spec.id}" must match ${String(ID)}`)
   if (!isWorkloadKind(spec.kind))
     throw new ScitError('INVALID_ARGUMENT', `workload kind "${String(spec.kind)}" cannot run here`)
-  if ((kindEntry(spec.kind).runner === 'keeper') !== (spec.archive !== undefined))
+  if ((kindEntry(spec.kind).runner !== 'process') !== (spec.holder !== undefined))
     throw new ScitError(
       'INVALID_ARGUMENT',
-      `workload ${spec.id}: cores to keep go with a kind its node keeps, not ${spec.kind}`
+      `workload ${spec.id}: data to keep goes with a kind its node keeps, not ${spec.kind}`
     )
   for (const p of spec.ports)
     if (!Number.isInteger(p) || p < 1 || p > 65535)

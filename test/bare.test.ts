@@ -4,7 +4,7 @@ import path from 'path'
 import type { Assert } from 'brittle'
 import sodium from 'sodium-universal'
 import { testnet } from './helpers/net'
-import { until, withFinal } from './helpers/ledger'
+import { until, withFinal, offered } from './helpers/ledger'
 import { common, funded } from './helpers/cli'
 import { world, node, bot, jobTemplate } from './helpers/deploy'
 import { nodeArgs, startNode, stopNode } from './helpers/node-process'
@@ -124,7 +124,7 @@ bareTest(
     // Bare cannot run Node code, so "node" is the node on PATH: here there is none.
     const env = { ...process.env, PATH: await t.tmp() }
     const n = await startNode(t, [...args, '--unsafe-no-sandbox'], { runtime: 'bare', env })
-    await until(w.founder, async () => (await w.founder.client.offer(key)) !== null)
+    await offered(w.founder, key)
     const b = await bot(t, w)
     const d = await deploy(b, { template: await jobTemplate(t, { restart: 'never' }) })
     const err = await waitRunning(b, d).then(

@@ -4,7 +4,7 @@ import { testnet } from './helpers/net'
 import { world, node } from './helpers/deploy'
 import { common, funded } from './helpers/cli'
 import { sandboxTest } from './helpers/sandbox'
-import { botRun, scitProcess, Run } from './helpers/bot-process'
+import { botRun, scitProcess, TimedRun as Run } from './helpers/bot-process'
 import { generateKeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 

@@ -9,7 +9,8 @@ import {
   stateOn,
   waitFor,
   FAST_MONITOR,
-  healed
+  healed,
+  runningDeployment
 } from './helpers/deploy'
 import { deploy, waitRunning } from '../bot/deployment'
 import { sandboxTest } from './helpers/sandbox'
@@ -17,13 +18,10 @@ import { sandboxTest } from './helpers/sandbox'
 sandboxTest(
   'self-healing: a node that stops is failed and refunded, the workload ends up on the third node, money is conserved',
   async (t) => {
-    const net = await testnet(t)
-    const w = await world(t, net)
-    const nodes = [await node(t, w), await node(t, w), await node(t, w)]
-    const b = await bot(t, w)
-
-    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 2 }) })
-    await waitRunning(b, d)
+    const { w, nodes, b, d } = await runningDeployment(t, {
+      nodes: 3,
+      template: await serviceTemplate(t, { replicas: 2 })
+    })
     const used = new Set(d.trades.map((x) => x.node))
     const spare = nodes.find((n) => !used.has(n.key))
     const victim = nodes.find((n) => n.key === d.trades[0].node)

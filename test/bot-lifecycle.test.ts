@@ -1,8 +1,15 @@
 import { workloadId } from '../lib/trade-workload'
 import { testnet } from './helpers/net'
-import { world, node, bot, serviceTemplate, moneyConserved, nodeState } from './helpers/deploy'
+import {
+  world,
+  bot,
+  serviceTemplate,
+  moneyConserved,
+  nodeState,
+  runningDeployment
+} from './helpers/deploy'
 import { records } from './helpers/node-bot'
-import { deploy, waitRunning, scale, update } from '../bot/deployment'
+import { waitRunning, scale, update } from '../bot/deployment'
 import { readLogs } from '../bot/logs'
 import type { Bot } from '../bot/bot'
 import type { DeploymentRecord } from '../bot/records'
@@ -29,13 +36,10 @@ async function logLine(b: Bot, d: DeploymentRecord, re: RegExp): Promise<string>
 sandboxTest(
   'scale up buys and runs another replica, update rolls out new parameters, logs come from the nodes, scale down closes a lease',
   async (t) => {
-    const net = await testnet(t)
-    const w = await world(t, net)
-    const nodes = [await node(t, w), await node(t, w), await node(t, w)]
-    const b = await bot(t, w)
-
-    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }) })
-    await waitRunning(b, d)
+    const { w, nodes, b, d } = await runningDeployment(t, {
+      nodes: 3,
+      template: await serviceTemplate(t, { replicas: 1 })
+    })
     t.ok(
       /up hello/.test(await logLine(b, d, /up/)),
       "the workload output, read from the node's log core"

@@ -131,16 +131,22 @@ test('the crm example scales cpu with users: ceil(users / 50) cores', async (t) 
   }
 })
 
-test('the archive example keeps N TB in the chosen country', async (t) => {
+test('the archive example keeps N TB in the chosen country, in groups of data + parity holders', async (t) => {
   const inst = await instantiate(loadTemplate(path.join(EXAMPLES, 'archive.yaml')), {
     capacity: '5TB',
     country: 'BE',
-    copies: '3'
+    data: '4',
+    parity: '2'
   })
   const w = inst.manifest.workloads[0]
-  t.is(w.archive?.size, 5e12)
-  t.is(w.resources.hdd, 5e12)
-  t.is(w.replicas, 3)
+  const a = w.archive
+  if (a === null) return t.fail('no archive spec')
+  t.is(a.size, 5e12)
+  t.is(a.data + a.parity, 6)
+  t.ok(a.shard <= 256 * 1024 ** 3, `a holder keeps at most the default 256 GiB (${a.shard})`)
+  t.ok(a.groups * a.data * a.shard >= 5e12, `${a.groups} groups hold the whole size`)
+  t.is(w.resources.hdd, a.shard, 'each lease is one shard of hdd')
+  t.is(w.replicas, a.groups * 6, 'one lease per shard of each group')
   t.alike(inst.manifest.placement.countries, ['BE'])
 })
 
@@ -150,7 +156,8 @@ test('planBids: one bid per workload, replicas all-or-none, with placement and b
   })
   const bids = planBids(inst.manifest, { expiry: 1000 })
   t.is(bids.length, 1)
-  t.alike(bids[0], {
+  t.is(bids[0].workload, inst.manifest.workloads[0].name)
+  t.alike(bids[0].body, {
     resources: inst.manifest.workloads[0].resources,
     replicas: 3,
     countries: ['CH'],

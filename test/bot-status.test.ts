@@ -1,5 +1,4 @@
 import b4a from 'b4a'
-import c from 'compact-encoding'
 import Corestore from 'corestore'
 import type { SwarmConnection } from 'hyperswarm'
 import { testnet, swarm } from './helpers/net'
@@ -13,27 +12,10 @@ import { generateKeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { seal } from '../lib/envelope'
 import { StatusCore } from '../node/status'
-import { statusRecord } from '../lib/node-messages'
-import { NodeChannel } from '../lib/node-protocol'
-import type { Transition } from '../node/workload'
-import { sandboxTest } from './helpers/sandbox'
 
-function transition(id: string, state: Transition['state'], reason: string): Transition {
-  return {
-    id,
-    state,
-    reason,
-    time: Date.now(),
-    exitCode: null,
-    signal: null,
-    stdout: null,
-    output: null,
-    ports: [],
-    restarts: 0,
-    pid: null,
-    backoff: null
-  }
-}
+import { NodeChannel } from '../lib/node-protocol'
+import { sandboxTest } from './helpers/sandbox'
+import { statusBody, transitionOf } from './helpers/node'
 
 sandboxTest(
   'bot status shows the state a node signed in its status core, not what its unsigned summary claims, and records not signed by the node are not believed',
@@ -49,33 +31,19 @@ sandboxTest(
     const status = new StatusCore(store.namespace('scit/node'), identity)
     await status.ready()
     t.teardown(() => status.close())
-    await status.record(transition('lying.0', 'verifying', 'trade lying.0 is final'))
+    await status.record(transitionOf('lying.0', 'verifying', { reason: 'trade lying.0 is final' }))
     await status.record(
-      transition('lying.0', 'refused', 'header: the bot signature does not verify')
+      transitionOf('lying.0', 'refused', { reason: 'header: the bot signature does not verify' })
     )
     // A record claiming "running", appended to the node's core but signed by someone else.
     const other = generateKeyPair()
-    const forged = {
-      workload: 'lying.0',
-      state: 'running' as const,
-      reason: 'all good',
-      exitCode: null,
-      signal: null,
-      stdout: null,
-      output: null,
-      ports: [],
-      restarts: 0,
-      contract: null,
-      trade: null,
-      stateCore: null,
-      service: null
-    }
+    const forged = statusBody({ workload: 'lying.0', state: 'running', reason: 'all good' })
     await status.status.append(
       seal(other, {
         type: 'status',
         seq: status.status.length + 1,
         timestamp: Date.now(),
-        body: c.encode(statusRecord, forged)
+        body: forged
       })
     )
 

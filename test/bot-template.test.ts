@@ -30,7 +30,7 @@ test('the minimal template loads and instantiates', async (t) => {
 
 test('a wrong workload kind is reported at its line and column with the allowed values', async (t) => {
   const msg = await problems(t, minimalYaml().replace('kind: service', 'kind: servce'))
-  t.is(msg, 'crm.yaml:7:11: workloads[0].kind must be one of service, job, archive')
+  t.is(msg, 'crm.yaml:7:11: workloads[0].kind must be one of service, job, mirror, archive')
 })
 
 test('an unknown field is reported at the key', async (t) => {
@@ -142,8 +142,10 @@ test('a bad stakeholder key and an unreachable threshold are both reported', asy
 
 test('kind-specific fields are checked: an archive runs no command', async (t) => {
   const msg = await problems(t, minimalYaml().replace('kind: service', 'kind: archive'))
-  t.ok(msg.includes('an archive needs "archive: { size }"'), msg)
+  t.ok(msg.includes('an archive needs "archive: { size, data, parity }"'), msg)
   t.ok(msg.includes('workloads[0].command is not allowed for an archive'), msg)
+  const mirror = await problems(t, minimalYaml().replace('kind: service', 'kind: mirror'))
+  t.ok(mirror.includes('a mirror needs "mirror: { size }"'), mirror)
 })
 
 test('JSON parses too, being YAML', async (t) => {

@@ -63,11 +63,16 @@ test('why a bid rests: placement, lease window, size, free room, or nothing at a
   )
   t.is(
     whyUnfilled([offer('a', { country: 'DE' })], bid()),
-    'none of the 1 offers matches CH with ssd; relax placement'
+    'none of the 1 offers matches CH with ssd (no node is in CH); relax placement, or wait for such nodes'
   )
   t.is(
     whyUnfilled([offer('a', { attributes: [] })], bid({ countries: [] })),
-    'none of the 1 offers matches any country with ssd; relax placement'
+    'none of the 1 offers matches any country with ssd (1 node is in the market, none with ssd); relax placement, or wait for such nodes'
+  )
+  t.is(
+    whyUnfilled([offer('a', { attributes: ['ssd'] })], bid({ attributes: ['hdd'] })),
+    'none of the 1 offers matches CH with hdd (1 node is in CH, none with hdd); relax placement, or wait for such nodes',
+    'a small archive where nobody sells hdd says so, not that it is too large'
   )
   t.is(
     whyUnfilled([offer('a'), offer('b', { country: 'DE' })], bid({ exclude: ['a'] })),
@@ -80,12 +85,17 @@ test('why a bid rests: placement, lease window, size, free room, or nothing at a
   )
   t.is(
     whyUnfilled([offer('a')], bid({ resources: { ...ZERO, cpu: 4000, memory: GiB } })),
-    'no node matching CH with ssd is large enough for one replica (cpu 4, mem 1GiB); lower its resources or relax placement'
+    'no node matching CH with ssd is large enough for one replica (cpu 4, mem 1GiB): the largest of its 1 node sells cpu 2, mem 4GiB in all; lower its resources, or relax placement'
   )
   const busy = offer('b', { available: { ...ZERO, cpu: 500, memory: 512 * MiB } })
   t.is(
     whyUnfilled([offer('a'), busy], bid({ replicas: 2, maxPrice: 200 })),
-    'only 1 of 2 replicas fit now at 200/h or less matching CH with ssd (spread: one per node): the rest of the capacity within budget is leased; wait for capacity, lower `replicas`, raise `budget` or relax placement'
+    'only 1 of 2 replicas fit now at 200/h or less matching CH with ssd (spread: one per node): the rest of the capacity within budget is leased; wait for capacity, ask for fewer replicas, raise the budget or relax placement'
+  )
+  t.is(
+    whyUnfilled([offer('a')], bid({ replicas: 2, maxPrice: 200 })),
+    'only 1 of 2 replicas fit now at 200/h or less matching CH with ssd (spread: one per node): only 1 node there sells within budget, and each takes one replica (spread); wait for more nodes, ask for fewer replicas, raise the budget or relax placement',
+    'nothing is leased: the market is too small, and it says so'
   )
   t.is(
     whyUnfilled([offer('a')], bid({ maxPrice: 200 })),

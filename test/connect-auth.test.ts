@@ -3,13 +3,14 @@ import net from 'net'
 import b4a from 'b4a'
 import type { SwarmConnection } from 'hyperswarm'
 import { testnet, swarm } from './helpers/net'
-import { world, node, bot, healed, waitFor } from './helpers/deploy'
+import { world, node, healed, waitFor, runningDeployment } from './helpers/deploy'
 import { common, funded } from './helpers/cli'
 import { runScit } from './helpers/runtime'
 import { sandboxTest } from './helpers/sandbox'
 import { store, writer, forge, encode, minimalInstance } from './helpers/bot'
-import { crmTemplate, echoTemplate, accepted, connectProcess, echoThrough } from './helpers/reach'
-import { deploy, waitRunning } from '../bot/deployment'
+import { echoTemplate, accepted, connectProcess, echoThrough } from './helpers/reach'
+import { crmTemplate } from './helpers/state'
+import { waitRunning } from '../bot/deployment'
 import { generateKeyPair, loadIdentity } from '../lib/identity'
 import { decodeKey, encodeKey, hash } from '../lib/keys'
 import { workloadId } from '../lib/trade-workload'
@@ -28,12 +29,13 @@ function serviceTopic(contract: Buffer, workload: string, port: number): Buffer 
 sandboxTest(
   "a rogue server announced on the contract's service topic gets none of 30 connections through scit connect; the real replica gets all 30",
   async (t) => {
-    const tn = await testnet(t)
-    const w = await world(t, tn)
-    const n = await node(t, w)
-    const b = await bot(t, w)
-    const d = await deploy(b, { template: await echoTemplate(t) })
-    await waitRunning(b, d)
+    const {
+      net: tn,
+      w,
+      nodes: [n],
+      b,
+      d
+    } = await runningDeployment(t, { template: await echoTemplate(t) })
     const id = workloadId({ id: d.trades[0].id })
 
     const rogue = tn.createNode()
@@ -69,12 +71,13 @@ sandboxTest(
 sandboxTest(
   'after a heal away from a live node, its open tunnel is closed and, though its key serves on the DHT again, no connection reaches it: the new replica serves',
   async (t) => {
-    const tn = await testnet(t)
-    const w = await world(t, tn)
-    const nodes = [await node(t, w), await node(t, w)]
-    const b = await bot(t, w)
-    const d = await deploy(b, { template: await echoTemplate(t) })
-    await waitRunning(b, d)
+    const {
+      net: tn,
+      w,
+      nodes,
+      b,
+      d
+    } = await runningDeployment(t, { nodes: 2, template: await echoTemplate(t) })
     const first = d.trades[0]
     const old = nodes.find((n) => n.key === first.node)
     if (old === undefined) return t.fail('the echo runs on no node of the test')
@@ -135,7 +138,9 @@ sandboxTest(
     const { data } = await funded(t, w.founder)
     const user = await t.tmp()
     const args = common(tn, w.founder, data)
-    const template = await crmTemplate(t, ['bot', encodeKey(loadIdentity(user).publicKey)])
+    const template = await crmTemplate(t, {
+      access: ['bot', encodeKey(loadIdentity(user).publicKey)]
+    })
     const dep = await runScit('node', [
       'bot',
       'deploy',
@@ -183,12 +188,13 @@ sandboxTest(
 sandboxTest(
   "a status record the node signed for another contract, found where this contract's replica should be, binds no key: scit connect dials nothing",
   async (t) => {
-    const tn = await testnet(t)
-    const w = await world(t, tn)
-    const n = await node(t, w)
-    const b = await bot(t, w)
-    const d = await deploy(b, { template: await echoTemplate(t) })
-    await waitRunning(b, d)
+    const {
+      net: tn,
+      w,
+      nodes: [n],
+      b,
+      d
+    } = await runningDeployment(t, { template: await echoTemplate(t) })
     const id = workloadId(d.trades[0])
     const running = n.supervisor.get(id)
     if (running === null) return t.fail('the echo does not run')
@@ -238,12 +244,7 @@ sandboxTest(
 sandboxTest(
   'with no live trade to reach, scit connect fails closed within --timeout, saying why',
   async (t) => {
-    const tn = await testnet(t)
-    const w = await world(t, tn)
-    await node(t, w)
-    const b = await bot(t, w)
-    const d = await deploy(b, { template: await echoTemplate(t) })
-    await waitRunning(b, d)
+    const { net: tn, w, b, d } = await runningDeployment(t, { template: await echoTemplate(t) })
     await b.trader.end(d, d.trades[0].id, 'fail', 'test: the lease failed, nothing replaces it')
     await waitFor(b, async () => (await w.founder.client.trade(d.trades[0].id))?.state === 'failed')
 

@@ -1,12 +1,13 @@
 import test from 'brittle'
 import net from 'net'
 import { testnet } from './helpers/net'
-import { world, node, bot, jobTemplate, healed } from './helpers/deploy'
+import { world, node, bot, jobTemplate, healed, runningDeployment } from './helpers/deploy'
 import { tmpDir, supervisor, spec } from './helpers/node'
 import { scit, common, funded } from './helpers/cli'
 import { scitProcess } from './helpers/bot-process'
 import { sandboxTest } from './helpers/sandbox'
-import { crmTemplate, echoTemplate, accepted, applied, echo, connectProcess } from './helpers/reach'
+import { echoTemplate, accepted, applied, echo, connectProcess } from './helpers/reach'
+import { crmTemplate } from './helpers/state'
 import { deploy, waitRunning, stop } from '../bot/deployment'
 import { grantAccess } from '../bot/access'
 import { loadIdentity, generateKeyPair } from '../lib/identity'
@@ -31,7 +32,7 @@ sandboxTest(
     const b = await bot(t, w)
     const user = await t.tmp()
     const d = await deploy(b, {
-      template: await crmTemplate(t, ['bot', encodeKey(loadIdentity(user).publicKey)])
+      template: await crmTemplate(t, { access: ['bot', encodeKey(loadIdentity(user).publicKey)] })
     })
     await waitRunning(b, d)
 
@@ -53,12 +54,13 @@ sandboxTest(
 sandboxTest(
   'a key not on the access list is refused before the workload sees a connection; a grant lets it in, a revoke refuses it again',
   async (t) => {
-    const tn = await testnet(t)
-    const w = await world(t, tn)
-    const n = await node(t, w)
-    const b = await bot(t, w)
-    const d = await deploy(b, { template: await echoTemplate(t) })
-    await waitRunning(b, d)
+    const {
+      net: tn,
+      w,
+      nodes: [n],
+      b,
+      d
+    } = await runningDeployment(t, { template: await echoTemplate(t) })
     const id = workloadId({ id: d.trades[0].id })
     const service = n.services.keyPair(id, 7000).publicKey
     const stranger = generateKeyPair()
@@ -166,7 +168,7 @@ sandboxTest(
     const b = await bot(t, w)
     const user = await t.tmp()
     const d = await deploy(b, {
-      template: await crmTemplate(t, ['bot', encodeKey(loadIdentity(user).publicKey)])
+      template: await crmTemplate(t, { access: ['bot', encodeKey(loadIdentity(user).publicKey)] })
     })
     await waitRunning(b, d)
     const c = await connectProcess(t, w, user, d.contract ?? '')

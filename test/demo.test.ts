@@ -48,9 +48,9 @@ test('the demo, in process: what its summary claims holds in the ledger and on t
     world.indexers.every((p) => p.ledger.isIndexer),
     'each of the 3 peers indexes'
   )
-  t.is(summary.nodes.length, 5, '5 nodes')
+  t.is(summary.nodes.length, 10, '10 nodes')
   t.is(new Set(summary.nodes.map((n) => n.country)).size, 3, 'in 3 countries')
-  t.is((await client.offers()).length, 5, 'each with an offer on the book')
+  t.is((await client.offers()).length, 10, 'each with an offer on the book')
   t.alike(
     (await client.templates()).map((x) => x.name).sort(),
     ['ai-mining', 'archive', 'banking-feature', 'crm'],
@@ -120,19 +120,22 @@ test('the demo, in process: what its summary claims holds in the ledger and on t
     'after its run exited on the node'
   )
 
-  // The archive: 2 copies on distinct DE nodes, held and challenged.
-  const copies = summary.archive.copies
-  t.is(new Set(copies.map((c) => c.node)).size, 2, 'the archive has 2 copies on 2 nodes')
+  // The archive: 4 + 2 on six distinct DE nodes; one dies, the files come back, a spare rebuilds and proves.
+  const ar = summary.archive
+  t.is(new Set(ar.holders).size, 6, 'the archive has 6 holders on 6 nodes')
   t.ok(
-    copies.every((c) => world.node(c.node).spec.country === 'DE'),
+    ar.holders.every((n) => world.node(n).spec.country === 'DE'),
     'in DE'
   )
-  t.ok(
-    copies.every((c) => c.challenged),
-    'each passed a storage challenge'
+  t.ok(ar.gotBack, 'its files came back byte for byte with a holder gone')
+  t.ok(world.node(ar.lost).stopped, `${ar.lost} was stopped`)
+  t.ok(!ar.holders.includes(ar.repaired.node), `the spare ${ar.repaired.node} rebuilt the shard`)
+  t.ok(ar.repaired.proved, 'and proved it')
+  t.is(
+    stateOn(world.node(ar.repaired.node).daemon, ar.repaired.trade),
+    'running',
+    'it holds it all'
   )
-  for (const c of copies)
-    t.is(stateOn(world.node(c.node).daemon, c.trade), 'running', `${c.node} holds every block`)
 
   // The banking feature: 1.3.0 in force, signed by 2 of 3, running on both replicas.
   const bank = (await bot.writer(bot.state.find(summary.banking.id))).view
@@ -209,10 +212,10 @@ test('scit demo --quick --no-sandbox as a child process: exits 0, prints the ste
     '3 indexers agree on the order book',
     'node zurich (',
     'Zurich CH) sells 2 cores',
-    'published crm v1, archive v1, banking-feature v4, ai-mining v1',
+    'published crm v1, archive v2, banking-feature v4, ai-mining v1',
     'stakeholder it signed (weight 2/2)',
     'the same as a local run',
-    'answered a storage challenge',
+    'rebuilt the shard from 4 holders and proved it',
     'release 1.3.0 serves on',
     'the bot gave up on zurich',
     'the CRM runs again on geneva with its 3 contacts, restored from snapshot',

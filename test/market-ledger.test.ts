@@ -1,6 +1,6 @@
 import test from 'brittle'
 import { testnet } from './helpers/net'
-import { peer, market, until, offerOp } from './helpers/ledger'
+import { peer, market, offerOp, offered } from './helpers/ledger'
 
 test('a peer that only knows the market key submits ops without permission (its own optimistic blocks) and the creator applies them', async (t) => {
   const net = await testnet(t)
@@ -16,7 +16,7 @@ test('a peer that only knows the market key submits ops without permission (its 
   t.is(creator.relays?.counters.served, 0, "not through the creator's relay")
 
   const node = joiner.client.identity
-  await until(creator, async () => (await creator.client.offer(node)) !== null)
+  await offered(creator, node)
   const offer = await creator.client.offer(node)
   t.is(offer?.node, node, "the creator sees the joiner's offer")
   t.is(offer?.id, id)

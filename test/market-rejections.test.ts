@@ -446,3 +446,21 @@ test('a timestamp near 2^53 is invalid instead of overflowing deadlines', async 
     'a lease of 70 years'
   )
 })
+
+test('offers whose bytes add up past 2^53 are all accepted; the capacity gauge stops at 2^53 - 1', async (t) => {
+  const m = await Market.create()
+  const huge = resources({ cpu: 1000, memory: 1024, ssd: 2 ** 52 })
+  // Unbounded, the second offer's total threw inside apply: on an indexer, the market stopped for good.
+  for (const name of ['node-a', 'node-b', 'node-c']) {
+    const r = await m.send(new Actor(name), 'offer', offerBody({ resources: huge }))
+    t.ok(r.outcome.accepted, `${name}'s offer accepted`)
+  }
+  const s = await Q.stats(m.view)
+  t.is(s.offers, 3)
+  t.is(s.capacity.total.ssd, Number.MAX_SAFE_INTEGER)
+  t.is(s.capacity.total.cpu, 3000, 'the other kinds are exact')
+  const bot = new Actor('bot')
+  await m.fund(bot, 1_000_000)
+  const bid = await m.send(bot, 'bid', bidBody({ resources: resources({ cpu: 500, memory: 512 }) }))
+  t.is(bid.outcome.trades.length, 1, 'the market goes on')
+})

@@ -2,7 +2,7 @@ import test from 'brittle'
 import { testnet } from './helpers/net'
 import { until, withFinal } from './helpers/ledger'
 import {
-  bot,
+  peerBot,
   node,
   workload,
   manifest,
@@ -12,7 +12,8 @@ import {
   fileOf,
   nodeTransition,
   keyOf,
-  HOUR
+  HOUR,
+  nodeScene
 } from './helpers/node-bot'
 import { ZERO } from '../lib/resources'
 import * as Q from '../market/queries'
@@ -32,11 +33,8 @@ function claimed(n: NodeDaemon): Promise<Outcome[]> {
 sandboxTest(
   "the node claims its running lease's pay periodically: its balance grows and money is conserved",
   async (t) => {
-    const net = await testnet(t)
-    const b = await bot(t, net)
-    const n = await node(t, net, b, { prices: PRICES, claimInterval: 100 })
+    const { b, n } = await nodeScene(t, { prices: PRICES, claimInterval: 100 })
     const me = keyOf(n)
-    await until(b.peer, async () => (await b.peer.client.offer(me)) !== null)
     const code = 'setInterval(() => {}, 1000)'
     const m = manifest(
       workload({
@@ -97,7 +95,7 @@ test("claimable follows the engine's rule: pro rata from the start, capped by th
 
 sandboxTest('a node with claims off never claims', async (t) => {
   const net = await testnet(t)
-  const b = await bot(t, net)
+  const b = await peerBot(t, net)
   const n = await node(t, net, b, { claimInterval: 0 })
   t.is(n.payouts.interval, 0)
   t.alike(await n.payouts.claim(), [], 'nothing due: no ops')

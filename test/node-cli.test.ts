@@ -5,8 +5,8 @@ import { execFile } from 'child_process'
 import { promisify } from 'util'
 import { testnet } from './helpers/net'
 import type { Testnet } from '../lib/testnet'
-import { until } from './helpers/ledger'
-import { bot, workload, manifest, buy, contract, settle, fileOf } from './helpers/node-bot'
+import { until, offered } from './helpers/ledger'
+import { peerBot, workload, manifest, buy, contract, settle, fileOf } from './helpers/node-bot'
 import { tmpDir } from './helpers/node'
 import {
   SCIT,
@@ -89,7 +89,7 @@ test('scit node status shows identity, capacity and workloads of a stopped node'
 
 /** A market with a funded bot, a caller for its services (through the DHT), and a data dir for one node. */
 async function scene(t: test.Assert): Promise<{
-  b: Awaited<ReturnType<typeof bot>>
+  b: Awaited<ReturnType<typeof peerBot>>
   home: Awaited<ReturnType<typeof callHome>>
   data: string
   key: string
@@ -97,7 +97,7 @@ async function scene(t: test.Assert): Promise<{
   args: string[]
 }> {
   const tn = await testnet(t)
-  const b = await bot(t, tn)
+  const b = await peerBot(t, tn)
   const home = await callHome(t, tn, b.identity)
   const data = await t.tmp()
   const key = encodeKey(loadIdentity(data).publicKey)
@@ -117,7 +117,7 @@ async function serve(
   s: Awaited<ReturnType<typeof scene>>,
   calls: number
 ): Promise<string> {
-  await until(s.b.peer, async () => (await s.b.peer.client.offer(s.key)) !== null)
+  await offered(s.b.peer, s.key)
   const m = manifest(
     workload({ kind: 'service', ports: [8080], files: [await fileOf(t, 'main.js', HELLO)] })
   )
@@ -265,7 +265,7 @@ test(
   { skip: !root },
   async (t) => {
     const tn = await testnet(t)
-    const b = await bot(t, tn)
+    const b = await peerBot(t, tn)
     const closed = await t.tmp() // 0700, like /root or a mktemp -d
     fs.chmodSync(closed, 0o700)
     const data = path.join(closed, 'scit')
@@ -400,7 +400,7 @@ sandboxTest(
     await serve(t, s, 1)
     await stopNode(p)
     const a = encodeKey(s.b.peer.key)
-    const other = encodeKey((await bot(t, s.tn)).peer.key)
+    const other = encodeKey((await peerBot(t, s.tn)).peer.key)
     const e = await refused(
       t,
       s.args.map((x) => (x === a ? other : x))

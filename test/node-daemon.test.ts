@@ -1,10 +1,6 @@
 import fs from 'fs'
 import b4a from 'b4a'
-import { testnet } from './helpers/net'
-import { until } from './helpers/ledger'
 import {
-  bot,
-  node,
   workload,
   manifest,
   buy,
@@ -13,7 +9,8 @@ import {
   fileOf,
   nodeTransition,
   ended,
-  keyOf
+  keyOf,
+  nodeScene
 } from './helpers/node-bot'
 import { StreamDigest } from '../node/output'
 import { readCore } from '../lib/status'
@@ -31,10 +28,7 @@ function blake(s: string): Buffer {
 sandboxTest(
   'a node sells capacity, a trade settles, a signed job runs in the sandbox and its digests are reported',
   async (t) => {
-    const net = await testnet(t)
-    const b = await bot(t, net)
-    const n = await node(t, net, b)
-    await until(b.peer, async () => (await b.peer.client.offer(keyOf(n))) !== null)
+    const { b, n } = await nodeScene(t)
     const before = await b.peer.client.offer(keyOf(n))
     t.is(before?.available.cpu, 1000, 'the offer carries the capacity')
 
@@ -69,10 +63,7 @@ sandboxTest(
 )
 
 sandboxTest('a service starts, is killed from outside, and restarts', async (t) => {
-  const net = await testnet(t)
-  const b = await bot(t, net)
-  const n = await node(t, net, b)
-  await until(b.peer, async () => (await b.peer.client.offer(keyOf(n))) !== null)
+  const { b, n } = await nodeScene(t)
   const code = 'setInterval(() => {}, 1000)'
   const m = manifest(
     workload({ kind: 'service', restart: 'always', files: [await fileOf(t, 'main.js', code)] })
@@ -92,11 +83,8 @@ sandboxTest('a service starts, is killed from outside, and restarts', async (t) 
 sandboxTest(
   "the offer's capacity goes down when a lease starts and back up when it stops",
   async (t) => {
-    const net = await testnet(t)
-    const b = await bot(t, net)
-    const n = await node(t, net, b)
+    const { net, b, n } = await nodeScene(t)
     const me = keyOf(n)
-    await until(b.peer, async () => (await b.peer.client.offer(me)) !== null)
     const code = 'setInterval(() => {}, 1000)'
     const m = manifest(workload({ kind: 'service', files: [await fileOf(t, 'main.js', code)] }))
     const trade = await buy(b, m)
@@ -130,10 +118,7 @@ sandboxTest(
 )
 
 sandboxTest('an update replaces the running version only after the new one verifies', async (t) => {
-  const net = await testnet(t)
-  const b = await bot(t, net)
-  const n = await node(t, net, b)
-  await until(b.peer, async () => (await b.peer.client.offer(keyOf(n))) !== null)
+  const { b, n } = await nodeScene(t)
   const v1 = 'console.log("v1"); setInterval(() => {}, 1000)'
   const v2 = 'console.log("v2"); setInterval(() => {}, 1000)'
   const m1 = manifest(workload({ kind: 'service', files: [await fileOf(t, 'main.js', v1)] }))

@@ -4,7 +4,7 @@ import path from 'path'
 import { execFile } from 'child_process'
 import { promisify } from 'util'
 import { testnet } from './helpers/net'
-import { market, until } from './helpers/ledger'
+import { market, offered } from './helpers/ledger'
 import { node as worldNode, bot as worldBot } from './helpers/deploy'
 import {
   node,
@@ -139,7 +139,7 @@ sandboxTest(
     t.ok(dep.accepted)
     const seller: TestBot = { peer, identity }
     const n = await node(t, net, seller, { data, workloads: path.join(data, 'workloads') })
-    await until(peer, async () => (await peer.client.offer(keyOf(n))) !== null)
+    await offered(peer, keyOf(n))
     const tr = await runJob(
       t,
       seller,

@@ -3,9 +3,9 @@ import fs from 'fs'
 import path from 'path'
 import c from 'compact-encoding'
 import { testnet } from './helpers/net'
-import { until, market, peer, addIndexer } from './helpers/ledger'
+import { market, peer, addIndexer, offered } from './helpers/ledger'
 import {
-  bot,
+  peerBot,
   node,
   workload,
   manifest,
@@ -18,7 +18,9 @@ import {
   ended,
   recorded,
   records,
-  TestBot
+  TestBot,
+  nodeScene,
+  NodeScene
 } from './helpers/node-bot'
 import { tmpDir, gone } from './helpers/node'
 import { generateKeyPair } from '../lib/identity'
@@ -28,7 +30,8 @@ import {
   headerEncoding,
   manifestHash,
   signManifest,
-  Manifest
+  Manifest,
+  BlobRef
 } from '../lib/contract'
 import { checkTrade, stagedFile, placeFiles, Verified } from '../node/contracts'
 import b4a from 'b4a'
@@ -37,25 +40,17 @@ import { summarize } from '../node/status'
 import { isScitError } from '../lib/errors'
 import { ZERO, MiB } from '../lib/resources'
 import type { Trade } from '../market/types'
-import type { NodeDaemon } from '../node/daemon'
+
 import type { Transition } from '../node/workload'
 import type { Testnet } from '../lib/testnet'
 import { sandboxTest } from './helpers/sandbox'
 
 const CODE = 'console.log("ran")'
 
-interface Scene {
-  net: Testnet
-  b: TestBot
-  n: NodeDaemon
-}
+type Scene = NodeScene
 
-async function scene(t: test.Assert): Promise<Scene> {
-  const net = await testnet(t)
-  const b = await bot(t, net)
-  const n = await node(t, net, b)
-  await until(b.peer, async () => (await b.peer.client.offer(keyOf(n))) !== null)
-  return { net, b, n }
+function scene(t: test.Assert): Promise<Scene> {
+  return nodeScene(t)
 }
 
 /** Settle `trade` with `writer`'s core and wait for the node to refuse it; asserts nothing ran. */
@@ -102,22 +97,27 @@ sandboxTest("a contract core written by another key than the trade's bot is refu
   t.ok((await refused(t, s, trade, w.writer, m)).startsWith('wrong-bot'))
 })
 
-sandboxTest('an instruction signed by someone else than the bot is refused', async (t) => {
-  const s = await scene(t)
-  const m = await simple(t)
-  const trade = await buy(s.b, m)
-  const w = await contract(t, s.b, m, [trade], { 'main.js': CODE }, { deploy: false })
-  const body = c.encode(instructionEncoding, {
+/** A deploy instruction's body for `m` with `files`, to seal by hand. */
+function deployBody(m: Manifest, files: BlobRef[]): Buffer {
+  return c.encode(instructionEncoding, {
     action: 'deploy',
     manifestHash: manifestHash(m),
     manifest: null,
-    files: w.refs,
+    files,
     scale: [],
     trades: [],
     reason: '',
     grant: null,
     restore: []
   })
+}
+
+sandboxTest('an instruction signed by someone else than the bot is refused', async (t) => {
+  const s = await scene(t)
+  const m = await simple(t)
+  const trade = await buy(s.b, m)
+  const w = await contract(t, s.b, m, [trade], { 'main.js': CODE }, { deploy: false })
+  const body = deployBody(m, w.refs)
   await w.writer.core.append(
     seal(generateKeyPair(), { type: 'instruction', seq: 1, timestamp: Date.now(), body })
   )
@@ -129,17 +129,7 @@ sandboxTest('an instruction out of sequence is refused', async (t) => {
   const m = await simple(t)
   const trade = await buy(s.b, m)
   const w = await contract(t, s.b, m, [trade], { 'main.js': CODE }, { deploy: false })
-  const body = c.encode(instructionEncoding, {
-    action: 'deploy',
-    manifestHash: manifestHash(m),
-    manifest: null,
-    files: w.refs,
-    scale: [],
-    trades: [],
-    reason: '',
-    grant: null,
-    restore: []
-  })
+  const body = deployBody(m, w.refs)
   await w.writer.core.append(
     seal(s.b.identity, { type: 'instruction', seq: 2, timestamp: Date.now(), body })
   )
@@ -244,7 +234,7 @@ sandboxTest(
     const net = await testnet(t)
     const q = await quorum(t, net)
     const n = await node(t, net, q.bot)
-    await until(q.bot.peer, async () => (await q.bot.peer.client.offer(keyOf(n))) !== null)
+    await offered(q.bot.peer, keyOf(n))
     await q.stopBC() // one indexer of three: nothing new becomes final
 
     const m = await simple(t)
@@ -290,7 +280,7 @@ sandboxTest(
   async (t) => {
     const s = await scene(t)
     const cheap = await node(t, s.net, s.b, { prices: { ...ZERO, cpu: 1, memory: 1 } })
-    await until(s.b.peer, async () => (await s.b.peer.client.offer(keyOf(cheap))) !== null)
+    await offered(s.b.peer, keyOf(cheap))
     const m = manifest(
       workload({
         files: [await fileOf(t, 'main.js', CODE)],
@@ -320,11 +310,11 @@ sandboxTest(
   'a staged file altered on disk between runs is re-verified and refused on restart: nothing runs',
   async (t) => {
     const net = await testnet(t)
-    const b = await bot(t, net)
+    const b = await peerBot(t, net)
     const data = await t.tmp()
     const workloads = path.join(await tmpDir(t), 'workloads')
     const first = await node(t, net, b, { data, workloads })
-    await until(b.peer, async () => (await b.peer.client.offer(keyOf(first))) !== null)
+    await offered(b.peer, keyOf(first))
     const code = 'setInterval(() => {}, 1000)'
     const m = manifest(workload({ kind: 'service', files: [await fileOf(t, 'main.js', code)] }))
     const trade = await buy(b, m)

@@ -1,12 +1,8 @@
 import fs from 'fs'
 import path from 'path'
 import { testnet } from './helpers/net'
-import { until } from './helpers/ledger'
-import { bot, workload, manifest, buy, contract, settle, fileOf } from './helpers/node-bot'
-import { tmpDir } from './helpers/node'
-import { startNode, nodeArgs, callHome, serviceKey, HELLO } from './helpers/node-process'
-import { loadIdentity } from '../lib/identity'
-import { encodeKey } from '../lib/keys'
+import { peerBot, workload, manifest, buy, contract, settle, fileOf } from './helpers/node-bot'
+import { startNode, sellingNode, callHome, serviceKey, HELLO } from './helpers/node-process'
 import { workloadId } from '../lib/trade-workload'
 import { stagedFile } from '../node/contracts'
 import { sandboxTest } from './helpers/sandbox'
@@ -15,14 +11,11 @@ sandboxTest(
   'after kill -9 and a restart on the same data dir, the service runs again and no file is fetched twice',
   async (t) => {
     const tn = await testnet(t)
-    const b = await bot(t, tn)
+    const b = await peerBot(t, tn)
     // The test calls the service through the DHT after every start: it waits on sessions, never on time.
     const home = await callHome(t, tn, b.identity)
-    const data = await t.tmp()
-    const key = encodeKey(loadIdentity(data).publicKey)
-    const args = nodeArgs(data, b.peer.key, tn, path.join(await tmpDir(t), 'workloads'))
-    const first = await startNode(t, args)
-    await until(b.peer, async () => (await b.peer.client.offer(key)) !== null)
+    const first = await sellingNode(t, tn, b.peer)
+    const { data, args } = first
 
     const m = manifest(
       workload({ kind: 'service', ports: [8080], files: [await fileOf(t, 'main.js', HELLO)] })

@@ -4,28 +4,10 @@ import c from 'compact-encoding'
 import Corestore from 'corestore'
 import { StatusCore, summarize } from '../node/status'
 import { readCore } from '../lib/status'
-import { StatusRecord, LogRecord, statusRecord } from '../lib/node-messages'
+import { StatusRecord, LogRecord } from '../lib/node-messages'
 import { generateKeyPair } from '../lib/identity'
 import { seal } from '../lib/envelope'
-import type { Transition } from '../node/workload'
-
-function tr(id: string, state: Transition['state'], over: Partial<Transition> = {}): Transition {
-  return {
-    id,
-    state,
-    reason: state,
-    time: Date.now(),
-    exitCode: null,
-    signal: null,
-    stdout: null,
-    output: null,
-    ports: [],
-    restarts: 0,
-    pid: null,
-    backoff: null,
-    ...over
-  }
-}
+import { statusBody, transitionOf } from './helpers/node'
 
 async function statusCore(
   t: test.Assert,
@@ -45,10 +27,15 @@ async function statusCore(
 test('status records round-trip through a replicated core and verify', async (t) => {
   const { core, store, identity } = await statusCore(t)
   const digest = b4a.alloc(32, 7)
-  await core.record(tr('job', 'starting'))
-  await core.record(tr('job', 'running'))
+  await core.record(transitionOf('job', 'starting'))
+  await core.record(transitionOf('job', 'running'))
   await core.record(
-    tr('job', 'exited', { exitCode: 0, stdout: digest, output: digest, reason: 'exit code 0' }),
+    transitionOf('job', 'exited', {
+      exitCode: 0,
+      stdout: digest,
+      output: digest,
+      reason: 'exit code 0'
+    }),
     { contract: b4a.alloc(32, 1), trade: 'bid.0' }
   )
 
@@ -81,26 +68,12 @@ test('status records round-trip through a replicated core and verify', async (t)
 
 test('a tampered record is refused by the reader and the rest still verify', async (t) => {
   const { core, identity } = await statusCore(t)
-  await core.record(tr('svc', 'starting'))
+  await core.record(transitionOf('svc', 'starting'))
   const good = seal(identity, {
     type: 'status',
     seq: 2,
     timestamp: 1,
-    body: c.encode(statusRecord, {
-      workload: 'svc',
-      state: 'running',
-      reason: 'ok',
-      exitCode: null,
-      signal: null,
-      stdout: null,
-      output: null,
-      ports: [],
-      restarts: 0,
-      contract: null,
-      trade: null,
-      stateCore: null,
-      service: null
-    })
+    body: statusBody({ workload: 'svc', state: 'running', reason: 'ok' })
   })
   const tampered = b4a.from(good)
   tampered[tampered.byteLength - 80] ^= 1 // a byte of the body: the signature no longer covers it
@@ -112,27 +85,13 @@ test('a tampered record is refused by the reader and the rest still verify', asy
       type: 'status',
       seq: 9,
       timestamp: 1,
-      body: c.encode(statusRecord, {
-        workload: 'svc',
-        state: 'stopped',
-        reason: '',
-        exitCode: null,
-        signal: null,
-        stdout: null,
-        output: null,
-        ports: [],
-        restarts: 0,
-        contract: null,
-        trade: null,
-        stateCore: null,
-        service: null
-      })
+      body: statusBody({ workload: 'svc', state: 'stopped' })
     })
   )
   await core.status.append(
     seal(identity, { type: 'status', seq: 5, timestamp: 1, body: b4a.from([0, 2, 0xff]) })
   )
-  await core.record(tr('svc', 'stopped'))
+  await core.record(transitionOf('svc', 'stopped'))
 
   const r = await readCore<StatusRecord>(core.status, identity.publicKey, 'status')
   t.alike(

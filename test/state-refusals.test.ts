@@ -4,7 +4,7 @@ import c from 'compact-encoding'
 import type { Assert } from 'brittle'
 import { testnet } from './helpers/net'
 import {
-  bot,
+  peerBot,
   node,
   workload,
   manifest,
@@ -43,7 +43,7 @@ interface Setup {
 /** A service with state runs on node a (trade t1); node b is up and sells the same. */
 async function setup(t: Assert): Promise<Setup> {
   const net = await testnet(t)
-  const tb = await bot(t, net)
+  const tb = await peerBot(t, net)
   const a = await node(t, net, tb)
   const w = workload({
     kind: 'service',
@@ -62,7 +62,7 @@ async function setup(t: Assert): Promise<Setup> {
 }
 
 async function buyOn(tb: TestBot, m: Manifest, exclude: string[]): Promise<string> {
-  const [body] = planBids(m, { expiry: Date.now() + HOUR, exclude })
+  const [{ body }] = planBids(m, { expiry: Date.now() + HOUR, exclude })
   const [o] = await tb.peer.client.submitAndWait([{ type: 'bid', body }], { final: false })
   if (!o.accepted || o.trades.length === 0) throw new Error(`bid not matched: ${o.reason ?? ''}`)
   return o.trades[0]

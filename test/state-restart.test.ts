@@ -2,13 +2,10 @@ import fs from 'fs'
 import path from 'path'
 import Corestore from 'corestore'
 import { testnet } from './helpers/net'
-import { until } from './helpers/ledger'
-import { bot, workload, manifest, buy, contract, settle, fileOf } from './helpers/node-bot'
-import { tmpDir } from './helpers/node'
-import { startNode, stopNode, nodeArgs, callHome, serviceKey } from './helpers/node-process'
+import { peerBot, workload, manifest, buy, contract, settle, fileOf } from './helpers/node-bot'
+import { startNode, stopNode, sellingNode, callHome, serviceKey } from './helpers/node-process'
 import { sandboxTest } from './helpers/sandbox'
 import { loadIdentity } from '../lib/identity'
-import { encodeKey } from '../lib/keys'
 import { workloadId } from '../lib/trade-workload'
 import { scanState, readFile } from '../lib/state-core'
 import { MiB, ZERO } from '../lib/resources'
@@ -21,13 +18,10 @@ sandboxTest(
   'a node killed with SIGKILL and restarted on its data dir resumes its own state core: the service goes on from its data, nothing is restored from elsewhere',
   async (t) => {
     const net = await testnet(t)
-    const b = await bot(t, net)
+    const b = await peerBot(t, net)
     const home = await callHome(t, net, b.identity) // workloads have no network: the test calls the service through the DHT
-    const data = await t.tmp()
-    const key = encodeKey(loadIdentity(data).publicKey)
-    const args = nodeArgs(data, b.peer.key, net, path.join(await tmpDir(t), 'workloads'))
-    const first = await startNode(t, args)
-    await until(b.peer, async () => (await b.peer.client.offer(key)) !== null)
+    const first = await sellingNode(t, net, b.peer)
+    const { data, args } = first
     const m = manifest(
       workload({
         kind: 'service',

@@ -183,7 +183,7 @@ async function finish(
   r.block(tables)
   r.block('')
   r.block(
-    `demo complete in ${summary.seconds.toFixed(1)}s: 3 indexers, 5 nodes, 4 contracts deployed by a bot, 1 node lost and healed, money conserved`
+    `demo complete in ${summary.seconds.toFixed(1)}s: 3 indexers, 10 nodes, 4 contracts deployed by a bot, 2 nodes lost, a CRM healed and an archive shard rebuilt, money conserved`
   )
   if (flags.json === true) process.stdout.write(JSON.stringify(summary, null, 2) + '\n')
 }

@@ -81,7 +81,7 @@ async function play(
   const started = Date.now()
   r.section(1, 'a market on a local DHT testnet')
   const market = await setup.market(world, r)
-  r.section(2, 'five nodes sell capacity')
+  r.section(2, 'ten nodes sell capacity')
   const nodes = await setup.nodes(world, r)
   r.section(3, 'an expert publishes templates; a user starts a bot')
   const templates = await setup.templates(world, r)
@@ -94,7 +94,10 @@ async function play(
   bot.monitor.start()
   r.section(5, 'an AI data-mining job (examples/ai-mining.yaml)')
   const jobResult = await job(s)
-  r.section(6, 'an archive of 10 MB × 2 copies in DE (examples/archive.yaml, scaled down from TB)')
+  r.section(
+    6,
+    'an archive of 8 MB coded 4 + 2 in DE, a holder lost and repaired (examples/archive.yaml, scaled down from PB)'
+  )
   const archiveResult = await archive(s)
   r.section(
     7,

@@ -1,6 +1,6 @@
 /**
  * Bringing the market up, step by step and narrated: the testnet, the market
- * and its indexers, the five nodes, an expert's templates, the user's bot.
+ * and its indexers, the ten nodes, an expert's templates, the user's bot.
  */
 import path from 'path'
 import { generateKeyPair } from '../../lib/identity'

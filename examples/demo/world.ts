@@ -124,9 +124,11 @@ export class DemoWorld {
   /** A market founded by the first peer (its faucet), then `count - 1` more indexers voted in by a majority. */
   async startMarket(count = 3, onIndexer?: (n: number) => void): Promise<MarketPeer[]> {
     const founderKey = generateKeyPair()
-    // A short offer TTL: the node the demo kills stops being sold before anyone deploys from another terminal (--keep).
+    // A short offer TTL: the node the demo kills stops being sold within a minute (--keep). Not shorter: ten
+    // nodes renew three times per TTL, and at 20 s those renewals slowed the in-process indexers' finality
+    // past the demo's 30 s waits on a loaded machine.
     const founder = await this.peer('founder', founderKey, {
-      genesis: { faucets: [founderKey.publicKey], settlementWindow: 10 * 60_000, offerTtl: 20_000 }
+      genesis: { faucets: [founderKey.publicKey], settlementWindow: 10 * 60_000, offerTtl: 60_000 }
     })
     this.indexers.push(founder)
     onIndexer?.(1)

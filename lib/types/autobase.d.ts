@@ -57,6 +57,8 @@ declare module 'autobase' {
   /** A writer as Autobase tracks it: its core, and whether everything it has of that core is applied. */
   export interface ActiveWriter {
     readonly core: Hypercore
+    /** Its blocks added to this peer's DAG. */
+    readonly length: number
     idle(): boolean
   }
 

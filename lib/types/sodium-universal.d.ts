@@ -29,6 +29,51 @@ declare module 'sodium-universal' {
     export function crypto_generichash_update(state: Buffer, input: Uint8Array): void
     export function crypto_generichash_final(state: Buffer, out: Buffer): void
     export function randombytes_buf(buf: Buffer): void
+    export const crypto_secretbox_KEYBYTES: number
+    export const crypto_secretbox_NONCEBYTES: number
+    export const crypto_secretbox_MACBYTES: number
+    export function crypto_secretbox_easy(
+      out: Uint8Array,
+      msg: Uint8Array,
+      nonce: Uint8Array,
+      key: Uint8Array
+    ): void
+    export function crypto_secretbox_open_easy(
+      out: Uint8Array,
+      box: Uint8Array,
+      nonce: Uint8Array,
+      key: Uint8Array
+    ): boolean
+    export const crypto_secretstream_xchacha20poly1305_STATEBYTES: number
+    export const crypto_secretstream_xchacha20poly1305_HEADERBYTES: number
+    export const crypto_secretstream_xchacha20poly1305_ABYTES: number
+    export const crypto_secretstream_xchacha20poly1305_KEYBYTES: number
+    export const crypto_secretstream_xchacha20poly1305_TAG_MESSAGE: number
+    export const crypto_secretstream_xchacha20poly1305_TAG_FINAL: number
+    export function crypto_secretstream_xchacha20poly1305_init_push(
+      state: Uint8Array,
+      header: Uint8Array,
+      key: Uint8Array
+    ): void
+    export function crypto_secretstream_xchacha20poly1305_init_pull(
+      state: Uint8Array,
+      header: Uint8Array,
+      key: Uint8Array
+    ): void
+    export function crypto_secretstream_xchacha20poly1305_push(
+      state: Uint8Array,
+      out: Uint8Array,
+      msg: Uint8Array,
+      ad: Uint8Array | null,
+      tag: number
+    ): number
+    export function crypto_secretstream_xchacha20poly1305_pull(
+      state: Uint8Array,
+      out: Uint8Array,
+      tag: Uint8Array,
+      ct: Uint8Array,
+      ad: Uint8Array | null
+    ): number
     export function sodium_memzero(buf: Buffer): void
   }
   export = sodium

@@ -67,9 +67,18 @@ function offer(counts: Counts, buf: Buffer | null, sign: 1 | -1): void {
   if (o.withdrawn) return
   counts.offers += sign
   for (const k of RESOURCE_KINDS) {
-    counts.capacity[k] += sign * o.resources[k]
-    counts.free[k] += sign * o.available[k]
+    counts.capacity[k] = capped(counts.capacity[k] + sign * o.resources[k])
+    counts.free[k] = capped(counts.free[k] + sign * o.available[k])
   }
+}
+
+/**
+ * Offers' bytes add up past 2^53 (8 PiB: 8,192 offers of 1 TiB of disk), more than a record's uint holds, and the
+ * write would throw inside Autobase's apply on every indexer, stopping the market for good: a total stays within
+ * [0, 2^53 - 1], a gauge that reads "at least" past that.
+ */
+export function capped(n: number): number {
+  return Math.min(Math.max(n, 0), Number.MAX_SAFE_INTEGER)
 }
 
 function uint(buf: Buffer | null): number {

@@ -128,6 +128,14 @@ export interface NodeCores {
 }
 
 const ENDED_WAIT = 2000
+const HISTORY_GRACE = 500
+const UNANSWERED: NodeCores = {
+  status: null,
+  logs: null,
+  presence: 'timeout',
+  lastSeen: null,
+  error: null
+}
 
 export async function nodeCores(
   peer: MarketPeer,
@@ -256,6 +264,7 @@ export async function contractDetail(
   const core = peer.store.get({ key: decodeKey(key) })
   const opened: Hypercore[] = [core]
   const topic = approvalsTopic(decodeKey(key))
+  const timers: NodeJS.Timeout[] = []
   try {
     await core.ready()
     // The bot serves its contracts on their approvals topic; the nodes that run it are market peers already.
@@ -266,20 +275,41 @@ export async function contractDetail(
     }
     const { view, error } = await verify(core, trades, opts.timeout, text)
     const byNode = new Map<KeyText, Promise<NodeCores>>()
-    // A node that holds no live lease of this contract (failed, closed, ended: often a dead node) is history: its
-    // cores get a short wait, so one dead node does not hold the answer for the whole --timeout.
-    const live = new Set(trades.filter(isLive).map((t) => t.node))
-    for (const t of trades) {
-      if (byNode.has(t.node)) continue
-      const wait = live.has(t.node)
-        ? opts
-        : { ...opts, timeout: Math.min(opts.timeout, ENDED_WAIT) }
-      byNode.set(t.node, nodeCores(peer, wait, t.node, opened))
+    const read = (t: Trade, o: DetailOptions): Promise<ReplicaDetail> => {
+      let c = byNode.get(t.node)
+      if (c === undefined) byNode.set(t.node, (c = nodeCores(peer, o, t.node, opened)))
+      return c.then((x) => replica(t, view, x, o))
     }
+    const live = new Set(trades.filter(isLive).map((t) => t.node))
+    const current = new Map(
+      trades.filter((t) => live.has(t.node)).map((t) => [t.id, read(t, opts)])
+    )
+    // A node that holds no live lease of this contract (failed, closed, ended: often a dead node) is history: it gets
+    // what it serves while the live replicas are read and HISTORY_GRACE more, ENDED_WAIT at most, so one dead node
+    // does not hold the answer (its cores are closed below).
+    const cut = new Promise<null>((resolve) => {
+      timers.push(setTimeout(() => resolve(null), ENDED_WAIT).unref())
+      Promise.allSettled(current.values())
+        .then(() => timers.push(setTimeout(() => resolve(null), HISTORY_GRACE).unref()))
+        .catch(safetyCatch)
+    })
+    const short = { ...opts, timeout: Math.min(opts.timeout, ENDED_WAIT) }
     const replicas = await Promise.all(
-      trades.map(async (t) =>
-        replica(t, view, await (byNode.get(t.node) as Promise<NodeCores>), opts)
-      )
+      trades.map(async (t) => {
+        const known = current.get(t.id)
+        if (known !== undefined) return await known
+        const r = read(t, short)
+        r.catch(safetyCatch)
+        return (
+          (await Promise.race([r, cut])) ??
+          replica(
+            t,
+            view,
+            { ...UNANSWERED, error: `its lease is ${t.state} and its node did not answer` },
+            short
+          )
+        )
+      })
     )
     const st = view?.state() ?? null
     return {
@@ -307,6 +337,7 @@ export async function contractDetail(
       replicas
     }
   } finally {
+    for (const timer of timers) clearTimeout(timer)
     if (peer.swarm !== null) await peer.swarm.leave(topic).catch(safetyCatch)
     for (const c of opened) await c.close().catch(safetyCatch)
   }

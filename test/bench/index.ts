@@ -16,6 +16,7 @@ const ALL = [
   'join',
   'notary',
   'node',
+  'mirror',
   'archive',
   'deploy',
   'connect',

@@ -15,7 +15,7 @@ import { encodeKey } from '../../lib/keys'
 import { loadIdentity } from '../../lib/identity'
 import { manifestHash } from '../../lib/contract'
 import {
-  bot,
+  peerBot,
   node,
   workload,
   manifest,
@@ -24,7 +24,7 @@ import {
   fileOf,
   nodeTransition
 } from '../helpers/node-bot'
-import { until } from '../helpers/ledger'
+import { offered } from '../helpers/ledger'
 import { shim, ms } from './shim'
 import { BARE, scitArgv } from '../helpers/runtime'
 import type { Runtime } from '../../lib/runtime'
@@ -50,12 +50,9 @@ async function finalToRunning(): Promise<{ ms: number; rssKiB: Record<Runtime, n
   const net = await startTestnet(3)
   t.teardown(() => net.destroy(), { order: Infinity })
   try {
-    const b = await bot(t, net)
+    const b = await peerBot(t, net)
     const n = await node(t, net, b)
-    await until(
-      b.peer,
-      async () => (await b.peer.client.offer(encodeKey(n.identity.publicKey))) !== null
-    )
+    await offered(b.peer, encodeKey(n.identity.publicKey))
     const code = 'setInterval(() => {}, 1000)'
     const m = manifest(workload({ kind: 'service', files: [await fileOf(t, 'main.js', code)] }))
     const trade = await buy(b, m)
@@ -123,7 +120,7 @@ async function idleRss(
         reject(new Error(`scit node start on ${runtime} exited before it was ready`))
       )
     })
-    await until(market, async () => (await market.client.offer(key)) !== null)
+    await offered(market, key)
     await new Promise((resolve) => setTimeout(resolve, 3000)) // a benchmark, not a test: let it go idle
     return Number(
       /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid ?? 0}/status`, 'utf8'))?.[1] ?? 0

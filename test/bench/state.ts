@@ -129,7 +129,7 @@ async function crm(): Promise<void> {
     const unsafeNoSandbox = !sandboxAvailable().ok
     const nodes = [await node(t, w, { unsafeNoSandbox }), await node(t, w, { unsafeNoSandbox })]
     const b = await bot(t, w)
-    const d = await deploy(b, { template: await crmTemplate(t, { interval: '1s' }) })
+    const d = await deploy(b, { template: await crmTemplate(t, { state: true, interval: '1s' }) })
     b.monitor.start()
     await waitRunning(b, d)
     const port = await tunnelTo(t, w, d.contract, b.identity) // follows the heal

@@ -1,7 +1,7 @@
 /** `scit bot run` as its own process, and `scit …` commands beside it, as a user runs them. */
 import { spawn, execFile, ChildProcess } from 'child_process'
 import type { Assert } from 'brittle'
-import { scitArgv } from './runtime'
+import { scitArgv, type Run } from './runtime'
 import { endChild } from './child'
 
 export interface Daemon {
@@ -53,10 +53,7 @@ export async function botRun(t: Assert, args: string[]): Promise<Daemon> {
   return { child, events: () => out, stderr: () => err, waitFor, stop }
 }
 
-export interface Run {
-  code: number
-  stdout: string
-  stderr: string
+export interface TimedRun extends Run {
   ms: number
 }
 
@@ -64,7 +61,7 @@ export interface Run {
  * `scit ARGS` to its end, killed after `limit` ms: a command that hangs
  * shows as code null and "killed" rather than stalling the suite.
  */
-export function scitProcess(args: string[], limit = 90_000): Promise<Run> {
+export function scitProcess(args: string[], limit = 90_000): Promise<TimedRun> {
   const [file, ...pre] = scitArgv()
   const started = Date.now()
   return new Promise((resolve) => {

@@ -5,17 +5,12 @@ import { loadIdentity, KeyPair } from '../../lib/identity'
 import { encodeKey } from '../../lib/keys'
 import type { Testnet } from '../../lib/testnet'
 import type { MarketPeer } from '../../market/peer'
-
-export interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
+import type { Run } from './runtime'
 
 /**
  * Run `scit …` in this process, capturing what it prints. In-process because
  * separate processes on this loopback testnet do not reach each other in
- * every sandbox (see the report); the command code is the same.
+ * every sandbox; the command code is the same.
  */
 export async function scit(args: string[]): Promise<Run> {
   let stdout = ''

@@ -10,13 +10,15 @@ import type { Assert } from 'brittle'
 import type { Testnet } from '../../lib/testnet'
 import { generateKeyPair, KeyPair } from '../../lib/identity'
 import { encodeKey } from '../../lib/keys'
-import { ZERO, MiB, Resources } from '../../lib/resources'
 import type { MarketPeer } from '../../market/peer'
 import { moneyConserved as checkMoney } from '../../market/audit'
 import { NodeDaemon, NodeOptions } from '../../node/daemon'
 import { Bot, BotOptions } from '../../bot/bot'
-import { market, until } from './ledger'
-import { tmpDir } from './node'
+import { market, until, offered } from './ledger'
+import { nodeDaemon } from './node'
+import { testnet } from './net'
+import { deploy, waitRunning } from '../../bot/deployment'
+import type { DeploymentRecord } from '../../bot/records'
 
 export interface World {
   net: Testnet
@@ -62,31 +64,38 @@ export async function jobTemplate(
   return file
 }
 
-/** A node daemon selling 1 core, 2 GiB in `country`; closed at teardown. */
+/** A node daemon (helpers/node.ts nodeDaemon, with an ssd attribute) once its offer is in the market. */
 export async function node(
   t: Assert,
   w: World,
   over: Partial<NodeOptions> = {}
 ): Promise<NodeDaemon> {
-  const capacity: Resources = { ...ZERO, cpu: 1000, memory: 2048 * MiB, ssd: 1024 * MiB }
-  const n = new NodeDaemon({
-    data: over.data ?? (await t.tmp()),
-    market: w.key,
-    dht: w.net.createNode(),
-    capacity,
-    prices: { ...ZERO, cpu: 10, memory: 1 },
-    country: 'CH',
-    city: 'Zurich',
-    attributes: ['ssd'],
-    minLease: 1,
-    workloads: path.join(await tmpDir(t), 'workloads'),
-    supervisor: { backoff: { initial: 20, max: 1000, stable: 60_000 }, stopGrace: 2000 },
-    ...over
-  })
-  t.teardown(() => n.close(), { order: -2 })
-  await n.ready()
-  await until(w.founder, async () => (await w.founder.client.offer(n.key)) !== null)
+  const n = await nodeDaemon(t, w.net, w.key, { attributes: ['ssd'], ...over }, -2)
+  await offered(w.founder, n.key)
   return n
+}
+
+export interface Running {
+  net: Testnet
+  w: World
+  nodes: NodeDaemon[]
+  b: Bot
+  d: DeploymentRecord
+}
+
+/** A market, `nodes` nodes, a funded bot, and `template` deployed by it with every replica running. */
+export async function runningDeployment(
+  t: Assert,
+  opts: { template: string; nodes?: number; id?: string }
+): Promise<Running> {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  const nodes: NodeDaemon[] = []
+  for (let i = 0; i < (opts.nodes ?? 1); i++) nodes.push(await node(t, w))
+  const b = await bot(t, w)
+  const d = await deploy(b, { template: opts.template, id: opts.id })
+  await waitRunning(b, d)
+  return { net, w, nodes, b, d }
 }
 
 export const FAST_MONITOR = { interval: 200, grace: 2000, challengeInterval: 0 }

@@ -5,7 +5,7 @@
  * process against it, as a user runs it.
  */
 import fs from 'fs'
-import path from 'path'
+import { SCIT, type Run } from './runtime'
 import { execFile, spawn, ChildProcess } from 'child_process'
 import type { Assert } from 'brittle'
 import { encodeKey } from '../../lib/keys'
@@ -17,9 +17,6 @@ import type { Bot } from '../../bot/bot'
 import { deploy, waitRunning } from '../../bot/deployment'
 import type { DeploymentRecord } from '../../bot/records'
 import { world, node, bot, serviceTemplate, World } from './deploy'
-
-/** The built CLI, beside this file in whichever output dir the tests were built to. */
-export const SCIT = path.join(__dirname, '..', '..', 'lib', 'cli.js')
 
 export interface Explored {
   w: World
@@ -76,12 +73,6 @@ export async function explored(t: Assert, net: Testnet): Promise<Explored> {
   const [rest] = await b.client.submitAndWait([{ type: 'bid', body }])
   if (!rest.accepted || rest.trades.length > 0) throw new Error('the bid should rest open')
   return { w, ch, de, bot: b, d, bid: rest.id }
-}
-
-export interface Run {
-  code: number
-  stdout: string
-  stderr: string
 }
 
 function flags(net: Testnet, w: { key: Buffer }, data: string): string[] {

@@ -48,6 +48,11 @@ export async function market(
   })
 }
 
+/** Resolve once `p` sees an offer of `node` (a node key as text). */
+export async function offered(p: MarketPeer, node: string): Promise<void> {
+  await until(p, async () => (await p.client.offer(node)) !== null)
+}
+
 /** Resolve once `fn` holds, re-checking on every market update of `p`. No sleeps: it waits on events. */
 export async function until(p: MarketPeer, fn: () => Promise<boolean>): Promise<void> {
   if (await fn()) return

@@ -15,6 +15,7 @@ import { encodeBody, Bodies, MarketOp } from '../../market/engine/ops'
 import * as Q from '../../market/queries'
 import { tradeFlows } from '../../market/history'
 import { bucketOf } from '../../market/engine/keys'
+import { capped } from '../../market/engine/counts'
 import type { Outcome, Effects, OfferBody, BidBody, View } from '../../market/types'
 
 export const T0 = 1_700_000_000_000
@@ -199,8 +200,8 @@ export async function scanStats(view: View): Promise<Q.Stats> {
     if (o.withdrawn) continue
     s.offers++
     for (const k of RESOURCE_KINDS) {
-      s.capacity.total[k] += o.resources[k]
-      s.capacity.free[k] += o.available[k]
+      s.capacity.total[k] = capped(s.capacity.total[k] + o.resources[k])
+      s.capacity.free[k] = capped(s.capacity.free[k] + o.available[k])
     }
   }
   for await (const _ of view.range({ gte: 'ix/bid-book/', lt: 'ix/bid-book/\xff' })) s.openBids++

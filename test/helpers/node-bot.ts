@@ -9,7 +9,7 @@ import type { Assert } from 'brittle'
 import type { Testnet } from '../../lib/testnet'
 import { generateKeyPair, KeyPair } from '../../lib/identity'
 import { encodeKey } from '../../lib/keys'
-import { ZERO, MiB, Resources } from '../../lib/resources'
+import { ZERO, MiB } from '../../lib/resources'
 import {
   manifestHash,
   Manifest,
@@ -21,21 +21,24 @@ import {
 import { ContractWriter } from '../../bot/notary'
 import { planBids } from '../../bot/manifest'
 import type { MarketPeer } from '../../market/peer'
-import { market } from './ledger'
+import { market, offered } from './ledger'
+import { testnet } from './net'
 import { NodeDaemon, NodeOptions } from '../../node/daemon'
 import type { Transition } from '../../node/workload'
 import { readCore } from '../../lib/status'
 import type { StatusRecord } from '../../lib/node-messages'
-import { tmpDir } from './node'
+import { nodeDaemon } from './node'
+import { HOUR } from './market'
 
-export const HOUR = 3_600_000
+export { HOUR } from './market'
 
 export interface TestBot {
   peer: MarketPeer
   identity: KeyPair
 }
 
-export async function bot(t: Assert, net: Testnet): Promise<TestBot> {
+/** A funded market peer with an identity, acting as the bot (no Bot process). */
+export async function peerBot(t: Assert, net: Testnet): Promise<TestBot> {
   const identity = generateKeyPair()
   const peer = await market(t, net, { identity })
   const [dep] = await peer.client.submitAndWait([
@@ -57,6 +60,7 @@ export function workload(over: Partial<ManifestWorkload> = {}): ManifestWorkload
     resources: { ...ZERO, cpu: 500, memory: 512 * MiB },
     replicas: 1,
     budget: 1000,
+    mirror: null,
     archive: null,
     output: null,
     access: DEFAULT_ACCESS,
@@ -83,7 +87,7 @@ export function manifest(w: ManifestWorkload, over: Partial<Manifest> = {}): Man
 
 /** Bid for the manifest's only workload; resolves with the trade id once matched. */
 export async function buy(b: TestBot, m: Manifest): Promise<string> {
-  const [body] = planBids(m, { expiry: Date.now() + HOUR })
+  const [{ body }] = planBids(m, { expiry: Date.now() + HOUR })
   const [outcome] = await b.peer.client.submitAndWait([{ type: 'bid', body }], { final: false })
   if (!outcome.accepted || outcome.trades.length === 0)
     throw new Error(`bid not matched: ${outcome.reason ?? ''} ${outcome.message ?? ''}`)
@@ -142,30 +146,29 @@ export async function fileOf(
   return { path: name, ...(await hashFile(f)) }
 }
 
+/** A node selling on the test bot's market (closed after the test's own resources). */
 export async function node(
   t: Assert,
   net: Testnet,
   b: TestBot,
   over: Partial<NodeOptions> = {}
 ): Promise<NodeDaemon> {
-  const capacity: Resources = { ...ZERO, cpu: 1000, memory: 2048 * MiB, ssd: 1024 * MiB }
-  const n = new NodeDaemon({
-    data: over.data ?? (await t.tmp()),
-    market: b.peer.key,
-    dht: net.createNode(),
-    capacity,
-    prices: { ...ZERO, cpu: 10, memory: 1 },
-    country: 'CH',
-    city: 'Zurich',
-    attributes: [],
-    minLease: 1,
-    workloads: path.join(await tmpDir(t), 'workloads'),
-    supervisor: { backoff: { initial: 20, max: 1000, stable: 60_000 }, stopGrace: 2000 },
-    ...over
-  })
-  t.teardown(() => n.close(), { order: -1 })
-  await n.ready()
-  return n
+  return nodeDaemon(t, net, b.peer.key, over)
+}
+
+export interface NodeScene {
+  net: Testnet
+  b: TestBot
+  n: NodeDaemon
+}
+
+/** A testnet, a market with a peer bot, and one node whose offer is in it. */
+export async function nodeScene(t: Assert, over: Partial<NodeOptions> = {}): Promise<NodeScene> {
+  const net = await testnet(t)
+  const b = await peerBot(t, net)
+  const n = await node(t, net, b, over)
+  await offered(b.peer, keyOf(n))
+  return { net, b, n }
 }
 
 /** A transition that ends a run: the workload exited, failed, or the node refused it. */

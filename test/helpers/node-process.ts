@@ -1,4 +1,5 @@
 /** Test helpers for `scit node start` as its own process, as a farmer runs it. */
+import path from 'path'
 import { spawn, ChildProcess } from 'child_process'
 import type { Assert } from 'brittle'
 import type { Testnet } from '../../lib/testnet'
@@ -9,7 +10,10 @@ import { workloadId } from '../../lib/trade-workload'
 import type { SecretStream } from 'hyperdht'
 import safetyCatch from 'safety-catch'
 import type { Runtime } from '../../lib/runtime'
+import type { MarketPeer } from '../../market/peer'
 import { scitArgv } from './runtime'
+import { offered } from './ledger'
+import { tmpDir } from './node'
 
 export { SCIT } from './runtime'
 
@@ -45,6 +49,28 @@ export async function startNode(
     p.exited.then((e) => reject(new Error(`node exited ${String(e.code)}: ${p.stderr()}`)), reject)
   })
   return p
+}
+
+export interface SellingNode extends NodeProcess {
+  data: string
+  key: string
+  /** Its `scit node start` flags, to start it again on the same data dir. */
+  args: string[]
+}
+
+/** `scit node start` as its own process on a fresh data dir, once its offer is in `peer`'s market. */
+export async function sellingNode(
+  t: Assert,
+  net: Testnet,
+  peer: MarketPeer,
+  opts: SpawnOptions = {}
+): Promise<SellingNode> {
+  const data = await t.tmp()
+  const key = encodeKey(loadIdentity(data).publicKey)
+  const args = nodeArgs(data, peer.key, net, path.join(await tmpDir(t), 'workloads'))
+  const p = await startNode(t, args, opts)
+  await offered(peer, key)
+  return { ...p, data, key, args }
 }
 
 /** Spawn `scit node start ARGS` without waiting for it. */

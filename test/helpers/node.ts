@@ -8,6 +8,40 @@ import type { SandboxSpec } from '../../node/launch'
 import { Supervisor, SupervisorOptions } from '../../node/supervisor'
 import type { WorkloadSpec, Transition } from '../../node/workload'
 import { ZERO, MiB } from '../../lib/resources'
+import type { Testnet } from '../../lib/testnet'
+import c from 'compact-encoding'
+import { statusRecord, StatusRecord } from '../../lib/node-messages'
+import { NodeDaemon, NodeOptions } from '../../node/daemon'
+
+/**
+ * A node daemon on `market` selling 1 core, 2 GiB and 1 GiB ssd in CH, with fast restarts; closed at
+ * teardown (`order`: before or after the bots that use it).
+ */
+export async function nodeDaemon(
+  t: Assert,
+  net: Testnet,
+  market: Buffer,
+  over: Partial<NodeOptions> = {},
+  order = -1
+): Promise<NodeDaemon> {
+  const n = new NodeDaemon({
+    data: over.data ?? (await t.tmp()),
+    market,
+    dht: net.createNode(),
+    capacity: { ...ZERO, cpu: 1000, memory: 2048 * MiB, ssd: 1024 * MiB },
+    prices: { ...ZERO, cpu: 10, memory: 1 },
+    country: 'CH',
+    city: 'Zurich',
+    attributes: [],
+    minLease: 1,
+    workloads: path.join(await tmpDir(t), 'workloads'),
+    supervisor: { backoff: { initial: 20, max: 1000, stable: 60_000 }, stopGrace: 2000 },
+    ...over
+  })
+  t.teardown(() => n.close(), { order })
+  await n.ready()
+  return n
+}
 
 /** A fresh directory (removed at teardown) that the sandbox uid may traverse. */
 export async function tmpDir(t: Assert): Promise<string> {
@@ -111,5 +145,48 @@ export function gone(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
   } catch {
     return true
+  }
+}
+
+/** A status record's body, every field but `over` empty. */
+export function statusBody(
+  over: Partial<StatusRecord> & Pick<StatusRecord, 'workload' | 'state'>
+): Buffer {
+  return c.encode(statusRecord, {
+    reason: '',
+    exitCode: null,
+    signal: null,
+    stdout: null,
+    output: null,
+    ports: [],
+    restarts: 0,
+    contract: null,
+    trade: null,
+    stateCore: null,
+    service: null,
+    ...over
+  })
+}
+
+/** A transition as the supervisor emits it, its reason its state unless `over` says. */
+export function transitionOf(
+  id: string,
+  state: Transition['state'],
+  over: Partial<Transition> = {}
+): Transition {
+  return {
+    id,
+    state,
+    reason: state,
+    time: Date.now(),
+    exitCode: null,
+    signal: null,
+    stdout: null,
+    output: null,
+    ports: [],
+    restarts: 0,
+    pid: null,
+    backoff: null,
+    ...over
   }
 }

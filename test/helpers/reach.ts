@@ -12,35 +12,6 @@ import type { NodeDaemon } from '../../node/daemon'
 import { SCIT } from './node-process'
 import { endChild } from './child'
 
-const EXAMPLES = path.join(__dirname, '..', '..', '..', 'examples')
-
-/** The example CRM (examples/crm/server.js) as a one-replica template in CH without sign-off; `access` lines as given. */
-export async function crmTemplate(t: Assert, access?: string[]): Promise<string> {
-  const dir = await t.tmp()
-  fs.mkdirSync(path.join(dir, 'crm'))
-  fs.copyFileSync(path.join(EXAMPLES, 'crm', 'server.js'), path.join(dir, 'crm', 'server.js'))
-  const file = path.join(dir, 'crm.yaml')
-  fs.writeFileSync(
-    file,
-    [
-      'name: crm',
-      'version: 1',
-      'workloads:',
-      '  - name: web',
-      '    kind: service',
-      '    files: [crm/]',
-      '    command: [node, server.js]',
-      '    ports: [8080]',
-      ...(access ? [`    access: [${access.join(', ')}]`] : []),
-      '    resources: { cpu: 500m, memory: 256MiB }',
-      'placement: { countries: [CH] }',
-      'duration: 1h',
-      'budget: 100'
-    ].join('\n') + '\n'
-  )
-  return file
-}
-
 /** A service on port 7000 that echoes, and appends a line to conns.log in its work dir for every connection it accepts. */
 export async function echoTemplate(t: Assert): Promise<string> {
   const dir = await t.tmp()

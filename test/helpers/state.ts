@@ -14,10 +14,13 @@ import type { World } from './deploy'
 
 export const CRM_SERVER = path.join(__dirname, '..', '..', '..', 'examples', 'crm', 'server.js')
 
-/** examples/crm.yaml without its stakeholders, its state snapshotted every `interval`. Returns its path. */
+/**
+ * The example CRM as a template: `access` (keys and roles besides the default), and with `state` its
+ * data.json snapshotted every `interval` (default 300ms); `replicas` spread over nodes.
+ */
 export async function crmTemplate(
   t: Assert,
-  opts: { interval?: string; replicas?: number } = {}
+  opts: { access?: string[]; state?: boolean; interval?: string; replicas?: number } = {}
 ): Promise<string> {
   const dir = await t.tmp()
   fs.copyFileSync(CRM_SERVER, path.join(dir, 'server.js'))
@@ -32,10 +35,11 @@ export async function crmTemplate(
       '    kind: service',
       '    files: [server.js]',
       '    command: [node, server.js]',
-      '    env: { CRM_DATA: data.json }',
       '    ports: [8080]',
-      '    state: [data.json]',
-      `    stateInterval: ${opts.interval ?? '300ms'}`,
+      ...(opts.access ? [`    access: [${opts.access.join(', ')}]`] : []),
+      ...(opts.state
+        ? ['    state: [data.json]', `    stateInterval: ${opts.interval ?? '300ms'}`]
+        : []),
       `    replicas: ${opts.replicas ?? 1}`,
       '    resources: { cpu: 500m, memory: 128MiB, ssd: 64MiB }',
       'placement: { countries: [CH], attributes: [ssd], spread: true }',

@@ -3,11 +3,9 @@ import b4a from 'b4a'
 import type Hypercore from 'hypercore'
 import type { SwarmConnection } from 'hyperswarm'
 import { randomBlocks } from './helpers/blocks'
-import { testnet, swarm } from './helpers/net'
-import { until } from './helpers/ledger'
+import { swarm } from './helpers/net'
+
 import {
-  bot,
-  node,
   workload,
   manifest,
   buy,
@@ -17,7 +15,9 @@ import {
   nodeTransition,
   keyOf,
   TestBot,
-  Written
+  Written,
+  nodeScene,
+  NodeScene
 } from './helpers/node-bot'
 import { ZERO, MiB, Resources } from '../lib/resources'
 import { isScitError } from '../lib/errors'
@@ -40,18 +40,10 @@ const CAPACITY: Resources = {
   hdd: 256 * MiB
 }
 
-interface Scene {
-  net: Testnet
-  b: TestBot
-  n: NodeDaemon
-}
+type Scene = NodeScene
 
-async function scene(t: test.Assert): Promise<Scene> {
-  const net = await testnet(t)
-  const b = await bot(t, net)
-  const n = await node(t, net, b, { capacity: CAPACITY })
-  await until(b.peer, async () => (await b.peer.client.offer(keyOf(n))) !== null)
-  return { net, b, n }
+function scene(t: test.Assert): Promise<Scene> {
+  return nodeScene(t, { capacity: CAPACITY })
 }
 
 /** A core the bot writes: `blocks` blocks of random bytes, in the bot's own store (replicated on its connections). */
@@ -64,19 +56,19 @@ async function sourceCore(b: TestBot, blocks: number): Promise<Hypercore> {
   return core
 }
 
-function archiveManifest(
+function mirrorManifest(
   size: number,
   source: Buffer | null,
   files: Manifest['workloads'][number]['files'] = []
 ): Manifest {
   return manifest(
     workload({
-      kind: 'archive',
+      kind: 'mirror',
       command: [],
       restart: 'never',
       files,
       resources: { ...ZERO, hdd: size },
-      archive: { size, source }
+      mirror: { size, source }
     })
   )
 }
@@ -89,7 +81,7 @@ interface Kept {
   ms: number
 }
 
-/** Buy, write and settle an archive contract; resolves once the node reports it fully held. */
+/** Buy, write and settle a mirror contract; resolves once the node reports it fully held. */
 async function keep(
   t: test.Assert,
   s: Scene,
@@ -136,15 +128,15 @@ async function challenge(ch: NodeChannel, copy: Hypercore): Promise<{ ok: boolea
 }
 
 sandboxTest(
-  'a node keeps an archive core written by the bot, reports it held, and passes a challenge from another peer',
+  'a node keeps a mirror core written by the bot, reports it held, and passes a challenge from another peer',
   async (t) => {
     const s = await scene(t)
     const src = await sourceCore(s.b, 64)
-    const k = await keep(t, s, archiveManifest(8 * MiB, src.key))
+    const k = await keep(t, s, mirrorManifest(8 * MiB, src.key))
     t.is(k.running.state, 'running', k.running.reason)
     t.ok(/holds 4/.test(k.running.reason), `running = fully held: ${k.running.reason}`)
     t.comment(
-      `archive of ${src.byteLength} bytes held ${k.ms} ms after settle (${(src.byteLength / MiB / (k.ms / 1000)).toFixed(1)} MiB/s, settle and verification included)`
+      `mirror of ${src.byteLength} bytes held ${k.ms} ms after settle (${(src.byteLength / MiB / (k.ms / 1000)).toFixed(1)} MiB/s, settle and verification included)`
     )
 
     const mine = s.n.store.get({ key: src.key })
@@ -176,11 +168,11 @@ sandboxTest(
 )
 
 sandboxTest(
-  'an archive without a source keeps the contract core, whose file blobs are the archived bytes',
+  'a mirror without a source keeps the contract core, whose file blobs are the mirrored bytes',
   async (t) => {
     const s = await scene(t)
     const data = 'x'.repeat(300 * 1024)
-    const m = archiveManifest(1 * MiB, null, [await fileOf(t, 'data.txt', data)])
+    const m = mirrorManifest(1 * MiB, null, [await fileOf(t, 'data.txt', data)])
     const k = await keep(t, s, m, { 'data.txt': data })
     t.is(k.running.state, 'running', k.running.reason)
     const core = k.w.writer.core
@@ -192,10 +184,10 @@ sandboxTest(
   }
 )
 
-sandboxTest('a node whose archived blocks were deleted fails the challenge', async (t) => {
+sandboxTest('a node whose mirrored blocks were deleted fails the challenge', async (t) => {
   const s = await scene(t)
   const src = await sourceCore(s.b, 32)
-  const k = await keep(t, s, archiveManifest(4 * MiB, src.key))
+  const k = await keep(t, s, mirrorManifest(4 * MiB, src.key))
   t.is(k.running.state, 'running', k.running.reason)
   const ch = await challenger(t, s.net, s.n)
   t.ok((await challenge(ch, src)).ok, 'passes while the blocks are there')
@@ -216,12 +208,12 @@ sandboxTest('a node whose archived blocks were deleted fails the challenge', asy
 })
 
 sandboxTest(
-  'closing an archive lease clears its blocks and gives the capacity back to the offer',
+  'closing a mirror lease clears its blocks and gives the capacity back to the offer',
   async (t) => {
     const s = await scene(t)
     const me = keyOf(s.n)
     const src = await sourceCore(s.b, 32)
-    const k = await keep(t, s, archiveManifest(4 * MiB, src.key))
+    const k = await keep(t, s, mirrorManifest(4 * MiB, src.key))
     t.is(k.running.state, 'running', k.running.reason)
     t.is(
       (await s.b.peer.client.offer(me))?.available.hdd,
@@ -240,7 +232,7 @@ sandboxTest(
 
     const mine = s.n.store.get({ key: src.key })
     await mine.ready()
-    t.absent(await mine.has(0, 1), 'the archived blocks are deleted')
+    t.absent(await mine.has(0, 1), 'the mirrored blocks are deleted')
     await mine.close()
     t.is(
       (await s.b.peer.client.offer(me))?.available.hdd,
@@ -258,26 +250,26 @@ sandboxTest(
   }
 )
 
-sandboxTest('a stop instruction releases the archive too', async (t) => {
+sandboxTest('a stop instruction releases the mirror too', async (t) => {
   const s = await scene(t)
   const src = await sourceCore(s.b, 8)
-  const k = await keep(t, s, archiveManifest(1 * MiB, src.key))
+  const k = await keep(t, s, mirrorManifest(1 * MiB, src.key))
   t.is(k.running.state, 'running', k.running.reason)
   const stopped = nodeTransition(s.n, k.id, (tr) => tr.state === 'stopped')
   await k.w.writer.appendInstruction({ action: 'stop', reason: 'no longer needed' })
   t.ok(/stop instruction.*cleared/.test((await stopped).reason))
   const mine = s.n.store.get({ key: src.key })
   await mine.ready()
-  t.absent(await mine.has(0, 1), 'the archived blocks are deleted')
+  t.absent(await mine.has(0, 1), 'the mirrored blocks are deleted')
   await mine.close()
 })
 
 sandboxTest(
-  'an archive larger than the disk its lease pays for fails without being downloaded',
+  'a mirror larger than the disk its lease pays for fails without being downloaded',
   async (t) => {
     const s = await scene(t)
     const src = await sourceCore(s.b, 32) // 2 MiB
-    const k = await keep(t, s, archiveManifest(1 * MiB, src.key))
+    const k = await keep(t, s, mirrorManifest(1 * MiB, src.key))
     t.is(k.running.state, 'failed')
     t.ok(/more than/.test(k.running.reason), k.running.reason)
     const mine = s.n.store.get({ key: src.key })

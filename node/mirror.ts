@@ -1,6 +1,6 @@
 /**
- * Archive workloads (docs/ARCHITECTURE.md "Execution"): the node keeps Hypercores whole (the
- * contract core, and `archive.source` when named) and answers storage challenges.
+ * Mirror workloads (docs/ARCHITECTURE.md "Execution"): the node keeps Hypercores whole (the
+ * contract core, and `mirror.source` when named) and answers storage challenges.
  * Bytes kept count against the lease's ssd + hdd. Vanished blocks are not
  * re-fetched: a node that lost data must fail its challenges so bots replace it.
  */
@@ -9,16 +9,17 @@ import type Hypercore from 'hypercore'
 import { ScitError } from '../lib/errors'
 import { formatSize } from '../lib/resources'
 import { logger } from '../lib/log'
+import type { Holder } from './workload'
 
-const log = logger('node/archive')
+const log = logger('node/mirror')
 
-export interface ArchiveTarget {
+export interface MirrorTarget {
   cores: Hypercore[]
   /** ssd + hdd of the lease. */
   limit: number
 }
 
-export interface ArchiveProgress {
+interface MirrorProgress {
   held: number
   total: number
   done: boolean
@@ -29,7 +30,7 @@ interface Download {
   destroy(): void
 }
 
-export class Keeper extends EventEmitter {
+export class MirrorKeeper extends EventEmitter implements Holder {
   private readonly ranges = new Set<Download>()
   private stopped = false
   private held = 0
@@ -43,7 +44,7 @@ export class Keeper extends EventEmitter {
     this.wake?.()
   }
 
-  constructor(readonly target: ArchiveTarget) {
+  constructor(readonly target: MirrorTarget) {
     super()
   }
 
@@ -79,7 +80,7 @@ export class Keeper extends EventEmitter {
     if (total > this.target.limit) {
       throw new ScitError(
         'CAPACITY',
-        `the archive is ${formatSize(total)}, more than the ${formatSize(this.target.limit)} of disk its lease pays for`
+        `the mirror is ${formatSize(total)}, more than the ${formatSize(this.target.limit)} of disk its lease pays for`
       )
     }
     // a source core not found yet: not done; its first append wakes us
@@ -129,7 +130,10 @@ export class Keeper extends EventEmitter {
     const step = done ? 10 : total === 0 ? 0 : Math.floor((held * 10) / total)
     if (step === this.step) return
     this.step = step
-    this.emit('progress', { held, total, done } satisfies ArchiveProgress)
+    this.emit('progress', {
+      done,
+      text: describeProgress({ held, total, done }, this.target.limit)
+    })
   }
 
   /** Stop fetching and keep what is held (shutdown, or an update replaces this keeper). */
@@ -150,14 +154,14 @@ export class Keeper extends EventEmitter {
         await core.clear(0, core.length)
         cleared += core.byteLength
       } catch (err) {
-        log.warn('could not clear an archived core', { err: (err as Error).message })
+        log.warn('could not clear a mirrored core', { err: (err as Error).message })
       }
     }
     return cleared
   }
 }
 
-export function describeProgress(p: ArchiveProgress, limit: number): string {
+function describeProgress(p: MirrorProgress, limit: number): string {
   if (p.done) return `holds ${formatSize(p.total)} (lease ${formatSize(limit)})`
   const pct = p.total === 0 ? 0 : Math.floor((p.held * 100) / p.total)
   return `downloading ${pct}%: ${formatSize(p.held)} of ${formatSize(p.total)}`

@@ -1,9 +1,9 @@
 /**
- * Archive figures: how fast a node takes in an archive (settle to fully held,
+ * Mirror figures: how fast a node takes in a mirror (settle to fully held,
  * verification and Merkle checks included) and a storage challenge's round
  * trip from another peer, on a local testnet (one machine: replication speed
  * here is CPU, not network).
- *   node .dist-h/test/bench/archive.js [MiB] [challenges]
+ *   node .dist-h/test/bench/mirror.js [MiB] [challenges]
  */
 import b4a from 'b4a'
 import sodium from 'sodium-universal'
@@ -16,7 +16,7 @@ import { NodeChannel } from '../../lib/node-protocol'
 import { signedHead } from '../../lib/storage-proof'
 import { shim, ms } from './shim'
 import {
-  bot,
+  peerBot,
   node,
   workload,
   manifest,
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const net = await startTestnet(3)
   t.teardown(() => net.destroy(), { order: Infinity })
   try {
-    const b = await bot(t, net)
+    const b = await peerBot(t, net)
     const n = await node(t, net, b, {
       capacity: { ...ZERO, cpu: 1000, memory: 1024 * MiB, hdd: 2 * SIZE }
     })
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
       b.peer,
       async () => (await b.peer.client.offer(encodeKey(n.identity.publicKey))) !== null
     )
-    const src = b.peer.store?.get({ name: 'bench-archive' })
+    const src = b.peer.store?.get({ name: 'bench-mirror' })
     if (!src) throw new Error('no bot store')
     await src.ready()
     for (let i = 0; i < SIZE / (64 * 1024); i += 64) {
@@ -55,11 +55,11 @@ async function main(): Promise<void> {
     }
     const m = manifest(
       workload({
-        kind: 'archive',
+        kind: 'mirror',
         command: [],
         restart: 'never',
         resources: { ...ZERO, hdd: 2 * SIZE },
-        archive: { size: SIZE, source: src.key }
+        mirror: { size: SIZE, source: src.key }
       })
     )
     const trade = await buy(b, m)
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     const tr = await running
     const took = ms(s)
     console.log(
-      `archive of ${SIZE / MiB} MiB: ${tr.state} (${tr.reason}) ${took.toFixed(0)} ms after settle, ${(SIZE / MiB / (took / 1000)).toFixed(1)} MiB/s`
+      `mirror of ${SIZE / MiB} MiB: ${tr.state} (${tr.reason}) ${took.toFixed(0)} ms after settle, ${(SIZE / MiB / (took / 1000)).toFixed(1)} MiB/s`
     )
 
     const swarm = net.createSwarm()

@@ -24,7 +24,7 @@ import { ZERO, MiB } from '../lib/resources'
 import type { Testnet } from '../lib/testnet'
 import { sandboxTest } from './helpers/sandbox'
 
-/** Nodes that sell disk (hdd) at a price, so an archive lease costs something and a failed one refunds something. */
+/** Nodes that sell disk (hdd) at a price, so a mirror lease costs something and a failed one refunds something. */
 const ARCHIVE_NODE = {
   capacity: { ...ZERO, cpu: 1000, memory: 2048 * MiB, ssd: 1024 * MiB, hdd: 64 * MiB },
   prices: { ...ZERO, cpu: 10, memory: 1, hdd: 100_000 }
@@ -46,7 +46,7 @@ async function ownerCore(t: Assert, net: Testnet, blocks: number): Promise<Hyper
   return core
 }
 
-async function archiveTemplate(t: Assert, source: Buffer): Promise<string> {
+async function mirrorTemplate(t: Assert, source: Buffer): Promise<string> {
   const file = path.join(await t.tmp(), 'vault.yaml')
   fs.writeFileSync(
     file,
@@ -55,8 +55,8 @@ async function archiveTemplate(t: Assert, source: Buffer): Promise<string> {
       'version: 1',
       'workloads:',
       '  - name: vault',
-      '    kind: archive',
-      `    archive: { size: 4MB, source: ${encodeKey(source)} }`,
+      '    kind: mirror',
+      `    mirror: { size: 4MB, source: ${encodeKey(source)} }`,
       'placement: { countries: [CH], spread: true }',
       'duration: 1h',
       'budget: 1000'
@@ -93,7 +93,7 @@ function challenges(b: Bot): {
 }
 
 sandboxTest(
-  'an archive node that loses the data fails its storage challenges: the monitor by itself fails the lease and buys a node that keeps the archive and answers; money is conserved',
+  'a mirror node that loses the data fails its storage challenges: the monitor by itself fails the lease and buys a node that keeps the mirror and answers; money is conserved',
   async (t) => {
     const net = await testnet(t)
     const w = await world(t, net)
@@ -102,7 +102,7 @@ sandboxTest(
     const b = await bot(t, w, { monitor: { ...FAST_MONITOR, challengeInterval: 300 } })
     const seen = challenges(b)
 
-    const d = await deploy(b, { template: await archiveTemplate(t, src.key) })
+    const d = await deploy(b, { template: await mirrorTemplate(t, src.key) })
     await waitRunning(b, d)
     const lease = d.trades[0]
     const holder = nodes.find((n) => n.key === lease.node)
@@ -121,7 +121,7 @@ sandboxTest(
     t.alike(held, [], 'without holding any of its blocks')
     await mine.close()
 
-    // The holder's disk loses the archive (or its farmer deletes it to sell the space twice).
+    // The holder's disk loses the mirror (or its farmer deletes it to sell the space twice).
     const lost = holder.store.get({ key: src.key })
     await lost.ready()
     await lost.clear(0, lost.length)
@@ -146,11 +146,7 @@ sandboxTest(
     t.is(replacement.phase, 'settled')
 
     await nodeState(spare, replacement.id, (s) => s === 'running')
-    t.is(
-      stateOn(spare, replacement.id),
-      'running',
-      'the other node runs the archive (holds it all)'
-    )
+    t.is(stateOn(spare, replacement.id), 'running', 'the other node runs the mirror (holds it all)')
     const kept = spare.store.get({ key: src.key })
     await kept.ready()
     t.ok(await kept.has(0, src.length), 'every block of the source core is on the other node')
@@ -163,7 +159,7 @@ sandboxTest(
   }
 )
 
-sandboxTest('an archive without a source is challenged on its contract core', async (t) => {
+sandboxTest('a mirror without a source is challenged on its contract core', async (t) => {
   const net = await testnet(t)
   const w = await world(t, net)
   await node(t, w, ARCHIVE_NODE)
@@ -180,9 +176,9 @@ sandboxTest('an archive without a source is challenged on its contract core', as
       'version: 1',
       'workloads:',
       '  - name: vault',
-      '    kind: archive',
+      '    kind: mirror',
       '    files: [data/]',
-      '    archive: { size: 1MB }',
+      '    mirror: { size: 1MB }',
       'duration: 1h',
       'budget: 1000'
     ].join('\n') + '\n'

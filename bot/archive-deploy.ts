@@ -1,0 +1,79 @@
+/**
+ * What a deployment does differently for an archive (ARCHITECTURE §11): its
+ * groups, each bought by one bid, are laid out in the catalog once settled
+ * (trade j of group g holds shard j); a holder replaced by a heal is named by
+ * a repair record, before its trade is settled, so the new node knows which
+ * shard to rebuild and from whom.
+ */
+import type { ManifestWorkload } from '../lib/contract'
+import { readCatalog, type Catalog } from '../lib/archive/catalog'
+import type { Bot } from './bot'
+import type { ContractWriter } from './notary'
+import type { DeploymentRecord, TradeRecord } from './records'
+
+export function archiveWorkload(writer: ContractWriter): ManifestWorkload | null {
+  return writer.view.current.manifest.workloads.find((w) => w.archive !== null) ?? null
+}
+
+export function catalogOf(writer: ContractWriter): Catalog | null {
+  const w = archiveWorkload(writer)
+  return w === null ? null : readCatalog(writer.view.archive, w)
+}
+
+/** A layout record per group not laid out yet: the trades of its bid, in replica order. Idempotent. */
+export async function writeLayout(
+  bot: Bot,
+  d: DeploymentRecord,
+  writer: ContractWriter
+): Promise<void> {
+  const w = archiveWorkload(writer)
+  if (w === null) return
+  const bids = d.bids.filter(
+    (b) => b.workload === w.name && b.replaces === null && b.phase === 'filled'
+  )
+  for (let group = 0; group < bids.length; group++) {
+    const catalog = catalogOf(writer) as Catalog
+    if (catalog.holders[group]?.some((t) => t !== null) !== false) continue
+    const prefix = `${bids[group].id ?? ''}.`
+    const trades = d.trades
+      .filter((t) => t.id.startsWith(prefix) && t.phase === 'settled')
+      .sort((a, b) => replicaOf(a) - replicaOf(b))
+      .map((t) => t.id)
+    await writer.appendArchive({ kind: 'layout', group, trades })
+  }
+  bot.progress(
+    'layout',
+    `${bids.length} ${bids.length === 1 ? 'group' : 'groups'} of ${(w.archive?.data ?? 0) + (w.archive?.parity ?? 0)} holders named in the catalog`
+  )
+}
+
+function replicaOf(t: TradeRecord): number {
+  return Number(t.id.slice(t.id.lastIndexOf('.') + 1))
+}
+
+/** The nodes that hold the other shards of `t`'s group: a replacement must be none of them. */
+export function groupPeers(writer: ContractWriter, d: DeploymentRecord, t: TradeRecord): string[] {
+  const catalog = catalogOf(writer)
+  const place = catalog?.placeOf(t.id) ?? null
+  if (catalog === null || place === null) return []
+  const ids = new Set(
+    catalog.holders[place.group].filter((x): x is string => x !== null && x !== t.id)
+  )
+  return d.trades.filter((x) => ids.has(x.id)).map((x) => x.node)
+}
+
+/** Name each replacement of a holder in the catalog: it takes the replaced trade's shard. */
+export async function writeRepairs(
+  writer: ContractWriter,
+  fresh: TradeRecord[]
+): Promise<TradeRecord[]> {
+  const done: TradeRecord[] = []
+  for (const x of fresh) {
+    const catalog = catalogOf(writer)
+    const place = x.replaces === null ? null : (catalog?.placeOf(x.replaces) ?? null)
+    if (catalog === null || place === null || x.replaces === null) continue
+    await writer.appendArchive({ kind: 'repair', ...place, trade: x.id, replaces: x.replaces })
+    done.push(x)
+  }
+  return done
+}
