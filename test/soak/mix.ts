@@ -35,7 +35,7 @@ const DEPLOYS: Record<Step['what'], (n: number) => Deploy> = {
   archive: () => ({
     id: 'archive',
     template: 'archive.yaml',
-    set: ['capacity=10MB', 'country=DE', 'copies=2'],
+    set: ['capacity=2MB', 'country=DE', 'data=1', 'parity=1'],
     signers: []
   }),
   banking: () => ({
