@@ -4,7 +4,9 @@
  * went down within one snapshot interval (plus the time the snapshot takes to reach the bot) after the write:
  * a heal restores the last snapshot the bot verified (ARCHITECTURE §10). Anything else lost is a violation.
  */
+import fs from 'fs'
 import http from 'http'
+import path from 'path'
 import type { Cluster } from './cluster'
 import type { Injector } from './injector'
 import { sleep } from './injector'
@@ -97,6 +99,23 @@ export class CrmUser {
     }
   }
 
+  /**
+   * The user's own data dir, with the bot's identity (the key the contract lets in): scit connect follows the
+   * market from a store of its own, which `scit bot run` holds in the bot's dir.
+   */
+  private userData(): string {
+    const dir = this.cluster.data(`${this.bot}-user`)
+    if (!fs.existsSync(dir)) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+      fs.copyFileSync(
+        path.join(this.cluster.data(this.bot), 'identity.json'),
+        path.join(dir, 'identity.json')
+      )
+      fs.chmodSync(path.join(dir, 'identity.json'), 0o600)
+    }
+    return dir
+  }
+
   private async open(): Promise<void> {
     const contract = this.contract()
     if (contract === null) {
@@ -110,7 +129,7 @@ export class CrmUser {
       contract,
       'web:8080',
       '--data',
-      this.cluster.data(this.bot),
+      this.userData(),
       '--json',
       '--timeout',
       '2m'
