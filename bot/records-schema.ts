@@ -154,7 +154,8 @@ const deployment = {
     bids: { type: 'array', items: bid },
     trades: { type: 'array', items: trade },
     created: num,
-    error: strOrNull
+    error: strOrNull,
+    stopping: str
   }
 }
 
