@@ -10,38 +10,16 @@ import type { Command } from 'commander'
 import { configFrom } from '../lib/command'
 import { isScitError } from '../lib/errors'
 import { aborted, ioOf, Io } from '../lib/io'
+import { eventPrinter } from '../lib/events'
 import { resumeUntilDone } from './deployment'
 import { ControlServer } from './control'
 import { isOver } from './phase'
 import { openBot, RunFlags } from './cli-open'
 
-/** One event line: `2026-12-06T10:00:00Z heal        crm-x1: node k3x9… unreachable …`. */
-export interface EventLine {
-  time: string
-  event: string
-  contract: string | null
-  detail: string
-}
-
-function printer(io: Io, json: boolean): (e: EventLine) => void {
-  return (e) =>
-    io.out(
-      json
-        ? JSON.stringify(e) + '\n'
-        : `${e.time} ${e.event.padEnd(12)} ${e.contract !== null && !e.detail.startsWith(`${e.contract}:`) ? `${e.contract}: ` : ''}${e.detail}\n`
-    )
-}
-
-function now(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')
-}
-
 export async function cmdRun(flags: RunFlags, program: (io: Io) => Command): Promise<void> {
   const io = ioOf(flags)
   configFrom(flags) // -v
-  const print = printer(io, flags.json === true)
-  const event = (event: string, detail: string, about?: string): void =>
-    print({ time: now(), event, contract: about ?? null, detail })
+  const event = eventPrinter((text) => io.out(text), flags.json === true)
   const bot = await openBot(flags, event)
   const server = new ControlServer(bot, {
     program,

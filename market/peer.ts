@@ -100,6 +100,11 @@ export class MarketPeer extends ReadyResource {
     return this._ledger
   }
 
+  /** Stop waiting for the market: a join in progress fails with CLOSED (its ledger closes). */
+  async cancelJoin(): Promise<void> {
+    if (!this.opened) await this._ledger?.close()
+  }
+
   /** The ledger of a peer that applies the market (not a follower). */
   get full(): Ledger {
     if (!(this._ledger instanceof Ledger))

@@ -5,6 +5,7 @@ import { Command } from 'commander'
 import Corestore from 'corestore'
 import { withCommon, configFrom, output, action, untilSignal, CommonFlags } from '../lib/command'
 import { requireMarket } from '../lib/config'
+import { eventPrinter } from '../lib/events'
 import { loadIdentity } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
@@ -12,6 +13,7 @@ import { ScitError } from '../lib/errors'
 import { ZERO, RESOURCE_KINDS, Resources, formatResources } from '../lib/resources'
 import { probeMachine, capacity, withDiskKind, CapacityFlags } from './capacity'
 import { NodeDaemon } from './daemon'
+import { recordHere, neighbours, overlap } from './neighbours'
 import { DEFAULT_CLAIM_INTERVAL } from './payout'
 import { DEFAULT_PRICES } from './offer'
 import { readStatusFile, StatusFileWorkload } from './status-file'
@@ -128,12 +130,28 @@ async function cmdStart(flags: StartFlags): Promise<void> {
     process.stderr.write(
       '\n  !!! --unsafe-no-sandbox: workloads run WITHOUT ISOLATION. Never sell capacity like this. !!!\n\n'
     )
+  // One line per event: on stderr for people (stdout keeps `ready`), with --json an object per line on stdout.
+  const event = eventPrinter(
+    (text) => (flags.json ? process.stdout : process.stderr).write(text),
+    flags.json === true
+  )
+  daemon.on('event', (name: string, detail: string) => event(name, detail))
   // Listening before the start: the offer may be on sale before ready() returns, and a stop then must still withdraw it.
   const stop = untilSignal()
-  await daemon.ready()
+  const early = await Promise.race([stop, daemon.ready().then(() => null)])
+  if (early !== null) {
+    // Told to stop while it still waits for its market: nothing was offered, nothing to withdraw.
+    log.info('stopping before the market answered', { signal: early })
+    await daemon.stop()
+    return
+  }
   process.stderr.write(
     `scit node ${daemon.key} selling ${formatResources(cap.resources)} on market ${encodeKey(market)}\n`
   )
+  const self = { pid: process.pid, key: daemon.key, data: config.data, resources: cap.resources }
+  const record = recordHere(self)
+  const sold = overlap({ ...self, dev: record.dev }, neighbours(), cap.sellable)
+  if (sold !== null) event('warning', sold)
   output(
     flags,
     {
@@ -145,8 +163,17 @@ async function cmdStart(flags: StartFlags): Promise<void> {
   )
   const sig = await stop
   log.info('stopping: withdrawing the offer first', { signal: sig })
-  await daemon.withdraw()
+  event('withdraw', `${sig}: withdrawing the offer, then stopping the workloads`)
+  const final = await daemon.withdraw()
+  event(
+    'withdrawn',
+    final
+      ? 'the offer is withdrawn (final in the ledger): nothing more is sold'
+      : 'the withdrawal is not final yet: stopping anyway (the market lapses the offer after its TTL)'
+  )
   await daemon.close()
+  record.remove()
+  event('stopped', `node ${daemon.key}`)
 }
 
 function status(node: Command): void {

@@ -2,6 +2,7 @@
  * The 3node daemon (docs/ARCHITECTURE.md "Presence", "Execution"): sells this machine's capacity and
  * runs each trade bought from it as a Lease. It keeps no state of its own: a node killed with -9
  * resumes from the ledger and its cores, re-verifying each file before exec.
+ * Emits 'event' (name, detail): a lease taken or ended, a workload's transition, pay claimed.
  */
 import path from 'path'
 import ReadyResource from 'ready-resource'
@@ -19,7 +20,7 @@ import { openStore, FOLLOWER_LIMITS } from '../lib/store'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
-import type { Resources } from '../lib/resources'
+import { formatResources, type Resources } from '../lib/resources'
 import { readCore } from '../lib/status'
 import type { StatusRecord } from '../lib/node-messages'
 import { workloadId, TradeRefusal } from '../lib/trade-workload'
@@ -159,6 +160,11 @@ export class NodeDaemon extends ReadyResource {
           node: this.key,
           interval: this.opts.claimInterval
         })
+        this.payouts.on('claimed', (outcomes: Array<{ accepted: boolean }>) => {
+          const n = outcomes.filter((o) => o.accepted).length
+          if (n > 0)
+            this.emit('event', 'claimed', `${n} ${n === 1 ? 'lease' : 'leases'} paid up to now`)
+        })
         this.payouts.start()
         this.followLedger()
         this.writeStatus()
@@ -229,6 +235,7 @@ export class NodeDaemon extends ReadyResource {
         .record(t, this.recordFrom(t))
         .catch((err) => log.warn('status record failed', { err: (err as Error).message }))
       if (t.state === 'exited') this.finished.add(t.id)
+      this.emit('event', 'workload', `${t.id} ${t.state}${t.reason ? `: ${t.reason}` : ''}`)
       this._services?.sync(t.id, this.leases.get(t.id), supervisor)
       this.writeStatus()
     })
@@ -334,6 +341,19 @@ export class NodeDaemon extends ReadyResource {
   async withdraw(timeout = WITHDRAW_TIMEOUT): Promise<boolean> {
     if (!this.opened || this.closing) return false
     return await withdrawOffer(this.peer.client, this.key, timeout)
+  }
+
+  /**
+   * Stop the node, also while it still starts: a start waiting for its market (as long as it
+   * takes) ends when the market follower closes, and what it opened closes with it.
+   */
+  async stop(): Promise<void> {
+    if (!this.opened && this.opening !== null) {
+      await this._peer?.cancelJoin()
+      // its start ends with CLOSED (the market it waited for is gone): expected, the stop is what was asked
+      await this.opening.catch((err) => log.info('start stopped', { err: (err as Error).message }))
+    }
+    await this.close()
   }
 
   protected override async _close(): Promise<void> {
@@ -506,6 +526,8 @@ export class NodeDaemon extends ReadyResource {
       if (GONE.has(trade.state)) {
         this.held.delete(id)
         this._results?.ended(id)
+        if (lease && !lease.ended)
+          this.emit('event', 'lease-end', `${trade.id}: trade ${trade.state}`)
         lease?.end(`trade ${trade.state}`)
         continue
       }
@@ -562,6 +584,12 @@ export class NodeDaemon extends ReadyResource {
     const lease = await Lease.open(this.leaseContext(), id, trade)
     // In the map before it records anything: the status records of its workload name its trade and contract.
     this.leases.set(id, lease)
+    const until = trade.end === null ? 'no end' : `until ${new Date(trade.end).toISOString()}`
+    this.emit(
+      'event',
+      'lease',
+      `${trade.id}: bot ${trade.bot.slice(0, 8)}, ${formatResources(trade.resources)} at ${trade.price}/h, ${until}, contract ${(trade.contract ?? '').slice(0, 8)}`
+    )
     lease.follow()
   }
 

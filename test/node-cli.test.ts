@@ -188,6 +188,19 @@ sandboxTest('SIGTERM stops a running node: its workloads first, then it exits 0'
   const pid = p.child.pid as number
   t.alike(await stopNode(p), { code: 0, signal: null }, 'exit code 0')
   await s.home.closed(1)
+  // one line per event, as a farmer reads them
+  const said = p.stderr()
+  t.ok(
+    new RegExp(`^\\S+ lease +${trade}: bot \\S+, cpu 0\\.5, mem 512MiB at 55/h, until `, 'm').test(
+      said
+    ),
+    said
+  )
+  t.ok(new RegExp(`^\\S+ workload +\\S+ running`, 'm').test(said), 'its workload running')
+  t.ok(/^\S+ withdraw +SIGTERM: withdrawing the offer/m.test(said), 'the withdrawal on SIGTERM')
+  t.ok(/^\S+ withdrawn +the offer is withdrawn \(final in the ledger\)/m.test(said), 'and its end')
+  t.ok(/^\S+ workload +\S+ stopped: node shutting down/m.test(said), 'the workload stopped')
+  t.ok(/^\S+ stopped +node /m.test(said), 'the node stopped')
   const { json } = await status(s.data)
   t.is(json.running, false)
   t.alike(
@@ -361,6 +374,21 @@ sandboxTest(
 sandboxTest("SIGTERM withdraws the node's offer before it exits", async (t) => {
   const s = await scene(t)
   const p = await startNode(t, s.args)
+
+  // A second node on this machine that sells all of it: it says that the two sell more than there is.
+  const all = s.args.filter((a, i) => a !== '--cpu' && s.args[i - 1] !== '--cpu')
+  const second = await t.tmp()
+  all[all.indexOf('--data') + 1] = second
+  all[all.indexOf('--workloads') + 1] = path.join(await tmpDir(t), 'workloads')
+  const q = await startNode(t, all)
+  t.ok(
+    new RegExp(
+      `^\\S+ warning +this machine is sold more than once: .*node ${s.key.slice(0, 8)} \\(pid ${p.child.pid ?? 0}, --data ${s.data}\\) sells cpu 1, .*Together they sell cpu `,
+      'm'
+    ).test(q.stderr()),
+    q.stderr()
+  )
+  t.alike(await stopNode(q), { code: 0, signal: null })
   await until(s.b.peer, async () => (await s.b.peer.client.offer(s.key))?.withdrawn === false)
   t.alike(await stopNode(p), { code: 0, signal: null }, 'exit code 0')
   await until(s.b.peer, async () => (await s.b.peer.client.offer(s.key))?.withdrawn === true)

@@ -2,6 +2,7 @@
  * `scit demo`: the whole market in this process on a local testnet, narrated;
  * `--keep` leaves it running. `scit demo stakeholder ROLE` writes an example stakeholder's identity.
  */
+import fs from 'fs'
 import path from 'path'
 import { Command } from 'commander'
 import { action, untilSignal, output, CommonFlags } from '../../lib/command'
@@ -218,12 +219,26 @@ async function keepHelp(r: Reporter, world: DemoWorld, summary: DemoSummary): Pr
   return web
 }
 
-/** How this scit was started: `node dist/lib/cli.js` from a checkout, else the installed `scit`. */
+/** How to run this scit again: `scit` when that on the PATH is this one (npm link, npm install -g .), else `node dist/lib/cli.js`. */
 function invocation(): { command: string; relative: boolean } {
   const script = process.argv[1] ?? ''
-  if (!script.endsWith('cli.js')) return { command: 'scit', relative: false }
+  if (!script.endsWith('cli.js') || onPath(script)) return { command: 'scit', relative: false }
   const rel = here(script)
   return { command: `node ${rel}`, relative: !path.isAbsolute(rel) }
+}
+
+function onPath(script: string): boolean {
+  const real = (file: string): string | null => {
+    try {
+      return fs.realpathSync(file)
+    } catch {
+      return null
+    }
+  }
+  const self = real(script)
+  return (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .some((dir) => dir !== '' && real(path.join(dir, 'scit')) === self)
 }
 
 function here(file: string): string {

@@ -3,7 +3,7 @@
  * process so that one's heap and sockets do not skew the next. Figures are
  * printed, never asserted: speed is not part of `npm test`.
  *
- *   npm run bench                 # all of them
+ *   npm run bench                 # all of them but the market simulation (an hour or more)
  *   npm run bench -- engine node  # some of them, by name
  */
 import path from 'path'
@@ -21,8 +21,11 @@ const ALL = [
   'deploy',
   'connect',
   'state',
-  'web'
+  'web',
+  'market-sim'
 ]
+/** Only when named. */
+const LONG = ['market-sim']
 const chosen = process.argv.slice(2)
 const unknown = chosen.filter((name) => !ALL.includes(name))
 if (unknown.length > 0) {
@@ -31,7 +34,7 @@ if (unknown.length > 0) {
 }
 
 let failed = 0
-for (const name of chosen.length > 0 ? chosen : ALL) {
+for (const name of chosen.length > 0 ? chosen : ALL.filter((n) => !LONG.includes(n))) {
   console.log(`\n## ${name}`)
   const started = process.hrtime.bigint()
   const r = spawnSync(process.execPath, [path.join(__dirname, `${name}.js`)], { stdio: 'inherit' })

@@ -4,6 +4,7 @@
  * first creates the market; the others join it and get voted in.
  *
  *   argv: <bootstrap host:port,…> [market key hex]
+ *   GENESIS=<json>: the genesis of a market this one creates ({ settlementWindow, offerTtl, faucet: hex key })
  *   TRACE=<dir>: sample the ledger every 10 ms (view, final and signed lengths, apply calls, engine runs,
  *   event loop use) and write them to <dir>/trace-<pid>.json on close.
  */
@@ -14,12 +15,14 @@ import { performance } from 'perf_hooks'
 import { generateKeyPair } from '../../lib/identity'
 import { parseBootstrap } from '../../lib/config'
 import { MarketPeer } from '../../market/peer'
+import type { GenesisOptions } from '../../market/peer'
 import { untilIndexer } from '../../market/indexers'
 
 export type Command =
   | { cmd: 'vote'; identity: string; writer: string }
   | { cmd: 'await-indexer' }
   | { cmd: 'stats' }
+  | { cmd: 'append'; envelopes: string[] }
   | { cmd: 'close' }
 
 export type Reply =
@@ -33,6 +36,10 @@ export type Reply =
       applies: number
       bookLoads: number
       cpu: number
+      /** The view's length, its final (indexed) and its signed length. */
+      view: number
+      final: number
+      signed: number
     }
   | { kind: 'error'; message: string }
 
@@ -49,9 +56,7 @@ async function main(): Promise<void> {
     bootstrap,
     ackInterval: ACK_INTERVAL,
     bigBatches: process.env.BIG !== '0',
-    ...(market !== null
-      ? { market }
-      : { genesis: { faucets: [identity.publicKey], settlementWindow: 3600_000 } })
+    ...(market !== null ? { market } : { genesis: genesis(identity.publicKey) })
   })
   await peer.ready()
   const trace = process.env.TRACE ? sample(peer) : null
@@ -97,14 +102,32 @@ async function main(): Promise<void> {
         envelopes: peer.ledger.counters.envelopes,
         applies: peer.ledger.counters.applies,
         bookLoads: peer.full.counters.bookLoads,
-        cpu: (cpu.user + cpu.system) / 1e6
+        cpu: (cpu.user + cpu.system) / 1e6,
+        view: peer.full.view.core.length,
+        final: peer.full.finalVersion,
+        signed: peer.full.view.core.signedLength
       })
+    } else if (m.cmd === 'append') {
+      await peer.ledger.append(m.envelopes.map((e) => Buffer.from(e, 'base64')))
     } else if (m.cmd === 'close') {
       if (trace !== null) trace()
       await peer.close()
       fs.rmSync(data, { recursive: true, force: true })
       process.exit(0)
     }
+  }
+}
+
+function genesis(self: Buffer): GenesisOptions {
+  const g = JSON.parse(process.env.GENESIS ?? '{}') as {
+    settlementWindow?: number
+    offerTtl?: number
+    faucet?: string
+  }
+  return {
+    faucets: [g.faucet !== undefined ? Buffer.from(g.faucet, 'hex') : self],
+    settlementWindow: g.settlementWindow ?? 3600_000,
+    offerTtl: g.offerTtl ?? 0
   }
 }
 

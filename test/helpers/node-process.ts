@@ -12,6 +12,7 @@ import safetyCatch from 'safety-catch'
 import type { Runtime } from '../../lib/runtime'
 import type { MarketPeer } from '../../market/peer'
 import { scitArgv } from './runtime'
+import { endChild } from './child'
 import { offered } from './ledger'
 import { tmpDir } from './node'
 
@@ -100,12 +101,11 @@ export function spawnNode(t: Assert, args: string[], opts: SpawnOptions = {}): N
   return { child, stderr: () => err, exited }
 }
 
-/** SIGTERM, as a farmer's service manager stops it; resolves with how it exited. */
+/** SIGTERM, as a farmer's service manager stops it; resolves with how it exited (SIGKILL after 30 s: a test never hangs on it). */
 export async function stopNode(
   p: NodeProcess
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM')
-  return await p.exited
+  return await endChild(p.child, 'SIGTERM', 30_000)
 }
 
 /** The flags every test node passes: its data, the market, the testnet, work dirs the sandbox user can reach, a small capacity. */

@@ -1,0 +1,91 @@
+/**
+ * Nodes on one machine. Each `scit node start` probes the whole machine, so two of them would each sell
+ * all of it: leases then add up to more than exists. A running node leaves a record (pid, data dir,
+ * what it sells, the filesystem its disk is on) in a per-user dir of the machine's tmp; a node that
+ * starts reads the others' and says when what they sell together is more than the machine can sell.
+ */
+import fs from 'fs'
+import os from 'os'
+import path from 'path'
+import { Resources, formatResources, formatCpu, formatSize } from '../lib/resources'
+
+export interface Neighbour {
+  pid: number
+  key: string
+  data: string
+  resources: Resources
+  /** st_dev of the data dir: nodes share a disk only when they share a filesystem. */
+  dev: number
+}
+
+function dir(): string {
+  return path.join(os.tmpdir(), `scit-nodes-${process.getuid?.() ?? 'user'}`)
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Leave this node's record; the function returned removes it (a crashed node's is skipped: its pid is gone). */
+export function recordHere(self: Omit<Neighbour, 'dev'>): { dev: number; remove: () => void } {
+  const dev = fs.statSync(self.data).dev
+  const file = path.join(dir(), `${self.pid}.json`)
+  try {
+    fs.mkdirSync(dir(), { recursive: true, mode: 0o700 })
+    fs.writeFileSync(file, JSON.stringify({ ...self, dev }), { mode: 0o600 })
+  } catch {
+    // a warning's source only: a node runs without it
+  }
+  return { dev, remove: () => fs.rmSync(file, { force: true }) }
+}
+
+/** The other nodes running on this machine now. */
+export function neighbours(): Neighbour[] {
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir())
+  } catch {
+    return []
+  }
+  const out: Neighbour[] = []
+  for (const name of names) {
+    try {
+      const n = JSON.parse(fs.readFileSync(path.join(dir(), name), 'utf8')) as Neighbour
+      if (n.pid !== process.pid && alive(n.pid)) out.push(n)
+    } catch {
+      // one being written or removed
+    }
+  }
+  return out
+}
+
+/**
+ * Why what `self` and `others` sell together is more than `machine` (what one node may sell here), or null.
+ * Disk (ssd and hdd) counts only the nodes on self's filesystem.
+ */
+export function overlap(self: Neighbour, others: Neighbour[], machine: Resources): string | null {
+  if (others.length === 0) return null
+  const over: string[] = []
+  const disk = (r: Resources): number => r.ssd + r.hdd
+  const sameDisk = others.filter((n) => n.dev === self.dev)
+  const sum = (ns: Neighbour[], f: (r: Resources) => number): number =>
+    ns.reduce((total, n) => total + f(n.resources), f(self.resources))
+  const checks: Array<[string, number, number, (n: number) => string]> = [
+    ['cpu', sum(others, (r) => r.cpu), machine.cpu, formatCpu],
+    ['mem', sum(others, (r) => r.memory), machine.memory, formatSize],
+    ['disk', sum(sameDisk, disk), disk(machine), formatSize]
+  ]
+  for (const [what, all, max, show] of checks)
+    if (all > max) over.push(`${what} ${show(all)} of the ${show(max)}`)
+  if (over.length === 0) return null
+  const list = others.map(
+    (n) =>
+      `node ${n.key.slice(0, 8)} (pid ${n.pid}, --data ${n.data}) sells ${formatResources(n.resources)}`
+  )
+  return `this machine is sold more than once: ${list.join('; ')}; this node sells ${formatResources(self.resources)}. Together they sell ${over.join(', ')} it can sell: leases may add up to more than it has. Give each node its share (--cpu, --memory, --ssd, --hdd)`
+}
