@@ -211,6 +211,16 @@ test(
     const gone = await scit('bot', 'archive', 'ls', 'vault', '--json')
     t.is(gone.code, 0, gone.stderr)
     t.alike(JSON.parse(gone.stdout), [], 'removed')
+    // each holder drops the removed shards once its copy of the contract says so
+    let left = -1
+    for (let i = 0; i < 5 && left !== 0; i++) {
+      const h = await scit('bot', 'archive', 'health', 'vault', '--json')
+      left = JSON.parse(h.stdout).groups[0].holders.reduce(
+        (n: number, x: { bytes: number | null }) => n + (x.bytes ?? 1),
+        0
+      )
+    }
+    t.is(left, 0, 'and its holders freed the space: they hold no byte of it')
 
     const mirror = path.join(await t.tmp(), 'mirror.yaml')
     fs.writeFileSync(
