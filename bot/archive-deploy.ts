@@ -1,5 +1,5 @@
 /**
- * What a deployment does differently for an archive (ARCHITECTURE §11): its
+ * What a deployment does differently for an archive (docs/ARCHITECTURE.md "Archives"): its
  * groups, each bought by one bid, are laid out in the catalog once settled
  * (trade j of group g holds shard j); a holder replaced by a heal is named by
  * a repair record, before its trade is settled, so the new node knows which
@@ -7,7 +7,7 @@
  */
 import type { ManifestWorkload } from '../lib/contract'
 import { readCatalog, type Catalog } from '../lib/archive/catalog'
-import type { Bot } from './bot'
+import type { BotHost } from './host'
 import type { ContractWriter } from './notary'
 import type { DeploymentRecord, TradeRecord } from './records'
 
@@ -22,7 +22,7 @@ export function catalogOf(writer: ContractWriter): Catalog | null {
 
 /** A layout record per group not laid out yet: the trades of its bid, in replica order. Idempotent. */
 export async function writeLayout(
-  bot: Bot,
+  bot: Pick<BotHost, 'progress'>,
   d: DeploymentRecord,
   writer: ContractWriter
 ): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * An archive's plan against the market, before anything is bought
- * (docs/ARCHITECTURE.md "Archives at scale"): how many groups, which nodes
+ * (docs/ARCHITECTURE.md "Archives"): how many groups, which nodes
  * would hold their shards, the overhead and the price. It plays the engine's
  * matching (cheapest offer first, a group's holders on distinct nodes, the
  * capacity each takes) on the offers as they are; when the template's shard

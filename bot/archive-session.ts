@@ -1,5 +1,5 @@
 /**
- * One archive as its bot sees it (ARCHITECTURE §11): the contract core (this
+ * One archive as its bot sees it (docs/ARCHITECTURE.md "Archives"): the contract core (this
  * data dir's own, or replicated from the nodes that hold it when only
  * `identity.json` came along), the catalog folded from it, the keys derived
  * from the identity, and the holders reached through the market's trades.

@@ -1,4 +1,4 @@
-/** `scit bot archive put | get | ls | rm | health`: a user's files in an archive contract (ARCHITECTURE §11). */
+/** `scit bot archive put | get | ls | rm | health`: a user's files in an archive contract (docs/ARCHITECTURE.md "Archives"). */
 import type { Command } from 'commander'
 import { withCommon, output } from '../lib/command'
 import { ioOf, resolvePath } from '../lib/io'

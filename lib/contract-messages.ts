@@ -61,7 +61,7 @@ export interface MirrorSpec {
 }
 
 /**
- * kind archive (docs/ARCHITECTURE.md "Archives at scale"): `size` bytes in
+ * kind archive (docs/ARCHITECTURE.md "Archives"): `size` bytes in
  * `groups` placement groups, each of data + parity holders on distinct nodes,
  * each holder keeping up to `shard` bytes. Planned by the bot from the
  * template and the market.

@@ -35,7 +35,7 @@ export function parseListen(text: string): { host: string; port: number } {
   if (!m || host === undefined || !/^\d{1,3}(\.\d{1,3}){3}$/.test(host) || port > 65535)
     throw new ScitError(
       'INVALID_ARGUMENT',
-      `--listen "${text}": expected an IPv4 host and a port, e.g. 127.0.0.1:49737 (port 0: any free one)`
+      `--listen "${text}": expected an IPv4 host and a port, e.g. 127.0.0.1:24737 (port 0: any free one)`
     )
   if (host === '0.0.0.0')
     throw new ScitError(
@@ -104,7 +104,7 @@ export function register(program: Command): void {
     .option('--nodes <n>', 'DHT nodes to run (1-16)', '3')
     .addHelpText(
       'after',
-      '\nExample:\n  scit dht --listen 127.0.0.1:49737 &\n  export SCIT_BOOTSTRAP=127.0.0.1:49737   # then scit market create, serve, node start, bot … as usual'
+      '\nExample:\n  scit dht --listen 127.0.0.1:24737 &\n  export SCIT_BOOTSTRAP=127.0.0.1:24737   # then scit market create, serve, node start, bot … as usual'
     )
     .action(
       action(async (flags: DhtFlags) => {

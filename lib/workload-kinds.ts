@@ -22,7 +22,7 @@ export type KindField = (typeof KIND_FIELDS)[number]
 
 /**
  * How a node runs a kind: a sandboxed process (node/run.ts), cores it keeps
- * whole (node/archive.ts), or its shard of an erasure-coded archive
+ * whole (node/mirror.ts), or its shard of an erasure-coded archive
  * (node/archive-keeper.ts); the last two run nothing.
  */
 export type Runner = 'process' | 'keeper' | 'shards'
@@ -64,7 +64,8 @@ export const KINDS = {
     finishes: true,
     challenged: false
   },
-  // whole copies of a core (a source, or the contract's files) on `replicas` nodes; was "archive"
+  // whole copies of a core (a source, or the contract's files) on `replicas` nodes; its wire
+  // index is the one the whole-copies kind had as "archive", so older manifests read as mirrors
   mirror: {
     needs: ['mirror'],
     may: [],
@@ -74,7 +75,7 @@ export const KINDS = {
     finishes: false,
     challenged: true
   },
-  // a user's files, encrypted and erasure-coded over groups of nodes (ARCHITECTURE §11)
+  // a user's files, encrypted and erasure-coded over groups of nodes (docs/ARCHITECTURE.md "Archives")
   archive: {
     needs: ['archive'],
     may: [],

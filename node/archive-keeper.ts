@@ -1,5 +1,5 @@
 /**
- * One archive lease on a node (ARCHITECTURE §11): the shard this node holds
+ * One archive lease on a node (docs/ARCHITECTURE.md "Archives"): the shard this node holds
  * of one group, one core of its own per segment. Blocks come from the bot
  * during a put, or are rebuilt from k other holders (archive-rebuild.ts) for
  * a segment committed while this node did not hold it (a repair, or a put it
@@ -14,16 +14,19 @@ import { ScitError } from '../lib/errors'
 import { formatSize } from '../lib/resources'
 import { logger } from '../lib/log'
 import { Catalog, shardId, Place, Segment } from '../lib/archive/catalog'
-import type { ShardRef, Store, Fetch, Fetched } from '../lib/archive/messages'
+import {
+  MAX_FETCH_BLOCKS,
+  type ShardRef,
+  type Store,
+  type Fetch,
+  type Fetched
+} from '../lib/archive/messages'
 import type { Held } from '../lib/archive/shard-channel'
 import type { TreeNode } from '../lib/node-messages'
 import { Rebuilder, Sources } from './archive-rebuild'
 import safetyCatch from 'safety-catch'
 
 const log = logger('node/archive')
-
-/** Blocks per fetch answer at most (with 64 KiB blocks, 4 MiB). */
-export const MAX_FETCH_BLOCKS = 64
 
 export interface KeeperContext {
   store: Corestore

@@ -1,5 +1,5 @@
 /**
- * Rebuilding a shard from the others (ARCHITECTURE §11): the node fetches
+ * Rebuilding a shard from the others (docs/ARCHITECTURE.md "Archives"): the node fetches
  * the same stripes from k other holders of its group, checks each block
  * against that holder's signed head (its Merkle path), decodes its own block
  * of every stripe and appends it. The bot moves no byte of it. The rebuilt
@@ -13,9 +13,8 @@ import { ErasureCode } from '../lib/archive/erasure'
 import { BlockVerifier } from '../lib/archive/merkle'
 import { blockOf } from '../lib/archive/layout'
 import type { Catalog, Place, Segment } from '../lib/archive/catalog'
-import type { ShardRef } from '../lib/archive/messages'
+import { MAX_FETCH_BLOCKS, type ShardRef } from '../lib/archive/messages'
 import type { ShardChannel } from '../lib/archive/shard-channel'
-import { MAX_FETCH_BLOCKS } from './archive-keeper'
 
 /** Stripes fetched at once: k blocks of each are held until decoded (16 MiB at most). */
 const WINDOW_BYTES = 16 * 1024 * 1024

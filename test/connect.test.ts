@@ -26,15 +26,11 @@ interface Contact {
 sandboxTest(
   'a CRM deployed by a bot is reached by scit connect, a process with its own DHT node and identity: a contact added through it is read back',
   async (t) => {
-    const tn = await testnet(t)
-    const w = await world(t, tn)
-    await node(t, w)
-    const b = await bot(t, w)
     const user = await t.tmp()
-    const d = await deploy(b, {
-      template: await crmTemplate(t, { access: ['bot', encodeKey(loadIdentity(user).publicKey)] })
+    const template = await crmTemplate(t, {
+      access: ['bot', encodeKey(loadIdentity(user).publicKey)]
     })
-    await waitRunning(b, d)
+    const { w, d } = await runningDeployment(t, { template })
 
     const c = await connectProcess(t, w, user, d.contract ?? '')
     const url = `http://127.0.0.1:${c.port}`
@@ -162,15 +158,11 @@ setInterval(() => {}, 1000)`
 sandboxTest(
   "the CRM's node stops, the bot heals it onto another node, and the same scit connect process serves it again",
   async (t) => {
-    const tn = await testnet(t)
-    const w = await world(t, tn)
-    const nodes = [await node(t, w), await node(t, w)]
-    const b = await bot(t, w)
     const user = await t.tmp()
-    const d = await deploy(b, {
-      template: await crmTemplate(t, { access: ['bot', encodeKey(loadIdentity(user).publicKey)] })
+    const template = await crmTemplate(t, {
+      access: ['bot', encodeKey(loadIdentity(user).publicKey)]
     })
-    await waitRunning(b, d)
+    const { w, nodes, b, d } = await runningDeployment(t, { template, nodes: 2 })
     const c = await connectProcess(t, w, user, d.contract ?? '')
     const url = `http://127.0.0.1:${c.port}`
     t.ok((await whenUp<{ ok: boolean }>('GET', `${url}/health`)).body.ok, 'the CRM answers before')

@@ -3,9 +3,9 @@ import { shell, shellBlock, freePort } from './helpers/readme'
 
 test('README\'s "A market by hand", verbatim: a private market on scit dht, with no public DHT', async (t) => {
   const lines = shellBlock('### A market by hand')
-  t.ok(lines[0].startsWith('scit dht --listen 127.0.0.1:49737'), 'it starts with its own DHT')
+  t.ok(lines[0].startsWith('scit dht --listen 127.0.0.1:24737'), 'it starts with its own DHT')
   const port = await freePort()
-  const sh = await shell(t, { '127.0.0.1:49737': `127.0.0.1:${port}` })
+  const sh = await shell(t, { '127.0.0.1:24737': `127.0.0.1:${port}` })
   const steps = []
   for (const line of lines) {
     const s = await sh.run(line)

@@ -1,5 +1,5 @@
 /**
- * Reed-Solomon erasure coding over GF(2^8) (ARCHITECTURE §11): k data shards
+ * Reed-Solomon erasure coding over GF(2^8) (docs/ARCHITECTURE.md "Archives"): k data shards
  * and m parity shards, any k of which give back the rest. Systematic: the data
  * shards are the stripe itself, so a read of the k data holders decodes
  * nothing. The parity rows are a Cauchy matrix, every square submatrix of which

@@ -1,5 +1,5 @@
 /**
- * How an archive's size becomes groups of holders (ARCHITECTURE §11): a
+ * How an archive's size becomes groups of holders (docs/ARCHITECTURE.md "Archives"): a
  * holder keeps at most a shard cap, so an archive of `size` bytes needs
  * size / (data × cap) groups, each of data + parity holders; the shards are
  * then sized evenly. A smaller cap means more, smaller leases: more holders

@@ -1,5 +1,5 @@
 /**
- * An archive's formats, declared once (ARCHITECTURE §11).
+ * An archive's formats, declared once (docs/ARCHITECTURE.md "Archives").
  *
  * Catalog records: `archive` envelopes the bot signs into the contract core,
  * in core order (seq 0: their order is the core's):
@@ -193,6 +193,9 @@ export const stored = struct<Stored>([
   ['error', optional(c.string)],
   ['length', c.uint]
 ])
+
+/** Blocks per fetch answer at most (with 64 KiB blocks, 4 MiB). */
+export const MAX_FETCH_BLOCKS = 64
 
 /** Blocks [start, end) of a shard; with `proveAt` > 0, each with its Merkle path to the roots of the tree of that length. */
 export interface Fetch extends ShardRef {

@@ -1,5 +1,5 @@
 /**
- * What keeps an archive's bytes the owner's (ARCHITECTURE §11): a key derived
+ * What keeps an archive's bytes the owner's (docs/ARCHITECTURE.md "Archives"): a key derived
  * from the bot's identity and the contract, so `identity.json` alone opens the
  * archive on any machine; each file encrypted and authenticated before it is
  * coded (libsodium secretstream: a truncated, reordered or altered message
