@@ -13,7 +13,7 @@ test(
     const archive = shellBlock('### Archives: `scit bot archive`')
     const port = await freePort()
     // the README runs from the repo's folder; this shell runs in a temp dir
-    const sh = await shell(t, { '127.0.0.1:49737': `127.0.0.1:${port}`, 'examples/': EXAMPLES })
+    const sh = await shell(t, { '127.0.0.1:24737': `127.0.0.1:${port}`, 'examples/': EXAMPLES })
     const out: Record<string, string> = {}
     for (const line of [...market, ...archive]) {
       const s = await sh.run(line)
