@@ -112,6 +112,8 @@ export async function resume(
   opts: ResumeOptions = {}
 ): Promise<DeploymentRecord> {
   requirePhase(d, 'resume')
+  // a stop cut short (killed, an op not decided in time) is finished, not the deployment it stopped
+  if (d.stopping !== undefined) return await stop(bot, d, d.stopping)
   try {
     const writer = await bot.writer(d)
     const manifest = bot.manifestOf(d)
@@ -336,13 +338,22 @@ export async function stop(
   reason = 'stopped by the bot'
 ): Promise<DeploymentRecord> {
   requirePhase(d, 'stop')
+  // Kept first: a stop cut short anywhere below is finished by the next resume (scit bot run), never
+  // taken for a deployment to carry on with (it would buy, settle and deploy what its user stopped).
+  d.stopping = reason
+  bot.state.save()
   const w = await bot.writer(d)
   if (w.hasHeader && !w.view.state().stopped) await w.appendInstruction({ action: 'stop', reason })
-  bot.progress('stop', `${d.id}: stop instruction signed`, d.id)
+  bot.progress(
+    'stop',
+    `${d.id}: ${w.hasHeader ? 'stop instruction signed' : 'stopped before its contract had a header'}`,
+    d.id
+  )
   for (const t of d.trades.filter((x) => x.phase === 'settled' || x.phase === 'matched'))
     await bot.trader.end(d, t.id, 'close', reason)
   await cancelBids(bot, d)
   d.phase = 'stopped'
+  delete d.stopping
   bot.state.save()
   await bot.stopListening(d)
   return d

@@ -149,7 +149,7 @@ export class Monitor {
 
   private async checkAll(): Promise<void> {
     for (const d of this.bot.state.deployments) {
-      if (!LIVE.has(d.phase) || this.closed) continue
+      if (!LIVE.has(d.phase) || d.stopping !== undefined || this.closed) continue
       await this.sync(d)
       await Promise.all(d.trades.filter((t) => t.phase === 'settled').map((t) => this.check(d, t)))
       // A heal cut short after its `fail` (the bot killed, an op not decided in time) left a failed lease

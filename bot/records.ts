@@ -92,6 +92,8 @@ export interface DeploymentRecord {
   trades: TradeRecord[]
   created: number
   error: string | null
+  /** A stop asked for and not done yet (its reason): a restart finishes it, and never deploys on. */
+  stopping?: string
 }
 
 interface StateDoc {

@@ -67,7 +67,7 @@ function dataOf(flags: CommonFlags): string {
   return path.resolve(io.cwd, flags.data ?? io.env.SCIT_DATA ?? DEFAULT_DATA)
 }
 
-/** Library errors under a data dir (Corestore's fd-lock, device-file) in scit's terms with the fix; null otherwise. */
+/** Library errors under a data dir (Corestore's fd-lock, device-file, RocksDB's checksums) in scit's terms with the fix; null otherwise. */
 export function explain(err: unknown, data: string): ScitError | null {
   if (err instanceof ScitError) return err
   const e = err as { message?: unknown; code?: unknown }
@@ -76,6 +76,15 @@ export function explain(err: unknown, data: string): ScitError | null {
     return new ScitError(
       'BUSY',
       `another scit process uses this data dir ${data}${pid === null ? '' : ` (pid ${pid})`}: stop it first, or give this one its own --data`
+    )
+  }
+  // RocksDB's checksums found a damaged file (a MANIFEST, a table): refuse it, never read on from it
+  if (e?.code === 'EIO' && /corrupt|checksum mismatch/i.test(String(e.message))) {
+    const said = String(e.message).replace(/\s+/g, ' ').trim()
+    const store = /(\/\S+)\/db\/[^/\s]+/.exec(said)?.[1] ?? 'its store'
+    return new ScitError(
+      'CORRUPT',
+      `a store in this data dir ${data} is damaged on disk (${said}): scit will not run on it. Move ${store} aside and start again: a node or bot needs only identity.json (and config.json), the rest replicates anew from its peers`
     )
   }
   if (e?.code === 'DEVICE_FILE') {

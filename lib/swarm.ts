@@ -5,6 +5,7 @@
 import Hyperswarm from 'hyperswarm'
 import DHT from 'hyperdht'
 import type { Bootstrap, Config } from './config'
+import { faultable } from './faults'
 
 export interface SwarmKeyPair {
   publicKey: Buffer
@@ -22,7 +23,7 @@ export function isLoopback(bootstrap: Bootstrap[] | null): bootstrap is Bootstra
 /** null: let Hyperswarm make its own. */
 export function createDHT(bootstrap: Bootstrap[] | null): DHT | null {
   if (!isLoopback(bootstrap)) return null
-  return new DHT({ bootstrap, host: '127.0.0.1', ephemeral: true, firewalled: false })
+  return faultable(new DHT({ bootstrap, host: '127.0.0.1', ephemeral: true, firewalled: false }))
 }
 
 /**

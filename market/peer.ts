@@ -16,6 +16,7 @@ import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { marketTopic } from '../lib/topics'
 import { createSwarm } from '../lib/swarm'
+import { probe } from '../lib/faults'
 import { openDataDir, privateDir } from '../lib/datadir'
 import { openStore, FOLLOWER_LIMITS } from '../lib/store'
 import { apply as engineApply } from './engine'
@@ -64,7 +65,7 @@ export interface MarketPeerOptions {
   follow?: boolean
   /** Apply every op from genesis into a view of its own, never fast-forwarding (`scit market verify`). */
   replay?: boolean
-  /** ms a follower waits for a peer to show it the market's view. */
+  /** ms a follower waits for a peer to show it the market's view (Infinity: a daemon, as long as it takes). */
   joinTimeout?: number
   /** Told what a join still waits for, after 2 s and every 5 s (the CLI prints it on stderr). */
   progress?: (line: string) => void
@@ -82,6 +83,7 @@ export class MarketPeer extends ReadyResource {
   private topic: Buffer | null = null
   private readonly connections = new Set<SwarmConnection>()
   genesis: Outcome | null = null
+  private unprobe: (() => void) | null = null
   private readonly onconnection = (conn: SwarmConnection): void => this.replicate(conn)
 
   constructor(private readonly opts: MarketPeerOptions) {
@@ -213,6 +215,15 @@ export class MarketPeer extends ReadyResource {
       await discovery.flushed()
     }
     log.info('joined market', { market: encodeKey(ledger.key), follower: follow })
+    this.unprobe = probe('market', () => this.signedView())
+  }
+
+  /** The signed view this peer reads: its key, length and tree hash (what the soak compares across peers). */
+  async signedView(): Promise<{ view: string; signed: number; hash: string | null }> {
+    const core = this.ledger.view.core
+    const signed = this.following ? core.length : core.signedLength
+    const hash = signed > 0 ? (await core.treeHash(signed)).toString('hex') : null
+    return { view: core.key.toString('hex'), signed, hash }
   }
 
   private async openClient(): Promise<void> {
@@ -225,6 +236,7 @@ export class MarketPeer extends ReadyResource {
   }
 
   protected override async _close(): Promise<void> {
+    this.unprobe?.()
     if (this.swarm !== null) {
       this.swarm.off('connection', this.onconnection)
       if (this.topic !== null && !this.swarm.destroyed)

@@ -207,6 +207,8 @@ export class StateKeeper {
       hash
     }
     const index = this.core.length
+    // Its files are in the core, its envelope is not yet: a crash from here on leaves a snapshot open() drops.
+    log.debug('snapshot writing', { id: this.target.id, seq, appended })
     const block = seal(this.identity, {
       type: 'snapshot',
       seq,

@@ -1,7 +1,7 @@
 import fs from 'fs'
 import { testnet } from './helpers/net'
 import { world, node, bot, serviceTemplate, moneyConserved } from './helpers/deploy'
-import { deploy, resume, waitRunning } from '../bot/deployment'
+import { deploy, resume, stop, waitRunning } from '../bot/deployment'
 import type { Bot } from '../bot/bot'
 import { sandboxTest } from './helpers/sandbox'
 import { peer, addIndexer } from './helpers/ledger'
@@ -128,5 +128,47 @@ sandboxTest(
     const rows = await waitRunning(b, d)
     t.is(rows[0]?.state, 'running', 'and the workload runs')
     t.is(d.trades.length, 1, 'bought once')
+  }
+)
+
+sandboxTest(
+  'a stop cut short (found by the soak) is finished on restart: what its user stopped is never settled nor deployed',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    await node(t, w)
+    const data = await t.tmp()
+    const file = await serviceTemplate(t, { replicas: 1 })
+
+    const first = await bot(t, w, { data })
+    onStep(first, 'trade', () => {
+      throw new Error('killed')
+    })
+    await t.exception(
+      deploy(first, { template: file, id: 'halted' }),
+      /killed/,
+      'a deploy cut short mid-trade'
+    )
+    // Its user stops it; that stop is cut short too (killed, or an op the market did not decide in time).
+    onStep(first, 'stop', () => {
+      throw new Error('killed')
+    })
+    await t.exception(stop(first, first.state.find('halted')), /killed/, 'the stop dies once begun')
+    await first.close()
+
+    const second = await bot(t, w, { data })
+    const d = second.state.find('halted')
+    t.is(d.phase, 'trading', 'restarted mid-trade')
+    t.ok(d.stopping !== undefined, 'with the stop its user asked for kept')
+    await resume(second, d) // what scit bot run does with every deployment not over
+    t.is(d.phase, 'stopped', 'the restart finished the stop')
+    t.is(d.stopping, undefined)
+    const trades = await second.client.trades({ bot: second.key })
+    t.ok(
+      trades.every((x) => x.state !== 'settled'),
+      `no lease was paid for: ${trades.map((x) => x.state).join(', ')}`
+    )
+    t.absent((await second.writer(d)).hasHeader, 'and no contract was written for the nodes to run')
+    t.ok((await moneyConserved(w)).ok, 'money is conserved')
   }
 )

@@ -109,6 +109,35 @@ test('a data dir copied from elsewhere is INVALID_CONFIG with the fix, no stack'
   t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
 })
 
+test('a store damaged on disk (found by the soak) is CORRUPT with the fix, no stack, and is not read on', async (t) => {
+  const dir = await t.tmp()
+  const data = path.join(dir, 'm')
+  await run(process.execPath, [
+    SCIT,
+    'market',
+    'create',
+    '--data',
+    data,
+    '--bootstrap',
+    '127.0.0.1:1'
+  ])
+  // a torn write in RocksDB's manifest, as a crash or a failing disk leaves it
+  const db = path.join(data, 'market', 'db')
+  const manifest = path.join(db, fs.readdirSync(db).find((f) => f.startsWith('MANIFEST-')) ?? '')
+  const bytes = fs.readFileSync(manifest)
+  for (let i = bytes.length >> 1; i < (bytes.length >> 1) + 16 && i < bytes.length; i++)
+    bytes[i] ^= 0xff
+  fs.writeFileSync(manifest, bytes)
+  const e = await failing(['market', 'info', '--data', data, '--bootstrap', '127.0.0.1:1'])
+  t.is(e.code, 1)
+  t.ok(
+    e.stderr.startsWith(`error CORRUPT: a store in this data dir ${data} is damaged on disk (`),
+    e.stderr
+  )
+  t.ok(e.stderr.includes(`Move ${path.join(data, 'market')} aside`), 'with the fix')
+  t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
+})
+
 test(
   'a bot that cannot reach its market ends with TIMEOUT and exit 1; a node waits for it, saying so, and stops when told: nothing they opened keeps them alive',
   { timeout: 90_000 },

@@ -1,0 +1,260 @@
+/**
+ * The contracts' invariants, from what the bots record (state.json), what the nodes say they run
+ * (node-state.json, while their process lives) and the signed view:
+ *   recovery: a running deployment short of replicas is whole again within grace + 60 s (the clock stops while
+ *     its bot is down or the market has no quorum; a workload no live offer can hold is excused once refunded);
+ *   unpaid: no node runs a workload for more than 60 s while it is up and its trade is no longer settled;
+ *   billing: a node gone past the grace period has its leases failed within grace + 60 s (same clock).
+ */
+import fs from 'fs'
+import path from 'path'
+import { decodeManifest, Manifest } from '../../lib/contract'
+import { fitsIn } from '../../market/engine/price'
+import { forSale } from '../../market/engine/records'
+import type { Trade } from '../../market/types'
+import type { Cluster } from './cluster'
+import { GRACE, INTERVAL } from './cluster'
+import type { Injector, Outage } from './injector'
+import type { Checker, Report } from './checker'
+
+export const RECOVERY = GRACE + 60_000
+const UNPAID = 60_000
+
+interface TradeDoc {
+  id: string
+  workload: string
+  node: string
+  phase: string
+}
+interface DeploymentDoc {
+  id: string
+  contract: string | null
+  phase: string
+  manifest: string
+  trades: TradeDoc[]
+}
+
+interface Episode {
+  since: number
+  reported: boolean
+}
+
+export class Contracts {
+  readonly counts = { checks: 0, degraded: 0, recovered: 0, unpaidChecks: 0, billingChecks: 0 }
+  /** The slowest recovery seen (ms from short of replicas to whole again, bot and quorum time only). */
+  slowest = 0
+  private readonly episodes = new Map<string, Episode>()
+  private readonly unpaid = new Map<string, number>()
+  private readonly billed = new Set<Outage>()
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly injector: Injector,
+    private readonly checker: Checker,
+    private readonly report: Report
+  ) {}
+
+  private name(key: string): string {
+    for (const [name, k] of this.cluster.keys) if (k === key) return name
+    return key.slice(0, 8)
+  }
+
+  private deployments(bot: string): DeploymentDoc[] {
+    try {
+      return (
+        JSON.parse(
+          fs.readFileSync(path.join(this.cluster.data(bot), 'bot', 'state.json'), 'utf8')
+        ) as { deployments: DeploymentDoc[] }
+      ).deployments
+    } catch {
+      return []
+    }
+  }
+
+  /** What a live node process says it runs: trade id → workload state. */
+  private running(node: string): Map<string, string> | null {
+    const p = this.cluster.proc(node)
+    if (!p.alive || p.state !== 'up') return null
+    try {
+      const s = JSON.parse(
+        fs.readFileSync(path.join(this.cluster.data(node), 'node-state.json'), 'utf8')
+      ) as {
+        pid: number | null
+        workloads: Array<{ trade: string | null; state: string }>
+      }
+      if (s.pid !== p.pid) return null
+      return new Map(
+        s.workloads.filter((w) => w.trade !== null).map((w) => [w.trade as string, w.state])
+      )
+    } catch {
+      return null
+    }
+  }
+
+  private async trade(id: string): Promise<Trade | null> {
+    return (await this.checker.peer?.client.trade(id)) ?? null
+  }
+
+  /** Time that counts against a deadline: the bot up and the market with a quorum. */
+  private counted(bot: string, from: number, to: number): number {
+    return to - from - this.injector.downtime(bot, from, to) - this.injector.quorumLoss(from, to)
+  }
+
+  async check(): Promise<number> {
+    this.counts.checks++
+    let short = 0
+    const states = new Map(this.cluster.cast.nodes.map((n) => [n, this.running(n)]))
+    for (const bot of this.cluster.cast.bots) {
+      for (const d of this.deployments(bot)) {
+        if (d.phase !== 'running') continue
+        const m = decodeManifest(Buffer.from(d.manifest, 'hex'))
+        for (const w of m.workloads) {
+          const live = d.trades.filter((t) => t.workload === w.name && t.phase === 'settled')
+          let up = 0
+          for (const t of live) {
+            const node = this.name(t.node)
+            const st = states.get(node)?.get(t.id)
+            const market = await this.trade(t.id)
+            if (market?.state !== 'settled' || !this.injector.healthy(node, Date.now(), bot))
+              continue
+            if (
+              st === 'running' ||
+              st === 'exited' ||
+              (w.kind === 'archive' && st !== undefined && st !== 'failed')
+            )
+              up++
+          }
+          short += (await this.episode(bot, d, m, w.name, up, w.replicas)) ? 1 : 0
+        }
+      }
+    }
+    await this.checkUnpaid(states)
+    await this.checkBilling()
+    return short
+  }
+
+  /** Track a workload short of replicas; true while it is. */
+  private async episode(
+    bot: string,
+    d: DeploymentDoc,
+    m: Manifest,
+    workload: string,
+    up: number,
+    want: number
+  ): Promise<boolean> {
+    const key = `${bot}/${d.id}/${workload}`
+    const e = this.episodes.get(key)
+    const now = Date.now()
+    if (up >= want) {
+      if (e !== undefined) {
+        this.counts.recovered++
+        this.slowest = Math.max(this.slowest, this.counted(bot, e.since, now))
+        this.episodes.delete(key)
+      }
+      return false
+    }
+    if (e === undefined) {
+      this.counts.degraded++
+      this.episodes.set(key, { since: now, reported: false })
+      return true
+    }
+    const spent = this.counted(bot, e.since, now)
+    if (!e.reported && spent > RECOVERY) {
+      if (await this.excused(d, m, workload)) return true
+      e.reported = true
+      this.report(
+        'recovery',
+        `${key}: ${up} of ${want} replicas running for ${(spent / 1000).toFixed(0)} s (bot and quorum time), more than grace + 60 s`
+      )
+    }
+    return true
+  }
+
+  /** No live offer outside the nodes this deployment failed can hold the workload: it waits for capacity, refunded. */
+  private async excused(d: DeploymentDoc, m: Manifest, workload: string): Promise<boolean> {
+    const w = m.workloads.find((x) => x.name === workload)
+    const client = this.checker.peer?.client
+    if (w === undefined || client === undefined) return false
+    const failed = new Set(d.trades.filter((t) => t.phase === 'failed').map((t) => t.node))
+    const settled = d.trades.filter((t) => t.phase === 'settled' && t.workload === workload)
+    for (const t of d.trades.filter((x) => x.workload === workload && x.phase !== 'settled')) {
+      const market = await this.trade(t.id)
+      if (market?.state === 'settled') return false // not refunded
+    }
+    const ttl = (await client.genesis())?.offerTtl ?? 0
+    const now = await client.time()
+    const offers = await client.offers()
+    return !offers.some(
+      (o) =>
+        forSale(o, ttl, now) &&
+        !failed.has(o.node) &&
+        !(m.placement.spread && settled.some((t) => t.node === o.node)) &&
+        (m.placement.countries.length === 0 || m.placement.countries.includes(o.country)) &&
+        m.placement.attributes.every((a) => o.attributes.includes(a)) &&
+        fitsIn(w.resources, o.available) &&
+        this.injector.healthy(this.name(o.node))
+    )
+  }
+
+  private async checkUnpaid(states: Map<string, Map<string, string> | null>): Promise<void> {
+    const now = Date.now()
+    const seen = new Set<string>()
+    for (const [node, running] of states) {
+      if (running === null) continue
+      const since = this.injector.healthySince(node) ?? now
+      for (const [id, st] of running) {
+        if (st !== 'running') continue
+        this.counts.unpaidChecks++
+        const t = await this.trade(id)
+        if (t === null || t.state === 'settled') continue
+        const key = `${node}/${id}`
+        seen.add(key)
+        const first = Math.max(this.unpaid.get(key) ?? now, since)
+        if (!this.unpaid.has(key)) this.unpaid.set(key, now)
+        if (now - first > UNPAID) {
+          this.report(
+            'unpaid',
+            `${node} runs trade ${id} ${((now - first) / 1000).toFixed(0)} s after it was ${t.state}`
+          )
+          this.unpaid.set(key, Infinity) // once
+        }
+      }
+    }
+    for (const k of [...this.unpaid.keys()]) if (!seen.has(k)) this.unpaid.delete(k)
+  }
+
+  /** Each outage of a node past the grace period: its settled leases failed within grace + 60 s of bot time. */
+  private async checkBilling(): Promise<void> {
+    const now = Date.now()
+    for (const o of this.injector.outages) {
+      if (
+        this.billed.has(o) ||
+        !this.cluster.cast.nodes.includes(o.name) ||
+        o.kind === 'bot-command'
+      )
+        continue
+      const length = (o.to ?? now) - o.from
+      if (length <= GRACE + 2 * INTERVAL + 5000) {
+        if (o.to !== null) this.billed.add(o)
+        continue
+      }
+      const key = this.cluster.keys.get(o.name)
+      for (const bot of this.cluster.cast.bots) {
+        if (o.peers !== undefined && !o.peers.includes(bot)) continue
+        if (this.counted(bot, o.from, now) <= RECOVERY) continue
+        for (const d of this.deployments(bot)) {
+          for (const t of d.trades.filter((x) => x.node === key)) {
+            const market = await this.trade(t.id)
+            this.counts.billingChecks++
+            if (market?.state === 'settled' && market.start !== null && market.start < o.from)
+              this.report(
+                'billing',
+                `trade ${t.id} of ${bot}/${d.id} on ${o.name} is still billed ${((now - o.from) / 1000).toFixed(0)} s after ${o.name} went away (${o.kind})`
+              )
+          }
+        }
+      }
+      this.billed.add(o)
+    }
+  }
+}

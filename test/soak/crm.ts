@@ -1,0 +1,216 @@
+/**
+ * A CRM's user: adds a contact every ~700 ms through `scit connect` (its own process, as the bot's identity) and
+ * reads them all back every few seconds. A contact the CRM acknowledged may be missing later only if its node
+ * went down within one snapshot interval (plus the time the snapshot takes to reach the bot) after the write:
+ * a heal restores the last snapshot the bot verified (ARCHITECTURE §10). Anything else lost is a violation.
+ */
+import fs from 'fs'
+import http from 'http'
+import path from 'path'
+import type { Cluster } from './cluster'
+import type { Injector } from './injector'
+import { sleep } from './injector'
+import type { Proc } from './procs'
+import type { Report } from './checker'
+import { deployments } from './mix'
+import { decodeKey } from '../../lib/keys'
+import safetyCatch from 'safety-catch'
+
+/** crm.yaml's stateInterval. */
+export const STATE_INTERVAL = 10_000
+/** Time a snapshot may take to reach the bot and be verified there, on a loaded machine. */
+export const SNAPSHOT_SLACK = 10_000
+
+interface Acked {
+  name: string
+  at: number
+  node: string | null
+}
+
+export class CrmUser {
+  readonly acked: Acked[] = []
+  lost = 0
+  reads = 0
+  writes = 0
+  /** The longest a lost contact had been acknowledged before its node went down (ms). */
+  worstLoss = 0
+  private connect: Proc | null = null
+  private port = 0
+  private stopped = false
+  private loop: Promise<void> | null = null
+  private readonly missing = new Set<string>()
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly injector: Injector,
+    readonly bot: string,
+    private readonly report: Report
+  ) {}
+
+  start(): void {
+    this.loop = this.run()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    await this.loop
+    await this.read().catch(safetyCatch) // the CRM may be down right now: the loss check waits for a read
+    await this.connect?.term()
+  }
+
+  private contract(): string | null {
+    return deployments(this.cluster, this.bot).find((d) => d.id === 'crm')?.contract ?? null
+  }
+
+  /** The node of the CRM's live lease, by name. */
+  private node(): string | null {
+    try {
+      const doc = deployments(this.cluster, this.bot).find((d) => d.id === 'crm') as unknown as {
+        trades: Array<{ node: string; phase: string }>
+      }
+      const t = doc.trades.find((x) => x.phase === 'settled')
+      if (t === undefined) return null
+      const key = t.node
+      for (const [name, k] of this.cluster.keys) if (k === key) return name
+      return null
+    } catch {
+      return null
+    }
+  }
+
+  private async run(): Promise<void> {
+    let n = 0
+    let lastRead = 0
+    while (!this.stopped) {
+      if (this.connect === null || !this.connect.alive) {
+        await this.open()
+        continue
+      }
+      const name = `${this.bot}-c${++n}`
+      const node = this.node()
+      const ok = await post(this.port, { name, email: `${name}@soak.example` }).catch(() => false)
+      this.writes++
+      if (ok) this.acked.push({ name, at: Date.now(), node })
+      if (Date.now() - lastRead > 5000) {
+        lastRead = Date.now()
+        await this.read().catch(safetyCatch) // down now (a fault): read again later
+      }
+      await sleep(700)
+    }
+  }
+
+  /**
+   * The user's own data dir, with the bot's identity (the key the contract lets in): scit connect follows the
+   * market from a store of its own, which `scit bot run` holds in the bot's dir.
+   */
+  private userData(): string {
+    const dir = this.cluster.data(`${this.bot}-user`)
+    if (!fs.existsSync(dir)) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+      fs.copyFileSync(
+        path.join(this.cluster.data(this.bot), 'identity.json'),
+        path.join(dir, 'identity.json')
+      )
+      fs.chmodSync(path.join(dir, 'identity.json'), 0o600)
+    }
+    return dir
+  }
+
+  private async open(): Promise<void> {
+    const contract = this.contract()
+    if (contract === null) {
+      await sleep(2000)
+      return
+    }
+    decodeKey(contract, 'contract')
+    await this.connect?.term()
+    const p = this.cluster.command(`${this.bot}-connect`, [
+      'connect',
+      contract,
+      'web:8080',
+      '--data',
+      this.userData(),
+      '--json',
+      '--timeout',
+      '2m'
+    ])
+    this.connect = p
+    await p.start()
+    const deadline = Date.now() + 120_000
+    while (p.alive && Date.now() < deadline && !/"listen"/.test(p.stdout)) await sleep(200)
+    const m = /"listen"\s*:\s*"[^"]*:(\d+)"/.exec(p.stdout)
+    if (m === null) {
+      await p.term()
+      await sleep(2000)
+      return
+    }
+    this.port = Number(m[1])
+  }
+
+  /** Every acknowledged contact is there, or was lost within the allowance before its node went down. */
+  private async read(): Promise<void> {
+    if (this.port === 0) return
+    const list = await get(this.port)
+    this.reads++
+    const have = new Set(list.map((c) => c.name))
+    for (const a of this.acked) {
+      if (have.has(a.name) || this.missing.has(a.name)) continue
+      this.missing.add(a.name)
+      this.lost++
+      const down = this.injector.outages.find(
+        (o) =>
+          o.name === a.node &&
+          o.from >= a.at - 1000 &&
+          ['kill', 'damage', 'snapshot-kill', 'pause', 'cut', 'partition'].includes(o.kind)
+      )
+      const window = down === undefined ? Infinity : down.from - a.at
+      this.worstLoss = Math.max(this.worstLoss, Number.isFinite(window) ? window : 0)
+      if (window > STATE_INTERVAL + SNAPSHOT_SLACK)
+        this.report(
+          'state',
+          `${this.bot}'s CRM lost contact ${a.name}, acknowledged by node ${a.node ?? '?'} ${down === undefined ? 'with no fault of that node after it' : `${(window / 1000).toFixed(1)} s before it went down (${down.kind})`}`
+        )
+    }
+  }
+}
+
+function request(
+  port: number,
+  method: string,
+  path: string,
+  body: unknown
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const data = body === null ? null : JSON.stringify(body)
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        timeout: 10_000,
+        headers: data === null ? {} : { 'content-type': 'application/json' }
+      },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (d: string) => (text += d))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+        res.on('error', reject)
+      }
+    )
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', reject)
+    req.end(data ?? undefined)
+  })
+}
+
+async function post(port: number, contact: { name: string; email: string }): Promise<boolean> {
+  return (await request(port, 'POST', '/contacts', contact)).status === 201
+}
+
+async function get(port: number): Promise<Array<{ name: string }>> {
+  const r = await request(port, 'GET', '/contacts', null)
+  if (r.status !== 200) throw new Error(`GET /contacts: ${r.status}`)
+  return JSON.parse(r.text) as Array<{ name: string }>
+}

@@ -1,0 +1,372 @@
+/**
+ * Carries out the plan's faults on the cluster's processes, and keeps what each process went through: when it
+ * was down, paused or cut, from whom. The recovery checks read that back (Injector.outages, healthy).
+ */
+import fs from 'fs'
+import path from 'path'
+import type { Cluster } from './cluster'
+import type { Fault, FaultKind, Arm } from './schedule'
+import { describeFault } from './schedule'
+import type { Proc } from './procs'
+import { damageStore, wipeStore } from './damage'
+import type { Report } from './checker'
+import safetyCatch from 'safety-catch'
+
+/** A stretch of time a process was not fully there for (some of) its peers. */
+export interface Outage {
+  name: string
+  kind: FaultKind | 'heal-kill' | 'snapshot-kill' | 'step-kill' | 'bot-command'
+  from: number
+  to: number | null
+  /** Cut from these only (a partition); absent: from everyone. */
+  peers?: string[]
+}
+
+export interface StoreDamage {
+  node: string
+  file: string
+  how: string
+  /** The node's first start after it: refused with a clear error, or started. */
+  outcome: 'refused' | 'started' | 'internal-error' | 'pending'
+  said: string
+}
+
+export class Injector {
+  readonly outages: Outage[] = []
+  readonly fired: Record<string, number> = {}
+  readonly landed: Record<string, number> = {
+    'bid-settle': 0,
+    'settle-deploy': 0,
+    heal: 0,
+    snapshot: 0
+  }
+  readonly damages: StoreDamage[] = []
+  /** Which processes each process is cut from (a name, or '*'). */
+  private readonly cuts = new Map<string, Map<string, number>>()
+  private readonly running = new Set<Promise<void>>()
+  private readonly locks = new Map<string, Promise<void>>()
+  /** Processes an armed kill is on: another arm waits for the next event. */
+  private readonly arming = new Set<string>()
+  private stopped = false
+  private readonly unwatch: Array<() => void> = []
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly say: (line: string) => void,
+    private readonly report: Report
+  ) {}
+
+  now(): number {
+    return Date.now()
+  }
+
+  /** Run `faults` (times from `t0`) and `arms`; resolves when every fault is over. */
+  async run(t0: number, faults: Fault[], arms: Arm[]): Promise<void> {
+    for (const a of arms) {
+      const timer = setTimeout(() => this.arm(a), Math.max(0, t0 + a.at - Date.now()))
+      this.unwatch.push(() => clearTimeout(timer))
+    }
+    for (const f of faults) {
+      const wait = t0 + f.at - Date.now()
+      if (wait > 0) await sleep(wait)
+      if (this.stopped) break
+      const p = this.fire(f).catch((err: Error) =>
+        this.say(`fault #${f.n} failed to run: ${err.message}`)
+      )
+      this.running.add(p)
+      void p.finally(() => this.running.delete(p))
+    }
+    while (this.running.size > 0) await Promise.all([...this.running])
+  }
+
+  stop(): void {
+    this.stopped = true
+    for (const u of this.unwatch.splice(0)) u()
+  }
+
+  private count(kind: string): void {
+    this.fired[kind] = (this.fired[kind] ?? 0) + 1
+  }
+
+  outage(o: Omit<Outage, 'to'>): Outage {
+    const out = { ...o, to: null }
+    this.outages.push(out)
+    return out
+  }
+
+  /** Faults that stop or restart a process wait for the one before on it (a restart can outlast the plan's gap). */
+  private fire(f: Fault): Promise<void> {
+    if (f.kind === 'cut' || f.kind === 'partition') return this.fireNow(f)
+    return this.locked(f.target, () => this.fireNow(f))
+  }
+
+  private async fireNow(f: Fault): Promise<void> {
+    const p = this.cluster.proc(f.target)
+    this.say(`fault ${describeFault(f)}`)
+    p.write(`--- fault ${describeFault(f)}`)
+    this.count(f.kind)
+    if (f.kind === 'kill') {
+      const o = this.outage({ name: f.target, kind: 'kill', from: Date.now() })
+      await p.kill9()
+      await sleep(f.length)
+      await this.restart(p)
+      o.to = Date.now()
+    } else if (f.kind === 'pause') {
+      if (!p.alive) return
+      const o = this.outage({ name: f.target, kind: 'pause', from: Date.now() })
+      p.pause()
+      await sleep(f.length)
+      p.resume()
+      o.to = Date.now()
+    } else if (f.kind === 'cut' || f.kind === 'partition') {
+      const peers = f.kind === 'cut' ? ['*'] : (f.peers ?? [])
+      const o = this.outage({
+        name: f.target,
+        kind: f.kind,
+        from: Date.now(),
+        ...(f.kind === 'partition' ? { peers } : {})
+      })
+      this.setCut(f.target, peers, +1)
+      await sleep(f.length)
+      this.setCut(f.target, peers, -1)
+      o.to = Date.now()
+    } else if (f.kind === 'damage') {
+      const o = this.outage({ name: f.target, kind: 'damage', from: Date.now() })
+      await p.kill9()
+      const d: StoreDamage = {
+        node: f.target,
+        ...damageStore(this.cluster.data(f.target), f.damage ?? 'flip', f.n),
+        outcome: 'pending',
+        said: ''
+      }
+      this.damages.push(d)
+      await sleep(f.length)
+      await this.restartDamaged(p, d)
+      o.to = Date.now()
+    } else {
+      // A clean restart with the clock moved, and back after `length`; other faults may hit it meanwhile. Only
+      // Date moves (test/soak/skew.ts), not the kernel's clock: a store must not be made anew meanwhile, as the
+      // file times would disagree with the process's clock as they never do on a real machine (device-file).
+      if (!fs.existsSync(path.join(this.cluster.data(f.target), 'corestore', 'CORESTORE'))) return
+      await p.term()
+      p.nextEnv = { SCIT_SOAK_SKEW: String(f.skew ?? 0) }
+      await this.restart(p)
+      const back = sleep(f.length).then(() =>
+        this.locked(f.target, async () => {
+          await p.term()
+          p.nextEnv = {}
+          await this.restart(p)
+        })
+      )
+      this.running.add(back)
+      void back.finally(() => this.running.delete(back))
+    }
+  }
+
+  /** Run `fn` when the faults before on `name` are over, holding the faults after it. */
+  locked(name: string, fn: () => Promise<void>): Promise<void> {
+    const prev = this.locks.get(name) ?? Promise.resolve()
+    const next = prev.then(() => (this.stopped ? undefined : fn()))
+    this.locks.set(name, next.catch(safetyCatch))
+    return next
+  }
+
+  /** Start it again until it is up (a node re-priced); a failure to start is retried, and said. */
+  async restart(p: Proc): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      if (p.alive) return
+      if (this.cluster.cast.nodes.includes(p.name))
+        p.spec.argv = this.cluster.nodeSpec(p.name, p.starts).argv
+      try {
+        await p.start()
+        return
+      } catch (err) {
+        this.say(`${p.name} did not start (attempt ${attempt}): ${(err as Error).message}`)
+        if (attempt >= 5) {
+          this.report('restart', `${p.name} did not start in 5 attempts: ${(err as Error).message}`)
+          return
+        }
+        await sleep(2000 * attempt)
+      }
+    }
+  }
+
+  /**
+   * A node on a damaged store must refuse with a clear error (error CODE: …, not INTERNAL) or start; a refused
+   * one is started on a fresh store (its identity kept), as its farmer would. A start that failed for another
+   * reason (the market slow to answer) is tried again on the same store.
+   */
+  private async restartDamaged(p: Proc, d: StoreDamage): Promise<void> {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        await p.start()
+        d.outcome = 'started'
+        return
+      } catch {
+        // killed meanwhile (an armed kill does not wait for this fault): that says nothing about the store
+        if ((await p.exited()).signal !== null) continue
+        const said = p.tail.find((l) => /^error [A-Z_]+: /.test(l)) ?? p.tail.slice(-1)[0] ?? ''
+        d.said = said
+        if (/^error (TIMEOUT|SANDBOX): /.test(said)) continue
+        d.outcome =
+          /^error [A-Z_]+: /.test(said) && !said.startsWith('error INTERNAL')
+            ? 'refused'
+            : 'internal-error'
+        if (d.outcome === 'internal-error')
+          this.report(
+            'damaged-store',
+            `${p.name} on a damaged store (${d.how} ${d.file}) failed without a clear error: ${said}`
+          )
+        break
+      }
+    }
+    wipeStore(this.cluster.data(p.name))
+    // A store made anew under a skewed Date would carry a creation time its files' times contradict (device-file
+    // then refuses it for good): only the soak's skew does that, a real clock moves the file times too.
+    p.nextEnv = {}
+    await this.restart(p)
+  }
+
+  /** Add (+1) or remove (-1) a cut of `name` from `peers` ('*': everyone), both ways, and tell the processes. */
+  setCut(name: string, peers: string[], delta: number): void {
+    const touched = new Set([name])
+    const bump = (a: string, b: string): void => {
+      const m = this.cuts.get(a) ?? new Map<string, number>()
+      m.set(b, (m.get(b) ?? 0) + delta)
+      if ((m.get(b) ?? 0) <= 0) m.delete(b)
+      this.cuts.set(a, m)
+      touched.add(a)
+    }
+    for (const peer of peers) {
+      bump(name, peer)
+      if (peer !== '*') bump(peer, name)
+    }
+    for (const t of touched) this.writeCut(t)
+  }
+
+  private writeCut(name: string): void {
+    const file = path.join(this.cluster.dir, 'faults', name + '.cut.json')
+    const m = this.cuts.get(name) ?? new Map<string, number>()
+    if (m.size === 0) {
+      fs.rmSync(file, { force: true })
+      return
+    }
+    const keys = [...m.keys()].filter((k) => k !== '*').flatMap((peer) => this.keysOf(peer))
+    fs.writeFileSync(file + '.tmp', JSON.stringify(m.has('*') ? { all: true } : { keys }))
+    fs.renameSync(file + '.tmp', file)
+  }
+
+  /** The keys a process connects with, as its probe says (a restarted process has new ones: they are re-read). */
+  private keysOf(name: string): string[] {
+    try {
+      const probe = JSON.parse(
+        fs.readFileSync(path.join(this.cluster.dir, 'faults', name + '.probe.json'), 'utf8')
+      ) as { keys?: string[] }
+      return probe.keys ?? []
+    } catch {
+      return []
+    }
+  }
+
+  /** Refresh every partition's keys (a peer restarted since it was cut has a new swarm key). */
+  refreshCuts(): void {
+    for (const name of this.cuts.keys()) this.writeCut(name)
+  }
+
+  /** Kill the next bot heal or node snapshot after `a.at`, once. */
+  private arm(a: Arm): void {
+    const names = a.step === 'heal' ? this.cluster.cast.bots : this.cluster.cast.nodes
+    const trigger = a.step === 'heal' ? /^\S+ heal / : /snapshot writing/
+    const done = /^\S+ healed |debug node\/state: snapshot id=/
+    let fired = false
+    const offs: Array<() => void> = []
+    const off = (): void => {
+      for (const u of offs.splice(0)) u()
+    }
+    this.unwatch.push(off)
+    for (const name of names) {
+      const p = this.cluster.proc(name)
+      offs.push(
+        p.watch((line) => {
+          if (fired || !trigger.test(line) || !p.alive || p.state !== 'up' || this.arming.has(name))
+            return
+          fired = true
+          this.arming.add(name)
+          off()
+          let finished = false
+          const unwatch = p.watch((l) => {
+            if (done.test(l)) finished = true
+          })
+          this.say(`armed kill: ${name} during a ${a.step} (${line.slice(0, 80)})`)
+          this.count(`${a.step}-kill`)
+          const o = this.outage({
+            name,
+            kind: a.step === 'heal' ? 'heal-kill' : 'snapshot-kill',
+            from: Date.now()
+          })
+          const killed = p.kill9().then(() => {
+            unwatch()
+            if (!finished) this.landed[a.step]++
+          })
+          const prev = this.locks.get(name) ?? Promise.resolve()
+          const run = Promise.all([prev, killed]).then(async () => {
+            await sleep(a.down)
+            await this.restart(p)
+            o.to = Date.now()
+            this.arming.delete(name)
+          })
+          this.locks.set(name, run.catch(safetyCatch))
+          this.running.add(run)
+          void run.finally(() => this.running.delete(run))
+        })
+      )
+    }
+  }
+
+  /** Is `name` up and reachable by `peer` (or everyone) at `at`? */
+  healthy(name: string, at = Date.now(), peer: string | null = null): boolean {
+    return !this.outages.some(
+      (o) =>
+        o.name === name &&
+        o.from <= at &&
+        (o.to === null || o.to > at) &&
+        (o.peers === undefined || (peer !== null && o.peers.includes(peer)))
+    )
+  }
+
+  /** Since when `name` has been healthy (null: not now). */
+  healthySince(name: string, peer: string | null = null): number | null {
+    const now = Date.now()
+    if (!this.healthy(name, now, peer)) return null
+    let since = 0
+    for (const o of this.outages)
+      if (
+        o.name === name &&
+        o.to !== null &&
+        o.to > since &&
+        (o.peers === undefined || (peer !== null && o.peers.includes(peer)))
+      )
+        since = o.to
+    return since
+  }
+
+  /** ms of [from, to) during which two or more indexers were faulted (the market could not make ops final). */
+  quorumLoss(from: number, to: number): number {
+    const idx = this.cluster.cast.indexers
+    let lost = 0
+    for (let t = from; t < to; t += 1000)
+      if (idx.filter((i) => !this.healthy(i, t)).length >= 2) lost += 1000
+    return lost
+  }
+
+  /** ms of [from, to) during which `name` was not healthy. */
+  downtime(name: string, from: number, to: number): number {
+    let down = 0
+    for (let t = from; t < to; t += 1000) if (!this.healthy(name, t)) down += 1000
+    return down
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
