@@ -13,7 +13,7 @@ import { parseDuration } from '../market/cli-peer'
 import { Bot } from './bot'
 import type { Progress } from './trader'
 import { servedBot } from './control'
-import { BotState } from './records'
+import { BotState, type DeploymentRecord } from './records'
 import { requirePhase, Command } from './phase'
 import safetyCatch from 'safety-catch'
 
@@ -137,7 +137,11 @@ export async function withBotIfFree<T>(
  * again once it holds the bot.
  */
 export function precheck(flags: RunFlags, ref: string, cmd: Command): void {
-  const served = servedBot(flags)
-  const state = served?.state ?? new BotState(configFrom(flags).data).load()
-  requirePhase(state.find(ref), cmd)
+  requirePhase(known(flags, ref), cmd)
+}
+
+/** The deployment `ref` names, from the state file before the bot opens: an unknown one is NOT_FOUND without the network. */
+export function known(flags: RunFlags, ref: string): DeploymentRecord {
+  const state = servedBot(flags)?.state ?? new BotState(configFrom(flags).data).load()
+  return state.find(ref)
 }

@@ -6,7 +6,7 @@
  */
 import fs from 'fs'
 import path from 'path'
-import { output } from '../lib/command'
+import { output, whole } from '../lib/command'
 import { ScitError } from '../lib/errors'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { shortId } from '../lib/envelope'
@@ -22,7 +22,7 @@ import { readLogs } from './logs'
 import { fetchResult, jobOutputs, Fetched } from './result'
 import type { DeploymentRecord } from './records'
 import type { ParamValue } from '../lib/contract'
-import { withBot, withBotIfFree, precheck, progressTo, RunFlags } from './cli-open'
+import { withBot, withBotIfFree, precheck, known, progressTo, RunFlags } from './cli-open'
 import { loadTemplate, resolveParams } from './template'
 
 export type { RunFlags } from './cli-open'
@@ -164,6 +164,7 @@ async function following<T>(
 }
 
 export async function cmdStatus(ref: string | undefined, flags: RunFlags): Promise<void> {
+  if (ref) known(flags, ref)
   await withBotIfFree(flags, async (bot, state) => {
     const list = ref ? [state.find(ref)] : state.deployments
     const rows: Array<{ d: DeploymentRecord; r: ReplicaStatus[] | null }> = []
@@ -259,6 +260,8 @@ export async function cmdUpdate(
 
 export async function cmdLogs(ref: string, flags: RunFlags): Promise<void> {
   const io = ioOf(flags)
+  const tail = flags.tail === undefined ? undefined : whole(flags.tail, '--tail')
+  known(flags, ref)
   await withBot(flags, async (bot) => {
     const d = bot.state.find(ref)
     await readLogs(
@@ -277,7 +280,7 @@ export async function cmdLogs(ref: string, flags: RunFlags): Promise<void> {
       },
       {
         follow: flags.follow === true,
-        tail: flags.tail ? Number(flags.tail) : undefined,
+        tail,
         signal: io.signal,
         onUnreachable: (u) =>
           io.err(`warning: no logs from node ${u.node} (trade ${u.trade}): ${u.reason}\n`)
@@ -290,6 +293,7 @@ export async function cmdResult(ref: string, flags: RunFlags): Promise<void> {
   const io = ioOf(flags)
   const timeout = parseDuration(flags.timeout ?? '30s')
   const dir = resolvePath(io, flags.out ?? '.')
+  known(flags, ref)
   await withBot(flags, async (bot) => {
     const d = bot.state.find(ref)
     const jobs = jobOutputs(bot, d)

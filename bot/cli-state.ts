@@ -10,7 +10,7 @@ import { formatSize } from '../lib/resources'
 import { workloadId } from '../lib/trade-workload'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './records'
-import { withBotIfFree, RunFlags } from './cli-open'
+import { withBotIfFree, known, RunFlags } from './cli-open'
 import safetyCatch from 'safety-catch'
 
 const TIMEOUT = 3000
@@ -31,6 +31,7 @@ export interface StateRow {
 }
 
 export async function cmdState(ref: string, flags: RunFlags): Promise<void> {
+  known(flags, ref)
   await withBotIfFree(flags, async (bot, state) => {
     const d = state.find(ref)
     const rows = await stateRows(bot, d)

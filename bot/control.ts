@@ -33,6 +33,8 @@ import safetyCatch from 'safety-catch'
 const LOCAL = new Set(['run', 'sign', 'template'])
 /** How long a closing server lets its requests end after their bot closed. */
 const DRAIN = 10_000
+/** Longest frame read (characters). */
+const MAX_LINE = 16 * 1024 * 1024
 /** sun_path is 108 bytes on Linux, 104 on macOS. */
 const MAX_SOCKET_PATH = 100
 
@@ -64,21 +66,41 @@ export function servedBot(flags: { io?: Io }): Bot | null {
 }
 
 function lines(sock: net.Socket, onframe: (f: Frame) => void): void {
-  let buf = ''
+  // the pieces of the line so far: a long one is neither rescanned nor copied per piece
+  let parts: string[] = []
+  let size = 0
   sock.setEncoding('utf8')
   sock.on('data', (d: string) => {
-    buf += d
     let i
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i)
-      buf = buf.slice(i + 1)
+    while ((i = d.indexOf('\n')) >= 0) {
+      parts.push(d.slice(0, i))
+      const line = parts.join('')
+      parts = []
+      size = 0
+      d = d.slice(i + 1)
       try {
         onframe(JSON.parse(line) as Frame)
       } catch {
-        sock.destroy() // not our protocol
+        return sock.destroy() // not our protocol
       }
     }
+    parts.push(d)
+    size += d.length
+    // a frame is a command line or a piece of its output: a longer line is not our protocol
+    if (size > MAX_LINE) sock.destroy()
   })
+}
+
+function isRequest(r: Partial<Request> | null): r is Request {
+  const strings = (v: unknown): boolean => typeof v === 'string'
+  return (
+    Array.isArray(r?.argv) &&
+    r.argv.every(strings) &&
+    typeof r.cwd === 'string' &&
+    typeof r.env === 'object' &&
+    r.env !== null &&
+    Object.values(r.env).every(strings)
+  )
 }
 
 function send(sock: net.Socket, f: Frame | Request): void {
@@ -249,8 +271,8 @@ export class ControlServer {
         if (f.cancel === true) io.cancel()
         return
       }
-      const req = f as Request
-      if (!Array.isArray(req.argv) || typeof req.cwd !== 'string') return sock.destroy()
+      const req = f as Partial<Request> | null
+      if (!isRequest(req)) return sock.destroy() // not our protocol
       io = new ServedIo(sock, req.cwd, { ...req.env })
       const served = io
       sock.once('close', () => served.cancel())

@@ -41,7 +41,7 @@ import {
   formatValue,
   rat
 } from './expressions'
-import { formatPath } from './template-schema'
+import { formatPath } from '../lib/schema'
 
 export interface Instance {
   manifest: Manifest

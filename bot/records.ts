@@ -5,13 +5,26 @@
  */
 import fs from 'fs'
 import path from 'path'
+import b4a from 'b4a'
 import { ScitError } from '../lib/errors'
 import type { BidBody } from '../market/types'
-import type { ParamValue } from '../lib/contract'
+import { decodeManifest, manifestHash, type ParamValue } from '../lib/contract'
+import { readJsonFile } from '../lib/schema'
+import {
+  STATE_SCHEMA,
+  STATE_VERSION,
+  BID_PHASES,
+  TRADE_PHASES,
+  DEPLOYMENT_PHASES
+} from './records-schema'
 
-export const STATE_VERSION = 1
+export { STATE_VERSION }
 
-export type BidPhase = 'intent' | 'submitted' | 'filled' | 'expired' | 'cancelled' | 'rejected'
+const FIX = 'restore it from a backup, or move it away to start with no deployments'
+/** Far above what thousands of contracts take: a larger file is not this bot's records. */
+const MAX_STATE_BYTES = 256 * 1024 * 1024
+
+export type BidPhase = (typeof BID_PHASES)[number]
 
 /** One bid of the bot. `expiry` is unique per bid of this bot: it finds the bid in the ledger after a crash. */
 export interface BidRecord {
@@ -25,7 +38,7 @@ export interface BidRecord {
   replaces: string | null
 }
 
-export type TradePhase = 'matched' | 'settled' | 'closed' | 'failed' | 'ended' | 'released'
+export type TradePhase = (typeof TRADE_PHASES)[number]
 
 export interface TradeRecord {
   id: string
@@ -68,16 +81,7 @@ export interface SnapshotRecord {
   verified: number // when the bot verified it (ms)
 }
 
-export type DeploymentPhase =
-  | 'trading'
-  | 'header'
-  | 'approvals'
-  | 'deploying'
-  | 'running'
-  | 'stopped'
-  | 'failed'
-  /** Its workloads are jobs, and every one ended (bot/jobs.ts). */
-  | 'finished'
+export type DeploymentPhase = (typeof DEPLOYMENT_PHASES)[number]
 
 export interface DeploymentRecord {
   id: string // the bot's name for it; the contract core's name in the store derives from it
@@ -111,16 +115,30 @@ export class BotState {
     this.file = path.join(data, 'bot', 'state.json')
   }
 
+  /** Read and check the whole file: its shape (records-schema.ts), and each manifest against its hash. */
   load(): this {
-    if (!fs.existsSync(this.file)) return this
-    try {
-      const doc = JSON.parse(fs.readFileSync(this.file, 'utf8')) as StateDoc
-      if (doc.version !== STATE_VERSION || !Array.isArray(doc.deployments))
-        throw new Error(`unknown state version ${String(doc.version)}`)
-      this.doc = doc
-    } catch (err) {
-      throw new ScitError('INVALID_CONFIG', `${this.file}: ${(err as Error).message}`)
-    }
+    const doc = readJsonFile<StateDoc>(this.file, {
+      max: MAX_STATE_BYTES,
+      schema: STATE_SCHEMA,
+      fix: FIX
+    })
+    if (doc === null) return this
+    doc.deployments.forEach((d, i) => {
+      let ok = false
+      try {
+        ok =
+          manifestHash(decodeManifest(b4a.from(d.manifest, 'hex'))).toString('hex') ===
+          d.manifestHash
+      } catch {
+        // a manifest that does not decode is refused below, as one that does not match
+      }
+      if (!ok)
+        throw new ScitError(
+          'INVALID_CONFIG',
+          `${this.file}: deployments[${i}].manifest does not decode to the manifest its manifestHash names (${FIX})`
+        )
+    })
+    this.doc = doc
     return this
   }
 

@@ -1,10 +1,11 @@
 /**
- * The template document's JSON Schema (shape only: field names and types),
- * and the mapping of ajv's errors back to YAML lines. What depends on values
+ * The template document's JSON Schema (shape only: field names and types;
+ * lib/schema.ts maps ajv's errors to paths, template.ts to YAML lines). What depends on values
  * (parameter bounds, expressions, keys, kind-specific fields) is checked in
  * template.ts, with the same locations.
  */
-import Ajv, { ErrorObject, ValidateFunction } from 'ajv'
+import type { ValidateFunction } from 'ajv'
+import { compileSchema, problemsOf, SchemaProblem } from '../lib/schema'
 import { WORKLOAD_KINDS, RESTART_POLICIES } from '../lib/workload-kinds'
 
 /** A literal or a string with `${…}` expressions. */
@@ -133,78 +134,8 @@ export const TEMPLATE_SCHEMA = {
 // compiled on first use: every `scit` command imports this file, few check templates
 let validate: ValidateFunction | null = null
 
-export interface SchemaProblem {
-  path: Array<string | number>
-  message: string
-  key?: boolean
-}
-
 /** Validate the shape; each problem names the path of the offending value (or key). */
 export function schemaProblems(doc: unknown): SchemaProblem[] {
-  validate ??= new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(
-    TEMPLATE_SCHEMA
-  )
-  if (validate(doc)) return []
-  const seen = new Set<string>()
-  const out: SchemaProblem[] = []
-  for (const e of validate.errors ?? []) {
-    const p = describe(e)
-    // ajv reports a union type once per branch: keep one line per place and message
-    const k = JSON.stringify(p)
-    if (!seen.has(k)) {
-      seen.add(k)
-      out.push(p)
-    }
-  }
-  return out
-}
-
-function describe(e: ErrorObject): SchemaProblem {
-  const path = e.instancePath
-    .split('/')
-    .slice(1)
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')))
-  const at = formatPath(path)
-  const params = e.params as Record<string, unknown>
-  switch (e.keyword) {
-    case 'additionalProperties': {
-      const key = String(params.additionalProperty)
-      return {
-        path: [...path, key],
-        key: true,
-        message: `unknown field "${key}"${at ? ` in ${at}` : ''}`
-      }
-    }
-    case 'required':
-      return {
-        path,
-        message: `${at ? at + ': ' : ''}missing field "${String(params.missingProperty)}"`
-      }
-    case 'enum':
-      return {
-        path,
-        message: `${at} must be one of ${(params.allowedValues as unknown[]).join(', ')}`
-      }
-    case 'type':
-      return {
-        path,
-        message: `${at || 'the template'} must be ${String(params.type)
-          .split(',')
-          .map((t) => (t === 'integer' ? 'a whole number' : `a ${t}`))
-          .join(' or ')}`
-      }
-    case 'pattern':
-      return { path, message: `${at} must match ${String(params.pattern)}` }
-    case 'propertyNames':
-      return { path, message: `${at}: "${String(params.propertyName)}" is not a valid name` }
-    default:
-      return { path, message: `${at || 'the template'} ${e.message ?? 'is invalid'}` }
-  }
-}
-
-/** ["workloads", 0, "kind"] → "workloads[0].kind" */
-export function formatPath(path: ReadonlyArray<string | number>): string {
-  let s = ''
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : (s ? '.' : '') + p
-  return s
+  validate ??= compileSchema(TEMPLATE_SCHEMA)
+  return problemsOf(validate, doc)
 }

@@ -8,6 +8,7 @@
 import fs from 'fs'
 import { parseDocument, LineCounter, Lexer, CST, Document } from 'yaml'
 import { LIMITS } from '../market/messages'
+import { notRegular } from '../lib/datadir'
 
 /** A template can be published (market/messages LIMITS.template), so no larger one is read. */
 export const MAX_TEMPLATE_BYTES = LIMITS.template
@@ -27,6 +28,7 @@ export type YamlResult =
 export function readTemplateFile(
   file: string
 ): { src: string } | { why: string; code: 'NOT_FOUND' | 'TEMPLATE' } {
+  if (notRegular(file)) return { code: 'TEMPLATE', why: `${file} is not a regular file` }
   let fd: number
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)

@@ -13,7 +13,8 @@ import { decodeKey } from '../lib/keys'
 import { parseSize } from '../lib/resources'
 import { isSafePath, clashingPaths } from '../lib/work-paths'
 import { templateFolder, shippedFiles, FolderError, ShippedFile } from './template-files'
-import { schemaProblems, formatPath } from './template-schema'
+import { schemaProblems } from './template-schema'
+import { formatPath } from '../lib/schema'
 import {
   compile,
   check,

@@ -43,6 +43,16 @@ export function output(flags: CommonFlags, value: unknown, human: () => string):
   ioOf(flags).out((flags.json ? JSON.stringify(value, null, 2) : human()) + '\n')
 }
 
+/** A flag's whole number (a count, ms, a price): anything else is INVALID_ARGUMENT naming it. */
+export function whole(text: string, what: string): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
+    throw new ScitError(
+      'INVALID_ARGUMENT',
+      `${what} must be a whole number below 2^53, got "${text}"`
+    )
+  return Number(text)
+}
+
 /** Known errors print `error CODE: message` and exit 1; anything else is a bug and goes on to `report`. */
 export function action<A extends unknown[]>(
   fn: (...args: A) => Promise<void> | void

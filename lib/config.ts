@@ -4,7 +4,7 @@ import os from 'os'
 import path from 'path'
 import { ScitError } from './errors'
 import { decodeKey } from './keys'
-import { openDataDir } from './datadir'
+import { openDataDir, readDataFile } from './datadir'
 
 export interface Bootstrap {
   host: string
@@ -92,21 +92,12 @@ export function readConfigFile(data: string): ConfigFile {
   const bad = (why: string): never => {
     throw new ScitError('INVALID_CONFIG', `${file}: ${why}`)
   }
-  let text: string
-  try {
-    const st = fs.statSync(file)
-    if (!st.isFile()) bad('is not a regular file')
-    if (st.size > MAX_CONFIG_BYTES)
-      bad(`is ${st.size} bytes: a config file is at most ${MAX_CONFIG_BYTES}`)
-    text = fs.readFileSync(file, 'utf8')
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') return {}
-    if (err instanceof ScitError) throw err
-    return bad(`cannot read it (${(err as Error).message})`)
-  }
+  const read = readDataFile(file, MAX_CONFIG_BYTES)
+  if (read === null) return {}
+  if ('why' in read) return bad(read.why)
   let parsed: unknown
   try {
-    parsed = JSON.parse(text)
+    parsed = JSON.parse(read.text)
   } catch (err) {
     return bad(`not JSON (${(err as Error).message})`)
   }

@@ -102,3 +102,45 @@ function lstat(p: string): fs.Stats | null {
     return null
   }
 }
+
+/**
+ * A small file of a data dir, read whole after checking it is one: null when
+ * it is absent; else its text, or why it cannot be read (not a regular file,
+ * larger than `max`, unreadable), for the caller to raise with its own code.
+ */
+export function readDataFile(file: string, max: number): { text: string } | { why: string } | null {
+  if (notRegular(file)) return { why: 'is not a regular file' }
+  let fd: number
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)
+  } catch (err) {
+    const code = (err as { code?: string }).code
+    if (code === 'ENOENT') return null
+    if (code === 'ENOTDIR') return { why: `${path.dirname(file)} is not a directory` }
+    return { why: `cannot read it (${(err as Error).message})` }
+  }
+  try {
+    const st = fs.fstatSync(fd)
+    if (!st.isFile()) return { why: 'is not a regular file' }
+    if (st.size > max) return { why: `is ${st.size} bytes: at most ${max}` }
+    const buf = Buffer.alloc(st.size)
+    const n = st.size === 0 ? 0 : fs.readSync(fd, buf, 0, st.size, 0)
+    return { text: buf.subarray(0, n).toString('utf8') }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/**
+ * Whether `file` exists and is not a regular file, asked before opening it:
+ * Bare's fs has no O_NONBLOCK, and opening a pipe there would block. The
+ * caller checks the opened file again (fstat): this is not the guard, only
+ * what keeps the open from hanging.
+ */
+export function notRegular(file: string): boolean {
+  try {
+    return !fs.statSync(file).isFile()
+  } catch {
+    return false // absent or unreadable: the open says which
+  }
+}

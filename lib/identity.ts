@@ -5,7 +5,7 @@ import b4a from 'b4a'
 import sodium from 'sodium-universal'
 import { ScitError } from './errors'
 import { encodeKey } from './keys'
-import { openDataDir } from './datadir'
+import { openDataDir, readDataFile } from './datadir'
 
 export interface KeyPair {
   publicKey: Buffer
@@ -71,16 +71,19 @@ export function loadIdentity(dataDir: string, opts: { create?: boolean } = {}): 
       `${file} has mode ${mode.toString(8)}: a secret key must be readable by its owner only (chmod 600 ${file})`
     )
   }
-  let stored: StoredIdentity
+  const read = readDataFile(file, 64 * 1024)
+  if (read === null || 'why' in read)
+    throw new ScitError('KEYSTORE', `${file} ${read?.why ?? 'is gone'}`)
+  let stored: Partial<StoredIdentity> | null
   try {
-    stored = JSON.parse(fs.readFileSync(file, 'utf8')) as StoredIdentity
+    stored = JSON.parse(read.text) as Partial<StoredIdentity> | null
   } catch (err) {
     throw new ScitError('KEYSTORE', `${file} is not valid JSON: ${(err as Error).message}`)
   }
   const publicKey =
-    typeof stored.publicKey === 'string' ? b4a.from(stored.publicKey, 'hex') : b4a.alloc(0)
+    typeof stored?.publicKey === 'string' ? b4a.from(stored.publicKey, 'hex') : b4a.alloc(0)
   const secretKey =
-    typeof stored.secretKey === 'string' ? b4a.from(stored.secretKey, 'hex') : b4a.alloc(0)
+    typeof stored?.secretKey === 'string' ? b4a.from(stored.secretKey, 'hex') : b4a.alloc(0)
   if (
     publicKey.byteLength !== 32 ||
     secretKey.byteLength !== 64 ||

@@ -3,7 +3,15 @@ import fs from 'fs'
 import path from 'path'
 import { Command } from 'commander'
 import Corestore from 'corestore'
-import { withCommon, configFrom, output, action, untilSignal, CommonFlags } from '../lib/command'
+import {
+  withCommon,
+  configFrom,
+  output,
+  action,
+  untilSignal,
+  CommonFlags,
+  whole
+} from '../lib/command'
 import { requireMarket } from '../lib/config'
 import { eventPrinter } from '../lib/events'
 import { loadIdentity } from '../lib/identity'
@@ -235,15 +243,6 @@ async function cmdStatus(flags: CommonFlags): Promise<void> {
       .filter(Boolean)
       .join('\n')
   )
-}
-
-function whole(text: string, what: string): number {
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
-    throw new ScitError(
-      'INVALID_ARGUMENT',
-      `${what} must be a whole number below 2^53, got "${text}"`
-    )
-  return Number(text)
 }
 
 /** A kind this node sells at 0 would be sold for nothing: refused, like a price that is not a whole number. */

@@ -42,7 +42,7 @@ import { Lease, LeaseContext } from './lease'
 import { ShardPeers } from './archive-peers'
 import { Payouts } from './payout'
 import { StateKeepers } from './state-keepers'
-import { JobResults } from './results'
+import { JobResults, readResultsFile } from './results'
 import type { Transition } from './workload'
 import { MiB } from '../lib/resources'
 import { caughtUp, checkOffer, keepOffer, offerBody, withdrawOffer, OfferFlags } from './offer'
@@ -180,6 +180,7 @@ export class NodeDaemon extends ReadyResource {
     checkOffer(offerBody(o))
     const data = openDataDir(o.data)
     holdsNoLeasesElsewhere(data, encodeKey(o.market))
+    readResultsFile(data) // a damaged one is refused here, before the network
     const workloads = path.resolve(o.workloads ?? path.join(data, 'workloads'))
     // Root runs workloads as another uid, which must pass through the data dir when its work dirs are inside.
     if (process.getuid?.() === 0 && workloads.startsWith(data + path.sep)) allowTraverse(data)

@@ -9,6 +9,7 @@ import type Corestore from 'corestore'
 import type { KeyPair } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
+import { readJsonFile } from '../lib/schema'
 import { StateKeeper } from './state-keeper'
 import safetyCatch from 'safety-catch'
 
@@ -16,6 +17,19 @@ const log = logger('node/results')
 const FILE = 'results.json'
 /** How often kept outputs are checked for their end. */
 const SWEEP = 3_600_000
+
+const SCHEMA = {
+  type: 'object',
+  additionalProperties: {
+    type: 'object',
+    required: ['core', 'retain', 'until'],
+    properties: {
+      core: { type: 'string' },
+      retain: { type: 'integer', minimum: 0 },
+      until: { type: ['number', 'null'] }
+    }
+  }
+}
 
 interface Kept {
   core: string
@@ -32,6 +46,17 @@ export interface ResultsOptions {
   data: string
 }
 
+/** What the node keeps until when; a damaged file is INVALID_CONFIG naming it. */
+export function readResultsFile(data: string): Record<string, Kept> {
+  return (
+    readJsonFile<Record<string, Kept>>(path.join(data, FILE), {
+      max: 64 * 1024 * 1024,
+      schema: SCHEMA,
+      fix: 'restore it from a backup; removed, the outputs it names are no longer served'
+    }) ?? {}
+  )
+}
+
 export class JobResults {
   private readonly kept: Record<string, Kept>
   private readonly file: string
@@ -40,11 +65,7 @@ export class JobResults {
 
   constructor(private readonly o: ResultsOptions) {
     this.file = path.join(o.data, FILE)
-    let kept: Record<string, Kept> = {}
-    try {
-      kept = JSON.parse(fs.readFileSync(this.file, 'utf8')) as Record<string, Kept>
-    } catch {}
-    this.kept = kept
+    this.kept = readResultsFile(o.data)
   }
 
   /** The result core of workload `id`, once its job exited with an output. */

@@ -4,7 +4,8 @@
  */
 import fs from 'fs'
 import path from 'path'
-import type { Resources } from '../lib/resources'
+import { RESOURCE_KINDS, type Resources } from '../lib/resources'
+import { readJsonFile } from '../lib/schema'
 
 export const STATUS_FILE = 'node-state.json'
 
@@ -48,10 +49,60 @@ export function writeStatusFile(data: string, status: StatusFile): void {
   fs.renameSync(file + '.tmp', file)
 }
 
+/** The file as the daemon last wrote it, or null; a damaged one is INVALID_CONFIG naming it. */
 export function readStatusFile(data: string): StatusFile | null {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(data, STATUS_FILE), 'utf8')) as StatusFile
-  } catch {
-    return null
+  return readJsonFile<StatusFile>(path.join(data, STATUS_FILE), {
+    max: 64 * 1024 * 1024,
+    schema: SCHEMA,
+    fix: 'the node rewrites it when it runs: remove it, and start the node on the market its leases are on'
+  })
+}
+
+const str = { type: 'string' }
+const strOrNull = { type: ['string', 'null'] }
+const whole = { type: 'integer', minimum: 0 }
+const time = { type: ['number', 'null'] }
+// kinds are not required: a file from before a kind was added lacks it
+const resources = {
+  type: 'object',
+  properties: Object.fromEntries(RESOURCE_KINDS.map((k) => [k, whole]))
+}
+
+/** Fields it does not name are let through (a newer scit may add some). */
+const SCHEMA = {
+  type: 'object',
+  required: ['key', 'pid', 'capacity', 'free', 'statusCore', 'updated', 'workloads'],
+  properties: {
+    key: str,
+    pid: { type: ['integer', 'null'], minimum: 1 },
+    capacity: resources,
+    free: { ...resources, type: ['object', 'null'] },
+    statusCore: str,
+    updated: { type: 'number' },
+    workloads: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['workload', 'state', 'reason', 'restarts', 'trade'],
+        properties: { workload: str, state: str, reason: str, restarts: whole, trade: strOrNull }
+      }
+    },
+    leases: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['trade', 'bot', 'contract', 'resources', 'price', 'start', 'end'],
+        properties: {
+          trade: str,
+          bot: str,
+          contract: strOrNull,
+          resources,
+          price: { type: 'number' },
+          start: time,
+          end: time
+        }
+      }
+    },
+    market: str
   }
 }

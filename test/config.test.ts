@@ -83,7 +83,7 @@ test('config.json is checked against its schema when read: each wrong field is I
     ['[1, 2]', 'must hold a JSON object'],
     ['null', 'must hold a JSON object'],
     ['{"market": ', 'not JSON'],
-    [' '.repeat(70 * 1024), 'is 71680 bytes: a config file is at most 65536']
+    [' '.repeat(70 * 1024), 'is 71680 bytes: at most 65536']
   ]
   const runs = await Promise.all(
     cases.map(async ([content]) => {

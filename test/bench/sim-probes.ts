@@ -11,6 +11,7 @@ import { generateKeyPair } from '../../lib/identity'
 import { parseBootstrap } from '../../lib/config'
 import { seal, envelopeId, open } from '../../lib/envelope'
 import { GiB } from '../../lib/resources'
+import { isScitError } from '../../lib/errors'
 import { MarketPeer } from '../../market/peer'
 import { MemoryView } from '../../market/memory-view'
 import { applyOpened, MARKET_TYPES } from '../../market/engine'
@@ -132,7 +133,10 @@ async function child(mode: string, market: string, bootstrap: string, time: numb
     )
     const e = seal(kp, { type: 'offer', seq: 1, timestamp: time, body })
     const final = peer.client.outcome(envelopeId(e), { final: true, timeout: 120_000 })
-    await peer.ledger.append([e])
+    // A relay that does not take it within 15 s leaves it kept and sent again, as for a real node.
+    await peer.ledger.append([e]).catch((err: unknown) => {
+      if (!isScitError(err, 'TIMEOUT')) throw err
+    })
     const outcome = await final
     if (!outcome.accepted) throw new Error(`the fresh node's offer was refused: ${outcome.message}`)
     process.send?.({ rss: process.memoryUsage().rss })
