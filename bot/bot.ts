@@ -219,6 +219,16 @@ export class Bot extends ReadyResource {
     this.connected.emit(key, nch)
   }
 
+  /** Block bytes this bot stored on archive holders and fetched from them, over its open connections. */
+  shardTraffic(): { stored: number; fetched: number } {
+    const t = { stored: 0, fetched: 0 }
+    for (const ch of this.shardChannels.values()) {
+      t.stored += ch.traffic.stored
+      t.fetched += ch.traffic.fetched
+    }
+    return t
+  }
+
   /** The shard protocol to an archive holder, once connected; null when unreached in `timeout` ms. */
   async reachShards(node: string, timeout: number): Promise<ShardChannel | null> {
     const have = this.shardChannels.get(node)

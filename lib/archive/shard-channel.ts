@@ -46,6 +46,8 @@ interface Connection {
 
 export class ShardChannel {
   readonly remote: Buffer
+  /** Block bytes this side stored on the peer and fetched from it (a bot's, to show what it moves). */
+  readonly traffic = { stored: 0, fetched: 0 }
   private readonly channel: Channel
   private readonly requests = new Requests()
   /** Fetches this side is answering, by id: a cancel aborts them. */
@@ -128,6 +130,7 @@ export class ShardChannel {
       timeout
     )
     if (a.error !== null) throw new ScitError('REJECTED', a.error)
+    for (const b of blocks) this.traffic.stored += b.byteLength
     return a.length
   }
 
@@ -149,6 +152,7 @@ export class ShardChannel {
         this.m.fetch.send({ id, ...ref, start, end, proveAt: opts.proveAt ?? 0 })
       }, opts.timeout ?? DEFAULT_TIMEOUT)
       if (a.error !== null) throw new ScitError('REJECTED', a.error)
+      for (const b of a.blocks) this.traffic.fetched += b.byteLength
       return a
     } finally {
       opts.signal?.removeEventListener('abort', onabort)

@@ -46,11 +46,17 @@ export async function archiveWorld(
     capacity?: string
     shard?: string
     monitor?: object
+    /** Disk each holder sells (default HOLDER's 64 MiB). */
+    hdd?: number
   } = {}
 ): Promise<ArchiveWorld> {
   const w = await world(t, net)
   const nodes: NodeDaemon[] = []
-  for (let i = 0; i < (opts.count ?? 6); i++) nodes.push(await node(t, w, HOLDER))
+  const holder = {
+    ...HOLDER,
+    capacity: { ...HOLDER.capacity, hdd: opts.hdd ?? HOLDER.capacity.hdd }
+  }
+  for (let i = 0; i < (opts.count ?? 6); i++) nodes.push(await node(t, w, holder))
   const b = await bot(t, w, {
     monitor: { interval: 200, grace: 2000, challengeInterval: 0, ...opts.monitor }
   })
