@@ -88,9 +88,16 @@ export function explain(err: unknown, data: string): ScitError | null {
       `another scit process uses this data dir ${data}${pid === null ? '' : ` (pid ${pid})`}: stop it first, or give this one its own --data`
     )
   }
-  // RocksDB's checksums found a damaged file (a MANIFEST, a table): refuse it, never read on from it
-  if (e?.code === 'EIO' && /corrupt|checksum mismatch/i.test(String(e.message))) {
-    const said = String(e.message).replace(/\s+/g, ' ').trim()
+  // RocksDB's checksums found a damaged file (a MANIFEST, a table): refuse it, never read on from it. A table's
+  // damage is found later, by a compaction, which stops every write: its cause is then only in RocksDB's LOG.
+  const damage =
+    e?.code === 'EIO' && /corrupt|checksum mismatch/i.test(String(e.message))
+      ? String(e.message)
+      : e?.message === 'Batch was not applied'
+        ? corruptionLogged(data)
+        : null
+  if (damage !== null) {
+    const said = damage.replace(/\s+/g, ' ').trim()
     const store = /(\/\S+)\/db\/[^/\s]+/.exec(said)?.[1] ?? 'its store'
     return new ScitError(
       'CORRUPT',
@@ -102,6 +109,27 @@ export function explain(err: unknown, data: string): ScitError | null {
       'INVALID_CONFIG',
       `this data dir ${data} was copied or moved from elsewhere (${String(e.message)}): its stores open only where they were made, or two copies could fork their cores. Use the original dir; or start a fresh --data and copy only identity.json (and config.json) into it, the rest replicates anew`
     )
+  }
+  return null
+}
+
+/** The last corruption RocksDB logged in a store of `data` (<data>/<store>/db/LOG), or null. */
+function corruptionLogged(data: string): string | null {
+  let entries: string[]
+  try {
+    entries = fs.readdirSync(data)
+  } catch {
+    return null
+  }
+  for (const name of entries) {
+    let log: string
+    try {
+      log = fs.readFileSync(path.join(data, name, 'db', 'LOG'), 'utf8')
+    } catch {
+      continue
+    }
+    const found = log.match(/Corruption: [^\n]*/g)
+    if (found !== null) return found[found.length - 1]
   }
   return null
 }

@@ -4,6 +4,7 @@ import path from 'path'
 import { execFile } from 'child_process'
 import { promisify } from 'util'
 import { spawnNode, stopNode } from './helpers/node-process'
+import { explain } from '../lib/command'
 
 const run = promisify(execFile)
 const SCIT = path.join(__dirname, '..', 'lib', 'cli.js')
@@ -136,6 +137,28 @@ test('a store damaged on disk (found by the soak) is CORRUPT with the fix, no st
   )
   t.ok(e.stderr.includes(`Move ${path.join(data, 'market')} aside`), 'with the fix')
   t.absent(/\n\s+at /.test(e.stderr), 'no stack trace')
+})
+
+test('a write refused after a compaction found a damaged table (found by the soak) is CORRUPT, naming the table', async (t) => {
+  // RocksDB opens a store with a damaged table; the compaction that reads it stops every write, and only its LOG
+  // says why (this LOG line is the one the soak's node left)
+  const data = await t.tmp()
+  const db = path.join(data, 'corestore', 'db')
+  fs.mkdirSync(db, { recursive: true })
+  const table = path.join(db, '000014.sst')
+  fs.writeFileSync(
+    path.join(db, 'LOG'),
+    `2026/12/06-20:22:18.794545 5973 [WARN] [db/error_handler.cc:399] Background IO error Corruption: block checksum mismatch: stored(context removed) = 1141382366, computed = 3951202150, type = 4  in ${table} offset 32349 size 8178, reason 1\n`
+  )
+  const e = explain(new Error('Batch was not applied'), data)
+  t.is(e?.code, 'CORRUPT')
+  t.ok(e?.message.includes(`block checksum mismatch`) && e.message.includes(table), e?.message)
+  t.ok(e?.message.includes(`Move ${path.join(data, 'corestore')} aside`), 'with the fix')
+  t.is(
+    explain(new Error('Batch was not applied'), await t.tmp()),
+    null,
+    'with no corruption logged, not CORRUPT'
+  )
 })
 
 test(
