@@ -8,6 +8,7 @@ import fs from 'fs'
 import os from 'os'
 import path from 'path'
 import { Resources, formatResources, formatCpu, formatSize } from '../lib/resources'
+import { readDataFile } from '../lib/datadir'
 
 export interface Neighbour {
   pid: number
@@ -18,9 +19,25 @@ export interface Neighbour {
   dev: number
 }
 
-function dir(): string {
-  return path.join(os.tmpdir(), `scit-nodes-${process.getuid?.() ?? 'user'}`)
+/**
+ * The records' dir, only if it is this user's alone: /tmp is everyone's, and a dir another user made
+ * (or a symlink planted there) would let them feed this node records or redirect its writes. Null if not.
+ */
+function dir(): string | null {
+  const d = path.join(os.tmpdir(), `scit-nodes-${process.getuid?.() ?? 'user'}`)
+  try {
+    fs.mkdirSync(d, { recursive: true, mode: 0o700 })
+    const st = fs.lstatSync(d)
+    const uid = process.getuid?.()
+    if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0)
+      return null
+    return d
+  } catch {
+    return null
+  }
 }
+
+const RECORD_MAX = 64 * 1024
 
 function alive(pid: number): boolean {
   try {
@@ -34,34 +51,53 @@ function alive(pid: number): boolean {
 /** Leave this node's record; the function returned removes it (a crashed node's is skipped: its pid is gone). */
 export function recordHere(self: Omit<Neighbour, 'dev'>): { dev: number; remove: () => void } {
   const dev = fs.statSync(self.data).dev
-  const file = path.join(dir(), `${self.pid}.json`)
+  const d = dir()
+  if (d === null) return { dev, remove: () => {} } // a warning's source only: a node runs without it
+  const file = path.join(d, `${self.pid}.json`)
   try {
-    fs.mkdirSync(dir(), { recursive: true, mode: 0o700 })
     fs.writeFileSync(file, JSON.stringify({ ...self, dev }), { mode: 0o600 })
   } catch {
-    // a warning's source only: a node runs without it
+    // likewise
   }
   return { dev, remove: () => fs.rmSync(file, { force: true }) }
 }
 
 /** The other nodes running on this machine now. */
 export function neighbours(): Neighbour[] {
+  const d = dir()
   let names: string[]
   try {
-    names = fs.readdirSync(dir())
+    names = d === null ? [] : fs.readdirSync(d)
   } catch {
     return []
   }
   const out: Neighbour[] = []
   for (const name of names) {
+    // never a blocking open (a pipe), never more than a record's size
+    const read = readDataFile(path.join(d as string, name), RECORD_MAX)
+    if (read === null || 'why' in read) continue
     try {
-      const n = JSON.parse(fs.readFileSync(path.join(dir(), name), 'utf8')) as Neighbour
-      if (n.pid !== process.pid && alive(n.pid)) out.push(n)
+      const n = JSON.parse(read.text) as Neighbour
+      if (isNeighbour(n) && n.pid !== process.pid && alive(n.pid)) out.push(n)
     } catch {
       // one being written or removed
     }
   }
   return out
+}
+
+function isNeighbour(n: Neighbour): boolean {
+  const r = n?.resources
+  return (
+    Number.isSafeInteger(n?.pid) &&
+    n.pid > 0 &&
+    typeof n.key === 'string' &&
+    typeof n.data === 'string' &&
+    typeof n.dev === 'number' &&
+    typeof r === 'object' &&
+    r !== null &&
+    [r.cpu, r.memory, r.ssd, r.hdd].every((v) => Number.isSafeInteger(v) && v >= 0)
+  )
 }
 
 /**

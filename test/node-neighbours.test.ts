@@ -1,0 +1,72 @@
+import test from 'brittle'
+import type { Assert } from 'brittle'
+import fs from 'fs'
+import path from 'path'
+import { execFileSync } from 'child_process'
+import { neighbours, recordHere } from '../node/neighbours'
+import { ZERO } from '../lib/resources'
+
+/** Point os.tmpdir() at a dir of the test's own while `fn` runs. */
+async function inTmp(t: Assert, fn: (tmp: string) => void): Promise<void> {
+  const tmp = await t.tmp()
+  const before = process.env.TMPDIR
+  process.env.TMPDIR = tmp
+  try {
+    fn(tmp)
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR
+    else process.env.TMPDIR = before
+  }
+}
+
+const dirOf = (tmp: string): string => path.join(tmp, `scit-nodes-${process.getuid?.() ?? 'user'}`)
+// A live pid that is not this process: the records of running nodes name one.
+const other = process.ppid
+
+test("a node's record is read back by the next node on the machine", async (t) => {
+  await inTmp(t, (tmp) => {
+    const data = fs.mkdtempSync(path.join(tmp, 'data-'))
+    const rec = { pid: other, key: 'k'.repeat(52), data, resources: { ...ZERO, cpu: 1000 } }
+    const { remove } = recordHere(rec)
+    t.alike(
+      neighbours().map((n) => n.key),
+      [rec.key],
+      'the record is there'
+    )
+    remove()
+    t.alike(neighbours(), [], 'and gone once removed')
+  })
+})
+
+test('records in a dir other users can write, a pipe or a malformed record are ignored, and nothing is written there', async (t) => {
+  await inTmp(t, (tmp) => {
+    const dir = dirOf(tmp)
+    fs.mkdirSync(dir, { mode: 0o777 })
+    fs.chmodSync(dir, 0o777)
+    const planted = {
+      pid: other,
+      key: 'p'.repeat(52),
+      data: '/',
+      dev: 1,
+      resources: { ...ZERO, cpu: 1 }
+    }
+    fs.writeFileSync(path.join(dir, `${other}.json`), JSON.stringify(planted))
+    t.alike(neighbours(), [], "a world-writable dir's records are not read")
+    const data = fs.mkdtempSync(path.join(tmp, 'data-'))
+    recordHere({ pid: process.pid, key: 'k'.repeat(52), data, resources: ZERO })
+    t.absent(
+      fs.existsSync(path.join(dir, `${process.pid}.json`)),
+      'nor is a record written into it'
+    )
+
+    fs.chmodSync(dir, 0o700)
+    fs.rmSync(path.join(dir, `${other}.json`))
+    execFileSync('mkfifo', [path.join(dir, '1.json')])
+    fs.writeFileSync(path.join(dir, '2.json'), JSON.stringify({ pid: other, key: 5 }))
+    t.alike(
+      neighbours(),
+      [],
+      'a pipe is not opened (it would block) and a malformed record is skipped'
+    )
+  })
+})
