@@ -65,6 +65,8 @@ export class Bot extends ReadyResource {
   private readonly nodeChannels = new Map<string, NodeChannel>()
   /** Archive holders' shard protocol, by node key (lib/archive/shard-channel.ts). */
   private readonly shardChannels = new Map<string, ShardChannel>()
+  /** What closed shard channels had carried (shardTraffic counts since the bot opened). */
+  private readonly closedTraffic = { stored: 0, fetched: 0 }
   private readonly approvalChannels = new Set<ApprovalChannel>()
   private readonly topics = new Set<string>()
   private readonly onconnection = (conn: SwarmConnection): void => this.attach(conn)
@@ -215,13 +217,15 @@ export class Bot extends ReadyResource {
     conn.once('close', () => {
       if (this.nodeChannels.get(key) === nch) this.nodeChannels.delete(key)
       if (this.shardChannels.get(key) === sch) this.shardChannels.delete(key)
+      this.closedTraffic.stored += sch.traffic.stored
+      this.closedTraffic.fetched += sch.traffic.fetched
     })
     this.connected.emit(key, nch)
   }
 
-  /** Block bytes this bot stored on archive holders and fetched from them, over its open connections. */
+  /** Block bytes this bot stored on archive holders and fetched from them, since it opened. */
   shardTraffic(): { stored: number; fetched: number } {
-    const t = { stored: 0, fetched: 0 }
+    const t = { ...this.closedTraffic }
     for (const ch of this.shardChannels.values()) {
       t.stored += ch.traffic.stored
       t.fetched += ch.traffic.fetched
