@@ -53,6 +53,8 @@ export interface Shell {
 
 export async function shell(t: Assert, swap: Record<string, string> = {}): Promise<Shell> {
   const cwd = await t.tmp()
+  // a node started here keeps its work dirs under it: the sandbox user must pass through (t.tmp() is 0700)
+  fs.chmodSync(cwd, 0o711)
   const bin = await t.tmp()
   fs.writeFileSync(
     path.join(bin, 'scit'),
