@@ -165,6 +165,15 @@ export interface ShardRef {
   shard: number
 }
 
+/** ShardRef's fields in wire order: each message that names a shard carries them after its id. */
+const shardRef: { [K in keyof ShardRef]-?: [K, c.Encoding<ShardRef[K]>] }[keyof ShardRef][] = [
+  ['contract', c.fixed32],
+  ['group', c.uint],
+  ['entry', c.fixed32],
+  ['segment', c.uint],
+  ['shard', c.uint]
+]
+
 /** Blocks `start`… of a shard, from the entry's writer. */
 export interface Store extends ShardRef {
   id: number
@@ -173,11 +182,7 @@ export interface Store extends ShardRef {
 }
 export const store = struct<Store>([
   ['id', c.uint],
-  ['contract', c.fixed32],
-  ['group', c.uint],
-  ['entry', c.fixed32],
-  ['segment', c.uint],
-  ['shard', c.uint],
+  ...shardRef,
   ['start', c.uint],
   ['blocks', c.array(nonNullBuffer())]
 ])
@@ -206,11 +211,7 @@ export interface Fetch extends ShardRef {
 }
 export const fetch = struct<Fetch>([
   ['id', c.uint],
-  ['contract', c.fixed32],
-  ['group', c.uint],
-  ['entry', c.fixed32],
-  ['segment', c.uint],
-  ['shard', c.uint],
+  ...shardRef,
   ['start', c.uint],
   ['end', c.uint],
   ['proveAt', c.uint]
