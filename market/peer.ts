@@ -183,6 +183,7 @@ export class MarketPeer extends ReadyResource {
       )
       this.relays = relays
       ledger.relay = (envelopes) => relays.send(envelopes)
+      if (ledger instanceof Follower) ledger.shows = (key) => relays.shows(key)
     }
     await ledger.ready()
     if (!follow) await this.openClient()

@@ -67,6 +67,8 @@ class RelayChannel {
   usable = false
   /** The writer core the other end appends relayed ops to. */
   writer: Buffer | null = null
+  /** The view the other end last said it reads. */
+  shown: Buffer | null = null
   private readonly requests = new Requests()
   private readonly submitMsg: Message<Submit>
   private readonly receiptMsg: Message<Receipt>
@@ -81,6 +83,7 @@ class RelayChannel {
       onopen: (hello: Hello) => {
         ch.usable = hello.serves
         ch.writer = hello.writer
+        ch.shown = hello.view
         if (hello.view !== null) relays.onview(hello.view)
       },
       onclose: () => {
@@ -107,7 +110,10 @@ class RelayChannel {
     })
     this.viewMsg = channel.addMessage({
       encoding: c.fixed32,
-      onmessage: (key) => relays.onview(key)
+      onmessage: (key) => {
+        this.shown = key
+        relays.onview(key)
+      }
     })
     const serves = relays.serves()
     channel.open({ serves, view: relays.viewKey(), writer: serves ? relays.writerKey() : null })
@@ -179,6 +185,13 @@ export class Relays {
     } catch {
       return null // a follower that has no view yet
     }
+  }
+
+  /** Whether a peer connected now reads this view (a follower retries a view's check only then). */
+  shows(key: Buffer): boolean {
+    for (const ch of this.channels)
+      if (!ch.channel.closed && ch.shown !== null && b4a.equals(ch.shown, key)) return true
+    return false
   }
 
   private announce(): void {
