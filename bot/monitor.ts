@@ -3,6 +3,7 @@
  * the nodes of its live leases, reads their signed status, copies declared state and challenges
  * archive holders; a node silent past `grace`, or one whose proof fails, is healed.
  */
+import { isScitError } from '../lib/errors'
 import { logger } from '../lib/log'
 import { costFor } from '../lib/resources'
 import { workloadId } from '../lib/trade-workload'
@@ -152,6 +153,9 @@ export class Monitor {
       if (!LIVE.has(d.phase) || d.stopping !== undefined || this.closed) continue
       await this.sync(d)
       await Promise.all(d.trades.filter((t) => t.phase === 'settled').map((t) => this.check(d, t)))
+      // A heal decided before a restart (its node past grace then) is finished now, not after another grace.
+      for (const t of d.trades.filter((x) => x.phase === 'settled' && x.healing !== undefined))
+        if ((this.retryAt.get(t.id) ?? 0) <= Date.now()) void this.heal(d, t, t.healing as string)
       // A heal cut short after its `fail` (the bot killed, an op not decided in time) left a failed lease
       // nothing replaces: the replica would be lost for good.
       for (const t of d.trades.filter((x) => unreplaced(d, x))) {
@@ -340,7 +344,19 @@ export class Monitor {
       `${d.id}: ${why}: failing trade ${t.id} and buying a replacement`,
       d.id
     )
-    await this.bot.trader.end(d, t.id, 'fail', why)
+    // kept first: a heal cut short before its fail is done is finished by the restarted bot without a new grace
+    t.healing = why
+    this.bot.state.save()
+    try {
+      await this.bot.trader.end(d, t.id, 'fail', why)
+    } catch (err) {
+      // refused for good: nothing to finish (not decided in time, or closing: the next try finishes it)
+      if (isScitError(err, 'REJECTED')) delete t.healing
+      throw err
+    } finally {
+      if (t.phase !== 'settled') delete t.healing
+      this.bot.state.save()
+    }
     await this.buyAgain(d, t, [t.node], why)
   }
 

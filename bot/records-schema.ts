@@ -115,7 +115,8 @@ const trade = {
     replaces: strOrNull,
     reason: strOrNull,
     snapshot,
-    job
+    job,
+    healing: str
   }
 }
 

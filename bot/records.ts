@@ -53,6 +53,8 @@ export interface TradeRecord {
   snapshot?: SnapshotRecord | null
   /** A job's end as its node signed it; the bot then closed the lease (bot/jobs.ts). */
   job?: JobRecord | null
+  /** Why the bot decided to replace it, kept until its fail is done: a restarted bot finishes the heal at once. */
+  healing?: string
 }
 
 /** What a job replica's node signed when it ended. */

@@ -96,6 +96,40 @@ sandboxTest(
 )
 
 sandboxTest(
+  'a heal decided before the bot restarted (killed before its fail was done) is finished at once, not after another grace',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const nodes = [await node(t, w), await node(t, w)]
+    // a grace longer than the test: only the kept decision can heal it
+    const b = await bot(t, w, { monitor: { ...FAST_MONITOR, grace: 10 * 60_000 } })
+    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }) })
+    await waitRunning(b, d)
+    const lost = d.trades[0]
+    const victim = nodes.find((n) => n.key === lost.node)
+    if (!victim) return t.fail('expected the lease on one of the nodes')
+    await victim.close()
+    // What a bot killed right after it decided the heal leaves: the decision kept, the lease still settled.
+    const why = `node ${lost.node.slice(0, 8)} unreachable for 20100 ms`
+    lost.healing = why
+    b.state.save()
+
+    const said: string[] = []
+    b.events.on('progress', (step: string, detail: string) => {
+      if (step === 'heal') said.push(detail)
+    })
+    const done = healed(b)
+    b.monitor.start()
+    const what = await done
+    t.ok(what.startsWith('healed'), what)
+    t.ok(said[0]?.includes(why), `it heals for the reason it had decided on: ${said[0] ?? ''}`)
+    t.is(d.trades.find((x) => x.id === lost.id)?.phase, 'failed', 'the lease is failed')
+    t.is(lost.healing, undefined, 'the decision is done with')
+    t.is(d.trades.filter((x) => x.replaces === lost.id).length, 1, 'one replacement')
+  }
+)
+
+sandboxTest(
   'a fail the market decided late is not a failed heal: a second fail of the same lease is refused, and the bot takes the lease as failed',
   async (t) => {
     const net = await testnet(t)
