@@ -126,8 +126,10 @@ export async function resume(
         for (const b of bids) bot.trader.plan(d, b.workload, b.body)
       }
       try {
-        await bot.trader.fill(d, opts)
-        await bot.trader.settle(d, writer.key, b4a.from(d.manifestHash, 'hex'))
+        do {
+          await bot.trader.fill(d, opts)
+          await bot.trader.settle(d, writer.key, b4a.from(d.manifestHash, 'hex'))
+        } while (rebuyReleased(bot, d, manifest))
       } catch (err) {
         // unpaid matched trades would hold the nodes' capacity until the settlement window ends
         if (err instanceof NotFilled) await abandon(bot, d, err)
@@ -192,6 +194,31 @@ export async function resume(
     }
     throw err
   }
+}
+
+/**
+ * Trades the market released before the bot settled them (the settlement window passed while it was down, paused or
+ * cut off): each is bought again, one bid that names it (so a restart does not buy it twice). True when it bid.
+ */
+function rebuyReleased(bot: Bot, d: DeploymentRecord, m: Manifest): boolean {
+  const lapsed = d.trades.filter(
+    (t) => t.phase === 'released' && !d.bids.some((b) => b.replaces === t.id)
+  )
+  for (const t of lapsed) {
+    const w = m.workloads.find((x) => x.name === t.workload)
+    if (w === undefined) continue
+    // an archive's groups are laid out by their first bids (archive-deploy.ts writeLayout): not bought piecemeal
+    if (w.archive !== null)
+      throw new ScitError('REJECTED', `trade ${t.id} of archive ${w.name} was released unsettled`)
+    const taken = d.trades.filter(
+      (x) => x.workload === t.workload && (x.phase === 'matched' || x.phase === 'settled')
+    )
+    const exclude = m.placement.spread ? taken.map((x) => x.node) : []
+    const body = bidFor(m, w, 1, { expiry: Date.now() + bot.bidWindow, exclude })
+    bot.progress('rebuy', `${d.id}: trade ${t.id} was released unsettled: buying it again`, d.id)
+    bot.trader.plan(d, t.workload, body, t.id)
+  }
+  return lapsed.length > 0
 }
 
 /** A failure worth another try: an op not decided in time, a peer that did not answer (not a refusal, nor a close). */

@@ -139,6 +139,13 @@ export class Trader {
       )
       rec.id = found.id
     } else {
+      // Engine time is the ops' signed timestamps: a peer whose clock runs ahead moves it, and an expiry from this
+      // machine's clock may already be past there (refused as invalid, for good). A bid rests a window of either.
+      const market = await this.client.time()
+      if (rec.body.expiry < market + this.opts.bidWindow / 2) {
+        rec.body = { ...rec.body, expiry: this.uniqueExpiry(market + this.opts.bidWindow) }
+        this.state.save()
+      }
       const [id] = await this.client.submit([{ type: 'bid', body: rec.body }])
       rec.id = id
       this.say(
@@ -274,7 +281,8 @@ export class Trader {
       }
     }
     this.state.save()
-    const bad = todo.filter((t) => t.phase !== 'settled')
+    // released (the settlement window passed first): bought again by the deployment (deployment.ts rebuyReleased)
+    const bad = todo.filter((t) => t.phase !== 'settled' && t.phase !== 'released')
     if (bad.length && poor)
       throw new NotFilled(
         'REJECTED',

@@ -30,7 +30,7 @@ export interface World {
 export async function world(
   t: Assert,
   net: Testnet,
-  opts: { offerTtl?: number } = {}
+  opts: { offerTtl?: number; settlementWindow?: number } = {}
 ): Promise<World> {
   const founder = await market(t, net, opts)
   return { net, founder, key: founder.key }

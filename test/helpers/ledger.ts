@@ -37,13 +37,13 @@ export async function peer(t: Assert, net: Testnet, opts: PeerOptions = {}): Pro
 export async function market(
   t: Assert,
   net: Testnet,
-  opts: PeerOptions & { offerTtl?: number } = {}
+  opts: PeerOptions & { offerTtl?: number; settlementWindow?: number } = {}
 ): Promise<MarketPeer> {
-  const { offerTtl, ...rest } = opts
+  const { offerTtl, settlementWindow = 10 * 60_000, ...rest } = opts
   const identity = opts.identity ?? generateKeyPair()
   return peer(t, net, {
     identity,
-    genesis: { faucets: [identity.publicKey], settlementWindow: 10 * 60_000, offerTtl },
+    genesis: { faucets: [identity.publicKey], settlementWindow, offerTtl },
     ...rest
   })
 }
