@@ -27,13 +27,16 @@ export interface StoreDamage {
   file: string
   how: string
   /** The node's first start after it: refused with a clear error, or started. */
-  outcome: 'refused' | 'started' | 'internal-error' | 'pending'
+  outcome: 'refused' | 'started' | 'internal-error' | 'hung' | 'pending'
   said: string
   /** Refused at a later start (RocksDB read the damaged file later), not the one right after the damage. */
   late?: boolean
   /** Its store was moved aside: a later refusal is not this damage's. */
   wiped?: boolean
 }
+
+/** A start that takes longer hangs: with the machine loaded, a node's start took up to ~60 s. */
+const START_BOUND = 240_000
 
 export class Injector {
   readonly outages: Outage[] = []
@@ -219,13 +222,20 @@ export class Injector {
       const node = this.cluster.cast.nodes.includes(p.name)
       if (node) p.spec.argv = this.cluster.nodeSpec(p.name, p.starts).argv
       try {
-        await p.start()
+        await this.started(p)
         return
       } catch (err) {
         this.say(`${p.name} did not start (attempt ${attempt}): ${(err as Error).message}`)
         const corrupt = p.tail.find((l) => l.startsWith('error CORRUPT: '))
         if (node && corrupt !== undefined && (await p.exited()).signal === null) {
           this.storeRefused(p.name, corrupt)
+          attempt = 0
+          continue
+        }
+        // hung on a store the soak damaged (reported): its farmer moves the store aside too
+        const damaged = this.damages.some((d) => d.node === p.name && !d.wiped)
+        if (node && damaged && /hung in its start/.test((err as Error).message)) {
+          this.storeRefused(p.name, 'hung in its start')
           attempt = 0
           continue
         }
@@ -238,13 +248,36 @@ export class Injector {
     }
   }
 
+  /**
+   * p.start(), bounded: a process that neither gets ready nor exits within START_BOUND hangs (a violation: it
+   * should wait saying so, or refuse); it is killed, and the start fails.
+   */
+  private async started(p: Proc): Promise<void> {
+    const start = p.start()
+    let timer: NodeJS.Timeout | null = null
+    const hung = new Promise<'hung'>((resolve) => {
+      timer = setTimeout(() => resolve('hung'), START_BOUND)
+    })
+    const r = await Promise.race([start, hung]).finally(() => {
+      if (timer !== null) clearTimeout(timer)
+    })
+    if (r !== 'hung') return
+    start.catch(safetyCatch)
+    this.report(
+      'restart',
+      `${p.name} was not ready ${START_BOUND / 1000} s after its start: ${p.tail.slice(-3).join(' | ')}`
+    )
+    await p.kill9()
+    throw new Error(`${p.name} hung in its start: killed`)
+  }
+
   /** A node refused its store at a later start than the one after its damage: a fresh store, as after it. */
   private storeRefused(name: string, said: string): void {
     const d = this.damages.find((x) => x.node === name && !x.wiped)
     if (d === undefined)
       this.report('damaged-store', `${name} refused a store the soak never damaged: ${said}`)
     else {
-      d.outcome = 'refused'
+      d.outcome = said.startsWith('error ') ? 'refused' : 'hung'
       d.said = said
       d.late = true
       d.wiped = true
@@ -262,10 +295,14 @@ export class Injector {
   private async restartDamaged(p: Proc, d: StoreDamage): Promise<void> {
     for (let attempt = 1; attempt <= 3; attempt++) {
       try {
-        await p.start()
+        await this.started(p)
         d.outcome = 'started'
         return
-      } catch {
+      } catch (err) {
+        if (/hung in its start/.test((err as Error).message)) {
+          d.outcome = 'hung'
+          break
+        }
         // killed meanwhile (an armed kill does not wait for this fault): that says nothing about the store
         if ((await p.exited()).signal !== null) continue
         const said = p.tail.find((l) => /^error [A-Z_]+: /.test(l)) ?? p.tail.slice(-1)[0] ?? ''
