@@ -142,7 +142,7 @@ export class Trader {
       // Engine time is the ops' signed timestamps: a peer whose clock runs ahead moves it, and an expiry from this
       // machine's clock may already be past there (refused as invalid, for good). A bid rests a window of either.
       const market = await this.client.time()
-      if (rec.body.expiry < market + this.opts.bidWindow / 2) {
+      if (market > Date.now() && rec.body.expiry < market + this.opts.bidWindow / 2) {
         rec.body = { ...rec.body, expiry: this.uniqueExpiry(market + this.opts.bidWindow) }
         this.state.save()
       }
