@@ -1,24 +1,31 @@
 /**
  * The read half of a get: an entry's ciphertext, stripe by stripe, from the
- * holders of its groups. Each window of stripes is asked of k + 2 holders
- * (data shards first: they decode nothing) and taken from the first k that
- * answer; the others are cancelled, so a slow holder never sets the pace. A
- * holder that fails is replaced by the next. Windows are fetched ahead, a
- * bounded number at a time.
+ * holders of its groups. Each window of stripes is asked of k + 1 holders
+ * (data shards first: they decode nothing), and of one more when the window
+ * is slower than windows usually are; the first k answers are used and the
+ * others cancelled, so a slow holder never sets the pace, and a get moves
+ * (k + 1) / k of the entry, not (k + 2) / k. A holder that fails is replaced
+ * by the next. Windows are fetched ahead, a bounded number of bytes at a time.
  */
 import b4a from 'b4a'
 import { ScitError } from '../lib/errors'
 import { ErasureCode } from '../lib/archive/erasure'
 import { BlockVerifier } from '../lib/archive/merkle'
 import { blockOf, BLOCK } from '../lib/archive/layout'
+import { MAX_FETCH_BLOCKS } from '../lib/archive/messages'
 import type { Entry, Segment } from '../lib/archive/catalog'
 import type { ShardChannel } from '../lib/archive/shard-channel'
 
-/** Bytes of one window across the k shards read; windows in flight. */
-const WINDOW_BYTES = 8 * 1024 * 1024
-const AHEAD = 2
-/** Holders asked beyond k. */
+/** Bytes one holder sends per answer (small answers keep the connections' pipes full), and in flight across a get. */
+const ANSWER_BYTES = 512 * 1024
+const AHEAD_BYTES = 16 * 1024 * 1024
+/** Holders asked beyond k at once, and once a window is slow. */
+const SPARE = 1
 const EXTRA = 2
+/** A window slower than this many times the usual asks the last extra holder (ms: at least, and before any window ended). */
+const HEDGE_FACTOR = 2
+const HEDGE_MIN = 250
+const HEDGE_FIRST = 2000
 
 export interface ReadOptions {
   k: number
@@ -41,16 +48,19 @@ export class StripeReader {
   /** Holders that failed during this read: asked no more. */
   private readonly failed = new Set<string>()
   private readonly verifiers = new Map<string, BlockVerifier | null>()
+  /** Windows fetched at once. */
+  private readonly ahead: number
+  /** A window's usual time to its k-th answer (ms, moving average); 0 before the first. */
+  private usual = 0
 
   constructor(
     private readonly entry: Entry,
     private readonly opts: ReadOptions
   ) {
-    this.codec = new ErasureCode(
-      opts.k,
-      opts.m,
-      Math.max(BLOCK, ...entry.segments.map((s) => s.block))
-    )
+    const block = Math.max(BLOCK, ...entry.segments.map((s) => s.block))
+    this.codec = new ErasureCode(opts.k, opts.m, block)
+    const window = opts.k * Math.min(MAX_FETCH_BLOCKS, Math.max(1, ANSWER_BYTES / block)) * block
+    this.ahead = Math.max(2, Math.min(16, Math.floor(AHEAD_BYTES / window)))
   }
 
   /** The entry's ciphertext, in order, padding removed. */
@@ -59,7 +69,7 @@ export class StripeReader {
     const ahead: Array<Promise<Buffer[][]>> = []
     let next = 0
     const launch = (): void => {
-      while (ahead.length < AHEAD && next < windows.length) {
+      while (ahead.length < this.ahead && next < windows.length) {
         const p = this.fetch(windows[next++])
         p.catch(() => null) // awaited below, in order
         ahead.push(p)
@@ -75,9 +85,8 @@ export class StripeReader {
 
   private windows(): Window[] {
     const out: Window[] = []
-    const k = this.opts.k
     this.entry.segments.forEach((seg, segment) => {
-      const per = Math.max(1, Math.min(64, Math.floor(WINDOW_BYTES / (k * seg.block))))
+      const per = Math.max(1, Math.min(MAX_FETCH_BLOCKS, Math.floor(ANSWER_BYTES / seg.block)))
       for (let start = 0; start < seg.length; start += per)
         out.push({ segment, start, end: Math.min(seg.length, start + per) })
     })
@@ -96,12 +105,15 @@ export class StripeReader {
     const got: Buffer[][] = new Array(k + m).fill(null)
     let ok = 0
     let tried = 0
+    let asked = k + SPARE
     const aborts: AbortController[] = []
     const errors: string[] = []
+    const began = Date.now()
+    let hedge: NodeJS.Timeout | null = null
     await new Promise<void>((resolve) => {
       let running = 0
       const more = (): void => {
-        while (ok + running < k + EXTRA && tried < order.length && ok < k) {
+        while (ok + running < asked && tried < order.length && ok < k) {
           const shard = order[tried++]
           const abort = new AbortController()
           aborts.push(abort)
@@ -129,14 +141,24 @@ export class StripeReader {
         }
         if (running === 0) resolve()
       }
+      hedge = setTimeout(
+        () => {
+          asked = k + EXTRA
+          more()
+        },
+        this.usual === 0 ? HEDGE_FIRST : Math.max(HEDGE_MIN, HEDGE_FACTOR * this.usual)
+      )
       more()
     })
+    if (hedge !== null) clearTimeout(hedge)
     for (const a of aborts) a.abort()
     if (ok < k)
       throw new ScitError(
         'UNAVAILABLE',
         `group ${seg.group}: only ${ok} of the ${k} holders needed answered for stripes ${w.start}-${w.end - 1}${errors.length ? ` (${errors.slice(0, 3).join('; ')})` : ''}`
       )
+    const took = Date.now() - began
+    this.usual = this.usual === 0 ? took : 0.8 * this.usual + 0.2 * took
     return got
   }
 

@@ -18,7 +18,7 @@ import { planSegments, shardBytes, BLOCK } from '../lib/archive/layout'
 import { FileSealer, cipherSize, sealMeta, MESSAGE } from '../lib/archive/seal'
 import type { EntryFile, SegmentPlan } from '../lib/archive/messages'
 import type { Catalog } from '../lib/archive/catalog'
-import { StripeWriter, Uploader } from './archive-upload'
+import { StripeWriter, Uploader, holderWindow } from './archive-upload'
 import type { ArchiveSession } from './archive-session'
 import { Meter, type ProgressFn } from './archive-progress'
 
@@ -147,7 +147,12 @@ async function putOne(
       )
     uploaders.push(
       channels.map(
-        (c, shard) => new Uploader(c, { contract: s.contract, group: g, entry, segment: i, shard })
+        (c, shard) =>
+          new Uploader(
+            c,
+            { contract: s.contract, group: g, entry, segment: i, shard },
+            holderWindow(k + m)
+          )
       )
     )
   }
@@ -226,8 +231,9 @@ async function sealFile(
   const changed = (): ScitError =>
     new ScitError('INVALID_ARGUMENT', `${f.abs} changed while it was being stored: put it again`)
   if (f.size > 0) {
+    // whole messages per read, many at a time: fewer reads, and no bytes left over to join
     for await (const chunk of fs.createReadStream(f.abs, {
-      highWaterMark: MESSAGE,
+      highWaterMark: 16 * MESSAGE,
       end: f.size - 1
     })) {
       pending =

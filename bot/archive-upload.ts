@@ -13,9 +13,14 @@ import { stripesOf, type StripeRef } from '../lib/archive/layout'
 import type { SegmentPlan, ShardRef } from '../lib/archive/messages'
 import type { ShardChannel } from '../lib/archive/shard-channel'
 
-/** Bytes sent per store message and in flight per holder at most. */
+/** Bytes sent per store message; unacknowledged bytes across all holders of a put at most. */
 const BATCH = 256 * 1024
-const WINDOW = 4 * 1024 * 1024
+const WINDOW = 32 * 1024 * 1024
+
+/** What one of `n` holders may have unacknowledged: a share of the put's window, at least two messages. */
+export function holderWindow(n: number): number {
+  return Math.max(2 * BATCH, Math.floor(WINDOW / n))
+}
 
 /** Sends one shard of one segment to its holder, in order, a window of bytes ahead of the acknowledgements. */
 export class Uploader {
@@ -30,7 +35,8 @@ export class Uploader {
 
   constructor(
     private readonly channel: ShardChannel | null,
-    private readonly ref: ShardRef
+    private readonly ref: ShardRef,
+    private readonly window: number
   ) {
     if (channel === null) this.failed = new ScitError('UNAVAILABLE', 'not reached')
   }
@@ -44,7 +50,7 @@ export class Uploader {
 
   /** Resolves once this holder may take more (or has failed). */
   async room(): Promise<void> {
-    while (this.failed === null && this.inflight >= WINDOW)
+    while (this.failed === null && this.inflight >= this.window)
       await new Promise<void>((resolve) => {
         this.waiting = resolve
       })

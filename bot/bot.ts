@@ -24,7 +24,7 @@ import { decodeManifest, Manifest, Approval, VerificationError } from '../lib/co
 import { MarketPeer } from '../market/peer'
 import type { Client } from '../market/client'
 import { NodeChannel } from '../lib/node-protocol'
-import { ShardChannel } from '../lib/archive/shard-channel'
+import { ShardChannel, type ShardTraffic } from '../lib/archive/shard-channel'
 import { ContractWriter } from './notary'
 import { BotState, DeploymentRecord } from './records'
 import { Trader, TraderOptions, DEFAULT_TRADER, Progress } from './trader'
@@ -65,8 +65,8 @@ export class Bot extends ReadyResource {
   private readonly nodeChannels = new Map<string, NodeChannel>()
   /** Archive holders' shard protocol, by node key (lib/archive/shard-channel.ts). */
   private readonly shardChannels = new Map<string, ShardChannel>()
-  /** What closed shard channels had carried (shardTraffic counts since the bot opened). */
-  private readonly closedTraffic = { stored: 0, fetched: 0 }
+  /** Block bytes every shard channel of this bot carried, since it opened (one count: a connection replaced by another hides nothing). */
+  private readonly traffic: ShardTraffic = { stored: 0, fetched: 0 }
   private readonly approvalChannels = new Set<ApprovalChannel>()
   private readonly topics = new Set<string>()
   private readonly onconnection = (conn: SwarmConnection): void => this.attach(conn)
@@ -210,27 +210,20 @@ export class Bot extends ReadyResource {
     }
     // every node attaches its liveness protocol on every connection: pairing ours is how we ping it
     const nch = NodeChannel.attach(conn, null)
-    const sch = ShardChannel.attach(conn, null)
+    const sch = ShardChannel.attach(conn, null, this.traffic)
     const key = encodeKey(conn.remotePublicKey)
     this.nodeChannels.set(key, nch)
     this.shardChannels.set(key, sch)
     conn.once('close', () => {
       if (this.nodeChannels.get(key) === nch) this.nodeChannels.delete(key)
       if (this.shardChannels.get(key) === sch) this.shardChannels.delete(key)
-      this.closedTraffic.stored += sch.traffic.stored
-      this.closedTraffic.fetched += sch.traffic.fetched
     })
     this.connected.emit(key, nch)
   }
 
   /** Block bytes this bot stored on archive holders and fetched from them, since it opened. */
-  shardTraffic(): { stored: number; fetched: number } {
-    const t = { ...this.closedTraffic }
-    for (const ch of this.shardChannels.values()) {
-      t.stored += ch.traffic.stored
-      t.fetched += ch.traffic.fetched
-    }
-    return t
+  shardTraffic(): ShardTraffic {
+    return { ...this.traffic }
   }
 
   /** The shard protocol to an archive holder, once connected; null when unreached in `timeout` ms. */

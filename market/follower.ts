@@ -26,9 +26,14 @@ export const FOLLOWER_NAMESPACE = 'scit/follower'
 const VIEW_KEY = 'scit/view'
 const CHECK_TIMEOUT = 15_000
 const RELAY_WAIT = 15_000
+/** A view whose check timed out is checked again after this, doubling up to RETRY_MAX, while a peer shows it. */
+const RETRY_FIRST = 1_000
+const RETRY_MAX = 30_000
 
 export interface FollowerOptions {
   resendAfter?: number
+  /** ms a view's check may take before it is tried again later (default 15 s). */
+  checkTimeout?: number
 }
 
 export class Follower extends ReadyResource implements MarketLedger {
@@ -41,8 +46,13 @@ export class Follower extends ReadyResource implements MarketLedger {
   readonly appendOnly = true
   readonly counters = { envelopes: 0, applies: 0, optimistic: 0 }
   relay: ((envelopes: Buffer[]) => Promise<boolean>) | null = null
+  /** Whether a peer still shows this view (the peer's relays know); a timed-out check is retried only then. */
+  shows: (key: Buffer) => boolean = () => true
   readonly outbox: Outbox
   private readonly seen = new Map<string, Promise<boolean>>()
+  /** Views whose check timed out or closed: the next try's delay, and its timer. */
+  private readonly retries = new Map<string, { delay: number; timer: NodeJS.Timeout | null }>()
+  private readonly checkTimeout: number
   private current: { core: Hypercore; bee: Hyperbee } | null = null
   /** Its user data keeps the outbox and the last view key. */
   private own: Hypercore | null = null
@@ -61,6 +71,7 @@ export class Follower extends ReadyResource implements MarketLedger {
   ) {
     super()
     this.discoveryKey = crypto.discoveryKey(key)
+    this.checkTimeout = opts.checkTimeout ?? CHECK_TIMEOUT
     this.outbox = new Outbox({
       core: () => this.ownCore,
       final: async (id) => (await finalOutcome(this, id)) !== null,
@@ -80,6 +91,8 @@ export class Follower extends ReadyResource implements MarketLedger {
   }
 
   protected override async _close(): Promise<void> {
+    for (const r of this.retries.values()) if (r.timer !== null) clearTimeout(r.timer)
+    this.retries.clear()
     this.outbox.close()
     for (const resolve of this.known.splice(0)) resolve()
     if (this.current !== null) {
@@ -154,13 +167,24 @@ export class Follower extends ReadyResource implements MarketLedger {
     let checking = this.seen.get(id)
     if (checking === undefined) {
       checking = this.check(key).then(
-        () => true,
+        () => {
+          this.retries.delete(id)
+          return true
+        },
         (err) => {
-          // Only a view that failed its check is refused for good; a timeout or a close may go better next time.
-          if (!isScitError(err, 'VERIFICATION')) this.seen.delete(id)
           this.trouble = (err as Error).message
-          if (this.closing === null)
-            log.warn('view refused', { view: shortKey(key), error: (err as Error).message })
+          if (this.closing !== null) return false
+          // Only a view that failed its check is refused for good; a timeout or a close is tried again.
+          const again = !isScitError(err, 'VERIFICATION')
+          if (again) {
+            this.seen.delete(id)
+            this.retry(key, id)
+          } else this.retries.delete(id)
+          log.warn('view refused', {
+            view: shortKey(key),
+            error: (err as Error).message,
+            ...(again ? { retryIn: this.retries.get(id)?.delay } : {})
+          })
           return false
         }
       )
@@ -169,11 +193,30 @@ export class Follower extends ReadyResource implements MarketLedger {
     return checking
   }
 
+  /**
+   * Nothing else offers a view again (a peer shows it once, at connection or when it changes), so a check that
+   * timed out is retried here, with back-off, until it succeeds or fails for real, while some peer shows it.
+   */
+  private retry(key: Buffer, id: string): void {
+    const last = this.retries.get(id)
+    if (last?.timer) clearTimeout(last.timer)
+    const delay = last === undefined ? RETRY_FIRST : Math.min(last.delay * 2, RETRY_MAX)
+    const r = { delay, timer: null as NodeJS.Timeout | null }
+    r.timer = setTimeout(() => {
+      r.timer = null
+      if (this.closing !== null) return
+      // Shown again later, it is offered again then.
+      if (!this.shows(key)) this.retries.delete(id)
+      else void this.offer(key)
+    }, delay)
+    this.retries.set(id, r)
+  }
+
   private async check(key: Buffer): Promise<void> {
     if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
     const time = await within(
       this.verify(key),
-      CHECK_TIMEOUT,
+      this.checkTimeout,
       `view ${shortKey(key)} was not checked`
     )
     if (this.current !== null && time <= (await timeOf(this.current.bee))) return this.showed()
@@ -185,7 +228,7 @@ export class Follower extends ReadyResource implements MarketLedger {
     try {
       await bee.ready()
       // A new view (after an indexer change) has no signed block until the indexers ack it: wait, it is not a bad view.
-      const deadline = Date.now() + CHECK_TIMEOUT
+      const deadline = Date.now() + this.checkTimeout
       while (bee.core.length === 0 || bee.core.manifest === null) {
         if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
         if (Date.now() > deadline)

@@ -50,6 +50,8 @@ import { caughtUp, checkOffer, keepOffer, offerBody, withdrawOffer, OfferFlags }
 const log = logger('node')
 /** A stopping node waits this long for its withdrawal to be final, then stops anyway. */
 export const WITHDRAW_TIMEOUT = 5000
+/** How often a node in a market without offer TTL checks that its offer is still on the market. */
+const KEEP_INTERVAL = 30_000
 /** How long a stopping node waits for a scan or lease step in progress. */
 const CLOSE_WAIT = 5000
 /** A job's output is kept up to the lease's disk, or this much when it bought none. */
@@ -86,6 +88,7 @@ export class NodeDaemon extends ReadyResource {
   /** Jobs' outputs, kept for their bots past their leases (node/results.ts). */
   private _results: JobResults | null = null
   private renewal: NodeJS.Timeout | null = null
+  private withdrawing = false
   private readonly channels = new Set<NodeChannel>()
   /** The shard protocol of archive leases (node/archive-peers.ts). */
   private shardPeers: ShardPeers | null = null
@@ -281,26 +284,30 @@ export class NodeDaemon extends ReadyResource {
     })
   }
 
-  /** Offer the capacity; in a market with an offer TTL, renew it three times per TTL, so one lost renewal costs nothing. */
+  /**
+   * Offer the capacity; in a market with an offer TTL, renew it three times per TTL, so one lost renewal costs
+   * nothing. Without a TTL, look every KEEP_INTERVAL that the market still has this offer: an offer not decided at
+   * start may yet be refused (a withdrawal this node sent as it stopped, decided after it).
+   */
   private async sell(): Promise<void> {
     const client = this.peer.client
     const body = offerBody(this.opts)
     await caughtUp(client)
     const ttl = (await client.genesis())?.offerTtl ?? 0
-    await keepOffer(client, this.key, body, { renew: ttl > 0 }).catch((err) => {
+    const stopped = (): boolean => this.withdrawing
+    await keepOffer(client, this.key, body, { renew: ttl > 0, stopped }).catch((err) => {
       // Not refused, only not decided yet (an indexer slow or unreachable): the outbox sends it again.
       if (!isScitError(err, 'TIMEOUT')) throw err
       log.warn('the offer is not decided yet: it is kept and sent again', {
         error: (err as Error).message
       })
     })
-    if (ttl <= 0) return
     const renew = (): void => {
-      keepOffer(client, this.key, body, { renew: true }).catch((err) =>
+      keepOffer(client, this.key, body, { renew: ttl > 0, stopped }).catch((err) =>
         log.warn('offer renewal failed', { error: (err as Error).message })
       )
     }
-    this.renewal = setInterval(renew, Math.max(1000, Math.floor(ttl / 3)))
+    this.renewal = setInterval(renew, ttl > 0 ? Math.max(1000, Math.floor(ttl / 3)) : KEEP_INTERVAL)
     this.renewal.unref()
   }
 
@@ -341,6 +348,10 @@ export class NodeDaemon extends ReadyResource {
    */
   async withdraw(timeout = WITHDRAW_TIMEOUT): Promise<boolean> {
     if (!this.opened || this.closing) return false
+    // no renewal (nor a retry of one) may post the offer again after the withdrawal
+    this.withdrawing = true
+    if (this.renewal !== null) clearInterval(this.renewal)
+    this.renewal = null
     return await withdrawOffer(this.peer.client, this.key, timeout)
   }
 

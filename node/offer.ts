@@ -99,6 +99,15 @@ export async function caughtUp(client: Pick<Client, 'time' | 'on' | 'off'>): Pro
 }
 
 /**
+ * Refusals that this node's own ops explain when its view is behind them (a withdrawal sent as it stopped, or an
+ * offer sent before a crash, that the restarted node's view does not show yet; a seq from before a store was
+ * lost): offer and offer-update were chosen on that view. Once it catches up, the next try chooses right.
+ */
+const RACES = new Set(['bad-state', 'not-found', 'replay'])
+const TRIES = 8
+const BACKOFF = 8000
+
+/**
  * Post or update the offer; `renew` re-posts it unchanged, since a market with an
  * offer TTL sells only renewed offers (same prices keep its place in the book).
  */
@@ -106,25 +115,27 @@ export async function keepOffer(
   client: Pick<Client, 'offer' | 'submitAndWait'>,
   node: KeyText,
   body: OfferBody,
-  opts: { renew?: boolean } = {}
+  opts: { renew?: boolean; stopped?: () => boolean } = {}
 ): Promise<void> {
-  const current = await client.offer(node)
-  if (
-    opts.renew !== true &&
-    current &&
-    !current.withdrawn &&
-    JSON.stringify(pick(current)) === JSON.stringify(pick(body))
-  )
-    return
-  const [outcome] = await client.submitAndWait(
-    [{ type: current && !current.withdrawn ? 'offer-update' : 'offer', body }],
-    { final: false }
-  )
-  if (!outcome.accepted)
-    throw new ScitError(
-      'REJECTED',
-      `the market refused the offer: ${outcome.reason ?? ''} ${outcome.message ?? ''}`
+  for (let attempt = 1; ; attempt++) {
+    if (opts.stopped?.() === true) return // withdrawn meanwhile: nothing to post again
+    const current = await client.offer(node)
+    const live = current !== null && !current.withdrawn
+    if (opts.renew !== true && live && JSON.stringify(pick(current)) === JSON.stringify(pick(body)))
+      return
+    const [outcome] = await client.submitAndWait(
+      [{ type: live ? 'offer-update' : 'offer', body }],
+      { final: false }
     )
+    if (outcome.accepted) return
+    const why = `${outcome.reason ?? ''} ${outcome.message ?? ''}`
+    if (!RACES.has(outcome.reason ?? '') || attempt >= TRIES)
+      throw new ScitError('REJECTED', `the market refused the offer: ${why}`)
+    log.info('the offer raced an op of this node its view did not show yet: trying again', {
+      why
+    })
+    await new Promise((resolve) => setTimeout(resolve, Math.min(BACKOFF, 500 * 2 ** attempt)))
+  }
 }
 
 function pick(o: OfferBody): OfferBody {

@@ -3,6 +3,7 @@ import { testnet, swarm } from './helpers/net'
 import { peer, market, history, offerOp, dump, addIndexer, until } from './helpers/ledger'
 import { HyperbeeView } from '../market/hyperbee-view'
 import { Follower } from '../market/follower'
+import { openStore, FOLLOWER_LIMITS } from '../lib/store'
 import { marketTopic } from '../lib/topics'
 import * as Q from '../market/queries'
 import b4a from 'b4a'
@@ -82,6 +83,29 @@ test("a follower refuses a view its market's indexers do not sign", async (t) =>
   t.is(await ledger.offer(b.ledger.view.core.key), false, "market b's view is refused")
   t.is(await ledger.offer(a.ledger.view.core.key), true, "market a's view checks out")
   t.alike(ledger.viewKey, mine, "it still reads market a's view")
+})
+
+test('a view whose first check timed out is checked again, and followed once its blocks are reachable', async (t) => {
+  const net = await testnet(t)
+  const indexer = await market(t, net)
+  await history(indexer, 20)
+  const view = indexer.ledger.view.core.key
+  const store = openStore(await t.tmp(), FOLLOWER_LIMITS)
+  const follower = new Follower(store, indexer.key, { checkTimeout: 1000 })
+  t.teardown(async () => {
+    await follower.close()
+    await store.close()
+  })
+  await follower.ready()
+  // Shown before any peer can serve its blocks (as on a loaded machine): the first check times out.
+  t.is(await follower.offer(view), false, 'no peer serves the view yet: its check times out')
+  t.is(follower.viewKey, null)
+  // Now the blocks are reachable, but nothing shows the view again: no relay channel, only replication.
+  const s = swarm(t, net)
+  s.on('connection', (conn) => follower.replicate(conn))
+  s.join(marketTopic(indexer.key), { client: true, server: false })
+  await follower.viewKnown(30_000)
+  t.alike(follower.viewKey, view, 'the follower checked the view again and follows it')
 })
 
 test('market verify replays from genesis and agrees with the signed view; a replay given one different op names where it diverges', async (t) => {

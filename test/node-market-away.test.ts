@@ -4,6 +4,7 @@
  * says so, sells once the market decides again, and stops when told.
  */
 import path from 'path'
+import safetyCatch from 'safety-catch'
 import { testnet } from './helpers/net'
 import { market, peer, until, addIndexer } from './helpers/ledger'
 import { startNode, spawnNode, stopNode, nodeArgs } from './helpers/node-process'
@@ -11,6 +12,7 @@ import { tmpDir } from './helpers/node'
 import { sandboxTest } from './helpers/sandbox'
 import { generateKeyPair, loadIdentity } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
+import { lastSeqInView } from '../market/seq'
 
 sandboxTest(
   'a node started while its market cannot decide ops (an indexer of two gone) starts, and its offer is decided once the indexer is back',
@@ -89,5 +91,48 @@ sandboxTest(
     await a.close()
     const exit = await stopNode(n)
     t.is(exit.code, 0, 'it exited 0 without its market')
+  }
+)
+
+sandboxTest(
+  'a node restarted while the withdrawal it sent as it stopped is not decided yet sells again: its offer-update, chosen on a view behind that withdrawal and refused, is tried again as an offer',
+  { timeout: 240_000 },
+  async (t) => {
+    const net = await testnet(t)
+    const a = await market(t, net)
+    const data = await t.tmp()
+    const identity = generateKeyPair()
+    const b = await peer(t, net, { market: a.key, data, identity })
+    await addIndexer([a], b)
+    const dir = await t.tmp()
+    const node = loadIdentity(dir).publicKey
+    const key = encodeKey(node)
+    const args = nodeArgs(dir, a.key, net, path.join(await tmpDir(t), 'workloads'))
+    const n = await startNode(t, args)
+    const view = a.full.base.view.core
+    await until(a, async () => (await a.client.offer(key)) !== null)
+    await until(a, async () => view.signedLength >= view.length)
+    const offered = await lastSeqInView(a.ledger, node)
+
+    // b goes: the withdrawal the node sends as it stops reaches a, and is not final
+    await b.close()
+    await stopNode(n)
+    t.ok(/not final yet/.test(n.stderr()), 'it stopped with its withdrawal undecided')
+    await until(a, async () => (await lastSeqInView(a.ledger, node)) > offered)
+
+    // started again, re-priced: its view shows the offer live, so it sends an offer-update after the withdrawal
+    const repriced = [...args.slice(0, args.indexOf('--price-cpu')), '--price-cpu', '120']
+    const started = startNode(t, repriced)
+    started.catch(safetyCatch) // awaited below
+    await until(a, async () => (await lastSeqInView(a.ledger, node)) > offered + 1)
+    const back = await peer(t, net, { market: a.key, data, identity })
+    await started // before: exit 1, "error REJECTED: … has no live offer to update"
+    await until(back, async () => {
+      const o = await back.client.offer(key)
+      return o !== null && !o.withdrawn && o.prices.cpu === 120
+    })
+    t.pass(
+      'the withdrawal decided, then the refused update, the node offered again at its new price'
+    )
   }
 )

@@ -33,6 +33,12 @@ const DEFAULT_TIMEOUT = 30_000
 
 export type Held = Omit<Summary, 'id' | 'error'>
 
+/** Block bytes one side stored on its peers and fetched from them. */
+export interface ShardTraffic {
+  stored: number
+  fetched: number
+}
+
 /** What a holder does; each call may throw a ScitError, whose message goes back as the answer's error. */
 export interface ShardHandler {
   store(from: Buffer, m: Store): Promise<number>
@@ -46,8 +52,8 @@ interface Connection {
 
 export class ShardChannel {
   readonly remote: Buffer
-  /** Block bytes this side stored on the peer and fetched from it (a bot's, to show what it moves). */
-  readonly traffic = { stored: 0, fetched: 0 }
+  /** Block bytes this side stored and fetched, added to a count its owner may share across channels (a bot's, to show what it moves). */
+  readonly traffic: ShardTraffic
   private readonly channel: Channel
   private readonly requests = new Requests()
   /** Fetches this side is answering, by id: a cancel aborts them. */
@@ -62,15 +68,21 @@ export class ShardChannel {
     summary: Message<Summary>
   }
 
-  static attach(conn: Connection, handler: ShardHandler | null): ShardChannel {
-    return new ShardChannel(conn, handler)
+  static attach(
+    conn: Connection,
+    handler: ShardHandler | null,
+    traffic: ShardTraffic = { stored: 0, fetched: 0 }
+  ): ShardChannel {
+    return new ShardChannel(conn, handler, traffic)
   }
 
   private constructor(
     conn: Connection,
-    private readonly handler: ShardHandler | null
+    private readonly handler: ShardHandler | null,
+    traffic: ShardTraffic
   ) {
     this.remote = conn.remotePublicKey
+    this.traffic = traffic
     const channel = Protomux.from(conn).createChannel({
       protocol: PROTOCOL,
       onclose: () => {

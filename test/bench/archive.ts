@@ -25,14 +25,25 @@ import { instantiate } from '../../bot/manifest'
 import { planInstance } from '../../bot/archive-plan'
 import { put } from '../../bot/archive-put'
 import { get } from '../../bot/archive-get'
-import { archiveWorld, EXAMPLE } from '../helpers/archive'
+import { EXAMPLE } from '../helpers/archive'
 import { healed, nodeState } from '../helpers/deploy'
 import { shim, ms } from './shim'
+import { CpuProfile, perMiB } from './profile'
+import { wireBytes } from './wire'
+import { benchWorld, codeFor } from './archive-world'
+import { streamBench } from './archive-stream'
 import type { Offer } from '../../market/types'
 
 const NODES = Number(process.env.ARCHIVE_NODES ?? 31)
 const SIZE = Number(process.env.ARCHIVE_MIB ?? 1024) * MiB
-const [K, M] = NODES >= 31 ? [20, 10] : NODES >= 7 ? [4, 2] : [2, 1]
+/** ARCHIVE_PROFILE=1: a CPU profile of the raw stream, the put and the get, in µs per MiB per stage. */
+const PROFILE = process.env.ARCHIVE_PROFILE === '1'
+const [K, M] = codeFor(NODES)
+/** ARCHIVE_STREAM_MIB=256,2048: instead of 3-5, the RSS of large files streamed through put and get (archive-stream.ts). */
+const STREAM = (process.env.ARCHIVE_STREAM_MIB ?? '')
+  .split(',')
+  .filter((x) => x !== '')
+  .map((x) => Number(x) * MiB)
 
 function rate(bytes: number, millis: number): string {
   return `${(bytes / MiB / (millis / 1000)).toFixed(0)} MiB/s`
@@ -131,40 +142,54 @@ async function raw(net: Awaited<ReturnType<typeof startTestnet>>, bytes: number)
   })
   const kp = generateKeyPair()
   await server.listen(kp)
-  const s0 = process.hrtime.bigint()
-  await new Promise<void>((resolve) => {
-    const s = c.connect(kp.publicKey)
-    s.on('data', () => {})
-    s.on('end', () => {
-      s.end()
-      resolve()
-    })
-    s.on('error', () => resolve())
-  })
-  const took = ms(s0)
+  const took = await measured(
+    'raw HyperDHT stream',
+    () =>
+      new Promise<void>((resolve) => {
+        const s = c.connect(kp.publicKey)
+        s.on('data', () => {})
+        s.on('end', () => {
+          s.end()
+          resolve()
+        })
+        s.on('error', () => resolve())
+      })
+  )
   await a.destroy()
   await c.destroy()
   return bytes / MiB / (took / 1000)
 }
 
+/** `fn`'s wall time, and this process's CPU (all threads) and, with ARCHIVE_PROFILE, its stages. */
+async function measured(what: string, fn: () => Promise<unknown>): Promise<number> {
+  const profile = PROFILE ? new CpuProfile() : null
+  await profile?.start()
+  const cpu = process.cpuUsage()
+  const s = process.hrtime.bigint()
+  await fn()
+  const took = ms(s)
+  const used = process.cpuUsage(cpu)
+  const mib = SIZE / MiB
+  console.log(
+    `${what}: ${(took / 1000).toFixed(1)} s, CPU (all threads) ${((used.user + used.system) / mib).toFixed(0)} µs per MiB of plaintext`
+  )
+  if (profile !== null) console.log(perMiB(what, await profile.stop(), mib))
+  return took
+}
+
 async function main(): Promise<void> {
-  codecs()
-  await planBench()
+  if (STREAM.length === 0) {
+    codecs()
+    await planBench()
+  }
   if (NODES === 0) return // ARCHIVE_NODES=0: the code and the plan only
   const { t, done } = shim()
   const net = await startTestnet(3)
   t.teardown(() => net.destroy(), { order: Infinity })
   try {
-    // room for the file and a little more; each node sells twice a shard (one group, and slack)
-    const capacity = Math.ceil((SIZE * 1.25) / MiB)
-    const a = await archiveWorld(t, net, {
-      count: NODES,
-      data: K,
-      parity: M,
-      capacity: `${capacity}MiB`,
-      hdd: Math.ceil((capacity * 2) / K) * MiB + 16 * MiB,
-      monitor: { challengeInterval: 500 }
-    })
+    if (STREAM.length > 0) return await streamBench(t, net, NODES, STREAM)
+    // room for the file and a little more
+    const a = await benchWorld(t, net, NODES, SIZE * 1.25)
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-')), 'data.bin')
     const out = fs.openSync(file, 'w')
     const chunk = b4a.alloc(MiB)
@@ -177,27 +202,29 @@ async function main(): Promise<void> {
     const base = process.memoryUsage().rss
     let peak = 0
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100)
-    let s = process.hrtime.bigint()
-    await put(a.session, [file])
-    const putMs = ms(s)
+    const putMs = await measured('put', () => put(a.session, [file]))
     const putPeak = peak
     peak = 0
-    s = process.hrtime.bigint()
-    await get(a.session, 'data.bin', { out: `${file}.back` })
-    const getMs = ms(s)
+    const getMs = await measured('get', () => get(a.session, 'data.bin', { out: `${file}.back` }))
     clearInterval(sampler)
     console.log(
       `${SIZE / MiB} MiB, ${K}+${M} over ${NODES} in-process nodes: put ${rate(SIZE, putMs)}, get ${rate(SIZE, getMs)} of plaintext; a raw HyperDHT stream in the same process ${rawRate.toFixed(0)} MiB/s (put ${((SIZE / MiB / (putMs / 1000) / rawRate) * 100).toFixed(0)} %, get ${((SIZE / MiB / (getMs / 1000) / rawRate) * 100).toFixed(0)} %); peak RSS of this process (bot and ${NODES} nodes) ${(base / MiB).toFixed(0)} MiB before, put ${(putPeak / MiB).toFixed(0)} MiB (+${((putPeak - base) / MiB).toFixed(0)}), get ${(peak / MiB).toFixed(0)} MiB (+${((peak - base) / MiB).toFixed(0)})`
     )
     fs.rmSync(path.dirname(file), { recursive: true, force: true })
 
+    // answers of the get still on the way (cancelled ones) land before the window opens
+    for (let last = -1; last !== a.bot.shardTraffic().fetched;) {
+      last = a.bot.shardTraffic().fetched
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+    }
     const before = a.bot.shardTraffic()
+    const wire = wireBytes(a.bot.swarm)
     const victim = a.d.trades.find((x) => x.phase === 'settled')
     const node = a.nodes.find((n) => n.key === victim?.node)
     if (!victim || !node) throw new Error('no holder')
     a.bot.monitor.start()
     const done2 = healed(a.bot)
-    s = process.hrtime.bigint()
+    const s = process.hrtime.bigint()
     await node.close()
     await done2
     const fresh = a.d.trades.find((x) => x.replaces === victim.id)
@@ -206,8 +233,9 @@ async function main(): Promise<void> {
     await nodeState(holder, fresh.id, (st) => st === 'running')
     const proved = await a.bot.monitor.challenge(a.d, fresh)
     const after = a.bot.shardTraffic()
+    const shard = Math.ceil(SIZE / K / 65536) * 65536
     console.log(
-      `repair: holder stopped → replacement rebuilt its ${(SIZE * (K + M)) / K / (K + M) / MiB} MiB shard and ${proved ? 'proved it' : 'FAILED its proof'} in ${(ms(s) / 1000).toFixed(1)} s (grace ${a.bot.monitor.opts.grace / 1000} s); block bytes through the bot meanwhile: ${after.stored - before.stored + after.fetched - before.fetched}`
+      `repair: holder stopped → replacement rebuilt its ${(shard / MiB).toFixed(1)} MiB shard and ${proved ? 'proved it' : 'FAILED its proof'} in ${(ms(s) / 1000).toFixed(1)} s (grace ${a.bot.monitor.opts.grace / 1000} s); meanwhile through the bot: shard blocks stored ${after.stored - before.stored} B, fetched ${after.fetched - before.fetched} B; every byte on its connections (liveness, market, the new lease, one challenge at the end; no periodic challenges) ${wire().toLocaleString('en-US')} B`
     )
   } finally {
     await done()

@@ -48,6 +48,8 @@ export async function archiveWorld(
     monitor?: object
     /** Disk each holder sells (default HOLDER's 64 MiB). */
     hdd?: number
+    /** Told each step of the setup (a bench's progress). */
+    step?: (text: string) => void
   } = {}
 ): Promise<ArchiveWorld> {
   const w = await world(t, net)
@@ -56,7 +58,10 @@ export async function archiveWorld(
     ...HOLDER,
     capacity: { ...HOLDER.capacity, hdd: opts.hdd ?? HOLDER.capacity.hdd }
   }
-  for (let i = 0; i < (opts.count ?? 6); i++) nodes.push(await node(t, w, holder))
+  for (let i = 0; i < (opts.count ?? 6); i++) {
+    nodes.push(await node(t, w, holder))
+    opts.step?.(`node ${i + 1} of ${opts.count ?? 6} offered`)
+  }
   const b = await bot(t, w, {
     monitor: { interval: 200, grace: 2000, challengeInterval: 0, ...opts.monitor }
   })
@@ -71,6 +76,7 @@ export async function archiveWorld(
     },
     id: 'vault'
   })
+  opts.step?.('archive bought, waiting for its holders')
   await waitRunning(b, d)
   return { w, nodes, bot: b, d, session: await ArchiveSession.open(b, 'vault') }
 }

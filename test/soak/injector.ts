@@ -29,6 +29,10 @@ export interface StoreDamage {
   /** The node's first start after it: refused with a clear error, or started. */
   outcome: 'refused' | 'started' | 'internal-error' | 'pending'
   said: string
+  /** Refused at a later start (RocksDB read the damaged file later), not the one right after the damage. */
+  late?: boolean
+  /** Its store was moved aside: a later refusal is not this damage's. */
+  wiped?: boolean
 }
 
 export class Injector {
@@ -77,6 +81,38 @@ export class Injector {
       void p.finally(() => this.running.delete(p))
     }
     while (this.running.size > 0) await Promise.all([...this.running])
+  }
+
+  /**
+   * A long-lived process that dies on its own is restarted, as its service manager would, and is a violation
+   * (with its last lines), unless it is a node refusing a store the soak damaged (RocksDB found it late).
+   */
+  supervise(): void {
+    const { indexers, nodes, bots, others } = this.cluster.cast
+    for (const name of [...indexers, ...nodes, ...bots, ...others]) {
+      const p = this.cluster.proc(name)
+      const onCrash = (e: { code: number | null; signal: string | null }): void => {
+        if (this.stopped) return
+        const said = p.tail.find((l) => /^error [A-Z_]+: /.test(l)) ?? p.tail.slice(-1)[0] ?? ''
+        this.say(`${name} exited on its own (${e.code ?? e.signal ?? ''}): ${said}`)
+        const damaged = this.damages.some((d) => d.node === name && !d.wiped)
+        if (nodes.includes(name) && damaged && said.startsWith('error CORRUPT: '))
+          this.storeRefused(name, said)
+        else
+          this.report(
+            'crash',
+            `${name} exited on its own (${e.code ?? e.signal ?? ''}): ${p.tail.slice(-3).join(' | ')}`
+          )
+        const o = this.outage({ name, kind: 'kill', from: Date.now() })
+        void this.locked(name, async () => {
+          await sleep(2000)
+          await this.restart(p)
+          o.to = Date.now()
+        }).catch(safetyCatch)
+      }
+      p.on('crash', onCrash)
+      this.unwatch.push(() => p.off('crash', onCrash))
+    }
   }
 
   stop(): void {
@@ -171,17 +207,28 @@ export class Injector {
     return next
   }
 
-  /** Start it again until it is up (a node re-priced); a failure to start is retried, and said. */
+  /**
+   * Start it again until it is up (a node re-priced); a failure to start is retried, and said. A node that
+   * refuses its store as damaged (error CORRUPT), at whichever restart RocksDB found it, gets a fresh store (its
+   * identity kept), as its farmer would: a damage the soak did is found late (a flipped table only when a
+   * compaction reads it); one it did not do is a violation.
+   */
   async restart(p: Proc): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       if (p.alive) return
-      if (this.cluster.cast.nodes.includes(p.name))
-        p.spec.argv = this.cluster.nodeSpec(p.name, p.starts).argv
+      const node = this.cluster.cast.nodes.includes(p.name)
+      if (node) p.spec.argv = this.cluster.nodeSpec(p.name, p.starts).argv
       try {
         await p.start()
         return
       } catch (err) {
         this.say(`${p.name} did not start (attempt ${attempt}): ${(err as Error).message}`)
+        const corrupt = p.tail.find((l) => l.startsWith('error CORRUPT: '))
+        if (node && corrupt !== undefined && (await p.exited()).signal === null) {
+          this.storeRefused(p.name, corrupt)
+          attempt = 0
+          continue
+        }
         if (attempt >= 5) {
           this.report('restart', `${p.name} did not start in 5 attempts: ${(err as Error).message}`)
           return
@@ -189,6 +236,22 @@ export class Injector {
         await sleep(2000 * attempt)
       }
     }
+  }
+
+  /** A node refused its store at a later start than the one after its damage: a fresh store, as after it. */
+  private storeRefused(name: string, said: string): void {
+    const d = this.damages.find((x) => x.node === name && !x.wiped)
+    if (d === undefined)
+      this.report('damaged-store', `${name} refused a store the soak never damaged: ${said}`)
+    else {
+      d.outcome = 'refused'
+      d.said = said
+      d.late = true
+      d.wiped = true
+    }
+    this.say(`${name}: store refused (${said.slice(0, 100)}): moved aside, started on a fresh one`)
+    wipeStore(this.cluster.data(name))
+    this.cluster.proc(name).nextEnv = {}
   }
 
   /**
@@ -220,6 +283,7 @@ export class Injector {
         break
       }
     }
+    d.wiped = true
     wipeStore(this.cluster.data(p.name))
     // A store made anew under a skewed Date would carry a creation time its files' times contradict (device-file
     // then refuses it for good): only the soak's skew does that, a real clock moves the file times too.
@@ -304,9 +368,9 @@ export class Injector {
             kind: a.step === 'heal' ? 'heal-kill' : 'snapshot-kill',
             from: Date.now()
           })
-          const killed = p.kill9().then(() => {
+          const killed = p.kill9().then((e) => {
             unwatch()
-            if (!finished) this.landed[a.step]++
+            if (!finished && e.signal === 'SIGKILL') this.landed[a.step]++
           })
           const prev = this.locks.get(name) ?? Promise.resolve()
           const run = Promise.all([prev, killed]).then(async () => {

@@ -177,7 +177,9 @@ export class Mix {
     const cmd = this.cluster.command(`${bot}-${label}`, [...args, '--data', this.cluster.data(bot)])
     let disarm = (): void => {}
     if (arm !== null) {
-      const trigger = arm === 'bid-settle' ? /^→ bid / : /^→ settle /
+      // settle-deploy: from the header (every trade settled, the manifest written) until the deploy instruction;
+      // the last "→ settle" line comes a few ms before the header, too soon for a kill to land after it
+      const trigger = arm === 'bid-settle' ? /^→ bid / : /^→ header /
       const after = arm === 'bid-settle' ? /^→ settle / : /^→ deploy /
       let finished = false
       let fired = false
@@ -189,8 +191,8 @@ export class Mix {
         this.say(
           `armed kill: ${cmd.name} between ${arm.replace('-', ' and ')} (${line.slice(0, 60)})`
         )
-        void cmd.kill9().then(() => {
-          if (!finished) this.injector.landed[arm]++
+        void cmd.kill9().then((e) => {
+          if (!finished && e.signal === 'SIGKILL') this.injector.landed[arm]++
         })
       })
     }

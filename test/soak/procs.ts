@@ -35,6 +35,8 @@ export class Proc extends EventEmitter {
   private readonly log: number
   private readonly watchers = new Set<Watcher>()
   private exit: Promise<Exit> = Promise.resolve({ code: null, signal: null })
+  /** The soak stopped it (kill -9, SIGTERM): its exit is no crash. */
+  private ending = false
   /** Extra environment for the next start (a skewed clock). */
   nextEnv: Record<string, string> = {}
 
@@ -77,12 +79,17 @@ export class Proc extends EventEmitter {
       env: { ...process.env, ...this.spec.env, ...this.nextEnv }
     })
     this.child = child
+    this.ending = false
     this.exit = new Promise((resolve) =>
       child.once('exit', (code, signal) => {
+        const was = this.state
         if (this.child === child) this.state = 'down'
         this.write(`--- exit ${code ?? signal ?? ''}`)
         resolve({ code, signal })
         this.emit('exit', { code, signal })
+        // up, and nobody stopped it: it died on its own
+        if (!this.ending && this.child === child && (was === 'up' || was === 'stopped'))
+          this.emit('crash', { code, signal })
       })
     )
     this.lines(child, 'out')
@@ -123,6 +130,7 @@ export class Proc extends EventEmitter {
 
   async kill9(): Promise<Exit> {
     if (!this.alive) return await this.exit
+    this.ending = true
     this.write('--- kill -9')
     this.child?.kill('SIGKILL')
     return await this.exit
@@ -145,6 +153,7 @@ export class Proc extends EventEmitter {
   /** SIGTERM (a clean stop), then SIGKILL after `bound` ms. */
   async term(bound = 30_000): Promise<Exit> {
     if (!this.alive) return await this.exit
+    this.ending = true
     this.resume()
     this.write('--- SIGTERM')
     this.child?.kill('SIGTERM')

@@ -183,6 +183,7 @@ async function main(): Promise<number> {
           .finally(() => (checking = false))
       }, 5000)
     )
+    injector.supervise()
     log(`faults begin: ${p.faults.length} over ${args.minutes} min`)
     t = Date.now()
     await Promise.all([injector.run(t, p.faults, p.arms), mix.run(t, p.steps)])
