@@ -48,6 +48,14 @@ sandboxTest(
     }
     await daemon.waitFor(/ deploy +crm: files and the deploy instruction signed/)
     t.pass('bot run wrote the deploy instruction once the threshold was reached')
+    t.is(
+      daemon
+        .events()
+        .split('\n')
+        .filter((l) => / approvals +crm: waiting for stakeholders/.test(l)).length,
+      1,
+      'bot run logged the wait for the stakeholders once, though the deploy and bot run both resumed it'
+    )
     const status = await scitProcess(['bot', 'status', 'crm', '--json', ...flags])
     t.is((JSON.parse(status.stdout) as Array<{ phase: string }>)[0].phase, 'running', status.stderr)
   }
