@@ -112,9 +112,15 @@ export class Bot extends ReadyResource {
     return this.opts.trader?.bidWindow ?? DEFAULT_TRADER.bidWindow
   }
 
+  /** The last line logged about each deployment (a resume retells where it stands: logged once). */
+  private readonly lastLine = new Map<string, string>()
+
   readonly progress: Progress = (step, detail, about) => {
     this.events.emit('progress', step, detail, about)
-    this.opts.progress?.(step, detail, about)
+    const line = `${step} ${detail}`
+    if (about === undefined || this.lastLine.get(about) !== line)
+      this.opts.progress?.(step, detail, about)
+    if (about !== undefined) this.lastLine.set(about, line)
     if (about !== undefined) for (const fn of this.followers.get(about) ?? []) fn(step, detail)
     log.info(`${step}: ${detail}`)
   }

@@ -3,14 +3,22 @@ import type { Command } from 'commander'
 import { withCommon, output } from '../lib/command'
 import { ioOf, resolvePath } from '../lib/io'
 import { formatSize } from '../lib/resources'
-import { parseDuration } from '../market/cli-peer'
-import { withBot, type RunFlags } from './cli-open'
+import type { RunFlags } from './cli-open'
 import { botAction as action } from './control'
-import { ArchiveSession } from './archive-session'
-import { put, scanAll, type PutResult } from './archive-put'
-import { get, destination } from './archive-get'
-import { ls, rm, health, type Health } from './archive-health'
-import { progressLine, type Progress } from './archive-progress'
+import type { PutResult } from './archive-put'
+import type { Health } from './archive-health'
+import type { Progress } from './archive-progress'
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+// loaded when a command runs in this process (not for --help, nor for one `scit bot run` serves)
+const peer = (): typeof import('../market/cli-peer') => require('../market/cli-peer')
+const bots = (): typeof import('./cli-open') => require('./cli-open')
+const session = (): typeof import('./archive-session') => require('./archive-session')
+const putting = (): typeof import('./archive-put') => require('./archive-put')
+const getting = (): typeof import('./archive-get') => require('./archive-get')
+const health = (): typeof import('./archive-health') => require('./archive-health')
+const progressOf = (): typeof import('./archive-progress') => require('./archive-progress')
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 interface ArchiveFlags extends RunFlags {
   as?: string
@@ -22,7 +30,7 @@ interface ArchiveFlags extends RunFlags {
 function progress(flags: ArchiveFlags): ((p: Progress, final: boolean) => void) | undefined {
   const io = ioOf(flags)
   if (flags.json || io.served || !process.stderr.isTTY) return undefined
-  return (p, final) => io.err(`\r\x1b[K${progressLine(p)}${final ? '\n' : ''}`)
+  return (p, final) => io.err(`\r\x1b[K${progressOf().progressLine(p)}${final ? '\n' : ''}`)
 }
 
 const rate = (bytes: number, seconds: number): string =>
@@ -90,13 +98,13 @@ export function register(bot: Command): void {
     .action(
       action(async (ref: string, paths: string[], flags: ArchiveFlags) => {
         const io = ioOf(flags)
-        const plans = scanAll(
+        const plans = putting().scanAll(
           paths.map((p) => resolvePath(io, p)),
           flags.as
         )
-        await withBot(flags, async (b) => {
-          const s = await ArchiveSession.open(b, ref)
-          const out = await put(s, plans, {
+        await bots().withBot(flags, async (b) => {
+          const s = await session().ArchiveSession.open(b, ref)
+          const out = await putting().put(s, plans, {
             as: flags.as,
             force: flags.force,
             progress: progress(flags)
@@ -130,13 +138,13 @@ export function register(bot: Command): void {
     .action(
       action(async (ref: string, name: string, flags: ArchiveFlags) => {
         const out = resolvePath(ioOf(flags), flags.out ?? name)
-        destination(name, { out, force: flags.force })
-        await withBot(flags, async (b) => {
-          const s = await ArchiveSession.open(b, ref)
-          const r = await get(s, name, {
+        getting().destination(name, { out, force: flags.force })
+        await bots().withBot(flags, async (b) => {
+          const s = await session().ArchiveSession.open(b, ref)
+          const r = await getting().get(s, name, {
             out,
             force: flags.force,
-            reach: parseDuration(flags.timeout ?? '10s'),
+            reach: peer().parseDuration(flags.timeout ?? '10s'),
             progress: progress(flags),
             notice: (text) => b.progress('verify', text)
           })
@@ -154,8 +162,8 @@ export function register(bot: Command): void {
     .description('the entries: names, sizes, hashes (BLAKE2b-256), dates')
     .action(
       action(async (ref: string, flags: ArchiveFlags) => {
-        await withBot(flags, async (b) => {
-          const rows = await ls(await ArchiveSession.open(b, ref))
+        await bots().withBot(flags, async (b) => {
+          const rows = await health().ls(await session().ArchiveSession.open(b, ref))
           output(flags, rows, () =>
             rows.length === 0
               ? 'empty (scit bot archive put CONTRACT PATH)'
@@ -176,8 +184,8 @@ export function register(bot: Command): void {
     .description('remove an entry: its holders delete its shards and the room is free again')
     .action(
       action(async (ref: string, name: string, flags: ArchiveFlags) => {
-        await withBot(flags, async (b) => {
-          const r = await rm(await ArchiveSession.open(b, ref), name)
+        await bots().withBot(flags, async (b) => {
+          const r = await health().rm(await session().ArchiveSession.open(b, ref), name)
           output(flags, r, () => `removed ${r.name}: its holders free ${formatSize(r.freed)}`)
         })
       })
@@ -189,9 +197,9 @@ export function register(bot: Command): void {
     )
     .action(
       action(async (ref: string, flags: ArchiveFlags) => {
-        await withBot(flags, async (b) => {
-          const s = await ArchiveSession.open(b, ref)
-          const h = await health(s)
+        await bots().withBot(flags, async (b) => {
+          const s = await session().ArchiveSession.open(b, ref)
+          const h = await health().health(s)
           output(flags, h, () => healthText(h, s.name))
         })
       })

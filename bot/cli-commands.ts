@@ -3,21 +3,19 @@ import type { Command } from 'commander'
 import { withCommon } from '../lib/command'
 import type { Io } from '../lib/io'
 import type { ParamValue } from '../lib/contract'
-import {
-  cmdDeploy,
-  cmdStatus,
-  cmdLogs,
-  cmdStop,
-  cmdScale,
-  cmdUpdate,
-  cmdGrant,
-  cmdResult,
-  RunFlags
-} from './cli-run'
-import { cmdSign, cmdApprovals } from './cli-sign'
-import { cmdRun } from './cli-daemon'
-import { cmdState } from './cli-state'
+import type { RunFlags } from './cli-run'
 import { botAction as action } from './control'
+
+/*
+ * The actions' modules load when one runs in this process: a command that
+ * `scit bot run` serves only forwards its argv (control.ts), and `--help` loads none.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const run = (): typeof import('./cli-run') => require('./cli-run')
+const sign = (): typeof import('./cli-sign') => require('./cli-sign')
+const daemon = (): typeof import('./cli-daemon') => require('./cli-daemon')
+const stateCmd = (): typeof import('./cli-state') => require('./cli-state')
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
  * `collect` and `sets` are cli.ts's, so --set means one thing across `scit bot`; `program`
@@ -71,7 +69,9 @@ function deployCommands(
       '\nExamples:\n  scit bot deploy examples/crm.yaml --set users=100 --set country=CH --wait running\n  scit bot deploy crm@1 --json'
     )
     .action(
-      action((template: string, flags: RunFlags) => cmdDeploy(template, flags, sets(flags.set)))
+      action((template: string, flags: RunFlags) =>
+        run().cmdDeploy(template, flags, sets(flags.set))
+      )
     )
 
   withCommon(
@@ -83,7 +83,7 @@ function deployCommands(
     )
     .option('--yes', 'sign without asking')
     .option('--role <role>', 'the role to sign in (default: the one the policy gives this key)')
-    .action(action((ref: string, flags: RunFlags) => cmdSign(ref, flags)))
+    .action(action((ref: string, flags: RunFlags) => sign().cmdSign(ref, flags)))
 
   withCommon(
     bot
@@ -94,7 +94,7 @@ function deployCommands(
     .description(
       'who signed the manifest in force and the weight reached (read from the contract core, verified)'
     )
-    .action(action((ref: string, flags: RunFlags) => cmdApprovals(ref, flags)))
+    .action(action((ref: string, flags: RunFlags) => sign().cmdApprovals(ref, flags)))
 }
 
 /** What reads a contract: status, state, logs, result. */
@@ -103,19 +103,19 @@ function readCommands(bot: Command): void {
     bot.command('status').argument('[contract]', 'one contract (id, core key or a prefix)')
   )
     .description("this bot's contracts, their leases and what each node says about its replica")
-    .action(action((ref: string | undefined, flags: RunFlags) => cmdStatus(ref, flags)))
+    .action(action((ref: string | undefined, flags: RunFlags) => run().cmdStatus(ref, flags)))
 
   withCommon(bot.command('state').argument('<contract>', 'contract id or core key'))
     .description(
       "the latest snapshot of each replica's declared state the bot verified: sequence, age, size"
     )
-    .action(action((ref: string, flags: RunFlags) => cmdState(ref, flags)))
+    .action(action((ref: string, flags: RunFlags) => stateCmd().cmdState(ref, flags)))
 
   withCommon(bot.command('logs').argument('<contract>', 'contract id or core key'))
     .description('the workload output, from the log cores the nodes sign')
     .option('--follow', 'keep printing as the nodes append')
     .option('--tail <blocks>', 'log blocks to read back per node', '200')
-    .action(action((ref: string, flags: RunFlags) => cmdLogs(ref, flags)))
+    .action(action((ref: string, flags: RunFlags) => run().cmdLogs(ref, flags)))
 
   withCommon(bot.command('result').argument('<contract>', 'contract id or core key'))
     .description(
@@ -124,7 +124,7 @@ function readCommands(bot: Command): void {
     .option('--out <dir>', 'where to write it (several replicas: a folder each)', '.')
     .option('--timeout <duration>', 'how long to wait for the node', '30s')
     .addHelpText('after', '\nExample:\n  scit bot result ai-mining-x1 --out ./results')
-    .action(action((ref: string, flags: RunFlags) => cmdResult(ref, flags)))
+    .action(action((ref: string, flags: RunFlags) => run().cmdResult(ref, flags)))
 }
 
 /** What changes a contract: stop, scale, grant and revoke, update. */
@@ -137,7 +137,7 @@ function changeCommands(
     .description(
       'sign a stop instruction, close every lease (the unused escrow is refunded, the nodes free the capacity)'
     )
-    .action(action((ref: string, flags: RunFlags) => cmdStop(ref, flags)))
+    .action(action((ref: string, flags: RunFlags) => run().cmdStop(ref, flags)))
 
   withCommon(
     bot
@@ -152,7 +152,7 @@ function changeCommands(
       'give up buying the new replicas after this long (TIMEOUT, with why no offer fits); the contract runs on as it was',
       '5m'
     )
-    .action(action((ref: string, n: string, flags: RunFlags) => cmdScale(ref, n, flags)))
+    .action(action((ref: string, n: string, flags: RunFlags) => run().cmdScale(ref, n, flags)))
 
   for (const revoke of [false, true]) {
     withCommon(
@@ -171,7 +171,9 @@ function changeCommands(
       )
       .option('--workload <name>', 'only this service (default: every service of the contract)')
       .action(
-        action((ref: string, key: string, flags: RunFlags) => cmdGrant(ref, key, flags, revoke))
+        action((ref: string, key: string, flags: RunFlags) =>
+          run().cmdGrant(ref, key, flags, revoke)
+        )
       )
   }
 
@@ -181,7 +183,7 @@ function changeCommands(
     )
     .option('--set <name=value>', 'a parameter value (repeatable)', collect, [])
     .option('--no-approvals', 'do not wait for the stakeholders here')
-    .action(action((ref: string, flags: RunFlags) => cmdUpdate(ref, flags, sets(flags.set))))
+    .action(action((ref: string, flags: RunFlags) => run().cmdUpdate(ref, flags, sets(flags.set))))
 }
 
 function runCommand(bot: Command, program: (io: Io) => Command): void {
@@ -200,5 +202,5 @@ function runCommand(bot: Command, program: (io: Io) => Command): void {
       'buy the next lease this long before the current one ends, while the balance covers it (0: never)',
       '1h'
     )
-    .action(action((flags: RunFlags) => cmdRun(flags, program)))
+    .action(action((flags: RunFlags) => daemon().cmdRun(flags, program)))
 }

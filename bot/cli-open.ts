@@ -14,11 +14,21 @@ import { Bot } from './bot'
 import type { Progress } from './trader'
 import { servedBot } from './control'
 import { BotState, type DeploymentRecord } from './records'
-import { requirePhase, Command } from './phase'
+import { requirePhase, isOver, Command } from './phase'
 import safetyCatch from 'safety-catch'
 
-/** A running `scit bot run`'s: takes over a deployment a served command left unfinished (waiting for stakeholders). */
+/** A running `scit bot run`'s: takes over a deployment a served command left unfinished. */
 export const carriers = new WeakMap<Bot, (d: DeploymentRecord) => void>()
+
+/**
+ * After a command `scit bot run` served: what it left unfinished (a deploy
+ * waiting for its stakeholders, a stop cut short) is bot run's to finish, as it
+ * finishes what it finds at start. Outside bot run, the next one does.
+ */
+export function handOver(bot: Bot, d: DeploymentRecord): void {
+  if (isOver(d) || (d.phase === 'running' && d.stopping === undefined)) return
+  carriers.get(bot)?.(d)
+}
 
 export interface RunFlags extends CommonFlags {
   dryRun?: boolean

@@ -22,7 +22,7 @@ import { readLogs } from './logs'
 import { fetchResult, jobOutputs, Fetched } from './result'
 import type { DeploymentRecord } from './records'
 import type { ParamValue } from '../lib/contract'
-import { withBot, withBotIfFree, precheck, known, progressTo, carriers, RunFlags } from './cli-open'
+import { withBot, withBotIfFree, precheck, known, progressTo, handOver, RunFlags } from './cli-open'
 import { loadTemplate, resolveParams } from './template'
 
 export type { RunFlags } from './cli-open'
@@ -119,7 +119,7 @@ export async function cmdDeploy(
       }
     )
     // --no-approvals beside scit bot run: it deploys once the stakeholders signed
-    if (d.phase === 'approvals') carriers.get(bot)?.(d)
+    handOver(bot, d)
     let replicas: ReplicaStatus[] | null = null
     if (flags.wait === 'running' && d.phase === 'running') {
       bot.monitor.start()
@@ -187,8 +187,12 @@ export async function cmdStop(ref: string, flags: RunFlags): Promise<void> {
   precheck(flags, ref, 'stop')
   await withBot(flags, async (bot) => {
     const d0 = bot.state.find(ref)
-    const d = await following(bot, d0, flags, () => stop(bot, d0))
-    output(flags, describe(d), () => human(d, null))
+    try {
+      const d = await following(bot, d0, flags, () => stop(bot, d0))
+      output(flags, describe(d), () => human(d, null))
+    } finally {
+      handOver(bot, d0) // a stop cut short (an op not decided in time)
+    }
   })
 }
 

@@ -5,10 +5,15 @@
 import type { Command } from 'commander'
 import { withCommon, configFrom, output, action, CommonFlags } from '../lib/command'
 import { ScitError } from '../lib/errors'
-import { loadIdentity } from '../lib/identity'
-import { openCommandPeer } from '../market/cli-peer'
-import { loadTemplate } from './template'
-import { publishBody } from './template-publish'
+import type { openCommandPeer } from '../market/cli-peer'
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+// loaded when a command runs: `--help` needs none of them
+const identity = (): typeof import('../lib/identity') => require('../lib/identity')
+const peer = (): typeof import('../market/cli-peer') => require('../market/cli-peer')
+const templates = (): typeof import('./template') => require('./template')
+const publish = (): typeof import('./template-publish') => require('./template-publish')
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 async function withPeer<T>(
   flags: CommonFlags,
@@ -16,7 +21,10 @@ async function withPeer<T>(
   fn: (p: Awaited<ReturnType<typeof openCommandPeer>>['peer']) => Promise<T>
 ): Promise<T> {
   const config = configFrom(flags)
-  const cp = await openCommandPeer(config, sign ? loadIdentity(config.data) : null)
+  const cp = await peer().openCommandPeer(
+    config,
+    sign ? identity().loadIdentity(config.data) : null
+  )
   try {
     return await fn(cp.peer)
   } finally {
@@ -35,7 +43,7 @@ export function register(template: Command): void {
     )
     .action(
       action(async (file: string, flags: CommonFlags) => {
-        const body = publishBody(loadTemplate(file))
+        const body = publish().publishBody(templates().loadTemplate(file))
         const files = body.files ?? []
         await withPeer(flags, true, async (peer) => {
           const [o] = await peer.client.submitAndWait([{ type: 'template', body }])

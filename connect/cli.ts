@@ -3,6 +3,7 @@
  * contract's service wherever its replicas run (connect/tunnel.ts).
  */
 import type { Command } from 'commander'
+import { AREAS } from '../lib/areas'
 import { withCommon, configFrom, action, untilSignal, CommonFlags } from '../lib/command'
 import { requireMarket } from '../lib/config'
 import { ScitError } from '../lib/errors'
@@ -33,9 +34,7 @@ export function register(program: Command): void {
         'WORKLOAD[:PORT] (default: the first workload with ports, its first port)'
       )
   )
-    .description(
-      "open a local TCP port that carries each connection, encrypted, to a live replica of a contract's service (as this --data identity: the contract must allow it). Only the server keys that the nodes holding the contract's live trades in the market name in their signed status cores are dialled"
-    )
+    .description(AREAS.connect.summary)
     .option('--listen <host:port>', 'where to listen', '127.0.0.1:0')
     .option(
       '--timeout <duration>',

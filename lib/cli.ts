@@ -9,20 +9,35 @@
  *   scit dht       the bootstrap of a private DHT (a market with no internet)
  *   scit id        this data directory's identity
  */
-import { Command } from 'commander'
+import { Command, Help } from 'commander'
 import { withCommon, configFrom, output, action, report, CommonFlags } from './command'
-import { loadIdentity } from './identity'
-import { encodeKey } from './keys'
 import { restrictUmask } from './datadir'
-import { register as registerNode } from '../node/cli'
-import { register as registerBot } from '../bot/cli'
-import { register as registerMarket } from '../market/cli'
-import { register as registerDemo } from '../examples/demo/cli'
-import { register as registerConnect } from '../connect/cli'
-import { register as registerDht } from './dht'
+import { AREAS, Area } from './areas'
 import { version as VERSION } from '../package.json'
 
-export function program(): Command {
+type Register = (p: Command) => void
+
+/*
+ * Each command's modules, loaded when it runs (or its help is asked for): loading
+ * them all on every start cost ~0.5 s of CPU, `scit --version` included.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const LOAD: Record<Area, () => Register> = {
+  node: () => (require('../node/cli') as typeof import('../node/cli')).register,
+  bot: () => (require('../bot/cli') as typeof import('../bot/cli')).register,
+  market: () => (require('../market/cli') as typeof import('../market/cli')).register,
+  connect: () => (require('../connect/cli') as typeof import('../connect/cli')).register,
+  demo: () => (require('../examples/demo/cli') as typeof import('../examples/demo/cli')).register,
+  dht: () => (require('./dht') as typeof import('./dht')).register
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/**
+ * The `scit` command tree. With `argv`, only the command it runs is built in
+ * full; the others are listed (help, "unknown command" suggestions) but not
+ * loaded. Without it (tests), all of them are.
+ */
+export function program(argv?: string[]): Command {
   const p = new Command('scit')
     .description(
       'smart contracts for IT: a peer-to-peer market for compute and storage, deployed by bots from signed contracts'
@@ -37,6 +52,10 @@ export function program(): Command {
     { market: false }
   ).action(
     action((flags: CommonFlags) => {
+      /* eslint-disable @typescript-eslint/no-require-imports */
+      const { loadIdentity } = require('./identity') as typeof import('./identity')
+      const { encodeKey } = require('./keys') as typeof import('./keys')
+      /* eslint-enable @typescript-eslint/no-require-imports */
       const config = configFrom(flags)
       const kp = loadIdentity(config.data)
       const id = encodeKey(kp.publicKey)
@@ -44,12 +63,18 @@ export function program(): Command {
     })
   )
 
-  registerNode(p)
-  registerBot(p)
-  registerMarket(p)
-  registerConnect(p)
-  registerDemo(p)
-  registerDht(p)
+  // the command named first (`scit help CMD`: all of them)
+  const named = argv?.slice(2).find((a) => !a.startsWith('-'))
+  const listed = new WeakSet<Command>()
+  for (const area of Object.keys(AREAS) as Area[]) {
+    if (argv === undefined || named === area || named === 'help') LOAD[area]()(p)
+    else listed.add(p.command(area).description(AREAS[area].summary))
+  }
+  const help = new Help()
+  p.configureHelp({
+    subcommandTerm: (cmd) =>
+      listed.has(cmd) ? AREAS[cmd.name() as Area].term : help.subcommandTerm(cmd)
+  })
   return p
 }
 
@@ -57,7 +82,7 @@ export function program(): Command {
 export function main(argv: string[] = process.argv): void {
   // Before anything is created: data dirs hold secret keys (lib/datadir).
   restrictUmask()
-  const p = program()
+  const p = program(argv)
   // Exit at once: whatever failed may have left a swarm or a store open that would keep the process alive.
   // Bare drops what is still queued on stderr at exit, so the error line is flushed first.
   const fatal = (err: unknown): void => {
@@ -66,6 +91,11 @@ export function main(argv: string[] = process.argv): void {
     process.stderr.write('', () => process.exit(code))
     setTimeout(() => process.exit(code), 1000).unref()
   }
+  // the reader of our output went away (`scit … --help | head`): stop quietly, as a shell's SIGPIPE would
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit()
+    else fatal(err)
+  })
   process.on('uncaughtException', fatal)
   process.on('unhandledRejection', fatal)
   p.parseAsync(argv).catch(fatal)

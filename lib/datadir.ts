@@ -16,6 +16,28 @@ export const PRIVATE_UMASK = 0o077
 /** Left for lib/identity to refuse (never silently fixed). */
 const UNTOUCHED = new Set(['identity.json'])
 
+/** What scit writes at the top of a data dir: one of them (or nothing at all) makes a folder a data dir. */
+const MARKS = [
+  'identity.json',
+  'config.json',
+  'node-state.json',
+  'results.json',
+  'corestore',
+  'market/CORESTORE',
+  'bot/state.json',
+  'bot/corestore'
+]
+
+/**
+ * Empty, or holding something scit wrote. `--data ./bot` in a checkout once
+ * named a folder of source files, and tightening it made them all 0600.
+ */
+function isDataDir(abs: string, names: string[]): boolean {
+  if (names.length === 0) return true
+  const have = new Set(names)
+  return MARKS.some((m) => have.has(m.split('/')[0]) && lstat(path.join(abs, m)) !== null)
+}
+
 /** Make every file and dir this process creates from now on owner-only (umask |= 077). */
 export function restrictUmask(): void {
   // Bare has no umask: there the modes are explicit (identity 0600, stores in 0700 dirs, see privateDir).
@@ -50,8 +72,14 @@ export function openDataDir(dir: string, opts: { create?: boolean } = {}): strin
   }
   if (!st.isDirectory())
     throw new ScitError('INVALID_CONFIG', `data directory ${abs} is not a directory`)
+  const names = fs.readdirSync(abs)
+  if (!isDataDir(abs, names))
+    throw new ScitError(
+      'INVALID_CONFIG',
+      `${abs} is not a scit data directory: it holds ${names.length} other entries (${names.slice(0, 4).join(', ')}${names.length > 4 ? ', …' : ''}) and none of scit's (${MARKS.join(', ')}). A data dir holds keys, so scit makes it and all it holds owner-only: it will not do that to a folder of other files. Give --data a new or empty folder`
+    )
   tighten(abs, st)
-  for (const name of fs.readdirSync(abs)) {
+  for (const name of names) {
     if (UNTOUCHED.has(name)) continue
     const p = path.join(abs, name)
     const e = lstat(p)

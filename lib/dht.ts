@@ -6,6 +6,7 @@
  * them only. Bound to HOST alone (hyperdht's own `--bootstrap` binds 0.0.0.0).
  */
 import type { Command } from 'commander'
+import { AREAS } from './areas'
 import dgram from 'dgram'
 import DHT from 'hyperdht'
 import { withCommon, configFrom, output, action, untilSignal, CommonFlags } from './command'
@@ -96,7 +97,7 @@ export async function startDht(host: string, port: number, count: number): Promi
 
 export function register(program: Command): void {
   withCommon(program.command('dht'), { market: false })
-    .summary('run the bootstrap of a private DHT (a market with no internet)')
+    .summary(AREAS.dht.summary)
     .description(
       'run a few HyperDHT nodes on --listen, in the foreground, and print the --bootstrap every other scit command of this private market takes (Ctrl-C stops them)'
     )

@@ -1,14 +1,13 @@
 /** `scit market …`: flags and help of create, serve, add-indexer, info and verify (their actions are in cli-actions.ts), money and the explorer. */
 import { Command } from 'commander'
+import { AREAS } from '../lib/areas'
 import { withCommon, action } from '../lib/command'
 import { cmdCreate, cmdServe, cmdAddIndexer, cmdInfo, cmdVerify } from './cli-actions'
 import { register as registerMoney } from './cli-money'
 import { register as registerExplorer } from './explorer'
 
 export function register(program: Command): void {
-  const market = program
-    .command('market')
-    .description('create, serve and explore a market (the order book of 3nodes and 3bots)')
+  const market = program.command('market').description(AREAS.market.summary)
   create(market)
   serve(market)
   addIndexer(market)

@@ -24,6 +24,7 @@ import { finalOutcome } from './outcomes'
 import { decodeBlock, toBlocks } from './block'
 import * as K from './engine/keys'
 import { lastSeqInCore } from './seq'
+import { Timeline } from './timeline'
 import safetyCatch from 'safety-catch'
 
 const log = logger('ledger')
@@ -67,6 +68,8 @@ export interface LedgerOptions {
   fastForward?: boolean
   /** The view's name; another name makes another view core (a replay that must not meet the indexers' view). */
   viewName?: string
+  /** Keep each op's way to final and the stages' costs (benches). */
+  timeline?: boolean
 }
 
 export class Ledger extends ReadyResource implements MarketLedger {
@@ -97,6 +100,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
   /** On this peer, re-runs after reorgs included (benchmarks, tests). */
   readonly counters = { envelopes: 0, applies: 0, optimistic: 0, bookLoads: 0 }
   readonly outbox: Outbox
+  readonly timeline: Timeline | null
   /** The view's length at Autobase's indexed length, for the view core it was read for (a fork makes new cores). */
   private indexed: { key: Buffer; length: number } | null = null
   private book: { key: Buffer; book: OfferBook } | null = null
@@ -106,6 +110,8 @@ export class Ledger extends ReadyResource implements MarketLedger {
   private lookAllAt = 0
   /** Ops this peer appended and has not seen applied since: their hint is still to come. */
   private unapplied = new Set<Id>()
+  /** The view's length after the last apply call (a call that starts below it re-runs after a reorg). */
+  private appliedTo = 0
 
   /** `key` null creates a new market whose bootstrap writer is this store's local writer. */
   constructor(store: Corestore, key: Buffer | null, opts: LedgerOptions) {
@@ -113,6 +119,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     this.engine = opts.apply
     this.ackInterval = opts.ackInterval ?? 20
     this.bigBatches = opts.bigBatches ?? true
+    this.timeline = opts.timeline === true ? new Timeline() : null
     this.base = new Autobase<Hyperbee, Buffer>(store.namespace(LEDGER_NAMESPACE), key, {
       optimistic: true,
       ackInterval: BACKGROUND_ACK,
@@ -137,7 +144,10 @@ export class Ledger extends ReadyResource implements MarketLedger {
       this.live()
       this.ackSoon()
       this.refreshFinal().then(
-        () => this.emit('update'),
+        () => {
+          this.timeline?.settle(this.finalVersion, this.base.view.core.signedLength)
+          this.emit('update')
+        },
         () => {}
       )
     })
@@ -282,6 +292,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
       () => {
         this.acker = null
         this.othersAtAck = this.othersLength()
+        this.timeline?.cost('ack asked', process.hrtime.bigint())
         this.base.ack().catch(safetyCatch)
       },
       Math.max(1, this.ackInterval / 4)
@@ -341,6 +352,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     if (this.unapplied.size + envelopes.length > MAX_HINTS) this.unapplied.clear()
     const ids = envelopes.map((e) => envelopeId(e))
     for (const id of ids) this.unapplied.add(id)
+    this.timeline?.mark(ids, 'queued')
     return new Promise<void>((resolve, reject) => {
       const failed = (err: Error): void => {
         for (const id of ids) this.unapplied.delete(id)
@@ -374,9 +386,13 @@ export class Ledger extends ReadyResource implements MarketLedger {
   }
 
   private async appendNow(envelopes: Buffer[], ids: Id[], direct: boolean): Promise<void> {
+    this.timeline?.mark(ids, 'appending')
     if (this.base.writable) {
-      for (let i = 0; i < envelopes.length; i += APPEND_OPS)
+      for (let i = 0; i < envelopes.length; i += APPEND_OPS) {
+        const started = process.hrtime.bigint()
         await this.base.append(toBlocks(envelopes.slice(i, i + APPEND_OPS)))
+        this.timeline?.cost('append', started)
+      }
       return
     }
     await this.outbox.add(envelopes)
@@ -425,6 +441,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     // Busy, not stuck: a nudge would only add acks and reorgs.
     if (!stalled || ![...this.base.activeWriters].every((w) => w.idle())) return
     log.debug('finality stalled: acking', { length, final })
+    this.timeline?.cost('nudge', process.hrtime.bigint())
     const run = (): Promise<number> => this.base.append(null)
     const next = this.appending.then(run, run)
     this.appending = next.catch(safetyCatch)
@@ -442,6 +459,9 @@ export class Ledger extends ReadyResource implements MarketLedger {
     host: Host
   ): Promise<void> {
     this.counters.applies++
+    const started = process.hrtime.bigint()
+    if (this.timeline !== null && bee.core.length < this.appliedTo)
+      this.timeline.cost('reorg', started)
     const book = await this.offerBook(bee)
     const batch = bee.batch({ update: false })
     const view = new ApplyView(HyperbeeView.writing(batch), book)
@@ -476,6 +496,14 @@ export class Ledger extends ReadyResource implements MarketLedger {
       else if (this.relayed.size > 0) this.relayed.delete(h.id)
       h.length = bee.core.length
       this.unapplied.delete(h.id)
+    }
+    this.appliedTo = bee.core.length
+    if (this.timeline !== null) {
+      this.timeline.applied(
+        hints.filter((h) => h.outcome !== null).map((h) => h.id),
+        bee.core.length
+      )
+      this.timeline.cost('apply', started)
     }
     // Hinted once the view holds them: a waiter that looks before the flush would find nothing and not look again.
     if (this.applied.length + hints.length <= MAX_HINTS) this.applied.push(...hints)
@@ -519,7 +547,9 @@ export class Ledger extends ReadyResource implements MarketLedger {
         continue
       }
       this.counters.envelopes++
+      const started = process.hrtime.bigint()
       const { outcome, effects } = await this.engine(view, { value, bootstrap })
+      this.timeline?.cost('engine', started)
       hints.push({ id, outcome, length: 0 })
       if (outcome.reason !== null && UNATTRIBUTABLE.has(outcome.reason)) attributable = false
       else decided++

@@ -56,6 +56,8 @@ export class Outbox {
   private readonly ops = new Map<Id, { envelope: Buffer; sent: number }>()
   private timer: NodeJS.Timeout | null = null
   private saving: Promise<void> = Promise.resolve()
+  /** A save not started yet: later callers share it (it writes what the outbox holds when it starts). */
+  private pendingSave: Promise<void> | null = null
   private checking: Promise<void> | null = null
   private next: Promise<void> | null = null
   private closed = false
@@ -175,9 +177,18 @@ export class Outbox {
     }
   }
 
+  /**
+   * One write of the whole outbox at a time, and one queued behind it for every caller meanwhile: a sender at 90
+   * ops/s wrote it once per op, each write waiting for the one before, and its ops reached the relay seconds late.
+   */
   private save(): Promise<void> {
-    const list = [...this.ops.values()].map((op) => op.envelope)
-    const next = this.saving.then(() => this.opts.core().setUserData(KEY, c.encode(encoding, list)))
+    if (this.pendingSave !== null) return this.pendingSave
+    const next = this.saving.then(() => {
+      this.pendingSave = null
+      const list = [...this.ops.values()].map((op) => op.envelope)
+      return this.opts.core().setUserData(KEY, c.encode(encoding, list))
+    })
+    this.pendingSave = next
     this.saving = next.catch(safetyCatch)
     return next
   }

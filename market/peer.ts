@@ -67,6 +67,8 @@ export interface MarketPeerOptions {
   replay?: boolean
   /** ms a follower waits for a peer to show it the market's view (Infinity: a daemon, as long as it takes). */
   joinTimeout?: number
+  /** Keep each op's way to final and the ledger stages' costs (market/timeline.ts; benches). */
+  timeline?: boolean
   /** Told what a join still waits for, after 2 s and every 5 s (the CLI prints it on stderr). */
   progress?: (line: string) => void
   now?: () => number
@@ -168,6 +170,7 @@ export class MarketPeer extends ReadyResource {
           ackInterval: o.ackInterval,
           bigBatches: o.bigBatches,
           resendAfter: o.resendAfter,
+          timeline: o.timeline,
           ...(o.replay === true ? { fastForward: false, viewName: 'replay' } : {})
         })
     this._ledger = ledger

@@ -4,6 +4,7 @@
  */
 import type Hyperbee from 'hyperbee'
 import type { Resources, Prices } from '../lib/resources'
+import type { Timeline } from './timeline'
 
 /** An envelope id (z32 hash of its bytes), or derived from one. */
 export type Id = string
@@ -274,6 +275,8 @@ export interface MarketLedger {
   /** Ops queued behind the append in flight (a relay's back-pressure). */
   readonly backlog: number
   readonly counters: { envelopes: number; applies: number; optimistic: number }
+  /** Each op's way to final and the stages' costs, when asked for (benches). */
+  readonly timeline?: Timeline | null
   /** Sends a non-writer's ops through a relay; false when none took them. */
   relay: ((envelopes: Buffer[]) => Promise<boolean>) | null
   ready(): Promise<void>

@@ -2,6 +2,7 @@
 import fs from 'fs'
 import path from 'path'
 import { Command } from 'commander'
+import { AREAS } from '../lib/areas'
 import Corestore from 'corestore'
 import {
   withCommon,
@@ -50,9 +51,7 @@ interface StartFlags extends CommonFlags, CapacityFlags {
 }
 
 export function register(program: Command): void {
-  const node = program
-    .command('node')
-    .description("run a 3node: sell this machine's capacity, run the contracts bought from it")
+  const node = program.command('node').description(AREAS.node.summary)
   start(node)
   status(node)
 }

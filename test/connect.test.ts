@@ -266,18 +266,39 @@ sandboxTest(
       ...args
     ])
     t.is(dep.code, 0, dep.stderr)
-    const out = JSON.parse(dep.stdout) as { trades: Array<{ id: string }> }
+    const out = JSON.parse(dep.stdout) as { contract: string; trades: Array<{ id: string }> }
     const id = workloadId({ id: out.trades[0].id })
-    const guest = generateKeyPair()
+    const guestData = await t.tmp()
+    const guest = loadIdentity(guestData)
     t.absent(n.allows(id, guest.publicKey))
 
+    // the guest, refused, is told the contract and the command its bot runs to let it in: that command works
+    const refused = await scitProcess([
+      'connect',
+      out.contract,
+      ...common(tn, null, guestData),
+      '--market',
+      encodeKey(w.key)
+    ])
+    t.is(refused.code, 1)
+    const told =
+      /^error ACCESS: .* of contract (\S+): its bot can allow it \(scit bot grant (\S+) (\S+) --workload (\S+)\)$/m.exec(
+        refused.stderr
+      )
+    t.ok(told, refused.stderr.trim())
+    if (told === null) return
+    t.is(told[1], out.contract, 'the message names the contract')
+    t.alike(
+      told.slice(2),
+      [out.contract, encodeKey(guest.publicKey), 'echo'],
+      'and a grant of this key to this service'
+    )
     const granted = await scit([
       'bot',
       'grant',
-      'echo',
-      encodeKey(guest.publicKey),
+      ...told.slice(2, 4),
       '--workload',
-      'echo',
+      told[4],
       '--json',
       ...args
     ])

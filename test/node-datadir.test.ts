@@ -186,3 +186,28 @@ test('scit id on a 0755 data dir makes it owner-only', async (t) => {
   await run(process.execPath, [SCIT, 'id', '--data', dir])
   t.alike(exposed(dir), [])
 })
+
+test('a folder of other files is refused as --data, untouched: INVALID_CONFIG, exit 1, nothing chmodded', async (t) => {
+  const dir = preCreated(path.join(await t.tmp(), 'src'))
+  fs.writeFileSync(path.join(dir, 'cli.ts'), 'export {}\n', { mode: 0o644 })
+  fs.chmodSync(path.join(dir, 'cli.ts'), 0o644)
+  const refused = await run(process.execPath, [SCIT, 'id', '--data', dir]).then(
+    () => null,
+    (err: { code: number; stderr: string }) => err
+  )
+  t.is(refused?.code, 1)
+  t.ok(
+    /^error INVALID_CONFIG: \S+ is not a scit data directory: it holds 1 other entries \(cli\.ts\)/m.test(
+      refused?.stderr ?? ''
+    ),
+    refused?.stderr
+  )
+  t.absent(/\n\s+at /.test(refused?.stderr ?? ''), 'no stack')
+  t.alike(exposed(dir).sort(), ['. 755', 'cli.ts 644'], 'the folder and its file keep their modes')
+  t.absent(fs.existsSync(path.join(dir, IDENTITY_FILE)), 'no key written into it')
+
+  fs.mkdirSync(path.join(dir, 'market'))
+  fs.writeFileSync(path.join(dir, 'market', 'CORESTORE'), '')
+  await run(process.execPath, [SCIT, 'id', '--data', dir])
+  t.ok(fs.existsSync(path.join(dir, IDENTITY_FILE)), 'a folder holding a store scit wrote is one')
+})

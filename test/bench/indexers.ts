@@ -60,6 +60,15 @@ export class Indexer {
     return (await this.run({ cmd: 'stats' }, 'stats')) as Stats
   }
 
+  /** Each op's ms at each stage on this indexer (market/timeline.ts STAGES). */
+  async timeline(): Promise<Map<string, number[]>> {
+    const r = (await this.run({ cmd: 'timeline' }, 'timeline')) as Extract<
+      Reply,
+      { kind: 'timeline' }
+    >
+    return new Map(r.ops)
+  }
+
   async close(): Promise<void> {
     if (this.child.exitCode !== null) return
     const exited = new Promise((resolve) => this.child.once('exit', resolve))

@@ -7,6 +7,7 @@
  *   GENESIS=<json>: the genesis of a market this one creates ({ settlementWindow, offerTtl, faucet: hex key })
  *   TRACE=<dir>: sample the ledger every 10 ms (view, final and signed lengths, apply calls, engine runs,
  *   event loop use) and write them to <dir>/trace-<pid>.json on close.
+ *   The ledger keeps each op's way to final and its stages' costs (market/timeline.ts): `stats` and `timeline`.
  */
 import fs from 'fs'
 import os from 'os'
@@ -22,6 +23,7 @@ export type Command =
   | { cmd: 'vote'; identity: string; writer: string }
   | { cmd: 'await-indexer' }
   | { cmd: 'stats' }
+  | { cmd: 'timeline' }
   | { cmd: 'append'; envelopes: string[] }
   | { cmd: 'close' }
 
@@ -40,7 +42,10 @@ export type Reply =
       view: number
       final: number
       signed: number
+      /** Per stage: count and µs (market/timeline.ts). */
+      costs: Record<string, { n: number; us: number }>
     }
+  | { kind: 'timeline'; ops: Array<[string, number[]]> }
   | { kind: 'error'; message: string }
 
 const ACK_INTERVAL = Number(process.env.ACK_INTERVAL ?? 20)
@@ -56,6 +61,7 @@ async function main(): Promise<void> {
     bootstrap,
     ackInterval: ACK_INTERVAL,
     bigBatches: process.env.BIG !== '0',
+    timeline: true,
     ...(market !== null ? { market } : { genesis: genesis(identity.publicKey) })
   })
   await peer.ready()
@@ -105,8 +111,11 @@ async function main(): Promise<void> {
         cpu: (cpu.user + cpu.system) / 1e6,
         view: peer.full.view.core.length,
         final: peer.full.finalVersion,
-        signed: peer.full.view.core.signedLength
+        signed: peer.full.view.core.signedLength,
+        costs: structuredClone(peer.full.timeline?.costs ?? {})
       })
+    } else if (m.cmd === 'timeline') {
+      send({ kind: 'timeline', ops: [...(peer.full.timeline?.ops ?? [])] })
     } else if (m.cmd === 'append') {
       await peer.ledger.append(m.envelopes.map((e) => Buffer.from(e, 'base64')))
     } else if (m.cmd === 'close') {

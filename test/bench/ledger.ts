@@ -8,7 +8,9 @@
  *      bids/s (default 90), each appended alone, on a fixed schedule whatever the market does (open loop), each
  *      timed from its append to its final outcome;
  *   2. ops/s end to end: TOTAL bids (default 4,000) appended at once, timed until every one is final;
- *   3. CPU time and RSS of each indexer and of the bots' process.
+ *   3. CPU time and RSS of each indexer and of the bots' process;
+ *   4. where a bid's time goes (market/timeline.ts: to the relay, its signature check, its queue, Autobase's append
+ *      and apply, to final, to signed, to the bot), and what each indexer spent per stage.
  *
  *   npm run bench -- ledger     (RATE, BIDS, TOTAL, ACK_INTERVAL, BIG=0, DECILES=1, TRACE=<dir> to vary it)
  *
@@ -81,9 +83,10 @@ async function main(): Promise<void> {
     console.log('50 offers final')
 
     const before = await Promise.all(indexers.map((i) => i.stats()))
-    await latency(peer, sealAs, final)
+    await latency(peer, indexers, sealAs, final)
     const after = await Promise.all(indexers.map((i) => i.stats()))
     console.log(`  ${work(before, after)}`)
+    for (const line of costs(before, after)) console.log(`  ${line}`)
     await throughput(peer, indexers, sealAs, final)
   } finally {
     if (client !== null) await client.close().catch((err) => console.error('close failed:', err))
@@ -99,6 +102,53 @@ function work(before: Stats[], after: Stats[]): string {
   return `engine runs (re-runs after reorgs included) ${d((s) => s.envelopes)}; apply calls ${d((s) => s.applies)}; offer books rebuilt ${d((s) => s.bookLoads)}; cpu ${after.map((s, i) => (s.cpu - before[i].cpu).toFixed(1)).join(' ')} s`
 }
 
+/** Each indexer's stages between two stats: count and µs per (apply calls, engine runs, appends, acks, reorgs). */
+function costs(before: Stats[], after: Stats[]): string[] {
+  return after.map((s, i) => {
+    const parts = Object.entries(s.costs).map(([stage, c]) => {
+      const b = before[i].costs[stage] ?? { n: 0, us: 0 }
+      const n = c.n - b.n
+      const per = n > 0 ? Math.round((c.us - b.us) / n) : 0
+      return `${stage} ${n}${per > 0 ? ` × ${per} µs` : ''}`
+    })
+    return `indexer ${i + 1}: ${parts.join(', ')}`
+  })
+}
+
+const STEPS = [
+  'to the relay',
+  'signatures',
+  'queue',
+  'append+apply',
+  'to final',
+  'to signed',
+  'to the bot'
+]
+
+/** Per op, the ms between stages (the bot's send, the relay's stages, the bot seeing it final); p50/p99 of each. */
+async function stages(
+  indexers: Indexer[],
+  sent: Map<string, number>,
+  seen: Map<string, number>
+): Promise<string> {
+  const lines = await Promise.all(indexers.map((i) => i.timeline()))
+  const gaps: number[][] = STEPS.map(() => [])
+  for (const [id, t0] of sent) {
+    // The relay's own timeline: the one indexer that received the op.
+    const times = lines.map((l) => l.get(id)).find((t) => t?.[0] != null)
+    const t1 = seen.get(id)
+    if (times === undefined || t1 === undefined || times.length < 6) continue
+    const all = [t0, ...times, t1]
+    for (let k = 0; k < gaps.length; k++) gaps[k].push(all[k + 1] - all[k])
+  }
+  return gaps
+    .map((g, k) => {
+      g.sort((x, y) => x - y)
+      return `${STEPS[k]} ${percentile(g, 0.5)}/${percentile(g, 0.99)}`
+    })
+    .join(', ')
+}
+
 /** A relay that did not take ops within 15 s: the follower keeps them and sends them again, as for a bot. */
 function resent(err: unknown): void {
   if (!isScitError(err, 'TIMEOUT')) throw err
@@ -108,7 +158,12 @@ type Seal = (kp: KeyPair, type: 'offer' | 'bid', body: Buffer) => Buffer
 type Final = (e: Buffer) => Promise<Outcome>
 
 /** BIDS bids at RATE per second, each appended alone on a fixed schedule, timed to its final outcome. */
-async function latency(peer: MarketPeer, sealAs: Seal, final: Final): Promise<void> {
+async function latency(
+  peer: MarketPeer,
+  indexers: Indexer[],
+  sealAs: Seal,
+  final: Final
+): Promise<void> {
   const RATE = env('RATE', 90)
   const BIDS = env('BIDS', 1000)
   const bots = Array.from({ length: 20 }, () => generateKeyPair())
@@ -119,12 +174,16 @@ async function latency(peer: MarketPeer, sealAs: Seal, final: Final): Promise<vo
   let matched = 0
   let sent = 0
   let late = 0
+  const sentAt = new Map<string, number>()
+  const seenAt = new Map<string, number>()
   const start = Date.now()
   const one = (): void => {
     const e = sealAs(bots[sent++ % bots.length], 'bid', bid)
     const t = Date.now()
+    sentAt.set(envelopeId(e), t)
     waits.push(
       final(e).then((o) => {
+        seenAt.set(envelopeId(e), Date.now())
         latencies.push(Date.now() - t)
         if (o.trades.length > 0) matched++
       }),
@@ -160,6 +219,7 @@ async function latency(peer: MarketPeer, sealAs: Seal, final: Final): Promise<vo
   console.log(
     `bid → final: ${BIDS} bids, one per append, at ${rate} bids/s (${matched} traded): p50 ${percentile(latencies, 0.5)} ms, p99 ${percentile(latencies, 0.99)} ms, max ${latencies[latencies.length - 1]} ms (the relay took each in: p50 ${percentile(appends, 0.5)} ms, p99 ${percentile(appends, 0.99)} ms${late > 0 ? `; ${late} not within 15 s, sent again` : ''})`
   )
+  console.log(`  where a bid's time goes, ms p50/p99: ${await stages(indexers, sentAt, seenAt)}`)
 }
 
 /** TOTAL resting bids (max price 0) appended at once, timed until all are final. */
@@ -199,6 +259,7 @@ async function throughput(
   console.log(
     `  indexers: ${work(before, after)}; bots' peer: engine runs ${peer.ledger.counters.envelopes - clientBefore}, cpu ${secs(cpu.user + cpu.system)} s`
   )
+  for (const line of costs(before, after)) console.log(`  ${line}`)
   console.log(
     `memory: indexer rss ${after.map((s) => mib(s.rss)).join(' ')} (heap used ${after.map((s) => mib(s.heapUsed)).join(' ')}); bots' process rss ${mib(process.memoryUsage().rss)}`
   )

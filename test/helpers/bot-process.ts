@@ -2,15 +2,15 @@
 import { spawn, execFile, ChildProcess } from 'child_process'
 import type { Assert } from 'brittle'
 import { scitArgv, type Run } from './runtime'
-import { endChild } from './child'
+import { endChild, tieToRunner } from './child'
 
 export interface Daemon {
   child: ChildProcess
   /** Its event lines so far (stdout). */
   events: () => string
   stderr: () => string
-  /** Resolves once a line matching `re` was printed. */
-  waitFor: (re: RegExp) => Promise<string>
+  /** Resolves once a line matching `re` was printed; rejects if bot run exits, or after `ms`. */
+  waitFor: (re: RegExp, ms?: number) => Promise<string>
   /** SIGINT, as Ctrl-C; resolves with its exit code. */
   stop: () => Promise<number | null>
 }
@@ -35,16 +35,24 @@ export async function botRun(t: Assert, args: string[]): Promise<Daemon> {
     if (process.env.SCIT_TEST_ECHO) process.stderr.write(d)
   })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
-  const waitFor = (re: RegExp): Promise<string> =>
+  const waitFor = (re: RegExp, ms = 120_000): Promise<string> =>
     new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.delete(check)
+        reject(new Error(`bot run printed no line matching ${String(re)} within ${ms} ms:\n${out}`))
+      }, ms)
       const check = (): void => {
         const m = out.split('\n').find((l) => re.test(l))
         if (m === undefined) return
         waiters.delete(check)
+        clearTimeout(timer)
         resolve(m)
       }
       waiters.add(check)
-      exited.then(() => reject(new Error(`bot run exited: ${err}`)), reject)
+      exited.then(() => {
+        clearTimeout(timer)
+        reject(new Error(`bot run exited: ${err}`))
+      }, reject)
       check()
     })
   const stop = async (): Promise<number | null> => (await endChild(child, 'SIGINT')).code
@@ -65,10 +73,11 @@ export function scitProcess(args: string[], limit = 90_000): Promise<TimedRun> {
   const [file, ...pre] = scitArgv()
   const started = Date.now()
   return new Promise((resolve) => {
-    execFile(file, [...pre, ...args], { timeout: limit }, (err, stdout, stderr) => {
+    const child = execFile(file, [...pre, ...args], { timeout: limit }, (err, stdout, stderr) => {
       const e = err as { code?: number; killed?: boolean } | null
       const code = e === null ? 0 : e.killed === true ? -1 : Number(e.code ?? 1)
       resolve({ code, stdout, stderr, ms: Date.now() - started })
     })
+    tieToRunner(child)
   })
 }

@@ -33,3 +33,16 @@ export async function endChild(
   }
   return { code: child.exitCode, signal: child.signalCode }
 }
+
+/**
+ * SIGKILL `child` if this test process exits first: a runner ended by a timeout
+ * (process.exit) must not leave it running, holding ports and CPU.
+ */
+export function tieToRunner(child: ChildProcess): ChildProcess {
+  const kill = (): void => {
+    child.kill('SIGKILL')
+  }
+  process.once('exit', kill)
+  child.once('exit', () => process.off('exit', kill))
+  return child
+}

@@ -52,34 +52,71 @@ export function accepted(n: NodeDaemon, id: string): number {
   }
 }
 
-/** Resolve once node `n` has applied the contract's access so that `key` may (or may not) connect to workload `id`. */
-export function applied(n: NodeDaemon, id: string, key: Buffer, want: boolean): Promise<void> {
-  return new Promise((resolve) => {
+/**
+ * Resolve once node `n` has applied the contract's access so that `key` may (or may not) connect to workload `id`;
+ * rejects, saying what it waited for, after `ms`.
+ */
+export function applied(
+  n: NodeDaemon,
+  id: string,
+  key: Buffer,
+  want: boolean,
+  ms = 60_000
+): Promise<void> {
+  return new Promise((resolve, reject) => {
     const check = (): void => {
       if (n.allows(id, key) !== want) return
-      n.off('access', check)
+      done()
       resolve()
+    }
+    const timer = setTimeout(() => {
+      done()
+      reject(
+        new Error(
+          `the node did not ${want ? 'let in' : 'refuse'} ${encodeKey(key)} for ${id} within ${ms} ms`
+        )
+      )
+    }, ms)
+    const done = (): void => {
+      clearTimeout(timer)
+      n.off('access', check)
     }
     n.on('access', check)
     check()
   })
 }
 
-/** Open a stream to `service` as `keyPair` and echo `ping` through it: true if it came back, false if the stream never opened. */
-export function echo(dht: DHT, service: Buffer, keyPair: KeyPair): Promise<boolean> {
-  return new Promise((resolve) => {
+/**
+ * Open a stream to `service` as `keyPair` and echo `ping` through it: true if it came back, false if the stream
+ * closed without it; rejects if neither happened within `ms` (a stream left hanging is a failure, not a refusal).
+ */
+export function echo(dht: DHT, service: Buffer, keyPair: KeyPair, ms = 30_000): Promise<boolean> {
+  return new Promise((resolve, reject) => {
     const s = dht.connect(service, { keyPair })
+    const timer = setTimeout(() => {
+      s.destroy()
+      reject(
+        new Error(`echo to ${encodeKey(service)}: neither an answer nor a close within ${ms} ms`)
+      )
+    }, ms)
+    const end = (ok: boolean): void => {
+      clearTimeout(timer)
+      resolve(ok)
+    }
     s.on('error', () => {})
     s.on('open', () => s.write('ping'))
     s.on('data', (d: Buffer) => {
       if (d.toString() === 'ping') {
         s.destroy()
-        resolve(true)
+        end(true)
       }
     })
-    s.on('close', () => resolve(false))
+    s.on('close', () => end(false))
   })
 }
+
+/** How long `scit connect` may take to print its port. */
+const START_LIMIT = 90_000
 
 export interface ConnectProcess {
   child: ChildProcess
@@ -122,6 +159,7 @@ export async function connectProcess(
   t.teardown(async () => {
     await endChild(child)
   })
+  let timer: NodeJS.Timeout | undefined
   const port = await new Promise<number>((resolve, reject) => {
     let out = ''
     child.stdout?.on('data', (d: Buffer) => {
@@ -133,24 +171,38 @@ export async function connectProcess(
       () => reject(new Error(`scit connect exited ${String(child.exitCode)}: ${err}`)),
       reject
     )
-  })
+    timer = setTimeout(
+      () => reject(new Error(`scit connect printed no port within ${START_LIMIT} ms: ${err}`)),
+      START_LIMIT
+    )
+  }).finally(() => clearTimeout(timer))
   return { child, port, stderr: () => err }
 }
 
-/** One new TCP connection to `port` (a tunnel): 'ping' echoed back through it, then closed; false if it was not. */
-export function echoThrough(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
+/** One new TCP connection to `port` (a tunnel): 'ping' echoed back through it, then closed; false if it was not; rejects after `ms` with neither. */
+export function echoThrough(port: number, ms = 30_000): Promise<boolean> {
+  return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1')
+    const timer = setTimeout(() => {
+      s.destroy()
+      reject(
+        new Error(`echo through the tunnel on port ${port}: no answer and no close within ${ms} ms`)
+      )
+    }, ms)
+    const end = (ok: boolean): void => {
+      clearTimeout(timer)
+      resolve(ok)
+    }
     let got = ''
-    s.on('error', () => resolve(false))
+    s.on('error', () => end(false))
     s.on('connect', () => s.write('ping'))
     s.on('data', (d: Buffer) => {
       got += d.toString()
       if (got === 'ping') {
         s.end()
-        resolve(true)
+        end(true)
       }
     })
-    s.on('close', () => resolve(false))
+    s.on('close', () => end(false))
   })
 }

@@ -3,7 +3,8 @@
  * (a shim for the built dist/lib/cli.js), each line in bash in one working
  * dir, `export` lines kept for the next ones, a line ending in `&` a process
  * left running (waited for until it printed its first line, stopped with
- * SIGTERM at teardown). Only the README's fixed port is swapped for a free one.
+ * SIGTERM at teardown; killed with this process, however it ends). Only the
+ * README's fixed port is swapped for a free one.
  */
 import fs from 'fs'
 import path from 'path'
@@ -11,9 +12,12 @@ import dgram from 'dgram'
 import { spawn, execFile, ChildProcess } from 'child_process'
 import type { Assert } from 'brittle'
 import { SCIT } from './runtime'
-import { endChild } from './child'
+import { endChild, tieToRunner } from './child'
 
 export const README = path.join(__dirname, '..', '..', '..', 'README.md')
+
+/** How long one README line that does not end in `&` may run. */
+const LINE_LIMIT = 180_000
 
 export interface Step {
   line: string
@@ -80,11 +84,13 @@ export async function shell(t: Assert, swap: Record<string, string> = {}): Promi
       return { ...s, line }
     }
     if (line.endsWith('&')) {
-      const p = spawn('bash', ['-c', `exec ${line.slice(0, -1).trim()}`], {
-        cwd,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe']
-      })
+      // pdeathsig: killed even if this process is (SIGKILL included); tied: on a process.exit
+      const p = spawn(
+        '/usr/bin/setpriv',
+        ['--pdeathsig', 'KILL', '--', 'bash', '-c', `exec ${line.slice(0, -1).trim()}`],
+        { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }
+      )
+      tieToRunner(p)
       background.push(p)
       let stdout = ''
       let stderr = ''
@@ -101,10 +107,19 @@ export async function shell(t: Assert, swap: Record<string, string> = {}): Promi
   }
   const sh = (line: string): Promise<Step> =>
     new Promise<Step>((resolve) => {
-      execFile('bash', ['-c', line], { cwd, env }, (err, stdout, stderr) => {
-        const code = err === null ? 0 : Number((err as { code?: number }).code ?? 1)
-        resolve({ line, code, stdout, stderr })
-      })
+      // bounded: a line that never returns fails its step (code -1) instead of hanging the run
+      const p = execFile(
+        'bash',
+        ['-c', line],
+        { cwd, env, timeout: LINE_LIMIT, killSignal: 'SIGKILL' },
+        (err, stdout, stderr) => {
+          const e = err as { code?: number; killed?: boolean } | null
+          const code = e === null ? 0 : e.killed === true ? -1 : Number(e.code ?? 1)
+          const why = code === -1 ? `\n(killed: still running after ${LINE_LIMIT} ms)` : ''
+          resolve({ line, code, stdout, stderr: stderr + why })
+        }
+      )
+      tieToRunner(p)
     })
   return { env, cwd, run }
 }
