@@ -168,6 +168,8 @@ export interface OpenOptions {
   lastSeq?: number
   /** Restrict to these types (e.g. a market accepts only market ops). */
   accept?: ReadonlySet<number>
+  /** envelopeId(buf), when the caller already has it: the bytes are hashed once. */
+  id?: string
 }
 
 /**
@@ -220,7 +222,7 @@ export function open(buf: Uint8Array, opts: OpenOptions = {}): Opened {
       message: `seq ${envelope.seq} from ${encodeKey(envelope.author)} is not above ${opts.lastSeq}`
     }
   }
-  return { ok: true, envelope, id: envelopeId(buf) }
+  return { ok: true, envelope, id: opts.id ?? envelopeId(buf) }
 }
 
 /**

@@ -99,7 +99,8 @@ function keyBytes(text: string): Buffer {
   return buf
 }
 
-function keyString(bytes: Buffer): string {
+/** encodeKey(bytes), memoized: a 32-byte key's z32 text. */
+export function keyString(bytes: Buffer): string {
   const id = bytes.toString('latin1')
   let text = toText.get(id)
   if (text === undefined) {

@@ -188,6 +188,8 @@ export interface View {
 export interface OpInput {
   value: Buffer // the envelope bytes, exactly as appended
   bootstrap: boolean // carried by the market's bootstrap writer core (only it may send genesis)
+  /** envelopeId(value), when the caller already hashed it: the envelope is hashed once. */
+  id?: string
 }
 
 /** What the ledger must carry out in Autobase (host.addWriter / removeWriter). */

@@ -13,6 +13,7 @@ import {
   TRADE_STATES
 } from '../messages'
 import type { Tx } from './tx'
+import type { Offer, Trade } from '../types'
 import { costFor, RESOURCE_KINDS, ZERO } from '../../lib/resources'
 
 export function emptyCounts(): Counts {
@@ -33,8 +34,11 @@ export function emptyCounts(): Counts {
   }
 }
 
+/** A copy the caller may change (the decoded record is shared, engine/decoded.ts). */
 export async function readCounts(tx: Tx): Promise<Counts> {
-  return (await tx.read(countsRecord, K.META_COUNTS)) ?? emptyCounts()
+  const c = await tx.read(countsRecord, K.META_COUNTS)
+  if (c === null) return emptyCounts()
+  return { ...c, trades: c.trades.slice(), capacity: { ...c.capacity }, free: { ...c.free } }
 }
 
 /** Add what the op staged in `tx` changes to `counts`. Call before `tx.commit()`. */
@@ -50,21 +54,19 @@ export async function countChanges(tx: Tx, counts: Counts): Promise<void> {
       continue
     const before = await tx.view.get(key)
     if (kind === 'offer/') {
-      offer(counts, before, -1)
-      offer(counts, now, 1)
+      offer(counts, before && tx.decode(offerRecord, before), -1)
+      offer(counts, now && tx.decode(offerRecord, now), 1)
     } else if (kind === 'balance/') counts.balances += uint(now) - uint(before)
     else if (kind === 'trade/') {
-      trade(counts, before, -1)
-      trade(counts, now, 1)
+      trade(counts, before && tx.decode(tradeRecord, before), -1)
+      trade(counts, now && tx.decode(tradeRecord, now), 1)
     } else counts.openBids += (now === null ? 0 : 1) - (before === null ? 0 : 1)
   }
 }
 
 /** Offers not withdrawn count, with their capacity (a lapsed one too: the engine has no clock to see it lapse). */
-function offer(counts: Counts, buf: Buffer | null, sign: 1 | -1): void {
-  if (buf === null) return
-  const o = decode(offerRecord, buf)
-  if (o.withdrawn) return
+function offer(counts: Counts, o: Offer | null, sign: 1 | -1): void {
+  if (o === null || o.withdrawn) return
   counts.offers += sign
   for (const k of RESOURCE_KINDS) {
     counts.capacity[k] = capped(counts.capacity[k] + sign * o.resources[k])
@@ -85,9 +87,8 @@ function uint(buf: Buffer | null): number {
   return buf === null ? 0 : decode(uintRecord, buf)
 }
 
-function trade(counts: Counts, buf: Buffer | null, sign: 1 | -1): void {
-  if (buf === null) return
-  const t = decode(tradeRecord, buf)
+function trade(counts: Counts, t: Trade | null, sign: 1 | -1): void {
+  if (t === null) return
   counts.escrow += sign * t.escrow
   counts.trades[TRADE_STATES.indexOf(t.state)] += sign
   counts.paid += sign * t.paid

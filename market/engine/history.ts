@@ -7,7 +7,6 @@
 import { RESOURCE_KINDS, Resources, Prices } from '../../lib/resources'
 import * as K from './keys'
 import {
-  decode,
   offerRecord,
   tradeRecord,
   flowsRecord,
@@ -48,10 +47,10 @@ export async function recordHistory(
     if (buf === null) continue
     if (key.startsWith(K.OFFERS)) await renewed(tx, key, buf, now)
     else if (key.startsWith('trade/')) {
-      const t = decode(tradeRecord, buf)
+      const t = tx.decode(tradeRecord, buf)
       if (t.start !== now || t.state !== 'settled') continue
       const was = await tx.view.get(key)
-      if (was !== null && decode(tradeRecord, was).start !== null) continue
+      if (was !== null && tx.decode(tradeRecord, was).start !== null) continue
       settled++
       value += costFor(t.price, t.duration)
     }
@@ -59,7 +58,8 @@ export async function recordHistory(
   if (matched.length === 0 && settled === 0) return
   for (const res of ['minute', 'hour'] as const) {
     const key = K.flows(res, K.bucketOf(res, now))
-    const f = (await tx.read(flowsRecord, key)) ?? emptyFlows()
+    const was = await tx.read(flowsRecord, key)
+    const f = was === null ? emptyFlows() : copyFlows(was)
     f.matched += matched.length
     f.settled += settled
     f.value += value
@@ -84,6 +84,14 @@ async function renewed(tx: Tx, key: string, buf: Buffer, now: number): Promise<v
   )
     return
   tx.put(K.renewal(o.node, K.bucketOf('hour', now)), K.MARK)
+}
+
+/** The decoded record is shared (engine/decoded.ts): change a copy. */
+function copyFlows(f: Flows): Flows {
+  return {
+    ...f,
+    prices: f.prices.map((p) => ({ ...p, points: p.points.map(([x, n]) => [x, n]) }))
+  }
 }
 
 export function emptyFlows(): Flows {

@@ -6,10 +6,16 @@
  */
 import { envelopeId, typeName, Envelope } from '../../lib/envelope'
 import { openMemo } from './open-memo'
-import { encodeKey } from '../../lib/keys'
 import { isScitError } from '../../lib/errors'
 import type { Apply, Outcome, Effects, View, RejectReason } from '../types'
-import { genesisRecord, outcomeRecord, uintRecord, countsRecord, Genesis } from '../messages'
+import {
+  genesisRecord,
+  outcomeRecord,
+  uintRecord,
+  countsRecord,
+  Genesis,
+  keyString
+} from '../messages'
 import { readCounts, countChanges } from './counts'
 import { recordHistory } from './history'
 import * as K from './keys'
@@ -29,7 +35,7 @@ export const MAX_TIME = 2 ** 50
 
 export const apply: Apply = async (view, input) => {
   // Memoised by id: re-applies after an Autobase reorg skip Ed25519 (open-memo.ts explains why this stays pure).
-  const id = envelopeId(input.value)
+  const id = input.id ?? envelopeId(input.value)
   const opened = openMemo(input.value, id, MARKET_TYPES)
   if (!opened.ok) {
     const op = { view, id, type: 'unknown', author: null, time: await engineTime(view), seq: null }
@@ -57,7 +63,7 @@ export async function applyOpened(
   id: string,
   bootstrap: boolean
 ): Promise<Result> {
-  const author = encodeKey(env.author)
+  const author = keyString(env.author)
   const type = typeName(env.type) ?? 'unknown'
   const op: Op = { view, id, type, author, time: await engineTime(view), seq: env.seq }
   const last = uint(await view.get(K.seq(author)))

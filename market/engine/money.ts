@@ -5,7 +5,7 @@
  */
 import { encodeKey } from '../../lib/keys'
 import * as K from './keys'
-import { uintRecord } from '../messages'
+import { uintRecord, keyString } from '../messages'
 import type { Trade, SettleBody, TradeRefBody, DepositBody, TransferBody } from '../types'
 import { Ctx, reject } from './context'
 import { getTrade, putTrade, getBalance, setBalance, credit } from './records'
@@ -116,7 +116,7 @@ export async function handleDeposit(ctx: Ctx, body: DepositBody): Promise<void> 
   if (!Number.isSafeInteger(minted + body.amount))
     reject('overflow', 'the money supply would pass 2^53')
   ctx.tx.write(uintRecord, K.META_MINTED, minted + body.amount)
-  await credit(ctx.tx, encodeKey(body.to), body.amount)
+  await credit(ctx.tx, keyString(body.to), body.amount)
 }
 
 export async function handleTransfer(ctx: Ctx, body: TransferBody): Promise<void> {
@@ -124,5 +124,5 @@ export async function handleTransfer(ctx: Ctx, body: TransferBody): Promise<void
   if (have < body.amount)
     reject('insufficient-funds', `transfer of ${body.amount} needs more than the balance ${have}`)
   setBalance(ctx.tx, ctx.author, have - body.amount)
-  await credit(ctx.tx, encodeKey(body.to), body.amount)
+  await credit(ctx.tx, keyString(body.to), body.amount)
 }

@@ -7,6 +7,7 @@ import { RESOURCE_KINDS, ResourceKind, Resources } from '../../lib/resources'
 import { lowerBound } from '../range'
 import { offerRecord, decode } from '../messages'
 import * as K from './keys'
+import { decoded } from './decoded'
 import type { Offer, KeyText, View } from '../types'
 
 interface Entry {
@@ -72,7 +73,7 @@ export class OfferBook {
   write(key: string, value: Buffer | null): void {
     if (!key.startsWith(K.OFFERS)) return
     if (value === null) this.delete(key.slice(K.OFFERS.length))
-    else this.set(decode(offerRecord, value))
+    else this.set(decoded(offerRecord, value))
   }
 
   set(offer: Offer): void {

@@ -15,7 +15,7 @@ let memoAccept: ReadonlySet<number> | null = null
 /** Only one `accept` set is memoised (the engine's); any other verifies afresh. */
 export function openMemo(buf: Uint8Array, id: string, accept: ReadonlySet<number>): Opened {
   memoAccept ??= accept
-  if (memoAccept !== accept) return open(buf, { accept })
+  if (memoAccept !== accept) return open(buf, { accept, id })
   const hit = memo.get(id)
   if (hit !== undefined) {
     verifyStats.hits++
@@ -24,7 +24,7 @@ export function openMemo(buf: Uint8Array, id: string, accept: ReadonlySet<number
     return hit
   }
   verifyStats.misses++
-  const opened = open(buf, { accept })
+  const opened = open(buf, { accept, id })
   const kept: Opened = opened.ok
     ? { ok: true, envelope: own(opened.envelope), id: opened.id }
     : opened

@@ -2,23 +2,11 @@
 import type c from 'compact-encoding'
 import type { RangeOptions } from '../types'
 import { inRange, lowerBound } from '../range'
-import { decode, encode, offerRecord, bidRecord, genesisRecord } from '../messages'
+import { encode, offerRecord } from '../messages'
 import type { Offer, KeyText } from '../types'
 import { offersOf, overlay, OfferLayer, OfferView } from './offer-book'
+import { decoded, encoded } from './decoded'
 import * as K from './keys'
-
-/**
- * Decoded records by buffer identity, for views that hand back the buffer they stored. Bounded Map, not a WeakMap
- * (its ephemerons cost more in GC than the decode). Records are shared: the engine never mutates one, it writes a copy.
- */
-const CACHED = new Set<unknown>([offerRecord, bidRecord, genesisRecord])
-const DECODED = new Map<Buffer, unknown>()
-const DECODED_MAX = 8192
-
-function remember(buf: Buffer, value: unknown): void {
-  if (DECODED.size >= DECODED_MAX) DECODED.clear()
-  DECODED.set(buf, value)
-}
 
 export class Tx {
   private writes = new Map<string, Buffer | null>()
@@ -55,17 +43,12 @@ export class Tx {
   }
 
   decode<T>(enc: c.Encoding<T>, buf: Buffer): T {
-    if (!CACHED.has(enc)) return decode(enc, buf)
-    const hit = DECODED.get(buf)
-    if (hit !== undefined) return hit as T
-    const value = decode(enc, buf)
-    remember(buf, value)
-    return value
+    return decoded(enc, buf)
   }
 
   write<T>(enc: c.Encoding<T>, key: string, value: T): void {
     const buf = encode(enc, value)
-    if (CACHED.has(enc)) remember(buf, value)
+    encoded(enc, buf, value)
     this.put(key, buf)
   }
 
