@@ -62,18 +62,29 @@ export function groupPeers(writer: ContractWriter, d: DeploymentRecord, t: Trade
   return d.trades.filter((x) => ids.has(x.id)).map((x) => x.node)
 }
 
-/** Name each replacement of a holder in the catalog: it takes the replaced trade's shard. */
-export async function writeRepairs(
-  writer: ContractWriter,
-  fresh: TradeRecord[]
-): Promise<TradeRecord[]> {
-  const done: TradeRecord[] = []
-  for (const x of fresh) {
-    const catalog = catalogOf(writer)
-    const place = x.replaces === null ? null : (catalog?.placeOf(x.replaces) ?? null)
-    if (catalog === null || place === null || x.replaces === null) continue
-    await writer.appendArchive({ kind: 'repair', ...place, trade: x.id, replaces: x.replaces })
-    done.push(x)
-  }
-  return done
+/** Repairs being written, per contract: two heals at once (two holders of a group lost) must not both name one replacement. */
+const repairing = new WeakMap<ContractWriter, Promise<unknown>>()
+
+/** Name each replacement of a holder in the catalog: it takes the replaced trade's shard. Idempotent: one named already counts as done. */
+export function writeRepairs(writer: ContractWriter, fresh: TradeRecord[]): Promise<TradeRecord[]> {
+  const run = (repairing.get(writer) ?? Promise.resolve()).then(async () => {
+    const done: TradeRecord[] = []
+    for (const x of fresh) {
+      const catalog = catalogOf(writer)
+      if (catalog?.named.has(x.id) === true) {
+        done.push(x)
+        continue
+      }
+      const place = x.replaces === null ? null : (catalog?.placeOf(x.replaces) ?? null)
+      if (catalog === null || place === null || x.replaces === null) continue
+      await writer.appendArchive({ kind: 'repair', ...place, trade: x.id, replaces: x.replaces })
+      done.push(x)
+    }
+    return done
+  })
+  repairing.set(
+    writer,
+    run.catch(() => null)
+  )
+  return run
 }

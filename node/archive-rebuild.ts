@@ -6,10 +6,11 @@
  * core is checked against this shard's signed head before anything is
  * served from it (archive-keeper.ts).
  */
+import { setMaxListeners } from 'events'
 import b4a from 'b4a'
 import type Hypercore from 'hypercore'
 import { ScitError } from '../lib/errors'
-import { ErasureCode } from '../lib/archive/erasure'
+import { ErasureCode, MAX_SHARDS } from '../lib/archive/erasure'
 import { BlockVerifier } from '../lib/archive/merkle'
 import { blockOf } from '../lib/archive/layout'
 import type { Catalog, Place, Segment } from '../lib/archive/catalog'
@@ -36,7 +37,10 @@ export class Rebuilder {
   private readonly abort = new AbortController()
   private codec: ErasureCode | null = null
 
-  constructor(private readonly sources: Sources) {}
+  constructor(private readonly sources: Sources) {
+    // one fetch per source holder waits on it at once: up to k, past Node's warning at 10
+    setMaxListeners(MAX_SHARDS, this.abort.signal)
+  }
 
   stop(): void {
     this.abort.abort()

@@ -65,6 +65,10 @@ export async function archiveWorld(
   const b = await bot(t, w, {
     monitor: { interval: 200, grace: 2000, challengeInterval: 0, ...opts.monitor }
   })
+  if (opts.step !== undefined) {
+    const step = opts.step
+    b.events.on('progress', (what: string, detail: string) => step(`bot: ${what} ${detail}`))
+  }
   const d = await deploy(b, {
     template: EXAMPLE,
     set: {
