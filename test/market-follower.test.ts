@@ -91,7 +91,8 @@ test('a view whose first check timed out is checked again, and followed once its
   await history(indexer, 20)
   const view = indexer.ledger.view.core.key
   const store = openStore(await t.tmp(), FOLLOWER_LIMITS)
-  const follower = new Follower(store, indexer.key, { checkTimeout: 1000 })
+  // Each try may take 2 s: enough once the blocks are reachable, even on a loaded machine.
+  const follower = new Follower(store, indexer.key, { checkTimeout: 2000 })
   t.teardown(async () => {
     await follower.close()
     await store.close()
@@ -104,7 +105,8 @@ test('a view whose first check timed out is checked again, and followed once its
   const s = swarm(t, net)
   s.on('connection', (conn) => follower.replicate(conn))
   s.join(marketTopic(indexer.key), { client: true, server: false })
-  await follower.viewKnown(30_000)
+  // Tries 1, 2, 4, 8, 16, 30 s apart: this bound leaves room for several, within the test's timeout.
+  await follower.viewKnown(90_000)
   t.alike(follower.viewKey, view, 'the follower checked the view again and follows it')
 })
 
