@@ -17,13 +17,16 @@ export interface Ctx {
   effects: Effects | null
 }
 
-/** A market-rule refusal. Thrown inside the engine, caught by apply, never escapes it. */
+/** A market-rule refusal. Thrown inside the engine, caught by apply, never escapes it: no stack to capture. */
 export class Reject extends Error {
   constructor(
     readonly reason: RejectReason,
     message: string
   ) {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     super(message)
+    Error.stackTraceLimit = limit
     this.name = 'Reject'
   }
 }

@@ -21,10 +21,27 @@ export const META_TIME = 'meta/time'
 export const META_MINTED = 'meta/minted'
 export const META_COUNTS = 'meta/counts'
 
-export const seq = (author: string): string => `seq/${author}`
+/**
+ * Keys by a party's key text, built once: a fresh concatenation is flattened and hashed again at every Map
+ * lookup (the staged writes, the views), and these are read and written by nearly every op.
+ */
+function byParty(prefix: string): (key: string) => string {
+  const made = new Map<string, string>()
+  return (key) => {
+    let k = made.get(key)
+    if (k === undefined) {
+      if (made.size >= 4096) made.clear()
+      k = prefix + key
+      made.set(key, k)
+    }
+    return k
+  }
+}
+
+export const seq = byParty('seq/')
 
 export const OFFERS = 'offer/'
-export const offer = (node: string): string => OFFERS + node
+export const offer = byParty(OFFERS)
 export const offerByCountry = (country: string, node: string): string =>
   `ix/offer-country/${country}/${node}`
 export const offerByPrice = (price: number, node: string): string =>
@@ -45,7 +62,7 @@ export const tradeByBot = (bot: string, at: number, id: string): string =>
 export const TRADES_LIVE = 'ix/trade-live/'
 export const tradeLive = (id: string): string => TRADES_LIVE + id
 
-export const balance = (key: string): string => `balance/${key}`
+export const balance = byParty('balance/')
 
 export const template = (name: string, version: number): string =>
   `template/${name}/${pad(version)}`

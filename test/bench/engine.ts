@@ -3,7 +3,7 @@
  * given), 20 bots
  * bidding, settling, claiming and closing, nodes re-pricing.
  *
- *   node .dist-a/test/bench/engine.js [ops] [nodes]
+ *   node dist/test/bench/engine.js [ops] [nodes]      (STAGES=1: and µs per op by stage, profiled)
  *
  * Prints four figures: the engine as the ledger runs it (Ed25519 verify
  * included), Ed25519 verify alone, and the engine on already-opened
@@ -18,6 +18,7 @@ import { MemoryView } from '../../market/memory-view'
 import { pipeline, verifierStats } from '../../market/signature-pool'
 import { stats } from '../../market/queries'
 import { Actor, offerBody, bidBody, resources, prng, T0, HOUR } from '../helpers/market'
+import { stages } from './engine-stages'
 import type { Envelope } from '../../lib/envelope'
 
 const N = Number(process.argv[2] ?? 30_000)
@@ -156,9 +157,12 @@ async function main(): Promise<void> {
   const verifyOnly = ops.length / (Number(process.hrtime.bigint() - t0) / 1e9)
 
   t0 = process.hrtime.bigint()
+  const cpu0 = process.cpuUsage()
   const bare = new MemoryView()
   for (const o of opened) await applyOpened(bare, o.env, o.id, o.bootstrap)
   const withoutVerify = ops.length / (Number(process.hrtime.bigint() - t0) / 1e9)
+  const cpu = process.cpuUsage(cpu0)
+  const cpuPerOp = (cpu.user + cpu.system) / ops.length
 
   // Where the time goes, per op type (a third run, timed op by op).
   const per = new Map<string, { n: number; ns: number }>()
@@ -186,13 +190,22 @@ async function main(): Promise<void> {
   console.log(`  engine, verify included (what the ledger runs): ${fmt(withVerify)} ops/s`)
   console.log(`  engine re-applying the same ops (verify memo):  ${fmt(reapplied)} ops/s`)
   console.log(`  Ed25519 open() alone:                           ${fmt(verifyOnly)} ops/s`)
-  console.log(`  engine on opened envelopes (no verify):         ${fmt(withoutVerify)} ops/s`)
+  console.log(
+    `  engine on opened envelopes (no verify):         ${fmt(withoutVerify)} ops/s (${cpuPerOp.toFixed(1)} µs CPU per op)`
+  )
   console.log(
     `  engine, verify on a worker ahead (indexer):     ${fmt(pipelined)} ops/s (${((pipelined / withoutVerify) * 100).toFixed(0)} % of no verify; ${verifierStats.checked} checked on workers)`
   )
   console.log(
     `  per op type (no verify): ${[...per].map(([k, v]) => `${k} ${v.n} × ${(v.ns / v.n / 1000).toFixed(1)} µs`).join(', ')}`
   )
+  if (process.env.STAGES === '1') {
+    const profiled = async (): Promise<void> => {
+      const view = new MemoryView()
+      for (const o of opened) await applyOpened(view, o.env, o.id, o.bootstrap)
+    }
+    console.log(`  per stage (no verify): ${await stages(ops.length, profiled)}`)
+  }
 }
 
 if (require.main === module)
