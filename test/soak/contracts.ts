@@ -2,7 +2,7 @@
  * The contracts' invariants, from what the bots record (state.json), what the nodes say they run
  * (node-state.json, while their process lives) and the signed view:
  *   recovery: a running deployment short of replicas is whole again within grace + 60 s (the clock stops while
- *     its bot is down or the market has no quorum; a workload no live offer can hold is excused once refunded);
+ *     its bot is down or reaches no quorum of indexers; a workload no live offer can hold is excused once refunded);
  *   unpaid: no node runs a workload for more than 60 s while it is up and its trade is no longer settled;
  *   billing: a node gone past the grace period has its leases failed within grace + 60 s (same clock).
  */
@@ -95,9 +95,9 @@ export class Contracts {
     return (await this.checker.peer?.client.trade(id)) ?? null
   }
 
-  /** Time that counts against a deadline: the bot up and the market with a quorum. */
+  /** Time that counts against a deadline: the bot up and reaching indexers that make a quorum. */
   private counted(bot: string, from: number, to: number): number {
-    return to - from - this.injector.downtime(bot, from, to) - this.injector.quorumLoss(from, to)
+    return to - from - this.injector.stalled(bot, from, to)
   }
 
   async check(): Promise<number> {

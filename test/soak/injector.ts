@@ -451,20 +451,27 @@ export class Injector {
     return since
   }
 
-  /** ms of [from, to) during which two or more indexers were faulted (the market could not make ops final). */
-  quorumLoss(from: number, to: number): number {
+  /**
+   * ms of [from, to) during which `bot` could get no op decided: it was down, or no indexer it reached had another
+   * indexer to make a quorum with (overlapping partitions can cut a bot off while every indexer is up).
+   */
+  stalled(bot: string, from: number, to: number): number {
     const idx = this.cluster.cast.indexers
+    const linked = (a: string, b: string, t: number): boolean =>
+      this.healthy(a, t, b) && this.healthy(b, t, a)
     let lost = 0
-    for (let t = from; t < to; t += 1000)
-      if (idx.filter((i) => !this.healthy(i, t)).length >= 2) lost += 1000
+    for (let t = from; t < to; t += 1000) {
+      const decided =
+        this.healthy(bot, t) &&
+        idx.some(
+          (i) =>
+            this.healthy(i, t) &&
+            linked(bot, i, t) &&
+            idx.some((j) => j !== i && this.healthy(j, t) && linked(i, j, t))
+        )
+      if (!decided) lost += 1000
+    }
     return lost
-  }
-
-  /** ms of [from, to) during which `name` was not healthy. */
-  downtime(name: string, from: number, to: number): number {
-    let down = 0
-    for (let t = from; t < to; t += 1000) if (!this.healthy(name, t)) down += 1000
-    return down
   }
 }
 
