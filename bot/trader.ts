@@ -128,9 +128,11 @@ export class Trader {
   }
 
   private async submit(d: DeploymentRecord, rec: BidRecord): Promise<void> {
-    const found = (await this.client.bids({ bot: this.client.identity })).find(
-      (b) => b.expiry === rec.body.expiry
-    )
+    // A bid sent before a restart is in the view, or still on its way there (the outbox keeps it until final).
+    const found =
+      (await this.client.bids({ bot: this.client.identity })).find(
+        (b) => b.expiry === rec.body.expiry
+      ) ?? this.client.sentBids().find((b) => b.body.expiry === rec.body.expiry)
     if (found) {
       this.say(
         d,

@@ -3,11 +3,13 @@
  * view. Without an identity (or with `writable: false`) it is an explorer and never appends.
  */
 import { EventEmitter } from 'events'
-import { seal, envelopeId, TypeName } from '../lib/envelope'
+import { seal, envelopeId, envelopeEncoding, TYPES, TypeName } from '../lib/envelope'
 import { ScitError } from '../lib/errors'
 import type { KeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
-import { encodeBody, isMarketOp } from './engine/ops'
+import { decodeExact } from '../lib/codec'
+import b4a from 'b4a'
+import { decodeBody, encodeBody, isMarketOp } from './engine/ops'
 import * as Q from './queries'
 import { HyperbeeView } from './hyperbee-view'
 import { Outcomes } from './outcomes'
@@ -22,6 +24,7 @@ import type {
   Offer,
   OfferFilter,
   Bid,
+  BidBody,
   BidState,
   Trade,
   TradeFilter,
@@ -192,6 +195,17 @@ export class Client extends EventEmitter implements MarketClient {
   }
   bids(filter?: { bot?: KeyText; state?: BidState }): Promise<Bid[]> {
     return Q.listBids(this.view, filter)
+  }
+  sentBids(): Array<{ id: Id; body: BidBody }> {
+    const me = this.keyPair?.publicKey
+    if (me === undefined) return []
+    const sent: Array<{ id: Id; body: BidBody }> = []
+    for (const buf of this.ledger.pending()) {
+      const e = decodeExact(envelopeEncoding, buf)
+      if (e.type === TYPES.bid && b4a.equals(e.author, me))
+        sent.push({ id: envelopeId(buf), body: decodeBody('bid', e.body) })
+    }
+    return sent
   }
   trade(id: Id): Promise<Trade | null> {
     return Q.getTrade(this.view, id)

@@ -349,6 +349,10 @@ export class Follower extends ReadyResource implements MarketLedger {
     return true
   }
 
+  pending(): Buffer[] {
+    return this.outbox.pending()
+  }
+
   /** Ops sent are kept in the outbox until final, and a final op's seq is in the view. */
   async lastSeqSent(author: Buffer): Promise<number> {
     return this.outbox.lastSeq(author)

@@ -314,6 +314,10 @@ export class Ledger extends ReadyResource implements MarketLedger {
     return final < core.length || core.signedLength < final
   }
 
+  pending(): Buffer[] {
+    return this.outbox.pending()
+  }
+
   async lastSeqSent(author: Buffer): Promise<number> {
     return Math.max(await lastSeqInCore(this.base.local, author), this.outbox.lastSeq(author))
   }

@@ -68,6 +68,11 @@ export class Outbox {
     return this.ops.size
   }
 
+  /** The ops sent and not final yet, this run's and a previous run's. */
+  pending(): Buffer[] {
+    return [...this.ops.values()].map((op) => op.envelope)
+  }
+
   async open(): Promise<void> {
     const stored = await this.opts.core().getUserData(KEY)
     if (stored !== null) {

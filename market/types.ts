@@ -243,6 +243,8 @@ export interface MarketClient {
   offers(filter?: OfferFilter): Promise<Offer[]>
   bid(id: Id): Promise<Bid | null>
   bids(filter?: { bot?: KeyText; state?: BidState }): Promise<Bid[]>
+  /** This client's bids sent and not final yet (kept across restarts): the id each will have, and its body. */
+  sentBids(): Array<{ id: Id; body: BidBody }>
   trade(id: Id): Promise<Trade | null>
   trades(filter?: TradeFilter): Promise<Trade[]>
   balance(key: KeyText): Promise<number>
@@ -291,6 +293,8 @@ export interface MarketLedger {
   append(envelopes: Buffer[]): Promise<void>
   /** The highest seq of `author` this peer ever sent, applied or not. */
   lastSeqSent(author: Buffer): Promise<number>
+  /** The ops this peer sent that are not final yet (its outbox, kept across restarts). */
+  pending(): Buffer[]
   takeApplied(): { hints: Hint[]; lookAllAt: number }
   appliedYet(id: Id): boolean
   on(event: 'update', fn: () => void): unknown
