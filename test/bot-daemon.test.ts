@@ -83,7 +83,12 @@ sandboxTest(
     await daemon.waitFor(/ deploy +web: files and the deploy instruction signed/)
     t.pass('bot run logs the deployment it served, one line per event')
 
-    const logs = await bot('logs', 'web')
+    // `running` is signed as the workload starts; its first line reaches the node's log a moment later
+    let logs = await bot('logs', 'web')
+    for (let i = 0; i < 30 && logs.code === 0 && !/stdout up hello/.test(logs.stdout); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      logs = await bot('logs', 'web')
+    }
     ended(logs, 'logs')
     t.ok(/stdout up hello/.test(logs.stdout), `logs: the workload's output ${logs.stderr}`)
     const state = await bot('state', 'web')
