@@ -10,7 +10,15 @@ import type { Assert } from 'brittle'
 export function shim(): { t: Assert; done: () => Promise<void> } {
   const downs: Array<{ fn: () => unknown; order: number }> = []
   const t = {
-    tmp: async () => fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-')),
+    // removed after every other teardown (a bench's stores can be gigabytes: the archive's 10 GiB run left 15 GiB)
+    tmp: async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-'))
+      downs.push({
+        fn: () => fs.rmSync(dir, { recursive: true, force: true }),
+        order: Number.MAX_SAFE_INTEGER
+      })
+      return dir
+    },
     teardown: (fn: () => unknown, opts: { order?: number } = {}) => {
       downs.push({ fn, order: opts.order ?? 0 })
     }
