@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'CLOSED'
   | 'READ_ONLY'
   | 'BUSY'
+  | 'CLOCK_AHEAD' // an indexer refused an op stamped too far ahead of its clock (the sender's clock is off)
   | 'CORRUPT' // a store under the data dir is damaged on disk (a failing disk, a torn write): scit will not run on it
   | 'ACCESS' // the contract does not let this key connect to the service
   | 'BAD_STATE' // the command makes no sense in the contract's phase (scale a stopped contract)
