@@ -126,7 +126,8 @@ async function unlessDamaged<T>(daemon: NodeDaemon, p: Promise<T>): Promise<T> {
     if (daemon.damaged !== null) reject(daemon.damaged)
     else daemon.once('damaged', reject)
   })
-  damaged.catch(() => {}) // a listener left from a step that ended first must not be an unhandled rejection
+  // a listener left from a step that ended first must not be an unhandled rejection
+  damaged.catch(safetyCatch)
   try {
     return await Promise.race([p, damaged])
   } catch (err) {
