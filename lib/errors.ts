@@ -50,3 +50,19 @@ export function fail(code: ErrorCode, message: string): never {
 export function isScitError(err: unknown, code?: ErrorCode): err is ScitError {
   return err instanceof ScitError && (code === undefined || err.code === code)
 }
+
+/**
+ * The damage RocksDB found in a store, or null: a read's error (EIO, a checksum that does not match), or the cause
+ * of a write it refused ("Batch was not applied" once a compaction found a damaged table: every write fails then).
+ */
+export function storeDamage(err: unknown, depth = 0): Error | null {
+  if (!(err instanceof Error) || depth > 4) return null
+  const e = err as Error & { code?: unknown; errors?: unknown }
+  if (e.code === 'EIO' && /corrupt|checksum mismatch/i.test(e.message)) return e
+  const inner = [e.cause, ...(Array.isArray(e.errors) ? (e.errors as unknown[]) : [])]
+  for (const x of inner) {
+    const found = storeDamage(x, depth + 1)
+    if (found !== null) return found
+  }
+  return null
+}
