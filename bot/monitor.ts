@@ -56,6 +56,8 @@ export interface ChallengeEvent {
 const CHALLENGE_TIMEOUT = 10_000
 
 const LIVE = new Set(['running', 'deploying', 'approvals'])
+/** A bid not over yet: a restart or the monitor follows it. */
+const IN_FLIGHT = new Set(['intent', 'submitted', 'filled'])
 /** A replacement that could not be bought is tried again after this long (ms). */
 const RETRY_HEAL = 30_000
 
@@ -67,11 +69,7 @@ function unreplaced(d: DeploymentRecord, t: TradeRecord): boolean {
   return (
     t.phase === 'failed' &&
     !d.trades.some((x) => x.replaces === t.id && x.phase !== 'closed' && x.phase !== 'released') &&
-    !d.bids.some(
-      (b) =>
-        b.replaces === t.id &&
-        (b.phase === 'intent' || b.phase === 'submitted' || b.phase === 'filled')
-    )
+    !d.bids.some((b) => b.replaces === t.id && IN_FLIGHT.has(b.phase))
   )
 }
 
@@ -162,7 +160,41 @@ export class Monitor {
         if ((this.retryAt.get(t.id) ?? 0) > Date.now()) continue
         void this.heal(d, t, `lease ${t.id} failed and nothing replaced it yet`)
       }
+      this.followReplacements(d)
     }
+  }
+
+  /**
+   * A replacement bid whose heal or renewal gave up waiting (its outcome not final in time) is in flight, so no
+   * heal is tried again: follow it now, as a restart would, or the replica stays lost while the bot runs.
+   * Only while nothing else works on its replacements (they are finished together).
+   */
+  private followReplacements(d: DeploymentRecord): void {
+    // a deploy in progress fills its own bids (trader.fill takes every open one)
+    if (!this.opts.heal || d.phase !== 'running') return
+    if (d.trades.some((x) => this.healing.has(x.id))) return
+    const stuck = d.bids.find(
+      (b) =>
+        b.replaces !== null &&
+        IN_FLIGHT.has(b.phase) &&
+        (this.retryAt.get(b.replaces) ?? 0) <= Date.now()
+    )
+    const key = stuck?.replaces
+    if (key === undefined || key === null) return
+    const p = this.resumeReplacements(d)
+      .then(() => {
+        this.retryAt.delete(key)
+      })
+      .catch((err) => {
+        this.retryAt.set(key, Date.now() + RETRY_HEAL)
+        this.bot.progress(
+          'heal-failed',
+          `${d.id}: following the replacement of trade ${key} failed: ${(err as Error).message}`,
+          d.id
+        )
+      })
+      .finally(() => this.healing.delete(key))
+    this.healing.set(key, p)
   }
 
   /** Leases end on the market's clock (full term, or a node's claim): bring the records up to date. */
@@ -412,14 +444,7 @@ export class Monitor {
    */
   async resumeReplacements(d: DeploymentRecord): Promise<void> {
     const bot = this.bot
-    if (
-      !d.bids.some(
-        (b) =>
-          b.replaces !== null &&
-          (b.phase === 'intent' || b.phase === 'submitted' || b.phase === 'filled')
-      )
-    )
-      return
+    if (!d.bids.some((b) => b.replaces !== null && IN_FLIGHT.has(b.phase))) return
     await bot.trader.fill(d)
     const writer = await bot.writer(d)
     const m = writer.view.current

@@ -3,7 +3,7 @@ import fs from 'fs'
 import path from 'path'
 import { Command, CommanderError } from 'commander'
 import { resolveConfig, Config, ConfigFlags, DEFAULT_DATA } from './config'
-import { ScitError } from './errors'
+import { ScitError, storeDamage } from './errors'
 import { setLevel, getLevel } from './log'
 import { ioOf, processIo, Io } from './io'
 
@@ -91,11 +91,8 @@ export function explain(err: unknown, data: string): ScitError | null {
   // RocksDB's checksums found a damaged file (a MANIFEST, a table): refuse it, never read on from it. A table's
   // damage is found later, by a compaction, which stops every write: its cause is then only in RocksDB's LOG.
   const damage =
-    e?.code === 'EIO' && /corrupt|checksum mismatch/i.test(String(e.message))
-      ? String(e.message)
-      : e?.message === 'Batch was not applied'
-        ? corruptionLogged(data)
-        : null
+    storeDamage(err)?.message ??
+    (e?.message === 'Batch was not applied' ? corruptionLogged(data) : null)
   if (damage !== null) {
     const said = damage.replace(/\s+/g, ' ').trim()
     const store = /(\/\S+)\/db\/[^/\s]+/.exec(said)?.[1] ?? 'its store'

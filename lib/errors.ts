@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'CLOSED'
   | 'READ_ONLY'
   | 'BUSY'
+  | 'CLOCK_AHEAD' // an indexer refused an op stamped too far ahead of its clock (the sender's clock is off)
   | 'CORRUPT' // a store under the data dir is damaged on disk (a failing disk, a torn write): scit will not run on it
   | 'ACCESS' // the contract does not let this key connect to the service
   | 'BAD_STATE' // the command makes no sense in the contract's phase (scale a stopped contract)
@@ -48,4 +49,20 @@ export function fail(code: ErrorCode, message: string): never {
 
 export function isScitError(err: unknown, code?: ErrorCode): err is ScitError {
   return err instanceof ScitError && (code === undefined || err.code === code)
+}
+
+/**
+ * The damage RocksDB found in a store, or null: a read's error (EIO, a checksum that does not match), or the cause
+ * of a write it refused ("Batch was not applied" once a compaction found a damaged table: every write fails then).
+ */
+export function storeDamage(err: unknown, depth = 0): Error | null {
+  if (!(err instanceof Error) || depth > 4) return null
+  const e = err as Error & { code?: unknown; errors?: unknown }
+  if (e.code === 'EIO' && /corrupt|checksum mismatch/i.test(e.message)) return e
+  const inner = [e.cause, ...(Array.isArray(e.errors) ? (e.errors as unknown[]) : [])]
+  for (const x of inner) {
+    const found = storeDamage(x, depth + 1)
+    if (found !== null) return found
+  }
+  return null
 }

@@ -27,18 +27,23 @@ export class Requests {
 
   /** An unknown or late id is ignored. */
   settle(id: number, value: unknown): void {
-    const w = this.waiting.get(id)
-    if (w === undefined) return
-    this.waiting.delete(id)
-    clearTimeout(w.timer)
-    w.resolve(value)
+    this.take(id)?.resolve(value)
+  }
+
+  /** Stop waiting for `id` now (a caller gave up): its caller and what it holds are let go, not kept until the timeout; a late answer is ignored. */
+  fail(id: number, err: Error): void {
+    this.take(id)?.reject(err)
   }
 
   failAll(why: string): void {
-    for (const [id, w] of this.waiting) {
-      this.waiting.delete(id)
-      clearTimeout(w.timer)
-      w.reject(new ScitError('CLOSED', why))
-    }
+    for (const id of [...this.waiting.keys()]) this.fail(id, new ScitError('CLOSED', why))
+  }
+
+  private take(id: number): Waiting | undefined {
+    const w = this.waiting.get(id)
+    if (w === undefined) return undefined
+    this.waiting.delete(id)
+    clearTimeout(w.timer)
+    return w
   }
 }

@@ -14,6 +14,7 @@ import * as Q from './queries'
 import { HyperbeeView } from './hyperbee-view'
 import { Outcomes } from './outcomes'
 import { lastSeq, lastSeqInView } from './seq'
+import { isClockAhead } from './clock'
 import type { MarketLedger } from './types'
 import type { Genesis } from './messages'
 import type {
@@ -33,6 +34,8 @@ import type {
 } from './types'
 
 export const DEFAULT_OUTCOME_TIMEOUT = 30_000
+/** Seals of one submit an indexer may refuse as stamped ahead of its clock before the error is the caller's. */
+const SEAL_ATTEMPTS = 3
 
 export interface ClientOptions {
   identity: KeyPair | null
@@ -113,17 +116,25 @@ export class Client extends EventEmitter implements MarketClient {
       this.seq = Math.max(this.seq, inView)
     }
     const keyPair = this.keyPair
-    // Sealed synchronously after `ready`, so concurrent submits take distinct, increasing seqs.
     const bodies = ops.map((op) => {
       if (!isMarketOp(op.type))
         throw new ScitError('INVALID_ARGUMENT', `"${op.type}" is not a market op`)
       return { type: op.type, body: encodeBody(op.type, op.body as never) }
     })
-    const envelopes = bodies.map(({ type, body }) =>
-      seal(keyPair, { type: type as TypeName, seq: ++this.seq, timestamp: this.now(), body })
-    )
-    await this.ledger.append(envelopes)
-    return envelopes.map((e) => envelopeId(e))
+    for (let attempt = 1; ; attempt++) {
+      // Sealed synchronously, so concurrent submits take distinct, increasing seqs. A refused seal gets new seqs:
+      // nothing of it was appended, and reusing a seq could let a later submit's op overtake it.
+      const envelopes = bodies.map(({ type, body }) =>
+        seal(keyPair, { type: type as TypeName, seq: ++this.seq, timestamp: this.now(), body })
+      )
+      try {
+        await this.ledger.append(envelopes)
+        return envelopes.map((e) => envelopeId(e))
+      } catch (err) {
+        // The indexer's answer set this peer's clock (market/clock.ts): seal again with it.
+        if (!isClockAhead(err) || attempt >= SEAL_ATTEMPTS) throw err
+      }
+    }
   }
 
   /** Waits for final outcomes by default. */

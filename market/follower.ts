@@ -20,6 +20,7 @@ import { HyperbeeView } from './hyperbee-view'
 import { Outbox } from './outbox'
 import { finalOutcome } from './outcomes'
 import type { Hint, Id, MarketLedger } from './types'
+import { isClockAhead } from './clock'
 
 const log = logger('follower')
 export const FOLLOWER_NAMESPACE = 'scit/follower'
@@ -362,7 +363,11 @@ export class Follower extends ReadyResource implements MarketLedger {
     if (envelopes.length === 0) return
     if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
     await this.outbox.add(envelopes)
-    await this.send(envelopes)
+    await this.send(envelopes).catch(async (err) => {
+      // Refused whole, nothing appended: the client seals them again (market/clock.ts).
+      if (isClockAhead(err)) await this.outbox.drop(envelopes)
+      throw err
+    })
   }
 
   private async send(envelopes: Buffer[]): Promise<void> {

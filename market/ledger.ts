@@ -538,7 +538,13 @@ export class Ledger extends ReadyResource implements MarketLedger {
     await this.outbox.add(envelopes)
     if (!direct && this.relay !== null) {
       envelopes.forEach((e, i) => this.relayed.set(ids[i], e))
-      if (await this.relay(envelopes)) return
+      const taken = await this.relay(envelopes).catch(async (err) => {
+        // Refused whole as stamped too far ahead (market/clock.ts): the client seals them again.
+        for (const id of ids) this.relayed.delete(id)
+        await this.outbox.drop(envelopes)
+        throw err
+      })
+      if (taken) return
     }
     // Relayed ops not applied yet go first again, to keep one author's seq order; a second copy changes nothing.
     const all = new Map(this.relayed)

@@ -9,6 +9,7 @@ import { decodeExact } from '../lib/codec'
 import { envelopeId, envelopeEncoding } from '../lib/envelope'
 import type { Envelope } from '../lib/envelope'
 import { logger } from '../lib/log'
+import { isClockAhead, MAX_AHEAD } from './clock'
 import type { Id } from './types'
 import safetyCatch from 'safety-catch'
 
@@ -146,8 +147,22 @@ export class Outbox {
     await this.save()
     if (again.length > 0) {
       log.info('sending ops again: not final yet', { ops: again.length })
-      await this.opts.resend(again)
+      await this.opts.resend(again).catch((err) => this.refused(again, err))
     }
+  }
+
+  /** Ops an indexer will never take, as stamped by a clock that was ahead, are dropped; they are sealed anew or lost. */
+  private async refused(sent: Buffer[], err: unknown): Promise<void> {
+    if (!isClockAhead(err)) throw err
+    const ahead = sent.filter((e) => timestampOf(e) > err.time + MAX_AHEAD)
+    log.warn('ops stamped ahead of the indexers dropped', { ops: ahead.length })
+    await this.drop(ahead)
+  }
+
+  /** Forget ops that were never taken (an indexer refused them): they must not be sent again. */
+  async drop(envelopes: Buffer[]): Promise<void> {
+    for (const e of envelopes) this.ops.delete(envelopeId(e))
+    await this.save()
   }
 
   private schedule(): void {

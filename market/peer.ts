@@ -24,6 +24,7 @@ import { Ledger } from './ledger'
 import { Follower } from './follower'
 import { Client } from './client'
 import { Relays } from './relay'
+import { PeerClock } from './clock'
 import type { Apply, MarketLedger, Outcome } from './types'
 import safetyCatch from 'safety-catch'
 
@@ -138,6 +139,11 @@ export class MarketPeer extends ReadyResource {
     return this.connections.size
   }
 
+  /** This peer's market clock: the median of the clocks of the indexers it reaches (market/clock.ts). */
+  now(): number {
+    return this.relays?.clock.now() ?? (this.opts.now ?? Date.now)()
+  }
+
   protected override async _open(): Promise<void> {
     await openOrClose(
       () => this.open(),
@@ -182,7 +188,8 @@ export class MarketPeer extends ReadyResource {
           ? (key) => {
               void ledger.offer(key)
             }
-          : undefined
+          : undefined,
+        new PeerClock(o.now ?? Date.now, () => ledger.writable)
       )
       this.relays = relays
       ledger.relay = (envelopes) => relays.send(envelopes)
@@ -234,7 +241,7 @@ export class MarketPeer extends ReadyResource {
     this._client = new Client(this.ledger, {
       identity: this.opts.identity,
       writable: this.opts.writable,
-      now: this.opts.now
+      now: () => this.now()
     })
     await this._client.ready()
   }

@@ -10,7 +10,7 @@ import Protomux, { Channel, Message } from 'protomux'
 import type { SwarmConnection } from 'hyperswarm'
 import { struct, optional, nonNullBuffer } from '../lib/codec'
 import { envelopeId, TYPES } from '../lib/envelope'
-import { ScitError } from '../lib/errors'
+import { ScitError, isScitError } from '../lib/errors'
 import { Requests } from '../lib/requests'
 import { logger } from '../lib/log'
 import { MARKET_TYPES } from './engine'
@@ -18,10 +18,11 @@ import { openMemo } from './engine/open-memo'
 import { checkAhead } from './signature-pool'
 import { MAX_BLOCK_BYTES, MAX_BLOCK_OPS, split } from './block'
 import type { MarketLedger } from './types'
+import { PeerClock, ClockAhead, isClockAhead, admit, MAX_AHEAD } from './clock'
 
 const log = logger('relay')
 
-export const RELAY_PROTOCOL = 'scit/market-relay/v3'
+export const RELAY_PROTOCOL = 'scit/market-relay/v4'
 /** Large, as a relay appends one request at once: a split append gets re-applied after the indexers' acks. */
 export const MAX_RELAY_OPS = 8 * MAX_BLOCK_OPS
 const MAX_RELAY_BYTES = 4 * MAX_BLOCK_BYTES
@@ -39,12 +40,18 @@ interface Submit {
 interface Receipt {
   id: number
   error: string | null
+  /** The error's code (CLOCK_AHEAD: the sender corrects its clock and seals again). */
+  code: string | null
+  /** The relay's clock as it answered (market/clock.ts). */
+  time: number
 }
 /** Whether this end relays (and from which writer core), and which view it reads (a follower checks it). */
 interface Hello {
   serves: boolean
   view: Buffer | null
   writer: Buffer | null
+  /** Its clock as it opened the channel. */
+  time: number
 }
 
 // A missing envelope decodes empty, which `open` refuses with a reason like any bad op.
@@ -54,12 +61,15 @@ const submitEncoding = struct<Submit>([
 ])
 const receiptEncoding = struct<Receipt>([
   ['id', c.uint],
-  ['error', optional(c.string)]
+  ['error', optional(c.string)],
+  ['code', optional(c.string)],
+  ['time', c.uint]
 ])
 const helloEncoding = struct<Hello>([
   ['serves', c.bool],
   ['view', optional(c.fixed32)],
-  ['writer', optional(c.fixed32)]
+  ['writer', optional(c.fixed32)],
+  ['time', c.uint]
 ])
 
 class RelayChannel {
@@ -84,10 +94,12 @@ class RelayChannel {
         ch.usable = hello.serves
         ch.writer = hello.writer
         ch.shown = hello.view
+        if (hello.serves) relays.clock.measure(ch, hello.time, relays.clock.local())
         if (hello.view !== null) relays.onview(hello.view)
       },
       onclose: () => {
         ch.usable = false
+        relays.clock.forget(ch)
         ch.requests.failAll('the relay channel closed')
       }
     })
@@ -116,7 +128,12 @@ class RelayChannel {
       }
     })
     const serves = relays.serves()
-    channel.open({ serves, view: relays.viewKey(), writer: serves ? relays.writerKey() : null })
+    channel.open({
+      serves,
+      view: relays.viewKey(),
+      writer: serves ? relays.writerKey() : null,
+      time: relays.clock.now()
+    })
   }
 
   view(key: Buffer): void {
@@ -124,11 +141,15 @@ class RelayChannel {
   }
 
   async send(envelopes: Buffer[]): Promise<void> {
+    const clock = this.relays.clock
+    const sent = clock.local()
     const r = await this.requests.request<Receipt>(
       (id) => this.submitMsg.send({ id, envelopes }),
       RELAY_TIMEOUT,
       'the relay'
     )
+    clock.measure(this, r.time, sent, clock.local())
+    if (r.code === 'CLOCK_AHEAD') throw new ClockAhead(r.time, `the relay refused: ${r.error}`)
     if (r.error !== null) throw new ScitError('REJECTED', `the relay refused: ${r.error}`)
   }
 
@@ -137,13 +158,12 @@ class RelayChannel {
   }
 
   private onsubmit(m: Submit): void {
-    const reply = (error: string | null): void => {
-      this.receiptMsg.send({ id: m.id, error })
+    const reply = (err: Error | null): void => {
+      const code = isScitError(err) ? err.code : null
+      const time = this.relays.clock.now()
+      this.receiptMsg.send({ id: m.id, error: err?.message ?? null, code, time })
     }
-    this.relays.accept(m.envelopes).then(
-      () => reply(null),
-      (err: Error) => reply(err.message)
-    )
+    this.relays.accept(m.envelopes).then(() => reply(null), reply)
   }
 }
 
@@ -162,7 +182,8 @@ export class Relays {
   /** `onview`: a peer reads this view of the market (a follower checks and may follow it). */
   constructor(
     private readonly ledger: MarketLedger,
-    readonly onview: (key: Buffer) => void = () => {}
+    readonly onview: (key: Buffer) => void = () => {},
+    readonly clock = new PeerClock(Date.now, () => ledger.writable)
   ) {
     ledger.on('update', this.onupdate)
   }
@@ -231,6 +252,13 @@ export class Relays {
       this.counters.sent += envelopes.length
       return true
     } catch (err) {
+      // The caller seals them again with the clock just learned (market/clock.ts); a relay whose clock is behind
+      // the others' would refuse those too: the next request goes to another.
+      if (isClockAhead(err)) {
+        if (this.clock.now() - err.time > MAX_AHEAD / 2) relay.usable = false
+        if (this.current === relay) this.current = null
+        throw err
+      }
       log.info('relay failed: appending ops ourselves', { error: (err as Error).message })
       relay.usable = false
       if (this.current === relay) this.current = null
@@ -259,12 +287,15 @@ export class Relays {
     const turn = this.turn.then(() => checked)
     this.turn = turn
     await turn
+    const stamps: number[] = []
     for (let i = 0; i < envelopes.length; i++) {
       const opened = openMemo(envelopes[i], envelopeId(envelopes[i]), MARKET_TYPES)
       if (!opened.ok) throw new ScitError('INVALID_ENVELOPE', `op ${i}: ${opened.message}`)
       if (opened.envelope.type === TYPES.governance)
         throw new ScitError('REJECTED', `op ${i}: governance ops are not relayed`)
+      stamps.push(opened.envelope.timestamp)
     }
+    admit(stamps, this.clock.now())
     log.debug('relaying', { ops: envelopes.length })
     // Queued synchronously: requests are appended in the order they arrived. Answered once queued: waiting for the
     // append made a sender wait for the apply call in progress too (seconds at 90 ops/s); its outbox keeps the ops

@@ -3,6 +3,7 @@ import fs from 'fs'
 import path from 'path'
 import Corestore from 'corestore'
 import { configFrom, output, untilSignal, CommonFlags, whole } from '../lib/command'
+import { settleWithin } from '../lib/timeout'
 import { requireMarket } from '../lib/config'
 import { eventPrinter } from '../lib/events'
 import { loadIdentity } from '../lib/identity'
@@ -75,7 +76,7 @@ export async function cmdStart(flags: StartFlags): Promise<void> {
   daemon.on('event', (name: string, detail: string) => event(name, detail))
   // Listening before the start: the offer may be on sale before ready() returns, and a stop then must still withdraw it.
   const stop = untilSignal()
-  const early = await Promise.race([stop, daemon.ready().then(() => null)])
+  const early = await unlessDamaged(daemon, Promise.race([stop, daemon.ready().then(() => null)]))
   if (early !== null) {
     // Told to stop while it still waits for its market: nothing was offered, nothing to withdraw.
     log.info('stopping before the market answered', { signal: early })
@@ -98,7 +99,7 @@ export async function cmdStart(flags: StartFlags): Promise<void> {
     },
     () => `ready ${daemon.key}`
   )
-  const sig = await stop
+  const sig = await unlessDamaged(daemon, stop)
   log.info('stopping: withdrawing the offer first', { signal: sig })
   event('withdraw', `${sig}: withdrawing the offer, then stopping the workloads`)
   const final = await daemon.withdraw()
@@ -111,6 +112,29 @@ export async function cmdStart(flags: StartFlags): Promise<void> {
   await daemon.close()
   record.remove()
   event('stopped', `node ${daemon.key}`)
+}
+
+/** How long a node whose store is damaged may take to stop its workloads before it exits. */
+const DAMAGED_STOP = 15_000
+
+/**
+ * `p`, unless the store turns out damaged first (NodeDaemon 'damaged'): then the node stops (bounded) and throws
+ * the damage, which the CLI says as CORRUPT with the store to move aside. It never runs on from a damaged store.
+ */
+async function unlessDamaged<T>(daemon: NodeDaemon, p: Promise<T>): Promise<T> {
+  const damaged = new Promise<never>((_resolve, reject) => {
+    if (daemon.damaged !== null) reject(daemon.damaged)
+    else daemon.once('damaged', reject)
+  })
+  // a listener left from a step that ended first must not be an unhandled rejection
+  damaged.catch(safetyCatch)
+  try {
+    return await Promise.race([p, damaged])
+  } catch (err) {
+    if (daemon.damaged === null) throw err
+    await settleWithin(daemon.stop(), DAMAGED_STOP)
+    throw daemon.damaged
+  }
 }
 
 export async function cmdStatus(flags: CommonFlags): Promise<void> {

@@ -11,7 +11,7 @@ import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
 import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
-import { ScitError, isScitError } from '../lib/errors'
+import { ScitError, isScitError, storeDamage } from '../lib/errors'
 import { raceTimeout } from '../lib/timeout'
 import { openOrClose, opened } from '../lib/lifecycle'
 import { createSwarm } from '../lib/swarm'
@@ -89,6 +89,8 @@ export class NodeDaemon extends ReadyResource {
   private _results: JobResults | null = null
   private renewal: NodeJS.Timeout | null = null
   private withdrawing = false
+  /** Damage found in the store while running (checkStore), or null. */
+  damaged: Error | null = null
   private readonly channels = new Set<NodeChannel>()
   /** The shard protocol of archive leases (node/archive-peers.ts). */
   private shardPeers: ShardPeers | null = null
@@ -146,6 +148,19 @@ export class NodeDaemon extends ReadyResource {
   }
   get key(): string {
     return encodeKey(this.identity.publicKey)
+  }
+
+  /**
+   * Damage RocksDB finds in the store while the node runs (replication reading a table, a compaction that then
+   * stops every write) reaches only a connection's error: a start waiting for a write hung forever. Said once, as
+   * 'damaged'; `scit node start` then stops with CORRUPT.
+   */
+  private checkStore(err: Error): void {
+    const damage = storeDamage(err)
+    if (damage === null || this.damaged !== null) return
+    this.damaged = damage
+    log.error('the store is damaged on disk', { error: damage.message })
+    this.emit('damaged', damage)
   }
 
   /** Everything checked locally first (the offer, the sandbox), so that a node that cannot sell or run anything offers nothing. */
@@ -462,7 +477,7 @@ export class NodeDaemon extends ReadyResource {
   }
 
   private onconnection(conn: SwarmConnection): void {
-    conn.on('error', () => {})
+    conn.on('error', (err: Error) => this.checkStore(err))
     log.debug('peer connected', { peer: encodeKey(conn.remotePublicKey).slice(0, 8) })
     const ch = NodeChannel.attach(conn, this.handler())
     this.channels.add(ch)

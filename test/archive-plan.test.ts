@@ -1,34 +1,11 @@
 import test from 'brittle'
-import path from 'path'
 import { loadTemplate } from '../bot/template'
 import { instantiate } from '../bot/manifest'
 import { planInstance } from '../bot/archive-plan'
 import { ZERO, GiB, TiB } from '../lib/resources'
 import { isScitError } from '../lib/errors'
 import type { Offer } from '../market/types'
-
-const EXAMPLE = path.join(__dirname, '..', '..', 'examples', 'archive.yaml')
-const YEAR = 365 * 86_400_000
-
-function offer(i: number, over: Partial<Offer> = {}): Offer {
-  const resources = { ...ZERO, cpu: 4000, memory: 16 * GiB, hdd: (20 + (i % 80)) * TiB }
-  return {
-    node: `node${String(i).padStart(5, '0')}`,
-    id: `o${i}`,
-    resources,
-    available: resources,
-    prices: { ...ZERO, cpu: 10, memory: 1, hdd: 1 + (i % 2) },
-    country: 'CH',
-    city: 'Zurich',
-    attributes: ['hdd'],
-    minLease: 1,
-    maxLease: 2 * YEAR,
-    time: i,
-    renewed: i,
-    withdrawn: false,
-    ...over
-  }
-}
+import { EXAMPLE, hddOffer } from './helpers/archive'
 
 async function plan(set: Record<string, string>, offers: Offer[]) {
   const inst = await instantiate(loadTemplate(EXAMPLE), { country: 'CH', ...set })
@@ -36,7 +13,7 @@ async function plan(set: Record<string, string>, offers: Offer[]) {
 }
 
 test('1 PB in CH against 2,000 offers: groups, distinct nodes, 1.5× overhead and a price a month', async (t) => {
-  const offers = Array.from({ length: 2000 }, (_, i) => offer(i))
+  const offers = Array.from({ length: 2000 }, (_, i) => hddOffer(i))
   const { inst, plans } = await plan({ capacity: '1PB' }, offers)
   const p = plans[0]
   t.ok(p.groups >= 100 && p.groups <= 1000, `a few hundred groups: ${p.groups}`)
@@ -50,7 +27,7 @@ test('1 PB in CH against 2,000 offers: groups, distinct nodes, 1.5× overhead an
 
 test('shards shrink (more groups) when the nodes have less room than the template allows', async (t) => {
   const small = Array.from({ length: 40 }, (_, i) =>
-    offer(i, { available: { ...ZERO, hdd: 60 * GiB } })
+    hddOffer(i, { available: { ...ZERO, hdd: 60 * GiB } })
   )
   const { plans } = await plan({ capacity: '1TB', data: '4', parity: '2' }, small)
   t.ok(plans[0].shard <= 60 * GiB, `a shard fits a node's 60 GiB: ${plans[0].shard}`)
@@ -68,7 +45,7 @@ test('refusals say what was needed, what the market has and the fix', async (t) 
     }
   }
   const ssdOnly = Array.from({ length: 5 }, (_, i) =>
-    offer(i, {
+    hddOffer(i, {
       attributes: ['ssd'],
       resources: { ...ZERO, ssd: TiB },
       available: { ...ZERO, ssd: TiB }
@@ -80,7 +57,7 @@ test('refusals say what was needed, what the market has and the fix', async (t) 
     'a small archive where nobody sells hdd says so'
   )
   const few = Array.from({ length: 3 }, (_, i) =>
-    offer(i, { available: { ...ZERO, hdd: 20 * TiB } })
+    hddOffer(i, { available: { ...ZERO, hdd: 20 * TiB } })
   )
   const msg = await refused({ capacity: '1TB' }, few)
   t.ok(/needs 30 distinct nodes in CH with hdd/.test(msg), 'what was needed')

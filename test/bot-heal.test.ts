@@ -96,6 +96,45 @@ sandboxTest(
 )
 
 sandboxTest(
+  'a replacement bid its heal gave up on (no final outcome in time) is followed by the running bot: the lease is replaced without a restart',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const nodes = [await node(t, w), await node(t, w)]
+    const b = await bot(t, w)
+    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }) })
+    await waitRunning(b, d)
+    const lost = d.trades[0]
+    const spare = nodes.find((n) => n.key !== lost.node)
+    if (!spare) return t.fail('expected a second node')
+    // What a heal whose bid had no final outcome within its timeout leaves (the soak, seed 2700): the lease
+    // failed, the replacement bid placed and recorded as submitted, nothing following it.
+    await b.trader.end(d, lost.id, 'fail', 'healed, then the bid was not decided in time')
+    const body = { ...d.bids[0].body, expiry: Date.now() + 30_000, exclude: [lost.node] }
+    const rec = b.trader.plan(d, lost.workload, body, lost.id)
+    const [id] = await b.client.submit([{ type: 'bid', body: rec.body }])
+    rec.id = id
+    rec.phase = 'submitted'
+    b.state.save()
+
+    const done = healed(b)
+    b.monitor.start()
+    const what = await done
+    t.ok(what.startsWith('healed'), what)
+    const replacement = d.trades.find((x) => x.replaces === lost.id)
+    t.is(replacement?.node, spare.key, 'the bid it had placed filled on the other node')
+    t.is(rec.phase, 'filled', 'that very bid, not another')
+    const rows = await waitRunning(b, d)
+    t.is(
+      rows.find((r) => r.trade === replacement?.id)?.state,
+      'running',
+      'and the replacement runs the workload'
+    )
+    t.is(d.trades.filter((x) => x.replaces === lost.id).length, 1, 'once')
+  }
+)
+
+sandboxTest(
   'a heal decided before the bot restarted (killed before its fail was done) is finished at once, not after another grace',
   async (t) => {
     const net = await testnet(t)

@@ -130,19 +130,33 @@ export class ShardChannel {
     this.requests.failAll('channel closed')
   }
 
-  /** Append `blocks` at `start` of a shard on the holder; resolves with the blocks it holds then. */
-  async store(
+  /**
+   * Append `blocks` at `start` of a shard on the holder; resolves with the blocks it holds then.
+   * The message is encoded at once; what waits for the answer (stored) holds only their size, not them.
+   */
+  store(
     ref: ShardRef,
     start: number,
     blocks: Buffer[],
     timeout = DEFAULT_TIMEOUT
   ): Promise<number> {
-    const a = await this.request<Stored>(
-      (id) => this.m.store.send({ id, ...ref, start, blocks }),
-      timeout
-    )
+    const bytes = blocks.reduce((n, b) => n + b.byteLength, 0)
+    let answer: Promise<Stored>
+    try {
+      answer = this.request<Stored>(
+        (id) => this.m.store.send({ id, ...ref, start, blocks }),
+        timeout
+      )
+    } catch (err) {
+      return Promise.reject(err as Error)
+    }
+    return this.whenStored(answer, bytes)
+  }
+
+  private async whenStored(answer: Promise<Stored>, bytes: number): Promise<number> {
+    const a = await answer
     if (a.error !== null) throw new ScitError('REJECTED', a.error)
-    for (const b of blocks) this.traffic.stored += b.byteLength
+    this.traffic.stored += bytes
     return a.length
   }
 
@@ -155,7 +169,10 @@ export class ShardChannel {
   ): Promise<Fetched> {
     let sent = -1
     const onabort = (): void => {
-      if (sent !== -1 && !this.closed) this.m.cancel.send({ id: sent })
+      if (sent === -1) return
+      if (!this.closed) this.m.cancel.send({ id: sent })
+      // not kept waiting for the timeout: the caller's closures hold the blocks of the answers it did use
+      this.requests.fail(sent, new ScitError('CLOSED', 'cancelled'))
     }
     opts.signal?.addEventListener('abort', onabort, { once: true })
     try {

@@ -1,35 +1,57 @@
 /**
- * Memory of a put and a get of large files (`ARCHIVE_STREAM_MIB=256,2048 npm
- * run bench -- archive`): each file is sparse (its bytes are made by the
- * kernel as it is read: neither in RAM nor on disk; sealing makes them random
- * before coding), put, got back to a file that is checked by the get's own
- * hash and removed, and removed from the archive. Printed per size: MiB/s
- * and this process's peak RSS (bot and nodes) over the RSS before; bounded
- * means the same rise at every size.
+ * Memory of a put and a get of large files (`ARCHIVE_STREAM_MIB=1024,2048
+ * npm run bench -- archive`), as a user feels it: `scit bot archive put` and
+ * `get` run as their own processes (the real binary, the bench's bot data dir),
+ * against the holders in this process. Each file is sparse (its bytes are
+ * made by the kernel as it is read: neither in RAM nor on disk; sealing makes
+ * them random before coding), put, got back to a file that is checked by the
+ * get's own hash and removed, and removed from the archive. Printed per size:
+ * MiB/s, the command's peak RSS, heap, external and ArrayBuffer bytes
+ * (memory-probe.ts), and this process's (the holders') peak RSS apart. Bounded means the same command peak at every size.
  */
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
+import { spawn } from 'child_process'
 import { MiB } from '../../lib/resources'
+import { encodeKey } from '../../lib/keys'
 import type { Testnet } from '../../lib/testnet'
-import { put } from '../../bot/archive-put'
-import { get } from '../../bot/archive-get'
-import { rm } from '../../bot/archive-health'
 import type { Assert } from 'brittle'
+import { SCIT } from '../helpers/runtime'
 import { benchWorld } from './archive-world'
+import type { MemoryProbe } from './memory-probe'
 import { ms } from './shim'
 
-/** Peak RSS while `fn` runs, sampled every 100 ms. */
-async function peakDuring(fn: () => Promise<unknown>): Promise<{ peak: number; millis: number }> {
-  let peak = process.memoryUsage().rss
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100)
+const PROBE = path.join(__dirname, 'memory-probe.js')
+
+interface Measured {
+  millis: number
+  probe: MemoryProbe
+  /** This process's (the holders') peak RSS meanwhile. */
+  nodes: number
+}
+
+/** `scit ARGS` as a child with the memory probe preloaded; its probe and the time it took. */
+function scitMeasured(args: string[], probeFile: string): Promise<Measured> {
+  let nodes = process.memoryUsage().rss
+  const sampler = setInterval(() => (nodes = Math.max(nodes, process.memoryUsage().rss)), 100)
   const s = process.hrtime.bigint()
-  try {
-    await fn()
-  } finally {
-    clearInterval(sampler)
-  }
-  return { peak: Math.max(peak, process.memoryUsage().rss), millis: ms(s) }
+  const child = spawn(process.execPath, ['-r', PROBE, SCIT, ...args], {
+    env: { ...process.env, SCIT_MEMORY_PROBE: probeFile },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+  return new Promise<Measured>((resolve, reject) => {
+    child.on('exit', (code) => {
+      clearInterval(sampler)
+      const millis = ms(s)
+      if (code !== 0) return reject(new Error(`scit ${args.slice(0, 3).join(' ')}: ${out.trim()}`))
+      const probe = JSON.parse(fs.readFileSync(probeFile, 'utf8')) as MemoryProbe
+      resolve({ millis, probe, nodes })
+    })
+  })
 }
 
 export async function streamBench(
@@ -41,22 +63,48 @@ export async function streamBench(
   const a = await benchWorld(t, net, nodes, Math.max(...sizes) * 1.25)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  // the data dir is the command's now (one process opens it at a time)
+  const data = a.bot.opts.data
+  await a.bot.close()
+  const flags = [
+    '--data',
+    data,
+    '--market',
+    encodeKey(a.w.key),
+    '--bootstrap',
+    net.bootstrap.map((b) => `${b.host}:${b.port}`).join(','),
+    '--json'
+  ]
   const base = process.memoryUsage().rss
-  console.log(`RSS before the first put (bot and ${nodes} nodes): ${(base / MiB).toFixed(0)} MiB`)
+  console.log(`RSS of this process (the market and ${nodes} holders) before: ${mb(base)}`)
+  const probe = path.join(dir, 'probe.json')
   for (const size of sizes) {
     const file = path.join(dir, `sparse-${size / MiB}`)
     fs.closeSync(fs.openSync(file, 'w'))
     fs.truncateSync(file, size)
-    const p = await peakDuring(() => put(a.session, [file]))
+    const p = await scitMeasured(['bot', 'archive', 'put', 'vault', file, ...flags], probe)
     fs.rmSync(file)
-    const g = await peakDuring(() => get(a.session, path.basename(file), { out: file }))
+    const g = await scitMeasured(
+      ['bot', 'archive', 'get', 'vault', path.basename(file), '--out', file, ...flags],
+      probe
+    )
     if (fs.statSync(file).size !== size) throw new Error('the file came back at another size')
     fs.rmSync(file)
-    await rm(a.session, path.basename(file))
+    await scitMeasured(['bot', 'archive', 'rm', 'vault', path.basename(file), ...flags], probe)
     const rate = (millis: number): string => `${(size / MiB / (millis / 1000)).toFixed(1)} MiB/s`
-    const rise = (peak: number): string => `+${((peak - base) / MiB).toFixed(0)} MiB`
-    console.log(
-      `${size / MiB} MiB streamed: put ${rate(p.millis)}, peak RSS ${(p.peak / MiB).toFixed(0)} MiB (${rise(p.peak)}); get ${rate(g.millis)}, peak RSS ${(g.peak / MiB).toFixed(0)} MiB (${rise(g.peak)})`
-    )
+    const line = (what: string, m: Measured): string =>
+      `${what} ${rate(m.millis)}, the command's peak RSS ${mb(m.probe.peak.rss)} (heap ${mb(m.probe.peak.heapUsed)}, external ${mb(m.probe.peak.external)}, of it ArrayBuffers ${mb(m.probe.peak.arrayBuffers)}; RSS at 1/4, 1/2, 3/4, end: ${quarters(m.probe)}), holders' RSS +${mb(m.nodes - base)}`
+    console.log(`${size / MiB} MiB streamed: ${line('put', p)}; ${line('get', g)}`)
   }
+}
+
+const mb = (bytes: number): string => `${(bytes / MiB).toFixed(0)} MiB`
+
+/** The command's RSS a quarter, half and three quarters into its samples, and at the last. */
+function quarters(p: MemoryProbe): string {
+  const s = p.samples
+  if (s.length === 0) return '-'
+  return [0.25, 0.5, 0.75, 1]
+    .map((f) => (s[Math.min(s.length - 1, Math.floor(f * (s.length - 1)))].rss / MiB).toFixed(0))
+    .join(', ')
 }

@@ -18,21 +18,20 @@ import b4a from 'b4a'
 import sodium from 'sodium-universal'
 import { startTestnet } from '../../lib/testnet'
 import { generateKeyPair } from '../../lib/identity'
-import { ZERO, GiB, TiB, MiB } from '../../lib/resources'
+import { MiB } from '../../lib/resources'
 import { ErasureCode } from '../../lib/archive/erasure'
 import { loadTemplate } from '../../bot/template'
 import { instantiate } from '../../bot/manifest'
 import { planInstance } from '../../bot/archive-plan'
 import { put } from '../../bot/archive-put'
 import { get } from '../../bot/archive-get'
-import { EXAMPLE } from '../helpers/archive'
+import { EXAMPLE, hddOffer } from '../helpers/archive'
 import { healed, nodeState } from '../helpers/deploy'
 import { shim, ms } from './shim'
 import { CpuProfile, perMiB } from './profile'
 import { wireBytes } from './wire'
 import { benchWorld, codeFor } from './archive-world'
 import { streamBench } from './archive-stream'
-import type { Offer } from '../../market/types'
 
 const NODES = Number(process.env.ARCHIVE_NODES ?? 31)
 const SIZE = Number(process.env.ARCHIVE_MIB ?? 1024) * MiB
@@ -93,25 +92,7 @@ function codecs(): void {
 }
 
 function planBench(): Promise<void> {
-  const YEAR = 365 * 86_400_000
-  const offers: Offer[] = Array.from({ length: 2000 }, (_, i) => {
-    const resources = { ...ZERO, cpu: 4000, memory: 16 * GiB, hdd: (20 + (i % 80)) * TiB }
-    return {
-      node: `n${i}`,
-      id: `o${i}`,
-      resources,
-      available: resources,
-      prices: { ...ZERO, hdd: 1 + (i % 2) },
-      country: 'CH',
-      city: 'Zurich',
-      attributes: ['hdd'],
-      minLease: 1,
-      maxLease: 2 * YEAR,
-      time: i,
-      renewed: i,
-      withdrawn: false
-    }
-  })
+  const offers = Array.from({ length: 2000 }, (_, i) => hddOffer(i))
   return (async () => {
     const s = process.hrtime.bigint()
     const inst = await instantiate(loadTemplate(EXAMPLE), { capacity: '1PB', country: 'CH' })

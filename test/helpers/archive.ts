@@ -9,9 +9,10 @@ import type { Assert } from 'brittle'
 import b4a from 'b4a'
 import sodium from 'sodium-universal'
 import type { Testnet } from '../../lib/testnet'
-import { ZERO, MiB } from '../../lib/resources'
+import { ZERO, MiB, GiB, TiB } from '../../lib/resources'
 import type { NodeDaemon } from '../../node/daemon'
 import type { Bot } from '../../bot/bot'
+import type { Offer } from '../../market/types'
 import { deploy, waitRunning } from '../../bot/deployment'
 import type { DeploymentRecord } from '../../bot/records'
 import { ArchiveSession } from '../../bot/archive-session'
@@ -25,6 +26,29 @@ export const HOLDER = {
   prices: { ...ZERO, cpu: 10, memory: 1, hdd: 1 },
   attributes: ['hdd'],
   unsafeNoSandbox: true
+}
+
+const YEAR = 365 * 86_400_000
+
+/** Offer `i` of a simulated book (the planner's tests and bench): 20-99 TiB of hdd in CH, at 1 or 2. */
+export function hddOffer(i: number, over: Partial<Offer> = {}): Offer {
+  const resources = { ...ZERO, cpu: 4000, memory: 16 * GiB, hdd: (20 + (i % 80)) * TiB }
+  return {
+    node: `node${String(i).padStart(5, '0')}`,
+    id: `o${i}`,
+    resources,
+    available: resources,
+    prices: { ...ZERO, cpu: 10, memory: 1, hdd: 1 + (i % 2) },
+    country: 'CH',
+    city: 'Zurich',
+    attributes: ['hdd'],
+    minLease: 1,
+    maxLease: 2 * YEAR,
+    time: i,
+    renewed: i,
+    withdrawn: false,
+    ...over
+  }
 }
 
 export interface ArchiveWorld {
