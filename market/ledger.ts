@@ -369,7 +369,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
   }
 
   /** The indexer with the smallest key but `writer`, of those not gone silent (`silent`). */
-  private firstAcker(writer: Buffer | null): ActiveWriter | null {
+  private firstAcker(writer: Buffer | null, since?: number): ActiveWriter | null {
     const now = Date.now()
     if (!this.unfinished()) this.waitingSince = 0
     else if (this.waitingSince === 0) this.waitingSince = now
@@ -377,25 +377,25 @@ export class Ledger extends ReadyResource implements MarketLedger {
     let first: ActiveWriter | null = null
     for (const w of this.base.linearizer?.indexers ?? []) {
       if (writer !== null && b4a.equals(w.core.key, writer)) continue
-      if (!b4a.equals(w.core.key, local) && this.silent(w, now)) continue
+      if (!b4a.equals(w.core.key, local) && this.silent(w, now, since ?? this.waitingSince))
+        continue
       if (first === null || b4a.compare(w.core.key, first.core.key) < 0) first = w
     }
     return first
   }
 
   /**
-   * An indexer that appended nothing for ACKER_GONE while this peer had ops not final yet; it stays passed over until
-   * it appends again (else every block would wait for a stopped one).
+   * An indexer that appended nothing for ACKER_GONE since `since` (this peer's ops not final yet, or a writer's wait for
+   * its ack began); it stays passed over until it appends again (else every block would wait for a stopped one).
    */
-  private silent(w: ActiveWriter, now: number): boolean {
+  private silent(w: ActiveWriter, now: number, since: number): boolean {
     const key = b4a.toString(w.core.key, 'hex')
     const heard = this.heard.get(key)
     if (heard === undefined || heard.length !== w.length) {
       this.heard.set(key, { length: w.length, at: now, silent: false })
       return false
     }
-    if (!heard.silent && this.waitingSince > 0)
-      heard.silent = now - Math.max(heard.at, this.waitingSince) >= ACKER_GONE
+    if (!heard.silent && since > 0) heard.silent = now - Math.max(heard.at, since) >= ACKER_GONE
     return heard.silent
   }
 
@@ -416,9 +416,11 @@ export class Ledger extends ReadyResource implements MarketLedger {
       return self !== undefined && self.indexed >= length
     }
     const started = process.hrtime.bigint()
-    while (this.closing === null) {
-      // Asked again each time: an acker gone silent is passed over for the next (`firstAcker`).
-      const acker = this.firstAcker(local.key)
+    const since = Date.now()
+    // Nothing to wait for once all here is final: no ack is owed. Asked again each time: an acker silent since the
+    // wait began is passed over for the next (`firstAcker`).
+    while (this.closing === null && this.unfinished()) {
+      const acker = this.firstAcker(local.key, since)
       if (acker === null || acked(acker)) break
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
