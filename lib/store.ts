@@ -23,6 +23,13 @@ export const STORE_LIMITS: Required<StoreLimits> = {
 /** A follower (a node, a bot) reads little of the view: half of both. */
 export const FOLLOWER_LIMITS: StoreLimits = { cacheNodes: 4096, writeBuffer: 4 * 1024 * 1024 }
 
+/**
+ * A node follows the view like a bot, and also holds archive shards: 64 KiB blocks written in bulk. With a 4 MiB
+ * memtable those flush (and their blob files compact) four times as often: 512 MiB stored cost 1.5-1.8× the CPU
+ * per MiB (`ARCHIVE_NODES=0 npm run bench -- archive`); 16 MiB costs at most 24 MiB more RSS while a node writes.
+ */
+export const NODE_LIMITS: StoreLimits = { ...FOLLOWER_LIMITS, writeBuffer: 16 * 1024 * 1024 }
+
 export function openStore(dir: string, limits: StoreLimits = {}): Corestore {
   const { cacheNodes, writeBuffer } = { ...STORE_LIMITS, ...limits }
   return new Corestore(new CoreStorage(dir, { writeBufferSize: writeBuffer }), {

@@ -6,7 +6,7 @@ import path from 'path'
 import ReadyResource from 'ready-resource'
 import type Corestore from 'corestore'
 import Hyperswarm from 'hyperswarm'
-import type { SwarmConnection } from 'hyperswarm'
+import type { SwarmConnection, Discovery } from 'hyperswarm'
 import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
 import { ScitError } from '../lib/errors'
@@ -29,6 +29,8 @@ import type { Apply, MarketLedger, Outcome } from './types'
 import safetyCatch from 'safety-catch'
 
 const log = logger('market')
+/** How often a peer that reaches no indexer looks the market's topic up again (`rediscover`). */
+const REDISCOVER = 15_000
 
 export interface GenesisOptions {
   faucets: Buffer[]
@@ -87,6 +89,7 @@ export class MarketPeer extends ReadyResource {
   private readonly connections = new Set<SwarmConnection>()
   genesis: Outcome | null = null
   private unprobe: (() => void) | null = null
+  private rediscovery: NodeJS.Timeout | null = null
   private readonly onconnection = (conn: SwarmConnection): void => this.replicate(conn)
 
   constructor(private readonly opts: MarketPeerOptions) {
@@ -214,6 +217,7 @@ export class MarketPeer extends ReadyResource {
     this.topic = marketTopic(ledger.key)
     const announce = o.announce !== false
     const discovery = this.swarm.join(this.topic, { server: announce, client: true })
+    this.rediscover(discovery, announce)
     if (ledger instanceof Follower) {
       await ledger.viewKnown(o.joinTimeout ?? 30_000, o.progress)
       await this.openClient()
@@ -227,6 +231,32 @@ export class MarketPeer extends ReadyResource {
     }
     log.info('joined market', { market: encodeKey(ledger.key), follower: follow })
     this.unprobe = probe('market', () => this.signedView())
+  }
+
+  /**
+   * Hyperswarm stops dialling a peer after 4 failed attempts until its next lookup of the topic (10 min): after a
+   * partition of 20 s, an indexer stayed away from the others, and its ops were never final (the soak). A peer
+   * that reaches no indexer (an indexer: no other one) looks the topic up again every REDISCOVER ms.
+   */
+  private rediscover(discovery: Discovery, announce: boolean): void {
+    const relays = this.relays
+    if (relays === null) return
+    this.rediscovery = setInterval(() => {
+      if (this.closing !== null || relays.writers() > 0 || this.otherIndexers() === 0) return
+      log.debug('no indexer reached: looking the market up again')
+      discovery.refresh({ client: true, server: announce }).catch(safetyCatch)
+    }, REDISCOVER)
+    this.rediscovery.unref()
+  }
+
+  /** The market's indexers (its view's signers) but this peer. */
+  private otherIndexers(): number {
+    try {
+      const signers = this.ledger.view.core.manifest?.signers.length ?? 0
+      return signers - (this.ledger.isIndexer ? 1 : 0)
+    } catch {
+      return 0 // a follower that has no view yet: its join is what looks the market up
+    }
   }
 
   /** The signed view this peer reads: its key, length and tree hash (what the soak compares across peers). */
@@ -248,6 +278,7 @@ export class MarketPeer extends ReadyResource {
 
   protected override async _close(): Promise<void> {
     this.unprobe?.()
+    if (this.rediscovery !== null) clearInterval(this.rediscovery)
     if (this.swarm !== null) {
       this.swarm.off('connection', this.onconnection)
       if (this.topic !== null && !this.swarm.destroyed)

@@ -208,6 +208,13 @@ export class Relays {
     }
   }
 
+  /** How many writers (indexers) this peer has a relay channel open with. */
+  writers(): number {
+    let n = 0
+    for (const ch of this.channels) if (!ch.channel.closed && ch.writer !== null) n++
+    return n
+  }
+
   /** Whether a peer connected now reads this view (a follower retries a view's check only then). */
   shows(key: Buffer): boolean {
     for (const ch of this.channels)

@@ -16,7 +16,7 @@ import { raceTimeout } from '../lib/timeout'
 import { openOrClose, opened } from '../lib/lifecycle'
 import { createSwarm } from '../lib/swarm'
 import { openDataDir, allowTraverse, privateDir } from '../lib/datadir'
-import { openStore, FOLLOWER_LIMITS } from '../lib/store'
+import { openStore, NODE_LIMITS } from '../lib/store'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
@@ -223,7 +223,7 @@ export class NodeDaemon extends ReadyResource {
 
   /** The store and the status core; a job that already exited stays done across restarts, as the core says. */
   private async openStatus(): Promise<void> {
-    this._store = openStore(privateDir(path.join(this.opts.data, 'corestore')), FOLLOWER_LIMITS)
+    this._store = openStore(privateDir(path.join(this.opts.data, 'corestore')), NODE_LIMITS)
     await this.store.ready()
     this._status = new StatusCore(this.store.namespace('scit/node'), this.identity)
     await this.status.ready()

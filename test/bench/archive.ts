@@ -3,7 +3,8 @@
  *   1. the erasure code: encode and decode MiB/s of data on one core, ours and,
  *      when installed (npm i --no-save), @ronomon/reed-solomon and
  *      @digitaldefiance/reed-solomon-erasure.wasm side by side;
- *   2. the 1 PB plan over 2,000 offers (the planner alone);
+ *   2. the 1 PB plan over 2,000 offers (the planner alone), and a holder's
+ *      storage alone (archive-store.ts);
  *   3. put and get over ARCHIVE_NODES in-process nodes (default 31: 20+10 and a spare) of
  *      ARCHIVE_MIB (default 1024), against a raw HyperDHT stream in the same run;
  *   4. a repair: a holder stopped, until its replacement rebuilt and proved
@@ -32,6 +33,7 @@ import { CpuProfile, perMiB } from './profile'
 import { wireBytes } from './wire'
 import { benchWorld, codeFor } from './archive-world'
 import { streamBench } from './archive-stream'
+import { holderStore } from './archive-store'
 
 const NODES = Number(process.env.ARCHIVE_NODES ?? 31)
 const SIZE = Number(process.env.ARCHIVE_MIB ?? 1024) * MiB
@@ -162,6 +164,7 @@ async function main(): Promise<void> {
   if (STREAM.length === 0) {
     codecs()
     await planBench()
+    await holderStore()
   }
   if (NODES === 0) return // ARCHIVE_NODES=0: the code and the plan only
   const { t, done } = shim()

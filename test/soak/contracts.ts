@@ -30,6 +30,8 @@ interface DeploymentDoc {
   id: string
   contract: string | null
   phase: string
+  /** Set while a stop is not finished (bot/records.ts). */
+  stopping?: string
   manifest: string
   trades: TradeDoc[]
 }
@@ -106,7 +108,8 @@ export class Contracts {
     const states = new Map(this.cluster.cast.nodes.map((n) => [n, this.running(n)]))
     for (const bot of this.cluster.cast.bots) {
       for (const d of this.deployments(bot)) {
-        if (d.phase !== 'running') continue
+        // a stop its user asked for, not finished yet (its ops not final): nothing of it should run
+        if (d.phase !== 'running' || d.stopping != null) continue
         const m = decodeManifest(Buffer.from(d.manifest, 'hex'))
         for (const w of m.workloads) {
           const live = d.trades.filter((t) => t.workload === w.name && t.phase === 'settled')

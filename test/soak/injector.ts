@@ -9,6 +9,7 @@ import type { Fault, FaultKind, Arm } from './schedule'
 import { describeFault } from './schedule'
 import type { Proc } from './procs'
 import { damageStore, wipeStore } from './damage'
+import { GRACE } from './cluster'
 import type { Report } from './checker'
 import safetyCatch from 'safety-catch'
 
@@ -35,6 +36,21 @@ export interface StoreDamage {
   wiped?: boolean
 }
 
+/** How often, from the first heal arm on, the soak looks whether it must make a heal itself (provokeHeals). */
+const PROVOKE_AFTER = 3000
+const PROVOKES = 3
+
+/** What a bot's state.json says of its deployments (the part the soak reads). */
+function botDeployments(
+  data: string
+): Array<{ id: string; phase: string; trades: Array<{ node: string; phase: string }> }> {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(data, 'bot', 'state.json'), 'utf8')).deployments
+  } catch {
+    return [] // not written yet, or being replaced as it is read: the next arm looks again
+  }
+}
+
 /** A start that takes longer hangs: with the machine loaded, a node's start took up to ~60 s. */
 const START_BOUND = 240_000
 
@@ -55,6 +71,7 @@ export class Injector {
   /** Processes an armed kill is on: another arm waits for the next event. */
   private readonly arming = new Set<string>()
   private stopped = false
+  private provoking = false
   private readonly unwatch: Array<() => void> = []
 
   constructor(
@@ -376,6 +393,12 @@ export class Injector {
 
   /** Kill the next bot heal or node snapshot after `a.at`, once. */
   private arm(a: Arm): void {
+    if (a.step === 'heal' && !this.provoking) {
+      this.provoking = true
+      const p = this.provokeHeals()
+      this.running.add(p)
+      void p.finally(() => this.running.delete(p))
+    }
     const names = a.step === 'heal' ? this.cluster.cast.bots : this.cluster.cast.nodes
     const trigger = a.step === 'heal' ? /^\S+ heal / : /snapshot writing/
     const done = /^\S+ healed |debug node\/state: snapshot id=/
@@ -422,6 +445,45 @@ export class Injector {
         })
       )
     }
+  }
+
+  /**
+   * A heal needs a replica's node gone past the grace period, which the seed's faults give only when the market
+   * put a replica on a node they hit and its bot ran all along (on a quiet machine restarts are quicker, too).
+   * From the first heal arm on, while no heal landed: the host of a running replica is cut from every peer for
+   * grace + 40 s, up to PROVOKES times.
+   */
+  private async provokeHeals(): Promise<void> {
+    for (let tries = 0; tries < PROVOKES;) {
+      await sleep(PROVOKE_AFTER)
+      if (this.stopped || this.landed.heal > 0) return
+      const cut = this.provokeHeal()
+      if (cut === null) continue
+      tries++
+      await cut
+    }
+  }
+
+  /** Cut the node of a running replica of the bot up longest, if any is healthy now. */
+  private provokeHeal(): Promise<void> | null {
+    const { bots, nodes } = this.cluster.cast
+    const up = bots
+      .map((bot) => ({ bot, since: this.healthySince(bot) }))
+      .filter((b): b is { bot: string; since: number } => b.since !== null)
+      .sort((x, y) => x.since - y.since)
+    for (const { bot } of up) {
+      for (const d of botDeployments(this.cluster.data(bot))) {
+        if (d.phase !== 'running') continue
+        for (const t of d.trades) {
+          const node = nodes.find((n) => this.cluster.keys.get(n) === t.node)
+          if (t.phase !== 'settled' || node === undefined || !this.healthy(node)) continue
+          const f: Fault = { n: 0, at: 0, kind: 'cut', target: node, length: GRACE + 40_000 }
+          this.say(`no heal yet: cutting ${node}, which runs ${bot}'s ${d.id}, to make one`)
+          return this.fire(f).catch(safetyCatch)
+        }
+      }
+    }
+    return null
   }
 
   /** Is `name` up and reachable by `peer` (or everyone) at `at`? */
