@@ -42,6 +42,22 @@ export class Timeline {
     })
   }
 
+  /** Engine runs per op on this peer (re-runs after reorgs), and how many ops ran 1, 2, 3+ times. */
+  private readonly runs = new Map<Id, number>()
+
+  /** An engine run of `id`, on a node applied as indexed (final order) or on the tip. */
+  ran(id: Id, indexed: boolean): void {
+    const n = (this.runs.get(id) ?? 0) + 1
+    this.runs.set(id, n)
+    this.count(n === 1 ? 'first runs' : 're-runs', 1)
+    if (indexed) this.count('runs on indexed nodes', 1)
+  }
+
+  /** Adds `n` to a stage's count, without a time. */
+  count(stage: string, n: number): void {
+    ;(this.costs[stage] ??= { n: 0, us: 0 }).n += n
+  }
+
   cost(stage: string, started: bigint): void {
     const c = (this.costs[stage] ??= { n: 0, us: 0 })
     c.n++

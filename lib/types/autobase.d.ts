@@ -59,7 +59,11 @@ declare module 'autobase' {
     readonly core: Hypercore
     /** Its blocks added to this peer's DAG. */
     readonly length: number
+    /** Not in Autobase's README: its blocks the indexers' consensus ordered. */
+    readonly indexed: number
     idle(): boolean
+    /** Not in Autobase's README: its newest node in this peer's DAG, with what it had seen (null once indexed). */
+    head(): { readonly clock: { get(key: Buffer): number } | null } | null
   }
 
   class Autobase<V = unknown, T = Buffer> extends EventEmitter {
@@ -71,6 +75,8 @@ declare module 'autobase' {
     readonly core: Hypercore // the system core
     /** Not in Autobase's README: the writers this peer linearizes (market/ledger.ts catchUp reads them). */
     readonly activeWriters: Iterable<ActiveWriter>
+    /** Not in Autobase's README: the indexers' writers (null before the first update). */
+    readonly linearizer: { readonly indexers: ActiveWriter[] } | null
     readonly writable: boolean
     readonly isIndexer: boolean
     readonly signedLength: number
