@@ -13,9 +13,13 @@ import { stripesOf, type StripeRef } from '../lib/archive/layout'
 import type { SegmentPlan, ShardRef } from '../lib/archive/messages'
 import type { ShardChannel } from '../lib/archive/shard-channel'
 
-/** Bytes sent per store message; unacknowledged bytes across all holders of a put at most. */
+/**
+ * Bytes sent per store message; unacknowledged bytes across all holders of a put at most. The window is live
+ * memory (as messages, then ciphertext until the transport's ack) on top of V8's slack for garbage buffers;
+ * 16 MiB still keeps ≥ 512 KiB in flight to each of 30 holders (10 MiB/s each at a 50 ms round trip).
+ */
 const BATCH = 256 * 1024
-const WINDOW = 32 * 1024 * 1024
+const WINDOW = 16 * 1024 * 1024
 
 /** What one of `n` holders may have unacknowledged: a share of the put's window, at least two messages. */
 export function holderWindow(n: number): number {
