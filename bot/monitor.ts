@@ -371,14 +371,15 @@ export class Monitor {
   }
 
   private async replace(d: DeploymentRecord, t: TradeRecord, why: string): Promise<void> {
+    // kept before anything is said or done: a heal cut short (even right after its first line) is finished by the
+    // restarted bot without a new grace
+    t.healing = why
+    this.bot.state.save()
     this.bot.progress(
       'heal',
       `${d.id}: ${why}: failing trade ${t.id} and buying a replacement`,
       d.id
     )
-    // kept first: a heal cut short before its fail is done is finished by the restarted bot without a new grace
-    t.healing = why
-    this.bot.state.save()
     try {
       await this.bot.trader.end(d, t.id, 'fail', why)
     } catch (err) {

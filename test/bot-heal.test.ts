@@ -1,3 +1,4 @@
+import fs from 'fs'
 import { testnet } from './helpers/net'
 import {
   world,
@@ -28,11 +29,21 @@ sandboxTest(
     if (!spare || !victim) return t.fail('expected 2 of 3 nodes used')
     const lost = d.trades[0]
 
+    // what a process killed at the heal's first line leaves on disk (the soak kills it there): the decision
+    let kept: string | undefined
+    b.events.once('progress', function first(step: string) {
+      if (step !== 'heal') return void b.events.once('progress', first)
+      const doc = JSON.parse(fs.readFileSync(b.state.file, 'utf8')) as {
+        deployments: Array<{ trades: Array<{ id: string; healing?: string }> }>
+      }
+      kept = doc.deployments.flatMap((x) => x.trades).find((x) => x.id === lost.id)?.healing
+    })
     const done = healed(b)
     b.monitor.start()
     await victim.close()
     const what = await done
     t.ok(what.startsWith('healed'), what)
+    t.ok(kept !== undefined, `the decision was on disk as the heal was said: ${kept ?? ''}`)
 
     t.is(d.trades.find((x) => x.id === lost.id)?.phase, 'failed', 'the lost lease is failed')
     const failed = await b.client.trade(lost.id)
