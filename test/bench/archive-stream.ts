@@ -7,7 +7,9 @@
  * them random before coding), put, got back to a file that is checked by the
  * get's own hash and removed, and removed from the archive. Printed per size:
  * MiB/s, the command's peak RSS, heap, external and ArrayBuffer bytes
- * (memory-probe.ts), and this process's (the holders') peak RSS apart. Bounded means the same command peak at every size.
+ * (memory-probe.ts) and its CPU per MiB, and this process's (the holders')
+ * peak RSS apart; with ARCHIVE_PROFILE=1, the command's own CPU profile by
+ * stage (profile.ts), the bot without the holders. Bounded means the same command peak at every size.
  */
 import fs from 'fs'
 import os from 'os'
@@ -21,14 +23,18 @@ import { SCIT } from '../helpers/runtime'
 import { benchWorld } from './archive-world'
 import type { MemoryProbe } from './memory-probe'
 import { ms } from './shim'
+import { stages, perMiB, type Profile } from './profile'
 
 const PROBE = path.join(__dirname, 'memory-probe.js')
+const PROFILE = process.env.ARCHIVE_PROFILE === '1'
 
 interface Measured {
   millis: number
   probe: MemoryProbe
   /** This process's (the holders') peak RSS meanwhile. */
   nodes: number
+  /** ARCHIVE_PROFILE=1: ms of the command's main thread per stage. */
+  profile: Map<string, number> | null
 }
 
 /** `scit ARGS` as a child with the memory probe preloaded; its probe and the time it took. */
@@ -36,7 +42,9 @@ function scitMeasured(args: string[], probeFile: string): Promise<Measured> {
   let nodes = process.memoryUsage().rss
   const sampler = setInterval(() => (nodes = Math.max(nodes, process.memoryUsage().rss)), 100)
   const s = process.hrtime.bigint()
-  const child = spawn(process.execPath, ['-r', PROBE, SCIT, ...args], {
+  const profiles = path.join(path.dirname(probeFile), 'cpu')
+  const prof = PROFILE ? ['--cpu-prof', '--cpu-prof-dir', profiles] : []
+  const child = spawn(process.execPath, [...prof, '-r', PROBE, SCIT, ...args], {
     env: { ...process.env, SCIT_MEMORY_PROBE: probeFile },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -49,7 +57,13 @@ function scitMeasured(args: string[], probeFile: string): Promise<Measured> {
       const millis = ms(s)
       if (code !== 0) return reject(new Error(`scit ${args.slice(0, 3).join(' ')}: ${out.trim()}`))
       const probe = JSON.parse(fs.readFileSync(probeFile, 'utf8')) as MemoryProbe
-      resolve({ millis, probe, nodes })
+      let profile: Map<string, number> | null = null
+      if (PROFILE) {
+        const file = fs.readdirSync(profiles).find((f) => f.endsWith('.cpuprofile')) as string
+        profile = stages(JSON.parse(fs.readFileSync(path.join(profiles, file), 'utf8')) as Profile)
+        fs.rmSync(profiles, { recursive: true, force: true })
+      }
+      resolve({ millis, probe, nodes, profile })
     })
   })
 }
@@ -93,8 +107,13 @@ export async function streamBench(
     await scitMeasured(['bot', 'archive', 'rm', 'vault', path.basename(file), ...flags], probe)
     const rate = (millis: number): string => `${(size / MiB / (millis / 1000)).toFixed(1)} MiB/s`
     const line = (what: string, m: Measured): string =>
-      `${what} ${rate(m.millis)}, the command's peak RSS ${mb(m.probe.peak.rss)} (heap ${mb(m.probe.peak.heapUsed)}, external ${mb(m.probe.peak.external)}, of it ArrayBuffers ${mb(m.probe.peak.arrayBuffers)}; RSS at 1/4, 1/2, 3/4, end: ${quarters(m.probe)}), holders' RSS +${mb(m.nodes - base)}`
+      `${what} ${rate(m.millis)}, the command's CPU ${(m.probe.cpu / (size / MiB)).toFixed(0)} µs per MiB, peak RSS ${mb(m.probe.peak.rss)} (heap ${mb(m.probe.peak.heapUsed)}, external ${mb(m.probe.peak.external)}, of it ArrayBuffers ${mb(m.probe.peak.arrayBuffers)}; RSS at 1/4, 1/2, 3/4, end: ${quarters(m.probe)}), holders' RSS +${mb(m.nodes - base)}`
     console.log(`${size / MiB} MiB streamed: ${line('put', p)}; ${line('get', g)}`)
+    for (const [what, m] of [
+      ['put', p],
+      ['get', g]
+    ] as const)
+      if (m.profile !== null) console.log(perMiB(`scit bot archive ${what}`, m.profile, size / MiB))
   }
 }
 

@@ -2,8 +2,9 @@
  * Preloaded (`node -r memory-probe.js …`) into a process a bench measures: it
  * samples process.memoryUsage() every SCIT_MEMORY_EVERY ms (default 100) and
  * writes to SCIT_MEMORY_PROBE, as JSON, the peak of each field and a sample
- * every SCIT_MEMORY_EVERY × 50 ms (how it moved), each time it samples a new
- * peak and on exit. Bench-only: nothing of scit loads it.
+ * every SCIT_MEMORY_EVERY × 50 ms (how it moved), and the process's CPU time
+ * so far, each time it samples a new peak and on exit. Bench-only: nothing of
+ * scit loads it.
  */
 import fs from 'fs'
 
@@ -18,6 +19,8 @@ export interface MemorySample {
 export interface MemoryProbe {
   peak: MemorySample
   samples: MemorySample[]
+  /** µs of CPU, all threads, user + system. */
+  cpu: number
 }
 
 const file = process.env.SCIT_MEMORY_PROBE
@@ -26,10 +29,15 @@ if (file !== undefined && file !== '') {
   const start = Date.now()
   const out: MemoryProbe = {
     peak: { ms: 0, rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 },
-    samples: []
+    samples: [],
+    cpu: 0
   }
   let n = 0
-  const write = (): void => fs.writeFileSync(file, JSON.stringify(out))
+  const write = (): void => {
+    const c = process.cpuUsage()
+    out.cpu = c.user + c.system
+    fs.writeFileSync(file, JSON.stringify(out))
+  }
   const sample = (): void => {
     const m = process.memoryUsage()
     const s: MemorySample = {

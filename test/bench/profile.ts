@@ -17,7 +17,7 @@ interface ProfileNode {
   callFrame: Frame
   children?: number[]
 }
-interface Profile {
+export interface Profile {
   nodes: ProfileNode[]
   samples: number[]
   timeDeltas: number[]
@@ -74,7 +74,8 @@ export class CpuProfile {
   }
 }
 
-function stages(p: Profile): Map<string, number> {
+/** ms of samples per stage of a profile (a CpuProfile's, or a --cpu-prof file's). */
+export function stages(p: Profile): Map<string, number> {
   const parent = new Map<number, number>()
   const byId = new Map<number, ProfileNode>()
   for (const n of p.nodes) {
