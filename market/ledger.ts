@@ -5,7 +5,7 @@
  */
 import ReadyResource from 'ready-resource'
 import Autobase from 'autobase'
-import type { ActiveWriter, ApplyNode, Host, ViewStore } from 'autobase'
+import type { ApplyNode, Host, ViewStore } from 'autobase'
 import Hyperbee from 'hyperbee'
 import b4a from 'b4a'
 import type Corestore from 'corestore'
@@ -25,6 +25,7 @@ import { decodeBlock, toBlocks } from './block'
 import * as K from './engine/keys'
 import { lastSeqInCore } from './seq'
 import { Timeline } from './timeline'
+import { AckTurns, ACKER_GONE } from './ack-turns'
 import safetyCatch from 'safety-catch'
 
 const log = logger('ledger')
@@ -42,8 +43,6 @@ const APPEND_OPS = 256
 const BACKGROUND_ACK = 1000
 /** How long an indexer that is behind the writers puts its ack off (ms) before it acks what it has. */
 const MAX_ACK_DEFER = 1000
-/** The first acker seems gone after this long without a new node (ms): writers stop waiting for it, others ack. */
-const ACKER_GONE = 3000
 
 export const LEDGER_NAMESPACE = 'scit/market'
 
@@ -95,10 +94,6 @@ export class Ledger extends ReadyResource implements MarketLedger {
   private watchdog: NodeJS.Timeout | null = null
   private stalledAt = ''
   private stalledSince = 0
-  /** Per indexer (hex key): its length, and since when (`silent`). */
-  private readonly heard = new Map<string, { length: number; at: number; silent: boolean }>()
-  /** Since when this peer has had ops not final yet (ms), else 0. */
-  private waitingSince = 0
   private readonly ackInterval: number
   private readonly bigBatches: boolean
   /** Big batches are on now (catching up). */
@@ -106,8 +101,8 @@ export class Ledger extends ReadyResource implements MarketLedger {
   private acker: NodeJS.Timeout | null = null
   /** Blocks of the other writers this peer had linearized when it last acked. */
   private othersAtAck = 0
-  /** The writer of the newest ops this peer applied. */
-  private opsWriter: Buffer | null = null
+  /** Which indexer acks when. */
+  private readonly turns: AckTurns
   /** The ops' writer's length when this peer, its first acker, last acked it. */
   private opsAtAck = 0
   /** Since when an ack waits for this peer to catch up with the writers (ms), else 0. */
@@ -138,7 +133,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     this.base = new Autobase<Hyperbee, Buffer>(store.namespace(LEDGER_NAMESPACE), key, {
       optimistic: true,
       ackInterval: BACKGROUND_ACK,
-      // Autobase's acks after a count of updates: they came from every indexer at once (see `acksNow`).
+      // Autobase's acks after a count of updates: they came from every indexer at once (market/ack-turns.ts).
       ackThreshold: 0,
       // A peer joining a market applies small batches until it has fast-forwarded (a big first batch would
       // apply the whole history before Autobase could fast-forward past it); a new market is live at once.
@@ -153,6 +148,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
       apply: (nodes, view, host) => this.applyNodes(nodes, view, host),
       close: (view) => view.close()
     })
+    this.turns = new AckTurns(this.base, () => this.unfinished())
     this.base.on('error', (err) => {
       log.error('autobase failed', { error: err.message })
       this.emit('error', err)
@@ -304,7 +300,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
   private ackSoon(): void {
     if (this.acker !== null || this.closing !== null || !this.base.isIndexer) return
     const others = this.othersLength()
-    if (others <= this.othersAtAck || !this.unfinished() || !this.acksNow()) return
+    if (others <= this.othersAtAck || !this.unfinished() || !this.turns.acksNow()) return
     this.acker = setTimeout(() => this.ackNow(), Math.max(1, this.ackInterval / 4))
   }
 
@@ -317,7 +313,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     this.acker = null
     if (this.closing !== null) return
     const now = Date.now()
-    if (!this.caughtUp()) {
+    if (!this.turns.caughtUp()) {
       this.behindSince ||= now
       if (now - this.behindSince < MAX_ACK_DEFER) {
         this.acker = setTimeout(() => this.ackNow(), Math.max(1, this.ackInterval))
@@ -329,7 +325,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     this.othersAtAck = this.othersLength()
     this.timeline?.cost('ack asked', process.hrtime.bigint())
     // The first acker acks each new block of the ops' writer, which waits for it (`turn`); Autobase's ack may not.
-    const writer = this.writerOfOps()
+    const writer = this.turns.writerOfOps()
     if (writer !== null && writer.length > this.opsAtAck) {
       this.opsAtAck = writer.length
       const run = (): Promise<number> => this.base.append(null)
@@ -340,100 +336,23 @@ export class Ledger extends ReadyResource implements MarketLedger {
     }
   }
 
-  /** The ops' writer when this peer is the first acker for it, else null. */
-  private writerOfOps(): ActiveWriter | null {
-    const ops = this.opsWriter
-    const local = this.base.local.key
-    if (ops === null || b4a.equals(ops, local)) return null
-    const first = this.firstAcker(ops)
-    if (first === null || !b4a.equals(first.core.key, local)) return null
-    for (const w of this.base.activeWriters) if (b4a.equals(w.core.key, ops)) return w
-    return null
-  }
-
   /**
-   * Whether this indexer acks as soon as it caught up: the writer of the newest ops does, and of the others only the
-   * one with the smallest key; the rest ack only when finality stalls (`nudge`). Two indexers acking at once are
-   * concurrent with each other and with the newest ops: whichever ack the consensus orders first, the ops placed
-   * after it on some peer's tip are undone and run again there (1.0-2.6 engine runs per op with every indexer acking).
-   */
-  private acksNow(): boolean {
-    if (this.writesOps()) return true
-    const first = this.firstAcker(this.opsWriter)
-    return first === null || b4a.equals(first.core.key, this.base.local.key)
-  }
-
-  /** This peer wrote the newest ops it applied (or none yet). */
-  private writesOps(): boolean {
-    return this.opsWriter === null || b4a.equals(this.opsWriter, this.base.local.key)
-  }
-
-  /** The indexer with the smallest key but `writer`, of those not gone silent (`silent`). */
-  private firstAcker(writer: Buffer | null, since?: number): ActiveWriter | null {
-    const now = Date.now()
-    if (!this.unfinished()) this.waitingSince = 0
-    else if (this.waitingSince === 0) this.waitingSince = now
-    const local = this.base.local.key
-    let first: ActiveWriter | null = null
-    for (const w of this.base.linearizer?.indexers ?? []) {
-      if (writer !== null && b4a.equals(w.core.key, writer)) continue
-      if (!b4a.equals(w.core.key, local) && this.silent(w, now, since ?? this.waitingSince))
-        continue
-      if (first === null || b4a.compare(w.core.key, first.core.key) < 0) first = w
-    }
-    return first
-  }
-
-  /**
-   * An indexer that appended nothing for ACKER_GONE since `since` (this peer's ops not final yet, or a writer's wait for
-   * its ack began); it stays passed over until it appends again (else every block would wait for a stopped one).
-   */
-  private silent(w: ActiveWriter, now: number, since: number): boolean {
-    const key = b4a.toString(w.core.key, 'hex')
-    const heard = this.heard.get(key)
-    if (heard === undefined || heard.length !== w.length) {
-      this.heard.set(key, { length: w.length, at: now, silent: false })
-      return false
-    }
-    if (!heard.silent && since > 0) heard.silent = now - Math.max(heard.at, since) >= ACKER_GONE
-    return heard.silent
-  }
-
-  /**
-   * Before a block of ops, wait for the indexer that acks first to ack this peer's last block:
-   * a block appended while that ack is on its way is concurrent with it, and undone and run again on every peer
-   * where the consensus orders the ack first. An acker that let a wait run out is not waited for until it acks again.
+   * Before a block of ops, wait for the first acker to ack this peer's last block: a block appended while that ack
+   * is on its way is concurrent with it (market/ack-turns.ts). No ack is owed once all here is final.
    */
   private async turn(): Promise<void> {
     const local = this.base.local
     const length = local.length
     if (length === 0) return
-    const self = [...this.base.activeWriters].find((w) => b4a.equals(w.core.key, local.key))
-    // A head already indexed has no clock: then only an indexed block of ours counts as acked.
-    const acked = (acker: ActiveWriter): boolean => {
-      const clock = acker.head()?.clock
-      if (clock !== undefined && clock !== null) return clock.get(local.key) >= length
-      return self !== undefined && self.indexed >= length
-    }
     const started = process.hrtime.bigint()
     const since = Date.now()
-    // Nothing to wait for once all here is final: no ack is owed. Asked again each time: an acker silent since the
-    // wait began is passed over for the next (`firstAcker`).
     while (this.closing === null && this.unfinished()) {
-      const acker = this.firstAcker(local.key, since)
-      if (acker === null || acked(acker)) break
+      // Asked each time: an acker silent since the wait began is passed over for the next.
+      const acker = this.turns.firstAcker(local.key, since)
+      if (acker === null || this.turns.saw(acker, length)) break
       await new Promise((resolve) => setTimeout(resolve, 5))
     }
     this.timeline?.cost('turn', started)
-  }
-
-  /** Every indexer's block that this peer knows of, or a peer says it has, is linearized here. */
-  private caughtUp(): boolean {
-    for (const w of this.base.activeWriters) {
-      if (w.length < w.core.length) return false
-      for (const p of w.core.peers) if (p.remoteLength > w.length) return false
-    }
-    return true
   }
 
   /** Blocks of the other writers this peer has linearized. */
@@ -590,9 +509,9 @@ export class Ledger extends ReadyResource implements MarketLedger {
     this.stalledAt = state
     // Busy, not stuck: a nudge would only add acks and reorgs.
     if (!stalled || ![...this.base.activeWriters].every((w) => w.idle())) return
-    // Only the ops' writer nudges at once: another's ack would be concurrent with its next ops (see `acksNow`). The
+    // Only the ops' writer nudges at once: another's ack would be concurrent with its next ops (ack-turns.ts). The
     // others step in once finality has stalled a while (the ops' writer seems gone).
-    if (!this.writesOps() && now - this.stalledSince < ACKER_GONE) return
+    if (!this.turns.writesOps() && now - this.stalledSince < ACKER_GONE) return
     log.debug('finality stalled: acking', { length, final })
     this.timeline?.cost('nudge', process.hrtime.bigint())
     const run = (): Promise<number> => this.base.append(null)
@@ -628,7 +547,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
       const node = nodes[i]
       await checked(i)
       const staged = new Tx(view)
-      if (blocks[i] !== null) this.opsWriter = node.from.key
+      if (blocks[i] !== null) this.turns.opsWriter = node.from.key
       const ack = await this.applyBlock(node, blocks[i], staged.asView(), host, hints)
       await staged.commit()
       if (ack) {
