@@ -45,6 +45,8 @@ export interface BotOptions {
   identity?: KeyPair
   trader?: Partial<Omit<TraderOptions, 'progress' | 'signal'>>
   monitor?: Partial<MonitorOptions>
+  /** ms to wait for a peer to show the market's view (Infinity: `bot run`, as long as it takes, saying so). */
+  joinTimeout?: number
   /** What the CLI prints on stderr. */
   progress?: Progress
 }
@@ -163,6 +165,11 @@ export class Bot extends ReadyResource {
     this.state.bindMarket(encodeKey(o.market))
   }
 
+  /** Stop waiting for the market: a start in progress fails with CLOSED. */
+  async cancelJoin(): Promise<void> {
+    await this._peer?.cancelJoin()
+  }
+
   /** The store, a swarm under the bot's identity, and the market peer, caught up. */
   private async joinMarket(): Promise<void> {
     const o = this.opts
@@ -178,7 +185,9 @@ export class Bot extends ReadyResource {
       identity: this.identity,
       market: o.market,
       announce: true,
-      follow: true
+      follow: true,
+      joinTimeout: o.joinTimeout,
+      progress: o.joinTimeout === Infinity ? (line) => log.warn(line) : undefined
     })
     await this.peer.ready()
     await this.client.synced()

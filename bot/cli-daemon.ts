@@ -16,12 +16,22 @@ import { ControlServer } from './control'
 import { isOver } from './phase'
 import { openBot, carriers, RunFlags } from './cli-open'
 import type { DeploymentRecord } from './records'
+import type { Bot } from './bot'
 
 export async function cmdRun(flags: RunFlags, program: (io: Io) => Command): Promise<void> {
   const io = ioOf(flags)
   configFrom(flags) // -v
   const event = eventPrinter((text) => io.out(text), flags.json === true)
-  const bot = await openBot(flags, event)
+  // A daemon outlives a market that is slow to answer (the node does too): it waits, saying so, until told to stop.
+  const signal = io.signal // read once: a process's is made anew after it fired
+  let bot: Bot
+  try {
+    bot = await openBot(flags, event, { joinTimeout: Infinity, signal })
+  } catch (err) {
+    if (!signal.aborted) throw err
+    event('stopped', 'told to stop while it waited for its market')
+    return
+  }
   const server = new ControlServer(bot, {
     program,
     served: (argv, code, ms) => {

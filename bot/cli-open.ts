@@ -54,7 +54,11 @@ export function progressTo(io: Io): (step: string, detail: string) => void {
 }
 
 /** Open the bot of --data on --market in this process; BUSY, with who holds it, when another process does. */
-export async function openBot(flags: RunFlags, progress?: Progress): Promise<Bot> {
+export async function openBot(
+  flags: RunFlags,
+  progress?: Progress,
+  wait?: { joinTimeout: number; signal: AbortSignal }
+): Promise<Bot> {
   const config = configFrom(flags)
   const monitor = {
     ...(flags.grace ? { grace: parseDuration(flags.grace) } : {}),
@@ -68,8 +72,11 @@ export async function openBot(flags: RunFlags, progress?: Progress): Promise<Bot
     market: requireMarket(config),
     bootstrap: config.bootstrap,
     monitor,
-    progress
+    progress,
+    joinTimeout: wait?.joinTimeout
   })
+  const cancel = (): void => void bot.cancelJoin().catch(safetyCatch)
+  wait?.signal.addEventListener('abort', cancel)
   try {
     await bot.ready()
   } catch (err) {
@@ -82,6 +89,8 @@ export async function openBot(flags: RunFlags, progress?: Progress): Promise<Bot
       )
     }
     throw err
+  } finally {
+    wait?.signal.removeEventListener('abort', cancel)
   }
   return bot
 }

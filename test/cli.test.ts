@@ -1,9 +1,10 @@
 import test from 'brittle'
 import fs from 'fs'
 import path from 'path'
-import { execFile } from 'child_process'
+import { execFile, spawn } from 'child_process'
 import { promisify } from 'util'
 import { spawnNode, stopNode } from './helpers/node-process'
+import { endChild, tieToRunner } from './helpers/child'
 import { explain } from '../lib/command'
 
 const run = promisify(execFile)
@@ -160,6 +161,37 @@ test('a write refused after a compaction found a damaged table (found by the soa
     'with no corruption logged, not CORRUPT'
   )
 })
+
+test(
+  'scit bot run waits for a market that is away, saying so, and stops when told: exit 0, not TIMEOUT (found by the soak)',
+  { timeout: 90_000 },
+  async (t) => {
+    const data = path.join(await t.tmp(), 'b')
+    const child = tieToRunner(
+      spawn(
+        process.execPath,
+        [SCIT, 'bot', 'run', '--data', data, '--market', KEY, '--bootstrap', '127.0.0.1:1'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe']
+        }
+      )
+    )
+    t.teardown(() => endChild(child, 'SIGKILL'))
+    let stderr = ''
+    await new Promise<void>((resolve) => {
+      child.stderr?.on('data', (d: Buffer) => {
+        stderr += d.toString()
+        if (/waiting for market \S+ \(\d+ s\)/.test(stderr)) resolve()
+      })
+    })
+    // a one-shot command gives up after 30 s (TIMEOUT); bot run says it waits, with no end
+    t.is(child.exitCode, null, 'bot run waits for its market, saying so')
+    const exit = await endChild(child, 'SIGTERM')
+    t.is(exit.code, 0, 'and SIGTERM ends it, exit 0')
+    t.absent(/error TIMEOUT/.test(stderr), 'no TIMEOUT')
+    t.absent(/\n\s+at /.test(stderr), 'no stack trace')
+  }
+)
 
 test(
   'a bot that cannot reach its market ends with TIMEOUT and exit 1; a node waits for it, saying so, and stops when told: nothing they opened keeps them alive',
