@@ -132,7 +132,7 @@ export class ShardChannel {
 
   /**
    * Append `blocks` at `start` of a shard on the holder; resolves with the blocks it holds then.
-   * The message is encoded at once; what waits for the answer (stored) holds only their size, not them.
+   * The message is encoded at once; what waits for the answer (whenStored) holds only their size, not them.
    */
   store(
     ref: ShardRef,
