@@ -30,7 +30,7 @@ export interface World {
 export async function world(
   t: Assert,
   net: Testnet,
-  opts: { offerTtl?: number; settlementWindow?: number } = {}
+  opts: { offerTtl?: number; settlementWindow?: number; now?: () => number } = {}
 ): Promise<World> {
   const founder = await market(t, net, opts)
   return { net, founder, key: founder.key }
@@ -86,13 +86,13 @@ export interface Running {
 /** A market, `nodes` nodes, a funded bot, and `template` deployed by it with every replica running. */
 export async function runningDeployment(
   t: Assert,
-  opts: { template: string; nodes?: number; id?: string }
+  opts: { template: string; nodes?: number; id?: string; bot?: Partial<BotOptions> }
 ): Promise<Running> {
   const net = await testnet(t)
   const w = await world(t, net)
   const nodes: NodeDaemon[] = []
   for (let i = 0; i < (opts.nodes ?? 1); i++) nodes.push(await node(t, w))
-  const b = await bot(t, w)
+  const b = await bot(t, w, opts.bot)
   const d = await deploy(b, { template: opts.template, id: opts.id })
   await waitRunning(b, d)
   return { net, w, nodes, b, d }
