@@ -1,9 +1,5 @@
 import fs from 'fs'
-import { testnet } from './helpers/net'
 import {
-  world,
-  node,
-  bot,
   serviceTemplate,
   moneyConserved,
   nodeState,
@@ -13,8 +9,24 @@ import {
   healed,
   runningDeployment
 } from './helpers/deploy'
-import { deploy, waitRunning } from '../bot/deployment'
+import type { Assert } from 'brittle'
+import { waitRunning } from '../bot/deployment'
+import type { BotOptions } from '../bot/bot'
 import { sandboxTest } from './helpers/sandbox'
+
+/** One replica running on one of two nodes: `lost` its lease, `victim` its node, `spare` the other. */
+async function oneOfTwo(t: Assert, monitor?: BotOptions['monitor']) {
+  const r = await runningDeployment(t, {
+    nodes: 2,
+    template: await serviceTemplate(t, { replicas: 1 }),
+    bot: monitor === undefined ? undefined : { monitor }
+  })
+  const lost = r.d.trades[0]
+  const victim = r.nodes.find((n) => n.key === lost.node)
+  const spare = r.nodes.find((n) => n.key !== lost.node)
+  if (!victim || !spare) throw new Error('expected the lease on one of the two nodes')
+  return { ...r, lost, victim, spare }
+}
 
 sandboxTest(
   'self-healing: a node that stops is failed and refunded, the workload ends up on the third node, money is conserved',
@@ -76,16 +88,7 @@ sandboxTest(
 sandboxTest(
   'a heal cut short after its fail (the bot killed in between) is finished: the failed lease is replaced',
   async (t) => {
-    const net = await testnet(t)
-    const w = await world(t, net)
-    const nodes = [await node(t, w), await node(t, w)]
-    const b = await bot(t, w)
-
-    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }) })
-    await waitRunning(b, d)
-    const lost = d.trades[0]
-    const spare = nodes.find((n) => n.key !== lost.node)
-    if (!spare) return t.fail('expected a second node')
+    const { b, d, lost, spare } = await oneOfTwo(t)
     // What a bot killed in the middle of a heal leaves: the lease failed (refunded), no replacement bid yet.
     await b.trader.end(d, lost.id, 'fail', 'the heal that failed it was cut short here')
     t.is(d.trades.find((x) => x.id === lost.id)?.phase, 'failed')
@@ -109,15 +112,7 @@ sandboxTest(
 sandboxTest(
   'a replacement bid its heal gave up on (no final outcome in time) is followed by the running bot: the lease is replaced without a restart',
   async (t) => {
-    const net = await testnet(t)
-    const w = await world(t, net)
-    const nodes = [await node(t, w), await node(t, w)]
-    const b = await bot(t, w)
-    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }) })
-    await waitRunning(b, d)
-    const lost = d.trades[0]
-    const spare = nodes.find((n) => n.key !== lost.node)
-    if (!spare) return t.fail('expected a second node')
+    const { b, d, lost, spare } = await oneOfTwo(t)
     // What a heal whose bid had no final outcome within its timeout leaves (the soak, seed 2700): the lease
     // failed, the replacement bid placed and recorded as submitted, nothing following it.
     await b.trader.end(d, lost.id, 'fail', 'healed, then the bid was not decided in time')
@@ -148,16 +143,8 @@ sandboxTest(
 sandboxTest(
   'a heal decided before the bot restarted (killed before its fail was done) is finished at once, not after another grace',
   async (t) => {
-    const net = await testnet(t)
-    const w = await world(t, net)
-    const nodes = [await node(t, w), await node(t, w)]
     // a grace longer than the test: only the kept decision can heal it
-    const b = await bot(t, w, { monitor: { ...FAST_MONITOR, grace: 10 * 60_000 } })
-    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }) })
-    await waitRunning(b, d)
-    const lost = d.trades[0]
-    const victim = nodes.find((n) => n.key === lost.node)
-    if (!victim) return t.fail('expected the lease on one of the nodes')
+    const { b, d, lost, victim } = await oneOfTwo(t, { ...FAST_MONITOR, grace: 10 * 60_000 })
     await victim.close()
     // What a bot killed right after it decided the heal leaves: the decision kept, the lease still settled.
     const why = `node ${lost.node.slice(0, 8)} unreachable for 20100 ms`
@@ -182,12 +169,9 @@ sandboxTest(
 sandboxTest(
   'a fail the market decided late is not a failed heal: a second fail of the same lease is refused, and the bot takes the lease as failed',
   async (t) => {
-    const net = await testnet(t)
-    const w = await world(t, net)
-    await node(t, w)
-    const b = await bot(t, w)
-    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }) })
-    await waitRunning(b, d)
+    const { b, d } = await runningDeployment(t, {
+      template: await serviceTemplate(t, { replicas: 1 })
+    })
     const lease = d.trades[0].id
     // Both read the lease as settled, both send a fail: the market takes one, refuses the other (bad-state).
     const ends = await Promise.allSettled([
@@ -207,14 +191,11 @@ sandboxTest(
 sandboxTest(
   'a lease near its end is renewed: the next lease is bought and runs, the old one ends paid in full',
   async (t) => {
-    const net = await testnet(t)
-    const w = await world(t, net)
-    const nodes = [await node(t, w), await node(t, w)]
-    const b = await bot(t, w, { monitor: { ...FAST_MONITOR, renewBefore: 2500 } })
-    const d = await deploy(b, {
-      template: await serviceTemplate(t, { replicas: 1, duration: '4s' })
+    const { w, nodes, b, d } = await runningDeployment(t, {
+      nodes: 2,
+      template: await serviceTemplate(t, { replicas: 1, duration: '4s' }),
+      bot: { monitor: { ...FAST_MONITOR, renewBefore: 2500 } }
     })
-    await waitRunning(b, d)
     const first = d.trades[0]
 
     const done = healed(b)
