@@ -328,9 +328,7 @@ export class Ledger extends ReadyResource implements MarketLedger {
     const writer = this.turns.writerOfOps()
     if (writer !== null && writer.length > this.opsAtAck) {
       this.opsAtAck = writer.length
-      const run = (): Promise<number> => this.base.append(null)
-      const next = this.appending.then(run, run)
-      this.appending = next.catch(safetyCatch)
+      void this.appendAck()
     } else {
       this.base.ack().catch(safetyCatch)
     }
@@ -514,10 +512,15 @@ export class Ledger extends ReadyResource implements MarketLedger {
     if (!this.turns.writesOps() && now - this.stalledSince < ACKER_GONE) return
     log.debug('finality stalled: acking', { length, final })
     this.timeline?.cost('nudge', process.hrtime.bigint())
+    await this.appendAck()
+  }
+
+  /** An empty node that acks what this peer has linearized, queued behind its appends of ops. */
+  private appendAck(): Promise<number> {
     const run = (): Promise<number> => this.base.append(null)
     const next = this.appending.then(run, run)
     this.appending = next.catch(safetyCatch)
-    await next
+    return next
   }
 
   /**
