@@ -28,6 +28,24 @@ async function oneOfTwo(t: Assert, monitor?: BotOptions['monitor']) {
   return { ...r, lost, victim, spare }
 }
 
+/** The running bot heals `lost`: one replacement lease, on the spare node, running the workload. */
+async function replacedOnce(t: Assert, r: Awaited<ReturnType<typeof oneOfTwo>>): Promise<void> {
+  const { b, d, lost, spare } = r
+  const done = healed(b)
+  b.monitor.start()
+  const what = await done
+  t.ok(what.startsWith('healed'), what)
+  const replacement = d.trades.find((x) => x.replaces === lost.id)
+  t.is(replacement?.node, spare.key, 'a replacement lease is bought on the other node')
+  const rows = await waitRunning(b, d)
+  t.is(
+    rows.find((row) => row.trade === replacement?.id)?.state,
+    'running',
+    'and it runs the workload'
+  )
+  t.is(d.trades.filter((x) => x.replaces === lost.id).length, 1, 'once')
+}
+
 sandboxTest(
   'self-healing: a node that stops is failed and refunded, the workload ends up on the third node, money is conserved',
   async (t) => {
@@ -88,31 +106,21 @@ sandboxTest(
 sandboxTest(
   'a heal cut short after its fail (the bot killed in between) is finished: the failed lease is replaced',
   async (t) => {
-    const { b, d, lost, spare } = await oneOfTwo(t)
+    const r = await oneOfTwo(t)
+    const { b, d, lost } = r
     // What a bot killed in the middle of a heal leaves: the lease failed (refunded), no replacement bid yet.
     await b.trader.end(d, lost.id, 'fail', 'the heal that failed it was cut short here')
     t.is(d.trades.find((x) => x.id === lost.id)?.phase, 'failed')
 
-    const done = healed(b)
-    b.monitor.start()
-    const what = await done
-    t.ok(what.startsWith('healed'), what)
-    const replacement = d.trades.find((x) => x.replaces === lost.id)
-    t.is(replacement?.node, spare.key, 'a replacement lease is bought on the other node')
-    const rows = await waitRunning(b, d)
-    t.is(
-      rows.find((r) => r.trade === replacement?.id)?.state,
-      'running',
-      'and it runs the workload'
-    )
-    t.is(d.trades.filter((x) => x.replaces === lost.id).length, 1, 'once')
+    await replacedOnce(t, r)
   }
 )
 
 sandboxTest(
   'a replacement bid its heal gave up on (no final outcome in time) is followed by the running bot: the lease is replaced without a restart',
   async (t) => {
-    const { b, d, lost, spare } = await oneOfTwo(t)
+    const r = await oneOfTwo(t)
+    const { b, d, lost } = r
     // What a heal whose bid had no final outcome within its timeout leaves (the soak, seed 2700): the lease
     // failed, the replacement bid placed and recorded as submitted, nothing following it.
     await b.trader.end(d, lost.id, 'fail', 'healed, then the bid was not decided in time')
@@ -123,20 +131,8 @@ sandboxTest(
     rec.phase = 'submitted'
     b.state.save()
 
-    const done = healed(b)
-    b.monitor.start()
-    const what = await done
-    t.ok(what.startsWith('healed'), what)
-    const replacement = d.trades.find((x) => x.replaces === lost.id)
-    t.is(replacement?.node, spare.key, 'the bid it had placed filled on the other node')
-    t.is(rec.phase, 'filled', 'that very bid, not another')
-    const rows = await waitRunning(b, d)
-    t.is(
-      rows.find((r) => r.trade === replacement?.id)?.state,
-      'running',
-      'and the replacement runs the workload'
-    )
-    t.is(d.trades.filter((x) => x.replaces === lost.id).length, 1, 'once')
+    await replacedOnce(t, r)
+    t.is(rec.phase, 'filled', 'the bid it had placed filled, not another')
   }
 )
 
