@@ -235,8 +235,9 @@ export class MarketPeer extends ReadyResource {
 
   /**
    * Hyperswarm stops dialling a peer after 4 failed attempts until its next lookup of the topic (10 min): after a
-   * partition of 20 s, an indexer stayed away from the others, and its ops were never final (the soak). A peer
-   * that reaches no indexer (an indexer: no other one) looks the topic up again every REDISCOVER ms.
+   * partition of 20 s, an indexer stayed away from the others, and its ops were never final; a node cut off as it
+   * started, with no view yet, never joined (the soak). A peer that reaches no indexer (an indexer: no other one)
+   * looks the topic up again every REDISCOVER ms.
    */
   private rediscover(discovery: Discovery, announce: boolean): void {
     const relays = this.relays
@@ -249,13 +250,13 @@ export class MarketPeer extends ReadyResource {
     this.rediscovery.unref()
   }
 
-  /** The market's indexers (its view's signers) but this peer. */
+  /** The market's indexers (its view's signers) but this peer; unknown (Infinity) to a follower with no view yet. */
   private otherIndexers(): number {
     try {
       const signers = this.ledger.view.core.manifest?.signers.length ?? 0
       return signers - (this.ledger.isIndexer ? 1 : 0)
     } catch {
-      return 0 // a follower that has no view yet: its join is what looks the market up
+      return Infinity
     }
   }
 

@@ -25,11 +25,16 @@ declare module 'hyperswarm' {
       maxPeers?: number
       maxParallel?: number
       firewall?: (remotePublicKey: Buffer) => boolean
+      /** ms before the 1st, 2nd, 3rd retry of a failed dial, and of an explicit peer's later ones. */
+      backoffs?: number[]
+      jitter?: number
     })
     dht: DHT
     keyPair: KeyPair
     connections: Set<SwarmConnection>
     peers: Map<string, PeerInfo>
+    /** Dials in progress. */
+    connecting: number
     destroyed: boolean
     join(topic: Buffer, opts?: { server?: boolean; client?: boolean }): Discovery
     leave(topic: Buffer): Promise<void>

@@ -1,0 +1,97 @@
+/**
+ * A follower that starts while it reaches no one, or while its peers are too slow to answer its view check in
+ * time, follows the indexers' signed view as soon as they answer (the soak's "not ready after 240 s").
+ */
+import test from 'brittle'
+import Hyperswarm from 'hyperswarm'
+import type { Assert } from 'brittle'
+import type { Testnet } from '../lib/testnet'
+import type { SecretStream } from 'hyperdht'
+import { testnet } from './helpers/net'
+import { peer, market, history, dump } from './helpers/ledger'
+import { HyperbeeView } from '../market/hyperbee-view'
+import type { MarketPeer } from '../market/peer'
+import { within } from '../lib/timeout'
+
+/** What a follower reads is what its indexer signed at that length. */
+async function followsSigned(t: Assert, follower: MarketPeer, indexer: MarketPeer): Promise<void> {
+  const view = indexer.ledger.view.core
+  t.alike(follower.ledger.view.core.key, view.key, "it follows the indexer's view")
+  const length = follower.ledger.finalVersion
+  t.ok(length > 0 && length <= view.signedLength, `within what the indexer signed (${length})`)
+  t.alike(
+    await dump(HyperbeeView.reading(follower.ledger.finalCheckout()), 'offer/'),
+    await dump(HyperbeeView.reading(indexer.ledger.view.checkout(length)), 'offer/'),
+    'the same offers as the indexer at that length'
+  )
+}
+
+/**
+ * A swarm whose dials fail and whose incoming handshakes are refused while `cut.on`, as the soak's fault hook
+ * (lib/faults.ts) does; it gives a failed peer up after three quick retries (hyperswarm's own: 5, 15, 15 s).
+ */
+function cuttable(
+  t: Assert,
+  net: Testnet
+): { swarm: Hyperswarm; cut: { on: boolean }; dials: () => number } {
+  const dht = net.createNode()
+  const cut = { on: true }
+  let dials = 0
+  const connect = dht.connect.bind(dht)
+  dht.connect = (key, opts) => {
+    dials++
+    const s: SecretStream = connect(key, opts)
+    if (cut.on) queueMicrotask(() => s.destroy())
+    return s
+  }
+  const createServer = dht.createServer.bind(dht)
+  dht.createServer = (opts, onconnection) =>
+    createServer(
+      {
+        ...opts,
+        firewall: (key, payload, address) =>
+          cut.on || (opts.firewall?.(key, payload, address) ?? false)
+      },
+      onconnection
+    )
+  const swarm = new Hyperswarm({ dht, backoffs: [100, 200, 300, 600_000], jitter: 0 })
+  t.teardown(() => swarm.destroy())
+  return { swarm, cut, dials: () => dials }
+}
+
+test('a follower cut off from every peer at its start, long enough that its swarm gave them up, joins once the cut ends', async (t) => {
+  const net = await testnet(t)
+  const indexer = await market(t, net)
+  await history(indexer, 20)
+  const { swarm, cut, dials } = cuttable(t, net)
+  const gaveUp = new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (dials() > 0 && swarm.peers.size === 0 && swarm.connecting === 0) {
+        swarm.off('update', check)
+        resolve()
+      }
+    }
+    swarm.on('update', check)
+  })
+  let joined = false
+  const joining = peer(t, net, {
+    market: indexer.key,
+    follow: true,
+    identity: null,
+    swarm,
+    joinTimeout: Infinity
+  })
+  void joining.then(
+    () => (joined = true),
+    () => {}
+  )
+  await gaveUp
+  t.absent(
+    joined,
+    `cut off, it has not joined (${dials()} dials failed, and its swarm gave the indexer up)`
+  )
+  cut.on = false
+  // Bounded, not timed: the swarm would look the market up again only after 10 min.
+  const follower = await within(joining, 60_000, 'the follower did not join once the cut ended')
+  await followsSigned(t, follower, indexer)
+})
