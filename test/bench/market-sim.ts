@@ -71,6 +71,11 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|---|---|---|---|---|---|')
     let sent = 0
     const holders: string[] = []
+    // Said at once on stderr too (a long run's first steps), and all together after the table.
+    const hold = (...lines: string[]): void => {
+      holders.push(...lines)
+      for (const l of lines) console.error(`  ${l}`)
+    }
     // Also while a send waits (a long history): where each indexer is.
     ticker = setInterval(() => {
       progress(indexers, `${sent.toLocaleString('en')} ops sent`).catch(safetyCatch)
@@ -87,7 +92,7 @@ async function main(): Promise<void> {
       await feed.settled()
       const rate = (sent - from) / ((Date.now() - started) / 1000)
       const cpuTo = await Promise.all(indexers.map(async (i) => (await i.stats()).cpu))
-      holders.push(
+      hold(
         `${target.toLocaleString('en')} ops: building the history cost each indexer ${cpuTo.map((c, i) => `${(((c - cpuFrom[i]) * 1000) / (sent - from)).toFixed(2)}`).join(' ')} ms CPU per op (${(sent - from).toLocaleString('en')} ops)`
       )
       await caughtUp(indexers)
@@ -99,7 +104,7 @@ async function main(): Promise<void> {
       // HEAP_SNAPSHOT=<dir>: one indexer's heap at each step, to see what holds it.
       if (process.env.HEAP_SNAPSHOT)
         await indexers[0].run({ cmd: 'heap-snapshot', dir: process.env.HEAP_SNAPSHOT })
-      holders.push(
+      hold(
         ...stats.map(
           (s, i) => `${target.toLocaleString('en')} ops, indexer ${i}: ${formatSplit(s.memory)}`
         ),
@@ -178,6 +183,8 @@ async function realTime(
     })
   const before = await Promise.all(indexers.map((i) => i.stats()))
   const f0 = await ask()
+  // INDEXER_PROF=<dir>: the indexers' CPU profiles of this window (FOLLOWER_PROF: the following node's).
+  if (process.env.INDEXER_PROF) await Promise.all(indexers.map((i) => i.run({ cmd: 'profile' })))
   const t0 = Date.now()
   let sent = 0
   while (Date.now() - t0 < 20_000) {
@@ -193,6 +200,7 @@ async function realTime(
   const wall = (Date.now() - t0) / 1000
   const after = await Promise.all(indexers.map((i) => i.stats()))
   const f1 = await ask()
+  if (process.env.INDEXER_PROF) await Promise.all(indexers.map((i) => i.run({ cmd: 'profile' })))
   const ended = Date.now()
   await caughtUp(indexers)
   return {

@@ -6,7 +6,6 @@
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
-import inspector from 'inspector'
 import { fork, spawn, ChildProcess } from 'child_process'
 import { generateKeyPair } from '../../lib/identity'
 import { parseBootstrap } from '../../lib/config'
@@ -18,6 +17,7 @@ import { MemoryView } from '../../market/memory-view'
 import { applyOpened, MARKET_TYPES } from '../../market/engine'
 import { encodeBody } from '../../market/engine/ops'
 import { memorySplit, type MemorySplit } from './store-memory'
+import { profileWindows } from './profile-window'
 import { Actor, offerBody, bidBody, resources, T0, HOUR } from '../helpers/market'
 
 const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js')
@@ -152,7 +152,7 @@ async function child(mode: string, market: string, bootstrap: string, time: numb
     process.send?.({ rss: process.memoryUsage().rss })
     return
   }
-  const profile = windows(process.env.FOLLOWER_PROF)
+  const profile = profileWindows(process.env.FOLLOWER_PROF, 'follower')
   process.on('message', () => {
     const cpu = process.cpuUsage()
     const main = mainThreadCpu()
@@ -176,29 +176,6 @@ function mainThreadCpu(): number {
     return (Number(f[11]) + Number(f[12])) / 100
   } catch {
     return 0
-  }
-}
-
-/** With a directory: each call ends the V8 CPU profile of the main thread begun by the last (written there) and
- * begins the next, so the windows between `stats` asks are profiled alone. */
-function windows(dir: string | undefined): () => void {
-  if (dir === undefined) return () => {}
-  const session = new inspector.Session()
-  session.connect()
-  session.post('Profiler.enable')
-  let on = false
-  let n = 0
-  return () => {
-    if (on)
-      session.post('Profiler.stop', (err, r) => {
-        if (err === null)
-          fs.writeFileSync(
-            path.join(dir, `follower-${process.pid}-${++n}.cpuprofile`),
-            JSON.stringify(r.profile)
-          )
-      })
-    session.post('Profiler.start')
-    on = true
   }
 }
 
