@@ -250,6 +250,11 @@ export class Bot extends ReadyResource {
       : (this.shardChannels.get(node) ?? null)
   }
 
+  reachesMarket(): boolean {
+    const relays = this._peer?.relays ?? null
+    return relays === null || relays.writers() > 0
+  }
+
   /** Asks the swarm for a direct connection when not connected. */
   nodeChannel(node: string): NodeChannel | null {
     const ch = this.nodeChannels.get(node)

@@ -28,6 +28,8 @@ export interface BotHost {
   nodeChannel(node: string): NodeChannel | null
   /** Waits up to `timeout` ms for a connection; null when unreached. */
   reach(node: string, timeout: number): Promise<NodeChannel | null>
+  /** Whether the bot reaches an indexer now: a bot cut off from the market cannot tell a dead node from its own isolation. */
+  reachesMarket(): boolean
   writer(d: DeploymentRecord): Promise<ContractWriter>
   manifestOf(d: DeploymentRecord): Manifest
 }

@@ -60,6 +60,8 @@ const LIVE = new Set(['running', 'deploying', 'approvals'])
 const IN_FLIGHT = new Set(['intent', 'submitted', 'filled'])
 /** A replacement that could not be bought is tried again after this long (ms). */
 const RETRY_HEAL = 30_000
+/** The bot's own loop late by more than this (ms) past its interval: it stood still (paused, starved). */
+const STALL = 2000
 
 /**
  * A failed lease with no replacement: no trade names it as the one it replaces (one closed or released unsettled
@@ -93,6 +95,8 @@ export class Monitor {
   private readonly retryAt = new Map<string, number>()
   private ticking: Promise<void> | null = null
   private closed = false
+  /** performance.now() at the last interval: a much longer gap is the bot's own stall. */
+  private beat = 0
 
   constructor(
     private readonly bot: BotHost,
@@ -114,7 +118,9 @@ export class Monitor {
   /** Start the periodic checks (scit bot run, deploy --wait). Idempotent. */
   start(): void {
     if (this.timer !== null || this.closed) return
+    this.beat = performance.now()
     this.timer = setInterval(() => {
+      this.forgive()
       this.tick().catch((err) => log.warn('monitor tick failed', { err: (err as Error).message }))
     }, this.opts.interval)
     this.tick().catch(safetyCatch)
@@ -136,6 +142,23 @@ export class Monitor {
   /** Resolves once every heal in progress is done (tests, and stop). */
   async idle(): Promise<void> {
     while (this.healing.size) await Promise.all(this.healing.values()).catch(safetyCatch)
+  }
+
+  /**
+   * Silence counts only while the bot could hear: time it reached no indexer (cut off itself) or its own loop
+   * stood still (paused, starved) is not held against its nodes. Else a bot back from its own isolation heals
+   * healthy nodes at once, and the writes their replicas took meanwhile, newer than its copy of their state, are lost.
+   */
+  private forgive(): void {
+    const at = performance.now()
+    const gap = at - this.beat
+    this.beat = at
+    const late = gap - this.opts.interval
+    const lost = !this.bot.reachesMarket() ? gap : late > STALL ? late : 0
+    if (lost <= 0) return
+    const now = Date.now()
+    for (const [node, seen] of this.lastSeen) this.lastSeen.set(node, Math.min(now, seen + lost))
+    for (const [id, since] of this.failing) this.failing.set(id, Math.min(now, since + lost))
   }
 
   private tick(): Promise<void> {

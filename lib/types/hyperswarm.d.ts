@@ -41,6 +41,9 @@ declare module 'hyperswarm' {
     joinPeer(publicKey: Buffer): void
     leavePeer(publicKey: Buffer): void
     flush(): Promise<void>
+    /** Every connection destroyed, no discovery nor dialling until resume(). */
+    suspend(): Promise<void>
+    resume(): Promise<void>
     destroy(opts?: { force?: boolean }): Promise<void>
     on(event: 'connection', fn: (conn: SwarmConnection, info: PeerInfo) => void): this
     on(event: string, fn: (...args: any[]) => void): this

@@ -7,17 +7,20 @@
  *   GENESIS=<json>: the genesis of a market this one creates ({ settlementWindow, offerTtl, faucet: hex key })
  *   TRACE=<dir>: sample the ledger every 10 ms (view, final and signed lengths, apply calls, engine runs,
  *   event loop use) and write them to <dir>/trace-<pid>.json on close.
- *   The ledger keeps each op's way to final and its stages' costs (market/timeline.ts): `stats` and `timeline`.
+ *   The ledger keeps each op's way to final and its stages' costs (market/timeline.ts): `stats` and `timeline`;
+ *   TIMELINE=0 turns that off.
  */
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
 import { performance } from 'perf_hooks'
+import v8 from 'v8'
 import { generateKeyPair } from '../../lib/identity'
 import { parseBootstrap } from '../../lib/config'
 import { MarketPeer } from '../../market/peer'
 import type { GenesisOptions } from '../../market/peer'
 import { untilIndexer } from '../../market/indexers'
+import { memorySplit, type MemorySplit } from './store-memory'
 
 export type Command =
   | { cmd: 'vote'; identity: string; writer: string }
@@ -25,6 +28,7 @@ export type Command =
   | { cmd: 'stats' }
   | { cmd: 'timeline' }
   | { cmd: 'append'; envelopes: string[] }
+  | { cmd: 'heap-snapshot'; dir: string }
   | { cmd: 'close' }
 
 export type Reply =
@@ -44,6 +48,7 @@ export type Reply =
       signed: number
       /** Per stage: count and µs (market/timeline.ts). */
       costs: Record<string, { n: number; us: number }>
+      memory: MemorySplit
     }
   | { kind: 'timeline'; ops: Array<[string, number[]]> }
   | { kind: 'error'; message: string }
@@ -61,7 +66,8 @@ async function main(): Promise<void> {
     bootstrap,
     ackInterval: ACK_INTERVAL,
     bigBatches: process.env.BIG !== '0',
-    timeline: true,
+    // TIMELINE=0: none (it keeps every op's stage times: a long simulation's memory would be the timeline's).
+    timeline: process.env.TIMELINE !== '0',
     ...(market !== null ? { market } : { genesis: genesis(identity.publicKey) })
   })
   await peer.ready()
@@ -113,12 +119,17 @@ async function main(): Promise<void> {
         view: peer.full.view.core.length,
         final: peer.full.finalVersion,
         signed: peer.full.view.core.signedLength,
-        costs: structuredClone(peer.full.timeline?.costs ?? {})
+        costs: structuredClone(peer.full.timeline?.costs ?? {}),
+        memory: await memorySplit(peer.store as NonNullable<typeof peer.store>, data)
       })
     } else if (m.cmd === 'timeline') {
       send({ kind: 'timeline', ops: [...(peer.full.timeline?.ops ?? [])] })
     } else if (m.cmd === 'append') {
       await peer.ledger.append(m.envelopes.map((e) => Buffer.from(e, 'base64')))
+    } else if (m.cmd === 'heap-snapshot') {
+      v8.writeHeapSnapshot(
+        path.join(m.dir, `indexer-${process.pid}-${peer.full.view.core.length}.heapsnapshot`)
+      )
     } else if (m.cmd === 'close') {
       if (trace !== null) trace()
       await peer.close()

@@ -17,6 +17,8 @@ import { generateKeyPair } from '../../lib/identity'
 import { Indexer, startIndexers, closeIndexers } from './indexers'
 import { Population, realRates, HOUR, DAY } from './sim-population'
 import { follower, freshNode, marketInfo, matchBid, type FollowerReply } from './sim-probes'
+import { formatSplit } from './store-memory'
+import { endChild } from '../helpers/child'
 import safetyCatch from 'safety-catch'
 
 const NODES = Number(process.env.NODES ?? 10_000)
@@ -52,7 +54,10 @@ async function main(): Promise<void> {
       offerTtl: pop.offerTtl,
       faucet: faucet.publicKey.toString('hex')
     }
-    const market = await startIndexers(net, 3, indexers, { GENESIS: JSON.stringify(genesis) })
+    const market = await startIndexers(net, 3, indexers, {
+      GENESIS: JSON.stringify(genesis),
+      TIMELINE: '0'
+    })
     const writers = await Promise.all(indexers.map(async (i) => (await i.ready).writer))
     const relay = indexers[writers.indexOf([...writers].sort().reverse()[0])]
     const feed = new Feed(relay)
@@ -64,9 +69,11 @@ async function main(): Promise<void> {
     )
     console.log('|---|---|---|---|---|---|---|---|---|---|')
     let sent = 0
+    const holders: string[] = []
     for (const target of STEPS) {
       const started = Date.now()
       const from = sent
+      const cpuFrom = await Promise.all(indexers.map(async (i) => (await i.stats()).cpu))
       while (sent < target) {
         await feed.send(pop.next(Math.min(CHUNK, target - sent)))
         sent = Math.min(target, sent + CHUNK)
@@ -74,23 +81,37 @@ async function main(): Promise<void> {
       }
       await feed.settled()
       const rate = (sent - from) / ((Date.now() - started) / 1000)
+      const cpuTo = await Promise.all(indexers.map(async (i) => (await i.stats()).cpu))
+      holders.push(
+        `${target.toLocaleString('en')} ops: building the history cost each indexer ${cpuTo.map((c, i) => `${(((c - cpuFrom[i]) * 1000) / (sent - from)).toFixed(2)}`).join(' ')} ms CPU per op (${(sent - from).toLocaleString('en')} ops)`
+      )
       await caughtUp(indexers)
       const info = await marketInfo(market, bootstrap)
       const node = await freshNode(market, bootstrap, pop.time)
       const match = await matchBid(NODES)
       const window = await realTime(pop, feed, indexers, watcher, realRate)
       const stats = await Promise.all(indexers.map((i) => i.stats()))
+      // HEAP_SNAPSHOT=<dir>: one indexer's heap at each step, to see what holds it.
+      if (process.env.HEAP_SNAPSHOT)
+        await indexers[0].run({ cmd: 'heap-snapshot', dir: process.env.HEAP_SNAPSHOT })
+      holders.push(
+        ...stats.map(
+          (s, i) => `${target.toLocaleString('en')} ops, indexer ${i}: ${formatSplit(s.memory)}`
+        ),
+        `${target.toLocaleString('en')} ops, following node: ${formatSplit(window.follower.memory)}`
+      )
       console.log(
-        `| ${target.toLocaleString('en')} | ${(info.ms / 1000).toFixed(1)} s${info.offers === NODES ? '' : ` (WRONG: ${info.offers} offers)`}, ${mib(info.rss)} | ${(node.ms / 1000).toFixed(1)} s | ${mib(node.rss)} | ${match.toFixed(0)} µs | ${window.cpu.map((c) => `${(c * 100).toFixed(0)} %`).join(' ')} | ${window.lag} ms | ${stats.map((s) => mib(s.rss)).join(' ')} | ${mib(window.follower.rss)}, ${(window.follower.share * 100).toFixed(1)} % | ${rate.toFixed(0)} ops/s |`
+        `| ${target.toLocaleString('en')} | ${(info.ms / 1000).toFixed(1)} s${info.offers === NODES ? '' : ` (WRONG: ${info.offers} offers)`}, ${mib(info.rss)} | ${(node.ms / 1000).toFixed(1)} s | ${mib(node.rss)} | ${match.toFixed(0)} µs | ${window.cpu.map((c) => `${(c * 100).toFixed(0)} %`).join(' ')} | ${window.lag} ms | ${stats.map((s) => mib(s.rss)).join(' ')} | ${mib(window.follower.rss)}, ${(window.follower.share * 100).toFixed(1)} % (main thread ${(window.follower.mainShare * 100).toFixed(1)} %) | ${rate.toFixed(0)} ops/s |`
       )
     }
+    console.log(`\nwho holds the memory (MiB):\n${holders.join('\n')}`)
     console.log(
       `\nops by type: ${Object.entries(pop.counts)
         .map(([k, v]) => `${k} ${v.toLocaleString('en')}`)
         .join(', ')}`
     )
   } finally {
-    watcher?.kill()
+    if (watcher !== null) await endChild(watcher, 'SIGTERM', 10_000)
     await closeIndexers(indexers)
     await net.destroy().catch(safetyCatch)
   }
@@ -143,7 +164,7 @@ async function realTime(
   indexers: Indexer[],
   watcher: ChildProcess,
   rate: number
-): Promise<{ cpu: number[]; lag: number; follower: FollowerReply }> {
+): Promise<{ cpu: number[]; lag: number; follower: FollowerReply & { mainShare: number } }> {
   const ask = (): Promise<FollowerReply> =>
     new Promise((resolve) => {
       watcher.once('message', resolve)
@@ -171,7 +192,7 @@ async function realTime(
   return {
     cpu: after.map((s, i) => (s.cpu - before[i].cpu) / wall),
     lag: Date.now() - ended,
-    follower: { rss: f1.rss, cpu: f1.cpu, share: (f1.cpu - f0.cpu) / wall }
+    follower: { ...f1, share: (f1.cpu - f0.cpu) / wall, mainShare: (f1.main - f0.main) / wall }
   }
 }
 

@@ -6,6 +6,8 @@
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
+import inspector from 'inspector'
+import { performance } from 'perf_hooks'
 import { fork, spawn, ChildProcess } from 'child_process'
 import { generateKeyPair } from '../../lib/identity'
 import { parseBootstrap } from '../../lib/config'
@@ -16,6 +18,7 @@ import { MarketPeer } from '../../market/peer'
 import { MemoryView } from '../../market/memory-view'
 import { applyOpened, MARKET_TYPES } from '../../market/engine'
 import { encodeBody } from '../../market/engine/ops'
+import { memorySplit, type MemorySplit } from './store-memory'
 import { Actor, offerBody, bidBody, resources, T0, HOUR } from '../helpers/market'
 
 const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js')
@@ -23,13 +26,20 @@ const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-sim-
 
 export interface FollowerReply {
   rss: number
+  /** CPU seconds of the process (all threads), and of them its main thread's busy seconds. */
   cpu: number
+  main: number
   share: number
+  memory: MemorySplit
 }
 
 /** A node that follows the market from now on and answers `stats` (RSS, CPU seconds). */
 export function follower(market: string, bootstrap: string): ChildProcess {
-  return fork(__filename, ['follower', market, bootstrap], { stdio: 'inherit' })
+  // CPU_PROF=<dir>: a V8 CPU profile of it too, written when it ends (SIGTERM).
+  const execArgv = process.env.CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`]
+    : []
+  return fork(__filename, ['follower', market, bootstrap], { stdio: 'inherit', execArgv })
 }
 
 /** A fresh follower process submits a node's offer: ms from its start until the offer is final, and its RSS. */
@@ -116,8 +126,9 @@ export async function matchBid(nodes: number, bids = 500): Promise<number> {
 }
 
 async function child(mode: string, market: string, bootstrap: string, time: number): Promise<void> {
+  const data = tmp()
   const peer = new MarketPeer({
-    data: tmp(),
+    data,
     identity: generateKeyPair(),
     market: Buffer.from(market, 'hex'),
     bootstrap: parseBootstrap(bootstrap),
@@ -142,11 +153,42 @@ async function child(mode: string, market: string, bootstrap: string, time: numb
     process.send?.({ rss: process.memoryUsage().rss })
     return
   }
+  const profile = windows(process.env.FOLLOWER_PROF)
   process.on('message', () => {
     const cpu = process.cpuUsage()
-    process.send?.({ rss: process.memoryUsage().rss, cpu: (cpu.user + cpu.system) / 1e6 })
+    const main = performance.eventLoopUtilization().active / 1000
+    profile()
+    memorySplit(peer.store as NonNullable<typeof peer.store>, data).then(
+      (memory) =>
+        process.send?.({ rss: memory.rss, cpu: (cpu.user + cpu.system) / 1e6, main, memory }),
+      (err: Error) => console.error(err)
+    )
   })
   process.on('disconnect', () => process.exit(0))
+  process.on('SIGTERM', () => process.exit(0))
+}
+
+/** With a directory: each call ends the V8 CPU profile of the main thread begun by the last (written there) and
+ * begins the next, so the windows between `stats` asks are profiled alone. */
+function windows(dir: string | undefined): () => void {
+  if (dir === undefined) return () => {}
+  const session = new inspector.Session()
+  session.connect()
+  session.post('Profiler.enable')
+  let on = false
+  let n = 0
+  return () => {
+    if (on)
+      session.post('Profiler.stop', (err, r) => {
+        if (err === null)
+          fs.writeFileSync(
+            path.join(dir, `follower-${process.pid}-${++n}.cpuprofile`),
+            JSON.stringify(r.profile)
+          )
+      })
+    session.post('Profiler.start')
+    on = true
+  }
 }
 
 if (require.main === module) {

@@ -1,0 +1,57 @@
+import { world, node, bot } from './helpers/deploy'
+import { testnet } from './helpers/net'
+import { crmTemplate, addContact, contacts, tunnelTo, type Contact } from './helpers/state'
+import { sandboxTest } from './helpers/sandbox'
+import { deploy, waitRunning } from '../bot/deployment'
+
+const GRACE = 8000
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+// The soak's lost CRM writes (seed 27): its bot cut from every peer past its grace healed the CRM's node as soon
+// as it was back, restoring a snapshot older than all the contacts the node had taken from users meanwhile.
+sandboxTest(
+  "a bot cut off from every peer past its grace heals nothing once back: its CRM's node kept serving, no contact written meanwhile is lost",
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    await node(t, w)
+    await node(t, w)
+    const b = await bot(t, w, { monitor: { interval: 500, grace: GRACE, challengeInterval: 0 } })
+    const d = await deploy(b, { template: await crmTemplate(t, { state: true }) })
+    const heals: string[] = []
+    b.events.on('progress', (step: string, detail: string) => {
+      if (step === 'heal') heals.push(detail)
+    })
+    b.monitor.start()
+    await waitRunning(b, d)
+    const lease = d.trades[0]
+    const port = await tunnelTo(t, w, d.contract, b.identity) // the user's own connection, never cut
+    const written: Contact[] = [await addContact(port, 'Ada')]
+
+    await b.swarm.suspend()
+    await sleep(500)
+    t.absent(b.reachesMarket(), 'the cut-off bot reaches no indexer')
+    const until = Date.now() + 2 * GRACE
+    while (Date.now() < until) {
+      written.push(await addContact(port, `user ${written.length}`))
+      await sleep(300)
+    }
+    await b.swarm.resume()
+    t.ok(
+      (await b.reach(lease.node, GRACE)) !== null,
+      'back, the bot reaches the node again within its grace'
+    )
+    await sleep(GRACE) // past the grace again: a heal held over from the cut would have started
+
+    t.alike(heals, [], 'no heal')
+    t.is(d.trades.length, 1, 'no replacement bought')
+    t.is((await b.client.trade(lease.id))?.state, 'settled', 'the lease is still live')
+    const list = await contacts(port)
+    const missing = written.filter((c) => !list.some((x) => x.id === c.id))
+    t.alike(
+      missing.map((c) => c.name),
+      [],
+      `each of the ${written.length} contacts written is served (${list.length})`
+    )
+  }
+)
