@@ -1,4 +1,5 @@
 /** What `scit market create | serve | add-indexer | info | verify` do; their flags and help are in cli.ts. */
+import { boundHeapGrowth } from '../lib/runtime'
 import { configFrom, output, untilSignal, CommonFlags } from '../lib/command'
 import { readConfigFile, writeConfigFile, requireMarket } from '../lib/config'
 import { ScitError } from '../lib/errors'
@@ -74,6 +75,7 @@ export async function cmdServe(flags: CommonFlags & { relay: boolean }): Promise
   const market = requireMarket(config)
   bindDataDir(config.data, market)
   const identity = loadIdentity(config.data)
+  boundHeapGrowth()
   const peer = new MarketPeer({
     data: config.data,
     identity,

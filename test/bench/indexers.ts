@@ -30,20 +30,27 @@ export class Indexer {
         [boot, ...(market !== null ? [market] : [])],
         {
           env: { ...process.env, ...env },
-          // CPU_PROF=<dir>: a V8 CPU profile of each indexer, written on exit.
-          execArgv: process.env.CPU_PROF
-            ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`]
-            : []
+          // CPU_PROF=<dir>: a V8 CPU profile of each indexer, written on exit; INDEXER_FLAGS: more node flags.
+          execArgv: [
+            ...(process.env.CPU_PROF
+              ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`]
+              : []),
+            ...(process.env.INDEXER_FLAGS ?? '').split(' ').filter((f) => f !== '')
+          ]
         }
       )
     )
   }
 
-  private next(kind: Reply['kind']): Promise<Reply> {
+  private ids = 0
+
+  /** The reply of kind `kind` to command `id` (a reply without an id, 'ready' or a fatal error, to anyone). */
+  private next(kind: Reply['kind'], id?: number): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const take = (r: Reply): void => {
-        if (r.kind === 'error') reject(new Error(r.message))
-        else if (r.kind === kind) resolve(r)
+        const ours = r.id === undefined || r.id === id
+        if (ours && r.kind === 'error') reject(new Error(r.message))
+        else if (ours && r.kind === kind) resolve(r)
         else this.waiting.push(take)
       }
       this.waiting.push(take)
@@ -51,8 +58,9 @@ export class Indexer {
   }
 
   async run(c: Command, reply: Reply['kind'] = 'done'): Promise<Reply> {
-    const r = this.next(reply)
-    this.child.send(c)
+    const id = ++this.ids
+    const r = this.next(reply, id)
+    this.child.send({ ...c, id })
     return r
   }
 

@@ -8,7 +8,7 @@
  *   TRACE=<dir>: sample the ledger every 10 ms (view, final and signed lengths, apply calls, engine runs,
  *   event loop use) and write them to <dir>/trace-<pid>.json on close.
  *   The ledger keeps each op's way to final and its stages' costs (market/timeline.ts): `stats` and `timeline`;
- *   TIMELINE=0 turns that off.
+ *   TIMELINE=0 turns that off. CACHE_NODES=<n>: the size of its store's Hyperbee node cache.
  */
 import fs from 'fs'
 import os from 'os'
@@ -20,9 +20,12 @@ import { parseBootstrap } from '../../lib/config'
 import { MarketPeer } from '../../market/peer'
 import type { GenesisOptions } from '../../market/peer'
 import { untilIndexer } from '../../market/indexers'
+import { openStore } from '../../lib/store'
+import { boundHeapGrowth, HEAP_GROWING_PERCENT } from '../../lib/runtime'
 import { memorySplit, type MemorySplit } from './store-memory'
 
-export type Command =
+/** `id` (set by test/bench/indexers.ts): echoed in the reply, so replies to commands in flight together are told apart. */
+export type Command = { id?: number } & (
   | { cmd: 'vote'; identity: string; writer: string }
   | { cmd: 'await-indexer' }
   | { cmd: 'stats' }
@@ -30,8 +33,9 @@ export type Command =
   | { cmd: 'append'; envelopes: string[] }
   | { cmd: 'heap-snapshot'; dir: string }
   | { cmd: 'close' }
+)
 
-export type Reply =
+export type Reply = { id?: number } & (
   | { kind: 'ready'; market: string; identity: string; writer: string }
   | { kind: 'done'; cmd: string }
   | {
@@ -52,16 +56,24 @@ export type Reply =
     }
   | { kind: 'timeline'; ops: Array<[string, number[]]> }
   | { kind: 'error'; message: string }
+)
 
 const ACK_INTERVAL = Number(process.env.ACK_INTERVAL ?? 20)
 
 async function main(): Promise<void> {
+  // As `scit market serve` does; HEAP_GROWING_PERCENT=0 leaves V8's own factor.
+  boundHeapGrowth(Number(process.env.HEAP_GROWING_PERCENT ?? HEAP_GROWING_PERCENT))
   const bootstrap = parseBootstrap(process.argv[2])
   const market = process.argv[3] ? Buffer.from(process.argv[3], 'hex') : null
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-indexer-'))
   const identity = generateKeyPair()
+  // CACHE_NODES=<n>: the store's Hyperbee node cache (lib/store.ts STORE_LIMITS otherwise).
+  const store = process.env.CACHE_NODES
+    ? openStore(path.join(data, 'market'), { cacheNodes: Number(process.env.CACHE_NODES) })
+    : undefined
   const peer = new MarketPeer({
     data,
+    store,
     identity,
     bootstrap,
     ackInterval: ACK_INTERVAL,
@@ -86,8 +98,8 @@ async function main(): Promise<void> {
   process.on('disconnect', () => process.exit(1))
   process.on('message', (m: Command) => {
     run(m).then(
-      () => send({ kind: 'done', cmd: m.cmd }),
-      (err: Error) => send({ kind: 'error', message: err.message })
+      () => send({ kind: 'done', cmd: m.cmd, id: m.id }),
+      (err: Error) => send({ kind: 'error', message: err.message, id: m.id })
     )
   })
 
@@ -108,6 +120,7 @@ async function main(): Promise<void> {
       const mem = process.memoryUsage()
       const cpu = process.cpuUsage()
       send({
+        id: m.id,
         kind: 'stats',
         rss: mem.rss,
         heapUsed: mem.heapUsed,
@@ -122,7 +135,7 @@ async function main(): Promise<void> {
         memory: await memorySplit(peer.store as NonNullable<typeof peer.store>, data)
       })
     } else if (m.cmd === 'timeline') {
-      send({ kind: 'timeline', ops: [...(peer.full.timeline?.ops ?? [])] })
+      send({ id: m.id, kind: 'timeline', ops: [...(peer.full.timeline?.ops ?? [])] })
     } else if (m.cmd === 'append') {
       await peer.ledger.append(m.envelopes.map((e) => Buffer.from(e, 'base64')))
     } else if (m.cmd === 'heap-snapshot') {
@@ -132,6 +145,7 @@ async function main(): Promise<void> {
     } else if (m.cmd === 'close') {
       if (trace !== null) trace()
       await peer.close()
+      await store?.close()
       fs.rmSync(data, { recursive: true, force: true })
       process.exit(0)
     }

@@ -48,6 +48,7 @@ async function main(): Promise<void> {
   const bootstrap = net.bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
   const indexers: Indexer[] = []
   let watcher: ChildProcess | null = null
+  let ticker: NodeJS.Timeout | null = null
   try {
     const genesis = {
       settlementWindow: HOUR,
@@ -70,6 +71,10 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|---|---|---|---|---|---|')
     let sent = 0
     const holders: string[] = []
+    // Also while a send waits (a long history): where each indexer is.
+    ticker = setInterval(() => {
+      progress(indexers, `${sent.toLocaleString('en')} ops sent`).catch(safetyCatch)
+    }, 10_000)
     for (const target of STEPS) {
       const started = Date.now()
       const from = sent
@@ -111,6 +116,7 @@ async function main(): Promise<void> {
         .join(', ')}`
     )
   } finally {
+    if (ticker !== null) clearInterval(ticker)
     if (watcher !== null) await endChild(watcher, 'SIGTERM', 10_000)
     await closeIndexers(indexers)
     await net.destroy().catch(safetyCatch)

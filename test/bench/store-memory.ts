@@ -33,6 +33,8 @@ interface RocksLike {
   _state?: { stats?: { gets: number; readBatches: number } }
 }
 interface StorageLike {
+  /** The RocksDB session of hypercore-storage's column family (where a store's data goes), and of the database. */
+  db?: RocksLike
   rocks?: RocksLike
 }
 
@@ -40,8 +42,9 @@ export async function memorySplit(store: Corestore, dir: string): Promise<Memory
   const m = process.memoryUsage()
   const s = store as unknown as { storage?: StorageLike; globalCache?: { globalSize?: number } }
   const rocks = s.storage?.rocks
+  const column = s.storage?.db
   const prop = async (name: string): Promise<number> =>
-    rocks === undefined ? 0 : Number((await rocks.getProperty(name).catch(() => null)) ?? 0)
+    column === undefined ? 0 : Number((await column.getProperty(name).catch(() => null)) ?? 0)
   return {
     rss: m.rss,
     heapUsed: m.heapUsed,
