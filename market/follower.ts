@@ -206,9 +206,10 @@ export class Follower extends ReadyResource implements MarketLedger {
     r.timer = setTimeout(() => {
       r.timer = null
       if (this.closing !== null) return
-      // Shown again later, it is offered again then.
-      if (!this.shows(key)) this.retries.delete(id)
-      else void this.offer(key)
+      if (this.shows(key)) return void this.offer(key)
+      // Shown again later (a peer reached again: market/peer.ts looks for them), it is offered again then.
+      this.retries.delete(id)
+      this.trouble = `no peer reached now shows view ${shortKey(key)} (its last check: ${this.trouble ?? 'none'})`
     }, delay)
     this.retries.set(id, r)
   }
