@@ -131,7 +131,7 @@ export class Monitor {
     this.closed = true
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
-    await this.ticking
+    await this.ticking?.catch(safetyCatch) // a check cut short by the closing bot (CLOSED) is no failure to close
     await this.idle()
     for (const w of this.watches.values()) await w.close()
     this.watches.clear()

@@ -10,17 +10,17 @@ import type Hypercore from 'hypercore'
 import type Corestore from 'corestore'
 import crypto from 'hypercore-crypto'
 import b4a from 'b4a'
+import safetyCatch from 'safety-catch'
 import { ScitError, isScitError } from '../lib/errors'
 import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
-import { raceTimeout, TIMED_OUT, within } from '../lib/timeout'
+import { raceTimeout, TIMED_OUT } from '../lib/timeout'
 import * as K from './engine/keys'
 import * as Q from './queries'
 import { HyperbeeView } from './hyperbee-view'
 import { Outbox } from './outbox'
 import { finalOutcome } from './outcomes'
 import type { Hint, Id, MarketLedger } from './types'
-import { isClockAhead } from './clock'
 
 const log = logger('follower')
 export const FOLLOWER_NAMESPACE = 'scit/follower'
@@ -167,9 +167,9 @@ export class Follower extends ReadyResource implements MarketLedger {
     const id = b4a.toString(key, 'hex')
     let checking = this.seen.get(id)
     if (checking === undefined) {
-      checking = this.check(key).then(
+      checking = this.check(key, id).then(
         () => {
-          this.retries.delete(id)
+          this.settled(id)
           return true
         },
         (err) => {
@@ -180,7 +180,7 @@ export class Follower extends ReadyResource implements MarketLedger {
           if (again) {
             this.seen.delete(id)
             this.retry(key, id)
-          } else this.retries.delete(id)
+          } else this.settled(id)
           log.warn('view refused', {
             view: shortKey(key),
             error: (err as Error).message,
@@ -206,21 +206,52 @@ export class Follower extends ReadyResource implements MarketLedger {
     r.timer = setTimeout(() => {
       r.timer = null
       if (this.closing !== null) return
-      // Shown again later, it is offered again then.
-      if (!this.shows(key)) this.retries.delete(id)
-      else void this.offer(key)
+      if (this.shows(key)) return void this.offer(key)
+      // Shown again later (a peer reached again: market/peer.ts looks for them), it is offered again then.
+      this.retries.delete(id)
+      this.trouble = `no peer reached now shows view ${shortKey(key)} (its last check: ${this.trouble ?? 'none'})`
     }, delay)
     this.retries.set(id, r)
   }
 
-  private async check(key: Buffer): Promise<void> {
+  /** No retry is due any more: the view was followed, or refused for good. */
+  private settled(id: string): void {
+    const r = this.retries.get(id)
+    if (r?.timer) clearTimeout(r.timer)
+    this.retries.delete(id)
+  }
+
+  /**
+   * A check that outlives its timeout goes on (a starved peer answers late, not never): if it ends well, the view is
+   * followed then, not at the next retry's time; a retry, while some peer shows the view, covers a check that fails.
+   */
+  private async check(key: Buffer, id: string): Promise<void> {
     if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
-    const time = await within(
-      this.verify(key),
-      this.checkTimeout,
-      `view ${shortKey(key)} was not checked`
+    const step = { waiting: 'a signed block of it' }
+    const attempt = this.verify(key, step)
+    const time = await raceTimeout(attempt, this.checkTimeout)
+    if (time === TIMED_OUT) {
+      attempt.then(
+        (late) => this.checked(key, late).then(() => this.settled(id), safetyCatch),
+        () => {} // the retry says why
+      )
+      throw new ScitError(
+        'TIMEOUT',
+        `view ${shortKey(key)} was not checked within ${this.checkTimeout} ms (waiting for ${step.waiting}; it goes on, and is tried again)`
+      )
+    }
+    await this.checked(key, time)
+  }
+
+  /** Follow a view that checked out, if it is further in engine time than the one followed. */
+  private async checked(key: Buffer, time: number): Promise<void> {
+    if (this.closing !== null) return
+    const current = this.current
+    if (
+      current !== null &&
+      (b4a.equals(key, current.core.key) || time <= (await timeOf(current.bee)))
     )
-    if (this.current !== null && time <= (await timeOf(this.current.bee))) return this.showed()
+      return this.showed()
     await this.follow(key, true)
   }
 
@@ -244,7 +275,7 @@ export class Follower extends ReadyResource implements MarketLedger {
   }
 
   /** The core's signers must be the indexers its own signed content names, by a majority quorum. Returns its engine time. */
-  private async verify(key: Buffer): Promise<number> {
+  private async verify(key: Buffer, step: { waiting: string }): Promise<number> {
     return await this.withView(key, async (bee) => {
       const m = bee.core.manifest
       if (m === null || m.signers.length === 0)
@@ -258,18 +289,22 @@ export class Follower extends ReadyResource implements MarketLedger {
       let time: number
       const snap = bee.checkout(bee.core.length)
       try {
+        step.waiting = 'its genesis'
         if ((await snap.get(K.META_GENESIS)) === null)
           throw new ScitError('VERIFICATION', 'the view has no genesis')
+        step.waiting = 'its indexers'
         for await (const e of snap.createReadStream({
           gte: 'gov/indexer/',
           lt: 'gov/indexer/' + K.END
         })) {
           writers.push(e.value.byteLength === 32 ? e.value : this.key) // the founder's mark: its writer is the market key
         }
+        step.waiting = 'its engine time'
         time = await Q.engineTime(HyperbeeView.reading(snap))
       } finally {
         await snap.close()
       }
+      step.waiting = "the indexers' manifests"
       const signers = await Promise.all(writers.map((w) => this.signerOf(w)))
       const wanted = new Set(signers.map((s) => b4a.toString(s, 'hex')))
       const actual = new Set(m.signers.map((s) => b4a.toString(s.publicKey, 'hex')))
@@ -302,6 +337,11 @@ export class Follower extends ReadyResource implements MarketLedger {
     const core = this.store.get({ key })
     const bee = new Hyperbee(core, BEE)
     await bee.ready()
+    if (this.current !== null && b4a.equals(this.current.core.key, key)) {
+      await bee.close() // followed meanwhile: a late check and a retry's both ended well
+      if (shown) this.showed()
+      return
+    }
     const previous = this.current
     this.current = { core, bee }
     core.on('append', this.onappend)
@@ -363,11 +403,10 @@ export class Follower extends ReadyResource implements MarketLedger {
     if (envelopes.length === 0) return
     if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
     await this.outbox.add(envelopes)
-    await this.send(envelopes).catch(async (err) => {
-      // Refused whole, nothing appended: the client seals them again (market/clock.ts).
-      if (isClockAhead(err)) await this.outbox.drop(envelopes)
-      throw err
-    })
+    // Refused as stamped ahead, the client seals them again (market/clock.ts).
+    await this.send(envelopes).catch((err) =>
+      this.outbox.refused(envelopes, err, { resealed: true })
+    )
   }
 
   private async send(envelopes: Buffer[]): Promise<void> {

@@ -103,11 +103,13 @@ export class Lease {
 
   /** Verify the contract now and on every append, looking for the core's peers. */
   follow(): void {
-    this.ctx.supervisor.note(
-      this.id,
-      'verifying',
-      `trade ${this.trade.id} is final: verifying contract ${this.trade.contract ?? ''}`
-    )
+    // A job that finished before a restart keeps its signed exit as its last word: its bot ends the lease at it.
+    if (!this.ctx.finished(this.id))
+      this.ctx.supervisor.note(
+        this.id,
+        'verifying',
+        `trade ${this.trade.id} is final: verifying contract ${this.trade.contract ?? ''}`
+      )
     this.core.on('append', () => this.enqueue(() => this.evaluate()))
     this.serving = this.ctx.swarm.join(approvalsTopic(this.contract), {
       server: true,

@@ -38,7 +38,7 @@ export type Command = { id?: number } & (
 )
 
 export type Reply = { id?: number } & (
-  | { kind: 'ready'; market: string; identity: string; writer: string }
+  | { kind: 'ready'; market: string; identity: string; writer: string; view: string }
   | { kind: 'done'; cmd: string }
   | {
       kind: 'stats'
@@ -95,7 +95,8 @@ async function main(): Promise<void> {
     kind: 'ready',
     market: peer.key.toString('hex'),
     identity: identity.publicKey.toString('hex'),
-    writer: peer.full.writerKey.toString('hex')
+    writer: peer.full.writerKey.toString('hex'),
+    view: peer.full.view.core.key.toString('hex')
   })
 
   // The driver gone (crashed or killed): do not linger.
