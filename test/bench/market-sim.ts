@@ -25,15 +25,21 @@ const NODES = Number(process.env.NODES ?? 10_000)
 const BOTS = Number(process.env.BOTS ?? 1000)
 const STEPS = (process.env.SIM_STEPS ?? '10000,100000,1000000').split(',').map(Number)
 const CHUNK = 2048
+/** The real-time window at each step (ms). */
+const WINDOW = 20_000
 const mib = (n: number): string => `${Math.round(n / 2 ** 20)} MiB`
 
 async function main(): Promise<void> {
   const year = 365 * DAY
   const last = STEPS[STEPS.length - 1]
   const faucet = generateKeyPair()
-  const pop = new Population(NODES, BOTS, Date.now() - year, Math.floor(year / last), faucet)
   const rates = realRates(NODES, BOTS)
   const realRate = Object.values(rates).reduce((a, b) => a + b, 0)
+  const step = Math.floor(year / last)
+  // Each real-time window adds ops past the year, `step` engine ms apiece: begin early enough that no op is
+  // stamped ahead of the indexers' clocks (a relay refuses ops over 30 s ahead: a fresh node's offer was).
+  const extra = Math.ceil(realRate * (WINDOW / 1000) * 1.5) * STEPS.length * step
+  const pop = new Population(NODES, BOTS, Date.now() - year - extra, step, faucet)
   console.log(
     `${NODES} nodes, ${BOTS} bots; in real time they make ${realRate.toFixed(1)} ops/s: ${Object.entries(
       rates
@@ -191,7 +197,7 @@ async function realTime(
   if (process.env.INDEXER_PROF) await Promise.all(indexers.map((i) => i.run({ cmd: 'profile' })))
   const t0 = Date.now()
   let sent = 0
-  while (Date.now() - t0 < 20_000) {
+  while (Date.now() - t0 < WINDOW) {
     const due = Math.floor(((Date.now() - t0) * rate) / 1000)
     if (due > sent) {
       // Engine time keeps its pace per op, whatever the wall clock does.
