@@ -65,10 +65,11 @@ export function marketInfo(
 ): Promise<{ ms: number; offers: number; rss: number }> {
   return new Promise((resolve) => {
     const started = Date.now()
+    const data = tmp()
     const args = ['market', 'info', '--json', '--market', market, '--bootstrap', bootstrap]
     const child = spawn(
       '/usr/bin/time',
-      ['-f', '%M', process.execPath, CLI, ...args, '--data', tmp()],
+      ['-f', '%M', process.execPath, CLI, ...args, '--data', data],
       {
         stdio: ['ignore', 'pipe', 'pipe']
       }
@@ -78,6 +79,7 @@ export function marketInfo(
     child.stdout.on('data', (d) => (out += d))
     child.stderr.on('data', (d) => (err += d))
     child.on('close', (code) => {
+      fs.rmSync(data, { recursive: true, force: true })
       const lines = err.trim().split('\n')
       const offers = code === 0 ? (JSON.parse(out) as { offers: number }).offers : -1
       resolve({ ms: Date.now() - started, offers, rss: Number(lines[lines.length - 1]) * 1024 })
@@ -126,6 +128,9 @@ export async function matchBid(nodes: number, bids = 500): Promise<number> {
 
 async function child(mode: string, market: string, bootstrap: string, time: number): Promise<void> {
   const data = tmp()
+  // Ended by SIGTERM (or its parent gone): its store goes with it.
+  process.on('exit', () => fs.rmSync(data, { recursive: true, force: true }))
+  process.on('SIGTERM', () => process.exit(0))
   const peer = new MarketPeer({
     data,
     identity: generateKeyPair(),
@@ -164,7 +169,6 @@ async function child(mode: string, market: string, bootstrap: string, time: numb
     )
   })
   process.on('disconnect', () => process.exit(0))
-  process.on('SIGTERM', () => process.exit(0))
 }
 
 /** CPU seconds of this process's main thread (Linux: its task's utime + stime), the rest being RocksDB's and
