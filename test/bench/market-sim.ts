@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|---|---|---|---|---|---|')
     let sent = 0
     const holders: string[] = []
+    let freshNodes = 0
     // Said at once on stderr too (a long run's first steps), and all together after the table.
     const hold = (...lines: string[]): void => {
       holders.push(...lines)
@@ -104,6 +105,8 @@ async function main(): Promise<void> {
       )
       await caughtUp(indexers)
       const info = await marketInfo(market, bootstrap)
+      // Each step's fresh node adds its offer: the next step's `market info` counts it.
+      freshNodes++
       const node = await freshNode(market, bootstrap, pop.time)
       const match = await matchBid(NODES)
       const window = await realTime(pop, feed, indexers, watcher, realRate)
@@ -118,7 +121,7 @@ async function main(): Promise<void> {
         `${target.toLocaleString('en')} ops, following node: ${formatSplit(window.follower.memory)}`
       )
       console.log(
-        `| ${target.toLocaleString('en')} | ${(info.ms / 1000).toFixed(1)} s${info.offers === NODES ? '' : ` (WRONG: ${info.offers} offers)`}, ${mib(info.rss)} | ${(node.ms / 1000).toFixed(1)} s | ${mib(node.rss)} | ${match.toFixed(0)} µs | ${window.cpu.map((c) => `${(c * 100).toFixed(0)} %`).join(' ')} | ${window.lag} ms | ${stats.map((s) => mib(s.rss)).join(' ')} | ${mib(window.follower.rss)}, ${(window.follower.share * 100).toFixed(1)} % (main thread ${(window.follower.mainShare * 100).toFixed(1)} %) | ${rate.toFixed(0)} ops/s |`
+        `| ${target.toLocaleString('en')} | ${(info.ms / 1000).toFixed(1)} s${info.offers === NODES + freshNodes - 1 ? '' : ` (WRONG: ${info.offers} offers)`}, ${mib(info.rss)} | ${(node.ms / 1000).toFixed(1)} s | ${mib(node.rss)} | ${match.toFixed(0)} µs | ${window.cpu.map((c) => `${(c * 100).toFixed(0)} %`).join(' ')} | ${window.lag} ms | ${stats.map((s) => mib(s.rss)).join(' ')} | ${mib(window.follower.rss)}, ${(window.follower.share * 100).toFixed(1)} % (main thread ${(window.follower.mainShare * 100).toFixed(1)} %) | ${rate.toFixed(0)} ops/s |`
       )
     }
     console.log(`\nwho holds the memory (MiB):\n${holders.join('\n')}`)
