@@ -21,7 +21,6 @@ import { HyperbeeView } from './hyperbee-view'
 import { Outbox } from './outbox'
 import { finalOutcome } from './outcomes'
 import type { Hint, Id, MarketLedger } from './types'
-import { isClockAhead } from './clock'
 
 const log = logger('follower')
 export const FOLLOWER_NAMESPACE = 'scit/follower'
@@ -207,9 +206,10 @@ export class Follower extends ReadyResource implements MarketLedger {
     r.timer = setTimeout(() => {
       r.timer = null
       if (this.closing !== null) return
-      // Shown again later, it is offered again then.
-      if (!this.shows(key)) this.retries.delete(id)
-      else void this.offer(key)
+      if (this.shows(key)) return void this.offer(key)
+      // Shown again later (a peer reached again: market/peer.ts looks for them), it is offered again then.
+      this.retries.delete(id)
+      this.trouble = `no peer reached now shows view ${shortKey(key)} (its last check: ${this.trouble ?? 'none'})`
     }, delay)
     this.retries.set(id, r)
   }
@@ -403,11 +403,10 @@ export class Follower extends ReadyResource implements MarketLedger {
     if (envelopes.length === 0) return
     if (this.closing !== null) throw new ScitError('CLOSED', 'the follower is closed')
     await this.outbox.add(envelopes)
-    await this.send(envelopes).catch(async (err) => {
-      // Refused whole, nothing appended: the client seals them again (market/clock.ts).
-      if (isClockAhead(err)) await this.outbox.drop(envelopes)
-      throw err
-    })
+    // Refused as stamped ahead, the client seals them again (market/clock.ts).
+    await this.send(envelopes).catch((err) =>
+      this.outbox.refused(envelopes, err, { resealed: true })
+    )
   }
 
   private async send(envelopes: Buffer[]): Promise<void> {

@@ -457,11 +457,10 @@ export class Ledger extends ReadyResource implements MarketLedger {
     await this.outbox.add(envelopes)
     if (!direct && this.relay !== null) {
       envelopes.forEach((e, i) => this.relayed.set(ids[i], e))
-      const taken = await this.relay(envelopes).catch(async (err) => {
-        // Refused whole as stamped too far ahead (market/clock.ts): the client seals them again.
+      const taken = await this.relay(envelopes).catch((err) => {
+        // Refused as stamped ahead, the client seals them again (market/clock.ts).
         for (const id of ids) this.relayed.delete(id)
-        await this.outbox.drop(envelopes)
-        throw err
+        return this.outbox.refused(envelopes, err, { resealed: true })
       })
       if (taken) return
     }

@@ -147,22 +147,25 @@ export class Outbox {
     await this.save()
     if (again.length > 0) {
       log.info('sending ops again: not final yet', { ops: again.length })
-      await this.opts.resend(again).catch((err) => this.refused(again, err))
+      await this.opts.resend(again).catch((err) => this.refused(again, err, { resealed: false }))
     }
   }
 
-  /** Ops an indexer will never take, as stamped by a clock that was ahead, are dropped; they are sealed anew or lost. */
-  private async refused(sent: Buffer[], err: unknown): Promise<void> {
-    if (!isClockAhead(err)) throw err
-    const ahead = sent.filter((e) => timestampOf(e) > err.time + MAX_AHEAD)
-    log.warn('ops stamped ahead of the indexers dropped', { ops: ahead.length })
-    await this.drop(ahead)
-  }
-
-  /** Forget ops that were never taken (an indexer refused them): they must not be sent again. */
-  async drop(envelopes: Buffer[]): Promise<void> {
-    for (const e of envelopes) this.ops.delete(envelopeId(e))
-    await this.save()
+  /**
+   * The one place a send's failure changes the outbox; throws `err` on. A relay refuses a request whole (nothing of
+   * it appended): refused as stamped ahead of the indexers' clock (CLOCK_AHEAD, market/clock.ts), its ops are never
+   * sent again as they are: all of them go when `resealed` (a submit seals them anew: a copy left here could be
+   * taken too), else those stamped past that clock + MAX_AHEAD (a resend: the others were refused with them, and go
+   * again). Any other failure leaves every op here, to be sent again.
+   */
+  async refused(sent: Buffer[], err: unknown, opts: { resealed: boolean }): Promise<never> {
+    if (isClockAhead(err)) {
+      const gone = opts.resealed ? sent : sent.filter((e) => timestampOf(e) > err.time + MAX_AHEAD)
+      log.warn('ops stamped ahead of the indexers dropped', { ops: gone.length })
+      for (const e of gone) this.ops.delete(envelopeId(e))
+      await this.save()
+    }
+    throw err
   }
 
   private schedule(): void {

@@ -8,14 +8,16 @@ import { envelopeId, seal } from '../lib/envelope'
 import { generateKeyPair } from '../lib/identity'
 import { encodeBody } from '../market/engine/ops'
 import { offerOp } from './helpers/ledger'
+import { ClockAhead, MAX_AHEAD } from '../market/clock'
+import { ScitError } from '../lib/errors'
 
 const AFTER = 10_000
 
-function envelopes(n: number): Buffer[] {
+function envelopes(n: number, timestamp = Date.now()): Buffer[] {
   const author = generateKeyPair()
   const body = encodeBody('offer', offerOp().body as never)
   return Array.from({ length: n }, (_, i) =>
-    seal(author, { type: 'offer', seq: i + 1, timestamp: Date.now(), body })
+    seal(author, { type: 'offer', seq: i + 1, timestamp, body })
   )
 }
 
@@ -93,4 +95,31 @@ test('a check asked for while another runs sees ops that became final meanwhile'
   await box.check()
   t.is(box.size, 0, 'the later check dropped the final op')
   await running
+})
+
+test("a relay's refusal of ops stamped ahead: a submit's ops all go (sealed anew), a resend's only those ahead; another failure keeps them", async (t) => {
+  const { box } = outbox()
+  const indexer = Date.now() // the refusing indexer's clock
+  const [a, b] = envelopes(2, indexer) // on time
+  const [c] = envelopes(1, indexer + MAX_AHEAD + 60_000) // stamped ahead
+  await box.add([a, b, c])
+  const ahead = new ClockAhead(indexer, 'stamped ahead')
+  await t.exception(box.refused([a, c], ahead, { resealed: false }), /stamped ahead/, 'thrown on')
+  t.alike(
+    box.pending(),
+    [a, b],
+    'a resend refused: only the op stamped ahead left; the on-time one goes again'
+  )
+  await t.exception(
+    box.refused([a], new ScitError('TIMEOUT', 'no relay'), { resealed: true }),
+    /no relay/
+  )
+  t.alike(box.pending(), [a, b], 'another failure: nothing leaves')
+  await t.exception(box.refused([a], ahead, { resealed: true }), /stamped ahead/)
+  t.alike(
+    box.pending(),
+    [b],
+    "a submit's refused ops all leave, on time or not: its client seals them anew"
+  )
+  box.close()
 })

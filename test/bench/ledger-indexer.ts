@@ -23,6 +23,7 @@ import { untilIndexer } from '../../market/indexers'
 import { openStore } from '../../lib/store'
 import { boundHeapGrowth, HEAP_GROWING_PERCENT } from '../../lib/runtime'
 import { memorySplit, type MemorySplit } from './store-memory'
+import { profileWindows } from './profile-window'
 
 /** `id` (set by test/bench/indexers.ts): echoed in the reply, so replies to commands in flight together are told apart. */
 export type Command = { id?: number } & (
@@ -32,6 +33,7 @@ export type Command = { id?: number } & (
   | { cmd: 'timeline' }
   | { cmd: 'append'; envelopes: string[] }
   | { cmd: 'heap-snapshot'; dir: string }
+  | { cmd: 'profile' }
   | { cmd: 'close' }
 )
 
@@ -84,6 +86,8 @@ async function main(): Promise<void> {
   })
   await peer.ready()
   const trace = process.env.TRACE ? sample(peer) : null
+  // INDEXER_PROF=<dir>: each 'profile' command ends the last window's CPU profile and begins the next.
+  const profile = profileWindows(process.env.INDEXER_PROF, 'indexer')
   const send = (r: Reply): void => {
     process.send?.(r)
   }
@@ -139,6 +143,8 @@ async function main(): Promise<void> {
       send({ id: m.id, kind: 'timeline', ops: [...(peer.full.timeline?.ops ?? [])] })
     } else if (m.cmd === 'append') {
       await peer.ledger.append(m.envelopes.map((e) => Buffer.from(e, 'base64')))
+    } else if (m.cmd === 'profile') {
+      profile()
     } else if (m.cmd === 'heap-snapshot') {
       v8.writeHeapSnapshot(
         path.join(m.dir, `indexer-${process.pid}-${peer.full.view.core.length}.heapsnapshot`)

@@ -25,15 +25,21 @@ const NODES = Number(process.env.NODES ?? 10_000)
 const BOTS = Number(process.env.BOTS ?? 1000)
 const STEPS = (process.env.SIM_STEPS ?? '10000,100000,1000000').split(',').map(Number)
 const CHUNK = 2048
+/** The real-time window at each step (ms). */
+const WINDOW = 20_000
 const mib = (n: number): string => `${Math.round(n / 2 ** 20)} MiB`
 
 async function main(): Promise<void> {
   const year = 365 * DAY
   const last = STEPS[STEPS.length - 1]
   const faucet = generateKeyPair()
-  const pop = new Population(NODES, BOTS, Date.now() - year, Math.floor(year / last), faucet)
   const rates = realRates(NODES, BOTS)
   const realRate = Object.values(rates).reduce((a, b) => a + b, 0)
+  const step = Math.floor(year / last)
+  // Each real-time window adds ops past the year, `step` engine ms apiece: begin early enough that no op is
+  // stamped ahead of the indexers' clocks (a relay refuses ops over 30 s ahead: a fresh node's offer was).
+  const extra = Math.ceil(realRate * (WINDOW / 1000) * 1.5) * STEPS.length * step
+  const pop = new Population(NODES, BOTS, Date.now() - year - extra, step, faucet)
   console.log(
     `${NODES} nodes, ${BOTS} bots; in real time they make ${realRate.toFixed(1)} ops/s: ${Object.entries(
       rates
@@ -71,6 +77,11 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|---|---|---|---|---|---|')
     let sent = 0
     const holders: string[] = []
+    // Said at once on stderr too (a long run's first steps), and all together after the table.
+    const hold = (...lines: string[]): void => {
+      holders.push(...lines)
+      for (const l of lines) console.error(`  ${l}`)
+    }
     // Also while a send waits (a long history): where each indexer is.
     ticker = setInterval(() => {
       progress(indexers, `${sent.toLocaleString('en')} ops sent`).catch(safetyCatch)
@@ -78,6 +89,7 @@ async function main(): Promise<void> {
     for (const target of STEPS) {
       const started = Date.now()
       const from = sent
+      const fedFrom = target === STEPS[0] ? 0 : feed.count
       const cpuFrom = await Promise.all(indexers.map(async (i) => (await i.stats()).cpu))
       while (sent < target) {
         await feed.send(pop.next(Math.min(CHUNK, target - sent)))
@@ -87,8 +99,8 @@ async function main(): Promise<void> {
       await feed.settled()
       const rate = (sent - from) / ((Date.now() - started) / 1000)
       const cpuTo = await Promise.all(indexers.map(async (i) => (await i.stats()).cpu))
-      holders.push(
-        `${target.toLocaleString('en')} ops: building the history cost each indexer ${cpuTo.map((c, i) => `${(((c - cpuFrom[i]) * 1000) / (sent - from)).toFixed(2)}`).join(' ')} ms CPU per op (${(sent - from).toLocaleString('en')} ops)`
+      hold(
+        `${target.toLocaleString('en')} ops: building the history cost each indexer ${cpuTo.map((c, i) => `${(((c - cpuFrom[i]) * 1000) / (feed.count - fedFrom)).toFixed(2)}`).join(' ')} ms CPU per op (${(feed.count - fedFrom).toLocaleString('en')} ops, the opening's in the first step)`
       )
       await caughtUp(indexers)
       const info = await marketInfo(market, bootstrap)
@@ -99,7 +111,7 @@ async function main(): Promise<void> {
       // HEAP_SNAPSHOT=<dir>: one indexer's heap at each step, to see what holds it.
       if (process.env.HEAP_SNAPSHOT)
         await indexers[0].run({ cmd: 'heap-snapshot', dir: process.env.HEAP_SNAPSHOT })
-      holders.push(
+      hold(
         ...stats.map(
           (s, i) => `${target.toLocaleString('en')} ops, indexer ${i}: ${formatSplit(s.memory)}`
         ),
@@ -126,9 +138,12 @@ async function main(): Promise<void> {
 /** Appends through the relay indexer, at most two chunks in flight. */
 class Feed {
   private inflight: Array<Promise<unknown>> = []
+  /** Ops sent so far, the opening included. */
+  count = 0
   constructor(private readonly relay: Indexer) {}
 
   async send(envelopes: Buffer[]): Promise<void> {
+    this.count += envelopes.length
     if (this.inflight.length >= 2) await this.inflight.shift()
     const b64 = envelopes.map((e) => e.toString('base64'))
     this.inflight.push(this.relay.run({ cmd: 'append', envelopes: b64 }))
@@ -178,9 +193,11 @@ async function realTime(
     })
   const before = await Promise.all(indexers.map((i) => i.stats()))
   const f0 = await ask()
+  // INDEXER_PROF=<dir>: the indexers' CPU profiles of this window (FOLLOWER_PROF: the following node's).
+  if (process.env.INDEXER_PROF) await Promise.all(indexers.map((i) => i.run({ cmd: 'profile' })))
   const t0 = Date.now()
   let sent = 0
-  while (Date.now() - t0 < 20_000) {
+  while (Date.now() - t0 < WINDOW) {
     const due = Math.floor(((Date.now() - t0) * rate) / 1000)
     if (due > sent) {
       // Engine time keeps its pace per op, whatever the wall clock does.
@@ -193,6 +210,7 @@ async function realTime(
   const wall = (Date.now() - t0) / 1000
   const after = await Promise.all(indexers.map((i) => i.stats()))
   const f1 = await ask()
+  if (process.env.INDEXER_PROF) await Promise.all(indexers.map((i) => i.run({ cmd: 'profile' })))
   const ended = Date.now()
   await caughtUp(indexers)
   return {

@@ -6,7 +6,6 @@
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
-import inspector from 'inspector'
 import { fork, spawn, ChildProcess } from 'child_process'
 import { generateKeyPair } from '../../lib/identity'
 import { parseBootstrap } from '../../lib/config'
@@ -18,6 +17,7 @@ import { MemoryView } from '../../market/memory-view'
 import { applyOpened, MARKET_TYPES } from '../../market/engine'
 import { encodeBody } from '../../market/engine/ops'
 import { memorySplit, type MemorySplit } from './store-memory'
+import { profileWindows } from './profile-window'
 import { Actor, offerBody, bidBody, resources, T0, HOUR } from '../helpers/market'
 
 const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js')
@@ -65,10 +65,11 @@ export function marketInfo(
 ): Promise<{ ms: number; offers: number; rss: number }> {
   return new Promise((resolve) => {
     const started = Date.now()
+    const data = tmp()
     const args = ['market', 'info', '--json', '--market', market, '--bootstrap', bootstrap]
     const child = spawn(
       '/usr/bin/time',
-      ['-f', '%M', process.execPath, CLI, ...args, '--data', tmp()],
+      ['-f', '%M', process.execPath, CLI, ...args, '--data', data],
       {
         stdio: ['ignore', 'pipe', 'pipe']
       }
@@ -78,6 +79,7 @@ export function marketInfo(
     child.stdout.on('data', (d) => (out += d))
     child.stderr.on('data', (d) => (err += d))
     child.on('close', (code) => {
+      fs.rmSync(data, { recursive: true, force: true })
       const lines = err.trim().split('\n')
       const offers = code === 0 ? (JSON.parse(out) as { offers: number }).offers : -1
       resolve({ ms: Date.now() - started, offers, rss: Number(lines[lines.length - 1]) * 1024 })
@@ -126,6 +128,9 @@ export async function matchBid(nodes: number, bids = 500): Promise<number> {
 
 async function child(mode: string, market: string, bootstrap: string, time: number): Promise<void> {
   const data = tmp()
+  // Ended by SIGTERM (or its parent gone): its store goes with it.
+  process.on('exit', () => fs.rmSync(data, { recursive: true, force: true }))
+  process.on('SIGTERM', () => process.exit(0))
   const peer = new MarketPeer({
     data,
     identity: generateKeyPair(),
@@ -152,7 +157,7 @@ async function child(mode: string, market: string, bootstrap: string, time: numb
     process.send?.({ rss: process.memoryUsage().rss })
     return
   }
-  const profile = windows(process.env.FOLLOWER_PROF)
+  const profile = profileWindows(process.env.FOLLOWER_PROF, 'follower')
   process.on('message', () => {
     const cpu = process.cpuUsage()
     const main = mainThreadCpu()
@@ -164,7 +169,6 @@ async function child(mode: string, market: string, bootstrap: string, time: numb
     )
   })
   process.on('disconnect', () => process.exit(0))
-  process.on('SIGTERM', () => process.exit(0))
 }
 
 /** CPU seconds of this process's main thread (Linux: its task's utime + stime), the rest being RocksDB's and
@@ -176,29 +180,6 @@ function mainThreadCpu(): number {
     return (Number(f[11]) + Number(f[12])) / 100
   } catch {
     return 0
-  }
-}
-
-/** With a directory: each call ends the V8 CPU profile of the main thread begun by the last (written there) and
- * begins the next, so the windows between `stats` asks are profiled alone. */
-function windows(dir: string | undefined): () => void {
-  if (dir === undefined) return () => {}
-  const session = new inspector.Session()
-  session.connect()
-  session.post('Profiler.enable')
-  let on = false
-  let n = 0
-  return () => {
-    if (on)
-      session.post('Profiler.stop', (err, r) => {
-        if (err === null)
-          fs.writeFileSync(
-            path.join(dir, `follower-${process.pid}-${++n}.cpuprofile`),
-            JSON.stringify(r.profile)
-          )
-      })
-    session.post('Profiler.start')
-    on = true
   }
 }
 
