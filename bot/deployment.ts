@@ -427,7 +427,7 @@ export async function scale(
     trades: added,
     reason: `scale ${before} → ${replicas}`
   })
-  if (added.length > 0) await bot.trader.settle(d, w.key, w.view.current.hash)
+  if (added.length > 0) await bot.trader.settle(d, w.key, w.view.manifestHash) // the header's, as a heal's
   // a node runs replica i while i < the scaled count: keep the lowest indexes
   const index = (id: string): number => Number(id.slice(id.lastIndexOf('.') + 1))
   const keep = [...live].sort((a, b) => index(a.id) - index(b.id)).slice(0, replicas)

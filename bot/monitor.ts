@@ -509,7 +509,8 @@ export class Monitor {
           d.id
         )
     }
-    await bot.trader.settle(d, writer.key, m.hash)
+    // settled with the contract's own manifest (its header's): a node checks block 0 against it, then follows updates
+    await bot.trader.settle(d, writer.key, writer.view.manifestHash)
     for (const name of new Set(fresh.map((x) => x.workload))) {
       const mine = fresh.filter((x) => x.workload === name)
       bot.progress(

@@ -10,7 +10,7 @@ import {
   runningDeployment
 } from './helpers/deploy'
 import type { Assert } from 'brittle'
-import { waitRunning } from '../bot/deployment'
+import { update, waitRunning } from '../bot/deployment'
 import type { BotOptions } from '../bot/bot'
 import { sandboxTest } from './helpers/sandbox'
 
@@ -113,6 +113,25 @@ sandboxTest(
     t.is(d.trades.find((x) => x.id === lost.id)?.phase, 'failed')
 
     await replacedOnce(t, r)
+  }
+)
+
+sandboxTest(
+  'a heal after an update: the replacement lease is settled so its node takes it, and runs the manifest in force',
+  async (t) => {
+    const r = await oneOfTwo(t)
+    const { b, d, lost } = r
+    // The soak (seed 27): a heal after banking's update was refused by its new node as "wrong-manifest".
+    await update(b, d, { greeting: 'bonjour' })
+    const writer = await b.writer(d)
+    t.not(
+      writer.view.current.hash.toString('hex'),
+      writer.view.manifestHash.toString('hex'),
+      'updated'
+    )
+    await b.trader.end(d, lost.id, 'fail', 'its node stopped after the update')
+
+    await replacedOnce(t, r) // its node refused it before: the settled manifest was not its header's
   }
 )
 
