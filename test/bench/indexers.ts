@@ -6,6 +6,7 @@ import path from 'path'
 import { fork, ChildProcess } from 'child_process'
 import type { Testnet } from '../../lib/testnet'
 import type { Command, Reply } from './ledger-indexer'
+import { cpuProfFlags } from './profile-window'
 
 export type Stats = Extract<Reply, { kind: 'stats' }>
 
@@ -32,9 +33,7 @@ export class Indexer {
           env: { ...process.env, ...env },
           // CPU_PROF=<dir>: a V8 CPU profile of each indexer, written on exit; INDEXER_FLAGS: more node flags.
           execArgv: [
-            ...(process.env.CPU_PROF
-              ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`]
-              : []),
+            ...cpuProfFlags(),
             ...(process.env.INDEXER_FLAGS ?? '').split(' ').filter((f) => f !== '')
           ]
         }

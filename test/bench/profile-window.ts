@@ -27,3 +27,9 @@ export function profileWindows(dir: string | undefined, name: string): () => voi
     on = true
   }
 }
+
+/** CPU_PROF=<dir>: node flags for a whole-life V8 CPU profile of a bench's child process, written as it exits. */
+export function cpuProfFlags(): string[] {
+  const dir = process.env.CPU_PROF
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
+}

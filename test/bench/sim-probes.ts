@@ -17,7 +17,7 @@ import { MemoryView } from '../../market/memory-view'
 import { applyOpened, MARKET_TYPES } from '../../market/engine'
 import { encodeBody } from '../../market/engine/ops'
 import { memorySplit, type MemorySplit } from './store-memory'
-import { profileWindows } from './profile-window'
+import { cpuProfFlags, profileWindows } from './profile-window'
 import { Actor, offerBody, bidBody, resources, T0, HOUR } from '../helpers/market'
 
 const CLI = path.join(__dirname, '..', '..', 'lib', 'cli.js')
@@ -35,10 +35,10 @@ export interface FollowerReply {
 /** A node that follows the market from now on and answers `stats` (RSS, CPU seconds). */
 export function follower(market: string, bootstrap: string): ChildProcess {
   // CPU_PROF=<dir>: a V8 CPU profile of it too, written when it ends (SIGTERM).
-  const execArgv = process.env.CPU_PROF
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`]
-    : []
-  return fork(__filename, ['follower', market, bootstrap], { stdio: 'inherit', execArgv })
+  return fork(__filename, ['follower', market, bootstrap], {
+    stdio: 'inherit',
+    execArgv: cpuProfFlags()
+  })
 }
 
 /** A fresh follower process submits a node's offer: ms from its start until the offer is final, and its RSS. */
