@@ -1,8 +1,6 @@
-import { world, node, bot } from './helpers/deploy'
-import { testnet } from './helpers/net'
+import { runningDeployment } from './helpers/deploy'
 import { crmTemplate, addContact, contacts, tunnelTo, type Contact } from './helpers/state'
 import { sandboxTest } from './helpers/sandbox'
-import { deploy, waitRunning } from '../bot/deployment'
 
 const GRACE = 8000
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -12,18 +10,16 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 sandboxTest(
   "a bot cut off from every peer past its grace heals nothing once back: its CRM's node kept serving, no contact written meanwhile is lost",
   async (t) => {
-    const net = await testnet(t)
-    const w = await world(t, net)
-    await node(t, w)
-    await node(t, w)
-    const b = await bot(t, w, { monitor: { interval: 500, grace: GRACE, challengeInterval: 0 } })
-    const d = await deploy(b, { template: await crmTemplate(t, { state: true }) })
+    const { w, b, d } = await runningDeployment(t, {
+      nodes: 2,
+      template: await crmTemplate(t, { state: true }),
+      bot: { monitor: { interval: 500, grace: GRACE, challengeInterval: 0 } }
+    })
     const heals: string[] = []
     b.events.on('progress', (step: string, detail: string) => {
       if (step === 'heal') heals.push(detail)
     })
     b.monitor.start()
-    await waitRunning(b, d)
     const lease = d.trades[0]
     const port = await tunnelTo(t, w, d.contract, b.identity) // the user's own connection, never cut
     const written: Contact[] = [await addContact(port, 'Ada')]
