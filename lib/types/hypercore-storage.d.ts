@@ -4,6 +4,8 @@ declare module 'hypercore-storage' {
     /** Bytes of RocksDB memtable per write buffer (two may be in use). */
     writeBufferSize?: number
     readOnly?: boolean
+    /** RocksDB's WALRecoveryMode (rocksdb-native constants.walRecoveryMode): 0 tolerates only an incomplete tail. */
+    walRecoveryMode?: number
   }
   class CoreStorage {
     constructor(dir: string, opts?: CoreStorageOptions)
