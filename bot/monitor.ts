@@ -91,6 +91,8 @@ export class Monitor {
   /** Archive trades whose last challenge went unanswered or was refused: since when. */
   private readonly failing = new Map<string, number>()
   private readonly healing = new Map<string, Promise<void>>()
+  /** Leases whose node's last signed word is a refusal: at how many checks in a row. */
+  private readonly refusals = new Map<string, number>()
   /** Failed leases whose replacement failed to buy: when to try again. */
   private readonly retryAt = new Map<string, number>()
   private ticking: Promise<void> | null = null
@@ -279,7 +281,14 @@ export class Monitor {
       } catch {}
       await this.watch(t.node).refresh(ch, this.opts.interval).catch(safetyCatch)
     }
-    await this.jobs.check(d, t, this.watch(t.node).state(workloadId(t)))
+    const status = this.watch(t.node).state(workloadId(t))
+    if (this.refusedForGood(t, status?.body ?? null))
+      return this.heal(
+        d,
+        t,
+        `node ${t.node.slice(0, 8)} refused the lease: ${status?.body.reason ?? ''}`
+      )
+    await this.jobs.check(d, t, status)
     if (t.job != null) return
     await this.copyState(d, t)
     const silent = Date.now() - (this.lastSeen.get(t.node) ?? now)
@@ -287,6 +296,21 @@ export class Monitor {
       return this.heal(d, t, `node ${t.node.slice(0, 8)} unreachable for ${silent} ms`)
     if (ch !== null && this.opts.challengeInterval > 0 && this.challenges.isChallenged(d, t))
       return this.audit(d, t)
+  }
+
+  /**
+   * A node signs 'refused' only for good (node/contracts.ts refusalState: the contract, its files or the trade are
+   * wrong for it; a passing reason is 'verifying'): such a lease never runs, so it is replaced like a dead one.
+   * Seen at two checks in a row, so that a refusal the node took back at once (its copy of the core was behind) is not.
+   */
+  private refusedForGood(t: TradeRecord, status: { state: string } | null): boolean {
+    if (status?.state !== 'refused') {
+      this.refusals.delete(t.id)
+      return false
+    }
+    const seen = (this.refusals.get(t.id) ?? 0) + 1
+    this.refusals.set(t.id, seen)
+    return seen >= 2
   }
 
   /**

@@ -36,13 +36,23 @@ export const FOLLOWER_LIMITS: StoreLimits = { cacheNodes: 4096, writeBuffer: 4 *
  */
 export const NODE_LIMITS: StoreLimits = { ...FOLLOWER_LIMITS, writeBuffer: 16 * 1024 * 1024 }
 
+/**
+ * RocksDB's kTolerateCorruptedTailRecords (rocksdb-native constants.walRecoveryMode): a write-ahead log damaged
+ * mid-file fails the open (EIO "checksum mismatch": CORRUPT, lib/errors.ts storeDamage). Its default, point-in-time
+ * recovery, opened it and silently dropped every write from the damage on: a node's own signed cores lost blocks
+ * its peers already held, and it served and appended on the shorter copies (the soak, seed 27). An incomplete last
+ * record (a process killed in the middle of a write) is still tolerated: those writes never returned.
+ */
+const WAL_RECOVERY = 0
+
 export function openStore(dir: string, limits: StoreLimits = {}): Corestore {
   const { cacheNodes, writeBuffer, blockCache } = { ...STORE_LIMITS, ...limits }
   // Without a block cache, RocksDB keeps index and filter blocks with their table readers (it refuses to cache them).
   const storage = new CoreStorage(dir, {
     writeBufferSize: writeBuffer,
     blockCache,
-    tableCacheIndexAndFilterBlocks: blockCache
+    tableCacheIndexAndFilterBlocks: blockCache,
+    walRecoveryMode: WAL_RECOVERY
   })
   return new Corestore(storage, {
     globalCache: new Rache({ maxSize: cacheNodes })

@@ -32,6 +32,28 @@ export interface Verified {
   catalog: Catalog | null
 }
 
+/**
+ * Why a node does not run a lease yet, as its status core says it: 'refused' is for good (the contract, its files or
+ * the trade are wrong: its bot replaces the lease), 'verifying' is still trying (a settlement, approvals, a file or a
+ * snapshot that may yet arrive, or an error that judged nothing, such as a read cut short by a stop).
+ */
+export function refusalState(err: unknown): 'verifying' | 'refused' {
+  const reason = (err as { reason?: unknown } | null)?.reason
+  const judged = err instanceof VerificationError || err instanceof TradeRefusal
+  return judged && typeof reason === 'string' && !PASSING.has(reason) ? 'refused' : 'verifying'
+}
+
+/** Refusals a later append, approval or peer may cure. */
+const PASSING: ReadonlySet<string> = new Set([
+  'not-final',
+  'not-settled',
+  'no-deploy',
+  'no-header',
+  'threshold-not-reached',
+  'file-unavailable',
+  'snapshot-unavailable'
+])
+
 /** Only the final (indexed) ledger decides, so an op no indexer has ordered never makes the node run anything. */
 export function checkTrade(final: Trade | null, node: string): Trade {
   if (final === null)

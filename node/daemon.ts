@@ -37,7 +37,7 @@ import { StatusCore, summarize, RecordFrom } from './status'
 import { Presence } from './presence'
 import { writeStatusFile, readStatusFile, StatusFile, StatusFileLease } from './status-file'
 import { NodeChannel, NodeHandler } from '../lib/node-protocol'
-import { checkTrade } from './contracts'
+import { checkTrade, refusalState } from './contracts'
 import { Lease, LeaseContext } from './lease'
 import { ShardPeers } from './archive-peers'
 import { Payouts } from './payout'
@@ -583,7 +583,7 @@ export class NodeDaemon extends ReadyResource {
    * have, so it is still being verified), or not this node's (refused).
    */
   private hold(id: string, trade: Trade, err: TradeRefusal): void {
-    const waiting = err.reason !== 'wrong-node'
+    const waiting = refusalState(err) === 'verifying'
     const reason = waiting
       ? `not-final: trade ${trade.id} is settled, but the settlement is not final in the ledger yet (a quorum of the market's indexers has not ordered it); nothing runs until it is`
       : err.message

@@ -22,6 +22,7 @@ import {
   placeFiles,
   pruneStaging,
   specFor,
+  refusalState,
   type Verified
 } from './contracts'
 import { MirrorKeeper } from './mirror'
@@ -30,6 +31,8 @@ import type { ShardChannel } from '../lib/archive/shard-channel'
 import safetyCatch from 'safety-catch'
 
 const log = logger('node')
+/** A lease held back for a passing reason (a file or snapshot not fetched yet) is evaluated again after this long (ms). */
+const RETRY = 15_000
 
 /** What a lease uses of its daemon. */
 export interface LeaseContext {
@@ -83,6 +86,10 @@ export class Lease {
   private readonly reader: Hypercore
   /** The last refusal recorded while a version runs (update seq and reason): recorded once, retried on every append. */
   private refusal: string | null = null
+  /** The next evaluation of a lease held back for a passing reason: appends are not the only thing that cures one. */
+  private retry: NodeJS.Timeout | null = null
+  /** The last reason noted for not running: said once, however often it is tried again. */
+  private said: string | null = null
 
   private constructor(
     private readonly ctx: LeaseContext,
@@ -123,6 +130,7 @@ export class Lease {
 
   /** The daemon is closing: end the reads its steps wait on, so `queue` settles. */
   async interrupt(): Promise<void> {
+    this.cancelRetry()
     await this.reader.close()
   }
 
@@ -130,7 +138,13 @@ export class Lease {
   end(reason: string): void {
     if (this.ended) return
     this.ended = true
+    this.cancelRetry()
     this.enqueue(() => this.stop(reason))
+  }
+
+  private cancelRetry(): void {
+    if (this.retry !== null) clearTimeout(this.retry)
+    this.retry = null
   }
 
   private enqueue(fn: () => Promise<void>): void {
@@ -152,7 +166,7 @@ export class Lease {
       if (reason === 'no-header') return // the core has not reached us yet: its next append re-runs this
       this.setAccess(null)
       if (supervisor.active(id)) await supervisor.stop(id, 'contract no longer verifies')
-      supervisor.note(id, 'refused', (err as Error).message)
+      this.hold(err)
       return
     }
     this.workload = v.workload.name
@@ -194,11 +208,12 @@ export class Lease {
       await ctx.stateKeepers.prepare(id, this.trade, v.workload, v.view, supervisor.workDir(id))
       this.deployed = seq
       this.refusal = null
+      this.said = null
       await supervisor.start(spec)
     } catch (err) {
       const message = (err as Error).message
       if (!supervisor.active(id)) {
-        supervisor.note(id, 'refused', message)
+        this.hold(err)
         return
       }
       // The version in force keeps running: what was refused is the update, not the workload.
@@ -208,6 +223,23 @@ export class Lease {
       return
     }
     pruneStaging(v, staging)
+  }
+
+  /**
+   * Say why the workload does not run: for good ('refused': its bot replaces the lease), or not yet ('verifying'),
+   * then tried again later, as a file or snapshot that was not reachable may be now.
+   */
+  private hold(err: unknown): void {
+    const state = refusalState(err)
+    const message = (err as Error).message
+    if (this.said !== message) this.ctx.supervisor.note(this.id, state, message)
+    this.said = message
+    if (state === 'refused' || this.retry !== null || this.ended) return
+    this.retry = setTimeout(() => {
+      this.retry = null
+      if (!this.ended) this.enqueue(() => this.evaluate())
+    }, RETRY)
+    this.retry.unref()
   }
 
   private setAccess(access: AccessList | null): void {

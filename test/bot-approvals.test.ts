@@ -100,8 +100,8 @@ sandboxTest(
     )
     t.alike(
       refused.map((r) => r.state),
-      ['refused', 'refused'],
-      'bot status shows the refusal each node signed'
+      ['verifying', 'verifying'],
+      'bot status shows what each node signed: waiting for approvals (not refused: its bot would replace the lease)'
     )
     t.ok(
       refused.every((r) => r.since !== null && r.reachable && r.unverified === 0),
@@ -155,7 +155,8 @@ sandboxTest(
     const held = nodeState(n, trade, (x) => x !== 'running' && x !== 'starting')
     const updating = update(b, d, { greeting: 'v2' })
     await held
-    const [row] = await signed(b, d, (rows) => rows[0]?.state === 'refused')
+    const [row] = await signed(b, d, (rows) => /approved weight/.test(rows[0]?.reason ?? ''))
+    t.is(row.state, 'verifying', 'waiting for approvals, not refused')
     t.ok(
       /approved weight 0 of the 1/.test(row.reason),
       `the node stopped the old version and signed why: ${row.reason}`

@@ -1,4 +1,5 @@
 import fs from 'fs'
+import path from 'path'
 import {
   serviceTemplate,
   moneyConserved,
@@ -7,8 +8,11 @@ import {
   waitFor,
   FAST_MONITOR,
   healed,
+  node,
   runningDeployment
 } from './helpers/deploy'
+import { recorded } from './helpers/node-bot'
+import { workloadId } from '../lib/trade-workload'
 import type { Assert } from 'brittle'
 import { update, waitRunning } from '../bot/deployment'
 import type { BotOptions } from '../bot/bot'
@@ -232,5 +236,30 @@ sandboxTest(
     t.is(old?.refunded, 0, 'the old lease ran its full term')
     t.is(old?.escrow, 0, 'and was paid out')
     t.ok((await moneyConserved(w)).ok, 'money is conserved')
+  }
+)
+
+sandboxTest(
+  'a lease its node refuses for good (its staged file altered on disk) is replaced, though the node answers every ping',
+  async (t) => {
+    // a grace longer than the test: silence (the restart) cannot be what heals it
+    const r = await oneOfTwo(t, { ...FAST_MONITOR, grace: 10 * 60_000 })
+    const { w, b, lost, victim } = r
+    const { data, workloads } = victim.opts
+    await victim.close()
+    // The soak: a node that signed 'refused' (wrong-manifest) was left holding the lease, its replica lost for good.
+    const staging = path.join(data, 'files', workloadId(lost))
+    for (const f of fs.readdirSync(staging)) fs.appendFileSync(path.join(staging, f), '\n')
+    const again = await node(t, w, { data, workloads })
+    const rec = await recorded(again, workloadId(lost), (x) => x.state === 'refused')
+    t.ok(rec.reason.startsWith('file-hash-mismatch'), rec.reason)
+
+    const said: string[] = []
+    b.events.on('progress', (step: string, detail: string) => {
+      if (step === 'heal') said.push(detail)
+    })
+    await replacedOnce(t, r)
+    t.ok(said[0]?.includes('refused the lease: file-hash-mismatch'), said[0] ?? 'no heal line')
+    t.is((await b.client.trade(lost.id))?.state, 'failed', 'the refused lease is failed (refunded)')
   }
 )

@@ -2,6 +2,7 @@ import test from 'brittle'
 import safetyCatch from 'safety-catch'
 import fs from 'fs'
 import path from 'path'
+import { spawnSync } from 'child_process'
 import { openStore } from '../lib/store'
 import { storeDamage } from '../lib/errors'
 import { explain } from '../lib/command'
@@ -71,4 +72,64 @@ test('a node whose store turns out damaged while it runs (a connection fails on 
   await new Promise((resolve) => setImmediate(resolve))
   t.is(said.length, 1, "the node says 'damaged'")
   t.is(n.damaged, damage, 'with the damage RocksDB found')
+})
+
+/** A store whose writer was killed (-9) after `blocks` appends of 1000 bytes to core 'c': they are only in RocksDB's write-ahead log. */
+function killedWriter(dir: string, blocks: number): string {
+  const store = JSON.stringify(path.join(__dirname, '..', 'lib', 'store.js'))
+  const script = `(async () => {
+    const s = require(${store}).openStore(${JSON.stringify(dir)}, { writeBuffer: 16 * 1024 * 1024 })
+    const core = s.get({ name: 'c' })
+    await core.ready()
+    for (let i = 0; i < ${blocks}; i++) await core.append(Buffer.alloc(1000, i))
+    process.kill(process.pid, 'SIGKILL')
+  })()`
+  const r = spawnSync(process.execPath, ['-e', script], { timeout: 60_000 })
+  if (r.signal !== 'SIGKILL')
+    throw new Error(`the writer ended with ${r.signal ?? r.status}: ${String(r.stderr)}`)
+  const logs = fs.readdirSync(path.join(dir, 'db')).filter((f) => f.endsWith('.log'))
+  if (logs.length !== 1) throw new Error(`expected one write-ahead log, found ${logs.join(', ')}`)
+  return path.join(dir, 'db', logs[0])
+}
+
+/** Open the store and read core 'c': its length, or the error of the open. */
+async function reopened(dir: string): Promise<number | Error> {
+  const store = openStore(dir)
+  try {
+    const core = store.get({ name: 'c' })
+    await core.ready()
+    return core.length
+  } catch (err) {
+    return err as Error
+  } finally {
+    await store.close().catch(safetyCatch)
+  }
+}
+
+test('a write-ahead log damaged mid-file fails the open (CORRUPT), instead of dropping every write from the damage on; a last record cut short by a kill still opens', async (t) => {
+  const data = await t.tmp()
+  const dir = path.join(data, 'corestore')
+  const wal = killedWriter(dir, 200)
+  const bytes = fs.readFileSync(wal)
+  for (let i = bytes.length >> 1; i < (bytes.length >> 1) + 16; i++) bytes[i] ^= 0xff
+  fs.writeFileSync(wal, bytes)
+  // The soak (seed 27): RocksDB's point-in-time recovery opened this with half the core, its peers holding all of it.
+  const flipped = await reopened(dir)
+  t.ok(
+    flipped instanceof Error,
+    `refused: ${flipped instanceof Error ? flipped.message : `opened with ${flipped} of 200 blocks`}`
+  )
+  t.ok(storeDamage(flipped) !== null, 'as store damage')
+  t.is(explain(flipped, data)?.code, 'CORRUPT')
+
+  const other = path.join(await t.tmp(), 'corestore')
+  const cut = killedWriter(other, 200)
+  fs.truncateSync(cut, fs.statSync(cut).size - 100)
+  const length = await reopened(other)
+  t.is(
+    typeof length,
+    'number',
+    `a torn last record is what a kill leaves: the store opens (${String(length)})`
+  )
+  t.ok(typeof length === 'number' && length >= 199, 'with every write before it')
 })

@@ -8,6 +8,8 @@ declare module 'hypercore-storage' {
     /** Index and filter blocks in the block cache (true), or held by each table reader (needed without one). */
     tableCacheIndexAndFilterBlocks?: boolean
     readOnly?: boolean
+    /** RocksDB's WALRecoveryMode (rocksdb-native constants.walRecoveryMode): 0 tolerates only an incomplete tail. */
+    walRecoveryMode?: number
   }
   class CoreStorage {
     constructor(dir: string, opts?: CoreStorageOptions)
