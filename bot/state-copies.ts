@@ -3,6 +3,7 @@
  * every block downloaded as written, each snapshot checked; the latest is TradeRecord.snapshot, what a heal restores.
  */
 import type Hypercore from 'hypercore'
+import { clearBlocks } from '../lib/clear-blocks'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { workloadId } from '../lib/trade-workload'
@@ -148,7 +149,7 @@ export class StateCopies {
       // the copy keeps the latest state, as its node does: what it replaced is cleared here too
       for (const f of copy.files)
         if (!keep.has(fileKey(f)) && f.blocks > 0)
-          await copy.core.clear(f.start, f.start + f.blocks)
+          await clearBlocks(copy.core, f.start, f.start + f.blocks)
       copy.verified = keep
       copy.files = files
       copy.seq = latest.snapshot.seq

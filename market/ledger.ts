@@ -43,6 +43,8 @@ const APPEND_OPS = 256
 const BACKGROUND_ACK = 1000
 /** How long an indexer that is behind the writers puts its ack off (ms) before it acks what it has. */
 const MAX_ACK_DEFER = 1000
+/** A writer waiting for its turn (`turn`) wakes on each update, else this often (ms) to pass over a silent acker. */
+const TURN_RECHECK = 100
 
 export const LEDGER_NAMESPACE = 'scit/market'
 
@@ -269,16 +271,21 @@ export class Ledger extends ReadyResource implements MarketLedger {
       await Promise.all(writers.map((w) => w.core.update({ wait: true }).catch(() => false)))
       await this.base.update()
       if ([...this.base.activeWriters].every((w) => w.idle())) return
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer)
-          this.base.off('update', done)
-          resolve()
-        }
-        const timer = setTimeout(done, 100)
-        this.base.once('update', done)
-      })
+      await this.nextUpdate(100)
     }
+  }
+
+  /** Autobase's next 'update' (it linearized a new node of any writer), or `ms` passed. */
+  private nextUpdate(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.base.off('update', done)
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      this.base.once('update', done)
+    })
   }
 
   private batch(on: boolean): void {
@@ -336,7 +343,8 @@ export class Ledger extends ReadyResource implements MarketLedger {
 
   /**
    * Before a block of ops, wait for the first acker to ack this peer's last block: a block appended while that ack
-   * is on its way is concurrent with it (market/ack-turns.ts). No ack is owed once all here is final.
+   * is on its way is concurrent with it (market/ack-turns.ts). No ack is owed once all here is final. The acker's
+   * ack arrives as an Autobase update; the bound re-asks for an acker gone silent and sees a close.
    */
   private async turn(): Promise<void> {
     const local = this.base.local
@@ -348,7 +356,8 @@ export class Ledger extends ReadyResource implements MarketLedger {
       // Asked each time: an acker silent since the wait began is passed over for the next.
       const acker = this.turns.firstAcker(local.key, since)
       if (acker === null || this.turns.saw(acker, length)) break
-      await new Promise((resolve) => setTimeout(resolve, 5))
+      this.timeline?.count('turn wakes', 1)
+      await this.nextUpdate(TURN_RECHECK)
     }
     this.timeline?.cost('turn', started)
   }

@@ -9,6 +9,7 @@ import c from 'compact-encoding'
 import b4a from 'b4a'
 import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
+import { clearBlocks } from '../lib/clear-blocks'
 import { seal } from '../lib/envelope'
 import { ScitError } from '../lib/errors'
 import type { KeyPair } from '../lib/identity'
@@ -233,7 +234,8 @@ export class StateKeeper {
   }
 
   private async clear(files: StateFile[]): Promise<void> {
-    for (const f of files) if (f.blocks > 0) await this.core.clear(f.start, f.start + f.blocks)
+    for (const f of files)
+      if (f.blocks > 0) await clearBlocks(this.core, f.start, f.start + f.blocks)
   }
 
   /** One file of the state: the last snapshot's entry when unchanged, else its bytes appended as read (`wasted`: appended, yet the same as before). */

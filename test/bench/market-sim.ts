@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     watcher = follower(market, bootstrap)
     console.log(
       '\n| ops | `market info` (fresh process) | fresh node: offer final | its RSS | engine: a bid against ' +
-        `${NODES.toLocaleString('en')} offers | indexers at ${realRate.toFixed(1)} ops/s for 20 s: CPU each | then all final and signed after | indexer RSS | following node: RSS, CPU | append rate |`
+        `${NODES.toLocaleString('en')} offers | indexers at ${realRate.toFixed(1)} ops/s for 20 s: CPU each | then all final and signed after | indexer RSS | following node: RSS, CPU, view updates per op | append rate |`
     )
     console.log('|---|---|---|---|---|---|---|---|---|---|')
     let sent = 0
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
         `${target.toLocaleString('en')} ops, following node: ${formatSplit(window.follower.memory)}`
       )
       console.log(
-        `| ${target.toLocaleString('en')} | ${(info.ms / 1000).toFixed(1)} s${info.offers === NODES + freshNodes - 1 ? '' : ` (WRONG: ${info.offers} offers)`}, ${mib(info.rss)} | ${(node.ms / 1000).toFixed(1)} s | ${mib(node.rss)} | ${match.toFixed(0)} µs | ${window.cpu.map((c) => `${(c * 100).toFixed(0)} %`).join(' ')} | ${window.lag} ms | ${stats.map((s) => mib(s.rss)).join(' ')} | ${mib(window.follower.rss)}, ${(window.follower.share * 100).toFixed(1)} % (main thread ${(window.follower.mainShare * 100).toFixed(1)} %) | ${rate.toFixed(0)} ops/s |`
+        `| ${target.toLocaleString('en')} | ${(info.ms / 1000).toFixed(1)} s${info.offers === NODES + freshNodes - 1 ? '' : ` (WRONG: ${info.offers} offers)`}, ${mib(info.rss)} | ${(node.ms / 1000).toFixed(1)} s | ${mib(node.rss)} | ${match.toFixed(0)} µs | ${window.cpu.map((c) => `${(c * 100).toFixed(0)} %`).join(' ')} | ${window.lag} ms | ${stats.map((s) => mib(s.rss)).join(' ')} | ${mib(window.follower.rss)}, ${(window.follower.share * 100).toFixed(1)} % (main thread ${(window.follower.mainShare * 100).toFixed(1)} %), ${window.follower.updatesPerOp.toFixed(2)} view updates per op | ${rate.toFixed(0)} ops/s |`
       )
     }
     console.log(`\nwho holds the memory (MiB):\n${holders.join('\n')}`)
@@ -188,7 +188,11 @@ async function realTime(
   indexers: Indexer[],
   watcher: ChildProcess,
   rate: number
-): Promise<{ cpu: number[]; lag: number; follower: FollowerReply & { mainShare: number } }> {
+): Promise<{
+  cpu: number[]
+  lag: number
+  follower: FollowerReply & { mainShare: number; updatesPerOp: number }
+}> {
   const ask = (): Promise<FollowerReply> =>
     new Promise((resolve) => {
       watcher.once('message', resolve)
@@ -219,7 +223,12 @@ async function realTime(
   return {
     cpu: after.map((s, i) => (s.cpu - before[i].cpu) / wall),
     lag: Date.now() - ended,
-    follower: { ...f1, share: (f1.cpu - f0.cpu) / wall, mainShare: (f1.main - f0.main) / wall }
+    follower: {
+      ...f1,
+      share: (f1.cpu - f0.cpu) / wall,
+      mainShare: (f1.main - f0.main) / wall,
+      updatesPerOp: (f1.updates - f0.updates) / Math.max(1, sent)
+    }
   }
 }
 

@@ -28,6 +28,8 @@ export interface FollowerReply {
   /** CPU seconds of the process (all threads), and of them its main thread's busy seconds. */
   cpu: number
   main: number
+  /** View updates it has seen (signed upgrades of the view: each one stored). */
+  updates: number
   share: number
   memory: MemorySplit
 }
@@ -158,13 +160,21 @@ async function child(mode: string, market: string, bootstrap: string, time: numb
     return
   }
   const profile = profileWindows(process.env.FOLLOWER_PROF, 'follower')
+  let updates = 0
+  peer.client.on('update', () => updates++)
   process.on('message', () => {
     const cpu = process.cpuUsage()
     const main = mainThreadCpu()
     profile()
     memorySplit(peer.store as NonNullable<typeof peer.store>, data).then(
       (memory) =>
-        process.send?.({ rss: memory.rss, cpu: (cpu.user + cpu.system) / 1e6, main, memory }),
+        process.send?.({
+          rss: memory.rss,
+          cpu: (cpu.user + cpu.system) / 1e6,
+          main,
+          updates,
+          memory
+        }),
       (err: Error) => console.error(err)
     )
   })
