@@ -43,15 +43,9 @@ class Faults {
     return this.all || this.keys.has(key)
   }
 
-  private track(s: SecretStream, key: Buffer): SecretStream {
-    const k = key.toString('hex')
-    if (this.cut(k)) {
-      queueMicrotask(() => s.destroy())
-      return s
-    }
-    this.streams.set(s, k)
+  private track(s: SecretStream, key: string): void {
+    this.streams.set(s, key)
     s.once('close', () => this.streams.delete(s))
-    return s
   }
 
   private mine(kp: KeyPair | undefined): void {
@@ -60,31 +54,10 @@ class Faults {
 
   attach(dht: DHT): void {
     this.mine(dht.defaultKeyPair)
-    const connect = dht.connect.bind(dht)
-    dht.connect = (key, opts) => {
-      this.mine(opts?.keyPair)
-      return this.track(connect(key, opts), key)
-    }
-    const createServer = dht.createServer.bind(dht)
-    dht.createServer = (opts: ServerOptions, onconnection) => {
-      const firewall = opts.firewall
-      const server = createServer(
-        {
-          ...opts,
-          firewall: (key, payload, address) =>
-            this.cut(key.toString('hex')) ||
-            (firewall !== undefined ? firewall(key, payload, address) : false)
-        },
-        onconnection
-      )
-      server.on('connection', (s: SecretStream) => this.track(s, s.remotePublicKey))
-      const listen = server.listen.bind(server)
-      server.listen = (kp) => {
-        this.mine(kp)
-        return listen(kp)
-      }
-      return server
-    }
+    cuttable(dht, (key) => this.cut(key), {
+      opened: (s, key) => this.track(s, key),
+      keyPair: (kp) => this.mine(kp)
+    })
   }
 
   probe(name: string, fn: Probe): () => void {
@@ -110,6 +83,52 @@ class Faults {
         this.writing = false
       })
   }
+}
+
+export interface CutHooks {
+  /** each stream dialled or accepted while not cut, with its peer's key (hex) */
+  opened?(s: SecretStream, key: string): void
+  /** each key pair the node dials or listens with */
+  keyPair?(kp: KeyPair | undefined): void
+}
+
+/**
+ * Make `dht` fail its streams with a peer while `cut(key hex)` holds: its dials are destroyed, incoming handshakes
+ * refused (and a stream accepted as the cut starts destroyed). The soak's hook and the tests' cut swarms use it.
+ */
+export function cuttable(dht: DHT, cut: (key: string) => boolean, hooks: CutHooks = {}): DHT {
+  const pass = (s: SecretStream, key: string): void => {
+    if (cut(key)) queueMicrotask(() => s.destroy())
+    else hooks.opened?.(s, key)
+  }
+  const connect = dht.connect.bind(dht)
+  dht.connect = (key, opts) => {
+    hooks.keyPair?.(opts?.keyPair)
+    const s = connect(key, opts)
+    pass(s, key.toString('hex'))
+    return s
+  }
+  const createServer = dht.createServer.bind(dht)
+  dht.createServer = (opts: ServerOptions, onconnection) => {
+    const firewall = opts.firewall
+    const server = createServer(
+      {
+        ...opts,
+        firewall: (key, payload, address) =>
+          cut(key.toString('hex')) ||
+          (firewall !== undefined ? firewall(key, payload, address) : false)
+      },
+      onconnection
+    )
+    server.on('connection', (s: SecretStream) => pass(s, s.remotePublicKey.toString('hex')))
+    const listen = server.listen.bind(server)
+    server.listen = (kp) => {
+      hooks.keyPair?.(kp)
+      return listen(kp)
+    }
+    return server
+  }
+  return dht
 }
 
 const faults = BASE === '' ? null : new Faults(BASE)

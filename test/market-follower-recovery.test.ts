@@ -6,7 +6,7 @@ import test from 'brittle'
 import Hyperswarm from 'hyperswarm'
 import type { Assert } from 'brittle'
 import type { Testnet } from '../lib/testnet'
-import type { SecretStream } from 'hyperdht'
+import { cuttable } from '../lib/faults'
 import { testnet, swarm as netSwarm } from './helpers/net'
 import { peer, market, history, dump } from './helpers/ledger'
 import { HyperbeeView } from '../market/hyperbee-view'
@@ -34,45 +34,31 @@ async function followsSigned(t: Assert, follower: MarketPeer, indexer: MarketPee
 
 /**
  * A swarm whose dials fail and whose incoming handshakes are refused while `cut.on`, as the soak's fault hook
- * (lib/faults.ts) does; it gives a failed peer up after three quick retries (hyperswarm's own: 5, 15, 15 s).
+ * (lib/faults.ts cuttable) does; it gives a failed peer up after three quick retries (hyperswarm's own: 5, 15, 15 s).
  */
-function cuttable(
+function cutSwarm(
   t: Assert,
   net: Testnet
-): { swarm: Hyperswarm; cut: { on: boolean }; dials: () => number } {
-  const dht = net.createNode()
+): { swarm: Hyperswarm; cut: { on: boolean }; tries: () => number } {
   const cut = { on: true }
-  let dials = 0
-  const connect = dht.connect.bind(dht)
-  dht.connect = (key, opts) => {
-    dials++
-    const s: SecretStream = connect(key, opts)
-    if (cut.on) queueMicrotask(() => s.destroy())
-    return s
-  }
-  const createServer = dht.createServer.bind(dht)
-  dht.createServer = (opts, onconnection) =>
-    createServer(
-      {
-        ...opts,
-        firewall: (key, payload, address) =>
-          cut.on || (opts.firewall?.(key, payload, address) ?? false)
-      },
-      onconnection
-    )
+  let tries = 0
+  const dht = cuttable(net.createNode(), () => {
+    tries++
+    return cut.on
+  })
   const swarm = new Hyperswarm({ dht, backoffs: [100, 200, 300, 600_000], jitter: 0 })
   t.teardown(() => swarm.destroy())
-  return { swarm, cut, dials: () => dials }
+  return { swarm, cut, tries: () => tries }
 }
 
 test('a follower cut off from every peer at its start, long enough that its swarm gave them up, joins once the cut ends', async (t) => {
   const net = await testnet(t)
   const indexer = await market(t, net)
   await history(indexer, 20)
-  const { swarm, cut, dials } = cuttable(t, net)
+  const { swarm, cut, tries } = cutSwarm(t, net)
   const gaveUp = new Promise<void>((resolve) => {
     const check = (): void => {
-      if (dials() > 0 && swarm.peers.size === 0 && swarm.connecting === 0) {
+      if (tries() > 0 && swarm.peers.size === 0 && swarm.connecting === 0) {
         swarm.off('update', check)
         resolve()
       }
@@ -94,7 +80,7 @@ test('a follower cut off from every peer at its start, long enough that its swar
   await gaveUp
   t.absent(
     joined,
-    `cut off, it has not joined (${dials()} dials failed, and its swarm gave the indexer up)`
+    `cut off, it has not joined (${tries()} tries failed, and its swarm gave the indexer up)`
   )
   cut.on = false
   // Bounded, not timed: the swarm would look the market up again only after 10 min.

@@ -28,7 +28,7 @@ export interface StoreDamage {
   file: string
   how: string
   /** The node's first start after it: refused with a clear error, or started. */
-  outcome: 'refused' | 'started' | 'internal-error' | 'hung' | 'pending'
+  outcome: 'refused' | 'started' | 'served-damaged' | 'internal-error' | 'hung' | 'pending'
   said: string
   /** Refused at a later start (RocksDB read the damaged file later), not the one right after the damage. */
   late?: boolean
@@ -305,6 +305,24 @@ export class Injector {
   }
 
   /**
+   * A node that started on a damaged store must serve its cores whole from then on: a block or tree node its
+   * store lost (what RocksDB dropped at the open) kills every connection that asks for it (hypercore: "Expected
+   * tree node N from storage, got (nil)"), so its peers never copy its state. Reported once, until it is wiped.
+   */
+  private servesWhole(p: Proc, d: StoreDamage): void {
+    const unwatch = p.watch((line) => {
+      if (d.wiped === true) return unwatch()
+      if (!/from storage, got \(nil\)/.test(line)) return
+      unwatch()
+      d.outcome = 'served-damaged'
+      this.report(
+        'damaged-store',
+        `${p.name} started on a damaged store (${d.how} ${d.file}) and could not serve its cores from it: ${line.trim()}`
+      )
+    })
+  }
+
+  /**
    * A node on a damaged store must refuse with a clear error (error CODE: …, not INTERNAL) or start; a refused
    * one is started on a fresh store (its identity kept), as its farmer would. A start that failed for another
    * reason (the market slow to answer) is tried again on the same store.
@@ -314,6 +332,7 @@ export class Injector {
       try {
         await this.started(p)
         d.outcome = 'started'
+        this.servesWhole(p, d)
         return
       } catch (err) {
         if (/hung in its start/.test((err as Error).message)) {
