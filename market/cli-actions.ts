@@ -11,6 +11,7 @@ import { verifyMarket } from './replay'
 import { HyperbeeView } from './hyperbee-view'
 import * as Q from './queries'
 import { openCommandPeer, parseDuration, submitFinal } from './cli-peer'
+import { stallIsAnError } from '../lib/stall'
 
 const log = logger('market')
 
@@ -84,6 +85,7 @@ export async function cmdServe(flags: CommonFlags & { relay: boolean }): Promise
     relay: flags.relay
   })
   peer.on('error', (err: Error) => log.error('market peer failed', { error: err.message }))
+  const started = stallIsAnError('scit market serve', () => peer.step)
   await peer.ready()
   const base = peer.full.base
   base.on('is-indexer', () => log.warn('this peer is now an indexer'))
@@ -102,6 +104,7 @@ export async function cmdServe(flags: CommonFlags & { relay: boolean }): Promise
     () =>
       `serving market ${info.market} as ${info.role}${info.relay ? '' : ' (not relaying ops)'}\nidentity ${info.identity}\nwriter   ${info.writer}`
   )
+  started()
   const signal = await untilSignal()
   log.info('stopping', { signal })
   await peer.close()

@@ -90,6 +90,8 @@ export class MarketPeer extends ReadyResource {
   genesis: Outcome | null = null
   private unprobe: (() => void) | null = null
   private rediscovery: NodeJS.Timeout | null = null
+  /** What its open is doing: what a start that stalls was waiting for. */
+  step = 'opening its store'
   private readonly onconnection = (conn: SwarmConnection): void => this.replicate(conn)
 
   constructor(private readonly opts: MarketPeerOptions) {
@@ -166,6 +168,7 @@ export class MarketPeer extends ReadyResource {
         follow ? FOLLOWER_LIMITS : {}
       )
     await this.store.ready()
+    this.step = 'opening its ledger'
 
     if (follow && o.relay === false)
       throw new ScitError(
@@ -199,7 +202,9 @@ export class MarketPeer extends ReadyResource {
       if (ledger instanceof Follower) ledger.shows = (key) => relays.shows(key)
     }
     await ledger.ready()
+    this.step = "reading this peer's last op from its view"
     if (!follow) await this.openClient()
+    this.step = 'creating the market'
     if (!o.market && o.genesis) await this.createGenesis(o.genesis)
     if (o.offline === true) {
       if (follow) throw new ScitError('INVALID_ARGUMENT', 'a follower needs the network')
@@ -219,16 +224,23 @@ export class MarketPeer extends ReadyResource {
     const discovery = this.swarm.join(this.topic, { server: announce, client: true })
     this.rediscover(discovery, announce)
     if (ledger instanceof Follower) {
+      this.step = 'finding a view its indexers sign'
       await ledger.viewKnown(o.joinTimeout ?? 30_000, o.progress)
+      this.step = "reading this peer's last op from its view"
       await this.openClient()
     } else if (o.market) {
+      this.step = 'announcing itself on the market topic'
       if (announce) await discovery.flushed()
       // Catch up first: an op appended on a stale view would be applied against a state it was not meant for.
+      this.step = 'connecting to the peers the market topic lists'
       await this.swarm.flush()
+      this.step = 'catching up with the market'
       await ledger.update()
     } else if (announce) {
+      this.step = 'announcing itself on the market topic'
       await discovery.flushed()
     }
+    this.step = 'open'
     log.info('joined market', { market: encodeKey(ledger.key), follower: follow })
     this.unprobe = probe('market', () => this.signedView())
   }

@@ -1,0 +1,17 @@
+/**
+ * A daemon's start waits on peers, disks and timers. When all it waits on is gone (say a read of a block no peer
+ * can bring, before its swarm exists), Node's event loop empties and the process exits 0 without a word: the
+ * soak's indexer "exited (0) before it was ready", with nothing in its log. Until disarmed, such an exit says
+ * which step of the start stalled and exits 1.
+ */
+export function stallIsAnError(what: string, step: () => string): () => void {
+  const onexit = (): void => {
+    process.off('beforeExit', onexit)
+    process.stderr.write(
+      `error INTERNAL: ${what} stopped before it was ready: nothing was left that could finish ${step()}\n`
+    )
+    process.exit(1)
+  }
+  process.on('beforeExit', onexit)
+  return () => process.off('beforeExit', onexit)
+}
