@@ -4,6 +4,7 @@
  * so `resume` never redoes a paid one. Settle precedes the header: it needs only the
  * core key, and escrow must lock before the settlement window closes.
  */
+import { hold } from '../lib/faults'
 import fs from 'fs'
 import path from 'path'
 import b4a from 'b4a'
@@ -153,6 +154,7 @@ export async function resume(
         `manifest, ${d.trades.length} trades and the stakeholder policy written to ${d.contract ?? ''}`,
         d.id
       )
+      await hold('settle-deploy') // the soak's kill between settle and deploy (lib/faults.ts)
       d.phase = manifest.stakeholders.threshold > 0 ? 'approvals' : 'deploying'
       bot.state.save()
     }

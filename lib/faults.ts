@@ -143,3 +143,14 @@ export function faultable(dht: DHT): DHT {
 export function probe(name: string, fn: Probe): () => void {
   return faults?.probe(name, fn) ?? (() => {})
 }
+
+/**
+ * The soak's window inside a step: SCIT_SOAK_HOLD="<step>:<ms>", set only on a soak command armed to be killed
+ * there, makes the step wait that long, so the kill lands inside it (between a deploy's header and its deploy
+ * instruction there are otherwise a few ms, all written in one burst before the soak reads the first line).
+ */
+export async function hold(step: string): Promise<void> {
+  const [name, ms] = (process.env.SCIT_SOAK_HOLD ?? '').split(':')
+  if (name !== step) return
+  await new Promise((resolve) => setTimeout(resolve, Number(ms) || 0))
+}

@@ -8,8 +8,8 @@
  *   TRACE=<dir>: sample the ledger every 10 ms (view, final and signed lengths, apply calls, engine runs,
  *   event loop use) and write them to <dir>/trace-<pid>.json on close.
  *   The ledger keeps each op's way to final and its stages' costs (market/timeline.ts): `stats` and `timeline`;
- *   TIMELINE=0 turns that off. CACHE_NODES=<n>: the size of its store's Hyperbee node cache; BLOCK_CACHE=0:
- *   RocksDB without its block cache.
+ *   TIMELINE=0 turns that off. CACHE_NODES=<n>: the size of its store's Hyperbee node cache; BLOCK_CACHE=1|0:
+ *   RocksDB's 32 MiB block cache on or off (lib/store.ts STORE_LIMITS otherwise).
  */
 import fs from 'fs'
 import os from 'os'
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   // CACHE_NODES=<n>: the store's Hyperbee node cache (lib/store.ts STORE_LIMITS otherwise).
   const limits = {
     ...(process.env.CACHE_NODES ? { cacheNodes: Number(process.env.CACHE_NODES) } : {}),
-    ...(process.env.BLOCK_CACHE === '0' ? { blockCache: false } : {})
+    ...(process.env.BLOCK_CACHE ? { blockCache: process.env.BLOCK_CACHE === '1' } : {})
   }
   const store =
     Object.keys(limits).length > 0 ? openStore(path.join(data, 'market'), limits) : undefined

@@ -254,10 +254,14 @@ export class Cluster {
   }
 
   /** A one-off `scit ARGS` (a deploy, a signature, a connect), as its own process; faults may land on it too. */
-  command(label: string, args: string[], opts: { market?: boolean } = {}): Proc {
+  command(
+    label: string,
+    args: string[],
+    opts: { market?: boolean; env?: Record<string, string> } = {}
+  ): Proc {
     const name = `${label}.${++this.commands}`
     const common = opts.market === false ? ['--bootstrap', this.bootstrap] : this.common
-    return this.add({ name, argv: [CLI, ...args, ...common] })
+    return this.add({ name, argv: [CLI, ...args, ...common], env: opts.env })
   }
 
   /** Every process, then the testnet. */

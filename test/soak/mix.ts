@@ -174,7 +174,15 @@ export class Mix {
     const run = this.cluster.proc(bot)
     const o = this.injector.outage({ name: bot, kind: 'bot-command', from: Date.now() })
     await run.term()
-    const cmd = this.cluster.command(`${bot}-${label}`, [...args, '--data', this.cluster.data(bot)])
+    // a deploy holds 2 s after its header when armed there: the kill lands inside the step, not after its burst
+    const env = arm === 'settle-deploy' ? { SCIT_SOAK_HOLD: 'settle-deploy:2000' } : undefined
+    const cmd = this.cluster.command(
+      `${bot}-${label}`,
+      [...args, '--data', this.cluster.data(bot)],
+      {
+        env
+      }
+    )
     let disarm = (): void => {}
     if (arm !== null) {
       // settle-deploy: from the header (every trade settled, the manifest written) until the deploy instruction;
