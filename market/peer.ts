@@ -202,8 +202,11 @@ export class MarketPeer extends ReadyResource {
       if (ledger instanceof Follower) ledger.shows = (key) => relays.shows(key)
     }
     await ledger.ready()
+    // A full ledger joining a market reads its view once its swarm is up: a fast-forward leaves that view's blocks
+    // on its peers, and a read of one with no swarm waits on nothing (the process exits: the soak's idx1).
+    const joining = !follow && !!o.market && o.offline !== true
     this.step = "reading this peer's last op from its view"
-    if (!follow) await this.openClient()
+    if (!follow && !joining) await this.openClient()
     this.step = 'creating the market'
     if (!o.market && o.genesis) await this.createGenesis(o.genesis)
     if (o.offline === true) {
@@ -236,6 +239,8 @@ export class MarketPeer extends ReadyResource {
       await this.swarm.flush()
       this.step = 'catching up with the market'
       await ledger.update()
+      this.step = "reading this peer's last op from its view"
+      await this.openClient()
     } else if (announce) {
       this.step = 'announcing itself on the market topic'
       await discovery.flushed()
