@@ -85,8 +85,12 @@ export async function cmdServe(flags: CommonFlags & { relay: boolean }): Promise
     relay: flags.relay
   })
   peer.on('error', (err: Error) => log.error('market peer failed', { error: err.message }))
-  const started = stallIsAnError('scit market serve', () => peer.step)
-  await peer.ready()
+  const disarm = stallIsAnError('scit market serve', () => peer.step)
+  try {
+    await peer.ready()
+  } finally {
+    disarm() // a start that fails says why itself
+  }
   const base = peer.full.base
   base.on('is-indexer', () => log.warn('this peer is now an indexer'))
   base.on('is-non-indexer', () => log.warn('this peer is no longer an indexer'))
@@ -104,7 +108,6 @@ export async function cmdServe(flags: CommonFlags & { relay: boolean }): Promise
     () =>
       `serving market ${info.market} as ${info.role}${info.relay ? '' : ' (not relaying ops)'}\nidentity ${info.identity}\nwriter   ${info.writer}`
   )
-  started()
   const signal = await untilSignal()
   log.info('stopping', { signal })
   await peer.close()
