@@ -69,6 +69,8 @@ async function main(): Promise<void> {
   const bootstrap = parseBootstrap(process.argv[2])
   const market = process.argv[3] ? Buffer.from(process.argv[3], 'hex') : null
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'scit-bench-indexer-'))
+  // However it ends (closed, failed to open, its parent gone), its store goes with it.
+  process.on('exit', () => fs.rmSync(data, { recursive: true, force: true }))
   const identity = generateKeyPair()
   // CACHE_NODES=<n>: the store's Hyperbee node cache (lib/store.ts STORE_LIMITS otherwise).
   const limits = {
@@ -157,7 +159,6 @@ async function main(): Promise<void> {
       if (trace !== null) trace()
       await peer.close()
       await store?.close()
-      fs.rmSync(data, { recursive: true, force: true })
       process.exit(0)
     }
   }
