@@ -10,6 +10,7 @@ import { ScitError } from '../lib/errors'
 import type { BidBody } from '../market/types'
 import { decodeManifest, manifestHash, type ParamValue } from '../lib/contract'
 import { readJsonFile } from '../lib/schema'
+import { writeDurably } from '../lib/datadir'
 import {
   STATE_SCHEMA,
   STATE_VERSION,
@@ -194,14 +195,6 @@ export class BotState {
   /** Persist now: call after every change that a restart must see. */
   save(): void {
     fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 })
-    const tmp = `${this.file}.${process.pid}.tmp`
-    const fd = fs.openSync(tmp, 'w', 0o600)
-    try {
-      fs.writeSync(fd, JSON.stringify(this.doc, null, 1) + '\n')
-      fs.fsyncSync(fd)
-    } finally {
-      fs.closeSync(fd)
-    }
-    fs.renameSync(tmp, this.file)
+    writeDurably(this.file, JSON.stringify(this.doc, null, 1) + '\n')
   }
 }

@@ -172,3 +172,22 @@ export function notRegular(file: string): boolean {
     return false // absent or unreadable: the open says which
   }
 }
+
+/** `text` in `file` (0600), durably and atomically: a crash leaves the old content or the new, never half. */
+export function writeDurably(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`
+  const fd = fs.openSync(tmp, 'w', 0o600)
+  try {
+    fs.writeSync(fd, text)
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+  fs.renameSync(tmp, file)
+  const dir = fs.openSync(path.dirname(file), 'r')
+  try {
+    fs.fsyncSync(dir) // the rename itself
+  } finally {
+    fs.closeSync(dir)
+  }
+}

@@ -3,9 +3,14 @@
  * nodes per bee (a node is a few KiB with its keys and values), and RocksDB two 64 MiB memtables. Corestore does
  * not pass storage options on, so the storage is built here and handed to it (Corestore takes a built one as is).
  */
+import fs from 'fs'
+import path from 'path'
 import Corestore from 'corestore'
+import type Hypercore from 'hypercore'
 import CoreStorage from 'hypercore-storage'
 import Rache from 'rache'
+import { ScitError } from './errors'
+import { writeDurably } from './datadir'
 
 export interface StoreLimits {
   /** Hyperbee tree nodes kept in memory, shared by every bee of the store. */
@@ -62,4 +67,114 @@ export function openStore(dir: string, limits: StoreLimits = {}): Corestore {
   return new Corestore(storage, {
     globalCache: new Rache({ maxSize: cacheNodes })
   })
+}
+
+/** In the store's own dir: a store moved aside (CORRUPT's advice) takes its marks with it. */
+export const MARKS_FILE = 'scit-marks.json'
+/** Marks are written at most this often while cores grow (and at close): a mark may lag its core, never lead it. */
+const MARKS_EVERY = 1000
+
+interface Mark {
+  length: number
+  /** Never cleared: its tree and blocks must all be there (hypercore's audit), not only its length. */
+  whole: boolean
+}
+interface Audit {
+  audit(opts: { dryRun: true }): Promise<{
+    corrupt: boolean
+    droppedTreeNodes: number
+    droppedBlocks: number
+    droppedBits: number
+  } | null>
+}
+
+/**
+ * What RocksDB cannot lose silently: the lengths this process's own append-only cores reached. RocksDB opens some
+ * damaged stores without an error on an older state: a MANIFEST cut short on older tables (the tables flushed after
+ * the lost edits are deleted, the write-ahead log's newer writes kept: a core's length survives, its middle does
+ * not), a write-ahead log cut short on its prefix. A node serving and appending on such a copy of its signed cores
+ * forks them (the soak, seed 27, run 8). So: a core shorter than its mark, or a whole core missing a block or tree
+ * node, refuses the store (CORRUPT). Never for a core that may truncate (an Autobase view, a state core rolled back).
+ */
+export class CoreMarks {
+  private readonly marks = new Map<string, Mark>()
+  private readonly tracked = new Map<Hypercore, () => void>()
+  private timer: NodeJS.Timeout | null = null
+
+  private constructor(private readonly file: string) {}
+
+  /** The marks of the store in `dir`, each core of it checked against its mark first. */
+  static async check(dir: string, store: Corestore): Promise<CoreMarks> {
+    const marks = new CoreMarks(path.join(dir, MARKS_FILE))
+    let saved: Record<string, Mark> = {}
+    try {
+      saved = JSON.parse(fs.readFileSync(marks.file, 'utf8')) as Record<string, Mark>
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        marks.damaged(`${MARKS_FILE} unreadable`)
+    }
+    for (const [key, mark] of Object.entries(saved)) {
+      const core = store.get({ key: Buffer.from(key, 'hex') })
+      try {
+        await core.ready()
+        if (core.length < mark.length)
+          marks.damaged(
+            `core ${key.slice(0, 8)} has ${core.length} blocks of the ${mark.length} it had`
+          )
+        const audit = mark.whole
+          ? await (core as unknown as { core: Audit }).core.audit({ dryRun: true })
+          : null
+        if (
+          audit !== null &&
+          (audit.corrupt || audit.droppedTreeNodes + audit.droppedBlocks + audit.droppedBits > 0)
+        )
+          marks.damaged(
+            `core ${key.slice(0, 8)} of ${core.length} blocks lost some of them (${JSON.stringify(audit)})`
+          )
+      } finally {
+        await core.close()
+      }
+      marks.marks.set(key, mark)
+    }
+    return marks
+  }
+
+  private damaged(what: string): never {
+    const store = path.dirname(this.file)
+    throw new ScitError(
+      'CORRUPT',
+      `the store ${store} is damaged on disk: it opened on an older state than it had written (${what}), and serving or appending on it would fork its signed cores. Move ${store} aside and start again: a node or bot needs only identity.json (and config.json), the rest replicates anew from its peers`
+    )
+  }
+
+  /** Mark `core` (ready, this process appends to it, it never truncates) as it grows. */
+  track(core: Hypercore, opts: { whole?: boolean } = {}): void {
+    const key = core.key.toString('hex')
+    const onappend = (): void => {
+      const before = this.marks.get(key)?.length ?? 0
+      this.marks.set(key, { length: Math.max(before, core.length), whole: opts.whole === true })
+      if (this.timer !== null) return
+      this.timer = setTimeout(() => this.write(), MARKS_EVERY)
+      this.timer.unref()
+    }
+    core.on('append', onappend)
+    this.tracked.set(core, () => core.off('append', onappend))
+    onappend()
+  }
+
+  /** Written now, then no more: call after the cores' last appends (their close). */
+  close(): void {
+    for (const off of this.tracked.values()) off()
+    this.tracked.clear()
+    if (this.timer !== null) this.write()
+  }
+
+  /** Atomically: a crash leaves the old marks or the new, never half of them. One not written only lags. */
+  private write(): void {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+    try {
+      writeDurably(this.file, JSON.stringify(Object.fromEntries(this.marks)))
+    } catch {}
+  }
 }

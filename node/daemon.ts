@@ -16,7 +16,7 @@ import { raceTimeout } from '../lib/timeout'
 import { openOrClose, opened } from '../lib/lifecycle'
 import { createSwarm } from '../lib/swarm'
 import { openDataDir, allowTraverse, privateDir } from '../lib/datadir'
-import { openStore, NODE_LIMITS } from '../lib/store'
+import { openStore, NODE_LIMITS, CoreMarks } from '../lib/store'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
@@ -80,6 +80,8 @@ export class NodeDaemon extends ReadyResource {
   private _swarm: Hyperswarm | null = null
   private _peer: MarketPeer | null = null
   private _status: StatusCore | null = null
+  /** Its own cores' lengths, checked at start (lib/store.ts CoreMarks). */
+  private marks: CoreMarks | null = null
   private _supervisor: Supervisor | null = null
   private _presence: Presence | null = null
   private _payouts: Payouts | null = null
@@ -223,10 +225,15 @@ export class NodeDaemon extends ReadyResource {
 
   /** The store and the status core; a job that already exited stays done across restarts, as the core says. */
   private async openStatus(): Promise<void> {
-    this._store = openStore(privateDir(path.join(this.opts.data, 'corestore')), NODE_LIMITS)
+    const dir = privateDir(path.join(this.opts.data, 'corestore'))
+    this._store = openStore(dir, NODE_LIMITS)
     await this.store.ready()
+    // before anything reads, serves or appends: a store RocksDB opened on an older state is refused here
+    this.marks = await CoreMarks.check(dir, this.store)
     this._status = new StatusCore(this.store.namespace('scit/node'), this.identity)
     await this.status.ready()
+    this.marks.track(this.status.status, { whole: true })
+    this.marks.track(this.status.logs) // its old blocks are cleared: its length only
     const { records } = await readCore<StatusRecord>(
       this.status.status,
       this.identity.publicKey,
@@ -404,6 +411,7 @@ export class NodeDaemon extends ReadyResource {
     await this._peer?.close()
     await this._swarm?.destroy()
     await this._status?.close()
+    this.marks?.close()
     await this._store?.close()
     if (this._identity) this.writeStatus(false)
   }

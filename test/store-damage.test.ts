@@ -3,12 +3,13 @@ import safetyCatch from 'safety-catch'
 import fs from 'fs'
 import path from 'path'
 import { spawnSync } from 'child_process'
-import { openStore } from '../lib/store'
-import { storeDamage } from '../lib/errors'
+import { openStore, CoreMarks, MARKS_FILE } from '../lib/store'
+import { storeDamage, isScitError } from '../lib/errors'
 import { explain } from '../lib/command'
 import { testnet } from './helpers/net'
 import { market } from './helpers/ledger'
 import { nodeDaemon } from './helpers/node'
+import { NodeDaemon } from '../node/daemon'
 
 /** A real RocksDB read error: a store whose tables have 16 bytes flipped mid-file (as the soak does), read back. */
 async function damagedRead(data: string): Promise<Error | null> {
@@ -132,4 +133,102 @@ test('a write-ahead log damaged mid-file fails the open (CORRUPT), instead of dr
     `a torn last record is what a kill leaves: the store opens (${String(length)})`
   )
   t.ok(typeof length === 'number' && length >= 199, 'with every write before it')
+})
+
+/** A writer killed (-9) right after appending `blocks` blocks to core 'c', its marks (CoreMarks) written: what a node does. */
+function markedWriter(dir: string, blocks: number): void {
+  const store = JSON.stringify(path.join(__dirname, '..', 'lib', 'store.js'))
+  const script = `(async () => {
+    const { openStore, CoreMarks } = require(${store})
+    const s = openStore(${JSON.stringify(dir)})
+    await s.ready()
+    const marks = await CoreMarks.check(${JSON.stringify(dir)}, s)
+    const core = s.get({ name: 'c' })
+    await core.ready()
+    marks.track(core, { whole: true })
+    for (let i = 0; i < ${blocks}; i++) await core.append(Buffer.alloc(1000, i))
+    marks.close()
+    process.kill(process.pid, 'SIGKILL')
+  })()`
+  const r = spawnSync(process.execPath, ['-e', script], { timeout: 60_000 })
+  if (r.signal !== 'SIGKILL')
+    throw new Error(`the writer ended with ${r.signal ?? r.status}: ${String(r.stderr)}`)
+}
+
+/** The store in `dir` opened and checked against its marks: null, or the error (with explain's code). */
+async function checked(dir: string): Promise<Error | null> {
+  const store = openStore(dir)
+  try {
+    await store.ready()
+    await CoreMarks.check(dir, store)
+    return null
+  } catch (err) {
+    return err as Error
+  } finally {
+    await store.close().catch(safetyCatch)
+  }
+}
+
+test('a store opened on an older state than its cores had (a MANIFEST cut short, a core rolled back) is refused (CORRUPT); one killed -9 right after its appends opens', async (t) => {
+  const dir = path.join(await t.tmp(), 'corestore')
+  markedWriter(dir, 400)
+  t.is(
+    await checked(dir),
+    null,
+    'killed -9 right after its appends: the store opens, its marks hold'
+  )
+  const older = path.join(await t.tmp(), 'db')
+  fs.cpSync(path.join(dir, 'db'), older, { recursive: true })
+  markedWriter(dir, 400)
+  t.is(await checked(dir), null, 'and again, 800 blocks')
+
+  // The soak (seed 27, run 8): a node killed, restarted (RocksDB flushes the recovered log into a table, an edit of
+  // its new MANIFEST), killed again; the MANIFEST cut to half opens on the state before that edit, without an error.
+  const cut = path.join(await t.tmp(), 'corestore')
+  markedWriter(cut, 100)
+  markedWriter(cut, 2000)
+  const manifest = fs.readdirSync(path.join(cut, 'db')).find((f) => f.startsWith('MANIFEST-'))
+  if (manifest === undefined) return t.fail('no MANIFEST')
+  const file = path.join(cut, 'db', manifest)
+  fs.truncateSync(file, fs.statSync(file).size >> 1)
+  const refused = await checked(cut)
+  t.ok(refused !== null, `the cut MANIFEST refused: ${refused?.message}`)
+  t.is(explain(refused, cut)?.code, 'CORRUPT')
+  const length = await reopened(cut)
+  t.ok(
+    typeof length === 'number' && length < 2100,
+    `RocksDB alone opened it, with ${String(length)} of 2100 blocks`
+  )
+
+  // A core rolled back (a write-ahead log cut short opens on its prefix): the older tables under the newer marks.
+  const db = path.join(dir, 'db')
+  fs.rmSync(db, { recursive: true })
+  fs.cpSync(older, db, { recursive: true })
+  const rolled = await checked(dir)
+  t.ok(
+    rolled !== null && /has 400 blocks of the 800/.test(rolled.message),
+    `rolled back refused: ${rolled?.message}`
+  )
+  t.is(explain(rolled, dir)?.code, 'CORRUPT')
+})
+
+test("a node refuses a store shorter than its status core's mark (CORRUPT) before it joins its market", async (t) => {
+  const net = await testnet(t)
+  const m = await market(t, net)
+  const data = await t.tmp()
+  const n = await nodeDaemon(t, net, m.key, { data })
+  const key = n.status.status.key.toString('hex')
+  await n.close()
+  const file = path.join(data, 'corestore', MARKS_FILE)
+  const marks = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, { length: number }>
+  t.ok(key in marks, "the node marked its status core's length")
+  marks[key].length += 5 // as if the store lost its last 5 status records
+  fs.writeFileSync(file, JSON.stringify(marks))
+  const again = new NodeDaemon({ ...n.opts, dht: net.createNode() })
+  t.teardown(() => again.close())
+  const err = await again.ready().then(
+    () => null,
+    (e: unknown) => e
+  )
+  t.ok(isScitError(err, 'CORRUPT'), `refused: ${(err as Error | null)?.message}`)
 })
