@@ -56,6 +56,7 @@ export class Bot extends ReadyResource {
   private _state: BotState | null = null
   private _store: Corestore | null = null
   private _swarm: Hyperswarm | null = null
+  private stage = 'opening its store'
   private _peer: MarketPeer | null = null
   private _trader: Trader | null = null
   private _monitor: Monitor | null = null
@@ -97,6 +98,10 @@ export class Bot extends ReadyResource {
   }
   get peer(): MarketPeer {
     return opened(this._peer, 'the bot')
+  }
+  /** What its start waits on now (lib/stall.ts names it when nothing is left that could finish it). */
+  get step(): string {
+    return this.stage === 'joining' ? (this._peer?.step ?? 'joining its market') : this.stage
   }
   get trader(): Trader {
     return opened(this._trader, 'the bot')
@@ -149,6 +154,7 @@ export class Bot extends ReadyResource {
           progress: this.progress,
           signal: this.abort.signal
         })
+        this.stage = 'opening its contract cores'
         await this.resumeContracts()
         this._monitor = new Monitor(this, this.opts.monitor)
       },
@@ -179,6 +185,7 @@ export class Bot extends ReadyResource {
       ? new Hyperswarm({ keyPair: this.identity, dht: o.dht })
       : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
     this.swarm.on('connection', this.onconnection)
+    this.stage = 'joining'
     this._peer = new MarketPeer({
       store: this.store,
       swarm: this.swarm,
@@ -190,6 +197,7 @@ export class Bot extends ReadyResource {
       progress: o.joinTimeout === Infinity ? (line) => log.warn(line) : undefined
     })
     await this.peer.ready()
+    this.stage = 'catching up with the market'
     await this.client.synced()
   }
 

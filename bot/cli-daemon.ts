@@ -11,6 +11,7 @@ import { configFrom } from '../lib/command'
 import { isScitError } from '../lib/errors'
 import { aborted, ioOf, Io } from '../lib/io'
 import { eventPrinter } from '../lib/events'
+import { stallIsAnError } from '../lib/stall'
 import { resumeUntilDone } from './deployment'
 import { ControlServer } from './control'
 import { isOver } from './phase'
@@ -25,12 +26,20 @@ export async function cmdRun(flags: RunFlags, program: (io: Io) => Command): Pro
   // A daemon outlives a market that is slow to answer (the node does too): it waits, saying so, until told to stop.
   const signal = io.signal // read once: a process's is made anew after it fired
   let bot: Bot
+  let opening: Bot | null = null
+  const disarm = stallIsAnError('scit bot run', () => opening?.step ?? 'opening its data dir')
   try {
-    bot = await openBot(flags, event, { joinTimeout: Infinity, signal })
+    bot = await openBot(flags, event, {
+      joinTimeout: Infinity,
+      signal,
+      opening: (b) => (opening = b)
+    })
   } catch (err) {
     if (!signal.aborted) throw err
     event('stopped', 'told to stop while it waited for its market')
     return
+  } finally {
+    disarm() // a start that fails says why itself
   }
   const server = new ControlServer(bot, {
     program,

@@ -57,7 +57,7 @@ export function progressTo(io: Io): (step: string, detail: string) => void {
 export async function openBot(
   flags: RunFlags,
   progress?: Progress,
-  wait?: { joinTimeout: number; signal: AbortSignal }
+  wait?: { joinTimeout: number; signal: AbortSignal; opening?: (bot: Bot) => void }
 ): Promise<Bot> {
   const config = configFrom(flags)
   const monitor = {
@@ -75,6 +75,7 @@ export async function openBot(
     progress,
     joinTimeout: wait?.joinTimeout
   })
+  wait?.opening?.(bot)
   const cancel = (): void => void bot.cancelJoin().catch(safetyCatch)
   wait?.signal.addEventListener('abort', cancel)
   try {

@@ -4,6 +4,7 @@ import path from 'path'
 import Corestore from 'corestore'
 import { configFrom, output, untilSignal, CommonFlags, whole } from '../lib/command'
 import { settleWithin } from '../lib/timeout'
+import { stallIsAnError } from '../lib/stall'
 import { requireMarket } from '../lib/config'
 import { eventPrinter } from '../lib/events'
 import { loadIdentity } from '../lib/identity'
@@ -76,7 +77,11 @@ export async function cmdStart(flags: StartFlags): Promise<void> {
   daemon.on('event', (name: string, detail: string) => event(name, detail))
   // Listening before the start: the offer may be on sale before ready() returns, and a stop then must still withdraw it.
   const stop = untilSignal()
-  const early = await unlessDamaged(daemon, Promise.race([stop, daemon.ready().then(() => null)]))
+  const disarm = stallIsAnError('scit node start', () => daemon.step)
+  const early = await unlessDamaged(
+    daemon,
+    Promise.race([stop, daemon.ready().then(() => null)])
+  ).finally(disarm) // a start that fails says why itself
   if (early !== null) {
     // Told to stop while it still waits for its market: nothing was offered, nothing to withdraw.
     log.info('stopping before the market answered', { signal: early })

@@ -82,6 +82,7 @@ export class NodeDaemon extends ReadyResource {
   private _status: StatusCore | null = null
   /** Its own cores' lengths, checked at start (lib/store.ts CoreMarks). */
   private marks: CoreMarks | null = null
+  private stage = 'checking its offer, data dir and sandbox'
   private _supervisor: Supervisor | null = null
   private _presence: Presence | null = null
   private _payouts: Payouts | null = null
@@ -151,6 +152,10 @@ export class NodeDaemon extends ReadyResource {
   get key(): string {
     return encodeKey(this.identity.publicKey)
   }
+  /** What its start waits on now (lib/stall.ts names it when nothing is left that could finish it). */
+  get step(): string {
+    return this.stage === 'joining' ? (this._peer?.step ?? 'joining its market') : this.stage
+  }
 
   /**
    * Damage RocksDB finds in the store while the node runs (replication reading a table, a compaction that then
@@ -170,10 +175,14 @@ export class NodeDaemon extends ReadyResource {
     await openOrClose(
       async () => {
         const { data, workloads } = this.checkLocally()
+        this.stage = 'opening its store'
         await this.openStatus()
         this.startSupervisor(workloads)
+        this.stage = 'joining'
         await this.joinMarket(data)
+        this.stage = 'offering its capacity'
         await this.sell()
+        this.stage = 'announcing its presence'
         await this.announce()
         this._payouts = new Payouts({
           client: this.peer.client,
