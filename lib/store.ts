@@ -73,6 +73,8 @@ export function openStore(dir: string, limits: StoreLimits = {}): Corestore {
 export const MARKS_FILE = 'scit-marks.json'
 /** Marks are written at most this often while cores grow (and at close): a mark may lag its core, never lead it. */
 const MARKS_EVERY = 1000
+/** A core of the store's own that grows by a block at each open: any store that lost a window of writes spanning an open shows it. */
+const OPENS_CORE = 'scit/store-opens'
 
 interface Mark {
   length: number
@@ -95,11 +97,15 @@ interface Audit {
  * not), a write-ahead log cut short on its prefix. A node serving and appending on such a copy of its signed cores
  * forks them (the soak, seed 27, run 8). So: a core shorter than its mark, or a whole core missing a block or tree
  * node, refuses the store (CORRUPT). Never for a core that may truncate (an Autobase view, a state core rolled back).
+ * A core that lost its middle but not its length (the MANIFEST case) is seen by the audit of a whole core: each open
+ * appends to one (OPENS_CORE), so the writes of a lost window that spans an open (run 8: the whole first run of the
+ * node) are seen whatever cores they were of, its peers' copies included.
  */
 export class CoreMarks {
   private readonly marks = new Map<string, Mark>()
   private readonly tracked = new Map<Hypercore, () => void>()
   private timer: NodeJS.Timeout | null = null
+  private opens: Hypercore | null = null
 
   private constructor(private readonly file: string) {}
 
@@ -113,29 +119,40 @@ export class CoreMarks {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
         marks.damaged(`${MARKS_FILE} unreadable`)
     }
+    const valid = (k: string, m: Mark | null): boolean =>
+      /^[0-9a-f]{64}$/.test(k) && Number.isSafeInteger(m?.length) && typeof m?.whole === 'boolean'
+    if (
+      typeof saved !== 'object' ||
+      saved === null ||
+      !Object.entries(saved).every(([k, m]) => valid(k, m))
+    )
+      marks.damaged(`${MARKS_FILE} is not what scit writes`)
     for (const [key, mark] of Object.entries(saved)) {
       const core = store.get({ key: Buffer.from(key, 'hex') })
       try {
         await core.ready()
         if (core.length < mark.length)
           marks.damaged(
-            `core ${key.slice(0, 8)} has ${core.length} blocks of the ${mark.length} it had`
+            `RocksDB opened it on an older state: core ${key.slice(0, 8)} has ${core.length} blocks of the ${mark.length} it had`
           )
         const audit = mark.whole
           ? await (core as unknown as { core: Audit }).core.audit({ dryRun: true })
           : null
-        if (
-          audit !== null &&
-          (audit.corrupt || audit.droppedTreeNodes + audit.droppedBlocks + audit.droppedBits > 0)
-        )
+        const lost = audit === null ? 0 : audit.droppedBits + audit.droppedBlocks
+        if (audit !== null && (audit.corrupt || lost + audit.droppedTreeNodes > 0))
           marks.damaged(
-            `core ${key.slice(0, 8)} of ${core.length} blocks lost some of them (${JSON.stringify(audit)})`
+            `RocksDB opened it on an older state: core ${key.slice(0, 8)} of ${core.length} blocks lost ${audit.corrupt ? 'its roots' : `${lost} blocks and ${audit.droppedTreeNodes} tree nodes`}`
           )
       } finally {
         await core.close()
       }
       marks.marks.set(key, mark)
     }
+    const opens = store.get({ name: OPENS_CORE })
+    marks.opens = opens
+    await opens.ready()
+    marks.track(opens, { whole: true })
+    await opens.append(Buffer.from(new Date().toISOString()))
     return marks
   }
 
@@ -143,7 +160,7 @@ export class CoreMarks {
     const store = path.dirname(this.file)
     throw new ScitError(
       'CORRUPT',
-      `the store ${store} is damaged on disk: it opened on an older state than it had written (${what}), and serving or appending on it would fork its signed cores. Move ${store} aside and start again: a node or bot needs only identity.json (and config.json), the rest replicates anew from its peers`
+      `the store ${store} is damaged on disk (${what}): serving or appending on it would fork its signed cores. Move ${store} aside and start again: a node or bot needs only identity.json (and config.json), the rest replicates anew from its peers`
     )
   }
 
@@ -163,10 +180,11 @@ export class CoreMarks {
   }
 
   /** Written now, then no more: call after the cores' last appends (their close). */
-  close(): void {
+  async close(): Promise<void> {
     for (const off of this.tracked.values()) off()
     this.tracked.clear()
     if (this.timer !== null) this.write()
+    await this.opens?.close()
   }
 
   /** Atomically: a crash leaves the old marks or the new, never half of them. One not written only lags. */

@@ -420,7 +420,7 @@ export class NodeDaemon extends ReadyResource {
     await this._peer?.close()
     await this._swarm?.destroy()
     await this._status?.close()
-    this.marks?.close()
+    await this.marks?.close()
     await this._store?.close()
     if (this._identity) this.writeStatus(false)
   }
