@@ -3,7 +3,7 @@ import fs from 'fs'
 import path from 'path'
 import { Command, CommanderError } from 'commander'
 import { resolveConfig, Config, ConfigFlags, DEFAULT_DATA } from './config'
-import { ScitError, storeDamage } from './errors'
+import { ScitError, moveAside, storeDamage } from './errors'
 import { setLevel, getLevel } from './log'
 import { ioOf, processIo, Io } from './io'
 
@@ -98,7 +98,7 @@ export function explain(err: unknown, data: string): ScitError | null {
     const store = /(\/\S+)\/db\/[^/\s]+/.exec(said)?.[1] ?? 'its store'
     return new ScitError(
       'CORRUPT',
-      `a store in this data dir ${data} is damaged on disk (${said}): scit will not run on it. Move ${store} aside and start again: a node or bot needs only identity.json (and config.json), the rest replicates anew from its peers`
+      `a store in this data dir ${data} is damaged on disk (${said}): scit will not run on it. ${moveAside(store)}`
     )
   }
   if (e?.code === 'DEVICE_FILE') {

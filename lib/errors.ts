@@ -51,6 +51,11 @@ export function isScitError(err: unknown, code?: ErrorCode): err is ScitError {
   return err instanceof ScitError && (code === undefined || err.code === code)
 }
 
+/** What a damaged store's CORRUPT error tells its owner to do (`store`: its path). */
+export function moveAside(store: string): string {
+  return `Move ${store} aside and start again: a node or bot needs only identity.json (and config.json), the rest replicates anew from its peers`
+}
+
 /**
  * The damage RocksDB found in a store, or null: a read's error (EIO, a checksum that does not match), or the cause
  * of a write it refused ("Batch was not applied" once a compaction found a damaged table: every write fails then).

@@ -9,7 +9,7 @@ import Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import CoreStorage from 'hypercore-storage'
 import Rache from 'rache'
-import { ScitError } from './errors'
+import { ScitError, moveAside } from './errors'
 import { writeDurably } from './datadir'
 
 export interface StoreLimits {
@@ -160,7 +160,7 @@ export class CoreMarks {
     const store = path.dirname(this.file)
     throw new ScitError(
       'CORRUPT',
-      `the store ${store} is damaged on disk (${what}): serving or appending on it would fork its signed cores. Move ${store} aside and start again: a node or bot needs only identity.json (and config.json), the rest replicates anew from its peers`
+      `the store ${store} is damaged on disk (${what}): serving or appending on it would fork its signed cores. ${moveAside(store)}`
     )
   }
 

@@ -205,8 +205,10 @@ export class MarketPeer extends ReadyResource {
     // A full ledger joining a market reads its view once its swarm is up: a fast-forward leaves that view's blocks
     // on its peers, and a read of one with no swarm waits on nothing (the process exits: the soak's idx1).
     const joining = !follow && !!o.market && o.offline !== true
-    this.step = "reading this peer's last op from its view"
-    if (!follow && !joining) await this.openClient()
+    if (!follow && !joining) {
+      this.step = "reading this peer's last op from its view"
+      await this.openClient()
+    }
     this.step = 'creating the market'
     if (!o.market && o.genesis) await this.createGenesis(o.genesis)
     if (o.offline === true) {
