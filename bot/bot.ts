@@ -25,6 +25,7 @@ import { MarketPeer } from '../market/peer'
 import type { Client } from '../market/client'
 import { NodeChannel } from '../lib/node-protocol'
 import { ShardChannel, type ShardTraffic } from '../lib/archive/shard-channel'
+import { JOINING, stepOf } from '../lib/stall'
 import { ContractWriter } from './notary'
 import { BotState, DeploymentRecord } from './records'
 import { Trader, TraderOptions, DEFAULT_TRADER, Progress } from './trader'
@@ -101,7 +102,7 @@ export class Bot extends ReadyResource {
   }
   /** What its start waits on now (lib/stall.ts names it when nothing is left that could finish it). */
   get step(): string {
-    return this.stage === 'joining' ? (this._peer?.step ?? 'joining its market') : this.stage
+    return stepOf(this.stage, this._peer)
   }
   get trader(): Trader {
     return opened(this._trader, 'the bot')
@@ -185,7 +186,7 @@ export class Bot extends ReadyResource {
       ? new Hyperswarm({ keyPair: this.identity, dht: o.dht })
       : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
     this.swarm.on('connection', this.onconnection)
-    this.stage = 'joining'
+    this.stage = JOINING
     this._peer = new MarketPeer({
       store: this.store,
       swarm: this.swarm,

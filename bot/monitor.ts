@@ -403,6 +403,7 @@ export class Monitor {
     const p = this.replace(d, t, why)
       .then(() => {
         this.retryAt.delete(t.id)
+        this.refusals.delete(t.id) // replaced: its lease is no longer checked
       })
       .catch((err) => {
         this.retryAt.set(t.id, Date.now() + RETRY_HEAL)

@@ -15,3 +15,11 @@ export function stallIsAnError(what: string, step: () => string): () => void {
   process.on('beforeExit', onexit)
   return () => process.off('beforeExit', onexit)
 }
+
+/** The sentinel stage of a daemon whose start is inside its market peer's open: `stepOf` asks the peer then. */
+export const JOINING = 'joining'
+
+/** A daemon's start step: its own stage, or while it joins (JOINING) its market peer's step. */
+export function stepOf(stage: string, peer: { step: string } | null): string {
+  return stage === JOINING ? (peer?.step ?? 'joining its market') : stage
+}

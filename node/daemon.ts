@@ -13,6 +13,7 @@ import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
 import { ScitError, isScitError, storeDamage } from '../lib/errors'
 import { raceTimeout } from '../lib/timeout'
+import { JOINING, stepOf } from '../lib/stall'
 import { openOrClose, opened } from '../lib/lifecycle'
 import { createSwarm } from '../lib/swarm'
 import { openDataDir, allowTraverse, privateDir } from '../lib/datadir'
@@ -154,7 +155,7 @@ export class NodeDaemon extends ReadyResource {
   }
   /** What its start waits on now (lib/stall.ts names it when nothing is left that could finish it). */
   get step(): string {
-    return this.stage === 'joining' ? (this._peer?.step ?? 'joining its market') : this.stage
+    return stepOf(this.stage, this._peer)
   }
 
   /**
@@ -178,7 +179,7 @@ export class NodeDaemon extends ReadyResource {
         this.stage = 'opening its store'
         await this.openStatus()
         this.startSupervisor(workloads)
-        this.stage = 'joining'
+        this.stage = JOINING
         await this.joinMarket(data)
         this.stage = 'offering its capacity'
         await this.sell()
