@@ -49,6 +49,12 @@ export interface OutboxOptions {
   final: (id: Id) => Promise<boolean>
   resend: (envelopes: Buffer[]) => Promise<void>
   resendAfter?: number
+  /**
+   * A resend carries every op not final yet, in the order they were added, not only those due: it may go through
+   * another relay than the ops before it (market/relay.ts passOver), and an author's later op applied first would
+   * make its earlier one a replay.
+   */
+  whole?: boolean
   now?: () => number
 }
 
@@ -135,19 +141,22 @@ export class Outbox {
 
   private async run(): Promise<void> {
     const now = this.now()
-    const again: Buffer[] = []
+    const waiting: Array<{ envelope: Buffer; sent: number }> = []
     for (const [id, op] of [...this.ops]) {
       if ((await this.opts.final(id)) || now - timestampOf(op.envelope) > MAX_AGE)
         this.ops.delete(id)
-      else if (now - op.sent >= this.resendAfter) {
-        again.push(op.envelope)
-        op.sent = now
-      }
+      else waiting.push(op)
     }
+    const due = waiting.filter((op) => now - op.sent >= this.resendAfter)
+    const again = due.length > 0 && this.opts.whole === true ? waiting : due
+    for (const op of again) op.sent = now
     await this.save()
     if (again.length > 0) {
-      log.info('sending ops again: not final yet', { ops: again.length })
-      await this.opts.resend(again).catch((err) => this.refused(again, err, { resealed: false }))
+      const envelopes = again.map((op) => op.envelope)
+      log.info('sending ops again: not final yet', { ops: envelopes.length })
+      await this.opts
+        .resend(envelopes)
+        .catch((err) => this.refused(envelopes, err, { resealed: false }))
     }
   }
 

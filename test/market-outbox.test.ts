@@ -22,7 +22,10 @@ function envelopes(n: number, timestamp = Date.now()): Buffer[] {
 }
 
 /** An outbox over an in-memory user data map; `final` and `clock` are the test's to set. */
-function outbox(data = new Map<string, Buffer | null>()): {
+function outbox(
+  data = new Map<string, Buffer | null>(),
+  whole = false
+): {
   box: Outbox
   sent: Buffer[][]
   final: Set<string>
@@ -44,6 +47,7 @@ function outbox(data = new Map<string, Buffer | null>()): {
       sent.push(list)
     },
     resendAfter: AFTER,
+    whole,
     now: () => clock.now
   })
   return { box, sent, final, clock, data }
@@ -66,6 +70,21 @@ test('an op sent a moment before a check is in flight: only ops undecided for re
   t.alike(sent[1], [b], 'the young op, once it waited as long')
   t.is(box.size, 2, 'both kept until final')
   box.close()
+})
+
+test("a follower's resend (whole) carries every op not final, in order, once one is due: the next relay gets no gap", async (t) => {
+  const { box, sent, final, clock } = outbox(undefined, true)
+  const [a, b, c] = envelopes(3)
+  await box.add([a])
+  clock.now = AFTER - 1
+  await box.add([b, c])
+  final.add(envelopeId(b))
+  clock.now = AFTER - 1 + AFTER / 2
+  await box.check()
+  t.alike(sent, [[a, c]], 'the due op and the young one after it, in order; the final one is gone')
+  clock.now += AFTER / 2
+  await box.check()
+  t.alike(sent.length, 1, 'none is due again yet: all went out together')
 })
 
 test('final ops leave the outbox; a restart sends what the last run left at its first check', async (t) => {
