@@ -33,6 +33,8 @@ export interface MonitorOptions {
   heal: boolean
   /** Buy the next lease this long (ms) before the current one ends; 0: never renew. */
   renewBefore: number
+  /** A node where a lease of the deployment failed is not bid on again for this long (ms); default 3 × grace. */
+  avoidFor?: number
 }
 
 export const DEFAULT_MONITOR: MonitorOptions = {
@@ -95,6 +97,8 @@ export class Monitor {
   private readonly refusals = new Map<string, number>()
   /** Failed leases whose replacement failed to buy: when to try again. */
   private readonly retryAt = new Map<string, number>()
+  /** Per deployment, the replacements being named and settled (resumeReplacements): one at a time. */
+  private readonly naming = new Map<string, Promise<void>>()
   private ticking: Promise<void> | null = null
   private closed = false
   /** performance.now() at the last interval: a much longer gap is the bot's own stall. */
@@ -473,16 +477,29 @@ export class Monitor {
               .filter((x) => x.workload === w.name && x.phase === 'settled' && x.id !== t.id)
               .map((x) => x.node)
           : []
-    const exclude = [
-      ...new Set([
-        ...avoid,
-        ...peers,
-        ...d.trades.filter((x) => x.phase === 'failed').map((x) => x.node)
-      ])
-    ]
+    const exclude = [...new Set([...avoid, ...peers, ...(await this.avoided(d))])]
     const body = bidFor(m, w, 1, { expiry: Date.now() + bot.bidWindow, exclude })
     bot.trader.plan(d, w.name, body, t.id)
     await this.resumeReplacements(d)
+  }
+
+  /**
+   * Nodes where a lease of `d` failed less than `avoidFor` ago. Not for good: once each node of a small region had a
+   * lease fail (3 CH nodes in the soak), nothing there would be left to buy from. By then a node that is back has
+   * renewed its offer; the offer of one still gone lapses, or its next lease fails again.
+   */
+  private async avoided(d: DeploymentRecord): Promise<string[]> {
+    const failed = d.trades.filter((x) => x.phase === 'failed')
+    if (failed.length === 0) return []
+    const client = this.bot.client
+    const now = Math.max(Date.now(), await client.time())
+    const avoidFor = this.opts.avoidFor ?? 3 * this.opts.grace
+    const out: string[] = []
+    for (const x of failed) {
+      const end = (await client.trade(x.id))?.end ?? null
+      if (end === null || now - end < avoidFor) out.push(x.node)
+    }
+    return out
   }
 
   /**
@@ -490,11 +507,24 @@ export class Monitor {
    * fill; then the signed scale instruction naming the new trades and their
    * workload, appended BEFORE settling, so that a node never sees a settled
    * replacement trade whose workload the core does not name yet; then settle.
+   * Naming and settling run one at a time per deployment: a restarted `scit bot run` resumes a deployment while its
+   * monitor follows the same bids (the trader joins their loops), and both would name and settle the new trades.
    */
   async resumeReplacements(d: DeploymentRecord): Promise<void> {
-    const bot = this.bot
     if (!d.bids.some((b) => b.replaces !== null && IN_FLIGHT.has(b.phase))) return
-    await bot.trader.fill(d)
+    await this.bot.trader.fill(d)
+    const run = (): Promise<void> => this.nameAndSettle(d)
+    const p = (this.naming.get(d.id) ?? Promise.resolve()).then(run, run)
+    this.naming.set(d.id, p)
+    const done = (): void => {
+      if (this.naming.get(d.id) === p) this.naming.delete(d.id)
+    }
+    p.then(done, done)
+    return p
+  }
+
+  private async nameAndSettle(d: DeploymentRecord): Promise<void> {
+    const bot = this.bot
     const writer = await bot.writer(d)
     const m = writer.view.current
     const named = new Set([

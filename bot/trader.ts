@@ -44,6 +44,9 @@ export const DEFAULT_TRADER: Omit<TraderOptions, 'progress' | 'signal'> = {
 }
 
 export class Trader {
+  /** The one loop following each bid record (fillOne): two at once would each place the bid. */
+  private readonly filling = new Map<BidRecord, Promise<void>>()
+
   constructor(
     private readonly client: MarketClient,
     private readonly state: BotState,
@@ -75,11 +78,27 @@ export class Trader {
    * `attempts` (CAPACITY) or at `deadline` (TIMEOUT); every bid has ended by then.
    */
   async fill(d: DeploymentRecord, opts: FillOptions = {}): Promise<TradeRecord[]> {
-    const open = d.bids.filter((b) => b.phase === 'intent' || b.phase === 'submitted')
-    const ends = await Promise.allSettled(open.map((b) => this.fillOne(d, b, opts)))
+    const open = d.bids.filter(
+      (b) => this.filling.has(b) || b.phase === 'intent' || b.phase === 'submitted'
+    )
+    const ends = await Promise.allSettled(open.map((b) => this.follow(d, b, opts)))
     const failed = ends.find((e): e is PromiseRejectedResult => e.status === 'rejected')
     if (failed) throw failed.reason
     return d.trades
+  }
+
+  /**
+   * A bid record already followed is joined, not followed twice: a restarted `scit bot run` resumes a deployment while
+   * its monitor follows the same replacement bid, and two loops each submitted it (the soak, seed 27: the first bid
+   * filled unnoticed, its trade held the node's capacity unsettled for the settlement window, the replica stayed lost).
+   */
+  private follow(d: DeploymentRecord, rec: BidRecord, opts: FillOptions): Promise<void> {
+    let p = this.filling.get(rec)
+    if (p === undefined) {
+      p = this.fillOne(d, rec, opts).finally(() => this.filling.delete(rec))
+      this.filling.set(rec, p)
+    }
+    return p
   }
 
   private async fillOne(d: DeploymentRecord, rec: BidRecord, opts: FillOptions): Promise<void> {

@@ -9,46 +9,14 @@ import {
   FAST_MONITOR,
   healed,
   node,
-  runningDeployment
+  runningDeployment,
+  oneOfTwo,
+  replacedOnce
 } from './helpers/deploy'
 import { recorded } from './helpers/node-bot'
 import { workloadId } from '../lib/trade-workload'
-import type { Assert } from 'brittle'
 import { update, waitRunning } from '../bot/deployment'
-import type { BotOptions } from '../bot/bot'
 import { sandboxTest } from './helpers/sandbox'
-
-/** One replica running on one of two nodes: `lost` its lease, `victim` its node, `spare` the other. */
-async function oneOfTwo(t: Assert, monitor?: BotOptions['monitor']) {
-  const r = await runningDeployment(t, {
-    nodes: 2,
-    template: await serviceTemplate(t, { replicas: 1 }),
-    bot: monitor === undefined ? undefined : { monitor }
-  })
-  const lost = r.d.trades[0]
-  const victim = r.nodes.find((n) => n.key === lost.node)
-  const spare = r.nodes.find((n) => n.key !== lost.node)
-  if (!victim || !spare) throw new Error('expected the lease on one of the two nodes')
-  return { ...r, lost, victim, spare }
-}
-
-/** The running bot heals `lost`: one replacement lease, on the spare node, running the workload. */
-async function replacedOnce(t: Assert, r: Awaited<ReturnType<typeof oneOfTwo>>): Promise<void> {
-  const { b, d, lost, spare } = r
-  const done = healed(b)
-  b.monitor.start()
-  const what = await done
-  t.ok(what.startsWith('healed'), what)
-  const replacement = d.trades.find((x) => x.replaces === lost.id)
-  t.is(replacement?.node, spare.key, 'a replacement lease is bought on the other node')
-  const rows = await waitRunning(b, d)
-  t.is(
-    rows.find((row) => row.trade === replacement?.id)?.state,
-    'running',
-    'and it runs the workload'
-  )
-  t.is(d.trades.filter((x) => x.replaces === lost.id).length, 1, 'once')
-}
 
 sandboxTest(
   'self-healing: a node that stops is failed and refunded, the workload ends up on the third node, money is conserved',
@@ -163,7 +131,9 @@ sandboxTest(
   'a heal decided before the bot restarted (killed before its fail was done) is finished at once, not after another grace',
   async (t) => {
     // a grace longer than the test: only the kept decision can heal it
-    const { b, d, lost, victim } = await oneOfTwo(t, { ...FAST_MONITOR, grace: 10 * 60_000 })
+    const { b, d, lost, victim } = await oneOfTwo(t, {
+      monitor: { ...FAST_MONITOR, grace: 10 * 60_000 }
+    })
     await victim.close()
     // What a bot killed right after it decided the heal leaves: the decision kept, the lease still settled.
     const why = `node ${lost.node.slice(0, 8)} unreachable for 20100 ms`
@@ -243,7 +213,7 @@ sandboxTest(
   'a lease its node refuses for good (its staged file altered on disk) is replaced, though the node answers every ping',
   async (t) => {
     // a grace longer than the test: silence (the restart) cannot be what heals it
-    const r = await oneOfTwo(t, { ...FAST_MONITOR, grace: 10 * 60_000 })
+    const r = await oneOfTwo(t, { monitor: { ...FAST_MONITOR, grace: 10 * 60_000 } })
     const { w, b, lost, victim } = r
     const { data, workloads } = victim.opts
     await victim.close()

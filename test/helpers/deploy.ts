@@ -211,6 +211,41 @@ export function nodeState(
   })
 }
 
+/** One replica of a service running on one of two nodes: `lost` its lease, `victim` its node, `spare` the other. */
+export async function oneOfTwo(t: Assert, bot?: Partial<BotOptions>) {
+  const r = await runningDeployment(t, {
+    nodes: 2,
+    template: await serviceTemplate(t, { replicas: 1 }),
+    bot
+  })
+  const lost = r.d.trades[0]
+  const victim = r.nodes.find((n) => n.key === lost.node)
+  const spare = r.nodes.find((n) => n.key !== lost.node)
+  if (!victim || !spare) throw new Error('expected the lease on one of the two nodes')
+  return { ...r, lost, victim, spare }
+}
+
+/** The bot's monitor (started here) heals `lost`: one replacement lease, on the spare node, running the workload. */
+export async function replacedOnce(
+  t: Assert,
+  r: Awaited<ReturnType<typeof oneOfTwo>>
+): Promise<void> {
+  const { b, d, lost, spare } = r
+  const done = healed(b)
+  b.monitor.start()
+  const what = await done
+  t.ok(what.startsWith('healed'), what)
+  const replacement = d.trades.find((x) => x.replaces === lost.id)
+  t.is(replacement?.node, spare.key, 'a replacement lease is bought on the other node')
+  const rows = await waitRunning(b, d)
+  t.is(
+    rows.find((row) => row.trade === replacement?.id)?.state,
+    'running',
+    'and it runs the workload'
+  )
+  t.is(d.trades.filter((x) => x.replaces === lost.id).length, 1, 'once')
+}
+
 /** Resolve with the bot's next heal outcome: "healed: …" or "heal-failed: …". */
 export function healed(b: Bot): Promise<string> {
   return new Promise((resolve) => {

@@ -1,0 +1,82 @@
+/**
+ * A replacement is bought once, and can be bought at all: two causes of the soak's (seed 27, CI at 8cf5003) CRM that
+ * stayed a replica short for 146 s although a node in its country sold what it needed.
+ */
+import { FAST_MONITOR, healed, oneOfTwo, replacedOnce } from './helpers/deploy'
+import { resume } from '../bot/deployment'
+import { pause } from '../bot/wait'
+import { sandboxTest } from './helpers/sandbox'
+
+sandboxTest(
+  'a replacement bid planned before a restart is placed once, though the resumed deployment and the monitor both follow it',
+  async (t) => {
+    const r = await oneOfTwo(t)
+    const { b, d, lost, spare } = r
+    // What a bot killed right after its heal planned the replacement leaves: the lease failed, the bid an intent.
+    await b.trader.end(d, lost.id, 'fail', 'its node stopped')
+    const body = { ...d.bids[0].body, expiry: Date.now() + 30_000, exclude: [lost.node] }
+    const rec = b.trader.plan(d, lost.workload, body, lost.id)
+
+    // What `scit bot run` does on start: it resumes each live deployment and starts its monitor, at once.
+    const done = healed(b)
+    const resumed = resume(b, d).then(
+      () => 'resumed',
+      (err: Error) => err.message
+    )
+    b.monitor.start()
+    t.ok((await done).startsWith('healed'), 'healed')
+    t.is(await resumed, 'resumed', 'the resumed deployment runs')
+
+    const placed = (await b.client.bids({ bot: b.key })).filter((x) =>
+      x.exclude.includes(lost.node)
+    )
+    t.is(
+      placed.length,
+      1,
+      `one bid in the market for the one planned (${placed.map((x) => x.state).join(', ')})`
+    )
+    t.is(placed[0]?.id, rec.id, 'the one the bot follows')
+    const known = new Set(d.trades.map((x) => x.id))
+    const orphans = (await b.client.trades({ bot: b.key })).filter((x) => !known.has(x.id))
+    t.alike(
+      orphans.map((x) => `${x.id} ${x.state}`),
+      [],
+      "no trade of the bot's it does not know of (it would hold the node's capacity unsettled)"
+    )
+    const next = d.trades.filter((x) => x.replaces === lost.id)
+    t.is(next.length, 1, 'one replacement')
+    t.is(next[0]?.node, spare.key)
+    t.is(next[0]?.phase, 'settled')
+    const ins = (await b.writer(d)).view.instructions
+    t.is(
+      ins.filter((i) => i.trades.includes(next[0]?.id ?? '')).length,
+      1,
+      'named once in the contract'
+    )
+  }
+)
+
+sandboxTest(
+  'a node where a lease failed is bought from again once avoidFor has passed: a replica whose every node failed once is not lost for good',
+  async (t) => {
+    const avoidFor = 1000
+    const r = await oneOfTwo(t, {
+      monitor: { ...FAST_MONITOR, avoidFor },
+      trader: { bidWindow: 5000, attempts: 2, backoff: 100 }
+    })
+    const { b, d, lost, victim } = r
+    await b.trader.end(d, lost.id, 'fail', 'its node stopped')
+    await replacedOnce(t, r) // on the spare: the victim just failed a lease
+    const second = d.trades.find((x) => x.replaces === lost.id)
+    if (!second) return t.fail('no replacement')
+
+    await pause(avoidFor + 500)
+    const done = healed(b)
+    await b.trader.end(d, second.id, 'fail', 'its node stopped too')
+    const what = await done
+    t.ok(what.startsWith('healed'), what)
+    const third = d.trades.find((x) => x.replaces === second.id)
+    t.is(third?.node, victim.key, 'bought on the node whose lease failed before')
+    t.is(third?.phase, 'settled')
+  }
+)
