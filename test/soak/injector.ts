@@ -53,6 +53,7 @@ function botDeployments(
 
 /** A start that takes longer hangs: with the machine loaded, a node's start took up to ~60 s. */
 const START_BOUND = 240_000
+const TICK = 1000
 
 export class Injector {
   readonly outages: Outage[] = []
@@ -266,14 +267,22 @@ export class Injector {
   }
 
   /**
-   * p.start(), bounded: a process that neither gets ready nor exits within START_BOUND hangs (a violation: it
-   * should wait saying so, or refuse); it is killed, and the start fails.
+   * p.start(), bounded: a process that neither gets ready nor exits within START_BOUND of the time it could reach
+   * the market (`reaches`: not while cut off from it, as the seed's cuts of a starting node may last 4 min) hangs (a
+   * violation: it should wait saying so, or refuse); it is killed, and the start fails.
    */
   private async started(p: Proc): Promise<void> {
     const start = p.start()
+    const from = Date.now()
     let timer: NodeJS.Timeout | null = null
+    let counted = 0
     const hung = new Promise<'hung'>((resolve) => {
-      timer = setTimeout(() => resolve('hung'), START_BOUND)
+      const tick = (): void => {
+        if (this.reaches(p.name, Date.now())) counted += TICK
+        if (counted > START_BOUND) resolve('hung')
+        else timer = setTimeout(tick, TICK)
+      }
+      timer = setTimeout(tick, TICK)
     })
     const r = await Promise.race([start, hung]).finally(() => {
       if (timer !== null) clearTimeout(timer)
@@ -282,7 +291,7 @@ export class Injector {
     start.catch(safetyCatch)
     this.report(
       'restart',
-      `${p.name} was not ready ${START_BOUND / 1000} s after its start: ${p.tail.slice(-3).join(' | ')}`
+      `${p.name} was not ready ${START_BOUND / 1000} s after its start (of ${((Date.now() - from) / 1000).toFixed(0)} s, the rest cut off from the market): ${p.tail.slice(-3).join(' | ')}`
     )
     await p.kill9()
     throw new Error(`${p.name} hung in its start: killed`)
@@ -505,11 +514,17 @@ export class Injector {
     return null
   }
 
-  /** Is `name` up and reachable by `peer` (or everyone) at `at`? */
-  healthy(name: string, at = Date.now(), peer: string | null = null): boolean {
+  /** Is `name` up and reachable by `peer` (or everyone) at `at`? `kinds`: judged by those outages only. */
+  healthy(
+    name: string,
+    at = Date.now(),
+    peer: string | null = null,
+    kinds: Outage['kind'][] | null = null
+  ): boolean {
     return !this.outages.some(
       (o) =>
         o.name === name &&
+        (kinds === null || kinds.includes(o.kind)) &&
         o.from <= at &&
         (o.to === null || o.to > at) &&
         (o.peers === undefined || (peer !== null && o.peers.includes(peer)))
@@ -537,24 +552,34 @@ export class Injector {
    * indexer to make a quorum with (overlapping partitions can cut a bot off while every indexer is up).
    */
   stalled(bot: string, from: number, to: number): number {
-    const idx = this.cluster.cast.indexers
-    const linked = (a: string, b: string, t: number): boolean =>
-      this.healthy(a, t, b) && this.healthy(b, t, a)
     let lost = 0
-    for (let t = from; t < to; t += 1000) {
-      const decided =
-        this.healthy(bot, t) &&
-        idx.some(
-          (i) =>
-            this.healthy(i, t) &&
-            linked(bot, i, t) &&
-            idx.some((j) => j !== i && this.healthy(j, t) && linked(i, j, t))
-        )
-      if (!decided) lost += 1000
-    }
+    for (let t = from; t < to; t += TICK)
+      if (!this.healthy(bot, t) || !this.reaches(bot, t)) lost += TICK
     return lost
   }
+
+  /**
+   * Whether `name`, if it runs, can get an op decided at `at`: not paused, and it reaches an indexer that reaches
+   * another (its own kills and restarts aside: a process starting again is judged by this).
+   */
+  reaches(name: string, at: number): boolean {
+    const idx = this.cluster.cast.indexers
+    const linked = (a: string, b: string): boolean =>
+      this.healthy(a, at, b, NETWORK) && this.healthy(b, at, a, NETWORK)
+    return (
+      this.healthy(name, at, null, ['pause', ...NETWORK]) &&
+      idx.some(
+        (i) =>
+          this.healthy(i, at) &&
+          linked(name, i) &&
+          idx.some((j) => j !== i && this.healthy(j, at) && linked(i, j))
+      )
+    )
+  }
 }
+
+/** The outages of a link, not of a process. */
+const NETWORK: Outage['kind'][] = ['cut', 'partition']
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
