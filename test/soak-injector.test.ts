@@ -5,21 +5,38 @@
 import test from 'brittle'
 import { Injector } from './soak/injector'
 import type { Cluster } from './soak/cluster'
+import type { Fault } from './soak/schedule'
 
 const S = 1000
 
-function injector(): Injector {
+function injector(said: string[] = []): Injector {
   const cast = {
     indexers: ['idx0', 'idx1', 'idx2'],
     nodes: ['n0', 'n1'],
     bots: ['botA'],
     others: []
   }
+  // A process that is not running: a pause of it is counted as fired and does nothing.
+  const proc = { alive: false, write: () => {} }
   return new Injector(
-    { cast } as unknown as Cluster,
-    () => {},
+    { cast, proc: () => proc } as unknown as Cluster,
+    (line) => said.push(line),
     () => {}
   )
+}
+
+function pause(n: number, target: string, at = 0): Fault {
+  return { n, at, kind: 'pause', target, length: 1000 }
+}
+
+/** Hold `name` as a restart in progress does, until the returned function is called. */
+function holding(inj: Injector, name: string): () => void {
+  let release = (): void => {}
+  const held = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  void inj.locked(name, () => held)
+  return () => release()
 }
 
 test('a start is judged only while the process could reach the market: cut from every peer, or from the indexers of a quorum, its clock stops', (t) => {
@@ -67,4 +84,35 @@ test('a partition leaving a process only an indexer cut from the others stops it
   t.absent(inj.reaches('n1', 13 * S), 'one down, one cut: no quorum to reach')
   down.to = second.to = 14 * S
   t.ok(inj.reaches('n1', 15 * S))
+})
+
+test('a fault whose target is still restarting is skipped and counted, once its kind has fired as often as coverage asks', async (t) => {
+  const said: string[] = []
+  const inj = injector(said)
+  inj.minimum = 1
+  const release = holding(inj, 'n0')
+  await inj.run(Date.now(), [pause(1, 'n1'), pause(2, 'n0', 50)], [])
+  t.is(inj.fired.pause, 1, 'the fault on a free target fired')
+  t.is(inj.skipped.pause, 1, 'the one on the restarting target was skipped, not queued behind it')
+  t.ok(
+    said.some((l) => /#\s+2 .* skipped, n0 is still stopped or restarting/.test(l)),
+    'and said so'
+  )
+  release()
+})
+
+test('a fault of a kind short of its coverage waits for its restarting target instead', async (t) => {
+  const inj = injector()
+  inj.minimum = 1
+  const release = holding(inj, 'n0')
+  let done = false
+  const run = inj.run(Date.now(), [pause(1, 'n0')], []).then(() => {
+    done = true
+  })
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.absent(done, 'queued behind the restart')
+  release()
+  await run
+  t.is(inj.fired.pause, 1, 'fired once the target was free')
+  t.is(inj.skipped.pause, undefined, 'nothing skipped')
 })

@@ -154,6 +154,9 @@ async function main(): Promise<number> {
   }
   const checker = new Checker(cluster, report)
   const injector = new Injector(cluster, log, report)
+  // Each kind must fire this often (else the run is vacuous): until it has, a fault waits for a busy target.
+  const min = Math.min(minimumPerKind(args.minutes * 60_000), 1 + Math.floor(p.faults.length / 20))
+  if (args.only === null) injector.minimum = min
   const contracts = new Contracts(cluster, injector, checker, report)
   const users: CrmUser[] = []
   const timers: NodeJS.Timeout[] = []
@@ -237,7 +240,6 @@ async function main(): Promise<number> {
     phase('down', t)
   }
   const vacuous: string[] = []
-  const min = Math.min(minimumPerKind(args.minutes * 60_000), 1 + Math.floor(p.faults.length / 20))
   if (args.only === null) {
     for (const k of FAULT_KINDS)
       if ((injector.fired[k] ?? 0) < min)
@@ -248,6 +250,7 @@ async function main(): Promise<number> {
   }
   Object.assign(result, {
     fired: injector.fired,
+    skipped: injector.skipped,
     landed: injector.landed,
     damages: injector.damages,
     checks: { ...checker.counts, ...contracts.counts },
