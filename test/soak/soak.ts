@@ -171,7 +171,8 @@ async function main(): Promise<number> {
     t = Date.now()
     await mix.warmup()
     await cluster.proc('trader').start()
-    for (const bot of cluster.cast.bots) users.push(new CrmUser(cluster, injector, bot, report))
+    for (const bot of cluster.cast.bots)
+      users.push(new CrmUser(cluster, injector, checker, bot, report))
     for (const u of users) u.start()
     phase('warmup', t)
     let checking = false
