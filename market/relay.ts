@@ -347,7 +347,8 @@ export class Relays {
       now - this.lastSent < SWITCH_IDLE
     )
       return current
-    const rank = (ch: RelayChannel): number => (ch.passedOver > now ? 1 : 0)
+    // Every live one passed over: the one passed over longest ago (in turn, not the same one again and again).
+    const rank = (ch: RelayChannel): number => (ch.passedOver > now ? ch.passedOver : 0)
     let best: RelayChannel | null = null
     for (const ch of this.channels) {
       if (!live(ch)) continue
