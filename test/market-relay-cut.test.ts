@@ -88,8 +88,15 @@ async function threeIndexers(t: Assert, net: Testnet): Promise<Member[]> {
   return indexers
 }
 
-async function follower(t: Assert, net: Testnet, indexers: Member[]): Promise<Member> {
+/** A follower of the three's market; cut from `from` (swarm keys) as it starts. */
+async function follower(
+  t: Assert,
+  net: Testnet,
+  indexers: Member[],
+  from: string[] = []
+): Promise<Member> {
   const n = cutPeer(t, net)
+  n.cutFrom(...from)
   const p = await peer(t, net, {
     market: indexers[0].p.key,
     follow: true,
@@ -161,15 +168,7 @@ test('a follower whose swarm gave an indexer up during a cut, left with a relay 
   const indexers = await threeIndexers(t, net)
   // Cut from x as it starts, long enough that its swarm gives x up (the soak's botB and idx0)
   const x = indexers[2]
-  const fNet = cutPeer(t, net)
-  fNet.cutFrom(x.net.key)
-  const p = await peer(t, net, {
-    market: indexers[0].p.key,
-    follow: true,
-    swarm: fNet.swarm,
-    resendAfter: RESEND,
-    joinTimeout: BOUND
-  })
+  const { p, net: fNet } = await follower(t, net, indexers, [x.net.key])
   await until('the follower gave the cut indexer up', () => {
     const info = fNet.swarm.peers.get(x.net.key)
     return fNet.refused(x.net.key) > 0 && (info === undefined || info.attempts > 3)
