@@ -285,9 +285,9 @@ export class MarketPeer extends ReadyResource {
   }
 
   /**
-   * Ops not final by their resend, while this peer reaches fewer indexers than the market has: an indexer its swarm
-   * gave up during a cut (now over) may be the way to a quorum (the soak's bot cut from idx0, whose one relay left
-   * was cut from the other indexers). At most once per REDISCOVER.
+   * Its outbox stuck (no op final for a while), while this peer reaches fewer indexers than the market has: an
+   * indexer its swarm gave up during a cut (now over) may be the way to a quorum (the soak's bot cut from idx0, whose
+   * one relay left was cut from the other indexers). At most once per REDISCOVER.
    */
   private lookAgain(): void {
     const d = this.discovery

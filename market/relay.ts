@@ -32,7 +32,7 @@ const MAX_BACKLOG = 4 * MAX_RELAY_OPS
 export const RELAY_TIMEOUT = 10_000
 /** A sender moves to a relay it prefers only after this long without sending (see `pick`). */
 const SWITCH_IDLE = 5_000
-/** A relay whose ops were not final by the sender's resend is passed over for this long (see `passOver`). */
+/** A relay its sender's outbox got stuck behind is passed over for this long (see `passOver`). */
 const PASS_OVER = 60_000
 
 interface Submit {
@@ -81,7 +81,7 @@ class RelayChannel {
   writer: Buffer | null = null
   /** The view the other end last said it reads. */
   shown: Buffer | null = null
-  /** Until then another relay is preferred: ops it took were not final in time (`Relays.passOver`). */
+  /** Until then another relay is preferred: its sender's outbox got stuck behind it (`Relays.passOver`). */
   passedOver = 0
   private readonly requests = new Requests()
   private readonly submitMsg: Message<Submit>
@@ -278,9 +278,9 @@ export class Relays {
   }
 
   /**
-   * Ops sent were not final by the outbox's resend: the relay that took them may reach no quorum (it is cut off from
-   * the other indexers, while this peer still reaches it), and it would take every resend too. The resend, and the
-   * ops after it, go through another relay for PASS_OVER (this one still, if it is the only one).
+   * No op sent became final for a while (the outbox is stuck): the relay that took them may reach no quorum (it is
+   * cut off from the other indexers, while this peer still reaches it), and it would take every resend too. The
+   * resend, and the ops after it, go through another relay for PASS_OVER (this one still, if it is the only one).
    */
   passOver(): void {
     if (this.current === null) return

@@ -92,6 +92,7 @@ export class CrmUser {
       looking = true
       void this.nodes().finally(() => (looking = false))
     }, 1000)
+    this.watch.unref()
     this.loop = this.run()
   }
 
