@@ -97,8 +97,8 @@ export class Monitor {
   private readonly refusals = new Map<string, number>()
   /** Failed leases whose replacement failed to buy: when to try again. */
   private readonly retryAt = new Map<string, number>()
-  /** Per deployment, the replacements being finished (resumeReplacements): one at a time. */
-  private readonly resuming = new Map<string, Promise<void>>()
+  /** Per deployment, the replacements being named and settled (resumeReplacements): one at a time. */
+  private readonly naming = new Map<string, Promise<void>>()
   private ticking: Promise<void> | null = null
   private closed = false
   /** performance.now() at the last interval: a much longer gap is the bot's own stall. */
@@ -503,30 +503,28 @@ export class Monitor {
   }
 
   /**
-   * One at a time per deployment: a restarted `scit bot run` resumes a deployment while its monitor follows the same
-   * replacement bids, and two at once would name the same new trades twice and settle them twice.
+   * Finish replacement bids (after a heal, or a restart in the middle of one):
+   * fill; then the signed scale instruction naming the new trades and their
+   * workload, appended BEFORE settling, so that a node never sees a settled
+   * replacement trade whose workload the core does not name yet; then settle.
+   * Naming and settling run one at a time per deployment: a restarted `scit bot run` resumes a deployment while its
+   * monitor follows the same bids (the trader joins their loops), and both would name and settle the new trades.
    */
-  resumeReplacements(d: DeploymentRecord): Promise<void> {
-    const run = (): Promise<void> => this.finishReplacements(d)
-    const p = (this.resuming.get(d.id) ?? Promise.resolve()).then(run, run)
-    this.resuming.set(d.id, p)
+  async resumeReplacements(d: DeploymentRecord): Promise<void> {
+    if (!d.bids.some((b) => b.replaces !== null && IN_FLIGHT.has(b.phase))) return
+    await this.bot.trader.fill(d)
+    const run = (): Promise<void> => this.nameAndSettle(d)
+    const p = (this.naming.get(d.id) ?? Promise.resolve()).then(run, run)
+    this.naming.set(d.id, p)
     const done = (): void => {
-      if (this.resuming.get(d.id) === p) this.resuming.delete(d.id)
+      if (this.naming.get(d.id) === p) this.naming.delete(d.id)
     }
     p.then(done, done)
     return p
   }
 
-  /**
-   * Finish replacement bids (after a heal, or a restart in the middle of one):
-   * fill; then the signed scale instruction naming the new trades and their
-   * workload, appended BEFORE settling, so that a node never sees a settled
-   * replacement trade whose workload the core does not name yet; then settle.
-   */
-  private async finishReplacements(d: DeploymentRecord): Promise<void> {
+  private async nameAndSettle(d: DeploymentRecord): Promise<void> {
     const bot = this.bot
-    if (!d.bids.some((b) => b.replaces !== null && IN_FLIGHT.has(b.phase))) return
-    await bot.trader.fill(d)
     const writer = await bot.writer(d)
     const m = writer.view.current
     const named = new Set([

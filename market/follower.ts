@@ -49,6 +49,8 @@ export class Follower extends ReadyResource implements MarketLedger {
   relay: ((envelopes: Buffer[]) => Promise<boolean>) | null = null
   /** Whether a peer still shows this view (the peer's relays know); a timed-out check is retried only then. */
   shows: (key: Buffer) => boolean = () => true
+  /** No op sent became final for a while (the peer passes their relay over, and looks for more indexers). */
+  stuck: () => void = () => {}
   readonly outbox: Outbox
   private readonly seen = new Map<string, Promise<boolean>>()
   /** Views whose check timed out or closed: the next try's delay, and its timer. */
@@ -76,8 +78,12 @@ export class Follower extends ReadyResource implements MarketLedger {
     this.outbox = new Outbox({
       core: () => this.ownCore,
       final: async (id) => (await finalOutcome(this, id)) !== null,
-      resend: (envelopes) => this.send(envelopes),
-      resendAfter: opts.resendAfter
+      resend: (envelopes, { stuck }) => {
+        if (stuck) this.stuck()
+        return this.send(envelopes)
+      },
+      resendAfter: opts.resendAfter,
+      whole: true
     })
   }
 

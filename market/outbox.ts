@@ -21,6 +21,11 @@ const MAX_OPS = 4096
 const MAX_BYTES = 4 * 1024 * 1024
 /** An op older than this (its own timestamp) is not sent again. */
 const MAX_AGE = 60 * 60_000
+/**
+ * Resend waits with no op final before the outbox is stuck: on a loaded market ops take seconds each, but some
+ * become final all along; behind a relay cut off from the quorum, none does.
+ */
+const STUCK_AFTER = 2
 
 const encoding: c.Encoding<Buffer[]> = {
   preencode(state, list) {
@@ -47,8 +52,15 @@ export interface OutboxOptions {
     setUserData: (key: string, value: Buffer | null) => Promise<void>
   }
   final: (id: Id) => Promise<boolean>
-  resend: (envelopes: Buffer[]) => Promise<void>
+  /** `stuck`: no op of this outbox became final for STUCK_AFTER resend waits (not a slow market: a cut-off path). */
+  resend: (envelopes: Buffer[], info: { stuck: boolean }) => Promise<void>
   resendAfter?: number
+  /**
+   * A resend while stuck carries every op not final yet, in the order they were added, not only those due: it goes
+   * through another relay than the ops before it (market/relay.ts passOver), and an author's later op applied first
+   * would make its earlier one a replay.
+   */
+  whole?: boolean
   now?: () => number
 }
 
@@ -62,6 +74,8 @@ export class Outbox {
   private checking: Promise<void> | null = null
   private next: Promise<void> | null = null
   private closed = false
+  /** When an op was last found final, or the outbox last became non-empty. */
+  private progress = 0
 
   constructor(private readonly opts: OutboxOptions) {}
 
@@ -84,6 +98,7 @@ export class Outbox {
         log.warn('outbox unreadable: starting empty', { error: (err as Error).message })
       }
     }
+    this.progress = this.now()
     if (this.ops.size > 0)
       log.info('ops from a previous run are not final yet', { ops: this.ops.size })
     this.schedule()
@@ -107,6 +122,7 @@ export class Outbox {
   /** Call before appending them. */
   async add(envelopes: Buffer[]): Promise<void> {
     const sent = this.now()
+    if (this.ops.size === 0) this.progress = sent
     for (const e of envelopes) this.ops.set(envelopeId(e), { envelope: e, sent })
     this.trim()
     await this.save()
@@ -135,19 +151,25 @@ export class Outbox {
 
   private async run(): Promise<void> {
     const now = this.now()
-    const again: Buffer[] = []
+    const waiting: Array<{ envelope: Buffer; sent: number }> = []
     for (const [id, op] of [...this.ops]) {
-      if ((await this.opts.final(id)) || now - timestampOf(op.envelope) > MAX_AGE)
+      if (await this.opts.final(id)) {
         this.ops.delete(id)
-      else if (now - op.sent >= this.resendAfter) {
-        again.push(op.envelope)
-        op.sent = now
-      }
+        this.progress = now
+      } else if (now - timestampOf(op.envelope) > MAX_AGE) this.ops.delete(id)
+      else waiting.push(op)
     }
+    const due = waiting.filter((op) => now - op.sent >= this.resendAfter)
+    const stuck = due.length > 0 && now - this.progress >= STUCK_AFTER * this.resendAfter
+    const again = stuck && this.opts.whole === true ? waiting : due
+    for (const op of again) op.sent = now
     await this.save()
     if (again.length > 0) {
-      log.info('sending ops again: not final yet', { ops: again.length })
-      await this.opts.resend(again).catch((err) => this.refused(again, err, { resealed: false }))
+      const envelopes = again.map((op) => op.envelope)
+      log.info('sending ops again: not final yet', { ops: envelopes.length, stuck })
+      await this.opts
+        .resend(envelopes, { stuck })
+        .catch((err) => this.refused(envelopes, err, { resealed: false }))
     }
   }
 

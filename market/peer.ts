@@ -90,6 +90,7 @@ export class MarketPeer extends ReadyResource {
   genesis: Outcome | null = null
   private unprobe: (() => void) | null = null
   private rediscovery: NodeJS.Timeout | null = null
+  private discovery: { refresh: () => void; at: number } | null = null
   /** What its open is doing: what a start that stalls was waiting for. */
   step = 'opening its store'
   private readonly onconnection = (conn: SwarmConnection): void => this.replicate(conn)
@@ -199,7 +200,13 @@ export class MarketPeer extends ReadyResource {
       )
       this.relays = relays
       ledger.relay = (envelopes) => relays.send(envelopes)
-      if (ledger instanceof Follower) ledger.shows = (key) => relays.shows(key)
+      if (ledger instanceof Follower) {
+        ledger.shows = (key) => relays.shows(key)
+        ledger.stuck = () => {
+          relays.passOver()
+          this.lookAgain()
+        }
+      }
     }
     await ledger.ready()
     // A full ledger joining a market reads its view once its swarm is up: a fast-forward leaves that view's blocks
@@ -256,17 +263,41 @@ export class MarketPeer extends ReadyResource {
    * Hyperswarm stops dialling a peer after 4 failed attempts until its next lookup of the topic (10 min): after a
    * partition of 20 s, an indexer stayed away from the others, and its ops were never final; a node cut off as it
    * started, with no view yet, never joined (the soak). A peer that reaches no indexer (an indexer: no other one)
-   * looks the topic up again every REDISCOVER ms.
+   * looks the topic up again every REDISCOVER ms; one that reaches some, when its ops are not final (`lookAgain`).
    */
   private rediscover(discovery: Discovery, announce: boolean): void {
     const relays = this.relays
     if (relays === null) return
+    const d = {
+      at: 0,
+      refresh: () => {
+        d.at = Date.now()
+        discovery.refresh({ client: true, server: announce }).catch(safetyCatch)
+      }
+    }
+    this.discovery = d
     this.rediscovery = setInterval(() => {
       if (this.closing !== null || relays.writers() > 0 || this.otherIndexers() === 0) return
       log.debug('no indexer reached: looking the market up again')
-      discovery.refresh({ client: true, server: announce }).catch(safetyCatch)
+      d.refresh()
     }, REDISCOVER)
     this.rediscovery.unref()
+  }
+
+  /**
+   * Its outbox stuck (no op final for a while), while this peer reaches fewer indexers than the market has: an
+   * indexer its swarm gave up during a cut (now over) may be the way to a quorum (the soak's bot cut from idx0, whose
+   * one relay left was cut from the other indexers). At most once per REDISCOVER.
+   */
+  private lookAgain(): void {
+    const d = this.discovery
+    const relays = this.relays
+    if (d === null || relays === null || this.closing !== null) return
+    if (Date.now() - d.at < REDISCOVER || relays.writers() >= this.otherIndexers()) return
+    log.debug('ops not final, some indexers not reached: looking the market up again', {
+      reached: relays.writers()
+    })
+    d.refresh()
   }
 
   /** The market's indexers (its view's signers) but this peer; unknown (Infinity) to a follower with no view yet. */

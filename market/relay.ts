@@ -32,6 +32,8 @@ const MAX_BACKLOG = 4 * MAX_RELAY_OPS
 export const RELAY_TIMEOUT = 10_000
 /** A sender moves to a relay it prefers only after this long without sending (see `pick`). */
 const SWITCH_IDLE = 5_000
+/** A relay its sender's outbox got stuck behind is passed over for this long (see `passOver`). */
+const PASS_OVER = 60_000
 
 interface Submit {
   id: number
@@ -79,6 +81,8 @@ class RelayChannel {
   writer: Buffer | null = null
   /** The view the other end last said it reads. */
   shown: Buffer | null = null
+  /** Until then another relay is preferred: its sender's outbox got stuck behind it (`Relays.passOver`). */
+  passedOver = 0
   private readonly requests = new Requests()
   private readonly submitMsg: Message<Submit>
   private readonly receiptMsg: Message<Receipt>
@@ -273,6 +277,17 @@ export class Relays {
     }
   }
 
+  /**
+   * No op sent became final for a while (the outbox is stuck): the relay that took them may reach no quorum (it is
+   * cut off from the other indexers, while this peer still reaches it), and it would take every resend too. The
+   * resend, and the ops after it, go through another relay for PASS_OVER (this one still, if it is the only one).
+   */
+  passOver(): void {
+    if (this.current === null) return
+    this.current.passedOver = Date.now() + PASS_OVER
+    this.current = null
+  }
+
   close(): void {
     this.ledger.off('update', this.onupdate)
     for (const ch of this.channels) ch.close()
@@ -318,19 +333,31 @@ export class Relays {
    * indexer's ack that arrives after the relay's ops sorts after them, and a reorg moves only acks (no engine run);
    * with the largest key every late ack moved the ops behind it (2-4 engine runs per op at 90 bids/s, against
    * 1.7-2 with the smallest, in the ledger bench). One author's ops must not overtake each other through two
-   * relays: a sender keeps its relay while it uses it, and moves only after SWITCH_IDLE.
+   * relays: a sender keeps its relay while it uses it, and moves only after SWITCH_IDLE. A relay passed over
+   * comes last.
    */
   private pick(): RelayChannel | null {
+    const now = Date.now()
     const current = this.current
     const live = (ch: RelayChannel): boolean => ch.usable && !ch.channel.closed
-    if (current !== null && live(current) && Date.now() - this.lastSent < SWITCH_IDLE)
+    if (
+      current !== null &&
+      live(current) &&
+      current.passedOver <= now &&
+      now - this.lastSent < SWITCH_IDLE
+    )
       return current
+    // Every live one passed over: the one passed over longest ago (in turn, not the same one again and again).
+    const rank = (ch: RelayChannel): number => (ch.passedOver > now ? ch.passedOver : 0)
     let best: RelayChannel | null = null
     for (const ch of this.channels) {
       if (!live(ch)) continue
       if (
         best === null ||
-        (ch.writer !== null && (best.writer === null || b4a.compare(ch.writer, best.writer) < 0))
+        rank(ch) < rank(best) ||
+        (rank(ch) === rank(best) &&
+          ch.writer !== null &&
+          (best.writer === null || b4a.compare(ch.writer, best.writer) < 0))
       )
         best = ch
     }

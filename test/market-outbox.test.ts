@@ -22,14 +22,19 @@ function envelopes(n: number, timestamp = Date.now()): Buffer[] {
 }
 
 /** An outbox over an in-memory user data map; `final` and `clock` are the test's to set. */
-function outbox(data = new Map<string, Buffer | null>()): {
+function outbox(
+  data = new Map<string, Buffer | null>(),
+  whole = false
+): {
   box: Outbox
   sent: Buffer[][]
   final: Set<string>
+  stuck: boolean[]
   clock: { now: number }
   data: Map<string, Buffer | null>
 } {
   const sent: Buffer[][] = []
+  const stuck: boolean[] = []
   const final = new Set<string>()
   const clock = { now: 0 }
   const box = new Outbox({
@@ -40,13 +45,15 @@ function outbox(data = new Map<string, Buffer | null>()): {
       }
     }),
     final: async (id) => final.has(id),
-    resend: async (list) => {
+    resend: async (list, info) => {
       sent.push(list)
+      stuck.push(info.stuck)
     },
     resendAfter: AFTER,
+    whole,
     now: () => clock.now
   })
-  return { box, sent, final, clock, data }
+  return { box, sent, final, stuck, clock, data }
 }
 
 test('an op sent a moment before a check is in flight: only ops undecided for resendAfter go out again', async (t) => {
@@ -66,6 +73,28 @@ test('an op sent a moment before a check is in flight: only ops undecided for re
   t.alike(sent[1], [b], 'the young op, once it waited as long')
   t.is(box.size, 2, 'both kept until final')
   box.close()
+})
+
+test("a follower's outbox stuck (no op final for two resend waits) sends every op not final, in order: the next relay gets no gap", async (t) => {
+  const { box, sent, final, stuck, clock } = outbox(undefined, true)
+  const [a, b, c, d] = envelopes(4)
+  await box.add([a])
+  clock.now = AFTER - 1
+  await box.add([b, c])
+  clock.now = AFTER
+  await box.check()
+  t.alike(sent, [[a]], 'slow, not stuck yet: the due op only')
+  clock.now = 2 * AFTER - 1
+  await box.add([d])
+  clock.now = 2 * AFTER
+  await box.check()
+  t.alike(sent[1], [a, b, c, d], 'stuck: all of them, the young one too, in order')
+  t.alike(stuck, [false, true], 'and the resend says it is stuck')
+  final.add(envelopeId(a))
+  clock.now = 3 * AFTER
+  await box.check()
+  t.alike(sent[2], [b, c, d], 'an op final again: progress, so only those due go')
+  t.is(stuck[2], false)
 })
 
 test('final ops leave the outbox; a restart sends what the last run left at its first check', async (t) => {

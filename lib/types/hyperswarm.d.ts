@@ -6,6 +6,8 @@ declare module 'hyperswarm' {
     publicKey: Buffer
     topics: Buffer[]
     client: boolean
+    /** Failed dials in a row; past 3 it is not dialled again until a lookup finds it. */
+    attempts: number
   }
   export interface SwarmConnection extends Duplex {
     remotePublicKey: Buffer

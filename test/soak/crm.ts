@@ -3,12 +3,16 @@
  * reads them all back every few seconds. A contact the CRM acknowledged may be missing later only if its node
  * went down within one snapshot interval (plus the time the snapshot takes to reach the bot) after the write:
  * a heal restores the last snapshot the bot verified (ARCHITECTURE §10). Anything else lost is a violation.
+ * Which node took a write is not known here: scit connect routes by the market's signed view, which lags the bot's
+ * heals (a lease the bot failed still takes writes until its fail is final), so a write is judged by every node
+ * that held a lease of the CRM at most LEASE_SLACK before it, in the bot's records or in the signed view.
  */
 import fs from 'fs'
 import http from 'http'
 import path from 'path'
 import type { Cluster } from './cluster'
-import type { Injector } from './injector'
+import type { Injector, Outage } from './injector'
+import type { Checker } from './checker'
 import { sleep } from './injector'
 import type { Proc } from './procs'
 import type { Report } from './checker'
@@ -20,11 +24,41 @@ import safetyCatch from 'safety-catch'
 export const STATE_INTERVAL = 10_000
 /** Time a snapshot may take to reach the bot and be verified there, on a loaded machine. */
 export const SNAPSHOT_SLACK = 10_000
+/** How long after the bot let a lease go (failed, replaced) it may still take writes routed by the signed view. */
+export const LEASE_SLACK = 20_000
+/** The faults that end a node's writes (its state since the bot's last copy may be lost). */
+const DOWN: Outage['kind'][] = ['kill', 'damage', 'snapshot-kill', 'pause', 'cut', 'partition']
 
-interface Acked {
+export interface Acked {
   name: string
   at: number
-  node: string | null
+  /** The nodes that may have taken it (`LeaseHolders`). */
+  nodes: string[]
+}
+
+/** The nodes that held a lease of the CRM lately: any of them may take a write now. */
+export class LeaseHolders {
+  private readonly seen = new Map<string, number>()
+
+  note(nodes: string[], at: number): void {
+    for (const n of nodes) this.seen.set(n, Math.max(this.seen.get(n) ?? 0, at))
+  }
+
+  at(at: number): string[] {
+    return [...this.seen].filter(([, t]) => at - t <= LEASE_SLACK).map(([n]) => n)
+  }
+}
+
+/**
+ * How long before one of the nodes that may have taken it went down a write was acknowledged (Infinity: none went
+ * down after it), and that fault.
+ */
+export function lossWindow(a: Acked, outages: Outage[]): { window: number; down: Outage | null } {
+  let down: Outage | null = null
+  for (const o of outages)
+    if (a.nodes.includes(o.name) && o.from >= a.at - 1000 && DOWN.includes(o.kind))
+      if (down === null || o.from < down.from) down = o
+  return { window: down === null ? Infinity : down.from - a.at, down }
 }
 
 export class CrmUser {
@@ -38,21 +72,33 @@ export class CrmUser {
   private port = 0
   private stopped = false
   private loop: Promise<void> | null = null
+  /** Looks at the leases every second: a write that hangs while the bot heals is judged by the lease it had. */
+  private watch: NodeJS.Timeout | null = null
   private readonly missing = new Set<string>()
+  private readonly holders = new LeaseHolders()
 
   constructor(
     private readonly cluster: Cluster,
     private readonly injector: Injector,
+    private readonly checker: Checker,
     readonly bot: string,
     private readonly report: Report
   ) {}
 
   start(): void {
+    let looking = false
+    this.watch = setInterval(() => {
+      if (looking) return
+      looking = true
+      void this.nodes().finally(() => (looking = false))
+    }, 1000)
+    this.watch.unref()
     this.loop = this.run()
   }
 
   async stop(): Promise<void> {
     this.stopped = true
+    if (this.watch !== null) clearInterval(this.watch)
     await this.loop
     await this.read().catch(safetyCatch) // the CRM may be down right now: the loss check waits for a read
     await this.connect?.term()
@@ -62,20 +108,26 @@ export class CrmUser {
     return deployments(this.cluster, this.bot).find((d) => d.id === 'crm')?.contract ?? null
   }
 
-  /** The node of the CRM's live lease, by name. */
-  private node(): string | null {
-    try {
-      const doc = deployments(this.cluster, this.bot).find((d) => d.id === 'crm') as unknown as {
-        trades: Array<{ node: string; phase: string }>
-      }
-      const t = doc.trades.find((x) => x.phase === 'settled')
-      if (t === undefined) return null
-      const key = t.node
-      for (const [name, k] of this.cluster.keys) if (k === key) return name
-      return null
-    } catch {
-      return null
+  /** The nodes, by name, of the CRM's settled leases, in its bot's records or (still) in the signed view. */
+  private async leases(): Promise<string[]> {
+    const out = new Set<string>()
+    const doc = deployments(this.cluster, this.bot).find((d) => d.id === 'crm') as unknown as
+      { trades: Array<{ id: string; node: string; phase: string }> } | undefined
+    for (const t of doc?.trades ?? []) {
+      const settled =
+        t.phase === 'settled' ||
+        (await this.checker.peer?.client.trade(t.id).catch(() => null))?.state === 'settled'
+      if (!settled) continue
+      for (const [name, k] of this.cluster.keys) if (k === t.node) out.add(name)
     }
+    return [...out]
+  }
+
+  /** The nodes that may take a write now. */
+  private async nodes(): Promise<string[]> {
+    const now = Date.now()
+    this.holders.note(await this.leases().catch(() => []), now)
+    return this.holders.at(now)
   }
 
   private async run(): Promise<void> {
@@ -87,10 +139,9 @@ export class CrmUser {
         continue
       }
       const name = `${this.bot}-c${++n}`
-      const node = this.node()
       const ok = await post(this.port, { name, email: `${name}@soak.example` }).catch(() => false)
       this.writes++
-      if (ok) this.acked.push({ name, at: Date.now(), node })
+      if (ok) this.acked.push({ name, at: Date.now(), nodes: await this.nodes() })
       if (Date.now() - lastRead > 5000) {
         lastRead = Date.now()
         await this.read().catch(safetyCatch) // down now (a fault): read again later
@@ -157,18 +208,12 @@ export class CrmUser {
       if (have.has(a.name) || this.missing.has(a.name)) continue
       this.missing.add(a.name)
       this.lost++
-      const down = this.injector.outages.find(
-        (o) =>
-          o.name === a.node &&
-          o.from >= a.at - 1000 &&
-          ['kill', 'damage', 'snapshot-kill', 'pause', 'cut', 'partition'].includes(o.kind)
-      )
-      const window = down === undefined ? Infinity : down.from - a.at
+      const { window, down } = lossWindow(a, this.injector.outages)
       this.worstLoss = Math.max(this.worstLoss, Number.isFinite(window) ? window : 0)
       if (window > STATE_INTERVAL + SNAPSHOT_SLACK)
         this.report(
           'state',
-          `${this.bot}'s CRM lost contact ${a.name}, acknowledged by node ${a.node ?? '?'} ${down === undefined ? 'with no fault of that node after it' : `${(window / 1000).toFixed(1)} s before it went down (${down.kind})`}`
+          `${this.bot}'s CRM lost contact ${a.name}, acknowledged while ${a.nodes.join(', ') || 'no node'} held its lease, ${down === null ? 'with no fault of those after it' : `${(window / 1000).toFixed(1)} s before ${down.name} went down (${down.kind})`}`
         )
     }
   }

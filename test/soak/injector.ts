@@ -53,6 +53,7 @@ function botDeployments(
 
 /** A start that takes longer hangs: with the machine loaded, a node's start took up to ~60 s. */
 const START_BOUND = 240_000
+const TICK = 1000
 
 export class Injector {
   readonly outages: Outage[] = []
@@ -64,6 +65,15 @@ export class Injector {
     snapshot: 0
   }
   readonly damages: StoreDamage[] = []
+  /**
+   * Faults not run as their target was still stopped or restarting from an earlier one (a restart can take a
+   * minute; queued behind it, a 30-minute plan ran 31 min late), by kind; a kind that has not fired `minimum` times
+   * yet waits instead, so the run's coverage holds.
+   */
+  readonly skipped: Record<string, number> = {}
+  minimum = 0
+  /** Per process, the faults or restarts holding it now (see `locked`). */
+  private readonly holding = new Map<string, number>()
   /** Which processes each process is cut from (a name, or '*'). */
   private readonly cuts = new Map<string, Map<string, number>>()
   private readonly running = new Set<Promise<void>>()
@@ -150,10 +160,22 @@ export class Injector {
     return out
   }
 
-  /** Faults that stop or restart a process wait for the one before on it (a restart can outlast the plan's gap). */
+  /**
+   * Faults that stop or restart a process wait for the one before on it (a restart can outlast the plan's gap) if
+   * their kind still lacks coverage; else they are skipped, and counted as such.
+   */
   private fire(f: Fault): Promise<void> {
     if (f.kind === 'cut' || f.kind === 'partition') return this.fireNow(f)
+    if ((this.holding.get(f.target) ?? 0) > 0 && (this.fired[f.kind] ?? 0) >= this.minimum) {
+      this.skipped[f.kind] = (this.skipped[f.kind] ?? 0) + 1
+      this.say(`fault ${describeFault(f)}: skipped, ${f.target} is still stopped or restarting`)
+      return Promise.resolve()
+    }
     return this.locked(f.target, () => this.fireNow(f))
+  }
+
+  private hold(name: string, delta: number): void {
+    this.holding.set(name, (this.holding.get(name) ?? 0) + delta)
   }
 
   private async fireNow(f: Fault): Promise<void> {
@@ -222,7 +244,10 @@ export class Injector {
   /** Run `fn` when the faults before on `name` are over, holding the faults after it. */
   locked(name: string, fn: () => Promise<void>): Promise<void> {
     const prev = this.locks.get(name) ?? Promise.resolve()
-    const next = prev.then(() => (this.stopped ? undefined : fn()))
+    this.hold(name, +1)
+    const next = prev
+      .then(() => (this.stopped ? undefined : fn()))
+      .finally(() => this.hold(name, -1))
     this.locks.set(name, next.catch(safetyCatch))
     return next
   }
@@ -266,14 +291,22 @@ export class Injector {
   }
 
   /**
-   * p.start(), bounded: a process that neither gets ready nor exits within START_BOUND hangs (a violation: it
-   * should wait saying so, or refuse); it is killed, and the start fails.
+   * p.start(), bounded: a process that neither gets ready nor exits within START_BOUND of the time it could reach
+   * the market (`reaches`: not while cut off from it, as the seed's cuts of a starting node may last 4 min) hangs (a
+   * violation: it should wait saying so, or refuse); it is killed, and the start fails.
    */
   private async started(p: Proc): Promise<void> {
     const start = p.start()
+    const from = Date.now()
     let timer: NodeJS.Timeout | null = null
+    let counted = 0
     const hung = new Promise<'hung'>((resolve) => {
-      timer = setTimeout(() => resolve('hung'), START_BOUND)
+      const tick = (): void => {
+        if (this.reaches(p.name, Date.now())) counted += TICK
+        if (counted > START_BOUND) resolve('hung')
+        else timer = setTimeout(tick, TICK)
+      }
+      timer = setTimeout(tick, TICK)
     })
     const r = await Promise.race([start, hung]).finally(() => {
       if (timer !== null) clearTimeout(timer)
@@ -282,7 +315,7 @@ export class Injector {
     start.catch(safetyCatch)
     this.report(
       'restart',
-      `${p.name} was not ready ${START_BOUND / 1000} s after its start: ${p.tail.slice(-3).join(' | ')}`
+      `${p.name} was not ready ${START_BOUND / 1000} s after its start (of ${((Date.now() - from) / 1000).toFixed(0)} s, the rest cut off from the market): ${p.tail.slice(-3).join(' | ')}`
     )
     await p.kill9()
     throw new Error(`${p.name} hung in its start: killed`)
@@ -452,12 +485,15 @@ export class Injector {
             if (!finished && e.signal === 'SIGKILL') this.landed[a.step]++
           })
           const prev = this.locks.get(name) ?? Promise.resolve()
-          const run = Promise.all([prev, killed]).then(async () => {
-            await sleep(a.down)
-            await this.restart(p)
-            o.to = Date.now()
-            this.arming.delete(name)
-          })
+          this.hold(name, +1)
+          const run = Promise.all([prev, killed])
+            .then(async () => {
+              await sleep(a.down)
+              await this.restart(p)
+              o.to = Date.now()
+              this.arming.delete(name)
+            })
+            .finally(() => this.hold(name, -1))
           this.locks.set(name, run.catch(safetyCatch))
           this.running.add(run)
           void run.finally(() => this.running.delete(run))
@@ -505,11 +541,17 @@ export class Injector {
     return null
   }
 
-  /** Is `name` up and reachable by `peer` (or everyone) at `at`? */
-  healthy(name: string, at = Date.now(), peer: string | null = null): boolean {
+  /** Is `name` up and reachable by `peer` (or everyone) at `at`? `kinds`: judged by those outages only. */
+  healthy(
+    name: string,
+    at = Date.now(),
+    peer: string | null = null,
+    kinds: Outage['kind'][] | null = null
+  ): boolean {
     return !this.outages.some(
       (o) =>
         o.name === name &&
+        (kinds === null || kinds.includes(o.kind)) &&
         o.from <= at &&
         (o.to === null || o.to > at) &&
         (o.peers === undefined || (peer !== null && o.peers.includes(peer)))
@@ -537,24 +579,34 @@ export class Injector {
    * indexer to make a quorum with (overlapping partitions can cut a bot off while every indexer is up).
    */
   stalled(bot: string, from: number, to: number): number {
-    const idx = this.cluster.cast.indexers
-    const linked = (a: string, b: string, t: number): boolean =>
-      this.healthy(a, t, b) && this.healthy(b, t, a)
     let lost = 0
-    for (let t = from; t < to; t += 1000) {
-      const decided =
-        this.healthy(bot, t) &&
-        idx.some(
-          (i) =>
-            this.healthy(i, t) &&
-            linked(bot, i, t) &&
-            idx.some((j) => j !== i && this.healthy(j, t) && linked(i, j, t))
-        )
-      if (!decided) lost += 1000
-    }
+    for (let t = from; t < to; t += TICK)
+      if (!this.healthy(bot, t) || !this.reaches(bot, t)) lost += TICK
     return lost
   }
+
+  /**
+   * Whether `name`, if it runs, can get an op decided at `at`: not paused, and it reaches an indexer that reaches
+   * another (its own kills and restarts aside: a process starting again is judged by this).
+   */
+  reaches(name: string, at: number): boolean {
+    const idx = this.cluster.cast.indexers
+    const linked = (a: string, b: string): boolean =>
+      this.healthy(a, at, b, NETWORK) && this.healthy(b, at, a, NETWORK)
+    return (
+      this.healthy(name, at, null, ['pause', ...NETWORK]) &&
+      idx.some(
+        (i) =>
+          this.healthy(i, at) &&
+          linked(name, i) &&
+          idx.some((j) => j !== i && this.healthy(j, at) && linked(i, j))
+      )
+    )
+  }
 }
+
+/** The outages of a link, not of a process. */
+const NETWORK: Outage['kind'][] = ['cut', 'partition']
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))

@@ -16,6 +16,8 @@ export interface Result {
   leftovers?: string[]
   statusRecords?: number
   fired?: Record<string, number>
+  /** Faults not run: their target was still stopped or restarting from an earlier one. */
+  skipped?: Record<string, number>
   landed?: Record<string, number>
   damages?: StoreDamage[]
   checks?: Record<string, number>
@@ -45,6 +47,11 @@ export function summary(r: Result): string {
     `faults fired: ${Object.entries(r.fired ?? {})
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
+    `faults skipped (target still stopped or restarting): ${
+      Object.entries(r.skipped ?? {})
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
+    }`,
     `kills inside critical steps: ${Object.entries(r.landed ?? {})
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,

@@ -154,6 +154,9 @@ async function main(): Promise<number> {
   }
   const checker = new Checker(cluster, report)
   const injector = new Injector(cluster, log, report)
+  // Each kind must fire this often (else the run is vacuous): until it has, a fault waits for a busy target.
+  const min = Math.min(minimumPerKind(args.minutes * 60_000), 1 + Math.floor(p.faults.length / 20))
+  if (args.only === null) injector.minimum = min
   const contracts = new Contracts(cluster, injector, checker, report)
   const users: CrmUser[] = []
   const timers: NodeJS.Timeout[] = []
@@ -168,7 +171,8 @@ async function main(): Promise<number> {
     t = Date.now()
     await mix.warmup()
     await cluster.proc('trader').start()
-    for (const bot of cluster.cast.bots) users.push(new CrmUser(cluster, injector, bot, report))
+    for (const bot of cluster.cast.bots)
+      users.push(new CrmUser(cluster, injector, checker, bot, report))
     for (const u of users) u.start()
     phase('warmup', t)
     let checking = false
@@ -237,7 +241,6 @@ async function main(): Promise<number> {
     phase('down', t)
   }
   const vacuous: string[] = []
-  const min = Math.min(minimumPerKind(args.minutes * 60_000), 1 + Math.floor(p.faults.length / 20))
   if (args.only === null) {
     for (const k of FAULT_KINDS)
       if ((injector.fired[k] ?? 0) < min)
@@ -248,6 +251,7 @@ async function main(): Promise<number> {
   }
   Object.assign(result, {
     fired: injector.fired,
+    skipped: injector.skipped,
     landed: injector.landed,
     damages: injector.damages,
     checks: { ...checker.counts, ...contracts.counts },

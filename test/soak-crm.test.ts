@@ -1,0 +1,43 @@
+/**
+ * How the soak judges a CRM write found missing (test/soak/crm.ts), on its own: no process, no network.
+ */
+import test from 'brittle'
+import { LeaseHolders, lossWindow, LEASE_SLACK, STATE_INTERVAL, SNAPSHOT_SLACK } from './soak/crm'
+import type { Outage } from './soak/injector'
+
+const S = 1000
+const ALLOWED = STATE_INTERVAL + SNAPSHOT_SLACK
+
+test("soak30-q35's c60: a write taken by the lease its bot had just failed (scit connect still routed to it) is judged by that node, not as acknowledged by none", (t) => {
+  const holders = new LeaseHolders()
+  // botB's CRM on n2 until its heal failed that lease at 188 s; the replacement on n1 settled at 214 s
+  for (let at = 100 * S; at <= 188 * S; at += S) holders.note(['n2'], at)
+  for (let at = 189 * S; at <= 194 * S; at += S) holders.note([], at)
+  const c60 = { name: 'botB-c60', at: 194 * S, nodes: holders.at(194 * S) }
+  t.alike(c60.nodes, ['n2'], 'the write at 194 s: n2 had the lease 6 s before')
+  for (let at = 214 * S; at <= 230 * S; at += S) holders.note(['n1'], at)
+  const outages: Outage[] = [
+    { name: 'n2', kind: 'pause', from: 168 * S, to: 194 * S },
+    { name: 'n2', kind: 'pause', from: 210 * S, to: 213 * S },
+    { name: 'n2', kind: 'damage', from: 213 * S, to: 249 * S }
+  ]
+  const { window, down } = lossWindow(c60, outages)
+  t.is(down?.from, 210 * S, 'the first fault of n2 after the write')
+  t.ok(window <= ALLOWED, `lost ${window / S} s before n2 went down: within one snapshot interval`)
+  t.alike(holders.at(214 * S + LEASE_SLACK + S), ['n1'], 'past the slack, only the lease in force')
+})
+
+test('a write lost with no fault of any node that held the lease after it is a loss', (t) => {
+  const holders = new LeaseHolders()
+  holders.note(['n1'], 10 * S)
+  const a = { name: 'c1', at: 20 * S, nodes: holders.at(20 * S) }
+  const outages: Outage[] = [
+    { name: 'n1', kind: 'kill', from: 5 * S, to: 9 * S },
+    { name: 'n0', kind: 'kill', from: 25 * S, to: 30 * S }
+  ]
+  t.is(lossWindow(a, outages).window, Infinity, 'n1 never went down after it, n0 held no lease')
+  const late = { name: 'c2', at: 20 * S, nodes: ['n1'] }
+  const after = [{ name: 'n1', kind: 'cut', from: 20 * S + ALLOWED + S, to: null } as Outage]
+  t.ok(lossWindow(late, after).window > ALLOWED, 'n1 went down more than an interval after it')
+  t.alike(new LeaseHolders().at(0), [], 'no lease ever: no node')
+})
