@@ -101,6 +101,23 @@ test('a fault whose target is still restarting is skipped and counted, once its 
   release()
 })
 
+test('a fault waits for its restarting target while fewer faults than the run needs have fired in all', async (t) => {
+  const inj = injector()
+  inj.minimum = 1
+  inj.total = 3
+  const release = holding(inj, 'n0')
+  let done = false
+  const run = inj.run(Date.now(), [pause(1, 'n1'), pause(2, 'n0', 50)], []).then(() => {
+    done = true
+  })
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.absent(done, 'its kind has its minimum, but 1 of 3 faults fired: queued behind the restart')
+  release()
+  await run
+  t.is(inj.firedInAll(), 2, 'both fired')
+  t.is(inj.skipped.pause, undefined, 'nothing skipped')
+})
+
 test('a fault of a kind short of its coverage waits for its restarting target instead', async (t) => {
   const inj = injector()
   inj.minimum = 1

@@ -68,10 +68,11 @@ export class Injector {
   /**
    * Faults not run as their target was still stopped or restarting from an earlier one (a restart can take a
    * minute; queued behind it, a 30-minute plan ran 31 min late), by kind; a kind that has not fired `minimum` times
-   * yet waits instead, so the run's coverage holds.
+   * yet, or any fault while fewer than `total` have fired, waits instead, so the run's coverage holds.
    */
   readonly skipped: Record<string, number> = {}
   minimum = 0
+  total = 0
   /** Per process, the faults or restarts holding it now (see `locked`). */
   private readonly holding = new Map<string, number>()
   /** Which processes each process is cut from (a name, or '*'). */
@@ -166,12 +167,20 @@ export class Injector {
    */
   private fire(f: Fault): Promise<void> {
     if (f.kind === 'cut' || f.kind === 'partition') return this.fireNow(f)
-    if ((this.holding.get(f.target) ?? 0) > 0 && (this.fired[f.kind] ?? 0) >= this.minimum) {
+    if (
+      (this.holding.get(f.target) ?? 0) > 0 &&
+      (this.fired[f.kind] ?? 0) >= this.minimum &&
+      this.firedInAll() >= this.total
+    ) {
       this.skipped[f.kind] = (this.skipped[f.kind] ?? 0) + 1
       this.say(`fault ${describeFault(f)}: skipped, ${f.target} is still stopped or restarting`)
       return Promise.resolve()
     }
     return this.locked(f.target, () => this.fireNow(f))
+  }
+
+  firedInAll(): number {
+    return Object.values(this.fired).reduce((a, b) => a + b, 0)
   }
 
   private hold(name: string, delta: number): void {

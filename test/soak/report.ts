@@ -46,7 +46,7 @@ export function summary(r: Result): string {
       .join(', ')}; total ${s(r.total)}`,
     `faults fired: ${Object.entries(r.fired ?? {})
       .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
+      .join(', ')}; ${Object.values(r.fired ?? {}).reduce((a, b) => a + b, 0)} in all`,
     `faults skipped (target still stopped or restarting): ${
       Object.entries(r.skipped ?? {})
         .map(([k, v]) => `${k} ${v}`)

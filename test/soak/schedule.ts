@@ -73,6 +73,9 @@ const WEIGHTS: Record<FaultKind, number> = {
   clock: 10
 }
 
+/** Faults a run fires in all, at least (the short soak's 40): those skipped for a busy target do not count. */
+export const MIN_FAULTS = 40
+
 /** Every kind at least this often, whatever the draw (the run is vacuous otherwise). */
 export function minimumPerKind(window: number): number {
   return Math.max(3, Math.floor(window / 60_000) * 2)
