@@ -33,7 +33,7 @@ export interface MonitorOptions {
   heal: boolean
   /** Buy the next lease this long (ms) before the current one ends; 0: never renew. */
   renewBefore: number
-  /** A node where a lease of the deployment failed is not bid on again for this long (ms); default 3 × grace. */
+  /** A node where a lease of this bot failed is not bid on again for this long (ms); default 3 × grace. */
   avoidFor?: number
 }
 
@@ -477,29 +477,34 @@ export class Monitor {
               .filter((x) => x.workload === w.name && x.phase === 'settled' && x.id !== t.id)
               .map((x) => x.node)
           : []
-    const exclude = [...new Set([...avoid, ...peers, ...(await this.avoided(d))])]
+    const exclude = [...new Set([...avoid, ...peers, ...(await this.avoided())])]
     const body = bidFor(m, w, 1, { expiry: Date.now() + bot.bidWindow, exclude })
     bot.trader.plan(d, w.name, body, t.id)
     await this.resumeReplacements(d)
   }
 
   /**
-   * Nodes where a lease of `d` failed less than `avoidFor` ago. Not for good: once each node of a small region had a
-   * lease fail (3 CH nodes in the soak), nothing there would be left to buy from. By then a node that is back has
-   * renewed its offer; the offer of one still gone lapses, or its next lease fails again.
+   * Nodes where a lease of any of this bot's deployments failed less than `avoidFor` ago: not to buy a replacement
+   * from (the soak: a CRM's heal bought the node whose lease of a job had failed 27 s before, after 96 s of silence,
+   * as only the job's deployment avoided it; the CRM's lease there failed 1 s later). Not for good: once each node of
+   * a small region had a lease fail (3 CH nodes in the soak), nothing there would be left to buy from. By then a node
+   * that is back has renewed its offer; the offer of one still gone lapses, or its next lease fails again.
    */
-  private async avoided(d: DeploymentRecord): Promise<string[]> {
-    const failed = d.trades.filter((x) => x.phase === 'failed')
+  private async avoided(): Promise<string[]> {
+    const failed = this.bot.state.deployments.flatMap((x) =>
+      x.trades.filter((t) => t.phase === 'failed')
+    )
     if (failed.length === 0) return []
     const client = this.bot.client
     const now = Math.max(Date.now(), await client.time())
     const avoidFor = this.opts.avoidFor ?? 3 * this.opts.grace
-    const out: string[] = []
+    const out = new Set<string>()
     for (const x of failed) {
+      if (out.has(x.node)) continue
       const end = (await client.trade(x.id))?.end ?? null
-      if (end === null || now - end < avoidFor) out.push(x.node)
+      if (end === null || now - end < avoidFor) out.add(x.node)
     }
-    return out
+    return [...out]
   }
 
   /**

@@ -2,8 +2,19 @@
  * A replacement is bought once, and can be bought at all: two causes of the soak's (seed 27, CI at 8cf5003) CRM that
  * stayed a replica short for 146 s although a node in its country sold what it needed.
  */
-import { FAST_MONITOR, healed, oneOfTwo, replacedOnce } from './helpers/deploy'
-import { resume } from '../bot/deployment'
+import {
+  FAST_MONITOR,
+  healed,
+  oneOfTwo,
+  replacedOnce,
+  world,
+  node,
+  bot,
+  serviceTemplate
+} from './helpers/deploy'
+import { testnet } from './helpers/net'
+import { deploy, resume, waitRunning } from '../bot/deployment'
+import { ZERO, MiB } from '../lib/resources'
 import { pause } from '../bot/wait'
 import { sandboxTest } from './helpers/sandbox'
 
@@ -78,5 +89,43 @@ sandboxTest(
     const third = d.trades.find((x) => x.replaces === second.id)
     t.is(third?.node, victim.key, 'bought on the node whose lease failed before')
     t.is(third?.phase, 'settled')
+  }
+)
+
+sandboxTest(
+  "a heal does not buy from a node where another of the bot's deployments just lost its lease (the soak, seed 2700: a CRM healed onto the node a job had found silent for 96 s)",
+  async (t) => {
+    const w = await world(t, await testnet(t))
+    // x the cheapest with room for one replica, then y, then z
+    const sized = (cpu: number, price: number) => ({
+      capacity: { ...ZERO, cpu, memory: 2048 * MiB, ssd: 1024 * MiB },
+      prices: { ...ZERO, cpu: price, memory: 1 }
+    })
+    const x = await node(t, w, sized(500, 8))
+    const y = await node(t, w, sized(1000, 10))
+    const z = await node(t, w, sized(1000, 12))
+    const b = await bot(t, w, { monitor: { ...FAST_MONITOR, avoidFor: 60_000 } })
+    const template = await serviceTemplate(t, { replicas: 1 })
+    const da = await deploy(b, { template, id: 'a' })
+    await waitRunning(b, da)
+    const db = await deploy(b, { template, id: 'b' })
+    await waitRunning(b, db)
+    const [la, lb] = [da.trades[0], db.trades[0]]
+    t.is(la.node, x.key, 'a on the cheapest node')
+    t.is(lb.node, y.key, 'b on the next one: the cheapest is full')
+
+    let done = healed(b)
+    await b.trader.end(da, la.id, 'fail', 'its node stopped')
+    b.monitor.start()
+    const first = await done
+    t.ok(first.startsWith('healed'), first)
+
+    // x has room again and is the cheapest, but a's lease failed there a moment ago
+    done = healed(b)
+    await b.trader.end(db, lb.id, 'fail', 'its node stopped too')
+    const what = await done
+    t.ok(what.startsWith('healed'), what)
+    const next = db.trades.find((r) => r.replaces === lb.id)
+    t.is(next?.node, z.key, 'bought on z, not on x')
   }
 )
