@@ -585,10 +585,16 @@ export class Monitor {
 /**
  * What a replacement starts from: the last snapshot the bot verified of the
  * replica it replaces, when that one failed (a heal; a renewal's old lease
- * still runs and keeps its own data).
+ * still runs and keeps its own data). A failed replica the bot holds no
+ * snapshot of passes on what it was itself restored from: a replacement that
+ * died before its first snapshot was copied must not send the next one off
+ * with nothing (the soak, seed 2700: a CRM healed 13 times, 8 of them empty).
  */
 function restoreOf(d: DeploymentRecord, x: TradeRecord): RestoreRef | null {
-  const old = d.trades.find((t) => t.id === x.replaces)
+  const byId = (id: string | null): TradeRecord | undefined => d.trades.find((t) => t.id === id)
+  let old = byId(x.replaces)
+  while (old !== undefined && old.phase === 'failed' && old.snapshot == null)
+    old = byId(old.replaces)
   const s = old?.snapshot
   if (old === undefined || old.phase !== 'failed' || s == null) return null
   return {

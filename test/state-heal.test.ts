@@ -193,3 +193,51 @@ sandboxTest(
     )
   }
 )
+
+sandboxTest(
+  'a replacement that fails before its first snapshot passes on what it was restored from: the next one does not start empty',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const nodes = [await node(t, w), await node(t, w), await node(t, w)]
+    const b = await bot(t, w)
+    // snapshots only when asked: the first replacement never takes one of its own
+    const d = await deploy(b, { template: await crmTemplate(t, { state: true, interval: '1h' }) })
+    b.monitor.start()
+    await waitRunning(b, d)
+    const port = await tunnelTo(t, w, d.contract, b.identity)
+    const first = d.trades[0]
+    const a = nodes.find((n) => n.key === first.node)
+    if (!a) return t.fail('the CRM runs on no test node')
+    const old = [await addContact(port, 'Ada'), await addContact(port, 'Grace')]
+    const snap = await a.stateKeepers.get(workloadId(first))?.snapshot()
+    if (snap == null) return t.fail('no snapshot')
+    await verified(b, first.id, (s) => s.seq >= snap.seq)
+
+    let done = healed(b)
+    await a.close()
+    t.ok((await done).startsWith('healed'), 'healed once')
+    const second = d.trades.find((x) => x.replaces === first.id)
+    if (!second) return t.fail('no first replacement')
+    // its node dies before the bot copied a snapshot of it
+    done = healed(b)
+    await b.trader.end(d, second.id, 'fail', 'its node stopped')
+    t.is(second.snapshot ?? null, null, 'the bot holds no snapshot of the first replacement')
+    t.ok((await done).startsWith('healed'), 'healed again')
+    const third = d.trades.find((x) => x.replaces === second.id)
+    const ins = (await b.writer(d)).view.instructions.find((i) =>
+      i.trades.includes(third?.id ?? '')
+    )
+    const ref = ins?.restore.find((r) => r.trade === third?.id)
+    t.ok(
+      ref !== undefined && ref.from === first.id && ref.seq >= snap.seq,
+      `the second replacement restores snapshot ${ref?.seq ?? '?'} of ${ref?.from ?? 'nothing'}`
+    )
+    await waitRunning(b, d)
+    const list = await contacts(port)
+    t.ok(
+      old.every((c) => list.some((x) => x.id === c.id)),
+      `it serves the contacts of the first replica (${list.length})`
+    )
+  }
+)
