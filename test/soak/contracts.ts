@@ -1,8 +1,10 @@
 /**
  * The contracts' invariants, from what the bots record (state.json), what the nodes say they run
  * (node-state.json, while their process lives) and the signed view:
- *   recovery: a running deployment short of replicas is whole again within grace + 60 s (the clock stops while
- *     its bot is down or reaches no quorum of indexers; a workload no live offer can hold is excused once refunded);
+ *   recovery: a running deployment short of replicas is whole again within grace + 60 s of the fault that stopped
+ *     it (the clock stops while its bot is down or reaches no quorum of indexers; a replacement stopped by a fault
+ *     of its own node, begun after the bot bought it, starts the clock again from that fault; a workload no live
+ *     offer can hold is excused once refunded);
  *   unpaid: no node runs a workload for more than 60 s while it is up and its trade is no longer settled;
  *   billing: a node gone past the grace period has its leases failed within grace + 60 s (same clock).
  */
@@ -41,13 +43,30 @@ interface Episode {
   reported: boolean
 }
 
+/** A settled lease of a workload, as one check sees it. */
+interface Lease {
+  trade: string
+  node: string
+  up: boolean
+}
+
 export class Contracts {
-  readonly counts = { checks: 0, degraded: 0, recovered: 0, unpaidChecks: 0, billingChecks: 0 }
+  readonly counts = {
+    checks: 0,
+    degraded: 0,
+    recovered: 0,
+    /** Recoveries judged again from a later fault: a replacement's own node was stopped after it was bought. */
+    stoppedAgain: 0,
+    unpaidChecks: 0,
+    billingChecks: 0
+  }
   /** The slowest recovery seen (ms from short of replicas to whole again, bot and quorum time only). */
   slowest = 0
   private readonly episodes = new Map<string, Episode>()
   private readonly unpaid = new Map<string, number>()
   private readonly billed = new Set<Outage>()
+  /** When each settled trade was first seen by a check: when its bot had bought it, give or take a check. */
+  private readonly bought = new Map<string, number>()
 
   constructor(
     private readonly cluster: Cluster,
@@ -102,7 +121,8 @@ export class Contracts {
     return to - from - this.injector.stalled(bot, from, to)
   }
 
-  async check(): Promise<number> {
+  /** One look at every deployment; `now`: the soak's clock (a test's own). */
+  async check(now = Date.now()): Promise<number> {
     this.counts.checks++
     let short = 0
     const states = new Map(this.cluster.cast.nodes.map((n) => [n, this.running(n)]))
@@ -112,27 +132,26 @@ export class Contracts {
         if (d.phase !== 'running' || d.stopping != null) continue
         const m = decodeManifest(Buffer.from(d.manifest, 'hex'))
         for (const w of m.workloads) {
-          const live = d.trades.filter((t) => t.workload === w.name && t.phase === 'settled')
-          let up = 0
-          for (const t of live) {
+          const leases: Lease[] = []
+          for (const t of d.trades.filter((x) => x.workload === w.name && x.phase === 'settled')) {
+            if (!this.bought.has(t.id)) this.bought.set(t.id, now)
             const node = this.name(t.node)
             const st = states.get(node)?.get(t.id)
             const market = await this.trade(t.id)
-            if (market?.state !== 'settled' || !this.injector.healthy(node, Date.now(), bot))
-              continue
-            if (
-              st === 'running' ||
-              st === 'exited' ||
-              (w.kind === 'archive' && st !== undefined && st !== 'failed')
-            )
-              up++
+            const up =
+              market?.state === 'settled' &&
+              this.injector.healthy(node, now, bot) &&
+              (st === 'running' ||
+                st === 'exited' ||
+                (w.kind === 'archive' && st !== undefined && st !== 'failed'))
+            leases.push({ trade: t.id, node, up })
           }
-          short += (await this.episode(bot, d, m, w.name, up, w.replicas)) ? 1 : 0
+          short += (await this.episode(bot, d, m, w.name, leases, w.replicas, now)) ? 1 : 0
         }
       }
     }
-    await this.checkUnpaid(states)
-    await this.checkBilling()
+    await this.checkUnpaid(states, now)
+    await this.checkBilling(now)
     return short
   }
 
@@ -142,12 +161,13 @@ export class Contracts {
     d: DeploymentDoc,
     m: Manifest,
     workload: string,
-    up: number,
-    want: number
+    leases: Lease[],
+    want: number,
+    now: number
   ): Promise<boolean> {
     const key = `${bot}/${d.id}/${workload}`
     const e = this.episodes.get(key)
-    const now = Date.now()
+    const up = leases.filter((l) => l.up).length
     if (up >= want) {
       if (e !== undefined) {
         this.counts.recovered++
@@ -160,6 +180,19 @@ export class Contracts {
       this.counts.degraded++
       this.episodes.set(key, { since: now, reported: false })
       return true
+    }
+    // soak30-q37: botB's CRM healed onto n2 at 190 s, and n2 was killed at 195 s; that fault stopped the
+    // contract again, and the bot is judged from it, not from the first one
+    // (a replacement bought since the clock last started only: faults piling on a lease being healed away from
+    // start nothing again)
+    for (const l of leases) {
+      const bought = this.bought.get(l.trade) ?? 0
+      if (l.up || bought <= e.since) continue
+      const again = this.injector.stoppedAfter(l.node, bought, bot, now)
+      if (again !== null && again > e.since) {
+        e.since = again
+        this.counts.stoppedAgain++
+      }
     }
     const spent = this.counted(bot, e.since, now)
     if (!e.reported && spent > RECOVERY) {
@@ -199,8 +232,10 @@ export class Contracts {
     )
   }
 
-  private async checkUnpaid(states: Map<string, Map<string, string> | null>): Promise<void> {
-    const now = Date.now()
+  private async checkUnpaid(
+    states: Map<string, Map<string, string> | null>,
+    now: number
+  ): Promise<void> {
     const seen = new Set<string>()
     for (const [node, running] of states) {
       if (running === null) continue
@@ -227,8 +262,7 @@ export class Contracts {
   }
 
   /** Each outage of a node past the grace period: its settled leases failed within grace + 60 s of bot time. */
-  private async checkBilling(): Promise<void> {
-    const now = Date.now()
+  private async checkBilling(now: number): Promise<void> {
     for (const o of this.injector.outages) {
       if (
         this.billed.has(o) ||

@@ -567,6 +567,24 @@ export class Injector {
     )
   }
 
+  /**
+   * The start of the latest outage of `name` that `peer` felt, begun after `after` and by `at` (null: none): what
+   * stopped a replica bought at `after` again, the fault a recovery is then judged from.
+   */
+  stoppedAfter(name: string, after: number, peer: string, at = Date.now()): number | null {
+    let latest: number | null = null
+    for (const o of this.outages)
+      if (
+        o.name === name &&
+        o.from > after &&
+        o.from <= at &&
+        (o.peers === undefined || o.peers.includes(peer)) &&
+        (latest === null || o.from > latest)
+      )
+        latest = o.from
+    return latest
+  }
+
   /** Since when `name` has been healthy (null: not now). */
   healthySince(name: string, peer: string | null = null): number | null {
     const now = Date.now()

@@ -1,0 +1,111 @@
+/**
+ * The soak's recovery clock (test/soak/contracts.ts) judged on its own: a bot's state.json in a temporary dir,
+ * outages written into the injector, no process and no network (nothing of the market answers: no lease is up).
+ */
+import test from 'brittle'
+import type { Assert } from 'brittle'
+import fs from 'fs'
+import path from 'path'
+import { encodeManifest } from '../lib/contract'
+import { Injector } from './soak/injector'
+import { Contracts, RECOVERY } from './soak/contracts'
+import type { Cluster } from './soak/cluster'
+import type { Checker } from './soak/checker'
+import { minimalInstance } from './helpers/bot'
+
+const S = 1000
+const T0 = 1_000_000 * S
+
+async function soak(t: Assert): Promise<{
+  injector: Injector
+  contracts: Contracts
+  said: string[]
+  trades: (list: Array<[string, string]>) => void
+}> {
+  const dir = await t.tmp()
+  const cast = {
+    indexers: ['idx0', 'idx1', 'idx2'],
+    nodes: ['n0', 'n1', 'n2'],
+    bots: ['botA'],
+    others: []
+  }
+  const keys = new Map(cast.nodes.map((n) => [n, `key-${n}`]))
+  const cluster = {
+    cast,
+    keys,
+    data: (name: string) => path.join(dir, name),
+    proc: () => ({ alive: false, state: 'down', pid: null, write: () => {} })
+  } as unknown as Cluster
+  const said: string[] = []
+  const injector = new Injector(
+    cluster,
+    () => {},
+    () => {}
+  )
+  const contracts = new Contracts(
+    cluster,
+    injector,
+    { peer: null } as unknown as Checker,
+    (kind, line) => said.push(`${kind}: ${line}`)
+  )
+  const manifest = encodeManifest((await minimalInstance(t)).inst.manifest).toString('hex')
+  fs.mkdirSync(path.join(dir, 'botA', 'bot'), { recursive: true })
+  const trades = (list: Array<[string, string]>): void =>
+    fs.writeFileSync(
+      path.join(dir, 'botA', 'bot', 'state.json'),
+      JSON.stringify({
+        deployments: [
+          {
+            id: 'crm',
+            contract: 'c',
+            phase: 'running',
+            manifest,
+            trades: list.map(([id, node]) => ({
+              id,
+              workload: 'web',
+              node: `key-${node}`,
+              phase: 'settled'
+            }))
+          }
+        ]
+      })
+    )
+  return { injector, contracts, said, trades }
+}
+
+test('recovery: a replacement whose own node is killed after it was bought is judged from that kill, not from the first fault', async (t) => {
+  const { injector, contracts, said, trades } = await soak(t)
+  injector.outage({ name: 'n0', kind: 'kill', from: T0 - 2 * S })
+  trades([['t0', 'n0']])
+  t.is(await contracts.check(T0), 1, 'short: its one replica is down')
+  // the bot heals onto n1 at +10 s; n1 is killed at +15 s and stays down
+  trades([['t1', 'n1']])
+  await contracts.check(T0 + 10 * S)
+  injector.outage({ name: 'n1', kind: 'kill', from: T0 + 15 * S })
+  await contracts.check(T0 + RECOVERY + 5 * S)
+  t.alike(said, [], 'within grace + 60 s of the kill that stopped the replacement')
+  t.is(contracts.counts.stoppedAgain, 1)
+  await contracts.check(T0 + 15 * S + RECOVERY + 2 * S)
+  t.is(said.length, 1, 'past grace + 60 s of that kill: a violation')
+  t.ok(said[0].startsWith('recovery: botA/crm/web: 0 of 1'), said[0])
+})
+
+test('recovery: a replacement bought on a node already down is judged from the first fault', async (t) => {
+  const { injector, contracts, said, trades } = await soak(t)
+  injector.outage({ name: 'n0', kind: 'kill', from: T0 - 2 * S })
+  trades([['t0', 'n0']])
+  await contracts.check(T0)
+  // n1 was cut off before the bot bought it: the bot's choice, not a new fault
+  injector.outage({ name: 'n1', kind: 'cut', from: T0 + 5 * S })
+  trades([['t1', 'n1']])
+  await contracts.check(T0 + 10 * S)
+  // faults piling on the failed lease's node start nothing again either
+  injector.outage({ name: 'n0', kind: 'pause', from: T0 + 20 * S })
+  trades([
+    ['t0', 'n0'],
+    ['t1', 'n1']
+  ])
+  await contracts.check(T0 + RECOVERY + 2 * S)
+  t.is(contracts.counts.stoppedAgain, 0)
+  t.is(said.length, 1, 'past grace + 60 s of the first fault: a violation')
+})
