@@ -125,3 +125,40 @@ sandboxTest(
     }
   }
 )
+
+sandboxTest(
+  'a bot that reaches no node settles nothing: one trade closed per attempt, then the deploy fails, its money untouched',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const x = await node(t, w, priced(8))
+    const y = await node(t, w, priced(10))
+    const cut = cutDHT(net)
+    cut.cutFrom(x.key, y.key)
+    const funds = 1_000_000
+    const b = await bot(t, w, {
+      dht: cut.dht,
+      fund: funds,
+      trader: { bidWindow: 30_000, attempts: 2, backoff: 100, reachTimeout: 3000 }
+    })
+    const template = await serviceTemplate(t, { replicas: 1 })
+    const err = await deploy(b, { template, id: 'web' }).then(
+      () => null,
+      (e: Error) => e
+    )
+    t.ok(err?.message.includes('unreachable'), `the deploy fails: ${err?.message ?? 'it did not'}`)
+    const d = b.state.get('web')
+    if (!d) return t.fail('no deployment record')
+    t.alike(
+      d.trades.map((r) => [r.node, r.phase]),
+      [
+        [x.key, 'closed'],
+        [y.key, 'closed']
+      ],
+      'one trade per attempt, each closed unsettled'
+    )
+    t.is(d.phase, 'failed')
+    t.is(await b.client.balance(b.key), funds, 'no money moved')
+    t.ok((await moneyConserved(w)).ok, 'money conserved')
+  }
+)
