@@ -15,7 +15,8 @@ import {
 } from './helpers/deploy'
 import { testnet, cutDHT } from './helpers/net'
 import { deploy, waitRunning } from '../bot/deployment'
-import type { Bot } from '../bot/bot'
+import type { Bot, BotOptions } from '../bot/bot'
+import type { NodeDaemon } from '../node/daemon'
 import type { DeploymentRecord } from '../bot/records'
 import { sandboxTest } from './helpers/sandbox'
 
@@ -43,6 +44,28 @@ async function closedUnsettled(
   t.is(m?.state, 'closed', 'closed in the market, never settled')
 }
 
+/**
+ * A market with a node per price (cheapest first) and a funded bot whose streams with the nodes named by `cutFrom`
+ * fail, though those nodes sell and talk to the market: their offers stay listed.
+ */
+async function scene(
+  t: Assert,
+  prices: number[],
+  over: Partial<BotOptions> & { fund?: number } = {}
+) {
+  const net = await testnet(t)
+  const w = await world(t, net)
+  const nodes: NodeDaemon[] = []
+  for (const p of prices) nodes.push(await node(t, w, priced(p)))
+  const cut = cutDHT(net)
+  const b = await bot(t, w, {
+    dht: cut.dht,
+    trader: { bidWindow: 30_000, attempts: 2, backoff: 100, reachTimeout: 3000 },
+    ...over
+  })
+  return { w, nodes, cut, b }
+}
+
 function said(b: Bot, step: string): string[] {
   const lines: string[] = []
   b.events.on('progress', (s: string, detail: string) => {
@@ -54,16 +77,9 @@ function said(b: Bot, step: string): string[] {
 sandboxTest(
   'a deploy whose cheapest offer is from a node the bot cannot reach closes that trade unsettled and settles on the next',
   async (t) => {
-    const net = await testnet(t)
-    const w = await world(t, net)
-    const x = await node(t, w, priced(8))
-    const y = await node(t, w, priced(10))
-    const cut = cutDHT(net)
-    cut.cutFrom(x.key) // x sells and talks to the market, but not to this bot
-    const b = await bot(t, w, {
-      dht: cut.dht,
-      trader: { bidWindow: 30_000, attempts: 2, backoff: 100, reachTimeout: 3000 }
-    })
+    const { w, nodes, cut, b } = await scene(t, [8, 10])
+    const [x, y] = nodes
+    cut.cutFrom(x.key)
     const lines = said(b, 'unreachable')
     const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }), id: 'web' })
 
@@ -89,17 +105,10 @@ sandboxTest(
 sandboxTest(
   'a heal whose cheapest replacement is a node the bot cannot reach buys the next one, and avoids that node',
   async (t) => {
-    const net = await testnet(t)
-    const w = await world(t, net)
-    const x = await node(t, w, priced(8))
-    const y = await node(t, w, priced(10))
-    const z = await node(t, w, priced(12))
-    const cut = cutDHT(net)
-    const b = await bot(t, w, {
-      dht: cut.dht,
-      monitor: { ...FAST_MONITOR, avoidFor: 60_000 },
-      trader: { bidWindow: 30_000, attempts: 2, backoff: 100, reachTimeout: 3000 }
+    const { nodes, cut, b } = await scene(t, [8, 10, 12], {
+      monitor: { ...FAST_MONITOR, avoidFor: 60_000 }
     })
+    const [x, y, z] = nodes
     const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }), id: 'web' })
     await waitRunning(b, d, { deadline: Date.now() + BOUND })
     const lost = d.trades[0]
@@ -129,18 +138,10 @@ sandboxTest(
 sandboxTest(
   'a bot that reaches no node settles nothing: one trade closed per attempt, then the deploy fails, its money untouched',
   async (t) => {
-    const net = await testnet(t)
-    const w = await world(t, net)
-    const x = await node(t, w, priced(8))
-    const y = await node(t, w, priced(10))
-    const cut = cutDHT(net)
-    cut.cutFrom(x.key, y.key)
     const funds = 1_000_000
-    const b = await bot(t, w, {
-      dht: cut.dht,
-      fund: funds,
-      trader: { bidWindow: 30_000, attempts: 2, backoff: 100, reachTimeout: 3000 }
-    })
+    const { w, nodes, cut, b } = await scene(t, [8, 10], { fund: funds })
+    const [x, y] = nodes
+    cut.cutFrom(x.key, y.key)
     const template = await serviceTemplate(t, { replicas: 1 })
     const err = await deploy(b, { template, id: 'web' }).then(
       () => null,
