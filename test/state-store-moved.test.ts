@@ -3,29 +3,21 @@ import path from 'path'
 import b4a from 'b4a'
 import { testnet } from './helpers/net'
 import { world, node, bot, nodeState, FAST_MONITOR } from './helpers/deploy'
-import { crmTemplate, addContact, contacts, hashOf, verified } from './helpers/state'
+import { crmTemplate, addContact, contacts, hashOf, verified, openTunnel } from './helpers/state'
 import { sandboxTest } from './helpers/sandbox'
 import { deploy, waitRunning } from '../bot/deployment'
 import { workloadId } from '../lib/trade-workload'
-import { Tunnel } from '../connect/tunnel'
-import { decodeKey, encodeKey } from '../lib/keys'
-
-/** `p`, or null after `ms`. */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | null = null
-  const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)))
-  return Promise.race([p, late]).finally(() => {
-    if (timer !== null) clearTimeout(timer)
-  })
-}
+import type { Tunnel } from '../connect/tunnel'
+import { settleWithin } from '../lib/timeout'
+import { encodeKey } from '../lib/keys'
 
 /** Resolve once the tunnel has `n` live replicas. */
-function replicas(tunnel: Tunnel, n: number): Promise<void> {
+function replicas(tunnel: Tunnel, n: number): Promise<true> {
   return new Promise((resolve) => {
     const check = (): void => {
       if (tunnel.replicaCount !== n) return
       tunnel.off('replicas', check)
-      resolve()
+      resolve(true)
     }
     tunnel.on('replicas', check)
     check()
@@ -34,7 +26,7 @@ function replicas(tunnel: Tunnel, n: number): Promise<void> {
 
 // The soak (seed 2700): a node refused its damaged store, its farmer moved the store aside, and the node went on
 // with its leases on a fresh one, under new status and state core keys. The bot kept reading the old cores: no
-// snapshot of the replica was copied again, and the heal that came later restored data minutes old.
+// snapshot of the replica was copied again, so a later heal would restore data as old as the damage.
 sandboxTest(
   "a node restarted on a fresh store (its damaged one moved aside) signs on new cores: the bot follows them, and a heal would restore the replica's latest snapshot",
   async (t) => {
@@ -49,16 +41,7 @@ sandboxTest(
     await waitRunning(b, d)
     const trade = d.trades[0]
     const id = workloadId(trade)
-    const tunnel = new Tunnel({
-      contract: decodeKey(d.contract ?? ''),
-      market: w.key,
-      keyPair: b.identity,
-      dht: w.net.createNode(),
-      timeout: 30_000,
-      refresh: 500
-    })
-    t.teardown(() => tunnel.close())
-    await tunnel.ready()
+    const tunnel = await openTunnel(t, w, d.contract, b.identity)
     const port = tunnel.address.port
     const ada = await addContact(port, 'Ada')
     const before = n.stateKeepers.key(id)
@@ -69,7 +52,7 @@ sandboxTest(
     // its last record on the old status core: the CRM stopped (a clean stop says so; a crash may not)
     await n.supervisor.stop(id, 'node shutting down')
     t.ok(
-      (await within(replicas(tunnel, 0), 30_000)) !== null,
+      (await settleWithin(replicas(tunnel, 0), 30_000)) !== null,
       'scit connect read that the CRM stopped'
     )
     await n.close()
@@ -92,7 +75,7 @@ sandboxTest(
     )
     const file = path.join(again.supervisor.workDir(id), 'data.json')
     const want = await hashOf({ 'data.json': file })
-    const latest = await within(
+    const latest = await settleWithin(
       verified(
         b,
         trade.id,
