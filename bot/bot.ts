@@ -44,7 +44,7 @@ export interface BotOptions {
   /** The bot destroys it with its swarm; else lib/swarm makes one for `bootstrap`. */
   dht?: DHT
   identity?: KeyPair
-  trader?: Partial<Omit<TraderOptions, 'progress' | 'signal'>>
+  trader?: Partial<Omit<TraderOptions, 'progress' | 'signal' | 'reaches'>>
   monitor?: Partial<MonitorOptions>
   /** ms to wait for a peer to show the market's view (Infinity: `bot run`, as long as it takes, saying so). */
   joinTimeout?: number
@@ -152,6 +152,7 @@ export class Bot extends ReadyResource {
         this._trader = new Trader(this.client, this.state, {
           ...DEFAULT_TRADER,
           ...this.opts.trader,
+          reaches: (node, timeout) => this.reaches(node, timeout),
           progress: this.progress,
           signal: this.abort.signal
         })
@@ -288,6 +289,22 @@ export class Bot extends ReadyResource {
       this.connected.on(node, done)
       this.abort.signal.addEventListener('abort', stop)
     })
+  }
+
+  /**
+   * Whether `node` answers a ping within `timeout` ms, over the connection there is or one the swarm makes: a
+   * connection a cut left open but dead (a paused node's) fails its ping. False as the bot closes.
+   */
+  async reaches(node: string, timeout: number): Promise<boolean> {
+    const start = Date.now()
+    const ch = await this.reach(node, timeout)
+    if (ch === null) return false
+    // a connection made just in time still gets a ping's worth of waiting
+    const left = Math.max(timeout - (Date.now() - start), Math.min(timeout, 2000))
+    return ch.ping({ timeout: left }).then(
+      () => true,
+      () => false
+    )
   }
 
   /** Created (with its core) on first use. */

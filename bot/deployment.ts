@@ -18,7 +18,7 @@ import { instantiate, planBids, bidFor, Instance } from './manifest'
 import { until, pause } from './wait'
 import { NotFilled, FillOptions } from './trader'
 import { replicaStatus, ReplicaStatus } from './replica-status'
-import { requirePhase } from './phase'
+import { requirePhase, toSettle } from './phase'
 import { writeLayout } from './archive-deploy'
 import { planInstance, describePlan, type ArchivePlan } from './archive-plan'
 import { anySignal } from '../lib/io'
@@ -203,8 +203,12 @@ export async function resume(
  * cut off): each is bought again, one bid that names it (so a restart does not buy it twice). True when it bid.
  */
 function rebuyReleased(bot: Bot, d: DeploymentRecord, m: Manifest): boolean {
+  // one closed as unreachable (trader.ts reached) lapses too when its close was not decided: its bid bought it again
   const lapsed = d.trades.filter(
-    (t) => t.phase === 'released' && !d.bids.some((b) => b.replaces === t.id)
+    (t) =>
+      t.phase === 'released' &&
+      t.unreached === undefined &&
+      !d.bids.some((b) => b.replaces === t.id)
   )
   for (const t of lapsed) {
     const w = m.workloads.find((x) => x.name === t.workload)
@@ -419,7 +423,7 @@ export async function scale(
     // NotFilled: every bid has ended and nothing was bought; the contract runs on as it was
     await bot.trader.fill(d, fill)
     added = d.trades
-      .filter((t) => t.workload === wl.name && t.phase === 'matched' && !live.includes(t))
+      .filter((t) => t.workload === wl.name && toSettle(t) && !live.includes(t))
       .map((t) => t.id)
   }
   // named before settling: a node seeing its settled trade must find it in the core, or it refuses it as another node's

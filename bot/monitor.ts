@@ -18,6 +18,7 @@ import { StateCopies } from './state-copies'
 import { decodeKey, shortKey } from '../lib/keys'
 import { kindEntry, type RestoreRef } from '../lib/contract'
 import { Jobs } from './jobs'
+import { toSettle } from './phase'
 import safetyCatch from 'safety-catch'
 
 const log = logger('bot/monitor')
@@ -489,16 +490,21 @@ export class Monitor {
    * as only the job's deployment avoided it; the CRM's lease there failed 1 s later). Not for good: once each node of
    * a small region had a lease fail (3 CH nodes in the soak), nothing there would be left to buy from. By then a node
    * that is back has renewed its offer; the offer of one still gone lapses, or its next lease fails again.
+   * Likewise a node this bot could not reach before a settle (trader.ts reached), and one a heal is leaving right now
+   * (its fail not decided yet, so not 'failed').
    */
-  private async avoided(): Promise<string[]> {
-    const failed = this.bot.state.deployments.flatMap((x) =>
-      x.trades.filter((t) => t.phase === 'failed')
-    )
-    if (failed.length === 0) return []
+  async avoided(): Promise<string[]> {
+    const avoidFor = this.opts.avoidFor ?? 3 * this.opts.grace
+    const trades = this.bot.state.deployments.flatMap((x) => x.trades)
+    const out = new Set<string>()
+    for (const t of trades) {
+      if (t.healing !== undefined && t.phase === 'settled') out.add(t.node)
+      if (t.unreached !== undefined && Date.now() - t.unreached < avoidFor) out.add(t.node)
+    }
+    const failed = trades.filter((t) => t.phase === 'failed')
+    if (failed.length === 0) return [...out]
     const client = this.bot.client
     const now = Math.max(Date.now(), await client.time())
-    const avoidFor = this.opts.avoidFor ?? 3 * this.opts.grace
-    const out = new Set<string>()
     for (const x of failed) {
       if (out.has(x.node)) continue
       const end = (await client.trade(x.id))?.end ?? null
@@ -537,8 +543,7 @@ export class Monitor {
       ...(catalogOf(writer)?.named ?? [])
     ])
     const fresh = d.trades.filter(
-      (x) =>
-        x.replaces !== null && (x.phase === 'matched' || x.phase === 'settled') && !named.has(x.id)
+      (x) => x.replaces !== null && (toSettle(x) || x.phase === 'settled') && !named.has(x.id)
     )
     // an archive's replacement takes the shard of the trade it replaces: a repair record, not a scale
     const repaired = await writeRepairs(writer, fresh)

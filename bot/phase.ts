@@ -4,7 +4,7 @@
  * would lock escrow for replicas nothing runs on.
  */
 import { ScitError } from '../lib/errors'
-import type { DeploymentRecord, DeploymentPhase } from './records'
+import type { DeploymentRecord, DeploymentPhase, TradeRecord } from './records'
 
 export type Command = 'scale' | 'update' | 'stop' | 'resume' | 'approve' | 'grant'
 
@@ -23,6 +23,11 @@ const ALLOWED: Record<Command, ReadonlySet<DeploymentPhase>> = {
 /** Nothing of it runs or will run again: stopped, failed before it ran, or its jobs all ended. */
 export function isOver(d: DeploymentRecord): boolean {
   return d.phase === 'stopped' || d.phase === 'failed' || d.phase === 'finished'
+}
+
+/** Matched and to be settled: not one whose node the bot found unreachable (trader.ts reached), which it closes. */
+export function toSettle(t: TradeRecord): boolean {
+  return t.phase === 'matched' && t.unreached === undefined
 }
 
 /** Throw BAD_STATE, with what to do instead, unless `cmd` makes sense for `d` now. */

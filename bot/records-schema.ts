@@ -116,7 +116,8 @@ const trade = {
     reason: strOrNull,
     snapshot,
     job,
-    healing: str
+    healing: str,
+    unreached: num
   }
 }
 

@@ -56,6 +56,8 @@ export interface TradeRecord {
   job?: JobRecord | null
   /** Why the bot decided to replace it, kept until its fail is done: a restarted bot finishes the heal at once. */
   healing?: string
+  /** When (ms) the bot could not reach its node before settling (trader.ts reached): never settled, closed, its node avoided. */
+  unreached?: number
 }
 
 /** What a job replica's node signed when it ended. */

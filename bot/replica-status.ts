@@ -8,6 +8,7 @@ import { workloadId } from '../lib/trade-workload'
 import { encodeKey } from '../lib/keys'
 import type { Bot } from './bot'
 import type { DeploymentRecord, TradeRecord } from './records'
+import { toSettle } from './phase'
 
 export interface ReplicaStatus {
   trade: string
@@ -66,7 +67,7 @@ export async function replicaStatus(
   }
   await Promise.all(
     d.trades
-      .filter((t) => t.phase === 'settled' || (t.phase === 'matched' && t.job == null))
+      .filter((t) => t.phase === 'settled' || (toSettle(t) && t.job == null))
       .map(async (t) => {
         const row = blank(t)
         out.push(row)

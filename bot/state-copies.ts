@@ -3,6 +3,7 @@
  * every block downloaded as written, each snapshot checked; the latest is TradeRecord.snapshot, what a heal restores.
  */
 import type Hypercore from 'hypercore'
+import b4a from 'b4a'
 import { clearBlocks } from '../lib/clear-blocks'
 import { decodeKey, encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
@@ -60,6 +61,13 @@ export class StateCopies {
   async track(d: DeploymentRecord, t: TradeRecord, stateCore: Buffer | null): Promise<void> {
     if (this.closed || d.contract === null) return
     let copy = this.copies.get(t.id)
+    // its node named another core: a damaged store moved aside, the replica goes on with a fresh one
+    if (copy !== undefined && stateCore !== null && !b4a.equals(copy.core.key, stateCore)) {
+      this.copies.delete(t.id)
+      await this.retire(copy)
+      copy = this.copies.get(t.id) // a concurrent call may have opened the new one meanwhile
+    }
+    if (this.closed) return
     if (copy === undefined) {
       if (stateCore === null) return
       const core = this.bot.store.get({ key: stateCore })
@@ -120,7 +128,8 @@ export class StateCopies {
    * starts from the latest; superseded versions are cleared). Blocks not here yet: the next one retries.
    */
   private async verifyOnce(d: DeploymentRecord, t: TradeRecord, copy: Copy): Promise<void> {
-    if (copy.refused !== null || this.closed) return
+    // a retired copy's late blocks change nothing: the trade's snapshot is the new core's now
+    if (copy.refused !== null || this.closed || this.copies.get(t.id) !== copy) return
     try {
       const scan = await scanState(
         copy.core,
@@ -197,6 +206,18 @@ export class StateCopies {
     this.verify(d, t, copy)
     await copy.verifying
     return t.snapshot ?? null
+  }
+
+  /**
+   * Stop copying a core its node no longer writes. Its latest verified snapshot is still what a heal restores
+   * until the new core has one of its own: kept open, as `hold` does.
+   */
+  private async retire(copy: Copy): Promise<void> {
+    copy.range.destroy()
+    await copy.verifying
+    const k = encodeKey(copy.core.key)
+    if (this.closed || this.held.has(k)) await copy.core.close()
+    else this.held.set(k, copy.core)
   }
 
   /** Keep state core `key` open, so that the node a restore names it to can fetch it from this bot. */

@@ -2,14 +2,19 @@
  * Buying capacity for a deployment: bids placed, re-placed with back-off when they
  * expire unfilled, then trades settled. A bid is recorded with its unique expiry
  * before it is submitted, so after a crash it is adopted from the ledger rather than
- * placed twice. A trade above budget is closed unsettled: a faulty market cannot overcharge.
+ * placed twice. A trade above budget is closed unsettled: a faulty market cannot overcharge; so is one whose
+ * node this bot cannot reach, and its replicas are bid for again elsewhere.
  */
-import { ScitError } from '../lib/errors'
+import { ScitError, isScitError } from '../lib/errors'
+import { shortKey } from '../lib/keys'
+import { LIMITS } from '../market/messages'
+import { decodeManifest } from '../lib/contract'
 import type { MarketClient, BidBody, Outcome, Trade } from '../market/types'
 import type { BotState, BidRecord, DeploymentRecord, TradeRecord } from './records'
 import { until, pause } from './wait'
 import { logger } from '../lib/log'
 import { whyUnfilled } from './unfilled'
+import { toSettle } from './phase'
 import safetyCatch from 'safety-catch'
 
 const log = logger('bot/trader')
@@ -23,6 +28,10 @@ export interface TraderOptions {
   attempts: number
   /** First back-off between attempts (ms), doubled each time. */
   backoff: number
+  /** ms to reach a matched trade's node before settling it (connect and ping); 0: settle unchecked. */
+  reachTimeout: number
+  /** Whether this bot reaches `node` within `timeout` ms (bot.ts reaches); absent: every node counts as reached. */
+  reaches?: (node: string, timeout: number) => Promise<boolean>
   progress: Progress
   signal: AbortSignal
 }
@@ -37,10 +46,11 @@ export interface FillOptions {
 /** The buying failed for good: the deployment closes what it bought (bot/deployment.ts abandon). */
 export class NotFilled extends ScitError {}
 
-export const DEFAULT_TRADER: Omit<TraderOptions, 'progress' | 'signal'> = {
+export const DEFAULT_TRADER: Omit<TraderOptions, 'progress' | 'signal' | 'reaches'> = {
   bidWindow: 60_000,
   attempts: 3,
-  backoff: 1000
+  backoff: 1000,
+  reachTimeout: 10_000
 }
 
 export class Trader {
@@ -78,8 +88,13 @@ export class Trader {
    * `attempts` (CAPACITY) or at `deadline` (TIMEOUT); every bid has ended by then.
    */
   async fill(d: DeploymentRecord, opts: FillOptions = {}): Promise<TradeRecord[]> {
+    await this.closeUnreached(d) // marked before a restart, their close not done
     const open = d.bids.filter(
-      (b) => this.filling.has(b) || b.phase === 'intent' || b.phase === 'submitted'
+      (b) =>
+        this.filling.has(b) ||
+        b.phase === 'intent' ||
+        b.phase === 'submitted' ||
+        (b.phase === 'filled' && unfinished(d, b))
     )
     const ends = await Promise.allSettled(open.map((b) => this.follow(d, b, opts)))
     const failed = ends.find((e): e is PromiseRejectedResult => e.status === 'rejected')
@@ -103,17 +118,21 @@ export class Trader {
 
   private async fillOne(d: DeploymentRecord, rec: BidRecord, opts: FillOptions): Promise<void> {
     const attempts = opts.attempts ?? this.opts.attempts
+    const late = (): boolean => opts.deadline !== undefined && Date.now() >= opts.deadline
     while (true) {
       if (rec.phase === 'intent') await this.submit(d, rec)
       if (rec.phase === 'submitted') await this.await(d, rec, opts.deadline)
-      if (rec.phase === 'filled') return this.adopt(d, rec)
+      if (rec.phase === 'filled') {
+        await this.adopt(d, rec)
+        if (await this.reached(d, rec, rec.attempt < attempts && !late())) return
+        continue // the record is a new bid now, for what the unreached nodes held
+      }
       if (rec.phase === 'rejected')
         throw new NotFilled(
           'REJECTED',
           `the market refused the bid for ${rec.workload}: ${rec.reason ?? ''}; ${whyUnfilled(await this.client.offers({ selling: true }), rec.body)}`
         )
       const why = whyUnfilled(await this.client.offers({ selling: true }), rec.body)
-      const late = (): boolean => opts.deadline !== undefined && Date.now() >= opts.deadline
       const timeout = (): NotFilled =>
         new NotFilled(
           'TIMEOUT',
@@ -267,9 +286,82 @@ export class Trader {
     }
   }
 
+  /**
+   * A matched trade is settled only with a node this bot reaches now. The market lists a node's offer until its TTL
+   * though the node is down or cut off (the soak, seed 2700: heals bought n0 32 s into its cut from every peer, n4 14 s
+   * into its own, and each waited out a grace for a replica that never started). One not reached in `reachTimeout` is
+   * marked, closed unsettled (no money moved) and its node avoided for a while (monitor.ts avoided); the record bids
+   * again at once for what those held, without their nodes, one attempt more (`again`; else it gives up, NotFilled).
+   * The marks and the new bid are one save: a restart finds both (fill closes the marked) or neither (fill follows
+   * the filled record again: `unfinished`).
+   * A bot that reaches no node at all (itself cut off) closes one trade per attempt, each after `reachTimeout`, then
+   * gives up like an unfilled bid; its monitor tries a heal again 30 s later without those nodes, bidding on them again
+   * once avoidFor has passed: it never settles what it cannot watch, and never spins.
+   */
+  private async reached(d: DeploymentRecord, rec: BidRecord, again: boolean): Promise<boolean> {
+    const reaches = this.opts.reaches
+    if (reaches === undefined || this.opts.reachTimeout <= 0 || layout(d, rec)) return true
+    const bid = await this.client.bid(rec.id as string)
+    const mine = d.trades.filter((t) => toSettle(t) && bid?.trades.includes(t.id))
+    const ok = await Promise.all(mine.map((t) => reaches(t.node, this.opts.reachTimeout)))
+    if (this.opts.signal.aborted) throw new ScitError('CLOSED', 'the bot is closing')
+    const lost = mine.filter((_, i) => !ok[i])
+    if (lost.length === 0) return true
+    const now = Date.now()
+    for (const t of lost) t.unreached = now
+    const nodes = lost.map((t) => t.node)
+    if (again) {
+      // spread: nor on the nodes of the trades it keeps
+      const kept = rec.body.spread ? mine.filter((t) => !lost.includes(t)).map((t) => t.node) : []
+      const exclude = [...new Set([...rec.body.exclude, ...kept, ...nodes])].slice(-LIMITS.exclude)
+      rec.attempt++
+      rec.id = null
+      rec.phase = 'intent'
+      rec.reason = null
+      rec.body = {
+        ...rec.body,
+        replicas: lost.length,
+        exclude,
+        expiry: this.uniqueExpiry(Date.now() + this.opts.bidWindow)
+      }
+    } else {
+      rec.phase = 'cancelled'
+      rec.reason = `nodes unreachable from this bot: ${nodes.map(shortKey).join(', ')}`
+    }
+    this.state.save()
+    await this.closeUnreached(d)
+    for (const t of lost)
+      this.say(
+        d,
+        'unreachable',
+        `node ${shortKey(t.node)} unreachable from this bot: trade ${t.id} closed unsettled, ${again ? 'bidding again without it' : 'giving up'}`
+      )
+    if (!again)
+      throw new NotFilled(
+        'CAPACITY',
+        `no node this bot reaches filled ${rec.workload} after ${rec.attempt} bids: ${rec.reason ?? ''}`
+      )
+    return false
+  }
+
+  /**
+   * Close the trades marked unreached that are still matched. One whose close is not decided now is tried again at the
+   * next fill; unsettled, it lapses at the settlement window anyway (released; not bought again: its bid was).
+   */
+  private async closeUnreached(d: DeploymentRecord): Promise<void> {
+    for (const t of d.trades.filter((x) => x.phase === 'matched' && x.unreached !== undefined)) {
+      try {
+        await this.end(d, t.id, 'close', `node ${shortKey(t.node)} unreachable from this bot`)
+      } catch (err) {
+        if (isScitError(err, 'CLOSED')) throw err
+        log.warn('close of an unreached trade failed', { trade: t.id, err: (err as Error).message })
+      }
+    }
+  }
+
   /** Idempotent across restarts. */
   async settle(d: DeploymentRecord, contract: Buffer, manifest: Buffer): Promise<void> {
-    const todo = d.trades.filter((t) => t.phase === 'matched')
+    const todo = d.trades.filter(toSettle)
     const ids: string[] = []
     for (const t of todo) {
       const now = await this.client.trade(t.id)
@@ -393,4 +485,25 @@ export class Trader {
     while (used.has(e)) e++
     return e
   }
+}
+
+/**
+ * A filled bid whose trades are not all adopted (the bot stopped between the fill and its records) or not all checked
+ * and settled: followed again (adopt and reached are idempotent), not left to a settle that skips the check.
+ */
+function unfinished(d: DeploymentRecord, rec: BidRecord): boolean {
+  const mine = d.trades.filter((t) => t.id.startsWith(`${rec.id ?? ''}.`)) // book.ts: trade ids are <bid>.<replica>
+  return mine.length === 0 || mine.some(toSettle)
+}
+
+/**
+ * An archive group's first bid is its layout (archive-deploy.ts writeLayout: the trades of that one bid): not bid for
+ * again piecemeal. A holder there the bot cannot reach stays silent, and is healed (repaired) like one that went away.
+ */
+function layout(d: DeploymentRecord, rec: BidRecord): boolean {
+  if (rec.replaces !== null) return false
+  const w = decodeManifest(Buffer.from(d.manifest, 'hex')).workloads.find(
+    (x) => x.name === rec.workload
+  )
+  return w?.archive != null
 }

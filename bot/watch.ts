@@ -5,6 +5,7 @@
  * did not sign yields only refusals.
  */
 import type Hypercore from 'hypercore'
+import b4a from 'b4a'
 import { decodeKey } from '../lib/keys'
 import { waitForUpdate } from '../lib/timeout'
 import { readCore, Verified, Refusal } from '../lib/status'
@@ -20,6 +21,8 @@ const CHUNK = 256
 
 export class NodeWatch {
   private core: Hypercore | null = null
+  /** The connection that named `core`: a node met again may have started on a new store, with a new status core. */
+  private from: NodeChannel | null = null
   private next = 0
   private readonly latest = new Map<string, Verified<StatusRecord>>()
   /** Records of the core that did not verify (wrong signer, replayed, malformed). */
@@ -46,13 +49,18 @@ export class NodeWatch {
   }
 
   private async read(ch: NodeChannel, timeout: number): Promise<void> {
-    if (this.core === null) {
-      const s = await ch.status({ timeout })
-      if (this.core !== null) return
-      this.core = this.bot.store.get({ key: s.statusCore })
-      await this.core.ready()
+    if (this.core === null || ch !== this.from) {
+      // a node whose damaged store was moved aside signs on cores of its fresh one: follow the core it names now
+      const s = await ch.status({ timeout }).catch((err: Error) => {
+        if (this.core === null) throw err
+        return null // asked again at the next refresh; the core named before is read meanwhile
+      })
+      if (s !== null) {
+        await this.follow(s.statusCore)
+        this.from = ch
+      }
     }
-    const core = this.core
+    const core = this.core as Hypercore
     await waitForUpdate(core, timeout)
     const node = decodeKey(this.node, 'node key')
     while (this.next < core.length) {
@@ -71,6 +79,17 @@ export class NodeWatch {
       this.next = upto
       if (missing) return
     }
+  }
+
+  /** Read `key` from now on; records read of the core before stay the latest until the new one has its own. */
+  private async follow(key: Buffer): Promise<void> {
+    if (this.core !== null && b4a.equals(this.core.key, key)) return
+    const old = this.core
+    const core = this.bot.store.get({ key })
+    await core.ready()
+    this.core = core
+    this.next = 0
+    await old?.close()
   }
 
   async close(): Promise<void> {

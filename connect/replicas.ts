@@ -153,8 +153,10 @@ export class Replicas extends ReadyResource {
         }
         this.holders.set(t.id, h)
       }
-      if (h.core === null && !h.opening && Date.now() >= h.retry) this.open(h)
-      else if (h.core !== null && h.replica === null) this.check(h)
+      if (h.core !== null && h.replica === null) this.check(h)
+      // none yet, or its status names no key now: its node may sign on another status core (a fresh store)
+      if ((h.core === null || h.replica === null) && !h.opening && Date.now() >= h.retry)
+        this.open(h)
     }
   }
 
@@ -216,29 +218,38 @@ export class Replicas extends ReadyResource {
         'its presence record was not found'
       )
       if (p === null) {
-        h.reason = 'it has no presence record on the DHT: its status core is unknown'
+        if (h.core === null)
+          h.reason = 'it has no presence record on the DHT: its status core is unknown'
         return
       }
       statusCore = p.record.statusCore
     } catch (err) {
-      h.reason = (err as Error).message
+      if (h.core === null) h.reason = (err as Error).message // else: why its status names no key
       return
     }
     if (this.holders.get(h.trade.id) !== h) return
+    if (h.core !== null && b4a.equals(h.core.key, statusCore)) return
     const core = store.get({ key: statusCore })
     await core.ready()
     if (this.holders.get(h.trade.id) !== h) {
       await core.close()
       return
     }
+    const old = h.core
     h.core = core
-    core.on('append', () => this.check(h))
+    core.on('append', () => {
+      if (h.core === core) this.check(h)
+    })
     // The node serves its own status core; its bot, which replicates it, may too.
-    swarm.joinPeer(h.node)
+    if (old === null) swarm.joinPeer(h.node)
     const done = core.findingPeers()
     swarm.flush().then(done, done)
     core.update({ wait: true }).catch(safetyCatch)
     this.check(h)
+    if (old === null) return
+    // a read of the old core may be under way: closed once it ended
+    while (h.checking) await h.checking
+    await old.close()
   }
 
   /** Read the node's last status of the trade and take or drop the key it names. One read at a time. */

@@ -9,6 +9,7 @@ import os from 'os'
 import path from 'path'
 import { Resources, formatResources, formatCpu, formatSize } from '../lib/resources'
 import { readDataFile } from '../lib/datadir'
+import { proc, running } from '../lib/proc'
 
 export interface Neighbour {
   pid: number
@@ -17,6 +18,8 @@ export interface Neighbour {
   resources: Resources
   /** st_dev of the data dir: nodes share a disk only when they share a filesystem. */
   dev: number
+  /** The pid's start time (lib/proc.ts), null where there is no /proc: a later process given the pid is not this node. */
+  start: string | null
 }
 
 /**
@@ -39,23 +42,34 @@ function dir(): string | null {
 
 const RECORD_MAX = 64 * 1024
 
-function alive(pid: number): boolean {
+/**
+ * Is the node of `n` still running? A node killed -9 leaves its record behind, and the pid it names may
+ * since belong to another process (a soak starts hundreds) or the data dir be gone: neither sells anything.
+ */
+function stillRunning(n: Neighbour): boolean {
+  if (!fs.existsSync(n.data)) return false
+  if (n.start !== null && proc(n.pid).start !== null) return running(n)
   try {
-    process.kill(pid, 0)
+    process.kill(n.pid, 0)
     return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  } catch {
+    return false // EPERM too: another user's process, and a node of ours runs as us
   }
 }
 
 /** Leave this node's record; the function returned removes it (a crashed node's is skipped: its pid is gone). */
-export function recordHere(self: Omit<Neighbour, 'dev'>): { dev: number; remove: () => void } {
+export function recordHere(self: Omit<Neighbour, 'dev' | 'start'>): {
+  dev: number
+  remove: () => void
+} {
   const dev = fs.statSync(self.data).dev
   const d = dir()
   if (d === null) return { dev, remove: () => {} } // a warning's source only: a node runs without it
   const file = path.join(d, `${self.pid}.json`)
   try {
-    fs.writeFileSync(file, JSON.stringify({ ...self, dev }), { mode: 0o600 })
+    fs.writeFileSync(file, JSON.stringify({ ...self, dev, start: proc(self.pid).start }), {
+      mode: 0o600
+    })
   } catch {
     // likewise
   }
@@ -77,8 +91,8 @@ export function neighbours(): Neighbour[] {
     const read = readDataFile(path.join(d as string, name), RECORD_MAX)
     if (read === null || 'why' in read) continue
     try {
-      const n = JSON.parse(read.text) as Neighbour
-      if (isNeighbour(n) && n.pid !== process.pid && alive(n.pid)) out.push(n)
+      const n = { start: null, ...JSON.parse(read.text) } as Neighbour // start: records from before it
+      if (isNeighbour(n) && n.pid !== process.pid && stillRunning(n)) out.push(n)
     } catch {
       // one being written or removed
     }
@@ -94,6 +108,7 @@ function isNeighbour(n: Neighbour): boolean {
     typeof n.key === 'string' &&
     typeof n.data === 'string' &&
     typeof n.dev === 'number' &&
+    (n.start === null || typeof n.start === 'string') &&
     typeof r === 'object' &&
     r !== null &&
     [r.cpu, r.memory, r.ssd, r.hdd].every((v) => Number.isSafeInteger(v) && v >= 0)
@@ -104,7 +119,11 @@ function isNeighbour(n: Neighbour): boolean {
  * Why what `self` and `others` sell together is more than `machine` (what one node may sell here), or null.
  * Disk (ssd and hdd) counts only the nodes on self's filesystem.
  */
-export function overlap(self: Neighbour, others: Neighbour[], machine: Resources): string | null {
+export function overlap(
+  self: Omit<Neighbour, 'start'>,
+  others: Neighbour[],
+  machine: Resources
+): string | null {
   if (others.length === 0) return null
   const over: string[] = []
   const disk = (r: Resources): number => r.ssd + r.hdd

@@ -13,6 +13,7 @@ import { logger } from '../lib/log'
 import { MiB } from '../lib/resources'
 import { BARE } from '../lib/runtime'
 import { Cgroup } from './cgroup'
+import { Proc, proc, running } from '../lib/proc'
 import {
   buildLaunch,
   Launch,
@@ -177,7 +178,7 @@ function hostPid(child: ChildProcess, unsandboxed: boolean): Promise<number> {
 
 function killAll(child: ChildProcess, cgroup: Cgroup | null, init: Proc | null): void {
   for (const pid of cgroup?.pids() ?? []) signal(pid, 'SIGKILL')
-  if (init !== null && alive(init)) signal(init.pid, 'SIGKILL')
+  if (init !== null && running(init)) signal(init.pid, 'SIGKILL')
   try {
     child.kill('SIGKILL')
   } catch {}
@@ -194,43 +195,10 @@ async function reapAll(
   if (cgroup !== null) await cgroup.destroy() // kills what is left, resolves once the cgroup is empty and removed
   await childPid.catch(() => null)
   const init = remains.init
-  if (init !== null && alive(init)) {
+  if (init !== null && running(init)) {
     signal(init.pid, 'SIGKILL')
     await reaped(init, REAP_BOUND)
   }
-}
-
-/** A process, told apart from a later one with the same pid by its start time. */
-interface Proc {
-  pid: number
-  start: string | null
-}
-
-function statOf(pid: number): string | null {
-  try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-  } catch {
-    return null
-  }
-}
-
-/** Fields after the command name (which may hold spaces and parentheses): [0] is the state, [19] the start time. */
-function statFields(stat: string): string[] {
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-}
-
-function proc(pid: number): Proc {
-  const stat = statOf(pid)
-  return { pid, start: stat === null ? null : statFields(stat)[19] }
-}
-
-/** Is `p` still there? A zombie is not: it holds nothing but its exit status. */
-function alive(p: Proc): boolean {
-  if (p.start === null) return false
-  const stat = statOf(p.pid)
-  if (stat === null) return false
-  const f = statFields(stat)
-  return f[19] === p.start && f[0] !== 'Z' && f[0] !== 'X'
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
@@ -245,7 +213,7 @@ function signal(pid: number, sig: NodeJS.Signals): void {
  */
 async function reaped(p: Proc, bound: number): Promise<void> {
   const until = Date.now() + bound
-  while (alive(p)) {
+  while (running(p)) {
     if (Date.now() > until) {
       log.warn('a sandbox init outlived its SIGKILL', { pid: p.pid })
       return

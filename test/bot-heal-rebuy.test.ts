@@ -16,6 +16,7 @@ import { testnet } from './helpers/net'
 import { deploy, resume, waitRunning } from '../bot/deployment'
 import { ZERO, MiB } from '../lib/resources'
 import { pause } from '../bot/wait'
+import { settleWithin } from '../lib/timeout'
 import { sandboxTest } from './helpers/sandbox'
 
 sandboxTest(
@@ -127,5 +128,38 @@ sandboxTest(
     t.ok(what.startsWith('healed'), what)
     const next = db.trades.find((r) => r.replaces === lb.id)
     t.is(next?.node, z.key, 'bought on z, not on x')
+  }
+)
+
+sandboxTest(
+  'a replacement bid that filled before the bot recorded its trade (killed in between) is adopted, checked and settled: the replica is not lost',
+  async (t) => {
+    const r = await oneOfTwo(t)
+    const { b, d, lost, spare } = r
+    await b.trader.end(d, lost.id, 'fail', 'its node stopped')
+    const body = { ...d.bids[0].body, expiry: Date.now() + 30_000, exclude: [lost.node] }
+    const rec = b.trader.plan(d, lost.workload, body, lost.id)
+    await b.trader.fill(d)
+    // What a bot killed between its bid's fill and its adopt leaves: the record filled, the trade unknown to it.
+    t.is(rec.phase, 'filled')
+    const bought = d.trades.filter((x) => x.replaces === lost.id)
+    t.is(bought.length, 1)
+    d.trades = d.trades.filter((x) => !bought.includes(x))
+    b.state.save()
+
+    const done = healed(b)
+    b.monitor.start()
+    // bounded: without the fix nothing is healed (the monitor follows the filled bid, which names no trade)
+    const what = await settleWithin(done, 60_000)
+    t.ok(what?.startsWith('healed'), what ?? 'not healed within 60 s')
+    const next = d.trades.filter((x) => x.replaces === lost.id)
+    if (next.length === 0) return t.fail('the trade the bid bought is not recorded')
+    t.alike(
+      next.map((x) => [x.id, x.node, x.phase]),
+      [[bought[0]?.id, spare.key, 'settled']],
+      'the trade the bid bought is recorded and settled'
+    )
+    const rows = await waitRunning(b, d)
+    t.is(rows.find((row) => row.trade === next[0]?.id)?.state, 'running', 'and it runs')
   }
 )

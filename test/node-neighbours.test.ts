@@ -2,9 +2,10 @@ import test from 'brittle'
 import type { Assert } from 'brittle'
 import fs from 'fs'
 import path from 'path'
-import { execFileSync } from 'child_process'
+import { execFileSync, spawnSync } from 'child_process'
 import { neighbours, recordHere } from '../node/neighbours'
 import { ZERO } from '../lib/resources'
+import { proc } from '../lib/proc'
 
 /** Point os.tmpdir() at a dir of the test's own while `fn` runs. */
 async function inTmp(t: Assert, fn: (tmp: string) => void): Promise<void> {
@@ -68,5 +69,29 @@ test('records in a dir other users can write, a pipe or a malformed record are i
       [],
       'a pipe is not opened (it would block) and a malformed record is skipped'
     )
+  })
+})
+
+test("a record left by a node that is gone is not counted: its pid dead or another process's now, or its data dir deleted", async (t) => {
+  await inTmp(t, (tmp) => {
+    const dir = dirOf(tmp)
+    const record = (name: string, fields: object): void => {
+      const data = fs.mkdtempSync(path.join(tmp, `${name}-`))
+      const rec = { key: name.padEnd(52, '.'), data, dev: 1, resources: { ...ZERO, cpu: 1000 } }
+      fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ ...rec, ...fields }))
+    }
+    const live = (): string[] => neighbours().map((n) => n.key.replace(/\.+$/, ''))
+    recordHere({ pid: other, key: 'live'.padEnd(52, '.'), data: tmp, resources: ZERO })
+    t.alike(live(), ['live'], 'a running node is counted')
+
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number
+    record('dead', { pid: dead, start: null })
+    // the soak's case: a node killed -9 whose pid a later process was given
+    record('reused', { pid: other, start: '1' })
+    record('deleted', { pid: other, start: proc(other).start })
+    fs.rmSync(path.join(tmp, fs.readdirSync(tmp).find((f) => f.startsWith('deleted-')) as string), {
+      recursive: true
+    })
+    t.alike(live(), ['live'], 'none of the three is')
   })
 })

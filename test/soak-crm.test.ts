@@ -2,7 +2,14 @@
  * How the soak judges a CRM write found missing (test/soak/crm.ts), on its own: no process, no network.
  */
 import test from 'brittle'
-import { LeaseHolders, lossWindow, LEASE_SLACK, STATE_INTERVAL, SNAPSHOT_SLACK } from './soak/crm'
+import {
+  LeaseHolders,
+  lossWindow,
+  lossReport,
+  LEASE_SLACK,
+  STATE_INTERVAL,
+  SNAPSHOT_SLACK
+} from './soak/crm'
 import type { Outage } from './soak/injector'
 
 const S = 1000
@@ -40,4 +47,27 @@ test('a write lost with no fault of any node that held the lease after it is a l
   const after = [{ name: 'n1', kind: 'cut', from: 20 * S + ALLOWED + S, to: null } as Outage]
   t.ok(lossWindow(late, after).window > ALLOWED, 'n1 went down more than an interval after it')
   t.alike(new LeaseHolders().at(0), [], 'no lease ever: no node')
+})
+
+test("soak30-q36's c30: the loss names when the write was acknowledged and when its node went down, in the run's seconds", (t) => {
+  const t0 = 1_000_000
+  // botA's CRM on n1 (lease 4y4cq…) from 187 s; n1 killed at 246.7 s; the read that missed c30 came at 688.2 s
+  const c30 = { name: 'botA-c30', at: t0 + 214.2 * S, nodes: ['n1'] }
+  const outages: Outage[] = [
+    { name: 'n1', kind: 'damage', from: t0 + 197.9 * S, to: t0 + 210.6 * S },
+    { name: 'n1', kind: 'kill', from: t0 + 246.7 * S, to: t0 + 251.2 * S },
+    { name: 'n1', kind: 'kill', from: t0 + 557.3 * S, to: t0 + 560.1 * S }
+  ]
+  t.is(
+    lossReport('botA', c30, outages, t0),
+    "botA's CRM lost contact botA-c30, acknowledged at 214.2 s while n1 held its lease, 32.5 s before n1 went down at 246.7 s (kill)"
+  )
+  const within = { ...c30, at: t0 + 230 * S }
+  t.is(lossReport('botA', within, outages, t0), null, '16.7 s before: within the allowance')
+  t.ok(
+    lossReport('botA', { ...c30, nodes: [] }, outages, t0)?.endsWith(
+      'acknowledged at 214.2 s while no node held its lease, with no fault of those after it'
+    ),
+    'no holder: said so'
+  )
 })

@@ -105,6 +105,16 @@ export async function tunnelTo(
   contract: string | null,
   keyPair: KeyPair
 ): Promise<number> {
+  return (await openTunnel(t, w, contract, keyPair)).address.port
+}
+
+/** tunnelTo's tunnel itself, for a test that watches its replicas. */
+export async function openTunnel(
+  t: Assert,
+  w: World,
+  contract: string | null,
+  keyPair: KeyPair
+): Promise<Tunnel> {
   const tunnel = new Tunnel({
     contract: decodeKey(contract ?? ''),
     market: w.key,
@@ -115,5 +125,5 @@ export async function tunnelTo(
   })
   t.teardown(() => tunnel.close())
   await tunnel.ready()
-  return tunnel.address.port
+  return tunnel
 }
