@@ -20,6 +20,7 @@ import { decode, offerRecord, tradeRecord, bidRecord, uintRecord } from '../../m
 import type { View } from '../../market/types'
 import type { Cluster } from './cluster'
 import safetyCatch from 'safety-catch'
+import { raceTimeout, TIMED_OUT } from '../../lib/timeout'
 
 export interface Violation {
   at: number
@@ -50,6 +51,7 @@ export class Checker {
   private readonly hashes = new Map<string, string>()
   private checking: Promise<void> | null = null
   private again = false
+  private closing = false
   private timer: NodeJS.Timeout | null = null
 
   constructor(
@@ -76,20 +78,29 @@ export class Checker {
     this.check()
   }
 
+  /**
+   * Bounded: soak30-q37 hung here for good once every process was down (a check waiting on a block no peer was left
+   * to send, or the peer's close behind it). A check still running after 15 s fails when the store closes under it.
+   */
   async close(): Promise<void> {
+    this.closing = true
     if (this.timer !== null) clearInterval(this.timer)
-    await this.checking
-    await this.peer?.close()
+    await raceTimeout(this.checking ?? Promise.resolve(), 15_000)
+    if ((await raceTimeout(this.peer?.close() ?? Promise.resolve(), 60_000)) === TIMED_OUT)
+      this.report('soak', "the checker's market peer did not close within 60 s")
   }
 
   /** One check at a time; updates meanwhile make one more. */
   check(): void {
+    if (this.closing) return
     if (this.checking !== null) {
       this.again = true
       return
     }
     this.checking = this.run()
-      .catch((err: Error) => this.report('checker', `a check failed to run: ${err.message}`))
+      .catch((err: Error) => {
+        if (!this.closing) this.report('checker', `a check failed to run: ${err.message}`)
+      })
       .finally(() => {
         this.checking = null
         if (this.again) {
