@@ -3,10 +3,17 @@
  * nodes of its region, one failed lease of its own and two of the bot's other deployments; its bids expired unfilled
  * for 280 s, then it gave up).
  */
-import { ZERO, MiB } from '../lib/resources'
-import { FAST_MONITOR, moneyConserved, world, node, bot, serviceTemplate } from './helpers/deploy'
+import {
+  FAST_MONITOR,
+  moneyConserved,
+  world,
+  node,
+  bot,
+  sized,
+  twoServices
+} from './helpers/deploy'
 import { testnet } from './helpers/net'
-import { deploy, waitRunning } from '../bot/deployment'
+import { waitRunning } from '../bot/deployment'
 import type { Bot } from '../bot/bot'
 import { settleWithin } from '../lib/timeout'
 import { sandboxTest } from './helpers/sandbox'
@@ -34,24 +41,13 @@ sandboxTest(
   'a heal whose every matching node is avoided (a lease of this bot failed on each) bids without avoiding them, and is settled',
   async (t) => {
     const w = await world(t, await testnet(t))
-    const sized = (cpu: number, price: number) => ({
-      capacity: { ...ZERO, cpu, memory: 2048 * MiB, ssd: 1024 * MiB },
-      prices: { ...ZERO, cpu: price, memory: 1 }
-    })
     const x = await node(t, w, sized(500, 8)) // the cheapest, room for one replica
     const y = await node(t, w, sized(1000, 10)) // room for two
     const b = await bot(t, w, {
       monitor: { ...FAST_MONITOR, avoidFor: 600_000 }, // avoided for the whole test
       trader: { bidWindow: 5000, attempts: 2, backoff: 100 }
     })
-    const template = await serviceTemplate(t, { replicas: 1 })
-    const da = await deploy(b, { template, id: 'a' })
-    await waitRunning(b, da)
-    const db = await deploy(b, { template, id: 'b' })
-    await waitRunning(b, db)
-    const [la, lb] = [da.trades[0], db.trades[0]]
-    t.is(la.node, x.key, 'a on x')
-    t.is(lb.node, y.key, 'b on y: x is full')
+    const { da, db, la, lb } = await twoServices(t, b, x, y)
 
     // both leases failed: x and y are each avoided by both heals
     const lines: string[] = []
