@@ -71,7 +71,7 @@ sandboxTest(
     // Its own progress line (no "of N": no timeout), past the 5 s after which a one-off command gives up.
     await new Promise<void>((resolve) => {
       n.child.stderr?.on('data', () => {
-        if (/waiting for market \S+ \((1[2-9]|[2-9]\d|\d{3,}) s\)/.test(n.stderr())) resolve()
+        if (/waiting for market \S+ \(([7-9]|\d{2,}) s\)/.test(n.stderr())) resolve()
       })
       void n.exited.then(() => resolve())
     })
