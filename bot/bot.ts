@@ -48,6 +48,8 @@ export interface BotOptions {
   monitor?: Partial<MonitorOptions>
   /** ms to wait for a peer to show the market's view (Infinity: `bot run`, as long as it takes, saying so). */
   joinTimeout?: number
+  /** ms an op of the bot waits for its final outcome before TIMEOUT (default 30 s; a deploy then tries again). */
+  outcomeTimeout?: number
   /** What the CLI prints on stderr. */
   progress?: Progress
 }
@@ -198,6 +200,7 @@ export class Bot extends ReadyResource {
       announce: true,
       follow: true,
       joinTimeout: o.joinTimeout,
+      outcomeTimeout: o.outcomeTimeout,
       progress: o.joinTimeout === Infinity ? (line) => log.warn(line) : undefined
     })
     await this.peer.ready()
