@@ -209,7 +209,8 @@ export class Trader {
    * A heal's bid avoids the nodes avoided at the moment it is placed, each time (monitor.ts avoided): kept from its first
    * bid, a preference outlived its cause (the soak, seed 2700 on a867766: a CRM's heal excluded all 3 nodes of its
    * region, its bids expired unfilled for 280 s, then it gave up; the next heal bought one of them in 10 s). When they
-   * leave no offer that fits, it bids with its hard exclusion only: a possibly-bad node beats no service, and `reached`
+   * leave no offer that fits, it bids without them (but the replaced lease's node, if that leaves one; else with its
+   * hard exclusion only): a possibly-bad node beats no service, and `reached`
    * still refuses one this bot cannot reach (then excluded by this record for good, so it cannot spend its attempts).
    */
   private async exclusion(d: DeploymentRecord, rec: BidRecord): Promise<void> {
@@ -218,19 +219,22 @@ export class Trader {
     if (hard === undefined || avoided == null) return
     // the hard part last: the cap keeps it
     const list = (xs: string[]): string[] => [...new Set([...xs, ...hard])].slice(-LIMITS.exclude)
-    let exclude = list(avoided)
     const offers = await this.client.offers({ selling: true })
-    if (
-      fitting(offers, { ...rec.body, exclude }).length === 0 &&
-      fitting(offers, { ...rec.body, exclude: list([]) }).length > 0
-    ) {
-      const soft = exclude.filter((n) => !hard.includes(n))
-      exclude = list([])
-      this.say(
-        d,
-        'avoid',
-        `${rec.workload}: every matching offer is from an avoided node: bidding without avoiding ${soft.map(shortKey).join(', ')}`
-      )
+    const fits = (xs: string[]): boolean => fitting(offers, { ...rec.body, exclude: xs }).length > 0
+    // the node the replaced lease failed on goes last: the likeliest to be gone, its offer listed until its TTL
+    const own = d.trades.find((t) => t.id === rec.replaces)?.node
+    const last = own !== undefined && avoided.includes(own) ? list([own]) : null
+    let exclude = list(avoided)
+    if (!fits(exclude)) {
+      const less = last !== null && fits(last) ? last : fits(list([])) ? list([]) : exclude
+      const soft = exclude.filter((n) => !less.includes(n))
+      if (soft.length > 0)
+        this.say(
+          d,
+          'avoid',
+          `${rec.workload}: every matching offer is from an avoided node: bidding without avoiding ${soft.map(shortKey).join(', ')}`
+        )
+      exclude = less
     }
     rec.body = { ...rec.body, exclude }
     this.state.save()

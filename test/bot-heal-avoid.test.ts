@@ -75,13 +75,14 @@ sandboxTest(
       lines.some((l) => l.includes('every matching offer is from an avoided node')),
       `it says so: ${lines.join('; ')}`
     )
-    for (const [d, lost] of [
-      [da, la],
-      [db, lb]
+    // the node its own lease failed on is the last one given back: each goes to the other's
+    for (const [d, lost, other] of [
+      [da, la, y],
+      [db, lb, x]
     ] as const) {
       const next = d.trades.filter((r) => r.replaces === lost.id && r.phase === 'settled')
       t.is(next.length, 1, `${d.id}: one replacement settled`)
-      t.ok(next[0] && [x.key, y.key].includes(next[0].node), `${d.id}: on x or y`)
+      t.is(next[0]?.node, other.key, `${d.id}: on the node the other lease failed on`)
       if (next.length !== 1) continue
       const rows = await waitRunning(b, d, { deadline: Date.now() + BOUND })
       t.is(rows.find((r) => r.trade === next[0].id)?.state, 'running', `${d.id}: and it runs`)
