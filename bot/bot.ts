@@ -44,10 +44,12 @@ export interface BotOptions {
   /** The bot destroys it with its swarm; else lib/swarm makes one for `bootstrap`. */
   dht?: DHT
   identity?: KeyPair
-  trader?: Partial<Omit<TraderOptions, 'progress' | 'signal' | 'reaches'>>
+  trader?: Partial<Omit<TraderOptions, 'progress' | 'signal' | 'reaches' | 'avoided'>>
   monitor?: Partial<MonitorOptions>
   /** ms to wait for a peer to show the market's view (Infinity: `bot run`, as long as it takes, saying so). */
   joinTimeout?: number
+  /** ms an op of the bot waits for its final outcome before TIMEOUT (default 30 s; a deploy then tries again). */
+  outcomeTimeout?: number
   /** What the CLI prints on stderr. */
   progress?: Progress
 }
@@ -153,6 +155,8 @@ export class Bot extends ReadyResource {
           ...DEFAULT_TRADER,
           ...this.opts.trader,
           reaches: (node, timeout) => this.reaches(node, timeout),
+          // none while the contracts resume (the monitor is made after): a bid keeps its planned exclude then
+          avoided: async () => (await this._monitor?.avoided()) ?? null,
           progress: this.progress,
           signal: this.abort.signal
         })
@@ -196,6 +200,7 @@ export class Bot extends ReadyResource {
       announce: true,
       follow: true,
       joinTimeout: o.joinTimeout,
+      outcomeTimeout: o.outcomeTimeout,
       progress: o.joinTimeout === Infinity ? (line) => log.warn(line) : undefined
     })
     await this.peer.ready()

@@ -73,7 +73,7 @@ export async function openBot(
     bootstrap: config.bootstrap,
     monitor,
     progress,
-    joinTimeout: wait?.joinTimeout
+    joinTimeout: wait?.joinTimeout ?? config.joinTimeout
   })
   wait?.opening?.(bot)
   const cancel = (): void => void bot.cancelJoin().catch(safetyCatch)

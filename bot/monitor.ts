@@ -34,7 +34,7 @@ export interface MonitorOptions {
   heal: boolean
   /** Buy the next lease this long (ms) before the current one ends; 0: never renew. */
   renewBefore: number
-  /** A node where a lease of this bot failed is not bid on again for this long (ms); default 3 × grace. */
+  /** A node where a lease of this bot failed is avoided by its heals for this long (ms); default 3 × grace (unreached: grace). */
   avoidFor?: number
 }
 
@@ -478,9 +478,10 @@ export class Monitor {
               .filter((x) => x.workload === w.name && x.phase === 'settled' && x.id !== t.id)
               .map((x) => x.node)
           : []
+    // what is avoided is looked at again as the bid is placed, and each time it is placed again (trader.ts exclusion)
     const exclude = [...new Set([...avoid, ...peers, ...(await this.avoided())])]
     const body = bidFor(m, w, 1, { expiry: Date.now() + bot.bidWindow, exclude })
-    bot.trader.plan(d, w.name, body, t.id)
+    bot.trader.plan(d, w.name, body, t.id, peers)
     await this.resumeReplacements(d)
   }
 
@@ -490,17 +491,15 @@ export class Monitor {
    * as only the job's deployment avoided it; the CRM's lease there failed 1 s later). Not for good: once each node of
    * a small region had a lease fail (3 CH nodes in the soak), nothing there would be left to buy from. By then a node
    * that is back has renewed its offer; the offer of one still gone lapses, or its next lease fails again.
-   * Likewise a node this bot could not reach before a settle (trader.ts reached), and one a heal is leaving right now
-   * (its fail not decided yet, so not 'failed').
+   * Likewise one a heal is leaving right now (its fail not decided yet, so not 'failed'), and one this bot could not
+   * reach before a settle (trader.ts reached) less than `grace` ago (unreached).
+   * A preference only: a heal's bid that finds nothing else bids on them anyway (trader.ts exclusion).
    */
   async avoided(): Promise<string[]> {
     const avoidFor = this.opts.avoidFor ?? 3 * this.opts.grace
     const trades = this.bot.state.deployments.flatMap((x) => x.trades)
-    const out = new Set<string>()
-    for (const t of trades) {
-      if (t.healing !== undefined && t.phase === 'settled') out.add(t.node)
-      if (t.unreached !== undefined && Date.now() - t.unreached < avoidFor) out.add(t.node)
-    }
+    const out = new Set<string>(this.unreached())
+    for (const t of trades) if (t.healing !== undefined && t.phase === 'settled') out.add(t.node)
     const failed = trades.filter((t) => t.phase === 'failed')
     if (failed.length === 0) return [...out]
     const client = this.bot.client
@@ -511,6 +510,21 @@ export class Monitor {
       if (end === null || now - end < avoidFor) out.add(x.node)
     }
     return [...out]
+  }
+
+  /**
+   * Nodes this bot could not reach before a settle less than `grace` ago. Shorter than a failed lease's avoidFor: such a
+   * node failed no lease (a pause or a cut of some seconds is enough), and each new trade with it is checked again
+   * before it is settled, so trying it again after a grace costs one reach timeout and an unsettled close, while
+   * keeping it out for 3 × grace held a small region's heals off a node that was back (the soak: 3 CH nodes). The bid
+   * that found it unreachable never takes it again (trader.ts reached).
+   */
+  private unreached(): string[] {
+    const trades = this.bot.state.deployments.flatMap((x) => x.trades)
+    const now = Date.now()
+    return trades
+      .filter((t) => t.unreached !== undefined && now - t.unreached < this.opts.grace)
+      .map((t) => t.node)
   }
 
   /**

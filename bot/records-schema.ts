@@ -70,7 +70,8 @@ const bid = {
     id: strOrNull,
     phase: { enum: BID_PHASES },
     reason: strOrNull,
-    replaces: strOrNull
+    replaces: strOrNull,
+    hard: strings
   }
 }
 

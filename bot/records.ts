@@ -37,6 +37,13 @@ export interface BidRecord {
   reason: string | null
   /** The trade this bid replaces (a heal) or null. */
   replaces: string | null
+  /**
+   * A heal's or renewal's bid (monitor.ts buyAgain): the nodes it never takes, where the workload runs now (spread
+   * peers, an archive group's holders) and those this bid found unreachable. Its `body.exclude` is these plus the
+   * nodes avoided as it is (re)placed (trader.ts exclusion). Absent (other bids, and state.json from before):
+   * `body.exclude` is kept as it is.
+   */
+  hard?: string[]
 }
 
 export type TradePhase = (typeof TRADE_PHASES)[number]

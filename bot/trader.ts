@@ -13,7 +13,7 @@ import type { MarketClient, BidBody, Outcome, Trade } from '../market/types'
 import type { BotState, BidRecord, DeploymentRecord, TradeRecord } from './records'
 import { until, pause } from './wait'
 import { logger } from '../lib/log'
-import { whyUnfilled } from './unfilled'
+import { whyUnfilled, fitting } from './unfilled'
 import { toSettle } from './phase'
 import safetyCatch from 'safety-catch'
 
@@ -32,6 +32,8 @@ export interface TraderOptions {
   reachTimeout: number
   /** Whether this bot reaches `node` within `timeout` ms (bot.ts reaches); absent: every node counts as reached. */
   reaches?: (node: string, timeout: number) => Promise<boolean>
+  /** The nodes a heal's bid avoids now (monitor.ts avoided); null or absent: a bid's exclude is kept as planned. */
+  avoided?: () => Promise<string[] | null>
   progress: Progress
   signal: AbortSignal
 }
@@ -46,7 +48,7 @@ export interface FillOptions {
 /** The buying failed for good: the deployment closes what it bought (bot/deployment.ts abandon). */
 export class NotFilled extends ScitError {}
 
-export const DEFAULT_TRADER: Omit<TraderOptions, 'progress' | 'signal' | 'reaches'> = {
+export const DEFAULT_TRADER: Omit<TraderOptions, 'progress' | 'signal' | 'reaches' | 'avoided'> = {
   bidWindow: 60_000,
   attempts: 3,
   backoff: 1000,
@@ -67,7 +69,8 @@ export class Trader {
     d: DeploymentRecord,
     workload: string,
     body: BidBody,
-    replaces: string | null = null
+    replaces: string | null = null,
+    hard?: string[]
   ): BidRecord {
     const rec: BidRecord = {
       workload,
@@ -76,7 +79,8 @@ export class Trader {
       id: null,
       phase: 'intent',
       reason: null,
-      replaces
+      replaces,
+      ...(hard !== undefined ? { hard } : {})
     }
     d.bids.push(rec)
     this.state.save()
@@ -179,6 +183,7 @@ export class Trader {
       )
       rec.id = found.id
     } else {
+      await this.exclusion(d, rec)
       // Engine time is the ops' signed timestamps: a peer whose clock runs ahead moves it, and an expiry from this
       // machine's clock may already be past there (refused as invalid, for good). A bid rests a window of either.
       const market = await this.client.time()
@@ -198,6 +203,37 @@ export class Trader {
     this.state.save()
     const outcome = await this.outcome(rec.id)
     if (!outcome.accepted) this.refused(d, rec, outcome)
+  }
+
+  /**
+   * A heal's bid avoids the nodes avoided at the moment it is placed, each time (monitor.ts avoided): kept from its first
+   * bid, a preference outlived its cause (the soak, seed 2700 on a867766: a CRM's heal excluded all 3 nodes of its
+   * region, its bids expired unfilled for 280 s, then it gave up; the next heal bought one of them in 10 s). When they
+   * leave no offer that fits, it bids with its hard exclusion only: a possibly-bad node beats no service, and `reached`
+   * still refuses one this bot cannot reach (then excluded by this record for good, so it cannot spend its attempts).
+   */
+  private async exclusion(d: DeploymentRecord, rec: BidRecord): Promise<void> {
+    const hard = rec.hard
+    const avoided = hard !== undefined ? await this.opts.avoided?.() : null
+    if (hard === undefined || avoided == null) return
+    // the hard part last: the cap keeps it
+    const list = (xs: string[]): string[] => [...new Set([...xs, ...hard])].slice(-LIMITS.exclude)
+    let exclude = list(avoided)
+    const offers = await this.client.offers({ selling: true })
+    if (
+      fitting(offers, { ...rec.body, exclude }).length === 0 &&
+      fitting(offers, { ...rec.body, exclude: list([]) }).length > 0
+    ) {
+      const soft = exclude.filter((n) => !hard.includes(n))
+      exclude = list([])
+      this.say(
+        d,
+        'avoid',
+        `${rec.workload}: every matching offer is from an avoided node: bidding without avoiding ${soft.map(shortKey).join(', ')}`
+      )
+    }
+    rec.body = { ...rec.body, exclude }
+    this.state.save()
   }
 
   private refused(d: DeploymentRecord, rec: BidRecord, o: Outcome): void {
@@ -314,6 +350,8 @@ export class Trader {
       // spread: nor on the nodes of the trades it keeps
       const kept = rec.body.spread ? mine.filter((t) => !lost.includes(t)).map((t) => t.node) : []
       const exclude = [...new Set([...rec.body.exclude, ...kept, ...nodes])].slice(-LIMITS.exclude)
+      // a heal's record keeps off them while it lasts: bid again without avoiding, it would buy them again
+      if (rec.hard !== undefined) rec.hard = [...new Set([...rec.hard, ...kept, ...nodes])]
       rec.attempt++
       rec.id = null
       rec.phase = 'intent'

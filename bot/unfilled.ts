@@ -73,6 +73,25 @@ export function whyUnfilled(offers: Offer[], bid: BidBody): string {
   return `offers matching ${where} fit now (the cheapest at ${cheapest}/h): the next bid should fill`
 }
 
+/**
+ * The offers that could take one replica of `bid` now by the same rules: placement, not excluded, the lease, size,
+ * price within the budget, and room left.
+ */
+export function fitting(offers: Offer[], bid: BidBody): Offer[] {
+  return offers.filter(
+    (o) =>
+      !o.withdrawn &&
+      (bid.countries.length === 0 || bid.countries.includes(o.country)) &&
+      bid.attributes.every((a) => o.attributes.includes(a)) &&
+      !bid.exclude.includes(o.node) &&
+      bid.duration >= o.minLease &&
+      bid.duration <= o.maxLease &&
+      fits(bid.resources, o.resources) &&
+      unitPrice(bid.resources, o.prices) <= bid.maxPrice &&
+      roomOn(bid, o) >= 1
+  )
+}
+
 function placement(bid: BidBody): string {
   const countries = bid.countries.length > 0 ? bid.countries.join('/') : 'any country'
   return bid.attributes.length > 0 ? `${countries} with ${bid.attributes.join(', ')}` : countries

@@ -20,8 +20,13 @@ export function withCommon(cmd: Command, opts: { market?: boolean } = {}): Comma
     '--bootstrap <host:port,...>',
     'DHT bootstrap nodes (env SCIT_BOOTSTRAP; default: the public HyperDHT)'
   )
-  if (opts.market !== false)
+  if (opts.market !== false) {
     cmd.option('--market <key>', 'market key (env SCIT_MARKET, or "market" in <data>/config.json)')
+    cmd.option(
+      '--join-timeout <duration>',
+      'how long a command waits for a peer of its market before TIMEOUT (env SCIT_JOIN_TIMEOUT; default 30s; node start and bot run wait as long as it takes)'
+    )
+  }
   cmd.option('--json', 'print machine-readable JSON on stdout')
   cmd.option(
     '-v, --verbose',

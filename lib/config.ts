@@ -1,9 +1,10 @@
-/** Configuration: flags, then SCIT_DATA / SCIT_MARKET / SCIT_BOOTSTRAP, then `<data>/config.json`. */
+/** Configuration: flags, then SCIT_DATA / SCIT_MARKET / SCIT_BOOTSTRAP / SCIT_JOIN_TIMEOUT, then `<data>/config.json`. */
 import fs from 'fs'
 import os from 'os'
 import path from 'path'
 import { ScitError } from './errors'
 import { decodeKey } from './keys'
+import { parseDuration } from './duration'
 import { openDataDir, readDataFile } from './datadir'
 
 export interface Bootstrap {
@@ -16,12 +17,15 @@ export interface Config {
   market: Buffer | null
   /** null: the public HyperDHT bootstrap nodes */
   bootstrap: Bootstrap[] | null
+  /** ms a one-off command waits for a peer of its market before TIMEOUT; undefined: the default, 30 s. */
+  joinTimeout?: number
 }
 
 export interface ConfigFlags {
   data?: string
   market?: string
   bootstrap?: string
+  joinTimeout?: string
 }
 
 /** `<data>/config.json`: every field it may hold is in CONFIG_FIELDS. */
@@ -131,10 +135,12 @@ export function resolveConfig(
   const file = readConfigFile(data)
   const market = flags.market ?? env.SCIT_MARKET ?? file.market
   const bootstrap = flags.bootstrap ?? env.SCIT_BOOTSTRAP ?? file.bootstrap
+  const joinTimeout = flags.joinTimeout ?? env.SCIT_JOIN_TIMEOUT
   return {
     data,
     market: market ? decodeKey(market, 'market key') : null,
-    bootstrap: bootstrap ? parseBootstrap(bootstrap) : null
+    bootstrap: bootstrap ? parseBootstrap(bootstrap) : null,
+    ...(joinTimeout ? { joinTimeout: parseDuration(joinTimeout) } : {})
   }
 }
 

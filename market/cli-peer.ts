@@ -14,6 +14,8 @@ import { MarketPeer } from './peer'
 import type { OpRequest, Outcome } from './types'
 import safetyCatch from 'safety-catch'
 
+export { parseDuration } from '../lib/duration'
+
 const log = logger('market')
 
 export interface CommandPeer {
@@ -32,6 +34,7 @@ export async function openCommandPeer(
     identity,
     market,
     bootstrap: config.bootstrap,
+    joinTimeout: config.joinTimeout,
     announce: false,
     follow: true,
     progress
@@ -61,23 +64,6 @@ export async function openCommandPeer(
     throw err
   }
   return { peer, close }
-}
-
-/** `10m`, `90s`, `1h`, `2d`, `500ms` or plain milliseconds. */
-export function parseDuration(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text)
-  if (!m)
-    throw new ScitError(
-      'INVALID_ARGUMENT',
-      `"${text}" is not a duration: use e.g. 500ms, 90s, 10m, 1h, 2d`
-    )
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
-    (m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | undefined) ?? 'ms'
-  ]
-  const ms = Math.round(Number(m[1]) * unit)
-  if (!Number.isSafeInteger(ms) || ms < 1)
-    throw new ScitError('INVALID_ARGUMENT', `duration "${text}" is out of range`)
-  return ms
 }
 
 /** Waits until final; a refusal becomes a REJECTED error with the engine's reason. */

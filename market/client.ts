@@ -42,6 +42,8 @@ export interface ClientOptions {
   /** false: read-only even with an identity. */
   writable?: boolean
   now?: () => number
+  /** ms an outcome() or submitAndWait() without a timeout of its own waits before TIMEOUT (default 30 s). */
+  outcomeTimeout?: number
 }
 
 export class Client extends EventEmitter implements MarketClient {
@@ -49,6 +51,7 @@ export class Client extends EventEmitter implements MarketClient {
   readonly writable: boolean
   private readonly keyPair: KeyPair | null
   private readonly now: () => number
+  private readonly outcomeTimeout: number
   private readonly outcomes: Outcomes
   private seq = 0
   private opening: Promise<void> | null = null
@@ -67,6 +70,7 @@ export class Client extends EventEmitter implements MarketClient {
     this.identity = opts.identity === null ? '' : encodeKey(opts.identity.publicKey)
     this.writable = opts.identity !== null && opts.writable !== false
     this.now = opts.now ?? Date.now
+    this.outcomeTimeout = opts.outcomeTimeout ?? DEFAULT_OUTCOME_TIMEOUT
     this.outcomes = new Outcomes(ledger)
   }
 
@@ -182,7 +186,7 @@ export class Client extends EventEmitter implements MarketClient {
 
   async outcome(id: Id, opts: { final?: boolean; timeout?: number } = {}): Promise<Outcome> {
     await this.ready()
-    return this.outcomes.wait(id, opts.final === true, opts.timeout ?? DEFAULT_OUTCOME_TIMEOUT)
+    return this.outcomes.wait(id, opts.final === true, opts.timeout ?? this.outcomeTimeout)
   }
 
   private get view(): HyperbeeView {

@@ -70,6 +70,8 @@ export interface MarketPeerOptions {
   replay?: boolean
   /** ms a follower waits for a peer to show it the market's view (Infinity: a daemon, as long as it takes). */
   joinTimeout?: number
+  /** ms an op's outcome is waited for when its caller names no timeout (market/client.ts; default 30 s). */
+  outcomeTimeout?: number
   /** Keep each op's way to final and the ledger stages' costs (market/timeline.ts; benches). */
   timeline?: boolean
   /** Told what a join still waits for, after 2 s and every 5 s (the CLI prints it on stderr). */
@@ -322,6 +324,7 @@ export class MarketPeer extends ReadyResource {
     this._client = new Client(this.ledger, {
       identity: this.opts.identity,
       writable: this.opts.writable,
+      outcomeTimeout: this.opts.outcomeTimeout,
       now: () => this.now()
     })
     await this._client.ready()

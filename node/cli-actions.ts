@@ -17,6 +17,7 @@ import { NodeDaemon } from './daemon'
 import { recordHere, neighbours, overlap } from './neighbours'
 import { DEFAULT_CLAIM_INTERVAL } from './payout'
 import { DEFAULT_PRICES } from './offer'
+import { parseDuration } from '../market/cli-peer'
 import { readStatusFile, StatusFileWorkload } from './status-file'
 import { readCore } from '../lib/status'
 import type { StatusRecord } from '../lib/node-messages'
@@ -39,6 +40,7 @@ export interface StartFlags extends CommonFlags, CapacityFlags {
   maxLease?: string
   workloads?: string
   claimInterval?: string
+  opTimeout?: string
   unsafeNoSandbox?: boolean
 }
 
@@ -63,6 +65,7 @@ export async function cmdStart(flags: StartFlags): Promise<void> {
     maxLease: whole(flags.maxLease ?? '0', '--max-lease'),
     workloads: flags.workloads ? path.resolve(flags.workloads) : undefined,
     claimInterval: whole(flags.claimInterval ?? String(DEFAULT_CLAIM_INTERVAL), '--claim-interval'),
+    outcomeTimeout: parseDuration(flags.opTimeout ?? '30s'),
     unsafeNoSandbox: flags.unsafeNoSandbox === true
   })
   if (flags.unsafeNoSandbox)

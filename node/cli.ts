@@ -63,6 +63,11 @@ function start(node: Command): void {
       String(DEFAULT_CLAIM_INTERVAL)
     )
     .option(
+      '--op-timeout <duration>',
+      'how long the node waits for an op (its offer at start) to be decided before it goes on, sending it again',
+      '30s'
+    )
+    .option(
       '--workloads <dir>',
       'where work dirs live (default <data>/workloads; the sandbox user must be able to traverse it)'
     )

@@ -73,6 +73,8 @@ export interface NodeOptions extends OfferFlags {
   supervisor?: Partial<SupervisorOptions>
   /** Claim the leases' pay every … ms (0: never). Default 10 minutes. */
   claimInterval?: number
+  /** ms an op of the node (its offer at start) waits to be decided before it goes on, sending it again. Default 30 s. */
+  outcomeTimeout?: number
 }
 
 export class NodeDaemon extends ReadyResource {
@@ -298,6 +300,7 @@ export class NodeDaemon extends ReadyResource {
       follow: true,
       // A daemon outlives a market that is slow to answer: it waits, and says so.
       joinTimeout: Infinity,
+      outcomeTimeout: o.outcomeTimeout,
       progress: (line) => log.warn(line)
     })
     await this.peer.ready()

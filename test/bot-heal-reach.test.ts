@@ -127,7 +127,8 @@ sandboxTest(
       'the replacement is settled on z, not on y'
     )
     await closedUnsettled(t, b, d, y.key)
-    t.ok((await b.monitor.avoided()).includes(y.key), 'y is avoided by the next heal')
+    const rec = d.bids.find((x) => x.replaces === lost.id)
+    t.ok(rec?.hard?.includes(y.key), "the heal's bid keeps off y while it lasts")
     if (next[0]?.node === z.key) {
       const rows = await waitRunning(b, d, { deadline: Date.now() + BOUND })
       t.is(rows.find((r) => r.trade === next[0]?.id)?.state, 'running', 'and it runs there')

@@ -10,11 +10,11 @@ import {
   world,
   node,
   bot,
-  serviceTemplate
+  sized,
+  twoServices
 } from './helpers/deploy'
 import { testnet } from './helpers/net'
-import { deploy, resume, waitRunning } from '../bot/deployment'
-import { ZERO, MiB } from '../lib/resources'
+import { resume, waitRunning } from '../bot/deployment'
 import { pause } from '../bot/wait'
 import { settleWithin } from '../lib/timeout'
 import { sandboxTest } from './helpers/sandbox'
@@ -98,22 +98,11 @@ sandboxTest(
   async (t) => {
     const w = await world(t, await testnet(t))
     // x the cheapest with room for one replica, then y, then z
-    const sized = (cpu: number, price: number) => ({
-      capacity: { ...ZERO, cpu, memory: 2048 * MiB, ssd: 1024 * MiB },
-      prices: { ...ZERO, cpu: price, memory: 1 }
-    })
     const x = await node(t, w, sized(500, 8))
     const y = await node(t, w, sized(1000, 10))
     const z = await node(t, w, sized(1000, 12))
     const b = await bot(t, w, { monitor: { ...FAST_MONITOR, avoidFor: 60_000 } })
-    const template = await serviceTemplate(t, { replicas: 1 })
-    const da = await deploy(b, { template, id: 'a' })
-    await waitRunning(b, da)
-    const db = await deploy(b, { template, id: 'b' })
-    await waitRunning(b, db)
-    const [la, lb] = [da.trades[0], db.trades[0]]
-    t.is(la.node, x.key, 'a on the cheapest node')
-    t.is(lb.node, y.key, 'b on the next one: the cheapest is full')
+    const { da, db, la, lb } = await twoServices(t, b, x, y)
 
     let done = healed(b)
     await b.trader.end(da, la.id, 'fail', 'its node stopped')

@@ -109,7 +109,8 @@ sandboxTest(
     const second = await peer(t, net, { market: w.key, data, identity })
     await addIndexer([w.founder], second)
     await node(t, w)
-    const b = await bot(t, w)
+    // an op undecided for 5 s, not the default 30, is a TIMEOUT: the retry is what is checked, not how long it took
+    const b = await bot(t, w, { outcomeTimeout: 5_000 })
     await second.close() // no quorum: nothing the bot sends is decided until it is back
 
     const retried = new Promise<string>((resolve) =>

@@ -1,6 +1,6 @@
 import test from 'brittle'
 import { ZERO, MiB, GiB, Resources } from '../lib/resources'
-import { whyUnfilled } from '../bot/unfilled'
+import { whyUnfilled, fitting } from '../bot/unfilled'
 import type { BidBody, Offer } from '../market/types'
 
 const HOUR = 3_600_000
@@ -101,4 +101,30 @@ test('why a bid rests: placement, lease window, size, free room, or nothing at a
     whyUnfilled([offer('a')], bid({ maxPrice: 200 })),
     'offers matching CH with ssd fit now (the cheapest at 108/h): the next bid should fill'
   )
+})
+
+test('fitting: the offers that could take one replica now, by the same rules', (t) => {
+  const within = bid({ maxPrice: 200 })
+  const offers = [
+    offer('a'),
+    offer('b', { withdrawn: true }),
+    offer('c', { country: 'DE' }),
+    offer('d', { attributes: [] }),
+    offer('e', { maxLease: 1000 }),
+    offer('f', { resources: { ...ZERO, cpu: 500, memory: 4 * GiB } }),
+    offer('g', { prices: { ...ZERO, cpu: 300, memory: 8 } }),
+    offer('h', { available: { ...ZERO, cpu: 500, memory: 4 * GiB } }),
+    offer('i')
+  ]
+  t.alike(
+    fitting(offers, within).map((o) => o.node),
+    ['a', 'i'],
+    'withdrawn, placement, lease, size, price and free room each rule one out'
+  )
+  t.alike(
+    fitting(offers, { ...within, exclude: ['i'] }).map((o) => o.node),
+    ['a'],
+    'and an excluded node'
+  )
+  t.alike(fitting(offers, bid()), [], 'none within a budget of 30/h')
 })

@@ -201,7 +201,16 @@ test(
     const offline = ['--market', KEY, '--bootstrap', '127.0.0.1:1']
     // --unsafe-no-sandbox: the join is what is checked here, with or without bubblewrap
     const node = spawnNode(t, ['--data', path.join(tmp, 'n'), '--unsafe-no-sandbox', ...offline])
-    const bot = await failing(['bot', 'status', '--data', path.join(tmp, 'b'), ...offline])
+    // --join-timeout 5s, not the default 30 s: that it gives up is what is checked, not when
+    const bot = await failing([
+      'bot',
+      'status',
+      '--data',
+      path.join(tmp, 'b'),
+      '--join-timeout',
+      '5s',
+      ...offline
+    ])
     t.is(bot.code, 1, 'bot status: exit 1')
     t.ok(/^error TIMEOUT: no peer of market \S+ showed its view/m.test(bot.stderr), bot.stderr)
     t.absent(/close after a failed start/.test(bot.stderr), 'no warning about its own close')

@@ -134,7 +134,8 @@ test('SIGTERM while a command waits to join a market stops it', async (t) => {
 
 test('a command for a market nobody serves ends with TIMEOUT and exits (nothing it opened keeps it alive)', async (t) => {
   const net = await testnet(t)
-  const r = await run(infoArgs(net, await t.tmp()))
+  // --join-timeout 5s, not the default 30 s: that it gives up is what is checked, not when
+  const r = await run([...infoArgs(net, await t.tmp()), '--join-timeout', '5s'])
   t.is(r.code, 1)
   t.ok(/^error TIMEOUT: no peer of market/m.test(r.stderr), r.stderr.trim())
   t.ok(

@@ -34,7 +34,8 @@ async function soak(t: Assert): Promise<{
     cast,
     keys,
     data: (name: string) => path.join(dir, name),
-    proc: () => ({ alive: false, state: 'down', pid: null, write: () => {} })
+    proc: () => ({ alive: false, state: 'down', pid: null, write: () => {} }),
+    place: () => ({ country: 'CH', attributes: ['ssd'] })
   } as unknown as Cluster
   const said: string[] = []
   const injector = new Injector(
@@ -108,4 +109,18 @@ test('recovery: a replacement bought on a node already down is judged from the f
   await contracts.check(T0 + RECOVERY + 2 * S)
   t.is(contracts.counts.stoppedAgain, 0)
   t.is(said.length, 1, 'past grace + 60 s of the first fault: a violation')
+})
+
+test('recovery: time when no node the placement allows was there for the bot does not count', async (t) => {
+  const { injector, contracts, said, trades } = await soak(t)
+  // every node down from just before the episode to +60 s: nothing to heal onto
+  for (const n of ['n0', 'n1', 'n2'])
+    injector.outage({ name: n, kind: 'kill', from: T0 - 2 * S }).to = T0 + 60 * S
+  trades([['t0', 'n0']])
+  await contracts.check(T0)
+  await contracts.check(T0 + RECOVERY + 30 * S)
+  t.alike(said, [], 'only 50 s of 110 counted: every node was down for 60 s of them')
+  await contracts.check(T0 + 60 * S + RECOVERY + 2 * S)
+  t.is(said.length, 1, 'past grace + 60 s of time with a node to heal onto: a violation')
+  t.ok(said[0].includes('time a heal was possible'), said[0])
 })

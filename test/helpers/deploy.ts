@@ -19,6 +19,7 @@ import { nodeDaemon } from './node'
 import { testnet } from './net'
 import { deploy, waitRunning } from '../../bot/deployment'
 import type { DeploymentRecord } from '../../bot/records'
+import { ZERO, MiB } from '../../lib/resources'
 
 export interface World {
   net: Testnet
@@ -244,6 +245,27 @@ export async function replacedOnce(
     'and it runs the workload'
   )
   t.is(d.trades.filter((x) => x.replaces === lost.id).length, 1, 'once')
+}
+
+/** A node with `cpu` (500: room for one replica of serviceTemplate, 1000: two) at `price` per cpu unit. */
+export function sized(cpu: number, price: number): Partial<NodeOptions> {
+  return {
+    capacity: { ...ZERO, cpu, memory: 2048 * MiB, ssd: 1024 * MiB },
+    prices: { ...ZERO, cpu: price, memory: 1 }
+  }
+}
+
+/** Two one-replica services of `b` running: a on `x` (the cheapest, room for one replica), b on `y` (the next). */
+export async function twoServices(t: Assert, b: Bot, x: NodeDaemon, y: NodeDaemon) {
+  const template = await serviceTemplate(t, { replicas: 1 })
+  const da = await deploy(b, { template, id: 'a' })
+  await waitRunning(b, da)
+  const db = await deploy(b, { template, id: 'b' })
+  await waitRunning(b, db)
+  const [la, lb] = [da.trades[0], db.trades[0]]
+  t.is(la.node, x.key, 'a on the cheapest node')
+  t.is(lb.node, y.key, 'b on the next one: the cheapest is full')
+  return { da, db, la, lb }
 }
 
 /** Resolve with the bot's next heal outcome: "healed: …" or "heal-failed: …". */

@@ -16,7 +16,7 @@ import * as Q from '../../market/queries'
 import { tradeFlows } from '../../market/history'
 import { bucketOf } from '../../market/engine/keys'
 import { capped } from '../../market/engine/counts'
-import type { Outcome, Effects, OfferBody, BidBody, View } from '../../market/types'
+import type { Outcome, Effects, OfferBody, BidBody, View, Trade, Offer } from '../../market/types'
 
 export const T0 = 1_700_000_000_000
 export const HOUR = 3_600_000
@@ -151,7 +151,10 @@ export class Market {
  */
 export async function checkInvariants(view: View): Promise<void> {
   const s = await Q.stats(view)
-  const scanned = await scanStats(view)
+  // read once for every check below: they run after each op, and a long sequence holds thousands of trades
+  const trades = await Q.listTrades(view)
+  const offers = await Q.listOffers(view, { includeWithdrawn: true })
+  const scanned = await scanStats(view, trades, offers)
   if (JSON.stringify(s) !== JSON.stringify(scanned))
     throw new Error(
       `running totals ${JSON.stringify(s)} are not what the records add up to: ${JSON.stringify(scanned)}`
@@ -160,15 +163,15 @@ export async function checkInvariants(view: View): Promise<void> {
     throw new Error(
       `money not conserved: balances ${s.balances} + escrow ${s.escrow} != minted ${s.minted}`
     )
-  await checkHistory(view)
+  await checkHistory(view, trades)
   const held = new Map<string, Resources>()
-  for (const t of await Q.listTrades(view)) {
+  for (const t of trades) {
     if (t.state !== 'matched' && t.state !== 'settled') continue
     const h = held.get(t.node) ?? { ...ZERO }
     for (const k of RESOURCE_KINDS) h[k] += t.resources[k]
     held.set(t.node, h)
   }
-  for (const o of await Q.listOffers(view, { includeWithdrawn: true })) {
+  for (const o of offers) {
     const h = held.get(o.node) ?? ZERO
     for (const k of RESOURCE_KINDS) {
       if (o.available[k] < 0 || o.available[k] + h[k] !== o.resources[k]) {
@@ -181,7 +184,7 @@ export async function checkInvariants(view: View): Promise<void> {
 }
 
 /** The whole-market figures by reading every record: what the engine's running totals must equal. */
-export async function scanStats(view: View): Promise<Q.Stats> {
+async function scanStats(view: View, trades: Trade[], offers: Offer[]): Promise<Q.Stats> {
   const s: Q.Stats = {
     time: await Q.engineTime(view),
     minted: (await Q.stats(view)).minted,
@@ -196,7 +199,7 @@ export async function scanStats(view: View): Promise<Q.Stats> {
     capacity: { total: { ...ZERO }, free: { ...ZERO } }
   }
   for (const b of await Q.listBalances(view)) s.balances += b.balance
-  for (const o of await Q.listOffers(view, { includeWithdrawn: true })) {
+  for (const o of offers) {
     if (o.withdrawn) continue
     s.offers++
     for (const k of RESOURCE_KINDS) {
@@ -205,7 +208,6 @@ export async function scanStats(view: View): Promise<Q.Stats> {
     }
   }
   for await (const _ of view.range({ gte: 'ix/bid-book/', lt: 'ix/bid-book/\xff' })) s.openBids++
-  const trades = await Q.listTrades(view)
   for (const state of TRADE_STATES) {
     const n = trades.filter((t) => t.state === state).length
     if (n > 0) s.trades[state] = n
@@ -228,8 +230,7 @@ export async function scanStats(view: View): Promise<Q.Stats> {
 }
 
 /** The flows the engine keeps per minute and hour (engine/history.ts) are what the trades add up to. */
-async function checkHistory(view: View): Promise<void> {
-  const trades = await Q.listTrades(view)
+async function checkHistory(view: View, trades: Trade[]): Promise<void> {
   for (const res of ['minute', 'hour'] as const) {
     const want = new Map<
       number,

@@ -190,9 +190,17 @@ export class Cluster {
   }
 
   /** CH nodes sell ssd and are certified; DE nodes sell ssd and hdd, certified too (banking in EU, archives). */
+  place(name: string): { country: string; attributes: string[] } {
+    const ch = this.cast.nodes.indexOf(name) < Math.ceil(this.cast.nodes.length / 2)
+    return ch
+      ? { country: 'CH', attributes: ['ssd', 'certified'] }
+      : { country: 'DE', attributes: ['ssd', 'hdd', 'certified'] }
+  }
+
   nodeSpec(name: string, restarts = 0): ProcSpec {
     const i = this.cast.nodes.indexOf(name)
-    const ch = i < Math.ceil(this.cast.nodes.length / 2)
+    const { country, attributes } = this.place(name)
+    const ch = country === 'CH'
     const data = this.data(name)
     return {
       name,
@@ -208,11 +216,11 @@ export class Cluster {
         '--workloads',
         path.join(data, 'workloads'),
         '--country',
-        ch ? 'CH' : 'DE',
+        country,
         '--city',
         ch ? 'Zurich' : 'Berlin',
         '--attr',
-        ch ? 'ssd,certified' : 'ssd,hdd,certified',
+        attributes.join(','),
         '--cpu',
         '1500m',
         '--memory',

@@ -613,6 +613,22 @@ export class Injector {
   }
 
   /**
+   * ms of [from, to) during which `bot` could not have healed onto any of `nodes`: it was stalled, or each of them was
+   * down, paused, cut from it, or reached no quorum of indexers (its offer and a settle with it undecidable).
+   */
+  unhealable(bot: string, nodes: string[], from: number, to: number): number {
+    let lost = 0
+    for (let t = from; t < to; t += TICK)
+      if (
+        !this.healthy(bot, t) ||
+        !this.reaches(bot, t) ||
+        !nodes.some((n) => this.healthy(n, t, bot) && this.reaches(n, t))
+      )
+        lost += TICK
+    return lost
+  }
+
+  /**
    * Whether `name`, if it runs, can get an op decided at `at`: not paused, and it reaches an indexer that reaches
    * another (its own kills and restarts aside: a process starting again is judged by this).
    */

@@ -1,0 +1,89 @@
+/**
+ * Avoiding nodes never leaves a heal with nothing to buy (the soak, seed 2700 on a867766: a CRM's heal excluded all 3
+ * nodes of its region, one failed lease of its own and two of the bot's other deployments; its bids expired unfilled
+ * for 280 s, then it gave up).
+ */
+import {
+  FAST_MONITOR,
+  moneyConserved,
+  world,
+  node,
+  bot,
+  sized,
+  twoServices
+} from './helpers/deploy'
+import { testnet } from './helpers/net'
+import { waitRunning } from '../bot/deployment'
+import type { Bot } from '../bot/bot'
+import { settleWithin } from '../lib/timeout'
+import { sandboxTest } from './helpers/sandbox'
+
+/** Bounded: without the fix each heal's bids expire unfilled and it gives up (heal-failed), retried 30 s later in vain. */
+const BOUND = 60_000
+
+/** The first `n` heal outcomes (healed / heal-failed lines), or what came within `ms`. */
+function heals(b: Bot, n: number, ms: number): Promise<string[]> {
+  const seen: string[] = []
+  const all = new Promise<string[]>((resolve) => {
+    const on = (step: string, detail: string): void => {
+      if (step !== 'healed' && step !== 'heal-failed') return
+      seen.push(`${step}: ${detail}`)
+      if (seen.length < n) return
+      b.events.off('progress', on)
+      resolve(seen)
+    }
+    b.events.on('progress', on)
+  })
+  return settleWithin(all, ms).then((x) => x ?? seen)
+}
+
+sandboxTest(
+  'a heal whose every matching node is avoided (a lease of this bot failed on each) bids without avoiding them, and is settled',
+  async (t) => {
+    const w = await world(t, await testnet(t))
+    const x = await node(t, w, sized(500, 8)) // the cheapest, room for one replica
+    const y = await node(t, w, sized(1000, 10)) // room for two
+    const b = await bot(t, w, {
+      monitor: { ...FAST_MONITOR, avoidFor: 600_000 }, // avoided for the whole test
+      trader: { bidWindow: 5000, attempts: 2, backoff: 100 }
+    })
+    const { da, db, la, lb } = await twoServices(t, b, x, y)
+
+    // both leases failed: x and y are each avoided by both heals
+    const lines: string[] = []
+    b.events.on('progress', (step: string, detail: string) => {
+      if (step === 'avoid') lines.push(detail)
+    })
+    await b.trader.end(da, la.id, 'fail', 'its node stopped')
+    await b.trader.end(db, lb.id, 'fail', 'its node stopped')
+    t.alike(
+      [...(await b.monitor.avoided())].sort(),
+      [x.key, y.key].sort(),
+      'both nodes are avoided'
+    )
+    const done = heals(b, 2, BOUND)
+    b.monitor.start()
+    const what = await done
+    t.alike(
+      what.map((l) => l.split(':')[0]),
+      ['healed', 'healed'],
+      `both healed within ${BOUND / 1000} s: ${what.join('; ') || 'nothing'}`
+    )
+    t.ok(
+      lines.some((l) => l.includes('every matching offer is from an avoided node')),
+      `it says so: ${lines.join('; ')}`
+    )
+    for (const [d, lost] of [
+      [da, la],
+      [db, lb]
+    ] as const) {
+      const next = d.trades.filter((r) => r.replaces === lost.id && r.phase === 'settled')
+      t.is(next.length, 1, `${d.id}: one replacement settled`)
+      t.ok(next[0] && [x.key, y.key].includes(next[0].node), `${d.id}: on x or y`)
+      if (next.length !== 1) continue
+      const rows = await waitRunning(b, d, { deadline: Date.now() + BOUND })
+      t.is(rows.find((r) => r.trade === next[0].id)?.state, 'running', `${d.id}: and it runs`)
+    }
+    t.ok((await moneyConserved(w)).ok, 'money conserved')
+  }
+)
