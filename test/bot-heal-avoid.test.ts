@@ -5,15 +5,17 @@
  */
 import {
   FAST_MONITOR,
+  healed,
   moneyConserved,
   world,
   node,
   bot,
+  serviceTemplate,
   sized,
   twoServices
 } from './helpers/deploy'
 import { testnet } from './helpers/net'
-import { waitRunning } from '../bot/deployment'
+import { deploy, stop, waitRunning } from '../bot/deployment'
 import type { Bot } from '../bot/bot'
 import { settleWithin } from '../lib/timeout'
 import { sandboxTest } from './helpers/sandbox'
@@ -85,5 +87,45 @@ sandboxTest(
       t.is(rows.find((r) => r.trade === next[0].id)?.state, 'running', `${d.id}: and it runs`)
     }
     t.ok((await moneyConserved(w)).ok, 'money conserved')
+  }
+)
+
+sandboxTest(
+  "a heal's bid looks at what it avoids again each time it is placed: the avoided node that gets room while it rests is bought",
+  async (t) => {
+    const w = await world(t, await testnet(t))
+    const x = await node(t, w, sized(500, 8)) // each with room for one replica
+    const y = await node(t, w, sized(500, 10))
+    const b = await bot(t, w, {
+      monitor: { ...FAST_MONITOR, avoidFor: 600_000 },
+      trader: { bidWindow: 5000, attempts: 3, backoff: 100 }
+    })
+    const { da, la } = await twoServices(t, b, x, y)
+    await b.trader.end(da, la.id, 'fail', 'its node stopped')
+    // x's room is taken again at once: a's heal finds no room anywhere, and avoids x
+    const dc = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }), id: 'c' })
+    await waitRunning(b, dc)
+    t.is(dc.trades[0]?.node, x.key, 'c took x')
+
+    const rested = new Promise<boolean>((resolve) => {
+      const on = (step: string, _detail: string, about?: string): void => {
+        if (step !== 'rebid' || about !== da.id) return
+        b.events.off('progress', on)
+        resolve(true)
+      }
+      b.events.on('progress', on)
+    })
+    const done = healed(b)
+    b.monitor.start()
+    t.ok(await settleWithin(rested, BOUND), "a's first replacement bid rested unfilled")
+    await stop(b, dc) // x has room again: still avoided, but the only node that fits
+    const what = (await settleWithin(done, BOUND)) ?? `not healed within ${BOUND / 1000} s`
+    t.ok(what.startsWith('healed'), what)
+    const next = da.trades.filter((r) => r.replaces === la.id && r.phase === 'settled')
+    t.alike(
+      next.map((r) => r.node),
+      [x.key],
+      'bought on x'
+    )
   }
 )
