@@ -124,10 +124,13 @@ export class StateKeepers {
     const peer = (): PeerInfo | undefined => swarm.peers.get(b4a.toString(ref.node, 'hex'))
     const joined = peer()?.explicit === true
     const tried = peer()?.attempts ?? 0
+    // healed back onto this node: its own store holds the core, there is no one to wait for
+    const self = b4a.equals(ref.node, this.o.identity.publicKey)
     // a dial to it failed since (a node that stopped is not announced): the named snapshot is all there is
     const gone = (): boolean =>
-      (peer()?.attempts ?? 0) > tried &&
-      ![...swarm.connections].some((c) => b4a.equals(c.remotePublicKey, ref.node))
+      self ||
+      ((peer()?.attempts ?? 0) > tried &&
+        ![...swarm.connections].some((c) => b4a.equals(c.remotePublicKey, ref.node)))
     try {
       return await restore(
         this.o.store,
@@ -139,13 +142,13 @@ export class StateKeepers {
           found: (core) => {
             const done = core.findingPeers()
             // the old node holds what it signed after the bot's copy stopped (a bot cut off from it)
-            swarm.joinPeer(ref.node)
+            if (!self) swarm.joinPeer(ref.node)
             swarm.flush().then(done, done)
           }
         }
       )
     } finally {
-      if (!joined) swarm.leavePeer(ref.node)
+      if (!joined && !self) swarm.leavePeer(ref.node)
     }
   }
 
