@@ -205,7 +205,20 @@ export class Lease {
       if (supervisor.active(id)) await supervisor.stop(id, `update to instruction ${seq}`)
       await placeFiles(v, staging, supervisor.workDir(id))
       // The declared state goes in before the service starts: its own snapshots, or the one a heal names, verified.
-      await ctx.stateKeepers.prepare(id, this.trade, v.workload, v.view, supervisor.workDir(id))
+      const restored = await ctx.stateKeepers.prepare(
+        id,
+        this.trade,
+        v.workload,
+        v.view,
+        supervisor.workDir(id)
+      )
+      // said in the signed status: which snapshot the heal started from (a later one than named: see restore.ts)
+      if (restored !== null)
+        supervisor.note(
+          id,
+          'verifying',
+          `restored snapshot ${restored.snapshot.seq} (the contract named ${restored.named})`
+        )
       this.deployed = seq
       this.refusal = null
       this.said = null

@@ -7,26 +7,53 @@ import type Hypercore from 'hypercore'
 import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { VerificationError, RestoreRef } from '../lib/contract'
-import { Snapshot, StateFile, openSnapshot, readFile, stateSize } from '../lib/state-core'
+import { settleWithin } from '../lib/timeout'
+import {
+  Snapshot,
+  SnapshotAt,
+  StateFile,
+  openSnapshot,
+  readFile,
+  scanState,
+  stateSize
+} from '../lib/state-core'
 
 const log = logger('node/restore')
 
 /** How long a restore waits for a block of the old replica's state core. */
 export const RESTORE_TIMEOUT = 20_000
 
+/** How long a heal looks for a later snapshot than the one it names, from the old replica's node. */
+export const NEWER_WAIT = 15_000
+
+/** How long to look for a later snapshot; `gone`: the old node cannot be dialled (no use waiting on). */
+export interface Newer {
+  wait: number
+  gone?: () => boolean
+}
+
+/** What a restore placed: `snapshot.seq` may be later than the `named` one. */
+export interface Restored {
+  snapshot: Snapshot
+  named: number
+}
+
 /**
  * Restore the snapshot `ref` names into `workDir`, or refuse it: signed by `ref.node` (the caller
  * checked it ran `ref.from`) for this contract and replica; each file fetched into `staging` and hashed.
+ * The named snapshot is a floor (the last the bot could copy): with `newer`, a later snapshot of the same
+ * core, signed by the same node, shown by a peer within `newer.wait` ms, is restored instead.
  */
 export async function restore(
   store: Corestore,
   ref: RestoreRef,
   expect: { contract: Buffer; replica: string },
   dirs: { staging: string; workDir: string },
-  opts: { timeout?: number; found?: (core: Hypercore) => void } = {}
-): Promise<Snapshot> {
+  opts: { timeout?: number; newer?: Newer; found?: (core: Hypercore) => void } = {}
+): Promise<Restored> {
   const timeout = opts.timeout ?? RESTORE_TIMEOUT
   const core = store.get({ key: ref.core })
+  const signer = { node: ref.node, contract: expect.contract, replica: expect.replica }
   try {
     await core.ready()
     opts.found?.(core)
@@ -40,40 +67,102 @@ export async function restore(
         'snapshot-unavailable',
         `block ${last} of state core ${shortKey(ref.core)} could not be fetched in ${timeout} ms`
       )
-    const at = openSnapshot(block, last, {
-      node: ref.node,
-      contract: expect.contract,
-      replica: expect.replica
-    })
-    const s = at.snapshot
+    const s = openSnapshot(block, last, signer).snapshot
     if (s.seq !== ref.seq || !b4a.equals(s.hash, ref.hash)) {
       throw new VerificationError(
         'snapshot-mismatch',
         `block ${last} of ${shortKey(ref.core)} is snapshot ${s.seq} of hash ${s.hash.toString('hex').slice(0, 16)}…, the contract names snapshot ${ref.seq} of ${ref.hash.toString('hex').slice(0, 16)}…`
       )
     }
-    fs.rmSync(dirs.staging, { recursive: true, force: true })
-    fs.mkdirSync(dirs.staging, { recursive: true, mode: 0o700 })
-    const staged: Array<{ file: StateFile; at: string }> = []
+    const later = opts.newer !== undefined ? await newest(core, ref, signer, opts.newer) : null
+    if (later !== null) {
+      try {
+        await place(core, later, dirs, timeout)
+        return done(later, ref, expect.replica)
+      } catch (err) {
+        log.warn('later snapshot not restored', {
+          replica: expect.replica,
+          seq: later.seq,
+          err: (err as Error).message
+        })
+      }
+    }
+    await place(core, s, dirs, timeout)
+    return done(s, ref, expect.replica)
+  } finally {
+    await core.close()
+  }
+}
+
+function done(s: Snapshot, ref: RestoreRef, replica: string): Restored {
+  log.info('restored', {
+    replica,
+    from: ref.from,
+    seq: s.seq,
+    named: ref.seq,
+    files: s.files.length,
+    size: stateSize(s.files),
+    node: encodeKey(ref.node)
+  })
+  return { snapshot: s, named: ref.seq }
+}
+
+/** Every file of `s` fetched and verified into staging, then placed: nothing is placed unless all verified. */
+async function place(
+  core: Hypercore,
+  s: Snapshot,
+  dirs: { staging: string; workDir: string },
+  timeout: number
+): Promise<void> {
+  fs.rmSync(dirs.staging, { recursive: true, force: true })
+  fs.mkdirSync(dirs.staging, { recursive: true, mode: 0o700 })
+  const staged: Array<{ file: StateFile; at: string }> = []
+  try {
     for (const f of s.files) {
       const dest = path.join(dirs.staging, String(staged.length))
       await readFile(core, f, dest, { wait: true, timeout })
       staged.push({ file: f, at: dest })
     }
     for (const { file, at } of staged) placeFile(at, dirs.workDir, file.path)
-    fs.rmSync(dirs.staging, { recursive: true, force: true })
-    log.info('restored', {
-      replica: expect.replica,
-      from: ref.from,
-      seq: s.seq,
-      files: s.files.length,
-      size: stateSize(s.files),
-      node: encodeKey(ref.node)
-    })
-    return s
   } finally {
-    await core.close()
+    fs.rmSync(dirs.staging, { recursive: true, force: true })
   }
+}
+
+/**
+ * The latest snapshot after `ref` on its core, or null: the old node (the one peer sure to hold what it signed
+ * last, while it lives) gets up to `newer.wait` ms to connect and show its length. A later block that is not a
+ * snapshot that node signed for this replica is not taken (the named one is restored).
+ */
+async function newest(
+  core: Hypercore,
+  ref: RestoreRef,
+  signer: { node: Buffer; contract: Buffer; replica: string },
+  newer: Newer
+): Promise<Snapshot | null> {
+  const until = Date.now() + newer.wait
+  const left = (): number => Math.max(1, until - Date.now())
+  while (
+    Date.now() < until &&
+    newer.gone?.() !== true &&
+    !core.peers.some((p) => b4a.equals(p.remotePublicKey, ref.node))
+  )
+    await new Promise((resolve) => setTimeout(resolve, Math.min(100, left())))
+  await settleWithin(core.update({ wait: true }), left())
+  if (core.length <= ref.length) return null
+  let found: SnapshotAt | null = null
+  try {
+    const block = await core.get(core.length - 1, { wait: true, timeout: left() })
+    if (block !== null) found = openSnapshot(block, core.length - 1, signer)
+  } catch {}
+  if (found === null) {
+    // its tail is a snapshot cut short (a crash mid-write): the last whole one before it
+    try {
+      const scan = await scanState(core, ref.length, signer, { wait: true, timeout: left() })
+      found = scan.snapshots[scan.snapshots.length - 1] ?? null
+    } catch {}
+  }
+  return found !== null && found.snapshot.seq > ref.seq ? found.snapshot : null
 }
 
 /** Verify one file of a local core into place, through the node's staging dir: never a path the workload could have planted a link at. */

@@ -1,18 +1,23 @@
 /** The daemon's StateKeeper per replica whose service declares `state:`, opened before the service starts. */
+import fs from 'fs'
 import path from 'path'
 import type Corestore from 'corestore'
 import type Hyperswarm from 'hyperswarm'
+import type { PeerInfo } from 'hyperswarm'
 import type { KeyPair } from '../lib/identity'
 import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { VerificationError, RestoreRef, ContractView, ManifestWorkload } from '../lib/contract'
-import type { Snapshot } from '../lib/state-core'
 import { workloadId } from '../lib/trade-workload'
 import type { Trade } from '../market/types'
 import { StateKeeper } from './state-keeper'
-import { restore } from './restore'
+import b4a from 'b4a'
+import { restore, Restored, NEWER_WAIT } from './restore'
 
 const log = logger('node/state')
+
+/** In the replica's state dir once its restore is placed: a restart never restores over the work dir again. */
+const RESTORED = 'restored'
 
 /** The restore a contract names for `trade` (the last one, should a heal be re-signed), or null. */
 export function restoreFor(view: ContractView, trade: string): RestoreRef | null {
@@ -52,7 +57,7 @@ export class StateKeepers {
     w: ManifestWorkload,
     view: ContractView,
     workDir: string
-  ): Promise<Snapshot | null> {
+  ): Promise<Restored | null> {
     if (w.state === null) return null
     let k = this.keepers.get(id)
     if (k === undefined) {
@@ -68,36 +73,83 @@ export class StateKeepers {
       this.keepers.set(id, k)
     }
     k.pause()
-    let restored: Snapshot | null = null
+    let restored: Restored | null = null
     const ref = restoreFor(view, trade.id)
     if (k.last !== null) await k.resume()
     else if (ref !== null) {
-      const from = await this.o.trade(ref.from)
-      if (
-        from === null ||
-        from.node !== encodeKey(ref.node) ||
-        from.contract !== encodeKey(view.core.key)
-      ) {
-        throw new VerificationError(
-          'bad-snapshot',
-          `the contract restores ${trade.id} from trade ${ref.from}, which node ${shortKey(ref.node)} did not run for this contract`
+      const done = path.join(this.o.data, 'state', id, RESTORED)
+      // restored before, and this node's store was moved aside since: its work dir is newer than any snapshot
+      if (fs.existsSync(done)) log.info('work dir kept, restored before', { id })
+      else {
+        restored = await this.restore(
+          trade,
+          ref,
+          view,
+          workDir,
+          path.join(this.o.data, 'state', id)
         )
+        fs.writeFileSync(done, JSON.stringify({ from: ref.from, seq: restored.snapshot.seq }))
       }
-      restored = await restore(
-        this.o.store,
-        ref,
-        { contract: view.core.key, replica: workloadId({ id: ref.from }) },
-        { staging: path.join(this.o.data, 'state', id, 'restore'), workDir },
-        {
-          found: (core) => {
-            const done = core.findingPeers()
-            this.o.swarm.flush().then(done, done)
-          }
-        }
-      )
+      // the restored state is this replica's own from now on: a restart resumes it, never restores the named one again
+      await k
+        .snapshot()
+        .catch((err) =>
+          log.warn('snapshot after restore failed', { id, err: (err as Error).message })
+        )
     }
     k.start()
     return restored
+  }
+
+  /** The snapshot `ref` names, or a later one of the same core its node shows in time, verified into `workDir`. */
+  private async restore(
+    trade: Trade,
+    ref: RestoreRef,
+    view: ContractView,
+    workDir: string,
+    dir: string
+  ): Promise<Restored> {
+    const from = await this.o.trade(ref.from)
+    if (
+      from === null ||
+      from.node !== encodeKey(ref.node) ||
+      from.contract !== encodeKey(view.core.key)
+    ) {
+      throw new VerificationError(
+        'bad-snapshot',
+        `the contract restores ${trade.id} from trade ${ref.from}, which node ${shortKey(ref.node)} did not run for this contract`
+      )
+    }
+    const swarm = this.o.swarm
+    const peer = (): PeerInfo | undefined => swarm.peers.get(b4a.toString(ref.node, 'hex'))
+    const joined = peer()?.explicit === true
+    const tried = peer()?.attempts ?? 0
+    // healed back onto this node: its own store holds the core, there is no one to wait for
+    const self = b4a.equals(ref.node, this.o.identity.publicKey)
+    // a dial to it failed since (a node that stopped is not announced): the named snapshot is all there is
+    const gone = (): boolean =>
+      self ||
+      ((peer()?.attempts ?? 0) > tried &&
+        ![...swarm.connections].some((c) => b4a.equals(c.remotePublicKey, ref.node)))
+    try {
+      return await restore(
+        this.o.store,
+        ref,
+        { contract: view.core.key, replica: workloadId({ id: ref.from }) },
+        { staging: path.join(dir, 'restore'), workDir },
+        {
+          newer: { wait: NEWER_WAIT, gone },
+          found: (core) => {
+            const done = core.findingPeers()
+            // the old node holds what it signed after the bot's copy stopped (a bot cut off from it)
+            if (!self) swarm.joinPeer(ref.node)
+            swarm.flush().then(done, done)
+          }
+        }
+      )
+    } finally {
+      if (!joined && !self) swarm.leavePeer(ref.node)
+    }
   }
 
   /** A run of `id` ended: snapshot what it left (the interval goes on: the supervisor may restart it). */

@@ -8,6 +8,8 @@ declare module 'hyperswarm' {
     client: boolean
     /** Failed dials in a row; past 3 it is not dialled again until a lookup finds it. */
     attempts: number
+    /** joinPeer named it. */
+    explicit: boolean
   }
   export interface SwarmConnection extends Duplex {
     remotePublicKey: Buffer

@@ -1,0 +1,143 @@
+/**
+ * A heal restores the newest snapshot the old replica's node signed, not only the one its bot could copy (the soak,
+ * seed 2700: a bot cut off from a live replica's node healed it onto a node that restored the bot's stale copy, and
+ * the writes its users made meanwhile, snapshotted by that node, were lost).
+ */
+import fs from 'fs'
+import path from 'path'
+import b4a from 'b4a'
+import { testnet, cutDHT } from './helpers/net'
+import { world, node, bot, healed, nodeState, FAST_MONITOR } from './helpers/deploy'
+import { ZERO, MiB } from '../lib/resources'
+import { crmTemplate, addContact, hashOf, verified, tunnelTo } from './helpers/state'
+import { sandboxTest } from './helpers/sandbox'
+import { deploy, waitRunning } from '../bot/deployment'
+import { workloadId } from '../lib/trade-workload'
+
+/** A bounded wait, so a failure is a failed assertion and not a brittle timeout. */
+const BOUND = 30_000
+
+/** A node at `price` per cpu unit: the cheapest one is bought first. */
+const priced = (price: number) => ({
+  capacity: { ...ZERO, cpu: 1000, memory: 2048 * MiB, ssd: 1024 * MiB },
+  prices: { ...ZERO, cpu: price, memory: 1 }
+})
+
+sandboxTest(
+  "a bot cut off from a live replica's node heals it onto a node that restores that node's later snapshot, not the bot's copy",
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const nodes = [await node(t, w), await node(t, w)]
+    const cut = cutDHT(net)
+    // no heal for silence: the test ends the lease itself, once the cut-off node has snapshotted the later writes
+    const b = await bot(t, w, {
+      dht: cut.dht,
+      monitor: { ...FAST_MONITOR, grace: 10 * 60_000 },
+      trader: { bidWindow: 30_000, attempts: 2, backoff: 100, reachTimeout: 3000 }
+    })
+    const d = await deploy(b, { template: await crmTemplate(t, { state: true }) })
+    b.monitor.start()
+    await waitRunning(b, d)
+    const port = await tunnelTo(t, w, d.contract, b.identity) // its own DHT node: not cut
+    const lost = d.trades[0]
+    const old = nodes.find((n) => n.key === lost.node)
+    const spare = nodes.find((n) => n.key !== lost.node)
+    if (!old || !spare) return t.fail('the CRM runs on no test node')
+    const id = workloadId(lost)
+    const file = path.join(old.supervisor.workDir(id), 'data.json')
+
+    const ada = await addContact(port, 'Ada')
+    const first = await hashOf({ 'data.json': file })
+    const copied = await verified(b, lost.id, (s) => b4a.equals(Buffer.from(s.hash, 'hex'), first))
+    t.comment(`the bot copied snapshot ${copied.seq}`)
+
+    cut.cutFrom(old.key)
+    const later = [await addContact(port, 'Grace'), await addContact(port, 'Edsger')]
+    const want = await hashOf({ 'data.json': file })
+    const keeper = old.stateKeepers.get(id)
+    const until = Date.now() + BOUND
+    while (Date.now() < until && !b4a.equals(keeper?.last?.snapshot.hash ?? b4a.alloc(0), want))
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    const signed = keeper?.last?.snapshot.seq ?? 0
+    t.ok(signed > copied.seq, `its node signed snapshot ${signed} with the later contacts`)
+    const record = b.state.deployments.flatMap((x) => x.trades).find((x) => x.id === lost.id)
+    t.is(record?.snapshot?.seq, copied.seq, 'the bot, cut off, holds only its earlier copy')
+
+    const said: string[] = []
+    spare.supervisor.on('transition', (x: { reason: string }) => said.push(x.reason))
+    const done = healed(b)
+    await b.trader.end(d, lost.id, 'fail', 'its node went silent')
+    t.ok((await done).startsWith('healed'), 'the bot healed the CRM')
+    const replacement = d.trades.find((x) => x.replaces === lost.id)
+    t.is(replacement?.node, spare.key, 'onto the node it reaches')
+    const ins = (await b.writer(d)).view.instructions.find((i) =>
+      i.trades.includes(replacement?.id ?? '')
+    )
+    const ref = ins?.restore.find((r) => r.trade === replacement?.id)
+    t.is(ref?.seq, copied.seq, 'the signed instruction names the snapshot the bot copied')
+
+    const rows = await waitRunning(b, d, { deadline: Date.now() + 2 * BOUND })
+    t.is(rows.find((r) => r.trade === replacement?.id)?.state, 'running', 'the healed replica runs')
+    const rid = workloadId(replacement ?? lost)
+    const data = fs.readFileSync(path.join(spare.supervisor.workDir(rid), 'data.json'), 'utf8')
+    t.ok(
+      [ada, ...later].every((c) => data.includes(c.id)),
+      'it holds the contacts written while the bot was cut off, restored from the later snapshot'
+    )
+    const own = spare.stateKeepers.get(rid)?.last?.snapshot.seq ?? 0
+    t.ok(
+      own >= 1,
+      `the restored data is the new replica's own snapshot ${own}: a restart resumes it`
+    )
+    t.ok(
+      said.includes(`restored snapshot ${signed} (the contract named ${copied.seq})`),
+      `its node says which snapshot it restored: ${said.join('; ')}`
+    )
+  }
+)
+
+// The soak (seed 2700 on a867766): a replacement killed before its first snapshot came back on a fresh store (its
+// damaged one moved aside) and restored the heal's snapshot again, over the writes its work dir had taken since.
+sandboxTest(
+  'a healed replica restarted on a fresh store keeps its work dir: the heal is not restored over it again',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const data = await t.tmp()
+    const first = await node(t, w, priced(8)) // the cheapest: the CRM starts there
+    const spare = await node(t, w, { ...priced(10), data })
+    // no heal for silence while the spare restarts: the test ends the first lease itself
+    const b = await bot(t, w, { monitor: { ...FAST_MONITOR, grace: 10 * 60_000 } })
+    const d = await deploy(b, { template: await crmTemplate(t, { state: true }) })
+    b.monitor.start()
+    await waitRunning(b, d)
+    const lost = d.trades[0]
+    t.is(lost.node, first.key, 'the CRM runs on the cheapest node')
+    const port = await tunnelTo(t, w, d.contract, b.identity)
+    const ada = await addContact(port, 'Ada')
+    const file = path.join(first.supervisor.workDir(workloadId(lost)), 'data.json')
+    const want = await hashOf({ 'data.json': file })
+    await verified(b, lost.id, (s) => b4a.equals(Buffer.from(s.hash, 'hex'), want))
+
+    const done = healed(b)
+    await b.trader.end(d, lost.id, 'fail', 'its node went silent')
+    t.ok((await done).startsWith('healed'), 'the bot healed the CRM')
+    const replacement = d.trades.find((x) => x.replaces === lost.id)
+    if (replacement?.node !== spare.key) return t.fail('the CRM was not healed onto the spare node')
+    await waitRunning(b, d, { deadline: Date.now() + 2 * BOUND })
+    const grace = await addContact(port, 'Grace') // after the restore, in the work dir only for now
+
+    const id = workloadId(replacement)
+    await spare.supervisor.stop(id, 'node shutting down')
+    await spare.close()
+    fs.renameSync(path.join(data, 'corestore'), path.join(data, 'corestore.damaged'))
+    const again = await node(t, w, { ...priced(10), data, workloads: spare.supervisor.root })
+    await nodeState(again, replacement.id, (s) => s === 'running')
+    const kept = fs.readFileSync(path.join(again.supervisor.workDir(id), 'data.json'), 'utf8')
+    t.ok(
+      kept.includes(ada.id) && kept.includes(grace.id),
+      'its work dir holds the contact written after the restore'
+    )
+  }
+)
