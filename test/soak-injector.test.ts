@@ -3,6 +3,8 @@
  * network. What a start's bound and a recovery's clock count.
  */
 import test from 'brittle'
+import fs from 'fs'
+import path from 'path'
 import { Injector } from './soak/injector'
 import type { Cluster } from './soak/cluster'
 import type { Fault } from './soak/schedule'
@@ -132,4 +134,48 @@ test('a fault of a kind short of its coverage waits for its restarting target in
   await run
   t.is(inj.fired.pause, 1, 'fired once the target was free')
   t.is(inj.skipped.pause, undefined, 'nothing skipped')
+})
+
+test('a clock fault is two restarts, each an outage of its node while it is down (soak30 seed 2700 on 2db97ea)', async (t) => {
+  const data = await t.tmp()
+  fs.mkdirSync(path.join(data, 'corestore'), { recursive: true })
+  fs.writeFileSync(path.join(data, 'corestore', 'CORESTORE'), '')
+  const proc = {
+    name: 'n0',
+    alive: true,
+    starts: 1,
+    spec: { argv: [] as string[] },
+    tail: [] as string[],
+    nextEnv: {},
+    write: () => {},
+    term: async () => {
+      proc.alive = false
+    },
+    start: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      proc.alive = true
+      proc.starts++
+    }
+  }
+  const cast = { indexers: ['idx0', 'idx1', 'idx2'], nodes: ['n0'], bots: [], others: [] }
+  const inj = new Injector(
+    {
+      cast,
+      proc: () => proc,
+      data: () => data,
+      nodeSpec: () => ({ argv: [] })
+    } as unknown as Cluster,
+    () => {},
+    () => {}
+  )
+  const clock: Fault = { n: 1, at: 0, kind: 'clock', target: 'n0', length: 100, skew: 60_000 }
+  await inj.run(Date.now(), [clock], [])
+  await inj.locked('n0', async () => {}) // the restart back to the true clock
+  const down = inj.outages.filter((o) => o.name === 'n0' && o.kind === 'clock')
+  t.is(down.length, 2, 'moved, then back')
+  t.ok(
+    down.every((o) => o.to !== null && o.to >= o.from + 50),
+    'each lasts while the node restarts'
+  )
+  t.is(proc.starts, 3)
 })
