@@ -18,16 +18,13 @@ import { resume, waitRunning } from '../bot/deployment'
 import { pause } from '../bot/wait'
 import { settleWithin } from '../lib/timeout'
 import { sandboxTest } from './helpers/sandbox'
+import type { Assert } from 'brittle'
 
 sandboxTest(
   'a replacement bid planned before a restart is placed once, though the resumed deployment and the monitor both follow it',
   async (t) => {
-    const r = await oneOfTwo(t)
-    const { b, d, lost, spare } = r
     // What a bot killed right after its heal planned the replacement leaves: the lease failed, the bid an intent.
-    await b.trader.end(d, lost.id, 'fail', 'its node stopped')
-    const body = { ...d.bids[0].body, expiry: Date.now() + 30_000, exclude: [lost.node] }
-    const rec = b.trader.plan(d, lost.workload, body, lost.id)
+    const { b, d, lost, spare, rec } = await replacementPlanned(t)
 
     // What `scit bot run` does on start: it resumes each live deployment and starts its monitor, at once.
     const done = healed(b)
@@ -123,11 +120,7 @@ sandboxTest(
 sandboxTest(
   'a replacement bid that filled before the bot recorded its trade (killed in between) is adopted, checked and settled: the replica is not lost',
   async (t) => {
-    const r = await oneOfTwo(t)
-    const { b, d, lost, spare } = r
-    await b.trader.end(d, lost.id, 'fail', 'its node stopped')
-    const body = { ...d.bids[0].body, expiry: Date.now() + 30_000, exclude: [lost.node] }
-    const rec = b.trader.plan(d, lost.workload, body, lost.id)
+    const { b, d, lost, spare, rec } = await replacementPlanned(t)
     await b.trader.fill(d)
     // What a bot killed between its bid's fill and its adopt leaves: the record filled, the trade unknown to it.
     t.is(rec.phase, 'filled')
@@ -152,3 +145,13 @@ sandboxTest(
     t.is(rows.find((row) => row.trade === next[0]?.id)?.state, 'running', 'and it runs')
   }
 )
+
+/** oneOfTwo with its lease failed and a replacement bid planned (an intent), not placed. */
+async function replacementPlanned(t: Assert) {
+  const r = await oneOfTwo(t)
+  const { b, d, lost } = r
+  await b.trader.end(d, lost.id, 'fail', 'its node stopped')
+  const body = { ...d.bids[0].body, expiry: Date.now() + 30_000, exclude: [lost.node] }
+  const rec = b.trader.plan(d, lost.workload, body, lost.id)
+  return { ...r, rec }
+}
