@@ -498,7 +498,7 @@ export class Monitor {
   async avoided(): Promise<string[]> {
     const avoidFor = this.opts.avoidFor ?? 3 * this.opts.grace
     const trades = this.bot.state.deployments.flatMap((x) => x.trades)
-    const out = new Set<string>(this.unreached())
+    const out = new Set<string>(this.unreached(trades))
     for (const t of trades) if (t.healing !== undefined && t.phase === 'settled') out.add(t.node)
     const failed = trades.filter((t) => t.phase === 'failed')
     if (failed.length === 0) return [...out]
@@ -519,8 +519,7 @@ export class Monitor {
    * keeping it out for 3 × grace held a small region's heals off a node that was back (the soak: 3 CH nodes). The bid
    * that found it unreachable never takes it again (trader.ts reached).
    */
-  private unreached(): string[] {
-    const trades = this.bot.state.deployments.flatMap((x) => x.trades)
+  private unreached(trades: TradeRecord[]): string[] {
     const now = Date.now()
     return trades
       .filter((t) => t.unreached !== undefined && now - t.unreached < this.opts.grace)

@@ -16,11 +16,7 @@ export function whyUnfilled(offers: Offer[], bid: BidBody): string {
   const live = offers.filter((o) => !o.withdrawn)
   const where = placement(bid)
   if (live.length === 0) return 'no node offers capacity on this market yet'
-  const matching = live.filter(
-    (o) =>
-      (bid.countries.length === 0 || bid.countries.includes(o.country)) &&
-      bid.attributes.every((a) => o.attributes.includes(a))
-  )
+  const matching = live.filter((o) => matches(bid, o))
   if (matching.length === 0) {
     const there = live.filter(
       (o) => bid.countries.length === 0 || bid.countries.includes(o.country)
@@ -37,7 +33,7 @@ export function whyUnfilled(offers: Offer[], bid: BidBody): string {
   const placed = matching.filter((o) => !bid.exclude.includes(o.node))
   if (placed.length === 0)
     return `every offer matching ${where} (${matching.length}) is from a node this contract already runs on or excludes (spread: one replica per node); wait for another node there, or relax placement`
-  const leasing = placed.filter((o) => bid.duration >= o.minLease && bid.duration <= o.maxLease)
+  const leasing = placed.filter((o) => leases(bid, o))
   if (leasing.length === 0)
     return `no offer matching ${where} takes a lease of ${formatDuration(bid.duration)}; change \`duration\``
   const large = leasing.filter((o) => fits(bid.resources, o.resources))
@@ -81,15 +77,26 @@ export function fitting(offers: Offer[], bid: BidBody): Offer[] {
   return offers.filter(
     (o) =>
       !o.withdrawn &&
-      (bid.countries.length === 0 || bid.countries.includes(o.country)) &&
-      bid.attributes.every((a) => o.attributes.includes(a)) &&
+      matches(bid, o) &&
       !bid.exclude.includes(o.node) &&
-      bid.duration >= o.minLease &&
-      bid.duration <= o.maxLease &&
+      leases(bid, o) &&
       fits(bid.resources, o.resources) &&
       unitPrice(bid.resources, o.prices) <= bid.maxPrice &&
       roomOn(bid, o) >= 1
   )
+}
+
+/** `o` is in a country and has the attributes `bid` places on. */
+function matches(bid: BidBody, o: Offer): boolean {
+  return (
+    (bid.countries.length === 0 || bid.countries.includes(o.country)) &&
+    bid.attributes.every((a) => o.attributes.includes(a))
+  )
+}
+
+/** `o` sells a lease as long as `bid`'s. */
+function leases(bid: BidBody, o: Offer): boolean {
+  return bid.duration >= o.minLease && bid.duration <= o.maxLease
 }
 
 function placement(bid: BidBody): string {

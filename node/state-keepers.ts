@@ -77,17 +77,12 @@ export class StateKeepers {
     const ref = restoreFor(view, trade.id)
     if (k.last !== null) await k.resume()
     else if (ref !== null) {
-      const done = path.join(this.o.data, 'state', id, RESTORED)
+      const dir = path.join(this.o.data, 'state', id)
+      const done = path.join(dir, RESTORED)
       // restored before, and this node's store was moved aside since: its work dir is newer than any snapshot
       if (fs.existsSync(done)) log.info('work dir kept, restored before', { id })
       else {
-        restored = await this.restore(
-          trade,
-          ref,
-          view,
-          workDir,
-          path.join(this.o.data, 'state', id)
-        )
+        restored = await this.restore(trade, ref, view, workDir, dir)
         fs.writeFileSync(done, JSON.stringify({ from: ref.from, seq: restored.snapshot.seq }))
       }
       // the restored state is this replica's own from now on: a restart resumes it, never restores the named one again

@@ -607,10 +607,7 @@ export class Injector {
    * indexer to make a quorum with (overlapping partitions can cut a bot off while every indexer is up).
    */
   stalled(bot: string, from: number, to: number): number {
-    let lost = 0
-    for (let t = from; t < to; t += TICK)
-      if (!this.healthy(bot, t) || !this.reaches(bot, t)) lost += TICK
-    return lost
+    return lost(from, to, (t) => this.healthy(bot, t) && this.reaches(bot, t))
   }
 
   /**
@@ -618,15 +615,14 @@ export class Injector {
    * down, paused, cut from it, or reached no quorum of indexers (its offer and a settle with it undecidable).
    */
   unhealable(bot: string, nodes: string[], from: number, to: number): number {
-    let lost = 0
-    for (let t = from; t < to; t += TICK)
-      if (
-        !this.healthy(bot, t) ||
-        !this.reaches(bot, t) ||
-        !nodes.some((n) => this.healthy(n, t, bot) && this.reaches(n, t))
-      )
-        lost += TICK
-    return lost
+    return lost(
+      from,
+      to,
+      (t) =>
+        this.healthy(bot, t) &&
+        this.reaches(bot, t) &&
+        nodes.some((n) => this.healthy(n, t, bot) && this.reaches(n, t))
+    )
   }
 
   /**
@@ -647,6 +643,13 @@ export class Injector {
       )
     )
   }
+}
+
+/** ms of [from, to), by TICK, at which `ok` does not hold. */
+function lost(from: number, to: number, ok: (t: number) => boolean): number {
+  let ms = 0
+  for (let t = from; t < to; t += TICK) if (!ok(t)) ms += TICK
+  return ms
 }
 
 /** The outages of a link, not of a process. */
