@@ -8,10 +8,10 @@ import { botAction as action } from './control'
 import type { PutResult } from './archive-put'
 import type { Health } from './archive-health'
 import type { Progress } from './archive-progress'
+import { parseDuration } from '../lib/duration'
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 // loaded when a command runs in this process (not for --help, nor for one `scit bot run` serves)
-const peer = (): typeof import('../market/cli-peer') => require('../market/cli-peer')
 const bots = (): typeof import('./cli-open') => require('./cli-open')
 const session = (): typeof import('./archive-session') => require('./archive-session')
 const putting = (): typeof import('./archive-put') => require('./archive-put')
@@ -144,7 +144,7 @@ export function register(bot: Command): void {
           const r = await getting().get(s, name, {
             out,
             force: flags.force,
-            reach: peer().parseDuration(flags.timeout ?? '10s'),
+            reach: parseDuration(flags.timeout ?? '10s'),
             progress: progress(flags),
             notice: (text) => b.progress('verify', text)
           })

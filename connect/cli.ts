@@ -9,7 +9,7 @@ import { requireMarket } from '../lib/config'
 import { ScitError } from '../lib/errors'
 import { loadIdentity } from '../lib/identity'
 import { decodeKey, encodeKey } from '../lib/keys'
-import { parseDuration } from '../market/cli-peer'
+import { parseDuration } from '../lib/duration'
 import { Tunnel } from './tunnel'
 import type { Replica } from './replicas'
 

@@ -10,7 +10,8 @@ import { MarketPeer } from './peer'
 import { verifyMarket } from './replay'
 import { HyperbeeView } from './hyperbee-view'
 import * as Q from './queries'
-import { openCommandPeer, parseDuration, submitFinal } from './cli-peer'
+import { openCommandPeer, submitFinal } from './cli-peer'
+import { parseDuration } from '../lib/duration'
 import { stallIsAnError } from '../lib/stall'
 
 const log = logger('market')

@@ -4,7 +4,8 @@ import { withCommon, configFrom, output, action, CommonFlags } from '../lib/comm
 import { ScitError } from '../lib/errors'
 import { loadIdentity } from '../lib/identity'
 import { encodeKey, decodeKey } from '../lib/keys'
-import { openCommandPeer, parseDuration, submitFinal } from './cli-peer'
+import { openCommandPeer, submitFinal } from './cli-peer'
+import { parseDuration } from '../lib/duration'
 
 interface MoveFlags extends CommonFlags {
   timeout: string

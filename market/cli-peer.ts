@@ -14,8 +14,6 @@ import { MarketPeer } from './peer'
 import type { OpRequest, Outcome } from './types'
 import safetyCatch from 'safety-catch'
 
-export { parseDuration } from '../lib/duration'
-
 const log = logger('market')
 
 export interface CommandPeer {

@@ -1,7 +1,8 @@
 /** `scit market overview | prices | node KEY`: what the web page shows, as tables or `--json` (the page's API). */
 import type { Command } from 'commander'
 import { withCommon, configFrom, output, action } from '../../lib/command'
-import { openCommandPeer, parseDuration } from '../cli-peer'
+import { openCommandPeer } from '../cli-peer'
+import { parseDuration } from '../../lib/duration'
 import type { MarketPeer } from '../peer'
 import { parseKeyMatch } from './filters'
 import { withCheckout, contextOf } from './views'
