@@ -1,12 +1,15 @@
 /**
  * The soak's recovery clock (test/soak/contracts.ts) judged on its own: a bot's state.json in a temporary dir,
- * outages written into the injector, no process and no network (nothing of the market answers: no lease is up).
+ * outages written into the injector, no process and no network (nothing of the market answers: no lease is up; a
+ * case that needs offers gives a view of its own).
  */
 import test from 'brittle'
 import type { Assert } from 'brittle'
 import fs from 'fs'
 import path from 'path'
-import { encodeManifest } from '../lib/contract'
+import { encodeManifest, Manifest } from '../lib/contract'
+import { ZERO } from '../lib/resources'
+import type { Offer, Trade } from '../market/types'
 import { Injector } from './soak/injector'
 import { Contracts, RECOVERY } from './soak/contracts'
 import type { Cluster } from './soak/cluster'
@@ -16,10 +19,20 @@ import { minimalInstance } from './helpers/bot'
 const S = 1000
 const T0 = 1_000_000 * S
 
-async function soak(t: Assert): Promise<{
+/** A signed view with only offers and live trades, for the checker's reads. */
+interface View {
+  offers: Offer[]
+  trades: Trade[]
+}
+
+async function soak(
+  t: Assert,
+  view: View | null = null
+): Promise<{
   injector: Injector
   contracts: Contracts
   said: string[]
+  manifest: Manifest
   trades: (list: Array<[string, string]>) => void
 }> {
   const dir = await t.tmp()
@@ -29,7 +42,7 @@ async function soak(t: Assert): Promise<{
     bots: ['botA'],
     others: []
   }
-  const keys = new Map(cast.nodes.map((n) => [n, `key-${n}`]))
+  const keys = new Map([...cast.nodes, ...cast.bots].map((n) => [n, `key-${n}`]))
   const cluster = {
     cast,
     keys,
@@ -46,10 +59,24 @@ async function soak(t: Assert): Promise<{
   const contracts = new Contracts(
     cluster,
     injector,
-    { peer: null } as unknown as Checker,
+    {
+      peer:
+        view === null
+          ? null
+          : {
+              client: {
+                genesis: async () => ({ offerTtl: 0 }),
+                time: async () => 0,
+                offers: async () => view.offers,
+                trades: async () => view.trades,
+                trade: async () => null
+              }
+            }
+    } as unknown as Checker,
     (kind, line) => said.push(`${kind}: ${line}`)
   )
-  const manifest = encodeManifest((await minimalInstance(t)).inst.manifest).toString('hex')
+  const m = (await minimalInstance(t)).inst.manifest
+  const manifest = encodeManifest(m).toString('hex')
   fs.mkdirSync(path.join(dir, 'botA', 'bot'), { recursive: true })
   const trades = (list: Array<[string, string]>): void =>
     fs.writeFileSync(
@@ -71,7 +98,7 @@ async function soak(t: Assert): Promise<{
         ]
       })
     )
-  return { injector, contracts, said, trades }
+  return { injector, contracts, said, manifest: m, trades }
 }
 
 test('recovery: a replacement whose own node is killed after it was bought is judged from that kill, not from the first fault', async (t) => {
@@ -123,4 +150,36 @@ test('recovery: time when no node the placement allows was there for the bot doe
   await contracts.check(T0 + 60 * S + RECOVERY + 2 * S)
   t.is(said.length, 1, 'past grace + 60 s of time with a node to heal onto: a violation')
   t.ok(said[0].includes('time a heal was possible'), said[0])
+})
+
+test('recovery: time when no node the placement allows had room in the signed view does not count, but room its own bot holds does', async (t) => {
+  const view: View = { offers: [], trades: [] }
+  const { injector, contracts, said, manifest, trades } = await soak(t, view)
+  const need = manifest.workloads[0].resources
+  const offer = (node: string, available: typeof need): Offer =>
+    ({ node: `key-${node}`, withdrawn: false, available }) as unknown as Offer
+  // n0 dies for good; n1 and n2 stay up, but others hold all their capacity until n2 frees some at +60 s
+  injector.outage({ name: 'n0', kind: 'kill', from: T0 - 2 * S })
+  view.offers = [offer('n1', ZERO), offer('n2', ZERO)]
+  trades([['t0', 'n0']])
+  await contracts.check(T0)
+  await contracts.check(T0 + 59 * S)
+  view.offers = [offer('n1', ZERO), offer('n2', need)]
+  await contracts.check(T0 + 61 * S)
+  await contracts.check(T0 + RECOVERY + 30 * S)
+  t.alike(said, [], 'only 50 s of 110 counted: no allowed node had room for 60 s of them')
+  await contracts.check(T0 + 60 * S + RECOVERY + 2 * S)
+  t.is(said.length, 1, 'past grace + 60 s of time with room: a violation')
+  t.ok(said[0].includes('a node with room'), said[0])
+
+  // the same, but what fills n1 is a trade of this very bot (a bid of its in progress): that is no excuse
+  const own = await soak(t, {
+    offers: [offer('n1', ZERO), offer('n2', ZERO)],
+    trades: [{ id: 'b1.0', bot: 'key-botA', node: 'key-n1', resources: need } as unknown as Trade]
+  })
+  own.injector.outage({ name: 'n0', kind: 'kill', from: T0 - 2 * S })
+  own.trades([['t0', 'n0']])
+  await own.contracts.check(T0)
+  await own.contracts.check(T0 + RECOVERY + 2 * S)
+  t.is(own.said.length, 1, 'room its own trade holds counts: a violation')
 })

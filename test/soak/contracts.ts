@@ -3,7 +3,8 @@
  * (node-state.json, while their process lives) and the signed view:
  *   recovery: a running deployment short of replicas is whole again within grace + 60 s of the fault that stopped
  *     it (the clock stops while its bot is down or reaches no quorum of indexers, and while no node its placement
- *     allows is up, reachable from the bot and reaching a quorum; a replacement stopped by a fault of its own node,
+ *     allows, with room for it in the signed view, is up, reachable from the bot and reaching a quorum; capacity this
+ *     bot's own trades hold there counts as room; a replacement stopped by a fault of its own node,
  *     begun after the bot bought it, starts the clock again from that fault; a workload no live offer can hold is
  *     excused once refunded);
  *   unpaid: no node runs a workload for more than 60 s while it is up and its trade is no longer settled;
@@ -12,9 +13,10 @@
 import fs from 'fs'
 import path from 'path'
 import { decodeManifest, Manifest } from '../../lib/contract'
+import { add } from '../../lib/resources'
 import { fitsIn } from '../../market/engine/price'
 import { forSale } from '../../market/engine/records'
-import type { Trade } from '../../market/types'
+import type { Offer, Trade } from '../../market/types'
 import type { Cluster } from './cluster'
 import { GRACE, INTERVAL } from './cluster'
 import type { Injector, Outage } from './injector'
@@ -39,11 +41,25 @@ interface DeploymentDoc {
   trades: TradeDoc[]
 }
 
+/** What a heal could buy at a run of checks that saw the same: from the first of them to the last. */
+interface Room {
+  from: number
+  to: number
+  nodes: string[]
+}
+
 interface Episode {
   since: number
   reported: boolean
-  /** The nodes its placement allows, but those its live replicas run on (spread): what a heal could buy. */
-  nodes: string[]
+  /** Check by check, the nodes a heal could buy (Contracts.room), in time order. */
+  rooms: Room[]
+}
+
+/** The signed view's offers and live trades, read once per check. */
+interface Market {
+  offers: Map<string, Offer>
+  /** Live (matched or settled) trades by bot key. */
+  trades: Map<string, Trade[]>
 }
 
 /** A settled lease of a workload, as one check sees it. */
@@ -130,19 +146,63 @@ export class Contracts {
    * from it, killed or paused at the settle check, and the bot rightly closed those trades unsettled).
    */
   private healable(bot: string, e: Episode, now: number): number {
-    return now - e.since - this.injector.unhealable(bot, e.nodes, e.since, now)
+    return now - e.since - this.injector.unhealable(bot, roomsAt(e.rooms), e.since, now)
   }
 
-  /** The nodes whose offers `w` may be placed on, but those of `busy` under spread. */
-  private allowed(m: Manifest, busy: string[]): string[] {
+  /**
+   * The nodes a heal of `workload` could buy: those its placement allows, but those its up leases run on under
+   * spread, whose offer in the signed view is for sale with room for it (soak30 seed 2700 on 2db97ea: botA's CRM
+   * short at 134 s; the bot closed its trades on n2 and n0, cut off and killed, and n1, the third CH node, was full
+   * until 223 s). What this bot's own trades hold there counts as room, but for its up leases: a bid of its in
+   * progress, or capacity it failed to give back, is not an excuse. Without a market to read (a test's), every
+   * allowed node.
+   */
+  private room(
+    bot: string,
+    m: Manifest,
+    workload: string,
+    leases: Lease[],
+    market: Market | null
+  ): string[] {
+    const w = m.workloads.find((x) => x.name === workload)
+    const up = new Set(leases.filter((l) => l.up).map((l) => l.trade))
     return this.cluster.cast.nodes.filter((n) => {
       const at = this.cluster.place(n)
-      return (
-        (m.placement.countries.length === 0 || m.placement.countries.includes(at.country)) &&
-        m.placement.attributes.every((a) => at.attributes.includes(a)) &&
-        !(m.placement.spread && busy.includes(n))
+      if (
+        !(m.placement.countries.length === 0 || m.placement.countries.includes(at.country)) ||
+        !m.placement.attributes.every((a) => at.attributes.includes(a)) ||
+        (m.placement.spread && leases.some((l) => l.up && l.node === n))
+      )
+        return false
+      if (market === null || w === undefined) return true
+      const key = this.cluster.keys.get(n)
+      const o = key === undefined ? undefined : market.offers.get(key)
+      if (o === undefined) return false
+      const own = (market.trades.get(this.cluster.keys.get(bot) ?? '') ?? []).filter(
+        (t) => t.node === key && !up.has(t.id)
+      )
+      return fitsIn(
+        w.resources,
+        own.reduce((have, t) => add(have, t.resources), o.available)
       )
     })
+  }
+
+  /** The offers for sale and the live trades of the signed view, or null without a market to read. */
+  private async market(): Promise<Market | null> {
+    const client = this.checker.peer?.client
+    if (client === undefined) return null
+    const ttl = (await client.genesis())?.offerTtl ?? 0
+    const now = await client.time()
+    const offers = new Map<string, Offer>()
+    for (const o of await client.offers()) if (forSale(o, ttl, now)) offers.set(o.node, o)
+    const trades = new Map<string, Trade[]>()
+    for (const t of await client.trades({ live: true })) {
+      const list = trades.get(t.bot) ?? []
+      list.push(t)
+      trades.set(t.bot, list)
+    }
+    return { offers, trades }
   }
 
   /** One look at every deployment; `now`: the soak's clock (a test's own). */
@@ -150,6 +210,8 @@ export class Contracts {
     this.counts.checks++
     let short = 0
     const states = new Map(this.cluster.cast.nodes.map((n) => [n, this.running(n)]))
+    let market: Promise<Market | null> | null = null // read once, and only if a workload is short
+    const read = (): Promise<Market | null> => (market ??= this.market())
     for (const bot of this.cluster.cast.bots) {
       for (const d of this.deployments(bot)) {
         // a stop its user asked for, not finished yet (its ops not final): nothing of it should run
@@ -170,7 +232,7 @@ export class Contracts {
                 (w.kind === 'archive' && st !== undefined && st !== 'failed'))
             leases.push({ trade: t.id, node, up })
           }
-          short += (await this.episode(bot, d, m, w.name, leases, w.replicas, now)) ? 1 : 0
+          short += (await this.episode(bot, d, m, w.name, leases, w.replicas, now, read)) ? 1 : 0
         }
       }
     }
@@ -187,7 +249,8 @@ export class Contracts {
     workload: string,
     leases: Lease[],
     want: number,
-    now: number
+    now: number,
+    market: () => Promise<Market | null>
   ): Promise<boolean> {
     const key = `${bot}/${d.id}/${workload}`
     const e = this.episodes.get(key)
@@ -200,16 +263,19 @@ export class Contracts {
       }
       return false
     }
-    const nodes = this.allowed(
-      m,
-      leases.filter((l) => l.up).map((l) => l.node)
-    )
+    const nodes = this.room(bot, m, workload, leases, await market())
     if (e === undefined) {
       this.counts.degraded++
-      this.episodes.set(key, { since: now, reported: false, nodes })
+      this.episodes.set(key, {
+        since: now,
+        reported: false,
+        rooms: [{ from: now, to: now, nodes }]
+      })
       return true
     }
-    e.nodes = nodes
+    const last = e.rooms[e.rooms.length - 1]
+    if (last.nodes.join() === nodes.join()) last.to = now
+    else e.rooms.push({ from: now, to: now, nodes })
     // soak30-q37: botB's CRM healed onto n2 at 190 s, and n2 was killed at 195 s; that fault stopped the
     // contract again, and the bot is judged from it, not from the first one
     // (a replacement bought since the clock last started only: faults piling on a lease being healed away from
@@ -225,39 +291,35 @@ export class Contracts {
     }
     const spent = this.healable(bot, e, now)
     if (!e.reported && spent > RECOVERY) {
-      if (await this.excused(d, m, workload)) return true
+      if (await this.excused(bot, d, m, workload, leases, await market())) return true
       e.reported = true
       this.report(
         'recovery',
-        `${key}: ${up} of ${want} replicas running for ${(spent / 1000).toFixed(0)} s (time a heal was possible: bot, quorum and a node), more than grace + 60 s`
+        `${key}: ${up} of ${want} replicas running for ${(spent / 1000).toFixed(0)} s (time a heal was possible: bot, quorum and a node with room), more than grace + 60 s`
       )
     }
     return true
   }
 
-  /** No live offer outside the nodes this deployment failed can hold the workload: it waits for capacity, refunded. */
-  private async excused(d: DeploymentDoc, m: Manifest, workload: string): Promise<boolean> {
-    const w = m.workloads.find((x) => x.name === workload)
-    const client = this.checker.peer?.client
-    if (w === undefined || client === undefined) return false
-    const failed = new Set(d.trades.filter((t) => t.phase === 'failed').map((t) => t.node))
-    const settled = d.trades.filter((t) => t.phase === 'settled' && t.workload === workload)
+  /**
+   * No node outside those this deployment failed has room for the workload (as `room` counts it) and is up: it waits
+   * for capacity, refunded.
+   */
+  private async excused(
+    bot: string,
+    d: DeploymentDoc,
+    m: Manifest,
+    workload: string,
+    leases: Lease[],
+    market: Market | null
+  ): Promise<boolean> {
+    if (market === null) return false
     for (const t of d.trades.filter((x) => x.workload === workload && x.phase !== 'settled')) {
-      const market = await this.trade(t.id)
-      if (market?.state === 'settled') return false // not refunded
+      if ((await this.trade(t.id))?.state === 'settled') return false // not refunded
     }
-    const ttl = (await client.genesis())?.offerTtl ?? 0
-    const now = await client.time()
-    const offers = await client.offers()
-    return !offers.some(
-      (o) =>
-        forSale(o, ttl, now) &&
-        !failed.has(o.node) &&
-        !(m.placement.spread && settled.some((t) => t.node === o.node)) &&
-        (m.placement.countries.length === 0 || m.placement.countries.includes(o.country)) &&
-        m.placement.attributes.every((a) => o.attributes.includes(a)) &&
-        fitsIn(w.resources, o.available) &&
-        this.injector.healthy(this.name(o.node))
+    const failed = new Set(d.trades.filter((t) => t.phase === 'failed').map((t) => t.node))
+    return !this.room(bot, m, workload, leases, market).some(
+      (n) => !failed.has(this.cluster.keys.get(n) ?? '') && this.injector.healthy(n)
     )
   }
 
@@ -322,5 +384,19 @@ export class Contracts {
       }
       this.billed.add(o)
     }
+  }
+}
+
+/**
+ * The nodes a heal could buy at `t`, for times asked in increasing order (the injector's `lost`). Between two runs of
+ * checks the change came some time in the gap, so either run's nodes count there: the clock runs.
+ */
+function roomsAt(rooms: Room[]): (t: number) => string[] {
+  let i = 0
+  return (t) => {
+    while (i + 1 < rooms.length && rooms[i + 1].from <= t) i++
+    const r = rooms[i]
+    const next = rooms[i + 1]
+    return t <= r.to || next === undefined ? r.nodes : [...r.nodes, ...next.nodes]
   }
 }

@@ -614,14 +614,14 @@ export class Injector {
    * ms of [from, to) during which `bot` could not have healed onto any of `nodes`: it was stalled, or each of them was
    * down, paused, cut from it, or reached no quorum of indexers (its offer and a settle with it undecidable).
    */
-  unhealable(bot: string, nodes: string[], from: number, to: number): number {
+  unhealable(bot: string, nodes: (at: number) => string[], from: number, to: number): number {
     return lost(
       from,
       to,
       (t) =>
         this.healthy(bot, t) &&
         this.reaches(bot, t) &&
-        nodes.some((n) => this.healthy(n, t, bot) && this.reaches(n, t))
+        nodes(t).some((n) => this.healthy(n, t, bot) && this.reaches(n, t))
     )
   }
 
