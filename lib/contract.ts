@@ -486,8 +486,8 @@ export class ContractView {
     return data
   }
 
-  /** Stream a file's blocks to `dest`, verifying size and hash; a refused file is deleted. */
-  async fetchFile(ref: BlobRef, dest: string): Promise<void> {
+  /** Stream a file's blocks to `dest`, verifying size and hash; a refused file is deleted. `fetched`: bytes so far. */
+  async fetchFile(ref: BlobRef, dest: string, fetched?: (bytes: number) => void): Promise<void> {
     const blob = this.blobs.get(ref.start)
     if (!blob || blob.blocks !== ref.blocks || blob.size !== ref.size)
       throw new VerificationError(
@@ -518,6 +518,7 @@ export class ContractView {
           break
         }
         if (!out.write(chunk)) await once(out, 'drain')
+        fetched?.(h.size)
       }
       if (!err && (h.size !== ref.size || !b4a.equals(h.digest(), ref.hash)))
         err = new VerificationError(

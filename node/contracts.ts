@@ -91,7 +91,11 @@ export function stagedFile(staging: string, hash: Buffer): string {
 }
 
 /** Bring the staged files of `v` up to date, fetching only what is missing, and re-verify every one. */
-export async function stageFiles(v: Verified, staging: string): Promise<void> {
+export async function stageFiles(
+  v: Verified,
+  staging: string,
+  progress?: (text: string) => void
+): Promise<void> {
   if (!v.state.deploy) throw new TradeRefusal('no-deploy', 'no deploy instruction yet')
   fs.mkdirSync(staging, { recursive: true, mode: 0o700 })
   for (const ref of v.state.deploy.files.filter((f) => f.workload === v.workload.name)) {
@@ -103,7 +107,9 @@ export async function stageFiles(v: Verified, staging: string): Promise<void> {
     // renamed once verified: a crash mid-fetch never leaves bytes under a hash's name
     const part = `${dest}.part`
     fs.rmSync(part, { force: true })
-    await v.view.fetchFile(ref, part)
+    await v.view.fetchFile(ref, part, (bytes) =>
+      progress?.(`fetching ${ref.path}: ${bytes} of ${ref.size} bytes`)
+    )
     fs.renameSync(part, dest)
   }
 }

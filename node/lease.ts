@@ -33,6 +33,8 @@ import safetyCatch from 'safety-catch'
 const log = logger('node')
 /** A lease held back for a passing reason (a file or snapshot not fetched yet) is evaluated again after this long (ms). */
 const RETRY = 15_000
+/** A fetch signs its progress this often (ms) at most. */
+const FETCH_NOTE = 2000
 
 /** What a lease uses of its daemon. */
 export interface LeaseContext {
@@ -201,7 +203,7 @@ export class Lease {
     try {
       const spec = specFor(id, v.workload)
       // Fetch and verify the new version before the old one is touched: a bad update leaves it running.
-      await stageFiles(v, staging)
+      await stageFiles(v, staging, this.fetching())
       if (supervisor.active(id)) await supervisor.stop(id, `update to instruction ${seq}`)
       await placeFiles(v, staging, supervisor.workDir(id))
       // The declared state goes in before the service starts: its own snapshots, or the one a heal names, verified.
@@ -236,6 +238,20 @@ export class Lease {
       return
     }
     pruneStaging(v, staging)
+  }
+
+  /**
+   * Sign how far a fetch got, at most every FETCH_NOTE ms: a start still fetching a big file is progress its bot sees
+   * (bot/monitor.ts `stalled`), not a node that answers and never runs its lease.
+   */
+  private fetching(): (text: string) => void {
+    let last = Date.now()
+    return (text) => {
+      // an update's fetch beside the running version is no start: its state stays 'running'
+      if (Date.now() - last < FETCH_NOTE || this.ctx.supervisor.active(this.id)) return
+      last = Date.now()
+      this.ctx.supervisor.note(this.id, 'verifying', text)
+    }
   }
 
   /**
