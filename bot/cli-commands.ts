@@ -198,6 +198,10 @@ function runCommand(bot: Command, program: (io: Io) => Command): void {
     )
     .option('--interval <duration>', 'how often nodes are pinged', '5s')
     .option(
+      '--start-within <duration>',
+      'how much longer than the grace a node that answers may go without running its lease, nor getting further starting it, before it is failed and re-bought (default: the grace)'
+    )
+    .option(
       '--renew-before <duration>',
       'buy the next lease this long before the current one ends, while the balance covers it (0: never)',
       '1h'

@@ -41,6 +41,7 @@ export interface RunFlags extends CommonFlags {
   workload?: string
   grace?: string
   interval?: string
+  startWithin?: string
   renewBefore?: string
   approvals?: boolean
   tail?: string
@@ -63,6 +64,7 @@ export async function openBot(
   const monitor = {
     ...(flags.grace ? { grace: parseDuration(flags.grace) } : {}),
     ...(flags.interval ? { interval: parseDuration(flags.interval) } : {}),
+    ...(flags.startWithin ? { startWithin: parseDuration(flags.startWithin) } : {}),
     ...(flags.renewBefore
       ? { renewBefore: flags.renewBefore === '0' ? 0 : parseDuration(flags.renewBefore) }
       : {})

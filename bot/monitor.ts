@@ -1,7 +1,8 @@
 /**
  * Monitoring and self-healing (docs/ARCHITECTURE.md "Self-healing"): every `interval` the bot pings
  * the nodes of its live leases, reads their signed status, copies declared state and challenges
- * archive holders; a node silent past `grace`, or one whose proof fails, is healed.
+ * archive holders; a node silent past `grace`, one that answers but has not run its lease for
+ * `grace` + `startWithin`, or one whose proof fails, is healed.
  */
 import { isScitError } from '../lib/errors'
 import { logger } from '../lib/log'
@@ -36,6 +37,11 @@ export interface MonitorOptions {
   renewBefore: number
   /** A node where a lease of this bot failed is avoided by its heals for this long (ms); default 3 × grace (unreached: grace). */
   avoidFor?: number
+  /**
+   * A lease whose node answers but has not run it, nor got further starting it, for `grace` + this long (ms) is
+   * healed (`stalled`); default `grace`: a start may take what silence may, again.
+   */
+  startWithin?: number
 }
 
 export const DEFAULT_MONITOR: MonitorOptions = {
@@ -94,6 +100,8 @@ export class Monitor {
   /** Archive trades whose last challenge went unanswered or was refused: since when. */
   private readonly failing = new Map<string, number>()
   private readonly healing = new Map<string, Promise<void>>()
+  /** Leases seen not running while their node answered: since when, and each signed word seen since (`stalled`). */
+  private readonly stalls = new Map<string, { since: number; seen: Set<string> }>()
   /** Leases whose node's last signed word is a refusal: at how many checks in a row. */
   private readonly refusals = new Map<string, number>()
   /** Failed leases whose replacement failed to buy: when to try again. */
@@ -166,6 +174,7 @@ export class Monitor {
     const now = Date.now()
     for (const [node, seen] of this.lastSeen) this.lastSeen.set(node, Math.min(now, seen + lost))
     for (const [id, since] of this.failing) this.failing.set(id, Math.min(now, since + lost))
+    for (const s of this.stalls.values()) s.since = Math.min(now, s.since + lost)
   }
 
   private tick(): Promise<void> {
@@ -279,10 +288,12 @@ export class Monitor {
     const now = Date.now()
     if (!this.lastSeen.has(t.node)) this.lastSeen.set(t.node, now) // a node gets its grace from when watching starts
     const ch = this.bot.nodeChannel(t.node)
+    let answered = false
     if (ch !== null) {
       try {
         await ch.ping({ timeout: this.opts.interval })
         this.lastSeen.set(t.node, Date.now())
+        answered = true
       } catch {}
       await this.watch(t.node).refresh(ch, this.opts.interval).catch(safetyCatch)
     }
@@ -299,6 +310,8 @@ export class Monitor {
     const silent = Date.now() - (this.lastSeen.get(t.node) ?? now)
     if (silent > this.opts.grace)
       return this.heal(d, t, `node ${t.node.slice(0, 8)} unreachable for ${silent} ms`)
+    const stalled = this.stalled(d, t, status?.body ?? null, answered)
+    if (stalled !== null) return this.heal(d, t, stalled)
     if (ch !== null && this.opts.challengeInterval > 0 && this.challenges.isChallenged(d, t))
       return this.audit(d, t)
   }
@@ -316,6 +329,57 @@ export class Monitor {
     const seen = (this.refusals.get(t.id) ?? 0) + 1
     this.refusals.set(t.id, seen)
     return seen >= 2
+  }
+
+  /**
+   * A lease whose node answers but does not run it (the soak, seed 2700: a node killed, paused and restarted every
+   * 20-40 s answered each time, re-verified the lease and never started the job for 84 s; never silent for `grace`,
+   * it was never healed). The clock starts when the bot first sees it not running while its node answers (at settle
+   * for a lease that never ran; for a restarted bot, when watching starts) and goes on while the node is away; it
+   * starts again once the lease is seen to have run (running; a job's end closes its lease, bot/jobs.ts; an exit or a
+   * crash the supervisor restarts means it ran: that is the workload's failure, which another node would repeat) or
+   * to get further: a signed word (state and reason) not seen since the clock started, such as the next step of a
+   * start or a fetch's bytes (node/lease.ts `fetching`). A node restarted in a loop signs the same words again
+   * ("verifying contract …", "launching"), which is no progress. Healed past `grace` + `startWithin`; archives are
+   * judged by their proofs instead.
+   */
+  private stalled(
+    d: DeploymentRecord,
+    t: TradeRecord,
+    status: {
+      state: string
+      reason: string
+      exitCode: number | null
+      signal: string | null
+    } | null,
+    answered: boolean
+  ): string | null {
+    const ran =
+      status !== null &&
+      (status.state === 'running' ||
+        status.state === 'exited' ||
+        (status.state === 'failed' && (status.exitCode !== null || status.signal !== null)))
+    const archive = this.bot.manifestOf(d).workloads.find((w) => w.name === t.workload)?.archive
+    // before its deploy instruction (approvals, files being appended) no node can run it: its clock starts after
+    if (ran || archive != null || d.phase !== 'running') {
+      this.stalls.delete(t.id)
+      return null
+    }
+    const word = status === null ? 'no status' : `${status.state}: ${status.reason}`
+    const now = Date.now()
+    const s = this.stalls.get(t.id)
+    if (s === undefined) {
+      if (answered) this.stalls.set(t.id, { since: now, seen: new Set([word]) })
+      return null
+    }
+    if (!s.seen.has(word)) {
+      s.seen.add(word)
+      s.since = now
+      return null
+    }
+    const long = now - s.since
+    if (long <= this.opts.grace + (this.opts.startWithin ?? this.opts.grace)) return null
+    return `node ${t.node.slice(0, 8)} has not run ${t.workload} for ${long} ms (it signs ${word})`
   }
 
   /**
@@ -409,6 +473,7 @@ export class Monitor {
       .then(() => {
         this.retryAt.delete(t.id)
         this.refusals.delete(t.id) // replaced: its lease is no longer checked
+        this.stalls.delete(t.id)
       })
       .catch((err) => {
         this.retryAt.set(t.id, Date.now() + RETRY_HEAL)
