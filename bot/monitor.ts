@@ -10,7 +10,7 @@ import { costFor } from '../lib/resources'
 import { workloadId } from '../lib/trade-workload'
 import type { Verdict } from '../lib/storage-proof'
 import type { BotHost } from './host'
-import type { DeploymentRecord, TradeRecord } from './records'
+import type { BidRecord, DeploymentRecord, TradeRecord } from './records'
 import { bidFor } from './manifest'
 import { groupPeers, writeRepairs, catalogOf } from './archive-deploy'
 import { NodeWatch } from './watch'
@@ -299,7 +299,7 @@ export class Monitor {
     }
     const status = this.watch(t.node).state(workloadId(t))
     if (this.refusedForGood(t, status?.body ?? null))
-      return this.heal(
+      return this.begin(
         d,
         t,
         `node ${t.node.slice(0, 8)} refused the lease: ${status?.body.reason ?? ''}`
@@ -309,9 +309,9 @@ export class Monitor {
     await this.copyState(d, t)
     const silent = Date.now() - (this.lastSeen.get(t.node) ?? now)
     if (silent > this.opts.grace)
-      return this.heal(d, t, `node ${t.node.slice(0, 8)} unreachable for ${silent} ms`)
+      return this.begin(d, t, `node ${t.node.slice(0, 8)} unreachable for ${silent} ms`)
     const stalled = this.stalled(d, t, status?.body ?? null, answered)
-    if (stalled !== null) return this.heal(d, t, stalled)
+    if (stalled !== null) return this.begin(d, t, stalled)
     if (ch !== null && this.opts.challengeInterval > 0 && this.challenges.isChallenged(d, t))
       return this.audit(d, t)
   }
@@ -412,7 +412,7 @@ export class Monitor {
       this.failing.set(t.id, since)
       const long = Date.now() - since
       if (long > this.opts.grace)
-        return this.heal(
+        return this.begin(
           d,
           t,
           `node ${t.node.slice(0, 8)} gave no valid storage proof for ${long} ms: ${reason}`
@@ -425,7 +425,7 @@ export class Monitor {
       this.failing.delete(t.id)
       return
     }
-    return this.heal(
+    return this.begin(
       d,
       t,
       `node ${t.node.slice(0, 8)} failed its storage challenge: ${verdict.reason}`
@@ -462,6 +462,16 @@ export class Monitor {
   async challenge(d: DeploymentRecord, t: TradeRecord): Promise<boolean> {
     const v = await this.challenges.challenge(d, t, CHALLENGE_TIMEOUT)
     return v !== null && v.ok
+  }
+
+  /**
+   * Begin a heal and go on: the checks of a tick never wait on one. A heal waits on bids (up to attempts × bidWindow)
+   * and on the market; a tick that waited would check no other lease meanwhile, start no other heal, copy no state
+   * (the soak, seed 2700 on 345be28: an archive shard's heal held the ticks for 130 s while the other shard's node
+   * died unseen).
+   */
+  private begin(d: DeploymentRecord, t: TradeRecord, why: string): void {
+    void this.heal(d, t, why)
   }
 
   /** Replace the lease of trade `t`; one heal per trade at a time. */
@@ -546,8 +556,8 @@ export class Monitor {
     // what is avoided is looked at again as the bid is placed, and each time it is placed again (trader.ts exclusion)
     const exclude = [...new Set([...avoid, ...peers, ...(await this.avoided())])]
     const body = bidFor(m, w, 1, { expiry: Date.now() + bot.bidWindow, exclude })
-    bot.trader.plan(d, w.name, body, t.id, peers)
-    await this.resumeReplacements(d)
+    const rec = bot.trader.plan(d, w.name, body, t.id, peers)
+    await this.resumeReplacements(d, [rec])
   }
 
   /**
@@ -598,10 +608,12 @@ export class Monitor {
    * replacement trade whose workload the core does not name yet; then settle.
    * Naming and settling run one at a time per deployment: a restarted `scit bot run` resumes a deployment while its
    * monitor follows the same bids (the trader joins their loops), and both would name and settle the new trades.
+   * `only`: a heal's own bid; without it every replacement bid in flight (a restart). Trades of bids still followed
+   * (their nodes not yet found reachable) wait for their own heal to name and settle them.
    */
-  async resumeReplacements(d: DeploymentRecord): Promise<void> {
+  async resumeReplacements(d: DeploymentRecord, only?: BidRecord[]): Promise<void> {
     if (!d.bids.some((b) => b.replaces !== null && IN_FLIGHT.has(b.phase))) return
-    await this.bot.trader.fill(d)
+    await this.bot.trader.fill(d, only === undefined ? {} : { only })
     const run = (): Promise<void> => this.nameAndSettle(d)
     const p = (this.naming.get(d.id) ?? Promise.resolve()).then(run, run)
     this.naming.set(d.id, p)
@@ -621,7 +633,10 @@ export class Monitor {
       ...(catalogOf(writer)?.named ?? [])
     ])
     const fresh = d.trades.filter(
-      (x) => x.replaces !== null && (toSettle(x) || x.phase === 'settled') && !named.has(x.id)
+      (x) =>
+        x.replaces !== null &&
+        ((toSettle(x) && !bot.trader.following(x)) || x.phase === 'settled') &&
+        !named.has(x.id)
     )
     // an archive's replacement takes the shard of the trade it replaces: a repair record, not a scale
     const repaired = await writeRepairs(writer, fresh)
