@@ -301,15 +301,21 @@ export class Bot extends ReadyResource {
    * connection a cut left open but dead (a paused node's) fails its ping. False as the bot closes.
    */
   async reaches(node: string, timeout: number): Promise<boolean> {
-    const start = Date.now()
-    const ch = await this.reach(node, timeout)
-    if (ch === null) return false
-    // a connection made just in time still gets a ping's worth of waiting
-    const left = Math.max(timeout - (Date.now() - start), Math.min(timeout, 2000))
-    return ch.ping({ timeout: left }).then(
-      () => true,
-      () => false
-    )
+    const until = Date.now() + timeout
+    for (;;) {
+      const ch = await this.reach(node, Math.max(0, until - Date.now()))
+      if (ch === null) return false
+      // a connection made just in time still gets a ping's worth of waiting
+      const left = Math.max(until - Date.now(), Math.min(timeout, 2000))
+      const ok = await ch.ping({ timeout: left }).then(
+        () => true,
+        () => false
+      )
+      // a ping lost with its connection (one a restart or a cut of the node left behind, closed only now) says
+      // nothing of the node: the swarm's next connection gets the time left (the soak, seed 2700: a heal gave up on
+      // a node restarted 8 s before, 3.5 s into its 10 s)
+      if (ok || !ch.closed || this.closing || Date.now() >= until) return ok
+    }
   }
 
   /** Created (with its core) on first use. */
