@@ -113,11 +113,6 @@ export class Trader {
     return d.trades
   }
 
-  /**
-   * A bid record already followed is joined, not followed twice: a restarted `scit bot run` resumes a deployment while
-   * its monitor follows the same replacement bid, and two loops each submitted it (the soak, seed 27: the first bid
-   * filled unnoticed, its trade held the node's capacity unsettled for the settlement window, the replica stayed lost).
-   */
   /** Whether `t` is a trade of a bid still being followed: its node not yet found reachable, not to be named or settled. */
   following(t: TradeRecord): boolean {
     for (const rec of this.filling.keys())
@@ -125,6 +120,11 @@ export class Trader {
     return false
   }
 
+  /**
+   * A bid record already followed is joined, not followed twice: a restarted `scit bot run` resumes a deployment while
+   * its monitor follows the same replacement bid, and two loops each submitted it (the soak, seed 27: the first bid
+   * filled unnoticed, its trade held the node's capacity unsettled for the settlement window, the replica stayed lost).
+   */
   private follow(d: DeploymentRecord, rec: BidRecord, opts: FillOptions): Promise<void> {
     let p = this.filling.get(rec)
     if (p === undefined) {
