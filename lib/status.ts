@@ -82,12 +82,12 @@ export async function readCore<T>(
   return out
 }
 
-/** The last verified status of one workload, read backwards from the end; null when none. */
+/** The last verified status of one workload (that `where` holds for), read backwards from the end; null when none. */
 export async function lastStatus(
   core: Hypercore,
   node: Buffer,
   workload: string,
-  opts: { timeout?: number; chunk?: number } = {}
+  opts: { timeout?: number; chunk?: number; where?: (r: StatusRecord) => boolean } = {}
 ): Promise<{ record: Verified<StatusRecord> | null; refused: Refusal[] }> {
   await core.ready()
   const chunk = opts.chunk ?? 64
@@ -100,7 +100,8 @@ export async function lastStatus(
     })
     refused.push(...r.refused)
     for (let i = r.records.length - 1; i >= 0; i--)
-      if (r.records[i].body.workload === workload) return { record: r.records[i], refused }
+      if (r.records[i].body.workload === workload && (opts.where?.(r.records[i].body) ?? true))
+        return { record: r.records[i], refused }
   }
   return { record: null, refused }
 }

@@ -219,7 +219,9 @@ export class Lease {
         supervisor.note(
           id,
           'verifying',
-          `restored snapshot ${restored.snapshot.seq} (the contract named ${restored.named})`
+          restored.continued === null
+            ? `restored snapshot ${restored.snapshot.seq} (the contract named ${restored.named})`
+            : `restored snapshot ${restored.snapshot.seq} of trade ${restored.continued}, which ran on after the one the contract named (${restored.named})`
         )
       this.deployed = seq
       this.refusal = null

@@ -5,6 +5,7 @@ import b4a from 'b4a'
 import type Corestore from 'corestore'
 import type Hypercore from 'hypercore'
 import { encodeKey, shortKey } from '../lib/keys'
+import { workloadId } from '../lib/trade-workload'
 import { logger } from '../lib/log'
 import { VerificationError, RestoreRef } from '../lib/contract'
 import { settleWithin } from '../lib/timeout'
@@ -23,35 +24,57 @@ const log = logger('node/restore')
 /** How long a restore waits for a block of the old replica's state core. */
 export const RESTORE_TIMEOUT = 20_000
 
-/** How long a heal looks for a later snapshot than the one it names, from the old replica's node. */
+/** How long a heal looks for a later snapshot than the one it names, from the old replica's node (or the one that continued it). */
 export const NEWER_WAIT = 15_000
 
-/** How long to look for a later snapshot; `gone`: the old node cannot be dialled (no use waiting on). */
+/** Until when (Date.now() ms) to look for a later snapshot; `gone`: the old node cannot be dialled (no use waiting on). */
 export interface Newer {
-  wait: number
+  until: number
   gone?: () => boolean
 }
 
-/** What a restore placed: `snapshot.seq` may be later than the `named` one. */
+/** What a restore placed: `snapshot.seq` may be later than the `named` one, or of the replica that `continued` it. */
 export interface Restored {
   snapshot: Snapshot
   named: number
+  /** The trade whose own snapshot was placed: a replica restored from the same one before, that ran on after it. */
+  continued: string | null
+}
+
+/**
+ * A replica that took over from the one a restore names, the state core its node signs its snapshots on, and how long
+ * to look for them there.
+ */
+export interface Continued {
+  trade: string
+  node: Buffer
+  core: Buffer
+  newer: Newer
 }
 
 /**
  * Restore the snapshot `ref` names into `workDir`, or refuse it: signed by `ref.node` (the caller
  * checked it ran `ref.from`) for this contract and replica; each file fetched into `staging` and hashed.
  * The named snapshot is a floor (the last the bot could copy): with `newer`, a later snapshot of the same
- * core, signed by the same node, shown by a peer within `newer.wait` ms, is restored instead.
+ * core, signed by the same node, shown by a peer before `newer.until`, is restored instead.
  */
 export async function restore(
   store: Corestore,
   ref: RestoreRef,
   expect: { contract: Buffer; replica: string },
   dirs: { staging: string; workDir: string },
-  opts: { timeout?: number; newer?: Newer; found?: (core: Hypercore) => void } = {}
+  opts: {
+    timeout?: number
+    newer?: Newer
+    found?: (core: Hypercore) => void
+    continued?: Continued | null
+  } = {}
 ): Promise<Restored> {
   const timeout = opts.timeout ?? RESTORE_TIMEOUT
+  if (opts.continued != null) {
+    const placed = await restoreContinued(store, opts.continued, ref, expect, dirs, timeout)
+    if (placed !== null) return placed
+  }
   const core = store.get({ key: ref.core })
   const signer = { node: ref.node, contract: expect.contract, replica: expect.replica }
   try {
@@ -78,7 +101,7 @@ export async function restore(
     if (later !== null) {
       try {
         await place(core, later, dirs, timeout)
-        return done(later, ref, expect.replica)
+        return done(later, ref, expect.replica, null)
       } catch (err) {
         log.warn('later snapshot not restored', {
           replica: expect.replica,
@@ -88,23 +111,57 @@ export async function restore(
       }
     }
     await place(core, s, dirs, timeout)
-    return done(s, ref, expect.replica)
+    return done(s, ref, expect.replica, null)
   } finally {
     await core.close()
   }
 }
 
-function done(s: Snapshot, ref: RestoreRef, replica: string): Restored {
+/**
+ * The newest snapshot the node of `c` signed for its replica, placed, or null (none shown before `newer.until`, or
+ * not placed): the bot never read that replica's state core (it ran its whole life while the bot was stopped or cut
+ * off), so it named the snapshot of the replica before it, and only that replica's node holds what came after
+ * (the soak, seed 2700 on a44180e: a CRM lost 37 writes made 20-36 s before its node was cut off).
+ */
+async function restoreContinued(
+  store: Corestore,
+  c: Continued,
+  ref: RestoreRef,
+  expect: { contract: Buffer; replica: string },
+  dirs: { staging: string; workDir: string },
+  timeout: number
+): Promise<Restored | null> {
+  const core = store.get({ key: c.core })
+  const signer = { node: c.node, contract: expect.contract, replica: workloadId({ id: c.trade }) }
+  try {
+    await core.ready()
+    const found = await newest(core, { node: c.node, length: 0, seq: 0 }, signer, c.newer)
+    if (found === null) return null
+    await place(core, found, dirs, timeout)
+    return done(found, ref, expect.replica, c.trade)
+  } catch (err) {
+    log.warn('the snapshot of the replica that continued was not restored', {
+      replica: expect.replica,
+      continued: c.trade,
+      err: (err as Error).message
+    })
+    return null
+  } finally {
+    await core.close()
+  }
+}
+
+function done(s: Snapshot, ref: RestoreRef, replica: string, continued: string | null): Restored {
   log.info('restored', {
     replica,
-    from: ref.from,
+    from: continued ?? ref.from,
     seq: s.seq,
     named: ref.seq,
     files: s.files.length,
     size: stateSize(s.files),
     node: encodeKey(ref.node)
   })
-  return { snapshot: s, named: ref.seq }
+  return { snapshot: s, named: ref.seq, continued }
 }
 
 /** Every file of `s` fetched and verified into staging, then placed: nothing is placed unless all verified. */
@@ -131,16 +188,16 @@ async function place(
 
 /**
  * The latest snapshot after `ref` on its core, or null: the old node (the one peer sure to hold what it signed
- * last, while it lives) gets up to `newer.wait` ms to connect and show its length. A later block that is not a
+ * last, while it lives) gets until `newer.until` to connect and show its length. A later block that is not a
  * snapshot that node signed for this replica is not taken (the named one is restored).
  */
 async function newest(
   core: Hypercore,
-  ref: RestoreRef,
+  ref: Pick<RestoreRef, 'node' | 'length' | 'seq'>,
   signer: { node: Buffer; contract: Buffer; replica: string },
   newer: Newer
 ): Promise<Snapshot | null> {
-  const until = Date.now() + newer.wait
+  const until = newer.until
   const left = (): number => Math.max(1, until - Date.now())
   while (
     Date.now() < until &&

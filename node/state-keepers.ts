@@ -5,19 +5,36 @@ import type Corestore from 'corestore'
 import type Hyperswarm from 'hyperswarm'
 import type { PeerInfo } from 'hyperswarm'
 import type { KeyPair } from '../lib/identity'
-import { encodeKey, shortKey } from '../lib/keys'
+import { decodeKey, encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { VerificationError, RestoreRef, ContractView, ManifestWorkload } from '../lib/contract'
 import { workloadId } from '../lib/trade-workload'
 import type { Trade } from '../market/types'
 import { StateKeeper } from './state-keeper'
 import b4a from 'b4a'
-import { restore, Restored, NEWER_WAIT } from './restore'
+import { restore, Restored, Continued, NEWER_WAIT } from './restore'
+import { lookupPresence } from '../lib/presence'
+import { lastStatus } from '../lib/status'
+import { settleWithin, within } from '../lib/timeout'
 
 const log = logger('node/state')
 
 /** In the replica's state dir once its restore is placed: a restart never restores over the work dir again. */
 const RESTORED = 'restored'
+
+/**
+ * The trade the contract restored from `from` last before `trade`: a replica that took over from the same one, whose
+ * own snapshots the bot never held (else it would have named them), or null.
+ */
+export function continuationOf(view: ContractView, trade: string, from: string): string | null {
+  let last: string | null = null
+  for (const ins of view.instructions)
+    for (const r of ins.restore) {
+      if (r.trade === trade) return last
+      if (r.from === from) last = r.trade
+    }
+  return last
+}
 
 /** The restore a contract names for `trade` (the last one, should a heal be re-signed), or null. */
 export function restoreFor(view: ContractView, trade: string): RestoreRef | null {
@@ -96,7 +113,10 @@ export class StateKeepers {
     return restored
   }
 
-  /** The snapshot `ref` names, or a later one of the same core its node shows in time, verified into `workDir`. */
+  /**
+   * The snapshot `ref` names, or a later one of the same core its node shows in time, or the newest of the replica
+   * that continued it (see `continued`), verified into `workDir`.
+   */
   private async restore(
     trade: Trade,
     ref: RestoreRef,
@@ -115,35 +135,114 @@ export class StateKeepers {
         `the contract restores ${trade.id} from trade ${ref.from}, which node ${shortKey(ref.node)} did not run for this contract`
       )
     }
-    const swarm = this.o.swarm
-    const peer = (): PeerInfo | undefined => swarm.peers.get(b4a.toString(ref.node, 'hex'))
-    const joined = peer()?.explicit === true
-    const tried = peer()?.attempts ?? 0
-    // healed back onto this node: its own store holds the core, there is no one to wait for
-    const self = b4a.equals(ref.node, this.o.identity.publicKey)
-    // a dial to it failed since (a node that stopped is not announced): the named snapshot is all there is
-    const gone = (): boolean =>
-      self ||
-      ((peer()?.attempts ?? 0) > tried &&
-        ![...swarm.connections].some((c) => b4a.equals(c.remotePublicKey, ref.node)))
+    const old = this.dial(ref.node)
+    const dialled = [old]
+    // one wait in all, for the replica that continued and for a later snapshot of the named one
+    const until = Date.now() + NEWER_WAIT
     try {
+      const continued = await this.continued(trade, ref, view, until, (node) => {
+        const d = this.dial(node)
+        dialled.push(d)
+        return d
+      })
       return await restore(
         this.o.store,
         ref,
         { contract: view.core.key, replica: workloadId({ id: ref.from }) },
         { staging: path.join(dir, 'restore'), workDir },
         {
-          newer: { wait: NEWER_WAIT, gone },
+          newer: { until, gone: old.gone },
+          continued,
           found: (core) => {
             const done = core.findingPeers()
             // the old node holds what it signed after the bot's copy stopped (a bot cut off from it)
-            if (!self) swarm.joinPeer(ref.node)
-            swarm.flush().then(done, done)
+            old.join()
+            this.o.swarm.flush().then(done, done)
           }
         }
       )
     } finally {
-      if (!joined && !self) swarm.leavePeer(ref.node)
+      for (const d of dialled) d.leave()
+    }
+  }
+
+  /**
+   * A node a restore may fetch from: `join` asks the swarm for it, `gone` says a dial to it failed since (a node that
+   * stopped is not announced: no use waiting on it), `leave` undoes the join unless it was asked before. This node
+   * itself: its own store holds the cores, there is no one to wait for.
+   */
+  private dial(node: Buffer): { join: () => void; gone: () => boolean; leave: () => void } {
+    const swarm = this.o.swarm
+    const peer = (): PeerInfo | undefined => swarm.peers.get(b4a.toString(node, 'hex'))
+    const joined = peer()?.explicit === true
+    const tried = peer()?.attempts ?? 0
+    const self = b4a.equals(node, this.o.identity.publicKey)
+    let asked = false
+    return {
+      join: () => {
+        if (self || asked) return
+        asked = true
+        swarm.joinPeer(node)
+      },
+      gone: () =>
+        self ||
+        ((peer()?.attempts ?? 0) > tried &&
+          ![...swarm.connections].some((c) => b4a.equals(c.remotePublicKey, node))),
+      leave: () => {
+        if (asked && !joined) swarm.leavePeer(node)
+      }
+    }
+  }
+
+  /**
+   * The replica the contract restored from `ref.from` before `trade`, which no longer runs, and the state core its node
+   * signed: the bot held no snapshot of it (it ran its whole life while the bot was stopped or cut off), so the bot
+   * named the one before it again, while that replica's node holds what its service wrote after. Found from the
+   * contract's own restores and the ledger, its core from the node's presence and signed status; null when there is
+   * none, or it is not found before `until` (the named snapshot is restored then). Not one on this node itself.
+   */
+  private async continued(
+    trade: Trade,
+    ref: RestoreRef,
+    view: ContractView,
+    until: number,
+    dial: (node: Buffer) => { join: () => void; gone: () => boolean }
+  ): Promise<Continued | null> {
+    const id = continuationOf(view, trade.id, ref.from)
+    if (id === null) return null
+    const t = await this.o.trade(id)
+    // one still running is a sibling, not one this replaces; one of another contract is none of ours
+    if (t === null || t.state === 'settled' || t.state === 'matched') return null
+    if (t.contract !== encodeKey(view.core.key)) return null
+    const node = decodeKey(t.node, 'node key')
+    if (b4a.equals(node, this.o.identity.publicKey)) return null
+    const left = (): number => Math.max(1, until - Date.now())
+    const d = dial(node)
+    d.join()
+    try {
+      const p = await within(lookupPresence(this.o.swarm.dht, node), left(), 'no presence record')
+      if (p === null) return null
+      const status = this.o.store.get({ key: p.record.statusCore })
+      try {
+        await status.ready()
+        await settleWithin(status.update({ wait: true }), left())
+        const { record } = await lastStatus(status, node, workloadId({ id }), {
+          timeout: left(),
+          where: (r) => r.stateCore !== null
+        })
+        const core = record?.body.stateCore ?? null
+        if (core === null) return null
+        return { trade: id, node, core, newer: { until, gone: d.gone } }
+      } finally {
+        await status.close()
+      }
+    } catch (err) {
+      log.info('the replica that continued was not found', {
+        trade: trade.id,
+        continued: id,
+        err: (err as Error).message
+      })
+      return null
     }
   }
 

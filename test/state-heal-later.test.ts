@@ -141,3 +141,83 @@ sandboxTest(
     )
   }
 )
+
+// The soak (seed 2700 on a44180e): a CRM healed onto a node ran its whole life while its bot was stopped and cut off,
+// so the bot never read which state core it wrote to; its next heal named the snapshot of the replica before it, and
+// 37 writes made on it were lost.
+sandboxTest(
+  'a heal of a replica whose state core its bot never read restores the newest snapshot that replica signed, not the one before it',
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    const a = await node(t, w, priced(8)) // the CRM starts on the cheapest
+    const bNode = await node(t, w, priced(10)) // its first heal goes here
+    const c = await node(t, w, priced(12)) // and its second here
+    const cut = cutDHT(net)
+    // no heal for silence: the test ends each lease itself
+    const b = await bot(t, w, {
+      dht: cut.dht,
+      monitor: { ...FAST_MONITOR, grace: 10 * 60_000 },
+      trader: { bidWindow: 30_000, attempts: 2, backoff: 100, reachTimeout: 3000 }
+    })
+    const d = await deploy(b, { template: await crmTemplate(t, { state: true }) })
+    b.monitor.start()
+    await waitRunning(b, d)
+    const port = await tunnelTo(t, w, d.contract, b.identity) // its own DHT node: never cut
+    const first = d.trades[0]
+    t.is(first.node, a.key, 'the CRM runs on the cheapest node')
+    const ada = await addContact(port, 'Ada')
+    const aFile = path.join(a.supervisor.workDir(workloadId(first)), 'data.json')
+    const adaHash = await hashOf({ 'data.json': aFile })
+    await verified(b, first.id, (s) => b4a.equals(Buffer.from(s.hash, 'hex'), adaHash))
+
+    // healed onto the second node, which the bot is cut from as soon as it is settled: it never reads its status
+    const onB = healed(b)
+    b.events.on('progress', (step: string) => {
+      if (step === 'healed') cut.cutFrom(bNode.key)
+    })
+    await b.trader.end(d, first.id, 'fail', 'test: its node went away')
+    t.ok((await onB).startsWith('healed'), 'healed once')
+    const second = d.trades.find((x) => x.replaces === first.id)
+    if (second?.node !== bNode.key) return t.fail('the first heal did not go to the second node')
+    await nodeState(bNode, second.id, (s) => s === 'running')
+    const later = [await addContact(port, 'Grace'), await addContact(port, 'Edsger')]
+    const bFile = path.join(bNode.supervisor.workDir(workloadId(second)), 'data.json')
+    const want = await hashOf({ 'data.json': bFile })
+    const keeper = bNode.stateKeepers.get(workloadId(second))
+    const until = Date.now() + BOUND
+    while (Date.now() < until && !b4a.equals(keeper?.last?.snapshot.hash ?? b4a.alloc(0), want))
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    const signed = keeper?.last?.snapshot.seq ?? 0
+    t.ok(signed >= 1, `the second node signed snapshot ${signed} with the later contacts`)
+    t.absent(second.snapshot, 'the bot holds no snapshot of the second replica')
+
+    // healed again: the bot can only name the first replica's snapshot
+    const said: string[] = []
+    c.supervisor.on('transition', (x: { reason: string }) => said.push(x.reason))
+    const onC = healed(b)
+    await b.trader.end(d, second.id, 'fail', 'test: its node went away')
+    t.ok((await onC).startsWith('healed'), 'healed twice')
+    const third = d.trades.find((x) => x.replaces === second.id)
+    t.is(third?.node, c.key, 'onto the third node')
+    const ins = (await b.writer(d)).view.instructions.find((i) =>
+      i.trades.includes(third?.id ?? '')
+    )
+    t.is(
+      ins?.restore.find((r) => r.trade === third?.id)?.from,
+      first.id,
+      "the instruction names the first replica's snapshot"
+    )
+    await nodeState(c, third?.id ?? '', (s) => s === 'running')
+    const cFile = path.join(c.supervisor.workDir(workloadId(third ?? second)), 'data.json')
+    const data = fs.readFileSync(cFile, 'utf8')
+    t.ok(
+      [ada, ...later].every((x) => data.includes(x.id)),
+      'the third replica holds the contacts written on the second, restored from its snapshot'
+    )
+    t.ok(
+      said.some((x) => x.startsWith(`restored snapshot ${signed} of trade ${second.id}`)),
+      `its node says what it restored: ${said.join('; ')}`
+    )
+  }
+)
