@@ -211,8 +211,10 @@ export class StateKeepers {
     const id = continuationOf(view, trade.id, ref.from)
     if (id === null) return null
     const t = await this.o.trade(id)
-    // one still running is a sibling, not one this replaces; one of another contract is none of ours
-    if (t === null || t.state === 'settled' || t.state === 'matched') return null
+    // one still running is a sibling, not one this replaces; one never settled never ran; one of another contract is
+    // none of ours
+    if (t === null || t.state === 'settled' || t.state === 'matched' || t.start === null)
+      return null
     if (t.contract !== encodeKey(view.core.key)) return null
     const node = decodeKey(t.node, 'node key')
     if (b4a.equals(node, this.o.identity.publicKey)) return null
