@@ -138,7 +138,7 @@ async function restoreContinued(
     const found = await newest(core, { node: c.node, length: 0, seq: 0 }, signer, c.newer)
     if (found === null) return null
     await place(core, found, dirs, timeout)
-    return done(found, ref, expect.replica, c.trade)
+    return done(found, ref, expect.replica, c)
   } catch (err) {
     log.warn('the snapshot of the replica that continued was not restored', {
       replica: expect.replica,
@@ -151,17 +151,22 @@ async function restoreContinued(
   }
 }
 
-function done(s: Snapshot, ref: RestoreRef, replica: string, continued: string | null): Restored {
+function done(
+  s: Snapshot,
+  ref: RestoreRef,
+  replica: string,
+  continued: Continued | null
+): Restored {
   log.info('restored', {
     replica,
-    from: continued ?? ref.from,
+    from: continued?.trade ?? ref.from,
     seq: s.seq,
     named: ref.seq,
     files: s.files.length,
     size: stateSize(s.files),
-    node: encodeKey(ref.node)
+    node: encodeKey(continued?.node ?? ref.node)
   })
-  return { snapshot: s, named: ref.seq, continued }
+  return { snapshot: s, named: ref.seq, continued: continued?.trade ?? null }
 }
 
 /** Every file of `s` fetched and verified into staging, then placed: nothing is placed unless all verified. */
