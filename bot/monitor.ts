@@ -9,6 +9,7 @@ import { logger } from '../lib/log'
 import { costFor } from '../lib/resources'
 import { workloadId } from '../lib/trade-workload'
 import type { Verdict } from '../lib/storage-proof'
+import type { StatusRecord } from '../lib/node-messages'
 import type { BotHost } from './host'
 import type { BidRecord, DeploymentRecord, TradeRecord } from './records'
 import { bidFor } from './manifest'
@@ -346,12 +347,7 @@ export class Monitor {
   private stalled(
     d: DeploymentRecord,
     t: TradeRecord,
-    status: {
-      state: string
-      reason: string
-      exitCode: number | null
-      signal: string | null
-    } | null,
+    status: StatusRecord | null,
     answered: boolean
   ): string | null {
     const ran =
