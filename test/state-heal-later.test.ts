@@ -8,6 +8,9 @@ import path from 'path'
 import b4a from 'b4a'
 import { testnet, cutDHT } from './helpers/net'
 import { world, node, bot, healed, nodeState, FAST_MONITOR } from './helpers/deploy'
+import type { World } from './helpers/deploy'
+import type { Testnet } from '../lib/testnet'
+import type { Assert } from 'brittle'
 import { ZERO, MiB } from '../lib/resources'
 import { crmTemplate, addContact, hashOf, verified, tunnelTo } from './helpers/state'
 import { sandboxTest } from './helpers/sandbox'
@@ -23,23 +26,32 @@ const priced = (price: number) => ({
   prices: { ...ZERO, cpu: price, memory: 1 }
 })
 
+/**
+ * A bot on a DHT node the test can cut from any node (no heal for silence: the test ends each lease itself), its CRM
+ * deployed and running, and a tunnel to it from a DHT node of its own, never cut.
+ */
+async function cutOffCrm(t: Assert, net: Testnet, w: World) {
+  const cut = cutDHT(net)
+  const b = await bot(t, w, {
+    dht: cut.dht,
+    monitor: { ...FAST_MONITOR, grace: 10 * 60_000 },
+    trader: { bidWindow: 30_000, attempts: 2, backoff: 100, reachTimeout: 3000 }
+  })
+  const d = await deploy(b, { template: await crmTemplate(t, { state: true }) })
+  b.monitor.start()
+  await waitRunning(b, d)
+  const port = await tunnelTo(t, w, d.contract, b.identity)
+  return { cut, b, d, port }
+}
+
 sandboxTest(
   "a bot cut off from a live replica's node heals it onto a node that restores that node's later snapshot, not the bot's copy",
   async (t) => {
     const net = await testnet(t)
     const w = await world(t, net)
     const nodes = [await node(t, w), await node(t, w)]
-    const cut = cutDHT(net)
-    // no heal for silence: the test ends the lease itself, once the cut-off node has snapshotted the later writes
-    const b = await bot(t, w, {
-      dht: cut.dht,
-      monitor: { ...FAST_MONITOR, grace: 10 * 60_000 },
-      trader: { bidWindow: 30_000, attempts: 2, backoff: 100, reachTimeout: 3000 }
-    })
-    const d = await deploy(b, { template: await crmTemplate(t, { state: true }) })
-    b.monitor.start()
-    await waitRunning(b, d)
-    const port = await tunnelTo(t, w, d.contract, b.identity) // its own DHT node: not cut
+    // the test ends the lease itself, once the cut-off node has snapshotted the later writes
+    const { cut, b, d, port } = await cutOffCrm(t, net, w)
     const lost = d.trades[0]
     const old = nodes.find((n) => n.key === lost.node)
     const spare = nodes.find((n) => n.key !== lost.node)
@@ -153,17 +165,7 @@ sandboxTest(
     const a = await node(t, w, priced(8)) // the CRM starts on the cheapest
     const bNode = await node(t, w, priced(10)) // its first heal goes here
     const c = await node(t, w, priced(12)) // and its second here
-    const cut = cutDHT(net)
-    // no heal for silence: the test ends each lease itself
-    const b = await bot(t, w, {
-      dht: cut.dht,
-      monitor: { ...FAST_MONITOR, grace: 10 * 60_000 },
-      trader: { bidWindow: 30_000, attempts: 2, backoff: 100, reachTimeout: 3000 }
-    })
-    const d = await deploy(b, { template: await crmTemplate(t, { state: true }) })
-    b.monitor.start()
-    await waitRunning(b, d)
-    const port = await tunnelTo(t, w, d.contract, b.identity) // its own DHT node: never cut
+    const { cut, b, d, port } = await cutOffCrm(t, net, w)
     const first = d.trades[0]
     t.is(first.node, a.key, 'the CRM runs on the cheapest node')
     const ada = await addContact(port, 'Ada')
