@@ -37,3 +37,33 @@ export function running(p: Proc): boolean {
   const f = statFields(stat)
   return f[19] === p.start && f[0] !== 'Z' && f[0] !== 'X'
 }
+
+export interface ProcEntry extends Proc {
+  /** Its parent's pid (1, or a subreaper, once its parent died). */
+  ppid: number
+  /** Empty for a kernel thread, a zombie, or a process gone since it was listed. */
+  argv: string[]
+}
+
+/** Every process in /proc now, with its parent and its argv. */
+export function processes(): ProcEntry[] {
+  const out: ProcEntry[] = []
+  let names: string[]
+  try {
+    names = fs.readdirSync('/proc')
+  } catch {
+    return out
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue
+    const stat = statOf(Number(name))
+    if (stat === null) continue
+    const f = statFields(stat)
+    let argv: string[] = []
+    try {
+      argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').slice(0, -1)
+    } catch {}
+    out.push({ pid: Number(name), start: f[19], ppid: Number(f[1]), argv })
+  }
+  return out
+}

@@ -100,6 +100,22 @@ export interface Launch {
   env: Record<string, string>
 }
 
+/** Where the work dir is bound inside the sandbox. */
+const WORK = '/work'
+
+/**
+ * The work dir the launch in `argv` binds at /work: a sandbox's own processes (the
+ * launcher before it execs bwrap, bwrap, the sandbox's init) all carry it. null for
+ * any other argv; only bwrap's own options are read, never its command's.
+ */
+export function boundWorkDir(argv: string[]): string | null {
+  const from = argv.findIndex((a) => path.basename(a) === 'bwrap')
+  if (from === -1) return null
+  for (let i = from + 1; i < argv.length - 2 && argv[i] !== '--'; i++)
+    if (argv[i] === '--bind' && argv[i + 2] === WORK) return argv[i + 1]
+  return null
+}
+
 /** bwrap writes the workload's host pid to INFO_FD and reads more arguments from ARGS_FD. */
 export const INFO_FD = 3
 export const ARGS_FD = 4
@@ -135,7 +151,7 @@ function hostNode(): string | null {
 export function workloadEnv(spec: SandboxSpec): Record<string, string> {
   const env: Record<string, string> = {
     PATH: '/usr/local/bin:/usr/bin:/bin',
-    HOME: '/work',
+    HOME: WORK,
     TMPDIR: '/tmp'
   }
   for (const [k, v] of Object.entries(spec.env)) {
@@ -231,13 +247,13 @@ export function buildLaunch(spec: SandboxSpec): Launch {
     '/tmp',
     '--bind',
     spec.workDir,
-    '/work',
+    WORK,
     ...(bridge !== null ? ['--ro-bind', bridge.script ?? BRIDGE_SCRIPT, BRIDGE_PATH] : []),
     // bwrap builds the root on a tmpfs: make it read-only so /etc, / … cannot be filled (memory) or faked.
     '--remount-ro',
     '/',
     '--chdir',
-    '/work'
+    WORK
   )
   // After --clearenv: the workload starts from an empty environment and gets exactly these.
   const setenv = Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v])
