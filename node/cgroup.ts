@@ -60,6 +60,12 @@ export function cgroupBases(): Bases | null {
   return bases
 }
 
+/** Remove the cgroups of nodes that are gone, once their workloads are (node/stale-sandboxes.ts kills those). */
+export function sweepCgroups(): void {
+  const b = cgroupBases()
+  if (b !== null) sweep(b)
+}
+
 /** Remove empty cgroups of nodes that are gone (kill -9 leaves them). */
 function sweep(b: Bases): void {
   for (const c of CONTROLLERS) {

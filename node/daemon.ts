@@ -30,6 +30,7 @@ import { HyperbeeView } from '../market/hyperbee-view'
 import { listTrades } from '../market/queries'
 import type { Trade } from '../market/types'
 import { checkSandbox } from './sandbox'
+import { reapStaleSandboxes } from './stale-sandboxes'
 import { Supervisor, SupervisorOptions } from './supervisor'
 import { Services } from './services'
 import { mayConnect } from '../lib/access'
@@ -180,6 +181,8 @@ export class NodeDaemon extends ReadyResource {
         const { data, workloads } = this.checkLocally()
         this.stage = 'opening its store'
         await this.openStatus()
+        // the store's lock is held: no other run of this data dir is alive to own these
+        await reapStaleSandboxes(workloads)
         this.startSupervisor(workloads)
         this.stage = JOINING
         await this.joinMarket(data)

@@ -53,7 +53,7 @@ export interface Sandboxed {
 }
 
 /** How long a workload's remains may take to die once killed before we stop waiting (they are in the kernel's hands). */
-const REAP_BOUND = 10_000
+export const REAP_BOUND = 10_000
 
 /**
  * Create `dir` and any missing parent traversable (0711: the sandbox user may
@@ -209,13 +209,14 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 
 /**
  * Wait until `p` is gone. Not our child (bwrap's outer process was its
- * parent, and it has exited), so there is no exit event to wait on: poll.
+ * parent, and it has exited; or a previous run of the node started it), so
+ * there is no exit event to wait on: poll.
  */
-async function reaped(p: Proc, bound: number): Promise<void> {
+export async function reaped(p: Proc, bound: number): Promise<void> {
   const until = Date.now() + bound
   while (running(p)) {
     if (Date.now() > until) {
-      log.warn('a sandbox init outlived its SIGKILL', { pid: p.pid })
+      log.warn('a sandbox process outlived its SIGKILL', { pid: p.pid })
       return
     }
     await new Promise((resolve) => setTimeout(resolve, 10))
