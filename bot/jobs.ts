@@ -34,13 +34,18 @@ export class Jobs {
     private readonly bot: Pick<BotHost, 'state' | 'trader' | 'progress' | 'manifestOf'>
   ) {}
 
-  /** End `t`'s lease if its node signed (`rec`) that its job is over; idempotent. */
+  /**
+   * End `t`'s lease if its node signed (`rec`) that its job is over, or if its end is recorded and the close not yet
+   * seen through (the bot stopped in between); idempotent.
+   */
   async check(
     d: DeploymentRecord,
     t: TradeRecord,
     rec: Verified<StatusRecord> | null
   ): Promise<void> {
-    if (rec === null || t.job != null || !jobOver(this.bot.manifestOf(d), t, rec.body)) return
+    if (t.job == null) {
+      if (rec === null || !jobOver(this.bot.manifestOf(d), t, rec.body)) return
+    } else if (t.phase !== 'settled' && t.phase !== 'matched') return
     let p = this.ending.get(t.id)
     if (p === undefined) {
       p = this.end(d, t, rec).finally(() => this.ending.delete(t.id))
@@ -52,26 +57,23 @@ export class Jobs {
   private async end(
     d: DeploymentRecord,
     t: TradeRecord,
-    rec: Verified<StatusRecord>
+    rec: Verified<StatusRecord> | null
   ): Promise<void> {
-    const b = rec.body
-    const job: JobRecord = {
-      state: b.state === 'exited' ? 'exited' : 'failed',
-      exitCode: b.exitCode,
-      reason: b.reason,
-      output: b.output?.toString('hex') ?? null,
-      stdout: b.stdout?.toString('hex') ?? null,
-      core: b.stateCore === null ? null : encodeKey(b.stateCore),
-      signed: rec.timestamp
+    // Kept before the close: the soak (seed 2700) killed a bot after its close of a finished job's lease was sent and
+    // before the end was recorded; the close became final later, the lease was then only "closed in the market", the
+    // job's end was never known and its contract counted a replica short for good.
+    if (t.job == null && rec !== null) {
+      t.job = jobRecord(rec)
+      this.bot.state.save()
     }
+    const job = t.job
+    if (job == null) return
     const ok = job.state === 'exited'
     const why = ok
       ? `job exited ${job.exitCode ?? ''} on node ${shortKey(t.node)}`
       : `job failed on node ${shortKey(t.node)}: ${job.reason}`
     if (t.phase === 'settled' || t.phase === 'matched')
       await this.bot.trader.end(d, t.id, 'close', why)
-    t.job = job
-    this.bot.state.save()
     this.bot.progress(
       ok ? 'job-exited' : 'job-failed',
       `${d.id}: ${t.workload} (trade ${t.id}) ${ok ? `exited ${job.exitCode ?? ''}` : `failed: ${job.reason}`}${job.output !== null ? `, output ${job.output}` : ''}; its lease is closed${job.core !== null ? ` (scit bot result ${d.id})` : ''}`,
@@ -80,15 +82,33 @@ export class Jobs {
     this.finishIfDone(d)
   }
 
-  /** Every workload a job, every replica of it over: nothing runs any more. */
-  private finishIfDone(d: DeploymentRecord): void {
+  /**
+   * Every workload a job, as many of its replicas ended as it has, and no lease left without an end: nothing runs any
+   * more. (A replica being healed has a failed lease and no end yet: not finished.)
+   */
+  finishIfDone(d: DeploymentRecord): void {
+    if (d.phase !== 'running') return
     const m = this.bot.manifestOf(d)
-    if (!m.workloads.every((w) => kindEntry(w.kind).finishes)) return
+    const ended = (w: string): number =>
+      d.trades.filter((t) => t.workload === w && t.job != null).length
+    if (!m.workloads.every((w) => kindEntry(w.kind).finishes && ended(w.name) >= w.replicas)) return
     if (d.trades.some((t) => (t.phase === 'settled' || t.phase === 'matched') && t.job == null))
       return
-    if (d.phase !== 'running') return
     d.phase = 'finished'
     this.bot.state.save()
     this.bot.progress('finished', `${d.id}: every job ended, every lease is closed`, d.id)
+  }
+}
+
+function jobRecord(rec: Verified<StatusRecord>): JobRecord {
+  const b = rec.body
+  return {
+    state: b.state === 'exited' ? 'exited' : 'failed',
+    exitCode: b.exitCode,
+    reason: b.reason,
+    output: b.output?.toString('hex') ?? null,
+    stdout: b.stdout?.toString('hex') ?? null,
+    core: b.stateCore === null ? null : encodeKey(b.stateCore),
+    signed: rec.timestamp
   }
 }

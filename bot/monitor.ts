@@ -190,6 +190,7 @@ export class Monitor {
     for (const d of this.bot.state.deployments) {
       if (!LIVE.has(d.phase) || d.stopping !== undefined || this.closed) continue
       await this.sync(d)
+      this.jobs.finishIfDone(d) // its last job's end recorded and its close final while the bot was away
       await Promise.all(d.trades.filter((t) => t.phase === 'settled').map((t) => this.check(d, t)))
       // A heal decided before a restart (its node past grace then) is finished now, not after another grace.
       for (const t of d.trades.filter((x) => x.phase === 'settled' && x.healing !== undefined))

@@ -1,8 +1,10 @@
 import fs from 'fs'
 import path from 'path'
 import { testnet } from './helpers/net'
-import { world, node, jobTemplate } from './helpers/deploy'
-import { until } from './helpers/ledger'
+import { world, node, bot, jobTemplate, waitFor } from './helpers/deploy'
+import { deploy } from '../bot/deployment'
+import { until } from '../bot/wait'
+import { until as untilView } from './helpers/ledger'
 import { common, funded } from './helpers/cli'
 import { sandboxTest } from './helpers/sandbox'
 import { scitProcess } from './helpers/bot-process'
@@ -69,7 +71,7 @@ sandboxTest(
     t.is(JSON.parse(res.stdout)[0].hash, r.output, 'checked against the digest the node signed')
 
     // the node releases the lease's work dir; the output outlives it for the template's retain
-    await until(w.founder, async () => true)
+    await untilView(w.founder, async () => true)
     const again = await scitProcess([
       'bot',
       'result',
@@ -162,5 +164,41 @@ sandboxTest(
       ),
       res.stderr
     )
+  }
+)
+
+sandboxTest(
+  "a bot stopped once the close of a finished job's lease is final, before it recorded the job's end, finishes the contract when it runs again",
+  async (t) => {
+    const net = await testnet(t)
+    const w = await world(t, net)
+    await node(t, w)
+    const data = await t.tmp()
+    const file = await jobTemplate(t)
+
+    const first = await bot(t, w, { data })
+    // What a kill at the close leaves on disk (the soak, seed 2700: botB killed while its close of job-2's finished
+    // lease was in flight; the close became final while the bot was away, the end was never recorded).
+    const left: { state?: string } = {}
+    first.events.on('progress', (step: string) => {
+      if (step === 'close') left.state ??= fs.readFileSync(first.state.file, 'utf8')
+    })
+    await deploy(first, { template: file, id: 'job' })
+    first.monitor.start()
+    await waitFor(first, async () => left.state !== undefined)
+    await first.close()
+    fs.writeFileSync(first.state.file, left.state ?? '')
+
+    const second = await bot(t, w, { data })
+    const d = second.state.find('job')
+    t.is(d.phase, 'running', 'left running')
+    second.monitor.start()
+    await waitFor(second, async () => d.trades[0].phase === 'closed')
+    const finished = await until(second.client, async () => d.phase === 'finished', {
+      poll: 100,
+      deadline: Date.now() + 20_000
+    })
+    t.ok(finished, `the contract is finished (${d.phase})`)
+    t.is(d.trades[0].job?.state, 'exited', "the job's end is recorded")
   }
 )

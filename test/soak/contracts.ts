@@ -30,6 +30,8 @@ interface TradeDoc {
   workload: string
   node: string
   phase: string
+  /** A job replica's end, as its node signed it (bot/jobs.ts). */
+  job?: unknown
 }
 interface DeploymentDoc {
   id: string
@@ -222,6 +224,11 @@ export class Contracts {
           for (const t of d.trades.filter((x) => x.workload === w.name && x.phase === 'settled')) {
             if (!this.bought.has(t.id)) this.bought.set(t.id, now)
             const node = this.name(t.node)
+            // a job that ended is done, whatever its node and lease do since (its close is on its way)
+            if (t.job != null) {
+              leases.push({ trade: t.id, node, up: true })
+              continue
+            }
             const st = states.get(node)?.get(t.id)
             const market = await this.trade(t.id)
             const up =
