@@ -6,6 +6,7 @@ import {
   LeaseHolders,
   lossWindow,
   lossReport,
+  lastLinked,
   LEASE_SLACK,
   STATE_INTERVAL,
   SNAPSHOT_SLACK
@@ -70,4 +71,46 @@ test("soak30-q36's c30: the loss names when the write was acknowledged and when 
     ),
     'no holder: said so'
   )
+})
+
+test("soak30 seed 2700 on 2ae367d: writes a damaged store held alone, its bot away, are judged from the bot's last chance to copy them", (t) => {
+  const t0 = 1_000_000
+  // botB's CRM on n0; botB cut from every peer 725-789 s and paused 734-754 s; n0 killed at 793.1 s, a store file
+  // flipped, its store moved aside at the next start
+  const outages: Outage[] = [
+    { name: 'botB', kind: 'cut', from: t0 + 725 * S, to: t0 + 789 * S },
+    { name: 'botB', kind: 'pause', from: t0 + 734 * S, to: t0 + 754 * S },
+    { name: 'n0', kind: 'damage', from: t0 + 793.1 * S, to: t0 + 803 * S }
+  ]
+  const lastCopy = (node: string, at: number): number =>
+    lastLinked(
+      (s) =>
+        !outages.some(
+          (o) =>
+            (o.name === 'botB' || o.name === node) && o.from <= s && (o.to === null || o.to > s)
+        ),
+      at,
+      t0
+    )
+  t.is(
+    lastCopy('n0', t0 + 793.1 * S),
+    t0 + 724.1 * S,
+    'botB linked to n0 again for 3.5 s only: its last chance to copy was before its cut'
+  )
+  const c161 = { name: 'botB-c161', at: t0 + 737.6 * S, nodes: ['n0'] }
+  t.ok(lossWindow(c161, outages).window > ALLOWED, 'by the damage alone: 55.5 s, a violation')
+  t.is(
+    lossReport('botB', c161, outages, t0, lastCopy),
+    null,
+    'acknowledged after botB last could copy it'
+  )
+  // a write made while botB copied, more than an interval before it was cut off, is still judged a loss
+  const early = { name: 'botB-c100', at: t0 + 690 * S, nodes: ['n0'] }
+  t.is(
+    lossReport('botB', early, outages, t0, lastCopy),
+    "botB's CRM lost contact botB-c100, acknowledged at 690.0 s while n0 held its lease, 34.1 s before botB last could copy from n0 (724.1 s), whose store was damaged at 793.1 s"
+  )
+  // and a kill is no damage: the store holds every snapshot, the next node reads them there
+  const killed = outages.map((o) => (o.kind === 'damage' ? { ...o, kind: 'kill' as const } : o))
+  t.ok(lossReport('botB', c161, killed, t0, lastCopy) !== null, 'a kill excuses nothing more')
 })

@@ -14,6 +14,7 @@ import type { Cluster } from './cluster'
 import type { Injector, Outage } from './injector'
 import type { Checker } from './checker'
 import { sleep } from './injector'
+import { GRACE } from './cluster'
 import type { Proc } from './procs'
 import type { Report } from './checker'
 import { deployments } from './mix'
@@ -26,6 +27,8 @@ export const STATE_INTERVAL = 10_000
 export const SNAPSHOT_SLACK = 10_000
 /** How long after the bot let a lease go (failed, replaced) it may still take writes routed by the signed view. */
 export const LEASE_SLACK = 20_000
+/** How long before its node went down an acknowledged write may be lost. */
+const ALLOWED = STATE_INTERVAL + SNAPSHOT_SLACK
 /** The faults that end a node's writes (its state since the bot's last copy may be lost). */
 const DOWN: Outage['kind'][] = ['kill', 'damage', 'snapshot-kill', 'pause', 'cut', 'partition']
 
@@ -50,15 +53,51 @@ export class LeaseHolders {
 }
 
 /**
- * How long before one of the nodes that may have taken it went down a write was acknowledged (Infinity: none went
- * down after it), and that fault.
+ * When `bot` could last copy `node`'s snapshots, by `at`: both running and linked. A store damaged on disk is moved
+ * aside with every snapshot in it, so what the bot had not copied by then has no other holder (the design keeps one
+ * copy, on the node, while its bot is away: ARCHITECTURE "State in the notary").
  */
-export function lossWindow(a: Acked, outages: Outage[]): { window: number; down: Outage | null } {
+export type LastCopy = (node: string, at: number) => number
+
+/**
+ * The latest time by `at` (by 1 s, not before `floor`) that ends a stretch of GRACE in which `linked` held: a bot
+ * linked to a node again after a cut first finds it (a node it has not heard from for the grace it heals), then
+ * copies. soak30 seed 2700 on 2ae367d: botB was linked to n0 again for 3.5 s before n0's store was damaged.
+ */
+export function lastLinked(linked: (t: number) => boolean, at: number, floor: number): number {
+  let run = 0
+  for (let t = at; t >= floor; t -= 1000) {
+    run = linked(t) ? run + 1 : 0
+    if (run > GRACE / 1000) return t + GRACE
+  }
+  return floor
+}
+
+/**
+ * How long before one of the nodes that may have taken it went down a write was acknowledged (Infinity: none went
+ * down after it), and that fault. For a damaged store, "down" is when its bot last could copy from it, if earlier
+ * (soak30 seed 2700 on 2ae367d: botB cut off 725-789 s and paused 734-754 s, n0's store damaged at 793 s; the
+ * writes of 737-773 s were on n0's disk only).
+ */
+export function lossWindow(
+  a: Acked,
+  outages: Outage[],
+  lastCopy?: LastCopy
+): { window: number; down: Outage | null; end: number } {
   let down: Outage | null = null
-  for (const o of outages)
-    if (a.nodes.includes(o.name) && o.from >= a.at - 1000 && DOWN.includes(o.kind))
-      if (down === null || o.from < down.from) down = o
-  return { window: down === null ? Infinity : down.from - a.at, down }
+  let end = Infinity
+  for (const o of outages) {
+    if (!a.nodes.includes(o.name) || o.from < a.at - 1000 || !DOWN.includes(o.kind)) continue
+    const at =
+      o.kind === 'damage' && lastCopy !== undefined
+        ? Math.min(o.from, lastCopy(o.name, o.from))
+        : o.from
+    if (at < end) {
+      down = o
+      end = at
+    }
+  }
+  return { window: end - a.at, down, end }
 }
 
 /**
@@ -66,15 +105,23 @@ export function lossWindow(a: Acked, outages: Outage[]): { window: number; down:
  * the soak started, as in the logs): soak30-q36's message gave only "32.5 s before n1 went down", read as a write
  * 32.5 s before the next fault of n1 that came to mind (668 s), not the kill at 246.7 s that bounded it.
  */
-export function lossReport(bot: string, a: Acked, outages: Outage[], t0: number): string | null {
-  const { window, down } = lossWindow(a, outages)
-  if (window <= STATE_INTERVAL + SNAPSHOT_SLACK) return null
+export function lossReport(
+  bot: string,
+  a: Acked,
+  outages: Outage[],
+  t0: number,
+  lastCopy?: LastCopy
+): string | null {
+  const { window, down, end } = lossWindow(a, outages, lastCopy)
+  if (window <= ALLOWED) return null
   const at = (ms: number): string => `${((ms - t0) / 1000).toFixed(1)} s`
   const held = a.nodes.join(', ') || 'no node'
   const why =
     down === null
       ? 'with no fault of those after it'
-      : `${(window / 1000).toFixed(1)} s before ${down.name} went down at ${at(down.from)} (${down.kind})`
+      : end < down.from
+        ? `${(window / 1000).toFixed(1)} s before ${bot} last could copy from ${down.name} (${at(end)}), whose store was damaged at ${at(down.from)}`
+        : `${(window / 1000).toFixed(1)} s before ${down.name} went down at ${at(down.from)} (${down.kind})`
   return `${bot}'s CRM lost contact ${a.name}, acknowledged at ${at(a.at)} while ${held} held its lease, ${why}`
 }
 
@@ -85,6 +132,8 @@ export class CrmUser {
   writes = 0
   /** The longest a lost contact had been acknowledged before its node went down (ms). */
   worstLoss = 0
+  /** Lost with a damaged store that held the only copy: its bot could not copy them before (`LastCopy`). */
+  destroyed = 0
   private connect: Proc | null = null
   private port = 0
   private stopped = false
@@ -101,6 +150,22 @@ export class CrmUser {
     readonly bot: string,
     private readonly report: Report
   ) {}
+
+  private readonly copies = new Map<string, number>()
+  private readonly lastCopy: LastCopy = (node, at) => {
+    const key = `${node}@${at}`
+    let t = this.copies.get(key)
+    if (t === undefined) {
+      const i = this.injector
+      t = lastLinked(
+        (s) => i.healthy(this.bot, s, node) && i.healthy(node, s, this.bot),
+        at,
+        this.cluster.t0
+      )
+      this.copies.set(key, t)
+    }
+    return t
+  }
 
   start(): void {
     let looking = false
@@ -236,9 +301,11 @@ export class CrmUser {
       if (have.has(a.name) || this.missing.has(a.name)) continue
       this.missing.add(a.name)
       this.lost++
-      const { window } = lossWindow(a, this.injector.outages)
+      const outages = this.injector.outages
+      const { window } = lossWindow(a, outages, this.lastCopy)
       this.worstLoss = Math.max(this.worstLoss, Number.isFinite(window) ? window : 0)
-      const lost = lossReport(this.bot, a, this.injector.outages, this.cluster.t0)
+      if (window <= ALLOWED && lossWindow(a, outages).window > ALLOWED) this.destroyed++
+      const lost = lossReport(this.bot, a, outages, this.cluster.t0, this.lastCopy)
       if (lost !== null) this.report('state', lost)
     }
   }

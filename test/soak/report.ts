@@ -28,6 +28,8 @@ export interface Result {
     acked: number
     reads: number
     lost: number
+    /** Of those, lost with a damaged store that held their only copy (soak/crm.ts LastCopy). */
+    destroyed?: number
     worstLoss: number
   }>
   vacuous?: string[]
@@ -60,7 +62,7 @@ export function summary(r: Result): string {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}; status records audited ${r.statusRecords ?? 0}`,
     `slowest recovery ${s(r.slowestRecovery)}; converged ${s(r.converged)} after the faults; replay ${r.verify == null ? '-' : `${r.verify.ok ? 'ok' : 'DIVERGED'} (${r.verify.ops} ops)`}`,
-    `CRM: ${(r.crm ?? []).map((c) => `${c.bot} ${c.acked}/${c.writes} writes acknowledged, ${c.reads} reads, ${c.lost} lost (worst ${s(c.worstLoss)} before a node went down)`).join('; ')}`,
+    `CRM: ${(r.crm ?? []).map((c) => `${c.bot} ${c.acked}/${c.writes} writes acknowledged, ${c.reads} reads, ${c.lost} lost (${c.destroyed ?? 0} of them with a damaged store that held their only copy; worst ${s(c.worstLoss)} before a node went down or its bot last could copy from it)`).join('; ')}`,
     `left behind: ${(r.leftovers ?? []).length}`
   ]
   if ((r.vacuous ?? []).length > 0) lines.push(`VACUOUS: ${(r.vacuous ?? []).join('; ')}`)

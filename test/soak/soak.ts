@@ -277,6 +277,7 @@ async function main(): Promise<number> {
       acked: u.acked.length,
       reads: u.reads,
       lost: u.lost,
+      destroyed: u.destroyed,
       worstLoss: u.worstLoss
     })),
     vacuous,
