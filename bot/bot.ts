@@ -11,7 +11,7 @@ import Hyperswarm from 'hyperswarm'
 import type { SwarmConnection } from 'hyperswarm'
 import type DHT from 'hyperdht'
 import type { Bootstrap } from '../lib/config'
-import { createSwarm } from '../lib/swarm'
+import { createSwarm, destroySwarm } from '../lib/swarm'
 import { ScitError } from '../lib/errors'
 import { openOrClose, opened } from '../lib/lifecycle'
 import { loadIdentity, KeyPair } from '../lib/identity'
@@ -227,7 +227,7 @@ export class Bot extends ReadyResource {
     this._swarm?.off('connection', this.onconnection)
     await this._peer?.close()
     for (const w of this.writers.values()) await w.close()
-    await this._swarm?.destroy()
+    if (this._swarm !== null) await destroySwarm(this._swarm)
     await this._store?.close()
   }
 

@@ -6,6 +6,7 @@ import Hyperswarm from 'hyperswarm'
 import DHT from 'hyperdht'
 import type { Bootstrap, Config } from './config'
 import { faultable } from './faults'
+import { raceTimeout, TIMED_OUT } from './timeout'
 
 export interface SwarmKeyPair {
   publicKey: Buffer
@@ -41,4 +42,29 @@ export function createSwarm(config: Pick<Config, 'bootstrap'>, keyPair?: SwarmKe
     maxParallel: MAX_PARALLEL,
     ...(config.bootstrap !== null ? { bootstrap: config.bootstrap } : {})
   })
+}
+
+/** How long a closing swarm unannounces its topics and its key (on a network that answers: a few ms). */
+export const UNANNOUNCE_WITHIN = 2000
+
+/**
+ * Destroy `swarm` and its DHT node, unannouncing for at most `ms`. Hyperswarm's own destroy awaits every unannounce,
+ * which on a network that answers nothing waits for each DHT request to time out: a stop (Ctrl-C, SIGTERM) would
+ * wait as long. Past `ms` the DHT node is destroyed, which fails its requests in flight, so what waited on them ends;
+ * an announcement left behind lapses on its own.
+ */
+export async function destroySwarm(swarm: Hyperswarm, ms = UNANNOUNCE_WITHIN): Promise<void> {
+  const graceful = swarm.destroy()
+  if ((await raceTimeout(graceful, ms)) !== TIMED_OUT) return
+  await swarm.dht.destroy({ force: true })
+  await graceful
+}
+
+/** `swarm.leave(topic)`, unannouncing for at most `ms`: past it, the unannounce goes on, as destroySwarm bounds it. */
+export async function leaveWithin(
+  swarm: Hyperswarm,
+  topic: Buffer,
+  ms = UNANNOUNCE_WITHIN
+): Promise<void> {
+  await raceTimeout(swarm.leave(topic), ms)
 }

@@ -15,7 +15,7 @@ import type { KeyPair } from '../lib/identity'
 import { encodeKey, shortKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { marketTopic } from '../lib/topics'
-import { createSwarm } from '../lib/swarm'
+import { createSwarm, destroySwarm, leaveWithin } from '../lib/swarm'
 import { probe } from '../lib/faults'
 import { openDataDir, privateDir } from '../lib/datadir'
 import { openStore, FOLLOWER_LIMITS } from '../lib/store'
@@ -336,8 +336,8 @@ export class MarketPeer extends ReadyResource {
     if (this.swarm !== null) {
       this.swarm.off('connection', this.onconnection)
       if (this.topic !== null && !this.swarm.destroyed)
-        await this.swarm.leave(this.topic).catch(safetyCatch)
-      if (this.ownSwarm) await this.swarm.destroy()
+        await leaveWithin(this.swarm, this.topic).catch(safetyCatch)
+      if (this.ownSwarm) await destroySwarm(this.swarm)
     }
     if (this._client !== null) await this._client.close()
     if (this.relays !== null) this.relays.close()

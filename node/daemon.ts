@@ -15,7 +15,7 @@ import { ScitError, isScitError, storeDamage } from '../lib/errors'
 import { raceTimeout } from '../lib/timeout'
 import { JOINING, stepOf } from '../lib/stall'
 import { openOrClose, opened } from '../lib/lifecycle'
-import { createSwarm } from '../lib/swarm'
+import { createSwarm, destroySwarm } from '../lib/swarm'
 import { openDataDir, allowTraverse, privateDir } from '../lib/datadir'
 import { openStore, NODE_LIMITS, CoreMarks } from '../lib/store'
 import { loadIdentity, KeyPair } from '../lib/identity'
@@ -425,7 +425,7 @@ export class NodeDaemon extends ReadyResource {
     for (const ch of this.channels) ch.close()
     this.shardPeers?.close()
     await this._peer?.close()
-    await this._swarm?.destroy()
+    if (this._swarm !== null) await destroySwarm(this._swarm)
     await this._status?.close()
     await this.marks?.close()
     await this._store?.close()

@@ -45,3 +45,40 @@ export function cutDHT(net: Testnet): { dht: DHT; cutFrom(...keys: string[]): vo
     }
   }
 }
+
+/** What of a DHT node's UDP layer (dht-rpc's io) `silence` reaches into. */
+interface RawSocket {
+  trySend(...args: unknown[]): void
+  send(...args: unknown[]): Promise<boolean>
+  removeAllListeners(event: string): void
+}
+interface RawRequest {
+  timeout: number
+}
+interface RawIo {
+  clientSocket: RawSocket
+  serverSocket: RawSocket
+  inflight: RawRequest[]
+  createRequest(...args: unknown[]): RawRequest | null
+}
+
+/**
+ * Make `dht` a node whose network answers nothing, slowly, as a network that is down: its datagrams go nowhere, what
+ * comes is ignored, and each DHT request, its own and those in flight, waits `timeout` ms before it counts as lost
+ * (dht-rpc's own wait is about a second, adapted to how fast the peer answered). Streams already open are left to a cut.
+ */
+export function silence(dht: DHT, timeout = 60_000): void {
+  const io = (dht as unknown as { io: RawIo }).io
+  for (const s of [io.clientSocket, io.serverSocket]) {
+    s.trySend = () => {}
+    s.send = async () => false
+    s.removeAllListeners('message')
+  }
+  const create = io.createRequest.bind(io)
+  io.createRequest = (...args) => {
+    const req = create(...args)
+    if (req !== null) req.timeout = timeout
+    return req
+  }
+  for (const req of io.inflight) req.timeout = timeout
+}
