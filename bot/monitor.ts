@@ -75,12 +75,20 @@ const STALL = 2000
 
 /**
  * A failed lease with no replacement: no trade names it as the one it replaces (one closed or released unsettled
- * does not count; a failed one has its own), and no bid for one is in flight.
+ * does not count, nor one its bot found unreachable, to be closed unsettled; a failed one has its own), and no bid
+ * for one is in flight. The soak (seed 2700 on 225f8a5): botB killed between marking its job's replacement on
+ * qrtujpk3 unreached (its bid given up) and closing it; the trade stayed matched in its records for good, and the job
+ * was never healed again.
  */
-function unreplaced(d: DeploymentRecord, t: TradeRecord): boolean {
+export function unreplaced(d: DeploymentRecord, t: TradeRecord): boolean {
+  const replacing = (x: TradeRecord): boolean =>
+    x.replaces === t.id &&
+    x.phase !== 'closed' &&
+    x.phase !== 'released' &&
+    !(x.phase === 'matched' && x.unreached !== undefined)
   return (
     t.phase === 'failed' &&
-    !d.trades.some((x) => x.replaces === t.id && x.phase !== 'closed' && x.phase !== 'released') &&
+    !d.trades.some(replacing) &&
     !d.bids.some((b) => b.replaces === t.id && IN_FLIGHT.has(b.phase))
   )
 }

@@ -59,7 +59,7 @@ export interface TradeRecord {
   reason: string | null
   /** The latest snapshot of its state core the bot verified (bot/state-copies.ts); absent for stateless workloads. */
   snapshot?: SnapshotRecord | null
-  /** A job's end as its node signed it; the bot then closed the lease (bot/jobs.ts). */
+  /** A job's end as its node signed it, kept before the bot closes the lease (bot/jobs.ts). */
   job?: JobRecord | null
   /** Why the bot decided to replace it, kept until its fail is done: a restarted bot finishes the heal at once. */
   healing?: string
