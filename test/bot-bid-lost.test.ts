@@ -1,16 +1,8 @@
 import test from 'brittle'
 import { testnet } from './helpers/net'
-import { world, node, bot, serviceTemplate } from './helpers/deploy'
+import { world, node, bot, serviceTemplate, dieAt } from './helpers/deploy'
 import { deploy } from '../bot/deployment'
 import { planBids } from '../bot/manifest'
-import type { Bot } from '../bot/bot'
-
-function dieAt(b: Bot, step: string): void {
-  // A listener that throws stops the bot right there, as a kill would (nothing after it runs).
-  b.events.on('progress', (s: string) => {
-    if (s === step) throw new Error('killed')
-  })
-}
 
 test('a bid recorded as submitted that never reached the market is bid again once the market passes its expiry', async (t) => {
   const net = await testnet(t)
@@ -19,7 +11,7 @@ test('a bid recorded as submitted that never reached the market is bid again onc
   const data = await t.tmp()
   const file = await serviceTemplate(t, { replicas: 1 })
 
-  // The bid is planned and saved (phase intent), then the bot dies before placing it.
+  // The contract is made, then the bot dies before it plans its bid.
   const first = await bot(t, w, { data })
   dieAt(first, 'contract')
   await t.exception(deploy(first, { template: file, id: 'lost' }), /killed/, 'the first run dies')

@@ -1,21 +1,10 @@
 import fs from 'fs'
 import { testnet } from './helpers/net'
-import { world, node, bot, serviceTemplate, moneyConserved } from './helpers/deploy'
+import { world, node, bot, serviceTemplate, moneyConserved, dieAt } from './helpers/deploy'
 import { deploy, resume, stop, waitRunning } from '../bot/deployment'
-import type { Bot } from '../bot/bot'
 import { sandboxTest } from './helpers/sandbox'
 import { peer, addIndexer } from './helpers/ledger'
 import { generateKeyPair } from '../lib/identity'
-
-function onStep(b: Bot, step: string, fn: () => void): void {
-  const on = (s: string): void => {
-    if (s === step) {
-      b.events.off('progress', on)
-      fn()
-    }
-  }
-  b.events.on('progress', on)
-}
 
 sandboxTest(
   'a bot killed right after placing its bid resumes on restart without buying twice',
@@ -29,9 +18,7 @@ sandboxTest(
 
     const first = await bot(t, w, { data })
     // A listener that throws stops the bot right there, as a kill would (nothing after it runs).
-    onStep(first, 'bid', () => {
-      throw new Error('killed')
-    })
+    dieAt(first, 'bid')
     await t.exception(
       deploy(first, { template: file, id: 'resumed' }),
       /killed/,
@@ -142,18 +129,14 @@ sandboxTest(
     const file = await serviceTemplate(t, { replicas: 1 })
 
     const first = await bot(t, w, { data })
-    onStep(first, 'trade', () => {
-      throw new Error('killed')
-    })
+    dieAt(first, 'trade')
     await t.exception(
       deploy(first, { template: file, id: 'halted' }),
       /killed/,
       'a deploy cut short mid-trade'
     )
     // Its user stops it; that stop is cut short too (killed, or an op the market did not decide in time).
-    onStep(first, 'stop', () => {
-      throw new Error('killed')
-    })
+    dieAt(first, 'stop')
     await t.exception(stop(first, first.state.find('halted')), /killed/, 'the stop dies once begun')
     await first.close()
 

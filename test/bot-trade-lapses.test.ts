@@ -4,7 +4,7 @@
  * machine's clock (its indexer's clock is ahead) still takes the bot's bids.
  */
 import { testnet } from './helpers/net'
-import { world, node, bot, serviceTemplate, moneyConserved } from './helpers/deploy'
+import { world, node, bot, serviceTemplate, moneyConserved, dieAt } from './helpers/deploy'
 import { until } from './helpers/ledger'
 import { deploy, resume, waitRunning } from '../bot/deployment'
 import { sandboxTest } from './helpers/sandbox'
@@ -20,13 +20,8 @@ sandboxTest(
     const file = await serviceTemplate(t, { replicas: 1 })
 
     const first = await bot(t, w, { data })
-    // killed once it has its trade, before it settles: a listener that throws stops it there
-    const killed = (s: string): void => {
-      if (s === 'trade') throw new Error('killed')
-    }
-    first.events.on('progress', killed)
+    dieAt(first, 'trade') // killed once it has its trade, before it settles
     await t.exception(deploy(first, { template: file, id: 'lapsed' }), /killed/, 'killed mid-trade')
-    first.events.off('progress', killed)
     const matched = first.state.find('lapsed').trades[0]
     await first.close()
 

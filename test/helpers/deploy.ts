@@ -130,6 +130,19 @@ export async function bot(
 }
 
 /** Re-check `fn` on every market update of the bot until it holds. */
+/**
+ * Kill `b` at its next progress line `step`, as kill -9 would: a listener that throws stops its work right there
+ * (nothing after the line runs), with Error('killed'). Once.
+ */
+export function dieAt(b: Bot, step: string): void {
+  const on = (s: string): void => {
+    if (s !== step) return
+    b.events.off('progress', on)
+    throw new Error('killed')
+  }
+  b.events.on('progress', on)
+}
+
 export async function waitFor(b: Bot, fn: () => Promise<boolean>): Promise<void> {
   const { until: u } = await import('../../bot/wait')
   await u(b.client, fn, { poll: 100 })
