@@ -1,21 +1,9 @@
 import test from 'brittle'
-import { testnet } from './helpers/net'
-import { world, node, bot, serviceTemplate, dieAt } from './helpers/deploy'
-import { deploy } from '../bot/deployment'
+import { bot, killedAfterContract } from './helpers/deploy'
 import { planBids } from '../bot/manifest'
 
 test('a bid recorded as submitted that never reached the market is bid again once the market passes its expiry', async (t) => {
-  const net = await testnet(t)
-  const w = await world(t, net)
-  await node(t, w)
-  const data = await t.tmp()
-  const file = await serviceTemplate(t, { replicas: 1 })
-
-  // The contract is made, then the bot dies before it plans its bid.
-  const first = await bot(t, w, { data })
-  dieAt(first, 'contract')
-  await t.exception(deploy(first, { template: file, id: 'lost' }), /killed/, 'the first run dies')
-  await first.close()
+  const { w, data } = await killedAfterContract(t, 'lost')
 
   // What the soak (seed 2700) left: a bid op sent, no final outcome, then refused by the indexers as past its expiry
   // when it reached them after a cut and a kill. The record says submitted; the market has no such bid, and its

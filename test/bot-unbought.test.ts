@@ -1,24 +1,10 @@
 import test from 'brittle'
-import { testnet } from './helpers/net'
-import { world, node, bot, serviceTemplate, dieAt } from './helpers/deploy'
-import { deploy, resume } from '../bot/deployment'
+import { bot, killedAfterContract } from './helpers/deploy'
+import { resume } from '../bot/deployment'
 import { planBids } from '../bot/manifest'
 
 test('a deploy resumed after its bids gave up unfilled fails, rather than running with no replica', async (t) => {
-  const net = await testnet(t)
-  const w = await world(t, net)
-  await node(t, w)
-  const data = await t.tmp()
-  const file = await serviceTemplate(t, { replicas: 1 })
-
-  const first = await bot(t, w, { data })
-  dieAt(first, 'contract')
-  await t.exception(
-    deploy(first, { template: file, id: 'gave-up' }),
-    /killed/,
-    'the first run dies'
-  )
-  await first.close()
+  const { w, data } = await killedAfterContract(t, 'gave-up')
 
   // What the soak (seed 2700 on dd24d75) left: the bid given up on unreachable nodes (its trades closed unsettled),
   // and the bot killed while it abandoned the deployment, still 'trading'.

@@ -143,6 +143,25 @@ export function dieAt(b: Bot, step: string): void {
   b.events.on('progress', on)
 }
 
+/**
+ * A world with one node, and a bot on `data` killed once it made contract `id` (one replica of a service), before it
+ * planned a bid: a test then shapes the bid records a restart finds.
+ */
+export async function killedAfterContract(
+  t: Assert,
+  id: string
+): Promise<{ w: World; data: string }> {
+  const w = await world(t, await testnet(t))
+  await node(t, w)
+  const data = await t.tmp()
+  const file = await serviceTemplate(t, { replicas: 1 })
+  const first = await bot(t, w, { data })
+  dieAt(first, 'contract')
+  await t.exception(deploy(first, { template: file, id }), /killed/, 'the first run dies')
+  await first.close()
+  return { w, data }
+}
+
 export async function waitFor(b: Bot, fn: () => Promise<boolean>): Promise<void> {
   const { until: u } = await import('../../bot/wait')
   await u(b.client, fn, { poll: 100 })
