@@ -257,7 +257,6 @@ export async function resumeUntilDone(
   }
 }
 
-/** Matched, not settled: closing moves no money. */
 /**
  * A workload with no lease once its bids are followed: they all ended unfilled before a restart (the soak, seed 2700
  * on dd24d75: botB's job-1 gave up on three unreachable nodes, the close in its abandon was refused, and resumed, it
@@ -276,6 +275,7 @@ function unbought(d: DeploymentRecord, m: Manifest): void {
   }
 }
 
+/** Matched, not settled: closing moves no money. */
 async function abandon(bot: Bot, d: DeploymentRecord, err: Error): Promise<void> {
   for (const t of d.trades.filter((x) => x.phase === 'matched' || x.phase === 'settled'))
     await bot.trader.end(d, t.id, 'close', `deployment failed: ${err.message}`)
