@@ -296,12 +296,12 @@ export class Trader {
       // Not in the view, and never will be once the market's time is past its expiry (the engine refuses it as
       // invalid then): the soak (seed 2700) saw a heal's bid op reach the indexers only after a cut, a kill and its
       // expiry; each later follow's cancel was refused not-found and waited on for good, the heal never bid again.
-      const never = async (): Promise<boolean> =>
-        (await this.client.bid(id)) === null && (await this.client.time()) > rec.body.expiry
-      await until(this.client, async () => (await settledState()) || (await never()), {
-        signal: this.opts.signal
-      })
-      if (await never()) {
+      const endedOrNever = async (): Promise<boolean> => {
+        const bid = await this.client.bid(id)
+        return bid !== null ? bid.state !== 'open' : (await this.client.time()) > rec.body.expiry
+      }
+      await until(this.client, endedOrNever, { signal: this.opts.signal })
+      if ((await this.client.bid(id)) === null) {
         rec.phase = 'expired'
         rec.reason = `bid ${id} never reached the market before its expiry`
         this.state.save()
