@@ -87,13 +87,14 @@ export class Jobs {
    * more. (A replica being healed has a failed lease and no end yet: not finished.)
    */
   finishIfDone(d: DeploymentRecord): void {
+    // checked first: a service's settled leases end it here, each monitor tick, before its manifest is decoded
     if (d.phase !== 'running') return
+    if (d.trades.some((t) => (t.phase === 'settled' || t.phase === 'matched') && t.job == null))
+      return
     const m = this.bot.manifestOf(d)
     const ended = (w: string): number =>
       d.trades.filter((t) => t.workload === w && t.job != null).length
     if (!m.workloads.every((w) => kindEntry(w.kind).finishes && ended(w.name) >= w.replicas)) return
-    if (d.trades.some((t) => (t.phase === 'settled' || t.phase === 'matched') && t.job == null))
-      return
     d.phase = 'finished'
     this.bot.state.save()
     this.bot.progress('finished', `${d.id}: every job ended, every lease is closed`, d.id)
