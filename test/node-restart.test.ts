@@ -32,6 +32,7 @@ sandboxTest(
     const before = fs.statSync(staged)
 
     first.child.kill('SIGKILL')
+    home.dropped()
     await first.exited
     await startNode(t, args)
     await home.count(2)

@@ -40,6 +40,7 @@ sandboxTest(
     t.is(home.hellos[0], 'start 1', 'the service started once')
 
     first.child.kill('SIGKILL')
+    home.dropped()
     await first.exited
     const again = await startNode(t, args)
     await home.count(2)
