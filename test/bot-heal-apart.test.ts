@@ -53,7 +53,7 @@ sandboxTest(
     }) // the one for db
     const b = await bot(t, w, {
       monitor: FAST_MONITOR,
-      trader: { bidWindow: 15_000, attempts: 2, backoff: 100 }
+      trader: { bidWindow: 10_000, attempts: 2, backoff: 100 }
     })
     const d = await deploy(b, { template: await appAndDb(t), id: 'two' })
     await waitRunning(b, d)

@@ -2,7 +2,7 @@ import { runningDeployment } from './helpers/deploy'
 import { crmTemplate, addContact, contacts, tunnelTo, type Contact } from './helpers/state'
 import { sandboxTest } from './helpers/sandbox'
 
-const GRACE = 8000
+const GRACE = 5000
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 // The soak's lost CRM writes (seed 27): its bot cut from every peer past its grace healed the CRM's node as soon
