@@ -97,7 +97,8 @@ export function spawnNode(t: Assert, args: string[], opts: SpawnOptions = {}): N
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal }))
   )
-  t.teardown(() => stopNode({ child, stderr: () => err, exited }))
+  // before the market's peers (-1): a node stopping sends its withdrawal, and with no market left it waits 5 s for it
+  t.teardown(() => stopNode({ child, stderr: () => err, exited }), { order: -2 })
   return { child, stderr: () => err, exited }
 }
 
