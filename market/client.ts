@@ -5,6 +5,7 @@
 import { EventEmitter } from 'events'
 import { seal, envelopeId, envelopeEncoding, TYPES, TypeName } from '../lib/envelope'
 import { ScitError } from '../lib/errors'
+import { logger } from '../lib/log'
 import type { KeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { decodeExact } from '../lib/codec'
@@ -33,9 +34,21 @@ import type {
   KeyText
 } from './types'
 
+const log = logger('client')
 export const DEFAULT_OUTCOME_TIMEOUT = 30_000
 /** Seals of one submit an indexer may refuse as stamped ahead of its clock before the error is the caller's. */
 const SEAL_ATTEMPTS = 3
+/** Times one op refused as a replay is sealed again before the refusal is the caller's. */
+const RESEALS = 3
+/** Ops remembered for sealing again; past this many, the oldest are forgotten (an op nobody waits for). */
+const MAX_SEALED = 4096
+
+/** An op as this client sealed it, with the times it was sealed again after a replay refusal. */
+interface Sealable {
+  type: TypeName
+  body: Buffer
+  reseals: number
+}
 
 export interface ClientOptions {
   identity: KeyPair | null
@@ -54,6 +67,10 @@ export class Client extends EventEmitter implements MarketClient {
   private readonly outcomeTimeout: number
   private readonly outcomes: Outcomes
   private seq = 0
+  /** Ops this client sealed, by id, until their final outcome: one refused as a replay is sealed again. */
+  private readonly sealed = new Map<Id, Sealable>()
+  /** A refused op's id, and the id of its copy sealed again: the caller holds the first. */
+  private readonly resealed = new Map<Id, Promise<Id>>()
   private opening: Promise<void> | null = null
   private closed = false
   private readonly onupdate = (): void => {
@@ -112,33 +129,61 @@ export class Client extends EventEmitter implements MarketClient {
     const genesis = ops.some(
       (op) => op.type === 'governance' && (op.body as { action?: string }).action === 'genesis'
     )
-    if (!genesis) {
-      await this.synced()
-      // Another process signing as this identity may have used higher seqs since open.
-      // Read this.seq only after the await: concurrent submits advance it meanwhile.
-      const inView = await lastSeqInView(this.ledger, this.keyPair.publicKey)
-      this.seq = Math.max(this.seq, inView)
-    }
-    const keyPair = this.keyPair
-    const bodies = ops.map((op) => {
+    if (!genesis) await this.synced()
+    const bodies = ops.map((op): Sealable => {
       if (!isMarketOp(op.type))
         throw new ScitError('INVALID_ARGUMENT', `"${op.type}" is not a market op`)
-      return { type: op.type, body: encodeBody(op.type, op.body as never) }
+      return { type: op.type as TypeName, body: encodeBody(op.type, op.body as never), reseals: 0 }
     })
+    return this.send(bodies, this.keyPair, !genesis)
+  }
+
+  /** Seal `ops` with fresh seqs (above the view's, when `fresh`) and append them; returns their ids. */
+  private async send(ops: Sealable[], keyPair: KeyPair, fresh: boolean): Promise<Id[]> {
+    if (fresh) {
+      // Another process signing as this identity may have used higher seqs since open.
+      // Read this.seq only after the await: concurrent submits advance it meanwhile.
+      const inView = await lastSeqInView(this.ledger, keyPair.publicKey)
+      this.seq = Math.max(this.seq, inView)
+    }
     for (let attempt = 1; ; attempt++) {
       // Sealed synchronously, so concurrent submits take distinct, increasing seqs. A refused seal gets new seqs:
       // nothing of it was appended, and reusing a seq could let a later submit's op overtake it.
-      const envelopes = bodies.map(({ type, body }) =>
-        seal(keyPair, { type: type as TypeName, seq: ++this.seq, timestamp: this.now(), body })
+      const envelopes = ops.map(({ type, body }) =>
+        seal(keyPair, { type, seq: ++this.seq, timestamp: this.now(), body })
       )
       try {
         await this.ledger.append(envelopes)
-        return envelopes.map((e) => envelopeId(e))
+        const ids = envelopes.map((e) => envelopeId(e))
+        ids.forEach((id, i) => this.sealed.set(id, ops[i]))
+        trim(this.sealed)
+        return ids
       } catch (err) {
         // The indexer's answer set this peer's clock (market/clock.ts): seal again with it.
         if (!isClockAhead(err) || attempt >= SEAL_ATTEMPTS) throw err
       }
     }
+  }
+
+  /**
+   * An op of this client's refused as a replay (a later seq of its author went in first: concurrent ops through
+   * different relays) went nowhere: its final outcome is the first the engine recorded for its exact bytes (an id's
+   * outcome is written once), so it was never accepted. Sealed again with a seq above every one sent, once however
+   * many wait: the copy's outcome is the op's (its id is the copy's). The one it replaces leaves the outbox as final.
+   */
+  private reseal(id: Id): Promise<Id> | null {
+    let copy = this.resealed.get(id)
+    if (copy !== undefined) return copy
+    const op = this.sealed.get(id)
+    if (op === undefined || op.reseals >= RESEALS || this.keyPair === null) return null
+    this.sealed.delete(id)
+    copy = this.send([{ ...op, reseals: op.reseals + 1 }], this.keyPair, true).then(([next]) => {
+      log.info('an op refused as a replay is sealed again', { op: id, as: next })
+      return next
+    })
+    this.resealed.set(id, copy)
+    trim(this.resealed)
+    return copy
   }
 
   /** Waits for final outcomes by default. */
@@ -184,9 +229,25 @@ export class Client extends EventEmitter implements MarketClient {
     })
   }
 
+  /** An op of this client's refused as a replay is sealed again (see `reseal`): the outcome is its copy's. */
   async outcome(id: Id, opts: { final?: boolean; timeout?: number } = {}): Promise<Outcome> {
     await this.ready()
-    return this.outcomes.wait(id, opts.final === true, opts.timeout ?? this.outcomeTimeout)
+    const final = opts.final === true
+    const deadline = Date.now() + (opts.timeout ?? this.outcomeTimeout)
+    const left = (): number => Math.max(0, deadline - Date.now())
+    let o = await this.outcomes.wait(id, final, left())
+    if (o.accepted || o.reason !== 'replay') {
+      if (final) this.sealed.delete(id)
+      return o
+    }
+    // Only a final refusal says the bytes went nowhere: until then a reorg may put them before the later seq.
+    if (!final) o = await this.outcomes.wait(id, true, left())
+    const copy = o.reason === 'replay' ? this.reseal(id) : null
+    if (copy === null) {
+      this.sealed.delete(id)
+      return o
+    }
+    return this.outcome(await copy, { final, timeout: left() })
   }
 
   private get view(): HyperbeeView {
@@ -243,5 +304,13 @@ export class Client extends EventEmitter implements MarketClient {
   }
   override off(event: 'update', fn: () => void): this {
     return super.off(event, fn)
+  }
+}
+
+/** Forget the oldest entries past MAX_SEALED. */
+function trim(map: Map<Id, unknown>): void {
+  for (const id of map.keys()) {
+    if (map.size <= MAX_SEALED) return
+    map.delete(id)
   }
 }

@@ -235,7 +235,10 @@ export interface MarketClient {
   close(): Promise<void>
   /** Seal each op with this identity (next seq), append them in one batch; returns their ids. */
   submit(ops: OpRequest[]): Promise<Id[]>
-  /** Wait until the op is applied, and (with final) indexed by a quorum. Throws TIMEOUT. */
+  /**
+   * Wait until the op is applied, and (with final) indexed by a quorum. Throws TIMEOUT. An op this client sealed
+   * that is refused as a replay is sealed again: the outcome is its copy's, and `outcome.id` names the copy.
+   */
   outcome(id: Id, opts?: { final?: boolean; timeout?: number }): Promise<Outcome>
   /** Engine time: the clamped timestamp of the last applied op. */
   time(): Promise<number>
