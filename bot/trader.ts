@@ -216,6 +216,11 @@ export class Trader {
     rec.phase = 'submitted'
     this.state.save()
     const outcome = await this.outcome(rec.id)
+    // Refused as a replay, the client sealed it again (market/client.ts): the bid is its copy.
+    if (outcome.id !== rec.id) {
+      rec.id = outcome.id
+      this.state.save()
+    }
     if (!outcome.accepted) this.refused(d, rec, outcome)
   }
 
