@@ -51,15 +51,28 @@ function replicaOf(t: TradeRecord): number {
   return Number(t.id.slice(t.id.lastIndexOf('.') + 1))
 }
 
-/** The nodes that hold the other shards of `t`'s group: a replacement must be none of them. */
+/** The group of `t`'s shard, or null when the catalog names no shard of it. */
+export function groupOf(writer: ContractWriter, t: TradeRecord): number | null {
+  return catalogOf(writer)?.placeOf(t.id)?.group ?? null
+}
+
+/**
+ * The nodes that hold the other shards of `t`'s group, or are to: a replacement must be none of them. A replacement
+ * bought for a holder of the group (matched or settled) is not named in the catalog until it is reached, yet takes a
+ * shard of it (the soak, seed 2700: two heals of one group both bought k56tyhx6).
+ */
 export function groupPeers(writer: ContractWriter, d: DeploymentRecord, t: TradeRecord): string[] {
   const catalog = catalogOf(writer)
   const place = catalog?.placeOf(t.id) ?? null
   if (catalog === null || place === null) return []
-  const ids = new Set(
-    catalog.holders[place.group].filter((x): x is string => x !== null && x !== t.id)
-  )
-  return d.trades.filter((x) => ids.has(x.id)).map((x) => x.node)
+  const holders = new Set(catalog.holders[place.group].filter((x): x is string => x !== null))
+  const peer = (x: TradeRecord): boolean =>
+    x.id !== t.id &&
+    (holders.has(x.id) ||
+      (x.replaces !== null &&
+        holders.has(x.replaces) &&
+        (x.phase === 'matched' || x.phase === 'settled')))
+  return [...new Set(d.trades.filter(peer).map((x) => x.node))]
 }
 
 /** Repairs being written, per contract: two heals at once (two holders of a group lost) must not both name one replacement. */

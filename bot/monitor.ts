@@ -11,9 +11,9 @@ import { workloadId } from '../lib/trade-workload'
 import type { Verdict } from '../lib/storage-proof'
 import type { StatusRecord } from '../lib/node-messages'
 import type { BotHost } from './host'
-import type { BidRecord, DeploymentRecord, TradeRecord } from './records'
+import type { DeploymentRecord, TradeRecord } from './records'
 import { bidFor } from './manifest'
-import { groupPeers, writeRepairs, catalogOf } from './archive-deploy'
+import { groupOf, groupPeers, writeRepairs, catalogOf } from './archive-deploy'
 import { NodeWatch } from './watch'
 import { Challenges } from './challenges'
 import { StateCopies } from './state-copies'
@@ -115,8 +115,10 @@ export class Monitor {
   private readonly refusals = new Map<string, number>()
   /** Failed leases whose replacement failed to buy: when to try again. */
   private readonly retryAt = new Map<string, number>()
-  /** Per deployment, the replacements being named and settled (resumeReplacements): one at a time. */
+  /** Per deployment, the replacements being named and settled (nameReplacements): one at a time. */
   private readonly naming = new Map<string, Promise<void>>()
+  /** Per archive group (deployment/group), the heal buying a replacement now: one at a time (inTurn). */
+  private readonly turns = new Map<string, Promise<void>>()
   private ticking: Promise<void> | null = null
   private closed = false
   /** performance.now() at the last interval: a much longer gap is the bot's own stall. */
@@ -549,20 +551,41 @@ export class Monitor {
         )
       bot.progress('renew', `${d.id}: ${why}`, d.id)
     }
-    // an archive's holders are distinct within their group only
-    const peers =
-      w.archive !== null
-        ? groupPeers(await bot.writer(d), d, t)
-        : m.placement.spread
-          ? d.trades
-              .filter((x) => x.workload === w.name && x.phase === 'settled' && x.id !== t.id)
-              .map((x) => x.node)
-          : []
-    // what is avoided is looked at again as the bid is placed, and each time it is placed again (trader.ts exclusion)
-    const exclude = [...new Set([...avoid, ...peers, ...(await this.avoided())])]
-    const body = bidFor(m, w, 1, { expiry: Date.now() + bot.bidWindow, exclude })
-    const rec = bot.trader.plan(d, w.name, body, t.id, peers)
-    await this.resumeReplacements(d, [rec])
+    const group = w.archive !== null ? groupOf(await bot.writer(d), t) : null
+    const buy = async (): Promise<void> => {
+      // an archive's holders are distinct within their group only
+      const peers =
+        w.archive !== null
+          ? groupPeers(await bot.writer(d), d, t)
+          : m.placement.spread
+            ? d.trades
+                .filter((x) => x.workload === w.name && x.phase === 'settled' && x.id !== t.id)
+                .map((x) => x.node)
+            : []
+      // what is avoided is looked at again as the bid is placed, and each time it is placed again (trader.ts exclusion)
+      const exclude = [...new Set([...avoid, ...peers, ...(await this.avoided())])]
+      const body = bidFor(m, w, 1, { expiry: Date.now() + bot.bidWindow, exclude })
+      const rec = bot.trader.plan(d, w.name, body, t.id, peers)
+      await bot.trader.fill(d, { only: [rec] })
+    }
+    await (group === null ? buy() : this.inTurn(`${d.id}/${group}`, buy))
+    await this.nameReplacements(d)
+  }
+
+  /**
+   * Run `fn` once the one before it with the same `key` has ended. Two heals of one archive group bid one after the
+   * other: each bid excludes the nodes of the group (groupPeers), and a bid placed beside another cannot see the node
+   * the other is buying (the soak, seed 2700: two heals bid 40 ms apart and both filled on k56tyhx6). Heals of other
+   * groups, or other deployments, still run beside each other.
+   */
+  private inTurn(key: string, fn: () => Promise<void>): Promise<void> {
+    const p = (this.turns.get(key) ?? Promise.resolve()).then(fn, fn)
+    this.turns.set(key, p)
+    const done = (): void => {
+      if (this.turns.get(key) === p) this.turns.delete(key)
+    }
+    p.then(done, done)
+    return p
   }
 
   /**
@@ -607,18 +630,23 @@ export class Monitor {
   }
 
   /**
-   * Finish replacement bids (after a heal, or a restart in the middle of one):
-   * fill; then the signed scale instruction naming the new trades and their
-   * workload, appended BEFORE settling, so that a node never sees a settled
-   * replacement trade whose workload the core does not name yet; then settle.
-   * Naming and settling run one at a time per deployment: a restarted `scit bot run` resumes a deployment while its
-   * monitor follows the same bids (the trader joins their loops), and both would name and settle the new trades.
-   * `only`: a heal's own bid; without it every replacement bid in flight (a restart). Trades of bids still followed
-   * (their nodes not yet found reachable) wait for their own heal to name and settle them.
+   * Finish every replacement bid in flight (a restart in the middle of a heal, or a heal that gave up waiting): fill,
+   * then name and settle (nameReplacements). A heal fills its own bid only (buyAgain), then names and settles.
    */
-  async resumeReplacements(d: DeploymentRecord, only?: BidRecord[]): Promise<void> {
+  async resumeReplacements(d: DeploymentRecord): Promise<void> {
     if (!d.bids.some((b) => b.replaces !== null && IN_FLIGHT.has(b.phase))) return
-    await this.bot.trader.fill(d, only === undefined ? {} : { only })
+    await this.bot.trader.fill(d)
+    await this.nameReplacements(d)
+  }
+
+  /**
+   * The signed scale instruction (or an archive's repair record) naming the new trades and their workload, appended
+   * BEFORE settling, so that a node never sees a settled replacement trade whose workload the core does not name yet;
+   * then settle. One run at a time per deployment: a restarted `scit bot run` resumes a deployment while its monitor
+   * follows the same bids (the trader joins their loops), and both would name and settle the new trades. Trades of
+   * bids still followed (their nodes not yet found reachable) wait for their own heal to name and settle them.
+   */
+  private nameReplacements(d: DeploymentRecord): Promise<void> {
     const run = (): Promise<void> => this.nameAndSettle(d)
     const p = (this.naming.get(d.id) ?? Promise.resolve()).then(run, run)
     this.naming.set(d.id, p)
