@@ -117,7 +117,7 @@ export class Monitor {
   private readonly retryAt = new Map<string, number>()
   /** Per deployment, the replacements being named and settled (nameReplacements): one at a time. */
   private readonly naming = new Map<string, Promise<void>>()
-  /** Per archive group (deployment/group), the heal buying a replacement now: one at a time (inTurn). */
+  /** Per archive group or spread workload, the heal buying a replacement now: one at a time (inTurn). */
   private readonly turns = new Map<string, Promise<void>>()
   private ticking: Promise<void> | null = null
   private closed = false
@@ -551,15 +551,27 @@ export class Monitor {
         )
       bot.progress('renew', `${d.id}: ${why}`, d.id)
     }
-    const group = w.archive !== null ? groupOf(await bot.writer(d), t) : null
+    // Heals whose nodes must differ (an archive's group, a spread workload's replicas) buy one after the other.
+    const turn =
+      w.archive !== null
+        ? `${w.name}/${groupOf(await bot.writer(d), t) ?? t.id}`
+        : m.placement.spread
+          ? w.name
+          : null
     const buy = async (): Promise<void> => {
-      // an archive's holders are distinct within their group only
+      // an archive's holders are distinct within their group only; a spread workload's replicas, and the
+      // replacements bought for them, on distinct nodes
       const peers =
         w.archive !== null
           ? groupPeers(await bot.writer(d), d, t)
           : m.placement.spread
             ? d.trades
-                .filter((x) => x.workload === w.name && x.phase === 'settled' && x.id !== t.id)
+                .filter(
+                  (x) =>
+                    x.workload === w.name &&
+                    x.id !== t.id &&
+                    (x.phase === 'settled' || (x.phase === 'matched' && x.replaces !== null))
+                )
                 .map((x) => x.node)
             : []
       // what is avoided is looked at again as the bid is placed, and each time it is placed again (trader.ts exclusion)
@@ -568,15 +580,15 @@ export class Monitor {
       const rec = bot.trader.plan(d, w.name, body, t.id, peers)
       await bot.trader.fill(d, { only: [rec] })
     }
-    await (group === null ? buy() : this.inTurn(`${d.id}/${group}`, buy))
+    await (turn === null ? buy() : this.inTurn(`${d.id}/${turn}`, buy))
     await this.nameReplacements(d)
   }
 
   /**
-   * Run `fn` once the one before it with the same `key` has ended. Two heals of one archive group bid one after the
-   * other: each bid excludes the nodes of the group (groupPeers), and a bid placed beside another cannot see the node
-   * the other is buying (the soak, seed 2700: two heals bid 40 ms apart and both filled on k56tyhx6). Heals of other
-   * groups, or other deployments, still run beside each other.
+   * Run `fn` once the one before it with the same `key` has ended. Two heals of one archive group (or of one spread
+   * workload) bid one after the other: each bid excludes the nodes of the others, and a bid placed beside another
+   * cannot see the node the other is buying (the soak, seed 2700: two heals bid 40 ms apart and both filled on
+   * k56tyhx6). Heals of other groups, workloads or deployments still run beside each other.
    */
   private inTurn(key: string, fn: () => Promise<void>): Promise<void> {
     const p = (this.turns.get(key) ?? Promise.resolve()).then(fn, fn)

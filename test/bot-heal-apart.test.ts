@@ -43,7 +43,7 @@ async function appAndDb(t: Assert): Promise<string> {
 
 sandboxTest(
   'a heal whose replacement filled settles it while another heal of the same deployment finds no room',
-  // db's heal gives up after its 2 bids of 15 s, ~29 s in: brittle's default 30 s left no room for teardown
+  // db's heal gives up after its 2 bids (and a reach check), ~26 s in: brittle's default 30 s leaves no room for teardown
   { timeout: 90_000 },
   async (t) => {
     const w = await world(t, await testnet(t))

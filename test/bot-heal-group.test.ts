@@ -1,7 +1,8 @@
 /**
  * Two holders of one archive group lost at once are replaced on two distinct nodes, neither one that holds a shard of
  * the group (the soak, seed 2700: botB's two heals of one group bid 40 ms apart and both filled on the same node, as
- * each bid excluded the group's holders but not the node the other heal was buying).
+ * each bid excluded the group's holders but not the node the other heal was buying). So are two replicas of one
+ * spread service.
  */
 import test from 'brittle'
 import { testnet } from './helpers/net'
@@ -10,6 +11,9 @@ import { catalogOf } from '../bot/archive-deploy'
 import type { Bot } from '../bot/bot'
 import type { DeploymentRecord } from '../bot/records'
 import { settleWithin } from '../lib/timeout'
+import { FAST_MONITOR, bot, node, serviceTemplate, sized, world } from './helpers/deploy'
+import { sandboxTest } from './helpers/sandbox'
+import { deploy, waitRunning } from '../bot/deployment'
 
 /** Once each of `lost` has a settled replacement; past `ms`, the heal lines seen instead (where it stopped). */
 async function replaced(b: Bot, d: DeploymentRecord, lost: string[], ms: number): Promise<string> {
@@ -79,5 +83,39 @@ test(
       fresh.every((x) => now.includes(x.id)),
       'the catalog names both as holders of the group'
     )
+  }
+)
+
+sandboxTest(
+  'two replicas of a spread service lost at once are replaced on two distinct nodes',
+  { timeout: 240_000 },
+  async (t) => {
+    const w = await world(t, await testnet(t))
+    const x = await node(t, w, sized(500, 5))
+    const y = await node(t, w, sized(500, 6))
+    const b = await bot(t, w, { monitor: FAST_MONITOR })
+    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 2 }) })
+    await waitRunning(b, d)
+    const lost = d.trades.filter((r) => r.phase === 'settled')
+    t.alike(lost.map((r) => r.node).sort(), [x.key, y.key].sort(), 'one replica on x, one on y')
+    // two spares with room for both replicas: the cheaper one fits both heals' bids
+    const z1 = await node(t, w, sized(1000, 10))
+    const z2 = await node(t, w, sized(1000, 20))
+
+    const both = replaced(
+      b,
+      d,
+      lost.map((r) => r.id),
+      150_000
+    )
+    await Promise.all([x.close(), y.close()])
+    b.monitor.start()
+    t.is(await both, 'replaced', 'both lost replicas are replaced')
+    const nodes = d.trades
+      .filter((r) => lost.some((l) => l.id === r.replaces) && r.phase === 'settled')
+      .map((r) => r.node)
+    t.alike(nodes.sort(), [z1.key, z2.key].sort(), 'on the two spares, one each')
+    const rows = await waitRunning(b, d)
+    t.is(rows.filter((r) => r.state === 'running').length, 2, 'both run')
   }
 )
