@@ -49,14 +49,27 @@ export interface Run {
   stderr: string
 }
 
+/** A command still running after this is killed: its test fails with what it printed, the run goes on. */
+const HUNG = 90_000
+
 /** Run `scit ARGS` to its end on `runtime`; never throws on a non-zero exit. */
 export function runScit(runtime: Runtime, args: string[]): Promise<Run> {
   const [file, ...pre] = scitArgv(runtime)
   return new Promise((resolve) => {
-    execFile(file, [...pre, ...args], (err, stdout, stderr) => {
-      const code = err === null ? 0 : Number((err as { code?: number }).code ?? 1)
-      resolve({ code, stdout, stderr })
-    })
+    execFile(
+      file,
+      [...pre, ...args],
+      { timeout: HUNG, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        const hung = err !== null && (err as { killed?: boolean }).killed === true
+        const code = err === null ? 0 : Number((err as { code?: number }).code ?? 1)
+        resolve({
+          code,
+          stdout,
+          stderr: hung ? `${stderr}\n(killed: still running after ${HUNG} ms)` : stderr
+        })
+      }
+    )
   })
 }
 
