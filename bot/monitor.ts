@@ -206,8 +206,12 @@ export class Monitor {
       for (const t of d.trades.filter((x) => x.phase === 'settled' && x.healing !== undefined))
         if ((this.retryAt.get(t.id) ?? 0) <= Date.now()) void this.heal(d, t, t.healing as string)
       // A heal cut short after its `fail` (the bot killed, an op not decided in time) left a failed lease
-      // nothing replaces: the replica would be lost for good.
-      for (const t of d.trades.filter((x) => unreplaced(d, x))) {
+      // nothing replaces: the replica would be lost for good. Not one whose bid the trader still follows (a
+      // restart's resume), between two of its bids: the soak (seed 2700 on 80312c7) healed botB's CRM twice that way,
+      // and two replicas of it served, each from its own copy.
+      for (const t of d.trades.filter(
+        (x) => unreplaced(d, x) && !this.bot.trader.replacing(x.id)
+      )) {
         if ((this.retryAt.get(t.id) ?? 0) > Date.now()) continue
         void this.heal(d, t, `lease ${t.id} failed and nothing replaced it yet`)
       }

@@ -121,6 +121,15 @@ export class Trader {
   }
 
   /**
+   * Whether a bid replacing trade `id` is followed now: in flight even between two of its bids, while its record is
+   * `expired` for the back-off.
+   */
+  replacing(id: string): boolean {
+    for (const rec of this.filling.keys()) if (rec.replaces === id) return true
+    return false
+  }
+
+  /**
    * A bid record already followed is joined, not followed twice: a restarted `scit bot run` resumes a deployment while
    * its monitor follows the same replacement bid, and two loops each submitted it (the soak, seed 27: the first bid
    * filled unnoticed, its trade held the node's capacity unsettled for the settlement window, the replica stayed lost).
