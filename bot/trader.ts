@@ -238,7 +238,7 @@ export class Trader {
    * bid, a preference outlived its cause (the soak, seed 2700 on a867766: a CRM's heal excluded all 3 nodes of its
    * region, its bids expired unfilled for 280 s, then it gave up; the next heal bought one of them in 10 s). When they
    * leave no offer that fits, it bids without them (but the replaced lease's node, if that leaves one; else with its
-   * hard exclusion only): a possibly-bad node beats no service, and `reached`
+   * hard exclusion only, also when nothing fits at all): a possibly-bad node beats no service, and `reached`
    * still refuses one this bot cannot reach (then excluded by this record for good, so it cannot spend its attempts).
    */
   private async exclusion(d: DeploymentRecord, rec: BidRecord): Promise<void> {
@@ -254,13 +254,18 @@ export class Trader {
     const last = own !== undefined && avoided.includes(own) ? list([own]) : null
     let exclude = list(avoided)
     if (!fits(exclude)) {
-      const less = last !== null && fits(last) ? last : fits(list([])) ? list([]) : exclude
+      // and when nothing fits at all, with its hard exclusion only: an avoided node that sells again can fill it then
+      // (the soak, seed 2700 on 1b0a0ce: a CRM's heal bid rested 58 s past n1 back with room, which it avoided)
+      const less = last !== null && fits(last) ? last : list([])
       const soft = exclude.filter((n) => !less.includes(n))
+      const why = fits(less)
+        ? 'every matching offer is from an avoided node'
+        : 'no offer fits now, and one of these may sell again'
       if (soft.length > 0)
         this.say(
           d,
           'avoid',
-          `${rec.workload}: every matching offer is from an avoided node: bidding without avoiding ${soft.map(shortKey).join(', ')}`
+          `${rec.workload}: ${why}: bidding without avoiding ${soft.map(shortKey).join(', ')}`
         )
       exclude = less
     }

@@ -130,3 +130,44 @@ sandboxTest(
     )
   }
 )
+
+sandboxTest(
+  'a heal that finds no offer at all bids without avoiding: the avoided node that sells again fills it',
+  { timeout: 120_000 },
+  async (t) => {
+    const w = await world(t, await testnet(t))
+    const data = await t.tmp()
+    const x = await node(t, w, { ...sized(500, 8), data })
+    const b = await bot(t, w, {
+      monitor: { ...FAST_MONITOR, avoidFor: 600_000 }, // x, where the lease failed, avoided for the whole test
+      trader: { bidWindow: 30_000, attempts: 1, backoff: 100 }
+    })
+    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }) })
+    await waitRunning(b, d)
+    const lease = d.trades[0]
+
+    // x goes, its offer withdrawn: the heal's bid finds no offer at all, and rests
+    const bidding = new Promise<void>((resolve) => {
+      const on = (step: string): void => {
+        if (step !== 'bid') return
+        b.events.off('progress', on)
+        resolve()
+      }
+      b.events.on('progress', on)
+    })
+    t.ok(await x.withdraw(), "x's offer is withdrawn")
+    await x.close()
+    const ends = heals(b, 1, BOUND)
+    b.monitor.start()
+    await bidding
+    // x comes back on its data dir and sells again, while the bid rests
+    const again = await node(t, w, { ...sized(500, 8), data })
+    const [end] = await ends
+    t.ok(
+      end?.startsWith('healed'),
+      `healed by the bid that rested: ${end ?? 'nothing within the bound'}`
+    )
+    const next = d.trades.find((r) => r.replaces === lease.id && r.phase === 'settled')
+    t.is(next?.node, again.key, 'on x, back')
+  }
+)
