@@ -6,6 +6,7 @@
 import {
   FAST_MONITOR,
   healed,
+  nextLine,
   moneyConserved,
   world,
   node,
@@ -147,14 +148,7 @@ sandboxTest(
     const lease = d.trades[0]
 
     // x goes, its offer withdrawn: the heal's bid finds no offer at all, and rests
-    const bidding = new Promise<void>((resolve) => {
-      const on = (step: string): void => {
-        if (step !== 'bid') return
-        b.events.off('progress', on)
-        resolve()
-      }
-      b.events.on('progress', on)
-    })
+    const bidding = nextLine(b, 'bid')
     t.ok(await x.withdraw(), "x's offer is withdrawn")
     await x.close()
     const ends = heals(b, 1, BOUND)

@@ -4,25 +4,11 @@
  * and heal it again (the soak, seed 2700 on 80312c7: botB's CRM was healed twice that way, two replicas served, each
  * from its own copy, and 23 acknowledged writes were lost).
  */
-import type { Bot } from '../bot/bot'
-import { world, node, bot, serviceTemplate } from './helpers/deploy'
+import { world, node, bot, serviceTemplate, nextLine } from './helpers/deploy'
 import { testnet } from './helpers/net'
 import { sandboxTest } from './helpers/sandbox'
 import { deploy, waitRunning, resumeUntilDone } from '../bot/deployment'
 import { settleWithin } from '../lib/timeout'
-
-/** Resolves at the `n`th progress line `step` of `b`. */
-function lines(b: Bot, step: string, n = 1): Promise<void> {
-  return new Promise((resolve) => {
-    let seen = 0
-    const on = (s: string): void => {
-      if (s !== step || ++seen < n) return
-      b.events.off('progress', on)
-      resolve()
-    }
-    b.events.on('progress', on)
-  })
-}
 
 sandboxTest(
   'a replacement bid resumed after a restart is the only heal of its lease, between two of its bids too',
@@ -37,7 +23,7 @@ sandboxTest(
     await waitRunning(first, d)
     const lease = d.trades[0]
     // x goes and nothing else sells: the heal fails its lease and bids, and the bid rests
-    const bidding = lines(first, 'bid')
+    const bidding = nextLine(first, 'bid')
     await x.close()
     first.monitor.start()
     await bidding
@@ -49,12 +35,12 @@ sandboxTest(
       if (step === 'heal') heals.push(detail)
     })
     const r = b.state.find(d.id)
-    const rebid = lines(b, 'rebid')
+    const rebid = nextLine(b, 'rebid')
     const resumed = resumeUntilDone(b, r)
     // the monitor's first look at the lease falls in a back-off, as the soak's did (its first tick, slowed by
     // another contract's checks, came 40 s after the restart); then it ticks every 200 ms through another
     await rebid
-    const again = lines(b, 'rebid')
+    const again = nextLine(b, 'rebid')
     b.monitor.start()
     await again
     const z = await node(t, w)

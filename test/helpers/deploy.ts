@@ -300,6 +300,18 @@ export async function twoServices(t: Assert, b: Bot, x: NodeDaemon, y: NodeDaemo
   return { da, db, la, lb }
 }
 
+/** Resolves at the bot's next progress line `step`. */
+export function nextLine(b: Bot, step: string): Promise<void> {
+  return new Promise((resolve) => {
+    const on = (s: string): void => {
+      if (s !== step) return
+      b.events.off('progress', on)
+      resolve()
+    }
+    b.events.on('progress', on)
+  })
+}
+
 /** Resolve with the bot's next heal outcome: "healed: …" or "heal-failed: …". */
 export function healed(b: Bot): Promise<string> {
   return new Promise((resolve) => {
