@@ -28,7 +28,7 @@ import { ShardChannel, type ShardTraffic } from '../lib/archive/shard-channel'
 import { JOINING, stepOf } from '../lib/stall'
 import { ContractWriter } from './notary'
 import { BotState, DeploymentRecord } from './records'
-import { Trader, TraderOptions, DEFAULT_TRADER, Progress } from './trader'
+import { Trader, TraderOptions, TraderHooks, DEFAULT_TRADER, Progress } from './trader'
 import { ApprovalChannel } from './approvals'
 import { Monitor, MonitorOptions } from './monitor'
 import { requirePhase, isOver } from './phase'
@@ -44,7 +44,7 @@ export interface BotOptions {
   /** The bot destroys it with its swarm; else lib/swarm makes one for `bootstrap`. */
   dht?: DHT
   identity?: KeyPair
-  trader?: Partial<Omit<TraderOptions, 'progress' | 'signal' | 'reaches' | 'avoided'>>
+  trader?: Partial<Omit<TraderOptions, TraderHooks>>
   monitor?: Partial<MonitorOptions>
   /** ms to wait for a peer to show the market's view (Infinity: `bot run`, as long as it takes, saying so). */
   joinTimeout?: number
@@ -155,6 +155,7 @@ export class Bot extends ReadyResource {
           ...DEFAULT_TRADER,
           ...this.opts.trader,
           reaches: (node, timeout) => this.reaches(node, timeout),
+          linked: () => this.linked(),
           // none while the contracts resume (the monitor is made after): a bid keeps its planned exclude then
           avoided: async () => (await this._monitor?.avoided()) ?? null,
           progress: this.progress,
@@ -268,6 +269,11 @@ export class Bot extends ReadyResource {
   reachesMarket(): boolean {
     const relays = this._peer?.relays ?? null
     return relays === null || relays.writers() > 0
+  }
+
+  /** The peers (nodes among them) this bot holds an open connection to now. */
+  linked(): Set<string> {
+    return new Set([...this.nodeChannels].filter(([, ch]) => !ch.closed).map(([key]) => key))
   }
 
   /** Asks the swarm for a direct connection when not connected. */

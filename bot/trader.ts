@@ -34,6 +34,8 @@ export interface TraderOptions {
   reaches?: (node: string, timeout: number) => Promise<boolean>
   /** The nodes a heal's bid avoids now (monitor.ts avoided); null or absent: a bid's exclude is kept as planned. */
   avoided?: () => Promise<string[] | null>
+  /** The nodes this bot holds a connection to now (bot.ts linked); absent: none is preferred. */
+  linked?: () => ReadonlySet<string>
   progress: Progress
   signal: AbortSignal
 }
@@ -54,7 +56,9 @@ export interface FillOptions {
 /** The buying failed for good: the deployment closes what it bought (bot/deployment.ts abandon). */
 export class NotFilled extends ScitError {}
 
-export const DEFAULT_TRADER: Omit<TraderOptions, 'progress' | 'signal' | 'reaches' | 'avoided'> = {
+export type TraderHooks = 'progress' | 'signal' | 'reaches' | 'avoided' | 'linked'
+
+export const DEFAULT_TRADER: Omit<TraderOptions, TraderHooks> = {
   bidWindow: 60_000,
   attempts: 3,
   backoff: 1000,
@@ -268,6 +272,16 @@ export class Trader {
           `${rec.workload}: ${why}: bidding without avoiding ${soft.map(shortKey).join(', ')}`
         )
       exclude = less
+    }
+    // of what fits, the nodes this bot holds a connection to first: the market fills the cheapest offer, and one from a
+    // node cut off from this bot costs a reach timeout and a bid attempt each (the soak, seed 2700 on dd46ac0: a job's
+    // heal bought three such nodes in turn while a fourth it was connected to had room, gave up, and tried again 30 s
+    // later). Only when some node that fits is connected: a bot that reaches none still tries each (reached).
+    const linked = this.opts.linked?.()
+    if (linked !== undefined) {
+      const fit = fitting(offers, { ...rec.body, exclude }).map((o) => o.node)
+      const far = fit.filter((n) => !linked.has(n))
+      if (far.length > 0 && far.length < fit.length) exclude = list([...far, ...exclude])
     }
     rec.body = { ...rec.body, exclude }
     this.state.save()

@@ -103,7 +103,36 @@ sandboxTest(
 )
 
 sandboxTest(
-  'a heal whose cheapest replacement is a node the bot cannot reach buys the next one, and avoids that node',
+  'a heal buys from a node the bot holds a connection to before a cheaper one it is cut off from',
+  async (t) => {
+    const { nodes, cut, b } = await scene(t, [8, 10, 12], {
+      monitor: { ...FAST_MONITOR, avoidFor: 60_000 }
+    })
+    const [x, y, z] = nodes
+    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }), id: 'web' })
+    await waitRunning(b, d, { deadline: Date.now() + BOUND })
+    const lost = d.trades[0]
+    t.is(lost.node, x.key, 'the lease on the cheapest node')
+    t.ok(b.linked().has(z.key), 'the bot is connected to z')
+
+    cut.cutFrom(y.key) // y still sells, the next cheapest once x is left
+    const lines = said(b, 'unreachable')
+    const done = healed(b)
+    await b.trader.end(d, lost.id, 'fail', 'its node stopped')
+    b.monitor.start()
+    const what = await done
+    t.ok(what.startsWith('healed'), what)
+    t.alike(
+      d.trades.filter((r) => r.replaces === lost.id).map((r) => [r.node, r.phase]),
+      [[z.key, 'settled']],
+      'one trade replaces the lease, settled on z: y never bought'
+    )
+    t.alike(lines, [], 'no reach timeout spent')
+  }
+)
+
+sandboxTest(
+  'a heal connected to no node that fits tries each in turn, closes what it cannot reach and keeps off it',
   async (t) => {
     const { nodes, cut, b } = await scene(t, [8, 10, 12], {
       monitor: { ...FAST_MONITOR, avoidFor: 60_000 }
@@ -114,25 +143,16 @@ sandboxTest(
     const lost = d.trades[0]
     t.is(lost.node, x.key, 'the lease on the cheapest node')
 
-    cut.cutFrom(y.key) // y still sells, the next cheapest once x is left
+    cut.cutFrom(y.key, z.key) // both still sell: only x, left by the heal, is connected
     const done = healed(b)
     await b.trader.end(d, lost.id, 'fail', 'its node stopped')
     b.monitor.start()
     const what = await done
-    t.ok(what.startsWith('healed'), what)
-    const next = d.trades.filter((r) => r.replaces === lost.id && r.phase === 'settled')
-    t.alike(
-      next.map((r) => r.node),
-      [z.key],
-      'the replacement is settled on z, not on y'
-    )
+    t.ok(what.startsWith('heal-failed') && what.includes('unreachable'), what)
     await closedUnsettled(t, b, d, y.key)
-    const rec = d.bids.find((x) => x.replaces === lost.id)
-    t.ok(rec?.hard?.includes(y.key), "the heal's bid keeps off y while it lasts")
-    if (next[0]?.node === z.key) {
-      const rows = await waitRunning(b, d, { deadline: Date.now() + BOUND })
-      t.is(rows.find((r) => r.trade === next[0]?.id)?.state, 'running', 'and it runs there')
-    }
+    await closedUnsettled(t, b, d, z.key)
+    const rec = d.bids.find((r) => r.replaces === lost.id)
+    t.ok(rec?.hard?.includes(y.key), "the heal's bid kept off y once it was not reached")
   }
 )
 
