@@ -11,6 +11,7 @@ import { market, history } from './helpers/ledger'
 import { endChild, tieToRunner } from './helpers/child'
 import { SCIT } from './helpers/runtime'
 import { MarketPeer } from '../market/peer'
+import { Ledger } from '../market/ledger'
 import { generateKeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { within } from '../lib/timeout'
@@ -29,8 +30,12 @@ test('scit market serve restarted on a view whose blocks are on its peers only s
   t.teardown(() => peer.close(), { order: -1 })
   await peer.ready()
   const signed = founder.ledger.view.core.signedLength
-  // polled, bounded: an idle founder emits no update to wait on
-  for (let i = 0; i < 300 && peer.ledger.view.core.length < signed; i++) {
+  // polled, bounded: an idle founder emits no update to wait on. And until a fast-forward has ended: its target's
+  // view core may not be on disk yet (once, with a CPU-heavy test beside it: the core read back below was empty)
+  const behind = (): boolean =>
+    peer.ledger.view.core.length < signed ||
+    (peer.ledger instanceof Ledger && peer.ledger.base.isFastForwarding())
+  for (let i = 0; i < 300 && behind(); i++) {
     await peer.ledger.update()
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
@@ -42,8 +47,12 @@ test('scit market serve restarted on a view whose blocks are on its peers only s
   const core = store.get({ key: view })
   await core.ready()
   const length = core.length
+  t.ok(length > 0, `its view is on this disk: ${length} blocks`)
   await core.clear(0, length)
-  t.absent(await core.has(length - 1), `its view (${length} blocks) holds none of them`)
+  t.absent(
+    length > 0 && (await core.has(length - 1)),
+    `its view (${length} blocks) holds none of them`
+  )
   await core.close()
   await store.close()
 

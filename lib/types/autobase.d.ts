@@ -85,6 +85,8 @@ declare module 'autobase' {
     readonly opened: boolean
     readonly closing: Promise<void> | null
     readonly closed: boolean
+    /** Not in Autobase's README: whether it is moving its view to a fast-forward target now. */
+    isFastForwarding(): boolean
     ready(): Promise<void>
     close(): Promise<void>
     append(value: T | T[] | null, opts?: { optimistic?: boolean }): Promise<number>

@@ -1,6 +1,6 @@
 /**
  * Tests that drive a real browser: Debian's chromium (SCIT_CHROMIUM picks another binary) through playwright-core,
- * which never downloads one. Where chromium is missing they are skipped, and the run says so once;
+ * which never downloads one. Where chromium is missing they are skipped, and each file says so once;
  * SCIT_REQUIRE_BROWSER=1 (CI) makes each fail instead.
  */
 import fs from 'fs'

@@ -1,7 +1,7 @@
 /**
  * scit as a process on either runtime (Node, or Bare through bin/scit-bare.js),
- * and tests that need Bare. Where bare is missing they are skipped, and the run
- * says so once; SCIT_REQUIRE_BARE=1 (CI) makes each fail instead.
+ * and tests that need Bare. Where bare is missing they are skipped, and each
+ * file of them says so once; SCIT_REQUIRE_BARE=1 (CI) makes each fail instead.
  */
 import path from 'path'
 import { execFile, spawnSync } from 'child_process'

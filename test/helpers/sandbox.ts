@@ -1,6 +1,6 @@
 /**
  * Tests that need bubblewrap. On a machine without it they are skipped, and
- * the run says so once, with how to install it; a test that tried anyway
+ * each file of them says so once, with how to install it; a test that tried anyway
  * would throw, and a thrown error ends brittle with every later test lost.
  * SCIT_REQUIRE_SANDBOX=1 (CI) makes them mandatory: each fails instead.
  */
