@@ -102,8 +102,10 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 async function main() {
   const { jobs, files } = parseArgs(process.argv.slice(2))
   // the biggest files first: they hold the most tests, so none is left to run alone at the end
+  // relative to the root, where each brittle runs: it resolves its file arguments as globs there
   const queue = (files.length > 0 ? files : testFiles(path.join(root, 'dist', 'test')))
-    .map((f) => ({ f, size: fs.statSync(f).size }))
+    .map((f) => path.relative(root, path.resolve(f)))
+    .map((f) => ({ f, size: fs.statSync(path.join(root, f)).size }))
     .sort((a, b) => b.size - a.size)
     .map((x) => x.f)
   const started = Date.now()
@@ -116,10 +118,8 @@ async function main() {
       const c = count(r.output, r.code)
       pass += c.pass
       failed += c.failed
-      if (c.failed > 0) bad.push(path.relative(root, file))
-      process.stdout.write(
-        `# ${path.relative(root, file)} (${(r.ms / 1000).toFixed(1)} s)\n${r.output}\n`
-      )
+      if (c.failed > 0) bad.push(file)
+      process.stdout.write(`# ${file} (${(r.ms / 1000).toFixed(1)} s)\n${r.output}\n`)
     }
   }
   await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, worker))
