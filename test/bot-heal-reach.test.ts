@@ -102,25 +102,35 @@ sandboxTest(
   }
 )
 
+/**
+ * A replica running on x, the cheapest of three nodes (x, y, z), then its lease failed after `cut` ran, the monitor
+ * started: what the heal said (its `healed` or `heal-failed` line).
+ */
+type Scene = Awaited<ReturnType<typeof scene>>
+
+async function healAfter(t: Assert, before: (s: Scene & { y: NodeDaemon; z: NodeDaemon }) => void) {
+  const s = await scene(t, [8, 10, 12], { monitor: { ...FAST_MONITOR, avoidFor: 60_000 } })
+  const [x, y, z] = s.nodes
+  const { b } = s
+  const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }), id: 'web' })
+  await waitRunning(b, d, { deadline: Date.now() + BOUND })
+  const lost = d.trades[0]
+  t.is(lost.node, x.key, 'the lease on the cheapest node')
+  before({ ...s, y, z })
+  const lines = said(b, 'unreachable')
+  const done = healed(b)
+  await b.trader.end(d, lost.id, 'fail', 'its node stopped')
+  b.monitor.start()
+  return { ...s, y, z, d, lost, lines, what: await done }
+}
+
 sandboxTest(
   'a heal buys from a node the bot holds a connection to before a cheaper one it is cut off from',
   async (t) => {
-    const { nodes, cut, b } = await scene(t, [8, 10, 12], {
-      monitor: { ...FAST_MONITOR, avoidFor: 60_000 }
+    const { z, d, lost, lines, what } = await healAfter(t, ({ cut, y, z, b }) => {
+      t.ok(b.linked().has(z.key), 'the bot is connected to z')
+      cut.cutFrom(y.key) // y still sells, the next cheapest once x is left
     })
-    const [x, y, z] = nodes
-    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }), id: 'web' })
-    await waitRunning(b, d, { deadline: Date.now() + BOUND })
-    const lost = d.trades[0]
-    t.is(lost.node, x.key, 'the lease on the cheapest node')
-    t.ok(b.linked().has(z.key), 'the bot is connected to z')
-
-    cut.cutFrom(y.key) // y still sells, the next cheapest once x is left
-    const lines = said(b, 'unreachable')
-    const done = healed(b)
-    await b.trader.end(d, lost.id, 'fail', 'its node stopped')
-    b.monitor.start()
-    const what = await done
     t.ok(what.startsWith('healed'), what)
     t.alike(
       d.trades.filter((r) => r.replaces === lost.id).map((r) => [r.node, r.phase]),
@@ -134,20 +144,10 @@ sandboxTest(
 sandboxTest(
   'a heal connected to no node that fits tries each in turn, closes what it cannot reach and keeps off it',
   async (t) => {
-    const { nodes, cut, b } = await scene(t, [8, 10, 12], {
-      monitor: { ...FAST_MONITOR, avoidFor: 60_000 }
-    })
-    const [x, y, z] = nodes
-    const d = await deploy(b, { template: await serviceTemplate(t, { replicas: 1 }), id: 'web' })
-    await waitRunning(b, d, { deadline: Date.now() + BOUND })
-    const lost = d.trades[0]
-    t.is(lost.node, x.key, 'the lease on the cheapest node')
-
-    cut.cutFrom(y.key, z.key) // both still sell: only x, left by the heal, is connected
-    const done = healed(b)
-    await b.trader.end(d, lost.id, 'fail', 'its node stopped')
-    b.monitor.start()
-    const what = await done
+    // both still sell: only x, left by the heal, is connected
+    const { b, y, z, d, lost, what } = await healAfter(t, ({ cut, y, z }) =>
+      cut.cutFrom(y.key, z.key)
+    )
     t.ok(what.startsWith('heal-failed') && what.includes('unreachable'), what)
     await closedUnsettled(t, b, d, y.key)
     await closedUnsettled(t, b, d, z.key)
