@@ -20,7 +20,7 @@ import { StateCopies } from './state-copies'
 import { decodeKey, shortKey } from '../lib/keys'
 import { kindEntry, type RestoreRef } from '../lib/contract'
 import { Jobs } from './jobs'
-import { toSettle } from './phase'
+import { toSettle, inFlight } from './phase'
 import safetyCatch from 'safety-catch'
 
 const log = logger('bot/monitor')
@@ -66,8 +66,6 @@ export interface ChallengeEvent {
 const CHALLENGE_TIMEOUT = 10_000
 
 const LIVE = new Set(['running', 'deploying', 'approvals'])
-/** A bid not over yet: a restart or the monitor follows it. */
-const IN_FLIGHT = new Set(['intent', 'submitted', 'filled'])
 /** A replacement that could not be bought is tried again after this long (ms). */
 const RETRY_HEAL = 30_000
 /** The bot's own loop late by more than this (ms) past its interval: it stood still (paused, starved). */
@@ -89,7 +87,7 @@ export function unreplaced(d: DeploymentRecord, t: TradeRecord): boolean {
   return (
     t.phase === 'failed' &&
     !d.trades.some(replacing) &&
-    !d.bids.some((b) => b.replaces === t.id && IN_FLIGHT.has(b.phase))
+    !d.bids.some((b) => b.replaces === t.id && inFlight(d, b))
   )
 }
 
@@ -230,9 +228,7 @@ export class Monitor {
     if (d.trades.some((x) => this.healing.has(x.id))) return
     const stuck = d.bids.find(
       (b) =>
-        b.replaces !== null &&
-        IN_FLIGHT.has(b.phase) &&
-        (this.retryAt.get(b.replaces) ?? 0) <= Date.now()
+        b.replaces !== null && inFlight(d, b) && (this.retryAt.get(b.replaces) ?? 0) <= Date.now()
     )
     const key = stuck?.replaces
     if (key === undefined || key === null) return
@@ -650,7 +646,7 @@ export class Monitor {
    * then name and settle (nameReplacements). A heal fills its own bid only (buyAgain), then names and settles.
    */
   async resumeReplacements(d: DeploymentRecord): Promise<void> {
-    if (!d.bids.some((b) => b.replaces !== null && IN_FLIGHT.has(b.phase))) return
+    if (!d.bids.some((b) => b.replaces !== null && inFlight(d, b))) return
     await this.bot.trader.fill(d)
     await this.nameReplacements(d)
   }

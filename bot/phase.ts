@@ -4,7 +4,7 @@
  * would lock escrow for replicas nothing runs on.
  */
 import { ScitError } from '../lib/errors'
-import type { DeploymentRecord, DeploymentPhase, TradeRecord } from './records'
+import type { BidRecord, DeploymentRecord, DeploymentPhase, TradeRecord } from './records'
 
 export type Command = 'scale' | 'update' | 'stop' | 'resume' | 'approve' | 'grant'
 
@@ -28,6 +28,25 @@ export function isOver(d: DeploymentRecord): boolean {
 /** Matched and to be settled: not one whose node the bot found unreachable (trader.ts reached), which it closes. */
 export function toSettle(t: TradeRecord): boolean {
   return t.phase === 'matched' && t.unreached === undefined
+}
+
+/**
+ * A bid not done with: to place, placed, or filled with a trade still to settle (or none recorded yet). A filled bid
+ * whose trades were all settled, closed or released is done (the soak, seed 2701 on ca3f97c: an archive shard's
+ * replacement, its bot killed and cut off past the settlement window, was released unsettled; its bid, counted as in
+ * flight for good, kept the failed lease from being healed again, and the archive stayed short to the end).
+ */
+export function inFlight(d: DeploymentRecord, rec: BidRecord): boolean {
+  return (
+    rec.phase === 'intent' ||
+    rec.phase === 'submitted' ||
+    (rec.phase === 'filled' && unfinished(d, rec))
+  )
+}
+
+function unfinished(d: DeploymentRecord, rec: BidRecord): boolean {
+  const mine = d.trades.filter((t) => t.id.startsWith(`${rec.id ?? ''}.`)) // book.ts: trade ids are <bid>.<replica>
+  return mine.length === 0 || mine.some(toSettle)
 }
 
 /** Throw BAD_STATE, with what to do instead, unless `cmd` makes sense for `d` now. */

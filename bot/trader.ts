@@ -14,7 +14,7 @@ import type { BotState, BidRecord, DeploymentRecord, TradeRecord } from './recor
 import { until, pause } from './wait'
 import { logger } from '../lib/log'
 import { whyUnfilled, fitting } from './unfilled'
-import { toSettle } from './phase'
+import { toSettle, inFlight } from './phase'
 import safetyCatch from 'safety-catch'
 
 const log = logger('bot/trader')
@@ -106,10 +106,7 @@ export class Trader {
     const open = d.bids.filter(
       (b) =>
         (opts.only === undefined || opts.only.includes(b)) &&
-        (this.filling.has(b) ||
-          b.phase === 'intent' ||
-          b.phase === 'submitted' ||
-          (b.phase === 'filled' && unfinished(d, b)))
+        (this.filling.has(b) || inFlight(d, b))
     )
     const ends = await Promise.allSettled(open.map((b) => this.follow(d, b, opts)))
     const failed = ends.find((e): e is PromiseRejectedResult => e.status === 'rejected')
@@ -594,11 +591,6 @@ export class Trader {
  * A filled bid whose trades are not all adopted (the bot stopped between the fill and its records) or not all checked
  * and settled: followed again (adopt and reached are idempotent), not left to a settle that skips the check.
  */
-function unfinished(d: DeploymentRecord, rec: BidRecord): boolean {
-  const mine = d.trades.filter((t) => t.id.startsWith(`${rec.id ?? ''}.`)) // book.ts: trade ids are <bid>.<replica>
-  return mine.length === 0 || mine.some(toSettle)
-}
-
 /**
  * An archive group's first bid is its layout (archive-deploy.ts writeLayout: the trades of that one bid): not bid for
  * again piecemeal. A holder there the bot cannot reach stays silent, and is healed (repaired) like one that went away.

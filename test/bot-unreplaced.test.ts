@@ -20,7 +20,7 @@ function trade(id: string, over: Partial<TradeRecord> = {}): TradeRecord {
 
 function deployment(
   trades: TradeRecord[],
-  bids: Array<Pick<BidRecord, 'phase' | 'replaces'>>
+  bids: Array<Pick<BidRecord, 'phase' | 'replaces'> & { id?: string }>
 ): DeploymentRecord {
   return {
     id: 'job-2',
@@ -32,12 +32,13 @@ function deployment(
     contract: null,
     phase: 'running',
     bids: bids.map((b) => ({
-      ...b,
+      phase: b.phase,
+      replaces: b.replaces,
       workload: 'mine',
       attempt: 3,
       body: {} as BidRecord['body'],
-      id: null,
-      reason: null
+      reason: null,
+      id: b.id ?? null
     })),
     trades,
     created: 0,
@@ -70,4 +71,28 @@ test("soak30 seed 2700 on 225f8a5: a replacement its bot found unreachable, kill
     'a bid for it in flight: its heal goes on'
   )
   t.absent(unreplaced(d, trade('live')), 'a live lease is not healed')
+})
+
+test("soak30 seed 2701 on ca3f97c: a replacement released unsettled (its bid filled) does not count as the failed lease's replacement", (t) => {
+  // botB's archive: the shard lease 6kxo failed; its replacement bid filled on qbk1ioam (trade od7h.0), botB was killed
+  // and cut off for 118 s, and the market released the trade at the end of its settlement window
+  const failed = trade('6kxo', {
+    phase: 'failed',
+    reason: 'node qbk1ioam unreachable for 20063 ms'
+  })
+  const released = trade('od7h.0', { phase: 'released', replaces: '6kxo' })
+  const filled = { phase: 'filled' as const, replaces: '6kxo', id: 'od7h' }
+  t.ok(
+    unreplaced(deployment([failed, released], [filled]), failed),
+    'healed again: its filled bid is done, its trade released'
+  )
+  const matched = trade('od7h.0', { phase: 'matched', replaces: '6kxo' })
+  t.absent(
+    unreplaced(deployment([failed, matched], [filled]), failed),
+    'its trade still to settle: the heal goes on'
+  )
+  t.absent(
+    unreplaced(deployment([failed], [filled]), failed),
+    'filled, its trade not recorded yet (a crash between): the heal goes on'
+  )
 })
