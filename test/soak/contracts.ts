@@ -207,10 +207,13 @@ export class Contracts {
     return { offers, trades }
   }
 
-  /** One look at every deployment; `now`: the soak's clock (a test's own). */
+  /** The workloads short of replicas at the last check (`bot/deployment/workload`). */
+  short: string[] = []
+
+  /** One look at every deployment, the number of workloads short of replicas; `now`: the soak's clock (a test's own). */
   async check(now = Date.now()): Promise<number> {
     this.counts.checks++
-    let short = 0
+    const short: string[] = []
     const states = new Map(this.cluster.cast.nodes.map((n) => [n, this.running(n)]))
     let market: Promise<Market | null> | null = null // read once, and only if a workload is short
     const read = (): Promise<Market | null> => (market ??= this.market())
@@ -239,13 +242,15 @@ export class Contracts {
                 (w.kind === 'archive' && st !== undefined && st !== 'failed'))
             leases.push({ trade: t.id, node, up })
           }
-          short += (await this.episode(bot, d, m, w.name, leases, w.replicas, now, read)) ? 1 : 0
+          if (await this.episode(bot, d, m, w.name, leases, w.replicas, now, read))
+            short.push(`${bot}/${d.id}/${w.name}`)
         }
       }
     }
     await this.checkUnpaid(states, now)
     await this.checkBilling(now)
-    return short
+    this.short = short
+    return short.length
   }
 
   /** Track a workload short of replicas; true while it is. */

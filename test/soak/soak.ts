@@ -219,7 +219,7 @@ async function main(): Promise<number> {
     if (short > 0)
       report(
         'recovery',
-        `${short} workloads still short of replicas ${RECOVERY / 1000} s after the faults ended`
+        `${short} workloads still short of replicas ${RECOVERY / 1000} s after the faults ended: ${contracts.short.join(', ')}`
       )
     for (const u of users) await u.stop()
     await checker.settled()
