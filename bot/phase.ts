@@ -44,6 +44,10 @@ export function inFlight(d: DeploymentRecord, rec: BidRecord): boolean {
   )
 }
 
+/**
+ * A filled bid whose trades are not all adopted (the bot stopped between the fill and its records) or not all checked
+ * and settled: followed again (trader.ts: adopt and reached are idempotent), not left to a settle that skips the check.
+ */
 function unfinished(d: DeploymentRecord, rec: BidRecord): boolean {
   const mine = d.trades.filter((t) => t.id.startsWith(`${rec.id ?? ''}.`)) // book.ts: trade ids are <bid>.<replica>
   return mine.length === 0 || mine.some(toSettle)

@@ -588,10 +588,6 @@ export class Trader {
 }
 
 /**
- * A filled bid whose trades are not all adopted (the bot stopped between the fill and its records) or not all checked
- * and settled: followed again (adopt and reached are idempotent), not left to a settle that skips the check.
- */
-/**
  * An archive group's first bid is its layout (archive-deploy.ts writeLayout: the trades of that one bid): not bid for
  * again piecemeal. A holder there the bot cannot reach stays silent, and is healed (repaired) like one that went away.
  */
