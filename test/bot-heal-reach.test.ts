@@ -102,12 +102,12 @@ sandboxTest(
   }
 )
 
-/**
- * A replica running on x, the cheapest of three nodes (x, y, z), then its lease failed after `cut` ran, the monitor
- * started: what the heal said (its `healed` or `heal-failed` line).
- */
 type Scene = Awaited<ReturnType<typeof scene>>
 
+/**
+ * A replica running on x, the cheapest of three nodes (x, y, z), then its lease failed after `before` ran, the monitor
+ * started: what the heal said (its `healed` or `heal-failed` line).
+ */
 async function healAfter(t: Assert, before: (s: Scene & { y: NodeDaemon; z: NodeDaemon }) => void) {
   const s = await scene(t, [8, 10, 12], { monitor: { ...FAST_MONITOR, avoidFor: 60_000 } })
   const [x, y, z] = s.nodes
@@ -127,7 +127,7 @@ async function healAfter(t: Assert, before: (s: Scene & { y: NodeDaemon; z: Node
 sandboxTest(
   'a heal buys from a node the bot holds a connection to before a cheaper one it is cut off from',
   async (t) => {
-    const { z, d, lost, lines, what } = await healAfter(t, ({ cut, y, z, b }) => {
+    const { b, z, d, lost, lines, what } = await healAfter(t, ({ cut, y, z, b }) => {
       t.ok(b.linked().has(z.key), 'the bot is connected to z')
       cut.cutFrom(y.key) // y still sells, the next cheapest once x is left
     })
@@ -138,6 +138,11 @@ sandboxTest(
       'one trade replaces the lease, settled on z: y never bought'
     )
     t.alike(lines, [], 'no reach timeout spent')
+    const next = d.trades.find((r) => r.replaces === lost.id && r.phase === 'settled')
+    if (next?.node === z.key) {
+      const rows = await waitRunning(b, d, { deadline: Date.now() + BOUND })
+      t.is(rows.find((r) => r.trade === next.id)?.state, 'running', 'and it runs there')
+    }
   }
 )
 
