@@ -264,8 +264,11 @@ export class MarketPeer extends ReadyResource {
   /**
    * Hyperswarm stops dialling a peer after 4 failed attempts until its next lookup of the topic (10 min): after a
    * partition of 20 s, an indexer stayed away from the others, and its ops were never final; a node cut off as it
-   * started, with no view yet, never joined (the soak). A peer that reaches no indexer (an indexer: no other one)
-   * looks the topic up again every REDISCOVER ms; one that reaches some, when its ops are not final (`lookAgain`).
+   * started, with no view yet, never joined (the soak). A follower that reaches no indexer, and an indexer that
+   * does not reach every other one, looks the topic up again every REDISCOVER ms; a follower that reaches some, when
+   * its ops are not final (`lookAgain`). An indexer reaching one other indexer only is not enough: the soak's idx1,
+   * given up by idx0 during a cut, reached idx2 only, which held idx0's blocks only sparsely (restarted, it had
+   * fast-forwarded): idx1 stayed at 348 of idx0's 776 blocks and never signed again.
    */
   private rediscover(discovery: Discovery, announce: boolean): void {
     const relays = this.relays
@@ -279,8 +282,10 @@ export class MarketPeer extends ReadyResource {
     }
     this.discovery = d
     this.rediscovery = setInterval(() => {
-      if (this.closing !== null || relays.writers() > 0 || this.otherIndexers() === 0) return
-      log.debug('no indexer reached: looking the market up again')
+      const others = this.otherIndexers()
+      const wanted = this.ledger.isIndexer ? others : Math.min(others, 1)
+      if (this.closing !== null || relays.writers() >= wanted) return
+      log.debug('indexers not reached: looking the market up again', { reached: relays.writers() })
       d.refresh()
     }, REDISCOVER)
     this.rediscovery.unref()

@@ -87,6 +87,9 @@ class RelayChannel {
   private readonly submitMsg: Message<Submit>
   private readonly receiptMsg: Message<Receipt>
   private readonly viewMsg: Message<Buffer>
+  private readonly writerMsg: Message<Buffer | null>
+  /** The writer core this end last said it relays from. */
+  private said: Buffer | null
 
   /** Null when already open, or the remote closed it. */
   static open(mux: Protomux, id: Buffer, relays: Relays): RelayChannel | null {
@@ -131,17 +134,37 @@ class RelayChannel {
         relays.onview(key)
       }
     })
-    const serves = relays.serves()
+    // A peer voted indexer (or removed) after the channel opened says so: the other end relays through it, and an
+    // indexer counts it among those it reaches (market/peer.ts rediscover).
+    this.writerMsg = channel.addMessage({
+      encoding: optional(c.fixed32),
+      onmessage: (writer) => {
+        this.usable = writer !== null
+        this.writer = writer
+      }
+    })
+    const writer = relays.writer()
+    this.said = writer
     channel.open({
-      serves,
+      serves: writer !== null,
       view: relays.viewKey(),
-      writer: serves ? relays.writerKey() : null,
+      writer,
       time: relays.clock.now()
     })
   }
 
   view(key: Buffer): void {
     this.viewMsg.send(key)
+  }
+
+  /** Tell the other end the writer core this peer relays from now (null: none), if it told another one. */
+  serving(writer: Buffer | null): void {
+    if (
+      writer === null || this.said === null ? writer === this.said : b4a.equals(writer, this.said)
+    )
+      return
+    this.said = writer
+    this.writerMsg.send(writer)
   }
 
   async send(envelopes: Buffer[]): Promise<void> {
@@ -192,6 +215,11 @@ export class Relays {
     ledger.on('update', this.onupdate)
   }
 
+  /** The writer core this peer relays from: null when it does not. */
+  writer(): Buffer | null {
+    return this.serves() ? this.writerKey() : null
+  }
+
   serves(): boolean {
     return this.ledger.writable
   }
@@ -227,6 +255,8 @@ export class Relays {
   }
 
   private announce(): void {
+    const writer = this.writer()
+    for (const ch of this.channels) if (!ch.channel.closed) ch.serving(writer)
     const key = this.viewKey()
     if (key === null || (this.announced !== null && b4a.equals(key, this.announced))) return
     this.announced = key

@@ -3,11 +3,8 @@
  * time, follows the indexers' signed view as soon as they answer (the soak's "not ready after 240 s").
  */
 import test from 'brittle'
-import Hyperswarm from 'hyperswarm'
 import type { Assert } from 'brittle'
-import type { Testnet } from '../lib/testnet'
-import { cuttable } from '../lib/faults'
-import { testnet, swarm as netSwarm } from './helpers/net'
+import { testnet, swarm as netSwarm, quitter } from './helpers/net'
 import { peer, market, history, dump } from './helpers/ledger'
 import { HyperbeeView } from '../market/hyperbee-view'
 import type { MarketPeer } from '../market/peer'
@@ -32,33 +29,19 @@ async function followsSigned(t: Assert, follower: MarketPeer, indexer: MarketPee
   )
 }
 
-/**
- * A swarm whose dials fail and whose incoming handshakes are refused while `cut.on`, as the soak's fault hook
- * (lib/faults.ts cuttable) does; it gives a failed peer up after three quick retries (hyperswarm's own: 5, 15, 15 s).
- */
-function cutSwarm(
-  t: Assert,
-  net: Testnet
-): { swarm: Hyperswarm; cut: { on: boolean }; tries: () => number } {
-  const cut = { on: true }
-  let tries = 0
-  const dht = cuttable(net.createNode(), () => {
-    tries++
-    return cut.on
-  })
-  const swarm = new Hyperswarm({ dht, backoffs: [100, 200, 300, 600_000], jitter: 0 })
-  t.teardown(() => swarm.destroy())
-  return { swarm, cut, tries: () => tries }
-}
-
 test('a follower cut off from every peer at its start, long enough that its swarm gave them up, joins once the cut ends', async (t) => {
   const net = await testnet(t)
   const indexer = await market(t, net)
   await history(indexer, 20)
-  const { swarm, cut, tries } = cutSwarm(t, net)
+  const cut = { on: true }
+  let tries = 0
+  const swarm = quitter(t, net, () => {
+    tries++
+    return cut.on
+  })
   const gaveUp = new Promise<void>((resolve) => {
     const check = (): void => {
-      if (tries() > 0 && swarm.peers.size === 0 && swarm.connecting === 0) {
+      if (tries > 0 && swarm.peers.size === 0 && swarm.connecting === 0) {
         swarm.off('update', check)
         resolve()
       }
@@ -80,7 +63,7 @@ test('a follower cut off from every peer at its start, long enough that its swar
   await gaveUp
   t.absent(
     joined,
-    `cut off, it has not joined (${tries()} tries failed, and its swarm gave the indexer up)`
+    `cut off, it has not joined (${tries} tries failed, and its swarm gave the indexer up)`
   )
   cut.on = false
   // Bounded, not timed: the swarm would look the market up again only after 10 min.

@@ -1,6 +1,7 @@
 /** Test helpers for real networking on a local testnet (127.0.0.1 only). */
 import type { Assert } from 'brittle'
 import type DHT from 'hyperdht'
+import Hyperswarm from 'hyperswarm'
 import type { SecretStream } from 'hyperdht'
 import { startTestnet, Testnet } from '../../lib/testnet'
 import { cuttable } from '../../lib/faults'
@@ -20,6 +21,21 @@ export function swarm(
   opts?: Parameters<Testnet['createSwarm']>[0]
 ): ReturnType<Testnet['createSwarm']> {
   const s = net.createSwarm(opts)
+  t.teardown(() => s.destroy())
+  return s
+}
+
+/**
+ * A swarm whose streams with the peers `cut(key hex)` names fail, in and out, as the soak's fault hook does
+ * (lib/faults.ts cuttable), and which gives a failed peer up after three quick retries, where hyperswarm's own take
+ * 1, 5 and 15 s: until its next lookup of the topic (10 min), it dials that peer no more. Destroyed at teardown.
+ */
+export function quitter(t: Assert, net: Testnet, cut: (key: string) => boolean): Hyperswarm {
+  const s = new Hyperswarm({
+    dht: cuttable(net.createNode(), cut),
+    backoffs: [100, 200, 300, 600_000],
+    jitter: 0
+  })
   t.teardown(() => s.destroy())
   return s
 }
