@@ -61,6 +61,23 @@ function count(output, code) {
   }
 }
 
+/**
+ * What failed in a file's output, to repeat at the end of the run (a CI log is often read from its tail): each
+ * `not ok` line with its YAML block, or, when the file died without one, its last lines.
+ */
+function failures(output) {
+  const lines = output.split('\n')
+  const out = []
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^\s*not ok /.test(lines[i])) continue
+    let j = i
+    if (lines[i + 1]?.trim() === '---')
+      while (j < i + 25 && j + 1 < lines.length && lines[j].trim() !== '...') j++
+    out.push(...lines.slice(i, j + 1))
+  }
+  return out.length > 0 ? out : lines.filter((l) => l.trim() !== '').slice(-25)
+}
+
 function run(file) {
   return new Promise((resolve) => {
     const started = Date.now()
@@ -118,12 +135,18 @@ async function main() {
       const c = count(r.output, r.code)
       pass += c.pass
       failed += c.failed
-      if (c.failed > 0) bad.push(file)
+      if (c.failed > 0) bad.push({ file, output: r.output })
       process.stdout.write(`# ${file} (${(r.ms / 1000).toFixed(1)} s)\n${r.output}\n`)
     }
   }
   await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, worker))
-  if (bad.length > 0) console.log(`# failed in: ${bad.join(', ')}`)
+  for (const b of bad)
+    console.log(
+      `# ${b.file} failed:\n${failures(b.output)
+        .map((l) => `#   ${l}`)
+        .join('\n')}`
+    )
+  if (bad.length > 0) console.log(`# failed in: ${bad.map((b) => b.file).join(', ')}`)
   console.log(`# ${((Date.now() - started) / 1000).toFixed(0)} s, ${jobs} at a time`)
   console.log(`# tests = ${pass}/${pass + failed} pass`)
   process.exitCode = failed > 0 ? 1 : 0
