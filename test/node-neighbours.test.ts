@@ -93,5 +93,10 @@ test("a record left by a node that is gone is not counted: its pid dead or anoth
       recursive: true
     })
     t.alike(live(), ['live'], 'none of the three is')
+    t.alike(
+      fs.readdirSync(dir).sort(),
+      [`${other}.json`],
+      "and their records are gone: only the running node's is left"
+    )
   })
 })
