@@ -714,8 +714,10 @@ export class Monitor {
     }
     // settled with the contract's own manifest (its header's): a node checks block 0 against it, then follows updates
     await bot.trader.settle(d, writer.key, writer.view.manifestHash)
-    for (const name of new Set(fresh.map((x) => x.workload))) {
-      const mine = fresh.filter((x) => x.workload === name)
+    // what the market released before it was settled heals nothing: its lease is healed again (unreplaced)
+    const settled = fresh.filter((x) => x.phase === 'settled')
+    for (const name of new Set(settled.map((x) => x.workload))) {
+      const mine = settled.filter((x) => x.workload === name)
       bot.progress(
         'healed',
         `${d.id}: ${name} now also runs on ${mine.map((x) => x.node.slice(0, 8)).join(', ')} (trades ${mine.map((x) => x.id).join(', ')})`,
