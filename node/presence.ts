@@ -14,6 +14,8 @@ import { logger } from '../lib/log'
 import { marketTopic } from '../lib/topics'
 import { presenceRecord, PresenceRecord, PRESENCE_VERSION } from '../lib/node-messages'
 import safetyCatch from 'safety-catch'
+import { raceTimeout } from '../lib/timeout'
+import { UNANNOUNCE_WITHIN } from '../lib/swarm'
 
 const log = logger('node/presence')
 
@@ -65,11 +67,13 @@ export class Presence extends ReadyResource {
     this.timer.unref()
   }
 
+  /** A put in flight and the unannounce wait on the DHT for `UNANNOUNCE_WITHIN` at most (lib/swarm.ts destroySwarm). */
   protected override async _close(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
-    await this.publishing
+    const ending = this.publishing.then(() => this.discovery?.destroy())
+    ending.catch(safetyCatch)
     // Our session only: the market peer may share this swarm and this topic.
-    await this.discovery?.destroy()
+    await raceTimeout(ending, UNANNOUNCE_WITHIN)
   }
 
   /** Re-put only when the record changed. */

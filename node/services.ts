@@ -11,6 +11,8 @@ import type { Server, SecretStream } from 'hyperdht'
 import type { KeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
+import { raceTimeout } from '../lib/timeout'
+import { UNANNOUNCE_WITHIN } from '../lib/swarm'
 import { serviceKeyPair } from '../lib/service'
 import { mayConnect } from '../lib/access'
 import type { Endpoint } from './workload'
@@ -134,9 +136,13 @@ export class Services extends EventEmitter {
     if (this.hiding.get(id) === done) this.hiding.delete(id)
   }
 
+  /** Each server unannounces for `UNANNOUNCE_WITHIN` at most: past it, the swarm's destroy ends what waits on the DHT. */
   async close(): Promise<void> {
     this.closed = true
-    await Promise.all([...this.served.keys()].map((id) => this.hide(id)))
+    await raceTimeout(
+      Promise.all([...this.served.keys()].map((id) => this.hide(id))),
+      UNANNOUNCE_WITHIN
+    )
     fs.rmSync(this.linkDir, { recursive: true, force: true })
   }
 
