@@ -53,7 +53,10 @@ export function isScitError(err: unknown, code?: ErrorCode): err is ScitError {
 
 /** What a damaged store's CORRUPT error tells its owner to do (`store`: its path). */
 export function moveAside(store: string): string {
-  return `Move ${store} aside and start again: a node or bot needs only identity.json (and config.json), the rest replicates anew from its peers`
+  const indexer = store.endsWith('/market')
+    ? ". An indexer's writer key is in its market store: moved aside, it starts with a new writer, which the other indexers must vote in again (scit market add-indexer, with the writer that scit market serve prints)"
+    : ''
+  return `Move ${store} aside and start again: a node or bot needs only identity.json (and config.json), the rest replicates anew from its peers${indexer}`
 }
 
 /**

@@ -76,6 +76,14 @@ const MARKS_EVERY = 1000
 /** A core of the store's own that grows by a block at each open: any store that lost a window of writes spanning an open shows it. */
 const OPENS_CORE = 'scit/store-opens'
 
+/** What CoreMarks reads of a core it marks: a hypercore, or an Autobase's writer core. */
+export interface Appending {
+  readonly key: Buffer
+  readonly length: number
+  on(event: 'append', fn: () => void): unknown
+  off(event: 'append', fn: () => void): unknown
+}
+
 interface Mark {
   length: number
   /** Never cleared: its tree and blocks must all be there (hypercore's audit), not only its length. */
@@ -103,7 +111,7 @@ interface Audit {
  */
 export class CoreMarks {
   private readonly marks = new Map<string, Mark>()
-  private readonly tracked = new Map<Hypercore, () => void>()
+  private readonly tracked = new Map<Appending, () => void>()
   private timer: NodeJS.Timeout | null = null
   private opens: Hypercore | null = null
 
@@ -165,7 +173,7 @@ export class CoreMarks {
   }
 
   /** Mark `core` (ready, this process appends to it, it never truncates) as it grows. */
-  track(core: Hypercore, opts: { whole?: boolean } = {}): void {
+  track(core: Appending, opts: { whole?: boolean } = {}): void {
     const key = core.key.toString('hex')
     const onappend = (): void => {
       const before = this.marks.get(key)?.length ?? 0

@@ -5,7 +5,7 @@
  */
 import ReadyResource from 'ready-resource'
 import Autobase from 'autobase'
-import type { ApplyNode, Host, ViewStore } from 'autobase'
+import type { ApplyNode, Host, LocalWriter, ViewStore } from 'autobase'
 import Hyperbee from 'hyperbee'
 import b4a from 'b4a'
 import type Corestore from 'corestore'
@@ -204,6 +204,10 @@ export class Ledger extends ReadyResource implements MarketLedger {
   /** This peer's writer core key: what `add-indexer` names. */
   get writerKey(): Buffer {
     return this.base.local.key
+  }
+  /** This peer's writer core: append-only, never truncated. */
+  get writerCore(): LocalWriter {
+    return this.base.local
   }
   get isIndexer(): boolean {
     return this.base.isIndexer

@@ -18,7 +18,7 @@ import { marketTopic } from '../lib/topics'
 import { createSwarm, destroySwarm, leaveWithin } from '../lib/swarm'
 import { probe } from '../lib/faults'
 import { openDataDir, privateDir } from '../lib/datadir'
-import { openStore, FOLLOWER_LIMITS } from '../lib/store'
+import { openStore, FOLLOWER_LIMITS, CoreMarks } from '../lib/store'
 import { apply as engineApply } from './engine'
 import { Ledger } from './ledger'
 import { Follower } from './follower'
@@ -86,6 +86,8 @@ export class MarketPeer extends ReadyResource {
   private _client: Client | null = null
   relays: Relays | null = null
   private ownStore = false
+  /** Its writer core's length, checked at open (lib/store.ts CoreMarks); a full ledger's own store only. */
+  private marks: CoreMarks | null = null
   private ownSwarm = false
   private topic: Buffer | null = null
   private readonly connections = new Set<SwarmConnection>()
@@ -164,13 +166,12 @@ export class MarketPeer extends ReadyResource {
     this.ownStore = !o.store
     // Owner-only, umask 077 (lib/datadir): the store holds the key of this peer's ledger writer.
     const follow = o.follow === true && !!o.market
-    this.store =
-      o.store ??
-      openStore(
-        privateDir(path.join(openDataDir(o.data as string), 'market')),
-        follow ? FOLLOWER_LIMITS : {}
-      )
+    const dir = o.store ? null : privateDir(path.join(openDataDir(o.data as string), 'market'))
+    this.store = o.store ?? openStore(dir as string, follow ? FOLLOWER_LIMITS : {})
     await this.store.ready()
+    // before anything reads, relays or appends: a store RocksDB opened on an older state than its writer core had
+    // would append a second block at a length it signed once, a fork of its writer core every peer refuses
+    if (dir !== null && !follow) this.marks = await CoreMarks.check(dir, this.store)
     this.step = 'opening its ledger'
 
     if (follow && o.relay === false)
@@ -211,6 +212,8 @@ export class MarketPeer extends ReadyResource {
       }
     }
     await ledger.ready()
+    if (this.marks !== null && ledger instanceof Ledger)
+      this.marks.track(ledger.writerCore, { whole: true })
     // A full ledger joining a market reads its view once its swarm is up: a fast-forward leaves that view's blocks
     // on its peers, and a read of one with no swarm waits on nothing (the process exits: the soak's idx1).
     const joining = !follow && !!o.market && o.offline !== true
@@ -347,6 +350,7 @@ export class MarketPeer extends ReadyResource {
     if (this._client !== null) await this._client.close()
     if (this.relays !== null) this.relays.close()
     if (this._ledger !== null) await this._ledger.close()
+    await this.marks?.close()
     if (this.store !== null && this.ownStore) await this.store.close()
   }
 
