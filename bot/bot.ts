@@ -16,7 +16,7 @@ import { ScitError } from '../lib/errors'
 import { openOrClose, opened } from '../lib/lifecycle'
 import { loadIdentity, KeyPair } from '../lib/identity'
 import { openDataDir, privateDir } from '../lib/datadir'
-import { openStore, FOLLOWER_LIMITS } from '../lib/store'
+import { openStore, FOLLOWER_LIMITS, CoreMarks } from '../lib/store'
 import { encodeKey, decodeKey } from '../lib/keys'
 import { logger } from '../lib/log'
 import { approvalsTopic } from '../lib/topics'
@@ -58,6 +58,8 @@ export class Bot extends ReadyResource {
   private _identity: KeyPair | null = null
   private _state: BotState | null = null
   private _store: Corestore | null = null
+  /** Its contract cores' lengths, checked at start (lib/store.ts CoreMarks). */
+  private marks: CoreMarks | null = null
   private _swarm: Hyperswarm | null = null
   private stage = 'opening its store'
   private _peer: MarketPeer | null = null
@@ -186,8 +188,12 @@ export class Bot extends ReadyResource {
   /** The store, a swarm under the bot's identity, and the market peer, caught up. */
   private async joinMarket(): Promise<void> {
     const o = this.opts
-    this._store = openStore(privateDir(path.join(o.data, 'bot', 'corestore')), FOLLOWER_LIMITS)
+    const dir = privateDir(path.join(o.data, 'bot', 'corestore'))
+    this._store = openStore(dir, FOLLOWER_LIMITS)
     await this.store.ready()
+    // before anything reads or appends: appending to a contract core RocksDB rolled back would fork it, and the
+    // nodes that replicate it would refuse it for good
+    this.marks = await CoreMarks.check(dir, this.store)
     this._swarm = o.dht
       ? new Hyperswarm({ keyPair: this.identity, dht: o.dht })
       : createSwarm({ bootstrap: o.bootstrap ?? null }, this.identity)
@@ -228,6 +234,7 @@ export class Bot extends ReadyResource {
     this._swarm?.off('connection', this.onconnection)
     await this._peer?.close()
     for (const w of this.writers.values()) await w.close()
+    await this.marks?.close()
     if (this._swarm !== null) await destroySwarm(this._swarm)
     await this._store?.close()
   }
@@ -330,6 +337,7 @@ export class Bot extends ReadyResource {
     if (have) return have
     const w = new ContractWriter({ store: this.store, identity: this.identity, contractId: d.id })
     await w.ready()
+    this.marks?.track(w.core) // its length only: an audit would read every file it carries at each start
     this.writers.set(d.id, w)
     if (d.contract === null) {
       d.contract = encodeKey(w.key)

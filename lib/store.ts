@@ -80,8 +80,8 @@ const OPENS_CORE = 'scit/store-opens'
 export interface Appending {
   readonly key: Buffer
   readonly length: number
-  on(event: 'append', fn: () => void): unknown
-  off(event: 'append', fn: () => void): unknown
+  on(event: 'append' | 'truncate', fn: () => void): unknown
+  off(event: 'append' | 'truncate', fn: () => void): unknown
 }
 
 interface Mark {
@@ -172,19 +172,28 @@ export class CoreMarks {
     )
   }
 
-  /** Mark `core` (ready, this process appends to it, it never truncates) as it grows. */
+  /**
+   * Mark `core` (ready, this process appends to it) as it grows, from the length it has now: `check` found it at its
+   * mark or past it, and what this process did since is its own (a contract core drops a file a crash cut short,
+   * bot/notary.ts). A truncate of its own lowers the mark with the core.
+   */
   track(core: Appending, opts: { whole?: boolean } = {}): void {
     const key = core.key.toString('hex')
-    const onappend = (): void => {
-      const before = this.marks.get(key)?.length ?? 0
-      this.marks.set(key, { length: Math.max(before, core.length), whole: opts.whole === true })
+    const mark = (length: number): void => {
+      this.marks.set(key, { length, whole: opts.whole === true })
       if (this.timer !== null) return
       this.timer = setTimeout(() => this.write(), MARKS_EVERY)
       this.timer.unref()
     }
+    const onappend = (): void => mark(Math.max(this.marks.get(key)?.length ?? 0, core.length))
+    const ontruncate = (): void => mark(core.length)
     core.on('append', onappend)
-    this.tracked.set(core, () => core.off('append', onappend))
-    onappend()
+    core.on('truncate', ontruncate)
+    this.tracked.set(core, () => {
+      core.off('append', onappend)
+      core.off('truncate', ontruncate)
+    })
+    mark(core.length)
   }
 
   /** Written now, then no more: call after the cores' last appends (their close). */

@@ -35,8 +35,8 @@ declare module 'autobase' {
     get(index: number, opts?: { wait?: boolean }): Promise<OplogEntry | null>
     setUserData(key: string, value: Buffer | null): Promise<void>
     getUserData(key: string): Promise<Buffer | null>
-    on(event: 'append', fn: () => void): this
-    off(event: 'append', fn: () => void): this
+    on(event: 'append' | 'truncate', fn: () => void): this
+    off(event: 'append' | 'truncate', fn: () => void): this
   }
 
   /** The store `open` builds views from. */
