@@ -67,3 +67,12 @@ export function processes(): ProcEntry[] {
   }
   return out
 }
+
+/** The environment of `pid` (`NAME=value` entries); none when it is gone or not ours to read. */
+export function environ(pid: number): string[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').slice(0, -1)
+  } catch {
+    return []
+  }
+}

@@ -116,6 +116,19 @@ export function boundWorkDir(argv: string[]): string | null {
   return null
 }
 
+/**
+ * An unsandboxed workload (--unsafe-no-sandbox) has no bwrap whose options name its work dir: its environment does,
+ * inherited by whatever it starts, so a node killed -9 and started again finds and kills what it left running.
+ */
+export const WORK_DIR_ENV = 'SCIT_WORK_DIR'
+
+/** The work dir an unsandboxed launch names in its environment (`/proc/PID/environ`'s entries), or null. */
+export function markedWorkDir(environ: string[]): string | null {
+  const prefix = `${WORK_DIR_ENV}=`
+  const e = environ.find((x) => x.startsWith(prefix))
+  return e === undefined ? null : e.slice(prefix.length)
+}
+
 /** bwrap writes the workload's host pid to INFO_FD and reads more arguments from ARGS_FD. */
 export const INFO_FD = 3
 export const ARGS_FD = 4
@@ -204,7 +217,7 @@ export function buildLaunch(spec: SandboxSpec): Launch {
       args: [...wrap.slice(1), ...command],
       fdArgs: null,
       cwd: spec.workDir,
-      env,
+      env: { ...env, [WORK_DIR_ENV]: spec.workDir },
       ...ids
     }
   }

@@ -1,14 +1,16 @@
 /**
  * Sandboxes a killed run of this node left behind. --die-with-parent does not cover a node killed while
  * bwrap sets up: bwrap's outer process, or the sandbox's init with the workload, is then left to init
- * for good. A node starting on the same workloads root kills them (docs/ARCHITECTURE.md "Sandbox"):
- * every process whose launch binds a work dir of that root, what runs under it, then the cgroups they
- * held. A sandbox of another node binds a work dir of another root and is never touched.
+ * for good; and an unsandboxed workload (--unsafe-no-sandbox) has no bwrap to die with its node at all.
+ * A node starting on the same workloads root kills them (docs/ARCHITECTURE.md "Sandbox"): every process
+ * whose launch binds a work dir of that root, or names one in its environment (node/launch.ts
+ * WORK_DIR_ENV), what runs under it, then the cgroups they held. Those of another node's root are never
+ * touched.
  */
 import path from 'path'
 import { logger } from '../lib/log'
-import { processes, running, type Proc, type ProcEntry } from '../lib/proc'
-import { boundWorkDir } from './launch'
+import { processes, running, environ, type Proc, type ProcEntry } from '../lib/proc'
+import { boundWorkDir, markedWorkDir } from './launch'
 import { reaped, REAP_BOUND } from './sandbox'
 import { sweepCgroups } from './cgroup'
 
@@ -47,7 +49,7 @@ function staleSandboxes(root: string): Stale[] {
     ours.add(p.pid)
   const out = new Map<number, Stale>()
   for (const p of all) {
-    const dir = boundWorkDir(p.argv)
+    const dir = boundWorkDir(p.argv) ?? markedWorkDir(environ(p.pid))
     if (dir === null || path.dirname(dir) !== root || ours.has(p.pid)) continue
     const workload = path.basename(dir)
     for (const q of [p, ...under(p.pid)])
