@@ -3,11 +3,9 @@
  * needs (the soak: a cut-off `scit bot run` outlived its SIGTERM by 30 s and was killed; a user's Ctrl-C with the
  * network down would hang as long). Its close unannounced every topic and its key, each until the DHT gave up.
  */
-import type { SecretStream } from 'hyperdht'
-import { testnet, silence } from './helpers/net'
+import { testnet, silence, cutDHT } from './helpers/net'
 import { world, node, bot, serviceTemplate } from './helpers/deploy'
 import { sandboxTest } from './helpers/sandbox'
-import { cuttable } from '../lib/faults'
 import { isScitError } from '../lib/errors'
 import { generateKeyPair } from '../lib/identity'
 import { encodeKey } from '../lib/keys'
@@ -27,14 +25,7 @@ sandboxTest(
     const net = await testnet(t)
     const w = await world(t, net)
     await node(t, w)
-    let cut = false
-    const streams = new Set<SecretStream>()
-    const dht = cuttable(net.createNode(), () => cut, {
-      opened: (s) => {
-        streams.add(s)
-        s.once('close', () => streams.delete(s))
-      }
-    })
+    const { dht, cutAll } = cutDHT(net)
     // before the bot's own teardown: a close left hanging (the failure this tests) then ends too
     t.teardown(() => dht.destroy({ force: true }), { order: -4 })
     const data = await t.tmp()
@@ -43,8 +34,7 @@ sandboxTest(
     await waitRunning(b, d)
     b.monitor.start()
 
-    cut = true
-    for (const s of streams) s.destroy()
+    cutAll()
     const deadline = Date.now() + BOUND
     while (b.reachesMarket() && Date.now() < deadline) await sleep(100)
     t.absent(b.reachesMarket(), 'the bot reaches no indexer')

@@ -3,12 +3,10 @@
  * the services it serves for a bounded time only, as the bot does (bot-close.test.ts). Each waited on the DHT until it
  * gave up, before the swarm's own bounded destroy was reached.
  */
-import type { SecretStream } from 'hyperdht'
-import { testnet, silence } from './helpers/net'
+import { testnet, silence, cutDHT } from './helpers/net'
 import { world, node, bot } from './helpers/deploy'
 import { echoTemplate } from './helpers/reach'
 import { sandboxTest } from './helpers/sandbox'
-import { cuttable } from '../lib/faults'
 import { deploy, waitRunning } from '../bot/deployment'
 import { workloadId } from '../lib/trade-workload'
 
@@ -23,14 +21,7 @@ sandboxTest(
   async (t) => {
     const net = await testnet(t)
     const w = await world(t, net)
-    let cut = false
-    const streams = new Set<SecretStream>()
-    const dht = cuttable(net.createNode(), () => cut, {
-      opened: (s) => {
-        streams.add(s)
-        s.once('close', () => streams.delete(s))
-      }
-    })
+    const { dht, cutAll } = cutDHT(net)
     // before the node's own teardown: a close left hanging (the failure this tests) then ends too
     t.teardown(() => dht.destroy({ force: true }), { order: -4 })
     const n = await node(t, w, { dht })
@@ -41,8 +32,7 @@ sandboxTest(
     while (!n.services.has(id)) await sleep(100)
     t.pass('the node serves the service on the DHT')
 
-    cut = true
-    for (const s of streams) s.destroy()
+    cutAll()
     silence(dht)
     const started = Date.now()
     const closed = await Promise.race([n.close().then(() => true), sleep(GUARD).then(() => false)])

@@ -41,13 +41,19 @@ export function quitter(t: Assert, net: Testnet, cut: (key: string) => boolean):
 }
 
 /**
- * A DHT node of `net` whose streams with the peers `cutFrom` names (z32 or hex keys) fail, in and out, existing ones
- * too, as the soak's fault hook cuts them (lib/faults.ts cuttable). Hand it to a Bot or swarm, which destroys it.
+ * A DHT node of `net` whose streams with the peers `cutFrom` names (z32 or hex keys), or with every peer after
+ * `cutAll`, fail, in and out, existing ones too, as the soak's fault hook cuts them (lib/faults.ts cuttable). Hand
+ * it to a Bot or swarm, which destroys it.
  */
-export function cutDHT(net: Testnet): { dht: DHT; cutFrom(...keys: string[]): void } {
+export function cutDHT(net: Testnet): {
+  dht: DHT
+  cutFrom(...keys: string[]): void
+  cutAll(): void
+} {
   const cut = new Set<string>()
+  let all = false
   const streams = new Map<SecretStream, string>()
-  const dht = cuttable(net.createNode(), (key) => cut.has(key), {
+  const dht = cuttable(net.createNode(), (key) => all || cut.has(key), {
     opened: (s, key) => {
       streams.set(s, key)
       s.once('close', () => streams.delete(s))
@@ -58,6 +64,10 @@ export function cutDHT(net: Testnet): { dht: DHT; cutFrom(...keys: string[]): vo
     cutFrom(...keys) {
       for (const k of keys) cut.add(/^[0-9a-f]{64}$/.test(k) ? k : decodeKey(k).toString('hex'))
       for (const [s, k] of streams) if (cut.has(k)) s.destroy()
+    },
+    cutAll() {
+      all = true
+      for (const s of streams.keys()) s.destroy()
     }
   }
 }
