@@ -7,7 +7,7 @@ import test from 'brittle'
 import b4a from 'b4a'
 import type Hyperswarm from 'hyperswarm'
 import { testnet, quitter } from './helpers/net'
-import { peer, market, addIndexer, history } from './helpers/ledger'
+import { peer, market, addIndexer } from './helpers/ledger'
 import { within } from '../lib/timeout'
 import type { MarketPeer } from '../market/peer'
 
@@ -68,7 +68,6 @@ test(
     await within(apart, 60_000, 'the swarms did not give each other up')
     t.is(a.relays?.writers(), 1, 'a reaches c only')
     t.is(b.relays?.writers(), 1, 'b reaches c only')
-    await history(a, 10)
 
     cut.clear()
     // Their swarms would look the market up again only after 10 min.
