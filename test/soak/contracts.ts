@@ -207,11 +207,11 @@ export class Contracts {
     return { offers, trades }
   }
 
-  /** The workloads short of replicas at the last check (`bot/deployment/workload`). */
-  short: string[] = []
-
-  /** One look at every deployment, the number of workloads short of replicas; `now`: the soak's clock (a test's own). */
-  async check(now = Date.now()): Promise<number> {
+  /**
+   * One look at every deployment: the workloads short of replicas (`bot/deployment/workload`); `now`: the soak's
+   * clock (a test's own).
+   */
+  async check(now = Date.now()): Promise<string[]> {
     this.counts.checks++
     const short: string[] = []
     const states = new Map(this.cluster.cast.nodes.map((n) => [n, this.running(n)]))
@@ -249,8 +249,7 @@ export class Contracts {
     }
     await this.checkUnpaid(states, now)
     await this.checkBilling(now)
-    this.short = short
-    return short.length
+    return short
   }
 
   /** Track a workload short of replicas; true while it is. */

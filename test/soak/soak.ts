@@ -214,12 +214,12 @@ async function main(): Promise<number> {
     result.converged = await converge(cluster, checker, report)
     // every running deployment whole again within grace + 60 s
     const until = Date.now() + RECOVERY
-    while ((await contracts.check()) > 0 && Date.now() < until) await sleep(5000)
+    while ((await contracts.check()).length > 0 && Date.now() < until) await sleep(5000)
     const short = await contracts.check()
-    if (short > 0)
+    if (short.length > 0)
       report(
         'recovery',
-        `${short} workloads still short of replicas ${RECOVERY / 1000} s after the faults ended: ${contracts.short.join(', ')}`
+        `${short.length} workloads still short of replicas ${RECOVERY / 1000} s after the faults ended: ${short.join(', ')}`
       )
     for (const u of users) await u.stop()
     await checker.settled()
